@@ -1,0 +1,86 @@
+"""Configuration from environment variables and an optional ``dingsync.toml``.
+
+DingTalk credentials: ``DINGTALK_APP_KEY``, ``DINGTALK_APP_SECRET``, ``DINGTALK_CORP_ID``,
+``DINGTALK_AGENT_ID``; endpoints ``DINGTALK_OAPI_URL`` / ``DINGTALK_API_URL``; database
+``DINGSYNC_DATABASE_URL`` (default: SQLite file ``./.dingsync/dingsync.db``).
+
+Imported by the application layers (cli, sync, web, workers); ``dingtalk/`` and ``store/`` take
+their settings as arguments and never read this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_OAPI_URL = "https://oapi.dingtalk.com"
+DEFAULT_API_URL = "https://api.dingtalk.com"
+DEFAULT_DATA_DIR = Path(".dingsync")
+
+
+def default_database_url() -> str:
+    """SQLite file under ``./.dingsync/`` (created on first use)."""
+    return f"sqlite:///{DEFAULT_DATA_DIR / 'dingsync.db'}"
+
+
+class Settings(BaseSettings):
+    """All runtime settings. Secrets are ``SecretStr`` so they never print in logs or errors."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="",
+        extra="ignore",
+        toml_file="dingsync.toml",
+        populate_by_name=True,
+    )
+
+    app_key: str | None = Field(default=None, validation_alias="DINGTALK_APP_KEY")
+    app_secret: SecretStr | None = Field(default=None, validation_alias="DINGTALK_APP_SECRET")
+    corp_id: str | None = Field(default=None, validation_alias="DINGTALK_CORP_ID")
+    agent_id: str | None = Field(default=None, validation_alias="DINGTALK_AGENT_ID")
+    oapi_url: str = Field(default=DEFAULT_OAPI_URL, validation_alias="DINGTALK_OAPI_URL")
+    api_url: str = Field(default=DEFAULT_API_URL, validation_alias="DINGTALK_API_URL")
+    database_url: str = Field(
+        default_factory=default_database_url, validation_alias="DINGSYNC_DATABASE_URL"
+    )
+    qps_per_api: float = Field(default=20.0, validation_alias="DINGSYNC_QPS_PER_API")
+    max_retries: int = Field(default=6, validation_alias="DINGSYNC_MAX_RETRIES")
+    sync_concurrency: int = Field(default=32, validation_alias="DINGSYNC_SYNC_CONCURRENCY")
+    timezone: str = Field(default="Asia/Shanghai", validation_alias="DINGSYNC_TIMEZONE")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def has_credentials(self) -> bool:
+        """True when both the AppKey and the AppSecret are configured."""
+        return bool(self.app_key and self.app_secret and self.app_secret.get_secret_value())
+
+    def missing_credentials(self) -> list[str]:
+        """Names of the credential variables that are not set."""
+        missing = []
+        if not self.app_key:
+            missing.append("DINGTALK_APP_KEY")
+        if not (self.app_secret and self.app_secret.get_secret_value()):
+            missing.append("DINGTALK_APP_SECRET")
+        return missing
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (and ``dingsync.toml``); keyword overrides win."""
+    return Settings(**overrides)

@@ -1,0 +1,90 @@
+"""Shared fixtures: the sandbox (real loopback HTTP) and databases (SQLite and PostgreSQL).
+
+PostgreSQL is found through ``DINGSYNC_TEST_POSTGRES_URL`` (default: the local server, database
+``dingsync_test``). Without a server the PostgreSQL cases skip with the reason shown, except when
+``CI=true``: there ``.ci/run`` has started it, and a missing server is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/dingsync_test"
+SHARED_DINGTALK = Path(__file__).resolve().parents[1].parent / "shared" / "dingtalk"
+
+
+def postgres_base_url() -> str:
+    return os.environ.get("DINGSYNC_TEST_POSTGRES_URL", DEFAULT_PG_URL)
+
+
+_pg_problem: str | None | bool = False  # False = not probed yet
+
+
+def postgres_unavailable() -> str | None:
+    """None when PostgreSQL answers, else the reason it does not (probed once)."""
+    global _pg_problem
+    if _pg_problem is False:
+        try:
+            engine = sa.create_engine(postgres_base_url(), connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            engine.dispose()
+            _pg_problem = None
+        except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+            _pg_problem = f"PostgreSQL not reachable at {postgres_base_url()}: {exc.__class__.__name__}"
+    return _pg_problem  # type: ignore[return-value]
+
+
+def require_postgres() -> None:
+    problem = postgres_unavailable()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true but {problem}")
+        pytest.skip(problem)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    base = postgres_base_url()
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    url = f"{base}{sep}options=-csearch_path%3D{schema}"
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'dingsync.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'dingsync.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(scope="session")
+def shared_dingtalk() -> Path:
+    """The DingTalk reference folder (``../shared/dingtalk``) with the published samples."""
+    if not SHARED_DINGTALK.is_dir():
+        pytest.skip(f"reference folder not found: {SHARED_DINGTALK}")
+    return SHARED_DINGTALK

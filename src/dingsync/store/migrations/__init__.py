@@ -1,0 +1,1 @@
+"""Alembic environment and revisions for :mod:`dingsync.store` (run by ``db.migrate``)."""

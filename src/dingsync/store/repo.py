@@ -1,0 +1,669 @@
+"""Small repositories over :mod:`dingsync.store.schema`.
+
+Every function takes a :class:`~sqlalchemy.Connection` inside the caller's transaction (``with
+engine.begin() as conn:``) and never commits. Rows are plain dicts keyed by column name (see
+``schema.py``); a row may leave columns out, and a column left out is neither written nor
+overwritten (so ``upsert_corp(conn, {"corp_id": c})`` keeps the corp's name).
+
+Writes are set-based idempotent upserts: one ``INSERT … ON CONFLICT DO UPDATE`` (SQLite,
+PostgreSQL) or ``INSERT … ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB) statement, compiled once and
+executed with the whole chunk of rows as its parameter sets (the driver's ``executemany``: psycopg
+pipelines it, sqlite3 loops in C, PyMySQL rewrites it to multi-row VALUES). That is about ten
+times faster than rendering multi-row VALUES through SQLAlchemy, whose compile cost grows with
+every bound parameter, and no statement carries more than one row's parameters, so SQLite's
+variable limit cannot be hit. ``IN (…)`` lists are cut to stay under that limit. Applying the
+same rows twice leaves the same table.
+
+Times are aware UTC datetimes (DingTalk's epoch ms converted with ``schema.from_ms``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import islice
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    Executable,
+    Table,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import mysql as mysql_dialect
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from dingsync.store.schema import (
+    SYNC_RUN_KINDS,
+    SYNC_RUN_STATUSES,
+    admin_scopes,
+    admins,
+    corps,
+    departments,
+    leavers,
+    sync_checkpoints,
+    sync_runs,
+    sync_watermarks,
+    user_departments,
+    users,
+    utcnow,
+)
+
+Row = Mapping[str, Any]
+T = TypeVar("T")
+
+#: Rows per ``executemany`` call and values per ``IN (…)`` list (bounds memory and packets).
+MAX_ROWS_PER_STATEMENT = 1000
+
+#: Dimission ``status`` values that mean the person has gone (2 已离职). ``None`` — a departure
+#: record (empLeaveRecords) with no dimission detail — counts as gone too. 1 待离职 (serving
+#: notice), 3 未离职, 4 审批中 and 5 失效 do not.
+DEPARTED_DIMISSION_STATUSES = (2,)
+
+
+# --------------------------------------------------------------------------------------------
+# Generic upsert
+# --------------------------------------------------------------------------------------------
+def max_bind_params(dialect: Dialect) -> int:
+    """How many bound parameters one statement may carry on ``dialect`` (with headroom)."""
+    if dialect.name == "sqlite":
+        # SQLITE_MAX_VARIABLE_NUMBER: 999 before 3.32, 32766 since.
+        return 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+    return 30_000  # PostgreSQL and MySQL protocols cap at 65535
+
+
+def _batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    it = iter(items)
+    while chunk := list(islice(it, size)):
+        yield chunk
+
+
+def upsert_statement(
+    dialect: Dialect, table: Table, key_columns: Sequence[str], update_columns: Sequence[str]
+) -> Executable:
+    """The dialect's ``INSERT … ON CONFLICT``/``ON DUPLICATE KEY`` statement for ``table``,
+    without values: execute it with a list of row dicts. ``update_columns`` take the new row's
+    values; none means insert-or-ignore."""
+    name = dialect.name
+    if name == "postgresql":
+        pg = pg_dialect.insert(table)
+        if not update_columns:
+            return pg.on_conflict_do_nothing(index_elements=list(key_columns))
+        return pg.on_conflict_do_update(
+            index_elements=list(key_columns), set_={c: pg.excluded[c] for c in update_columns}
+        )
+    if name == "sqlite":
+        lite = sqlite_dialect.insert(table)
+        if not update_columns:
+            return lite.on_conflict_do_nothing(index_elements=list(key_columns))
+        return lite.on_conflict_do_update(
+            index_elements=list(key_columns), set_={c: lite.excluded[c] for c in update_columns}
+        )
+    if name in ("mysql", "mariadb"):
+        my = mysql_dialect.insert(table)
+        # With nothing to update, "update" a key column to itself: a no-op that still absorbs
+        # the duplicate (INSERT IGNORE would also swallow unrelated errors).
+        targets = list(update_columns) or [key_columns[0]]
+        return my.on_duplicate_key_update({c: my.inserted[c] for c in targets})
+    raise NotImplementedError(f"upsert is not implemented for the {name!r} dialect")
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Iterable[Row],
+    key_columns: Sequence[str],
+    update_columns: Sequence[str] | None = None,
+) -> int:
+    """Insert ``rows`` into ``table``, updating those whose ``key_columns`` already exist.
+
+    - ``rows``: dicts keyed by column name; unknown names raise ``ValueError``. Rows may carry
+      different column sets: each set is written by its own statement, and a column a row does
+      not carry is left as it is on update (its default applies on insert).
+    - ``key_columns``: the primary key or a unique key; each row must give them all.
+    - ``update_columns``: what an existing row gets from the new one; by default every column the
+      row carries except the keys and ``created_at``. ``[]`` means insert-or-ignore.
+    - ``updated_at``, ``synced_at`` and ``created_at``, where the table has them and a row
+      leaves them out, are set to now (``created_at`` only on insert).
+    - Rows with the same key: the last one wins.
+
+    Returns the number of distinct rows written. The rows go in chunks of
+    :data:`MAX_ROWS_PER_STATEMENT` through one compiled statement (see the module docstring).
+    """
+    keys = list(key_columns)
+    if not keys:
+        raise ValueError("upsert needs at least one key column")
+    known = set(table.c.keys())
+    bad_keys = [k for k in keys if k not in known]
+    if bad_keys:
+        raise ValueError(f"{table.name}: unknown key column(s) {bad_keys}")
+    explicit = None if update_columns is None else list(update_columns)
+    if explicit is not None:
+        unknown = [c for c in explicit if c not in known]
+        if unknown:
+            raise ValueError(f"{table.name}: unknown update column(s) {unknown}")
+
+    now = utcnow()
+    stamps = [c for c in ("created_at", "updated_at", "synced_at") if c in known]
+    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for source in rows:
+        row = dict(source)
+        unknown = [c for c in row if c not in known]
+        if unknown:
+            raise ValueError(f"{table.name}: unknown column(s) {sorted(unknown)}")
+        missing = [k for k in keys if row.get(k) is None]
+        if missing:
+            raise ValueError(f"{table.name}: row without key column(s) {missing}: {row!r}")
+        for stamp in stamps:
+            row.setdefault(stamp, now)
+        by_key[tuple(row[k] for k in keys)] = row
+    if not by_key:
+        return 0
+
+    # Key order gives concurrent writers the same lock order (no deadlocks on PostgreSQL).
+    try:
+        ordered = [by_key[k] for k in sorted(by_key)]
+    except TypeError:  # keys of mixed types: keep the given order
+        ordered = list(by_key.values())
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in ordered:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+
+    for columns, group in groups.items():
+        if explicit is None:
+            targets = [c for c in columns if c not in keys and c != "created_at"]
+        else:
+            absent = [c for c in explicit if c not in columns]
+            if absent:
+                raise ValueError(f"{table.name}: update column(s) {absent} missing from rows")
+            targets = list(explicit)
+            # Whatever else changes, an updated row says when it changed.
+            if targets and "updated_at" in columns and "updated_at" not in targets:
+                targets.append("updated_at")
+        statement = upsert_statement(conn.dialect, table, keys, targets)
+        for chunk in _batched(group, MAX_ROWS_PER_STATEMENT):
+            conn.execute(statement, list(chunk))
+    return len(by_key)
+
+
+def _for_corp(corp_id: str, rows: Iterable[Row], **fixed: Any) -> list[dict[str, Any]]:
+    """Copies of ``rows`` with ``corp_id`` (and ``fixed`` columns) filled in; a row that says
+    otherwise is a caller bug and raises ``ValueError``."""
+    expected = {"corp_id": corp_id, **fixed}
+    out: list[dict[str, Any]] = []
+    for source in rows:
+        row = dict(source)
+        for column, value in expected.items():
+            given = row.setdefault(column, value)
+            if given != value:
+                raise ValueError(f"row has {column}={given!r}, this call is for {value!r}")
+        out.append(row)
+    return out
+
+
+def _in_chunks(conn: Connection, values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``values`` cut to fit an ``IN (…)`` list with room for a few other parameters."""
+    return _batched(values, max(1, min(MAX_ROWS_PER_STATEMENT, max_bind_params(conn.dialect) - 8)))
+
+
+# --------------------------------------------------------------------------------------------
+# Directory
+# --------------------------------------------------------------------------------------------
+def upsert_corp(conn: Connection, corp: Row) -> None:
+    """Insert or update one ``corps`` row (``corp_id`` required; other columns optional and
+    left as they are when not given)."""
+    upsert(conn, corps, [corp], ["corp_id"])
+
+
+def upsert_departments(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
+    """Insert or update ``departments`` rows of ``corp_id`` (key ``dept_id``).
+
+    A row normally carries ``status='active'`` and ``last_seen_run_id`` (the run that saw it),
+    which is what :func:`mark_unseen` looks at. Returns the number of rows written.
+    """
+    return upsert(conn, departments, _for_corp(corp_id, rows), ["corp_id", "dept_id"])
+
+
+def upsert_users(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
+    """Insert or update ``users`` rows of ``corp_id`` (key ``userid``).
+
+    ``hired_date`` is an aware datetime (``from_ms`` of DingTalk's ms). A row with
+    ``status='active'`` and no ``left_at`` clears ``left_at``/``leave_reason`` (the person is in
+    the directory again). ``local_disabled`` is never touched unless a row gives it. Returns the
+    number of rows written.
+    """
+    prepared = _for_corp(corp_id, rows)
+    for row in prepared:
+        if row.get("status") == "active" and "left_at" not in row:
+            row["left_at"] = None
+            row.setdefault("leave_reason", None)
+    return upsert(conn, users, prepared, ["corp_id", "userid"])
+
+
+def replace_department_members(
+    conn: Connection, corp_id: str, dept_id: int, rows: Iterable[Row]
+) -> int:
+    """Make ``rows`` the complete membership of department ``dept_id``.
+
+    ``rows``: ``user_departments`` dicts (``userid``, ``dept_order``, ``is_leader``, optional
+    ``synced_at``); ``corp_id``/``dept_id`` are filled in. The users must exist (foreign key).
+    Memberships of this department not in ``rows`` are deleted; other departments' are not
+    touched. Returns the number of memberships removed.
+    """
+    prepared = _for_corp(corp_id, rows, dept_id=dept_id)
+    upsert(conn, user_departments, prepared, ["corp_id", "userid", "dept_id"])
+    keep = {r["userid"] for r in prepared}
+    existing = conn.execute(
+        select(user_departments.c.userid).where(
+            user_departments.c.corp_id == corp_id, user_departments.c.dept_id == dept_id
+        )
+    ).scalars()
+    stale = sorted(set(existing) - keep)
+    removed = 0
+    for chunk in _in_chunks(conn, stale):
+        removed += conn.execute(
+            delete(user_departments).where(
+                user_departments.c.corp_id == corp_id,
+                user_departments.c.dept_id == dept_id,
+                user_departments.c.userid.in_(chunk),
+            )
+        ).rowcount
+    return removed
+
+
+def replace_admins(
+    conn: Connection,
+    corp_id: str,
+    admin_rows: Iterable[Row],
+    scopes: Mapping[str, Iterable[int]],
+) -> None:
+    """Make ``admin_rows`` and ``scopes`` the complete administrator list of ``corp_id``.
+
+    - ``admin_rows``: ``admins`` dicts (``userid``, ``sys_level`` 1 main / 2 sub, ``raw``,
+      optional ``synced_at``); administrators not listed are deleted with their scopes.
+    - ``scopes``: ``{userid: [dept_id, …]}`` — each sub-administrator's departments
+      (``/topapi/user/get_admin_scope``). An administrator absent from it has no scope rows.
+      A userid not among ``admin_rows`` raises ``ValueError``.
+    """
+    prepared = _for_corp(corp_id, admin_rows)
+    listed = {r["userid"] for r in prepared}
+    strangers = sorted(set(scopes) - listed)
+    if strangers:
+        raise ValueError(f"admin scopes for userids that are not administrators: {strangers}")
+    upsert(conn, admins, prepared, ["corp_id", "userid"])
+
+    wanted = {(userid, int(dept)) for userid, depts in scopes.items() for dept in depts}
+    have = {
+        (r.userid, int(r.dept_id))
+        for r in conn.execute(
+            select(admin_scopes.c.userid, admin_scopes.c.dept_id).where(
+                admin_scopes.c.corp_id == corp_id
+            )
+        )
+    }
+    dropped: dict[str, list[int]] = {}
+    for userid, dept in sorted(have - wanted):
+        dropped.setdefault(userid, []).append(dept)
+    for userid, depts in dropped.items():
+        for chunk in _in_chunks(conn, depts):
+            conn.execute(
+                delete(admin_scopes).where(
+                    admin_scopes.c.corp_id == corp_id,
+                    admin_scopes.c.userid == userid,
+                    admin_scopes.c.dept_id.in_(chunk),
+                )
+            )
+    upsert(
+        conn,
+        admin_scopes,
+        [{"corp_id": corp_id, "userid": u, "dept_id": d} for u, d in sorted(wanted - have)],
+        ["corp_id", "userid", "dept_id"],
+        update_columns=[],
+    )
+
+    gone = sorted(
+        set(conn.execute(select(admins.c.userid).where(admins.c.corp_id == corp_id)).scalars())
+        - listed
+    )
+    for chunk in _in_chunks(conn, gone):
+        # Scopes first: SQLite enforces ON DELETE CASCADE only with foreign_keys=ON.
+        conn.execute(
+            delete(admin_scopes).where(
+                admin_scopes.c.corp_id == corp_id, admin_scopes.c.userid.in_(chunk)
+            )
+        )
+        conn.execute(delete(admins).where(admins.c.corp_id == corp_id, admins.c.userid.in_(chunk)))
+
+
+def upsert_leavers(
+    conn: Connection, corp_id: str, rows: Iterable[Row], *, seen_in_run: int | None = None
+) -> int:
+    """Insert or update departure records (``leavers``) and mark the people as gone.
+
+    Each leaver whose dimission ``status`` is ``None`` or in :data:`DEPARTED_DIMISSION_STATUSES`
+    and who has a ``users`` row gets ``status='left'``, ``left_at`` = ``leave_time`` (else
+    ``last_work_day``) and ``leave_reason``. Nothing is ever deleted. With ``seen_in_run``, users
+    whose ``last_seen_run_id`` is that run are left alone: the directory listed them in this
+    very run, so they are (again) employed. Returns the number of leaver rows written.
+    """
+    prepared = _for_corp(corp_id, rows)
+    written = upsert(conn, leavers, prepared, ["corp_id", "userid"])
+    userids = sorted({r["userid"] for r in prepared})
+    match = and_(leavers.c.corp_id == users.c.corp_id, leavers.c.userid == users.c.userid)
+    departed = exists().where(
+        match,
+        or_(leavers.c.status.is_(None), leavers.c.status.in_(DEPARTED_DIMISSION_STATUSES)),
+    )
+    left_at = (
+        select(func.coalesce(leavers.c.leave_time, leavers.c.last_work_day))
+        .where(match)
+        .scalar_subquery()
+    )
+    reason = select(leavers.c.leave_reason).where(match).scalar_subquery()
+    for chunk in _in_chunks(conn, userids):
+        stmt = update(users).where(users.c.corp_id == corp_id, users.c.userid.in_(chunk), departed)
+        if seen_in_run is not None:
+            stmt = stmt.where(
+                or_(users.c.last_seen_run_id.is_(None), users.c.last_seen_run_id != seen_in_run)
+            )
+        conn.execute(stmt.values(status="left", left_at=left_at, leave_reason=reason))
+    return written
+
+
+def mark_unseen(conn: Connection, corp_id: str, run_id: int) -> dict[str, int]:
+    """After a complete directory walk by ``run_id``: what it did not see is gone from DingTalk.
+
+    Active departments whose ``last_seen_run_id`` is not ``run_id`` become ``'removed'`` and
+    their membership rows are deleted; active users not seen become ``'inactive'`` (users marked
+    ``'left'`` stay so). Department and user rows are never deleted. Only call it when the run
+    walked the whole tree. Returns ``{"departments": n, "users": n, "memberships": n}`` (rows
+    changed).
+    """
+    unseen_dept = or_(
+        departments.c.last_seen_run_id.is_(None), departments.c.last_seen_run_id != run_id
+    )
+    removed = conn.execute(
+        update(departments)
+        .where(departments.c.corp_id == corp_id, departments.c.status == "active", unseen_dept)
+        .values(status="removed")
+    ).rowcount
+    unseen_user = or_(users.c.last_seen_run_id.is_(None), users.c.last_seen_run_id != run_id)
+    inactive = conn.execute(
+        update(users)
+        .where(users.c.corp_id == corp_id, users.c.status == "active", unseen_user)
+        .values(status="inactive")
+    ).rowcount
+    removed_ids = (
+        select(departments.c.dept_id)
+        .where(departments.c.corp_id == corp_id, departments.c.status == "removed")
+        .scalar_subquery()
+    )
+    memberships = conn.execute(
+        delete(user_departments).where(
+            user_departments.c.corp_id == corp_id, user_departments.c.dept_id.in_(removed_ids)
+        )
+    ).rowcount
+    return {"departments": removed, "users": inactive, "memberships": memberships}
+
+
+# --------------------------------------------------------------------------------------------
+# Sync runs, checkpoints, watermarks
+# --------------------------------------------------------------------------------------------
+def start_sync_run(conn: Connection, corp_id: str, kind: str, entities: Sequence[str]) -> int:
+    """Record a new ``running`` sync run and return its id.
+
+    ``kind``: ``'full'`` or ``'incremental'``; ``entities``: entity names, e.g. ``["contacts"]``.
+    """
+    if kind not in SYNC_RUN_KINDS:
+        raise ValueError(f"unknown sync kind {kind!r}; known: {', '.join(SYNC_RUN_KINDS)}")
+    result = conn.execute(
+        insert(sync_runs).values(
+            corp_id=corp_id,
+            kind=kind,
+            entities=list(entities),
+            status="running",
+            started_at=utcnow(),
+        )
+    )
+    pk = result.inserted_primary_key
+    assert pk is not None
+    return int(pk[0])
+
+
+def finish_sync_run(
+    conn: Connection,
+    run_id: int,
+    status: str,
+    counts: Mapping[str, int],
+    api_calls: Mapping[str, int],
+    wall_ms: int,
+    error: str | None = None,
+) -> None:
+    """Close run ``run_id``: ``status`` (``succeeded``/``failed``/``interrupted``), ``counts``
+    per entity kind, ``api_calls`` (HTTP requests per DingTalk path), ``wall_ms`` (elapsed
+    milliseconds, of this attempt), ``error`` (text, no secrets). ``finished_at`` = now.
+    Raises ``LookupError`` for an unknown run."""
+    if status not in SYNC_RUN_STATUSES:
+        raise ValueError(f"unknown status {status!r}; known: {', '.join(SYNC_RUN_STATUSES)}")
+    changed = conn.execute(
+        update(sync_runs)
+        .where(sync_runs.c.id == run_id)
+        .values(
+            status=status,
+            counts=dict(counts),
+            api_calls=dict(api_calls),
+            wall_ms=int(wall_ms),
+            error=error,
+            finished_at=utcnow(),
+        )
+    ).rowcount
+    if changed != 1:
+        raise LookupError(f"no sync run {run_id}")
+
+
+def find_resumable_run(
+    conn: Connection, corp_id: str, kind: str, entities: Sequence[str]
+) -> int | None:
+    """The run to resume for (``corp_id``, ``kind``, ``entities``), or ``None``.
+
+    Looks at the latest run with that kind and the same entities (in any order): its id when it
+    is ``running`` (its process died) or ``interrupted``; ``None`` when it finished (succeeded or
+    failed) — an older unfinished run is stale by then and is not resumed.
+    """
+    wanted = sorted(entities)
+    runs = conn.execute(
+        select(sync_runs.c.id, sync_runs.c.entities, sync_runs.c.status)
+        .where(sync_runs.c.corp_id == corp_id, sync_runs.c.kind == kind)
+        .order_by(sync_runs.c.id.desc())
+    )
+    for run in runs:
+        if sorted(run.entities or []) == wanted:
+            return int(run.id) if run.status in ("running", "interrupted") else None
+    return None
+
+
+def get_sync_run(conn: Connection, run_id: int) -> dict[str, Any] | None:
+    """One ``sync_runs`` row as a dict (``None`` if unknown)."""
+    row = conn.execute(select(sync_runs).where(sync_runs.c.id == run_id)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def last_sync_run(conn: Connection, corp_id: str, kind: str | None = None) -> dict[str, Any] | None:
+    """The latest ``sync_runs`` row of ``corp_id`` (of ``kind`` if given) as a dict, or ``None``.
+
+    Keys: ``id, corp_id, kind, entities, status, started_at, finished_at, wall_ms, counts,
+    api_calls, error``.
+    """
+    stmt = select(sync_runs).where(sync_runs.c.corp_id == corp_id)
+    if kind is not None:
+        stmt = stmt.where(sync_runs.c.kind == kind)
+    row = conn.execute(stmt.order_by(sync_runs.c.id.desc()).limit(1)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def save_checkpoint(conn: Connection, run_id: int, entity: str, key: str, state: Any) -> None:
+    """Record that unit ``key`` of ``entity`` is committed in run ``run_id``; ``state`` is any
+    JSON value the entity needs to continue (e.g. child department ids). Save it in the same
+    transaction as the unit's rows."""
+    upsert(
+        conn,
+        sync_checkpoints,
+        [{"run_id": run_id, "entity": entity, "key": key, "state": state}],
+        ["run_id", "entity", "key"],
+    )
+
+
+def load_checkpoints(conn: Connection, run_id: int, entity: str) -> dict[str, Any]:
+    """``{key: state}`` of the units of ``entity`` already committed in run ``run_id``."""
+    rows = conn.execute(
+        select(sync_checkpoints.c.key, sync_checkpoints.c.state).where(
+            sync_checkpoints.c.run_id == run_id, sync_checkpoints.c.entity == entity
+        )
+    )
+    return {r.key: r.state for r in rows}
+
+
+def get_watermark(conn: Connection, corp_id: str, entity: str) -> Any:
+    """The watermark (any JSON value, e.g. epoch ms) stored for ``entity``, or ``None``."""
+    return conn.execute(
+        select(sync_watermarks.c.value).where(
+            sync_watermarks.c.corp_id == corp_id, sync_watermarks.c.entity == entity
+        )
+    ).scalar_one_or_none()
+
+
+def set_watermark(conn: Connection, corp_id: str, entity: str, value: Any) -> None:
+    """Store ``value`` (JSON) as ``entity``'s watermark for ``corp_id``."""
+    upsert(
+        conn,
+        sync_watermarks,
+        [{"corp_id": corp_id, "entity": entity, "value": value}],
+        ["corp_id", "entity"],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reads
+# --------------------------------------------------------------------------------------------
+def _count(conn: Connection, table: Table, *where: Any) -> int:
+    return int(conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def _count_by(conn: Connection, column: Any, *where: Any) -> dict[Any, int]:
+    rows = conn.execute(select(column, func.count()).where(*where).group_by(column))
+    return {value: int(n) for value, n in rows}
+
+
+def count_summary(conn: Connection, corp_id: str) -> dict[str, int]:
+    """Row counts for ``corp_id`` (the CLI summary and sync tests).
+
+    Keys: ``departments`` (active), ``removed_departments``, ``users`` (all rows),
+    ``active_users``, ``inactive_users``, ``left_users``, ``multi_department_users`` (users with
+    more than one membership), ``memberships``, ``admins``, ``sub_admins`` (sys_level 2),
+    ``leavers`` (departure records).
+    """
+    ud = user_departments
+    per_user = (
+        select(ud.c.userid)
+        .where(ud.c.corp_id == corp_id)
+        .group_by(ud.c.userid)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    multi = int(conn.execute(select(func.count()).select_from(per_user)).scalar_one())
+    by_status = _count_by(conn, users.c.status, users.c.corp_id == corp_id)
+    dept_status = _count_by(conn, departments.c.status, departments.c.corp_id == corp_id)
+    return {
+        "departments": int(dept_status.get("active", 0)),
+        "removed_departments": int(dept_status.get("removed", 0)),
+        "users": int(sum(by_status.values())),
+        "active_users": int(by_status.get("active", 0)),
+        "inactive_users": int(by_status.get("inactive", 0)),
+        "left_users": int(by_status.get("left", 0)),
+        "multi_department_users": multi,
+        "memberships": _count(conn, ud, ud.c.corp_id == corp_id),
+        "admins": _count(conn, admins, admins.c.corp_id == corp_id),
+        "sub_admins": _count(conn, admins, admins.c.corp_id == corp_id, admins.c.sys_level == 2),
+        "leavers": _count(conn, leavers, leavers.c.corp_id == corp_id),
+    }
+
+
+def _rows_by(conn: Connection, table: Table, corp_id: str, key: str) -> dict[Any, dict[str, Any]]:
+    rows = conn.execute(
+        select(table).where(table.c.corp_id == corp_id).order_by(table.c[key])
+    ).mappings()
+    return {row[key]: dict(row) for row in rows}
+
+
+def load_directory(conn: Connection, corp_id: str) -> dict[str, Any]:
+    """Everything stored about ``corp_id``'s directory, as plain dicts (for comparisons).
+
+    - ``departments``: ``{dept_id: row}`` (every column, ``removed`` ones included)
+    - ``users``: ``{userid: row}`` (every column, any status)
+    - ``memberships``: ``{userid: {dept_id: {"dept_order": int|None, "is_leader": bool}}}``
+    - ``admins``: ``{userid: row}`` (``sys_level`` 1 main, 2 sub)
+    - ``scopes``: ``{userid: [dept_id, …]}`` sorted
+    - ``leavers``: ``{userid: row}``
+    """
+    memberships: dict[str, dict[int, dict[str, Any]]] = {}
+    ud = user_departments
+    for m in conn.execute(
+        select(ud.c.userid, ud.c.dept_id, ud.c.dept_order, ud.c.is_leader)
+        .where(ud.c.corp_id == corp_id)
+        .order_by(ud.c.userid, ud.c.dept_id)
+    ):
+        memberships.setdefault(m.userid, {})[int(m.dept_id)] = {
+            "dept_order": m.dept_order,
+            "is_leader": bool(m.is_leader),
+        }
+    scopes: dict[str, list[int]] = {}
+    for s in conn.execute(
+        select(admin_scopes.c.userid, admin_scopes.c.dept_id)
+        .where(admin_scopes.c.corp_id == corp_id)
+        .order_by(admin_scopes.c.userid, admin_scopes.c.dept_id)
+    ):
+        scopes.setdefault(s.userid, []).append(int(s.dept_id))
+    return {
+        "departments": _rows_by(conn, departments, corp_id, "dept_id"),
+        "users": _rows_by(conn, users, corp_id, "userid"),
+        "memberships": memberships,
+        "admins": _rows_by(conn, admins, corp_id, "userid"),
+        "scopes": scopes,
+        "leavers": _rows_by(conn, leavers, corp_id, "userid"),
+    }
+
+
+__all__ = [
+    "DEPARTED_DIMISSION_STATUSES",
+    "MAX_ROWS_PER_STATEMENT",
+    "count_summary",
+    "find_resumable_run",
+    "finish_sync_run",
+    "get_sync_run",
+    "get_watermark",
+    "last_sync_run",
+    "load_checkpoints",
+    "load_directory",
+    "mark_unseen",
+    "max_bind_params",
+    "replace_admins",
+    "replace_department_members",
+    "save_checkpoint",
+    "set_watermark",
+    "start_sync_run",
+    "upsert",
+    "upsert_corp",
+    "upsert_departments",
+    "upsert_leavers",
+    "upsert_statement",
+    "upsert_users",
+]

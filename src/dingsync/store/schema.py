@@ -1,0 +1,375 @@
+"""Our tables, defined once (SQLAlchemy 2 Core).
+
+Every stored entity is keyed by DingTalk's own id plus ``corp_id`` (multi-tenant from day one),
+has normalised columns for what people filter on, and keeps the payload as DingTalk sent it in
+``raw`` (JSON; JSONB on PostgreSQL).
+
+Times: DingTalk sends epoch milliseconds (:func:`from_ms` / :func:`to_ms` convert); every
+timestamp column is :class:`UTCDateTime`, which stores UTC and always returns timezone-aware UTC
+datetimes, on SQLite and MySQL too. Naive datetimes are refused rather than guessed at.
+
+The Alembic migrations in ``migrations/versions`` are written by hand to match this module; a
+test compares the migrated database with :data:`metadata`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Double,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    false,
+)
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+#: Deterministic constraint and index names on every backend (migrations refer to them).
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+DEPARTMENT_STATUSES = ("active", "removed")
+USER_STATUSES = ("active", "left", "inactive")
+SYNC_RUN_KINDS = ("full", "incremental")
+SYNC_RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
+
+
+# --------------------------------------------------------------------------------------------
+# Types
+# --------------------------------------------------------------------------------------------
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite and MySQL (which have no zone) store naive UTC.
+    Binding a naive datetime raises ``ValueError``: its zone would be a guess. Results are
+    always aware and in UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            # Microseconds, which plain DATETIME drops.
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"UTCDateTime needs a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: give it a timezone (UTC)")
+        value = value.astimezone(UTC)
+        if dialect.name != "postgresql":
+            value = value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def json_type() -> TypeEngine[Any]:
+    """JSON (JSONB on PostgreSQL); Python ``None`` is stored as SQL NULL, not JSON ``null``."""
+    return JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    """Now, as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def from_ms(ms: int | float | str | None) -> datetime | None:
+    """DingTalk epoch milliseconds → aware UTC datetime (``None``/``""`` → ``None``).
+
+    Numeric strings are accepted: DingTalk's doc samples stringify numbers.
+    """
+    if ms is None or ms == "":
+        return None
+    if isinstance(ms, bool):
+        raise TypeError("from_ms needs a number of milliseconds, got a bool")
+    value = float(ms) if isinstance(ms, str) else ms
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def to_ms(dt: datetime | None) -> int | None:
+    """Aware datetime → DingTalk epoch milliseconds, sub-millisecond part dropped (``None`` →
+    ``None``; naive → ValueError)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt!r}: give it a timezone (UTC)")
+    return (dt - _EPOCH) // timedelta(milliseconds=1)
+
+
+def _id(name: str, **kw: Any) -> Column[Any]:
+    """A string id column (corp ids, userids, unionids): 64 chars covers DingTalk's ids."""
+    return Column(name, String(64), **kw)
+
+
+def _corp_id() -> Column[Any]:
+    return _id("corp_id", primary_key=True)
+
+
+def _ts(name: str, nullable: bool = True, **kw: Any) -> Column[Any]:
+    return Column(name, UTCDateTime(), nullable=nullable, **kw)
+
+
+def _raw() -> Column[Any]:
+    return Column("raw", json_type(), nullable=True)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+# --------------------------------------------------------------------------------------------
+# Directory
+# --------------------------------------------------------------------------------------------
+corps = Table(
+    "corps",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("name", String(255)),
+    _id("agent_id"),
+    Column("app_key", String(128)),
+    _ts("created_at", nullable=False, default=utcnow),
+    _ts("updated_at", nullable=False, default=utcnow),
+    _raw(),
+    comment="One row per DingTalk organisation (corpId) we sync.",
+)
+
+departments = Table(
+    "departments",
+    metadata,
+    _corp_id(),
+    Column("dept_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("parent_id", BigInteger, comment="NULL for the root department (dept_id 1)"),
+    Column("name", String(255)),
+    Column("dept_order", BigInteger, comment="DingTalk's `order` among siblings"),
+    Column("source_identifier", String(255)),
+    Column("create_dept_group", Boolean),
+    Column("auto_add_user", Boolean),
+    Column("hide_dept", Boolean),
+    Column("outer_dept", Boolean),
+    _id("org_dept_owner", comment="userid of the department group owner (not its head)"),
+    Column("dept_manager_userid_list", json_type(), comment="userids of the department heads"),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("last_seen_run_id", Integer),
+    _ts("synced_at", nullable=False, default=utcnow),
+    _raw(),
+    CheckConstraint(_in("status", DEPARTMENT_STATUSES), name="status"),
+    Index("ix_departments_corp_id_parent_id", "corp_id", "parent_id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _corp_id(),
+    _id("userid", primary_key=True),
+    _id("unionid"),
+    Column("name", String(255)),
+    Column("avatar", Text),
+    Column("state_code", String(16)),
+    Column("mobile", String(32)),
+    Column("hide_mobile", Boolean),
+    Column("telephone", String(64)),
+    Column("job_number", String(64)),
+    Column("title", String(255)),
+    Column("email", String(255)),
+    Column("org_email", String(255)),
+    Column("work_place", String(255)),
+    Column("remark", Text),
+    _id("manager_userid"),
+    _ts("hired_date"),
+    Column("active", Boolean),
+    Column("admin", Boolean),
+    Column("boss", Boolean),
+    Column("senior", Boolean),
+    Column("real_authed", Boolean),
+    Column("exclusive_account", Boolean),
+    Column("extension", Text, comment="DingTalk's extension attributes, JSON text as sent"),
+    Column("status", String(16), nullable=False, default="active"),
+    _ts("left_at"),
+    Column("leave_reason", String(64)),
+    Column("last_seen_run_id", Integer),
+    _ts("synced_at", nullable=False, default=utcnow),
+    Column(
+        "local_disabled",
+        Boolean,
+        nullable=False,
+        default=False,
+        server_default=false(),
+        comment="disabled locally: may not log in whatever DingTalk says",
+    ),
+    _raw(),
+    CheckConstraint(_in("status", USER_STATUSES), name="status"),
+    Index("ix_users_corp_id_unionid", "corp_id", "unionid"),
+    Index("ix_users_corp_id_status", "corp_id", "status"),
+)
+
+user_departments = Table(
+    "user_departments",
+    metadata,
+    _corp_id(),
+    _id("userid", primary_key=True),
+    Column("dept_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("dept_order", BigInteger, comment="the user's order inside this department"),
+    Column("is_leader", Boolean, nullable=False, default=False),
+    _ts("synced_at", nullable=False, default=utcnow),
+    ForeignKeyConstraint(
+        ["corp_id", "userid"], ["users.corp_id", "users.userid"], ondelete="CASCADE"
+    ),
+    Index("ix_user_departments_corp_id_dept_id", "corp_id", "dept_id"),
+)
+
+admins = Table(
+    "admins",
+    metadata,
+    _corp_id(),
+    _id("userid", primary_key=True),
+    Column("sys_level", Integer, nullable=False, comment="1 main administrator, 2 sub-admin"),
+    _ts("synced_at", nullable=False, default=utcnow),
+    _raw(),
+)
+
+admin_scopes = Table(
+    "admin_scopes",
+    metadata,
+    _corp_id(),
+    _id("userid", primary_key=True),
+    Column("dept_id", BigInteger, primary_key=True, autoincrement=False),
+    ForeignKeyConstraint(
+        ["corp_id", "userid"], ["admins.corp_id", "admins.userid"], ondelete="CASCADE"
+    ),
+    comment="Departments a sub-administrator manages (sub-departments implied).",
+)
+
+leavers = Table(
+    "leavers",
+    metadata,
+    _corp_id(),
+    _id("userid", primary_key=True),
+    Column("name", String(255)),
+    Column("state_code", String(16)),
+    Column("mobile", String(32)),
+    _ts("leave_time"),
+    Column("leave_reason", String(64), comment="oapi | cancel | leave | unknown | delete"),
+    _ts("last_work_day"),
+    Column("main_dept_id", BigInteger),
+    Column("main_dept_name", String(255)),
+    Column("dept_list", json_type()),
+    Column("status", Integer, comment="1 leaving, 2 left, 3 not leaving, 4 in approval, 5 void"),
+    Column("pre_status", Integer, comment="1 pending onboarding, 2 probation, 3 regular"),
+    _id("handover_userid"),
+    Column("reason_type", Integer),
+    Column("reason_memo", Text),
+    _ts("synced_at", nullable=False, default=utcnow),
+    _raw(),
+    comment="Departure records (empLeaveRecords and 智能人事 dimission details).",
+)
+
+# --------------------------------------------------------------------------------------------
+# Sync bookkeeping
+# --------------------------------------------------------------------------------------------
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _id("corp_id", nullable=False),
+    Column("kind", String(32), nullable=False, comment="full | incremental"),
+    Column("entities", json_type(), nullable=False),
+    Column("status", String(16), nullable=False),
+    _ts("started_at", nullable=False, default=utcnow),
+    _ts("finished_at"),
+    Column("wall_ms", BigInteger),
+    Column("counts", json_type()),
+    Column("api_calls", json_type(), comment="HTTP requests per DingTalk path"),
+    Column("error", Text),
+    CheckConstraint(_in("status", SYNC_RUN_STATUSES), name="status"),
+    Index("ix_sync_runs_corp_id_id", "corp_id", "id"),
+)
+
+sync_checkpoints = Table(
+    "sync_checkpoints",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=False),
+    Column("entity", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("state", json_type()),
+    _ts("updated_at", nullable=False, default=utcnow),
+    ForeignKeyConstraint(["run_id"], ["sync_runs.id"], ondelete="CASCADE"),
+)
+
+sync_watermarks = Table(
+    "sync_watermarks",
+    metadata,
+    _corp_id(),
+    Column("entity", String(64), primary_key=True),
+    Column("value", json_type()),
+    _ts("updated_at", nullable=False, default=utcnow),
+)
+
+token_cache = Table(
+    "token_cache",
+    metadata,
+    Column("cache_key", String(255), primary_key=True),
+    Column("token", Text, nullable=False),
+    Column("expires_at", Double, nullable=False, comment="epoch seconds"),
+    _ts("updated_at", nullable=False, default=utcnow),
+)
+
+__all__ = [
+    "DEPARTMENT_STATUSES",
+    "NAMING_CONVENTION",
+    "SYNC_RUN_KINDS",
+    "SYNC_RUN_STATUSES",
+    "USER_STATUSES",
+    "UTCDateTime",
+    "admin_scopes",
+    "admins",
+    "corps",
+    "departments",
+    "from_ms",
+    "json_type",
+    "leavers",
+    "metadata",
+    "sync_checkpoints",
+    "sync_runs",
+    "sync_watermarks",
+    "to_ms",
+    "token_cache",
+    "user_departments",
+    "users",
+    "utcnow",
+]

@@ -1,0 +1,180 @@
+"""Sandbox configuration: the company to generate, the app's credentials, and the knobs.
+
+``SandboxConfig`` is what the constructor, ``POST /sandbox/config`` and
+``SandboxServer.configure(**knobs)`` share. Company and credential fields are fixed once a
+sandbox runs; every other field is a knob that can change at any time.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: Fields that define the generated company or the app: fixed for a running sandbox.
+FIXED_FIELDS = frozenset(
+    {
+        "seed",
+        "users",
+        "days",
+        "corp_name",
+        "anchor_ms",
+        "corp_id",
+        "agent_id",
+        "app_key",
+        "app_secret",
+    }
+)
+
+#: One-shot actions accepted by ``POST /sandbox/config`` / ``configure`` next to the knobs.
+ACTIONS = frozenset({"invalidate_tokens", "clock_advance_s", "clock_set", "reset_stats"})
+
+Probability = float
+
+
+@dataclass(frozen=True)
+class AppCredentials:
+    """The sandbox app (企业内部应用) as a client is configured with it.
+
+    ``agent_id`` is a numeric string (DingTalk's AgentId, as ``dd.config`` takes it);
+    ``corp_name`` is the company's name (the root department's name).
+    """
+
+    corp_id: str
+    agent_id: str
+    app_key: str
+    app_secret: str
+    corp_name: str = ""
+
+
+class SandboxConfig(BaseModel):
+    """Everything a sandbox is started with; all knobs can be changed while it runs.
+
+    Company (fixed): ``seed``, ``users``, ``corp_name`` (default: generated), ``anchor_ms``
+    (epoch ms the generated history is relative to; default today's midnight, Asia/Shanghai).
+
+    App (fixed; ``None`` → derived from ``seed``): ``corp_id``, ``agent_id``, ``app_key``,
+    ``app_secret``.
+
+    Latency: each API call sleeps ``latency_ms`` + uniform(0, ``jitter_ms``) milliseconds.
+
+    Rate limit: ``qps_limit`` calls per second per API path (sliding one-second window;
+    ``None``/0 = off; DingTalk's standard edition allows 20); ``qps_overrides`` maps a path
+    (e.g. ``"/topapi/v2/user/list"``) to its own limit (``None``/0 = off for that path). Over the
+    limit the oapi host answers plain errcode ``90018`` (wrapped in 88 when
+    ``rate_limit_wrapped``, EB-03), the api host HTTP 403
+    ``Forbidden.AccessDenied.QpsLimitForAppkeyAndApi``.
+
+    Token errors: an expired token gives ``expired_token_code`` (``"40014"`` or ``"42001"``,
+    EB-02), wrapped in errcode 88 on ``/topapi`` unless ``expired_token_wrapped`` is false.
+
+    Lifetimes (seconds, by the sandbox clock): ``token_ttl_s`` (7200), ``authcode_ttl_s``
+    (300), ``jsapi_ticket_ttl_s`` (7200), ``jsapi_ticket_max_s`` (86400, from creation).
+
+    Faults (probabilities 0..1 per call, drawn from a RNG seeded by ``fault_seed``, default
+    ``seed``): ``fault_5xx`` (HTTP 500/502/503), ``fault_timeout`` (sleep ``timeout_s`` then
+    answer, or drop the connection when ``timeout_action`` is ``"drop"``), ``fault_drop``
+    (close the connection without an answer), ``fault_rate_limit`` (a rate-limit answer
+    regardless of load), ``fault_token_invalidation`` (all tokens invalidated, so the call gets
+    the token error). Faults never touch ``/sandbox/*``, and touch the token endpoints only when
+    ``fault_token_endpoints`` is true.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    seed: int = 42
+    users: int = Field(300, ge=1)
+    #: Days of generated history (reports, attendance, approvals) ending at ``anchor_ms``.
+    days: int = Field(30, ge=1)
+    corp_name: str | None = None
+    anchor_ms: int | None = None
+
+    corp_id: str | None = None
+    agent_id: str | None = None
+    app_key: str | None = None
+    app_secret: str | None = None
+
+    latency_ms: float = Field(0.0, ge=0)
+    jitter_ms: float = Field(0.0, ge=0)
+
+    qps_limit: float | None = Field(20.0, ge=0)
+    qps_overrides: dict[str, float | None] = Field(default_factory=dict)
+    rate_limit_wrapped: bool = False
+
+    expired_token_code: Literal["40014", "42001"] = "40014"
+    expired_token_wrapped: bool = True
+
+    token_ttl_s: float = Field(7200.0, gt=0)
+    authcode_ttl_s: float = Field(300.0, gt=0)
+    jsapi_ticket_ttl_s: float = Field(7200.0, gt=0)
+    jsapi_ticket_max_s: float = Field(86400.0, gt=0)
+
+    fault_5xx: Probability = Field(0.0, ge=0, le=1)
+    fault_timeout: Probability = Field(0.0, ge=0, le=1)
+    fault_drop: Probability = Field(0.0, ge=0, le=1)
+    fault_rate_limit: Probability = Field(0.0, ge=0, le=1)
+    fault_token_invalidation: Probability = Field(0.0, ge=0, le=1)
+    timeout_s: float = Field(5.0, ge=0)
+    timeout_action: Literal["answer", "drop"] = "answer"
+    fault_token_endpoints: bool = False
+    fault_seed: int | None = None
+
+    @field_validator("agent_id", mode="before")
+    @classmethod
+    def _agent_id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("qps_overrides", mode="before")
+    @classmethod
+    def _overrides_none(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @model_validator(mode="after")
+    def _derive_credentials(self) -> SandboxConfig:
+        rng = random.Random(f"dingsync-sandbox-app:{self.seed}")
+        lower = string.ascii_lowercase + string.digits
+        derived = {
+            "corp_id": "ding" + "".join(rng.choices("0123456789abcdef", k=32)),
+            "agent_id": str(rng.randrange(1_000_000_000, 4_000_000_000)),
+            "app_key": "ding" + "".join(rng.choices(lower, k=16)),
+            "app_secret": "".join(rng.choices(string.ascii_letters + string.digits + "-_", k=64)),
+        }
+        for name, value in derived.items():
+            if getattr(self, name) is None:
+                # object.__setattr__ avoids re-running validation (validate_assignment).
+                object.__setattr__(self, name, value)
+        return self
+
+    def qps_for(self, path: str) -> float | None:
+        """The QPS limit for ``path`` (``None`` = unlimited)."""
+        limit = self.qps_overrides[path] if path in self.qps_overrides else self.qps_limit
+        return limit if limit else None
+
+    def credentials(self, corp_name: str = "") -> AppCredentials:
+        """The app's credentials (all derived fields are filled by now)."""
+        assert self.corp_id and self.agent_id and self.app_key and self.app_secret
+        return AppCredentials(
+            corp_id=self.corp_id,
+            agent_id=self.agent_id,
+            app_key=self.app_key,
+            app_secret=self.app_secret,
+            corp_name=corp_name,
+        )
+
+    def with_knobs(self, knobs: dict[str, Any]) -> SandboxConfig:
+        """A new config with ``knobs`` applied (validated); fixed fields may not change.
+
+        Raises ``ValueError`` for an unknown knob or a change to a fixed field.
+        """
+        unknown = sorted(set(knobs) - set(type(self).model_fields))
+        if unknown:
+            raise ValueError(f"unknown knob(s): {', '.join(unknown)}")
+        fixed = sorted(k for k in knobs if k in FIXED_FIELDS and knobs[k] != getattr(self, k))
+        if fixed:
+            raise ValueError(f"fixed for a running sandbox: {', '.join(fixed)}")
+        data = self.model_dump()
+        data.update(knobs)
+        return type(self).model_validate(data)

@@ -1,0 +1,470 @@
+"""Mutable sandbox state behind the HTTP handlers: directory indexes, tokens, JSAPI tickets,
+login codes, rate-limit windows, fault RNG and call statistics.
+
+The handlers run on the server's event-loop thread while ``SandboxServer`` methods (stats,
+configure, mint_authcode) run on the caller's thread; shared mutable parts take ``self.lock``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import random
+import secrets
+import string
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Any
+
+from dingsync.sandbox.clock import Clock
+from dingsync.sandbox.company import ROOT_DEPT_ID, Company, Leaver, User, generate_company
+from dingsync.sandbox.config import ACTIONS, AppCredentials, SandboxConfig
+
+_RID_CHARS = string.ascii_lowercase + string.digits
+
+# The built-in roles of the 默认 role group (ids as in the published role samples).
+ROLE_MAIN_ADMIN = {"id": 1507113578, "name": "主管理员", "group_name": "默认"}
+ROLE_SUB_ADMIN = {"id": 1507113579, "name": "子管理员", "group_name": "默认"}
+ROLE_MANAGER = {"id": 1507113581, "name": "主管", "group_name": "默认"}
+
+
+class DirectoryIndex:
+    """Precomputed lookups so that no request scans the whole company.
+
+    ``children[d]``: child ids sorted by ``(order, dept_id)``; ``members[d]``: userids sorted by
+    ``(order in d, userid)``; ``ancestors[d]``: ``[d, parent, …, 1]``; ``by_mobile`` and
+    ``by_unionid``: userid lookups; ``leavers_by_time``: leavers by ``(leave_time, userid)``.
+    Build a new index after changing the company.
+    """
+
+    def __init__(self, company: Company) -> None:
+        self.company = company
+        depts = company.departments
+        children: dict[int, list[int]] = {d: [] for d in depts}
+        for dept in depts.values():
+            if dept.parent_id is not None:
+                children[dept.parent_id].append(dept.dept_id)
+        for kids in children.values():
+            kids.sort(key=lambda d: (depts[d].order, d))
+        self.children = children
+        self.ancestors: dict[int, list[int]] = {d: company.ancestors(d) for d in depts}
+        pairs: dict[int, list[tuple[int, str]]] = {d: [] for d in depts}
+        for user in company.users.values():
+            for m in user.memberships:
+                pairs[m.dept_id].append((m.order, user.userid))
+        self.members = {d: [uid for _, uid in sorted(p)] for d, p in pairs.items()}
+        self.by_mobile = {u.mobile: u.userid for u in company.users.values()}
+        self.by_unionid = {u.unionid: u.userid for u in company.users.values()}
+        self.leavers_by_time: list[Leaver] = sorted(
+            company.leavers.values(), key=lambda lv: (lv.leave_time, lv.userid)
+        )
+        self.leave_times = [lv.leave_time for lv in self.leavers_by_time]
+        self.leavers_newest_first = self.leavers_by_time[::-1]
+        self.active_count = sum(1 for u in company.users.values() if u.active)
+        self._user_detail: dict[str, dict[str, Any]] = {}
+        self._list_item: dict[str, dict[str, Any]] = {}
+
+    def descendants(self, dept_id: int) -> list[int]:
+        """Every department below ``dept_id`` (not itself), breadth first."""
+        out: list[int] = []
+        queue = deque(self.children[dept_id])
+        while queue:
+            d = queue.popleft()
+            out.append(d)
+            queue.extend(self.children[d])
+        return out
+
+    def roles(self, user: User) -> list[dict[str, Any]]:
+        """``role_list`` of ``/topapi/v2/user/get`` derived from admin and head status."""
+        roles = []
+        level = self.company.admins.get(user.userid)
+        if level == 1:
+            roles.append(ROLE_MAIN_ADMIN)
+        elif level == 2:
+            roles.append(ROLE_SUB_ADMIN)
+        if any(m.leader for m in user.memberships):
+            roles.append(ROLE_MANAGER)
+        return roles
+
+    def user_detail(self, userid: str) -> dict[str, Any]:
+        """The ``result`` of ``/topapi/v2/user/get`` (cached; keys sorted like real answers)."""
+        cached = self._user_detail.get(userid)
+        if cached is None:
+            user = self.company.users[userid]
+            body = _common_user_fields(user)
+            body["dept_order_list"] = user.dept_order_list
+            body["leader_in_dept"] = user.leader_in_dept
+            body["real_authed"] = user.real_authed
+            body["senior"] = user.senior
+            if user.manager_userid:
+                body["manager_userid"] = user.manager_userid
+            roles = self.roles(user)
+            if roles:
+                body["role_list"] = roles
+            cached = dict(sorted(body.items()))
+            self._user_detail[userid] = cached
+        return cached
+
+    def list_item(self, userid: str, dept_id: int) -> dict[str, Any]:
+        """One ``/topapi/v2/user/list`` item: ``dept_order``/``leader`` relative to ``dept_id``."""
+        base = self._list_item.get(userid)
+        user = self.company.users[userid]
+        if base is None:
+            base = _common_user_fields(user)
+            self._list_item[userid] = base
+        m = user.membership(dept_id)
+        item = dict(base)
+        item["dept_order"] = m.order if m else 0
+        item["leader"] = bool(m and m.leader)
+        return item
+
+
+def _common_user_fields(user: User) -> dict[str, Any]:
+    """Fields shared by ``user/get`` and ``user/list`` items; unset optional fields omitted."""
+    body: dict[str, Any] = {
+        "userid": user.userid,
+        "unionid": user.unionid,
+        "name": user.name,
+        "avatar": user.avatar,
+        "state_code": user.state_code,
+        "mobile": user.mobile,
+        "hide_mobile": user.hide_mobile,
+        "dept_id_list": user.dept_id_list,
+        "active": user.active,
+        "admin": user.admin,
+        "boss": user.boss,
+        "exclusive_account": user.exclusive_account,
+    }
+    optional = {
+        "telephone": user.telephone,
+        "job_number": user.job_number,
+        "title": user.title,
+        "email": user.email,
+        "org_email": user.org_email,
+        "work_place": user.work_place,
+        "remark": user.remark,
+        "extension": user.extension,
+        "hired_date": user.hired_date,
+    }
+    body.update({k: v for k, v in optional.items() if v is not None})
+    return body
+
+
+@dataclass
+class IssuedCredential:
+    """An access token or JSAPI ticket: its value, owner app, and epoch-second times."""
+
+    value: str
+    app_key: str
+    created_at: float
+    expires_at: float
+
+
+class CredentialStore:
+    """Tokens (or tickets) per app: asking again while valid returns the same value with its
+    life extended (capped at ``created_at + max_life``); after expiry a new value is issued.
+    Expired values are remembered so that "expired" can be told from "unknown"."""
+
+    def __init__(self, prefix: str = "") -> None:
+        self.prefix = prefix
+        self.by_app: dict[str, IssuedCredential] = {}
+        self.by_value: dict[str, IssuedCredential] = {}
+
+    def issue(
+        self, app_key: str, now: float, ttl: float, max_life: float | None = None
+    ) -> IssuedCredential:
+        """Return the app's current value, extended, or a new one."""
+        cur = self.by_app.get(app_key)
+        if cur is not None and cur.expires_at > now:
+            limit = cur.created_at + max_life if max_life else float("inf")
+            if now < limit:
+                cur.expires_at = min(now + ttl, limit)
+                return cur
+        cred = IssuedCredential(self.prefix + secrets.token_hex(16), app_key, now, now + ttl)
+        if max_life:
+            cred.expires_at = min(cred.expires_at, now + max_life)
+        if len(self.by_value) > 10_000:
+            self.by_value = {v: c for v, c in self.by_value.items() if c.expires_at > now}
+        self.by_app[app_key] = cred
+        self.by_value[cred.value] = cred
+        return cred
+
+    def check(self, value: str, now: float) -> str:
+        """``"ok"``, ``"expired"`` or ``"unknown"`` for ``value`` at ``now``."""
+        cred = self.by_value.get(value)
+        if cred is None:
+            return "unknown"
+        return "ok" if cred.expires_at > now else "expired"
+
+    def owner(self, value: str) -> str | None:
+        """The app key a value was issued to."""
+        cred = self.by_value.get(value)
+        return cred.app_key if cred else None
+
+    def invalidate_all(self) -> int:
+        """Forget every value (they become unknown); returns how many were valid-or-expired."""
+        n = len(self.by_value)
+        self.by_app.clear()
+        self.by_value.clear()
+        return n
+
+
+@dataclass
+class AuthCode:
+    """A login-free (免登) code: owner, epoch-second expiry, whether it was used."""
+
+    userid: str
+    expires_at: float
+    used: bool = False
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` accepted calls per key in any one-second window (real monotonic time).
+
+    Fractional limits keep the rate: ``floor(limit)`` calls per ``floor(limit)/limit`` seconds
+    (at least one call). Rejected calls do not enter the window.
+    """
+
+    def __init__(self) -> None:
+        self.windows: dict[str, deque[float]] = {}
+
+    def allow(self, key: str, limit: float | None, now: float | None = None) -> bool:
+        """Record and allow a call, or refuse it (``False``) when the window is full."""
+        if not limit or limit <= 0:
+            return True
+        now = time.monotonic() if now is None else now
+        cap = max(1, int(limit))
+        span = cap / limit
+        window = self.windows.get(key)
+        if window is None:
+            window = self.windows[key] = deque()
+        cutoff = now - span
+        while window and window[0] <= cutoff:
+            window.popleft()
+        if len(window) >= cap:
+            return False
+        window.append(now)
+        return True
+
+
+class Stats:
+    """Call counters: served calls, rate-limited and faulted calls per path, token requests."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.rate_limited: Counter[str] = Counter()
+        self.faults: Counter[str] = Counter()
+        self.faults_by_kind: Counter[str] = Counter()
+        self.token_requests = 0
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        for counter in (self.calls, self.rate_limited, self.faults, self.faults_by_kind):
+            counter.clear()
+        self.token_requests = 0
+
+
+class SandboxState:
+    """All state of one sandbox: config, clock, company (+ index), credentials, counters."""
+
+    def __init__(
+        self,
+        config: SandboxConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        company: Company | None = None,
+    ) -> None:
+        self.config = config or SandboxConfig()
+        self.clock = clock or Clock()
+        self.company = company or generate_company(
+            self.config.seed,
+            self.config.users,
+            corp_name=self.config.corp_name,
+            anchor_ms=self.config.anchor_ms,
+        )
+        self.index = DirectoryIndex(self.company)
+        self._company_json: bytes | None = None
+        self.app: AppCredentials = self.config.credentials(self.company.corp_name)
+        self.lock = threading.RLock()
+        self.tokens = CredentialStore()
+        self.tickets = CredentialStore()
+        self.authcodes: dict[str, AuthCode] = {}
+        self.limiter = SlidingWindowLimiter()
+        self.stats = Stats()
+        self.fault_rng = random.Random(
+            self.config.fault_seed if self.config.fault_seed is not None else self.config.seed
+        )
+        self.jitter_rng = random.Random(self.config.seed + 1)
+        self._rid_rng = random.Random()
+        from dingsync.sandbox.areas import load_areas  # areas import app, which imports us
+
+        #: Extra knobs of the data areas (``name → value``), settable through ``configure``.
+        self.area_knobs: dict[str, Any] = {}
+        #: Data areas (reports, attendance, …) by name; see ``dingsync.sandbox.areas``.
+        self.areas: dict[str, Any] = {}
+        self.areas = load_areas(self)
+        for area in self.areas.values():
+            self.area_knobs.update(getattr(area, "knobs", {}) or {})
+
+    def reindex(self) -> None:
+        """Rebuild the lookups after the company was changed in place."""
+        self.index = DirectoryIndex(self.company)
+        self._company_json = None
+
+    def company_json(self) -> bytes:
+        """``GET /sandbox/company``'s body (cached until ``reindex``)."""
+        if self._company_json is None:
+            data = self.company.to_dict()
+            self._company_json = json.dumps(data, ensure_ascii=False).encode("utf-8")
+        return self._company_json
+
+    # -- knobs -------------------------------------------------------------------------------
+    def configure(self, knobs: dict[str, Any]) -> dict[str, Any]:
+        """Apply knobs and one-shot actions (``invalidate_tokens``, ``clock_advance_s``,
+        ``clock_set``, ``reset_stats``); returns the new config as a dict.
+
+        Raises ``ValueError`` (unknown knob, fixed field, invalid value) without changing
+        anything.
+        """
+        knobs = dict(knobs)
+        knobs.pop("clock_now", None)  # read-only, echoed by config_dict(); allows round trips
+        actions = {k: knobs.pop(k) for k in list(knobs) if k in ACTIONS}
+        area_knobs = {k: knobs.pop(k) for k in list(knobs) if k in self.area_knobs}
+        new = self.config.with_knobs(knobs) if knobs else self.config
+        with self.lock:
+            if "fault_seed" in knobs and new.fault_seed is not None:
+                self.fault_rng.seed(new.fault_seed)
+            if (new.qps_limit, new.qps_overrides) != (
+                self.config.qps_limit,
+                self.config.qps_overrides,
+            ):
+                self.limiter.windows.clear()  # a new limit starts with empty windows
+            self.config = new
+            if actions.get("invalidate_tokens"):
+                self.tokens.invalidate_all()
+            if actions.get("clock_set") is not None:
+                self.clock.set(float(actions["clock_set"]))
+            if actions.get("clock_advance_s"):
+                self.clock.advance(float(actions["clock_advance_s"]))
+            if actions.get("reset_stats"):
+                self.stats.reset()
+            self.area_knobs.update(area_knobs)
+        return self.config_dict()
+
+    def config_dict(self) -> dict[str, Any]:
+        """The config as JSON-ready dict, plus the clock's current time."""
+        data = self.config.model_dump()
+        data.update(self.area_knobs)
+        data["clock_now"] = self.clock.now()
+        return data
+
+    # -- stats -------------------------------------------------------------------------------
+    def stats_snapshot(self) -> dict[str, Any]:
+        """Company truth counts plus the call counters (what ``GET /sandbox/stats`` returns)."""
+        with self.lock:
+            s = self.stats
+            counters = {
+                "calls": dict(sorted(s.calls.items())),
+                "rate_limited": dict(sorted(s.rate_limited.items())),
+                "faults": dict(sorted(s.faults.items())),
+                "faults_by_kind": dict(sorted(s.faults_by_kind.items())),
+                "token_requests": s.token_requests,
+                "total_calls": sum(s.calls.values()),
+            }
+        areas = {
+            name: area.stats() for name, area in self.areas.items() if hasattr(area, "stats")
+        }
+        return {**self.company.truth_counts(), **counters, **areas}
+
+    def reset_stats(self) -> None:
+        """Zero the call counters (the company counts are truth, not counters)."""
+        with self.lock:
+            self.stats.reset()
+
+    def count(self, counter: str, path: str, kind: str | None = None) -> None:
+        """Add one to ``calls``/``rate_limited``/``faults`` for ``path``."""
+        with self.lock:
+            getattr(self.stats, counter)[path] += 1
+            if kind:
+                self.stats.faults_by_kind[kind] += 1
+
+    # -- credentials -------------------------------------------------------------------------
+    def issue_token(self, app_key: str) -> IssuedCredential:
+        """The app's access token (same value while valid, life extended)."""
+        with self.lock:
+            return self.tokens.issue(app_key, self.clock.now(), self.config.token_ttl_s)
+
+    def check_token(self, value: str | None) -> str:
+        """``"missing"``, ``"ok"``, ``"expired"`` or ``"unknown"``."""
+        if not value:
+            return "missing"
+        with self.lock:
+            return self.tokens.check(value, self.clock.now())
+
+    def issue_ticket(self, app_key: str) -> IssuedCredential:
+        """The app's JSAPI ticket (extended while valid, at most ``jsapi_ticket_max_s`` old)."""
+        cfg = self.config
+        with self.lock:
+            return self.tickets.issue(
+                app_key, self.clock.now(), cfg.jsapi_ticket_ttl_s, cfg.jsapi_ticket_max_s
+            )
+
+    def invalidate_tokens(self) -> None:
+        """Forget every access token: the next call with one gets the invalid-token error."""
+        with self.lock:
+            self.tokens.invalidate_all()
+
+    def mint_authcode(self, userid: str) -> str:
+        """A single-use login code for ``userid`` valid ``authcode_ttl_s`` by the clock.
+
+        Raises ``KeyError`` for someone not in the directory (unknown or left).
+        """
+        if userid not in self.company.users:
+            raise KeyError(userid)
+        now = self.clock.now()
+        code = secrets.token_hex(16)
+        with self.lock:
+            if len(self.authcodes) > 10_000:
+                self.authcodes = {
+                    c: a for c, a in self.authcodes.items() if a.expires_at > now and not a.used
+                }
+            self.authcodes[code] = AuthCode(userid, now + self.config.authcode_ttl_s)
+        return code
+
+    def consume_authcode(self, code: str) -> str | None:
+        """The userid of a valid unused code (marking it used), else ``None``."""
+        with self.lock:
+            entry = self.authcodes.get(code)
+            if entry is None or entry.used or entry.expires_at <= self.clock.now():
+                return None
+            entry.used = True
+            return entry.userid
+
+    # -- small helpers -----------------------------------------------------------------------
+    def request_id(self) -> str:
+        """A ``/topapi`` request id: 13 lower-case alphanumerics."""
+        return "".join(self._rid_rng.choices(_RID_CHARS, k=13))
+
+    def acs_request_id(self) -> str:
+        """A new-family request id like ``01A08FE7-CD6B-79BB-8B2E-35D8768AD457``."""
+        h = f"{self._rid_rng.getrandbits(128):032X}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def device_id(self, userid: str) -> str:
+        """A stable device id for the login APIs."""
+        return hashlib.md5(f"{self.app.corp_id}:{userid}".encode()).hexdigest()
+
+    def leavers_between(self, start_ms: int, end_ms: int) -> list[Leaver]:
+        """Leavers with ``start_ms <= leave_time <= end_ms``, oldest first."""
+        idx = self.index
+        lo = bisect.bisect_left(idx.leave_times, start_ms)
+        hi = bisect.bisect_right(idx.leave_times, end_ms)
+        return idx.leavers_by_time[lo:hi]
+
+    @property
+    def root_id(self) -> int:
+        """The root department id (1)."""
+        return ROOT_DEPT_ID

@@ -1,0 +1,252 @@
+"""DingTalk's wire conventions for the sandbox: envelopes, headers, errors, lenient parameters.
+
+Old family (``oapi``): HTTP 200 with ``errcode``; ``request_id`` on ``/topapi`` only;
+``Content-Type`` ``application/json;charset=UTF-8`` on ``/topapi`` and ``application/json`` on
+the archived paths. New family (``api``, ``/v1.0``): HTTP status with
+``{code, requestid, message}`` on error and ``x-acs-request-id``/``x-acs-trace-id`` headers,
+``application/json;charset=utf-8``. Every answer says ``Server: DingTalk/1.0.0``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from starlette.responses import Response
+
+Family = Literal["topapi", "oapi", "api"]
+
+SERVER = "DingTalk/1.0.0"
+CONTENT_TYPES: dict[str, str] = {
+    "topapi": "application/json;charset=UTF-8",
+    "oapi": "application/json",
+    "api": "application/json;charset=utf-8",
+}
+
+_INT_TEXT = re.compile(r"^\s*[-+]?\d+\s*$")
+
+
+def dumps(body: Any) -> bytes:
+    """Compact UTF-8 JSON with Chinese kept as is."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class OapiError(Exception):
+    """An old-family error: ``{"errcode": N, "errmsg": …}`` (HTTP 200).
+
+    With ``sub_code`` it renders DingTalk's 88 wrapper: ``{"errcode":88,"sub_code":"40014",
+    "sub_msg":…,"errmsg":"ding talk error[subcode=…,submsg=…]"}``.
+    ``extra`` adds top-level fields (e.g. ``success: false``).
+    """
+
+    def __init__(
+        self,
+        errcode: int,
+        errmsg: str,
+        *,
+        sub_code: str | None = None,
+        sub_msg: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(f"{errcode} {errmsg}")
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.sub_code = sub_code
+        self.sub_msg = sub_msg
+        self.extra = extra or {}
+
+    @classmethod
+    def wrapped(cls, sub_code: int | str, sub_msg: str) -> OapiError:
+        """The errcode-88 wrapper around a real code (a String ``sub_code``)."""
+        return cls(
+            88,
+            f"ding talk error[subcode={sub_code},submsg={sub_msg}]",
+            sub_code=str(sub_code),
+            sub_msg=sub_msg,
+        )
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body (without ``request_id``)."""
+        out: dict[str, Any] = {"errcode": self.errcode}
+        if self.sub_code is not None:
+            out["sub_code"] = self.sub_code
+        if self.sub_msg is not None:
+            out["sub_msg"] = self.sub_msg
+        out["errmsg"] = self.errmsg
+        out.update(self.extra)
+        return out
+
+
+class ApiError(Exception):
+    """A new-family error: HTTP ``status`` with ``{code, requestid, message}``."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code} {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def oapi_response(body: dict[str, Any], family: Family, request_id: str | None) -> Response:
+    """An old-family answer (HTTP 200); ``request_id`` is added on ``/topapi``."""
+    if family == "topapi" and request_id is not None:
+        body = {**body, "request_id": request_id}
+    return Response(
+        dumps(body),
+        headers={"Server": SERVER, "Content-Type": CONTENT_TYPES[family]},
+    )
+
+
+def api_response(body: Any, request_id: str, status: int = 200) -> Response:
+    """A new-family answer with the ``x-acs-*`` headers."""
+    return Response(
+        dumps(body),
+        status_code=status,
+        headers={
+            "Server": SERVER,
+            "Content-Type": CONTENT_TYPES["api"],
+            "x-acs-request-id": request_id,
+            "x-acs-trace-id": request_id.replace("-", "").lower()[:30],
+        },
+    )
+
+
+def api_error_response(err: ApiError, request_id: str) -> Response:
+    """The new-family error body ``{code, requestid, message}`` with its status."""
+    body = {"code": err.code, "requestid": request_id, "message": err.message}
+    return api_response(body, request_id, err.status)
+
+
+def gateway_error_response(status: int) -> Response:
+    """An HTML gateway error page (what a 502/503 from DingTalk's front end looks like)."""
+    reason = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}.get(
+        status, "Error"
+    )
+    html = (
+        f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {reason}</h1></center>\r\n<hr><center>Tengine</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    )
+    return Response(
+        html.encode(),
+        status_code=status,
+        headers={"Server": "Tengine", "Content-Type": "text/html"},
+    )
+
+
+class Params:
+    """Lenient reading of old-family parameters, as DingTalk's gateway reads them.
+
+    Values may come from JSON (typed) or a form body / query string (all strings): numbers
+    as ``"100"``, booleans as ``"true"``, lists as JSON text ``"[1,2]"`` or comma-separated
+    text. ``missing`` and ``invalid`` are the errcodes this API answers for a missing or
+    malformed parameter.
+    """
+
+    def __init__(
+        self, data: dict[str, Any], *, missing: int = 400002, invalid: int = 400002
+    ) -> None:
+        self.data = data
+        self.missing = missing
+        self.invalid = invalid
+
+    def _raw(self, name: str, required: bool, code: int | None) -> Any:
+        value = self.data.get(name)
+        if value is None or value == "":
+            if required:
+                raise OapiError(code or self.missing, f"缺少参数 {name}")
+            return None
+        return value
+
+    def bad(self, name: str, code: int | None = None, detail: str = "") -> OapiError:
+        """The error for a malformed ``name``."""
+        msg = "不合法的参数" if (code or self.invalid) == 40035 else "无效的参数"
+        return OapiError(code or self.invalid, f"{msg}: {name}{detail}")
+
+    def text(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        max_len: int | None = None,
+        code: int | None = None,
+    ) -> str | None:
+        """A string parameter (numbers are turned into text)."""
+        value = self._raw(name, required, code)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise self.bad(name, code)
+        text = str(value)
+        if max_len is not None and len(text) > max_len:
+            raise self.bad(name, code, f" 长度不能超过{max_len}")
+        return text
+
+    def integer(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        lo: int | None = None,
+        hi: int | None = None,
+        code: int | None = None,
+        default: int | None = None,
+    ) -> int | None:
+        """An integer parameter (JSON number or numeric string) within ``lo..hi``."""
+        value = self._raw(name, required, code)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            raise self.bad(name, code)
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, float) and value.is_integer():
+            number = int(value)
+        elif isinstance(value, str) and _INT_TEXT.match(value):
+            number = int(value)
+        else:
+            raise self.bad(name, code)
+        if (lo is not None and number < lo) or (hi is not None and number > hi):
+            raise self.bad(name, code)
+        return number
+
+    def boolean(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        code: int | None = None,
+        default: bool | None = None,
+    ) -> bool | None:
+        """A boolean parameter: JSON true/false, ``"true"``/``"false"``, 1/0."""
+        value = self._raw(name, required, code)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0"):
+            return value.strip().lower() in ("true", "1")
+        raise self.bad(name, code)
+
+    def text_list(
+        self, name: str, *, required: bool = False, code: int | None = None
+    ) -> list[str] | None:
+        """A list of strings: JSON array, JSON-text array, or comma-separated text."""
+        value = self._raw(name, required, code)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            stripped = value.strip()
+            if stripped.startswith("["):
+                try:
+                    value = json.loads(stripped)
+                except ValueError:
+                    raise self.bad(name, code) from None
+            else:
+                return [part.strip() for part in stripped.split(",") if part.strip()]
+        if not isinstance(value, list) or any(isinstance(v, bool | dict | list) for v in value):
+            raise self.bad(name, code)
+        return [str(v) for v in value]

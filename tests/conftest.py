@@ -23,7 +23,7 @@ def postgres_base_url() -> str:
     return os.environ.get("DINGSYNC_TEST_POSTGRES_URL", DEFAULT_PG_URL)
 
 
-_pg_problem: str | None | bool = False  # False = not probed yet
+_pg_problem: bool | str | None = False  # False = not probed yet
 
 
 def postgres_unavailable() -> str | None:
@@ -36,8 +36,9 @@ def postgres_unavailable() -> str | None:
                 conn.execute(sa.text("SELECT 1"))
             engine.dispose()
             _pg_problem = None
-        except Exception as exc:  # noqa: BLE001 - any failure means "not available"
-            _pg_problem = f"PostgreSQL not reachable at {postgres_base_url()}: {exc.__class__.__name__}"
+        except Exception as exc:  # any failure means "not available"
+            name = exc.__class__.__name__
+            _pg_problem = f"PostgreSQL not reachable at {postgres_base_url()}: {name}"
     return _pg_problem  # type: ignore[return-value]
 
 

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     )
     qps_per_api: float = Field(default=20.0, validation_alias="DINGSYNC_QPS_PER_API")
     max_retries: int = Field(default=6, validation_alias="DINGSYNC_MAX_RETRIES")
-    sync_concurrency: int = Field(default=32, validation_alias="DINGSYNC_SYNC_CONCURRENCY")
+    sync_concurrency: int = Field(default=256, validation_alias="DINGSYNC_SYNC_CONCURRENCY")
     timezone: str = Field(default="Asia/Shanghai", validation_alias="DINGSYNC_TIMEZONE")
 
     @classmethod

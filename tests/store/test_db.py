@@ -72,6 +72,6 @@ def test_plain_postgresql_url(pg_url: str) -> None:
     try:
         assert engine.dialect.driver == "psycopg"
         db.migrate(engine)
-        assert db.current_revision(engine) == "0001"
+        assert db.current_revision(engine) == db.head_revision()
     finally:
         engine.dispose()

@@ -34,12 +34,12 @@ def test_migrate_from_empty_matches_metadata(db_url: str) -> None:
         assert _tables(engine) == set()
         assert db.current_revision(engine) is None
         db.migrate(engine)
-        assert db.current_revision(engine) == db.head_revision() == "0001"
+        assert db.current_revision(engine) == db.head_revision() is not None
         assert _tables(engine) == set(schema.metadata.tables) | {"alembic_version"}
         assert _diffs(engine, schema.metadata) == []
         # A second run is a no-op.
         db.migrate(engine)
-        assert db.current_revision(engine) == "0001"
+        assert db.current_revision(engine) == db.head_revision()
     finally:
         engine.dispose()
 
@@ -104,7 +104,7 @@ def test_downgrade_to_base_and_up_again(db_url: str) -> None:
 
 def test_single_head_and_packaged_files() -> None:
     script = ScriptDirectory.from_config(db.alembic_config())
-    assert script.get_heads() == ["0001"]
+    assert len(script.get_heads()) == 1
     names = {p.name for p in db.MIGRATIONS_DIR.iterdir()}
     assert {"env.py", "script.py.mako", "versions"} <= names
     assert (db.MIGRATIONS_DIR / "versions" / "0001_foundation.py").is_file()
@@ -122,5 +122,5 @@ def test_migrate_needs_no_alembic_ini_or_cwd(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True
     )
-    assert out.stdout.strip() == "0001"
+    assert out.stdout.strip() == db.head_revision()
     assert not (tmp_path / "alembic.ini").exists()

@@ -39,7 +39,8 @@ EXPECTED_COLUMNS = {
 
 
 def test_tables_and_columns() -> None:
-    actual = {name: [c.name for c in t.columns] for name, t in schema.metadata.tables.items()}
+    tables = schema.metadata.tables
+    actual = {name: [c.name for c in tables[name].columns] for name in EXPECTED_COLUMNS}
     assert actual == {name: cols.split() for name, cols in EXPECTED_COLUMNS.items()}
 
 

@@ -373,3 +373,13 @@ __all__ = [
     "users",
     "utcnow",
 ]
+
+# Tables of later areas live in their own modules on the same metadata; importing them here makes
+# ``metadata`` complete whichever module is imported first.
+from dingsync.store import (  # noqa: E402, F401
+    schema_approvals,
+    schema_attendance,
+    schema_events,
+    schema_reports,
+    schema_web,
+)

@@ -1,0 +1,201 @@
+"""Benchmarks (``make bench``). Not timed tests: they print figures measured side by side.
+
+``directory``: full directory sync of a generated company against the sandbox, running in its
+own process (so the emulator does not share our interpreter), with fixed latency and a per-API
+QPS limit. Printed: wall time, API calls per path, the lower bound the rate limits allow (for
+each API its calls ÷ its QPS limit; the largest), the ratio wall/bound, the same company fetched
+by a naive sequential loop (one call at a time, same client) and the speed-up, and peak RSS.
+
+Usage: ``python benchmarks/run.py directory -- [--users 5000] [--qps 200] [--latency-ms 30]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+
+from dingsync.dingtalk import DingTalkClient
+from dingsync.store import db, repo
+from dingsync.sync.contacts import ContactsSync, department_row, user_row
+from dingsync.sync.engine import run_sync
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SandboxProcess:
+    """``dingsync sandbox`` in a child process."""
+
+    def __init__(self, users: int, qps: float, latency_ms: float, seed: int = 42) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        cmd = [
+            sys.executable,
+            "-m",
+            "dingsync.cli",
+            "sandbox",
+            "--port",
+            str(self.port),
+            "--users",
+            str(users),
+            "--seed",
+            str(seed),
+            "--qps",
+            str(qps),
+            "--latency-ms",
+            str(latency_ms),
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"sandbox exited: {err}")
+            try:
+                self.app = httpx.get(f"{self.base_url}/sandbox/app", timeout=1).json()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("sandbox did not start")
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.base_url}/sandbox/stats", timeout=10).json())
+
+    def reset(self) -> None:
+        httpx.post(f"{self.base_url}/sandbox/stats/reset", timeout=10)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def _client(sb: SandboxProcess, qps: float) -> DingTalkClient:
+    return DingTalkClient(
+        sb.app["app_key"],
+        sb.app["app_secret"],
+        corp_id=sb.app["corp_id"],
+        oapi_url=sb.base_url,
+        api_url=sb.base_url,
+        qps_per_api=qps,
+    )
+
+
+async def _concurrent(sb: SandboxProcess, qps: float, url: str) -> dict[str, Any]:
+    engine = db.create_engine_for(url)
+    db.migrate(engine)
+    async with _client(sb, qps) as client:
+        await client.get_access_token()  # token fetch is not part of the walk
+        sb.reset()
+        start = time.monotonic()
+        result = await run_sync(client, engine, sb.app["corp_id"], [ContactsSync()])
+        wall = time.monotonic() - start
+    with engine.connect() as conn:
+        summary = repo.count_summary(conn, sb.app["corp_id"])
+    return {"wall_s": wall, "calls": dict(result.api_calls), "summary": summary}
+
+
+async def _naive(sb: SandboxProcess, qps: float, url: str) -> dict[str, Any]:
+    """One call at a time: walk the tree, list each department's users, write as we go."""
+    engine = db.create_engine_for(url)
+    db.migrate(engine)
+    corp = sb.app["corp_id"]
+    async with _client(sb, qps) as client:
+        await client.get_access_token()
+        before = Counter(client.calls)
+        start = time.monotonic()
+        queue = [1]
+        while queue:
+            dept_id = queue.pop(0)
+            detail = await client.contacts.get_department(dept_id)
+            children = await client.contacts.list_sub_department_ids(dept_id)
+            users = [u async for u in client.contacts.iter_department_users(dept_id)]
+            raw_users = [
+                u.model_dump(mode="json", by_alias=True, exclude_unset=True) for u in users
+            ]
+            with engine.begin() as conn:
+                raw = detail.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                repo.upsert_departments(conn, corp, [department_row(corp, 0, raw)])
+                repo.upsert_users(conn, corp, [user_row(corp, 0, u) for u in raw_users])
+            queue.extend(children)
+        admins = await client.contacts.list_admins()
+        for a in admins:
+            if int(a.sys_level) == 2:
+                await client.contacts.get_admin_scope(a.userid)
+        wall = time.monotonic() - start
+        calls = dict(Counter(client.calls) - before)
+    return {"wall_s": wall, "calls": calls}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="bench directory", description=__doc__)
+    ap.add_argument("--users", type=int, default=5000)
+    ap.add_argument("--qps", type=float, default=200.0)
+    ap.add_argument("--latency-ms", type=float, default=30.0)
+    ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args(argv)
+
+    sb = SandboxProcess(args.users, args.qps, args.latency_ms)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            conc = asyncio.run(_concurrent(sb, args.qps, f"sqlite:///{tmp}/conc.db"))
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            naive = None
+            if not args.skip_naive:
+                naive = asyncio.run(_naive(sb, args.qps, f"sqlite:///{tmp}/naive.db"))
+        truth = sb.stats()
+    finally:
+        sb.close()
+
+    bound = max(n / args.qps for n in conc["calls"].values())
+    figures: dict[str, Any] = {
+        "company": {k: truth.get(k) for k in ("departments", "users", "leavers", "admins")},
+        "qps_per_api": args.qps,
+        "latency_ms": args.latency_ms,
+        "wall_s": round(conc["wall_s"], 3),
+        "api_calls": conc["calls"],
+        "api_calls_total": sum(conc["calls"].values()),
+        "bound_s": round(bound, 3),
+        "ratio_wall_to_bound": round(conc["wall_s"] / bound, 3),
+        "peak_rss_mb": round(rss_mb, 1),
+        "stored": conc["summary"],
+    }
+    if naive:
+        figures["naive_wall_s"] = round(naive["wall_s"], 3)
+        figures["naive_api_calls_total"] = sum(naive["calls"].values())
+        figures["speedup"] = round(naive["wall_s"] / conc["wall_s"], 2)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    print(f"directory sync, {figures['company']} at {args.qps:g} QPS/API, {args.latency_ms:g} ms")
+    for path, n in sorted(conc["calls"].items()):
+        print(f"  {path:<48} {n:>6} calls  {n / args.qps:7.2f} s at the limit")
+    print(
+        f"wall {figures['wall_s']} s; bound {figures['bound_s']} s; "
+        f"ratio {figures['ratio_wall_to_bound']} (target ≤ 1.2)"
+    )
+    if naive:
+        print(
+            f"naive sequential loop {figures['naive_wall_s']} s → speed-up "
+            f"{figures['speedup']}× (target ≥ 5×)"
+        )
+    print(f"peak RSS of the sync process {figures['peak_rss_mb']} MB")
+    print(f"stored: {conc['summary']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""Run the benchmarks (``make bench``): each ``bench_<name>.py`` here, one after another.
+
+``python benchmarks/run.py``               every benchmark with its defaults
+``python benchmarks/run.py directory``     only some, by name
+``python benchmarks/run.py directory -- --users 1000``   arguments after ``--`` go to each
+
+Figures are printed side by side from one run (ratios, not absolute times: machines are noisy).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def available() -> list[str]:
+    return sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+
+
+def main() -> None:
+    argv = sys.argv[1:]
+    extra: list[str] = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1 :]
+    names = argv or available()
+    unknown = [n for n in names if n not in available()]
+    if unknown:
+        sys.exit(f"unknown benchmark(s) {unknown}; available: {available()}")
+    sys.path.insert(0, str(HERE))
+    for name in names:
+        print(f"=== benchmark: {name} ===", flush=True)
+        started = time.monotonic()
+        importlib.import_module(f"bench_{name}").main(extra)
+        print(f"=== {name} done in {time.monotonic() - started:.1f} s ===\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()

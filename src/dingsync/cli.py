@@ -1,0 +1,415 @@
+"""The ``dingsync`` command line: ``demo``, ``sync``, ``sandbox``, ``doctor``, ``migrate``.
+
+Every command reads its settings from the environment (``DINGTALK_*``, ``DINGSYNC_*``) and an
+optional ``dingsync.toml``; options given on the command line win.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dingsync import __version__
+from dingsync.commands import register_all
+from dingsync.config import Settings, load_settings
+
+app = typer.Typer(
+    name="dingsync",
+    help="Your DingTalk (钉钉) organisation in your own database and your own apps.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+NO_CREDENTIALS_HELP = """\
+No DingTalk credentials are configured (missing: {missing}).
+
+To sync a real DingTalk organisation, create an internal app (企业内部应用) in the DingTalk
+developer console and set:
+
+    export DINGTALK_APP_KEY=ding...        # Client ID (AppKey)
+    export DINGTALK_APP_SECRET=...         # Client Secret (AppSecret)
+    export DINGTALK_CORP_ID=ding...        # your CorpId
+    export DINGTALK_AGENT_ID=...           # the micro-app's AgentId (for JSAPI / login)
+
+or put them in ./dingsync.toml. To try dingsync without DingTalk, run the built-in sandbox:
+
+    dingsync demo                          # sandbox + sync + summary, all local
+    dingsync sandbox --port 8900           # a DingTalk emulator others can point at
+"""
+
+
+def _settings(database_url: str | None = None) -> Settings:
+    overrides: dict[str, Any] = {}
+    if database_url:
+        overrides["DINGSYNC_DATABASE_URL"] = database_url
+    return load_settings(**overrides)
+
+
+@app.callback(invoke_without_command=True)
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        console.print(f"dingsync {__version__}")
+        raise typer.Exit()
+
+
+# --------------------------------------------------------------------------------------------
+# sandbox
+# --------------------------------------------------------------------------------------------
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8900,
+    seed: Annotated[int, typer.Option(help="Seed of the generated company.")] = 42,
+    users: Annotated[int, typer.Option(help="Number of people in the company.")] = 300,
+    days: Annotated[int, typer.Option(help="Days of generated history.")] = 30,
+    qps: Annotated[float, typer.Option(help="Per-app, per-API QPS limit (0 = off).")] = 20.0,
+    latency_ms: Annotated[float, typer.Option(help="Fixed latency added to each call.")] = 0.0,
+    jitter_ms: Annotated[float, typer.Option(help="Random extra latency, 0..jitter.")] = 0.0,
+    corp_id: Annotated[str | None, typer.Option(help="CorpId the sandbox answers as.")] = None,
+    agent_id: Annotated[str | None, typer.Option(help="AgentId of the sandbox app.")] = None,
+    app_key: Annotated[str | None, typer.Option(help="AppKey the sandbox accepts.")] = None,
+    app_secret: Annotated[str | None, typer.Option(help="AppSecret the sandbox accepts.")] = None,
+) -> None:
+    """Run the DingTalk emulator (both API hosts on one port) until interrupted."""
+    from dingsync.sandbox import SandboxConfig, run_sandbox
+
+    cfg = _sandbox_config(
+        SandboxConfig,
+        seed=seed,
+        users=users,
+        days=days,
+        qps_limit=qps or None,
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        corp_id=corp_id,
+        agent_id=agent_id,
+        app_key=app_key,
+        app_secret=app_secret,
+    )
+    run_sandbox(cfg, host=host, port=port)
+
+
+def _sandbox_config(cls: Any, **kwargs: Any) -> Any:
+    """Build a SandboxConfig, leaving unset (None) credential fields to the sandbox's defaults."""
+    keep = {"qps_limit"}
+    return cls(**{k: v for k, v in kwargs.items() if v is not None or k in keep})
+
+
+# --------------------------------------------------------------------------------------------
+# sync
+# --------------------------------------------------------------------------------------------
+@app.command()
+def sync(
+    only: Annotated[
+        list[str] | None,
+        typer.Option("--only", help="Sync only this entity (repeatable): contacts."),
+    ] = None,
+    incremental: Annotated[
+        bool, typer.Option("--incremental", help="Incremental run (where supported).")
+    ] = False,
+    no_resume: Annotated[
+        bool, typer.Option("--no-resume", help="Start afresh instead of resuming.")
+    ] = False,
+    database_url: Annotated[
+        str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Sync the configured DingTalk organisation into the database."""
+    from dingsync.sync.progress import RichProgress
+    from dingsync.sync.runner import MissingCredentials, open_database, sync_once
+
+    settings = _settings(database_url)
+    if not settings.has_credentials:
+        err_console.print(
+            NO_CREDENTIALS_HELP.format(missing=", ".join(settings.missing_credentials())),
+            markup=False,
+        )
+        raise typer.Exit(2)
+    engine = open_database(settings)
+    try:
+        with RichProgress(err_console) as progress:
+            result = asyncio.run(
+                sync_once(
+                    settings,
+                    only=only,
+                    engine=engine,
+                    progress=progress,
+                    resume=not no_resume,
+                    kind="incremental" if incremental else "full",
+                )
+            )
+    except MissingCredentials as exc:  # pragma: no cover - checked above
+        err_console.print(NO_CREDENTIALS_HELP.format(missing=str(exc)), markup=False)
+        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        err_console.print(f"error: {exc}")
+        raise typer.Exit(2) from exc
+    except KeyboardInterrupt:
+        err_console.print("interrupted; run `dingsync sync` again to resume from the checkpoint")
+        raise typer.Exit(130) from None
+    summary = _summary(engine, result.run_id, result, corp_id=None)
+    _print_summary(summary, json_output, title="Sync")
+
+
+# --------------------------------------------------------------------------------------------
+# demo
+# --------------------------------------------------------------------------------------------
+@app.command()
+def demo(
+    users: Annotated[int, typer.Option(help="People in the sandbox company.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the sandbox company.")] = 42,
+    qps: Annotated[float, typer.Option(help="Sandbox per-API QPS limit (DingTalk: 20).")] = 20.0,
+    latency_ms: Annotated[float, typer.Option(help="Sandbox latency per call.")] = 30.0,
+    jitter_ms: Annotated[float, typer.Option(help="Sandbox latency jitter.")] = 20.0,
+    database_url: Annotated[
+        str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Exit after the sync (the default for now).")
+    ] = False,
+) -> None:
+    """Start the sandbox, sync it into the database and print a summary.
+
+    Uses the default SQLite file unless DINGSYNC_DATABASE_URL / --database-url says otherwise.
+    """
+    from dingsync.sandbox import SandboxConfig, SandboxServer
+    from dingsync.sync.progress import RichProgress
+    from dingsync.sync.runner import open_database, sync_once
+
+    base = _settings(database_url)
+    cfg = SandboxConfig(
+        seed=seed,
+        users=users,
+        qps_limit=qps or None,
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+    )
+    started = time.monotonic()
+    if not json_output:
+        err_console.print(
+            f"[bold]dingsync demo[/]: generating a {users}-person company (seed {seed})"
+        )
+    with SandboxServer(cfg) as sb:
+        settings = base.model_copy(
+            update={
+                "app_key": sb.app.app_key,
+                "app_secret": _secret(sb.app.app_secret),
+                "corp_id": sb.app.corp_id,
+                "agent_id": str(sb.app.agent_id),
+                "oapi_url": sb.base_url,
+                "api_url": sb.base_url,
+                "qps_per_api": qps or 0.0,
+            }
+        )
+        if not json_output:
+            err_console.print(
+                f"sandbox at {sb.base_url} (corpId {sb.app.corp_id}, {qps:g} QPS per API, "
+                f"{latency_ms:g}±{jitter_ms:g} ms); database {settings.database_url}"
+            )
+        engine = open_database(settings)
+        with RichProgress(err_console) as progress:
+            result = asyncio.run(
+                sync_once(settings, engine=engine, progress=progress, resume=False)
+            )
+        truth = sb.stats()
+    summary = _summary(engine, result.run_id, result, corp_id=settings.corp_id)
+    truth["active_users"] = truth.get("users")
+    summary["sandbox_truth"] = {
+        k: truth.get(k)
+        for k in (
+            "departments",
+            "users",
+            "multi_department_users",
+            "memberships",
+            "admins",
+            "sub_admins",
+            "leavers",
+            "active_users",
+        )
+    }
+    summary["total_wall_s"] = round(time.monotonic() - started, 2)
+    _print_summary(summary, json_output, title="dingsync demo")
+
+
+def _secret(value: str) -> Any:
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+def _summary(engine: Any, run_id: int, result: Any, corp_id: str | None) -> dict[str, Any]:
+    from dingsync.store import repo
+    from dingsync.sync.runner import make_entities
+
+    with engine.connect() as conn:
+        cid = corp_id or _run_by_id(conn, run_id)["corp_id"]
+        counts = repo.count_summary(conn, cid)
+        for entity in make_entities():
+            if hasattr(entity, "summary"):
+                counts.update(entity.summary(conn, cid))
+    return {
+        "corp_id": cid,
+        "run_id": run_id,
+        "status": result.status,
+        "resumed": result.resumed,
+        **counts,
+        "api_calls": sum(result.api_calls.values()),
+        "api_calls_by_path": dict(sorted(result.api_calls.items())),
+        "wall_s": round(result.wall_s, 2),
+    }
+
+
+def _run_by_id(conn: Any, run_id: int) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from dingsync.store.schema import sync_runs
+
+    row = conn.execute(select(sync_runs).where(sync_runs.c.id == run_id)).mappings().one()
+    return dict(row)
+
+
+SUMMARY_LABELS = {
+    "departments": "Departments",
+    "users": "Users (rows)",
+    "active_users": "Users in the directory",
+    "multi_department_users": "Users in several departments",
+    "memberships": "Department memberships",
+    "admins": "Administrators",
+    "sub_admins": "Sub-administrators",
+    "leavers": "Leavers (marked left)",
+    "api_calls": "DingTalk API calls",
+    "wall_s": "Sync wall time (s)",
+}
+
+
+def _print_summary(summary: dict[str, Any], as_json: bool, title: str) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(summary, ensure_ascii=False, default=str, indent=2) + "\n")
+        return
+    table = Table(title=f"{title} — corp {summary['corp_id']} (run {summary['run_id']})")
+    table.add_column("What")
+    table.add_column("Count", justify="right")
+    truth = summary.get("sandbox_truth") or {}
+    if truth:
+        table.add_column("Sandbox truth", justify="right")
+    skip = {"corp_id", "run_id", "status", "resumed", "api_calls_by_path", "sandbox_truth"}
+    extra = {
+        k: k.replace("_", " ").capitalize()
+        for k, v in summary.items()
+        if k not in SUMMARY_LABELS
+        and k not in skip
+        and isinstance(v, int | float)
+        and k != "total_wall_s"
+    }
+    for key, label in {**SUMMARY_LABELS, **extra}.items():
+        if key in summary:
+            cells = [label, f"{summary[key]}"]
+            if truth:
+                cells.append("" if truth.get(key) is None else str(truth[key]))
+            table.add_row(*cells)
+    console.print(table)
+    calls = Table(title="API calls by path")
+    calls.add_column("Path")
+    calls.add_column("Calls", justify="right")
+    for path, n in summary.get("api_calls_by_path", {}).items():
+        calls.add_row(path, str(n))
+    console.print(calls)
+    status = summary["status"]
+    line = f"status: {status}"
+    if "total_wall_s" in summary:
+        line += f"; demo took {summary['total_wall_s']} s in all"
+    console.print(line)
+
+
+# --------------------------------------------------------------------------------------------
+# doctor, migrate
+# --------------------------------------------------------------------------------------------
+@app.command()
+def doctor(
+    database_url: Annotated[
+        str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
+    ] = None,
+) -> None:
+    """Check the configuration, the database and the DingTalk token; exit 1 if one fails."""
+    from dingsync.store import db
+
+    settings = _settings(database_url)
+    ok = True
+    table = Table(title="dingsync doctor")
+    table.add_column("Check")
+    table.add_column("Result")
+    missing = settings.missing_credentials()
+    table.add_row(
+        "credentials",
+        "[green]set[/]" if not missing else f"[yellow]missing {', '.join(missing)}[/]",
+    )
+    table.add_row("endpoints", f"{settings.oapi_url} , {settings.api_url}")
+    try:
+        engine = db.create_engine_for(settings.database_url)
+        db.migrate(engine)
+        rev = db.current_revision(engine)
+        table.add_row("database", f"[green]ok[/] {engine.url.render_as_string()} (revision {rev})")
+    except Exception as exc:
+        ok = False
+        engine = None
+        table.add_row("database", f"[red]failed[/] {exc.__class__.__name__}: {exc}")
+    if not missing:
+        from dingsync.sync.runner import build_client
+
+        async def _token() -> str:
+            async with build_client(settings, engine) as client:
+                token = await client.get_access_token()
+                return f"{token[:4]}… ({len(token)} chars)"
+
+        try:
+            table.add_row("access token", f"[green]ok[/] {asyncio.run(_token())}")
+        except Exception as exc:
+            ok = False
+            table.add_row("access token", f"[red]failed[/] {exc}")
+    else:
+        table.add_row("access token", "[yellow]skipped (no credentials)[/]")
+    console.print(table)
+    if missing:
+        err_console.print(NO_CREDENTIALS_HELP.format(missing=", ".join(missing)), markup=False)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def migrate(
+    database_url: Annotated[
+        str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
+    ] = None,
+) -> None:
+    """Create or upgrade the database schema to the latest revision."""
+    from dingsync.store import db
+
+    settings = _settings(database_url)
+    engine = db.create_engine_for(settings.database_url)
+    db.migrate(engine)
+    console.print(f"database at revision {db.current_revision(engine)}")
+
+
+register_all(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

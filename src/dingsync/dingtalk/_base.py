@@ -1,0 +1,522 @@
+"""The client core: transport, token, rate limits, retries and both hosts' envelopes.
+
+API groups (``contacts``, ``auth``) are thin: each method is one endpoint built on
+:meth:`DingTalkClient.oapi` / :meth:`DingTalkClient.api`, which own everything hard:
+
+- **Token**: one cached app token per appKey, single-flight refresh, optional shared
+  :class:`~dingsync.dingtalk.tokens.TokenStore`; on a token error (40014, 42001, 40001, 33001,
+  40000 bare or as 88 ``sub_code``; new-family 400 ``InvalidAuthentication``/401) the token is
+  dropped, refreshed once and the call retried once.
+- **Rate limits**: every request waits for a slot of its (app, path) moving window.
+- **Retries**: rate-limit codes, -1/400001, 5xx and network failures back off exponentially with
+  full jitter, up to ``max_retries``; then the error is raised — a page is never skipped.
+  Quota (90020) and IP bans are never retried in a loop; after an IP ban every call fails fast for
+  ``ip_ban_cooldown`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json as jsonlib
+import logging
+import random
+import ssl
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+from dingsync.dingtalk._limiter import PathRateLimiter
+from dingsync.dingtalk.errors import (
+    DingTalkError,
+    IPBannedError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TokenError,
+    error_from_api_body,
+    error_from_oapi_body,
+    is_ip_ban_body,
+)
+from dingsync.dingtalk.models.auth import AccessToken
+from dingsync.dingtalk.tokens import (
+    DEFAULT_MIN_MARGIN,
+    DEFAULT_REFRESH_MARGIN,
+    TokenCache,
+    TokenStore,
+)
+
+log = logging.getLogger("dingsync.dingtalk")
+
+DEFAULT_OAPI_URL = "https://oapi.dingtalk.com"
+DEFAULT_API_URL = "https://api.dingtalk.com"
+
+TOKEN_PATH_V1 = "/v1.0/oauth2/accessToken"
+TOKEN_PATH_GETTOKEN = "/gettoken"
+
+Family = Literal["oapi", "api"]
+TokenEndpoint = Literal["v1.0", "gettoken"]
+JsapiTicketEndpoint = Literal["v1.0", "legacy"]
+
+
+class DingTalkClient:
+    """Async client for one DingTalk app credential (AppKey/AppSecret), both API hosts.
+
+    Use as ``async with DingTalkClient(key, secret) as client: …`` (or call :meth:`aclose`).
+
+    - ``qps_per_api``: calls per second per API path (DingTalk's standard edition: 20); ``None``
+      or 0 disables the limiter. ``qps_overrides``: per-path values. ``limiter_storage_uri``:
+      ``memory://`` (this process) or e.g. ``redis://host:6379`` to share the budget.
+    - ``max_retries``, ``backoff_base``, ``backoff_max``: exponential backoff with full jitter;
+      ``rate_limit_pause`` is added to every rate-limit wait (the docs say ≥ 1 s).
+    - ``token_endpoint``: ``"v1.0"`` (``POST /v1.0/oauth2/accessToken``) or ``"gettoken"``
+      (``GET /gettoken``); the token is valid on both hosts (EB-05).
+    - ``token_refresh_margin``: refresh this long before expiry (10 min), never closer than
+      ``token_min_margin`` and never more than half the token's lifetime.
+    """
+
+    def __init__(
+        self,
+        app_key: str,
+        app_secret: str,
+        *,
+        corp_id: str | None = None,
+        agent_id: str | None = None,
+        oapi_url: str = DEFAULT_OAPI_URL,
+        api_url: str = DEFAULT_API_URL,
+        token_store: TokenStore | None = None,
+        qps_per_api: float | None = 20.0,
+        qps_overrides: dict[str, float | None] | None = None,
+        limiter_storage_uri: str = "memory://",
+        limiter_margin: float = 0.005,
+        max_retries: int = 6,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        rate_limit_pause: float = 1.0,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http2: bool = False,
+        max_connections: int = 64,
+        max_pools: int = 64,
+        token_endpoint: TokenEndpoint = "v1.0",
+        token_refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        token_min_margin: float = DEFAULT_MIN_MARGIN,
+        jsapi_ticket_endpoint: JsapiTicketEndpoint = "v1.0",
+        jsapi_ticket_fallback: bool = True,
+        ip_ban_cooldown: float = 300.0,
+    ) -> None:
+        if not app_key or not app_secret:
+            raise ValueError("DingTalkClient needs an app_key and an app_secret")
+        self.app_key = app_key
+        self._app_secret = app_secret
+        self.corp_id = corp_id
+        self.agent_id = agent_id
+        self.oapi_url = oapi_url.rstrip("/")
+        self.api_url = api_url.rstrip("/")
+        self.max_retries = max(0, int(max_retries))
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.rate_limit_pause = rate_limit_pause
+        self.token_endpoint: TokenEndpoint = token_endpoint
+        self.jsapi_ticket_endpoint: JsapiTicketEndpoint = jsapi_ticket_endpoint
+        self.jsapi_ticket_fallback = jsapi_ticket_fallback
+        self.ip_ban_cooldown = ip_ban_cooldown
+        #: HTTP requests sent per path, retries and token requests included.
+        self.calls: Counter[str] = Counter()
+        #: HTTP requests sent to the token endpoint.
+        self.token_requests = 0
+        #: Retries performed per path (rate limits, server and network errors, token refreshes).
+        self.retries: Counter[str] = Counter()
+        self._banned_until = 0.0
+        self._timeout = timeout
+        self._transport = transport
+        self._http2 = http2
+        self._max_connections = max_connections
+        self._max_pools = max_pools
+        # One connection pool per API path: httpcore's pool does O(connections²) work per
+        # request, so one big pool caps a client at a few hundred calls/s; per-path pools stay
+        # small (a path's concurrency is bounded by its QPS × latency).
+        self._pools: dict[str, _PoolSet] = {}
+        self._shared_pool = _PoolSet(self._new_pool, max_connections)
+        self.limiter = PathRateLimiter(
+            app_key,
+            qps_per_api,
+            overrides=qps_overrides,
+            storage_uri=limiter_storage_uri,
+            margin=limiter_margin,
+        )
+        self._tokens = TokenCache(
+            app_key,
+            self._fetch_access_token,
+            store=token_store,
+            refresh_margin=token_refresh_margin,
+            min_margin=token_min_margin,
+        )
+        self._token_store = token_store
+        self._token_refresh_margin = token_refresh_margin
+        self._token_min_margin = token_min_margin
+
+        from dingsync.dingtalk.auth import AuthAPI
+        from dingsync.dingtalk.contacts import ContactsAPI
+
+        #: Contacts (通讯录): departments, users, admins, leavers, roles.
+        self.contacts = ContactsAPI(self)
+        #: Login-free code exchange and JSAPI tickets / ``dd.config`` signatures.
+        self.auth = AuthAPI(self)
+
+    def __repr__(self) -> str:
+        return f"DingTalkClient(app_key={self.app_key!r}, oapi_url={self.oapi_url!r})"
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def __aenter__(self) -> DingTalkClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections and the limiter's background task."""
+        pools = [self._shared_pool, *self._pools.values()]
+        self._pools.clear()
+        for pool_set in pools:
+            await pool_set.aclose()
+        await self.limiter.aclose()
+
+    def _new_pool(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(self._timeout),
+            transport=self._transport,
+            verify=_ssl_context(),
+            http2=self._http2,
+            limits=httpx.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+            ),
+            headers={"User-Agent": "dingsync-dingtalk/0.1"},
+            follow_redirects=False,
+        )
+
+    def _pool_for(self, path: str) -> _PoolSet:
+        pools = self._pools.get(path)
+        if pools is not None:
+            return pools
+        if self._transport is not None or len(self._pools) >= self._max_pools:
+            return self._shared_pool  # a given transport is one pool; beyond the cap, share
+        pools = self._pools[path] = _PoolSet(self._new_pool, self._max_connections)
+        return pools
+
+    # -- token ---------------------------------------------------------------------------------
+    async def get_access_token(self) -> str:
+        """The app access token (cached; fetched at most once at a time)."""
+        return await self._tokens.get()
+
+    async def invalidate_access_token(self, value: str | None = None) -> None:
+        """Drop the cached token (only if it is still ``value``, when given)."""
+        current = self._tokens.peek()
+        target = value if value is not None else (current.value if current else None)
+        if target is not None:
+            await self._tokens.invalidate(target)
+
+    def _make_cache(self, key: str, fetch: Any) -> TokenCache:
+        """A cache like the token's (same store and margins) for another secret (JSAPI ticket)."""
+        return TokenCache(
+            key,
+            fetch,
+            store=self._token_store,
+            refresh_margin=self._token_refresh_margin,
+            min_margin=self._token_min_margin,
+        )
+
+    async def _fetch_access_token(self) -> tuple[str, float]:
+        if self.token_endpoint == "gettoken":
+            body = await self.oapi(
+                "GET",
+                TOKEN_PATH_GETTOKEN,
+                params={"appkey": self.app_key, "appsecret": self._app_secret},
+                auth=False,
+            )
+        else:
+            body = await self.api(
+                "POST",
+                TOKEN_PATH_V1,
+                json={"appKey": self.app_key, "appSecret": self._app_secret},
+                auth=False,
+            )
+        token = AccessToken.model_validate(body)
+        return token.access_token, float(token.expires_in)
+
+    # -- low-level calls -----------------------------------------------------------------------
+    async def oapi(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        auth: bool = True,
+    ) -> dict[str, Any]:
+        """Call the old host (``oapi.dingtalk.com``): token in the ``access_token`` query
+        parameter, success iff ``errcode`` is 0 (or absent). Returns the whole decoded body.
+        A POST without ``json`` sends ``{}`` (DingTalk rejects an empty body with 40035).
+        Raises :class:`~dingsync.dingtalk.errors.DingTalkError` subclasses."""
+        if method.upper() == "POST" and json is None:
+            json = {}
+        return await self._call("oapi", method, path, params=params, json=json, auth=auth)
+
+    async def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        auth: bool = True,
+    ) -> dict[str, Any]:
+        """Call the new host (``api.dingtalk.com``, ``/v1.0/…``): token in the
+        ``x-acs-dingtalk-access-token`` header, errors as HTTP 4xx/5xx with ``{code, message,
+        requestid}``. Returns the decoded body (``{}`` when empty)."""
+        return await self._call("api", method, path, params=params, json=json, auth=auth)
+
+    async def _call(
+        self,
+        family: Family,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None,
+        json: Any,
+        auth: bool,
+    ) -> dict[str, Any]:
+        attempt = 0
+        refreshed = False
+        while True:
+            self._check_ban(path)
+            token = await self._tokens.get() if auth else None
+            retry_after: float | None = None
+            try:
+                async with self.limiter.slot(path):
+                    status, body, headers = await self._send(
+                        family, method, path, params, json, token
+                    )
+            except httpx.UnsupportedProtocol as exc:
+                raise DingTalkError("transport", self._scrub(str(exc), token), api=path) from None
+            except httpx.TransportError as exc:
+                err: DingTalkError | None = ServerError(
+                    "network", f"{type(exc).__name__}: {self._scrub(str(exc), token)}", api=path
+                )
+            else:
+                err = self._classify(family, path, status, body, headers)
+                if err is None:
+                    return body if isinstance(body, dict) else {}
+                retry_after = _retry_after(headers)
+            assert err is not None
+            self._scrub_error(err, token)
+            if isinstance(err, TokenError) and auth and token is not None and not refreshed:
+                refreshed = True
+                self.retries[path] += 1
+                log.info("dingtalk %s: token rejected (%s); refreshing once", path, err.reason)
+                await self._tokens.invalidate(token)
+                continue
+            if isinstance(err, IPBannedError):
+                if self.ip_ban_cooldown > 0:
+                    self._banned_until = time.monotonic() + self.ip_ban_cooldown
+                raise err
+            if isinstance(err, RateLimitError | ServerError) and attempt < self.max_retries:
+                delay = self._backoff(attempt, err, retry_after)
+                attempt += 1
+                self.retries[path] += 1
+                log.debug(
+                    "dingtalk %s: %s; retry %d/%d in %.2fs",
+                    path,
+                    err.reason,
+                    attempt,
+                    self.max_retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            raise err
+
+    async def _send(
+        self,
+        family: Family,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None,
+        json: Any,
+        token: str | None,
+    ) -> tuple[int, Any, httpx.Headers]:
+        base = self.oapi_url if family == "oapi" else self.api_url
+        query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+        headers: dict[str, str] = {}
+        if token is not None:
+            if family == "oapi":
+                query["access_token"] = token
+            else:
+                headers["x-acs-dingtalk-access-token"] = token
+        content: bytes | None = None
+        if json is not None:
+            content = jsonlib.dumps(json, ensure_ascii=False).encode()
+            headers["Content-Type"] = "application/json"
+        self.calls[path] += 1
+        if path in (TOKEN_PATH_V1, TOKEN_PATH_GETTOKEN) and token is None:
+            self.token_requests += 1
+        async with self._pool_for(path).borrow() as pool:
+            response = await pool.request(
+                method.upper(),
+                base + path,
+                params=query or None,
+                content=content,
+                headers=headers,
+            )
+        raw = response.content
+        body: Any
+        if not raw.strip():
+            body = {}
+        else:
+            try:
+                body = jsonlib.loads(raw)
+            except ValueError:
+                body = None  # not JSON: an HTML ban page or a gateway error
+        return response.status_code, body, response.headers
+
+    def _classify(
+        self, family: Family, path: str, status: int, body: Any, headers: httpx.Headers
+    ) -> DingTalkError | None:
+        request_id = headers.get("x-acs-request-id")
+        if body is None:
+            if status >= 500:
+                return ServerError(status, "non-JSON answer", api=path, http_status=status)
+            if status == 429:
+                return RateLimitError(status, "non-JSON answer", api=path, http_status=status)
+            if status == 404:
+                return NotFoundError(status, "non-JSON answer", api=path, http_status=status)
+            if status in (200, 403):
+                # EB-25: an IP ban may be an HTML page instead of DingTalk's envelope.
+                return IPBannedError(
+                    "ip_ban", "non-JSON answer (IP ban page?)", api=path, http_status=status
+                )
+            return DingTalkError(status, "non-JSON answer", api=path, http_status=status)
+        if not isinstance(body, dict):
+            if 200 <= status < 300 and family == "api":
+                return None
+            return DingTalkError(status, "unexpected answer shape", api=path, http_status=status)
+        if is_ip_ban_body(body):
+            return IPBannedError(
+                "ip_ban", f"IP banned, wait {body.get('wait')}", api=path, http_status=status
+            )
+        if family == "oapi":
+            if "errcode" not in body and status >= 400:
+                return error_from_api_body(status, body, api=path, request_id=request_id)
+            return error_from_oapi_body(
+                body, api=path, http_status=None if status == 200 else status
+            )
+        if 200 <= status < 300:
+            return None
+        return error_from_api_body(status, body, api=path, request_id=request_id)
+
+    def _backoff(self, attempt: int, err: DingTalkError, retry_after: float | None) -> float:
+        cap = min(self.backoff_max, self.backoff_base * (2**attempt))
+        delay = random.uniform(0, cap)
+        if isinstance(err, RateLimitError):
+            delay += self.rate_limit_pause
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.backoff_max))
+        return delay
+
+    def _check_ban(self, path: str) -> None:
+        remaining = self._banned_until - time.monotonic()
+        if remaining > 0:
+            raise IPBannedError(
+                "ip_ban",
+                f"calls paused after an IP ban, {remaining:.0f}s left",
+                api=path,
+            )
+
+    def _scrub(self, text: str, token: str | None = None) -> str:
+        secrets = [self._app_secret]
+        current = self._tokens.peek()
+        if current is not None:
+            secrets.append(current.value)
+        if token:
+            secrets.append(token)
+        for secret in secrets:
+            if secret and secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def _scrub_error(self, err: DingTalkError, token: str | None) -> None:
+        clean = self._scrub(err.errmsg, token)
+        if clean != err.errmsg:
+            err.errmsg = clean
+            err.args = (err._message(),)
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for every pool: building one loads the CA bundle (~50 ms, blocking)."""
+    return httpx.create_ssl_context()
+
+
+class _PoolSet:
+    """Connections of one API path, spread over small httpx pools.
+
+    httpcore's pool scans all its connections (quadratically) and its queue on every request,
+    so one pool of 64 connections burns milliseconds of CPU per call; pools of
+    ``POOL_SIZE`` behind a semaphore keep that cost flat. Pools are created as load needs them.
+    """
+
+    POOL_SIZE = 8
+
+    def __init__(self, factory: Callable[[], httpx.AsyncClient], max_connections: int) -> None:
+        self._factory = factory
+        count = max(1, -(-max_connections // self.POOL_SIZE))
+        self._pools: list[httpx.AsyncClient | None] = [None] * count
+        self._in_use = [0] * count
+        self._slots = asyncio.Semaphore(count * self.POOL_SIZE)
+
+    @asynccontextmanager
+    async def borrow(self) -> AsyncIterator[httpx.AsyncClient]:
+        """A pool with a free connection slot (waits when all are busy)."""
+        async with self._slots:
+            index = next(i for i, n in enumerate(self._in_use) if n < self.POOL_SIZE)
+            pool = self._pools[index]
+            if pool is None:
+                pool = self._pools[index] = self._factory()
+            self._in_use[index] += 1
+            try:
+                yield pool
+            finally:
+                self._in_use[index] -= 1
+
+    async def aclose(self) -> None:
+        pools = [p for p in self._pools if p is not None]
+        self._pools = [None] * len(self._pools)
+        for pool in pools:
+            await pool.aclose()
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

@@ -1,0 +1,109 @@
+"""Login-free (免登) code exchange and JSAPI tickets — ``client.auth``.
+
+A login-free authCode lives 5 minutes and works once; a reused, expired or unknown code raises
+:class:`~dingsync.dingtalk.errors.AuthCodeError` (40078) — a 4xx for the user, not a 500.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import TYPE_CHECKING
+
+from dingsync.dingtalk.errors import (
+    InvalidArgumentError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from dingsync.dingtalk.jsapi import JsapiAlgorithm, normalize_jsapi_url, sign_jsapi
+from dingsync.dingtalk.models.auth import (
+    JsapiConfig,
+    JsapiTicket,
+    LegacyLoginUserInfo,
+    LoginUserInfo,
+)
+
+if TYPE_CHECKING:
+    from dingsync.dingtalk._base import DingTalkClient
+
+JSAPI_TICKET_PATH_V1 = "/v1.0/oauth2/jsapiTickets"
+JSAPI_TICKET_PATH_LEGACY = "/get_jsapi_ticket"
+#: A ticket dies 24 h after creation however often it is extended (auth-contacts.md §10.3).
+JSAPI_TICKET_MAX_AGE = 24 * 3600.0
+
+
+class AuthAPI:
+    """``client.auth``: ``/topapi/v2/user/getuserinfo``, ``/user/getuserinfo``, JSAPI tickets."""
+
+    def __init__(self, client: DingTalkClient) -> None:
+        self._client = client
+        self._ticket_cache = client._make_cache(f"{client.app_key}:jsapi_ticket", self._fetch)
+        self._ticket_first_seen: dict[str, float] = {}
+
+    async def get_userinfo_by_code(self, code: str) -> LoginUserInfo:
+        """Who a login-free code (from ``dd.requestAuthCode``/``dd.getAuthCode``) belongs to.
+        ``POST /topapi/v2/user/getuserinfo``. Raises ``AuthCodeError`` (40078: unknown, expired
+        after 5 minutes or already used; 41026/40091: missing)."""
+        body = await self._client.oapi("POST", "/topapi/v2/user/getuserinfo", json={"code": code})
+        result = body.get("result")
+        return LoginUserInfo.model_validate(result if isinstance(result, dict) else {})
+
+    async def get_userinfo_by_code_legacy(self, code: str) -> LegacyLoginUserInfo:
+        """Archived ``GET /user/getuserinfo?code=`` (top-level fields; ``sys_level`` Number or
+        String). Raises ``AuthCodeError`` like :meth:`get_userinfo_by_code`."""
+        body = await self._client.oapi("GET", "/user/getuserinfo", params={"code": code})
+        return LegacyLoginUserInfo.model_validate(
+            {k: v for k, v in body.items() if k not in ("errcode", "errmsg", "request_id")}
+        )
+
+    async def get_jsapi_ticket(self) -> str:
+        """The app's JSAPI ticket, cached per appKey until shortly before expiry (and shared
+        through the token store). ``POST /v1.0/oauth2/jsapiTickets``, or ``GET
+        /get_jsapi_ticket`` when the client is configured so — or as a fallback when the v1.0
+        call is refused (not found, no permission, bad argument)."""
+        return await self._ticket_cache.get()
+
+    async def invalidate_jsapi_ticket(self, ticket: str) -> None:
+        """Drop a ticket DingTalk rejected (a ``dd.config`` 52013), so the next call fetches."""
+        await self._ticket_cache.invalidate(ticket)
+
+    async def jsapi_config(
+        self,
+        url: str,
+        *,
+        nonce_str: str | None = None,
+        timestamp: str | int | None = None,
+        algorithm: JsapiAlgorithm = "sha256",
+    ) -> JsapiConfig:
+        """Everything ``dd.config`` needs for the page at ``url``: ``agentId``, ``corpId``,
+        ``timeStamp`` (epoch ms as a String unless given, EB-18), ``nonceStr`` (random unless
+        given) and ``signature`` (SHA-256 by default)."""
+        ticket = await self.get_jsapi_ticket()
+        nonce = nonce_str or secrets.token_urlsafe(12)
+        stamp = str(timestamp if timestamp is not None else int(time.time() * 1000))
+        return JsapiConfig(
+            agent_id=self._client.agent_id,
+            corp_id=self._client.corp_id,
+            time_stamp=stamp,
+            nonce_str=nonce,
+            signature=sign_jsapi(ticket, nonce, stamp, url, algorithm),
+            url=normalize_jsapi_url(url),
+            algorithm=algorithm,
+        )
+
+    async def _fetch(self) -> tuple[str, float]:
+        client = self._client
+        if client.jsapi_ticket_endpoint == "legacy":
+            body = await client.oapi("GET", JSAPI_TICKET_PATH_LEGACY)
+        else:
+            try:
+                body = await client.api("POST", JSAPI_TICKET_PATH_V1)
+            except (NotFoundError, PermissionDeniedError, InvalidArgumentError):
+                if not client.jsapi_ticket_fallback:
+                    raise
+                body = await client.oapi("GET", JSAPI_TICKET_PATH_LEGACY)
+        ticket = JsapiTicket.model_validate(body)
+        now = time.time()
+        first_seen = self._ticket_first_seen.setdefault(ticket.ticket, now)
+        lifetime = min(float(ticket.expires_in), first_seen + JSAPI_TICKET_MAX_AGE - now)
+        return ticket.ticket, max(lifetime, 0.0)

@@ -1,0 +1,146 @@
+"""Base model and lenient field types for DingTalk payloads.
+
+Real responses are typed; DingTalk's doc samples stringify numbers and booleans, show arrays as
+single objects and arrays as JSON text (EB-24). The types here accept all of that, and every model
+keeps fields it does not know (``extra="allow"``) so nothing DingTalk adds is lost.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic.alias_generators import to_camel
+
+T = TypeVar("T")
+
+
+class DingTalkModel(BaseModel):
+    """Base of every DingTalk payload model: unknown fields kept, numbers accepted for strings."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        coerce_numbers_to_str=True,
+    )
+
+    def raw(self) -> dict[str, Any]:
+        """The payload as DingTalk named it (aliases, unknown fields), JSON-safe, only the fields
+        that were present."""
+        data: dict[str, Any] = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return data
+
+
+class CamelModel(DingTalkModel):
+    """A payload whose wire names are camelCase (``hiredDate``); Python names are snake_case and
+    both spellings are accepted on input."""
+
+    model_config = ConfigDict(alias_generator=to_camel)
+
+
+def _listish(value: Any) -> Any:
+    """Accept ``"[2,3,4]"`` (JSON text), ``""`` (empty) and a lone object as lists."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text[0] in "[{":
+            try:
+                value = json.loads(text)
+            except ValueError:
+                return value
+        elif "," in text:
+            return [part.strip() for part in text.split(",") if part.strip()]
+        else:
+            return [text]
+    if isinstance(value, dict):
+        return [value]
+    return value
+
+
+def _objectish(value: Any) -> Any:
+    """Accept an object given as JSON text; an empty string or list becomes ``None``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return value
+    if isinstance(value, list) and not value:
+        return None
+    return value
+
+
+#: A list that also accepts JSON text, a comma-separated string or a single object.
+LenientList = Annotated[list[T], BeforeValidator(_listish)]
+#: An object that also accepts JSON text.
+LenientObject = Annotated[T, BeforeValidator(_objectish)]
+
+
+def ms_to_datetime(value: int | float | str | None) -> datetime | None:
+    """Epoch milliseconds (Number or numeric String) → aware UTC datetime; ``None`` passes."""
+    if value is None or value == "":
+        return None
+    return datetime.fromtimestamp(int(float(value)) / 1000, tz=UTC)
+
+
+def parse_iso_datetime(value: str | None) -> datetime | None:
+    """v1.0 ISO-like strings (``2021-01-06T11:47:37Z``, ``2022-08-31T11:52Z``) → aware UTC."""
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def parse_dingtalk_map(value: Any) -> dict[int, Any]:
+    """Old ``/user/get`` string maps: ``"{1:1}"``, ``"{1:false,2:true}"`` → ``{1: 1}``, ``{1:
+    False, 2: True}``. Real JSON objects (``{"1": 1}``) are accepted too."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, dict):
+        items = list(value.items())
+    else:
+        text = str(value).strip()
+        if text.startswith("{"):
+            text = text[1:]
+        if text.endswith("}"):
+            text = text[:-1]
+        items = []
+        for pair in text.split(","):
+            if ":" not in pair:
+                continue
+            key, _, val = pair.partition(":")
+            items.append((key.strip().strip('"'), val.strip().strip('"')))
+    out: dict[int, Any] = {}
+    for key, val in items:
+        try:
+            dept = int(key)
+        except (TypeError, ValueError):
+            continue
+        out[dept] = _scalar(val)
+    return out
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, str):
+        low = value.lower()
+        if low in ("true", "false"):
+            return low == "true"
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                return value
+    return value

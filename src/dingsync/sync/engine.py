@@ -1,0 +1,223 @@
+"""The one shape every synced entity fills in: plan, fetch, write with a checkpoint, remember.
+
+A sync run is a row in ``sync_runs``. Each entity (contacts now; reports, attendance and
+approvals later) is a :class:`SyncEntity` whose ``run`` uses the :class:`SyncContext` for the parts
+that must not be written twice: the checkpointed unit of work (:meth:`SyncContext.unit`), the
+serialised database writer, bounded concurrency, progress and counters.
+
+A unit of work is *fetch → write in one transaction together with its checkpoint*. If the process
+dies, the next run with the same kind resumes the same ``run_id`` and skips every unit whose
+checkpoint is stored, so there are no duplicates (upserts are keyed by DingTalk ids) and no gaps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection, Engine
+
+from dingsync.dingtalk import DingTalkClient
+from dingsync.store import repo
+
+T = TypeVar("T")
+
+
+class ProgressSink(Protocol):
+    """Where progress goes (a rich progress bar on a terminal, nothing elsewhere)."""
+
+    def add_total(self, entity: str, n: int) -> None: ...
+
+    def advance(self, entity: str, n: int = 1) -> None: ...
+
+
+class NullProgress:
+    """Progress sink that shows nothing (tests, non-terminal output)."""
+
+    def add_total(self, entity: str, n: int) -> None:
+        return None
+
+    def advance(self, entity: str, n: int = 1) -> None:
+        return None
+
+
+class SyncEntity(Protocol):
+    """An entity the engine can sync. ``name`` is its checkpoint namespace."""
+
+    name: str
+
+    async def run(self, ctx: SyncContext) -> None:
+        """Plan the units of work and run each through ``ctx.unit``."""
+
+
+@dataclass
+class SyncContext:
+    """Everything an entity needs during one run.
+
+    ``client`` is the DingTalk client, ``engine`` our database, ``run_id`` the ``sync_runs`` row.
+    ``done`` holds, per entity, the checkpoints already stored for this run (loaded at start, so a
+    resumed run skips them).
+    """
+
+    client: DingTalkClient
+    engine: Engine
+    corp_id: str
+    run_id: int
+    concurrency: int = 256
+    progress: ProgressSink = field(default_factory=NullProgress)
+    counts: Counter[str] = field(default_factory=Counter)
+    done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _slots: asyncio.Semaphore | None = None
+
+    def __post_init__(self) -> None:
+        # A bound on fetches in flight. The client's per-API limiter does the real pacing; this
+        # only caps memory and sockets, so it is generous (a tight bound shared by several APIs
+        # would let tasks queued on one API's limiter starve the others).
+        self._slots = asyncio.Semaphore(self.concurrency)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def load_done(self, entity: str) -> dict[str, Any]:
+        """Checkpoints stored for ``entity`` in this run: ``{key: state}``."""
+        if entity not in self.done:
+            with self.engine.connect() as conn:
+                self.done[entity] = dict(repo.load_checkpoints(conn, self.run_id, entity))
+        return self.done[entity]
+
+    def is_done(self, entity: str, key: str) -> bool:
+        return key in self.load_done(entity)
+
+    async def write(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(conn)`` in one transaction, one writer at a time, off the event loop."""
+
+        def _tx() -> T:
+            with self.engine.begin() as conn:
+                return fn(conn)
+
+        async with self._write_lock:
+            return await asyncio.to_thread(_tx)
+
+    async def commit_unit(
+        self, entity: str, key: str, write: Callable[[Connection], None], state: Any = None
+    ) -> None:
+        """Write a unit's rows and its checkpoint in the same transaction."""
+
+        def _both(conn: Connection) -> None:
+            write(conn)
+            repo.save_checkpoint(conn, self.run_id, entity, key, state)
+
+        await self.write(_both)
+        self.load_done(entity)[key] = state
+
+    async def unit(
+        self,
+        entity: str,
+        key: str,
+        fetch: Callable[[], Awaitable[T]],
+        write: Callable[[Connection, T], None],
+        state: Callable[[T], Any] | None = None,
+    ) -> T | None:
+        """Fetch then commit one unit of work unless its checkpoint exists (then ``None``).
+
+        ``fetch`` runs under the concurrency bound; a failure propagates (after the client's own
+        retries) and nothing of the unit is written, so the unit is retried on resume.
+        """
+        if self.is_done(entity, key):
+            return None
+        assert self._slots is not None
+        async with self._slots:
+            data = await fetch()
+        await self.commit_unit(
+            entity, key, lambda conn: write(conn, data), state(data) if state else None
+        )
+        return data
+
+    async def gather(self, coros: Iterable[Awaitable[Any]]) -> list[Any]:
+        """Run coroutines concurrently; the first failure cancels the rest and is raised."""
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(_as_coro(c)) for c in coros]
+        return [t.result() for t in tasks]
+
+
+async def _as_coro(aw: Awaitable[T]) -> T:
+    return await aw
+
+
+@dataclass
+class SyncResult:
+    """Outcome of a run: ``counts`` per entity kind, ``api_calls`` per DingTalk path."""
+
+    run_id: int
+    status: str
+    resumed: bool
+    counts: dict[str, int]
+    api_calls: dict[str, int]
+    wall_s: float
+    error: str | None = None
+
+
+async def run_sync(
+    client: DingTalkClient,
+    engine: Engine,
+    corp_id: str,
+    entities: list[SyncEntity],
+    *,
+    kind: str = "full",
+    concurrency: int = 256,
+    progress: ProgressSink | None = None,
+    resume: bool = True,
+) -> SyncResult:
+    """Run ``entities`` one after another as one sync run, resuming an unfinished run if any.
+
+    Records a ``sync_runs`` row: status ``running`` while it works, then ``succeeded``, ``failed``
+    (error text without secrets) or ``interrupted`` (cancelled, e.g. Ctrl-C). Raises what an entity
+    raised after recording the failure.
+    """
+    names = [e.name for e in entities]
+    started = time.monotonic()
+    calls_before = Counter(client.calls)
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": corp_id})
+        run_id = repo.find_resumable_run(conn, corp_id, kind, names) if resume else None
+        resumed = run_id is not None
+        if run_id is None:
+            run_id = repo.start_sync_run(conn, corp_id, kind, names)
+    ctx = SyncContext(
+        client=client,
+        engine=engine,
+        corp_id=corp_id,
+        run_id=run_id,
+        concurrency=concurrency,
+        progress=progress or NullProgress(),
+    )
+
+    def finish(status: str, error: str | None) -> SyncResult:
+        api_calls = dict(Counter(client.calls) - calls_before)
+        wall = time.monotonic() - started
+        with engine.begin() as conn:
+            repo.finish_sync_run(
+                conn,
+                run_id,
+                status=status,
+                counts=dict(ctx.counts),
+                api_calls=api_calls,
+                wall_ms=int(wall * 1000),
+                error=error,
+            )
+        return SyncResult(run_id, status, resumed, dict(ctx.counts), api_calls, wall, error)
+
+    try:
+        for entity in entities:
+            await entity.run(ctx)
+    except asyncio.CancelledError:
+        await asyncio.shield(asyncio.to_thread(finish, "interrupted", "cancelled"))
+        raise
+    except BaseException as exc:
+        msg = f"{exc.__class__.__name__}: {exc}"
+        await asyncio.shield(asyncio.to_thread(finish, "failed", msg[:2000]))
+        raise
+    return await asyncio.to_thread(finish, "succeeded", None)

@@ -217,3 +217,36 @@ async def test_unknown_path_is_an_error_not_a_retry(
         await client.oapi("POST", "/topapi/v2/user/notexist", json={})
     assert info.value.errcode == 22
     assert client.calls["/topapi/v2/user/notexist"] == 1
+
+
+async def test_custom_transport_is_used() -> None:
+    """``transport=`` replaces the network (e.g. an ASGI app or a recording transport)."""
+    import httpx
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        if request.url.path == "/v1.0/oauth2/accessToken":
+            return httpx.Response(200, json={"accessToken": "t", "expireIn": 7200})
+        return httpx.Response(200, json={"errcode": 0, "result": {"count": 3}})
+
+    async with DingTalkClient(
+        "k", "s", transport=httpx.MockTransport(handler), qps_per_api=None
+    ) as client:
+        counts = await asyncio.gather(*(client.contacts.count_users() for _ in range(20)))
+    assert counts == [3] * 20
+    assert seen.count("/topapi/user/count") == 20
+
+
+async def test_httpx_request_logs_do_not_show_token_or_secret(
+    fake: FakeDingTalk, make_client: ClientFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.route("POST", PATH, lambda r: OK)
+    client = make_client(token_endpoint="gettoken")
+    with caplog.at_level("DEBUG"):
+        await client.contacts.count_users()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "HTTP Request" in text and "access_token=***" in text
+    assert APP_SECRET not in text
+    assert fake.current_token and fake.current_token not in text

@@ -21,6 +21,7 @@ import functools
 import json as jsonlib
 import logging
 import random
+import re
 import ssl
 import time
 from collections import Counter
@@ -78,6 +79,13 @@ class DingTalkClient:
       (``GET /gettoken``); the token is valid on both hosts (EB-05).
     - ``token_refresh_margin``: refresh this long before expiry (10 min), never closer than
       ``token_min_margin`` and never more than half the token's lifetime.
+    - ``jsapi_ticket_endpoint``: ``"v1.0"`` (``POST /v1.0/oauth2/jsapiTickets``) or ``"legacy"``
+      (``GET /get_jsapi_ticket``); ``jsapi_ticket_fallback`` tries the legacy one when v1.0 is
+      refused (not found, no permission, bad argument).
+    - ``ip_ban_cooldown``: after an IP-ban answer every call fails fast for this long (0 = off).
+    - ``max_connections``: per API path (connections live in small pools, see ``_PoolSet``);
+      ``transport``: an httpx transport to use instead of the network (one shared pool).
+    - ``timeout``: seconds per HTTP request; a timeout counts as a network error (retried).
     """
 
     def __init__(
@@ -112,6 +120,7 @@ class DingTalkClient:
     ) -> None:
         if not app_key or not app_secret:
             raise ValueError("DingTalkClient needs an app_key and an app_secret")
+        _install_log_redaction()
         self.app_key = app_key
         self._app_secret = app_secret
         self.corp_id = corp_id
@@ -142,7 +151,12 @@ class DingTalkClient:
         # request, so one big pool caps a client at a few hundred calls/s; per-path pools stay
         # small (a path's concurrency is bounded by its QPS × latency).
         self._pools: dict[str, _PoolSet] = {}
-        self._shared_pool = _PoolSet(self._new_pool, max_connections)
+        # A caller-given transport is used as one pool (it would be closed once per pool).
+        self._shared_pool = _PoolSet(
+            self._new_pool,
+            max_connections,
+            pool_size=max_connections if transport is not None else _PoolSet.POOL_SIZE,
+        )
         self.limiter = PathRateLimiter(
             app_key,
             qps_per_api,
@@ -166,6 +180,9 @@ class DingTalkClient:
 
         #: Contacts (通讯录): departments, users, admins, leavers, roles.
         self.contacts = ContactsAPI(self)
+        #: Reports (日志): reports, receivers, comments, read/like lists, templates.
+        #: Attendance (考勤): results, punches, groups, schedules, report columns, leave.
+        #: Approvals (审批): templates, form schemas, instance ids, instances.
         #: Login-free code exchange and JSAPI tickets / ``dd.config`` signatures.
         self.auth = AuthAPI(self)
 
@@ -462,6 +479,28 @@ class DingTalkClient:
             err.args = (err._message(),)
 
 
+_SECRET_QUERY = re.compile(r"((?:access_token|appsecret|corpsecret)=)[^&\s\"']+", re.IGNORECASE)
+
+
+class _RedactSecrets(logging.Filter):
+    """Masks ``access_token``/``appsecret`` query values in httpx's request log lines (old-family
+    URLs carry the token; ``/gettoken`` the secret)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(
+                _SECRET_QUERY.sub(r"\1***", str(a)) if isinstance(a, httpx.URL | str) else a
+                for a in record.args
+            )
+        return True
+
+
+@functools.cache
+def _install_log_redaction() -> None:
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).addFilter(_RedactSecrets())
+
+
 @functools.cache
 def _ssl_context() -> ssl.SSLContext:
     """One TLS context for every pool: building one loads the CA bundle (~50 ms, blocking)."""
@@ -478,18 +517,25 @@ class _PoolSet:
 
     POOL_SIZE = 8
 
-    def __init__(self, factory: Callable[[], httpx.AsyncClient], max_connections: int) -> None:
+    def __init__(
+        self,
+        factory: Callable[[], httpx.AsyncClient],
+        max_connections: int,
+        *,
+        pool_size: int = POOL_SIZE,
+    ) -> None:
         self._factory = factory
-        count = max(1, -(-max_connections // self.POOL_SIZE))
+        self._pool_size = max(1, pool_size)
+        count = max(1, -(-max_connections // self._pool_size))
         self._pools: list[httpx.AsyncClient | None] = [None] * count
         self._in_use = [0] * count
-        self._slots = asyncio.Semaphore(count * self.POOL_SIZE)
+        self._slots = asyncio.Semaphore(count * self._pool_size)
 
     @asynccontextmanager
     async def borrow(self) -> AsyncIterator[httpx.AsyncClient]:
         """A pool with a free connection slot (waits when all are busy)."""
         async with self._slots:
-            index = next(i for i, n in enumerate(self._in_use) if n < self.POOL_SIZE)
+            index = next(i for i, n in enumerate(self._in_use) if n < self._pool_size)
             pool = self._pools[index]
             if pool is None:
                 pool = self._pools[index] = self._factory()

@@ -181,12 +181,21 @@ class ContactsSync:
                 if dept_id == ROOT_DEPT_ID and row["name"]:
                     repo.upsert_corp(conn, {"corp_id": ctx.corp_id, "name": row["name"]})
 
+            def schedule(data: tuple[dict[str, Any], list[int]]) -> None:
+                self._discovered(ctx, tg, dept_id, data[1])
+
             result = await ctx.unit(
-                DEPARTMENTS, key, fetch, write, state=lambda d: {"children": d[1]}
+                DEPARTMENTS, key, fetch, write, state=lambda d: {"children": d[1]}, then=schedule
             )
             assert result is not None
-            children = result[1]
             ctx.counts["departments"] += 1
+            return
+        self._discovered(ctx, tg, dept_id, children)
+
+    def _discovered(
+        self, ctx: SyncContext, tg: asyncio.TaskGroup, dept_id: int, children: list[int]
+    ) -> None:
+        """A department is known (its commit is queued): start its members and children."""
         ctx.progress.advance(DEPARTMENTS)
         ctx.progress.add_total(DEPARTMENTS, len(children))
         ctx.progress.add_total(MEMBERS, 1)

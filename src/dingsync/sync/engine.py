@@ -71,8 +71,16 @@ class SyncContext:
     progress: ProgressSink = field(default_factory=NullProgress)
     counts: Counter[str] = field(default_factory=Counter)
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _slots: asyncio.Semaphore | None = None
+    _pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = field(
+        default_factory=list
+    )
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _writer: asyncio.Task[None] | None = None
+    _closing: bool = False
+
+    #: Most queued writes committed together in one transaction.
+    WRITE_BATCH = 256
 
     def __post_init__(self) -> None:
         # A bound on fetches in flight. The client's per-API limiter does the real pacing; this
@@ -91,26 +99,79 @@ class SyncContext:
     def is_done(self, entity: str, key: str) -> bool:
         return key in self.load_done(entity)
 
+    # -- the writer --------------------------------------------------------------------------
+    def write_soon(self, fn: Callable[[Connection], T]) -> asyncio.Future[T]:
+        """Queue ``fn(conn)`` for the single writer and return a future of its result.
+
+        Writes run in the order they were queued, off the event loop; whatever is queued when
+        the writer gets to it is committed together in one transaction (group commit), so a
+        unit is never half-written and a later unit never lands before an earlier one (a
+        parent department is always stored before a child discovered through it).
+        """
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, fut))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop(), name="dingsync-writer")
+        self._wake.set()
+        return fut
+
     async def write(self, fn: Callable[[Connection], T]) -> T:
-        """Run ``fn(conn)`` in one transaction, one writer at a time, off the event loop."""
+        """Run ``fn(conn)`` through the writer and wait for its commit."""
+        return await self.write_soon(fn)
 
-        def _tx() -> T:
-            with self.engine.begin() as conn:
-                return fn(conn)
+    def _run_batch(self, batch: list[Callable[[Connection], Any]]) -> list[Any]:
+        with self.engine.begin() as conn:
+            return [fn(conn) for fn in batch]
 
-        async with self._write_lock:
-            return await asyncio.to_thread(_tx)
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[: self.WRITE_BATCH]
+                del self._pending[: self.WRITE_BATCH]
+                try:
+                    results = await asyncio.to_thread(self._run_batch, [fn for fn, _ in batch])
+                except Exception as exc:  # the batch rolled back: none of it is stored
+                    for _, fut in batch:
+                        if not fut.done():
+                            fut.set_exception(exc)
+                    continue
+                for (_, fut), result in zip(batch, results, strict=True):
+                    if not fut.done():
+                        fut.set_result(result)
+            if self._closing:
+                return
+
+    async def close(self) -> None:
+        """Stop the writer once everything queued is committed (or failed).
+
+        Waits for a transaction already running in the writer's thread, so that when a run
+        returns — even cancelled — the database holds exactly the checkpoints it reports.
+        """
+        writer = self._writer
+        if writer is None:
+            return
+        self._closing = True
+        self._wake.set()
+        await asyncio.shield(writer)
+        self._writer = None
+        self._closing = False
+
+    def _queue_unit(
+        self, entity: str, key: str, write: Callable[[Connection], None], state: Any
+    ) -> asyncio.Future[None]:
+        def _both(conn: Connection) -> None:
+            write(conn)
+            repo.save_checkpoint(conn, self.run_id, entity, key, state)
+
+        return self.write_soon(_both)
 
     async def commit_unit(
         self, entity: str, key: str, write: Callable[[Connection], None], state: Any = None
     ) -> None:
         """Write a unit's rows and its checkpoint in the same transaction."""
-
-        def _both(conn: Connection) -> None:
-            write(conn)
-            repo.save_checkpoint(conn, self.run_id, entity, key, state)
-
-        await self.write(_both)
+        await self._queue_unit(entity, key, write, state)
         self.load_done(entity)[key] = state
 
     async def unit(
@@ -120,20 +181,26 @@ class SyncContext:
         fetch: Callable[[], Awaitable[T]],
         write: Callable[[Connection, T], None],
         state: Callable[[T], Any] | None = None,
+        then: Callable[[T], None] | None = None,
     ) -> T | None:
         """Fetch then commit one unit of work unless its checkpoint exists (then ``None``).
 
         ``fetch`` runs under the concurrency bound; a failure propagates (after the client's own
         retries) and nothing of the unit is written, so the unit is retried on resume.
+        ``then(data)`` runs as soon as the data is fetched and the commit queued, before the
+        commit is awaited (e.g. to start fetching children while the parent is written).
         """
         if self.is_done(entity, key):
             return None
         assert self._slots is not None
         async with self._slots:
             data = await fetch()
-        await self.commit_unit(
-            entity, key, lambda conn: write(conn, data), state(data) if state else None
-        )
+        st = state(data) if state else None
+        committed = self._queue_unit(entity, key, lambda conn: write(conn, data), st)
+        if then is not None:
+            then(data)
+        await committed
+        self.load_done(entity)[key] = st
         return data
 
     async def gather(self, coros: Iterable[Awaitable[Any]]) -> list[Any]:
@@ -211,8 +278,11 @@ async def run_sync(
         return SyncResult(run_id, status, resumed, dict(ctx.counts), api_calls, wall, error)
 
     try:
-        for entity in entities:
-            await entity.run(ctx)
+        try:
+            for entity in entities:
+                await entity.run(ctx)
+        finally:
+            await ctx.close()
     except asyncio.CancelledError:
         await asyncio.shield(asyncio.to_thread(finish, "interrupted", "cancelled"))
         raise

@@ -81,11 +81,24 @@ async def test_new_family_403_qps_is_retried(
 
 async def test_gives_up_after_max_retries(fake: FakeDingTalk, make_client: ClientFactory) -> None:
     fake.route("POST", PATH, lambda r: {"errcode": 90018, "errmsg": "qps"})
-    client = make_client(max_retries=4)
+    client = make_client(max_retries=1, max_rate_limit_retries=4)
     with pytest.raises(RateLimitError) as info:
         await client.contacts.count_users()
     assert info.value.reason == "90018"
     assert client.calls[PATH] == 5
+
+
+async def test_rate_limits_have_their_own_budget(
+    fake: FakeDingTalk, make_client: ClientFactory
+) -> None:
+    """Rate-limit replies do not use up the budget for server errors (never drop the page)."""
+    fake.route("POST", PATH, failing(5, {"errcode": 90018, "errmsg": "qps"}))
+    client = make_client(max_retries=1, max_rate_limit_retries=10)
+    assert await client.contacts.count_users() is not None
+    assert client.calls[PATH] == 6
+    fake.route("POST", PATH, failing(2, {"errcode": -1, "errmsg": "系统繁忙"}))
+    with pytest.raises(ServerError):
+        await client.contacts.count_users()
 
 
 async def test_rate_limit_waits_at_least_the_pause(

@@ -418,8 +418,16 @@ def test_an_older_unfinished_run_is_not_resumed_after_a_finished_one(engine: Eng
         stale = repo.start_sync_run(conn, CORP, "full", ["contacts"])
         repo.finish_sync_run(conn, stale, "interrupted", {}, {}, 1)
         done = repo.start_sync_run(conn, CORP, "full", ["contacts"])
-        repo.finish_sync_run(conn, done, "failed", {}, {}, 1, "boom")
+        repo.finish_sync_run(conn, done, "succeeded", {}, {}, 1)
         assert repo.find_resumable_run(conn, CORP, "full", ["contacts"]) is None
+
+
+def test_a_failed_run_is_resumed(engine: Engine) -> None:
+    """A page that failed after the client's retries: the next run goes on from checkpoints."""
+    with engine.begin() as conn:
+        failed = repo.start_sync_run(conn, CORP, "full", ["contacts"])
+        repo.finish_sync_run(conn, failed, "failed", {}, {}, 1, "ServerError: 502")
+        assert repo.find_resumable_run(conn, CORP, "full", ["contacts"]) == failed
 
 
 def test_checkpoints_round_trip(engine: Engine) -> None:

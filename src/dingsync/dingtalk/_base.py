@@ -73,7 +73,9 @@ class DingTalkClient:
     - ``qps_per_api``: calls per second per API path (DingTalk's standard edition: 20); ``None``
       or 0 disables the limiter. ``qps_overrides``: per-path values. ``limiter_storage_uri``:
       ``memory://`` (this process) or e.g. ``redis://host:6379`` to share the budget.
-    - ``max_retries``, ``backoff_base``, ``backoff_max``: exponential backoff with full jitter;
+    - ``max_retries`` (server and network errors), ``max_rate_limit_retries`` (rate-limit
+      replies, a separate and larger budget), ``backoff_base``, ``backoff_max``: exponential
+      backoff with full jitter;
       ``rate_limit_pause`` is added to every rate-limit wait (the docs say ≥ 1 s).
     - ``token_endpoint``: ``"v1.0"`` (``POST /v1.0/oauth2/accessToken``) or ``"gettoken"``
       (``GET /gettoken``); the token is valid on both hosts (EB-05).
@@ -103,6 +105,7 @@ class DingTalkClient:
         limiter_storage_uri: str = "memory://",
         limiter_margin: float = 0.005,
         max_retries: int = 6,
+        max_rate_limit_retries: int = 30,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
         rate_limit_pause: float = 1.0,
@@ -128,6 +131,7 @@ class DingTalkClient:
         self.oapi_url = oapi_url.rstrip("/")
         self.api_url = api_url.rstrip("/")
         self.max_retries = max(0, int(max_retries))
+        self.max_rate_limit_retries = max(0, int(max_rate_limit_retries))
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
         self.rate_limit_pause = rate_limit_pause
@@ -315,6 +319,7 @@ class DingTalkClient:
         auth: bool,
     ) -> dict[str, Any]:
         attempt = 0
+        rate_limited = 0
         refreshed = False
         while True:
             self._check_ban(path)
@@ -348,16 +353,25 @@ class DingTalkClient:
                 if self.ip_ban_cooldown > 0:
                     self._banned_until = time.monotonic() + self.ip_ban_cooldown
                 raise err
-            if isinstance(err, RateLimitError | ServerError) and attempt < self.max_retries:
-                delay = self._backoff(attempt, err, retry_after)
-                attempt += 1
+            # Rate-limit replies have their own, larger budget: DingTalk's advice is to wait and
+            # never drop the page, and they say nothing about the server's health.
+            if isinstance(err, RateLimitError):
+                budget, tries = self.max_rate_limit_retries, rate_limited
+            else:
+                budget, tries = self.max_retries, attempt
+            if isinstance(err, RateLimitError | ServerError) and tries < budget:
+                delay = self._backoff(tries, err, retry_after)
+                if isinstance(err, RateLimitError):
+                    rate_limited += 1
+                else:
+                    attempt += 1
                 self.retries[path] += 1
                 log.debug(
                     "dingtalk %s: %s; retry %d/%d in %.2fs",
                     path,
                     err.reason,
-                    attempt,
-                    self.max_retries,
+                    tries + 1,
+                    budget,
                     delay,
                 )
                 await asyncio.sleep(delay)

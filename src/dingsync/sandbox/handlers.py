@@ -248,6 +248,9 @@ def user_get_old(call: Call) -> dict[str, Any]:
 
 
 def _dept_or_60003(call: Call, dept_id: int | None) -> int:
+    if dept_id is not None and dept_id < 0:
+        # e.g. -7, the home-school contacts (auth-contacts.md §5); the body carries success:false
+        raise OapiError(40009, "不合法的部门id", extra={"success": False})
     if dept_id is None or dept_id not in call.state.company.departments:
         raise OapiError(60003, "部门不存在")
     return dept_id

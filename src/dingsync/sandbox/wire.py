@@ -135,6 +135,10 @@ def gateway_error_response(status: int) -> Response:
     )
 
 
+#: errcodes whose errmsg names the parameter itself (errors-and-limits.md §2).
+_FIXED_MESSAGES = {40068: "无效的偏移量", 40069: "无效的size"}
+
+
 class Params:
     """Lenient reading of old-family parameters, as DingTalk's gateway reads them.
 
@@ -160,9 +164,12 @@ class Params:
         return value
 
     def bad(self, name: str, code: int | None = None, detail: str = "") -> OapiError:
-        """The error for a malformed ``name``."""
-        msg = "不合法的参数" if (code or self.invalid) == 40035 else "无效的参数"
-        return OapiError(code or self.invalid, f"{msg}: {name}{detail}")
+        """The error for a malformed ``name`` (errmsg as DingTalk's table words it)."""
+        errcode = code or self.invalid
+        if errcode in _FIXED_MESSAGES:
+            return OapiError(errcode, _FIXED_MESSAGES[errcode])
+        msg = "不合法的参数" if errcode == 40035 else "无效的参数"
+        return OapiError(errcode, f"{msg}: {name}{detail}")
 
     def text(
         self,

@@ -470,14 +470,19 @@ def finish_sync_run(
         raise LookupError(f"no sync run {run_id}")
 
 
+#: Statuses of a run that the next run of the same kind and entities continues.
+RESUMABLE_STATUSES = ("running", "interrupted", "failed")
+
+
 def find_resumable_run(
     conn: Connection, corp_id: str, kind: str, entities: Sequence[str]
 ) -> int | None:
     """The run to resume for (``corp_id``, ``kind``, ``entities``), or ``None``.
 
     Looks at the latest run with that kind and the same entities (in any order): its id when it
-    is ``running`` (its process died) or ``interrupted``; ``None`` when it finished (succeeded or
-    failed) — an older unfinished run is stale by then and is not resumed.
+    is ``running`` (its process died), ``interrupted`` or ``failed`` (a page failed after the
+    client's retries: the next run goes on from the checkpoints); ``None`` when it succeeded —
+    an older unfinished run is stale by then and is not resumed.
     """
     wanted = sorted(entities)
     runs = conn.execute(
@@ -487,7 +492,7 @@ def find_resumable_run(
     )
     for run in runs:
         if sorted(run.entities or []) == wanted:
-            return int(run.id) if run.status in ("running", "interrupted") else None
+            return int(run.id) if run.status in RESUMABLE_STATUSES else None
     return None
 
 

@@ -214,9 +214,18 @@ async def _as_coro(aw: Awaitable[T]) -> T:
     return await aw
 
 
+def root_cause(exc: BaseException) -> BaseException:
+    """The first leaf of nested exception groups (what actually went wrong), else ``exc``."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 @dataclass
 class SyncResult:
-    """Outcome of a run: ``counts`` per entity kind, ``api_calls`` per DingTalk path."""
+    """Outcome of a run: ``counts`` per entity kind (all attempts of a resumed run),
+    ``api_calls`` per DingTalk path and ``wall_s`` of this attempt; the ``sync_runs`` row adds
+    up every attempt."""
 
     run_id: int
     status: str
@@ -253,6 +262,10 @@ async def run_sync(
         resumed = run_id is not None
         if run_id is None:
             run_id = repo.start_sync_run(conn, corp_id, kind, names)
+        # A resumed run's record covers all its attempts: start from what earlier ones did.
+        earlier = repo.get_sync_run(conn, run_id) if resumed else None
+    earlier_counts: Counter[str] = Counter((earlier or {}).get("counts") or {})
+    earlier_calls: Counter[str] = Counter((earlier or {}).get("api_calls") or {})
     ctx = SyncContext(
         client=client,
         engine=engine,
@@ -261,9 +274,10 @@ async def run_sync(
         concurrency=concurrency,
         progress=progress or NullProgress(),
     )
+    ctx.counts.update(earlier_counts)
 
     def finish(status: str, error: str | None) -> SyncResult:
-        api_calls = dict(Counter(client.calls) - calls_before)
+        this_attempt = Counter(client.calls) - calls_before
         wall = time.monotonic() - started
         with engine.begin() as conn:
             repo.finish_sync_run(
@@ -271,11 +285,13 @@ async def run_sync(
                 run_id,
                 status=status,
                 counts=dict(ctx.counts),
-                api_calls=api_calls,
-                wall_ms=int(wall * 1000),
+                api_calls=dict(this_attempt + earlier_calls),
+                wall_ms=int(wall * 1000) + int((earlier or {}).get("wall_ms") or 0),
                 error=error,
             )
-        return SyncResult(run_id, status, resumed, dict(ctx.counts), api_calls, wall, error)
+        return SyncResult(
+            run_id, status, resumed, dict(ctx.counts), dict(this_attempt), wall, error
+        )
 
     try:
         try:
@@ -287,7 +303,10 @@ async def run_sync(
         await asyncio.shield(asyncio.to_thread(finish, "interrupted", "cancelled"))
         raise
     except BaseException as exc:
-        msg = f"{exc.__class__.__name__}: {exc}"
+        cause = root_cause(exc)
+        msg = f"{cause.__class__.__name__}: {cause}"
         await asyncio.shield(asyncio.to_thread(finish, "failed", msg[:2000]))
+        if cause is not exc and isinstance(cause, Exception):
+            raise cause from None  # the task group's wrapper says nothing useful
         raise
     return await asyncio.to_thread(finish, "succeeded", None)

@@ -267,3 +267,22 @@ async def test_vanished_users_and_departments_are_marked_not_deleted(
         d = repo.load_directory(conn, corp_id)
     assert d["users"]["ghost-user"]["status"] == "inactive"
     assert d["departments"][999999999]["status"] == "removed"
+
+
+async def test_a_failed_sync_is_resumed_by_the_next_run(engine: Engine) -> None:
+    """A page that fails after the client's retries fails the run; the next run resumes it."""
+    with SandboxServer(SandboxConfig(seed=13, users=150, qps_limit=None)) as sb:
+        sb.configure(fault_5xx=0.3)
+        with pytest.raises(Exception) as info:
+            await full_sync(sb, engine, max_retries=0)
+        assert "ExceptionGroup" not in type(info.value).__name__  # the real error surfaces
+        with engine.connect() as conn:
+            failed = repo.last_sync_run(conn, sb.app.corp_id)
+        assert failed is not None and failed["status"] == "failed"
+        assert "ServerError" in (failed["error"] or "")
+
+        sb.configure(fault_5xx=0.0)
+        result = await full_sync(sb, engine)
+        assert result.resumed and result.run_id == failed["id"]
+        assert result.status == "succeeded"
+        assert_db_equals_company(engine, sb.app.corp_id, sb.company)

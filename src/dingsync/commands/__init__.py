@@ -13,3 +13,6 @@ def register_all(app: typer.Typer) -> None:
     """Register every area's commands on ``app``."""
     for area in AREAS:
         area.register(app)
+    from dingsync.commands.export_app import export_app
+
+    app.add_typer(export_app, name="export")

@@ -1,13 +1,152 @@
-"""CLI commands for reports (日志).
-
-Registered on the ``dingsync`` app by ``dingsync.cli``.
+"""CLI commands for reports (日志): ``dingsync export reports`` and ``dingsync reports
+compliance``. Both read the synced database (``DINGSYNC_DATABASE_URL`` or ``--database-url``);
+the corp is ``--corp-id``, else ``DINGTALK_CORP_ID``, else the only corp in the database.
 """
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from dingsync.commands.export_app import export_app
+
+reports_app = typer.Typer(help="Reports (日志): submission compliance.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+TemplateOpt = Annotated[str, typer.Option("--template", help="Template name, e.g. 日报.")]
+FromOpt = Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, Asia/Shanghai).")]
+ToOpt = Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD, inclusive).")]
+DeptOpt = Annotated[
+    int | None, typer.Option("--dept", help="Only this department and those below it.")
+]
+DbOpt = Annotated[str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")]
+CorpOpt = Annotated[str | None, typer.Option(help="CorpId (default: configured or only one).")]
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        err_console.print(f"error: {option} must be a date like 2026-11-01, not {text!r}")
+        raise typer.Exit(2) from None
+
+
+def _open(database_url: str | None, corp_id: str | None) -> tuple[Any, str]:
+    from sqlalchemy import select
+
+    from dingsync.config import load_settings
+    from dingsync.store.schema import corps
+    from dingsync.sync.runner import open_database
+
+    overrides: dict[str, Any] = {}
+    if database_url:
+        overrides["DINGSYNC_DATABASE_URL"] = database_url
+    settings = load_settings(**overrides)
+    engine = open_database(settings)
+    corp = corp_id or settings.corp_id
+    if corp is None:
+        with engine.connect() as conn:
+            ids = list(conn.execute(select(corps.c.corp_id)).scalars())
+        if len(ids) != 1:
+            err_console.print(
+                "error: give --corp-id (the database holds "
+                + (", ".join(ids) if ids else "no corp: run `dingsync sync` first")
+                + ")"
+            )
+            raise typer.Exit(2)
+        corp = ids[0]
+    return engine, corp
+
+
+@export_app.command("reports")
+def export_reports_cmd(
+    template: TemplateOpt,
+    from_: FromOpt,
+    to: ToOpt,
+    output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
+    dept: DeptOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
+    database_url: DbOpt = None,
+    corp_id: CorpOpt = None,
+) -> None:
+    """One row per report of a template: its fields as columns, creator, department, times,
+    receivers."""
+    from dingsync.export.reports import export_reports
+
+    if fmt not in ("xlsx", "csv"):
+        err_console.print("error: --format must be xlsx or csv")
+        raise typer.Exit(2)
+    start, end = _day(from_, "--from"), _day(to, "--to")
+    engine, corp = _open(database_url, corp_id)
+    with engine.connect() as conn:
+        n = export_reports(conn, corp, template, start, end, output, fmt, dept_id=dept)  # type: ignore[arg-type]
+    err_console.print(f"wrote {n} {template} reports to {output}")
+
+
+@reports_app.command("compliance")
+def compliance_cmd(
+    template: TemplateOpt,
+    from_: FromOpt,
+    to: ToOpt,
+    dept: DeptOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, xlsx or csv.")] = "table",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File for xlsx/csv.")
+    ] = None,
+    database_url: DbOpt = None,
+    corp_id: CorpOpt = None,
+) -> None:
+    """Per person per working day: submitted / late / missing; per department the rate."""
+    from dingsync.export.reports import STATUS_LABELS, compliance, write_compliance
+
+    if fmt not in ("table", "xlsx", "csv"):
+        err_console.print("error: --format must be table, xlsx or csv")
+        raise typer.Exit(2)
+    if fmt != "table" and output is None:
+        err_console.print("error: -o FILE is needed for xlsx/csv")
+        raise typer.Exit(2)
+    start, end = _day(from_, "--from"), _day(to, "--to")
+    engine, corp = _open(database_url, corp_id)
+    with engine.connect() as conn:
+        result = compliance(conn, corp, template, start, end, dept_id=dept)
+    if fmt != "table":
+        assert output is not None
+        n = write_compliance(result, output, fmt)  # type: ignore[arg-type]
+        err_console.print(f"wrote {n} rows ({len(result.people)} people) to {output}")
+        return
+    unit = "周" if result.weekly else "工作日"
+    table = Table(title=f"{template} 提交情况 {start} – {end}（按{unit}）")
+    for col in ("部门", "人数", "应交", "已提交", "迟交", "未提交", "提交率", "按时率"):
+        table.add_column(col, justify="left" if col == "部门" else "right")
+    for d in result.departments:
+        table.add_row(
+            d.name,
+            str(d.people),
+            str(d.expected),
+            str(d.submitted),
+            str(d.late),
+            str(d.missing),
+            f"{d.rate:.1%}",
+            f"{d.on_time_rate:.1%}",
+        )
+    console.print(table)
+    missing = [p for p in result.days if p.status == "missing"]
+    people = Table(title=f"{STATUS_LABELS['missing']}（{len(missing)}）")
+    for col in ("部门", "姓名", "UserID", "日期"):
+        people.add_column(col)
+    for p in missing[:200]:
+        people.add_row(p.dept, p.name, p.userid, p.day.isoformat())
+    console.print(people)
+    if len(missing) > 200:
+        console.print(f"… {len(missing) - 200} more; use --format xlsx|csv for all")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands and sub-commands to ``app``."""
-    return None
+    """Add ``dingsync reports …`` (``export reports`` is on the shared export sub-app)."""
+    app.add_typer(reports_app, name="reports")

@@ -181,10 +181,12 @@ class DingTalkClient:
 
         from dingsync.dingtalk.auth import AuthAPI
         from dingsync.dingtalk.contacts import ContactsAPI
+        from dingsync.dingtalk.reports import ReportsAPI
 
         #: Contacts (通讯录): departments, users, admins, leavers, roles.
         self.contacts = ContactsAPI(self)
         #: Reports (日志): reports, receivers, comments, read/like lists, templates.
+        self.reports = ReportsAPI(self)
         #: Attendance (考勤): results, punches, groups, schedules, report columns, leave.
         #: Approvals (审批): templates, form schemas, instance ids, instances.
         #: Login-free code exchange and JSAPI tickets / ``dd.config`` signatures.

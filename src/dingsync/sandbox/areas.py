@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from dingsync.sandbox.state import SandboxState
 
 #: name → "module:Class". Each area adds ONE line here.
-AREAS: dict[str, str] = {}
+AREAS: dict[str, str] = {
+    "reports": "dingsync.sandbox.reports:ReportsArea",
+}
 
 
 def load_areas(state: SandboxState) -> dict[str, Any]:

@@ -374,9 +374,7 @@ class SandboxState:
                 "token_requests": s.token_requests,
                 "total_calls": sum(s.calls.values()),
             }
-        areas = {
-            name: area.stats() for name, area in self.areas.items() if hasattr(area, "stats")
-        }
+        areas = {name: area.stats() for name, area in self.areas.items() if hasattr(area, "stats")}
         return {**self.company.truth_counts(), **counters, **areas}
 
     def reset_stats(self) -> None:

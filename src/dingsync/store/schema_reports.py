@@ -1,12 +1,161 @@
-"""Tables for reports (日志).
+"""Tables for reports (日志), on the shared :data:`dingsync.store.schema.metadata`.
 
-Defined on the shared :data:`dingsync.store.schema.metadata`.
+- ``report_templates``: one row per template name (``report/list`` names the template only by
+  ``template_name``); ``report_code`` from ``template/listbyuserid``, ``template_id`` from
+  ``template/getbyname``.
+- ``report_template_fields``: the template's fields in ``sort`` order.
+- ``reports``: one row per ``report_id``; times are UTC (DingTalk sends epoch ms).
+- ``report_contents``: one row per ``contents[]`` entry in the order sent (``position``); ``key``,
+  ``sort``, ``type`` and ``value`` kept as the Strings DingTalk sent.
+- ``report_receivers``: who a report was sent to (decides who may see it).
+- ``report_comments``: comments in the order sent; ``create_time_text`` is DingTalk's GMT+8
+  string, ``created_at`` its UTC value.
+- ``report_user_stats``: read (0), comment (1) and like (2) lists.
+
+Children are replaced per report and deleted with it (``ON DELETE CASCADE``).
 
 Migration: ``migrations/versions/0002_reports.py``.
 """
 
 from __future__ import annotations
 
-from dingsync.store.schema import metadata
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 
-__all__ = ["metadata"]
+from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
+
+_REPORT_FK = (["corp_id", "report_id"], ["reports.corp_id", "reports.report_id"])
+
+
+def _id(name: str, **kw: object) -> Column[object]:
+    return Column(name, String(64), **kw)  # type: ignore[arg-type]
+
+
+report_templates = Table(
+    "report_templates",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("name", String(255), primary_key=True),
+    _id("report_code"),
+    _id("template_id"),
+    Column("icon_url", Text),
+    Column("url", Text),
+    Column("default_receivers", json_type()),
+    Column("fields_synced", Boolean, nullable=False, default=False),
+    Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("raw", json_type()),
+)
+
+report_template_fields = Table(
+    "report_template_fields",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("template_name", String(255), primary_key=True),
+    Column("sort", Integer, primary_key=True, autoincrement=False),
+    Column("field_name", String(255), nullable=False),
+    Column("type", Integer),
+    ForeignKeyConstraint(
+        ["corp_id", "template_name"],
+        ["report_templates.corp_id", "report_templates.name"],
+        ondelete="CASCADE",
+    ),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("report_id", primary_key=True),
+    Column("template_name", String(255)),
+    _id("creator_id"),
+    Column("creator_name", String(255)),
+    Column("dept_name", Text),
+    Column("create_time", UTCDateTime()),
+    Column("modified_time", UTCDateTime()),
+    Column("remark", Text),
+    Column("images", json_type()),
+    Column("latitude", String(32)),
+    Column("longitude", String(32)),
+    Column("receivers_synced", Boolean, nullable=False, default=False),
+    Column("details_synced_at", UTCDateTime()),
+    Column("last_seen_run_id", Integer),
+    Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("raw", json_type()),
+    Index(
+        "ix_reports_corp_id_template_name_create_time", "corp_id", "template_name", "create_time"
+    ),
+    Index("ix_reports_corp_id_creator_id_create_time", "corp_id", "creator_id", "create_time"),
+    Index("ix_reports_corp_id_modified_time", "corp_id", "modified_time"),
+)
+
+report_contents = Table(
+    "report_contents",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("report_id", primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("key", String(255)),
+    Column("sort", String(16)),
+    Column("type", String(16)),
+    Column("value", Text),
+    ForeignKeyConstraint(*_REPORT_FK, ondelete="CASCADE"),
+)
+
+report_receivers = Table(
+    "report_receivers",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("report_id", primary_key=True),
+    _id("userid", primary_key=True),
+    ForeignKeyConstraint(*_REPORT_FK, ondelete="CASCADE"),
+    Index("ix_report_receivers_corp_id_userid", "corp_id", "userid"),
+)
+
+report_comments = Table(
+    "report_comments",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("report_id", primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    _id("userid"),
+    Column("content", Text),
+    Column("create_time_text", String(32)),
+    Column("created_at", UTCDateTime()),
+    ForeignKeyConstraint(*_REPORT_FK, ondelete="CASCADE"),
+)
+
+report_user_stats = Table(
+    "report_user_stats",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("report_id", primary_key=True),
+    Column("type", SmallInteger, primary_key=True, autoincrement=False),
+    _id("userid", primary_key=True),
+    ForeignKeyConstraint(*_REPORT_FK, ondelete="CASCADE"),
+)
+
+#: ``report_user_stats.type`` values (DingTalk's ``statistics/listbytype`` types).
+STAT_READ, STAT_COMMENT, STAT_LIKE = 0, 1, 2
+
+__all__ = [
+    "STAT_COMMENT",
+    "STAT_LIKE",
+    "STAT_READ",
+    "metadata",
+    "report_comments",
+    "report_contents",
+    "report_receivers",
+    "report_template_fields",
+    "report_templates",
+    "report_user_stats",
+    "reports",
+]

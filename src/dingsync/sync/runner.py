@@ -17,6 +17,7 @@ from dingsync.sync.engine import ProgressSink, SyncEntity, SyncResult, run_sync
 #: name → (module, class). Each class is a :class:`~dingsync.sync.engine.SyncEntity`.
 ENTITIES: dict[str, tuple[str, str]] = {
     "contacts": ("dingsync.sync.contacts", "ContactsSync"),
+    "reports": ("dingsync.sync.reports", "ReportsSync"),
 }
 ENTITY_NAMES: tuple[str, ...] = tuple(ENTITIES)
 

@@ -1,0 +1,325 @@
+"""Benchmark ``reports`` (``make bench``): report sync against the sandbox, and a big xlsx export.
+
+1. **Sync**: the sandbox runs in its own process (``dingsync sandbox --days D``) with a fixed
+   latency and a per-API QPS limit; the directory is synced first (not timed), then the reports
+   sync is timed. Printed: API calls per path against the minimum the page caps allow
+   (``report/list``: one page per 20 reports of each window; ``receiver/list``: one call per
+   report), the rate-limit bound (for each API its calls ÷ its QPS; the largest) and the ratio
+   wall ÷ bound (target ≤ 1.2).
+2. **Export**: ``--export-rows`` reports of one template (synthetic, 5 fields each, 3 receivers)
+   are written to a SQLite database, then exported to xlsx by a child process (XlsxWriter
+   ``constant_memory``). Printed: rows/s and the child's peak RSS (``VmHWM``: ``ru_maxrss``
+   would include the parent's, which survives ``exec``; target < 200 MB).
+
+Usage: ``python benchmarks/run.py reports -- [--users 2000] [--days 30] [--qps 200]
+[--latency-ms 30] [--details none|recent|all] [--export-rows 200000] [--skip-sync]
+[--skip-export]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from dingsync.dingtalk import DingTalkClient
+from dingsync.store import db, repo_reports
+from dingsync.store.schema import from_ms, sync_checkpoints, to_ms
+from dingsync.store.schema_reports import reports
+from dingsync.sync.contacts import ContactsSync
+from dingsync.sync.engine import run_sync
+from dingsync.sync.reports import ReportsSync
+
+DAY_MS = 86_400_000
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class SandboxProcess:
+    """``dingsync sandbox`` in a child process."""
+
+    def __init__(self, users: int, days: int, qps: float, latency_ms: float) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        cmd = [
+            sys.executable,
+            "-m",
+            "dingsync.cli",
+            "sandbox",
+            "--port",
+            str(self.port),
+            "--users",
+            str(users),
+            "--days",
+            str(days),
+            "--qps",
+            str(qps),
+            "--latency-ms",
+            str(latency_ms),
+        ]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"sandbox exited: {err}")
+            try:
+                self.app = httpx.get(f"{self.base_url}/sandbox/app", timeout=1).json()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("sandbox did not start")
+
+    def stats(self) -> dict[str, Any]:
+        return dict(httpx.get(f"{self.base_url}/sandbox/stats", timeout=120).json())
+
+    def reset(self) -> None:
+        httpx.post(f"{self.base_url}/sandbox/stats/reset", timeout=60)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+async def _sync(sb: SandboxProcess, args: argparse.Namespace, url: str) -> dict[str, Any]:
+    engine = db.create_engine_for(url)
+    db.migrate(engine)
+    corp = sb.app["corp_id"]
+    truth = sb.stats()["reports"]  # also generates the world before the clock starts
+    start_ms = int(truth["window"]["start_ms"])
+    async with DingTalkClient(
+        sb.app["app_key"],
+        sb.app["app_secret"],
+        corp_id=corp,
+        oapi_url=sb.base_url,
+        api_url=sb.base_url,
+        qps_per_api=args.qps,
+    ) as client:
+        await run_sync(client, engine, corp, [ContactsSync()])
+        entity = ReportsSync(since_ms=start_ms, details=args.details)
+        sb.reset()
+        started = time.monotonic()
+        result = await run_sync(client, engine, corp, [entity])
+        wall = time.monotonic() - started
+        with engine.connect() as conn:
+            plan = conn.execute(
+                select(sync_checkpoints.c.state).where(
+                    sync_checkpoints.c.run_id == result.run_id, sync_checkpoints.c.key == "plan"
+                )
+            ).scalar_one()
+        now_ms = int(plan["now_ms"])
+    with engine.connect() as conn:
+        summary = repo_reports.summary(conn, corp)
+        created = [
+            to_ms(t)
+            for (t,) in conn.execute(select(reports.c.create_time).where(reports.c.corp_id == corp))
+        ]
+    engine.dispose()
+    # The fewest report/list pages the caps allow for the sync's 1-day checkpoint windows:
+    # ceil(reports / 20) per window, and one (empty) page for an empty window.
+    per_window = Counter((int(ms or 0) - start_ms) // DAY_MS for ms in created)
+    windows = (now_ms - start_ms) // DAY_MS + 1
+    min_pages = sum(max(1, math.ceil(per_window.get(w, 0) / 20)) for w in range(windows))
+    return {
+        "wall_s": wall,
+        "calls": {p: n for p, n in result.api_calls.items() if p.startswith("/topapi/report")},
+        "summary": summary,
+        "truth": {k: v for k, v in truth.items() if k != "submissions"},
+        "min_list_pages": min_pages,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Export
+# --------------------------------------------------------------------------------------------
+FIELDS = ["今日完成工作", "未完成工作", "需协调工作", "今日拜访客户数", "签约金额（元）"]
+
+
+def _fill_db(url: str, rows: int) -> tuple[date, date]:
+    """``rows`` synthetic 日报 reports (5 fields, 3 receivers) in a fresh database."""
+    engine = db.create_engine_for(url)
+    db.migrate(engine)
+    corp = "bench"
+    rng = random.Random(1)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with engine.begin() as conn:
+        repo_reports.upsert_templates(conn, corp, [{"name": "日报", "fields_synced": True}])
+        repo_reports.replace_template_fields(
+            conn,
+            corp,
+            "日报",
+            [{"sort": i, "field_name": f, "type": 1} for i, f in enumerate(FIELDS)],
+        )
+    batch = 5000
+    for base in range(0, rows, batch):
+        reps, contents, receivers = [], {}, {}
+        for i in range(base, min(base + batch, rows)):
+            rid = f"r{i:08d}"
+            ms = int(start.timestamp() * 1000) + i * 60_000
+            reps.append(
+                {
+                    "report_id": rid,
+                    "template_name": "日报",
+                    "creator_id": f"u{i % 2000}",
+                    "creator_name": f"员工{i % 2000}",
+                    "dept_name": "研发中心",
+                    "create_time": from_ms(ms),
+                    "modified_time": from_ms(ms),
+                    "remark": "",
+                    "receivers_synced": True,
+                }
+            )
+            contents[rid] = [
+                {"key": FIELDS[0], "sort": "0", "type": "1", "value": "完成接口联调，修复缺陷 ✅"},
+                {"key": FIELDS[1], "sort": "1", "type": "1", "value": "性能测试未完成"},
+                {"key": FIELDS[2], "sort": "2", "type": "1", "value": ""},
+                {"key": FIELDS[3], "sort": "3", "type": "1", "value": str(rng.randint(0, 8))},
+                {"key": FIELDS[4], "sort": "4", "type": "1", "value": str(rng.randint(0, 9) * 100)},
+            ]
+            receivers[rid] = [f"u{(i + k) % 2000}" for k in (1, 2, 3)]
+        with engine.begin() as conn:
+            repo_reports.upsert_reports(conn, corp, reps, contents)
+            repo_reports.replace_receivers(conn, corp, receivers)
+    engine.dispose()
+    last = (start + timedelta(minutes=rows)).date() + timedelta(days=1)  # Shanghai is ahead
+    return start.date(), last
+
+
+_EXPORT_CHILD = """
+import resource, sys, time
+from datetime import date
+from dingsync.store import db
+from dingsync.export.reports import export_reports
+url, out, first, last = sys.argv[1:5]
+engine = db.create_engine_for(url)
+t = time.monotonic()
+with engine.connect() as conn:
+    n = export_reports(conn, "bench", "日报", date.fromisoformat(first), date.fromisoformat(last),
+                       out, "xlsx")
+wall = time.monotonic() - t
+hwm = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")]
+rss_mb = int(hwm[0]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(n, wall, rss_mb)
+"""
+
+
+def _export(rows: int, tmp: str) -> dict[str, Any]:
+    url = f"sqlite:///{tmp}/export.db"
+    t = time.monotonic()
+    first, last = _fill_db(url, rows)
+    fill_s = time.monotonic() - t
+    out = Path(tmp) / "reports.xlsx"
+    proc = subprocess.run(
+        [sys.executable, "-c", _EXPORT_CHILD, url, str(out), first.isoformat(), last.isoformat()],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    n, wall, rss = proc.stdout.split()
+    return {
+        "rows": int(n),
+        "wall_s": round(float(wall), 2),
+        "rows_per_s": round(int(n) / float(wall)),
+        "peak_rss_mb": round(float(rss), 1),
+        "xlsx_mb": round(out.stat().st_size / 1e6, 1),
+        "fill_db_s": round(fill_s, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="bench reports", description=__doc__)
+    ap.add_argument("--users", type=int, default=2000)
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--qps", type=float, default=200.0)
+    ap.add_argument("--latency-ms", type=float, default=30.0)
+    ap.add_argument("--details", choices=("none", "recent", "all"), default="none")
+    ap.add_argument("--export-rows", type=int, default=200_000)
+    ap.add_argument("--skip-sync", action="store_true")
+    ap.add_argument("--skip-export", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args(argv)
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_sync:
+            sb = SandboxProcess(args.users, args.days, args.qps, args.latency_ms)
+            try:
+                res = asyncio.run(_sync(sb, args, f"sqlite:///{tmp}/sync.db"))
+            finally:
+                sb.close()
+            calls = res["calls"]
+            n_reports = res["truth"]["reports"]
+            bound = max(n / args.qps for n in calls.values())
+            figures["sync"] = {
+                "users": args.users,
+                "days": args.days,
+                "qps_per_api": args.qps,
+                "latency_ms": args.latency_ms,
+                "details": args.details,
+                "reports": n_reports,
+                "stored": res["summary"],
+                "api_calls": calls,
+                "min_list_calls": res["min_list_pages"],
+                "min_list_calls_one_window": math.ceil(n_reports / 20),
+                "list_calls_per_min": round(
+                    calls.get("/topapi/report/list", 0) / max(1, res["min_list_pages"]), 3
+                ),
+                "receiver_calls_per_report": round(
+                    calls.get("/topapi/report/receiver/list", 0) / max(1, n_reports), 3
+                ),
+                "wall_s": round(res["wall_s"], 2),
+                "bound_s": round(bound, 2),
+                "ratio_wall_to_bound": round(res["wall_s"] / bound, 3),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            }
+        if not args.skip_export:
+            figures["export"] = _export(args.export_rows, tmp)
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+        return
+    if "sync" in figures:
+        s = figures["sync"]
+        print(
+            f"reports sync: {s['users']} people, {s['days']} days → {s['reports']} reports, "
+            f"{s['qps_per_api']:g} QPS/API, {s['latency_ms']:g} ms, details={s['details']}"
+        )
+        for path, n in sorted(s["api_calls"].items()):
+            print(f"  {path:<42} {n:>7} calls  {n / args.qps:8.2f} s at the limit")
+        print(
+            f"  report/list calls ÷ minimum for its 1-day windows ({s['min_list_calls']}) = "
+            f"{s['list_calls_per_min']} (one 180-day window would need "
+            f"{s['min_list_calls_one_window']}); receiver calls per report = "
+            f"{s['receiver_calls_per_report']} (minimum 1)"
+        )
+        print(
+            f"  wall {s['wall_s']} s; bound {s['bound_s']} s; ratio {s['ratio_wall_to_bound']} "
+            f"(target ≤ 1.2); peak RSS {s['peak_rss_mb']} MB"
+        )
+    if "export" in figures:
+        e = figures["export"]
+        print(
+            f"xlsx export: {e['rows']} rows in {e['wall_s']} s = {e['rows_per_s']} rows/s; "
+            f"peak RSS {e['peak_rss_mb']} MB (target < 200); file {e['xlsx_mb']} MB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,292 @@
+"""Repositories for reports (日志) over :mod:`dingsync.store.schema_reports`.
+
+Same rules as :mod:`dingsync.store.repo`: functions take a ``Connection`` inside the caller's
+transaction, rows are dicts keyed by column name, writes are idempotent set-based upserts
+(``repo.upsert``). Per-report lists (contents, receivers, comments, read/like lists) are
+*replaced* for the reports given: their old rows are deleted and the new ones inserted, so a
+field removed by an edit disappears too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Table, delete, func, select
+
+from dingsync.store import repo
+from dingsync.store.schema_reports import (
+    report_comments,
+    report_contents,
+    report_receivers,
+    report_template_fields,
+    report_templates,
+    report_user_stats,
+    reports,
+)
+
+Row = Mapping[str, Any]
+
+
+def _with_corp(corp_id: str, rows: Iterable[Row]) -> list[dict[str, Any]]:
+    out = []
+    for source in rows:
+        row = dict(source)
+        if row.setdefault("corp_id", corp_id) != corp_id:
+            raise ValueError(f"row has corp_id={row['corp_id']!r}, this call is for {corp_id!r}")
+        out.append(row)
+    return out
+
+
+def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _replace(
+    conn: Connection, table: Table, corp_id: str, report_ids: Sequence[str], rows: list[Row]
+) -> int:
+    """Delete ``table``'s rows of ``report_ids`` and insert ``rows`` (all of those reports)."""
+    ids = list(dict.fromkeys(report_ids))
+    for chunk in _chunks(ids):
+        conn.execute(delete(table).where(table.c.corp_id == corp_id, table.c.report_id.in_(chunk)))
+    data = _with_corp(corp_id, rows)
+    if data:
+        for i in range(0, len(data), repo.MAX_ROWS_PER_STATEMENT):
+            conn.execute(table.insert(), data[i : i + repo.MAX_ROWS_PER_STATEMENT])
+    return len(data)
+
+
+# --------------------------------------------------------------------------------------------
+# Templates
+# --------------------------------------------------------------------------------------------
+def upsert_templates(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
+    """Upsert ``report_templates`` rows (keyed by ``name``)."""
+    return repo.upsert(conn, report_templates, _with_corp(corp_id, rows), ["corp_id", "name"])
+
+
+def replace_template_fields(
+    conn: Connection, corp_id: str, template_name: str, rows: Iterable[Row]
+) -> int:
+    """Replace a template's fields (``{sort, field_name, type}`` rows)."""
+    conn.execute(
+        delete(report_template_fields).where(
+            report_template_fields.c.corp_id == corp_id,
+            report_template_fields.c.template_name == template_name,
+        )
+    )
+    data = [{**dict(r), "corp_id": corp_id, "template_name": template_name} for r in rows]
+    if data:
+        conn.execute(report_template_fields.insert(), data)
+    return len(data)
+
+
+def templates_with_fields(conn: Connection, corp_id: str) -> int:
+    """How many templates of ``corp_id`` have their fields stored."""
+    t = report_templates
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(t)
+            .where(t.c.corp_id == corp_id, t.c.fields_synced.is_(True))
+        ).scalar_one()
+    )
+
+
+def template_fields(conn: Connection, corp_id: str, template_name: str) -> list[str]:
+    """Field names of a template in ``sort`` order (empty when not synced)."""
+    t = report_template_fields
+    return list(
+        conn.execute(
+            select(t.c.field_name)
+            .where(t.c.corp_id == corp_id, t.c.template_name == template_name)
+            .order_by(t.c.sort)
+        ).scalars()
+    )
+
+
+def content_keys(conn: Connection, corp_id: str, template_name: str) -> list[str]:
+    """Content keys seen in stored reports of a template, by their smallest position."""
+    c, r = report_contents, reports
+    rows = conn.execute(
+        select(c.c.key, func.min(c.c.position))
+        .join(r, (r.c.corp_id == c.c.corp_id) & (r.c.report_id == c.c.report_id))
+        .where(c.c.corp_id == corp_id, r.c.template_name == template_name)
+        .group_by(c.c.key)
+    ).all()
+    keyed = [(k, pos) for k, pos in rows if k is not None]
+    return [k for k, _ in sorted(keyed, key=lambda kv: (kv[1], kv[0]))]
+
+
+# --------------------------------------------------------------------------------------------
+# Reports and their lists
+# --------------------------------------------------------------------------------------------
+def upsert_reports(
+    conn: Connection,
+    corp_id: str,
+    rows: Iterable[Row],
+    contents: Mapping[str, Sequence[Row]] | None = None,
+) -> int:
+    """Upsert ``reports`` rows; with ``contents`` (``report_id → [{key, sort, type, value}]`` in
+    the order sent) those reports' contents are replaced (``position`` = index)."""
+    data = _with_corp(corp_id, rows)
+    n = repo.upsert(conn, reports, data, ["corp_id", "report_id"])
+    if contents is not None:
+        content_rows: list[Row] = [
+            {
+                "report_id": rid,
+                "position": i,
+                "key": item.get("key"),
+                "sort": item.get("sort"),
+                "type": item.get("type"),
+                "value": item.get("value"),
+            }
+            for rid, items in contents.items()
+            for i, item in enumerate(items)
+        ]
+        _replace(conn, report_contents, corp_id, list(contents), content_rows)
+    return n
+
+
+def replace_receivers(
+    conn: Connection, corp_id: str, by_report: Mapping[str, Sequence[str]]
+) -> int:
+    """Replace the receivers of each report in ``by_report`` (``report_id → [userid]``)."""
+    rows: list[Row] = [
+        {"report_id": rid, "userid": u}
+        for rid, users in by_report.items()
+        for u in dict.fromkeys(users)
+    ]
+    return _replace(conn, report_receivers, corp_id, list(by_report), rows)
+
+
+def replace_comments(conn: Connection, corp_id: str, by_report: Mapping[str, Sequence[Row]]) -> int:
+    """Replace comments (``{userid, content, create_time_text, created_at}`` rows in order)."""
+    rows: list[Row] = [
+        {"report_id": rid, "position": i, **dict(c)}
+        for rid, items in by_report.items()
+        for i, c in enumerate(items)
+    ]
+    return _replace(conn, report_comments, corp_id, list(by_report), rows)
+
+
+def replace_user_stats(
+    conn: Connection, corp_id: str, by_report: Mapping[str, Mapping[int, Sequence[str]]]
+) -> int:
+    """Replace read (0) / comment (1) / like (2) lists: ``report_id → {type: [userid]}``."""
+    rows: list[Row] = [
+        {"report_id": rid, "type": kind, "userid": u}
+        for rid, kinds in by_report.items()
+        for kind, users in kinds.items()
+        for u in dict.fromkeys(users)
+    ]
+    return _replace(conn, report_user_stats, corp_id, list(by_report), rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Reads
+# --------------------------------------------------------------------------------------------
+def _count(conn: Connection, table: Table, corp_id: str) -> int:
+    return int(
+        conn.execute(
+            select(func.count()).select_from(table).where(table.c.corp_id == corp_id)
+        ).scalar_one()
+    )
+
+
+def summary(conn: Connection, corp_id: str) -> dict[str, int]:
+    """Counts for the demo/sync summary: ``report_templates``, ``reports``,
+    ``report_receivers``, ``report_comments``, ``report_reads``/``report_likes``."""
+    s = report_user_stats
+    by_type: dict[int, int] = {
+        int(k): int(n)
+        for k, n in conn.execute(
+            select(s.c.type, func.count()).where(s.c.corp_id == corp_id).group_by(s.c.type)
+        )
+    }
+    return {
+        "report_templates": _count(conn, report_templates, corp_id),
+        "reports": _count(conn, reports, corp_id),
+        "report_receivers": _count(conn, report_receivers, corp_id),
+        "report_comments": _count(conn, report_comments, corp_id),
+        "report_reads": int(by_type.get(0, 0)),
+        "report_likes": int(by_type.get(2, 0)),
+    }
+
+
+def max_modified_time(conn: Connection, corp_id: str) -> datetime | None:
+    """The newest ``modified_time`` stored for ``corp_id``."""
+    value = conn.execute(
+        select(func.max(reports.c.modified_time)).where(reports.c.corp_id == corp_id)
+    ).scalar_one_or_none()
+    if isinstance(value, datetime) and value.tzinfo is None:
+        from datetime import UTC
+
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def contents_of(
+    conn: Connection, corp_id: str, report_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """``report_id → [{key, sort, type, value}]`` in the order DingTalk sent them."""
+    out: dict[str, list[dict[str, Any]]] = {rid: [] for rid in report_ids}
+    c = report_contents
+    for chunk in _chunks(list(report_ids)):
+        for row in conn.execute(
+            select(c.c.report_id, c.c.key, c.c.sort, c.c.type, c.c.value)
+            .where(c.c.corp_id == corp_id, c.c.report_id.in_(chunk))
+            .order_by(c.c.report_id, c.c.position)
+        ):
+            out[row.report_id].append(
+                {"key": row.key, "sort": row.sort, "type": row.type, "value": row.value}
+            )
+    return out
+
+
+def receivers_of(conn: Connection, corp_id: str, report_ids: Sequence[str]) -> dict[str, list[str]]:
+    """``report_id → [userid]`` (sorted)."""
+    out: dict[str, list[str]] = {rid: [] for rid in report_ids}
+    t = report_receivers
+    for chunk in _chunks(list(report_ids)):
+        for rid, uid in conn.execute(
+            select(t.c.report_id, t.c.userid)
+            .where(t.c.corp_id == corp_id, t.c.report_id.in_(chunk))
+            .order_by(t.c.report_id, t.c.userid)
+        ):
+            out[rid].append(uid)
+    return out
+
+
+def load_reports(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
+    """Every stored report of ``corp_id`` with ``contents``, ``receivers``, ``comments``
+    (``[{userid, content, create_time_text}]``) and ``stats`` (``{type: [userid]}``) — for
+    comparisons in tests and tools."""
+    out = {
+        r["report_id"]: dict(r)
+        for r in conn.execute(select(reports).where(reports.c.corp_id == corp_id)).mappings()
+    }
+    ids = list(out)
+    contents = contents_of(conn, corp_id, ids)
+    receivers = receivers_of(conn, corp_id, ids)
+    for rid, row in out.items():
+        row["contents"] = contents[rid]
+        row["receivers"] = receivers[rid]
+        row["comments"] = []
+        row["stats"] = {}
+    c = report_comments
+    for com in conn.execute(
+        select(c).where(c.c.corp_id == corp_id).order_by(c.c.report_id, c.c.position)
+    ).mappings():
+        out[com["report_id"]]["comments"].append(
+            {k: com[k] for k in ("userid", "content", "create_time_text")}
+        )
+    s = report_user_stats
+    for rid, kind, uid in conn.execute(
+        select(s.c.report_id, s.c.type, s.c.userid)
+        .where(s.c.corp_id == corp_id)
+        .order_by(s.c.report_id, s.c.type, s.c.userid)
+    ):
+        out[rid]["stats"].setdefault(int(kind), []).append(uid)
+    return out

@@ -1,0 +1,90 @@
+"""Fixtures for the reports tests: a small sandbox company with its reports (real loopback
+HTTP), clients pointed at it, migrated databases (SQLite and PostgreSQL) and a full sync."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from dingsync.dingtalk import DingTalkClient
+from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.store import db
+from dingsync.sync.contacts import ContactsSync
+from dingsync.sync.engine import SyncResult, run_sync
+from dingsync.sync.reports import ReportsSync
+
+SEED = 11
+USERS = 16
+DAYS = 10
+GMT8 = timezone(timedelta(hours=8))
+
+
+def make_client(sb: SandboxServer, **kw: Any) -> DingTalkClient:
+    """A client for ``sb`` without a rate limit and with quick backoff."""
+    kw.setdefault("qps_per_api", None)
+    kw.setdefault("backoff_base", 0.01)
+    kw.setdefault("backoff_max", 0.05)
+    kw.setdefault("rate_limit_pause", 0.0)
+    return DingTalkClient(
+        sb.app.app_key,
+        sb.app.app_secret,
+        corp_id=sb.app.corp_id,
+        oapi_url=sb.base_url,
+        api_url=sb.base_url,
+        **kw,
+    )
+
+
+def window(sb: SandboxServer) -> tuple[int, int]:
+    """The sandbox's report history ``(start_ms, end_ms)``."""
+    w = sb.stats()["reports"]["window"]
+    return int(w["start_ms"]), int(w["end_ms"])
+
+
+def window_dates(sb: SandboxServer) -> tuple[date, date]:
+    """First and last Shanghai date of the sandbox's report history (inclusive)."""
+    start, end = window(sb)
+    first = datetime.fromtimestamp(start / 1000, GMT8).date()
+    last = datetime.fromtimestamp((end - 1) / 1000, GMT8).date()
+    return first, last
+
+
+def sync(
+    sb: SandboxServer,
+    engine: Engine,
+    *,
+    contacts: bool = True,
+    kind: str = "full",
+    max_retries: int = 6,
+    **kw: Any,
+) -> SyncResult:
+    """Run contacts (optionally) and reports over the whole sandbox history."""
+    kw.setdefault("since_ms", window(sb)[0])
+    entities: list[Any] = [ContactsSync()] if contacts else []
+    entities.append(ReportsSync(**kw))
+
+    async def go() -> SyncResult:
+        async with make_client(sb, max_retries=max_retries) as client:
+            return await run_sync(client, engine, sb.app.corp_id, entities, kind=kind)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    """A read-only sandbox shared by a module (do not mutate it)."""
+    with SandboxServer(SandboxConfig(seed=SEED, users=USERS, days=DAYS, qps_limit=None)) as sb:
+        yield sb
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = db.create_engine_for(db_url)
+    db.migrate(eng)
+    yield eng
+    eng.dispose()

@@ -1,0 +1,102 @@
+"""A reports sync interrupted by DingTalk failures resumes from its window checkpoints; the CLI
+commands (``dingsync export reports``, ``dingsync reports compliance``) work on a synced
+database."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import Engine, select
+from typer.testing import CliRunner
+
+from dingsync.cli import app
+from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.store import db, repo_reports
+from dingsync.store.schema import sync_checkpoints, sync_runs
+from dingsync.sync.engine import run_sync
+from dingsync.sync.reports import ReportsSync
+
+from .conftest import make_client, sync, window, window_dates
+
+
+def test_interrupted_sync_resumes_from_window_checkpoints(engine: Engine) -> None:
+    with SandboxServer(SandboxConfig(seed=9, users=12, days=10, qps_limit=None)) as sb:
+        corp = sb.app.corp_id
+        since = window(sb)[0]
+        assert sync(sb, engine, details="none").status == "succeeded"
+        with engine.begin() as conn:  # start the reports afresh
+            for table in ("reports", "report_templates"):
+                conn.exec_driver_sql(f"DELETE FROM {table}")
+        # Some calls hang; the run is cancelled (Ctrl-C) while they do.
+        sb.configure(fault_timeout=0.05, timeout_s=4.0, fault_seed=3)
+
+        async def interrupted() -> None:
+            async with make_client(sb) as client:
+                entity = ReportsSync(since_ms=since, details="none")
+                await asyncio.wait_for(run_sync(client, engine, corp, [entity]), timeout=1.5)
+
+        with pytest.raises(TimeoutError):
+            asyncio.run(interrupted())
+        with engine.connect() as conn:
+            status = conn.execute(
+                select(sync_runs.c.status).order_by(sync_runs.c.id.desc())
+            ).scalar()
+            done = [
+                k
+                for (k,) in conn.execute(
+                    select(sync_checkpoints.c.key).where(sync_checkpoints.c.entity == "reports")
+                )
+                if k.startswith("w:")
+            ]
+            partial = repo_reports.summary(conn, corp)["reports"]
+        assert status == "interrupted"
+        assert done and partial > 0
+        sb.configure(fault_timeout=0.0)
+        sb.reset_stats()
+        result = sync(sb, engine, contacts=False, details="none")
+        assert result.status == "succeeded" and result.resumed
+        total = sb.stats()["reports"]["reports"]
+        assert 0 < partial < total
+        with engine.connect() as conn:
+            assert repo_reports.summary(conn, corp)["reports"] == total
+        # windows committed before the interruption are not fetched again
+        assert sb.stats()["calls"]["/topapi/report/receiver/list"] == total - partial
+
+
+def test_cli_export_and_compliance(sqlite_url: str, tmp_path: Path) -> None:
+    engine = db.create_engine_for(sqlite_url)
+    db.migrate(engine)
+    with SandboxServer(SandboxConfig(seed=4, users=10, days=8, qps_limit=None)) as sb:
+        assert sync(sb, engine, details="none").status == "succeeded"
+        corp = sb.app.corp_id
+        first, last = window_dates(sb)
+    engine.dispose()
+    runner = CliRunner()
+    common = ["--database-url", sqlite_url, "--corp-id", corp]
+    dates = ["--from", first.isoformat(), "--to", last.isoformat()]
+    out = tmp_path / "r.xlsx"
+    res = runner.invoke(
+        app, ["export", "reports", "--template", "日报", *dates, "-o", str(out), *common]
+    )
+    assert res.exit_code == 0, res.output
+    sheet = openpyxl.load_workbook(out, read_only=True).active
+    assert sheet is not None
+    header = next(sheet.iter_rows(values_only=True))
+    assert header[:2] == ("日志ID", "模板") and "今日完成工作" in header
+    res = runner.invoke(app, ["reports", "compliance", "--template", "日报", *dates, *common])
+    assert res.exit_code == 0, res.output
+    assert "提交率" in res.output
+    csv_out = tmp_path / "c.csv"
+    res = runner.invoke(
+        app,
+        ["reports", "compliance", "--template", "周报", *dates, "--format", "csv",
+         "-o", str(csv_out), *common],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert csv_out.read_bytes().startswith(b"\xef\xbb\xbf")
+    res = runner.invoke(app, ["reports", "compliance", "--template", "日报", "--from", "x",
+                              "--to", "y", *common])  # fmt: skip
+    assert res.exit_code == 2

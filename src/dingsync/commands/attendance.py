@@ -1,13 +1,149 @@
-"""CLI commands for attendance (考勤).
+"""CLI commands for attendance (考勤): ``dingsync attendance summary`` and
+``dingsync export attendance``.
 
-Registered on the ``dingsync`` app by ``dingsync.cli``.
+Registered on the ``dingsync`` app by ``dingsync.cli`` (``register``); both read the database
+(``DINGSYNC_DATABASE_URL`` or ``--database-url``) filled by ``dingsync sync``/``demo``.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from dingsync.commands.export_app import export_app
+
+attendance_app = typer.Typer(help="Attendance (考勤): monthly summary.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+MonthOpt = Annotated[str, typer.Option("--month", help="Month as YYYY-MM, e.g. 2026-11.")]
+DeptOpt = Annotated[
+    int | None, typer.Option("--dept", help="Only this department and its sub-departments.")
+]
+DbOpt = Annotated[str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")]
+CorpOpt = Annotated[
+    str | None, typer.Option(help="CorpId (default: DINGTALK_CORP_ID or the last synced corp).")
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="File to write (default: in ./).")
+]
+
+
+def _load(database_url: str | None, corp_id: str | None, month: str, dept: int | None) -> Any:
+    from sqlalchemy import select
+
+    from dingsync.config import load_settings
+    from dingsync.export.attendance import monthly_summary
+    from dingsync.store import db
+    from dingsync.store.schema import sync_runs
+
+    overrides = {"DINGSYNC_DATABASE_URL": database_url} if database_url else {}
+    settings = load_settings(**overrides)
+    engine = db.create_engine_for(settings.database_url)
+    db.migrate(engine)
+    with engine.connect() as conn:
+        cid = corp_id or settings.corp_id
+        if not cid:
+            cid = conn.execute(
+                select(sync_runs.c.corp_id).order_by(sync_runs.c.id.desc()).limit(1)
+            ).scalar()
+        if not cid:
+            err_console.print("error: no synced organisation; run `dingsync sync` or `demo` first")
+            raise typer.Exit(2)
+        try:
+            return monthly_summary(conn, str(cid), month, dept)
+        except ValueError as exc:
+            err_console.print(f"error: {exc}")
+            raise typer.Exit(2) from exc
+
+
+def _write(summary: Any, fmt: str, output: Path | None) -> Path:
+    from dingsync.export.attendance import write_csv, write_xlsx
+
+    path = output or Path(f"attendance-{summary.month}.{fmt}")
+    if fmt == "xlsx":
+        return write_xlsx(summary, path)
+    return write_csv(summary, path)
+
+
+def _print_table(summary: Any) -> None:
+    from dingsync.export.attendance import METRIC_LABELS, METRICS, summary_records
+
+    table = Table(title=f"考勤月度汇总 {summary.start} — {summary.end} ({len(summary.rows)} 人)")
+    for header in ["姓名", "UserId", *METRIC_LABELS.values()]:
+        table.add_column(header, justify="right" if header not in ("姓名", "UserId") else "left")
+    for rec in summary_records(summary):
+        table.add_row(rec[0], rec[4], *(str(v) for v in rec[5 : 5 + len(METRICS)]))
+    console.print(table)
+    _print_check(summary)
+
+
+def _print_check(summary: Any) -> None:
+    from dingsync.export.attendance import METRIC_LABELS
+
+    if not summary.columns_synced:
+        console.print("cross-check: DingTalk report columns not synced (nothing to compare)")
+    elif not summary.disagreements:
+        console.print("cross-check: every person agrees with DingTalk's report columns")
+    else:
+        console.print(
+            f"[bold red]cross-check: {len(summary.disagreements)} disagreement(s) "
+            "with DingTalk's report columns[/]"
+        )
+        for d in summary.disagreements:
+            console.print(
+                f"  {d.name} ({d.userid}) {METRIC_LABELS[d.metric]}: computed {d.ours:g}, "
+                f"DingTalk {d.dingtalk:g}"
+            )
+
+
+@attendance_app.command("summary")
+def summary_command(
+    month: MonthOpt,
+    dept: DeptOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, xlsx or csv.")] = "table",
+    output: OutputOpt = None,
+    database_url: DbOpt = None,
+    corp_id: CorpOpt = None,
+) -> None:
+    """Per person: scheduled days, attended, late, early leave, missing punches, absent, leave
+    hours — computed from the synced results and checked against DingTalk's report columns."""
+    if fmt not in ("table", "xlsx", "csv"):
+        err_console.print("error: --format must be table, xlsx or csv")
+        raise typer.Exit(2)
+    summary = _load(database_url, corp_id, month, dept)
+    if fmt == "table":
+        _print_table(summary)
+        return
+    path = _write(summary, fmt, output)
+    console.print(f"wrote {path} ({len(summary.rows)} people, {len(summary.daily)} person-days)")
+    _print_check(summary)
+
+
+@export_app.command("attendance")
+def export_attendance(
+    month: MonthOpt,
+    dept: DeptOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
+    output: OutputOpt = None,
+    database_url: DbOpt = None,
+    corp_id: CorpOpt = None,
+) -> None:
+    """The monthly attendance summary as an xlsx shaped like DingTalk's 考勤报表 (月度汇总 +
+    每日统计 + 核对差异 sheets) or as csv."""
+    if fmt not in ("xlsx", "csv"):
+        err_console.print("error: --format must be xlsx or csv")
+        raise typer.Exit(2)
+    summary = _load(database_url, corp_id, month, dept)
+    path = _write(summary, fmt, output)
+    console.print(f"wrote {path} ({len(summary.rows)} people, {len(summary.daily)} person-days)")
+    _print_check(summary)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands and sub-commands to ``app``."""
-    return None
+    """Add ``dingsync attendance …`` to ``app`` (``export attendance`` is on the export app)."""
+    app.add_typer(attendance_app, name="attendance")

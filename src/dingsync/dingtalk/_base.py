@@ -179,6 +179,7 @@ class DingTalkClient:
         self._token_refresh_margin = token_refresh_margin
         self._token_min_margin = token_min_margin
 
+        from dingsync.dingtalk.attendance import AttendanceAPI
         from dingsync.dingtalk.auth import AuthAPI
         from dingsync.dingtalk.contacts import ContactsAPI
         from dingsync.dingtalk.reports import ReportsAPI
@@ -188,6 +189,7 @@ class DingTalkClient:
         #: Reports (日志): reports, receivers, comments, read/like lists, templates.
         self.reports = ReportsAPI(self)
         #: Attendance (考勤): results, punches, groups, schedules, report columns, leave.
+        self.attendance = AttendanceAPI(self)
         #: Approvals (审批): templates, form schemas, instance ids, instances.
         #: Login-free code exchange and JSAPI tickets / ``dd.config`` signatures.
         self.auth = AuthAPI(self)

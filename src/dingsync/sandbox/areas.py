@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 #: name → "module:Class". Each area adds ONE line here.
 AREAS: dict[str, str] = {
+    "attendance": "dingsync.sandbox.attendance:AttendanceArea",
     "reports": "dingsync.sandbox.reports:ReportsArea",
 }
 

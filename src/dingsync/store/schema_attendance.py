@@ -1,12 +1,193 @@
-"""Tables for attendance (考勤).
+"""Tables for attendance (考勤): groups, members, managers, schedules, results, punch records,
+leave, report column definitions and their per-day values.
 
-Defined on the shared :data:`dingsync.store.schema.metadata`.
+Defined on the shared :data:`dingsync.store.schema.metadata`. Every time is an aware UTC
+timestamp (DingTalk's epoch ms converted); a work date is stored as DingTalk sends ``workDate``:
+the instant 00:00 Asia/Shanghai of that day. ``repo_attendance`` takes and returns
+``datetime.date`` work dates and converts.
 
 Migration: ``migrations/versions/0003_attendance.py``.
 """
 
 from __future__ import annotations
 
-from dingsync.store.schema import metadata
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
 
-__all__ = ["metadata"]
+from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
+
+WORK_DATE = "work date: 00:00 Asia/Shanghai of the day (DingTalk's workDate)"
+
+
+def _id(name: str, **kw: object) -> Column[str]:
+    return Column(name, String(64), **kw)  # type: ignore[arg-type]
+
+
+def _synced() -> Column[object]:
+    return Column("synced_at", UTCDateTime(), nullable=False, default=utcnow)
+
+
+def _raw() -> Column[object]:
+    return Column("raw", json_type(), nullable=True)
+
+
+attendance_groups = Table(
+    "attendance_groups",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("group_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("group_name", String(255)),
+    Column("type", String(16), comment="FIXED | TURN | NONE"),
+    Column("is_default", Boolean),
+    Column("member_count", Integer),
+    Column("default_class_id", BigInteger),
+    _id("owner_user_id"),
+    Column("work_day_list", json_type(), comment="7 strings Sunday..Saturday; '0' = rest"),
+    _synced(),
+    _raw(),
+    comment="Attendance groups (考勤组) from getsimplegroups.",
+)
+
+attendance_group_members = Table(
+    "attendance_group_members",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("group_id", BigInteger, primary_key=True, autoincrement=False),
+    _id("userid", primary_key=True),
+    _synced(),
+    Index("ix_attendance_group_members_corp_id_userid", "corp_id", "userid"),
+)
+
+attendance_group_managers = Table(
+    "attendance_group_managers",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("group_id", BigInteger, primary_key=True, autoincrement=False),
+    _id("userid", primary_key=True),
+    _synced(),
+)
+
+attendance_schedules = Table(
+    "attendance_schedules",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("userid", primary_key=True),
+    Column("work_date", UTCDateTime(), primary_key=True, comment=WORK_DATE),
+    Column("check_type", String(16), primary_key=True),
+    Column("schedule_id", BigInteger),
+    Column("group_id", BigInteger),
+    Column("shift_id", BigInteger, comment="class id; 0 on rest days"),
+    Column("is_rest", Boolean, nullable=False),
+    Column("plan_check_time", UTCDateTime()),
+    _synced(),
+    _raw(),
+    Index("ix_attendance_schedules_corp_id_work_date", "corp_id", "work_date"),
+    comment="Schedules (排班) from schedule/listbyusers; rest days have is_rest true.",
+)
+
+attendance_results = Table(
+    "attendance_results",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    _id("userid", nullable=False),
+    Column("work_date", UTCDateTime(), nullable=False, comment=WORK_DATE),
+    Column("check_type", String(16)),
+    Column("time_result", String(32)),
+    Column("location_result", String(32)),
+    Column("source_type", String(32)),
+    Column("group_id", BigInteger),
+    Column("plan_id", BigInteger),
+    Column("record_id", BigInteger),
+    Column("approve_id", BigInteger),
+    Column("proc_inst_id", String(128)),
+    Column("base_check_time", UTCDateTime()),
+    Column("user_check_time", UTCDateTime()),
+    _synced(),
+    _raw(),
+    Index("ix_attendance_results_corp_id_userid_work_date", "corp_id", "userid", "work_date"),
+    Index("ix_attendance_results_corp_id_work_date", "corp_id", "work_date"),
+    comment="Results per check point (/attendance/list), NotSigned rows included.",
+)
+
+attendance_records = Table(
+    "attendance_records",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    _id("userid", nullable=False),
+    Column("user_check_time", UTCDateTime(), nullable=False),
+    Column("work_date", UTCDateTime(), comment=WORK_DATE),
+    Column("check_type", String(16)),
+    Column("time_result", String(32)),
+    Column("location_result", String(32)),
+    Column("source_type", String(32)),
+    Column("is_legal", String(1)),
+    Column("invalid_record_type", String(32)),
+    Column("invalid_record_msg", Text),
+    _synced(),
+    _raw(),
+    Index(
+        "ix_attendance_records_corp_id_userid_user_check_time",
+        "corp_id",
+        "userid",
+        "user_check_time",
+    ),
+    comment="Every punch (/attendance/listRecord), valid or not.",
+)
+
+attendance_leaves = Table(
+    "attendance_leaves",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("userid", primary_key=True),
+    Column("start_time", UTCDateTime(), primary_key=True),
+    Column("leave_code", String(128), primary_key=True),
+    Column("end_time", UTCDateTime(), nullable=False),
+    Column("work_date", UTCDateTime(), nullable=False, comment=WORK_DATE),
+    Column("duration_unit", String(16)),
+    Column("duration_percent", Integer),
+    Column("hours", Float),
+    _synced(),
+    _raw(),
+    comment="Approved leave (getleavestatus).",
+)
+
+attendance_columns = Table(
+    "attendance_columns",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("column_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(255)),
+    Column("alias", String(128)),
+    Column("type", Integer),
+    Column("sub_type", Integer),
+    Column("status", Integer),
+    _synced(),
+    _raw(),
+    comment="Attendance report (考勤报表) column definitions (getattcolumns).",
+)
+
+attendance_column_values = Table(
+    "attendance_column_values",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("userid", primary_key=True),
+    Column("column_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("work_date", UTCDateTime(), primary_key=True, comment=WORK_DATE),
+    Column("value", String(64)),
+    _synced(),
+    comment="Per-day report column values (getcolumnval).",
+)
+
+__all__ = [
+    "attendance_column_values",
+    "attendance_columns",
+    "attendance_group_managers",
+    "attendance_group_members",
+    "attendance_groups",
+    "attendance_leaves",
+    "attendance_records",
+    "attendance_results",
+    "attendance_schedules",
+    "metadata",
+]

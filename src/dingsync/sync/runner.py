@@ -18,6 +18,7 @@ from dingsync.sync.engine import ProgressSink, SyncEntity, SyncResult, run_sync
 ENTITIES: dict[str, tuple[str, str]] = {
     "contacts": ("dingsync.sync.contacts", "ContactsSync"),
     "reports": ("dingsync.sync.reports", "ReportsSync"),
+    "attendance": ("dingsync.sync.attendance", "AttendanceSync"),
 }
 ENTITY_NAMES: tuple[str, ...] = tuple(ENTITIES)
 

@@ -1,0 +1,396 @@
+"""Attendance (考勤): results, punches, groups, schedules, report columns, leave — one method
+per endpoint (attendance.md), with every DingTalk cap split here, never by callers.
+
+Any list of people and any date range go in; the fewest calls the API shapes allow come out:
+users in batches of the API's maximum (50, 100 or 1), dates in windows of the API's maximum
+(7 days inclusive, 31 days, 180 days), pages of the maximum size (50, 20, 10). Chunks run
+concurrently; the client core paces each path with its rate limiter and retries failures.
+
+Dates: a ``date`` is a work date in Asia/Shanghai; DingTalk's date strings are
+``yyyy-MM-dd HH:mm:ss`` in GMT+8 and are produced here from the date itself, so the machine's
+time zone never matters. Epoch-ms parameters are computed from GMT+8 wall times.
+
+Errors (after the core's retries): ``InvalidArgumentError`` for 400002/41041/41100/850012/
+850015, ``PermissionDeniedError`` for 60011, other ``DingTalkError`` subclasses as classified in
+:mod:`dingsync.dingtalk.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from dingsync.dingtalk.models.attendance import (
+    GMT8,
+    AttendanceColumn,
+    AttendanceGroup,
+    AttendanceRecord,
+    AttendanceResult,
+    ColumnDayValue,
+    ColumnValues,
+    LeaveStatus,
+    LeaveTimeColumn,
+    ScheduleItem,
+    UpdateData,
+)
+from dingsync.dingtalk.paging import Marker, Pager, cursor_pager, offset_pager
+
+if TYPE_CHECKING:
+    from dingsync.dingtalk._base import DingTalkClient
+
+T = TypeVar("T")
+
+#: ``/attendance/list`` and ``listRecord``: users per call, days per window (inclusive), page.
+LIST_MAX_USERS = 50
+LIST_MAX_DAYS = 7
+LIST_PAGE = 50
+#: ``schedule/listbyusers``: users per call and days per window.
+SCHEDULE_MAX_USERS = 50
+SCHEDULE_MAX_DAYS = 7
+#: ``getcolumnval`` / ``getleavetimebynames``: ids (names) per call and days per window.
+COLUMN_MAX_IDS = 20
+COLUMN_MAX_DAYS = 31
+#: ``getleavestatus``: users per call, days per window, page size (doc max 20, EB-43).
+LEAVE_MAX_USERS = 100
+LEAVE_MAX_DAYS = 180
+LEAVE_PAGE = 20
+#: ``getsimplegroups`` page size.
+GROUPS_PAGE = 10
+
+WIRE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def gmt8_string(day: date | datetime, *, end_of_day: bool = False) -> str:
+    """``yyyy-MM-dd HH:mm:ss`` in GMT+8. A ``date`` gives 00:00:00 (or 23:59:59 with
+    ``end_of_day``); an aware ``datetime`` is converted to GMT+8 (a naive one is refused)."""
+    if isinstance(day, datetime):
+        if day.tzinfo is None:
+            raise ValueError(f"naive datetime {day!r}: give it a timezone")
+        return day.astimezone(GMT8).strftime(WIRE_FORMAT)
+    clock = time(23, 59, 59) if end_of_day else time(0, 0, 0)
+    return datetime.combine(day, clock).strftime(WIRE_FORMAT)
+
+
+def gmt8_ms(day: date, *, end_of_day: bool = False) -> int:
+    """Epoch ms of ``day`` 00:00:00 GMT+8 (or 23:59:59.000 with ``end_of_day``)."""
+    clock = time(23, 59, 59) if end_of_day else time(0, 0, 0)
+    return int(datetime.combine(day, clock, tzinfo=GMT8).timestamp() * 1000)
+
+
+def date_windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
+    """``start..end`` (inclusive) cut into consecutive windows of at most ``days`` days,
+    each inclusive: ``(d1, d1 + days - 1), …``. Empty when ``end < start``."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    out: list[tuple[date, date]] = []
+    cur = start
+    while cur <= end:
+        last = min(end, cur + timedelta(days=days - 1))
+        out.append((cur, last))
+        cur = last + timedelta(days=1)
+    return out
+
+
+def batches(items: Iterable[T], size: int) -> list[list[T]]:
+    """``items`` without duplicates (first occurrence kept) in lists of at most ``size``."""
+    unique = list(dict.fromkeys(items))
+    return [unique[i : i + size] for i in range(0, len(unique), size)]
+
+
+async def _gather_lists(coros: Sequence[Any]) -> list[Any]:
+    results = await asyncio.gather(*coros)
+    return [item for part in results for item in part]
+
+
+class AttendanceAPI:
+    """``client.attendance``: the 考勤 endpoints of attendance.md §1–§7."""
+
+    def __init__(self, client: DingTalkClient) -> None:
+        self._client = client
+
+    # -- results (/attendance/list) ------------------------------------------------------------
+    async def list_results(
+        self, userids: Iterable[str], work_date_from: date, work_date_to: date
+    ) -> list[AttendanceResult]:
+        """Every check-point result of ``userids`` on the work dates ``work_date_from`` ..
+        ``work_date_to`` (inclusive, Asia/Shanghai). ``POST /attendance/list``, split into
+        ≤ 50 users × ≤ 7-day windows, each paged with ``limit`` 50 while ``hasMore``.
+        ``NotSigned`` rows (no punch) are included; a row appears once."""
+        plan = [
+            (users, a, b)
+            for users in batches(userids, LIST_MAX_USERS)
+            for a, b in date_windows(work_date_from, work_date_to, LIST_MAX_DAYS)
+        ]
+        return await _gather_lists([self._results_chunk(u, a, b) for u, a, b in plan])
+
+    async def _results_chunk(
+        self, users: list[str], start: date, end: date
+    ) -> list[AttendanceResult]:
+        async def call(offset: int) -> dict[str, Any]:
+            return await self._client.oapi(
+                "POST",
+                "/attendance/list",
+                json={
+                    "workDateFrom": gmt8_string(start),
+                    "workDateTo": gmt8_string(end),
+                    "userIdList": users,
+                    "offset": offset,
+                    "limit": LIST_PAGE,
+                    "isI18n": False,
+                },
+            )
+
+        pager = offset_pager(
+            call,
+            AttendanceResult.model_validate,
+            result_key=None,
+            list_key="recordresult",
+            has_more_key="hasMore",
+        )
+        return await pager.to_list()
+
+    # -- punches (/attendance/listRecord) ------------------------------------------------------
+    async def list_records(
+        self, userids: Iterable[str], check_date_from: date, check_date_to: date
+    ) -> list[AttendanceRecord]:
+        """Every punch (valid or not) of ``userids`` whose *punch time* falls on
+        ``check_date_from`` 00:00:00 .. ``check_date_to`` 23:59:59 GMT+8.
+        ``POST /attendance/listRecord``, split into ≤ 50 users × ≤ 7-day windows (no paging).
+        A night shift's off-duty punch lies on the day after its work date: widen the range."""
+        plan = [
+            (users, a, b)
+            for users in batches(userids, LIST_MAX_USERS)
+            for a, b in date_windows(check_date_from, check_date_to, LIST_MAX_DAYS)
+        ]
+        return await _gather_lists([self._records_chunk(u, a, b) for u, a, b in plan])
+
+    async def _records_chunk(
+        self, users: list[str], start: date, end: date
+    ) -> list[AttendanceRecord]:
+        body = await self._client.oapi(
+            "POST",
+            "/attendance/listRecord",
+            json={
+                "userIds": users,
+                "checkDateFrom": gmt8_string(start),
+                "checkDateTo": gmt8_string(end, end_of_day=True),
+                "isI18n": False,
+            },
+        )
+        return [AttendanceRecord.model_validate(r) for r in body.get("recordresult") or []]
+
+    async def get_update_data(self, userid: str, work_date: date) -> UpdateData:
+        """One user's results, punches and approvals of one work date.
+        ``POST /topapi/attendance/getupdatedata``."""
+        body = await self._client.oapi(
+            "POST",
+            "/topapi/attendance/getupdatedata",
+            json={"userid": userid, "work_date": gmt8_string(work_date)},
+        )
+        return UpdateData.model_validate(body.get("result") or {})
+
+    # -- groups --------------------------------------------------------------------------------
+    def iter_groups(self) -> Pager[AttendanceGroup]:
+        """Every attendance group in detail (classes, managers, work days).
+        ``POST /topapi/attendance/getsimplegroups``, ``size`` 10 per page."""
+
+        async def call(offset: int) -> dict[str, Any]:
+            return await self._client.oapi(
+                "POST",
+                "/topapi/attendance/getsimplegroups",
+                json={"offset": offset, "size": GROUPS_PAGE},
+            )
+
+        return offset_pager(
+            call,
+            AttendanceGroup.model_validate,
+            result_key="result",
+            list_key="groups",
+            has_more_key="has_more",
+        )
+
+    def iter_group_member_userids(self, group_id: int, op_user_id: str) -> Pager[str]:
+        """Userids of a group's members. ``POST /topapi/attendance/group/memberusers/list``
+        (cursor paging; ``op_user_id``: an administrator's userid)."""
+
+        async def call(cursor: Marker) -> dict[str, Any]:
+            return await self._client.oapi(
+                "POST",
+                "/topapi/attendance/group/memberusers/list",
+                json={"op_user_id": op_user_id, "group_id": group_id, "cursor": cursor},
+            )
+
+        return cursor_pager(
+            call,
+            str,
+            result_key="result",
+            list_key="result",
+            has_more_key="has_more",
+            next_key="cursor",
+        )
+
+    # -- schedules -----------------------------------------------------------------------------
+    async def list_schedules(
+        self, op_user_id: str, userids: Iterable[str], work_date_from: date, work_date_to: date
+    ) -> list[ScheduleItem]:
+        """Schedules (排班, rest days included with ``is_rest`` Y) of ``userids`` on the work
+        dates ``work_date_from`` .. ``work_date_to``. ``POST
+        /topapi/attendance/schedule/listbyusers``, split into ≤ 50 users × ≤ 7-day windows
+        (sent as epoch ms of 00:00:00 .. 23:59:59 GMT+8)."""
+        plan = [
+            (users, a, b)
+            for users in batches(userids, SCHEDULE_MAX_USERS)
+            for a, b in date_windows(work_date_from, work_date_to, SCHEDULE_MAX_DAYS)
+        ]
+
+        async def one(users: list[str], a: date, b: date) -> list[ScheduleItem]:
+            body = await self._client.oapi(
+                "POST",
+                "/topapi/attendance/schedule/listbyusers",
+                json={
+                    "op_user_id": op_user_id,
+                    "userids": ",".join(users),
+                    "from_date_time": gmt8_ms(a),
+                    "to_date_time": gmt8_ms(b, end_of_day=True),
+                },
+            )
+            return [ScheduleItem.model_validate(r) for r in body.get("result") or []]
+
+        return await _gather_lists([one(u, a, b) for u, a, b in plan])
+
+    # -- report columns ------------------------------------------------------------------------
+    async def list_columns(self) -> list[AttendanceColumn]:
+        """The attendance report's column definitions (leave columns have no ``id``).
+        ``POST /topapi/attendance/getattcolumns``."""
+        body = await self._client.oapi("POST", "/topapi/attendance/getattcolumns", json={})
+        result = body.get("result") or {}
+        return [AttendanceColumn.model_validate(c) for c in result.get("columns") or []]
+
+    async def get_column_values(
+        self, userid: str, column_ids: Iterable[int], work_date_from: date, work_date_to: date
+    ) -> list[ColumnValues]:
+        """Per-day values of report columns for one user, one :class:`ColumnValues` per column
+        with the days of every window merged. ``POST /topapi/attendance/getcolumnval``, split
+        into ≤ 20 column ids × ≤ 31-day windows."""
+        plan = [
+            (ids, a, b)
+            for ids in batches(column_ids, COLUMN_MAX_IDS)
+            for a, b in date_windows(work_date_from, work_date_to, COLUMN_MAX_DAYS)
+        ]
+
+        async def one(ids: list[int], a: date, b: date) -> list[ColumnValues]:
+            body = await self._client.oapi(
+                "POST",
+                "/topapi/attendance/getcolumnval",
+                json={
+                    "userid": userid,
+                    "column_id_list": ",".join(str(i) for i in ids),
+                    "from_date": gmt8_string(a),
+                    "to_date": gmt8_string(b),
+                },
+            )
+            out = []
+            for item in (body.get("result") or {}).get("column_vals") or []:
+                vo = item.get("column_vo") or {}
+                out.append(
+                    ColumnValues(
+                        column_id=int(vo.get("id") or 0),
+                        values=[
+                            ColumnDayValue.model_validate(v) for v in item.get("column_vals") or []
+                        ],
+                    )
+                )
+            return out
+
+        merged: dict[int, ColumnValues] = {}
+        for part in await _gather_lists([one(i, a, b) for i, a, b in plan]):
+            if part.column_id in merged:
+                merged[part.column_id].values.extend(part.values)
+            else:
+                merged[part.column_id] = part
+        return list(merged.values())
+
+    async def get_leave_time_by_names(
+        self, userid: str, leave_names: Iterable[str], work_date_from: date, work_date_to: date
+    ) -> list[LeaveTimeColumn]:
+        """Per-day leave values by leave name (事假, 病假 …) for one user.
+        ``POST /topapi/attendance/getleavetimebynames``, ≤ 20 names × ≤ 31-day windows."""
+        plan = [
+            (names, a, b)
+            for names in batches(leave_names, COLUMN_MAX_IDS)
+            for a, b in date_windows(work_date_from, work_date_to, COLUMN_MAX_DAYS)
+        ]
+
+        async def one(names: list[str], a: date, b: date) -> list[LeaveTimeColumn]:
+            body = await self._client.oapi(
+                "POST",
+                "/topapi/attendance/getleavetimebynames",
+                json={
+                    "userid": userid,
+                    "leave_names": ",".join(names),
+                    "from_date": gmt8_string(a),
+                    "to_date": gmt8_string(b),
+                },
+            )
+            return [
+                LeaveTimeColumn(
+                    name=str((c.get("columnvo") or {}).get("name")),
+                    values=[ColumnDayValue.model_validate(v) for v in c.get("columnvals") or []],
+                )
+                for c in (body.get("result") or {}).get("columns") or []
+            ]
+
+        merged: dict[str, LeaveTimeColumn] = {}
+        for part in await _gather_lists([one(n, a, b) for n, a, b in plan]):
+            if part.name in merged:
+                merged[part.name].values.extend(part.values)
+            else:
+                merged[part.name] = part
+        return list(merged.values())
+
+    # -- leave ---------------------------------------------------------------------------------
+    async def list_leave_status(
+        self, userids: Iterable[str], work_date_from: date, work_date_to: date
+    ) -> list[LeaveStatus]:
+        """Approved leave of ``userids`` overlapping ``work_date_from`` 00:00 ..
+        ``work_date_to`` 24:00 GMT+8. ``POST /topapi/attendance/getleavestatus``, split into
+        ≤ 100 users × ≤ 180-day windows, ``size`` 20 per page. A leave overlapping two windows
+        is returned once."""
+        plan = [
+            (users, a, b)
+            for users in batches(userids, LEAVE_MAX_USERS)
+            for a, b in date_windows(work_date_from, work_date_to, LEAVE_MAX_DAYS)
+        ]
+
+        async def one(users: list[str], a: date, b: date) -> list[LeaveStatus]:
+            start_ms = gmt8_ms(a)
+            end_ms = gmt8_ms(b + timedelta(days=1))
+
+            async def call(offset: int) -> dict[str, Any]:
+                return await self._client.oapi(
+                    "POST",
+                    "/topapi/attendance/getleavestatus",
+                    json={
+                        "userid_list": ",".join(users),
+                        "start_time": start_ms,
+                        "end_time": end_ms,
+                        "offset": offset,
+                        "size": LEAVE_PAGE,
+                    },
+                )
+
+            pager = offset_pager(
+                call,
+                LeaveStatus.model_validate,
+                result_key="result",
+                list_key="leave_status",
+                has_more_key="has_more",
+            )
+            return await pager.to_list()
+
+        seen: dict[tuple[str, int, int, str | None], LeaveStatus] = {}
+        for item in await _gather_lists([one(u, a, b) for u, a, b in plan]):
+            seen.setdefault((item.userid, item.start_time, item.end_time, item.leave_code), item)
+        return list(seen.values())

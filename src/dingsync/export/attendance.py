@@ -1,0 +1,460 @@
+"""The monthly attendance summary (考勤报表) and its xlsx/csv exports.
+
+:func:`monthly_summary` computes, per person, from the synced results (``/attendance/list``),
+schedules and leave — never from DingTalk's own report — the metrics of DingTalk's monthly
+report: scheduled days (应出勤天数), days attended (出勤天数), late count and minutes (迟到次数,
+迟到时长; minutes include serious lateness), seriously late (严重迟到次数), early-leave count and
+minutes (早退次数, 早退时长), missing on-duty / off-duty punches (上班缺卡, 下班缺卡; a day with
+every check point missing is absent instead), absent days (旷工天数) and leave hours (请假).
+
+Where DingTalk's report columns were synced (``getcolumnval``), their monthly sums are compared
+with ours and every difference is listed in ``disagreements`` — never hidden or overwritten.
+
+Work dates are Asia/Shanghai calendar dates; times shown are GMT+8.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from dingsync.store import repo_attendance
+from dingsync.store.schema import departments, user_departments, users
+
+#: Work dates and punch times are shown in Asia/Shanghai (GMT+8), as DingTalk's report does.
+GMT8 = timezone(timedelta(hours=8))
+
+METRICS: tuple[str, ...] = (
+    "scheduled_days",
+    "attended_days",
+    "late_count",
+    "late_minutes",
+    "serious_late_count",
+    "early_count",
+    "early_minutes",
+    "missing_on_duty",
+    "missing_off_duty",
+    "absent_days",
+    "leave_hours",
+)
+
+#: Column headers of DingTalk's 考勤报表 for each metric.
+METRIC_LABELS: dict[str, str] = {
+    "scheduled_days": "应出勤天数",
+    "attended_days": "出勤天数",
+    "late_count": "迟到次数",
+    "late_minutes": "迟到时长(分钟)",
+    "serious_late_count": "严重迟到次数",
+    "early_count": "早退次数",
+    "early_minutes": "早退时长(分钟)",
+    "missing_on_duty": "上班缺卡次数",
+    "missing_off_duty": "下班缺卡次数",
+    "absent_days": "旷工天数",
+    "leave_hours": "请假(小时)",
+}
+
+#: DingTalk report column ``alias`` → the metric it must agree with.
+COLUMN_ALIASES: dict[str, str] = {
+    "should_attendance_days": "scheduled_days",
+    "attendance_days": "attended_days",
+    "late_times": "late_count",
+    "late_minute": "late_minutes",
+    "serious_late_times": "serious_late_count",
+    "leave_early_times": "early_count",
+    "leave_early_minute": "early_minutes",
+    "on_work_lack_card_times": "missing_on_duty",
+    "off_work_lack_card_times": "missing_off_duty",
+    "absenteeism_days": "absent_days",
+}
+
+TIME_RESULT_LABELS = {
+    "Normal": "正常",
+    "Late": "迟到",
+    "SeriousLate": "严重迟到",
+    "Absenteeism": "旷工迟到",
+    "Early": "早退",
+    "NotSigned": "缺卡",
+}
+
+#: Sources that are not a person's own punch.
+NOT_A_PUNCH = ("APPROVE", "SYSTEM")
+
+
+@dataclass
+class PersonSummary:
+    """One person's month: identity and the metrics (see :data:`METRICS`)."""
+
+    userid: str
+    name: str
+    job_number: str
+    departments: str
+    group: str
+    metrics: dict[str, float]
+
+
+@dataclass
+class DailyRow:
+    """One person-day of the daily detail: on/off-duty punch times (``HH:MM`` GMT+8, ``""``
+    when none) and results (Chinese labels as in DingTalk's report)."""
+
+    userid: str
+    name: str
+    work_date: date
+    on_duty_time: str
+    on_duty_result: str
+    off_duty_time: str
+    off_duty_result: str
+
+
+@dataclass
+class Disagreement:
+    """A metric where DingTalk's report column sum differs from what the results give."""
+
+    userid: str
+    name: str
+    metric: str
+    column_alias: str
+    ours: float
+    dingtalk: float
+
+
+@dataclass
+class MonthlySummary:
+    """The month ``YYYY-MM`` (``start``..``end``), one row per person, the daily detail, and
+    the cross-check (``columns_synced`` false: nothing to compare against)."""
+
+    month: str
+    start: date
+    end: date
+    rows: list[PersonSummary]
+    daily: list[DailyRow]
+    disagreements: list[Disagreement] = field(default_factory=list)
+    columns_synced: bool = False
+
+
+def month_range(month: str) -> tuple[date, date]:
+    """``"2026-11"`` → ``(2026-11-01, 2026-11-30)``; ``ValueError`` for anything else."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise ValueError(f"month must look like 2026-11, got {month!r}") from None
+    nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first, nxt - timedelta(days=1)
+
+
+def _dept_subtree(conn: Connection, corp_id: str, dept_id: int) -> set[int]:
+    children: dict[int, list[int]] = defaultdict(list)
+    for r in conn.execute(
+        select(departments.c.dept_id, departments.c.parent_id).where(
+            departments.c.corp_id == corp_id
+        )
+    ):
+        if r.parent_id is not None:
+            children[int(r.parent_id)].append(int(r.dept_id))
+    out, stack = set(), [dept_id]
+    while stack:
+        d = stack.pop()
+        if d not in out:
+            out.add(d)
+            stack.extend(children[d])
+    return out
+
+
+def _people(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
+    names = {
+        int(r.dept_id): r.name or ""
+        for r in conn.execute(
+            select(departments.c.dept_id, departments.c.name).where(
+                departments.c.corp_id == corp_id
+            )
+        )
+    }
+    people: dict[str, dict[str, Any]] = {}
+    for r in conn.execute(
+        select(users.c.userid, users.c.name, users.c.job_number).where(users.c.corp_id == corp_id)
+    ):
+        people[r.userid] = {"name": r.name or "", "job": r.job_number or "", "depts": []}
+    for m in conn.execute(
+        select(user_departments.c.userid, user_departments.c.dept_id).where(
+            user_departments.c.corp_id == corp_id
+        )
+    ):
+        if m.userid in people:
+            people[m.userid]["depts"].append(int(m.dept_id))
+    for p in people.values():
+        p["dept_names"] = ",".join(names.get(d, str(d)) for d in sorted(p["depts"]))
+    return people
+
+
+def _minutes(later: datetime | None, earlier: datetime | None) -> int:
+    if later is None or earlier is None:
+        return 0
+    return max(0, round((later - earlier).total_seconds() / 60))
+
+
+def day_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
+    """Metrics of one person-day from its result rows (``attendance_results`` dicts)."""
+    out = dict.fromkeys(METRICS, 0.0)
+    if not results:
+        return out
+    signed = [r for r in results if r["time_result"] != "NotSigned"]
+    if any(r["source_type"] not in NOT_A_PUNCH for r in signed):
+        out["attended_days"] = 1
+    if not signed:
+        out["absent_days"] = 1
+    for r in results:
+        tr = r["time_result"]
+        if tr in ("Late", "SeriousLate", "Absenteeism"):
+            out["late_count" if tr == "Late" else "serious_late_count"] += 1
+            out["late_minutes"] += _minutes(r["user_check_time"], r["base_check_time"])
+        elif tr == "Early":
+            out["early_count"] += 1
+            out["early_minutes"] += _minutes(r["base_check_time"], r["user_check_time"])
+        elif tr == "NotSigned" and signed:
+            key = "missing_on_duty" if r["check_type"] == "OnDuty" else "missing_off_duty"
+            out[key] += 1
+    return out
+
+
+def _hhmm(moment: datetime | None, work_date: date) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(GMT8)
+    text = local.strftime("%H:%M")
+    return f"次日 {text}" if local.date() > work_date else text
+
+
+def _label(r: dict[str, Any] | None, absent: bool) -> str:
+    if r is None:
+        return ""
+    if r["source_type"] == "APPROVE":
+        return "请假"
+    if absent:
+        return "旷工"
+    text = TIME_RESULT_LABELS.get(r["time_result"], r["time_result"] or "")
+    if r["location_result"] == "Outside":
+        text += "(外勤)"
+    return text
+
+
+def monthly_summary(
+    conn: Connection, corp_id: str, month: str, dept_id: int | None = None
+) -> MonthlySummary:
+    """The summary of ``month`` (``YYYY-MM``) for everyone with a schedule or result in it, or
+    only the people in department ``dept_id`` and its sub-departments.
+    Raises ``ValueError`` for a malformed month."""
+    start, end = month_range(month)
+    people = _people(conn, corp_id)
+    wanted: set[str] | None = None
+    if dept_id is not None:
+        subtree = _dept_subtree(conn, corp_id, dept_id)
+        wanted = {u for u, p in people.items() if subtree & set(p["depts"])}
+    results = repo_attendance.load_results(conn, corp_id, start, end)
+    schedules = repo_attendance.load_schedules(conn, corp_id, start, end)
+    leaves = repo_attendance.load_leaves(conn, corp_id, start, end)
+    values = repo_attendance.load_column_values(conn, corp_id, start, end)
+    groups = repo_attendance.group_names_by_user(conn, corp_id)
+
+    by_day: dict[str, dict[date, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in results:
+        by_day[r["userid"]][r["work_date"]].append(r)
+    work_dates: dict[str, set[date]] = defaultdict(set)
+    scheduled_people: set[str] = set()
+    for s in schedules:
+        scheduled_people.add(s["userid"])
+        if not s["is_rest"]:
+            work_dates[s["userid"]].add(s["work_date"])
+    leave_hours: dict[str, float] = defaultdict(float)
+    for lv in leaves:
+        leave_hours[lv["userid"]] += float(lv["hours"] or 0)
+
+    everyone = set(by_day) | scheduled_people
+    if wanted is not None:
+        everyone &= wanted
+    rows: list[PersonSummary] = []
+    daily: list[DailyRow] = []
+    for userid in sorted(everyone, key=lambda u: (people.get(u, {}).get("name", ""), u)):
+        info = people.get(userid, {"name": "", "job": "", "dept_names": ""})
+        metrics = dict.fromkeys(METRICS, 0.0)
+        days = by_day.get(userid, {})
+        for day in sorted(days):
+            for k, v in day_metrics(days[day]).items():
+                metrics[k] += v
+            on = next((r for r in days[day] if r["check_type"] == "OnDuty"), None)
+            off = next((r for r in days[day] if r["check_type"] == "OffDuty"), None)
+            absent = all(r["time_result"] == "NotSigned" for r in days[day])
+            daily.append(
+                DailyRow(
+                    userid,
+                    info["name"],
+                    day,
+                    _hhmm(on["user_check_time"] if on else None, day),
+                    _label(on, absent),
+                    _hhmm(off["user_check_time"] if off else None, day),
+                    _label(off, absent),
+                )
+            )
+        # Scheduled days come from the schedule; without one, from the days with results.
+        metrics["scheduled_days"] = float(
+            len(work_dates[userid]) if userid in scheduled_people else len(days)
+        )
+        metrics["leave_hours"] = leave_hours.get(userid, 0.0)
+        rows.append(
+            PersonSummary(
+                userid,
+                info["name"],
+                info.get("job", ""),
+                info.get("dept_names", ""),
+                groups.get(userid, ""),
+                metrics,
+            )
+        )
+
+    summary = MonthlySummary(month, start, end, rows, daily, columns_synced=bool(values))
+    summary.disagreements = cross_check(rows, values)
+    return summary
+
+
+def cross_check(rows: list[PersonSummary], values: list[dict[str, Any]]) -> list[Disagreement]:
+    """Compare each person's metrics with the monthly sums of DingTalk's report columns
+    (``attendance_column_values`` rows with their ``alias``). Every difference is returned."""
+    sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for v in values:
+        alias = v.get("alias")
+        if alias not in COLUMN_ALIASES:
+            continue
+        try:
+            number = float(v["value"] or 0)
+        except ValueError:
+            number = float("nan")
+        sums[v["userid"]][alias] += number
+    out: list[Disagreement] = []
+    for row in rows:
+        theirs = sums.get(row.userid)
+        if not theirs:
+            continue
+        for alias, total in sorted(theirs.items()):
+            metric = COLUMN_ALIASES[alias]
+            ours = row.metrics[metric]
+            if not abs(ours - total) < 0.01:
+                out.append(Disagreement(row.userid, row.name, metric, alias, ours, total))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Writers
+# --------------------------------------------------------------------------------------------
+SUMMARY_HEADERS = ["姓名", "考勤组", "部门", "工号", "UserId", *METRIC_LABELS.values()]
+DAILY_HEADERS = [
+    "姓名",
+    "UserId",
+    "日期",
+    "星期",
+    "上班打卡时间",
+    "上班打卡结果",
+    "下班打卡时间",
+    "下班打卡结果",
+]
+WEEKDAYS = "一二三四五六日"
+
+
+def _number(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 2)
+
+
+def summary_records(summary: MonthlySummary) -> list[list[Any]]:
+    """The summary sheet's data rows (same order as :data:`SUMMARY_HEADERS`)."""
+    return [
+        [r.name, r.group, r.departments, r.job_number, r.userid]
+        + [_number(r.metrics[m]) for m in METRICS]
+        for r in summary.rows
+    ]
+
+
+def daily_records(summary: MonthlySummary) -> list[list[Any]]:
+    """The daily-detail sheet's data rows (same order as :data:`DAILY_HEADERS`)."""
+    return [
+        [
+            d.name,
+            d.userid,
+            d.work_date.isoformat(),
+            "星期" + WEEKDAYS[d.work_date.weekday()],
+            d.on_duty_time,
+            d.on_duty_result,
+            d.off_duty_time,
+            d.off_duty_result,
+        ]
+        for d in summary.daily
+    ]
+
+
+def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
+    """Write the 考勤报表-shaped workbook: 月度汇总 (one row per person), 每日统计 (one row
+    per person per day) and 核对差异 (the cross-check). Returns the path."""
+    import xlsxwriter
+
+    out = Path(path)
+    wb = xlsxwriter.Workbook(str(out))
+    title = wb.add_format({"bold": True, "font_size": 14})
+    head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
+    note = wb.add_format({"italic": True, "font_color": "#666666"})
+    period = f"统计日期：{summary.start.isoformat()} 至 {summary.end.isoformat()}"
+    made = datetime.now(GMT8).strftime("%Y-%m-%d %H:%M")
+
+    ws = wb.add_worksheet("月度汇总")
+    ws.write(0, 0, f"月度汇总  {period}", title)
+    ws.write(1, 0, f"报表生成时间：{made}（由 dingsync 根据打卡结果计算）", note)
+    ws.write_row(2, 0, SUMMARY_HEADERS, head)
+    for i, rec in enumerate(summary_records(summary), start=3):
+        ws.write_row(i, 0, rec)
+    ws.freeze_panes(3, 1)
+    ws.set_column(0, 1, 14)
+    ws.set_column(2, 2, 24)
+    ws.set_column(3, 4, 22)
+    ws.set_column(5, 5 + len(METRICS), 11)
+
+    wd = wb.add_worksheet("每日统计")
+    wd.write(0, 0, f"每日统计  {period}", title)
+    wd.write_row(1, 0, DAILY_HEADERS, head)
+    for i, rec in enumerate(daily_records(summary), start=2):
+        wd.write_row(i, 0, rec)
+    wd.freeze_panes(2, 1)
+    wd.set_column(0, 1, 22)
+    wd.set_column(2, 7, 13)
+
+    wx = wb.add_worksheet("核对差异")
+    if not summary.columns_synced:
+        wx.write(0, 0, "未同步钉钉报表列（getcolumnval），无法核对。", note)
+    elif not summary.disagreements:
+        wx.write(0, 0, "与钉钉报表列一致，无差异。", note)
+    else:
+        wx.write_row(0, 0, ["姓名", "UserId", "指标", "钉钉列", "按打卡结果计算", "钉钉报表"], head)
+        for i, d in enumerate(summary.disagreements, start=1):
+            wx.write_row(
+                i,
+                0,
+                [d.name, d.userid, METRIC_LABELS[d.metric], d.column_alias, d.ours, d.dingtalk],
+            )
+    wb.close()
+    return out
+
+
+def write_csv(summary: MonthlySummary, path: str | Path, *, daily: bool = False) -> Path:
+    """Write the summary (or, with ``daily``, the daily detail) as UTF-8 CSV with a BOM (so
+    Excel reads the Chinese headers). Returns the path."""
+    out = Path(path)
+    with out.open("w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.writer(fh)
+        if daily:
+            writer.writerow(DAILY_HEADERS)
+            writer.writerows(daily_records(summary))
+        else:
+            writer.writerow(SUMMARY_HEADERS)
+            writer.writerows(summary_records(summary))
+    return out

@@ -1,0 +1,1062 @@
+"""Attendance (考勤) in the sandbox: a generated world of groups, schedules, punches, results,
+leave and report columns, and the DingTalk handlers that serve it (attendance.md).
+
+Generation (:func:`generate_attendance`) is pure and deterministic for ``(company, seed, days)``:
+
+- three attendance groups (考勤组) with managers: a fixed 09:00–18:00 shift, a flexible
+  10:00–19:00 shift (30 minutes of permitted lateness) and a night shift 23:30–次日07:30 whose
+  off-duty check point (and any late on-duty punch) falls on the next calendar day;
+- schedules (排班) for every active person over the ``days`` work dates before the anchor:
+  Monday–Friday working, weekends and one public holiday (the first Wednesday) resting;
+- per person per working day a realistic mix: normal, late (minutes), seriously late, early
+  leave, a missing on- or off-duty punch (the ``NotSigned`` result row is still there), absent
+  (both check points ``NotSigned``), approved leave (full or half day, ``sourceType`` APPROVE)
+  and punches outside the location; plus a few invalid punches in the punch details.
+
+Work dates are calendar dates in Asia/Shanghai; every time on the wire is epoch ms or a
+``yyyy-MM-dd HH:mm:ss`` string in GMT+8. :class:`AttendanceArea` is registered in
+``sandbox/areas.py``; ``area.leaves`` exposes the approved leave periods (for the approvals
+area) and ``stats()`` the monthly truth per person.
+"""
+
+from __future__ import annotations
+
+import bisect
+import random
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from dingsync.sandbox.wire import OapiError
+
+if TYPE_CHECKING:
+    from dingsync.sandbox.app import Route
+    from dingsync.sandbox.company import Company
+    from dingsync.sandbox.handlers import Call
+    from dingsync.sandbox.state import SandboxState
+    from dingsync.sandbox.wire import Family
+
+GMT8 = timezone(timedelta(hours=8))
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+DAY_MS = 86_400_000
+WIRE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+#: Caps (errors-and-limits.md §6.4) and the errcodes the sandbox answers (EB-40..EB-43).
+LIST_MAX_USERS = 50
+LIST_MAX_LIMIT = 50
+MAX_SPAN_DAYS = 7
+COLUMN_MAX_IDS = 20
+COLUMN_MAX_DAYS = 31
+LEAVE_STATUS_MAX_USERS = 100
+LEAVE_STATUS_MAX_SIZE = 100
+LEAVE_STATUS_MAX_DAYS = 180
+GROUPS_MAX_SIZE = 10
+MEMBERS_PAGE = 100
+ERR_SPAN = 41041
+ERR_DATE = 41100
+ERR_PARAM = 400002
+ERR_COLUMN_SPAN = 850012
+ERR_COLUMN_IDS = 850015
+
+
+# ---------------------------------------------------------------------------------------------
+# The world
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ShiftClass:
+    """A class (班次): on/off check times (minutes after midnight; ``across`` = off duty falls on
+    the next day), lateness thresholds (minutes) and the working minutes it counts."""
+
+    class_id: int
+    name: str
+    on_minute: int
+    off_minute: int
+    across: int
+    permit_late_minutes: int
+    serious_late_minutes: int
+    work_minutes: int
+    class_setting_id: int
+
+
+@dataclass(slots=True)
+class Group:
+    """An attendance group (考勤组): its class, managers and member userids."""
+
+    group_id: int
+    name: str
+    shift: ShiftClass
+    managers: list[str]
+    members: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CheckPoint:
+    """One scheduled check point of a person-day and what happened at it.
+
+    ``user_ms`` is the punch (``None`` = no punch, ``NotSigned``); ``source_type`` is ``USER``
+    for a punch, ``SYSTEM`` for ``NotSigned``, ``APPROVE`` when an approved leave covers it.
+    ``minutes`` is the late (on duty) or early (off duty) minutes, 0 otherwise.
+    """
+
+    result_id: int
+    plan_id: int
+    check_type: str
+    base_ms: int
+    user_ms: int | None
+    time_result: str
+    location_result: str
+    source_type: str
+    record_id: int | None
+    minutes: int = 0
+    approve_id: int | None = None
+    proc_inst_id: str | None = None
+
+
+@dataclass(slots=True)
+class Leave:
+    """An approved leave period (请假): epoch-ms ``start_ms``/``end_ms`` (GMT+8 wall times),
+    ``leave_type`` (事假/病假/年假), ``leave_code``, ``hours`` (duration) and the approval ids.
+    ``work_date`` is the work day it covers."""
+
+    userid: str
+    start_ms: int
+    end_ms: int
+    leave_type: str
+    leave_code: str
+    hours: float
+    work_date: date
+    proc_inst_id: str
+    approve_id: int
+
+
+@dataclass(slots=True)
+class InvalidPunch:
+    """A punch DingTalk keeps in the details but does not count (``isLegal`` N)."""
+
+    record_id: int
+    user_ms: int
+    message: str
+
+
+@dataclass(slots=True)
+class PersonDay:
+    """One person on one scheduled work date: group, rest flag, check points, leave."""
+
+    userid: str
+    work_date: date
+    group: Group
+    is_rest: bool
+    holiday: bool
+    schedule_id: int
+    points: list[CheckPoint] = field(default_factory=list)
+    leave: Leave | None = None
+    invalid: list[InvalidPunch] = field(default_factory=list)
+    _rows: list[dict[str, Any]] | None = None
+
+
+LEAVE_TYPES: dict[str, str] = {
+    "事假": "d4e0a0f0-5a5b-4cb1-a4f1-personal0001",
+    "病假": "d4e0a0f0-5a5b-4cb1-a4f1-sick00000002",
+    "年假": "d4e0a0f0-5a5b-4cb1-a4f1-annual000003",
+}
+
+#: Report columns (getattcolumns): alias → (id, name). Values per day agree with the punches.
+COLUMNS: dict[str, tuple[int, str]] = {
+    "should_attendance_days": (129339038, "应出勤天数"),
+    "attendance_days": (129339040, "出勤天数"),
+    "late_times": (129339041, "迟到次数"),
+    "late_minute": (129339042, "迟到时长"),
+    "serious_late_times": (129339043, "严重迟到次数"),
+    "leave_early_times": (129339044, "早退次数"),
+    "leave_early_minute": (129339045, "早退时长"),
+    "on_work_lack_card_times": (129339046, "上班缺卡次数"),
+    "off_work_lack_card_times": (129339047, "下班缺卡次数"),
+    "absenteeism_days": (129339048, "旷工天数"),
+}
+
+#: Monthly metrics (the truth and our summary use the same names).
+METRICS = (
+    "scheduled_days",
+    "attended_days",
+    "late_count",
+    "late_minutes",
+    "serious_late_count",
+    "early_count",
+    "early_minutes",
+    "missing_on_duty",
+    "missing_off_duty",
+    "absent_days",
+    "leave_hours",
+)
+
+#: Which column carries which metric (for day values).
+COLUMN_METRIC = {
+    "should_attendance_days": "scheduled_days",
+    "attendance_days": "attended_days",
+    "late_times": "late_count",
+    "late_minute": "late_minutes",
+    "serious_late_times": "serious_late_count",
+    "leave_early_times": "early_count",
+    "leave_early_minute": "early_minutes",
+    "on_work_lack_card_times": "missing_on_duty",
+    "off_work_lack_card_times": "missing_off_duty",
+    "absenteeism_days": "absent_days",
+}
+
+OUTCOMES: tuple[tuple[str, float], ...] = (
+    ("leave_full", 0.02),
+    ("leave_half", 0.01),
+    ("absent", 0.01),
+    ("miss_on", 0.02),
+    ("miss_off", 0.02),
+    ("late", 0.07),
+    ("serious", 0.015),
+    ("early", 0.03),
+)
+
+
+def day_metrics(day: PersonDay) -> dict[str, float]:
+    """The monthly metrics one person-day contributes (0 for a rest day)."""
+    out = dict.fromkeys(METRICS, 0.0)
+    if day.is_rest:
+        return out
+    out["scheduled_days"] = 1
+    punched = [p for p in day.points if p.source_type == "USER"]
+    signed = [p for p in day.points if p.time_result != "NotSigned"]
+    if punched:
+        out["attended_days"] = 1
+    if not signed:
+        out["absent_days"] = 1
+    for p in day.points:
+        if p.time_result == "Late":
+            out["late_count"] += 1
+            out["late_minutes"] += p.minutes
+        elif p.time_result == "SeriousLate":
+            out["serious_late_count"] += 1
+            out["late_minutes"] += p.minutes
+        elif p.time_result == "Early":
+            out["early_count"] += 1
+            out["early_minutes"] += p.minutes
+        elif p.time_result == "NotSigned" and signed:
+            out["missing_on_duty" if p.check_type == "OnDuty" else "missing_off_duty"] += 1
+    if day.leave is not None:
+        out["leave_hours"] = day.leave.hours
+    return out
+
+
+class AttendanceWorld:
+    """The generated attendance data of one company, indexed for the handlers."""
+
+    def __init__(self, groups: list[Group], days: list[PersonDay], dates: list[date]) -> None:
+        self.groups = groups
+        self.groups_by_id = {g.group_id: g for g in groups}
+        self.dates = dates
+        self.holidays = sorted({d.work_date for d in days if d.holiday})
+        self.by_user: dict[str, dict[date, PersonDay]] = {}
+        for d in days:
+            self.by_user.setdefault(d.userid, {})[d.work_date] = d
+        self.leaves: list[Leave] = [d.leave for d in days if d.leave is not None]
+        self.leaves_by_user: dict[str, list[Leave]] = {}
+        for lv in self.leaves:
+            self.leaves_by_user.setdefault(lv.userid, []).append(lv)
+        # Punch details (listRecord) by user, sorted by punch time.
+        self.punches: dict[str, list[tuple[int, PersonDay, CheckPoint | InvalidPunch]]] = {}
+        for d in days:
+            items: list[tuple[int, PersonDay, CheckPoint | InvalidPunch]] = [
+                (p.user_ms, d, p) for p in d.points if p.source_type == "USER" and p.user_ms
+            ]
+            items.extend((ip.user_ms, d, ip) for ip in d.invalid)
+            self.punches.setdefault(d.userid, []).extend(items)
+        for items in self.punches.values():
+            items.sort(key=lambda t: t[0])
+        self.punch_times = {u: [t[0] for t in items] for u, items in self.punches.items()}
+
+    def monthly_truth(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``{"YYYY-MM": {userid: {metric: value}}}`` over every generated person-day."""
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for userid, per_day in self.by_user.items():
+            for day in per_day.values():
+                month = day.work_date.strftime("%Y-%m")
+                bucket = out.setdefault(month, {}).setdefault(userid, dict.fromkeys(METRICS, 0.0))
+                for k, v in day_metrics(day).items():
+                    bucket[k] += v
+        return out
+
+
+def _wall_ms(day: date, minute: int) -> int:
+    """Epoch ms of ``day`` 00:00 GMT+8 plus ``minute`` minutes."""
+    midnight = datetime(day.year, day.month, day.day, tzinfo=GMT8)
+    return int(midnight.timestamp() * 1000) + minute * MINUTE_MS
+
+
+def date_ms(day: date) -> int:
+    """Epoch ms of 00:00 GMT+8 of ``day`` (DingTalk's ``workDate``)."""
+    return _wall_ms(day, 0)
+
+
+def wire_time(ms: int) -> str:
+    """Epoch ms → ``yyyy-MM-dd HH:mm:ss`` in GMT+8."""
+    return datetime.fromtimestamp(ms / 1000, GMT8).strftime(WIRE_FORMAT)
+
+
+def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWorld:
+    """Generate groups, schedules, punches and leave for ``company`` (deterministic)."""
+    rng = random.Random(f"dingsync-attendance:{seed}:{days}")
+    anchor_day = datetime.fromtimestamp(company.anchor_ms / 1000, GMT8).date()
+    dates = [anchor_day - timedelta(days=n) for n in range(days, 0, -1)]
+    holiday = next((d for d in dates if d.weekday() == 2), None)
+
+    fixed = ShiftClass(700001, "A 09:00-18:00", 9 * 60, 18 * 60, 0, 0, 30, 480, 588001)
+    flexible = ShiftClass(700002, "弹性 10:00-19:00", 10 * 60, 19 * 60, 0, 30, 60, 480, 588002)
+    night = ShiftClass(
+        700003, "夜班 23:30-次日07:30", 23 * 60 + 30, 7 * 60 + 30, 1, 0, 30, 480, 588003
+    )
+
+    people = sorted(u.userid for u in company.users.values() if u.active)
+    order = people[:]
+    rng.shuffle(order)
+    n_night = max(1, round(len(order) * 0.08)) if len(order) >= 3 else 0
+    n_flex = max(1, round(len(order) * 0.30)) if len(order) >= 2 else 0
+    g_fixed = Group(600001, "总部考勤组", fixed, [])
+    g_flex = Group(600002, "研发弹性考勤组", flexible, [])
+    g_night = Group(600003, "夜班考勤组", night, [])
+    g_night.members = sorted(order[:n_night])
+    g_flex.members = sorted(order[n_night : n_night + n_flex])
+    g_fixed.members = sorted(order[n_night + n_flex :])
+    groups = [g_fixed, g_flex, g_night]
+    for g in groups:
+        if g.members:
+            g.managers = sorted(rng.sample(g.members, min(2, len(g.members))))
+    group_of = {u: g for g in groups for u in g.members}
+
+    ids = {"result": 100_000_000_000, "record": 42_000_000_000, "plan": 145_000_000_000}
+    ids.update(approve=2_376_000_000, schedule=56_676_000_000)
+
+    def next_id(kind: str) -> int:
+        ids[kind] += 1
+        return ids[kind]
+
+    out: list[PersonDay] = []
+    forced_night = g_night.members[0] if g_night.members else None
+    for userid in people:
+        group = group_of[userid]
+        shift = group.shift
+        first_workday = True
+        for day in dates:
+            rest = day.weekday() >= 5 or day == holiday
+            pd = PersonDay(userid, day, group, rest, day == holiday, next_id("schedule"))
+            out.append(pd)
+            if rest:
+                continue
+            on_base = _wall_ms(day, shift.on_minute)
+            off_base = _wall_ms(day, shift.off_minute + (1440 if shift.across else 0))
+            draw = rng.random()
+            outcome = "normal"
+            acc = 0.0
+            for name, p in OUTCOMES:
+                acc += p
+                if draw < acc:
+                    outcome = name
+                    break
+            if userid == forced_night and first_workday:
+                outcome = "serious_0030"  # a seriously late punch at 00:30 of the next day
+            first_workday = False
+            pd.points = _make_points(rng, pd, shift, outcome, on_base, off_base, next_id)
+            if outcome in ("leave_full", "leave_half"):
+                leave_type = rng.choice(sorted(LEAVE_TYPES))
+                hours = shift.work_minutes / 60 if outcome == "leave_full" else 4.0
+                end = off_base if outcome == "leave_full" else on_base + 4 * HOUR_MS
+                approve = pd.points[0].approve_id or next_id("approve")
+                pd.leave = Leave(
+                    userid,
+                    on_base,
+                    end,
+                    leave_type,
+                    LEAVE_TYPES[leave_type],
+                    hours,
+                    day,
+                    pd.points[0].proc_inst_id or "",
+                    approve,
+                )
+            if rng.random() < 0.02:
+                at = on_base + rng.randrange(60, 240) * MINUTE_MS
+                pd.invalid.append(InvalidPunch(next_id("record"), at, "需要二次确认"))
+    return AttendanceWorld(groups, out, dates)
+
+
+def _make_points(
+    rng: random.Random,
+    pd: PersonDay,
+    shift: ShiftClass,
+    outcome: str,
+    on_base: int,
+    off_base: int,
+    next_id: Any,
+) -> list[CheckPoint]:
+    def punch(check_type: str, base: int, user: int, result: str, minutes: int) -> CheckPoint:
+        location = "Outside" if rng.random() < 0.03 else "Normal"
+        return CheckPoint(
+            next_id("result"),
+            next_id("plan"),
+            check_type,
+            base,
+            user,
+            result,
+            location,
+            "USER",
+            next_id("record"),
+            minutes,
+        )
+
+    def missing(check_type: str, base: int) -> CheckPoint:
+        return CheckPoint(
+            next_id("result"),
+            next_id("plan"),
+            check_type,
+            base,
+            None,
+            "NotSigned",
+            "NotSigned",
+            "SYSTEM",
+            None,
+        )
+
+    def approved(check_type: str, base: int, approve_id: int, proc: str) -> CheckPoint:
+        return CheckPoint(
+            next_id("result"),
+            next_id("plan"),
+            check_type,
+            base,
+            base,
+            "Normal",
+            "Normal",
+            "APPROVE",
+            next_id("record"),
+            0,
+            approve_id,
+            proc,
+        )
+
+    def on_time() -> CheckPoint:
+        early_by = rng.randrange(1, 25)
+        if shift.permit_late_minutes:  # flexible: anywhere in the permitted window is normal
+            delta = rng.randrange(-20, shift.permit_late_minutes + 1)
+        else:
+            delta = -early_by
+        return punch("OnDuty", on_base, on_base + delta * MINUTE_MS, "Normal", 0)
+
+    def off_time() -> CheckPoint:
+        return punch("OffDuty", off_base, off_base + rng.randrange(0, 90) * MINUTE_MS, "Normal", 0)
+
+    if outcome in ("leave_full", "leave_half"):
+        approve_id = next_id("approve")
+        proc = f"{rng.getrandbits(64):016x}-{rng.getrandbits(32):08x}"
+        on = approved("OnDuty", on_base, approve_id, proc)
+        off = (
+            approved("OffDuty", off_base, approve_id, proc)
+            if outcome == "leave_full"
+            else off_time()
+        )
+        return [on, off]
+    if outcome == "absent":
+        return [missing("OnDuty", on_base), missing("OffDuty", off_base)]
+    if outcome == "miss_on":
+        return [missing("OnDuty", on_base), off_time()]
+    if outcome == "miss_off":
+        return [on_time(), missing("OffDuty", off_base)]
+    if outcome in ("late", "serious", "serious_0030"):
+        permit, serious = shift.permit_late_minutes, shift.serious_late_minutes
+        if outcome == "late":
+            minutes = rng.randrange(permit + 1, serious)
+        elif outcome == "serious":
+            minutes = rng.randrange(serious, serious + 90)
+        else:
+            minutes = 60
+        result = "Late" if minutes < serious else "SeriousLate"
+        on = punch("OnDuty", on_base, on_base + minutes * MINUTE_MS, result, minutes)
+        return [on, off_time()]
+    if outcome == "early":
+        minutes = rng.randrange(5, 91)
+        return [
+            on_time(),
+            punch("OffDuty", off_base, off_base - minutes * MINUTE_MS, "Early", minutes),
+        ]
+    return [on_time(), off_time()]
+
+
+# ---------------------------------------------------------------------------------------------
+# Wire shapes
+# ---------------------------------------------------------------------------------------------
+def _result_rows(corp_id: str, day: PersonDay) -> list[dict[str, Any]]:
+    """The ``/attendance/list`` rows of a person-day (cached on the day)."""
+    if day._rows is None:
+        rows = []
+        for p in day.points:
+            row: dict[str, Any] = {
+                "checkType": p.check_type,
+                "corpId": corp_id,
+                "locationResult": p.location_result,
+                "baseCheckTime": p.base_ms,
+                "groupId": day.group.group_id,
+                "timeResult": p.time_result,
+                "userId": day.userid,
+                "workDate": date_ms(day.work_date),
+                "sourceType": p.source_type,
+                "userCheckTime": p.user_ms if p.user_ms is not None else p.base_ms,
+                "planId": p.plan_id,
+                "id": p.result_id,
+            }
+            if p.record_id is not None:
+                row["recordId"] = p.record_id
+            if p.approve_id is not None:
+                row["approveId"] = p.approve_id
+                row["procInstId"] = p.proc_inst_id
+            rows.append(row)
+        day._rows = rows
+    return day._rows
+
+
+def _record_row(corp_id: str, day: PersonDay, item: CheckPoint | InvalidPunch) -> dict[str, Any]:
+    shift = day.group.shift
+    if isinstance(item, InvalidPunch):
+        return {
+            "gmtModified": item.user_ms,
+            "userAccuracy": 65,
+            "workDate": date_ms(day.work_date),
+            "id": item.record_id,
+            "invalidRecordType": "Other",
+            "corpId": corp_id,
+            "userLongitude": 120.017019,
+            "gmtCreate": item.user_ms,
+            "invalidRecordMsg": item.message,
+            "userId": day.userid,
+            "userAddress": "浙江省杭州市",
+            "userLatitude": 30.285622,
+            "sourceType": "USER",
+            "userCheckTime": item.user_ms,
+            "locationMethod": "MAP",
+            "isLegal": "N",
+        }
+    outside = item.location_result == "Outside"
+    row: dict[str, Any] = {
+        "gmtModified": item.user_ms,
+        "baseCheckTime": item.base_ms,
+        "groupId": day.group.group_id,
+        "timeResult": item.time_result,
+        "userAccuracy": 65 if not outside else 120,
+        "classId": shift.class_id,
+        "workDate": date_ms(day.work_date),
+        "planId": item.plan_id,
+        "id": item.record_id,
+        "checkType": item.check_type,
+        "planCheckTime": item.base_ms,
+        "corpId": corp_id,
+        "locationResult": item.location_result,
+        "userLongitude": 120.117139 if outside else 120.017139,
+        "isLegal": "Y",
+        "gmtCreate": item.user_ms,
+        "userId": day.userid,
+        "userAddress": "浙江省杭州市余杭区" if outside else "浙江省杭州市",
+        "userLatitude": 30.385413 if outside else 30.285413,
+        "sourceType": "USER",
+        "userCheckTime": item.user_ms,
+        "locationMethod": "MAP",
+        "baseAddress": "浙江省杭州市",
+    }
+    if outside:
+        row["outsideRemark"] = "拜访客户"
+    return row
+
+
+def _class_json(shift: ShiftClass) -> dict[str, Any]:
+    off = f"1970-01-01 {shift.off_minute // 60:02d}:{shift.off_minute % 60:02d}:00"
+    on = f"1970-01-01 {shift.on_minute // 60:02d}:{shift.on_minute % 60:02d}:00"
+    return {
+        "class_id": shift.class_id,
+        "class_name": shift.name,
+        "sections": [
+            {
+                "times": [
+                    {"across": 0, "check_time": on, "check_type": "OnDuty"},
+                    {"across": shift.across, "check_time": off, "check_type": "OffDuty"},
+                ]
+            }
+        ],
+        "setting": {
+            "absenteeism_late_minutes": -1,
+            "class_setting_id": shift.class_setting_id,
+            "is_off_duty_free_check": "N",
+            "permit_late_minutes": shift.permit_late_minutes,
+            "serious_late_minutes": shift.serious_late_minutes,
+            "work_time_minutes": shift.work_minutes,
+        },
+    }
+
+
+def _parse_wire_date(params: Any, name: str) -> date:
+    """A required ``yyyy-MM-dd HH:mm:ss`` (GMT+8) parameter's date part; 41100 otherwise."""
+    value = params.data.get(name)
+    if value is None or value == "":
+        raise OapiError(ERR_DATE, f"时间参数不合法: 缺少{name}")
+    try:
+        return datetime.strptime(str(value), WIRE_FORMAT).date()
+    except ValueError:
+        raise OapiError(ERR_DATE, f"时间参数不合法: {name}") from None
+
+
+def _parse_wire_ms(params: Any, name: str) -> int:
+    value = params.data.get(name)
+    if value is None or value == "":
+        raise OapiError(ERR_DATE, f"时间参数不合法: 缺少{name}")
+    try:
+        moment = datetime.strptime(str(value), WIRE_FORMAT).replace(tzinfo=GMT8)
+    except ValueError:
+        raise OapiError(ERR_DATE, f"时间参数不合法: {name}") from None
+    return int(moment.timestamp() * 1000)
+
+
+def _dates_between(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The area
+# ---------------------------------------------------------------------------------------------
+class AttendanceArea:
+    """The attendance area of a sandbox (see ``dingsync.sandbox.areas``).
+
+    Attributes: ``world`` (:class:`AttendanceWorld`), ``leaves`` (every approved leave period,
+    a list of :class:`Leave` — userid, ``start_ms``/``end_ms``, ``leave_type``, ``leave_code``,
+    ``hours``, ``work_date``, ``proc_inst_id``, ``approve_id``), ``knobs``:
+    ``attendance_corrupt_column`` — ``None`` or ``{"userid", "alias", "date": "yyyy-MM-dd",
+    "delta": n}``: that person's value of that report column on that day is served off by
+    ``delta`` (for the cross-check test).
+    """
+
+    def __init__(self, state: SandboxState) -> None:
+        self.knobs: dict[str, Any] = {"attendance_corrupt_column": None}
+        self.state = state
+        self.world = generate_attendance(state.company, state.config.seed, state.config.days)
+        self.leaves: list[Leave] = list(self.world.leaves)
+        self._truth: dict[str, Any] | None = None
+
+    @property
+    def corp_id(self) -> str:
+        return self.state.app.corp_id
+
+    # -- truth -----------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        """Counts and the monthly truth per person (``monthly[YYYY-MM][userid][metric]``)."""
+        if self._truth is None:
+            w = self.world
+            days = [d for per in w.by_user.values() for d in per.values()]
+            self._truth = {
+                "groups": len(w.groups),
+                "group_members": sum(len(g.members) for g in w.groups),
+                "work_date_from": w.dates[0].isoformat() if w.dates else None,
+                "work_date_to": w.dates[-1].isoformat() if w.dates else None,
+                "holidays": [d.isoformat() for d in w.holidays],
+                "schedules": sum(1 if d.is_rest else len(d.points) for d in days),
+                "results": sum(len(d.points) for d in days),
+                "records": sum(len(v) for v in w.punches.values()),
+                "leaves": len(w.leaves),
+                "monthly": w.monthly_truth(),
+            }
+        return self._truth
+
+    # -- routes ----------------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        from dingsync.sandbox.app import Route
+
+        t: Family = "topapi"
+        o: Family = "oapi"
+        return [
+            Route("/attendance/list", o, "POST", self.attendance_list),
+            Route("/attendance/listRecord", o, "POST", self.attendance_list_record),
+            Route("/topapi/attendance/getupdatedata", t, "POST", self.getupdatedata),
+            Route("/topapi/attendance/getsimplegroups", t, "POST", self.getsimplegroups),
+            Route("/topapi/attendance/group/memberusers/list", t, "POST", self.group_members),
+            Route("/topapi/attendance/schedule/listbyusers", t, "POST", self.schedule_listbyusers),
+            Route("/topapi/attendance/getattcolumns", t, "POST", self.getattcolumns),
+            Route("/topapi/attendance/getcolumnval", t, "POST", self.getcolumnval),
+            Route("/topapi/attendance/getleavetimebynames", t, "POST", self.getleavetimebynames),
+            Route("/topapi/attendance/getleavestatus", t, "POST", self.getleavestatus),
+        ]
+
+    def _days(self, userid: str, start: date, end: date) -> list[PersonDay]:
+        per = self.world.by_user.get(userid)
+        if not per:
+            return []
+        return [per[d] for d in _dates_between(start, end) if d in per]
+
+    # -- /attendance/list ------------------------------------------------------------------------
+    def attendance_list(self, call: Call) -> dict[str, Any]:
+        """``POST /attendance/list``: results per check point; 50 users, 7 days, limit 50."""
+        p = call.params
+        start = _parse_wire_date(p, "workDateFrom")
+        end = _parse_wire_date(p, "workDateTo")
+        if end < start:
+            raise OapiError(ERR_DATE, "时间参数不合法: workDateTo早于workDateFrom")
+        if (end - start).days >= MAX_SPAN_DAYS:
+            raise OapiError(ERR_SPAN, "时间跨度太大")
+        users = p.text_list("userIdList", required=True) or []
+        if len(users) > LIST_MAX_USERS:
+            raise OapiError(ERR_PARAM, "无效的参数: userIdList最多50个")
+        offset = p.integer("offset", required=True, lo=0)
+        limit = p.integer("limit", required=True, lo=1, hi=LIST_MAX_LIMIT)
+        if p.boolean("isI18n", default=False):
+            return {"recordresult": [], "hasMore": False}
+        assert offset is not None and limit is not None
+        rows: list[dict[str, Any]] = []
+        for userid in dict.fromkeys(users):
+            for day in self._days(userid, start, end):
+                rows.extend(_result_rows(self.corp_id, day))
+        page = rows[offset : offset + limit]
+        return {"recordresult": page, "hasMore": offset + limit < len(rows)}
+
+    # -- /attendance/listRecord ------------------------------------------------------------------
+    def attendance_list_record(self, call: Call) -> dict[str, Any]:
+        """``POST /attendance/listRecord``: every punch in a punch-time window (≤ 7 days)."""
+        p = call.params
+        start_ms = _parse_wire_ms(p, "checkDateFrom")
+        end_ms = _parse_wire_ms(p, "checkDateTo")
+        if end_ms < start_ms:
+            raise OapiError(ERR_DATE, "时间参数不合法: checkDateTo早于checkDateFrom")
+        start_day = datetime.fromtimestamp(start_ms / 1000, GMT8).date()
+        end_day = datetime.fromtimestamp(end_ms / 1000, GMT8).date()
+        if (end_day - start_day).days >= MAX_SPAN_DAYS:
+            raise OapiError(ERR_SPAN, "时间跨度太大")
+        users = p.text_list("userIds", required=True) or []
+        if len(users) > LIST_MAX_USERS:
+            raise OapiError(ERR_PARAM, "无效的参数: userIds最多50个")
+        if p.boolean("isI18n", default=False):
+            return {"recordresult": []}
+        rows = []
+        for userid in dict.fromkeys(users):
+            times = self.world.punch_times.get(userid, [])
+            lo = bisect.bisect_left(times, start_ms)
+            hi = bisect.bisect_right(times, end_ms)
+            for _, day, item in self.world.punches[userid][lo:hi] if times else []:
+                rows.append(_record_row(self.corp_id, day, item))
+        return {"recordresult": rows}
+
+    # -- getupdatedata ---------------------------------------------------------------------------
+    def getupdatedata(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/getupdatedata {userid, work_date}``: one user-day."""
+        p = call.params
+        userid = p.text("userid", required=True)
+        work_date = _parse_wire_date(p, "work_date")
+        assert userid is not None
+        days = self._days(userid, work_date, work_date)
+        results: list[dict[str, Any]] = []
+        records: list[dict[str, Any]] = []
+        approvals: list[dict[str, Any]] = []
+        if days:
+            day = days[0]
+            for pt in day.points:
+                item: dict[str, Any] = {
+                    "record_id": pt.record_id,
+                    "source_type": pt.source_type,
+                    "plan_check_time": wire_time(pt.base_ms),
+                    "class_id": day.group.shift.class_id,
+                    "location_method": "MAP",
+                    "location_result": pt.location_result,
+                    "plan_id": pt.plan_id,
+                    "group_id": day.group.group_id,
+                    "user_check_time": wire_time(pt.user_ms or pt.base_ms),
+                    "check_type": pt.check_type,
+                    "time_result": pt.time_result,
+                }
+                if pt.record_id is None:
+                    del item["record_id"]
+                if pt.proc_inst_id:
+                    item["procInst_id"] = pt.proc_inst_id
+                results.append(item)
+            punches = [pt for pt in day.points if pt.source_type == "USER" and pt.user_ms]
+            for pt in punches:
+                assert pt.user_ms is not None
+                records.append(
+                    {
+                        "record_id": pt.record_id,
+                        "user_check_time": wire_time(pt.user_ms),
+                        "valid_matched": True,
+                        "user_accuracy": "65.0",
+                        "source_type": "USER",
+                        "user_longitude": "120.017139",
+                        "user_latitude": "30.285413",
+                    }
+                )
+            for ip in day.invalid:
+                records.append(
+                    {
+                        "record_id": ip.record_id,
+                        "user_check_time": wire_time(ip.user_ms),
+                        "valid_matched": False,
+                        "source_type": "USER",
+                        "invalid_record_msg": ip.message,
+                        "invalid_record_type": "Other",
+                    }
+                )
+            if day.leave is not None:
+                lv = day.leave
+                approvals.append(
+                    {
+                        "duration_unit": "HOUR",
+                        "duration": f"{lv.hours:.1f}",
+                        "sub_type": lv.leave_type,
+                        "tag_name": "请假",
+                        "procInst_id": lv.proc_inst_id,
+                        "begin_time": wire_time(lv.start_ms),
+                        "biz_type": 3,
+                        "end_time": wire_time(lv.end_ms),
+                        "gmt_finished": wire_time(lv.start_ms - DAY_MS),
+                    }
+                )
+        on = days[0].group.shift.on_minute if days else 9 * 60
+        return {
+            "result": {
+                "approve_list": approvals,
+                "attendance_result_list": results,
+                "corpId": self.corp_id,
+                "work_date": wire_time(_wall_ms(work_date, on)),
+                "userid": userid,
+                "check_record_list": records,
+            },
+            "success": True,
+        }
+
+    # -- groups ----------------------------------------------------------------------------------
+    def getsimplegroups(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/getsimplegroups {offset, size ≤ 10}``."""
+        p = call.params
+        offset = p.integer("offset", lo=0, default=0)
+        size = p.integer("size", lo=1, hi=GROUPS_MAX_SIZE, default=GROUPS_MAX_SIZE)
+        assert offset is not None and size is not None
+        groups = self.world.groups[offset : offset + size]
+        admin = self.state.company.main_admin_userid
+        out = []
+        for g in groups:
+            s = g.shift
+            work = [str(s.class_id)] * 7
+            work[0] = work[6] = "0"
+            on = f"{s.on_minute // 60:02d}:{s.on_minute % 60:02d}"
+            off = f"{s.off_minute // 60:02d}:{s.off_minute % 60:02d}"
+            off_text = f"次日{off}" if s.across else off
+            out.append(
+                {
+                    "classes_list": [
+                        f"周一、二、三、四、五 {s.name} {on}-{off_text} ",
+                        "周六、日 休息",
+                    ],
+                    "default_class_id": s.class_id,
+                    "dept_name_list": [],
+                    "group_id": g.group_id,
+                    "group_name": g.name,
+                    "is_default": g.group_id == 600001,
+                    "manager_list": list(g.managers),
+                    "member_count": len(g.members),
+                    "owner_user_id": admin,
+                    "selected_class": [_class_json(s)],
+                    "type": "FIXED",
+                    "work_day_list": work,
+                    "enable_emp_select_class": False,
+                    "disable_check_without_schedule": False,
+                    "disable_check_when_rest": True,
+                }
+            )
+        return {
+            "result": {
+                "groups": out,
+                "has_more": offset + size < len(self.world.groups),
+            }
+        }
+
+    def group_members(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/group/memberusers/list {op_user_id, group_id, cursor}``."""
+        p = call.params
+        p.text("op_user_id", required=True)
+        group_id = p.integer("group_id", required=True)
+        cursor = p.integer("cursor", lo=0, default=0)
+        assert cursor is not None
+        group = self.world.groups_by_id.get(int(group_id or 0))
+        if group is None:
+            raise OapiError(ERR_PARAM, "考勤组不存在")
+        page = group.members[cursor : cursor + MEMBERS_PAGE]
+        more = cursor + MEMBERS_PAGE < len(group.members)
+        result: dict[str, Any] = {"has_more": more, "result": page}
+        if more:
+            result["cursor"] = cursor + MEMBERS_PAGE
+        return {"result": result, "success": True}
+
+    # -- schedules -------------------------------------------------------------------------------
+    def schedule_listbyusers(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/schedule/listbyusers``: ≤ 50 users, ≤ 7 days (ms)."""
+        p = call.params
+        p.text("op_user_id", required=True)
+        users = p.text_list("userids", required=True) or []
+        if len(users) > LIST_MAX_USERS:
+            raise OapiError(ERR_PARAM, "无效的参数: userids最多50个")
+        start_ms = p.integer("from_date_time", required=True, lo=0)
+        end_ms = p.integer("to_date_time", required=True, lo=0)
+        assert start_ms is not None and end_ms is not None
+        if end_ms < start_ms or end_ms - start_ms >= MAX_SPAN_DAYS * DAY_MS:
+            raise OapiError(ERR_PARAM, "无效的参数: 时间跨度不能超过7天")
+        start = datetime.fromtimestamp(start_ms / 1000, GMT8).date()
+        end = datetime.fromtimestamp(end_ms / 1000, GMT8).date()
+        rows = []
+        for userid in dict.fromkeys(users):
+            for day in self._days(userid, start, end):
+                wd = wire_time(date_ms(day.work_date))
+                base = {
+                    "group_id": day.group.group_id,
+                    "userid": userid,
+                    "work_date": wd,
+                    "id": day.schedule_id,
+                    "shift_version": day.group.shift.class_setting_id,
+                }
+                if day.is_rest:
+                    rows.append(
+                        {
+                            **base,
+                            "check_type": "OnDuty",
+                            "plan_check_time": wd,
+                            "shift_id": 0,
+                            "is_rest": "Y",
+                        }
+                    )
+                    continue
+                for pt in day.points:
+                    rows.append(
+                        {
+                            **base,
+                            "check_type": pt.check_type,
+                            "plan_check_time": wire_time(pt.base_ms),
+                            "shift_id": day.group.shift.class_id,
+                            "is_rest": "N",
+                        }
+                    )
+        return {"result": rows, "success": True}
+
+    # -- report columns --------------------------------------------------------------------------
+    def getattcolumns(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/getattcolumns``: the report's column definitions."""
+        columns = [
+            {
+                "alias": alias,
+                "expression_id": cid - 5000,
+                "id": cid,
+                "name": name,
+                "status": 0,
+                "sub_type": 0,
+                "type": 0,
+            }
+            for alias, (cid, name) in COLUMNS.items()
+        ]
+        for name in LEAVE_TYPES:  # leave columns come without an id (read via §4.4)
+            columns.append({"alias": "leave_", "name": name, "status": 0, "sub_type": 0, "type": 0})
+        return {"result": {"columns": columns}}
+
+    def _span_31(self, call: Call) -> tuple[str, date, date]:
+        p = call.params
+        userid = p.text("userid", required=True)
+        start = _parse_wire_date(p, "from_date")
+        end = _parse_wire_date(p, "to_date")
+        assert userid is not None
+        if end < start or (end - start).days > COLUMN_MAX_DAYS:
+            raise OapiError(ERR_COLUMN_SPAN, "无错误信息")
+        return userid, start, end
+
+    def getcolumnval(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/getcolumnval``: one user, ≤ 20 column ids, ≤ 31 days."""
+        userid, start, end = self._span_31(call)
+        raw_ids = call.params.text_list("column_id_list", required=True) or []
+        by_id = {cid: alias for alias, (cid, _) in COLUMNS.items()}
+        try:
+            ids = [int(x) for x in raw_ids]
+        except ValueError:
+            raise OapiError(ERR_COLUMN_IDS, "系统异常，请稍后重试") from None
+        if len(ids) > COLUMN_MAX_IDS or any(i not in by_id for i in ids):
+            raise OapiError(ERR_COLUMN_IDS, "系统异常，请稍后重试")
+        days = {d.work_date: d for d in self._days(userid, start, end)}
+        corrupt = self.state.area_knobs.get("attendance_corrupt_column") or None
+        out = []
+        for cid in ids:
+            alias = by_id[cid]
+            metric = COLUMN_METRIC[alias]
+            vals = []
+            for d in _dates_between(start, end):
+                value = day_metrics(days[d])[metric] if d in days else 0.0
+                if (
+                    corrupt
+                    and corrupt.get("userid") == userid
+                    and corrupt.get("alias") == alias
+                    and corrupt.get("date") == d.isoformat()
+                ):
+                    value += float(corrupt.get("delta", 1))
+                vals.append({"date": f"{d.isoformat()} 00:00:00", "value": f"{value:.1f}"})
+            out.append({"column_vals": vals, "column_vo": {"id": cid}})
+        return {"result": {"column_vals": out}}
+
+    def getleavetimebynames(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/getleavetimebynames``: per-day leave hours by leave name."""
+        userid, start, end = self._span_31(call)
+        names = call.params.text_list("leave_names", required=True) or []
+        if len(names) > COLUMN_MAX_IDS:
+            raise OapiError(ERR_PARAM, "无效的参数: leave_names最多20个")
+        days = {d.work_date: d for d in self._days(userid, start, end)}
+        out = []
+        for name in names:
+            vals = []
+            for d in _dates_between(start, end):
+                lv = days[d].leave if d in days else None
+                hours = lv.hours if lv is not None and lv.leave_type == name else 0.0
+                vals.append({"date": f"{d.isoformat()} 00:00:00", "value": f"{hours:.1f}"})
+            out.append(
+                {
+                    "columnvals": vals,
+                    "columnvo": {
+                        "alias": "leave_",
+                        "name": name,
+                        "status": 0,
+                        "sub_type": 0,
+                        "type": 0,
+                    },
+                }
+            )
+        return {"result": {"columns": out}}
+
+    # -- leave status ----------------------------------------------------------------------------
+    def getleavestatus(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/getleavestatus``: ≤ 100 users, ≤ 180 days, size ≤ 100."""
+        p = call.params
+        users = p.text_list("userid_list", required=True) or []
+        if len(users) > LEAVE_STATUS_MAX_USERS:
+            raise OapiError(ERR_PARAM, "无效的参数: userid_list最多100个")
+        start_ms = p.integer("start_time", required=True, lo=0)
+        end_ms = p.integer("end_time", required=True, lo=0)
+        offset = p.integer("offset", required=True, lo=0)
+        size = p.integer("size", required=True, lo=1, hi=LEAVE_STATUS_MAX_SIZE)
+        assert start_ms is not None and end_ms is not None
+        assert offset is not None and size is not None
+        if end_ms < start_ms or end_ms - start_ms > LEAVE_STATUS_MAX_DAYS * DAY_MS:
+            raise OapiError(ERR_PARAM, "无效的参数: 时间跨度不能超过180天")
+        found = []
+        for userid in dict.fromkeys(users):
+            for lv in self.world.leaves_by_user.get(userid, []):
+                if lv.start_ms < end_ms and lv.end_ms > start_ms:
+                    found.append(
+                        {
+                            "duration_percent": round(lv.hours * 100),
+                            "duration_unit": "percent_hour",
+                            "end_time": lv.end_ms,
+                            "start_time": lv.start_ms,
+                            "leave_code": lv.leave_code,
+                            "userid": userid,
+                        }
+                    )
+        page = found[offset : offset + size]
+        return {
+            "result": {"has_more": offset + size < len(found), "leave_status": page},
+            "success": True,
+        }

@@ -1,0 +1,331 @@
+"""Attendance (考勤) repositories over :mod:`dingsync.store.schema_attendance`.
+
+Like :mod:`dingsync.store.repo`: functions take a ``Connection`` inside the caller's transaction
+and never commit; rows are dicts keyed by column name; writes use the set-based
+:func:`dingsync.store.repo.upsert`.
+
+A synced window is *replaced*: DingTalk rewrites results after corrections and approvals (a
+row may disappear or get a new id), so ``replace_*`` deletes what the window held for those
+people and writes what DingTalk returned now. Work dates are ``datetime.date`` (Asia/Shanghai) in
+and out; they are stored as the instant 00:00 Asia/Shanghai of the day (:func:`work_date_at`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, select
+
+from dingsync.store import repo
+from dingsync.store.schema_attendance import (
+    attendance_column_values,
+    attendance_columns,
+    attendance_group_managers,
+    attendance_group_members,
+    attendance_groups,
+    attendance_leaves,
+    attendance_records,
+    attendance_results,
+    attendance_schedules,
+)
+
+Row = dict[str, Any]
+_IN_MAX = 500
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    for i in range(0, len(values), _IN_MAX):
+        yield values[i : i + _IN_MAX]
+
+
+GMT8 = timezone(timedelta(hours=8))
+
+
+def work_date_at(day: date) -> datetime:
+    """A work date as stored: the instant 00:00 Asia/Shanghai of ``day`` (aware, UTC)."""
+    return datetime.combine(day, time(0), tzinfo=GMT8).astimezone(UTC)
+
+
+def work_date_of(moment: datetime) -> date:
+    """A stored work date (an instant) back to the calendar date in Asia/Shanghai."""
+    return moment.astimezone(GMT8).date()
+
+
+def _stored(row: Row) -> Row:
+    day = row.get("work_date")
+    if isinstance(day, date) and not isinstance(day, datetime):
+        return {**row, "work_date": work_date_at(day)}
+    return row
+
+
+def _with_corp(corp_id: str, rows: Iterable[Row]) -> list[Row]:
+    return [{**_stored(r), "corp_id": corp_id} for r in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# Groups
+# --------------------------------------------------------------------------------------------
+def replace_groups(
+    conn: Connection,
+    corp_id: str,
+    groups: Iterable[Row],
+    members: dict[int, list[str]],
+    managers: dict[int, list[str]],
+) -> int:
+    """Upsert ``attendance_groups`` rows and set each listed group's members and managers to
+    exactly ``members[group_id]`` / ``managers[group_id]``. Returns the groups written."""
+    group_rows = _with_corp(corp_id, groups)
+    n = repo.upsert(conn, attendance_groups, group_rows, ["corp_id", "group_id"])
+    for table, mapping in (
+        (attendance_group_members, members),
+        (attendance_group_managers, managers),
+    ):
+        for group_id, userids in mapping.items():
+            conn.execute(
+                delete(table).where(table.c.corp_id == corp_id, table.c.group_id == group_id)
+            )
+            repo.upsert(
+                conn,
+                table,
+                [{"corp_id": corp_id, "group_id": group_id, "userid": u} for u in userids],
+                ["corp_id", "group_id", "userid"],
+            )
+    return n
+
+
+# --------------------------------------------------------------------------------------------
+# Windows of results, schedules, punches, leave, column values
+# --------------------------------------------------------------------------------------------
+def replace_results(
+    conn: Connection,
+    corp_id: str,
+    userids: Sequence[str],
+    start: date,
+    end: date,
+    rows: Iterable[Row],
+) -> int:
+    """Replace the results of ``userids`` on work dates ``start..end`` with ``rows``."""
+    t = attendance_results
+    for part in _chunks(list(userids)):
+        conn.execute(
+            delete(t).where(
+                t.c.corp_id == corp_id,
+                t.c.userid.in_(part),
+                t.c.work_date >= work_date_at(start),
+                t.c.work_date <= work_date_at(end),
+            )
+        )
+    return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "id"])
+
+
+def replace_schedules(
+    conn: Connection,
+    corp_id: str,
+    userids: Sequence[str],
+    start: date,
+    end: date,
+    rows: Iterable[Row],
+) -> int:
+    """Replace the schedules of ``userids`` on work dates ``start..end`` with ``rows``."""
+    t = attendance_schedules
+    for part in _chunks(list(userids)):
+        conn.execute(
+            delete(t).where(
+                t.c.corp_id == corp_id,
+                t.c.userid.in_(part),
+                t.c.work_date >= work_date_at(start),
+                t.c.work_date <= work_date_at(end),
+            )
+        )
+    return repo.upsert(
+        conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "work_date", "check_type"]
+    )
+
+
+def replace_records(
+    conn: Connection,
+    corp_id: str,
+    userids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    rows: Iterable[Row],
+) -> int:
+    """Replace the punches of ``userids`` punched in ``[start, end)`` (aware) with ``rows``."""
+    t = attendance_records
+    for part in _chunks(list(userids)):
+        conn.execute(
+            delete(t).where(
+                t.c.corp_id == corp_id,
+                t.c.userid.in_(part),
+                t.c.user_check_time >= start,
+                t.c.user_check_time < end,
+            )
+        )
+    return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "id"])
+
+
+def replace_leaves(
+    conn: Connection,
+    corp_id: str,
+    userids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    rows: Iterable[Row],
+) -> int:
+    """Replace the leave of ``userids`` overlapping ``[start, end)`` (aware) with ``rows``."""
+    t = attendance_leaves
+    for part in _chunks(list(userids)):
+        conn.execute(
+            delete(t).where(
+                t.c.corp_id == corp_id,
+                t.c.userid.in_(part),
+                t.c.start_time < end,
+                t.c.end_time > start,
+            )
+        )
+    return repo.upsert(
+        conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "start_time", "leave_code"]
+    )
+
+
+def upsert_columns(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
+    """Upsert report column definitions (only those with an id)."""
+    return repo.upsert(
+        conn, attendance_columns, _with_corp(corp_id, rows), ["corp_id", "column_id"]
+    )
+
+
+def replace_column_values(
+    conn: Connection, corp_id: str, userid: str, start: date, end: date, rows: Iterable[Row]
+) -> int:
+    """Replace one person's column values on ``start..end`` with ``rows``."""
+    t = attendance_column_values
+    conn.execute(
+        delete(t).where(
+            t.c.corp_id == corp_id,
+            t.c.userid == userid,
+            t.c.work_date >= work_date_at(start),
+            t.c.work_date <= work_date_at(end),
+        )
+    )
+    return repo.upsert(
+        conn,
+        t,
+        [{**_stored(r), "corp_id": corp_id, "userid": userid} for r in rows],
+        ["corp_id", "userid", "column_id", "work_date"],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reads
+# --------------------------------------------------------------------------------------------
+def working_days(
+    conn: Connection, corp_id: str, userid: str, start: date, end: date
+) -> set[date] | None:
+    """The work dates in ``start..end`` (inclusive) on which ``userid`` is scheduled to work
+    (a synced schedule that is not a rest day), or ``None`` when no schedule at all is synced
+    for that person in the range (then the caller must not assume anything)."""
+    t = attendance_schedules
+    rows = conn.execute(
+        select(t.c.work_date, t.c.is_rest).where(
+            t.c.corp_id == corp_id,
+            t.c.userid == userid,
+            t.c.work_date >= work_date_at(start),
+            t.c.work_date <= work_date_at(end),
+        )
+    ).all()
+    if not rows:
+        return None
+    return {work_date_of(r.work_date) for r in rows if not r.is_rest}
+
+
+def _select_window(
+    conn: Connection,
+    table: Any,
+    corp_id: str,
+    start: date,
+    end: date,
+    userids: Sequence[str] | None,
+) -> list[Row]:
+    cond = [
+        table.c.corp_id == corp_id,
+        table.c.work_date >= work_date_at(start),
+        table.c.work_date <= work_date_at(end),
+    ]
+    out: list[Row] = []
+    if userids is None:
+        out.extend(dict(r) for r in conn.execute(select(table).where(and_(*cond))).mappings())
+    else:
+        for part in _chunks(list(userids)):
+            stmt = select(table).where(and_(*cond, table.c.userid.in_(part)))
+            out.extend(dict(r) for r in conn.execute(stmt).mappings())
+    for r in out:
+        r["work_date"] = work_date_of(r["work_date"])
+    return out
+
+
+def load_results(
+    conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
+) -> list[Row]:
+    """Results on work dates ``start..end`` (all people, or ``userids``)."""
+    return _select_window(conn, attendance_results, corp_id, start, end, userids)
+
+
+def load_schedules(
+    conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
+) -> list[Row]:
+    """Schedules on work dates ``start..end``."""
+    return _select_window(conn, attendance_schedules, corp_id, start, end, userids)
+
+
+def load_leaves(
+    conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
+) -> list[Row]:
+    """Leave whose work date is in ``start..end``."""
+    return _select_window(conn, attendance_leaves, corp_id, start, end, userids)
+
+
+def load_column_values(
+    conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
+) -> list[Row]:
+    """Column values on ``start..end`` joined with their column's ``alias`` and ``name``."""
+    rows = _select_window(conn, attendance_column_values, corp_id, start, end, userids)
+    cols = {
+        r.column_id: (r.alias, r.name)
+        for r in conn.execute(
+            select(attendance_columns).where(attendance_columns.c.corp_id == corp_id)
+        )
+    }
+    for r in rows:
+        r["alias"], r["column_name"] = cols.get(r["column_id"], (None, None))
+    return rows
+
+
+def group_names_by_user(conn: Connection, corp_id: str) -> dict[str, str]:
+    """userid → the name of the attendance group the person belongs to."""
+    m, g = attendance_group_members, attendance_groups
+    stmt = (
+        select(m.c.userid, g.c.group_name)
+        .join(g, and_(g.c.corp_id == m.c.corp_id, g.c.group_id == m.c.group_id))
+        .where(m.c.corp_id == corp_id)
+    )
+    return {r.userid: r.group_name or "" for r in conn.execute(stmt)}
+
+
+def count_summary(conn: Connection, corp_id: str) -> dict[str, int]:
+    """Rows stored per attendance table for ``corp_id`` (the demo/sync summary)."""
+    tables = {
+        "attendance_groups": attendance_groups,
+        "attendance_group_members": attendance_group_members,
+        "attendance_schedules": attendance_schedules,
+        "attendance_results": attendance_results,
+        "attendance_records": attendance_records,
+        "attendance_leaves": attendance_leaves,
+        "attendance_column_values": attendance_column_values,
+    }
+    return {
+        name: int(conn.execute(select(func.count()).where(t.c.corp_id == corp_id)).scalar_one())
+        for name, t in tables.items()
+    }

@@ -1,0 +1,427 @@
+"""Attendance sync (考勤): groups, schedules, results, punches, leave and report columns.
+
+Plan, for every active person (``users.status = 'active'``, from the directory sync) and the
+work dates ``start..end`` (Asia/Shanghai):
+
+1. Groups (``getsimplegroups``) with their members and managers — one unit.
+2. One unit per chunk of ≤ 50 people × ≤ 7 work dates (DingTalk's caps, so each chunk is one
+   window of every API): results (``/attendance/list``, paged), schedules
+   (``schedule/listbyusers``) and punches (``/attendance/listRecord``, by punch time; the last
+   chunk also reads the day after ``end``, where a night shift's off-duty punch lies). The
+   chunk's window is *replaced* in one transaction with its checkpoint.
+3. One unit per ≤ 100 people: approved leave (``getleavestatus``) over the whole range.
+4. Optionally (``columns=True``) the report columns (``getattcolumns``) and, per person, their
+   per-day values (``getcolumnval``, ≤ 31 days per call) for the cross-check of the monthly
+   summary. One call per person per month: off by default to keep large syncs short.
+
+Range: ``end`` is yesterday (Asia/Shanghai); a full run reads the last ``days`` work dates; an
+incremental run (``dingsync sync --incremental``) re-reads from ``recent_days`` before the end
+of the previous run's range (results change after corrections and approvals) up to ``end``.
+Defaults come from ``DINGSYNC_ATTENDANCE_DAYS`` (7), ``DINGSYNC_ATTENDANCE_RECENT_DAYS`` (3)
+and ``DINGSYNC_ATTENDANCE_COLUMNS`` (off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from dingsync.dingtalk.attendance import (
+    LEAVE_MAX_USERS,
+    LIST_MAX_DAYS,
+    LIST_MAX_USERS,
+    batches,
+    date_windows,
+)
+from dingsync.dingtalk.models.attendance import (
+    GMT8,
+    AttendanceRecord,
+    AttendanceResult,
+    LeaveStatus,
+    ScheduleItem,
+    parse_gmt8,
+    work_date_of,
+)
+from dingsync.store import repo, repo_attendance
+from dingsync.store.schema import admins, from_ms, users
+from dingsync.sync.engine import SyncContext
+
+ENTITY = "attendance"
+DEFAULT_DAYS = 7
+DEFAULT_RECENT_DAYS = 3
+#: How far back DingTalk serves punch details (listRecord: 180 days).
+MAX_HISTORY_DAYS = 180
+#: Chunks fetched at the same time (enough to keep 20 QPS busy at ~100 ms a call and more).
+CHUNK_CONCURRENCY = 16
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def shanghai_today() -> date:
+    """Today's date in Asia/Shanghai, whatever the machine's time zone."""
+    return datetime.now(GMT8).date()
+
+
+def day_start(day: date) -> datetime:
+    """00:00 GMT+8 of ``day`` as an aware UTC datetime."""
+    return datetime.combine(day, time(0), tzinfo=GMT8).astimezone(UTC)
+
+
+# --------------------------------------------------------------------------------------------
+# Row mapping
+# --------------------------------------------------------------------------------------------
+def _raw(model: Any) -> dict[str, Any]:
+    data: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return data
+
+
+def result_row(r: AttendanceResult) -> dict[str, Any]:
+    """An ``/attendance/list`` row → ``attendance_results`` row. A ``NotSigned`` row's
+    ``userCheckTime`` is only the base time, so it is stored as NULL (kept in ``raw``)."""
+    return {
+        "id": r.id,
+        "userid": r.user_id,
+        "work_date": r.work_day,
+        "check_type": r.check_type,
+        "time_result": r.time_result,
+        "location_result": r.location_result,
+        "source_type": r.source_type,
+        "group_id": r.group_id,
+        "plan_id": r.plan_id,
+        "record_id": r.record_id,
+        "approve_id": r.approve_id,
+        "proc_inst_id": r.proc_inst_id,
+        "base_check_time": from_ms(r.base_check_time),
+        "user_check_time": None if r.time_result == "NotSigned" else from_ms(r.user_check_time),
+        "raw": _raw(r),
+    }
+
+
+def record_row(r: AttendanceRecord) -> dict[str, Any]:
+    """An ``/attendance/listRecord`` punch → ``attendance_records`` row."""
+    return {
+        "id": r.id,
+        "userid": r.user_id,
+        "user_check_time": from_ms(r.user_check_time),
+        "work_date": work_date_of(r.work_date),
+        "check_type": r.check_type,
+        "time_result": r.time_result,
+        "location_result": r.location_result,
+        "source_type": r.source_type,
+        "is_legal": r.is_legal,
+        "invalid_record_type": r.invalid_record_type,
+        "invalid_record_msg": r.invalid_record_msg,
+        "raw": _raw(r),
+    }
+
+
+@functools.lru_cache(maxsize=65536)
+def _gmt8_utc(text: str | None) -> datetime | None:
+    """``yyyy-MM-dd HH:mm:ss`` GMT+8 → aware UTC (cached: schedules repeat the same times)."""
+    parsed = parse_gmt8(text)
+    return parsed.astimezone(UTC) if parsed else None
+
+
+def schedule_row(s: ScheduleItem) -> dict[str, Any]:
+    """A ``schedule/listbyusers`` row → ``attendance_schedules`` row."""
+    work = _gmt8_utc(s.work_date)
+    return {
+        "userid": s.userid,
+        "work_date": work.astimezone(GMT8).date() if work else s.work_day,
+        "check_type": s.check_type or "OnDuty",
+        "schedule_id": s.id,
+        "group_id": s.group_id,
+        "shift_id": s.shift_id,
+        "is_rest": (s.is_rest or "N").upper() == "Y",
+        "plan_check_time": _gmt8_utc(s.plan_check_time),
+        "raw": _raw(s),
+    }
+
+
+def leave_row(item: LeaveStatus) -> dict[str, Any]:
+    """A ``getleavestatus`` item → ``attendance_leaves`` row."""
+    return {
+        "userid": item.userid,
+        "start_time": from_ms(item.start_time),
+        "end_time": from_ms(item.end_time),
+        "leave_code": item.leave_code or "",
+        "work_date": work_date_of(item.start_time),
+        "duration_unit": item.duration_unit,
+        "duration_percent": item.duration_percent,
+        "hours": item.hours,
+        "raw": _raw(item),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The entity
+# --------------------------------------------------------------------------------------------
+class AttendanceSync:
+    """The ``attendance`` sync entity (see the module docstring for the plan).
+
+    ``days``: work dates of a full run (ending yesterday); ``recent_days``: how far an
+    incremental run reaches back before the previous end; ``columns``: also sync report
+    columns and their values; ``end``: last work date (default yesterday, Asia/Shanghai).
+    """
+
+    name = ENTITY
+
+    def __init__(
+        self,
+        *,
+        days: int | None = None,
+        recent_days: int | None = None,
+        columns: bool | None = None,
+        end: date | None = None,
+    ) -> None:
+        self.days = days or _env_int("DINGSYNC_ATTENDANCE_DAYS", DEFAULT_DAYS)
+        self.recent_days = recent_days or _env_int(
+            "DINGSYNC_ATTENDANCE_RECENT_DAYS", DEFAULT_RECENT_DAYS
+        )
+        self.columns = _env_flag("DINGSYNC_ATTENDANCE_COLUMNS") if columns is None else columns
+        self.end = end
+        self._chunk_slots = asyncio.Semaphore(CHUNK_CONCURRENCY)
+
+    # -- planning ------------------------------------------------------------------------------
+    def plan_range(self, kind: str, watermark: Any) -> tuple[date, date]:
+        """The work dates to read: ``(start, end)`` inclusive."""
+        end = self.end or shanghai_today() - timedelta(days=1)
+        start = end - timedelta(days=self.days - 1)
+        if kind == "incremental" and isinstance(watermark, dict) and watermark.get("end"):
+            last_end = date.fromisoformat(str(watermark["end"]))
+            start = min(last_end, end) - timedelta(days=self.recent_days - 1)
+        # DingTalk serves punches for 180 days and results for about half a year.
+        return max(start, end - timedelta(days=MAX_HISTORY_DAYS - 1)), end
+
+    def _people(self, conn: Connection, corp_id: str) -> tuple[list[str], str]:
+        ids = [
+            r.userid
+            for r in conn.execute(
+                select(users.c.userid)
+                .where(users.c.corp_id == corp_id, users.c.status == "active")
+                .order_by(users.c.userid)
+            )
+        ]
+        op = conn.execute(
+            select(admins.c.userid)
+            .where(admins.c.corp_id == corp_id, admins.c.sys_level == 1)
+            .limit(1)
+        ).scalar()
+        return ids, str(op or (ids[0] if ids else ""))
+
+    async def run(self, ctx: SyncContext) -> None:
+        """Sync groups, then every chunk, leave and (optionally) column values concurrently."""
+        with ctx.engine.connect() as conn:
+            run = repo.get_sync_run(conn, ctx.run_id) or {}
+            watermark = repo.get_watermark(conn, ctx.corp_id, ENTITY)
+            people, op_user = self._people(conn, ctx.corp_id)
+        start, end = self.plan_range(str(run.get("kind", "full")), watermark)
+        if not people:
+            return
+        # A few chunks at a time, not all: each pages sequentially, so all chunks at once would
+        # all finish at the very end and leave every write for after the last fetch; a bounded
+        # set finishes one by one and their writes overlap the fetching (and memory stays low).
+        self._chunk_slots = asyncio.Semaphore(CHUNK_CONCURRENCY)
+        chunks = [
+            (group, a, b)
+            for group in batches(people, LIST_MAX_USERS)
+            for a, b in date_windows(start, end, LIST_MAX_DAYS)
+        ]
+        leave_groups = batches(people, LEAVE_MAX_USERS)
+        tasks: list[Any] = [self._groups(ctx, op_user, start, end)]
+        tasks += [self._chunk(ctx, op_user, g, a, b, end) for g, a, b in chunks]
+        tasks += [self._leaves(ctx, g, start, end) for g in leave_groups]
+        total = 1 + len(chunks) + len(leave_groups)
+        if self.columns:
+            tasks.append(self._columns(ctx, people, start, end))
+            total += 1 + len(people)
+        ctx.progress.add_total(ENTITY, total)
+        await ctx.gather(tasks)
+
+        def mark(conn: Connection) -> None:
+            # The watermark is the latest work date ever synced: a narrow re-sync of older
+            # days must not pull the next incremental run back.
+            last = repo.get_watermark(conn, ctx.corp_id, ENTITY)
+            latest = end
+            if isinstance(last, dict) and last.get("end"):
+                latest = max(end, date.fromisoformat(str(last["end"])))
+            repo.set_watermark(
+                conn,
+                ctx.corp_id,
+                ENTITY,
+                {"end": latest.isoformat(), "last_run_start": start.isoformat()},
+            )
+
+        await ctx.write(mark)
+
+    # -- units ---------------------------------------------------------------------------------
+    async def _groups(self, ctx: SyncContext, op_user: str, start: date, end: date) -> None:
+        client = ctx.client
+
+        async def fetch() -> tuple[list[Any], dict[int, list[str]]]:
+            groups = await client.attendance.iter_groups().to_list()
+            members = await asyncio.gather(
+                *(
+                    client.attendance.iter_group_member_userids(g.group_id, op_user).to_list()
+                    for g in groups
+                )
+            )
+            return groups, {g.group_id: m for g, m in zip(groups, members, strict=True)}
+
+        def write(conn: Connection, data: tuple[list[Any], dict[int, list[str]]]) -> None:
+            groups, members = data
+            rows = [
+                {
+                    "group_id": g.group_id,
+                    "group_name": g.group_name,
+                    "type": g.type,
+                    "is_default": g.is_default,
+                    "member_count": g.member_count,
+                    "default_class_id": g.default_class_id,
+                    "owner_user_id": g.owner_user_id,
+                    "work_day_list": list(g.work_day_list),
+                    "raw": _raw(g),
+                }
+                for g in groups
+            ]
+            managers = {g.group_id: list(g.manager_list) for g in groups}
+            repo_attendance.replace_groups(conn, ctx.corp_id, rows, members, managers)
+            ctx.counts["attendance_groups"] += len(rows)
+            ctx.counts["attendance_group_members"] += sum(len(m) for m in members.values())
+
+        await ctx.unit(ENTITY, f"groups:{start}:{end}", fetch, write)
+        ctx.progress.advance(ENTITY)
+
+    async def _chunk(
+        self,
+        ctx: SyncContext,
+        op_user: str,
+        people: list[str],
+        a: date,
+        b: date,
+        end: date,
+    ) -> None:
+        api = ctx.client.attendance
+        # Punches are read by punch time; the last chunk also reads the day after the range,
+        # where a night shift's off-duty (and very late on-duty) punch of ``end`` lies.
+        punch_to = b + timedelta(days=1) if b == end else b
+
+        async def fetch() -> tuple[list[Any], list[Any], list[Any]]:
+            async with self._chunk_slots:
+                results, schedules, records = await asyncio.gather(
+                    api.list_results(people, a, b),
+                    api.list_schedules(op_user, people, a, b),
+                    api.list_records(people, a, punch_to),
+                )
+            return results, schedules, records
+
+        def write(conn: Connection, data: tuple[list[Any], list[Any], list[Any]]) -> None:
+            results, schedules, records = data
+            cid = ctx.corp_id
+            ctx.counts["attendance_results"] += repo_attendance.replace_results(
+                conn, cid, people, a, b, [result_row(r) for r in results]
+            )
+            ctx.counts["attendance_schedules"] += repo_attendance.replace_schedules(
+                conn, cid, people, a, b, [schedule_row(s) for s in schedules]
+            )
+            ctx.counts["attendance_records"] += repo_attendance.replace_records(
+                conn,
+                cid,
+                people,
+                day_start(a),
+                day_start(punch_to + timedelta(days=1)),
+                [record_row(r) for r in records],
+            )
+
+        await ctx.unit(ENTITY, f"chunk:{a}:{b}:{people[0]}:{people[-1]}", fetch, write)
+        ctx.progress.advance(ENTITY)
+
+    async def _leaves(self, ctx: SyncContext, people: list[str], start: date, end: date) -> None:
+        async def fetch() -> list[LeaveStatus]:
+            return await ctx.client.attendance.list_leave_status(people, start, end)
+
+        def write(conn: Connection, items: list[LeaveStatus]) -> None:
+            ctx.counts["attendance_leaves"] += repo_attendance.replace_leaves(
+                conn,
+                ctx.corp_id,
+                people,
+                day_start(start),
+                day_start(end + timedelta(days=1)),
+                [leave_row(i) for i in items],
+            )
+
+        await ctx.unit(ENTITY, f"leaves:{start}:{end}:{people[0]}:{people[-1]}", fetch, write)
+        ctx.progress.advance(ENTITY)
+
+    async def _columns(self, ctx: SyncContext, people: list[str], start: date, end: date) -> None:
+        api = ctx.client.attendance
+        columns = await api.list_columns()
+        with_id = [c for c in columns if c.id is not None]
+
+        def write_defs(conn: Connection) -> None:
+            repo_attendance.upsert_columns(
+                conn,
+                ctx.corp_id,
+                [
+                    {
+                        "column_id": c.id,
+                        "name": c.name,
+                        "alias": c.alias,
+                        "type": c.type,
+                        "sub_type": c.sub_type,
+                        "status": c.status,
+                        "raw": _raw(c),
+                    }
+                    for c in with_id
+                ],
+            )
+
+        await ctx.write(write_defs)
+        ctx.progress.advance(ENTITY)
+        ids = [int(c.id) for c in with_id if c.id is not None]
+        if not ids:
+            return
+
+        async def person(userid: str) -> None:
+            async def fetch() -> list[Any]:
+                return await api.get_column_values(userid, ids, start, end)
+
+            def write(conn: Connection, values: list[Any]) -> None:
+                rows = []
+                for col in values:
+                    for v in col.values:
+                        parsed = parse_gmt8(v.date)
+                        if parsed is None:
+                            continue
+                        rows.append(
+                            {
+                                "column_id": col.column_id,
+                                "work_date": parsed.date(),
+                                "value": v.value,
+                            }
+                        )
+                ctx.counts["attendance_column_values"] += repo_attendance.replace_column_values(
+                    conn, ctx.corp_id, userid, start, end, rows
+                )
+
+            await ctx.unit(ENTITY, f"columns:{userid}:{start}:{end}", fetch, write)
+            ctx.progress.advance(ENTITY)
+
+        await ctx.gather(person(u) for u in people)
+
+    # -- summary -------------------------------------------------------------------------------
+    def summary(self, conn: Connection, corp_id: str) -> dict[str, int]:
+        """Rows stored per attendance table (for the demo/sync summary table)."""
+        return repo_attendance.count_summary(conn, corp_id)

@@ -1,13 +1,176 @@
-"""CLI commands for approvals (审批).
+"""CLI commands for approvals (审批): ``dingsync export approvals`` and ``dingsync approvals
+stats``. Both read the database only (run ``dingsync sync`` first).
 
 Registered on the ``dingsync`` app by ``dingsync.cli``.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from dingsync.commands.export_app import export_app
+
+SHANGHAI = timezone(timedelta(hours=8))
+
+approvals_app = typer.Typer(help="Approvals (审批): statistics.", no_args_is_help=True)
+
+
+def _engine(database_url: str | None) -> Any:
+    from dingsync.config import load_settings
+    from dingsync.store import db
+
+    overrides = {"DINGSYNC_DATABASE_URL": database_url} if database_url else {}
+    settings = load_settings(**overrides)
+    engine = db.create_engine_for(settings.database_url)
+    db.migrate(engine)
+    return engine, settings
+
+
+def _corp_id(conn: Any, given: str | None) -> str:
+    """The corp to read: ``--corp-id``, else ``DINGTALK_CORP_ID``, else the only one stored."""
+    from sqlalchemy import select
+
+    from dingsync.store.schema_approvals import approval_templates
+
+    if given:
+        return given
+    corps = list(conn.execute(select(approval_templates.c.corp_id).distinct()).scalars())
+    if len(corps) == 1:
+        return str(corps[0])
+    if not corps:
+        raise typer.BadParameter("no approvals stored yet: run `dingsync sync` first")
+    raise typer.BadParameter(f"several corps stored ({', '.join(corps)}): give --corp-id")
+
+
+def _day(value: str | None, *, end: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` (Asia/Shanghai) → aware instant; ``end`` → the next midnight."""
+    if not value:
+        return None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    if end:
+        day += timedelta(days=1)
+    return datetime.combine(day, time(0), SHANGHAI)
+
+
+@export_app.command("approvals")
+def export_approvals_cmd(
+    template: Annotated[
+        str, typer.Option("--template", "-t", help="Template name or process code (e.g. 报销).")
+    ],
+    from_: Annotated[
+        str | None, typer.Option("--from", help="First create day, YYYY-MM-DD (Asia/Shanghai).")
+    ] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", help="Last create day, YYYY-MM-DD (inclusive).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="xlsx or csv.")] = "xlsx",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    corp_id: Annotated[
+        str | None, typer.Option(help="Corp to export (default: the only one).")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
+    ] = None,
+) -> None:
+    """Export one template's approval instances: a row per instance, a column per form field;
+    detail tables (明细) in a second sheet (xlsx) or file (csv)."""
+    from dingsync.export.approvals import export_approvals
+    from dingsync.store import repo_approvals
+
+    if fmt not in ("xlsx", "csv"):
+        raise typer.BadParameter("--format must be xlsx or csv")
+    engine, settings = _engine(database_url)
+    with engine.connect() as conn:
+        cid = _corp_id(conn, corp_id or settings.corp_id)
+        tpl = repo_approvals.find_template(conn, cid, template)
+        if tpl is None:
+            names = ", ".join(
+                t["name"] or t["process_code"] for t in repo_approvals.load_templates(conn, cid)
+            )
+            raise typer.BadParameter(f"no template {template!r}; known: {names}")
+        path = output or Path(f"approvals-{tpl['name'] or tpl['process_code']}.{fmt}")
+        result = export_approvals(
+            conn,
+            cid,
+            tpl,
+            path,
+            fmt,  # type: ignore[arg-type]
+            created_from=_day(from_),
+            created_to=_day(to, end=True),
+        )
+    files = ", ".join(str(p) for p in result.paths)
+    typer.echo(f"{result.rows} instances, {result.detail_rows} detail rows → {files}")
+
+
+@approvals_app.command("stats")
+def stats_cmd(
+    template: Annotated[
+        str | None, typer.Option("--template", "-t", help="Only this template (name or code).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    corp_id: Annotated[str | None, typer.Option(help="Corp (default: the only one).")] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
+    ] = None,
+) -> None:
+    """Counts by status and result, approval rate and cycle time (create → finish) p50/p90 per
+    template."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dingsync.export.approvals import approval_stats
+    from dingsync.store import repo_approvals
+
+    engine, settings = _engine(database_url)
+    with engine.connect() as conn:
+        cid = _corp_id(conn, corp_id or settings.corp_id)
+        code = None
+        if template:
+            tpl = repo_approvals.find_template(conn, cid, template)
+            if tpl is None:
+                raise typer.BadParameter(f"no template {template!r}")
+            code = tpl["process_code"]
+        stats = approval_stats(conn, cid, code)
+    if json_output:
+        sys.stdout.write(json.dumps(stats, ensure_ascii=False, indent=2) + "\n")
+        return
+    table = Table(title=f"Approvals — corp {cid}")
+    for col in (
+        "Template",
+        "Instances",
+        "By status",
+        "By result",
+        "Approval rate",
+        "Cycle p50 (h)",
+        "Cycle p90 (h)",
+    ):
+        table.add_column(
+            col, justify="right" if col not in ("Template", "By status", "By result") else "left"
+        )
+    for s in stats:
+        rate = "" if s["approval_rate"] is None else f"{s['approval_rate'] * 100:.1f} %"
+        table.add_row(
+            s["template"],
+            str(s["instances"]),
+            "\n".join(f"{k} {v}" for k, v in s["by_status"].items()),
+            "\n".join(f"{k or '(none)'} {v}" for k, v in s["by_result"].items()),
+            rate,
+            "" if s["cycle_p50_h"] is None else f"{s['cycle_p50_h']:.1f}",
+            "" if s["cycle_p90_h"] is None else f"{s['cycle_p90_h']:.1f}",
+        )
+    Console().print(table)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands and sub-commands to ``app``."""
-    return None
+    """Add ``dingsync approvals …`` to ``app`` (``dingsync export approvals`` is on the shared
+    export sub-app)."""
+    app.add_typer(approvals_app, name="approvals")

@@ -179,6 +179,7 @@ class DingTalkClient:
         self._token_refresh_margin = token_refresh_margin
         self._token_min_margin = token_min_margin
 
+        from dingsync.dingtalk.approvals import ApprovalsAPI
         from dingsync.dingtalk.attendance import AttendanceAPI
         from dingsync.dingtalk.auth import AuthAPI
         from dingsync.dingtalk.contacts import ContactsAPI
@@ -191,6 +192,7 @@ class DingTalkClient:
         #: Attendance (考勤): results, punches, groups, schedules, report columns, leave.
         self.attendance = AttendanceAPI(self)
         #: Approvals (审批): templates, form schemas, instance ids, instances.
+        self.approvals = ApprovalsAPI(self)
         #: Login-free code exchange and JSAPI tickets / ``dd.config`` signatures.
         self.auth = AuthAPI(self)
 

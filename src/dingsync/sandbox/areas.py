@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 #: name → "module:Class". Each area adds ONE line here.
 AREAS: dict[str, str] = {
     "attendance": "dingsync.sandbox.attendance:AttendanceArea",
+    "approvals": "dingsync.sandbox.approvals:ApprovalsArea",
     "reports": "dingsync.sandbox.reports:ReportsArea",
 }
 

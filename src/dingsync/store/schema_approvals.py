@@ -1,12 +1,170 @@
-"""Tables for approvals (审批).
+"""Tables for approvals (审批): templates with their form schemas, instances, form values,
+detail-table rows, tasks, operation records and cc.
 
-Defined on the shared :data:`dingsync.store.schema.metadata`.
+Defined on the shared :data:`dingsync.store.schema.metadata`. Keys are DingTalk's ids
+(``process_code``, ``process_instance_id``) plus ``corp_id``; the children of an instance are
+keyed by their position (``seq``) in DingTalk's answer and replaced whenever the instance is
+stored again. Times are aware UTC (``create_time``/``finish_time`` parsed from either host's
+format; the raw strings stay in ``raw``).
 
 Migration: ``migrations/versions/0004_approvals.py``.
 """
 
 from __future__ import annotations
 
-from dingsync.store.schema import metadata
+from typing import Any
 
-__all__ = ["metadata"]
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Integer, String, Table, Text
+
+from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
+
+
+def _id(name: str, **kw: Any) -> Column[Any]:
+    return Column(name, String(64), **kw)
+
+
+def _ts(name: str, nullable: bool = True, **kw: Any) -> Column[Any]:
+    return Column(name, UTCDateTime(), nullable=nullable, **kw)
+
+
+def _instance_key() -> list[Any]:
+    return [
+        _id("corp_id", primary_key=True),
+        _id("process_instance_id", primary_key=True),
+    ]
+
+
+def _instance_fk(table: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["corp_id", "process_instance_id"],
+        ["approval_instances.corp_id", "approval_instances.process_instance_id"],
+        ondelete="CASCADE",
+        name=f"fk_{table}_instance",
+    )
+
+
+approval_templates = Table(
+    "approval_templates",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("process_code", primary_key=True),
+    Column("name", String(255)),
+    Column("icon_url", Text),
+    Column("url", Text),
+    Column("dir_name", String(255)),
+    Column("form_uuid", String(64)),
+    Column("schema_status", String(32)),
+    Column("fields", json_type()),
+    _ts("gmt_modified"),
+    _ts("synced_at", nullable=False, default=utcnow),
+    Column("raw", json_type()),
+)
+
+approval_instances = Table(
+    "approval_instances",
+    metadata,
+    *_instance_key(),
+    _id("process_code", nullable=False),
+    Column("title", String(255)),
+    Column("business_id", String(64)),
+    _id("originator_userid"),
+    _id("originator_dept_id"),
+    Column("originator_dept_name", String(255)),
+    Column("status", String(32)),
+    Column("result", String(32)),
+    _ts("create_time"),
+    _ts("finish_time"),
+    Column("biz_action", String(32)),
+    _id("main_process_instance_id"),
+    Column("attached_process_instance_ids", json_type()),
+    Column("approver_userids", json_type()),
+    Column("source", String(16)),
+    _ts("synced_at", nullable=False, default=utcnow),
+    Column("raw", json_type()),
+    Index("ix_approval_instances_code_create", "corp_id", "process_code", "create_time"),
+    Index("ix_approval_instances_status", "corp_id", "status"),
+)
+
+approval_form_values = Table(
+    "approval_form_values",
+    metadata,
+    *_instance_key(),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("component_id", String(128)),
+    Column("name", String(255)),
+    Column("component_type", String(64)),
+    Column("value", Text),
+    Column("ext_value", Text),
+    Column("parsed", json_type()),
+    _instance_fk("approval_form_values"),
+)
+
+approval_detail_rows = Table(
+    "approval_detail_rows",
+    metadata,
+    *_instance_key(),
+    Column("field_seq", Integer, primary_key=True, autoincrement=False),
+    Column("row_no", Integer, primary_key=True, autoincrement=False),
+    Column("component_id", String(128)),
+    Column("field_name", String(255)),
+    Column("cells", json_type()),
+    _instance_fk("approval_detail_rows"),
+)
+
+approval_tasks = Table(
+    "approval_tasks",
+    metadata,
+    *_instance_key(),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    _id("taskid"),
+    _id("userid"),
+    Column("task_status", String(32)),
+    Column("task_result", String(32)),
+    _ts("create_time"),
+    _ts("finish_time"),
+    Column("activity_id", String(128)),
+    Column("url", Text),
+    _instance_fk("approval_tasks"),
+)
+
+approval_operation_records = Table(
+    "approval_operation_records",
+    metadata,
+    *_instance_key(),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    _id("userid"),
+    _ts("date"),
+    Column("operation_type", String(64)),
+    Column("operation_result", String(32)),
+    Column("remark", Text),
+    Column("attachments", json_type()),
+    _instance_fk("approval_operation_records"),
+)
+
+approval_cc = Table(
+    "approval_cc",
+    metadata,
+    *_instance_key(),
+    _id("userid", primary_key=True),
+    _instance_fk("approval_cc"),
+)
+
+INSTANCE_CHILDREN = (
+    approval_form_values,
+    approval_detail_rows,
+    approval_tasks,
+    approval_operation_records,
+    approval_cc,
+)
+
+__all__ = [
+    "INSTANCE_CHILDREN",
+    "approval_cc",
+    "approval_detail_rows",
+    "approval_form_values",
+    "approval_instances",
+    "approval_operation_records",
+    "approval_tasks",
+    "approval_templates",
+    "metadata",
+]

@@ -19,6 +19,7 @@ ENTITIES: dict[str, tuple[str, str]] = {
     "contacts": ("dingsync.sync.contacts", "ContactsSync"),
     "reports": ("dingsync.sync.reports", "ReportsSync"),
     "attendance": ("dingsync.sync.attendance", "AttendanceSync"),
+    "approvals": ("dingsync.sync.approvals", "ApprovalsSync"),
 }
 ENTITY_NAMES: tuple[str, ...] = tuple(ENTITIES)
 

@@ -1,0 +1,533 @@
+"""Approvals sync (``dingsync sync --only approvals``): templates, then per template id windows,
+then the instances' details concurrently.
+
+Plan:
+
+1. Templates (``userVisibilities/templates`` or ``listbyuserid``) and each one's form schema,
+   committed in one unit.
+2. Per template, concurrently: the ≤ 120-day windows of the range (split by the client). A
+   window's ids are listed page by page; every :data:`CHUNK` ids at once start a details unit
+   (``GET processInstances`` for each, concurrently) that writes the instances with their form
+   values, detail rows, tasks, operation records and cc together with its checkpoint (the ids it
+   covered). The window's own unit stores the ids it listed, so a resumed run cuts it the same
+   way. Id listing and detail calls are different APIs, each paced by its own limiter, so they
+   overlap.
+3. Incremental runs (``dingsync sync --incremental`` once a watermark exists, or
+   ``incremental=True``): the range starts at the watermark minus :data:`OVERLAP`; ids already
+   stored and finished are not fetched again; every stored instance still running is
+   re-fetched. The watermark (end of the listed range, epoch ms) is stored last.
+
+A full run reads ``history_days`` back: calendar days before today in Asia/Shanghai (default
+30, the sandbox's history; DingTalk allows 365). The run's range is checkpointed first, so a
+resumed run lists the same windows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection
+
+from dingsync.dingtalk import NotFoundError, PermissionDeniedError
+from dingsync.dingtalk.errors import InvalidArgumentError
+from dingsync.dingtalk.models.approvals import (
+    FormSchema,
+    ProcessInstance,
+    ProcessTemplate,
+    parse_table,
+)
+from dingsync.store import repo, repo_approvals
+from dingsync.sync.engine import SyncContext
+
+log = logging.getLogger(__name__)
+
+ENTITY = "approvals"
+TEMPLATES = "approvals.templates"
+WINDOWS = "approvals.windows"
+DETAILS = "approvals.details"
+RUNNING = "approvals.running"
+WATERMARK = "approvals.watermark"
+
+#: Instances fetched and written per unit of work.
+CHUNK = 100
+#: Instance detail calls in flight at once.
+IN_FLIGHT = 200
+#: An incremental run re-lists this much before the watermark (late-indexed instances).
+OVERLAP = timedelta(minutes=30)
+DEFAULT_HISTORY_DAYS = 30
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def history_start(now: datetime, days: int) -> datetime:
+    """Start of a full run: midnight (Asia/Shanghai) ``days`` calendar days before today."""
+    local = now.astimezone(SHANGHAI)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - timedelta(days=days)).astimezone(UTC)
+
+
+def _none_if_empty(value: Any) -> Any:
+    return None if value in ("", None) else value
+
+
+# --------------------------------------------------------------------------------------------
+# Rows
+# --------------------------------------------------------------------------------------------
+def schema_fields(schema: FormSchema | None) -> list[dict[str, Any]]:
+    """The form's fields in schema order: ``{id, label, component_name, children: [...]}``."""
+    if schema is None:
+        return []
+
+    def one(comp: Any) -> dict[str, Any]:
+        return {
+            "id": comp.id,
+            "label": comp.label,
+            "component_name": comp.component_name,
+            "children": [one(c) for c in comp.children],
+        }
+
+    return [one(c) for c in schema.items]
+
+
+def template_row(corp_id: str, tpl: ProcessTemplate, schema: FormSchema | None) -> dict[str, Any]:
+    """An ``approval_templates`` row from a template listing item and its form schema."""
+    gmt = schema.gmt_modified if schema is not None else None
+    return {
+        "corp_id": corp_id,
+        "process_code": tpl.process_code,
+        "name": tpl.name or (schema.name if schema else None),
+        "icon_url": tpl.icon_url,
+        "url": tpl.url,
+        "dir_name": tpl.dir_name,
+        "form_uuid": schema.form_uuid if schema else None,
+        "schema_status": schema.status if schema else None,
+        "fields": schema_fields(schema),
+        "gmt_modified": repo_from_ms(gmt),
+        "synced_at": datetime.now(UTC),
+        "raw": {"template": tpl.raw(), "schema": schema.raw() if schema else None},
+    }
+
+
+def repo_from_ms(value: Any) -> datetime | None:
+    """Epoch ms (Number or String) → aware UTC; anything else → ``None``."""
+    try:
+        return datetime.fromtimestamp(int(str(value)) / 1000, UTC) if value else None
+    except ValueError:
+        return None
+
+
+def instance_bundle(corp_id: str, process_code: str, inst: ProcessInstance) -> dict[str, Any]:
+    """The rows of one instance (see ``repo_approvals.store_instances``): the same rows
+    whichever host answered, except ``source`` and ``raw``."""
+    assert inst.process_instance_id
+    form_values: list[dict[str, Any]] = []
+    detail_rows: list[dict[str, Any]] = []
+    for seq, fv in enumerate(inst.form_component_values):
+        parsed = fv.parsed()
+        form_values.append(
+            {
+                "seq": seq,
+                "component_id": fv.id,
+                "name": _none_if_empty(fv.name),
+                "component_type": fv.component_type,
+                "value": fv.value,
+                "ext_value": _none_if_empty(fv.ext_value),
+                "parsed": parsed,
+            }
+        )
+        if fv.component_type == "TableField" and fv.value:
+            rows = parse_table(fv.value) or []
+            for row_no, cells in enumerate(rows):
+                detail_rows.append(
+                    {
+                        "field_seq": seq,
+                        "row_no": row_no,
+                        "component_id": fv.id,
+                        "field_name": fv.name,
+                        "cells": {str(c["name"]): c.get("value") for c in cells},
+                    }
+                )
+    tasks = [
+        {
+            "seq": seq,
+            "taskid": t.taskid,
+            "userid": t.userid,
+            "task_status": _none_if_empty(t.task_status),
+            "task_result": _none_if_empty(t.task_result),
+            "create_time": t.create_at,
+            "finish_time": t.finish_at,
+            "activity_id": t.activity_id,
+            "url": t.url,
+        }
+        for seq, t in enumerate(inst.tasks)
+    ]
+    records = [
+        {
+            "seq": seq,
+            "userid": r.userid,
+            "date": r.date_at,
+            "operation_type": r.operation_type,
+            "operation_result": _none_if_empty(r.operation_result),
+            "remark": _none_if_empty(r.remark),
+            "attachments": [
+                {
+                    "file_name": a.file_name,
+                    "file_size": a.file_size,
+                    "file_id": a.file_id,
+                    "file_type": a.file_type,
+                }
+                for a in r.attachments
+            ]
+            or None,
+        }
+        for seq, r in enumerate(inst.operation_records)
+    ]
+    cc = [{"userid": u} for u in dict.fromkeys(inst.cc_userids) if u]
+    return {
+        "instance": {
+            "corp_id": corp_id,
+            "process_instance_id": inst.process_instance_id,
+            "process_code": process_code,
+            "title": inst.title,
+            "business_id": inst.business_id,
+            "originator_userid": inst.originator_userid,
+            "originator_dept_id": inst.originator_dept_id,
+            "originator_dept_name": inst.originator_dept_name,
+            "status": inst.status,
+            "result": _none_if_empty(inst.result),
+            "create_time": inst.create_at,
+            "finish_time": inst.finish_at,
+            "biz_action": _none_if_empty(inst.biz_action),
+            "main_process_instance_id": _none_if_empty(inst.main_process_instance_id),
+            "attached_process_instance_ids": list(inst.attached_process_instance_ids),
+            "approver_userids": inst.approvers,
+            "source": inst.source,
+            "synced_at": datetime.now(UTC),
+            "raw": inst.payload(),
+        },
+        "form_values": form_values,
+        "detail_rows": detail_rows,
+        "tasks": tasks,
+        "operation_records": records,
+        "cc": cc,
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The entity
+# --------------------------------------------------------------------------------------------
+class ApprovalsSync:
+    """The approvals entity.
+
+    ``history_days``: how far back a full run lists (default 30, the sandbox's history);
+    ``incremental``: ``None`` = follow the run's kind (``dingsync sync --incremental``),
+    ``True``/``False`` to force; ``process_codes``: only these templates.
+    """
+
+    name = ENTITY
+
+    def __init__(
+        self,
+        *,
+        history_days: int = DEFAULT_HISTORY_DAYS,
+        incremental: bool | None = None,
+        process_codes: list[str] | None = None,
+    ) -> None:
+        self.history_days = history_days
+        self.incremental = incremental
+        self.process_codes = process_codes
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+
+    # -- summary -----------------------------------------------------------------------------
+    def summary(self, conn: Connection, corp_id: str) -> dict[str, int]:
+        """Stored rows per approval table (for the demo/sync summary)."""
+        return repo_approvals.counts(conn, corp_id)
+
+    # -- run ---------------------------------------------------------------------------------
+    async def run(self, ctx: SyncContext) -> None:
+        """Templates, then per template windows → details; then running instances; watermark."""
+        # Detail calls in flight: enough to fill DingTalk's QPS at any sane latency, few enough
+        # that tens of thousands of ids do not become tens of thousands of waiting calls.
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        templates = await self._templates(ctx)
+        codes = [t["process_code"] for t in templates]
+        if self.process_codes is not None:
+            codes = [c for c in codes if c in self.process_codes]
+        start, end, incremental = await self._range(ctx)
+        async with asyncio.TaskGroup() as tg:
+            for code in codes:
+                tg.create_task(self._template_instances(ctx, tg, code, start, end, incremental))
+            if incremental:
+                tg.create_task(self._running(ctx, tg))
+        await self._finish(ctx, end)
+
+    async def _range(self, ctx: SyncContext) -> tuple[datetime, datetime, bool]:
+        def read(conn: Connection) -> tuple[Any, Any]:
+            run = repo.get_sync_run(conn, ctx.run_id) or {}
+            return repo.get_watermark(conn, ctx.corp_id, ENTITY), run
+
+        watermark, run = await ctx.write(read)
+        state = ctx.load_done(WATERMARK).get("range")
+        if state:  # a resumed run keeps its range, so its window keys stay the same
+            return (
+                datetime.fromtimestamp(state["start"] / 1000, UTC),
+                datetime.fromtimestamp(state["end"] / 1000, UTC),
+                bool(state["incremental"]),
+            )
+        incremental = self.incremental
+        if incremental is None:
+            incremental = run.get("kind") == "incremental"
+        end = datetime.now(UTC).replace(microsecond=0)
+        start = history_start(end, self.history_days)
+        mark = (watermark or {}).get("listed_to_ms") if isinstance(watermark, dict) else None
+        if incremental and mark:
+            start = max(start, datetime.fromtimestamp(int(mark) / 1000, UTC) - OVERLAP)
+        incremental = bool(incremental and mark)
+        rng = {
+            "start": int(start.timestamp() * 1000),
+            "end": int(end.timestamp() * 1000),
+            "incremental": incremental,
+        }
+        await ctx.commit_unit(WATERMARK, "range", lambda conn: None, rng)
+        return start, end, incremental
+
+    async def _templates(self, ctx: SyncContext) -> list[dict[str, Any]]:
+        client = ctx.client
+        done = ctx.load_done(TEMPLATES)
+        if "all" in done:
+            return list(done["all"] or [])
+
+        async def fetch() -> list[dict[str, Any]]:
+            templates = await client.approvals.list_templates()
+
+            async def schema(tpl: ProcessTemplate) -> FormSchema | None:
+                try:
+                    return await client.approvals.get_form_schema(tpl.process_code)
+                except (PermissionDeniedError, NotFoundError, InvalidArgumentError) as exc:
+                    log.warning("form schema of %s unavailable: %s", tpl.process_code, exc)
+                    return None
+
+            schemas = await asyncio.gather(*(schema(t) for t in templates))
+            return [
+                template_row(ctx.corp_id, t, s) for t, s in zip(templates, schemas, strict=True)
+            ]
+
+        def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
+            repo_approvals.upsert_templates(conn, ctx.corp_id, rows)
+
+        rows = await ctx.unit(
+            TEMPLATES,
+            "all",
+            fetch,
+            write,
+            state=lambda rows: [{"process_code": r["process_code"]} for r in rows],
+        )
+        assert rows is not None
+        ctx.counts["approval_templates"] = len(rows)
+        return [{"process_code": r["process_code"]} for r in rows]
+
+    async def _template_instances(
+        self,
+        ctx: SyncContext,
+        tg: asyncio.TaskGroup,
+        code: str,
+        start: datetime,
+        end: datetime,
+        incremental: bool,
+    ) -> None:
+        """List each window's ids page by page; every :data:`CHUNK` ids start a details unit at
+        once (listing and details overlap), then the window's unit stores the ids it listed."""
+        windows = ctx.client.approvals.windows(start, end)
+        ctx.progress.add_total(WINDOWS, len(windows))
+        for w_start, w_end in windows:
+            await self._window(ctx, tg, code, w_start, w_end, incremental)
+            ctx.progress.advance(WINDOWS)
+
+    async def _window(
+        self,
+        ctx: SyncContext,
+        tg: asyncio.TaskGroup,
+        code: str,
+        w_start: datetime,
+        w_end: datetime,
+        incremental: bool,
+    ) -> None:
+        key = f"{code}:{int(w_start.timestamp() * 1000)}"
+        done = ctx.load_done(WINDOWS)
+        n = 0
+
+        def spawn(chunk: list[str]) -> None:
+            nonlocal n
+            ctx.progress.add_total(DETAILS, 1)
+            tg.create_task(self._details(ctx, DETAILS, f"{key}:{n}", code, chunk, incremental))
+            n += 1
+
+        if key in done:  # a resumed run: the same ids, cut the same way
+            ids = list(done[key] or [])
+            for i in range(0, len(ids), CHUNK):
+                spawn(ids[i : i + CHUNK])
+            return
+
+        async def fetch() -> list[str]:
+            listed: list[str] = []
+            pending: list[str] = []
+            async for page in ctx.client.approvals.iter_window_pages(code, w_start, w_end):
+                listed.extend(page)
+                pending.extend(page)
+                while len(pending) >= CHUNK:
+                    spawn(pending[:CHUNK])
+                    del pending[:CHUNK]
+            if pending:
+                spawn(pending)
+            return listed
+
+        got = await ctx.unit(WINDOWS, key, fetch, lambda conn, ids: None, state=list)
+        ctx.counts["approval_ids_listed"] += len(got or [])
+
+    async def _details(
+        self,
+        ctx: SyncContext,
+        entity: str,
+        key: str,
+        code: str | None,
+        ids: list[str],
+        skip_finished: bool = False,
+    ) -> None:
+        """One unit: fetch ``ids`` (``skip_finished``: not those stored and finished) and store
+        them. The checkpoint holds the ids, so a resumed run that cut a window differently
+        still fetches whatever this chunk did not cover."""
+        client = ctx.client
+        done = ctx.load_done(entity)
+        if key in done:
+            covered = set(done[key] or []) if isinstance(done[key], list) else set(ids)
+            ids = [i for i in ids if i not in covered]
+            if not ids:
+                ctx.progress.advance(DETAILS)
+                return
+            key = f"{key}:rest"
+
+        async def one(pid: str) -> ProcessInstance | None:
+            try:
+                async with self._in_flight:
+                    return await client.approvals.get_instance(pid)
+            except (NotFoundError, InvalidArgumentError) as exc:
+                log.warning("approval instance %s not available: %s", pid, exc)
+                return None
+
+        async def fetch() -> list[ProcessInstance]:
+            wanted = ids
+            if skip_finished:  # incremental: finished instances already stored stay as they are
+                stored = await ctx.write(
+                    lambda c: repo_approvals.known_instance_ids(c, ctx.corp_id, ids)
+                )
+                running = await ctx.write(lambda c: _unfinished_among(c, ctx.corp_id, ids))
+                wanted = [i for i in ids if i not in stored or i in running]
+            got = await asyncio.gather(*(one(i) for i in wanted))
+            return [g for g in got if g is not None]
+
+        codes: dict[str, str] = {}
+        if code is None:
+            codes.update(await ctx.write(lambda c: _codes_of(c, ctx.corp_id, ids)))
+
+        def write(conn: Connection, insts: list[ProcessInstance]) -> None:
+            bundles = [
+                instance_bundle(ctx.corp_id, code or codes[i.process_instance_id or ""], i)
+                for i in insts
+            ]
+            repo_approvals.store_instances(conn, ctx.corp_id, bundles)
+
+        insts = await ctx.unit(entity, key, fetch, write, state=lambda _: list(ids))
+        if insts is not None:
+            ctx.counts["approval_instances"] += len(insts)
+        ctx.progress.advance(DETAILS)
+
+    async def _running(self, ctx: SyncContext, tg: asyncio.TaskGroup) -> None:
+        """Re-fetch every stored instance still in approval (it may have finished since)."""
+        ids = await ctx.write(
+            lambda c: repo_approvals.unfinished_instance_ids(c, ctx.corp_id, None)
+        )
+        if self.process_codes is not None:
+            allowed = await ctx.write(lambda c: _codes_of(c, ctx.corp_id, ids))
+            ids = [i for i in ids if allowed.get(i) in self.process_codes]
+        # Running instances inside the listed range are re-read by their window already.
+        state = ctx.load_done(WATERMARK).get("range") or {}
+        in_range = await ctx.write(
+            lambda c: _created_since(c, ctx.corp_id, ids, state.get("start"))
+        )
+        ids = [i for i in ids if i not in in_range]
+        chunks = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+        ctx.progress.add_total(DETAILS, len(chunks))
+        for n, chunk in enumerate(chunks):
+            tg.create_task(self._details(ctx, RUNNING, str(n), None, chunk))
+        ctx.counts["approval_running_refetched"] += len(ids)
+
+    async def _finish(self, ctx: SyncContext, end: datetime) -> None:
+        mark = {"listed_to_ms": int(end.timestamp() * 1000)}
+
+        def write(conn: Connection) -> None:
+            repo.set_watermark(conn, ctx.corp_id, ENTITY, mark)
+
+        if not ctx.is_done(WATERMARK, "set"):
+            await ctx.commit_unit(WATERMARK, "set", write, mark)
+
+
+def _codes_of(conn: Connection, corp_id: str, ids: list[str]) -> dict[str, str]:
+    from sqlalchemy import select
+
+    from dingsync.store.schema_approvals import approval_instances as t
+
+    out: dict[str, str] = {}
+    for chunk in repo._in_chunks(conn, ids):
+        rows = conn.execute(
+            select(t.c.process_instance_id, t.c.process_code).where(
+                t.c.corp_id == corp_id, t.c.process_instance_id.in_(list(chunk))
+            )
+        )
+        out.update({r[0]: r[1] for r in rows})
+    return out
+
+
+def _unfinished_among(conn: Connection, corp_id: str, ids: list[str]) -> set[str]:
+    from sqlalchemy import select
+
+    from dingsync.store.schema_approvals import approval_instances as t
+
+    out: set[str] = set()
+    for chunk in repo._in_chunks(conn, ids):
+        out.update(
+            conn.execute(
+                select(t.c.process_instance_id).where(
+                    t.c.corp_id == corp_id,
+                    t.c.process_instance_id.in_(list(chunk)),
+                    t.c.status.in_(("NEW", "RUNNING")),
+                )
+            ).scalars()
+        )
+    return out
+
+
+def _created_since(conn: Connection, corp_id: str, ids: list[str], start_ms: Any) -> set[str]:
+    from sqlalchemy import select
+
+    from dingsync.store.schema_approvals import approval_instances as t
+
+    if not start_ms:
+        return set()
+    since = datetime.fromtimestamp(int(start_ms) / 1000, UTC)
+    out: set[str] = set()
+    for chunk in repo._in_chunks(conn, ids):
+        out.update(
+            conn.execute(
+                select(t.c.process_instance_id).where(
+                    t.c.corp_id == corp_id,
+                    t.c.process_instance_id.in_(list(chunk)),
+                    t.c.create_time >= since,
+                )
+            ).scalars()
+        )
+    return out
+
+
+__all__ = ["ApprovalsSync", "history_start", "instance_bundle", "schema_fields", "template_row"]

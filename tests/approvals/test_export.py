@@ -1,0 +1,207 @@
+"""Exports (xlsx opened with openpyxl, csv) and statistics, from a synced store; and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import Counter
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+from dingsync.cli import app
+from dingsync.export.approvals import BASE_COLUMNS, DETAIL_BASE, approval_stats, export_approvals
+from dingsync.sandbox import SandboxServer
+from dingsync.store import db, repo_approvals
+from dingsync.sync.approvals import ApprovalsSync
+from dingsync.sync.engine import run_sync
+
+from .helpers import make_client
+
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+async def _synced(sb: SandboxServer, engine: Engine) -> None:
+    async with make_client(sb) as client:
+        result = await run_sync(client, engine, sb.app.corp_id, [ApprovalsSync()])
+    assert result.status == "succeeded"
+
+
+def _local(ms: int | None) -> datetime | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, SHANGHAI).replace(tzinfo=None)
+
+
+async def test_xlsx_columns_follow_the_schema_and_details_match(
+    sandbox: SandboxServer, engine: Engine, tmp_path: Path
+) -> None:
+    await _synced(sandbox, engine)
+    world = sandbox.state.areas["approvals"].world
+    corp = sandbox.app.corp_id
+    expense = world.templates[1]
+    with engine.connect() as conn:
+        tpl = repo_approvals.find_template(conn, corp, "报销")
+        assert tpl is not None and tpl["process_code"] == expense.process_code
+        result = export_approvals(conn, corp, tpl, tmp_path / "e.xlsx", "xlsx")
+    book = openpyxl.load_workbook(tmp_path / "e.xlsx")
+    main, details = book["审批"], book["明细"]
+    header = [c.value for c in main[1]]
+    # one column per form field in schema order (the text note has no value: left out)
+    assert header == [*BASE_COLUMNS, "报销总额（元）", "报销明细", "票据照片", "附件"]
+    assert [c.value for c in details[1]] == [*DETAIL_BASE, "费用类型", "金额（元）", "日期"]
+    insts = sorted(
+        (i for i in world.instances.values() if i.process_code == expense.process_code),
+        key=lambda i: (i.create_ms, i.process_instance_id),
+    )
+    rows = list(main.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == result.rows == len(insts)
+    detail_rows = list(details.iter_rows(min_row=2, values_only=True))
+    expected_details = []
+    for inst, row in zip(insts, rows, strict=True):
+        values = {f["id"]: f["value"] for f in inst.form}
+        assert row[1] == inst.process_instance_id and row[0] == inst.business_id
+        assert row[6] == ("TERMINATED" if inst.status == "CANCELED" else inst.status)
+        assert row[7] == (inst.result or None)
+        assert row[8] == _local(inst.create_ms)  # dates are dates
+        assert row[9] == _local(inst.finish_ms)  # empty while running
+        total = row[10]
+        assert isinstance(total, float | int) and total == pytest.approx(
+            float(values["MoneyField_TOTAL"])
+        )  # amounts are numbers
+        table = json.loads(values["TableField_DETAIL"])
+        assert row[11] == len(table)
+        files = json.loads(values["DDAttachment_FILES"])
+        assert (row[13] or "") == "、".join(f["fileName"] for f in files)  # by name
+        photos = json.loads(values["DDPhotoField_RECEIPT"])
+        assert (row[12] or "") == "\n".join(photos)
+        for n, cells in enumerate(table, start=1):
+            c = {x["name"]: x["value"] for x in cells}
+            expected_details.append(
+                (
+                    inst.process_instance_id,
+                    inst.business_id,
+                    "报销明细",
+                    n,
+                    c["费用类型"],
+                    float(c["金额（元）"]),
+                    datetime.combine(date.fromisoformat(c["日期"]), datetime.min.time()),
+                )
+            )
+    assert [tuple(r) for r in detail_rows] == expected_details
+    assert result.detail_rows == len(expected_details) > 0
+
+    # a date range becomes two date columns; the trip's peers are userids
+    with engine.connect() as conn:
+        trip = repo_approvals.find_template(conn, corp, "出差")
+        assert trip is not None
+        export_approvals(conn, corp, trip, tmp_path / "t.xlsx", "xlsx")
+    sheet = openpyxl.load_workbook(tmp_path / "t.xlsx")["审批"]
+    assert [c.value for c in sheet[1]][len(BASE_COLUMNS) :] == [
+        "出差地点",
+        "开始时间",
+        "结束时间",
+        "出差天数",
+        "同行人",
+        "出差事由",
+    ]
+    first = next(sheet.iter_rows(min_row=2, values_only=True))
+    start, end, days = first[11], first[12], first[13]
+    assert isinstance(start, datetime) and isinstance(end, datetime)
+    assert (end - start).days + 1 == days
+    _check_csv_and_stats(sandbox, engine, tmp_path)
+
+
+def _check_csv_and_stats(sandbox: SandboxServer, engine: Engine, tmp_path: Path) -> None:
+    """csv export with a create-time filter; statistics against the sandbox's truth."""
+    world = sandbox.state.areas["approvals"].world
+    corp = sandbox.app.corp_id
+    leave = world.templates[0]
+    insts = [i for i in world.instances.values() if i.process_code == leave.process_code]
+    middle = sorted(i.create_ms for i in insts)[len(insts) // 2]
+    cut = datetime.fromtimestamp(middle / 1000, SHANGHAI)
+    with engine.connect() as conn:
+        tpl = repo_approvals.find_template(conn, corp, "请假")
+        assert tpl is not None
+        result = export_approvals(conn, corp, tpl, tmp_path / "l.csv", "csv", created_from=cut)
+        stats = {s["template"]: s for s in approval_stats(conn, corp)}
+    with (tmp_path / "l.csv").open(encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][len(BASE_COLUMNS) :] == [
+        "请假类型",
+        "开始时间",
+        "结束时间",
+        "时长（天）",
+        "请假事由",
+    ]
+    assert len(rows) - 1 == result.rows == sum(1 for i in insts if i.create_ms >= middle)
+    assert result.paths[1].name == "l.details.csv"
+
+    for tpl_truth in world.templates:
+        mine = [i for i in world.instances.values() if i.process_code == tpl_truth.process_code]
+        s = stats[tpl_truth.name]
+        assert s["instances"] == len(mine)
+        results = Counter(i.result or "" for i in mine)
+        assert s["by_result"] == dict(sorted(results.items()))
+        decided = results["agree"] + results["refuse"]
+        assert s["approval_rate"] == round(results["agree"] / decided, 4)
+        cycles = sorted((i.finish_ms - i.create_ms) / 3_600_000 for i in mine if i.finish_ms)
+        assert s["finished"] == len(cycles)
+        assert cycles[0] <= s["cycle_p50_h"] <= s["cycle_p90_h"] <= cycles[-1]
+
+
+async def test_cli_export_and_stats(
+    sandbox: SandboxServer, sqlite_url: str, tmp_path: Path
+) -> None:
+    engine = db.create_engine_for(sqlite_url)
+    db.migrate(engine)
+    await _synced(sandbox, engine)
+    engine.dispose()
+    runner = CliRunner()
+    out = tmp_path / "x.xlsx"
+    env: dict[str, Any] = {"DINGTALK_CORP_ID": ""}
+    res = runner.invoke(
+        app,
+        [
+            "export",
+            "approvals",
+            "--template",
+            "采购",
+            "--format",
+            "xlsx",
+            "--output",
+            str(out),
+            "--database-url",
+            sqlite_url,
+            "--from",
+            "2000-01-01",
+            "--to",
+            "2100-01-01",
+        ],
+        env=env,
+    )
+    assert res.exit_code == 0, res.output
+    assert out.is_file() and "instances" in res.output
+    sheet = openpyxl.load_workbook(out)["明细"]
+    assert [c.value for c in sheet[1]][len(DETAIL_BASE) :] == ["名称", "数量", "单价（元）"]
+    res = runner.invoke(
+        app, ["approvals", "stats", "--json", "--database-url", sqlite_url], env=env
+    )
+    assert res.exit_code == 0, res.output
+    stats = json.loads(res.output)
+    assert {s["template"] for s in stats} == {"请假", "报销", "出差", "采购", "加班"}
+    res = runner.invoke(
+        app,
+        ["approvals", "stats", "--template", "报销", "--database-url", sqlite_url],
+        env=env,
+    )
+    assert res.exit_code == 0 and "报销" in res.output and "Cycle p50" in res.output
+    res = runner.invoke(
+        app, ["export", "approvals", "--template", "没有", "--database-url", sqlite_url], env=env
+    )
+    assert res.exit_code != 0

@@ -1,0 +1,181 @@
+"""The approvals area of the sandbox: generation, caps and errors of both hosts, mutations."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.sandbox.approvals import STATES, generate_approvals, render_new, render_old
+from dingsync.sandbox.company import generate_company
+
+DAY_MS = 86_400_000
+
+
+def test_generation_is_deterministic_and_covers_every_state() -> None:
+    company = generate_company(5, 80, anchor_ms=1_760_000_000_000)
+    leaves = [
+        {
+            "userid": sorted(company.users)[0],
+            "start_ms": 1_759_800_000_000,
+            "end_ms": 1_759_830_000_000,
+            "type": "年假",
+            "pid": "leave-1",
+            "hours": 8,
+        }
+    ]
+    a = generate_approvals(company, 5, 30, company.anchor_ms, 0.05, leaves=leaves)
+    b = generate_approvals(company, 5, 30, company.anchor_ms, 0.05, leaves=leaves)
+    assert [render_old(i) for i in a.instances.values()] == [
+        render_old(i) for i in b.instances.values()
+    ]
+    assert [t.name for t in a.templates] == ["请假", "报销", "出差", "采购", "加班"]
+    for tpl in a.templates:
+        states = {
+            (i.status, i.result) for i in a.instances.values() if i.process_code == tpl.process_code
+        }
+        assert set(STATES) <= states, tpl.name
+    for inst in a.instances.values():
+        assert inst.create_ms % 60_000 == 0  # whole minutes
+        assert company.anchor_ms - 30 * DAY_MS - 60_000 <= inst.create_ms <= company.anchor_ms
+        assert (inst.finish_ms is None) == (inst.status == "RUNNING")
+        assert inst.tasks and inst.records[0]["type"] == "START_PROCESS_INSTANCE"
+    # an attendance leave period becomes an approved leave instance with its id
+    leave = a.instances["leave-1"]
+    assert (leave.status, leave.result) == ("COMPLETED", "agree")
+    form = {f["id"]: f["value"] for f in leave.form}
+    assert form["DDSelectField_LEAVETYPE"] == "年假" and form["NumberField_DAYS"] == "1"
+    # both hosts render the same instance (v1.0: CANCELED shows as TERMINATED, EB-57)
+    cancelled = next(i for i in a.instances.values() if i.status == "CANCELED")
+    assert render_old(cancelled)["status"] == "CANCELED"
+    assert render_new(cancelled)["status"] == "TERMINATED"
+
+
+@pytest.fixture(scope="module")
+def sb() -> Any:
+    with SandboxServer(SandboxConfig(seed=2, users=60, qps_limit=None)) as server:
+        yield server
+
+
+def _token(sb: SandboxServer) -> str:
+    body = httpx.post(
+        sb.base_url + "/v1.0/oauth2/accessToken",
+        json={"appKey": sb.app.app_key, "appSecret": sb.app.app_secret},
+    ).json()
+    return str(body["accessToken"])
+
+
+def test_window_and_page_errors_of_both_hosts(sb: SandboxServer) -> None:
+    token = _token(sb)
+    code = sb.state.areas["approvals"].world.templates[0].process_code
+    now = int(time.time() * 1000)
+    old = sb.base_url + "/topapi/processinstance/listids"
+    new = sb.base_url + "/v1.0/workflow/processes/instanceIds/query"
+    hdr = {"x-acs-dingtalk-access-token": token}
+
+    def listids(**body: Any) -> dict[str, Any]:
+        return httpx.post(old, params={"access_token": token}, json=body).json()
+
+    def query(**body: Any) -> httpx.Response:
+        return httpx.post(new, headers=hdr, json=body)
+
+    assert (
+        listids(process_code=code, start_time=now - 121 * DAY_MS, end_time=now)["errcode"] == 400002
+    )
+    assert (
+        listids(process_code=code, start_time=now - 400 * DAY_MS, end_time=now - 390 * DAY_MS)[
+            "errcode"
+        ]
+        == 400002
+    )
+    assert listids(process_code=code, start_time=now - 130 * DAY_MS)["errcode"] == 400002
+    assert listids(process_code=code, start_time=now - 10 * DAY_MS, size=21)["errcode"] == 400002
+    assert listids(process_code="PROC-NOPE", start_time=now - DAY_MS)["errcode"] == 820001
+    page = listids(process_code=code, start_time=now - 40 * DAY_MS)  # default size 10 (EB-51)
+    assert len(page["result"]["list"]) == 10 and page["result"]["next_cursor"] == 10
+
+    def code_of(r: httpx.Response) -> tuple[int, str]:
+        return r.status_code, r.json().get("code")
+
+    base = {"processCode": code, "startTime": now - 30 * DAY_MS, "nextToken": 0, "maxResults": 20}
+    assert code_of(query(**{**base, "endTime": now, "startTime": now - 121 * DAY_MS})) == (
+        400,
+        "invalidEndTime",
+    )
+    assert code_of(
+        query(**{**base, "startTime": now - 400 * DAY_MS, "endTime": now - 390 * DAY_MS})
+    ) == (400, "invalidParameter")
+    assert code_of(query(**{**base, "maxResults": 21})) == (400, "invalidMaxResults")
+    assert code_of(query(**{**base, "processCode": ""})) == (400, "invalidProcessCode")
+    assert code_of(query(**{k: v for k, v in base.items() if k != "nextToken"})) == (
+        400,
+        "invalidNextToken",
+    )
+    assert code_of(query(**{k: v for k, v in base.items() if k != "startTime"})) == (
+        400,
+        "invalidInstanceListIdsStartTime",
+    )
+    assert code_of(query(**{**base, "userIds": [str(i) for i in range(11)]})) == (
+        400,
+        "invalidUserIds",
+    )
+    ok = query(**base).json()
+    assert ok["success"] is True and isinstance(ok["result"].get("nextToken", ""), str)
+
+    got = httpx.get(
+        sb.base_url + "/v1.0/workflow/processInstances",
+        headers=hdr,
+        params={"processInstanceId": "nope"},
+    )
+    assert code_of(got) == (400, "processInstanceNotExist")
+    got = httpx.get(sb.base_url + "/v1.0/workflow/processInstances", headers=hdr)
+    assert code_of(got) == (400, "processInstanceIdError")
+    pid = ok["result"]["list"][0]
+    got = httpx.get(
+        sb.base_url + "/v1.0/workflow/processInstances",
+        headers=hdr,
+        params={"processInstanceId": pid},
+    )
+    assert got.json()["success"] == "true"  # a String on this API
+    tpls = httpx.get(
+        sb.base_url + "/v1.0/workflow/processes/userVisibilities/templates",
+        headers=hdr,
+        params={"maxResults": 101, "nextToken": 0},
+    )
+    assert code_of(tpls) == (400, "invalidMaxResults")
+    tpls = httpx.get(
+        sb.base_url + "/v1.0/workflow/processes/userVisibilities/templates",
+        headers=hdr,
+        params={"maxResults": 2, "nextToken": 0},
+    ).json()
+    assert len(tpls["result"]["processList"]) == 2 and tpls["result"]["nextToken"] == 2
+
+
+def test_stats_and_mutations(sb: SandboxServer) -> None:
+    before = sb.stats()["approvals"]
+    area = sb.state.areas["approvals"]
+    events: list[tuple[str, str]] = []
+    area.listeners.append(lambda kind, inst: events.append((kind, inst.status)))
+    with httpx.Client(base_url=sb.base_url) as http:
+        made = http.post("/sandbox/mutate/approvals/submit", json={}).json()
+        assert made["status"] == "RUNNING" and made["process_instance"]["result"] == ""
+        pid = made["process_instance_id"]
+        while True:
+            answer = http.post(
+                "/sandbox/mutate/approvals/approve", json={"process_instance_id": pid}
+            ).json()
+            if answer["status"] != "RUNNING":
+                break
+        assert (answer["status"], answer["result"]) == ("COMPLETED", "agree")
+        again = http.post("/sandbox/mutate/approvals/refuse", json={"process_instance_id": pid})
+        assert again.status_code == 409
+        bad = http.post("/sandbox/mutate/approvals/submit", json={"originator_userid": "nobody"})
+        assert bad.status_code == 404
+    after = sb.stats()["approvals"]
+    assert after["instances"] == before["instances"] + 1
+    assert events[0] == ("bpms_instance_change", "RUNNING")
+    assert events[-1] == ("bpms_instance_change", "COMPLETED")
+    assert area.world.instances[pid].finish_ms is not None

@@ -1,0 +1,270 @@
+"""Approvals sync over real loopback HTTP against the sandbox, into SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, select
+
+from dingsync.dingtalk.approvals import PATH_GET_OLD, PATH_GET_V1, PATH_IDS_V1
+from dingsync.sandbox import SandboxServer
+from dingsync.store import repo_approvals
+from dingsync.store.schema_approvals import (
+    approval_form_values,
+    approval_instances,
+)
+from dingsync.sync.approvals import ApprovalsSync
+from dingsync.sync.engine import run_sync
+
+from .helpers import make_client
+
+
+def _ms(dt: datetime | None) -> int | None:
+    return None if dt is None else int(dt.timestamp() * 1000)
+
+
+async def _sync(sb: SandboxServer, engine: Engine, corp_id: str | None = None, **kw: Any) -> Any:
+    endpoint = kw.pop("endpoint", "v1.0")
+    async with make_client(sb) as client:
+        client.approvals.instances_endpoint = endpoint
+        result = await run_sync(
+            client, engine, corp_id or sb.app.corp_id, [ApprovalsSync(**kw)], kind="full"
+        )
+    return result
+
+
+def _stored(engine: Engine, corp_id: str) -> dict[str, dict[str, Any]]:
+    """Every stored instance with its children, keyed by instance id, without bookkeeping."""
+    with engine.connect() as conn:
+        insts = repo_approvals.load_instances(conn, corp_id)
+        ids = [i["process_instance_id"] for i in insts]
+        kids = {
+            k: repo_approvals.load_children(conn, corp_id, ids, k)
+            for k in repo_approvals.CHILD_KEYS
+        }
+    drop = {"corp_id", "process_instance_id", "synced_at", "raw", "source"}
+    out = {}
+    for inst in insts:
+        pid = inst["process_instance_id"]
+        row = {k: v for k, v in inst.items() if k not in drop}
+        for key, rows in kids.items():
+            row[key] = [{k: v for k, v in r.items() if k not in drop} for r in rows[pid]]
+        out[pid] = row
+    return out
+
+
+async def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) -> None:
+    result = await _sync(sandbox, engine)
+    assert result.status == "succeeded"
+    truth = sandbox.stats()["approvals"]
+    world = sandbox.state.areas["approvals"].world
+    with engine.connect() as conn:
+        counts = repo_approvals.counts(conn, sandbox.app.corp_id)
+    assert counts["approval_templates"] == truth["templates"] == 5
+    assert counts["approval_instances"] == truth["instances"] == len(world.instances)
+    assert counts["approval_form_values"] == truth["form_values"]
+    assert counts["approval_detail_rows"] == truth["detail_rows"] > 0
+    assert counts["approval_tasks"] == truth["tasks"]
+    assert counts["approval_operation_records"] == truth["operation_records"]
+    assert counts["approval_cc"] == truth["cc"]
+    # the minimum of calls: 1 template page, 5 schemas, one page per 20 ids, one get per id
+    calls = result.api_calls
+    assert calls[PATH_GET_V1] == len(world.instances)
+    stored = _stored(engine, sandbox.app.corp_id)
+    for pid, inst in world.instances.items():
+        row = stored[pid]
+        expected_status = "TERMINATED" if inst.status == "CANCELED" else inst.status  # EB-57
+        assert row["status"] == expected_status, pid
+        assert row["result"] == (inst.result or None)
+        assert _ms(row["create_time"]) == inst.create_ms
+        assert _ms(row["finish_time"]) == inst.finish_ms
+        assert row["originator_userid"] == inst.originator_userid
+        assert row["approver_userids"] == inst.approver_userids
+        assert [c["userid"] for c in row["cc"]] == inst.cc_userids
+        assert [
+            (v["component_id"], v["name"], v["value"], v["component_type"])
+            for v in row["form_values"]
+        ] == [(f["id"], f["name"], f["value"], f["component_type"]) for f in inst.form]
+        assert [v["ext_value"] for v in row["form_values"]] == [
+            f.get("ext_value") for f in inst.form
+        ]
+        assert [
+            (t["userid"], t["task_status"], t["task_result"], _ms(t["finish_time"]))
+            for t in row["tasks"]
+        ] == [
+            (t["userid"], t["status"], t["result"] or None, t.get("finish_time"))
+            for t in inst.tasks
+        ]
+        assert [
+            (r["operation_type"], r["remark"], _ms(r["date"])) for r in row["operation_records"]
+        ] == [(r["type"], r.get("remark"), r["date"]) for r in inst.records]
+    _check_form_values(sandbox, engine)
+
+
+def _check_form_values(sandbox: SandboxServer, engine: Engine) -> None:
+    """A field without a name, a detail table as JSON text, photo and attachment fields and a
+    running instance with no finish time, as stored."""
+    world = sandbox.state.areas["approvals"].world
+    expense = world.templates[1].process_code
+    with engine.connect() as conn:
+        values = (
+            conn.execute(
+                select(approval_form_values)
+                .join(
+                    approval_instances,
+                    (approval_instances.c.corp_id == approval_form_values.c.corp_id)
+                    & (
+                        approval_instances.c.process_instance_id
+                        == approval_form_values.c.process_instance_id
+                    ),
+                )
+                .where(approval_instances.c.process_code == expense)
+            )
+            .mappings()
+            .all()
+        )
+        running = (
+            conn.execute(select(approval_instances).where(approval_instances.c.status == "RUNNING"))
+            .mappings()
+            .all()
+        )
+        details = repo_approvals.load_children(
+            conn, sandbox.app.corp_id, [v["process_instance_id"] for v in values], "detail_rows"
+        )
+    by_type: dict[str, list[Any]] = {}
+    for v in values:
+        by_type.setdefault(v["component_type"], []).append(v)
+    # a field without a name (说明文字)
+    assert all(v["name"] is None and v["value"] == "" for v in by_type["TextNote"])
+    # the detail table: JSON text inside a string → parsed rows and detail_rows
+    table = by_type["TableField"][0]
+    assert isinstance(table["value"], str) and isinstance(table["parsed"], list)
+    rows = details[table["process_instance_id"]]
+    assert [r["cells"] for r in rows] == [
+        {c["name"]: c["value"] for c in cells} for cells in table["parsed"]
+    ]
+    assert all(isinstance(v["parsed"], float | int) for v in by_type["MoneyField"])
+    # photo and attachment fields
+    assert all(isinstance(v["parsed"], list) for v in by_type["DDPhotoField"])
+    files = [f for v in by_type["DDAttachment"] for f in v["parsed"]]
+    assert files and all(f["fileName"].endswith(".pdf") for f in files)
+    # a running instance has no finish time and no result
+    assert running and all(r["finish_time"] is None and r["result"] is None for r in running)
+
+
+async def test_old_and_new_host_store_the_same_rows(sandbox: SandboxServer, engine: Engine) -> None:
+    await _sync(sandbox, engine, "corp-new", endpoint="v1.0")
+    result = await _sync(sandbox, engine, "corp-old", endpoint="legacy")
+    assert result.api_calls.get(PATH_GET_OLD) and not result.api_calls.get(PATH_GET_V1)
+    new, old = _stored(engine, "corp-new"), _stored(engine, "corp-old")
+    assert set(new) == set(old)
+    world = sandbox.state.areas["approvals"].world
+    cancelled = 0
+    for pid in new:
+        if world.instances[pid].status == "CANCELED":  # v1.0 cannot say CANCELED (EB-57)
+            assert (old[pid]["status"], new[pid]["status"]) == ("CANCELED", "TERMINATED")
+            old[pid]["status"] = new[pid]["status"]
+            cancelled += 1
+        assert new[pid] == old[pid], pid
+    assert cancelled > 0
+
+
+async def test_incremental_new_ids_and_running_refetched(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    await _sync(sandbox, engine)
+    area = sandbox.state.areas["approvals"]
+    running = sorted(
+        (i for i in area.world.instances.values() if i.status == "RUNNING"),
+        key=lambda i: i.create_ms,
+    )
+    old_running = running[0]  # outside the incremental window: re-fetched as "still running"
+    async with httpx.AsyncClient(base_url=sandbox.base_url) as http:
+        submitted = (
+            await http.post(
+                "/sandbox/mutate/approvals/submit",
+                json={"process_code": area.world.templates[1].process_code},
+            )
+        ).json()
+        for _ in old_running.tasks:
+            answer = await http.post(
+                "/sandbox/mutate/approvals/approve",
+                json={"process_instance_id": old_running.process_instance_id, "remark": "ok"},
+            )
+            if answer.json().get("status") != "RUNNING":
+                break
+        assert answer.json()["status"] == "COMPLETED"
+        refused = await http.post(
+            "/sandbox/mutate/approvals/refuse",
+            json={"process_instance_id": submitted["process_instance_id"]},
+        )
+        assert refused.json()["result"] == "refuse"
+        assert (
+            await http.post("/sandbox/mutate/approvals/approve", json={"process_instance_id": "x"})
+        ).status_code == 404
+
+    async with make_client(sandbox) as client:
+        result = await run_sync(
+            client, engine, sandbox.app.corp_id, [ApprovalsSync()], kind="incremental"
+        )
+    assert result.status == "succeeded"
+    with engine.connect() as conn:
+        still = repo_approvals.unfinished_instance_ids(conn, sandbox.app.corp_id)
+        rows = {
+            r["process_instance_id"]: r
+            for r in repo_approvals.load_instances(conn, sandbox.app.corp_id)
+        }
+    assert rows[submitted["process_instance_id"]]["result"] == "refuse"
+    assert rows[old_running.process_instance_id]["status"] == "COMPLETED"
+    assert rows[old_running.process_instance_id]["finish_time"] is not None
+    truth_running = {
+        i.process_instance_id for i in area.world.instances.values() if i.status == "RUNNING"
+    }
+    assert set(still) == truth_running
+    # only what can have changed was read: new ids plus every instance that was running
+    assert result.api_calls[PATH_GET_V1] <= len(running) + 1
+    assert result.api_calls[PATH_IDS_V1] <= 2 * 5
+    assert len(rows) == len(area.world.instances)
+
+
+async def test_interrupted_run_resumes_without_gaps_or_duplicates(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    import asyncio
+
+    world = sandbox.state.areas["approvals"].world
+    sandbox.configure(latency_ms=5)
+    try:
+        async with make_client(sandbox, qps_per_api=60) as client:
+            task = asyncio.create_task(
+                run_sync(client, engine, sandbox.app.corp_id, [ApprovalsSync()])
+            )
+            while True:  # stop it once some detail chunks are committed
+                await asyncio.sleep(0.05)
+                with engine.connect() as conn:
+                    if repo_approvals.counts(conn, sandbox.app.corp_id)["approval_instances"]:
+                        break
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        with engine.connect() as conn:
+            partial = repo_approvals.counts(conn, sandbox.app.corp_id)["approval_instances"]
+        assert 0 < partial < len(world.instances)
+        async with make_client(sandbox) as client:
+            result = await run_sync(client, engine, sandbox.app.corp_id, [ApprovalsSync()])
+    finally:
+        sandbox.configure(latency_ms=0)
+    assert result.status == "succeeded" and result.resumed
+    # the resumed run reads only what the first did not commit
+    assert result.api_calls[PATH_GET_V1] <= len(world.instances) - partial + 100
+    stored = _stored(engine, sandbox.app.corp_id)
+    assert set(stored) == set(world.instances)
+    with engine.connect() as conn:
+        counts = repo_approvals.counts(conn, sandbox.app.corp_id)
+    truth = sandbox.stats()["approvals"]
+    assert counts["approval_form_values"] == truth["form_values"]
+    assert counts["approval_tasks"] == truth["tasks"]

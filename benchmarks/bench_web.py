@@ -1,0 +1,255 @@
+"""Benchmark of the web login (``make bench``; ``python benchmarks/run.py web``).
+
+The sandbox (latency 0, no QPS limit) and the web service (``dingsync serve``) each run in their
+own process; this process syncs the directory once, mints login codes through
+``POST /sandbox/authcode`` and fires logins at ``POST /api/auth/dingtalk``.
+
+Printed, from one run: upstream DingTalk calls per login for a user synced recently and for one
+whose stored row is stale (target ≤ 2; the seed's PHP flow makes 4: token, code, user detail,
+ticket), p50/p99 latency and throughput at ``--concurrency`` logins in flight (target p99 < 25 ms
+at 100), and one-at-a-time latency for comparison.
+
+Usage: ``python benchmarks/run.py web -- [--users 500] [--logins 1000] [--concurrency 100]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import update
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_directory import SandboxProcess, _free_port
+
+from dingsync.dingtalk import DingTalkClient
+from dingsync.store import db
+from dingsync.store.schema import users, utcnow
+from dingsync.sync.contacts import ContactsSync
+from dingsync.sync.engine import run_sync
+
+SEED_FLOW_CALLS = 4
+
+
+class WebProcess:
+    """``dingsync serve`` in a child process, pointed at the sandbox and the database."""
+
+    def __init__(self, sb: SandboxProcess, database_url: str) -> None:
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        app = sb.app
+        env = {
+            **os.environ,
+            "DINGTALK_APP_KEY": app["app_key"],
+            "DINGTALK_APP_SECRET": app["app_secret"],
+            "DINGTALK_CORP_ID": app["corp_id"],
+            "DINGTALK_AGENT_ID": str(app["agent_id"]),
+            "DINGTALK_OAPI_URL": sb.base_url,
+            "DINGTALK_API_URL": sb.base_url,
+            "DINGSYNC_DATABASE_URL": database_url,
+            "DINGSYNC_QPS_PER_API": "0",
+        }
+        cmd = [sys.executable, "-m", "dingsync.cli", "serve", "--port", str(self.port)]
+        self.log = tempfile.NamedTemporaryFile(prefix="dingsync-bench-web-", suffix=".log")
+        self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=self.log)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("web service exited")
+            try:
+                httpx.get(f"{self.base_url}/healthz", timeout=1).raise_for_status()
+                return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("web service did not start")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.log.close()
+
+    def tail(self) -> str:
+        """The end of the service's output (for failures)."""
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-3000:]
+
+
+async def _sync(sb: SandboxProcess, engine: Any) -> None:
+    app = sb.app
+    async with DingTalkClient(
+        app["app_key"],
+        app["app_secret"],
+        corp_id=app["corp_id"],
+        oapi_url=sb.base_url,
+        api_url=sb.base_url,
+        qps_per_api=None,
+    ) as client:
+        await run_sync(client, engine, app["corp_id"], [ContactsSync()])
+
+
+async def _mint(sb: SandboxProcess, userids: list[str]) -> list[str]:
+    async with httpx.AsyncClient(base_url=sb.base_url, timeout=30) as http:
+        sem = asyncio.Semaphore(50)
+
+        async def one(userid: str) -> str:
+            async with sem:
+                r = await http.post("/sandbox/authcode", json={"userid": userid})
+                r.raise_for_status()
+                return str(r.json()["code"])
+
+        return list(await asyncio.gather(*(one(u) for u in userids)))
+
+
+#: Connections per load-generator client: httpcore's pool does O(connections²) work per
+#: request, so one client with 100 connections measures itself, not the service.
+CONNECTIONS_PER_CLIENT = 5
+
+
+async def _logins(web: WebProcess, codes: list[str], concurrency: int) -> dict[str, Any]:
+    latencies: list[float] = []
+    failures = 0
+    n_clients = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
+    per = min(concurrency, CONNECTIONS_PER_CLIENT)
+    limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
+    clients = [
+        httpx.AsyncClient(base_url=web.base_url, timeout=60, limits=limits)
+        for _ in range(n_clients)
+    ]
+    try:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        for code in codes:
+            queue.put_nowait(code)
+
+        async def worker(http: httpx.AsyncClient) -> None:
+            nonlocal failures
+            while True:
+                try:
+                    code = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                started = time.perf_counter()
+                r = await http.post("/api/auth/dingtalk", json={"authCode": code})
+                latencies.append((time.perf_counter() - started) * 1000)
+                if r.status_code != 200:
+                    failures += 1
+
+        # Open the connections first so that the figures are about logins, not TCP set-up.
+        await asyncio.gather(*(c.get("/healthz") for c in clients for _ in range(per)))
+        workers = [clients[i % n_clients] for i in range(concurrency)]
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(c) for c in workers))
+        wall = time.perf_counter() - started
+    finally:
+        for c in clients:
+            await c.aclose()
+    latencies.sort()
+    return {
+        "logins": len(codes),
+        "failures": failures,
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 2),
+        "max_ms": round(latencies[-1], 2),
+        "per_s": round(len(codes) / wall, 1),
+    }
+
+
+def _upstream(sb: SandboxProcess) -> int:
+    return int(sum(sb.stats()["calls"].values()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="bench_web")
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--logins", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=100)
+    args = parser.parse_args(argv)
+
+    sb = SandboxProcess(args.users, 0, 0)
+    web: WebProcess | None = None
+    tmp = tempfile.TemporaryDirectory()
+    try:
+        url = f"sqlite:///{Path(tmp.name) / 'bench.db'}"
+        engine = db.create_engine_for(url)
+        db.migrate(engine)
+        asyncio.run(_sync(sb, engine))
+        web = WebProcess(sb, url)
+        company = httpx.get(f"{sb.base_url}/sandbox/company", timeout=30).json()
+        userids = sorted(u["userid"] for u in company["users"])
+        pick = [userids[i % len(userids)] for i in range(args.logins)]
+
+        rows: list[tuple[str, Any]] = []
+        # One warm-up login (the service fetched token and ticket at start-up).
+        asyncio.run(_logins(web, asyncio.run(_mint(sb, pick[:1])), 1))
+
+        codes = asyncio.run(_mint(sb, pick))
+        before = _upstream(sb)
+        fresh = asyncio.run(_logins(web, codes, args.concurrency))
+        fresh_calls = (_upstream(sb) - before) / args.logins
+
+        with engine.begin() as conn:  # every stored user row stale → the detail is fetched
+            conn.execute(update(users).values(synced_at=utcnow().replace(year=2020)))
+        stale_n = min(args.logins, len(userids))
+        codes = asyncio.run(_mint(sb, userids[:stale_n]))
+        before = _upstream(sb)
+        stale = asyncio.run(_logins(web, codes, args.concurrency))
+        stale_calls = (_upstream(sb) - before) / stale_n
+
+        codes = asyncio.run(_mint(sb, pick[:200]))
+        serial = asyncio.run(_logins(web, codes, 1))
+        codes = asyncio.run(_mint(sb, pick[:400]))
+        few = asyncio.run(_logins(web, codes, 4))
+
+        rows += [
+            ("upstream calls per login, user synced recently", round(fresh_calls, 3)),
+            ("upstream calls per login, stale user row", round(stale_calls, 3)),
+            ("upstream calls per login, the seed's PHP flow", SEED_FLOW_CALLS),
+            ("ratio ours (stale) / seed", round(stale_calls / SEED_FLOW_CALLS, 2)),
+            (
+                f"{args.concurrency} in flight: p50 / p99 / max ms",
+                f"{fresh['p50_ms']} / {fresh['p99_ms']} / {fresh['max_ms']}",
+            ),
+            (f"{args.concurrency} in flight: logins per second", fresh["per_s"]),
+            (
+                f"{args.concurrency} in flight, stale rows: p50 / p99 ms",
+                f"{stale['p50_ms']} / {stale['p99_ms']}",
+            ),
+            ("one at a time: p50 / p99 ms", f"{serial['p50_ms']} / {serial['p99_ms']}"),
+            ("one at a time: logins per second", serial["per_s"]),
+            ("4 in flight: p50 / p99 ms", f"{few['p50_ms']} / {few['p99_ms']}"),
+            ("4 in flight: logins per second", few["per_s"]),
+            (
+                "p99 at concurrency ÷ p50 one at a time",
+                round(fresh["p99_ms"] / max(serial["p50_ms"], 0.001), 1),
+            ),
+            (
+                "failed logins",
+                fresh["failures"] + stale["failures"] + serial["failures"] + few["failures"],
+            ),
+        ]
+        width = max(len(k) for k, _ in rows)
+        print(f"web login: {args.users}-person company, {args.logins} logins, sandbox latency 0")
+        for key, value in rows:
+            print(f"  {key:<{width}}  {value}")
+    except BaseException:
+        if web is not None:
+            print(web.tail(), file=sys.stderr)
+        raise
+    finally:
+        if web is not None:
+            web.close()
+        sb.close()
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

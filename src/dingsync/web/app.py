@@ -1,0 +1,117 @@
+"""The FastAPI application: :func:`create_app`.
+
+Routers by area (``web/routers/``): auth (login, logout), jsapi, directory (``/api/me``,
+``/api/departments``, ``/api/users``), admin, exports; the events callback router when present.
+OpenAPI docs at ``/docs``. Every failure is ``{"error": {"code", "message"}}`` with a stable code
+(:mod:`dingsync.web.errors`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from dingsync.config import Settings
+from dingsync.dingtalk import DingTalkClient, DingTalkError
+from dingsync.web.context import WebContext
+from dingsync.web.errors import WebError
+from dingsync.web.options import WebOptions
+from dingsync.web.routers import admin, auth, directory, exports, jsapi
+
+log = logging.getLogger("dingsync.web")
+
+#: Data-area routers included when their module exists: ``dingsync.web.routers.<name>``.
+OPTIONAL_ROUTERS = ("reports", "attendance", "approvals", "callbacks")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: Engine | None = None,
+    client: DingTalkClient | None = None,
+    options: WebOptions | None = None,
+    clock: Callable[[], float] | None = None,
+) -> FastAPI:
+    """The web service for the organisation of ``settings``.
+
+    - ``engine``: the database (default: ``settings.database_url``, migrated to the latest
+      revision).
+    - ``client``: a DingTalk client to use (default: built from ``settings`` on the server's
+      event loop, token and JSAPI ticket shared through the database, closed on shutdown).
+    - ``options``: :class:`WebOptions` (default: from ``DINGSYNC_WEB_*``).
+    - ``clock``: epoch seconds (default ``time.time``); sessions and the replay window use it.
+    """
+    if engine is None:
+        from dingsync.sync.runner import open_database
+
+        engine = open_database(settings)
+    opts = options or WebOptions()
+    kwargs: dict[str, Any] = {"client": client}
+    if clock is not None:
+        kwargs["clock"] = clock
+    ctx = WebContext(settings, engine, opts, **kwargs)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if opts.warm_up and ctx.has_client:
+            try:  # the login then finds the token and the ticket in the cache
+                await ctx.client.get_access_token()
+                await ctx.client.auth.get_jsapi_ticket()
+            except DingTalkError as exc:
+                log.warning("warm-up failed (the first login will retry): %s", exc)
+        try:
+            yield
+        finally:
+            await ctx.aclose()
+
+    app = FastAPI(
+        title="dingsync",
+        summary="Your DingTalk organisation in your own apps: login, directory, data, exports.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.web = ctx
+
+    @app.exception_handler(WebError)
+    async def _web_error(request: Request, exc: WebError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", ""))} for e in exc.errors()
+        ]
+        return JSONResponse(WebError("request.invalid", details=details).body(), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 403: "forbidden", 401: "session.missing"}.get(exc.status_code)
+        if code is None:
+            body = {"error": {"code": f"http.{exc.status_code}", "message": str(exc.detail)}}
+            return JSONResponse(body, status_code=exc.status_code)
+        return JSONResponse(WebError(code).body(), status_code=exc.status_code)
+
+    for module in (auth, jsapi, directory, admin, exports):
+        app.include_router(module.router)
+    for name in OPTIONAL_ROUTERS:
+        target = f"dingsync.web.routers.{name}"
+        if importlib.util.find_spec(target) is not None:
+            router = getattr(importlib.import_module(target), "router", None)
+            if router is not None:
+                app.include_router(router)
+
+    @app.get("/healthz", tags=["meta"], summary="Liveness")
+    def healthz() -> dict[str, Any]:
+        return {"ok": True, "corp_id": ctx.corp_id}
+
+    return app

@@ -1,0 +1,199 @@
+"""The service's shared state (:class:`WebContext`) and the per-request viewer.
+
+One :class:`WebContext` per app: the database engine, the DingTalk client (created lazily on the
+server's event loop, unless one was given), the options, the clock, and a short-lived in-memory
+copy of the department tree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from dingsync.config import Settings
+from dingsync.dingtalk import DingTalkClient
+from dingsync.store import repo_web
+from dingsync.web.errors import WebError
+from dingsync.web.options import WebOptions
+from dingsync.web.rules import Viewer, expand_departments
+
+
+@dataclass
+class DepartmentTree:
+    """Active departments: ``nodes`` ``{dept_id: {dept_id, parent_id, name, dept_order}}`` and
+    ``children`` ``{dept_id: [child ids by order]}``."""
+
+    nodes: dict[int, dict[str, Any]]
+    children: dict[int, list[int]]
+
+    @classmethod
+    def build(cls, nodes: dict[int, dict[str, Any]]) -> DepartmentTree:
+        """Index ``nodes`` by parent."""
+        children: dict[int, list[int]] = {d: [] for d in nodes}
+        for node in nodes.values():
+            parent = node["parent_id"]
+            if parent is not None and parent in children:
+                children[parent].append(node["dept_id"])
+        for kids in children.values():
+            kids.sort(key=lambda d: (nodes[d]["dept_order"] or 0, d))
+        return cls(nodes, children)
+
+    def path(self, dept_id: int) -> list[int]:
+        """``[root, …, dept_id]`` as far as the store knows the ancestors."""
+        out = [dept_id]
+        seen = {dept_id}
+        node = self.nodes.get(dept_id)
+        while node is not None and node["parent_id"] is not None:
+            parent = int(node["parent_id"])
+            if parent in seen:
+                break
+            out.append(parent)
+            seen.add(parent)
+            node = self.nodes.get(parent)
+        return out[::-1]
+
+    def top_department(self, dept_id: int) -> int:
+        """The department right under the company root (id 1) that contains ``dept_id`` at any
+        depth; the root itself for the root."""
+        path = self.path(dept_id)
+        if path[0] == 1 and len(path) > 1:
+            return path[1]
+        return path[0]
+
+    def subtree(self, roots: list[int]) -> frozenset[int]:
+        """``roots`` and all departments below them."""
+        return expand_departments(roots, self.children)
+
+
+class WebContext:
+    """Everything a request needs. ``clock()`` gives epoch seconds (tests replace it)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        options: WebOptions,
+        *,
+        client: DingTalkClient | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.options = options
+        self.clock = clock
+        self.corp_id = settings.corp_id or settings.app_key or "default"
+        self._client = client
+        self.owns_client = client is None
+        self._tree: tuple[float, DepartmentTree] | None = None
+        self._company: tuple[float, str | None] | None = None
+        #: In-flight logins by code hash: a double tap waits for the first and gets its answer.
+        self.inflight: dict[str, asyncio.Future[Any]] = {}
+        # SQLite has one writer at a time; queueing writers here is far cheaper than letting
+        # them meet SQLite's busy handler, which sleeps in steps of up to 100 ms.
+        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        self.logins = 0
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction (``engine.begin()``), one at a time on SQLite."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    # -- time ----------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        """Now as an aware UTC datetime (by :attr:`clock`)."""
+        return datetime.fromtimestamp(self.clock(), tz=UTC)
+
+    # -- client --------------------------------------------------------------------------------
+    @property
+    def client(self) -> DingTalkClient:
+        """The DingTalk client (built from the settings on first use; ``auth.token_failed``
+        when no credentials are configured)."""
+        if self._client is None:
+            from dingsync.sync.runner import MissingCredentials, build_client
+
+            try:
+                self._client = build_client(self.settings, self.engine)
+            except MissingCredentials as exc:
+                raise WebError(
+                    "auth.token_failed", f"no DingTalk credentials configured (missing {exc})"
+                ) from exc
+        return self._client
+
+    @property
+    def has_client(self) -> bool:
+        """Whether a client exists already (or could be built from the settings)."""
+        return self._client is not None or self.settings.has_credentials
+
+    async def aclose(self) -> None:
+        """Close the client if this context built it."""
+        if self._client is not None and self.owns_client:
+            await self._client.aclose()
+            self._client = None
+
+    # -- department tree -----------------------------------------------------------------------
+    def tree(self, conn: Connection) -> DepartmentTree:
+        """The department tree (cached ``options.tree_cache_s`` seconds)."""
+        now = time.monotonic()
+        if self._tree is not None and now - self._tree[0] < self.options.tree_cache_s:
+            return self._tree[1]
+        tree = DepartmentTree.build(repo_web.department_tree(conn, self.corp_id))
+        self._tree = (now, tree)
+        return tree
+
+    def forget_tree(self) -> None:
+        """Drop the cached tree and company name (after departments were written)."""
+        self._tree = None
+        self._company = None
+
+    def company_name(self, conn: Connection) -> str | None:
+        """The company's name (cached like the tree)."""
+        now = time.monotonic()
+        if self._company is not None and now - self._company[0] < self.options.tree_cache_s:
+            return self._company[1]
+        name = repo_web.corp_name(conn, self.corp_id)
+        self._company = (now, name)
+        return name
+
+    # -- viewer --------------------------------------------------------------------------------
+    def viewer(
+        self,
+        conn: Connection,
+        userid: str,
+        *,
+        user: dict[str, Any] | None = None,
+        memberships: list[dict[str, Any]] | None = None,
+    ) -> Viewer:
+        """The rules' :class:`Viewer` for ``userid`` from the store (``user`` row and
+        ``memberships`` when the caller has them already)."""
+        if user is None:
+            user = repo_web.get_user(conn, self.corp_id, userid) or {}
+        level, scope_roots = repo_web.admin_info(conn, self.corp_id, userid)
+        if memberships is None:
+            memberships = repo_web.user_memberships(conn, self.corp_id, userid)
+        tree = self.tree(conn)
+        sub_scope = tree.subtree(scope_roots) if level == 2 else None
+        return Viewer(
+            userid=userid,
+            main_admin=level == 1,
+            sub_admin_scope=sub_scope,
+            boss=bool(user.get("boss")),
+            leader_of=frozenset(m["dept_id"] for m in memberships if m["is_leader"]),
+            attendance_groups=frozenset(
+                str(g) for g in repo_web.managed_attendance_groups(conn, self.corp_id, userid)
+            ),
+            local_roles=frozenset(repo_web.user_roles(conn, self.corp_id, userid)),
+            disabled=bool(user.get("local_disabled")),
+        )

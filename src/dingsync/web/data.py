@@ -1,0 +1,83 @@
+"""Helpers shared by the data routers: the rules' scope in the store's terms, Shanghai dates,
+and JSON-ready rows (times as epoch ms)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from dingsync.store import repo_web
+from dingsync.store.schema import to_ms
+from dingsync.web import rules
+from dingsync.web.context import WebContext
+from dingsync.web.errors import WebError
+
+
+def visible(scope: rules.Scope) -> repo_web.Visible:
+    """The rules' :class:`~dingsync.web.rules.Scope` as the store's filter."""
+    groups: list[int] = []
+    for g in scope.groups:
+        try:
+            groups.append(int(g))
+        except ValueError:
+            continue
+    return repo_web.Visible(
+        everything=scope.everything,
+        owner=scope.viewer if scope.own else None,
+        participant=scope.viewer if scope.participant else None,
+        dept_ids=tuple(sorted(scope.depts)),
+        group_ids=tuple(sorted(groups)),
+    )
+
+
+def day_bounds(ctx: WebContext, start: date | None, end: date | None) -> tuple[Any, Any]:
+    """Work dates (inclusive, the corp's zone, Asia/Shanghai by default) as ``[from, to)`` aware
+    datetimes."""
+    zone = ZoneInfo(ctx.settings.timezone)
+    if start is not None and end is not None and end < start:
+        raise WebError("request.invalid", "end_date is before start_date")
+    lo = datetime.combine(start, time(), zone) if start else None
+    hi = datetime.combine(end + timedelta(days=1), time(), zone) if end else None
+    return lo, hi
+
+
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """Datetimes → epoch ms, dates → ``YYYY-MM-DD``; other values as they are."""
+    out: dict[str, Any] = {}
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            out[key] = to_ms(value)
+        elif isinstance(value, date):
+            out[key] = value.isoformat()
+        else:
+            out[key] = value
+    return out
+
+
+def dept_filter(ctx: WebContext, conn: Connection, dept_id: int | None) -> list[int] | None:
+    """``dept_id`` and its sub-departments (``None`` when no department was asked for)."""
+    if dept_id is None:
+        return None
+    return sorted(ctx.tree(conn).subtree([dept_id]))
+
+
+def owner_record(
+    ctx: WebContext,
+    conn: Connection,
+    owner: str | None,
+    participants: set[str] | frozenset[str] = frozenset(),
+    group: str | None = None,
+) -> rules.Record:
+    """The rules' record for something owned by ``owner``."""
+    depts = (
+        repo_web.memberships_of(conn, ctx.corp_id, [owner]).get(owner, set()) if owner else set()
+    )
+    return rules.Record(
+        owner=owner,
+        owner_depts=frozenset(depts),
+        participants=frozenset(participants),
+        attendance_group=group,
+    )

@@ -1,0 +1,71 @@
+"""FastAPI dependencies: the context, the caller's session and their :class:`Viewer`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from dingsync.store import repo_web
+from dingsync.web import rules, sessions
+from dingsync.web.context import WebContext
+from dingsync.web.errors import WebError
+
+_bearer = HTTPBearer(auto_error=False, description="The session token from the login.")
+
+
+def get_ctx(request: Request) -> WebContext:
+    """The app's :class:`WebContext`."""
+    ctx: WebContext = request.app.state.web
+    return ctx
+
+
+Ctx = Annotated[WebContext, Depends(get_ctx)]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated request: ``userid``, the session's ``token_hash`` and the viewer."""
+
+    userid: str
+    token_hash: str
+    viewer: rules.Viewer
+
+
+def current_caller(
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The caller of a session-protected route.
+
+    Raises ``session.missing`` (no bearer token), ``session.invalid`` (unknown or revoked),
+    ``session.expired``, ``auth.user_disabled`` (disabled since the login).
+    """
+    if credentials is None or not credentials.credentials:
+        raise WebError("session.missing")
+    digest = sessions.token_hash(credentials.credentials)
+    with ctx.engine.connect() as conn:
+        session = repo_web.get_session(conn, digest)
+        if session is None or session["corp_id"] != ctx.corp_id or session["revoked_at"]:
+            raise WebError("session.invalid")
+        if session["expires_at"] <= ctx.now():
+            raise WebError("session.expired")
+        viewer = ctx.viewer(conn, session["userid"])
+    if viewer.disabled:
+        raise WebError("auth.user_disabled")
+    return Caller(session["userid"], digest, viewer)
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def admin_caller(caller: CurrentCaller) -> Caller:
+    """A caller allowed to use the admin API (``forbidden`` otherwise)."""
+    if not rules.can_administer(caller.viewer):
+        raise WebError("forbidden", "only administrators may use this endpoint")
+    return caller
+
+
+AdminCaller = Annotated[Caller, Depends(admin_caller)]

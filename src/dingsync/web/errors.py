@@ -1,0 +1,75 @@
+"""The web service's stable error codes.
+
+Every failure the service answers is ``{"error": {"code": "<stable code>", "message": "…"}}``
+with the HTTP status of :data:`ERRORS`. Codes never change meaning; the table is reproduced in
+``docs/web.md``. Messages are for people and never carry secrets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: code → (HTTP status, default message)
+ERRORS: dict[str, tuple[int, str]] = {
+    "auth.code_missing": (400, "authCode is missing: pass the code from dd.getAuthCode"),
+    "auth.token_failed": (502, "could not obtain the DingTalk access token (check the app key)"),
+    "auth.code_invalid": (401, "the authCode is unknown, expired (5 min) or already used"),
+    "auth.user_not_found": (403, "DingTalk does not know this user (left, or outside the scope)"),
+    "auth.user_disabled": (403, "this account is disabled locally"),
+    "auth.dingtalk_unavailable": (502, "DingTalk did not answer the login; try again"),
+    "session.missing": (401, "no session: send Authorization: Bearer <token>"),
+    "session.invalid": (401, "the session token is unknown or was revoked"),
+    "session.expired": (401, "the session has expired: log in again"),
+    "jsapi.url_invalid": (400, "url must be an absolute http(s) URL"),
+    "jsapi.unavailable": (502, "could not obtain the JSAPI ticket from DingTalk"),
+    "request.invalid": (422, "the request is not valid"),
+    "forbidden": (403, "you may not use this endpoint"),
+    "not_found": (404, "no such record (or not visible to you)"),
+    "export.kind_unknown": (400, "unknown export kind"),
+    "export.forbidden": (403, "you may not export this kind of data"),
+    "role.unknown": (400, "unknown local role"),
+}
+
+
+class WebError(Exception):
+    """A failure with a stable ``code`` (a key of :data:`ERRORS`); ``status`` and the message
+    default from the table."""
+
+    def __init__(self, code: str, message: str | None = None, **extra: Any) -> None:
+        status, default = ERRORS[code]
+        self.code = code
+        self.status = status
+        self.message = message or default
+        self.extra = extra
+        super().__init__(f"{code}: {self.message}")
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body: ``{"error": {"code", "message", …extra}}``."""
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+
+#: The error body's OpenAPI shape, for ``responses=`` in the routers.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+            "required": ["code", "message"],
+        }
+    },
+    "required": ["error"],
+}
+
+
+def responses(*codes: str) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route that may fail with ``codes``."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        status, _ = ERRORS[code]
+        entry = out.setdefault(
+            status,
+            {"description": "", "content": {"application/json": {"schema": ERROR_SCHEMA}}},
+        )
+        entry["description"] = ", ".join(filter(None, [entry["description"], code]))
+    return out

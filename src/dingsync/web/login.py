@@ -1,0 +1,435 @@
+"""DingTalk login (免登, DESIGN.md §8) and the profile it returns.
+
+``POST /api/auth/dingtalk {authCode, url?}``:
+
+1. the same authCode seen within ``replay_window_s`` (60 s) → the same session (double tap);
+2. ``/topapi/v2/user/getuserinfo`` (code → userid) with the cached access token;
+3. a locally disabled account is refused before anything else is fetched;
+4. the user's detail from the store when synced within ``user_fresh_s``, else
+   ``/topapi/v2/user/get``, upserted with its memberships in one transaction (departments the
+   store does not know yet are fetched once: ``listparentbyuser`` + ``department/get``);
+5. a session (random token, stored hashed), the replay record, and the JSAPI config for ``url``
+   (ticket cached).
+
+So a login makes one upstream call for a user synced recently and two otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from dingsync.dingtalk import (
+    AuthCodeError,
+    CredentialsError,
+    DingTalkError,
+    NotFoundError,
+    TokenError,
+)
+from dingsync.store import repo, repo_web
+from dingsync.store.schema import to_ms
+from dingsync.sync.contacts import department_row, user_row
+from dingsync.web import rules, sessions
+from dingsync.web.context import DepartmentTree, WebContext
+from dingsync.web.errors import WebError
+from dingsync.web.rules import Viewer
+
+#: Expired replay records and sessions are purged once every this many logins.
+PURGE_EVERY = 256
+
+
+async def login(ctx: WebContext, code: str | None, url: str | None) -> dict[str, Any]:
+    """Exchange ``code`` for a session and the profile (see the module docstring).
+
+    Raises :class:`WebError`: ``auth.code_missing``, ``auth.token_failed``,
+    ``auth.code_invalid``, ``auth.user_not_found``, ``auth.user_disabled``,
+    ``auth.dingtalk_unavailable``, ``jsapi.url_invalid``, ``jsapi.unavailable``.
+    """
+    code = (code or "").strip()
+    if not code:
+        raise WebError("auth.code_missing")
+    if url is not None:
+        check_url(url)
+    key = sessions.code_hash(ctx.corp_id, code)
+    pending = ctx.inflight.get(key)
+    if pending is not None:  # a double tap while the first request is still running
+        return await _answer(ctx, await asyncio.shield(pending), url)
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    ctx.inflight[key] = future
+    try:
+        result = await _login(ctx, code, key)
+        future.set_result(result)
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+        raise
+    finally:
+        ctx.inflight.pop(key, None)
+    return await _answer(ctx, result, url)
+
+
+#: What a login produces: session token, userid, session expiry, profile.
+Outcome = tuple[str, str, Any, dict[str, Any]]
+
+
+async def _login(ctx: WebContext, code: str, key: str) -> Outcome:
+    # Database work runs in as few worker-thread hops as possible (each hop costs a GIL
+    # hand-over under load): replay check; state check + (for a fresh user) session and
+    # profile; or, for a stale user, store + session + profile.
+    replay = await asyncio.to_thread(_replayed, ctx, code, key)
+    if replay is not None:
+        return replay
+    client = ctx.client
+    try:
+        info = await client.auth.get_userinfo_by_code(code)
+    except AuthCodeError as exc:
+        raise WebError("auth.code_invalid") from exc
+    except (CredentialsError, TokenError) as exc:
+        raise WebError("auth.token_failed") from exc
+    except DingTalkError as exc:
+        raise WebError("auth.dingtalk_unavailable") from exc
+    userid = info.userid
+
+    fresh = await asyncio.to_thread(_session_if_fresh, ctx, userid, code, key)
+    if isinstance(fresh, tuple):
+        return fresh
+    if fresh["disabled"]:
+        raise WebError("auth.user_disabled")
+    try:
+        detail = await client.contacts.get_user(userid)
+    except NotFoundError as exc:
+        raise WebError("auth.user_not_found") from exc
+    except (CredentialsError, TokenError) as exc:
+        raise WebError("auth.token_failed") from exc
+    except DingTalkError as exc:
+        raise WebError("auth.dingtalk_unavailable") from exc
+    raw = detail.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    missing = [d for d in detail.dept_id_list if d not in fresh["known_depts"]]
+    depts = await _fetch_departments(ctx, userid, missing) if missing else []
+    return await asyncio.to_thread(_store_and_open, ctx, raw, depts, userid, code, key)
+
+
+def _session_if_fresh(
+    ctx: WebContext, userid: str, code: str, key: str
+) -> Outcome | dict[str, Any]:
+    """For a user stored fresh: the new session and profile; otherwise the stored state."""
+    state = _stored_state(ctx, userid)
+    if state["fresh"] and not state["disabled"]:
+        return _open_session(
+            ctx, userid, code, key, user=state["user"], memberships=state["memberships"]
+        )
+    return state
+
+
+def _store_and_open(
+    ctx: WebContext,
+    raw: dict[str, Any],
+    depts: list[dict[str, Any]],
+    userid: str,
+    code: str,
+    key: str,
+) -> Outcome:
+    _store_user(ctx, raw, depts)
+    return _open_session(ctx, userid, code, key)
+
+
+def _replayed(ctx: WebContext, code: str, key: str) -> Outcome | None:
+    """The session an authCode produced within the replay window, if still valid."""
+    now = ctx.now()
+    with ctx.engine.connect() as conn:
+        row = repo_web.find_login_code(conn, key)
+        if row is None:
+            return None
+        if row["expires_at"] <= now:
+            raise WebError("auth.code_invalid")
+        token = sessions.unseal_token(ctx.corp_id, code, row["sealed_token"])
+        session = repo_web.get_session(conn, row["session_hash"])
+        disabled = repo_web.is_local_disabled(conn, ctx.corp_id, row["userid"])
+    if disabled:
+        raise WebError("auth.user_disabled")
+    if token is None or session is None or session["revoked_at"] is not None:
+        raise WebError("auth.code_invalid")
+    if session["expires_at"] <= now:
+        raise WebError("auth.code_invalid")
+    return token, session["userid"], session["expires_at"], profile_for(ctx, session["userid"])
+
+
+def _stored_state(ctx: WebContext, userid: str) -> dict[str, Any]:
+    """Whether the stored user is disabled / fresh, and which departments the store knows."""
+    now = ctx.now()
+    with ctx.engine.connect() as conn:
+        user = repo_web.get_user(conn, ctx.corp_id, userid)
+        tree = ctx.tree(conn)
+        memberships = repo_web.user_memberships(conn, ctx.corp_id, userid) if user else []
+    fresh = (
+        user is not None
+        and user["status"] == "active"
+        and user.get("synced_at") is not None
+        and now - user["synced_at"] <= timedelta(seconds=ctx.options.user_fresh_s)
+        and bool(memberships)
+        and all(m["dept_id"] in tree.nodes for m in memberships)
+    )
+    return {
+        "disabled": bool(user and user["local_disabled"]),
+        "fresh": fresh,
+        "known_depts": set(tree.nodes),
+        "user": user,
+        "memberships": memberships,
+    }
+
+
+async def _fetch_departments(ctx: WebContext, userid: str, missing: list[int]) -> list[Any]:
+    """Departments of ``userid`` unknown to the store, with their ancestors (rare: a department
+    created after the last sync, or no sync at all)."""
+    client = ctx.client
+    try:
+        paths = await client.contacts.list_parent_departments_by_user(userid)
+        wanted = {d for path in paths for d in path} | set(missing)
+        with ctx.engine.connect() as conn:
+            known = set(ctx.tree(conn).nodes)
+        todo = sorted(wanted - known)
+        details = await asyncio.gather(*(client.contacts.get_department(d) for d in todo))
+    except DingTalkError as exc:
+        raise WebError("auth.dingtalk_unavailable") from exc
+    return [d.model_dump(mode="json", by_alias=True, exclude_unset=True) for d in details]
+
+
+def _store_user(ctx: WebContext, raw: dict[str, Any], depts: list[dict[str, Any]]) -> None:
+    """Upsert the user, its memberships and any new departments in one transaction."""
+    corp_id = ctx.corp_id
+    row = user_row(corp_id, None, raw, detail=True)
+    orders = {int(o["dept_id"]): o.get("order") for o in raw.get("dept_order_list") or []}
+    leaders = {int(x["dept_id"]): bool(x.get("leader")) for x in raw.get("leader_in_dept") or []}
+    memberships = [
+        {
+            "dept_id": int(d),
+            "dept_order": orders.get(int(d)),
+            "is_leader": leaders.get(int(d), False),
+        }
+        for d in raw.get("dept_id_list") or []
+    ]
+    with ctx.write() as conn:
+        if depts:
+            rows = []
+            for dept in depts:
+                drow = department_row(corp_id, 0, dept)
+                drow.pop("last_seen_run_id", None)
+                rows.append(drow)
+                if drow["dept_id"] == 1 and drow["name"]:
+                    repo.upsert_corp(conn, {"corp_id": corp_id, "name": drow["name"]})
+            repo.upsert_departments(conn, corp_id, rows)
+        repo.upsert_users(conn, corp_id, [row])
+        repo_web.replace_user_memberships(conn, corp_id, raw["userid"], memberships)
+    if depts:
+        ctx.forget_tree()
+
+
+def _open_session(
+    ctx: WebContext,
+    userid: str,
+    code: str,
+    key: str,
+    *,
+    user: dict[str, Any] | None = None,
+    memberships: list[dict[str, Any]] | None = None,
+) -> Outcome:
+    """A new session for ``userid``, remembered under the login code for the replay window.
+    ``user``/``memberships``: the rows just read (and checked not disabled) in this thread
+    hop, reused for the profile; without them the disabled flag is checked again here."""
+    now = ctx.now()
+    token = sessions.new_token()
+    digest = sessions.token_hash(token)
+    expires_at = now + timedelta(seconds=ctx.options.session_ttl_s)
+    with ctx.write() as conn:
+        if user is None and repo_web.is_local_disabled(conn, ctx.corp_id, userid):
+            raise WebError("auth.user_disabled")
+        repo_web.create_session(
+            conn,
+            token_hash=digest,
+            corp_id=ctx.corp_id,
+            userid=userid,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        if ctx.options.replay_window_s > 0:
+            repo_web.remember_login_code(
+                conn,
+                code_hash=key,
+                corp_id=ctx.corp_id,
+                userid=userid,
+                session_hash=digest,
+                sealed_token=sessions.seal_token(ctx.corp_id, code, token),
+                created_at=now,
+                expires_at=now + timedelta(seconds=ctx.options.replay_window_s),
+            )
+        ctx.logins += 1
+        if ctx.logins % PURGE_EVERY == 0:  # old replay records and sessions, now and then
+            repo_web.purge_expired(conn, now - timedelta(days=1))
+    return token, userid, expires_at, profile_for(ctx, userid, user, memberships)
+
+
+async def _answer(ctx: WebContext, outcome: Outcome, url: str | None) -> dict[str, Any]:
+    token, _userid, expires_at, profile = outcome
+    body = dict(profile)
+    body["session"] = {
+        "token": token,
+        "token_type": "Bearer",
+        "expires_at": to_ms(expires_at),
+        "expires_in": max(0, int((expires_at - ctx.now()).total_seconds())),
+    }
+    body["jsapi"] = await jsapi_config(ctx, url) if url is not None else None
+    return body
+
+
+# --------------------------------------------------------------------------------------------
+# Profile
+# --------------------------------------------------------------------------------------------
+def profile_for(
+    ctx: WebContext,
+    userid: str,
+    user: dict[str, Any] | None = None,
+    memberships: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The profile of ``userid`` from the store: userid, name, avatar, departments (each with
+    its path and top department), the primary department, the top departments ("root
+    departments": right under the company root, at any depth), company, roles, permissions."""
+    with ctx.engine.connect() as conn:
+        if user is None:
+            user = repo_web.get_user(conn, ctx.corp_id, userid) or {"userid": userid}
+        if memberships is None:
+            memberships = repo_web.user_memberships(conn, ctx.corp_id, userid)
+        tree = ctx.tree(conn)
+        company = ctx.company_name(conn)
+        viewer = ctx.viewer(conn, userid, user=user, memberships=memberships)
+    return build_profile(ctx.corp_id, company, user, memberships, tree, viewer)
+
+
+def build_profile(
+    corp_id: str,
+    company: str | None,
+    user: dict[str, Any],
+    memberships: list[dict[str, Any]],
+    tree: DepartmentTree,
+    viewer: Viewer,
+) -> dict[str, Any]:
+    """Assemble the profile (pure)."""
+    raw = user.get("raw") or {}
+    main = _main_dept(raw, [m["dept_id"] for m in memberships])
+
+    def brief(dept_id: int) -> dict[str, Any]:
+        node = tree.nodes.get(dept_id) or {}
+        return {"dept_id": dept_id, "name": node.get("name")}
+
+    departments = []
+    for m in memberships:
+        dept_id = m["dept_id"]
+        top = tree.top_department(dept_id)
+        departments.append(
+            {
+                **brief(dept_id),
+                "is_primary": dept_id == main,
+                "is_leader": bool(m["is_leader"]),
+                "order": m["dept_order"],
+                "path": [brief(d) for d in tree.path(dept_id)],
+                "root_department": brief(top),
+            }
+        )
+    roots: list[int] = []
+    for d in departments:
+        top_id = d["root_department"]["dept_id"]
+        if top_id not in roots:
+            roots.append(top_id)
+    primary = next((d for d in departments if d["is_primary"]), None)
+    return {
+        "userid": user.get("userid"),
+        "name": user.get("name"),
+        "avatar": user.get("avatar"),
+        "title": user.get("title"),
+        "departments": departments,
+        "primary_department": None
+        if primary is None
+        else {k: primary[k] for k in ("dept_id", "name")},
+        "root_department": None if primary is None else primary["root_department"],
+        "root_departments": [brief(r) for r in roots],
+        "company": {"corp_id": corp_id, "name": company},
+        "roles": list(viewer.roles),
+        "permissions": permissions(viewer),
+    }
+
+
+def _main_dept(raw: dict[str, Any], dept_ids: list[int]) -> int | None:
+    """``dept_position_list[].is_main`` when DingTalk marks one (EB-21); otherwise the first
+    department of ``dept_id_list`` as DingTalk sent it; otherwise the smallest id."""
+    for pos in raw.get("dept_position_list") or []:
+        if isinstance(pos, dict) and pos.get("is_main") and int(pos["dept_id"]) in dept_ids:
+            return int(pos["dept_id"])
+    for d in raw.get("dept_id_list") or []:
+        if int(d) in dept_ids:
+            return int(d)
+    return min(dept_ids) if dept_ids else None
+
+
+def describe(scope: rules.Scope) -> str | list[str]:
+    """``"all"``, ``"none"`` or the parts of a scope (``own``, ``participant``, ``departments``,
+    ``groups``)."""
+    if scope.everything:
+        return "all"
+    parts = [
+        name
+        for name, on in (
+            ("own", scope.own),
+            ("participant", scope.participant),
+            ("departments", bool(scope.depts)),
+            ("groups", bool(scope.groups)),
+        )
+        if on
+    ]
+    return parts or "none"
+
+
+def permissions(viewer: Viewer) -> dict[str, Any]:
+    """What the viewer may do, per data kind and action (from :mod:`dingsync.web.rules`), plus
+    ``admin`` (the admin API and the export audit)."""
+    out: dict[str, Any] = {
+        kind: {action: describe(rules.scope(viewer, kind, action)) for action in rules.ACTIONS}
+        for kind in rules.DATA_KINDS
+    }
+    out["admin"] = rules.can_administer(viewer)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# JSAPI
+# --------------------------------------------------------------------------------------------
+def check_url(url: str) -> None:
+    """``jsapi.url_invalid`` unless ``url`` is an absolute http(s) URL."""
+    head = url.split("#", 1)[0]
+    scheme, sep, rest = head.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        raise WebError("jsapi.url_invalid")
+
+
+async def jsapi_config(ctx: WebContext, url: str) -> dict[str, Any]:
+    """``dd.config`` values for the page at ``url``: agentId, corpId, timeStamp, nonceStr,
+    signature (plus the signed url and the hash used). Ticket from the cache."""
+    check_url(url)
+    try:
+        config = await ctx.client.auth.jsapi_config(
+            url,
+            algorithm=ctx.options.jsapi_algorithm,
+            timestamp=int(ctx.clock() * 1000),
+        )
+    except (CredentialsError, TokenError) as exc:
+        raise WebError("auth.token_failed") from exc
+    except DingTalkError as exc:
+        raise WebError("jsapi.unavailable") from exc
+    data: dict[str, Any] = config.model_dump(by_alias=True)
+    data["agentId"] = data.get("agentId") or ctx.settings.agent_id
+    data["corpId"] = data.get("corpId") or ctx.corp_id
+    return data
+
+
+def is_session_row_live(ctx: WebContext, session: dict[str, Any]) -> bool:
+    """Not revoked and not expired."""
+    return session["revoked_at"] is None and session["expires_at"] > ctx.now()

@@ -1,0 +1,99 @@
+"""``/api/attendance``: attendance results and per-person summaries filtered by the rules —
+everyone their own; the main administrator, the boss and the local ``hr`` role all;
+sub-administrators their scope; attendance-group managers their groups."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from dingsync.store import repo_web
+from dingsync.web import rules
+from dingsync.web.data import dept_filter, jsonable, visible
+from dingsync.web.deps import Ctx, CurrentCaller
+from dingsync.web.errors import WebError, responses
+
+router = APIRouter(prefix="/api/attendance", tags=["attendance"])
+
+_SESSION_ERRORS = ("session.missing", "session.invalid", "session.expired", "auth.user_disabled")
+MAX_SPAN_DAYS = 366
+
+
+def _span(start: date | None, end: date | None) -> tuple[date, date]:
+    end = end or date.today()
+    start = start or end.replace(day=1)
+    if end < start or (end - start) > timedelta(days=MAX_SPAN_DAYS):
+        raise WebError(
+            "request.invalid", f"need start_date <= end_date, at most {MAX_SPAN_DAYS} days"
+        )
+    return start, end
+
+
+@router.get(
+    "/results",
+    summary="Attendance results (per check)",
+    responses=responses(*_SESSION_ERRORS, "request.invalid"),
+)
+def results(
+    ctx: Ctx,
+    caller: CurrentCaller,
+    start_date: Annotated[date | None, Query(description="first work date")] = None,
+    end_date: Annotated[date | None, Query(description="last work date")] = None,
+    userid: Annotated[str | None, Query(max_length=64)] = None,
+    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    time_result: Annotated[str | None, Query(max_length=32, description="Normal, Late, …")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    """``/attendance/list`` rows (work date, check type, time/location result, times in epoch
+    ms) for the work dates asked (default: this month so far)."""
+    start, end = _span(start_date, end_date)
+    scope = rules.scope(caller.viewer, "attendance", "list")
+    with ctx.engine.connect() as conn:
+        items, total = repo_web.list_attendance_results(
+            conn,
+            ctx.corp_id,
+            visible(scope),
+            start=start,
+            end=end,
+            userid=userid,
+            dept_ids=dept_filter(ctx, conn, dept_id),
+            time_result=time_result,
+            limit=min(limit, ctx.options.max_page_size),
+            offset=offset,
+            zone=ctx.settings.timezone,
+        )
+    return {"items": [jsonable(i) for i in items], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get(
+    "/summary",
+    summary="Attendance per person",
+    responses=responses(*_SESSION_ERRORS, "request.invalid"),
+)
+def summary(
+    ctx: Ctx,
+    caller: CurrentCaller,
+    start_date: Annotated[date | None, Query(description="first work date")] = None,
+    end_date: Annotated[date | None, Query(description="last work date")] = None,
+    userid: Annotated[str | None, Query(max_length=64)] = None,
+    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict[str, Any]:
+    """Per visible person: ``days`` with a result, ``checks`` and the count of each
+    ``time_result`` over the work dates asked (default: this month so far)."""
+    start, end = _span(start_date, end_date)
+    scope = rules.scope(caller.viewer, "attendance", "list")
+    with ctx.engine.connect() as conn:
+        people = repo_web.attendance_summary(
+            conn,
+            ctx.corp_id,
+            visible(scope),
+            start=start,
+            end=end,
+            userid=userid,
+            dept_ids=dept_filter(ctx, conn, dept_id),
+            zone=ctx.settings.timezone,
+        )
+    return {"start_date": start.isoformat(), "end_date": end.isoformat(), "people": people}

@@ -1,0 +1,153 @@
+"""``/api/exports``: audited exports (xlsx/csv) and the audit log.
+
+Each export is written for the caller's export scope (the rules), hashed, recorded in the
+append-only audit (who, when, kind, filters, rows, SHA-256, size) and then streamed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.background import BackgroundTask
+
+from dingsync.store import repo_web
+from dingsync.store.schema import to_ms
+from dingsync.web import rules
+from dingsync.web.deps import AdminCaller, Ctx, CurrentCaller
+from dingsync.web.errors import WebError, responses
+from dingsync.web.exports import KINDS
+from dingsync.web.login import describe
+
+router = APIRouter(prefix="/api/exports", tags=["exports"])
+
+_SESSION_ERRORS = ("session.missing", "session.invalid", "session.expired", "auth.user_disabled")
+_MEDIA = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+class ExportRequest(BaseModel):
+    """``kind`` (see ``GET /api/exports/kinds``), its ``filters`` and the file ``format``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str = Field(max_length=32)
+    filters: dict[str, Any] = Field(default_factory=dict)
+    format: Literal["xlsx", "csv"] = "xlsx"
+
+
+@router.get("/kinds", summary="Export kinds", responses=responses(*_SESSION_ERRORS))
+def kinds(caller: CurrentCaller) -> dict[str, Any]:
+    """The kinds, their filters, and whether the caller may export each."""
+    return {
+        "kinds": [
+            {
+                "kind": k.name,
+                "filters": k.filters,
+                "allowed": rules.may(caller.viewer, k.data, "export"),
+            }
+            for k in KINDS.values()
+        ]
+    }
+
+
+@router.post(
+    "",
+    summary="Export a file (audited)",
+    responses={
+        200: {
+            "description": "the file",
+            "content": {_MEDIA["xlsx"]: {}, "text/csv": {}},
+        },
+        **responses(*_SESSION_ERRORS, "export.kind_unknown", "export.forbidden", "request.invalid"),
+    },
+)
+def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileResponse:
+    """Write the export for what the caller may export, append the audit row, stream the file.
+    Headers: ``X-Export-Audit-Id``, ``X-Export-Rows``, ``X-Export-SHA256``."""
+    kind = KINDS.get(body.kind)
+    if kind is None:
+        raise WebError(
+            "export.kind_unknown", f"unknown export kind {body.kind!r}; known: {', '.join(KINDS)}"
+        )
+    scope = rules.scope(caller.viewer, kind.data, "export")
+    if scope.nothing:
+        raise WebError("export.forbidden")
+    fd, path = tempfile.mkstemp(prefix="dingsync-export-", suffix=f".{body.format}")
+    os.close(fd)
+    try:
+        with ctx.engine.connect() as conn:
+            try:
+                rows = kind.write(ctx, conn, scope, body.filters, body.format, path)
+            except (TypeError, ValueError) as exc:
+                raise WebError("request.invalid", f"invalid filters: {exc}") from exc
+        digest = hashlib.sha256()
+        size = 0
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+                size += len(chunk)
+        sha = digest.hexdigest()
+        with ctx.write() as conn:
+            audit_id = repo_web.append_export_audit(
+                conn,
+                {
+                    "corp_id": ctx.corp_id,
+                    "userid": caller.userid,
+                    "created_at": ctx.now(),
+                    "kind": kind.name,
+                    "format": body.format,
+                    "filters": {"requested": body.filters, "scope": describe(scope)},
+                    "row_count": rows,
+                    "sha256": sha,
+                    "byte_size": size,
+                    "client": "web",
+                },
+            )
+    except BaseException:
+        os.unlink(path)
+        raise
+    stamp = ctx.now().strftime("%Y%m%d-%H%M%S")
+    return FileResponse(
+        path,
+        media_type=_MEDIA[body.format],
+        filename=f"{kind.name}-{stamp}.{body.format}",
+        headers={
+            "X-Export-Audit-Id": str(audit_id),
+            "X-Export-Rows": str(rows),
+            "X-Export-SHA256": sha,
+        },
+        background=BackgroundTask(os.unlink, path),
+    )
+
+
+@router.get(
+    "/audit",
+    summary="The export audit (administrators)",
+    responses=responses("session.missing", "session.invalid", "session.expired", "forbidden"),
+)
+def audit(
+    ctx: Ctx,
+    caller: AdminCaller,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    """Audit rows, newest first: ``id, userid, created_at`` (epoch ms), ``kind, format,
+    filters, row_count, sha256, byte_size, client``. Read-only: no path changes them."""
+    with ctx.engine.connect() as conn:
+        rows, total = repo_web.list_export_audit(conn, ctx.corp_id, limit=limit, offset=offset)
+    items = [
+        {
+            **{k: v for k, v in r.items() if k not in ("corp_id", "created_at")},
+            "created_at": to_ms(r["created_at"]),
+        }
+        for r in rows
+    ]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}

@@ -1,0 +1,182 @@
+"""The visibility rules, every cell: roles × data kinds × actions, then per record."""
+
+from __future__ import annotations
+
+import pytest
+
+from dingsync.web import rules
+from dingsync.web.rules import Record, Viewer
+
+ME = "me"
+SCOPE = frozenset({10, 11, 12})  # a sub-administrator's departments, sub-departments included
+
+VIEWERS: dict[str, Viewer] = {
+    "employee": Viewer(ME),
+    "dept_leader": Viewer(ME, leader_of=frozenset({10})),
+    "sub_admin": Viewer(ME, sub_admin_scope=SCOPE),
+    "main_admin": Viewer(ME, main_admin=True),
+    "boss": Viewer(ME, boss=True),
+    "attendance_manager": Viewer(ME, attendance_groups=frozenset({"g1"})),
+    "hr": Viewer(ME, local_roles=frozenset({"hr"})),
+    "admin": Viewer(ME, local_roles=frozenset({"admin"})),
+    "disabled": Viewer(ME, main_admin=True, local_roles=frozenset({"hr"}), disabled=True),
+}
+
+OWN_PART = ["own", "participant"]
+OWN_PART_DEPTS = ["own", "participant", "departments"]
+
+# role → kind → (list, read, export), as rules.describe-like summaries.
+TABLE: dict[str, dict[str, tuple[object, object, object]]] = {
+    "employee": {
+        "reports": (OWN_PART, OWN_PART, "none"),
+        "attendance": (["own"], ["own"], "none"),
+        "approvals": (OWN_PART, OWN_PART, "none"),
+        "directory": ("all", "all", "none"),
+    },
+    "dept_leader": {
+        "reports": (OWN_PART, OWN_PART, "none"),
+        "attendance": (["own"], ["own"], "none"),
+        "approvals": (OWN_PART, OWN_PART, "none"),
+        "directory": ("all", "all", "none"),
+    },
+    "sub_admin": {
+        "reports": (OWN_PART_DEPTS, OWN_PART_DEPTS, ["departments"]),
+        "attendance": (["own", "departments"], ["own", "departments"], ["departments"]),
+        "approvals": (OWN_PART_DEPTS, OWN_PART_DEPTS, ["departments"]),
+        "directory": ("all", "all", ["departments"]),
+    },
+    "main_admin": {
+        "reports": ("all", "all", "all"),
+        "attendance": ("all", "all", "all"),
+        "approvals": ("all", "all", "all"),
+        "directory": ("all", "all", "all"),
+    },
+    "boss": {
+        "reports": (OWN_PART, OWN_PART, "none"),
+        "attendance": ("all", "all", "all"),
+        "approvals": (OWN_PART, OWN_PART, "none"),
+        "directory": ("all", "all", "none"),
+    },
+    "attendance_manager": {
+        "reports": (OWN_PART, OWN_PART, "none"),
+        "attendance": (["own", "groups"], ["own", "groups"], ["groups"]),
+        "approvals": (OWN_PART, OWN_PART, "none"),
+        "directory": ("all", "all", "none"),
+    },
+    "hr": {
+        "reports": (OWN_PART, OWN_PART, "none"),
+        "attendance": ("all", "all", "all"),
+        "approvals": (OWN_PART, OWN_PART, "none"),
+        "directory": ("all", "all", "all"),
+    },
+    "admin": {
+        "reports": (OWN_PART, OWN_PART, "none"),
+        "attendance": (["own"], ["own"], "none"),
+        "approvals": (OWN_PART, OWN_PART, "none"),
+        "directory": ("all", "all", "none"),
+    },
+    "disabled": {
+        kind: ("none", "none", "none")
+        for kind in ("reports", "attendance", "approvals", "directory")
+    },
+}
+
+
+def summary(scope: rules.Scope) -> object:
+    if scope.everything:
+        return "all"
+    parts = [
+        name
+        for name, on in (
+            ("own", scope.own),
+            ("participant", scope.participant),
+            ("departments", bool(scope.depts)),
+            ("groups", bool(scope.groups)),
+        )
+        if on
+    ]
+    return parts or "none"
+
+
+def test_table_covers_every_role_kind_and_action() -> None:
+    assert set(TABLE) == set(rules.ROLES) == set(VIEWERS)
+    for row in TABLE.values():
+        assert set(row) == set(rules.DATA_KINDS)
+
+
+@pytest.mark.parametrize("role", rules.ROLES)
+@pytest.mark.parametrize("kind", rules.DATA_KINDS)
+@pytest.mark.parametrize("action", rules.ACTIONS)
+def test_cell(role: str, kind: rules.DataKind, action: rules.Action) -> None:
+    viewer = VIEWERS[role]
+    expected = TABLE[role][kind][rules.ACTIONS.index(action)]
+    scope = rules.scope(viewer, kind, action)
+    assert summary(scope) == expected
+    assert rules.may(viewer, kind, action) is (expected != "none")
+    if scope.depts:
+        assert scope.depts == SCOPE
+    if scope.groups:
+        assert scope.groups == {"g1"}
+
+
+# Records: what each part of a scope admits and refuses.
+MINE = Record(owner=ME, owner_depts=frozenset({99}))
+RECEIVED = Record(owner="x", owner_depts=frozenset({99}), participants=frozenset({ME}))
+IN_SCOPE = Record(owner="x", owner_depts=frozenset({11, 99}))
+IN_GROUP = Record(owner="x", owner_depts=frozenset({99}), attendance_group="g1")
+STRANGER = Record(owner="x", owner_depts=frozenset({99}), attendance_group="g2")
+RECORDS = {
+    "mine": MINE,
+    "received": RECEIVED,
+    "in_scope": IN_SCOPE,
+    "in_group": IN_GROUP,
+    "stranger": STRANGER,
+}
+ADMITTED_BY = {
+    "own": {"mine"},
+    "participant": {"received"},
+    "departments": {"in_scope"},
+    "groups": {"in_group"},
+}
+
+
+@pytest.mark.parametrize("role", rules.ROLES)
+@pytest.mark.parametrize("kind", rules.DATA_KINDS)
+@pytest.mark.parametrize("action", rules.ACTIONS)
+def test_records_follow_the_cell(role: str, kind: rules.DataKind, action: rules.Action) -> None:
+    expected = TABLE[role][kind][rules.ACTIONS.index(action)]
+    if expected == "all":
+        admitted = set(RECORDS)
+    elif expected == "none":
+        admitted = set()
+    else:
+        assert isinstance(expected, list)
+        admitted = set().union(*(ADMITTED_BY[p] for p in expected))
+    for name, record in RECORDS.items():
+        assert rules.can(VIEWERS[role], kind, action, record) is (name in admitted), name
+
+
+def test_roles_of_a_viewer() -> None:
+    assert VIEWERS["employee"].roles == ("employee",)
+    assert VIEWERS["disabled"].roles == ("disabled",)
+    many = Viewer(ME, main_admin=True, boss=True, local_roles=frozenset({"hr", "x"}))
+    assert many.roles == ("employee", "main_admin", "boss", "hr")
+
+
+def test_can_administer() -> None:
+    allowed = {r for r, v in VIEWERS.items() if rules.can_administer(v)}
+    assert allowed == {"main_admin", "admin"}
+
+
+def test_expand_departments_includes_sub_departments() -> None:
+    children = {1: [2, 3], 2: [4], 4: [5], 3: []}
+    assert rules.expand_departments([2], children) == {2, 4, 5}
+    assert rules.expand_departments([1], children) == {1, 2, 3, 4, 5}
+    assert rules.expand_departments([], children) == frozenset()
+
+
+def test_unknown_kind_or_action() -> None:
+    with pytest.raises(ValueError):
+        rules.scope(VIEWERS["employee"], "salaries", "list")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        rules.scope(VIEWERS["employee"], "reports", "delete")  # type: ignore[arg-type]

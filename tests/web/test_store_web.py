@@ -1,0 +1,133 @@
+"""The web tables on SQLite and PostgreSQL: the export audit is append-only in the database
+itself; sessions, replay records, roles and local disable through ``repo_web``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import Engine
+
+from dingsync.store import db, repo_web
+from dingsync.store.schema import utcnow
+from dingsync.store.schema_web import web_export_audit
+from dingsync.web import sessions
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = db.create_engine_for(db_url)
+    db.migrate(eng)
+    yield eng
+    eng.dispose()
+
+
+def _audit_row(**kw: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "corp_id": "c",
+        "userid": "u1",
+        "kind": "users",
+        "format": "csv",
+        "filters": {"requested": {"dept_id": 5}},
+        "row_count": 3,
+        "sha256": "ab" * 32,
+        "byte_size": 120,
+        "client": "web",
+    }
+    row.update(kw)
+    return row
+
+
+def test_audit_rows_cannot_be_updated_or_deleted(engine: Engine) -> None:
+    with engine.begin() as conn:
+        first = repo_web.append_export_audit(conn, _audit_row())
+        repo_web.append_export_audit(conn, _audit_row(userid="u2", row_count=7))
+    statements = [
+        sa.update(web_export_audit).where(web_export_audit.c.id == first).values(row_count=0),
+        sa.update(web_export_audit).values(sha256="0" * 64),
+        sa.delete(web_export_audit).where(web_export_audit.c.id == first),
+        sa.delete(web_export_audit),
+        sa.text("UPDATE web_export_audit SET userid = 'someone else'"),
+        sa.text("DELETE FROM web_export_audit"),
+    ]
+    for statement in statements:
+        with pytest.raises(sa.exc.DBAPIError) as err, engine.begin() as conn:
+            conn.execute(statement)
+        assert "append-only" in str(err.value)
+    if engine.dialect.name == "postgresql":
+        with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE web_export_audit"))
+    with engine.connect() as conn:
+        rows, total = repo_web.list_export_audit(conn, "c")
+    assert total == 2
+    assert [(r["userid"], r["row_count"]) for r in rows] == [("u2", 7), ("u1", 3)]
+    assert rows[1]["filters"] == {"requested": {"dept_id": 5}}
+    assert rows[1]["created_at"].tzinfo is not None
+    # Appending still works after the refusals.
+    with engine.begin() as conn:
+        repo_web.append_export_audit(conn, _audit_row())
+    with engine.connect() as conn:
+        assert repo_web.list_export_audit(conn, "c")[1] == 3
+
+
+def test_sessions_and_replay_records(engine: Engine) -> None:
+    now = utcnow()
+    token = sessions.new_token()
+    digest = sessions.token_hash(token)
+    with engine.begin() as conn:
+        repo_web.create_session(
+            conn,
+            token_hash=digest,
+            corp_id="c",
+            userid="u1",
+            created_at=now,
+            expires_at=now + timedelta(hours=1),
+        )
+        key = sessions.code_hash("c", "the-code")
+        repo_web.remember_login_code(
+            conn,
+            code_hash=key,
+            corp_id="c",
+            userid="u1",
+            session_hash=digest,
+            sealed_token=sessions.seal_token("c", "the-code", token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=60),
+        )
+    with engine.connect() as conn:
+        stored = repo_web.get_session(conn, digest)
+        replay = repo_web.find_login_code(conn, key)
+        # Nothing secret is stored in clear.
+        dump = str(conn.execute(sa.text("SELECT * FROM web_sessions")).all())
+        dump += str(conn.execute(sa.text("SELECT * FROM web_login_codes")).all())
+    assert token not in dump and "the-code" not in dump
+    assert stored is not None and stored["userid"] == "u1" and stored["revoked_at"] is None
+    assert replay is not None
+    assert sessions.unseal_token("c", "the-code", replay["sealed_token"]) == token
+    assert sessions.unseal_token("c", "another-code", replay["sealed_token"]) is None
+    with engine.begin() as conn:
+        assert repo_web.revoke_session(conn, digest, now) is True
+        assert repo_web.revoke_session(conn, digest, now) is False
+        purged = repo_web.purge_expired(conn, now + timedelta(hours=2))
+    assert purged == {"login_codes": 1, "sessions": 1}
+
+
+def test_local_disable_and_roles(engine: Engine) -> None:
+    with engine.begin() as conn:
+        assert repo_web.set_local_disabled(conn, "c", "newbie", True) is False
+        assert repo_web.is_local_disabled(conn, "c", "newbie") is True
+        assert repo_web.list_disabled(conn, "c") == ["newbie"]
+        assert repo_web.set_local_disabled(conn, "c", "newbie", False) is True
+        assert repo_web.is_local_disabled(conn, "c", "newbie") is False
+        repo_web.grant_role(conn, "c", "u1", "hr", granted_by="boss")
+        repo_web.grant_role(conn, "c", "u1", "hr")
+        repo_web.grant_role(conn, "c", "u1", "admin")
+        with pytest.raises(ValueError):
+            repo_web.grant_role(conn, "c", "u1", "superuser")
+        assert repo_web.user_roles(conn, "c", "u1") == ["admin", "hr"]
+        assert repo_web.revoke_role(conn, "c", "u1", "admin") is True
+        assert repo_web.revoke_role(conn, "c", "u1", "admin") is False
+        grants = repo_web.list_roles(conn, "c")
+    assert [(g["userid"], g["role"], g["granted_by"]) for g in grants] == [("u1", "hr", "boss")]

@@ -7,10 +7,12 @@ optional ``dingsync.toml``; options given on the command line win.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import sys
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -103,8 +105,25 @@ def sandbox(
 
 def _sandbox_config(cls: Any, **kwargs: Any) -> Any:
     """Build a SandboxConfig, leaving unset (None) credential fields to the sandbox's defaults."""
+    from pydantic import ValidationError
+
     keep = {"qps_limit"}
-    return cls(**{k: v for k, v in kwargs.items() if v is not None or k in keep})
+    try:
+        return cls(**{k: v for k, v in kwargs.items() if v is not None or k in keep})
+    except ValidationError as exc:
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e["loc"])
+            err_console.print(f"error: --{where.replace('_', '-')}: {e['msg']}", markup=False)
+        raise typer.Exit(2) from None
+
+
+def _fail(exc: BaseException, hint: str) -> NoReturn:
+    """One clear line for an expected failure (no traceback unless DINGSYNC_DEBUG is set)."""
+    if os.environ.get("DINGSYNC_DEBUG"):
+        raise exc
+    err_console.print(f"error: {exc.__class__.__name__}: {exc}", markup=False)
+    err_console.print(f"{hint} (DINGSYNC_DEBUG=1 shows the traceback)", markup=False)
+    raise typer.Exit(1) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -114,7 +133,11 @@ def _sandbox_config(cls: Any, **kwargs: Any) -> Any:
 def sync(
     only: Annotated[
         list[str] | None,
-        typer.Option("--only", help="Sync only this entity (repeatable): contacts."),
+        typer.Option(
+            "--only",
+            help="Sync only this entity (repeatable): contacts, reports, attendance, "
+            "approvals, events.",
+        ),
     ] = None,
     incremental: Annotated[
         bool, typer.Option("--incremental", help="Incremental run (where supported).")
@@ -133,9 +156,8 @@ def sync(
 
     settings = _settings(database_url)
     if not settings.has_credentials:
-        err_console.print(
-            NO_CREDENTIALS_HELP.format(missing=", ".join(settings.missing_credentials())),
-            markup=False,
+        sys.stderr.write(
+            NO_CREDENTIALS_HELP.format(missing=", ".join(settings.missing_credentials()))
         )
         raise typer.Exit(2)
     engine = open_database(settings)
@@ -152,14 +174,16 @@ def sync(
                 )
             )
     except MissingCredentials as exc:  # pragma: no cover - checked above
-        err_console.print(NO_CREDENTIALS_HELP.format(missing=str(exc)), markup=False)
+        sys.stderr.write(NO_CREDENTIALS_HELP.format(missing=str(exc)))
         raise typer.Exit(2) from exc
     except ValueError as exc:
-        err_console.print(f"error: {exc}")
+        err_console.print(f"error: {exc}", markup=False)
         raise typer.Exit(2) from exc
     except KeyboardInterrupt:
         err_console.print("interrupted; run `dingsync sync` again to resume from the checkpoint")
         raise typer.Exit(130) from None
+    except Exception as exc:
+        _fail(exc, "sync failed; run `dingsync sync` again to resume from the checkpoints")
     summary = _summary(engine, result.run_id, result, corp_id=None)
     _print_summary(summary, json_output, title="Sync")
 
@@ -169,8 +193,11 @@ def sync(
 # --------------------------------------------------------------------------------------------
 @app.command()
 def demo(
-    users: Annotated[int, typer.Option(help="People in the sandbox company.")] = 2000,
+    users: Annotated[int, typer.Option(help="People in the sandbox company.")] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the sandbox company.")] = 42,
+    days: Annotated[
+        int, typer.Option(help="Days of history (reports, attendance, approvals) to generate.")
+    ] = 7,
     qps: Annotated[float, typer.Option(help="Sandbox per-API QPS limit (DingTalk: 20).")] = 20.0,
     latency_ms: Annotated[float, typer.Option(help="Sandbox latency per call.")] = 30.0,
     jitter_ms: Annotated[float, typer.Option(help="Sandbox latency jitter.")] = 20.0,
@@ -179,10 +206,17 @@ def demo(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     once: Annotated[
-        bool, typer.Option("--once", help="Exit after the sync (the default for now).")
+        bool, typer.Option("--once", help="Exit after the sync instead of serving the web API.")
     ] = False,
+    port: Annotated[
+        int, typer.Option(help="Port of the web API served after the sync (0 = any free one).")
+    ] = 8000,
+    events: Annotated[
+        str, typer.Option(help="How the served demo receives sandbox events: http or stream.")
+    ] = "http",
 ) -> None:
-    """Start the sandbox, sync it into the database and print a summary.
+    """Start the sandbox, sync it into the database, print a summary, then serve the web API
+    on the synced sandbox company (not with --once or --json, which exit after the sync).
 
     Uses the default SQLite file unless DINGSYNC_DATABASE_URL / --database-url says otherwise.
     """
@@ -191,9 +225,14 @@ def demo(
     from dingsync.sync.runner import open_database, sync_once
 
     base = _settings(database_url)
-    cfg = SandboxConfig(
+    # Sized so the whole demo takes about two minutes at DingTalk's real 20 QPS: the per-report
+    # receivers call dominates, so report details (comments, reads, likes) cover the last day.
+    os.environ.setdefault("DINGSYNC_REPORTS_DETAILS_DAYS", "1")
+    cfg = _sandbox_config(
+        SandboxConfig,
         seed=seed,
         users=users,
+        days=days,
         qps_limit=qps or None,
         latency_ms=latency_ms,
         jitter_ms=jitter_ms,
@@ -201,9 +240,13 @@ def demo(
     started = time.monotonic()
     if not json_output:
         err_console.print(
-            f"[bold]dingsync demo[/]: generating a {users}-person company (seed {seed})"
+            f"[bold]dingsync demo[/]: generating a {users}-person company with {days} days "
+            f"of history (seed {seed})"
         )
-    with SandboxServer(cfg) as sb:
+    serving = not (once or json_output)
+    sb = SandboxServer(cfg).start()
+    # When serving, the sandbox keeps running after the sync (stopped by _serve_demo).
+    with contextlib.nullcontext() if serving else sb:
         settings = base.model_copy(
             update={
                 "app_key": sb.app.app_key,
@@ -227,7 +270,6 @@ def demo(
             )
         truth = sb.stats()
     summary = _summary(engine, result.run_id, result, corp_id=settings.corp_id)
-    truth["active_users"] = truth.get("users")
     summary["sandbox_truth"] = {
         k: truth.get(k)
         for k in (
@@ -238,11 +280,65 @@ def demo(
             "admins",
             "sub_admins",
             "leavers",
-            "active_users",
         )
     }
     summary["total_wall_s"] = round(time.monotonic() - started, 2)
     _print_summary(summary, json_output, title="dingsync demo")
+    if serving:
+        _serve_demo(sb, settings, engine, _free_or(port), events)
+
+
+def _free_or(port: int) -> int:
+    """``port`` if it can be bound on 127.0.0.1, else (or for 0) any free port."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _serve_demo(sb: Any, settings: Settings, engine: Any, port: int, channel: str) -> None:
+    """Serve the web API on the synced sandbox company until interrupted, then stop both.
+
+    Sandbox mutations (``POST /sandbox/mutate/contacts/hire`` …) reach the database through
+    ``channel``: encrypted HTTP callbacks to ``/callbacks/dingtalk`` or Stream mode.
+    """
+    from dingsync.web import create_app
+    from dingsync.web.routers.callbacks import attach_demo
+    from dingsync.web.server import serve
+
+    ev = None
+    try:
+        someone = sorted(sb.company.users)[0]
+        admin = sb.company.main_admin_userid
+        url = f"http://127.0.0.1:{port}"
+        console.print(
+            f"\n[bold]web API[/] at {url} (docs: {url}/docs). Log in like the micro-app does:\n"
+            f"  1. get a login code (plays dd.getAuthCode):\n"
+            f"     curl -s -X POST {sb.base_url}/sandbox/authcode "
+            f"-H 'content-type: application/json' -d '{{\"userid\": \"{someone}\"}}'\n"
+            f"  2. exchange it for a session and your profile:\n"
+            f"     curl -s -X POST {url}/api/auth/dingtalk "
+            f"-H 'content-type: application/json' -d '{{\"authCode\": \"<code>\"}}'\n"
+            f"  3. then: curl -s {url}/api/me -H 'Authorization: Bearer <session.token>'\n"
+            f"(the main administrator, who may export and read the audit, is {admin}; "
+            "Ctrl-C stops)\n"
+            f"Events ({channel}): change the company and watch the database follow, e.g.\n"
+            f"     curl -s -X POST {sb.base_url}/sandbox/mutate/contacts/hire "
+            "-H 'content-type: application/json' -d '{}'",
+            highlight=False,
+            soft_wrap=True,
+        )
+        app = create_app(settings, engine=engine)
+        ev = attach_demo(app, settings, engine, sb.base_url, url, channel)
+        serve(app, host="127.0.0.1", port=port)
+    finally:
+        if ev is not None:
+            ev.stop()
+        sb.stop()
 
 
 def _secret(value: str) -> Any:
@@ -282,6 +378,10 @@ def _run_by_id(conn: Any, run_id: int) -> dict[str, Any]:
     return dict(row)
 
 
+#: Our summary key → the sandbox truth it is compared with. The sandbox's own ``active_users``
+#: means "has activated DingTalk"; everyone it lists in ``users`` is in the directory.
+TRUTH_KEYS = {"active_users": "users", "users": "_rows"}
+
 SUMMARY_LABELS = {
     "departments": "Departments",
     "users": "Users (rows)",
@@ -290,7 +390,7 @@ SUMMARY_LABELS = {
     "memberships": "Department memberships",
     "admins": "Administrators",
     "sub_admins": "Sub-administrators",
-    "leavers": "Leavers (marked left)",
+    "leavers": "Leavers (departure records)",
     "api_calls": "DingTalk API calls",
     "wall_s": "Sync wall time (s)",
 }
@@ -319,7 +419,8 @@ def _print_summary(summary: dict[str, Any], as_json: bool, title: str) -> None:
         if key in summary:
             cells = [label, f"{summary[key]}"]
             if truth:
-                cells.append("" if truth.get(key) is None else str(truth[key]))
+                tkey = TRUTH_KEYS.get(key, key)
+                cells.append("" if truth.get(tkey) is None else str(truth[tkey]))
             table.add_row(*cells)
     console.print(table)
     calls = Table(title="API calls by path")
@@ -360,31 +461,39 @@ def doctor(
     table.add_row("endpoints", f"{settings.oapi_url} , {settings.api_url}")
     try:
         engine = db.create_engine_for(settings.database_url)
-        db.migrate(engine)
-        rev = db.current_revision(engine)
-        table.add_row("database", f"[green]ok[/] {engine.url.render_as_string()} (revision {rev})")
-    except Exception as exc:
+        rev, head = db.current_revision(engine), db.head_revision()
+        where = engine.url.render_as_string()
+        if rev == head:
+            table.add_row("database", f"[green]ok[/] {where} (schema {rev})")
+        else:
+            table.add_row(
+                "database",
+                f"[yellow]reachable[/] {where}, schema {rev or 'empty'} (latest {head}): "
+                "run `dingsync migrate` (sync does it too)",
+            )
+    except Exception as exc:  # report any failure
         ok = False
-        engine = None
         table.add_row("database", f"[red]failed[/] {exc.__class__.__name__}: {exc}")
     if not missing:
         from dingsync.sync.runner import build_client
 
         async def _token() -> str:
-            async with build_client(settings, engine) as client:
-                token = await client.get_access_token()
-                return f"{token[:4]}… ({len(token)} chars)"
+            # No shared token store: ask DingTalk itself, so a wrong secret shows up even when
+            # another process cached a valid token.
+            async with build_client(settings, None) as client:
+                await client.get_access_token()
+                return f"issued by {settings.api_url} for AppKey {settings.app_key}"
 
         try:
             table.add_row("access token", f"[green]ok[/] {asyncio.run(_token())}")
-        except Exception as exc:
+        except Exception as exc:  # report any failure
             ok = False
-            table.add_row("access token", f"[red]failed[/] {exc}")
+            table.add_row("access token", f"[red]failed[/] {exc.__class__.__name__}: {exc}")
     else:
         table.add_row("access token", "[yellow]skipped (no credentials)[/]")
     console.print(table)
     if missing:
-        err_console.print(NO_CREDENTIALS_HELP.format(missing=", ".join(missing)), markup=False)
+        sys.stderr.write(NO_CREDENTIALS_HELP.format(missing=", ".join(missing)))
     raise typer.Exit(0 if ok else 1)
 
 

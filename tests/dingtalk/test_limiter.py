@@ -41,8 +41,8 @@ async def test_server_never_sees_more_than_qps_in_any_second(
     arrivals = fake.arrivals["/topapi/user/count"]
     assert len(arrivals) == calls
     assert max_in_window(arrivals) <= qps
-    # the moving window lets the first second burst; the rest paces at ~QPS
-    assert elapsed <= 1.2 * calls / qps
+    # paced: the calls beyond the first second's budget had to wait (how close to QPS it runs
+    # is measured by benchmarks/bench_directory, not timed here)
     assert elapsed >= (calls - qps) / qps - 0.05
 
 
@@ -54,13 +54,14 @@ async def test_paths_have_independent_budgets(
     fake.route("POST", "/topapi/user/listadmin", lambda r: {"errcode": 0, "result": []})
     client = make_client(qps_per_api=qps)
     await client.get_access_token()
-    started = time.monotonic()
     await asyncio.gather(
         *(client.contacts.count_users() for _ in range(25)),
         *(client.contacts.list_admins() for _ in range(25)),
     )
-    elapsed = time.monotonic() - started
-    assert elapsed < 3.5  # 25 calls per path at 10 QPS each, in parallel: ~2 s, not ~5 s
+    # in parallel, not one budget after the other: both paths were served at the same time
+    count_arrivals = fake.arrivals["/topapi/user/count"]
+    admin_arrivals = fake.arrivals["/topapi/user/listadmin"]
+    assert min(admin_arrivals) < max(count_arrivals) and min(count_arrivals) < max(admin_arrivals)
     for path in ("/topapi/user/count", "/topapi/user/listadmin"):
         assert max_in_window(fake.arrivals[path]) <= qps
 
@@ -77,9 +78,9 @@ async def test_overrides_and_unlimited_paths(
     assert client.limiter.qps_for("/topapi/user/listadmin") is None
     assert client.limiter.qps_for("/topapi/v2/user/get") == 5
     await client.get_access_token()
-    started = time.monotonic()
     await asyncio.gather(*(client.contacts.list_admins() for _ in range(60)))
-    assert time.monotonic() - started < 1.0
+    # unlimited: the calls were not held back to the default 5 per second
+    assert max_in_window(fake.arrivals["/topapi/user/listadmin"]) > 5
     await asyncio.gather(*(client.contacts.count_users() for _ in range(16)))
     assert max_in_window(fake.arrivals["/topapi/user/count"]) <= 8
 

@@ -245,13 +245,12 @@ async def test_limiter_keeps_the_sandbox_below_its_limit(
     client = make_client(qps_per_api=qps)
     await client.get_access_token()
     await asyncio.sleep(1.1)  # let earlier tests' calls leave the sandbox's window
-    started = time.monotonic()
     await asyncio.gather(*(client.contacts.count_users() for _ in range(calls)))
-    elapsed = time.monotonic() - started
     stats = sb.stats()
+    # never over the limit, nothing refused; how close to the limit it runs is measured by
+    # benchmarks/bench_directory (wall time vs calls/QPS), not timed here
     assert stats["rate_limited"] == {}
     assert stats["calls"]["/topapi/user/count"] == calls
-    assert elapsed <= 1.2 * calls / qps
 
 
 # -- login and JSAPI -------------------------------------------------------------------------

@@ -1,13 +1,165 @@
-"""CLI commands for events (inbox, callback registrations).
+"""CLI commands for events: ``dingsync events stream``, ``dingsync events replay``,
+``dingsync events status``.
 
 Registered on the ``dingsync`` app by ``dingsync.cli``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+
+events_app = typer.Typer(help="DingTalk events: Stream mode consumer, inbox replay and status.")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _settings(database_url: str | None) -> Any:
+    from dingsync.sync.events import EventsSettings
+
+    overrides: dict[str, Any] = {}
+    if database_url:
+        overrides["DINGSYNC_DATABASE_URL"] = database_url
+    return EventsSettings(**overrides)
+
+
+def _require_credentials(settings: Any) -> None:
+    if not settings.has_credentials:
+        err_console.print(
+            "DingTalk credentials missing: set " + ", ".join(settings.missing_credentials()),
+            markup=False,
+        )
+        raise typer.Exit(2)
+
+
+@events_app.command("stream")
+def stream(
+    database_url: Annotated[
+        str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
+    ] = None,
+    idle_timeout: Annotated[
+        float, typer.Option(help="Seconds without any frame before reconnecting.")
+    ] = 150.0,
+    no_drain: Annotated[
+        bool,
+        typer.Option("--no-drain", help="Do not read the failed-push list and replay at start."),
+    ] = False,
+) -> None:
+    """Consume Stream mode events into the inbox and the database until Ctrl-C.
+
+    At start: DingTalk's failed-push list is drained and pending/failed inbox rows are replayed.
+    """
+    from dingsync.sync.events import EventProcessor
+    from dingsync.sync.events_stream import StreamConsumer
+    from dingsync.sync.runner import build_client, open_database
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = _settings(database_url)
+    _require_credentials(settings)
+    engine = open_database(settings)
+    corp_id = settings.corp_id or settings.app_key
+
+    async def main() -> None:
+        async with build_client(settings, engine) as client:
+            processor = EventProcessor(client, engine, corp_id)
+            if not no_drain:
+                drained = await processor.drain_failed_list()
+                replayed = await processor.replay()
+                err_console.print(f"failed-push list: {drained} new; replayed {dict(replayed)}")
+            consumer = StreamConsumer(
+                processor,
+                settings.api_url,
+                settings.app_key,
+                settings.app_secret.get_secret_value(),
+                idle_timeout=idle_timeout,
+            )
+            err_console.print(f"consuming Stream events for {corp_id} (Ctrl-C stops)")
+            try:
+                await consumer.run()
+            finally:
+                err_console.print(f"stream stats: {dict(consumer.stats)}", markup=False)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        err_console.print("stopped")
+
+
+@events_app.command("replay")
+def replay(
+    ids: Annotated[
+        list[int] | None, typer.Option("--id", help="Inbox row id to reprocess (repeatable).")
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option("--status", help="Reprocess rows in this status (default: failed, pending)."),
+    ] = None,
+    drain: Annotated[
+        bool, typer.Option("--drain", help="First read DingTalk's failed-push list.")
+    ] = False,
+    database_url: Annotated[
+        str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Reprocess failed or chosen inbox rows (each re-reads what it names from DingTalk)."""
+    from dingsync.store import repo_events
+    from dingsync.sync.events import EventProcessor
+    from dingsync.sync.runner import build_client, open_database
+
+    settings = _settings(database_url)
+    _require_credentials(settings)
+    engine = open_database(settings)
+    corp_id = settings.corp_id or settings.app_key
+
+    async def main() -> dict[str, Any]:
+        async with build_client(settings, engine) as client:
+            processor = EventProcessor(client, engine, corp_id)
+            drained = await processor.drain_failed_list() if drain else 0
+            await processor.wait_idle()
+            statuses = tuple(status) if status else ("failed", "pending")
+            results = await processor.replay(ids=ids, statuses=statuses)
+            return {"drained": drained, "results": dict(results)}
+
+    out = asyncio.run(main())
+    with engine.connect() as conn:
+        out["inbox"] = repo_events.count_by_status(conn, corp_id)
+    if json_output:
+        console.print_json(json.dumps(out))
+    else:
+        console.print(out)
+
+
+@events_app.command("status")
+def status(
+    database_url: Annotated[
+        str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Show this many failed rows.")] = 10,
+) -> None:
+    """Inbox rows per status and the latest failures (no DingTalk call)."""
+    from dingsync.store import repo_events
+    from dingsync.sync.runner import open_database
+
+    settings = _settings(database_url)
+    engine = open_database(settings)
+    corp_id = settings.corp_id or settings.app_key or "default"
+    with engine.connect() as conn:
+        counts = repo_events.count_by_status(conn, corp_id)
+        failed = repo_events.list_events(conn, corp_id, statuses=["failed"], limit=limit)
+    console.print({"corp_id": corp_id, "inbox": counts})
+    for row in failed:
+        console.print(
+            f"#{row['id']} {row['event_type']} attempts={row['attempts']} {row['last_error']}",
+            markup=False,
+        )
 
 
 def register(app: typer.Typer) -> None:
-    """Add this area's commands and sub-commands to ``app``."""
-    return None
+    """Add ``dingsync events …`` to ``app``."""
+    app.add_typer(events_app, name="events")

@@ -30,6 +30,7 @@ AREAS: dict[str, str] = {
     "attendance": "dingsync.sandbox.attendance:AttendanceArea",
     "approvals": "dingsync.sandbox.approvals:ApprovalsArea",
     "reports": "dingsync.sandbox.reports:ReportsArea",
+    "events": "dingsync.sandbox.events:EventsArea",
 }
 
 

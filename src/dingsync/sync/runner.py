@@ -20,6 +20,7 @@ ENTITIES: dict[str, tuple[str, str]] = {
     "reports": ("dingsync.sync.reports", "ReportsSync"),
     "attendance": ("dingsync.sync.attendance", "AttendanceSync"),
     "approvals": ("dingsync.sync.approvals", "ApprovalsSync"),
+    "events": ("dingsync.sync.events", "EventsSync"),
 }
 ENTITY_NAMES: tuple[str, ...] = tuple(ENTITIES)
 

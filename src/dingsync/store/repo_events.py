@@ -1,0 +1,192 @@
+"""Repository of the event inbox (``event_inbox``) and the per-user directory writes that event
+handlers need.
+
+Like :mod:`dingsync.store.repo`, every function takes a ``Connection`` inside the caller's
+transaction and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, select, update
+
+from dingsync.store import repo
+from dingsync.store.schema import departments, user_departments, users, utcnow
+from dingsync.store.schema_events import event_inbox
+
+#: Statuses ``dingsync events replay`` picks by default.
+REPLAYABLE = ("failed", "pending")
+
+
+def insert_event(
+    conn: Connection,
+    *,
+    corp_id: str,
+    event_id: str,
+    event_type: str,
+    source: str,
+    payload: dict[str, Any],
+    event_time: datetime | None = None,
+) -> int | None:
+    """Insert a received event as ``pending`` unless (``corp_id``, ``event_id``) is already in the
+    inbox. Returns the new row's id, or ``None`` for a duplicate (insert-or-ignore on the
+    unique key, so two concurrent deliveries give one row)."""
+    stmt: Any = repo.upsert_statement(conn.dialect, event_inbox, ["corp_id", "event_id"], [])
+    params = {
+        "corp_id": corp_id,
+        "event_id": event_id[:128],
+        "event_type": event_type[:64],
+        "source": source,
+        "status": "pending",
+        "attempts": 0,
+        "event_time": event_time,
+        "received_at": utcnow(),
+        "payload": payload,
+    }
+    if conn.dialect.name in ("postgresql", "sqlite"):
+        # RETURNING gives a row only when this statement inserted (rowcount is unreliable for
+        # ON CONFLICT DO NOTHING across drivers).
+        row = conn.execute(stmt.returning(event_inbox.c.id), params).first()
+        return int(row[0]) if row is not None else None
+    result = conn.execute(stmt, params)
+    if not result.rowcount:
+        return None
+    row_id = conn.execute(
+        select(event_inbox.c.id).where(
+            event_inbox.c.corp_id == corp_id, event_inbox.c.event_id == event_id[:128]
+        )
+    ).scalar_one()
+    return int(row_id)
+
+
+def claim_event(conn: Connection, row_id: int, statuses: Sequence[str] = ("pending",)) -> bool:
+    """Move row ``row_id`` from one of ``statuses`` to ``processing`` and count an attempt.
+    ``False`` when another worker has it or it is done (a compare-and-set)."""
+    n = conn.execute(
+        update(event_inbox)
+        .where(event_inbox.c.id == row_id, event_inbox.c.status.in_(list(statuses)))
+        .values(status="processing", attempts=event_inbox.c.attempts + 1)
+    ).rowcount
+    return bool(n)
+
+
+def finish_event(conn: Connection, row_id: int, status: str, error: str | None = None) -> None:
+    """Record the outcome of processing: ``processed``, ``skipped``, ``failed`` (with ``error``,
+    cut to 2,000 characters) or ``pending`` (left for later)."""
+    conn.execute(
+        update(event_inbox)
+        .where(event_inbox.c.id == row_id)
+        .values(
+            status=status,
+            last_error=error[:2000] if error else None,
+            processed_at=utcnow() if status in ("processed", "skipped") else None,
+        )
+    )
+
+
+def get_event(conn: Connection, row_id: int) -> dict[str, Any] | None:
+    """One inbox row as a dict, or ``None``."""
+    row = conn.execute(select(event_inbox).where(event_inbox.c.id == row_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def list_events(
+    conn: Connection,
+    corp_id: str,
+    *,
+    statuses: Iterable[str] | None = None,
+    ids: Iterable[int] | None = None,
+    event_types: Iterable[str] | None = None,
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Inbox rows of ``corp_id`` (oldest first), filtered by status, id or event type."""
+    stmt = select(event_inbox).where(event_inbox.c.corp_id == corp_id)
+    if statuses is not None:
+        stmt = stmt.where(event_inbox.c.status.in_(list(statuses)))
+    if ids is not None:
+        stmt = stmt.where(event_inbox.c.id.in_(list(ids)))
+    if event_types is not None:
+        stmt = stmt.where(event_inbox.c.event_type.in_(list(event_types)))
+    stmt = stmt.order_by(event_inbox.c.id).limit(limit)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def count_by_status(conn: Connection, corp_id: str) -> dict[str, int]:
+    """``{status: rows}`` of ``corp_id``'s inbox."""
+    rows = conn.execute(
+        select(event_inbox.c.status, func.count())
+        .where(event_inbox.c.corp_id == corp_id)
+        .group_by(event_inbox.c.status)
+    )
+    return {status: int(n) for status, n in rows}
+
+
+# --------------------------------------------------------------------------------------------
+# Per-entity directory writes used by the event handlers
+# --------------------------------------------------------------------------------------------
+def replace_user_memberships(
+    conn: Connection, corp_id: str, userid: str, rows: Iterable[dict[str, Any]]
+) -> int:
+    """Make ``rows`` (``dept_id``, ``dept_order``, ``is_leader``) the complete membership of one
+    user (the ``users`` row must exist). Returns the number of memberships removed."""
+    prepared = [
+        {"corp_id": corp_id, "userid": userid, **{k: v for k, v in r.items() if k != "userid"}}
+        for r in rows
+    ]
+    repo.upsert(conn, user_departments, prepared, ["corp_id", "userid", "dept_id"])
+    keep = [int(r["dept_id"]) for r in prepared]
+    stmt = delete(user_departments).where(
+        user_departments.c.corp_id == corp_id, user_departments.c.userid == userid
+    )
+    if keep:
+        stmt = stmt.where(user_departments.c.dept_id.not_in(keep))
+    return int(conn.execute(stmt).rowcount or 0)
+
+
+def mark_user_left(conn: Connection, corp_id: str, userid: str, left_at: datetime | None) -> bool:
+    """A user left the organisation (``user_leave_org``): ``status='left'``, ``left_at``, and
+    their memberships deleted (as a full walk would). Returns False if the user is unknown."""
+    n = conn.execute(
+        update(users)
+        .where(users.c.corp_id == corp_id, users.c.userid == userid)
+        .values(status="left", left_at=left_at, synced_at=utcnow())
+    ).rowcount
+    conn.execute(
+        delete(user_departments).where(
+            user_departments.c.corp_id == corp_id, user_departments.c.userid == userid
+        )
+    )
+    return bool(n)
+
+
+def mark_department_removed(conn: Connection, corp_id: str, dept_id: int) -> bool:
+    """A department was deleted (``org_dept_remove``): ``status='removed'`` (the row is kept)
+    and its memberships deleted. Returns False if the department is unknown."""
+    n = conn.execute(
+        update(departments)
+        .where(departments.c.corp_id == corp_id, departments.c.dept_id == dept_id)
+        .values(status="removed", synced_at=utcnow())
+    ).rowcount
+    conn.execute(
+        delete(user_departments).where(
+            user_departments.c.corp_id == corp_id, user_departments.c.dept_id == dept_id
+        )
+    )
+    return bool(n)
+
+
+__all__ = [
+    "REPLAYABLE",
+    "claim_event",
+    "count_by_status",
+    "finish_event",
+    "get_event",
+    "insert_event",
+    "list_events",
+    "mark_department_removed",
+    "mark_user_left",
+    "replace_user_memberships",
+]

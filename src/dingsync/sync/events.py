@@ -1,0 +1,585 @@
+"""Events → database: the inbox writer, the handlers that refresh exactly what an event names,
+replay, draining DingTalk's failed-push list, and the reconciliation entity.
+
+Flow for every channel (HTTP callback, Stream, failed list)::
+
+    decrypt / parse → Event → EventProcessor.store()  (inbox row, unique on event id)
+                          → acknowledge DingTalk       (only after the row is committed)
+                          → EventProcessor.process()  (claim → handler → processed/failed)
+
+A duplicate (same ``event_id``) is not stored again, so it is never processed twice, however
+many times and however concurrently it arrives. Handlers never trust the event's content for
+state: they re-read the named entity from DingTalk (``/topapi/v2/user/get``,
+``/topapi/v2/department/get``, ``listadmin``), so late, reordered or duplicated events converge
+to DingTalk's current state. A user that DingTalk no longer knows (60121) has left.
+
+Approval and attendance events are stored; they are processed by the ``approvals`` /
+``attendance`` sync modules when those modules provide ``handle_event(processor, event)``,
+otherwise they stay ``pending`` (replayable once the area exists).
+
+Configuration (:class:`EventsSettings`): ``DINGTALK_CALLBACK_TOKEN``,
+``DINGTALK_CALLBACK_AES_KEY``, ``DINGTALK_CALLBACK_RECEIVER_ID`` (default: the AppKey — console
+subscriptions; the corpId for ``register_call_back``; the suiteKey for ISV apps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any, TypeVar
+
+from pydantic import Field, SecretStr
+from sqlalchemy import Connection, Engine
+
+from dingsync.config import Settings
+from dingsync.dingtalk import DingTalkClient, DingTalkError, NotFoundError
+from dingsync.dingtalk.callbacks import CallbackAPI
+from dingsync.dingtalk.crypto import CallbackCrypto
+from dingsync.dingtalk.models.events import (
+    ADMIN_EVENTS,
+    APPROVAL_EVENTS,
+    ATTENDANCE_EVENTS,
+    CHECK_EVENTS,
+    DEPT_EVENTS,
+    USER_EVENTS,
+    Event,
+    ci_get,
+    event_from_failed_item,
+)
+from dingsync.store import repo, repo_events
+from dingsync.store.schema import from_ms
+from dingsync.sync.contacts import _raw, department_row, leaver_row, user_row
+from dingsync.sync.engine import SyncContext
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Event kinds handed to another area's sync module: kinds → module with ``handle_event``.
+AREA_EVENTS: dict[str, frozenset[str]] = {
+    "dingsync.sync.approvals": APPROVAL_EVENTS,
+    "dingsync.sync.attendance": ATTENDANCE_EVENTS,
+}
+
+
+class EventsSettings(Settings):
+    """:class:`~dingsync.config.Settings` plus the callback subscription (secrets as
+    ``SecretStr``)."""
+
+    callback_token: SecretStr | None = Field(
+        default=None, validation_alias="DINGTALK_CALLBACK_TOKEN"
+    )
+    callback_aes_key: SecretStr | None = Field(
+        default=None, validation_alias="DINGTALK_CALLBACK_AES_KEY"
+    )
+    callback_receiver_id: str | None = Field(
+        default=None, validation_alias="DINGTALK_CALLBACK_RECEIVER_ID"
+    )
+
+    @property
+    def receiver_id(self) -> str | None:
+        """``DINGTALK_CALLBACK_RECEIVER_ID``, else the AppKey (console subscriptions)."""
+        return self.callback_receiver_id or self.app_key
+
+    def callback_crypto(self) -> CallbackCrypto:
+        """The :class:`CallbackCrypto` for the configured subscription; ``ValueError`` naming the
+        missing variables when it is not configured."""
+        missing = [
+            name
+            for name, value in (
+                ("DINGTALK_CALLBACK_TOKEN", self.callback_token),
+                ("DINGTALK_CALLBACK_AES_KEY", self.callback_aes_key),
+                ("DINGTALK_APP_KEY or DINGTALK_CALLBACK_RECEIVER_ID", self.receiver_id),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError("callback not configured: set " + ", ".join(missing))
+        assert self.callback_token and self.callback_aes_key and self.receiver_id
+        return CallbackCrypto(
+            self.callback_token.get_secret_value(),
+            self.callback_aes_key.get_secret_value(),
+            self.receiver_id,
+        )
+
+
+def _memberships(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """``user_departments`` rows from a ``/topapi/v2/user/get`` result."""
+    orders = {int(o["dept_id"]): o.get("order") for o in raw.get("dept_order_list") or []}
+    leaders = {int(x["dept_id"]): bool(x.get("leader")) for x in raw.get("leader_in_dept") or []}
+    now = datetime.now(UTC)
+    return [
+        {
+            "dept_id": int(d),
+            "dept_order": orders.get(int(d)),
+            "is_leader": leaders.get(int(d), False),
+            "synced_at": now,
+        }
+        for d in raw.get("dept_id_list") or []
+    ]
+
+
+_GMT8 = timezone(timedelta(hours=8))
+
+
+def _work_date(value: Any) -> date | None:
+    """``"2023-12-12"`` / ``"2020-11-10 00:00:00"`` / epoch ms → a date (Asia/Shanghai)."""
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    if text.isdigit() and len(text) >= 12:
+        return datetime.fromtimestamp(int(text) / 1000, _GMT8).date()
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _attendance_spans(event: Event) -> list[tuple[str, date, date]]:
+    """(userid, first work date, last work date) to refresh for an attendance event."""
+    spans: dict[tuple[str, date, date], None] = {}
+    items = event.data_list or [event.data]
+    for item in items:
+        userid = ci_get(item, "userId", "userid", "staffId")
+        if not userid:
+            continue
+        check = ci_get(item, "checkTime")
+        if check not in (None, ""):
+            day = _work_date(check)
+            if day is not None:  # a punch may close the previous work date (night shift)
+                spans[(str(userid), day - timedelta(days=1), day)] = None
+            continue
+        day = _work_date(ci_get(item, "workDate"))
+        if day is not None:
+            spans[(str(userid), day, day)] = None
+    return list(spans)
+
+
+class EventProcessor:
+    """Stores events in the inbox and processes them against DingTalk and our database.
+
+    ``client`` may be ``None`` for a store-only receiver (rows stay ``pending`` for a worker).
+    ``corp_id`` keys every row. Database work runs in threads, one writer at a time per
+    processor. ``outcomes`` counts results (``processed``, ``duplicate``, ``failed``, …).
+    """
+
+    def __init__(
+        self,
+        client: DingTalkClient | None,
+        engine: Engine,
+        corp_id: str,
+        *,
+        concurrency: int = 16,
+    ) -> None:
+        self.client = client
+        self.engine = engine
+        self.corp_id = corp_id
+        self.outcomes: Counter[str] = Counter()
+        self._write_lock = asyncio.Lock()
+        self._store_queue: list[tuple[Event, str, asyncio.Future[int | None]]] = []
+        self._store_task: asyncio.Task[None] | None = None
+        # Inbox inserts get their own thread so an ACK never queues behind processing work.
+        self._store_pool = ThreadPoolExecutor(1, thread_name_prefix="dingsync-inbox")
+        self._slots = asyncio.Semaphore(concurrency)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        #: Called with the event after it was processed (benchmarks measure latency with it).
+        self.on_processed: Callable[[Event, str], None] | None = None
+
+    # -- database helpers ------------------------------------------------------------------------
+    def _tx(self, fn: Callable[[Connection], T]) -> T:
+        with self.engine.begin() as conn:
+            return fn(conn)
+
+    async def _write(self, fn: Callable[[Connection], T]) -> T:
+        async with self._write_lock:
+            return await asyncio.to_thread(self._tx, fn)
+
+    # -- inbox -------------------------------------------------------------------------------------
+    async def store(self, event: Event, source: str) -> int | None:
+        """Write ``event`` to the inbox (committed when this returns). Returns the row id, or
+        ``None`` for a duplicate. Raises the database's error if it could not be written (the
+        caller must then *not* acknowledge).
+
+        Concurrent calls are group-committed: whatever arrived while the previous transaction
+        ran is inserted in the next single transaction, so a burst of deliveries costs a few
+        commits instead of one each (and an ACK never waits behind processing work).
+        """
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[int | None] = loop.create_future()
+        self._store_queue.append((event, source, fut))
+        if self._store_task is None or self._store_task.done():
+            self._store_task = loop.create_task(self._store_loop())
+        row_id = await fut
+        self.outcomes["stored" if row_id is not None else "duplicate"] += 1
+        return row_id
+
+    def _insert_batch(
+        self, conn: Connection, batch: list[tuple[Event, str, Any]]
+    ) -> list[int | None]:
+        return [
+            repo_events.insert_event(
+                conn,
+                corp_id=self.corp_id,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                source=source,
+                payload=event.to_json(),
+                event_time=from_ms(event.event_time_ms) if event.event_time_ms else None,
+            )
+            for event, source, _ in batch
+        ]
+
+    async def _store_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._store_queue:
+            batch = self._store_queue[:500]
+            del self._store_queue[:500]
+            try:
+                ids = await loop.run_in_executor(
+                    self._store_pool, self._tx, lambda c, b=batch: self._insert_batch(c, b)
+                )
+            except Exception as exc:  # every caller of this batch sees the failure
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (_, _, fut), row_id in zip(batch, ids, strict=True):
+                if not fut.done():
+                    fut.set_result(row_id)
+
+    def schedule(self, row_id: int) -> None:
+        """Process ``row_id`` in the background of the running loop (no-op without a client)."""
+        if self.client is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._bounded(row_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def aclose(self) -> None:
+        """Wait for scheduled processing, then release the inbox writer thread."""
+        await self.wait_idle()
+        self._store_pool.shutdown(wait=False)
+
+    async def _bounded(self, row_id: int) -> str | None:
+        async with self._slots:
+            return await self.process(row_id)
+
+    async def wait_idle(self) -> None:
+        """Wait for every scheduled processing task."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def process(self, row_id: int, statuses: Iterable[str] = ("pending",)) -> str | None:
+        """Claim row ``row_id`` (if in ``statuses``), run its handler and record the outcome.
+        Returns the new status, or ``None`` when the row was not claimable (another worker has
+        it, or it is done). Never raises for a handler failure: the row becomes ``failed``."""
+
+        def claim(conn: Connection) -> dict[str, Any] | None:
+            if not repo_events.claim_event(conn, row_id, tuple(statuses)):
+                return None
+            return repo_events.get_event(conn, row_id)
+
+        row = await self._write(claim)
+        if row is None:
+            return None
+        event = Event.from_json(row["payload"])
+        error: str | None = None
+        try:
+            status = await self.handle(event)
+        except asyncio.CancelledError:
+            await asyncio.shield(
+                self._write(lambda c: repo_events.finish_event(c, row_id, "pending"))
+            )
+            raise
+        except Exception as exc:  # a failed handler is recorded, the loop goes on
+            status = "failed"
+            error = f"{type(exc).__name__}: {exc}"
+            log.warning("event %s (%s) failed: %s", event.event_id, event.event_type, error)
+        await self._write(lambda c: repo_events.finish_event(c, row_id, status, error))
+        self.outcomes[status] += 1
+        if self.on_processed is not None:
+            self.on_processed(event, status)
+        return status
+
+    async def ingest(self, event: Event, source: str) -> int | None:
+        """:meth:`store` then :meth:`schedule` (the usual path once the ACK is sent)."""
+        row_id = await self.store(event, source)
+        if row_id is not None:
+            self.schedule(row_id)
+        return row_id
+
+    # -- handlers ----------------------------------------------------------------------------------
+    async def handle(self, event: Event) -> str:
+        """Refresh what ``event`` names; returns ``processed``, ``skipped`` (nothing to do) or
+        ``pending`` (its area is not available yet). Raises on DingTalk/database failure."""
+        kind = event.event_type
+        if kind in CHECK_EVENTS:
+            return "skipped"
+        if self.client is None:
+            return "pending"
+        if kind in USER_EVENTS:
+            await asyncio.gather(*(self.refresh_user(u, event) for u in event.user_ids))
+            return "processed"
+        if kind in DEPT_EVENTS:
+            await asyncio.gather(*(self.refresh_department(d) for d in event.dept_ids))
+            return "processed"
+        if kind in ADMIN_EVENTS:
+            await self.refresh_admins()
+            await asyncio.gather(*(self.refresh_user(u, event) for u in event.user_ids))
+            return "processed"
+        for module_name, kinds in AREA_EVENTS.items():
+            if kind in kinds:
+                return await self._delegate(module_name, event)
+        log.info("event %s: no handler for %s", event.event_id, kind)
+        return "skipped"
+
+    async def _delegate(self, module_name: str, event: Event) -> str:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return "pending"
+        handler = getattr(module, "handle_event", None)
+        if handler is None and event.event_type in APPROVAL_EVENTS:
+            return await self._refresh_approval(module, event)
+        if handler is None and event.event_type in ATTENDANCE_EVENTS:
+            return await self._refresh_attendance(module, event)
+        if handler is None:
+            return "pending"
+        result = await handler(self, event)
+        return "processed" if result in (None, True) else str(result)
+
+    async def _refresh_approval(self, module: Any, event: Event) -> str:
+        """``bpms_instance_change``/``bpms_task_change``: re-read that one instance
+        (``client.approvals.get_instance``) and store it with the approvals area's own mapping
+        (``sync.approvals.instance_bundle`` → ``repo_approvals.store_instances``)."""
+        assert self.client is not None
+        bundle_of = getattr(module, "instance_bundle", None)
+        api = getattr(self.client, "approvals", None)
+        try:
+            repo_approvals = importlib.import_module("dingsync.store.repo_approvals")
+        except ImportError:
+            return "pending"
+        store = getattr(repo_approvals, "store_instances", None)
+        pid = event.process_instance_id
+        if bundle_of is None or api is None or store is None:
+            return "pending"
+        if not pid:
+            return "skipped"
+        try:
+            inst = await api.get_instance(pid)
+        except NotFoundError:
+            return "skipped"
+        code = ci_get(event.data, "processCode") or getattr(inst, "process_code", None) or ""
+        bundle = bundle_of(self.corp_id, str(code), inst)
+        await self._write(lambda c: store(c, self.corp_id, [bundle]))
+        return "processed"
+
+    async def _refresh_attendance(self, module: Any, event: Event) -> str:
+        """Attendance events: re-read each named person's day(s) — results (``/attendance/list``)
+        and punches (``/attendance/listRecord``), 2 calls per person-day — and replace them
+        through the attendance area's mapping (``result_row``/``record_row`` →
+        ``repo_attendance.replace_results``/``replace_records``). A punch (``checkTime``) may
+        belong to the previous work date (night shifts), so its refresh covers both."""
+        assert self.client is not None
+        try:
+            repo_att = importlib.import_module("dingsync.store.repo_attendance")
+        except ImportError:
+            return "pending"
+        api = getattr(self.client, "attendance", None)
+        needed: tuple[Any, ...] = (
+            getattr(module, "result_row", None),
+            getattr(module, "record_row", None),
+            getattr(module, "day_start", None),
+            getattr(repo_att, "replace_results", None),
+            getattr(repo_att, "replace_records", None),
+        )
+        if api is None or any(n is None for n in needed):
+            return "pending"
+        result_row, record_row, day_start, replace_results, replace_records = needed
+        spans = _attendance_spans(event)
+        if not spans:
+            return "skipped"  # group/shift/rule changes: the next attendance sync covers them
+        one = timedelta(days=1)
+        for userid, first, last in spans:
+            results, records = await asyncio.gather(
+                api.list_results([userid], first, last),
+                api.list_records([userid], first, last + one),
+            )
+
+            def write(
+                conn: Connection,
+                u: str = userid,
+                a: date = first,
+                b: date = last,
+                res: Any = results,
+                rec: Any = records,
+            ) -> None:
+                replace_results(conn, self.corp_id, [u], a, b, [result_row(r) for r in res])
+                replace_records(
+                    conn,
+                    self.corp_id,
+                    [u],
+                    day_start(a),
+                    day_start(b + 2 * one),
+                    [record_row(r) for r in rec],
+                )
+
+            await self._write(write)
+        return "processed"
+
+    async def refresh_user(self, userid: str, event: Event | None = None) -> None:
+        """Re-read one user (``/topapi/v2/user/get``) and store the user and all their
+        memberships; a user DingTalk does not know any more (60121) is marked left."""
+        assert self.client is not None
+        try:
+            detail = await self.client.contacts.get_user(userid)
+        except NotFoundError:
+            await self._user_gone(userid, event)
+            return
+        raw = _raw(detail)
+        row = user_row(self.corp_id, None, raw, detail=True)
+        members = _memberships(raw)
+
+        def write(conn: Connection) -> None:
+            repo.upsert_users(conn, self.corp_id, [row])
+            repo_events.replace_user_memberships(conn, self.corp_id, userid, members)
+
+        await self._write(write)
+
+    async def _user_gone(self, userid: str, event: Event | None) -> None:
+        assert self.client is not None
+        left_at = from_ms(event.event_time_ms) if event and event.event_time_ms else None
+        parts: dict[str, Any] = {}
+        try:
+            infos = await self.client.contacts.list_dimission_infos([userid])
+            for info in infos:
+                data = _raw(info)
+                if data.get("userid") == userid:
+                    parts["info"] = data
+        except DingTalkError as exc:  # archived API, not granted to every app
+            log.info("dimission detail for a leaver unavailable: %s", exc)
+        leaver = leaver_row(self.corp_id, userid, parts)
+        if leaver["leave_time"] is None:
+            leaver["leave_time"] = left_at
+
+        def write(conn: Connection) -> None:
+            repo_events.mark_user_left(conn, self.corp_id, userid, leaver["leave_time"])
+            repo.upsert_leavers(conn, self.corp_id, [leaver])
+
+        await self._write(write)
+
+    async def refresh_department(self, dept_id: int) -> None:
+        """Re-read one department (``/topapi/v2/department/get``); an unknown one (60003) is
+        marked removed."""
+        assert self.client is not None
+        try:
+            detail = await self.client.contacts.get_department(dept_id)
+        except NotFoundError:
+            await self._write(
+                lambda c: repo_events.mark_department_removed(c, self.corp_id, dept_id)
+            )
+            return
+        row = department_row(self.corp_id, 0, _raw(detail))
+        row.pop("last_seen_run_id", None)
+        await self._write(lambda c: repo.upsert_departments(c, self.corp_id, [row]))
+
+    async def refresh_admins(self) -> None:
+        """Re-read the administrator list and the sub-administrators' scopes."""
+        assert self.client is not None
+        client = self.client
+        admins = [_raw(a) for a in await client.contacts.list_admins()]
+        subs = [a["userid"] for a in admins if int(a.get("sys_level", 0)) == 2]
+        scopes = await asyncio.gather(*(client.contacts.get_admin_scope(u) for u in subs))
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "corp_id": self.corp_id,
+                "userid": a["userid"],
+                "sys_level": int(a.get("sys_level", 0)),
+                "synced_at": now,
+                "raw": a,
+            }
+            for a in admins
+        ]
+        by_user = {u: [int(d) for d in s] for u, s in zip(subs, scopes, strict=True)}
+        await self._write(lambda c: repo.replace_admins(c, self.corp_id, rows, by_user))
+
+    # -- replay and the failed list ----------------------------------------------------------------
+    async def replay(
+        self,
+        *,
+        ids: Iterable[int] | None = None,
+        statuses: Iterable[str] = repo_events.REPLAYABLE,
+        limit: int = 10_000,
+    ) -> Counter[str]:
+        """Process inbox rows again: the given ``ids`` (any status) or every row in ``statuses``
+        (default: failed and pending; pass ``("processing",)`` for rows a crashed worker left).
+        Returns outcomes."""
+        id_list = list(ids) if ids is not None else None
+        wanted = (
+            ("pending", "processing", "processed", "failed", "skipped")
+            if id_list is not None
+            else tuple(statuses)
+        )
+        rows = await asyncio.to_thread(
+            self._tx,
+            lambda c: repo_events.list_events(
+                c, self.corp_id, statuses=wanted, ids=id_list, limit=limit
+            ),
+        )
+        results: Counter[str] = Counter()
+        for row in rows:
+            status = await self.process(int(row["id"]), statuses=wanted)
+            results[status or "busy"] += 1
+        return results
+
+    async def drain_failed_list(self) -> int:
+        """Read DingTalk's failed-push list (``/call_back/get_call_back_failed_result``) into the
+        inbox and schedule what is new. Returns the number of new rows. A DingTalk error (e.g.
+        no callback registered) is logged and gives 0."""
+        assert self.client is not None
+        new = 0
+        try:
+            async for item in CallbackAPI(self.client).iter_failed():
+                try:
+                    event = event_from_failed_item(item)
+                except ValueError:
+                    continue
+                if await self.ingest(event, "failed_list") is not None:
+                    new += 1
+        except DingTalkError as exc:
+            log.warning("failed-push list unavailable: %s", exc)
+        return new
+
+
+class EventsSync:
+    """Reconciliation entity (``dingsync sync``; also with ``--incremental``): drain DingTalk's
+    failed-push list into the inbox, then replay every pending or failed inbox row.
+
+    The directory itself is compared in full by the ``contacts`` entity in the same run:
+    DingTalk has no "changed since" API for users or departments, so a full walk is the only
+    compare that catches a missed event (see docs/events.md).
+    """
+
+    name = "events"
+
+    async def run(self, ctx: SyncContext) -> None:
+        """Drain and replay; counts go to ``events_*``."""
+        processor = EventProcessor(ctx.client, ctx.engine, ctx.corp_id)
+        ctx.counts["events_failed_list"] += await processor.drain_failed_list()
+        await processor.wait_idle()
+        for status, n in (await processor.replay()).items():
+            ctx.counts[f"events_{status}"] += n
+        await processor.aclose()
+
+    @staticmethod
+    def summary(conn: Connection, corp_id: str) -> dict[str, int]:
+        """Inbox rows per status (``events_processed``, ``events_pending``, …)."""
+        return {f"events_{k}": v for k, v in repo_events.count_by_status(conn, corp_id).items()}
+
+
+__all__ = ["AREA_EVENTS", "EventProcessor", "EventsSettings", "EventsSync"]

@@ -1,0 +1,234 @@
+"""DingTalk HTTP-push receiver: ``POST /callbacks/dingtalk`` (events.md §1.4–§1.6).
+
+DingTalk sends ``POST <url>?signature=S&msg_signature=S&timestamp=<ms>&nonce=<8 chars>`` with
+``{"encrypt": "<base64>"}``. This router:
+
+1. takes the signature from ``msg_signature`` or ``signature`` and the timestamp from
+   ``timestamp`` or ``timeStamp`` (EB-70, EB-71);
+2. verifies the SHA-1 signature (constant time) *before* decrypting, then decrypts and checks the
+   receiver id — anything forged or malformed gets a 4xx ``{"errcode": 9000xx, "errmsg": …}``
+   and nothing is stored or processed;
+3. answers URL-verification events (``check_url``, ``check_*_suite_url``) with ``success``;
+4. writes every other event to the inbox (unique on its id) and commits, *then* answers the
+   encrypted ``success`` reply ``{msg_signature, timeStamp, nonce, encrypt}`` echoing the
+   request's timestamp and nonce (EB-73); processing runs after the reply (EB-74). A duplicate
+   delivery is acknowledged and not processed again. If the inbox cannot be written the answer
+   is 500, so DingTalk retries.
+
+Wiring: the app sets ``app.state.dingsync_events`` to an :class:`EventsReceiver`; without one the
+router builds it on first use from :class:`~dingsync.sync.events.EventsSettings` (environment /
+``dingsync.toml``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import JSONResponse
+
+from dingsync.dingtalk.crypto import CallbackCrypto, CallbackCryptoError
+from dingsync.dingtalk.models.events import CHECK_EVENTS, event_from_http
+from dingsync.sync.events import EventProcessor, EventsSettings
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+PATH = "/callbacks/dingtalk"
+
+
+@dataclass
+class EventsReceiver:
+    """What the router needs: the subscription's ``crypto`` and the ``processor`` that stores
+    (and, if it has a client, processes) events."""
+
+    crypto: CallbackCrypto
+    processor: EventProcessor
+
+
+_build_lock = asyncio.Lock()
+
+
+async def _receiver(request: Request) -> EventsReceiver:
+    state = request.app.state
+    receiver: EventsReceiver | None = getattr(state, "dingsync_events", None)
+    if receiver is not None:
+        return receiver
+    async with _build_lock:
+        receiver = getattr(state, "dingsync_events", None)
+        if receiver is None:
+            receiver = await asyncio.to_thread(receiver_from_settings, EventsSettings())
+            state.dingsync_events = receiver
+    return receiver
+
+
+def receiver_from_settings(settings: EventsSettings) -> EventsReceiver:
+    """An :class:`EventsReceiver` for the configured app: the database migrated, a client when
+    the app credentials are set (else events are stored and left pending). Raises ``ValueError``
+    when the callback token/key are not configured."""
+    from dingsync.sync.runner import build_client, open_database
+
+    crypto = settings.callback_crypto()
+    engine = open_database(settings)
+    client = build_client(settings, engine) if settings.has_credentials else None
+    corp_id = settings.corp_id or settings.app_key or "default"
+    return EventsReceiver(crypto, EventProcessor(client, engine, corp_id))
+
+
+def _reject(status: int, code: int, message: str) -> JSONResponse:
+    return JSONResponse({"errcode": code, "errmsg": message}, status_code=status)
+
+
+@router.post(PATH)
+async def dingtalk_callback(request: Request) -> JSONResponse:
+    """Receive one encrypted DingTalk event (see the module docstring for the contract)."""
+    try:
+        receiver = await _receiver(request)
+    except ValueError as exc:
+        log.error("callback receiver not configured: %s", exc)
+        return _reject(503, 900000, "callback receiver not configured")
+    q = request.query_params
+    signature = q.get("msg_signature") or q.get("signature")
+    timestamp = q.get("timestamp") or q.get("timeStamp")
+    nonce = q.get("nonce")
+    if not signature or not timestamp or not nonce:
+        return _reject(400, 900002, "signature, timestamp and nonce are required")
+    try:
+        body: Any = json.loads(await request.body())
+    except ValueError:
+        return _reject(400, 900001, "body is not JSON")
+    encrypt = body.get("encrypt") if isinstance(body, dict) else None
+    if not isinstance(encrypt, str) or not encrypt:
+        return _reject(400, 900001, "body has no encrypt")
+    crypto = receiver.crypto
+    try:
+        payload = crypto.decrypt_event(signature, timestamp, nonce, encrypt)
+        event = event_from_http(payload)
+    except CallbackCryptoError as exc:
+        status = 403 if exc.code == 900005 else 400
+        return _reject(status, exc.code, exc.message)
+    except ValueError as exc:
+        return _reject(400, 900001, str(exc))
+    if event.event_type not in CHECK_EVENTS:
+        processor = receiver.processor
+        try:
+            row_id = await processor.store(event, "http")
+        except Exception as exc:  # not stored → not acknowledged: DingTalk retries
+            log.error("inbox write failed for %s: %s", event.event_type, type(exc).__name__)
+            return _reject(500, 900000, "event could not be stored")
+        if row_id is not None:
+            processor.schedule(row_id)
+    return JSONResponse(crypto.success_reply(timestamp, nonce))
+
+
+class DemoEvents:
+    """Events for ``dingsync demo``: the sandbox pushes its mutations to this web app, through
+    an HTTP callback subscription (``channel="http"``) or a Stream mode consumer running in a
+    background thread (``channel="stream"``). Made by :func:`attach_demo`; ``stop()`` ends it.
+    """
+
+    def __init__(self) -> None:
+        self.thread: threading.Thread | None = None
+        self.stop_event = threading.Event()
+
+    def stop(self) -> None:
+        """Stop the background thread (subscription helper or Stream consumer)."""
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(5)
+
+
+def attach_demo(
+    app: Any,
+    settings: Any,
+    engine: Any,
+    sandbox_url: str,
+    web_url: str,
+    channel: str = "http",
+) -> DemoEvents:
+    """Wire the demo's web ``app`` to the sandbox at ``sandbox_url`` so that a mutation
+    (``POST {sandbox_url}/sandbox/mutate/contacts/hire``) reaches the database within a second.
+
+    ``http``: a fresh token and EncodingAESKey; ``app.state.dingsync_events`` receives with them;
+    once ``{web_url}/healthz`` answers, the sandbox is subscribed (console style, AppKey receiver
+    id) to ``{web_url}/callbacks/dingtalk``. ``stream``: a :class:`StreamConsumer` in a
+    background thread with its own client. ``settings`` carries the sandbox app's credentials.
+    """
+    import httpx
+
+    from dingsync.dingtalk.crypto import random_alnum
+    from dingsync.sync.runner import build_client
+
+    demo = DemoEvents()
+    corp_id = settings.corp_id or settings.app_key
+    if channel == "stream":
+        from dingsync.sync.events_stream import StreamConsumer
+
+        def consume() -> None:
+            async def main() -> None:
+                stop = asyncio.Event()
+                async with build_client(settings, engine) as client:
+                    processor = EventProcessor(client, engine, corp_id)
+                    consumer = StreamConsumer(
+                        processor,
+                        settings.api_url,
+                        settings.app_key,
+                        settings.app_secret.get_secret_value(),
+                    )
+                    task = asyncio.create_task(consumer.run(stop))
+                    await asyncio.to_thread(demo.stop_event.wait)
+                    stop.set()
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+
+            asyncio.run(main())
+
+        demo.thread = threading.Thread(target=consume, name="dingsync-demo-stream", daemon=True)
+        demo.thread.start()
+        return demo
+
+    token, aes_key = random_alnum(32), random_alnum(43)
+    crypto = CallbackCrypto(token, aes_key, settings.app_key)
+    app.state.dingsync_events = EventsReceiver(
+        crypto, EventProcessor(build_client(settings, engine), engine, corp_id)
+    )
+
+    def subscribe() -> None:
+        for _ in range(300):
+            if demo.stop_event.is_set():
+                return
+            try:
+                httpx.get(f"{web_url}/healthz", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        resp = httpx.post(
+            f"{sandbox_url}/sandbox/events/callback",
+            json={"url": f"{web_url}{PATH}", "token": token, "aes_key": aes_key},
+            timeout=10,
+        )
+        if resp.status_code != 200:
+            log.error("demo: the sandbox did not accept the callback URL: %s", resp.text)
+
+    demo.thread = threading.Thread(target=subscribe, name="dingsync-demo-callback", daemon=True)
+    demo.thread.start()
+    return demo
+
+
+__all__ = [
+    "PATH",
+    "DemoEvents",
+    "EventsReceiver",
+    "attach_demo",
+    "receiver_from_settings",
+    "router",
+]

@@ -1,0 +1,59 @@
+"""``dingsync events replay`` / ``status`` against the sandbox: a failed inbox row and one from
+DingTalk's failed-push list are processed, the secret never printed."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from dingsync.cli import app
+from dingsync.dingtalk.models.events import event_from_http
+from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.store import db, repo_events
+
+runner = CliRunner()
+
+
+def test_replay_and_status(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    with SandboxServer(SandboxConfig(seed=9, users=50, qps_limit=None)) as sb:
+        for key, value in {
+            "DINGTALK_APP_KEY": sb.app.app_key,
+            "DINGTALK_APP_SECRET": sb.app.app_secret,
+            "DINGTALK_CORP_ID": sb.app.corp_id,
+            "DINGTALK_OAPI_URL": sb.base_url,
+            "DINGTALK_API_URL": sb.base_url,
+            "DINGSYNC_DATABASE_URL": sqlite_url,
+        }.items():
+            monkeypatch.setenv(key, value)
+        engine = db.create_engine_for(sqlite_url)
+        db.migrate(engine)
+        userid = sorted(sb.company.users)[0]
+        ev = event_from_http(
+            {"EventType": "user_modify_org", "UserId": [userid], "TimeStamp": "1700000000000"}
+        )
+        with engine.begin() as conn:
+            row_id = repo_events.insert_event(
+                conn,
+                corp_id=sb.app.corp_id,
+                event_id=ev.event_id,
+                event_type=ev.event_type,
+                source="http",
+                payload=ev.to_json(),
+            )
+            assert row_id is not None
+            repo_events.finish_event(conn, row_id, "failed", "boom")
+        failed = runner.invoke(app, ["events", "status"])
+        assert failed.exit_code == 0, failed.output
+        assert "boom" in failed.output
+        result = runner.invoke(app, ["events", "replay", "--json"])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert out["results"] == {"processed": 1}
+        assert out["inbox"] == {"processed": 1}
+        assert sb.app.app_secret not in result.output
+        with engine.connect() as conn:
+            row = repo_events.get_event(conn, row_id)
+        assert row is not None and row["attempts"] == 1 and row["last_error"] is None
+        engine.dispose()

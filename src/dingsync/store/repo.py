@@ -87,12 +87,29 @@ def _batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield chunk
 
 
+#: Built statements by (dialect, table, keys, update columns): building one (its ``excluded``
+#: column collection) costs about a millisecond, more than writing a typical batch of rows.
+_STATEMENTS: dict[tuple[str, Table, tuple[str, ...], tuple[str, ...]], Executable] = {}
+
+
 def upsert_statement(
     dialect: Dialect, table: Table, key_columns: Sequence[str], update_columns: Sequence[str]
 ) -> Executable:
     """The dialect's ``INSERT … ON CONFLICT``/``ON DUPLICATE KEY`` statement for ``table``,
     without values: execute it with a list of row dicts. ``update_columns`` take the new row's
-    values; none means insert-or-ignore."""
+    values; none means insert-or-ignore. Built once per shape and reused."""
+    cache_key = (dialect.name, table, tuple(key_columns), tuple(update_columns))
+    statement = _STATEMENTS.get(cache_key)
+    if statement is None:
+        statement = _STATEMENTS[cache_key] = _build_upsert(
+            dialect, table, key_columns, update_columns
+        )
+    return statement
+
+
+def _build_upsert(
+    dialect: Dialect, table: Table, key_columns: Sequence[str], update_columns: Sequence[str]
+) -> Executable:
     name = dialect.name
     if name == "postgresql":
         pg = pg_dialect.insert(table)

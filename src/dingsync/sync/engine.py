@@ -78,11 +78,13 @@ class SyncContext:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _writer: asyncio.Task[None] | None = None
     _closing: bool = False
+    _inline_writes: bool = False
 
     #: Most queued writes committed together in one transaction.
     WRITE_BATCH = 256
 
     def __post_init__(self) -> None:
+        self._inline_writes = self.engine.dialect.name == "sqlite"
         # A bound on fetches in flight. The client's per-API limiter does the real pacing; this
         # only caps memory and sockets, so it is generous (a tight bound shared by several APIs
         # would let tasks queued on one API's limiter starve the others).
@@ -131,7 +133,14 @@ class SyncContext:
                 batch = self._pending[: self.WRITE_BATCH]
                 del self._pending[: self.WRITE_BATCH]
                 try:
-                    results = await asyncio.to_thread(self._run_batch, [fn for fn, _ in batch])
+                    fns = [fn for fn, _ in batch]
+                    if self._inline_writes:
+                        # SQLite releases the GIL on every row it steps; from a thread, each
+                        # release waits for the busy event loop to hand the GIL back (a convoy
+                        # that made writes ~30x slower). Local and quick: run it here.
+                        results = self._run_batch(fns)
+                    else:
+                        results = await asyncio.to_thread(self._run_batch, fns)
                 except Exception as exc:  # the batch rolled back: none of it is stored
                     for _, fut in batch:
                         if not fut.done():

@@ -23,14 +23,12 @@ import asyncio
 import json
 import math
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Any
 
 import httpx
-from bench_directory import SandboxProcess, _client, _free_port
+from bench_directory import SandboxProcess, _client
 
 from dingsync.store import db, repo_approvals
 from dingsync.sync.approvals import ApprovalsSync
@@ -41,24 +39,7 @@ class ApprovalsSandbox(SandboxProcess):
     """``dingsync sandbox --days N`` in a child process, with the approval density knob set."""
 
     def __init__(self, users: int, days: int, qps: float, latency_ms: float, density: float):
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "dingsync.cli", "sandbox", "--port", str(self.port)]
-        cmd += ["--users", str(users), "--days", str(days), "--seed", "42"]
-        cmd += ["--qps", str(qps), "--latency-ms", str(latency_ms)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 300
-        while True:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"sandbox exited: {err}")
-            try:
-                self.app = httpx.get(f"{self.base_url}/sandbox/app", timeout=1).json()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("sandbox did not start") from None
-                time.sleep(0.2)
+        super().__init__(users, qps, latency_ms, days=days, start_timeout=300)
         try:
             httpx.post(
                 f"{self.base_url}/sandbox/config",
@@ -69,10 +50,6 @@ class ApprovalsSandbox(SandboxProcess):
         except BaseException:
             self.close()
             raise
-
-    def stats(self) -> dict[str, Any]:
-        # The first call generates the areas' worlds (tens of seconds for a big company).
-        return dict(httpx.get(f"{self.base_url}/sandbox/stats", timeout=600).json())
 
 
 async def _sync(sb: ApprovalsSandbox, qps: float, url: str, days: int) -> dict[str, Any]:

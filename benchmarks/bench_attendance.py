@@ -19,16 +19,13 @@ import asyncio
 import json
 import math
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
-from bench_directory import SandboxProcess, _client, _free_port
+from bench_directory import SandboxProcess, _client
 from sqlalchemy import select
 
 from dingsync.dingtalk.attendance import batches, date_windows
@@ -44,23 +41,7 @@ class AttendanceSandbox(SandboxProcess):
     """``dingsync sandbox --days N`` in a child process."""
 
     def __init__(self, users: int, qps: float, latency_ms: float, days: int) -> None:
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "dingsync.cli", "sandbox", "--port", str(self.port)]
-        cmd += ["--users", str(users), "--days", str(days), "--qps", str(qps)]
-        cmd += ["--latency-ms", str(latency_ms)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"sandbox exited: {err}")
-            try:
-                self.app = httpx.get(f"{self.base_url}/sandbox/app", timeout=1).json()
-                return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("sandbox did not start")
+        super().__init__(users, qps, latency_ms, days=days)
 
 
 def _minimum(engine: Any, corp: str, start: date, end: date) -> dict[str, int]:

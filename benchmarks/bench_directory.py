@@ -38,29 +38,31 @@ def _free_port() -> int:
 
 
 class SandboxProcess:
-    """``dingsync sandbox`` in a child process."""
+    """``dingsync sandbox`` in a child process (shared by every benchmark here).
 
-    def __init__(self, users: int, qps: float, latency_ms: float, seed: int = 42) -> None:
+    ``days``: history length (``--days``); ``start_timeout``: seconds to wait for it to answer
+    (a large company with history takes a while to generate).
+    """
+
+    def __init__(
+        self,
+        users: int,
+        qps: float,
+        latency_ms: float,
+        *,
+        seed: int = 42,
+        days: int | None = None,
+        start_timeout: float = 180.0,
+    ) -> None:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        cmd = [
-            sys.executable,
-            "-m",
-            "dingsync.cli",
-            "sandbox",
-            "--port",
-            str(self.port),
-            "--users",
-            str(users),
-            "--seed",
-            str(seed),
-            "--qps",
-            str(qps),
-            "--latency-ms",
-            str(latency_ms),
-        ]
+        cmd = [sys.executable, "-m", "dingsync.cli", "sandbox", "--port", str(self.port)]
+        cmd += ["--users", str(users), "--seed", str(seed)]
+        cmd += ["--qps", str(qps), "--latency-ms", str(latency_ms)]
+        if days is not None:
+            cmd += ["--days", str(days)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
@@ -70,13 +72,14 @@ class SandboxProcess:
                 return
             except httpx.HTTPError:
                 time.sleep(0.2)
+        self.close()
         raise RuntimeError("sandbox did not start")
 
     def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.base_url}/sandbox/stats", timeout=10).json())
+        return dict(httpx.get(f"{self.base_url}/sandbox/stats", timeout=600).json())
 
     def reset(self) -> None:
-        httpx.post(f"{self.base_url}/sandbox/stats/reset", timeout=10)
+        httpx.post(f"{self.base_url}/sandbox/stats/reset", timeout=60)
 
     def close(self) -> None:
         self.proc.terminate()

@@ -24,7 +24,6 @@ import json
 import math
 import random
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+from bench_directory import SandboxProcess
 from sqlalchemy import select
 
 from dingsync.dingtalk import DingTalkClient
@@ -46,58 +45,6 @@ from dingsync.sync.engine import run_sync
 from dingsync.sync.reports import ReportsSync
 
 DAY_MS = 86_400_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class SandboxProcess:
-    """``dingsync sandbox`` in a child process."""
-
-    def __init__(self, users: int, days: int, qps: float, latency_ms: float) -> None:
-        self.port = _free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        cmd = [
-            sys.executable,
-            "-m",
-            "dingsync.cli",
-            "sandbox",
-            "--port",
-            str(self.port),
-            "--users",
-            str(users),
-            "--days",
-            str(days),
-            "--qps",
-            str(qps),
-            "--latency-ms",
-            str(latency_ms),
-        ]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"sandbox exited: {err}")
-            try:
-                self.app = httpx.get(f"{self.base_url}/sandbox/app", timeout=1).json()
-                return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("sandbox did not start")
-
-    def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.base_url}/sandbox/stats", timeout=120).json())
-
-    def reset(self) -> None:
-        httpx.post(f"{self.base_url}/sandbox/stats/reset", timeout=60)
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
 
 
 async def _sync(sb: SandboxProcess, args: argparse.Namespace, url: str) -> dict[str, Any]:
@@ -260,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         if not args.skip_sync:
-            sb = SandboxProcess(args.users, args.days, args.qps, args.latency_ms)
+            sb = SandboxProcess(args.users, args.qps, args.latency_ms, days=args.days)
             try:
                 res = asyncio.run(_sync(sb, args, f"sqlite:///{tmp}/sync.db"))
             finally:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, select
+from sqlalchemy import Connection, Table, and_, delete, func, select
 
 from dingsync.store import repo
 from dingsync.store.schema_attendance import (
@@ -98,6 +98,22 @@ def replace_groups(
 # --------------------------------------------------------------------------------------------
 # Windows of results, schedules, punches, leave, column values
 # --------------------------------------------------------------------------------------------
+def _delete_work_date_window(
+    conn: Connection, t: Table, corp_id: str, userids: Sequence[str], start: date, end: date
+) -> None:
+    """Delete ``t``'s rows of ``userids`` on work dates ``start..end`` (a window about to be
+    rewritten: DingTalk rewrites results and schedules after corrections)."""
+    for part in _chunks(list(userids)):
+        conn.execute(
+            delete(t).where(
+                t.c.corp_id == corp_id,
+                t.c.userid.in_(part),
+                t.c.work_date >= work_date_at(start),
+                t.c.work_date <= work_date_at(end),
+            )
+        )
+
+
 def replace_results(
     conn: Connection,
     corp_id: str,
@@ -108,15 +124,7 @@ def replace_results(
 ) -> int:
     """Replace the results of ``userids`` on work dates ``start..end`` with ``rows``."""
     t = attendance_results
-    for part in _chunks(list(userids)):
-        conn.execute(
-            delete(t).where(
-                t.c.corp_id == corp_id,
-                t.c.userid.in_(part),
-                t.c.work_date >= work_date_at(start),
-                t.c.work_date <= work_date_at(end),
-            )
-        )
+    _delete_work_date_window(conn, t, corp_id, userids, start, end)
     return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "id"])
 
 
@@ -130,15 +138,7 @@ def replace_schedules(
 ) -> int:
     """Replace the schedules of ``userids`` on work dates ``start..end`` with ``rows``."""
     t = attendance_schedules
-    for part in _chunks(list(userids)):
-        conn.execute(
-            delete(t).where(
-                t.c.corp_id == corp_id,
-                t.c.userid.in_(part),
-                t.c.work_date >= work_date_at(start),
-                t.c.work_date <= work_date_at(end),
-            )
-        )
+    _delete_work_date_window(conn, t, corp_id, userids, start, end)
     return repo.upsert(
         conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "work_date", "check_type"]
     )

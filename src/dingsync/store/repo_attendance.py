@@ -98,20 +98,27 @@ def replace_groups(
 # --------------------------------------------------------------------------------------------
 # Windows of results, schedules, punches, leave, column values
 # --------------------------------------------------------------------------------------------
+def _delete_for_users(
+    conn: Connection, t: Table, corp_id: str, userids: Sequence[str], *window: Any
+) -> None:
+    """Delete ``t``'s rows of ``userids`` matching ``window`` (a window about to be rewritten:
+    DingTalk rewrites results, schedules, punches and leave after corrections)."""
+    for part in _chunks(list(userids)):
+        conn.execute(delete(t).where(t.c.corp_id == corp_id, t.c.userid.in_(part), *window))
+
+
 def _delete_work_date_window(
     conn: Connection, t: Table, corp_id: str, userids: Sequence[str], start: date, end: date
 ) -> None:
-    """Delete ``t``'s rows of ``userids`` on work dates ``start..end`` (a window about to be
-    rewritten: DingTalk rewrites results and schedules after corrections)."""
-    for part in _chunks(list(userids)):
-        conn.execute(
-            delete(t).where(
-                t.c.corp_id == corp_id,
-                t.c.userid.in_(part),
-                t.c.work_date >= work_date_at(start),
-                t.c.work_date <= work_date_at(end),
-            )
-        )
+    """Delete ``t``'s rows of ``userids`` on work dates ``start..end``."""
+    _delete_for_users(
+        conn,
+        t,
+        corp_id,
+        userids,
+        t.c.work_date >= work_date_at(start),
+        t.c.work_date <= work_date_at(end),
+    )
 
 
 def replace_results(
@@ -154,15 +161,9 @@ def replace_records(
 ) -> int:
     """Replace the punches of ``userids`` punched in ``[start, end)`` (aware) with ``rows``."""
     t = attendance_records
-    for part in _chunks(list(userids)):
-        conn.execute(
-            delete(t).where(
-                t.c.corp_id == corp_id,
-                t.c.userid.in_(part),
-                t.c.user_check_time >= start,
-                t.c.user_check_time < end,
-            )
-        )
+    _delete_for_users(
+        conn, t, corp_id, userids, t.c.user_check_time >= start, t.c.user_check_time < end
+    )
     return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "id"])
 
 
@@ -176,15 +177,7 @@ def replace_leaves(
 ) -> int:
     """Replace the leave of ``userids`` overlapping ``[start, end)`` (aware) with ``rows``."""
     t = attendance_leaves
-    for part in _chunks(list(userids)):
-        conn.execute(
-            delete(t).where(
-                t.c.corp_id == corp_id,
-                t.c.userid.in_(part),
-                t.c.start_time < end,
-                t.c.end_time > start,
-            )
-        )
+    _delete_for_users(conn, t, corp_id, userids, t.c.start_time < end, t.c.end_time > start)
     return repo.upsert(
         conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "start_time", "leave_code"]
     )

@@ -103,3 +103,81 @@ def test_doctor_reports_a_wrong_secret_without_printing_it(
         assert result.exit_code == 1
         assert "failed" in result.output
         assert "wrong-secret-value-123" not in result.output
+
+
+def test_parse_interval_reads_seconds_and_units() -> None:
+    from dingsync.cli import parse_interval
+
+    assert [parse_interval(t) for t in ("900", "90s", "15m", "2h", "1d", "0.5m")] == [
+        900,
+        90,
+        900,
+        7200,
+        86400,
+        30,
+    ]
+    for bad in ("", "m", "soon", "0", "-5m"):
+        with pytest.raises(ValueError, match="--every"):
+            parse_interval(bad)
+
+
+def test_sync_every_repeats_incremental_runs_until_interrupted(tmp_path: Path) -> None:
+    """``dingsync sync --incremental --every 1`` in its own process: runs again and again, each
+    one recorded, and stops with 130 on SIGINT."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    db_file = tmp_path / "every.db"
+    with SandboxServer(SandboxConfig(seed=5, users=60, qps_limit=None)) as sb:
+        env = {
+            **os.environ,
+            "DINGTALK_APP_KEY": sb.app.app_key,
+            "DINGTALK_APP_SECRET": sb.app.app_secret,
+            "DINGTALK_CORP_ID": sb.app.corp_id,
+            "DINGTALK_OAPI_URL": sb.base_url,
+            "DINGTALK_API_URL": sb.base_url,
+            "DINGSYNC_DATABASE_URL": f"sqlite:///{db_file}",
+        }
+        cmd = [sys.executable, "-m", "dingsync.cli", "sync", "--only", "contacts"]
+        proc = subprocess.Popen(
+            [*cmd, "--incremental", "--every", "1", "--json"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+        def finished_runs() -> int:
+            if not db_file.exists():
+                return 0
+            eng = create_engine(f"sqlite:///{db_file}")
+            try:
+                with eng.connect() as conn:
+                    return int(
+                        conn.execute(
+                            text("SELECT count(*) FROM sync_runs WHERE status = 'succeeded'")
+                        ).scalar()
+                        or 0
+                    )
+            except Exception:  # the schema is being created
+                return 0
+            finally:
+                eng.dispose()
+
+        try:
+            deadline = time.monotonic() + 90
+            while finished_runs() < 3 and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.2)
+            assert finished_runs() >= 3, proc.stderr.read() if proc.poll() is not None else ""
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "next incremental run in" in err
+        assert out.count('"status": "succeeded"') >= 3

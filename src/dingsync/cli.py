@@ -149,10 +149,17 @@ def sync(
         str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    every: Annotated[
+        str | None,
+        typer.Option(
+            "--every",
+            help="Repeat the run on this schedule until Ctrl-C, e.g. 900, 15m, 1h "
+            "(a failed run is reported and resumed by the next one).",
+        ),
+    ] = None,
 ) -> None:
     """Sync the configured DingTalk organisation into the database."""
-    from dingsync.sync.progress import RichProgress
-    from dingsync.sync.runner import MissingCredentials, open_database, sync_once
+    from dingsync.sync.runner import open_database
 
     settings = _settings(database_url)
     if not settings.has_credentials:
@@ -160,7 +167,63 @@ def sync(
             NO_CREDENTIALS_HELP.format(missing=", ".join(settings.missing_credentials()))
         )
         raise typer.Exit(2)
+    interval = None
+    if every is not None:
+        try:
+            interval = parse_interval(every)
+        except ValueError as exc:
+            err_console.print(f"error: {exc}", markup=False)
+            raise typer.Exit(2) from None
     engine = open_database(settings)
+    kind = "incremental" if incremental else "full"
+    if interval is None:
+        _sync_run(settings, engine, only, kind, not no_resume, json_output)
+        return
+    n = 0
+    while True:
+        n += 1
+        started = time.monotonic()
+        try:
+            _sync_run(settings, engine, only, kind, not no_resume or n > 1, json_output)
+        except typer.Exit as exc:
+            if exc.exit_code in (2, 130):  # bad arguments or Ctrl-C: stop the schedule
+                raise
+        wait = max(0.0, interval - (time.monotonic() - started))
+        err_console.print(f"next {kind} run in {wait:.0f} s (Ctrl-C stops)", markup=False)
+        try:
+            time.sleep(wait)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+
+
+def parse_interval(text: str) -> float:
+    """Seconds from ``900``, ``90s``, ``15m``, ``2h`` or ``1d``; ``ValueError`` when unreadable or
+    not positive."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    raw = text.strip().lower()
+    scale = units.get(raw[-1:], None)
+    number = raw[:-1] if scale else raw
+    try:
+        value = float(number) * (scale or 1)
+    except ValueError:
+        raise ValueError(f"--every {text!r}: expected seconds or a number with s/m/h/d") from None
+    if value <= 0:
+        raise ValueError(f"--every {text!r}: must be positive")
+    return value
+
+
+def _sync_run(
+    settings: Settings,
+    engine: Any,
+    only: list[str] | None,
+    kind: str,
+    resume: bool,
+    json_output: bool,
+) -> None:
+    """One ``dingsync sync`` run with progress and summary; ``typer.Exit`` on failure."""
+    from dingsync.sync.progress import RichProgress
+    from dingsync.sync.runner import MissingCredentials, sync_once
+
     try:
         with RichProgress(err_console) as progress:
             result = asyncio.run(
@@ -169,8 +232,8 @@ def sync(
                     only=only,
                     engine=engine,
                     progress=progress,
-                    resume=not no_resume,
-                    kind="incremental" if incremental else "full",
+                    resume=resume,
+                    kind=kind,
                 )
             )
     except MissingCredentials as exc:  # pragma: no cover - checked above

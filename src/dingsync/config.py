@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=6, validation_alias="DINGSYNC_MAX_RETRIES")
     sync_concurrency: int = Field(default=256, validation_alias="DINGSYNC_SYNC_CONCURRENCY")
     timezone: str = Field(default="Asia/Shanghai", validation_alias="DINGSYNC_TIMEZONE")
+    #: An incremental run walks the whole directory when the last walk is older than this
+    #: (hours; 0 = every incremental run). Between walks, events keep the directory current.
+    contacts_full_compare_hours: float = Field(
+        default=24.0, ge=0, validation_alias="DINGSYNC_CONTACTS_FULL_COMPARE_HOURS"
+    )
 
     @classmethod
     def settings_customise_sources(

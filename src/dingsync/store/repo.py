@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -362,7 +363,12 @@ def replace_admins(
 
 
 def upsert_leavers(
-    conn: Connection, corp_id: str, rows: Iterable[Row], *, seen_in_run: int | None = None
+    conn: Connection,
+    corp_id: str,
+    rows: Iterable[Row],
+    *,
+    seen_in_run: int | None = None,
+    unless_active_since_leave: bool = False,
 ) -> int:
     """Insert or update departure records (``leavers``) and mark the people as gone.
 
@@ -370,7 +376,12 @@ def upsert_leavers(
     and who has a ``users`` row gets ``status='left'``, ``left_at`` = ``leave_time`` (else
     ``last_work_day``) and ``leave_reason``. Nothing is ever deleted. With ``seen_in_run``, users
     whose ``last_seen_run_id`` is that run are left alone: the directory listed them in this
-    very run, so they are (again) employed. Returns the number of leaver rows written.
+    very run, so they are (again) employed. With ``unless_active_since_leave``, active users
+    whose row was written (``synced_at``) after the departure are left alone: the directory or
+    an event showed them employed since, so they rejoined (``leave_time`` has second
+    precision, ``last_work_day`` day precision: the departure counts from the end of that
+    second or day). Returns the number of leaver rows
+    written.
     """
     prepared = _for_corp(corp_id, rows)
     written = upsert(conn, leavers, prepared, ["corp_id", "userid"])
@@ -392,8 +403,50 @@ def upsert_leavers(
             stmt = stmt.where(
                 or_(users.c.last_seen_run_id.is_(None), users.c.last_seen_run_id != seen_in_run)
             )
+        if unless_active_since_leave:
+            rejoined = _rejoined_since_leave(conn, corp_id, chunk)
+            if rejoined:
+                stmt = stmt.where(users.c.userid.not_in(sorted(rejoined)))
         conn.execute(stmt.values(status="left", left_at=left_at, leave_reason=reason))
     return written
+
+
+def _rejoined_since_leave(conn: Connection, corp_id: str, userids: Sequence[str]) -> set[str]:
+    """Of ``userids``, the active users whose row was written after their departure."""
+    out: set[str] = set()
+    rows = conn.execute(
+        select(users.c.userid, users.c.synced_at, leavers.c.leave_time, leavers.c.last_work_day)
+        .join(
+            leavers, and_(leavers.c.corp_id == users.c.corp_id, leavers.c.userid == users.c.userid)
+        )
+        .where(
+            users.c.corp_id == corp_id,
+            users.c.userid.in_(list(userids)),
+            users.c.status == "active",
+        )
+    )
+    for userid, synced_at, leave_time, last_work_day in rows:
+        if leave_time is not None:
+            departed = leave_time + timedelta(seconds=1)
+        elif last_work_day is not None:
+            departed = last_work_day + timedelta(days=1)
+        else:
+            continue
+        if synced_at is not None and synced_at >= departed:
+            out.add(userid)
+    return out
+
+
+def load_leaver_parts(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
+    """Stored departure data per userid as fetched: ``{userid: {"record": {...}, "info":
+    {...}}}`` (the ``raw`` of each ``leavers`` row; empty dicts where a part was never read)."""
+    out: dict[str, dict[str, Any]] = {}
+    for userid, raw in conn.execute(
+        select(leavers.c.userid, leavers.c.raw).where(leavers.c.corp_id == corp_id)
+    ):
+        raw = raw if isinstance(raw, dict) else {}
+        out[userid] = {"record": raw.get("record") or {}, "info": raw.get("info") or {}}
+    return out
 
 
 def mark_unseen(conn: Connection, corp_id: str, run_id: int) -> dict[str, int]:
@@ -675,6 +728,7 @@ __all__ = [
     "last_sync_run",
     "load_checkpoints",
     "load_directory",
+    "load_leaver_parts",
     "mark_unseen",
     "max_bind_params",
     "replace_admins",

@@ -178,12 +178,24 @@ def mark_department_removed(conn: Connection, corp_id: str, dept_id: int) -> boo
     return bool(n)
 
 
+def has_events(conn: Connection, corp_id: str) -> bool:
+    """True when ``corp_id`` has ever received an event (HTTP callback, Stream, failed list):
+    events are configured, so the directory follows DingTalk between full walks."""
+    return (
+        conn.execute(
+            select(event_inbox.c.id).where(event_inbox.c.corp_id == corp_id).limit(1)
+        ).first()
+        is not None
+    )
+
+
 __all__ = [
     "REPLAYABLE",
     "claim_event",
     "count_by_status",
     "finish_event",
     "get_event",
+    "has_events",
     "insert_event",
     "list_events",
     "mark_department_removed",

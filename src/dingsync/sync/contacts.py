@@ -18,6 +18,23 @@ Plan (full sync):
 5. Departments and users not seen by this run are marked ``removed`` / ``inactive``.
 
 All DingTalk APIs run concurrently, each paced by the client's per-API limiter.
+
+Incremental runs (``dingsync sync --incremental``): DingTalk has no "changed since" API for the
+directory, so between walks the directory follows DingTalk through events (HTTP callbacks or
+Stream mode, :mod:`dingsync.sync.events`). An incremental run
+
+- walks the whole tree (a *full compare*, steps 1–5) when the last complete walk is older than
+  ``full_compare_hours`` (``DINGSYNC_CONTACTS_FULL_COMPARE_HOURS``, default 24; 0 = every run),
+  or when this corp has never received an event (no events configured: the walk is then the
+  only way to follow DingTalk);
+- otherwise re-reads only what is cheap and time-windowed: the administrators and their
+  scopes, and departure records from the leaver watermark minus :data:`LEAVERS_OVERLAP`
+  (late-indexed records); dimission details are fetched only for people not yet stored as
+  departed. A departure record older than the last time the directory or an event showed the
+  person active does not mark them left (they rejoined).
+
+The watermark (``sync_watermarks`` entity ``contacts``) is ``{"full_at_ms", "leavers_to_ms"}``:
+when the last complete walk started and up to when departure records were read (epoch ms).
 """
 
 from __future__ import annotations
@@ -30,7 +47,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from dingsync.dingtalk import DingTalkClient, DingTalkError, PermissionDeniedError
-from dingsync.store import repo
+from dingsync.store import repo, repo_events
 from dingsync.store.schema import from_ms
 from dingsync.sync.engine import SyncContext
 
@@ -42,6 +59,14 @@ DEPARTMENTS = "departments"
 MEMBERS = "members"
 ADMINS = "admins"
 LEAVERS = "leavers"
+WATERMARK = "contacts.watermark"
+
+#: Watermark entity in ``sync_watermarks``.
+ENTITY = "contacts"
+#: An incremental run re-reads departure records from this long before the leaver watermark.
+LEAVERS_OVERLAP = timedelta(days=1)
+#: Dimission ``status`` values after which the details no longer change (2 left, 5 void).
+FINAL_DIMISSION_STATUSES = (2, 5)
 
 
 def _raw(model: Any) -> dict[str, Any]:
@@ -145,19 +170,97 @@ class ContactsSync:
 
     name = "contacts"
 
-    def __init__(self, *, leavers_since_days: int = 365, include_leavers: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        leavers_since_days: int = 365,
+        include_leavers: bool = True,
+        full_compare_hours: float = 24.0,
+    ) -> None:
         self.leavers_since_days = leavers_since_days
         self.include_leavers = include_leavers
+        self.full_compare_hours = full_compare_hours
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ContactsSync:
+        """Built from :class:`dingsync.config.Settings` (``contacts_full_compare_hours``)."""
+        return cls(full_compare_hours=float(settings.contacts_full_compare_hours))
 
     async def run(self, ctx: SyncContext) -> None:
-        """Walk departments and members concurrently, then admins, leavers and the final marks."""
-        ctx.progress.add_total(DEPARTMENTS, 1)
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._visit(ctx, tg, ROOT_DEPT_ID))
-            tg.create_task(self._admins(ctx))
+        """Full: walk departments and members concurrently, then admins, leavers and the final
+        marks. Incremental: the same when a full compare is due, else admins and new leavers."""
+        started_ms = int(datetime.now(UTC).timestamp() * 1000)
+        plan = await self._plan(ctx, started_ms)
+        ctx.counts["contacts_full_compare"] = int(plan["walk"])
+        if plan["walk"]:
+            ctx.progress.add_total(DEPARTMENTS, 1)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._visit(ctx, tg, ROOT_DEPT_ID))
+                tg.create_task(self._admins(ctx))
+        else:
+            await self._admins(ctx)
         if self.include_leavers:
-            await self._leavers(ctx)
-        await self._finalize(ctx)
+            since_ms = plan.get("leavers_since_ms")
+            since = (
+                datetime.fromtimestamp(since_ms / 1000, UTC)
+                if since_ms is not None
+                else datetime.fromtimestamp(plan["started_ms"] / 1000, UTC)
+                - timedelta(days=self.leavers_since_days)
+            )
+            await self._leavers(ctx, since, incremental=not plan["walk"])
+        if plan["walk"]:
+            await self._finalize(ctx)
+        await self._set_watermark(ctx, plan)
+
+    async def _plan(self, ctx: SyncContext, started_ms: int) -> dict[str, Any]:
+        """Decide (once per run; a resumed run keeps the decision) whether to walk the tree and
+        from when to read departure records. Stored as the run's ``contacts.watermark/plan``."""
+        stored = ctx.load_done(WATERMARK).get("plan")
+        if stored:
+            return dict(stored)
+
+        def read(conn: Connection) -> tuple[Any, dict[str, Any], bool]:
+            mark = repo.get_watermark(conn, ctx.corp_id, ENTITY)
+            run = repo.get_sync_run(conn, ctx.run_id) or {}
+            return mark, run, repo_events.has_events(conn, ctx.corp_id)
+
+        mark, run, has_events = await ctx.write(read)
+        mark = mark if isinstance(mark, dict) else {}
+        incremental = run.get("kind") == "incremental"
+        full_at = mark.get("full_at_ms")
+        due = (
+            not full_at
+            or self.full_compare_hours <= 0
+            or started_ms - int(full_at) >= self.full_compare_hours * 3_600_000
+        )
+        walk = not incremental or due or not has_events
+        leavers_to = mark.get("leavers_to_ms")
+        plan: dict[str, Any] = {
+            "walk": walk,
+            "started_ms": started_ms,
+            "leavers_since_ms": (
+                int(leavers_to) - int(LEAVERS_OVERLAP.total_seconds() * 1000)
+                if incremental and leavers_to
+                else None
+            ),
+        }
+        await ctx.commit_unit(WATERMARK, "plan", lambda conn: None, plan)
+        return plan
+
+    async def _set_watermark(self, ctx: SyncContext, plan: dict[str, Any]) -> None:
+        if ctx.is_done(WATERMARK, "set"):
+            return
+
+        def write(conn: Connection) -> None:
+            last = repo.get_watermark(conn, ctx.corp_id, ENTITY)
+            mark = dict(last) if isinstance(last, dict) else {}
+            if plan["walk"]:
+                mark["full_at_ms"] = plan["started_ms"]
+            if self.include_leavers:
+                mark["leavers_to_ms"] = plan["started_ms"]
+            repo.set_watermark(conn, ctx.corp_id, ENTITY, mark)
+
+        await ctx.commit_unit(WATERMARK, "set", write)
 
     # -- departments -------------------------------------------------------------------------
     async def _visit(self, ctx: SyncContext, tg: asyncio.TaskGroup, dept_id: int) -> None:
@@ -264,9 +367,16 @@ class ContactsSync:
             ctx.counts["admins"] = len(data[0])
 
     # -- leavers -----------------------------------------------------------------------------
-    async def _leavers(self, ctx: SyncContext) -> None:
+    async def _leavers(self, ctx: SyncContext, since: datetime, *, incremental: bool) -> None:
+        """Departure records since ``since`` merged with dimission details. Incremental: only
+        details of people not stored with a final dimission status are fetched, and what was
+        not re-read is kept from the stored row."""
         client = ctx.client
-        since = datetime.now(UTC) - timedelta(days=self.leavers_since_days)
+
+        def stored_leavers(conn: Connection) -> dict[str, dict[str, Any]]:
+            return repo.load_leaver_parts(conn, ctx.corp_id) if incremental else {}
+
+        known = await ctx.write(stored_leavers) if incremental else {}
 
         async def fetch() -> list[dict[str, Any]]:
             by_user: dict[str, dict[str, Any]] = {}
@@ -280,6 +390,14 @@ class ContactsSync:
                 log.warning("departure records not permitted: %s", exc)
             try:
                 ids = [u async for u in client.contacts.iter_dimission_userids()]
+                if incremental:
+                    ids = [
+                        u
+                        for u in ids
+                        if u in by_user
+                        or (known.get(u, {}).get("info") or {}).get("status")
+                        not in FINAL_DIMISSION_STATUSES
+                    ]
                 if ids:
                     for info in await client.contacts.list_dimission_infos(ids):
                         i = _raw(info)
@@ -287,10 +405,22 @@ class ContactsSync:
             except (PermissionDeniedError, DingTalkError) as exc:
                 # The 智能人事 dimission APIs are archived and not granted to every app.
                 log.warning("dimission details unavailable: %s", exc)
-            return [leaver_row(ctx.corp_id, uid, parts) for uid, parts in by_user.items()]
+            rows = []
+            for uid, parts in by_user.items():
+                old = known.get(uid) or {}
+                merged = {
+                    "record": parts.get("record") or old.get("record") or {},
+                    "info": parts.get("info") or old.get("info") or {},
+                }
+                rows.append(leaver_row(ctx.corp_id, uid, merged))
+            return rows
 
         def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
-            repo.upsert_leavers(conn, ctx.corp_id, rows, seen_in_run=ctx.run_id)
+            if incremental:
+                # No walk in this run: a person seen active after their departure rejoined.
+                repo.upsert_leavers(conn, ctx.corp_id, rows, unless_active_since_leave=True)
+            else:
+                repo.upsert_leavers(conn, ctx.corp_id, rows, seen_in_run=ctx.run_id)
 
         rows = await ctx.unit(LEAVERS, "all", fetch, write)
         if rows is not None:

@@ -58,8 +58,13 @@ def build_client(settings: Settings, engine: Engine | None = None) -> DingTalkCl
     )
 
 
-def make_entities(only: Sequence[str] | None = None) -> list[SyncEntity]:
-    """The entities to sync: all known ones, or those named in ``only`` (ValueError if unknown)."""
+def make_entities(
+    only: Sequence[str] | None = None, settings: Settings | None = None
+) -> list[SyncEntity]:
+    """The entities to sync: all known ones, or those named in ``only`` (ValueError if unknown).
+
+    With ``settings``, an entity class that has ``from_settings(settings)`` is built with it.
+    """
     names = list(only) if only else list(ENTITIES)
     unknown = [n for n in names if n not in ENTITIES]
     if unknown:
@@ -68,7 +73,11 @@ def make_entities(only: Sequence[str] | None = None) -> list[SyncEntity]:
     for name in ENTITIES:
         if name in names:
             module, cls = ENTITIES[name]
-            entities.append(getattr(importlib.import_module(module), cls)())
+            entity_cls = getattr(importlib.import_module(module), cls)
+            if settings is not None and hasattr(entity_cls, "from_settings"):
+                entities.append(entity_cls.from_settings(settings))
+            else:
+                entities.append(entity_cls())
     return entities
 
 
@@ -87,7 +96,7 @@ async def sync_once(
     still keyed per app.
     """
     engine = engine or open_database(settings)
-    entities = make_entities(only)
+    entities = make_entities(only, settings)
     async with build_client(settings, engine) as client:
         corp_id = settings.corp_id or settings.app_key or "default"
         return await run_sync(

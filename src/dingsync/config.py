@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     #: An incremental run walks the whole directory when the last walk is older than this
     #: (hours; 0 = every incremental run). Between walks, events keep the directory current.
     contacts_full_compare_hours: float = Field(
-        default=24.0, ge=0, validation_alias="DINGSYNC_CONTACTS_FULL_COMPARE_HOURS"
+        default=0.0, ge=0, validation_alias="DINGSYNC_CONTACTS_FULL_COMPARE_HOURS"
     )
 
     @classmethod

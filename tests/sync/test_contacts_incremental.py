@@ -68,13 +68,27 @@ def walked(result: SyncResult) -> bool:
     return any(result.api_calls.get(p, 0) for p in WALK_PATHS)
 
 
+async def test_by_default_an_incremental_run_catches_what_events_missed(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    corp_id = sandbox.app.corp_id
+    await sync(sandbox, engine, "full")
+    an_event_was_received(engine, corp_id)
+    hired = mutate(sandbox, "hire")["userId"][0]  # its event was never delivered
+    result = await sync(sandbox, engine, "incremental")
+    assert result.counts["contacts_full_compare"] == 1
+    assert_db_equals_company(engine, corp_id, sandbox.company)
+    with engine.connect() as conn:
+        assert repo.load_directory(conn, corp_id)["users"][hired]["status"] == "active"
+
+
 async def test_incremental_without_events_walks_the_whole_directory(
     sandbox: SandboxServer, engine: Engine
 ) -> None:
     corp_id = sandbox.app.corp_id
     await sync(sandbox, engine, "full")
     hired = mutate(sandbox, "hire")["userId"][0]
-    result = await sync(sandbox, engine, "incremental")
+    result = await sync(sandbox, engine, "incremental", full_compare_hours=24)
     # no event ever arrived for this corp: the walk is the only way to follow DingTalk
     assert result.counts["contacts_full_compare"] == 1
     assert walked(result)
@@ -96,7 +110,7 @@ async def test_incremental_between_compares_reads_only_admins_and_new_leavers(
     left = mutate(sandbox, "leave")["userId"][0]
     hired = mutate(sandbox, "hire")["userId"][0]
 
-    result = await sync(sandbox, engine, "incremental")
+    result = await sync(sandbox, engine, "incremental", full_compare_hours=24)
     assert result.status == "succeeded"
     assert result.counts["contacts_full_compare"] == 0
     assert not walked(result)
@@ -141,7 +155,8 @@ async def test_leave_records_are_read_from_the_watermark_minus_the_overlap(
             return await super().handle_async_request(request)
 
     async with make_client(sandbox, transport=Recording()) as client:
-        await run_sync(client, engine, corp_id, [ContactsSync()], kind="incremental")
+        entity = ContactsSync(full_compare_hours=24)
+        await run_sync(client, engine, corp_id, [entity], kind="incremental")
     assert seen, "departure records were not read"
     expected = datetime.fromtimestamp(
         (mark["leavers_to_ms"] - LEAVERS_OVERLAP.total_seconds() * 1000) / 1000, UTC
@@ -164,7 +179,7 @@ async def test_an_old_departure_does_not_mark_a_rejoined_person_left(
     with engine.connect() as conn:
         assert repo.load_directory(conn, corp_id)["users"][left]["status"] == "active"
     # an incremental run re-reads the departure (inside the overlap): the person stays active
-    result = await sync(sandbox, engine, "incremental")
+    result = await sync(sandbox, engine, "incremental", full_compare_hours=24)
     assert result.counts["contacts_full_compare"] == 0
     with engine.connect() as conn:
         d = repo.load_directory(conn, corp_id)

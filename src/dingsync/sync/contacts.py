@@ -24,9 +24,9 @@ directory, so between walks the directory follows DingTalk through events (HTTP 
 Stream mode, :mod:`dingsync.sync.events`). An incremental run
 
 - walks the whole tree (a *full compare*, steps 1–5) when the last complete walk is older than
-  ``full_compare_hours`` (``DINGSYNC_CONTACTS_FULL_COMPARE_HOURS``, default 24; 0 = every run),
-  or when this corp has never received an event (no events configured: the walk is then the
-  only way to follow DingTalk);
+  ``full_compare_hours`` (``DINGSYNC_CONTACTS_FULL_COMPARE_HOURS``; default 0 = every run, so an
+  incremental run always catches what events missed), or when this corp has never received an
+  event (no events configured: the walk is then the only way to follow DingTalk);
 - otherwise re-reads only what is cheap and time-windowed: the administrators and their
   scopes, and departure records from the leaver watermark minus :data:`LEAVERS_OVERLAP`
   (late-indexed records); dimission details are fetched only for people not yet stored as
@@ -175,7 +175,7 @@ class ContactsSync:
         *,
         leavers_since_days: int = 365,
         include_leavers: bool = True,
-        full_compare_hours: float = 24.0,
+        full_compare_hours: float = 0.0,
     ) -> None:
         self.leavers_since_days = leavers_since_days
         self.include_leavers = include_leavers
@@ -207,7 +207,9 @@ class ContactsSync:
                 else datetime.fromtimestamp(plan["started_ms"] / 1000, UTC)
                 - timedelta(days=self.leavers_since_days)
             )
-            await self._leavers(ctx, since, incremental=not plan["walk"])
+            await self._leavers(
+                ctx, since, walked=bool(plan["walk"]), incremental=since_ms is not None
+            )
         if plan["walk"]:
             await self._finalize(ctx)
         await self._set_watermark(ctx, plan)
@@ -367,10 +369,12 @@ class ContactsSync:
             ctx.counts["admins"] = len(data[0])
 
     # -- leavers -----------------------------------------------------------------------------
-    async def _leavers(self, ctx: SyncContext, since: datetime, *, incremental: bool) -> None:
+    async def _leavers(
+        self, ctx: SyncContext, since: datetime, *, walked: bool, incremental: bool
+    ) -> None:
         """Departure records since ``since`` merged with dimission details. Incremental: only
         details of people not stored with a final dimission status are fetched, and what was
-        not re-read is kept from the stored row."""
+        not re-read is kept from the stored row. ``walked``: this run listed the directory."""
         client = ctx.client
 
         def stored_leavers(conn: Connection) -> dict[str, dict[str, Any]]:
@@ -416,11 +420,10 @@ class ContactsSync:
             return rows
 
         def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
-            if incremental:
-                # No walk in this run: a person seen active after their departure rejoined.
-                repo.upsert_leavers(conn, ctx.corp_id, rows, unless_active_since_leave=True)
-            else:
+            if walked:  # listed by this very run: employed (again)
                 repo.upsert_leavers(conn, ctx.corp_id, rows, seen_in_run=ctx.run_id)
+            else:  # no walk: a person seen active after their departure rejoined
+                repo.upsert_leavers(conn, ctx.corp_id, rows, unless_active_since_leave=True)
 
         rows = await ctx.unit(LEAVERS, "all", fetch, write)
         if rows is not None:

@@ -221,6 +221,7 @@ def _sync_run(
     json_output: bool,
 ) -> None:
     """One ``dingsync sync`` run with progress and summary; ``typer.Exit`` on failure."""
+    from dingsync.sync.lease import SyncAlreadyRunning
     from dingsync.sync.progress import RichProgress
     from dingsync.sync.runner import MissingCredentials, sync_once
 
@@ -242,6 +243,9 @@ def _sync_run(
     except ValueError as exc:
         err_console.print(f"error: {exc}", markup=False)
         raise typer.Exit(2) from exc
+    except SyncAlreadyRunning as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(3) from None
     except KeyboardInterrupt:
         err_console.print("interrupted; run `dingsync sync` again to resume from the checkpoint")
         raise typer.Exit(130) from None

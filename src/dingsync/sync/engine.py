@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine
 
 from dingsync.dingtalk import DingTalkClient
 from dingsync.store import repo
+from dingsync.sync.lease import sync_lease
 
 T = TypeVar("T")
 
@@ -260,8 +261,33 @@ async def run_sync(
 
     Records a ``sync_runs`` row: status ``running`` while it works, then ``succeeded``, ``failed``
     (error text without secrets) or ``interrupted`` (cancelled, e.g. Ctrl-C). Raises what an entity
-    raised after recording the failure.
+    raised after recording the failure, and :class:`~dingsync.sync.lease.SyncAlreadyRunning`
+    (before doing anything) when another sync of ``corp_id`` holds this database's sync lease.
     """
+    with sync_lease(engine, corp_id):
+        return await _run_sync(
+            client,
+            engine,
+            corp_id,
+            entities,
+            kind=kind,
+            concurrency=concurrency,
+            progress=progress,
+            resume=resume,
+        )
+
+
+async def _run_sync(
+    client: DingTalkClient,
+    engine: Engine,
+    corp_id: str,
+    entities: list[SyncEntity],
+    *,
+    kind: str,
+    concurrency: int,
+    progress: ProgressSink | None,
+    resume: bool,
+) -> SyncResult:
     names = [e.name for e in entities]
     started = time.monotonic()
     calls_before = Counter(client.calls)

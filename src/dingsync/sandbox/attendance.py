@@ -17,19 +17,43 @@ Work dates are calendar dates in Asia/Shanghai; every time on the wire is epoch 
 ``yyyy-MM-dd HH:mm:ss`` string in GMT+8. :class:`AttendanceArea` is registered in
 ``sandbox/areas.py``; ``area.leaves`` exposes the approved leave periods (for the approvals
 area) and ``stats()`` the monthly truth per person.
+
+Punch mutation (``POST /sandbox/mutate/attendance/punch``, :meth:`AttendanceArea.punch`; every
+field optional): ``{userid, check_time (epoch ms, default the sandbox clock's now), check_type
+(OnDuty/OffDuty), location_result (Normal/Outside), location_method (MAP/WIFI/ATM), device_sn,
+check_by_user}``. The punch goes to the scheduled check point nearest in time (within 12 hours,
+on the punch's calendar date or the day before — a night shift's off-duty punch lands on the
+previous work date; ``check_type`` restricts the choice, otherwise it is "by time of day"). A
+work date outside the generated history is scheduled on demand (weekends rest; ``NotSigned``
+rows until punched), and a person in no attendance group joins the default one (总部考勤组).
+The check point's result is recomputed the way generation computes it (late / seriously late
+from the class's permitted and serious minutes, early leave, whole minutes rounded up). The
+first on-duty and the last off-duty punch decide; any other punch (and one on a rest day, or
+under an approved leave) stays a valid punch in ``/attendance/listRecord`` and
+``getupdatedata`` without deciding a result. Every punch is announced to ``area.listeners`` as
+``("attendance_check_record", item)`` — a ``DataList`` item of events.md §2.4 (``address,
+checkTime, corpId, groupId, latitude, longitude, bizId, locationMethod, userId, deviceSN,
+locationResult, checkByUser``); the ``events`` area pushes it. An unknown ``userid`` is 404
+(60121), a bad field 400.
 """
 
 from __future__ import annotations
 
 import bisect
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
 from dingsync.sandbox.wire import OapiError
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from dingsync.sandbox.app import Route
     from dingsync.sandbox.company import Company
     from dingsync.sandbox.handlers import Call
@@ -111,6 +135,25 @@ class CheckPoint:
     minutes: int = 0
     approve_id: int | None = None
     proc_inst_id: str | None = None
+    #: Punches made through the mutation API carry DingTalk's ``bizId``, how they were made and
+    #: the time clock's serial number (generated punches leave them unset / ``MAP``).
+    biz_id: str | None = None
+    location_method: str = "MAP"
+    device_sn: str | None = None
+
+
+@dataclass(slots=True)
+class FreePunch:
+    """A valid punch that belongs to no check point (a punch on a rest day): served by
+    ``listRecord`` and ``getupdatedata`` with the day's work date, no plan and no result."""
+
+    record_id: int
+    user_ms: int
+    check_type: str
+    location_result: str
+    biz_id: str
+    location_method: str = "MAP"
+    device_sn: str | None = None
 
 
 @dataclass(slots=True)
@@ -139,6 +182,10 @@ class InvalidPunch:
     message: str
 
 
+#: Anything ``/attendance/listRecord`` serves as one punch.
+Punch = CheckPoint | InvalidPunch | FreePunch
+
+
 @dataclass(slots=True)
 class PersonDay:
     """One person on one scheduled work date: group, rest flag, check points, leave."""
@@ -152,6 +199,9 @@ class PersonDay:
     points: list[CheckPoint] = field(default_factory=list)
     leave: Leave | None = None
     invalid: list[InvalidPunch] = field(default_factory=list)
+    #: Valid punches that decide no result: superseded ones (a later on-duty or an earlier
+    #: off-duty punch), punches under an approved leave, punches on a rest day.
+    extra: list[CheckPoint | FreePunch] = field(default_factory=list)
     _rows: list[dict[str, Any]] | None = None
 
 
@@ -261,9 +311,9 @@ class AttendanceWorld:
         for lv in self.leaves:
             self.leaves_by_user.setdefault(lv.userid, []).append(lv)
         # Punch details (listRecord) by user, sorted by punch time.
-        self.punches: dict[str, list[tuple[int, PersonDay, CheckPoint | InvalidPunch]]] = {}
+        self.punches: dict[str, list[tuple[int, PersonDay, Punch]]] = {}
         for d in days:
-            items: list[tuple[int, PersonDay, CheckPoint | InvalidPunch]] = [
+            items: list[tuple[int, PersonDay, Punch]] = [
                 (p.user_ms, d, p) for p in d.points if p.source_type == "USER" and p.user_ms
             ]
             items.extend((ip.user_ms, d, ip) for ip in d.invalid)
@@ -271,6 +321,15 @@ class AttendanceWorld:
         for items in self.punches.values():
             items.sort(key=lambda t: t[0])
         self.punch_times = {u: [t[0] for t in items] for u, items in self.punches.items()}
+
+    def add_punch(self, day: PersonDay, item: CheckPoint | FreePunch) -> None:
+        """Index a new punch of ``day.userid`` (``item.user_ms``, epoch ms) for ``listRecord``."""
+        assert item.user_ms is not None
+        times = self.punch_times.setdefault(day.userid, [])
+        items = self.punches.setdefault(day.userid, [])
+        at = bisect.bisect_right(times, item.user_ms)
+        times.insert(at, item.user_ms)
+        items.insert(at, (item.user_ms, day, item))
 
     def monthly_truth(self) -> dict[str, dict[str, dict[str, float]]]:
         """``{"YYYY-MM": {userid: {metric: value}}}`` over every generated person-day."""
@@ -517,7 +576,15 @@ def _result_rows(corp_id: str, day: PersonDay) -> list[dict[str, Any]]:
     return day._rows
 
 
-def _record_row(corp_id: str, day: PersonDay, item: CheckPoint | InvalidPunch) -> dict[str, Any]:
+def punch_place(location_result: str) -> tuple[str, float, float]:
+    """``(address, latitude, longitude)`` the sandbox gives a punch with ``location_result``
+    (``Outside`` is a customer's site a few km away)."""
+    if location_result == "Outside":
+        return "浙江省杭州市余杭区", 30.385413, 120.117139
+    return "浙江省杭州市", 30.285413, 120.017139
+
+
+def _record_row(corp_id: str, day: PersonDay, item: Punch) -> dict[str, Any]:
     shift = day.group.shift
     if isinstance(item, InvalidPunch):
         return {
@@ -539,34 +606,62 @@ def _record_row(corp_id: str, day: PersonDay, item: CheckPoint | InvalidPunch) -
             "isLegal": "N",
         }
     outside = item.location_result == "Outside"
-    row: dict[str, Any] = {
-        "gmtModified": item.user_ms,
-        "baseCheckTime": item.base_ms,
-        "groupId": day.group.group_id,
-        "timeResult": item.time_result,
-        "userAccuracy": 65 if not outside else 120,
-        "classId": shift.class_id,
-        "workDate": date_ms(day.work_date),
-        "planId": item.plan_id,
-        "id": item.record_id,
-        "checkType": item.check_type,
-        "planCheckTime": item.base_ms,
-        "corpId": corp_id,
-        "locationResult": item.location_result,
-        "userLongitude": 120.117139 if outside else 120.017139,
-        "isLegal": "Y",
-        "gmtCreate": item.user_ms,
-        "userId": day.userid,
-        "userAddress": "浙江省杭州市余杭区" if outside else "浙江省杭州市",
-        "userLatitude": 30.385413 if outside else 30.285413,
-        "sourceType": "USER",
-        "userCheckTime": item.user_ms,
-        "locationMethod": "MAP",
-        "baseAddress": "浙江省杭州市",
-    }
+    address, latitude, longitude = punch_place(item.location_result)
+    row: dict[str, Any] = {"gmtModified": item.user_ms}
+    if isinstance(item, CheckPoint):
+        row["baseCheckTime"] = item.base_ms
+    row["groupId"] = day.group.group_id
+    row["timeResult"] = item.time_result if isinstance(item, CheckPoint) else "Normal"
+    row["userAccuracy"] = 65 if not outside else 120
+    if isinstance(item, CheckPoint):
+        row["classId"] = shift.class_id
+    row["workDate"] = date_ms(day.work_date)
+    if isinstance(item, CheckPoint):
+        row["planId"] = item.plan_id
+    row["id"] = item.record_id
+    row["checkType"] = item.check_type
+    if isinstance(item, CheckPoint):
+        row["planCheckTime"] = item.base_ms
+    row.update(
+        {
+            "corpId": corp_id,
+            "locationResult": item.location_result,
+            "userLongitude": longitude,
+            "isLegal": "Y",
+            "gmtCreate": item.user_ms,
+            "userId": day.userid,
+            "userAddress": address,
+            "userLatitude": latitude,
+            "sourceType": "USER",
+            "userCheckTime": item.user_ms,
+            "locationMethod": item.location_method,
+            "baseAddress": "浙江省杭州市",
+        }
+    )
     if outside:
         row["outsideRemark"] = "拜访客户"
+    if item.biz_id:
+        row["bizId"] = item.biz_id
+    if item.device_sn:
+        row["deviceSN"] = item.device_sn
     return row
+
+
+def _judge(shift: ShiftClass, check_type: str, base_ms: int, user_ms: int) -> tuple[str, int]:
+    """``(timeResult, minutes)`` of a punch at ``user_ms`` for a check point at ``base_ms``
+    (epoch ms): on duty ``Normal`` up to the class's permitted lateness, then ``Late``, and
+    ``SeriousLate`` from its serious minutes on; off duty ``Early`` before the base time.
+    Minutes are whole minutes rounded up, counted from the base time (as generation does)."""
+    if check_type == "OnDuty":
+        late_ms = user_ms - base_ms
+        if late_ms <= shift.permit_late_minutes * MINUTE_MS:
+            return "Normal", 0
+        minutes = -(-late_ms // MINUTE_MS)
+        return ("Late" if minutes < shift.serious_late_minutes else "SeriousLate"), minutes
+    early_ms = base_ms - user_ms
+    if early_ms <= 0:
+        return "Normal", 0
+    return "Early", -(-early_ms // MINUTE_MS)
 
 
 def _class_json(shift: ShiftClass) -> dict[str, Any]:
@@ -631,7 +726,9 @@ class AttendanceArea:
     ``hours``, ``work_date``, ``proc_inst_id``, ``approve_id``), ``knobs``:
     ``attendance_corrupt_column`` — ``None`` or ``{"userid", "alias", "date": "yyyy-MM-dd",
     "delta": n}``: that person's value of that report column on that day is served off by
-    ``delta`` (for the cross-check test).
+    ``delta`` (for the cross-check test). ``listeners`` hear every punch made through
+    :meth:`punch` as ``(event_type, data_item)`` and may answer a dict (the ``events`` area
+    answers the emitted event, which the mutation route returns).
     """
 
     def __init__(self, state: SandboxState) -> None:
@@ -640,6 +737,10 @@ class AttendanceArea:
         self.world = generate_attendance(state.company, state.config.seed, state.config.days)
         self.leaves: list[Leave] = list(self.world.leaves)
         self._truth: dict[str, Any] | None = None
+        #: ``(event_type, DataList item) -> answer | None``, called after each punch.
+        self.listeners: list[Callable[[str, dict[str, Any]], dict[str, Any] | None]] = []
+        self.rng = random.Random(f"dingsync-attendance-mutations:{state.config.seed}")
+        self._ids: dict[str, int] | None = None
 
     @property
     def corp_id(self) -> str:
@@ -664,6 +765,269 @@ class AttendanceArea:
                 "monthly": w.monthly_truth(),
             }
         return self._truth
+
+    # -- the punch mutation ----------------------------------------------------------------------
+    def punch(
+        self,
+        userid: str | None = None,
+        check_time: int | None = None,
+        check_type: str | None = None,
+        location_result: str | None = None,
+        location_method: str | None = None,
+        device_sn: str | None = None,
+        check_by_user: bool = True,
+    ) -> dict[str, Any]:
+        """Record a punch of ``userid`` at ``check_time`` (epoch ms; default the sandbox clock)
+        and announce it to :attr:`listeners` (see the module docstring for where it lands).
+
+        Returns ``{"punch": {...}, "item": {...}, "answers": [...]}``: ``punch`` names the
+        userid, ``work_date`` (``yyyy-MM-dd``, Asia/Shanghai), ``check_type``, ``time_result``,
+        ``minutes``, ``record_id``, ``result_id`` (``None`` when it decides no check point),
+        ``decides`` (it is now the result's punch), ``check_time``, ``biz_id``; ``item`` is the
+        event's ``DataList`` item; ``answers`` what the listeners returned. Raises ``KeyError``
+        (``"userid"``) for a person the company does not have (leavers included) and
+        ``ValueError`` for a bad field or a person who has not activated DingTalk."""
+        if check_type not in (None, "OnDuty", "OffDuty"):
+            raise ValueError("check_type must be OnDuty or OffDuty")
+        location = location_result or "Normal"
+        if location not in ("Normal", "Outside"):
+            raise ValueError("location_result must be Normal or Outside")
+        method = location_method or "MAP"
+        if method not in ("MAP", "WIFI", "ATM"):
+            raise ValueError("location_method must be MAP, WIFI or ATM")
+        if check_time is not None and (isinstance(check_time, bool) or check_time < 0):
+            raise ValueError("check_time must be epoch milliseconds")
+        with self.state.lock:
+            company = self.state.company
+            if userid is None:
+                pool = sorted(u for g in self.world.groups for u in g.members if u in company.users)
+                if not pool:
+                    raise ValueError("nobody can punch")
+                userid = self.rng.choice(pool)
+            user = company.users.get(userid)
+            if user is None:
+                raise KeyError("userid")
+            if not user.active:
+                raise ValueError(f"{userid} has not activated DingTalk and cannot punch")
+            at_ms = self.state.clock.now_ms() if check_time is None else int(check_time)
+            group = self._group_of(userid)
+            day, index = self._locate(userid, group, at_ms, check_type)
+            record_id = self._next_id("record")
+            biz_id = f"{self.rng.getrandbits(48):012X}"
+            decides = False
+            result_id: int | None = None
+            minutes = 0
+            item: CheckPoint | FreePunch
+            if index is None:
+                hour = datetime.fromtimestamp(at_ms / 1000, GMT8).hour
+                kind = check_type or ("OnDuty" if hour < 12 else "OffDuty")
+                item = FreePunch(record_id, at_ms, kind, location, biz_id, method, device_sn)
+                time_result = "Normal"
+                day.extra.append(item)
+            else:
+                point = day.points[index]
+                time_result, minutes = _judge(group.shift, point.check_type, point.base_ms, at_ms)
+                kind = point.check_type
+                item = CheckPoint(
+                    point.result_id,
+                    point.plan_id,
+                    kind,
+                    point.base_ms,
+                    at_ms,
+                    time_result,
+                    location,
+                    "USER",
+                    record_id,
+                    minutes,
+                    biz_id=biz_id,
+                    location_method=method,
+                    device_sn=device_sn,
+                )
+                if point.source_type == "SYSTEM" or (
+                    point.source_type == "USER"
+                    and point.user_ms is not None
+                    and (at_ms < point.user_ms if kind == "OnDuty" else at_ms > point.user_ms)
+                ):
+                    decides = True
+                    result_id = point.result_id
+                    day.points[index] = item
+                    if point.source_type == "USER":
+                        day.extra.append(point)  # the superseded punch stays a punch
+                else:
+                    day.extra.append(item)
+            self.world.by_user.setdefault(userid, {})[day.work_date] = day
+            self.world.add_punch(day, item)
+            day._rows = None
+            self._truth = None
+            address, latitude, longitude = punch_place(location)
+            data_item: dict[str, Any] = {
+                "address": address,
+                "checkTime": at_ms,
+                "corpId": self.corp_id,
+                "groupId": group.group_id,
+                "latitude": latitude,
+                "longitude": longitude,
+                "bizId": biz_id,
+                "locationMethod": method,
+                "userId": userid,
+                "deviceSN": device_sn or "",
+                "locationResult": location,
+                "checkByUser": bool(check_by_user),
+            }
+        answers = [
+            answer
+            for listener in list(self.listeners)
+            if (answer := listener("attendance_check_record", dict(data_item))) is not None
+        ]
+        return {
+            "punch": {
+                "userid": userid,
+                "work_date": day.work_date.isoformat(),
+                "check_type": kind,
+                "time_result": time_result,
+                "minutes": minutes,
+                "record_id": record_id,
+                "result_id": result_id,
+                "decides": decides,
+                "check_time": at_ms,
+                "biz_id": biz_id,
+            },
+            "item": data_item,
+            "answers": answers,
+        }
+
+    def _next_id(self, kind: str) -> int:
+        """A fresh id of ``kind`` (``result``, ``record``, ``plan``, ``schedule``) above every
+        generated one."""
+        if self._ids is None:
+            ids = {"result": 0, "record": 0, "plan": 0, "schedule": 0}
+            for per in self.world.by_user.values():
+                for d in per.values():
+                    ids["schedule"] = max(ids["schedule"], d.schedule_id)
+                    for pt in d.points:
+                        ids["result"] = max(ids["result"], pt.result_id)
+                        ids["plan"] = max(ids["plan"], pt.plan_id)
+                        ids["record"] = max(ids["record"], pt.record_id or 0)
+                    for ip in d.invalid:
+                        ids["record"] = max(ids["record"], ip.record_id)
+            self._ids = ids
+        self._ids[kind] += 1
+        return self._ids[kind]
+
+    def _group_of(self, userid: str) -> Group:
+        """The person's attendance group; someone in none joins the default group."""
+        for day in self.world.by_user.get(userid, {}).values():
+            return day.group
+        for g in self.world.groups:
+            if userid in g.members:
+                return g
+        default = self.world.groups_by_id.get(600001) or self.world.groups[0]
+        bisect.insort(default.members, userid)
+        return default
+
+    def _day_for(self, userid: str, group: Group, day: date) -> PersonDay:
+        """The stored person-day, or a new one scheduled like generation (weekends and the
+        generated holidays rest; working days get ``NotSigned`` check points). Not stored."""
+        known = self.world.by_user.get(userid, {}).get(day)
+        if known is not None:
+            return known
+        holiday = day in self.world.holidays
+        rest = day.weekday() >= 5 or holiday
+        pd = PersonDay(userid, day, group, rest, holiday, self._next_id("schedule"))
+        if not rest:
+            shift = group.shift
+            on_base = _wall_ms(day, shift.on_minute)
+            off_base = _wall_ms(day, shift.off_minute + (1440 if shift.across else 0))
+            pd.points = [
+                CheckPoint(
+                    self._next_id("result"),
+                    self._next_id("plan"),
+                    check,
+                    base,
+                    None,
+                    "NotSigned",
+                    "NotSigned",
+                    "SYSTEM",
+                    None,
+                )
+                for check, base in (("OnDuty", on_base), ("OffDuty", off_base))
+            ]
+        return pd
+
+    def _locate(
+        self, userid: str, group: Group, at_ms: int, check_type: str | None
+    ) -> tuple[PersonDay, int | None]:
+        """The person-day and the index of the check point a punch at ``at_ms`` belongs to:
+        the nearest scheduled point (of ``check_type`` if given) within 12 hours on the punch's
+        calendar date or the day before; ``None`` (a free punch on the calendar date) else."""
+        calendar = datetime.fromtimestamp(at_ms / 1000, GMT8).date()
+        best: tuple[int, PersonDay, int] | None = None
+        for d in (calendar - timedelta(days=1), calendar):
+            day = self._day_for(userid, group, d)
+            if day.is_rest:
+                continue
+            for i, pt in enumerate(day.points):
+                if check_type is not None and pt.check_type != check_type:
+                    continue
+                distance = abs(at_ms - pt.base_ms)
+                if distance <= 12 * HOUR_MS and (best is None or distance < best[0]):
+                    best = (distance, day, i)
+        if best is not None:
+            return best[1], best[2]
+        return self._day_for(userid, group, calendar), None
+
+    def control_routes(self, app: FastAPI) -> None:
+        """``POST /sandbox/mutate/attendance/punch`` (see the module docstring): answers the
+        emitted event like the contacts mutations, plus ``punch``; without an events area
+        ``{"punch": …, "item": …}``. 404 ``{"errcode": 60121, …}`` for an unknown userid,
+        400 ``{"errcode": 400002, …}`` for a bad field."""
+
+        def boolean(value: Any) -> bool:
+            if not isinstance(value, bool):
+                raise ValueError("check_by_user must be true or false")
+            return value
+
+        def epoch_ms(value: Any) -> int:
+            if isinstance(value, bool) or not str(value).strip().isdigit():
+                raise ValueError("check_time must be epoch milliseconds")
+            return int(value)
+
+        fields: dict[str, Callable[[Any], Any]] = {
+            "userid": str,
+            "check_time": epoch_ms,
+            "check_type": str,
+            "location_result": str,
+            "location_method": str,
+            "device_sn": str,
+            "check_by_user": boolean,
+        }
+
+        async def punch(request: Request) -> JSONResponse:
+            try:
+                body = await request.json()
+            except ValueError:
+                body = None
+            data = body if isinstance(body, dict) else {}
+            try:
+                kwargs = {k: cast(data[k]) for k, cast in fields.items() if data.get(k) is not None}
+                outcome = self.punch(**kwargs)
+            except KeyError as exc:
+                return JSONResponse(
+                    {"errcode": 60121, "errmsg": "找不到该用户", "error": f"unknown {exc.args[0]}"},
+                    status_code=404,
+                )
+            except (ValueError, TypeError) as exc:
+                return JSONResponse(
+                    {"errcode": ERR_PARAM, "errmsg": f"无效的参数: {exc}", "error": str(exc)},
+                    status_code=400,
+                )
+            answer: dict[str, Any] = dict(outcome["answers"][0]) if outcome["answers"] else {}
+            if not answer:
+                answer["item"] = outcome["item"]
+            answer["punch"] = outcome["punch"]
+            return JSONResponse(answer)
+
+        app.add_api_route("/sandbox/mutate/attendance/punch", punch, methods=["POST"])
 
     # -- routes ----------------------------------------------------------------------------------
     def routes(self) -> list[Route]:
@@ -785,6 +1149,20 @@ class AttendanceArea:
                         "source_type": "USER",
                         "user_longitude": "120.017139",
                         "user_latitude": "30.285413",
+                    }
+                )
+            for extra in day.extra:
+                _, lat, lon = punch_place(extra.location_result)
+                assert extra.user_ms is not None
+                records.append(
+                    {
+                        "record_id": extra.record_id,
+                        "user_check_time": wire_time(extra.user_ms),
+                        "valid_matched": False,
+                        "user_accuracy": "65.0",
+                        "source_type": "USER",
+                        "user_longitude": f"{lon:.6f}",
+                        "user_latitude": f"{lat:.6f}",
                     }
                 )
             for ip in day.invalid:

@@ -4,12 +4,21 @@ pushing the matching events — encrypted HTTP callbacks and Stream mode (events
 Mutations (``POST /sandbox/mutate/contacts/<kind>``, JSON body, every field optional — missing
 ones are drawn from a seeded RNG): ``hire {dept_id, name}``, ``move {userid, to_dept_id}``,
 ``modify {userid, title}``, ``leave {userid}``, ``rejoin {userid}`` (a leaver comes back; the
-departure record stays as history), ``create_department {parent_id, name}``, and
-``random {n, kinds}`` (``n`` random ones). Each changes ``state.company`` in place, calls
+departure record stays as history), ``create_department {parent_id, name}``, ``admin_add
+{userid, sys_level (1 main, 2 sub — the default), dept_ids (a sub-administrator's scope;
+default 1–3 random departments, the main administrator's is ``[1]``)}``, ``admin_remove
+{userid}`` (default a random sub-administrator; removing the last main administrator is refused
+with 400), and ``random {n, kinds}`` (``n`` random ones among the contacts kinds, or among
+``kinds``, which may name the admin kinds too). Each changes ``state.company`` in place, calls
 ``state.reindex()`` and emits one event (``user_add_org``, ``user_modify_org``,
-``user_leave_org``, ``org_dept_create``). Approval mutations of the ``approvals`` area
-(``/sandbox/mutate/approvals/...``) are heard through its ``listeners`` and emitted as
-``bpms_instance_change``/``bpms_task_change``.
+``user_leave_org``, ``org_dept_create``, ``org_admin_add``, ``org_admin_remove`` — the admin
+events carry only ``UserId``/``userId``, events.md §2.2). An unknown id answers 404
+``{"errcode": 60121 | 60003, "errmsg", "error"}``, a mutation that cannot apply 409
+``{"error"}``. Approval mutations of the ``approvals`` area (``/sandbox/mutate/approvals/...``)
+are heard through its ``listeners`` and emitted as ``bpms_instance_change``/``bpms_task_change``;
+so are the attendance area's punches (``POST /sandbox/mutate/attendance/punch``, see
+``sandbox/attendance.py``), emitted as ``attendance_check_record`` with a ``DataList``
+(legacy) / ``dataList`` (current, Stream) of one item.
 
 HTTP push: ``/call_back/register_call_back`` (and ``update``/``get``/``delete``) through the
 shared wrapper — registering sends ``check_url`` and requires the encrypted ``success``; such a
@@ -72,6 +81,9 @@ if TYPE_CHECKING:
 USER_TAGS = ("user_add_org", "user_modify_org", "user_leave_org", "user_active_org")
 DEPT_TAGS = ("org_dept_create", "org_dept_modify", "org_dept_remove")
 MUTATION_KINDS = ("hire", "move", "modify", "leave", "rejoin", "create_department")
+#: Administrator mutations: routed and accepted by ``random {kinds}``, not in its default pool.
+ADMIN_KINDS = ("admin_add", "admin_remove")
+ALL_KINDS = MUTATION_KINDS + ADMIN_KINDS
 MAX_KEPT = 20_000
 
 
@@ -91,7 +103,8 @@ class SandboxEvent:
         body: dict[str, Any] = {"EventType": self.event_type, "CorpId": self.corp_id}
         if "userId" in self.fields:
             body["UserId"] = list(self.fields["userId"])
-            body["OptStaffId"] = self.fields.get("optStaffId", "")
+            if "optStaffId" in self.fields:
+                body["OptStaffId"] = self.fields["optStaffId"]
         if "deptId" in self.fields:
             body["DeptId"] = list(self.fields["deptId"])
         if self.event_type.startswith("bpms_"):
@@ -137,6 +150,28 @@ class SandboxEvent:
             key = "bpmsCallBackData"
             data.update(self.fields)
         return {"call_back_tag": self.event_type, "event_time": self.born_ms, key: data}
+
+
+class MutationRefused(ValueError):
+    """A mutation DingTalk itself would refuse (answered 400, e.g. removing the last main
+    administrator)."""
+
+
+#: errcode/errmsg of the 404 answered for an unknown id, by the id's name.
+_UNKNOWN: dict[str, tuple[int, str]] = {
+    "userid": (60121, "找不到该用户"),
+    "dept_id": (60003, "部门不存在"),
+    "to_dept_id": (60003, "部门不存在"),
+    "parent_id": (60003, "部门不存在"),
+    "dept_ids": (60003, "部门不存在"),
+}
+
+
+def _unknown(name: str) -> JSONResponse:
+    errcode, errmsg = _UNKNOWN.get(name, (400002, "无效的参数"))
+    return JSONResponse(
+        {"errcode": errcode, "errmsg": errmsg, "error": f"unknown {name}"}, status_code=404
+    )
 
 
 @dataclass
@@ -737,15 +772,20 @@ class EventsArea:
             except ValueError:
                 return {}
 
-        for kind in MUTATION_KINDS:
+        for kind in ALL_KINDS:
 
             async def mutate(request: Request, kind: str = kind) -> JSONResponse:
                 data = await body_of(request)
                 try:
                     ev = self.mutate(kind, data)
                 except KeyError as exc:
-                    return JSONResponse({"error": f"unknown {exc.args[0]}"}, status_code=404)
-                except ValueError as exc:
+                    return _unknown(str(exc.args[0]))
+                except MutationRefused as exc:
+                    return JSONResponse(
+                        {"errcode": 400002, "errmsg": str(exc), "error": str(exc)},
+                        status_code=400,
+                    )
+                except (ValueError, TypeError) as exc:
                     return JSONResponse({"error": str(exc)}, status_code=409)
                 return JSONResponse(_event_answer(ev))
 
@@ -756,6 +796,9 @@ class EventsArea:
             data = await body_of(request)
             n = int(data.get("n", 1))
             kinds = data.get("kinds") or list(MUTATION_KINDS)
+            unknown = sorted(set(kinds) - set(ALL_KINDS))
+            if unknown:
+                return JSONResponse({"error": f"unknown kinds {unknown}"}, status_code=400)
             events = [self.mutate_random(kinds) for _ in range(n)]
             return JSONResponse({"events": [_event_answer(e) for e in events if e]})
 
@@ -817,7 +860,7 @@ class EventsArea:
         unknown id, ``ValueError`` when nothing fits."""
         data = data or {}
         fn = getattr(self, f"_m_{kind}", None)
-        if fn is None or kind not in MUTATION_KINDS:
+        if fn is None or kind not in ALL_KINDS:
             raise KeyError(kind)
         with self.state.lock:
             fields, event_type = fn(data)
@@ -826,7 +869,8 @@ class EventsArea:
         return self.emit(event_type, fields)
 
     def mutate_random(self, kinds: list[str] | None = None) -> SandboxEvent | None:
-        """One random mutation among ``kinds`` (weighted towards moves and edits)."""
+        """One random mutation among ``kinds`` (default the contacts kinds, weighted towards
+        moves and edits; the admin kinds only when named)."""
         weights = {
             "hire": 3,
             "move": 4,
@@ -834,6 +878,8 @@ class EventsArea:
             "leave": 2,
             "rejoin": 1,
             "create_department": 1,
+            "admin_add": 1,
+            "admin_remove": 1,
         }
         pool = [k for k in (kinds or MUTATION_KINDS) if k in weights]
         for _ in range(5):
@@ -1040,6 +1086,70 @@ class EventsArea:
         )
         return {"deptId": [dept_id]}, "org_dept_create"
 
+    def _m_admin_add(self, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """Make ``userid`` an administrator: ``sys_level`` 1 (main, scope ``[1]``) or 2 (sub,
+        scope ``dept_ids``: top departments of what they manage). An administrator already is
+        given the new level and scope."""
+        c = self._company()
+        given = data.get("sys_level") or 2
+        if given not in (1, 2, "1", "2"):
+            raise MutationRefused("sys_level must be 1 (main) or 2 (sub-administrator)")
+        level = int(given)
+        if data.get("userid"):
+            userid = str(data["userid"])
+            if userid not in c.users:
+                raise KeyError("userid")
+        else:
+            pool = sorted(
+                u.userid for u in c.users.values() if u.active and u.userid not in c.admins
+            )
+            if not pool:
+                raise ValueError("nobody can become an administrator")
+            userid = self.rng.choice(pool)
+        if level == 1:
+            scope = [ROOT_DEPT_ID]
+        elif data.get("dept_ids"):
+            raw = data["dept_ids"]
+            try:
+                scope = sorted({int(d) for d in (raw if isinstance(raw, list) else [raw])})
+            except (TypeError, ValueError):
+                raise MutationRefused("dept_ids must be department ids") from None
+            if any(d not in c.departments for d in scope):
+                raise KeyError("dept_ids")
+        else:
+            depts = self._non_root_depts()
+            scope = sorted(self.rng.sample(depts, min(len(depts), self.rng.randint(1, 3))))
+        other_mains = any(lv == 1 for u, lv in c.admins.items() if u != userid)
+        if level == 2 and c.admins.get(userid) == 1 and not other_mains:
+            raise MutationRefused("the last main administrator cannot become a sub-administrator")
+        c.admins[userid] = level
+        c.admin_scopes[userid] = scope
+        c.users[userid].admin = True
+        return {"userId": [userid]}, "org_admin_add"
+
+    def _m_admin_remove(self, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """Take ``userid``'s administrator role (and scope) away; the last main administrator
+        cannot be removed (:class:`MutationRefused`)."""
+        c = self._company()
+        if data.get("userid"):
+            userid = str(data["userid"])
+            if userid not in c.users:
+                raise KeyError("userid")
+            if userid not in c.admins:
+                raise ValueError(f"{userid} is not an administrator")
+        else:
+            mains = [u for u, lv in c.admins.items() if lv == 1]
+            pool = sorted(u for u, lv in c.admins.items() if lv == 2 or len(mains) > 1)
+            if not pool:
+                raise ValueError("no administrator can be removed")
+            userid = self.rng.choice(pool)
+        if c.admins[userid] == 1 and not any(lv == 1 for u, lv in c.admins.items() if u != userid):
+            raise MutationRefused("the last main administrator cannot be removed")
+        del c.admins[userid]
+        c.admin_scopes.pop(userid, None)
+        c.users[userid].admin = False
+        return {"userId": [userid]}, "org_admin_remove"
+
     # -- approvals (heard from the approvals area) ------------------------------------------------
     def _on_approval(self, event_type: str, inst: Any) -> None:
         fields: dict[str, Any] = {
@@ -1059,10 +1169,12 @@ class EventsArea:
         self.counters["approval_events"] += 1
         self.emit(event_type, fields)
 
-    def _on_attendance(self, event_type: str, item: dict[str, Any]) -> None:
+    def _on_attendance(self, event_type: str, item: dict[str, Any]) -> dict[str, Any]:
+        """A punch of the attendance area → one event with a one-item ``dataList`` (legacy
+        ``DataList``); answers the mutation's JSON."""
         data = {"corpId": self.state.app.corp_id, **item}
         self.counters["attendance_events"] += 1
-        self.emit(event_type, {"dataList": [data]})
+        return _event_answer(self.emit(event_type, {"dataList": [data]}))
 
 
 def _event_answer(ev: SandboxEvent) -> dict[str, Any]:

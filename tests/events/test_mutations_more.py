@@ -552,3 +552,29 @@ def test_pushed_shapes_follow_events_md(
         False,
     )
     assert item["locationResult"] == "Normal" and isinstance(item["groupId"], int)
+
+
+def test_an_administrator_who_leaves_loses_the_role_in_the_database(
+    sandbox: SandboxServer, engine: Engine, receiver: ReceiverServer
+) -> None:
+    corp = sandbox.app.corp_id
+    initial_sync(sandbox, engine)
+    subscribe(sandbox, receiver)
+    company = sandbox.company
+    sub_admin = sorted(u for u, lv in company.admins.items() if lv == 2)[0]
+    ev = mutate(sandbox, "leave", userid=sub_admin)
+    assert ev["event_type"] == "user_leave_org"
+    assert sub_admin not in company.admins and sub_admin not in company.admin_scopes
+    wait_processed_since(engine, corp, ev["born_ms"])
+    with engine.connect() as conn:
+        d = repo.load_directory(conn, corp)
+    assert d["users"][sub_admin]["status"] == "left"
+    assert sub_admin not in d["admins"] and sub_admin not in d["scopes"]
+    assert {u: int(r["sys_level"]) for u, r in d["admins"].items()} == company.admins
+    assert directory_differences(engine, corp, company) == []
+
+    main = company.main_admin_userid
+    if sum(1 for lv in company.admins.values() if lv == 1) == 1:
+        r = post(sandbox, "/sandbox/mutate/contacts/leave", {"userid": main})
+        assert r.status_code == 400 and "last main administrator" in r.json()["error"]
+        assert main in company.users and company.admins[main] == 1

@@ -1013,6 +1013,13 @@ class EventsArea:
     def _m_leave(self, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
         c = self._company()
         userid = self._pick_user(data)
+        if c.admins.get(userid) == 1 and not any(
+            lv == 1 for u, lv in c.admins.items() if u != userid
+        ):
+            raise MutationRefused("the last main administrator cannot leave; hand it over first")
+        # Whoever leaves loses an administrator role and its scope with the account.
+        c.admins.pop(userid, None)
+        c.admin_scopes.pop(userid, None)
         user = c.users.pop(userid)
         now_ms = self.state.clock.now_ms()
         depts = user.dept_id_list or [ROOT_DEPT_ID]

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from dingsync.store import repo
-from dingsync.store.schema import departments, user_departments, users, utcnow
+from dingsync.store.schema import admins, departments, user_departments, users, utcnow
 from dingsync.store.schema_events import event_inbox
 
 #: Statuses ``dingsync events replay`` picks by default.
@@ -162,6 +162,14 @@ def mark_user_left(conn: Connection, corp_id: str, userid: str, left_at: datetim
     return bool(n)
 
 
+def is_admin(conn: Connection, corp_id: str, userid: str) -> bool:
+    """True when ``userid`` is stored as an administrator (main or sub) of ``corp_id``."""
+    row = conn.execute(
+        select(admins.c.userid).where(admins.c.corp_id == corp_id, admins.c.userid == userid)
+    ).first()
+    return row is not None
+
+
 def mark_department_removed(conn: Connection, corp_id: str, dept_id: int) -> bool:
     """A department was deleted (``org_dept_remove``): ``status='removed'`` (the row is kept)
     and its memberships deleted. Returns False if the department is unknown."""
@@ -197,6 +205,7 @@ __all__ = [
     "get_event",
     "has_events",
     "insert_event",
+    "is_admin",
     "list_events",
     "mark_department_removed",
     "mark_user_left",

@@ -466,11 +466,15 @@ class EventProcessor:
         if leaver["leave_time"] is None:
             leaver["leave_time"] = left_at
 
-        def write(conn: Connection) -> None:
+        def write(conn: Connection) -> bool:
+            was_admin = repo_events.is_admin(conn, self.corp_id, userid)
             repo_events.mark_user_left(conn, self.corp_id, userid, leaver["leave_time"])
             repo.upsert_leavers(conn, self.corp_id, [leaver])
+            return was_admin
 
-        await self._write(write)
+        if await self._write(write):
+            # An administrator who leaves loses the role; DingTalk says so by listadmin only.
+            await self.refresh_admins()
 
     async def refresh_department(self, dept_id: int) -> None:
         """Re-read one department (``/topapi/v2/department/get``); an unknown one (60003) is

@@ -205,3 +205,90 @@ async def test_cli_export_and_stats(
         app, ["export", "approvals", "--template", "没有", "--database-url", sqlite_url], env=env
     )
     assert res.exit_code != 0
+
+
+async def test_export_narrowed_to_a_viewer_and_departments_streams_in_batches(
+    sandbox: SandboxServer, engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``visible`` (originator, approvers, cc'd people, originators in scope departments),
+    ``dept_ids``, ``status`` and ``originator`` are applied in SQL; read in batches of two,
+    the file is the same as in one batch."""
+    from sqlalchemy import select
+
+    from dingsync.export import approvals as export_module
+    from dingsync.store.repo_web import Visible, department_subtree
+    from dingsync.store.schema import user_departments
+    from dingsync.store.schema_approvals import approval_cc, approval_instances, approval_tasks
+    from dingsync.sync.contacts import ContactsSync
+
+    async with make_client(sandbox) as client:  # the directory too: departments and members
+        result = await run_sync(
+            client, engine, sandbox.app.corp_id, [ContactsSync(), ApprovalsSync()]
+        )
+    assert result.status == "succeeded"
+    corp = sandbox.app.corp_id
+    with engine.connect() as conn:
+        insts = {
+            r.process_instance_id: r
+            for r in conn.execute(
+                select(approval_instances).where(approval_instances.c.corp_id == corp)
+            )
+        }
+        involved: dict[str, set[str]] = {}
+        for table in (approval_tasks, approval_cc):
+            for r in conn.execute(select(table.c.process_instance_id, table.c.userid)):
+                involved.setdefault(r.userid, set()).add(r.process_instance_id)
+        members: dict[str, set[int]] = {}
+        for r in conn.execute(select(user_departments.c.userid, user_departments.c.dept_id)):
+            members.setdefault(r.userid, set()).add(int(r.dept_id))
+        code = Counter(i.process_code for i in insts.values()).most_common(1)[0][0]
+        tpl = repo_approvals.find_template(conn, corp, code)
+        assert tpl is not None
+        mine = {pid for pid, i in insts.items() if i.process_code == code}
+
+        def export(name: str, **kw: Any) -> list[str]:
+            path = tmp_path / f"{name}.csv"
+            result = export_approvals(conn, corp, tpl, path, "csv", **kw)
+            with path.open(encoding="utf-8-sig") as fh:
+                ids = [row[1] for row in list(csv.reader(fh))[1:]]
+            assert result.rows == len(ids) == len(set(ids))
+            return ids
+
+        person = max(involved, key=lambda u: len(involved[u] & mine))
+        seen = {pid for pid in mine if insts[pid].originator_userid == person}
+        seen |= involved[person] & mine
+        assert seen
+        own = Visible(owner=person, participant=person)
+        assert set(export("own", visible=own)) == seen
+
+        def originated_in(depts: set[int]) -> set[str]:
+            return {
+                pid
+                for pid in mine
+                if members.get(insts[pid].originator_userid or "", set()) & depts
+            }
+
+        below = next(  # a department whose people originated some, not all
+            sub
+            for d in sorted(sandbox.company.departments)
+            if 0 < len(originated_in(sub := department_subtree(conn, corp, [d]))) < len(mine)
+        )
+        in_dept = originated_in(below)
+        assert set(export("dept", dept_ids=below)) == in_dept
+        scoped = Visible(owner=person, participant=person, dept_ids=tuple(sorted(below)))
+        assert set(export("scoped", visible=scoped)) == seen | in_dept
+        done = {pid for pid in mine if insts[pid].status == "COMPLETED"}
+        assert set(export("done", status="COMPLETED", visible=scoped)) == done & (seen | in_dept)
+        assert set(export("theirs", originator=person)) == {
+            pid for pid in mine if insts[pid].originator_userid == person
+        }
+
+        whole = export("whole")
+        assert set(whole) == mine
+        one_batch = (tmp_path / "whole.csv").read_bytes()
+        monkeypatch.setattr(export_module, "BATCH", 2)
+        assert export("whole2") == whole
+        assert (tmp_path / "whole2.csv").read_bytes() == one_batch
+        assert (tmp_path / "whole2.details.csv").read_bytes() == (
+            tmp_path / "whole.details.csv"
+        ).read_bytes()

@@ -137,3 +137,100 @@ def _some_department(conn: Any, corp: str) -> tuple[int, set[str]]:
     if not ids:
         pytest.skip("company without sub-departments")
     return ids[0], dept_scope(conn, corp, ids[0])
+
+
+def _csv_ids(path: Path) -> set[str]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0][0] == "日志ID"
+    return {r[0] for r in rows[1:]}
+
+
+def test_export_narrowed_by_departments_creator_and_visibility(
+    sandbox: SandboxServer, engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """``dept_ids`` (several roots with their sub-departments), ``creator`` and a viewer's
+    ``visible`` scope are applied in SQL; the CLI's repeatable ``--dept`` gives the same rows."""
+    from typer.testing import CliRunner
+
+    from dingsync.cli import app
+    from dingsync.store.repo_web import Visible, department_subtree
+
+    assert sync(sandbox, engine, details="none").status == "succeeded"
+    corp = sandbox.app.corp_id
+    first, last = window_dates(sandbox)
+    company = sandbox.company
+
+    def below(dept: int) -> set[int]:
+        out = {dept}
+        for child in company.children(dept):
+            out |= below(child.dept_id)
+        return out
+
+    with engine.connect() as conn:
+        stored = repo_reports.load_reports(conn, corp)
+        template = max(
+            {r["template_name"] for r in stored.values()},
+            key=lambda t: len(
+                {r["creator_id"] for r in stored.values() if r["template_name"] == t}
+            ),
+        )
+        daily = {rid: r for rid, r in stored.items() if r["template_name"] == template}
+        members: dict[str, set[int]] = {}
+        for u, d in conn.execute(
+            select(user_departments.c.userid, user_departments.c.dept_id).where(
+                user_departments.c.corp_id == corp
+            )
+        ):
+            members.setdefault(u, set()).add(int(d))
+
+        def written_in(depts: set[int]) -> set[str]:
+            return {rid for rid, r in daily.items() if members.get(r["creator_id"], set()) & depts}
+
+        # two departments apart (neither below the other) whose people wrote some, not all
+        roots, wanted = next(
+            ([a, b], below(a) | below(b))
+            for a in sorted(company.departments)
+            for b in sorted(company.departments)
+            if 1 not in (a, b)
+            and a < b
+            and not below(a) & below(b)
+            and 0 < len(written_in(below(a) | below(b))) < len(daily)
+            and written_in(below(a))
+            and written_in(below(b))
+        )
+        assert department_subtree(conn, corp, roots) == wanted
+        in_depts = written_in(wanted)
+
+        def export(name: str, **kw: Any) -> set[str]:
+            path = tmp_path / f"{name}.csv"
+            n = export_reports(conn, corp, template, first, last, path, "csv", **kw)
+            ids = _csv_ids(path)
+            assert n == len(ids)
+            return ids
+
+        assert export("depts", dept_ids=wanted) == in_depts
+        person = max(
+            company.users,
+            key=lambda u: sum(1 for r in daily.values() if u in r["receivers"]),
+        )
+        created = {rid for rid, r in daily.items() if r["creator_id"] == person}
+        received = {rid for rid, r in daily.items() if person in r["receivers"]}
+        assert received
+        assert export("creator", creator=person) == created
+        own = Visible(owner=person, participant=person)
+        assert export("own", visible=own) == created | received
+        scoped = Visible(owner=person, participant=person, dept_ids=tuple(sorted(wanted)))
+        assert export("scoped", visible=scoped) == created | received | in_depts
+        # filters narrow what is visible
+        assert export("both", visible=own, dept_ids=wanted) == (created | received) & in_depts
+
+    out = tmp_path / "cli.csv"
+    res = CliRunner().invoke(
+        app,
+        ["export", "reports", "--template", template, "--from", first.isoformat(), "--to",
+         last.isoformat(), "--dept", str(roots[0]), "--dept", str(roots[1]), "--format", "csv",
+         "-o", str(out), "--database-url", db_url, "--corp-id", corp],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert _csv_ids(out) == in_depts

@@ -5,12 +5,17 @@ and PostgreSQL, and the answers are compared with the stored truth."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import hashlib
+import io
+from collections import Counter
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import openpyxl
 import pytest
 from sqlalchemy import Engine, select, text
 
@@ -296,15 +301,16 @@ def test_area_exports_are_scoped_and_audited(data_web: Web) -> None:
     assert r.status_code == 200, r.text
     expected = sum(1 for t, c in report_rows if t == template and members.get(c, set()) & inside)
     assert int(r.headers["x-export-rows"]) == expected
+    # A department outside the scope narrows like the list does: only what the
+    # sub-administrator created or received from people there.
     outside = next(
         d for d in company.departments if d not in _subtree(web, company.admin_scopes[sub])
     )
-    r = web.post(
-        "/api/exports",
-        sub_token,
-        json={"kind": "reports", "filters": {"template": template, "dept_id": outside}},
-    )
-    assert r.status_code == 403 and r.json()["error"]["code"] == "export.forbidden"
+    filters = {"template": template, "dept_id": outside, **span}
+    r = web.post("/api/exports", sub_token, json={"kind": "reports", "filters": filters})
+    assert r.status_code == 200, r.text
+    listed = _all(web, "/api/reports", sub_token, **filters)
+    assert int(r.headers["x-export-rows"]) == len(listed)
 
     # Attendance for the month, whole company; an employee may not export it.
     r = web.post(
@@ -341,10 +347,243 @@ def test_area_exports_are_scoped_and_audited(data_web: Web) -> None:
     assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid"
 
     audit = web.get("/api/exports/audit", admin).json()
-    assert audit["total"] == before + 4
-    assert [a["kind"] for a in audit["items"][:4]] == [
+    assert audit["total"] == before + 5
+    assert [a["kind"] for a in audit["items"][:5]] == [
         "approvals",
         "attendance",
         "reports",
         "reports",
+        "reports",
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# An export holds exactly what the same person lists with the same filters
+# --------------------------------------------------------------------------------------------
+LIST_PATH = {"reports": "/api/reports", "approvals": "/api/approvals"}
+ID_HEADER = {"reports": "日志ID", "approvals": "实例ID"}
+ID_KEY = {"reports": "report_id", "approvals": "process_instance_id"}
+SHEET = {"reports": "日志", "approvals": "审批"}
+WIDE = {"start_date": "2000-01-01", "end_date": (TODAY + timedelta(days=7)).isoformat()}
+
+
+def _exported_ids(kind: str, fmt: str, content: bytes) -> list[str]:
+    """The record ids of an export file (csv or the xlsx main sheet)."""
+    if fmt == "csv":
+        rows: list[list[Any]] = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    else:
+        book = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
+        rows = [list(r) for r in book[SHEET[kind]].iter_rows(values_only=True)]
+    column = rows[0].index(ID_HEADER[kind])
+    return [str(r[column]) for r in rows[1:]]
+
+
+def _shanghai_day(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+
+def _variants(web: Web) -> dict[str, list[dict[str, Any]]]:
+    """Filters per kind: every template over a wide range, then the busiest template narrowed
+    by department, person, status and a single (Shanghai) day."""
+    from dingsync.store.schema_approvals import approval_instances
+    from dingsync.store.schema_reports import reports
+
+    with web.engine.connect() as conn:
+        report_rows = list(
+            conn.execute(
+                select(reports.c.template_name, reports.c.creator_id, reports.c.create_time)
+            )
+        )
+        approval_rows = list(
+            conn.execute(
+                select(
+                    approval_instances.c.process_code,
+                    approval_instances.c.originator_userid,
+                    approval_instances.c.status,
+                    approval_instances.c.create_time,
+                )
+            )
+        )
+    company = web.sb.company
+    dept = sorted(d for d in company.departments if d != 1)[0]
+    busiest = Counter(t for t, _, _ in report_rows).most_common(1)[0][0]
+    mine = [r for r in report_rows if r[0] == busiest]
+    out: dict[str, list[dict[str, Any]]] = {
+        "reports": [{"template": t, **WIDE} for t in sorted({t for t, _, _ in report_rows})]
+    }
+    out["reports"] += [
+        {"template": busiest, "dept_id": dept, **WIDE},
+        {"template": busiest, "creator": Counter(c for _, c, _ in mine).most_common(1)[0][0]},
+        {
+            "template": busiest,
+            "start_date": _shanghai_day(min(t for _, _, t in mine)),
+            "end_date": _shanghai_day(min(t for _, _, t in mine)),
+        },
+    ]
+    codes = sorted({c for c, _, _, _ in approval_rows})
+    out["approvals"] = [{"process_code": c, **WIDE} for c in codes]
+    code = Counter(c for c, _, _, _ in approval_rows).most_common(1)[0][0]
+    # an instance created 16:00–24:00 UTC, if any: its UTC and Shanghai days differ
+    late = [r for r in approval_rows if r[3].astimezone(UTC).hour >= 16]
+    first = min(late or approval_rows, key=lambda r: r[3])
+    out["approvals"] += [
+        {"process_code": code, "dept_id": dept},
+        {"process_code": code, "status": "COMPLETED", **WIDE},
+        {"process_code": first[0], "originator": first[1]},
+        {
+            "process_code": first[0],
+            "start_date": _shanghai_day(first[3]),
+            "end_date": _shanghai_day(first[3]),
+        },
+    ]
+    return out
+
+
+def _people(web: Web) -> dict[str, str]:
+    """One person per role of the rules table (``hr``, ``admin``, ``disabled`` are granted
+    locally to plain employees by the test)."""
+    from dingsync.store.schema_attendance import attendance_group_managers
+
+    company = web.sb.company
+    with web.engine.connect() as conn:
+        managers = set(conn.execute(select(attendance_group_managers.c.userid)).scalars())
+    leaders = {u.userid for u in company.users.values() if any(m.leader for m in u.memberships)}
+    special = set(company.admins) | {company.boss_userid} | managers | leaders
+    plain = sorted(u for u, user in company.users.items() if u not in special and user.active)
+    out = {
+        "employee": plain[0],
+        "dept_leader": sorted(leaders - set(company.admins) - managers - {company.boss_userid})[0],
+        "main_admin": company.main_admin_userid,
+        "boss": company.boss_userid,
+        "attendance_manager": sorted(managers - set(company.admins) - {company.boss_userid})[0],
+        "hr": plain[1],
+        "admin": plain[2],
+        "disabled": plain[3],
+    }
+    for sub in company.sub_admin_userids:
+        out[f"sub_admin {sub}"] = sub
+    return out
+
+
+def test_exports_hold_exactly_what_each_role_lists(data_web: Web) -> None:
+    """For every role of the rules table, kinds reports and approvals, csv and xlsx: the ids in
+    the exported file are the ids the same person pages through on the list API with the same
+    filters; the audit row records the caller, the filters as given, the row count and the
+    file's SHA-256. Those who may not export get 403 ``export.forbidden``."""
+    from dingsync.store.schema_approvals import approval_cc, approval_instances, approval_tasks
+    from dingsync.store.schema_reports import report_receivers, reports
+
+    web = data_web
+    company = web.sb.company
+    corp = web.sb.app.corp_id
+    admin = web.token(company.main_admin_userid)
+    auth = {"Authorization": f"Bearer {admin}"}
+    people = _people(web)
+    variants = _variants(web)
+    for role in ("hr", "admin"):
+        assert web.http.put(f"/api/admin/roles/{people[role]}/{role}", headers=auth).is_success
+
+    # The truth, straight from the tables, for the administrators' whole-range exports.
+    members = _members(web.engine, corp)
+    with web.engine.connect() as conn:
+        owners = {
+            "reports": {x.report_id: x.creator_id for x in conn.execute(select(reports))},
+            "approvals": {
+                x.process_instance_id: x.originator_userid
+                for x in conn.execute(select(approval_instances))
+            },
+        }
+        involved: dict[str, dict[str, set[str]]] = {"reports": {}, "approvals": {}}
+        for x in conn.execute(select(report_receivers)):
+            involved["reports"].setdefault(x.report_id, set()).add(x.userid)
+        for table in (approval_tasks, approval_cc):
+            for x in conn.execute(select(table.c.process_instance_id, table.c.userid)):
+                involved["approvals"].setdefault(x.process_instance_id, set()).add(x.userid)
+
+    def truth(kind: str, userid: str) -> set[str]:
+        if userid == company.main_admin_userid:
+            return set(owners[kind])
+        scope = _subtree(web, company.admin_scopes[userid])
+        return {
+            rid
+            for rid, owner in owners[kind].items()
+            if owner == userid
+            or userid in involved[kind].get(rid, ())
+            or members.get(owner, set()) & scope
+        }
+
+    checked = 0
+    try:
+        for role, userid in people.items():
+            if role == "disabled":
+                continue
+            token = web.token(userid)
+            me = web.get("/api/me", token).json()
+            assert role.split()[0] in me["roles"], (role, me["roles"])
+            for kind in ("reports", "approvals"):
+                may = me["permissions"][kind]["export"] != "none"
+                assert may is (role == "main_admin" or role.startswith("sub_admin")), role
+                union: set[str] = set()
+                for n, filters in enumerate(variants[kind]):
+                    listed = [i[ID_KEY[kind]] for i in _all(web, LIST_PATH[kind], token, **filters)]
+                    for fmt in ("csv", "xlsx") if n == 0 else ("csv",):
+                        body = {"kind": kind, "format": fmt, "filters": filters}
+                        r = web.post("/api/exports", token, json=body)
+                        if not may:
+                            assert r.status_code == 403, r.text
+                            assert r.json()["error"]["code"] == "export.forbidden"
+                            continue
+                        assert r.status_code == 200, r.text
+                        ids = _exported_ids(kind, fmt, r.content)
+                        assert len(ids) == len(set(ids))
+                        assert set(ids) == set(listed), (role, kind, filters, fmt)
+                        sha = hashlib.sha256(r.content).hexdigest()
+                        assert r.headers["x-export-sha256"] == sha
+                        assert int(r.headers["x-export-rows"]) == len(ids)
+                        audit = web.get("/api/exports/audit", admin, params={"limit": 1})
+                        row = audit.json()["items"][0]
+                        assert row["id"] == int(r.headers["x-export-audit-id"])
+                        assert (row["userid"], row["kind"], row["format"]) == (userid, kind, fmt)
+                        assert (row["row_count"], row["sha256"]) == (len(ids), sha)
+                        assert row["filters"]["requested"] == filters
+                        checked += 1
+                    if set(filters) - {"template", "process_code"} == set(WIDE):
+                        union |= set(listed)  # the whole-range variants cover every template
+                if may:
+                    assert union == truth(kind, userid), (role, kind)
+                    assert union, (role, kind)
+
+        # Filters the list API would refuse are refused (422), not a server error.
+        code = variants["approvals"][0]["process_code"]
+        template = variants["reports"][0]["template"]
+        for kind, bad in (
+            ("approvals", {"process_code": code, "dept_id": 2**70}),
+            ("approvals", {"process_code": code, "status": 5}),
+            ("approvals", {"process_code": code, "start_date": "0001-01-01"}),
+            ("approvals", {"process_code": code, "end_date": "9999-12-31"}),
+            ("approvals", {"process_code": "no-such-template"}),
+            ("reports", {"template": template, "start_date": "0001-01-01"}),
+            ("reports", {"template": template, "creator": ["x"]}),
+        ):
+            r = web.post("/api/exports", admin, json={"kind": kind, "filters": bad})
+            assert r.status_code == 422, (bad, r.text)
+            assert r.json()["error"]["code"] == "request.invalid"
+        for day in ({"start_date": "0001-01-01"}, {"end_date": "9999-12-31"}):
+            for path in LIST_PATH.values():
+                r = web.get(path, admin, params=day)
+                assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid"
+
+        # A disabled person: no session, no export.
+        disabled = people["disabled"]
+        token = web.token(disabled)
+        assert web.http.post(f"/api/admin/users/{disabled}/disable", headers=auth).is_success
+        r = web.post(
+            "/api/exports", token, json={"kind": "reports", "filters": variants["reports"][0]}
+        )
+        assert r.status_code in (401, 403) and "error" in r.json()
+        assert web.login(disabled).status_code == 403
+    finally:
+        web.http.post(f"/api/admin/users/{people['disabled']}/enable", headers=auth)
+        for role in ("hr", "admin"):
+            web.http.delete(f"/api/admin/roles/{people[role]}/{role}", headers=auth)
+    assert checked > 0

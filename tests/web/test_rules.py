@@ -40,9 +40,10 @@ TABLE: dict[str, dict[str, tuple[object, object, object]]] = {
         "directory": ("all", "all", "none"),
     },
     "sub_admin": {
-        "reports": (OWN_PART_DEPTS, OWN_PART_DEPTS, ["departments"]),
+        # an administrator exports reports and approvals exactly as they list them
+        "reports": (OWN_PART_DEPTS, OWN_PART_DEPTS, OWN_PART_DEPTS),
         "attendance": (["own", "departments"], ["own", "departments"], ["departments"]),
-        "approvals": (OWN_PART_DEPTS, OWN_PART_DEPTS, ["departments"]),
+        "approvals": (OWN_PART_DEPTS, OWN_PART_DEPTS, OWN_PART_DEPTS),
         "directory": ("all", "all", ["departments"]),
     },
     "main_admin": {
@@ -154,6 +155,31 @@ def test_records_follow_the_cell(role: str, kind: rules.DataKind, action: rules.
         admitted = set().union(*(ADMITTED_BY[p] for p in expected))
     for name, record in RECORDS.items():
         assert rules.can(VIEWERS[role], kind, action, record) is (name in admitted), name
+
+
+@pytest.mark.parametrize("role", rules.ROLES)
+@pytest.mark.parametrize("kind", ["reports", "approvals"])
+def test_who_exports_reports_and_approvals_exports_what_they_list(
+    role: str, kind: rules.DataKind
+) -> None:
+    viewer = VIEWERS[role]
+    exported = rules.scope(viewer, kind, "export")
+    if role in ("main_admin", "sub_admin"):
+        assert exported == rules.scope(viewer, kind, "list") == rules.scope(viewer, kind, "read")
+        for name, record in RECORDS.items():
+            listed = rules.can(viewer, kind, "list", record)
+            assert rules.can(viewer, kind, "export", record) is listed, name
+    else:  # DESIGN.md §7: exporting them is for administrators
+        assert exported.nothing and not rules.may(viewer, kind, "export")
+
+
+@pytest.mark.parametrize("kind", ["reports", "approvals"])
+def test_a_sub_admin_without_scope_exports_nothing(kind: rules.DataKind) -> None:
+    viewer = Viewer(ME, sub_admin_scope=frozenset())
+    assert viewer.roles == ("employee", "sub_admin")
+    assert summary(rules.scope(viewer, kind, "list")) == OWN_PART
+    assert summary(rules.scope(viewer, kind, "export")) == "none"
+    assert not rules.may(viewer, kind, "export")
 
 
 def test_roles_of_a_viewer() -> None:

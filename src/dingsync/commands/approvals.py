@@ -74,6 +74,12 @@ def export_approvals_cmd(
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="xlsx or csv.")] = "xlsx",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
+    dept: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--dept", help="Only originators in these departments and below (repeatable)."
+        ),
+    ] = None,
     corp_id: Annotated[
         str | None, typer.Option(help="Corp to export (default: the only one).")
     ] = None,
@@ -85,6 +91,7 @@ def export_approvals_cmd(
     detail tables (明细) in a second sheet (xlsx) or file (csv)."""
     from dingsync.export.approvals import export_approvals
     from dingsync.store import repo_approvals
+    from dingsync.store.repo_web import department_subtree
 
     if fmt not in ("xlsx", "csv"):
         raise typer.BadParameter("--format must be xlsx or csv")
@@ -106,6 +113,7 @@ def export_approvals_cmd(
             fmt,  # type: ignore[arg-type]
             created_from=_day(from_),
             created_to=_day(to, end=True),
+            dept_ids=department_subtree(conn, cid, dept) if dept else None,
         )
     files = ", ".join(str(p) for p in result.paths)
     typer.echo(f"{result.rows} instances, {result.detail_rows} detail rows → {files}")

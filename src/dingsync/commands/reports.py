@@ -70,7 +70,10 @@ def export_reports_cmd(
     from_: FromOpt,
     to: ToOpt,
     output: Annotated[Path, typer.Option("-o", "--output", help="File to write.")],
-    dept: DeptOpt = None,
+    dept: Annotated[
+        list[int] | None,
+        typer.Option("--dept", help="Only these departments and those below them (repeatable)."),
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
@@ -78,6 +81,7 @@ def export_reports_cmd(
     """One row per report of a template: its fields as columns, creator, department, times,
     receivers."""
     from dingsync.export.reports import export_reports
+    from dingsync.store.repo_web import department_subtree
 
     if fmt not in ("xlsx", "csv"):
         err_console.print("error: --format must be xlsx or csv")
@@ -85,7 +89,8 @@ def export_reports_cmd(
     start, end = _day(from_, "--from"), _day(to, "--to")
     engine, corp = _open(database_url, corp_id)
     with engine.connect() as conn:
-        n = export_reports(conn, corp, template, start, end, output, fmt, dept_id=dept)  # type: ignore[arg-type]
+        depts = department_subtree(conn, corp, dept) if dept else None
+        n = export_reports(conn, corp, template, start, end, output, fmt, dept_ids=depts)  # type: ignore[arg-type]
     err_console.print(f"wrote {n} {template} reports to {output}")
 
 

@@ -7,7 +7,9 @@ instance id: a second sheet in xlsx, a second file (``<name>.details.csv``) in c
 numbers are numbers, dates are dates (Asia/Shanghai wall time), a date range is two columns,
 attachments are listed by file name, photos by URL, contacts by userid, a table field by its
 number of rows. Text notes (说明文字, no value) are left out. Values are matched to schema
-fields by component id, so a value without a ``name`` still lands in its column.
+fields by component id, so a value without a ``name`` still lands in its column. The instances
+can be narrowed (create time, status, originator, departments) and limited to what a viewer may
+see, in SQL with the web list API's own conditions; they are streamed, so memory stays flat.
 
 :func:`approval_stats`: per template, counts by status and result, approval rate (agree ÷
 finished with a result) and cycle time (create → finish) p50/p90 in hours.
@@ -18,16 +20,19 @@ from __future__ import annotations
 import csv
 import json
 import math
+import tempfile
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from sqlalchemy import Connection, select
 
-from dingsync.store import repo_approvals
+from dingsync.store import repo_approvals, repo_web
 from dingsync.store.schema import users
+from dingsync.store.schema_approvals import approval_instances
 
 SHANGHAI = timezone(timedelta(hours=8))
 Format = Literal["xlsx", "csv"]
@@ -47,6 +52,7 @@ BASE_COLUMNS = (
 DETAIL_BASE = ("实例ID", "审批编号", "明细字段", "行号")
 NUMBER_TYPES = frozenset({"NumberField", "MoneyField"})
 SKIPPED_TYPES = frozenset({"TextNote"})
+BATCH = 500
 
 
 @dataclass
@@ -172,84 +178,104 @@ def _user_names(conn: Connection, corp_id: str, ids: set[str]) -> dict[str, str]
     return {r[0]: r[1] for r in rows if r[1]}
 
 
-def build_tables(
-    conn: Connection,
-    corp_id: str,
-    template: dict[str, Any],
-    *,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-) -> tuple[list[str], list[list[Any]], list[str], list[list[Any]]]:
-    """``(headers, rows, detail_headers, detail_rows)`` for one template's instances."""
-    fields = list(template.get("fields") or [])
-    cols = _columns(fields)
-    instances = repo_approvals.load_instances(
-        conn,
-        corp_id,
-        template["process_code"],
-        created_from=created_from,
-        created_to=created_to,
+def iter_instances(
+    conn: Connection, corp_id: str, where: list[Any], batch: int | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Rows of ``approval_instances`` meeting ``where`` (SQL conditions, e.g. from
+    :func:`dingsync.store.repo_web.approval_conditions`), ordered by create time then instance
+    id, ``batch`` (default :data:`BATCH`) at a time from one streamed query (a server-side
+    cursor on PostgreSQL), so memory stays flat whatever the count."""
+    t = approval_instances
+    cols = [c for c in t.c if c.name != "raw"]
+    result = conn.execute(
+        select(*cols).where(*where).order_by(t.c.create_time, t.c.process_instance_id),
+        execution_options={"yield_per": batch or BATCH},
     )
-    ids = [i["process_instance_id"] for i in instances]
-    values = repo_approvals.load_children(conn, corp_id, ids, "form_values")
-    details = repo_approvals.load_children(conn, corp_id, ids, "detail_rows")
-    names = _user_names(
-        conn, corp_id, {i["originator_userid"] for i in instances if i["originator_userid"]}
-    )
+    try:
+        for part in result.mappings().partitions():
+            yield [dict(r) for r in part]
+    finally:
+        result.close()
 
-    # Detail columns: the children of every table field, in schema order.
+
+def _detail_columns(fields: list[dict[str, Any]]) -> dict[str, str]:
+    """The children of every table field, in schema order: ``{label: component type}``."""
     child_types: dict[str, str] = {}
-    detail_cols: list[str] = []
     for f in fields:
         for child in f.get("children") or []:
             label = child.get("label") or child.get("id") or ""
             if label not in child_types:
                 child_types[label] = child.get("component_name") or ""
-                detail_cols.append(label)
+    return child_types
 
-    rows: list[list[Any]] = []
-    detail_rows: list[list[Any]] = []
-    for inst in instances:
-        pid = inst["process_instance_id"]
-        by_id = {v["component_id"]: v for v in values[pid] if v["component_id"]}
-        by_name = {v["name"]: v for v in values[pid] if v["name"]}
-        row: list[Any] = [
-            inst["business_id"],
-            pid,
-            inst["title"],
-            inst["originator_userid"],
-            names.get(inst["originator_userid"] or "", ""),
-            inst["originator_dept_name"],
-            inst["status"],
-            inst["result"],
-            _local(inst["create_time"]),
-            _local(inst["finish_time"]),
+
+def _instance_rows(
+    conn: Connection,
+    corp_id: str,
+    cols: list[_Column],
+    where: list[Any],
+    spool: IO[str],
+) -> Iterator[list[Any]]:
+    """The main sheet's rows, one per instance (streamed); each instance's detail rows go to
+    ``spool`` as JSON lines ``[instance id, business id, field name, row no (1-based), cells]``
+    so the detail sheet can be written after its columns are all known."""
+    for batch in iter_instances(conn, corp_id, where):
+        ids = [i["process_instance_id"] for i in batch]
+        values = repo_approvals.load_children(conn, corp_id, ids, "form_values")
+        details = repo_approvals.load_children(conn, corp_id, ids, "detail_rows")
+        names = _user_names(
+            conn, corp_id, {i["originator_userid"] for i in batch if i["originator_userid"]}
+        )
+        for inst in batch:
+            pid = inst["process_instance_id"]
+            by_id = {v["component_id"]: v for v in values[pid] if v["component_id"]}
+            by_name = {v["name"]: v for v in values[pid] if v["name"]}
+            row: list[Any] = [
+                inst["business_id"],
+                pid,
+                inst["title"],
+                inst["originator_userid"],
+                names.get(inst["originator_userid"] or "", ""),
+                inst["originator_dept_name"],
+                inst["status"],
+                inst["result"],
+                _local(inst["create_time"]),
+                _local(inst["finish_time"]),
+            ]
+            for col in cols:
+                fv = by_id.get(col.field_id) if col.field_id else None
+                if fv is None:
+                    fv = by_name.get(col.header)
+                row.append(
+                    cell_value(col.component, fv["value"], fv["parsed"], col.part) if fv else None
+                )
+            yield row
+            for d in details[pid]:
+                line = [pid, inst["business_id"], d["field_name"], d["row_no"] + 1, d["cells"]]
+                spool.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def _detail_rows(spool: IO[str], child_types: dict[str, str]) -> Iterator[list[Any]]:
+    """The detail sheet's rows from the spool, one column per label of ``child_types``."""
+    spool.seek(0)
+    labels = list(child_types)
+    for text in spool:
+        pid, business_id, field_name, row_no, cells = json.loads(text)
+        cells = cells if isinstance(cells, dict) else {}
+        yield [pid, business_id, field_name, row_no] + [
+            _detail_cell(child_types[label], cells.get(label)) for label in labels
         ]
-        for col in cols:
-            fv = by_id.get(col.field_id) if col.field_id else None
-            if fv is None:
-                fv = by_name.get(col.header)
-            row.append(
-                cell_value(col.component, fv["value"], fv["parsed"], col.part) if fv else None
-            )
-        rows.append(row)
-        for d in details[pid]:
-            cells = d["cells"] or {}
-            extra = [c for c in cells if c not in child_types]
-            for c in extra:  # a column DingTalk sent that the schema does not name
-                child_types[c] = ""
-                detail_cols.append(c)
-            detail_rows.append(
-                [pid, inst["business_id"], d["field_name"], d["row_no"] + 1]
-                + [
-                    _detail_cell(child_types.get(label, ""), cells.get(label))
-                    for label in detail_cols
-                ]
-            )
-    width = len(DETAIL_BASE) + len(detail_cols)
-    detail_rows = [r + [None] * (width - len(r)) for r in detail_rows]
-    headers = list(BASE_COLUMNS) + [c.header for c in cols]
-    return headers, rows, list(DETAIL_BASE) + detail_cols, detail_rows
+
+
+def _spooled_columns(spool: IO[str], child_types: dict[str, str]) -> None:
+    """Add to ``child_types`` every cell label of the spooled detail rows the schema does not
+    name (a column DingTalk sent anyway), in the order first seen."""
+    spool.seek(0)
+    for text in spool:
+        cells = json.loads(text)[4]
+        for label in cells if isinstance(cells, dict) else ():
+            if label not in child_types:
+                child_types[label] = ""
 
 
 def _detail_cell(component: str, value: Any) -> Any:
@@ -271,54 +297,103 @@ def export_approvals(
     *,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
+    status: str | None = None,
+    originator: str | None = None,
+    dept_ids: Iterable[int] | None = None,
+    visible: repo_web.Visible | None = None,
 ) -> ExportResult:
     """Write one template's instances to ``path`` (xlsx: sheets ``审批`` and ``明细``; csv:
     ``path`` and ``<stem>.details.csv``, UTF-8 with BOM so Excel reads Chinese). ``template``
-    is an ``approval_templates`` row; the range filters on create time (``[from, to)``)."""
-    headers, rows, dheaders, drows = build_tables(
-        conn, corp_id, template, created_from=created_from, created_to=created_to
+    is an ``approval_templates`` row.
+
+    Which instances: those of the template, narrowed in SQL with the web list API's own
+    conditions (:func:`dingsync.store.repo_web.approval_conditions`): create time in
+    ``[created_from, created_to)`` (aware datetimes), ``status``, ``originator``, originators
+    in one of ``dept_ids`` (exactly these departments — the caller includes sub-departments),
+    and what ``visible`` admits (a viewer's visibility scope: originator, approvers, cc'd
+    people, originators in the scope departments; ``None``: everything, e.g. the CLI).
+    Instances are streamed from the database and the detail rows spooled to a temporary file,
+    so memory stays flat whatever the count. Raises ``ValueError`` for an unknown format."""
+    if fmt not in ("xlsx", "csv"):
+        raise ValueError(f"format must be xlsx or csv, not {fmt!r}")
+    fields = list(template.get("fields") or [])
+    cols = _columns(fields)
+    child_types = _detail_columns(fields)
+    where = repo_web.approval_conditions(
+        corp_id,
+        visible,
+        process_code=template["process_code"],
+        status=status,
+        start=created_from,
+        end=created_to,
+        originator=originator,
+        dept_ids=None if dept_ids is None else sorted(set(dept_ids)),
     )
+    headers = list(BASE_COLUMNS) + [c.header for c in cols]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        details_path = path.with_name(path.stem + ".details.csv")
-        for target, head, body in ((path, headers, rows), (details_path, dheaders, drows)):
-            with target.open("w", newline="", encoding="utf-8-sig") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(head)
-                for line in body:
-                    writer.writerow([_csv(v) for v in line])
-        return ExportResult([path, details_path], len(rows), len(drows), headers, dheaders)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        rows = _instance_rows(conn, corp_id, cols, where, spool)
+        if fmt == "csv":
+            n = _write_csv(path, headers, rows)
+            _spooled_columns(spool, child_types)
+            dheaders = list(DETAIL_BASE) + list(child_types)
+            details_path = path.with_name(path.stem + ".details.csv")
+            nd = _write_csv(details_path, dheaders, _detail_rows(spool, child_types))
+            return ExportResult([path, details_path], n, nd, headers, dheaders)
 
-    import xlsxwriter
+        import xlsxwriter
 
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
-    try:
-        bold = book.add_format({"bold": True})
-        fmt_dt = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
-        fmt_d = book.add_format({"num_format": "yyyy-mm-dd"})
-        for name, head, body in (("审批", headers, rows), ("明细", dheaders, drows)):
-            sheet = book.add_worksheet(name)
-            sheet.write_row(0, 0, head, bold)
-            for r, cells in enumerate(body, start=1):
-                for c, value in enumerate(cells):
-                    if isinstance(value, datetime):
-                        sheet.write_datetime(r, c, value, fmt_dt)
-                    elif isinstance(value, date):
-                        sheet.write_datetime(
-                            r, c, datetime(value.year, value.month, value.day), fmt_d
-                        )
-                    elif value is None:
-                        continue
-                    elif isinstance(value, bool):
-                        sheet.write_boolean(r, c, value)
-                    elif isinstance(value, int | float):
-                        sheet.write_number(r, c, value)
-                    else:
-                        sheet.write_string(r, c, str(value))
-    finally:
-        book.close()
-    return ExportResult([path], len(rows), len(drows), headers, dheaders)
+        book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
+        try:
+            formats = (
+                book.add_format({"bold": True}),
+                book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+                book.add_format({"num_format": "yyyy-mm-dd"}),
+            )
+            n = _write_sheet(book, "审批", headers, rows, formats)
+            _spooled_columns(spool, child_types)
+            dheaders = list(DETAIL_BASE) + list(child_types)
+            nd = _write_sheet(book, "明细", dheaders, _detail_rows(spool, child_types), formats)
+        finally:
+            book.close()
+    return ExportResult([path], n, nd, headers, dheaders)
+
+
+def _write_csv(path: Path, head: list[str], body: Iterable[list[Any]]) -> int:
+    n = 0
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(head)
+        for line in body:
+            writer.writerow([_csv(v) for v in line])
+            n += 1
+    return n
+
+
+def _write_sheet(
+    book: Any, name: str, head: list[str], body: Iterable[list[Any]], formats: tuple[Any, ...]
+) -> int:
+    bold, fmt_dt, fmt_d = formats
+    sheet = book.add_worksheet(name)
+    sheet.write_row(0, 0, head, bold)
+    n = 0
+    for r, cells in enumerate(body, start=1):
+        for c, value in enumerate(cells):
+            if isinstance(value, datetime):
+                sheet.write_datetime(r, c, value, fmt_dt)
+            elif isinstance(value, date):
+                sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), fmt_d)
+            elif value is None:
+                continue
+            elif isinstance(value, bool):
+                sheet.write_boolean(r, c, value)
+            elif isinstance(value, int | float):
+                sheet.write_number(r, c, value)
+            else:
+                sheet.write_string(r, c, str(value))
+        n += 1
+    return n
 
 
 def _csv(value: Any) -> Any:

@@ -1,8 +1,10 @@
 """Report (日志) exports and submission compliance, from the synced tables.
 
 **Export** (:func:`export_reports`): one row per report of one template created in a date range
-(Asia/Shanghai calendar dates, both inclusive), optionally only by members of a department and
-its sub-departments; one column per template field in the template's order (fields from
+(Asia/Shanghai calendar dates, both inclusive), optionally only by members of some departments
+and their sub-departments, by one creator, and only what a viewer may see (the web service's
+visibility scope, applied in SQL with the same conditions as its list API); one column per
+template field in the template's order (fields from
 ``template/getbyname``; without them, the content keys seen, by position; keys not in the
 template are appended), plus creator, department, created/modified time and receivers.
 xlsx is written streaming (XlsxWriter ``constant_memory``) with Chinese headers; values that are
@@ -23,7 +25,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
@@ -32,7 +34,7 @@ from typing import Any, Literal
 import xlsxwriter
 from sqlalchemy import Connection, and_, or_, select
 
-from dingsync.store import repo_reports
+from dingsync.store import repo_reports, repo_web
 from dingsync.store.schema import departments, user_departments, users
 from dingsync.store.schema_reports import reports
 
@@ -75,21 +77,7 @@ def as_number(value: str | None) -> int | float | None:
 
 def dept_scope(conn: Connection, corp_id: str, dept_id: int) -> set[str]:
     """Userids in ``dept_id`` or any department below it (synced membership)."""
-    children: dict[int, list[int]] = defaultdict(list)
-    for did, parent in conn.execute(
-        select(departments.c.dept_id, departments.c.parent_id).where(
-            departments.c.corp_id == corp_id
-        )
-    ):
-        if parent is not None:
-            children[int(parent)].append(int(did))
-    wanted = {dept_id}
-    stack = [dept_id]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in wanted:
-                wanted.add(child)
-                stack.append(child)
+    wanted = repo_web.department_subtree(conn, corp_id, [dept_id])
     ud = user_departments
     return {
         str(u)
@@ -117,10 +105,16 @@ def template_columns(conn: Connection, corp_id: str, template: str) -> list[str]
 
 
 def _iter_reports(
-    conn: Connection, corp_id: str, template: str, start: date, end: date
+    conn: Connection,
+    corp_id: str,
+    template: str,
+    start: date,
+    end: date,
+    where: Sequence[Any] = (),
 ) -> Iterator[list[dict[str, Any]]]:
-    """Reports of ``template`` created in ``[start, end]`` (Shanghai dates), in creation order,
-    ``BATCH`` at a time (keyset paging, so memory stays flat)."""
+    """Reports of ``template`` created in ``[start, end]`` (Shanghai dates) that also meet
+    ``where`` (SQL conditions on ``reports``), in creation order, ``BATCH`` at a time (keyset
+    paging, so memory stays flat)."""
     lo, hi = day_start(start), day_start(end + timedelta(days=1))
     r = reports
     cols = (
@@ -140,6 +134,7 @@ def _iter_reports(
             r.c.template_name == template,
             r.c.create_time >= lo,
             r.c.create_time < hi,
+            *where,
         ]
         if last is not None:
             cond.append(
@@ -175,22 +170,37 @@ def export_reports(
     fmt: Format = "xlsx",
     *,
     dept_id: int | None = None,
+    dept_ids: Iterable[int] | None = None,
+    creator: str | None = None,
+    visible: repo_web.Visible | None = None,
 ) -> int:
     """Write the reports of ``template`` created ``start``..``end`` (Shanghai dates, inclusive)
     to ``path`` as xlsx or CSV (see the module docstring). Returns the number of reports.
+
+    Narrowed, in SQL (:func:`dingsync.store.repo_web.report_conditions`, as the web list API),
+    to creators in ``dept_id`` or a department below it; to creators in one of ``dept_ids``
+    (exactly these departments — the caller includes sub-departments); to ``creator``; and to
+    what ``visible`` admits (a viewer's visibility scope; ``None``: everything, e.g. the CLI).
     Raises ``ValueError`` for an unknown format."""
     if fmt not in ("xlsx", "csv"):
         raise ValueError(f"format must be xlsx or csv, not {fmt!r}")
     columns = template_columns(conn, corp_id, template)
     headers = [*FIXED_HEADERS, *columns, *TAIL_HEADERS]
     names = user_names(conn, corp_id)
-    scope = dept_scope(conn, corp_id, dept_id) if dept_id is not None else None
+    where = repo_web.report_conditions(
+        corp_id,
+        visible,
+        creator=creator,
+        dept_ids=None if dept_ids is None else sorted(set(dept_ids)),
+    )
+    if dept_id is not None:
+        where += repo_web.report_conditions(
+            corp_id, None, dept_ids=sorted(repo_web.department_subtree(conn, corp_id, [dept_id]))
+        )
     index = {c: i for i, c in enumerate(columns)}
 
     def rows() -> Iterator[list[Any]]:
-        for batch in _iter_reports(conn, corp_id, template, start, end):
-            if scope is not None:
-                batch = [b for b in batch if b["creator_id"] in scope]
+        for batch in _iter_reports(conn, corp_id, template, start, end, where):
             ids = [b["report_id"] for b in batch]
             contents = repo_reports.contents_of(conn, corp_id, ids)
             receivers = repo_reports.receivers_of(conn, corp_id, ids)

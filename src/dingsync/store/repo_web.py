@@ -353,6 +353,26 @@ def department_tree(conn: Connection, corp_id: str) -> dict[int, dict[str, Any]]
     }
 
 
+def department_subtree(conn: Connection, corp_id: str, roots: Iterable[int]) -> set[int]:
+    """``roots`` and every synced department below them (any status), from ``departments``."""
+    children: dict[int, list[int]] = {}
+    for did, parent in conn.execute(
+        select(departments.c.dept_id, departments.c.parent_id).where(
+            departments.c.corp_id == corp_id
+        )
+    ):
+        if parent is not None:
+            children.setdefault(int(parent), []).append(int(did))
+    wanted = {int(d) for d in roots}
+    stack = list(wanted)
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in wanted:
+                wanted.add(child)
+                stack.append(child)
+    return wanted
+
+
 def corp_name(conn: Connection, corp_id: str) -> str | None:
     """The company's name (``corps.name``, else the root department's), or ``None``."""
     name = conn.execute(select(corps.c.name).where(corps.c.corp_id == corp_id)).scalar()
@@ -500,6 +520,47 @@ def _visible(
     return or_(*parts) if parts else false()
 
 
+def report_conditions(
+    corp_id: str,
+    visible: Visible | None,
+    *,
+    template: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    creator: str | None = None,
+    dept_ids: Sequence[int] | None = None,
+) -> list[Any]:
+    """SQL conditions on ``reports`` (all must hold): of ``corp_id``, visible to ``visible``
+    (``None``: no visibility filter, i.e. everything — the CLI), template name ``template``,
+    created in ``[start, end)`` (aware datetimes), by ``creator``, by a member of one of
+    ``dept_ids`` (exactly these departments: pass a subtree to include sub-departments).
+    The list API and the export writer both use these, so they select the same reports."""
+    from dingsync.store.schema_reports import report_receivers, reports
+
+    r = reports
+
+    def received(userid: str) -> Any:
+        rr = report_receivers
+        return r.c.report_id.in_(
+            select(rr.c.report_id).where(rr.c.corp_id == corp_id, rr.c.userid == userid)
+        )
+
+    cond: list[Any] = [r.c.corp_id == corp_id]
+    if visible is not None:
+        cond.append(_visible(visible, corp_id, r.c.creator_id, received))
+    if template is not None:
+        cond.append(r.c.template_name == template)
+    if start is not None:
+        cond.append(r.c.create_time >= start)
+    if end is not None:
+        cond.append(r.c.create_time < end)
+    if creator is not None:
+        cond.append(r.c.creator_id == creator)
+    if dept_ids is not None:
+        cond.append(r.c.creator_id.in_(_members_of(corp_id, dept_ids)))
+    return cond
+
+
 def list_reports(
     conn: Connection,
     corp_id: str,
@@ -515,27 +576,18 @@ def list_reports(
 ) -> tuple[list[dict[str, Any]], int]:
     """Reports visible to ``visible``, newest first, and the total. ``start``/``end``: creation
     time range ``[start, end)``; ``dept_ids``: creators in these departments."""
-    from dingsync.store.schema_reports import report_receivers, reports
+    from dingsync.store.schema_reports import reports
 
     r = reports
-
-    def received(userid: str) -> Any:
-        rr = report_receivers
-        return r.c.report_id.in_(
-            select(rr.c.report_id).where(rr.c.corp_id == corp_id, rr.c.userid == userid)
-        )
-
-    cond: list[Any] = [r.c.corp_id == corp_id, _visible(visible, corp_id, r.c.creator_id, received)]
-    if template is not None:
-        cond.append(r.c.template_name == template)
-    if start is not None:
-        cond.append(r.c.create_time >= start)
-    if end is not None:
-        cond.append(r.c.create_time < end)
-    if creator is not None:
-        cond.append(r.c.creator_id == creator)
-    if dept_ids is not None:
-        cond.append(r.c.creator_id.in_(_members_of(corp_id, dept_ids)))
+    cond = report_conditions(
+        corp_id,
+        visible,
+        template=template,
+        start=start,
+        end=end,
+        creator=creator,
+        dept_ids=dept_ids,
+    )
     total = int(conn.execute(select(func.count()).select_from(r).where(*cond)).scalar_one())
     rows = conn.execute(
         select(
@@ -742,6 +794,55 @@ def managed_attendance_groups(conn: Connection, corp_id: str, userid: str) -> li
     ]
 
 
+def approval_conditions(
+    corp_id: str,
+    visible: Visible | None,
+    *,
+    process_code: str | None = None,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    originator: str | None = None,
+    dept_ids: Sequence[int] | None = None,
+) -> list[Any]:
+    """SQL conditions on ``approval_instances`` (all must hold): of ``corp_id``, visible to
+    ``visible`` — the originator, approvers (``approval_tasks``), cc'd people
+    (``approval_cc``), originators in ``visible.dept_ids`` — (``None``: no visibility filter,
+    i.e. everything — the CLI), template ``process_code``, ``status`` (``RUNNING``,
+    ``COMPLETED``, …), created in ``[start, end)`` (aware datetimes), by ``originator``, by a
+    member of one of ``dept_ids`` (exactly these departments: pass a subtree to include
+    sub-departments). The list API and the export writer both use these."""
+    from dingsync.store.schema_approvals import approval_cc, approval_instances, approval_tasks
+
+    i = approval_instances
+
+    def involved(userid: str) -> Any:
+        tasks = select(approval_tasks.c.process_instance_id).where(
+            approval_tasks.c.corp_id == corp_id, approval_tasks.c.userid == userid
+        )
+        cc = select(approval_cc.c.process_instance_id).where(
+            approval_cc.c.corp_id == corp_id, approval_cc.c.userid == userid
+        )
+        return or_(i.c.process_instance_id.in_(tasks), i.c.process_instance_id.in_(cc))
+
+    cond: list[Any] = [i.c.corp_id == corp_id]
+    if visible is not None:
+        cond.append(_visible(visible, corp_id, i.c.originator_userid, involved))
+    if process_code is not None:
+        cond.append(i.c.process_code == process_code)
+    if status is not None:
+        cond.append(i.c.status == status)
+    if start is not None:
+        cond.append(i.c.create_time >= start)
+    if end is not None:
+        cond.append(i.c.create_time < end)
+    if originator is not None:
+        cond.append(i.c.originator_userid == originator)
+    if dept_ids is not None:
+        cond.append(i.c.originator_userid.in_(_members_of(corp_id, dept_ids)))
+    return cond
+
+
 def list_approvals(
     conn: Connection,
     corp_id: str,
@@ -758,35 +859,19 @@ def list_approvals(
 ) -> tuple[list[dict[str, Any]], int]:
     """Approval instances visible to ``visible`` (originator, approvers from ``tasks``, cc'd),
     newest first, and the total."""
-    from dingsync.store.schema_approvals import approval_cc, approval_instances, approval_tasks
+    from dingsync.store.schema_approvals import approval_instances
 
     i = approval_instances
-
-    def involved(userid: str) -> Any:
-        tasks = select(approval_tasks.c.process_instance_id).where(
-            approval_tasks.c.corp_id == corp_id, approval_tasks.c.userid == userid
-        )
-        cc = select(approval_cc.c.process_instance_id).where(
-            approval_cc.c.corp_id == corp_id, approval_cc.c.userid == userid
-        )
-        return or_(i.c.process_instance_id.in_(tasks), i.c.process_instance_id.in_(cc))
-
-    cond: list[Any] = [
-        i.c.corp_id == corp_id,
-        _visible(visible, corp_id, i.c.originator_userid, involved),
-    ]
-    if process_code is not None:
-        cond.append(i.c.process_code == process_code)
-    if status is not None:
-        cond.append(i.c.status == status)
-    if start is not None:
-        cond.append(i.c.create_time >= start)
-    if end is not None:
-        cond.append(i.c.create_time < end)
-    if originator is not None:
-        cond.append(i.c.originator_userid == originator)
-    if dept_ids is not None:
-        cond.append(i.c.originator_userid.in_(_members_of(corp_id, dept_ids)))
+    cond = approval_conditions(
+        corp_id,
+        visible,
+        process_code=process_code,
+        status=status,
+        start=start,
+        end=end,
+        originator=originator,
+        dept_ids=dept_ids,
+    )
     total = int(conn.execute(select(func.count()).select_from(i).where(*cond)).scalar_one())
     rows = conn.execute(
         select(
@@ -900,11 +985,13 @@ __all__ = [
     "Visible",
     "admin_info",
     "append_export_audit",
+    "approval_conditions",
     "approval_participants",
     "attendance_group_userids",
     "attendance_summary",
     "corp_name",
     "create_session",
+    "department_subtree",
     "department_tree",
     "find_login_code",
     "get_approval",
@@ -925,6 +1012,7 @@ __all__ = [
     "purge_expired",
     "remember_login_code",
     "replace_user_memberships",
+    "report_conditions",
     "revoke_role",
     "revoke_session",
     "revoke_user_sessions",

@@ -3,7 +3,7 @@ and JSON-ready rows (times as epoch ms)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,12 +35,19 @@ def visible(scope: rules.Scope) -> repo_web.Visible:
 
 def day_bounds(ctx: WebContext, start: date | None, end: date | None) -> tuple[Any, Any]:
     """Work dates (inclusive, the corp's zone, Asia/Shanghai by default) as ``[from, to)`` aware
-    datetimes."""
+    datetimes. Raises ``request.invalid`` when ``end`` is before ``start`` or a day has no UTC
+    time (year 1 or 9999)."""
     zone = ZoneInfo(ctx.settings.timezone)
     if start is not None and end is not None and end < start:
         raise WebError("request.invalid", "end_date is before start_date")
-    lo = datetime.combine(start, time(), zone) if start else None
-    hi = datetime.combine(end + timedelta(days=1), time(), zone) if end else None
+    try:
+        lo = datetime.combine(start, time(), zone) if start else None
+        hi = datetime.combine(end + timedelta(days=1), time(), zone) if end else None
+        for bound in (lo, hi):
+            if bound is not None:
+                bound.astimezone(UTC)
+    except OverflowError as exc:
+        raise WebError("request.invalid", "start_date/end_date out of range") from exc
     return lo, hi
 
 

@@ -3,14 +3,17 @@ and how it writes a file for a viewer's export scope.
 
 A kind's ``write(ctx, conn, scope, filters, fmt, path) -> rows`` writes only what ``scope``
 admits. The data areas add their kinds here as they land (``reports``, ``attendance``,
-``approvals``), using the same writers as their CLI exports.
+``approvals``), using the same writers as their CLI exports. ``reports`` and ``approvals`` take
+the filters of their list APIs and hand the writers the scope as a
+:class:`~dingsync.store.repo_web.Visible`, which they apply in SQL with the list APIs' own
+conditions: an export holds exactly the rows the same person lists with the same filters.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,7 +23,7 @@ from dingsync.export import web as export_web
 from dingsync.store import repo_web
 from dingsync.web import rules
 from dingsync.web.context import WebContext
-from dingsync.web.errors import WebError
+from dingsync.web.data import day_bounds, dept_filter, visible
 
 Writer = Callable[[WebContext, Connection, rules.Scope, dict[str, Any], str, str], int]
 
@@ -80,28 +83,26 @@ def _date(filters: dict[str, Any], key: str, default: date) -> date:
     return date.fromisoformat(str(value))
 
 
-def _scoped_dept(
-    ctx: WebContext, conn: Connection, scope: rules.Scope, dept: int | None
-) -> int | None:
-    """The department an export may cover: any (or none = everyone) with an ``everything``
-    scope; otherwise ``dept`` must lie inside the scope (a sub-administrator with one scope
-    root may leave it out). Raises ``export.forbidden`` / ``request.invalid``."""
-    if scope.everything:
-        return dept
-    if dept is None:
-        roots = [
-            d
-            for d in scope.depts
-            if ctx.tree(conn).nodes.get(d, {}).get("parent_id") not in scope.depts
-        ]
-        if len(roots) == 1:
-            return roots[0]
-        raise WebError(
-            "request.invalid", "filters.dept_id is required: a department inside your admin scope"
-        )
-    if dept not in scope.depts:
-        raise WebError("export.forbidden", "filters.dept_id is outside your admin scope")
-    return dept
+def _str_or_none(filters: dict[str, Any], key: str, max_length: int = 255) -> str | None:
+    value = filters.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > max_length:
+        raise ValueError(f"filters.{key} must be a string of at most {max_length} characters")
+    return value
+
+
+def _visible(scope: rules.Scope) -> repo_web.Visible | None:
+    """The export scope as the writers' visibility filter (``None``: everything)."""
+    return None if scope.everything else visible(scope)
+
+
+def _dept_ids(ctx: WebContext, conn: Connection, filters: dict[str, Any]) -> list[int] | None:
+    """``filters.dept_id`` and its sub-departments, as the list APIs take it."""
+    dept = _int_or_none(filters.get("dept_id"))
+    if dept is not None and not 1 <= dept <= 2**62:
+        raise ValueError("filters.dept_id must be a department id (1 … 2^62)")
+    return dept_filter(ctx, conn, dept)
 
 
 def _write_reports(
@@ -112,17 +113,19 @@ def _write_reports(
     fmt: str,
     path: str,
 ) -> int:
+    """Reports of one template: exactly the rows ``GET /api/reports`` lists to the same person
+    with the same filters (``template``, ``start_date``, ``end_date``, ``creator``,
+    ``dept_id``) — the same SQL conditions, the viewer's scope applied in SQL."""
     from dingsync.export import reports as export_reports
 
-    template = filters.get("template")
-    if not isinstance(template, str) or not template:
+    template = _str_or_none(filters, "template")
+    if template is None:
         raise ValueError("filters.template (a report template name) is required")
     today = ctx.now().date()
     end = _date(filters, "end_date", today)
     start = _date(filters, "start_date", end - timedelta(days=30))
     if end < start:
         raise ValueError("end_date is before start_date")
-    dept = _scoped_dept(ctx, conn, scope, _int_or_none(filters.get("dept_id")))
     return int(
         export_reports.export_reports(
             conn,
@@ -132,7 +135,9 @@ def _write_reports(
             end,
             path,
             _fmt(fmt),
-            dept_id=dept,
+            dept_ids=_dept_ids(ctx, conn, filters),
+            creator=_str_or_none(filters, "creator", 64),
+            visible=_visible(scope),
         )
     )
 
@@ -179,27 +184,26 @@ def _write_approvals(
     fmt: str,
     path: str,
 ) -> int:
+    """Instances of one template: exactly the rows ``GET /api/approvals`` lists to the same
+    person with the same filters (``process_code`` — or ``template``, a code or a name —,
+    ``status``, ``start_date``, ``end_date``, ``originator``, ``dept_id``): the same SQL
+    conditions, the viewer's scope applied in SQL. csv: only the main file is returned (the
+    detail rows' file is dropped)."""
     from dingsync.export import approvals as export_approvals
     from dingsync.store import repo_approvals
 
-    if not scope.everything:
-        # The approvals writer has no originator filter yet: only whole-company exports.
-        raise WebError(
-            "export.forbidden", "approval exports are for the main administrator for now"
-        )
-    name = filters.get("template")
-    if not isinstance(name, str) or not name:
+    name = _str_or_none(filters, "template") or _str_or_none(filters, "process_code", 64)
+    if name is None:
         raise ValueError("filters.template (a process code or template name) is required")
     template = repo_approvals.find_template(conn, ctx.corp_id, name)
     if template is None:
         raise ValueError(f"no approval template {name!r}")
-    lo = hi = None
-    if filters.get("start_date"):
-        lo = datetime.combine(_date(filters, "start_date", date.min), time(), tzinfo=UTC)
-    if filters.get("end_date"):
-        hi = datetime.combine(
-            _date(filters, "end_date", date.max) + timedelta(days=1), time(), tzinfo=UTC
-        )
+    code = _str_or_none(filters, "process_code", 64)
+    if code is not None and code != template["process_code"]:
+        raise ValueError("filters.process_code and filters.template name different templates")
+    start = _date(filters, "start_date", date.min) if filters.get("start_date") else None
+    end = _date(filters, "end_date", date.max) if filters.get("end_date") else None
+    lo, hi = day_bounds(ctx, start, end)
     result = export_approvals.export_approvals(
         conn,
         ctx.corp_id,
@@ -208,6 +212,10 @@ def _write_approvals(
         _fmt(fmt),
         created_from=lo,
         created_to=hi,
+        status=_str_or_none(filters, "status", 32),
+        originator=_str_or_none(filters, "originator", 64),
+        dept_ids=_dept_ids(ctx, conn, filters),
+        visible=_visible(scope),
     )
     for extra in result.paths[1:]:  # csv: the detail rows go to a second file
         extra.unlink(missing_ok=True)
@@ -231,8 +239,9 @@ KINDS: dict[str, ExportKind] = {
         _write_reports,
         {
             "template": "report template name (required)",
-            "start_date": "first day, YYYY-MM-DD (default 30 days before end_date)",
-            "end_date": "last day, YYYY-MM-DD (default today)",
+            "start_date": "created on or after, YYYY-MM-DD (default 30 days before end_date)",
+            "end_date": "created on or before, YYYY-MM-DD (default today)",
+            "creator": "creator userid",
             "dept_id": "creators in this department and below",
         },
     ),
@@ -250,9 +259,13 @@ KINDS: dict[str, ExportKind] = {
         "approvals",
         _write_approvals,
         {
-            "template": "process code or template name (required)",
+            "template": "process code or template name (this or process_code is required)",
+            "process_code": "process code of the template",
+            "status": "RUNNING, COMPLETED, TERMINATED, …",
             "start_date": "created on or after, YYYY-MM-DD",
             "end_date": "created on or before, YYYY-MM-DD",
+            "originator": "originator userid",
+            "dept_id": "originators in this department and below",
         },
     ),
 }

@@ -28,18 +28,26 @@ The table (``✓`` all records; otherwise what is admitted):
 =============  ==================================  ==================================
 data           list / read                          export
 =============  ==================================  ==================================
-reports        own + received; main admin all;      main admin all; sub-admin scope
-               sub-admin + scope
+reports        own + received; main admin all;      main admin all; sub-admin (with a
+               sub-admin + scope                    scope) what they list: own + received
+                                                    + scope
 attendance     own; main admin, boss, hr all;       main admin, boss, hr all; sub-admin
                sub-admin + scope; group manager     scope; group manager their groups
                + their groups
-approvals      originated + approver/cc; main       main admin all; sub-admin scope
-               admin all; sub-admin + scope
+approvals      originated + approver/cc; main       main admin all; sub-admin (with a
+               admin all; sub-admin + scope         scope) what they list: originated +
+                                                    approver/cc + scope
 directory      everyone all                         main admin, hr all; sub-admin scope
 =============  ==================================  ==================================
 
 Department leaders and the boss see reports and approvals like any employee (DingTalk shows
 them only what they created, received or took part in).
+
+Exporting reports and approvals is for administrators (DESIGN.md §7: "the main administrator
+sees and exports all; a sub-administrator … sees and exports those of people inside their
+scope"); an administrator who may export gets exactly what they may list, so an export never
+holds a row the same person could not list with the same filters, and never misses one.
+Everyone else may list and read but not export them.
 """
 
 from __future__ import annotations
@@ -202,17 +210,13 @@ def scope(viewer: Viewer, kind: DataKind, action: Action) -> Scope:
             return all_
         return in_scope
 
-    if kind == "reports":
+    if kind in ("reports", "approvals"):
         if viewer.main_admin:
             return all_
-        base = none if exporting else Scope(viewer=me, own=True, participant=True)
-        return base.union(in_scope)
-
-    if kind == "approvals":
-        if viewer.main_admin:
-            return all_
-        base = none if exporting else Scope(viewer=me, own=True, participant=True)
-        return base.union(in_scope)
+        listed = Scope(viewer=me, own=True, participant=True).union(in_scope)
+        if exporting and not sub:  # exports are for administrators with a scope
+            return none
+        return listed
 
     # attendance
     if viewer.main_admin or viewer.boss or hr:

@@ -86,7 +86,7 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
         with ctx.engine.connect() as conn:
             try:
                 rows = kind.write(ctx, conn, scope, body.filters, body.format, path)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise WebError("request.invalid", f"invalid filters: {exc}") from exc
         digest = hashlib.sha256()
         size = 0

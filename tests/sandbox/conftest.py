@@ -34,6 +34,16 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "timeout_s": 5.0,
     "timeout_action": "answer",
     "fault_token_endpoints": False,
+    "global_qps_limit": None,
+    "global_ban_s": 1.0,
+    "monthly_quota": None,
+    "ip_ban_calls": None,
+    "ip_ban_window_s": 20.0,
+    "ip_ban_s": 300.0,
+    "user_code_error": "invalidParameter",
+    "jsapi_reject_sha1": False,
+    "data_scope_dept_ids": None,
+    "historic_permissions_denied": False,
 }
 
 

@@ -265,6 +265,7 @@ class DingTalkClient:
         )
 
     async def _fetch_access_token(self) -> tuple[str, float]:
+        # Only appKey/appSecret: the optional ``corpId`` field is never sent (EB-04).
         if self.token_endpoint == "gettoken":
             body = await self.oapi(
                 "GET",

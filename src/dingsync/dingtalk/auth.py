@@ -11,9 +11,14 @@ import time
 from typing import TYPE_CHECKING
 
 from dingsync.dingtalk.errors import (
+    AuthCodeError,
+    DingTalkError,
     InvalidArgumentError,
+    IPBannedError,
     NotFoundError,
     PermissionDeniedError,
+    QuotaExceededError,
+    RateLimitError,
 )
 from dingsync.dingtalk.jsapi import JsapiAlgorithm, normalize_jsapi_url, sign_jsapi
 from dingsync.dingtalk.models.auth import (
@@ -21,6 +26,7 @@ from dingsync.dingtalk.models.auth import (
     JsapiTicket,
     LegacyLoginUserInfo,
     LoginUserInfo,
+    UserAccessToken,
 )
 
 if TYPE_CHECKING:
@@ -28,12 +34,14 @@ if TYPE_CHECKING:
 
 JSAPI_TICKET_PATH_V1 = "/v1.0/oauth2/jsapiTickets"
 JSAPI_TICKET_PATH_LEGACY = "/get_jsapi_ticket"
+USER_TOKEN_PATH = "/v1.0/oauth2/userAccessToken"
 #: A ticket dies 24 h after creation however often it is extended (auth-contacts.md §10.3).
 JSAPI_TICKET_MAX_AGE = 24 * 3600.0
 
 
 class AuthAPI:
-    """``client.auth``: ``/topapi/v2/user/getuserinfo``, ``/user/getuserinfo``, JSAPI tickets."""
+    """``client.auth``: ``/topapi/v2/user/getuserinfo``, ``/user/getuserinfo``, user tokens
+    (``/v1.0/oauth2/userAccessToken``), JSAPI tickets."""
 
     def __init__(self, client: DingTalkClient) -> None:
         self._client = client
@@ -55,6 +63,41 @@ class AuthAPI:
         return LegacyLoginUserInfo.model_validate(
             {k: v for k, v in body.items() if k not in ("errcode", "errmsg", "request_id")}
         )
+
+    async def get_user_access_token(self, code: str) -> UserAccessToken:
+        """A *user* token for the person who signed in through DingTalk's OAuth2 page
+        (``authCode``). ``POST /v1.0/oauth2/userAccessToken`` with ``grantType``
+        ``authorization_code``; no app-token header is sent (EB-22). Returns ``accessToken``,
+        ``refreshToken``, ``expireIn`` (seconds, 7200) and ``corpId``. Raises
+        :class:`~dingsync.dingtalk.errors.AuthCodeError` for **any** 4xx answer — a bad,
+        expired or reused code whatever ``code`` string DingTalk sends (EB-07)."""
+        return await self._user_token({"code": code, "grantType": "authorization_code"})
+
+    async def refresh_user_access_token(self, refresh_token: str) -> UserAccessToken:
+        """A new user token from a refresh token (valid 30 days). ``POST
+        /v1.0/oauth2/userAccessToken`` with ``grantType`` ``refresh_token``. Raises
+        ``AuthCodeError`` for any 4xx answer (a refresh token DingTalk no longer accepts)."""
+        return await self._user_token({"refreshToken": refresh_token, "grantType": "refresh_token"})
+
+    async def _user_token(self, fields: dict[str, str]) -> UserAccessToken:
+        client = self._client
+        payload = {"clientId": client.app_key, "clientSecret": client._app_secret, **fields}
+        try:
+            body = await client.api("POST", USER_TOKEN_PATH, json=payload, auth=False)
+        except (RateLimitError, QuotaExceededError, IPBannedError):
+            raise
+        except DingTalkError as err:
+            status = err.http_status
+            if status is not None and 400 <= status < 500:
+                raise AuthCodeError(
+                    err.errcode,
+                    err.errmsg,
+                    api=err.api,
+                    request_id=err.request_id,
+                    http_status=status,
+                ) from None
+            raise
+        return UserAccessToken.model_validate(body)
 
     async def get_jsapi_ticket(self) -> str:
         """The app's JSAPI ticket, cached per appKey until shortly before expiry (and shared

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dingsync.dingtalk.models.admins import Admin, AdminScope
+from dingsync.dingtalk.models.admins import Admin, AdminScope, LegacyAdminList
 from dingsync.dingtalk.models.departments import (
     Department,
     DepartmentBrief,
@@ -307,6 +307,12 @@ class ContactsAPI:
         Raises ``PermissionDeniedError`` (43007)."""
         body = await self._client.oapi("POST", "/topapi/user/listadmin", json={})
         return [Admin.model_validate(a) for a in _as_list(_result(body))]
+
+    async def list_admins_legacy(self) -> list[Admin]:
+        """Administrators from the archived ``GET /user/get_admin`` — the key is ``adminList``
+        or ``admin_list`` (EB-15). Prefer :meth:`list_admins`."""
+        body = await self._client.oapi("GET", "/user/get_admin")
+        return list(LegacyAdminList.model_validate(_strip_envelope(body)).admins)
 
     async def get_admin_scope(self, userid: str) -> list[int]:
         """Departments a sub-administrator manages. ``POST /topapi/user/get_admin_scope``

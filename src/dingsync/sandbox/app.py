@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dingsync.sandbox import handlers
+from dingsync.sandbox.config import HISTORIC_PATHS
 from dingsync.sandbox.handlers import Call, Handler
 from dingsync.sandbox.state import SandboxState
 from dingsync.sandbox.wire import (
@@ -30,6 +31,7 @@ from dingsync.sandbox.wire import (
     Params,
     api_error_response,
     api_response,
+    dumps,
     gateway_error_response,
     oapi_response,
 )
@@ -84,6 +86,13 @@ class _Api:
         state = self.state
         cfg = state.config
         key = path_key or route.path
+        host = request.client.host if request.client else ""
+        if state.ip_banned(host):  # EB-25: the IP gate comes first, whatever the API
+            state.count("rate_limited", key)
+            return _ip_ban_response(state)
+        if state.global_limited(key):  # EB-20
+            state.count("rate_limited", key)
+            return self._globally_limited(route, key)
         if not state.limiter.allow(key, cfg.qps_for(key)):
             state.count("rate_limited", key)
             return self._rate_limited(route, key)
@@ -99,15 +108,16 @@ class _Api:
                 answer = await self._apply_fault(fault, route, request, key)
                 if answer is not None:
                     return answer
-        response = await self._serve(route, request)
+        response = await self._serve(route, request, key)
         state.count("calls", key)
         if route.token_endpoint:
             with state.lock:
                 state.stats.token_requests += 1
         return response
 
-    async def _serve(self, route: Route, request: Request) -> Response:
+    async def _serve(self, route: Route, request: Request, key: str | None = None) -> Response:
         state = self.state
+        key = key or route.path
         family = route.family
         rid = state.acs_request_id() if family == "api" else state.request_id()
         try:
@@ -124,11 +134,22 @@ class _Api:
             call = await self._call(route, request)
             if route.auth:
                 self._check_token(route, request, call)
+            if state.config.historic_permissions_denied and key in HISTORIC_PATHS:  # EB-55
+                raise OapiError(60011, "没有调用该接口的权限")
+            if not route.any_method and state.quota_exhausted(key):  # EB-19, EB-27
+                if family == "api":
+                    raise ApiError(
+                        403,
+                        "Forbidden.AccessDenied.ApiCountLimitForOrg",
+                        "企业调用接口次数超过了本月的限制",
+                    )
+                raise OapiError(90020, "您的企业调用接口次数超过了本月的限制")
             body = route.handler(call)
         except OapiError as err:
             return oapi_response(err.body(), family, rid)
         except ApiError as err:
             return api_error_response(err, rid)
+        state.quota_count(key)  # only successful calls count (errors-and-limits.md §5)
         if family == "api":
             return api_response(body, rid)
         if "errcode" not in body:
@@ -158,7 +179,7 @@ class _Api:
     def _check_token(self, route: Route, request: Request, call: Call) -> None:
         state = self.state
         cfg = state.config
-        if route.family == "api":
+        if route.family == "api":  # only the x-acs header authenticates (EB-23)
             token = request.headers.get("x-acs-dingtalk-access-token")
             if not token:
                 raise ApiError(
@@ -209,6 +230,23 @@ class _Api:
         else:
             err_body = OapiError(90018, msg).body()
         return oapi_response(err_body, route.family, state.request_id())
+
+    def _globally_limited(self, route: Route, path: str) -> Response:
+        """The global per-API limit's answer (EB-20): plain ``90002`` on the old host (never
+        wrapped), 403 ``Forbidden.AccessDenied.QpsLimitForApi`` on the new one."""
+        state = self.state
+        cfg = state.config
+        if route.family == "api":
+            err = ApiError(
+                403, "Forbidden.AccessDenied.QpsLimitForApi", "当前接口的调用QPS超过了全局限制"
+            )
+            return api_error_response(err, state.acs_request_id())
+        msg = (
+            f"您的服务器调用钉钉开放平台当前接口的所有请求都被暂时禁用了, apiPath({path}), "
+            f"一秒内请求总次数超过了 {cfg.global_qps_limit:g} 次, "
+            f"处罚将在 {cfg.global_ban_s:g} 秒后结束."
+        )
+        return oapi_response(OapiError(90002, msg).body(), route.family, state.request_id())
 
     def _draw_fault(self, route: Route) -> str | None:
         cfg = self.state.config
@@ -285,6 +323,22 @@ class _Api:
                 token_endpoint=True,
             ),
             Route(
+                "/v1.0/oauth2/userAccessToken",
+                a,
+                "POST",
+                handlers.v1_user_access_token,
+                auth=False,
+                token_endpoint=True,
+            ),
+            Route(
+                "/v1.0/oauth2/corpAccessToken",
+                a,
+                "POST",
+                handlers.v1_corp_access_token,
+                auth=False,
+                token_endpoint=True,
+            ),
+            Route(
                 "/v1.0/oauth2/{corpId}/token",
                 a,
                 "POST",
@@ -296,6 +350,7 @@ class _Api:
             Route("/user/getuserinfo", o, "GET", handlers.getuserinfo_old),
             Route("/topapi/v2/user/get", t, "POST", handlers.user_get_v2),
             Route("/user/get", o, "GET", handlers.user_get_old),
+            Route("/user/get_admin", o, "GET", handlers.user_get_admin_old),
             Route(
                 "/topapi/v2/user/list", t, "POST", handlers.user_list, missing=40035, invalid=40035
             ),
@@ -317,6 +372,7 @@ class _Api:
             ),
             Route("/department/list", o, "GET", handlers.dept_list_old),
             Route("/department/get", o, "GET", handlers.dept_get_old),
+            Route("/department/list_parent_depts", o, "GET", handlers.dept_list_parent_depts_old),
             Route("/v1.0/contact/empLeaveRecords", a, "GET", handlers.emp_leave_records),
             Route(
                 "/topapi/smartwork/hrm/employee/querydimission", t, "POST", handlers.querydimission
@@ -347,6 +403,14 @@ class _Api:
                 auth=False,
                 any_method=True,
             ),
+            Route(
+                "/{rest:path}",
+                "oapi",
+                "GET",
+                handlers.oapi_unknown,
+                auth=False,
+                any_method=True,
+            ),
         ]
 
 
@@ -364,6 +428,19 @@ async def _old_family_body(request: Request, raw: bytes, ctype: str) -> dict[str
         form = await request.form()
         return {k: v for k, v in form.items() if isinstance(v, str)}
     return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
+
+
+def _ip_ban_response(state: SandboxState) -> Response:
+    """The IP-ban answer (EB-25): HTTP 200 with ``{"status":1111,"wait":5,"source":"x5",
+    "punish":"deny","uuid":…}`` instead of DingTalk's envelope, from the gateway."""
+    body = {
+        "status": 1111,
+        "wait": 5,
+        "source": "x5",
+        "punish": "deny",
+        "uuid": state.acs_request_id().lower(),
+    }
+    return Response(dumps(body), headers={"Server": "Tengine", "Content-Type": "application/json"})
 
 
 def _drop(request: Request) -> Response:
@@ -404,6 +481,8 @@ def create_app(state: SandboxState) -> FastAPI:
 
 def _fallback_endpoint(api: _Api, route: Route) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        if request.url.path.startswith("/sandbox/"):  # the control API is not DingTalk's
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
         return await api.handle(route, request, path_key=request.url.path)
 
     endpoint.__name__ = "dingtalk_unknown_" + route.family
@@ -474,6 +553,20 @@ def _add_sandbox_routes(app: FastAPI, state: SandboxState) -> None:
                 "expires_in": int(state.config.authcode_ttl_s),
             }
         )
+
+    @app.post("/sandbox/jsapi/verify")
+    async def jsapi_verify(request: Request) -> JSONResponse:
+        """The ``dd.config`` check of DingTalk's container (EB-17/EB-18): body ``{agentId,
+        corpId, timeStamp, nonceStr, signature, url}`` → 200 ``{"ok": true, "algorithm"}`` or
+        400 ``{"ok": false, "errorCode": 3, "message": "权限校验失败 Code:52013 …"}``."""
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        ok, detail = state.verify_dd_config(body if isinstance(body, dict) else {})
+        if ok:
+            return JSONResponse({"ok": True, "algorithm": detail})
+        return JSONResponse({"ok": False, "errorCode": 3, "message": detail}, status_code=400)
 
     @app.get("/sandbox/company")
     async def company() -> Response:

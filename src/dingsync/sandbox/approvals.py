@@ -21,7 +21,11 @@ rules follow approvals.md §1/§5 and EB-50..EB-53 (``400002`` on the old host, 
 The world is generated on first use (so the attendance area, built alongside, can be asked for
 its leave periods — leave instances line up with them when it offers ``leaves``) and again
 when the density knob changes. Mutations: ``POST /sandbox/mutate/approvals/{submit,approve,
-refuse}``; listeners in ``ApprovalsArea.listeners`` hear ``(event_type, instance)``.
+refuse,terminate,delete}``; listeners in ``ApprovalsArea.listeners`` hear ``(event_type,
+instance)``. ``terminate`` is the originator withdrawing a running instance (撤销: status
+``TERMINATED``, open tasks ``CANCELED``); ``delete`` removes an instance from every list and
+lookup — DingTalk announces no deletion, so the ``events`` area emits nothing for it unless its
+``events_bpms_delete`` knob asks for a ``bpms_instance_change`` of ``type`` ``delete`` (EB-78).
 """
 
 from __future__ import annotations
@@ -254,6 +258,9 @@ class Instance:
     cc_userids: list[str]
     approver_userids: list[str]
     biz_action: str = "NONE"
+    #: Set when the instance was deleted (``POST /sandbox/mutate/approvals/delete``): it is gone
+    #: from every list and lookup; listeners hear it once more (EB-78).
+    deleted: bool = False
 
 
 @dataclass
@@ -273,6 +280,15 @@ class ApprovalWorld:
             self.by_template.setdefault(inst.process_code, []),
             (inst.create_ms, inst.process_instance_id),
         )
+
+    def remove(self, inst: Instance) -> None:
+        """Forget ``inst`` (lookups and the per-template index)."""
+        self.instances.pop(inst.process_instance_id, None)
+        pairs = self.by_template.get(inst.process_code, [])
+        key = (inst.create_ms, inst.process_instance_id)
+        at = bisect.bisect_left(pairs, key)
+        if at < len(pairs) and pairs[at] == key:
+            del pairs[at]
 
 
 def _local(ms: int, fmt: str) -> str:
@@ -945,6 +961,10 @@ class ApprovalsArea:
         hi = bisect.bisect_right(pairs, (end, "\uffff"))
         ids = [pid for _, pid in pairs[lo:hi]]
         insts = self.world.instances
+        # EB-54: every instance of the org; EB-31: out-of-scope originators left out silently
+        scope = self.state.data_scope()
+        if scope is not None:
+            ids = [i for i in ids if insts[i].originator_userid in scope]
         if userids:
             wanted = set(userids)
             ids = [i for i in ids if insts[i].originator_userid in wanted]
@@ -1133,7 +1153,10 @@ class ApprovalsArea:
     # -- mutations -------------------------------------------------------------------------
     def control_routes(self, app: FastAPI) -> None:
         """``POST /sandbox/mutate/approvals/submit {process_code, originator_userid}``,
-        ``…/approve`` and ``…/refuse`` ``{process_instance_id, remark?}`` (the current task)."""
+        ``…/approve`` and ``…/refuse`` ``{process_instance_id, remark?}`` (the current task),
+        ``…/terminate {process_instance_id, remark?}`` (the originator withdraws a running
+        instance) and ``…/delete {process_instance_id}`` (the instance disappears, EB-78).
+        404 for an unknown instance, 409 when the instance is not running."""
 
         async def body_of(request: Request) -> dict[str, Any]:
             try:
@@ -1151,7 +1174,7 @@ class ApprovalsArea:
                 return JSONResponse({"error": f"unknown {exc.args[0]}"}, status_code=404)
             return JSONResponse(self._mutation_answer(inst))
 
-        for action in ("approve", "refuse"):
+        for action in ("approve", "refuse", "terminate", "delete"):
             app.add_api_route(
                 f"/sandbox/mutate/approvals/{action}", self._act_endpoint(action), methods=["POST"]
             )
@@ -1164,7 +1187,13 @@ class ApprovalsArea:
                 data = None
             data = data if isinstance(data, dict) else {}
             try:
-                inst = self.act(data.get("process_instance_id"), action, data.get("remark"))
+                pid = data.get("process_instance_id")
+                if action == "delete":
+                    inst = self.delete(pid)
+                elif action == "terminate":
+                    inst = self.terminate(pid, data.get("remark"))
+                else:
+                    inst = self.act(pid, action, data.get("remark"))
             except KeyError as exc:
                 return JSONResponse({"error": f"unknown {exc.args[0]}"}, status_code=404)
             except ValueError as exc:
@@ -1180,6 +1209,7 @@ class ApprovalsArea:
             "process_code": inst.process_code,
             "status": inst.status,
             "result": inst.result,
+            "deleted": inst.deleted,
             "process_instance": render_old(inst),
         }
 
@@ -1255,6 +1285,47 @@ class ApprovalsArea:
         self._notify("bpms_task_change", inst)
         if inst.status != "RUNNING":
             self._notify("bpms_instance_change", inst)
+        return inst
+
+    def terminate(self, pid: Any, remark: Any = None) -> Instance:
+        """The originator withdraws (撤销) a running instance: status ``TERMINATED``, result
+        ``""``, open tasks ``CANCELED``; listeners hear ``bpms_instance_change``. ``KeyError``
+        for an unknown instance, ``ValueError`` when it is not running."""
+        inst = self._instance(str(pid) if pid else None)
+        if inst is None:
+            raise KeyError("process_instance_id")
+        now = self.state.clock.now_ms()
+        now -= now % MINUTE_MS
+        with self.state.lock:
+            if inst.status != "RUNNING":
+                raise ValueError(f"instance is {inst.status}, not RUNNING")
+            for t in inst.tasks:
+                if t["status"] in ("RUNNING", "NEW"):
+                    t.update(status="CANCELED", result="")
+            inst.records.append(
+                {
+                    "userid": inst.originator_userid,
+                    "date": now,
+                    "type": "TERMINATE_PROCESS_INSTANCE",
+                    "result": "NONE",
+                    "remark": str(remark) if remark else "撤销",
+                }
+            )
+            inst.status, inst.result, inst.finish_ms = "TERMINATED", "", now
+        self._notify("bpms_instance_change", inst)
+        return inst
+
+    def delete(self, pid: Any) -> Instance:
+        """Delete an instance (any status): it leaves ``listids``/``instanceIds/query`` and both
+        ``get`` APIs answer not-found; listeners hear ``bpms_instance_change`` with
+        ``inst.deleted`` set (EB-78). ``KeyError`` for an unknown instance."""
+        inst = self._instance(str(pid) if pid else None)
+        if inst is None:
+            raise KeyError("process_instance_id")
+        with self.state.lock:
+            self.world.remove(inst)
+            inst.deleted = True
+        self._notify("bpms_instance_change", inst)
         return inst
 
 

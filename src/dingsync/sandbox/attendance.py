@@ -1048,6 +1048,11 @@ class AttendanceArea:
             Route("/topapi/attendance/getleavestatus", t, "POST", self.getleavestatus),
         ]
 
+    def _in_scope(self, userids: list[str]) -> list[str]:
+        """``userids`` without duplicates and without people outside the app's data scope
+        (silently left out, EB-31)."""
+        return [u for u in dict.fromkeys(userids) if self.state.in_data_scope(u)]
+
     def _days(self, userid: str, start: date, end: date) -> list[PersonDay]:
         per = self.world.by_user.get(userid)
         if not per:
@@ -1073,7 +1078,7 @@ class AttendanceArea:
             return {"recordresult": [], "hasMore": False}
         assert offset is not None and limit is not None
         rows: list[dict[str, Any]] = []
-        for userid in dict.fromkeys(users):
+        for userid in self._in_scope(users):
             for day in self._days(userid, start, end):
                 rows.extend(_result_rows(self.corp_id, day))
         page = rows[offset : offset + limit]
@@ -1097,7 +1102,7 @@ class AttendanceArea:
         if p.boolean("isI18n", default=False):
             return {"recordresult": []}
         rows = []
-        for userid in dict.fromkeys(users):
+        for userid in self._in_scope(users):
             times = self.world.punch_times.get(userid, [])
             lo = bisect.bisect_left(times, start_ms)
             hi = bisect.bisect_right(times, end_ms)
@@ -1112,6 +1117,7 @@ class AttendanceArea:
         userid = p.text("userid", required=True)
         work_date = _parse_wire_date(p, "work_date")
         assert userid is not None
+        self.state.require_data_scope(userid)
         days = self._days(userid, work_date, work_date)
         results: list[dict[str, Any]] = []
         records: list[dict[str, Any]] = []
@@ -1283,7 +1289,7 @@ class AttendanceArea:
         start = datetime.fromtimestamp(start_ms / 1000, GMT8).date()
         end = datetime.fromtimestamp(end_ms / 1000, GMT8).date()
         rows = []
-        for userid in dict.fromkeys(users):
+        for userid in self._in_scope(users):
             for day in self._days(userid, start, end):
                 wd = wire_time(date_ms(day.work_date))
                 base = {
@@ -1343,6 +1349,7 @@ class AttendanceArea:
         assert userid is not None
         if end < start or (end - start).days > COLUMN_MAX_DAYS:
             raise OapiError(ERR_COLUMN_SPAN, "无错误信息")
+        self.state.require_data_scope(userid)
         return userid, start, end
 
     def getcolumnval(self, call: Call) -> dict[str, Any]:
@@ -1420,7 +1427,7 @@ class AttendanceArea:
         if end_ms < start_ms or end_ms - start_ms > LEAVE_STATUS_MAX_DAYS * DAY_MS:
             raise OapiError(ERR_PARAM, "无效的参数: 时间跨度不能超过180天")
         found = []
-        for userid in dict.fromkeys(users):
+        for userid in self._in_scope(users):
             for lv in self.world.leaves_by_user.get(userid, []):
                 if lv.start_ms < end_ms and lv.end_ms > start_ms:
                     found.append(

@@ -29,6 +29,16 @@ FIXED_FIELDS = frozenset(
     }
 )
 
+#: APIs behind permissions closed to new apps (EB-55): ``historic_permissions_denied`` → 60011.
+HISTORIC_PATHS = frozenset(
+    {
+        "/topapi/report/statistics",
+        "/topapi/processinstance/listids",
+        "/topapi/processinstance/get",
+        "/topapi/process/listbyuserid",
+    }
+)
+
 #: One-shot actions accepted by ``POST /sandbox/config`` / ``configure`` next to the knobs.
 ACTIONS = frozenset({"invalidate_tokens", "clock_advance_s", "clock_set", "reset_stats"})
 
@@ -81,6 +91,42 @@ class SandboxConfig(BaseModel):
     regardless of load), ``fault_token_invalidation`` (all tokens invalidated, so the call gets
     the token error). Faults never touch ``/sandbox/*``, and touch the token endpoints only when
     ``fault_token_endpoints`` is true.
+
+    Limits DingTalk does not publish (all off by default):
+
+    - ``global_qps_limit`` (EB-20): calls per second per API path for *all* callers; over it
+      the oapi host answers plain ``90002`` (the api host 403
+      ``Forbidden.AccessDenied.QpsLimitForApi``) and the path stays banned for ``global_ban_s``
+      seconds (1 s, as a real 90002 message says).
+    - ``monthly_quota`` (EB-19, EB-27): successful calls per calendar month (Asia/Shanghai, by
+      the sandbox clock) to APIs that are not quota-exempt; over it the oapi host answers
+      ``90020`` and the api host 403 ``Forbidden.AccessDenied.ApiCountLimitForOrg``. Token,
+      login-free, contacts and smart-HR APIs are exempt; the archived pages,
+      ``/v1.0/oauth2/{corpId}/token`` and ``/v1.0/contact/users/search`` count.
+    - ``ip_ban_calls`` (EB-25): more than this many calls (all APIs) within ``ip_ban_window_s``
+      seconds ban the caller for ``ip_ban_s`` seconds (DingTalk: 10,000 in 20 s, 5 minutes, by
+      the sandbox clock); every DingTalk path then answers HTTP 200
+      ``{"status":1111,"wait":5,"source":"x5","punish":"deny","uuid":…}``.
+
+    User tokens (``POST /v1.0/oauth2/userAccessToken``): ``user_token_ttl_s`` (7200),
+    ``refresh_token_ttl_s`` (30 days); a bad or reused login code answers HTTP 400 with the
+    ``code`` given by ``user_code_error`` (``invalidParameter``, EB-07).
+
+    Data scope (EB-31): ``data_scope_dept_ids`` — ``None`` (default) lets the app see the
+    whole org's reports, attendance and approvals; a list of department ids restricts it to
+    the people in those departments and below: others are silently left out of lists
+    (``report/list``, ``/attendance/list``, ``listRecord``, ``listids`` …) and single-user calls
+    about them (``getupdatedata``, ``getcolumnval``, ``template/getbyname`` …) answer ``50002``.
+
+    Permissions (EB-55): every permission is granted by default; ``historic_permissions_denied``
+    makes the historic (closed to new apps) APIs answer ``60011`` 没有调用该接口的权限 —
+    ``/topapi/report/statistics`` and the old approval APIs (``processinstance/listids``,
+    ``processinstance/get``, ``process/listbyuserid``); the approvals area's
+    ``approvals_v1_denied`` refuses the v1.0 workflow APIs instead (403).
+
+    ``dd.config`` check (``POST /sandbox/jsapi/verify``, what DingTalk's container does):
+    SHA-256 and SHA-1 signatures are both accepted, told apart by length (64 / 40 hex), unless
+    ``jsapi_reject_sha1`` (EB-17); ``timeStamp`` is opaque, never checked for freshness (EB-18).
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -122,6 +168,22 @@ class SandboxConfig(BaseModel):
     fault_token_endpoints: bool = False
     fault_seed: int | None = None
 
+    global_qps_limit: float | None = Field(None, ge=0)
+    global_ban_s: float = Field(1.0, ge=0)
+    monthly_quota: int | None = Field(None, ge=0)
+    ip_ban_calls: int | None = Field(None, ge=1)
+    ip_ban_window_s: float = Field(20.0, gt=0)
+    ip_ban_s: float = Field(300.0, ge=0)
+
+    user_token_ttl_s: float = Field(7200.0, gt=0)
+    refresh_token_ttl_s: float = Field(30 * 86400.0, gt=0)
+    user_code_error: str = Field("invalidParameter", min_length=1)
+
+    jsapi_reject_sha1: bool = False
+
+    data_scope_dept_ids: list[int] | None = None
+    historic_permissions_denied: bool = False
+
     @field_validator("agent_id", mode="before")
     @classmethod
     def _agent_id_text(cls, value: Any) -> Any:
@@ -149,7 +211,8 @@ class SandboxConfig(BaseModel):
         return self
 
     def qps_for(self, path: str) -> float | None:
-        """The QPS limit for ``path`` (``None`` = unlimited)."""
+        """The QPS limit for ``path`` (``None`` = unlimited): 20 per API everywhere by default,
+        report/attendance/approval APIs included, overridable per path (EB-29)."""
         limit = self.qps_overrides[path] if path in self.qps_overrides else self.qps_limit
         return limit if limit else None
 

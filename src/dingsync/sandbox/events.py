@@ -43,7 +43,12 @@ connection silently dead (nothing sent, frames ignored, socket left open).
 Knobs (``configure``): ``events_format`` (``legacy`` = format 1 PascalCase without ids,
 ``current`` = format 2 with ``BizId``/``eventId``), ``events_drop`` / ``events_duplicate`` /
 ``events_reorder`` (probabilities per event and channel: lost entirely, sent twice, held back up
-to ``events_reorder_ms``), ``events_delay_ms``, plus the timing knobs named above.
+to ``events_reorder_ms``), ``events_delay_ms``, ``events_bpms_delete`` (announce a deleted
+approval instance as ``bpms_instance_change`` ``type`` ``delete``; off by default — DingTalk
+documents no such type, EB-78), plus the timing knobs named above. Defaults follow
+emulator-behaviour.md: HTTP reply deadline 1500 ms (EB-74), Stream redelivery after 60 s up to
+3 times (EB-83), ping every 60 s (EB-84); ``attendance_schedule_change`` is never emitted
+(EB-79), nor are report events (EB-80), bot CALLBACK frames (EB-89) or ISV events.
 """
 
 from __future__ import annotations
@@ -249,6 +254,7 @@ class EventsArea:
         "events_stream_ping_s": 60.0,
         "events_stream_close_after_s": 10.0,
         "events_stream_keep_offline": True,
+        "events_bpms_delete": False,
     }
 
     def __init__(self, state: SandboxState) -> None:
@@ -513,7 +519,7 @@ class EventsArea:
         try:
             reply = resp.json()
             r_sig = reply["msg_signature"]
-            r_ts = str(reply.get("timeStamp") or reply.get("timestamp"))
+            r_ts = str(reply.get("timeStamp") or reply.get("timestamp"))  # either key, EB-72
             r_nonce = str(reply["nonce"])
             r_enc = reply["encrypt"]
             if r_sig != sign(reg.token, r_ts, r_nonce, r_enc):
@@ -1159,6 +1165,14 @@ class EventsArea:
 
     # -- approvals (heard from the approvals area) ------------------------------------------------
     def _on_approval(self, event_type: str, inst: Any) -> None:
+        """An approvals mutation → ``bpms_instance_change``/``bpms_task_change`` with ``type``
+        ``start`` (running), ``terminate`` (withdrawn, no ``result``) or ``finish`` (with
+        ``result``). A deleted instance is announced only when the ``events_bpms_delete`` knob
+        is on, as ``type`` ``delete`` (unconfirmed in DingTalk's docs, EB-78)."""
+        deleted = bool(getattr(inst, "deleted", False))
+        if deleted and not self.knob("events_bpms_delete"):
+            self.counters["approval_deletes_unannounced"] += 1
+            return
         fields: dict[str, Any] = {
             "processInstanceId": inst.process_instance_id,
             "processCode": getattr(inst, "process_code", ""),
@@ -1167,8 +1181,14 @@ class EventsArea:
             "createTime": getattr(inst, "create_ms", None) or self.state.clock.now_ms(),
             "staffId": getattr(inst, "originator_userid", ""),
         }
-        if getattr(inst, "status", "") == "RUNNING":
+        status = getattr(inst, "status", "")
+        if deleted:
+            fields["type"] = "delete"
+        elif status == "RUNNING":
             fields["type"] = "start"
+        elif status in ("TERMINATED", "CANCELED"):
+            fields["type"] = "terminate"
+            fields["finishTime"] = getattr(inst, "finish_ms", None) or self.state.clock.now_ms()
         else:
             fields["type"] = "finish"
             fields["result"] = getattr(inst, "result", "") or ""
@@ -1210,7 +1230,7 @@ def _check_url_blocking(reg: Registration, timeout: float) -> bool:
             timeout=timeout,
         )
         reply = resp.json()
-        r_ts = str(reply.get("timeStamp") or reply.get("timestamp"))
+        r_ts = str(reply.get("timeStamp") or reply.get("timestamp"))  # either key, EB-72
         if reply["msg_signature"] != sign(reg.token, r_ts, str(reply["nonce"]), reply["encrypt"]):
             return False
         return resp.status_code == 200 and crypto.decrypt(reply["encrypt"]) == "success"

@@ -105,7 +105,8 @@ def gettoken(call: Call) -> dict[str, Any]:
 
 
 def v1_access_token(call: Call) -> dict[str, Any]:
-    """``POST /v1.0/oauth2/accessToken`` with JSON ``{appKey, appSecret}``."""
+    """``POST /v1.0/oauth2/accessToken`` with JSON ``{appKey, appSecret}``; an optional
+    ``corpId`` (legacy Yida apps) is accepted and ignored (EB-04)."""
     body = _json_object(call)
     for name in ("appKey", "appSecret"):
         if not body.get(name):
@@ -132,6 +133,61 @@ def v1_corp_token(call: Call) -> dict[str, Any]:
         raise ApiError(400, "invalid.client", "无效的clientId或者clientSecret")
     token = call.state.issue_token(app.app_key)
     return {"access_token": token.value, "expires_in": int(call.state.config.token_ttl_s)}
+
+
+def v1_user_access_token(call: Call) -> dict[str, Any]:
+    """``POST /v1.0/oauth2/userAccessToken {clientId, clientSecret, code | refreshToken,
+    grantType}`` → ``{accessToken, refreshToken, expireIn, corpId}`` (a *user* token).
+
+    The code is a login code minted by ``POST /sandbox/authcode`` (single use, like DingTalk's
+    authCode). A bad, expired or reused code — or an unknown refresh token — is HTTP 400 with
+    the ``code`` of the ``user_code_error`` knob (``invalidParameter``, EB-07). No token header
+    is needed and one sent is ignored (EB-22)."""
+    body = _json_object(call)
+    for name in ("clientId", "clientSecret", "grantType"):
+        if not body.get(name):
+            raise ApiError(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    state = call.state
+    app = state.app
+    if body["clientId"] != app.app_key or body["clientSecret"] != app.app_secret:
+        raise ApiError(400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
+    grant = body["grantType"]
+    error_code = state.config.user_code_error
+    if grant == "authorization_code":
+        code = body.get("code")
+        if not code:
+            raise ApiError(400, "Missingcode", "code is mandatory for this action.")
+        userid = state.consume_authcode(str(code))
+        if userid is None or userid not in state.company.users:
+            raise ApiError(400, error_code, "不合法的临时授权码")
+    elif grant == "refresh_token":
+        refresh = body.get("refreshToken")
+        if not refresh:
+            raise ApiError(400, "MissingrefreshToken", "refreshToken is mandatory for this action.")
+        userid = state.user_of_refresh_token(str(refresh))
+        if userid is None or userid not in state.company.users:
+            raise ApiError(400, error_code, "refreshToken无效或已过期")
+    else:
+        raise ApiError(400, "unsupported.grant.type", "不支持的grantType")
+    access, refresh_token = state.issue_user_token(userid)
+    return {
+        "accessToken": access,
+        "refreshToken": refresh_token,
+        "expireIn": int(state.config.user_token_ttl_s),
+        "corpId": app.corp_id,
+    }
+
+
+def v1_corp_access_token(call: Call) -> dict[str, Any]:
+    """``POST /v1.0/oauth2/corpAccessToken {suiteKey, suiteSecret, authCorpId, suiteTicket}`` —
+    a third-party (ISV) suite's token for an authorising corp. The sandbox hosts no ISV suite,
+    so every well-formed request is HTTP 400 ``invalidSuiteKey``, as DingTalk answers a
+    made-up key; the path without ``/v1.0`` is unknown (EB-91). A token header is ignored."""
+    body = _json_object(call)
+    for name in ("suiteKey", "suiteSecret", "authCorpId", "suiteTicket"):
+        if not body.get(name):
+            raise ApiError(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    raise ApiError(400, "invalidSuiteKey", "无效的suiteKey")
 
 
 def _login(call: Call, code: str | None) -> str:
@@ -247,6 +303,13 @@ def user_get_old(call: Call) -> dict[str, Any]:
     return body
 
 
+def user_get_admin_old(call: Call) -> dict[str, Any]:
+    """``GET /user/get_admin`` — archived; the administrators under the doc sample's key
+    ``adminList`` (the SDK's ``admin_list`` is not sent, EB-15): ``[{sys_level, userid}]``."""
+    admins = call.state.company.admins
+    return {"adminList": [{"sys_level": level, "userid": u} for u, level in admins.items()]}
+
+
 def _dept_or_60003(call: Call, dept_id: int | None) -> int:
     if dept_id is not None and dept_id < 0:
         # e.g. -7, the home-school contacts (auth-contacts.md §5); the body carries success:false
@@ -294,7 +357,8 @@ def user_list(call: Call) -> dict[str, Any]:
 
 
 def user_listsimple(call: Call) -> dict[str, Any]:
-    """``POST /topapi/user/listsimple {dept_id, cursor, size ≤ 100}`` (40069 / 40068)."""
+    """``POST /topapi/user/listsimple {dept_id, cursor, size ≤ 100}`` (40069 for a bad size,
+    EB-14; 40068 for a bad cursor, EB-39)."""
     p = call.params
     dept_id = _dept_or_60003(call, p.integer("dept_id", required=True, lo=1))
     cursor = p.integer("cursor", lo=0, code=40068, default=0)
@@ -473,6 +537,18 @@ def dept_list_old(call: Call) -> dict[str, Any]:
     return {"department": out}
 
 
+def dept_list_parent_depts_old(call: Call) -> dict[str, Any]:
+    """``GET /department/list_parent_depts?userId=`` — archived; ``department`` is a flat
+    ``[dept, …, 1]`` for someone in one department and a list of such lists (one per
+    membership) for someone in several (EB-13)."""
+    userid = call.params.text("userId", required=True)
+    assert userid is not None
+    user = _user_or_60121(call, userid)
+    ancestors = call.state.index.ancestors
+    paths = [list(ancestors[m.dept_id]) for m in user.memberships]
+    return {"department": paths[0] if len(paths) == 1 else paths}
+
+
 def dept_get_old(call: Call) -> dict[str, Any]:
     """``GET /department/get?id=`` — archived camelCase shape, lists joined with ``|``."""
     dept_id = _dept_or_60003(call, call.params.integer("id", required=True))
@@ -560,9 +636,13 @@ def emp_leave_records(call: Call) -> dict[str, Any]:
 
 def querydimission(call: Call) -> dict[str, Any]:
     """``POST /topapi/smartwork/hrm/employee/querydimission {offset, size ≤ 50}`` — leaver
-    userids, most recent first; ``next_cursor`` absent on the last page."""
+    userids, most recent first; ``next_cursor`` absent on the last page. A malformed or
+    negative ``offset`` is ``40068`` 无效的偏移量 like the other contacts APIs (EB-39); a
+    missing one ``400002``."""
     p = call.params
-    offset = p.integer("offset", required=True, lo=0)
+    if p.data.get("offset") in (None, ""):
+        raise OapiError(p.missing, "缺少参数 offset")
+    offset = p.integer("offset", required=True, lo=0, code=40068)
     size = p.integer("size", required=True, lo=1, hi=50)
     assert offset is not None and size is not None
     newest_first = call.state.index.leavers_newest_first
@@ -632,6 +712,13 @@ def topapi_unknown(call: Call) -> dict[str, Any]:
     api_name = "dingtalk.oapi." + rest.replace("/", ".")
     sub_msg = f"不合法ApiName，ApiName = {api_name}"
     raise OapiError(22, f"Invalid method[submsg={sub_msg}]", extra={"sub_msg": sub_msg})
+
+
+def oapi_unknown(call: Call) -> dict[str, Any]:
+    """Unknown path on the old host outside ``/topapi`` → ``{"errcode":404,"errmsg":
+    "请求的URI地址不存在"}`` (HTTP 200; e.g. ``/oauth2/corpAccessToken`` without ``/v1.0``,
+    EB-91)."""
+    raise OapiError(404, "请求的URI地址不存在")
 
 
 def api_unknown(call: Call) -> dict[str, Any]:

@@ -23,9 +23,10 @@ DingTalk behaviour reproduced (reports.md, EB-30/33/34/35/37/39): ``report/list`
 ``simplelist`` page with an opaque ``next_cursor`` (a large number, present on the last page too;
 a cursor that was not handed out — e.g. the sum of two — reads past the end, so a client that adds
 cursors skips reports), ``size`` ≤ 20 and windows ≤ 180 days (else ``400002``), ascending
-creation time; ``contents[].sort/type`` are Strings (``"1"``); ``images`` only when the
-``report_images`` knob is on (JSON-text strings ``{"image": url}``); comment times are
-``yyyy-MM-dd HH:mm:ss`` (GMT+8) strings.
+creation time, no retention cap on how far back a window may lie (EB-32), the app's data scope
+left to the ``data_scope_dept_ids`` knob (EB-31); ``contents[].sort/type`` are Strings
+(``"1"``); ``images`` only when the ``report_images`` knob is on (JSON-text strings
+``{"image": url}``); comment times are ``yyyy-MM-dd HH:mm:ss`` (GMT+8) strings.
 """
 
 from __future__ import annotations
@@ -654,7 +655,9 @@ class ReportsArea:
         userid = p.text("userid")
         mstart = p.integer("modified_start_time") if modified else None
         mend = p.integer("modified_end_time") if modified else None
-        key = (start, end, template, userid, mstart, mend)
+        scope = self.state.data_scope()  # EB-31: out-of-scope authors are left out silently
+        scope_key = self.state.config.data_scope_dept_ids
+        key = (start, end, template, userid, mstart, mend, tuple(scope_key or ()), scope is None)
         w = self.world
         with self.state.lock:
             selected = self._cache.get(key)
@@ -668,6 +671,7 @@ class ReportsArea:
                     and (userid is None or r.creator_id == userid)
                     and (mstart is None or r.modified_time >= mstart)
                     and (mend is None or r.modified_time <= mend)
+                    and (scope is None or r.creator_id in scope)
                 ]
                 if len(self._cache) > 256:
                     self._cache.clear()
@@ -785,6 +789,7 @@ class ReportsArea:
         if userid is not None:
             if userid not in self.state.company.users:
                 raise OapiError(60121, "找不到该用户")
+            self.state.require_data_scope(userid)
             names = [n for n in names if userid in w.writers[n]] or names
         corp = self.state.app.corp_id
         items = [
@@ -809,6 +814,7 @@ class ReportsArea:
         user = self.state.company.users.get(userid or "")
         if user is None:
             raise OapiError(60121, "找不到该用户")
+        self.state.require_data_scope(user.userid)
         tpl = self.world.templates.get(name or "")
         if tpl is None:
             raise OapiError(400002, "无效的参数: 模板不存在")
@@ -834,6 +840,7 @@ class ReportsArea:
         userid = call.params.text("userid", required=True)
         if userid not in self.state.company.users:
             raise OapiError(60121, "找不到该用户")
+        self.state.require_data_scope(userid)
         since = int(self.state.clock.now() * 1000) - 30 * DAY_MS
         w = self.world
         lo = bisect.bisect_left(w.create_times, since)

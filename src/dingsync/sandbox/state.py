@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import hmac
 import json
 import random
 import secrets
@@ -18,10 +19,12 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote_plus
 
 from dingsync.sandbox.clock import Clock
 from dingsync.sandbox.company import ROOT_DEPT_ID, Company, Leaver, User, generate_company
 from dingsync.sandbox.config import ACTIONS, AppCredentials, SandboxConfig
+from dingsync.sandbox.wire import OapiError
 
 _RID_CHARS = string.ascii_lowercase + string.digits
 
@@ -250,6 +253,38 @@ class SlidingWindowLimiter:
         return True
 
 
+#: Paths of the quota-exempt basic APIs (errors-and-limits.md §5: token, login-free, contacts,
+#: smart HR); ``QUOTA_EXEMPT_PREFIXES`` cover whole groups. Every other DingTalk path counts toward
+#: ``monthly_quota`` — the archived pages, ``/v1.0/oauth2/{corpId}/token`` and
+#: ``/v1.0/contact/users/search`` included (EB-19).
+QUOTA_EXEMPT = frozenset(
+    {
+        "/v1.0/oauth2/accessToken",
+        "/v1.0/oauth2/userAccessToken",
+        "/v1.0/oauth2/jsapiTickets",
+        "/topapi/v2/user/getuserinfo",
+        "/v1.0/contact/users/{unionId}",
+        "/topapi/v2/user/get",
+        "/topapi/v2/user/list",
+        "/topapi/user/listsimple",
+        "/topapi/user/listid",
+        "/topapi/user/count",
+        "/topapi/v2/user/getbymobile",
+        "/topapi/user/getbyunionid",
+        "/topapi/user/listadmin",
+        "/topapi/user/get_admin_scope",
+        "/v1.0/contact/empLeaveRecords",
+    }
+)
+QUOTA_EXEMPT_PREFIXES = ("/topapi/v2/department/", "/topapi/role/", "/topapi/smartwork/hrm/")
+
+
+def quota_exempt(path: str) -> bool:
+    """True for an API that does not count toward the monthly quota (``path`` is the route's
+    path template, e.g. ``/v1.0/oauth2/{corpId}/token``)."""
+    return path in QUOTA_EXEMPT or path.startswith(QUOTA_EXEMPT_PREFIXES)
+
+
 class Stats:
     """Call counters: served calls, rate-limited and faulted calls per path, token requests."""
 
@@ -293,6 +328,20 @@ class SandboxState:
         self.tickets = CredentialStore()
         self.authcodes: dict[str, AuthCode] = {}
         self.limiter = SlidingWindowLimiter()
+        #: Global per-API limit (EB-20): its windows and, per path, the ban's end (monotonic s).
+        self.global_limiter = SlidingWindowLimiter()
+        self.global_bans: dict[str, float] = {}
+        #: Monthly quota (EB-19): the month (``YYYY-MM``, Asia/Shanghai) and its counted calls.
+        self.quota_month = ""
+        self.quota_used = 0
+        #: IP ban (EB-25): per caller host, recent call times and the ban's end (sandbox clock).
+        self.ip_calls: dict[str, deque[float]] = {}
+        self.ip_banned_until: dict[str, float] = {}
+        #: Data scope (EB-31): ``(dept ids, userids in scope)`` for the current knob value.
+        self._scope: tuple[tuple[int, ...], frozenset[str]] | None = None
+        #: User tokens of ``/v1.0/oauth2/userAccessToken``: value → (userid, expires_at).
+        self.user_tokens: dict[str, tuple[str, float]] = {}
+        self.refresh_tokens: dict[str, tuple[str, float]] = {}
         self.stats = Stats()
         self.fault_rng = random.Random(
             self.config.fault_seed if self.config.fault_seed is not None else self.config.seed
@@ -313,6 +362,7 @@ class SandboxState:
         """Rebuild the lookups after the company was changed in place."""
         self.index = DirectoryIndex(self.company)
         self._company_json = None
+        self._scope = None
 
     def company_json(self) -> bytes:
         """``GET /sandbox/company``'s body (cached until ``reindex``)."""
@@ -342,6 +392,19 @@ class SandboxState:
                 self.config.qps_overrides,
             ):
                 self.limiter.windows.clear()  # a new limit starts with empty windows
+            if (new.global_qps_limit, new.global_ban_s) != (
+                self.config.global_qps_limit,
+                self.config.global_ban_s,
+            ):
+                self.global_limiter.windows.clear()
+                self.global_bans.clear()
+            if (new.ip_ban_calls, new.ip_ban_window_s, new.ip_ban_s) != (
+                self.config.ip_ban_calls,
+                self.config.ip_ban_window_s,
+                self.config.ip_ban_s,
+            ):
+                self.ip_calls.clear()
+                self.ip_banned_until.clear()
             self.config = new
             if actions.get("invalidate_tokens"):
                 self.tokens.invalidate_all()
@@ -351,6 +414,7 @@ class SandboxState:
                 self.clock.advance(float(actions["clock_advance_s"]))
             if actions.get("reset_stats"):
                 self.stats.reset()
+                self.quota_used = 0
             self.area_knobs.update(area_knobs)
         return self.config_dict()
 
@@ -373,14 +437,17 @@ class SandboxState:
                 "faults_by_kind": dict(sorted(s.faults_by_kind.items())),
                 "token_requests": s.token_requests,
                 "total_calls": sum(s.calls.values()),
+                "quota_used": self.quota_used,
             }
         areas = {name: area.stats() for name, area in self.areas.items() if hasattr(area, "stats")}
         return {**self.company.truth_counts(), **counters, **areas}
 
     def reset_stats(self) -> None:
-        """Zero the call counters (the company counts are truth, not counters)."""
+        """Zero the call counters and this month's quota count (the company counts are truth,
+        not counters)."""
         with self.lock:
             self.stats.reset()
+            self.quota_used = 0
 
     def count(self, counter: str, path: str, kind: str | None = None) -> None:
         """Add one to ``calls``/``rate_limited``/``faults`` for ``path``."""
@@ -388,6 +455,102 @@ class SandboxState:
             getattr(self.stats, counter)[path] += 1
             if kind:
                 self.stats.faults_by_kind[kind] += 1
+
+    # -- data scope (EB-31) -----------------------------------------------------------------
+    def data_scope(self) -> frozenset[str] | None:
+        """Userids whose reports, attendance and approvals the app may read (people in the
+        ``data_scope_dept_ids`` departments and below), or ``None`` for the whole org."""
+        depts = self.config.data_scope_dept_ids
+        if depts is None:
+            return None
+        key = tuple(sorted(set(depts)))
+        cached = self._scope
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        index = self.index
+        allowed: set[int] = set()
+        for d in key:
+            if d in self.company.departments:
+                allowed.add(d)
+                allowed.update(index.descendants(d))
+        users = frozenset(
+            u.userid
+            for u in self.company.users.values()
+            if any(m.dept_id in allowed for m in u.memberships)
+        )
+        self._scope = (key, users)
+        return users
+
+    def in_data_scope(self, userid: str) -> bool:
+        """True when the app may read ``userid``'s data (always, without a scope)."""
+        scope = self.data_scope()
+        return scope is None or userid in scope
+
+    def require_data_scope(self, userid: str) -> None:
+        """Raise ``50002`` for a single-user call about someone outside the data scope."""
+        if not self.in_data_scope(userid):
+            raise OapiError(50002, "请求的员工userid不在授权范围内")
+
+    # -- limits DingTalk does not publish (EB-19, EB-20, EB-25) ------------------------------
+    def ip_banned(self, host: str) -> bool:
+        """Record a call from ``host``; True while the host is banned (``ip_ban_calls`` calls
+        within ``ip_ban_window_s`` seconds ban it for ``ip_ban_s``, by the sandbox clock)."""
+        cfg = self.config
+        if not cfg.ip_ban_calls:
+            return False
+        now = self.clock.now()
+        with self.lock:
+            if self.ip_banned_until.get(host, 0.0) > now:
+                return True
+            window = self.ip_calls.setdefault(host, deque())
+            while window and window[0] <= now - cfg.ip_ban_window_s:
+                window.popleft()
+            window.append(now)
+            if len(window) > cfg.ip_ban_calls:
+                window.clear()
+                self.ip_banned_until[host] = now + cfg.ip_ban_s
+                return True
+            return False
+
+    def global_limited(self, path: str) -> bool:
+        """Record a call of ``path`` against the global per-API limit; True when it is over the
+        limit or inside the ban that followed (``global_ban_s``, real time)."""
+        cfg = self.config
+        if not cfg.global_qps_limit:
+            return False
+        now = time.monotonic()
+        with self.lock:
+            if self.global_bans.get(path, 0.0) > now:
+                return True
+            if self.global_limiter.allow(path, cfg.global_qps_limit, now):
+                return False
+            self.global_bans[path] = now + cfg.global_ban_s
+            return True
+
+    def _quota_month_now(self) -> str:
+        return time.strftime("%Y-%m", time.gmtime(self.clock.now() + 8 * 3600))
+
+    def quota_exhausted(self, path: str) -> bool:
+        """True when ``path`` counts toward ``monthly_quota`` and this month's quota is used up."""
+        quota = self.config.monthly_quota
+        if quota is None or quota_exempt(path):
+            return False
+        month = self._quota_month_now()
+        with self.lock:
+            if month != self.quota_month:
+                self.quota_month, self.quota_used = month, 0
+            return self.quota_used >= quota
+
+    def quota_count(self, path: str) -> None:
+        """Count one successful call of ``path`` toward this month's quota (always counted, so
+        turning the knob on mid-month sees the calls already made; exempt paths never count)."""
+        if quota_exempt(path):
+            return
+        month = self._quota_month_now()
+        with self.lock:
+            if month != self.quota_month:
+                self.quota_month, self.quota_used = month, 0
+            self.quota_used += 1
 
     # -- credentials -------------------------------------------------------------------------
     def issue_token(self, app_key: str) -> IssuedCredential:
@@ -414,6 +577,68 @@ class SandboxState:
         """Forget every access token: the next call with one gets the invalid-token error."""
         with self.lock:
             self.tokens.invalidate_all()
+
+    def issue_user_token(self, userid: str) -> tuple[str, str]:
+        """A new user access token and refresh token for ``userid`` (``user_token_ttl_s`` /
+        ``refresh_token_ttl_s`` by the sandbox clock)."""
+        now = self.clock.now()
+        access, refresh = secrets.token_hex(16), secrets.token_hex(16)
+        with self.lock:
+            if len(self.user_tokens) > 10_000:
+                self.user_tokens = {k: v for k, v in self.user_tokens.items() if v[1] > now}
+                self.refresh_tokens = {k: v for k, v in self.refresh_tokens.items() if v[1] > now}
+            self.user_tokens[access] = (userid, now + self.config.user_token_ttl_s)
+            self.refresh_tokens[refresh] = (userid, now + self.config.refresh_token_ttl_s)
+        return access, refresh
+
+    def user_of_refresh_token(self, value: str) -> str | None:
+        """The userid of a valid refresh token, else ``None``."""
+        with self.lock:
+            entry = self.refresh_tokens.get(value)
+        if entry is None or entry[1] <= self.clock.now():
+            return None
+        return entry[0]
+
+    def verify_dd_config(self, params: dict[str, Any]) -> tuple[bool, str]:
+        """Check a ``dd.config`` the way DingTalk's container does (auth-contacts.md §10):
+        ``agentId``/``corpId`` (when given) must be the app's, the signature must be over the
+        app's current JSAPI ticket, ``nonceStr``, ``timeStamp`` (opaque, EB-18) and ``url``
+        (the fragment dropped; the query as given or URL-decoded). SHA-256 (64 hex) or SHA-1
+        (40 hex) by length, SHA-1 refused under ``jsapi_reject_sha1`` (EB-17).
+
+        Returns ``(True, algorithm)`` or ``(False, DingTalk's message)``."""
+        app = self.app
+        agent_id = params.get("agentId")
+        if agent_id not in (None, "") and str(agent_id) != app.agent_id:
+            return False, "权限校验失败 Code:52013 - Message: 无效的agent_id"
+        corp_id = params.get("corpId")
+        if corp_id not in (None, "") and str(corp_id) != app.corp_id:
+            return False, "权限校验失败 Code:52013 - Message: jsapi ticket读取失败"
+        nonce = str(params.get("nonceStr") or "")
+        stamp = str(params.get("timeStamp") or params.get("timestamp") or "")
+        url = str(params.get("url") or "").partition("#")[0]
+        signature = str(params.get("signature") or "").lower()
+        failed = (
+            f"权限校验失败 Code:52013 - Message: 签名校验失败,nonce:[{nonce}],"
+            f"timestamp:[{stamp}],url:[{url}]"
+        )
+        algorithm = {64: "sha256", 40: "sha1"}.get(len(signature))
+        if algorithm is None or (algorithm == "sha1" and self.config.jsapi_reject_sha1):
+            return False, failed
+        now = self.clock.now()
+        with self.lock:
+            current = self.tickets.by_app.get(app.app_key)
+            ticket = current.value if current is not None and current.expires_at > now else None
+        if ticket is None:
+            return False, failed
+        head, sep, query = url.partition("?")
+        urls = {url, f"{head}{sep}{unquote_plus(query)}"}
+        for candidate in urls:
+            plain = f"jsapi_ticket={ticket}&noncestr={nonce}&timestamp={stamp}&url={candidate}"
+            digest = hashlib.new(algorithm, plain.encode("utf-8")).hexdigest()
+            if hmac.compare_digest(digest, signature):
+                return True, algorithm
+        return False, failed
 
     def mint_authcode(self, userid: str) -> str:
         """A single-use login code for ``userid`` valid ``authcode_ttl_s`` by the clock.

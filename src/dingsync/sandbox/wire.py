@@ -135,7 +135,8 @@ def gateway_error_response(status: int) -> Response:
     )
 
 
-#: errcodes whose errmsg names the parameter itself (errors-and-limits.md §2).
+#: errcodes whose errmsg names the parameter itself (errors-and-limits.md §2). Old-family errmsg
+#: texts are Chinese throughout (EB-26); clients must match on numbers only.
 _FIXED_MESSAGES = {40068: "无效的偏移量", 40069: "无效的size"}
 
 

@@ -144,6 +144,16 @@ def _attendance_spans(event: Event) -> list[tuple[str, date, date]]:
     spans: dict[tuple[str, date, date], None] = {}
     items = event.data_list or [event.data]
     for item in items:
+        begin = _work_date(ci_get(item, "workDateBegin"))
+        many = ci_get(item, "userIds", "userIdList")
+        if begin is not None and isinstance(many, list):
+            # attendance_schedule_change (legacy only, EB-79): schedules of several people over
+            # a range of work dates (at most 31 days are re-read; the next sync does the rest).
+            end = _work_date(ci_get(item, "workDateEnd")) or begin
+            end = min(max(end, begin), begin + timedelta(days=30))
+            for uid in many:
+                spans[(str(uid), begin, end)] = None
+            continue
         userid = ci_get(item, "userId", "userid", "staffId")
         if not userid:
             continue
@@ -365,6 +375,14 @@ class EventProcessor:
             return "pending"
         store = getattr(repo_approvals, "store_instances", None)
         pid = event.process_instance_id
+        if event.has_unknown_approval_type:
+            # EB-78: e.g. a ``delete`` DingTalk does not document; re-read the instance anyway.
+            log.info(
+                "event %s: %s with undocumented type %r",
+                event.event_id,
+                event.event_type,
+                event.approval_type,
+            )
         if bundle_of is None or api is None or store is None:
             return "pending"
         if not pid:

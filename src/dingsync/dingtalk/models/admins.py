@@ -1,8 +1,9 @@
-"""Administrators: ``/topapi/user/listadmin`` and ``/topapi/user/get_admin_scope``."""
+"""Administrators: ``/topapi/user/listadmin``, ``/topapi/user/get_admin_scope`` and the
+archived ``/user/get_admin``."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from dingsync.dingtalk.models._base import DingTalkModel, LenientList
 
@@ -31,3 +32,13 @@ class AdminScope(DingTalkModel):
     sub-administrator manages (sub-departments included by DingTalk's rules)."""
 
     dept_ids: LenientList[int] = Field(default_factory=list)
+
+
+class LegacyAdminList(DingTalkModel):
+    """Archived ``GET /user/get_admin``: the administrators under ``adminList`` (doc sample) or
+    ``admin_list`` (SDK) — both accepted (EB-15); items ``{sys_level, userid}`` (the SDK's
+    ``admin_mobile`` is kept in ``raw``)."""
+
+    admins: LenientList[Admin] = Field(
+        default_factory=list, validation_alias=AliasChoices("adminList", "admin_list")
+    )

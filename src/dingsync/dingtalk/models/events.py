@@ -27,6 +27,12 @@ ADMIN_EVENTS = frozenset({"org_admin_add", "org_admin_remove"})
 DEPT_EVENTS = frozenset({"org_dept_create", "org_dept_modify", "org_dept_remove"})
 CONTACT_EVENTS = USER_EVENTS | ADMIN_EVENTS | DEPT_EVENTS
 APPROVAL_EVENTS = frozenset({"bpms_instance_change", "bpms_task_change"})
+#: Documented ``type`` values of the approval events (events.md §2.3). Others (e.g. an
+#: instance ``delete``, EB-78) are accepted as they come; handlers log them.
+APPROVAL_EVENT_TYPES: dict[str, frozenset[str]] = {
+    "bpms_instance_change": frozenset({"start", "finish", "terminate"}),
+    "bpms_task_change": frozenset({"start", "finish", "cancel"}),
+}
 ATTENDANCE_EVENTS = frozenset(
     {
         "attendance_check_record",
@@ -128,6 +134,19 @@ class Event:
         """``processInstanceId`` of an approval event."""
         value = ci_get(self.data, "processInstanceId")
         return str(value) if value else None
+
+    @property
+    def approval_type(self) -> str | None:
+        """``type`` of an approval event (``start``/``finish``/``terminate``/``cancel``, or
+        whatever else DingTalk sends), ``None`` when absent."""
+        value = ci_get(self.data, "type")
+        return str(value) if value not in (None, "") else None
+
+    @property
+    def has_unknown_approval_type(self) -> bool:
+        """True for an approval event whose ``type`` is not a documented one (EB-78)."""
+        known = APPROVAL_EVENT_TYPES.get(self.event_type)
+        return known is not None and self.approval_type not in known
 
     @property
     def data_list(self) -> list[dict[str, Any]]:
@@ -235,6 +254,7 @@ def event_from_failed_item(item: dict[str, Any]) -> Event:
 __all__ = [
     "ADMIN_EVENTS",
     "APPROVAL_EVENTS",
+    "APPROVAL_EVENT_TYPES",
     "ATTENDANCE_EVENTS",
     "CHECK_EVENTS",
     "CONTACT_EVENTS",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
@@ -17,7 +18,7 @@ from typer.testing import CliRunner
 from dingsync.cli import app
 from dingsync.export.approvals import BASE_COLUMNS, DETAIL_BASE, approval_stats, export_approvals
 from dingsync.sandbox import SandboxServer
-from dingsync.store import db, repo_approvals
+from dingsync.store import db, repo_approvals, repo_web
 from dingsync.sync.approvals import ApprovalsSync
 from dingsync.sync.engine import run_sync
 
@@ -187,6 +188,24 @@ async def test_cli_export_and_stats(
     )
     assert res.exit_code == 0, res.output
     assert out.is_file() and "instances" in res.output
+    # The CLI export is audited like the web's (DESIGN.md §7): who, kind, filters, rows, hash.
+    engine = db.create_engine_for(sqlite_url)
+    with engine.connect() as conn:
+        audit = repo_web.list_export_audit(conn, sandbox.app.corp_id, limit=1)[0][0]
+        purchase = repo_approvals.find_template(conn, sandbox.app.corp_id, "采购")
+    engine.dispose()
+    assert purchase is not None
+    assert audit["client"] == "cli" and audit["userid"].startswith("cli:")
+    assert (audit["kind"], audit["format"]) == ("approvals", "xlsx")
+    assert audit["filters"]["requested"] == {
+        "template": "采购",
+        "process_code": purchase["process_code"],
+        "start_date": "2000-01-01",
+        "end_date": "2100-01-01",
+    }
+    assert audit["row_count"] == int(res.output.split()[0])
+    assert audit["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert audit["byte_size"] == out.stat().st_size
     sheet = openpyxl.load_workbook(out)["明细"]
     assert [c.value for c in sheet[1]][len(DETAIL_BASE) :] == ["名称", "数量", "单价（元）"]
     res = runner.invoke(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,7 @@ from dingsync.cli import app as cli_app
 from dingsync.export.attendance import METRICS, monthly_summary
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.sandbox.attendance import GMT8
-from dingsync.store import db, repo, repo_attendance
+from dingsync.store import db, repo, repo_attendance, repo_web
 from dingsync.store.schema import sync_checkpoints, sync_runs
 from dingsync.store.schema_attendance import attendance_records, attendance_results
 from dingsync.sync.attendance import AttendanceSync
@@ -300,6 +301,15 @@ def test_cli_summary_and_export(sandbox: SandboxServer, synced: Engine, tmp_path
     assert wb.sheetnames == ["月度汇总", "每日统计", "核对差异"]
     assert wb["月度汇总"].max_row == 3 + len(truth)
     assert wb["每日统计"].cell(2, 5).value == "上班打卡时间"
+    # The CLI export is audited like the web's (DESIGN.md §7): who, kind, filters, rows, hash.
+    with synced.connect() as conn:
+        audit = repo_web.list_export_audit(conn, sandbox.app.corp_id, limit=1)[0][0]
+    assert audit["client"] == "cli" and audit["userid"].startswith("cli:")
+    assert audit["kind"] == "attendance" and audit["format"] == "xlsx"
+    assert audit["row_count"] == len(truth) and audit["filters"]["requested"] == {"month": month}
+    assert audit["sha256"] == hashlib.sha256(out_xlsx.read_bytes()).hexdigest()
+    assert audit["byte_size"] == out_xlsx.stat().st_size
+    assert f"export audit #{audit['id']}" in " ".join(res.output.split())
     res = runner.invoke(cli_app, ["attendance", "summary", *common])
     assert res.exit_code == 0 and "考勤月度汇总" in res.output
     dept = runner.invoke(cli_app, ["attendance", "summary", *common, "--dept", "999999999"])

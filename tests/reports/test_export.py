@@ -5,6 +5,7 @@ department filter holds, and compliance equals the sandbox's truth for every per
 from __future__ import annotations
 
 import csv
+import hashlib
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from dingsync.export.reports import (
 )
 from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.reports import ReportsArea
-from dingsync.store import repo_reports
+from dingsync.store import repo_reports, repo_web
 from dingsync.store.schema import user_departments
 
 from .conftest import sync, window_dates
@@ -234,3 +235,17 @@ def test_export_narrowed_by_departments_creator_and_visibility(
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert _csv_ids(out) == in_depts
+    # The CLI export is audited like the web's (DESIGN.md §7): who, kind, filters, rows, hash.
+    with engine.connect() as conn:
+        audit = repo_web.list_export_audit(conn, corp, limit=1)[0][0]
+    assert audit["client"] == "cli" and audit["userid"].startswith("cli:")
+    assert (audit["kind"], audit["format"], audit["row_count"]) == ("reports", "csv", len(in_depts))
+    assert audit["filters"]["requested"] == {
+        "template": template,
+        "start_date": first.isoformat(),
+        "end_date": last.isoformat(),
+        "dept_id": roots,
+    }
+    assert audit["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert audit["byte_size"] == out.stat().st_size
+    assert f"export audit #{audit['id']}" in " ".join(res.output.split())

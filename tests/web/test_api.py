@@ -118,7 +118,11 @@ def test_exports_are_filtered_audited_and_append_only(web: Web) -> None:
     newest, older = audit["items"][0], audit["items"][1]
     assert (newest["userid"], newest["kind"], newest["format"]) == (sub_admin_id, "users", "csv")
     assert newest["row_count"] == len(expected) and newest["sha256"] == sub_sha
-    assert newest["filters"] == {"requested": {}, "scope": ["departments"]}
+    assert newest["filters"] == {
+        "requested": {},
+        "applied": {"recursive": True, "include_inactive": False},
+        "scope": ["departments"],
+    }
     assert (older["userid"], older["sha256"], older["row_count"]) == (
         company.main_admin_userid,
         sha,

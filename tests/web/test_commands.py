@@ -1,43 +1,143 @@
-"""``dingsync users disable|enable|disabled`` and ``dingsync roles grant|revoke|list``."""
+"""``dingsync users disable|enable|disabled`` and ``dingsync roles grant|revoke|list``: they act
+on the organisation of the database (DINGTALK_CORP_ID only needed when it holds several), never
+invent users (a user not synced yet can only be *disabled* in advance, as documented), and warn
+before locking out DingTalk's main administrator."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from dingsync.cli import app
-from dingsync.store import db, repo_web
+from dingsync.store import db, repo, repo_web
+from dingsync.store.schema import users
+
+CORP = "ding-corp-cli"
 
 
-def test_users_and_roles_commands(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def _flat(output: str) -> str:
+    return " ".join(output.split())
+
+
+@pytest.fixture
+def cli_db(db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """A database holding one organisation (two people, one of them its main administrator),
+    the environment without DINGTALK_CORP_ID."""
+    monkeypatch.chdir(tmp_path)  # no dingsync.toml around
     monkeypatch.setenv("DINGSYNC_DATABASE_URL", db_url)
-    monkeypatch.setenv("DINGTALK_CORP_ID", "corp-cli")
-    runner = CliRunner()
+    monkeypatch.delenv("DINGTALK_CORP_ID", raising=False)
+    engine = db.create_engine_for(db_url)
+    db.migrate(engine)
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": CORP, "name": "测试公司"})
+        repo.upsert_users(
+            conn,
+            CORP,
+            [
+                {"userid": "u-1", "name": "张三", "status": "active"},
+                {"userid": "boss-1", "name": "李四", "status": "active"},
+            ],
+        )
+        repo.replace_admins(conn, CORP, [{"userid": "boss-1", "sys_level": 1}], {})
+    engine.dispose()
+    return db_url
 
-    r = runner.invoke(app, ["users", "disable", "u-42"])
-    assert r.exit_code == 0, r.output
-    assert "u-42: disabled" in r.output
-    assert runner.invoke(app, ["users", "disabled"]).output.split() == ["u-42"]
+
+def _user_rows(db_url: str) -> list[tuple[str, str, bool]]:
     engine = db.create_engine_for(db_url)
     try:
         with engine.connect() as conn:
-            assert repo_web.is_local_disabled(conn, "corp-cli", "u-42")
-        assert runner.invoke(app, ["users", "enable", "u-42"]).exit_code == 0
-        with engine.connect() as conn:
-            assert not repo_web.is_local_disabled(conn, "corp-cli", "u-42")
-
-        assert runner.invoke(app, ["roles", "grant", "u-7", "hr"]).exit_code == 0
-        bad = runner.invoke(app, ["roles", "grant", "u-7", "root"])
-        assert bad.exit_code == 2 and "unknown role" in bad.output
-        with engine.connect() as conn:
-            assert repo_web.user_roles(conn, "corp-cli", "u-7") == ["hr"]
-        listed = runner.invoke(app, ["roles", "list"], env={"COLUMNS": "200"}).output
-        assert "u-7" in listed and "hr" in listed
-        assert "revoked hr" in runner.invoke(app, ["roles", "revoke", "u-7", "hr"]).output
-        with engine.connect() as conn:
-            assert repo_web.user_roles(conn, "corp-cli", "u-7") == []
+            rows = conn.execute(
+                sa.select(users.c.corp_id, users.c.userid, users.c.local_disabled).order_by(
+                    users.c.corp_id, users.c.userid
+                )
+            ).all()
     finally:
         engine.dispose()
+    return [(r[0], r[1], bool(r[2])) for r in rows]
+
+
+def test_users_commands_act_on_the_only_organisation(cli_db: str) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["users", "disable", "u-1"])
+    assert r.exit_code == 0, r.output
+    assert f"u-1: disabled in {CORP}" in _flat(r.output)
+    assert runner.invoke(app, ["users", "disabled"]).output.split() == ["u-1"]
+    # Nothing was created under another corp ("default", the app key …).
+    assert _user_rows(cli_db) == [(CORP, "boss-1", False), (CORP, "u-1", True)]
+    r = runner.invoke(app, ["users", "enable", "u-1"])
+    assert r.exit_code == 0 and f"u-1: enabled in {CORP}" in _flat(r.output)
+    assert runner.invoke(app, ["users", "disabled"]).output.split() == []
+
+    # A user not synced yet may be disabled in advance (docs/web.md), in the right corp …
+    r = runner.invoke(app, ["users", "disable", "newbie"])
+    assert r.exit_code == 0 and "not synced yet" in _flat(r.output)
+    assert (CORP, "newbie", True) in _user_rows(cli_db)
+    # … but enabling an unknown user is an error and creates nothing.
+    r = runner.invoke(app, ["users", "enable", "nobody"])
+    assert r.exit_code == 1 and "no user 'nobody'" in _flat(r.output)
+    assert "nobody" not in {u for _c, u, _d in _user_rows(cli_db)}
+
+
+def test_roles_commands_refuse_unknown_users_and_roles(cli_db: str) -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["roles", "grant", "ghost", "hr"])
+    assert r.exit_code == 1 and "no user 'ghost'" in _flat(r.output)
+    bad = runner.invoke(app, ["roles", "grant", "u-1", "root"])
+    assert bad.exit_code == 2 and "unknown role" in bad.output
+    r = runner.invoke(app, ["roles", "grant", "u-1", "hr"])
+    assert r.exit_code == 0 and f"granted hr in {CORP}" in _flat(r.output)
+    engine = db.create_engine_for(cli_db)
+    try:
+        with engine.connect() as conn:
+            assert repo_web.user_roles(conn, CORP, "u-1") == ["hr"]
+            assert repo_web.list_roles(conn, CORP)[0]["granted_by"] == "cli"
+        listed = runner.invoke(app, ["roles", "list"], env={"COLUMNS": "200"}).output
+        assert "u-1" in listed and "hr" in listed
+        assert "revoked hr" in runner.invoke(app, ["roles", "revoke", "u-1", "hr"]).output
+        with engine.connect() as conn:
+            assert repo_web.user_roles(conn, CORP, "u-1") == []
+    finally:
+        engine.dispose()
+    assert [u for _c, u, _d in _user_rows(cli_db)] == ["boss-1", "u-1"]
+
+
+def test_disabling_the_main_administrator_warns(cli_db: str) -> None:
+    r = CliRunner().invoke(app, ["users", "disable", "boss-1"])
+    assert r.exit_code == 0, r.output
+    out = _flat(r.output)
+    assert "warning" in out and "main administrator" in out and "users enable boss-1" in out
+    assert (CORP, "boss-1", True) in _user_rows(cli_db)
+
+
+def test_several_or_no_organisations_need_dingtalk_corp_id(
+    cli_db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    engine = db.create_engine_for(cli_db)
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": "ding-other", "name": "另一家"})
+        repo.upsert_users(conn, "ding-other", [{"userid": "u-1", "status": "active"}])
+    engine.dispose()
+    runner = CliRunner()
+    for args in (["users", "disable", "u-1"], ["users", "disabled"], ["roles", "list"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert "DINGTALK_CORP_ID" in r.output and "ding-other" in _flat(r.output)
+    assert not any(d for _c, _u, d in _user_rows(cli_db))
+    monkeypatch.setenv("DINGTALK_CORP_ID", "ding-other")
+    r = runner.invoke(app, ["users", "disable", "u-1"])
+    assert r.exit_code == 0 and "u-1: disabled in ding-other" in _flat(r.output)
+    assert ("ding-other", "u-1", True) in _user_rows(cli_db)
+    assert (CORP, "u-1", False) in _user_rows(cli_db)
+
+    monkeypatch.delenv("DINGTALK_CORP_ID")
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    r = runner.invoke(app, ["users", "disable", "u-1", "--database-url", empty])
+    assert r.exit_code == 2 and "DINGTALK_CORP_ID" in r.output
+    assert "no organisation" in _flat(r.output)
 
 
 def test_serve_and_demo_are_registered() -> None:

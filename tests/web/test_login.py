@@ -182,7 +182,27 @@ def test_login_failures_have_their_own_codes(web: Web) -> None:
         "/api/auth/dingtalk", json={"authCode": web.authcode(userid), "url": "/relative"}
     )
     assert _error(bad_url) == (400, "jsapi.url_invalid")
-    assert _error(web.http.post("/api/auth/dingtalk", content=b"{")) == (422, "request.invalid")
+    # No usable body is a missing code too (not a 422): broken JSON, no body, not JSON, not an
+    # object, a code that is not a string, JSON nested too deep.
+    for content, ctype in (
+        (b"{", "application/json"),
+        (b"", "application/json"),
+        (b"", None),
+        (b"authCode=abc", "application/x-www-form-urlencoded"),
+        (b"hello", "text/plain"),
+        (b"[]", "application/json"),
+        (b'"abc"', "application/json"),
+        (b'{"authCode": 123}', "application/json"),
+        (b'{"authCode": ["a"]}', "application/json"),
+        (b"[" * 100_000, "application/json"),
+    ):
+        headers = {"content-type": ctype} if ctype else {}
+        r = web.http.post("/api/auth/dingtalk", content=content, headers=headers)
+        assert _error(r) == (400, "auth.code_missing"), (content[:20], ctype, r.text)
+    assert _error(web.http.post("/api/auth/dingtalk", json={"authCode": "a\u0000b"})) == (
+        422,
+        "request.invalid",
+    )
 
 
 def test_disabled_user_cannot_log_in_and_loses_sessions(web: Web) -> None:

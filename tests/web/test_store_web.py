@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql
+import sqlalchemy.dialects.sqlite
 from sqlalchemy import Engine
 
 from dingsync.store import db, repo_web
@@ -68,6 +71,59 @@ def test_audit_rows_cannot_be_updated_or_deleted(engine: Engine) -> None:
     # Appending still works after the refusals.
     with engine.begin() as conn:
         repo_web.append_export_audit(conn, _audit_row())
+    with engine.connect() as conn:
+        assert repo_web.list_export_audit(conn, "c")[1] == 3
+
+
+def test_audit_rows_cannot_be_replaced_or_upserted(engine: Engine) -> None:
+    """``REPLACE`` deletes on SQLite without firing delete triggers; an upsert takes the update
+    path. Both — and UPDATE, DELETE — are refused (migration 0007 on SQLite)."""
+    with engine.begin() as conn:
+        first = repo_web.append_export_audit(conn, _audit_row())
+    forged = {
+        "id": first,
+        "corp_id": "c",
+        "userid": "intruder",
+        "kind": "users",
+        "format": "csv",
+        "row_count": 0,
+        "sha256": "0" * 64,
+        "byte_size": 0,
+    }
+    columns = ", ".join(forged)
+    values = ", ".join(f":{k}" for k in forged)
+    row = f"web_export_audit ({columns}, created_at) VALUES ({values}, CURRENT_TIMESTAMP)"
+    sqlite = engine.dialect.name == "sqlite"
+    insert: Any = sa.dialects.sqlite.insert if sqlite else sa.dialects.postgresql.insert
+    statements: list[Any] = [
+        insert(web_export_audit)
+        .values(**forged, created_at=utcnow())
+        .on_conflict_do_update(index_elements=["id"], set_={"userid": "intruder"}),
+        sa.text(f"INSERT INTO {row} ON CONFLICT (id) DO UPDATE SET userid = 'intruder'"),
+        sa.text(f"INSERT INTO {row}"),
+        sa.update(web_export_audit).values(userid="intruder"),
+        sa.delete(web_export_audit),
+    ]
+    if sqlite:
+        statements += [
+            sa.text(f"REPLACE INTO {row}"),
+            sa.text(f"INSERT OR REPLACE INTO {row}"),
+            insert(web_export_audit)
+            .values(**forged, created_at=utcnow())
+            .prefix_with("OR REPLACE"),
+        ]
+    for statement in statements:
+        with pytest.raises(sa.exc.DBAPIError) as err, engine.begin() as conn:
+            conn.execute(statement, forged if isinstance(statement, sa.TextClause) else {})
+        assert "append-only" in str(err.value) or "duplicate key" in str(err.value), statement
+    with engine.connect() as conn:
+        rows, total = repo_web.list_export_audit(conn, "c")
+    assert total == 1 and rows[0]["id"] == first
+    assert (rows[0]["userid"], rows[0]["row_count"], rows[0]["sha256"]) == ("u1", 3, "ab" * 32)
+    # New rows (no id given, or a new one) are still appended.
+    with engine.begin() as conn:
+        second = repo_web.append_export_audit(conn, _audit_row(userid="u2"))
+        conn.execute(sa.insert(web_export_audit).values(**{**_audit_row(), "id": second + 5}))
     with engine.connect() as conn:
         assert repo_web.list_export_audit(conn, "c")[1] == 3
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dingsync.commands.export_app import export_app
+from dingsync.commands.export_app import audit_cli_export, export_app
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -115,8 +115,18 @@ def export_approvals_cmd(
             created_to=_day(to, end=True),
             dept_ids=department_subtree(conn, cid, dept) if dept else None,
         )
+    requested: dict[str, Any] = {"template": template, "process_code": tpl["process_code"]}
+    requested.update({k: v for k, v in (("start_date", from_), ("end_date", to)) if v})
+    if dept:
+        requested["dept_id"] = list(dept)
+    audit_id = audit_cli_export(
+        engine, cid, "approvals", fmt, requested, result.rows, list(result.paths)
+    )
     files = ", ".join(str(p) for p in result.paths)
-    typer.echo(f"{result.rows} instances, {result.detail_rows} detail rows → {files}")
+    typer.echo(
+        f"{result.rows} instances, {result.detail_rows} detail rows → {files} "
+        f"(export audit #{audit_id})"
+    )
 
 
 @approvals_app.command("stats")

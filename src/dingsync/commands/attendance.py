@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dingsync.commands.export_app import export_app
+from dingsync.commands.export_app import audit_cli_export, export_app
 
 attendance_app = typer.Typer(help="Attendance (考勤): monthly summary.", no_args_is_help=True)
 console = Console()
@@ -33,7 +33,10 @@ OutputOpt = Annotated[
 ]
 
 
-def _load(database_url: str | None, corp_id: str | None, month: str, dept: int | None) -> Any:
+def _load(
+    database_url: str | None, corp_id: str | None, month: str, dept: int | None
+) -> tuple[Any, Any, str]:
+    """The monthly summary, the engine and the corp it was read for."""
     from sqlalchemy import select
 
     from dingsync.config import load_settings
@@ -55,7 +58,7 @@ def _load(database_url: str | None, corp_id: str | None, month: str, dept: int |
             err_console.print("error: no synced organisation; run `dingsync sync` or `demo` first")
             raise typer.Exit(2)
         try:
-            return monthly_summary(conn, str(cid), month, dept)
+            return monthly_summary(conn, str(cid), month, dept), engine, str(cid)
         except ValueError as exc:
             err_console.print(f"error: {exc}")
             raise typer.Exit(2) from exc
@@ -115,7 +118,7 @@ def summary_command(
     if fmt not in ("table", "xlsx", "csv"):
         err_console.print("error: --format must be table, xlsx or csv")
         raise typer.Exit(2)
-    summary = _load(database_url, corp_id, month, dept)
+    summary, _engine, _cid = _load(database_url, corp_id, month, dept)
     if fmt == "table":
         _print_table(summary)
         return
@@ -138,9 +141,16 @@ def export_attendance(
     if fmt not in ("xlsx", "csv"):
         err_console.print("error: --format must be xlsx or csv")
         raise typer.Exit(2)
-    summary = _load(database_url, corp_id, month, dept)
+    summary, engine, cid = _load(database_url, corp_id, month, dept)
     path = _write(summary, fmt, output)
-    console.print(f"wrote {path} ({len(summary.rows)} people, {len(summary.daily)} person-days)")
+    requested: dict[str, Any] = {"month": month}
+    if dept is not None:
+        requested["dept_id"] = dept
+    rows = len(summary.rows)
+    audit_id = audit_cli_export(engine, cid, "attendance", fmt, requested, rows, [path])
+    console.print(
+        f"wrote {path} ({rows} people, {len(summary.daily)} person-days; export audit #{audit_id})"
+    )
     _print_check(summary)
 
 

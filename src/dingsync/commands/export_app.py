@@ -1,7 +1,73 @@
-"""The shared ``dingsync export <kind>`` sub-app: each area adds its command to it."""
+"""The shared ``dingsync export <kind>`` sub-app: each area adds its command to it, and records
+what it wrote in the export audit with :func:`audit_cli_export`."""
 
 from __future__ import annotations
+
+import getpass
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import typer
 
 export_app = typer.Typer(help="Export data to xlsx/csv.", no_args_is_help=True)
+
+
+def cli_user() -> str:
+    """Who runs the CLI, as the audit's ``userid``: ``cli:<OS user>`` (at most 64 chars)."""
+    try:
+        name = getpass.getuser()
+    except Exception:  # no login name and no passwd entry (some containers)
+        name = "unknown"
+    return f"cli:{name}"[:64]
+
+
+def file_digest(path: str | Path) -> tuple[str, int]:
+    """SHA-256 (hex) and size in bytes of the file at ``path``."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def audit_cli_export(
+    engine: Any,
+    corp_id: str,
+    kind: str,
+    fmt: str,
+    filters: Mapping[str, Any],
+    rows: int,
+    paths: Sequence[str | Path],
+) -> int:
+    """Append the audit row of a CLI export (DESIGN.md §7: every export path is audited) and
+    return its id: who (:func:`cli_user`), when, ``kind``, ``format``, ``filters`` (as given,
+    plus the file names), ``row_count``, and the SHA-256 and size of the first file in
+    ``paths`` (the export itself; further files — an approvals csv's detail rows — are
+    recorded with their own SHA-256 in ``filters.files``). ``client`` is ``cli``."""
+    from dingsync.store import repo_web
+    from dingsync.store.schema import utcnow
+
+    files = []
+    for p in paths:
+        sha, size = file_digest(p)
+        files.append({"name": Path(p).name, "sha256": sha, "byte_size": size})
+    with engine.begin() as conn:
+        return repo_web.append_export_audit(
+            conn,
+            {
+                "corp_id": corp_id,
+                "userid": cli_user(),
+                "created_at": utcnow(),
+                "kind": kind,
+                "format": fmt,
+                "filters": {"requested": dict(filters), "scope": "all", "files": files},
+                "row_count": int(rows),
+                "sha256": files[0]["sha256"],
+                "byte_size": files[0]["byte_size"],
+                "client": "cli",
+            },
+        )

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dingsync.commands.export_app import export_app
+from dingsync.commands.export_app import audit_cli_export, export_app
 
 reports_app = typer.Typer(help="Reports (日志): submission compliance.", no_args_is_help=True)
 console = Console()
@@ -91,7 +91,15 @@ def export_reports_cmd(
     with engine.connect() as conn:
         depts = department_subtree(conn, corp, dept) if dept else None
         n = export_reports(conn, corp, template, start, end, output, fmt, dept_ids=depts)  # type: ignore[arg-type]
-    err_console.print(f"wrote {n} {template} reports to {output}")
+    requested: dict[str, Any] = {
+        "template": template,
+        "start_date": str(start),
+        "end_date": str(end),
+    }
+    if dept:
+        requested["dept_id"] = list(dept)
+    audit_id = audit_cli_export(engine, corp, "reports", fmt, requested, n, [output])
+    err_console.print(f"wrote {n} {template} reports to {output} (export audit #{audit_id})")
 
 
 @reports_app.command("compliance")

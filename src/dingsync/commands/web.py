@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +12,7 @@ from rich.table import Table
 from dingsync.config import Settings, load_settings
 
 console = Console()
+err_console = Console(stderr=True)
 
 users_app = typer.Typer(help="Local account status: a disabled user cannot log in.")
 roles_app = typer.Typer(help="Local roles granted on top of DingTalk's (hr, admin).")
@@ -24,8 +25,60 @@ def _settings(database_url: str | None) -> Settings:
     return load_settings(**overrides)
 
 
-def _corp(settings: Settings) -> str:
-    return settings.corp_id or settings.app_key or "default"
+def _stored_corps(engine: Any) -> list[str]:
+    """The organisations the database holds (``corps``, else ``users``), sorted."""
+    from sqlalchemy import select
+
+    from dingsync.store.schema import corps, users
+
+    with engine.connect() as conn:
+        ids = sorted(str(c) for c in conn.execute(select(corps.c.corp_id)).scalars())
+        if not ids:
+            ids = sorted(str(c) for c in conn.execute(select(users.c.corp_id).distinct()).scalars())
+    return ids
+
+
+def resolve_corp(settings: Settings, engine: Any) -> str:
+    """The organisation a local command acts on: ``DINGTALK_CORP_ID`` when set, else the only
+    one the database holds (``corps``, else ``users``). Exits 2 with an error naming
+    ``DINGTALK_CORP_ID`` when the database holds none or several."""
+    if settings.corp_id:
+        return settings.corp_id
+    ids = _stored_corps(engine)
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        err_console.print(
+            "error: the database holds no organisation yet: run `dingsync sync` (or `dingsync "
+            "demo`) first, or set DINGTALK_CORP_ID"
+        )
+    else:
+        err_console.print(
+            f"error: the database holds {len(ids)} organisations ({', '.join(ids)}): set "
+            "DINGTALK_CORP_ID to the one to act on"
+        )
+    raise typer.Exit(2)
+
+
+def _open(database_url: str | None) -> tuple[Any, str]:
+    """The migrated engine and the organisation (:func:`resolve_corp`)."""
+    from dingsync.sync.runner import open_database
+
+    settings = _settings(database_url)
+    engine = open_database(settings)
+    return engine, resolve_corp(settings, engine)
+
+
+def _require_user(conn: Any, corp_id: str, userid: str) -> None:
+    """Exit 1 with a clear error unless the store knows ``userid`` in ``corp_id``."""
+    from dingsync.store import repo_web
+
+    if repo_web.get_user(conn, corp_id, userid) is None:
+        err_console.print(
+            f"error: no user {userid!r} in organisation {corp_id} (not synced yet? run "
+            "`dingsync sync`)"
+        )
+        raise typer.Exit(1)
 
 
 def serve(
@@ -45,27 +98,49 @@ def serve(
             f"(missing {', '.join(settings.missing_credentials())}); `dingsync demo` serves the "
             "sandbox company instead"
         )
-    app = create_app(settings, engine=open_database(settings))
+    engine = open_database(settings)
+    if not settings.corp_id:
+        stored = _stored_corps(engine)
+        if len(stored) == 1:  # the synced organisation, as the other local commands do
+            settings = settings.model_copy(update={"corp_id": stored[0]})
+        elif stored:
+            resolve_corp(settings, engine)  # several: exits 2 naming DINGTALK_CORP_ID
+        else:
+            console.print(
+                "[yellow]DINGTALK_CORP_ID is not set[/] and nothing is synced yet: set it so "
+                "logins and the sync share one organisation"
+            )
+    app = create_app(settings, engine=engine)
     console.print(f"dingsync web on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
     run(app, host=host, port=port)
 
 
 def _set_disabled(userid: str, disabled: bool, database_url: str | None) -> None:
+    """Disable or enable ``userid`` in the resolved organisation. Disabling a user not synced
+    yet is allowed (the flag holds when they first log in, docs/web.md); enabling one is an
+    error (exit 1). Disabling DingTalk's main administrator is done, with a warning."""
     from dingsync.store import repo_web
     from dingsync.store.schema import utcnow
-    from dingsync.sync.runner import open_database
 
-    settings = _settings(database_url)
-    engine = open_database(settings)
+    engine, corp = _open(database_url)
     with engine.begin() as conn:
-        known = repo_web.set_local_disabled(conn, _corp(settings), userid, disabled)
+        if not disabled:
+            _require_user(conn, corp, userid)
+        level, _scope = repo_web.admin_info(conn, corp, userid)
+        known = repo_web.set_local_disabled(conn, corp, userid, disabled)
         revoked = 0
         if disabled:
-            revoked = repo_web.revoke_user_sessions(conn, _corp(settings), userid, utcnow())
+            revoked = repo_web.revoke_user_sessions(conn, corp, userid, utcnow())
+    if disabled and level == 1:
+        err_console.print(
+            f"[yellow]warning[/]: {userid} is DingTalk's main administrator of {corp}; the web "
+            "admin API refuses this, and nobody but a local `admin` can use it now "
+            f"(`dingsync users enable {userid}` undoes it)"
+        )
     state = "disabled" if disabled else "enabled"
     note = "" if known else " (not synced yet: the flag applies when they first log in)"
     extra = f"; {revoked} session(s) revoked" if revoked else ""
-    console.print(f"{userid}: {state}{note}{extra}")
+    console.print(f"{userid}: {state} in {corp}{note}{extra}")
 
 
 @users_app.command("disable")
@@ -84,39 +159,38 @@ def users_enable(userid: str, database_url: DatabaseUrl = None) -> None:
 def users_disabled(database_url: DatabaseUrl = None) -> None:
     """List the locally disabled userids."""
     from dingsync.store import repo_web
-    from dingsync.sync.runner import open_database
 
-    settings = _settings(database_url)
-    with open_database(settings).connect() as conn:
-        for userid in repo_web.list_disabled(conn, _corp(settings)):
+    engine, corp = _open(database_url)
+    with engine.connect() as conn:
+        for userid in repo_web.list_disabled(conn, corp):
             console.print(userid)
 
 
 @roles_app.command("grant")
 def roles_grant(userid: str, role: str, database_url: DatabaseUrl = None) -> None:
-    """Grant ROLE (hr: all attendance and directory export; admin: admin API, export audit)."""
+    """Grant ROLE (hr: all attendance and directory export; admin: admin API, export audit)
+    to a synced user (exit 1 for an unknown USERID, 2 for an unknown ROLE)."""
     from dingsync.store import repo_web
-    from dingsync.sync.runner import open_database
+    from dingsync.store.schema_web import LOCAL_ROLES
 
-    settings = _settings(database_url)
-    try:
-        with open_database(settings).begin() as conn:
-            repo_web.grant_role(conn, _corp(settings), userid, role, granted_by="cli")
-    except ValueError as exc:
-        console.print(f"error: {exc}")
-        raise typer.Exit(2) from exc
-    console.print(f"{userid}: granted {role}")
+    if role not in LOCAL_ROLES:
+        err_console.print(f"error: unknown role {role!r}; known: {', '.join(LOCAL_ROLES)}")
+        raise typer.Exit(2)
+    engine, corp = _open(database_url)
+    with engine.begin() as conn:
+        _require_user(conn, corp, userid)
+        repo_web.grant_role(conn, corp, userid, role, granted_by="cli")
+    console.print(f"{userid}: granted {role} in {corp}")
 
 
 @roles_app.command("revoke")
 def roles_revoke(userid: str, role: str, database_url: DatabaseUrl = None) -> None:
     """Take ROLE away from USERID."""
     from dingsync.store import repo_web
-    from dingsync.sync.runner import open_database
 
-    settings = _settings(database_url)
-    with open_database(settings).begin() as conn:
-        had = repo_web.revoke_role(conn, _corp(settings), userid, role)
+    engine, corp = _open(database_url)
+    with engine.begin() as conn:
+        had = repo_web.revoke_role(conn, corp, userid, role)
     console.print(f"{userid}: {'revoked' if had else 'did not have'} {role}")
 
 
@@ -124,11 +198,10 @@ def roles_revoke(userid: str, role: str, database_url: DatabaseUrl = None) -> No
 def roles_list(database_url: DatabaseUrl = None) -> None:
     """Every local role grant."""
     from dingsync.store import repo_web
-    from dingsync.sync.runner import open_database
 
-    settings = _settings(database_url)
-    with open_database(settings).connect() as conn:
-        grants = repo_web.list_roles(conn, _corp(settings))
+    engine, corp = _open(database_url)
+    with engine.connect() as conn:
+        grants = repo_web.list_roles(conn, corp)
     table = Table("userid", "role", "granted at", "by")
     for g in grants:
         table.add_row(g["userid"], g["role"], str(g["granted_at"]), g["granted_by"] or "")

@@ -401,6 +401,27 @@ def admin_info(conn: Connection, corp_id: str, userid: str) -> tuple[int | None,
     return int(level), [int(d) for d in scope]
 
 
+def set_admin_level(conn: Connection, corp_id: str, userid: str, level: int | None) -> None:
+    """Set the ``admins`` level of ``userid`` as getuserinfo reported it at login (1 main, 2
+    sub), or drop the row and its scopes (``None``: DingTalk no longer calls them an
+    administrator). The next sync's ``replace_admins`` makes the list complete again."""
+    if level is None:
+        conn.execute(
+            delete(admin_scopes).where(
+                admin_scopes.c.corp_id == corp_id, admin_scopes.c.userid == userid
+            )
+        )
+        conn.execute(delete(admins).where(admins.c.corp_id == corp_id, admins.c.userid == userid))
+        return
+    upsert(
+        conn,
+        admins,
+        [{"corp_id": corp_id, "userid": userid, "sys_level": int(level), "raw": None}],
+        ["corp_id", "userid"],
+        update_columns=["sys_level"],
+    )
+
+
 def list_users(
     conn: Connection,
     corp_id: str,
@@ -1016,6 +1037,7 @@ __all__ = [
     "revoke_role",
     "revoke_session",
     "revoke_user_sessions",
+    "set_admin_level",
     "set_local_disabled",
     "user_memberships",
     "user_roles",

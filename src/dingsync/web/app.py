@@ -24,11 +24,22 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient, DingTalkError
 from dingsync.web.context import WebContext
-from dingsync.web.errors import WebError
+from dingsync.web.errors import ERRORS, WebError
+from dingsync.web.guards import RequestGuard
 from dingsync.web.options import WebOptions
 from dingsync.web.routers import admin, auth, directory, exports, jsapi
 
 log = logging.getLogger("dingsync.web")
+
+#: FastAPI/Starlette HTTP statuses → the stable code answered (see :data:`ERRORS`).
+_HTTP_CODES = {
+    404: "not_found",
+    403: "forbidden",
+    401: "session.missing",
+    405: "method_not_allowed",
+    413: "request.too_large",
+}
+assert all(code in ERRORS for code in _HTTP_CODES.values())
 
 #: Data-area routers included when their module exists: ``dingsync.web.routers.<name>``.
 OPTIONAL_ROUTERS = ("reports", "attendance", "approvals", "callbacks")
@@ -81,6 +92,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.web = ctx
+    app.add_middleware(RequestGuard, max_body_bytes=opts.max_body_bytes)
 
     @app.exception_handler(WebError)
     async def _web_error(request: Request, exc: WebError) -> JSONResponse:
@@ -95,11 +107,20 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 403: "forbidden", 401: "session.missing"}.get(exc.status_code)
+        # Every answer carries a code of the table (errors.ERRORS): FastAPI's own refusals are
+        # mapped onto it (an unparsable body — e.g. JSON nested too deep — is request.invalid).
+        code = _HTTP_CODES.get(exc.status_code)
         if code is None:
-            body = {"error": {"code": f"http.{exc.status_code}", "message": str(exc.detail)}}
-            return JSONResponse(body, status_code=exc.status_code)
-        return JSONResponse(WebError(code).body(), status_code=exc.status_code)
+            code = "internal" if exc.status_code >= 500 else "request.invalid"
+        message = None if exc.status_code in (401, 403, 404) else str(exc.detail)
+        err = WebError(code, message)
+        headers = getattr(exc, "headers", None)
+        return JSONResponse(err.body(), status_code=err.status, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse(WebError("internal").body(), status_code=500)
 
     for module in (auth, jsapi, directory, admin, exports):
         app.include_router(module.router)

@@ -13,8 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
@@ -115,6 +116,16 @@ class WebContext:
     def now(self) -> datetime:
         """Now as an aware UTC datetime (by :attr:`clock`)."""
         return datetime.fromtimestamp(self.clock(), tz=UTC)
+
+    def local_now(self) -> datetime:
+        """Now in the organisation's zone (``DINGSYNC_TIMEZONE``, Asia/Shanghai by default)."""
+        return self.now().astimezone(ZoneInfo(self.settings.timezone))
+
+    def today(self) -> date:
+        """Today's calendar day in the organisation's zone (Asia/Shanghai by default) — the
+        default of every date filter, whatever the host's zone (at 20:00 UTC it is already
+        the next day in Shanghai)."""
+        return self.local_now().date()
 
     # -- client --------------------------------------------------------------------------------
     @property

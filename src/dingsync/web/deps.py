@@ -41,7 +41,9 @@ def current_caller(
     """The caller of a session-protected route.
 
     Raises ``session.missing`` (no bearer token), ``session.invalid`` (unknown or revoked),
-    ``session.expired``, ``auth.user_disabled`` (disabled since the login).
+    ``session.expired``, ``session.user_inactive`` (the person left the organisation or is no
+    longer active in the store since the login: ``users.status`` not ``active``),
+    ``auth.user_disabled`` (disabled since the login).
     """
     if credentials is None or not credentials.credentials:
         raise WebError("session.missing")
@@ -52,7 +54,10 @@ def current_caller(
             raise WebError("session.invalid")
         if session["expires_at"] <= ctx.now():
             raise WebError("session.expired")
-        viewer = ctx.viewer(conn, session["userid"])
+        user = repo_web.get_user(conn, ctx.corp_id, session["userid"])
+        if user is None or user["status"] != "active":
+            raise WebError("session.user_inactive")
+        viewer = ctx.viewer(conn, session["userid"], user=user)
     if viewer.disabled:
         raise WebError("auth.user_disabled")
     return Caller(session["userid"], digest, viewer)

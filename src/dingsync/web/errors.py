@@ -20,15 +20,39 @@ ERRORS: dict[str, tuple[int, str]] = {
     "session.missing": (401, "no session: send Authorization: Bearer <token>"),
     "session.invalid": (401, "the session token is unknown or was revoked"),
     "session.expired": (401, "the session has expired: log in again"),
+    "session.user_inactive": (
+        401,
+        "the account is no longer active in the organisation (left or removed); the session "
+        "is refused",
+    ),
     "jsapi.url_invalid": (400, "url must be an absolute http(s) URL"),
     "jsapi.unavailable": (502, "could not obtain the JSAPI ticket from DingTalk"),
     "request.invalid": (422, "the request is not valid"),
+    "request.too_large": (413, "the request body is too large"),
+    "method_not_allowed": (405, "this path does not take that HTTP method"),
     "forbidden": (403, "you may not use this endpoint"),
     "not_found": (404, "no such record (or not visible to you)"),
     "export.kind_unknown": (400, "unknown export kind"),
     "export.forbidden": (403, "you may not export this kind of data"),
     "role.unknown": (400, "unknown local role"),
+    "admin.self_disable": (409, "you may not disable your own account (it would lock you out)"),
+    "admin.main_admin_protected": (
+        409,
+        "the DingTalk main administrator cannot be disabled through the API "
+        "(use `dingsync users disable` on the server)",
+    ),
+    "internal": (500, "internal error: the service could not answer this request"),
 }
+
+
+#: What a session-protected route may answer about the caller's session.
+SESSION_ERRORS = (
+    "session.missing",
+    "session.invalid",
+    "session.expired",
+    "session.user_inactive",
+    "auth.user_disabled",
+)
 
 
 class WebError(Exception):

@@ -2,21 +2,37 @@
 and how it writes a file for a viewer's export scope.
 
 A kind's ``write(ctx, conn, scope, filters, fmt, path) -> rows`` writes only what ``scope``
-admits. The data areas add their kinds here as they land (``reports``, ``attendance``,
-``approvals``), using the same writers as their CLI exports. ``reports`` and ``approvals`` take
-the filters of their list APIs and hand the writers the scope as a
+admits; ``filters`` is the kind's strict pydantic model (:class:`UsersFilters`,
+:class:`ReportsFilters`, :class:`AttendanceFilters`, :class:`ApprovalsFilters`: unknown keys,
+wrong types — ``"false"`` for a bool, ``1.5`` for an id —, out-of-range ids and malformed dates
+are refused with a 422 naming the field). Default dates are Asia/Shanghai days (the settings'
+zone), never the host's. The data areas add their kinds here as they land (``reports``,
+``attendance``, ``approvals``), using the same writers as their CLI exports. ``reports`` and
+``approvals`` take the filters of their list APIs and hand the writers the scope as a
 :class:`~dingsync.store.repo_web.Visible`, which they apply in SQL with the list APIs' own
 conditions: an export holds exactly the rows the same person lists with the same filters.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    model_validator,
+)
 from sqlalchemy import Connection
 
 from dingsync.export import web as export_web
@@ -25,41 +41,148 @@ from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, dept_filter, visible
 
-Writer = Callable[[WebContext, Connection, rules.Scope, dict[str, Any], str, str], int]
+Writer = Callable[[WebContext, Connection, rules.Scope, Any, str, str], int]
+
+# --------------------------------------------------------------------------------------------
+# Filters: one strict model per kind (unknown keys, "false" strings, 1.5, out-of-range ids and
+# malformed dates are a 422 ``request.invalid`` naming the field; null means "not given")
+# --------------------------------------------------------------------------------------------
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+#: Years a ``month`` filter may name (work dates are stored as UTC instants).
+MONTH_YEARS = (1900, 9998)
+
+
+def _iso_day(value: Any) -> Any:
+    """``YYYY-MM-DD`` (a string, exactly) → :class:`date`; anything else is refused."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _DAY.match(value):
+        raise ValueError("must be a date string YYYY-MM-DD")
+    return date.fromisoformat(value)  # ValueError for 2026-13-01, 2026-02-30
+
+
+def _iso_month(value: Any) -> Any:
+    """``YYYY-MM`` (two-digit month, a year in :data:`MONTH_YEARS`)."""
+    if not isinstance(value, str):
+        raise ValueError("must be a month string YYYY-MM")
+    match = _MONTH.match(value)
+    if match is None:
+        raise ValueError("must be a month string YYYY-MM (e.g. 2026-11)")
+    if not MONTH_YEARS[0] <= int(match.group(1)) <= MONTH_YEARS[1]:
+        raise ValueError(f"year must be within {MONTH_YEARS[0]} … {MONTH_YEARS[1]}")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
+Month = Annotated[str, BeforeValidator(_iso_month)]
+DeptId = Annotated[StrictInt, Field(ge=1, le=2**62)]
+UserId = Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]
+Name = Annotated[StrictStr, StringConstraints(min_length=1, max_length=255)]
+Code = Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]
+Status = Annotated[StrictStr, StringConstraints(min_length=1, max_length=32)]
+
+
+class _Filters(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def resolved(self, ctx: WebContext) -> _Filters:
+        """These filters with their defaults filled in (what the export applies and the audit
+        records as ``applied``)."""
+        return self
+
+
+class UsersFilters(_Filters):
+    """Filters of the ``users`` export."""
+
+    dept_id: DeptId | None = Field(None, description="only members of this department")
+    recursive: StrictBool = Field(True, description="with its sub-departments (default true)")
+    include_inactive: StrictBool = Field(
+        False, description="also people no longer in the directory (default false)"
+    )
+
+
+class ReportsFilters(_Filters):
+    """Filters of the ``reports`` export (as ``GET /api/reports``)."""
+
+    template: Name = Field(description="report template name (required)")
+    start_date: Day | None = Field(
+        None, description="created on or after, YYYY-MM-DD (default 30 days before end_date)"
+    )
+    end_date: Day | None = Field(
+        None, description="created on or before, YYYY-MM-DD (default today, Asia/Shanghai)"
+    )
+    creator: UserId | None = Field(None, description="creator userid")
+    dept_id: DeptId | None = Field(None, description="creators in this department and below")
+
+    def resolved(self, ctx: WebContext) -> ReportsFilters:
+        """``end_date`` today in Asia/Shanghai (the settings' zone), ``start_date`` 30 days
+        before ``end_date``."""
+        end = self.end_date or ctx.today()
+        start = self.start_date or end - timedelta(days=30)
+        return self.model_copy(update={"start_date": start, "end_date": end})
+
+
+class AttendanceFilters(_Filters):
+    """Filters of the ``attendance`` export."""
+
+    month: Month | None = Field(None, description="YYYY-MM (default this month, Asia/Shanghai)")
+    dept_id: DeptId | None = Field(None, description="people in this department and below")
+
+    def resolved(self, ctx: WebContext) -> AttendanceFilters:
+        """``month``: this month in Asia/Shanghai (the settings' zone) by default."""
+        return self.model_copy(update={"month": self.month or ctx.local_now().strftime("%Y-%m")})
+
+
+class ApprovalsFilters(_Filters):
+    """Filters of the ``approvals`` export (as ``GET /api/approvals``)."""
+
+    template: Name | None = Field(
+        None, description="process code or template name (this or process_code is required)"
+    )
+    process_code: Code | None = Field(None, description="process code of the template")
+    status: Status | None = Field(None, description="RUNNING, COMPLETED, TERMINATED, …")
+    start_date: Day | None = Field(None, description="created on or after, YYYY-MM-DD")
+    end_date: Day | None = Field(None, description="created on or before, YYYY-MM-DD")
+    originator: UserId | None = Field(None, description="originator userid")
+    dept_id: DeptId | None = Field(None, description="originators in this department and below")
+
+    @model_validator(mode="after")
+    def _one_template(self) -> ApprovalsFilters:
+        if self.template is None and self.process_code is None:
+            raise ValueError("template (a process code or template name) is required")
+        return self
 
 
 @dataclass(frozen=True)
 class ExportKind:
     """``name`` (the API's ``kind``), ``data`` (the rules' data kind), ``write``, and the
-    filters it accepts (name → description)."""
+    ``model`` of the filters it accepts (:attr:`filters`: name → description)."""
 
     name: str
     data: rules.DataKind
     write: Writer
-    filters: dict[str, str]
+    model: type[_Filters]
+    filters: dict[str, str] = field(init=False)
 
-
-def _int_or_none(value: Any) -> int | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise ValueError("expected an integer")
-    return int(value)
+    def __post_init__(self) -> None:
+        described = {name: info.description or "" for name, info in self.model.model_fields.items()}
+        object.__setattr__(self, "filters", described)
 
 
 def _write_users(
     ctx: WebContext,
     conn: Connection,
     scope: rules.Scope,
-    filters: dict[str, Any],
+    filters: UsersFilters,
     fmt: str,
     path: str,
 ) -> int:
     tree = ctx.tree(conn)
-    dept = _int_or_none(filters.get("dept_id"))
     dept_ids: set[int] | None = None
-    if dept is not None:
-        dept_ids = set(tree.subtree([dept])) if filters.get("recursive", True) else {dept}
+    if filters.dept_id is not None:
+        dept = filters.dept_id
+        dept_ids = set(tree.subtree([dept])) if filters.recursive else {dept}
     if not scope.everything:
         dept_ids = set(scope.depts) if dept_ids is None else dept_ids & set(scope.depts)
     return export_web.export_users(
@@ -68,7 +191,7 @@ def _write_users(
         path,
         fmt,
         dept_ids=None if dept_ids is None else sorted(dept_ids),
-        include_inactive=bool(filters.get("include_inactive", False)),
+        include_inactive=filters.include_inactive,
     )
 
 
@@ -76,67 +199,41 @@ def _fmt(fmt: str) -> Literal["xlsx", "csv"]:
     return "csv" if fmt == "csv" else "xlsx"
 
 
-def _date(filters: dict[str, Any], key: str, default: date) -> date:
-    value = filters.get(key)
-    if value in (None, ""):
-        return default
-    return date.fromisoformat(str(value))
-
-
-def _str_or_none(filters: dict[str, Any], key: str, max_length: int = 255) -> str | None:
-    value = filters.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or len(value) > max_length:
-        raise ValueError(f"filters.{key} must be a string of at most {max_length} characters")
-    return value
-
-
 def _visible(scope: rules.Scope) -> repo_web.Visible | None:
     """The export scope as the writers' visibility filter (``None``: everything)."""
     return None if scope.everything else visible(scope)
-
-
-def _dept_ids(ctx: WebContext, conn: Connection, filters: dict[str, Any]) -> list[int] | None:
-    """``filters.dept_id`` and its sub-departments, as the list APIs take it."""
-    dept = _int_or_none(filters.get("dept_id"))
-    if dept is not None and not 1 <= dept <= 2**62:
-        raise ValueError("filters.dept_id must be a department id (1 … 2^62)")
-    return dept_filter(ctx, conn, dept)
 
 
 def _write_reports(
     ctx: WebContext,
     conn: Connection,
     scope: rules.Scope,
-    filters: dict[str, Any],
+    filters: ReportsFilters,
     fmt: str,
     path: str,
 ) -> int:
     """Reports of one template: exactly the rows ``GET /api/reports`` lists to the same person
     with the same filters (``template``, ``start_date``, ``end_date``, ``creator``,
-    ``dept_id``) — the same SQL conditions, the viewer's scope applied in SQL."""
+    ``dept_id``) — the same SQL conditions, the viewer's scope applied in SQL. ``end_date``
+    defaults to today in Asia/Shanghai (the settings' zone), ``start_date`` to 30 days
+    before it."""
     from dingsync.export import reports as export_reports
 
-    template = _str_or_none(filters, "template")
-    if template is None:
-        raise ValueError("filters.template (a report template name) is required")
-    today = ctx.now().date()
-    end = _date(filters, "end_date", today)
-    start = _date(filters, "start_date", end - timedelta(days=30))
-    if end < start:
-        raise ValueError("end_date is before start_date")
+    filters = filters.resolved(ctx)
+    start, end = filters.start_date, filters.end_date
+    assert start is not None and end is not None
+    day_bounds(ctx, start, end)  # end before start, or a day out of range: request.invalid
     return int(
         export_reports.export_reports(
             conn,
             ctx.corp_id,
-            template,
+            filters.template,
             start,
             end,
             path,
             _fmt(fmt),
-            dept_ids=_dept_ids(ctx, conn, filters),
-            creator=_str_or_none(filters, "creator", 64),
+            dept_ids=dept_filter(ctx, conn, filters.dept_id),
+            creator=filters.creator,
             visible=_visible(scope),
         )
     )
@@ -146,15 +243,17 @@ def _write_attendance(
     ctx: WebContext,
     conn: Connection,
     scope: rules.Scope,
-    filters: dict[str, Any],
+    filters: AttendanceFilters,
     fmt: str,
     path: str,
 ) -> int:
+    """The monthly summary of ``month`` (default: this month in Asia/Shanghai) for the people
+    the scope admits."""
     from dingsync.export import attendance as export_attendance
 
-    month = filters.get("month") or ctx.now().strftime("%Y-%m")
-    dept = _int_or_none(filters.get("dept_id"))
-    summary = export_attendance.monthly_summary(conn, ctx.corp_id, str(month), dept_id=dept)
+    month = filters.resolved(ctx).month
+    assert month is not None
+    summary = export_attendance.monthly_summary(conn, ctx.corp_id, month, dept_id=filters.dept_id)
     if not scope.everything:
         allowed: set[str] = set()
         if scope.depts:
@@ -180,7 +279,7 @@ def _write_approvals(
     ctx: WebContext,
     conn: Connection,
     scope: rules.Scope,
-    filters: dict[str, Any],
+    filters: ApprovalsFilters,
     fmt: str,
     path: str,
 ) -> int:
@@ -192,18 +291,15 @@ def _write_approvals(
     from dingsync.export import approvals as export_approvals
     from dingsync.store import repo_approvals
 
-    name = _str_or_none(filters, "template") or _str_or_none(filters, "process_code", 64)
-    if name is None:
-        raise ValueError("filters.template (a process code or template name) is required")
+    name = filters.template or filters.process_code
+    assert name is not None  # the model requires one
     template = repo_approvals.find_template(conn, ctx.corp_id, name)
     if template is None:
         raise ValueError(f"no approval template {name!r}")
-    code = _str_or_none(filters, "process_code", 64)
+    code = filters.process_code
     if code is not None and code != template["process_code"]:
         raise ValueError("filters.process_code and filters.template name different templates")
-    start = _date(filters, "start_date", date.min) if filters.get("start_date") else None
-    end = _date(filters, "end_date", date.max) if filters.get("end_date") else None
-    lo, hi = day_bounds(ctx, start, end)
+    lo, hi = day_bounds(ctx, filters.start_date, filters.end_date)
     result = export_approvals.export_approvals(
         conn,
         ctx.corp_id,
@@ -212,9 +308,9 @@ def _write_approvals(
         _fmt(fmt),
         created_from=lo,
         created_to=hi,
-        status=_str_or_none(filters, "status", 32),
-        originator=_str_or_none(filters, "originator", 64),
-        dept_ids=_dept_ids(ctx, conn, filters),
+        status=filters.status,
+        originator=filters.originator,
+        dept_ids=dept_filter(ctx, conn, filters.dept_id),
         visible=_visible(scope),
     )
     for extra in result.paths[1:]:  # csv: the detail rows go to a second file
@@ -223,49 +319,8 @@ def _write_approvals(
 
 
 KINDS: dict[str, ExportKind] = {
-    "users": ExportKind(
-        "users",
-        "directory",
-        _write_users,
-        {
-            "dept_id": "only members of this department",
-            "recursive": "with its sub-departments (default true)",
-            "include_inactive": "also people no longer in the directory",
-        },
-    ),
-    "reports": ExportKind(
-        "reports",
-        "reports",
-        _write_reports,
-        {
-            "template": "report template name (required)",
-            "start_date": "created on or after, YYYY-MM-DD (default 30 days before end_date)",
-            "end_date": "created on or before, YYYY-MM-DD (default today)",
-            "creator": "creator userid",
-            "dept_id": "creators in this department and below",
-        },
-    ),
-    "attendance": ExportKind(
-        "attendance",
-        "attendance",
-        _write_attendance,
-        {
-            "month": "YYYY-MM (default this month)",
-            "dept_id": "people in this department and below",
-        },
-    ),
-    "approvals": ExportKind(
-        "approvals",
-        "approvals",
-        _write_approvals,
-        {
-            "template": "process code or template name (this or process_code is required)",
-            "process_code": "process code of the template",
-            "status": "RUNNING, COMPLETED, TERMINATED, …",
-            "start_date": "created on or after, YYYY-MM-DD",
-            "end_date": "created on or before, YYYY-MM-DD",
-            "originator": "originator userid",
-            "dept_id": "originators in this department and below",
-        },
-    ),
+    "users": ExportKind("users", "directory", _write_users, UsersFilters),
+    "reports": ExportKind("reports", "reports", _write_reports, ReportsFilters),
+    "attendance": ExportKind("attendance", "attendance", _write_attendance, AttendanceFilters),
+    "approvals": ExportKind("approvals", "approvals", _write_approvals, ApprovalsFilters),
 }

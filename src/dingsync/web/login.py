@@ -3,7 +3,8 @@
 ``POST /api/auth/dingtalk {authCode, url?}``:
 
 1. the same authCode seen within ``replay_window_s`` (60 s) → the same session (double tap);
-2. ``/topapi/v2/user/getuserinfo`` (code → userid) with the cached access token;
+2. ``/topapi/v2/user/getuserinfo`` (code → userid, ``sys_level``) with the cached access
+   token; its ``sys_level`` updates the stored administrator level (:func:`admin_level_change`);
 3. a locally disabled account is refused before anything else is fetched;
 4. the user's detail from the store when synced within ``user_fresh_s``, else
    ``/topapi/v2/user/get``, upserted with its memberships in one transaction (departments the
@@ -91,7 +92,8 @@ async def _login(ctx: WebContext, code: str, key: str) -> Outcome:
         raise WebError("auth.dingtalk_unavailable") from exc
     userid = info.userid
 
-    fresh = await asyncio.to_thread(_session_if_fresh, ctx, userid, code, key)
+    sys_level = info.sys_level
+    fresh = await asyncio.to_thread(_session_if_fresh, ctx, userid, code, key, sys_level)
     if isinstance(fresh, tuple):
         return fresh
     if fresh["disabled"]:
@@ -107,15 +109,16 @@ async def _login(ctx: WebContext, code: str, key: str) -> Outcome:
     raw = detail.model_dump(mode="json", by_alias=True, exclude_unset=True)
     missing = [d for d in detail.dept_id_list if d not in fresh["known_depts"]]
     depts = await _fetch_departments(ctx, userid, missing) if missing else []
-    return await asyncio.to_thread(_store_and_open, ctx, raw, depts, userid, code, key)
+    return await asyncio.to_thread(_store_and_open, ctx, raw, depts, userid, code, key, sys_level)
 
 
 def _session_if_fresh(
-    ctx: WebContext, userid: str, code: str, key: str
+    ctx: WebContext, userid: str, code: str, key: str, sys_level: int | None = None
 ) -> Outcome | dict[str, Any]:
     """For a user stored fresh: the new session and profile; otherwise the stored state."""
     state = _stored_state(ctx, userid)
     if state["fresh"] and not state["disabled"]:
+        _apply_sys_level(ctx, userid, sys_level, state["admin_level"])
         return _open_session(
             ctx, userid, code, key, user=state["user"], memberships=state["memberships"]
         )
@@ -129,9 +132,40 @@ def _store_and_open(
     userid: str,
     code: str,
     key: str,
+    sys_level: int | None = None,
 ) -> Outcome:
     _store_user(ctx, raw, depts)
+    with ctx.engine.connect() as conn:
+        stored_level, _scope = repo_web.admin_info(conn, ctx.corp_id, userid)
+    _apply_sys_level(ctx, userid, sys_level, stored_level)
     return _open_session(ctx, userid, code, key)
+
+
+def admin_level_change(sys_level: int | None, stored: int | None) -> int | bool | None:
+    """What getuserinfo's ``sys_level`` (auth-contacts.md §2.1: 1 main administrator, 2
+    sub-administrator, 100 boss, 0 anyone else) changes in the stored ``admins`` level
+    ``stored`` (``None``: not an administrator): the new level (``1`` or ``2``), ``None`` to
+    drop the row, or ``False`` for no change. DingTalk's answer at login is newer than the last
+    sync: a main administrator is one at once (even on a database never synced), and someone
+    DingTalk no longer calls an administrator loses the stored role. A sub-administrator's
+    scope comes only from the sync (``get_admin_scope``), so ``2`` never adds a row."""
+    if sys_level is None:
+        return False
+    if sys_level == 1:
+        return 1 if stored != 1 else False
+    if sys_level == 2:
+        return 2 if stored == 1 else False
+    return None if stored is not None else False
+
+
+def _apply_sys_level(
+    ctx: WebContext, userid: str, sys_level: int | None, stored: int | None
+) -> None:
+    change = admin_level_change(sys_level, stored)
+    if change is False:
+        return
+    with ctx.write() as conn:
+        repo_web.set_admin_level(conn, ctx.corp_id, userid, change)
 
 
 def _replayed(ctx: WebContext, code: str, key: str) -> Outcome | None:
@@ -145,9 +179,11 @@ def _replayed(ctx: WebContext, code: str, key: str) -> Outcome | None:
             raise WebError("auth.code_invalid")
         token = sessions.unseal_token(ctx.corp_id, code, row["sealed_token"])
         session = repo_web.get_session(conn, row["session_hash"])
-        disabled = repo_web.is_local_disabled(conn, ctx.corp_id, row["userid"])
-    if disabled:
+        user = repo_web.get_user(conn, ctx.corp_id, row["userid"])
+    if user is not None and user["local_disabled"]:
         raise WebError("auth.user_disabled")
+    if user is None or user["status"] != "active":
+        raise WebError("auth.user_not_found")
     if token is None or session is None or session["revoked_at"] is not None:
         raise WebError("auth.code_invalid")
     if session["expires_at"] <= now:
@@ -162,6 +198,7 @@ def _stored_state(ctx: WebContext, userid: str) -> dict[str, Any]:
         user = repo_web.get_user(conn, ctx.corp_id, userid)
         tree = ctx.tree(conn)
         memberships = repo_web.user_memberships(conn, ctx.corp_id, userid) if user else []
+        admin_level, _scope = repo_web.admin_info(conn, ctx.corp_id, userid)
     fresh = (
         user is not None
         and user["status"] == "active"
@@ -174,6 +211,7 @@ def _stored_state(ctx: WebContext, userid: str) -> dict[str, Any]:
         "disabled": bool(user and user["local_disabled"]),
         "fresh": fresh,
         "known_depts": set(tree.nodes),
+        "admin_level": admin_level,
         "user": user,
         "memberships": memberships,
     }

@@ -21,6 +21,8 @@ class WebOptions(BaseSettings):
       login only makes the code exchange (and the user detail when needed).
     - ``tree_cache_s``: how long the department tree is cached in memory.
     - ``max_page_size``: cap of ``limit`` on paged lists.
+    - ``max_body_bytes``: largest request body accepted (1 MiB); larger ones are answered 413
+      ``request.too_large`` before anything is parsed.
     """
 
     model_config = SettingsConfigDict(env_prefix="DINGSYNC_WEB_", extra="ignore")
@@ -32,3 +34,4 @@ class WebOptions(BaseSettings):
     warm_up: bool = True
     tree_cache_s: float = Field(10.0, ge=0)
     max_page_size: int = Field(500, ge=1)
+    max_body_bytes: int = Field(1 << 20, ge=1024)

@@ -3,18 +3,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from dingsync.store import repo_web
 from dingsync.store.schema_web import LOCAL_ROLES
 from dingsync.web.deps import AdminCaller, Ctx
-from dingsync.web.errors import WebError, responses
+from dingsync.web.errors import SESSION_ERRORS, WebError, responses
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
-_ERRORS = ("session.missing", "session.invalid", "session.expired", "forbidden")
+_ERRORS = (*SESSION_ERRORS, "forbidden", "request.invalid")
+
+#: A DingTalk userid as a path parameter: at most the column's 64 characters.
+UserId = Annotated[str, Path(min_length=1, max_length=64, description="DingTalk userid")]
+#: A local role name as a path parameter.
+RoleName = Annotated[str, Path(min_length=1, max_length=32, description="hr or admin")]
+
+
+def _known(conn: Any, corp_id: str, userid: str) -> None:
+    """``not_found`` unless the store knows ``userid``."""
+    if repo_web.get_user(conn, corp_id, userid) is None:
+        raise WebError("not_found", f"no user {userid!r} in the store (not synced yet?)")
 
 
 @router.get("/users/disabled", summary="Locally disabled accounts", responses=responses(*_ERRORS))
@@ -26,6 +37,8 @@ def disabled(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
 
 def _set_disabled(ctx: Any, userid: str, value: bool) -> dict[str, Any]:
     with ctx.write() as conn:
+        if not value:
+            _known(conn, ctx.corp_id, userid)
         known = repo_web.set_local_disabled(conn, ctx.corp_id, userid, value)
         revoked = (
             repo_web.revoke_user_sessions(conn, ctx.corp_id, userid, ctx.now()) if value else 0
@@ -36,18 +49,30 @@ def _set_disabled(ctx: Any, userid: str, value: bool) -> dict[str, Any]:
 @router.post(
     "/users/{userid}/disable",
     summary="Disable an account locally",
-    responses=responses(*_ERRORS),
+    responses=responses(*_ERRORS, "admin.self_disable", "admin.main_admin_protected"),
 )
-def disable(ctx: Ctx, caller: AdminCaller, userid: str) -> dict[str, Any]:
-    """The user can no longer log in, whatever DingTalk says; their sessions are revoked."""
+def disable(ctx: Ctx, caller: AdminCaller, userid: UserId) -> dict[str, Any]:
+    """The user can no longer log in, whatever DingTalk says; their sessions are revoked. A
+    user not synced yet can be disabled in advance (``known: false``). Refused with 409:
+    your own account (``admin.self_disable``) and DingTalk's main administrator
+    (``admin.main_admin_protected``) — both would lock the organisation out of the admin API;
+    the operator's ``dingsync users disable`` can still do it."""
+    if userid == caller.userid:
+        raise WebError("admin.self_disable")
+    with ctx.engine.connect() as conn:
+        level, _scope = repo_web.admin_info(conn, ctx.corp_id, userid)
+    if level == 1:
+        raise WebError("admin.main_admin_protected")
     return _set_disabled(ctx, userid, True)
 
 
 @router.post(
-    "/users/{userid}/enable", summary="Enable an account again", responses=responses(*_ERRORS)
+    "/users/{userid}/enable",
+    summary="Enable an account again",
+    responses=responses(*_ERRORS, "not_found"),
 )
-def enable(ctx: Ctx, caller: AdminCaller, userid: str) -> dict[str, Any]:
-    """Lift a local disable."""
+def enable(ctx: Ctx, caller: AdminCaller, userid: UserId) -> dict[str, Any]:
+    """Lift a local disable (404 ``not_found`` for a userid the store does not know)."""
     return _set_disabled(ctx, userid, False)
 
 
@@ -61,13 +86,15 @@ def roles(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
 @router.put(
     "/roles/{userid}/{role}",
     summary="Grant a local role",
-    responses=responses(*_ERRORS, "role.unknown"),
+    responses=responses(*_ERRORS, "role.unknown", "not_found"),
 )
-def grant(ctx: Ctx, caller: AdminCaller, userid: str, role: str) -> dict[str, Any]:
-    """Grant ``hr`` (all attendance, directory export) or ``admin`` (this API, export audit)."""
+def grant(ctx: Ctx, caller: AdminCaller, userid: UserId, role: RoleName) -> dict[str, Any]:
+    """Grant ``hr`` (all attendance, directory export) or ``admin`` (this API, export audit)
+    to a user of the store (404 ``not_found`` for an unknown userid)."""
     if role not in LOCAL_ROLES:
         raise WebError("role.unknown", f"unknown role {role!r}; known: {', '.join(LOCAL_ROLES)}")
     with ctx.write() as conn:
+        _known(conn, ctx.corp_id, userid)
         repo_web.grant_role(conn, ctx.corp_id, userid, role, granted_by=caller.userid)
     return {"userid": userid, "role": role, "granted": True}
 
@@ -77,7 +104,7 @@ def grant(ctx: Ctx, caller: AdminCaller, userid: str, role: str) -> dict[str, An
     summary="Revoke a local role",
     responses=responses(*_ERRORS, "role.unknown"),
 )
-def revoke(ctx: Ctx, caller: AdminCaller, userid: str, role: str) -> dict[str, Any]:
+def revoke(ctx: Ctx, caller: AdminCaller, userid: UserId, role: RoleName) -> dict[str, Any]:
     """Take a local role away."""
     if role not in LOCAL_ROLES:
         raise WebError("role.unknown", f"unknown role {role!r}; known: {', '.join(LOCAL_ROLES)}")

@@ -12,18 +12,32 @@ from dingsync.store import repo_web
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import WebError, responses
+from dingsync.web.errors import SESSION_ERRORS, WebError, responses
 
 router = APIRouter(prefix="/api/approvals", tags=["approvals"])
 
-_SESSION_ERRORS = ("session.missing", "session.invalid", "session.expired", "auth.user_disabled")
+_SESSION_ERRORS = SESSION_ERRORS
 
 
-@router.get("", summary="Approvals visible to the caller", responses=responses(*_SESSION_ERRORS))
+@router.get(
+    "",
+    summary="Approvals visible to the caller",
+    responses=responses(*_SESSION_ERRORS, "request.invalid"),
+)
 def list_approvals(
     ctx: Ctx,
     caller: CurrentCaller,
-    process_code: Annotated[str | None, Query(max_length=64, description="template")] = None,
+    process_code: Annotated[
+        str | None, Query(max_length=64, description="template's process code")
+    ] = None,
+    template: Annotated[
+        str | None,
+        Query(
+            max_length=255,
+            description="template by process code or name (as the export's filter); an "
+            "unknown one lists nothing",
+        ),
+    ] = None,
     status: Annotated[str | None, Query(max_length=32, description="RUNNING, COMPLETED, …")] = None,
     start_date: Annotated[date | None, Query(description="created on or after")] = None,
     end_date: Annotated[date | None, Query(description="created on or before")] = None,
@@ -32,10 +46,23 @@ def list_approvals(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> dict[str, Any]:
-    """Instances newest first (times in epoch ms); ``total``, ``limit``, ``offset``."""
+    """Instances newest first (times in epoch ms); ``total``, ``limit``, ``offset``.
+    ``template`` (a process code or a template name) and ``process_code`` must name the same
+    template when both are given (422 ``request.invalid`` otherwise)."""
     lo, hi = day_bounds(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "approvals", "list")
     with ctx.engine.connect() as conn:
+        if template is not None:
+            from dingsync.store import repo_approvals
+
+            found = repo_approvals.find_template(conn, ctx.corp_id, template)
+            if found is None:
+                return {"items": [], "total": 0, "limit": limit, "offset": offset}
+            if process_code is not None and process_code != found["process_code"]:
+                raise WebError(
+                    "request.invalid", "process_code and template name different templates"
+                )
+            process_code = found["process_code"]
         items, total = repo_web.list_approvals(
             conn,
             ctx.corp_id,

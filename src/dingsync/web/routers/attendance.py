@@ -11,23 +11,29 @@ from fastapi import APIRouter, Query
 
 from dingsync.store import repo_web
 from dingsync.web import rules
-from dingsync.web.data import dept_filter, jsonable, visible
+from dingsync.web.context import WebContext
+from dingsync.web.data import day_bounds, dept_filter, jsonable, visible
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import WebError, responses
+from dingsync.web.errors import SESSION_ERRORS, WebError, responses
 
 router = APIRouter(prefix="/api/attendance", tags=["attendance"])
 
-_SESSION_ERRORS = ("session.missing", "session.invalid", "session.expired", "auth.user_disabled")
+_SESSION_ERRORS = SESSION_ERRORS
 MAX_SPAN_DAYS = 366
 
 
-def _span(start: date | None, end: date | None) -> tuple[date, date]:
-    end = end or date.today()
+def _span(ctx: WebContext, start: date | None, end: date | None) -> tuple[date, date]:
+    """The work dates asked: ``end`` defaults to today in Asia/Shanghai (the settings' zone),
+    ``start`` to the first of ``end``'s month. ``request.invalid`` when ``end`` is before
+    ``start``, the span is longer than :data:`MAX_SPAN_DAYS`, or a day has no UTC time (year 1
+    or 9999)."""
+    end = end or ctx.today()
     start = start or end.replace(day=1)
     if end < start or (end - start) > timedelta(days=MAX_SPAN_DAYS):
         raise WebError(
             "request.invalid", f"need start_date <= end_date, at most {MAX_SPAN_DAYS} days"
         )
+    day_bounds(ctx, start, end)  # out-of-range days are a 422, not an OverflowError
     return start, end
 
 
@@ -48,8 +54,8 @@ def results(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> dict[str, Any]:
     """``/attendance/list`` rows (work date, check type, time/location result, times in epoch
-    ms) for the work dates asked (default: this month so far)."""
-    start, end = _span(start_date, end_date)
+    ms) for the work dates asked (default: this month so far, Asia/Shanghai days)."""
+    start, end = _span(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "attendance", "list")
     with ctx.engine.connect() as conn:
         items, total = repo_web.list_attendance_results(
@@ -82,8 +88,9 @@ def summary(
     dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> dict[str, Any]:
     """Per visible person: ``days`` with a result, ``checks`` and the count of each
-    ``time_result`` over the work dates asked (default: this month so far)."""
-    start, end = _span(start_date, end_date)
+    ``time_result`` over the work dates asked (default: this month so far, Asia/Shanghai
+    days)."""
+    start, end = _span(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "attendance", "list")
     with ctx.engine.connect() as conn:
         people = repo_web.attendance_summary(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dingsync.store import repo_web
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import responses
+from dingsync.web.errors import SESSION_ERRORS, WebError, responses
 from dingsync.web.login import login
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -25,6 +26,31 @@ class LoginRequest(BaseModel):
     url: str | None = Field(None, max_length=4096, description="page URL for dd.config")
 
 
+def parse_login(raw: bytes) -> LoginRequest:
+    """The login body: a JSON object with a string ``authCode`` (and optionally ``url``).
+    No body, a body that is not a JSON object, or an ``authCode`` that is not a non-empty
+    string is 400 ``auth.code_missing``; a ``url`` that is not a string is 400
+    ``jsapi.url_invalid``."""
+    try:
+        data = json.loads(raw) if raw.strip() else None
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        raise WebError(
+            "auth.code_missing",
+            'the body must be a JSON object {"authCode": "<code from dd.getAuthCode>"}',
+        )
+    try:
+        return LoginRequest.model_validate(data)
+    except ValidationError as exc:
+        fields = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+        if "authCode" in fields or not fields:
+            raise WebError(
+                "auth.code_missing", "authCode must be a string of 1 to 512 characters"
+            ) from exc
+        raise WebError("jsapi.url_invalid", "url must be a string (an absolute URL)") from exc
+
+
 @router.post(
     "/dingtalk",
     summary="Log in with a DingTalk authCode (免登)",
@@ -37,21 +63,30 @@ class LoginRequest(BaseModel):
         "auth.dingtalk_unavailable",
         "jsapi.url_invalid",
         "request.invalid",
+        "request.too_large",
     ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": LoginRequest.model_json_schema()}},
+        }
+    },
 )
-async def dingtalk_login(body: LoginRequest, ctx: Ctx) -> dict[str, Any]:
+async def dingtalk_login(request: Request, ctx: Ctx) -> dict[str, Any]:
     """Exchange the authCode for a session. Returns userid, name, avatar, departments (with a
     primary one and each one's root department), root departments, company, roles,
     permissions, ``session`` (``token``, ``expires_at`` epoch ms) and ``jsapi`` (the
     ``dd.config`` values when ``url`` was given). The same code again within 60 s returns the
-    same session."""
+    same session. A missing body, a body that is not a JSON object or no ``authCode`` is 400
+    ``auth.code_missing``."""
+    body = parse_login(await request.body())
     return await login(ctx, body.authCode, body.url)
 
 
 @router.post(
     "/logout",
     summary="Revoke the current session",
-    responses=responses("session.missing", "session.invalid", "session.expired"),
+    responses=responses(*SESSION_ERRORS),
 )
 def logout(ctx: Ctx, caller: CurrentCaller) -> dict[str, Any]:
     """Revoke the session whose token was sent; it is refused (401) from now on."""

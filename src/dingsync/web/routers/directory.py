@@ -11,12 +11,12 @@ from dingsync.store import repo_web
 from dingsync.web import rules
 from dingsync.web.context import DepartmentTree
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import WebError, responses
+from dingsync.web.errors import SESSION_ERRORS, WebError, responses
 from dingsync.web.login import profile_for
 
 router = APIRouter(prefix="/api", tags=["directory"])
 
-_SESSION_ERRORS = ("session.missing", "session.invalid", "session.expired", "auth.user_disabled")
+_SESSION_ERRORS = SESSION_ERRORS
 
 
 @router.get("/me", summary="The caller's profile", responses=responses(*_SESSION_ERRORS))

@@ -13,20 +13,20 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
 
 from dingsync.store import repo_web
 from dingsync.store.schema import to_ms
 from dingsync.web import rules
 from dingsync.web.deps import AdminCaller, Ctx, CurrentCaller
-from dingsync.web.errors import WebError, responses
-from dingsync.web.exports import KINDS
+from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.exports import KINDS, ExportKind
 from dingsync.web.login import describe
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
 
-_SESSION_ERRORS = ("session.missing", "session.invalid", "session.expired", "auth.user_disabled")
+_SESSION_ERRORS = SESSION_ERRORS
 _MEDIA = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
@@ -38,9 +38,36 @@ class ExportRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(max_length=32)
-    filters: dict[str, Any] = Field(default_factory=dict)
+    kind: str = Field(max_length=32, description="users, reports, attendance or approvals")
+    filters: dict[str, Any] = Field(
+        default_factory=dict,
+        description=(
+            "per kind (GET /api/exports/kinds), checked strictly — unknown keys and wrong "
+            "types are a 422: users {dept_id, recursive, include_inactive}; reports "
+            "{template (required), start_date, end_date, creator, dept_id}; attendance "
+            "{month, dept_id}; approvals {template or process_code (one required), status, "
+            "start_date, end_date, originator, dept_id}; dates YYYY-MM-DD, month YYYY-MM "
+            "(Asia/Shanghai), dept_id an integer, booleans true/false"
+        ),
+    )
     format: Literal["xlsx", "csv"] = "xlsx"
+
+
+def _filters(kind: ExportKind, raw: dict[str, Any]) -> Any:
+    """``raw`` validated by the kind's filter model; 422 ``request.invalid`` naming the
+    field(s) otherwise."""
+    try:
+        return kind.model.model_validate(raw)
+    except ValidationError as exc:
+        details = [
+            {"loc": ["body", "filters", *e.get("loc", ())], "msg": str(e.get("msg", ""))}
+            for e in exc.errors()
+        ]
+        named = "; ".join(
+            f"filters.{'.'.join(str(p) for p in d['loc'][2:]) or '(object)'}: {d['msg']}"
+            for d in details
+        )
+        raise WebError("request.invalid", f"invalid filters: {named}", details=details) from exc
 
 
 @router.get("/kinds", summary="Export kinds", responses=responses(*_SESSION_ERRORS))
@@ -80,12 +107,13 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
     scope = rules.scope(caller.viewer, kind.data, "export")
     if scope.nothing:
         raise WebError("export.forbidden")
+    filters = _filters(kind, body.filters)
     fd, path = tempfile.mkstemp(prefix="dingsync-export-", suffix=f".{body.format}")
     os.close(fd)
     try:
         with ctx.engine.connect() as conn:
             try:
-                rows = kind.write(ctx, conn, scope, body.filters, body.format, path)
+                rows = kind.write(ctx, conn, scope, filters, body.format, path)
             except (TypeError, ValueError, OverflowError) as exc:
                 raise WebError("request.invalid", f"invalid filters: {exc}") from exc
         digest = hashlib.sha256()
@@ -104,7 +132,11 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
                     "created_at": ctx.now(),
                     "kind": kind.name,
                     "format": body.format,
-                    "filters": {"requested": body.filters, "scope": describe(scope)},
+                    "filters": {
+                        "requested": filters.model_dump(mode="json", exclude_unset=True),
+                        "applied": filters.resolved(ctx).model_dump(mode="json", exclude_none=True),
+                        "scope": describe(scope),
+                    },
                     "row_count": rows,
                     "sha256": sha,
                     "byte_size": size,
@@ -114,7 +146,7 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
     except BaseException:
         os.unlink(path)
         raise
-    stamp = ctx.now().strftime("%Y%m%d-%H%M%S")
+    stamp = ctx.local_now().strftime("%Y%m%d-%H%M%S")
     return FileResponse(
         path,
         media_type=_MEDIA[body.format],

@@ -12,11 +12,11 @@ from dingsync.store import repo_web
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import WebError, responses
+from dingsync.web.errors import SESSION_ERRORS, WebError, responses
 
 router = APIRouter(prefix="/api/reports", tags=["reports"])
 
-_SESSION_ERRORS = ("session.missing", "session.invalid", "session.expired", "auth.user_disabled")
+_SESSION_ERRORS = SESSION_ERRORS
 
 
 @router.get("", summary="Reports visible to the caller", responses=responses(*_SESSION_ERRORS))

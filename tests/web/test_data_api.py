@@ -258,6 +258,40 @@ def test_approvals_follow_the_rules(data_web: Web) -> None:
     assert web.get("/api/approvals/no-such-instance", admin).status_code == 404
 
 
+def test_approvals_list_takes_a_template_like_the_export(data_web: Web) -> None:
+    """``template`` (a process code or a name, as the export's filter) lists the same rows as
+    ``process_code``; an unknown template lists nothing; two different templates are a 422."""
+    from dingsync.store.schema_approvals import approval_templates
+
+    web = data_web
+    admin = web.token(web.sb.company.main_admin_userid)
+    with web.engine.connect() as conn:
+        templates = conn.execute(
+            select(approval_templates.c.process_code, approval_templates.c.name).where(
+                approval_templates.c.corp_id == web.sb.app.corp_id
+            )
+        ).all()
+    assert len(templates) >= 2
+    listed = 0
+    for code, name in templates:
+        by_code = {
+            a["process_instance_id"] for a in _all(web, "/api/approvals", admin, process_code=code)
+        }
+        by_name = {
+            a["process_instance_id"] for a in _all(web, "/api/approvals", admin, template=name)
+        }
+        by_template_code = _all(web, "/api/approvals", admin, template=code)
+        assert by_name == by_code == {a["process_instance_id"] for a in by_template_code}
+        listed += len(by_code)
+    assert listed == len(_all(web, "/api/approvals", admin))
+    assert (
+        web.get("/api/approvals", admin, params={"template": "没有这个模板"}).json()["total"] == 0
+    )
+    (code_a, _), (_, name_b) = templates[0], templates[1]
+    r = web.get("/api/approvals", admin, params={"template": name_b, "process_code": code_a})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid"
+
+
 def test_area_exports_are_scoped_and_audited(data_web: Web) -> None:
     from dingsync.store.schema_attendance import attendance_results
     from dingsync.store.schema_reports import reports

@@ -203,6 +203,10 @@ def test_login_failures_have_their_own_codes(web: Web) -> None:
         422,
         "request.invalid",
     )
+    as_text = {"content-type": "text/plain"}
+    for content in (b'{"authCode": "a\\u0000b"}', b'{"authCode": "x", "url": "https://a/\\u0000"}'):
+        r = web.http.post("/api/auth/dingtalk", content=content, headers=as_text)
+        assert _error(r) == (422, "request.invalid"), r.text
 
 
 def test_disabled_user_cannot_log_in_and_loses_sessions(web: Web) -> None:

@@ -41,7 +41,7 @@ def parse_login(raw: bytes) -> LoginRequest:
             'the body must be a JSON object {"authCode": "<code from dd.getAuthCode>"}',
         )
     try:
-        return LoginRequest.model_validate(data)
+        body = LoginRequest.model_validate(data)
     except ValidationError as exc:
         fields = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
         if "authCode" in fields or not fields:
@@ -49,6 +49,9 @@ def parse_login(raw: bytes) -> LoginRequest:
                 "auth.code_missing", "authCode must be a string of 1 to 512 characters"
             ) from exc
         raise WebError("jsapi.url_invalid", "url must be a string (an absolute URL)") from exc
+    if "\x00" in (body.authCode or "") + (body.url or ""):  # a body sent as text/plain
+        raise WebError("request.invalid", "NUL characters are not allowed in JSON strings")
+    return body
 
 
 @router.post(

@@ -53,7 +53,15 @@ def test_demo_json_summary_matches_the_sandbox(tmp_path: Path) -> None:
     summary = json.loads(result.stdout)
     truth = summary["sandbox_truth"]
     assert summary["status"] == "succeeded"
-    for key in ("departments", "multi_department_users", "memberships", "admins", "leavers"):
+    for key in (
+        "departments",
+        "multi_department_users",
+        "memberships",
+        "admins",
+        "leavers",
+        "roles",
+        "role_members",
+    ):
         assert summary[key] == truth[key], key
     assert summary["active_users"] == truth["users"] == 120
     assert summary["api_calls"] == sum(summary["api_calls_by_path"].values()) > 0

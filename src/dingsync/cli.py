@@ -347,6 +347,8 @@ def demo(
             "admins",
             "sub_admins",
             "leavers",
+            "roles",
+            "role_members",
         )
     }
     summary["total_wall_s"] = round(time.monotonic() - started, 2)
@@ -458,6 +460,8 @@ SUMMARY_LABELS = {
     "admins": "Administrators",
     "sub_admins": "Sub-administrators",
     "leavers": "Leavers (departure records)",
+    "roles": "Roles",
+    "role_members": "Role members (per role)",
     "api_calls": "DingTalk API calls",
     "wall_s": "Sync wall time (s)",
 }

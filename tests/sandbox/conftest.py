@@ -44,6 +44,7 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "jsapi_reject_sha1": False,
     "data_scope_dept_ids": None,
     "historic_permissions_denied": False,
+    "denied_permissions": [],
 }
 
 

@@ -520,6 +520,8 @@ def test_count_summary_keys_on_empty_corp(engine: Engine) -> None:
             "admins": 0,
             "sub_admins": 0,
             "leavers": 0,
+            "roles": 0,
+            "role_members": 0,
         }
         assert repo.load_directory(conn, CORP) == {
             "departments": {},

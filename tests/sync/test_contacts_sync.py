@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from dingsync.dingtalk import DingTalkClient
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.sandbox.company import Company
-from dingsync.store import db, repo
+from dingsync.store import db, repo, repo_roles
 from dingsync.store.schema import from_ms, sync_runs, user_departments, users
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
@@ -106,6 +106,35 @@ def assert_db_equals_company(engine: Engine, corp_id: str, company: Company) -> 
     for userid in company.leavers:
         if userid in d["users"]:
             assert d["users"][userid]["status"] == "left"
+    assert_roles_equal_company(engine, corp_id, company)
+
+
+def assert_roles_equal_company(engine: Engine, corp_id: str, company: Company) -> None:
+    """Every active role (name, group) and each one's members (name, manage scopes), field by
+    field; roles DingTalk no longer lists are ``removed`` and have no members."""
+    with engine.connect() as conn:
+        stored = repo_roles.load_roles(conn, corp_id)
+    active = {k: v for k, v in stored.items() if v["status"] == "active"}
+    truth = {r["role_id"]: (g, r) for g in company.roles_truth() for r in g["roles"]}
+    assert set(active) == set(truth)
+    for role_id, (group, role) in truth.items():
+        row = active[role_id]
+        assert (row["name"], row["group_id"], row["group_name"]) == (
+            role["name"],
+            group["group_id"],
+            group["name"],
+        ), role_id
+        members = {
+            u: {"name": m["name"], "manage_scopes": m["manage_scopes"]}
+            for u, m in row["members"].items()
+        }
+        assert members == {
+            m["userid"]: {"name": m["name"], "manage_scopes": m["manage_scopes"]}
+            for m in role["members"]
+        }, role["name"]
+    for role_id, row in stored.items():
+        if role_id not in truth:
+            assert row["status"] == "removed" and row["members"] == {}, role_id
 
 
 async def test_full_sync_equals_the_sandbox_company(sandbox: SandboxServer, engine: Engine) -> None:
@@ -115,12 +144,23 @@ async def test_full_sync_equals_the_sandbox_company(sandbox: SandboxServer, engi
     with engine.connect() as conn:
         summary = repo.count_summary(conn, sandbox.app.corp_id)
     truth = sandbox.stats()
-    for key in ("departments", "multi_department_users", "memberships", "admins", "leavers"):
+    for key in (
+        "departments",
+        "multi_department_users",
+        "memberships",
+        "admins",
+        "leavers",
+        "roles",
+        "role_members",
+    ):
         assert summary[key] == truth[key], key
     # one call per department for detail and children; no page fetched twice
     n = len(sandbox.company.departments)
     assert result.api_calls["/topapi/v2/department/get"] == n
     assert result.api_calls["/topapi/v2/department/listsubid"] == n
+    # roles: one page of groups (≤ 200), one page of members per role (≤ 100 each here)
+    assert result.api_calls["/topapi/role/list"] == 1
+    assert result.api_calls["/topapi/role/simplelist"] == truth["roles"]
 
 
 async def test_resync_is_idempotent(sandbox: SandboxServer, engine: Engine) -> None:

@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 #: ``/topapi/v2/user/list`` and ``listsimple`` page size cap.
 USER_PAGE_MAX = 100
+#: ``/topapi/role/list`` and ``/topapi/role/simplelist`` page size caps.
+ROLE_PAGE_MAX = 200
+ROLE_MEMBERS_PAGE_MAX = 100
 #: ``querydimission`` page size and ``listdimission`` ids-per-call cap.
 DIMISSION_MAX = 50
 #: ``empLeaveRecords`` ``maxResults`` cap and window span.
@@ -400,10 +403,14 @@ class ContactsAPI:
         return [info for part in results for info in part]
 
     # -- roles ---------------------------------------------------------------------------------
-    def iter_roles(self, size: int = 200) -> Pager[RoleGroup]:
-        """Role groups with their roles, offset-paged (``size`` ≤ 200).
-        ``POST /topapi/role/list``."""
-        size = _clamp(size, 200)
+    def iter_roles(self, size: int = ROLE_PAGE_MAX) -> Pager[RoleGroup]:
+        """Role groups (角色组) with their roles: :class:`RoleGroup` ``{group_id, name, roles:
+        [{id, name}]}``, the built-in 默认 group (负责人, 主管, 主管理员, 子管理员) among them.
+        ``POST /topapi/role/list``, offset-paged on ``result.hasMore`` (``size`` ≤ 200,
+        clamped); ``offset`` and ``size`` are always sent together, since DingTalk ignores
+        either alone. Needs ``qyapi_get_department_list``: ``PermissionDeniedError`` (60011,
+        43007) without it; ``InvalidArgumentError`` for 40068/40069/400043."""
+        size = _clamp(size, ROLE_PAGE_MAX)
 
         async def call(offset: int) -> dict[str, Any]:
             return await self._client.oapi(
@@ -413,16 +420,23 @@ class ContactsAPI:
         return offset_pager(call, RoleGroup.model_validate)
 
     async def get_role(self, role_id: int) -> RoleDetail:
-        """One role. ``POST /topapi/role/getrole`` (camelCase ``roleId``; top-level ``role``).
-        Raises ``NotFoundError`` (33011)."""
+        """One role: :class:`RoleDetail` ``{name, group_id}``. ``POST /topapi/role/getrole``
+        (camelCase ``roleId``; the answer's ``role`` is top-level, not under ``result``).
+        Raises ``NotFoundError`` for an unknown role (33011 无效的roleId) and
+        ``PermissionDeniedError`` without ``qyapi_get_department_member``."""
         body = await self._client.oapi("POST", "/topapi/role/getrole", json={"roleId": role_id})
         role = body.get("role")
         return RoleDetail.model_validate(role if isinstance(role, dict) else {})
 
-    def iter_role_members(self, role_id: int, size: int = 100) -> Pager[RoleMember]:
-        """Members of a role with their manage scopes, offset-paged (``size`` ≤ 100).
-        ``POST /topapi/role/simplelist`` (snake_case ``role_id``)."""
-        size = _clamp(size, 100)
+    def iter_role_members(
+        self, role_id: int, size: int = ROLE_MEMBERS_PAGE_MAX
+    ) -> Pager[RoleMember]:
+        """Who holds a role: :class:`RoleMember` ``{userid, name, manage_scopes: [{dept_id,
+        name}]}`` (no scope = the whole company). ``POST /topapi/role/simplelist`` (snake_case
+        ``role_id``), offset-paged on ``result.hasMore`` (``size`` ≤ 100, clamped). Raises
+        ``NotFoundError`` for an unknown role (33011) and ``PermissionDeniedError`` without
+        ``qyapi_get_department_member``."""
+        size = _clamp(size, ROLE_MEMBERS_PAGE_MAX)
 
         async def call(offset: int) -> dict[str, Any]:
             return await self._client.oapi(

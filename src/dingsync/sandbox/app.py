@@ -21,8 +21,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from dingsync.sandbox import handlers
-from dingsync.sandbox.config import HISTORIC_PATHS
+from dingsync.sandbox.config import HISTORIC_PATHS, permission_denied
 from dingsync.sandbox.handlers import Call, Handler
+from dingsync.sandbox.roles import ACTIONS as ROLE_ACTIONS
+from dingsync.sandbox.roles import UnknownId
+from dingsync.sandbox.roles import mutate_roles as apply_role_mutation
 from dingsync.sandbox.state import SandboxState
 from dingsync.sandbox.wire import (
     ApiError,
@@ -135,6 +138,15 @@ class _Api:
             if route.auth:
                 self._check_token(route, request, call)
             if state.config.historic_permissions_denied and key in HISTORIC_PATHS:  # EB-55
+                raise OapiError(60011, "没有调用该接口的权限")
+            denied = state.config.denied_permissions
+            if denied and not route.any_method and permission_denied(key, denied):
+                if family == "api":
+                    raise ApiError(
+                        403,
+                        "Forbidden.AccessDenied.AccessTokenPermissionDenied",
+                        "没有调用该接口的权限",
+                    )
                 raise OapiError(60011, "没有调用该接口的权限")
             if not route.any_method and state.quota_exhausted(key):  # EB-19, EB-27
                 if family == "api":
@@ -380,6 +392,9 @@ class _Api:
             Route(
                 "/topapi/smartwork/hrm/employee/listdimission", t, "POST", handlers.listdimission
             ),
+            Route("/topapi/role/list", t, "POST", handlers.role_list),
+            Route("/topapi/role/getrole", t, "POST", handlers.role_getrole),
+            Route("/topapi/role/simplelist", t, "POST", handlers.role_simplelist),
             Route("/get_jsapi_ticket", o, "GET", handlers.get_jsapi_ticket),
             Route("/v1.0/oauth2/jsapiTickets", a, "POST", handlers.v1_jsapi_ticket),
         ]
@@ -571,6 +586,27 @@ def _add_sandbox_routes(app: FastAPI, state: SandboxState) -> None:
     @app.get("/sandbox/company")
     async def company() -> Response:
         return Response(state.company_json(), media_type="application/json")
+
+    @app.post("/sandbox/mutate/roles/{action}")
+    async def mutate_roles(action: str, request: Request) -> JSONResponse:
+        """Custom-role mutations (``sandbox/roles.py``): 404 for an unknown role or userid,
+        409 for a change that cannot apply, 400 for an unknown action."""
+        if action not in ROLE_ACTIONS:
+            return JSONResponse({"error": f"unknown action {action!r}"}, status_code=400)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = {}
+        try:
+            data = body if isinstance(body, dict) else {}
+            return JSONResponse(apply_role_mutation(state, action, data))
+        except UnknownId as exc:
+            return JSONResponse(
+                {"errcode": exc.errcode, "errmsg": exc.message, "error": exc.message},
+                status_code=404,
+            )
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=409)
 
 
 class SandboxASGI:

@@ -28,6 +28,23 @@ DAY_MS = 86_400_000
 #: ``leaveReason`` values of ``/v1.0/contact/empLeaveRecords``.
 LEAVE_REASONS = ("oapi", "cancel", "leave", "unknown", "delete")
 
+#: The built-in role group 默认 and its four roles (ids as in DingTalk's published role samples,
+#: ``contacts/topapi_role_list.json``). Their members follow the company (see
+#: :meth:`Company.role_members`); custom roles hold their members themselves.
+DEFAULT_ROLE_GROUP_ID = 1507113577
+DEFAULT_ROLE_GROUP_NAME = "默认"
+ROLE_MAIN_ADMIN_ID = 1507113578
+ROLE_SUB_ADMIN_ID = 1507113579
+ROLE_OWNER_ID = 1507113580
+ROLE_HEAD_ID = 1507113581
+#: Built-in role kinds: 主管理员, 子管理员, 负责人 (the boss), 主管 (department heads).
+BUILTIN_ROLES: tuple[tuple[int, str, str], ...] = (
+    (ROLE_OWNER_ID, "负责人", "owner"),
+    (ROLE_HEAD_ID, "主管", "head"),
+    (ROLE_MAIN_ADMIN_ID, "主管理员", "main_admin"),
+    (ROLE_SUB_ADMIN_ID, "子管理员", "sub_admin"),
+)
+
 
 # ---------------------------------------------------------------------------------------------
 # The structure
@@ -170,6 +187,39 @@ class Leaver:
 
 
 @dataclass
+class RoleMember:
+    """A member of a role (``/topapi/role/simplelist`` item): ``manage_scopes`` are the
+    ``dept_id``s the member manages in that role (``manageScopes``); empty = the whole company,
+    as DingTalk shows a scope-less member."""
+
+    userid: str
+    manage_scopes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Role:
+    """A role (角色) inside a role group. ``builtin`` names the kind of a 默认 role
+    (``owner`` 负责人, ``head`` 主管, ``main_admin`` 主管理员, ``sub_admin`` 子管理员), whose
+    members are derived from the company; a custom role (``builtin`` ``None``) lists its
+    ``members``."""
+
+    role_id: int
+    name: str
+    group_id: int
+    builtin: str | None = None
+    members: list[RoleMember] = field(default_factory=list)
+
+
+@dataclass
+class RoleGroup:
+    """A role group (角色组) and its roles, in ``/topapi/role/list`` order."""
+
+    group_id: int
+    name: str
+    roles: list[Role] = field(default_factory=list)
+
+
+@dataclass
 class Company:
     """The whole truth of one generated organisation.
 
@@ -180,6 +230,8 @@ class Company:
     ``/topapi/user/get_admin_scope`` returns (``[1]`` for the main administrator;
     sub-departments are included implicitly, not listed); ``boss_userid`` is the boss (老板).
     ``anchor_ms`` is the epoch-ms instant the company's history was generated relative to.
+    ``role_groups``: the role groups (the built-in 默认 first, then custom groups such as 职务
+    and 岗位) with their roles; see :meth:`role_members` for who holds each role.
     """
 
     seed: int
@@ -191,6 +243,7 @@ class Company:
     admins: dict[str, int]
     admin_scopes: dict[str, list[int]]
     boss_userid: str
+    role_groups: list[RoleGroup] = field(default_factory=list)
 
     # -- derived views (computed on demand; the fields above are the truth) ------------------
     @property
@@ -209,6 +262,55 @@ class Company:
         if level:
             return level
         return 100 if userid == self.boss_userid else 0
+
+    # -- roles -------------------------------------------------------------------------------
+    def roles_by_id(self) -> dict[int, tuple[RoleGroup, Role]]:
+        """Every role by ``role_id`` with its group."""
+        return {r.role_id: (g, r) for g in self.role_groups for r in g.roles}
+
+    def role_members(self, role: Role) -> list[RoleMember]:
+        """Who holds ``role`` now, in ``/topapi/role/simplelist`` order.
+
+        Built-in 默认 roles follow the company: 主管理员 = the main administrator(s) and
+        子管理员 = the sub-administrators (scope = their ``admin_scopes``), both as listadmin
+        says; 负责人 = the boss (老板), whole company; 主管 = the department heads (scope = the
+        departments they head), sorted by userid. A custom role's members are those still in
+        the directory, with scopes narrowed to departments that still exist."""
+        depts = self.departments
+        if role.builtin == "main_admin":
+            return [RoleMember(u, []) for u, level in self.admins.items() if level == 1]
+        if role.builtin == "sub_admin":
+            return [
+                RoleMember(u, [d for d in self.admin_scopes.get(u, []) if d in depts])
+                for u, level in self.admins.items()
+                if level == 2
+            ]
+        if role.builtin == "owner":
+            return [RoleMember(self.boss_userid, [])] if self.boss_userid in self.users else []
+        if role.builtin == "head":
+            return [
+                RoleMember(u.userid, [m.dept_id for m in u.memberships if m.leader])
+                for u in sorted(self.users.values(), key=lambda x: x.userid)
+                if any(m.leader for m in u.memberships)
+            ]
+        return [
+            RoleMember(m.userid, [d for d in m.manage_scopes if d in depts])
+            for m in role.members
+            if m.userid in self.users
+        ]
+
+    def roles_of_users(self) -> dict[str, list[tuple[RoleGroup, Role]]]:
+        """``userid → [(group, role), …]`` for everyone holding a role (the ``role_list`` of
+        ``/topapi/v2/user/get``): 主管理员/子管理员 first, then 负责人, 主管 and custom roles."""
+        rank = {"main_admin": 0, "sub_admin": 1, "owner": 2, "head": 3}
+        out: dict[str, list[tuple[RoleGroup, Role]]] = {}
+        for group in self.role_groups:
+            for role in group.roles:
+                for m in self.role_members(role):
+                    out.setdefault(m.userid, []).append((group, role))
+        for held in out.values():
+            held.sort(key=lambda gr: rank.get(gr[1].builtin or "", 4))
+        return out
 
     def children(self, dept_id: int) -> list[Department]:
         """Direct children sorted by ``(order, dept_id)`` (an O(n) scan; handlers use indexes)."""
@@ -256,6 +358,11 @@ class Company:
             "admins": len(self.admins),
             "sub_admins": sum(1 for level in self.admins.values() if level == 2),
             "leavers": len(self.leavers),
+            "role_groups": len(self.role_groups),
+            "roles": sum(len(g.roles) for g in self.role_groups),
+            "role_members": sum(
+                len(self.role_members(r)) for g in self.role_groups for r in g.roles
+            ),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -278,8 +385,34 @@ class Company:
                 for u, level in sorted(self.admins.items(), key=lambda kv: (kv[1], kv[0]))
             ],
             "leavers": [asdict(self.leavers[u]) for u in sorted(self.leavers)],
+            "role_groups": self.roles_truth(),
             "counts": self.truth_counts(),
         }
+
+    def roles_truth(self) -> list[dict[str, Any]]:
+        """Role groups as ``GET /sandbox/company`` shows them: ``[{group_id, name, roles:
+        [{role_id, name, builtin, members: [{userid, name, manage_scopes: [{dept_id, name}]}]}]}]``
+        in ``/topapi/role/list`` order, members as ``/topapi/role/simplelist`` lists them."""
+        out = []
+        for g in self.role_groups:
+            roles = []
+            for r in g.roles:
+                members = [
+                    {
+                        "userid": m.userid,
+                        "name": self.users[m.userid].name,
+                        "manage_scopes": [
+                            {"dept_id": d, "name": self.departments[d].name}
+                            for d in m.manage_scopes
+                        ],
+                    }
+                    for m in self.role_members(r)
+                ]
+                roles.append(
+                    {"role_id": r.role_id, "name": r.name, "builtin": r.builtin, "members": members}
+                )
+            out.append({"group_id": g.group_id, "name": g.name, "roles": roles})
+        return out
 
 
 def _member_key(pair: tuple[Membership | None, User]) -> tuple[int, str]:
@@ -495,6 +628,7 @@ def generate_company(
     for lv in company.leavers.values():
         for ld in lv.dept_list:
             ld.dept_path = company.dept_path(ld.dept_id)
+    company.role_groups = _make_roles(seed, people, departments)
     return company
 
 
@@ -868,3 +1002,70 @@ def _make_leavers(
             )
         )
     return leavers
+
+
+#: Custom role groups: group name → role name → the titles whose holders get the role (an empty
+#: tuple: 1–3 people drawn at random; ``("*",)``: about 8 % of everyone, so that
+#: ``/topapi/role/simplelist`` needs several pages; ``None``: nobody — a role without members).
+_CUSTOM_ROLES: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "职务": {
+        "财务": ("会计", "财务经理", "税务专员", "审计专员"),
+        "人事": ("HRBP", "人事专员", "招聘专员", "薪酬专员", "培训专员"),
+        "出纳": ("出纳",),
+        "行政": ("行政专员", "前台", "采购专员"),
+    },
+    "岗位": {
+        "销售": ("销售代表", "销售经理", "客户经理", "大客户经理", "渠道经理", "销售助理"),
+        "技术负责人": ("架构师", "技术专家"),
+        "项目经理": (),
+        "质检": ("质检员",),
+        "内训师": ("*",),
+    },
+    "外部协作": {"外包对接人": None},
+}
+#: Most members a title-matched custom role gets (销售 excepted: all sales staff hold it).
+_ROLE_MEMBER_CAP = 8
+
+
+def _make_roles(
+    seed: int, people: list[User], departments: dict[int, Department]
+) -> list[RoleGroup]:
+    """The built-in 默认 group and the custom groups, from their own RNG (so adding roles left
+    every other generated value as it was). About 40 % of custom-role members get a scope of
+    1–2 departments (the first 人事 member always manages two); the others manage the whole
+    company (no scope)."""
+    rng = random.Random(f"dingsync-roles:{seed}")
+    builtin_ids = {DEFAULT_ROLE_GROUP_ID} | {rid for rid, _, _ in BUILTIN_ROLES}
+    n_ids = 1 + sum(1 + len(roles) for roles in _CUSTOM_ROLES.values())
+    ids = rng.sample(range(1_500_000_000, 1_999_999_999), n_ids + len(builtin_ids))
+    ids = [i for i in ids if i not in builtin_ids]
+    default = RoleGroup(DEFAULT_ROLE_GROUP_ID, DEFAULT_ROLE_GROUP_NAME)
+    default.roles = [
+        Role(rid, name, DEFAULT_ROLE_GROUP_ID, kind) for rid, name, kind in BUILTIN_ROLES
+    ]
+    groups = [default]
+    non_root = sorted(d for d in departments if d != ROOT_DEPT_ID)
+    everyone = [u.userid for u in people]
+    for group_name, roles in _CUSTOM_ROLES.items():
+        group = RoleGroup(ids.pop(), group_name)
+        for role_name, titles in roles.items():
+            role = Role(ids.pop(), role_name, group.group_id)
+            if titles == ("*",):
+                holders = rng.sample(everyone, max(1, round(len(everyone) * 0.08)))
+            elif titles is not None:
+                holders = [u.userid for u in people if titles and u.title in titles]
+                if role_name != "销售":
+                    holders = holders[:_ROLE_MEMBER_CAP]
+                if not holders and everyone:
+                    holders = rng.sample(everyone, min(len(everyone), rng.randint(1, 3)))
+            else:
+                holders = []
+            for k, userid in enumerate(holders):
+                scope: list[int] = []
+                if non_root and (rng.random() < 0.4 or (role_name == "人事" and k == 0)):
+                    n = 2 if role_name == "人事" and k == 0 else rng.randint(1, 2)
+                    scope = sorted(rng.sample(non_root, min(n, len(non_root))))
+                role.members.append(RoleMember(userid, scope))
+            group.roles.append(role)
+        groups.append(group)
+    return groups

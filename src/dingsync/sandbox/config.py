@@ -39,6 +39,35 @@ HISTORIC_PATHS = frozenset(
     }
 )
 
+#: Permission points of the contacts APIs (auth-contacts.md §11), for ``denied_permissions``.
+PERMISSION_PATHS: dict[str, tuple[str, ...]] = {
+    "qyapi_base": ("/topapi/v2/user/getuserinfo",),
+    "qyapi_get_member": ("/topapi/v2/user/get", "/topapi/user/listid"),
+    "qyapi_get_department_list": ("/topapi/v2/department/", "/topapi/role/list"),
+    "qyapi_get_department_member": (
+        "/topapi/v2/user/list",
+        "/topapi/role/getrole",
+        "/topapi/role/simplelist",
+    ),
+    "qyapi_get_member_by_mobile": ("/topapi/v2/user/getbymobile",),
+    "qyapi_addresslist_search": ("/v1.0/contact/users/search",),
+    "Contact.Common.Read": ("/v1.0/contact/empLeaveRecords",),
+}
+
+
+def permission_denied(path: str, denied: list[str]) -> bool:
+    """Whether ``path`` is refused under ``denied_permissions``: an entry is a permission point
+    of :data:`PERMISSION_PATHS` (its paths; one ending in ``/`` covers everything below it) or
+    an exact API path (that API alone)."""
+    for entry in denied:
+        if entry == path:
+            return True
+        for prefix in PERMISSION_PATHS.get(entry, ()):
+            if path == prefix or (prefix.endswith("/") and path.startswith(prefix)):
+                return True
+    return False
+
+
 #: One-shot actions accepted by ``POST /sandbox/config`` / ``configure`` next to the knobs.
 ACTIONS = frozenset({"invalidate_tokens", "clock_advance_s", "clock_set", "reset_stats"})
 
@@ -123,6 +152,10 @@ class SandboxConfig(BaseModel):
     ``/topapi/report/statistics`` and the old approval APIs (``processinstance/listids``,
     ``processinstance/get``, ``process/listbyuserid``); the approvals area's
     ``approvals_v1_denied`` refuses the v1.0 workflow APIs instead (403).
+    ``denied_permissions`` lists permission points the app lacks (``qyapi_get_department_list``
+    …, :data:`PERMISSION_PATHS`, auth-contacts.md §11) or single API paths (``/topapi/role/list``):
+    those APIs answer ``60011`` 没有调用该接口的权限 (the api host 403
+    ``Forbidden.AccessDenied.AccessTokenPermissionDenied``).
 
     ``dd.config`` check (``POST /sandbox/jsapi/verify``, what DingTalk's container does):
     SHA-256 and SHA-1 signatures are both accepted, told apart by length (64 / 40 hex), unless
@@ -183,6 +216,7 @@ class SandboxConfig(BaseModel):
 
     data_scope_dept_ids: list[int] | None = None
     historic_permissions_denied: bool = False
+    denied_permissions: list[str] = Field(default_factory=list)
 
     @field_validator("agent_id", mode="before")
     @classmethod
@@ -193,6 +227,11 @@ class SandboxConfig(BaseModel):
     @classmethod
     def _overrides_none(cls, value: Any) -> Any:
         return {} if value is None else value
+
+    @field_validator("denied_permissions", mode="before")
+    @classmethod
+    def _denied_none(cls, value: Any) -> Any:
+        return [] if value is None else value
 
     @model_validator(mode="after")
     def _derive_credentials(self) -> SandboxConfig:

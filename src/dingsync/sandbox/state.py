@@ -22,16 +22,19 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from dingsync.sandbox.clock import Clock
-from dingsync.sandbox.company import ROOT_DEPT_ID, Company, Leaver, User, generate_company
+from dingsync.sandbox.company import (
+    ROOT_DEPT_ID,
+    Company,
+    Leaver,
+    Role,
+    RoleGroup,
+    User,
+    generate_company,
+)
 from dingsync.sandbox.config import ACTIONS, AppCredentials, SandboxConfig
 from dingsync.sandbox.wire import OapiError
 
 _RID_CHARS = string.ascii_lowercase + string.digits
-
-# The built-in roles of the 默认 role group (ids as in the published role samples).
-ROLE_MAIN_ADMIN = {"id": 1507113578, "name": "主管理员", "group_name": "默认"}
-ROLE_SUB_ADMIN = {"id": 1507113579, "name": "子管理员", "group_name": "默认"}
-ROLE_MANAGER = {"id": 1507113581, "name": "主管", "group_name": "默认"}
 
 
 class DirectoryIndex:
@@ -69,6 +72,9 @@ class DirectoryIndex:
         self.active_count = sum(1 for u in company.users.values() if u.active)
         self._user_detail: dict[str, dict[str, Any]] = {}
         self._list_item: dict[str, dict[str, Any]] = {}
+        self._roles_of: dict[str, list[dict[str, Any]]] | None = None
+        self._roles_by_id: dict[int, tuple[RoleGroup, Role]] | None = None
+        self._role_members: dict[int, list[dict[str, Any]]] = {}
 
     def descendants(self, dept_id: int) -> list[int]:
         """Every department below ``dept_id`` (not itself), breadth first."""
@@ -81,16 +87,54 @@ class DirectoryIndex:
         return out
 
     def roles(self, user: User) -> list[dict[str, Any]]:
-        """``role_list`` of ``/topapi/v2/user/get`` derived from admin and head status."""
-        roles = []
-        level = self.company.admins.get(user.userid)
-        if level == 1:
-            roles.append(ROLE_MAIN_ADMIN)
-        elif level == 2:
-            roles.append(ROLE_SUB_ADMIN)
-        if any(m.leader for m in user.memberships):
-            roles.append(ROLE_MANAGER)
-        return roles
+        """``role_list`` of ``/topapi/v2/user/get``: ``[{id, name, group_name}]`` of every role
+        the user holds (the 默认 roles from admin, boss and head status, then custom roles)."""
+        if self._roles_of is None:
+            self._roles_of = {
+                uid: [{"id": r.role_id, "name": r.name, "group_name": g.name} for g, r in held]
+                for uid, held in self.company.roles_of_users().items()
+            }
+        return self._roles_of.get(user.userid, [])
+
+    # -- roles (/topapi/role/*) ----------------------------------------------------------------
+    def role_group_items(self) -> list[dict[str, Any]]:
+        """``/topapi/role/list`` items in order: ``[{groupId, name, roles: [{id, name}]}]``."""
+        return [
+            {
+                "groupId": g.group_id,
+                "name": g.name,
+                "roles": [{"id": r.role_id, "name": r.name} for r in g.roles],
+            }
+            for g in self.company.role_groups
+        ]
+
+    def role(self, role_id: int) -> tuple[RoleGroup, Role] | None:
+        """The role ``role_id`` with its group, or ``None``."""
+        if self._roles_by_id is None:
+            self._roles_by_id = self.company.roles_by_id()
+        return self._roles_by_id.get(role_id)
+
+    def role_member_items(self, role_id: int) -> list[dict[str, Any]]:
+        """``/topapi/role/simplelist`` items of a known role (cached): ``[{name, userid,
+        manageScopes: [{dept_id, name}]}]`` — ``manageScopes`` is ``[]`` for the whole company."""
+        cached = self._role_members.get(role_id)
+        if cached is None:
+            found = self.role(role_id)
+            assert found is not None
+            users = self.company.users
+            depts = self.company.departments
+            cached = [
+                {
+                    "name": users[m.userid].name,
+                    "userid": m.userid,
+                    "manageScopes": [
+                        {"dept_id": d, "name": depts[d].name} for d in m.manage_scopes
+                    ],
+                }
+                for m in self.company.role_members(found[1])
+            ]
+            self._role_members[role_id] = cached
+        return cached
 
     def user_detail(self, userid: str) -> dict[str, Any]:
         """The ``result`` of ``/topapi/v2/user/get`` (cached; keys sorted like real answers)."""

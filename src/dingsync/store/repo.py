@@ -58,6 +58,7 @@ from dingsync.store.schema import (
     users,
     utcnow,
 )
+from dingsync.store.schema_roles import role_members, roles
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
@@ -644,7 +645,8 @@ def count_summary(conn: Connection, corp_id: str) -> dict[str, int]:
     Keys: ``departments`` (active), ``removed_departments``, ``users`` (all rows),
     ``active_users``, ``inactive_users``, ``left_users``, ``multi_department_users`` (users with
     more than one membership), ``memberships``, ``admins``, ``sub_admins`` (sys_level 2),
-    ``leavers`` (departure records).
+    ``leavers`` (departure records), ``roles`` (active roles), ``role_members`` (one per role
+    and member).
     """
     ud = user_departments
     per_user = (
@@ -669,6 +671,8 @@ def count_summary(conn: Connection, corp_id: str) -> dict[str, int]:
         "admins": _count(conn, admins, admins.c.corp_id == corp_id),
         "sub_admins": _count(conn, admins, admins.c.corp_id == corp_id, admins.c.sys_level == 2),
         "leavers": _count(conn, leavers, leavers.c.corp_id == corp_id),
+        "roles": _count(conn, roles, roles.c.corp_id == corp_id, roles.c.status == "active"),
+        "role_members": _count(conn, role_members, role_members.c.corp_id == corp_id),
     }
 
 

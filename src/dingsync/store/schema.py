@@ -381,5 +381,6 @@ from dingsync.store import (  # noqa: E402, F401
     schema_attendance,
     schema_events,
     schema_reports,
+    schema_roles,
     schema_web,
 )

@@ -13,9 +13,17 @@ Plan (full sync):
    departments is one ``users`` row and three ``user_departments`` rows.
 3. Administrators (``/topapi/user/listadmin``) and each sub-administrator's scope
    (``/topapi/user/get_admin_scope``).
-4. Leavers (``/v1.0/contact/empLeaveRecords`` and, when permitted, the 智能人事 dimission APIs):
+4. Roles (角色), concurrently with steps 1–3: the role groups and their roles
+   (``/topapi/role/list``, 200 per page) in one unit whose checkpoint holds the role ids, then
+   each role's members with their manage scopes (``/topapi/role/simplelist``, 100 per page) in
+   a unit per role, then a final unit that marks roles DingTalk no longer lists ``removed``
+   (their members deleted). A role whose member list answers 33011 (deleted since the list) is
+   marked ``removed`` too. When the app may not read roles (``qyapi_get_department_list`` /
+   ``qyapi_get_department_member`` missing: 60011, 43007 …) a warning is logged, the stored
+   roles are left as they are and the sync goes on.
+5. Leavers (``/v1.0/contact/empLeaveRecords`` and, when permitted, the 智能人事 dimission APIs):
    marked ``left``, never deleted.
-5. Departments and users not seen by this run are marked ``removed`` / ``inactive``.
+6. Departments and users not seen by this run are marked ``removed`` / ``inactive``.
 
 All DingTalk APIs run concurrently, each paced by the client's per-API limiter.
 
@@ -23,12 +31,13 @@ Incremental runs (``dingsync sync --incremental``): DingTalk has no "changed sin
 directory, so between walks the directory follows DingTalk through events (HTTP callbacks or
 Stream mode, :mod:`dingsync.sync.events`). An incremental run
 
-- walks the whole tree (a *full compare*, steps 1–5) when the last complete walk is older than
+- walks the whole tree (a *full compare*, steps 1–6) when the last complete walk is older than
   ``full_compare_hours`` (``DINGSYNC_CONTACTS_FULL_COMPARE_HOURS``; default 0 = every run, so an
   incremental run always catches what events missed), or when this corp has never received an
   event (no events configured: the walk is then the only way to follow DingTalk);
 - otherwise re-reads only what is cheap and time-windowed: the administrators and their
-  scopes, and departure records from the leaver watermark minus :data:`LEAVERS_OVERLAP`
+  scopes, the roles (DingTalk's role events are not handled, so every run reads them), and
+  departure records from the leaver watermark minus :data:`LEAVERS_OVERLAP`
   (late-indexed records); dimission details are fetched only for people not yet stored as
   departed. A departure record older than the last time the directory or an event showed the
   person active does not mark them left (they rejoined).
@@ -46,8 +55,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from dingsync.dingtalk import DingTalkClient, DingTalkError, PermissionDeniedError
-from dingsync.store import repo, repo_events
+from dingsync.dingtalk import DingTalkClient, DingTalkError, NotFoundError, PermissionDeniedError
+from dingsync.store import repo, repo_events, repo_roles
 from dingsync.store.schema import from_ms
 from dingsync.sync.engine import SyncContext
 
@@ -59,6 +68,8 @@ DEPARTMENTS = "departments"
 MEMBERS = "members"
 ADMINS = "admins"
 LEAVERS = "leavers"
+ROLES = "roles"
+ROLE_MEMBERS = "role_members"
 WATERMARK = "contacts.watermark"
 
 #: Watermark entity in ``sync_watermarks``.
@@ -161,11 +172,61 @@ def user_row(
     return row
 
 
+def role_rows(corp_id: str, run_id: int, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Map ``/topapi/role/list`` items (``{groupId, name, roles: [{id, name}]}``, camelCase as
+    sent) to ``roles`` rows; ``raw`` keeps the role item and its group's own fields."""
+    now = datetime.now(UTC)
+    rows = []
+    for group in groups:
+        head = {k: v for k, v in group.items() if k != "roles"}
+        for role in group.get("roles") or []:
+            rows.append(
+                {
+                    "corp_id": corp_id,
+                    "role_id": int(role["id"]),
+                    "name": role.get("name"),
+                    "group_id": group.get("groupId"),
+                    "group_name": group.get("name"),
+                    "status": "active",
+                    "last_seen_run_id": run_id,
+                    "synced_at": now,
+                    "raw": {"role": role, "group": head},
+                }
+            )
+    return rows
+
+
+def role_member_row(corp_id: str, role_id: int, raw: dict[str, Any]) -> dict[str, Any]:
+    """Map a ``/topapi/role/simplelist`` item (``{userid, name, manageScopes: [{dept_id,
+    name}]}``) to a ``role_members`` row; ``manage_scopes`` is ``[]`` (the whole company) when
+    DingTalk sends none."""
+    scopes = raw.get("manageScopes") or []
+    if isinstance(scopes, dict):
+        scopes = [scopes]
+    return {
+        "corp_id": corp_id,
+        "role_id": role_id,
+        "userid": raw["userid"],
+        "name": raw.get("name"),
+        "manage_scopes": [
+            {
+                "dept_id": int(s["dept_id"]) if s.get("dept_id") not in (None, "") else None,
+                "name": s.get("name"),
+            }
+            for s in scopes
+            if isinstance(s, dict)
+        ],
+        "synced_at": datetime.now(UTC),
+        "raw": raw,
+    }
+
+
 class ContactsSync:
     """The directory entity (``dingsync sync --only contacts``).
 
     ``leavers_since_days``: how far back departure records are read (DingTalk allows 365 days
-    per query; longer spans are split by the client).
+    per query; longer spans are split by the client). ``include_roles``: read the roles (角色)
+    and their members too.
     """
 
     name = "contacts"
@@ -176,10 +237,12 @@ class ContactsSync:
         leavers_since_days: int = 365,
         include_leavers: bool = True,
         full_compare_hours: float = 0.0,
+        include_roles: bool = True,
     ) -> None:
         self.leavers_since_days = leavers_since_days
         self.include_leavers = include_leavers
         self.full_compare_hours = full_compare_hours
+        self.include_roles = include_roles
 
     @classmethod
     def from_settings(cls, settings: Any) -> ContactsSync:
@@ -187,18 +250,19 @@ class ContactsSync:
         return cls(full_compare_hours=float(settings.contacts_full_compare_hours))
 
     async def run(self, ctx: SyncContext) -> None:
-        """Full: walk departments and members concurrently, then admins, leavers and the final
-        marks. Incremental: the same when a full compare is due, else admins and new leavers."""
+        """Full: walk departments and members concurrently with admins and roles, then leavers
+        and the final marks. Incremental: the same when a full compare is due, else admins,
+        roles and new leavers."""
         started_ms = int(datetime.now(UTC).timestamp() * 1000)
         plan = await self._plan(ctx, started_ms)
         ctx.counts["contacts_full_compare"] = int(plan["walk"])
-        if plan["walk"]:
-            ctx.progress.add_total(DEPARTMENTS, 1)
-            async with asyncio.TaskGroup() as tg:
+        async with asyncio.TaskGroup() as tg:
+            if plan["walk"]:
+                ctx.progress.add_total(DEPARTMENTS, 1)
                 tg.create_task(self._visit(ctx, tg, ROOT_DEPT_ID))
-                tg.create_task(self._admins(ctx))
-        else:
-            await self._admins(ctx)
+            tg.create_task(self._admins(ctx))
+            if self.include_roles:
+                tg.create_task(self._roles(ctx))
         if self.include_leavers:
             since_ms = plan.get("leavers_since_ms")
             since = (
@@ -367,6 +431,89 @@ class ContactsSync:
         data = await ctx.unit(ADMINS, "all", fetch, write)
         if data is not None:
             ctx.counts["admins"] = len(data[0])
+
+    # -- roles -------------------------------------------------------------------------------
+    async def _roles(self, ctx: SyncContext) -> None:
+        """Role groups and roles, then each role's members, then the removed roles (see the
+        module docstring, step 4). Permission errors are logged, not raised."""
+        client = ctx.client
+
+        async def fetch() -> list[dict[str, Any]] | None:
+            try:
+                return [_raw(g) async for g in client.contacts.iter_roles()]
+            except PermissionDeniedError as exc:
+                log.warning("roles not read: the app may not list roles (%s)", exc)
+                return None
+
+        def write(conn: Connection, groups: list[dict[str, Any]] | None) -> None:
+            if groups is not None:
+                repo_roles.upsert_roles(
+                    conn, ctx.corp_id, role_rows(ctx.corp_id, ctx.run_id, groups)
+                )
+
+        def state(groups: list[dict[str, Any]] | None) -> dict[str, Any]:
+            if groups is None:
+                return {"denied": True}
+            ids = [int(r["id"]) for g in groups for r in g.get("roles") or []]
+            return {"role_ids": list(dict.fromkeys(ids))}
+
+        await ctx.unit(ROLES, "list", fetch, write, state=state)
+        listed = ctx.load_done(ROLES).get("list") or {}
+        if listed.get("denied"):
+            return
+        role_ids = [int(r) for r in listed.get("role_ids", [])]
+        ctx.progress.add_total(ROLE_MEMBERS, len(role_ids))
+        denied: list[PermissionDeniedError] = []
+        await ctx.gather(self._role_members(ctx, r, denied) for r in role_ids)
+        if denied:
+            log.warning("role members not read: the app may not list them (%s)", denied[0])
+        gone = {
+            int(k)
+            for k, v in ctx.load_done(ROLE_MEMBERS).items()
+            if isinstance(v, dict) and v.get("gone")
+        }
+        present = [r for r in role_ids if r not in gone]
+
+        def finalize(conn: Connection) -> None:
+            repo_roles.retire_roles(conn, ctx.corp_id, present)
+
+        if not ctx.is_done(ROLES, "finalize"):
+            await ctx.commit_unit(ROLES, "finalize", finalize)
+        ctx.counts["roles"] = len(present)
+
+    async def _role_members(
+        self, ctx: SyncContext, role_id: int, denied: list[PermissionDeniedError]
+    ) -> None:
+        """One role's members (a unit keyed by the role id). A role deleted since the list
+        (33011) is recorded as ``gone``; a permission error leaves the stored members alone."""
+        client = ctx.client
+
+        async def fetch() -> dict[str, Any]:
+            if denied:
+                return {"denied": True}
+            try:
+                members = [_raw(m) async for m in client.contacts.iter_role_members(role_id)]
+            except NotFoundError:
+                return {"gone": True}
+            except PermissionDeniedError as exc:
+                denied.append(exc)
+                return {"denied": True}
+            return {"members": members}
+
+        def write(conn: Connection, data: dict[str, Any]) -> None:
+            if data.get("gone"):
+                repo_roles.retire_role_ids(conn, ctx.corp_id, [role_id])
+            elif "members" in data:
+                rows = [role_member_row(ctx.corp_id, role_id, m) for m in data["members"]]
+                repo_roles.replace_role_members(conn, ctx.corp_id, role_id, rows)
+
+        def state(data: dict[str, Any]) -> dict[str, Any]:
+            return {k: True for k in ("gone", "denied") if data.get(k)}
+
+        data = await ctx.unit(ROLE_MEMBERS, str(role_id), fetch, write, state=state)
+        if data is not None and "members" in data:
+            ctx.counts["role_members"] += len(data["members"])
+        ctx.progress.advance(ROLE_MEMBERS)
 
     # -- leavers -----------------------------------------------------------------------------
     async def _leavers(

@@ -22,6 +22,7 @@ from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.sandbox.attendance import AttendanceArea, PersonDay
 from dingsync.store import repo, repo_attendance
 from dingsync.store.schema_attendance import attendance_records
+from dingsync.store.schema_roles import role_members
 from dingsync.sync.attendance import AttendanceSync, day_start, record_row, result_row
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
@@ -562,6 +563,19 @@ def test_an_administrator_who_leaves_loses_the_role_in_the_database(
     subscribe(sandbox, receiver)
     company = sandbox.company
     sub_admin = sorted(u for u, lv in company.admins.items() if lv == 2)[0]
+
+    def roles_of(userid: str) -> list[int]:
+        with engine.connect() as conn:
+            return [
+                r.role_id
+                for r in conn.execute(
+                    select(role_members.c.role_id).where(
+                        role_members.c.corp_id == corp, role_members.c.userid == userid
+                    )
+                )
+            ]
+
+    assert roles_of(sub_admin) != []  # synced as a member of 子管理员
     ev = mutate(sandbox, "leave", userid=sub_admin)
     assert ev["event_type"] == "user_leave_org"
     assert sub_admin not in company.admins and sub_admin not in company.admin_scopes
@@ -572,6 +586,8 @@ def test_an_administrator_who_leaves_loses_the_role_in_the_database(
     assert sub_admin not in d["admins"] and sub_admin not in d["scopes"]
     assert {u: int(r["sys_level"]) for u, r in d["admins"].items()} == company.admins
     assert directory_differences(engine, corp, company) == []
+
+    assert roles_of(sub_admin) == []  # out of 子管理员 and every other role
 
     main = company.main_admin_userid
     if sum(1 for lv in company.admins.values() if lv == 1) == 1:

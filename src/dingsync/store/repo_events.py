@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, func, select, update
 from dingsync.store import repo
 from dingsync.store.schema import admins, departments, user_departments, users, utcnow
 from dingsync.store.schema_events import event_inbox
+from dingsync.store.schema_roles import role_members
 
 #: Statuses ``dingsync events replay`` picks by default.
 REPLAYABLE = ("failed", "pending")
@@ -148,7 +149,8 @@ def replace_user_memberships(
 
 def mark_user_left(conn: Connection, corp_id: str, userid: str, left_at: datetime | None) -> bool:
     """A user left the organisation (``user_leave_org``): ``status='left'``, ``left_at``, and
-    their memberships deleted (as a full walk would). Returns False if the user is unknown."""
+    their department and role memberships deleted (as a full walk would). Returns False if the
+    user is unknown."""
     n = conn.execute(
         update(users)
         .where(users.c.corp_id == corp_id, users.c.userid == userid)
@@ -157,6 +159,12 @@ def mark_user_left(conn: Connection, corp_id: str, userid: str, left_at: datetim
     conn.execute(
         delete(user_departments).where(
             user_departments.c.corp_id == corp_id, user_departments.c.userid == userid
+        )
+    )
+    # DingTalk takes a departed person out of every role (角色) too.
+    conn.execute(
+        delete(role_members).where(
+            role_members.c.corp_id == corp_id, role_members.c.userid == userid
         )
     )
     return bool(n)

@@ -56,7 +56,7 @@ def _minimum(engine: Any, corp: str, start: date, end: date) -> dict[str, int]:
             )
         ]
         per_day: Counter[tuple[str, date]] = Counter(
-            (r.userid, repo_attendance.work_date_of(r.work_date))
+            (r.userid, r.work_date)  # a DATE column: the Asia/Shanghai work date
             for r in conn.execute(
                 select(attendance_results.c.userid, attendance_results.c.work_date).where(
                     attendance_results.c.corp_id == corp

@@ -104,7 +104,7 @@ def test_night_shift_punch_after_midnight_belongs_to_the_previous_work_date(
             .mappings()
             .one()
         )
-        assert repo_attendance.work_date_of(row["work_date"]) == first
+        assert row["work_date"] == first and type(row["work_date"]) is date
         assert row["time_result"] == "SeriousLate"
         record = (
             conn.execute(
@@ -117,7 +117,7 @@ def test_night_shift_punch_after_midnight_belongs_to_the_previous_work_date(
             .mappings()
             .one()
         )
-        assert repo_attendance.work_date_of(record["work_date"]) == first
+        assert record["work_date"] == first and type(record["work_date"]) is date
         summary = monthly_summary(conn, corp, first.strftime("%Y-%m"))
     day = next(d for d in summary.daily if d.userid == userid and d.work_date == first)
     assert day.on_duty_time == "次日 00:30"
@@ -192,7 +192,7 @@ def test_incremental_repulls_the_last_days(sandbox: SandboxServer, synced: Engin
                 for r in conn.execute(
                     select(attendance_results.c.id).where(
                         attendance_results.c.userid == userid,
-                        attendance_results.c.work_date == repo_attendance.work_date_at(day),
+                        attendance_results.c.work_date == day,
                     )
                 )
             }

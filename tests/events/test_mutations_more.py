@@ -207,8 +207,6 @@ def stored_day(
                 )
             ).mappings()
         ]
-    for r in records:
-        r["work_date"] = repo_attendance.work_date_of(r["work_date"]) if r["work_date"] else None
     return _rows(results, RESULT_KEYS), _rows(records, RECORD_KEYS)
 
 

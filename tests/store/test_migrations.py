@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from dingsync.store import db, schema
+from dingsync.store.schema import UTCDateTime
 
 
 def _diffs(engine: sa.Engine, metadata: sa.MetaData) -> list[Any]:
@@ -124,3 +126,138 @@ def test_migrate_needs_no_alembic_ini_or_cwd(tmp_path: Path) -> None:
     )
     assert out.stdout.strip() == db.head_revision()
     assert not (tmp_path / "alembic.ini").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# 0009: attendance work dates from UTC timestamps (00:00 Asia/Shanghai) to calendar dates
+# --------------------------------------------------------------------------------------------
+GMT8 = timezone(timedelta(hours=8))
+#: Work dates around the edges: a month end, a year start, the tester's day, a year end.
+WORK_DAYS = [date(2025, 12, 31), date(2026, 1, 1), date(2026, 11, 27), date(2026, 12, 31)]
+WORK_DATE_TABLES = (
+    "attendance_schedules",
+    "attendance_results",
+    "attendance_records",
+    "attendance_leaves",
+    "attendance_column_values",
+)
+
+
+def _old_style(day: date) -> datetime:
+    """How revisions ≤ 0008 stored a work date: the instant 00:00 Asia/Shanghai (UTC)."""
+    return datetime.combine(day, time(0), tzinfo=GMT8).astimezone(UTC)
+
+
+def _work_date_table(name: str, work_date_type: Any) -> sa.TableClause:
+    """A lightweight view of ``name`` with ``work_date`` read/written as ``work_date_type``
+    (``UTCDateTime`` binds exactly as the old code did on each backend)."""
+    extra = {
+        "attendance_schedules": ("check_type", "is_rest"),
+        "attendance_results": ("id",),
+        "attendance_records": ("id", "user_check_time"),
+        "attendance_leaves": ("start_time", "leave_code", "end_time"),
+        "attendance_column_values": ("column_id",),
+    }[name]
+    instants = ("user_check_time", "start_time", "end_time")
+    types: dict[str, Any] = {c: UTCDateTime() for c in instants}
+    return sa.table(
+        name,
+        sa.column("corp_id"),
+        sa.column("userid"),
+        sa.column("work_date", work_date_type),
+        sa.column("synced_at", UTCDateTime()),
+        *(sa.column(c, types.get(c)) for c in extra),
+    )
+
+
+def _old_rows(name: str) -> list[dict[str, Any]]:
+    now = datetime(2026, 11, 29, 4, 0, tzinfo=UTC)
+    rows: list[dict[str, Any]] = []
+    for i, day in enumerate(WORK_DAYS):
+        row: dict[str, Any] = {
+            "corp_id": "ding-corp",
+            "userid": "u1",
+            "work_date": _old_style(day),
+            "synced_at": now,
+        }
+        row.update(
+            {
+                "attendance_schedules": {"check_type": "OnDuty", "is_rest": False},
+                "attendance_results": {"id": 100 + i},
+                "attendance_records": {"id": 200 + i, "user_check_time": _old_style(day)},
+                "attendance_leaves": {
+                    "start_time": _old_style(day),
+                    "leave_code": "annual",
+                    "end_time": _old_style(day) + timedelta(hours=9),
+                },
+                "attendance_column_values": {"column_id": 129339040},
+            }[name]
+        )
+        rows.append(row)
+    if name == "attendance_records":  # a punch without a work date stays NULL
+        rows.append({**rows[0], "id": 299, "work_date": None})
+    return rows
+
+
+def test_0009_converts_old_work_dates_to_shanghai_calendar_dates(db_url: str) -> None:
+    engine = db.create_engine_for(db_url)
+    try:
+        db.migrate(engine, "0008")
+        with engine.begin() as conn:
+            for name in WORK_DATE_TABLES:
+                conn.execute(sa.insert(_work_date_table(name, UTCDateTime())), _old_rows(name))
+            # The old storage, as a BI user met it: the UTC instant of the previous evening.
+            old = conn.execute(
+                sa.select(_work_date_table("attendance_results", UTCDateTime()).c.work_date)
+            ).scalars()
+            assert datetime(2026, 11, 26, 16, 0, tzinfo=UTC) in set(old)
+
+        db.migrate(engine)
+        assert _diffs(engine, schema.metadata) == []
+        with engine.connect() as conn:
+            for name in WORK_DATE_TABLES:
+                t = _work_date_table(name, sa.Date())
+                got = list(conn.execute(sa.select(t.c.work_date)).scalars())
+                expected: list[date | None] = list(WORK_DAYS)
+                if name == "attendance_records":
+                    expected.append(None)
+                assert sorted(got, key=str) == sorted(expected, key=str), name
+                assert all(type(d) is date for d in got if d is not None), name
+            # The tester's queries now find the day.
+            for sql in (
+                "SELECT COUNT(*) FROM attendance_results WHERE work_date = '2026-11-27'",
+                "SELECT COUNT(*) FROM attendance_results "
+                "WHERE CAST(work_date AS VARCHAR(10)) LIKE '2026-11-27%'",
+            ):
+                assert conn.execute(sa.text(sql)).scalar_one() == 1, sql
+        insp = sa.inspect(engine)
+        assert insp.get_pk_constraint("attendance_schedules")["constrained_columns"] == [
+            "corp_id",
+            "userid",
+            "work_date",
+            "check_type",
+        ]
+        assert insp.get_pk_constraint("attendance_column_values")["constrained_columns"] == [
+            "corp_id",
+            "userid",
+            "column_id",
+            "work_date",
+        ]
+        indexes = {i["name"]: i["column_names"] for i in insp.get_indexes("attendance_results")}
+        assert indexes["ix_attendance_results_corp_id_work_date"] == ["corp_id", "work_date"]
+
+        # Downgrade restores the old instants exactly; upgrading again is the same.
+        with engine.begin() as conn:
+            command.downgrade(db.alembic_config(conn), "0008")
+        with engine.connect() as conn:
+            for name in WORK_DATE_TABLES:
+                t = _work_date_table(name, UTCDateTime())
+                got_old = set(conn.execute(sa.select(t.c.work_date)).scalars())
+                assert got_old == {r["work_date"] for r in _old_rows(name)}, name
+        db.migrate(engine)
+        assert _diffs(engine, schema.metadata) == []
+        with engine.connect() as conn:
+            t = _work_date_table("attendance_schedules", sa.Date())
+            assert set(conn.execute(sa.select(t.c.work_date)).scalars()) == set(WORK_DAYS)
+    finally:
+        engine.dispose()

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Date, DateTime
 
 from dingsync.store import schema
 from dingsync.store.schema import UTCDateTime, from_ms, to_ms
@@ -37,6 +38,16 @@ EXPECTED_COLUMNS = {
     "token_cache": "cache_key token expires_at updated_at",
 }
 
+#: Columns that hold a calendar date (SQL ``DATE``, Asia/Shanghai) rather than an instant:
+#: DingTalk's attendance ``workDate`` (DESIGN §4: work dates are calendar dates).
+CALENDAR_DATES = {
+    ("attendance_schedules", "work_date"),
+    ("attendance_results", "work_date"),
+    ("attendance_records", "work_date"),
+    ("attendance_leaves", "work_date"),
+    ("attendance_column_values", "work_date"),
+}
+
 
 def test_tables_and_columns() -> None:
     tables = schema.metadata.tables
@@ -55,9 +66,28 @@ def test_keys_corp_id_and_time_types() -> None:
         if name not in ("sync_checkpoints", "token_cache"):
             assert "corp_id" in table.c, name
         for column in table.columns:
-            if column.name.endswith(("_at", "_date", "_time", "_day")) and name != "token_cache":
+            if (name, column.name) in CALENDAR_DATES:
+                # A calendar day, not an instant: SQL DATE (not a timestamp, not a datetime).
+                assert isinstance(column.type, Date), f"{name}.{column.name}"
+                assert not isinstance(column.type, (DateTime, UTCDateTime)), column.name
+            elif column.name.endswith(("_at", "_date", "_time", "_day")) and name != "token_cache":
                 assert isinstance(column.type, UTCDateTime), f"{name}.{column.name}"
     assert t["sync_runs"].c.id.autoincrement is True
+
+
+def test_calendar_dates_are_exactly_the_work_dates() -> None:
+    """Only the attendance work dates are calendar dates; every other date-like column (e.g.
+    ``users.hired_date`` and ``leavers.last_work_day``, epoch ms in DingTalk's contacts API)
+    stays a UTC timestamp."""
+    dates = {
+        (name, column.name)
+        for name, table in schema.metadata.tables.items()
+        for column in table.columns
+        if isinstance(column.type, Date)
+    }
+    assert dates == CALENDAR_DATES
+    assert isinstance(schema.metadata.tables["users"].c.hired_date.type, UTCDateTime)
+    assert isinstance(schema.metadata.tables["leavers"].c.last_work_day.type, UTCDateTime)
 
 
 def test_from_ms_and_to_ms() -> None:

@@ -10,7 +10,7 @@ import hashlib
 import io
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -225,6 +225,28 @@ def test_attendance_follows_the_rules(data_web: Web) -> None:
     assert too_long.status_code == 422
 
 
+def test_attendance_results_answer_work_dates_as_epoch_ms(data_web: Web) -> None:
+    """The store holds work dates as calendar dates (``DATE``); the API answers ``work_date`` as
+    it always has: epoch ms of 00:00 Asia/Shanghai of the day (DingTalk's ``workDate``). A
+    one-day filter lists exactly that day's rows."""
+    from dingsync.store.schema_attendance import attendance_results
+
+    web = data_web
+    admin = web.token(web.sb.company.main_admin_userid)
+    with web.engine.connect() as conn:
+        stored = {r.id: r.work_date for r in conn.execute(select(attendance_results))}
+    assert stored and all(type(d) is date for d in stored.values())
+    items = _all(web, "/api/attendance/results", admin, **SPAN)
+    assert {i["id"] for i in items} == set(stored)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    for item in items:
+        midnight = datetime.combine(stored[item["id"]], time(), shanghai)
+        assert item["work_date"] == int(midnight.timestamp() * 1000), item
+    day = max(stored.values()).isoformat()
+    one = _all(web, "/api/attendance/results", admin, start_date=day, end_date=day)
+    assert {i["id"] for i in one} == {i for i, d in stored.items() if d.isoformat() == day}
+
+
 def test_approvals_follow_the_rules(data_web: Web) -> None:
     from dingsync.store.schema_approvals import approval_cc, approval_instances, approval_tasks
 
@@ -301,10 +323,7 @@ def test_area_exports_are_scoped_and_audited(data_web: Web) -> None:
     admin = web.token(company.main_admin_userid)
     with web.engine.connect() as conn:
         report_rows = [(r.template_name, r.creator_id) for r in conn.execute(select(reports))]
-        last = max(r.work_date for r in conn.execute(select(attendance_results)))
-    if isinstance(last, datetime):  # work dates stored as 00:00 Shanghai in UTC
-        last = last.astimezone(ZoneInfo("Asia/Shanghai"))
-    month = last
+        month = max(r.work_date for r in conn.execute(select(attendance_results)))
     template = report_rows[0][0]
     span = {"start_date": "2000-01-01", "end_date": TODAY.isoformat()}
     before = web.get("/api/exports/audit", admin).json()["total"]

@@ -7,7 +7,9 @@ and never commit; rows are dicts keyed by column name; writes use the set-based
 A synced window is *replaced*: DingTalk rewrites results after corrections and approvals (a
 row may disappear or get a new id), so ``replace_*`` deletes what the window held for those
 people and writes what DingTalk returned now. Work dates are ``datetime.date`` (Asia/Shanghai) in
-and out; they are stored as the instant 00:00 Asia/Shanghai of the day (:func:`work_date_at`).
+and out, and stored as such: ``work_date`` columns are SQL ``DATE`` (migration 0009). A row may
+also give its work date as an aware instant (DingTalk's ``workDate``, 00:00 Asia/Shanghai): it is
+stored as its Asia/Shanghai calendar date (:func:`work_date_of`).
 """
 
 from __future__ import annotations
@@ -44,19 +46,25 @@ GMT8 = timezone(timedelta(hours=8))
 
 
 def work_date_at(day: date) -> datetime:
-    """A work date as stored: the instant 00:00 Asia/Shanghai of ``day`` (aware, UTC)."""
+    """The instant a work date starts: 00:00 Asia/Shanghai of ``day`` (aware, UTC) — the
+    instant DingTalk's ``workDate`` (epoch ms) names. Not how it is stored (a ``DATE``)."""
     return datetime.combine(day, time(0), tzinfo=GMT8).astimezone(UTC)
 
 
 def work_date_of(moment: datetime) -> date:
-    """A stored work date (an instant) back to the calendar date in Asia/Shanghai."""
+    """An aware instant (e.g. DingTalk's ``workDate``) → its calendar date in Asia/Shanghai.
+    Raises ``ValueError`` for a naive datetime (its zone would be a guess)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"naive datetime {moment!r}: give it a timezone")
     return moment.astimezone(GMT8).date()
 
 
 def _stored(row: Row) -> Row:
+    """``row`` with its ``work_date`` as a calendar date: an instant is turned into its
+    Asia/Shanghai date (a ``DATE`` column would otherwise keep the instant's UTC date)."""
     day = row.get("work_date")
-    if isinstance(day, date) and not isinstance(day, datetime):
-        return {**row, "work_date": work_date_at(day)}
+    if isinstance(day, datetime):
+        return {**row, "work_date": work_date_of(day)}
     return row
 
 
@@ -116,8 +124,8 @@ def _delete_work_date_window(
         t,
         corp_id,
         userids,
-        t.c.work_date >= work_date_at(start),
-        t.c.work_date <= work_date_at(end),
+        t.c.work_date >= start,
+        t.c.work_date <= end,
     )
 
 
@@ -199,8 +207,8 @@ def replace_column_values(
         delete(t).where(
             t.c.corp_id == corp_id,
             t.c.userid == userid,
-            t.c.work_date >= work_date_at(start),
-            t.c.work_date <= work_date_at(end),
+            t.c.work_date >= start,
+            t.c.work_date <= end,
         )
     )
     return repo.upsert(
@@ -225,13 +233,13 @@ def working_days(
         select(t.c.work_date, t.c.is_rest).where(
             t.c.corp_id == corp_id,
             t.c.userid == userid,
-            t.c.work_date >= work_date_at(start),
-            t.c.work_date <= work_date_at(end),
+            t.c.work_date >= start,
+            t.c.work_date <= end,
         )
     ).all()
     if not rows:
         return None
-    return {work_date_of(r.work_date) for r in rows if not r.is_rest}
+    return {r.work_date for r in rows if not r.is_rest}
 
 
 def _select_window(
@@ -244,8 +252,8 @@ def _select_window(
 ) -> list[Row]:
     cond = [
         table.c.corp_id == corp_id,
-        table.c.work_date >= work_date_at(start),
-        table.c.work_date <= work_date_at(end),
+        table.c.work_date >= start,
+        table.c.work_date <= end,
     ]
     out: list[Row] = []
     if userids is None:
@@ -254,8 +262,6 @@ def _select_window(
         for part in _chunks(list(userids)):
             stmt = select(table).where(and_(*cond, table.c.userid.in_(part)))
             out.extend(dict(r) for r in conn.execute(stmt).mappings())
-    for r in out:
-        r["work_date"] = work_date_of(r["work_date"])
     return out
 
 

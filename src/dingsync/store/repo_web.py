@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, and_, delete, false, func, insert, or_, select, true, update
 
 from dingsync.store.repo import upsert
 from dingsync.store.schema import (
-    UTCDateTime,
     admin_scopes,
     admins,
     corps,
@@ -680,17 +678,10 @@ def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any]
     return out
 
 
-def _work_date_range(column: Any, start: date | None, end: date | None, zone: str) -> list[Any]:
-    """Conditions for work dates ``start``..``end`` (inclusive) on a ``work_date`` column that
-    is either a ``DATE`` or a UTC timestamp of the day's 00:00 in ``zone``."""
+def _work_date_range(column: Any, start: date | None, end: date | None) -> list[Any]:
+    """Conditions for work dates ``start``..``end`` (inclusive) on a ``work_date`` column (a
+    ``DATE``: the Asia/Shanghai calendar date, migration 0009)."""
     out: list[Any] = []
-    if isinstance(column.type, UTCDateTime):
-        tz = ZoneInfo(zone)
-        if start is not None:
-            out.append(column >= datetime.combine(start, time(), tz))
-        if end is not None:
-            out.append(column < datetime.combine(end + timedelta(days=1), time(), tz))
-        return out
     if start is not None:
         out.append(column >= start)
     if end is not None:
@@ -710,10 +701,10 @@ def list_attendance_results(
     time_result: str | None = None,
     limit: int = 100,
     offset: int = 0,
-    zone: str = "Asia/Shanghai",
 ) -> tuple[list[dict[str, Any]], int]:
     """Attendance results (``/attendance/list`` rows) visible to ``visible``, by work date then
-    user, and the total. ``start``/``end``: work dates in ``zone``, inclusive."""
+    user, and the total. ``start``/``end``: work dates (Asia/Shanghai calendar dates),
+    inclusive; ``work_date`` comes back as a ``datetime.date``, times as aware UTC."""
     from dingsync.store.schema_attendance import attendance_results
 
     a = attendance_results
@@ -721,7 +712,7 @@ def list_attendance_results(
         a.c.corp_id == corp_id,
         _visible(visible, corp_id, a.c.userid, group_col=a.c.group_id),
     ]
-    cond += _work_date_range(a.c.work_date, start, end, zone)
+    cond += _work_date_range(a.c.work_date, start, end)
     if userid is not None:
         cond.append(a.c.userid == userid)
     if dept_ids is not None:
@@ -760,17 +751,16 @@ def attendance_summary(
     end: date,
     userid: str | None = None,
     dept_ids: Sequence[int] | None = None,
-    zone: str = "Asia/Shanghai",
 ) -> list[dict[str, Any]]:
-    """Per person, for work dates ``start``..``end`` (in ``zone``): ``days`` (with a result),
-    ``checks`` and the count of each ``time_result`` (``Normal``, ``Late``, ``Early``,
-    ``NotSigned``, …)."""
+    """Per person, for work dates ``start``..``end`` (Asia/Shanghai calendar dates, inclusive):
+    ``days`` (with a result), ``checks`` and the count of each ``time_result`` (``Normal``,
+    ``Late``, ``Early``, ``NotSigned``, …)."""
     from dingsync.store.schema_attendance import attendance_results
 
     a = attendance_results
     cond: list[Any] = [
         a.c.corp_id == corp_id,
-        *_work_date_range(a.c.work_date, start, end, zone),
+        *_work_date_range(a.c.work_date, start, end),
         _visible(visible, corp_id, a.c.userid, group_col=a.c.group_id),
     ]
     if userid is not None:

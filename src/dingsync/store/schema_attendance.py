@@ -2,20 +2,32 @@
 leave, report column definitions and their per-day values.
 
 Defined on the shared :data:`dingsync.store.schema.metadata`. Every time is an aware UTC
-timestamp (DingTalk's epoch ms converted); a work date is stored as DingTalk sends ``workDate``:
-the instant 00:00 Asia/Shanghai of that day. ``repo_attendance`` takes and returns
-``datetime.date`` work dates and converts.
+timestamp (DingTalk's epoch ms converted); a work date (``work_date``, DingTalk's ``workDate``)
+is a calendar date (SQL ``DATE``) in Asia/Shanghai, so ``work_date = '2026-11-27'`` finds that
+day on every backend. ``repo_attendance`` takes and returns ``datetime.date`` work dates.
 
-Migration: ``migrations/versions/0003_attendance.py``.
+Migrations: ``migrations/versions/0003_attendance.py`` (tables), ``0009_work_dates.py``
+(``work_date`` from a UTC timestamp of 00:00 Asia/Shanghai to ``DATE``).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Float,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
 
 from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
 
-WORK_DATE = "work date: 00:00 Asia/Shanghai of the day (DingTalk's workDate)"
+WORK_DATE = "work date: the calendar date in Asia/Shanghai (DingTalk's workDate)"
 
 
 def _id(name: str, **kw: object) -> Column[str]:
@@ -71,7 +83,7 @@ attendance_schedules = Table(
     metadata,
     _id("corp_id", primary_key=True),
     _id("userid", primary_key=True),
-    Column("work_date", UTCDateTime(), primary_key=True, comment=WORK_DATE),
+    Column("work_date", Date(), primary_key=True, comment=WORK_DATE),
     Column("check_type", String(16), primary_key=True),
     Column("schedule_id", BigInteger),
     Column("group_id", BigInteger),
@@ -90,7 +102,7 @@ attendance_results = Table(
     _id("corp_id", primary_key=True),
     Column("id", BigInteger, primary_key=True, autoincrement=False),
     _id("userid", nullable=False),
-    Column("work_date", UTCDateTime(), nullable=False, comment=WORK_DATE),
+    Column("work_date", Date(), nullable=False, comment=WORK_DATE),
     Column("check_type", String(16)),
     Column("time_result", String(32)),
     Column("location_result", String(32)),
@@ -116,7 +128,7 @@ attendance_records = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=False),
     _id("userid", nullable=False),
     Column("user_check_time", UTCDateTime(), nullable=False),
-    Column("work_date", UTCDateTime(), comment=WORK_DATE),
+    Column("work_date", Date(), comment=WORK_DATE),
     Column("check_type", String(16)),
     Column("time_result", String(32)),
     Column("location_result", String(32)),
@@ -143,7 +155,7 @@ attendance_leaves = Table(
     Column("start_time", UTCDateTime(), primary_key=True),
     Column("leave_code", String(128), primary_key=True),
     Column("end_time", UTCDateTime(), nullable=False),
-    Column("work_date", UTCDateTime(), nullable=False, comment=WORK_DATE),
+    Column("work_date", Date(), nullable=False, comment=WORK_DATE),
     Column("duration_unit", String(16)),
     Column("duration_percent", Integer),
     Column("hours", Float),
@@ -173,7 +185,7 @@ attendance_column_values = Table(
     _id("corp_id", primary_key=True),
     _id("userid", primary_key=True),
     Column("column_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("work_date", UTCDateTime(), primary_key=True, comment=WORK_DATE),
+    Column("work_date", Date(), primary_key=True, comment=WORK_DATE),
     Column("value", String(64)),
     _synced(),
     comment="Per-day report column values (getcolumnval).",

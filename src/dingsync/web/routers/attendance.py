@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dingsync.store import repo_web
+from dingsync.store import repo_attendance, repo_web
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, dept_filter, jsonable, visible
@@ -54,7 +54,9 @@ def results(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> dict[str, Any]:
     """``/attendance/list`` rows (work date, check type, time/location result, times in epoch
-    ms) for the work dates asked (default: this month so far, Asia/Shanghai days)."""
+    ms) for the work dates asked (default: this month so far, Asia/Shanghai days).
+    ``work_date`` is epoch ms of 00:00 Asia/Shanghai of the work date, as DingTalk's
+    ``workDate`` (the store keeps the calendar date)."""
     start, end = _span(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "attendance", "list")
     with ctx.engine.connect() as conn:
@@ -69,9 +71,11 @@ def results(
             time_result=time_result,
             limit=min(limit, ctx.options.max_page_size),
             offset=offset,
-            zone=ctx.settings.timezone,
         )
-    return {"items": [jsonable(i) for i in items], "total": total, "limit": limit, "offset": offset}
+    out = [
+        jsonable({**i, "work_date": repo_attendance.work_date_at(i["work_date"])}) for i in items
+    ]
+    return {"items": out, "total": total, "limit": limit, "offset": offset}
 
 
 @router.get(
@@ -101,6 +105,5 @@ def summary(
             end=end,
             userid=userid,
             dept_ids=dept_filter(ctx, conn, dept_id),
-            zone=ctx.settings.timezone,
         )
     return {"start_date": start.isoformat(), "end_date": end.isoformat(), "people": people}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -189,3 +190,398 @@ def test_sync_every_repeats_incremental_runs_until_interrupted(tmp_path: Path) -
         assert proc.returncode == 130, err
         assert "next incremental run in" in err
         assert out.count('"status": "succeeded"') >= 3
+
+
+# --------------------------------------------------------------------------------------------
+# Failures are one line (no traceback), ports and fixed-value options are validated, doctor
+# exits non-zero, the summary shows the run's own counts, events status/replay print tables.
+# --------------------------------------------------------------------------------------------
+def _sandbox_env(monkeypatch: pytest.MonkeyPatch, sb: SandboxServer, database_url: str) -> None:
+    for key, value in {
+        "DINGTALK_APP_KEY": sb.app.app_key,
+        "DINGTALK_APP_SECRET": sb.app.app_secret,
+        "DINGTALK_CORP_ID": sb.app.corp_id,
+        "DINGTALK_OAPI_URL": sb.base_url,
+        "DINGTALK_API_URL": sb.base_url,
+        "DINGSYNC_DATABASE_URL": database_url,
+    }.items():
+        monkeypatch.setenv(key, value)
+
+
+def _one_error_line(result: Any) -> str:
+    """The ``error:`` line of a failed run, checking there is exactly one and no traceback."""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.output
+    assert "Traceback" not in result.output and "╭" not in result.output, result.output
+    return errors[0]
+
+
+def _bad_database_urls(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """name → (URL, what the error line must say)."""
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a directory")
+    return {
+        "unknown driver": ("bogus://x", "unknown database driver 'bogus'"),
+        "not a URL": ("notaurl", "not a database URL"),
+        "unwritable path": (f"sqlite:///{a_file}/x.db", "cannot use the database sqlite:///"),
+        "unreachable server": (
+            "postgresql+psycopg://postgres:hunter2@127.0.0.1:1/dingsync",
+            "cannot use the database postgresql+psycopg://postgres:***@127.0.0.1:1/dingsync",
+        ),
+        "driver not installed": ("mysql+mysqldb://u@127.0.0.1/x", "'MySQLdb' is not installed"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "unknown driver",
+        "not a URL",
+        "unwritable path",
+        "unreachable server",
+        "driver not installed",
+    ],
+)
+def test_migrate_with_a_bad_database_is_one_line(tmp_path: Path, case: str) -> None:
+    url, says = _bad_database_urls(tmp_path)[case]
+    result = runner.invoke(app, ["migrate", "--database-url", url])
+    assert result.exit_code == 1, result.output
+    assert says in _one_error_line(result)
+    assert "DINGSYNC_DEBUG=1" in result.stderr
+    assert "hunter2" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sync"],
+        ["sync", "--incremental", "--every", "1h"],
+        ["events", "status"],
+        ["events", "replay"],
+        ["users", "disabled"],
+        ["roles", "list"],
+        ["approvals", "stats"],
+        ["attendance", "summary", "--month", "2026-11"],
+        [
+            "reports",
+            "compliance",
+            "--template",
+            "日报",
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-03",
+        ],
+        [
+            "export",
+            "reports",
+            "--template",
+            "日报",
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-03",
+            "-o",
+            "x.xlsx",
+        ],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_every_command_fails_in_one_line_on_a_bad_database_url(
+    monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    monkeypatch.setenv("DINGTALK_APP_KEY", "ding-app-key")
+    monkeypatch.setenv("DINGTALK_APP_SECRET", "the-app-secret-xyz")
+    result = runner.invoke(app, [*args, "--database-url", "bogus://x"])
+    assert result.exit_code == 1, result.output
+    assert "unknown database driver 'bogus'" in _one_error_line(result)
+    assert "the-app-secret-xyz" not in result.output
+
+
+def test_dingsync_debug_shows_the_original_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import NoSuchModuleError
+
+    monkeypatch.setenv("DINGSYNC_DEBUG", "1")
+    result = runner.invoke(app, ["migrate", "--database-url", "bogus://x"])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, NoSuchModuleError)
+
+
+def test_a_bad_setting_or_toml_is_one_line_exit_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DINGSYNC_QPS_PER_API", "fast")
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 2, result.output
+    assert "DINGSYNC_QPS_PER_API" in _one_error_line(result)
+    assert "fast" not in result.output  # values are not echoed (they may be secrets)
+    monkeypatch.delenv("DINGSYNC_QPS_PER_API")
+    (tmp_path / "dingsync.toml").write_text("app_key = \n", encoding="utf-8")
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 2, result.output
+    assert "dingsync.toml is not valid TOML" in _one_error_line(result)
+
+
+def test_an_unexpected_exception_is_one_line_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The root group's handler, on a command of its own that raises."""
+    import typer
+
+    from dingsync.commands.errors import DingsyncGroup
+
+    demo_app = typer.Typer(cls=DingsyncGroup)
+
+    @demo_app.command()
+    def boom() -> None:
+        raise RuntimeError("it broke\nsecond line of detail")
+
+    @demo_app.command()
+    def other() -> None:  # a second command, so ``boom`` is a sub-command
+        pass
+
+    result = runner.invoke(demo_app, ["boom"])
+    assert result.exit_code == 1
+    assert _one_error_line(result) == "error: RuntimeError: it broke"
+    assert "second line" not in result.output
+    assert "DINGSYNC_DEBUG=1 shows the traceback" in result.stderr
+    monkeypatch.setenv("DINGSYNC_DEBUG", "1")
+    result = runner.invoke(demo_app, ["boom"])
+    assert isinstance(result.exception, RuntimeError)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sandbox", "--port", "99999"],
+        ["sandbox", "--port", "-1"],
+        ["sandbox", "--port", "0"],
+        ["demo", "--port", "65536"],
+        ["demo", "--port", "-5"],
+        ["serve", "--port", "70000"],
+        ["serve", "--port", "0"],
+    ],
+    ids=" ".join,
+)
+def test_ports_out_of_range_are_refused(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "--port" in result.output
+
+
+def test_doctor_without_credentials_exits_2() -> None:
+    result = runner.invoke(app, ["doctor"])
+    assert result.exit_code == 2, result.output
+    assert "missing" in result.output and "DINGTALK_APP_KEY" in result.output
+    assert "skipped (no credentials)" in result.output
+
+
+@pytest.mark.parametrize("bad", ["notaurl", "ftp://oapi.example", "http://", "https://h:99999"])
+def test_doctor_and_sync_refuse_a_bad_endpoint_url(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str, bad: str
+) -> None:
+    with SandboxServer(SandboxConfig(seed=5, users=20, qps_limit=None)) as sb:
+        _sandbox_env(monkeypatch, sb, sqlite_url)
+        monkeypatch.setenv("DINGTALK_OAPI_URL", bad)
+        result = runner.invoke(app, ["doctor"], env={"COLUMNS": "200"})
+        assert result.exit_code == 1, result.output
+        assert "failed DINGTALK_OAPI_URL" in result.output
+        assert "skipped (endpoint URL not usable)" in result.output
+        assert sb.app.app_secret not in result.output
+        result = runner.invoke(app, ["sync", "--only", "contacts"])
+        assert result.exit_code == 2, result.output
+        assert "DINGTALK_OAPI_URL" in _one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["demo", "--events", "carrier"],
+        [
+            "export",
+            "reports",
+            "--template",
+            "日报",
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-03",
+            "-o",
+            "x.pdf",
+            "--format",
+            "pdf",
+        ],
+        ["export", "approvals", "--template", "报销", "--format", "pdf"],
+        ["export", "attendance", "--month", "2026-11", "--format", "table"],
+        ["attendance", "summary", "--month", "2026-11", "--format", "pdf"],
+        [
+            "reports",
+            "compliance",
+            "--template",
+            "日报",
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-03",
+            "--format",
+            "html",
+        ],
+        ["events", "replay", "--status", "bogus"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_options_with_a_fixed_set_of_values_refuse_others(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "is not one of" in result.output
+
+
+def test_inbox_status_choices_are_the_inbox_statuses() -> None:
+    from dingsync.commands.events import InboxStatus
+    from dingsync.store.schema_events import INBOX_STATUSES
+
+    assert tuple(s.value for s in InboxStatus) == INBOX_STATUSES
+
+
+def test_sync_summary_shows_the_runs_own_counts(
+    monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    """``run_counts`` (JSON) and the "This run" table carry ``contacts_full_compare``: 1 for a
+    full run, 0 for an incremental run within DINGSYNC_CONTACTS_FULL_COMPARE_HOURS of it on a
+    corp that receives events."""
+    with SandboxServer(SandboxConfig(seed=5, users=40, qps_limit=None)) as sb:
+        _sandbox_env(monkeypatch, sb, db_url)
+        monkeypatch.setenv("DINGSYNC_CONTACTS_FULL_COMPARE_HOURS", "24")
+        full = runner.invoke(app, ["sync", "--only", "contacts", "--json"])
+        assert full.exit_code == 0, full.output
+        summary = json.loads(full.stdout)
+        assert summary["run_counts"]["contacts_full_compare"] == 1
+        assert summary["run_counts"]["departments"] == sb.stats()["departments"]
+        _failed_inbox_row(db_url, sb)  # events are configured: the walk is not due
+        inc = runner.invoke(
+            app, ["sync", "--only", "contacts", "--incremental"], env={"COLUMNS": "200"}
+        )
+        assert inc.exit_code == 0, inc.output
+        row = next(line for line in inc.stdout.splitlines() if "Contacts full compare" in line)
+        assert row.split("│")[-2].strip() == "0"
+        assert "This run" in inc.stdout
+
+
+def _failed_inbox_row(database_url: str, sb: SandboxServer) -> int:
+    from dingsync.dingtalk.models.events import event_from_http
+    from dingsync.store import db, repo_events
+
+    engine = db.create_engine_for(database_url)
+    db.migrate(engine)
+    userid = sorted(sb.company.users)[0]
+    ev = event_from_http(
+        {"EventType": "user_modify_org", "UserId": [userid], "TimeStamp": "1700000000000"}
+    )
+    try:
+        with engine.begin() as conn:
+            row_id = repo_events.insert_event(
+                conn,
+                corp_id=sb.app.corp_id,
+                event_id=ev.event_id,
+                event_type=ev.event_type,
+                source="http",
+                payload=ev.to_json(),
+            )
+            assert row_id is not None
+            repo_events.finish_event(conn, row_id, "failed", "boom: user not found")
+    finally:
+        engine.dispose()
+    return int(row_id)
+
+
+def test_events_status_and_replay_print_tables_and_refuse_unknown_ids(
+    monkeypatch: pytest.MonkeyPatch, db_url: str
+) -> None:
+    with SandboxServer(SandboxConfig(seed=9, users=30, qps_limit=None)) as sb:
+        _sandbox_env(monkeypatch, sb, db_url)
+        row_id = _failed_inbox_row(db_url, sb)
+        wide = {"COLUMNS": "200"}
+        status = runner.invoke(app, ["events", "status"], env=wide)
+        assert status.exit_code == 0, status.output
+        assert "{" not in status.stdout  # a table, not a dict repr
+        assert "Event inbox" in status.stdout
+        failed_line = next(line for line in status.stdout.splitlines() if "│ failed" in line)
+        assert failed_line.split("│")[-2].strip() == "1"
+        assert f"#{row_id}" in status.stdout and "boom: user not found" in status.stdout
+        as_json = runner.invoke(app, ["events", "status", "--json"])
+        assert as_json.exit_code == 0, as_json.output
+        data = json.loads(as_json.stdout)
+        assert data["corp_id"] == sb.app.corp_id
+        assert data["inbox"] == {"failed": 1}
+        assert [r["id"] for r in data["failed"]] == [row_id]
+        assert data["failed"][0]["last_error"] == "boom: user not found"
+
+        unknown = runner.invoke(app, ["events", "replay", "--id", "999999", "--id", str(row_id)])
+        assert unknown.exit_code == 1, unknown.output
+        assert "#999999" in _one_error_line(unknown)
+        assert json.loads(runner.invoke(app, ["events", "status", "--json"]).stdout)["inbox"] == {
+            "failed": 1
+        }  # nothing was reprocessed
+
+        replay = runner.invoke(app, ["events", "replay", "--id", str(row_id)], env=wide)
+        assert replay.exit_code == 0, replay.output
+        assert "{" not in replay.stdout
+        line = next(x for x in replay.stdout.splitlines() if "reprocessed → processed" in x)
+        assert line.split("│")[-2].strip() == "1"
+        assert sb.app.app_secret not in replay.output
+
+
+def test_ctrl_c_between_scheduled_runs_says_stopped(tmp_path: Path) -> None:
+    """SIGINT while ``--every`` waits for the next run: "stopped", exit 130, and no "resume"
+    hint (no run was interrupted)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with SandboxServer(SandboxConfig(seed=5, users=30, qps_limit=None)) as sb:
+        env = {
+            **os.environ,
+            "DINGTALK_APP_KEY": sb.app.app_key,
+            "DINGTALK_APP_SECRET": sb.app.app_secret,
+            "DINGTALK_CORP_ID": sb.app.corp_id,
+            "DINGTALK_OAPI_URL": sb.base_url,
+            "DINGTALK_API_URL": sb.base_url,
+            "DINGSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'every.db'}",
+        }
+        err_file = tmp_path / "stderr.txt"
+        with err_file.open("w") as err:
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "dingsync.cli",
+                    "sync",
+                    "--only",
+                    "contacts",
+                    "--every",
+                    "1h",
+                    "--json",
+                ],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+            )
+            try:
+                deadline = time.monotonic() + 90
+                while (
+                    "next full run in" not in err_file.read_text()
+                    and proc.poll() is None
+                    and time.monotonic() < deadline
+                ):
+                    time.sleep(0.1)
+                assert "next full run in" in err_file.read_text(), err_file.read_text()
+            finally:
+                proc.send_signal(signal.SIGINT)
+                out, _ = proc.communicate(timeout=60)
+        stderr = err_file.read_text()
+        assert proc.returncode == 130, stderr
+        assert stderr.rstrip().endswith("stopped"), stderr
+        assert "resume" not in stderr and "interrupted" not in stderr
+        assert json.loads(out)["status"] == "succeeded"

@@ -12,17 +12,29 @@ import json
 import os
 import sys
 import time
+from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from dingsync import __version__
 from dingsync.commands import register_all
+from dingsync.commands.errors import (
+    DEBUG_ENV,
+    DingsyncGroup,
+    describe,
+    endpoint_problem,
+    open_engine,
+    redact_url,
+    report,
+)
 from dingsync.config import Settings, load_settings
 
 app = typer.Typer(
+    cls=DingsyncGroup,
     name="dingsync",
     help="Your DingTalk (钉钉) organisation in your own database and your own apps.",
     no_args_is_help=True,
@@ -72,7 +84,7 @@ def _main(
 @app.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8900,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8900,
     seed: Annotated[int, typer.Option(help="Seed of the generated company.")] = 42,
     users: Annotated[int, typer.Option(help="Number of people in the company.")] = 300,
     days: Annotated[int, typer.Option(help="Days of generated history.")] = 30,
@@ -119,11 +131,36 @@ def _sandbox_config(cls: Any, **kwargs: Any) -> Any:
 
 def _fail(exc: BaseException, hint: str) -> NoReturn:
     """One clear line for an expected failure (no traceback unless DINGSYNC_DEBUG is set)."""
-    if os.environ.get("DINGSYNC_DEBUG"):
+    if os.environ.get(DEBUG_ENV):
         raise exc
-    err_console.print(f"error: {exc.__class__.__name__}: {exc}", markup=False)
-    err_console.print(f"{hint} (DINGSYNC_DEBUG=1 shows the traceback)", markup=False)
+    report(describe(exc), f"{hint} ({DEBUG_ENV}=1 shows the traceback)")
     raise typer.Exit(1) from None
+
+
+def _check_endpoints(settings: Settings) -> None:
+    """Exit 2 with one line per unusable DingTalk host URL (``DINGTALK_OAPI_URL``,
+    ``DINGTALK_API_URL``: http or https with a host)."""
+    bad = _bad_endpoints(settings)
+    for name, problem in bad.items():
+        err_console.print(f"error: {name}: {problem}", markup=False, soft_wrap=True)
+    if bad:
+        raise typer.Exit(2)
+
+
+def _bad_endpoints(settings: Settings) -> dict[str, str]:
+    """``{variable: "'url' is not usable: why (e.g. default)"}`` for each unusable DingTalk host
+    URL."""
+    from dingsync.config import DEFAULT_API_URL, DEFAULT_OAPI_URL
+
+    out = {}
+    for name, url, example in (
+        ("DINGTALK_OAPI_URL", settings.oapi_url, DEFAULT_OAPI_URL),
+        ("DINGTALK_API_URL", settings.api_url, DEFAULT_API_URL),
+    ):
+        problem = endpoint_problem(url)
+        if problem:
+            out[name] = f"{url!r} is not usable: {problem} (e.g. {example})"
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -159,14 +196,13 @@ def sync(
     ] = None,
 ) -> None:
     """Sync the configured DingTalk organisation into the database."""
-    from dingsync.sync.runner import open_database
-
     settings = _settings(database_url)
     if not settings.has_credentials:
         sys.stderr.write(
             NO_CREDENTIALS_HELP.format(missing=", ".join(settings.missing_credentials()))
         )
         raise typer.Exit(2)
+    _check_endpoints(settings)
     interval = None
     if every is not None:
         try:
@@ -174,7 +210,7 @@ def sync(
         except ValueError as exc:
             err_console.print(f"error: {exc}", markup=False)
             raise typer.Exit(2) from None
-    engine = open_database(settings)
+    engine = open_engine(settings.database_url)
     kind = "incremental" if incremental else "full"
     if interval is None:
         _sync_run(settings, engine, only, kind, not no_resume, json_output)
@@ -193,6 +229,8 @@ def sync(
         try:
             time.sleep(wait)
         except KeyboardInterrupt:
+            # Between runs: nothing was interrupted, so there is nothing to resume.
+            err_console.print("stopped", markup=False)
             raise typer.Exit(130) from None
 
 
@@ -258,6 +296,13 @@ def _sync_run(
 # --------------------------------------------------------------------------------------------
 # demo
 # --------------------------------------------------------------------------------------------
+class EventsChannel(StrEnum):
+    """How the served demo receives the sandbox's events."""
+
+    http = "http"  # encrypted HTTP callbacks to /callbacks/dingtalk
+    stream = "stream"  # Stream mode
+
+
 @app.command()
 def demo(
     users: Annotated[int, typer.Option(help="People in the sandbox company.")] = 300,
@@ -276,11 +321,15 @@ def demo(
         bool, typer.Option("--once", help="Exit after the sync instead of serving the web API.")
     ] = False,
     port: Annotated[
-        int, typer.Option(help="Port of the web API served after the sync (0 = any free one).")
+        int,
+        typer.Option(
+            help="Port of the web API served after the sync (0 = any free one).", min=0, max=65535
+        ),
     ] = 8000,
     events: Annotated[
-        str, typer.Option(help="How the served demo receives sandbox events: http or stream.")
-    ] = "http",
+        EventsChannel,
+        typer.Option(help="How the served demo receives sandbox events: http or stream."),
+    ] = EventsChannel.http,
 ) -> None:
     """Start the sandbox, sync it into the database, print a summary, then serve the web API
     on the synced sandbox company (not with --once or --json, which exit after the sync).
@@ -289,7 +338,7 @@ def demo(
     """
     from dingsync.sandbox import SandboxConfig, SandboxServer
     from dingsync.sync.progress import RichProgress
-    from dingsync.sync.runner import open_database, sync_once
+    from dingsync.sync.runner import sync_once
 
     base = _settings(database_url)
     # Sized so the whole demo takes about two minutes at DingTalk's real 20 QPS: the per-report
@@ -311,6 +360,7 @@ def demo(
             f"of history (seed {seed})"
         )
     serving = not (once or json_output)
+    engine = open_engine(base.database_url)  # before the sandbox: a bad URL fails at once
     sb = SandboxServer(cfg).start()
     # When serving, the sandbox keeps running after the sync (stopped by _serve_demo).
     with contextlib.nullcontext() if serving else sb:
@@ -328,9 +378,8 @@ def demo(
         if not json_output:
             err_console.print(
                 f"sandbox at {sb.base_url} (corpId {sb.app.corp_id}, {qps:g} QPS per API, "
-                f"{latency_ms:g}±{jitter_ms:g} ms); database {settings.database_url}"
+                f"{latency_ms:g}±{jitter_ms:g} ms); database {redact_url(settings.database_url)}"
             )
-        engine = open_database(settings)
         with RichProgress(err_console) as progress:
             result = asyncio.run(
                 sync_once(settings, engine=engine, progress=progress, resume=False)
@@ -354,7 +403,7 @@ def demo(
     summary["total_wall_s"] = round(time.monotonic() - started, 2)
     _print_summary(summary, json_output, title="dingsync demo")
     if serving:
-        _serve_demo(sb, settings, engine, _free_or(port), events)
+        _serve_demo(sb, settings, engine, _free_or(port), events.value)
 
 
 def _free_or(port: int) -> int:
@@ -401,6 +450,7 @@ def _serve_demo(sb: Any, settings: Settings, engine: Any, port: int, channel: st
             highlight=False,
             soft_wrap=True,
         )
+        _print_sandbox_env(sb, settings)
         app = create_app(settings, engine=engine)
         ev = attach_demo(app, settings, engine, sb.base_url, url, channel)
         serve(app, host="127.0.0.1", port=port)
@@ -410,6 +460,40 @@ def _serve_demo(sb: Any, settings: Settings, engine: Any, port: int, channel: st
         sb.stop()
 
 
+def sandbox_env(sb: Any) -> dict[str, str]:
+    """The ``DINGTALK_*`` variables that point dingsync at the running sandbox ``sb``: both host
+    URLs and the sandbox app's AppKey, AppSecret, CorpId and AgentId (the sandbox's own app;
+    its AppSecret guards nothing real, and ``GET /sandbox/app`` serves it too)."""
+    return {
+        "DINGTALK_OAPI_URL": sb.base_url,
+        "DINGTALK_API_URL": sb.base_url,
+        "DINGTALK_APP_KEY": sb.app.app_key,
+        "DINGTALK_APP_SECRET": sb.app.app_secret,
+        "DINGTALK_CORP_ID": sb.app.corp_id,
+        "DINGTALK_AGENT_ID": str(sb.app.agent_id),
+    }
+
+
+def _print_sandbox_env(sb: Any, settings: Settings) -> None:
+    """Print (to stdout, deliberately, as ``dingsync sandbox`` does) the ``export`` lines that
+    point the CLI in another shell at the demo's sandbox and database."""
+    import shlex
+
+    from dingsync.config import default_database_url
+
+    lines = [f"export {k}={shlex.quote(v)}" for k, v in sandbox_env(sb).items()]
+    if settings.database_url != default_database_url():
+        lines.append("# and DINGSYNC_DATABASE_URL (or --database-url): this demo's database")
+    console.print(
+        "Point the dingsync CLI at this sandbox from another shell (the sandbox app's own "
+        "credentials, not a real secret), then e.g. `dingsync doctor`, `dingsync events "
+        "status`, `dingsync sync --incremental`:\n  " + "\n  ".join(lines),
+        highlight=False,
+        soft_wrap=True,
+        markup=False,
+    )
+
+
 def _secret(value: str) -> Any:
     from pydantic import SecretStr
 
@@ -417,6 +501,10 @@ def _secret(value: str) -> Any:
 
 
 def _summary(engine: Any, run_id: int, result: Any, corp_id: str | None) -> dict[str, Any]:
+    """The run's summary: what the database holds for the corp (``repo.count_summary`` and each
+    entity's ``summary``) at top level, what this run itself counted under ``run_counts``
+    (``SyncResult.counts``, e.g. ``contacts_full_compare`` 1 or 0, all attempts of a resumed
+    run), its DingTalk calls and wall time (s)."""
     from dingsync.store import repo
     from dingsync.sync.runner import make_entities
 
@@ -435,6 +523,7 @@ def _summary(engine: Any, run_id: int, result: Any, corp_id: str | None) -> dict
         "api_calls": sum(result.api_calls.values()),
         "api_calls_by_path": dict(sorted(result.api_calls.items())),
         "wall_s": round(result.wall_s, 2),
+        "run_counts": dict(sorted(result.counts.items())),
     }
 
 
@@ -466,6 +555,16 @@ SUMMARY_LABELS = {
     "wall_s": "Sync wall time (s)",
 }
 
+#: Labels of the run's own counts (``run_counts``); others are the key, humanised.
+RUN_COUNT_LABELS = {
+    "contacts_full_compare": "Contacts full compare",
+    "departments": "Departments walked",
+    "memberships": "Department memberships read",
+    "marked_departments": "Departments marked removed (not seen)",
+    "marked_users": "Users marked inactive (not seen)",
+    "marked_memberships": "Memberships removed (not seen)",
+}
+
 
 def _print_summary(summary: dict[str, Any], as_json: bool, title: str) -> None:
     if as_json:
@@ -477,7 +576,15 @@ def _print_summary(summary: dict[str, Any], as_json: bool, title: str) -> None:
     truth = summary.get("sandbox_truth") or {}
     if truth:
         table.add_column("Sandbox truth", justify="right")
-    skip = {"corp_id", "run_id", "status", "resumed", "api_calls_by_path", "sandbox_truth"}
+    skip = {
+        "corp_id",
+        "run_id",
+        "status",
+        "resumed",
+        "api_calls_by_path",
+        "sandbox_truth",
+        "run_counts",
+    }
     extra = {
         k: k.replace("_", " ").capitalize()
         for k, v in summary.items()
@@ -494,6 +601,18 @@ def _print_summary(summary: dict[str, Any], as_json: bool, title: str) -> None:
                 cells.append("" if truth.get(tkey) is None else str(truth[tkey]))
             table.add_row(*cells)
     console.print(table)
+    run_counts = summary.get("run_counts") or {}
+    if run_counts:
+        this_run = Table(title="This run")
+        this_run.add_column("What")
+        this_run.add_column("Count", justify="right")
+        labelled = sorted(
+            (RUN_COUNT_LABELS.get(k, k.replace("_", " ").capitalize()), n)
+            for k, n in run_counts.items()
+        )
+        for label, n in labelled:
+            this_run.add_row(label, str(n))
+        console.print(this_run)
     calls = Table(title="API calls by path")
     calls.add_column("Path")
     calls.add_column("Calls", justify="right")
@@ -516,7 +635,8 @@ def doctor(
         str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
     ] = None,
 ) -> None:
-    """Check the configuration, the database and the DingTalk token; exit 1 if one fails."""
+    """Check the configuration, the endpoint URLs, the database and the DingTalk token; exit 2
+    when credentials are missing, 1 when a check fails."""
     from dingsync.store import db
 
     settings = _settings(database_url)
@@ -527,13 +647,23 @@ def doctor(
     missing = settings.missing_credentials()
     table.add_row(
         "credentials",
-        "[green]set[/]" if not missing else f"[yellow]missing {', '.join(missing)}[/]",
+        "[green]set[/]" if not missing else f"[red]missing[/] {', '.join(missing)}",
     )
-    table.add_row("endpoints", f"{settings.oapi_url} , {settings.api_url}")
+    bad_endpoints = _bad_endpoints(settings)
+    if bad_endpoints:
+        ok = False
+        table.add_row(
+            "endpoints",
+            "\n".join(f"[red]failed[/] {k}: {escape(v)}" for k, v in bad_endpoints.items()),
+        )
+    else:
+        table.add_row(
+            "endpoints", f"[green]ok[/] {escape(settings.oapi_url)} , {escape(settings.api_url)}"
+        )
     try:
         engine = db.create_engine_for(settings.database_url)
         rev, head = db.current_revision(engine), db.head_revision()
-        where = engine.url.render_as_string()
+        where = escape(engine.url.render_as_string())
         if rev == head:
             table.add_row("database", f"[green]ok[/] {where} (schema {rev})")
         else:
@@ -544,8 +674,15 @@ def doctor(
             )
     except Exception as exc:  # report any failure
         ok = False
-        table.add_row("database", f"[red]failed[/] {exc.__class__.__name__}: {exc}")
-    if not missing:
+        table.add_row(
+            "database",
+            f"[red]failed[/] {escape(redact_url(settings.database_url))}: {escape(describe(exc))}",
+        )
+    if missing:
+        table.add_row("access token", "[yellow]skipped (no credentials)[/]")
+    elif bad_endpoints:
+        table.add_row("access token", "[yellow]skipped (endpoint URL not usable)[/]")
+    else:
         from dingsync.sync.runner import build_client
 
         async def _token() -> str:
@@ -556,15 +693,14 @@ def doctor(
                 return f"issued by {settings.api_url} for AppKey {settings.app_key}"
 
         try:
-            table.add_row("access token", f"[green]ok[/] {asyncio.run(_token())}")
+            table.add_row("access token", f"[green]ok[/] {escape(asyncio.run(_token()))}")
         except Exception as exc:  # report any failure
             ok = False
-            table.add_row("access token", f"[red]failed[/] {exc.__class__.__name__}: {exc}")
-    else:
-        table.add_row("access token", "[yellow]skipped (no credentials)[/]")
+            table.add_row("access token", f"[red]failed[/] {escape(describe(exc))}")
     console.print(table)
     if missing:
         sys.stderr.write(NO_CREDENTIALS_HELP.format(missing=", ".join(missing)))
+        raise typer.Exit(2)
     raise typer.Exit(0 if ok else 1)
 
 
@@ -578,8 +714,7 @@ def migrate(
     from dingsync.store import db
 
     settings = _settings(database_url)
-    engine = db.create_engine_for(settings.database_url)
-    db.migrate(engine)
+    engine = open_engine(settings.database_url)
     console.print(f"database at revision {db.current_revision(engine)}")
 
 

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from dingsync.commands.export_app import audit_cli_export, export_app
+from dingsync.commands.errors import open_engine
+from dingsync.commands.export_app import FileFormat, audit_cli_export, export_app
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -23,13 +24,10 @@ approvals_app = typer.Typer(help="Approvals (审批): statistics.", no_args_is_h
 
 def _engine(database_url: str | None) -> Any:
     from dingsync.config import load_settings
-    from dingsync.store import db
 
     overrides = {"DINGSYNC_DATABASE_URL": database_url} if database_url else {}
     settings = load_settings(**overrides)
-    engine = db.create_engine_for(settings.database_url)
-    db.migrate(engine)
-    return engine, settings
+    return open_engine(settings.database_url), settings
 
 
 def _corp_id(conn: Any, given: str | None) -> str:
@@ -72,7 +70,9 @@ def export_approvals_cmd(
     to: Annotated[
         str | None, typer.Option("--to", help="Last create day, YYYY-MM-DD (inclusive).")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="xlsx or csv.")] = "xlsx",
+    format_: Annotated[FileFormat, typer.Option("--format", "-f", help="xlsx or csv.")] = (
+        FileFormat.xlsx
+    ),
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
     dept: Annotated[
         list[int] | None,
@@ -93,8 +93,7 @@ def export_approvals_cmd(
     from dingsync.store import repo_approvals
     from dingsync.store.repo_web import department_subtree
 
-    if fmt not in ("xlsx", "csv"):
-        raise typer.BadParameter("--format must be xlsx or csv")
+    fmt = format_.value
     engine, settings = _engine(database_url)
     with engine.connect() as conn:
         cid = _corp_id(conn, corp_id or settings.corp_id)

@@ -14,7 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dingsync.commands.export_app import audit_cli_export, export_app
+from dingsync.commands.errors import open_engine
+from dingsync.commands.export_app import FileFormat, ViewFormat, audit_cli_export, export_app
 
 attendance_app = typer.Typer(help="Attendance (考勤): monthly summary.", no_args_is_help=True)
 console = Console()
@@ -41,13 +42,11 @@ def _load(
 
     from dingsync.config import load_settings
     from dingsync.export.attendance import monthly_summary
-    from dingsync.store import db
     from dingsync.store.schema import sync_runs
 
     overrides = {"DINGSYNC_DATABASE_URL": database_url} if database_url else {}
     settings = load_settings(**overrides)
-    engine = db.create_engine_for(settings.database_url)
-    db.migrate(engine)
+    engine = open_engine(settings.database_url)
     with engine.connect() as conn:
         cid = corp_id or settings.corp_id
         if not cid:
@@ -108,16 +107,16 @@ def _print_check(summary: Any) -> None:
 def summary_command(
     month: MonthOpt,
     dept: DeptOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, xlsx or csv.")] = "table",
+    format_: Annotated[ViewFormat, typer.Option("--format", help="table, xlsx or csv.")] = (
+        ViewFormat.table
+    ),
     output: OutputOpt = None,
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
     """Per person: scheduled days, attended, late, early leave, missing punches, absent, leave
     hours — computed from the synced results and checked against DingTalk's report columns."""
-    if fmt not in ("table", "xlsx", "csv"):
-        err_console.print("error: --format must be table, xlsx or csv")
-        raise typer.Exit(2)
+    fmt = format_.value
     summary, _engine, _cid = _load(database_url, corp_id, month, dept)
     if fmt == "table":
         _print_table(summary)
@@ -131,16 +130,16 @@ def summary_command(
 def export_attendance(
     month: MonthOpt,
     dept: DeptOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
+    format_: Annotated[FileFormat, typer.Option("--format", help="xlsx or csv.")] = (
+        FileFormat.xlsx
+    ),
     output: OutputOpt = None,
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
     """The monthly attendance summary as an xlsx shaped like DingTalk's 考勤报表 (月度汇总 +
     每日统计 + 核对差异 sheets) or as csv."""
-    if fmt not in ("xlsx", "csv"):
-        err_console.print("error: --format must be xlsx or csv")
-        raise typer.Exit(2)
+    fmt = format_.value
     summary, engine, cid = _load(database_url, corp_id, month, dept)
     path = _write(summary, fmt, output)
     requested: dict[str, Any] = {"month": month}

@@ -9,10 +9,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.table import Table
+
+from dingsync.commands.errors import fail, open_engine
 
 events_app = typer.Typer(help="DingTalk events: Stream mode consumer, inbox replay and status.")
 console = Console()
@@ -56,12 +61,12 @@ def stream(
     """
     from dingsync.sync.events import EventProcessor
     from dingsync.sync.events_stream import StreamConsumer
-    from dingsync.sync.runner import build_client, open_database
+    from dingsync.sync.runner import build_client
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = _settings(database_url)
     _require_credentials(settings)
-    engine = open_database(settings)
+    engine = open_engine(settings.database_url)
     corp_id = settings.corp_id or settings.app_key
 
     async def main() -> None:
@@ -90,13 +95,23 @@ def stream(
         err_console.print("stopped")
 
 
+class InboxStatus(StrEnum):
+    """A status of an inbox row (the same as ``schema_events.INBOX_STATUSES``)."""
+
+    pending = "pending"
+    processing = "processing"
+    processed = "processed"
+    failed = "failed"
+    skipped = "skipped"
+
+
 @events_app.command("replay")
 def replay(
     ids: Annotated[
         list[int] | None, typer.Option("--id", help="Inbox row id to reprocess (repeatable).")
     ] = None,
     status: Annotated[
-        list[str] | None,
+        list[InboxStatus] | None,
         typer.Option("--status", help="Reprocess rows in this status (default: failed, pending)."),
     ] = None,
     drain: Annotated[
@@ -107,22 +122,35 @@ def replay(
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Reprocess failed or chosen inbox rows (each re-reads what it names from DingTalk)."""
+    """Reprocess failed or chosen inbox rows (each re-reads what it names from DingTalk).
+
+    An ``--id`` the inbox of this corp does not hold is an error (exit 1), before anything is
+    reprocessed; ``--status`` takes the inbox statuses (pending, processing, processed, failed,
+    skipped)."""
     from dingsync.store import repo_events
     from dingsync.sync.events import EventProcessor
-    from dingsync.sync.runner import build_client, open_database
+    from dingsync.sync.runner import build_client
 
     settings = _settings(database_url)
     _require_credentials(settings)
-    engine = open_database(settings)
+    engine = open_engine(settings.database_url)
     corp_id = settings.corp_id or settings.app_key
+    if ids:
+        with engine.connect() as conn:
+            known = {int(r["id"]) for r in repo_events.list_events(conn, corp_id, ids=ids)}
+        unknown = sorted(set(ids) - known)
+        if unknown:
+            fail(
+                f"no inbox row {', '.join(f'#{i}' for i in unknown)} for corp {corp_id}",
+                "`dingsync events status` lists the failed rows",
+            )
 
     async def main() -> dict[str, Any]:
         async with build_client(settings, engine) as client:
             processor = EventProcessor(client, engine, corp_id)
             drained = await processor.drain_failed_list() if drain else 0
             await processor.wait_idle()
-            statuses = tuple(status) if status else ("failed", "pending")
+            statuses = tuple(s.value for s in status) if status else ("failed", "pending")
             results = await processor.replay(ids=ids, statuses=statuses)
             return {"drained": drained, "results": dict(results)}
 
@@ -131,8 +159,29 @@ def replay(
         out["inbox"] = repo_events.count_by_status(conn, corp_id)
     if json_output:
         console.print_json(json.dumps(out))
-    else:
-        console.print(out)
+        return
+    title = f"Events replay — corp {corp_id}"
+    table = Table(title=title, min_width=len(title))
+    table.add_column("What")
+    table.add_column("Rows", justify="right")
+    table.add_row("new from DingTalk's failed-push list", str(out["drained"]))
+    if not out["results"]:
+        table.add_row("reprocessed", "0")
+    for outcome, n in sorted(out["results"].items()):
+        table.add_row(f"reprocessed → {outcome}", str(n))
+    console.print(table)
+    _print_inbox(corp_id, out["inbox"])
+
+
+def _print_inbox(corp_id: str, counts: dict[str, int]) -> None:
+    """The inbox rows per status as a table (every status, 0 included)."""
+    title = f"Event inbox — corp {corp_id}"
+    table = Table(title=title, min_width=len(title))
+    table.add_column("Status")
+    table.add_column("Rows", justify="right")
+    for name in InboxStatus:
+        table.add_row(name.value, str(counts.get(name.value, 0)))
+    console.print(table)
 
 
 @events_app.command("status")
@@ -140,24 +189,51 @@ def status(
     database_url: Annotated[
         str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="Show this many failed rows.")] = 10,
+    limit: Annotated[int, typer.Option(help="Show this many failed rows.", min=0)] = 10,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Inbox rows per status and the latest failures (no DingTalk call)."""
+    """Inbox rows per status and the latest failures (no DingTalk call). ``--json``:
+    ``{"corp_id", "inbox": {status: rows}, "failed": [{"id", "event_type", "attempts",
+    "last_error", "received_at"}]}``."""
     from dingsync.store import repo_events
-    from dingsync.sync.runner import open_database
 
     settings = _settings(database_url)
-    engine = open_database(settings)
+    engine = open_engine(settings.database_url)
     corp_id = settings.corp_id or settings.app_key or "default"
     with engine.connect() as conn:
         counts = repo_events.count_by_status(conn, corp_id)
         failed = repo_events.list_events(conn, corp_id, statuses=["failed"], limit=limit)
-    console.print({"corp_id": corp_id, "inbox": counts})
-    for row in failed:
-        console.print(
-            f"#{row['id']} {row['event_type']} attempts={row['attempts']} {row['last_error']}",
-            markup=False,
+    rows = [
+        {
+            "id": int(row["id"]),
+            "event_type": row["event_type"],
+            "attempts": int(row["attempts"] or 0),
+            "last_error": row["last_error"],
+            "received_at": row.get("received_at"),
+        }
+        for row in failed
+    ]
+    if json_output:
+        sys.stdout.write(
+            json.dumps(
+                {"corp_id": corp_id, "inbox": counts, "failed": rows},
+                ensure_ascii=False,
+                default=str,
+                indent=2,
+            )
+            + "\n"
         )
+        return
+    _print_inbox(corp_id, counts)
+    if rows:
+        table = Table(title=f"Failed rows (first {limit}; `dingsync events replay` retries them)")
+        for col in ("Id", "Event type", "Attempts", "Last error"):
+            table.add_column(col, justify="right" if col in ("Id", "Attempts") else "left")
+        for r in rows:
+            table.add_row(
+                f"#{r['id']}", str(r["event_type"]), str(r["attempts"]), str(r["last_error"] or "")
+            )
+        console.print(table)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,12 +6,28 @@ from __future__ import annotations
 import getpass
 import hashlib
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
 
 export_app = typer.Typer(help="Export data to xlsx/csv.", no_args_is_help=True)
+
+
+class FileFormat(StrEnum):
+    """``--format`` of a file export (anything else is a usage error, exit 2)."""
+
+    xlsx = "xlsx"
+    csv = "csv"
+
+
+class ViewFormat(StrEnum):
+    """``--format`` of a report that prints a table or writes a file."""
+
+    table = "table"
+    xlsx = "xlsx"
+    csv = "csv"
 
 
 def cli_user() -> str:

@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dingsync.commands.export_app import audit_cli_export, export_app
+from dingsync.commands.errors import open_engine
+from dingsync.commands.export_app import FileFormat, ViewFormat, audit_cli_export, export_app
 
 reports_app = typer.Typer(help="Reports (日志): submission compliance.", no_args_is_help=True)
 console = Console()
@@ -42,13 +43,12 @@ def _open(database_url: str | None, corp_id: str | None) -> tuple[Any, str]:
 
     from dingsync.config import load_settings
     from dingsync.store.schema import corps
-    from dingsync.sync.runner import open_database
 
     overrides: dict[str, Any] = {}
     if database_url:
         overrides["DINGSYNC_DATABASE_URL"] = database_url
     settings = load_settings(**overrides)
-    engine = open_database(settings)
+    engine = open_engine(settings.database_url)
     corp = corp_id or settings.corp_id
     if corp is None:
         with engine.connect() as conn:
@@ -74,7 +74,9 @@ def export_reports_cmd(
         list[int] | None,
         typer.Option("--dept", help="Only these departments and those below them (repeatable)."),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="xlsx or csv.")] = "xlsx",
+    format_: Annotated[FileFormat, typer.Option("--format", help="xlsx or csv.")] = (
+        FileFormat.xlsx
+    ),
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
@@ -83,9 +85,7 @@ def export_reports_cmd(
     from dingsync.export.reports import export_reports
     from dingsync.store.repo_web import department_subtree
 
-    if fmt not in ("xlsx", "csv"):
-        err_console.print("error: --format must be xlsx or csv")
-        raise typer.Exit(2)
+    fmt = format_.value
     start, end = _day(from_, "--from"), _day(to, "--to")
     engine, corp = _open(database_url, corp_id)
     with engine.connect() as conn:
@@ -108,7 +108,9 @@ def compliance_cmd(
     from_: FromOpt,
     to: ToOpt,
     dept: DeptOpt = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, xlsx or csv.")] = "table",
+    format_: Annotated[ViewFormat, typer.Option("--format", help="table, xlsx or csv.")] = (
+        ViewFormat.table
+    ),
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="File for xlsx/csv.")
     ] = None,
@@ -118,9 +120,7 @@ def compliance_cmd(
     """Per person per working day: submitted / late / missing; per department the rate."""
     from dingsync.export.reports import STATUS_LABELS, compliance, write_compliance
 
-    if fmt not in ("table", "xlsx", "csv"):
-        err_console.print("error: --format must be table, xlsx or csv")
-        raise typer.Exit(2)
+    fmt = format_.value
     if fmt != "table" and output is None:
         err_console.print("error: -o FILE is needed for xlsx/csv")
         raise typer.Exit(2)

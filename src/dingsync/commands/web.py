@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dingsync.commands.errors import open_engine
 from dingsync.config import Settings, load_settings
 
 console = Console()
@@ -62,10 +63,8 @@ def resolve_corp(settings: Settings, engine: Any) -> str:
 
 def _open(database_url: str | None) -> tuple[Any, str]:
     """The migrated engine and the organisation (:func:`resolve_corp`)."""
-    from dingsync.sync.runner import open_database
-
     settings = _settings(database_url)
-    engine = open_database(settings)
+    engine = open_engine(settings.database_url)
     return engine, resolve_corp(settings, engine)
 
 
@@ -83,11 +82,10 @@ def _require_user(conn: Any, corp_id: str, userid: str) -> None:
 
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Serve the web API (login, directory, data, exports; docs at /docs) until interrupted."""
-    from dingsync.sync.runner import open_database
     from dingsync.web import create_app
     from dingsync.web.server import serve as run
 
@@ -98,7 +96,7 @@ def serve(
             f"(missing {', '.join(settings.missing_credentials())}); `dingsync demo` serves the "
             "sandbox company instead"
         )
-    engine = open_database(settings)
+    engine = open_engine(settings.database_url)
     if not settings.corp_id:
         stored = _stored_corps(engine)
         if len(stored) == 1:  # the synced organisation, as the other local commands do

@@ -1,0 +1,198 @@
+"""One-line failures for the ``dingsync`` CLI; part of the CLI layer.
+
+An expected failure (a database URL that names no driver, a database that cannot be reached or
+created, an unusable endpoint URL) becomes one line on stderr saying what went wrong, and one
+saying how to go on; the command exits non-zero. ``DINGSYNC_DEBUG=1`` re-raises instead, so the
+traceback shows. :class:`DingsyncGroup` is the single top-level handler: the root ``dingsync``
+group catches whatever a command lets escape, so every command (and every sub-command group
+registered on it) fails the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+err_console = Console(stderr=True)
+
+#: Set (to anything) to get tracebacks instead of one-line errors.
+DEBUG_ENV = "DINGSYNC_DEBUG"
+
+DATABASE_HINT = (
+    "check DINGSYNC_DATABASE_URL or --database-url (sqlite:///PATH, postgresql://USER@HOST/DB)"
+)
+
+
+class CliFailure(Exception):
+    """An expected failure: ``message`` (one line, no secret) and ``hint`` (how to go on); the
+    command exits with ``exit_code``."""
+
+    def __init__(self, message: str, hint: str = "", exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.exit_code = exit_code
+
+
+def debugging() -> bool:
+    """True when ``DINGSYNC_DEBUG`` asks for tracebacks."""
+    return bool(os.environ.get(DEBUG_ENV))
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of ``text``, stripped (SQLAlchemy and drivers add more)."""
+    for line in str(text).splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (parsed or not)."""
+    return _PASSWORD_IN_URL.sub(r"\1:***@", url)
+
+
+def configuration_problem(exc: BaseException) -> str | None:
+    """What is wrong with the settings when ``exc`` comes from reading them: a pydantic
+    ``ValidationError`` (each variable and what it should be, never the value given) or a
+    ``dingsync.toml`` that is not TOML; else ``None``."""
+    import tomllib
+
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        parts = []
+        for err in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(p) for p in err["loc"]) or exc.title
+            parts.append(f"{where}: {err['msg']}")
+        return "invalid setting " + "; ".join(parts)
+    if isinstance(exc, tomllib.TOMLDecodeError):
+        return f"dingsync.toml is not valid TOML: {first_line(str(exc))}"
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming ``exc``: the driver's own first line for database errors, the
+    ``strerror`` and file for OS errors, else ``Class: first line``."""
+    from sqlalchemy import exc as sa_exc
+
+    if isinstance(exc, sa_exc.NoSuchModuleError):
+        driver = str(exc).rsplit(":", 1)[-1].strip()
+        return f"unknown database driver {driver!r}"
+    if isinstance(exc, sa_exc.ArgumentError):
+        return f"not a database URL ({first_line(str(exc))})"
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        return f"{exc.orig.__class__.__name__}: {first_line(str(exc.orig))}"
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.__class__.__name__}: {exc.strerror}{where}"
+    if isinstance(exc, ModuleNotFoundError):
+        return f"the Python module {exc.name!r} is not installed"
+    text = first_line(str(exc))
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+def database_failure(database_url: str, exc: BaseException) -> CliFailure:
+    """The :class:`CliFailure` for a database at ``database_url`` that could not be opened,
+    created or migrated (the URL is shown without its password)."""
+    return CliFailure(
+        f"cannot use the database {redact_url(database_url)}: {describe(exc)}", DATABASE_HINT
+    )
+
+
+def open_engine(database_url: str, *, migrate: bool = True) -> Any:
+    """A SQLAlchemy engine for ``database_url`` with the schema migrated to the latest revision
+    (``migrate=False``: only created). Raises :class:`CliFailure` (exit 1) when the URL names
+    no known driver, the driver is not installed, the server cannot be reached or the file
+    cannot be created; ``DINGSYNC_DEBUG`` lets the original error through."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from dingsync.store import db
+
+    try:
+        engine = db.create_engine_for(database_url)
+        if migrate:
+            db.migrate(engine)
+    except (SQLAlchemyError, OSError, ImportError) as exc:
+        if debugging():
+            raise
+        raise database_failure(database_url, exc) from exc
+    return engine
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a DingTalk host URL (scheme ``http``/``https`` and a host, a port
+    within 1..65535), or ``None`` when it can."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a URL ({exc})"
+    if parts.scheme not in ("http", "https"):
+        return "the scheme must be http or https"
+    if not parts.hostname:
+        return "no host"
+    if port == 0:
+        return "port 0"
+    return None
+
+
+def fail(message: str, hint: str = "", exit_code: int = 1) -> NoReturn:
+    """Print ``error: message`` (and the hint) on stderr and exit with ``exit_code``."""
+    report(message, hint)
+    raise typer.Exit(exit_code)
+
+
+def report(message: str, hint: str = "") -> None:
+    """Print ``error: message`` and, when given, the hint line on stderr (no markup)."""
+    err_console.print(f"error: {message}", markup=False, soft_wrap=True)
+    if hint:
+        err_console.print(hint, markup=False, soft_wrap=True)
+
+
+class DingsyncGroup(TyperGroup):
+    """The root ``dingsync`` group: a :class:`CliFailure` or any unexpected exception a command
+    lets escape becomes one error line and a hint, exit 1 (a setting that does not validate or
+    a ``dingsync.toml`` that is not TOML: exit 2; ``DINGSYNC_DEBUG=1``: the traceback); Ctrl-C
+    outside a command's own handling prints ``stopped`` and exits 130."""
+
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command; map failures as the class docstring says."""
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise
+        except CliFailure as exc:
+            if debugging():
+                raise
+            report(exc.message, f"{exc.hint} ({DEBUG_ENV}=1 shows the traceback)".lstrip())
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("stopped", markup=False)
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if debugging():
+                raise
+            problem = configuration_problem(exc)
+            if problem:
+                report(
+                    problem,
+                    "check the DINGTALK_* / DINGSYNC_* variables and ./dingsync.toml "
+                    f"({DEBUG_ENV}=1 shows the traceback)",
+                )
+                raise typer.Exit(2) from None
+            report(
+                describe(exc),
+                f"unexpected; {DEBUG_ENV}=1 shows the traceback (please report it with the "
+                "command you ran)",
+            )
+            raise typer.Exit(1) from None

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from dingsync.cli import app
 from dingsync.dingtalk.models.events import event_from_http
 from dingsync.sandbox import SandboxConfig, SandboxServer
-from dingsync.store import db, repo_events
+from dingsync.store import db, repo, repo_events
 
 runner = CliRunner()
 
@@ -57,3 +57,33 @@ def test_replay_and_status(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> 
             row = repo_events.get_event(conn, row_id)
         assert row is not None and row["attempts"] == 1 and row["last_error"] is None
         engine.dispose()
+
+
+def test_status_without_credentials_reads_the_only_corp(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    for var in ("DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_CORP_ID"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("DINGSYNC_DATABASE_URL", sqlite_url)
+    engine = db.create_engine_for(sqlite_url)
+    db.migrate(engine)
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": "dingonlycorp"})
+        row_id = repo_events.insert_event(
+            conn,
+            corp_id="dingonlycorp",
+            event_id="e-1",
+            event_type="user_add_org",
+            source="http",
+            payload={"EventType": "user_add_org", "UserId": ["u1"]},
+        )
+        assert row_id is not None
+    result = runner.invoke(app, ["events", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["corp_id"] == "dingonlycorp" and out["inbox"] == {"pending": 1}
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": "dinganother"})
+    two = runner.invoke(app, ["events", "status"])
+    assert two.exit_code == 2 and "DINGTALK_CORP_ID" in two.output
+    engine.dispose()

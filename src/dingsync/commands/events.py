@@ -195,11 +195,13 @@ def status(
     """Inbox rows per status and the latest failures (no DingTalk call). ``--json``:
     ``{"corp_id", "inbox": {status: rows}, "failed": [{"id", "event_type", "attempts",
     "last_error", "received_at"}]}``."""
+    from dingsync.commands.web import resolve_corp
     from dingsync.store import repo_events
 
     settings = _settings(database_url)
     engine = open_engine(settings.database_url)
-    corp_id = settings.corp_id or settings.app_key or "default"
+    # Keyed as the sync and the receiver key it; without credentials: the database's only corp.
+    corp_id = settings.corp_id or settings.app_key or resolve_corp(settings, engine)
     with engine.connect() as conn:
         counts = repo_events.count_by_status(conn, corp_id)
         failed = repo_events.list_events(conn, corp_id, statuses=["failed"], limit=limit)

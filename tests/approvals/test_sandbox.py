@@ -158,7 +158,7 @@ def test_stats_and_mutations(sb: SandboxServer) -> None:
     before = sb.stats()["approvals"]
     area = sb.state.areas["approvals"]
     events: list[tuple[str, str]] = []
-    area.listeners.append(lambda kind, inst: events.append((kind, inst.status)))
+    area.listeners.append(lambda kind, inst, change: events.append((kind, inst.status)))
     with httpx.Client(base_url=sb.base_url) as http:
         made = http.post("/sandbox/mutate/approvals/submit", json={}).json()
         assert made["status"] == "RUNNING" and made["process_instance"]["result"] == ""

@@ -23,8 +23,8 @@ from starlette.responses import JSONResponse, Response
 from dingsync.sandbox import handlers
 from dingsync.sandbox.config import HISTORIC_PATHS, permission_denied
 from dingsync.sandbox.handlers import Call, Handler
+from dingsync.sandbox.mutations import BadMutation, MutationError, read_body
 from dingsync.sandbox.roles import ACTIONS as ROLE_ACTIONS
-from dingsync.sandbox.roles import UnknownId
 from dingsync.sandbox.roles import mutate_roles as apply_role_mutation
 from dingsync.sandbox.state import SandboxState
 from dingsync.sandbox.wire import (
@@ -589,24 +589,16 @@ def _add_sandbox_routes(app: FastAPI, state: SandboxState) -> None:
 
     @app.post("/sandbox/mutate/roles/{action}")
     async def mutate_roles(action: str, request: Request) -> JSONResponse:
-        """Custom-role mutations (``sandbox/roles.py``): 404 for an unknown role or userid,
-        409 for a change that cannot apply, 400 for an unknown action."""
-        if action not in ROLE_ACTIONS:
-            return JSONResponse({"error": f"unknown action {action!r}"}, status_code=400)
+        """Custom-role mutations (``sandbox/roles.py``): 400 for an unknown action or a
+        malformed body, 404 for an unknown role or userid, 409 for a change that cannot apply
+        (bodies as in ``dingsync.sandbox.mutations``)."""
         try:
-            body = await request.json()
-        except ValueError:
-            body = {}
-        try:
-            data = body if isinstance(body, dict) else {}
+            if action not in ROLE_ACTIONS:
+                raise BadMutation(f"unknown action {action!r}")
+            data = await read_body(request)
             return JSONResponse(apply_role_mutation(state, action, data))
-        except UnknownId as exc:
-            return JSONResponse(
-                {"errcode": exc.errcode, "errmsg": exc.message, "error": exc.message},
-                status_code=404,
-            )
-        except ValueError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=409)
+        except MutationError as exc:
+            return exc.response()
 
 
 class SandboxASGI:

@@ -44,6 +44,17 @@ from starlette.responses import JSONResponse
 
 from dingsync.sandbox.app import Route
 from dingsync.sandbox.handlers import Call, _json_object
+from dingsync.sandbox.mutations import (
+    Code,
+    MutationBody,
+    MutationConflict,
+    MutationError,
+    Text,
+    UserId,
+    read_body,
+    unknown,
+    validate,
+)
 from dingsync.sandbox.wire import ApiError, OapiError
 
 if TYPE_CHECKING:
@@ -289,6 +300,31 @@ class ApprovalWorld:
         at = bisect.bisect_left(pairs, key)
         if at < len(pairs) and pairs[at] == key:
             del pairs[at]
+
+
+@dataclass(frozen=True)
+class ApprovalChange:
+    """What one approvals mutation announces to :attr:`ApprovalsArea.listeners`, in the terms
+    of events.md §2.3.
+
+    ``event_type``: ``bpms_instance_change`` or ``bpms_task_change``; ``type``: ``start``,
+    ``finish``, ``terminate`` (instance withdrawn), ``cancel`` (task) or ``delete`` (instance
+    deleted, EB-78); ``result``: ``agree``/``refuse`` on a ``finish``, else ``None``; ``task``:
+    the task (``taskid``, ``userid`` — the approver, ``create_time``/``finish_time`` epoch ms,
+    ``status``, ``result``, ``activity_id``) for a task event, else ``None``; ``remark``: the
+    approver's comment on a task ``finish``, if any."""
+
+    event_type: str
+    instance: Instance
+    type: str
+    result: str | None = None
+    task: dict[str, Any] | None = None
+    remark: str | None = None
+
+
+#: A listener of approvals mutations: ``(event_type, instance, change)``; it may answer a JSON
+#: object (the emitted event), collected under ``events`` in the mutation's answer.
+ApprovalListener = Callable[[str, Instance, ApprovalChange], dict[str, Any] | None]
 
 
 def _local(ms: int, fmt: str) -> str:
@@ -882,9 +918,9 @@ class ApprovalsArea:
         }
         self._world: ApprovalWorld | None = None
         self._density: float | None = None
-        #: Called with ``(event_type, instance)`` after a mutation (``bpms_instance_change``,
-        #: ``bpms_task_change``).
-        self.listeners: list[Callable[[str, Instance], None]] = []
+        #: Called with ``(event_type, instance, change)`` for every event a mutation causes
+        #: (:class:`ApprovalChange`, in the order DingTalk sends them).
+        self.listeners: list[ApprovalListener] = []
 
     # -- the world -------------------------------------------------------------------------
     @property
@@ -1152,29 +1188,15 @@ class ApprovalsArea:
 
     # -- mutations -------------------------------------------------------------------------
     def control_routes(self, app: FastAPI) -> None:
-        """``POST /sandbox/mutate/approvals/submit {process_code, originator_userid}``,
+        """``POST /sandbox/mutate/approvals/submit {process_code?, originator_userid?}``,
         ``…/approve`` and ``…/refuse`` ``{process_instance_id, remark?}`` (the current task),
         ``…/terminate {process_instance_id, remark?}`` (the originator withdraws a running
         instance) and ``…/delete {process_instance_id}`` (the instance disappears, EB-78).
-        404 for an unknown instance, 409 when the instance is not running."""
-
-        async def body_of(request: Request) -> dict[str, Any]:
-            try:
-                data = await request.json()
-            except ValueError:
-                data = None
-            return data if isinstance(data, dict) else {}
-
-        @app.post("/sandbox/mutate/approvals/submit")
-        async def submit(request: Request) -> JSONResponse:
-            data = await body_of(request)
-            try:
-                inst = self.submit(data.get("process_code"), data.get("originator_userid"))
-            except KeyError as exc:
-                return JSONResponse({"error": f"unknown {exc.args[0]}"}, status_code=404)
-            return JSONResponse(self._mutation_answer(inst))
-
-        for action in ("approve", "refuse", "terminate", "delete"):
+        200 answers the instance and the ``events`` the listeners emitted; 400 (400002) for a
+        malformed body, 404 for an unknown instance (820005), template (830001) or originator
+        (60121), 409 (820005 审批单状态异常) when the instance is not running (see
+        ``dingsync.sandbox.mutations``)."""
+        for action in ("submit", "approve", "refuse", "terminate", "delete"):
             app.add_api_route(
                 f"/sandbox/mutate/approvals/{action}", self._act_endpoint(action), methods=["POST"]
             )
@@ -1182,23 +1204,23 @@ class ApprovalsArea:
     def _act_endpoint(self, action: str) -> Callable[[Request], Any]:
         async def act(request: Request) -> JSONResponse:
             try:
-                data = await request.json()
-            except ValueError:
-                data = None
-            data = data if isinstance(data, dict) else {}
-            try:
-                pid = data.get("process_instance_id")
-                if action == "delete":
-                    inst = self.delete(pid)
-                elif action == "terminate":
-                    inst = self.terminate(pid, data.get("remark"))
+                data = await read_body(request)
+                if action == "submit":
+                    sub = validate(SubmitBody, data)
+                    inst, events = self._submit(sub.process_code, sub.originator_userid)
+                elif action == "delete":
+                    pid = validate(DeleteBody, data).process_instance_id
+                    inst, events = self._delete(pid)
                 else:
-                    inst = self.act(pid, action, data.get("remark"))
-            except KeyError as exc:
-                return JSONResponse({"error": f"unknown {exc.args[0]}"}, status_code=404)
-            except ValueError as exc:
-                return JSONResponse({"error": str(exc)}, status_code=409)
-            return JSONResponse(self._mutation_answer(inst))
+                    body = validate(ActBody, data)
+                    pid, remark = body.process_instance_id, body.remark
+                    if action == "terminate":
+                        inst, events = self._terminate(pid, remark)
+                    else:
+                        inst, events = self._act(pid, action, remark)
+            except MutationError as exc:
+                return exc.response()
+            return JSONResponse({**self._mutation_answer(inst), "events": events})
 
         act.__name__ = f"sandbox_approvals_{action}"
         return act
@@ -1213,21 +1235,45 @@ class ApprovalsArea:
             "process_instance": render_old(inst),
         }
 
-    def _notify(self, event: str, inst: Instance) -> None:
-        for listener in list(self.listeners):
-            listener(event, inst)
+    def _notify(self, changes: list[ApprovalChange]) -> list[dict[str, Any]]:
+        """Tell every listener about each change, in order; what they answer, in order."""
+        answers: list[dict[str, Any]] = []
+        for change in changes:
+            for listener in list(self.listeners):
+                answer = listener(change.event_type, change.instance, change)
+                if isinstance(answer, dict):
+                    answers.append(answer)
+        return answers
+
+    def _running(self, pid: str | None) -> Instance:
+        """The instance ``pid`` (404 820005 when unknown)."""
+        inst = self._instance(str(pid) if pid else None)
+        if inst is None:
+            raise unknown("process_instance", "process_instance_id", pid)
+        return inst
+
+    @staticmethod
+    def _not_running(inst: Instance) -> MutationConflict:
+        return MutationConflict(
+            f"instance is {inst.status}, not RUNNING", errcode=820005, errmsg="审批单状态异常"
+        )
 
     def submit(self, process_code: Any, originator: Any) -> Instance:
-        """Start a new RUNNING instance now (by the sandbox clock). ``KeyError`` for an unknown
-        template or person."""
+        """Start a new RUNNING instance now (by the sandbox clock): listeners hear
+        ``bpms_instance_change`` ``start`` and ``bpms_task_change`` ``start`` for the first
+        approver's task. ``KeyError`` (:class:`~dingsync.sandbox.mutations.UnknownEntity`) for
+        an unknown template or person."""
+        return self._submit(process_code, originator)[0]
+
+    def _submit(self, process_code: Any, originator: Any) -> tuple[Instance, list[Any]]:
         world = self.world
         tpl = world.template(str(process_code)) if process_code else world.templates[1]
         if tpl is None:
-            raise KeyError("process_code")
+            raise unknown("process_code", "process_code", process_code)
         company = self.state.company
         userid = str(originator) if originator else sorted(company.users)[0]
         if userid not in company.users:
-            raise KeyError("originator_userid")
+            raise unknown("user", "originator_userid", userid)
         now = self.state.clock.now_ms()
         now -= now % MINUTE_MS
         with self.state.lock:
@@ -1240,23 +1286,33 @@ class ApprovalsArea:
             inst.tasks[0].update(status="RUNNING")
             inst.records = inst.records[:1]
             world.add(inst)
-        self._notify("bpms_instance_change", inst)
-        return inst
+        changes = [ApprovalChange("bpms_instance_change", inst, "start")] + [
+            ApprovalChange("bpms_task_change", inst, "start", task=dict(t))
+            for t in inst.tasks
+            if t["status"] == "RUNNING"
+        ]
+        return inst, self._notify(changes)
 
     def act(self, pid: Any, action: str, remark: Any = None) -> Instance:
-        """Approve or refuse the current (RUNNING) task of a running instance. ``KeyError``
-        for an unknown instance, ``ValueError`` when it is not running."""
-        inst = self._instance(str(pid) if pid else None)
-        if inst is None:
-            raise KeyError("process_instance_id")
+        """Approve (``approve``) or refuse (``refuse``) the current (RUNNING) task of a running
+        instance. Listeners hear ``bpms_task_change`` ``finish`` (``result`` agree/refuse,
+        ``remark``) for that approver, then ``bpms_task_change`` ``start`` for the next approver
+        — or, after the last approval or a refusal, ``bpms_instance_change`` ``finish`` with the
+        result. ``KeyError`` for an unknown instance, ``ValueError``
+        (:class:`~dingsync.sandbox.mutations.MutationConflict`) when it is not running."""
+        return self._act(pid, action, remark)[0]
+
+    def _act(self, pid: Any, action: str, remark: Any = None) -> tuple[Instance, list[Any]]:
+        inst = self._running(pid)
         now = self.state.clock.now_ms()
         now -= now % MINUTE_MS
+        note = str(remark) if remark else None
         with self.state.lock:
             if inst.status != "RUNNING":
-                raise ValueError(f"instance is {inst.status}, not RUNNING")
+                raise self._not_running(inst)
             current = next((t for t in inst.tasks if t["status"] in ("RUNNING", "NEW")), None)
             if current is None:
-                raise ValueError("no open task")
+                raise MutationConflict("no open task", errcode=820005, errmsg="审批单状态异常")
             agree = action == "approve"
             current.update(
                 status="COMPLETED", result="AGREE" if agree else "REFUSE", finish_time=now
@@ -1268,12 +1324,25 @@ class ApprovalsArea:
                 "result": "AGREE" if agree else "REFUSE",
                 "activity_id": current["activity_id"],
             }
-            if remark:
-                rec["remark"] = str(remark)
+            if note:
+                rec["remark"] = note
             inst.records.append(rec)
+            changes = [
+                ApprovalChange(
+                    "bpms_task_change",
+                    inst,
+                    "finish",
+                    "agree" if agree else "refuse",
+                    task=dict(current),
+                    remark=note,
+                )
+            ]
             following = [t for t in inst.tasks if t["status"] in ("RUNNING", "NEW")]
             if agree and following:
-                following[0]["status"] = "RUNNING"
+                following[0].update(status="RUNNING", create_time=now)
+                changes.append(
+                    ApprovalChange("bpms_task_change", inst, "start", task=dict(following[0]))
+                )
             else:
                 for t in following:
                     t.update(status="CANCELED", result="")
@@ -1282,23 +1351,22 @@ class ApprovalsArea:
                     "agree" if agree else "refuse",
                     now,
                 )
-        self._notify("bpms_task_change", inst)
-        if inst.status != "RUNNING":
-            self._notify("bpms_instance_change", inst)
-        return inst
+                changes.append(ApprovalChange("bpms_instance_change", inst, "finish", inst.result))
+        return inst, self._notify(changes)
 
     def terminate(self, pid: Any, remark: Any = None) -> Instance:
         """The originator withdraws (撤销) a running instance: status ``TERMINATED``, result
-        ``""``, open tasks ``CANCELED``; listeners hear ``bpms_instance_change``. ``KeyError``
-        for an unknown instance, ``ValueError`` when it is not running."""
-        inst = self._instance(str(pid) if pid else None)
-        if inst is None:
-            raise KeyError("process_instance_id")
+        ``""``, open tasks ``CANCELED``; listeners hear ``bpms_instance_change`` ``terminate``.
+        ``KeyError`` for an unknown instance, ``ValueError`` when it is not running."""
+        return self._terminate(pid, remark)[0]
+
+    def _terminate(self, pid: Any, remark: Any = None) -> tuple[Instance, list[Any]]:
+        inst = self._running(pid)
         now = self.state.clock.now_ms()
         now -= now % MINUTE_MS
         with self.state.lock:
             if inst.status != "RUNNING":
-                raise ValueError(f"instance is {inst.status}, not RUNNING")
+                raise self._not_running(inst)
             for t in inst.tasks:
                 if t["status"] in ("RUNNING", "NEW"):
                     t.update(status="CANCELED", result="")
@@ -1312,21 +1380,42 @@ class ApprovalsArea:
                 }
             )
             inst.status, inst.result, inst.finish_ms = "TERMINATED", "", now
-        self._notify("bpms_instance_change", inst)
-        return inst
+        return inst, self._notify([ApprovalChange("bpms_instance_change", inst, "terminate")])
 
     def delete(self, pid: Any) -> Instance:
         """Delete an instance (any status): it leaves ``listids``/``instanceIds/query`` and both
-        ``get`` APIs answer not-found; listeners hear ``bpms_instance_change`` with
-        ``inst.deleted`` set (EB-78). ``KeyError`` for an unknown instance."""
-        inst = self._instance(str(pid) if pid else None)
-        if inst is None:
-            raise KeyError("process_instance_id")
+        ``get`` APIs answer not-found; listeners hear ``bpms_instance_change`` ``delete`` with
+        ``inst.deleted`` set (whether it is pushed is the events area's knob, EB-78).
+        ``KeyError`` for an unknown instance."""
+        return self._delete(pid)[0]
+
+    def _delete(self, pid: Any) -> tuple[Instance, list[Any]]:
+        inst = self._running(pid)
         with self.state.lock:
             self.world.remove(inst)
             inst.deleted = True
-        self._notify("bpms_instance_change", inst)
-        return inst
+        return inst, self._notify([ApprovalChange("bpms_instance_change", inst, "delete")])
+
+
+class SubmitBody(MutationBody):
+    """``submit``: the template (default the second one) and the originator (default the first
+    userid)."""
+
+    process_code: Code | None = None
+    originator_userid: UserId | None = None
+
+
+class ActBody(MutationBody):
+    """``approve``, ``refuse``, ``terminate``: which instance, and an optional remark."""
+
+    process_instance_id: Code
+    remark: Text | None = None
+
+
+class DeleteBody(MutationBody):
+    """``delete``: which instance."""
+
+    process_instance_id: Code
 
 
 def render_status_new(inst: Instance) -> str:

@@ -44,11 +44,23 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+from pydantic import Field, StrictBool, StrictInt, StrictStr, StringConstraints
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from dingsync.sandbox.mutations import (
+    BadMutation,
+    MutationBody,
+    MutationConflict,
+    MutationError,
+    UserId,
+    fields_of,
+    read_body,
+    unknown,
+    validate,
+)
 from dingsync.sandbox.wire import OapiError
 
 if TYPE_CHECKING:
@@ -718,6 +730,23 @@ def _dates_between(start: date, end: date) -> list[date]:
 # ---------------------------------------------------------------------------------------------
 # The area
 # ---------------------------------------------------------------------------------------------
+class PunchBody(MutationBody):
+    """``POST /sandbox/mutate/attendance/punch``: every field optional. ``check_time`` epoch ms
+    (a JSON integer or a string of digits)."""
+
+    userid: UserId | None = None
+    check_time: (
+        Annotated[StrictInt, Field(ge=0)]
+        | Annotated[StrictStr, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{1,16}$")]
+        | None
+    ) = None
+    check_type: Literal["OnDuty", "OffDuty"] | None = None
+    location_result: Literal["Normal", "Outside"] | None = None
+    location_method: Literal["MAP", "WIFI", "ATM"] | None = None
+    device_sn: Annotated[StrictStr, StringConstraints(max_length=64)] | None = None
+    check_by_user: StrictBool | None = None
+
+
 class AttendanceArea:
     """The attendance area of a sandbox (see ``dingsync.sandbox.areas``).
 
@@ -802,13 +831,13 @@ class AttendanceArea:
             if userid is None:
                 pool = sorted(u for g in self.world.groups for u in g.members if u in company.users)
                 if not pool:
-                    raise ValueError("nobody can punch")
+                    raise MutationConflict("nobody can punch")
                 userid = self.rng.choice(pool)
             user = company.users.get(userid)
             if user is None:
-                raise KeyError("userid")
+                raise unknown("user", "userid", userid)
             if not user.active:
-                raise ValueError(f"{userid} has not activated DingTalk and cannot punch")
+                raise MutationConflict(f"{userid} has not activated DingTalk and cannot punch")
             at_ms = self.state.clock.now_ms() if check_time is None else int(check_time)
             group = self._group_of(userid)
             day, index = self._locate(userid, group, at_ms, check_type)
@@ -979,48 +1008,21 @@ class AttendanceArea:
     def control_routes(self, app: FastAPI) -> None:
         """``POST /sandbox/mutate/attendance/punch`` (see the module docstring): answers the
         emitted event like the contacts mutations, plus ``punch``; without an events area
-        ``{"punch": …, "item": …}``. 404 ``{"errcode": 60121, …}`` for an unknown userid,
-        400 ``{"errcode": 400002, …}`` for a bad field."""
-
-        def boolean(value: Any) -> bool:
-            if not isinstance(value, bool):
-                raise ValueError("check_by_user must be true or false")
-            return value
-
-        def epoch_ms(value: Any) -> int:
-            if isinstance(value, bool) or not str(value).strip().isdigit():
-                raise ValueError("check_time must be epoch milliseconds")
-            return int(value)
-
-        fields: dict[str, Callable[[Any], Any]] = {
-            "userid": str,
-            "check_time": epoch_ms,
-            "check_type": str,
-            "location_result": str,
-            "location_method": str,
-            "device_sn": str,
-            "check_by_user": boolean,
-        }
+        ``{"punch": …, "item": …}``. 400 ``{"errcode": 400002, …}`` for a malformed body or
+        field, 404 ``{"errcode": 60121, …}`` for an unknown userid, 409 for a person who
+        cannot punch (not activated) — see ``dingsync.sandbox.mutations``."""
 
         async def punch(request: Request) -> JSONResponse:
             try:
-                body = await request.json()
-            except ValueError:
-                body = None
-            data = body if isinstance(body, dict) else {}
-            try:
-                kwargs = {k: cast(data[k]) for k, cast in fields.items() if data.get(k) is not None}
+                body = validate(PunchBody, await read_body(request))
+                kwargs = fields_of(body)
+                if "check_time" in kwargs:
+                    kwargs["check_time"] = int(kwargs["check_time"])
                 outcome = self.punch(**kwargs)
-            except KeyError as exc:
-                return JSONResponse(
-                    {"errcode": 60121, "errmsg": "找不到该用户", "error": f"unknown {exc.args[0]}"},
-                    status_code=404,
-                )
+            except MutationError as exc:
+                return exc.response()
             except (ValueError, TypeError) as exc:
-                return JSONResponse(
-                    {"errcode": ERR_PARAM, "errmsg": f"无效的参数: {exc}", "error": str(exc)},
-                    status_code=400,
-                )
+                return BadMutation(str(exc)).response()
             answer: dict[str, Any] = dict(outcome["answers"][0]) if outcome["answers"] else {}
             if not answer:
                 answer["item"] = outcome["item"]

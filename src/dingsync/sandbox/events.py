@@ -1,22 +1,27 @@
 """Sandbox area ``events``: a mutation API that changes the company, and DingTalk's two ways of
 pushing the matching events — encrypted HTTP callbacks and Stream mode (events.md §1, §3, §5).
 
-Mutations (``POST /sandbox/mutate/contacts/<kind>``, JSON body, every field optional — missing
-ones are drawn from a seeded RNG): ``hire {dept_id, name}``, ``move {userid, to_dept_id}``,
-``modify {userid, title}``, ``leave {userid}``, ``rejoin {userid}`` (a leaver comes back; the
-departure record stays as history), ``create_department {parent_id, name}``, ``admin_add
-{userid, sys_level (1 main, 2 sub — the default), dept_ids (a sub-administrator's scope;
-default 1–3 random departments, the main administrator's is ``[1]``)}``, ``admin_remove
-{userid}`` (default a random sub-administrator; removing the last main administrator is refused
-with 400), and ``random {n, kinds}`` (``n`` random ones among the contacts kinds, or among
-``kinds``, which may name the admin kinds too). Each changes ``state.company`` in place, calls
-``state.reindex()`` and emits one event (``user_add_org``, ``user_modify_org``,
+Mutations (``POST /sandbox/mutate/contacts/<kind>``, a JSON object, every field optional —
+missing ones are drawn from a seeded RNG; validated per kind by the ``*Body`` models):
+``hire {userid, dept_id, name, title}``, ``move {userid, to_dept_id}``, ``modify {userid,
+title}``, ``leave {userid}`` (the departure dated now, its last work day the Asia/Shanghai
+midnight before), ``rejoin {userid}`` (a leaver comes back; the departure record stays as
+history), ``create_department {parent_id, name}``, ``admin_add {userid, sys_level (1 main, 2
+sub — the default), dept_ids (a sub-administrator's scope; default 1–3 random departments, the
+main administrator's is ``[1]``)}``, ``admin_remove {userid}`` (default a random
+sub-administrator; removing the last main administrator is refused with 400), and ``random {n
+(1..1000), kinds}`` (``n`` random ones among the contacts kinds, or among ``kinds``, which may
+name the admin kinds too; the event loop runs between them). Each changes ``state.company`` in
+place, calls ``state.reindex()`` and emits one event (``user_add_org``, ``user_modify_org``,
 ``user_leave_org``, ``org_dept_create``, ``org_admin_add``, ``org_admin_remove`` — the admin
-events carry only ``UserId``/``userId``, events.md §2.2). An unknown id answers 404
-``{"errcode": 60121 | 60003, "errmsg", "error"}``, a mutation that cannot apply 409
-``{"error"}``. Approval mutations of the ``approvals`` area (``/sandbox/mutate/approvals/...``)
-are heard through its ``listeners`` and emitted as ``bpms_instance_change``/``bpms_task_change``;
-so are the attendance area's punches (``POST /sandbox/mutate/attendance/punch``, see
+events carry only ``UserId``/``userId``, events.md §2.2). Errors as every mutation endpoint
+answers them (``dingsync.sandbox.mutations``): 400 ``errcode`` 400002 for a malformed body, 404
+``60121``/``60003`` for an unknown user/department, 409 when the change cannot apply (e.g.
+``rejoin`` of someone employed). Approval mutations of the ``approvals`` area
+(``/sandbox/mutate/approvals/...``) are heard through its ``listeners`` as
+:class:`~dingsync.sandbox.approvals.ApprovalChange` and emitted as ``bpms_instance_change`` /
+``bpms_task_change`` (events.md §2.3: the task events name the approver and ``taskId``); so are
+the attendance area's punches (``POST /sandbox/mutate/attendance/punch``, see
 ``sandbox/attendance.py``), emitted as ``attendance_check_record`` with a ``DataList``
 (legacy) / ``dataList`` (current, Stream) of one item.
 
@@ -60,10 +65,11 @@ import time
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import httpx
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from pydantic import Field, StrictInt
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -78,6 +84,19 @@ from dingsync.sandbox.company import (
     User,
 )
 from dingsync.sandbox.handlers import Call
+from dingsync.sandbox.mutations import (
+    BadMutation,
+    DeptId,
+    MutationBody,
+    MutationConflict,
+    MutationError,
+    Name,
+    UserId,
+    fields_of,
+    read_body,
+    unknown,
+    validate,
+)
 from dingsync.sandbox.wire import ApiError, OapiError
 
 if TYPE_CHECKING:
@@ -90,6 +109,13 @@ MUTATION_KINDS = ("hire", "move", "modify", "leave", "rejoin", "create_departmen
 ADMIN_KINDS = ("admin_add", "admin_remove")
 ALL_KINDS = MUTATION_KINDS + ADMIN_KINDS
 MAX_KEPT = 20_000
+DAY_MS = 86_400_000
+_GMT8_MS = 8 * 3_600_000
+
+
+def shanghai_midnight_ms(ms: int) -> int:
+    """Epoch ms of the Asia/Shanghai (UTC+8, no DST) midnight that starts the day of ``ms``."""
+    return ms - (ms + _GMT8_MS) % DAY_MS
 
 
 @dataclass
@@ -157,26 +183,95 @@ class SandboxEvent:
         return {"call_back_tag": self.event_type, "event_time": self.born_ms, key: data}
 
 
-class MutationRefused(ValueError):
+class MutationRefused(BadMutation):
     """A mutation DingTalk itself would refuse (answered 400, e.g. removing the last main
     administrator)."""
 
 
-#: errcode/errmsg of the 404 answered for an unknown id, by the id's name.
-_UNKNOWN: dict[str, tuple[int, str]] = {
-    "userid": (60121, "找不到该用户"),
-    "dept_id": (60003, "部门不存在"),
-    "to_dept_id": (60003, "部门不存在"),
-    "parent_id": (60003, "部门不存在"),
-    "dept_ids": (60003, "部门不存在"),
+class HireBody(MutationBody):
+    """``hire``: every field optional (drawn when absent)."""
+
+    userid: UserId | None = None
+    dept_id: DeptId | None = None
+    name: Name | None = None
+    title: Name | None = None
+
+
+class MoveBody(MutationBody):
+    """``move``: a non-leader membership of ``userid`` moves to ``to_dept_id``."""
+
+    userid: UserId | None = None
+    to_dept_id: DeptId | None = None
+
+
+class ModifyBody(MutationBody):
+    """``modify``: a new title (and work place) for ``userid``."""
+
+    userid: UserId | None = None
+    title: Name | None = None
+
+
+class UserBody(MutationBody):
+    """``leave``, ``rejoin``, ``admin_remove``: who."""
+
+    userid: UserId | None = None
+
+
+class CreateDepartmentBody(MutationBody):
+    """``create_department``: under ``parent_id``, named ``name``."""
+
+    parent_id: DeptId | None = None
+    name: Name | None = None
+
+
+class AdminAddBody(MutationBody):
+    """``admin_add``: ``sys_level`` 1 (main) or 2 (sub, the default), a sub-administrator's
+    ``dept_ids``."""
+
+    userid: UserId | None = None
+    sys_level: Literal[1, 2] | None = None
+    dept_ids: Annotated[list[DeptId], Field(min_length=1, max_length=200)] | None = None
+
+
+#: Most random mutations one ``random`` call makes.
+RANDOM_MAX = 1000
+
+
+class RandomBody(MutationBody):
+    """``random``: ``n`` (1..1000) mutations among ``kinds`` (default the contacts kinds)."""
+
+    n: Annotated[StrictInt, Field(ge=1, le=RANDOM_MAX)] = 1
+    kinds: (
+        Annotated[
+            list[
+                Literal[
+                    "hire",
+                    "move",
+                    "modify",
+                    "leave",
+                    "rejoin",
+                    "create_department",
+                    "admin_add",
+                    "admin_remove",
+                ]
+            ],
+            Field(min_length=1),
+        ]
+        | None
+    ) = None
+
+
+#: The body model of each mutation kind.
+BODIES: dict[str, type[MutationBody]] = {
+    "hire": HireBody,
+    "move": MoveBody,
+    "modify": ModifyBody,
+    "leave": UserBody,
+    "rejoin": UserBody,
+    "create_department": CreateDepartmentBody,
+    "admin_add": AdminAddBody,
+    "admin_remove": UserBody,
 }
-
-
-def _unknown(name: str) -> JSONResponse:
-    errcode, errmsg = _UNKNOWN.get(name, (400002, "无效的参数"))
-    return JSONResponse(
-        {"errcode": errcode, "errmsg": errmsg, "error": f"unknown {name}"}, status_code=404
-    )
 
 
 @dataclass
@@ -781,32 +876,28 @@ class EventsArea:
         for kind in ALL_KINDS:
 
             async def mutate(request: Request, kind: str = kind) -> JSONResponse:
-                data = await body_of(request)
                 try:
-                    ev = self.mutate(kind, data)
-                except KeyError as exc:
-                    return _unknown(str(exc.args[0]))
-                except MutationRefused as exc:
-                    return JSONResponse(
-                        {"errcode": 400002, "errmsg": str(exc), "error": str(exc)},
-                        status_code=400,
-                    )
-                except (ValueError, TypeError) as exc:
-                    return JSONResponse({"error": str(exc)}, status_code=409)
+                    ev = self.mutate(kind, await read_body(request))
+                except MutationError as exc:
+                    return exc.response()
                 return JSONResponse(_event_answer(ev))
 
             app.add_api_route(f"/sandbox/mutate/contacts/{kind}", mutate, methods=["POST"])
 
         @app.post("/sandbox/mutate/contacts/random")
         async def mutate_random(request: Request) -> JSONResponse:
-            data = await body_of(request)
-            n = int(data.get("n", 1))
-            kinds = data.get("kinds") or list(MUTATION_KINDS)
-            unknown = sorted(set(kinds) - set(ALL_KINDS))
-            if unknown:
-                return JSONResponse({"error": f"unknown kinds {unknown}"}, status_code=400)
-            events = [self.mutate_random(kinds) for _ in range(n)]
-            return JSONResponse({"events": [_event_answer(e) for e in events if e]})
+            try:
+                body = validate(RandomBody, await read_body(request))
+            except MutationError as exc:
+                return exc.response()
+            kinds = list(body.kinds or MUTATION_KINDS)
+            events: list[SandboxEvent] = []
+            for _ in range(body.n):
+                ev = self.mutate_random(kinds)
+                if ev is not None:
+                    events.append(ev)
+                await asyncio.sleep(0)  # let pushes, ACKs and other requests run between
+            return JSONResponse({"events": [_event_answer(e) for e in events]})
 
         @app.post("/sandbox/events/callback")
         async def subscribe(request: Request) -> JSONResponse:
@@ -862,17 +953,21 @@ class EventsArea:
     # mutations (change the company in place, reindex, emit)
     # ==========================================================================================
     def mutate(self, kind: str, data: dict[str, Any] | None = None) -> SandboxEvent:
-        """Apply one mutation of ``kind`` (see the module docstring); ``KeyError`` for an
-        unknown id, ``ValueError`` when nothing fits."""
-        data = data or {}
-        fn = getattr(self, f"_m_{kind}", None)
-        if fn is None or kind not in ALL_KINDS:
+        """Apply one mutation of ``kind`` (see the module docstring) with the JSON body
+        ``data``. Raises :class:`~dingsync.sandbox.mutations.BadMutation` (400) for a malformed
+        body, :class:`~dingsync.sandbox.mutations.UnknownEntity` (404, a ``KeyError``) for an
+        unknown id, :class:`~dingsync.sandbox.mutations.MutationConflict` (409, a
+        ``ValueError``) when it cannot apply, :class:`MutationRefused` (400) when DingTalk
+        would refuse it."""
+        if kind not in ALL_KINDS:
             raise KeyError(kind)
+        fields = fields_of(validate(BODIES[kind], data or {}))
+        fn = getattr(self, f"_m_{kind}")
         with self.state.lock:
-            fields, event_type = fn(data)
+            ev_fields, event_type = fn(fields)
             self.state.reindex()
         self.counters[f"mutations_{kind}"] += 1
-        return self.emit(event_type, fields)
+        return self.emit(event_type, ev_fields)
 
     def mutate_random(self, kinds: list[str] | None = None) -> SandboxEvent | None:
         """One random mutation among ``kinds`` (default the contacts kinds, weighted towards
@@ -932,28 +1027,42 @@ class EventsArea:
     def _user_fields(self, userid: str, event_type: str) -> tuple[dict[str, Any], str]:
         return {"userId": [userid], "optStaffId": self._company().main_admin_userid}, event_type
 
+    def _dept(self, name: str, dept_id: int) -> int:
+        """``dept_id`` if the company has it, else :func:`unknown` (404, 60003)."""
+        if dept_id not in self._company().departments:
+            raise unknown("department", name, dept_id)
+        return dept_id
+
     def _m_hire(self, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
         c = self._company()
-        dept_id = int(data.get("dept_id") or self.rng.choice(self._non_root_depts()))
-        if dept_id not in c.departments:
-            raise KeyError("dept_id")
+        if "dept_id" in data:
+            dept_id = self._dept("dept_id", data["dept_id"])
+        else:
+            dept_id = self.rng.choice(self._non_root_depts() or [ROOT_DEPT_ID])
         n = self.counters["mutations_hire"] + 1
-        userid = str(data.get("userid") or f"hire{self.state.config.seed}x{n:05d}")
-        while userid in c.users or userid in c.leavers:
-            n += 1000
+        if "userid" in data:
+            userid = data["userid"]
+            if userid in c.users:
+                raise MutationConflict(f"{userid} is already employed")
+            if userid in c.leavers:
+                raise MutationConflict(f"{userid} left the company: bring them back with rejoin")
+        else:
             userid = f"hire{self.state.config.seed}x{n:05d}"
+            while userid in c.users or userid in c.leavers:
+                n += 1000
+                userid = f"hire{self.state.config.seed}x{n:05d}"
         now_ms = self.state.clock.now_ms()
         mobile = f"139{self.rng.randrange(10**8):08d}"
         user = User(
             userid=userid,
             unionid=uuid.UUID(int=self.rng.getrandbits(128)).hex[:28],
-            name=str(data.get("name") or f"新员工{n}"),
+            name=data.get("name") or f"新员工{n}",
             avatar="",
             state_code="86",
             mobile=mobile,
             hide_mobile=False,
             job_number=f"H{n:05d}",
-            title=str(data.get("title") or "工程师"),
+            title=data.get("title") or "工程师",
             hired_date=now_ms,
             active=True,
             admin=False,
@@ -967,15 +1076,16 @@ class EventsArea:
         return self._user_fields(userid, "user_add_org")
 
     def _pick_user(self, data: dict[str, Any]) -> str:
+        """``data["userid"]`` (an employee, else 404 60121), or a random movable person."""
         c = self._company()
-        if data.get("userid"):
+        if "userid" in data:
             userid = str(data["userid"])
             if userid not in c.users:
-                raise KeyError("userid")
+                raise unknown("user", "userid", userid)
             return userid
         pool = self._movable_users()
         if not pool:
-            raise ValueError("nobody can be changed")
+            raise MutationConflict("nobody can be changed")
         return self.rng.choice(pool)
 
     def _m_move(self, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -983,18 +1093,18 @@ class EventsArea:
         userid = self._pick_user(data)
         user = c.users[userid]
         current = {m.dept_id for m in user.memberships}
-        choices = [d for d in self._non_root_depts() if d not in current]
-        if data.get("to_dept_id"):
-            to = int(data["to_dept_id"])
-            if to not in c.departments:
-                raise KeyError("to_dept_id")
-        elif choices:
-            to = self.rng.choice(choices)
+        if "to_dept_id" in data:
+            to = self._dept("to_dept_id", data["to_dept_id"])
+            if to in current:
+                raise MutationConflict(f"{userid} is already a member of department {to}")
         else:
-            raise ValueError("no department to move to")
+            choices = [d for d in self._non_root_depts() if d not in current]
+            if not choices:
+                raise MutationConflict("no department to move to")
+            to = self.rng.choice(choices)
         movable = [m for m in user.memberships if not m.leader]
         if not movable:
-            raise ValueError("only leader memberships")
+            raise MutationConflict(f"{userid} holds only leader memberships")
         old = self.rng.choice(movable)
         order = self._next_order(to)
         user.memberships = [m for m in user.memberships if m is not old] + [
@@ -1006,11 +1116,8 @@ class EventsArea:
         c = self._company()
         userid = self._pick_user(data)
         user = c.users[userid]
-        user.title = str(
-            data.get("title")
-            or self.rng.choice(
-                ["高级工程师", "产品经理", "设计师", "运营专员", "销售经理", "架构师"]
-            )
+        user.title = data.get("title") or (
+            self.rng.choice(["高级工程师", "产品经理", "设计师", "运营专员", "销售经理", "架构师"])
             + f"·{self.rng.randrange(1000)}"
         )
         user.work_place = self.rng.choice(["上海", "杭州", "北京", "深圳", None])
@@ -1036,7 +1143,7 @@ class EventsArea:
             mobile=user.mobile,
             leave_time=now_ms,
             leave_reason="leave",
-            last_work_day=now_ms - now_ms % 86_400_000,
+            last_work_day=shanghai_midnight_ms(now_ms),
             dept_list=[LeaverDepartment(d, c.dept_path(d)) for d in depts if d in c.departments],
             main_dept_id=depts[0],
             main_dept_name=c.departments[depts[0]].name,
@@ -1048,14 +1155,16 @@ class EventsArea:
 
     def _m_rejoin(self, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
         c = self._company()
-        if data.get("userid"):
+        if "userid" in data:
             userid = str(data["userid"])
-            if userid not in c.leavers or userid in c.users:
-                raise KeyError("userid")
+            if userid in c.users:
+                raise MutationConflict(f"{userid} is employed: only someone who left can rejoin")
+            if userid not in c.leavers:
+                raise unknown("user", "userid", userid)
         else:
             pool = sorted(u for u in c.leavers if u not in c.users)
             if not pool:
-                raise ValueError("no leaver to bring back")
+                raise MutationConflict("no leaver to bring back")
             userid = self.rng.choice(pool)
         lv = c.leavers[userid]
         dept_id = lv.main_dept_id if lv.main_dept_id in c.departments else ROOT_DEPT_ID
@@ -1086,16 +1195,20 @@ class EventsArea:
 
     def _m_create_department(self, data: dict[str, Any]) -> tuple[dict[str, Any], str]:
         c = self._company()
-        parent = int(data.get("parent_id") or self.rng.choice(sorted(c.departments)))
-        if parent not in c.departments:
-            raise KeyError("parent_id")
+        if "parent_id" in data:
+            parent = self._dept("parent_id", data["parent_id"])
+        else:
+            parent = self.rng.choice(sorted(c.departments))
         dept_id = max(c.departments) + 1
-        siblings = [d.order for d in c.departments.values() if d.parent_id == parent]
+        name = data.get("name") or f"新部门{dept_id}"
+        siblings = [d for d in c.departments.values() if d.parent_id == parent]
+        if any(d.name == name for d in siblings):
+            raise MutationConflict(f"department {parent} already has a sub-department {name}")
         c.departments[dept_id] = Department(
             dept_id=dept_id,
-            name=str(data.get("name") or f"新部门{dept_id}"),
+            name=name,
             parent_id=parent,
-            order=(max(siblings) + 1) if siblings else 1,
+            order=(max(d.order for d in siblings) + 1) if siblings else 1,
         )
         return {"deptId": [dept_id]}, "org_dept_create"
 
@@ -1104,31 +1217,24 @@ class EventsArea:
         scope ``dept_ids``: top departments of what they manage). An administrator already is
         given the new level and scope."""
         c = self._company()
-        given = data.get("sys_level") or 2
-        if given not in (1, 2, "1", "2"):
-            raise MutationRefused("sys_level must be 1 (main) or 2 (sub-administrator)")
-        level = int(given)
-        if data.get("userid"):
+        level = int(data.get("sys_level") or 2)
+        if "userid" in data:
             userid = str(data["userid"])
             if userid not in c.users:
-                raise KeyError("userid")
+                raise unknown("user", "userid", userid)
         else:
             pool = sorted(
                 u.userid for u in c.users.values() if u.active and u.userid not in c.admins
             )
             if not pool:
-                raise ValueError("nobody can become an administrator")
+                raise MutationConflict("nobody can become an administrator")
             userid = self.rng.choice(pool)
         if level == 1:
             scope = [ROOT_DEPT_ID]
-        elif data.get("dept_ids"):
-            raw = data["dept_ids"]
-            try:
-                scope = sorted({int(d) for d in (raw if isinstance(raw, list) else [raw])})
-            except (TypeError, ValueError):
-                raise MutationRefused("dept_ids must be department ids") from None
-            if any(d not in c.departments for d in scope):
-                raise KeyError("dept_ids")
+        elif "dept_ids" in data:
+            scope = sorted(set(data["dept_ids"]))
+            for d in scope:
+                self._dept("dept_ids", d)
         else:
             depts = self._non_root_depts()
             scope = sorted(self.rng.sample(depts, min(len(depts), self.rng.randint(1, 3))))
@@ -1144,17 +1250,17 @@ class EventsArea:
         """Take ``userid``'s administrator role (and scope) away; the last main administrator
         cannot be removed (:class:`MutationRefused`)."""
         c = self._company()
-        if data.get("userid"):
+        if "userid" in data:
             userid = str(data["userid"])
             if userid not in c.users:
-                raise KeyError("userid")
+                raise unknown("user", "userid", userid)
             if userid not in c.admins:
-                raise ValueError(f"{userid} is not an administrator")
+                raise MutationConflict(f"{userid} is not an administrator")
         else:
             mains = [u for u, lv in c.admins.items() if lv == 1]
             pool = sorted(u for u, lv in c.admins.items() if lv == 2 or len(mains) > 1)
             if not pool:
-                raise ValueError("no administrator can be removed")
+                raise MutationConflict("no administrator can be removed")
             userid = self.rng.choice(pool)
         if c.admins[userid] == 1 and not any(lv == 1 for u, lv in c.admins.items() if u != userid):
             raise MutationRefused("the last main administrator cannot be removed")
@@ -1164,37 +1270,53 @@ class EventsArea:
         return {"userId": [userid]}, "org_admin_remove"
 
     # -- approvals (heard from the approvals area) ------------------------------------------------
-    def _on_approval(self, event_type: str, inst: Any) -> None:
-        """An approvals mutation → ``bpms_instance_change``/``bpms_task_change`` with ``type``
-        ``start`` (running), ``terminate`` (withdrawn, no ``result``) or ``finish`` (with
-        ``result``). A deleted instance is announced only when the ``events_bpms_delete`` knob
-        is on, as ``type`` ``delete`` (unconfirmed in DingTalk's docs, EB-78)."""
-        deleted = bool(getattr(inst, "deleted", False))
-        if deleted and not self.knob("events_bpms_delete"):
+    def _on_approval(self, event_type: str, inst: Any, change: Any) -> dict[str, Any] | None:
+        """An approvals change (:class:`~dingsync.sandbox.approvals.ApprovalChange`) → one
+        event of events.md §2.3; answers the emitted event (``None`` when not announced).
+
+        Both kinds carry ``processInstanceId``, ``processCode``, ``title``, ``url``,
+        ``businessId``, ``bizCategoryId`` (``""``), ``createTime``, ``type`` and ``staffId``.
+        ``bpms_instance_change``: ``staffId`` the originator, ``type`` ``start``, ``finish``
+        (with ``result`` and ``finishTime``) or ``terminate`` (``finishTime``, no ``result``).
+        ``bpms_task_change``: ``staffId`` the approver, ``taskId`` (Number), ``createTime`` the
+        task's; ``finish`` adds ``result``, ``finishTime`` and the approver's ``remark`` if any.
+        A deleted instance is announced only when the ``events_bpms_delete`` knob is on, as
+        ``type`` ``delete`` (unconfirmed in DingTalk's docs, EB-78)."""
+        kind = str(getattr(change, "type", "") or "")
+        if kind == "delete" and not self.knob("events_bpms_delete"):
             self.counters["approval_deletes_unannounced"] += 1
-            return
+            return None
+        now = self.state.clock.now_ms()
+        pid = inst.process_instance_id
         fields: dict[str, Any] = {
-            "processInstanceId": inst.process_instance_id,
-            "processCode": getattr(inst, "process_code", ""),
-            "title": getattr(inst, "title", ""),
+            "processInstanceId": pid,
+            "processCode": inst.process_code,
+            "title": inst.title,
+            "url": f"https://aflow.dingtalk.com/dingtalk/mobile/homepage.htm?procInsId={pid}",
+            "businessId": inst.business_id,
             "bizCategoryId": "",
-            "createTime": getattr(inst, "create_ms", None) or self.state.clock.now_ms(),
-            "staffId": getattr(inst, "originator_userid", ""),
+            "createTime": inst.create_ms,
+            "type": kind,
+            "staffId": inst.originator_userid,
         }
-        status = getattr(inst, "status", "")
-        if deleted:
-            fields["type"] = "delete"
-        elif status == "RUNNING":
-            fields["type"] = "start"
-        elif status in ("TERMINATED", "CANCELED"):
-            fields["type"] = "terminate"
-            fields["finishTime"] = getattr(inst, "finish_ms", None) or self.state.clock.now_ms()
-        else:
-            fields["type"] = "finish"
-            fields["result"] = getattr(inst, "result", "") or ""
-            fields["finishTime"] = getattr(inst, "finish_ms", None) or self.state.clock.now_ms()
+        task = getattr(change, "task", None)
+        if event_type == "bpms_task_change" and task is not None:
+            fields["url"] += f"&taskId={task['taskid']}"
+            fields["createTime"] = task.get("create_time") or inst.create_ms
+            fields["staffId"] = task["userid"]
+            fields["taskId"] = int(task["taskid"])
+            if kind == "finish":
+                fields["result"] = change.result or ""
+                fields["finishTime"] = task.get("finish_time") or now
+                if change.remark:
+                    fields["remark"] = change.remark
+        elif kind == "finish":
+            fields["result"] = change.result or inst.result or ""
+            fields["finishTime"] = inst.finish_ms or now
+        elif kind == "terminate":
+            fields["finishTime"] = inst.finish_ms or now
         self.counters["approval_events"] += 1
-        self.emit(event_type, fields)
+        return _event_answer(self.emit(event_type, fields))
 
     def _on_attendance(self, event_type: str, item: dict[str, Any]) -> dict[str, Any]:
         """A punch of the attendance area → one event with a one-item ``dataList`` (legacy

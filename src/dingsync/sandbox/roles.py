@@ -12,17 +12,32 @@ change through the contacts mutations; custom roles change here:
   empty or absent = the whole company; an existing member gets the new scope);
 - ``remove_member {role_id, userid}``.
 
-Each changes ``state.company`` in place and calls ``state.reindex()``. An unknown role or
-userid raises ``KeyError`` (HTTP 404 with ``errcode`` 33011 / 60121), a change to a built-in 默认
-role or a malformed body ``ValueError`` (HTTP 409 / 400). DingTalk's role events
-(``label_conf_*``, ``label_user_change``) are not emitted.
+Each changes ``state.company`` in place and calls ``state.reindex()``. Bodies are validated per
+action (:class:`~dingsync.sandbox.mutations.BadMutation`, HTTP 400 ``errcode`` 400002, for a
+malformed body or field); an unknown role or userid raises :class:`UnknownId` (HTTP 404 with
+``errcode`` 33011 / 60121 / 60003 for a department of ``dept_ids``); a change that cannot apply
+— to a built-in 默认 role, a second role of the same name in a group, removing someone who does
+not hold the role — :class:`~dingsync.sandbox.mutations.MutationConflict` (HTTP 409). DingTalk's
+role events (``label_conf_*``, ``label_user_change``) are not emitted.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field, StrictInt
 
 from dingsync.sandbox.company import Role, RoleGroup, RoleMember
+from dingsync.sandbox.mutations import (
+    BadMutation,
+    DeptId,
+    MutationBody,
+    MutationConflict,
+    Name,
+    UnknownEntity,
+    UserId,
+    validate,
+)
 
 if TYPE_CHECKING:
     from dingsync.sandbox.state import SandboxState
@@ -30,35 +45,84 @@ if TYPE_CHECKING:
 ACTIONS = ("add_role", "remove_role", "add_member", "remove_member")
 
 
-class UnknownId(KeyError):
-    """An unknown role (``errcode`` 33011) or userid (60121)."""
+RoleId = Annotated[StrictInt, Field(gt=0)]
+Scope = Annotated[list[DeptId], Field(max_length=200)]
+
+
+class UnknownId(UnknownEntity):
+    """An unknown role (``errcode`` 33011), userid (60121) or department (60003): HTTP 404."""
 
     def __init__(self, errcode: int, message: str) -> None:
-        super().__init__(message)
-        self.errcode = errcode
+        super().__init__("id", None, errcode, message)
         self.message = message
+        self.errmsg = message
+
+
+class MemberBody(MutationBody):
+    """A member: ``userid`` and their ``manageScopes`` ``dept_ids`` (empty = the company)."""
+
+    userid: UserId
+    dept_ids: Scope | None = None
+
+
+class AddRoleBody(MutationBody):
+    """``add_role``."""
+
+    name: Name
+    group_name: Name | None = None
+    members: Annotated[list[MemberBody], Field(max_length=1000)] | None = None
+
+
+class RoleBody(MutationBody):
+    """``remove_role``."""
+
+    role_id: RoleId
+
+
+class AddMemberBody(MutationBody):
+    """``add_member``."""
+
+    role_id: RoleId
+    userid: UserId
+    dept_ids: Scope | None = None
+
+
+class RemoveMemberBody(MutationBody):
+    """``remove_member``."""
+
+    role_id: RoleId
+    userid: UserId
+
+
+BODIES: dict[str, type[MutationBody]] = {
+    "add_role": AddRoleBody,
+    "remove_role": RoleBody,
+    "add_member": AddMemberBody,
+    "remove_member": RemoveMemberBody,
+}
 
 
 def mutate_roles(state: SandboxState, action: str, data: dict[str, Any]) -> dict[str, Any]:
-    """Apply one role mutation (see the module docstring) and return what changed."""
+    """Apply one role mutation (see the module docstring) and return what changed. Raises
+    :class:`~dingsync.sandbox.mutations.BadMutation` for an unknown action or a malformed
+    body, :class:`UnknownId` for an unknown role/userid/department,
+    :class:`~dingsync.sandbox.mutations.MutationConflict` when the change cannot apply."""
     if action not in ACTIONS:
-        raise ValueError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
+        raise BadMutation(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
+    body = validate(BODIES[action], data).model_dump(exclude_none=True)
     with state.lock:
-        answer = _ACTIONS[action](state, data)
+        answer = _ACTIONS[action](state, body)
         state.reindex()
     return answer
 
 
 def _custom_role(state: SandboxState, data: dict[str, Any]) -> tuple[RoleGroup, Role]:
-    try:
-        role_id = int(data["role_id"])
-    except (KeyError, TypeError, ValueError):
-        raise ValueError("role_id (a number) is required") from None
+    role_id = int(data["role_id"])
     found = state.company.roles_by_id().get(role_id)
     if found is None:
         raise UnknownId(33011, f"无效的roleId: {role_id}")
     if found[1].builtin is not None:
-        raise ValueError(
+        raise MutationConflict(
             f"{found[1].name} is a built-in role: its members follow the directory "
             "(change administrators or department heads instead)"
         )
@@ -66,15 +130,10 @@ def _custom_role(state: SandboxState, data: dict[str, Any]) -> tuple[RoleGroup, 
 
 
 def _member(state: SandboxState, data: dict[str, Any]) -> RoleMember:
-    userid = data.get("userid")
-    if not isinstance(userid, str) or not userid:
-        raise ValueError("userid is required")
+    userid = str(data["userid"])
     if userid not in state.company.users:
         raise UnknownId(60121, f"找不到该用户: {userid}")
-    dept_ids = data.get("dept_ids") or []
-    if not isinstance(dept_ids, list):
-        raise ValueError("dept_ids must be a list of department ids")
-    scope = sorted({int(d) for d in dept_ids})
+    scope = sorted(set(data.get("dept_ids") or []))
     unknown = [d for d in scope if d not in state.company.departments]
     if unknown:
         raise UnknownId(60003, f"部门不存在: {unknown}")
@@ -88,9 +147,7 @@ def _next_id(state: SandboxState) -> int:
 
 
 def _add_role(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:
-    name = data.get("name")
-    if not isinstance(name, str) or not name:
-        raise ValueError("name is required")
+    name = str(data["name"])
     group_name = data.get("group_name") or "岗位"
     members = [_member(state, m) for m in data.get("members") or []]
     groups = state.company.role_groups
@@ -99,7 +156,7 @@ def _add_role(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:
         group = RoleGroup(_next_id(state), str(group_name))
         groups.append(group)
     if any(r.name == name for r in group.roles):
-        raise ValueError(f"{group_name} already has a role named {name}")
+        raise MutationConflict(f"{group_name} already has a role named {name}")
     role = Role(_next_id(state), name, group.group_id, members=members)
     group.roles.append(role)
     return {"role_id": role.role_id, "group_id": group.group_id, "members": len(members)}
@@ -120,10 +177,12 @@ def _add_member(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:
 
 def _remove_member(state: SandboxState, data: dict[str, Any]) -> dict[str, Any]:
     _, role = _custom_role(state, data)
-    userid = data.get("userid")
+    userid = data["userid"]
     kept = [m for m in role.members if m.userid != userid]
     if len(kept) == len(role.members):
-        raise UnknownId(60121, f"{userid} does not hold role {role.role_id}")
+        if userid not in state.company.users:
+            raise UnknownId(60121, f"找不到该用户: {userid}")
+        raise MutationConflict(f"{userid} does not hold role {role.role_id}")
     role.members = kept
     return {"role_id": role.role_id, "userid": userid, "removed": True}
 

@@ -438,15 +438,27 @@ def _rejoined_since_leave(conn: Connection, corp_id: str, userids: Sequence[str]
     return out
 
 
-def load_leaver_parts(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
+def load_leaver_parts(
+    conn: Connection, corp_id: str, userids: Iterable[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Stored departure data per userid as fetched: ``{userid: {"record": {...}, "info":
-    {...}}}`` (the ``raw`` of each ``leavers`` row; empty dicts where a part was never read)."""
+    {...}, "event_time_ms": int | None}}`` (the ``raw`` of each ``leavers`` row; empty dicts
+    where a part was never read; ``event_time_ms`` the epoch-ms time of the ``user_leave_org``
+    event that stored it, if one did). ``userids`` limits it to those people."""
     out: dict[str, dict[str, Any]] = {}
-    for userid, raw in conn.execute(
-        select(leavers.c.userid, leavers.c.raw).where(leavers.c.corp_id == corp_id)
-    ):
-        raw = raw if isinstance(raw, dict) else {}
-        out[userid] = {"record": raw.get("record") or {}, "info": raw.get("info") or {}}
+    stmt = select(leavers.c.userid, leavers.c.raw).where(leavers.c.corp_id == corp_id)
+    chunks: list[Sequence[str] | None] = (
+        [None] if userids is None else list(_in_chunks(conn, sorted(set(userids))))
+    )
+    for chunk in chunks:
+        query = stmt if chunk is None else stmt.where(leavers.c.userid.in_(chunk))
+        for userid, raw in conn.execute(query):
+            raw = raw if isinstance(raw, dict) else {}
+            out[userid] = {
+                "record": raw.get("record") or {},
+                "info": raw.get("info") or {},
+                "event_time_ms": raw.get("event_time_ms"),
+            }
     return out
 
 

@@ -14,7 +14,14 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 
 from dingsync.store import repo
-from dingsync.store.schema import admins, departments, user_departments, users, utcnow
+from dingsync.store.schema import (
+    admins,
+    departments,
+    leavers,
+    user_departments,
+    users,
+    utcnow,
+)
 from dingsync.store.schema_events import event_inbox
 from dingsync.store.schema_roles import role_members
 
@@ -170,6 +177,18 @@ def mark_user_left(conn: Connection, corp_id: str, userid: str, left_at: datetim
     return bool(n)
 
 
+def user_known(conn: Connection, corp_id: str, userid: str) -> bool:
+    """True when ``userid`` has a ``users`` row (any status) or a ``leavers`` row in
+    ``corp_id``: someone this database has seen."""
+    for table in (users, leavers):
+        found = conn.execute(
+            select(table.c.userid).where(table.c.corp_id == corp_id, table.c.userid == userid)
+        ).first()
+        if found is not None:
+            return True
+    return False
+
+
 def is_admin(conn: Connection, corp_id: str, userid: str) -> bool:
     """True when ``userid`` is stored as an administrator (main or sub) of ``corp_id``."""
     row = conn.execute(
@@ -218,4 +237,5 @@ __all__ = [
     "mark_department_removed",
     "mark_user_left",
     "replace_user_memberships",
+    "user_known",
 ]

@@ -56,6 +56,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from dingsync.dingtalk import DingTalkClient, DingTalkError, NotFoundError, PermissionDeniedError
+from dingsync.dingtalk.models.events import plausible_ms
 from dingsync.store import repo, repo_events, repo_roles
 from dingsync.store.schema import from_ms
 from dingsync.sync.engine import SyncContext
@@ -525,9 +526,12 @@ class ContactsSync:
         client = ctx.client
 
         def stored_leavers(conn: Connection) -> dict[str, dict[str, Any]]:
-            return repo.load_leaver_parts(conn, ctx.corp_id) if incremental else {}
+            return repo.load_leaver_parts(conn, ctx.corp_id)
 
-        known = await ctx.write(stored_leavers) if incremental else {}
+        # Incremental runs keep what they did not re-read; every run keeps the time of the
+        # user_leave_org event that stored a departure (the fallback for its leave_time).
+        stored = await ctx.write(stored_leavers)
+        known = stored if incremental else {}
 
         async def fetch() -> list[dict[str, Any]]:
             by_user: dict[str, dict[str, Any]] = {}
@@ -562,6 +566,7 @@ class ContactsSync:
                 merged = {
                     "record": parts.get("record") or old.get("record") or {},
                     "info": parts.get("info") or old.get("info") or {},
+                    "event_time_ms": (stored.get(uid) or {}).get("event_time_ms"),
                 }
                 rows.append(leaver_row(ctx.corp_id, uid, merged))
             return rows
@@ -582,6 +587,9 @@ class ContactsSync:
             ctx.counts[f"marked_{k}"] = int(v)
 
 
+DAY_MS = 86_400_000
+
+
 def _parse_iso(value: Any) -> datetime | None:
     if not value or not isinstance(value, str):
         return None
@@ -592,19 +600,36 @@ def _parse_iso(value: Any) -> datetime | None:
 
 
 def leaver_row(corp_id: str, userid: str, parts: dict[str, Any]) -> dict[str, Any]:
-    """Merge a departure record (``empLeaveRecords``) and dimission info into a ``leavers`` row."""
+    """Merge a departure record (``empLeaveRecords``, ``parts["record"]``), dimission info
+    (``listdimission``, ``parts["info"]``) and the epoch-ms time of the ``user_leave_org``
+    event that announced the departure (``parts["event_time_ms"]``, optional) into a
+    ``leavers`` row.
+
+    ``leave_time``: the record's ``leaveTime``; without a record the event's time; else the
+    last work day (midnight Asia/Shanghai). The event's time is ignored when it is more than a
+    day before the last work day (an earlier departure of someone who came back).
+    ``leave_reason``: the record's ``leaveReason`` (``None`` while no record was read). The
+    event time is kept in ``raw`` so a later sync without the record dates it the same way.
+    """
     rec = parts.get("record") or {}
     info = parts.get("info") or {}
     last_work_day = info.get("last_work_day")
+    event_ms = plausible_ms(parts.get("event_time_ms"))
+    last_ms = plausible_ms(last_work_day)
+    if event_ms is not None and last_ms is not None and event_ms < last_ms - DAY_MS:
+        event_ms = None
+    raw: dict[str, Any] = {"record": rec, "info": info}
+    if event_ms is not None:
+        raw["event_time_ms"] = event_ms
     return {
         "corp_id": corp_id,
         "userid": userid,
         "name": rec.get("name"),
         "state_code": rec.get("stateCode"),
         "mobile": rec.get("mobile"),
-        "leave_time": _parse_iso(rec.get("leaveTime")) or from_ms(last_work_day),
+        "leave_time": _parse_iso(rec.get("leaveTime")) or from_ms(event_ms) or from_ms(last_ms),
         "leave_reason": rec.get("leaveReason"),
-        "last_work_day": from_ms(last_work_day),
+        "last_work_day": from_ms(last_ms),
         "main_dept_id": info.get("main_dept_id"),
         "main_dept_name": info.get("main_dept_name"),
         "dept_list": info.get("dept_list"),
@@ -614,7 +639,7 @@ def leaver_row(corp_id: str, userid: str, parts: dict[str, Any]) -> dict[str, An
         "reason_type": info.get("reason_type"),
         "reason_memo": info.get("reason_memo"),
         "synced_at": datetime.now(UTC),
-        "raw": {"record": rec, "info": info},
+        "raw": raw,
     }
 
 

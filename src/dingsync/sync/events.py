@@ -50,6 +50,7 @@ from dingsync.dingtalk.models.events import (
     Event,
     ci_get,
     event_from_failed_item,
+    plausible_ms,
 )
 from dingsync.store import repo, repo_events
 from dingsync.store.schema import from_ms
@@ -124,6 +125,18 @@ def _memberships(raw: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 _GMT8 = timezone(timedelta(hours=8))
+DAY_MS = 86_400_000
+#: A departing user's record is looked for this long either side of the event's time (epoch
+#: ms): one ``empLeaveRecords`` page in all but the busiest minutes.
+LEAVE_RECORD_WINDOW_MS = 120_000
+
+
+def _bad_ids_note(key: str, bad: list[Any]) -> list[str]:
+    """A note for the id entries of ``key`` that are not ids (none when ``bad`` is empty)."""
+    if not bad:
+        return []
+    shown = ", ".join(repr(b) for b in bad[:5]) + (" …" if len(bad) > 5 else "")
+    return [f"ignored {key} entries that are not ids: {shown}"]
 
 
 def _work_date(value: Any) -> date | None:
@@ -238,7 +251,7 @@ class EventProcessor:
                 event_type=event.event_type,
                 source=source,
                 payload=event.to_json(),
-                event_time=from_ms(event.event_time_ms) if event.event_time_ms else None,
+                event_time=from_ms(event.time_ms) if event.time_ms else None,
             )
             for event, source, _ in batch
         ]
@@ -299,7 +312,7 @@ class EventProcessor:
         event = Event.from_json(row["payload"])
         error: str | None = None
         try:
-            status = await self.handle(event)
+            status, error = await self._handle(event)
         except asyncio.CancelledError:
             await asyncio.shield(
                 self._write(lambda c: repo_events.finish_event(c, row_id, "pending"))
@@ -324,28 +337,40 @@ class EventProcessor:
 
     # -- handlers ----------------------------------------------------------------------------------
     async def handle(self, event: Event) -> str:
-        """Refresh what ``event`` names; returns ``processed``, ``skipped`` (nothing to do) or
-        ``pending`` (its area is not available yet). Raises on DingTalk/database failure."""
+        """Refresh what ``event`` names; returns ``processed``, ``skipped`` (nothing to do, or
+        nothing it names could be acted on) or ``pending`` (its area is not available yet).
+        Raises on DingTalk/database failure."""
+        return (await self._handle(event))[0]
+
+    async def _handle(self, event: Event) -> tuple[str, str | None]:
+        """:meth:`handle` plus a note for the inbox row's ``last_error`` (``None`` when there is
+        nothing to say): ids that are not ids, people DingTalk and we never knew."""
         kind = event.event_type
         if kind in CHECK_EVENTS:
-            return "skipped"
+            return "skipped", None
         if self.client is None:
-            return "pending"
-        if kind in USER_EVENTS:
-            await asyncio.gather(*(self.refresh_user(u, event) for u in event.user_ids))
-            return "processed"
+            return "pending", None
+        if kind in USER_EVENTS or kind in ADMIN_EVENTS:
+            notes = _bad_ids_note("UserId", event.invalid_user_ids)
+            if kind in ADMIN_EVENTS:  # listadmin is re-read whatever the event names
+                await self.refresh_admins()
+            elif not event.user_ids:
+                return "skipped", "; ".join(notes) or "the event names no user"
+            gone = await asyncio.gather(*(self.refresh_user(u, event) for u in event.user_ids))
+            notes += [g for g in gone if g]
+            acted = kind in ADMIN_EVENTS or len([g for g in gone if g]) < len(gone)
+            return ("processed" if acted else "skipped"), ("; ".join(notes) or None)
         if kind in DEPT_EVENTS:
+            notes = _bad_ids_note("DeptId", event.invalid_dept_ids)
+            if not event.dept_ids:
+                return "skipped", "; ".join(notes or ["the event names no department"])
             await asyncio.gather(*(self.refresh_department(d) for d in event.dept_ids))
-            return "processed"
-        if kind in ADMIN_EVENTS:
-            await self.refresh_admins()
-            await asyncio.gather(*(self.refresh_user(u, event) for u in event.user_ids))
-            return "processed"
+            return "processed", ("; ".join(notes) or None)
         for module_name, kinds in AREA_EVENTS.items():
             if kind in kinds:
-                return await self._delegate(module_name, event)
+                return await self._delegate(module_name, event), None
         log.info("event %s: no handler for %s", event.event_id, kind)
-        return "skipped"
+        return "skipped", None
 
     async def _delegate(self, module_name: str, event: Event) -> str:
         try:
@@ -449,15 +474,15 @@ class EventProcessor:
             await self._write(write)
         return "processed"
 
-    async def refresh_user(self, userid: str, event: Event | None = None) -> None:
+    async def refresh_user(self, userid: str, event: Event | None = None) -> str | None:
         """Re-read one user (``/topapi/v2/user/get``) and store the user and all their
-        memberships; a user DingTalk does not know any more (60121) is marked left."""
+        memberships; a user DingTalk does not know any more (60121) has left (see
+        :meth:`_user_gone`). Returns a note when nothing was stored, else ``None``."""
         assert self.client is not None
         try:
             detail = await self.client.contacts.get_user(userid)
         except NotFoundError:
-            await self._user_gone(userid, event)
-            return
+            return await self._user_gone(userid, event)
         raw = _raw(detail)
         row = user_row(self.corp_id, None, raw, detail=True)
         members = _memberships(raw)
@@ -467,22 +492,67 @@ class EventProcessor:
             repo_events.replace_user_memberships(conn, self.corp_id, userid, members)
 
         await self._write(write)
+        return None
 
-    async def _user_gone(self, userid: str, event: Event | None) -> None:
+    async def _leave_record(self, userid: str, at_ms: int | None) -> dict[str, Any] | None:
+        """``userid``'s departure record (``GET /v1.0/contact/empLeaveRecords``) within
+        :data:`LEAVE_RECORD_WINDOW` of the event time ``at_ms`` (epoch ms), as sent; ``None``
+        without an event time, when not found, or when the app may not read records."""
         assert self.client is not None
-        left_at = from_ms(event.event_time_ms) if event and event.event_time_ms else None
-        parts: dict[str, Any] = {}
+        if at_ms is None:
+            return None
+        start = from_ms(at_ms - LEAVE_RECORD_WINDOW_MS)
+        end = from_ms(at_ms + LEAVE_RECORD_WINDOW_MS)
+        assert start is not None and end is not None
+        found: dict[str, Any] | None = None
         try:
-            infos = await self.client.contacts.list_dimission_infos([userid])
-            for info in infos:
-                data = _raw(info)
+            async for rec in self.client.contacts.iter_leave_records(start, end):
+                data = _raw(rec)
+                if (data.get("userId") or data.get("userid")) == userid:
+                    found = data  # the latest one in the window wins
+        except DingTalkError as exc:  # Contact.Common.Read not granted, …
+            log.info("departure records for a leaver unavailable: %s", exc)
+        return found
+
+    async def _user_gone(self, userid: str, event: Event | None) -> str | None:
+        """``userid`` is no longer in DingTalk's directory (``user_leave_org``, or 60121 for
+        any user event): mark them ``left``, remove their memberships and store the departure
+        — dimission details (``listdimission``), the departure record (``empLeaveRecords``
+        around the event's time) and the event's time (epoch ms), merged with what is stored
+        exactly as ``sync --incremental`` merges them (:func:`~dingsync.sync.contacts.
+        leaver_row`), so the two never disagree. Someone neither we nor DingTalk's departure
+        APIs know gets nothing stored: the returned note says so (``None`` otherwise)."""
+        assert self.client is not None
+        at_ms = event.time_ms if event is not None else None
+        info: dict[str, Any] | None = None
+        try:
+            for item in await self.client.contacts.list_dimission_infos([userid]):
+                data = _raw(item)
                 if data.get("userid") == userid:
-                    parts["info"] = data
+                    info = data
         except DingTalkError as exc:  # archived API, not granted to every app
             log.info("dimission detail for a leaver unavailable: %s", exc)
+        record = await self._leave_record(userid, at_ms)
+
+        def read(conn: Connection) -> tuple[bool, dict[str, Any]]:
+            known = repo_events.user_known(conn, self.corp_id, userid)
+            parts = repo.load_leaver_parts(conn, self.corp_id, [userid]).get(userid) or {}
+            return known, parts
+
+        known, stored = await self._write(read)
+        if not known and info is None and record is None:
+            return (
+                f"{userid}: unknown here and to DingTalk (user/get 60121, no dimission info, no "
+                "departure record); nothing stored"
+            )
+        stored_ms = plausible_ms(stored.get("event_time_ms"))
+        same = at_ms is None or stored_ms is None or abs(at_ms - stored_ms) <= DAY_MS
+        parts = {
+            "record": record or (stored.get("record") if same else None) or {},
+            "info": info or stored.get("info") or {},
+            "event_time_ms": (stored_ms if same else None) or at_ms,
+        }
         leaver = leaver_row(self.corp_id, userid, parts)
-        if leaver["leave_time"] is None:
-            leaver["leave_time"] = left_at
 
         def write(conn: Connection) -> bool:
             was_admin = repo_events.is_admin(conn, self.corp_id, userid)
@@ -493,6 +563,7 @@ class EventProcessor:
         if await self._write(write):
             # An administrator who leaves loses the role; DingTalk says so by listadmin only.
             await self.refresh_admins()
+        return None
 
     async def refresh_department(self, dept_id: int) -> None:
         """Re-read one department (``/topapi/v2/department/get``); an unknown one (60003) is

@@ -86,6 +86,39 @@ def _as_list(value: Any) -> list[Any]:
     return [value]
 
 
+#: Epoch-ms bounds of a real event time (2000-01-01 .. 2100-01-01, UTC). DingTalk's own doc
+#: samples carry placeholders such as ``"TimeStamp": "43535463645"`` (1971): outside these
+#: bounds a time is treated as absent, never as a date in 1970.
+PLAUSIBLE_MS = (946_684_800_000, 4_102_444_800_000)
+
+
+def plausible_ms(value: Any) -> int | None:
+    """``value`` as epoch ms when it is a real time (:data:`PLAUSIBLE_MS`), else ``None``
+    (missing, zero, not a number, a placeholder)."""
+    ms = _as_int(value)
+    if ms is None or not PLAUSIBLE_MS[0] <= ms < PLAUSIBLE_MS[1]:
+        return None
+    return ms
+
+
+def _valid_userid(value: Any) -> bool:
+    """A userid is a non-empty string without surrounding blanks (events.md §2.2: ``UserId``
+    [String])."""
+    return isinstance(value, str) and value != "" and value.strip() == value
+
+
+def _valid_dept_id(value: Any) -> int | None:
+    """A department id is a positive Number (events.md §2.2: ``DeptId`` [Number]); a string of
+    digits is accepted too (failed-list items and doc samples stringify numbers)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value) if int(value) > 0 else None
+    return None
+
+
 def stable_id(event_type: str, data: dict[str, Any]) -> str:
     """``sha256:`` + hex digest of the canonical JSON of (type, data) — the dedupe key of an
     event that carries no DingTalk id."""
@@ -113,21 +146,38 @@ class Event:
     raw: dict[str, Any] = field(default_factory=dict)
 
     # -- what the event names ------------------------------------------------------------------
+    def _raw_user_ids(self) -> list[Any]:
+        return _as_list(ci_get(self.data, "UserId", "userid", "UserIdList", "StaffId"))
+
     @property
     def user_ids(self) -> list[str]:
-        """``UserId``/``userId``/``userid`` (a list; events.md §2.2), as strings."""
-        value = ci_get(self.data, "UserId", "userid", "UserIdList", "StaffId")
-        return [str(v) for v in _as_list(value)]
+        """``UserId``/``userId``/``userid`` (a list of Strings; events.md §2.2): the valid ones
+        (non-empty strings), in order, without repeats. See :attr:`invalid_user_ids`."""
+        return list(dict.fromkeys(v for v in self._raw_user_ids() if _valid_userid(v)))
+
+    @property
+    def invalid_user_ids(self) -> list[Any]:
+        """The entries of the user id list that are not userids (numbers, ``null``, empty or
+        blank-padded strings …): such an entry names nobody and is not acted on."""
+        return [v for v in self._raw_user_ids() if not _valid_userid(v)]
 
     @property
     def dept_ids(self) -> list[int]:
-        """``DeptId``/``deptId`` as ints."""
-        out = []
-        for v in _as_list(ci_get(self.data, "DeptId")):
-            n = _as_int(v)
-            if n is not None:
-                out.append(n)
-        return out
+        """``DeptId``/``deptId`` (a list of Numbers) as positive ints, in order, without
+        repeats. See :attr:`invalid_dept_ids`."""
+        found = (_valid_dept_id(v) for v in _as_list(ci_get(self.data, "DeptId")))
+        return list(dict.fromkeys(n for n in found if n is not None))
+
+    @property
+    def invalid_dept_ids(self) -> list[Any]:
+        """The entries of the department id list that are not department ids."""
+        return [v for v in _as_list(ci_get(self.data, "DeptId")) if _valid_dept_id(v) is None]
+
+    @property
+    def time_ms(self) -> int | None:
+        """:attr:`event_time_ms` when it is a real time (:func:`plausible_ms`), else ``None``:
+        the time to date what the event says happened (e.g. a departure)."""
+        return plausible_ms(self.event_time_ms)
 
     @property
     def process_instance_id(self) -> str | None:
@@ -265,5 +315,6 @@ __all__ = [
     "event_from_failed_item",
     "event_from_http",
     "event_from_stream",
+    "plausible_ms",
     "stable_id",
 ]

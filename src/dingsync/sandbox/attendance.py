@@ -89,6 +89,10 @@ LEAVE_STATUS_MAX_SIZE = 100
 LEAVE_STATUS_MAX_DAYS = 180
 GROUPS_MAX_SIZE = 10
 MEMBERS_PAGE = 100
+MINIMALISM_PAGE = 100
+LISTSCHEDULE_MAX_SIZE = 200
+SHIFT_DAYS_MAX_USERS = 20
+QUOTA_MAX_SIZE = 50
 ERR_SPAN = 41041
 ERR_DATE = 41100
 ERR_PARAM = 400002
@@ -222,6 +226,11 @@ LEAVE_TYPES: dict[str, str] = {
     "病假": "d4e0a0f0-5a5b-4cb1-a4f1-sick00000002",
     "年假": "d4e0a0f0-5a5b-4cb1-a4f1-annual000003",
 }
+
+#: Leave types with a balance (vacation/quota/list): name → quota hours per calendar year.
+#: The others are 不需要余额控制 (``freedom_leave``) and have no quota.
+LEAVE_QUOTA_HOURS: dict[str, float] = {"年假": 40.0}
+HOURS_PER_DAY = 8
 
 #: Report columns (getattcolumns): alias → (id, name). Values per day agree with the punches.
 COLUMNS: dict[str, tuple[int, str]] = {
@@ -712,6 +721,22 @@ def _parse_wire_date(params: Any, name: str) -> date:
         raise OapiError(ERR_DATE, f"时间参数不合法: {name}") from None
 
 
+def _parse_day(params: Any, name: str) -> date:
+    """A required date parameter, ``yyyy-MM-dd`` or ``yyyy-MM-dd HH:mm:ss`` (GMT+8; only the
+    date part is used: getupdatedata's doc shows the first, its curl and SDK send the second,
+    ``listschedule`` likewise); 41100 otherwise."""
+    value = params.data.get(name)
+    if value is None or value == "":
+        raise OapiError(ERR_DATE, f"时间参数不合法: 缺少{name}")
+    text = str(value).strip()
+    for fmt in (WIRE_FORMAT, "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise OapiError(ERR_DATE, f"时间参数不合法: {name}")
+
+
 def _parse_wire_ms(params: Any, name: str) -> int:
     value = params.data.get(name)
     if value is None or value == "":
@@ -1048,6 +1073,16 @@ class AttendanceArea:
             Route("/topapi/attendance/getcolumnval", t, "POST", self.getcolumnval),
             Route("/topapi/attendance/getleavetimebynames", t, "POST", self.getleavetimebynames),
             Route("/topapi/attendance/getleavestatus", t, "POST", self.getleavestatus),
+            Route("/topapi/attendance/group/minimalism/list", t, "POST", self.group_minimalism),
+            Route("/topapi/attendance/group/query", t, "POST", self.group_query),
+            Route("/topapi/attendance/group/search", t, "POST", self.group_search),
+            Route("/topapi/attendance/getusergroup", t, "POST", self.getusergroup),
+            Route("/topapi/attendance/listschedule", t, "POST", self.listschedule),
+            Route("/topapi/attendance/schedule/listbyday", t, "POST", self.schedule_listbyday),
+            Route("/topapi/attendance/schedule/shift/listbydays", t, "POST", self.shift_listbydays),
+            Route("/topapi/attendance/isopensmartreport", t, "POST", self.isopensmartreport),
+            Route("/topapi/attendance/vacation/type/list", t, "POST", self.vacation_types),
+            Route("/topapi/attendance/vacation/quota/list", t, "POST", self.vacation_quotas),
         ]
 
     def _in_scope(self, userids: list[str]) -> list[str]:
@@ -1117,7 +1152,7 @@ class AttendanceArea:
         """``POST /topapi/attendance/getupdatedata {userid, work_date}``: one user-day."""
         p = call.params
         userid = p.text("userid", required=True)
-        work_date = _parse_wire_date(p, "work_date")
+        work_date = _parse_day(p, "work_date")
         assert userid is not None
         self.state.require_data_scope(userid)
         days = self._days(userid, work_date, work_date)
@@ -1144,6 +1179,8 @@ class AttendanceArea:
                     del item["record_id"]
                 if pt.proc_inst_id:
                     item["procInst_id"] = pt.proc_inst_id
+                if pt.source_type == "USER" and pt.user_ms is not None:
+                    item["user_address"] = punch_place(pt.location_result)[0]
                 results.append(item)
             punches = [pt for pt in day.points if pt.source_type == "USER" and pt.user_ms]
             for pt in punches:
@@ -1445,5 +1482,316 @@ class AttendanceArea:
         page = found[offset : offset + size]
         return {
             "result": {"has_more": offset + size < len(found), "leave_status": page},
+            "success": True,
+        }
+
+    # -- groups, schedules and holidays beyond the sync's needs (attendance.md §4.1, §6–§8) -------
+    def _group_for(self, userid: str) -> Group | None:
+        """The person's attendance group without side effects (``None``: in no group)."""
+        for day in self.world.by_user.get(userid, {}).values():
+            return day.group
+        for g in self.world.groups:
+            if userid in g.members:
+                return g
+        return None
+
+    def _group_or_error(self, group_id: int | None) -> Group:
+        group = self.world.groups_by_id.get(int(group_id or 0))
+        if group is None:
+            raise OapiError(ERR_PARAM, "考勤组不存在")
+        return group
+
+    def group_minimalism(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/group/minimalism/list {op_user_id, cursor?}``: group
+        summaries ``result.result[{id, name}]`` in group-id order, 100 a page; ``cursor`` is the
+        last id of the page (as in the sample), the next page starts after it."""
+        p = call.params
+        p.text("op_user_id", required=True)
+        cursor = p.integer("cursor", lo=0, default=0)
+        assert cursor is not None
+        ordered = sorted(self.world.groups, key=lambda g: g.group_id)
+        rest = [g for g in ordered if g.group_id > cursor] if cursor else ordered
+        page = rest[:MINIMALISM_PAGE]
+        result: dict[str, Any] = {
+            "has_more": len(rest) > MINIMALISM_PAGE,
+            "result": [{"id": g.group_id, "name": g.name} for g in page],
+        }
+        if page:
+            result["cursor"] = page[-1].group_id
+        return {"result": result, "success": True}
+
+    def group_query(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/group/query {op_user_id, group_id}``: one group —
+        ``result{id, name, type, member_count, manager_list (comma-separated userids),
+        owner_user_id, shift_ids[], work_day_list[7 numbers, Sunday..Saturday, 0 = rest, else
+        the class id], address_list[], wifis[]}``. Unknown group → 400002."""
+        p = call.params
+        p.text("op_user_id", required=True)
+        group = self._group_or_error(p.integer("group_id", required=True))
+        s = group.shift
+        work = [s.class_id] * 7
+        work[0] = work[6] = 0
+        return {
+            "result": {
+                "id": group.group_id,
+                "name": group.name,
+                "type": "FIXED",
+                "member_count": len(group.members),
+                "manager_list": ",".join(group.managers),
+                "owner_user_id": self.state.company.main_admin_userid,
+                "shift_ids": [s.class_id],
+                "work_day_list": work,
+                "address_list": [punch_place("Normal")[0]],
+                "wifis": [],
+            },
+            "success": True,
+        }
+
+    def group_search(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/group/search {op_user_id, group_name}``: groups whose name
+        contains ``group_name``, ``result[{id, name}]`` (empty list when none)."""
+        p = call.params
+        p.text("op_user_id", required=True)
+        name = p.text("group_name", required=True) or ""
+        found = [
+            {"id": g.group_id, "name": g.name}
+            for g in sorted(self.world.groups, key=lambda g: g.group_id)
+            if name in g.name
+        ]
+        return {"result": found, "success": True}
+
+    def getusergroup(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/getusergroup {userid}``: the person's group with its
+        classes ``result{group_id, name, type, classes[{class_id, name, sections[].times[]
+        {across, check_time "1970-01-01 HH:mm:ss", check_type}, setting{}}]}`` (the sample has
+        no ``success``). Out of the data scope → 50002; not in the company → 60121; a person in
+        no group (not activated) → ``type`` ``NONE`` with no classes."""
+        userid = call.params.text("userid", required=True)
+        assert userid is not None
+        self.state.require_data_scope(userid)
+        if userid not in self.state.company.users:
+            raise OapiError(60121, "找不到该用户")
+        group = self._group_for(userid)
+        if group is None:
+            return {"result": {"classes": [], "group_id": 0, "name": "", "type": "NONE"}}
+        klass = _class_json(group.shift)
+        return {
+            "result": {
+                "classes": [
+                    {
+                        "class_id": klass["class_id"],
+                        "name": klass["class_name"],
+                        "sections": klass["sections"],
+                        "setting": {},
+                    }
+                ],
+                "group_id": group.group_id,
+                "name": group.name,
+                "type": "FIXED",
+            }
+        }
+
+    def listschedule(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/listschedule {workDate, offset?, size? ≤ 200}``: the whole
+        org's check points of one work date (``yyyy-MM-dd`` or ``yyyy-MM-dd HH:mm:ss``, only the
+        date counts; a bad one → 41100; ``size`` over 200 → 400002), people in userid order —
+        ``result{has_more, schedules[{plan_id, check_type, userid, class_id, class_setting_id,
+        plan_check_time, group_id, approve_id?}]}``. Rest days have no check points."""
+        p = call.params
+        work_date = _parse_day(p, "workDate")
+        offset = p.integer("offset", lo=0, default=0)
+        size = p.integer("size", lo=1, hi=LISTSCHEDULE_MAX_SIZE, default=LISTSCHEDULE_MAX_SIZE)
+        assert offset is not None and size is not None
+        rows: list[dict[str, Any]] = []
+        for userid in sorted(self.world.by_user):
+            day = self.world.by_user[userid].get(work_date)
+            if day is None or day.is_rest or not self.state.in_data_scope(userid):
+                continue
+            shift = day.group.shift
+            for pt in day.points:
+                row: dict[str, Any] = {
+                    "check_type": pt.check_type,
+                    "class_id": shift.class_id,
+                    "class_setting_id": shift.class_setting_id,
+                    "group_id": day.group.group_id,
+                    "plan_check_time": wire_time(pt.base_ms),
+                    "plan_id": pt.plan_id,
+                    "userid": userid,
+                }
+                if pt.approve_id is not None:
+                    row["approve_id"] = pt.approve_id
+                rows.append(row)
+        page = rows[offset : offset + size]
+        return {"result": {"has_more": offset + size < len(rows), "schedules": page}}
+
+    def schedule_listbyday(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/schedule/listbyday {op_user_id, user_id, date_time (ms)}``:
+        the person's check points of that work date (Asia/Shanghai) — ``result[{id (plan id),
+        user_id, corp_id, group_id, class_id, class_name, class_setting_id, check_type,
+        plan_check_time, base_check_time, work_date, is_rest "N", check_date_time? (the punch),
+        approve_id?}]``; a rest day is one row with ``is_rest`` ``Y`` and ``class_id`` 0; no
+        schedule → ``[]``. Out of the data scope → 50002."""
+        p = call.params
+        p.text("op_user_id", required=True)
+        userid = p.text("user_id", required=True)
+        at_ms = p.integer("date_time", required=True, lo=0)
+        assert userid is not None and at_ms is not None
+        self.state.require_data_scope(userid)
+        work_date = datetime.fromtimestamp(at_ms / 1000, GMT8).date()
+        day = self.world.by_user.get(userid, {}).get(work_date)
+        if day is None:
+            return {"result": [], "success": True}
+        shift = day.group.shift
+        base = {
+            "corp_id": self.corp_id,
+            "group_id": day.group.group_id,
+            "user_id": userid,
+            "work_date": wire_time(date_ms(work_date)),
+        }
+        if day.is_rest:
+            row = {
+                **base,
+                "id": day.schedule_id,
+                "class_id": 0,
+                "check_type": "OnDuty",
+                "plan_check_time": wire_time(date_ms(work_date)),
+                "is_rest": "Y",
+            }
+            return {"result": [row], "success": True}
+        rows = []
+        for pt in day.points:
+            item: dict[str, Any] = {
+                **base,
+                "id": pt.plan_id,
+                "class_id": shift.class_id,
+                "class_name": shift.name,
+                "class_setting_id": shift.class_setting_id,
+                "check_type": pt.check_type,
+                "plan_check_time": wire_time(pt.base_ms),
+                "base_check_time": wire_time(pt.base_ms),
+                "is_rest": "N",
+            }
+            if pt.source_type == "USER" and pt.user_ms is not None:
+                item["check_date_time"] = wire_time(pt.user_ms)
+            if pt.approve_id is not None:
+                item["approve_id"] = pt.approve_id
+            rows.append(item)
+        return {"result": rows, "success": True}
+
+    def shift_listbydays(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/schedule/shift/listbydays {op_user_id, userids (≤ 20),
+        from_date_time, to_date_time (ms, span ≤ 7 days)}``: one summary per person per
+        scheduled work date — ``result[{userid, work_date "yyyy-MM-dd 00:00:00", corp_id,
+        group_id, shift_ids[], shift_names[], shift_versions[]}]`` (empty lists on a rest
+        day). Over 20 users or 7 days → 400002."""
+        p = call.params
+        p.text("op_user_id", required=True)
+        users = p.text_list("userids", required=True) or []
+        if len(users) > SHIFT_DAYS_MAX_USERS:
+            raise OapiError(ERR_PARAM, "无效的参数: userids最多20个")
+        start_ms = p.integer("from_date_time", required=True, lo=0)
+        end_ms = p.integer("to_date_time", required=True, lo=0)
+        assert start_ms is not None and end_ms is not None
+        if end_ms < start_ms or end_ms - start_ms >= MAX_SPAN_DAYS * DAY_MS:
+            raise OapiError(ERR_PARAM, "无效的参数: 时间跨度不能超过7天")
+        start = datetime.fromtimestamp(start_ms / 1000, GMT8).date()
+        end = datetime.fromtimestamp(end_ms / 1000, GMT8).date()
+        rows = []
+        for userid in self._in_scope(users):
+            for day in self._days(userid, start, end):
+                shift = day.group.shift
+                rows.append(
+                    {
+                        "corp_id": self.corp_id,
+                        "group_id": day.group.group_id,
+                        "shift_ids": [] if day.is_rest else [shift.class_id],
+                        "shift_names": [] if day.is_rest else [shift.name],
+                        "shift_versions": [] if day.is_rest else [shift.class_setting_id],
+                        "userid": userid,
+                        "work_date": wire_time(date_ms(day.work_date)),
+                    }
+                )
+        return {"result": rows, "success": True}
+
+    def isopensmartreport(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/isopensmartreport`` (no body): ``result{smart_report}`` —
+        always true in the sandbox (``getattcolumns`` answers)."""
+        return {"result": {"smart_report": True}}
+
+    def vacation_types(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/vacation/type/list {op_userid, vacation_source?}``: the
+        leave types the area's leave uses (事假, 病假, 年假; by the hour, 8 hours a day —
+        ``hours_in_per_day`` 800) — ``result[{leave_code, leave_name, leave_view_unit, biz_type,
+        hours_in_per_day, natural_day_leave "false", freedom_leave (no balance), paid_leave,
+        source "inner", when_can_leave}]``. ``vacation_source`` other than ``all`` or empty →
+        400002."""
+        p = call.params
+        p.text("op_userid", required=True)
+        source = p.text("vacation_source")
+        if source not in (None, "all"):
+            raise p.bad("vacation_source")
+        out = [
+            {
+                "biz_type": "general_leave",
+                "freedom_leave": name not in LEAVE_QUOTA_HOURS,
+                "hours_in_per_day": HOURS_PER_DAY * 100,
+                "leave_code": code,
+                "leave_name": name,
+                "leave_view_unit": "hour",
+                "natural_day_leave": "false",
+                "paid_leave": name != "事假",
+                "source": "inner",
+                "when_can_leave": "entry",
+            }
+            for name, code in LEAVE_TYPES.items()
+        ]
+        return {"result": out, "success": True}
+
+    def vacation_quotas(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/vacation/quota/list {leave_code, op_userid, userids,
+        offset, size ≤ 50}``: balances of a leave type with a quota (年假: 40 hours per calendar
+        year; the used part is the approved leave of that type that year, the same leave
+        ``getleavestatus`` serves) — ``result{has_more, leave_quotas[{quota_id, userid,
+        leave_code, quota_cycle "YYYY", quota_num_per_hour / used_num_per_hour (hundredths of an
+        hour), quota_num_per_day / used_num_per_day (hundredths of an 8-hour day), start_time,
+        end_time (ms, the year in GMT+8)}]}``. Types without a balance (事假, 病假) or unknown
+        codes have none. ``size`` over 50 → 400002."""
+        p = call.params
+        leave_code = p.text("leave_code", required=True)
+        p.text("op_userid", required=True)
+        users = p.text_list("userids", required=True) or []
+        offset = p.integer("offset", required=True, lo=0)
+        size = p.integer("size", required=True, lo=1, hi=QUOTA_MAX_SIZE)
+        assert offset is not None and size is not None
+        name = next((n for n, c in LEAVE_TYPES.items() if c == leave_code), None)
+        quota_hours = LEAVE_QUOTA_HOURS.get(name or "")
+        rows: list[dict[str, Any]] = []
+        if quota_hours is not None:
+            anchor_year = datetime.fromtimestamp(self.state.company.anchor_ms / 1000, GMT8).year
+            for userid in self._in_scope(users):
+                if userid not in self.state.company.users:
+                    continue
+                used: dict[int, float] = {anchor_year: 0.0}
+                for lv in self.world.leaves_by_user.get(userid, []):
+                    if lv.leave_type == name:
+                        used[lv.work_date.year] = used.get(lv.work_date.year, 0.0) + lv.hours
+                for year in sorted(used):
+                    rows.append(
+                        {
+                            "end_time": date_ms(date(year + 1, 1, 1)) - 1000,
+                            "leave_code": leave_code,
+                            "quota_cycle": str(year),
+                            "quota_id": f"{leave_code}-{userid}-{year}",
+                            "quota_num_per_day": round(quota_hours / HOURS_PER_DAY * 100),
+                            "quota_num_per_hour": round(quota_hours * 100),
+                            "start_time": date_ms(date(year, 1, 1)),
+                            "used_num_per_day": round(used[year] / HOURS_PER_DAY * 100),
+                            "used_num_per_hour": round(used[year] * 100),
+                            "userid": userid,
+                        }
+                    )
+        page = rows[offset : offset + size]
+        return {
+            "result": {"has_more": offset + size < len(rows), "leave_quotas": page},
             "success": True,
         }

@@ -66,6 +66,7 @@ import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import FastAPI, WebSocket, WebSocketDisconnect
@@ -788,7 +789,7 @@ class EventsArea:
         self._hook_areas()
         return [
             Route("/call_back/register_call_back", "oapi", "POST", self._register),
-            Route("/call_back/update_call_back", "oapi", "POST", self._register),
+            Route("/call_back/update_call_back", "oapi", "POST", self._update),
             Route("/call_back/get_call_back", "oapi", "GET", self._get_call_back),
             Route("/call_back/delete_call_back", "oapi", "GET", self._delete_call_back),
             Route("/call_back/get_call_back_failed_result", "oapi", "GET", self._failed_result),
@@ -798,29 +799,58 @@ class EventsArea:
         ]
 
     def _register(self, call: Call) -> dict[str, Any]:
+        """``POST /call_back/register_call_back {call_back_tag, token, aes_key, url}`` — one URL
+        per app: ``71006`` 回调地址已经存在 while one is registered (update or delete it first)."""
+        if self.registration is not None:
+            raise OapiError(71006, "回调地址已经存在")
+        return self._check_and_store(call)
+
+    def _update(self, call: Call) -> dict[str, Any]:
+        """``POST /call_back/update_call_back`` (same body) — ``71007`` 回调地址已不存在 when
+        nothing is registered."""
+        if self.registration is None:
+            raise OapiError(71007, "回调地址已不存在")
+        return self._check_and_store(call)
+
+    def _check_and_store(self, call: Call) -> dict[str, Any]:
+        """Validate the body, send ``check_url`` and keep the registration (errors-and-limits.md
+        §4): ``71008`` for an unknown ``call_back_tag``, ``400050`` for a URL that is not
+        http(s), ``400051`` when the URL cannot be reached, ``400054`` when it does not answer
+        within ``events_http_timeout_ms``, ``400052`` for a reply that is not the signed JSON,
+        ``71009`` when the decrypted reply is not ``success``."""
         data = call.params.data
         url = data.get("url")
         token = data.get("token")
         aes_key = data.get("aes_key")
         tags = data.get("call_back_tag") or []
         if isinstance(tags, str):
-            tags = [t for t in tags.split(",") if t]
+            tags = [t.strip() for t in tags.split(",") if t.strip()]
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise OapiError(40035, "不合法的参数: call_back_tag")
+        for tag in tags:
+            if not _known_event_type(tag):
+                raise OapiError(71008, f"不允许的回调事件: {tag}")
         if not url or not isinstance(url, str):
             raise OapiError(40035, "不合法的参数: url")
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise OapiError(400050, "无效的url")
         if not isinstance(token, str) or not token.isalnum() or not 3 <= len(token) <= 63:
             raise OapiError(40035, "不合法的参数: token")
         if not isinstance(aes_key, str) or len(aes_key) != 43 or not aes_key.isalnum():
             raise OapiError(900004, "aes key illegal")
         reg = Registration(url, token, aes_key, self.state.app.corp_id, list(tags))
-        if not _check_url_blocking(reg, float(self.knob("events_http_timeout_ms")) / 1000):
-            raise OapiError(71009, "返回文本非success")
+        outcome = _check_url_blocking(reg, float(self.knob("events_http_timeout_ms")) / 1000)
+        if outcome != "ok":
+            raise OapiError(*CHECK_URL_ERRORS[outcome])
         self.registration = reg
         return {}
 
     def _get_call_back(self, call: Call) -> dict[str, Any]:
+        """``GET /call_back/get_call_back`` — ``71007`` when nothing is registered."""
         reg = self.registration
         if reg is None:
-            raise OapiError(71007, "回调地址不存在")
+            raise OapiError(71007, "回调地址已不存在")
         return {
             "call_back_tag": reg.tags,
             "token": reg.token,
@@ -829,6 +859,9 @@ class EventsArea:
         }
 
     def _delete_call_back(self, call: Call) -> dict[str, Any]:
+        """``GET /call_back/delete_call_back`` — ``71007`` when nothing is registered."""
+        if self.registration is None:
+            raise OapiError(71007, "回调地址已不存在")
         self.registration = None
         return {}
 
@@ -1336,9 +1369,44 @@ def _event_answer(ev: SandboxEvent) -> dict[str, Any]:
     }
 
 
-def _check_url_blocking(reg: Registration, timeout: float) -> bool:
+#: Event types ``call_back_tag`` may name (events.md §2), and prefixes of the groups listed by
+#: name only (§2.4 ``leave_*``, §2.7); anything else is ``71008``.
+KNOWN_EVENT_TYPES = frozenset(
+    {
+        "user_add_org", "user_modify_org", "user_leave_org", "user_active_org",
+        "org_admin_add", "org_admin_remove", "org_dept_create", "org_dept_modify",
+        "org_dept_remove", "label_user_change", "label_conf_add", "label_conf_del",
+        "label_conf_modify", "org_change", "org_remove", "bpms_instance_change",
+        "bpms_task_change", "attendance_check_record", "attendance_schedule_change",
+        "attendance_overtime_duration", "attend_group_change", "attend_shift_change",
+        "attend_bossCheck_change", "attendance_approve_status_change",
+        "attend_user_daily_summary_refresh", "watermark_check_in",
+        "attendance_report_column_change", "check_in", "chat_add_member",
+        "chat_remove_member", "chat_quit", "chat_update_owner", "chat_update_title",
+        "chat_disband", "meetingroom_book", "meetingroom_room_info", "calendar_event_change",
+        "todo_task_create", "todo_task_update", "todo_task_delete", "robot_msg_recall",
+        "robot_msg_read", "market_service_open", "market_service_close",
+    }
+)  # fmt: skip
+KNOWN_EVENT_PREFIXES = ("leave_", "storage_dentry_", "live_", "edu_", "market_order", "inner_app_")
+
+#: ``check_url`` outcome → (errcode, errmsg) of ``register_call_back``/``update_call_back``.
+CHECK_URL_ERRORS: dict[str, tuple[int, str]] = {
+    "unreachable": (400051, "url访问异常"),
+    "timeout": (400054, "url访问超时"),
+    "bad_reply": (400052, "url返回数据错误"),
+    "not_success": (71009, "返回文本非success"),
+}
+
+
+def _known_event_type(tag: str) -> bool:
+    return tag in KNOWN_EVENT_TYPES or tag.startswith(KNOWN_EVENT_PREFIXES)
+
+
+def _check_url_blocking(reg: Registration, timeout: float) -> str:
     """``check_url`` for the (synchronous) ``register_call_back`` handler: a blocking POST with a
-    short timeout (the receiver runs in another thread or process)."""
+    short timeout (the receiver runs in another thread or process). Returns ``"ok"`` or a key of
+    :data:`CHECK_URL_ERRORS`."""
     crypto = reg.crypto()
     ts = str(int(time.time() * 1000))
     nonce = random_alnum(8)
@@ -1351,13 +1419,21 @@ def _check_url_blocking(reg: Registration, timeout: float) -> bool:
             json={"encrypt": enc},
             timeout=timeout,
         )
+    except httpx.TimeoutException:
+        return "timeout"
+    except httpx.HTTPError:
+        return "unreachable"
+    try:
+        if resp.status_code != 200:
+            return "bad_reply"
         reply = resp.json()
         r_ts = str(reply.get("timeStamp") or reply.get("timestamp"))  # either key, EB-72
         if reply["msg_signature"] != sign(reg.token, r_ts, str(reply["nonce"]), reply["encrypt"]):
-            return False
-        return resp.status_code == 200 and crypto.decrypt(reply["encrypt"]) == "success"
-    except (httpx.HTTPError, ValueError, KeyError, TypeError, CallbackCryptoError):
-        return False
+            return "bad_reply"
+        plain = crypto.decrypt(reply["encrypt"])
+    except (ValueError, KeyError, TypeError, AttributeError, CallbackCryptoError):
+        return "bad_reply"
+    return "ok" if plain == "success" else "not_success"
 
 
 __all__ = ["EventsArea", "Registration", "SandboxEvent"]

@@ -385,6 +385,22 @@ class _Api:
             Route("/department/list", o, "GET", handlers.dept_list_old),
             Route("/department/get", o, "GET", handlers.dept_get_old),
             Route("/department/list_parent_depts", o, "GET", handlers.dept_list_parent_depts_old),
+            Route("/department/list_ids", o, "GET", handlers.dept_list_ids_old),
+            Route(
+                "/department/list_parent_depts_by_dept",
+                o,
+                "GET",
+                handlers.dept_list_parent_depts_by_dept_old,
+            ),
+            Route("/user/simplelist", o, "GET", handlers.user_simplelist_old),
+            Route("/user/listbypage", o, "GET", handlers.user_listbypage_old),
+            Route("/user/getDeptMember", o, "GET", handlers.user_get_dept_member_old),
+            Route("/user/get_org_user_count", o, "GET", handlers.user_get_org_user_count_old),
+            Route("/user/get_by_mobile", o, "GET", handlers.user_get_by_mobile_old),
+            Route("/user/getUseridByUnionid", o, "GET", handlers.user_get_userid_by_unionid_old),
+            Route("/v1.0/contact/users/search", a, "POST", handlers.v1_users_search),
+            # a *user* token: checked by the handler, not the wrapper's app-token check
+            Route("/v1.0/contact/users/{unionId}", a, "GET", handlers.v1_contact_user, auth=False),
             Route("/v1.0/contact/empLeaveRecords", a, "GET", handlers.emp_leave_records),
             Route(
                 "/topapi/smartwork/hrm/employee/querydimission", t, "POST", handlers.querydimission

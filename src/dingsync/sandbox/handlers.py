@@ -8,6 +8,7 @@ Lookups go through ``state.index`` (precomputed), never a scan of the company.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -497,10 +498,12 @@ def dept_get(call: Call) -> dict[str, Any]:
 
 def dept_listparentbyuser(call: Call) -> dict[str, Any]:
     """``POST /topapi/v2/department/listparentbyuser {userid}`` — one path per membership
-    (EB-12), each from the department up to 1."""
+    (EB-12), each from the department up to 1; ``33012`` 无效的USERID for an unknown userid."""
     userid = call.params.text("userid", required=True)
     assert userid is not None
-    user = _user_or_60121(call, userid)
+    user = call.state.company.users.get(userid)
+    if user is None:  # auth-contacts.md §5.4 lists 33012, not 60121
+        raise OapiError(33012, "无效的USERID")
     ancestors = call.state.index.ancestors
     return {
         "result": {
@@ -581,6 +584,216 @@ def dept_get_old(call: Call) -> dict[str, Any]:
         "userPermits": "|".join(d.user_permits) or None,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
+    return body
+
+
+def dept_list_ids_old(call: Call) -> dict[str, Any]:
+    """``GET /department/list_ids?id=`` — archived; direct children as ``sub_dept_id_list``."""
+    dept_id = _dept_or_60003(call, call.params.integer("id", required=True))
+    return {"sub_dept_id_list": list(call.state.index.children[dept_id])}
+
+
+def dept_list_parent_depts_by_dept_old(call: Call) -> dict[str, Any]:
+    """``GET /department/list_parent_depts_by_dept?id=`` — archived; ``parentIds`` from the
+    department itself up to root 1."""
+    dept_id = _dept_or_60003(call, call.params.integer("id", required=True))
+    return {"parentIds": list(call.state.index.ancestors[dept_id])}
+
+
+# =============================================================================================
+# Old user APIs (用户管理1.0, archived; GET, query access_token) — auth-contacts.md §6.8
+# =============================================================================================
+_OLD_ORDERS = (None, "entry_asc", "entry_desc", "modify_asc", "modify_desc", "custom")
+
+
+def _old_members(call: Call, *, paged: bool) -> tuple[list[str], bool, int]:
+    """The members of ``department_id`` for ``/user/simplelist`` and ``/user/listbypage``:
+    ``(page of userids, hasMore, dept_id)``. ``size`` ≤ 100; ``simplelist`` pages only when
+    both ``offset`` and ``size`` are sent (else every member), ``listbypage`` requires both."""
+    p = call.params
+    dept_id = _dept_or_60003(call, p.integer("department_id", required=True))
+    order = p.text("order")
+    if order not in _OLD_ORDERS:
+        raise p.bad("order")
+    p.text("lang", max_len=6)
+    offset = p.integer("offset", required=paged, lo=0, code=40068)
+    size = p.integer("size", required=paged, lo=1, hi=100, code=40069)
+    members = call.state.index.members[dept_id]
+    if order in ("entry_asc", "entry_desc"):
+        users = call.state.company.users
+        members = sorted(
+            members,
+            key=lambda u: (users[u].hired_date or 0, u),
+            reverse=order == "entry_desc",
+        )
+    if offset is None or size is None:
+        return list(members), False, dept_id
+    return members[offset : offset + size], offset + size < len(members), dept_id
+
+
+def user_simplelist_old(call: Call) -> dict[str, Any]:
+    """``GET /user/simplelist?department_id=&offset=&size=&order=&lang=`` — archived;
+    ``hasMore``, ``userlist[{userid, name}]``."""
+    page, more, _ = _old_members(call, paged=False)
+    users = call.state.company.users
+    return {"hasMore": more, "userlist": [{"userid": u, "name": users[u].name} for u in page]}
+
+
+def user_listbypage_old(call: Call) -> dict[str, Any]:
+    """``GET /user/listbypage?department_id=&offset=&size=`` (``offset``/``size`` required,
+    ``size`` ≤ 100) — archived camelCase user records; ``order`` and ``isLeader`` are those of
+    this department; ``department`` every department id."""
+    page, more, dept_id = _old_members(call, paged=True)
+    users = call.state.company.users
+    out = []
+    for uid in page:
+        u = users[uid]
+        m = next(m for m in u.memberships if m.dept_id == dept_id)
+        item: dict[str, Any] = {
+            "userid": u.userid,
+            "unionid": u.unionid,
+            "name": u.name,
+            "mobile": u.mobile,
+            "order": m.order,
+            "isLeader": m.leader,
+            "isAdmin": u.admin,
+            "isBoss": u.boss,
+            "isHide": u.hide_mobile,
+            "active": u.active,
+            "department": u.dept_id_list,
+            "position": u.title or "",
+            "avatar": u.avatar,
+            "jobnumber": u.job_number or "",
+            "extattr": json.loads(u.extension) if u.extension else {},
+        }
+        optional = {
+            "tel": u.telephone,
+            "workPlace": u.work_place,
+            "remark": u.remark,
+            "email": u.email,
+            "orgEmail": u.org_email,
+            "hiredDate": u.hired_date,
+        }
+        item.update({k: v for k, v in optional.items() if v is not None})
+        out.append(item)
+    return {"hasMore": more, "userlist": out}
+
+
+def user_get_dept_member_old(call: Call) -> dict[str, Any]:
+    """``GET /user/getDeptMember?deptId=`` — archived; ``userIds`` of one department."""
+    dept_id = _dept_or_60003(call, call.params.integer("deptId", required=True))
+    return {"userIds": list(call.state.index.members[dept_id])}
+
+
+def user_get_org_user_count_old(call: Call) -> dict[str, Any]:
+    """``GET /user/get_org_user_count?onlyActive=0|1`` — archived; ``count`` (1: activated
+    only)."""
+    only_active = call.params.integer("onlyActive", required=True, lo=0, hi=1)
+    index = call.state.index
+    return {"count": index.active_count if only_active else len(call.state.company.users)}
+
+
+def user_get_by_mobile_old(call: Call) -> dict[str, Any]:
+    """``GET /user/get_by_mobile?mobile=`` — archived; ``userid`` (60121 when not found)."""
+    mobile = call.params.text("mobile", required=True, max_len=15)
+    assert mobile is not None
+    userid = call.state.index.by_mobile.get(mobile)
+    if userid is None:
+        raise OapiError(60121, "找不到该用户")
+    return {"userid": userid}
+
+
+def user_get_userid_by_unionid_old(call: Call) -> dict[str, Any]:
+    """``GET /user/getUseridByUnionid?unionid=`` — archived; ``contactType`` (0 employee),
+    ``userid`` (60121 for a stranger's unionid)."""
+    unionid = call.params.text("unionid", required=True, max_len=100)
+    assert unionid is not None
+    userid = call.state.index.by_unionid.get(unionid)
+    if userid is None:
+        raise OapiError(60121, "找不到该用户")
+    return {"contactType": 0, "userid": userid}
+
+
+# =============================================================================================
+# New-family contacts: search, a user token's profile
+# =============================================================================================
+def v1_users_search(call: Call) -> dict[str, Any]:
+    """``POST /v1.0/contact/users/search {queryWord, offset, size, fullMatchField}`` →
+    ``{hasMore, totalCount, list: [userid]}``: employees whose name contains ``queryWord``
+    (equals it with ``fullMatchField`` 1), in directory order. ``size`` 1..100. A missing
+    field is 400 ``Missing<name>``, a bad one 400 ``parameter.error``."""
+    body = _json_object(call)
+    for name in ("queryWord", "offset", "size"):
+        if body.get(name) in (None, ""):
+            raise ApiError(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    word, offset, size = body["queryWord"], body["offset"], body["size"]
+    full = body.get("fullMatchField")
+
+    def bad(what: str) -> ApiError:
+        return ApiError(400, "parameter.error", f"参数错误: {what}")
+
+    if not isinstance(word, str) or not word.strip():
+        raise bad("queryWord")
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        raise bad("offset")
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 100:
+        raise bad("size")
+    if full not in (None, 0, 1):
+        raise bad("fullMatchField")
+    word = word.strip()
+    users = call.state.company.users.values()
+    if full == 1:
+        found = [u.userid for u in users if u.name == word]
+    else:
+        found = [u.userid for u in users if word in u.name]
+    return {
+        "hasMore": offset + size < len(found),
+        "totalCount": len(found),
+        "list": found[offset : offset + size],
+    }
+
+
+def _open_id(state: SandboxState, unionid: str) -> str:
+    """The app-scoped openId of a person (stable per app and person)."""
+    return hashlib.sha256(f"{state.app.app_key}:{unionid}".encode()).hexdigest()[:26]
+
+
+def v1_contact_user(call: Call) -> dict[str, Any]:
+    """``GET /v1.0/contact/users/{unionId}`` with a **user** token (from
+    ``/v1.0/oauth2/userAccessToken``) in ``x-acs-dingtalk-access-token``; ``me`` is the token's
+    owner. Answers ``nick, avatarUrl, mobile, openId, unionId, email, stateCode`` (Strings;
+    ``email`` left out when the person has none). No header → 400
+    ``AuthenticationFailed.MissingParameter``; an unknown token (an app token too) → 400
+    ``InvalidAuthentication``; an expired user token → 400 ``accesstoken.expired``; an unknown
+    unionId → 404 ``invalidParameter.user.notFound``."""
+    state = call.state
+    token = call.request.headers.get("x-acs-dingtalk-access-token")
+    if not token:
+        raise ApiError(
+            400, "AuthenticationFailed.MissingParameter", "缺少参数：x-acs-dingtalk-access-token"
+        )
+    with state.lock:
+        entry = state.user_tokens.get(token)
+    if entry is None:
+        raise ApiError(400, "InvalidAuthentication", "不合法的access_token")
+    owner, expires_at = entry
+    if expires_at <= state.clock.now():
+        raise ApiError(400, "accesstoken.expired", "用户accessToken过期")
+    wanted = str(call.path_params.get("unionId") or "")
+    userid = owner if wanted == "me" else state.index.by_unionid.get(wanted)
+    user = state.company.users.get(userid) if userid else None
+    if user is None:
+        raise ApiError(404, "invalidParameter.user.notFound", "找不到该用户")
+    body: dict[str, Any] = {
+        "nick": user.name,
+        "avatarUrl": user.avatar,
+        "mobile": user.mobile,
+        "openId": _open_id(state, user.unionid),
+        "unionId": user.unionid,
+        "stateCode": user.state_code,
+    }
+    if user.email:
+        body["email"] = user.email
     return body
 
 

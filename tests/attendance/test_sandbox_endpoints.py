@@ -15,6 +15,7 @@ import pytest
 
 from dingsync.dingtalk import DingTalkError
 from dingsync.dingtalk.attendance import gmt8_ms
+from dingsync.dingtalk.models.attendance import DaySchedule, GroupSummary, UserGroup
 from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.attendance import LEAVE_TYPES
 
@@ -370,3 +371,45 @@ def test_getupdatedata_takes_the_doc_date_and_serves_user_address(
         sandbox, f"{T}/getupdatedata", {"userid": "nobody-here", "work_date": day.isoformat()}
     )
     assert unknown["result"]["attendance_result_list"] == []
+
+
+def test_samples_parse_into_the_client_models(shared_dingtalk: Path) -> None:
+    groups = _sample(shared_dingtalk, "topapi_attendance_group_minimalism_list.json")
+    summaries = [GroupSummary.model_validate(g) for g in groups["result"]["result"]]
+    assert [(g.id, g.name) for g in summaries] == [(677765054, "周末加班"), (685935028, "考勤")]
+    user_group = UserGroup.model_validate(
+        _sample(shared_dingtalk, "topapi_attendance_getusergroup.json")["result"]
+    )
+    assert user_group.group_id == 685935028 and user_group.type == "FIXED"
+    night = user_group.classes[1]
+    assert night.name == "B" and [t.across for t in night.sections[0].times] == [0, 1]
+    day = _sample(shared_dingtalk, "topapi_attendance_listschedule.json")["result"]
+    rows = [DaySchedule.model_validate(r) for r in day["schedules"]]
+    assert rows[0].plan_id == 157062792171 and rows[1].plan_check_time == "2020-11-11 18:30:00"
+
+
+def test_client_methods(sandbox: SandboxServer) -> None:
+    world = area_of(sandbox).world
+    people = sorted(world.by_user)
+    day = _working_day(sandbox, people[0])
+
+    async def go() -> None:
+        async with make_client(sandbox) as client:
+            att = client.attendance
+            summaries = await att.iter_group_summaries("op").to_list()
+            assert [(g.id, g.name) for g in summaries] == [
+                (g.group_id, g.name) for g in world.groups
+            ]
+            for g in world.groups:
+                mine = await att.get_user_group(g.members[-1])
+                assert mine.group_id == g.group_id
+                assert [c.class_id for c in mine.classes] == [g.shift.class_id]
+            rows = await att.iter_day_schedules(day).to_list()
+            expected = sum(len(per[day].points) for per in world.by_user.values() if day in per)
+            assert len(rows) == expected > 200
+            assert len({r.plan_id for r in rows}) == len(rows)
+            assert {r.userid for r in rows} == {
+                u for u, per in world.by_user.items() if day in per and not per[day].is_rest
+            }
+
+    asyncio.run(go())

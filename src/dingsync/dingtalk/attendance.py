@@ -30,10 +30,13 @@ from dingsync.dingtalk.models.attendance import (
     AttendanceResult,
     ColumnDayValue,
     ColumnValues,
+    DaySchedule,
+    GroupSummary,
     LeaveStatus,
     LeaveTimeColumn,
     ScheduleItem,
     UpdateData,
+    UserGroup,
 )
 from dingsync.dingtalk.paging import Marker, Pager, cursor_pager, offset_pager
 
@@ -58,6 +61,8 @@ LEAVE_MAX_DAYS = 180
 LEAVE_PAGE = 20
 #: ``getsimplegroups`` page size.
 GROUPS_PAGE = 10
+#: ``listschedule`` page size (max 200).
+DAY_SCHEDULE_PAGE = 200
 
 WIRE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -231,7 +236,59 @@ class AttendanceAPI:
             next_key="cursor",
         )
 
+    def iter_group_summaries(self, op_user_id: str) -> Pager[GroupSummary]:
+        """Every group as ``{id, name}``. ``POST /topapi/attendance/group/minimalism/list``
+        (``cursor`` paging; ``op_user_id``: an administrator's userid)."""
+
+        async def call(cursor: Marker) -> dict[str, Any]:
+            body: dict[str, Any] = {"op_user_id": op_user_id}
+            if cursor:
+                body["cursor"] = cursor
+            return await self._client.oapi(
+                "POST", "/topapi/attendance/group/minimalism/list", json=body
+            )
+
+        return cursor_pager(
+            call,
+            GroupSummary.model_validate,
+            result_key="result",
+            list_key="result",
+            has_more_key="has_more",
+            next_key="cursor",
+        )
+
+    async def get_user_group(self, userid: str) -> UserGroup:
+        """The person's group and its classes. ``POST /topapi/attendance/getusergroup``."""
+        body = await self._client.oapi(
+            "POST", "/topapi/attendance/getusergroup", json={"userid": userid}
+        )
+        return UserGroup.model_validate(body.get("result") or {})
+
     # -- schedules -----------------------------------------------------------------------------
+    def iter_day_schedules(self, work_date: date) -> Pager[DaySchedule]:
+        """Every scheduled check point of the whole org on ``work_date`` (Asia/Shanghai).
+        ``POST /topapi/attendance/listschedule`` (``workDate`` camelCase, ``size`` 200 per page;
+        DingTalk serves it only to orgs under 10,000 people)."""
+
+        async def call(offset: int) -> dict[str, Any]:
+            return await self._client.oapi(
+                "POST",
+                "/topapi/attendance/listschedule",
+                json={
+                    "workDate": gmt8_string(work_date),
+                    "offset": offset,
+                    "size": DAY_SCHEDULE_PAGE,
+                },
+            )
+
+        return offset_pager(
+            call,
+            DaySchedule.model_validate,
+            result_key="result",
+            list_key="schedules",
+            has_more_key="has_more",
+        )
+
     async def list_schedules(
         self, op_user_id: str, userids: Iterable[str], work_date_from: date, work_date_to: date
     ) -> list[ScheduleItem]:

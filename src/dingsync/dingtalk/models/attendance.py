@@ -214,3 +214,43 @@ class UpdateData(DingTalkModel):
     attendance_result_list: list[dict[str, object]] = Field(default_factory=list)
     check_record_list: list[dict[str, object]] = Field(default_factory=list)
     approve_list: list[dict[str, object]] = Field(default_factory=list)
+
+
+class GroupSummary(DingTalkModel):
+    """A group summary (``group/minimalism/list`` and ``group/search`` items)."""
+
+    id: int
+    name: str | None = None
+
+
+class UserGroupClass(DingTalkModel):
+    """A class of a person's group (``getusergroup`` ``classes[]``): ``name`` (not
+    ``class_name``), check times ``1970-01-01 HH:mm:ss`` with ``across`` 1 = next day."""
+
+    class_id: int
+    name: str | None = None
+    sections: LenientList[ShiftSection] = Field(default_factory=list)
+
+
+class UserGroup(DingTalkModel):
+    """A person's attendance group (``getusergroup`` ``result``): ``type`` FIXED/TURN/NONE."""
+
+    group_id: int | None = None
+    name: str | None = None
+    type: str | None = None
+    classes: LenientList[UserGroupClass] = Field(default_factory=list)
+
+
+class DaySchedule(DingTalkModel):
+    """One check point of the org-wide schedule of a day (``listschedule`` ``schedules[]``):
+    ``plan_check_time`` ``yyyy-MM-dd HH:mm:ss`` GMT+8."""
+
+    plan_id: int
+    userid: str
+    check_type: str | None = None
+    class_id: int | None = None
+    class_setting_id: int | None = None
+    group_id: int | None = None
+    plan_check_time: str | None = None
+    approve_id: int | None = None
+    changed_check_time: str | None = None

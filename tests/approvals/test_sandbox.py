@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -179,3 +182,67 @@ def test_stats_and_mutations(sb: SandboxServer) -> None:
     assert events[0] == ("bpms_instance_change", "RUNNING")
     assert events[-1] == ("bpms_instance_change", "COMPLETED")
     assert area.world.instances[pid].finish_ms is not None
+
+
+def _sample(shared: Path, name: str) -> Any:
+    return json.loads((shared / "samples" / name).read_text(encoding="utf-8"))
+
+
+def test_templates_a_user_manages_on_both_hosts(sb: SandboxServer, shared_dingtalk: Path) -> None:
+    token = _token(sb)
+    world = sb.state.areas["approvals"].world
+    admin = sb.company.main_admin_userid
+    employee = next(u for u in sb.company.users if u not in sb.company.admins)
+    old_url = sb.base_url + "/topapi/process/template/manage/get"
+    new_url = sb.base_url + "/v1.0/workflow/processes/managements/templates"
+    hdr = {"x-acs-dingtalk-access-token": token}
+
+    def old(userid: str) -> dict[str, Any]:
+        r = httpx.post(old_url, params={"access_token": token}, json={"userid": userid})
+        return dict(r.json())
+
+    doc_old = _sample(shared_dingtalk, "approvals/topapi_process_template_manage_get.json")
+    got = old(admin)
+    assert got["errcode"] == 0 and got["success"] is True
+    assert set(got) == set(doc_old)
+    assert [t["process_code"] for t in got["result"]] == [t.process_code for t in world.templates]
+    for item, tpl in zip(got["result"], world.templates, strict=True):
+        assert set(item) == set(doc_old["result"][0])
+        assert (item["flow_title"], item["attendance_type"]) == (tpl.name, tpl.attendance_type)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", item["gmt_modified"])
+    assert old(employee)["result"] == []  # without the OA-approval permission
+    assert old("nobody")["errcode"] == 60121
+    missing = httpx.post(old_url, params={"access_token": token}, json={}).json()
+    assert missing["errcode"] == 400002
+
+    doc_new = _sample(shared_dingtalk, "approvals/v1_workflow_processes_managements_templates.json")
+    r = httpx.get(new_url, headers=hdr, params={"userId": admin})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert set(body) == set(doc_new) and body["success"] is True
+    for item, tpl, o in zip(body["result"], world.templates, got["result"], strict=True):
+        assert set(item) == set(doc_new["result"][0])
+        assert (item["processCode"], item["flowTitle"]) == (tpl.process_code, tpl.name)
+        assert (item["iconName"], item["newProcess"]) == (o["icon_name"], o["is_new_process"])
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\dZ", item["gmtModified"])
+    for params, code in (
+        ({}, "invalidUserId"),
+        ({"userId": "nobody"}, "userNotExist"),
+        ({"userId": employee}, "noPermission"),
+    ):
+        r = httpx.get(new_url, headers=hdr, params=params)
+        assert (r.status_code, r.json()["code"]) == (400, code), params
+
+
+def test_instance_ids_query_rejects_unknown_statuses(sb: SandboxServer) -> None:
+    token = _token(sb)
+    code = sb.state.areas["approvals"].world.templates[0].process_code
+    now = int(time.time() * 1000)
+    base = {"processCode": code, "startTime": now - 10 * DAY_MS, "nextToken": 0, "maxResults": 20}
+    url = sb.base_url + "/v1.0/workflow/processes/instanceIds/query"
+    hdr = {"x-acs-dingtalk-access-token": token}
+    for statuses in (["BOGUS"], ["RUNNING", "CANCELED"], "RUNNING"):
+        r = httpx.post(url, headers=hdr, json={**base, "statuses": statuses})
+        assert (r.status_code, r.json()["code"]) == (400, "invalidParameter"), statuses
+    ok = httpx.post(url, headers=hdr, json={**base, "statuses": ["RUNNING", "COMPLETED"]})
+    assert ok.status_code == 200 and ok.json()["success"] is True

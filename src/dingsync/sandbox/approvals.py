@@ -71,6 +71,8 @@ HISTORY_MAX_MS = 365 * DAY_MS
 IDS_PER_LOOP = 10_000
 PAGE_MAX = 20
 TEMPLATE_PAGE_MAX = 100
+#: ``statuses`` values of ``instanceIds/query`` (approvals.md §5); others are ``invalidParameter``.
+V1_STATUSES = frozenset({"RUNNING", "TERMINATED", "COMPLETED"})
 DEFAULT_DENSITY = 0.005
 
 STATES = (
@@ -982,6 +984,13 @@ class ApprovalsArea:
                 self.visible_templates,
             ),
             Route("/v1.0/workflow/forms/schemas/processCodes", "api", "GET", self.form_schema),
+            Route("/topapi/process/template/manage/get", "topapi", "POST", self.manage_get),
+            Route(
+                "/v1.0/workflow/processes/managements/templates",
+                "api",
+                "GET",
+                self.managed_templates,
+            ),
         ]
 
     def _window(
@@ -1052,7 +1061,8 @@ class ApprovalsArea:
             )
 
     def ids_query(self, call: Call) -> dict[str, Any]:
-        """``POST /v1.0/workflow/processes/instanceIds/query``."""
+        """``POST /v1.0/workflow/processes/instanceIds/query`` (approvals.md §5; ``statuses``
+        other than ``RUNNING``/``TERMINATED``/``COMPLETED`` → 400 ``invalidParameter``)."""
         self._v1_allowed()
         body = _json_object(call)
         code = body.get("processCode")
@@ -1076,6 +1086,10 @@ class ApprovalsArea:
         if users is not None and (not isinstance(users, list) or len(users) > 10):
             raise ApiError(400, "invalidUserIds", "userIds最多10个")
         statuses = body.get("statuses")
+        if statuses is not None and (
+            not isinstance(statuses, list) or not set(statuses) <= V1_STATUSES
+        ):
+            raise ApiError(400, "invalidParameter", "statuses取值为RUNNING、TERMINATED、COMPLETED")
         now = self.state.clock.now_ms()
         end = _int(body.get("endTime"))
         if end is None:
@@ -1175,6 +1189,75 @@ class ApprovalsArea:
         if offset + size < len(tpls):
             result["nextToken"] = offset + size
         return {"result": result}
+
+    def _managed_by(self, userid: str) -> list[Template] | None:
+        """The templates ``userid`` manages: every template for the main and sub-administrators
+        (who hold the OA-approval permission in the sandbox), ``None`` for anyone else; raises
+        ``LookupError`` for someone not in the directory."""
+        company = self.state.company
+        if userid not in company.users:
+            raise LookupError(userid)
+        return list(self.world.templates) if userid in company.admins else None
+
+    def manage_get(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/process/template/manage/get {userid}`` (approvals.md §4) → ``result[
+        {icon_name, flow_title, process_code, gmt_modified "yyyy-MM-dd HH:mm:ss" GMT+8,
+        attendance_type, icon_url, is_new_process}]``, ``success``; unpaged. ``[]`` for someone
+        without the OA-approval permission (not an administrator); ``60121`` for an unknown
+        userid."""
+        userid = call.params.text("userid", required=True)
+        assert userid is not None
+        try:
+            tpls = self._managed_by(userid) or []
+        except LookupError:
+            raise OapiError(60121, "找不到该用户") from None
+        return {
+            "result": [
+                {
+                    "attendance_type": t.attendance_type,
+                    "flow_title": t.name,
+                    "gmt_modified": _old_time(t.gmt_create_ms + DAY_MS),
+                    "icon_name": t.icon,
+                    "icon_url": f"https://gw.alicdn.com/{t.icon}.png",
+                    "is_new_process": True,
+                    "process_code": t.process_code,
+                }
+                for t in tpls
+            ],
+            "success": True,
+        }
+
+    def managed_templates(self, call: Call) -> dict[str, Any]:
+        """``GET /v1.0/workflow/processes/managements/templates?userId=`` (approvals.md §7) →
+        ``{result: [{iconName, flowTitle, processCode, newProcess, gmtModified
+        "yyyy-MM-ddTHH:mmZ", attendanceType, iconUrl}], success: true}``. 400 ``invalidUserId``
+        without ``userId``, ``userNotExist`` for an unknown one, ``noPermission`` for someone
+        without the OA-approval permission (not an administrator)."""
+        self._v1_allowed()
+        userid = call.query.get("userId")
+        if not userid:
+            raise ApiError(400, "invalidUserId", "userId不能为空")
+        try:
+            tpls = self._managed_by(userid)
+        except LookupError:
+            raise ApiError(400, "userNotExist", "用户不存在") from None
+        if tpls is None:
+            raise ApiError(400, "noPermission", "用户没有OA审批管理权限")
+        return {
+            "result": [
+                {
+                    "iconName": t.icon,
+                    "flowTitle": t.name,
+                    "processCode": t.process_code,
+                    "newProcess": True,
+                    "gmtModified": _iso_minute(t.gmt_create_ms + DAY_MS),
+                    "attendanceType": t.attendance_type,
+                    "iconUrl": f"https://gw.alicdn.com/{t.icon}.png",
+                }
+                for t in tpls
+            ],
+            "success": True,
+        }
 
     def form_schema(self, call: Call) -> dict[str, Any]:
         """``GET /v1.0/workflow/forms/schemas/processCodes?processCode=``."""

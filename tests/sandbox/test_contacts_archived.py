@@ -5,6 +5,7 @@ APIs of §5.6 and §6.8 — over loopback HTTP, key sets checked against the pub
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,22 @@ async def test_archived_user_lookups(ding: Ding, sb: SandboxServer) -> None:
     }
     stranger = await ding.old_get("/user/getUseridByUnionid", unionid="stranger")
     assert stranger["errcode"] == 60121
+
+
+async def test_emp_leave_records_wants_an_iso_date_time(ding: Ding) -> None:
+    async def records(start: str) -> Any:
+        return await ding.v1(
+            "GET", "/v1.0/contact/empLeaveRecords", params={"startTime": start, "maxResults": 50}
+        )
+
+    for start in ("2026-01-01", "yesterday", "2026-01-01 00:00:00"):
+        r = await records(start)
+        assert (r.status_code, r.json()["code"]) == (400, "invalidParameter.param.invalid"), start
+    ok = await records(_days_ago_iso(ding, 200))
+    assert ok.status_code == 200, ok.text
+    assert isinstance(ok.json()["records"], list)
+
+
+def _days_ago_iso(ding: Ding, days: int) -> str:
+    ms = ding.server.state.clock.now_ms() - days * 86_400_000
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

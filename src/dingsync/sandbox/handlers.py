@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,9 +58,18 @@ def _iso_utc(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+_ISO_DATETIME = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?([Zz]|[+-]\d{2}:?\d{2})?$"
+)
+
+
 def _parse_iso(text: str) -> int:
-    """ISO-8601 → epoch ms (``2021-01-06T11:47:37Z``, with or without seconds/offset)."""
+    """ISO-8601 date *and* time → epoch ms (``2021-01-06T11:47:37Z``, with or without
+    seconds/offset; no offset = UTC). A bare date (``2026-01-01``) or other text is
+    ``ValueError``."""
     value = text.strip()
+    if not _ISO_DATETIME.match(value):
+        raise ValueError(f"not an ISO-8601 date-time: {text!r}")
     if value.endswith(("Z", "z")):
         value = value[:-1] + "+00:00"
     parsed = datetime.fromisoformat(value)

@@ -80,6 +80,11 @@ def test_users_commands_act_on_the_only_organisation(cli_db: str) -> None:
     r = runner.invoke(app, ["users", "enable", "nobody"])
     assert r.exit_code == 1 and "no user 'nobody'" in _flat(r.output)
     assert "nobody" not in {u for _c, u, _d in _user_rows(cli_db)}
+    # The pre-emptive row is not a synced user: no role for it (README) — but it can be enabled.
+    r = runner.invoke(app, ["roles", "grant", "newbie", "hr"])
+    assert r.exit_code == 1 and "no user 'newbie'" in _flat(r.output)
+    r = runner.invoke(app, ["users", "enable", "newbie"])
+    assert r.exit_code == 0 and f"newbie: enabled in {CORP}" in _flat(r.output)
 
 
 def test_roles_commands_refuse_unknown_users_and_roles(cli_db: str) -> None:

@@ -68,11 +68,15 @@ def _open(database_url: str | None) -> tuple[Any, str]:
     return engine, resolve_corp(settings, engine)
 
 
-def _require_user(conn: Any, corp_id: str, userid: str) -> None:
-    """Exit 1 with a clear error unless the store knows ``userid`` in ``corp_id``."""
+def _require_user(conn: Any, corp_id: str, userid: str, *, allow_stub: bool = False) -> None:
+    """Exit 1 with a clear error unless ``userid`` in ``corp_id`` was synced from DingTalk.
+    ``allow_stub``: the row a pre-emptive ``users disable`` left for a user not synced yet
+    counts too (so it can be enabled again)."""
     from dingsync.store import repo_web
 
-    if repo_web.get_user(conn, corp_id, userid) is None:
+    user = repo_web.get_user(conn, corp_id, userid)
+    synced = user is not None and (user.get("raw") is not None or user.get("name") is not None)
+    if user is None or not (synced or allow_stub):
         err_console.print(
             f"error: no user {userid!r} in organisation {corp_id} (not synced yet? run "
             "`dingsync sync`)"
@@ -123,7 +127,7 @@ def _set_disabled(userid: str, disabled: bool, database_url: str | None) -> None
     engine, corp = _open(database_url)
     with engine.begin() as conn:
         if not disabled:
-            _require_user(conn, corp, userid)
+            _require_user(conn, corp, userid, allow_stub=True)
         level, _scope = repo_web.admin_info(conn, corp, userid)
         known = repo_web.set_local_disabled(conn, corp, userid, disabled)
         revoked = 0

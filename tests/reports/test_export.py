@@ -110,6 +110,14 @@ def test_exports_and_compliance(sandbox: SandboxServer, engine: Engine, tmp_path
         assert statuses == {"submitted", "late", "missing"}
         daily_result = compliance(conn, corp, "日报", first, last)
 
+        # -- days from "today" on are not due yet: none of them is counted --
+        today = last - timedelta(days=2)
+        early = compliance(conn, corp, "日报", first, last, today=today)
+        assert early.days and max(d.day for d in early.days) < today
+        assert {(d.userid, d.day, d.status) for d in early.days} == {
+            (d.userid, d.day, d.status) for d in daily_result.days if d.day < today
+        }
+
     out = tmp_path / "c.xlsx"
     rows_written = write_compliance(daily_result, out, "xlsx")
     book = openpyxl.load_workbook(out, read_only=True)

@@ -395,11 +395,14 @@ def compliance(
     end: date,
     *,
     dept_id: int | None = None,
+    today: date | None = None,
 ) -> Compliance:
     """Per person per working day (weekly templates: per week) ``submitted``/``late``/
     ``missing`` for ``template`` in ``[start, end]``, and per department the rates (see the
-    module docstring for the rules)."""
+    module docstring for the rules). Only days before ``today`` (default: today in
+    Asia/Shanghai) are counted: today's and later reports are not due yet."""
     weekly = is_weekly(template)
+    today = today or datetime.now(GMT8).date()
     result = Compliance(template, start, end, weekly)
     r = reports
     creators = {
@@ -464,6 +467,7 @@ def compliance(
             first = max(first, row.hired_date.astimezone(GMT8).date())
         if row is not None and row.left_at is not None:
             last = min(last, row.left_at.astimezone(GMT8).date())
+        last = min(last, today - timedelta(days=1))
         depts = memberships.get(userid) or []
         dept_label = ",".join(dept_names.get(d, str(d)) for d in depts)
         counts = {"submitted": 0, "late": 0, "missing": 0}

@@ -313,6 +313,6 @@ def test_cli_summary_and_export(sandbox: SandboxServer, synced: Engine, tmp_path
     res = runner.invoke(cli_app, ["attendance", "summary", *common])
     assert res.exit_code == 0 and "考勤月度汇总" in res.output
     dept = runner.invoke(cli_app, ["attendance", "summary", *common, "--dept", "999999999"])
-    assert dept.exit_code == 0 and "(0 人)" in dept.output
+    assert dept.exit_code == 2 and "no department 999999999" in " ".join(dept.output.split())
     bad = runner.invoke(cli_app, ["attendance", "summary", *common[2:], "--month", "2026-13"])
     assert bad.exit_code == 2

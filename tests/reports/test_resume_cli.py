@@ -100,3 +100,13 @@ def test_cli_export_and_compliance(sqlite_url: str, tmp_path: Path) -> None:
     res = runner.invoke(app, ["reports", "compliance", "--template", "日报", "--from", "x",
                               "--to", "y", *common])  # fmt: skip
     assert res.exit_code == 2
+    # an unknown --dept is a usage error, not an empty file (nor an overwritten one)
+    before = out.read_bytes()
+    for cmd in (
+        ["export", "reports", "--template", "日报", *dates, "-o", str(out), "--dept", "1"],
+        ["reports", "compliance", "--template", "日报", *dates],
+    ):
+        res = runner.invoke(app, [*cmd, "--dept", "123", *common])
+        assert res.exit_code == 2, res.output
+        assert "no department 123" in " ".join(res.output.split())
+    assert out.read_bytes() == before

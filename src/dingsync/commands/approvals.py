@@ -15,7 +15,12 @@ from typing import Annotated, Any
 import typer
 
 from dingsync.commands.errors import open_engine
-from dingsync.commands.export_app import FileFormat, audit_cli_export, export_app
+from dingsync.commands.export_app import (
+    FileFormat,
+    audit_cli_export,
+    export_app,
+    require_departments,
+)
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -103,6 +108,7 @@ def export_approvals_cmd(
                 t["name"] or t["process_code"] for t in repo_approvals.load_templates(conn, cid)
             )
             raise typer.BadParameter(f"no template {template!r}; known: {names}")
+        require_departments(conn, cid, dept)
         path = output or Path(f"approvals-{tpl['name'] or tpl['process_code']}.{fmt}")
         result = export_approvals(
             conn,

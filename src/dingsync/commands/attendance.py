@@ -15,7 +15,13 @@ from rich.console import Console
 from rich.table import Table
 
 from dingsync.commands.errors import open_engine
-from dingsync.commands.export_app import FileFormat, ViewFormat, audit_cli_export, export_app
+from dingsync.commands.export_app import (
+    FileFormat,
+    ViewFormat,
+    audit_cli_export,
+    export_app,
+    require_departments,
+)
 
 attendance_app = typer.Typer(help="Attendance (考勤): monthly summary.", no_args_is_help=True)
 console = Console()
@@ -56,6 +62,7 @@ def _load(
         if not cid:
             err_console.print("error: no synced organisation; run `dingsync sync` or `demo` first")
             raise typer.Exit(2)
+        require_departments(conn, str(cid), dept)
         try:
             return monthly_summary(conn, str(cid), month, dept), engine, str(cid)
         except ValueError as exc:

@@ -30,6 +30,33 @@ class ViewFormat(StrEnum):
     csv = "csv"
 
 
+def require_departments(conn: Any, corp_id: str, dept_ids: Sequence[int] | int | None) -> None:
+    """``--dept`` ids must be departments the store knows for ``corp_id`` (an unknown id would
+    silently give an empty file): a usage error (exit 2) naming the unknown ones."""
+    from sqlalchemy import select
+
+    from dingsync.store.schema import departments
+
+    wanted = [dept_ids] if isinstance(dept_ids, int) else list(dept_ids or [])
+    if not wanted:
+        return
+    known = {
+        int(d)
+        for (d,) in conn.execute(
+            select(departments.c.dept_id).where(
+                departments.c.corp_id == corp_id, departments.c.dept_id.in_(wanted)
+            )
+        )
+    }
+    unknown = [d for d in wanted if d not in known]
+    if unknown:
+        raise typer.BadParameter(
+            f"no department {', '.join(map(str, unknown))} in organisation {corp_id} "
+            "(see `GET /api/departments` or the departments table)",
+            param_hint="--dept",
+        )
+
+
 def cli_user() -> str:
     """Who runs the CLI, as the audit's ``userid``: ``cli:<OS user>`` (at most 64 chars)."""
     try:

@@ -14,7 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from dingsync.commands.errors import open_engine
-from dingsync.commands.export_app import FileFormat, ViewFormat, audit_cli_export, export_app
+from dingsync.commands.export_app import (
+    FileFormat,
+    ViewFormat,
+    audit_cli_export,
+    export_app,
+    require_departments,
+)
 
 reports_app = typer.Typer(help="Reports (日志): submission compliance.", no_args_is_help=True)
 console = Console()
@@ -89,6 +95,7 @@ def export_reports_cmd(
     start, end = _day(from_, "--from"), _day(to, "--to")
     engine, corp = _open(database_url, corp_id)
     with engine.connect() as conn:
+        require_departments(conn, corp, dept)
         depts = department_subtree(conn, corp, dept) if dept else None
         n = export_reports(conn, corp, template, start, end, output, fmt, dept_ids=depts)  # type: ignore[arg-type]
     requested: dict[str, Any] = {
@@ -127,6 +134,7 @@ def compliance_cmd(
     start, end = _day(from_, "--from"), _day(to, "--to")
     engine, corp = _open(database_url, corp_id)
     with engine.connect() as conn:
+        require_departments(conn, corp, dept)
         result = compliance(conn, corp, template, start, end, dept_id=dept)
     if fmt != "table":
         assert output is not None

@@ -549,6 +549,7 @@ SUMMARY_LABELS = {
     "admins": "Administrators",
     "sub_admins": "Sub-administrators",
     "leavers": "Leavers (departure records)",
+    "left_users": "Users marked left (seen here before leaving)",
     "roles": "Roles",
     "role_members": "Role members (per role)",
     "api_calls": "DingTalk API calls",

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from dingsync.sandbox.company import Company
     from dingsync.sandbox.handlers import Call
     from dingsync.sandbox.state import SandboxState
-    from dingsync.sandbox.wire import Family
+    from dingsync.sandbox.wire import Family, Params
 
 GMT8 = timezone(timedelta(hours=8))
 MINUTE_MS = 60_000
@@ -1313,13 +1313,15 @@ class AttendanceArea:
         return {"result": result, "success": True}
 
     # -- schedules -------------------------------------------------------------------------------
-    def schedule_listbyusers(self, call: Call) -> dict[str, Any]:
-        """``POST /topapi/attendance/schedule/listbyusers``: ≤ 50 users, ≤ 7 days (ms)."""
-        p = call.params
+    @staticmethod
+    def _users_and_days(p: Params, max_users: int) -> tuple[list[str], date, date]:
+        """The ``op_user_id``/``userids``/``from_date_time``/``to_date_time`` body of the schedule
+        APIs: the userids (≤ ``max_users``) and the Asia/Shanghai days from..to (span < 7 days);
+        400002 otherwise."""
         p.text("op_user_id", required=True)
-        users = p.text_list("userids", required=True) or []
-        if len(users) > LIST_MAX_USERS:
-            raise OapiError(ERR_PARAM, "无效的参数: userids最多50个")
+        users: list[str] = p.text_list("userids", required=True) or []
+        if len(users) > max_users:
+            raise OapiError(ERR_PARAM, f"无效的参数: userids最多{max_users}个")
         start_ms = p.integer("from_date_time", required=True, lo=0)
         end_ms = p.integer("to_date_time", required=True, lo=0)
         assert start_ms is not None and end_ms is not None
@@ -1327,6 +1329,11 @@ class AttendanceArea:
             raise OapiError(ERR_PARAM, "无效的参数: 时间跨度不能超过7天")
         start = datetime.fromtimestamp(start_ms / 1000, GMT8).date()
         end = datetime.fromtimestamp(end_ms / 1000, GMT8).date()
+        return users, start, end
+
+    def schedule_listbyusers(self, call: Call) -> dict[str, Any]:
+        """``POST /topapi/attendance/schedule/listbyusers``: ≤ 50 users, ≤ 7 days (ms)."""
+        users, start, end = self._users_and_days(call.params, LIST_MAX_USERS)
         rows = []
         for userid in self._in_scope(users):
             for day in self._days(userid, start, end):
@@ -1684,18 +1691,7 @@ class AttendanceArea:
         scheduled work date — ``result[{userid, work_date "yyyy-MM-dd 00:00:00", corp_id,
         group_id, shift_ids[], shift_names[], shift_versions[]}]`` (empty lists on a rest
         day). Over 20 users or 7 days → 400002."""
-        p = call.params
-        p.text("op_user_id", required=True)
-        users = p.text_list("userids", required=True) or []
-        if len(users) > SHIFT_DAYS_MAX_USERS:
-            raise OapiError(ERR_PARAM, "无效的参数: userids最多20个")
-        start_ms = p.integer("from_date_time", required=True, lo=0)
-        end_ms = p.integer("to_date_time", required=True, lo=0)
-        assert start_ms is not None and end_ms is not None
-        if end_ms < start_ms or end_ms - start_ms >= MAX_SPAN_DAYS * DAY_MS:
-            raise OapiError(ERR_PARAM, "无效的参数: 时间跨度不能超过7天")
-        start = datetime.fromtimestamp(start_ms / 1000, GMT8).date()
-        end = datetime.fromtimestamp(end_ms / 1000, GMT8).date()
+        users, start, end = self._users_and_days(call.params, SHIFT_DAYS_MAX_USERS)
         rows = []
         for userid in self._in_scope(users):
             for day in self._days(userid, start, end):

@@ -4,13 +4,14 @@ what it wrote in the export audit with :func:`audit_cli_export`."""
 from __future__ import annotations
 
 import getpass
-import hashlib
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
+
+from dingsync.export import file_digest
 
 export_app = typer.Typer(help="Export data to xlsx/csv.", no_args_is_help=True)
 
@@ -64,17 +65,6 @@ def cli_user() -> str:
     except Exception:  # no login name and no passwd entry (some containers)
         name = "unknown"
     return f"cli:{name}"[:64]
-
-
-def file_digest(path: str | Path) -> tuple[str, int]:
-    """SHA-256 (hex) and size in bytes of the file at ``path``."""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
 
 
 def audit_cli_export(

@@ -6,7 +6,6 @@ append-only audit (who, when, kind, filters, rows, SHA-256, size) and then strea
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from typing import Annotated, Any, Literal
@@ -16,6 +15,7 @@ from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
 
+from dingsync.export import file_digest
 from dingsync.store import repo_web
 from dingsync.store.schema import to_ms
 from dingsync.web import rules
@@ -116,13 +116,7 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
                 rows = kind.write(ctx, conn, scope, filters, body.format, path)
             except (TypeError, ValueError, OverflowError) as exc:
                 raise WebError("request.invalid", f"invalid filters: {exc}") from exc
-        digest = hashlib.sha256()
-        size = 0
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-                size += len(chunk)
-        sha = digest.hexdigest()
+        sha, size = file_digest(path)
         with ctx.write() as conn:
             audit_id = repo_web.append_export_audit(
                 conn,

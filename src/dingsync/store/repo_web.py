@@ -539,6 +539,29 @@ def _visible(
     return or_(*parts) if parts else false()
 
 
+def _created_by(
+    corp_id: str,
+    time_col: Any,
+    person_col: Any,
+    start: datetime | None,
+    end: datetime | None,
+    person: str | None,
+    dept_ids: Sequence[int] | None,
+) -> list[Any]:
+    """The filters reports and approvals share: ``time_col`` in ``[start, end)``,
+    ``person_col`` (creator/originator) is ``person`` or a member of one of ``dept_ids``."""
+    cond: list[Any] = []
+    if start is not None:
+        cond.append(time_col >= start)
+    if end is not None:
+        cond.append(time_col < end)
+    if person is not None:
+        cond.append(person_col == person)
+    if dept_ids is not None:
+        cond.append(person_col.in_(_members_of(corp_id, dept_ids)))
+    return cond
+
+
 def report_conditions(
     corp_id: str,
     visible: Visible | None,
@@ -569,15 +592,9 @@ def report_conditions(
         cond.append(_visible(visible, corp_id, r.c.creator_id, received))
     if template is not None:
         cond.append(r.c.template_name == template)
-    if start is not None:
-        cond.append(r.c.create_time >= start)
-    if end is not None:
-        cond.append(r.c.create_time < end)
-    if creator is not None:
-        cond.append(r.c.creator_id == creator)
-    if dept_ids is not None:
-        cond.append(r.c.creator_id.in_(_members_of(corp_id, dept_ids)))
-    return cond
+    return cond + _created_by(
+        corp_id, r.c.create_time, r.c.creator_id, start, end, creator, dept_ids
+    )
 
 
 def list_reports(
@@ -843,15 +860,9 @@ def approval_conditions(
         cond.append(i.c.process_code == process_code)
     if status is not None:
         cond.append(i.c.status == status)
-    if start is not None:
-        cond.append(i.c.create_time >= start)
-    if end is not None:
-        cond.append(i.c.create_time < end)
-    if originator is not None:
-        cond.append(i.c.originator_userid == originator)
-    if dept_ids is not None:
-        cond.append(i.c.originator_userid.in_(_members_of(corp_id, dept_ids)))
-    return cond
+    return cond + _created_by(
+        corp_id, i.c.create_time, i.c.originator_userid, start, end, originator, dept_ids
+    )
 
 
 def list_approvals(

@@ -89,3 +89,17 @@ def shared_dingtalk() -> Path:
     if not SHARED_DINGTALK.is_dir():
         pytest.skip(f"reference folder not found: {SHARED_DINGTALK}")
     return SHARED_DINGTALK
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    """An engine on a fresh, migrated database (each test runs on SQLite and on PostgreSQL,
+    see ``db_url``)."""
+    from dingsync.store import db
+
+    eng = db.create_engine_for(db_url)
+    db.migrate(eng)
+    try:
+        yield eng
+    finally:
+        eng.dispose()

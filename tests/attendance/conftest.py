@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 from dingsync.dingtalk import DingTalkClient
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.sandbox.attendance import AttendanceArea
-from dingsync.store import db
 from dingsync.sync.attendance import AttendanceSync
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import SyncResult, run_sync
@@ -53,14 +52,6 @@ def make_client(sb: SandboxServer, **kw: Any) -> DingTalkClient:
         api_url=sb.base_url,
         **kw,
     )
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = db.create_engine_for(db_url)
-    db.migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 async def sync_all(

@@ -19,7 +19,7 @@ from dingsync.dingtalk import DingTalkClient
 from dingsync.dingtalk.crypto import CallbackCrypto
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.sandbox.company import Company
-from dingsync.store import db, repo, repo_events
+from dingsync.store import repo, repo_events
 from dingsync.store.schema import from_ms
 from dingsync.sync.events import EventProcessor
 from dingsync.web.routers.callbacks import EventsReceiver, router
@@ -117,14 +117,6 @@ class ReceiverServer:
         if self._thread is not None:
             self._thread.join(10)
         self._sock.close()
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = db.create_engine_for(db_url)
-    db.migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:

@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 
 from dingsync.dingtalk import DingTalkClient
 from dingsync.sandbox import SandboxConfig, SandboxServer
-from dingsync.store import db
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import SyncResult, run_sync
 from dingsync.sync.reports import ReportsSync
@@ -80,11 +79,3 @@ def sandbox() -> Iterator[SandboxServer]:
     """A read-only sandbox shared by a module (do not mutate it)."""
     with SandboxServer(SandboxConfig(seed=SEED, users=USERS, days=DAYS, qps_limit=None)) as sb:
         yield sb
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = db.create_engine_for(db_url)
-    db.migrate(eng)
-    yield eng
-    eng.dispose()

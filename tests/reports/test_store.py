@@ -3,14 +3,12 @@ PostgreSQL): missing keys and fields, empty values, Chinese, emoji, newlines, lo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 
 from dingsync.dingtalk.models.reports import Report
-from dingsync.store import db, repo_reports
+from dingsync.store import repo_reports
 from dingsync.sync.reports import report_row
 
 CORP = "dingcorp"
@@ -22,14 +20,6 @@ ODD_CONTENTS: list[dict[str, Any]] = [
     {"key": "备注", "sort": "3", "type": "0", "value": "👨‍👩‍👧‍👦 家庭日 " + "长" * 990},
     {"key": "空格", "sort": "4", "type": "1", "value": "  前后空格  "},
 ]
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = db.create_engine_for(db_url)
-    db.migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def test_contents_round_trip_unchanged(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from tests.sync.test_contacts_sync import assert_db_equals_company, make_client
 
 from dingsync.sandbox import SandboxConfig, SandboxServer
-from dingsync.store import db, repo, repo_events
+from dingsync.store import repo, repo_events
 from dingsync.sync.contacts import ENTITY, LEAVERS_OVERLAP, ContactsSync
 from dingsync.sync.engine import SyncResult, run_sync
 
@@ -29,14 +29,6 @@ WALK_PATHS = (
 def sandbox() -> Iterator[SandboxServer]:
     with SandboxServer(SandboxConfig(seed=11, users=120, qps_limit=None)) as sb:
         yield sb
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = db.create_engine_for(db_url)
-    db.migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 async def sync(sb: SandboxServer, engine: Engine, kind: str, **kw: Any) -> SyncResult:

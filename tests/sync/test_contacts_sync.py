@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from dingsync.dingtalk import DingTalkClient
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.sandbox.company import Company
-from dingsync.store import db, repo, repo_roles
+from dingsync.store import repo, repo_roles
 from dingsync.store.schema import from_ms, sync_runs, user_departments, users
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
@@ -24,14 +24,6 @@ USERS = 240
 def sandbox() -> Iterator[SandboxServer]:
     with SandboxServer(SandboxConfig(seed=7, users=USERS, qps_limit=None)) as sb:
         yield sb
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = db.create_engine_for(db_url)
-    db.migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def make_client(sb: SandboxServer, **kw: Any) -> DingTalkClient:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -21,14 +20,6 @@ from dingsync.store.schema import sync_runs
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
 from dingsync.sync.lease import SyncAlreadyRunning, sync_lease
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = db.create_engine_for(db_url)
-    db.migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def test_a_second_holder_is_refused_until_the_first_lets_go(engine: Engine) -> None:

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import Engine
 
 from dingsync.sandbox import SandboxConfig, SandboxServer
-from dingsync.store import db, repo, repo_roles
+from dingsync.store import repo, repo_roles
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
 
@@ -26,14 +26,6 @@ def sandbox() -> Iterator[SandboxServer]:
     """A sandbox of its own per test: these tests change its roles."""
     with SandboxServer(SandboxConfig(seed=17, users=160, qps_limit=None)) as sb:
         yield sb
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = db.create_engine_for(db_url)
-    db.migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def _mutate(sb: SandboxServer, action: str, body: dict[str, object]) -> dict[str, object]:

@@ -3,7 +3,6 @@ itself; sessions, replay records, roles and local disable through ``repo_web``."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,18 +12,10 @@ import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
 from sqlalchemy import Engine
 
-from dingsync.store import db, repo_web
+from dingsync.store import repo_web
 from dingsync.store.schema import utcnow
 from dingsync.store.schema_web import web_export_audit
 from dingsync.web import sessions
-
-
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Engine]:
-    eng = db.create_engine_for(db_url)
-    db.migrate(eng)
-    yield eng
-    eng.dispose()
 
 
 def _audit_row(**kw: object) -> dict[str, object]:

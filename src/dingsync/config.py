@@ -10,16 +10,19 @@ their settings as arguments and never read this module.
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from dingsync.timeutil import DEFAULT_TIMEZONE, zone
 
 DEFAULT_OAPI_URL = "https://oapi.dingtalk.com"
 DEFAULT_API_URL = "https://api.dingtalk.com"
@@ -53,7 +56,8 @@ class Settings(BaseSettings):
     qps_per_api: float = Field(default=20.0, validation_alias="DINGSYNC_QPS_PER_API")
     max_retries: int = Field(default=6, validation_alias="DINGSYNC_MAX_RETRIES")
     sync_concurrency: int = Field(default=256, validation_alias="DINGSYNC_SYNC_CONCURRENCY")
-    timezone: str = Field(default="Asia/Shanghai", validation_alias="DINGSYNC_TIMEZONE")
+    #: The company's timezone (IANA name): work dates and report days are calendar days here.
+    timezone: str = Field(default=DEFAULT_TIMEZONE, validation_alias="DINGSYNC_TIMEZONE")
     #: An incremental run walks the whole directory when the last walk is older than this
     #: (hours; 0 = every incremental run). Between walks, events keep the directory current.
     contacts_full_compare_hours: float = Field(
@@ -70,6 +74,17 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        zone(value)  # ValueError names the bad zone
+        return value.strip()
+
+    @property
+    def tz(self) -> tzinfo:
+        """The company's timezone (``DINGSYNC_TIMEZONE``) as a ``tzinfo``."""
+        return zone(self.timezone)
 
     @property
     def has_credentials(self) -> bool:

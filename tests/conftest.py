@@ -1,5 +1,11 @@
 """Shared fixtures: the sandbox (real loopback HTTP) and databases (SQLite and PostgreSQL).
 
+Sandboxes: ``sandbox`` is the test module's (its ``SANDBOX`` spec, see
+:mod:`helpers.sandboxes`, else the default company), shared by every module naming an equal
+spec; ``default_sandbox`` is the default company for session-wide fixtures; ``sandboxes`` is the
+session's pool; ``sandbox_client`` makes DingTalk clients against a sandbox. The run ends with the
+number of sandboxes started.
+
 PostgreSQL is found through ``DINGSYNC_TEST_POSTGRES_URL`` (default: the local server, database
 ``dingsync_test``). Without a server the PostgreSQL cases skip with the reason shown, except when
 ``CI=true``: there ``.ci/run`` has started it, and a missing server is a failure.
@@ -9,11 +15,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+
+from dingsync.dingtalk import DingTalkClient
+from dingsync.sandbox import SandboxServer
+from helpers.sandboxes import DEFAULT, SandboxPool, SandboxSpec, make_client
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/dingsync_test"
 SHARED_DINGTALK = Path(__file__).resolve().parents[1].parent / "shared" / "dingtalk"
@@ -103,3 +114,64 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
         yield eng
     finally:
         eng.dispose()
+
+
+_sandbox_starts = 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Count every sandbox the run starts (reported at the end of the run)."""
+    start = SandboxServer.start
+
+    def counting_start(self: SandboxServer) -> SandboxServer:
+        global _sandbox_starts
+        if self._thread is None:
+            _sandbox_starts += 1
+        return start(self)
+
+    SandboxServer.start = counting_start  # type: ignore[method-assign]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    terminalreporter.write_line(f"sandboxes started: {_sandbox_starts}")
+
+
+@pytest.fixture(scope="session")
+def sandboxes() -> Iterator[SandboxPool]:
+    """The session's sandboxes, one per :class:`SandboxSpec` (``sandboxes.get(spec)``), and
+    ``sandboxes.own(spec)`` for a module or test that mutates its company."""
+    pool = SandboxPool()
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def default_sandbox(sandboxes: SandboxPool) -> SandboxServer:
+    """The default company (seed 11, 150 users, 30 days), shared by the whole session: read it,
+    do not mutate it (knobs a test sets must be reset by that test)."""
+    return sandboxes.get(DEFAULT)
+
+
+@pytest.fixture(scope="module")
+def sandbox(request: pytest.FixtureRequest, sandboxes: SandboxPool) -> Iterator[SandboxServer]:
+    """The test module's sandbox: the module's ``SANDBOX`` spec (else the default company),
+    shared with every module naming an equal spec, or the module's own when the spec is
+    ``private``."""
+    spec: SandboxSpec = getattr(request.module, "SANDBOX", DEFAULT)
+    if spec.private:
+        with sandboxes.own(spec) as sb:
+            yield sb
+    else:
+        yield sandboxes.get(spec)
+
+
+@pytest.fixture
+def sandbox_client(request: pytest.FixtureRequest) -> Callable[..., DingTalkClient]:
+    """Factory ``sandbox_client(sb=None, **client_kw)`` of DingTalk clients against ``sb`` (the
+    module's ``sandbox`` when omitted): no rate limit, quick backoff (see
+    :func:`helpers.sandboxes.make_client`)."""
+
+    def factory(sb: SandboxServer | None = None, **kw: Any) -> DingTalkClient:
+        return make_client(sb or request.getfixturevalue("sandbox"), **kw)
+
+    return factory

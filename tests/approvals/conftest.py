@@ -7,11 +7,12 @@ from collections.abc import Iterator
 import pytest
 
 from dingsync.sandbox import SandboxServer
+from helpers.sandboxes import SandboxPool
 
-from .helpers import make_sandbox
+from .helpers import PRIVATE_SANDBOX
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    with make_sandbox() as sb:
+def sandbox(sandboxes: SandboxPool) -> Iterator[SandboxServer]:
+    with sandboxes.own(PRIVATE_SANDBOX) as sb:
         yield sb

@@ -2,31 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from dingsync.dingtalk import DingTalkClient
-from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.sandbox import SandboxServer
+from helpers.sandboxes import SandboxSpec, make_client
+
+__all__ = ["PRIVATE_SANDBOX", "SANDBOX", "make_client", "make_sandbox"]
 
 USERS = 80
 DENSITY = 0.03  # about 70 instances over 30 days (plus attendance's leaves)
 
 
+#: The approvals company the modules share (read-only).
+SANDBOX = SandboxSpec(seed=11, users=USERS, knobs=(("approvals_per_user_day", DENSITY),))
+#: The same company for a module that mutates it (its own sandbox).
+PRIVATE_SANDBOX = replace(SANDBOX, private=True)
+
+
 def make_sandbox(**knobs: Any) -> SandboxServer:
-    sb = SandboxServer(SandboxConfig(seed=11, users=USERS, qps_limit=None))
-    sb.configure(approvals_per_user_day=DENSITY, **knobs)
+    """A sandbox of ``SANDBOX`` with ``knobs`` set too, not started (use ``with``)."""
+    sb = SANDBOX.server()
+    if knobs:
+        sb.configure(**knobs)
     return sb
-
-
-def make_client(sb: SandboxServer, **kw: Any) -> DingTalkClient:
-    kw.setdefault("qps_per_api", None)
-    kw.setdefault("backoff_base", 0.01)
-    kw.setdefault("backoff_max", 0.05)
-    kw.setdefault("rate_limit_pause", 0.0)
-    return DingTalkClient(
-        sb.app.app_key,
-        sb.app.app_secret,
-        corp_id=sb.app.corp_id,
-        oapi_url=sb.base_url,
-        api_url=sb.base_url,
-        **kw,
-    )

@@ -3,7 +3,6 @@ and a client bound to it; sync helpers that fill a database through the real syn
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -11,21 +10,26 @@ import pytest
 from sqlalchemy import Engine
 
 from dingsync.dingtalk import DingTalkClient
-from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.attendance import AttendanceArea
 from dingsync.sync.attendance import AttendanceSync
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import SyncResult, run_sync
+from helpers.sandboxes import SandboxPool, SandboxSpec
+from helpers.sandboxes import make_client as sandbox_client
 
 SEED = 11
 USERS = 130
 DAYS = 30
 
 
+#: The attendance company the modules share (read-only).
+SANDBOX = SandboxSpec(seed=SEED, users=USERS, days=DAYS)
+
+
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(seed=SEED, users=USERS, days=DAYS, qps_limit=None)) as sb:
-        yield sb
+def sandbox(sandboxes: SandboxPool) -> SandboxServer:
+    return sandboxes.get(SANDBOX)
 
 
 def area_of(sb: SandboxServer) -> AttendanceArea:
@@ -39,19 +43,9 @@ def last_work_date(sb: SandboxServer) -> date:
 
 
 def make_client(sb: SandboxServer, **kw: Any) -> DingTalkClient:
-    kw.setdefault("qps_per_api", None)
-    kw.setdefault("backoff_base", 0.01)
-    kw.setdefault("backoff_max", 0.05)
-    kw.setdefault("rate_limit_pause", 0.0)
+    """:func:`helpers.sandboxes.make_client` with two retries."""
     kw.setdefault("max_retries", 2)
-    return DingTalkClient(
-        sb.app.app_key,
-        sb.app.app_secret,
-        corp_id=sb.app.corp_id,
-        oapi_url=sb.base_url,
-        api_url=sb.base_url,
-        **kw,
-    )
+    return sandbox_client(sb, **kw)
 
 
 async def sync_all(

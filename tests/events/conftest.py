@@ -7,7 +7,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,32 +15,18 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from dingsync.dingtalk import DingTalkClient
 from dingsync.dingtalk.crypto import CallbackCrypto
-from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.company import Company
 from dingsync.store import repo, repo_events
 from dingsync.store.schema import from_ms
 from dingsync.sync.events import EventProcessor
 from dingsync.web.routers.callbacks import EventsReceiver, router
+from helpers.sandboxes import SandboxPool, SandboxSpec
+from helpers.sandboxes import make_client as make_client
 
 TOKEN = "dingsyncTestToken0123456789abcde"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-
-
-def make_client(sb: SandboxServer, **kw: Any) -> DingTalkClient:
-    kw.setdefault("qps_per_api", None)
-    kw.setdefault("backoff_base", 0.01)
-    kw.setdefault("backoff_max", 0.05)
-    kw.setdefault("rate_limit_pause", 0.0)
-    return DingTalkClient(
-        sb.app.app_key,
-        sb.app.app_secret,
-        corp_id=sb.app.corp_id,
-        oapi_url=sb.base_url,
-        api_url=sb.base_url,
-        **kw,
-    )
 
 
 class ReceiverServer:
@@ -196,7 +182,10 @@ def directory_differences(engine: Engine, corp_id: str, company: Company) -> lis
     return out
 
 
+#: The company the receiver modules share (read-only).
+SANDBOX = SandboxSpec(seed=11, users=120)
+
+
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(seed=11, users=120, qps_limit=None)) as sb:
-        yield sb
+def sandbox(sandboxes: SandboxPool) -> SandboxServer:
+    return sandboxes.get(SANDBOX)

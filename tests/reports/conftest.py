@@ -4,39 +4,22 @@ HTTP), clients pointed at it, migrated databases (SQLite and PostgreSQL) and a f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
-from dingsync.dingtalk import DingTalkClient
-from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.sandbox import SandboxServer
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import SyncResult, run_sync
 from dingsync.sync.reports import ReportsSync
+from helpers.sandboxes import SandboxPool, SandboxSpec, make_client
 
 SEED = 11
 USERS = 16
 DAYS = 10
 GMT8 = timezone(timedelta(hours=8))
-
-
-def make_client(sb: SandboxServer, **kw: Any) -> DingTalkClient:
-    """A client for ``sb`` without a rate limit and with quick backoff."""
-    kw.setdefault("qps_per_api", None)
-    kw.setdefault("backoff_base", 0.01)
-    kw.setdefault("backoff_max", 0.05)
-    kw.setdefault("rate_limit_pause", 0.0)
-    return DingTalkClient(
-        sb.app.app_key,
-        sb.app.app_secret,
-        corp_id=sb.app.corp_id,
-        oapi_url=sb.base_url,
-        api_url=sb.base_url,
-        **kw,
-    )
 
 
 def window(sb: SandboxServer) -> tuple[int, int]:
@@ -74,8 +57,11 @@ def sync(
     return asyncio.run(go())
 
 
+#: The reports company the modules share (read-only).
+SANDBOX = SandboxSpec(seed=SEED, users=USERS, days=DAYS)
+
+
 @pytest.fixture(scope="module")
-def sandbox() -> Iterator[SandboxServer]:
-    """A read-only sandbox shared by a module (do not mutate it)."""
-    with SandboxServer(SandboxConfig(seed=SEED, users=USERS, days=DAYS, qps_limit=None)) as sb:
-        yield sb
+def sandbox(sandboxes: SandboxPool) -> SandboxServer:
+    """A read-only sandbox shared by the modules (do not mutate it)."""
+    return sandboxes.get(SANDBOX)

@@ -12,7 +12,6 @@ import time
 
 import pytest
 from sqlalchemy import Engine, func, select
-from tests.sync.test_contacts_sync import assert_db_equals_company, make_client
 
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import db
@@ -20,6 +19,8 @@ from dingsync.store.schema import sync_runs
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
 from dingsync.sync.lease import SyncAlreadyRunning, sync_lease
+
+from .test_contacts import assert_db_equals_company, make_client
 
 
 def test_a_second_holder_is_refused_until_the_first_lets_go(engine: Engine) -> None:

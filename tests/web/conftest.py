@@ -20,16 +20,13 @@ from sqlalchemy import Engine
 from conftest import postgres_base_url, require_postgres
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient
-from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.sandbox import SandboxServer
 from dingsync.store import db
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
 from dingsync.web import create_app
 from dingsync.web.options import WebOptions
 from dingsync.web.server import WebServer
-
-SEED = 11
-USERS = 150
 
 
 @dataclass
@@ -89,12 +86,6 @@ class Web:
 
     def upstream_calls(self) -> dict[str, int]:
         return dict(self.sb.stats()["calls"])
-
-
-@pytest.fixture(scope="session")
-def sandbox() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(seed=SEED, users=USERS, qps_limit=None)) as sb:
-        yield sb
 
 
 @contextmanager
@@ -166,7 +157,8 @@ def sync_directory(sb: SandboxServer, engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
-def web(sandbox: SandboxServer, web_db_url: str) -> Iterator[Web]:
+def web(default_sandbox: SandboxServer, web_db_url: str) -> Iterator[Web]:
+    sandbox = default_sandbox
     engine = db.create_engine_for(web_db_url)
     db.migrate(engine)
     sync_directory(sandbox, engine)

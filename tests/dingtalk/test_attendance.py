@@ -20,8 +20,8 @@ from dingsync.dingtalk.attendance import (
 )
 from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.attendance import date_ms
-
-from .conftest import area_of, last_work_date, make_client
+from helpers.attendance import SANDBOX as SANDBOX
+from helpers.attendance import area_of, last_work_date, make_client
 
 
 def test_date_windows_and_batches() -> None:

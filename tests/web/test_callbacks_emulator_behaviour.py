@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from dingsync.dingtalk.crypto import CallbackCrypto, random_alnum
 from dingsync.sandbox import SandboxServer
 from dingsync.sync.events import EventProcessor
-
-from .conftest import AES_KEY, TOKEN, ReceiverServer, inbox, make_client
+from helpers.events import AES_KEY, TOKEN, ReceiverServer, inbox, make_client
+from helpers.events import SANDBOX as SANDBOX
 
 SUITE_KEY = "suite4xxxxxxxxxxxxxxx"
 

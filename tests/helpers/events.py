@@ -10,19 +10,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from dingsync.dingtalk.crypto import CallbackCrypto
-from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.company import Company
 from dingsync.store import repo, repo_events
 from dingsync.store.schema import from_ms
 from dingsync.sync.events import EventProcessor
 from dingsync.web.routers.callbacks import EventsReceiver, router
-from helpers.sandboxes import SandboxPool, SandboxSpec
+from helpers.sandboxes import SandboxSpec
 from helpers.sandboxes import make_client as make_client
 
 TOKEN = "dingsyncTestToken0123456789abcde"
@@ -184,8 +182,3 @@ def directory_differences(engine: Engine, corp_id: str, company: Company) -> lis
 
 #: The company the receiver modules share (read-only).
 SANDBOX = SandboxSpec(seed=11, users=120)
-
-
-@pytest.fixture(scope="module")
-def sandbox(sandboxes: SandboxPool) -> SandboxServer:
-    return sandboxes.get(SANDBOX)

@@ -18,8 +18,8 @@ from dingsync.dingtalk.attendance import gmt8_ms
 from dingsync.dingtalk.models.attendance import DaySchedule, GroupSummary, UserGroup
 from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.attendance import LEAVE_TYPES
-
-from .conftest import area_of, last_work_date, make_client
+from helpers.attendance import SANDBOX as SANDBOX
+from helpers.attendance import area_of, last_work_date, make_client
 
 T = "/topapi/attendance"
 #: Keys the doc marks optional in a row (present only when they apply), and the envelope's

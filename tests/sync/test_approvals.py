@@ -17,8 +17,7 @@ from dingsync.store.schema_approvals import (
 )
 from dingsync.sync.approvals import ApprovalsSync
 from dingsync.sync.engine import run_sync
-
-from .helpers import make_client
+from helpers.approvals import make_client
 
 
 def _ms(dt: datetime | None) -> int | None:

@@ -13,8 +13,8 @@ from dingsync.dingtalk import DingTalkError
 from dingsync.dingtalk.reports import WINDOW_MS, split_windows
 from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.reports import ReportsArea
-
-from .conftest import make_client, window
+from helpers.reports import SANDBOX as SANDBOX
+from helpers.reports import make_client, window
 
 DAY_MS = 86_400_000
 

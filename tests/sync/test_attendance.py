@@ -23,8 +23,7 @@ from dingsync.store.schema import sync_checkpoints, sync_runs
 from dingsync.store.schema_attendance import attendance_records, attendance_results
 from dingsync.sync.attendance import AttendanceSync
 from dingsync.sync.engine import run_sync
-
-from .conftest import DAYS, SEED, area_of, last_work_date, make_client, sync_all
+from helpers.attendance import DAYS, SEED, area_of, last_work_date, make_client, sync_all
 
 #: Small enough to keep the syncs quick, large enough for every group and outcome.
 USERS = 60

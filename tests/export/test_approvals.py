@@ -21,8 +21,8 @@ from dingsync.sandbox import SandboxServer
 from dingsync.store import db, repo_approvals, repo_web
 from dingsync.sync.approvals import ApprovalsSync
 from dingsync.sync.engine import run_sync
-
-from .helpers import make_client
+from helpers.approvals import SANDBOX as SANDBOX
+from helpers.approvals import make_client
 
 SHANGHAI = timezone(timedelta(hours=8))
 

@@ -22,8 +22,7 @@ from dingsync.store.schema_attendance import (
     attendance_results,
     attendance_schedules,
 )
-
-from .conftest import SEED, area_of, make_client, sync_all
+from helpers.attendance import SEED, area_of, make_client, sync_all
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: History ends on work date 2026-11-27 (a Friday): the anchor is 2026-11-28 00:00 Shanghai.

@@ -30,8 +30,7 @@ from dingsync.store.schema_events import event_inbox
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
 from dingsync.sync.events import EventProcessor
-
-from .conftest import AES_KEY, TOKEN, ReceiverServer, inbox, make_client, wait_for
+from helpers.events import AES_KEY, TOKEN, ReceiverServer, inbox, make_client, wait_for
 
 #: The ``TimeStamp`` of DingTalk's own ``user_add_org`` doc sample (1971: a placeholder).
 SAMPLE = "43535463645"

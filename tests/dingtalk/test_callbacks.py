@@ -20,8 +20,7 @@ from dingsync.dingtalk.callbacks import CallbackAPI
 from dingsync.dingtalk.crypto import CallbackCrypto
 from dingsync.dingtalk.errors import DingTalkError
 from dingsync.sandbox import SandboxConfig, SandboxServer
-
-from .conftest import AES_KEY, TOKEN, make_client
+from helpers.events import AES_KEY, TOKEN, make_client
 
 TAGS = ["user_add_org", "user_leave_org"]
 

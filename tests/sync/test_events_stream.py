@@ -26,8 +26,7 @@ from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
 from dingsync.sync.events import EventProcessor
 from dingsync.sync.events_stream import StreamConsumer
-
-from .conftest import directory_differences, inbox, make_client
+from helpers.events import directory_differences, inbox, make_client
 
 
 @pytest.fixture

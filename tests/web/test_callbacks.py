@@ -19,8 +19,8 @@ from sqlalchemy import Engine
 from dingsync.dingtalk.crypto import CallbackCrypto, random_alnum, sign
 from dingsync.sandbox import SandboxServer
 from dingsync.sync.events import EventProcessor
-
-from .conftest import AES_KEY, TOKEN, ReceiverServer, inbox, make_client, wait_for
+from helpers.events import AES_KEY, TOKEN, ReceiverServer, inbox, make_client, wait_for
+from helpers.events import SANDBOX as SANDBOX
 
 
 @pytest.fixture

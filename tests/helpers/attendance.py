@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 
 from dingsync.dingtalk import DingTalkClient
@@ -15,7 +14,7 @@ from dingsync.sandbox.attendance import AttendanceArea
 from dingsync.sync.attendance import AttendanceSync
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import SyncResult, run_sync
-from helpers.sandboxes import SandboxPool, SandboxSpec
+from helpers.sandboxes import SandboxSpec
 from helpers.sandboxes import make_client as sandbox_client
 
 SEED = 11
@@ -25,11 +24,6 @@ DAYS = 30
 
 #: The attendance company the modules share (read-only).
 SANDBOX = SandboxSpec(seed=SEED, users=USERS, days=DAYS)
-
-
-@pytest.fixture(scope="module")
-def sandbox(sandboxes: SandboxPool) -> SandboxServer:
-    return sandboxes.get(SANDBOX)
 
 
 def area_of(sb: SandboxServer) -> AttendanceArea:

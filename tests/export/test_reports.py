@@ -26,8 +26,8 @@ from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.reports import ReportsArea
 from dingsync.store import repo_reports, repo_web
 from dingsync.store.schema import user_departments
-
-from .conftest import sync, window_dates
+from helpers.reports import SANDBOX as SANDBOX
+from helpers.reports import sync, window_dates
 
 
 def _area(sb: SandboxServer) -> ReportsArea:

@@ -10,8 +10,8 @@ import pytest
 from dingsync.dingtalk import InvalidArgumentError, NotFoundError
 from dingsync.dingtalk.approvals import PATH_GET_V1, PATH_IDS_OLD, PATH_IDS_V1
 from dingsync.sandbox import SandboxServer
-
-from .helpers import make_client, make_sandbox
+from helpers.approvals import SANDBOX as SANDBOX
+from helpers.approvals import make_client, make_sandbox
 
 
 def _all_ids(sb: SandboxServer) -> dict[str, set[str]]:

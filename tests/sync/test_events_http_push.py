@@ -20,8 +20,7 @@ from dingsync.store import repo
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
 from dingsync.sync.events import EventProcessor, EventsSync
-
-from .conftest import (
+from helpers.events import (
     AES_KEY,
     TOKEN,
     ReceiverServer,

@@ -15,8 +15,8 @@ from dingsync.sandbox.reports import ReportsArea
 from dingsync.store import repo, repo_reports
 from dingsync.store.schema import from_ms
 from dingsync.sync.reports import ReportsSync
-
-from .conftest import sync, window
+from helpers.reports import SANDBOX as SANDBOX
+from helpers.reports import sync, window
 
 
 def _area(sb: SandboxServer) -> ReportsArea:

@@ -18,8 +18,7 @@ from dingsync.store import db, repo_reports
 from dingsync.store.schema import sync_checkpoints, sync_runs
 from dingsync.sync.engine import run_sync
 from dingsync.sync.reports import ReportsSync
-
-from .conftest import make_client, sync, window, window_dates
+from helpers.reports import make_client, sync, window, window_dates
 
 
 def test_interrupted_sync_resumes_from_window_checkpoints(engine: Engine) -> None:

@@ -28,8 +28,7 @@ from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
 from dingsync.sync.events import EventProcessor
 from dingsync.sync.events_stream import StreamConsumer
-
-from .conftest import (
+from helpers.events import (
     AES_KEY,
     TOKEN,
     ReceiverServer,

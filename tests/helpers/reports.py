@@ -7,14 +7,13 @@ import asyncio
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine
 
 from dingsync.sandbox import SandboxServer
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import SyncResult, run_sync
 from dingsync.sync.reports import ReportsSync
-from helpers.sandboxes import SandboxPool, SandboxSpec, make_client
+from helpers.sandboxes import SandboxSpec, make_client
 
 SEED = 11
 USERS = 16
@@ -59,9 +58,3 @@ def sync(
 
 #: The reports company the modules share (read-only).
 SANDBOX = SandboxSpec(seed=SEED, users=USERS, days=DAYS)
-
-
-@pytest.fixture(scope="module")
-def sandbox(sandboxes: SandboxPool) -> SandboxServer:
-    """A read-only sandbox shared by the modules (do not mutate it)."""
-    return sandboxes.get(SANDBOX)

@@ -14,8 +14,7 @@ from dingsync.config import Settings
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store.schema import users
 from dingsync.web.routers.callbacks import attach_demo
-
-from .conftest import wait_for
+from helpers.events import wait_for
 
 
 @pytest.fixture

@@ -27,7 +27,8 @@ from dingsync.sandbox import SandboxServer
 from helpers.sandboxes import DEFAULT, SandboxPool, SandboxSpec, make_client
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/dingsync_test"
-SHARED_DINGTALK = Path(__file__).resolve().parents[1].parent / "shared" / "dingtalk"
+#: DingTalk's published samples, vendored from ``../shared/dingtalk`` (see its README.md).
+DINGTALK_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "dingtalk"
 
 
 def postgres_base_url() -> str:
@@ -96,10 +97,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def shared_dingtalk() -> Path:
-    """The DingTalk reference folder (``../shared/dingtalk``) with the published samples."""
-    if not SHARED_DINGTALK.is_dir():
-        pytest.skip(f"reference folder not found: {SHARED_DINGTALK}")
-    return SHARED_DINGTALK
+    """``tests/fixtures/dingtalk``: DingTalk's published samples under ``samples/<area>/``, the
+    layout of ``../shared/dingtalk`` they are copied from. Never skipped: a missing folder fails."""
+    assert (DINGTALK_FIXTURES / "samples").is_dir(), f"missing {DINGTALK_FIXTURES / 'samples'}"
+    return DINGTALK_FIXTURES
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ session's pool; ``sandbox_client`` makes DingTalk clients against a sandbox. The
 number of sandboxes started.
 
 PostgreSQL is found through ``DINGSYNC_TEST_POSTGRES_URL`` (default: the local server, database
-``dingsync_test``). Without a server the PostgreSQL cases skip with the reason shown, except when
-``CI=true``: there ``.ci/run`` has started it, and a missing server is a failure.
+``dingsync_test``); the database is created when the server answers and it is missing. Without
+a server the PostgreSQL cases skip with the reason shown, except when ``CI=true``: there
+``.ci/run`` has started it, and a missing server is a failure.
 """
 
 from __future__ import annotations
@@ -38,19 +39,50 @@ def postgres_base_url() -> str:
 _pg_problem: bool | str | None = False  # False = not probed yet
 
 
+def ensure_postgres_database(url: str) -> None:
+    """Create the database of ``url`` when it is missing: connect to the server's ``postgres``
+    maintenance database (autocommit) and ``CREATE DATABASE``. Raises when the server does not
+    answer (``sqlalchemy.exc.OperationalError``)."""
+    target = sa.engine.make_url(url)
+    name = target.database
+    assert name, f"no database name in {url}"
+    admin = sa.create_engine(
+        target.set(database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        connect_args={"connect_timeout": 3},
+    )
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists is None:
+                quoted = name.replace('"', '""')
+                try:
+                    conn.execute(sa.text(f'CREATE DATABASE "{quoted}"'))
+                except sa.exc.ProgrammingError:  # created meanwhile by another session
+                    pass
+    finally:
+        admin.dispose()
+
+
 def postgres_unavailable() -> str | None:
-    """None when PostgreSQL answers, else the reason it does not (probed once)."""
+    """None when PostgreSQL answers (its test database created if missing), else the reason
+    it does not (probed once per session)."""
     global _pg_problem
     if _pg_problem is False:
+        url = postgres_base_url()
+        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
         try:
-            engine = sa.create_engine(postgres_base_url(), connect_args={"connect_timeout": 3})
+            ensure_postgres_database(url)
+            engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
             with engine.connect() as conn:
                 conn.execute(sa.text("SELECT 1"))
             engine.dispose()
             _pg_problem = None
         except Exception as exc:  # any failure means "not available"
             name = exc.__class__.__name__
-            _pg_problem = f"PostgreSQL not reachable at {postgres_base_url()}: {name}"
+            _pg_problem = f"PostgreSQL server not reachable at {shown}: {name}"
     return _pg_problem  # type: ignore[return-value]
 
 

@@ -14,8 +14,6 @@ a server the PostgreSQL cases skip with the reason shown, except when ``CI=true`
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,92 +23,18 @@ import sqlalchemy as sa
 
 from dingsync.dingtalk import DingTalkClient
 from dingsync.sandbox import SandboxServer
+from helpers.postgres import postgres_schema
 from helpers.sandboxes import DEFAULT, SandboxPool, SandboxSpec, make_client
 
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/dingsync_test"
 #: DingTalk's published samples, vendored from ``../shared/dingtalk`` (see its README.md).
 DINGTALK_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "dingtalk"
-
-
-def postgres_base_url() -> str:
-    return os.environ.get("DINGSYNC_TEST_POSTGRES_URL", DEFAULT_PG_URL)
-
-
-_pg_problem: bool | str | None = False  # False = not probed yet
-
-
-def ensure_postgres_database(url: str) -> None:
-    """Create the database of ``url`` when it is missing: connect to the server's ``postgres``
-    maintenance database (autocommit) and ``CREATE DATABASE``. Raises when the server does not
-    answer (``sqlalchemy.exc.OperationalError``)."""
-    target = sa.engine.make_url(url)
-    name = target.database
-    assert name, f"no database name in {url}"
-    admin = sa.create_engine(
-        target.set(database="postgres"),
-        isolation_level="AUTOCOMMIT",
-        connect_args={"connect_timeout": 3},
-    )
-    try:
-        with admin.connect() as conn:
-            exists = conn.execute(
-                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-            ).first()
-            if exists is None:
-                quoted = name.replace('"', '""')
-                try:
-                    conn.execute(sa.text(f'CREATE DATABASE "{quoted}"'))
-                except sa.exc.ProgrammingError:  # created meanwhile by another session
-                    pass
-    finally:
-        admin.dispose()
-
-
-def postgres_unavailable() -> str | None:
-    """None when PostgreSQL answers (its test database created if missing), else the reason
-    it does not (probed once per session)."""
-    global _pg_problem
-    if _pg_problem is False:
-        url = postgres_base_url()
-        shown = sa.engine.make_url(url).render_as_string(hide_password=True)
-        try:
-            ensure_postgres_database(url)
-            engine = sa.create_engine(url, connect_args={"connect_timeout": 3})
-            with engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-            engine.dispose()
-            _pg_problem = None
-        except Exception as exc:  # any failure means "not available"
-            name = exc.__class__.__name__
-            _pg_problem = f"PostgreSQL server not reachable at {shown}: {name}"
-    return _pg_problem  # type: ignore[return-value]
-
-
-def require_postgres() -> None:
-    problem = postgres_unavailable()
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true but {problem}")
-        pytest.skip(problem)
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    base = postgres_base_url()
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    url = f"{base}{sep}options=-csearch_path%3D{schema}"
-    try:
+    with postgres_schema() as url:
         yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import repo, repo_events
 from dingsync.sync.contacts import ENTITY, LEAVERS_OVERLAP, ContactsSync
 from dingsync.sync.engine import SyncResult, run_sync
-
-from .test_contacts import assert_db_equals_company, make_client
+from helpers.contacts import assert_db_equals_company, make_client
 
 WALK_PATHS = (
     "/topapi/v2/department/get",

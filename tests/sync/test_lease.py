@@ -19,8 +19,7 @@ from dingsync.store.schema import sync_runs
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
 from dingsync.sync.lease import SyncAlreadyRunning, sync_lease
-
-from .test_contacts import assert_db_equals_company, make_client
+from helpers.contacts import assert_db_equals_company, make_client
 
 
 def test_a_second_holder_is_refused_until_the_first_lets_go(engine: Engine) -> None:

@@ -17,8 +17,7 @@ from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import repo, repo_roles
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
-
-from .test_contacts import assert_roles_equal_company, full_sync, make_client
+from helpers.contacts import assert_roles_equal_company, full_sync, make_client
 
 
 @pytest.fixture

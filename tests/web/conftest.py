@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,13 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from pydantic import SecretStr
 from sqlalchemy import Engine
 
-from conftest import postgres_base_url, require_postgres
 from dingsync.config import Settings
-from dingsync.dingtalk import DingTalkClient
 from dingsync.sandbox import SandboxServer
 from dingsync.store import db
 from dingsync.sync.contacts import ContactsSync
@@ -27,6 +23,8 @@ from dingsync.sync.engine import run_sync
 from dingsync.web import create_app
 from dingsync.web.options import WebOptions
 from dingsync.web.server import WebServer
+from helpers.postgres import postgres_schema
+from helpers.sandboxes import make_client
 
 
 @dataclass
@@ -95,19 +93,8 @@ def database_url(kind: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     if kind == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('web') / 'dingsync.db'}"
         return
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    base = postgres_base_url()
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
@@ -143,14 +130,7 @@ def sandbox_settings(sb: SandboxServer, database_url: str) -> Settings:
 
 def sync_directory(sb: SandboxServer, engine: Engine) -> None:
     async def go() -> None:
-        async with DingTalkClient(
-            sb.app.app_key,
-            sb.app.app_secret,
-            corp_id=sb.app.corp_id,
-            oapi_url=sb.base_url,
-            api_url=sb.base_url,
-            qps_per_api=None,
-        ) as client:
+        async with make_client(sb) as client:
             await run_sync(client, engine, sb.app.corp_id, [ContactsSync()])
 
     asyncio.run(go())

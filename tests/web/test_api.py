@@ -10,9 +10,9 @@ from typing import Any
 import openpyxl
 
 from dingsync.sandbox.company import Company
+from helpers.web import _error, _plain_user
 
 from .conftest import Web
-from .test_login import _error, _plain_user
 
 
 def _subtree(company: Company, roots: list[int]) -> set[int]:

@@ -24,9 +24,9 @@ from dingsync.store.schema_web import web_export_audit, web_user_roles
 from dingsync.web import create_app
 from dingsync.web.errors import ERRORS
 from dingsync.web.server import WebServer
+from helpers.web import _error, _plain_user
 
 from .conftest import Web, sandbox_settings
-from .test_login import _error, _plain_user
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -20,6 +20,7 @@ from dingsync.store.schema import users, utcnow
 from dingsync.web import create_app
 from dingsync.web.options import WebOptions
 from dingsync.web.server import WebServer
+from helpers.web import _error, _plain_user
 
 from .conftest import Web, sandbox_settings
 
@@ -29,16 +30,6 @@ LOGIN_PATHS = ("/topapi/v2/user/getuserinfo", "/topapi/v2/user/get")
 def _top(company: Company, dept_id: int) -> int:
     chain = company.ancestors(dept_id)  # [dept, parent, …, 1]
     return chain[-2] if len(chain) > 1 else chain[-1]
-
-
-def _plain_user(company: Company, n: int = 0) -> str:
-    """The n-th active person who is no administrator and not the boss."""
-    found = [
-        u.userid
-        for u in sorted(company.users.values(), key=lambda u: u.userid)
-        if u.active and u.userid not in company.admins and u.userid != company.boss_userid
-    ]
-    return found[n]
 
 
 def _calls_since(web: Web, before: dict[str, int]) -> dict[str, int]:
@@ -154,10 +145,6 @@ def test_same_code_twice_within_60_s_gives_the_same_session(web: Web) -> None:
     late = web.http.post("/api/auth/dingtalk", json={"authCode": code})
     assert late.status_code == 401
     assert late.json()["error"]["code"] == "auth.code_invalid"
-
-
-def _error(r: httpx.Response) -> tuple[int, str]:
-    return r.status_code, r.json()["error"]["code"]
 
 
 def test_login_failures_have_their_own_codes(web: Web) -> None:

@@ -25,6 +25,7 @@ from dingsync.dingtalk import (
 from dingsync.dingtalk.models.admins import LegacyAdminList
 from dingsync.dingtalk.models.events import event_from_http, event_from_stream
 from dingsync.sandbox import SandboxConfig, SandboxServer
+from helpers.sandboxes import make_client
 
 GMT8 = timezone(timedelta(hours=8))
 
@@ -82,20 +83,8 @@ async def make(sb: SandboxServer) -> AsyncIterator[Callable[..., tuple[DingTalkC
 
     def factory(**kw: Any) -> tuple[DingTalkClient, Recorder]:
         recorder = Recorder()
-        kw.setdefault("qps_per_api", None)
-        kw.setdefault("backoff_base", 0.01)
-        kw.setdefault("backoff_max", 0.05)
         kw.setdefault("rate_limit_pause", 0.01)
-        client = DingTalkClient(
-            sb.app.app_key,
-            sb.app.app_secret,
-            corp_id=sb.app.corp_id,
-            agent_id=sb.app.agent_id,
-            oapi_url=sb.base_url,
-            api_url=sb.base_url,
-            transport=recorder,
-            **kw,
-        )
+        client = make_client(sb, agent_id=sb.app.agent_id, transport=recorder, **kw)
         made.append(client)
         return client, recorder
 

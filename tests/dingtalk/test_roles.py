@@ -12,6 +12,7 @@ from dingsync.dingtalk import DingTalkClient, NotFoundError, PermissionDeniedErr
 from dingsync.dingtalk.models import RoleDetail, RoleGroup, RoleMember
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.sandbox.company import DEFAULT_ROLE_GROUP_ID, ROLE_HEAD_ID
+from helpers.sandboxes import make_client
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +25,7 @@ def sb() -> Iterator[SandboxServer]:
 @pytest.fixture
 async def client(sb: SandboxServer) -> AsyncIterator[DingTalkClient]:
     sb.configure(denied_permissions=[])
-    async with DingTalkClient(
-        sb.app.app_key,
-        sb.app.app_secret,
-        corp_id=sb.app.corp_id,
-        oapi_url=sb.base_url,
-        api_url=sb.base_url,
-        qps_per_api=None,
-        backoff_base=0.01,
-        backoff_max=0.05,
-    ) as c:
+    async with make_client(sb) as c:
         yield c
     sb.configure(denied_permissions=[])
 

@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dingsync.dingtalk import DingTalkClient
 from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.company import ROOT_DEPT_ID
+from helpers.sandboxes import make_client
 
 from .helpers import Ding
 
@@ -63,10 +63,7 @@ async def test_users_search(ding: Ding, sb: SandboxServer, shared_dingtalk: Path
 async def test_client_search_users(sb: SandboxServer) -> None:
     users = list(sb.company.users.values())
     word = users[3].name[-1]
-    async with DingTalkClient(
-        sb.app.app_key, sb.app.app_secret, oapi_url=sb.base_url, api_url=sb.base_url,
-        qps_per_api=None,
-    ) as client:  # fmt: skip
+    async with make_client(sb) as client:
         got = [u async for u in client.contacts.search_users(word, size=5)]
     assert got == [u.userid for u in users if word in u.name]
 

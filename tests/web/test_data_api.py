@@ -19,7 +19,6 @@ import openpyxl
 import pytest
 from sqlalchemy import Engine, select, text
 
-from dingsync.dingtalk import DingTalkClient
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import db
 from dingsync.store.schema import metadata, user_departments
@@ -27,6 +26,7 @@ from dingsync.sync.engine import run_sync
 from dingsync.sync.runner import make_entities
 from dingsync.web import create_app
 from dingsync.web.server import WebServer
+from helpers.sandboxes import make_client
 
 from .conftest import FakeClock, Web, sandbox_settings
 
@@ -46,14 +46,7 @@ def data_sandbox(
         db.migrate(source)
 
         async def sync() -> None:
-            async with DingTalkClient(
-                sb.app.app_key,
-                sb.app.app_secret,
-                corp_id=sb.app.corp_id,
-                oapi_url=sb.base_url,
-                api_url=sb.base_url,
-                qps_per_api=None,
-            ) as client:
+            async with make_client(sb) as client:
                 result = await run_sync(client, source, sb.app.corp_id, make_entities())
                 assert result.status == "succeeded"
 

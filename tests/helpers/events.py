@@ -20,7 +20,7 @@ from dingsync.store import repo, repo_events
 from dingsync.store.schema import from_ms
 from dingsync.sync.events import EventProcessor
 from dingsync.web.routers.callbacks import EventsReceiver, router
-from helpers.sandboxes import SandboxSpec
+from helpers.sandboxes import DEFAULT
 from helpers.sandboxes import make_client as make_client
 
 TOKEN = "dingsyncTestToken0123456789abcde"
@@ -180,5 +180,5 @@ def directory_differences(engine: Engine, corp_id: str, company: Company) -> lis
     return out
 
 
-#: The company the receiver modules share (read-only).
-SANDBOX = SandboxSpec(seed=11, users=120)
+#: The company the receiver modules share (read-only): the default one.
+SANDBOX = DEFAULT

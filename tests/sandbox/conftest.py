@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.sandbox import SandboxServer
+from helpers.sandboxes import SandboxPool, SandboxSpec
 
 from .helpers import Ding
 
@@ -49,9 +50,9 @@ DEFAULT_KNOBS: dict[str, Any] = {
 
 
 @pytest.fixture(scope="session")
-def sandbox_server() -> Iterator[SandboxServer]:
-    with SandboxServer(SandboxConfig(seed=SEED, users=USERS, qps_limit=None)) as server:
-        yield server
+def sandbox_server(sandboxes: SandboxPool) -> SandboxServer:
+    """The sandbox tests' company (from the session pool); ``sb`` resets it after each test."""
+    return sandboxes.get(SandboxSpec(seed=SEED, users=USERS))
 
 
 @pytest.fixture

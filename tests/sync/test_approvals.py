@@ -17,7 +17,10 @@ from dingsync.store.schema_approvals import (
 )
 from dingsync.sync.approvals import ApprovalsSync
 from dingsync.sync.engine import run_sync
-from helpers.approvals import make_client
+from helpers.approvals import PRIVATE_SANDBOX, make_client
+
+#: The module mutates the company (submits, approves): its own sandbox.
+SANDBOX = PRIVATE_SANDBOX
 
 
 def _ms(dt: datetime | None) -> int | None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from dingsync.sandbox.approvals.limits import HISTORY_MAX_MS, PAGE_MAX, V1_STATUSES, WINDOW_MAX_MS
 from dingsync.sandbox.approvals.state import ApprovalsState
 from dingsync.sandbox.approvals.wire import _int, render_new, render_old, render_status_new
-from dingsync.sandbox.handlers import Call, _json_object
+from dingsync.sandbox.call import Call, json_object
 from dingsync.sandbox.wire import ApiError, OapiError
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class InstanceHandlers(ApprovalsState):
         """``POST /v1.0/workflow/processes/instanceIds/query`` (approvals.md §5; ``statuses``
         other than ``RUNNING``/``TERMINATED``/``COMPLETED`` → 400 ``invalidParameter``)."""
         self._v1_allowed()
-        body = _json_object(call)
+        body = json_object(call)
         code = body.get("processCode")
         if not code or not isinstance(code, str):
             raise ApiError(400, "invalidProcessCode", "processCode不能为空")

@@ -10,7 +10,7 @@ from dingsync.sandbox.approvals.limits import TEMPLATE_PAGE_MAX
 from dingsync.sandbox.approvals.state import ApprovalsState
 from dingsync.sandbox.approvals.templates import Template
 from dingsync.sandbox.approvals.wire import _int, _iso_minute, _old_time, schema_result
-from dingsync.sandbox.handlers import Call
+from dingsync.sandbox.call import Call
 from dingsync.sandbox.wire import ApiError, OapiError
 from dingsync.timeutil import DAY_MS
 

@@ -20,7 +20,7 @@ from dingsync.sandbox.attendance.world import COLUMN_METRIC, COLUMNS, LEAVE_TYPE
 from dingsync.sandbox.wire import OapiError
 
 if TYPE_CHECKING:
-    from dingsync.sandbox.handlers import Call
+    from dingsync.sandbox.call import Call
 
 
 class ColumnHandlers(AttendanceState):

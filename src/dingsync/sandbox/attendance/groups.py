@@ -18,7 +18,7 @@ from dingsync.sandbox.attendance.world import Group
 from dingsync.sandbox.wire import OapiError
 
 if TYPE_CHECKING:
-    from dingsync.sandbox.handlers import Call
+    from dingsync.sandbox.call import Call
 
 
 class GroupHandlers(AttendanceState):

@@ -29,7 +29,7 @@ from dingsync.sandbox.attendance.world import DAY_MS, GMT8, _wall_ms, wire_time
 from dingsync.sandbox.wire import OapiError
 
 if TYPE_CHECKING:
-    from dingsync.sandbox.handlers import Call
+    from dingsync.sandbox.call import Call
 
 
 class RecordHandlers(AttendanceState):

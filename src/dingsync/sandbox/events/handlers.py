@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from fastapi import WebSocket, WebSocketDisconnect
 
+from dingsync.sandbox.call import Call
 from dingsync.sandbox.events.bodies import _body
 from dingsync.sandbox.events.channels import (
     CHECK_URL_ERRORS,
@@ -20,7 +21,6 @@ from dingsync.sandbox.events.channels import (
 )
 from dingsync.sandbox.events.dispatch import Dispatcher
 from dingsync.sandbox.events.event import _known_event_type
-from dingsync.sandbox.handlers import Call
 from dingsync.sandbox.wire import ApiError, OapiError
 
 if TYPE_CHECKING:

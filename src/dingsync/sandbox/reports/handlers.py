@@ -15,7 +15,7 @@ from dingsync.sandbox.wire import OapiError
 from dingsync.timeutil import DAY_MS
 
 if TYPE_CHECKING:
-    from dingsync.sandbox.handlers import Call
+    from dingsync.sandbox.call import Call
 
 
 WINDOW_MAX_MS = 180 * DAY_MS

@@ -1,6 +1,6 @@
 """Role (角色) mutations of the sandbox: ``POST /sandbox/mutate/roles/<action>``.
 
-The company's roles are generated with it (:func:`dingsync.sandbox.company._make_roles`) and
+The company's roles are generated with it (:func:`dingsync.sandbox.company.roles.make_roles`) and
 served by ``/topapi/role/list``, ``getrole`` and ``simplelist`` (``contacts/roles.py``). The
 members of the built-in 默认 roles follow the directory (administrators, the boss, department
 heads) and change through the contacts mutations; custom roles change here:

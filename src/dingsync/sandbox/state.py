@@ -33,6 +33,7 @@ from dingsync.sandbox.contacts.index import DirectoryIndex
 from dingsync.sandbox.credentials import AuthCode, CredentialStore, IssuedCredential
 from dingsync.sandbox.limits import SlidingWindowLimiter, Stats, quota_exempt
 from dingsync.sandbox.wire import OapiError
+from dingsync.timeutil import format_ms
 
 _RID_CHARS = string.ascii_lowercase + string.digits
 
@@ -263,7 +264,7 @@ class SandboxState:
             return True
 
     def _quota_month_now(self) -> str:
-        return time.strftime("%Y-%m", time.gmtime(self.clock.now() + 8 * 3600))
+        return format_ms(self.clock.now() * 1000, "%Y-%m")
 
     def quota_exhausted(self, path: str) -> bool:
         """True when ``path`` counts toward ``monthly_quota`` and this month's quota is used up."""

@@ -8,12 +8,17 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.approvals.limits import DEFAULT_DENSITY
 from dingsync.sandbox.approvals.templates import Template, build_templates
-from dingsync.sandbox.approvals.world import MINUTE_MS, STATES, ApprovalWorld, Instance, _local
-from dingsync.timeutil import DAY_MS
+from dingsync.sandbox.approvals.world import MINUTE_MS, STATES, ApprovalWorld, Instance
+from dingsync.timeutil import (
+    DAY_MS,
+    format_ms,
+    midnight_ms,
+)
 
 if TYPE_CHECKING:
     from dingsync.sandbox.company import Company
@@ -72,15 +77,14 @@ class _Gen:
         rng = self.rng
         values: dict[str, str] = {}
         ext: dict[str, str] = {}
-        day = _local(create_ms, "%Y-%m-%d")
+        day = format_ms(create_ms, "%Y-%m-%d")
         if tpl.kind == "leave":
             if leave is not None:
                 start, end = leave["start_ms"], leave["end_ms"]
                 kind = leave.get("type") or "事假"
             else:
                 start = create_ms + rng.randint(1, 10) * DAY_MS
-                start -= start % DAY_MS
-                start += 1 * 3_600_000  # 09:00 GMT+8
+                start = midnight_ms(start, UTC) + 1 * 3_600_000  # 09:00 GMT+8
                 end = start + rng.randint(1, 3) * 9 * 3_600_000
                 kind = rng.choice(tpl.components[0].options)
             hours = leave.get("hours") if leave is not None else None
@@ -90,8 +94,8 @@ class _Gen:
                 days = max(0.5, round((end - start) / DAY_MS * 2) / 2)
             values = {
                 "DDSelectField_LEAVETYPE": kind,
-                "DDDateField_START": _local(start, "%Y-%m-%d %H:%M"),
-                "DDDateField_END": _local(end, "%Y-%m-%d %H:%M"),
+                "DDDateField_START": format_ms(start, "%Y-%m-%d %H:%M"),
+                "DDDateField_END": format_ms(end, "%Y-%m-%d %H:%M"),
                 "NumberField_DAYS": f"{days:g}",
                 "TextareaField_REASON": rng.choice(("家中有事", "身体不适", "回老家", "")),
             }
@@ -140,7 +144,7 @@ class _Gen:
             values = {
                 "TextField_CITY": rng.choice(CITIES),
                 "DDDateRangeField_TRIP": json.dumps(
-                    [_local(start, "%Y-%m-%d"), _local(start + (n - 1) * DAY_MS, "%Y-%m-%d")]
+                    [format_ms(start, "%Y-%m-%d"), format_ms(start + (n - 1) * DAY_MS, "%Y-%m-%d")]
                 ),
                 "NumberField_TRIPDAYS": str(n),
                 "InnerContactField_PEERS": json.dumps(peers),
@@ -165,14 +169,16 @@ class _Gen:
                 "DDSelectField_PTYPE": rng.choice(("办公用品", "设备", "软件服务")),
                 "TableField_ITEMS": json.dumps(rows, ensure_ascii=False),
                 "MoneyField_PTOTAL": f"{total:.2f}",
-                "DDDateField_DELIVERY": _local(create_ms + rng.randint(3, 30) * DAY_MS, "%Y-%m-%d"),
+                "DDDateField_DELIVERY": format_ms(
+                    create_ms + rng.randint(3, 30) * DAY_MS, "%Y-%m-%d"
+                ),
             }
         else:  # overtime
-            start = create_ms - (create_ms % DAY_MS) + 10 * 3_600_000  # 18:00 GMT+8
+            start = midnight_ms(create_ms, UTC) + 10 * 3_600_000  # 18:00 GMT+8
             hours = rng.randint(1, 4)
             values = {
-                "DDDateField_OTSTART": _local(start, "%Y-%m-%d %H:%M"),
-                "DDDateField_OTEND": _local(start + hours * 3_600_000, "%Y-%m-%d %H:%M"),
+                "DDDateField_OTSTART": format_ms(start, "%Y-%m-%d %H:%M"),
+                "DDDateField_OTEND": format_ms(start + hours * 3_600_000, "%Y-%m-%d %H:%M"),
                 "NumberField_HOURS": str(hours),
                 "TextareaField_OTREASON": rng.choice(("版本发布", "客户支持", "赶工期")),
             }
@@ -300,7 +306,7 @@ class _Gen:
             process_instance_id=pid,
             process_code=tpl.process_code,
             title=f"{name}提交的{tpl.name}",
-            business_id=_local(create_ms, "%Y%m%d%H%M") + f"{self.serial % 1_000_000:06d}",
+            business_id=format_ms(create_ms, "%Y%m%d%H%M") + f"{self.serial % 1_000_000:06d}",
             originator_userid=originator,
             originator_dept_id=dept_id,
             originator_dept_name=dept_name,

@@ -5,23 +5,26 @@ parameters the handlers read.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.approvals.templates import Template
-from dingsync.sandbox.approvals.world import Instance, _local
-from dingsync.timeutil import DAY_MS
+from dingsync.sandbox.approvals.world import Instance
+from dingsync.timeutil import (
+    DAY_MS,
+    format_ms,
+)
 
 if TYPE_CHECKING:
     pass
 
 
 def _iso_minute(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%MZ")
+    return format_ms(ms, tz=UTC, fmt="%Y-%m-%dT%H:%MZ")
 
 
 def _old_time(ms: int) -> str:
-    return _local(ms, "%Y-%m-%d %H:%M:%S")
+    return format_ms(ms, "%Y-%m-%d %H:%M:%S")
 
 
 def render_old(inst: Instance) -> dict[str, Any]:

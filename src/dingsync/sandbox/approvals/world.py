@@ -7,16 +7,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.approvals.templates import Template
 
 if TYPE_CHECKING:
     pass
-
-
-GMT8 = timezone(timedelta(hours=8))
 
 
 MINUTE_MS = 60_000
@@ -108,7 +104,3 @@ class ApprovalChange:
 #: A listener of approvals mutations: ``(event_type, instance, change)``; it may answer a JSON
 #: object (the emitted event), collected under ``events`` in the mutation's answer.
 ApprovalListener = Callable[[str, Instance, ApprovalChange], dict[str, Any] | None]
-
-
-def _local(ms: int, fmt: str) -> str:
-    return datetime.fromtimestamp(ms / 1000, GMT8).strftime(fmt)

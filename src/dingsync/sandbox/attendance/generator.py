@@ -5,11 +5,10 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.attendance.world import (
-    GMT8,
     HOUR_MS,
     LEAVE_TYPES,
     MINUTE_MS,
@@ -21,7 +20,11 @@ from dingsync.sandbox.attendance.world import (
     Leave,
     PersonDay,
     ShiftClass,
-    _wall_ms,
+    wall_ms,
+)
+from dingsync.timeutil import (
+    WIRE_TZ,
+    local_date,
 )
 
 if TYPE_CHECKING:
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
 def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWorld:
     """Generate groups, schedules, punches and leave for ``company`` (deterministic)."""
     rng = random.Random(f"dingsync-attendance:{seed}:{days}")
-    anchor_day = datetime.fromtimestamp(company.anchor_ms / 1000, GMT8).date()
+    anchor_day = local_date(company.anchor_ms, WIRE_TZ)
     dates = [anchor_day - timedelta(days=n) for n in range(days, 0, -1)]
     holiday = next((d for d in dates if d.weekday() == 2), None)
 
@@ -77,8 +80,8 @@ def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWor
             out.append(pd)
             if rest:
                 continue
-            on_base = _wall_ms(day, shift.on_minute)
-            off_base = _wall_ms(day, shift.off_minute + (1440 if shift.across else 0))
+            on_base = wall_ms(day, shift.on_minute)
+            off_base = wall_ms(day, shift.off_minute + (1440 if shift.across else 0))
             draw = rng.random()
             outcome = "normal"
             acc = 0.0

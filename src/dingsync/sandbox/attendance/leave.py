@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.attendance.limits import (
@@ -13,15 +13,13 @@ from dingsync.sandbox.attendance.limits import (
     QUOTA_MAX_SIZE,
 )
 from dingsync.sandbox.attendance.state import AttendanceState
-from dingsync.sandbox.attendance.world import (
-    DAY_MS,
-    GMT8,
-    HOURS_PER_DAY,
-    LEAVE_QUOTA_HOURS,
-    LEAVE_TYPES,
-    date_ms,
-)
+from dingsync.sandbox.attendance.world import HOURS_PER_DAY, LEAVE_QUOTA_HOURS, LEAVE_TYPES, date_ms
 from dingsync.sandbox.wire import OapiError
+from dingsync.timeutil import (
+    DAY_MS,
+    WIRE_TZ,
+    local_date,
+)
 
 if TYPE_CHECKING:
     from dingsync.sandbox.call import Call
@@ -114,7 +112,7 @@ class LeaveHandlers(AttendanceState):
         quota_hours = LEAVE_QUOTA_HOURS.get(name or "")
         rows: list[dict[str, Any]] = []
         if quota_hours is not None:
-            anchor_year = datetime.fromtimestamp(self.state.company.anchor_ms / 1000, GMT8).year
+            anchor_year = local_date(self.state.company.anchor_ms, WIRE_TZ).year
             for userid in self._in_scope(users):
                 if userid not in self.state.company.users:
                     continue

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import bisect
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, StringConstraints
@@ -15,7 +15,6 @@ from starlette.responses import JSONResponse
 from dingsync.sandbox.attendance.state import AttendanceState
 from dingsync.sandbox.attendance.wire import punch_place
 from dingsync.sandbox.attendance.world import (
-    GMT8,
     HOUR_MS,
     MINUTE_MS,
     CheckPoint,
@@ -23,7 +22,7 @@ from dingsync.sandbox.attendance.world import (
     Group,
     PersonDay,
     ShiftClass,
-    _wall_ms,
+    wall_ms,
 )
 from dingsync.sandbox.mutations import (
     BadMutation,
@@ -35,6 +34,11 @@ from dingsync.sandbox.mutations import (
     read_body,
     unknown,
     validate,
+)
+from dingsync.timeutil import (
+    WIRE_TZ,
+    from_ms,
+    local_date,
 )
 
 if TYPE_CHECKING:
@@ -131,7 +135,7 @@ class AttendanceMutations(AttendanceState):
             minutes = 0
             item: CheckPoint | FreePunch
             if index is None:
-                hour = datetime.fromtimestamp(at_ms / 1000, GMT8).hour
+                hour = from_ms(at_ms).astimezone(WIRE_TZ).hour
                 kind = check_type or ("OnDuty" if hour < 12 else "OffDuty")
                 item = FreePunch(record_id, at_ms, kind, location, biz_id, method, device_sn)
                 time_result = "Normal"
@@ -248,8 +252,8 @@ class AttendanceMutations(AttendanceState):
         pd = PersonDay(userid, day, group, rest, holiday, self._next_id("schedule"))
         if not rest:
             shift = group.shift
-            on_base = _wall_ms(day, shift.on_minute)
-            off_base = _wall_ms(day, shift.off_minute + (1440 if shift.across else 0))
+            on_base = wall_ms(day, shift.on_minute)
+            off_base = wall_ms(day, shift.off_minute + (1440 if shift.across else 0))
             pd.points = [
                 CheckPoint(
                     self._next_id("result"),
@@ -272,7 +276,7 @@ class AttendanceMutations(AttendanceState):
         """The person-day and the index of the check point a punch at ``at_ms`` belongs to:
         the nearest scheduled point (of ``check_type`` if given) within 12 hours on the punch's
         calendar date or the day before; ``None`` (a free punch on the calendar date) else."""
-        calendar = datetime.fromtimestamp(at_ms / 1000, GMT8).date()
+        calendar = local_date(at_ms, WIRE_TZ)
         best: tuple[int, PersonDay, int] | None = None
         for d in (calendar - timedelta(days=1), calendar):
             day = self._day_for(userid, group, d)

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import bisect
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.attendance.limits import (
@@ -25,8 +24,14 @@ from dingsync.sandbox.attendance.wire import (
     _result_rows,
     punch_place,
 )
-from dingsync.sandbox.attendance.world import DAY_MS, GMT8, _wall_ms, wire_time
+from dingsync.sandbox.attendance.world import wall_ms
 from dingsync.sandbox.wire import OapiError
+from dingsync.timeutil import (
+    DAY_MS,
+    WIRE_TZ,
+    format_ms,
+    local_date,
+)
 
 if TYPE_CHECKING:
     from dingsync.sandbox.call import Call
@@ -68,8 +73,8 @@ class RecordHandlers(AttendanceState):
         end_ms = _parse_wire_ms(p, "checkDateTo")
         if end_ms < start_ms:
             raise OapiError(ERR_DATE, "时间参数不合法: checkDateTo早于checkDateFrom")
-        start_day = datetime.fromtimestamp(start_ms / 1000, GMT8).date()
-        end_day = datetime.fromtimestamp(end_ms / 1000, GMT8).date()
+        start_day = local_date(start_ms, WIRE_TZ)
+        end_day = local_date(end_ms, WIRE_TZ)
         if (end_day - start_day).days >= MAX_SPAN_DAYS:
             raise OapiError(ERR_SPAN, "时间跨度太大")
         users = p.text_list("userIds", required=True) or []
@@ -104,13 +109,13 @@ class RecordHandlers(AttendanceState):
                 item: dict[str, Any] = {
                     "record_id": pt.record_id,
                     "source_type": pt.source_type,
-                    "plan_check_time": wire_time(pt.base_ms),
+                    "plan_check_time": format_ms(pt.base_ms),
                     "class_id": day.group.shift.class_id,
                     "location_method": "MAP",
                     "location_result": pt.location_result,
                     "plan_id": pt.plan_id,
                     "group_id": day.group.group_id,
-                    "user_check_time": wire_time(pt.user_ms or pt.base_ms),
+                    "user_check_time": format_ms(pt.user_ms or pt.base_ms),
                     "check_type": pt.check_type,
                     "time_result": pt.time_result,
                 }
@@ -127,7 +132,7 @@ class RecordHandlers(AttendanceState):
                 records.append(
                     {
                         "record_id": pt.record_id,
-                        "user_check_time": wire_time(pt.user_ms),
+                        "user_check_time": format_ms(pt.user_ms),
                         "valid_matched": True,
                         "user_accuracy": "65.0",
                         "source_type": "USER",
@@ -141,7 +146,7 @@ class RecordHandlers(AttendanceState):
                 records.append(
                     {
                         "record_id": extra.record_id,
-                        "user_check_time": wire_time(extra.user_ms),
+                        "user_check_time": format_ms(extra.user_ms),
                         "valid_matched": False,
                         "user_accuracy": "65.0",
                         "source_type": "USER",
@@ -153,7 +158,7 @@ class RecordHandlers(AttendanceState):
                 records.append(
                     {
                         "record_id": ip.record_id,
-                        "user_check_time": wire_time(ip.user_ms),
+                        "user_check_time": format_ms(ip.user_ms),
                         "valid_matched": False,
                         "source_type": "USER",
                         "invalid_record_msg": ip.message,
@@ -169,10 +174,10 @@ class RecordHandlers(AttendanceState):
                         "sub_type": lv.leave_type,
                         "tag_name": "请假",
                         "procInst_id": lv.proc_inst_id,
-                        "begin_time": wire_time(lv.start_ms),
+                        "begin_time": format_ms(lv.start_ms),
                         "biz_type": 3,
-                        "end_time": wire_time(lv.end_ms),
-                        "gmt_finished": wire_time(lv.start_ms - DAY_MS),
+                        "end_time": format_ms(lv.end_ms),
+                        "gmt_finished": format_ms(lv.start_ms - DAY_MS),
                     }
                 )
         on = days[0].group.shift.on_minute if days else 9 * 60
@@ -181,7 +186,7 @@ class RecordHandlers(AttendanceState):
                 "approve_list": approvals,
                 "attendance_result_list": results,
                 "corpId": self.corp_id,
-                "work_date": wire_time(_wall_ms(work_date, on)),
+                "work_date": format_ms(wall_ms(work_date, on)),
                 "userid": userid,
                 "check_record_list": records,
             },

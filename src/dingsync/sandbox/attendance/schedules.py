@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.attendance.limits import (
@@ -14,8 +14,14 @@ from dingsync.sandbox.attendance.limits import (
 )
 from dingsync.sandbox.attendance.state import AttendanceState
 from dingsync.sandbox.attendance.wire import _parse_day
-from dingsync.sandbox.attendance.world import DAY_MS, GMT8, date_ms, wire_time
+from dingsync.sandbox.attendance.world import date_ms
 from dingsync.sandbox.wire import OapiError
+from dingsync.timeutil import (
+    DAY_MS,
+    WIRE_TZ,
+    format_ms,
+    local_date,
+)
 
 if TYPE_CHECKING:
     from dingsync.sandbox.call import Call
@@ -40,8 +46,8 @@ class ScheduleHandlers(AttendanceState):
         assert start_ms is not None and end_ms is not None
         if end_ms < start_ms or end_ms - start_ms >= MAX_SPAN_DAYS * DAY_MS:
             raise OapiError(ERR_PARAM, "无效的参数: 时间跨度不能超过7天")
-        start = datetime.fromtimestamp(start_ms / 1000, GMT8).date()
-        end = datetime.fromtimestamp(end_ms / 1000, GMT8).date()
+        start = local_date(start_ms, WIRE_TZ)
+        end = local_date(end_ms, WIRE_TZ)
         return users, start, end
 
     def schedule_listbyusers(self, call: Call) -> dict[str, Any]:
@@ -50,7 +56,7 @@ class ScheduleHandlers(AttendanceState):
         rows = []
         for userid in self._in_scope(users):
             for day in self._days(userid, start, end):
-                wd = wire_time(date_ms(day.work_date))
+                wd = format_ms(date_ms(day.work_date))
                 base = {
                     "group_id": day.group.group_id,
                     "userid": userid,
@@ -74,7 +80,7 @@ class ScheduleHandlers(AttendanceState):
                         {
                             **base,
                             "check_type": pt.check_type,
-                            "plan_check_time": wire_time(pt.base_ms),
+                            "plan_check_time": format_ms(pt.base_ms),
                             "shift_id": day.group.shift.class_id,
                             "is_rest": "N",
                         }
@@ -104,7 +110,7 @@ class ScheduleHandlers(AttendanceState):
                     "class_id": shift.class_id,
                     "class_setting_id": shift.class_setting_id,
                     "group_id": day.group.group_id,
-                    "plan_check_time": wire_time(pt.base_ms),
+                    "plan_check_time": format_ms(pt.base_ms),
                     "plan_id": pt.plan_id,
                     "userid": userid,
                 }
@@ -127,7 +133,7 @@ class ScheduleHandlers(AttendanceState):
         at_ms = p.integer("date_time", required=True, lo=0)
         assert userid is not None and at_ms is not None
         self.state.require_data_scope(userid)
-        work_date = datetime.fromtimestamp(at_ms / 1000, GMT8).date()
+        work_date = local_date(at_ms, WIRE_TZ)
         day = self.world.by_user.get(userid, {}).get(work_date)
         if day is None:
             return {"result": [], "success": True}
@@ -136,7 +142,7 @@ class ScheduleHandlers(AttendanceState):
             "corp_id": self.corp_id,
             "group_id": day.group.group_id,
             "user_id": userid,
-            "work_date": wire_time(date_ms(work_date)),
+            "work_date": format_ms(date_ms(work_date)),
         }
         if day.is_rest:
             row = {
@@ -144,7 +150,7 @@ class ScheduleHandlers(AttendanceState):
                 "id": day.schedule_id,
                 "class_id": 0,
                 "check_type": "OnDuty",
-                "plan_check_time": wire_time(date_ms(work_date)),
+                "plan_check_time": format_ms(date_ms(work_date)),
                 "is_rest": "Y",
             }
             return {"result": [row], "success": True}
@@ -157,12 +163,12 @@ class ScheduleHandlers(AttendanceState):
                 "class_name": shift.name,
                 "class_setting_id": shift.class_setting_id,
                 "check_type": pt.check_type,
-                "plan_check_time": wire_time(pt.base_ms),
-                "base_check_time": wire_time(pt.base_ms),
+                "plan_check_time": format_ms(pt.base_ms),
+                "base_check_time": format_ms(pt.base_ms),
                 "is_rest": "N",
             }
             if pt.source_type == "USER" and pt.user_ms is not None:
-                item["check_date_time"] = wire_time(pt.user_ms)
+                item["check_date_time"] = format_ms(pt.user_ms)
             if pt.approve_id is not None:
                 item["approve_id"] = pt.approve_id
             rows.append(item)
@@ -187,7 +193,7 @@ class ScheduleHandlers(AttendanceState):
                         "shift_names": [] if day.is_rest else [shift.name],
                         "shift_versions": [] if day.is_rest else [shift.class_setting_id],
                         "userid": userid,
-                        "work_date": wire_time(date_ms(day.work_date)),
+                        "work_date": format_ms(date_ms(day.work_date)),
                     }
                 )
         return {"result": rows, "success": True}

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.attendance.limits import ERR_DATE
 from dingsync.sandbox.attendance.world import (
-    GMT8,
-    WIRE_FORMAT,
     CheckPoint,
     InvalidPunch,
     PersonDay,
@@ -19,6 +17,7 @@ from dingsync.sandbox.attendance.world import (
     date_ms,
 )
 from dingsync.sandbox.wire import OapiError
+from dingsync.timeutil import WIRE_FORMAT, parse_local
 
 if TYPE_CHECKING:
     pass
@@ -181,10 +180,9 @@ def _parse_wire_ms(params: Any, name: str) -> int:
     if value is None or value == "":
         raise OapiError(ERR_DATE, f"时间参数不合法: 缺少{name}")
     try:
-        moment = datetime.strptime(str(value), WIRE_FORMAT).replace(tzinfo=GMT8)
+        return parse_local(str(value))
     except ValueError:
         raise OapiError(ERR_DATE, f"时间参数不合法: {name}") from None
-    return int(moment.timestamp() * 1000)
 
 
 def _dates_between(start: date, end: date) -> list[date]:

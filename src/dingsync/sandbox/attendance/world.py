@@ -8,26 +8,16 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import date
+from typing import Any
 
-if TYPE_CHECKING:
-    pass
-
-
-GMT8 = timezone(timedelta(hours=8))
-
+from dingsync.timeutil import (
+    WIRE_TZ,
+    day_start_ms,
+)
 
 MINUTE_MS = 60_000
-
-
 HOUR_MS = 3_600_000
-
-
-DAY_MS = 86_400_000
-
-
-WIRE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,17 +288,11 @@ class AttendanceWorld:
         return out
 
 
-def _wall_ms(day: date, minute: int) -> int:
+def wall_ms(day: date, minute: int) -> int:
     """Epoch ms of ``day`` 00:00 GMT+8 plus ``minute`` minutes."""
-    midnight = datetime(day.year, day.month, day.day, tzinfo=GMT8)
-    return int(midnight.timestamp() * 1000) + minute * MINUTE_MS
+    return day_start_ms(day, WIRE_TZ) + minute * MINUTE_MS
 
 
 def date_ms(day: date) -> int:
     """Epoch ms of 00:00 GMT+8 of ``day`` (DingTalk's ``workDate``)."""
-    return _wall_ms(day, 0)
-
-
-def wire_time(ms: int) -> str:
-    """Epoch ms → ``yyyy-MM-dd HH:mm:ss`` in GMT+8."""
-    return datetime.fromtimestamp(ms / 1000, GMT8).strftime(WIRE_FORMAT)
+    return day_start_ms(day, WIRE_TZ)

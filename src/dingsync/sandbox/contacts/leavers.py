@@ -10,10 +10,15 @@ from typing import Any
 
 from dingsync.sandbox.call import Call
 from dingsync.sandbox.wire import ApiError, OapiError
+from dingsync.timeutil import (
+    DAY_MS,
+    format_ms,
+    to_ms,
+)
 
 
 def _iso_utc(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_ms(ms, tz=UTC, fmt="%Y-%m-%dT%H:%M:%SZ")
 
 
 _ISO_DATETIME = re.compile(
@@ -33,7 +38,7 @@ def _parse_iso(text: str) -> int:
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return int(parsed.timestamp() * 1000)
+    return to_ms(parsed)
 
 
 _TOKEN_KEY = 0x5DEECE66D
@@ -51,9 +56,6 @@ def _decode_token(token: str) -> int | None:
     except ValueError:
         return None
     return offset if 0 <= offset < 10**7 else None
-
-
-DAY_S = 86_400
 
 
 def emp_leave_records(call: Call) -> dict[str, Any]:
@@ -80,10 +82,10 @@ def emp_leave_records(call: Call) -> dict[str, Any]:
         raise invalid("maxResults 取值范围 1~50")
     max_results = int(max_text)
     if end is None:
-        if start < now_ms - 365 * DAY_S * 1000:
+        if start < now_ms - 365 * DAY_MS:
             raise invalid("startTime 不能早于365天前")
         end = now_ms
-    if end < start or end - start > 365 * DAY_S * 1000:
+    if end < start or end - start > 365 * DAY_MS:
         raise invalid("时间跨度不能超过365天")
     offset = _decode_token(q.get("nextToken") or "0")
     if offset is None:

@@ -17,11 +17,14 @@ from dingsync.sandbox.reports.world import (
     ReportsWorld,
     Template,
     TemplateField,
-    _midnight_ms,
-    _sh_date,
     period_of,
 )
-from dingsync.timeutil import DAY_MS
+from dingsync.timeutil import (
+    DAY_MS,
+    WIRE_TZ,
+    day_start_ms,
+    local_date,
+)
 
 if TYPE_CHECKING:
     from dingsync.sandbox.company import Company, User
@@ -67,7 +70,9 @@ def generate_reports(seed: int, company: Company, days: int, anchor_ms: int) -> 
     reports: list[Report] = []
     hired_day: dict[str, str] = {}
     working = [
-        start_ms + i * DAY_MS for i in range(days) if _sh_date(start_ms + i * DAY_MS).weekday() < 5
+        start_ms + i * DAY_MS
+        for i in range(days)
+        if local_date(start_ms + i * DAY_MS, WIRE_TZ).weekday() < 5
     ]
     for user in users:
         if not user.active:
@@ -79,8 +84,8 @@ def generate_reports(seed: int, company: Company, days: int, anchor_ms: int) -> 
         skip_p = 0.4 if urng.random() < 0.08 else 0.03
         first_day = start_ms
         if user.hired_date is not None:
-            first_day = max(start_ms, _midnight_ms(_sh_date(user.hired_date)))
-        hired_day[user.userid] = _sh_date(first_day).isoformat()
+            first_day = max(start_ms, day_start_ms(local_date(user.hired_date, WIRE_TZ), WIRE_TZ))
+        hired_day[user.userid] = local_date(first_day, WIRE_TZ).isoformat()
         dept_names = ",".join(company.departments[m.dept_id].name for m in user.memberships)
         peers = _peers(company, user, members)
         for tpl_name in mine:
@@ -89,7 +94,7 @@ def generate_reports(seed: int, company: Company, days: int, anchor_ms: int) -> 
             for day_ms in working:
                 if day_ms < first_day:
                     continue
-                weekday = _sh_date(day_ms).weekday()
+                weekday = local_date(day_ms, WIRE_TZ).weekday()
                 if tpl.weekly and weekday != 4:
                     continue
                 if urng.random() < skip_p:
@@ -99,7 +104,7 @@ def generate_reports(seed: int, company: Company, days: int, anchor_ms: int) -> 
                 days_ok = [
                     d
                     for d in working
-                    if d >= first_day and (not tpl.weekly or _sh_date(d).weekday() == 4)
+                    if d >= first_day and (not tpl.weekly or local_date(d, WIRE_TZ).weekday() == 4)
                 ]
                 if days_ok:
                     own.append(_make(urng, tpl, user, dept_names, peers, days_ok[-1], anchor_ms))

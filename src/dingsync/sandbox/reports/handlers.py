@@ -5,14 +5,16 @@ comments, statistics, templates and the unread count.
 from __future__ import annotations
 
 import bisect
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.reports.generator import _peers
 from dingsync.sandbox.reports.state import ReportsState
-from dingsync.sandbox.reports.world import SHANGHAI, Report
+from dingsync.sandbox.reports.world import Report
 from dingsync.sandbox.wire import OapiError
-from dingsync.timeutil import DAY_MS
+from dingsync.timeutil import (
+    DAY_MS,
+    format_ms,
+)
 
 if TYPE_CHECKING:
     from dingsync.sandbox.call import Call
@@ -40,10 +42,6 @@ CREATE_URL = (
     "https://landray.dingtalkapps.com/alid/app/report/createReport_new.html"
     "?skip=0&corpid={corp}&id={code}"
 )
-
-
-def _comment_time(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
 
 
 class ReportHandlers(ReportsState):
@@ -180,7 +178,7 @@ class ReportHandlers(ReportsState):
             "comments": [
                 {
                     "content": c.content,
-                    "create_time": _comment_time(c.create_time),
+                    "create_time": format_ms(c.create_time),
                     "userid": c.userid,
                 }
                 for c in page

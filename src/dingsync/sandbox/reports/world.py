@@ -5,16 +5,18 @@ submission truth (a report's period and whether it was late, docs/reports.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from dingsync.timeutil import DAY_MS
+from dingsync.timeutil import (
+    DAY_MS,
+    WIRE_TZ,
+    day_start_ms,
+    local_date,
+)
 
 if TYPE_CHECKING:
     pass
-
-
-SHANGHAI = timezone(timedelta(hours=8))
 
 
 HOUR_MS = 3_600_000
@@ -99,22 +101,14 @@ class ReportsWorld:
         self.create_times = [r.create_time for r in self.reports]
 
 
-def _sh_date(ms: int) -> date:
-    return datetime.fromtimestamp(ms / 1000, SHANGHAI).date()
-
-
-def _midnight_ms(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=SHANGHAI).timestamp() * 1000)
-
-
 def period_of(create_ms: int, weekly: bool) -> tuple[str, bool]:
     """The period a report counts for and whether it is late (the rule in the module doc).
 
     Daily: ``(YYYY-MM-DD, late)``; weekly: ``(YYYY-MM-DD of that week's Friday, late)``."""
-    day = _sh_date(create_ms - PERIOD_SHIFT_MS)
+    day = local_date(create_ms - PERIOD_SHIFT_MS, WIRE_TZ)
     if weekly:
         day = day + timedelta(days=4 - day.weekday())
-    deadline = _midnight_ms(day + timedelta(days=1))
+    deadline = day_start_ms(day + timedelta(days=1), WIRE_TZ)
     return day.isoformat(), create_ms >= deadline
 
 
@@ -127,7 +121,7 @@ def submission_truth(world: ReportsWorld) -> dict[str, dict[str, dict[str, str]]
         got[key] = got.get(key, True) and r.late
     out: dict[str, dict[str, dict[str, str]]] = {}
     days = [
-        _sh_date(world.start_ms + i * DAY_MS)
+        local_date(world.start_ms + i * DAY_MS, WIRE_TZ)
         for i in range((world.end_ms - world.start_ms) // DAY_MS)
     ]
     working = [d for d in days if d.weekday() < 5]

@@ -22,7 +22,7 @@ answers them (``dingsync.sandbox.mutations``): 400 ``errcode`` 400002 for a malf
 :class:`~dingsync.sandbox.approvals.ApprovalChange` and emitted as ``bpms_instance_change`` /
 ``bpms_task_change`` (events.md §2.3: the task events name the approver and ``taskId``); so are
 the attendance area's punches (``POST /sandbox/mutate/attendance/punch``, see
-``sandbox/attendance.py``), emitted as ``attendance_check_record`` with a ``DataList``
+``sandbox/attendance/mutations.py``), emitted as ``attendance_check_record`` with a ``DataList``
 (legacy) / ``dataList`` (current, Stream) of one item.
 
 HTTP push: ``/call_back/register_call_back`` (and ``update``/``get``/``delete``) through the

@@ -61,7 +61,6 @@ QUOTA_EXEMPT = frozenset(
     }
 )
 
-
 QUOTA_EXEMPT_PREFIXES = ("/topapi/v2/department/", "/topapi/role/", "/topapi/smartwork/hrm/")
 
 

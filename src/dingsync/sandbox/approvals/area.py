@@ -4,15 +4,10 @@ routes it serves.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dingsync.sandbox.app import Route
 from dingsync.sandbox.approvals.instances import InstanceHandlers
 from dingsync.sandbox.approvals.mutations import ApprovalMutations
 from dingsync.sandbox.approvals.template_handlers import TemplateHandlers
-
-if TYPE_CHECKING:
-    pass
 
 
 class ApprovalsArea(ApprovalMutations, InstanceHandlers, TemplateHandlers):

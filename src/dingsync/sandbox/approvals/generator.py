@@ -25,15 +25,11 @@ if TYPE_CHECKING:
 
 
 REMARKS = ("同意", "请尽快处理", "已核对", "预算内，同意", "")
-
-
 REFUSE_REMARKS = ("预算不足", "材料不全，请补充", "时间冲突")
-
-
 CITIES = ("上海", "北京", "深圳", "杭州", "成都", "武汉")
 
 
-class _Gen:
+class InstanceGenerator:
     """Instance generator (one RNG; every choice goes through it, in a fixed order)."""
 
     def __init__(self, company: Company, seed: int) -> None:
@@ -339,7 +335,7 @@ def _pick_state(rng: random.Random, create_ms: int, anchor_ms: int) -> tuple[str
     return STATES[0]
 
 
-def _leave_periods(attendance: Any) -> list[dict[str, Any]] | None:
+def leave_periods(attendance: Any) -> list[dict[str, Any]] | None:
     """Leave periods offered by the attendance area (``leaves``), as ``{userid, start_ms,
     end_ms, type}``; ``None`` when there is none. Accepts objects or dicts with common names."""
     leaves = getattr(attendance, "leaves", None) if attendance is not None else None
@@ -396,7 +392,7 @@ def generate_approvals(
     (the first five of each template cover every state). With ``leaves`` (from attendance),
     every leave period becomes an approved leave instance started a day or two before it."""
     templates = build_templates(seed, anchor_ms)
-    gen = _Gen(company, seed)
+    gen = InstanceGenerator(company, seed)
     rng = gen.rng
     world = ApprovalWorld(templates, {}, {t.process_code: [] for t in templates})
     if not gen.userids:

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dingsync.sandbox.approvals.limits import HISTORY_MAX_MS, PAGE_MAX, V1_STATUSES, WINDOW_MAX_MS
 from dingsync.sandbox.approvals.state import ApprovalsState
-from dingsync.sandbox.approvals.wire import _int, render_new, render_old, render_status_new
+from dingsync.sandbox.approvals.wire import int_param, render_new, render_old, render_status_new
 from dingsync.sandbox.call import Call, json_object
 from dingsync.sandbox.wire import ApiError, OapiError
-
-if TYPE_CHECKING:
-    pass
 
 
 class InstanceHandlers(ApprovalsState):
@@ -87,16 +84,16 @@ class InstanceHandlers(ApprovalsState):
             raise ApiError(400, "invalidProcessCode", "processCode不能为空")
         if self.world.template(code) is None:
             raise ApiError(400, "invalidProcessCode", "processCode不存在")
-        start = _int(body.get("startTime"))
+        start = int_param(body.get("startTime"))
         if start is None:
             raise ApiError(400, "invalidInstanceListIdsStartTime", "startTime不能为空")
         token = body.get("nextToken")
         if token is None or token == "":
             raise ApiError(400, "invalidNextToken", "nextToken不能为空")
-        offset = _int(token)
+        offset = int_param(token)
         if offset is None or offset < 0:
             raise ApiError(400, "invalidNextToken", "nextToken无效")
-        size = _int(body.get("maxResults"))
+        size = int_param(body.get("maxResults"))
         if size is None or not 1 <= size <= PAGE_MAX:
             raise ApiError(400, "invalidMaxResults", "maxResults不能超过20")
         users = body.get("userIds")
@@ -108,7 +105,7 @@ class InstanceHandlers(ApprovalsState):
         ):
             raise ApiError(400, "invalidParameter", "statuses取值为RUNNING、TERMINATED、COMPLETED")
         now = self.state.clock.now_ms()
-        end = _int(body.get("endTime"))
+        end = int_param(body.get("endTime"))
         if end is None:
             end = now
         if end < start or end - start > WINDOW_MAX_MS:

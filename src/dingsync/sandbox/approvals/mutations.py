@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from dingsync.sandbox.approvals.generator import _Gen
+from dingsync.sandbox.approvals.generator import InstanceGenerator
 from dingsync.sandbox.approvals.state import ApprovalsState
 from dingsync.sandbox.approvals.wire import render_old
 from dingsync.sandbox.approvals.world import MINUTE_MS, ApprovalChange, Instance
@@ -145,7 +145,7 @@ class ApprovalMutations(ApprovalsState):
         now = self.state.clock.now_ms()
         now -= now % MINUTE_MS
         with self.state.lock:
-            gen = _Gen(company, self.state.config.seed + len(world.instances))
+            gen = InstanceGenerator(company, self.state.config.seed + len(world.instances))
             gen.serial = len(world.instances) + 1
             inst = gen.instance(tpl, userid, now, ("RUNNING", ""), now)
             for t in inst.tasks:

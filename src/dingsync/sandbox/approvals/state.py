@@ -8,7 +8,7 @@ import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from dingsync.sandbox.approvals.generator import _leave_periods, generate_approvals
+from dingsync.sandbox.approvals.generator import generate_approvals, leave_periods
 from dingsync.sandbox.approvals.limits import DEFAULT_DENSITY, IDS_PER_LOOP
 from dingsync.sandbox.approvals.world import ApprovalListener, ApprovalWorld, Instance
 from dingsync.sandbox.wire import ApiError
@@ -46,7 +46,7 @@ class ApprovalsState:
         with state.lock:
             if self._world is None or density != self._density:
                 cfg = state.config
-                leaves = _leave_periods(state.areas.get("attendance"))
+                leaves = leave_periods(state.areas.get("attendance"))
                 self._world = generate_approvals(
                     state.company,
                     cfg.seed,

@@ -4,18 +4,15 @@ schemas.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dingsync.sandbox.approvals.limits import TEMPLATE_PAGE_MAX
 from dingsync.sandbox.approvals.state import ApprovalsState
 from dingsync.sandbox.approvals.templates import Template
-from dingsync.sandbox.approvals.wire import _int, _iso_minute, _old_time, schema_result
+from dingsync.sandbox.approvals.wire import int_param, iso_minute, old_time, schema_result
 from dingsync.sandbox.call import Call
 from dingsync.sandbox.wire import ApiError, OapiError
 from dingsync.timeutil import DAY_MS
-
-if TYPE_CHECKING:
-    pass
 
 
 class TemplateHandlers(ApprovalsState):
@@ -56,10 +53,10 @@ class TemplateHandlers(ApprovalsState):
         """``GET /v1.0/workflow/processes/userVisibilities/templates?maxResults&nextToken``."""
         self._v1_allowed()
         q = call.query
-        size = _int(q.get("maxResults"))
+        size = int_param(q.get("maxResults"))
         if size is None or not 1 <= size <= TEMPLATE_PAGE_MAX:
             raise ApiError(400, "invalidMaxResults", "maxResults取值范围1~100")
-        offset = _int(q.get("nextToken"))
+        offset = int_param(q.get("nextToken"))
         if offset is None or offset < 0:
             raise ApiError(400, "invalidNextToken", "nextToken无效")
         try:
@@ -110,7 +107,7 @@ class TemplateHandlers(ApprovalsState):
                 {
                     "attendance_type": t.attendance_type,
                     "flow_title": t.name,
-                    "gmt_modified": _old_time(t.gmt_create_ms + DAY_MS),
+                    "gmt_modified": old_time(t.gmt_create_ms + DAY_MS),
                     "icon_name": t.icon,
                     "icon_url": f"https://gw.alicdn.com/{t.icon}.png",
                     "is_new_process": True,
@@ -144,7 +141,7 @@ class TemplateHandlers(ApprovalsState):
                     "flowTitle": t.name,
                     "processCode": t.process_code,
                     "newProcess": True,
-                    "gmtModified": _iso_minute(t.gmt_create_ms + DAY_MS),
+                    "gmtModified": iso_minute(t.gmt_create_ms + DAY_MS),
                     "attendanceType": t.attendance_type,
                     "iconUrl": f"https://gw.alicdn.com/{t.icon}.png",
                 }

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dingsync.timeutil import DAY_MS
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass

@@ -6,7 +6,7 @@ parameters the handlers read.
 from __future__ import annotations
 
 from datetime import UTC
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dingsync.sandbox.approvals.templates import Template
 from dingsync.sandbox.approvals.world import Instance
@@ -15,15 +15,12 @@ from dingsync.timeutil import (
     format_ms,
 )
 
-if TYPE_CHECKING:
-    pass
 
-
-def _iso_minute(ms: int) -> str:
+def iso_minute(ms: int) -> str:
     return format_ms(ms, tz=UTC, fmt="%Y-%m-%dT%H:%MZ")
 
 
-def _old_time(ms: int) -> str:
+def old_time(ms: int) -> str:
     return format_ms(ms, "%Y-%m-%d %H:%M:%S")
 
 
@@ -31,7 +28,7 @@ def render_old(inst: Instance) -> dict[str, Any]:
     """``process_instance`` of ``POST /topapi/processinstance/get`` (snake_case, GMT+8)."""
     body: dict[str, Any] = {
         "title": inst.title,
-        "create_time": _old_time(inst.create_ms),
+        "create_time": old_time(inst.create_ms),
         "originator_userid": inst.originator_userid,
         "originator_dept_id": inst.originator_dept_id,
         "originator_dept_name": inst.originator_dept_name,
@@ -48,7 +45,7 @@ def render_old(inst: Instance) -> dict[str, Any]:
         "operation_records": [
             {
                 "userid": r["userid"],
-                "date": _old_time(r["date"]),
+                "date": old_time(r["date"]),
                 "operation_type": r["type"],
                 "operation_result": r["result"],
                 **({"remark": r["remark"]} if "remark" in r else {}),
@@ -62,8 +59,8 @@ def render_old(inst: Instance) -> dict[str, Any]:
                 "userid": t["userid"],
                 "task_status": t["status"],
                 "task_result": t["result"],
-                "create_time": _old_time(t["create_time"]),
-                **({"finish_time": _old_time(t["finish_time"])} if t.get("finish_time") else {}),
+                "create_time": old_time(t["create_time"]),
+                **({"finish_time": old_time(t["finish_time"])} if t.get("finish_time") else {}),
                 "activity_id": t["activity_id"],
                 "url": f"https://aflow.dingtalk.com/dingtalk/web/query/pchomepage.htm?procInsId={inst.process_instance_id}&taskId={t['taskid']}",
             }
@@ -71,7 +68,7 @@ def render_old(inst: Instance) -> dict[str, Any]:
         ],
     }
     if inst.finish_ms is not None:
-        body["finish_time"] = _old_time(inst.finish_ms)
+        body["finish_time"] = old_time(inst.finish_ms)
     return body
 
 
@@ -79,7 +76,7 @@ def render_new(inst: Instance) -> dict[str, Any]:
     """``result`` of ``GET /v1.0/workflow/processInstances`` (camelCase, UTC minutes)."""
     body: dict[str, Any] = {
         "title": inst.title,
-        "createTime": _iso_minute(inst.create_ms),
+        "createTime": iso_minute(inst.create_ms),
         "originatorUserId": inst.originator_userid,
         "originatorDeptId": inst.originator_dept_id,
         "originatorDeptName": inst.originator_dept_name,
@@ -103,7 +100,7 @@ def render_new(inst: Instance) -> dict[str, Any]:
         "operationRecords": [
             {
                 "userId": r["userid"],
-                "date": _iso_minute(r["date"]),
+                "date": iso_minute(r["date"]),
                 "type": r["type"],
                 "result": r["result"],
                 **({"remark": r["remark"]} if "remark" in r else {}),
@@ -134,8 +131,8 @@ def render_new(inst: Instance) -> dict[str, Any]:
                 "userId": t["userid"],
                 "status": t["status"],
                 "result": t["result"],
-                "createTime": _iso_minute(t["create_time"]),
-                **({"finishTime": _iso_minute(t["finish_time"])} if t.get("finish_time") else {}),
+                "createTime": iso_minute(t["create_time"]),
+                **({"finishTime": iso_minute(t["finish_time"])} if t.get("finish_time") else {}),
                 "activityId": t["activity_id"],
                 "processInstanceId": inst.process_instance_id,
                 "pcUrl": f"https://aflow.dingtalk.com/dingtalk/web/query/pchomepage.htm?procInsId={inst.process_instance_id}&taskId={t['taskid']}",
@@ -145,7 +142,7 @@ def render_new(inst: Instance) -> dict[str, Any]:
         ],
     }
     if inst.finish_ms is not None:
-        body["finishTime"] = _iso_minute(inst.finish_ms)
+        body["finishTime"] = iso_minute(inst.finish_ms)
     return body
 
 
@@ -182,7 +179,7 @@ def render_status_new(inst: Instance) -> str:
     return "TERMINATED" if inst.status == "CANCELED" else inst.status
 
 
-def _int(value: Any) -> int | None:
+def int_param(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

@@ -7,16 +7,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dingsync.sandbox.approvals.templates import Template
 
-if TYPE_CHECKING:
-    pass
-
-
 MINUTE_MS = 60_000
-
 
 STATES = (
     ("RUNNING", ""),

@@ -15,7 +15,7 @@ from dingsync.sandbox.attendance.limits import (
     ERR_PARAM,
 )
 from dingsync.sandbox.attendance.state import AttendanceState
-from dingsync.sandbox.attendance.wire import _dates_between, _parse_wire_date
+from dingsync.sandbox.attendance.wire import dates_between, parse_wire_date
 from dingsync.sandbox.attendance.world import COLUMN_METRIC, COLUMNS, LEAVE_TYPES, day_metrics
 from dingsync.sandbox.wire import OapiError
 
@@ -48,8 +48,8 @@ class ColumnHandlers(AttendanceState):
     def _span_31(self, call: Call) -> tuple[str, date, date]:
         p = call.params
         userid = p.text("userid", required=True)
-        start = _parse_wire_date(p, "from_date")
-        end = _parse_wire_date(p, "to_date")
+        start = parse_wire_date(p, "from_date")
+        end = parse_wire_date(p, "to_date")
         assert userid is not None
         if end < start or (end - start).days > COLUMN_MAX_DAYS:
             raise OapiError(ERR_COLUMN_SPAN, "无错误信息")
@@ -74,7 +74,7 @@ class ColumnHandlers(AttendanceState):
             alias = by_id[cid]
             metric = COLUMN_METRIC[alias]
             vals = []
-            for d in _dates_between(start, end):
+            for d in dates_between(start, end):
                 value = day_metrics(days[d])[metric] if d in days else 0.0
                 if (
                     corrupt
@@ -97,7 +97,7 @@ class ColumnHandlers(AttendanceState):
         out = []
         for name in names:
             vals = []
-            for d in _dates_between(start, end):
+            for d in dates_between(start, end):
                 lv = days[d].leave if d in days else None
                 hours = lv.hours if lv is not None and lv.leave_type == name else 0.0
                 vals.append({"date": f"{d.isoformat()} 00:00:00", "value": f"{hours:.1f}"})

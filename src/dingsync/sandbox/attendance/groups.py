@@ -13,7 +13,7 @@ from dingsync.sandbox.attendance.limits import (
     MINIMALISM_PAGE,
 )
 from dingsync.sandbox.attendance.state import AttendanceState
-from dingsync.sandbox.attendance.wire import _class_json, punch_place
+from dingsync.sandbox.attendance.wire import class_json, punch_place
 from dingsync.sandbox.attendance.world import Group
 from dingsync.sandbox.wire import OapiError
 
@@ -55,7 +55,7 @@ class GroupHandlers(AttendanceState):
                     "manager_list": list(g.managers),
                     "member_count": len(g.members),
                     "owner_user_id": admin,
-                    "selected_class": [_class_json(s)],
+                    "selected_class": [class_json(s)],
                     "type": "FIXED",
                     "work_day_list": work,
                     "enable_emp_select_class": False,
@@ -176,7 +176,7 @@ class GroupHandlers(AttendanceState):
         group = self._group_for(userid)
         if group is None:
             return {"result": {"classes": [], "group_id": 0, "name": "", "type": "NONE"}}
-        klass = _class_json(group.shift)
+        klass = class_json(group.shift)
         return {
             "result": {
                 "classes": [

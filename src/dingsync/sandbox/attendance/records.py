@@ -17,12 +17,12 @@ from dingsync.sandbox.attendance.limits import (
 )
 from dingsync.sandbox.attendance.state import AttendanceState
 from dingsync.sandbox.attendance.wire import (
-    _parse_day,
-    _parse_wire_date,
-    _parse_wire_ms,
-    _record_row,
-    _result_rows,
+    parse_day,
+    parse_wire_date,
+    parse_wire_ms,
     punch_place,
+    record_row,
+    result_rows,
 )
 from dingsync.sandbox.attendance.world import wall_ms
 from dingsync.sandbox.wire import OapiError
@@ -44,8 +44,8 @@ class RecordHandlers(AttendanceState):
     def attendance_list(self, call: Call) -> dict[str, Any]:
         """``POST /attendance/list``: results per check point; 50 users, 7 days, limit 50."""
         p = call.params
-        start = _parse_wire_date(p, "workDateFrom")
-        end = _parse_wire_date(p, "workDateTo")
+        start = parse_wire_date(p, "workDateFrom")
+        end = parse_wire_date(p, "workDateTo")
         if end < start:
             raise OapiError(ERR_DATE, "时间参数不合法: workDateTo早于workDateFrom")
         if (end - start).days >= MAX_SPAN_DAYS:
@@ -61,7 +61,7 @@ class RecordHandlers(AttendanceState):
         rows: list[dict[str, Any]] = []
         for userid in self._in_scope(users):
             for day in self._days(userid, start, end):
-                rows.extend(_result_rows(self.corp_id, day))
+                rows.extend(result_rows(self.corp_id, day))
         page = rows[offset : offset + limit]
         return {"recordresult": page, "hasMore": offset + limit < len(rows)}
 
@@ -69,8 +69,8 @@ class RecordHandlers(AttendanceState):
     def attendance_list_record(self, call: Call) -> dict[str, Any]:
         """``POST /attendance/listRecord``: every punch in a punch-time window (≤ 7 days)."""
         p = call.params
-        start_ms = _parse_wire_ms(p, "checkDateFrom")
-        end_ms = _parse_wire_ms(p, "checkDateTo")
+        start_ms = parse_wire_ms(p, "checkDateFrom")
+        end_ms = parse_wire_ms(p, "checkDateTo")
         if end_ms < start_ms:
             raise OapiError(ERR_DATE, "时间参数不合法: checkDateTo早于checkDateFrom")
         start_day = local_date(start_ms, WIRE_TZ)
@@ -88,7 +88,7 @@ class RecordHandlers(AttendanceState):
             lo = bisect.bisect_left(times, start_ms)
             hi = bisect.bisect_right(times, end_ms)
             for _, day, item in self.world.punches[userid][lo:hi] if times else []:
-                rows.append(_record_row(self.corp_id, day, item))
+                rows.append(record_row(self.corp_id, day, item))
         return {"recordresult": rows}
 
     # -- getupdatedata ---------------------------------------------------------------------------
@@ -96,7 +96,7 @@ class RecordHandlers(AttendanceState):
         """``POST /topapi/attendance/getupdatedata {userid, work_date}``: one user-day."""
         p = call.params
         userid = p.text("userid", required=True)
-        work_date = _parse_day(p, "work_date")
+        work_date = parse_day(p, "work_date")
         assert userid is not None
         self.state.require_data_scope(userid)
         days = self._days(userid, work_date, work_date)

@@ -13,7 +13,7 @@ from dingsync.sandbox.attendance.limits import (
     SHIFT_DAYS_MAX_USERS,
 )
 from dingsync.sandbox.attendance.state import AttendanceState
-from dingsync.sandbox.attendance.wire import _parse_day
+from dingsync.sandbox.attendance.wire import parse_day
 from dingsync.sandbox.attendance.world import date_ms
 from dingsync.sandbox.wire import OapiError
 from dingsync.timeutil import (
@@ -94,7 +94,7 @@ class ScheduleHandlers(AttendanceState):
         ``result{has_more, schedules[{plan_id, check_type, userid, class_id, class_setting_id,
         plan_check_time, group_id, approve_id?}]}``. Rest days have no check points."""
         p = call.params
-        work_date = _parse_day(p, "workDate")
+        work_date = parse_day(p, "workDate")
         offset = p.integer("offset", lo=0, default=0)
         size = p.integer("size", lo=1, hi=LISTSCHEDULE_MAX_SIZE, default=LISTSCHEDULE_MAX_SIZE)
         assert offset is not None and size is not None

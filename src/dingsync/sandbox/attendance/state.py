@@ -10,7 +10,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.attendance.generator import generate_attendance
-from dingsync.sandbox.attendance.wire import _dates_between
+from dingsync.sandbox.attendance.wire import dates_between
 from dingsync.sandbox.attendance.world import Leave, PersonDay
 
 if TYPE_CHECKING:
@@ -65,4 +65,4 @@ class AttendanceState:
         per = self.world.by_user.get(userid)
         if not per:
             return []
-        return [per[d] for d in _dates_between(start, end) if d in per]
+        return [per[d] for d in dates_between(start, end) if d in per]

@@ -5,7 +5,7 @@ the date parameters they read (``yyyy-MM-dd HH:mm:ss`` in GMT+8, epoch ms).
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dingsync.sandbox.attendance.limits import ERR_DATE
 from dingsync.sandbox.attendance.world import (
@@ -19,11 +19,8 @@ from dingsync.sandbox.attendance.world import (
 from dingsync.sandbox.wire import OapiError
 from dingsync.timeutil import WIRE_FORMAT, parse_local
 
-if TYPE_CHECKING:
-    pass
 
-
-def _result_rows(corp_id: str, day: PersonDay) -> list[dict[str, Any]]:
+def result_rows(corp_id: str, day: PersonDay) -> list[dict[str, Any]]:
     """The ``/attendance/list`` rows of a person-day (cached on the day)."""
     if day._rows is None:
         rows = []
@@ -60,7 +57,7 @@ def punch_place(location_result: str) -> tuple[str, float, float]:
     return "浙江省杭州市", 30.285413, 120.017139
 
 
-def _record_row(corp_id: str, day: PersonDay, item: Punch) -> dict[str, Any]:
+def record_row(corp_id: str, day: PersonDay, item: Punch) -> dict[str, Any]:
     shift = day.group.shift
     if isinstance(item, InvalidPunch):
         return {
@@ -123,7 +120,7 @@ def _record_row(corp_id: str, day: PersonDay, item: Punch) -> dict[str, Any]:
     return row
 
 
-def _class_json(shift: ShiftClass) -> dict[str, Any]:
+def class_json(shift: ShiftClass) -> dict[str, Any]:
     off = f"1970-01-01 {shift.off_minute // 60:02d}:{shift.off_minute % 60:02d}:00"
     on = f"1970-01-01 {shift.on_minute // 60:02d}:{shift.on_minute % 60:02d}:00"
     return {
@@ -148,7 +145,7 @@ def _class_json(shift: ShiftClass) -> dict[str, Any]:
     }
 
 
-def _parse_wire_date(params: Any, name: str) -> date:
+def parse_wire_date(params: Any, name: str) -> date:
     """A required ``yyyy-MM-dd HH:mm:ss`` (GMT+8) parameter's date part; 41100 otherwise."""
     value = params.data.get(name)
     if value is None or value == "":
@@ -159,7 +156,7 @@ def _parse_wire_date(params: Any, name: str) -> date:
         raise OapiError(ERR_DATE, f"时间参数不合法: {name}") from None
 
 
-def _parse_day(params: Any, name: str) -> date:
+def parse_day(params: Any, name: str) -> date:
     """A required date parameter, ``yyyy-MM-dd`` or ``yyyy-MM-dd HH:mm:ss`` (GMT+8; only the
     date part is used: getupdatedata's doc shows the first, its curl and SDK send the second,
     ``listschedule`` likewise); 41100 otherwise."""
@@ -175,7 +172,7 @@ def _parse_day(params: Any, name: str) -> date:
     raise OapiError(ERR_DATE, f"时间参数不合法: {name}")
 
 
-def _parse_wire_ms(params: Any, name: str) -> int:
+def parse_wire_ms(params: Any, name: str) -> int:
     value = params.data.get(name)
     if value is None or value == "":
         raise OapiError(ERR_DATE, f"时间参数不合法: 缺少{name}")
@@ -185,5 +182,5 @@ def _parse_wire_ms(params: Any, name: str) -> int:
         raise OapiError(ERR_DATE, f"时间参数不合法: {name}") from None
 
 
-def _dates_between(start: date, end: date) -> list[date]:
+def dates_between(start: date, end: date) -> list[date]:
     return [start + timedelta(days=n) for n in range((end - start).days + 1)]

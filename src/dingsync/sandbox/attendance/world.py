@@ -144,14 +144,10 @@ LEAVE_TYPES: dict[str, str] = {
     "年假": "d4e0a0f0-5a5b-4cb1-a4f1-annual000003",
 }
 
-
 #: Leave types with a balance (vacation/quota/list): name → quota hours per calendar year.
 #: The others are 不需要余额控制 (``freedom_leave``) and have no quota.
 LEAVE_QUOTA_HOURS: dict[str, float] = {"年假": 40.0}
-
-
 HOURS_PER_DAY = 8
-
 
 #: Report columns (getattcolumns): alias → (id, name). Values per day agree with the punches.
 COLUMNS: dict[str, tuple[int, str]] = {
@@ -166,7 +162,6 @@ COLUMNS: dict[str, tuple[int, str]] = {
     "off_work_lack_card_times": (129339047, "下班缺卡次数"),
     "absenteeism_days": (129339048, "旷工天数"),
 }
-
 
 #: Monthly metrics (the truth and our summary use the same names).
 METRICS = (
@@ -183,7 +178,6 @@ METRICS = (
     "leave_hours",
 )
 
-
 #: Which column carries which metric (for day values).
 COLUMN_METRIC = {
     "should_attendance_days": "scheduled_days",
@@ -197,7 +191,6 @@ COLUMN_METRIC = {
     "off_work_lack_card_times": "missing_off_duty",
     "absenteeism_days": "absent_days",
 }
-
 
 OUTCOMES: tuple[tuple[str, float], ...] = (
     ("leave_full", 0.02),

@@ -14,31 +14,18 @@ from typing import Any
 
 ROOT_DEPT_ID = 1
 
-
 #: ``leaveReason`` values of ``/v1.0/contact/empLeaveRecords``.
 LEAVE_REASONS = ("oapi", "cancel", "leave", "unknown", "delete")
-
 
 #: The built-in role group 默认 and its four roles (ids as in DingTalk's published role samples,
 #: ``contacts/topapi_role_list.json``). Their members follow the company (see
 #: :meth:`Company.role_members`); custom roles hold their members themselves.
 DEFAULT_ROLE_GROUP_ID = 1507113577
-
-
 DEFAULT_ROLE_GROUP_NAME = "默认"
-
-
 ROLE_MAIN_ADMIN_ID = 1507113578
-
-
 ROLE_SUB_ADMIN_ID = 1507113579
-
-
 ROLE_OWNER_ID = 1507113580
-
-
 ROLE_HEAD_ID = 1507113581
-
 
 #: Built-in role kinds: 主管理员, 子管理员, 负责人 (the boss), 主管 (department heads).
 BUILTIN_ROLES: tuple[tuple[int, str, str], ...] = (

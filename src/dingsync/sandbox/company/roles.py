@@ -37,7 +37,6 @@ _CUSTOM_ROLES: dict[str, dict[str, tuple[str, ...] | None]] = {
     "外部协作": {"外包对接人": None},
 }
 
-
 #: Most members a title-matched custom role gets (销售 excepted: all sales staff hold it).
 _ROLE_MEMBER_CAP = 8
 

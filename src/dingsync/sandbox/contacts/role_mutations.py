@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from dingsync.sandbox.state import SandboxState
 
 ACTIONS = ("add_role", "remove_role", "add_member", "remove_member")
-
-
 RoleId = Annotated[StrictInt, Field(gt=0)]
 Scope = Annotated[list[DeptId], Field(max_length=200)]
 

@@ -8,8 +8,6 @@ from dingsync.sandbox.call import Call
 from dingsync.sandbox.wire import OapiError
 
 ROLE_LIST_SIZE = (20, 200)
-
-
 ROLE_MEMBERS_SIZE = (20, 100)
 
 

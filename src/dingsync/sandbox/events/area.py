@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import FastAPI, WebSocket
 from starlette.requests import Request
@@ -13,10 +13,15 @@ from starlette.responses import JSONResponse
 
 from dingsync.dingtalk.crypto import CallbackCryptoError
 from dingsync.sandbox.app import Route
-from dingsync.sandbox.events.bodies import ALL_KINDS, MUTATION_KINDS, RandomBody, _body
+from dingsync.sandbox.events.bodies import (
+    ALL_KINDS,
+    MUTATION_KINDS,
+    RandomBody,
+    json_object_or_empty,
+)
 from dingsync.sandbox.events.channels import Registration
 from dingsync.sandbox.events.contacts import ContactMutations
-from dingsync.sandbox.events.event import SandboxEvent, _event_answer
+from dingsync.sandbox.events.event import SandboxEvent, event_answer
 from dingsync.sandbox.events.handlers import EventHandlers
 from dingsync.sandbox.events.listeners import AreaListeners
 from dingsync.sandbox.mutations import (
@@ -24,9 +29,6 @@ from dingsync.sandbox.mutations import (
     read_body,
     validate,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 class EventsArea(ContactMutations, EventHandlers, AreaListeners):
@@ -53,7 +55,7 @@ class EventsArea(ContactMutations, EventHandlers, AreaListeners):
 
         async def body_of(request: Request) -> dict[str, Any]:
             try:
-                return _body(await request.json())
+                return json_object_or_empty(await request.json())
             except ValueError:
                 return {}
 
@@ -64,7 +66,7 @@ class EventsArea(ContactMutations, EventHandlers, AreaListeners):
                     ev = self.mutate(kind, await read_body(request))
                 except MutationError as exc:
                     return exc.response()
-                return JSONResponse(_event_answer(ev))
+                return JSONResponse(event_answer(ev))
 
             app.add_api_route(f"/sandbox/mutate/contacts/{kind}", mutate, methods=["POST"])
 
@@ -81,7 +83,7 @@ class EventsArea(ContactMutations, EventHandlers, AreaListeners):
                 if ev is not None:
                     events.append(ev)
                 await asyncio.sleep(0)  # let pushes, ACKs and other requests run between
-            return JSONResponse({"events": [_event_answer(e) for e in events]})
+            return JSONResponse({"events": [event_answer(e) for e in events]})
 
         @app.post("/sandbox/events/callback")
         async def subscribe(request: Request) -> JSONResponse:

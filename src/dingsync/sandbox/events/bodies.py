@@ -4,7 +4,7 @@ kind, and the mutation kinds.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictInt
 
@@ -16,17 +16,10 @@ from dingsync.sandbox.mutations import (
     UserId,
 )
 
-if TYPE_CHECKING:
-    pass
-
-
 MUTATION_KINDS = ("hire", "move", "modify", "leave", "rejoin", "create_department")
-
 
 #: Administrator mutations: routed and accepted by ``random {kinds}``, not in its default pool.
 ADMIN_KINDS = ("admin_add", "admin_remove")
-
-
 ALL_KINDS = MUTATION_KINDS + ADMIN_KINDS
 
 
@@ -121,5 +114,5 @@ BODIES: dict[str, type[MutationBody]] = {
 }
 
 
-def _body(value: Any) -> dict[str, Any]:
+def json_object_or_empty(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}

@@ -8,16 +8,12 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import httpx
 from fastapi import WebSocket
 
 from dingsync.dingtalk.crypto import CallbackCrypto, CallbackCryptoError, random_alnum, sign
 from dingsync.sandbox.events.event import SandboxEvent
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass
@@ -80,7 +76,7 @@ CHECK_URL_ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
-def _check_url_blocking(reg: Registration, timeout: float) -> str:
+def check_url_blocking(reg: Registration, timeout: float) -> str:
     """``check_url`` for the (synchronous) ``register_call_back`` handler: a blocking POST with a
     short timeout (the receiver runs in another thread or process). Returns ``"ok"`` or a key of
     :data:`CHECK_URL_ERRORS`."""

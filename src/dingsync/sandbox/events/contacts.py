@@ -5,7 +5,7 @@ administrator, or a random mix — each changes the company in place and emits i
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dingsync.sandbox.company import (
     ROOT_DEPT_ID,
@@ -25,9 +25,6 @@ from dingsync.sandbox.mutations import (
     validate,
 )
 from dingsync.timeutil import WIRE_TZ, midnight_ms
-
-if TYPE_CHECKING:
-    pass
 
 
 class ContactMutations(Dispatcher):

@@ -7,15 +7,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dingsync.sandbox.events.channels import HttpDelivery
 from dingsync.sandbox.events.event import MAX_KEPT, SandboxEvent
 from dingsync.sandbox.events.http_push import HttpPush
 from dingsync.sandbox.events.stream import StreamPush
-
-if TYPE_CHECKING:
-    pass
 
 
 class Dispatcher(HttpPush, StreamPush):

@@ -5,18 +5,10 @@ DingTalk knows (for ``register_call_back``'s ``call_back_tag``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    pass
-
+from typing import Any
 
 USER_TAGS = ("user_add_org", "user_modify_org", "user_leave_org", "user_active_org")
-
-
 DEPT_TAGS = ("org_dept_create", "org_dept_modify", "org_dept_remove")
-
-
 MAX_KEPT = 20_000
 
 
@@ -85,7 +77,7 @@ class SandboxEvent:
         return {"call_back_tag": self.event_type, "event_time": self.born_ms, key: data}
 
 
-def _event_answer(ev: SandboxEvent) -> dict[str, Any]:
+def event_answer(ev: SandboxEvent) -> dict[str, Any]:
     """The JSON a mutation answers: the emitted event's id, type, born time and fields."""
     return {
         "event_id": ev.event_id,
@@ -115,9 +107,8 @@ KNOWN_EVENT_TYPES = frozenset(
     }
 )  # fmt: skip
 
-
 KNOWN_EVENT_PREFIXES = ("leave_", "storage_dentry_", "live_", "edu_", "market_order", "inner_app_")
 
 
-def _known_event_type(tag: str) -> bool:
+def known_event_type(tag: str) -> bool:
     return tag in KNOWN_EVENT_TYPES or tag.startswith(KNOWN_EVENT_PREFIXES)

@@ -6,25 +6,22 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import WebSocket, WebSocketDisconnect
 
 from dingsync.sandbox.call import Call
-from dingsync.sandbox.events.bodies import _body
+from dingsync.sandbox.events.bodies import json_object_or_empty
 from dingsync.sandbox.events.channels import (
     CHECK_URL_ERRORS,
     Registration,
     StreamConn,
-    _check_url_blocking,
+    check_url_blocking,
 )
 from dingsync.sandbox.events.dispatch import Dispatcher
-from dingsync.sandbox.events.event import _known_event_type
+from dingsync.sandbox.events.event import known_event_type
 from dingsync.sandbox.wire import ApiError, OapiError
-
-if TYPE_CHECKING:
-    pass
 
 
 class EventHandlers(Dispatcher):
@@ -60,7 +57,7 @@ class EventHandlers(Dispatcher):
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
             raise OapiError(40035, "不合法的参数: call_back_tag")
         for tag in tags:
-            if not _known_event_type(tag):
+            if not known_event_type(tag):
                 raise OapiError(71008, f"不允许的回调事件: {tag}")
         if not url or not isinstance(url, str):
             raise OapiError(40035, "不合法的参数: url")
@@ -72,7 +69,7 @@ class EventHandlers(Dispatcher):
         if not isinstance(aes_key, str) or len(aes_key) != 43 or not aes_key.isalnum():
             raise OapiError(900004, "aes key illegal")
         reg = Registration(url, token, aes_key, self.state.app.corp_id, list(tags))
-        outcome = _check_url_blocking(reg, float(self.knob("events_http_timeout_ms")) / 1000)
+        outcome = check_url_blocking(reg, float(self.knob("events_http_timeout_ms")) / 1000)
         if outcome != "ok":
             raise OapiError(*CHECK_URL_ERRORS[outcome])
         self.registration = reg
@@ -111,7 +108,7 @@ class EventHandlers(Dispatcher):
         return {"has_more": more, "failed_list": items}
 
     def _open_connection(self, call: Call) -> dict[str, Any]:
-        body = _body(call.json_body)
+        body = json_object_or_empty(call.json_body)
         app = self.state.app
         if body.get("clientId") != app.app_key or body.get("clientSecret") != app.app_secret:
             raise ApiError(400, "invalidClientIdOrSecret", "无效的clientId或clientSecret")

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import httpx
 
 from dingsync.dingtalk.crypto import CallbackCryptoError, random_alnum, sign
 from dingsync.sandbox.events.channels import HttpDelivery, Registration
 from dingsync.sandbox.events.state import EventsState
-
-if TYPE_CHECKING:
-    pass
 
 
 class HttpPush(EventsState):

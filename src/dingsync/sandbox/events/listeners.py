@@ -4,13 +4,10 @@ attendance punches (``attendance_check_record``).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dingsync.sandbox.events.dispatch import Dispatcher
-from dingsync.sandbox.events.event import _event_answer
-
-if TYPE_CHECKING:
-    pass
+from dingsync.sandbox.events.event import event_answer
 
 
 class AreaListeners(Dispatcher):
@@ -78,11 +75,11 @@ class AreaListeners(Dispatcher):
         elif kind == "terminate":
             fields["finishTime"] = inst.finish_ms or now
         self.counters["approval_events"] += 1
-        return _event_answer(self.emit(event_type, fields))
+        return event_answer(self.emit(event_type, fields))
 
     def _on_attendance(self, event_type: str, item: dict[str, Any]) -> dict[str, Any]:
         """A punch of the attendance area → one event with a one-item ``dataList`` (legacy
         ``DataList``); answers the mutation's JSON."""
         data = {"corpId": self.state.app.corp_id, **item}
         self.counters["attendance_events"] += 1
-        return _event_answer(self.emit(event_type, {"dataList": [data]}))
+        return event_answer(self.emit(event_type, {"dataList": [data]}))

@@ -7,14 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dingsync.sandbox.events.channels import StreamConn, Unacked
 from dingsync.sandbox.events.event import SandboxEvent
 from dingsync.sandbox.events.state import EventsState
-
-if TYPE_CHECKING:
-    pass
 
 
 class StreamPush(EventsState):

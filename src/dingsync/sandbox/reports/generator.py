@@ -9,7 +9,7 @@ import json
 import random
 from typing import TYPE_CHECKING
 
-from dingsync.sandbox.reports.texts import _COMMENTS, TEMPLATES, _value
+from dingsync.sandbox.reports.texts import COMMENTS, TEMPLATES, field_value
 from dingsync.sandbox.reports.world import (
     HOUR_MS,
     Comment,
@@ -87,7 +87,7 @@ def generate_reports(seed: int, company: Company, days: int, anchor_ms: int) -> 
             first_day = max(start_ms, day_start_ms(local_date(user.hired_date, WIRE_TZ), WIRE_TZ))
         hired_day[user.userid] = local_date(first_day, WIRE_TZ).isoformat()
         dept_names = ",".join(company.departments[m.dept_id].name for m in user.memberships)
-        peers = _peers(company, user, members)
+        peers = peers_of(company, user, members)
         for tpl_name in mine:
             tpl = templates[tpl_name]
             own: list[Report] = []
@@ -114,7 +114,9 @@ def generate_reports(seed: int, company: Company, days: int, anchor_ms: int) -> 
     return ReportsWorld(templates, reports, writers, start_ms, anchor_ms, hired_day=hired_day)
 
 
-def _peers(company: Company, user: User, members: dict[int, list[str]] | None = None) -> list[str]:
+def peers_of(
+    company: Company, user: User, members: dict[int, list[str]] | None = None
+) -> list[str]:
     """Default receivers: the heads of the user's departments and up to three colleagues."""
     heads: list[str] = []
     mates: list[str] = []
@@ -162,7 +164,7 @@ def _make(
         modified = max(modified, created)
     contents: list[dict[str, str]] = []
     for f in tpl.fields:
-        value = _value(rng, tpl.name, f.field_name)
+        value = field_value(rng, tpl.name, f.field_name)
         if f.field_name == "备注" and rng.random() < 0.3:
             continue  # an optional field left out entirely
         contents.append({"key": f.field_name, "sort": str(f.sort), "type": "1", "value": value})
@@ -177,7 +179,7 @@ def _make(
     readers = [r for r in receivers if rng.random() < 0.8]
     likers = [r for r in readers if rng.random() < 0.25]
     comments = [
-        Comment(r, rng.choice(_COMMENTS), created + rng.randrange(HOUR_MS, 30 * HOUR_MS))
+        Comment(r, rng.choice(COMMENTS), created + rng.randrange(HOUR_MS, 30 * HOUR_MS))
         for r in readers
         if rng.random() < 0.15
     ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import bisect
 from typing import TYPE_CHECKING, Any
 
-from dingsync.sandbox.reports.generator import _peers
+from dingsync.sandbox.reports.generator import peers_of
 from dingsync.sandbox.reports.state import ReportsState
 from dingsync.sandbox.reports.world import Report
 from dingsync.sandbox.wire import OapiError
@@ -21,22 +21,11 @@ if TYPE_CHECKING:
 
 
 WINDOW_MAX_MS = 180 * DAY_MS
-
-
 LIST_SIZE_MAX = 20
-
-
 USERLIST_SIZE_MAX = 100
-
-
 COMMENT_SIZE_MAX = 20
-
-
 TEMPLATE_SIZE_MAX = 100
-
-
 ICON = "https://landray.dingtalkapps.com/alid/app/report/images/ico-png/{n}.png"
-
 
 CREATE_URL = (
     "https://landray.dingtalkapps.com/alid/app/report/createReport_new.html"
@@ -232,7 +221,7 @@ class ReportHandlers(ReportsState):
         tpl = self.world.templates.get(name or "")
         if tpl is None:
             raise OapiError(400002, "无效的参数: 模板不存在")
-        heads = _peers(self.state.company, user)[:1]
+        heads = peers_of(self.state.company, user)[:1]
         users = self.state.company.users
         return {
             "result": {

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    pass
-
 
 TEMPLATES: list[tuple[str, int, bool, list[tuple[str, bool]]]] = [
     ("日报", 20, False, [("今日完成工作", False), ("未完成工作", False), ("需协调工作", False),
@@ -20,7 +15,6 @@ TEMPLATES: list[tuple[str, int, bool, list[tuple[str, bool]]]] = [
     ("项目周报", 16, True, [("项目名称", False), ("本周进展", False), ("完成度（%）", True),
                              ("风险与问题", False), ("下周计划", False)]),
 ]  # fmt: skip
-
 
 _DONE = [
     "完成{m}模块的接口联调，修复了{n}个缺陷",
@@ -35,7 +29,6 @@ _DONE = [
     "组织新人培训，讲解{m}的使用流程",
 ]
 
-
 _TODO = [
     "{m}模块的性能测试还未完成，预计明天完成",
     "等待{c}确认报价单",
@@ -44,9 +37,7 @@ _TODO = [
     "部分缺陷需要下个版本修复",
 ]
 
-
 _HELP = ["需要测试同事协助回归{m}", "需要财务确认{c}的付款节点", "无", "", "希望协调会议室资源"]
-
 
 _PLAN = [
     "继续推进{m}开发，完成联调",
@@ -55,7 +46,6 @@ _PLAN = [
     "跟进{n}个重点客户的需求",
     "完成{m}的上线准备工作 🚀",
 ]
-
 
 _MODULES = [
     "订单",
@@ -70,7 +60,6 @@ _MODULES = [
     "消息推送",
 ]
 
-
 _CUSTOMERS = [
     "华东区客户",
     "杭州云帆科技",
@@ -80,11 +69,9 @@ _CUSTOMERS = [
     "成都天府物流",
 ]
 
-
 _PROJECTS = ["新零售中台", "智慧园区", "供应链升级", "移动办公二期", "数据治理平台"]
 
-
-_COMMENTS = [
+COMMENTS = [
     "收到，辛苦了 👍",
     "不错",
     "这个问题明天会上讨论一下",
@@ -126,7 +113,7 @@ def _text(rng: random.Random, pool: list[str], lines: int) -> str:
     return "\n".join(f"{i + 1}. {_fill(rng, pool)}" for i in range(count))
 
 
-def _value(rng: random.Random, tpl: str, fname: str) -> str:
+def field_value(rng: random.Random, tpl: str, fname: str) -> str:
     if fname == "今日拜访客户数":
         return str(rng.randint(0, 8))
     if fname == "新增线索数":

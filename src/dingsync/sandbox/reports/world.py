@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from dingsync.timeutil import (
     DAY_MS,
@@ -15,12 +14,7 @@ from dingsync.timeutil import (
     local_date,
 )
 
-if TYPE_CHECKING:
-    pass
-
-
 HOUR_MS = 3_600_000
-
 
 #: ``late`` cut-off rule: a report belongs to the period of ``create_time − PERIOD_SHIFT_MS``.
 PERIOD_SHIFT_MS = 12 * HOUR_MS

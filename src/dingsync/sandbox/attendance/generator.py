@@ -20,7 +20,6 @@ from dingsync.sandbox.attendance.world import (
     Leave,
     PersonDay,
     ShiftClass,
-    wall_ms,
 )
 from dingsync.timeutil import (
     WIRE_TZ,
@@ -80,8 +79,7 @@ def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWor
             out.append(pd)
             if rest:
                 continue
-            on_base = wall_ms(day, shift.on_minute)
-            off_base = wall_ms(day, shift.off_minute + (1440 if shift.across else 0))
+            on_base, off_base = shift.check_times(day)
             draw = rng.random()
             outcome = "normal"
             acc = 0.0
@@ -141,17 +139,7 @@ def _make_points(
         )
 
     def missing(check_type: str, base: int) -> CheckPoint:
-        return CheckPoint(
-            next_id("result"),
-            next_id("plan"),
-            check_type,
-            base,
-            None,
-            "NotSigned",
-            "NotSigned",
-            "SYSTEM",
-            None,
-        )
+        return CheckPoint.not_signed(next_id("result"), next_id("plan"), check_type, base)
 
     def approved(check_type: str, base: int, approve_id: int, proc: str) -> CheckPoint:
         return CheckPoint(

@@ -22,7 +22,6 @@ from dingsync.sandbox.attendance.world import (
     Group,
     PersonDay,
     ShiftClass,
-    wall_ms,
 )
 from dingsync.sandbox.mutations import (
     BadMutation,
@@ -252,20 +251,9 @@ class AttendanceMutations(AttendanceState):
         pd = PersonDay(userid, day, group, rest, holiday, self._next_id("schedule"))
         if not rest:
             shift = group.shift
-            on_base = wall_ms(day, shift.on_minute)
-            off_base = wall_ms(day, shift.off_minute + (1440 if shift.across else 0))
+            on_base, off_base = shift.check_times(day)
             pd.points = [
-                CheckPoint(
-                    self._next_id("result"),
-                    self._next_id("plan"),
-                    check,
-                    base,
-                    None,
-                    "NotSigned",
-                    "NotSigned",
-                    "SYSTEM",
-                    None,
-                )
+                CheckPoint.not_signed(self._next_id("result"), self._next_id("plan"), check, base)
                 for check, base in (("OnDuty", on_base), ("OffDuty", off_base))
             ]
         return pd

@@ -35,6 +35,13 @@ class ShiftClass:
     work_minutes: int
     class_setting_id: int
 
+    def check_times(self, day: date) -> tuple[int, int]:
+        """Epoch ms of the on- and off-duty check points of ``day`` (GMT+8; a night shift's
+        off duty falls on the next day)."""
+        return wall_ms(day, self.on_minute), wall_ms(
+            day, self.off_minute + (1440 if self.across else 0)
+        )
+
 
 @dataclass(slots=True)
 class Group:
@@ -73,6 +80,21 @@ class CheckPoint:
     biz_id: str | None = None
     location_method: str = "MAP"
     device_sn: str | None = None
+
+    @classmethod
+    def not_signed(cls, result_id: int, plan_id: int, check_type: str, base_ms: int) -> CheckPoint:
+        """A check point nobody punched at (``NotSigned``, ``SYSTEM``)."""
+        return cls(
+            result_id,
+            plan_id,
+            check_type,
+            base_ms,
+            None,
+            "NotSigned",
+            "NotSigned",
+            "SYSTEM",
+            None,
+        )
 
 
 @dataclass(slots=True)

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from dingsync.sandbox import Company, generate_company
-from dingsync.sandbox.company import DAY_MS, LEAVE_REASONS, ROOT_DEPT_ID
+from dingsync.sandbox.company import LEAVE_REASONS, ROOT_DEPT_ID
+from dingsync.timeutil import DAY_MS
 
 ANCHOR = 1_767_196_800_000  # 2026-01-01 00:00 Asia/Shanghai, epoch ms
 

@@ -17,12 +17,12 @@ from typer.testing import CliRunner
 from dingsync.cli import app as cli_app
 from dingsync.export.attendance import METRICS, monthly_summary
 from dingsync.sandbox import SandboxConfig, SandboxServer
-from dingsync.sandbox.attendance import GMT8
 from dingsync.store import db, repo, repo_attendance, repo_web
 from dingsync.store.schema import sync_checkpoints, sync_runs
 from dingsync.store.schema_attendance import attendance_records, attendance_results
 from dingsync.sync.attendance import AttendanceSync
 from dingsync.sync.engine import run_sync
+from dingsync.timeutil import WIRE_TZ
 from helpers.attendance import DAYS, SEED, area_of, last_work_date, make_client, sync_all
 
 #: Small enough to keep the syncs quick, large enough for every group and outcome.
@@ -86,7 +86,7 @@ def test_night_shift_punch_after_midnight_belongs_to_the_previous_work_date(
     night = world.groups_by_id[600003]
     userid = night.members[0]
     first = next(d for d in sorted(world.by_user[userid]) if not world.by_user[userid][d].is_rest)
-    punch = datetime.combine(first + timedelta(days=1), datetime.min.time(), GMT8) + timedelta(
+    punch = datetime.combine(first + timedelta(days=1), datetime.min.time(), WIRE_TZ) + timedelta(
         minutes=30
     )
     corp = sandbox.app.corp_id

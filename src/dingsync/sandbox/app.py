@@ -2,9 +2,10 @@
 
 Every DingTalk route goes through one wrapper (``_Api.endpoint``) that does, in order: the
 per-path QPS window (on arrival), latency, fault injection, the HTTP-method check, parameter
-parsing, the token check and finally the thin handler (``handlers.py``), which validates like
-DingTalk and reads the precomputed ``DirectoryIndex``. Handlers return the business fields; the
-wrapper adds the envelope (``errcode``/``errmsg``/``request_id`` or the ``x-acs-*`` headers).
+parsing, the token check and finally the thin handler (``auth.py``, ``contacts/``, an area's
+handlers), which validates like DingTalk and reads the precomputed ``DirectoryIndex``. Handlers
+return the business fields; the wrapper adds the envelope (``errcode``/``errmsg``/``request_id``
+or the ``x-acs-*`` headers).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dingsync.sandbox import handlers
+from dingsync.sandbox import auth, fallback
+from dingsync.sandbox.call import NOT_JSON, Call, Handler
 from dingsync.sandbox.config import HISTORIC_PATHS, permission_denied
-from dingsync.sandbox.handlers import Call, Handler
+from dingsync.sandbox.contacts import departments, leavers, roles, search, users
+from dingsync.sandbox.contacts.role_mutations import ACTIONS as ROLE_ACTIONS
+from dingsync.sandbox.contacts.role_mutations import mutate_roles as apply_role_mutation
 from dingsync.sandbox.mutations import BadMutation, MutationError, read_body
-from dingsync.sandbox.roles import ACTIONS as ROLE_ACTIONS
-from dingsync.sandbox.roles import mutate_roles as apply_role_mutation
 from dingsync.sandbox.state import SandboxState
 from dingsync.sandbox.wire import (
     ApiError,
@@ -182,7 +184,7 @@ class _Api:
                     except ValueError:
                         raise ApiError(400, "InvalidParameter", "body is not valid json") from None
                 elif raw.strip():
-                    json_body = handlers.NOT_JSON
+                    json_body = NOT_JSON
             elif raw.strip():
                 data.update(await _old_family_body(request, raw, ctype))
         params = Params(data, missing=route.missing, invalid=route.invalid)
@@ -320,7 +322,7 @@ class _Api:
                 "/gettoken",
                 o,
                 "GET",
-                handlers.gettoken,
+                auth.gettoken,
                 auth=False,
                 token_endpoint=True,
                 missing=40035,
@@ -330,7 +332,7 @@ class _Api:
                 "/v1.0/oauth2/accessToken",
                 a,
                 "POST",
-                handlers.v1_access_token,
+                auth.v1_access_token,
                 auth=False,
                 token_endpoint=True,
             ),
@@ -338,7 +340,7 @@ class _Api:
                 "/v1.0/oauth2/userAccessToken",
                 a,
                 "POST",
-                handlers.v1_user_access_token,
+                auth.v1_user_access_token,
                 auth=False,
                 token_endpoint=True,
             ),
@@ -346,7 +348,7 @@ class _Api:
                 "/v1.0/oauth2/corpAccessToken",
                 a,
                 "POST",
-                handlers.v1_corp_access_token,
+                auth.v1_corp_access_token,
                 auth=False,
                 token_endpoint=True,
             ),
@@ -354,65 +356,69 @@ class _Api:
                 "/v1.0/oauth2/{corpId}/token",
                 a,
                 "POST",
-                handlers.v1_corp_token,
+                auth.v1_corp_token,
                 auth=False,
                 token_endpoint=True,
             ),
-            Route("/topapi/v2/user/getuserinfo", t, "POST", handlers.getuserinfo_v2),
-            Route("/user/getuserinfo", o, "GET", handlers.getuserinfo_old),
-            Route("/topapi/v2/user/get", t, "POST", handlers.user_get_v2),
-            Route("/user/get", o, "GET", handlers.user_get_old),
-            Route("/user/get_admin", o, "GET", handlers.user_get_admin_old),
+            Route("/topapi/v2/user/getuserinfo", t, "POST", auth.getuserinfo_v2),
+            Route("/user/getuserinfo", o, "GET", auth.getuserinfo_old),
+            Route("/topapi/v2/user/get", t, "POST", users.user_get_v2),
+            Route("/user/get", o, "GET", users.user_get_old),
+            Route("/user/get_admin", o, "GET", users.user_get_admin_old),
+            Route("/topapi/v2/user/list", t, "POST", users.user_list, missing=40035, invalid=40035),
+            Route("/topapi/user/listsimple", t, "POST", users.user_listsimple),
+            Route("/topapi/user/listid", t, "POST", users.user_listid),
+            Route("/topapi/user/count", t, "POST", users.user_count, invalid=40035),
+            Route("/topapi/user/listadmin", t, "POST", users.user_listadmin),
+            Route("/topapi/user/get_admin_scope", t, "POST", users.user_get_admin_scope),
+            Route("/topapi/v2/user/getbymobile", t, "POST", users.user_getbymobile),
+            Route("/topapi/user/getbyunionid", t, "POST", users.user_getbyunionid),
+            Route("/topapi/v2/department/listsub", t, "POST", departments.dept_listsub),
+            Route("/topapi/v2/department/listsubid", t, "POST", departments.dept_listsubid),
+            Route("/topapi/v2/department/get", t, "POST", departments.dept_get),
             Route(
-                "/topapi/v2/user/list", t, "POST", handlers.user_list, missing=40035, invalid=40035
-            ),
-            Route("/topapi/user/listsimple", t, "POST", handlers.user_listsimple),
-            Route("/topapi/user/listid", t, "POST", handlers.user_listid),
-            Route("/topapi/user/count", t, "POST", handlers.user_count, invalid=40035),
-            Route("/topapi/user/listadmin", t, "POST", handlers.user_listadmin),
-            Route("/topapi/user/get_admin_scope", t, "POST", handlers.user_get_admin_scope),
-            Route("/topapi/v2/user/getbymobile", t, "POST", handlers.user_getbymobile),
-            Route("/topapi/user/getbyunionid", t, "POST", handlers.user_getbyunionid),
-            Route("/topapi/v2/department/listsub", t, "POST", handlers.dept_listsub),
-            Route("/topapi/v2/department/listsubid", t, "POST", handlers.dept_listsubid),
-            Route("/topapi/v2/department/get", t, "POST", handlers.dept_get),
-            Route(
-                "/topapi/v2/department/listparentbyuser", t, "POST", handlers.dept_listparentbyuser
+                "/topapi/v2/department/listparentbyuser",
+                t,
+                "POST",
+                departments.dept_listparentbyuser,
             ),
             Route(
-                "/topapi/v2/department/listparentbydept", t, "POST", handlers.dept_listparentbydept
+                "/topapi/v2/department/listparentbydept",
+                t,
+                "POST",
+                departments.dept_listparentbydept,
             ),
-            Route("/department/list", o, "GET", handlers.dept_list_old),
-            Route("/department/get", o, "GET", handlers.dept_get_old),
-            Route("/department/list_parent_depts", o, "GET", handlers.dept_list_parent_depts_old),
-            Route("/department/list_ids", o, "GET", handlers.dept_list_ids_old),
+            Route("/department/list", o, "GET", departments.dept_list_old),
+            Route("/department/get", o, "GET", departments.dept_get_old),
+            Route(
+                "/department/list_parent_depts", o, "GET", departments.dept_list_parent_depts_old
+            ),
+            Route("/department/list_ids", o, "GET", departments.dept_list_ids_old),
             Route(
                 "/department/list_parent_depts_by_dept",
                 o,
                 "GET",
-                handlers.dept_list_parent_depts_by_dept_old,
+                departments.dept_list_parent_depts_by_dept_old,
             ),
-            Route("/user/simplelist", o, "GET", handlers.user_simplelist_old),
-            Route("/user/listbypage", o, "GET", handlers.user_listbypage_old),
-            Route("/user/getDeptMember", o, "GET", handlers.user_get_dept_member_old),
-            Route("/user/get_org_user_count", o, "GET", handlers.user_get_org_user_count_old),
-            Route("/user/get_by_mobile", o, "GET", handlers.user_get_by_mobile_old),
-            Route("/user/getUseridByUnionid", o, "GET", handlers.user_get_userid_by_unionid_old),
-            Route("/v1.0/contact/users/search", a, "POST", handlers.v1_users_search),
+            Route("/user/simplelist", o, "GET", users.user_simplelist_old),
+            Route("/user/listbypage", o, "GET", users.user_listbypage_old),
+            Route("/user/getDeptMember", o, "GET", users.user_get_dept_member_old),
+            Route("/user/get_org_user_count", o, "GET", users.user_get_org_user_count_old),
+            Route("/user/get_by_mobile", o, "GET", users.user_get_by_mobile_old),
+            Route("/user/getUseridByUnionid", o, "GET", users.user_get_userid_by_unionid_old),
+            Route("/v1.0/contact/users/search", a, "POST", search.v1_users_search),
             # a *user* token: checked by the handler, not the wrapper's app-token check
-            Route("/v1.0/contact/users/{unionId}", a, "GET", handlers.v1_contact_user, auth=False),
-            Route("/v1.0/contact/empLeaveRecords", a, "GET", handlers.emp_leave_records),
+            Route("/v1.0/contact/users/{unionId}", a, "GET", search.v1_contact_user, auth=False),
+            Route("/v1.0/contact/empLeaveRecords", a, "GET", leavers.emp_leave_records),
             Route(
-                "/topapi/smartwork/hrm/employee/querydimission", t, "POST", handlers.querydimission
+                "/topapi/smartwork/hrm/employee/querydimission", t, "POST", leavers.querydimission
             ),
-            Route(
-                "/topapi/smartwork/hrm/employee/listdimission", t, "POST", handlers.listdimission
-            ),
-            Route("/topapi/role/list", t, "POST", handlers.role_list),
-            Route("/topapi/role/getrole", t, "POST", handlers.role_getrole),
-            Route("/topapi/role/simplelist", t, "POST", handlers.role_simplelist),
-            Route("/get_jsapi_ticket", o, "GET", handlers.get_jsapi_ticket),
-            Route("/v1.0/oauth2/jsapiTickets", a, "POST", handlers.v1_jsapi_ticket),
+            Route("/topapi/smartwork/hrm/employee/listdimission", t, "POST", leavers.listdimission),
+            Route("/topapi/role/list", t, "POST", roles.role_list),
+            Route("/topapi/role/getrole", t, "POST", roles.role_getrole),
+            Route("/topapi/role/simplelist", t, "POST", roles.role_simplelist),
+            Route("/get_jsapi_ticket", o, "GET", auth.get_jsapi_ticket),
+            Route("/v1.0/oauth2/jsapiTickets", a, "POST", auth.v1_jsapi_ticket),
         ]
 
     def fallback_routes(self) -> list[Route]:
@@ -422,7 +428,7 @@ class _Api:
                 "/topapi/{rest:path}",
                 "topapi",
                 "POST",
-                handlers.topapi_unknown,
+                fallback.topapi_unknown,
                 auth=False,
                 any_method=True,
             ),
@@ -430,7 +436,7 @@ class _Api:
                 "/v1.0/{rest:path}",
                 "api",
                 "POST",
-                handlers.api_unknown,
+                fallback.api_unknown,
                 auth=False,
                 any_method=True,
             ),
@@ -438,7 +444,7 @@ class _Api:
                 "/{rest:path}",
                 "oapi",
                 "GET",
-                handlers.oapi_unknown,
+                fallback.oapi_unknown,
                 auth=False,
                 any_method=True,
             ),
@@ -605,9 +611,9 @@ def _add_sandbox_routes(app: FastAPI, state: SandboxState) -> None:
 
     @app.post("/sandbox/mutate/roles/{action}")
     async def mutate_roles(action: str, request: Request) -> JSONResponse:
-        """Custom-role mutations (``sandbox/roles.py``): 400 for an unknown action or a
-        malformed body, 404 for an unknown role or userid, 409 for a change that cannot apply
-        (bodies as in ``dingsync.sandbox.mutations``)."""
+        """Custom-role mutations (``sandbox/contacts/role_mutations.py``): 400 for an unknown
+        action or a malformed body, 404 for an unknown role or userid, 409 for a change that
+        cannot apply (bodies as in ``dingsync.sandbox.mutations``)."""
         try:
             if action not in ROLE_ACTIONS:
                 raise BadMutation(f"unknown action {action!r}")

@@ -1,8 +1,12 @@
-"""Extension hook: data areas (reports, attendance, approvals, events …) plug into the sandbox.
+"""The sandbox's areas, wired statically and keyed by ``dingsync.areas.AREA_NAMES``.
 
-An area is a class registered in :data:`AREAS` (``name → "module:Class"``). For each sandbox,
-:class:`~dingsync.sandbox.state.SandboxState` builds one instance per area with
-``Area(state)`` *after* the directory exists, so it can generate its world from
+The directory (``contacts``) is built in: ``app.py`` serves it from ``state.company`` through
+``contacts/``. Every other data area of ``dingsync.areas`` is a class in :data:`DATA_AREAS`;
+:data:`EXTRA_AREAS` holds the sandbox-only ``events`` area (it pushes what the others change).
+``tests/sandbox/test_areas.py`` fails when a name of ``AREA_NAMES`` is not served.
+
+For each sandbox, :class:`~dingsync.sandbox.state.SandboxState` builds one instance per area
+with ``Area(state)`` *after* the directory exists, so it can generate its world from
 ``state.company``, ``state.config`` (``seed``, ``days``, ``anchor_ms`` …) and ``state.clock``.
 Generation must be deterministic for the seed and kept apart from the handlers.
 
@@ -15,29 +19,45 @@ An area may define (all optional):
 - ``control_routes(app: FastAPI) -> None``: ``/sandbox/...`` endpoints (mutations, truth).
 - ``knobs: dict`` of extra config values with defaults, settable through ``configure`` /
   ``POST /sandbox/config`` (stored in ``state.area_knobs``).
+
+Adding a data area: its name goes into ``dingsync.areas``, its package into ``sandbox/<name>/``
+and its class into :data:`DATA_AREAS` here.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from dingsync.areas import AREA_NAMES
+from dingsync.sandbox.approvals import ApprovalsArea
+from dingsync.sandbox.attendance import AttendanceArea
+from dingsync.sandbox.events import EventsArea
+from dingsync.sandbox.reports import ReportsArea
 
 if TYPE_CHECKING:
     from dingsync.sandbox.state import SandboxState
 
-#: name → "module:Class". Each area adds ONE line here.
-AREAS: dict[str, str] = {
-    "attendance": "dingsync.sandbox.attendance:AttendanceArea",
-    "approvals": "dingsync.sandbox.approvals:ApprovalsArea",
-    "reports": "dingsync.sandbox.reports:ReportsArea",
-    "events": "dingsync.sandbox.events:EventsArea",
+#: Areas of ``dingsync.areas.AREA_NAMES`` the sandbox serves without an area class.
+BUILT_IN: tuple[str, ...] = ("contacts",)
+
+#: The data areas (names from ``dingsync.areas.AREA_NAMES``) → their sandbox class, in the order
+#: they are built (attendance before approvals: leave instances line up with its leave).
+DATA_AREAS: dict[str, type[Any]] = {
+    "attendance": AttendanceArea,
+    "approvals": ApprovalsArea,
+    "reports": ReportsArea,
 }
+
+#: Sandbox-only areas (not data areas of dingsync), built after the data areas.
+EXTRA_AREAS: dict[str, type[Any]] = {"events": EventsArea}
+
+
+def unserved() -> list[str]:
+    """Names of ``dingsync.areas.AREA_NAMES`` the sandbox serves neither built in nor through
+    :data:`DATA_AREAS` (empty when every data area is wired)."""
+    return [name for name in AREA_NAMES if name not in BUILT_IN and name not in DATA_AREAS]
 
 
 def load_areas(state: SandboxState) -> dict[str, Any]:
-    """Instantiate every registered area for ``state`` (in registration order)."""
-    areas: dict[str, Any] = {}
-    for name, target in AREAS.items():
-        module, _, cls = target.partition(":")
-        areas[name] = getattr(importlib.import_module(module), cls)(state)
-    return areas
+    """One instance per area for ``state``: the data areas, then the extra ones (name → area)."""
+    return {name: cls(state) for name, cls in {**DATA_AREAS, **EXTRA_AREAS}.items()}

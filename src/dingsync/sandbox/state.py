@@ -1,5 +1,6 @@
-"""Mutable sandbox state behind the HTTP handlers: directory indexes, tokens, JSAPI tickets,
-login codes, rate-limit windows, fault RNG and call statistics.
+"""Mutable sandbox state behind the HTTP handlers: the directory index (``contacts/index.py``),
+tokens, JSAPI tickets and login codes (``credentials.py``), rate-limit windows and call statistics
+(``limits.py``), the fault RNG.
 
 The handlers run on the server's event-loop thread while ``SandboxServer`` methods (stats,
 configure, mint_authcode) run on the caller's thread; shared mutable parts take ``self.lock``.
@@ -16,8 +17,7 @@ import secrets
 import string
 import threading
 import time
-from collections import Counter, deque
-from dataclasses import dataclass
+from collections import deque
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -26,324 +26,16 @@ from dingsync.sandbox.company import (
     ROOT_DEPT_ID,
     Company,
     Leaver,
-    Role,
-    RoleGroup,
-    User,
     generate_company,
 )
 from dingsync.sandbox.config import ACTIONS, AppCredentials, SandboxConfig
+from dingsync.sandbox.contacts.index import DirectoryIndex
+from dingsync.sandbox.credentials import AuthCode, CredentialStore, IssuedCredential
+from dingsync.sandbox.limits import SlidingWindowLimiter, Stats, quota_exempt
 from dingsync.sandbox.wire import OapiError
+from dingsync.timeutil import format_ms
 
 _RID_CHARS = string.ascii_lowercase + string.digits
-
-
-class DirectoryIndex:
-    """Precomputed lookups so that no request scans the whole company.
-
-    ``children[d]``: child ids sorted by ``(order, dept_id)``; ``members[d]``: userids sorted by
-    ``(order in d, userid)``; ``ancestors[d]``: ``[d, parent, …, 1]``; ``by_mobile`` and
-    ``by_unionid``: userid lookups; ``leavers_by_time``: leavers by ``(leave_time, userid)``.
-    Build a new index after changing the company.
-    """
-
-    def __init__(self, company: Company) -> None:
-        self.company = company
-        depts = company.departments
-        children: dict[int, list[int]] = {d: [] for d in depts}
-        for dept in depts.values():
-            if dept.parent_id is not None:
-                children[dept.parent_id].append(dept.dept_id)
-        for kids in children.values():
-            kids.sort(key=lambda d: (depts[d].order, d))
-        self.children = children
-        self.ancestors: dict[int, list[int]] = {d: company.ancestors(d) for d in depts}
-        pairs: dict[int, list[tuple[int, str]]] = {d: [] for d in depts}
-        for user in company.users.values():
-            for m in user.memberships:
-                pairs[m.dept_id].append((m.order, user.userid))
-        self.members = {d: [uid for _, uid in sorted(p)] for d, p in pairs.items()}
-        self.by_mobile = {u.mobile: u.userid for u in company.users.values()}
-        self.by_unionid = {u.unionid: u.userid for u in company.users.values()}
-        self.leavers_by_time: list[Leaver] = sorted(
-            company.leavers.values(), key=lambda lv: (lv.leave_time, lv.userid)
-        )
-        self.leave_times = [lv.leave_time for lv in self.leavers_by_time]
-        self.leavers_newest_first = self.leavers_by_time[::-1]
-        self.active_count = sum(1 for u in company.users.values() if u.active)
-        self._user_detail: dict[str, dict[str, Any]] = {}
-        self._list_item: dict[str, dict[str, Any]] = {}
-        self._roles_of: dict[str, list[dict[str, Any]]] | None = None
-        self._roles_by_id: dict[int, tuple[RoleGroup, Role]] | None = None
-        self._role_members: dict[int, list[dict[str, Any]]] = {}
-
-    def descendants(self, dept_id: int) -> list[int]:
-        """Every department below ``dept_id`` (not itself), breadth first."""
-        out: list[int] = []
-        queue = deque(self.children[dept_id])
-        while queue:
-            d = queue.popleft()
-            out.append(d)
-            queue.extend(self.children[d])
-        return out
-
-    def roles(self, user: User) -> list[dict[str, Any]]:
-        """``role_list`` of ``/topapi/v2/user/get``: ``[{id, name, group_name}]`` of every role
-        the user holds (the 默认 roles from admin, boss and head status, then custom roles)."""
-        if self._roles_of is None:
-            self._roles_of = {
-                uid: [{"id": r.role_id, "name": r.name, "group_name": g.name} for g, r in held]
-                for uid, held in self.company.roles_of_users().items()
-            }
-        return self._roles_of.get(user.userid, [])
-
-    # -- roles (/topapi/role/*) ----------------------------------------------------------------
-    def role_group_items(self) -> list[dict[str, Any]]:
-        """``/topapi/role/list`` items in order: ``[{groupId, name, roles: [{id, name}]}]``."""
-        return [
-            {
-                "groupId": g.group_id,
-                "name": g.name,
-                "roles": [{"id": r.role_id, "name": r.name} for r in g.roles],
-            }
-            for g in self.company.role_groups
-        ]
-
-    def role(self, role_id: int) -> tuple[RoleGroup, Role] | None:
-        """The role ``role_id`` with its group, or ``None``."""
-        if self._roles_by_id is None:
-            self._roles_by_id = self.company.roles_by_id()
-        return self._roles_by_id.get(role_id)
-
-    def role_member_items(self, role_id: int) -> list[dict[str, Any]]:
-        """``/topapi/role/simplelist`` items of a known role (cached): ``[{name, userid,
-        manageScopes: [{dept_id, name}]}]`` — ``manageScopes`` is ``[]`` for the whole company."""
-        cached = self._role_members.get(role_id)
-        if cached is None:
-            found = self.role(role_id)
-            assert found is not None
-            users = self.company.users
-            depts = self.company.departments
-            cached = [
-                {
-                    "name": users[m.userid].name,
-                    "userid": m.userid,
-                    "manageScopes": [
-                        {"dept_id": d, "name": depts[d].name} for d in m.manage_scopes
-                    ],
-                }
-                for m in self.company.role_members(found[1])
-            ]
-            self._role_members[role_id] = cached
-        return cached
-
-    def user_detail(self, userid: str) -> dict[str, Any]:
-        """The ``result`` of ``/topapi/v2/user/get`` (cached; keys sorted like real answers)."""
-        cached = self._user_detail.get(userid)
-        if cached is None:
-            user = self.company.users[userid]
-            body = _common_user_fields(user)
-            body["dept_order_list"] = user.dept_order_list
-            body["leader_in_dept"] = user.leader_in_dept
-            body["real_authed"] = user.real_authed
-            body["senior"] = user.senior
-            if user.manager_userid:
-                body["manager_userid"] = user.manager_userid
-            roles = self.roles(user)
-            if roles:
-                body["role_list"] = roles
-            cached = dict(sorted(body.items()))
-            self._user_detail[userid] = cached
-        return cached
-
-    def list_item(self, userid: str, dept_id: int) -> dict[str, Any]:
-        """One ``/topapi/v2/user/list`` item: ``dept_order``/``leader`` relative to ``dept_id``."""
-        base = self._list_item.get(userid)
-        user = self.company.users[userid]
-        if base is None:
-            base = _common_user_fields(user)
-            self._list_item[userid] = base
-        m = user.membership(dept_id)
-        item = dict(base)
-        item["dept_order"] = m.order if m else 0
-        item["leader"] = bool(m and m.leader)
-        return item
-
-
-def _common_user_fields(user: User) -> dict[str, Any]:
-    """Fields shared by ``user/get`` and ``user/list`` items; unset optional fields omitted."""
-    body: dict[str, Any] = {
-        "userid": user.userid,
-        "unionid": user.unionid,
-        "name": user.name,
-        "avatar": user.avatar,
-        "state_code": user.state_code,
-        "mobile": user.mobile,
-        "hide_mobile": user.hide_mobile,
-        "dept_id_list": user.dept_id_list,
-        "active": user.active,
-        "admin": user.admin,
-        "boss": user.boss,
-        "exclusive_account": user.exclusive_account,
-    }
-    optional = {
-        "telephone": user.telephone,
-        "job_number": user.job_number,
-        "title": user.title,
-        "email": user.email,
-        "org_email": user.org_email,
-        "work_place": user.work_place,
-        "remark": user.remark,
-        "extension": user.extension,
-        "hired_date": user.hired_date,
-    }
-    body.update({k: v for k, v in optional.items() if v is not None})
-    return body
-
-
-@dataclass
-class IssuedCredential:
-    """An access token or JSAPI ticket: its value, owner app, and epoch-second times."""
-
-    value: str
-    app_key: str
-    created_at: float
-    expires_at: float
-
-
-class CredentialStore:
-    """Tokens (or tickets) per app: asking again while valid returns the same value with its
-    life extended (capped at ``created_at + max_life``); after expiry a new value is issued.
-    Expired values are remembered so that "expired" can be told from "unknown"."""
-
-    def __init__(self, prefix: str = "") -> None:
-        self.prefix = prefix
-        self.by_app: dict[str, IssuedCredential] = {}
-        self.by_value: dict[str, IssuedCredential] = {}
-
-    def issue(
-        self, app_key: str, now: float, ttl: float, max_life: float | None = None
-    ) -> IssuedCredential:
-        """Return the app's current value, extended, or a new one."""
-        cur = self.by_app.get(app_key)
-        if cur is not None and cur.expires_at > now:
-            limit = cur.created_at + max_life if max_life else float("inf")
-            if now < limit:
-                cur.expires_at = min(now + ttl, limit)
-                return cur
-        cred = IssuedCredential(self.prefix + secrets.token_hex(16), app_key, now, now + ttl)
-        if max_life:
-            cred.expires_at = min(cred.expires_at, now + max_life)
-        if len(self.by_value) > 10_000:
-            self.by_value = {v: c for v, c in self.by_value.items() if c.expires_at > now}
-        self.by_app[app_key] = cred
-        self.by_value[cred.value] = cred
-        return cred
-
-    def check(self, value: str, now: float) -> str:
-        """``"ok"``, ``"expired"`` or ``"unknown"`` for ``value`` at ``now``."""
-        cred = self.by_value.get(value)
-        if cred is None:
-            return "unknown"
-        return "ok" if cred.expires_at > now else "expired"
-
-    def owner(self, value: str) -> str | None:
-        """The app key a value was issued to."""
-        cred = self.by_value.get(value)
-        return cred.app_key if cred else None
-
-    def invalidate_all(self) -> int:
-        """Forget every value (they become unknown); returns how many were valid-or-expired."""
-        n = len(self.by_value)
-        self.by_app.clear()
-        self.by_value.clear()
-        return n
-
-
-@dataclass
-class AuthCode:
-    """A login-free (免登) code: owner, epoch-second expiry, whether it was used."""
-
-    userid: str
-    expires_at: float
-    used: bool = False
-
-
-class SlidingWindowLimiter:
-    """At most ``limit`` accepted calls per key in any one-second window (real monotonic time).
-
-    Fractional limits keep the rate: ``floor(limit)`` calls per ``floor(limit)/limit`` seconds
-    (at least one call). Rejected calls do not enter the window.
-    """
-
-    def __init__(self) -> None:
-        self.windows: dict[str, deque[float]] = {}
-
-    def allow(self, key: str, limit: float | None, now: float | None = None) -> bool:
-        """Record and allow a call, or refuse it (``False``) when the window is full."""
-        if not limit or limit <= 0:
-            return True
-        now = time.monotonic() if now is None else now
-        cap = max(1, int(limit))
-        span = cap / limit
-        window = self.windows.get(key)
-        if window is None:
-            window = self.windows[key] = deque()
-        cutoff = now - span
-        while window and window[0] <= cutoff:
-            window.popleft()
-        if len(window) >= cap:
-            return False
-        window.append(now)
-        return True
-
-
-#: Paths of the quota-exempt basic APIs (errors-and-limits.md §5: token, login-free, contacts,
-#: smart HR); ``QUOTA_EXEMPT_PREFIXES`` cover whole groups. Every other DingTalk path counts toward
-#: ``monthly_quota`` — the archived pages, ``/v1.0/oauth2/{corpId}/token`` and
-#: ``/v1.0/contact/users/search`` included (EB-19).
-QUOTA_EXEMPT = frozenset(
-    {
-        "/v1.0/oauth2/accessToken",
-        "/v1.0/oauth2/userAccessToken",
-        "/v1.0/oauth2/jsapiTickets",
-        "/topapi/v2/user/getuserinfo",
-        "/v1.0/contact/users/{unionId}",
-        "/topapi/v2/user/get",
-        "/topapi/v2/user/list",
-        "/topapi/user/listsimple",
-        "/topapi/user/listid",
-        "/topapi/user/count",
-        "/topapi/v2/user/getbymobile",
-        "/topapi/user/getbyunionid",
-        "/topapi/user/listadmin",
-        "/topapi/user/get_admin_scope",
-        "/v1.0/contact/empLeaveRecords",
-    }
-)
-QUOTA_EXEMPT_PREFIXES = ("/topapi/v2/department/", "/topapi/role/", "/topapi/smartwork/hrm/")
-
-
-def quota_exempt(path: str) -> bool:
-    """True for an API that does not count toward the monthly quota (``path`` is the route's
-    path template, e.g. ``/v1.0/oauth2/{corpId}/token``)."""
-    return path in QUOTA_EXEMPT or path.startswith(QUOTA_EXEMPT_PREFIXES)
-
-
-class Stats:
-    """Call counters: served calls, rate-limited and faulted calls per path, token requests."""
-
-    def __init__(self) -> None:
-        self.calls: Counter[str] = Counter()
-        self.rate_limited: Counter[str] = Counter()
-        self.faults: Counter[str] = Counter()
-        self.faults_by_kind: Counter[str] = Counter()
-        self.token_requests = 0
-
-    def reset(self) -> None:
-        """Zero every counter."""
-        for counter in (self.calls, self.rate_limited, self.faults, self.faults_by_kind):
-            counter.clear()
-        self.token_requests = 0
 
 
 class SandboxState:
@@ -572,7 +264,7 @@ class SandboxState:
             return True
 
     def _quota_month_now(self) -> str:
-        return time.strftime("%Y-%m", time.gmtime(self.clock.now() + 8 * 3600))
+        return format_ms(self.clock.now() * 1000, "%Y-%m")
 
     def quota_exhausted(self, path: str) -> bool:
         """True when ``path`` counts toward ``monthly_quota`` and this month's quota is used up."""

@@ -1,9 +1,9 @@
 """Role (角色) mutations of the sandbox: ``POST /sandbox/mutate/roles/<action>``.
 
-The company's roles are generated with it (:func:`dingsync.sandbox.company._make_roles`) and
-served by ``/topapi/role/list``, ``getrole`` and ``simplelist`` (``handlers.py``). The members
-of the built-in 默认 roles follow the directory (administrators, the boss, department heads) and
-change through the contacts mutations; custom roles change here:
+The company's roles are generated with it (:func:`dingsync.sandbox.company.roles.make_roles`) and
+served by ``/topapi/role/list``, ``getrole`` and ``simplelist`` (``contacts/roles.py``). The
+members of the built-in 默认 roles follow the directory (administrators, the boss, department
+heads) and change through the contacts mutations; custom roles change here:
 
 - ``add_role {name, group_name (default 岗位; a new group is created when unknown), members:
   [{userid, dept_ids}]}`` → ``{role_id, group_id}``;
@@ -43,8 +43,6 @@ if TYPE_CHECKING:
     from dingsync.sandbox.state import SandboxState
 
 ACTIONS = ("add_role", "remove_role", "add_member", "remove_member")
-
-
 RoleId = Annotated[StrictInt, Field(gt=0)]
 Scope = Annotated[list[DeptId], Field(max_length=200)]
 

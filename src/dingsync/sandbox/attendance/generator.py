@@ -1,0 +1,204 @@
+"""Deterministic generation of the attendance world from ``(company, seed, days)``
+(:func:`generate_attendance`); see the package docstring for what it draws.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from dingsync.sandbox.attendance.world import (
+    HOUR_MS,
+    LEAVE_TYPES,
+    MINUTE_MS,
+    OUTCOMES,
+    AttendanceWorld,
+    CheckPoint,
+    Group,
+    InvalidPunch,
+    Leave,
+    PersonDay,
+    ShiftClass,
+)
+from dingsync.timeutil import (
+    WIRE_TZ,
+    local_date,
+)
+
+if TYPE_CHECKING:
+    from dingsync.sandbox.company import Company
+
+
+def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWorld:
+    """Generate groups, schedules, punches and leave for ``company`` (deterministic)."""
+    rng = random.Random(f"dingsync-attendance:{seed}:{days}")
+    anchor_day = local_date(company.anchor_ms, WIRE_TZ)
+    dates = [anchor_day - timedelta(days=n) for n in range(days, 0, -1)]
+    holiday = next((d for d in dates if d.weekday() == 2), None)
+
+    fixed = ShiftClass(700001, "A 09:00-18:00", 9 * 60, 18 * 60, 0, 0, 30, 480, 588001)
+    flexible = ShiftClass(700002, "弹性 10:00-19:00", 10 * 60, 19 * 60, 0, 30, 60, 480, 588002)
+    night = ShiftClass(
+        700003, "夜班 23:30-次日07:30", 23 * 60 + 30, 7 * 60 + 30, 1, 0, 30, 480, 588003
+    )
+
+    people = sorted(u.userid for u in company.users.values() if u.active)
+    order = people[:]
+    rng.shuffle(order)
+    n_night = max(1, round(len(order) * 0.08)) if len(order) >= 3 else 0
+    n_flex = max(1, round(len(order) * 0.30)) if len(order) >= 2 else 0
+    g_fixed = Group(600001, "总部考勤组", fixed, [])
+    g_flex = Group(600002, "研发弹性考勤组", flexible, [])
+    g_night = Group(600003, "夜班考勤组", night, [])
+    g_night.members = sorted(order[:n_night])
+    g_flex.members = sorted(order[n_night : n_night + n_flex])
+    g_fixed.members = sorted(order[n_night + n_flex :])
+    groups = [g_fixed, g_flex, g_night]
+    for g in groups:
+        if g.members:
+            g.managers = sorted(rng.sample(g.members, min(2, len(g.members))))
+    group_of = {u: g for g in groups for u in g.members}
+
+    ids = {"result": 100_000_000_000, "record": 42_000_000_000, "plan": 145_000_000_000}
+    ids.update(approve=2_376_000_000, schedule=56_676_000_000)
+
+    def next_id(kind: str) -> int:
+        ids[kind] += 1
+        return ids[kind]
+
+    out: list[PersonDay] = []
+    forced_night = g_night.members[0] if g_night.members else None
+    for userid in people:
+        group = group_of[userid]
+        shift = group.shift
+        first_workday = True
+        for day in dates:
+            rest = day.weekday() >= 5 or day == holiday
+            pd = PersonDay(userid, day, group, rest, day == holiday, next_id("schedule"))
+            out.append(pd)
+            if rest:
+                continue
+            on_base, off_base = shift.check_times(day)
+            draw = rng.random()
+            outcome = "normal"
+            acc = 0.0
+            for name, p in OUTCOMES:
+                acc += p
+                if draw < acc:
+                    outcome = name
+                    break
+            if userid == forced_night and first_workday:
+                outcome = "serious_0030"  # a seriously late punch at 00:30 of the next day
+            first_workday = False
+            pd.points = _make_points(rng, pd, shift, outcome, on_base, off_base, next_id)
+            if outcome in ("leave_full", "leave_half"):
+                leave_type = rng.choice(sorted(LEAVE_TYPES))
+                hours = shift.work_minutes / 60 if outcome == "leave_full" else 4.0
+                end = off_base if outcome == "leave_full" else on_base + 4 * HOUR_MS
+                approve = pd.points[0].approve_id or next_id("approve")
+                pd.leave = Leave(
+                    userid,
+                    on_base,
+                    end,
+                    leave_type,
+                    LEAVE_TYPES[leave_type],
+                    hours,
+                    day,
+                    pd.points[0].proc_inst_id or "",
+                    approve,
+                )
+            if rng.random() < 0.02:
+                at = on_base + rng.randrange(60, 240) * MINUTE_MS
+                pd.invalid.append(InvalidPunch(next_id("record"), at, "需要二次确认"))
+    return AttendanceWorld(groups, out, dates)
+
+
+def _make_points(
+    rng: random.Random,
+    pd: PersonDay,
+    shift: ShiftClass,
+    outcome: str,
+    on_base: int,
+    off_base: int,
+    next_id: Any,
+) -> list[CheckPoint]:
+    def punch(check_type: str, base: int, user: int, result: str, minutes: int) -> CheckPoint:
+        location = "Outside" if rng.random() < 0.03 else "Normal"
+        return CheckPoint(
+            next_id("result"),
+            next_id("plan"),
+            check_type,
+            base,
+            user,
+            result,
+            location,
+            "USER",
+            next_id("record"),
+            minutes,
+        )
+
+    def missing(check_type: str, base: int) -> CheckPoint:
+        return CheckPoint.not_signed(next_id("result"), next_id("plan"), check_type, base)
+
+    def approved(check_type: str, base: int, approve_id: int, proc: str) -> CheckPoint:
+        return CheckPoint(
+            next_id("result"),
+            next_id("plan"),
+            check_type,
+            base,
+            base,
+            "Normal",
+            "Normal",
+            "APPROVE",
+            next_id("record"),
+            0,
+            approve_id,
+            proc,
+        )
+
+    def on_time() -> CheckPoint:
+        early_by = rng.randrange(1, 25)
+        if shift.permit_late_minutes:  # flexible: anywhere in the permitted window is normal
+            delta = rng.randrange(-20, shift.permit_late_minutes + 1)
+        else:
+            delta = -early_by
+        return punch("OnDuty", on_base, on_base + delta * MINUTE_MS, "Normal", 0)
+
+    def off_time() -> CheckPoint:
+        return punch("OffDuty", off_base, off_base + rng.randrange(0, 90) * MINUTE_MS, "Normal", 0)
+
+    if outcome in ("leave_full", "leave_half"):
+        approve_id = next_id("approve")
+        proc = f"{rng.getrandbits(64):016x}-{rng.getrandbits(32):08x}"
+        on = approved("OnDuty", on_base, approve_id, proc)
+        off = (
+            approved("OffDuty", off_base, approve_id, proc)
+            if outcome == "leave_full"
+            else off_time()
+        )
+        return [on, off]
+    if outcome == "absent":
+        return [missing("OnDuty", on_base), missing("OffDuty", off_base)]
+    if outcome == "miss_on":
+        return [missing("OnDuty", on_base), off_time()]
+    if outcome == "miss_off":
+        return [on_time(), missing("OffDuty", off_base)]
+    if outcome in ("late", "serious", "serious_0030"):
+        permit, serious = shift.permit_late_minutes, shift.serious_late_minutes
+        if outcome == "late":
+            minutes = rng.randrange(permit + 1, serious)
+        elif outcome == "serious":
+            minutes = rng.randrange(serious, serious + 90)
+        else:
+            minutes = 60
+        result = "Late" if minutes < serious else "SeriousLate"
+        on = punch("OnDuty", on_base, on_base + minutes * MINUTE_MS, result, minutes)
+        return [on, off_time()]
+    if outcome == "early":
+        minutes = rng.randrange(5, 91)
+        return [
+            on_time(),
+            punch("OffDuty", off_base, off_base - minutes * MINUTE_MS, "Early", minutes),
+        ]
+    return [on_time(), off_time()]

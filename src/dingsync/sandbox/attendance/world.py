@@ -1,0 +1,313 @@
+"""The attendance world: shifts, groups, check points, punches, leave, person-days, the report
+columns and their metrics, and the monthly truth (:class:`AttendanceWorld`).
+
+Work dates are calendar dates in Asia/Shanghai; times are epoch ms.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from dingsync.timeutil import (
+    WIRE_TZ,
+    day_start_ms,
+)
+
+MINUTE_MS = 60_000
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftClass:
+    """A class (班次): on/off check times (minutes after midnight; ``across`` = off duty falls on
+    the next day), lateness thresholds (minutes) and the working minutes it counts."""
+
+    class_id: int
+    name: str
+    on_minute: int
+    off_minute: int
+    across: int
+    permit_late_minutes: int
+    serious_late_minutes: int
+    work_minutes: int
+    class_setting_id: int
+
+    def check_times(self, day: date) -> tuple[int, int]:
+        """Epoch ms of the on- and off-duty check points of ``day`` (GMT+8; a night shift's
+        off duty falls on the next day)."""
+        return wall_ms(day, self.on_minute), wall_ms(
+            day, self.off_minute + (1440 if self.across else 0)
+        )
+
+
+@dataclass(slots=True)
+class Group:
+    """An attendance group (考勤组): its class, managers and member userids."""
+
+    group_id: int
+    name: str
+    shift: ShiftClass
+    managers: list[str]
+    members: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class CheckPoint:
+    """One scheduled check point of a person-day and what happened at it.
+
+    ``user_ms`` is the punch (``None`` = no punch, ``NotSigned``); ``source_type`` is ``USER``
+    for a punch, ``SYSTEM`` for ``NotSigned``, ``APPROVE`` when an approved leave covers it.
+    ``minutes`` is the late (on duty) or early (off duty) minutes, 0 otherwise.
+    """
+
+    result_id: int
+    plan_id: int
+    check_type: str
+    base_ms: int
+    user_ms: int | None
+    time_result: str
+    location_result: str
+    source_type: str
+    record_id: int | None
+    minutes: int = 0
+    approve_id: int | None = None
+    proc_inst_id: str | None = None
+    #: Punches made through the mutation API carry DingTalk's ``bizId``, how they were made and
+    #: the time clock's serial number (generated punches leave them unset / ``MAP``).
+    biz_id: str | None = None
+    location_method: str = "MAP"
+    device_sn: str | None = None
+
+    @classmethod
+    def not_signed(cls, result_id: int, plan_id: int, check_type: str, base_ms: int) -> CheckPoint:
+        """A check point nobody punched at (``NotSigned``, ``SYSTEM``)."""
+        return cls(
+            result_id,
+            plan_id,
+            check_type,
+            base_ms,
+            None,
+            "NotSigned",
+            "NotSigned",
+            "SYSTEM",
+            None,
+        )
+
+
+@dataclass(slots=True)
+class FreePunch:
+    """A valid punch that belongs to no check point (a punch on a rest day): served by
+    ``listRecord`` and ``getupdatedata`` with the day's work date, no plan and no result."""
+
+    record_id: int
+    user_ms: int
+    check_type: str
+    location_result: str
+    biz_id: str
+    location_method: str = "MAP"
+    device_sn: str | None = None
+
+
+@dataclass(slots=True)
+class Leave:
+    """An approved leave period (请假): epoch-ms ``start_ms``/``end_ms`` (GMT+8 wall times),
+    ``leave_type`` (事假/病假/年假), ``leave_code``, ``hours`` (duration) and the approval ids.
+    ``work_date`` is the work day it covers."""
+
+    userid: str
+    start_ms: int
+    end_ms: int
+    leave_type: str
+    leave_code: str
+    hours: float
+    work_date: date
+    proc_inst_id: str
+    approve_id: int
+
+
+@dataclass(slots=True)
+class InvalidPunch:
+    """A punch DingTalk keeps in the details but does not count (``isLegal`` N)."""
+
+    record_id: int
+    user_ms: int
+    message: str
+
+
+#: Anything ``/attendance/listRecord`` serves as one punch.
+Punch = CheckPoint | InvalidPunch | FreePunch
+
+
+@dataclass(slots=True)
+class PersonDay:
+    """One person on one scheduled work date: group, rest flag, check points, leave."""
+
+    userid: str
+    work_date: date
+    group: Group
+    is_rest: bool
+    holiday: bool
+    schedule_id: int
+    points: list[CheckPoint] = field(default_factory=list)
+    leave: Leave | None = None
+    invalid: list[InvalidPunch] = field(default_factory=list)
+    #: Valid punches that decide no result: superseded ones (a later on-duty or an earlier
+    #: off-duty punch), punches under an approved leave, punches on a rest day.
+    extra: list[CheckPoint | FreePunch] = field(default_factory=list)
+    _rows: list[dict[str, Any]] | None = None
+
+
+LEAVE_TYPES: dict[str, str] = {
+    "事假": "d4e0a0f0-5a5b-4cb1-a4f1-personal0001",
+    "病假": "d4e0a0f0-5a5b-4cb1-a4f1-sick00000002",
+    "年假": "d4e0a0f0-5a5b-4cb1-a4f1-annual000003",
+}
+
+#: Leave types with a balance (vacation/quota/list): name → quota hours per calendar year.
+#: The others are 不需要余额控制 (``freedom_leave``) and have no quota.
+LEAVE_QUOTA_HOURS: dict[str, float] = {"年假": 40.0}
+HOURS_PER_DAY = 8
+
+#: Report columns (getattcolumns): alias → (id, name). Values per day agree with the punches.
+COLUMNS: dict[str, tuple[int, str]] = {
+    "should_attendance_days": (129339038, "应出勤天数"),
+    "attendance_days": (129339040, "出勤天数"),
+    "late_times": (129339041, "迟到次数"),
+    "late_minute": (129339042, "迟到时长"),
+    "serious_late_times": (129339043, "严重迟到次数"),
+    "leave_early_times": (129339044, "早退次数"),
+    "leave_early_minute": (129339045, "早退时长"),
+    "on_work_lack_card_times": (129339046, "上班缺卡次数"),
+    "off_work_lack_card_times": (129339047, "下班缺卡次数"),
+    "absenteeism_days": (129339048, "旷工天数"),
+}
+
+#: Monthly metrics (the truth and our summary use the same names).
+METRICS = (
+    "scheduled_days",
+    "attended_days",
+    "late_count",
+    "late_minutes",
+    "serious_late_count",
+    "early_count",
+    "early_minutes",
+    "missing_on_duty",
+    "missing_off_duty",
+    "absent_days",
+    "leave_hours",
+)
+
+#: Which column carries which metric (for day values).
+COLUMN_METRIC = {
+    "should_attendance_days": "scheduled_days",
+    "attendance_days": "attended_days",
+    "late_times": "late_count",
+    "late_minute": "late_minutes",
+    "serious_late_times": "serious_late_count",
+    "leave_early_times": "early_count",
+    "leave_early_minute": "early_minutes",
+    "on_work_lack_card_times": "missing_on_duty",
+    "off_work_lack_card_times": "missing_off_duty",
+    "absenteeism_days": "absent_days",
+}
+
+OUTCOMES: tuple[tuple[str, float], ...] = (
+    ("leave_full", 0.02),
+    ("leave_half", 0.01),
+    ("absent", 0.01),
+    ("miss_on", 0.02),
+    ("miss_off", 0.02),
+    ("late", 0.07),
+    ("serious", 0.015),
+    ("early", 0.03),
+)
+
+
+def day_metrics(day: PersonDay) -> dict[str, float]:
+    """The monthly metrics one person-day contributes (0 for a rest day)."""
+    out = dict.fromkeys(METRICS, 0.0)
+    if day.is_rest:
+        return out
+    out["scheduled_days"] = 1
+    punched = [p for p in day.points if p.source_type == "USER"]
+    signed = [p for p in day.points if p.time_result != "NotSigned"]
+    if punched:
+        out["attended_days"] = 1
+    if not signed:
+        out["absent_days"] = 1
+    for p in day.points:
+        if p.time_result == "Late":
+            out["late_count"] += 1
+            out["late_minutes"] += p.minutes
+        elif p.time_result == "SeriousLate":
+            out["serious_late_count"] += 1
+            out["late_minutes"] += p.minutes
+        elif p.time_result == "Early":
+            out["early_count"] += 1
+            out["early_minutes"] += p.minutes
+        elif p.time_result == "NotSigned" and signed:
+            out["missing_on_duty" if p.check_type == "OnDuty" else "missing_off_duty"] += 1
+    if day.leave is not None:
+        out["leave_hours"] = day.leave.hours
+    return out
+
+
+class AttendanceWorld:
+    """The generated attendance data of one company, indexed for the handlers."""
+
+    def __init__(self, groups: list[Group], days: list[PersonDay], dates: list[date]) -> None:
+        self.groups = groups
+        self.groups_by_id = {g.group_id: g for g in groups}
+        self.dates = dates
+        self.holidays = sorted({d.work_date for d in days if d.holiday})
+        self.by_user: dict[str, dict[date, PersonDay]] = {}
+        for d in days:
+            self.by_user.setdefault(d.userid, {})[d.work_date] = d
+        self.leaves: list[Leave] = [d.leave for d in days if d.leave is not None]
+        self.leaves_by_user: dict[str, list[Leave]] = {}
+        for lv in self.leaves:
+            self.leaves_by_user.setdefault(lv.userid, []).append(lv)
+        # Punch details (listRecord) by user, sorted by punch time.
+        self.punches: dict[str, list[tuple[int, PersonDay, Punch]]] = {}
+        for d in days:
+            items: list[tuple[int, PersonDay, Punch]] = [
+                (p.user_ms, d, p) for p in d.points if p.source_type == "USER" and p.user_ms
+            ]
+            items.extend((ip.user_ms, d, ip) for ip in d.invalid)
+            self.punches.setdefault(d.userid, []).extend(items)
+        for items in self.punches.values():
+            items.sort(key=lambda t: t[0])
+        self.punch_times = {u: [t[0] for t in items] for u, items in self.punches.items()}
+
+    def add_punch(self, day: PersonDay, item: CheckPoint | FreePunch) -> None:
+        """Index a new punch of ``day.userid`` (``item.user_ms``, epoch ms) for ``listRecord``."""
+        assert item.user_ms is not None
+        times = self.punch_times.setdefault(day.userid, [])
+        items = self.punches.setdefault(day.userid, [])
+        at = bisect.bisect_right(times, item.user_ms)
+        times.insert(at, item.user_ms)
+        items.insert(at, (item.user_ms, day, item))
+
+    def monthly_truth(self) -> dict[str, dict[str, dict[str, float]]]:
+        """``{"YYYY-MM": {userid: {metric: value}}}`` over every generated person-day."""
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for userid, per_day in self.by_user.items():
+            for day in per_day.values():
+                month = day.work_date.strftime("%Y-%m")
+                bucket = out.setdefault(month, {}).setdefault(userid, dict.fromkeys(METRICS, 0.0))
+                for k, v in day_metrics(day).items():
+                    bucket[k] += v
+        return out
+
+
+def wall_ms(day: date, minute: int) -> int:
+    """Epoch ms of ``day`` 00:00 GMT+8 plus ``minute`` minutes."""
+    return day_start_ms(day, WIRE_TZ) + minute * MINUTE_MS
+
+
+def date_ms(day: date) -> int:
+    """Epoch ms of 00:00 GMT+8 of ``day`` (DingTalk's ``workDate``)."""
+    return day_start_ms(day, WIRE_TZ)

@@ -10,7 +10,6 @@ registered on it) fails the same way.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -21,7 +20,8 @@ from typer.core import TyperGroup
 
 err_console = Console(stderr=True)
 
-#: Set (to anything) to get tracebacks instead of one-line errors.
+#: The setting (:attr:`dingsync.config.Settings.debug`) that asks for tracebacks instead of
+#: one-line errors, as hints name it.
 DEBUG_ENV = "DINGSYNC_DEBUG"
 
 DATABASE_HINT = (
@@ -41,8 +41,11 @@ class CliFailure(Exception):
 
 
 def debugging() -> bool:
-    """True when ``DINGSYNC_DEBUG`` asks for tracebacks."""
-    return bool(os.environ.get(DEBUG_ENV))
+    """True when ``DINGSYNC_DEBUG`` asks for tracebacks (read through the settings; see
+    :func:`dingsync.config.debug_requested` for settings that do not load)."""
+    from dingsync.config import debug_requested
+
+    return debug_requested()
 
 
 def first_line(text: str) -> str:

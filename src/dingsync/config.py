@@ -29,6 +29,10 @@ DEFAULT_API_URL = "https://api.dingtalk.com"
 DEFAULT_DATA_DIR = Path(".dingsync")
 
 
+#: ``DINGSYNC_DEBUG``: the CLI shows tracebacks instead of one-line errors.
+_DEBUG = Field(default=False, validation_alias="DINGSYNC_DEBUG")
+
+
 def default_database_url() -> str:
     """SQLite file under ``./.dingsync/`` (created on first use)."""
     return f"sqlite:///{DEFAULT_DATA_DIR / 'dingsync.db'}"
@@ -69,7 +73,7 @@ class Settings(BaseSettings):
         default=7, ge=0, validation_alias="DINGSYNC_REPORTS_DETAILS_DAYS"
     )
     #: The CLI shows tracebacks instead of one-line errors (``DINGSYNC_DEBUG=1``).
-    debug: bool = Field(default=False, validation_alias="DINGSYNC_DEBUG")
+    debug: bool = _DEBUG
 
     @classmethod
     def settings_customise_sources(
@@ -119,7 +123,7 @@ class _DebugOnly(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
 
-    debug: bool = Settings.model_fields["debug"]
+    debug: bool = _DEBUG
 
 
 def debug_requested() -> bool:

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from dingsync import __version__
+from dingsync.areas import AREA_NAMES
 from dingsync.commands import register_all
 from dingsync.commands.errors import (
     DEBUG_ENV,
@@ -172,8 +173,7 @@ def sync(
         list[str] | None,
         typer.Option(
             "--only",
-            help="Sync only this entity (repeatable): contacts, reports, attendance, "
-            "approvals, events.",
+            help=f"Sync only this entity (repeatable): {', '.join((*AREA_NAMES, 'events'))}.",
         ),
     ] = None,
     incremental: Annotated[

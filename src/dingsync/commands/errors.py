@@ -132,6 +132,35 @@ def open_engine(database_url: str, *, migrate: bool = True) -> Any:
     return engine
 
 
+def open_corp(database_url: str | None, corp_id: str | None) -> tuple[Any, str]:
+    """The migrated engine (``--database-url``, else ``DINGSYNC_DATABASE_URL``) and the corp to
+    read: ``--corp-id``, else ``DINGTALK_CORP_ID``, else the only corp in the database (exit 2
+    naming them when there are none or several)."""
+    from sqlalchemy import select
+
+    from dingsync.config import load_settings
+    from dingsync.store.schema import corps
+
+    overrides: dict[str, Any] = {}
+    if database_url:
+        overrides["DINGSYNC_DATABASE_URL"] = database_url
+    settings = load_settings(**overrides)
+    engine = open_engine(settings.database_url)
+    corp = corp_id or settings.corp_id
+    if corp is None:
+        with engine.connect() as conn:
+            ids = list(conn.execute(select(corps.c.corp_id)).scalars())
+        if len(ids) != 1:
+            err_console.print(
+                "error: give --corp-id (the database holds "
+                + (", ".join(ids) if ids else "no corp: run `dingsync sync` first")
+                + ")"
+            )
+            raise typer.Exit(2)
+        corp = ids[0]
+    return engine, corp
+
+
 def endpoint_problem(url: str) -> str | None:
     """Why ``url`` cannot be a DingTalk host URL (scheme ``http``/``https`` and a host, a port
     within 1..65535), or ``None`` when it can."""

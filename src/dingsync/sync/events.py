@@ -343,7 +343,8 @@ class EventProcessor:
     # -- handlers ----------------------------------------------------------------------------------
     async def handle(self, event: Event) -> str:
         """Refresh what ``event`` names; returns ``processed``, ``skipped`` (nothing to do, or
-        nothing it names could be acted on) or ``pending`` (its area is not available yet).
+        nothing it names could be acted on) or ``pending`` (a store-only processor, without a
+        client: a worker with one processes it later).
         Raises on DingTalk/database failure."""
         return (await self._handle(event))[0]
 

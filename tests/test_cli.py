@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,28 @@ def test_demo_json_summary_matches_the_sandbox(tmp_path: Path) -> None:
     assert summary["active_users"] == truth["users"] == 120
     assert summary["api_calls"] == sum(summary["api_calls_by_path"].values()) > 0
     assert (tmp_path / ".dingsync" / "dingsync.db").exists()
+    assert "DINGSYNC_REPORTS_DETAILS_DAYS" not in os.environ  # the demo passes settings
+    # The contacts group reads the same database (the only corp in it).
+    result = runner.invoke(app, ["contacts", "summary", "--json"])
+    assert result.exit_code == 0, result.output
+    stored = json.loads(result.stdout)
+    assert stored["corp_id"] == summary["corp_id"]
+    for key in ("departments", "active_users", "memberships", "admins", "roles", "leavers"):
+        assert stored[key] == summary[key], key
+    result = runner.invoke(app, ["contacts", "summary"])
+    assert result.exit_code == 0, result.output
+    assert summary["corp_id"] in result.stdout and "Directory" in result.stdout
+    assert "Department memberships" in result.stdout
+
+
+def test_demo_settings_default_only_what_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dingsync.cli import demo_settings
+    from dingsync.config import load_settings
+
+    monkeypatch.delenv("DINGSYNC_REPORTS_DETAILS_DAYS", raising=False)
+    assert demo_settings(load_settings()).reports_details_days == 1
+    monkeypatch.setenv("DINGSYNC_REPORTS_DETAILS_DAYS", "4")
+    assert demo_settings(load_settings()).reports_details_days == 4
 
 
 def test_sync_without_credentials_says_how_to_set_them() -> None:
@@ -261,6 +284,7 @@ def test_migrate_with_a_bad_database_is_one_line(tmp_path: Path, case: str) -> N
         ["users", "disabled"],
         ["roles", "list"],
         ["approvals", "stats"],
+        ["contacts", "summary"],
         ["attendance", "summary", "--month", "2026-11"],
         [
             "reports",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import sys
 import time
 from enum import StrEnum
@@ -21,10 +20,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from dingsync import __version__
+from dingsync.areas import AREA_NAMES
 from dingsync.commands import register_all
 from dingsync.commands.errors import (
     DEBUG_ENV,
     DingsyncGroup,
+    debugging,
     describe,
     endpoint_problem,
     open_engine,
@@ -131,7 +132,7 @@ def _sandbox_config(cls: Any, **kwargs: Any) -> Any:
 
 def _fail(exc: BaseException, hint: str) -> NoReturn:
     """One clear line for an expected failure (no traceback unless DINGSYNC_DEBUG is set)."""
-    if os.environ.get(DEBUG_ENV):
+    if debugging():
         raise exc
     report(describe(exc), f"{hint} ({DEBUG_ENV}=1 shows the traceback)")
     raise typer.Exit(1) from None
@@ -172,8 +173,7 @@ def sync(
         list[str] | None,
         typer.Option(
             "--only",
-            help="Sync only this entity (repeatable): contacts, reports, attendance, "
-            "approvals, events.",
+            help=f"Sync only this entity (repeatable): {', '.join((*AREA_NAMES, 'events'))}.",
         ),
     ] = None,
     incremental: Annotated[
@@ -340,10 +340,7 @@ def demo(
     from dingsync.sync.progress import RichProgress
     from dingsync.sync.runner import sync_once
 
-    base = _settings(database_url)
-    # Sized so the whole demo takes about two minutes at DingTalk's real 20 QPS: the per-report
-    # receivers call dominates, so report details (comments, reads, likes) cover the last day.
-    os.environ.setdefault("DINGSYNC_REPORTS_DETAILS_DAYS", "1")
+    base = demo_settings(_settings(database_url))
     cfg = _sandbox_config(
         SandboxConfig,
         seed=seed,
@@ -404,6 +401,20 @@ def demo(
     _print_summary(summary, json_output, title="dingsync demo")
     if serving:
         _serve_demo(sb, settings, engine, _free_or(port), events.value)
+
+
+#: Settings the demo uses unless configured otherwise. Sized so the whole demo takes about two
+#: minutes at DingTalk's real 20 QPS: the per-report receivers call dominates, so report details
+#: (comments, reads, likes) cover the last day.
+DEMO_DEFAULTS: dict[str, Any] = {"reports_details_days": 1}
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """``settings`` with :data:`DEMO_DEFAULTS` for every field the environment, ``dingsync.toml``
+    or the command line left unset (the demo passes these settings to the sync and the web
+    service; it never writes the environment)."""
+    unset = {k: v for k, v in DEMO_DEFAULTS.items() if k not in settings.model_fields_set}
+    return settings.model_copy(update=unset)
 
 
 def _free_or(port: int) -> int:

@@ -29,6 +29,10 @@ DEFAULT_API_URL = "https://api.dingtalk.com"
 DEFAULT_DATA_DIR = Path(".dingsync")
 
 
+#: ``DINGSYNC_DEBUG``: the CLI shows tracebacks instead of one-line errors.
+_DEBUG = Field(default=False, validation_alias="DINGSYNC_DEBUG")
+
+
 def default_database_url() -> str:
     """SQLite file under ``./.dingsync/`` (created on first use)."""
     return f"sqlite:///{DEFAULT_DATA_DIR / 'dingsync.db'}"
@@ -63,6 +67,13 @@ class Settings(BaseSettings):
     contacts_full_compare_hours: float = Field(
         default=0.0, ge=0, validation_alias="DINGSYNC_CONTACTS_FULL_COMPARE_HOURS"
     )
+    #: Report details (comments, reads, likes) are read for reports of the last this many days
+    #: (the ``recent`` detail mode of the reports entity).
+    reports_details_days: int = Field(
+        default=7, ge=0, validation_alias="DINGSYNC_REPORTS_DETAILS_DAYS"
+    )
+    #: The CLI shows tracebacks instead of one-line errors (``DINGSYNC_DEBUG=1``).
+    debug: bool = _DEBUG
 
     @classmethod
     def settings_customise_sources(
@@ -104,3 +115,30 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Read settings from the environment (and ``dingsync.toml``); keyword overrides win."""
     return Settings(**overrides)
+
+
+class _DebugOnly(BaseSettings):
+    """``DINGSYNC_DEBUG`` alone, from the environment: what :func:`debug_requested` falls back
+    to when the whole :class:`Settings` do not load."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    debug: bool = _DEBUG
+
+
+def debug_requested() -> bool:
+    """Whether tracebacks are asked for (:attr:`Settings.debug`, ``DINGSYNC_DEBUG``).
+
+    Safe to call while handling any failure, including settings that do not load (a bad value
+    of another variable, a ``dingsync.toml`` that is not TOML): ``DINGSYNC_DEBUG`` is then read
+    from the environment alone, so a broken configuration can still be debugged. A value of
+    ``DINGSYNC_DEBUG`` that is not a boolean (``1``/``0``, ``true``/``false``, ``yes``/``no``,
+    ``on``/``off``) counts as not set.
+    """
+    try:
+        return load_settings().debug
+    except Exception:  # the settings themselves failed: their failure is being reported
+        try:
+            return _DebugOnly().debug
+        except Exception:
+            return False

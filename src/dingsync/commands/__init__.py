@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import typer
 
-from dingsync.commands import approvals, attendance, events, reports, web
+from dingsync.commands import approvals, attendance, contacts, events, reports, web
+from dingsync.commands.export_app import export_app
 
-AREAS = (reports, attendance, approvals, web, events)
+#: The command group of each data area (:data:`dingsync.areas.AREA_NAMES`): a module whose
+#: ``register(app)`` adds ``dingsync <area> …`` (exportable areas also add
+#: ``dingsync export <area>`` to :data:`~dingsync.commands.export_app.export_app`).
+AREA_COMMANDS: dict[str, ModuleType] = {
+    "contacts": contacts,
+    "reports": reports,
+    "attendance": attendance,
+    "approvals": approvals,
+}
+#: Groups of the service itself: local accounts and roles (``users``, ``roles``, ``serve``),
+#: events (``events``).
+SERVICE_COMMANDS: tuple[ModuleType, ...] = (web, events)
 
 
 def register_all(app: typer.Typer) -> None:
-    """Register every area's commands on ``app``."""
-    for area in AREAS:
-        area.register(app)
-    from dingsync.commands.export_app import export_app
-
+    """Register every area's and the service's commands on ``app``, then ``dingsync export``."""
+    for module in (*AREA_COMMANDS.values(), *SERVICE_COMMANDS):
+        module.register(app)
     app.add_typer(export_app, name="export")

@@ -10,7 +10,6 @@ registered on it) fails the same way.
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -21,7 +20,8 @@ from typer.core import TyperGroup
 
 err_console = Console(stderr=True)
 
-#: Set (to anything) to get tracebacks instead of one-line errors.
+#: The setting (:attr:`dingsync.config.Settings.debug`) that asks for tracebacks instead of
+#: one-line errors, as hints name it.
 DEBUG_ENV = "DINGSYNC_DEBUG"
 
 DATABASE_HINT = (
@@ -41,8 +41,11 @@ class CliFailure(Exception):
 
 
 def debugging() -> bool:
-    """True when ``DINGSYNC_DEBUG`` asks for tracebacks."""
-    return bool(os.environ.get(DEBUG_ENV))
+    """True when ``DINGSYNC_DEBUG`` asks for tracebacks (read through the settings; see
+    :func:`dingsync.config.debug_requested` for settings that do not load)."""
+    from dingsync.config import debug_requested
+
+    return debug_requested()
 
 
 def first_line(text: str) -> str:
@@ -127,6 +130,35 @@ def open_engine(database_url: str, *, migrate: bool = True) -> Any:
             raise
         raise database_failure(database_url, exc) from exc
     return engine
+
+
+def open_corp(database_url: str | None, corp_id: str | None) -> tuple[Any, str]:
+    """The migrated engine (``--database-url``, else ``DINGSYNC_DATABASE_URL``) and the corp to
+    read: ``--corp-id``, else ``DINGTALK_CORP_ID``, else the only corp in the database (exit 2
+    naming them when there are none or several)."""
+    from sqlalchemy import select
+
+    from dingsync.config import load_settings
+    from dingsync.store.schema import corps
+
+    overrides: dict[str, Any] = {}
+    if database_url:
+        overrides["DINGSYNC_DATABASE_URL"] = database_url
+    settings = load_settings(**overrides)
+    engine = open_engine(settings.database_url)
+    corp = corp_id or settings.corp_id
+    if corp is None:
+        with engine.connect() as conn:
+            ids = list(conn.execute(select(corps.c.corp_id)).scalars())
+        if len(ids) != 1:
+            err_console.print(
+                "error: give --corp-id (the database holds "
+                + (", ".join(ids) if ids else "no corp: run `dingsync sync` first")
+                + ")"
+            )
+            raise typer.Exit(2)
+        corp = ids[0]
+    return engine, corp
 
 
 def endpoint_problem(url: str) -> str | None:

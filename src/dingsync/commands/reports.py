@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dingsync.commands.errors import open_engine
+from dingsync.commands.errors import open_corp
 from dingsync.commands.export_app import (
     FileFormat,
     ViewFormat,
@@ -44,32 +44,6 @@ def _day(text: str, option: str) -> date:
         raise typer.Exit(2) from None
 
 
-def _open(database_url: str | None, corp_id: str | None) -> tuple[Any, str]:
-    from sqlalchemy import select
-
-    from dingsync.config import load_settings
-    from dingsync.store.schema import corps
-
-    overrides: dict[str, Any] = {}
-    if database_url:
-        overrides["DINGSYNC_DATABASE_URL"] = database_url
-    settings = load_settings(**overrides)
-    engine = open_engine(settings.database_url)
-    corp = corp_id or settings.corp_id
-    if corp is None:
-        with engine.connect() as conn:
-            ids = list(conn.execute(select(corps.c.corp_id)).scalars())
-        if len(ids) != 1:
-            err_console.print(
-                "error: give --corp-id (the database holds "
-                + (", ".join(ids) if ids else "no corp: run `dingsync sync` first")
-                + ")"
-            )
-            raise typer.Exit(2)
-        corp = ids[0]
-    return engine, corp
-
-
 @export_app.command("reports")
 def export_reports_cmd(
     template: TemplateOpt,
@@ -93,7 +67,7 @@ def export_reports_cmd(
 
     fmt = format_.value
     start, end = _day(from_, "--from"), _day(to, "--to")
-    engine, corp = _open(database_url, corp_id)
+    engine, corp = open_corp(database_url, corp_id)
     with engine.connect() as conn:
         require_departments(conn, corp, dept)
         depts = department_subtree(conn, corp, dept) if dept else None
@@ -132,7 +106,7 @@ def compliance_cmd(
         err_console.print("error: -o FILE is needed for xlsx/csv")
         raise typer.Exit(2)
     start, end = _day(from_, "--from"), _day(to, "--to")
-    engine, corp = _open(database_url, corp_id)
+    engine, corp = open_corp(database_url, corp_id)
     with engine.connect() as conn:
         require_departments(conn, corp, dept)
         result = compliance(conn, corp, template, start, end, dept_id=dept)

@@ -8,6 +8,8 @@ Knows DingTalk's wire protocol and nothing of dingsync's tables (DESIGN.md §2, 
 """
 
 from dingsync.dingtalk._base import DEFAULT_API_URL, DEFAULT_OAPI_URL, DingTalkClient
+from dingsync.dingtalk.approvals import ApprovalsAPI
+from dingsync.dingtalk.attendance import AttendanceAPI
 from dingsync.dingtalk.auth import AuthAPI
 from dingsync.dingtalk.contacts import ContactsAPI
 from dingsync.dingtalk.errors import (
@@ -47,14 +49,27 @@ from dingsync.dingtalk.models import (
     User,
 )
 from dingsync.dingtalk.paging import Page, Pager
+from dingsync.dingtalk.reports import ReportsAPI
 from dingsync.dingtalk.tokens import CachedToken, MemoryTokenStore, TokenStore
 
+#: The API group of each data area (:data:`dingsync.areas.AREA_NAMES`): ``DingTalkClient``
+#: binds it as the attribute of the same name (``client.contacts``, ``client.reports`` …).
+AREA_APIS: dict[str, type] = {
+    "contacts": ContactsAPI,
+    "reports": ReportsAPI,
+    "attendance": AttendanceAPI,
+    "approvals": ApprovalsAPI,
+}
+
 __all__ = [
+    "AREA_APIS",
     "DEFAULT_API_URL",
     "DEFAULT_OAPI_URL",
     "AccessToken",
     "Admin",
     "AdminScope",
+    "ApprovalsAPI",
+    "AttendanceAPI",
     "AuthAPI",
     "AuthCodeError",
     "CachedToken",
@@ -83,6 +98,7 @@ __all__ = [
     "PermissionDeniedError",
     "QuotaExceededError",
     "RateLimitError",
+    "ReportsAPI",
     "RoleDetail",
     "RoleGroup",
     "RoleMember",

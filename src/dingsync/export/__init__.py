@@ -5,6 +5,18 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from types import ModuleType
+
+from dingsync.export import approvals, attendance, reports
+
+#: The export module of each exportable data area (:data:`dingsync.areas.AREAS` with
+#: ``exportable``): its writers (``export_reports``, ``monthly_summary`` + ``write_xlsx`` /
+#: ``write_csv``, ``export_approvals``) and statistics.
+AREA_EXPORTS: dict[str, ModuleType] = {
+    "reports": reports,
+    "attendance": attendance,
+    "approvals": approvals,
+}
 
 
 def file_digest(path: str | Path) -> tuple[str, int]:

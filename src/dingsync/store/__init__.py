@@ -11,7 +11,19 @@ Knows our tables and nothing of HTTP or DingTalk's client; nothing here imports 
         repo.upsert_users(conn, corp_id, rows)
 """
 
-from dingsync.store import db, repo, schema
+from types import ModuleType
+
+from dingsync.store import (
+    db,
+    repo,
+    repo_approvals,
+    repo_attendance,
+    repo_reports,
+    schema,
+    schema_approvals,
+    schema_attendance,
+    schema_reports,
+)
 from dingsync.store.db import create_engine_for, current_revision, head_revision, migrate
 from dingsync.store.repo import (
     count_summary,
@@ -37,7 +49,26 @@ from dingsync.store.repo import (
 from dingsync.store.schema import UTCDateTime, from_ms, metadata, to_ms
 from dingsync.store.tokens import DatabaseTokenStore, StoredToken
 
+#: The repository of each data area (:data:`dingsync.areas.AREA_NAMES`): the functions that
+#: write and read its tables (the directory's are in ``repo`` itself).
+AREA_REPOS: dict[str, ModuleType] = {
+    "contacts": repo,
+    "reports": repo_reports,
+    "attendance": repo_attendance,
+    "approvals": repo_approvals,
+}
+#: The module defining each data area's tables on :data:`metadata` (``schema`` imports them
+#: all; each has an Alembic revision under ``migrations/versions``).
+AREA_SCHEMAS: dict[str, ModuleType] = {
+    "contacts": schema,
+    "reports": schema_reports,
+    "attendance": schema_attendance,
+    "approvals": schema_approvals,
+}
+
 __all__ = [
+    "AREA_REPOS",
+    "AREA_SCHEMAS",
     "DatabaseTokenStore",
     "StoredToken",
     "UTCDateTime",

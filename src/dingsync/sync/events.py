@@ -13,9 +13,10 @@ state: they re-read the named entity from DingTalk (``/topapi/v2/user/get``,
 ``/topapi/v2/department/get``, ``listadmin``), so late, reordered or duplicated events converge
 to DingTalk's current state. A user that DingTalk no longer knows (60121) has left.
 
-Approval and attendance events are stored; they are processed by the ``approvals`` /
-``attendance`` sync modules when those modules provide ``handle_event(processor, event)``,
-otherwise they stay ``pending`` (replayable once the area exists).
+Each data area with events (:data:`AREA_EVENTS`, keyed by :data:`dingsync.areas.AREA_NAMES`)
+has one handler (:data:`AREA_HANDLERS`): contacts re-read users, departments and admins;
+approvals re-read the named instance and store it with the approvals area's own mapping;
+attendance re-read the named person-days. Reports have no events.
 
 Configuration (:class:`EventsSettings`): ``DINGTALK_CALLBACK_TOKEN``,
 ``DINGTALK_CALLBACK_AES_KEY``, ``DINGTALK_CALLBACK_RECEIVER_ID`` (default: the AppKey — console
@@ -25,10 +26,9 @@ subscriptions; the corpId for ``register_call_back``; the suiteKey for ISV apps)
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -45,6 +45,7 @@ from dingsync.dingtalk.models.events import (
     APPROVAL_EVENTS,
     ATTENDANCE_EVENTS,
     CHECK_EVENTS,
+    CONTACT_EVENTS,
     DEPT_EVENTS,
     USER_EVENTS,
     Event,
@@ -52,18 +53,22 @@ from dingsync.dingtalk.models.events import (
     event_from_failed_item,
     plausible_ms,
 )
-from dingsync.store import repo, repo_events
+from dingsync.store import repo, repo_approvals, repo_attendance, repo_events
 from dingsync.store.schema import from_ms
+from dingsync.sync import approvals as sync_approvals
+from dingsync.sync import attendance as sync_attendance
 from dingsync.sync.contacts import _raw, department_row, leaver_row, user_row
 from dingsync.sync.engine import SyncContext
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Event kinds handed to another area's sync module: kinds → module with ``handle_event``.
+#: The event kinds of each data area that has events (:data:`dingsync.areas.AREA_NAMES`;
+#: reports have none). Each is handled by the area's entry in :data:`AREA_HANDLERS`.
 AREA_EVENTS: dict[str, frozenset[str]] = {
-    "dingsync.sync.approvals": APPROVAL_EVENTS,
-    "dingsync.sync.attendance": ATTENDANCE_EVENTS,
+    "contacts": CONTACT_EVENTS,
+    "attendance": ATTENDANCE_EVENTS,
+    "approvals": APPROVAL_EVENTS,
 }
 
 
@@ -338,7 +343,8 @@ class EventProcessor:
     # -- handlers ----------------------------------------------------------------------------------
     async def handle(self, event: Event) -> str:
         """Refresh what ``event`` names; returns ``processed``, ``skipped`` (nothing to do, or
-        nothing it names could be acted on) or ``pending`` (its area is not available yet).
+        nothing it names could be acted on) or ``pending`` (a store-only processor, without a
+        client: a worker with one processes it later).
         Raises on DingTalk/database failure."""
         return (await self._handle(event))[0]
 
@@ -350,6 +356,17 @@ class EventProcessor:
             return "skipped", None
         if self.client is None:
             return "pending", None
+        for area_name, kinds in AREA_EVENTS.items():
+            if kind in kinds:
+                return await AREA_HANDLERS[area_name](self, event)
+        log.info("event %s: no handler for %s", event.event_id, kind)
+        return "skipped", None
+
+    async def contacts_event(self, event: Event) -> tuple[str, str | None]:
+        """A directory event (users, departments, administrators): re-read what it names
+        (``/topapi/v2/user/get``, ``/topapi/v2/department/get``, ``listadmin``); status and note
+        as :meth:`_handle`."""
+        kind = event.event_type
         if kind in USER_EVENTS or kind in ADMIN_EVENTS:
             notes = _bad_ids_note("UserId", event.invalid_user_ids)
             if kind in ADMIN_EVENTS:  # listadmin is re-read whatever the event names
@@ -366,39 +383,13 @@ class EventProcessor:
                 return "skipped", "; ".join(notes or ["the event names no department"])
             await asyncio.gather(*(self.refresh_department(d) for d in event.dept_ids))
             return "processed", ("; ".join(notes) or None)
-        for module_name, kinds in AREA_EVENTS.items():
-            if kind in kinds:
-                return await self._delegate(module_name, event), None
-        log.info("event %s: no handler for %s", event.event_id, kind)
         return "skipped", None
 
-    async def _delegate(self, module_name: str, event: Event) -> str:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            return "pending"
-        handler = getattr(module, "handle_event", None)
-        if handler is None and event.event_type in APPROVAL_EVENTS:
-            return await self._refresh_approval(module, event)
-        if handler is None and event.event_type in ATTENDANCE_EVENTS:
-            return await self._refresh_attendance(module, event)
-        if handler is None:
-            return "pending"
-        result = await handler(self, event)
-        return "processed" if result in (None, True) else str(result)
-
-    async def _refresh_approval(self, module: Any, event: Event) -> str:
+    async def approvals_event(self, event: Event) -> tuple[str, str | None]:
         """``bpms_instance_change``/``bpms_task_change``: re-read that one instance
         (``client.approvals.get_instance``) and store it with the approvals area's own mapping
         (``sync.approvals.instance_bundle`` → ``repo_approvals.store_instances``)."""
         assert self.client is not None
-        bundle_of = getattr(module, "instance_bundle", None)
-        api = getattr(self.client, "approvals", None)
-        try:
-            repo_approvals = importlib.import_module("dingsync.store.repo_approvals")
-        except ImportError:
-            return "pending"
-        store = getattr(repo_approvals, "store_instances", None)
         pid = event.process_instance_id
         if event.has_unknown_approval_type:
             # EB-78: e.g. a ``delete`` DingTalk does not document; re-read the instance anyway.
@@ -408,44 +399,30 @@ class EventProcessor:
                 event.event_type,
                 event.approval_type,
             )
-        if bundle_of is None or api is None or store is None:
-            return "pending"
         if not pid:
-            return "skipped"
+            return "skipped", None
         try:
-            inst = await api.get_instance(pid)
+            inst = await self.client.approvals.get_instance(pid)
         except NotFoundError:
-            return "skipped"
+            return "skipped", None
         code = ci_get(event.data, "processCode") or getattr(inst, "process_code", None) or ""
-        bundle = bundle_of(self.corp_id, str(code), inst)
-        await self._write(lambda c: store(c, self.corp_id, [bundle]))
-        return "processed"
+        bundle = sync_approvals.instance_bundle(self.corp_id, str(code), inst)
+        await self._write(lambda c: repo_approvals.store_instances(c, self.corp_id, [bundle]))
+        return "processed", None
 
-    async def _refresh_attendance(self, module: Any, event: Event) -> str:
+    async def attendance_event(self, event: Event) -> tuple[str, str | None]:
         """Attendance events: re-read each named person's day(s) — results (``/attendance/list``)
         and punches (``/attendance/listRecord``), 2 calls per person-day — and replace them
-        through the attendance area's mapping (``result_row``/``record_row`` →
+        through the attendance area's mapping (``sync.attendance.result_row``/``record_row`` →
         ``repo_attendance.replace_results``/``replace_records``). A punch (``checkTime``) may
         belong to the previous work date (night shifts), so its refresh covers both."""
         assert self.client is not None
-        try:
-            repo_att = importlib.import_module("dingsync.store.repo_attendance")
-        except ImportError:
-            return "pending"
-        api = getattr(self.client, "attendance", None)
-        needed: tuple[Any, ...] = (
-            getattr(module, "result_row", None),
-            getattr(module, "record_row", None),
-            getattr(module, "day_start", None),
-            getattr(repo_att, "replace_results", None),
-            getattr(repo_att, "replace_records", None),
-        )
-        if api is None or any(n is None for n in needed):
-            return "pending"
-        result_row, record_row, day_start, replace_results, replace_records = needed
+        api = self.client.attendance
+        result_row, record_row = sync_attendance.result_row, sync_attendance.record_row
+        day_start = sync_attendance.day_start
         spans = _attendance_spans(event)
         if not spans:
-            return "skipped"  # group/shift/rule changes: the next attendance sync covers them
+            return "skipped", None  # group/shift/rule changes: the next attendance sync does them
         one = timedelta(days=1)
         for userid, first, last in spans:
             results, records = await asyncio.gather(
@@ -461,8 +438,10 @@ class EventProcessor:
                 res: Any = results,
                 rec: Any = records,
             ) -> None:
-                replace_results(conn, self.corp_id, [u], a, b, [result_row(r) for r in res])
-                replace_records(
+                repo_attendance.replace_results(
+                    conn, self.corp_id, [u], a, b, [result_row(r) for r in res]
+                )
+                repo_attendance.replace_records(
                     conn,
                     self.corp_id,
                     [u],
@@ -472,7 +451,7 @@ class EventProcessor:
                 )
 
             await self._write(write)
-        return "processed"
+        return "processed", None
 
     async def refresh_user(self, userid: str, event: Event | None = None) -> str | None:
         """Re-read one user (``/topapi/v2/user/get``) and store the user and all their
@@ -649,6 +628,15 @@ class EventProcessor:
         return new
 
 
+#: The handler of each data area's events (:data:`AREA_EVENTS`): an :class:`EventProcessor`
+#: method returning (status, note for the inbox row).
+AREA_HANDLERS: dict[str, Callable[[EventProcessor, Event], Awaitable[tuple[str, str | None]]]] = {
+    "contacts": EventProcessor.contacts_event,
+    "attendance": EventProcessor.attendance_event,
+    "approvals": EventProcessor.approvals_event,
+}
+
+
 class EventsSync:
     """Reconciliation entity (``dingsync sync``; also with ``--incremental``): drain DingTalk's
     failed-push list into the inbox, then replay every pending or failed inbox row.
@@ -675,4 +663,4 @@ class EventsSync:
         return {f"events_{k}": v for k, v in repo_events.count_by_status(conn, corp_id).items()}
 
 
-__all__ = ["AREA_EVENTS", "EventProcessor", "EventsSettings", "EventsSync"]
+__all__ = ["AREA_EVENTS", "AREA_HANDLERS", "EventProcessor", "EventsSettings", "EventsSync"]

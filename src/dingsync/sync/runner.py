@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
@@ -11,17 +10,24 @@ from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient
 from dingsync.store import db
 from dingsync.store.tokens import DatabaseTokenStore
+from dingsync.sync.approvals import ApprovalsSync
+from dingsync.sync.attendance import AttendanceSync
+from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import ProgressSink, SyncEntity, SyncResult, run_sync
+from dingsync.sync.events import EventsSync
+from dingsync.sync.reports import ReportsSync
 
-#: Entities ``dingsync sync --only`` knows, in the order a full run syncs them:
-#: name → (module, class). Each class is a :class:`~dingsync.sync.engine.SyncEntity`.
-ENTITIES: dict[str, tuple[str, str]] = {
-    "contacts": ("dingsync.sync.contacts", "ContactsSync"),
-    "reports": ("dingsync.sync.reports", "ReportsSync"),
-    "attendance": ("dingsync.sync.attendance", "AttendanceSync"),
-    "approvals": ("dingsync.sync.approvals", "ApprovalsSync"),
-    "events": ("dingsync.sync.events", "EventsSync"),
+#: The sync entity of each data area (:data:`dingsync.areas.AREA_NAMES`, in that order: the
+#: directory first, the others need its people and departments).
+AREA_ENTITIES: dict[str, type[SyncEntity]] = {
+    "contacts": ContactsSync,
+    "reports": ReportsSync,
+    "attendance": AttendanceSync,
+    "approvals": ApprovalsSync,
 }
+#: Entities ``dingsync sync --only`` knows, in the order a full run syncs them: the areas', then
+#: ``events`` (drains DingTalk's failed-push list and replays the inbox, after the areas).
+ENTITIES: dict[str, type[SyncEntity]] = {**AREA_ENTITIES, "events": EventsSync}
 ENTITY_NAMES: tuple[str, ...] = tuple(ENTITIES)
 
 
@@ -69,16 +75,22 @@ def make_entities(
     unknown = [n for n in names if n not in ENTITIES]
     if unknown:
         raise ValueError(f"unknown entity {', '.join(unknown)}; known: {', '.join(ENTITIES)}")
-    entities: list[SyncEntity] = []
-    for name in ENTITIES:
-        if name in names:
-            module, cls = ENTITIES[name]
-            entity_cls = getattr(importlib.import_module(module), cls)
-            if settings is not None and hasattr(entity_cls, "from_settings"):
-                entities.append(entity_cls.from_settings(settings))
-            else:
-                entities.append(entity_cls())
-    return entities
+    return [_build(ENTITIES[name], settings) for name in ENTITIES if name in names]
+
+
+def _build(entity_cls: type[SyncEntity], settings: Settings | None) -> SyncEntity:
+    """``entity_cls.from_settings(settings)`` when it has one, else ``entity_cls()``."""
+    if settings is None:
+        return entity_cls()
+    from_settings = getattr(entity_cls, "from_settings", None)
+    if from_settings is not None:
+        entity: SyncEntity = from_settings(settings)
+        return entity
+    if entity_cls is ReportsSync:
+        # The one reports knob the demo sets through Settings, until ReportsSync reads its
+        # knobs from Settings itself (``from_settings``).
+        return ReportsSync(details_days=settings.reports_details_days)
+    return entity_cls()
 
 
 async def sync_once(

@@ -1,21 +1,20 @@
 """The FastAPI application: :func:`create_app`.
 
-Routers by area (``web/routers/``): auth (login, logout), jsapi, directory (``/api/me``,
-``/api/departments``, ``/api/users``), admin, exports; the events callback router when present.
+Routers (``web/routers/``): one per data area (:data:`AREA_ROUTERS`: directory — ``/api/me``,
+``/api/departments``, ``/api/users`` — for contacts, then reports, attendance, approvals) and the
+service's own (:data:`SERVICE_ROUTERS`: auth, jsapi, admin, exports, the events callback).
 OpenAPI docs at ``/docs``. Every failure is ``{"error": {"code", "message"}}`` with a stable code
 (:mod:`dingsync.web.errors`).
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
@@ -27,7 +26,17 @@ from dingsync.web.context import WebContext
 from dingsync.web.errors import ERRORS, WebError
 from dingsync.web.guards import RequestGuard
 from dingsync.web.options import WebOptions
-from dingsync.web.routers import admin, auth, directory, exports, jsapi
+from dingsync.web.routers import (
+    admin,
+    approvals,
+    attendance,
+    auth,
+    callbacks,
+    directory,
+    exports,
+    jsapi,
+    reports,
+)
 
 log = logging.getLogger("dingsync.web")
 
@@ -41,8 +50,21 @@ _HTTP_CODES = {
 }
 assert all(code in ERRORS for code in _HTTP_CODES.values())
 
-#: Data-area routers included when their module exists: ``dingsync.web.routers.<name>``.
-OPTIONAL_ROUTERS = ("reports", "attendance", "approvals", "callbacks")
+#: The router of each data area (:data:`dingsync.areas.AREA_NAMES`).
+AREA_ROUTERS: dict[str, APIRouter] = {
+    "contacts": directory.router,
+    "reports": reports.router,
+    "attendance": attendance.router,
+    "approvals": approvals.router,
+}
+#: Routers of the service itself: login, JSAPI signing, administration, exports, callbacks.
+SERVICE_ROUTERS: tuple[APIRouter, ...] = (
+    auth.router,
+    jsapi.router,
+    admin.router,
+    exports.router,
+    callbacks.router,
+)
 
 
 def create_app(
@@ -122,14 +144,8 @@ def create_app(
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONResponse(WebError("internal").body(), status_code=500)
 
-    for module in (auth, jsapi, directory, admin, exports):
-        app.include_router(module.router)
-    for name in OPTIONAL_ROUTERS:
-        target = f"dingsync.web.routers.{name}"
-        if importlib.util.find_spec(target) is not None:
-            router = getattr(importlib.import_module(target), "router", None)
-            if router is not None:
-                app.include_router(router)
+    for router in (*AREA_ROUTERS.values(), *SERVICE_ROUTERS):
+        app.include_router(router)
 
     @app.get("/healthz", tags=["meta"], summary="Liveness")
     def healthz() -> dict[str, Any]:

@@ -52,7 +52,7 @@ Everyone else may list and read but not export them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -60,6 +60,14 @@ DataKind = Literal["reports", "attendance", "approvals", "directory"]
 Action = Literal["list", "read", "export"]
 DATA_KINDS: tuple[DataKind, ...] = get_args(DataKind)
 ACTIONS: tuple[Action, ...] = get_args(Action)
+#: The data kind whose row of the table rules each data area (:data:`dingsync.areas.AREA_NAMES`):
+#: the directory is the contacts area as the web service shows it.
+AREA_KINDS: dict[str, DataKind] = {
+    "contacts": "directory",
+    "reports": "reports",
+    "attendance": "attendance",
+    "approvals": "approvals",
+}
 
 #: Local roles (``web_user_roles.role``).
 LOCAL_HR = "hr"
@@ -185,7 +193,8 @@ class Scope:
 
 
 def scope(viewer: Viewer, kind: DataKind, action: Action) -> Scope:
-    """What ``viewer`` may ``action`` of ``kind`` (see the module table).
+    """What ``viewer`` may ``action`` of ``kind`` (see the module table; each kind's row is its
+    function in :data:`RULES`).
 
     Raises ``ValueError`` for an unknown kind or action.
     """
@@ -193,37 +202,54 @@ def scope(viewer: Viewer, kind: DataKind, action: Action) -> Scope:
         raise ValueError(f"unknown data kind {kind!r}")
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    me = viewer.userid
-    none = Scope(viewer=me)
     if viewer.disabled:
-        return none
-    all_ = Scope(viewer=me, everything=True)
-    sub = frozenset(viewer.sub_admin_scope or ())
-    in_scope = Scope(viewer=me, depts=sub)
-    hr = LOCAL_HR in viewer.local_roles
-    exporting = action == "export"
+        return Scope(viewer=viewer.userid)
+    return RULES[kind](viewer, action == "export")
 
-    if kind == "directory":
-        if not exporting:
-            return all_
-        if viewer.main_admin or hr:
-            return all_
-        return in_scope
 
-    if kind in ("reports", "approvals"):
-        if viewer.main_admin:
-            return all_
-        listed = Scope(viewer=me, own=True, participant=True).union(in_scope)
-        if exporting and not sub:  # exports are for administrators with a scope
-            return none
-        return listed
+def _sub_admin_scope(viewer: Viewer) -> Scope:
+    """The departments a sub-administrator manages (nothing for anyone else)."""
+    return Scope(viewer=viewer.userid, depts=frozenset(viewer.sub_admin_scope or ()))
 
-    # attendance
-    if viewer.main_admin or viewer.boss or hr:
-        return all_
-    base = none if exporting else Scope(viewer=me, own=True)
+
+def _directory(viewer: Viewer, exporting: bool) -> Scope:
+    """Everyone lists the directory; the main administrator and hr export it all, a
+    sub-administrator their scope."""
+    if not exporting or viewer.main_admin or LOCAL_HR in viewer.local_roles:
+        return Scope(viewer=viewer.userid, everything=True)
+    return _sub_admin_scope(viewer)
+
+
+def _created_or_received(viewer: Viewer, exporting: bool) -> Scope:
+    """Reports and approvals: own and received / taken part in, plus a sub-administrator's
+    scope; the main administrator all; exports only for administrators with a scope."""
+    me = viewer.userid
+    if viewer.main_admin:
+        return Scope(viewer=me, everything=True)
+    in_scope = _sub_admin_scope(viewer)
+    if exporting and in_scope.nothing:  # exports are for administrators with a scope
+        return Scope(viewer=me)
+    return Scope(viewer=me, own=True, participant=True).union(in_scope)
+
+
+def _attendance(viewer: Viewer, exporting: bool) -> Scope:
+    """Own (not exported); main administrator, boss and hr all; a sub-administrator's scope;
+    an attendance group manager their groups."""
+    me = viewer.userid
+    if viewer.main_admin or viewer.boss or LOCAL_HR in viewer.local_roles:
+        return Scope(viewer=me, everything=True)
+    base = Scope(viewer=me, own=not exporting)
     groups = Scope(viewer=me, groups=frozenset(viewer.attendance_groups))
-    return base.union(in_scope).union(groups)
+    return base.union(_sub_admin_scope(viewer)).union(groups)
+
+
+#: The rule of each data kind: ``(viewer, exporting) → Scope`` for a viewer not disabled.
+RULES: dict[DataKind, Callable[[Viewer, bool], Scope]] = {
+    "reports": _created_or_received,
+    "attendance": _attendance,
+    "approvals": _created_or_received,
+    "directory": _directory,
+}
 
 
 def can(viewer: Viewer, kind: DataKind, action: Action, record: Record) -> bool:
@@ -259,10 +285,12 @@ def expand_departments(
 
 __all__ = [
     "ACTIONS",
+    "AREA_KINDS",
     "DATA_KINDS",
     "LOCAL_ADMIN",
     "LOCAL_HR",
     "ROLES",
+    "RULES",
     "Action",
     "DataKind",
     "Record",

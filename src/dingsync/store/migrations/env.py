@@ -2,13 +2,12 @@
 
 Normally run by :func:`dingsync.store.db.migrate`, which passes its own connection through
 ``config.attributes["connection"]`` (inside the caller's transaction). For development use of the
-``alembic`` command line, ``sqlalchemy.url`` in the config (or ``DINGSYNC_DATABASE_URL``) names
-the database instead.
+``alembic`` command line (or ``alembic upgrade --sql``), ``sqlalchemy.url`` in the Alembic config
+names the database instead (``alembic.ini``, or ``alembic_config()`` plus
+``config.set_main_option("sqlalchemy.url", url)``); the store never reads the environment.
 """
 
 from __future__ import annotations
-
-import os
 
 from alembic import context
 from sqlalchemy import Connection
@@ -31,9 +30,9 @@ def _configure(connection: Connection) -> None:
 
 
 def _url() -> str:
-    url = config.get_main_option("sqlalchemy.url") or os.environ.get("DINGSYNC_DATABASE_URL")
+    url = config.get_main_option("sqlalchemy.url")
     if not url:
-        raise RuntimeError("no database: set sqlalchemy.url or DINGSYNC_DATABASE_URL")
+        raise RuntimeError("no database: set sqlalchemy.url in the Alembic config")
     return url
 
 

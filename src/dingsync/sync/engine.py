@@ -1,9 +1,12 @@
 """The one shape every synced entity fills in: plan, fetch, write with a checkpoint, remember.
 
-A sync run is a row in ``sync_runs``. Each entity (contacts now; reports, attendance and
-approvals later) is a :class:`SyncEntity` whose ``run`` uses the :class:`SyncContext` for the parts
-that must not be written twice: the checkpointed unit of work (:meth:`SyncContext.unit`), the
-serialised database writer, bounded concurrency, progress and counters.
+A sync run is a row in ``sync_runs``. Each entity is a :class:`SyncEntity` whose ``run`` uses the
+:class:`SyncContext` for the parts that must not be written twice: the frozen plan and the
+watermark (:meth:`SyncContext.plan`, :meth:`SyncContext.advance_watermark`, for entities built
+on :class:`~dingsync.sync.incremental.IncrementalEntity`), the checkpointed unit of work
+(:meth:`SyncContext.unit`), the serialised database writer, bounded concurrency, progress and
+counters. The run's clock (``clock``, epoch ms) and the company's zone (``tz``) are injected, so
+tests can move time.
 
 A unit of work is *fetch → write in one transaction together with its checkpoint*. If the process
 dies, the next run with the same kind resumes the same ``run_id`` and skips every unit whose
@@ -17,13 +20,19 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from dingsync import timeutil
 from dingsync.dingtalk import DingTalkClient
 from dingsync.store import repo
+from dingsync.sync.incremental import PLAN_KEY, WATERMARK_KEY, Plan, encode_cursor, read_watermark
 from dingsync.sync.lease import sync_lease
+
+if TYPE_CHECKING:
+    from dingsync.sync.incremental import IncrementalEntity
 
 T = TypeVar("T")
 
@@ -61,7 +70,10 @@ class SyncContext:
 
     ``client`` is the DingTalk client, ``engine`` our database, ``run_id`` the ``sync_runs`` row.
     ``done`` holds, per entity, the checkpoints already stored for this run (loaded at start, so a
-    resumed run skips them).
+    resumed run skips them). ``clock`` gives "now" in epoch ms (only plans read it); ``tz`` is
+    the company's zone (work dates and report days). ``in_flight`` holds the ``(entity, key)``
+    of units being fetched or committed right now and ``fetched`` every unit whose fetch
+    started in this attempt (what a kill loses, and what a resume repeats).
     """
 
     client: DingTalkClient
@@ -72,6 +84,10 @@ class SyncContext:
     progress: ProgressSink = field(default_factory=NullProgress)
     counts: Counter[str] = field(default_factory=Counter)
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clock: Callable[[], int] = timeutil.now_ms
+    tz: tzinfo = timeutil.SHANGHAI
+    in_flight: set[tuple[str, str]] = field(default_factory=set)
+    fetched: list[tuple[str, str]] = field(default_factory=list)
     _slots: asyncio.Semaphore | None = None
     _pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = field(
         default_factory=list
@@ -101,6 +117,36 @@ class SyncContext:
 
     def is_done(self, entity: str, key: str) -> bool:
         return key in self.load_done(entity)
+
+    # -- plan and watermark ------------------------------------------------------------------
+    async def plan(self, entity: IncrementalEntity) -> Plan:
+        """``entity``'s frozen plan in this run: read back when stored, else made from the run's
+        kind, the stored watermark and ``clock()`` and committed before any unit runs."""
+        stored = self.load_done(entity.name).get(PLAN_KEY)
+        if isinstance(stored, dict):
+            return Plan.from_json(entity.cursor, stored)
+
+        def read(conn: Connection) -> tuple[Any, str]:
+            run = repo.get_sync_run(conn, self.run_id) or {}
+            return repo.get_watermark(conn, self.corp_id, entity.name), str(run.get("kind"))
+
+        watermark, kind = await self.write(read)
+        plan = entity.make_plan(kind, watermark, self.clock(), self.tz)
+        await self.commit_unit(entity.name, PLAN_KEY, lambda conn: None, plan.to_json())
+        return plan
+
+    async def advance_watermark(self, entity: IncrementalEntity, plan: Plan) -> None:
+        """Store ``plan.end`` as ``entity``'s watermark ``{"cursor": …}`` — never moving it
+        backwards (a narrow backfill keeps a later watermark) — once per run."""
+        if self.is_done(entity.name, WATERMARK_KEY):
+            return
+
+        def write(conn: Connection) -> None:
+            last = read_watermark(entity.cursor, repo.get_watermark(conn, self.corp_id, entity.name))
+            end = plan.end if last is None else max(plan.end, last)  # type: ignore[type-var]
+            repo.set_watermark(conn, self.corp_id, entity.name, {"cursor": encode_cursor(end)})
+
+        await self.commit_unit(entity.name, WATERMARK_KEY, write, encode_cursor(plan.end))
 
     # -- the writer --------------------------------------------------------------------------
     def write_soon(self, fn: Callable[[Connection], T]) -> asyncio.Future[T]:
@@ -203,13 +249,19 @@ class SyncContext:
         if self.is_done(entity, key):
             return None
         assert self._slots is not None
-        async with self._slots:
-            data = await fetch()
-        st = state(data) if state else None
-        committed = self._queue_unit(entity, key, lambda conn: write(conn, data), st)
-        if then is not None:
-            then(data)
-        await committed
+        unit = (entity, key)
+        self.in_flight.add(unit)
+        self.fetched.append(unit)
+        try:
+            async with self._slots:
+                data = await fetch()
+            st = state(data) if state else None
+            committed = self._queue_unit(entity, key, lambda conn: write(conn, data), st)
+            if then is not None:
+                then(data)
+            await committed
+        finally:
+            self.in_flight.discard(unit)
         self.load_done(entity)[key] = st
         return data
 
@@ -256,8 +308,15 @@ async def run_sync(
     concurrency: int = 256,
     progress: ProgressSink | None = None,
     resume: bool = True,
+    clock: Callable[[], int] | None = None,
+    tz: tzinfo | None = None,
+    on_context: Callable[[SyncContext], None] | None = None,
 ) -> SyncResult:
     """Run ``entities`` one after another as one sync run, resuming an unfinished run if any.
+
+    ``clock``: "now" in epoch ms for new plans (default the wall clock); ``tz``: the company's
+    zone (default Asia/Shanghai; ``Settings.tz``); ``on_context``: called with the run's
+    :class:`SyncContext` before any entity runs (tests watch ``in_flight`` through it).
 
     Records a ``sync_runs`` row: status ``running`` while it works, then ``succeeded``, ``failed``
     (error text without secrets) or ``interrupted`` (cancelled, e.g. Ctrl-C). Raises what an entity
@@ -274,6 +333,9 @@ async def run_sync(
             concurrency=concurrency,
             progress=progress,
             resume=resume,
+            clock=clock,
+            tz=tz,
+            on_context=on_context,
         )
 
 
@@ -287,6 +349,9 @@ async def _run_sync(
     concurrency: int,
     progress: ProgressSink | None,
     resume: bool,
+    clock: Callable[[], int] | None,
+    tz: tzinfo | None,
+    on_context: Callable[[SyncContext], None] | None,
 ) -> SyncResult:
     names = [e.name for e in entities]
     started = time.monotonic()
@@ -308,8 +373,12 @@ async def _run_sync(
         run_id=run_id,
         concurrency=concurrency,
         progress=progress or NullProgress(),
+        clock=clock or timeutil.now_ms,
+        tz=tz or timeutil.SHANGHAI,
     )
     ctx.counts.update(earlier_counts)
+    if on_context is not None:
+        on_context(ctx)
 
     def finish(status: str, error: str | None) -> SyncResult:
         this_attempt = Counter(client.calls) - calls_before

@@ -108,4 +108,5 @@ async def sync_once(
             concurrency=settings.sync_concurrency,
             progress=progress,
             resume=resume,
+            tz=settings.tz,
         )

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine
 
 from dingsync import timeutil
 from dingsync.dingtalk import DingTalkClient
+from dingsync.dingtalk.paging import Page, Pager
 from dingsync.store import repo
 from dingsync.sync.incremental import PLAN_KEY, WATERMARK_KEY, Plan, encode_cursor, read_watermark
 from dingsync.sync.lease import sync_lease
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from dingsync.sync.incremental import IncrementalEntity
 
 T = TypeVar("T")
+D = TypeVar("D")
 
 
 class ProgressSink(Protocol):
@@ -264,6 +266,86 @@ class SyncContext:
             self.in_flight.discard(unit)
         self.load_done(entity)[key] = st
         return data
+
+    async def page_units(
+        self,
+        entity: str,
+        prefix: str,
+        pager: Pager[T],
+        fetch: Callable[[Page[T]], Awaitable[D]],
+        write: Callable[[Connection, D], None],
+        *,
+        slots: asyncio.Semaphore | None = None,
+        then: Callable[[D], None] | None = None,
+    ) -> None:
+        """One unit per page of ``pager``: list the page, ``fetch(page)`` what hangs off its
+        items, ``write`` both with the checkpoint ``{prefix}#{n}`` = ``{"next": marker,
+        "items": n}``.
+
+        Pages are listed one after another (each needs the previous page's marker), while the
+        units of listed pages fetch and commit concurrently (``slots`` bounds how many are in
+        flight; the listing waits for a free one). A resumed run lists no committed page again:
+        it walks the stored markers to the first page without a checkpoint and goes on from
+        there — so a kill costs at most the units in flight. ``then(data)`` runs after a unit
+        committed (counts, progress). The first failure (after the client's retries) is raised
+        once the units in flight have finished or failed.
+        """
+        done = self.load_done(entity)
+        marker = pager.first
+        n = 0
+        loop = asyncio.get_running_loop()
+        async with asyncio.TaskGroup() as tg:
+            while True:
+                key = f"{prefix}#{n}"
+                stored = done.get(key)
+                if isinstance(stored, dict):
+                    marker = stored.get("next")
+                    if marker is None:
+                        return
+                    n += 1
+                    continue
+                if slots is not None:
+                    await slots.acquire()
+                listed: asyncio.Future[Page[T]] = loop.create_future()
+                tg.create_task(self._page_unit(entity, key, listed, fetch, write, slots, then))
+                try:
+                    page = await pager.page(marker)
+                except Exception as exc:  # the unit raises it inside the task group
+                    listed.set_exception(exc)
+                    return
+                listed.set_result(page)
+                if page.next is None:
+                    return
+                marker = page.next
+                n += 1
+
+    async def _page_unit(
+        self,
+        entity: str,
+        key: str,
+        listed: asyncio.Future[Page[T]],
+        fetch: Callable[[Page[T]], Awaitable[D]],
+        write: Callable[[Connection, D], None],
+        slots: asyncio.Semaphore | None,
+        then: Callable[[D], None] | None,
+    ) -> None:
+        async def fetch_page() -> tuple[Page[T], D]:
+            page = await listed
+            return page, await fetch(page)
+
+        try:
+            got = await self.unit(
+                entity,
+                key,
+                fetch_page,
+                lambda conn, got: write(conn, got[1]),
+                state=lambda got: {"next": got[0].next, "items": len(got[0].items)},
+            )
+        finally:
+            if slots is not None:
+                slots.release()
+        if got is not None and then is not None:
+            then(got[1])
 
     async def gather(self, coros: Iterable[Awaitable[Any]]) -> list[Any]:
         """Run coroutines concurrently; the first failure cancels the rest and is raised."""

@@ -66,15 +66,21 @@ class Settings(BaseSettings):
 
     # -- reports sync (docs/reports.md) --------------------------------------------------------
     #: Days of reports a full run reads, ending now.
-    reports_history_days: int = Field(default=30, ge=1, validation_alias="DINGSYNC_REPORTS_HISTORY_DAYS")
+    reports_history_days: int = Field(
+        default=30, ge=1, validation_alias="DINGSYNC_REPORTS_HISTORY_DAYS"
+    )
     #: Comments and read/like lists: for ``all`` reports, the ``recent`` ones, or ``none``.
     reports_details: Literal["all", "recent", "none"] = Field(
         default="recent", validation_alias="DINGSYNC_REPORTS_DETAILS"
     )
     #: What ``recent`` means: created in the last this many days.
-    reports_details_days: int = Field(default=7, ge=0, validation_alias="DINGSYNC_REPORTS_DETAILS_DAYS")
+    reports_details_days: int = Field(
+        default=7, ge=0, validation_alias="DINGSYNC_REPORTS_DETAILS_DAYS"
+    )
     #: Calendar days (company zone) per listing window of a full run.
-    reports_window_days: int = Field(default=1, ge=1, validation_alias="DINGSYNC_REPORTS_WINDOW_DAYS")
+    reports_window_days: int = Field(
+        default=1, ge=1, validation_alias="DINGSYNC_REPORTS_WINDOW_DAYS"
+    )
     #: An incremental run re-reads reports modified this long before the watermark.
     reports_overlap_minutes: int = Field(
         default=10, ge=0, validation_alias="DINGSYNC_REPORTS_OVERLAP_MINUTES"

@@ -8,8 +8,9 @@ API groups (``contacts``, ``auth``) are thin: each method is one endpoint built 
   40000 bare or as 88 ``sub_code``; new-family 400 ``InvalidAuthentication``/401) the token is
   renewed (single flight per token generation: concurrent rejections of one token cause one
   fetch) and the call retried, as long as each retry carries a newer token than the one
-  rejected, up to ``max_retries`` renewals per call (at least one). DingTalk invalidating tokens now and then
-  never fails a call; a token DingTalk keeps handing back and rejecting does.
+  rejected, up to ``max_retries`` renewals per call (at least one). DingTalk invalidating
+  tokens now and then never fails a call; a token DingTalk keeps handing back and rejecting
+  does.
 - **Rate limits**: every request waits for a slot of its (app, path) moving window.
 - **Retries**: rate-limit codes, -1/400001, 5xx and network failures back off exponentially with
   full jitter, up to ``max_retries``; then the error is raised — a page is never skipped.

@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from dingsync import timeutil
 from dingsync.config import Settings
 from dingsync.dingtalk.attendance import (
     LEAVE_MAX_USERS,
@@ -63,7 +64,7 @@ CHUNK_CONCURRENCY = 16
 
 def day_start(day: date, tz: tzinfo = SHANGHAI) -> datetime:
     """00:00 of ``day`` in ``tz`` as an aware UTC datetime."""
-    return from_ms(day_start_ms(day, tz))
+    return timeutil.from_ms(day_start_ms(day, tz))
 
 
 def work_date_of(ms: int | None, tz: tzinfo = SHANGHAI) -> date | None:
@@ -201,7 +202,7 @@ class AttendanceSync(IncrementalEntity):
     # -- the range -----------------------------------------------------------------------------
     def range_end(self, now_ms: int, tz: tzinfo) -> date:
         """``end``, else yesterday in ``tz`` at the run's ``now``."""
-        return self.end or today(tz, now=from_ms(now_ms)) - timedelta(days=1)
+        return self.end or today(tz, now=timeutil.from_ms(now_ms)) - timedelta(days=1)
 
     def full_start(self, end: Any, now_ms: int, tz: tzinfo) -> date:
         """``days`` work dates ending at ``end``."""
@@ -243,8 +244,7 @@ class AttendanceSync(IncrementalEntity):
 
     async def run_units(self, ctx: SyncContext, plan: Plan) -> None:
         """Groups, then every chunk, leave and (optionally) column values concurrently."""
-        assert isinstance(plan.start, date) and isinstance(plan.end, date)
-        start, end = plan.start, plan.end
+        start, end = plan.dates
         people, op_user = await self._frozen_people(ctx)
         if not people:
             return

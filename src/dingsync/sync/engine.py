@@ -144,8 +144,10 @@ class SyncContext:
             return
 
         def write(conn: Connection) -> None:
-            last = read_watermark(entity.cursor, repo.get_watermark(conn, self.corp_id, entity.name))
-            end = plan.end if last is None else max(plan.end, last)  # type: ignore[type-var]
+            last = read_watermark(
+                entity.cursor, repo.get_watermark(conn, self.corp_id, entity.name)
+            )
+            end = plan.end if last is None else max(plan.end, last)  # type: ignore[type-var,unused-ignore]
             repo.set_watermark(conn, self.corp_id, entity.name, {"cursor": encode_cursor(end)})
 
         await self.commit_unit(entity.name, WATERMARK_KEY, write, encode_cursor(plan.end))

@@ -95,6 +95,18 @@ class Plan:
     watermark: Cursor | None = None
 
     @property
+    def ms(self) -> tuple[int, int]:
+        """``(start, end)`` of an ``ms`` cursor."""
+        assert isinstance(self.start, int) and isinstance(self.end, int)
+        return self.start, self.end
+
+    @property
+    def dates(self) -> tuple[date, date]:
+        """``(start, end)`` of a ``date`` cursor (work dates, inclusive)."""
+        assert isinstance(self.start, date) and isinstance(self.end, date)
+        return self.start, self.end
+
+    @property
     def incremental(self) -> bool:
         """True for an incremental plan."""
         return self.mode == "incremental"
@@ -149,9 +161,7 @@ class IncrementalEntity(ABC):
         (clamps both modes), or ``None``."""
         return None
 
-    def make_plan(
-        self, kind: str, stored_watermark: Any, now_ms: int, tz: tzinfo
-    ) -> Plan:
+    def make_plan(self, kind: str, stored_watermark: Any, now_ms: int, tz: tzinfo) -> Plan:
         """The plan of a run of ``kind`` started at ``now_ms`` (pure: the engine freezes it)."""
         end = self.range_end(now_ms, tz)
         start = self.full_start(end, now_ms, tz)
@@ -160,10 +170,10 @@ class IncrementalEntity(ABC):
         mode: Mode = "full"
         if wanted == "incremental" and mark is not None:
             mode = "incremental"
-            start = self.incremental_start(start, shift(min(mark, end), -self.overlap))  # type: ignore[type-var]
+            start = self.incremental_start(start, shift(min(mark, end), -self.overlap))  # type: ignore[type-var,unused-ignore]
         floor = self.earliest(end)
         if floor is not None:
-            start = max(start, floor)  # type: ignore[type-var]
+            start = max(start, floor)  # type: ignore[type-var,unused-ignore]
         return Plan(mode, now_ms, start, end, mark if mode == "incremental" else None)
 
     def incremental_start(self, full_start: Cursor, from_watermark: Cursor) -> Cursor:

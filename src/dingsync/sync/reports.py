@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, select
 
+from dingsync.config import Settings
 from dingsync.dingtalk import (
     DingTalkClient,
     DingTalkError,
@@ -44,7 +45,6 @@ from dingsync.dingtalk import (
     NotFoundError,
     PermissionDeniedError,
 )
-from dingsync.config import Settings
 from dingsync.dingtalk.models.reports import Report, ReportComment
 from dingsync.dingtalk.paging import Page
 from dingsync.dingtalk.reports import REPORT_PAGE_MAX
@@ -206,7 +206,7 @@ class ReportsSync(IncrementalEntity):
         self._pages = asyncio.Semaphore(max(1, self.max_inflight // REPORT_PAGE_MAX))
         if not plan.incremental or not self._templates_stored(ctx):
             await self._templates(ctx)
-        start, end = int(plan.start), int(plan.end)
+        start, end = plan.ms
         if plan.incremental:
             created = (end - self.incremental_days * DAY_MS, end)
             ctx.progress.add_total(ENTITY, 1)
@@ -214,9 +214,7 @@ class ReportsSync(IncrementalEntity):
             return
         windows = report_windows(start, end, self.window_days, ctx.tz)
         ctx.progress.add_total(ENTITY, len(windows))
-        await ctx.gather(
-            self._window(ctx, f"w:{s}:{e}", (s, e), end) for s, e in windows
-        )
+        await ctx.gather(self._window(ctx, f"w:{s}:{e}", (s, e), end) for s, e in windows)
 
     # -- templates ---------------------------------------------------------------------------
     @staticmethod
@@ -325,9 +323,7 @@ class ReportsSync(IncrementalEntity):
 
         assert self._windows is not None
         async with self._windows:  # a few windows at once: memory stays bounded
-            await ctx.page_units(
-                ENTITY, key, pager, fetch, write, slots=self._pages, then=counted
-            )
+            await ctx.page_units(ENTITY, key, pager, fetch, write, slots=self._pages, then=counted)
         ctx.progress.advance(ENTITY)
 
     async def _lists(

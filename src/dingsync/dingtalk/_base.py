@@ -8,7 +8,8 @@ API groups (``contacts``, ``auth``) are thin: each method is one endpoint built 
   40000 bare or as 88 ``sub_code``; new-family 400 ``InvalidAuthentication``/401) the token is
   renewed (single flight per token generation: concurrent rejections of one token cause one
   fetch) and the call retried, as long as each retry carries a newer token than the one
-  rejected, up to ``max_retries`` renewals per call (at least one). DingTalk invalidating
+  rejected, up to ``max_retries`` renewals caused by the call (at least one; adopting a
+  newer token another call fetched is free). DingTalk invalidating
   tokens now and then never fails a call; a token DingTalk keeps handing back and rejecting
   does.
 - **Rate limits**: every request waits for a slot of its (app, path) moving window.
@@ -334,10 +335,12 @@ class DingTalkClient:
         renewals = 0
         while True:
             self._check_ban(path)
-            token = await self._tokens.get() if auth else None
+            token: str | None = None
             retry_after: float | None = None
             try:
                 async with self.limiter.slot(path):
+                    # Taken once the slot is ours, so the token is as fresh as can be when sent.
+                    token = await self._tokens.get() if auth else None
                     status, body, headers = await self._send(
                         family, method, path, params, json, token
                     )
@@ -356,8 +359,11 @@ class DingTalkClient:
             self._scrub_error(err, token)
             if isinstance(err, TokenError) and auth and token is not None:
                 budget = max(1, self.max_retries)  # one renewal even when retries are off
-                if renewals < budget and await self._tokens.renew(token) != token:
-                    renewals += 1
+                newer, fetched = await self._tokens.renew(token)
+                # Adopting a generation another call already fetched costs nothing: only the
+                # renewals this call causes count against the budget.
+                if newer != token and (not fetched or renewals < budget):
+                    renewals += fetched
                     self.retries[path] += 1
                     log.info("dingtalk %s: token rejected (%s); renewed", path, err.reason)
                     continue

@@ -138,18 +138,19 @@ class TokenCache:
                 return token.value
             return await self._load(rejected=None)
 
-    async def renew(self, rejected: str) -> str:
-        """A value to use instead of ``rejected`` (one DingTalk refused), single flight per
-        generation: the first caller holding ``rejected`` drops it and fetches; concurrent
-        callers rejected with the same value wait and get that newer value. The answer equals
-        ``rejected`` only when DingTalk hands the same token back (then retrying is pointless).
+    async def renew(self, rejected: str) -> tuple[str, bool]:
+        """A value to use instead of ``rejected`` (one DingTalk refused) and whether this call
+        fetched it. Single flight per generation: the first caller holding ``rejected`` drops
+        it and fetches (``True``); callers rejected with the same value meanwhile get that newer
+        value (``False``). The value equals ``rejected`` only when DingTalk hands the same token
+        back (then retrying is pointless).
         """
         async with self._lock:
             token = self._fresh()
             if token is not None and token.value != rejected:
-                return token.value  # another caller already renewed this generation
+                return token.value, False  # another caller already renewed this generation
             await self._drop(rejected)
-            return await self._load(rejected=rejected)
+            return await self._load(rejected=rejected), True
 
     async def _load(self, rejected: str | None) -> str:
         """Adopt the shared store's value (unless it is ``rejected``) or fetch one; under the

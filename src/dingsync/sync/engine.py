@@ -19,9 +19,10 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import tzinfo
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -29,14 +30,22 @@ from dingsync import timeutil
 from dingsync.dingtalk import DingTalkClient
 from dingsync.dingtalk.paging import Page, Pager
 from dingsync.store import repo
-from dingsync.sync.incremental import PLAN_KEY, WATERMARK_KEY, Plan, encode_cursor, read_watermark
+from dingsync.sync.incremental import (
+    PLAN_KEY,
+    WATERMARK_KEY,
+    IncrementalEntity,
+    Plan,
+    encode_cursor,
+    read_watermark,
+)
 from dingsync.sync.lease import sync_lease
-
-if TYPE_CHECKING:
-    from dingsync.sync.incremental import IncrementalEntity
 
 T = TypeVar("T")
 D = TypeVar("D")
+
+#: The ``(entity, key)`` of the unit whose fetch is running in this task (and the tasks it
+#: starts), else ``None``: lets a transport attribute each DingTalk call to its unit.
+CURRENT_UNIT: ContextVar[tuple[str, str] | None] = ContextVar("dingsync_unit", default=None)
 
 
 class ProgressSink(Protocol):
@@ -257,8 +266,12 @@ class SyncContext:
         self.in_flight.add(unit)
         self.fetched.append(unit)
         try:
-            async with self._slots:
-                data = await fetch()
+            token = CURRENT_UNIT.set(unit)
+            try:
+                async with self._slots:
+                    data = await fetch()
+            finally:
+                CURRENT_UNIT.reset(token)
             st = state(data) if state else None
             committed = self._queue_unit(entity, key, lambda conn: write(conn, data), st)
             if then is not None:
@@ -310,11 +323,14 @@ class SyncContext:
                     await slots.acquire()
                 listed: asyncio.Future[Page[T]] = loop.create_future()
                 tg.create_task(self._page_unit(entity, key, listed, fetch, write, slots, then))
+                unit = CURRENT_UNIT.set((entity, key))  # the listing call belongs to the unit
                 try:
                     page = await pager.page(marker)
                 except Exception as exc:  # the unit raises it inside the task group
                     listed.set_exception(exc)
                     return
+                finally:
+                    CURRENT_UNIT.reset(unit)
                 listed.set_result(page)
                 if page.next is None:
                     return
@@ -483,6 +499,11 @@ async def _run_sync(
 
     try:
         try:
+            # Every plan is frozen when the run starts (not when its entity's turn comes), so
+            # an attempt resumed later — after midnight, say — reads back the same ranges.
+            for entity in entities:
+                if isinstance(entity, IncrementalEntity):
+                    await ctx.plan(entity)
             for entity in entities:
                 await entity.run(ctx)
         finally:

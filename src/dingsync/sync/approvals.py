@@ -15,11 +15,12 @@ Plan:
 3. Incremental runs (``dingsync sync --incremental`` once a watermark exists, or
    ``incremental=True``): the range starts at the watermark minus :data:`OVERLAP`; ids already
    stored and finished are not fetched again; every stored instance still running is
-   re-fetched. The watermark (end of the listed range, epoch ms) is stored last.
+   re-fetched. The engine stores the watermark (``{"cursor": end of the listed range}``) last.
 
-A full run reads ``history_days`` back: calendar days before today in Asia/Shanghai (default
-30, the sandbox's history; DingTalk allows 365). The run's range is checkpointed first, so a
-resumed run lists the same windows.
+A full run reads ``history_days`` back: calendar days before today in the company's zone
+(default 30, the sandbox's history; DingTalk allows 365). An
+:class:`~dingsync.sync.incremental.IncrementalEntity`: its range is frozen when the run starts,
+so a resumed run lists the same windows.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Attendance sync (考勤): groups, schedules, results, punches, leave and report columns.
 
-Plan, for every active person (``users.status = 'active'``, from the directory sync) and the
-work dates ``start..end`` (Asia/Shanghai):
+An :class:`~dingsync.sync.incremental.IncrementalEntity` with a work-date cursor. Plan, for
+every active person (``users.status = 'active'``, from the directory sync; frozen with the plan)
+and the work dates ``start..end`` (calendar days of the company's zone, ``ctx.tz``):
 
 1. Groups (``getsimplegroups``) with their members and managers — one unit.
 2. One unit per chunk of ≤ 50 people × ≤ 7 work dates (DingTalk's caps, so each chunk is one
@@ -14,11 +15,12 @@ work dates ``start..end`` (Asia/Shanghai):
    per-day values (``getcolumnval``, ≤ 31 days per call) for the cross-check of the monthly
    summary. One call per person per month: off by default to keep large syncs short.
 
-Range: ``end`` is yesterday (Asia/Shanghai); a full run reads the last ``days`` work dates; an
-incremental run (``dingsync sync --incremental``) re-reads from ``recent_days`` before the end
-of the previous run's range (results change after corrections and approvals) up to ``end``.
-Defaults come from ``DINGSYNC_ATTENDANCE_DAYS`` (7), ``DINGSYNC_ATTENDANCE_RECENT_DAYS`` (3)
-and ``DINGSYNC_ATTENDANCE_COLUMNS`` (off).
+Range: ``end`` is yesterday at the run's frozen ``now``; a full run reads the last ``days`` work
+dates; an incremental run (``dingsync sync --incremental``) re-reads from ``recent_days`` before
+the watermark (the latest synced work date; results change after corrections and approvals) up
+to ``end``. :meth:`AttendanceSync.from_settings` reads ``DINGSYNC_ATTENDANCE_DAYS`` (7),
+``DINGSYNC_ATTENDANCE_RECENT_DAYS`` (3) and ``DINGSYNC_ATTENDANCE_COLUMNS`` (off) from
+:class:`dingsync.config.Settings`.
 """
 
 from __future__ import annotations

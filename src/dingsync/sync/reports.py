@@ -1,19 +1,21 @@
 """Reports (日志) sync: templates, reports with contents, receivers, comments, read/like lists.
 
-Plan of a **full** run (``dingsync sync --only reports``):
+An :class:`~dingsync.sync.incremental.IncrementalEntity` with an epoch-ms cursor. Plan of a
+**full** run (``dingsync sync --only reports``):
 
-1. ``plan``: the period ``[now − history_days, now]`` is fixed in a checkpoint, so a resumed run
-   walks the same windows.
+1. The period from midnight (the company's zone, ``ctx.tz``) ``history_days`` before today up to
+   the run's ``now`` is frozen in the run's plan when the run starts, so a resumed run walks the
+   same windows whatever the clock says then.
 2. ``templates``: ``template/listbyuserid`` (all templates) and ``template/getbyname`` for each
    (as the main administrator or any stored active user; skipped before contacts are synced).
-3. One unit per window of ``window_days`` (default 1 day) — all windows concurrently: the
-   window's reports are paged from ``report/list`` (``size`` 20, ``next_cursor`` passed back as
-   given); as each page arrives, every report's receivers (``receiver/list``, one call per
-   report — DingTalk's dominant cost) and, where configured, its comments (``comment/list``) and
-   read/like lists (``statistics/listbytype`` 0 and 2) are fetched at full concurrency under the
-   client's per-API limiter. The window's rows are then written with its checkpoint in one
-   transaction.
-4. The watermark (``sync_watermarks``, entity ``reports``) becomes the run's ``now``.
+3. The period cut at the zone's midnights into windows of ``window_days`` (default 1), a few
+   windows at once. Each ``report/list`` page (``size`` 20, ``next_cursor`` passed back as
+   given) is one unit: every report's receivers (``receiver/list``, one call per report —
+   DingTalk's dominant cost) and, where configured, its comments (``comment/list``) and
+   read/like lists (``statistics/listbytype`` 0 and 2) are fetched at full concurrency under
+   the client's per-API limiter, then the page's rows are written with its checkpoint (the
+   next page's cursor) in one transaction. A resume goes on from the first uncommitted page.
+4. The watermark (``{"cursor": end}``) is advanced by the engine.
 
 An **incremental** run (``--incremental``; a full run when there is no watermark yet) asks
 ``report/list`` for reports *modified* since ``watermark − overlap`` (creation window: the last
@@ -21,10 +23,10 @@ An **incremental** run (``--incremental``; a full run when there is no watermark
 their lists). There are no report events (EB-80), so this is the only change feed.
 
 Details (comments, read and like lists) are ``all``, ``recent`` (reports created in the last
-``details_days``; default, 7 days) or ``none``. Settings come from the constructor or the
-environment: ``DINGSYNC_REPORTS_HISTORY_DAYS`` (30), ``DINGSYNC_REPORTS_DETAILS``
-(``all``/``recent``/``none``), ``DINGSYNC_REPORTS_DETAILS_DAYS`` (7),
-``DINGSYNC_REPORTS_WINDOW_DAYS`` (1), ``DINGSYNC_REPORTS_OVERLAP_MINUTES`` (10).
+``details_days``; default, 7 days) or ``none``. Settings come from the constructor or, through
+:meth:`ReportsSync.from_settings`, from :class:`dingsync.config.Settings`
+(``DINGSYNC_REPORTS_HISTORY_DAYS``, ``_DETAILS``, ``_DETAILS_DAYS``, ``_WINDOW_DAYS``,
+``_OVERLAP_MINUTES``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from dingsync import timeutil
+import dingsync.timeutil as timeutil
 from dingsync.dingtalk.models.attendance import (
     AttendanceColumn,
     AttendanceGroup,

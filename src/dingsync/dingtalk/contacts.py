@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from dingsync import timeutil
+import dingsync.timeutil as timeutil
 from dingsync.dingtalk.models.admins import Admin, AdminScope, LegacyAdminList
 from dingsync.dingtalk.models.departments import (
     Department,

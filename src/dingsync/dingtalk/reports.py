@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from dingsync import timeutil
+import dingsync.timeutil as timeutil
 from dingsync.dingtalk.models.reports import (
     Report,
     ReportComment,

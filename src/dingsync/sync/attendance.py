@@ -32,7 +32,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from dingsync import timeutil
+import dingsync.timeutil as timeutil
 from dingsync.config import Settings
 from dingsync.dingtalk.attendance import (
     LEAVE_MAX_USERS,

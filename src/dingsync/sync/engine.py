@@ -26,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
-from dingsync import timeutil
+import dingsync.timeutil as timeutil
 from dingsync.dingtalk import DingTalkClient
 from dingsync.dingtalk.paging import Page, Pager
 from dingsync.store import repo

@@ -203,10 +203,26 @@ def fresh(directory: Path, path: Path) -> Engine:
     return new_engine(path)
 
 
+@dataclass
+class Reference:
+    """The module's sandbox, its synced directory, the frozen "now", and an uninterrupted sync
+    (``clean``) with its store (``expected``)."""
+
+    sandbox: SandboxServer
+    directory: Path
+    now_ms: int
+    expected: dict[str, list[tuple[Any, ...]]]
+    clean: Attempt
+
+    def fresh(self, path: Path) -> Engine:
+        """A new database at ``path`` holding the synced directory."""
+        return fresh(self.directory, path)
+
+
 @pytest.fixture(scope="module")
 def reference(
     sandbox: SandboxServer, directory: Path, now_ms: int, tmp_path_factory: pytest.TempPathFactory
-) -> tuple[dict[str, list[tuple[Any, ...]]], Attempt]:
+) -> Reference:
     """An uninterrupted sync (checked against the sandbox) and its store."""
     engine = fresh(directory, tmp_path_factory.mktemp("ref") / "ref.db")
     clean = asyncio.run(attempt(sandbox, engine, now_ms=now_ms))
@@ -224,23 +240,24 @@ def reference(
         attendance = repo_attendance.count_summary(conn, corp)
         approvals = repo_approvals.counts(conn, corp)
     assert attendance["attendance_results"] > 0 and approvals["approval_instances"] > 0
-    return dump(engine), clean
+    return Reference(sandbox, directory, now_ms, dump(engine), clean)
 
 
 def test_killed_at_random_points_resumes_to_the_same_store(
-    sandbox: SandboxServer,
-    directory: Path,
-    now_ms: int,
-    reference: tuple[dict[str, list[tuple[Any, ...]]], Attempt],
-    tmp_path: Path,
+    reference: Reference, tmp_path: Path
 ) -> None:
-    expected, clean = reference
+    sandbox, now_ms, expected, clean = (
+        reference.sandbox,
+        reference.now_ms,
+        reference.expected,
+        reference.clean,
+    )
     total = clean.transport.total
     rng = random.Random(SEED)
     points = sorted(rng.sample(range(1, total), KILL_POINTS))
     figures = []
     for n, kill_after in enumerate(points):
-        engine = fresh(directory, tmp_path / f"k{n}.db")
+        engine = reference.fresh(tmp_path / f"k{n}.db")
         first = asyncio.run(attempt(sandbox, engine, now_ms=now_ms, kill_after=kill_after))
         assert first.result is None, f"the run ended before {kill_after} calls"
         resumed = asyncio.run(attempt(sandbox, engine, now_ms=now_ms))
@@ -263,17 +280,16 @@ def test_killed_at_random_points_resumes_to_the_same_store(
     print(figures)
 
 
-def test_resumed_after_midnight_repeats_nothing(
-    sandbox: SandboxServer,
-    directory: Path,
-    now_ms: int,
-    reference: tuple[dict[str, list[tuple[Any, ...]]], Attempt],
-    tmp_path: Path,
-) -> None:
-    expected, clean = reference
+def test_resumed_after_midnight_repeats_nothing(reference: Reference, tmp_path: Path) -> None:
+    sandbox, now_ms, expected, clean = (
+        reference.sandbox,
+        reference.now_ms,
+        reference.expected,
+        reference.clean,
+    )
     day = timeutil.local_date(now_ms)
     before_midnight = timeutil.day_end_ms(day) - 60_000
-    engine = fresh(directory, tmp_path / "midnight.db")
+    engine = reference.fresh(tmp_path / "midnight.db")
     kill_after = clean.transport.total // 2
     first = asyncio.run(attempt(sandbox, engine, now_ms=before_midnight, kill_after=kill_after))
     assert first.result is None
@@ -297,14 +313,10 @@ def test_resumed_after_midnight_repeats_nothing(
 
 
 def test_one_percent_token_invalidation_completes_first_time(
-    sandbox: SandboxServer,
-    directory: Path,
-    now_ms: int,
-    reference: tuple[dict[str, list[tuple[Any, ...]]], Attempt],
-    tmp_path: Path,
+    reference: Reference, tmp_path: Path
 ) -> None:
-    expected, _ = reference
-    engine = fresh(directory, tmp_path / "tokens.db")
+    sandbox, now_ms, expected = reference.sandbox, reference.now_ms, reference.expected
+    engine = reference.fresh(tmp_path / "tokens.db")
     sandbox.reset_stats()
     sandbox.configure(fault_token_invalidation=0.01)
     try:
@@ -319,17 +331,18 @@ def test_one_percent_token_invalidation_completes_first_time(
 
 
 def test_company_zone_moves_report_windows_and_work_dates(
-    sandbox: SandboxServer, directory: Path, now_ms: int, tmp_path: Path
+    reference: Reference, tmp_path: Path
 ) -> None:
     """At 23:30 in Shanghai it is already tomorrow in Tokyo: "yesterday" (attendance's last
     work date) and the report history's first midnight follow the company's zone."""
+    sandbox, now_ms = reference.sandbox, reference.now_ms
     day = timeutil.local_date(now_ms)
     late = timeutil.day_start_ms(day) + 23 * 3_600_000 + 30 * 60_000
     world = sandbox.state.areas["reports"].world
     history = 2
     got: dict[str, tuple[set[str], Any]] = {}
     for name, tz in (("shanghai", timeutil.SHANGHAI), ("tokyo", TOKYO)):
-        engine = fresh(directory, tmp_path / f"{name}.db")
+        engine = reference.fresh(tmp_path / f"{name}.db")
         ents: list[SyncEntity] = [ReportsSync(history_days=history), AttendanceSync(days=2)]
         run = asyncio.run(attempt(sandbox, engine, now_ms=late, tz=tz, ents=ents))
         assert run.result is not None and run.result.status == "succeeded"

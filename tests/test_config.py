@@ -12,9 +12,6 @@ from dingsync.config import Settings, debug_requested, load_settings
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "dingsync"
 READS_ENVIRONMENT = re.compile(r"\bos\.environ\b|\bgetenv\b|from os import [^\n]*\benviron\b")
-#: Modules whose own environment knobs move into Settings on another branch of issue #11 (the
-#: sync engine's). Once a module stops reading the environment the test below says so: drop it.
-PENDING = {"sync/reports.py", "sync/attendance.py"}
 
 
 def test_only_config_reads_the_environment() -> None:
@@ -24,8 +21,7 @@ def test_only_config_reads_the_environment() -> None:
         if path.name != "config.py" or path.parent != SRC
         if READS_ENVIRONMENT.search(path.read_text(encoding="utf-8"))
     )
-    assert [r for r in readers if r not in PENDING] == [], "read them through Settings"
-    assert PENDING <= set(readers), f"{PENDING - set(readers)} no longer read it: drop them"
+    assert readers == [], "read them through Settings"
 
 
 def test_debug_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -67,13 +67,44 @@ class Settings(BaseSettings):
     contacts_full_compare_hours: float = Field(
         default=0.0, ge=0, validation_alias="DINGSYNC_CONTACTS_FULL_COMPARE_HOURS"
     )
-    #: Report details (comments, reads, likes) are read for reports of the last this many days
-    #: (the ``recent`` detail mode of the reports entity).
+    #: The CLI shows tracebacks instead of one-line errors (``DINGSYNC_DEBUG=1``).
+    debug: bool = _DEBUG
+
+    # -- reports sync (docs/reports.md) --------------------------------------------------------
+    #: Days of reports a full run reads, ending now.
+    reports_history_days: int = Field(
+        default=30, ge=1, validation_alias="DINGSYNC_REPORTS_HISTORY_DAYS"
+    )
+    #: Comments and read/like lists: for ``all`` reports, the ``recent`` ones, or ``none``.
+    reports_details: Literal["all", "recent", "none"] = Field(
+        default="recent", validation_alias="DINGSYNC_REPORTS_DETAILS"
+    )
+    #: What ``recent`` means: created in the last this many days.
     reports_details_days: int = Field(
         default=7, ge=0, validation_alias="DINGSYNC_REPORTS_DETAILS_DAYS"
     )
-    #: The CLI shows tracebacks instead of one-line errors (``DINGSYNC_DEBUG=1``).
-    debug: bool = _DEBUG
+    #: Calendar days (company zone) per listing window of a full run.
+    reports_window_days: int = Field(
+        default=1, ge=1, validation_alias="DINGSYNC_REPORTS_WINDOW_DAYS"
+    )
+    #: An incremental run re-reads reports modified this long before the watermark.
+    reports_overlap_minutes: int = Field(
+        default=10, ge=0, validation_alias="DINGSYNC_REPORTS_OVERLAP_MINUTES"
+    )
+    # -- attendance sync (docs/attendance.md) --------------------------------------------------
+    #: Work dates a full run reads, ending yesterday (company zone).
+    attendance_days: int = Field(default=7, ge=1, validation_alias="DINGSYNC_ATTENDANCE_DAYS")
+    #: An incremental run re-reads from this many days before the latest synced work date.
+    attendance_recent_days: int = Field(
+        default=3, ge=1, validation_alias="DINGSYNC_ATTENDANCE_RECENT_DAYS"
+    )
+    #: Also sync report columns and their per-day values (one call per person per month).
+    attendance_columns: bool = Field(default=False, validation_alias="DINGSYNC_ATTENDANCE_COLUMNS")
+    # -- approvals sync (docs/approvals.md) ----------------------------------------------------
+    #: Calendar days (company zone) before today that a full run lists.
+    approvals_history_days: int = Field(
+        default=30, ge=1, validation_alias="DINGSYNC_APPROVALS_HISTORY_DAYS"
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -186,8 +186,17 @@ def test_leave_windows_open_or_explicit() -> None:
     # right at the 365-day limit: explicit windows, so DingTalk's clock cannot reject it
     edge = _leave_windows(now - timedelta(days=365), None)
     assert all(e is not None for _, e in edge)
-    naive = _leave_windows(datetime(2020, 1, 1), datetime(2020, 2, 1))
-    assert naive == [(datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 2, 1, tzinfo=UTC))]
+    month = _leave_windows(datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 2, 1, tzinfo=UTC))
+    assert month == [(datetime(2020, 1, 1, tzinfo=UTC), datetime(2020, 2, 1, tzinfo=UTC))]
+    two_years = _leave_windows(datetime(2020, 1, 1, tzinfo=UTC), datetime(2022, 1, 1, tzinfo=UTC))
+    assert [e - s for s, e in two_years] == [
+        timedelta(days=365),
+        timedelta(days=365),
+        timedelta(days=1),
+    ]
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(two_years))  # no gap
+    with pytest.raises(ValueError):  # one rule for naive datetimes: refused
+        _leave_windows(datetime(2020, 1, 1), datetime(2020, 2, 1))
 
 
 async def test_dimission_infos_split_in_50s(fake: FakeDingTalk, make_client: ClientFactory) -> None:

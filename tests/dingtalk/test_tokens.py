@@ -95,10 +95,11 @@ async def test_new_family_invalid_authentication_triggers_refresh(
     assert client.calls["/v1.0/contact/empLeaveRecords"] == 3
 
 
-async def test_refresh_only_once_then_token_error(
+async def test_token_handed_back_and_rejected_again_fails(
     fake: FakeDingTalk, make_client: ClientFactory
 ) -> None:
-    """A token the server keeps rejecting: one refresh, one retry, then TokenError."""
+    """DingTalk rejects a token and hands the same one back when asked: retrying with it is
+    pointless, so the call fails after one renewal attempt (no retry with the rejected token)."""
 
     def always_88(r: Req) -> dict[str, Any]:
         return {"errcode": 88, "sub_code": "40014", "sub_msg": "不合法的access_token"}
@@ -108,8 +109,32 @@ async def test_refresh_only_once_then_token_error(
     with pytest.raises(TokenError) as info:
         await client.contacts.count_users()
     assert info.value.reason == "40014"
-    assert client.calls["/topapi/user/count"] == 2
-    assert fake.token_requests == 2  # the first fetch and the one refresh
+    assert client.calls["/topapi/user/count"] == 1
+    assert fake.token_requests == 2  # the first fetch and the renewal (same token back)
+
+
+async def test_token_invalidated_again_and_again_is_renewed_each_time(
+    fake: FakeDingTalk, make_client: ClientFactory
+) -> None:
+    """Each rejection with a newer token renews again, up to ``max_retries`` renewals."""
+    rejections = {"left": 4}
+
+    def flaky(r: Req) -> dict[str, Any]:
+        if rejections["left"] > 0:
+            rejections["left"] -= 1
+            fake.invalidate_tokens()  # the server forgets every token: the next fetch is new
+            return {"errcode": 88, "sub_code": "40014", "sub_msg": "不合法的access_token"}
+        return COUNT_OK
+
+    fake.route("POST", "/topapi/user/count", flaky)
+    client = make_client(max_retries=4)
+    assert await client.contacts.count_users() == 42
+    assert client.calls["/topapi/user/count"] == 5
+    assert fake.token_requests == 5
+    # one renewal more than the budget fails
+    rejections["left"] = 5
+    with pytest.raises(TokenError):
+        await client.contacts.count_users()
 
 
 async def test_concurrent_token_errors_refresh_once(

@@ -200,7 +200,7 @@ def test_incremental_repulls_the_last_days(sandbox: SandboxServer, synced: Engin
         # 3 recent days: one date window per user chunk, no more.
         chunks = -(-len(world.by_user) // 50)
         assert result.api_calls.get("/topapi/attendance/schedule/listbyusers") == chunks  # type: ignore[attr-defined]
-        assert wm["end"] == end.isoformat()
+        assert wm == {"cursor": end.isoformat()}  # the latest synced work date
     finally:
         point.result_id, point.time_result, point.minutes, point.user_ms, pd._rows = old
         asyncio.run(sync_all(sandbox, synced, contacts=False, columns=True, days=3, end=end))

@@ -100,7 +100,7 @@ def test_incremental_picks_up_an_edit_with_few_calls(engine: Engine) -> None:
         before = _strip(_stored(engine, corp))
         with engine.connect() as conn:
             watermark = repo.get_watermark(conn, corp, "reports")
-        assert isinstance(watermark, dict) and watermark["until_ms"] > 0
+        assert isinstance(watermark, dict) and watermark["cursor"] > 0  # epoch ms
 
         target = _area(sb).world.reports[len(_area(sb).world.reports) // 2]
         edited = httpx.post(
@@ -125,7 +125,7 @@ def test_incremental_picks_up_an_edit_with_few_calls(engine: Engine) -> None:
         assert _same_instant(row["modified_time"], edited["modified_time"])
         with engine.connect() as conn:
             later = repo.get_watermark(conn, corp, "reports")
-        assert later["until_ms"] >= watermark["until_ms"]
+        assert later["cursor"] >= watermark["cursor"]
 
 
 def test_a_report_whose_lists_fail_is_stored_and_marked(engine: Engine) -> None:

@@ -6,7 +6,12 @@ API groups (``contacts``, ``auth``) are thin: each method is one endpoint built 
 - **Token**: one cached app token per appKey, single-flight refresh, optional shared
   :class:`~dingsync.dingtalk.tokens.TokenStore`; on a token error (40014, 42001, 40001, 33001,
   40000 bare or as 88 ``sub_code``; new-family 400 ``InvalidAuthentication``/401) the token is
-  dropped, refreshed once and the call retried once.
+  renewed (single flight per token generation: concurrent rejections of one token cause one
+  fetch) and the call retried, as long as each retry carries a newer token than the one
+  rejected, up to ``max_retries`` renewals caused by the call (at least one; adopting a
+  newer token another call fetched is free). DingTalk invalidating
+  tokens now and then never fails a call; a token DingTalk keeps handing back and rejecting
+  does.
 - **Rate limits**: every request waits for a slot of its (app, path) moving window.
 - **Retries**: rate-limit codes, -1/400001, 5xx and network failures back off exponentially with
   full jitter, up to ``max_retries``; then the error is raised — a page is never skipped.
@@ -327,13 +332,15 @@ class DingTalkClient:
     ) -> dict[str, Any]:
         attempt = 0
         rate_limited = 0
-        refreshed = False
+        renewals = 0
         while True:
             self._check_ban(path)
-            token = await self._tokens.get() if auth else None
+            token: str | None = None
             retry_after: float | None = None
             try:
                 async with self.limiter.slot(path):
+                    # Taken once the slot is ours, so the token is as fresh as can be when sent.
+                    token = await self._tokens.get() if auth else None
                     status, body, headers = await self._send(
                         family, method, path, params, json, token
                     )
@@ -350,12 +357,17 @@ class DingTalkClient:
                 retry_after = _retry_after(headers)
             assert err is not None
             self._scrub_error(err, token)
-            if isinstance(err, TokenError) and auth and token is not None and not refreshed:
-                refreshed = True
-                self.retries[path] += 1
-                log.info("dingtalk %s: token rejected (%s); refreshing once", path, err.reason)
-                await self._tokens.invalidate(token)
-                continue
+            if isinstance(err, TokenError) and auth and token is not None:
+                budget = max(1, self.max_retries)  # one renewal even when retries are off
+                newer, fetched = await self._tokens.renew(token)
+                # Adopting a generation another call already fetched costs nothing: only the
+                # renewals this call causes count against the budget.
+                if newer != token and (not fetched or renewals < budget):
+                    renewals += fetched
+                    self.retries[path] += 1
+                    log.info("dingtalk %s: token rejected (%s); renewed", path, err.reason)
+                    continue
+                raise err
             if isinstance(err, IPBannedError):
                 if self.ip_ban_cooldown > 0:
                     self._banned_until = time.monotonic() + self.ip_ban_cooldown

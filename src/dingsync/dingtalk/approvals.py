@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from dingsync.dingtalk.errors import NotFoundError, PermissionDeniedError
 from dingsync.dingtalk.models.approvals import FormSchema, ProcessInstance, ProcessTemplate
 from dingsync.dingtalk.paging import Marker, Pager, cursor_pager, next_token_pager
+from dingsync.timeutil import split_datetimes, to_ms
 
 if TYPE_CHECKING:
     from dingsync.dingtalk._base import DingTalkClient
@@ -51,33 +52,14 @@ PATH_TEMPLATES_OLD = "/topapi/process/listbyuserid"
 PATH_SCHEMA_V1 = "/v1.0/workflow/forms/schemas/processCodes"
 
 
-def to_ms(moment: datetime) -> int:
-    """Aware datetime (naive = UTC) → epoch ms."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
-
-
 def split_windows(
     start: datetime, end: datetime, span: timedelta = WINDOW
 ) -> list[tuple[datetime, datetime]]:
-    """``[start, end]`` cut into consecutive inclusive windows of at most ``span``; each window
-    ends 1 ms before the next one starts, so every instant belongs to exactly one window.
-    A 300-day range gives 3 windows (120 + 120 + 60 days)."""
-    if end < start:
-        return []
-    out: list[tuple[datetime, datetime]] = []
-    cur = start
-    step = timedelta(milliseconds=1)
-    while cur <= end:
-        stop = min(cur + span, end)
-        if stop < end:
-            out.append((cur, stop - step))
-            cur = stop
-        else:
-            out.append((cur, end))
-            break
-    return out
+    """``[start, end]`` cut into consecutive inclusive windows covering less than ``span`` each
+    (:func:`dingsync.timeutil.split_datetimes`): each window ends 1 ms before the next one
+    starts, so every instant belongs to exactly one window. A 300-day range gives 3 windows
+    (120 + 120 + 60 days); a reversed range none. Naive datetimes raise ``ValueError``."""
+    return split_datetimes(start, end, span)
 
 
 class ApprovalsAPI:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import dingsync.timeutil as timeutil
 from dingsync.dingtalk.models.attendance import (
-    GMT8,
     AttendanceColumn,
     AttendanceGroup,
     AttendanceRecord,
@@ -64,38 +64,24 @@ GROUPS_PAGE = 10
 #: ``listschedule`` page size (max 200).
 DAY_SCHEDULE_PAGE = 200
 
-WIRE_FORMAT = "%Y-%m-%d %H:%M:%S"
-
 
 def gmt8_string(day: date | datetime, *, end_of_day: bool = False) -> str:
-    """``yyyy-MM-dd HH:mm:ss`` in GMT+8. A ``date`` gives 00:00:00 (or 23:59:59 with
-    ``end_of_day``); an aware ``datetime`` is converted to GMT+8 (a naive one is refused)."""
+    """``yyyy-MM-dd HH:mm:ss`` in GMT+8 (the wire's zone). A ``date`` gives 00:00:00 (or
+    23:59:59 with ``end_of_day``); an aware ``datetime`` is converted to GMT+8 (a naive one is
+    refused)."""
     if isinstance(day, datetime):
-        if day.tzinfo is None:
-            raise ValueError(f"naive datetime {day!r}: give it a timezone")
-        return day.astimezone(GMT8).strftime(WIRE_FORMAT)
-    clock = time(23, 59, 59) if end_of_day else time(0, 0, 0)
-    return datetime.combine(day, clock).strftime(WIRE_FORMAT)
+        return timeutil.format_ms(timeutil.to_ms(day))
+    return timeutil.format_ms(gmt8_ms(day, end_of_day=end_of_day))
 
 
 def gmt8_ms(day: date, *, end_of_day: bool = False) -> int:
     """Epoch ms of ``day`` 00:00:00 GMT+8 (or 23:59:59.000 with ``end_of_day``)."""
-    clock = time(23, 59, 59) if end_of_day else time(0, 0, 0)
-    return int(datetime.combine(day, clock, tzinfo=GMT8).timestamp() * 1000)
+    start = timeutil.day_start_ms(day, timeutil.WIRE_TZ)
+    return start + (timeutil.DAY_MS - 1000 if end_of_day else 0)
 
 
-def date_windows(start: date, end: date, days: int) -> list[tuple[date, date]]:
-    """``start..end`` (inclusive) cut into consecutive windows of at most ``days`` days,
-    each inclusive: ``(d1, d1 + days - 1), …``. Empty when ``end < start``."""
-    if days < 1:
-        raise ValueError("days must be at least 1")
-    out: list[tuple[date, date]] = []
-    cur = start
-    while cur <= end:
-        last = min(end, cur + timedelta(days=days - 1))
-        out.append((cur, last))
-        cur = last + timedelta(days=1)
-    return out
+#: Work dates cut into windows of at most ``days`` (:func:`dingsync.timeutil.split_dates`).
+date_windows = timeutil.split_dates
 
 
 def batches(items: Iterable[T], size: int) -> list[list[T]]:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import dingsync.timeutil as timeutil
 from dingsync.dingtalk.models.admins import Admin, AdminScope, LegacyAdminList
 from dingsync.dingtalk.models.departments import (
     Department,
@@ -84,10 +85,8 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def iso_utc(moment: datetime) -> str:
-    """``YYYY-MM-DDTHH:mm:ssZ`` in UTC (naive datetimes are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``YYYY-MM-DDTHH:mm:ssZ`` in UTC (naive datetimes raise ``ValueError``)."""
+    return timeutil.format_ms(timeutil.to_ms(moment), "%Y-%m-%dT%H:%M:%SZ", UTC)
 
 
 class ContactsAPI:
@@ -458,9 +457,11 @@ def _clamp(size: int, cap: int) -> int:
 
 def _leave_windows(start: datetime, end: datetime | None) -> list[tuple[datetime, datetime | None]]:
     """Consecutive windows of at most 365 days on whole seconds (the wire format has no
-    fractions, so a window never grows past 365 days by rounding). Without ``end`` and a
+    fractions, so a window never grows past 365 days by rounding), each ending where the next
+    starts (a record on the boundary is yielded once by the caller). Without ``end`` and a
     ``start`` comfortably within the last 365 days: one open window, DingTalk's own default;
-    otherwise explicit windows up to ``end`` (default now)."""
+    otherwise explicit windows up to ``end`` (default now). Naive datetimes raise
+    ``ValueError``."""
     start = _whole_second(start, up=False)
     now = datetime.now(UTC)
     if end is None:
@@ -470,19 +471,14 @@ def _leave_windows(start: datetime, end: datetime | None) -> list[tuple[datetime
     end = _whole_second(end, up=True)
     if end <= start:
         return [(start, end)]
-    windows: list[tuple[datetime, datetime | None]] = []
-    cursor = start
-    while cursor < end:
-        w_end = min(cursor + LEAVE_WINDOW, end)
-        windows.append((cursor, w_end))
-        cursor = w_end
-    return windows
+    # Whole seconds split by the one splitter: [a, b] inclusive seconds → [a, b + 1) on the wire.
+    span = int(LEAVE_WINDOW.total_seconds())
+    seconds = timeutil.split_ms(int(start.timestamp()), int(end.timestamp()) - 1, span)
+    return [(timeutil.from_ms(a * 1000), timeutil.from_ms((b + 1) * 1000)) for a, b in seconds]
 
 
 def _whole_second(moment: datetime, *, up: bool) -> datetime:
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    moment = moment.astimezone(UTC)
+    moment = timeutil.from_ms(timeutil.to_ms(moment))  # aware UTC; naive → ValueError
     floor = moment.replace(microsecond=0)
     if up and floor != moment:
         return floor + timedelta(seconds=1)

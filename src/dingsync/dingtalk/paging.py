@@ -42,6 +42,16 @@ class Pager(Generic[T]):
         self._fetch_page = fetch_page
         self._first = first
 
+    @property
+    def first(self) -> Marker:
+        """The marker of the first page (JSON-able for every DingTalk paging style)."""
+        return self._first
+
+    async def page(self, marker: Marker) -> Page[T]:
+        """The one page at ``marker`` (the first page's, or a ``Page.next`` seen before — e.g.
+        stored in a checkpoint so a resumed sync goes on from that page)."""
+        return await self._fetch_page(marker)
+
     async def pages(self) -> AsyncIterator[Page[T]]:
         """Yield each page in order."""
         marker: Marker = self._first

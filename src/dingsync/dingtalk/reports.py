@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import dingsync.timeutil as timeutil
 from dingsync.dingtalk.models.reports import (
     Report,
     ReportComment,
@@ -49,28 +50,18 @@ Moment = int | datetime
 
 
 def to_ms(moment: Moment) -> int:
-    """Epoch ms for ``int`` (taken as ms) or an aware datetime (naive → ``ValueError``)."""
-    if isinstance(moment, datetime):
-        if moment.tzinfo is None:
-            raise ValueError("naive datetime: give it a timezone")
-        return int(moment.timestamp() * 1000)
-    return int(moment)
+    """Epoch ms for ``int`` (taken as ms) or an aware datetime (naive → ``ValueError``, the
+    rule of :func:`dingsync.timeutil.to_ms`)."""
+    return timeutil.to_ms(moment) if isinstance(moment, datetime) else int(moment)
 
 
 def split_windows(start: Moment, end: Moment, span_ms: int = WINDOW_MS) -> list[tuple[int, int]]:
-    """``[start, end]`` (ms, both inclusive) cut into consecutive, non-overlapping windows of at
-    most ``span_ms``: ``[(s0, e0), (e0 + 1, e1), …]``. An empty or reversed range gives one
-    window as given (DingTalk answers it)."""
+    """``[start, end]`` (ms, both inclusive) cut into consecutive, non-overlapping windows
+    spanning at most ``span_ms`` (``e - s <= span_ms``: DingTalk's 180-day check is inclusive):
+    ``[(s0, e0), (e0 + 1, e1), …]`` (:func:`dingsync.timeutil.split_ms`). An empty or reversed
+    range gives one window as given (DingTalk answers it with nothing)."""
     s, e = to_ms(start), to_ms(end)
-    if e <= s:
-        return [(s, e)]
-    windows: list[tuple[int, int]] = []
-    cur = s
-    while cur <= e:
-        w_end = min(cur + span_ms, e)
-        windows.append((cur, w_end))
-        cur = w_end + 1
-    return windows
+    return timeutil.split_ms(s, e, span_ms + 1) if e > s else [(s, e)]
 
 
 def _drop_none(data: dict[str, Any]) -> dict[str, Any]:

@@ -136,23 +136,46 @@ class TokenCache:
             token = self._fresh()
             if token is not None:
                 return token.value
-            stored = await self._store_get()
-            if stored is not None:
-                # Another process fetched it; its lifetime is at least what remains now.
-                self._remember(stored, stored.expires_at - self._clock())
-                token = self._fresh()
-                if token is not None:
-                    return token.value
-            value, lifetime = await self._fetch()
-            self.fetches += 1
-            token = CachedToken(value, self._clock() + lifetime)
-            self._remember(token, lifetime)
-            await self._store_set(token)
-            # Even when the margin exceeds a tiny lifetime, the value just fetched is used once.
-            return token.value
+            return await self._load(rejected=None)
+
+    async def renew(self, rejected: str) -> tuple[str, bool]:
+        """A value to use instead of ``rejected`` (one DingTalk refused) and whether this call
+        fetched it. Single flight per generation: the first caller holding ``rejected`` drops
+        it and fetches (``True``); callers rejected with the same value meanwhile get that newer
+        value (``False``). The value equals ``rejected`` only when DingTalk hands the same token
+        back (then retrying is pointless).
+        """
+        async with self._lock:
+            token = self._fresh()
+            if token is not None and token.value != rejected:
+                return token.value, False  # another caller already renewed this generation
+            await self._drop(rejected)
+            return await self._load(rejected=rejected), True
+
+    async def _load(self, rejected: str | None) -> str:
+        """Adopt the shared store's value (unless it is ``rejected``) or fetch one; under the
+        lock."""
+        stored = await self._store_get()
+        if stored is not None and stored.value != rejected:
+            # Another process fetched it; its lifetime is at least what remains now.
+            self._remember(stored, stored.expires_at - self._clock())
+            token = self._fresh()
+            if token is not None:
+                return token.value
+        value, lifetime = await self._fetch()
+        self.fetches += 1
+        token = CachedToken(value, self._clock() + lifetime)
+        self._remember(token, lifetime)
+        await self._store_set(token)
+        # Even when the margin exceeds a tiny lifetime, the value just fetched is used once.
+        return token.value
 
     async def invalidate(self, value: str) -> None:
         """Drop ``value`` from memory and the store — only if it is still the current one."""
+        async with self._lock:
+            await self._drop(value)
+
+    async def _drop(self, value: str) -> None:
         if self._current is not None and self._current.value == value:
             self._current = None
             self._refresh_at = 0.0

@@ -15,22 +15,24 @@ Plan:
 3. Incremental runs (``dingsync sync --incremental`` once a watermark exists, or
    ``incremental=True``): the range starts at the watermark minus :data:`OVERLAP`; ids already
    stored and finished are not fetched again; every stored instance still running is
-   re-fetched. The watermark (end of the listed range, epoch ms) is stored last.
+   re-fetched. The engine stores the watermark (``{"cursor": end of the listed range}``) last.
 
-A full run reads ``history_days`` back: calendar days before today in Asia/Shanghai (default
-30, the sandbox's history; DingTalk allows 365). The run's range is checkpointed first, so a
-resumed run lists the same windows.
+A full run reads ``history_days`` back: calendar days before today in the company's zone
+(default 30, the sandbox's history; DingTalk allows 365). An
+:class:`~dingsync.sync.incremental.IncrementalEntity`: its range is frozen when the run starts,
+so a resumed run lists the same windows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection
 
+from dingsync.config import Settings
 from dingsync.dingtalk import NotFoundError, PermissionDeniedError
 from dingsync.dingtalk.errors import InvalidArgumentError
 from dingsync.dingtalk.models.approvals import (
@@ -41,6 +43,8 @@ from dingsync.dingtalk.models.approvals import (
 )
 from dingsync.store import repo, repo_approvals
 from dingsync.sync.engine import SyncContext
+from dingsync.sync.incremental import IncrementalEntity, Plan
+from dingsync.timeutil import SHANGHAI, day_start_ms, from_ms, local_date, to_ms
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +53,6 @@ TEMPLATES = "approvals.templates"
 WINDOWS = "approvals.windows"
 DETAILS = "approvals.details"
 RUNNING = "approvals.running"
-WATERMARK = "approvals.watermark"
 
 #: Instances fetched and written per unit of work.
 CHUNK = 100
@@ -58,14 +61,13 @@ IN_FLIGHT = 200
 #: An incremental run re-lists this much before the watermark (late-indexed instances).
 OVERLAP = timedelta(minutes=30)
 DEFAULT_HISTORY_DAYS = 30
-SHANGHAI = timezone(timedelta(hours=8))
 
 
-def history_start(now: datetime, days: int) -> datetime:
-    """Start of a full run: midnight (Asia/Shanghai) ``days`` calendar days before today."""
-    local = now.astimezone(SHANGHAI)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return (midnight - timedelta(days=days)).astimezone(UTC)
+def history_start(now: datetime, days: int, tz: tzinfo = SHANGHAI) -> datetime:
+    """Start of a full run: midnight (``tz``, the company's zone) ``days`` calendar days before
+    today, as aware UTC."""
+    today = local_date(to_ms(now), tz)
+    return from_ms(day_start_ms(today - timedelta(days=days), tz))
 
 
 def _none_if_empty(value: Any) -> Any:
@@ -113,7 +115,7 @@ def template_row(corp_id: str, tpl: ProcessTemplate, schema: FormSchema | None) 
 def repo_from_ms(value: Any) -> datetime | None:
     """Epoch ms (Number or String) → aware UTC; anything else → ``None``."""
     try:
-        return datetime.fromtimestamp(int(str(value)) / 1000, UTC) if value else None
+        return from_ms(int(str(value))) if value else None
     except ValueError:
         return None
 
@@ -218,15 +220,18 @@ def instance_bundle(corp_id: str, process_code: str, inst: ProcessInstance) -> d
 # --------------------------------------------------------------------------------------------
 # The entity
 # --------------------------------------------------------------------------------------------
-class ApprovalsSync:
+class ApprovalsSync(IncrementalEntity):
     """The approvals entity.
 
-    ``history_days``: how far back a full run lists (default 30, the sandbox's history);
-    ``incremental``: ``None`` = follow the run's kind (``dingsync sync --incremental``),
-    ``True``/``False`` to force; ``process_codes``: only these templates.
+    ``history_days``: how far back a full run lists (calendar days of the company's zone before
+    today; default 30, the sandbox's history); ``incremental``: ``None`` = follow the run's kind
+    (``dingsync sync --incremental``), ``True``/``False`` to force; ``process_codes``: only these
+    templates. Cursor: epoch ms listed up to; overlap: :data:`OVERLAP`.
     """
 
     name = ENTITY
+    cursor = "ms"
+    overlap = int(OVERLAP.total_seconds() * 1000)
 
     def __init__(
         self,
@@ -237,8 +242,27 @@ class ApprovalsSync:
     ) -> None:
         self.history_days = history_days
         self.incremental = incremental
+        self.mode = None if incremental is None else ("incremental" if incremental else "full")
         self.process_codes = process_codes
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ApprovalsSync:
+        """The entity as ``DINGSYNC_APPROVALS_HISTORY_DAYS`` configures it."""
+        return cls(history_days=settings.approvals_history_days)
+
+    # -- the range ---------------------------------------------------------------------------
+    def range_end(self, now_ms: int, tz: tzinfo) -> int:
+        """The run's ``now``, to the second."""
+        return now_ms - now_ms % 1000
+
+    def full_start(self, end: Any, now_ms: int, tz: tzinfo) -> int:
+        """Midnight ``history_days`` before today (see :func:`history_start`)."""
+        return to_ms(history_start(from_ms(int(end)), self.history_days, tz))
+
+    def incremental_start(self, full_start: Any, from_watermark: Any) -> int:
+        """The watermark minus the overlap, but not before the full run's start."""
+        return max(int(full_start), int(from_watermark))
 
     # -- summary -----------------------------------------------------------------------------
     def summary(self, conn: Connection, corp_id: str) -> dict[str, int]:
@@ -246,8 +270,8 @@ class ApprovalsSync:
         return repo_approvals.counts(conn, corp_id)
 
     # -- run ---------------------------------------------------------------------------------
-    async def run(self, ctx: SyncContext) -> None:
-        """Templates, then per template windows → details; then running instances; watermark."""
+    async def run_units(self, ctx: SyncContext, plan: Plan) -> None:
+        """Templates, then per template windows → details; then running instances."""
         # Detail calls in flight: enough to fill DingTalk's QPS at any sane latency, few enough
         # that tens of thousands of ids do not become tens of thousands of waiting calls.
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
@@ -255,43 +279,15 @@ class ApprovalsSync:
         codes = [t["process_code"] for t in templates]
         if self.process_codes is not None:
             codes = [c for c in codes if c in self.process_codes]
-        start, end, incremental = await self._range(ctx)
+        start_ms, end_ms = plan.ms
+        start, end = from_ms(start_ms), from_ms(end_ms)
         async with asyncio.TaskGroup() as tg:
             for code in codes:
-                tg.create_task(self._template_instances(ctx, tg, code, start, end, incremental))
-            if incremental:
-                tg.create_task(self._running(ctx, tg))
-        await self._finish(ctx, end)
-
-    async def _range(self, ctx: SyncContext) -> tuple[datetime, datetime, bool]:
-        def read(conn: Connection) -> tuple[Any, Any]:
-            run = repo.get_sync_run(conn, ctx.run_id) or {}
-            return repo.get_watermark(conn, ctx.corp_id, ENTITY), run
-
-        watermark, run = await ctx.write(read)
-        state = ctx.load_done(WATERMARK).get("range")
-        if state:  # a resumed run keeps its range, so its window keys stay the same
-            return (
-                datetime.fromtimestamp(state["start"] / 1000, UTC),
-                datetime.fromtimestamp(state["end"] / 1000, UTC),
-                bool(state["incremental"]),
-            )
-        incremental = self.incremental
-        if incremental is None:
-            incremental = run.get("kind") == "incremental"
-        end = datetime.now(UTC).replace(microsecond=0)
-        start = history_start(end, self.history_days)
-        mark = (watermark or {}).get("listed_to_ms") if isinstance(watermark, dict) else None
-        if incremental and mark:
-            start = max(start, datetime.fromtimestamp(int(mark) / 1000, UTC) - OVERLAP)
-        incremental = bool(incremental and mark)
-        rng = {
-            "start": int(start.timestamp() * 1000),
-            "end": int(end.timestamp() * 1000),
-            "incremental": incremental,
-        }
-        await ctx.commit_unit(WATERMARK, "range", lambda conn: None, rng)
-        return start, end, incremental
+                tg.create_task(
+                    self._template_instances(ctx, tg, code, start, end, plan.incremental)
+                )
+            if plan.incremental:
+                tg.create_task(self._running(ctx, tg, start_ms))
 
     async def _templates(self, ctx: SyncContext) -> list[dict[str, Any]]:
         client = ctx.client
@@ -443,7 +439,7 @@ class ApprovalsSync:
             ctx.counts["approval_instances"] += len(insts)
         ctx.progress.advance(DETAILS)
 
-    async def _running(self, ctx: SyncContext, tg: asyncio.TaskGroup) -> None:
+    async def _running(self, ctx: SyncContext, tg: asyncio.TaskGroup, start_ms: int) -> None:
         """Re-fetch every stored instance still in approval (it may have finished since)."""
         ids = await ctx.write(
             lambda c: repo_approvals.unfinished_instance_ids(c, ctx.corp_id, None)
@@ -452,25 +448,13 @@ class ApprovalsSync:
             allowed = await ctx.write(lambda c: _codes_of(c, ctx.corp_id, ids))
             ids = [i for i in ids if allowed.get(i) in self.process_codes]
         # Running instances inside the listed range are re-read by their window already.
-        state = ctx.load_done(WATERMARK).get("range") or {}
-        in_range = await ctx.write(
-            lambda c: _created_since(c, ctx.corp_id, ids, state.get("start"))
-        )
+        in_range = await ctx.write(lambda c: _created_since(c, ctx.corp_id, ids, start_ms))
         ids = [i for i in ids if i not in in_range]
         chunks = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
         ctx.progress.add_total(DETAILS, len(chunks))
         for n, chunk in enumerate(chunks):
             tg.create_task(self._details(ctx, RUNNING, str(n), None, chunk))
         ctx.counts["approval_running_refetched"] += len(ids)
-
-    async def _finish(self, ctx: SyncContext, end: datetime) -> None:
-        mark = {"listed_to_ms": int(end.timestamp() * 1000)}
-
-        def write(conn: Connection) -> None:
-            repo.set_watermark(conn, ctx.corp_id, ENTITY, mark)
-
-        if not ctx.is_done(WATERMARK, "set"):
-            await ctx.commit_unit(WATERMARK, "set", write, mark)
 
 
 def _codes_of(conn: Connection, corp_id: str, ids: list[str]) -> dict[str, str]:
@@ -515,7 +499,7 @@ def _created_since(conn: Connection, corp_id: str, ids: list[str], start_ms: Any
 
     if not start_ms:
         return set()
-    since = datetime.fromtimestamp(int(start_ms) / 1000, UTC)
+    since = from_ms(int(start_ms))
     out: set[str] = set()
     for chunk in repo._in_chunks(conn, ids):
         out.update(

@@ -1,7 +1,8 @@
 """Attendance sync (考勤): groups, schedules, results, punches, leave and report columns.
 
-Plan, for every active person (``users.status = 'active'``, from the directory sync) and the
-work dates ``start..end`` (Asia/Shanghai):
+An :class:`~dingsync.sync.incremental.IncrementalEntity` with a work-date cursor. Plan, for
+every active person (``users.status = 'active'``, from the directory sync; frozen with the plan)
+and the work dates ``start..end`` (calendar days of the company's zone, ``ctx.tz``):
 
 1. Groups (``getsimplegroups``) with their members and managers — one unit.
 2. One unit per chunk of ≤ 50 people × ≤ 7 work dates (DingTalk's caps, so each chunk is one
@@ -14,69 +15,63 @@ work dates ``start..end`` (Asia/Shanghai):
    per-day values (``getcolumnval``, ≤ 31 days per call) for the cross-check of the monthly
    summary. One call per person per month: off by default to keep large syncs short.
 
-Range: ``end`` is yesterday (Asia/Shanghai); a full run reads the last ``days`` work dates; an
-incremental run (``dingsync sync --incremental``) re-reads from ``recent_days`` before the end
-of the previous run's range (results change after corrections and approvals) up to ``end``.
-Defaults come from ``DINGSYNC_ATTENDANCE_DAYS`` (7), ``DINGSYNC_ATTENDANCE_RECENT_DAYS`` (3)
-and ``DINGSYNC_ATTENDANCE_COLUMNS`` (off).
+Range: ``end`` is yesterday at the run's frozen ``now``; a full run reads the last ``days`` work
+dates; an incremental run (``dingsync sync --incremental``) re-reads from ``recent_days`` before
+the watermark (the latest synced work date; results change after corrections and approvals) up
+to ``end``. :meth:`AttendanceSync.from_settings` reads ``DINGSYNC_ATTENDANCE_DAYS`` (7),
+``DINGSYNC_ATTENDANCE_RECENT_DAYS`` (3) and ``DINGSYNC_ATTENDANCE_COLUMNS`` (off) from
+:class:`dingsync.config.Settings`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import os
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+import dingsync.timeutil as timeutil
+from dingsync.config import Settings
 from dingsync.dingtalk.attendance import (
     LEAVE_MAX_USERS,
     LIST_MAX_DAYS,
     LIST_MAX_USERS,
     batches,
-    date_windows,
 )
 from dingsync.dingtalk.models.attendance import (
-    GMT8,
     AttendanceRecord,
     AttendanceResult,
     LeaveStatus,
     ScheduleItem,
     parse_gmt8,
-    work_date_of,
 )
-from dingsync.store import repo, repo_attendance
+from dingsync.store import repo_attendance
 from dingsync.store.schema import admins, from_ms, users
 from dingsync.sync.engine import SyncContext
+from dingsync.sync.incremental import IncrementalEntity, Plan
+from dingsync.timeutil import SHANGHAI, WIRE_TZ, day_start_ms, local_date, split_dates, today
 
 ENTITY = "attendance"
 DEFAULT_DAYS = 7
 DEFAULT_RECENT_DAYS = 3
 #: How far back DingTalk serves punch details (listRecord: 180 days).
 MAX_HISTORY_DAYS = 180
+#: Checkpoint key of the run's frozen list of people.
+PEOPLE_KEY = "@people"
 #: Chunks fetched at the same time (enough to keep 20 QPS busy at ~100 ms a call and more).
 CHUNK_CONCURRENCY = 16
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value.isdigit() and int(value) > 0 else default
+def day_start(day: date, tz: tzinfo = SHANGHAI) -> datetime:
+    """00:00 of ``day`` in ``tz`` as an aware UTC datetime."""
+    return timeutil.from_ms(day_start_ms(day, tz))
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def shanghai_today() -> date:
-    """Today's date in Asia/Shanghai, whatever the machine's time zone."""
-    return datetime.now(GMT8).date()
-
-
-def day_start(day: date) -> datetime:
-    """00:00 GMT+8 of ``day`` as an aware UTC datetime."""
-    return datetime.combine(day, time(0), tzinfo=GMT8).astimezone(UTC)
+def work_date_of(ms: int | None, tz: tzinfo = SHANGHAI) -> date | None:
+    """Epoch ms (a ``workDate``, a leave's start) → its calendar date in the company's zone."""
+    return None if ms is None else local_date(int(ms), tz)
 
 
 # --------------------------------------------------------------------------------------------
@@ -87,13 +82,14 @@ def _raw(model: Any) -> dict[str, Any]:
     return data
 
 
-def result_row(r: AttendanceResult) -> dict[str, Any]:
-    """An ``/attendance/list`` row → ``attendance_results`` row. A ``NotSigned`` row's
-    ``userCheckTime`` is only the base time, so it is stored as NULL (kept in ``raw``)."""
+def result_row(r: AttendanceResult, tz: tzinfo = SHANGHAI) -> dict[str, Any]:
+    """An ``/attendance/list`` row → ``attendance_results`` row (work date in ``tz``, the
+    company's zone). A ``NotSigned`` row's ``userCheckTime`` is only the base time, so it is
+    stored as NULL (kept in ``raw``)."""
     return {
         "id": r.id,
         "userid": r.user_id,
-        "work_date": r.work_day,
+        "work_date": work_date_of(r.work_date, tz),
         "check_type": r.check_type,
         "time_result": r.time_result,
         "location_result": r.location_result,
@@ -109,13 +105,13 @@ def result_row(r: AttendanceResult) -> dict[str, Any]:
     }
 
 
-def record_row(r: AttendanceRecord) -> dict[str, Any]:
-    """An ``/attendance/listRecord`` punch → ``attendance_records`` row."""
+def record_row(r: AttendanceRecord, tz: tzinfo = SHANGHAI) -> dict[str, Any]:
+    """An ``/attendance/listRecord`` punch → ``attendance_records`` row (work date in ``tz``)."""
     return {
         "id": r.id,
         "userid": r.user_id,
         "user_check_time": from_ms(r.user_check_time),
-        "work_date": work_date_of(r.work_date),
+        "work_date": work_date_of(r.work_date, tz),
         "check_type": r.check_type,
         "time_result": r.time_result,
         "location_result": r.location_result,
@@ -139,7 +135,7 @@ def schedule_row(s: ScheduleItem) -> dict[str, Any]:
     work = _gmt8_utc(s.work_date)
     return {
         "userid": s.userid,
-        "work_date": work.astimezone(GMT8).date() if work else s.work_day,
+        "work_date": work.astimezone(WIRE_TZ).date() if work else s.work_day,
         "check_type": s.check_type or "OnDuty",
         "schedule_id": s.id,
         "group_id": s.group_id,
@@ -150,14 +146,15 @@ def schedule_row(s: ScheduleItem) -> dict[str, Any]:
     }
 
 
-def leave_row(item: LeaveStatus) -> dict[str, Any]:
-    """A ``getleavestatus`` item → ``attendance_leaves`` row."""
+def leave_row(item: LeaveStatus, tz: tzinfo = SHANGHAI) -> dict[str, Any]:
+    """A ``getleavestatus`` item → ``attendance_leaves`` row (work date: the start's date in
+    ``tz``)."""
     return {
         "userid": item.userid,
         "start_time": from_ms(item.start_time),
         "end_time": from_ms(item.end_time),
         "leave_code": item.leave_code or "",
-        "work_date": work_date_of(item.start_time),
+        "work_date": work_date_of(item.start_time, tz),
         "duration_unit": item.duration_unit,
         "duration_percent": item.duration_percent,
         "hours": item.hours,
@@ -168,42 +165,56 @@ def leave_row(item: LeaveStatus) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # The entity
 # --------------------------------------------------------------------------------------------
-class AttendanceSync:
+class AttendanceSync(IncrementalEntity):
     """The ``attendance`` sync entity (see the module docstring for the plan).
 
-    ``days``: work dates of a full run (ending yesterday); ``recent_days``: how far an
-    incremental run reaches back before the previous end; ``columns``: also sync report
-    columns and their values; ``end``: last work date (default yesterday, Asia/Shanghai).
+    ``days``: work dates of a full run (ending yesterday in the company's zone, ``ctx.tz``);
+    ``recent_days``: how far an incremental run reaches back before the watermark (the latest
+    synced work date); ``columns``: also sync report columns and their values; ``end``: last
+    work date (default yesterday).
     """
 
     name = ENTITY
+    cursor = "date"
 
     def __init__(
         self,
         *,
-        days: int | None = None,
-        recent_days: int | None = None,
-        columns: bool | None = None,
+        days: int = DEFAULT_DAYS,
+        recent_days: int = DEFAULT_RECENT_DAYS,
+        columns: bool = False,
         end: date | None = None,
     ) -> None:
-        self.days = days or _env_int("DINGSYNC_ATTENDANCE_DAYS", DEFAULT_DAYS)
-        self.recent_days = recent_days or _env_int(
-            "DINGSYNC_ATTENDANCE_RECENT_DAYS", DEFAULT_RECENT_DAYS
-        )
-        self.columns = _env_flag("DINGSYNC_ATTENDANCE_COLUMNS") if columns is None else columns
+        self.days = max(1, days)
+        self.recent_days = max(1, recent_days)
+        self.overlap = self.recent_days - 1  # days re-read before the watermark, inclusive
+        self.columns = columns
         self.end = end
         self._chunk_slots = asyncio.Semaphore(CHUNK_CONCURRENCY)
 
-    # -- planning ------------------------------------------------------------------------------
-    def plan_range(self, kind: str, watermark: Any) -> tuple[date, date]:
-        """The work dates to read: ``(start, end)`` inclusive."""
-        end = self.end or shanghai_today() - timedelta(days=1)
-        start = end - timedelta(days=self.days - 1)
-        if kind == "incremental" and isinstance(watermark, dict) and watermark.get("end"):
-            last_end = date.fromisoformat(str(watermark["end"]))
-            start = min(last_end, end) - timedelta(days=self.recent_days - 1)
-        # DingTalk serves punches for 180 days and results for about half a year.
-        return max(start, end - timedelta(days=MAX_HISTORY_DAYS - 1)), end
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AttendanceSync:
+        """The entity as ``DINGSYNC_ATTENDANCE_*`` configure it (see :class:`Settings`)."""
+        return cls(
+            days=settings.attendance_days,
+            recent_days=settings.attendance_recent_days,
+            columns=settings.attendance_columns,
+        )
+
+    # -- the range -----------------------------------------------------------------------------
+    def range_end(self, now_ms: int, tz: tzinfo) -> date:
+        """``end``, else yesterday in ``tz`` at the run's ``now``."""
+        return self.end or today(tz, now=timeutil.from_ms(now_ms)) - timedelta(days=1)
+
+    def full_start(self, end: Any, now_ms: int, tz: tzinfo) -> date:
+        """``days`` work dates ending at ``end``."""
+        last: date = end
+        return last - timedelta(days=self.days - 1)
+
+    def earliest(self, end: Any) -> date:
+        """DingTalk serves punches for 180 days and results for about half a year."""
+        last: date = end
+        return last - timedelta(days=MAX_HISTORY_DAYS - 1)
 
     def _people(self, conn: Connection, corp_id: str) -> tuple[list[str], str]:
         ids = [
@@ -221,13 +232,22 @@ class AttendanceSync:
         ).scalar()
         return ids, str(op or (ids[0] if ids else ""))
 
-    async def run(self, ctx: SyncContext) -> None:
-        """Sync groups, then every chunk, leave and (optionally) column values concurrently."""
+    async def _frozen_people(self, ctx: SyncContext) -> tuple[list[str], str]:
+        """The people (and the operator) of this run, frozen like the plan: a resumed run cuts
+        the same chunks even when the directory changed in between."""
+        stored = ctx.load_done(ENTITY).get(PEOPLE_KEY)
+        if isinstance(stored, dict):
+            return list(stored["people"]), str(stored["op"])
         with ctx.engine.connect() as conn:
-            run = repo.get_sync_run(conn, ctx.run_id) or {}
-            watermark = repo.get_watermark(conn, ctx.corp_id, ENTITY)
             people, op_user = self._people(conn, ctx.corp_id)
-        start, end = self.plan_range(str(run.get("kind", "full")), watermark)
+        frozen = {"people": people, "op": op_user}
+        await ctx.commit_unit(ENTITY, PEOPLE_KEY, lambda conn: None, frozen)
+        return people, op_user
+
+    async def run_units(self, ctx: SyncContext, plan: Plan) -> None:
+        """Groups, then every chunk, leave and (optionally) column values concurrently."""
+        start, end = plan.dates
+        people, op_user = await self._frozen_people(ctx)
         if not people:
             return
         # A few chunks at a time, not all: each pages sequentially, so all chunks at once would
@@ -237,7 +257,7 @@ class AttendanceSync:
         chunks = [
             (group, a, b)
             for group in batches(people, LIST_MAX_USERS)
-            for a, b in date_windows(start, end, LIST_MAX_DAYS)
+            for a, b in split_dates(start, end, LIST_MAX_DAYS)
         ]
         leave_groups = batches(people, LEAVE_MAX_USERS)
         tasks: list[Any] = [self._groups(ctx, op_user, start, end)]
@@ -249,22 +269,6 @@ class AttendanceSync:
             total += 1 + len(people)
         ctx.progress.add_total(ENTITY, total)
         await ctx.gather(tasks)
-
-        def mark(conn: Connection) -> None:
-            # The watermark is the latest work date ever synced: a narrow re-sync of older
-            # days must not pull the next incremental run back.
-            last = repo.get_watermark(conn, ctx.corp_id, ENTITY)
-            latest = end
-            if isinstance(last, dict) and last.get("end"):
-                latest = max(end, date.fromisoformat(str(last["end"])))
-            repo.set_watermark(
-                conn,
-                ctx.corp_id,
-                ENTITY,
-                {"end": latest.isoformat(), "last_run_start": start.isoformat()},
-            )
-
-        await ctx.write(mark)
 
     # -- units ---------------------------------------------------------------------------------
     async def _groups(self, ctx: SyncContext, op_user: str, start: date, end: date) -> None:
@@ -331,7 +335,7 @@ class AttendanceSync:
             results, schedules, records = data
             cid = ctx.corp_id
             ctx.counts["attendance_results"] += repo_attendance.replace_results(
-                conn, cid, people, a, b, [result_row(r) for r in results]
+                conn, cid, people, a, b, [result_row(r, ctx.tz) for r in results]
             )
             ctx.counts["attendance_schedules"] += repo_attendance.replace_schedules(
                 conn, cid, people, a, b, [schedule_row(s) for s in schedules]
@@ -340,9 +344,9 @@ class AttendanceSync:
                 conn,
                 cid,
                 people,
-                day_start(a),
-                day_start(punch_to + timedelta(days=1)),
-                [record_row(r) for r in records],
+                day_start(a, ctx.tz),
+                day_start(punch_to + timedelta(days=1), ctx.tz),
+                [record_row(r, ctx.tz) for r in records],
             )
 
         await ctx.unit(ENTITY, f"chunk:{a}:{b}:{people[0]}:{people[-1]}", fetch, write)
@@ -357,9 +361,9 @@ class AttendanceSync:
                 conn,
                 ctx.corp_id,
                 people,
-                day_start(start),
-                day_start(end + timedelta(days=1)),
-                [leave_row(i) for i in items],
+                day_start(start, ctx.tz),
+                day_start(end + timedelta(days=1), ctx.tz),
+                [leave_row(i, ctx.tz) for i in items],
             )
 
         await ctx.unit(ENTITY, f"leaves:{start}:{end}:{people[0]}:{people[-1]}", fetch, write)

@@ -60,6 +60,7 @@ from dingsync.dingtalk.models.events import plausible_ms
 from dingsync.store import repo, repo_events, repo_roles
 from dingsync.store.schema import from_ms
 from dingsync.sync.engine import SyncContext
+from dingsync.timeutil import from_ms as ms_to_utc
 
 log = logging.getLogger(__name__)
 
@@ -254,8 +255,7 @@ class ContactsSync:
         """Full: walk departments and members concurrently with admins and roles, then leavers
         and the final marks. Incremental: the same when a full compare is due, else admins,
         roles and new leavers."""
-        started_ms = int(datetime.now(UTC).timestamp() * 1000)
-        plan = await self._plan(ctx, started_ms)
+        plan = await self._plan(ctx, ctx.clock())
         ctx.counts["contacts_full_compare"] = int(plan["walk"])
         async with asyncio.TaskGroup() as tg:
             if plan["walk"]:
@@ -267,10 +267,9 @@ class ContactsSync:
         if self.include_leavers:
             since_ms = plan.get("leavers_since_ms")
             since = (
-                datetime.fromtimestamp(since_ms / 1000, UTC)
+                ms_to_utc(since_ms)
                 if since_ms is not None
-                else datetime.fromtimestamp(plan["started_ms"] / 1000, UTC)
-                - timedelta(days=self.leavers_since_days)
+                else ms_to_utc(plan["started_ms"]) - timedelta(days=self.leavers_since_days)
             )
             await self._leavers(
                 ctx, since, walked=bool(plan["walk"]), incremental=since_ms is not None

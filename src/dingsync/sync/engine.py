@@ -1,9 +1,12 @@
 """The one shape every synced entity fills in: plan, fetch, write with a checkpoint, remember.
 
-A sync run is a row in ``sync_runs``. Each entity (contacts now; reports, attendance and
-approvals later) is a :class:`SyncEntity` whose ``run`` uses the :class:`SyncContext` for the parts
-that must not be written twice: the checkpointed unit of work (:meth:`SyncContext.unit`), the
-serialised database writer, bounded concurrency, progress and counters.
+A sync run is a row in ``sync_runs``. Each entity is a :class:`SyncEntity` whose ``run`` uses the
+:class:`SyncContext` for the parts that must not be written twice: the frozen plan and the
+watermark (:meth:`SyncContext.plan`, :meth:`SyncContext.advance_watermark`, for entities built
+on :class:`~dingsync.sync.incremental.IncrementalEntity`), the checkpointed unit of work
+(:meth:`SyncContext.unit`), the serialised database writer, bounded concurrency, progress and
+counters. The run's clock (``clock``, epoch ms) and the company's zone (``tz``) are injected, so
+tests can move time.
 
 A unit of work is *fetch → write in one transaction together with its checkpoint*. If the process
 dies, the next run with the same kind resumes the same ``run_id`` and skips every unit whose
@@ -16,16 +19,33 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
 
+import dingsync.timeutil as timeutil
 from dingsync.dingtalk import DingTalkClient
+from dingsync.dingtalk.paging import Page, Pager
 from dingsync.store import repo
+from dingsync.sync.incremental import (
+    PLAN_KEY,
+    WATERMARK_KEY,
+    IncrementalEntity,
+    Plan,
+    encode_cursor,
+    read_watermark,
+)
 from dingsync.sync.lease import sync_lease
 
 T = TypeVar("T")
+D = TypeVar("D")
+
+#: The ``(entity, key)`` of the unit whose fetch is running in this task (and the tasks it
+#: starts), else ``None``: lets a transport attribute each DingTalk call to its unit.
+CURRENT_UNIT: ContextVar[tuple[str, str] | None] = ContextVar("dingsync_unit", default=None)
 
 
 class ProgressSink(Protocol):
@@ -61,7 +81,10 @@ class SyncContext:
 
     ``client`` is the DingTalk client, ``engine`` our database, ``run_id`` the ``sync_runs`` row.
     ``done`` holds, per entity, the checkpoints already stored for this run (loaded at start, so a
-    resumed run skips them).
+    resumed run skips them). ``clock`` gives "now" in epoch ms (only plans read it); ``tz`` is
+    the company's zone (work dates and report days). ``in_flight`` holds the ``(entity, key)``
+    of units being fetched or committed right now and ``fetched`` every unit whose fetch
+    started in this attempt (what a kill loses, and what a resume repeats).
     """
 
     client: DingTalkClient
@@ -72,6 +95,10 @@ class SyncContext:
     progress: ProgressSink = field(default_factory=NullProgress)
     counts: Counter[str] = field(default_factory=Counter)
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
+    clock: Callable[[], int] = timeutil.now_ms
+    tz: tzinfo = timeutil.SHANGHAI
+    in_flight: set[tuple[str, str]] = field(default_factory=set)
+    fetched: list[tuple[str, str]] = field(default_factory=list)
     _slots: asyncio.Semaphore | None = None
     _pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = field(
         default_factory=list
@@ -101,6 +128,38 @@ class SyncContext:
 
     def is_done(self, entity: str, key: str) -> bool:
         return key in self.load_done(entity)
+
+    # -- plan and watermark ------------------------------------------------------------------
+    async def plan(self, entity: IncrementalEntity) -> Plan:
+        """``entity``'s frozen plan in this run: read back when stored, else made from the run's
+        kind, the stored watermark and ``clock()`` and committed before any unit runs."""
+        stored = self.load_done(entity.name).get(PLAN_KEY)
+        if isinstance(stored, dict):
+            return Plan.from_json(entity.cursor, stored)
+
+        def read(conn: Connection) -> tuple[Any, str]:
+            run = repo.get_sync_run(conn, self.run_id) or {}
+            return repo.get_watermark(conn, self.corp_id, entity.name), str(run.get("kind"))
+
+        watermark, kind = await self.write(read)
+        plan = entity.make_plan(kind, watermark, self.clock(), self.tz)
+        await self.commit_unit(entity.name, PLAN_KEY, lambda conn: None, plan.to_json())
+        return plan
+
+    async def advance_watermark(self, entity: IncrementalEntity, plan: Plan) -> None:
+        """Store ``plan.end`` as ``entity``'s watermark ``{"cursor": …}`` — never moving it
+        backwards (a narrow backfill keeps a later watermark) — once per run."""
+        if self.is_done(entity.name, WATERMARK_KEY):
+            return
+
+        def write(conn: Connection) -> None:
+            last = read_watermark(
+                entity.cursor, repo.get_watermark(conn, self.corp_id, entity.name)
+            )
+            end = plan.end if last is None else max(plan.end, last)  # type: ignore[type-var,unused-ignore]
+            repo.set_watermark(conn, self.corp_id, entity.name, {"cursor": encode_cursor(end)})
+
+        await self.commit_unit(entity.name, WATERMARK_KEY, write, encode_cursor(plan.end))
 
     # -- the writer --------------------------------------------------------------------------
     def write_soon(self, fn: Callable[[Connection], T]) -> asyncio.Future[T]:
@@ -203,15 +262,108 @@ class SyncContext:
         if self.is_done(entity, key):
             return None
         assert self._slots is not None
-        async with self._slots:
-            data = await fetch()
-        st = state(data) if state else None
-        committed = self._queue_unit(entity, key, lambda conn: write(conn, data), st)
-        if then is not None:
-            then(data)
-        await committed
+        unit = (entity, key)
+        self.in_flight.add(unit)
+        self.fetched.append(unit)
+        try:
+            token = CURRENT_UNIT.set(unit)
+            try:
+                async with self._slots:
+                    data = await fetch()
+            finally:
+                CURRENT_UNIT.reset(token)
+            st = state(data) if state else None
+            committed = self._queue_unit(entity, key, lambda conn: write(conn, data), st)
+            if then is not None:
+                then(data)
+            await committed
+        finally:
+            self.in_flight.discard(unit)
         self.load_done(entity)[key] = st
         return data
+
+    async def page_units(
+        self,
+        entity: str,
+        prefix: str,
+        pager: Pager[T],
+        fetch: Callable[[Page[T]], Awaitable[D]],
+        write: Callable[[Connection, D], None],
+        *,
+        slots: asyncio.Semaphore | None = None,
+        then: Callable[[D], None] | None = None,
+    ) -> None:
+        """One unit per page of ``pager``: list the page, ``fetch(page)`` what hangs off its
+        items, ``write`` both with the checkpoint ``{prefix}#{n}`` = ``{"next": marker,
+        "items": n}``.
+
+        Pages are listed one after another (each needs the previous page's marker), while the
+        units of listed pages fetch and commit concurrently (``slots`` bounds how many are in
+        flight; the listing waits for a free one). A resumed run lists no committed page again:
+        it walks the stored markers to the first page without a checkpoint and goes on from
+        there — so a kill costs at most the units in flight. ``then(data)`` runs after a unit
+        committed (counts, progress). The first failure (after the client's retries) is raised
+        once the units in flight have finished or failed.
+        """
+        done = self.load_done(entity)
+        marker = pager.first
+        n = 0
+        loop = asyncio.get_running_loop()
+        async with asyncio.TaskGroup() as tg:
+            while True:
+                key = f"{prefix}#{n}"
+                stored = done.get(key)
+                if isinstance(stored, dict):
+                    marker = stored.get("next")
+                    if marker is None:
+                        return
+                    n += 1
+                    continue
+                if slots is not None:
+                    await slots.acquire()
+                listed: asyncio.Future[Page[T]] = loop.create_future()
+                tg.create_task(self._page_unit(entity, key, listed, fetch, write, slots, then))
+                unit = CURRENT_UNIT.set((entity, key))  # the listing call belongs to the unit
+                try:
+                    page = await pager.page(marker)
+                except Exception as exc:  # the unit raises it inside the task group
+                    listed.set_exception(exc)
+                    return
+                finally:
+                    CURRENT_UNIT.reset(unit)
+                listed.set_result(page)
+                if page.next is None:
+                    return
+                marker = page.next
+                n += 1
+
+    async def _page_unit(
+        self,
+        entity: str,
+        key: str,
+        listed: asyncio.Future[Page[T]],
+        fetch: Callable[[Page[T]], Awaitable[D]],
+        write: Callable[[Connection, D], None],
+        slots: asyncio.Semaphore | None,
+        then: Callable[[D], None] | None,
+    ) -> None:
+        async def fetch_page() -> tuple[Page[T], D]:
+            page = await listed
+            return page, await fetch(page)
+
+        try:
+            got = await self.unit(
+                entity,
+                key,
+                fetch_page,
+                lambda conn, got: write(conn, got[1]),
+                state=lambda got: {"next": got[0].next, "items": len(got[0].items)},
+            )
+        finally:
+            if slots is not None:
+                slots.release()
+        if got is not None and then is not None:
+            then(got[1])
 
     async def gather(self, coros: Iterable[Awaitable[Any]]) -> list[Any]:
         """Run coroutines concurrently; the first failure cancels the rest and is raised."""
@@ -256,8 +408,15 @@ async def run_sync(
     concurrency: int = 256,
     progress: ProgressSink | None = None,
     resume: bool = True,
+    clock: Callable[[], int] | None = None,
+    tz: tzinfo | None = None,
+    on_context: Callable[[SyncContext], None] | None = None,
 ) -> SyncResult:
     """Run ``entities`` one after another as one sync run, resuming an unfinished run if any.
+
+    ``clock``: "now" in epoch ms for new plans (default the wall clock); ``tz``: the company's
+    zone (default Asia/Shanghai; ``Settings.tz``); ``on_context``: called with the run's
+    :class:`SyncContext` before any entity runs (tests watch ``in_flight`` through it).
 
     Records a ``sync_runs`` row: status ``running`` while it works, then ``succeeded``, ``failed``
     (error text without secrets) or ``interrupted`` (cancelled, e.g. Ctrl-C). Raises what an entity
@@ -274,6 +433,9 @@ async def run_sync(
             concurrency=concurrency,
             progress=progress,
             resume=resume,
+            clock=clock,
+            tz=tz,
+            on_context=on_context,
         )
 
 
@@ -287,6 +449,9 @@ async def _run_sync(
     concurrency: int,
     progress: ProgressSink | None,
     resume: bool,
+    clock: Callable[[], int] | None,
+    tz: tzinfo | None,
+    on_context: Callable[[SyncContext], None] | None,
 ) -> SyncResult:
     names = [e.name for e in entities]
     started = time.monotonic()
@@ -308,8 +473,12 @@ async def _run_sync(
         run_id=run_id,
         concurrency=concurrency,
         progress=progress or NullProgress(),
+        clock=clock or timeutil.now_ms,
+        tz=tz or timeutil.SHANGHAI,
     )
     ctx.counts.update(earlier_counts)
+    if on_context is not None:
+        on_context(ctx)
 
     def finish(status: str, error: str | None) -> SyncResult:
         this_attempt = Counter(client.calls) - calls_before
@@ -330,6 +499,11 @@ async def _run_sync(
 
     try:
         try:
+            # Every plan is frozen when the run starts (not when its entity's turn comes), so
+            # an attempt resumed later — after midnight, say — reads back the same ranges.
+            for entity in entities:
+                if isinstance(entity, IncrementalEntity):
+                    await ctx.plan(entity)
             for entity in entities:
                 await entity.run(ctx)
         finally:

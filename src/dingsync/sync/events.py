@@ -30,7 +30,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import Field, SecretStr
@@ -59,6 +59,7 @@ from dingsync.sync import approvals as sync_approvals
 from dingsync.sync import attendance as sync_attendance
 from dingsync.sync.contacts import _raw, department_row, leaver_row, user_row
 from dingsync.sync.engine import SyncContext
+from dingsync.timeutil import DAY_MS, WIRE_TZ, local_date
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -129,8 +130,6 @@ def _memberships(raw: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-_GMT8 = timezone(timedelta(hours=8))
-DAY_MS = 86_400_000
 #: A departing user's record is looked for this long either side of the event's time (epoch
 #: ms): one ``empLeaveRecords`` page in all but the busiest minutes.
 LEAVE_RECORD_WINDOW_MS = 120_000
@@ -150,7 +149,7 @@ def _work_date(value: Any) -> date | None:
         return None
     text = str(value).strip()
     if text.isdigit() and len(text) >= 12:
-        return datetime.fromtimestamp(int(text) / 1000, _GMT8).date()
+        return local_date(int(text), WIRE_TZ)
     try:
         return date.fromisoformat(text[:10])
     except ValueError:

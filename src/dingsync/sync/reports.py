@@ -1,19 +1,21 @@
 """Reports (日志) sync: templates, reports with contents, receivers, comments, read/like lists.
 
-Plan of a **full** run (``dingsync sync --only reports``):
+An :class:`~dingsync.sync.incremental.IncrementalEntity` with an epoch-ms cursor. Plan of a
+**full** run (``dingsync sync --only reports``):
 
-1. ``plan``: the period ``[now − history_days, now]`` is fixed in a checkpoint, so a resumed run
-   walks the same windows.
+1. The period from midnight (the company's zone, ``ctx.tz``) ``history_days`` before today up to
+   the run's ``now`` is frozen in the run's plan when the run starts, so a resumed run walks the
+   same windows whatever the clock says then.
 2. ``templates``: ``template/listbyuserid`` (all templates) and ``template/getbyname`` for each
    (as the main administrator or any stored active user; skipped before contacts are synced).
-3. One unit per window of ``window_days`` (default 1 day) — all windows concurrently: the
-   window's reports are paged from ``report/list`` (``size`` 20, ``next_cursor`` passed back as
-   given); as each page arrives, every report's receivers (``receiver/list``, one call per
-   report — DingTalk's dominant cost) and, where configured, its comments (``comment/list``) and
-   read/like lists (``statistics/listbytype`` 0 and 2) are fetched at full concurrency under the
-   client's per-API limiter. The window's rows are then written with its checkpoint in one
-   transaction.
-4. The watermark (``sync_watermarks``, entity ``reports``) becomes the run's ``now``.
+3. The period cut at the zone's midnights into windows of ``window_days`` (default 1), a few
+   windows at once. Each ``report/list`` page (``size`` 20, ``next_cursor`` passed back as
+   given) is one unit: every report's receivers (``receiver/list``, one call per report —
+   DingTalk's dominant cost) and, where configured, its comments (``comment/list``) and
+   read/like lists (``statistics/listbytype`` 0 and 2) are fetched at full concurrency under
+   the client's per-API limiter, then the page's rows are written with its checkpoint (the
+   next page's cursor) in one transaction. A resume goes on from the first uncommitted page.
+4. The watermark (``{"cursor": end}``) is advanced by the engine.
 
 An **incremental** run (``--incremental``; a full run when there is no watermark yet) asks
 ``report/list`` for reports *modified* since ``watermark − overlap`` (creation window: the last
@@ -21,23 +23,23 @@ An **incremental** run (``--incremental``; a full run when there is no watermark
 their lists). There are no report events (EB-80), so this is the only change feed.
 
 Details (comments, read and like lists) are ``all``, ``recent`` (reports created in the last
-``details_days``; default, 7 days) or ``none``. Settings come from the constructor or the
-environment: ``DINGSYNC_REPORTS_HISTORY_DAYS`` (30), ``DINGSYNC_REPORTS_DETAILS``
-(``all``/``recent``/``none``), ``DINGSYNC_REPORTS_DETAILS_DAYS`` (7),
-``DINGSYNC_REPORTS_WINDOW_DAYS`` (1), ``DINGSYNC_REPORTS_OVERLAP_MINUTES`` (10).
+``details_days``; default, 7 days) or ``none``. Settings come from the constructor or, through
+:meth:`ReportsSync.from_settings`, from :class:`dingsync.config.Settings`
+(``DINGSYNC_REPORTS_HISTORY_DAYS``, ``_DETAILS``, ``_DETAILS_DAYS``, ``_WINDOW_DAYS``,
+``_OVERLAP_MINUTES``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import time
 from dataclasses import dataclass, field
+from datetime import timedelta, tzinfo
 from typing import Any, Literal
 
 from sqlalchemy import Connection, select
 
+from dingsync.config import Settings
 from dingsync.dingtalk import (
     DingTalkClient,
     DingTalkError,
@@ -46,10 +48,14 @@ from dingsync.dingtalk import (
     PermissionDeniedError,
 )
 from dingsync.dingtalk.models.reports import Report, ReportComment
-from dingsync.store import repo, repo_reports
+from dingsync.dingtalk.paging import Page
+from dingsync.dingtalk.reports import REPORT_PAGE_MAX
+from dingsync.store import repo_reports
 from dingsync.store.schema import admins, from_ms, users, utcnow
 from dingsync.store.schema_reports import STAT_COMMENT, STAT_LIKE, STAT_READ
 from dingsync.sync.engine import SyncContext
+from dingsync.sync.incremental import IncrementalEntity, Plan
+from dingsync.timeutil import DAY_MS, day_start_ms, day_window_ms, local_date, split_dates
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +64,7 @@ ENTITY = "reports"
 #: window: the report was deleted meanwhile, is outside the app's scope (EB-31) or the
 #: permission is missing (EB-55). Everything else (rate limits, server errors) fails the window.
 SKIPPABLE = (NotFoundError, InvalidArgumentError, PermissionDeniedError)
-DAY_MS = 86_400_000
 Details = Literal["all", "recent", "none"]
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    try:
-        return int(value) if value not in (None, "") else default
-    except ValueError:
-        return default
 
 
 def report_row(corp_id: str, run_id: int | None, report: Report) -> dict[str, Any]:
@@ -117,29 +114,29 @@ class _Batch:
     skipped: int = 0
 
 
-class ReportsSync:
+class ReportsSync(IncrementalEntity):
     """The reports entity (``dingsync sync --only reports``); see the module docstring.
 
-    ``history_days``: full-run period; ``since_ms``/``until_ms`` (epoch ms) override it (tests,
-    backfills). ``details``: ``all``/``recent``/``none``; ``details_days`` for ``recent``.
-    ``window_days``: checkpointed window length. ``overlap_minutes``: re-read margin before the
-    watermark. ``mode``: ``"full"``/``"incremental"``; default: the run's kind.
-    ``max_inflight``: per-report calls in flight at once (the limiter does the pacing; the
-    paging waits when they are all taken, so memory stays bounded). ``window_concurrency``:
-    windows fetched at once (each holds its reports until committed; a few suffice to keep
-    every API busy).
+    ``history_days``: full-run period (calendar days of ``ctx.tz`` before today);
+    ``since_ms``/``until_ms`` (epoch ms) override it (tests, backfills). ``details``:
+    ``all``/``recent``/``none``; ``details_days`` for ``recent``. ``window_days``: listing window
+    length (calendar days). ``overlap_minutes``: re-read margin before the watermark. ``mode``:
+    ``"full"``/``"incremental"``; default: the run's kind. ``max_inflight``: per-report calls in
+    flight at once (the limiter does the pacing). ``window_concurrency``: windows listed at
+    once. Report pages in flight (each a unit) are bounded by ``max_inflight / 20``.
     """
 
     name = ENTITY
+    cursor = "ms"
 
     def __init__(
         self,
         *,
-        history_days: int | None = None,
-        details: Details | None = None,
-        details_days: int | None = None,
-        window_days: int | None = None,
-        overlap_minutes: int | None = None,
+        history_days: int = 30,
+        details: Details = "recent",
+        details_days: int = 7,
+        window_days: int = 1,
+        overlap_minutes: int = 10,
         incremental_days: int = 180,
         since_ms: int | None = None,
         until_ms: int | None = None,
@@ -147,22 +144,14 @@ class ReportsSync:
         max_inflight: int = 512,
         window_concurrency: int = 4,
     ) -> None:
-        self.history_days = history_days or _env_int("DINGSYNC_REPORTS_HISTORY_DAYS", 30)
-        chosen = details or os.environ.get("DINGSYNC_REPORTS_DETAILS") or "recent"
-        if chosen not in ("all", "recent", "none"):
-            raise ValueError(f"reports details must be all, recent or none, not {chosen!r}")
-        self.details: Details = chosen  # type: ignore[assignment]
-        self.details_days = (
-            details_days
-            if details_days is not None
-            else _env_int("DINGSYNC_REPORTS_DETAILS_DAYS", 7)
-        )
-        self.window_days = max(1, window_days or _env_int("DINGSYNC_REPORTS_WINDOW_DAYS", 1))
-        self.overlap_minutes = (
-            overlap_minutes
-            if overlap_minutes is not None
-            else _env_int("DINGSYNC_REPORTS_OVERLAP_MINUTES", 10)
-        )
+        if details not in ("all", "recent", "none"):
+            raise ValueError(f"reports details must be all, recent or none, not {details!r}")
+        self.history_days = history_days
+        self.details: Details = details
+        self.details_days = details_days
+        self.window_days = max(1, window_days)
+        self.overlap_minutes = overlap_minutes
+        self.overlap = overlap_minutes * 60_000
         self.incremental_days = incremental_days
         self.since_ms = since_ms
         self.until_ms = until_ms
@@ -171,6 +160,29 @@ class ReportsSync:
         self.window_concurrency = max(1, window_concurrency)
         self._sem: asyncio.Semaphore | None = None
         self._windows: asyncio.Semaphore | None = None
+        self._pages: asyncio.Semaphore | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReportsSync:
+        """The entity as ``DINGSYNC_REPORTS_*`` configure it (see :class:`Settings`)."""
+        return cls(
+            history_days=settings.reports_history_days,
+            details=settings.reports_details,
+            details_days=settings.reports_details_days,
+            window_days=settings.reports_window_days,
+            overlap_minutes=settings.reports_overlap_minutes,
+        )
+
+    # -- the range ---------------------------------------------------------------------------
+    def range_end(self, now_ms: int, tz: tzinfo) -> int:
+        """The run's ``now`` (or ``until_ms``)."""
+        return self.until_ms if self.until_ms is not None else now_ms
+
+    def full_start(self, end: Any, now_ms: int, tz: tzinfo) -> int:
+        """``since_ms``, else midnight (company zone) ``history_days`` before today."""
+        if self.since_ms is not None:
+            return self.since_ms
+        return day_start_ms(local_date(int(end), tz) - timedelta(days=self.history_days), tz)
 
     # -- summary -----------------------------------------------------------------------------
     @staticmethod
@@ -180,62 +192,31 @@ class ReportsSync:
 
     # -- run ---------------------------------------------------------------------------------
     async def run(self, ctx: SyncContext) -> None:
-        """Templates, then every window (full) or the changes since the watermark.
+        """Plan, templates, then every window's pages (full) or the changed reports' pages.
 
         Raises the first DingTalk (or database) error met, unwrapped from task groups; the
-        windows committed before it stay checkpointed, so the next run resumes after them."""
+        pages committed before it stay checkpointed, so the next run resumes after them."""
         try:
-            await self._run(ctx)
+            await super().run(ctx)
         except ExceptionGroup as group:
             raise _first_leaf(group) from group
 
-    async def _run(self, ctx: SyncContext) -> None:
+    async def run_units(self, ctx: SyncContext, plan: Plan) -> None:
+        """Templates, then one unit per report page (see the module docstring)."""
         self._sem = asyncio.Semaphore(self.max_inflight)
         self._windows = asyncio.Semaphore(self.window_concurrency)
-        with ctx.engine.connect() as conn:
-            run = repo.get_sync_run(conn, ctx.run_id) or {}
-            watermark = repo.get_watermark(conn, ctx.corp_id, ENTITY)
-        mode = self.mode or ("incremental" if run.get("kind") == "incremental" else "full")
-        if mode == "incremental" and not (isinstance(watermark, dict) and "until_ms" in watermark):
-            mode = "full"
-        plan = await self._plan(ctx, mode, watermark)
-        if plan["mode"] == "full" or not self._templates_stored(ctx):
+        self._pages = asyncio.Semaphore(max(1, self.max_inflight // REPORT_PAGE_MAX))
+        if not plan.incremental or not self._templates_stored(ctx):
             await self._templates(ctx)
-        if plan["mode"] == "incremental":
-            await self._window(
-                ctx,
-                "changes",
-                plan["now_ms"] - self.incremental_days * DAY_MS,
-                plan["now_ms"],
-                plan["now_ms"],
-                modified=(plan["modified_start_ms"], plan["now_ms"]),
-            )
-        else:
-            windows = _windows(plan["start_ms"], plan["now_ms"], self.window_days * DAY_MS)
-            ctx.progress.add_total(ENTITY, len(windows))
-            await ctx.gather(
-                self._window(ctx, f"w:{s}:{e}", s, e, plan["now_ms"]) for s, e in windows
-            )
-
-        def save(conn: Connection) -> None:
-            repo.set_watermark(conn, ctx.corp_id, ENTITY, {"until_ms": plan["now_ms"]})
-
-        await ctx.write(save)
-
-    async def _plan(self, ctx: SyncContext, mode: str, watermark: Any) -> dict[str, Any]:
-        done = ctx.load_done(ENTITY)
-        if "plan" in done and isinstance(done["plan"], dict):
-            return dict(done["plan"])
-        now_ms = self.until_ms if self.until_ms is not None else int(time.time() * 1000)
-        plan: dict[str, Any] = {"mode": mode, "now_ms": now_ms}
-        if mode == "incremental":
-            plan["modified_start_ms"] = int(watermark["until_ms"]) - self.overlap_minutes * 60_000
-        else:
-            plan["start_ms"] = (
-                self.since_ms if self.since_ms is not None else now_ms - self.history_days * DAY_MS
-            )
-        await ctx.commit_unit(ENTITY, "plan", lambda conn: None, plan)
-        return plan
+        start, end = plan.ms
+        if plan.incremental:
+            created = (end - self.incremental_days * DAY_MS, end)
+            ctx.progress.add_total(ENTITY, 1)
+            await self._window(ctx, "changes", created, end, modified=(start, end))
+            return
+        windows = report_windows(start, end, self.window_days, ctx.tz)
+        ctx.progress.add_total(ENTITY, len(windows))
+        await ctx.gather(self._window(ctx, f"w:{s}:{e}", (s, e), end) for s, e in windows)
 
     # -- templates ---------------------------------------------------------------------------
     @staticmethod
@@ -301,7 +282,7 @@ class ReportsSync:
         if result is not None:
             ctx.counts["report_templates"] += len(result[0])
 
-    # -- windows -----------------------------------------------------------------------------
+    # -- windows and pages -------------------------------------------------------------------
     def _wants_details(self, report: Report, now_ms: int) -> bool:
         if self.details == "none":
             return False
@@ -313,74 +294,76 @@ class ReportsSync:
         self,
         ctx: SyncContext,
         key: str,
-        start_ms: int,
-        end_ms: int,
+        created: tuple[int, int],
         now_ms: int,
         *,
         modified: tuple[int, int] | None = None,
     ) -> None:
+        """The window's report pages, one unit each (``{key}#{n}``)."""
         client = ctx.client
+        pager = client.reports.iter_reports(
+            created[0],
+            created[1],
+            modified_start=modified[0] if modified else None,
+            modified_end=modified[1] if modified else None,
+        )
 
-        async def fetch() -> _Batch:
-            assert self._sem is not None
-            batch = _Batch()
-            pager = client.reports.iter_reports(
-                start_ms,
-                end_ms,
-                modified_start=modified[0] if modified else None,
-                modified_end=modified[1] if modified else None,
-            )
-            async with asyncio.TaskGroup() as tg:
-                async for page in pager.pages():
-                    for report in page.items:
-                        batch.reports.append(report)
-                        await self._sem.acquire()  # backpressure: bounded tasks in flight
-                        tg.create_task(self._receivers(client, report.report_id, batch))
-                        if self._wants_details(report, now_ms):
-                            await self._sem.acquire()
-                            tg.create_task(self._details(client, report.report_id, batch))
+        async def fetch(page: Page[Report]) -> _Batch:
+            batch = _Batch(reports=list(page.items))
+            await asyncio.gather(*(self._lists(client, r, batch, now_ms) for r in page.items))
             return batch
 
         def write(conn: Connection, batch: _Batch) -> None:
             self._write(conn, ctx, batch)
 
-        assert self._windows is not None
-        async with self._windows:  # a few windows at once: memory stays bounded
-            batch = await ctx.unit(ENTITY, key, fetch, write, state=lambda b: len(b.reports))
-        if batch is not None:
+        def counted(batch: _Batch) -> None:
             ctx.counts["reports"] += len(batch.reports)
             ctx.counts["report_receivers"] += sum(len(v) for v in batch.receivers.values())
             ctx.counts["report_comments"] += sum(len(v) for v in batch.comments.values())
             if batch.skipped:
                 ctx.counts["report_lists_skipped"] += batch.skipped
+
+        assert self._windows is not None
+        async with self._windows:  # a few windows at once: memory stays bounded
+            await ctx.page_units(ENTITY, key, pager, fetch, write, slots=self._pages, then=counted)
         ctx.progress.advance(ENTITY)
 
+    async def _lists(
+        self, client: DingTalkClient, report: Report, batch: _Batch, now_ms: int
+    ) -> None:
+        """Receivers and (if wanted) details of one report."""
+        if self._wants_details(report, now_ms):
+            await asyncio.gather(
+                self._receivers(client, report.report_id, batch),
+                self._details(client, report.report_id, batch),
+            )
+        else:
+            await self._receivers(client, report.report_id, batch)
+
     async def _receivers(self, client: DingTalkClient, report_id: str, batch: _Batch) -> None:
-        """Receivers of one report (the caller acquired a slot of ``_sem``; released here)."""
+        """Receivers of one report (under a slot of ``_sem``)."""
         assert self._sem is not None
         try:
-            batch.receivers[report_id] = await client.reports.list_receivers(report_id)
+            async with self._sem:
+                batch.receivers[report_id] = await client.reports.list_receivers(report_id)
         except SKIPPABLE as exc:  # the report vanished or is out of our scope
             batch.skipped += 1
             log.warning("reports: receivers of %s not read: %s", report_id, exc)
-        finally:
-            self._sem.release()
 
     async def _details(self, client: DingTalkClient, report_id: str, batch: _Batch) -> None:
-        """Comments, readers and likers of one report (slot released here, as above)."""
+        """Comments, readers and likers of one report (under a slot, as above)."""
         assert self._sem is not None
         try:
-            comments, readers, likers = await asyncio.gather(
-                client.reports.list_comments(report_id),
-                client.reports.list_statistics_users(report_id, STAT_READ),
-                client.reports.list_statistics_users(report_id, STAT_LIKE),
-            )
+            async with self._sem:
+                comments, readers, likers = await asyncio.gather(
+                    client.reports.list_comments(report_id),
+                    client.reports.list_statistics_users(report_id, STAT_READ),
+                    client.reports.list_statistics_users(report_id, STAT_LIKE),
+                )
         except SKIPPABLE as exc:  # vanished, out of scope, or no permission (EB-55)
             batch.skipped += 1
             log.warning("reports: details of %s not read: %s", report_id, exc)
             return
-        finally:
-            self._sem.release()
         batch.comments[report_id] = comments
         commenters = list(dict.fromkeys(c.userid for c in comments if c.userid))
         batch.stats[report_id] = {
@@ -422,14 +405,15 @@ def _first_leaf(group: BaseExceptionGroup[Exception]) -> Exception:
     return exc
 
 
-def _windows(start_ms: int, end_ms: int, span_ms: int) -> list[tuple[int, int]]:
-    """``[start, end]`` as consecutive inclusive windows of ``span_ms``."""
-    out: list[tuple[int, int]] = []
-    cur = start_ms
-    while cur <= end_ms:
-        out.append((cur, min(cur + span_ms - 1, end_ms)))
-        cur += span_ms
-    return out
+def report_windows(start_ms: int, end_ms: int, days: int, tz: tzinfo) -> list[tuple[int, int]]:
+    """``[start_ms, end_ms]`` cut at midnights of ``tz`` into windows of ``days`` calendar days
+    (the first and last clipped to the range): ``[(s, e), …]`` epoch ms, both inclusive."""
+    first, last = local_date(start_ms, tz), local_date(end_ms, tz)
+    out = []
+    for a, b in split_dates(first, last, days):
+        s, e = day_window_ms(a, b, tz)
+        out.append((max(s, start_ms), min(e, end_ms)))
+    return [(s, e) for s, e in out if s <= e]
 
 
 def _caller_userid(conn: Connection, corp_id: str) -> str | None:

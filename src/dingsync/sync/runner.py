@@ -86,10 +86,6 @@ def _build(entity_cls: type[SyncEntity], settings: Settings | None) -> SyncEntit
     if from_settings is not None:
         entity: SyncEntity = from_settings(settings)
         return entity
-    if entity_cls is ReportsSync:
-        # The one reports knob the demo sets through Settings, until ReportsSync reads its
-        # knobs from Settings itself (``from_settings``).
-        return ReportsSync(details_days=settings.reports_details_days)
     return entity_cls()
 
 
@@ -120,4 +116,5 @@ async def sync_once(
             concurrency=settings.sync_concurrency,
             progress=progress,
             resume=resume,
+            tz=settings.tz,
         )

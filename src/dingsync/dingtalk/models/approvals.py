@@ -13,14 +13,16 @@ into typed values per component type (EB-60: best-effort; the raw ``value`` is a
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import AliasChoices, Field, PrivateAttr
 
 from dingsync.dingtalk.models._base import DingTalkModel, LenientList
+from dingsync.timeutil import WIRE_TZ
 
-GMT8 = timezone(timedelta(hours=8))
+#: DingTalk's wire zone (GMT+8), from the one time module.
+GMT8 = WIRE_TZ
 
 
 def _alias(*names: str) -> Any:

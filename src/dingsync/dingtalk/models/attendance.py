@@ -3,14 +3,16 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from pydantic import Field
 
 from dingsync.dingtalk.models._base import CamelModel, DingTalkModel, LenientList
+from dingsync.timeutil import WIRE_TZ
 
 #: DingTalk's attendance wall clock: work dates and date strings are GMT+8.
-GMT8 = timezone(timedelta(hours=8))
+#: DingTalk's wire zone (GMT+8), from the one time module.
+GMT8 = WIRE_TZ
 
 
 def work_date_of(ms: int | None) -> date | None:

@@ -9,14 +9,16 @@ content values are kept as strings exactly as sent. Unknown fields are kept (``e
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from dingsync.dingtalk.models._base import DingTalkModel, LenientList, ms_to_datetime
+from dingsync.timeutil import WIRE_TZ
 
-GMT8 = timezone(timedelta(hours=8))
+#: DingTalk's wire zone (GMT+8), from the one time module.
+GMT8 = WIRE_TZ
 
 
 class ReportContent(DingTalkModel):

@@ -14,7 +14,7 @@ test compares the migrated database with :data:`metadata`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +37,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+import dingsync.timeutil as timeutil
 
 #: Deterministic constraint and index names on every backend (migrations refer to them).
 NAMING_CONVENTION: dict[str, str] = {
@@ -100,35 +102,25 @@ def json_type() -> TypeEngine[Any]:
     return JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def utcnow() -> datetime:
     """Now, as an aware UTC datetime."""
     return datetime.now(UTC)
 
 
 def from_ms(ms: int | float | str | None) -> datetime | None:
-    """DingTalk epoch milliseconds → aware UTC datetime (``None``/``""`` → ``None``).
-
-    Numeric strings are accepted: DingTalk's doc samples stringify numbers.
-    """
+    """DingTalk epoch milliseconds → aware UTC datetime (``None``/``""`` → ``None``);
+    :func:`dingsync.timeutil.from_ms` otherwise (numeric strings accepted, bool refused)."""
     if ms is None or ms == "":
         return None
-    if isinstance(ms, bool):
-        raise TypeError("from_ms needs a number of milliseconds, got a bool")
-    value = float(ms) if isinstance(ms, str) else ms
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return timeutil.from_ms(ms)
 
 
 def to_ms(dt: datetime | None) -> int | None:
-    """Aware datetime → DingTalk epoch milliseconds, sub-millisecond part dropped (``None`` →
-    ``None``; naive → ValueError)."""
+    """Aware datetime → DingTalk epoch milliseconds (``None`` → ``None``);
+    :func:`dingsync.timeutil.to_ms` otherwise (sub-millisecond part dropped, naive → ValueError)."""
     if dt is None:
         return None
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"naive datetime {dt!r}: give it a timezone (UTC)")
-    return (dt - _EPOCH) // timedelta(milliseconds=1)
+    return timeutil.to_ms(dt)
 
 
 def _id(name: str, **kw: Any) -> Column[Any]:

@@ -96,7 +96,7 @@ def export_approvals_cmd(
     detail tables (明细) in a second sheet (xlsx) or file (csv)."""
     from dingsync.export.approvals import export_approvals
     from dingsync.store import repo_approvals
-    from dingsync.store.repo_web import department_subtree
+    from dingsync.store.repo_contacts import department_subtree
 
     fmt = format_.value
     engine, settings = _engine(database_url)

@@ -89,7 +89,7 @@ def export_reports_cmd(
     """One row per report of a template: its fields as columns, creator, department, times,
     receivers."""
     from dingsync.export.reports import export_reports
-    from dingsync.store.repo_web import department_subtree
+    from dingsync.store.repo_contacts import department_subtree
 
     fmt = format_.value
     start, end = _day(from_, "--from"), _day(to, "--to")

@@ -30,7 +30,7 @@ from typing import IO, Any, Literal
 
 from sqlalchemy import Connection, select
 
-from dingsync.store import repo_approvals, repo_web
+from dingsync.store import repo_approvals, visibility
 from dingsync.store.schema import users
 from dingsync.store.schema_approvals import approval_instances
 
@@ -182,7 +182,7 @@ def iter_instances(
     conn: Connection, corp_id: str, where: list[Any], batch: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Rows of ``approval_instances`` meeting ``where`` (SQL conditions, e.g. from
-    :func:`dingsync.store.repo_web.approval_conditions`), ordered by create time then instance
+    :func:`dingsync.store.repo_approvals.approval_conditions`), ordered by create time then instance
     id, ``batch`` (default :data:`BATCH`) at a time from one streamed query (a server-side
     cursor on PostgreSQL), so memory stays flat whatever the count."""
     t = approval_instances
@@ -300,14 +300,14 @@ def export_approvals(
     status: str | None = None,
     originator: str | None = None,
     dept_ids: Iterable[int] | None = None,
-    visible: repo_web.Visible | None = None,
+    visible: visibility.Visible | None = None,
 ) -> ExportResult:
     """Write one template's instances to ``path`` (xlsx: sheets ``审批`` and ``明细``; csv:
     ``path`` and ``<stem>.details.csv``, UTF-8 with BOM so Excel reads Chinese). ``template``
     is an ``approval_templates`` row.
 
     Which instances: those of the template, narrowed in SQL with the web list API's own
-    conditions (:func:`dingsync.store.repo_web.approval_conditions`): create time in
+    conditions (:func:`dingsync.store.repo_approvals.approval_conditions`): create time in
     ``[created_from, created_to)`` (aware datetimes), ``status``, ``originator``, originators
     in one of ``dept_ids`` (exactly these departments — the caller includes sub-departments),
     and what ``visible`` admits (a viewer's visibility scope: originator, approvers, cc'd
@@ -319,7 +319,7 @@ def export_approvals(
     fields = list(template.get("fields") or [])
     cols = _columns(fields)
     child_types = _detail_columns(fields)
-    where = repo_web.approval_conditions(
+    where = repo_approvals.approval_conditions(
         corp_id,
         visible,
         process_code=template["process_code"],

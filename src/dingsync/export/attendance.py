@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from dingsync.store import repo_attendance
+from dingsync.store import repo_attendance, repo_contacts
 from dingsync.store.schema import departments, user_departments, users
 
 #: Work dates and punch times are shown in Asia/Shanghai (GMT+8), as DingTalk's report does.
@@ -148,24 +148,6 @@ def month_range(month: str) -> tuple[date, date]:
     return first, nxt - timedelta(days=1)
 
 
-def _dept_subtree(conn: Connection, corp_id: str, dept_id: int) -> set[int]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for r in conn.execute(
-        select(departments.c.dept_id, departments.c.parent_id).where(
-            departments.c.corp_id == corp_id
-        )
-    ):
-        if r.parent_id is not None:
-            children[int(r.parent_id)].append(int(r.dept_id))
-    out, stack = set(), [dept_id]
-    while stack:
-        d = stack.pop()
-        if d not in out:
-            out.add(d)
-            stack.extend(children[d])
-    return out
-
-
 def _people(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
     names = {
         int(r.dept_id): r.name or ""
@@ -253,7 +235,7 @@ def monthly_summary(
     people = _people(conn, corp_id)
     wanted: set[str] | None = None
     if dept_id is not None:
-        subtree = _dept_subtree(conn, corp_id, dept_id)
+        subtree = repo_contacts.department_subtree(conn, corp_id, [dept_id])
         wanted = {u for u, p in people.items() if subtree & set(p["depts"])}
     results = repo_attendance.load_results(conn, corp_id, start, end)
     schedules = repo_attendance.load_schedules(conn, corp_id, start, end)

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import xlsxwriter
 from sqlalchemy import Connection, and_, or_, select
 
-from dingsync.store import repo_reports, repo_web
+from dingsync.store import repo_contacts, repo_reports, visibility
 from dingsync.store.schema import departments, user_departments, users
 from dingsync.store.schema_reports import reports
 
@@ -77,7 +77,7 @@ def as_number(value: str | None) -> int | float | None:
 
 def dept_scope(conn: Connection, corp_id: str, dept_id: int) -> set[str]:
     """Userids in ``dept_id`` or any department below it (synced membership)."""
-    wanted = repo_web.department_subtree(conn, corp_id, [dept_id])
+    wanted = repo_contacts.department_subtree(conn, corp_id, [dept_id])
     ud = user_departments
     return {
         str(u)
@@ -172,12 +172,12 @@ def export_reports(
     dept_id: int | None = None,
     dept_ids: Iterable[int] | None = None,
     creator: str | None = None,
-    visible: repo_web.Visible | None = None,
+    visible: visibility.Visible | None = None,
 ) -> int:
     """Write the reports of ``template`` created ``start``..``end`` (Shanghai dates, inclusive)
     to ``path`` as xlsx or CSV (see the module docstring). Returns the number of reports.
 
-    Narrowed, in SQL (:func:`dingsync.store.repo_web.report_conditions`, as the web list API),
+    Narrowed, in SQL (:func:`dingsync.store.repo_reports.report_conditions`, as the web list API),
     to creators in ``dept_id`` or a department below it; to creators in one of ``dept_ids``
     (exactly these departments — the caller includes sub-departments); to ``creator``; and to
     what ``visible`` admits (a viewer's visibility scope; ``None``: everything, e.g. the CLI).
@@ -187,15 +187,17 @@ def export_reports(
     columns = template_columns(conn, corp_id, template)
     headers = [*FIXED_HEADERS, *columns, *TAIL_HEADERS]
     names = user_names(conn, corp_id)
-    where = repo_web.report_conditions(
+    where = repo_reports.report_conditions(
         corp_id,
         visible,
         creator=creator,
         dept_ids=None if dept_ids is None else sorted(set(dept_ids)),
     )
     if dept_id is not None:
-        where += repo_web.report_conditions(
-            corp_id, None, dept_ids=sorted(repo_web.department_subtree(conn, corp_id, [dept_id]))
+        where += repo_reports.report_conditions(
+            corp_id,
+            None,
+            dept_ids=sorted(repo_contacts.department_subtree(conn, corp_id, [dept_id])),
         )
     index = {c: i for i, c in enumerate(columns)}
 

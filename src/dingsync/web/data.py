@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from dingsync.store import repo_web
+from dingsync.store import repo_contacts, visibility
 from dingsync.store.schema import to_ms
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.errors import WebError
 
 
-def visible(scope: rules.Scope) -> repo_web.Visible:
+def visible(scope: rules.Scope) -> visibility.Visible:
     """The rules' :class:`~dingsync.web.rules.Scope` as the store's filter."""
     groups: list[int] = []
     for g in scope.groups:
@@ -24,7 +24,7 @@ def visible(scope: rules.Scope) -> repo_web.Visible:
             groups.append(int(g))
         except ValueError:
             continue
-    return repo_web.Visible(
+    return visibility.Visible(
         everything=scope.everything,
         owner=scope.viewer if scope.own else None,
         participant=scope.viewer if scope.participant else None,
@@ -80,7 +80,9 @@ def owner_record(
 ) -> rules.Record:
     """The rules' record for something owned by ``owner``."""
     depts = (
-        repo_web.memberships_of(conn, ctx.corp_id, [owner]).get(owner, set()) if owner else set()
+        repo_contacts.memberships_of(conn, ctx.corp_id, [owner]).get(owner, set())
+        if owner
+        else set()
     )
     return rules.Record(
         owner=owner,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dingsync.store import repo_web
+from dingsync.store import repo_approvals
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
@@ -53,8 +53,6 @@ def list_approvals(
     scope = rules.scope(caller.viewer, "approvals", "list")
     with ctx.engine.connect() as conn:
         if template is not None:
-            from dingsync.store import repo_approvals
-
             found = repo_approvals.find_template(conn, ctx.corp_id, template)
             if found is None:
                 return {"items": [], "total": 0, "limit": limit, "offset": offset}
@@ -63,7 +61,7 @@ def list_approvals(
                     "request.invalid", "process_code and template name different templates"
                 )
             process_code = found["process_code"]
-        items, total = repo_web.list_approvals(
+        items, total = repo_approvals.list_approvals(
             conn,
             ctx.corp_id,
             visible(scope),
@@ -88,10 +86,10 @@ def get_approval(ctx: Ctx, caller: CurrentCaller, instance_id: str) -> dict[str,
     """One instance with ``form_values``, ``tasks``, ``operation_records`` and ``cc``; 404 when
     unknown or not visible to the caller."""
     with ctx.engine.connect() as conn:
-        instance = repo_web.get_approval(conn, ctx.corp_id, instance_id)
+        instance = repo_approvals.get_approval(conn, ctx.corp_id, instance_id)
         if instance is None:
             raise WebError("not_found")
-        people = repo_web.approval_participants(conn, ctx.corp_id, instance_id)
+        people = repo_approvals.approval_participants(conn, ctx.corp_id, instance_id)
         record = owner_record(ctx, conn, instance["originator_userid"], people)
     if not rules.can(caller.viewer, "approvals", "read", record):
         raise WebError("not_found")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dingsync.store import repo_attendance, repo_web
+from dingsync.store import repo_attendance
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, dept_filter, jsonable, visible
@@ -60,7 +60,7 @@ def results(
     start, end = _span(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "attendance", "list")
     with ctx.engine.connect() as conn:
-        items, total = repo_web.list_attendance_results(
+        items, total = repo_attendance.list_attendance_results(
             conn,
             ctx.corp_id,
             visible(scope),
@@ -97,7 +97,7 @@ def summary(
     start, end = _span(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "attendance", "list")
     with ctx.engine.connect() as conn:
-        people = repo_web.attendance_summary(
+        people = repo_attendance.attendance_summary(
             conn,
             ctx.corp_id,
             visible(scope),

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dingsync.store import repo_web
+from dingsync.store import repo_sessions
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import SESSION_ERRORS, WebError, responses
 from dingsync.web.login import login
@@ -94,5 +94,5 @@ async def dingtalk_login(request: Request, ctx: Ctx) -> dict[str, Any]:
 def logout(ctx: Ctx, caller: CurrentCaller) -> dict[str, Any]:
     """Revoke the session whose token was sent; it is refused (401) from now on."""
     with ctx.write() as conn:
-        repo_web.revoke_session(conn, caller.token_hash, ctx.now())
+        repo_sessions.revoke_session(conn, caller.token_hash, ctx.now())
     return {"revoked": True}

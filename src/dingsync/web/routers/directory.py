@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dingsync.store import repo_web
+from dingsync.store import repo_contacts
 from dingsync.web import rules
 from dingsync.web.context import DepartmentTree
 from dingsync.web.deps import Ctx, CurrentCaller
@@ -86,7 +86,7 @@ def users(
         if not scope.everything:
             visible = sorted(scope.depts)
             dept_ids = visible if dept_ids is None else sorted(set(dept_ids) & set(visible))
-        items, total = repo_web.list_users(
+        items, total = repo_contacts.list_users(
             conn, ctx.corp_id, dept_ids=dept_ids, name_like=q, limit=limit, offset=offset
         )
     for item in items:
@@ -102,8 +102,8 @@ def users(
 def user(ctx: Ctx, caller: CurrentCaller, userid: str) -> dict[str, Any]:
     """One person of the directory with their departments (404 when unknown or not visible)."""
     with ctx.engine.connect() as conn:
-        row = repo_web.get_user(conn, ctx.corp_id, userid)
-        memberships = repo_web.user_memberships(conn, ctx.corp_id, userid) if row else []
+        row = repo_contacts.get_user(conn, ctx.corp_id, userid)
+        memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid) if row else []
         tree = ctx.tree(conn)
     record = rules.Record(owner=userid, owner_depts=frozenset(m["dept_id"] for m in memberships))
     if (

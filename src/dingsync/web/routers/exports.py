@@ -16,12 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
 
 from dingsync.export import file_digest
-from dingsync.store import repo_web
+from dingsync.store import repo_audit
 from dingsync.store.schema import to_ms
 from dingsync.web import rules
 from dingsync.web.deps import AdminCaller, Ctx, CurrentCaller
 from dingsync.web.errors import SESSION_ERRORS, WebError, responses
-from dingsync.web.exports import KINDS, ExportKind
+from dingsync.web.export_kinds import KINDS, ExportKind
 from dingsync.web.login import describe
 
 router = APIRouter(prefix="/api/exports", tags=["exports"])
@@ -118,7 +118,7 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
                 raise WebError("request.invalid", f"invalid filters: {exc}") from exc
         sha, size = file_digest(path)
         with ctx.write() as conn:
-            audit_id = repo_web.append_export_audit(
+            audit_id = repo_audit.append_export_audit(
                 conn,
                 {
                     "corp_id": ctx.corp_id,
@@ -168,7 +168,7 @@ def audit(
     """Audit rows, newest first: ``id, userid, created_at`` (epoch ms), ``kind, format,
     filters, row_count, sha256, byte_size, client``. Read-only: no path changes them."""
     with ctx.engine.connect() as conn:
-        rows, total = repo_web.list_export_audit(conn, ctx.corp_id, limit=limit, offset=offset)
+        rows, total = repo_audit.list_export_audit(conn, ctx.corp_id, limit=limit, offset=offset)
     items = [
         {
             **{k: v for k, v in r.items() if k not in ("corp_id", "created_at")},

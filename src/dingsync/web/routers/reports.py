@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dingsync.store import repo_web
+from dingsync.store import repo_reports
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
@@ -36,7 +36,7 @@ def list_reports(
     lo, hi = day_bounds(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "reports", "list")
     with ctx.engine.connect() as conn:
-        items, total = repo_web.list_reports(
+        items, total = repo_reports.list_reports(
             conn,
             ctx.corp_id,
             visible(scope),
@@ -60,7 +60,7 @@ def get_report(ctx: Ctx, caller: CurrentCaller, report_id: str) -> dict[str, Any
     """One report with its ``contents`` (template fields in order), ``receivers`` and
     ``comments``; 404 when unknown or not visible to the caller."""
     with ctx.engine.connect() as conn:
-        report = repo_web.get_report(conn, ctx.corp_id, report_id)
+        report = repo_reports.get_report(conn, ctx.corp_id, report_id)
         if report is None:
             raise WebError("not_found")
         record = owner_record(ctx, conn, report["creator_id"], set(report["receivers"]))

@@ -9,7 +9,7 @@ are refused with a 422 naming the field). Default dates are Asia/Shanghai days (
 zone), never the host's. The data areas add their kinds here as they land (``reports``,
 ``attendance``, ``approvals``), using the same writers as their CLI exports. ``reports`` and
 ``approvals`` take the filters of their list APIs and hand the writers the scope as a
-:class:`~dingsync.store.repo_web.Visible`, which they apply in SQL with the list APIs' own
+:class:`~dingsync.store.visibility.Visible`, which they apply in SQL with the list APIs' own
 conditions: an export holds exactly the rows the same person lists with the same filters.
 """
 
@@ -35,8 +35,8 @@ from pydantic import (
 )
 from sqlalchemy import Connection
 
-from dingsync.export import web as export_web
-from dingsync.store import repo_web
+from dingsync.export import contacts as export_contacts
+from dingsync.store import repo_attendance, repo_contacts, visibility
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, dept_filter, visible
@@ -185,7 +185,7 @@ def _write_users(
         dept_ids = set(tree.subtree([dept])) if filters.recursive else {dept}
     if not scope.everything:
         dept_ids = set(scope.depts) if dept_ids is None else dept_ids & set(scope.depts)
-    return export_web.export_users(
+    return export_contacts.export_users(
         conn,
         ctx.corp_id,
         path,
@@ -199,7 +199,7 @@ def _fmt(fmt: str) -> Literal["xlsx", "csv"]:
     return "csv" if fmt == "csv" else "xlsx"
 
 
-def _visible(scope: rules.Scope) -> repo_web.Visible | None:
+def _visible(scope: rules.Scope) -> visibility.Visible | None:
     """The export scope as the writers' visibility filter (``None``: everything)."""
     return None if scope.everything else visible(scope)
 
@@ -257,12 +257,12 @@ def _write_attendance(
     if not scope.everything:
         allowed: set[str] = set()
         if scope.depts:
-            members = repo_web.list_users(
+            members = repo_contacts.list_users(
                 conn, ctx.corp_id, dept_ids=sorted(scope.depts), include_inactive=True, limit=10**9
             )[0]
             allowed |= {m["userid"] for m in members}
         if scope.groups:
-            allowed |= repo_web.attendance_group_userids(
+            allowed |= repo_attendance.attendance_group_userids(
                 conn, ctx.corp_id, [int(g) for g in scope.groups]
             )
         summary.rows = [r for r in summary.rows if r.userid in allowed]

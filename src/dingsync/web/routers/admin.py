@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from fastapi.encoders import jsonable_encoder
 
 from dingsync.store import repo_contacts, repo_local_access, repo_sessions
 from dingsync.store.schema_web import LOCAL_ROLES
 from dingsync.web.deps import AdminCaller, Ctx
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.models import TYPED, DisabledUsers, DisableResult, RoleChange, RoleGrants
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=responses(*COMMON_ERRORS))
 
 _ERRORS = (*SESSION_ERRORS, "forbidden", "request.invalid")
 
@@ -28,7 +30,13 @@ def _known(conn: Any, corp_id: str, userid: str) -> None:
         raise WebError("not_found", f"no user {userid!r} in the store (not synced yet?)")
 
 
-@router.get("/users/disabled", summary="Locally disabled accounts", responses=responses(*_ERRORS))
+@router.get(
+    "/users/disabled",
+    summary="Locally disabled accounts",
+    responses=responses(*_ERRORS),
+    response_model=DisabledUsers,
+    **TYPED,
+)
 def disabled(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
     """Userids disabled locally."""
     with ctx.engine.connect() as conn:
@@ -50,6 +58,8 @@ def _set_disabled(ctx: Any, userid: str, value: bool) -> dict[str, Any]:
     "/users/{userid}/disable",
     summary="Disable an account locally",
     responses=responses(*_ERRORS, "admin.self_disable", "admin.main_admin_protected"),
+    response_model=DisableResult,
+    **TYPED,
 )
 def disable(ctx: Ctx, caller: AdminCaller, userid: UserId) -> dict[str, Any]:
     """The user can no longer log in, whatever DingTalk says; their sessions are revoked. A
@@ -70,26 +80,35 @@ def disable(ctx: Ctx, caller: AdminCaller, userid: UserId) -> dict[str, Any]:
     "/users/{userid}/enable",
     summary="Enable an account again",
     responses=responses(*_ERRORS, "not_found"),
+    response_model=DisableResult,
+    **TYPED,
 )
 def enable(ctx: Ctx, caller: AdminCaller, userid: UserId) -> dict[str, Any]:
     """Lift a local disable (404 ``not_found`` for a userid the store does not know)."""
     return _set_disabled(ctx, userid, False)
 
 
-@router.get("/roles", summary="Local role grants", responses=responses(*_ERRORS))
+@router.get(
+    "/roles",
+    summary="Local role grants",
+    responses=responses(*_ERRORS),
+    response_model=RoleGrants,
+    **TYPED,
+)
 def roles(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
-    """Every local role grant: ``{userid, role, granted_at, granted_by}``."""
+    """Every local role grant: ``{userid, role, granted_at, granted_by}`` (``granted_at``: ISO
+    8601 UTC)."""
     with ctx.engine.connect() as conn:
-        return {
-            "roles": list(LOCAL_ROLES),
-            "grants": repo_local_access.list_roles(conn, ctx.corp_id),
-        }
+        grants = repo_local_access.list_roles(conn, ctx.corp_id)
+    return {"roles": list(LOCAL_ROLES), "grants": jsonable_encoder(grants)}
 
 
 @router.put(
     "/roles/{userid}/{role}",
     summary="Grant a local role",
     responses=responses(*_ERRORS, "role.unknown", "not_found"),
+    response_model=RoleChange,
+    **TYPED,
 )
 def grant(ctx: Ctx, caller: AdminCaller, userid: UserId, role: RoleName) -> dict[str, Any]:
     """Grant ``hr`` (all attendance, directory export) or ``admin`` (this API, export audit)
@@ -106,6 +125,8 @@ def grant(ctx: Ctx, caller: AdminCaller, userid: UserId, role: RoleName) -> dict
     "/roles/{userid}/{role}",
     summary="Revoke a local role",
     responses=responses(*_ERRORS, "role.unknown"),
+    response_model=RoleChange,
+    **TYPED,
 )
 def revoke(ctx: Ctx, caller: AdminCaller, userid: UserId, role: RoleName) -> dict[str, Any]:
     """Take a local role away."""

@@ -12,9 +12,10 @@ from dingsync.store import repo_approvals
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.models import TYPED, ApprovalDetail, ApprovalSummary, Page
 
-router = APIRouter(prefix="/api/approvals", tags=["approvals"])
+router = APIRouter(prefix="/api/approvals", tags=["approvals"], responses=responses(*COMMON_ERRORS))
 
 _SESSION_ERRORS = SESSION_ERRORS
 
@@ -23,6 +24,8 @@ _SESSION_ERRORS = SESSION_ERRORS
     "",
     summary="Approvals visible to the caller",
     responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=Page[ApprovalSummary],
+    **TYPED,
 )
 def list_approvals(
     ctx: Ctx,
@@ -81,6 +84,8 @@ def list_approvals(
     "/{instance_id}",
     summary="One approval instance",
     responses=responses(*_SESSION_ERRORS, "not_found"),
+    response_model=ApprovalDetail,
+    **TYPED,
 )
 def get_approval(ctx: Ctx, caller: CurrentCaller, instance_id: str) -> dict[str, Any]:
     """One instance with ``form_values``, ``tasks``, ``operation_records`` and ``cc``; 404 when

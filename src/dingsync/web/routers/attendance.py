@@ -14,9 +14,12 @@ from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, dept_filter, jsonable, visible
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.models import TYPED, AttendanceResult, AttendanceSummary, Page
 
-router = APIRouter(prefix="/api/attendance", tags=["attendance"])
+router = APIRouter(
+    prefix="/api/attendance", tags=["attendance"], responses=responses(*COMMON_ERRORS)
+)
 
 _SESSION_ERRORS = SESSION_ERRORS
 MAX_SPAN_DAYS = 366
@@ -41,6 +44,8 @@ def _span(ctx: WebContext, start: date | None, end: date | None) -> tuple[date, 
     "/results",
     summary="Attendance results (per check)",
     responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=Page[AttendanceResult],
+    **TYPED,
 )
 def results(
     ctx: Ctx,
@@ -82,6 +87,8 @@ def results(
     "/summary",
     summary="Attendance per person",
     responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=AttendanceSummary,
+    **TYPED,
 )
 def summary(
     ctx: Ctx,

@@ -20,11 +20,12 @@ from dingsync.store import repo_audit
 from dingsync.store.schema import to_ms
 from dingsync.web import rules
 from dingsync.web.deps import AdminCaller, Ctx, CurrentCaller
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.export_kinds import KINDS, ExportKind
 from dingsync.web.login import describe
+from dingsync.web.models import TYPED, AuditEntry, ExportKinds, Page, file_response
 
-router = APIRouter(prefix="/api/exports", tags=["exports"])
+router = APIRouter(prefix="/api/exports", tags=["exports"], responses=responses(*COMMON_ERRORS))
 
 _SESSION_ERRORS = SESSION_ERRORS
 _MEDIA = {
@@ -70,7 +71,13 @@ def _filters(kind: ExportKind, raw: dict[str, Any]) -> Any:
         raise WebError("request.invalid", f"invalid filters: {named}", details=details) from exc
 
 
-@router.get("/kinds", summary="Export kinds", responses=responses(*_SESSION_ERRORS))
+@router.get(
+    "/kinds",
+    summary="Export kinds",
+    responses=responses(*_SESSION_ERRORS),
+    response_model=ExportKinds,
+    **TYPED,
+)
 def kinds(caller: CurrentCaller) -> dict[str, Any]:
     """The kinds, their filters, and whether the caller may export each."""
     return {
@@ -88,11 +95,9 @@ def kinds(caller: CurrentCaller) -> dict[str, Any]:
 @router.post(
     "",
     summary="Export a file (audited)",
+    response_class=FileResponse,
     responses={
-        200: {
-            "description": "the file",
-            "content": {_MEDIA["xlsx"]: {}, "text/csv": {}},
-        },
+        200: file_response("the file (xlsx or csv, as asked)", _MEDIA["xlsx"], "text/csv"),
         **responses(*_SESSION_ERRORS, "export.kind_unknown", "export.forbidden", "request.invalid"),
     },
 )
@@ -158,6 +163,8 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
     "/audit",
     summary="The export audit (administrators)",
     responses=responses("session.missing", "session.invalid", "session.expired", "forbidden"),
+    response_model=Page[AuditEntry],
+    **TYPED,
 )
 def audit(
     ctx: Ctx,

@@ -12,14 +12,21 @@ from dingsync.store import repo_reports
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.models import TYPED, Page, ReportDetail, ReportSummary
 
-router = APIRouter(prefix="/api/reports", tags=["reports"])
+router = APIRouter(prefix="/api/reports", tags=["reports"], responses=responses(*COMMON_ERRORS))
 
 _SESSION_ERRORS = SESSION_ERRORS
 
 
-@router.get("", summary="Reports visible to the caller", responses=responses(*_SESSION_ERRORS))
+@router.get(
+    "",
+    summary="Reports visible to the caller",
+    responses=responses(*_SESSION_ERRORS),
+    response_model=Page[ReportSummary],
+    **TYPED,
+)
 def list_reports(
     ctx: Ctx,
     caller: CurrentCaller,
@@ -55,6 +62,8 @@ def list_reports(
     "/{report_id}",
     summary="One report",
     responses=responses(*_SESSION_ERRORS, "not_found"),
+    response_model=ReportDetail,
+    **TYPED,
 )
 def get_report(ctx: Ctx, caller: CurrentCaller, report_id: str) -> dict[str, Any]:
     """One report with its ``contents`` (template fields in order), ``receivers`` and

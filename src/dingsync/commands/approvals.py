@@ -119,6 +119,7 @@ def export_approvals_cmd(
             created_from=_day(from_),
             created_to=_day(to, end=True),
             dept_ids=department_subtree(conn, cid, dept) if dept else None,
+            tz=settings.tz,
         )
     requested: dict[str, Any] = {"template": template, "process_code": tpl["process_code"]}
     requested.update({k: v for k, v in (("start_date", from_), ("end_date", to)) if v})

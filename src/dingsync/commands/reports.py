@@ -44,7 +44,7 @@ def _day(text: str, option: str) -> date:
         raise typer.Exit(2) from None
 
 
-def _open(database_url: str | None, corp_id: str | None) -> tuple[Any, str]:
+def _open(database_url: str | None, corp_id: str | None) -> tuple[Any, str, Any]:
     from sqlalchemy import select
 
     from dingsync.config import load_settings
@@ -67,7 +67,7 @@ def _open(database_url: str | None, corp_id: str | None) -> tuple[Any, str]:
             )
             raise typer.Exit(2)
         corp = ids[0]
-    return engine, corp
+    return engine, corp, settings.tz
 
 
 @export_app.command("reports")
@@ -93,11 +93,21 @@ def export_reports_cmd(
 
     fmt = format_.value
     start, end = _day(from_, "--from"), _day(to, "--to")
-    engine, corp = _open(database_url, corp_id)
+    engine, corp, tz = _open(database_url, corp_id)
     with engine.connect() as conn:
         require_departments(conn, corp, dept)
         depts = department_subtree(conn, corp, dept) if dept else None
-        n = export_reports(conn, corp, template, start, end, output, fmt, dept_ids=depts)  # type: ignore[arg-type]
+        n = export_reports(
+            conn,
+            corp,
+            template,
+            start,
+            end,
+            output,
+            fmt,  # type: ignore[arg-type]
+            dept_ids=depts,
+            tz=tz,
+        )
     requested: dict[str, Any] = {
         "template": template,
         "start_date": str(start),
@@ -132,10 +142,10 @@ def compliance_cmd(
         err_console.print("error: -o FILE is needed for xlsx/csv")
         raise typer.Exit(2)
     start, end = _day(from_, "--from"), _day(to, "--to")
-    engine, corp = _open(database_url, corp_id)
+    engine, corp, tz = _open(database_url, corp_id)
     with engine.connect() as conn:
         require_departments(conn, corp, dept)
-        result = compliance(conn, corp, template, start, end, dept_id=dept)
+        result = compliance(conn, corp, template, start, end, dept_id=dept, tz=tz)
     if fmt != "table":
         assert output is not None
         n = write_compliance(result, output, fmt)  # type: ignore[arg-type]

@@ -4,7 +4,10 @@ written file in the export audit."""
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
+
+from dingsync.timeutil import SHANGHAI
 
 
 def file_digest(path: str | Path) -> tuple[str, int]:
@@ -16,3 +19,14 @@ def file_digest(path: str | Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
+
+
+def local(moment: datetime | None, tz: tzinfo = SHANGHAI) -> datetime | None:
+    """An instant as naive wall time in the company's zone ``tz`` (what a spreadsheet shows and
+    people read in DingTalk); ``None`` stays ``None``. The store's times are UTC: a naive one is
+    taken as UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(tz).replace(tzinfo=None)

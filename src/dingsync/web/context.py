@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
+from dingsync import timeutil
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient
 from dingsync.store import repo_attendance, repo_contacts, repo_local_access
@@ -118,14 +118,15 @@ class WebContext:
         return datetime.fromtimestamp(self.clock(), tz=UTC)
 
     def local_now(self) -> datetime:
-        """Now in the organisation's zone (``DINGSYNC_TIMEZONE``, Asia/Shanghai by default)."""
-        return self.now().astimezone(ZoneInfo(self.settings.timezone))
+        """Now in the company's zone (``Settings.tz``: ``DINGSYNC_TIMEZONE``, Asia/Shanghai by
+        default)."""
+        return self.now().astimezone(self.settings.tz)
 
     def today(self) -> date:
-        """Today's calendar day in the organisation's zone (Asia/Shanghai by default) — the
-        default of every date filter, whatever the host's zone (at 20:00 UTC it is already
-        the next day in Shanghai)."""
-        return self.local_now().date()
+        """Today's calendar day in the company's zone (``Settings.tz``) — the default of every
+        date filter, whatever the host's zone (at 20:00 UTC it is already the next day in
+        Shanghai)."""
+        return timeutil.today(self.settings.tz, now=self.now())
 
     # -- client --------------------------------------------------------------------------------
     @property

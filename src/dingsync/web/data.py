@@ -1,16 +1,16 @@
-"""Helpers shared by the data routers: the rules' scope in the store's terms, Shanghai dates,
-and JSON-ready rows (times as epoch ms)."""
+"""Helpers shared by the data routers: the rules' scope in the store's terms, day bounds in
+the company's zone (``Settings.tz``), and JSON-ready rows (times as epoch ms)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from dingsync.store import repo_contacts, visibility
 from dingsync.store.schema import to_ms
+from dingsync.timeutil import day_end_ms, day_start_ms, from_ms
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.errors import WebError
@@ -34,19 +34,16 @@ def visible(scope: rules.Scope) -> visibility.Visible:
 
 
 def day_bounds(ctx: WebContext, start: date | None, end: date | None) -> tuple[Any, Any]:
-    """Work dates (inclusive, the corp's zone, Asia/Shanghai by default) as ``[from, to)`` aware
-    datetimes. Raises ``request.invalid`` when ``end`` is before ``start`` or a day has no UTC
-    time (year 1 or 9999)."""
-    zone = ZoneInfo(ctx.settings.timezone)
+    """Calendar days ``start``..``end`` (inclusive, in the company's zone ``Settings.tz``) as
+    ``[from, to)`` aware UTC datetimes (``None`` where not given). Raises ``request.invalid``
+    when ``end`` is before ``start`` or a day has no UTC time (year 1 or 9999)."""
+    tz = ctx.settings.tz
     if start is not None and end is not None and end < start:
         raise WebError("request.invalid", "end_date is before start_date")
     try:
-        lo = datetime.combine(start, time(), zone) if start else None
-        hi = datetime.combine(end + timedelta(days=1), time(), zone) if end else None
-        for bound in (lo, hi):
-            if bound is not None:
-                bound.astimezone(UTC)
-    except OverflowError as exc:
+        lo = from_ms(day_start_ms(start, tz)) if start else None
+        hi = from_ms(day_end_ms(end, tz) + 1) if end else None
+    except (OverflowError, ValueError) as exc:
         raise WebError("request.invalid", "start_date/end_date out of range") from exc
     return lo, hi
 

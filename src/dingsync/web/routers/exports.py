@@ -48,7 +48,7 @@ class ExportRequest(BaseModel):
             "{template (required), start_date, end_date, creator, dept_id}; attendance "
             "{month, dept_id}; approvals {template or process_code (one required), status, "
             "start_date, end_date, originator, dept_id}; dates YYYY-MM-DD, month YYYY-MM "
-            "(Asia/Shanghai), dept_id an integer, booleans true/false"
+            "(the company's zone), dept_id an integer, booleans true/false"
         ),
     )
     format: Literal["xlsx", "csv"] = "xlsx"

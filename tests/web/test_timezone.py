@@ -44,26 +44,13 @@ def store(sandbox: SandboxServer, tmp_path_factory: pytest.TempPathFactory) -> I
     corp = sandbox.app.corp_id
     boss = sandbox.company.main_admin_userid
     with engine.begin() as conn:
+        report = {"corp_id": corp, "creator_id": boss, "creator_name": "boss"}
         conn.execute(
-            insert(reports).values(
-                corp_id=corp,
-                report_id="r-zone",
-                template_name="日报",
-                creator_id=boss,
-                creator_name="boss",
-                create_time=CREATED,
-                modified_time=CREATED,
-            )
-        )
-        conn.execute(
-            insert(reports).values(
-                corp_id=corp,
-                report_id="r-late",
-                template_name="周报",
-                creator_id=boss,
-                create_time=LATE,
-                modified_time=LATE,
-            )
+            insert(reports),
+            [
+                {**report, "report_id": "r-zone", "template_name": "日报", "create_time": CREATED},
+                {**report, "report_id": "r-late", "template_name": "周报", "create_time": LATE},
+            ],
         )
         conn.execute(
             insert(attendance_results).values(

@@ -36,12 +36,12 @@ from typing import Any, Literal
 import xlsxwriter
 from sqlalchemy import Connection, and_, or_, select
 
-from dingsync import timeutil
 from dingsync.export import local
 from dingsync.store import repo_contacts, repo_reports, visibility
 from dingsync.store.schema import departments, user_departments, users
 from dingsync.store.schema_reports import reports
 from dingsync.timeutil import SHANGHAI, day_start_ms, from_ms
+from dingsync.timeutil import today as local_today
 
 PERIOD_SHIFT = timedelta(hours=12)
 Format = Literal["xlsx", "csv"]
@@ -404,7 +404,7 @@ def compliance(
     the company's zone ``tz``) are counted: today's and later reports are not due yet; report
     days are calendar days in ``tz``."""
     weekly = is_weekly(template)
-    today = today or timeutil.today(tz)
+    today = today or local_today(tz)
     result = Compliance(template, start, end, weekly)
     r = reports
     creators = {

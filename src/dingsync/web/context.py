@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from dingsync import timeutil
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient
 from dingsync.store import repo_attendance, repo_contacts, repo_local_access
+from dingsync.timeutil import today as local_today
 from dingsync.web.errors import WebError
 from dingsync.web.options import WebOptions
 from dingsync.web.rules import Viewer
@@ -126,7 +126,7 @@ class WebContext:
         """Today's calendar day in the company's zone (``Settings.tz``) — the default of every
         date filter, whatever the host's zone (at 20:00 UTC it is already the next day in
         Shanghai)."""
-        return timeutil.today(self.settings.tz, now=self.now())
+        return local_today(self.settings.tz, now=self.now())
 
     # -- client --------------------------------------------------------------------------------
     @property

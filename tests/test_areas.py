@@ -132,7 +132,7 @@ def test_every_event_kind_belongs_to_exactly_one_area() -> None:
 @pytest.mark.parametrize("name", EXPORTABLE)
 def test_exportable_area_has_export_writers(name: str) -> None:
     from dingsync.export import AREA_EXPORTS
-    from dingsync.web.exports import KINDS
+    from dingsync.web.export_kinds import KINDS
 
     assert name in AREA_EXPORTS, f"export.AREA_EXPORTS misses {name}"
     assert name in KINDS, f"the web service cannot export {name}"

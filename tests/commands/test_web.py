@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from dingsync.cli import app
-from dingsync.store import db, repo, repo_web
+from dingsync.store import db, repo, repo_local_access
 from dingsync.store.schema import users
 
 CORP = "ding-corp-cli"
@@ -98,13 +98,13 @@ def test_roles_commands_refuse_unknown_users_and_roles(cli_db: str) -> None:
     engine = db.create_engine_for(cli_db)
     try:
         with engine.connect() as conn:
-            assert repo_web.user_roles(conn, CORP, "u-1") == ["hr"]
-            assert repo_web.list_roles(conn, CORP)[0]["granted_by"] == "cli"
+            assert repo_local_access.user_roles(conn, CORP, "u-1") == ["hr"]
+            assert repo_local_access.list_roles(conn, CORP)[0]["granted_by"] == "cli"
         listed = runner.invoke(app, ["roles", "list"], env={"COLUMNS": "200"}).output
         assert "u-1" in listed and "hr" in listed
         assert "revoked hr" in runner.invoke(app, ["roles", "revoke", "u-1", "hr"]).output
         with engine.connect() as conn:
-            assert repo_web.user_roles(conn, CORP, "u-1") == []
+            assert repo_local_access.user_roles(conn, CORP, "u-1") == []
     finally:
         engine.dispose()
     assert [u for _c, u, _d in _user_rows(cli_db)] == ["boss-1", "u-1"]

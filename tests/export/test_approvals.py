@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from dingsync.cli import app
 from dingsync.export.approvals import BASE_COLUMNS, DETAIL_BASE, approval_stats, export_approvals
 from dingsync.sandbox import SandboxServer
-from dingsync.store import db, repo_approvals, repo_web
+from dingsync.store import db, repo_approvals, repo_audit
 from dingsync.sync.approvals import ApprovalsSync
 from dingsync.sync.engine import run_sync
 from helpers.approvals import SANDBOX as SANDBOX
@@ -191,7 +191,7 @@ async def test_cli_export_and_stats(
     # The CLI export is audited like the web's (DESIGN.md §7): who, kind, filters, rows, hash.
     engine = db.create_engine_for(sqlite_url)
     with engine.connect() as conn:
-        audit = repo_web.list_export_audit(conn, sandbox.app.corp_id, limit=1)[0][0]
+        audit = repo_audit.list_export_audit(conn, sandbox.app.corp_id, limit=1)[0][0]
         purchase = repo_approvals.find_template(conn, sandbox.app.corp_id, "采购")
     engine.dispose()
     assert purchase is not None
@@ -235,9 +235,10 @@ async def test_export_narrowed_to_a_viewer_and_departments_streams_in_batches(
     from sqlalchemy import select
 
     from dingsync.export import approvals as export_module
-    from dingsync.store.repo_web import Visible, department_subtree
+    from dingsync.store.repo_contacts import department_subtree
     from dingsync.store.schema import user_departments
     from dingsync.store.schema_approvals import approval_cc, approval_instances, approval_tasks
+    from dingsync.store.visibility import Visible
     from dingsync.sync.contacts import ContactsSync
 
     async with make_client(sandbox) as client:  # the directory too: departments and members

@@ -24,7 +24,7 @@ from dingsync.export.reports import (
 )
 from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.reports import ReportsArea
-from dingsync.store import repo_reports, repo_web
+from dingsync.store import repo_audit, repo_reports
 from dingsync.store.schema import user_departments
 from helpers.reports import SANDBOX as SANDBOX
 from helpers.reports import sync, window_dates
@@ -163,7 +163,8 @@ def test_export_narrowed_by_departments_creator_and_visibility(
     from typer.testing import CliRunner
 
     from dingsync.cli import app
-    from dingsync.store.repo_web import Visible, department_subtree
+    from dingsync.store.repo_contacts import department_subtree
+    from dingsync.store.visibility import Visible
 
     assert sync(sandbox, engine, details="none").status == "succeeded"
     corp = sandbox.app.corp_id
@@ -245,7 +246,7 @@ def test_export_narrowed_by_departments_creator_and_visibility(
     assert _csv_ids(out) == in_depts
     # The CLI export is audited like the web's (DESIGN.md §7): who, kind, filters, rows, hash.
     with engine.connect() as conn:
-        audit = repo_web.list_export_audit(conn, corp, limit=1)[0][0]
+        audit = repo_audit.list_export_audit(conn, corp, limit=1)[0][0]
     assert audit["client"] == "cli" and audit["userid"].startswith("cli:")
     assert (audit["kind"], audit["format"], audit["row_count"]) == ("reports", "csv", len(in_depts))
     assert audit["filters"]["requested"] == {

@@ -1,5 +1,6 @@
 """The web tables on SQLite and PostgreSQL: the export audit is append-only in the database
-itself; sessions, replay records, roles and local disable through ``repo_web``."""
+itself (``repo_audit``); sessions and replay records (``repo_sessions``), roles and local
+disable (``repo_local_access``)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sqlalchemy.dialects.postgresql
 import sqlalchemy.dialects.sqlite
 from sqlalchemy import Engine
 
-from dingsync.store import repo_web
+from dingsync.store import repo_audit, repo_local_access, repo_sessions
 from dingsync.store.schema import utcnow
 from dingsync.store.schema_web import web_export_audit
 from dingsync.web import sessions
@@ -36,8 +37,8 @@ def _audit_row(**kw: object) -> dict[str, object]:
 
 def test_audit_rows_cannot_be_updated_or_deleted(engine: Engine) -> None:
     with engine.begin() as conn:
-        first = repo_web.append_export_audit(conn, _audit_row())
-        repo_web.append_export_audit(conn, _audit_row(userid="u2", row_count=7))
+        first = repo_audit.append_export_audit(conn, _audit_row())
+        repo_audit.append_export_audit(conn, _audit_row(userid="u2", row_count=7))
     statements = [
         sa.update(web_export_audit).where(web_export_audit.c.id == first).values(row_count=0),
         sa.update(web_export_audit).values(sha256="0" * 64),
@@ -54,23 +55,23 @@ def test_audit_rows_cannot_be_updated_or_deleted(engine: Engine) -> None:
         with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
             conn.execute(sa.text("TRUNCATE web_export_audit"))
     with engine.connect() as conn:
-        rows, total = repo_web.list_export_audit(conn, "c")
+        rows, total = repo_audit.list_export_audit(conn, "c")
     assert total == 2
     assert [(r["userid"], r["row_count"]) for r in rows] == [("u2", 7), ("u1", 3)]
     assert rows[1]["filters"] == {"requested": {"dept_id": 5}}
     assert rows[1]["created_at"].tzinfo is not None
     # Appending still works after the refusals.
     with engine.begin() as conn:
-        repo_web.append_export_audit(conn, _audit_row())
+        repo_audit.append_export_audit(conn, _audit_row())
     with engine.connect() as conn:
-        assert repo_web.list_export_audit(conn, "c")[1] == 3
+        assert repo_audit.list_export_audit(conn, "c")[1] == 3
 
 
 def test_audit_rows_cannot_be_replaced_or_upserted(engine: Engine) -> None:
     """``REPLACE`` deletes on SQLite without firing delete triggers; an upsert takes the update
     path. Both — and UPDATE, DELETE — are refused (migration 0007 on SQLite)."""
     with engine.begin() as conn:
-        first = repo_web.append_export_audit(conn, _audit_row())
+        first = repo_audit.append_export_audit(conn, _audit_row())
     forged = {
         "id": first,
         "corp_id": "c",
@@ -108,15 +109,15 @@ def test_audit_rows_cannot_be_replaced_or_upserted(engine: Engine) -> None:
             conn.execute(statement, forged if isinstance(statement, sa.TextClause) else {})
         assert "append-only" in str(err.value) or "duplicate key" in str(err.value), statement
     with engine.connect() as conn:
-        rows, total = repo_web.list_export_audit(conn, "c")
+        rows, total = repo_audit.list_export_audit(conn, "c")
     assert total == 1 and rows[0]["id"] == first
     assert (rows[0]["userid"], rows[0]["row_count"], rows[0]["sha256"]) == ("u1", 3, "ab" * 32)
     # New rows (no id given, or a new one) are still appended.
     with engine.begin() as conn:
-        second = repo_web.append_export_audit(conn, _audit_row(userid="u2"))
+        second = repo_audit.append_export_audit(conn, _audit_row(userid="u2"))
         conn.execute(sa.insert(web_export_audit).values(**{**_audit_row(), "id": second + 5}))
     with engine.connect() as conn:
-        assert repo_web.list_export_audit(conn, "c")[1] == 3
+        assert repo_audit.list_export_audit(conn, "c")[1] == 3
 
 
 def test_sessions_and_replay_records(engine: Engine) -> None:
@@ -124,7 +125,7 @@ def test_sessions_and_replay_records(engine: Engine) -> None:
     token = sessions.new_token()
     digest = sessions.token_hash(token)
     with engine.begin() as conn:
-        repo_web.create_session(
+        repo_sessions.create_session(
             conn,
             token_hash=digest,
             corp_id="c",
@@ -133,7 +134,7 @@ def test_sessions_and_replay_records(engine: Engine) -> None:
             expires_at=now + timedelta(hours=1),
         )
         key = sessions.code_hash("c", "the-code")
-        repo_web.remember_login_code(
+        repo_sessions.remember_login_code(
             conn,
             code_hash=key,
             corp_id="c",
@@ -144,8 +145,8 @@ def test_sessions_and_replay_records(engine: Engine) -> None:
             expires_at=now + timedelta(seconds=60),
         )
     with engine.connect() as conn:
-        stored = repo_web.get_session(conn, digest)
-        replay = repo_web.find_login_code(conn, key)
+        stored = repo_sessions.get_session(conn, digest)
+        replay = repo_sessions.find_login_code(conn, key)
         # Nothing secret is stored in clear.
         dump = str(conn.execute(sa.text("SELECT * FROM web_sessions")).all())
         dump += str(conn.execute(sa.text("SELECT * FROM web_login_codes")).all())
@@ -155,26 +156,26 @@ def test_sessions_and_replay_records(engine: Engine) -> None:
     assert sessions.unseal_token("c", "the-code", replay["sealed_token"]) == token
     assert sessions.unseal_token("c", "another-code", replay["sealed_token"]) is None
     with engine.begin() as conn:
-        assert repo_web.revoke_session(conn, digest, now) is True
-        assert repo_web.revoke_session(conn, digest, now) is False
-        purged = repo_web.purge_expired(conn, now + timedelta(hours=2))
+        assert repo_sessions.revoke_session(conn, digest, now) is True
+        assert repo_sessions.revoke_session(conn, digest, now) is False
+        purged = repo_sessions.purge_expired(conn, now + timedelta(hours=2))
     assert purged == {"login_codes": 1, "sessions": 1}
 
 
 def test_local_disable_and_roles(engine: Engine) -> None:
     with engine.begin() as conn:
-        assert repo_web.set_local_disabled(conn, "c", "newbie", True) is False
-        assert repo_web.is_local_disabled(conn, "c", "newbie") is True
-        assert repo_web.list_disabled(conn, "c") == ["newbie"]
-        assert repo_web.set_local_disabled(conn, "c", "newbie", False) is True
-        assert repo_web.is_local_disabled(conn, "c", "newbie") is False
-        repo_web.grant_role(conn, "c", "u1", "hr", granted_by="boss")
-        repo_web.grant_role(conn, "c", "u1", "hr")
-        repo_web.grant_role(conn, "c", "u1", "admin")
+        assert repo_local_access.set_local_disabled(conn, "c", "newbie", True) is False
+        assert repo_local_access.is_local_disabled(conn, "c", "newbie") is True
+        assert repo_local_access.list_disabled(conn, "c") == ["newbie"]
+        assert repo_local_access.set_local_disabled(conn, "c", "newbie", False) is True
+        assert repo_local_access.is_local_disabled(conn, "c", "newbie") is False
+        repo_local_access.grant_role(conn, "c", "u1", "hr", granted_by="boss")
+        repo_local_access.grant_role(conn, "c", "u1", "hr")
+        repo_local_access.grant_role(conn, "c", "u1", "admin")
         with pytest.raises(ValueError):
-            repo_web.grant_role(conn, "c", "u1", "superuser")
-        assert repo_web.user_roles(conn, "c", "u1") == ["admin", "hr"]
-        assert repo_web.revoke_role(conn, "c", "u1", "admin") is True
-        assert repo_web.revoke_role(conn, "c", "u1", "admin") is False
-        grants = repo_web.list_roles(conn, "c")
+            repo_local_access.grant_role(conn, "c", "u1", "superuser")
+        assert repo_local_access.user_roles(conn, "c", "u1") == ["admin", "hr"]
+        assert repo_local_access.revoke_role(conn, "c", "u1", "admin") is True
+        assert repo_local_access.revoke_role(conn, "c", "u1", "admin") is False
+        grants = repo_local_access.list_roles(conn, "c")
     assert [(g["userid"], g["role"], g["granted_by"]) for g in grants] == [("u1", "hr", "boss")]

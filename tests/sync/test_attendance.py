@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from dingsync.cli import app as cli_app
 from dingsync.export.attendance import METRICS, monthly_summary
 from dingsync.sandbox import SandboxConfig, SandboxServer
-from dingsync.store import db, repo, repo_attendance, repo_web
+from dingsync.store import db, repo, repo_attendance, repo_audit
 from dingsync.store.schema import sync_checkpoints, sync_runs
 from dingsync.store.schema_attendance import attendance_records, attendance_results
 from dingsync.sync.attendance import AttendanceSync
@@ -302,7 +302,7 @@ def test_cli_summary_and_export(sandbox: SandboxServer, synced: Engine, tmp_path
     assert wb["每日统计"].cell(2, 5).value == "上班打卡时间"
     # The CLI export is audited like the web's (DESIGN.md §7): who, kind, filters, rows, hash.
     with synced.connect() as conn:
-        audit = repo_web.list_export_audit(conn, sandbox.app.corp_id, limit=1)[0][0]
+        audit = repo_audit.list_export_audit(conn, sandbox.app.corp_id, limit=1)[0][0]
     assert audit["client"] == "cli" and audit["userid"].startswith("cli:")
     assert audit["kind"] == "attendance" and audit["format"] == "xlsx"
     assert audit["row_count"] == len(truth) and audit["filters"]["requested"] == {"month": month}

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from dingsync.sandbox import SandboxServer
-from dingsync.store import db, repo_events, repo_web
+from dingsync.store import db, repo_contacts, repo_events
 from dingsync.store.schema import admins, users
 from dingsync.store.schema_web import web_export_audit, web_user_roles
 from dingsync.web import create_app
@@ -351,7 +351,7 @@ def test_admin_api_refuses_lock_outs(web: Web) -> None:
         r = web.post("/api/admin/users/nobody-here/enable", main_token)
         assert _error(r) == (404, "not_found")
         with web.engine.connect() as conn:
-            assert repo_web.get_user(conn, web.sb.app.corp_id, "nobody-here") is None
+            assert repo_contacts.get_user(conn, web.sb.app.corp_id, "nobody-here") is None
     finally:
         web.http.delete(f"/api/admin/roles/{local_admin}/admin", headers=_auth(main_token))
 

@@ -194,13 +194,6 @@ def test_can_administer() -> None:
     assert allowed == {"main_admin", "admin"}
 
 
-def test_expand_departments_includes_sub_departments() -> None:
-    children = {1: [2, 3], 2: [4], 4: [5], 3: []}
-    assert rules.expand_departments([2], children) == {2, 4, 5}
-    assert rules.expand_departments([1], children) == {1, 2, 3, 4, 5}
-    assert rules.expand_departments([], children) == frozenset()
-
-
 def test_unknown_kind_or_action() -> None:
     with pytest.raises(ValueError):
         rules.scope(VIEWERS["employee"], "salaries", "list")  # type: ignore[arg-type]

@@ -1,4 +1,6 @@
-"""schemathesis against the OpenAPI spec, over loopback HTTP: no request makes a 5xx.
+"""schemathesis against the OpenAPI spec, over loopback HTTP: no request makes a 5xx, and every
+answer — successes and the error envelope alike — matches the document: its status code is
+declared, its content type too, and its body validates against the declared schema.
 
 Runs the generated cases of every operation (with a valid session, so the session-protected
 routes get past authentication) against the service in front of the sandbox; the events
@@ -13,7 +15,12 @@ from collections.abc import Iterator
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from dingsync.store import db
 from dingsync.web import create_app
@@ -22,6 +29,14 @@ from dingsync.web.server import WebServer
 from .conftest import sandbox_settings, sync_directory
 
 pytestmark = pytest.mark.filterwarnings("ignore")
+
+#: What every generated request's answer must satisfy.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +67,7 @@ def api_schema(served) -> Iterator[schemathesis.BaseSchema]:  # type: ignore[no-
     yield schema.exclude(path_regex="^/callbacks")
 
 
-def test_no_server_errors(api_schema, served, session_token) -> None:  # type: ignore[no-untyped-def]
+def test_responses_follow_the_schema(api_schema, served, session_token) -> None:  # type: ignore[no-untyped-def]
     headers = {"Authorization": f"Bearer {session_token}"}
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 15
@@ -74,7 +89,7 @@ def test_no_server_errors(api_schema, served, session_token) -> None:  # type: i
                 case.path_parameters = {**(case.path_parameters or {}), "userid": "someone-else"}
             response = case.call(base_url=served.base_url, headers=headers, timeout=30)
             statuses[response.status_code] += 1
-            case.validate_response(response, checks=[not_a_server_error])
+            case.validate_response(response, checks=CHECKS)
 
         run()
         seen.append(f"{operation.method.upper()} {operation.path}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +21,6 @@ from dingsync.commands.export_app import (
     export_app,
     require_departments,
 )
-
-SHANGHAI = timezone(timedelta(hours=8))
 
 approvals_app = typer.Typer(help="Approvals (审批): statistics.", no_args_is_help=True)
 
@@ -51,8 +49,9 @@ def _corp_id(conn: Any, given: str | None) -> str:
     raise typer.BadParameter(f"several corps stored ({', '.join(corps)}): give --corp-id")
 
 
-def _day(value: str | None, *, end: bool = False) -> datetime | None:
-    """``YYYY-MM-DD`` (Asia/Shanghai) → aware instant; ``end`` → the next midnight."""
+def _day(value: str | None, tz: tzinfo, *, end: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` (a calendar day of the company zone ``tz``) → aware instant; ``end`` →
+    the next midnight."""
     if not value:
         return None
     try:
@@ -61,7 +60,7 @@ def _day(value: str | None, *, end: bool = False) -> datetime | None:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
     if end:
         day += timedelta(days=1)
-    return datetime.combine(day, time(0), SHANGHAI)
+    return datetime.combine(day, time(0), tz)
 
 
 @export_app.command("approvals")
@@ -70,7 +69,8 @@ def export_approvals_cmd(
         str, typer.Option("--template", "-t", help="Template name or process code (e.g. 报销).")
     ],
     from_: Annotated[
-        str | None, typer.Option("--from", help="First create day, YYYY-MM-DD (Asia/Shanghai).")
+        str | None,
+        typer.Option("--from", help="First create day, YYYY-MM-DD (company zone)."),
     ] = None,
     to: Annotated[
         str | None, typer.Option("--to", help="Last create day, YYYY-MM-DD (inclusive).")
@@ -96,7 +96,7 @@ def export_approvals_cmd(
     detail tables (明细) in a second sheet (xlsx) or file (csv)."""
     from dingsync.export.approvals import export_approvals
     from dingsync.store import repo_approvals
-    from dingsync.store.repo_web import department_subtree
+    from dingsync.store.repo_contacts import department_subtree
 
     fmt = format_.value
     engine, settings = _engine(database_url)
@@ -116,9 +116,10 @@ def export_approvals_cmd(
             tpl,
             path,
             fmt,  # type: ignore[arg-type]
-            created_from=_day(from_),
-            created_to=_day(to, end=True),
+            created_from=_day(from_, settings.tz),
+            created_to=_day(to, settings.tz, end=True),
             dept_ids=department_subtree(conn, cid, dept) if dept else None,
+            tz=settings.tz,
         )
     requested: dict[str, Any] = {"template": template, "process_code": tpl["process_code"]}
     requested.update({k: v for k, v in (("start_date", from_), ("end_date", to)) if v})

@@ -64,7 +64,7 @@ def _load(
             raise typer.Exit(2)
         require_departments(conn, str(cid), dept)
         try:
-            return monthly_summary(conn, str(cid), month, dept), engine, str(cid)
+            return monthly_summary(conn, str(cid), month, dept, tz=settings.tz), engine, str(cid)
         except ValueError as exc:
             err_console.print(f"error: {exc}")
             raise typer.Exit(2) from exc

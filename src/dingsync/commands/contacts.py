@@ -52,7 +52,7 @@ def summary_cmd(
     (row counts, as ``repo.count_summary`` gives them)."""
     from dingsync.store import repo
 
-    engine, corp = open_corp(database_url, corp_id)
+    engine, corp, _tz = open_corp(database_url, corp_id)
     with engine.connect() as conn:
         counts = repo.count_summary(conn, corp)
     if json_output:

@@ -11,6 +11,7 @@ registered on it) fails the same way.
 from __future__ import annotations
 
 import re
+from datetime import tzinfo
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -132,10 +133,10 @@ def open_engine(database_url: str, *, migrate: bool = True) -> Any:
     return engine
 
 
-def open_corp(database_url: str | None, corp_id: str | None) -> tuple[Any, str]:
-    """The migrated engine (``--database-url``, else ``DINGSYNC_DATABASE_URL``) and the corp to
-    read: ``--corp-id``, else ``DINGTALK_CORP_ID``, else the only corp in the database (exit 2
-    naming them when there are none or several)."""
+def open_corp(database_url: str | None, corp_id: str | None) -> tuple[Any, str, tzinfo]:
+    """The migrated engine (``--database-url``, else ``DINGSYNC_DATABASE_URL``), the corp to
+    read (``--corp-id``, else ``DINGTALK_CORP_ID``, else the only corp in the database; exit 2
+    naming them when there are none or several) and the company's zone (``Settings.tz``)."""
     from sqlalchemy import select
 
     from dingsync.config import load_settings
@@ -158,7 +159,7 @@ def open_corp(database_url: str | None, corp_id: str | None) -> tuple[Any, str]:
             )
             raise typer.Exit(2)
         corp = ids[0]
-    return engine, corp
+    return engine, corp, settings.tz
 
 
 def endpoint_problem(url: str) -> str | None:

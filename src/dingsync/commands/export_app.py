@@ -81,7 +81,7 @@ def audit_cli_export(
     plus the file names), ``row_count``, and the SHA-256 and size of the first file in
     ``paths`` (the export itself; further files — an approvals csv's detail rows — are
     recorded with their own SHA-256 in ``filters.files``). ``client`` is ``cli``."""
-    from dingsync.store import repo_web
+    from dingsync.store import repo_audit
     from dingsync.store.schema import utcnow
 
     files = []
@@ -89,7 +89,7 @@ def audit_cli_export(
         sha, size = file_digest(p)
         files.append({"name": Path(p).name, "sha256": sha, "byte_size": size})
     with engine.begin() as conn:
-        return repo_web.append_export_audit(
+        return repo_audit.append_export_audit(
             conn,
             {
                 "corp_id": corp_id,

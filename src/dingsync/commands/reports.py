@@ -63,15 +63,25 @@ def export_reports_cmd(
     """One row per report of a template: its fields as columns, creator, department, times,
     receivers."""
     from dingsync.export.reports import export_reports
-    from dingsync.store.repo_web import department_subtree
+    from dingsync.store.repo_contacts import department_subtree
 
     fmt = format_.value
     start, end = _day(from_, "--from"), _day(to, "--to")
-    engine, corp = open_corp(database_url, corp_id)
+    engine, corp, tz = open_corp(database_url, corp_id)
     with engine.connect() as conn:
         require_departments(conn, corp, dept)
         depts = department_subtree(conn, corp, dept) if dept else None
-        n = export_reports(conn, corp, template, start, end, output, fmt, dept_ids=depts)  # type: ignore[arg-type]
+        n = export_reports(
+            conn,
+            corp,
+            template,
+            start,
+            end,
+            output,
+            fmt,  # type: ignore[arg-type]
+            dept_ids=depts,
+            tz=tz,
+        )
     requested: dict[str, Any] = {
         "template": template,
         "start_date": str(start),
@@ -106,10 +116,10 @@ def compliance_cmd(
         err_console.print("error: -o FILE is needed for xlsx/csv")
         raise typer.Exit(2)
     start, end = _day(from_, "--from"), _day(to, "--to")
-    engine, corp = open_corp(database_url, corp_id)
+    engine, corp, tz = open_corp(database_url, corp_id)
     with engine.connect() as conn:
         require_departments(conn, corp, dept)
-        result = compliance(conn, corp, template, start, end, dept_id=dept)
+        result = compliance(conn, corp, template, start, end, dept_id=dept, tz=tz)
     if fmt != "table":
         assert output is not None
         n = write_compliance(result, output, fmt)  # type: ignore[arg-type]

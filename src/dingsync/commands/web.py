@@ -72,9 +72,9 @@ def _require_user(conn: Any, corp_id: str, userid: str, *, allow_stub: bool = Fa
     """Exit 1 with a clear error unless ``userid`` in ``corp_id`` was synced from DingTalk.
     ``allow_stub``: the row a pre-emptive ``users disable`` left for a user not synced yet
     counts too (so it can be enabled again)."""
-    from dingsync.store import repo_web
+    from dingsync.store import repo_contacts
 
-    user = repo_web.get_user(conn, corp_id, userid)
+    user = repo_contacts.get_user(conn, corp_id, userid)
     synced = user is not None and (user.get("raw") is not None or user.get("name") is not None)
     if user is None or not (synced or allow_stub):
         err_console.print(
@@ -121,18 +121,18 @@ def _set_disabled(userid: str, disabled: bool, database_url: str | None) -> None
     """Disable or enable ``userid`` in the resolved organisation. Disabling a user not synced
     yet is allowed (the flag holds when they first log in, docs/web.md); enabling one is an
     error (exit 1). Disabling DingTalk's main administrator is done, with a warning."""
-    from dingsync.store import repo_web
+    from dingsync.store import repo_contacts, repo_local_access, repo_sessions
     from dingsync.store.schema import utcnow
 
     engine, corp = _open(database_url)
     with engine.begin() as conn:
         if not disabled:
             _require_user(conn, corp, userid, allow_stub=True)
-        level, _scope = repo_web.admin_info(conn, corp, userid)
-        known = repo_web.set_local_disabled(conn, corp, userid, disabled)
+        level, _scope = repo_contacts.admin_info(conn, corp, userid)
+        known = repo_local_access.set_local_disabled(conn, corp, userid, disabled)
         revoked = 0
         if disabled:
-            revoked = repo_web.revoke_user_sessions(conn, corp, userid, utcnow())
+            revoked = repo_sessions.revoke_user_sessions(conn, corp, userid, utcnow())
     if disabled and level == 1:
         err_console.print(
             f"[yellow]warning[/]: {userid} is DingTalk's main administrator of {corp}; the web "
@@ -160,11 +160,11 @@ def users_enable(userid: str, database_url: DatabaseUrl = None) -> None:
 @users_app.command("disabled")
 def users_disabled(database_url: DatabaseUrl = None) -> None:
     """List the locally disabled userids."""
-    from dingsync.store import repo_web
+    from dingsync.store import repo_local_access
 
     engine, corp = _open(database_url)
     with engine.connect() as conn:
-        for userid in repo_web.list_disabled(conn, corp):
+        for userid in repo_local_access.list_disabled(conn, corp):
             console.print(userid)
 
 
@@ -172,7 +172,7 @@ def users_disabled(database_url: DatabaseUrl = None) -> None:
 def roles_grant(userid: str, role: str, database_url: DatabaseUrl = None) -> None:
     """Grant ROLE (hr: all attendance and directory export; admin: admin API, export audit)
     to a synced user (exit 1 for an unknown USERID, 2 for an unknown ROLE)."""
-    from dingsync.store import repo_web
+    from dingsync.store import repo_local_access
     from dingsync.store.schema_web import LOCAL_ROLES
 
     if role not in LOCAL_ROLES:
@@ -181,29 +181,29 @@ def roles_grant(userid: str, role: str, database_url: DatabaseUrl = None) -> Non
     engine, corp = _open(database_url)
     with engine.begin() as conn:
         _require_user(conn, corp, userid)
-        repo_web.grant_role(conn, corp, userid, role, granted_by="cli")
+        repo_local_access.grant_role(conn, corp, userid, role, granted_by="cli")
     console.print(f"{userid}: granted {role} in {corp}")
 
 
 @roles_app.command("revoke")
 def roles_revoke(userid: str, role: str, database_url: DatabaseUrl = None) -> None:
     """Take ROLE away from USERID."""
-    from dingsync.store import repo_web
+    from dingsync.store import repo_local_access
 
     engine, corp = _open(database_url)
     with engine.begin() as conn:
-        had = repo_web.revoke_role(conn, corp, userid, role)
+        had = repo_local_access.revoke_role(conn, corp, userid, role)
     console.print(f"{userid}: {'revoked' if had else 'did not have'} {role}")
 
 
 @roles_app.command("list")
 def roles_list(database_url: DatabaseUrl = None) -> None:
     """Every local role grant."""
-    from dingsync.store import repo_web
+    from dingsync.store import repo_local_access
 
     engine, corp = _open(database_url)
     with engine.connect() as conn:
-        grants = repo_web.list_roles(conn, corp)
+        grants = repo_local_access.list_roles(conn, corp)
     table = Table("userid", "role", "granted at", "by")
     for g in grants:
         table.add_row(g["userid"], g["role"], str(g["granted_at"]), g["granted_by"] or "")

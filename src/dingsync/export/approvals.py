@@ -4,8 +4,9 @@
 originator, department, status, result, create and finish time, then one column per form field
 in the template's schema order — and the detail tables (明细) one row per detail row, keyed by
 instance id: a second sheet in xlsx, a second file (``<name>.details.csv``) in csv. Amounts and
-numbers are numbers, dates are dates (Asia/Shanghai wall time), a date range is two columns,
-attachments are listed by file name, photos by URL, contacts by userid, a table field by its
+numbers are numbers, dates are dates (wall time in the company's zone, ``tz``), a date range
+is two columns, attachments are listed by file name, photos by URL, contacts by userid, a table
+field by its
 number of rows. Text notes (说明文字, no value) are left out. Values are matched to schema
 fields by component id, so a value without a ``name`` still lands in its column. The instances
 can be narrowed (create time, status, originator, departments) and limited to what a viewer may
@@ -24,17 +25,18 @@ import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from sqlalchemy import Connection, select
 
-from dingsync.store import repo_approvals, repo_web
+from dingsync.export import local
+from dingsync.store import repo_approvals, visibility
 from dingsync.store.schema import users
 from dingsync.store.schema_approvals import approval_instances
+from dingsync.timeutil import SHANGHAI
 
-SHANGHAI = timezone(timedelta(hours=8))
 Format = Literal["xlsx", "csv"]
 
 BASE_COLUMNS = (
@@ -72,11 +74,6 @@ class _Column:
     field_id: str | None
     component: str
     part: int | None = None  # date range: 0 start, 1 end
-
-
-def _local(dt: datetime | None) -> datetime | None:
-    """Aware UTC → naive Asia/Shanghai wall time (what a spreadsheet shows)."""
-    return dt.astimezone(SHANGHAI).replace(tzinfo=None) if dt is not None else None
 
 
 def _number(value: Any) -> Any:
@@ -182,7 +179,7 @@ def iter_instances(
     conn: Connection, corp_id: str, where: list[Any], batch: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
     """Rows of ``approval_instances`` meeting ``where`` (SQL conditions, e.g. from
-    :func:`dingsync.store.repo_web.approval_conditions`), ordered by create time then instance
+    :func:`dingsync.store.repo_approvals.approval_conditions`), ordered by create time then instance
     id, ``batch`` (default :data:`BATCH`) at a time from one streamed query (a server-side
     cursor on PostgreSQL), so memory stays flat whatever the count."""
     t = approval_instances
@@ -215,6 +212,7 @@ def _instance_rows(
     cols: list[_Column],
     where: list[Any],
     spool: IO[str],
+    tz: tzinfo = SHANGHAI,
 ) -> Iterator[list[Any]]:
     """The main sheet's rows, one per instance (streamed); each instance's detail rows go to
     ``spool`` as JSON lines ``[instance id, business id, field name, row no (1-based), cells]``
@@ -239,8 +237,8 @@ def _instance_rows(
                 inst["originator_dept_name"],
                 inst["status"],
                 inst["result"],
-                _local(inst["create_time"]),
-                _local(inst["finish_time"]),
+                local(inst["create_time"], tz),
+                local(inst["finish_time"], tz),
             ]
             for col in cols:
                 fv = by_id.get(col.field_id) if col.field_id else None
@@ -300,14 +298,15 @@ def export_approvals(
     status: str | None = None,
     originator: str | None = None,
     dept_ids: Iterable[int] | None = None,
-    visible: repo_web.Visible | None = None,
+    visible: visibility.Visible | None = None,
+    tz: tzinfo = SHANGHAI,
 ) -> ExportResult:
     """Write one template's instances to ``path`` (xlsx: sheets ``审批`` and ``明细``; csv:
     ``path`` and ``<stem>.details.csv``, UTF-8 with BOM so Excel reads Chinese). ``template``
     is an ``approval_templates`` row.
 
     Which instances: those of the template, narrowed in SQL with the web list API's own
-    conditions (:func:`dingsync.store.repo_web.approval_conditions`): create time in
+    conditions (:func:`dingsync.store.repo_approvals.approval_conditions`): create time in
     ``[created_from, created_to)`` (aware datetimes), ``status``, ``originator``, originators
     in one of ``dept_ids`` (exactly these departments — the caller includes sub-departments),
     and what ``visible`` admits (a viewer's visibility scope: originator, approvers, cc'd
@@ -319,7 +318,7 @@ def export_approvals(
     fields = list(template.get("fields") or [])
     cols = _columns(fields)
     child_types = _detail_columns(fields)
-    where = repo_web.approval_conditions(
+    where = repo_approvals.approval_conditions(
         corp_id,
         visible,
         process_code=template["process_code"],
@@ -333,7 +332,7 @@ def export_approvals(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        rows = _instance_rows(conn, corp_id, cols, where, spool)
+        rows = _instance_rows(conn, corp_id, cols, where, spool, tz)
         if fmt == "csv":
             n = _write_csv(path, headers, rows)
             _spooled_columns(spool, child_types)

@@ -10,7 +10,8 @@ every check point missing is absent instead), absent days (旷工天数) and lea
 Where DingTalk's report columns were synced (``getcolumnval``), their monthly sums are compared
 with ours and every difference is listed in ``disagreements`` — never hidden or overwritten.
 
-Work dates are Asia/Shanghai calendar dates; times shown are GMT+8.
+Work dates are calendar dates of the company's zone (``tz``: ``Settings.tz``, Asia/Shanghai by
+default), as the store keeps them; check times are shown as wall time in that zone.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, select
 
-from dingsync.store import repo_attendance
+from dingsync.store import repo_attendance, repo_contacts
 from dingsync.store.schema import departments, user_departments, users
+from dingsync.timeutil import SHANGHAI
 
-#: Work dates and punch times are shown in Asia/Shanghai (GMT+8), as DingTalk's report does.
-GMT8 = timezone(timedelta(hours=8))
+#: Work dates and punch times are shown in the company's zone, as DingTalk's report does.
 
 METRICS: tuple[str, ...] = (
     "scheduled_days",
@@ -100,8 +101,8 @@ class PersonSummary:
 
 @dataclass
 class DailyRow:
-    """One person-day of the daily detail: on/off-duty punch times (``HH:MM`` GMT+8, ``""``
-    when none) and results (Chinese labels as in DingTalk's report)."""
+    """One person-day of the daily detail: on/off-duty punch times (``HH:MM`` in the company's
+    zone, ``""`` when none) and results (Chinese labels as in DingTalk's report)."""
 
     userid: str
     name: str
@@ -136,6 +137,8 @@ class MonthlySummary:
     daily: list[DailyRow]
     disagreements: list[Disagreement] = field(default_factory=list)
     columns_synced: bool = False
+    #: The company's zone: check times and the report's own timestamp are shown in it.
+    tz: tzinfo = SHANGHAI
 
 
 def month_range(month: str) -> tuple[date, date]:
@@ -146,24 +149,6 @@ def month_range(month: str) -> tuple[date, date]:
         raise ValueError(f"month must look like 2026-11, got {month!r}") from None
     nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, nxt - timedelta(days=1)
-
-
-def _dept_subtree(conn: Connection, corp_id: str, dept_id: int) -> set[int]:
-    children: dict[int, list[int]] = defaultdict(list)
-    for r in conn.execute(
-        select(departments.c.dept_id, departments.c.parent_id).where(
-            departments.c.corp_id == corp_id
-        )
-    ):
-        if r.parent_id is not None:
-            children[int(r.parent_id)].append(int(r.dept_id))
-    out, stack = set(), [dept_id]
-    while stack:
-        d = stack.pop()
-        if d not in out:
-            out.add(d)
-            stack.extend(children[d])
-    return out
 
 
 def _people(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
@@ -222,10 +207,10 @@ def day_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
-def _hhmm(moment: datetime | None, work_date: date) -> str:
+def _hhmm(moment: datetime | None, work_date: date, tz: tzinfo) -> str:
     if moment is None:
         return ""
-    local = moment.astimezone(GMT8)
+    local = moment.astimezone(tz)
     text = local.strftime("%H:%M")
     return f"次日 {text}" if local.date() > work_date else text
 
@@ -244,16 +229,22 @@ def _label(r: dict[str, Any] | None, absent: bool) -> str:
 
 
 def monthly_summary(
-    conn: Connection, corp_id: str, month: str, dept_id: int | None = None
+    conn: Connection,
+    corp_id: str,
+    month: str,
+    dept_id: int | None = None,
+    *,
+    tz: tzinfo = SHANGHAI,
 ) -> MonthlySummary:
     """The summary of ``month`` (``YYYY-MM``) for everyone with a schedule or result in it, or
-    only the people in department ``dept_id`` and its sub-departments.
+    only the people in department ``dept_id`` and its sub-departments; check times shown in
+    the company's zone ``tz``.
     Raises ``ValueError`` for a malformed month."""
     start, end = month_range(month)
     people = _people(conn, corp_id)
     wanted: set[str] | None = None
     if dept_id is not None:
-        subtree = _dept_subtree(conn, corp_id, dept_id)
+        subtree = repo_contacts.department_subtree(conn, corp_id, [dept_id])
         wanted = {u for u, p in people.items() if subtree & set(p["depts"])}
     results = repo_attendance.load_results(conn, corp_id, start, end)
     schedules = repo_attendance.load_schedules(conn, corp_id, start, end)
@@ -294,9 +285,9 @@ def monthly_summary(
                     userid,
                     info["name"],
                     day,
-                    _hhmm(on["user_check_time"] if on else None, day),
+                    _hhmm(on["user_check_time"] if on else None, day, tz),
                     _label(on, absent),
-                    _hhmm(off["user_check_time"] if off else None, day),
+                    _hhmm(off["user_check_time"] if off else None, day, tz),
                     _label(off, absent),
                 )
             )
@@ -316,7 +307,7 @@ def monthly_summary(
             )
         )
 
-    summary = MonthlySummary(month, start, end, rows, daily, columns_synced=bool(values))
+    summary = MonthlySummary(month, start, end, rows, daily, columns_synced=bool(values), tz=tz)
     summary.disagreements = cross_check(rows, values)
     return summary
 
@@ -405,7 +396,7 @@ def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     note = wb.add_format({"italic": True, "font_color": "#666666"})
     period = f"统计日期：{summary.start.isoformat()} 至 {summary.end.isoformat()}"
-    made = datetime.now(GMT8).strftime("%Y-%m-%d %H:%M")
+    made = datetime.now(summary.tz).strftime("%Y-%m-%d %H:%M")
 
     ws = wb.add_worksheet("月度汇总")
     ws.write(0, 0, f"月度汇总  {period}", title)

@@ -1,20 +1,22 @@
 """Report (日志) exports and submission compliance, from the synced tables.
 
 **Export** (:func:`export_reports`): one row per report of one template created in a date range
-(Asia/Shanghai calendar dates, both inclusive), optionally only by members of some departments
+(calendar dates in the company's zone — ``tz``, ``Settings.tz``, Asia/Shanghai by
+default — both inclusive), optionally only by members of some departments
 and their sub-departments, by one creator, and only what a viewer may see (the web service's
 visibility scope, applied in SQL with the same conditions as its list API); one column per
 template field in the template's order (fields from
 ``template/getbyname``; without them, the content keys seen, by position; keys not in the
 template are appended), plus creator, department, created/modified time and receivers.
 xlsx is written streaming (XlsxWriter ``constant_memory``) with Chinese headers; values that are
-plain decimal numbers are written as numbers, times as date-time cells (GMT+8). CSV is UTF-8
-with a BOM (so Excel detects the encoding), times as ``yyyy-mm-dd hh:mm:ss`` (GMT+8).
+plain decimal numbers are written as numbers, times as date-time cells (wall time in ``tz``).
+CSV is UTF-8 with a BOM (so Excel detects the encoding), times as ``yyyy-mm-dd hh:mm:ss`` (in
+``tz``).
 
 **Compliance** (:func:`compliance`): per person per working day (weekly templates — names
 ending in ``周报`` — per week, dated on the week's last working day): ``submitted``, ``late`` or
 ``missing``, and per department the submission rate. Rule (docs/reports.md): a report counts
-for the Shanghai date of ``create_time − 12 h`` (weekly: that date's week) and is late when
+for the company-zone date of ``create_time − 12 h`` (weekly: that date's week) and is late when
 created after the end of that day (weekly: of the week's last working day). Who is expected:
 everyone who has submitted this template at least once (any time in the store), from their hire
 date (and until they left). Working days come from :func:`working_days`.
@@ -27,18 +29,20 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
 import xlsxwriter
 from sqlalchemy import Connection, and_, or_, select
 
-from dingsync.store import repo_reports, repo_web
+from dingsync.export import local
+from dingsync.store import repo_contacts, repo_reports, visibility
 from dingsync.store.schema import departments, user_departments, users
 from dingsync.store.schema_reports import reports
+from dingsync.timeutil import SHANGHAI, day_start_ms, from_ms
+from dingsync.timeutil import today as local_today
 
-GMT8 = timezone(timedelta(hours=8))
 PERIOD_SHIFT = timedelta(hours=12)
 Format = Literal["xlsx", "csv"]
 Status = Literal["submitted", "late", "missing"]
@@ -53,18 +57,9 @@ BATCH = 1000
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-def day_start(day: date) -> datetime:
-    """Midnight (Asia/Shanghai) of ``day`` as an aware UTC datetime."""
-    return datetime.combine(day, time(0), GMT8).astimezone(UTC)
-
-
-def local(moment: datetime | None) -> datetime | None:
-    """An aware datetime as naive GMT+8 wall time (what people read in DingTalk)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(GMT8).replace(tzinfo=None)
+def day_start(day: date, tz: tzinfo = SHANGHAI) -> datetime:
+    """Midnight of ``day`` in the company's zone ``tz`` as an aware UTC datetime."""
+    return from_ms(day_start_ms(day, tz))
 
 
 def as_number(value: str | None) -> int | float | None:
@@ -77,7 +72,7 @@ def as_number(value: str | None) -> int | float | None:
 
 def dept_scope(conn: Connection, corp_id: str, dept_id: int) -> set[str]:
     """Userids in ``dept_id`` or any department below it (synced membership)."""
-    wanted = repo_web.department_subtree(conn, corp_id, [dept_id])
+    wanted = repo_contacts.department_subtree(conn, corp_id, [dept_id])
     ud = user_departments
     return {
         str(u)
@@ -111,11 +106,12 @@ def _iter_reports(
     start: date,
     end: date,
     where: Sequence[Any] = (),
+    tz: tzinfo = SHANGHAI,
 ) -> Iterator[list[dict[str, Any]]]:
-    """Reports of ``template`` created in ``[start, end]`` (Shanghai dates) that also meet
+    """Reports of ``template`` created in ``[start, end]`` (calendar dates in ``tz``) that also meet
     ``where`` (SQL conditions on ``reports``), in creation order, ``BATCH`` at a time (keyset
     paging, so memory stays flat)."""
-    lo, hi = day_start(start), day_start(end + timedelta(days=1))
+    lo, hi = day_start(start, tz), day_start(end + timedelta(days=1), tz)
     r = reports
     cols = (
         r.c.report_id,
@@ -172,12 +168,14 @@ def export_reports(
     dept_id: int | None = None,
     dept_ids: Iterable[int] | None = None,
     creator: str | None = None,
-    visible: repo_web.Visible | None = None,
+    visible: visibility.Visible | None = None,
+    tz: tzinfo = SHANGHAI,
 ) -> int:
-    """Write the reports of ``template`` created ``start``..``end`` (Shanghai dates, inclusive)
+    """Write the reports of ``template`` created ``start``..``end`` (calendar dates in the
+    company's zone ``tz``, inclusive; times are shown as wall time there)
     to ``path`` as xlsx or CSV (see the module docstring). Returns the number of reports.
 
-    Narrowed, in SQL (:func:`dingsync.store.repo_web.report_conditions`, as the web list API),
+    Narrowed, in SQL (:func:`dingsync.store.repo_reports.report_conditions`, as the web list API),
     to creators in ``dept_id`` or a department below it; to creators in one of ``dept_ids``
     (exactly these departments — the caller includes sub-departments); to ``creator``; and to
     what ``visible`` admits (a viewer's visibility scope; ``None``: everything, e.g. the CLI).
@@ -187,20 +185,22 @@ def export_reports(
     columns = template_columns(conn, corp_id, template)
     headers = [*FIXED_HEADERS, *columns, *TAIL_HEADERS]
     names = user_names(conn, corp_id)
-    where = repo_web.report_conditions(
+    where = repo_reports.report_conditions(
         corp_id,
         visible,
         creator=creator,
         dept_ids=None if dept_ids is None else sorted(set(dept_ids)),
     )
     if dept_id is not None:
-        where += repo_web.report_conditions(
-            corp_id, None, dept_ids=sorted(repo_web.department_subtree(conn, corp_id, [dept_id]))
+        where += repo_reports.report_conditions(
+            corp_id,
+            None,
+            dept_ids=sorted(repo_contacts.department_subtree(conn, corp_id, [dept_id])),
         )
     index = {c: i for i, c in enumerate(columns)}
 
     def rows() -> Iterator[list[Any]]:
-        for batch in _iter_reports(conn, corp_id, template, start, end, where):
+        for batch in _iter_reports(conn, corp_id, template, start, end, where, tz):
             ids = [b["report_id"] for b in batch]
             contents = repo_reports.contents_of(conn, corp_id, ids)
             receivers = repo_reports.receivers_of(conn, corp_id, ids)
@@ -216,8 +216,8 @@ def export_reports(
                     b["creator_name"] or names.get(b["creator_id"] or "", b["creator_id"]),
                     b["creator_id"],
                     b["dept_name"],
-                    local(b["create_time"]),
-                    local(b["modified_time"]),
+                    local(b["create_time"], tz),
+                    local(b["modified_time"], tz),
                     *values,
                     "、".join(names.get(u, u) for u in receivers[b["report_id"]]),
                     b["remark"],
@@ -378,10 +378,10 @@ class Compliance:
         return out
 
 
-def _period_of(created: datetime, weekly: bool) -> tuple[date, date]:
+def _period_of(created: datetime, weekly: bool, tz: tzinfo = SHANGHAI) -> tuple[date, date]:
     """(period key, calendar date the report counts for): key is the date, or the week's
     Monday for weekly templates."""
-    day = (created.astimezone(GMT8) - PERIOD_SHIFT).date()
+    day = (created.astimezone(tz) - PERIOD_SHIFT).date()
     if weekly:
         return day - timedelta(days=day.weekday()), day
     return day, day
@@ -396,13 +396,15 @@ def compliance(
     *,
     dept_id: int | None = None,
     today: date | None = None,
+    tz: tzinfo = SHANGHAI,
 ) -> Compliance:
     """Per person per working day (weekly templates: per week) ``submitted``/``late``/
     ``missing`` for ``template`` in ``[start, end]``, and per department the rates (see the
     module docstring for the rules). Only days before ``today`` (default: today in
-    Asia/Shanghai) are counted: today's and later reports are not due yet."""
+    the company's zone ``tz``) are counted: today's and later reports are not due yet; report
+    days are calendar days in ``tz``."""
     weekly = is_weekly(template)
-    today = today or datetime.now(GMT8).date()
+    today = today or local_today(tz)
     result = Compliance(template, start, end, weekly)
     r = reports
     creators = {
@@ -442,8 +444,8 @@ def compliance(
         memberships[str(u)].append(int(d))
 
     # Reports that may count for the range: created from start 12:00 to (end + 7 days) 12:00.
-    lo = day_start(start) + PERIOD_SHIFT - (timedelta(days=7) if weekly else timedelta(0))
-    hi = day_start(end + timedelta(days=8 if weekly else 1)) + PERIOD_SHIFT
+    lo = day_start(start, tz) + PERIOD_SHIFT - (timedelta(days=7) if weekly else timedelta(0))
+    hi = day_start(end + timedelta(days=8 if weekly else 1), tz) + PERIOD_SHIFT
     got: dict[tuple[str, date], list[datetime]] = defaultdict(list)
     for u, created in conn.execute(
         select(r.c.creator_id, r.c.create_time).where(
@@ -454,7 +456,7 @@ def compliance(
         )
     ):
         if u in creators and created is not None:
-            key, _ = _period_of(created, weekly)
+            key, _ = _period_of(created, weekly, tz)
             got[(str(u), key)].append(created)
 
     rates: dict[int | None, DeptRate] = {}
@@ -464,9 +466,9 @@ def compliance(
         first = start
         last = end
         if row is not None and row.hired_date is not None:
-            first = max(first, row.hired_date.astimezone(GMT8).date())
+            first = max(first, row.hired_date.astimezone(tz).date())
         if row is not None and row.left_at is not None:
-            last = min(last, row.left_at.astimezone(GMT8).date())
+            last = min(last, row.left_at.astimezone(tz).date())
         last = min(last, today - timedelta(days=1))
         depts = memberships.get(userid) or []
         dept_label = ",".join(dept_names.get(d, str(d)) for d in depts)
@@ -474,7 +476,7 @@ def compliance(
         for key, due in _periods(conn, corp_id, userid, start, end, weekly):
             if due < first or due > last:
                 continue
-            deadline = day_start(due + timedelta(days=1))
+            deadline = day_start(due + timedelta(days=1), tz)
             times = got.get((userid, key), [])
             status: Status
             if not times:

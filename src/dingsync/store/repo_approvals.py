@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, or_, select
 
-from dingsync.store import repo
+from dingsync.store import repo, visibility
 from dingsync.store.schema_approvals import (
     INSTANCE_CHILDREN,
     approval_cc,
@@ -205,11 +205,176 @@ def status_rows(
     return [dict(r) for r in rows]
 
 
+# --------------------------------------------------------------------------------------------
+# Read queries of the web API and the exports, filtered by a viewer's scope
+# --------------------------------------------------------------------------------------------
+def approval_conditions(
+    corp_id: str,
+    visible: visibility.Visible | None,
+    *,
+    process_code: str | None = None,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    originator: str | None = None,
+    dept_ids: Sequence[int] | None = None,
+) -> list[Any]:
+    """SQL conditions on ``approval_instances`` (all must hold): of ``corp_id``, visible to
+    ``visible`` — the originator, approvers (``approval_tasks``), cc'd people
+    (``approval_cc``), originators in ``visible.dept_ids`` — (``None``: no visibility filter,
+    i.e. everything — the CLI), template ``process_code``, ``status`` (``RUNNING``,
+    ``COMPLETED``, …), created in ``[start, end)`` (aware datetimes), by ``originator``, by a
+    member of one of ``dept_ids`` (exactly these departments: pass a subtree to include
+    sub-departments). The list API and the export writer both use these."""
+
+    i = approval_instances
+
+    def involved(userid: str) -> Any:
+        tasks = select(approval_tasks.c.process_instance_id).where(
+            approval_tasks.c.corp_id == corp_id, approval_tasks.c.userid == userid
+        )
+        cc = select(approval_cc.c.process_instance_id).where(
+            approval_cc.c.corp_id == corp_id, approval_cc.c.userid == userid
+        )
+        return or_(i.c.process_instance_id.in_(tasks), i.c.process_instance_id.in_(cc))
+
+    cond: list[Any] = [i.c.corp_id == corp_id]
+    if visible is not None:
+        cond.append(visibility.visible_to(visible, corp_id, i.c.originator_userid, involved))
+    if process_code is not None:
+        cond.append(i.c.process_code == process_code)
+    if status is not None:
+        cond.append(i.c.status == status)
+    return cond + visibility.created_by(
+        corp_id, i.c.create_time, i.c.originator_userid, start, end, originator, dept_ids
+    )
+
+
+def list_approvals(
+    conn: Connection,
+    corp_id: str,
+    visible: visibility.Visible,
+    *,
+    process_code: str | None = None,
+    status: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    originator: str | None = None,
+    dept_ids: Sequence[int] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Approval instances visible to ``visible`` (originator, approvers from ``tasks``, cc'd),
+    newest first, and the total."""
+
+    i = approval_instances
+    cond = approval_conditions(
+        corp_id,
+        visible,
+        process_code=process_code,
+        status=status,
+        start=start,
+        end=end,
+        originator=originator,
+        dept_ids=dept_ids,
+    )
+    total = int(conn.execute(select(func.count()).select_from(i).where(*cond)).scalar_one())
+    rows = conn.execute(
+        select(
+            i.c.process_instance_id,
+            i.c.process_code,
+            i.c.title,
+            i.c.business_id,
+            i.c.originator_userid,
+            i.c.originator_dept_id,
+            i.c.originator_dept_name,
+            i.c.status,
+            i.c.result,
+            i.c.create_time,
+            i.c.finish_time,
+        )
+        .where(*cond)
+        .order_by(i.c.create_time.desc(), i.c.process_instance_id)
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    return [dict(x) for x in rows], total
+
+
+def get_approval(conn: Connection, corp_id: str, instance_id: str) -> dict[str, Any] | None:
+    """One approval instance with ``form_values``, ``tasks``, ``operation_records``, ``cc``
+    (each in DingTalk's order), or ``None``."""
+
+    i = approval_instances
+    row = (
+        conn.execute(
+            select(i).where(i.c.corp_id == corp_id, i.c.process_instance_id == instance_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    out = {k: v for k, v in dict(row).items() if k != "raw"}
+
+    def children(table: Any, *cols: str, order: str = "seq") -> list[dict[str, Any]]:
+        stmt = (
+            select(*(table.c[c] for c in cols))
+            .where(table.c.corp_id == corp_id, table.c.process_instance_id == instance_id)
+            .order_by(table.c[order])
+        )
+        return [dict(x) for x in conn.execute(stmt).mappings()]
+
+    out["form_values"] = children(
+        approval_form_values, "component_id", "name", "component_type", "value", "ext_value"
+    )
+    out["tasks"] = children(
+        approval_tasks,
+        "taskid",
+        "userid",
+        "task_status",
+        "task_result",
+        "create_time",
+        "finish_time",
+    )
+    out["operation_records"] = children(
+        approval_operation_records,
+        "userid",
+        "date",
+        "operation_type",
+        "operation_result",
+        "remark",
+    )
+    out["cc"] = [c["userid"] for c in children(approval_cc, "userid", order="userid")]
+    return out
+
+
+def approval_participants(conn: Connection, corp_id: str, instance_id: str) -> set[str]:
+    """Approvers (from ``tasks``) and cc'd people of one instance."""
+
+    people: set[str] = set()
+    for table in (approval_tasks, approval_cc):
+        people.update(
+            u
+            for u in conn.execute(
+                select(table.c.userid).where(
+                    table.c.corp_id == corp_id, table.c.process_instance_id == instance_id
+                )
+            ).scalars()
+            if u
+        )
+    return people
+
+
 __all__ = [
     "CHILD_KEYS",
+    "approval_conditions",
+    "approval_participants",
     "counts",
     "find_template",
+    "get_approval",
     "known_instance_ids",
+    "list_approvals",
     "load_children",
     "load_instances",
     "load_templates",

@@ -15,12 +15,12 @@ stored as its Asia/Shanghai calendar date (:func:`work_date_of`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, delete, func, select
 
-from dingsync.store import repo
+from dingsync.store import repo, visibility
 from dingsync.store.schema_attendance import (
     attendance_column_values,
     attendance_columns,
@@ -32,6 +32,7 @@ from dingsync.store.schema_attendance import (
     attendance_results,
     attendance_schedules,
 )
+from dingsync.timeutil import SHANGHAI, day_start_ms, from_ms, local_date, to_ms
 
 Row = dict[str, Any]
 _IN_MAX = 500
@@ -42,21 +43,16 @@ def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
         yield values[i : i + _IN_MAX]
 
 
-GMT8 = timezone(timedelta(hours=8))
+def work_date_at(day: date, tz: tzinfo = SHANGHAI) -> datetime:
+    """The instant a work date starts: 00:00 of ``day`` in the company zone ``tz`` (aware, UTC)
+    — the instant DingTalk's ``workDate`` (epoch ms) names. Not how it is stored (a ``DATE``)."""
+    return from_ms(day_start_ms(day, tz))
 
 
-def work_date_at(day: date) -> datetime:
-    """The instant a work date starts: 00:00 Asia/Shanghai of ``day`` (aware, UTC) — the
-    instant DingTalk's ``workDate`` (epoch ms) names. Not how it is stored (a ``DATE``)."""
-    return datetime.combine(day, time(0), tzinfo=GMT8).astimezone(UTC)
-
-
-def work_date_of(moment: datetime) -> date:
-    """An aware instant (e.g. DingTalk's ``workDate``) → its calendar date in Asia/Shanghai.
-    Raises ``ValueError`` for a naive datetime (its zone would be a guess)."""
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment!r}: give it a timezone")
-    return moment.astimezone(GMT8).date()
+def work_date_of(moment: datetime, tz: tzinfo = SHANGHAI) -> date:
+    """An aware instant (e.g. DingTalk's ``workDate``) → its calendar date in the company zone
+    ``tz``. Raises ``ValueError`` for a naive datetime (its zone would be a guess)."""
+    return local_date(to_ms(moment), tz)
 
 
 def _stored(row: Row) -> Row:
@@ -328,3 +324,139 @@ def count_summary(conn: Connection, corp_id: str) -> dict[str, int]:
         name: int(conn.execute(select(func.count()).where(t.c.corp_id == corp_id)).scalar_one())
         for name, t in tables.items()
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Read queries of the web API and the exports, filtered by a viewer's scope
+# --------------------------------------------------------------------------------------------
+def _work_date_range(column: Any, start: date | None, end: date | None) -> list[Any]:
+    """Conditions for work dates ``start``..``end`` (inclusive) on a ``work_date`` column (a
+    ``DATE``: the Asia/Shanghai calendar date, migration 0009)."""
+    out: list[Any] = []
+    if start is not None:
+        out.append(column >= start)
+    if end is not None:
+        out.append(column <= end)
+    return out
+
+
+def list_attendance_results(
+    conn: Connection,
+    corp_id: str,
+    visible: visibility.Visible,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    userid: str | None = None,
+    dept_ids: Sequence[int] | None = None,
+    time_result: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Attendance results (``/attendance/list`` rows) visible to ``visible``, by work date then
+    user, and the total. ``start``/``end``: work dates (Asia/Shanghai calendar dates),
+    inclusive; ``work_date`` comes back as a ``datetime.date``, times as aware UTC."""
+
+    a = attendance_results
+    cond: list[Any] = [
+        a.c.corp_id == corp_id,
+        visibility.visible_to(visible, corp_id, a.c.userid, group_col=a.c.group_id),
+    ]
+    cond += _work_date_range(a.c.work_date, start, end)
+    if userid is not None:
+        cond.append(a.c.userid == userid)
+    if dept_ids is not None:
+        cond.append(a.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
+    if time_result is not None:
+        cond.append(a.c.time_result == time_result)
+    total = int(conn.execute(select(func.count()).select_from(a).where(*cond)).scalar_one())
+    rows = conn.execute(
+        select(
+            a.c.id,
+            a.c.userid,
+            a.c.work_date,
+            a.c.check_type,
+            a.c.time_result,
+            a.c.location_result,
+            a.c.source_type,
+            a.c.group_id,
+            a.c.base_check_time,
+            a.c.user_check_time,
+            a.c.proc_inst_id,
+        )
+        .where(*cond)
+        .order_by(a.c.work_date, a.c.userid, a.c.base_check_time, a.c.id)
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    return [dict(x) for x in rows], total
+
+
+def attendance_summary(
+    conn: Connection,
+    corp_id: str,
+    visible: visibility.Visible,
+    *,
+    start: date,
+    end: date,
+    userid: str | None = None,
+    dept_ids: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Per person, for work dates ``start``..``end`` (Asia/Shanghai calendar dates, inclusive):
+    ``days`` (with a result), ``checks`` and the count of each ``time_result`` (``Normal``,
+    ``Late``, ``Early``, ``NotSigned``, …)."""
+
+    a = attendance_results
+    cond: list[Any] = [
+        a.c.corp_id == corp_id,
+        *_work_date_range(a.c.work_date, start, end),
+        visibility.visible_to(visible, corp_id, a.c.userid, group_col=a.c.group_id),
+    ]
+    if userid is not None:
+        cond.append(a.c.userid == userid)
+    if dept_ids is not None:
+        cond.append(a.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
+    out: dict[str, dict[str, Any]] = {}
+    for row in conn.execute(
+        select(a.c.userid, a.c.time_result, func.count())
+        .where(*cond)
+        .group_by(a.c.userid, a.c.time_result)
+        .order_by(a.c.userid)
+    ):
+        entry = out.setdefault(row[0], {"userid": row[0], "checks": 0, "results": {}})
+        entry["checks"] += int(row[2])
+        entry["results"][row[1] or "Unknown"] = int(row[2])
+    days: dict[str, int] = {
+        str(r[0]): int(r[1])
+        for r in conn.execute(
+            select(a.c.userid, func.count(a.c.work_date.distinct()))
+            .where(*cond)
+            .group_by(a.c.userid)
+        )
+    }
+    for userid_, entry in out.items():
+        entry["days"] = int(days.get(userid_, 0))
+    return list(out.values())
+
+
+def managed_attendance_groups(conn: Connection, corp_id: str, userid: str) -> list[int]:
+    """Attendance groups ``userid`` manages (``attendance_group_managers``)."""
+    m = attendance_group_managers
+    return [
+        int(g)
+        for g in conn.execute(
+            select(m.c.group_id).where(m.c.corp_id == corp_id, m.c.userid == userid)
+        ).scalars()
+    ]
+
+
+def attendance_group_userids(conn: Connection, corp_id: str, group_ids: Sequence[int]) -> set[str]:
+    """Members of the given attendance groups (``attendance_group_members``)."""
+    m = attendance_group_members
+    if not group_ids:
+        return set()
+    return set(
+        conn.execute(
+            select(m.c.userid).where(m.c.corp_id == corp_id, m.c.group_id.in_(sorted(group_ids)))
+        ).scalars()
+    )

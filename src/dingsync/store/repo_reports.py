@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, select
 
-from dingsync.store import repo
+from dingsync.store import repo, visibility
 from dingsync.store.schema_reports import (
     report_comments,
     report_contents,
@@ -289,4 +289,132 @@ def load_reports(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
         .order_by(s.c.report_id, s.c.type, s.c.userid)
     ):
         out[rid]["stats"].setdefault(int(kind), []).append(uid)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Read queries of the web API and the exports, filtered by a viewer's scope
+# --------------------------------------------------------------------------------------------
+def report_conditions(
+    corp_id: str,
+    visible: visibility.Visible | None,
+    *,
+    template: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    creator: str | None = None,
+    dept_ids: Sequence[int] | None = None,
+) -> list[Any]:
+    """SQL conditions on ``reports`` (all must hold): of ``corp_id``, visible to ``visible``
+    (``None``: no visibility filter, i.e. everything — the CLI), template name ``template``,
+    created in ``[start, end)`` (aware datetimes), by ``creator``, by a member of one of
+    ``dept_ids`` (exactly these departments: pass a subtree to include sub-departments).
+    The list API and the export writer both use these, so they select the same reports."""
+
+    r = reports
+
+    def received(userid: str) -> Any:
+        rr = report_receivers
+        return r.c.report_id.in_(
+            select(rr.c.report_id).where(rr.c.corp_id == corp_id, rr.c.userid == userid)
+        )
+
+    cond: list[Any] = [r.c.corp_id == corp_id]
+    if visible is not None:
+        cond.append(visibility.visible_to(visible, corp_id, r.c.creator_id, received))
+    if template is not None:
+        cond.append(r.c.template_name == template)
+    return cond + visibility.created_by(
+        corp_id, r.c.create_time, r.c.creator_id, start, end, creator, dept_ids
+    )
+
+
+def list_reports(
+    conn: Connection,
+    corp_id: str,
+    visible: visibility.Visible,
+    *,
+    template: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    creator: str | None = None,
+    dept_ids: Sequence[int] | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Reports visible to ``visible``, newest first, and the total. ``start``/``end``: creation
+    time range ``[start, end)``; ``dept_ids``: creators in these departments."""
+
+    r = reports
+    cond = report_conditions(
+        corp_id,
+        visible,
+        template=template,
+        start=start,
+        end=end,
+        creator=creator,
+        dept_ids=dept_ids,
+    )
+    total = int(conn.execute(select(func.count()).select_from(r).where(*cond)).scalar_one())
+    rows = conn.execute(
+        select(
+            r.c.report_id,
+            r.c.template_name,
+            r.c.creator_id,
+            r.c.creator_name,
+            r.c.dept_name,
+            r.c.create_time,
+            r.c.modified_time,
+        )
+        .where(*cond)
+        .order_by(r.c.create_time.desc(), r.c.report_id)
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    return [dict(x) for x in rows], total
+
+
+def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any] | None:
+    """One report with ``contents`` (in order), ``receivers`` and ``comments``, or ``None``."""
+
+    row = (
+        conn.execute(
+            select(reports).where(reports.c.corp_id == corp_id, reports.c.report_id == report_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    out = {k: v for k, v in dict(row).items() if k != "raw"}
+    key = (report_contents.c.corp_id == corp_id, report_contents.c.report_id == report_id)
+    out["contents"] = [
+        dict(c)
+        for c in conn.execute(
+            select(
+                report_contents.c.key,
+                report_contents.c.sort,
+                report_contents.c.type,
+                report_contents.c.value,
+            )
+            .where(*key)
+            .order_by(report_contents.c.position)
+        ).mappings()
+    ]
+    out["receivers"] = list(
+        conn.execute(
+            select(report_receivers.c.userid)
+            .where(report_receivers.c.corp_id == corp_id, report_receivers.c.report_id == report_id)
+            .order_by(report_receivers.c.userid)
+        ).scalars()
+    )
+    rc = report_comments
+    out["comments"] = [
+        dict(c)
+        for c in conn.execute(
+            select(rc.c.userid, rc.c.content, rc.c.created_at)
+            .where(rc.c.corp_id == corp_id, rc.c.report_id == report_id)
+            .order_by(rc.c.position)
+        ).mappings()
+    ]
     return out

@@ -23,8 +23,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient, DingTalkError
 from dingsync.web.context import WebContext
-from dingsync.web.errors import ERRORS, WebError
+from dingsync.web.errors import COMMON_ERRORS, ERRORS, WebError, responses
 from dingsync.web.guards import RequestGuard
+from dingsync.web.models import TYPED, Health
 from dingsync.web.options import WebOptions
 from dingsync.web.routers import (
     admin,
@@ -147,7 +148,14 @@ def create_app(
     for router in (*AREA_ROUTERS.values(), *SERVICE_ROUTERS):
         app.include_router(router)
 
-    @app.get("/healthz", tags=["meta"], summary="Liveness")
+    @app.get(
+        "/healthz",
+        tags=["meta"],
+        summary="Liveness",
+        response_model=Health,
+        responses=responses(*COMMON_ERRORS),
+        **TYPED,
+    )
     def healthz() -> dict[str, Any]:
         return {"ok": True, "corp_id": ctx.corp_id}
 

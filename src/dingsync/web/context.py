@@ -15,16 +15,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient
-from dingsync.store import repo_web
+from dingsync.store import repo_attendance, repo_contacts, repo_local_access
+from dingsync.timeutil import today as local_today
 from dingsync.web.errors import WebError
 from dingsync.web.options import WebOptions
-from dingsync.web.rules import Viewer, expand_departments
+from dingsync.web.rules import Viewer
 
 
 @dataclass
@@ -70,8 +70,8 @@ class DepartmentTree:
         return path[0]
 
     def subtree(self, roots: list[int]) -> frozenset[int]:
-        """``roots`` and all departments below them."""
-        return expand_departments(roots, self.children)
+        """``roots`` and all active departments below them (:func:`repo_contacts.subtree`)."""
+        return frozenset(repo_contacts.subtree(roots, self.children))
 
 
 class WebContext:
@@ -118,14 +118,15 @@ class WebContext:
         return datetime.fromtimestamp(self.clock(), tz=UTC)
 
     def local_now(self) -> datetime:
-        """Now in the organisation's zone (``DINGSYNC_TIMEZONE``, Asia/Shanghai by default)."""
-        return self.now().astimezone(ZoneInfo(self.settings.timezone))
+        """Now in the company's zone (``Settings.tz``: ``DINGSYNC_TIMEZONE``, Asia/Shanghai by
+        default)."""
+        return self.now().astimezone(self.settings.tz)
 
     def today(self) -> date:
-        """Today's calendar day in the organisation's zone (Asia/Shanghai by default) — the
-        default of every date filter, whatever the host's zone (at 20:00 UTC it is already
-        the next day in Shanghai)."""
-        return self.local_now().date()
+        """Today's calendar day in the company's zone (``Settings.tz``) — the default of every
+        date filter, whatever the host's zone (at 20:00 UTC it is already the next day in
+        Shanghai)."""
+        return local_today(self.settings.tz, now=self.now())
 
     # -- client --------------------------------------------------------------------------------
     @property
@@ -160,7 +161,7 @@ class WebContext:
         now = time.monotonic()
         if self._tree is not None and now - self._tree[0] < self.options.tree_cache_s:
             return self._tree[1]
-        tree = DepartmentTree.build(repo_web.department_tree(conn, self.corp_id))
+        tree = DepartmentTree.build(repo_contacts.department_tree(conn, self.corp_id))
         self._tree = (now, tree)
         return tree
 
@@ -174,7 +175,7 @@ class WebContext:
         now = time.monotonic()
         if self._company is not None and now - self._company[0] < self.options.tree_cache_s:
             return self._company[1]
-        name = repo_web.corp_name(conn, self.corp_id)
+        name = repo_contacts.corp_name(conn, self.corp_id)
         self._company = (now, name)
         return name
 
@@ -190,10 +191,10 @@ class WebContext:
         """The rules' :class:`Viewer` for ``userid`` from the store (``user`` row and
         ``memberships`` when the caller has them already)."""
         if user is None:
-            user = repo_web.get_user(conn, self.corp_id, userid) or {}
-        level, scope_roots = repo_web.admin_info(conn, self.corp_id, userid)
+            user = repo_contacts.get_user(conn, self.corp_id, userid) or {}
+        level, scope_roots = repo_contacts.admin_info(conn, self.corp_id, userid)
         if memberships is None:
-            memberships = repo_web.user_memberships(conn, self.corp_id, userid)
+            memberships = repo_contacts.user_memberships(conn, self.corp_id, userid)
         tree = self.tree(conn)
         sub_scope = tree.subtree(scope_roots) if level == 2 else None
         return Viewer(
@@ -203,8 +204,9 @@ class WebContext:
             boss=bool(user.get("boss")),
             leader_of=frozenset(m["dept_id"] for m in memberships if m["is_leader"]),
             attendance_groups=frozenset(
-                str(g) for g in repo_web.managed_attendance_groups(conn, self.corp_id, userid)
+                str(g)
+                for g in repo_attendance.managed_attendance_groups(conn, self.corp_id, userid)
             ),
-            local_roles=frozenset(repo_web.user_roles(conn, self.corp_id, userid)),
+            local_roles=frozenset(repo_local_access.user_roles(conn, self.corp_id, userid)),
             disabled=bool(user.get("local_disabled")),
         )

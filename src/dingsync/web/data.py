@@ -1,22 +1,22 @@
-"""Helpers shared by the data routers: the rules' scope in the store's terms, Shanghai dates,
-and JSON-ready rows (times as epoch ms)."""
+"""Helpers shared by the data routers: the rules' scope in the store's terms, day bounds in
+the company's zone (``Settings.tz``), and JSON-ready rows (times as epoch ms)."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from dingsync.store import repo_web
+from dingsync.store import repo_contacts, visibility
 from dingsync.store.schema import to_ms
+from dingsync.timeutil import day_end_ms, day_start_ms, from_ms
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.errors import WebError
 
 
-def visible(scope: rules.Scope) -> repo_web.Visible:
+def visible(scope: rules.Scope) -> visibility.Visible:
     """The rules' :class:`~dingsync.web.rules.Scope` as the store's filter."""
     groups: list[int] = []
     for g in scope.groups:
@@ -24,7 +24,7 @@ def visible(scope: rules.Scope) -> repo_web.Visible:
             groups.append(int(g))
         except ValueError:
             continue
-    return repo_web.Visible(
+    return visibility.Visible(
         everything=scope.everything,
         owner=scope.viewer if scope.own else None,
         participant=scope.viewer if scope.participant else None,
@@ -34,19 +34,16 @@ def visible(scope: rules.Scope) -> repo_web.Visible:
 
 
 def day_bounds(ctx: WebContext, start: date | None, end: date | None) -> tuple[Any, Any]:
-    """Work dates (inclusive, the corp's zone, Asia/Shanghai by default) as ``[from, to)`` aware
-    datetimes. Raises ``request.invalid`` when ``end`` is before ``start`` or a day has no UTC
-    time (year 1 or 9999)."""
-    zone = ZoneInfo(ctx.settings.timezone)
+    """Calendar days ``start``..``end`` (inclusive, in the company's zone ``Settings.tz``) as
+    ``[from, to)`` aware UTC datetimes (``None`` where not given). Raises ``request.invalid``
+    when ``end`` is before ``start`` or a day has no UTC time (year 1 or 9999)."""
+    tz = ctx.settings.tz
     if start is not None and end is not None and end < start:
         raise WebError("request.invalid", "end_date is before start_date")
     try:
-        lo = datetime.combine(start, time(), zone) if start else None
-        hi = datetime.combine(end + timedelta(days=1), time(), zone) if end else None
-        for bound in (lo, hi):
-            if bound is not None:
-                bound.astimezone(UTC)
-    except OverflowError as exc:
+        lo = from_ms(day_start_ms(start, tz)) if start else None
+        hi = from_ms(day_end_ms(end, tz) + 1) if end else None
+    except (OverflowError, ValueError) as exc:
         raise WebError("request.invalid", "start_date/end_date out of range") from exc
     return lo, hi
 
@@ -80,7 +77,9 @@ def owner_record(
 ) -> rules.Record:
     """The rules' record for something owned by ``owner``."""
     depts = (
-        repo_web.memberships_of(conn, ctx.corp_id, [owner]).get(owner, set()) if owner else set()
+        repo_contacts.memberships_of(conn, ctx.corp_id, [owner]).get(owner, set())
+        if owner
+        else set()
     )
     return rules.Record(
         owner=owner,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dingsync.store import repo_web
+from dingsync.store import repo_contacts, repo_sessions
 from dingsync.web import rules, sessions
 from dingsync.web.context import WebContext
 from dingsync.web.errors import WebError
@@ -49,12 +49,12 @@ def current_caller(
         raise WebError("session.missing")
     digest = sessions.token_hash(credentials.credentials)
     with ctx.engine.connect() as conn:
-        session = repo_web.get_session(conn, digest)
+        session = repo_sessions.get_session(conn, digest)
         if session is None or session["corp_id"] != ctx.corp_id or session["revoked_at"]:
             raise WebError("session.invalid")
         if session["expires_at"] <= ctx.now():
             raise WebError("session.expired")
-        user = repo_web.get_user(conn, ctx.corp_id, session["userid"])
+        user = repo_contacts.get_user(conn, ctx.corp_id, session["userid"])
         if user is None or user["status"] != "active":
             raise WebError("session.user_inactive")
         viewer = ctx.viewer(conn, session["userid"], user=user)

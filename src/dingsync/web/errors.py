@@ -45,6 +45,11 @@ ERRORS: dict[str, tuple[int, str]] = {
 }
 
 
+#: What any route may answer whatever it does: a malformed request (422; the service's envelope,
+#: not FastAPI's ``HTTPValidationError``), a body over the size limit (413) and an internal
+#: error (500).
+COMMON_ERRORS = ("request.invalid", "request.too_large", "internal")
+
 #: What a session-protected route may answer about the caller's session.
 SESSION_ERRORS = (
     "session.missing",

@@ -28,7 +28,7 @@ from dingsync.dingtalk import (
     NotFoundError,
     TokenError,
 )
-from dingsync.store import repo, repo_web
+from dingsync.store import repo, repo_contacts, repo_local_access, repo_sessions
 from dingsync.store.schema import to_ms
 from dingsync.sync.contacts import department_row, user_row
 from dingsync.web import rules, sessions
@@ -136,7 +136,7 @@ def _store_and_open(
 ) -> Outcome:
     _store_user(ctx, raw, depts)
     with ctx.engine.connect() as conn:
-        stored_level, _scope = repo_web.admin_info(conn, ctx.corp_id, userid)
+        stored_level, _scope = repo_contacts.admin_info(conn, ctx.corp_id, userid)
     _apply_sys_level(ctx, userid, sys_level, stored_level)
     return _open_session(ctx, userid, code, key)
 
@@ -165,21 +165,21 @@ def _apply_sys_level(
     if change is False:
         return
     with ctx.write() as conn:
-        repo_web.set_admin_level(conn, ctx.corp_id, userid, change)
+        repo_contacts.set_admin_level(conn, ctx.corp_id, userid, change)
 
 
 def _replayed(ctx: WebContext, code: str, key: str) -> Outcome | None:
     """The session an authCode produced within the replay window, if still valid."""
     now = ctx.now()
     with ctx.engine.connect() as conn:
-        row = repo_web.find_login_code(conn, key)
+        row = repo_sessions.find_login_code(conn, key)
         if row is None:
             return None
         if row["expires_at"] <= now:
             raise WebError("auth.code_invalid")
         token = sessions.unseal_token(ctx.corp_id, code, row["sealed_token"])
-        session = repo_web.get_session(conn, row["session_hash"])
-        user = repo_web.get_user(conn, ctx.corp_id, row["userid"])
+        session = repo_sessions.get_session(conn, row["session_hash"])
+        user = repo_contacts.get_user(conn, ctx.corp_id, row["userid"])
     if user is not None and user["local_disabled"]:
         raise WebError("auth.user_disabled")
     if user is None or user["status"] != "active":
@@ -195,10 +195,10 @@ def _stored_state(ctx: WebContext, userid: str) -> dict[str, Any]:
     """Whether the stored user is disabled / fresh, and which departments the store knows."""
     now = ctx.now()
     with ctx.engine.connect() as conn:
-        user = repo_web.get_user(conn, ctx.corp_id, userid)
+        user = repo_contacts.get_user(conn, ctx.corp_id, userid)
         tree = ctx.tree(conn)
-        memberships = repo_web.user_memberships(conn, ctx.corp_id, userid) if user else []
-        admin_level, _scope = repo_web.admin_info(conn, ctx.corp_id, userid)
+        memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid) if user else []
+        admin_level, _scope = repo_contacts.admin_info(conn, ctx.corp_id, userid)
     fresh = (
         user is not None
         and user["status"] == "active"
@@ -258,7 +258,7 @@ def _store_user(ctx: WebContext, raw: dict[str, Any], depts: list[dict[str, Any]
                     repo.upsert_corp(conn, {"corp_id": corp_id, "name": drow["name"]})
             repo.upsert_departments(conn, corp_id, rows)
         repo.upsert_users(conn, corp_id, [row])
-        repo_web.replace_user_memberships(conn, corp_id, raw["userid"], memberships)
+        repo_contacts.replace_user_memberships(conn, corp_id, raw["userid"], memberships)
     if depts:
         ctx.forget_tree()
 
@@ -280,9 +280,9 @@ def _open_session(
     digest = sessions.token_hash(token)
     expires_at = now + timedelta(seconds=ctx.options.session_ttl_s)
     with ctx.write() as conn:
-        if user is None and repo_web.is_local_disabled(conn, ctx.corp_id, userid):
+        if user is None and repo_local_access.is_local_disabled(conn, ctx.corp_id, userid):
             raise WebError("auth.user_disabled")
-        repo_web.create_session(
+        repo_sessions.create_session(
             conn,
             token_hash=digest,
             corp_id=ctx.corp_id,
@@ -291,7 +291,7 @@ def _open_session(
             expires_at=expires_at,
         )
         if ctx.options.replay_window_s > 0:
-            repo_web.remember_login_code(
+            repo_sessions.remember_login_code(
                 conn,
                 code_hash=key,
                 corp_id=ctx.corp_id,
@@ -303,7 +303,7 @@ def _open_session(
             )
         ctx.logins += 1
         if ctx.logins % PURGE_EVERY == 0:  # old replay records and sessions, now and then
-            repo_web.purge_expired(conn, now - timedelta(days=1))
+            repo_sessions.purge_expired(conn, now - timedelta(days=1))
     return token, userid, expires_at, profile_for(ctx, userid, user, memberships)
 
 
@@ -334,9 +334,9 @@ def profile_for(
     departments": right under the company root, at any depth), company, roles, permissions."""
     with ctx.engine.connect() as conn:
         if user is None:
-            user = repo_web.get_user(conn, ctx.corp_id, userid) or {"userid": userid}
+            user = repo_contacts.get_user(conn, ctx.corp_id, userid) or {"userid": userid}
         if memberships is None:
-            memberships = repo_web.user_memberships(conn, ctx.corp_id, userid)
+            memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid)
         tree = ctx.tree(conn)
         company = ctx.company_name(conn)
         viewer = ctx.viewer(conn, userid, user=user, memberships=memberships)

@@ -14,7 +14,8 @@ role                  where it comes from
 employee              everyone
 dept_leader           ``leader_in_dept`` / ``user_departments.is_leader`` (主管)
 sub_admin             ``/topapi/user/listadmin`` ``sys_level`` 2, with the departments of
-                      ``get_admin_scope`` — sub-departments included (:func:`expand_departments`)
+                      ``get_admin_scope`` — sub-departments included (precomputed by the
+                      caller: ``DepartmentTree.subtree``)
 main_admin            ``sys_level`` 1 (主管理员)
 boss                  ``boss`` (老板)
 attendance_manager    manager of one or more attendance groups (考勤组负责人)
@@ -52,7 +53,7 @@ Everyone else may list and read but not export them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -91,7 +92,8 @@ class Viewer:
     """The person asking.
 
     - ``sub_admin_scope``: department ids a sub-administrator manages **with all their
-      sub-departments** (see :func:`expand_departments`); ``None`` when not a sub-administrator.
+      sub-departments**, precomputed by the caller (``WebContext.viewer`` walks the tree with
+      :func:`dingsync.store.repo_contacts.subtree`); ``None`` when not a sub-administrator.
     - ``leader_of``: departments the viewer heads (主管).
     - ``attendance_groups``: ids of the attendance groups the viewer manages.
     - ``local_roles``: local roles (``"hr"``, ``"admin"``).
@@ -268,21 +270,6 @@ def can_administer(viewer: Viewer) -> bool:
     return not viewer.disabled and (viewer.main_admin or LOCAL_ADMIN in viewer.local_roles)
 
 
-def expand_departments(
-    roots: Iterable[int], children: Mapping[int, Iterable[int]]
-) -> frozenset[int]:
-    """``roots`` and every department below them (``children``: ``{dept_id: [child ids]}``)."""
-    seen: set[int] = set()
-    stack = list(roots)
-    while stack:
-        dept = stack.pop()
-        if dept in seen:
-            continue
-        seen.add(dept)
-        stack.extend(children.get(dept, ()))
-    return frozenset(seen)
-
-
 __all__ = [
     "ACTIONS",
     "AREA_KINDS",
@@ -298,7 +285,6 @@ __all__ = [
     "Viewer",
     "can",
     "can_administer",
-    "expand_departments",
     "may",
     "scope",
 ]

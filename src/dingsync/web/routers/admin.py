@@ -6,13 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from fastapi.encoders import jsonable_encoder
 
-from dingsync.store import repo_web
+from dingsync.store import repo_contacts, repo_local_access, repo_sessions
 from dingsync.store.schema_web import LOCAL_ROLES
 from dingsync.web.deps import AdminCaller, Ctx
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.models import TYPED, DisabledUsers, DisableResult, RoleChange, RoleGrants
 
-router = APIRouter(prefix="/api/admin", tags=["admin"])
+router = APIRouter(prefix="/api/admin", tags=["admin"], responses=responses(*COMMON_ERRORS))
 
 _ERRORS = (*SESSION_ERRORS, "forbidden", "request.invalid")
 
@@ -24,24 +26,30 @@ RoleName = Annotated[str, Path(min_length=1, max_length=32, description="hr or a
 
 def _known(conn: Any, corp_id: str, userid: str) -> None:
     """``not_found`` unless the store knows ``userid``."""
-    if repo_web.get_user(conn, corp_id, userid) is None:
+    if repo_contacts.get_user(conn, corp_id, userid) is None:
         raise WebError("not_found", f"no user {userid!r} in the store (not synced yet?)")
 
 
-@router.get("/users/disabled", summary="Locally disabled accounts", responses=responses(*_ERRORS))
+@router.get(
+    "/users/disabled",
+    summary="Locally disabled accounts",
+    responses=responses(*_ERRORS),
+    response_model=DisabledUsers,
+    **TYPED,
+)
 def disabled(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
     """Userids disabled locally."""
     with ctx.engine.connect() as conn:
-        return {"userids": repo_web.list_disabled(conn, ctx.corp_id)}
+        return {"userids": repo_local_access.list_disabled(conn, ctx.corp_id)}
 
 
 def _set_disabled(ctx: Any, userid: str, value: bool) -> dict[str, Any]:
     with ctx.write() as conn:
         if not value:
             _known(conn, ctx.corp_id, userid)
-        known = repo_web.set_local_disabled(conn, ctx.corp_id, userid, value)
+        known = repo_local_access.set_local_disabled(conn, ctx.corp_id, userid, value)
         revoked = (
-            repo_web.revoke_user_sessions(conn, ctx.corp_id, userid, ctx.now()) if value else 0
+            repo_sessions.revoke_user_sessions(conn, ctx.corp_id, userid, ctx.now()) if value else 0
         )
     return {"userid": userid, "disabled": value, "known": known, "sessions_revoked": revoked}
 
@@ -50,6 +58,8 @@ def _set_disabled(ctx: Any, userid: str, value: bool) -> dict[str, Any]:
     "/users/{userid}/disable",
     summary="Disable an account locally",
     responses=responses(*_ERRORS, "admin.self_disable", "admin.main_admin_protected"),
+    response_model=DisableResult,
+    **TYPED,
 )
 def disable(ctx: Ctx, caller: AdminCaller, userid: UserId) -> dict[str, Any]:
     """The user can no longer log in, whatever DingTalk says; their sessions are revoked. A
@@ -60,7 +70,7 @@ def disable(ctx: Ctx, caller: AdminCaller, userid: UserId) -> dict[str, Any]:
     if userid == caller.userid:
         raise WebError("admin.self_disable")
     with ctx.engine.connect() as conn:
-        level, _scope = repo_web.admin_info(conn, ctx.corp_id, userid)
+        level, _scope = repo_contacts.admin_info(conn, ctx.corp_id, userid)
     if level == 1:
         raise WebError("admin.main_admin_protected")
     return _set_disabled(ctx, userid, True)
@@ -70,23 +80,35 @@ def disable(ctx: Ctx, caller: AdminCaller, userid: UserId) -> dict[str, Any]:
     "/users/{userid}/enable",
     summary="Enable an account again",
     responses=responses(*_ERRORS, "not_found"),
+    response_model=DisableResult,
+    **TYPED,
 )
 def enable(ctx: Ctx, caller: AdminCaller, userid: UserId) -> dict[str, Any]:
     """Lift a local disable (404 ``not_found`` for a userid the store does not know)."""
     return _set_disabled(ctx, userid, False)
 
 
-@router.get("/roles", summary="Local role grants", responses=responses(*_ERRORS))
+@router.get(
+    "/roles",
+    summary="Local role grants",
+    responses=responses(*_ERRORS),
+    response_model=RoleGrants,
+    **TYPED,
+)
 def roles(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
-    """Every local role grant: ``{userid, role, granted_at, granted_by}``."""
+    """Every local role grant: ``{userid, role, granted_at, granted_by}`` (``granted_at``: ISO
+    8601 UTC)."""
     with ctx.engine.connect() as conn:
-        return {"roles": list(LOCAL_ROLES), "grants": repo_web.list_roles(conn, ctx.corp_id)}
+        grants = repo_local_access.list_roles(conn, ctx.corp_id)
+    return {"roles": list(LOCAL_ROLES), "grants": jsonable_encoder(grants)}
 
 
 @router.put(
     "/roles/{userid}/{role}",
     summary="Grant a local role",
     responses=responses(*_ERRORS, "role.unknown", "not_found"),
+    response_model=RoleChange,
+    **TYPED,
 )
 def grant(ctx: Ctx, caller: AdminCaller, userid: UserId, role: RoleName) -> dict[str, Any]:
     """Grant ``hr`` (all attendance, directory export) or ``admin`` (this API, export audit)
@@ -95,7 +117,7 @@ def grant(ctx: Ctx, caller: AdminCaller, userid: UserId, role: RoleName) -> dict
         raise WebError("role.unknown", f"unknown role {role!r}; known: {', '.join(LOCAL_ROLES)}")
     with ctx.write() as conn:
         _known(conn, ctx.corp_id, userid)
-        repo_web.grant_role(conn, ctx.corp_id, userid, role, granted_by=caller.userid)
+        repo_local_access.grant_role(conn, ctx.corp_id, userid, role, granted_by=caller.userid)
     return {"userid": userid, "role": role, "granted": True}
 
 
@@ -103,11 +125,13 @@ def grant(ctx: Ctx, caller: AdminCaller, userid: UserId, role: RoleName) -> dict
     "/roles/{userid}/{role}",
     summary="Revoke a local role",
     responses=responses(*_ERRORS, "role.unknown"),
+    response_model=RoleChange,
+    **TYPED,
 )
 def revoke(ctx: Ctx, caller: AdminCaller, userid: UserId, role: RoleName) -> dict[str, Any]:
     """Take a local role away."""
     if role not in LOCAL_ROLES:
         raise WebError("role.unknown", f"unknown role {role!r}; known: {', '.join(LOCAL_ROLES)}")
     with ctx.write() as conn:
-        had = repo_web.revoke_role(conn, ctx.corp_id, userid, role)
+        had = repo_local_access.revoke_role(conn, ctx.corp_id, userid, role)
     return {"userid": userid, "role": role, "revoked": had}

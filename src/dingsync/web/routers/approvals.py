@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dingsync.store import repo_web
+from dingsync.store import repo_approvals
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.models import TYPED, ApprovalDetail, ApprovalSummary, Page
 
-router = APIRouter(prefix="/api/approvals", tags=["approvals"])
+router = APIRouter(prefix="/api/approvals", tags=["approvals"], responses=responses(*COMMON_ERRORS))
 
 _SESSION_ERRORS = SESSION_ERRORS
 
@@ -23,6 +24,8 @@ _SESSION_ERRORS = SESSION_ERRORS
     "",
     summary="Approvals visible to the caller",
     responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=Page[ApprovalSummary],
+    **TYPED,
 )
 def list_approvals(
     ctx: Ctx,
@@ -53,8 +56,6 @@ def list_approvals(
     scope = rules.scope(caller.viewer, "approvals", "list")
     with ctx.engine.connect() as conn:
         if template is not None:
-            from dingsync.store import repo_approvals
-
             found = repo_approvals.find_template(conn, ctx.corp_id, template)
             if found is None:
                 return {"items": [], "total": 0, "limit": limit, "offset": offset}
@@ -63,7 +64,7 @@ def list_approvals(
                     "request.invalid", "process_code and template name different templates"
                 )
             process_code = found["process_code"]
-        items, total = repo_web.list_approvals(
+        items, total = repo_approvals.list_approvals(
             conn,
             ctx.corp_id,
             visible(scope),
@@ -83,15 +84,17 @@ def list_approvals(
     "/{instance_id}",
     summary="One approval instance",
     responses=responses(*_SESSION_ERRORS, "not_found"),
+    response_model=ApprovalDetail,
+    **TYPED,
 )
 def get_approval(ctx: Ctx, caller: CurrentCaller, instance_id: str) -> dict[str, Any]:
     """One instance with ``form_values``, ``tasks``, ``operation_records`` and ``cc``; 404 when
     unknown or not visible to the caller."""
     with ctx.engine.connect() as conn:
-        instance = repo_web.get_approval(conn, ctx.corp_id, instance_id)
+        instance = repo_approvals.get_approval(conn, ctx.corp_id, instance_id)
         if instance is None:
             raise WebError("not_found")
-        people = repo_web.approval_participants(conn, ctx.corp_id, instance_id)
+        people = repo_approvals.approval_participants(conn, ctx.corp_id, instance_id)
         record = owner_record(ctx, conn, instance["originator_userid"], people)
     if not rules.can(caller.viewer, "approvals", "read", record):
         raise WebError("not_found")

@@ -9,21 +9,25 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dingsync.store import repo_attendance, repo_web
+from dingsync.store import repo_attendance
+from dingsync.timeutil import day_start_ms
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, dept_filter, jsonable, visible
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.models import TYPED, AttendanceResult, AttendanceSummary, Page
 
-router = APIRouter(prefix="/api/attendance", tags=["attendance"])
+router = APIRouter(
+    prefix="/api/attendance", tags=["attendance"], responses=responses(*COMMON_ERRORS)
+)
 
 _SESSION_ERRORS = SESSION_ERRORS
 MAX_SPAN_DAYS = 366
 
 
 def _span(ctx: WebContext, start: date | None, end: date | None) -> tuple[date, date]:
-    """The work dates asked: ``end`` defaults to today in Asia/Shanghai (the settings' zone),
+    """The work dates asked: ``end`` defaults to today in the company's zone (``Settings.tz``),
     ``start`` to the first of ``end``'s month. ``request.invalid`` when ``end`` is before
     ``start``, the span is longer than :data:`MAX_SPAN_DAYS`, or a day has no UTC time (year 1
     or 9999)."""
@@ -41,6 +45,8 @@ def _span(ctx: WebContext, start: date | None, end: date | None) -> tuple[date, 
     "/results",
     summary="Attendance results (per check)",
     responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=Page[AttendanceResult],
+    **TYPED,
 )
 def results(
     ctx: Ctx,
@@ -54,13 +60,13 @@ def results(
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> dict[str, Any]:
     """``/attendance/list`` rows (work date, check type, time/location result, times in epoch
-    ms) for the work dates asked (default: this month so far, Asia/Shanghai days).
-    ``work_date`` is epoch ms of 00:00 Asia/Shanghai of the work date, as DingTalk's
-    ``workDate`` (the store keeps the calendar date)."""
+    ms) for the work dates asked (default: this month so far, days of the company's zone).
+    ``work_date`` is epoch ms of 00:00 of the work date in the company's zone (``Settings.tz``),
+    as DingTalk's ``workDate`` (the store keeps the calendar date)."""
     start, end = _span(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "attendance", "list")
     with ctx.engine.connect() as conn:
-        items, total = repo_web.list_attendance_results(
+        items, total = repo_attendance.list_attendance_results(
             conn,
             ctx.corp_id,
             visible(scope),
@@ -73,7 +79,7 @@ def results(
             offset=offset,
         )
     out = [
-        jsonable({**i, "work_date": repo_attendance.work_date_at(i["work_date"])}) for i in items
+        {**jsonable(i), "work_date": day_start_ms(i["work_date"], ctx.settings.tz)} for i in items
     ]
     return {"items": out, "total": total, "limit": limit, "offset": offset}
 
@@ -82,6 +88,8 @@ def results(
     "/summary",
     summary="Attendance per person",
     responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=AttendanceSummary,
+    **TYPED,
 )
 def summary(
     ctx: Ctx,
@@ -92,12 +100,12 @@ def summary(
     dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
 ) -> dict[str, Any]:
     """Per visible person: ``days`` with a result, ``checks`` and the count of each
-    ``time_result`` over the work dates asked (default: this month so far, Asia/Shanghai
-    days)."""
+    ``time_result`` over the work dates asked (default: this month so far, days of the
+    company's zone)."""
     start, end = _span(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "attendance", "list")
     with ctx.engine.connect() as conn:
-        people = repo_web.attendance_summary(
+        people = repo_attendance.attendance_summary(
             conn,
             ctx.corp_id,
             visible(scope),

@@ -8,12 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dingsync.store import repo_web
+from dingsync.store import repo_sessions
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.login import login
+from dingsync.web.models import TYPED, LoginResult, Revoked
 
-router = APIRouter(prefix="/api/auth", tags=["auth"])
+router = APIRouter(prefix="/api/auth", tags=["auth"], responses=responses(*COMMON_ERRORS))
 
 
 class LoginRequest(BaseModel):
@@ -74,6 +75,8 @@ def parse_login(raw: bytes) -> LoginRequest:
             "content": {"application/json": {"schema": LoginRequest.model_json_schema()}},
         }
     },
+    response_model=LoginResult,
+    **TYPED,
 )
 async def dingtalk_login(request: Request, ctx: Ctx) -> dict[str, Any]:
     """Exchange the authCode for a session. Returns userid, name, avatar, departments (with a
@@ -90,9 +93,11 @@ async def dingtalk_login(request: Request, ctx: Ctx) -> dict[str, Any]:
     "/logout",
     summary="Revoke the current session",
     responses=responses(*SESSION_ERRORS),
+    response_model=Revoked,
+    **TYPED,
 )
 def logout(ctx: Ctx, caller: CurrentCaller) -> dict[str, Any]:
     """Revoke the session whose token was sent; it is refused (401) from now on."""
     with ctx.write() as conn:
-        repo_web.revoke_session(conn, caller.token_hash, ctx.now())
+        repo_sessions.revoke_session(conn, caller.token_hash, ctx.now())
     return {"revoked": True}

@@ -37,6 +37,7 @@ from starlette.responses import JSONResponse
 from dingsync.dingtalk.crypto import CallbackCrypto, CallbackCryptoError
 from dingsync.dingtalk.models.events import CHECK_EVENTS, event_from_http
 from dingsync.sync.events import EventProcessor, EventsSettings
+from dingsync.web.models import CallbackError, CallbackReply
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,22 @@ def _reject(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse({"errcode": code, "errmsg": message}, status_code=status)
 
 
-@router.post(PATH)
+_CALLBACK_ERROR = {
+    "description": "refused, in DingTalk's envelope",
+    "content": {"application/json": {"schema": CallbackError.model_json_schema()}},
+}
+
+
+@router.post(
+    PATH,
+    response_model=CallbackReply,
+    responses={
+        400: _CALLBACK_ERROR,
+        403: _CALLBACK_ERROR,
+        500: _CALLBACK_ERROR,
+        503: _CALLBACK_ERROR,
+    },
+)
 async def dingtalk_callback(request: Request) -> JSONResponse:
     """Receive one encrypted DingTalk event (see the module docstring for the contract)."""
     try:

@@ -7,19 +7,26 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dingsync.store import repo_web
+from dingsync.store import repo_contacts
 from dingsync.web import rules
 from dingsync.web.context import DepartmentTree
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.login import profile_for
+from dingsync.web.models import TYPED, Departments, Page, Profile, UserDetail, UserSummary
 
-router = APIRouter(prefix="/api", tags=["directory"])
+router = APIRouter(prefix="/api", tags=["directory"], responses=responses(*COMMON_ERRORS))
 
 _SESSION_ERRORS = SESSION_ERRORS
 
 
-@router.get("/me", summary="The caller's profile", responses=responses(*_SESSION_ERRORS))
+@router.get(
+    "/me",
+    summary="The caller's profile",
+    responses=responses(*_SESSION_ERRORS),
+    response_model=Profile,
+    **TYPED,
+)
 def me(ctx: Ctx, caller: CurrentCaller) -> dict[str, Any]:
     """The same profile as the login answer, without the session and JSAPI parts."""
     return profile_for(ctx, caller.userid)
@@ -46,6 +53,8 @@ def _subtree(tree: DepartmentTree, dept_id: int, depth: int | None) -> dict[str,
     "/departments",
     summary="The department tree",
     responses=responses(*_SESSION_ERRORS, "not_found"),
+    response_model=Departments,
+    **TYPED,
 )
 def departments(
     ctx: Ctx,
@@ -64,7 +73,13 @@ def departments(
     return {"tree": _subtree(tree, root, depth), "count": len(tree.nodes)}
 
 
-@router.get("/users", summary="People in the directory", responses=responses(*_SESSION_ERRORS))
+@router.get(
+    "/users",
+    summary="People in the directory",
+    responses=responses(*_SESSION_ERRORS),
+    response_model=Page[UserSummary],
+    **TYPED,
+)
 def users(
     ctx: Ctx,
     caller: CurrentCaller,
@@ -86,7 +101,7 @@ def users(
         if not scope.everything:
             visible = sorted(scope.depts)
             dept_ids = visible if dept_ids is None else sorted(set(dept_ids) & set(visible))
-        items, total = repo_web.list_users(
+        items, total = repo_contacts.list_users(
             conn, ctx.corp_id, dept_ids=dept_ids, name_like=q, limit=limit, offset=offset
         )
     for item in items:
@@ -98,12 +113,14 @@ def users(
     "/users/{userid}",
     summary="One person",
     responses=responses(*_SESSION_ERRORS, "not_found"),
+    response_model=UserDetail,
+    **TYPED,
 )
 def user(ctx: Ctx, caller: CurrentCaller, userid: str) -> dict[str, Any]:
     """One person of the directory with their departments (404 when unknown or not visible)."""
     with ctx.engine.connect() as conn:
-        row = repo_web.get_user(conn, ctx.corp_id, userid)
-        memberships = repo_web.user_memberships(conn, ctx.corp_id, userid) if row else []
+        row = repo_contacts.get_user(conn, ctx.corp_id, userid)
+        memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid) if row else []
         tree = ctx.tree(conn)
     record = rules.Record(owner=userid, owner_depts=frozenset(m["dept_id"] for m in memberships))
     if (

@@ -16,15 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
 
 from dingsync.export import file_digest
-from dingsync.store import repo_web
+from dingsync.store import repo_audit
 from dingsync.store.schema import to_ms
 from dingsync.web import rules
 from dingsync.web.deps import AdminCaller, Ctx, CurrentCaller
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
-from dingsync.web.exports import KINDS, ExportKind
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.export_kinds import KINDS, ExportKind
 from dingsync.web.login import describe
+from dingsync.web.models import TYPED, AuditEntry, ExportKinds, Page, file_response
 
-router = APIRouter(prefix="/api/exports", tags=["exports"])
+router = APIRouter(prefix="/api/exports", tags=["exports"], responses=responses(*COMMON_ERRORS))
 
 _SESSION_ERRORS = SESSION_ERRORS
 _MEDIA = {
@@ -47,7 +48,7 @@ class ExportRequest(BaseModel):
             "{template (required), start_date, end_date, creator, dept_id}; attendance "
             "{month, dept_id}; approvals {template or process_code (one required), status, "
             "start_date, end_date, originator, dept_id}; dates YYYY-MM-DD, month YYYY-MM "
-            "(Asia/Shanghai), dept_id an integer, booleans true/false"
+            "(the company's zone), dept_id an integer, booleans true/false"
         ),
     )
     format: Literal["xlsx", "csv"] = "xlsx"
@@ -70,7 +71,13 @@ def _filters(kind: ExportKind, raw: dict[str, Any]) -> Any:
         raise WebError("request.invalid", f"invalid filters: {named}", details=details) from exc
 
 
-@router.get("/kinds", summary="Export kinds", responses=responses(*_SESSION_ERRORS))
+@router.get(
+    "/kinds",
+    summary="Export kinds",
+    responses=responses(*_SESSION_ERRORS),
+    response_model=ExportKinds,
+    **TYPED,
+)
 def kinds(caller: CurrentCaller) -> dict[str, Any]:
     """The kinds, their filters, and whether the caller may export each."""
     return {
@@ -88,11 +95,9 @@ def kinds(caller: CurrentCaller) -> dict[str, Any]:
 @router.post(
     "",
     summary="Export a file (audited)",
+    response_class=FileResponse,
     responses={
-        200: {
-            "description": "the file",
-            "content": {_MEDIA["xlsx"]: {}, "text/csv": {}},
-        },
+        200: file_response("the file (xlsx or csv, as asked)", _MEDIA["xlsx"], "text/csv"),
         **responses(*_SESSION_ERRORS, "export.kind_unknown", "export.forbidden", "request.invalid"),
     },
 )
@@ -118,7 +123,7 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
                 raise WebError("request.invalid", f"invalid filters: {exc}") from exc
         sha, size = file_digest(path)
         with ctx.write() as conn:
-            audit_id = repo_web.append_export_audit(
+            audit_id = repo_audit.append_export_audit(
                 conn,
                 {
                     "corp_id": ctx.corp_id,
@@ -158,6 +163,8 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
     "/audit",
     summary="The export audit (administrators)",
     responses=responses("session.missing", "session.invalid", "session.expired", "forbidden"),
+    response_model=Page[AuditEntry],
+    **TYPED,
 )
 def audit(
     ctx: Ctx,
@@ -168,7 +175,7 @@ def audit(
     """Audit rows, newest first: ``id, userid, created_at`` (epoch ms), ``kind, format,
     filters, row_count, sha256, byte_size, client``. Read-only: no path changes them."""
     with ctx.engine.connect() as conn:
-        rows, total = repo_web.list_export_audit(conn, ctx.corp_id, limit=limit, offset=offset)
+        rows, total = repo_audit.list_export_audit(conn, ctx.corp_id, limit=limit, offset=offset)
     items = [
         {
             **{k: v for k, v in r.items() if k not in ("corp_id", "created_at")},

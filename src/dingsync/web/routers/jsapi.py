@@ -7,10 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import responses
+from dingsync.web.errors import COMMON_ERRORS, responses
 from dingsync.web.login import jsapi_config
+from dingsync.web.models import TYPED, JsapiConfig
 
-router = APIRouter(prefix="/api/jsapi", tags=["jsapi"])
+router = APIRouter(prefix="/api/jsapi", tags=["jsapi"], responses=responses(*COMMON_ERRORS))
 
 
 @router.get(
@@ -19,6 +20,8 @@ router = APIRouter(prefix="/api/jsapi", tags=["jsapi"])
     responses=responses(
         "session.missing", "session.invalid", "jsapi.url_invalid", "jsapi.unavailable"
     ),
+    response_model=JsapiConfig,
+    **TYPED,
 )
 async def config(
     ctx: Ctx,

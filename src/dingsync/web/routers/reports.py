@@ -8,24 +8,31 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dingsync.store import repo_web
+from dingsync.store import repo_reports
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
-from dingsync.web.errors import SESSION_ERRORS, WebError, responses
+from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.models import TYPED, Page, ReportDetail, ReportSummary
 
-router = APIRouter(prefix="/api/reports", tags=["reports"])
+router = APIRouter(prefix="/api/reports", tags=["reports"], responses=responses(*COMMON_ERRORS))
 
 _SESSION_ERRORS = SESSION_ERRORS
 
 
-@router.get("", summary="Reports visible to the caller", responses=responses(*_SESSION_ERRORS))
+@router.get(
+    "",
+    summary="Reports visible to the caller",
+    responses=responses(*_SESSION_ERRORS),
+    response_model=Page[ReportSummary],
+    **TYPED,
+)
 def list_reports(
     ctx: Ctx,
     caller: CurrentCaller,
     template: Annotated[str | None, Query(max_length=255, description="template name")] = None,
-    start_date: Annotated[date | None, Query(description="created on or after (Shanghai)")] = None,
-    end_date: Annotated[date | None, Query(description="created on or before (Shanghai)")] = None,
+    start_date: Annotated[date | None, Query(description="created on or after")] = None,
+    end_date: Annotated[date | None, Query(description="created on or before")] = None,
     creator: Annotated[str | None, Query(max_length=64, description="creator userid")] = None,
     dept_id: Annotated[int | None, Query(ge=1, le=2**62, description="creators in")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -36,7 +43,7 @@ def list_reports(
     lo, hi = day_bounds(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "reports", "list")
     with ctx.engine.connect() as conn:
-        items, total = repo_web.list_reports(
+        items, total = repo_reports.list_reports(
             conn,
             ctx.corp_id,
             visible(scope),
@@ -55,12 +62,14 @@ def list_reports(
     "/{report_id}",
     summary="One report",
     responses=responses(*_SESSION_ERRORS, "not_found"),
+    response_model=ReportDetail,
+    **TYPED,
 )
 def get_report(ctx: Ctx, caller: CurrentCaller, report_id: str) -> dict[str, Any]:
     """One report with its ``contents`` (template fields in order), ``receivers`` and
     ``comments``; 404 when unknown or not visible to the caller."""
     with ctx.engine.connect() as conn:
-        report = repo_web.get_report(conn, ctx.corp_id, report_id)
+        report = repo_reports.get_report(conn, ctx.corp_id, report_id)
         if report is None:
             raise WebError("not_found")
         record = owner_record(ctx, conn, report["creator_id"], set(report["receivers"]))

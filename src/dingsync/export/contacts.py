@@ -1,6 +1,6 @@
-"""Tabular export writers shared by the web service: a header and rows to ``xlsx`` (XlsxWriter,
-constant memory) or ``csv`` (UTF-8 with BOM so Excel opens Chinese text correctly), and the
-directory (people) export.
+"""The contacts (通讯录) export: the directory, one row per person, to ``xlsx`` (XlsxWriter,
+constant memory) or ``csv`` (UTF-8 with BOM so Excel opens Chinese text correctly) — the
+``users`` kind of the web service's ``POST /api/exports``.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ A kind's ``write(ctx, conn, scope, filters, fmt, path) -> rows`` writes only wha
 admits; ``filters`` is the kind's strict pydantic model (:class:`UsersFilters`,
 :class:`ReportsFilters`, :class:`AttendanceFilters`, :class:`ApprovalsFilters`: unknown keys,
 wrong types — ``"false"`` for a bool, ``1.5`` for an id —, out-of-range ids and malformed dates
-are refused with a 422 naming the field). Default dates are Asia/Shanghai days (the settings'
-zone), never the host's. The data areas add their kinds here as they land (``reports``,
+are refused with a 422 naming the field). Default dates are days of the company's zone
+(``Settings.tz``), never the host's. The data areas add their kinds here as they land (``reports``,
 ``attendance``, ``approvals``), using the same writers as their CLI exports. ``reports`` and
 ``approvals`` take the filters of their list APIs and hand the writers the scope as a
-:class:`~dingsync.store.repo_web.Visible`, which they apply in SQL with the list APIs' own
+:class:`~dingsync.store.visibility.Visible`, which they apply in SQL with the list APIs' own
 conditions: an export holds exactly the rows the same person lists with the same filters.
 """
 
@@ -35,8 +35,8 @@ from pydantic import (
 )
 from sqlalchemy import Connection
 
-from dingsync.export import web as export_web
-from dingsync.store import repo_web
+from dingsync.export import contacts as export_contacts
+from dingsync.store import repo_attendance, repo_contacts, visibility
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, dept_filter, visible
@@ -110,13 +110,15 @@ class ReportsFilters(_Filters):
         None, description="created on or after, YYYY-MM-DD (default 30 days before end_date)"
     )
     end_date: Day | None = Field(
-        None, description="created on or before, YYYY-MM-DD (default today, Asia/Shanghai)"
+        None,
+        description="created on or before, YYYY-MM-DD (default today in the company's zone: "
+        "DINGSYNC_TIMEZONE, Asia/Shanghai unless set)",
     )
     creator: UserId | None = Field(None, description="creator userid")
     dept_id: DeptId | None = Field(None, description="creators in this department and below")
 
     def resolved(self, ctx: WebContext) -> ReportsFilters:
-        """``end_date`` today in Asia/Shanghai (the settings' zone), ``start_date`` 30 days
+        """``end_date`` today in the company's zone (``Settings.tz``), ``start_date`` 30 days
         before ``end_date``."""
         end = self.end_date or ctx.today()
         start = self.start_date or end - timedelta(days=30)
@@ -126,12 +128,16 @@ class ReportsFilters(_Filters):
 class AttendanceFilters(_Filters):
     """Filters of the ``attendance`` export."""
 
-    month: Month | None = Field(None, description="YYYY-MM (default this month, Asia/Shanghai)")
+    month: Month | None = Field(
+        None,
+        description="YYYY-MM (default this month in the company's zone: DINGSYNC_TIMEZONE, "
+        "Asia/Shanghai unless set)",
+    )
     dept_id: DeptId | None = Field(None, description="people in this department and below")
 
     def resolved(self, ctx: WebContext) -> AttendanceFilters:
-        """``month``: this month in Asia/Shanghai (the settings' zone) by default."""
-        return self.model_copy(update={"month": self.month or ctx.local_now().strftime("%Y-%m")})
+        """``month``: this month in the company's zone (``Settings.tz``) by default."""
+        return self.model_copy(update={"month": self.month or ctx.today().strftime("%Y-%m")})
 
 
 class ApprovalsFilters(_Filters):
@@ -185,7 +191,7 @@ def _write_users(
         dept_ids = set(tree.subtree([dept])) if filters.recursive else {dept}
     if not scope.everything:
         dept_ids = set(scope.depts) if dept_ids is None else dept_ids & set(scope.depts)
-    return export_web.export_users(
+    return export_contacts.export_users(
         conn,
         ctx.corp_id,
         path,
@@ -199,7 +205,7 @@ def _fmt(fmt: str) -> Literal["xlsx", "csv"]:
     return "csv" if fmt == "csv" else "xlsx"
 
 
-def _visible(scope: rules.Scope) -> repo_web.Visible | None:
+def _visible(scope: rules.Scope) -> visibility.Visible | None:
     """The export scope as the writers' visibility filter (``None``: everything)."""
     return None if scope.everything else visible(scope)
 
@@ -215,7 +221,7 @@ def _write_reports(
     """Reports of one template: exactly the rows ``GET /api/reports`` lists to the same person
     with the same filters (``template``, ``start_date``, ``end_date``, ``creator``,
     ``dept_id``) — the same SQL conditions, the viewer's scope applied in SQL. ``end_date``
-    defaults to today in Asia/Shanghai (the settings' zone), ``start_date`` to 30 days
+    defaults to today in the company's zone (``Settings.tz``), ``start_date`` to 30 days
     before it."""
     from dingsync.export import reports as export_reports
 
@@ -235,6 +241,7 @@ def _write_reports(
             dept_ids=dept_filter(ctx, conn, filters.dept_id),
             creator=filters.creator,
             visible=_visible(scope),
+            tz=ctx.settings.tz,
         )
     )
 
@@ -247,22 +254,24 @@ def _write_attendance(
     fmt: str,
     path: str,
 ) -> int:
-    """The monthly summary of ``month`` (default: this month in Asia/Shanghai) for the people
+    """The monthly summary of ``month`` (default: this month in the company's zone) for the people
     the scope admits."""
     from dingsync.export import attendance as export_attendance
 
     month = filters.resolved(ctx).month
     assert month is not None
-    summary = export_attendance.monthly_summary(conn, ctx.corp_id, month, dept_id=filters.dept_id)
+    summary = export_attendance.monthly_summary(
+        conn, ctx.corp_id, month, dept_id=filters.dept_id, tz=ctx.settings.tz
+    )
     if not scope.everything:
         allowed: set[str] = set()
         if scope.depts:
-            members = repo_web.list_users(
+            members = repo_contacts.list_users(
                 conn, ctx.corp_id, dept_ids=sorted(scope.depts), include_inactive=True, limit=10**9
             )[0]
             allowed |= {m["userid"] for m in members}
         if scope.groups:
-            allowed |= repo_web.attendance_group_userids(
+            allowed |= repo_attendance.attendance_group_userids(
                 conn, ctx.corp_id, [int(g) for g in scope.groups]
             )
         summary.rows = [r for r in summary.rows if r.userid in allowed]
@@ -312,6 +321,7 @@ def _write_approvals(
         originator=filters.originator,
         dept_ids=dept_filter(ctx, conn, filters.dept_id),
         visible=_visible(scope),
+        tz=ctx.settings.tz,
     )
     for extra in result.paths[1:]:  # csv: the detail rows go to a second file
         extra.unlink(missing_ok=True)

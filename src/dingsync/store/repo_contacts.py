@@ -1,0 +1,248 @@
+"""Read queries of the contacts (通讯录) area: people, memberships, the department tree and
+its subtrees, the company's name, administrators — and the two writes the login makes from
+DingTalk's own answers (a user's memberships, their administrator level). The sync's bulk
+directory writes are in :mod:`dingsync.store.repo`.
+
+Like :mod:`dingsync.store.repo`, every function takes a :class:`~sqlalchemy.Connection` inside
+the caller's transaction and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, or_, select
+
+from dingsync.store.repo import upsert
+from dingsync.store.schema import admin_scopes, admins, corps, departments, user_departments, users
+
+
+def get_user(conn: Connection, corp_id: str, userid: str) -> dict[str, Any] | None:
+    """One ``users`` row as a dict, or ``None``."""
+    row = (
+        conn.execute(select(users).where(users.c.corp_id == corp_id, users.c.userid == userid))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row is not None else None
+
+
+def user_memberships(conn: Connection, corp_id: str, userid: str) -> list[dict[str, Any]]:
+    """A user's memberships: ``{dept_id, dept_order, is_leader}``, by ``dept_id``."""
+    ud = user_departments
+    rows = conn.execute(
+        select(ud.c.dept_id, ud.c.dept_order, ud.c.is_leader)
+        .where(ud.c.corp_id == corp_id, ud.c.userid == userid)
+        .order_by(ud.c.dept_id)
+    ).mappings()
+    return [
+        {"dept_id": int(r["dept_id"]), "dept_order": r["dept_order"], "is_leader": r["is_leader"]}
+        for r in rows
+    ]
+
+
+def replace_user_memberships(
+    conn: Connection, corp_id: str, userid: str, rows: Iterable[Mapping[str, Any]]
+) -> None:
+    """Make ``rows`` (``{dept_id, dept_order, is_leader}``) the complete set of departments of
+    ``userid`` (the user row must exist); memberships of other departments are deleted."""
+    prepared = [{**dict(r), "corp_id": corp_id, "userid": userid} for r in rows]
+    upsert(conn, user_departments, prepared, ["corp_id", "userid", "dept_id"])
+    keep = [int(r["dept_id"]) for r in prepared]
+    stmt = delete(user_departments).where(
+        user_departments.c.corp_id == corp_id, user_departments.c.userid == userid
+    )
+    if keep:
+        stmt = stmt.where(user_departments.c.dept_id.not_in(keep))
+    conn.execute(stmt)
+
+
+def department_tree(conn: Connection, corp_id: str) -> dict[int, dict[str, Any]]:
+    """Active departments ``{dept_id: {dept_id, parent_id, name, dept_order}}``."""
+    rows = conn.execute(
+        select(
+            departments.c.dept_id,
+            departments.c.parent_id,
+            departments.c.name,
+            departments.c.dept_order,
+        ).where(departments.c.corp_id == corp_id, departments.c.status == "active")
+    ).mappings()
+    return {
+        int(r["dept_id"]): {
+            "dept_id": int(r["dept_id"]),
+            "parent_id": None if r["parent_id"] is None else int(r["parent_id"]),
+            "name": r["name"],
+            "dept_order": r["dept_order"],
+        }
+        for r in rows
+    }
+
+
+def subtree(roots: Iterable[int], children: Mapping[int, Iterable[int]]) -> set[int]:
+    """``roots`` and every department below them, by one walk of ``children`` (``{dept_id:
+    [child dept ids]}``); ``roots`` are included even when ``children`` does not know them.
+    A cycle in the map (a corrupt store) ends the walk instead of looping."""
+    seen: set[int] = set()
+    stack = [int(d) for d in roots]
+    while stack:
+        dept = stack.pop()
+        if dept in seen:
+            continue
+        seen.add(dept)
+        stack.extend(children.get(dept, ()))
+    return seen
+
+
+def department_subtree(conn: Connection, corp_id: str, roots: Iterable[int]) -> set[int]:
+    """``roots`` and every synced department below them (any status), from ``departments``
+    (:func:`subtree` over the stored parent map)."""
+    children: dict[int, list[int]] = {}
+    for did, parent in conn.execute(
+        select(departments.c.dept_id, departments.c.parent_id).where(
+            departments.c.corp_id == corp_id
+        )
+    ):
+        if parent is not None:
+            children.setdefault(int(parent), []).append(int(did))
+    return subtree(roots, children)
+
+
+def corp_name(conn: Connection, corp_id: str) -> str | None:
+    """The company's name (``corps.name``, else the root department's), or ``None``."""
+    name = conn.execute(select(corps.c.name).where(corps.c.corp_id == corp_id)).scalar()
+    if name:
+        return str(name)
+    root = conn.execute(
+        select(departments.c.name).where(
+            departments.c.corp_id == corp_id, departments.c.dept_id == 1
+        )
+    ).scalar()
+    return str(root) if root else None
+
+
+def admin_info(conn: Connection, corp_id: str, userid: str) -> tuple[int | None, list[int]]:
+    """``(sys_level, scope dept ids)`` of an administrator; ``(None, [])`` for anyone else."""
+    level = conn.execute(
+        select(admins.c.sys_level).where(admins.c.corp_id == corp_id, admins.c.userid == userid)
+    ).scalar_one_or_none()
+    if level is None:
+        return None, []
+    scope = conn.execute(
+        select(admin_scopes.c.dept_id)
+        .where(admin_scopes.c.corp_id == corp_id, admin_scopes.c.userid == userid)
+        .order_by(admin_scopes.c.dept_id)
+    ).scalars()
+    return int(level), [int(d) for d in scope]
+
+
+def set_admin_level(conn: Connection, corp_id: str, userid: str, level: int | None) -> None:
+    """Set the ``admins`` level of ``userid`` as getuserinfo reported it at login (1 main, 2
+    sub), or drop the row and its scopes (``None``: DingTalk no longer calls them an
+    administrator). The next sync's ``replace_admins`` makes the list complete again."""
+    if level is None:
+        conn.execute(
+            delete(admin_scopes).where(
+                admin_scopes.c.corp_id == corp_id, admin_scopes.c.userid == userid
+            )
+        )
+        conn.execute(delete(admins).where(admins.c.corp_id == corp_id, admins.c.userid == userid))
+        return
+    upsert(
+        conn,
+        admins,
+        [{"corp_id": corp_id, "userid": userid, "sys_level": int(level), "raw": None}],
+        ["corp_id", "userid"],
+        update_columns=["sys_level"],
+    )
+
+
+def list_users(
+    conn: Connection,
+    corp_id: str,
+    *,
+    dept_ids: Sequence[int] | None = None,
+    userids: Sequence[str] | None = None,
+    name_like: str | None = None,
+    include_inactive: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Users of ``corp_id`` (active only unless ``include_inactive``), by ``userid``, and the
+    total count. ``dept_ids``: only members of these departments (``None`` = any);
+    ``userids``: only these people (``None`` = anyone); both given → either matches.
+    ``name_like``: substring of the name."""
+    ud = user_departments
+    conditions: list[Any] = [users.c.corp_id == corp_id]
+    if not include_inactive:
+        conditions.append(users.c.status == "active")
+    if name_like:
+        conditions.append(users.c.name.contains(name_like, autoescape=True))
+    who: list[Any] = []
+    if dept_ids is not None:
+        members = select(ud.c.userid).where(
+            ud.c.corp_id == corp_id, ud.c.dept_id.in_(sorted(set(dept_ids)))
+        )
+        who.append(users.c.userid.in_(members))
+    if userids is not None:
+        who.append(users.c.userid.in_(sorted(set(userids))))
+    if who:
+        conditions.append(or_(*who))
+    where = and_(*conditions)
+    total = int(conn.execute(select(func.count()).select_from(users).where(where)).scalar_one())
+    rows = conn.execute(
+        select(
+            users.c.userid,
+            users.c.name,
+            users.c.avatar,
+            users.c.title,
+            users.c.job_number,
+            users.c.status,
+            users.c.local_disabled,
+        )
+        .where(where)
+        .order_by(users.c.userid)
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    out = [dict(r) for r in rows]
+    if out:
+        depts: dict[str, list[int]] = {}
+        for m in conn.execute(
+            select(ud.c.userid, ud.c.dept_id)
+            .where(ud.c.corp_id == corp_id, ud.c.userid.in_([r["userid"] for r in out]))
+            .order_by(ud.c.userid, ud.c.dept_id)
+        ):
+            depts.setdefault(m.userid, []).append(int(m.dept_id))
+        for r in out:
+            r["dept_ids"] = depts.get(r["userid"], [])
+    return out, total
+
+
+def memberships_of(conn: Connection, corp_id: str, userids: Sequence[str]) -> dict[str, set[int]]:
+    """``{userid: {dept_id, …}}`` for the given people (absent when they have none)."""
+    ud = user_departments
+    out: dict[str, set[int]] = {}
+    unique = sorted(set(userids))
+    for start in range(0, len(unique), 900):
+        chunk = unique[start : start + 900]
+        for m in conn.execute(
+            select(ud.c.userid, ud.c.dept_id).where(ud.c.corp_id == corp_id, ud.c.userid.in_(chunk))
+        ):
+            out.setdefault(m.userid, set()).add(int(m.dept_id))
+    return out
+
+
+__all__ = [
+    "admin_info",
+    "corp_name",
+    "department_subtree",
+    "department_tree",
+    "get_user",
+    "list_users",
+    "memberships_of",
+    "replace_user_memberships",
+    "set_admin_level",
+    "subtree",
+    "user_memberships",
+]

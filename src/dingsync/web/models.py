@@ -1,0 +1,456 @@
+"""Response models of the web API: what every route answers, in DingTalk's terms (``userid``,
+``dept_id``, ``report_id``, ``process_instance_id``, ``work_date``, …), so the OpenAPI document
+is the API's contract.
+
+Units as the API sends them: instants are epoch milliseconds (``int``); ``work_date`` is the
+epoch ms of 00:00 of the work date in the company's zone (``Settings.tz``, Asia/Shanghai by
+default); plain calendar days (``start_date``) are ``YYYY-MM-DD`` strings in that zone.
+
+Routes declare these with ``response_model_exclude_unset=True`` (see :data:`TYPED`), so a model
+never adds a key the route did not send; records keep any further column the store holds
+(``extra="allow"``: a column added by a migration shows up without a model change, and is
+declared here when the API promises it).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Item = TypeVar("Item")
+
+#: Keyword arguments every typed JSON route passes to its decorator with ``response_model=``.
+TYPED: dict[str, Any] = {"response_model_exclude_unset": True}
+
+
+class ApiModel(BaseModel):
+    """A JSON object the API answers (further keys allowed and kept as they are)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Page(ApiModel, Generic[Item]):
+    """One page of a list: ``items``, the ``total`` matching, the ``limit`` and ``offset``
+    asked."""
+
+    items: list[Item]
+    total: int
+    limit: int
+    offset: int
+
+
+# --------------------------------------------------------------------------------------------
+# meta, auth, jsapi
+# --------------------------------------------------------------------------------------------
+class Health(ApiModel):
+    """``GET /healthz``."""
+
+    ok: bool
+    corp_id: str
+
+
+class JsapiConfig(ApiModel):
+    """``dd.config`` values for a page URL (``timeStamp``: epoch ms, as a string)."""
+
+    agentId: str | int | None = None
+    corpId: str | None = None
+    timeStamp: str | None = None
+    nonceStr: str | None = None
+    signature: str | None = None
+
+
+class DepartmentBrief(ApiModel):
+    """A department by id and name (``name`` ``None`` when the store does not know it)."""
+
+    dept_id: int
+    name: str | None = None
+
+
+class ProfileDepartment(DepartmentBrief):
+    """One department of the caller, with its path from the root and its top department."""
+
+    is_primary: bool
+    is_leader: bool
+    order: int | None = None
+    path: list[DepartmentBrief]
+    root_department: DepartmentBrief
+
+
+class Company(ApiModel):
+    """The organisation (``corp_id``, its name when known)."""
+
+    corp_id: str
+    name: str | None = None
+
+
+class Profile(ApiModel):
+    """The caller's profile: departments, roles, and per data kind and action what they may
+    reach (``"all"``, ``"none"`` or the parts of their scope), plus ``admin``."""
+
+    userid: str | None = None
+    name: str | None = None
+    avatar: str | None = None
+    title: str | None = None
+    departments: list[ProfileDepartment]
+    primary_department: DepartmentBrief | None = None
+    root_department: DepartmentBrief | None = None
+    root_departments: list[DepartmentBrief]
+    company: Company
+    roles: list[str]
+    permissions: dict[str, Any]
+
+
+class Session(ApiModel):
+    """A bearer session: ``expires_at`` epoch ms, ``expires_in`` seconds."""
+
+    token: str
+    token_type: str
+    expires_at: int
+    expires_in: int
+
+
+class LoginResult(Profile):
+    """``POST /api/auth/dingtalk``: the profile, the session and (with ``url``) ``jsapi``."""
+
+    session: Session
+    jsapi: JsapiConfig | None = None
+
+
+class Revoked(ApiModel):
+    """``POST /api/auth/logout``."""
+
+    revoked: bool
+
+
+# --------------------------------------------------------------------------------------------
+# contacts (directory)
+# --------------------------------------------------------------------------------------------
+class DepartmentNode(ApiModel):
+    """A department of the tree with its children (``has_children`` where the depth ends)."""
+
+    dept_id: int
+    name: str | None = None
+    parent_id: int | None = None
+    order: int | None = None
+    children: list[DepartmentNode]
+    has_children: bool | None = None
+
+
+class Departments(ApiModel):
+    """``GET /api/departments``: the (sub)tree and the count of active departments."""
+
+    tree: DepartmentNode
+    count: int
+
+
+class UserSummary(ApiModel):
+    """A person in a directory list (``dept_ids``: their departments)."""
+
+    userid: str
+    name: str | None = None
+    avatar: str | None = None
+    title: str | None = None
+    job_number: str | None = None
+    status: str | None = None
+    local_disabled: bool | None = None
+    dept_ids: list[int] = Field(default_factory=list)
+
+
+class UserDepartment(ApiModel):
+    """A membership of a person."""
+
+    dept_id: int
+    name: str | None = None
+    is_leader: bool
+
+
+class UserDetail(ApiModel):
+    """``GET /api/users/{userid}``."""
+
+    userid: str
+    name: str | None = None
+    avatar: str | None = None
+    title: str | None = None
+    job_number: str | None = None
+    email: str | None = None
+    departments: list[UserDepartment]
+
+
+# --------------------------------------------------------------------------------------------
+# reports (日志)
+# --------------------------------------------------------------------------------------------
+class ReportSummary(ApiModel):
+    """A report in a list (times epoch ms)."""
+
+    report_id: str
+    template_name: str | None = None
+    creator_id: str | None = None
+    creator_name: str | None = None
+    dept_name: str | None = None
+    create_time: int | None = None
+    modified_time: int | None = None
+
+
+class ReportContent(ApiModel):
+    """One filled-in field of a report, in the template's order."""
+
+    key: str | None = None
+    sort: str | int | None = None
+    type: str | int | None = None
+    value: str | None = None
+
+
+class ReportComment(ApiModel):
+    """A comment on a report (``created_at`` epoch ms)."""
+
+    userid: str | None = None
+    content: str | None = None
+    created_at: int | None = None
+
+
+class ReportDetail(ReportSummary):
+    """``GET /api/reports/{report_id}``: the report with contents, receivers and comments."""
+
+    contents: list[ReportContent]
+    receivers: list[str]
+    comments: list[ReportComment]
+
+
+# --------------------------------------------------------------------------------------------
+# attendance (考勤)
+# --------------------------------------------------------------------------------------------
+class AttendanceResult(ApiModel):
+    """One ``/attendance/list`` row: ``work_date`` epoch ms of 00:00 of the work date in the
+    company's zone (DingTalk's ``workDate``), check times epoch ms."""
+
+    id: int | str
+    userid: str
+    work_date: int
+    check_type: str | None = None
+    time_result: str | None = None
+    location_result: str | None = None
+    source_type: str | None = None
+    group_id: int | None = None
+    base_check_time: int | None = None
+    user_check_time: int | None = None
+    proc_inst_id: str | None = None
+
+
+class AttendancePerson(ApiModel):
+    """One person's attendance over the dates asked: ``days`` with a result, ``checks`` and
+    the count per ``time_result`` (``Normal``, ``Late``, ``Early``, ``NotSigned``, …)."""
+
+    userid: str
+    checks: int
+    results: dict[str, int]
+    days: int
+
+
+class AttendanceSummary(ApiModel):
+    """``GET /api/attendance/summary`` (dates ``YYYY-MM-DD`` in the company's zone)."""
+
+    start_date: str
+    end_date: str
+    people: list[AttendancePerson]
+
+
+# --------------------------------------------------------------------------------------------
+# approvals (审批)
+# --------------------------------------------------------------------------------------------
+class ApprovalSummary(ApiModel):
+    """An approval instance in a list (times epoch ms)."""
+
+    process_instance_id: str
+    process_code: str | None = None
+    title: str | None = None
+    business_id: str | None = None
+    originator_userid: str | None = None
+    originator_dept_id: str | int | None = None
+    originator_dept_name: str | None = None
+    status: str | None = None
+    result: str | None = None
+    create_time: int | None = None
+    finish_time: int | None = None
+
+
+class ApprovalFormValue(ApiModel):
+    """One form component's value."""
+
+    component_id: str | None = None
+    name: str | None = None
+    component_type: str | None = None
+    value: str | None = None
+    ext_value: str | None = None
+
+
+class ApprovalTask(ApiModel):
+    """One approver's task (times epoch ms)."""
+
+    taskid: str | int | None = None
+    userid: str | None = None
+    task_status: str | None = None
+    task_result: str | None = None
+    create_time: int | None = None
+    finish_time: int | None = None
+
+
+class ApprovalOperation(ApiModel):
+    """One entry of the operation record (``date`` epoch ms)."""
+
+    userid: str | None = None
+    date: int | None = None
+    operation_type: str | None = None
+    operation_result: str | None = None
+    remark: str | None = None
+
+
+class ApprovalDetail(ApprovalSummary):
+    """``GET /api/approvals/{process_instance_id}``."""
+
+    form_values: list[ApprovalFormValue]
+    tasks: list[ApprovalTask]
+    operation_records: list[ApprovalOperation]
+    cc: list[str]
+
+
+# --------------------------------------------------------------------------------------------
+# exports and admin
+# --------------------------------------------------------------------------------------------
+class ExportKindInfo(ApiModel):
+    """An export kind, its filters (name → description) and whether the caller may use it."""
+
+    kind: str
+    filters: dict[str, Any]
+    allowed: bool
+
+
+class ExportKinds(ApiModel):
+    """``GET /api/exports/kinds``."""
+
+    kinds: list[ExportKindInfo]
+
+
+class AuditEntry(ApiModel):
+    """One export audit row (``created_at`` epoch ms, ``sha256`` hex of the file)."""
+
+    id: int
+    userid: str
+    kind: str
+    format: str
+    filters: Any = None
+    row_count: int
+    sha256: str
+    byte_size: int
+    client: str | None = None
+    created_at: int
+
+
+class DisabledUsers(ApiModel):
+    """``GET /api/admin/users/disabled``."""
+
+    userids: list[str]
+
+
+class DisableResult(ApiModel):
+    """A local disable or enable: ``known`` (the store knew the user), sessions revoked."""
+
+    userid: str
+    disabled: bool
+    known: bool
+    sessions_revoked: int
+
+
+class RoleGrant(ApiModel):
+    """A local role grant (``granted_at``: ISO 8601, UTC)."""
+
+    userid: str
+    role: str
+    granted_at: str | None = None
+    granted_by: str | None = None
+
+
+class RoleGrants(ApiModel):
+    """``GET /api/admin/roles``: the local roles there are and every grant."""
+
+    roles: list[str]
+    grants: list[RoleGrant]
+
+
+class RoleChange(ApiModel):
+    """A role granted (``granted``) or revoked (``revoked``: whether the user had it)."""
+
+    userid: str
+    role: str
+    granted: bool | None = None
+    revoked: bool | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# DingTalk's event callback
+# --------------------------------------------------------------------------------------------
+class CallbackReply(ApiModel):
+    """The encrypted ``success`` reply DingTalk requires from an event callback."""
+
+    msg_signature: str
+    timeStamp: str
+    nonce: str
+    encrypt: str
+
+
+class CallbackError(ApiModel):
+    """A refused callback, in DingTalk's envelope."""
+
+    errcode: int
+    errmsg: str
+
+
+#: ``responses=`` entry of a file download (``media_types``: the formats it may stream).
+def file_response(description: str, *media_types: str) -> dict[str, Any]:
+    """An OpenAPI 200 response whose body is a binary file of one of ``media_types``."""
+    schema = {"type": "string", "format": "binary"}
+    return {"description": description, "content": {m: {"schema": schema} for m in media_types}}
+
+
+__all__ = [
+    "TYPED",
+    "ApiModel",
+    "ApprovalDetail",
+    "ApprovalFormValue",
+    "ApprovalOperation",
+    "ApprovalSummary",
+    "ApprovalTask",
+    "AttendancePerson",
+    "AttendanceResult",
+    "AttendanceSummary",
+    "AuditEntry",
+    "CallbackError",
+    "CallbackReply",
+    "Company",
+    "DepartmentBrief",
+    "DepartmentNode",
+    "Departments",
+    "DisableResult",
+    "DisabledUsers",
+    "ExportKindInfo",
+    "ExportKinds",
+    "Health",
+    "JsapiConfig",
+    "LoginResult",
+    "Page",
+    "Profile",
+    "ProfileDepartment",
+    "ReportComment",
+    "ReportContent",
+    "ReportDetail",
+    "ReportSummary",
+    "Revoked",
+    "RoleChange",
+    "RoleGrant",
+    "RoleGrants",
+    "Session",
+    "UserDepartment",
+    "UserDetail",
+    "UserSummary",
+    "file_response",
+]

@@ -71,7 +71,7 @@ def stream(
 
     async def main() -> None:
         async with build_client(settings, engine) as client:
-            processor = EventProcessor(client, engine, corp_id)
+            processor = EventProcessor(client, engine, corp_id, tz=settings.tz)
             if not no_drain:
                 drained = await processor.drain_failed_list()
                 replayed = await processor.replay()
@@ -147,7 +147,7 @@ def replay(
 
     async def main() -> dict[str, Any]:
         async with build_client(settings, engine) as client:
-            processor = EventProcessor(client, engine, corp_id)
+            processor = EventProcessor(client, engine, corp_id, tz=settings.tz)
             drained = await processor.drain_failed_list() if drain else 0
             await processor.wait_idle()
             statuses = tuple(s.value for s in status) if status else ("failed", "pending")

@@ -30,7 +30,7 @@ import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from pydantic import Field, SecretStr
@@ -59,7 +59,7 @@ from dingsync.sync import approvals as sync_approvals
 from dingsync.sync import attendance as sync_attendance
 from dingsync.sync.contacts import _raw, department_row, leaver_row, user_row
 from dingsync.sync.engine import SyncContext
-from dingsync.timeutil import DAY_MS, WIRE_TZ, local_date
+from dingsync.timeutil import DAY_MS, SHANGHAI, local_date
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -143,30 +143,31 @@ def _bad_ids_note(key: str, bad: list[Any]) -> list[str]:
     return [f"ignored {key} entries that are not ids: {shown}"]
 
 
-def _work_date(value: Any) -> date | None:
-    """``"2023-12-12"`` / ``"2020-11-10 00:00:00"`` / epoch ms → a date (Asia/Shanghai)."""
+def _work_date(value: Any, tz: tzinfo = SHANGHAI) -> date | None:
+    """``"2023-12-12"`` / ``"2020-11-10 00:00:00"`` (DingTalk's own day) / epoch ms (its day
+    in the company's zone ``tz``, as the attendance sync stores it) → a date."""
     if value in (None, ""):
         return None
     text = str(value).strip()
     if text.isdigit() and len(text) >= 12:
-        return local_date(int(text), WIRE_TZ)
+        return local_date(int(text), tz)
     try:
         return date.fromisoformat(text[:10])
     except ValueError:
         return None
 
 
-def _attendance_spans(event: Event) -> list[tuple[str, date, date]]:
+def _attendance_spans(event: Event, tz: tzinfo = SHANGHAI) -> list[tuple[str, date, date]]:
     """(userid, first work date, last work date) to refresh for an attendance event."""
     spans: dict[tuple[str, date, date], None] = {}
     items = event.data_list or [event.data]
     for item in items:
-        begin = _work_date(ci_get(item, "workDateBegin"))
+        begin = _work_date(ci_get(item, "workDateBegin"), tz)
         many = ci_get(item, "userIds", "userIdList")
         if begin is not None and isinstance(many, list):
             # attendance_schedule_change (legacy only, EB-79): schedules of several people over
             # a range of work dates (at most 31 days are re-read; the next sync does the rest).
-            end = _work_date(ci_get(item, "workDateEnd")) or begin
+            end = _work_date(ci_get(item, "workDateEnd"), tz) or begin
             end = min(max(end, begin), begin + timedelta(days=30))
             for uid in many:
                 spans[(str(uid), begin, end)] = None
@@ -176,11 +177,11 @@ def _attendance_spans(event: Event) -> list[tuple[str, date, date]]:
             continue
         check = ci_get(item, "checkTime")
         if check not in (None, ""):
-            day = _work_date(check)
+            day = _work_date(check, tz)
             if day is not None:  # a punch may close the previous work date (night shift)
                 spans[(str(userid), day - timedelta(days=1), day)] = None
             continue
-        day = _work_date(ci_get(item, "workDate"))
+        day = _work_date(ci_get(item, "workDate"), tz)
         if day is not None:
             spans[(str(userid), day, day)] = None
     return list(spans)
@@ -190,8 +191,9 @@ class EventProcessor:
     """Stores events in the inbox and processes them against DingTalk and our database.
 
     ``client`` may be ``None`` for a store-only receiver (rows stay ``pending`` for a worker).
-    ``corp_id`` keys every row. Database work runs in threads, one writer at a time per
-    processor. ``outcomes`` counts results (``processed``, ``duplicate``, ``failed``, …).
+    ``corp_id`` keys every row; ``tz`` is the company's zone (``Settings.tz``), in which work
+    dates are days. Database work runs in threads, one writer at a time per processor.
+    ``outcomes`` counts results (``processed``, ``duplicate``, ``failed``, …).
     """
 
     def __init__(
@@ -201,10 +203,13 @@ class EventProcessor:
         corp_id: str,
         *,
         concurrency: int = 16,
+        tz: tzinfo = SHANGHAI,
     ) -> None:
         self.client = client
         self.engine = engine
         self.corp_id = corp_id
+        #: The company's zone (``Settings.tz``): work dates of attendance events are days here.
+        self.tz = tz
         self.outcomes: Counter[str] = Counter()
         self._write_lock = asyncio.Lock()
         self._store_queue: list[tuple[Event, str, asyncio.Future[int | None]]] = []
@@ -419,7 +424,8 @@ class EventProcessor:
         api = self.client.attendance
         result_row, record_row = sync_attendance.result_row, sync_attendance.record_row
         day_start = sync_attendance.day_start
-        spans = _attendance_spans(event)
+        spans = _attendance_spans(event, self.tz)
+        tz = self.tz
         if not spans:
             return "skipped", None  # group/shift/rule changes: the next attendance sync does them
         one = timedelta(days=1)
@@ -438,15 +444,15 @@ class EventProcessor:
                 rec: Any = records,
             ) -> None:
                 repo_attendance.replace_results(
-                    conn, self.corp_id, [u], a, b, [result_row(r) for r in res]
+                    conn, self.corp_id, [u], a, b, [result_row(r, tz) for r in res]
                 )
                 repo_attendance.replace_records(
                     conn,
                     self.corp_id,
                     [u],
-                    day_start(a),
-                    day_start(b + 2 * one),
-                    [record_row(r) for r in rec],
+                    day_start(a, tz),
+                    day_start(b + 2 * one, tz),
+                    [record_row(r, tz) for r in rec],
                 )
 
             await self._write(write)
@@ -649,7 +655,7 @@ class EventsSync:
 
     async def run(self, ctx: SyncContext) -> None:
         """Drain and replay; counts go to ``events_*``."""
-        processor = EventProcessor(ctx.client, ctx.engine, ctx.corp_id)
+        processor = EventProcessor(ctx.client, ctx.engine, ctx.corp_id, tz=ctx.tz)
         ctx.counts["events_failed_list"] += await processor.drain_failed_list()
         await processor.wait_idle()
         for status, n in (await processor.replay()).items():

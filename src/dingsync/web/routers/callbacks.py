@@ -81,7 +81,7 @@ def receiver_from_settings(settings: EventsSettings) -> EventsReceiver:
     engine = open_database(settings)
     client = build_client(settings, engine) if settings.has_credentials else None
     corp_id = settings.corp_id or settings.app_key or "default"
-    return EventsReceiver(crypto, EventProcessor(client, engine, corp_id))
+    return EventsReceiver(crypto, EventProcessor(client, engine, corp_id, tz=settings.tz))
 
 
 def _reject(status: int, code: int, message: str) -> JSONResponse:
@@ -192,7 +192,7 @@ def attach_demo(
             async def main() -> None:
                 stop = asyncio.Event()
                 async with build_client(settings, engine) as client:
-                    processor = EventProcessor(client, engine, corp_id)
+                    processor = EventProcessor(client, engine, corp_id, tz=settings.tz)
                     consumer = StreamConsumer(
                         processor,
                         settings.api_url,
@@ -215,7 +215,7 @@ def attach_demo(
     token, aes_key = random_alnum(32), random_alnum(43)
     crypto = CallbackCrypto(token, aes_key, settings.app_key)
     app.state.dingsync_events = EventsReceiver(
-        crypto, EventProcessor(build_client(settings, engine), engine, corp_id)
+        crypto, EventProcessor(build_client(settings, engine), engine, corp_id, tz=settings.tz)
     )
 
     def subscribe() -> None:

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient, DingTalkError
 from dingsync.web.context import WebContext
+from dingsync.web.docs import add_docs
 from dingsync.web.errors import COMMON_ERRORS, ERRORS, WebError, responses
 from dingsync.web.guards import RequestGuard
 from dingsync.web.models import TYPED, Health
@@ -113,7 +114,10 @@ def create_app(
         summary="Your DingTalk organisation in your own apps: login, directory, data, exports.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # add_docs serves it from the package
+        redoc_url=None,
     )
+    add_docs(app)
     app.state.web = ctx
     app.add_middleware(RequestGuard, max_body_bytes=opts.max_body_bytes)
 

@@ -15,13 +15,13 @@ from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from dingsync import __version__
 from dingsync.areas import AREA_NAMES
 from dingsync.commands import register_all
+from dingsync.commands.consoles import console, err_console
 from dingsync.commands.errors import (
     DEBUG_ENV,
     DingsyncGroup,
@@ -42,8 +42,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 NO_CREDENTIALS_HELP = """\
 No DingTalk credentials are configured (missing: {missing}).

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from dingsync.commands.errors import open_engine
+from dingsync.commands.consoles import console
+from dingsync.commands.errors import open_synced
 from dingsync.commands.export_app import (
     FileFormat,
     audit_cli_export,
@@ -30,7 +31,7 @@ def _engine(database_url: str | None) -> Any:
 
     overrides = {"DINGSYNC_DATABASE_URL": database_url} if database_url else {}
     settings = load_settings(**overrides)
-    return open_engine(settings.database_url), settings
+    return open_synced(settings.database_url), settings
 
 
 def _corp_id(conn: Any, given: str | None) -> str:
@@ -148,7 +149,6 @@ def stats_cmd(
 ) -> None:
     """Counts by status and result, approval rate and cycle time (create → finish) p50/p90 per
     template."""
-    from rich.console import Console
     from rich.table import Table
 
     from dingsync.export.approvals import approval_stats
@@ -191,7 +191,7 @@ def stats_cmd(
             "" if s["cycle_p50_h"] is None else f"{s['cycle_p50_h']:.1f}",
             "" if s["cycle_p90_h"] is None else f"{s['cycle_p90_h']:.1f}",
         )
-    Console().print(table)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

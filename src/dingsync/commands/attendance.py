@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from dingsync.commands.errors import open_engine
+from dingsync.commands.consoles import console, err_console
+from dingsync.commands.errors import open_synced
 from dingsync.commands.export_app import (
     FileFormat,
     ViewFormat,
@@ -24,8 +24,6 @@ from dingsync.commands.export_app import (
 )
 
 attendance_app = typer.Typer(help="Attendance (考勤): monthly summary.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
 MonthOpt = Annotated[str, typer.Option("--month", help="Month as YYYY-MM, e.g. 2026-11.")]
 DeptOpt = Annotated[
@@ -52,7 +50,7 @@ def _load(
 
     overrides = {"DINGSYNC_DATABASE_URL": database_url} if database_url else {}
     settings = load_settings(**overrides)
-    engine = open_engine(settings.database_url)
+    engine = open_synced(settings.database_url)
     with engine.connect() as conn:
         cid = corp_id or settings.corp_id
         if not cid:

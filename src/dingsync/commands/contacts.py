@@ -11,9 +11,9 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dingsync.commands.consoles import console
 from dingsync.commands.errors import open_corp
 
 contacts_app = typer.Typer(
@@ -63,7 +63,7 @@ def summary_cmd(
     table.add_column("Count", justify="right")
     for key, n in counts.items():
         table.add_row(LABELS.get(key, key), str(n))
-    Console().print(table)
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

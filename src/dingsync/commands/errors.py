@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import re
 from datetime import tzinfo
+from pathlib import Path
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
-err_console = Console(stderr=True)
+from dingsync.commands.consoles import err_console
 
 #: The setting (:attr:`dingsync.config.Settings.debug`) that asks for tracebacks instead of
 #: one-line errors, as hints name it.
@@ -133,8 +133,68 @@ def open_engine(database_url: str, *, migrate: bool = True) -> Any:
     return engine
 
 
+NOT_SYNCED_HINT = (
+    "point DINGSYNC_DATABASE_URL (or --database-url) at the database `dingsync sync` filled, "
+    "or run `dingsync sync` (or `dingsync demo`) first"
+)
+
+
+def missing_sqlite_file(database_url: str) -> Path | None:
+    """The absolute path of the SQLite file ``database_url`` names when that file does not
+    exist (a relative path is read from the working directory); ``None`` for any other URL,
+    an in-memory database, or a file that exists."""
+    from dingsync.store import db
+
+    try:
+        parsed = db.normalise_url(database_url)
+    except Exception:  # not a URL: open_engine says so
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return None
+    if database.startswith("file:") or parsed.query.get("mode") == "memory":
+        return None
+    path = Path(database).expanduser().resolve()
+    return None if path.exists() else path
+
+
+def holds_organisation(engine: Any) -> bool:
+    """True when the database holds something synced or received: a ``corps`` or ``users``
+    row, or an ``event_inbox`` row."""
+    from sqlalchemy import select
+
+    from dingsync.store.schema import corps, users
+    from dingsync.store.schema_events import event_inbox
+
+    with engine.connect() as conn:
+        return any(
+            conn.execute(select(table.c.corp_id).limit(1)).first() is not None
+            for table in (corps, users, event_inbox)
+        )
+
+
+def open_synced(database_url: str) -> Any:
+    """:func:`open_engine` for a command that reads synced data (exports, reports, summaries,
+    statistics, status). It refuses (exit 2, one ``error:`` line naming the URL without its
+    password and ``DINGSYNC_DATABASE_URL``) a SQLite file that does not exist — without
+    creating it — and a database that holds no organisation (:func:`holds_organisation`), so a
+    command run from the wrong directory fails instead of writing an empty file."""
+    where = redact_url(database_url)
+    missing = missing_sqlite_file(database_url)
+    if missing is not None:
+        fail(
+            f"no synced organisation in {where} (no file {missing}): {NOT_SYNCED_HINT}", exit_code=2
+        )
+    engine = open_engine(database_url)
+    if not holds_organisation(engine):
+        engine.dispose()
+        fail(f"no synced organisation in {where}: {NOT_SYNCED_HINT}", exit_code=2)
+    return engine
+
+
 def open_corp(database_url: str | None, corp_id: str | None) -> tuple[Any, str, tzinfo]:
-    """The migrated engine (``--database-url``, else ``DINGSYNC_DATABASE_URL``), the corp to
+    """The migrated engine (``--database-url``, else ``DINGSYNC_DATABASE_URL``; refused by
+    :func:`open_synced` when it holds no organisation), the corp to
     read (``--corp-id``, else ``DINGTALK_CORP_ID``, else the only corp in the database; exit 2
     naming them when there are none or several) and the company's zone (``Settings.tz``)."""
     from sqlalchemy import select
@@ -146,7 +206,7 @@ def open_corp(database_url: str | None, corp_id: str | None) -> tuple[Any, str, 
     if database_url:
         overrides["DINGSYNC_DATABASE_URL"] = database_url
     settings = load_settings(**overrides)
-    engine = open_engine(settings.database_url)
+    engine = open_synced(settings.database_url)
     corp = corp_id or settings.corp_id
     if corp is None:
         with engine.connect() as conn:

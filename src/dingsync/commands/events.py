@@ -14,14 +14,12 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from dingsync.commands.errors import fail, open_engine
+from dingsync.commands.consoles import console, err_console
+from dingsync.commands.errors import fail, open_engine, open_synced
 
 events_app = typer.Typer(help="DingTalk events: Stream mode consumer, inbox replay and status.")
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _settings(database_url: str | None) -> Any:
@@ -199,7 +197,7 @@ def status(
     from dingsync.store import repo_events
 
     settings = _settings(database_url)
-    engine = open_engine(settings.database_url)
+    engine = open_synced(settings.database_url)
     # Keyed as the sync and the receiver key it; without credentials: the database's only corp.
     corp_id = settings.corp_id or settings.app_key or resolve_corp(settings, engine)
     with engine.connect() as conn:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from dingsync.commands.consoles import console, err_console
 from dingsync.commands.errors import open_corp
 from dingsync.commands.export_app import (
     FileFormat,
@@ -23,8 +23,6 @@ from dingsync.commands.export_app import (
 )
 
 reports_app = typer.Typer(help="Reports (日志): submission compliance.", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
 TemplateOpt = Annotated[str, typer.Option("--template", help="Template name, e.g. 日报.")]
 FromOpt = Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, Asia/Shanghai).")]

@@ -6,14 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from dingsync.commands.errors import open_engine
+from dingsync.commands.consoles import console, err_console
+from dingsync.commands.errors import open_engine, open_synced
 from dingsync.config import Settings, load_settings
-
-console = Console()
-err_console = Console(stderr=True)
 
 users_app = typer.Typer(help="Local account status: a disabled user cannot log in.")
 roles_app = typer.Typer(help="Local roles granted on top of DingTalk's (hr, admin).")
@@ -61,10 +58,11 @@ def resolve_corp(settings: Settings, engine: Any) -> str:
     raise typer.Exit(2)
 
 
-def _open(database_url: str | None) -> tuple[Any, str]:
-    """The migrated engine and the organisation (:func:`resolve_corp`)."""
+def _open(database_url: str | None, *, reading: bool = False) -> tuple[Any, str]:
+    """The migrated engine and the organisation (:func:`resolve_corp`); ``reading``: a
+    command that only lists, refused on a database with nothing synced (:func:`open_synced`)."""
     settings = _settings(database_url)
-    engine = open_engine(settings.database_url)
+    engine = (open_synced if reading else open_engine)(settings.database_url)
     return engine, resolve_corp(settings, engine)
 
 
@@ -162,7 +160,7 @@ def users_disabled(database_url: DatabaseUrl = None) -> None:
     """List the locally disabled userids."""
     from dingsync.store import repo_local_access
 
-    engine, corp = _open(database_url)
+    engine, corp = _open(database_url, reading=True)
     with engine.connect() as conn:
         for userid in repo_local_access.list_disabled(conn, corp):
             console.print(userid)
@@ -201,7 +199,7 @@ def roles_list(database_url: DatabaseUrl = None) -> None:
     """Every local role grant."""
     from dingsync.store import repo_local_access
 
-    engine, corp = _open(database_url)
+    engine, corp = _open(database_url, reading=True)
     with engine.connect() as conn:
         grants = repo_local_access.list_roles(conn, corp)
     table = Table("userid", "role", "granted at", "by")

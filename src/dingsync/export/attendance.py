@@ -369,12 +369,13 @@ def summary_records(summary: MonthlySummary) -> list[list[Any]]:
 
 
 def daily_records(summary: MonthlySummary) -> list[list[Any]]:
-    """The daily-detail sheet's data rows (same order as :data:`DAILY_HEADERS`)."""
+    """The daily-detail sheet's data rows (same order as :data:`DAILY_HEADERS`); the work date
+    (column 3) is a :class:`~datetime.date` (a date cell in xlsx, ISO ``YYYY-MM-DD`` in csv)."""
     return [
         [
             d.name,
             d.userid,
-            d.work_date.isoformat(),
+            d.work_date,
             "星期" + WEEKDAYS[d.work_date.weekday()],
             d.on_duty_time,
             d.on_duty_result,
@@ -413,8 +414,11 @@ def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
     wd = wb.add_worksheet("每日统计")
     wd.write(0, 0, f"每日统计  {period}", title)
     wd.write_row(1, 0, DAILY_HEADERS, head)
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
     for i, rec in enumerate(daily_records(summary), start=2):
-        wd.write_row(i, 0, rec)
+        wd.write_row(i, 0, rec[:2])
+        wd.write_datetime(i, 2, rec[2], day)
+        wd.write_row(i, 3, rec[3:])
     wd.freeze_panes(2, 1)
     wd.set_column(0, 1, 22)
     wd.set_column(2, 7, 13)

@@ -19,7 +19,8 @@ ending in ``周报`` — per week, dated on the week's last working day): ``subm
 for the company-zone date of ``create_time − 12 h`` (weekly: that date's week) and is late when
 created after the end of that day (weekly: of the week's last working day). Who is expected:
 everyone who has submitted this template at least once (any time in the store), from their hire
-date (and until they left). Working days come from :func:`working_days`.
+date (and until they left). Working days come from :func:`working_days`: the person's synced
+attendance schedule, Monday–Friday where none is synced.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ import xlsxwriter
 from sqlalchemy import Connection, and_, or_, select
 
 from dingsync.export import local
-from dingsync.store import repo_contacts, repo_reports, visibility
+from dingsync.store import repo_attendance, repo_contacts, repo_reports, visibility
 from dingsync.store.schema import departments, user_departments, users
 from dingsync.store.schema_reports import reports
 from dingsync.timeutil import SHANGHAI, day_start_ms, from_ms
@@ -235,6 +236,8 @@ def _cell_text(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
     return str(value)
 
 
@@ -275,11 +278,12 @@ def _sheet(
     value_range: tuple[int, int] = (0, 0),
 ) -> int:
     """Write one sheet row by row (constant memory): strings as strings, numbers as numbers,
-    datetimes as date-time cells; within ``value_range`` (first column, count) numeric text is
-    written as a number."""
+    datetimes as date-time cells, dates as date cells (``yyyy-mm-dd``); within
+    ``value_range`` (first column, count) numeric text is written as a number."""
     ws = wb.add_worksheet(name)
     bold = wb.add_format({"bold": True})
     when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
     ws.write_row(0, 0, headers, bold)
     ws.freeze_panes(1, 0)
     first, count = value_range
@@ -290,6 +294,8 @@ def _sheet(
                 continue
             if isinstance(value, datetime):
                 ws.write_datetime(r, c, value, when)
+            elif isinstance(value, date):
+                ws.write_datetime(r, c, value, day)
             elif isinstance(value, int | float) and not isinstance(value, bool):
                 ws.write_number(r, c, value)
             elif first <= c < first + count and (num := as_number(str(value))) is not None:
@@ -304,15 +310,16 @@ def _sheet(
 # Compliance
 # --------------------------------------------------------------------------------------------
 def working_days(conn: Connection, corp_id: str, userid: str, start: date, end: date) -> set[date]:
-    """The days ``userid`` is expected to work in ``[start, end]``: Monday–Friday.
-
-    This is the hook for attendance: once attendance schedules are synced, answer from the
-    person's schedule (shift days; rest days excluded) and fall back to Monday–Friday only for
-    people or days without a schedule."""
+    """The days ``userid`` is expected to work in ``[start, end]`` (work dates, company zone):
+    where the person's attendance schedule is synced (``attendance_schedules``), the days it
+    gives a shift — its rest days are not due, its working weekends (调休) are; on days
+    without a synced schedule (attendance not synced, or not for that person or day),
+    Monday–Friday."""
+    scheduled = repo_attendance.scheduled_days(conn, corp_id, userid, start, end)
     days: set[date] = set()
     cur = start
     while cur <= end:
-        if cur.weekday() < 5:
+        if scheduled.get(cur, cur.weekday() < 5):
             days.add(cur)
         cur += timedelta(days=1)
     return days
@@ -525,13 +532,14 @@ def _periods(
 
 def write_compliance(result: Compliance, path: str | Path, fmt: Format) -> int:
     """Write a compliance result: CSV (UTF-8 with BOM) of the person × period rows, or xlsx with
-    sheets 明细 (details), 个人汇总 (per person) and 部门提交率 (per department). Returns the
-    number of detail rows."""
+    sheets 明细 (details), 个人汇总 (per person) and 部门提交率 (per department). 日期 is a date
+    cell (``yyyy-mm-dd``) in xlsx and ISO ``YYYY-MM-DD`` in csv. Returns the number of detail
+    rows."""
     detail_headers = ["部门", "姓名", "UserID", "日期", "状态"]
 
     def details() -> Iterator[list[Any]]:
         for d in result.days:
-            yield [d.dept, d.name, d.userid, d.day.isoformat(), STATUS_LABELS[d.status]]
+            yield [d.dept, d.name, d.userid, d.day, STATUS_LABELS[d.status]]
 
     if fmt == "csv":
         return _write_csv(path, detail_headers, details())

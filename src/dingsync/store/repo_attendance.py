@@ -218,24 +218,36 @@ def replace_column_values(
 # --------------------------------------------------------------------------------------------
 # Reads
 # --------------------------------------------------------------------------------------------
-def working_days(
+def scheduled_days(
     conn: Connection, corp_id: str, userid: str, start: date, end: date
-) -> set[date] | None:
-    """The work dates in ``start..end`` (inclusive) on which ``userid`` is scheduled to work
-    (a synced schedule that is not a rest day), or ``None`` when no schedule at all is synced
-    for that person in the range (then the caller must not assume anything)."""
+) -> dict[date, bool]:
+    """``{work_date: works}`` for each work date in ``start..end`` (inclusive) with a synced
+    schedule of ``userid``: ``True`` when some check of the day is not a rest day (a shift),
+    ``False`` on a rest day. Dates without a synced schedule are absent."""
     t = attendance_schedules
-    rows = conn.execute(
+    out: dict[date, bool] = {}
+    for work_date, is_rest in conn.execute(
         select(t.c.work_date, t.c.is_rest).where(
             t.c.corp_id == corp_id,
             t.c.userid == userid,
             t.c.work_date >= start,
             t.c.work_date <= end,
         )
-    ).all()
-    if not rows:
+    ):
+        out[work_date] = out.get(work_date, False) or not is_rest
+    return out
+
+
+def working_days(
+    conn: Connection, corp_id: str, userid: str, start: date, end: date
+) -> set[date] | None:
+    """The work dates in ``start..end`` (inclusive) on which ``userid`` is scheduled to work
+    (a synced schedule that is not a rest day), or ``None`` when no schedule at all is synced
+    for that person in the range (then the caller must not assume anything)."""
+    days = scheduled_days(conn, corp_id, userid, start, end)
+    if not days:
         return None
-    return {r.work_date for r in rows if not r.is_rest}
+    return {day for day, works in days.items() if works}
 
 
 def _select_window(

@@ -227,6 +227,30 @@ class SandboxState:
         if not self.in_data_scope(userid):
             raise OapiError(50002, "请求的员工userid不在授权范围内")
 
+    # -- contacts scope (通讯录权限范围) --------------------------------------------------------
+    def contacts_scope(self) -> frozenset[int] | None:
+        """Department ids the app's contacts scope covers (``contacts_scope_dept_ids`` and
+        everything below them), or ``None`` for the whole directory."""
+        roots = self.config.contacts_scope_dept_ids
+        if roots is None:
+            return None
+        index = self.index
+        depts: set[int] = set()
+        for d in roots:
+            if d in self.company.departments:
+                depts.add(d)
+                depts.update(index.descendants(d))
+        return frozenset(depts)
+
+    def in_contacts_scope(self, userid: str) -> bool:
+        """True when the app may read ``userid`` in the directory (always, without a scope):
+        a member of a department in scope, or named in ``contacts_scope_userids``."""
+        depts = self.contacts_scope()
+        if depts is None or userid in self.config.contacts_scope_userids:
+            return True
+        user = self.company.users.get(userid)
+        return user is not None and any(m.dept_id in depts for m in user.memberships)
+
     # -- limits DingTalk does not publish (EB-19, EB-20, EB-25) ------------------------------
     def ip_banned(self, host: str) -> bool:
         """Record a call from ``host``; True while the host is banned (``ip_ban_calls`` calls

@@ -18,6 +18,7 @@ import string
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -203,12 +204,7 @@ class SandboxState:
         cached = self._scope
         if cached is not None and cached[0] == key:
             return cached[1]
-        index = self.index
-        allowed: set[int] = set()
-        for d in key:
-            if d in self.company.departments:
-                allowed.add(d)
-                allowed.update(index.descendants(d))
+        allowed = self.subtrees(key)
         users = frozenset(
             u.userid
             for u in self.company.users.values()
@@ -232,8 +228,10 @@ class SandboxState:
         """Department ids the app's contacts scope covers (``contacts_scope_dept_ids`` and
         everything below them), or ``None`` for the whole directory."""
         roots = self.config.contacts_scope_dept_ids
-        if roots is None:
-            return None
+        return None if roots is None else self.subtrees(roots)
+
+    def subtrees(self, roots: Iterable[int]) -> frozenset[int]:
+        """The departments of ``roots`` that exist and everything below them."""
         index = self.index
         depts: set[int] = set()
         for d in roots:

@@ -83,6 +83,11 @@ async def test_odd_departments_are_skipped_and_the_rest_syncs(
     assert people == _members(sandbox, expected)
     assert people  # the directory was not sunk
     assert -1 not in depts and out_of_scope not in depts
+    with engine.connect() as conn:  # the run's summary, as `dingsync sync` shows it
+        from dingsync.store.schema import sync_runs
+
+        stored = conn.execute(select(sync_runs.c.counts)).scalar_one()
+    assert stored["departments_skipped"] == 2
 
 
 async def test_limited_contacts_scope_starts_from_auth_scopes(
@@ -107,3 +112,37 @@ async def test_limited_contacts_scope_starts_from_auth_scopes(
     assert depts == scoped
     assert member_depts <= scoped
     assert people == _members(sandbox, scoped) | {outsider}
+
+
+async def test_two_userids_with_one_unionid_are_one_person_and_reported(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    """DingTalk hands two userids one unionid: the run stores it on one row, marks the other
+    (``unionid_conflict``) and reports the conflict in the run's counts (``sync_runs``)."""
+    from dingsync.store.schema import sync_runs
+
+    first, second = sorted(sandbox.company.users.values(), key=lambda u: u.userid)[:2]
+    kept = second.unionid
+    second.unionid = first.unionid
+    sandbox.state.reindex()
+    try:
+        result = await full_sync(sandbox, engine)
+    finally:
+        second.unionid = kept
+        sandbox.state.reindex()
+    assert result.status == "succeeded", result.error
+    assert result.counts["unionid_conflicts"] == 1
+    with engine.connect() as conn:
+        rows = {
+            r.userid: (r.unionid, r.unionid_conflict)
+            for r in conn.execute(
+                select(users.c.userid, users.c.unionid, users.c.unionid_conflict).where(
+                    users.c.userid.in_([first.userid, second.userid])
+                )
+            )
+        }
+        counts = conn.execute(select(sync_runs.c.counts)).scalar_one()
+    assert sorted(rows.values(), key=str) == sorted(
+        [(first.unionid, None), (None, first.unionid)], key=str
+    )
+    assert counts["unionid_conflicts"] == 1

@@ -44,6 +44,9 @@ DEFAULT_KNOBS: dict[str, Any] = {
     "user_code_error": "invalidParameter",
     "jsapi_reject_sha1": False,
     "data_scope_dept_ids": None,
+    "contacts_scope_dept_ids": None,
+    "contacts_scope_userids": [],
+    "odd_departments": {},
     "historic_permissions_denied": False,
     "denied_permissions": [],
 }

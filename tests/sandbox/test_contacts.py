@@ -248,3 +248,59 @@ async def test_bad_json_and_bad_types(ding: Ding) -> None:
     assert wrong["errcode"] == 400002
     as_text = await ding.ok("/topapi/v2/department/get", {"dept_id": "1"}, token=tok)
     assert as_text["result"]["dept_id"] == 1
+
+
+async def test_auth_scopes_and_a_limited_contacts_scope(ding: Ding, sb: SandboxServer) -> None:
+    """``GET /auth/scopes`` names the whole company by default; with ``contacts_scope_*`` the
+    root and every department outside answer 50004, ``listsubid`` is not limited, people
+    outside answer 50002 unless authorised one by one."""
+    whole = await ding.old_get("/auth/scopes")
+    assert whole["errcode"] == 0
+    assert whole["auth_org_scopes"] == {"authed_dept": [ROOT_DEPT_ID], "authed_user": []}
+    company, index = sb.company, sb.state.index
+    top = index.children[ROOT_DEPT_ID][0]
+    inside = {top, *index.descendants(top)}
+    member = next(u for u in company.users.values() if u.memberships[0].dept_id in inside)
+    outsider = next(
+        u for u in company.users.values() if not any(m.dept_id in inside for m in u.memberships)
+    )
+    other = next(
+        u
+        for u in company.users.values()
+        if u not in (member, outsider) and not any(m.dept_id in inside for m in u.memberships)
+    )
+    sb.configure(contacts_scope_dept_ids=[top], contacts_scope_userids=[outsider.userid])
+    scopes = await ding.old_get("/auth/scopes")
+    assert scopes["auth_org_scopes"] == {"authed_dept": [top], "authed_user": [outsider.userid]}
+    tok = await ding.token()
+    for path in ("/topapi/v2/department/get", "/topapi/v2/department/listsub"):
+        root = await ding.top(path, {"dept_id": ROOT_DEPT_ID}, token=tok)
+        assert root["errcode"] == 50004, (path, root)
+    await ding.ok("/topapi/v2/department/listsubid", {"dept_id": ROOT_DEPT_ID}, token=tok)
+    deepest = max(inside, key=company.depth)
+    await ding.ok("/topapi/v2/department/get", {"dept_id": deepest}, token=tok)
+    page = await ding.ok(
+        "/topapi/v2/user/list", {"dept_id": top, "cursor": 0, "size": 10}, token=tok
+    )
+    assert page["result"]["list"] or not index.members[top]
+    for user, code in ((member, 0), (outsider, 0), (other, 50002)):
+        got = await ding.top("/topapi/v2/user/get", {"userid": user.userid}, token=tok)
+        assert got["errcode"] == code, (user.userid, got)
+
+
+async def test_odd_departments_answer_their_errcode(ding: Ding, sb: SandboxServer) -> None:
+    """``odd_departments``: -1 (家校通讯录) is listed by the root and answers 60003; a real
+    department answers the errcode it is given, wherever it is asked about."""
+    real = sb.state.index.children[ROOT_DEPT_ID][-1]
+    sb.configure(odd_departments={-1: 60003, real: 50004})
+    tok = await ding.token()
+    kids = await ding.ok("/topapi/v2/department/listsubid", {"dept_id": ROOT_DEPT_ID}, token=tok)
+    assert -1 in kids["result"]["dept_id_list"] and real in kids["result"]["dept_id_list"]
+    gone = await ding.top("/topapi/v2/department/get", {"dept_id": -1}, token=tok)
+    assert gone["errcode"] == 60003
+    hidden = await ding.top("/topapi/v2/department/get", {"dept_id": real}, token=tok)
+    assert hidden["errcode"] == 50004
+    members = await ding.top(
+        "/topapi/v2/user/list", {"dept_id": real, "cursor": 0, "size": 10}, token=tok
+    )
+    assert members["errcode"] == 50004

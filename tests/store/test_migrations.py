@@ -261,3 +261,59 @@ def test_0009_converts_old_work_dates_to_shanghai_calendar_dates(db_url: str) ->
             assert set(conn.execute(sa.select(t.c.work_date)).scalars()) == set(WORK_DAYS)
     finally:
         engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------
+# 0010: one unionid per company (duplicates already stored are resolved, the index is unique)
+# --------------------------------------------------------------------------------------------
+def test_0010_resolves_stored_unionid_duplicates_and_makes_the_index_unique(db_url: str) -> None:
+    engine = db.create_engine_for(db_url)
+    users = sa.table(
+        "users",
+        sa.column("corp_id"),
+        sa.column("userid"),
+        sa.column("unionid"),
+        sa.column("status"),
+        sa.column("synced_at", UTCDateTime()),
+    )
+    older = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    try:
+        db.migrate(engine, "0009")
+        with engine.begin() as conn:
+            conn.execute(sa.insert(schema.corps), [{"corp_id": "c1"}])
+            conn.execute(
+                sa.insert(users).values(status="active"),
+                [
+                    {"corp_id": "c1", "userid": "old", "unionid": "U", "synced_at": older},
+                    {
+                        "corp_id": "c1",
+                        "userid": "new",
+                        "unionid": "U",
+                        "synced_at": older + timedelta(hours=1),
+                    },
+                    {"corp_id": "c1", "userid": "solo", "unionid": "S", "synced_at": older},
+                    {"corp_id": "c1", "userid": "none", "unionid": None, "synced_at": older},
+                ],
+            )
+        db.migrate(engine)
+        assert _diffs(engine, schema.metadata) == []
+        with engine.connect() as conn:
+            got = {
+                r.userid: (r.unionid, r.unionid_conflict)
+                for r in conn.execute(sa.select(schema.users))
+            }
+        assert got == {
+            "old": (None, "U"),
+            "new": ("U", None),
+            "solo": ("S", None),
+            "none": (None, None),
+        }
+        index = {i["name"]: i for i in sa.inspect(engine).get_indexes("users")}
+        assert index["ix_users_corp_id_unionid"]["unique"]
+        with engine.begin() as conn:  # and back: the moved unionid returns
+            command.downgrade(db.alembic_config(conn), "0009")
+        with engine.connect() as conn:
+            back = dict(conn.execute(sa.select(users.c.userid, users.c.unionid)).all())
+        assert back["old"] == "U" and back["new"] == "U"
+    finally:
+        engine.dispose()

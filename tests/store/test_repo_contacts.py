@@ -3,6 +3,7 @@ and everything below it") that the web API, the rules' viewer and every export u
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine
 
 from dingsync.store import repo, repo_contacts
@@ -43,3 +44,58 @@ def test_department_subtree_reads_every_stored_department(engine: Engine) -> Non
         tree = repo_contacts.department_tree(conn, CORP)
         assert sorted(tree) == [1, 2, 4, 5]
         assert repo_contacts.corp_name(conn, CORP) == "测试公司"
+
+
+def _stored_unionids(engine: Engine, corp_id: str) -> dict[str, tuple[str | None, str | None]]:
+    from sqlalchemy import select
+
+    from dingsync.store.schema import users
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(users.c.userid, users.c.unionid, users.c.unionid_conflict).where(
+                users.c.corp_id == corp_id
+            )
+        ).all()
+    return {r.userid: (r.unionid, r.unionid_conflict) for r in rows}
+
+
+def test_one_unionid_is_one_person_the_newer_row_wins(engine: Engine) -> None:
+    """Two userids arriving with one unionid: the newer keeps it, the older is marked (its
+    unionid moved to ``unionid_conflict``), never two people with one unionid."""
+    import sqlalchemy as sa
+
+    from dingsync.store.schema import users
+
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": CORP})
+        repo.upsert_users(conn, CORP, [{"userid": "u1", "unionid": "UNION-A", "name": "甲"}])
+        repo.upsert_users(conn, CORP, [{"userid": "u9", "unionid": "UNION-Z", "name": "己"}])
+    with engine.begin() as conn:
+        # a second userid with the same unionid, and within one batch two more
+        repo.upsert_users(conn, CORP, [{"userid": "u2", "unionid": "UNION-A", "name": "乙"}])
+        conflicts = repo.release_unionids(
+            conn,
+            CORP,
+            batch := [
+                {"corp_id": CORP, "userid": "u3", "unionid": "UNION-B"},
+                {"corp_id": CORP, "userid": "u4", "unionid": "UNION-B"},
+            ],
+        )
+        assert conflicts == [{"unionid": "UNION-B", "userid": "u4", "older_userid": "u3"}]
+        repo.upsert_users(conn, CORP, batch)
+    assert _stored_unionids(engine, CORP) == {
+        "u1": (None, "UNION-A"),
+        "u2": ("UNION-A", None),
+        "u3": (None, "UNION-B"),
+        "u4": ("UNION-B", None),
+        "u9": ("UNION-Z", None),
+    }
+    # the older row comes back holding the unionid: it is the newer one now
+    with engine.begin() as conn:
+        repo.upsert_users(conn, CORP, [{"userid": "u1", "unionid": "UNION-A", "name": "甲"}])
+    got = _stored_unionids(engine, CORP)
+    assert got["u1"] == ("UNION-A", None) and got["u2"] == (None, "UNION-A")
+    # the index itself refuses a duplicate written around the repository
+    with engine.begin() as conn, pytest.raises(sa.exc.IntegrityError):
+        conn.execute(sa.update(users).where(users.c.userid == "u9").values(unionid="UNION-A"))

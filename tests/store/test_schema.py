@@ -21,7 +21,8 @@ EXPECTED_COLUMNS = {
     "departments": "corp_id dept_id parent_id name dept_order source_identifier create_dept_group "
     "auto_add_user hide_dept outer_dept org_dept_owner dept_manager_userid_list status "
     "last_seen_run_id synced_at raw",
-    "users": "corp_id userid unionid name avatar state_code mobile hide_mobile telephone "
+    "users": "corp_id userid unionid unionid_conflict name avatar state_code mobile hide_mobile "
+    "telephone "
     "job_number title email org_email work_place remark manager_userid hired_date active admin "
     "boss senior real_authed exclusive_account extension status left_at leave_reason "
     "last_seen_run_id synced_at local_disabled raw",
@@ -35,7 +36,7 @@ EXPECTED_COLUMNS = {
     "api_calls error",
     "sync_checkpoints": "run_id entity key state updated_at",
     "sync_watermarks": "corp_id entity value updated_at",
-    "token_cache": "cache_key token expires_at updated_at",
+    "token_cache": "cache_key token expires_at first_seen updated_at",
 }
 
 #: Columns that hold a calendar date (SQL ``DATE``, Asia/Shanghai) rather than an instant:

@@ -54,3 +54,64 @@ async def test_shared_between_engines(db_url: str, engine: Engine) -> None:
         assert await DatabaseTokenStore(other).get(KEY) == StoredToken("shared", 3.5)
     finally:
         other.dispose()
+
+
+class MovableClock:
+    """Epoch seconds that a test moves (both clients read it)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_jsapi_ticket_24h_cap_is_shared_through_the_store(engine: Engine) -> None:
+    """A ticket dies 24 h after creation however often it is extended (auth-contacts.md §10.3),
+    and DingTalk announces 2 h whenever it hands it back. Client A first fetches it; client B
+    (another process, same DatabaseTokenStore) fetches the same ticket 23.5 h later and must
+    not trust it past A's first fetch + 24 h."""
+    import httpx
+
+    from dingsync.dingtalk import DingTalkClient
+
+    start = 1_790_000_000.0
+    clock = MovableClock(start)
+    issued: list[str] = []
+
+    def dingtalk(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1.0/oauth2/accessToken":
+            return httpx.Response(200, json={"accessToken": "tok", "expireIn": 7200})
+        assert request.url.path == "/v1.0/oauth2/jsapiTickets"
+        ticket = "ticket-1" if clock.now < start + 86_400 else "ticket-2"
+        issued.append(ticket)
+        return httpx.Response(200, json={"jsapiTicket": ticket, "expireIn": 7200})
+
+    def client() -> DingTalkClient:
+        return DingTalkClient(
+            "app_key_1",
+            "secret",
+            oapi_url="http://oapi.test",
+            api_url="http://api.test",
+            transport=httpx.MockTransport(dingtalk),
+            token_store=DatabaseTokenStore(engine),
+            qps_per_api=None,
+            token_clock=clock,
+        )
+
+    async with client() as a:
+        assert await a.auth.get_jsapi_ticket() == "ticket-1"
+    stored = await DatabaseTokenStore(engine).get("app_key_1:jsapi_ticket")
+    assert stored is not None and stored.first_seen == start
+    clock.now = start + 23.5 * 3600  # A's entry has expired; B fetches and gets ticket-1 again
+    async with client() as b:
+        assert await b.auth.get_jsapi_ticket() == "ticket-1"
+        assert issued == ["ticket-1", "ticket-1"]
+        ticket = b.auth._ticket_cache.peek()
+        assert ticket is not None and ticket.first_seen == start
+        assert ticket.expires_at == start + 86_400  # not 23.5 h + 2 h
+        clock.now = start + 86_400 + 1  # 24 h after the first fetch: refused, fetched anew
+        assert await b.auth.get_jsapi_ticket() == "ticket-2"
+    stored = await DatabaseTokenStore(engine).get("app_key_1:jsapi_ticket")
+    assert stored is not None and stored.value == "ticket-2"
+    assert stored.first_seen == start + 86_400 + 1

@@ -88,7 +88,9 @@ class DingTalkClient:
       ``token_min_margin`` and never more than half the token's lifetime.
     - ``jsapi_ticket_endpoint``: ``"v1.0"`` (``POST /v1.0/oauth2/jsapiTickets``) or ``"legacy"``
       (``GET /get_jsapi_ticket``); ``jsapi_ticket_fallback`` tries the legacy one when v1.0 is
-      refused (not found, no permission, bad argument).
+      refused (not found, no permission, bad argument). A ticket is trusted at most 24 h from its
+      first fetch by any process sharing ``token_store`` (the time is stored with it).
+    - ``token_clock``: epoch seconds for token and ticket expiry (``time.time``; tests move it).
     - ``ip_ban_cooldown``: after an IP-ban answer every call fails fast for this long (0 = off).
     - ``max_connections``: per API path (connections live in small pools, see ``_PoolSet``);
       ``transport``: an httpx transport to use instead of the network (one shared pool).
@@ -125,6 +127,7 @@ class DingTalkClient:
         jsapi_ticket_endpoint: JsapiTicketEndpoint = "v1.0",
         jsapi_ticket_fallback: bool = True,
         ip_ban_cooldown: float = 300.0,
+        token_clock: Callable[[], float] = time.time,
     ) -> None:
         if not app_key or not app_secret:
             raise ValueError("DingTalkClient needs an app_key and an app_secret")
@@ -179,8 +182,10 @@ class DingTalkClient:
             store=token_store,
             refresh_margin=token_refresh_margin,
             min_margin=token_min_margin,
+            clock=token_clock,
         )
         self._token_store = token_store
+        self._token_clock = token_clock
         self._token_refresh_margin = token_refresh_margin
         self._token_min_margin = token_min_margin
 
@@ -259,14 +264,17 @@ class DingTalkClient:
         if target is not None:
             await self._tokens.invalidate(target)
 
-    def _make_cache(self, key: str, fetch: Any) -> TokenCache:
-        """A cache like the token's (same store and margins) for another secret (JSAPI ticket)."""
+    def _make_cache(self, key: str, fetch: Any, *, max_age: float | None = None) -> TokenCache:
+        """A cache like the token's (same store, margins and clock) for another secret (JSAPI
+        ticket); ``max_age``: see :class:`TokenCache`."""
         return TokenCache(
             key,
             fetch,
             store=self._token_store,
             refresh_margin=self._token_refresh_margin,
             min_margin=self._token_min_margin,
+            clock=self._token_clock,
+            max_age=max_age,
         )
 
     async def _fetch_access_token(self) -> tuple[str, float]:

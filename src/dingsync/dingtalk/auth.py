@@ -45,8 +45,10 @@ class AuthAPI:
 
     def __init__(self, client: DingTalkClient) -> None:
         self._client = client
-        self._ticket_cache = client._make_cache(f"{client.app_key}:jsapi_ticket", self._fetch)
-        self._ticket_first_seen: dict[str, float] = {}
+        # The 24 h cap counts from the first fetch by any process sharing the token store.
+        self._ticket_cache = client._make_cache(
+            f"{client.app_key}:jsapi_ticket", self._fetch, max_age=JSAPI_TICKET_MAX_AGE
+        )
 
     async def get_userinfo_by_code(self, code: str) -> LoginUserInfo:
         """Who a login-free code (from ``dd.requestAuthCode``/``dd.getAuthCode``) belongs to.
@@ -146,7 +148,4 @@ class AuthAPI:
                     raise
                 body = await client.oapi("GET", JSAPI_TICKET_PATH_LEGACY)
         ticket = JsapiTicket.model_validate(body)
-        now = time.time()
-        first_seen = self._ticket_first_seen.setdefault(ticket.ticket, now)
-        lifetime = min(float(ticket.expires_in), first_seen + JSAPI_TICKET_MAX_AGE - now)
-        return ticket.ticket, max(lifetime, 0.0)
+        return ticket.ticket, float(ticket.expires_in)

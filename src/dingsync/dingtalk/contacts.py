@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import dingsync.timeutil as timeutil
-from dingsync.dingtalk.models.admins import Admin, AdminScope, LegacyAdminList
+from dingsync.dingtalk.models.admins import Admin, AdminScope, AuthScopes, LegacyAdminList
 from dingsync.dingtalk.models.departments import (
     Department,
     DepartmentBrief,
@@ -323,6 +323,15 @@ class ContactsAPI:
             "POST", "/topapi/user/get_admin_scope", json={"userid": userid}
         )
         return list(AdminScope.model_validate(_strip_envelope(body)).dept_ids)
+
+    async def get_auth_scopes(self) -> AuthScopes:
+        """The app's contacts scope (通讯录权限范围): ``auth_org_scopes.authed_dept`` (department
+        ids, each with its sub-departments) and ``authed_user`` (userids authorised one by one);
+        the whole company is ``authed_dept: [1]``. ``GET /auth/scopes`` (answer at top level).
+        When the scope is limited, department calls outside it answer ``50004``
+        (``PermissionDeniedError``): walk the tree from these departments instead of the root."""
+        body = await self._client.oapi("GET", "/auth/scopes")
+        return AuthScopes.model_validate(_strip_envelope(body))
 
     # -- leavers -------------------------------------------------------------------------------
     def iter_leave_records(

@@ -25,18 +25,29 @@ DEFAULT_MIN_MARGIN = 2.0
 
 @dataclass(frozen=True, slots=True)
 class CachedToken:
-    """A token value and its expiry as DingTalk gave it (``expires_at``: epoch seconds)."""
+    """A token value and its expiry as DingTalk gave it (``expires_at``: epoch seconds).
+
+    ``first_seen``: epoch seconds when a process sharing the store first fetched this value
+    (``None`` when nobody tracks it). A JSAPI ticket dies 24 h after creation however often it
+    is extended, so the time travels with the value through the shared store: a second process
+    that fetches the same ticket later still knows how old it is.
+    """
 
     value: str
     expires_at: float
+    first_seen: float | None = None
 
     def __repr__(self) -> str:  # never print the token itself
-        return f"CachedToken(value='***', expires_at={self.expires_at!r})"
+        return (
+            f"CachedToken(value='***', expires_at={self.expires_at!r}, "
+            f"first_seen={self.first_seen!r})"
+        )
 
 
 class TokenLike(Protocol):
     """Anything with a token ``value`` and ``expires_at`` (epoch seconds) — what a store returns
-    (:class:`CachedToken`, or the store's own record type)."""
+    (:class:`CachedToken`, or the store's own record type). A store may also carry
+    ``first_seen`` (epoch seconds, see :class:`CachedToken`); one without it is still accepted."""
 
     @property
     def value(self) -> str: ...
@@ -92,6 +103,11 @@ class TokenCache:
     looks in the shared store and, failing that, fetches; concurrent callers wait for it.
     Fresh means: before ``expires_at - margin`` with
     ``margin = max(min_margin, min(refresh_margin, lifetime / 2))``.
+
+    ``max_age`` (seconds, optional): a value is never trusted past ``first_seen + max_age``,
+    whatever lifetime DingTalk announces when it hands the same value back (a JSAPI ticket:
+    24 h from creation). ``first_seen`` is kept with the value in the shared store, so every
+    process sharing it applies the same cap.
     """
 
     def __init__(
@@ -103,8 +119,10 @@ class TokenCache:
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         min_margin: float = DEFAULT_MIN_MARGIN,
         clock: Callable[[], float] = time.time,
+        max_age: float | None = None,
     ) -> None:
         self.key = key
+        self._max_age = max_age
         self._fetch = fetch
         self._store = store
         self._refresh_margin = refresh_margin
@@ -164,11 +182,26 @@ class TokenCache:
                 return token.value
         value, lifetime = await self._fetch()
         self.fetches += 1
-        token = CachedToken(value, self._clock() + lifetime)
-        self._remember(token, lifetime)
+        now = self._clock()
+        first_seen = self._first_seen(value, stored, now)
+        expires_at = now + lifetime
+        if self._max_age is not None:
+            expires_at = max(now, min(expires_at, first_seen + self._max_age))
+        token = CachedToken(value, expires_at, first_seen)
+        self._remember(token, expires_at - now)
         await self._store_set(token)
         # Even when the margin exceeds a tiny lifetime, the value just fetched is used once.
         return token.value
+
+    def _first_seen(self, value: str, stored: CachedToken | None, now: float) -> float:
+        """When ``value`` was first fetched: as this process or the shared store remembers it
+        (the earliest of both), else ``now``."""
+        seen = [
+            t.first_seen
+            for t in (self._current, stored)
+            if t is not None and t.value == value and t.first_seen is not None
+        ]
+        return min(seen, default=now)
 
     async def invalidate(self, value: str) -> None:
         """Drop ``value`` from memory and the store — only if it is still the current one."""
@@ -199,7 +232,12 @@ class TokenCache:
             return None
         if found is None or not found.value:
             return None
-        return CachedToken(str(found.value), float(found.expires_at))
+        first_seen = getattr(found, "first_seen", None)
+        return CachedToken(
+            str(found.value),
+            float(found.expires_at),
+            None if first_seen is None else float(first_seen),
+        )
 
     async def _store_set(self, token: CachedToken) -> None:
         if self._store is None:

@@ -373,6 +373,7 @@ class _Api:
             Route("/topapi/user/get_admin_scope", t, "POST", users.user_get_admin_scope),
             Route("/topapi/v2/user/getbymobile", t, "POST", users.user_getbymobile),
             Route("/topapi/user/getbyunionid", t, "POST", users.user_getbyunionid),
+            Route("/auth/scopes", o, "GET", departments.auth_scopes),
             Route("/topapi/v2/department/listsub", t, "POST", departments.dept_listsub),
             Route("/topapi/v2/department/listsubid", t, "POST", departments.dept_listsubid),
             Route("/topapi/v2/department/get", t, "POST", departments.dept_get),

@@ -147,6 +147,17 @@ class SandboxConfig(BaseModel):
     (``report/list``, ``/attendance/list``, ``listRecord``, ``listids`` …) and single-user calls
     about them (``getupdatedata``, ``getcolumnval``, ``template/getbyname`` …) answer ``50002``.
 
+    Contacts scope (通讯录权限范围): ``contacts_scope_dept_ids`` — ``None`` (default) lets the
+    app read the whole directory; a list limits it to those departments and everything below
+    them, plus the people named one by one in ``contacts_scope_userids``. Outside it the
+    department calls answer ``50004`` 企业部门不在授权范围 (the root included; ``listsubid`` and
+    ``user/listid`` are not limited, as auth-contacts.md §5.2/§6.3 say) and ``user/get`` answers
+    ``50002``; ``GET /auth/scopes`` lists the scope as ``auth_org_scopes{authed_dept,
+    authed_user}``. ``odd_departments`` maps a department id to the errcode every department
+    call about it answers (``60003`` gone — e.g. DingTalk's ``-1`` of 家校通讯录 — or ``50004``
+    outside the scope); an id that is not a department of the company is listed by the root's
+    ``listsubid``, as DingTalk lists such ids.
+
     Permissions (EB-55): every permission is granted by default; ``historic_permissions_denied``
     makes the historic (closed to new apps) APIs answer ``60011`` 没有调用该接口的权限 —
     ``/topapi/report/statistics`` and the old approval APIs (``processinstance/listids``,
@@ -215,6 +226,9 @@ class SandboxConfig(BaseModel):
     jsapi_reject_sha1: bool = False
 
     data_scope_dept_ids: list[int] | None = None
+    contacts_scope_dept_ids: list[int] | None = None
+    contacts_scope_userids: list[str] = Field(default_factory=list)
+    odd_departments: dict[int, Literal[60003, 50004]] = Field(default_factory=dict)
     historic_permissions_denied: bool = False
     denied_permissions: list[str] = Field(default_factory=list)
 

@@ -18,6 +18,7 @@ import string
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -203,12 +204,7 @@ class SandboxState:
         cached = self._scope
         if cached is not None and cached[0] == key:
             return cached[1]
-        index = self.index
-        allowed: set[int] = set()
-        for d in key:
-            if d in self.company.departments:
-                allowed.add(d)
-                allowed.update(index.descendants(d))
+        allowed = self.subtrees(key)
         users = frozenset(
             u.userid
             for u in self.company.users.values()
@@ -226,6 +222,32 @@ class SandboxState:
         """Raise ``50002`` for a single-user call about someone outside the data scope."""
         if not self.in_data_scope(userid):
             raise OapiError(50002, "请求的员工userid不在授权范围内")
+
+    # -- contacts scope (通讯录权限范围) --------------------------------------------------------
+    def contacts_scope(self) -> frozenset[int] | None:
+        """Department ids the app's contacts scope covers (``contacts_scope_dept_ids`` and
+        everything below them), or ``None`` for the whole directory."""
+        roots = self.config.contacts_scope_dept_ids
+        return None if roots is None else self.subtrees(roots)
+
+    def subtrees(self, roots: Iterable[int]) -> frozenset[int]:
+        """The departments of ``roots`` that exist and everything below them."""
+        index = self.index
+        depts: set[int] = set()
+        for d in roots:
+            if d in self.company.departments:
+                depts.add(d)
+                depts.update(index.descendants(d))
+        return frozenset(depts)
+
+    def in_contacts_scope(self, userid: str) -> bool:
+        """True when the app may read ``userid`` in the directory (always, without a scope):
+        a member of a department in scope, or named in ``contacts_scope_userids``."""
+        depts = self.contacts_scope()
+        if depts is None or userid in self.config.contacts_scope_userids:
+            return True
+        user = self.company.users.get(userid)
+        return user is not None and any(m.dept_id in depts for m in user.memberships)
 
     # -- limits DingTalk does not publish (EB-19, EB-20, EB-25) ------------------------------
     def ip_banned(self, host: str) -> bool:

@@ -19,6 +19,7 @@ Times are aware UTC datetimes (DingTalk's epoch ms converted with ``schema.from_
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
@@ -59,6 +60,8 @@ from dingsync.store.schema import (
     utcnow,
 )
 from dingsync.store.schema_roles import role_members, roles
+
+log = logging.getLogger(__name__)
 
 Row = Mapping[str, Any]
 T = TypeVar("T")
@@ -265,7 +268,66 @@ def upsert_users(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
         if row.get("status") == "active" and "left_at" not in row:
             row["left_at"] = None
             row.setdefault("leave_reason", None)
+    release_unionids(conn, corp_id, prepared)
     return upsert(conn, users, prepared, ["corp_id", "userid"])
+
+
+def release_unionids(
+    conn: Connection, corp_id: str, rows: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """Make way for ``rows`` (``users`` dicts about to be upserted) under the unique
+    ``(corp_id, unionid)`` index: a unionid is one person per company.
+
+    The newer row wins: the last of ``rows`` carrying a unionid keeps it. An earlier row of
+    ``rows``, or a stored row, of another userid with the same unionid is *marked*, never
+    silently duplicated: its ``unionid`` becomes NULL and the unionid moves to
+    ``unionid_conflict`` (rows of ``rows`` are changed in place; stored rows are updated now).
+    A row of ``rows`` that keeps its unionid has ``unionid_conflict`` cleared (it won). Each
+    conflict is logged as a warning. Returns them as
+    ``{"unionid", "userid" (the winner), "older_userid"}``.
+    """
+    winner: dict[str, str] = {}
+    for row in rows:
+        if row.get("unionid"):
+            winner[str(row["unionid"])] = str(row["userid"])
+    conflicts: list[dict[str, str]] = []
+    for row in rows:
+        unionid = row.get("unionid")
+        if not unionid:
+            continue
+        if winner[unionid] != row["userid"]:
+            row["unionid"], row["unionid_conflict"] = None, unionid
+            conflicts.append(
+                {"unionid": unionid, "userid": winner[unionid], "older_userid": row["userid"]}
+            )
+        else:
+            row["unionid_conflict"] = None
+    for chunk in _in_chunks(conn, sorted(winner)):
+        stored = conn.execute(
+            select(users.c.userid, users.c.unionid).where(
+                users.c.corp_id == corp_id, users.c.unionid.in_(chunk)
+            )
+        ).all()
+        for userid, unionid in stored:
+            if userid == winner[unionid]:
+                continue
+            conn.execute(
+                update(users)
+                .where(users.c.corp_id == corp_id, users.c.userid == userid)
+                .values(unionid=None, unionid_conflict=unionid)
+            )
+            conflicts.append(
+                {"unionid": unionid, "userid": winner[unionid], "older_userid": userid}
+            )
+    for c in conflicts:
+        log.warning(
+            "unionid conflict in %s: %s now belongs to %s; %s keeps it as unionid_conflict",
+            corp_id,
+            c["unionid"],
+            c["userid"],
+            c["older_userid"],
+        )
+    return conflicts
 
 
 def replace_department_members(

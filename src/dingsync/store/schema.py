@@ -189,7 +189,11 @@ users = Table(
     metadata,
     _corp_id(),
     _id("userid", primary_key=True),
-    _id("unionid"),
+    _id("unionid", comment="unique per company (NULL for a row that lost a unionid conflict)"),
+    _id(
+        "unionid_conflict",
+        comment="the unionid this row held until a newer row of another userid arrived with it",
+    ),
     Column("name", String(255)),
     Column("avatar", Text),
     Column("state_code", String(16)),
@@ -226,7 +230,7 @@ users = Table(
     ),
     _raw(),
     CheckConstraint(_in("status", USER_STATUSES), name="status"),
-    Index("ix_users_corp_id_unionid", "corp_id", "unionid"),
+    Index("ix_users_corp_id_unionid", "corp_id", "unionid", unique=True),
     Index("ix_users_corp_id_status", "corp_id", "status"),
 )
 
@@ -338,6 +342,12 @@ token_cache = Table(
     Column("cache_key", String(255), primary_key=True),
     Column("token", Text, nullable=False),
     Column("expires_at", Double, nullable=False, comment="epoch seconds"),
+    Column(
+        "first_seen",
+        Double,
+        nullable=True,
+        comment="epoch seconds: first fetch of this value by any process (JSAPI ticket 24 h cap)",
+    ),
     _ts("updated_at", nullable=False, default=utcnow),
 )
 

@@ -2,8 +2,10 @@
 
 :class:`DatabaseTokenStore` implements the DingTalk client's token store protocol
 (``dingsync.dingtalk.tokens.TokenStore``) structurally — ``store/`` does not import the client.
-Tokens are any object with ``value`` (str) and ``expires_at`` (epoch seconds, float); what
-:meth:`DatabaseTokenStore.get` returns is a :class:`StoredToken` with the same two attributes.
+Tokens are any object with ``value`` (str) and ``expires_at`` (epoch seconds, float), optionally
+``first_seen`` (epoch seconds: when a process first fetched this value — a JSAPI ticket dies 24 h
+after it, so every process sharing the store must know it); what :meth:`DatabaseTokenStore.get`
+returns is a :class:`StoredToken` with the same three attributes.
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ class TokenLike(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StoredToken:
-    """A cached token: ``value`` and ``expires_at`` in epoch seconds."""
+    """A cached token: ``value``, ``expires_at`` and ``first_seen`` (``None`` when the writer
+    did not track it) in epoch seconds."""
 
     value: str
     expires_at: float
+    first_seen: float | None = None
 
 
 class DatabaseTokenStore:
@@ -51,8 +55,16 @@ class DatabaseTokenStore:
         return await asyncio.to_thread(self._get, key)
 
     async def set(self, key: str, token: TokenLike) -> None:
-        """Store ``token`` under ``key``, replacing what was there."""
-        await asyncio.to_thread(self._set, key, str(token.value), float(token.expires_at))
+        """Store ``token`` under ``key``, replacing what was there (its ``first_seen`` too, when
+        the token has one)."""
+        first_seen = getattr(token, "first_seen", None)
+        await asyncio.to_thread(
+            self._set,
+            key,
+            str(token.value),
+            float(token.expires_at),
+            None if first_seen is None else float(first_seen),
+        )
 
     async def delete(self, key: str, value: str) -> None:
         """Drop the token under ``key`` only if it is still ``value`` (compare-and-delete), so a
@@ -63,20 +75,19 @@ class DatabaseTokenStore:
     def _get(self, key: str) -> StoredToken | None:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(token_cache.c.token, token_cache.c.expires_at).where(
-                    token_cache.c.cache_key == key
-                )
+                select(
+                    token_cache.c.token, token_cache.c.expires_at, token_cache.c.first_seen
+                ).where(token_cache.c.cache_key == key)
             ).first()
-        return None if row is None else StoredToken(row.token, float(row.expires_at))
+        if row is None:
+            return None
+        first_seen = None if row.first_seen is None else float(row.first_seen)
+        return StoredToken(row.token, float(row.expires_at), first_seen)
 
-    def _set(self, key: str, value: str, expires_at: float) -> None:
+    def _set(self, key: str, value: str, expires_at: float, first_seen: float | None) -> None:
+        row = {"cache_key": key, "token": value, "expires_at": expires_at, "first_seen": first_seen}
         with self.engine.begin() as conn:
-            upsert(
-                conn,
-                token_cache,
-                [{"cache_key": key, "token": value, "expires_at": expires_at}],
-                ["cache_key"],
-            )
+            upsert(conn, token_cache, [row], ["cache_key"])
 
     def _delete(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:

@@ -6,11 +6,23 @@ Plan (full sync):
    (``/topapi/v2/department/get``) and its child ids (``/topapi/v2/department/listsubid``) are
    fetched together and committed with a checkpoint holding the child ids. A child is only
    discovered through its parent's committed unit, so parents are always stored before
-   children, whatever order DingTalk lists them in.
+   children, whatever order DingTalk lists them in. One department never sinks the directory:
+   a department answering ``60003`` (gone, or DingTalk's special ``-1`` of 家校通讯录) or
+   ``50004`` (outside the app's contacts scope) is skipped with a warning, its checkpoint says
+   so (a resume does not ask again) and the run counts it (``departments_skipped``).
+   When the root itself answers ``50004`` the app's contacts scope is limited: the walk starts
+   from the departments the app is authorised for (``GET /auth/scopes``,
+   ``auth_org_scopes.authed_dept``), and the people authorised one by one
+   (``authed_user``) are read with ``/topapi/v2/user/get`` (``scoped_users``; a person the
+   app may not read after all, ``50002``/``60121``, is skipped and counted as
+   ``scoped_users_skipped``) — as DingTalk's docs describe for a limited scope.
 2. As soon as a department is committed, its members are read with cursor paging
    (``/topapi/v2/user/list``), and the users plus that department's memberships (order, leader
    flag) are committed with the department's ``members`` checkpoint. A person in three
-   departments is one ``users`` row and three ``user_departments`` rows.
+   departments is one ``users`` row and three ``user_departments`` rows. A member list
+   answering ``60003``/``50004`` is skipped like a department (``members_skipped``). Two
+   userids arriving with one unionid are never stored as two people: the newer row keeps it,
+   the older is marked (``repo.release_unionids``; counted as ``unionid_conflicts``).
 3. Administrators (``/topapi/user/listadmin``) and each sub-administrator's scope
    (``/topapi/user/get_admin_scope``).
 4. Roles (角色), concurrently with steps 1–3: the role groups and their roles
@@ -72,7 +84,14 @@ ADMINS = "admins"
 LEAVERS = "leavers"
 ROLES = "roles"
 ROLE_MEMBERS = "role_members"
+SCOPED_USERS = "scoped_users"
 WATERMARK = "contacts.watermark"
+
+#: Errcodes of a department (or its member list) that is skipped instead of failing the run:
+#: 60003 gone (also DingTalk's special id -1 of 家校通讯录), 50004 outside the contacts scope.
+SKIPPED_DEPARTMENT_CODES = frozenset({"60003", "50004"})
+#: Errcodes of a person authorised one by one who cannot be read after all (skipped).
+SKIPPED_USER_CODES = frozenset({"50002", "60121", "33012"})
 
 #: Watermark entity in ``sync_watermarks``.
 ENTITY = "contacts"
@@ -172,6 +191,16 @@ def user_row(
     row["synced_at"] = datetime.now(UTC)
     row["raw"] = {k: v for k, v in raw.items() if k not in _LIST_ONLY_FIELDS}
     return row
+
+
+def _store_users(
+    conn: Connection, corp_id: str, rows: list[dict[str, Any]], conflicts: list[dict[str, str]]
+) -> None:
+    """Upsert ``users`` rows, first making way for their unionids (the newer row wins, see
+    ``repo.release_unionids``); ``conflicts`` is set to the conflicts found (the write runs in
+    a worker thread and may be retried: the caller counts them once it returns)."""
+    conflicts[:] = repo.release_unionids(conn, corp_id, rows)
+    repo.upsert_users(conn, corp_id, rows)
 
 
 def role_rows(corp_id: str, run_id: int, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -330,58 +359,142 @@ class ContactsSync:
 
     # -- departments -------------------------------------------------------------------------
     async def _visit(self, ctx: SyncContext, tg: asyncio.TaskGroup, dept_id: int) -> None:
+        """One department's unit: detail and child ids, or — for a department answering
+        60003/50004 — a ``skipped`` checkpoint (the root's holds the authorised scope)."""
         client = ctx.client
         key = str(dept_id)
         done = ctx.load_done(DEPARTMENTS)
         if key in done:
-            children = [int(c) for c in (done[key] or {}).get("children", [])]
-        else:
-
-            async def fetch() -> tuple[dict[str, Any], list[int]]:
-                detail, child_ids = await asyncio.gather(
-                    client.contacts.get_department(dept_id),
-                    client.contacts.list_sub_department_ids(dept_id),
-                )
-                return _raw(detail), [int(c) for c in child_ids]
-
-            def write(conn: Connection, data: tuple[dict[str, Any], list[int]]) -> None:
-                row = department_row(ctx.corp_id, ctx.run_id, data[0])
-                repo.upsert_departments(conn, ctx.corp_id, [row])
-                if dept_id == ROOT_DEPT_ID and row["name"]:
-                    repo.upsert_corp(conn, {"corp_id": ctx.corp_id, "name": row["name"]})
-
-            def schedule(data: tuple[dict[str, Any], list[int]]) -> None:
-                self._discovered(ctx, tg, dept_id, data[1])
-
-            result = await ctx.unit(
-                DEPARTMENTS, key, fetch, write, state=lambda d: {"children": d[1]}, then=schedule
-            )
-            assert result is not None
-            ctx.counts["departments"] += 1
+            self._discovered(ctx, tg, dept_id, dict(done[key] or {}))
             return
-        self._discovered(ctx, tg, dept_id, children)
+
+        async def fetch() -> dict[str, Any]:
+            detail, child_ids = await asyncio.gather(
+                client.contacts.get_department(dept_id),
+                client.contacts.list_sub_department_ids(dept_id),
+                return_exceptions=True,
+            )
+            for answer in (detail, child_ids):
+                if isinstance(answer, BaseException):
+                    return await self._skipped_department(ctx, dept_id, answer)
+            assert not isinstance(detail, BaseException)
+            assert not isinstance(child_ids, BaseException)
+            return {"detail": _raw(detail), "children": [int(c) for c in child_ids]}
+
+        def write(conn: Connection, data: dict[str, Any]) -> None:
+            if "detail" not in data:
+                return
+            row = department_row(ctx.corp_id, ctx.run_id, data["detail"])
+            repo.upsert_departments(conn, ctx.corp_id, [row])
+            if dept_id == ROOT_DEPT_ID and row["name"]:
+                repo.upsert_corp(conn, {"corp_id": ctx.corp_id, "name": row["name"]})
+
+        def state(data: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in data.items() if k != "detail"}
+
+        result = await ctx.unit(
+            DEPARTMENTS,
+            key,
+            fetch,
+            write,
+            state=state,
+            then=lambda data: self._discovered(ctx, tg, dept_id, state(data)),
+        )
+        assert result is not None
+        if "detail" in result:
+            ctx.counts["departments"] += 1
+        else:
+            ctx.counts["departments_skipped"] += 1
+
+    async def _skipped_department(
+        self, ctx: SyncContext, dept_id: int, error: BaseException
+    ) -> dict[str, Any]:
+        """The checkpoint state of a department DingTalk will not give (60003 gone, 50004
+        outside the contacts scope); any other error is raised. A root outside the scope means
+        a limited scope: its state carries ``/auth/scopes`` (departments as ``children``,
+        people as ``scoped_users``)."""
+        if not isinstance(error, DingTalkError) or error.reason not in SKIPPED_DEPARTMENT_CODES:
+            raise error
+        skipped: dict[str, Any] = {"skipped": error.reason}
+        if dept_id == ROOT_DEPT_ID and error.reason == "50004":
+            scopes = (await ctx.client.contacts.get_auth_scopes()).auth_org_scopes
+            log.warning(
+                "contacts scope is limited (the root answers 50004): syncing the %d authorised "
+                "department(s) and %d person(s) of /auth/scopes",
+                len(scopes.authed_dept),
+                len(scopes.authed_user),
+            )
+            skipped["children"] = [int(d) for d in scopes.authed_dept if d != ROOT_DEPT_ID]
+            skipped["scoped_users"] = list(dict.fromkeys(scopes.authed_user))
+        else:
+            log.warning("department %s skipped: %s", dept_id, error)
+        return skipped
 
     def _discovered(
-        self, ctx: SyncContext, tg: asyncio.TaskGroup, dept_id: int, children: list[int]
+        self, ctx: SyncContext, tg: asyncio.TaskGroup, dept_id: int, state: dict[str, Any]
     ) -> None:
-        """A department is known (its commit is queued): start its members and children."""
+        """A department is known (its commit is queued): start its members and children — or,
+        for a skipped department, only what its state names (the scope of a limited root)."""
+        children = [int(c) for c in state.get("children", [])]
         ctx.progress.advance(DEPARTMENTS)
         ctx.progress.add_total(DEPARTMENTS, len(children))
-        ctx.progress.add_total(MEMBERS, 1)
-        tg.create_task(self._members(ctx, dept_id))
+        if not state.get("skipped"):
+            ctx.progress.add_total(MEMBERS, 1)
+            tg.create_task(self._members(ctx, dept_id))
+        if state.get("scoped_users"):
+            tg.create_task(self._scoped_users(ctx, list(state["scoped_users"])))
         for child in children:
             tg.create_task(self._visit(ctx, tg, child))
+
+    async def _scoped_users(self, ctx: SyncContext, userids: list[str]) -> None:
+        """People a limited contacts scope authorises one by one (``authed_user``), each read
+        with ``/topapi/v2/user/get``; one unit. Those DingTalk will not give are skipped."""
+        client = ctx.client
+
+        async def one(userid: str) -> dict[str, Any] | None:
+            try:
+                return _raw(await client.contacts.get_user(userid))
+            except DingTalkError as exc:
+                if exc.reason not in SKIPPED_USER_CODES:
+                    raise
+                log.warning("authorised person %s skipped: %s", userid, exc)
+                return None
+
+        async def fetch() -> list[dict[str, Any] | None]:
+            return list(await asyncio.gather(*(one(u) for u in userids)))
+
+        def write(conn: Connection, found: list[dict[str, Any] | None]) -> None:
+            rows = [user_row(ctx.corp_id, ctx.run_id, u, detail=True) for u in found if u]
+            _store_users(conn, ctx.corp_id, rows, conflicts)
+
+        conflicts: list[dict[str, str]] = []
+        found = await ctx.unit(SCOPED_USERS, "all", fetch, write)
+        ctx.counts["unionid_conflicts"] += len(conflicts)
+        if found is not None:
+            ctx.counts["scoped_users"] += sum(1 for u in found if u)
+            ctx.counts["scoped_users_skipped"] += sum(1 for u in found if not u)
 
     # -- members -----------------------------------------------------------------------------
     async def _members(self, ctx: SyncContext, dept_id: int) -> None:
         client = ctx.client
 
-        async def fetch() -> list[dict[str, Any]]:
-            return [_raw(u) async for u in client.contacts.iter_department_users(dept_id)]
+        async def fetch() -> dict[str, Any]:
+            try:
+                return {
+                    "users": [_raw(u) async for u in client.contacts.iter_department_users(dept_id)]
+                }
+            except DingTalkError as exc:
+                if exc.reason not in SKIPPED_DEPARTMENT_CODES:
+                    raise
+                log.warning("members of department %s skipped: %s", dept_id, exc)
+                return {"skipped": exc.reason}
 
-        def write(conn: Connection, users: list[dict[str, Any]]) -> None:
+        def write(conn: Connection, data: dict[str, Any]) -> None:
+            if "users" not in data:
+                return
+            users = data["users"]
             rows = [user_row(ctx.corp_id, ctx.run_id, u) for u in users]
-            repo.upsert_users(conn, ctx.corp_id, rows)
+            _store_users(conn, ctx.corp_id, rows, conflicts)
             now = datetime.now(UTC)
             memberships = [
                 {
@@ -396,9 +509,16 @@ class ContactsSync:
             ]
             repo.replace_department_members(conn, ctx.corp_id, dept_id, memberships)
 
-        users = await ctx.unit(MEMBERS, str(dept_id), fetch, write)
-        if users is not None:
-            ctx.counts["memberships"] += len(users)
+        def state(data: dict[str, Any]) -> dict[str, Any] | None:
+            return {"skipped": data["skipped"]} if "skipped" in data else None
+
+        conflicts: list[dict[str, str]] = []
+        data = await ctx.unit(MEMBERS, str(dept_id), fetch, write, state=state)
+        ctx.counts["unionid_conflicts"] += len(conflicts)
+        if data is not None and "users" in data:
+            ctx.counts["memberships"] += len(data["users"])
+        elif data is not None:
+            ctx.counts["members_skipped"] += 1
         ctx.progress.advance(MEMBERS)
 
     # -- admins ------------------------------------------------------------------------------

@@ -9,7 +9,14 @@ from dingsync.dingtalk.models._base import (
     parse_dingtalk_map,
     parse_iso_datetime,
 )
-from dingsync.dingtalk.models.admins import MAIN_ADMIN, SUB_ADMIN, Admin, AdminScope
+from dingsync.dingtalk.models.admins import (
+    MAIN_ADMIN,
+    SUB_ADMIN,
+    Admin,
+    AdminScope,
+    AuthOrgScopes,
+    AuthScopes,
+)
 from dingsync.dingtalk.models.auth import (
     BOSS,
     AccessToken,
@@ -58,6 +65,8 @@ __all__ = [
     "AccessToken",
     "Admin",
     "AdminScope",
+    "AuthOrgScopes",
+    "AuthScopes",
     "CamelModel",
     "ContactUserProfile",
     "Department",

@@ -42,3 +42,21 @@ class LegacyAdminList(DingTalkModel):
     admins: LenientList[Admin] = Field(
         default_factory=list, validation_alias=AliasChoices("adminList", "admin_list")
     )
+
+
+class AuthOrgScopes(DingTalkModel):
+    """``auth_org_scopes`` of ``GET /auth/scopes``: the departments (``authed_dept``, each with
+    everything below it) and the people (``authed_user``) the app's contacts scope
+    (通讯录权限范围) covers. The whole company is ``authed_dept: [1]``."""
+
+    authed_dept: LenientList[int] = Field(default_factory=list)
+    authed_user: LenientList[str] = Field(default_factory=list)
+
+
+class AuthScopes(DingTalkModel):
+    """``GET /auth/scopes`` (top level, no ``result``): the app's contacts scope and the user
+    fields it may read (``auth_user_field``, ``condition_field``)."""
+
+    auth_user_field: LenientList[str] = Field(default_factory=list)
+    condition_field: LenientList[str] = Field(default_factory=list)
+    auth_org_scopes: AuthOrgScopes = Field(default_factory=AuthOrgScopes)

@@ -33,9 +33,35 @@ def dept_listsub(call: Call) -> dict[str, Any]:
 
 
 def dept_listsubid(call: Call) -> dict[str, Any]:
-    """``POST /topapi/v2/department/listsubid {dept_id}``."""
-    dept_id = dept_or_60003(call, call.params.integer("dept_id", required=True))
-    return {"result": {"dept_id_list": list(call.state.index.children[dept_id])}}
+    """``POST /topapi/v2/department/listsubid {dept_id}`` — not limited by the contacts scope
+    (auth-contacts.md §5.2); the root also lists the ``odd_departments`` ids that are not
+    departments of the company."""
+    dept_id = dept_or_60003(call, call.params.integer("dept_id", required=True), scoped=False)
+    ids = list(call.state.index.children[dept_id])
+    if dept_id == ROOT_DEPT_ID:
+        known = call.state.company.departments
+        ids += [d for d in call.state.config.odd_departments if d not in known]
+    return {"result": {"dept_id_list": ids}}
+
+
+def auth_scopes(call: Call) -> dict[str, Any]:
+    """``GET /auth/scopes`` — the app's contacts scope at top level: ``auth_org_scopes
+    {authed_dept, authed_user}`` (``[1]`` and ``[]`` for the whole company, knobs
+    ``contacts_scope_dept_ids``/``contacts_scope_userids``), the readable user fields."""
+    config = call.state.config
+    depts = config.contacts_scope_dept_ids
+    return {
+        "auth_user_field": list(AUTH_USER_FIELDS),
+        "condition_field": [],
+        "auth_org_scopes": {
+            "authed_dept": [ROOT_DEPT_ID] if depts is None else list(depts),
+            "authed_user": list(config.contacts_scope_userids),
+        },
+    }
+
+
+#: The user fields an internal app with the contacts read permissions may read.
+AUTH_USER_FIELDS = ("name", "email", "mobile", "jobnumber", "position", "avatar", "tel", "dept")
 
 
 def dept_get(call: Call) -> dict[str, Any]:

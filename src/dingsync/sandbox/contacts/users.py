@@ -19,6 +19,8 @@ def user_get_v2(call: Call) -> dict[str, Any]:
     call.params.text("language", max_len=6)
     assert userid is not None
     user_or_60121(call, userid)
+    if not call.state.in_contacts_scope(userid):  # auth-contacts.md §4.1
+        raise OapiError(50002, "员工不在授权范围")
     return {"result": call.state.index.user_detail(userid)}
 
 
@@ -144,8 +146,9 @@ def user_listsimple(call: Call) -> dict[str, Any]:
 
 
 def user_listid(call: Call) -> dict[str, Any]:
-    """``POST /topapi/user/listid {dept_id}`` — every userid of one department, unpaged."""
-    dept_id = dept_or_60003(call, call.params.integer("dept_id", required=True, lo=1))
+    """``POST /topapi/user/listid {dept_id}`` — every userid of one department, unpaged; not
+    limited by the contacts scope (auth-contacts.md §6.3)."""
+    dept_id = dept_or_60003(call, call.params.integer("dept_id", required=True, lo=1), scoped=False)
     return {"result": {"userid_list": list(call.state.index.members[dept_id])}}
 
 

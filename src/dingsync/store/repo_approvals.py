@@ -301,6 +301,28 @@ def list_approvals(
     return [dict(x) for x in rows], total
 
 
+def form_components(conn: Connection, where: Sequence[Any]) -> list[dict[str, Any]]:
+    """The distinct form components (``component_id``, ``name``, ``component_type``) of the
+    instances meeting ``where`` (conditions on ``approval_instances``, e.g. from
+    :func:`approval_conditions`, which include the corp), ordered by first form position then
+    id: what an export finds in the data, whatever the template says today."""
+    v, i = approval_form_values, approval_instances
+    first = func.min(v.c.seq)
+    stmt = (
+        select(v.c.component_id, v.c.name, v.c.component_type, first.label("seq"))
+        .select_from(
+            v.join(
+                i,
+                (i.c.corp_id == v.c.corp_id) & (i.c.process_instance_id == v.c.process_instance_id),
+            )
+        )
+        .where(*where)
+        .group_by(v.c.component_id, v.c.name, v.c.component_type)
+        .order_by(first, v.c.component_id, v.c.name)
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
 def get_approval(conn: Connection, corp_id: str, instance_id: str) -> dict[str, Any] | None:
     """One approval instance with ``form_values``, ``tasks``, ``operation_records``, ``cc``
     (each in DingTalk's order), or ``None``."""

@@ -15,6 +15,7 @@ from dingsync.dingtalk.models.approvals import (
     parse_approval_time,
     parse_form_value,
     parse_table,
+    table_cells,
 )
 
 
@@ -134,3 +135,17 @@ def test_unknown_fields_are_kept() -> None:
     inst = ProcessInstance.from_payload({"title": "t", "brandNew": {"x": 1}}, "p", "v1.0")
     assert inst.model_extra == {"brandNew": {"x": 1}}
     assert inst.payload() == {"title": "t", "brandNew": {"x": 1}}
+
+
+def test_detail_table_null_row_skipped_alone_and_cells_keyed_by_id() -> None:
+    text = json.dumps(
+        [
+            {"rowValue": [{"label": "", "key": "T-1", "value": "a"}, {"label": "", "value": "b"}]},
+            {"rowValue": None},
+            [{"name": "", "value": "c"}, {"name": "", "value": "d"}],
+        ]
+    )
+    rows = parse_table(text)
+    assert rows is not None and len(rows) == 2
+    # id first, then label, then position: empty labels never collide
+    assert [table_cells(r) for r in rows] == [{"T-1": "a", "#2": "b"}, {"#1": "c", "#2": "d"}]

@@ -19,10 +19,11 @@ from dingsync.cli import app
 from dingsync.export.approvals import BASE_COLUMNS, DETAIL_BASE, approval_stats, export_approvals
 from dingsync.sandbox import SandboxServer
 from dingsync.store import db, repo_approvals, repo_audit
-from dingsync.sync.approvals import ApprovalsSync
+from dingsync.dingtalk.models.approvals import ProcessInstance
+from dingsync.sync.approvals import ApprovalsSync, instance_bundle
 from dingsync.sync.engine import run_sync
 from helpers.approvals import SANDBOX as SANDBOX
-from helpers.approvals import make_client
+from helpers.approvals import edited_instance_payload, make_client
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -312,3 +313,43 @@ async def test_export_narrowed_to_a_viewer_and_departments_streams_in_batches(
         assert (tmp_path / "whole2.details.csv").read_bytes() == (
             tmp_path / "whole.details.csv"
         ).read_bytes()
+
+
+def test_edited_template_keeps_every_detail_cell_and_old_component(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Empty-label cells stay apart, a null row loses only itself, and components the edited
+    template no longer has are extra columns after its own (main and detail)."""
+    inst = ProcessInstance.from_payload(edited_instance_payload(), "pid-edited", "legacy")
+    fields = [
+        {
+            "id": "TableField_DETAIL",
+            "label": "报销明细",
+            "component_name": "TableField",
+            "children": [
+                {"id": "TextField-REMARK1", "label": "备注一", "component_name": "TextField"},
+                {"id": "TextField-REMARK2", "label": "备注二", "component_name": "TextField"},
+                {"id": "MoneyField-AMOUNT", "label": "金额", "component_name": "MoneyField"},
+            ],
+        }
+    ]
+    template = {"process_code": "PROC-X", "name": "报销", "fields": fields}
+    with engine.begin() as conn:
+        repo_approvals.upsert_templates(conn, "corp", [template])
+        repo_approvals.store_instances(conn, "corp", [instance_bundle("corp", "PROC-X", inst)])
+    with engine.connect() as conn:
+        tpl = repo_approvals.find_template(conn, "corp", "报销")
+        assert tpl is not None
+        result = export_approvals(conn, "corp", tpl, tmp_path / "x.csv", "csv")
+    with (tmp_path / "x.csv").open(encoding="utf-8-sig") as fh:
+        main = list(csv.reader(fh))
+    with (tmp_path / "x.details.csv").open(encoding="utf-8-sig") as fh:
+        details = list(csv.reader(fh))
+    assert main[0] == [*BASE_COLUMNS, "报销明细", "旧字段"]
+    assert main[1][-2:] == ["2", "模板改版前的值"]
+    assert details[0] == [*DETAIL_BASE, "备注一", "备注二", "金额", "旧列"]
+    assert [r[3:] for r in details[1:]] == [
+        ["1", "第一条备注", "第二条备注", "12.5", ""],
+        ["2", "三", "四", "30", "老数据"],
+    ]
+    assert result.detail_rows == 2 and result.extra_columns == ["旧字段", "旧列"]

@@ -15,9 +15,10 @@ from dingsync.store.schema_approvals import (
     approval_form_values,
     approval_instances,
 )
-from dingsync.sync.approvals import ApprovalsSync
+from dingsync.dingtalk.models.approvals import ProcessInstance
+from dingsync.sync.approvals import ApprovalsSync, instance_bundle
 from dingsync.sync.engine import run_sync
-from helpers.approvals import PRIVATE_SANDBOX, make_client
+from helpers.approvals import PRIVATE_SANDBOX, edited_instance_payload, make_client
 
 #: The module mutates the company (submits, approves): its own sandbox.
 SANDBOX = PRIVATE_SANDBOX
@@ -270,3 +271,20 @@ async def test_interrupted_run_resumes_without_gaps_or_duplicates(
     truth = sandbox.stats()["approvals"]
     assert counts["approval_form_values"] == truth["form_values"]
     assert counts["approval_tasks"] == truth["tasks"]
+
+
+def test_detail_rows_keep_empty_label_cells_and_skip_only_a_null_row() -> None:
+    inst = ProcessInstance.from_payload(edited_instance_payload(), "pid-edited", "legacy")
+    bundle = instance_bundle("corp", "PROC-X", inst)
+    rows = bundle["detail_rows"]
+    # the null row is skipped alone: the two good rows are stored, numbered in order
+    assert [r["row_no"] for r in rows] == [0, 1]
+    # cells keyed by component id: two remarks with empty labels stay two cells
+    assert rows[0]["cells"] == {
+        "TextField-REMARK1": "第一条备注",
+        "TextField-REMARK2": "第二条备注",
+        "MoneyField-AMOUNT": "12.50",
+    }
+    assert rows[1]["cells"]["TextField-GONE"] == "老数据"
+    table = bundle["form_values"][0]
+    assert isinstance(table["parsed"], list) and len(table["parsed"]) == 2

@@ -16,10 +16,10 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from dingsync.cli import app
+from dingsync.dingtalk.models.approvals import ProcessInstance
 from dingsync.export.approvals import BASE_COLUMNS, DETAIL_BASE, approval_stats, export_approvals
 from dingsync.sandbox import SandboxServer
 from dingsync.store import db, repo_approvals, repo_audit
-from dingsync.dingtalk.models.approvals import ProcessInstance
 from dingsync.sync.approvals import ApprovalsSync, instance_bundle
 from dingsync.sync.engine import run_sync
 from helpers.approvals import SANDBOX as SANDBOX
@@ -32,6 +32,11 @@ async def _synced(sb: SandboxServer, engine: Engine) -> None:
     async with make_client(sb) as client:
         result = await run_sync(client, engine, sb.app.corp_id, [ApprovalsSync()])
     assert result.status == "succeeded"
+
+
+def _minute(ms: int | None) -> int | None:
+    """``ms`` as the v1.0 host (the default) shows it: to the minute (EB-56)."""
+    return None if ms is None else ms - ms % 60_000
 
 
 def _local(ms: int | None) -> datetime | None:
@@ -70,8 +75,8 @@ async def test_xlsx_columns_follow_the_schema_and_details_match(
         assert row[1] == inst.process_instance_id and row[0] == inst.business_id
         assert row[6] == ("TERMINATED" if inst.status == "CANCELED" else inst.status)
         assert row[7] == (inst.result or None)
-        assert row[8] == _local(inst.create_ms)  # dates are dates
-        assert row[9] == _local(inst.finish_ms)  # empty while running
+        assert row[8] == _local(_minute(inst.create_ms))  # dates are dates
+        assert row[9] == _local(_minute(inst.finish_ms))  # empty while running
         total = row[10]
         assert isinstance(total, float | int) and total == pytest.approx(
             float(values["MoneyField_TOTAL"])

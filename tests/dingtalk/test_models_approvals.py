@@ -15,7 +15,6 @@ from dingsync.dingtalk.models.approvals import (
     parse_approval_time,
     parse_form_value,
     parse_table,
-    table_cells,
 )
 
 
@@ -137,7 +136,7 @@ def test_unknown_fields_are_kept() -> None:
     assert inst.payload() == {"title": "t", "brandNew": {"x": 1}}
 
 
-def test_detail_table_null_row_skipped_alone_and_cells_keyed_by_id() -> None:
+def test_detail_table_null_row_skipped_alone_and_cells_name_their_id() -> None:
     text = json.dumps(
         [
             {"rowValue": [{"label": "", "key": "T-1", "value": "a"}, {"label": "", "value": "b"}]},
@@ -146,6 +145,9 @@ def test_detail_table_null_row_skipped_alone_and_cells_keyed_by_id() -> None:
         ]
     )
     rows = parse_table(text)
-    assert rows is not None and len(rows) == 2
-    # id first, then label, then position: empty labels never collide
-    assert [table_cells(r) for r in rows] == [{"T-1": "a", "#2": "b"}, {"#1": "c", "#2": "d"}]
+    # the null row is skipped alone; each cell names its label and its component id (the key)
+    assert rows is not None
+    assert [[(c["name"], c["id"], c["value"]) for c in r] for r in rows] == [
+        [("", "T-1", "a"), ("", None, "b")],
+        [("", None, "c"), ("", None, "d")],
+    ]

@@ -37,7 +37,6 @@ from typing import IO, Any, Literal
 
 from sqlalchemy import Connection, select
 
-from dingsync.dingtalk.models.approvals import cell_key
 from dingsync.export import local
 from dingsync.store import repo_approvals, visibility
 from dingsync.store.schema import users
@@ -261,7 +260,7 @@ def _row_labels(values: list[dict[str, Any]], field_seq: int, row_no: int) -> di
     if not isinstance(table, list) or row_no >= len(table) or not isinstance(table[row_no], list):
         return {}
     cells = [c for c in table[row_no] if isinstance(c, dict)]
-    return {cell_key(c, n): c.get("name") for n, c in enumerate(cells)}
+    return {repo_approvals.cell_key(c, n): c.get("name") for n, c in enumerate(cells)}
 
 
 def _instance_rows(

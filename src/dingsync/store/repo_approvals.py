@@ -37,6 +37,22 @@ CHILD_KEYS = {
 }
 
 
+def cell_key(cell: Mapping[str, Any], position: int) -> str:
+    """The key of one detail-table cell in ``approval_detail_rows.cells``, from a cell of
+    :func:`dingsync.dingtalk.models.approvals.parse_table` (``{"name", "id", "value"}``): its
+    component id (``id``) when DingTalk sent one, else its label (``name``), else
+    ``#<position + 1>`` — so two cells of one row never share a key, even with empty labels."""
+    for value in (cell.get("id"), cell.get("name")):
+        if value not in (None, ""):
+            return str(value)
+    return f"#{position + 1}"
+
+
+def detail_cells(cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One parsed detail row as stored: ``{cell key: value}`` (see :func:`cell_key`)."""
+    return {cell_key(c, n): c.get("value") for n, c in enumerate(cells)}
+
+
 def upsert_templates(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
     """Insert or update ``approval_templates`` rows (key ``process_code``); returns the count."""
     return repo.upsert(

@@ -40,7 +40,6 @@ from dingsync.dingtalk.models.approvals import (
     FormSchema,
     ProcessInstance,
     ProcessTemplate,
-    table_cells,
 )
 from dingsync.store import repo, repo_approvals
 from dingsync.sync.engine import SyncContext
@@ -164,7 +163,7 @@ def instance_bundle(corp_id: str, process_code: str, inst: ProcessInstance) -> d
                         "row_no": row_no,
                         "component_id": fv.id,
                         "field_name": fv.name,
-                        "cells": table_cells(cells),
+                        "cells": repo_approvals.detail_cells(cells),
                     }
                 )
             _warn_skipped_rows(inst.process_instance_id, fv.id, fv.value, len(parsed))

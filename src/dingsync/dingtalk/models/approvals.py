@@ -286,21 +286,11 @@ def parse_number(text: str | None) -> float | int | None:
     return int(number) if number.is_integer() and "." not in cleaned else number
 
 
-def cell_key(cell: dict[str, Any], position: int) -> str:
-    """The key of one parsed detail-table cell (from :func:`parse_table`): its component id
-    (``id``) when DingTalk sent one, else its label (``name``), else ``#<position + 1>`` — so two
-    cells of one row never share a key, even when their labels are empty."""
-    for value in (cell.get("id"), cell.get("name")):
-        if value not in (None, ""):
-            return str(value)
-    return f"#{position + 1}"
-
-
 def parse_table(text: str) -> list[list[dict[str, Any]]] | None:
     """A detail table (明细) given as JSON text: ``[[{"name","value"},…],…]`` (one inner list
     per row), or ``[{"rowValue":[{"label","key","value"},…]},…]`` (``key`` is the column's
     component id, e.g. ``TextField-K2AD4O5W``). Each cell becomes ``{"name": label, "id":
-    component id or None, "value"}`` (plus what else it had; see :func:`cell_key`).
+    component id or None, "value"}`` (plus what else it had).
 
     A row that is not a list of cells (``{"rowValue": null}``) is skipped, and so is a cell that
     is not an object, so one bad row never loses the others; ``None`` only when the text is not
@@ -324,11 +314,6 @@ def parse_table(text: str) -> list[list[dict[str, Any]]] | None:
             out.append({**cell, "name": name, "id": ident, "value": cell.get("value")})
         rows.append(out)
     return rows
-
-
-def table_cells(cells: list[dict[str, Any]]) -> dict[str, Any]:
-    """One parsed detail row as ``{cell key: value}`` (see :func:`cell_key`)."""
-    return {cell_key(c, n): c.get("value") for n, c in enumerate(cells)}
 
 
 def parse_form_value(component_type: str | None, value: str | None) -> Any:

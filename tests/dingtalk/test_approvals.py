@@ -113,15 +113,17 @@ async def test_same_instance_from_both_hosts(sandbox: SandboxServer) -> None:
             await client.approvals.get_instance("no-such-id")
     assert new.source == "v1.0" and old.source == "legacy"
     assert "createTime" in new.payload() and "create_time" in old.payload()
-    assert new.create_at == old.create_at is not None
-    assert new.finish_at == old.finish_at is not None
+    assert old.create_at is not None and old.create_at.second  # the old host has seconds
+    assert new.create_at == old.create_at.replace(second=0)  # v1.0: minutes (EB-56)
+    assert old.finish_at is not None and new.finish_at == old.finish_at.replace(second=0)
     for name in ("title", "business_id", "originator_userid", "status", "result", "cc_userids"):
         assert getattr(new, name) == getattr(old, name), name
     assert [(v.id, v.name, v.value, v.ext_value) for v in new.form_component_values] == [
         (v.id, v.name, v.value, v.ext_value) for v in old.form_component_values
     ]
-    assert [(t.taskid, t.task_status, t.finish_at) for t in new.tasks] == [
-        (t.taskid, t.task_status, t.finish_at) for t in old.tasks
+    assert [(t.taskid, t.task_status, t.task_result, t.finish_at) for t in new.tasks] == [
+        (t.taskid, t.task_status, t.task_result, t.finish_at and t.finish_at.replace(second=0))
+        for t in old.tasks
     ]
 
 

@@ -134,3 +134,20 @@ def test_unknown_fields_are_kept() -> None:
     inst = ProcessInstance.from_payload({"title": "t", "brandNew": {"x": 1}}, "p", "v1.0")
     assert inst.model_extra == {"brandNew": {"x": 1}}
     assert inst.payload() == {"title": "t", "brandNew": {"x": 1}}
+
+
+def test_detail_table_null_row_skipped_alone_and_cells_name_their_id() -> None:
+    text = json.dumps(
+        [
+            {"rowValue": [{"label": "", "key": "T-1", "value": "a"}, {"label": "", "value": "b"}]},
+            {"rowValue": None},
+            [{"name": "", "value": "c"}, {"name": "", "value": "d"}],
+        ]
+    )
+    rows = parse_table(text)
+    # the null row is skipped alone; each cell names its label and its component id (the key)
+    assert rows is not None
+    assert [[(c["name"], c["id"], c["value"]) for c in r] for r in rows] == [
+        [("", "T-1", "a"), ("", None, "b")],
+        [("", None, "c"), ("", None, "d")],
+    ]

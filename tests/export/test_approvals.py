@@ -16,13 +16,14 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from dingsync.cli import app
+from dingsync.dingtalk.models.approvals import ProcessInstance
 from dingsync.export.approvals import BASE_COLUMNS, DETAIL_BASE, approval_stats, export_approvals
 from dingsync.sandbox import SandboxServer
 from dingsync.store import db, repo_approvals, repo_audit
-from dingsync.sync.approvals import ApprovalsSync
+from dingsync.sync.approvals import ApprovalsSync, instance_bundle
 from dingsync.sync.engine import run_sync
 from helpers.approvals import SANDBOX as SANDBOX
-from helpers.approvals import make_client
+from helpers.approvals import edited_instance_payload, make_client
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -31,6 +32,11 @@ async def _synced(sb: SandboxServer, engine: Engine) -> None:
     async with make_client(sb) as client:
         result = await run_sync(client, engine, sb.app.corp_id, [ApprovalsSync()])
     assert result.status == "succeeded"
+
+
+def _minute(ms: int | None) -> int | None:
+    """``ms`` as the v1.0 host (the default) shows it: to the minute (EB-56)."""
+    return None if ms is None else ms - ms % 60_000
 
 
 def _local(ms: int | None) -> datetime | None:
@@ -69,8 +75,8 @@ async def test_xlsx_columns_follow_the_schema_and_details_match(
         assert row[1] == inst.process_instance_id and row[0] == inst.business_id
         assert row[6] == ("TERMINATED" if inst.status == "CANCELED" else inst.status)
         assert row[7] == (inst.result or None)
-        assert row[8] == _local(inst.create_ms)  # dates are dates
-        assert row[9] == _local(inst.finish_ms)  # empty while running
+        assert row[8] == _local(_minute(inst.create_ms))  # dates are dates
+        assert row[9] == _local(_minute(inst.finish_ms))  # empty while running
         total = row[10]
         assert isinstance(total, float | int) and total == pytest.approx(
             float(values["MoneyField_TOTAL"])
@@ -124,7 +130,8 @@ def _check_csv_and_stats(sandbox: SandboxServer, engine: Engine, tmp_path: Path)
     corp = sandbox.app.corp_id
     leave = world.templates[0]
     insts = [i for i in world.instances.values() if i.process_code == leave.process_code]
-    middle = sorted(i.create_ms for i in insts)[len(insts) // 2]
+    created = sorted(_minute(i.create_ms) or 0 for i in insts)  # as stored from v1.0
+    middle = created[len(insts) // 2]
     cut = datetime.fromtimestamp(middle / 1000, SHANGHAI)
     with engine.connect() as conn:
         tpl = repo_approvals.find_template(conn, corp, "请假")
@@ -140,7 +147,7 @@ def _check_csv_and_stats(sandbox: SandboxServer, engine: Engine, tmp_path: Path)
         "时长（天）",
         "请假事由",
     ]
-    assert len(rows) - 1 == result.rows == sum(1 for i in insts if i.create_ms >= middle)
+    assert len(rows) - 1 == result.rows == sum(1 for c in created if c >= middle)
     assert result.paths[1].name == "l.details.csv"
 
     for tpl_truth in world.templates:
@@ -151,7 +158,11 @@ def _check_csv_and_stats(sandbox: SandboxServer, engine: Engine, tmp_path: Path)
         assert s["by_result"] == dict(sorted(results.items()))
         decided = results["agree"] + results["refuse"]
         assert s["approval_rate"] == round(results["agree"] / decided, 4)
-        cycles = sorted((i.finish_ms - i.create_ms) / 3_600_000 for i in mine if i.finish_ms)
+        cycles = sorted(
+            ((_minute(i.finish_ms) or 0) - (_minute(i.create_ms) or 0)) / 3_600_000
+            for i in mine
+            if i.finish_ms
+        )
         assert s["finished"] == len(cycles)
         assert cycles[0] <= s["cycle_p50_h"] <= s["cycle_p90_h"] <= cycles[-1]
 
@@ -312,3 +323,43 @@ async def test_export_narrowed_to_a_viewer_and_departments_streams_in_batches(
         assert (tmp_path / "whole2.details.csv").read_bytes() == (
             tmp_path / "whole.details.csv"
         ).read_bytes()
+
+
+def test_edited_template_keeps_every_detail_cell_and_old_component(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Empty-label cells stay apart, a null row loses only itself, and components the edited
+    template no longer has are extra columns after its own (main and detail)."""
+    inst = ProcessInstance.from_payload(edited_instance_payload(), "pid-edited", "legacy")
+    fields = [
+        {
+            "id": "TableField_DETAIL",
+            "label": "报销明细",
+            "component_name": "TableField",
+            "children": [
+                {"id": "TextField-REMARK1", "label": "备注一", "component_name": "TextField"},
+                {"id": "TextField-REMARK2", "label": "备注二", "component_name": "TextField"},
+                {"id": "MoneyField-AMOUNT", "label": "金额", "component_name": "MoneyField"},
+            ],
+        }
+    ]
+    template = {"process_code": "PROC-X", "name": "报销", "fields": fields}
+    with engine.begin() as conn:
+        repo_approvals.upsert_templates(conn, "corp", [template])
+        repo_approvals.store_instances(conn, "corp", [instance_bundle("corp", "PROC-X", inst)])
+    with engine.connect() as conn:
+        tpl = repo_approvals.find_template(conn, "corp", "报销")
+        assert tpl is not None
+        result = export_approvals(conn, "corp", tpl, tmp_path / "x.csv", "csv")
+    with (tmp_path / "x.csv").open(encoding="utf-8-sig") as fh:
+        main = list(csv.reader(fh))
+    with (tmp_path / "x.details.csv").open(encoding="utf-8-sig") as fh:
+        details = list(csv.reader(fh))
+    assert main[0] == [*BASE_COLUMNS, "报销明细", "旧字段"]
+    assert main[1][-2:] == ["2", "模板改版前的值"]
+    assert details[0] == [*DETAIL_BASE, "备注一", "备注二", "金额", "旧列"]
+    assert [r[3:] for r in details[1:]] == [
+        ["1", "第一条备注", "第二条备注", "12.5", ""],
+        ["2", "三", "四", "30", "老数据"],
+    ]
+    assert result.detail_rows == 2 and result.extra_columns == ["旧字段", "旧列"]

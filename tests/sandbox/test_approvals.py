@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import time
@@ -42,7 +43,7 @@ def test_generation_is_deterministic_and_covers_every_state() -> None:
         }
         assert set(STATES) <= states, tpl.name
     for inst in a.instances.values():
-        assert inst.create_ms % 60_000 == 0  # whole minutes
+        assert inst.create_ms % 1000 == 0  # whole seconds (the old host's precision)
         assert company.anchor_ms - 30 * DAY_MS - 60_000 <= inst.create_ms <= company.anchor_ms
         assert (inst.finish_ms is None) == (inst.status == "RUNNING")
         assert inst.tasks and inst.records[0]["type"] == "START_PROCESS_INSTANCE"
@@ -55,6 +56,83 @@ def test_generation_is_deterministic_and_covers_every_state() -> None:
     cancelled = next(i for i in a.instances.values() if i.status == "CANCELED")
     assert render_old(cancelled)["status"] == "CANCELED"
     assert render_new(cancelled)["status"] == "TERMINATED"
+
+
+DECIDED = {"AGREE", "REFUSE", "REDIRECTED"}  # approvals.md §10
+
+
+def test_tasks_have_dingtalk_shapes_and_times_have_seconds() -> None:
+    company = generate_company(5, 80, anchor_ms=1_760_000_000_000)
+    world = generate_approvals(company, 5, 30, company.anchor_ms, 0.05)
+    insts = list(world.instances.values())
+    for inst in insts:
+        old, new = render_old(inst)["tasks"], render_new(inst)["tasks"]
+        for t, o, n in zip(inst.tasks, old, new, strict=True):
+            # a result only for a decided task, and only DingTalk's values; never ""
+            assert o.get("task_result") == n.get("result") == t["result"]
+            assert (t["result"] in DECIDED) == (t["status"] == "COMPLETED"), inst.status
+            # a task not reached yet is NEW, undated, and only in a running instance
+            assert (t["status"] == "NEW") == ("create_time" not in o) == ("createTime" not in n)
+            assert t["status"] != "NEW" or inst.status == "RUNNING"
+        reached = [t for t in inst.tasks if t["status"] != "NEW"]
+        # each approver is reached when the one before decides, not at submission
+        assert reached[0]["create_time"] == inst.create_ms
+        for before, after in itertools.pairwise(reached):
+            assert after["create_time"] == before["finish_time"] > inst.create_ms
+        statuses = [t["status"] for t in reached]
+        if inst.status in ("TERMINATED", "CANCELED"):  # withdrawn while one approver waited
+            assert statuses[-1] == "CANCELED" and reached[-1]["finish_time"] == inst.finish_ms
+            assert set(statuses[:-1]) <= {"COMPLETED"}
+        elif inst.status == "RUNNING":
+            assert statuses[-1] == "RUNNING" and set(statuses[:-1]) <= {"COMPLETED"}
+        else:
+            assert set(statuses) == {"COMPLETED"}
+    # times are realistic: the seconds vary (the old host shows them; v1.0 shows minutes)
+    assert len({i.create_ms % 60_000 for i in insts}) > 30
+    finishes = [t["finish_time"] for i in insts for t in i.tasks if t.get("finish_time")]
+    assert len({ms % 60_000 for ms in finishes}) > 30
+    some = next(i for i in insts if i.create_ms % 60_000)
+    assert render_old(some)["create_time"].endswith(f":{some.create_ms % 60_000 // 1000:02d}")
+    assert (
+        render_new(some)["createTime"].endswith("Z") and render_new(some)["createTime"][-3] != ":"
+    )
+
+
+def test_task_events_carry_the_tasks_own_times(sb: SandboxServer) -> None:
+    """A submission announces the first approver's task only; approving a few seconds later
+    dates the next approver's task (and its event) at the approval, not at the submission."""
+    area = sb.state.areas["approvals"]
+    now = sb.clock.now_ms()
+    sb.clock.advance((65_000 - now % 60_000) / 1000)  # 5 s into a minute
+    with httpx.Client(base_url=sb.base_url) as http:
+        for originator in sorted(sb.company.users):
+            made = http.post(
+                "/sandbox/mutate/approvals/submit", json={"originator_userid": originator}
+            ).json()
+            inst = area.world.instances[made["process_instance_id"]]
+            if len(inst.tasks) >= 2:
+                break
+        assert len(inst.tasks) >= 2
+        first, second = inst.tasks[0], inst.tasks[1]
+        task_starts = [e for e in made["events"] if e["event_type"] == "bpms_task_change"]
+        assert [e["staffId"] for e in task_starts] == [first["userid"]]
+        assert task_starts[0]["createTime"] == first["create_time"] == inst.create_ms
+        # the later approvers are not reached: NEW, no time, no result on the wire
+        wire = made["process_instance"]["tasks"]
+        assert [t["task_status"] for t in wire] == ["RUNNING"] + ["NEW"] * (len(wire) - 1)
+        assert all("task_result" not in t for t in wire)
+        assert all("create_time" not in t for t in wire[1:])
+        sb.clock.advance(20)
+        before = sb.clock.now_ms()
+        step = http.post(
+            "/sandbox/mutate/approvals/approve",
+            json={"process_instance_id": inst.process_instance_id},
+        ).json()
+    done, nxt = step["events"][:2]
+    assert done["createTime"] == inst.create_ms  # the first task's: reached at submission
+    assert done["finishTime"] == first["finish_time"] >= before - before % 1000
+    assert nxt["createTime"] == second["create_time"] == first["finish_time"]
+    assert nxt["createTime"] - inst.create_ms >= 20_000  # the task's time, not the instance's
 
 
 @pytest.fixture(scope="module")

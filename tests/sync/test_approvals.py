@@ -9,15 +9,16 @@ import httpx
 from sqlalchemy import Engine, select
 
 from dingsync.dingtalk.approvals import PATH_GET_OLD, PATH_GET_V1, PATH_IDS_V1
+from dingsync.dingtalk.models.approvals import ProcessInstance
 from dingsync.sandbox import SandboxServer
 from dingsync.store import repo_approvals
 from dingsync.store.schema_approvals import (
     approval_form_values,
     approval_instances,
 )
-from dingsync.sync.approvals import ApprovalsSync
+from dingsync.sync.approvals import ApprovalsSync, instance_bundle
 from dingsync.sync.engine import run_sync
-from helpers.approvals import PRIVATE_SANDBOX, make_client
+from helpers.approvals import PRIVATE_SANDBOX, edited_instance_payload, make_client
 
 #: The module mutates the company (submits, approves): its own sandbox.
 SANDBOX = PRIVATE_SANDBOX
@@ -25,6 +26,27 @@ SANDBOX = PRIVATE_SANDBOX
 
 def _ms(dt: datetime | None) -> int | None:
     return None if dt is None else int(dt.timestamp() * 1000)
+
+
+def _minute(ms: int | None) -> int | None:
+    """``ms`` as v1.0 shows it: to the minute (EB-56; the old host shows the seconds too)."""
+    return None if ms is None else ms - ms % 60_000
+
+
+def _to_minutes(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored instance (see :func:`_stored`) with every time cut to the minute, as v1.0
+    shows times."""
+
+    def cut(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.replace(second=0, microsecond=0)
+        if isinstance(value, list):
+            return [cut(v) for v in value]
+        if isinstance(value, dict):
+            return {k: cut(v) for k, v in value.items()}
+        return value
+
+    return {k: cut(v) for k, v in row.items()}
 
 
 async def _sync(sb: SandboxServer, engine: Engine, corp_id: str | None = None, **kw: Any) -> Any:
@@ -80,8 +102,8 @@ async def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engi
         expected_status = "TERMINATED" if inst.status == "CANCELED" else inst.status  # EB-57
         assert row["status"] == expected_status, pid
         assert row["result"] == (inst.result or None)
-        assert _ms(row["create_time"]) == inst.create_ms
-        assert _ms(row["finish_time"]) == inst.finish_ms
+        assert _ms(row["create_time"]) == _minute(inst.create_ms)  # v1.0: minutes
+        assert _ms(row["finish_time"]) == _minute(inst.finish_ms)
         assert row["originator_userid"] == inst.originator_userid
         assert row["approver_userids"] == inst.approver_userids
         assert [c["userid"] for c in row["cc"]] == inst.cc_userids
@@ -92,16 +114,19 @@ async def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engi
         assert [v["ext_value"] for v in row["form_values"]] == [
             f.get("ext_value") for f in inst.form
         ]
-        assert [
-            (t["userid"], t["task_status"], t["task_result"], _ms(t["finish_time"]))
+        stored_tasks = [
+            (t["userid"], t["task_status"], t["task_result"], _ms(t["create_time"]))
             for t in row["tasks"]
-        ] == [
-            (t["userid"], t["status"], t["result"] or None, t.get("finish_time"))
-            for t in inst.tasks
+        ]
+        assert stored_tasks == [
+            (t["userid"], t["status"], t["result"], _minute(t["create_time"])) for t in inst.tasks
+        ]
+        assert [_ms(t["finish_time"]) for t in row["tasks"]] == [
+            _minute(t.get("finish_time")) for t in inst.tasks
         ]
         assert [
             (r["operation_type"], r["remark"], _ms(r["date"])) for r in row["operation_records"]
-        ] == [(r["type"], r.get("remark"), r["date"]) for r in inst.records]
+        ] == [(r["type"], r.get("remark"), _minute(r["date"])) for r in inst.records]
     _check_form_values(sandbox, engine)
 
 
@@ -169,7 +194,8 @@ async def test_old_and_new_host_store_the_same_rows(sandbox: SandboxServer, engi
             assert (old[pid]["status"], new[pid]["status"]) == ("CANCELED", "TERMINATED")
             old[pid]["status"] = new[pid]["status"]
             cancelled += 1
-        assert new[pid] == old[pid], pid
+        # the same rows, but v1.0 shows times to the minute only (EB-56)
+        assert new[pid] == _to_minutes(old[pid]), pid
     assert cancelled > 0
 
 
@@ -270,3 +296,20 @@ async def test_interrupted_run_resumes_without_gaps_or_duplicates(
     truth = sandbox.stats()["approvals"]
     assert counts["approval_form_values"] == truth["form_values"]
     assert counts["approval_tasks"] == truth["tasks"]
+
+
+def test_detail_rows_keep_empty_label_cells_and_skip_only_a_null_row() -> None:
+    inst = ProcessInstance.from_payload(edited_instance_payload(), "pid-edited", "legacy")
+    bundle = instance_bundle("corp", "PROC-X", inst)
+    rows = bundle["detail_rows"]
+    # the null row is skipped alone: the two good rows are stored, numbered in order
+    assert [r["row_no"] for r in rows] == [0, 1]
+    # cells keyed by component id: two remarks with empty labels stay two cells
+    assert rows[0]["cells"] == {
+        "TextField-REMARK1": "第一条备注",
+        "TextField-REMARK2": "第二条备注",
+        "MoneyField-AMOUNT": "12.50",
+    }
+    assert rows[1]["cells"]["TextField-GONE"] == "老数据"
+    table = bundle["form_values"][0]
+    assert isinstance(table["parsed"], list) and len(table["parsed"]) == 2

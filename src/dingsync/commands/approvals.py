@@ -134,6 +134,11 @@ def export_approvals_cmd(
         f"{result.rows} instances, {result.detail_rows} detail rows → {files} "
         f"(export audit #{audit_id})"
     )
+    if result.extra_columns:
+        typer.echo(
+            "columns not in the template's form (kept from older instances): "
+            + ", ".join(result.extra_columns)
+        )
 
 
 @approvals_app.command("stats")

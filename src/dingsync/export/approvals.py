@@ -8,7 +8,12 @@ numbers are numbers, dates are dates (wall time in the company's zone, ``tz``), 
 is two columns, attachments are listed by file name, photos by URL, contacts by userid, a table
 field by its
 number of rows. Text notes (说明文字, no value) are left out. Values are matched to schema
-fields by component id, so a value without a ``name`` still lands in its column. The instances
+fields by component id, so a value without a ``name`` still lands in its column; values of
+components the template no longer has (old instances keep them after the template is edited)
+are written as extra columns after the template's own, named by their label (listed in
+:attr:`ExportResult.extra_columns` and logged). Detail cells are matched to the table's
+columns by component id (then label), and detail cells of columns the schema does not name
+become extra detail columns the same way. The instances
 can be narrowed (create time, status, originator, departments) and limited to what a viewer may
 see, in SQL with the web list API's own conditions; they are streamed, so memory stays flat.
 
@@ -20,11 +25,12 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -36,6 +42,8 @@ from dingsync.store import repo_approvals, visibility
 from dingsync.store.schema import users
 from dingsync.store.schema_approvals import approval_instances
 from dingsync.timeutil import SHANGHAI
+
+log = logging.getLogger(__name__)
 
 Format = Literal["xlsx", "csv"]
 
@@ -59,13 +67,15 @@ BATCH = 500
 
 @dataclass
 class ExportResult:
-    """What was written: files, instance rows, detail rows, column headers."""
+    """What was written: files, instance rows, detail rows, column headers, and the headers of
+    the extra columns (main and detail) of components the template's schema does not have."""
 
     paths: list[Path]
     rows: int
     detail_rows: int
     columns: list[str]
     detail_columns: list[str]
+    extra_columns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -195,15 +205,62 @@ def iter_instances(
         result.close()
 
 
-def _detail_columns(fields: list[dict[str, Any]]) -> dict[str, str]:
-    """The children of every table field, in schema order: ``{label: component type}``."""
-    child_types: dict[str, str] = {}
+@dataclass
+class _DetailColumn:
+    header: str
+    key: str  # the cell key it reads first: the child's component id, else its label
+    label: str | None
+    component: str
+
+    def value(self, cells: dict[str, Any]) -> Any:
+        """This column's cell of a stored detail row (keyed by id; older rows by label)."""
+        if self.key in cells:
+            return _detail_cell(self.component, cells[self.key])
+        return _detail_cell(self.component, cells.get(self.label)) if self.label else None
+
+
+def _detail_columns(fields: list[dict[str, Any]]) -> list[_DetailColumn]:
+    """The children of every table field, in schema order (one column per child id)."""
+    out: list[_DetailColumn] = []
     for f in fields:
         for child in f.get("children") or []:
-            label = child.get("label") or child.get("id") or ""
-            if label not in child_types:
-                child_types[label] = child.get("component_name") or ""
-    return child_types
+            key = child.get("id") or child.get("label") or ""
+            if any(c.key == key for c in out):
+                continue
+            header = child.get("label") or child.get("id") or ""
+            out.append(
+                _DetailColumn(header, key, child.get("label"), child.get("component_name") or "")
+            )
+    return out
+
+
+def _extra_fields(
+    conn: Connection, where: list[Any], fields: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Fields (schema-field shape) of the components found in the instances' form values that
+    the template's ``fields`` lack by id and by label, in first-seen form order."""
+    ids = {f.get("id") for f in fields if f.get("id")}
+    labels = {f.get("label") for f in fields if f.get("label")}
+    out: dict[str, dict[str, Any]] = {}
+    for c in repo_approvals.form_components(conn, where):
+        key = c["component_id"] or c["name"]
+        if not key or key in ids or c["name"] in labels or key in out:
+            continue
+        out[key] = {
+            "id": c["component_id"],
+            "label": c["name"],
+            "component_name": c["component_type"],
+        }
+    return list(out.values())
+
+
+def _row_labels(values: list[dict[str, Any]], field_seq: int, row_no: int) -> dict[str, Any]:
+    """``{cell key: label}`` of one detail row, from its table field's parsed value."""
+    table = next((v["parsed"] for v in values if v["seq"] == field_seq), None)
+    if not isinstance(table, list) or row_no >= len(table) or not isinstance(table[row_no], list):
+        return {}
+    cells = [c for c in table[row_no] if isinstance(c, dict)]
+    return {repo_approvals.cell_key(c, n): c.get("name") for n, c in enumerate(cells)}
 
 
 def _instance_rows(
@@ -215,8 +272,8 @@ def _instance_rows(
     tz: tzinfo = SHANGHAI,
 ) -> Iterator[list[Any]]:
     """The main sheet's rows, one per instance (streamed); each instance's detail rows go to
-    ``spool`` as JSON lines ``[instance id, business id, field name, row no (1-based), cells]``
-    so the detail sheet can be written after its columns are all known."""
+    ``spool`` as JSON lines ``[instance id, business id, field name, row no (1-based), cells,
+    {cell key: label}]`` so the detail sheet can be written after its columns are all known."""
     for batch in iter_instances(conn, corp_id, where):
         ids = [i["process_instance_id"] for i in batch]
         values = repo_approvals.load_children(conn, corp_id, ids, "form_values")
@@ -249,31 +306,47 @@ def _instance_rows(
                 )
             yield row
             for d in details[pid]:
-                line = [pid, inst["business_id"], d["field_name"], d["row_no"] + 1, d["cells"]]
+                labels = _row_labels(values[pid], d["field_seq"], d["row_no"])
+                line = [
+                    pid,
+                    inst["business_id"],
+                    d["field_name"],
+                    d["row_no"] + 1,
+                    d["cells"],
+                    labels,
+                ]
                 spool.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
-def _detail_rows(spool: IO[str], child_types: dict[str, str]) -> Iterator[list[Any]]:
-    """The detail sheet's rows from the spool, one column per label of ``child_types``."""
+def _detail_rows(spool: IO[str], columns: list[_DetailColumn]) -> Iterator[list[Any]]:
+    """The detail sheet's rows from the spool, one cell per column of ``columns``."""
     spool.seek(0)
-    labels = list(child_types)
     for text in spool:
-        pid, business_id, field_name, row_no, cells = json.loads(text)
+        pid, business_id, field_name, row_no, cells, *_ = json.loads(text)
         cells = cells if isinstance(cells, dict) else {}
-        yield [pid, business_id, field_name, row_no] + [
-            _detail_cell(child_types[label], cells.get(label)) for label in labels
-        ]
+        yield [pid, business_id, field_name, row_no] + [c.value(cells) for c in columns]
 
 
-def _spooled_columns(spool: IO[str], child_types: dict[str, str]) -> None:
-    """Add to ``child_types`` every cell label of the spooled detail rows the schema does not
-    name (a column DingTalk sent anyway), in the order first seen."""
+def _spooled_columns(spool: IO[str], columns: list[_DetailColumn]) -> list[str]:
+    """Add to ``columns`` every cell key of the spooled detail rows that no column reads (a
+    column DingTalk sent anyway, or one the template dropped), in the order first seen, headed
+    by its label; returns the added headers."""
+    known = {c.key for c in columns} | {c.label for c in columns if c.label}
+    added: list[str] = []
     spool.seek(0)
     for text in spool:
-        cells = json.loads(text)[4]
-        for label in cells if isinstance(cells, dict) else ():
-            if label not in child_types:
-                child_types[label] = ""
+        line = json.loads(text)
+        cells = line[4] if isinstance(line[4], dict) else {}
+        labels = line[5] if len(line) > 5 and isinstance(line[5], dict) else {}
+        for key in cells:
+            if key not in known:
+                known.add(key)
+                header = str(labels.get(key) or key)
+                if any(c.header == header for c in columns):
+                    header = f"{header} ({key})"
+                columns.append(_DetailColumn(header, key, None, ""))
+                added.append(header)
+    return added
 
 
 def _detail_cell(component: str, value: Any) -> Any:
@@ -316,8 +389,7 @@ def export_approvals(
     if fmt not in ("xlsx", "csv"):
         raise ValueError(f"format must be xlsx or csv, not {fmt!r}")
     fields = list(template.get("fields") or [])
-    cols = _columns(fields)
-    child_types = _detail_columns(fields)
+    detail_cols = _detail_columns(fields)
     where = repo_approvals.approval_conditions(
         corp_id,
         visible,
@@ -328,6 +400,9 @@ def export_approvals(
         originator=originator,
         dept_ids=None if dept_ids is None else sorted(set(dept_ids)),
     )
+    extra = _extra_fields(conn, where, fields)
+    cols = _columns(fields + extra)  # the template's own columns first, unchanged
+    extra_headers = [c.header for c in cols[len(_columns(fields)) :]]
     headers = list(BASE_COLUMNS) + [c.header for c in cols]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -335,11 +410,12 @@ def export_approvals(
         rows = _instance_rows(conn, corp_id, cols, where, spool, tz)
         if fmt == "csv":
             n = _write_csv(path, headers, rows)
-            _spooled_columns(spool, child_types)
-            dheaders = list(DETAIL_BASE) + list(child_types)
+            extra_headers += _spooled_columns(spool, detail_cols)
+            dheaders = list(DETAIL_BASE) + [c.header for c in detail_cols]
             details_path = path.with_name(path.stem + ".details.csv")
-            nd = _write_csv(details_path, dheaders, _detail_rows(spool, child_types))
-            return ExportResult([path, details_path], n, nd, headers, dheaders)
+            nd = _write_csv(details_path, dheaders, _detail_rows(spool, detail_cols))
+            _log_extra(template, extra_headers)
+            return ExportResult([path, details_path], n, nd, headers, dheaders, extra_headers)
 
         import xlsxwriter
 
@@ -351,12 +427,24 @@ def export_approvals(
                 book.add_format({"num_format": "yyyy-mm-dd"}),
             )
             n = _write_sheet(book, "审批", headers, rows, formats)
-            _spooled_columns(spool, child_types)
-            dheaders = list(DETAIL_BASE) + list(child_types)
-            nd = _write_sheet(book, "明细", dheaders, _detail_rows(spool, child_types), formats)
+            extra_headers += _spooled_columns(spool, detail_cols)
+            dheaders = list(DETAIL_BASE) + [c.header for c in detail_cols]
+            nd = _write_sheet(book, "明细", dheaders, _detail_rows(spool, detail_cols), formats)
         finally:
             book.close()
-    return ExportResult([path], n, nd, headers, dheaders)
+    _log_extra(template, extra_headers)
+    return ExportResult([path], n, nd, headers, dheaders, extra_headers)
+
+
+def _log_extra(template: dict[str, Any], headers: list[str]) -> None:
+    if headers:
+        log.warning(
+            "approvals export %s: %d column(s) not in the template's form, written after its "
+            "own: %s",
+            template["process_code"],
+            len(headers),
+            ", ".join(headers),
+        )
 
 
 def _write_csv(path: Path, head: list[str], body: Iterable[list[Any]]) -> int:

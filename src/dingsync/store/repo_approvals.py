@@ -37,6 +37,22 @@ CHILD_KEYS = {
 }
 
 
+def cell_key(cell: Mapping[str, Any], position: int) -> str:
+    """The key of one detail-table cell in ``approval_detail_rows.cells``, from a cell of
+    :func:`dingsync.dingtalk.models.approvals.parse_table` (``{"name", "id", "value"}``): its
+    component id (``id``) when DingTalk sent one, else its label (``name``), else
+    ``#<position + 1>`` — so two cells of one row never share a key, even with empty labels."""
+    for value in (cell.get("id"), cell.get("name")):
+        if value not in (None, ""):
+            return str(value)
+    return f"#{position + 1}"
+
+
+def detail_cells(cells: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One parsed detail row as stored: ``{cell key: value}`` (see :func:`cell_key`)."""
+    return {cell_key(c, n): c.get("value") for n, c in enumerate(cells)}
+
+
 def upsert_templates(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
     """Insert or update ``approval_templates`` rows (key ``process_code``); returns the count."""
     return repo.upsert(
@@ -299,6 +315,28 @@ def list_approvals(
         .offset(offset)
     ).mappings()
     return [dict(x) for x in rows], total
+
+
+def form_components(conn: Connection, where: Sequence[Any]) -> list[dict[str, Any]]:
+    """The distinct form components (``component_id``, ``name``, ``component_type``) of the
+    instances meeting ``where`` (conditions on ``approval_instances``, e.g. from
+    :func:`approval_conditions`, which include the corp), ordered by first form position then
+    id: what an export finds in the data, whatever the template says today."""
+    v, i = approval_form_values, approval_instances
+    first = func.min(v.c.seq)
+    stmt = (
+        select(v.c.component_id, v.c.name, v.c.component_type, first.label("seq"))
+        .select_from(
+            v.join(
+                i,
+                (i.c.corp_id == v.c.corp_id) & (i.c.process_instance_id == v.c.process_instance_id),
+            )
+        )
+        .where(*where)
+        .group_by(v.c.component_id, v.c.name, v.c.component_type)
+        .order_by(first, v.c.component_id, v.c.name)
+    )
+    return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
 def get_approval(conn: Connection, corp_id: str, instance_id: str) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ so a resumed run lists the same windows.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -39,7 +40,6 @@ from dingsync.dingtalk.models.approvals import (
     FormSchema,
     ProcessInstance,
     ProcessTemplate,
-    parse_table,
 )
 from dingsync.store import repo, repo_approvals
 from dingsync.sync.engine import SyncContext
@@ -120,6 +120,22 @@ def repo_from_ms(value: Any) -> datetime | None:
         return None
 
 
+def _warn_skipped_rows(pid: str, field: str | None, text: str | None, kept: int) -> None:
+    """Log the rows of a detail table that :func:`parse_table` skipped (not a list of cells)."""
+    try:
+        sent = json.loads(text or "")
+    except ValueError:
+        return
+    if isinstance(sent, list) and len(sent) > kept:
+        log.warning(
+            "approval %s: detail table %s: skipped %d malformed row(s) of %d",
+            pid,
+            field,
+            len(sent) - kept,
+            len(sent),
+        )
+
+
 def instance_bundle(corp_id: str, process_code: str, inst: ProcessInstance) -> dict[str, Any]:
     """The rows of one instance (see ``repo_approvals.store_instances``): the same rows
     whichever host answered, except ``source`` and ``raw``."""
@@ -139,18 +155,18 @@ def instance_bundle(corp_id: str, process_code: str, inst: ProcessInstance) -> d
                 "parsed": parsed,
             }
         )
-        if fv.component_type == "TableField" and fv.value:
-            rows = parse_table(fv.value) or []
-            for row_no, cells in enumerate(rows):
+        if fv.component_type == "TableField" and isinstance(parsed, list):
+            for row_no, cells in enumerate(parsed):
                 detail_rows.append(
                     {
                         "field_seq": seq,
                         "row_no": row_no,
                         "component_id": fv.id,
                         "field_name": fv.name,
-                        "cells": {str(c["name"]): c.get("value") for c in cells},
+                        "cells": repo_approvals.detail_cells(cells),
                     }
                 )
+            _warn_skipped_rows(inst.process_instance_id, fv.id, fv.value, len(parsed))
     tasks = [
         {
             "seq": seq,

@@ -288,8 +288,13 @@ def parse_number(text: str | None) -> float | int | None:
 
 def parse_table(text: str) -> list[list[dict[str, Any]]] | None:
     """A detail table (明细) given as JSON text: ``[[{"name","value"},…],…]`` (one inner list
-    per row), or ``[{"rowValue":[{"label"|"key","value"},…]},…]``. Each cell becomes
-    ``{"name", "value"}`` (plus what else it had); ``None`` when not a table."""
+    per row), or ``[{"rowValue":[{"label","key","value"},…]},…]`` (``key`` is the column's
+    component id, e.g. ``TextField-K2AD4O5W``). Each cell becomes ``{"name": label, "id":
+    component id or None, "value"}`` (plus what else it had).
+
+    A row that is not a list of cells (``{"rowValue": null}``) is skipped, and so is a cell that
+    is not an object, so one bad row never loses the others; ``None`` only when the text is not
+    a list at all (not a table)."""
     data = _json(text) if isinstance(text, str) else text
     if not isinstance(data, list):
         return None
@@ -299,13 +304,14 @@ def parse_table(text: str) -> list[list[dict[str, Any]]] | None:
         if isinstance(cells, str):
             cells = _json(cells)
         if not isinstance(cells, list):
-            return None
+            continue
         out = []
         for cell in cells:
             if not isinstance(cell, dict):
-                return None
-            name = cell.get("name", cell.get("label", cell.get("key")))
-            out.append({**cell, "name": name, "value": cell.get("value")})
+                continue
+            name = next((cell[k] for k in ("name", "label") if cell.get(k) is not None), None)
+            ident = next((cell[k] for k in ("id", "key", "componentId") if cell.get(k)), None)
+            out.append({**cell, "name": name, "id": ident, "value": cell.get("value")})
         rows.append(out)
     return rows
 

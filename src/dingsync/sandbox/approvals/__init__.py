@@ -12,9 +12,13 @@ from the handlers, which only render it in each host's shape:
   templates``, ``GET /v1.0/workflow/forms/schemas/processCodes`` (camelCase, times
   ``yyyy-MM-ddTHH:mmZ`` UTC, EB-56).
 
-Both render the SAME instance; generated times are whole minutes, so the minute-precision v1.0
-times lose nothing. v1.0 has no ``CANCELED`` status (EB-57): a cancelled instance shows
-``TERMINATED`` there. ``result`` of an unfinished instance is ``""`` (EB-58). Window and page
+Both render the SAME instance; times have seconds, which only the old host shows (v1.0 times
+are minutes, EB-56). A task carries a ``result`` only once decided (``AGREE``/``REFUSE``) and a
+``create_time`` only once reached: an instance waiting on an approver shows that task
+``RUNNING`` and the later ones ``NEW``; a withdrawn instance shows the task it waited on
+``CANCELED`` (dated at the withdrawal) and has none after it, nor has a refused one. v1.0 has
+no ``CANCELED`` status (EB-57): a cancelled instance shows ``TERMINATED`` there. ``result``
+of an unfinished instance is ``""`` (EB-58). Window and page
 rules follow approvals.md §1/§5 and EB-50..EB-53 (``400002`` on the old host, 400
 ``invalidEndTime``/``invalidParameter`` on the new; ≤ 10,000 ids per loop).
 
@@ -23,7 +27,7 @@ its leave periods — leave instances line up with them when it offers ``leaves`
 when the density knob changes. Mutations: ``POST /sandbox/mutate/approvals/{submit,approve,
 refuse,terminate,delete}``; listeners in ``ApprovalsArea.listeners`` hear ``(event_type,
 instance)``. ``terminate`` is the originator withdrawing a running instance (撤销: status
-``TERMINATED``, open tasks ``CANCELED``); ``delete`` removes an instance from every list and
+``TERMINATED``, the waiting task ``CANCELED``); ``delete`` removes an instance from every list and
 lookup — DingTalk announces no deletion, so the ``events`` area emits nothing for it unless its
 ``events_bpms_delete`` knob asks for a ``bpms_instance_change`` of ``type`` ``delete`` (EB-78).
 

@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.approvals.limits import DEFAULT_DENSITY
 from dingsync.sandbox.approvals.templates import Template, build_templates
-from dingsync.sandbox.approvals.world import MINUTE_MS, STATES, ApprovalWorld, Instance
+from dingsync.sandbox.approvals.world import (
+    MINUTE_MS,
+    SECOND_MS,
+    STATES,
+    ApprovalWorld,
+    Instance,
+)
 from dingsync.timeutil import (
     DAY_MS,
     format_ms,
@@ -35,8 +41,15 @@ class InstanceGenerator:
     def __init__(self, company: Company, seed: int) -> None:
         self.company = company
         self.rng = random.Random(f"approvals:{seed}")
+        #: The seconds of every generated time: a stream of its own, so they vary (as real
+        #: times do) without moving any other choice of the seed's world.
+        self.seconds_rng = random.Random(f"approvals-seconds:{seed}")
         self.userids = sorted(company.users)
         self.serial = 0
+
+    def second(self) -> int:
+        """A random second of a minute, in ms (0 … 59,000)."""
+        return self.seconds_rng.randrange(60) * SECOND_MS
 
     def uuid(self) -> str:
         h = f"{self.rng.getrandbits(128):032x}"
@@ -192,6 +205,20 @@ class InstanceGenerator:
         return out
 
     # -- one instance ----------------------------------------------------------------------
+    def new_task(
+        self, tpl: Template, userid: str, i: int, status: str, create_ms: int | None
+    ) -> dict[str, Any]:
+        """Approver ``i``'s task: ``result`` ``None`` until decided (DingTalk sends a result
+        only for a decided task, approvals.md §10), ``create_time`` ``None`` until reached."""
+        return {
+            "taskid": 60_000_000 + self.serial * 10 + i,
+            "userid": userid,
+            "create_time": create_ms,
+            "activity_id": f"node_{tpl.kind}_{i + 1}",
+            "status": status,
+            "result": None,
+        }
+
     def instance(
         self,
         tpl: Template,
@@ -221,14 +248,13 @@ class InstanceGenerator:
         else:
             done = rng.randint(0, len(approvers) - 1)
         for i, userid in enumerate(approvers):
-            task: dict[str, Any] = {
-                "taskid": 60_000_000 + self.serial * 10 + i,
-                "userid": userid,
-                "create_time": t,
-                "activity_id": f"node_{tpl.kind}_{i + 1}",
-            }
+            if i > done or (i == done and status == "COMPLETED"):
+                if status == "RUNNING":  # not reached yet: NEW, no time, no result
+                    tasks.append(self.new_task(tpl, userid, i, "NEW", None))
+                continue  # a finished instance never created the tasks it did not reach
+            task = self.new_task(tpl, userid, i, "RUNNING", t)
             if i < done:
-                t += rng.randint(5, 24 * 60) * MINUTE_MS
+                t += rng.randint(5, 24 * 60) * MINUTE_MS + self.second()
                 refuse = status == "COMPLETED" and result == "refuse" and i == done - 1
                 task.update(
                     status="COMPLETED", result="REFUSE" if refuse else "AGREE", finish_time=t
@@ -255,26 +281,24 @@ class InstanceGenerator:
                 records.append(rec)
                 if refuse:
                     finish = t
-            elif i == done and status == "RUNNING":
-                task.update(status="RUNNING", result="")
+            elif status == "RUNNING":  # the approver it waits for
                 if rng.random() < 0.3:
                     records.append(
                         {
                             "userid": originator,
-                            "date": t + 10 * MINUTE_MS,
+                            "date": t + 10 * MINUTE_MS + self.second(),
                             "type": "ADD_REMARK",
                             "result": "NONE",
                             "remark": "麻烦尽快审批，谢谢",
                         }
                     )
-            else:
-                task.update(status="CANCELED", result="")
             tasks.append(task)
         if status == "COMPLETED" and result == "agree":
             finish = t
         if status in ("TERMINATED", "CANCELED"):
-            t += rng.randint(5, 600) * MINUTE_MS
+            t += rng.randint(5, 600) * MINUTE_MS + self.second()
             finish = t
+            tasks[-1].update(status="CANCELED", finish_time=t)  # withdrawn while it waited
             records.append(
                 {
                     "userid": originator,
@@ -288,13 +312,9 @@ class InstanceGenerator:
             records.append(
                 {"userid": originator, "date": finish, "type": "PROCESS_CC", "result": "NONE"}
             )
-        if finish is not None and finish > now_ms:  # a finish in the future is not yet a finish
-            finish = now_ms - now_ms % MINUTE_MS
-            for r in records:
-                r["date"] = min(r["date"], finish)
-            for tk in tasks:
-                if tk.get("finish_time"):
-                    tk["finish_time"] = min(tk["finish_time"], finish)
+        _not_after(now_ms - now_ms % SECOND_MS, records, tasks)
+        if finish is not None:  # a finish in the future is not yet a finish
+            finish = min(finish, now_ms - now_ms % SECOND_MS)
         name = (
             self.company.users[originator].name if originator in self.company.users else originator
         )
@@ -316,6 +336,16 @@ class InstanceGenerator:
             cc_userids=cc,
             approver_userids=list(approvers),
         )
+
+
+def _not_after(cap: int, records: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> None:
+    """Pull every record date and task time later than ``cap`` (now) back to ``cap``."""
+    for r in records:
+        r["date"] = min(r["date"], cap)
+    for tk in tasks:
+        for key in ("create_time", "finish_time"):
+            if tk.get(key) is not None:
+                tk[key] = min(tk[key], cap)
 
 
 def _pick_state(rng: random.Random, create_ms: int, anchor_ms: int) -> tuple[str, str]:
@@ -398,7 +428,7 @@ def generate_approvals(
     if not gen.userids:
         return world
     start_ms = anchor_ms - days * DAY_MS
-    start_ms -= start_ms % MINUTE_MS  # whole minutes: v1.0 times have minute precision
+    start_ms -= start_ms % MINUTE_MS
     total = max(len(templates) * len(STATES), round(len(gen.userids) * days * per_user_day))
     weights = {"leave": 0.25, "expense": 0.3, "trip": 0.15, "purchase": 0.1, "overtime": 0.2}
     if leaves is not None:
@@ -412,7 +442,7 @@ def generate_approvals(
         )
         k = made[tpl.kind]
         made[tpl.kind] += 1
-        create = start_ms + rng.randrange(0, days * DAY_MS // MINUTE_MS) * MINUTE_MS
+        create = start_ms + rng.randrange(0, days * DAY_MS // MINUTE_MS) * MINUTE_MS + gen.second()
         state = STATES[k] if k < len(STATES) else _pick_state(rng, create, anchor_ms)
         originator = rng.choice(gen.userids)
         world.add(gen.instance(tpl, originator, create, state, anchor_ms))
@@ -422,7 +452,7 @@ def generate_approvals(
             if period["userid"] not in company.users:
                 continue
             create = period["start_ms"] - rng.randint(1, 2) * DAY_MS
-            create = max(create - create % MINUTE_MS, start_ms)
+            create = max(create - create % MINUTE_MS + gen.second(), start_ms)
             inst = gen.instance(
                 leave_tpl, period["userid"], create, STATES[1], anchor_ms, leave=period
             )

@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse
 from dingsync.sandbox.approvals.generator import InstanceGenerator
 from dingsync.sandbox.approvals.state import ApprovalsState
 from dingsync.sandbox.approvals.wire import render_old
-from dingsync.sandbox.approvals.world import MINUTE_MS, ApprovalChange, Instance
+from dingsync.sandbox.approvals.world import SECOND_MS, ApprovalChange, Instance
 from dingsync.sandbox.mutations import (
     Code,
     MutationBody,
@@ -143,15 +143,15 @@ class ApprovalMutations(ApprovalsState):
         if userid not in company.users:
             raise unknown("user", "originator_userid", userid)
         now = self.state.clock.now_ms()
-        now -= now % MINUTE_MS
+        now -= now % SECOND_MS
         with self.state.lock:
             gen = InstanceGenerator(company, self.state.config.seed + len(world.instances))
             gen.serial = len(world.instances) + 1
             inst = gen.instance(tpl, userid, now, ("RUNNING", ""), now)
-            for t in inst.tasks:
-                t.update(status="NEW", result="", create_time=now)
-                t.pop("finish_time", None)
-            inst.tasks[0].update(status="RUNNING")
+            inst.tasks = [
+                gen.new_task(tpl, a, i, "NEW", None) for i, a in enumerate(inst.approver_userids)
+            ]
+            inst.tasks[0].update(status="RUNNING", create_time=now)
             inst.records = inst.records[:1]
             world.add(inst)
         changes = [ApprovalChange("bpms_instance_change", inst, "start")] + [
@@ -173,7 +173,7 @@ class ApprovalMutations(ApprovalsState):
     def _act(self, pid: Any, action: str, remark: Any = None) -> tuple[Instance, list[Any]]:
         inst = self._running(pid)
         now = self.state.clock.now_ms()
-        now -= now % MINUTE_MS
+        now -= now % SECOND_MS
         note = str(remark) if remark else None
         with self.state.lock:
             if inst.status != "RUNNING":
@@ -211,9 +211,8 @@ class ApprovalMutations(ApprovalsState):
                 changes.append(
                     ApprovalChange("bpms_task_change", inst, "start", task=dict(following[0]))
                 )
-            else:
-                for t in following:
-                    t.update(status="CANCELED", result="")
+            else:  # the instance ends: tasks it never reached are never created
+                inst.tasks = [t for t in inst.tasks if t["status"] != "NEW"]
                 inst.status, inst.result, inst.finish_ms = (
                     "COMPLETED",
                     "agree" if agree else "refuse",
@@ -224,20 +223,22 @@ class ApprovalMutations(ApprovalsState):
 
     def terminate(self, pid: Any, remark: Any = None) -> Instance:
         """The originator withdraws (撤销) a running instance: status ``TERMINATED``, result
-        ``""``, open tasks ``CANCELED``; listeners hear ``bpms_instance_change`` ``terminate``.
+        ``""``, the waiting task ``CANCELED`` (tasks not reached dropped); listeners hear
+        ``bpms_instance_change`` ``terminate``.
         ``KeyError`` for an unknown instance, ``ValueError`` when it is not running."""
         return self._terminate(pid, remark)[0]
 
     def _terminate(self, pid: Any, remark: Any = None) -> tuple[Instance, list[Any]]:
         inst = self._running(pid)
         now = self.state.clock.now_ms()
-        now -= now % MINUTE_MS
+        now -= now % SECOND_MS
         with self.state.lock:
             if inst.status != "RUNNING":
                 raise self._not_running(inst)
             for t in inst.tasks:
-                if t["status"] in ("RUNNING", "NEW"):
-                    t.update(status="CANCELED", result="")
+                if t["status"] == "RUNNING":  # the task it waited on
+                    t.update(status="CANCELED", finish_time=now)
+            inst.tasks = [t for t in inst.tasks if t["status"] != "NEW"]
             inst.records.append(
                 {
                     "userid": inst.originator_userid,

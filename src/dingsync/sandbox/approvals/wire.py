@@ -25,7 +25,9 @@ def old_time(ms: int) -> str:
 
 
 def render_old(inst: Instance) -> dict[str, Any]:
-    """``process_instance`` of ``POST /topapi/processinstance/get`` (snake_case, GMT+8)."""
+    """``process_instance`` of ``POST /topapi/processinstance/get`` (snake_case, GMT+8). A task
+    carries ``task_result`` only once decided (``AGREE``/``REFUSE``/``REDIRECTED``,
+    approvals.md §10) and ``create_time`` only once reached (a ``NEW`` task has neither)."""
     body: dict[str, Any] = {
         "title": inst.title,
         "create_time": old_time(inst.create_ms),
@@ -58,8 +60,8 @@ def render_old(inst: Instance) -> dict[str, Any]:
                 "taskid": str(t["taskid"]),
                 "userid": t["userid"],
                 "task_status": t["status"],
-                "task_result": t["result"],
-                "create_time": old_time(t["create_time"]),
+                **({"task_result": t["result"]} if t.get("result") else {}),
+                **({"create_time": old_time(t["create_time"])} if t.get("create_time") else {}),
                 **({"finish_time": old_time(t["finish_time"])} if t.get("finish_time") else {}),
                 "activity_id": t["activity_id"],
                 "url": f"https://aflow.dingtalk.com/dingtalk/web/query/pchomepage.htm?procInsId={inst.process_instance_id}&taskId={t['taskid']}",
@@ -73,7 +75,8 @@ def render_old(inst: Instance) -> dict[str, Any]:
 
 
 def render_new(inst: Instance) -> dict[str, Any]:
-    """``result`` of ``GET /v1.0/workflow/processInstances`` (camelCase, UTC minutes)."""
+    """``result`` of ``GET /v1.0/workflow/processInstances`` (camelCase, UTC minutes; tasks as
+    in :func:`render_old`)."""
     body: dict[str, Any] = {
         "title": inst.title,
         "createTime": iso_minute(inst.create_ms),
@@ -130,8 +133,8 @@ def render_new(inst: Instance) -> dict[str, Any]:
                 "taskId": int(t["taskid"]),
                 "userId": t["userid"],
                 "status": t["status"],
-                "result": t["result"],
-                "createTime": iso_minute(t["create_time"]),
+                **({"result": t["result"]} if t.get("result") else {}),
+                **({"createTime": iso_minute(t["create_time"])} if t.get("create_time") else {}),
                 **({"finishTime": iso_minute(t["finish_time"])} if t.get("finish_time") else {}),
                 "activityId": t["activity_id"],
                 "processInstanceId": inst.process_instance_id,

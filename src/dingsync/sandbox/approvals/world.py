@@ -11,6 +11,7 @@ from typing import Any
 
 from dingsync.sandbox.approvals.templates import Template
 
+SECOND_MS = 1_000
 MINUTE_MS = 60_000
 
 STATES = (
@@ -24,7 +25,10 @@ STATES = (
 
 @dataclass
 class Instance:
-    """One approval instance, host-neutral. Times are epoch ms (whole minutes)."""
+    """One approval instance, host-neutral. Times are epoch ms (whole seconds: the old host
+    shows them all, v1.0 only to the minute, EB-56). ``tasks``: ``{taskid, userid, status,
+    result, create_time, finish_time, activity_id}``; ``result`` is ``None`` until the task is
+    decided, ``create_time`` ``None`` while it is ``NEW`` (not reached yet)."""
 
     process_instance_id: str
     process_code: str

@@ -61,7 +61,9 @@ class AreaListeners(Dispatcher):
         task = getattr(change, "task", None)
         if event_type == "bpms_task_change" and task is not None:
             fields["url"] += f"&taskId={task['taskid']}"
-            fields["createTime"] = task.get("create_time") or inst.create_ms
+            fields["createTime"] = (
+                task.get("create_time") or now
+            )  # the task's, never the instance's
             fields["staffId"] = task["userid"]
             fields["taskId"] = int(task["taskid"])
             if kind == "finish":

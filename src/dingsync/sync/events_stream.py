@@ -106,6 +106,8 @@ class StreamConsumer:
         http = self._http or httpx.AsyncClient(timeout=15.0)
         failures = 0
         try:
+            # Events a stopped consumer left processing go back to the queue (lease ended).
+            await self.processor.requeue_expired()
             while stop is None or not stop.is_set():
                 delay = self.backoff(failures)
                 if delay:

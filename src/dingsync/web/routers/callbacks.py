@@ -68,6 +68,8 @@ async def _receiver(request: Request) -> EventsReceiver:
         if receiver is None:
             receiver = await asyncio.to_thread(receiver_from_settings, EventsSettings())
             state.dingsync_events = receiver
+            # Events a stopped service left processing go back to the queue (their lease ended).
+            await receiver.processor.requeue_expired()
     return receiver
 
 

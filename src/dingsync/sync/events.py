@@ -362,8 +362,13 @@ class EventProcessor:
     async def requeue_expired(self) -> list[int]:
         """Put the rows whose processing lease expired (a worker died while processing them)
         back to ``pending`` and schedule them (when this processor has a client). Receivers
-        call it when they start; :meth:`replay` does it first. Returns the row ids."""
-        ids = await self._write(lambda c: repo_events.requeue_expired(c, self.corp_id))
+        call it when they start; :meth:`replay` does it first. Returns the row ids (none when
+        the inbox cannot be read now: logged, and the next replay or start tries again)."""
+        try:
+            ids = await self._write(lambda c: repo_events.requeue_expired(c, self.corp_id))
+        except Exception as exc:
+            log.warning("expired event leases not requeued: %s", type(exc).__name__)
+            return []
         if ids:
             log.warning("%d event(s) left processing by a stopped worker: requeued", len(ids))
         for row_id in ids:

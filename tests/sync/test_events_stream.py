@@ -107,6 +107,37 @@ async def test_consumer_stores_acks_reconnects_and_stops(
         assert not consumer.connected.is_set()
 
 
+async def test_a_disconnect_reconnects_at_once_without_waiting_for_the_close_handshake(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    # DingTalk may never answer the close handshake after its SYSTEM disconnect
+    sandbox.configure(events_stream_close_after_s=8.0, events_stream_close_handshake=False)
+    corp = sandbox.app.corp_id
+    consumer = StreamConsumer(
+        EventProcessor(None, engine, corp),
+        sandbox.base_url,
+        sandbox.app.app_key,
+        sandbox.app.app_secret,
+        backoff_base=0.05,
+        backoff_max=0.2,
+    )
+    task = asyncio.create_task(consumer.run())
+    await asyncio.wait_for(consumer.connected.wait(), 5)
+    await asyncio.sleep(1.1)  # a healthy session: its end is followed by no backoff
+    started = time.monotonic()
+    async with httpx.AsyncClient() as http:
+        await http.post(f"{sandbox.base_url}/sandbox/events/stream/disconnect")
+    await until(lambda: consumer.stats["connections"] >= 2, limit=15)
+    assert time.monotonic() - started < 2.0, "the reconnect waited for the close handshake"
+    assert consumer.stats["server_disconnects"] == 1 and consumer.stats["backoff_waits"] == 0
+    hired = await mutate(sandbox, "hire")  # the new connection receives
+    await until(lambda: [r for r in inbox(engine, corp) if r["event_id"] == hired["event_id"]])
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not consumer._closing  # the old socket's close finished or was awaited
+
+
 async def test_backoff_grows_with_jitter_and_is_capped() -> None:
     consumer = StreamConsumer(
         None,

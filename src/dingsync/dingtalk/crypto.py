@@ -52,6 +52,21 @@ class CallbackCryptoError(ValueError):
         self.code = code
         self.message = message
 
+    @property
+    def likely_cause(self) -> str:
+        """What a receiver's operator should check, for logs (never in a reply): a signature
+        mismatch means the token differs; a message that does not decrypt under a valid
+        signature (bad padding, length field, receiver id, not UTF-8) means the AES key or the
+        receiver id differs."""
+        if self.code == SIGNATURE_MISMATCH:
+            return "signature mismatch: check the token"
+        cause = "cannot decrypt: check the AES key and receiver id"
+        if self.code == RECEIVER_MISMATCH:  # decrypted, but for another receiver
+            return f"{cause} (the receiver id differs)"
+        if self.code in (DECRYPTION_ERROR, LENGTH_MISMATCH):
+            return cause
+        return self.message
+
 
 def random_alnum(n: int) -> str:
     """``n`` random characters from ``[A-Za-z0-9]`` (random prefixes, nonces)."""
@@ -101,8 +116,10 @@ class CallbackCrypto:
 
     def verify(self, signature: str | None, timestamp: str, nonce: str, encrypt: str) -> None:
         """Check ``signature`` in constant time; raises ``CallbackCryptoError`` (900005)."""
-        expected = self.sign(timestamp, nonce, encrypt)
-        if not signature or not hmac.compare_digest(expected, str(signature).lower()):
+        expected = self.sign(timestamp, nonce, encrypt).encode("ascii")
+        # Compared as bytes: ``compare_digest`` refuses a non-ASCII str (TypeError).
+        given = str(signature or "").lower().encode("utf-8", "surrogatepass")
+        if not given or not hmac.compare_digest(expected, given):
             raise CallbackCryptoError(SIGNATURE_MISMATCH, "signature mismatch")
 
     def encrypt(self, msg: str, random_prefix: str | None = None) -> str:

@@ -7,11 +7,12 @@ transaction and never commits.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy import Connection, and_, delete, func, or_, select, update
 
 from dingsync.store import repo
 from dingsync.store.schema import (
@@ -28,6 +29,23 @@ from dingsync.store.schema_roles import role_members
 #: Statuses ``dingsync events replay`` picks by default.
 REPLAYABLE = ("failed", "pending")
 
+#: How long a worker's claim on a row lasts (:func:`claim_event`): a row still ``processing``
+#: after it belongs to a worker that died, and goes back to ``pending``.
+DEFAULT_LEASE = timedelta(minutes=10)
+
+#: The longest ``event_id`` stored as sent (the column's width).
+EVENT_ID_MAX = 128
+
+
+def inbox_key(event_id: str) -> str:
+    """The inbox's de-duplication key of DingTalk's ``event_id``: the id itself when it fits
+    :data:`EVENT_ID_MAX` characters, else its first 63 characters, ``#`` and the SHA-256 (hex)
+    of the whole id — 128 characters that differ whenever the ids differ."""
+    if len(event_id) <= EVENT_ID_MAX:
+        return event_id
+    digest = hashlib.sha256(event_id.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{event_id[: EVENT_ID_MAX - len(digest) - 1]}#{digest}"
+
 
 def insert_event(
     conn: Connection,
@@ -41,11 +59,13 @@ def insert_event(
 ) -> int | None:
     """Insert a received event as ``pending`` unless (``corp_id``, ``event_id``) is already in the
     inbox. Returns the new row's id, or ``None`` for a duplicate (insert-or-ignore on the
-    unique key, so two concurrent deliveries give one row)."""
+    unique key, so two concurrent deliveries give one row). A long ``event_id`` is keyed by
+    :func:`inbox_key` (the whole id counts)."""
+    event_id = inbox_key(event_id)
     stmt: Any = repo.upsert_statement(conn.dialect, event_inbox, ["corp_id", "event_id"], [])
     params = {
         "corp_id": corp_id,
-        "event_id": event_id[:128],
+        "event_id": event_id,
         "event_type": event_type[:64],
         "source": source,
         "status": "pending",
@@ -64,26 +84,71 @@ def insert_event(
         return None
     row_id = conn.execute(
         select(event_inbox.c.id).where(
-            event_inbox.c.corp_id == corp_id, event_inbox.c.event_id == event_id[:128]
+            event_inbox.c.corp_id == corp_id, event_inbox.c.event_id == event_id
         )
     ).scalar_one()
     return int(row_id)
 
 
-def claim_event(conn: Connection, row_id: int, statuses: Sequence[str] = ("pending",)) -> bool:
-    """Move row ``row_id`` from one of ``statuses`` to ``processing`` and count an attempt.
-    ``False`` when another worker has it or it is done (a compare-and-set)."""
+def _lease_expired(now: datetime) -> Any:
+    """``processing`` rows whose lease ended before ``now`` (or that never had one: left by a
+    version before leases)."""
+    return and_(
+        event_inbox.c.status == "processing",
+        or_(event_inbox.c.lease_until.is_(None), event_inbox.c.lease_until < now),
+    )
+
+
+def claim_event(
+    conn: Connection,
+    row_id: int,
+    statuses: Sequence[str] = ("pending",),
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+) -> bool:
+    """Move row ``row_id`` from one of ``statuses`` (or from ``processing`` whose lease
+    expired) to ``processing`` with a lease of ``lease`` from now, and count an attempt.
+    ``False`` when another worker holds it or it is done (a compare-and-set)."""
+    now = utcnow()
     n = conn.execute(
         update(event_inbox)
-        .where(event_inbox.c.id == row_id, event_inbox.c.status.in_(list(statuses)))
-        .values(status="processing", attempts=event_inbox.c.attempts + 1)
+        .where(
+            event_inbox.c.id == row_id,
+            or_(event_inbox.c.status.in_(list(statuses)), _lease_expired(now)),
+        )
+        .values(status="processing", attempts=event_inbox.c.attempts + 1, lease_until=now + lease)
     ).rowcount
     return bool(n)
 
 
+def requeue_expired(conn: Connection, corp_id: str) -> list[int]:
+    """Put ``corp_id``'s ``processing`` rows whose lease expired (their worker died) back to
+    ``pending``, noting why in ``last_error``. Returns their ids (oldest first)."""
+    expired = _lease_expired(utcnow())
+    ids = [
+        int(i)
+        for i in conn.execute(
+            select(event_inbox.c.id)
+            .where(event_inbox.c.corp_id == corp_id, expired)
+            .order_by(event_inbox.c.id)
+        ).scalars()
+    ]
+    if ids:
+        conn.execute(
+            update(event_inbox)
+            .where(event_inbox.c.id.in_(ids), expired)
+            .values(
+                status="pending",
+                lease_until=None,
+                last_error="requeued: the processing lease expired (the worker stopped)",
+            )
+        )
+    return ids
+
+
 def finish_event(conn: Connection, row_id: int, status: str, error: str | None = None) -> None:
     """Record the outcome of processing: ``processed``, ``skipped``, ``failed`` (with ``error``,
-    cut to 2,000 characters) or ``pending`` (left for later)."""
+    cut to 2,000 characters) or ``pending`` (left for later); the lease ends."""
     conn.execute(
         update(event_inbox)
         .where(event_inbox.c.id == row_id)
@@ -91,6 +156,7 @@ def finish_event(conn: Connection, row_id: int, status: str, error: str | None =
             status=status,
             last_error=error[:2000] if error else None,
             processed_at=utcnow() if status in ("processed", "skipped") else None,
+            lease_until=None,
         )
     )
 
@@ -225,17 +291,21 @@ def has_events(conn: Connection, corp_id: str) -> bool:
 
 
 __all__ = [
+    "DEFAULT_LEASE",
+    "EVENT_ID_MAX",
     "REPLAYABLE",
     "claim_event",
     "count_by_status",
     "finish_event",
     "get_event",
     "has_events",
+    "inbox_key",
     "insert_event",
     "is_admin",
     "list_events",
     "mark_department_removed",
     "mark_user_left",
     "replace_user_memberships",
+    "requeue_expired",
     "user_known",
 ]

@@ -2,13 +2,17 @@
 
 Defined on the shared :data:`dingsync.store.schema.metadata`.
 
-Migration: ``migrations/versions/0006_events.py``.
+Migrations: ``migrations/versions/0006_events.py``; ``0012_event_lease.py`` (``lease_until``).
 
 ``event_inbox``: one row per (``corp_id``, ``event_id``) — the unique key is what makes a
 retried, duplicated or redelivered event be processed once. ``status``: ``pending`` (stored, not
 yet processed), ``processing``, ``processed``, ``failed`` (``attempts``/``last_error`` say why;
 ``dingsync events replay`` retries it), ``skipped`` (nothing to do, e.g. an event kind whose area
 is not built). ``payload`` is the normalised event (``Event.to_json()``) including the raw body.
+``event_id`` is DingTalk's id as sent when it fits 128 characters, else its first 63 characters,
+``#`` and the SHA-256 of the whole id (:func:`dingsync.store.repo_events.inbox_key`).
+``lease_until``: while ``processing``, when the worker's claim expires; a row still
+``processing`` after it (the worker died) goes back to ``pending``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,11 @@ event_inbox = Table(
     Column("event_time", UTCDateTime(), comment="when DingTalk says it happened"),
     Column("received_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("processed_at", UTCDateTime()),
+    Column(
+        "lease_until",
+        UTCDateTime(),
+        comment="processing: the claim expires then and the row goes back to pending",
+    ),
     Column("payload", json_type(), nullable=False),
     CheckConstraint(_in("status", INBOX_STATUSES), name="status"),
     UniqueConstraint("corp_id", "event_id"),

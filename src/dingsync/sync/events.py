@@ -26,6 +26,7 @@ subscriptions; the corpId for ``register_call_back``; the suiteKey for ISV apps)
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -265,23 +266,44 @@ class EventProcessor:
             for event, source, _ in batch
         ]
 
+    def _insert_each(self, batch: list[tuple[Event, str, Any]]) -> list[int | BaseException | None]:
+        """Insert ``batch`` one event per transaction, after the batch's transaction failed: an
+        event that cannot be stored fails alone (on PostgreSQL one error aborts the whole
+        transaction, so the others are not kept waiting on it)."""
+        out: list[int | BaseException | None] = []
+        for item in batch:
+            try:
+                ids = self._tx(functools.partial(self._insert_batch, batch=[item]))
+            except Exception as exc:
+                out.append(exc)
+            else:
+                out.append(ids[0])
+        return out
+
     async def _store_loop(self) -> None:
         loop = asyncio.get_running_loop()
         while self._store_queue:
             batch = self._store_queue[:500]
             del self._store_queue[:500]
+            results: list[int | BaseException | None]
             try:
-                ids = await loop.run_in_executor(
-                    self._store_pool, self._tx, lambda c, b=batch: self._insert_batch(c, b)
+                results = list(
+                    await loop.run_in_executor(
+                        self._store_pool, self._tx, lambda c, b=batch: self._insert_batch(c, b)
+                    )
                 )
-            except Exception as exc:  # every caller of this batch sees the failure
-                for _, _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc)
-                continue
-            for (_, _, fut), row_id in zip(batch, ids, strict=True):
-                if not fut.done():
-                    fut.set_result(row_id)
+            except Exception as exc:
+                if len(batch) == 1:
+                    results = [exc]
+                else:  # find the event that cannot be stored; the others are stored
+                    results = await loop.run_in_executor(self._store_pool, self._insert_each, batch)
+            for (_, _, fut), result in zip(batch, results, strict=True):
+                if fut.done():
+                    continue
+                if isinstance(result, BaseException):
+                    fut.set_exception(result)
+                else:
+                    fut.set_result(result)
 
     def schedule(self, row_id: int) -> None:
         """Process ``row_id`` in the background of the running loop (no-op without a client)."""
@@ -336,6 +358,22 @@ class EventProcessor:
         if self.on_processed is not None:
             self.on_processed(event, status)
         return status
+
+    async def requeue_expired(self) -> list[int]:
+        """Put the rows whose processing lease expired (a worker died while processing them)
+        back to ``pending`` and schedule them (when this processor has a client). Receivers
+        call it when they start; :meth:`replay` does it first. Returns the row ids (none when
+        the inbox cannot be read now: logged, and the next replay or start tries again)."""
+        try:
+            ids = await self._write(lambda c: repo_events.requeue_expired(c, self.corp_id))
+        except Exception as exc:
+            log.warning("expired event leases not requeued: %s", type(exc).__name__)
+            return []
+        if ids:
+            log.warning("%d event(s) left processing by a stopped worker: requeued", len(ids))
+        for row_id in ids:
+            self.schedule(row_id)
+        return ids
 
     async def ingest(self, event: Event, source: str) -> int | None:
         """:meth:`store` then :meth:`schedule` (the usual path once the ACK is sent)."""
@@ -594,8 +632,10 @@ class EventProcessor:
         limit: int = 10_000,
     ) -> Counter[str]:
         """Process inbox rows again: the given ``ids`` (any status) or every row in ``statuses``
-        (default: failed and pending; pass ``("processing",)`` for rows a crashed worker left).
-        Returns outcomes."""
+        (default: failed and pending). Rows whose processing lease expired (their worker died)
+        are put back to ``pending`` first, so the default replay retries them; pass
+        ``("processing",)`` to take over rows still under a lease. Returns outcomes."""
+        await self._write(lambda c: repo_events.requeue_expired(c, self.corp_id))
         id_list = list(ids) if ids is not None else None
         wanted = (
             ("pending", "processing", "processed", "failed", "skipped")

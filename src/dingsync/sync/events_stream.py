@@ -7,7 +7,8 @@ DingTalk open and turns EVENT frames into inbox rows.
   ``messageId`` was seen in the last 5 minutes, or whose event is already in the inbox, is ACKed
   again and not processed; if the inbox write fails the ACK is ``500 LATER`` (DingTalk
   redelivers). Processing runs after the ACK.
-- SYSTEM ``ping``: echo its data; ``disconnect``: ACK, close, reconnect at once with a new ticket;
+- SYSTEM ``ping``: echo its data; ``disconnect``: ACK, reconnect at once with a new ticket while
+  the old socket closes in the background (DingTalk may never answer its close handshake);
   other SYSTEM topics: ACK 200 and ignore (EB-88). CALLBACK: ACK ``{"response": null}``.
 - Reconnects with exponential backoff plus jitter (``min(base·2ⁿ, max) + U(0, base)``; reset
   once a frame arrived), never a tight loop.
@@ -50,6 +51,10 @@ log = logging.getLogger(__name__)
 
 ACK_MEMORY_S = 300.0
 
+#: Seconds a closing socket waits for the peer's close handshake before dropping the TCP
+#: connection (after a SYSTEM ``disconnect`` the wait happens in the background).
+CLOSE_TIMEOUT_S = 2.0
+
 
 class StreamConsumer:
     """Consume Stream mode events into ``processor``'s inbox.
@@ -86,6 +91,8 @@ class StreamConsumer:
         self.connected = asyncio.Event()
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._ws: ClientConnection | None = None
+        #: Sockets being closed in the background after a SYSTEM ``disconnect``.
+        self._closing: set[asyncio.Future[None]] = set()
 
     def __repr__(self) -> str:
         return f"StreamConsumer(api_url={self.api_url!r}, client_id={self.client_id!r})"
@@ -106,6 +113,8 @@ class StreamConsumer:
         http = self._http or httpx.AsyncClient(timeout=15.0)
         failures = 0
         try:
+            # Events a stopped consumer left processing go back to the queue (lease ended).
+            await self.processor.requeue_expired()
             while stop is None or not stop.is_set():
                 delay = self.backoff(failures)
                 if delay:
@@ -133,46 +142,65 @@ class StreamConsumer:
                 failures = 0 if healthy and lasted else failures + 1
         finally:
             self.connected.clear()
+            if self._closing:  # sockets still closing after a disconnect: give them their time
+                await asyncio.gather(*list(self._closing), return_exceptions=True)
             if own_http:
                 await http.aclose()
             await self.processor.wait_idle()
 
     async def _session(self, http: httpx.AsyncClient, stop: asyncio.Event | None) -> bool:
-        """One connection: returns True when frames were received (the session was healthy)."""
+        """One connection: returns True when frames were received (the session was healthy).
+
+        After a SYSTEM ``disconnect`` the socket is closed in the background (DingTalk may never
+        answer the close handshake) and this returns at once, so the reconnect does not wait."""
         conn = await open_connection(http, self.api_url, self.client_id, self._secret)
         self.stats["tickets"] += 1
         got_frame = False
-        async with websockets.connect(conn.url, open_timeout=15, max_size=2**22) as ws:
-            self._ws = ws
-            self.connected.set()
-            self.stats["connections"] += 1
-            try:
-                while stop is None or not stop.is_set():
-                    try:
-                        raw = await asyncio.wait_for(ws.recv(), self.idle_timeout)
-                    except TimeoutError:
-                        self.stats["watchdog_reconnects"] += 1
-                        log.warning("stream idle for %.0f s: reconnecting", self.idle_timeout)
-                        break
-                    got_frame = True
-                    try:
-                        frame = parse_frame(raw)
-                    except ValueError:
-                        self.stats["bad_frames"] += 1
-                        continue
-                    if await self._on_frame(ws, frame) == TOPIC_DISCONNECT:
-                        self.stats["server_disconnects"] += 1
-                        break
-            except websockets.ConnectionClosed:
-                self.stats["closed_by_server"] += 1
-            finally:
-                self.connected.clear()
-                self._ws = None
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.close(), 2)
+        disconnected = False
+        ws = await websockets.connect(
+            conn.url, open_timeout=15, close_timeout=CLOSE_TIMEOUT_S, max_size=2**22
+        )
+        self._ws = ws
+        self.connected.set()
+        self.stats["connections"] += 1
+        try:
+            while stop is None or not stop.is_set():
+                try:
+                    raw = await asyncio.wait_for(ws.recv(), self.idle_timeout)
+                except TimeoutError:
+                    self.stats["watchdog_reconnects"] += 1
+                    log.warning("stream idle for %.0f s: reconnecting", self.idle_timeout)
+                    break
+                got_frame = True
+                try:
+                    frame = parse_frame(raw)
+                except ValueError:
+                    self.stats["bad_frames"] += 1
+                    continue
+                if await self._on_frame(ws, frame) == TOPIC_DISCONNECT:
+                    self.stats["server_disconnects"] += 1
+                    disconnected = True
+                    break
+        except websockets.ConnectionClosed:
+            self.stats["closed_by_server"] += 1
+        finally:
+            self.connected.clear()
+            self._ws = None
+            closing = asyncio.ensure_future(self._close(ws))
+            if disconnected:
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
+            else:
+                await asyncio.shield(closing)
         if not got_frame:
             self.stats["sessions_without_frames"] += 1
         return got_frame
+
+    @staticmethod
+    async def _close(ws: ClientConnection) -> None:
+        """Close ``ws``, waiting at most :data:`CLOSE_TIMEOUT_S` for the handshake."""
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), CLOSE_TIMEOUT_S)
 
     def _remember(self, message_id: str) -> bool:
         """True if ``message_id`` was handled in the last 5 minutes (then re-ACK only)."""

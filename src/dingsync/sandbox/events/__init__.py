@@ -42,7 +42,8 @@ redelivery when not acknowledged within ``events_stream_redeliver_s`` (sandbox c
 ``events_stream_max_redeliveries`` times, or on ``LATER``/non-200 (EB-82); events produced while
 no client is connected are kept and sent on connect (EB-87). ``POST
 /sandbox/events/stream/disconnect`` sends SYSTEM ``disconnect`` and closes
-``events_stream_close_after_s`` later; ``POST /sandbox/events/stream/blackhole`` makes every open
+``events_stream_close_after_s`` later, answering no close handshake before then unless
+``events_stream_close_handshake`` is set; ``POST /sandbox/events/stream/blackhole`` makes every open
 connection silently dead (nothing sent, frames ignored, socket left open).
 
 Knobs (``configure``): ``events_format`` (``legacy`` = format 1 PascalCase without ids,

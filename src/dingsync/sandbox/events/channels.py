@@ -54,6 +54,15 @@ class StreamConn:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     last_ping: float = 0.0
 
+    def pause_reading(self) -> None:
+        """Stop reading the socket: uvicorn's WebSocket protocol (reached through the ASGI
+        ``receive`` it handed the endpoint) answers a close or a ping only for bytes it reads.
+        Without a transport to pause (another server) the connection merely stays silent."""
+        protocol = getattr(getattr(self.ws, "_receive", None), "__self__", None)
+        pause = getattr(getattr(protocol, "transport", None), "pause_reading", None)
+        if callable(pause):
+            pause()
+
 
 @dataclass
 class Unacked:

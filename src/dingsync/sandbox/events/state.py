@@ -38,6 +38,7 @@ class EventsState:
         "events_stream_max_redeliveries": 3,
         "events_stream_ping_s": 60.0,
         "events_stream_close_after_s": 10.0,
+        "events_stream_close_handshake": False,
         "events_stream_keep_offline": True,
         "events_bpms_delete": False,
     }

@@ -101,9 +101,13 @@ class StreamPush(EventsState):
             un.retry_at = self.state.clock.now() + 1.0
 
     async def disconnect_all(self) -> int:
-        """SYSTEM ``disconnect`` to every live connection, closing each after the knob's delay."""
+        """SYSTEM ``disconnect`` to every live connection, closing each after the knob's delay.
+        Unless ``events_stream_close_handshake`` is set, the socket is no longer read once the
+        frame is sent, so a client's close handshake goes unanswered until then (as DingTalk
+        may leave it)."""
         n = 0
         close_after = float(self.knob("events_stream_close_after_s"))
+        handshake = bool(self.knob("events_stream_close_handshake"))
         for conn in list(self.conns.values()):
             if conn.dead or conn.closing:
                 continue
@@ -122,6 +126,8 @@ class StreamPush(EventsState):
                     "data": json.dumps({"reason": "connection is expired"}),
                 },
             )
+            if not handshake:
+                conn.pause_reading()
             n += 1
 
             async def close_later(c: StreamConn = conn) -> None:

@@ -68,6 +68,8 @@ async def _receiver(request: Request) -> EventsReceiver:
         if receiver is None:
             receiver = await asyncio.to_thread(receiver_from_settings, EventsSettings())
             state.dingsync_events = receiver
+            # Events a stopped service left processing go back to the queue (their lease ended).
+            await receiver.processor.requeue_expired()
     return receiver
 
 
@@ -86,6 +88,46 @@ def receiver_from_settings(settings: EventsSettings) -> EventsReceiver:
 
 def _reject(status: int, code: int, message: str) -> JSONResponse:
     return JSONResponse({"errcode": code, "errmsg": message}, status_code=status)
+
+
+class RejectionLog:
+    """Rate-limited log of refused callbacks: at most one WARNING per ``cause`` every
+    ``interval`` seconds, counting the ones held back. Causes and messages never contain the
+    token, the key, a signature or the ciphertext."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def __call__(self, cause: str, client: str | None) -> bool:
+        """Log one refusal (``client``: the peer's address); ``False`` when it was held back."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(cause)
+            if last is not None and now - last < self.interval:
+                self._held[cause] = self._held.get(cause, 0) + 1
+                return False
+            self._last[cause] = now
+            held = self._held.pop(cause, 0)
+        more = f" ({held} more like it since the last line)" if held else ""
+        log.warning("callback rejected from %s: %s%s", client or "?", cause, more)
+        return True
+
+
+#: The router's rejection log (one per process).
+rejections = RejectionLog()
+
+
+def _refuse(request: Request, status: int, code: int, message: str, cause: str) -> JSONResponse:
+    rejections(cause, request.client.host if request.client else None)
+    return _reject(status, code, message)
+
+
+#: What malformed input can raise besides ``ValueError`` (a non-ASCII value, a deeply nested
+#: body): always a 4xx, never a 500 that drops the keep-alive connection.
+_MALFORMED = (ValueError, TypeError, RecursionError, UnicodeError)
 
 
 _CALLBACK_ERROR = {
@@ -116,23 +158,25 @@ async def dingtalk_callback(request: Request) -> JSONResponse:
     timestamp = q.get("timestamp") or q.get("timeStamp")
     nonce = q.get("nonce")
     if not signature or not timestamp or not nonce:
-        return _reject(400, 900002, "signature, timestamp and nonce are required")
+        message = "signature, timestamp and nonce are required"
+        return _refuse(request, 400, 900002, message, f"malformed request: {message}")
     try:
         body: Any = json.loads(await request.body())
-    except ValueError:
-        return _reject(400, 900001, "body is not JSON")
+    except _MALFORMED:
+        return _refuse(request, 400, 900001, "body is not JSON", "malformed body: not JSON")
     encrypt = body.get("encrypt") if isinstance(body, dict) else None
     if not isinstance(encrypt, str) or not encrypt:
-        return _reject(400, 900001, "body has no encrypt")
+        return _refuse(request, 400, 900001, "body has no encrypt", "malformed body: no encrypt")
     crypto = receiver.crypto
     try:
         payload = crypto.decrypt_event(signature, timestamp, nonce, encrypt)
         event = event_from_http(payload)
     except CallbackCryptoError as exc:
         status = 403 if exc.code == 900005 else 400
-        return _reject(status, exc.code, exc.message)
-    except ValueError as exc:
-        return _reject(400, 900001, str(exc))
+        return _refuse(request, status, exc.code, exc.message, exc.likely_cause)
+    except _MALFORMED as exc:
+        message = str(exc) if isinstance(exc, ValueError) else "malformed event"
+        return _refuse(request, 400, 900001, message, f"malformed event: {message}")
     if event.event_type not in CHECK_EVENTS:
         processor = receiver.processor
         try:

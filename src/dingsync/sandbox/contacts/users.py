@@ -80,10 +80,11 @@ def user_get_old(call: Call) -> dict[str, Any]:
 
 
 def user_get_admin_old(call: Call) -> dict[str, Any]:
-    """``GET /user/get_admin`` — archived; the administrators under the doc sample's key
-    ``adminList`` (the SDK's ``admin_list`` is not sent, EB-15): ``[{sys_level, userid}]``."""
+    """``GET /user/get_admin`` — archived; the administrators under the key DingTalk's own SDKs
+    read, ``admin_list`` (EB-15; the doc sample's ``adminList`` is not sent):
+    ``[{sys_level, userid}]``."""
     admins = call.state.company.admins
-    return {"adminList": [{"sys_level": level, "userid": u} for u, level in admins.items()]}
+    return {"admin_list": [{"sys_level": level, "userid": u} for u, level in admins.items()]}
 
 
 def user_list(call: Call) -> dict[str, Any]:

@@ -242,3 +242,41 @@ async def test_emp_leave_records_wants_an_iso_date_time(ding: Ding) -> None:
 def _days_ago_iso(ding: Ding, days: int) -> str:
     ms = ding.server.state.clock.now_ms() - days * 86_400_000
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def test_archived_user_list_gives_members_with_details(
+    ding: Ding, sb: SandboxServer, shared_dingtalk: Path
+) -> None:
+    company = sb.company
+    dept = max(company.departments, key=lambda d: len(sb.state.index.members[d]))
+    members = sb.state.index.members[dept]
+    assert len(members) > 3
+    doc = sample(shared_dingtalk, "contacts/user_listbypage.json")
+    # without offset and size: every direct member, the records of /user/listbypage
+    whole = await ding.old_get("/user/list", department_id=dept)
+    assert whole["errcode"] == 0 and whole["hasMore"] is False, whole
+    assert set(whole) == set(doc)
+    assert [u["userid"] for u in whole["userlist"]] == members
+    bypage = await ding.old_get("/user/listbypage", department_id=dept, offset=0, size=100)
+    assert whole["userlist"] == bypage["userlist"][: len(members)]
+    for item in whole["userlist"]:
+        assert set(doc["userlist"][0]) <= set(item)
+    # offset and size page together
+    got: list[str] = []
+    offset = 0
+    while True:
+        page = await ding.old_get("/user/list", department_id=dept, offset=offset, size=2)
+        got += [u["userid"] for u in page["userlist"]]
+        offset += 2
+        if not page["hasMore"]:
+            break
+    assert got == members
+    # caps and errors
+    assert (await ding.old_get("/user/list", department_id=dept, offset=0, size=101))[
+        "errcode"
+    ] == 40069
+    assert (await ding.old_get("/user/list", department_id=dept, offset=-1, size=10))[
+        "errcode"
+    ] == 40068
+    assert (await ding.old_get("/user/list", department_id=987654321))["errcode"] == 60003
+    assert (await ding.old_get("/user/list"))["errcode"] != 0

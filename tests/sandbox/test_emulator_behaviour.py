@@ -159,12 +159,13 @@ async def test_eb13_list_parent_depts_flat_for_one_department_nested_for_several
     assert unknown["errcode"] == 60121
 
 
-async def test_eb15_get_admin_uses_the_admin_list_key_of_the_doc(
+async def test_eb15_get_admin_uses_the_admin_list_key_of_the_sdks(
     ding: Ding, sb: SandboxServer
 ) -> None:
+    # DingTalk's official Java SDK and the Python one read ``admin_list``, not the doc's key
     body = await ding.old_get("/user/get_admin")
-    assert body["errcode"] == 0 and "admin_list" not in body and "request_id" not in body
-    got = {a["userid"]: a["sys_level"] for a in body["adminList"]}
+    assert body["errcode"] == 0 and "adminList" not in body and "request_id" not in body
+    got = {a["userid"]: a["sys_level"] for a in body["admin_list"]}
     assert got == dict(sb.company.admins)
     assert 1 in got.values()  # there is a main administrator
 

@@ -94,7 +94,9 @@ async def test_consumer_stores_acks_reconnects_and_stops(
         async with httpx.AsyncClient() as http:
             await http.post(f"{sandbox.base_url}/sandbox/events/stream/blackhole")
         await until(lambda: consumer.stats["watchdog_reconnects"] >= 1, limit=5)
-        await until(lambda: consumer.stats["connections"] >= 3)
+        # the dead peer answers no close frame either: the consumer's close waits out its
+        # timeout (websockets' 10 s on leaving ``connect``) before it reconnects
+        await until(lambda: consumer.stats["connections"] >= 3, limit=20)
         await mutate(sandbox, "leave")
         await until(lambda: sum(r["status"] == "processed" for r in inbox(engine, corp)) == 4)
         await processor.wait_idle()

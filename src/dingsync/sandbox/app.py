@@ -403,6 +403,7 @@ class _Api:
             ),
             Route("/user/simplelist", o, "GET", users.user_simplelist_old),
             Route("/user/listbypage", o, "GET", users.user_listbypage_old),
+            Route("/user/list", o, "GET", users.user_list_old),
             Route("/user/getDeptMember", o, "GET", users.user_get_dept_member_old),
             Route("/user/get_org_user_count", o, "GET", users.user_get_org_user_count_old),
             Route("/user/get_by_mobile", o, "GET", users.user_get_by_mobile_old),

@@ -39,7 +39,9 @@ locationResult, checkByUser``); the ``events`` area pushes it. An unknown ``user
 
 Modules: ``world`` (the model), ``generator``, ``wire`` (rows and parameters), ``state`` (the
 area's live state), ``mutations`` (the punch), handlers by concern (``records``, ``groups``,
-``schedules``, ``columns``, ``leave``), ``limits`` and ``area`` (:class:`AttendanceArea`).
+``schedules``, ``columns``, ``leave``, ``v1`` — the new-family endpoints of attendance.md §9),
+``limits`` and ``area`` (:class:`AttendanceArea`). Rest days and the public holiday come from
+the sandbox's calendar (``sandbox/workdays.py``), which the reports area follows too.
 """
 
 from dingsync.sandbox.attendance.area import AttendanceArea

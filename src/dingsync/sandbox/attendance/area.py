@@ -12,6 +12,7 @@ from dingsync.sandbox.attendance.leave import LeaveHandlers
 from dingsync.sandbox.attendance.mutations import AttendanceMutations
 from dingsync.sandbox.attendance.records import RecordHandlers
 from dingsync.sandbox.attendance.schedules import ScheduleHandlers
+from dingsync.sandbox.attendance.v1 import V1Handlers
 
 if TYPE_CHECKING:
     from dingsync.sandbox.app import Route
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 class AttendanceArea(
     AttendanceMutations,
     RecordHandlers,
+    V1Handlers,
     GroupHandlers,
     ScheduleHandlers,
     ColumnHandlers,
@@ -44,6 +46,7 @@ class AttendanceArea(
 
         t: Family = "topapi"
         o: Family = "oapi"
+        a: Family = "api"
         return [
             Route("/attendance/list", o, "POST", self.attendance_list),
             Route("/attendance/listRecord", o, "POST", self.attendance_list_record),
@@ -65,4 +68,10 @@ class AttendanceArea(
             Route("/topapi/attendance/isopensmartreport", t, "POST", self.isopensmartreport),
             Route("/topapi/attendance/vacation/type/list", t, "POST", self.vacation_types),
             Route("/topapi/attendance/vacation/quota/list", t, "POST", self.vacation_quotas),
+            Route("/v1.0/attendance/columnValues/query", a, "POST", self.v1_column_values),
+            Route("/v1.0/attendance/groupDetails", a, "GET", self.v1_group_details),
+            Route("/v1.0/attendance/approvals/query", a, "POST", self.v1_approvals),
+            Route("/v1.0/attendance/vacations/records/query", a, "POST", self.v1_leave_records),
+            Route("/v1.0/attendance/holidays", a, "POST", self.v1_holidays),
+            Route("/v1.0/attendance/checkin/records/query", a, "POST", self.v1_checkin_records),
         ]

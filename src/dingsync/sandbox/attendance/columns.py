@@ -67,6 +67,24 @@ class ColumnHandlers(AttendanceState):
             raise OapiError(ERR_COLUMN_IDS, "系统异常，请稍后重试") from None
         if len(ids) > COLUMN_MAX_IDS or any(i not in by_id for i in ids):
             raise OapiError(ERR_COLUMN_IDS, "系统异常，请稍后重试")
+        out = [
+            {
+                "column_vals": [
+                    {"date": f"{d.isoformat()} 00:00:00", "value": value} for d, value in vals
+                ],
+                "column_vo": {"id": cid},
+            }
+            for cid, vals in self.column_values(userid, ids, start, end)
+        ]
+        return {"result": {"column_vals": out}}
+
+    def column_values(
+        self, userid: str, ids: list[int], start: date, end: date
+    ) -> list[tuple[int, list[tuple[date, str]]]]:
+        """``[(column id, [(work date, value "x.y")])]`` of ``userid`` for every date of
+        ``start..end`` (0.0 where nothing is scheduled); ``ids`` are known column ids.
+        Honours the ``attendance_corrupt_column`` knob."""
+        by_id = {cid: alias for alias, (cid, _) in COLUMNS.items()}
         days = {d.work_date: d for d in self._days(userid, start, end)}
         corrupt = self.state.area_knobs.get("attendance_corrupt_column") or None
         out = []
@@ -83,9 +101,9 @@ class ColumnHandlers(AttendanceState):
                     and corrupt.get("date") == d.isoformat()
                 ):
                     value += float(corrupt.get("delta", 1))
-                vals.append({"date": f"{d.isoformat()} 00:00:00", "value": f"{value:.1f}"})
-            out.append({"column_vals": vals, "column_vo": {"id": cid}})
-        return {"result": {"column_vals": out}}
+                vals.append((d, f"{value:.1f}"))
+            out.append((cid, vals))
+        return out
 
     def getleavetimebynames(self, call: Call) -> dict[str, Any]:
         """``POST /topapi/attendance/getleavetimebynames``: per-day leave hours by leave name."""

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.attendance.world import (
@@ -21,6 +20,7 @@ from dingsync.sandbox.attendance.world import (
     PersonDay,
     ShiftClass,
 )
+from dingsync.sandbox.workdays import history_dates, is_rest_day, public_holidays
 from dingsync.timeutil import (
     WIRE_TZ,
     local_date,
@@ -33,9 +33,8 @@ if TYPE_CHECKING:
 def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWorld:
     """Generate groups, schedules, punches and leave for ``company`` (deterministic)."""
     rng = random.Random(f"dingsync-attendance:{seed}:{days}")
-    anchor_day = local_date(company.anchor_ms, WIRE_TZ)
-    dates = [anchor_day - timedelta(days=n) for n in range(days, 0, -1)]
-    holiday = next((d for d in dates if d.weekday() == 2), None)
+    dates = history_dates(local_date(company.anchor_ms, WIRE_TZ), days)
+    holidays = public_holidays(dates)
 
     fixed = ShiftClass(700001, "A 09:00-18:00", 9 * 60, 18 * 60, 0, 0, 30, 480, 588001)
     flexible = ShiftClass(700002, "弹性 10:00-19:00", 10 * 60, 19 * 60, 0, 30, 60, 480, 588002)
@@ -74,8 +73,8 @@ def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWor
         shift = group.shift
         first_workday = True
         for day in dates:
-            rest = day.weekday() >= 5 or day == holiday
-            pd = PersonDay(userid, day, group, rest, day == holiday, next_id("schedule"))
+            rest = is_rest_day(day, holidays)
+            pd = PersonDay(userid, day, group, rest, day in holidays, next_id("schedule"))
             out.append(pd)
             if rest:
                 continue

@@ -31,10 +31,18 @@ class GroupHandlers(AttendanceState):
         offset = p.integer("offset", lo=0, default=0)
         size = p.integer("size", lo=1, hi=GROUPS_MAX_SIZE, default=GROUPS_MAX_SIZE)
         assert offset is not None and size is not None
-        groups = self.world.groups[offset : offset + size]
+        return {
+            "result": {
+                "groups": self.simple_groups(offset, size),
+                "has_more": offset + size < len(self.world.groups),
+            }
+        }
+
+    def simple_groups(self, offset: int, size: int) -> list[dict[str, Any]]:
+        """The ``getsimplegroups`` group records (snake_case) of ``groups[offset:offset+size]``."""
         admin = self.state.company.main_admin_userid
         out = []
-        for g in groups:
+        for g in self.world.groups[offset : offset + size]:
             s = g.shift
             work = [str(s.class_id)] * 7
             work[0] = work[6] = "0"
@@ -63,12 +71,7 @@ class GroupHandlers(AttendanceState):
                     "disable_check_when_rest": True,
                 }
             )
-        return {
-            "result": {
-                "groups": out,
-                "has_more": offset + size < len(self.world.groups),
-            }
-        }
+        return out
 
     def group_members(self, call: Call) -> dict[str, Any]:
         """``POST /topapi/attendance/group/memberusers/list {op_user_id, group_id, cursor}``."""

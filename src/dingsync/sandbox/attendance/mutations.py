@@ -34,6 +34,7 @@ from dingsync.sandbox.mutations import (
     unknown,
     validate,
 )
+from dingsync.sandbox.workdays import is_rest_day
 from dingsync.timeutil import (
     WIRE_TZ,
     from_ms,
@@ -247,7 +248,7 @@ class AttendanceMutations(AttendanceState):
         if known is not None:
             return known
         holiday = day in self.world.holidays
-        rest = day.weekday() >= 5 or holiday
+        rest = is_rest_day(day, self.world.holidays)
         pd = PersonDay(userid, day, group, rest, holiday, self._next_id("schedule"))
         if not rest:
             shift = group.shift

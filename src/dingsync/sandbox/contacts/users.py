@@ -82,10 +82,11 @@ def user_get_old(call: Call) -> dict[str, Any]:
 
 
 def user_get_admin_old(call: Call) -> dict[str, Any]:
-    """``GET /user/get_admin`` — archived; the administrators under the doc sample's key
-    ``adminList`` (the SDK's ``admin_list`` is not sent, EB-15): ``[{sys_level, userid}]``."""
+    """``GET /user/get_admin`` — archived; the administrators under the key DingTalk's own SDKs
+    read, ``admin_list`` (EB-15; the doc sample's ``adminList`` is not sent):
+    ``[{sys_level, userid}]``."""
     admins = call.state.company.admins
-    return {"adminList": [{"sys_level": level, "userid": u} for u, level in admins.items()]}
+    return {"admin_list": [{"sys_level": level, "userid": u} for u, level in admins.items()]}
 
 
 def user_list(call: Call) -> dict[str, Any]:
@@ -202,9 +203,10 @@ _OLD_ORDERS = (None, "entry_asc", "entry_desc", "modify_asc", "modify_desc", "cu
 
 
 def _old_members(call: Call, *, paged: bool) -> tuple[list[str], bool, int]:
-    """The members of ``department_id`` for ``/user/simplelist`` and ``/user/listbypage``:
-    ``(page of userids, hasMore, dept_id)``. ``size`` ≤ 100; ``simplelist`` pages only when
-    both ``offset`` and ``size`` are sent (else every member), ``listbypage`` requires both."""
+    """The members of ``department_id`` for ``/user/simplelist``, ``/user/list`` and
+    ``/user/listbypage``: ``(page of userids, hasMore, dept_id)``. ``size`` ≤ 100; ``simplelist``
+    and ``list`` page only when both ``offset`` and ``size`` are sent (else every member),
+    ``listbypage`` requires both."""
     p = call.params
     dept_id = dept_or_60003(call, p.integer("department_id", required=True))
     order = p.text("order")
@@ -238,7 +240,22 @@ def user_listbypage_old(call: Call) -> dict[str, Any]:
     """``GET /user/listbypage?department_id=&offset=&size=`` (``offset``/``size`` required,
     ``size`` ≤ 100) — archived camelCase user records; ``order`` and ``isLeader`` are those of
     this department; ``department`` every department id."""
-    page, more, dept_id = _old_members(call, paged=True)
+    return _old_details(call, paged=True)
+
+
+def user_list_old(call: Call) -> dict[str, Any]:
+    """``GET /user/list?department_id=&offset=&size=&order=&lang=`` — archived (SDK
+    ``dingtalk.oapi.user.list``): the direct members of a department with details, the same
+    ``{hasMore, userlist[…]}`` records as ``/user/listbypage``. ``department_id`` required
+    (unknown → 60003); ``offset``/``size`` page only when both are sent (like
+    ``/user/simplelist``; else every member), ``size`` 1..100 (else 40069), ``offset`` ≥ 0 (else
+    40068)."""
+    return _old_details(call, paged=False)
+
+
+def _old_details(call: Call, *, paged: bool) -> dict[str, Any]:
+    """The detailed member records of ``/user/listbypage`` (``paged``) and ``/user/list``."""
+    page, more, dept_id = _old_members(call, paged=paged)
     users = call.state.company.users
     out = []
     for uid in page:

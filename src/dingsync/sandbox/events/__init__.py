@@ -43,8 +43,9 @@ redelivery when not acknowledged within ``events_stream_redeliver_s`` (sandbox c
 no client is connected are kept and sent on connect (EB-87). ``POST
 /sandbox/events/stream/disconnect`` sends SYSTEM ``disconnect`` and closes
 ``events_stream_close_after_s`` later, answering no close handshake before then unless
-``events_stream_close_handshake`` is set; ``POST /sandbox/events/stream/blackhole`` makes every open
-connection silently dead (nothing sent, frames ignored, socket left open).
+``events_stream_close_handshake`` is set; ``POST /sandbox/events/stream/blackhole`` makes every
+open connection silently dead (nothing sent, the socket left open but no longer read: frames and
+WebSocket pings go unanswered, as from a dead peer).
 
 Knobs (``configure``): ``events_format`` (``legacy`` = format 1 PascalCase without ids,
 ``current`` = format 2 with ``BizId``/``eventId``), ``events_drop`` / ``events_duplicate`` /

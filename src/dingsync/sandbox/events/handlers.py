@@ -21,6 +21,7 @@ from dingsync.sandbox.events.channels import (
 )
 from dingsync.sandbox.events.dispatch import Dispatcher
 from dingsync.sandbox.events.event import known_event_type
+from dingsync.sandbox.events.stream import stop_reading
 from dingsync.sandbox.wire import ApiError, OapiError
 
 
@@ -138,6 +139,7 @@ class EventHandlers(Dispatcher):
             while True:
                 text = await ws.receive_text()
                 if conn.dead:
+                    stop_reading(conn)  # receiving may have resumed the reads: pause again
                     continue  # a silently dead connection hears nothing
                 self._on_ack(conn, text)
         except (WebSocketDisconnect, RuntimeError):

@@ -143,11 +143,24 @@ class StreamPush(EventsState):
         return n
 
     def blackhole_all(self) -> int:
-        """Make every open connection silently dead (socket left open)."""
+        """Make every open connection silently dead (socket left open): nothing is sent, and
+        the socket is no longer read, so WebSocket pings go unanswered like a dead peer's."""
         n = 0
         for conn in list(self.conns.values()):
             conn.dead = True
             self.conns.pop(conn.conn_id, None)
+            stop_reading(conn)
             n += 1
         self.counters["stream_blackholed"] += n
         return n
+
+
+def stop_reading(conn: StreamConn) -> None:
+    """Stop reading the connection's socket: the server's WebSocket protocol (uvicorn's, reached
+    through the ASGI ``receive`` it handed the endpoint) answers pings only for bytes it reads.
+    Without a transport to pause (another server) the connection stays merely silent."""
+    protocol = getattr(getattr(conn.ws, "_receive", None), "__self__", None)
+    transport = getattr(protocol, "transport", None)
+    pause = getattr(transport, "pause_reading", None)
+    if callable(pause):
+        pause()

@@ -6,9 +6,10 @@ the generated :class:`ReportsWorld`.
 
 The world: four templates (日报, 周报, 销售日报 with numeric fields, 项目周报). Every activated
 person writes one daily template (销售日报 for people in sales/market departments and one in ten
-others, 日报 for the rest) for each working day (Monday–Friday, Asia/Shanghai) of the ``days``
-days before ``anchor_ms`` since they were hired, and a 周报 each Friday; about one in six also
-writes a 项目周报.
+others, 日报 for the rest) for each working day of the sandbox's calendar
+(``sandbox/workdays.py``: Monday–Friday except the public holiday the attendance area rests
+on, Asia/Shanghai) of the ``days`` days before ``anchor_ms`` since they were hired, and a 周报
+each Friday; about one in six also writes a 项目周报.
 About 8 % are habitual skippers (they miss ~40 % of their days), the rest miss ~3 %; ~8 % of
 reports are late (written the next morning), ~5 % were edited later (``modified_time`` after
 ``create_time``), ~5 % carry images. Receivers are the department head(s) and a few peers;

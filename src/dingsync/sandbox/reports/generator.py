@@ -19,6 +19,7 @@ from dingsync.sandbox.reports.world import (
     TemplateField,
     period_of,
 )
+from dingsync.sandbox.workdays import history_dates, is_rest_day, public_holidays
 from dingsync.timeutil import (
     DAY_MS,
     WIRE_TZ,
@@ -69,10 +70,12 @@ def generate_reports(seed: int, company: Company, days: int, anchor_ms: int) -> 
     writers: dict[str, list[str]] = {name: [] for name in templates}
     reports: list[Report] = []
     hired_day: dict[str, str] = {}
+    # the attendance calendar's working days: no 日报 on a weekend or a public holiday
+    holidays = public_holidays(history_dates(local_date(anchor_ms, WIRE_TZ), days))
     working = [
         start_ms + i * DAY_MS
         for i in range(days)
-        if local_date(start_ms + i * DAY_MS, WIRE_TZ).weekday() < 5
+        if not is_rest_day(local_date(start_ms + i * DAY_MS, WIRE_TZ), holidays)
     ]
     for user in users:
         if not user.active:

@@ -83,9 +83,7 @@ def upgrade() -> None:
     for r in rows:
         digest = row_digest(prev, r)
         bind.execute(
-            sa.update(audit)
-            .where(audit.c.id == r["id"])
-            .values(prev_hash=prev, row_hash=digest)
+            sa.update(audit).where(audit.c.id == r["id"]).values(prev_hash=prev, row_hash=digest)
         )
         prev = digest
     _run(AUDIT_TRIGGER_SQL.get(_dialect(), ()))

@@ -108,7 +108,7 @@ def test_concurrent_appenders_keep_one_chain(engine: Engine) -> None:
         try:
             for _ in range(5):
                 _append(engine, 2)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(6)]

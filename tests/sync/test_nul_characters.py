@@ -11,7 +11,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, select
+from typer.testing import CliRunner
 
+from dingsync.cli import app as cli_app
 from dingsync.dingtalk._base import NUL_STAND_IN
 from dingsync.sandbox import SandboxServer
 from dingsync.store import repo
@@ -105,7 +107,7 @@ class _After:
 
 
 def test_a_unit_refused_for_its_data_is_quarantined_and_the_run_goes_on(
-    sandbox: SandboxServer, engine: Engine
+    sandbox: SandboxServer, engine: Engine, db_url: str
 ) -> None:
     # PostgreSQL's JSONB refuses U+0000 (DataError); an aware-only timestamp column refuses a
     # naive datetime on every backend (a value that cannot be bound).
@@ -152,6 +154,11 @@ def test_a_unit_refused_for_its_data_is_quarantined_and_the_run_goes_on(
             select(sync_runs.c.status).where(sync_runs.c.id == result.run_id)
         ).scalar_one()
     assert status == "succeeded"
+    doctor = CliRunner().invoke(
+        cli_app, ["doctor", "--database-url", db_url], env={"COLUMNS": "250"}
+    )
+    assert "quarantined units" in doctor.output
+    assert "refused b" in doctor.output
 
 
 @pytest.fixture(autouse=True)

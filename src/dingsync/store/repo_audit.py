@@ -133,7 +133,7 @@ def verify_export_audit(conn: Connection) -> ChainCheck:
         n += 1
         if r["prev_hash"] != prev:
             return ChainCheck(n, int(r["id"]), "prev_hash does not match the row before")
-        if r["row_hash"] != row_digest(prev, r):
+        if r["row_hash"] != row_digest(prev, dict(r)):
             return ChainCheck(n, int(r["id"]), "row_hash does not match the row's content")
         prev = str(r["row_hash"])
     return ChainCheck(n)

@@ -81,7 +81,7 @@ def upgrade() -> None:
     _run(AUDIT_TRIGGER_DROP_SQL.get(_dialect(), ()))
     prev = GENESIS
     for r in rows:
-        digest = row_digest(prev, r)
+        digest = row_digest(prev, dict(r))
         bind.execute(
             sa.update(audit).where(audit.c.id == r["id"]).values(prev_hash=prev, row_hash=digest)
         )

@@ -135,3 +135,30 @@ def test_audit_verify_command_exits_0_then_1_naming_the_row(db_url: str, engine:
     bad = runner.invoke(cli_app, ["audit", "verify", "--database-url", db_url])
     assert bad.exit_code == 1
     assert f"row id {ids[2]}" in bad.output
+
+
+def test_migration_0013_chains_rows_written_before_it(db_url: str) -> None:
+    from datetime import UTC, datetime
+
+    from dingsync.store import db
+
+    eng = db.create_engine_for(db_url)
+    try:
+        db.migrate(eng, "0009")
+        old = sa.Table("web_export_audit", sa.MetaData(), autoload_with=eng)
+        with eng.begin() as conn:
+            for n in range(3):
+                conn.execute(
+                    sa.insert(old).values(
+                        **{k: v for k, v in _row(n).items() if k != "filters"},
+                        filters=None,
+                        created_at=datetime(2026, 11, 1, 8, n, tzinfo=UTC).replace(tzinfo=None),
+                    )
+                )
+        db.migrate(eng, "0013")
+        check = _verify(eng)
+        assert check.ok and check.rows == 3
+        _append(eng, 1)  # a new row links to the backfilled chain
+        assert _verify(eng).rows == 4 and _verify(eng).ok
+    finally:
+        eng.dispose()

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 
-import httpx
 from sqlalchemy import Engine, func, select
 
 from dingsync.sandbox import SandboxServer
 from dingsync.store.schema import users
 from dingsync.store.schema_attendance import attendance_records, attendance_results
 from helpers.attendance import SEED, sync_all
-from helpers.sandboxes import SandboxSpec
+from helpers.sandboxes import SandboxSpec, mutate
 
 SANDBOX = SandboxSpec(seed=SEED, users=130, days=30, private=True)
 
@@ -43,10 +42,7 @@ def test_a_full_sync_after_someone_left_keeps_their_attendance(
     # someone with results, in the middle of the first people chunk
     userid = next(u for u in active[60:] if _rows(engine, corp, u)[0] > 0)
     before = _rows(engine, corp, userid)
-    resp = httpx.post(
-        f"{sandbox.base_url}/sandbox/mutate/contacts/leave", json={"userid": userid}, timeout=30
-    )
-    assert resp.status_code == 200, resp.text
+    mutate(sandbox, "contacts/leave", userid=userid)
 
     assert asyncio.run(sync_all(sandbox, engine, days=30)).status == "succeeded"
     with engine.connect() as conn:

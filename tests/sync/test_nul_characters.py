@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, select
@@ -25,17 +24,10 @@ from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import SyncContext, SyncResult, quarantined_units, run_sync
 from dingsync.sync.reports import ReportsSync
 from helpers.reports import window
-from helpers.sandboxes import SandboxSpec, make_client
+from helpers.sandboxes import SandboxSpec, make_client, mutate
 
 SANDBOX = SandboxSpec(seed=7, users=12, days=10, private=True)
 NUL_TEXT = "周报\u0000第二段"
-
-
-def _mutate(sb: SandboxServer, path: str, **body: Any) -> dict[str, Any]:
-    resp = httpx.post(f"{sb.base_url}/sandbox/mutate/{path}", json=body, timeout=30)
-    assert resp.status_code == 200, resp.text
-    data: dict[str, Any] = resp.json()
-    return data
 
 
 def _sync(sb: SandboxServer, engine: Engine) -> SyncResult:
@@ -51,10 +43,10 @@ def _sync(sb: SandboxServer, engine: Engine) -> SyncResult:
 def test_nul_in_a_report_and_a_remark_is_stored_and_later_entities_run(
     sandbox: SandboxServer, engine: Engine
 ) -> None:
-    report = _mutate(sandbox, "reports/edit", value=NUL_TEXT)
-    submitted = _mutate(sandbox, "approvals/submit")
+    report = mutate(sandbox, "reports/edit", value=NUL_TEXT)
+    submitted = mutate(sandbox, "approvals/submit")
     pid = submitted.get("process_instance_id") or submitted["instance"]["process_instance_id"]
-    _mutate(sandbox, "approvals/approve", process_instance_id=pid, remark="同意\u0000")
+    mutate(sandbox, "approvals/approve", process_instance_id=pid, remark="同意\u0000")
 
     result = _sync(sandbox, engine)
     assert result.status == "succeeded", result.error

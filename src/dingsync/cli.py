@@ -533,6 +533,7 @@ def _summary(engine: Any, run_id: int, result: Any, corp_id: str | None) -> dict
         "api_calls_by_path": dict(sorted(result.api_calls.items())),
         "wall_s": round(result.wall_s, 2),
         "run_counts": dict(sorted(result.counts.items())),
+        "quarantined": list(result.quarantined),
     }
 
 
@@ -594,6 +595,7 @@ def _print_summary(summary: dict[str, Any], as_json: bool, title: str) -> None:
         "api_calls_by_path",
         "sandbox_truth",
         "run_counts",
+        "quarantined",
     }
     extra = {
         k: k.replace("_", " ").capitalize()
@@ -629,6 +631,15 @@ def _print_summary(summary: dict[str, Any], as_json: bool, title: str) -> None:
     for path, n in summary.get("api_calls_by_path", {}).items():
         calls.add_row(path, str(n))
     console.print(calls)
+    quarantined = summary.get("quarantined") or []
+    if quarantined:
+        held = Table(title="Quarantined units (refused for their data; the next run retries)")
+        held.add_column("Entity")
+        held.add_column("Unit")
+        held.add_column("Reason")
+        for q in quarantined:
+            held.add_row(q["entity"], escape(q["key"]), escape(q["reason"]))
+        console.print(held)
     status = summary["status"]
     line = f"status: {status}"
     if "total_wall_s" in summary:
@@ -682,6 +693,15 @@ def doctor(
                 f"[yellow]reachable[/] {where}, schema {rev or 'empty'} (latest {head}): "
                 "run `dingsync migrate` (sync does it too)",
             )
+        quarantined = _last_run_quarantine(engine) if rev == head else []
+        if quarantined:
+            table.add_row(
+                "quarantined units",
+                "\n".join(
+                    f"[yellow]{escape(q['entity'])} {escape(q['key'])}[/]: {escape(q['reason'])}"
+                    for q in quarantined
+                ),
+            )
     except Exception as exc:  # report any failure
         ok = False
         table.add_row(
@@ -712,6 +732,18 @@ def doctor(
         sys.stderr.write(NO_CREDENTIALS_HELP.format(missing=", ".join(missing)))
         raise typer.Exit(2)
     raise typer.Exit(0 if ok else 1)
+
+
+def _last_run_quarantine(engine: Any) -> list[dict[str, Any]]:
+    """The units the latest sync run put aside for a data error (``[]`` without runs)."""
+    from sqlalchemy import func, select
+
+    from dingsync.store.schema import sync_runs
+    from dingsync.sync.engine import quarantined_units
+
+    with engine.connect() as conn:
+        last = conn.execute(select(func.max(sync_runs.c.id))).scalar()
+        return quarantined_units(conn, int(last)) if last is not None else []
 
 
 @app.command()

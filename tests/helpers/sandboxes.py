@@ -89,3 +89,14 @@ def make_client(sb: SandboxServer, **kw: Any) -> DingTalkClient:
         api_url=sb.base_url,
         **kw,
     )
+
+
+def mutate(sb: SandboxServer, path: str, **body: Any) -> dict[str, Any]:
+    """``POST /sandbox/mutate/<path>`` with ``body`` as JSON; asserts a 200 and returns the
+    answer (e.g. ``mutate(sb, "contacts/leave", userid=u)``)."""
+    import httpx
+
+    resp = httpx.post(f"{sb.base_url}/sandbox/mutate/{path}", json=body, timeout=30)
+    assert resp.status_code == 200, resp.text
+    data: dict[str, Any] = resp.json()
+    return data

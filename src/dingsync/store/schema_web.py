@@ -8,7 +8,9 @@ audit. Defined on the shared :data:`dingsync.store.schema.metadata`.
   encrypted with a key derived from the code itself (AES-GCM), so the row alone reveals nothing.
 - ``web_user_roles``: local roles granted on top of DingTalk's (``hr``, ``admin``).
 - ``web_export_audit``: one row per export, append-only — triggers on SQLite and PostgreSQL
-  refuse ``UPDATE`` and ``DELETE`` (migration ``0005``; :data:`AUDIT_TRIGGER_SQL`).
+  refuse ``UPDATE`` and ``DELETE`` (migration ``0005``; :data:`AUDIT_TRIGGER_SQL`) — and
+  hash-chained (``prev_hash``, ``row_hash``; migration ``0013``;
+  :mod:`dingsync.store.repo_audit`), so a change made past the triggers shows.
 
 Local account status is ``users.local_disabled`` (foundation schema).
 
@@ -87,6 +89,8 @@ web_export_audit = Table(
     Column("sha256", String(64), nullable=False, comment="SHA-256 hex of the file"),
     Column("byte_size", BigInteger, nullable=False),
     Column("client", Text, nullable=True, comment="web, cli …"),
+    Column("prev_hash", String(64), nullable=True, comment="row_hash of the row before (chain)"),
+    Column("row_hash", String(64), nullable=True, comment="SHA-256 of prev_hash and this row"),
     Index("ix_web_export_audit_corp_id_created_at", "corp_id", "created_at"),
     comment="Export audit: append-only (triggers refuse UPDATE and DELETE).",
 )

@@ -25,6 +25,7 @@ from datetime import tzinfo
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError, StatementError
 
 import dingsync.timeutil as timeutil
 from dingsync.dingtalk import DingTalkClient
@@ -42,6 +43,10 @@ from dingsync.sync.lease import sync_lease
 
 T = TypeVar("T")
 D = TypeVar("D")
+
+#: Checkpoint namespace of quarantined units: key ``"<entity>:<unit key>"``, state
+#: ``{"entity", "key", "reason"}`` (:meth:`SyncContext.unit`, :func:`quarantined_units`).
+QUARANTINE = "!quarantine"
 
 #: The ``(entity, key)`` of the unit whose fetch is running in this task (and the tasks it
 #: starts), else ``None``: lets a transport attribute each DingTalk call to its unit.
@@ -202,10 +207,20 @@ class SyncContext:
                     else:
                         results = await asyncio.to_thread(self._run_batch, fns)
                 except Exception as exc:  # the batch rolled back: none of it is stored
-                    for _, fut in batch:
-                        if not fut.done():
-                            fut.set_exception(exc)
-                    continue
+                    if len(batch) == 1:
+                        if not batch[0][1].done():
+                            batch[0][1].set_exception(exc)
+                        continue
+                    # One bad write must not fail the others committed with it: redo each in
+                    # its own transaction, so only the bad one fails.
+                    self._pending[:0] = [(fn, fut) for fn, fut in batch[1:]]
+                    batch = batch[:1]
+                    try:
+                        results = await asyncio.to_thread(self._run_batch, [batch[0][0]])
+                    except Exception as one:
+                        if not batch[0][1].done():
+                            batch[0][1].set_exception(one)
+                        continue
                 for (_, fut), result in zip(batch, results, strict=True):
                     if not fut.done():
                         fut.set_result(result)
@@ -276,11 +291,36 @@ class SyncContext:
             committed = self._queue_unit(entity, key, lambda conn: write(conn, data), st)
             if then is not None:
                 then(data)
-            await committed
+            try:
+                await committed
+            except (DataError, StatementError) as exc:
+                if not is_data_error(exc):
+                    raise
+                await self._quarantine(entity, key, st, exc)
         finally:
             self.in_flight.discard(unit)
         self.load_done(entity)[key] = st
         return data
+
+    async def _quarantine(self, entity: str, key: str, state: Any, exc: BaseException) -> None:
+        """Put a unit the database refuses for its data aside: its checkpoint is stored
+        (without its rows) so that later units and entities run, and a ``QUARANTINE``
+        checkpoint records why. A data error repeats on every retry, so retrying only blocks;
+        the next run tries the unit again."""
+        reason = f"{exc.__class__.__name__}: {getattr(exc, 'orig', None) or exc}"[:1000]
+
+        def mark(conn: Connection) -> None:
+            repo.save_checkpoint(conn, self.run_id, entity, key, state)
+            repo.save_checkpoint(
+                conn,
+                self.run_id,
+                QUARANTINE,
+                f"{entity}:{key}",
+                {"entity": entity, "key": key, "reason": reason},
+            )
+
+        await self.write(mark)
+        self.counts["quarantined_units"] += 1
 
     async def page_units(
         self,
@@ -376,6 +416,24 @@ async def _as_coro(aw: Awaitable[T]) -> T:
     return await aw
 
 
+def is_data_error(exc: BaseException) -> bool:
+    """True when the database refused a write for the data in it (a value it cannot store),
+    which retrying cannot mend: SQLAlchemy's ``DataError`` (PostgreSQL ``22…``, e.g. a NUL
+    character in text or JSONB), or a value the driver or a column type could not bind."""
+    if isinstance(exc, DataError):
+        return True
+    if isinstance(exc, StatementError) and isinstance(exc.orig, (ValueError, TypeError)):
+        return True
+    return False
+
+
+def quarantined_units(conn: Connection, run_id: int) -> list[dict[str, Any]]:
+    """The units run ``run_id`` put aside for a data error: ``[{"entity", "key", "reason"}]``,
+    by entity and key."""
+    stored = repo.load_checkpoints(conn, run_id, QUARANTINE)
+    return [dict(stored[k]) for k in sorted(stored) if isinstance(stored[k], dict)]
+
+
 def root_cause(exc: BaseException) -> BaseException:
     """The first leaf of nested exception groups (what actually went wrong), else ``exc``."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -396,6 +454,7 @@ class SyncResult:
     api_calls: dict[str, int]
     wall_s: float
     error: str | None = None
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
 
 
 async def run_sync(
@@ -493,8 +552,16 @@ async def _run_sync(
                 wall_ms=int(wall * 1000) + int((earlier or {}).get("wall_ms") or 0),
                 error=error,
             )
+            quarantined = quarantined_units(conn, run_id)
         return SyncResult(
-            run_id, status, resumed, dict(ctx.counts), dict(this_attempt), wall, error
+            run_id,
+            status,
+            resumed,
+            dict(ctx.counts),
+            dict(this_attempt),
+            wall,
+            error,
+            quarantined,
         )
 
     try:

@@ -545,3 +545,20 @@ def test_corps_are_kept_apart(engine: Engine) -> None:
     assert a["users"]["multi"]["name"] == "多部门" and a["users"]["multi"]["status"] == "active"
     assert len(a["memberships"]["multi"]) == 3
     assert b["users"] == 1 and b["inactive_users"] == 1 and b["memberships"] == 1
+
+
+def test_an_unfinished_run_superseded_by_a_later_success_is_not_resumed(engine: Engine) -> None:
+    """An interrupted full run, then a successful ``--incremental`` run of the same entities:
+    the next full run starts anew (resuming the stale one would mark every row the later run
+    stamped as not seen — the whole directory gone)."""
+    with engine.begin() as conn:
+        stale = repo.start_sync_run(conn, CORP, "full", ["contacts", "reports"])
+        repo.finish_sync_run(conn, stale, "interrupted", {}, {}, 10, "cancelled")
+        other = repo.start_sync_run(conn, CORP, "incremental", ["approvals"])
+        repo.finish_sync_run(conn, other, "succeeded", {}, {}, 10, None)
+        # A later success of other entities leaves it resumable …
+        assert repo.find_resumable_run(conn, CORP, "full", ["contacts", "reports"]) == stale
+        later = repo.start_sync_run(conn, CORP, "incremental", ["contacts"])
+        repo.finish_sync_run(conn, later, "succeeded", {}, {}, 10, None)
+        # … one that synced one of its entities makes it stale.
+        assert repo.find_resumable_run(conn, CORP, "full", ["contacts", "reports"]) is None

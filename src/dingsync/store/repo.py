@@ -627,7 +627,9 @@ def find_resumable_run(
     Looks at the latest run with that kind and the same entities (in any order): its id when it
     is ``running`` (its process died), ``interrupted`` or ``failed`` (a page failed after the
     client's retries: the next run goes on from the checkpoints); ``None`` when it succeeded —
-    an older unfinished run is stale by then and is not resumed.
+    an older unfinished run is stale by then and is not resumed — or when a later run of any
+    kind (e.g. ``--incremental``) succeeded for one of its entities (stale too: resuming it would
+    mark everything that later run saw as removed).
     """
     wanted = sorted(entities)
     runs = conn.execute(
@@ -637,8 +639,25 @@ def find_resumable_run(
     )
     for run in runs:
         if sorted(run.entities or []) == wanted:
-            return int(run.id) if run.status in RESUMABLE_STATUSES else None
+            if run.status not in RESUMABLE_STATUSES:
+                return None
+            return None if _superseded(conn, corp_id, int(run.id), wanted) else int(run.id)
     return None
+
+
+def _superseded(conn: Connection, corp_id: str, run_id: int, entities: Sequence[str]) -> bool:
+    """Whether a later run of any kind succeeded for one of ``entities``: its rows then carry
+    newer ``last_seen_run_id`` stamps, and finishing the older run would mark them not seen
+    (the whole directory gone). Such an unfinished run is stale."""
+    later = conn.execute(
+        select(sync_runs.c.entities).where(
+            sync_runs.c.corp_id == corp_id,
+            sync_runs.c.id > run_id,
+            sync_runs.c.status == "succeeded",
+        )
+    )
+    wanted = set(entities)
+    return any(wanted & set(row.entities or []) for row in later)
 
 
 def get_sync_run(conn: Connection, run_id: int) -> dict[str, Any] | None:

@@ -156,11 +156,6 @@ class StreamPush(EventsState):
 
 
 def stop_reading(conn: StreamConn) -> None:
-    """Stop reading the connection's socket: the server's WebSocket protocol (uvicorn's, reached
-    through the ASGI ``receive`` it handed the endpoint) answers pings only for bytes it reads.
-    Without a transport to pause (another server) the connection stays merely silent."""
-    protocol = getattr(getattr(conn.ws, "_receive", None), "__self__", None)
-    transport = getattr(protocol, "transport", None)
-    pause = getattr(transport, "pause_reading", None)
-    if callable(pause):
-        pause()
+    """Stop reading the connection's socket (:meth:`StreamConn.pause_reading`): no frame, ping
+    or close is answered any more, as from a dead peer."""
+    conn.pause_reading()

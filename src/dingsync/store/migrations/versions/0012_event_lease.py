@@ -1,7 +1,7 @@
 """Events: a processing lease on ``event_inbox`` (``lease_until``).
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06
 
 A row is ``processing`` only until ``lease_until`` (UTC); after that the worker is taken to have
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import mysql
 
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Export audit: a hash chain (``prev_hash``, ``row_hash``) so that tampering shows.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-06
 
 The app's database user owns ``web_export_audit``, so it can drop the append-only triggers of
@@ -24,7 +24,7 @@ from dingsync.store.schema import UTCDateTime, json_type
 from dingsync.store.schema_web import AUDIT_TRIGGER_DROP_SQL, AUDIT_TRIGGER_SQL
 
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

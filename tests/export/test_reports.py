@@ -258,3 +258,21 @@ def test_export_narrowed_by_departments_creator_and_visibility(
     assert audit["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
     assert audit["byte_size"] == out.stat().st_size
     assert f"export audit #{audit['id']}" in " ".join(res.output.split())
+    # A typo in the template or a reversed range is an error (exit 2), not an empty export.
+    common = ["--format", "csv", "--database-url", db_url, "--corp-id", corp]
+    typo = tmp_path / "typo.csv"
+    res = CliRunner().invoke(
+        app,
+        ["export", "reports", "--template", template + "X", "--from", first.isoformat(), "--to",
+         last.isoformat(), "-o", str(typo), *common],
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "no report template" in res.output and template in res.output
+    assert not typo.exists()
+    res = CliRunner().invoke(
+        app,
+        ["export", "reports", "--template", template, "--from", last.isoformat(), "--to",
+         first.isoformat(), "-o", str(typo), *common],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "is before --from" in res.output, res.output
+    assert not typo.exists()

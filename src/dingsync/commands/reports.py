@@ -42,6 +42,29 @@ def _day(text: str, option: str) -> date:
         raise typer.Exit(2) from None
 
 
+def _range(from_: str, to: str) -> tuple[date, date]:
+    """``--from``/``--to`` as dates; exit 2 when one is not a date or the range is reversed
+    (the API answers the same with 422)."""
+    start, end = _day(from_, "--from"), _day(to, "--to")
+    if end < start:
+        err_console.print(f"error: --to {end} is before --from {start}")
+        raise typer.Exit(2)
+    return start, end
+
+
+def _require_template(conn: Any, corp: str, template: str) -> None:
+    """Exit 2 naming the known templates when ``template`` is none of them (a typo would
+    otherwise look like an empty export)."""
+    from dingsync.store.repo_reports import template_names
+
+    known = template_names(conn, corp)
+    if template not in known:
+        err_console.print(
+            f"error: no report template {template!r}; known: {', '.join(known) or 'none synced'}"
+        )
+        raise typer.Exit(2)
+
+
 @export_app.command("reports")
 def export_reports_cmd(
     template: TemplateOpt,
@@ -64,9 +87,10 @@ def export_reports_cmd(
     from dingsync.store.repo_contacts import department_subtree
 
     fmt = format_.value
-    start, end = _day(from_, "--from"), _day(to, "--to")
+    start, end = _range(from_, to)
     engine, corp, tz = open_corp(database_url, corp_id)
     with engine.connect() as conn:
+        _require_template(conn, corp, template)
         require_departments(conn, corp, dept)
         depts = department_subtree(conn, corp, dept) if dept else None
         n = export_reports(
@@ -113,9 +137,10 @@ def compliance_cmd(
     if fmt != "table" and output is None:
         err_console.print("error: -o FILE is needed for xlsx/csv")
         raise typer.Exit(2)
-    start, end = _day(from_, "--from"), _day(to, "--to")
+    start, end = _range(from_, to)
     engine, corp, tz = open_corp(database_url, corp_id)
     with engine.connect() as conn:
+        _require_template(conn, corp, template)
         require_departments(conn, corp, dept)
         result = compliance(conn, corp, template, start, end, dept_id=dept, tz=tz)
     if fmt != "table":

@@ -82,6 +82,15 @@ def replace_template_fields(
     return len(data)
 
 
+def template_names(conn: Connection, corp_id: str) -> list[str]:
+    """Names of the report templates known for ``corp_id`` (synced templates and the templates
+    of stored reports), sorted."""
+    synced = select(report_templates.c.name).where(report_templates.c.corp_id == corp_id)
+    used = select(reports.c.template_name).where(reports.c.corp_id == corp_id).distinct()
+    names = set(conn.execute(synced).scalars()) | set(conn.execute(used).scalars())
+    return sorted(str(n) for n in names if n)
+
+
 def templates_with_fields(conn: Connection, corp_id: str) -> int:
     """How many templates of ``corp_id`` have their fields stored."""
     t = report_templates

@@ -124,7 +124,7 @@ def test_sync_and_doctor_against_the_sandbox(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_doctor_reports_a_wrong_secret_without_printing_it(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     with SandboxServer(SandboxConfig(seed=5, users=20, qps_limit=None)) as sb:
         monkeypatch.setenv("DINGTALK_APP_KEY", sb.app.app_key)
@@ -135,6 +135,13 @@ def test_doctor_reports_a_wrong_secret_without_printing_it(
         assert result.exit_code == 1
         assert "failed" in result.output
         assert "wrong-secret-value-123" not in result.output
+        # sync says what to check, not "run again to resume" (a rerun cannot help).
+        monkeypatch.chdir(tmp_path)
+        synced = runner.invoke(app, ["sync", "--only", "contacts"])
+        assert synced.exit_code == 1, synced.output
+        flat = " ".join(synced.output.split())
+        assert "DINGTALK_APP_SECRET" in flat and "resume" not in flat
+        assert "wrong-secret-value-123" not in synced.output
 
 
 def test_parse_interval_reads_seconds_and_units() -> None:

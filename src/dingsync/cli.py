@@ -257,6 +257,7 @@ def _sync_run(
     json_output: bool,
 ) -> None:
     """One ``dingsync sync`` run with progress and summary; ``typer.Exit`` on failure."""
+    from dingsync.dingtalk import CredentialsError
     from dingsync.sync.lease import SyncAlreadyRunning
     from dingsync.sync.progress import RichProgress
     from dingsync.sync.runner import MissingCredentials, sync_once
@@ -285,6 +286,9 @@ def _sync_run(
     except KeyboardInterrupt:
         err_console.print("interrupted; run `dingsync sync` again to resume from the checkpoint")
         raise typer.Exit(130) from None
+    except CredentialsError as exc:
+        # Rerunning cannot help: the app's credentials are wrong.
+        _fail(exc, "check DINGTALK_APP_KEY and DINGTALK_APP_SECRET (`dingsync doctor` tests them)")
     except Exception as exc:
         _fail(exc, "sync failed; run `dingsync sync` again to resume from the checkpoints")
     summary = _summary(engine, result.run_id, result, corp_id=None)

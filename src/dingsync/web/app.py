@@ -16,12 +16,14 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient, DingTalkError
+from dingsync.web.console import add_console
+from dingsync.web.console.errors import console_web_error, error_page, is_console
 from dingsync.web.context import WebContext
 from dingsync.web.docs import add_docs
 from dingsync.web.errors import COMMON_ERRORS, ERRORS, WebError, responses
@@ -122,7 +124,9 @@ def create_app(
     app.add_middleware(RequestGuard, max_body_bytes=opts.max_body_bytes)
 
     @app.exception_handler(WebError)
-    async def _web_error(request: Request, exc: WebError) -> JSONResponse:
+    async def _web_error(request: Request, exc: WebError) -> Response:
+        if is_console(request):
+            return console_web_error(request, exc)
         return JSONResponse(exc.body(), status_code=exc.status)
 
     @app.exception_handler(RequestValidationError)
@@ -133,7 +137,9 @@ def create_app(
         return JSONResponse(WebError("request.invalid", details=details).body(), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404 and is_console(request):
+            return error_page(request, "not_found", 404, "页面不存在，或您没有权限查看。")
         # Every answer carries a code of the table (errors.ERRORS): FastAPI's own refusals are
         # mapped onto it (an unparsable body — e.g. JSON nested too deep — is request.invalid).
         code = _HTTP_CODES.get(exc.status_code)
@@ -151,6 +157,7 @@ def create_app(
 
     for router in (*AREA_ROUTERS.values(), *SERVICE_ROUTERS):
         app.include_router(router)
+    add_console(app)
 
     @app.get(
         "/healthz",

@@ -47,7 +47,16 @@ def current_caller(
     """
     if credentials is None or not credentials.credentials:
         raise WebError("session.missing")
-    digest = sessions.token_hash(credentials.credentials)
+    return caller_for_token(ctx, credentials.credentials)
+
+
+def caller_for_token(ctx: WebContext, token: str) -> Caller:
+    """The caller holding the session ``token`` (a bearer token or the console's cookie).
+
+    Raises ``session.invalid``, ``session.expired``, ``session.user_inactive``,
+    ``auth.user_disabled`` as :func:`current_caller` describes.
+    """
+    digest = sessions.token_hash(token)
     with ctx.engine.connect() as conn:
         session = repo_sessions.get_session(conn, digest)
         if session is None or session["corp_id"] != ctx.corp_id or session["revoked_at"]:

@@ -41,6 +41,10 @@ ERRORS: dict[str, tuple[int, str]] = {
         "the DingTalk main administrator cannot be disabled through the API "
         "(use `dingsync users disable` on the server)",
     ),
+    "csrf.invalid": (
+        403,
+        "the form's CSRF token is missing or wrong: reload the page and try again",
+    ),
     "internal": (500, "internal error: the service could not answer this request"),
 }
 

@@ -1,0 +1,68 @@
+"""The console's error pages: a missing session redirects to the login, a page or record the
+viewer may not see is an HTML 404 (never a 403: it does not tell that the record exists), a
+:class:`~dingsync.web.errors.WebError` raised by a data function on a console path is shown as
+a page with its stable code."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from dingsync.web.console.render import render
+from dingsync.web.console.session import LOGIN_PATH, LoginRequired, PageNotFound
+from dingsync.web.errors import WebError
+
+#: Console paths (pages answer HTML, not the API's JSON error body).
+CONSOLE_PATHS = ("/console",)
+
+
+def is_console(request: Request) -> bool:
+    """Whether ``request`` is for a console page."""
+    path = request.url.path
+    return any(path == p or path.startswith(p + "/") for p in CONSOLE_PATHS)
+
+
+def login_redirect(request: Request, reason: str, next_url: str | None) -> Response:
+    """303 to the login page (``?next=`` the page asked for, ``&reason=`` the session's error
+    code); for htmx requests 401 with ``HX-Redirect`` so the whole page goes there."""
+    target = LOGIN_PATH + f"?reason={quote(reason)}"
+    if next_url and next_url.startswith("/console") and not next_url.startswith(LOGIN_PATH):
+        target += f"&next={quote(next_url, safe='')}"
+    if request.headers.get("HX-Request"):
+        return Response(status_code=401, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status_code=303)
+
+
+def error_page(request: Request, code: str, status: int, message: str) -> HTMLResponse:
+    """An HTML error page with the stable ``code`` (no session details)."""
+    return render(
+        request,
+        None,
+        "error.html",
+        title=f"{status}",
+        status_code=status,
+        code=code,
+        message=message,
+        status=status,
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the console's exception handlers on ``app``."""
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        return login_redirect(request, exc.reason, exc.next_url)
+
+    @app.exception_handler(PageNotFound)
+    async def _not_found(request: Request, exc: PageNotFound) -> Response:
+        return error_page(request, "not_found", 404, "页面不存在，或您没有权限查看。")
+
+
+def console_web_error(request: Request, exc: WebError) -> Response:
+    """A :class:`WebError` on a console path as an HTML page (404 for ``not_found``)."""
+    if exc.code == "not_found":
+        return error_page(request, "not_found", 404, "页面不存在，或您没有权限查看。")
+    return error_page(request, exc.code, exc.status, exc.message)

@@ -1,0 +1,27 @@
+"""我的 (Me): every employee's home — the micro-app's first page on a phone.
+
+Shows the profile the login returns (:func:`dingsync.web.login.profile_for`): name, job
+number, departments with their root department, roles. Links lead to the person's own
+reports, attendance and approvals pages, which apply the same rules as the API.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from dingsync.web.console.render import render
+from dingsync.web.console.session import ConsoleSession, page_caller
+from dingsync.web.deps import Ctx
+from dingsync.web.login import profile_for
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+@router.get("/me", response_class=HTMLResponse, name="console_me")
+def me_page(
+    request: Request, ctx: Ctx, session: ConsoleSession = page_caller("me")
+) -> HTMLResponse:
+    """The viewer's own profile."""
+    profile = profile_for(ctx, session.userid)
+    return render(request, session, "me.html", active="me", title="我的", profile=profile)

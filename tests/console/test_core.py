@@ -1,0 +1,71 @@
+"""The console's frame in a real browser: cookie sessions, the menu by role, 404 for pages a
+viewer may not use, CSRF on state-changing requests, logout."""
+
+from __future__ import annotations
+
+import httpx
+
+from dingsync.web.console.nav import NAV
+from dingsync.web.console.session import COOKIE
+
+from .conftest import Console
+
+
+def test_without_a_session_pages_redirect_to_the_login(console: Console) -> None:
+    r = httpx.get(f"{console.url}/console/me", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"].startswith("/console/login?reason=session.missing")
+    assert "next=%2Fconsole%2Fme" in r.headers["location"]
+    r = httpx.get(f"{console.url}/console/me", headers={"HX-Request": "true"})
+    assert r.status_code == 401 and r.headers["HX-Redirect"].startswith("/console/login")
+
+
+def test_an_employee_lands_on_me_and_sees_only_their_menu(console: Console) -> None:
+    page = console.page_as(console.employee)
+    page.goto(f"{console.url}/console")
+    assert page.url.endswith("/console/me")
+    name = console.company.users[console.employee].name
+    assert name in page.locator("[data-testid=profile]").inner_text()
+    menu = page.locator("nav [data-nav]").evaluate_all("els => els.map(e => e.dataset.nav)")
+    assert menu == [i.key for i in NAV if i.key not in ("overview", "exports", "settings")]
+    console.shot(page, "me-employee")
+    page.context.close()
+
+
+def test_pages_not_for_the_viewer_answer_404(console: Console) -> None:
+    cookies = {COOKIE: console.api_token(console.employee)}
+    for key in ("overview", "exports", "settings"):
+        r = httpx.get(f"{console.url}/console/{key}", cookies=cookies)
+        assert r.status_code == 404, key
+        assert 'data-error-code="not_found"' in r.text
+    r = httpx.get(f"{console.url}/console/no-such-page", cookies=cookies)
+    assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_logout_ends_the_session(
+    console: Console,
+) -> None:
+    userid = console.other_employee
+    page = console.page_as(userid)
+    page.goto(f"{console.url}/console/me")
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == COOKIE)
+    # A forged form post (no token) is refused and the session stays.
+    r = httpx.post(f"{console.url}/console/logout", cookies={COOKIE: token})
+    assert r.status_code == 403 and 'data-error-code="csrf.invalid"' in r.text
+    r = httpx.post(
+        f"{console.url}/console/logout", cookies={COOKIE: token}, data={"csrf_token": "0" * 64}
+    )
+    assert r.status_code == 403
+    assert (
+        httpx.get(f"{console.url}/api/me", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 200
+    )
+    # The page's own logout button carries the token.
+    page.click("[data-testid=logout]")
+    page.wait_for_url("**/console/login**")
+    assert not [c for c in page.context.cookies() if c["name"] == COOKIE]
+    r = httpx.get(f"{console.url}/api/me", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 401
+    page.goto(f"{console.url}/console/me")
+    assert "/console/login" in page.url
+    page.context.close()

@@ -69,3 +69,34 @@ def test_a_post_without_the_csrf_token_is_refused_and_logout_ends_the_session(
     page.goto(f"{console.url}/console/me")
     assert "/console/login" in page.url
     page.context.close()
+
+
+def test_a_console_export_is_the_apis_export_audited_as_console(console: Console) -> None:
+    """The console's export form writes what ``POST /api/exports`` writes for the same person
+    and filters, and the audit records it with ``client=console``."""
+    admin = console.main_admin
+    token = console.api_token(admin)
+    page = console.page_as(admin)
+    page.goto(f"{console.url}/console/me")
+    csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
+    form = {"csrf_token": csrf, "format": "csv", "dept_id": "1", "recursive": "true"}
+    r = httpx.post(f"{console.url}/console/export/users", cookies={COOKIE: token}, data=form)
+    assert r.status_code == 200, r.text
+    api = httpx.post(
+        f"{console.url}/api/exports",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"kind": "users", "format": "csv", "filters": {"dept_id": 1, "recursive": True}},
+    )
+    assert api.status_code == 200
+    assert r.content == api.content and int(r.headers["X-Export-Rows"]) > 0
+    listed = console.api(admin, "/api/exports/audit", limit=2)
+    audit = listed["items"]
+    assert [a["client"] for a in audit] == ["web", "console"]
+    assert audit[1]["id"] == int(r.headers["X-Export-Audit-Id"])
+    # Without the token: refused, nothing audited.
+    r = httpx.post(
+        f"{console.url}/console/export/users", cookies={COOKIE: token}, data={"format": "csv"}
+    )
+    assert r.status_code == 403
+    assert console.api(admin, "/api/exports/audit", limit=1)["total"] == listed["total"]
+    page.context.close()

@@ -19,7 +19,8 @@ from dingsync.export import file_digest
 from dingsync.store import repo_audit
 from dingsync.store.schema import to_ms
 from dingsync.web import rules
-from dingsync.web.deps import AdminCaller, Ctx, CurrentCaller
+from dingsync.web.context import WebContext
+from dingsync.web.deps import AdminCaller, Caller, Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.export_kinds import KINDS, ExportKind
 from dingsync.web.login import describe
@@ -104,21 +105,39 @@ def kinds(caller: CurrentCaller) -> dict[str, Any]:
 def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileResponse:
     """Write the export for what the caller may export, append the audit row, stream the file.
     Headers: ``X-Export-Audit-Id``, ``X-Export-Rows``, ``X-Export-SHA256``."""
-    kind = KINDS.get(body.kind)
+    return export_file(ctx, caller, body.kind, body.filters, body.format, client="web")
+
+
+def export_file(
+    ctx: WebContext,
+    caller: Caller,
+    kind_name: str,
+    raw_filters: dict[str, Any],
+    fmt: Literal["xlsx", "csv"],
+    *,
+    client: str,
+) -> FileResponse:
+    """The audited export of ``POST /api/exports`` (also the console's): ``kind_name``'s
+    writer over the caller's export scope with ``raw_filters`` (checked strictly), the audit
+    row (``client``: ``web`` or ``console``), and the file as a streamed response.
+
+    Raises ``export.kind_unknown``, ``export.forbidden``, ``request.invalid``.
+    """
+    kind = KINDS.get(kind_name)
     if kind is None:
         raise WebError(
-            "export.kind_unknown", f"unknown export kind {body.kind!r}; known: {', '.join(KINDS)}"
+            "export.kind_unknown", f"unknown export kind {kind_name!r}; known: {', '.join(KINDS)}"
         )
     scope = rules.scope(caller.viewer, kind.data, "export")
     if scope.nothing:
         raise WebError("export.forbidden")
-    filters = _filters(kind, body.filters)
-    fd, path = tempfile.mkstemp(prefix="dingsync-export-", suffix=f".{body.format}")
+    filters = _filters(kind, raw_filters)
+    fd, path = tempfile.mkstemp(prefix="dingsync-export-", suffix=f".{fmt}")
     os.close(fd)
     try:
         with ctx.engine.connect() as conn:
             try:
-                rows = kind.write(ctx, conn, scope, filters, body.format, path)
+                rows = kind.write(ctx, conn, scope, filters, fmt, path)
             except (TypeError, ValueError, OverflowError) as exc:
                 raise WebError("request.invalid", f"invalid filters: {exc}") from exc
         sha, size = file_digest(path)
@@ -130,7 +149,7 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
                     "userid": caller.userid,
                     "created_at": ctx.now(),
                     "kind": kind.name,
-                    "format": body.format,
+                    "format": fmt,
                     "filters": {
                         "requested": filters.model_dump(mode="json", exclude_unset=True),
                         "applied": filters.resolved(ctx).model_dump(mode="json", exclude_none=True),
@@ -139,7 +158,7 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
                     "row_count": rows,
                     "sha256": sha,
                     "byte_size": size,
-                    "client": "web",
+                    "client": client,
                 },
             )
     except BaseException:
@@ -148,8 +167,8 @@ def create_export(body: ExportRequest, ctx: Ctx, caller: CurrentCaller) -> FileR
     stamp = ctx.local_now().strftime("%Y%m%d-%H%M%S")
     return FileResponse(
         path,
-        media_type=_MEDIA[body.format],
-        filename=f"{kind.name}-{stamp}.{body.format}",
+        media_type=_MEDIA[fmt],
+        filename=f"{kind.name}-{stamp}.{fmt}",
         headers={
             "X-Export-Audit-Id": str(audit_id),
             "X-Export-Rows": str(rows),

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import mysql
 
 from dingsync.store import db, schema
 from dingsync.store.schema import UTCDateTime
@@ -23,7 +24,22 @@ def _diffs(engine: sa.Engine, metadata: sa.MetaData) -> list[Any]:
         ctx = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": True}
         )
-        return list(compare_metadata(ctx, metadata))
+        diffs = list(compare_metadata(ctx, metadata))
+    return [d for d in diffs if not _same_boolean_default(d)]
+
+
+def _same_boolean_default(diff: Any) -> bool:
+    """MySQL/MariaDB have no boolean: ``server_default=sa.false()`` is stored as ``'0'`` in a
+    ``TINYINT(1)``, which Alembic's comparison reports as a changed default although it is the
+    same one."""
+    if not (isinstance(diff, list) and len(diff) == 1 and diff[0][0] == "modify_default"):
+        return False
+    _, _, _, _, info, stored, wanted = diff[0]
+    existing = str(getattr(stored, "arg", stored)).strip("'")
+    same = {"0": sa.sql.elements.False_, "1": sa.sql.elements.True_}
+    return isinstance(info["existing_type"], sa.Boolean | mysql.TINYINT) and isinstance(
+        getattr(wanted, "arg", None), same.get(existing, ())
+    )
 
 
 def _tables(engine: sa.Engine) -> set[str]:

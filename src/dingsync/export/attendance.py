@@ -389,10 +389,10 @@ def daily_records(summary: MonthlySummary) -> list[list[Any]]:
 def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
     """Write the 考勤报表-shaped workbook: 月度汇总 (one row per person), 每日统计 (one row
     per person per day) and 核对差异 (the cross-check). Returns the path."""
-    import xlsxwriter
+    from dingsync.export import xlsx
 
     out = Path(path)
-    wb = xlsxwriter.Workbook(str(out))
+    wb = xlsx.Workbook(str(out))
     title = wb.add_format({"bold": True, "font_size": 14})
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     note = wb.add_format({"italic": True, "font_color": "#666666"})

@@ -333,3 +333,46 @@ def test_0010_resolves_stored_unionid_duplicates_and_makes_the_index_unique(db_u
         assert back["old"] == "U" and back["new"] == "U"
     finally:
         engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------
+# 0014: people who already left get the departments of their last directory payload
+# --------------------------------------------------------------------------------------------
+def test_0014_gives_earlier_leavers_their_former_departments(db_url: str) -> None:
+    engine = db.create_engine_for(db_url)
+    users = sa.table(
+        "users",
+        sa.column("corp_id"),
+        sa.column("userid"),
+        sa.column("status"),
+        sa.column("synced_at", UTCDateTime()),
+        sa.column("raw", schema.json_type()),
+    )
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    try:
+        db.migrate(engine, "0013")
+        with engine.begin() as conn:
+            conn.execute(sa.insert(schema.corps), [{"corp_id": "c1"}])
+            conn.execute(
+                sa.insert(users).values(synced_at=now),
+                [
+                    {"corp_id": "c1", "userid": "gone", "status": "left",
+                     "raw": {"dept_id_list": [2, 3]}},
+                    {"corp_id": "c1", "userid": "here", "status": "active",
+                     "raw": {"dept_id_list": [2]}},
+                    {"corp_id": "c1", "userid": "odd", "status": "inactive", "raw": None},
+                ],
+            )  # fmt: skip
+        db.migrate(engine)
+        with engine.connect() as conn:
+            got = sorted(
+                conn.execute(
+                    sa.select(
+                        schema.former_memberships.c.userid, schema.former_memberships.c.dept_id
+                    )
+                ).all()
+            )
+        assert got == [("gone", 2), ("gone", 3)]
+        assert _diffs(engine, schema.metadata) == []
+    finally:
+        engine.dispose()

@@ -253,6 +253,22 @@ user_departments = Table(
     Index("ix_user_departments_corp_id_dept_id", "corp_id", "dept_id"),
 )
 
+former_memberships = Table(
+    "former_memberships",
+    metadata,
+    _corp_id(),
+    _id("userid", primary_key=True),
+    Column("dept_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("dept_order", BigInteger, comment="the user's order inside this department"),
+    Column("is_leader", Boolean, nullable=False, default=False),
+    _ts("removed_at", nullable=False, default=utcnow),
+    ForeignKeyConstraint(
+        ["corp_id", "userid"], ["users.corp_id", "users.userid"], ondelete="CASCADE"
+    ),
+    Index("ix_former_memberships_corp_id_dept_id", "corp_id", "dept_id"),
+    comment="Memberships taken out of user_departments: a leaver's count in department views",
+)
+
 admins = Table(
     "admins",
     metadata,
@@ -366,6 +382,7 @@ __all__ = [
     "admins",
     "corps",
     "departments",
+    "former_memberships",
     "from_ms",
     "json_type",
     "leavers",

@@ -13,6 +13,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy.dialects import mysql
 
 from dingsync.store import db, schema
 from dingsync.store.schema import UTCDateTime
@@ -23,7 +24,22 @@ def _diffs(engine: sa.Engine, metadata: sa.MetaData) -> list[Any]:
         ctx = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": True}
         )
-        return list(compare_metadata(ctx, metadata))
+        diffs = list(compare_metadata(ctx, metadata))
+    return [d for d in diffs if not _same_boolean_default(d)]
+
+
+def _same_boolean_default(diff: Any) -> bool:
+    """MySQL/MariaDB have no boolean: ``server_default=sa.false()`` is stored as ``'0'`` in a
+    ``TINYINT(1)``, which Alembic's comparison reports as a changed default although it is the
+    same one."""
+    if not (isinstance(diff, list) and len(diff) == 1 and diff[0][0] == "modify_default"):
+        return False
+    _, _, _, _, info, stored, wanted = diff[0]
+    existing = str(getattr(stored, "arg", stored)).strip("'")
+    same = {"0": sa.sql.elements.False_, "1": sa.sql.elements.True_}
+    return isinstance(info["existing_type"], sa.Boolean | mysql.TINYINT) and isinstance(
+        getattr(wanted, "arg", None), same.get(existing, ())
+    )
 
 
 def _tables(engine: sa.Engine) -> set[str]:
@@ -315,5 +331,48 @@ def test_0010_resolves_stored_unionid_duplicates_and_makes_the_index_unique(db_u
         with engine.connect() as conn:
             back = dict(conn.execute(sa.select(users.c.userid, users.c.unionid)).all())
         assert back["old"] == "U" and back["new"] == "U"
+    finally:
+        engine.dispose()
+
+
+# --------------------------------------------------------------------------------------------
+# 0014: people who already left get the departments of their last directory payload
+# --------------------------------------------------------------------------------------------
+def test_0014_gives_earlier_leavers_their_former_departments(db_url: str) -> None:
+    engine = db.create_engine_for(db_url)
+    users = sa.table(
+        "users",
+        sa.column("corp_id"),
+        sa.column("userid"),
+        sa.column("status"),
+        sa.column("synced_at", UTCDateTime()),
+        sa.column("raw", schema.json_type()),
+    )
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    try:
+        db.migrate(engine, "0013")
+        with engine.begin() as conn:
+            conn.execute(sa.insert(schema.corps), [{"corp_id": "c1"}])
+            conn.execute(
+                sa.insert(users).values(synced_at=now),
+                [
+                    {"corp_id": "c1", "userid": "gone", "status": "left",
+                     "raw": {"dept_id_list": [2, 3]}},
+                    {"corp_id": "c1", "userid": "here", "status": "active",
+                     "raw": {"dept_id_list": [2]}},
+                    {"corp_id": "c1", "userid": "odd", "status": "inactive", "raw": None},
+                ],
+            )  # fmt: skip
+        db.migrate(engine)
+        with engine.connect() as conn:
+            got = sorted(
+                conn.execute(
+                    sa.select(
+                        schema.former_memberships.c.userid, schema.former_memberships.c.dept_id
+                    )
+                ).all()
+            )
+        assert got == [("gone", 2), ("gone", 3)]
+        assert _diffs(engine, schema.metadata) == []
     finally:
         engine.dispose()

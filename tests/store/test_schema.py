@@ -27,6 +27,7 @@ EXPECTED_COLUMNS = {
     "boss senior real_authed exclusive_account extension status left_at leave_reason "
     "last_seen_run_id synced_at local_disabled raw",
     "user_departments": "corp_id userid dept_id dept_order is_leader synced_at",
+    "former_memberships": "corp_id userid dept_id dept_order is_leader removed_at",
     "admins": "corp_id userid sys_level synced_at raw",
     "admin_scopes": "corp_id userid dept_id",
     "leavers": "corp_id userid name state_code mobile leave_time leave_reason last_work_day "

@@ -70,23 +70,6 @@ TokenEndpoint = Literal["v1.0", "gettoken"]
 JsapiTicketEndpoint = Literal["v1.0", "legacy"]
 
 
-#: What a NUL character (U+0000) in a DingTalk answer becomes: U+2400 SYMBOL FOR NULL.
-#: PostgreSQL's text and JSONB refuse U+0000 (one NUL in a remark stopped every later sync); the
-#: symbol is stored on every backend alike, shows in exports (xlsx refuses control characters)
-#: and keeps the text's length.
-NUL_STAND_IN = "\u2400"
-_JSON_NUL = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
-
-
-def without_nul(raw: bytes) -> bytes:
-    """``raw`` JSON with every escaped NUL (``\\u0000``; JSON has no other way to carry one)
-    replaced by :data:`NUL_STAND_IN`'s escape; an escaped backslash before ``u0000`` is
-    text, not a NUL, and stays. Returns ``raw`` itself when it holds none (the usual case)."""
-    if b"\\u0000" not in raw:
-        return raw
-    return _JSON_NUL.sub(rb"\1\\u2400", raw)
-
-
 class DingTalkClient:
     """Async client for one DingTalk app credential (AppKey/AppSecret), both API hosts.
 
@@ -460,7 +443,7 @@ class DingTalkClient:
             body = {}
         else:
             try:
-                body = jsonlib.loads(without_nul(raw))
+                body = jsonlib.loads(raw)  # a NUL stays: the store escapes it (store/nul.py)
             except ValueError:
                 body = None  # not JSON: an HTML ban page or a gateway error
         return response.status_code, body, response.headers

@@ -417,9 +417,9 @@ def export_approvals(
             _log_extra(template, extra_headers)
             return ExportResult([path, details_path], n, nd, headers, dheaders, extra_headers)
 
-        import xlsxwriter
+        from dingsync.export import xlsx
 
-        book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
+        book = xlsx.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
         try:
             formats = (
                 book.add_format({"bold": True}),

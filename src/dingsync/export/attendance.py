@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dingsync.store import repo_attendance, repo_contacts
-from dingsync.store.schema import departments, user_departments, users
+from dingsync.store.schema import departments, former_memberships, user_departments, users
 from dingsync.timeutil import SHANGHAI
 
 #: Work dates and punch times are shown in the company's zone, as DingTalk's report does.
@@ -171,6 +171,15 @@ def _people(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
         )
     ):
         if m.userid in people:
+            people[m.userid]["depts"].append(int(m.dept_id))
+    # People who left: the departments they left from (their attendance stays in them).
+    fm = former_memberships
+    for m in conn.execute(
+        select(fm.c.userid, fm.c.dept_id)
+        .join(users, (users.c.corp_id == fm.c.corp_id) & (users.c.userid == fm.c.userid))
+        .where(fm.c.corp_id == corp_id, users.c.status != "active")
+    ):
+        if m.userid in people and int(m.dept_id) not in people[m.userid]["depts"]:
             people[m.userid]["depts"].append(int(m.dept_id))
     for p in people.values():
         p["dept_names"] = ",".join(names.get(d, str(d)) for d in sorted(p["depts"]))
@@ -389,10 +398,10 @@ def daily_records(summary: MonthlySummary) -> list[list[Any]]:
 def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
     """Write the 考勤报表-shaped workbook: 月度汇总 (one row per person), 每日统计 (one row
     per person per day) and 核对差异 (the cross-check). Returns the path."""
-    import xlsxwriter
+    from dingsync.export import xlsx
 
     out = Path(path)
-    wb = xlsxwriter.Workbook(str(out))
+    wb = xlsx.Workbook(str(out))
     title = wb.add_format({"bold": True, "font_size": 14})
     head = wb.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1, "text_wrap": True})
     note = wb.add_format({"italic": True, "font_color": "#666666"})

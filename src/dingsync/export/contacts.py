@@ -10,9 +10,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-import xlsxwriter
 from sqlalchemy import Connection, select
 
+from dingsync.export import xlsx
 from dingsync.store.schema import departments, user_departments, users
 
 FORMATS = ("xlsx", "csv")
@@ -39,7 +39,7 @@ def write_table(
                 writer.writerow(["" if v is None else v for v in row])
                 count += 1
         return count
-    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    workbook = xlsx.Workbook(str(path), {"constant_memory": True})
     try:
         ws = workbook.add_worksheet(sheet[:31])
         bold = workbook.add_format({"bold": True})

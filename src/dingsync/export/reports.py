@@ -34,10 +34,9 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-import xlsxwriter
 from sqlalchemy import Connection, and_, or_, select
 
-from dingsync.export import local
+from dingsync.export import local, xlsx
 from dingsync.store import repo_attendance, repo_contacts, repo_reports, visibility
 from dingsync.store.schema import departments, user_departments, users
 from dingsync.store.schema_reports import reports
@@ -262,7 +261,7 @@ def _write_xlsx(
     *,
     value_range: tuple[int, int] = (0, 0),
 ) -> int:
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    wb = xlsx.Workbook(str(path), {"constant_memory": True})
     try:
         return _sheet(wb, sheet, headers, rows, value_range=value_range)
     finally:
@@ -270,7 +269,7 @@ def _write_xlsx(
 
 
 def _sheet(
-    wb: xlsxwriter.Workbook,
+    wb: xlsx.Workbook,
     name: str,
     headers: list[str],
     rows: Iterator[list[Any]],
@@ -545,7 +544,7 @@ def write_compliance(result: Compliance, path: str | Path, fmt: Format) -> int:
         return _write_csv(path, detail_headers, details())
     if fmt != "xlsx":
         raise ValueError(f"format must be xlsx or csv, not {fmt!r}")
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    wb = xlsx.Workbook(str(path), {"constant_memory": True})
     try:
         n = _sheet(wb, "明细", detail_headers, details())
         _sheet(

@@ -51,6 +51,7 @@ from dingsync.store.schema import (
     admins,
     corps,
     departments,
+    former_memberships,
     leavers,
     sync_checkpoints,
     sync_runs,
@@ -330,6 +331,24 @@ def release_unionids(
     return conflicts
 
 
+def keep_former_memberships(conn: Connection, corp_id: str, *where: Any) -> int:
+    """Copy the ``user_departments`` rows of ``corp_id`` matching ``where`` (about to be deleted)
+    into ``former_memberships``, stamped ``removed_at`` now. A person who is not active counts
+    in their former departments (:func:`dingsync.store.visibility.members_in`), so a leaver's
+    attendance, reports and approvals stay in the views picked by department. Call it before
+    every delete of memberships. Returns the number of rows kept."""
+    ud = user_departments
+    rows = [
+        {**dict(r), "corp_id": corp_id, "removed_at": utcnow()}
+        for r in conn.execute(
+            select(ud.c.userid, ud.c.dept_id, ud.c.dept_order, ud.c.is_leader).where(
+                ud.c.corp_id == corp_id, *where
+            )
+        ).mappings()
+    ]
+    return upsert(conn, former_memberships, rows, ["corp_id", "userid", "dept_id"])
+
+
 def replace_department_members(
     conn: Connection, corp_id: str, dept_id: int, rows: Iterable[Row]
 ) -> int:
@@ -337,8 +356,9 @@ def replace_department_members(
 
     ``rows``: ``user_departments`` dicts (``userid``, ``dept_order``, ``is_leader``, optional
     ``synced_at``); ``corp_id``/``dept_id`` are filled in. The users must exist (foreign key).
-    Memberships of this department not in ``rows`` are deleted; other departments' are not
-    touched. Returns the number of memberships removed.
+    Memberships of this department not in ``rows`` are deleted (and kept in
+    ``former_memberships``); other departments' are not touched. Returns the number of
+    memberships removed.
     """
     prepared = _for_corp(corp_id, rows, dept_id=dept_id)
     upsert(conn, user_departments, prepared, ["corp_id", "userid", "dept_id"])
@@ -351,6 +371,12 @@ def replace_department_members(
     stale = sorted(set(existing) - keep)
     removed = 0
     for chunk in _in_chunks(conn, stale):
+        keep_former_memberships(
+            conn,
+            corp_id,
+            user_departments.c.dept_id == dept_id,
+            user_departments.c.userid.in_(chunk),
+        )
         removed += conn.execute(
             delete(user_departments).where(
                 user_departments.c.corp_id == corp_id,
@@ -528,8 +554,10 @@ def mark_unseen(conn: Connection, corp_id: str, run_id: int) -> dict[str, int]:
     """After a complete directory walk by ``run_id``: what it did not see is gone from DingTalk.
 
     Active departments whose ``last_seen_run_id`` is not ``run_id`` become ``'removed'`` and
-    their membership rows are deleted; active users not seen become ``'inactive'`` (users marked
-    ``'left'`` stay so). Department and user rows are never deleted. Only call it when the run
+    their membership rows are deleted (kept in ``former_memberships``, see
+    :func:`keep_former_memberships`); active users not seen become ``'inactive'`` (users marked
+    ``'left'`` stay so); the former memberships of people still active are dropped (they
+    moved). Department and user rows are never deleted. Only call it when the run
     walked the whole tree. Returns ``{"departments": n, "users": n, "memberships": n}`` (rows
     changed).
     """
@@ -552,11 +580,20 @@ def mark_unseen(conn: Connection, corp_id: str, run_id: int) -> dict[str, int]:
         .where(departments.c.corp_id == corp_id, departments.c.status == "removed")
         .scalar_subquery()
     )
+    keep_former_memberships(conn, corp_id, user_departments.c.dept_id.in_(removed_ids))
     memberships = conn.execute(
         delete(user_departments).where(
             user_departments.c.corp_id == corp_id, user_departments.c.dept_id.in_(removed_ids)
         )
     ).rowcount
+    # People still employed moved: only a leaver's former departments count (a mover who
+    # leaves later counts in the departments they left from, not in every one they were in).
+    active = select(users.c.userid).where(users.c.corp_id == corp_id, users.c.status == "active")
+    conn.execute(
+        delete(former_memberships).where(
+            former_memberships.c.corp_id == corp_id, former_memberships.c.userid.in_(active)
+        )
+    )
     return {"departments": removed, "users": inactive, "memberships": memberships}
 
 

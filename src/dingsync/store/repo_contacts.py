@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, or_, select
 
-from dingsync.store.repo import upsert
+from dingsync.store.repo import keep_former_memberships, upsert
 from dingsync.store.schema import admin_scopes, admins, corps, departments, user_departments, users
 
 
@@ -50,12 +50,11 @@ def replace_user_memberships(
     prepared = [{**dict(r), "corp_id": corp_id, "userid": userid} for r in rows]
     upsert(conn, user_departments, prepared, ["corp_id", "userid", "dept_id"])
     keep = [int(r["dept_id"]) for r in prepared]
-    stmt = delete(user_departments).where(
-        user_departments.c.corp_id == corp_id, user_departments.c.userid == userid
-    )
+    gone = [user_departments.c.userid == userid]
     if keep:
-        stmt = stmt.where(user_departments.c.dept_id.not_in(keep))
-    conn.execute(stmt)
+        gone.append(user_departments.c.dept_id.not_in(keep))
+    keep_former_memberships(conn, corp_id, *gone)
+    conn.execute(delete(user_departments).where(user_departments.c.corp_id == corp_id, *gone))
 
 
 def department_tree(conn: Connection, corp_id: str) -> dict[int, dict[str, Any]]:

@@ -212,11 +212,11 @@ def replace_user_memberships(
     ]
     repo.upsert(conn, user_departments, prepared, ["corp_id", "userid", "dept_id"])
     keep = [int(r["dept_id"]) for r in prepared]
-    stmt = delete(user_departments).where(
-        user_departments.c.corp_id == corp_id, user_departments.c.userid == userid
-    )
+    gone = [user_departments.c.userid == userid]
     if keep:
-        stmt = stmt.where(user_departments.c.dept_id.not_in(keep))
+        gone.append(user_departments.c.dept_id.not_in(keep))
+    repo.keep_former_memberships(conn, corp_id, *gone)
+    stmt = delete(user_departments).where(user_departments.c.corp_id == corp_id, *gone)
     return int(conn.execute(stmt).rowcount or 0)
 
 
@@ -229,6 +229,7 @@ def mark_user_left(conn: Connection, corp_id: str, userid: str, left_at: datetim
         .where(users.c.corp_id == corp_id, users.c.userid == userid)
         .values(status="left", left_at=left_at, synced_at=utcnow())
     ).rowcount
+    repo.keep_former_memberships(conn, corp_id, user_departments.c.userid == userid)
     conn.execute(
         delete(user_departments).where(
             user_departments.c.corp_id == corp_id, user_departments.c.userid == userid
@@ -271,6 +272,7 @@ def mark_department_removed(conn: Connection, corp_id: str, dept_id: int) -> boo
         .where(departments.c.corp_id == corp_id, departments.c.dept_id == dept_id)
         .values(status="removed", synced_at=utcnow())
     ).rowcount
+    repo.keep_former_memberships(conn, corp_id, user_departments.c.dept_id == dept_id)
     conn.execute(
         delete(user_departments).where(
             user_departments.c.corp_id == corp_id, user_departments.c.dept_id == dept_id

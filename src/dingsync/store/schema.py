@@ -8,6 +8,11 @@ Times: DingTalk sends epoch milliseconds (:func:`from_ms` / :func:`to_ms` conver
 timestamp column is :class:`UTCDateTime`, which stores UTC and always returns timezone-aware UTC
 datetimes, on SQLite and MySQL too. Naive datetimes are refused rather than guessed at.
 
+Text: every string column is :class:`~dingsync.store.nul.NulSafeString` or ``NulSafeText`` and
+every JSON column :class:`~dingsync.store.nul.NulSafeJSON`, so a NUL character DingTalk sends is
+stored on every backend (PostgreSQL refuses U+0000) and read back exactly; ordinary text is
+stored unchanged (:mod:`dingsync.store.nul`).
+
 The Alembic migrations in ``migrations/versions`` are written by hand to match this module; a
 test compares the migrated database with :data:`metadata`.
 """
@@ -18,7 +23,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -30,15 +34,14 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    String,
     Table,
-    Text,
     false,
 )
-from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 import dingsync.timeutil as timeutil
+from dingsync.store.nul import NulSafeJSON, NulSafeString, NulSafeText
 
 #: Deterministic constraint and index names on every backend (migrations refer to them).
 NAMING_CONVENTION: dict[str, str] = {
@@ -98,8 +101,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def json_type() -> TypeEngine[Any]:
-    """JSON (JSONB on PostgreSQL); Python ``None`` is stored as SQL NULL, not JSON ``null``."""
-    return JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True), "postgresql")
+    """JSON (JSONB on PostgreSQL); Python ``None`` is stored as SQL NULL, not JSON ``null``;
+    strings holding NUL are escaped (:class:`dingsync.store.nul.NulSafeJSON`)."""
+    return NulSafeJSON()
 
 
 def utcnow() -> datetime:
@@ -125,7 +129,7 @@ def to_ms(dt: datetime | None) -> int | None:
 
 def _id(name: str, **kw: Any) -> Column[Any]:
     """A string id column (corp ids, userids, unionids): 64 chars covers DingTalk's ids."""
-    return Column(name, String(64), **kw)
+    return Column(name, NulSafeString(64), **kw)
 
 
 def _corp_id() -> Column[Any]:
@@ -152,9 +156,9 @@ corps = Table(
     "corps",
     metadata,
     _id("corp_id", primary_key=True),
-    Column("name", String(255)),
+    Column("name", NulSafeString(255)),
     _id("agent_id"),
-    Column("app_key", String(128)),
+    Column("app_key", NulSafeString(128)),
     _ts("created_at", nullable=False, default=utcnow),
     _ts("updated_at", nullable=False, default=utcnow),
     _raw(),
@@ -167,16 +171,16 @@ departments = Table(
     _corp_id(),
     Column("dept_id", BigInteger, primary_key=True, autoincrement=False),
     Column("parent_id", BigInteger, comment="NULL for the root department (dept_id 1)"),
-    Column("name", String(255)),
+    Column("name", NulSafeString(255)),
     Column("dept_order", BigInteger, comment="DingTalk's `order` among siblings"),
-    Column("source_identifier", String(255)),
+    Column("source_identifier", NulSafeString(255)),
     Column("create_dept_group", Boolean),
     Column("auto_add_user", Boolean),
     Column("hide_dept", Boolean),
     Column("outer_dept", Boolean),
     _id("org_dept_owner", comment="userid of the department group owner (not its head)"),
     Column("dept_manager_userid_list", json_type(), comment="userids of the department heads"),
-    Column("status", String(16), nullable=False, default="active"),
+    Column("status", NulSafeString(16), nullable=False, default="active"),
     Column("last_seen_run_id", Integer),
     _ts("synced_at", nullable=False, default=utcnow),
     _raw(),
@@ -194,18 +198,18 @@ users = Table(
         "unionid_conflict",
         comment="the unionid this row held until a newer row of another userid arrived with it",
     ),
-    Column("name", String(255)),
-    Column("avatar", Text),
-    Column("state_code", String(16)),
-    Column("mobile", String(32)),
+    Column("name", NulSafeString(255)),
+    Column("avatar", NulSafeText),
+    Column("state_code", NulSafeString(16)),
+    Column("mobile", NulSafeString(32)),
     Column("hide_mobile", Boolean),
-    Column("telephone", String(64)),
-    Column("job_number", String(64)),
-    Column("title", String(255)),
-    Column("email", String(255)),
-    Column("org_email", String(255)),
-    Column("work_place", String(255)),
-    Column("remark", Text),
+    Column("telephone", NulSafeString(64)),
+    Column("job_number", NulSafeString(64)),
+    Column("title", NulSafeString(255)),
+    Column("email", NulSafeString(255)),
+    Column("org_email", NulSafeString(255)),
+    Column("work_place", NulSafeString(255)),
+    Column("remark", NulSafeText),
     _id("manager_userid"),
     _ts("hired_date"),
     Column("active", Boolean),
@@ -214,10 +218,10 @@ users = Table(
     Column("senior", Boolean),
     Column("real_authed", Boolean),
     Column("exclusive_account", Boolean),
-    Column("extension", Text, comment="DingTalk's extension attributes, JSON text as sent"),
-    Column("status", String(16), nullable=False, default="active"),
+    Column("extension", NulSafeText, comment="DingTalk's extension attributes, JSON text as sent"),
+    Column("status", NulSafeString(16), nullable=False, default="active"),
     _ts("left_at"),
-    Column("leave_reason", String(64)),
+    Column("leave_reason", NulSafeString(64)),
     Column("last_seen_run_id", Integer),
     _ts("synced_at", nullable=False, default=utcnow),
     Column(
@@ -249,6 +253,22 @@ user_departments = Table(
     Index("ix_user_departments_corp_id_dept_id", "corp_id", "dept_id"),
 )
 
+former_memberships = Table(
+    "former_memberships",
+    metadata,
+    _corp_id(),
+    _id("userid", primary_key=True),
+    Column("dept_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("dept_order", BigInteger, comment="the user's order inside this department"),
+    Column("is_leader", Boolean, nullable=False, default=False),
+    _ts("removed_at", nullable=False, default=utcnow),
+    ForeignKeyConstraint(
+        ["corp_id", "userid"], ["users.corp_id", "users.userid"], ondelete="CASCADE"
+    ),
+    Index("ix_former_memberships_corp_id_dept_id", "corp_id", "dept_id"),
+    comment="Memberships taken out of user_departments: a leaver's count in department views",
+)
+
 admins = Table(
     "admins",
     metadata,
@@ -276,20 +296,20 @@ leavers = Table(
     metadata,
     _corp_id(),
     _id("userid", primary_key=True),
-    Column("name", String(255)),
-    Column("state_code", String(16)),
-    Column("mobile", String(32)),
+    Column("name", NulSafeString(255)),
+    Column("state_code", NulSafeString(16)),
+    Column("mobile", NulSafeString(32)),
     _ts("leave_time"),
-    Column("leave_reason", String(64), comment="oapi | cancel | leave | unknown | delete"),
+    Column("leave_reason", NulSafeString(64), comment="oapi | cancel | leave | unknown | delete"),
     _ts("last_work_day"),
     Column("main_dept_id", BigInteger),
-    Column("main_dept_name", String(255)),
+    Column("main_dept_name", NulSafeString(255)),
     Column("dept_list", json_type()),
     Column("status", Integer, comment="1 leaving, 2 left, 3 not leaving, 4 in approval, 5 void"),
     Column("pre_status", Integer, comment="1 pending onboarding, 2 probation, 3 regular"),
     _id("handover_userid"),
     Column("reason_type", Integer),
-    Column("reason_memo", Text),
+    Column("reason_memo", NulSafeText),
     _ts("synced_at", nullable=False, default=utcnow),
     _raw(),
     comment="Departure records (empLeaveRecords and 智能人事 dimission details).",
@@ -303,15 +323,15 @@ sync_runs = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     _id("corp_id", nullable=False),
-    Column("kind", String(32), nullable=False, comment="full | incremental"),
+    Column("kind", NulSafeString(32), nullable=False, comment="full | incremental"),
     Column("entities", json_type(), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", NulSafeString(16), nullable=False),
     _ts("started_at", nullable=False, default=utcnow),
     _ts("finished_at"),
     Column("wall_ms", BigInteger),
     Column("counts", json_type()),
     Column("api_calls", json_type(), comment="HTTP requests per DingTalk path"),
-    Column("error", Text),
+    Column("error", NulSafeText),
     CheckConstraint(_in("status", SYNC_RUN_STATUSES), name="status"),
     Index("ix_sync_runs_corp_id_id", "corp_id", "id"),
 )
@@ -320,8 +340,8 @@ sync_checkpoints = Table(
     "sync_checkpoints",
     metadata,
     Column("run_id", Integer, primary_key=True, autoincrement=False),
-    Column("entity", String(64), primary_key=True),
-    Column("key", String(255), primary_key=True),
+    Column("entity", NulSafeString(64), primary_key=True),
+    Column("key", NulSafeString(255), primary_key=True),
     Column("state", json_type()),
     _ts("updated_at", nullable=False, default=utcnow),
     ForeignKeyConstraint(["run_id"], ["sync_runs.id"], ondelete="CASCADE"),
@@ -331,7 +351,7 @@ sync_watermarks = Table(
     "sync_watermarks",
     metadata,
     _corp_id(),
-    Column("entity", String(64), primary_key=True),
+    Column("entity", NulSafeString(64), primary_key=True),
     Column("value", json_type()),
     _ts("updated_at", nullable=False, default=utcnow),
 )
@@ -339,8 +359,8 @@ sync_watermarks = Table(
 token_cache = Table(
     "token_cache",
     metadata,
-    Column("cache_key", String(255), primary_key=True),
-    Column("token", Text, nullable=False),
+    Column("cache_key", NulSafeString(255), primary_key=True),
+    Column("token", NulSafeText, nullable=False),
     Column("expires_at", Double, nullable=False, comment="epoch seconds"),
     Column(
         "first_seen",
@@ -362,6 +382,7 @@ __all__ = [
     "admins",
     "corps",
     "departments",
+    "former_memberships",
     "from_ms",
     "json_type",
     "leavers",

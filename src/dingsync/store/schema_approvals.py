@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, ForeignKeyConstraint, Index, Integer, String, Table, Text
+from sqlalchemy import Column, ForeignKeyConstraint, Index, Integer, Table
 
+from dingsync.store.nul import NulSafeString, NulSafeText
 from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
 
 
 def _id(name: str, **kw: Any) -> Column[Any]:
-    return Column(name, String(64), **kw)
+    return Column(name, NulSafeString(64), **kw)
 
 
 def _ts(name: str, nullable: bool = True, **kw: Any) -> Column[Any]:
@@ -48,12 +49,12 @@ approval_templates = Table(
     metadata,
     _id("corp_id", primary_key=True),
     _id("process_code", primary_key=True),
-    Column("name", String(255)),
-    Column("icon_url", Text),
-    Column("url", Text),
-    Column("dir_name", String(255)),
-    Column("form_uuid", String(64)),
-    Column("schema_status", String(32)),
+    Column("name", NulSafeString(255)),
+    Column("icon_url", NulSafeText),
+    Column("url", NulSafeText),
+    Column("dir_name", NulSafeString(255)),
+    Column("form_uuid", NulSafeString(64)),
+    Column("schema_status", NulSafeString(32)),
     Column("fields", json_type()),
     _ts("gmt_modified"),
     _ts("synced_at", nullable=False, default=utcnow),
@@ -65,20 +66,20 @@ approval_instances = Table(
     metadata,
     *_instance_key(),
     _id("process_code", nullable=False),
-    Column("title", String(255)),
-    Column("business_id", String(64)),
+    Column("title", NulSafeString(255)),
+    Column("business_id", NulSafeString(64)),
     _id("originator_userid"),
     _id("originator_dept_id"),
-    Column("originator_dept_name", String(255)),
-    Column("status", String(32)),
-    Column("result", String(32)),
+    Column("originator_dept_name", NulSafeString(255)),
+    Column("status", NulSafeString(32)),
+    Column("result", NulSafeString(32)),
     _ts("create_time"),
     _ts("finish_time"),
-    Column("biz_action", String(32)),
+    Column("biz_action", NulSafeString(32)),
     _id("main_process_instance_id"),
     Column("attached_process_instance_ids", json_type()),
     Column("approver_userids", json_type()),
-    Column("source", String(16)),
+    Column("source", NulSafeString(16)),
     _ts("synced_at", nullable=False, default=utcnow),
     Column("raw", json_type()),
     Index("ix_approval_instances_code_create", "corp_id", "process_code", "create_time"),
@@ -90,11 +91,11 @@ approval_form_values = Table(
     metadata,
     *_instance_key(),
     Column("seq", Integer, primary_key=True, autoincrement=False),
-    Column("component_id", String(128)),
-    Column("name", String(255)),
-    Column("component_type", String(64)),
-    Column("value", Text),
-    Column("ext_value", Text),
+    Column("component_id", NulSafeString(128)),
+    Column("name", NulSafeString(255)),
+    Column("component_type", NulSafeString(64)),
+    Column("value", NulSafeText),
+    Column("ext_value", NulSafeText),
     Column("parsed", json_type()),
     _instance_fk("approval_form_values"),
 )
@@ -105,8 +106,8 @@ approval_detail_rows = Table(
     *_instance_key(),
     Column("field_seq", Integer, primary_key=True, autoincrement=False),
     Column("row_no", Integer, primary_key=True, autoincrement=False),
-    Column("component_id", String(128)),
-    Column("field_name", String(255)),
+    Column("component_id", NulSafeString(128)),
+    Column("field_name", NulSafeString(255)),
     Column("cells", json_type()),
     _instance_fk("approval_detail_rows"),
 )
@@ -118,12 +119,12 @@ approval_tasks = Table(
     Column("seq", Integer, primary_key=True, autoincrement=False),
     _id("taskid"),
     _id("userid"),
-    Column("task_status", String(32)),
-    Column("task_result", String(32)),
+    Column("task_status", NulSafeString(32)),
+    Column("task_result", NulSafeString(32)),
     _ts("create_time"),
     _ts("finish_time"),
-    Column("activity_id", String(128)),
-    Column("url", Text),
+    Column("activity_id", NulSafeString(128)),
+    Column("url", NulSafeText),
     _instance_fk("approval_tasks"),
 )
 
@@ -134,9 +135,9 @@ approval_operation_records = Table(
     Column("seq", Integer, primary_key=True, autoincrement=False),
     _id("userid"),
     _ts("date"),
-    Column("operation_type", String(64)),
-    Column("operation_result", String(32)),
-    Column("remark", Text),
+    Column("operation_type", NulSafeString(64)),
+    Column("operation_result", NulSafeString(32)),
+    Column("remark", NulSafeText),
     Column("attachments", json_type()),
     _instance_fk("approval_operation_records"),
 )

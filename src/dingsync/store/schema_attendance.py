@@ -20,18 +20,17 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
-    String,
     Table,
-    Text,
 )
 
+from dingsync.store.nul import NulSafeString, NulSafeText
 from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
 
 WORK_DATE = "work date: the calendar date in Asia/Shanghai (DingTalk's workDate)"
 
 
 def _id(name: str, **kw: object) -> Column[str]:
-    return Column(name, String(64), **kw)  # type: ignore[arg-type]
+    return Column(name, NulSafeString(64), **kw)  # type: ignore[arg-type]
 
 
 def _synced() -> Column[object]:
@@ -47,8 +46,8 @@ attendance_groups = Table(
     metadata,
     _id("corp_id", primary_key=True),
     Column("group_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("group_name", String(255)),
-    Column("type", String(16), comment="FIXED | TURN | NONE"),
+    Column("group_name", NulSafeString(255)),
+    Column("type", NulSafeString(16), comment="FIXED | TURN | NONE"),
     Column("is_default", Boolean),
     Column("member_count", Integer),
     Column("default_class_id", BigInteger),
@@ -84,7 +83,7 @@ attendance_schedules = Table(
     _id("corp_id", primary_key=True),
     _id("userid", primary_key=True),
     Column("work_date", Date(), primary_key=True, comment=WORK_DATE),
-    Column("check_type", String(16), primary_key=True),
+    Column("check_type", NulSafeString(16), primary_key=True),
     Column("schedule_id", BigInteger),
     Column("group_id", BigInteger),
     Column("shift_id", BigInteger, comment="class id; 0 on rest days"),
@@ -103,15 +102,15 @@ attendance_results = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=False),
     _id("userid", nullable=False),
     Column("work_date", Date(), nullable=False, comment=WORK_DATE),
-    Column("check_type", String(16)),
-    Column("time_result", String(32)),
-    Column("location_result", String(32)),
-    Column("source_type", String(32)),
+    Column("check_type", NulSafeString(16)),
+    Column("time_result", NulSafeString(32)),
+    Column("location_result", NulSafeString(32)),
+    Column("source_type", NulSafeString(32)),
     Column("group_id", BigInteger),
     Column("plan_id", BigInteger),
     Column("record_id", BigInteger),
     Column("approve_id", BigInteger),
-    Column("proc_inst_id", String(128)),
+    Column("proc_inst_id", NulSafeString(128)),
     Column("base_check_time", UTCDateTime()),
     Column("user_check_time", UTCDateTime()),
     _synced(),
@@ -129,13 +128,13 @@ attendance_records = Table(
     _id("userid", nullable=False),
     Column("user_check_time", UTCDateTime(), nullable=False),
     Column("work_date", Date(), comment=WORK_DATE),
-    Column("check_type", String(16)),
-    Column("time_result", String(32)),
-    Column("location_result", String(32)),
-    Column("source_type", String(32)),
-    Column("is_legal", String(1)),
-    Column("invalid_record_type", String(32)),
-    Column("invalid_record_msg", Text),
+    Column("check_type", NulSafeString(16)),
+    Column("time_result", NulSafeString(32)),
+    Column("location_result", NulSafeString(32)),
+    Column("source_type", NulSafeString(32)),
+    Column("is_legal", NulSafeString(1)),
+    Column("invalid_record_type", NulSafeString(32)),
+    Column("invalid_record_msg", NulSafeText),
     _synced(),
     _raw(),
     Index(
@@ -153,10 +152,10 @@ attendance_leaves = Table(
     _id("corp_id", primary_key=True),
     _id("userid", primary_key=True),
     Column("start_time", UTCDateTime(), primary_key=True),
-    Column("leave_code", String(128), primary_key=True),
+    Column("leave_code", NulSafeString(128), primary_key=True),
     Column("end_time", UTCDateTime(), nullable=False),
     Column("work_date", Date(), nullable=False, comment=WORK_DATE),
-    Column("duration_unit", String(16)),
+    Column("duration_unit", NulSafeString(16)),
     Column("duration_percent", Integer),
     Column("hours", Float),
     _synced(),
@@ -169,8 +168,8 @@ attendance_columns = Table(
     metadata,
     _id("corp_id", primary_key=True),
     Column("column_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("name", String(255)),
-    Column("alias", String(128)),
+    Column("name", NulSafeString(255)),
+    Column("alias", NulSafeString(128)),
     Column("type", Integer),
     Column("sub_type", Integer),
     Column("status", Integer),
@@ -186,7 +185,7 @@ attendance_column_values = Table(
     _id("userid", primary_key=True),
     Column("column_id", BigInteger, primary_key=True, autoincrement=False),
     Column("work_date", Date(), primary_key=True, comment=WORK_DATE),
-    Column("value", String(64)),
+    Column("value", NulSafeString(64)),
     _synced(),
     comment="Per-day report column values (getcolumnval).",
 )

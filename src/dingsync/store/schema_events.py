@@ -22,12 +22,11 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
-    String,
     Table,
-    Text,
     UniqueConstraint,
 )
 
+from dingsync.store.nul import NulSafeString, NulSafeText
 from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
 
 INBOX_STATUSES = ("pending", "processing", "processed", "failed", "skipped")
@@ -43,13 +42,17 @@ event_inbox = Table(
     "event_inbox",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("corp_id", String(64), nullable=False),
-    Column("event_id", String(128), nullable=False, comment="eventId/BizId or a payload hash"),
-    Column("event_type", String(64), nullable=False),
-    Column("source", String(16), nullable=False, comment="http | stream | failed_list | manual"),
-    Column("status", String(16), nullable=False, default="pending"),
+    Column("corp_id", NulSafeString(64), nullable=False),
+    Column(
+        "event_id", NulSafeString(128), nullable=False, comment="eventId/BizId or a payload hash"
+    ),
+    Column("event_type", NulSafeString(64), nullable=False),
+    Column(
+        "source", NulSafeString(16), nullable=False, comment="http | stream | failed_list | manual"
+    ),
+    Column("status", NulSafeString(16), nullable=False, default="pending"),
     Column("attempts", Integer, nullable=False, default=0),
-    Column("last_error", Text),
+    Column("last_error", NulSafeText),
     Column("event_time", UTCDateTime(), comment="when DingTalk says it happened"),
     Column("received_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("processed_at", UTCDateTime()),

@@ -26,29 +26,28 @@ from sqlalchemy import (
     Index,
     Integer,
     SmallInteger,
-    String,
     Table,
-    Text,
 )
 
+from dingsync.store.nul import NulSafeString, NulSafeText
 from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
 
 _REPORT_FK = (["corp_id", "report_id"], ["reports.corp_id", "reports.report_id"])
 
 
 def _id(name: str, **kw: object) -> Column[object]:
-    return Column(name, String(64), **kw)  # type: ignore[arg-type]
+    return Column(name, NulSafeString(64), **kw)  # type: ignore[arg-type]
 
 
 report_templates = Table(
     "report_templates",
     metadata,
     _id("corp_id", primary_key=True),
-    Column("name", String(255), primary_key=True),
+    Column("name", NulSafeString(255), primary_key=True),
     _id("report_code"),
     _id("template_id"),
-    Column("icon_url", Text),
-    Column("url", Text),
+    Column("icon_url", NulSafeText),
+    Column("url", NulSafeText),
     Column("default_receivers", json_type()),
     Column("fields_synced", Boolean, nullable=False, default=False),
     Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
@@ -59,9 +58,9 @@ report_template_fields = Table(
     "report_template_fields",
     metadata,
     _id("corp_id", primary_key=True),
-    Column("template_name", String(255), primary_key=True),
+    Column("template_name", NulSafeString(255), primary_key=True),
     Column("sort", Integer, primary_key=True, autoincrement=False),
-    Column("field_name", String(255), nullable=False),
+    Column("field_name", NulSafeString(255), nullable=False),
     Column("type", Integer),
     ForeignKeyConstraint(
         ["corp_id", "template_name"],
@@ -75,16 +74,16 @@ reports = Table(
     metadata,
     _id("corp_id", primary_key=True),
     _id("report_id", primary_key=True),
-    Column("template_name", String(255)),
+    Column("template_name", NulSafeString(255)),
     _id("creator_id"),
-    Column("creator_name", String(255)),
-    Column("dept_name", Text),
+    Column("creator_name", NulSafeString(255)),
+    Column("dept_name", NulSafeText),
     Column("create_time", UTCDateTime()),
     Column("modified_time", UTCDateTime()),
-    Column("remark", Text),
+    Column("remark", NulSafeText),
     Column("images", json_type()),
-    Column("latitude", String(32)),
-    Column("longitude", String(32)),
+    Column("latitude", NulSafeString(32)),
+    Column("longitude", NulSafeString(32)),
     Column("receivers_synced", Boolean, nullable=False, default=False),
     Column("details_synced_at", UTCDateTime()),
     Column("last_seen_run_id", Integer),
@@ -103,10 +102,10 @@ report_contents = Table(
     _id("corp_id", primary_key=True),
     _id("report_id", primary_key=True),
     Column("position", Integer, primary_key=True, autoincrement=False),
-    Column("key", String(255)),
-    Column("sort", String(16)),
-    Column("type", String(16)),
-    Column("value", Text),
+    Column("key", NulSafeString(255)),
+    Column("sort", NulSafeString(16)),
+    Column("type", NulSafeString(16)),
+    Column("value", NulSafeText),
     ForeignKeyConstraint(*_REPORT_FK, ondelete="CASCADE"),
 )
 
@@ -127,8 +126,8 @@ report_comments = Table(
     _id("report_id", primary_key=True),
     Column("position", Integer, primary_key=True, autoincrement=False),
     _id("userid"),
-    Column("content", Text),
-    Column("create_time_text", String(32)),
+    Column("content", NulSafeText),
+    Column("create_time_text", NulSafeString(32)),
     Column("created_at", UTCDateTime()),
     ForeignKeyConstraint(*_REPORT_FK, ondelete="CASCADE"),
 )

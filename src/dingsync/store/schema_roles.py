@@ -27,17 +27,17 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
-    String,
     Table,
 )
 
+from dingsync.store.nul import NulSafeString
 from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
 
 ROLE_STATUSES = ("active", "removed")
 
 
 def _id(name: str, **kw: Any) -> Column[Any]:
-    return Column(name, String(64), **kw)
+    return Column(name, NulSafeString(64), **kw)
 
 
 roles = Table(
@@ -45,10 +45,10 @@ roles = Table(
     metadata,
     _id("corp_id", primary_key=True),
     Column("role_id", BigInteger, primary_key=True, autoincrement=False),
-    Column("name", String(255)),
+    Column("name", NulSafeString(255)),
     Column("group_id", BigInteger, comment="the role group's groupId"),
-    Column("group_name", String(255), comment="the role group's name, e.g. 默认"),
-    Column("status", String(16), nullable=False, default="active"),
+    Column("group_name", NulSafeString(255), comment="the role group's name, e.g. 默认"),
+    Column("status", NulSafeString(16), nullable=False, default="active"),
     Column("last_seen_run_id", Integer),
     Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("raw", json_type(), nullable=True),
@@ -63,7 +63,7 @@ role_members = Table(
     _id("corp_id", primary_key=True),
     Column("role_id", BigInteger, primary_key=True, autoincrement=False),
     _id("userid", primary_key=True),
-    Column("name", String(255)),
+    Column("name", NulSafeString(255)),
     Column(
         "manage_scopes",
         json_type(),

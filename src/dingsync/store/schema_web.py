@@ -26,11 +26,10 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
-    String,
     Table,
-    Text,
 )
 
+from dingsync.store.nul import NulSafeString, NulSafeText
 from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
 
 #: Local roles a user may be granted (``web_user_roles.role``).
@@ -39,9 +38,9 @@ LOCAL_ROLES = ("hr", "admin")
 web_sessions = Table(
     "web_sessions",
     metadata,
-    Column("token_hash", String(64), primary_key=True, comment="SHA-256 hex of the token"),
-    Column("corp_id", String(64), nullable=False),
-    Column("userid", String(64), nullable=False),
+    Column("token_hash", NulSafeString(64), primary_key=True, comment="SHA-256 hex of the token"),
+    Column("corp_id", NulSafeString(64), nullable=False),
+    Column("userid", NulSafeString(64), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("expires_at", UTCDateTime(), nullable=False),
     Column("revoked_at", UTCDateTime(), nullable=True),
@@ -52,10 +51,10 @@ web_sessions = Table(
 web_login_codes = Table(
     "web_login_codes",
     metadata,
-    Column("code_hash", String(64), primary_key=True, comment="SHA-256 hex of the authCode"),
-    Column("corp_id", String(64), nullable=False),
-    Column("userid", String(64), nullable=False),
-    Column("session_hash", String(64), nullable=False),
+    Column("code_hash", NulSafeString(64), primary_key=True, comment="SHA-256 hex of the authCode"),
+    Column("corp_id", NulSafeString(64), nullable=False),
+    Column("userid", NulSafeString(64), nullable=False),
+    Column("session_hash", NulSafeString(64), nullable=False),
     Column("sealed_token", LargeBinary(), nullable=False, comment="AES-GCM, key from the code"),
     Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("expires_at", UTCDateTime(), nullable=False),
@@ -66,11 +65,11 @@ web_login_codes = Table(
 web_user_roles = Table(
     "web_user_roles",
     metadata,
-    Column("corp_id", String(64), primary_key=True),
-    Column("userid", String(64), primary_key=True),
-    Column("role", String(32), primary_key=True),
+    Column("corp_id", NulSafeString(64), primary_key=True),
+    Column("userid", NulSafeString(64), primary_key=True),
+    Column("role", NulSafeString(32), primary_key=True),
     Column("granted_at", UTCDateTime(), nullable=False, default=utcnow),
-    Column("granted_by", String(64), nullable=True),
+    Column("granted_by", NulSafeString(64), nullable=True),
     CheckConstraint("role IN ('hr', 'admin')", name="role"),
     comment="Local roles granted on top of DingTalk's.",
 )
@@ -79,18 +78,22 @@ web_export_audit = Table(
     "web_export_audit",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("corp_id", String(64), nullable=False),
-    Column("userid", String(64), nullable=False, comment="who exported"),
+    Column("corp_id", NulSafeString(64), nullable=False),
+    Column("userid", NulSafeString(64), nullable=False, comment="who exported"),
     Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
-    Column("kind", String(32), nullable=False),
-    Column("format", String(8), nullable=False),
+    Column("kind", NulSafeString(32), nullable=False),
+    Column("format", NulSafeString(8), nullable=False),
     Column("filters", json_type(), nullable=True),
     Column("row_count", BigInteger, nullable=False),
-    Column("sha256", String(64), nullable=False, comment="SHA-256 hex of the file"),
+    Column("sha256", NulSafeString(64), nullable=False, comment="SHA-256 hex of the file"),
     Column("byte_size", BigInteger, nullable=False),
-    Column("client", Text, nullable=True, comment="web, cli …"),
-    Column("prev_hash", String(64), nullable=True, comment="row_hash of the row before (chain)"),
-    Column("row_hash", String(64), nullable=True, comment="SHA-256 of prev_hash and this row"),
+    Column("client", NulSafeText, nullable=True, comment="web, cli …"),
+    Column(
+        "prev_hash", NulSafeString(64), nullable=True, comment="row_hash of the row before (chain)"
+    ),
+    Column(
+        "row_hash", NulSafeString(64), nullable=True, comment="SHA-256 of prev_hash and this row"
+    ),
     Index("ix_web_export_audit_corp_id_created_at", "corp_id", "created_at"),
     comment="Export audit: append-only (triggers refuse UPDATE and DELETE).",
 )

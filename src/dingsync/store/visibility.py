@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, or_, select, true
+from sqlalchemy import false, or_, select, true, union
 
-from dingsync.store.schema import user_departments
+from dingsync.store.schema import former_memberships, user_departments, users
 
 
 @dataclass(frozen=True)
@@ -29,8 +29,18 @@ class Visible:
 
 
 def members_in(corp_id: str, dept_ids: Sequence[int]) -> Any:
-    ud = user_departments
-    return select(ud.c.userid).where(ud.c.corp_id == corp_id, ud.c.dept_id.in_(sorted(dept_ids)))
+    """The userids (a subquery) in ``dept_ids``: their members now, and the people no longer
+    active who belonged to one when they left (``former_memberships``), so that a leaver's
+    attendance, reports and approvals stay in every view picked by department."""
+    ud, fm = user_departments, former_memberships
+    depts = sorted(dept_ids)
+    gone = select(users.c.userid).where(users.c.corp_id == corp_id, users.c.status != "active")
+    return union(
+        select(ud.c.userid).where(ud.c.corp_id == corp_id, ud.c.dept_id.in_(depts)),
+        select(fm.c.userid).where(
+            fm.c.corp_id == corp_id, fm.c.dept_id.in_(depts), fm.c.userid.in_(gone)
+        ),
+    )
 
 
 def visible_to(

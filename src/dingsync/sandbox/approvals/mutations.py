@@ -15,6 +15,7 @@ from dingsync.sandbox.approvals.state import ApprovalsState
 from dingsync.sandbox.approvals.wire import render_old
 from dingsync.sandbox.approvals.world import SECOND_MS, ApprovalChange, Instance
 from dingsync.sandbox.mutations import (
+    BadMutation,
     Code,
     MutationBody,
     MutationConflict,
@@ -31,11 +32,13 @@ if TYPE_CHECKING:
 
 
 class SubmitBody(MutationBody):
-    """``submit``: the template (default the second one) and the originator (default the first
-    userid)."""
+    """``submit``: the template (default the second one), the originator (default the first
+    userid) and ``form_values``: values of the form's components by name (e.g. text with a
+    NUL character, as DingTalk may send), replacing the generated ones."""
 
     process_code: Code | None = None
     originator_userid: UserId | None = None
+    form_values: dict[Code, Text] | None = None
 
 
 class ActBody(MutationBody):
@@ -56,7 +59,8 @@ class ApprovalMutations(ApprovalsState):
 
     # -- mutations -------------------------------------------------------------------------
     def control_routes(self, app: FastAPI) -> None:
-        """``POST /sandbox/mutate/approvals/submit {process_code?, originator_userid?}``,
+        """``POST /sandbox/mutate/approvals/submit {process_code?, originator_userid?,
+        form_values?}``,
         ``…/approve`` and ``…/refuse`` ``{process_instance_id, remark?}`` (the current task),
         ``…/terminate {process_instance_id, remark?}`` (the originator withdraws a running
         instance) and ``…/delete {process_instance_id}`` (the instance disappears, EB-78).
@@ -75,7 +79,9 @@ class ApprovalMutations(ApprovalsState):
                 data = await read_body(request)
                 if action == "submit":
                     sub = validate(SubmitBody, data)
-                    inst, events = self._submit(sub.process_code, sub.originator_userid)
+                    inst, events = self._submit(
+                        sub.process_code, sub.originator_userid, sub.form_values
+                    )
                 elif action == "delete":
                     pid = validate(DeleteBody, data).process_instance_id
                     inst, events = self._delete(pid)
@@ -133,7 +139,9 @@ class ApprovalMutations(ApprovalsState):
         an unknown template or person."""
         return self._submit(process_code, originator)[0]
 
-    def _submit(self, process_code: Any, originator: Any) -> tuple[Instance, list[Any]]:
+    def _submit(
+        self, process_code: Any, originator: Any, form_values: dict[str, str] | None = None
+    ) -> tuple[Instance, list[Any]]:
         world = self.world
         tpl = world.template(str(process_code)) if process_code else world.templates[1]
         if tpl is None:
@@ -153,6 +161,12 @@ class ApprovalMutations(ApprovalsState):
             ]
             inst.tasks[0].update(status="RUNNING", create_time=now)
             inst.records = inst.records[:1]
+            for name, value in (form_values or {}).items():
+                component = next((c for c in inst.form if c.get("name") == name), None)
+                if component is None:
+                    names = [c.get("name") for c in inst.form]
+                    raise BadMutation(f"form_values: no component {name!r} in {names}")
+                component["value"] = value
             world.add(inst)
         changes = [ApprovalChange("bpms_instance_change", inst, "start")] + [
             ApprovalChange("bpms_task_change", inst, "start", task=dict(t))

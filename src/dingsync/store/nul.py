@@ -1,0 +1,140 @@
+"""NUL characters (U+0000) stored on every backend, and read back exactly.
+
+DingTalk's text may carry a NUL (a report field, an approval remark, a name). PostgreSQL's
+``text`` and ``JSONB`` refuse U+0000 outright, so every text and JSON column of the schema goes
+through a reversible escape instead, alike on SQLite, PostgreSQL and MySQL/MariaDB:
+
+- U+0000 is stored as :data:`ESCAPE` followed by ``0``;
+- :data:`ESCAPE` itself is stored doubled.
+
+:data:`ESCAPE` is U+FDD0, a Unicode *noncharacter* (permanently reserved for a program's internal
+use, never assigned, never sent by DingTalk), so ordinary text is stored byte for byte as it is:
+existing rows, ``=`` and ``LIKE`` on normal text, and indexes are unaffected. Ids go through the
+escape too; it is one-to-one, so distinct ids stay distinct. A comparison or ``LIKE`` bound
+against one of these columns escapes its value the same way (``col == "a\\x00"`` finds the row).
+A value stored before this escape existed that happens to hold U+FDD0 followed by ``0`` or
+U+FDD0 would read back changed; nothing DingTalk sends does.
+
+The types: :class:`NulSafeString` (``VARCHAR(n)``), :class:`NulSafeText` (``TEXT``) and
+:class:`NulSafeJSON` (JSON; JSONB on PostgreSQL; every string in it, keys included, escaped).
+Their DDL is the underlying type's, so the migrations do not change. SQL written by hand
+(``text(...)``) bypasses them: such statements must not read or write these columns' text.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import JSON, String, Text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+#: The escape character: U+FDD0, a noncharacter.
+ESCAPE = "\ufdd0"
+NUL = "\x00"
+_ESCAPES = str.maketrans({NUL: ESCAPE + "0", ESCAPE: ESCAPE + ESCAPE})
+_ESCAPED = re.compile(ESCAPE + "([0" + ESCAPE + "])")
+
+
+def _unescape_one(match: re.Match[str]) -> str:
+    return NUL if match.group(1) == "0" else ESCAPE
+
+
+def escape_nul(value: str) -> str:
+    """``value`` with every NUL and :data:`ESCAPE` escaped (see the module docstring); ``value``
+    itself when it holds neither (the usual case)."""
+    if NUL in value or ESCAPE in value:
+        return value.translate(_ESCAPES)
+    return value
+
+
+def unescape_nul(value: str) -> str:
+    """The inverse of :func:`escape_nul`. An :data:`ESCAPE` followed by anything else is kept."""
+    if ESCAPE in value:
+        return _ESCAPED.sub(_unescape_one, value)
+    return value
+
+
+def _walk(value: Any, convert: Any) -> Any:
+    """``value`` (parsed JSON) with ``convert`` applied to every string, keys included."""
+    if isinstance(value, str):
+        return convert(value)
+    if isinstance(value, dict):
+        return {
+            (convert(k) if isinstance(k, str) else k): _walk(v, convert) for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_walk(v, convert) for v in value]
+    return value
+
+
+def escape_json(value: Any) -> Any:
+    """Parsed JSON with every string escaped by :func:`escape_nul`."""
+    return _walk(value, escape_nul)
+
+
+def unescape_json(value: Any) -> Any:
+    """Parsed JSON with every string unescaped by :func:`unescape_nul`."""
+    return _walk(value, unescape_nul)
+
+
+class NulSafeString(TypeDecorator[str]):
+    """``VARCHAR(length)`` whose values may hold NUL (escaped on the way in, unescaped out).
+    The length counts stored characters: each NUL or U+FDD0 takes two."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return escape_nul(value) if isinstance(value, str) else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return unescape_nul(value) if isinstance(value, str) else value
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        # A string compared with (or LIKE-matched against) the column is escaped like it.
+        return self if isinstance(value, str) else super().coerce_compared_value(op, value)
+
+
+class NulSafeText(NulSafeString):
+    """``TEXT`` whose values may hold NUL (see :class:`NulSafeString`)."""
+
+    impl = Text
+    cache_ok = True
+
+
+class NulSafeJSON(TypeDecorator[Any]):
+    """JSON (JSONB on PostgreSQL) whose strings may hold NUL: every string, keys included, is
+    escaped on the way in and unescaped on the way out. Python ``None`` is SQL NULL (not JSON
+    ``null``)."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(none_as_null=True)
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.JSONB(none_as_null=True))
+        return dialect.type_descriptor(JSON(none_as_null=True))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else escape_json(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        return None if value is None else unescape_json(value)
+
+
+__all__ = [
+    "ESCAPE",
+    "NulSafeJSON",
+    "NulSafeString",
+    "NulSafeText",
+    "escape_json",
+    "escape_nul",
+    "unescape_json",
+    "unescape_nul",
+]

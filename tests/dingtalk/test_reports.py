@@ -29,7 +29,9 @@ async def test_every_report_exactly_once_and_summing_cursors_would_skip(
 ) -> None:
     start, end = window(sandbox)
     truth = {r.report_id for r in area(sandbox).world.reports}
-    assert len(truth) > 100
+    # Enough pages for a summing cursor to skip one (20, then 20 + 40 = 60 skips 40–59); the
+    # count itself depends on the weekdays of the sandbox's window (it ends today).
+    assert len(truth) > 60
     async with make_client(sandbox) as client:
         got = [r.report_id async for r in client.reports.iter_reports(start, end)]
         assert len(got) == len(set(got)) == len(truth)

@@ -264,9 +264,9 @@ def stats(
     """The numbers of the console's attendance charts for ``month`` over the visible results
     (in ``dept_id`` and below when given):
 
-    - ``by_department``: for each sub-department of ``dept_id`` (default the company root) —
-      and the department itself for its direct members, when they have results — the people
-      with results and their ``late`` (迟到, 严重迟到), ``early`` (早退) and ``missing`` (缺卡)
+    - ``by_department``: for the direct members of ``dept_id`` (default the company root) and
+      each of its sub-departments (with everything below it) that has people with results:
+      those people and their ``late`` (迟到, 严重迟到), ``early`` (早退) and ``missing`` (缺卡)
       checks;
     - ``by_day``: each date of the month up to today (company zone; or the last date with
       results): ``people`` with a result (应出勤), ``attended``
@@ -295,10 +295,10 @@ def stats(
     parts = [(c, dept_name(c), tree.subtree([c])) for c in tree.children.get(top, [])]
     parts.insert(0, (top, dept_name(top), frozenset({top})))
     by_department = []
-    for i, (d, name, depts) in enumerate(parts):
+    for d, name, depts in parts:
         people = [u for u, ds in member_of.items() if ds & depts]
-        if i == 0 and not people and len(parts) > 1:
-            continue  # the department itself only when it has direct members with results
+        if not people:
+            continue  # only departments with people who have results
         row = {"dept_id": d, "name": name, "people": len(people)}
         for key in ("late", "early", "missing"):
             row[key] = sum(per_user[u][key] for u in people)

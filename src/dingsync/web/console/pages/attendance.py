@@ -39,6 +39,7 @@ from dingsync.web.context import WebContext
 from dingsync.web.deps import Ctx
 from dingsync.web.errors import WebError
 from dingsync.web.routers import attendance as api
+from dingsync.web.routers import directory as api_directory
 
 router = APIRouter(prefix="/console/attendance", include_in_schema=False)
 
@@ -313,6 +314,30 @@ def monthly_page(
     )
 
 
+#: How many people of the same name the person filter offers to choose from.
+PERSON_CHOICES = 10
+
+
+def resolve_person(
+    ctx: WebContext, session: ConsoleSession, text: str | None
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The person filter: a userid, or a part of a name looked up in the directory as the
+    viewer may list it (``GET /api/users?q=``). Returns ``(userid, choices)``: the userid to
+    filter on (``None``: no filter), and when the name fits several people (or nobody) the
+    people to choose from (then nothing is listed until one is chosen)."""
+    if text is None:
+        return None, []
+    with ctx.engine.connect() as conn:
+        if repo_contacts.get_user(conn, ctx.corp_id, text) is not None:
+            return text, []
+    found = api_directory.users(
+        ctx, session.caller, None, False, text[:64], limit=PERSON_CHOICES, offset=0
+    )
+    if found["total"] == 1:
+        return str(found["items"][0]["userid"]), []
+    return text, found["items"]
+
+
 def _span(ctx: WebContext, start: str | None, end: str | None) -> tuple[date, date]:
     """The date filter (default: this month so far, as the API's)."""
     last = _day("end_date", end) or ctx.today()
@@ -335,7 +360,7 @@ def daily_page(
     start, end = _span(ctx, start_date, end_date)
     dept = _int("dept_id", dept_id, low=1)
     offset = ((_int("page", page, low=1) or 1) - 1) * DAILY_PAGE
-    person = _text(userid)
+    person, choices = resolve_person(ctx, session, _text(userid))
     days = api.daily(
         ctx, session.caller, start, end, person, dept, "desc", limit=DAILY_PAGE, offset=offset
     )
@@ -349,7 +374,8 @@ def daily_page(
         start_date=start,
         end_date=end,
         dept_id=dept,
-        userid=person,
+        userid=_text(userid),
+        choices=choices,
         rows=days["items"],
         pager=_pager(request, days["total"], DAILY_PAGE, offset),
         day_labels=DAY_RESULT_LABELS,
@@ -373,7 +399,8 @@ def records_page(
     start, end = _span(ctx, start_date, end_date)
     dept = _int("dept_id", dept_id, low=1)
     offset = ((_int("page", page, low=1) or 1) - 1) * RECORDS_PAGE
-    person, kind = _text(userid), _text(check_type)
+    kind = _text(check_type)
+    person, choices = resolve_person(ctx, session, _text(userid))
     punches = api.records(
         ctx, session.caller, start, end, person, dept, kind, limit=RECORDS_PAGE, offset=offset
     )
@@ -387,7 +414,8 @@ def records_page(
         start_date=start,
         end_date=end,
         dept_id=dept,
-        userid=person,
+        userid=_text(userid),
+        choices=choices,
         check_type=kind,
         rows=punches["items"],
         pager=_pager(request, punches["total"], RECORDS_PAGE, offset),

@@ -152,7 +152,9 @@ def month_range(month: str) -> tuple[date, date]:
     return first, nxt - timedelta(days=1)
 
 
-def _people(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
+def _people(
+    conn: Connection, corp_id: str, only: Sequence[str] | None = None
+) -> dict[str, dict[str, Any]]:
     names = {
         int(r.dept_id): r.name or ""
         for r in conn.execute(
@@ -162,15 +164,15 @@ def _people(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
         )
     }
     people: dict[str, dict[str, Any]] = {}
-    for r in conn.execute(
-        select(users.c.userid, users.c.name, users.c.job_number).where(users.c.corp_id == corp_id)
-    ):
+    who = select(users.c.userid, users.c.name, users.c.job_number).where(users.c.corp_id == corp_id)
+    ud = user_departments
+    memberships = select(ud.c.userid, ud.c.dept_id).where(ud.c.corp_id == corp_id)
+    if only is not None:  # a page of people (few): only theirs
+        who = who.where(users.c.userid.in_(sorted(set(only))))
+        memberships = memberships.where(ud.c.userid.in_(sorted(set(only))))
+    for r in conn.execute(who):
         people[r.userid] = {"name": r.name or "", "job": r.job_number or "", "depts": []}
-    for m in conn.execute(
-        select(user_departments.c.userid, user_departments.c.dept_id).where(
-            user_departments.c.corp_id == corp_id
-        )
-    ):
+    for m in conn.execute(memberships):
         if m.userid in people:
             people[m.userid]["depts"].append(int(m.dept_id))
     for p in people.values():
@@ -285,7 +287,8 @@ def monthly_summary(
     ``GET /api/attendance/monthly``; only their rows are read).
     Raises ``ValueError`` for a malformed month."""
     start, end = month_range(month)
-    people = _people(conn, corp_id)
+    page = userids is not None and dept_id is None and len(userids) <= 500
+    people = _people(conn, corp_id, userids if page else None)
     wanted: set[str] | None = None
     if dept_id is not None:
         subtree = repo_contacts.department_subtree(conn, corp_id, [dept_id])

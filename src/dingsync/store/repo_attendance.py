@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, case, delete, func, or_, select, union
+from sqlalchemy import Connection, Table, and_, case, delete, exists, func, or_, select, union
 
 from dingsync.store import repo, visibility
 from dingsync.store.schema import user_departments, users
@@ -511,32 +511,35 @@ def month_people(
     """The people of the monthly summary (:func:`dingsync.export.attendance.monthly_summary`:
     everyone with a result or a schedule on work dates ``start..end``) that ``v`` admits
     (:func:`people_visible`), in ``dept_ids`` when given, by name then userid: one page of
-    userids and the total."""
-    a, s = attendance_results, attendance_schedules
-    ids = union(
-        select(a.c.userid.label("userid")).where(
-            a.c.corp_id == corp_id, *_work_date_range(a.c.work_date, start, end)
+    userids and the total. People are those of the directory (``users``, leavers included —
+    the sync reads attendance for them), each checked with two index lookups (``EXISTS``)."""
+    a, s, u = attendance_results, attendance_schedules, users
+    has = or_(
+        exists().where(
+            a.c.corp_id == corp_id,
+            a.c.userid == u.c.userid,
+            *_work_date_range(a.c.work_date, start, end),
         ),
-        select(s.c.userid.label("userid")).where(
-            s.c.corp_id == corp_id, *_work_date_range(s.c.work_date, start, end)
+        exists().where(
+            s.c.corp_id == corp_id,
+            s.c.userid == u.c.userid,
+            *_work_date_range(s.c.work_date, start, end),
         ),
-    ).subquery()
-    cond: list[Any] = [people_visible(v, corp_id, ids.c.userid)]
+    )
+    cond: list[Any] = [u.c.corp_id == corp_id, has, people_visible(v, corp_id, u.c.userid)]
     if dept_ids is not None:
-        cond.append(ids.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
+        cond.append(u.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
     if userid is not None:
-        cond.append(ids.c.userid == userid)
-    total = int(conn.execute(select(func.count()).select_from(ids).where(*cond)).scalar_one())
-    joined = ids.outerjoin(users, and_(users.c.corp_id == corp_id, users.c.userid == ids.c.userid))
+        cond.append(u.c.userid == userid)
+    total = int(conn.execute(select(func.count()).select_from(u).where(*cond)).scalar_one())
     page = conn.execute(
-        select(ids.c.userid)
-        .select_from(joined)
+        select(u.c.userid)
         .where(*cond)
-        .order_by(func.coalesce(users.c.name, ""), ids.c.userid)
+        .order_by(func.coalesce(u.c.name, ""), u.c.userid)
         .limit(limit)
         .offset(offset)
     ).scalars()
-    return [str(u) for u in page], total
+    return [str(x) for x in page], total
 
 
 def _results_cond(
@@ -659,35 +662,7 @@ def list_records(
     return [dict(r) for r in rows], total
 
 
-def _person_days(cond: list[Any]) -> Any:
-    """Per person-day (``userid``, ``work_date``): ``late`` / ``early`` / ``not_signed`` /
-    ``signed`` check counts and ``punched`` (1 when some signed check is the person's own
-    punch) — what :func:`dingsync.export.attendance.day_metrics` counts, in SQL."""
-    a = attendance_results
-    tr = func.coalesce(a.c.time_result, "")
-    src = func.coalesce(a.c.source_type, "")
-    signed = tr != "NotSigned"
-
-    def count(when: Any) -> Any:
-        return func.sum(case((when, 1), else_=0))
-
-    return (
-        select(
-            a.c.userid,
-            a.c.work_date,
-            count(tr.in_(LATE_RESULTS)).label("late"),
-            count(tr == "Early").label("early"),
-            count(tr == "NotSigned").label("not_signed"),
-            count(signed).label("signed"),
-            func.max(case((and_(signed, src.not_in(NOT_A_PUNCH)), 1), else_=0)).label("punched"),
-        )
-        .where(*cond)
-        .group_by(a.c.userid, a.c.work_date)
-        .subquery()
-    )
-
-
-def stats_by_day(
+def person_days(
     conn: Connection,
     corp_id: str,
     v: visibility.Visible,
@@ -696,53 +671,43 @@ def stats_by_day(
     end: date,
     dept_ids: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Per work date with results visible to ``v`` (the results API's rows): ``people`` with a
-    result (应出勤人数), ``attended`` (出勤: a punch of their own), ``absent`` (旷工: every check
-    missing), ``late`` and ``early`` checks, ``missing`` checks (缺卡: not punched on a day with
-    another check signed) — :func:`dingsync.export.attendance.day_metrics`' definitions."""
-    d = _person_days(_results_cond(corp_id, v, start, end, None, dept_ids))
+    """Per person-day with results visible to ``v`` (the results API's rows) on work dates
+    ``start..end``: ``userid``, ``work_date``, ``late`` (Late, SeriousLate, Absenteeism),
+    ``early`` and ``not_signed`` / ``signed`` check counts, and ``punched`` (true when some
+    signed check is the person's own punch, not leave or the system) — what
+    :func:`dingsync.export.attendance.day_metrics` counts, in one grouped SQL query (the
+    charts of ``GET /api/attendance/stats`` are sums of these)."""
+    a = attendance_results
+    tr = func.coalesce(a.c.time_result, "")
+    src = func.coalesce(a.c.source_type, "")
+    signed = tr != "NotSigned"
+
+    def count(when: Any) -> Any:
+        return func.sum(case((when, 1), else_=0))
+
     stmt = (
         select(
-            d.c.work_date,
-            func.count(),
-            func.sum(d.c.punched),
-            func.sum(case((d.c.signed == 0, 1), else_=0)),
-            func.sum(d.c.late),
-            func.sum(d.c.early),
-            func.sum(case((d.c.signed > 0, d.c.not_signed), else_=0)),
+            a.c.userid,
+            a.c.work_date,
+            count(tr.in_(LATE_RESULTS)),
+            count(tr == "Early"),
+            count(tr == "NotSigned"),
+            count(signed),
+            func.max(case((and_(signed, src.not_in(NOT_A_PUNCH)), 1), else_=0)),
         )
-        .group_by(d.c.work_date)
-        .order_by(d.c.work_date)
+        .where(*_results_cond(corp_id, v, start, end, None, dept_ids))
+        .group_by(a.c.userid, a.c.work_date)
     )
-    keys = ("people", "attended", "absent", "late", "early", "missing")
+    keys = ("late", "early", "not_signed", "signed")
     return [
-        {"work_date": r[0], **{k: int(x or 0) for k, x in zip(keys, r[1:], strict=True)}}
+        {
+            "userid": str(r[0]),
+            "work_date": r[1],
+            **{k: int(x or 0) for k, x in zip(keys, r[2:6], strict=True)},
+            "punched": bool(r[6]),
+        }
         for r in conn.execute(stmt)
     ]
-
-
-def stats_by_user(
-    conn: Connection,
-    corp_id: str,
-    v: visibility.Visible,
-    *,
-    start: date,
-    end: date,
-    dept_ids: Sequence[int] | None = None,
-) -> dict[str, dict[str, int]]:
-    """Per person with results visible to ``v``: ``late``, ``early`` and ``missing`` checks
-    (as :func:`stats_by_day`) on work dates ``start..end``."""
-    d = _person_days(_results_cond(corp_id, v, start, end, None, dept_ids))
-    stmt = select(
-        d.c.userid,
-        func.sum(d.c.late),
-        func.sum(d.c.early),
-        func.sum(case((d.c.signed > 0, d.c.not_signed), else_=0)),
-    ).group_by(d.c.userid)
-    return {
-        str(r[0]): {"late": int(r[1] or 0), "early": int(r[2] or 0), "missing": int(r[3] or 0)}
-        for r in conn.execute(stmt)
-    }
 
 
 def shift_names(conn: Connection, corp_id: str) -> dict[int, str]:

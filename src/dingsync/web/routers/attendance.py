@@ -153,6 +153,10 @@ MONTHLY_COLUMNS: tuple[tuple[str, str], ...] = tuple(
 )
 
 
+_DAY_KEYS = ("people", "attended", "absent", "late", "early", "missing")
+_PERSON_KEYS = ("late", "early", "missing")
+
+
 def month_span(ctx: WebContext, month: str | None) -> tuple[str, date, date]:
     """``month`` (``YYYY-MM``; default this month in the company's zone) and its first and last
     work dates. ``request.invalid`` for a year outside :data:`MONTH_YEARS`."""
@@ -280,12 +284,21 @@ def stats(
     with ctx.engine.connect() as conn:
         tree = ctx.tree(conn)
         dept_ids = dept_filter(ctx, conn, dept_id)
-        days = repo_attendance.stats_by_day(
+        rows = repo_attendance.person_days(
             conn, ctx.corp_id, v, start=start, end=end, dept_ids=dept_ids
         )
-        per_user = repo_attendance.stats_by_user(
-            conn, ctx.corp_id, v, start=start, end=end, dept_ids=dept_ids
-        )
+        counted: dict[date, dict[str, int]] = {}
+        per_user: dict[str, dict[str, int]] = {}
+        for r in rows:
+            missing = r["not_signed"] if r["signed"] else 0  # 缺卡 only on a day not absent
+            day_row = counted.setdefault(r["work_date"], dict.fromkeys(_DAY_KEYS, 0))
+            day_row["people"] += 1
+            day_row["attended"] += int(r["punched"])
+            day_row["absent"] += int(not r["signed"])
+            user_row = per_user.setdefault(r["userid"], dict.fromkeys(_PERSON_KEYS, 0))
+            for key, n in (("late", r["late"]), ("early", r["early"]), ("missing", missing)):
+                day_row[key] += n
+                user_row[key] += n
         member_of = repo_contacts.memberships_of(conn, ctx.corp_id, sorted(per_user))
     top = dept_id or ROOT_DEPT
 
@@ -303,18 +316,12 @@ def stats(
         for key in ("late", "early", "missing"):
             row[key] = sum(per_user[u][key] for u in people)
         by_department.append(row)
-    counted = {r["work_date"]: r for r in days}
     by_day = []
     day, last = start, max([end if end < ctx.today() else ctx.today(), *counted])
     while day <= last:
-        r = counted.get(day) or dict.fromkeys(
-            ("people", "attended", "absent", "late", "early", "missing"), 0
-        )
+        r = counted.get(day) or dict.fromkeys(_DAY_KEYS, 0)
         rate = round(100 * r["attended"] / r["people"], 1) if r["people"] else None
-        by_day.append(
-            {"date": day.isoformat(), **{k: n for k, n in r.items() if k != "work_date"}}
-            | {"rate": rate}
-        )
+        by_day.append({"date": day.isoformat(), **r, "rate": rate})
         day += timedelta(days=1)
     return {
         "month": month,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -151,7 +152,9 @@ def month_range(month: str) -> tuple[date, date]:
     return first, nxt - timedelta(days=1)
 
 
-def _people(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
+def _people(
+    conn: Connection, corp_id: str, only: Sequence[str] | None = None
+) -> dict[str, dict[str, Any]]:
     names = {
         int(r.dept_id): r.name or ""
         for r in conn.execute(
@@ -161,15 +164,15 @@ def _people(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
         )
     }
     people: dict[str, dict[str, Any]] = {}
-    for r in conn.execute(
-        select(users.c.userid, users.c.name, users.c.job_number).where(users.c.corp_id == corp_id)
-    ):
+    who = select(users.c.userid, users.c.name, users.c.job_number).where(users.c.corp_id == corp_id)
+    ud = user_departments
+    memberships = select(ud.c.userid, ud.c.dept_id).where(ud.c.corp_id == corp_id)
+    if only is not None:  # a page of people (few): only theirs
+        who = who.where(users.c.userid.in_(sorted(set(only))))
+        memberships = memberships.where(ud.c.userid.in_(sorted(set(only))))
+    for r in conn.execute(who):
         people[r.userid] = {"name": r.name or "", "job": r.job_number or "", "depts": []}
-    for m in conn.execute(
-        select(user_departments.c.userid, user_departments.c.dept_id).where(
-            user_departments.c.corp_id == corp_id
-        )
-    ):
+    for m in conn.execute(memberships):
         if m.userid in people:
             people[m.userid]["depts"].append(int(m.dept_id))
     # People who left: the departments they left from (their attendance stays in them).
@@ -216,6 +219,47 @@ def day_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
     return out
 
 
+#: A day's overall result (:func:`day_result`) → its label, most serious first (the order a
+#: calendar legend shows them in).
+DAY_RESULT_LABELS: dict[str, str] = {
+    "Absent": "旷工",
+    "SeriousLate": "严重迟到",
+    "Late": "迟到",
+    "Early": "早退",
+    "Missing": "缺卡",
+    "Leave": "请假",
+    "Outside": "外勤",
+    "Normal": "正常",
+}
+
+
+def day_result(results: list[dict[str, Any]]) -> str:
+    """One person-day's overall result from its result rows (``attendance_results`` dicts),
+    a key of :data:`DAY_RESULT_LABELS`: ``Absent`` when every check point is missing (as
+    :func:`day_metrics` counts 旷工), else the most serious of ``SeriousLate`` (also DingTalk's
+    ``Absenteeism`` lateness), ``Late``, ``Early``, ``Missing`` (a check point not punched),
+    ``Leave`` (a check covered by approved leave, source ``APPROVE``), ``Outside`` (punched
+    outside the allowed place), else ``Normal``. ``""`` for no rows."""
+    if not results:
+        return ""
+    found: set[str] = set()
+    for r in results:
+        tr = r["time_result"]
+        if tr in ("SeriousLate", "Absenteeism"):
+            found.add("SeriousLate")
+        elif tr in ("Late", "Early"):
+            found.add(tr)
+        elif tr == "NotSigned":
+            found.add("Missing")
+        if r["source_type"] == "APPROVE":
+            found.add("Leave")
+        if r["location_result"] == "Outside":
+            found.add("Outside")
+    if all(r["time_result"] == "NotSigned" for r in results):
+        return "Absent"
+    return next((k for k in DAY_RESULT_LABELS if k in found), "Normal")
+
+
 def _hhmm(moment: datetime | None, work_date: date, tz: tzinfo) -> str:
     if moment is None:
         return ""
@@ -244,21 +288,27 @@ def monthly_summary(
     dept_id: int | None = None,
     *,
     tz: tzinfo = SHANGHAI,
+    userids: Sequence[str] | None = None,
 ) -> MonthlySummary:
     """The summary of ``month`` (``YYYY-MM``) for everyone with a schedule or result in it, or
     only the people in department ``dept_id`` and its sub-departments; check times shown in
-    the company's zone ``tz``.
+    the company's zone ``tz``. ``userids``: only these people (one page of the web API's
+    ``GET /api/attendance/monthly``; only their rows are read).
     Raises ``ValueError`` for a malformed month."""
     start, end = month_range(month)
-    people = _people(conn, corp_id)
+    page = userids is not None and dept_id is None and len(userids) <= 500
+    people = _people(conn, corp_id, userids if page else None)
     wanted: set[str] | None = None
     if dept_id is not None:
         subtree = repo_contacts.department_subtree(conn, corp_id, [dept_id])
         wanted = {u for u, p in people.items() if subtree & set(p["depts"])}
-    results = repo_attendance.load_results(conn, corp_id, start, end)
-    schedules = repo_attendance.load_schedules(conn, corp_id, start, end)
-    leaves = repo_attendance.load_leaves(conn, corp_id, start, end)
-    values = repo_attendance.load_column_values(conn, corp_id, start, end)
+    if userids is not None:
+        wanted = set(userids) if wanted is None else wanted & set(userids)
+    only = None if userids is None else sorted(set(userids))
+    results = repo_attendance.load_results(conn, corp_id, start, end, only)
+    schedules = repo_attendance.load_schedules(conn, corp_id, start, end, only)
+    leaves = repo_attendance.load_leaves(conn, corp_id, start, end, only)
+    values = repo_attendance.load_column_values(conn, corp_id, start, end, only)
     groups = repo_attendance.group_names_by_user(conn, corp_id)
 
     by_day: dict[str, dict[date, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))

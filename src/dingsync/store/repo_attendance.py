@@ -18,9 +18,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, select
+from sqlalchemy import Connection, Table, and_, case, delete, exists, func, or_, select, union
 
 from dingsync.store import repo, visibility
+from dingsync.store.schema import user_departments, users
 from dingsync.store.schema_attendance import (
     attendance_column_values,
     attendance_columns,
@@ -449,6 +450,289 @@ def attendance_summary(
     for userid_, entry in out.items():
         entry["days"] = int(days.get(userid_, 0))
     return list(out.values())
+
+
+# --------------------------------------------------------------------------------------------
+# The console's and the API's month, day and punch views (GET /api/attendance/monthly, /daily,
+# /records, /stats), filtered by a viewer's scope in SQL and paged with LIMIT/OFFSET
+# --------------------------------------------------------------------------------------------
+#: ``time_result`` values counted as lateness (DingTalk's Late, SeriousLate, Absenteeism).
+LATE_RESULTS = ("Late", "SeriousLate", "Absenteeism")
+#: ``source_type`` values that are not a person's own punch (leave, the system).
+NOT_A_PUNCH = ("APPROVE", "SYSTEM")
+
+
+def people_visible(v: visibility.Visible, corp_id: str, userid_col: Any) -> Any:
+    """The SQL condition "``userid_col`` is a person whose attendance ``v`` admits": everyone;
+    the viewer (``owner``); members of ``dept_ids``; members of the attendance groups
+    ``group_ids`` (``attendance_group_members``) — the people the ``attendance`` export of the
+    same scope writes. For tables without a group column (punches, people of a month)."""
+    cond = visibility.visible_to(v, corp_id, userid_col)
+    if v.everything or not v.group_ids:
+        return cond
+    m = attendance_group_members
+    members = select(m.c.userid).where(
+        m.c.corp_id == corp_id, m.c.group_id.in_(sorted(v.group_ids))
+    )
+    return or_(cond, userid_col.in_(members))
+
+
+def visible_userids(
+    conn: Connection, corp_id: str, v: visibility.Visible, userids: Sequence[str] | None = None
+) -> set[str] | None:
+    """The people of ``userids`` (or of the directory and the attendance groups) whose
+    attendance ``v`` admits (:func:`people_visible`); ``None`` when ``v`` admits everyone."""
+    if v.everything:
+        return None
+    ud, m = user_departments, attendance_group_members
+    known = union(
+        select(ud.c.userid.label("userid")).where(ud.c.corp_id == corp_id),
+        select(m.c.userid.label("userid")).where(m.c.corp_id == corp_id),
+        select(users.c.userid.label("userid")).where(users.c.corp_id == corp_id),
+    ).subquery()
+    stmt = select(known.c.userid).where(people_visible(v, corp_id, known.c.userid))
+    if userids is not None:
+        stmt = stmt.where(known.c.userid.in_(sorted(set(userids))))
+    return {str(u) for u in conn.execute(stmt).scalars()}
+
+
+def month_people(
+    conn: Connection,
+    corp_id: str,
+    v: visibility.Visible,
+    *,
+    start: date,
+    end: date,
+    dept_ids: Sequence[int] | None = None,
+    userid: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[str], int]:
+    """The people of the monthly summary (:func:`dingsync.export.attendance.monthly_summary`:
+    everyone with a result or a schedule on work dates ``start..end``) that ``v`` admits
+    (:func:`people_visible`), in ``dept_ids`` when given, by name then userid: one page of
+    userids and the total. People are those of the directory (``users``, leavers included —
+    the sync reads attendance for them), each checked with two index lookups (``EXISTS``)."""
+    a, s, u = attendance_results, attendance_schedules, users
+    has = or_(
+        exists().where(
+            a.c.corp_id == corp_id,
+            a.c.userid == u.c.userid,
+            *_work_date_range(a.c.work_date, start, end),
+        ),
+        exists().where(
+            s.c.corp_id == corp_id,
+            s.c.userid == u.c.userid,
+            *_work_date_range(s.c.work_date, start, end),
+        ),
+    )
+    cond: list[Any] = [u.c.corp_id == corp_id, has, people_visible(v, corp_id, u.c.userid)]
+    if dept_ids is not None:
+        cond.append(u.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
+    if userid is not None:
+        cond.append(u.c.userid == userid)
+    total = int(conn.execute(select(func.count()).select_from(u).where(*cond)).scalar_one())
+    page = conn.execute(
+        select(u.c.userid)
+        .where(*cond)
+        .order_by(func.coalesce(u.c.name, ""), u.c.userid)
+        .limit(limit)
+        .offset(offset)
+    ).scalars()
+    return [str(x) for x in page], total
+
+
+def _results_cond(
+    corp_id: str,
+    v: visibility.Visible,
+    start: date | None,
+    end: date | None,
+    userid: str | None,
+    dept_ids: Sequence[int] | None,
+) -> list[Any]:
+    """The conditions of :func:`list_attendance_results` (``GET /api/attendance/results``)."""
+    a = attendance_results
+    cond: list[Any] = [
+        a.c.corp_id == corp_id,
+        visibility.visible_to(v, corp_id, a.c.userid, group_col=a.c.group_id),
+        *_work_date_range(a.c.work_date, start, end),
+    ]
+    if userid is not None:
+        cond.append(a.c.userid == userid)
+    if dept_ids is not None:
+        cond.append(a.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
+    return cond
+
+
+def list_days(
+    conn: Connection,
+    corp_id: str,
+    v: visibility.Visible,
+    *,
+    start: date,
+    end: date,
+    userid: str | None = None,
+    dept_ids: Sequence[int] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    newest_first: bool = True,
+) -> tuple[list[dict[str, Any]], int]:
+    """Person-days with results visible to ``v`` (the rows ``GET /api/attendance/results``
+    gives the same viewer with the same filters, grouped by person and work date): one page of
+    ``{"userid", "work_date", "results": [result rows by check time], "schedules": [schedule
+    rows]}`` — by work date (newest first unless ``newest_first`` is false) then userid — and
+    the total number of person-days. Only the page's rows are read."""
+    a = attendance_results
+    cond = _results_cond(corp_id, v, start, end, userid, dept_ids)
+    keys = select(a.c.work_date, a.c.userid).where(*cond).group_by(a.c.work_date, a.c.userid)
+    total = int(conn.execute(select(func.count()).select_from(keys.subquery())).scalar_one())
+    order = a.c.work_date.desc() if newest_first else a.c.work_date
+    page = [
+        (r.work_date, str(r.userid))
+        for r in conn.execute(keys.order_by(order, a.c.userid).limit(limit).offset(offset))
+    ]
+    if not page:
+        return [], total
+    wanted = set(page)
+    people = sorted({u for _, u in page})
+    lo, hi = min(d for d, _ in page), max(d for d, _ in page)
+    by_key: dict[tuple[date, str], dict[str, Any]] = {
+        k: {"userid": k[1], "work_date": k[0], "results": [], "schedules": []} for k in page
+    }
+    for part in _chunks(people):
+        rows = conn.execute(
+            select(a)
+            .where(*cond, a.c.userid.in_(part), a.c.work_date >= lo, a.c.work_date <= hi)
+            .order_by(a.c.base_check_time, a.c.id)
+        ).mappings()
+        for r in rows:
+            if (r["work_date"], r["userid"]) in wanted:
+                by_key[(r["work_date"], r["userid"])]["results"].append(dict(r))
+        s = attendance_schedules
+        for r in conn.execute(
+            select(s)
+            .where(
+                s.c.corp_id == corp_id,
+                s.c.userid.in_(part),
+                s.c.work_date >= lo,
+                s.c.work_date <= hi,
+            )
+            .order_by(s.c.plan_check_time)
+        ).mappings():
+            if (r["work_date"], r["userid"]) in wanted:
+                by_key[(r["work_date"], r["userid"])]["schedules"].append(dict(r))
+    return [by_key[k] for k in page], total
+
+
+def list_records(
+    conn: Connection,
+    corp_id: str,
+    v: visibility.Visible,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    userid: str | None = None,
+    dept_ids: Sequence[int] | None = None,
+    check_type: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Punches (``/attendance/listRecord`` rows) of people ``v`` admits (:func:`people_visible`)
+    punched in ``[start, end)`` (aware), newest first, and the total."""
+    t = attendance_records
+    cond: list[Any] = [t.c.corp_id == corp_id, people_visible(v, corp_id, t.c.userid)]
+    if start is not None:
+        cond.append(t.c.user_check_time >= start)
+    if end is not None:
+        cond.append(t.c.user_check_time < end)
+    if userid is not None:
+        cond.append(t.c.userid == userid)
+    if dept_ids is not None:
+        cond.append(t.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
+    if check_type is not None:
+        cond.append(t.c.check_type == check_type)
+    total = int(conn.execute(select(func.count()).select_from(t).where(*cond)).scalar_one())
+    rows = conn.execute(
+        select(t)
+        .where(*cond)
+        .order_by(t.c.user_check_time.desc(), t.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    return [dict(r) for r in rows], total
+
+
+def person_days(
+    conn: Connection,
+    corp_id: str,
+    v: visibility.Visible,
+    *,
+    start: date,
+    end: date,
+    dept_ids: Sequence[int] | None = None,
+) -> list[dict[str, Any]]:
+    """Per person-day with results visible to ``v`` (the results API's rows) on work dates
+    ``start..end``: ``userid``, ``work_date``, ``late`` (Late, SeriousLate, Absenteeism),
+    ``early`` and ``not_signed`` / ``signed`` check counts, and ``punched`` (true when some
+    signed check is the person's own punch, not leave or the system) — what
+    :func:`dingsync.export.attendance.day_metrics` counts, in one grouped SQL query (the
+    charts of ``GET /api/attendance/stats`` are sums of these)."""
+    a = attendance_results
+    tr = func.coalesce(a.c.time_result, "")
+    src = func.coalesce(a.c.source_type, "")
+    signed = tr != "NotSigned"
+
+    def count(when: Any) -> Any:
+        return func.sum(case((when, 1), else_=0))
+
+    stmt = (
+        select(
+            a.c.userid,
+            a.c.work_date,
+            count(tr.in_(LATE_RESULTS)),
+            count(tr == "Early"),
+            count(tr == "NotSigned"),
+            count(signed),
+            func.max(case((and_(signed, src.not_in(NOT_A_PUNCH)), 1), else_=0)),
+        )
+        .where(*_results_cond(corp_id, v, start, end, None, dept_ids))
+        .group_by(a.c.userid, a.c.work_date)
+    )
+    keys = ("late", "early", "not_signed", "signed")
+    return [
+        {
+            "userid": str(r[0]),
+            "work_date": r[1],
+            **{k: int(x or 0) for k, x in zip(keys, r[2:6], strict=True)},
+            "punched": bool(r[6]),
+        }
+        for r in conn.execute(stmt)
+    ]
+
+
+def shift_names(conn: Connection, corp_id: str) -> dict[int, str]:
+    """Shift (班次) id → name, from the synced groups' classes (``selected_class`` of
+    ``getsimplegroups``: ``class_id``, ``class_name``)."""
+    out: dict[int, str] = {}
+    g = attendance_groups
+    for (raw,) in conn.execute(select(g.c.raw).where(g.c.corp_id == corp_id)):
+        for cls in (raw or {}).get("selected_class") or []:
+            if isinstance(cls, dict) and cls.get("class_id") is not None:
+                out[int(cls["class_id"])] = str(cls.get("class_name") or cls["class_id"])
+    return out
+
+
+def user_names(conn: Connection, corp_id: str, userids: Sequence[str]) -> dict[str, str]:
+    """userid → name for ``userids`` (people not in the directory are left out)."""
+    out: dict[str, str] = {}
+    for part in _chunks(sorted(set(userids))):
+        for r in conn.execute(
+            select(users.c.userid, users.c.name).where(
+                users.c.corp_id == corp_id, users.c.userid.in_(part)
+            )
+        ):
+            out[str(r.userid)] = r.name or ""
+    return out
 
 
 def managed_attendance_groups(conn: Connection, corp_id: str, userid: str) -> list[int]:

@@ -36,7 +36,7 @@ from pydantic import (
 from sqlalchemy import Connection
 
 from dingsync.export import contacts as export_contacts
-from dingsync.store import repo_attendance, repo_contacts, visibility
+from dingsync.store import repo_attendance, visibility
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, dept_filter, visible
@@ -255,7 +255,8 @@ def _write_attendance(
     path: str,
 ) -> int:
     """The monthly summary of ``month`` (default: this month in the company's zone) for the people
-    the scope admits."""
+    the scope admits (:func:`dingsync.store.repo_attendance.visible_userids`: the people
+    ``GET /api/attendance/monthly`` lists to the same viewer)."""
     from dingsync.export import attendance as export_attendance
 
     month = filters.resolved(ctx).month
@@ -263,17 +264,9 @@ def _write_attendance(
     summary = export_attendance.monthly_summary(
         conn, ctx.corp_id, month, dept_id=filters.dept_id, tz=ctx.settings.tz
     )
-    if not scope.everything:
-        allowed: set[str] = set()
-        if scope.depts:
-            members = repo_contacts.list_users(
-                conn, ctx.corp_id, dept_ids=sorted(scope.depts), include_inactive=True, limit=10**9
-            )[0]
-            allowed |= {m["userid"] for m in members}
-        if scope.groups:
-            allowed |= repo_attendance.attendance_group_userids(
-                conn, ctx.corp_id, [int(g) for g in scope.groups]
-            )
+    # The people the scope admits (as GET /api/attendance/monthly lists them).
+    allowed = repo_attendance.visible_userids(conn, ctx.corp_id, visible(scope))
+    if allowed is not None:
         summary.rows = [r for r in summary.rows if r.userid in allowed]
         summary.daily = [d for d in summary.daily if d.userid in allowed]
         summary.disagreements = [d for d in summary.disagreements if d.userid in allowed]

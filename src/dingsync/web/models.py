@@ -255,6 +255,119 @@ class AttendanceSummary(ApiModel):
     people: list[AttendancePerson]
 
 
+class AttendanceMetric(ApiModel):
+    """A column of the monthly summary: ``key`` (in each row's ``metrics``) and its 考勤报表
+    ``label``."""
+
+    key: str
+    label: str
+
+
+class AttendanceMonthlyRow(ApiModel):
+    """One person's month: name, job number, departments (names, comma-separated), attendance
+    group, and ``metrics`` (key → number; days, counts, minutes, hours)."""
+
+    userid: str
+    name: str
+    job_number: str
+    departments: str
+    group: str
+    metrics: dict[str, float]
+
+
+class AttendanceMonthly(ApiModel):
+    """``GET /api/attendance/monthly``: the 考勤报表 monthly summary of ``month`` (``YYYY-MM``,
+    work dates ``start_date``..``end_date``), ``metrics`` (the columns, in order) and one page
+    of people."""
+
+    month: str
+    start_date: str
+    end_date: str
+    metrics: list[AttendanceMetric]
+    items: list[AttendanceMonthlyRow]
+    total: int
+    limit: int
+    offset: int
+
+
+class AttendanceDeptStat(ApiModel):
+    """Late / early / missing checks of the people in one department (and below) who have
+    results; ``dept_id`` is the filter's own department for its direct members."""
+
+    dept_id: int
+    name: str
+    people: int
+    late: int
+    early: int
+    missing: int
+
+
+class AttendanceDayStat(ApiModel):
+    """One work date (``YYYY-MM-DD``): people with a result, attended, absent, late / early /
+    missing checks, and ``rate`` = attended / people in percent (``null`` with no people)."""
+
+    date: str
+    people: int
+    attended: int
+    absent: int
+    late: int
+    early: int
+    missing: int
+    rate: float | None
+
+
+class AttendanceStats(ApiModel):
+    """``GET /api/attendance/stats``: the console's attendance charts of ``month``."""
+
+    month: str
+    start_date: str
+    end_date: str
+    dept_id: int | None
+    by_department: list[AttendanceDeptStat]
+    by_day: list[AttendanceDayStat]
+
+
+class AttendanceCheck(ApiModel):
+    """One check point of a day (times epoch ms)."""
+
+    check_type: str | None = None
+    time_result: str | None = None
+    location_result: str | None = None
+    source_type: str | None = None
+    base_check_time: int | None = None
+    user_check_time: int | None = None
+
+
+class AttendanceDay(ApiModel):
+    """One person-day (``work_date`` ``YYYY-MM-DD`` in the company's zone): the shift, the
+    check points, and the day's result (``day_result`` a key of 正常/迟到/…, ``day_label``)."""
+
+    userid: str
+    name: str
+    work_date: str
+    shift: str | None
+    checks: list[AttendanceCheck]
+    day_result: str
+    day_label: str
+
+
+class AttendancePunch(ApiModel):
+    """One punch (``/attendance/listRecord``): time epoch ms, result, source, validity, and
+    the place when DingTalk sent one (``address``)."""
+
+    id: int | str
+    userid: str
+    name: str
+    user_check_time: int
+    work_date: str | None = None
+    check_type: str | None = None
+    time_result: str | None = None
+    location_result: str | None = None
+    source_type: str | None = None
+    is_legal: str | None = None
+    address: str | None = None
+
+
 # --------------------------------------------------------------------------------------------
 # approvals (审批)
 # --------------------------------------------------------------------------------------------
@@ -420,8 +533,17 @@ __all__ = [
     "ApprovalOperation",
     "ApprovalSummary",
     "ApprovalTask",
+    "AttendanceCheck",
+    "AttendanceDay",
+    "AttendanceDayStat",
+    "AttendanceDeptStat",
+    "AttendanceMetric",
+    "AttendanceMonthly",
+    "AttendanceMonthlyRow",
     "AttendancePerson",
+    "AttendancePunch",
     "AttendanceResult",
+    "AttendanceStats",
     "AttendanceSummary",
     "AuditEntry",
     "CallbackError",

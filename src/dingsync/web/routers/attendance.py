@@ -1,22 +1,44 @@
 """``/api/attendance``: attendance results and per-person summaries filtered by the rules —
 everyone their own; the main administrator, the boss and the local ``hr`` role all;
-sub-administrators their scope; attendance-group managers their groups."""
+sub-administrators their scope; attendance-group managers their groups.
+
+Routes: ``/results`` (check points), ``/summary`` (counts per ``time_result`` and person),
+``/monthly`` (the 考勤报表 monthly summary, the export's computation, one page of people),
+``/stats`` (the console's charts), ``/daily`` (one row per person-day) and ``/records``
+(punches). The console's 考勤 pages call these same functions.
+
+Who is visible: check-point rows (``/results``, ``/summary``, ``/daily``, ``/stats``) by the
+rules' scope on the row (its person, or its attendance group for a group manager); people
+(``/monthly``, ``/records`` and a person's calendar) by the same scope on the person (a group
+manager: the members of their groups — the people the ``attendance`` export writes).
+"""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
-from dingsync.store import repo_attendance
+from dingsync.export import attendance as export_attendance
+from dingsync.store import repo_attendance, repo_contacts
 from dingsync.timeutil import day_start_ms
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, dept_filter, jsonable, visible
-from dingsync.web.deps import Ctx, CurrentCaller
+from dingsync.web.deps import Caller, Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
-from dingsync.web.models import TYPED, AttendanceResult, AttendanceSummary, Page
+from dingsync.web.export_kinds import MONTH_YEARS
+from dingsync.web.models import (
+    TYPED,
+    AttendanceDay,
+    AttendanceMonthly,
+    AttendancePunch,
+    AttendanceResult,
+    AttendanceStats,
+    AttendanceSummary,
+    Page,
+)
 
 router = APIRouter(
     prefix="/api/attendance", tags=["attendance"], responses=responses(*COMMON_ERRORS)
@@ -115,3 +137,337 @@ def summary(
             dept_ids=dept_filter(ctx, conn, dept_id),
         )
     return {"start_date": start.isoformat(), "end_date": end.isoformat(), "people": people}
+
+
+# --------------------------------------------------------------------------------------------
+# The 考勤报表 month, its charts, person-days and punches (the console's 考勤 pages)
+# --------------------------------------------------------------------------------------------
+MONTH_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
+#: The company root department (DingTalk's id 1): the department chart's default level.
+ROOT_DEPT = 1
+#: The monthly summary's columns, in order (key, 考勤报表 label): add a metric to
+#: :data:`dingsync.export.attendance.METRICS` and it is a column here, on the page and in the
+#: export.
+MONTHLY_COLUMNS: tuple[tuple[str, str], ...] = tuple(
+    (m, export_attendance.METRIC_LABELS[m]) for m in export_attendance.METRICS
+)
+
+
+_DAY_KEYS = ("people", "attended", "absent", "late", "early", "missing")
+_PERSON_KEYS = ("late", "early", "missing")
+
+
+def month_span(ctx: WebContext, month: str | None) -> tuple[str, date, date]:
+    """``month`` (``YYYY-MM``; default this month in the company's zone) and its first and last
+    work dates. ``request.invalid`` for a year outside :data:`MONTH_YEARS`."""
+    month = month or ctx.today().strftime("%Y-%m")
+    if not MONTH_YEARS[0] <= int(month[:4]) <= MONTH_YEARS[1]:
+        raise WebError("request.invalid", f"month: year must be within {MONTH_YEARS}")
+    try:
+        start, end = export_attendance.month_range(month)
+    except ValueError as exc:
+        raise WebError("request.invalid", str(exc)) from exc
+    return month, start, end
+
+
+def may_see_person(ctx: WebContext, caller: Caller, userid: str) -> bool:
+    """Whether ``caller`` may see ``userid``'s attendance (a person of the directory or of an
+    attendance group the rules' scope admits; see the module doc)."""
+    scope = rules.scope(caller.viewer, "attendance", "read")
+    with ctx.engine.connect() as conn:
+        seen = repo_attendance.visible_userids(conn, ctx.corp_id, visible(scope), [userid])
+        if seen is None:
+            return repo_contacts.get_user(conn, ctx.corp_id, userid) is not None
+    return userid in seen
+
+
+@router.get(
+    "/monthly",
+    summary="Monthly summary (考勤报表) per person",
+    responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=AttendanceMonthly,
+    **TYPED,
+)
+def monthly(
+    ctx: Ctx,
+    caller: CurrentCaller,
+    month: Annotated[
+        str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM (default this month)")
+    ] = None,
+    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    userid: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    """The monthly summary of ``month`` (default: this month in the company's zone) — the
+    numbers ``dingsync attendance summary`` and the ``attendance`` export compute
+    (:func:`dingsync.export.attendance.monthly_summary`): per visible person with a result or
+    a schedule in the month (in ``dept_id`` and below when given), by name, ``metrics``
+    (应出勤天数, 出勤天数, 迟到次数, 迟到时长 …; ``metrics`` lists the keys and labels in
+    order). Paged: the people of the page are chosen in SQL, and only their rows are read."""
+    month, start, end = month_span(ctx, month)
+    scope = rules.scope(caller.viewer, "attendance", "list")
+    with ctx.engine.connect() as conn:
+        page, total = repo_attendance.month_people(
+            conn,
+            ctx.corp_id,
+            visible(scope),
+            start=start,
+            end=end,
+            dept_ids=dept_filter(ctx, conn, dept_id),
+            userid=userid,
+            limit=min(limit, ctx.options.max_page_size),
+            offset=offset,
+        )
+        rows = (
+            export_attendance.monthly_summary(
+                conn, ctx.corp_id, month, tz=ctx.settings.tz, userids=page
+            ).rows
+            if page
+            else []
+        )
+    by_id = {r.userid: r for r in rows}
+    items = [
+        {
+            "userid": r.userid,
+            "name": r.name,
+            "job_number": r.job_number,
+            "departments": r.departments,
+            "group": r.group,
+            "metrics": dict(r.metrics),
+        }
+        for r in (by_id[u] for u in page if u in by_id)
+    ]
+    return {
+        "month": month,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "metrics": [{"key": k, "label": label} for k, label in MONTHLY_COLUMNS],
+        "items": items,
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get(
+    "/stats",
+    summary="Attendance statistics of a month (charts)",
+    responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=AttendanceStats,
+    **TYPED,
+)
+def stats(
+    ctx: Ctx,
+    caller: CurrentCaller,
+    month: Annotated[
+        str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM (default this month)")
+    ] = None,
+    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+) -> dict[str, Any]:
+    """The numbers of the console's attendance charts for ``month`` over the visible results
+    (in ``dept_id`` and below when given):
+
+    - ``by_department``: for the direct members of ``dept_id`` (default the company root) and
+      each of its sub-departments (with everything below it) that has people with results:
+      those people and their ``late`` (迟到, 严重迟到), ``early`` (早退) and ``missing`` (缺卡)
+      checks;
+    - ``by_day``: each date of the month up to today (company zone; or the last date with
+      results): ``people`` with a result (应出勤), ``attended``
+      (a punch of their own), ``absent`` (every check missing), ``late``/``early``/``missing``
+      checks, ``rate`` = attended / people × 100 (one decimal; ``null`` without people).
+
+    Counted as the monthly summary counts them (:func:`dingsync.export.attendance.day_metrics`).
+    """
+    month, start, end = month_span(ctx, month)
+    v = visible(rules.scope(caller.viewer, "attendance", "list"))
+    with ctx.engine.connect() as conn:
+        tree = ctx.tree(conn)
+        dept_ids = dept_filter(ctx, conn, dept_id)
+        rows = repo_attendance.person_days(
+            conn, ctx.corp_id, v, start=start, end=end, dept_ids=dept_ids
+        )
+        counted: dict[date, dict[str, int]] = {}
+        per_user: dict[str, dict[str, int]] = {}
+        for r in rows:
+            missing = r["not_signed"] if r["signed"] else 0  # 缺卡 only on a day not absent
+            day_row = counted.setdefault(r["work_date"], dict.fromkeys(_DAY_KEYS, 0))
+            day_row["people"] += 1
+            day_row["attended"] += int(r["punched"])
+            day_row["absent"] += int(not r["signed"])
+            user_row = per_user.setdefault(r["userid"], dict.fromkeys(_PERSON_KEYS, 0))
+            for key, n in (("late", r["late"]), ("early", r["early"]), ("missing", missing)):
+                day_row[key] += n
+                user_row[key] += n
+        member_of = repo_contacts.memberships_of(conn, ctx.corp_id, sorted(per_user))
+    top = dept_id or ROOT_DEPT
+
+    def dept_name(d: int) -> str:
+        return str((tree.nodes.get(d) or {}).get("name") or d)
+
+    parts = [(c, dept_name(c), tree.subtree([c])) for c in tree.children.get(top, [])]
+    parts.insert(0, (top, dept_name(top), frozenset({top})))
+    by_department = []
+    for d, name, depts in parts:
+        people = [u for u, ds in member_of.items() if ds & depts]
+        if not people:
+            continue  # only departments with people who have results
+        row = {"dept_id": d, "name": name, "people": len(people)}
+        for key in ("late", "early", "missing"):
+            row[key] = sum(per_user[u][key] for u in people)
+        by_department.append(row)
+    by_day = []
+    day, last = start, max([end if end < ctx.today() else ctx.today(), *counted])
+    while day <= last:
+        r = counted.get(day) or dict.fromkeys(_DAY_KEYS, 0)
+        rate = round(100 * r["attended"] / r["people"], 1) if r["people"] else None
+        by_day.append({"date": day.isoformat(), **r, "rate": rate})
+        day += timedelta(days=1)
+    return {
+        "month": month,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "dept_id": dept_id,
+        "by_department": by_department,
+        "by_day": by_day,
+    }
+
+
+def _shift(schedules: list[dict[str, Any]], names: dict[int, str]) -> str | None:
+    """The day's shift name (``休息`` on a rest day; ``None`` without a synced schedule)."""
+    if not schedules:
+        return None
+    working = [s for s in schedules if not s["is_rest"]]
+    if not working:
+        return "休息"
+    shift = working[0]["shift_id"]
+    return names.get(int(shift), str(shift)) if shift is not None else None
+
+
+@router.get(
+    "/daily",
+    summary="Attendance per person and day",
+    responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=Page[AttendanceDay],
+    **TYPED,
+)
+def daily(
+    ctx: Ctx,
+    caller: CurrentCaller,
+    start_date: Annotated[date | None, Query(description="first work date")] = None,
+    end_date: Annotated[date | None, Query(description="last work date")] = None,
+    userid: Annotated[str | None, Query(max_length=64)] = None,
+    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    order: Annotated[
+        Literal["desc", "asc"], Query(description="by work date: newest first (desc) or asc")
+    ] = "desc",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    """每日统计: one row per person and work date with results (the visible rows of
+    ``/results`` for the same filters, grouped), by work date then userid: the shift (班次,
+    ``休息`` on a rest day), the check points (type, result, place, source, times in epoch
+    ms) and the day's result (``day_result``: Absent, SeriousLate, Late, Early, Missing,
+    Leave, Outside or Normal — :func:`dingsync.export.attendance.day_result` — and its label).
+    Dates default to this month so far (company zone). Paged in SQL over person-days."""
+    start, end = _span(ctx, start_date, end_date)
+    scope = rules.scope(caller.viewer, "attendance", "list")
+    with ctx.engine.connect() as conn:
+        days, total = repo_attendance.list_days(
+            conn,
+            ctx.corp_id,
+            visible(scope),
+            start=start,
+            end=end,
+            userid=userid,
+            dept_ids=dept_filter(ctx, conn, dept_id),
+            limit=min(limit, ctx.options.max_page_size),
+            offset=offset,
+            newest_first=order == "desc",
+        )
+        names = repo_attendance.user_names(conn, ctx.corp_id, [d["userid"] for d in days])
+        shifts = repo_attendance.shift_names(conn, ctx.corp_id) if days else {}
+    keys = ("check_type", "time_result", "location_result", "source_type")
+    items = []
+    for d in days:
+        code = export_attendance.day_result(d["results"])
+        items.append(
+            {
+                "userid": d["userid"],
+                "name": names.get(d["userid"], ""),
+                "work_date": d["work_date"].isoformat(),
+                "shift": _shift(d["schedules"], shifts),
+                "checks": [
+                    {
+                        **{k: r[k] for k in keys},
+                        **jsonable(
+                            {
+                                "base_check_time": r["base_check_time"],
+                                "user_check_time": r["user_check_time"],
+                            }
+                        ),
+                    }
+                    for r in d["results"]
+                ],
+                "day_result": code,
+                "day_label": export_attendance.DAY_RESULT_LABELS.get(code, code),
+            }
+        )
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get(
+    "/records",
+    summary="Punches (打卡记录)",
+    responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=Page[AttendancePunch],
+    **TYPED,
+)
+def records(
+    ctx: Ctx,
+    caller: CurrentCaller,
+    start_date: Annotated[date | None, Query(description="first day punched")] = None,
+    end_date: Annotated[date | None, Query(description="last day punched")] = None,
+    userid: Annotated[str | None, Query(max_length=64)] = None,
+    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    check_type: Annotated[str | None, Query(max_length=16, description="OnDuty, OffDuty")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    """原始记录: every punch (``/attendance/listRecord``, valid or not) of the visible people
+    punched on the days asked (default this month so far; days of the company's zone), newest
+    first: time (epoch ms), work date, check type, results, source (USER, ATM, BEACON, …),
+    ``is_legal`` and the address DingTalk sent (``userAddress``) when stored."""
+    start, end = _span(ctx, start_date, end_date)
+    lo, hi = day_bounds(ctx, start, end)
+    scope = rules.scope(caller.viewer, "attendance", "list")
+    with ctx.engine.connect() as conn:
+        rows, total = repo_attendance.list_records(
+            conn,
+            ctx.corp_id,
+            visible(scope),
+            start=lo,
+            end=hi,
+            userid=userid,
+            dept_ids=dept_filter(ctx, conn, dept_id),
+            check_type=check_type,
+            limit=min(limit, ctx.options.max_page_size),
+            offset=offset,
+        )
+        names = repo_attendance.user_names(conn, ctx.corp_id, [r["userid"] for r in rows])
+    keys = ("id", "userid", "check_type", "time_result", "location_result", "source_type")
+    items = []
+    for r in rows:
+        raw = r.get("raw") if isinstance(r.get("raw"), dict) else {}
+        address = raw.get("userAddress") if raw else None
+        items.append(
+            {
+                **{k: r[k] for k in keys},
+                "name": names.get(r["userid"], ""),
+                "user_check_time": jsonable({"t": r["user_check_time"]})["t"],
+                "work_date": r["work_date"].isoformat() if r["work_date"] else None,
+                "is_legal": r["is_legal"],
+                "address": str(address) if address else None,
+            }
+        )
+    return {"items": items, "total": total, "limit": limit, "offset": offset}

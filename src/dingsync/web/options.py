@@ -65,12 +65,13 @@ def is_loopback_url(url: str) -> bool:
 @dataclass(frozen=True)
 class DemoLogin:
     """One of the console's one-click demo logins: ``key`` (``hr``, ``employee``,
-    ``main_admin``, ``leader``, ``sub_admin``), the button's ``label`` and the sandbox person
-    ``userid``."""
+    ``main_admin``, ``leader``, ``sub_admin``), the button's ``label``, the sandbox person
+    ``userid`` and their ``name`` (shown beside the button)."""
 
     key: str
     label: str
     userid: str
+    name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 from fastapi import APIRouter, Request
@@ -103,6 +103,9 @@ def safe_next(value: str | None) -> str:
         return HOME
     path = parts.path
     if path != HOME and not path.startswith(HOME + "/"):
+        return HOME
+    segments = unquote(path).split("/")
+    if ".." in segments or "." in segments:  # a browser would leave the console
         return HOME
     if path == LOGIN_PATH or path.startswith(LOGIN_PATH + "/"):
         return HOME

@@ -439,6 +439,7 @@ def _serve_demo(sb: Any, settings: Settings, engine: Any, port: int, channel: st
     Sandbox mutations (``POST /sandbox/mutate/contacts/hire`` …) reach the database through
     ``channel``: encrypted HTTP callbacks to ``/callbacks/dingtalk`` or Stream mode.
     """
+    from dingsync.commands.demo_console import console_lines, demo_logins
     from dingsync.web import create_app
     from dingsync.web.routers.callbacks import attach_demo
     from dingsync.web.server import serve
@@ -466,7 +467,11 @@ def _serve_demo(sb: Any, settings: Settings, engine: Any, port: int, channel: st
             soft_wrap=True,
         )
         _print_sandbox_env(sb, settings)
-        app = create_app(settings, engine=engine)
+        demo = demo_logins(sb.base_url, sb.company, engine, str(settings.corp_id))
+        console.print(
+            "\n".join(console_lines(url, demo)), highlight=False, soft_wrap=True, markup=False
+        )
+        app = create_app(settings, engine=engine, demo_logins=demo)
         ev = attach_demo(app, settings, engine, sb.base_url, url, channel)
         serve(app, host="127.0.0.1", port=port)
     finally:

@@ -13,6 +13,10 @@
    (ticket cached).
 
 So a login makes one upstream call for a user synced recently and two otherwise.
+
+The console's browser login (:func:`oauth_login`: DingTalk's web login page → user token →
+``users/me`` → ``getbyunionid``) ends in the same steps 3–5 (:func:`open_session_for`), without
+the replay record: its code is DingTalk's single-use OAuth code.
 """
 
 from __future__ import annotations

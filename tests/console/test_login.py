@@ -438,3 +438,25 @@ def test_demo_logins_are_refused_unless_the_login_host_is_the_local_sandbox(
 
 def test_nav_keys_are_known() -> None:
     assert ADMIN_ONLY <= {item.key for item in NAV}
+
+
+def test_the_client_emulator_plays_dd_getauthcode(console: Console) -> None:
+    """``/sandbox/dd.js`` on its own: ``dd.getAuthCode({corpId, success, fail})`` mints a
+    login-free code for the person of ``localStorage.dd_user`` that the API login accepts; a
+    wrong corpId fails as DingTalk's client does; nobody → ``notInDingTalk``."""
+    sb = console.sb
+    page = console.anonymous_page()
+    page.goto(f"{sb.base_url}/sandbox/app")
+    page.add_script_tag(url=f"{sb.base_url}/sandbox/dd.js")
+    assert page.evaluate("dd.env.platform") == "notInDingTalk"
+    page.evaluate(f"localStorage.setItem('dd_user', '{console.employee}')")
+    page.reload()
+    page.add_script_tag(url=f"{sb.base_url}/sandbox/dd.js")
+    assert page.evaluate("dd.env.platform") == "android"
+    get = "c => new Promise(r => dd.getAuthCode({corpId: c, success: r, fail: r}))"
+    result = page.evaluate(get, console.corp_id)
+    r = httpx.post(f"{console.url}/api/auth/dingtalk", json={"authCode": result["code"]})
+    assert r.status_code == 200 and r.json()["userid"] == console.employee
+    wrong = page.evaluate(get, "dingnotthiscorp")
+    assert wrong["errorCode"] == "3" and "code" not in wrong
+    page.context.close()

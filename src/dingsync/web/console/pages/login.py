@@ -34,6 +34,7 @@ SameSite=Lax, Max-Age = the session's lifetime).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -51,6 +52,7 @@ from dingsync.web.deps import Ctx, caller_for_token
 from dingsync.web.errors import ERRORS, WebError
 from dingsync.web.login import login, oauth_login
 from dingsync.web.options import DemoLogins
+from dingsync.web.routers.auth import parse_login
 
 router = APIRouter(prefix="/console/login", include_in_schema=False)
 
@@ -260,8 +262,6 @@ async def login_authcode(request: Request, ctx: Ctx) -> Response:
     if ctype != "application/json":
         err = WebError("request.invalid", "the body must be JSON (Content-Type: application/json)")
         return JSONResponse(err.body(), status_code=err.status)
-    from dingsync.web.routers.auth import parse_login
-
     raw = await request.body()
     try:
         body = parse_login(raw)
@@ -308,8 +308,12 @@ async def login_callback(
             raise WebError("login.cancelled")
         token, _userid, expires_at, _profile = await oauth_login(ctx, authCode or code)
     except WebError as exc:
-        page = login_page(
-            request, next_url=cookie_next(cookie), error=exc.code, status_code=exc.status
+        page = await asyncio.to_thread(
+            login_page,
+            request,
+            next_url=cookie_next(cookie),
+            error=exc.code,
+            status_code=exc.status,
         )
         _clear_state(request, page)
         return page

@@ -22,6 +22,7 @@ CREDENTIAL_VARS = (
     "DINGTALK_AGENT_ID",
     "DINGTALK_OAPI_URL",
     "DINGTALK_API_URL",
+    "DINGTALK_LOGIN_URL",
 )
 
 
@@ -420,6 +421,19 @@ def test_doctor_and_sync_refuse_a_bad_endpoint_url(
         result = runner.invoke(app, ["sync", "--only", "contacts"])
         assert result.exit_code == 2, result.output
         assert "DINGTALK_OAPI_URL" in _one_error_line(result)
+
+
+def test_doctor_refuses_a_bad_login_url(monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> None:
+    with SandboxServer(SandboxConfig(seed=5, users=20, qps_limit=None)) as sb:
+        _sandbox_env(monkeypatch, sb, sqlite_url)
+        monkeypatch.setenv("DINGTALK_LOGIN_URL", "login.dingtalk.com")
+        result = runner.invoke(app, ["doctor"], env={"COLUMNS": "200"})
+        assert result.exit_code == 1, result.output
+        assert "failed DINGTALK_LOGIN_URL" in result.output
+        assert "https://login.dingtalk.com" in result.output  # the example
+        monkeypatch.setenv("DINGTALK_LOGIN_URL", sb.base_url)
+        result = runner.invoke(app, ["doctor"], env={"COLUMNS": "200"})
+        assert f"login {sb.base_url}" in result.output
 
 
 @pytest.mark.parametrize(

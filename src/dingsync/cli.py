@@ -138,7 +138,7 @@ def _fail(exc: BaseException, hint: str) -> NoReturn:
 
 def _check_endpoints(settings: Settings) -> None:
     """Exit 2 with one line per unusable DingTalk host URL (``DINGTALK_OAPI_URL``,
-    ``DINGTALK_API_URL``: http or https with a host)."""
+    ``DINGTALK_API_URL``, ``DINGTALK_LOGIN_URL``: http or https with a host)."""
     bad = _bad_endpoints(settings)
     for name, problem in bad.items():
         err_console.print(f"error: {name}: {problem}", markup=False, soft_wrap=True)
@@ -149,12 +149,13 @@ def _check_endpoints(settings: Settings) -> None:
 def _bad_endpoints(settings: Settings) -> dict[str, str]:
     """``{variable: "'url' is not usable: why (e.g. default)"}`` for each unusable DingTalk host
     URL."""
-    from dingsync.config import DEFAULT_API_URL, DEFAULT_OAPI_URL
+    from dingsync.config import DEFAULT_API_URL, DEFAULT_LOGIN_URL, DEFAULT_OAPI_URL
 
     out = {}
     for name, url, example in (
         ("DINGTALK_OAPI_URL", settings.oapi_url, DEFAULT_OAPI_URL),
         ("DINGTALK_API_URL", settings.api_url, DEFAULT_API_URL),
+        ("DINGTALK_LOGIN_URL", settings.login_url, DEFAULT_LOGIN_URL),
     ):
         problem = endpoint_problem(url)
         if problem:
@@ -371,6 +372,7 @@ def demo(
                 "agent_id": str(sb.app.agent_id),
                 "oapi_url": sb.base_url,
                 "api_url": sb.base_url,
+                "login_url": sb.base_url,
                 "qps_per_api": qps or 0.0,
             }
         )
@@ -437,6 +439,7 @@ def _serve_demo(sb: Any, settings: Settings, engine: Any, port: int, channel: st
     Sandbox mutations (``POST /sandbox/mutate/contacts/hire`` …) reach the database through
     ``channel``: encrypted HTTP callbacks to ``/callbacks/dingtalk`` or Stream mode.
     """
+    from dingsync.commands.demo_console import console_lines, demo_logins
     from dingsync.web import create_app
     from dingsync.web.routers.callbacks import attach_demo
     from dingsync.web.server import serve
@@ -464,7 +467,11 @@ def _serve_demo(sb: Any, settings: Settings, engine: Any, port: int, channel: st
             soft_wrap=True,
         )
         _print_sandbox_env(sb, settings)
-        app = create_app(settings, engine=engine)
+        demo = demo_logins(sb.base_url, sb.company, engine, str(settings.corp_id))
+        console.print(
+            "\n".join(console_lines(url, demo)), highlight=False, soft_wrap=True, markup=False
+        )
+        app = create_app(settings, engine=engine, demo_logins=demo)
         ev = attach_demo(app, settings, engine, sb.base_url, url, channel)
         serve(app, host="127.0.0.1", port=port)
     finally:
@@ -480,6 +487,7 @@ def sandbox_env(sb: Any) -> dict[str, str]:
     return {
         "DINGTALK_OAPI_URL": sb.base_url,
         "DINGTALK_API_URL": sb.base_url,
+        "DINGTALK_LOGIN_URL": sb.base_url,
         "DINGTALK_APP_KEY": sb.app.app_key,
         "DINGTALK_APP_SECRET": sb.app.app_secret,
         "DINGTALK_CORP_ID": sb.app.corp_id,
@@ -683,7 +691,9 @@ def doctor(
         )
     else:
         table.add_row(
-            "endpoints", f"[green]ok[/] {escape(settings.oapi_url)} , {escape(settings.api_url)}"
+            "endpoints",
+            f"[green]ok[/] {escape(settings.oapi_url)} , {escape(settings.api_url)} , login "
+            f"{escape(settings.login_url)}",
         )
     try:
         engine = db.create_engine_for(settings.database_url)

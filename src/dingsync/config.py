@@ -1,7 +1,8 @@
 """Configuration from environment variables and an optional ``dingsync.toml``.
 
 DingTalk credentials: ``DINGTALK_APP_KEY``, ``DINGTALK_APP_SECRET``, ``DINGTALK_CORP_ID``,
-``DINGTALK_AGENT_ID``; endpoints ``DINGTALK_OAPI_URL`` / ``DINGTALK_API_URL``; database
+``DINGTALK_AGENT_ID``; endpoints ``DINGTALK_OAPI_URL`` / ``DINGTALK_API_URL`` (the two API
+hosts) and ``DINGTALK_LOGIN_URL`` (DingTalk's browser login page, ``/oauth2/auth``); database
 ``DINGSYNC_DATABASE_URL`` (default: SQLite file ``./.dingsync/dingsync.db``).
 
 Imported by the application layers (cli, sync, web, workers); ``dingtalk/`` and ``store/`` take
@@ -26,6 +27,8 @@ from dingsync.timeutil import DEFAULT_TIMEZONE, zone
 
 DEFAULT_OAPI_URL = "https://oapi.dingtalk.com"
 DEFAULT_API_URL = "https://api.dingtalk.com"
+#: The host of DingTalk's web login (OAuth2 authorize page, auth-contacts.md §3.1).
+DEFAULT_LOGIN_URL = "https://login.dingtalk.com"
 DEFAULT_DATA_DIR = Path(".dingsync")
 
 
@@ -54,6 +57,9 @@ class Settings(BaseSettings):
     agent_id: str | None = Field(default=None, validation_alias="DINGTALK_AGENT_ID")
     oapi_url: str = Field(default=DEFAULT_OAPI_URL, validation_alias="DINGTALK_OAPI_URL")
     api_url: str = Field(default=DEFAULT_API_URL, validation_alias="DINGTALK_API_URL")
+    #: Where the console sends a browser to log in (``{login_url}/oauth2/auth``); the sandbox
+    #: serves it on its own port.
+    login_url: str = Field(default=DEFAULT_LOGIN_URL, validation_alias="DINGTALK_LOGIN_URL")
     database_url: str = Field(
         default_factory=default_database_url, validation_alias="DINGSYNC_DATABASE_URL"
     )

@@ -87,6 +87,7 @@ def make_client(sb: SandboxServer, **kw: Any) -> DingTalkClient:
         corp_id=sb.app.corp_id,
         oapi_url=sb.base_url,
         api_url=sb.base_url,
+        login_url=sb.base_url,
         **kw,
     )
 

@@ -123,6 +123,7 @@ def sandbox_settings(sb: SandboxServer, database_url: str) -> Settings:
         DINGTALK_AGENT_ID=str(sb.app.agent_id),
         DINGTALK_OAPI_URL=sb.base_url,
         DINGTALK_API_URL=sb.base_url,
+        DINGTALK_LOGIN_URL=sb.base_url,
         DINGSYNC_DATABASE_URL=database_url,
         DINGSYNC_QPS_PER_API=0,
     )

@@ -7,7 +7,12 @@ Knows DingTalk's wire protocol and nothing of dingsync's tables (DESIGN.md §2, 
             ...
 """
 
-from dingsync.dingtalk._base import DEFAULT_API_URL, DEFAULT_OAPI_URL, DingTalkClient
+from dingsync.dingtalk._base import (
+    DEFAULT_API_URL,
+    DEFAULT_LOGIN_URL,
+    DEFAULT_OAPI_URL,
+    DingTalkClient,
+)
 from dingsync.dingtalk.approvals import ApprovalsAPI
 from dingsync.dingtalk.attendance import AttendanceAPI
 from dingsync.dingtalk.auth import AuthAPI
@@ -64,6 +69,7 @@ AREA_APIS: dict[str, type] = {
 __all__ = [
     "AREA_APIS",
     "DEFAULT_API_URL",
+    "DEFAULT_LOGIN_URL",
     "DEFAULT_OAPI_URL",
     "AccessToken",
     "Admin",

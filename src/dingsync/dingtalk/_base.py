@@ -61,6 +61,8 @@ log = logging.getLogger("dingsync.dingtalk")
 
 DEFAULT_OAPI_URL = "https://oapi.dingtalk.com"
 DEFAULT_API_URL = "https://api.dingtalk.com"
+#: DingTalk's web login host: the OAuth2 authorize page ``/oauth2/auth`` (auth-contacts.md §3.1).
+DEFAULT_LOGIN_URL = "https://login.dingtalk.com"
 
 TOKEN_PATH_V1 = "/v1.0/oauth2/accessToken"
 TOKEN_PATH_GETTOKEN = "/gettoken"
@@ -95,6 +97,8 @@ class DingTalkClient:
     - ``max_connections``: per API path (connections live in small pools, see ``_PoolSet``);
       ``transport``: an httpx transport to use instead of the network (one shared pool).
     - ``timeout``: seconds per HTTP request; a timeout counts as a network error (retried).
+    - ``login_url``: the host of DingTalk's browser login page (``https://login.dingtalk.com``),
+      for :meth:`~dingsync.dingtalk.auth.AuthAPI.authorize_url`.
     """
 
     def __init__(
@@ -106,6 +110,7 @@ class DingTalkClient:
         agent_id: str | None = None,
         oapi_url: str = DEFAULT_OAPI_URL,
         api_url: str = DEFAULT_API_URL,
+        login_url: str = DEFAULT_LOGIN_URL,
         token_store: TokenStore | None = None,
         qps_per_api: float | None = 20.0,
         qps_overrides: dict[str, float | None] | None = None,
@@ -138,6 +143,8 @@ class DingTalkClient:
         self.agent_id = agent_id
         self.oapi_url = oapi_url.rstrip("/")
         self.api_url = api_url.rstrip("/")
+        #: Where a browser logs in (``client.auth.authorize_url``); never called by the client.
+        self.login_url = login_url.rstrip("/")
         self.max_retries = max(0, int(max_retries))
         self.max_rate_limit_retries = max(0, int(max_rate_limit_retries))
         self.backoff_base = backoff_base
@@ -322,10 +329,19 @@ class DingTalkClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         auth: bool = True,
+        user_token: str | None = None,
     ) -> dict[str, Any]:
         """Call the new host (``api.dingtalk.com``, ``/v1.0/…``): token in the
         ``x-acs-dingtalk-access-token`` header, errors as HTTP 4xx/5xx with ``{code, message,
-        requestid}``. Returns the decoded body (``{}`` when empty)."""
+        requestid}``. Returns the decoded body (``{}`` when empty).
+
+        ``user_token``: send this *user* token (``/v1.0/oauth2/userAccessToken``) in the header
+        instead of the app token; a rejected user token is raised (``TokenError``), never
+        renewed, and scrubbed from the error's text."""
+        if user_token is not None:
+            return await self._call(
+                "api", method, path, params=params, json=json, auth=False, user_token=user_token
+            )
         return await self._call("api", method, path, params=params, json=json, auth=auth)
 
     async def _call(
@@ -337,6 +353,7 @@ class DingTalkClient:
         params: dict[str, Any] | None,
         json: Any,
         auth: bool,
+        user_token: str | None = None,
     ) -> dict[str, Any]:
         attempt = 0
         rate_limited = 0
@@ -348,7 +365,7 @@ class DingTalkClient:
             try:
                 async with self.limiter.slot(path):
                     # Taken once the slot is ours, so the token is as fresh as can be when sent.
-                    token = await self._tokens.get() if auth else None
+                    token = await self._tokens.get() if auth else user_token
                     status, body, headers = await self._send(
                         family, method, path, params, json, token
                     )

@@ -9,9 +9,11 @@ from __future__ import annotations
 import secrets
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlencode
 
 from dingsync.dingtalk.errors import (
     AuthCodeError,
+    CredentialsError,
     DingTalkError,
     InvalidArgumentError,
     IPBannedError,
@@ -35,13 +37,15 @@ if TYPE_CHECKING:
 JSAPI_TICKET_PATH_V1 = "/v1.0/oauth2/jsapiTickets"
 JSAPI_TICKET_PATH_LEGACY = "/get_jsapi_ticket"
 USER_TOKEN_PATH = "/v1.0/oauth2/userAccessToken"
+#: DingTalk's browser login page, on the login host (auth-contacts.md §3.1).
+AUTHORIZE_PATH = "/oauth2/auth"
 #: A ticket dies 24 h after creation however often it is extended (auth-contacts.md §10.3).
 JSAPI_TICKET_MAX_AGE = 24 * 3600.0
 
 
 class AuthAPI:
-    """``client.auth``: ``/topapi/v2/user/getuserinfo``, ``/user/getuserinfo``, user tokens
-    (``/v1.0/oauth2/userAccessToken``), JSAPI tickets."""
+    """``client.auth``: ``/topapi/v2/user/getuserinfo``, ``/user/getuserinfo``, the browser
+    login (``{login}/oauth2/auth`` → ``/v1.0/oauth2/userAccessToken``), JSAPI tickets."""
 
     def __init__(self, client: DingTalkClient) -> None:
         self._client = client
@@ -66,12 +70,45 @@ class AuthAPI:
             {k: v for k, v in body.items() if k not in ("errcode", "errmsg", "request_id")}
         )
 
+    def authorize_url(
+        self,
+        redirect_uri: str,
+        state: str,
+        *,
+        scope: str = "openid",
+        corp_id: str | None = None,
+        org_type: str | None = None,
+    ) -> str:
+        """The URL of DingTalk's browser login page, ``GET {login_url}/oauth2/auth`` with
+        ``redirect_uri`` (registered in the developer console), ``response_type=code``,
+        ``client_id`` (the AppKey), ``scope`` (``openid``, or ``openid corpid``), ``state``
+        (echoed back) and ``prompt=consent``; ``corpId``/``org_type`` when given. DingTalk then
+        sends the browser to ``redirect_uri?authCode=<code>&code=<code>&state=<state>`` (or
+        ``?error=<reason>&state=``); exchange the code with :meth:`get_user_access_token`.
+        Pure: no request is made."""
+        query = {
+            "redirect_uri": redirect_uri,
+            "response_type": "code",
+            "client_id": self._client.app_key,
+            "scope": scope,
+            "state": state,
+            "prompt": "consent",
+        }
+        if corp_id:
+            query["corpId"] = corp_id
+        if org_type:
+            query["org_type"] = org_type
+        return f"{self._client.login_url}{AUTHORIZE_PATH}?{urlencode(query)}"
+
     async def get_user_access_token(self, code: str) -> UserAccessToken:
         """A *user* token for the person who signed in through DingTalk's OAuth2 page
-        (``authCode``). ``POST /v1.0/oauth2/userAccessToken`` with ``grantType``
-        ``authorization_code``; no app-token header is sent (EB-22). Returns ``accessToken``,
-        ``refreshToken``, ``expireIn`` (seconds, 7200) and ``corpId``. Raises
-        :class:`~dingsync.dingtalk.errors.AuthCodeError` for **any** 4xx answer — a bad,
+        (``authCode``). ``POST /v1.0/oauth2/userAccessToken`` with ``clientId``,
+        ``clientSecret``, ``code`` and ``grantType`` ``authorization_code``; no app-token header
+        is sent (EB-22). Returns ``accessToken``, ``refreshToken``, ``expireIn`` (seconds, 7200)
+        and ``corpId`` (the organisation chosen at login). Raises
+        :class:`~dingsync.dingtalk.errors.CredentialsError` for a wrong AppKey/AppSecret (400
+        ``invalidClientIdOrSecret``/``invalid.client``) and
+        :class:`~dingsync.dingtalk.errors.AuthCodeError` for **any** other 4xx answer — a bad,
         expired or reused code whatever ``code`` string DingTalk sends (EB-07)."""
         return await self._user_token({"code": code, "grantType": "authorization_code"})
 
@@ -86,7 +123,7 @@ class AuthAPI:
         payload = {"clientId": client.app_key, "clientSecret": client._app_secret, **fields}
         try:
             body = await client.api("POST", USER_TOKEN_PATH, json=payload, auth=False)
-        except (RateLimitError, QuotaExceededError, IPBannedError):
+        except (RateLimitError, QuotaExceededError, IPBannedError, CredentialsError):
             raise
         except DingTalkError as err:
             status = err.http_status

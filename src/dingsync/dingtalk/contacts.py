@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import dingsync.timeutil as timeutil
 from dingsync.dingtalk.models.admins import Admin, AdminScope, AuthScopes, LegacyAdminList
@@ -28,6 +29,7 @@ from dingsync.dingtalk.models.departments import (
 from dingsync.dingtalk.models.leavers import DimissionInfo, LeaveRecord
 from dingsync.dingtalk.models.roles import RoleDetail, RoleGroup, RoleMember
 from dingsync.dingtalk.models.users import (
+    ContactUserProfile,
     DepartmentUser,
     LegacyUser,
     SimpleUser,
@@ -289,6 +291,21 @@ class ContactsAPI:
             "POST", "/topapi/user/getbyunionid", json={"unionid": unionid}
         )
         return UnionIdLookup.model_validate(_result_dict(body))
+
+    async def get_user_profile(self, user_token: str, union_id: str = "me") -> ContactUserProfile:
+        """The profile of a *user* token's owner (``union_id`` ``me``) or of another person by
+        unionId: ``GET /v1.0/contact/users/{unionId}`` with the user token from
+        :meth:`~dingsync.dingtalk.auth.AuthAPI.get_user_access_token` in
+        ``x-acs-dingtalk-access-token`` (not the app token). Returns ``nick``, ``avatar_url``,
+        ``mobile``, ``open_id``, ``union_id``, ``email``, ``state_code`` (Strings; no userid:
+        map ``union_id`` with :meth:`get_userid_by_unionid`). Raises ``TokenError`` for a user
+        token DingTalk refuses (400 ``InvalidAuthentication``; never renewed), ``DingTalkError``
+        400 ``accesstoken.expired`` for an expired one, ``NotFoundError`` (404
+        ``invalidParameter.user.notFound``) for an unknown unionId."""
+        body = await self._client.api(
+            "GET", f"/v1.0/contact/users/{quote(union_id, safe='')}", user_token=user_token
+        )
+        return ContactUserProfile.model_validate(body)
 
     def search_users(
         self, query_word: str, *, full_match: bool = False, size: int = 50

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from dingsync.sandbox import auth, fallback
+from dingsync.sandbox import auth, fallback, login
 from dingsync.sandbox.call import NOT_JSON, Call, Handler
 from dingsync.sandbox.config import HISTORIC_PATHS, permission_denied
 from dingsync.sandbox.contacts import departments, leavers, roles, search, users
@@ -505,6 +505,7 @@ def create_app(state: SandboxState) -> FastAPI:
             route.path, api.endpoint(route), methods=["GET", "POST"], include_in_schema=False
         )
     _add_sandbox_routes(app, state)
+    login.add_login_routes(app, state)  # the login host and the dd emulator, before catch-alls
     for area in state.areas.values():
         if hasattr(area, "control_routes"):
             area.control_routes(app)

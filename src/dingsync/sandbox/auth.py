@@ -66,10 +66,13 @@ def v1_user_access_token(call: Call) -> dict[str, Any]:
     """``POST /v1.0/oauth2/userAccessToken {clientId, clientSecret, code | refreshToken,
     grantType}`` → ``{accessToken, refreshToken, expireIn, corpId}`` (a *user* token).
 
-    The code is a login code minted by ``POST /sandbox/authcode`` (single use, like DingTalk's
-    authCode). A bad, expired or reused code — or an unknown refresh token — is HTTP 400 with
-    the ``code`` of the ``user_code_error`` knob (``invalidParameter``, EB-07). No token header
-    is needed and one sent is ignored (EB-22)."""
+    The code is the browser login page's ``authCode`` (``GET /oauth2/auth``, ``sandbox/
+    login.py``; someone who left has an account and gets a token too) or a login-free code
+    minted by ``POST /sandbox/authcode`` — single use, like DingTalk's. A wrong
+    ``clientId``/``clientSecret`` is HTTP 400 ``invalidClientIdOrSecret``; a bad, expired or
+    reused code — or an unknown refresh token — is HTTP 400 with the ``code`` of the
+    ``user_code_error`` knob (``invalidParameter``, EB-07). No token header is needed and one
+    sent is ignored (EB-22)."""
     body = json_object(call)
     for name in ("clientId", "clientSecret", "grantType"):
         if not body.get(name):
@@ -84,8 +87,8 @@ def v1_user_access_token(call: Call) -> dict[str, Any]:
         code = body.get("code")
         if not code:
             raise ApiError(400, "Missingcode", "code is mandatory for this action.")
-        userid = state.consume_authcode(str(code))
-        if userid is None or userid not in state.company.users:
+        userid = state.consume_authcode(str(code), kinds=("oauth", "h5"))
+        if userid is None or not state.has_account(userid):
             raise ApiError(400, error_code, "不合法的临时授权码")
     elif grant == "refresh_token":
         refresh = body.get("refreshToken")
@@ -118,7 +121,8 @@ def v1_corp_access_token(call: Call) -> dict[str, Any]:
 
 
 def _login(call: Call, code: str | None) -> str:
-    """The userid behind a login code (single use); 40078 when unknown, used or expired."""
+    """The userid behind a login-free code (single use); 40078 when unknown, used, expired or
+    of the wrong kind (the browser login page's ``authCode``)."""
     if not code:
         # The archived GET form answers 40091, the v2 POST form 41026 (both 缺少tmp_auth_code).
         raise OapiError(40091 if call.request.method == "GET" else 41026, "缺少tmp_auth_code")

@@ -69,8 +69,12 @@ class CredentialStore:
 
 @dataclass
 class AuthCode:
-    """A login-free (免登) code: owner, epoch-second expiry, whether it was used."""
+    """A login code: owner, epoch-second expiry, whether it was used, and its ``kind``:
+    ``"h5"`` (免登, from ``dd.getAuthCode``; ``getuserinfo`` and ``userAccessToken`` take it)
+    or ``"oauth"`` (the browser login page's ``authCode``; only ``userAccessToken`` takes it,
+    ``getuserinfo`` answers 40078 as for a code of the wrong kind)."""
 
     userid: str
     expires_at: float
     used: bool = False
+    kind: str = "h5"

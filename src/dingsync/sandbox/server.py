@@ -204,6 +204,7 @@ def run_sandbox(
         ("DINGTALK_AGENT_ID", app.agent_id),
         ("DINGTALK_OAPI_URL", base_url),
         ("DINGTALK_API_URL", base_url),
+        ("DINGTALK_LOGIN_URL", base_url),
         (
             "company",
             f"{counts['users']} people, {counts['departments']} departments, "

@@ -398,12 +398,17 @@ class SandboxState:
                 return True, algorithm
         return False, failed
 
-    def mint_authcode(self, userid: str) -> str:
+    def mint_authcode(self, userid: str, kind: str = "h5") -> str:
         """A single-use login code for ``userid`` valid ``authcode_ttl_s`` by the clock.
 
-        Raises ``KeyError`` for someone not in the directory (unknown or left).
+        ``kind`` ``"h5"`` (免登, ``POST /sandbox/authcode``) needs someone in the directory;
+        ``"oauth"`` (the browser login page's ``authCode``) and ``"login"`` (a test's login
+        code for that page, ``POST /sandbox/oauth/logincode``) also someone who left, who still
+        has a DingTalk account. Raises ``KeyError`` for anyone else.
         """
-        if userid not in self.company.users:
+        if userid not in self.company.users and not (
+            kind in ("oauth", "login") and userid in self.company.leavers
+        ):
             raise KeyError(userid)
         now = self.clock.now()
         code = secrets.token_hex(16)
@@ -412,17 +417,38 @@ class SandboxState:
                 self.authcodes = {
                     c: a for c, a in self.authcodes.items() if a.expires_at > now and not a.used
                 }
-            self.authcodes[code] = AuthCode(userid, now + self.config.authcode_ttl_s)
+            self.authcodes[code] = AuthCode(userid, now + self.config.authcode_ttl_s, kind=kind)
         return code
 
-    def consume_authcode(self, code: str) -> str | None:
-        """The userid of a valid unused code (marking it used), else ``None``."""
+    def consume_authcode(self, code: str, kinds: tuple[str, ...] = ("h5",)) -> str | None:
+        """The userid of a valid unused code of one of ``kinds`` (marking it used), else
+        ``None``."""
         with self.lock:
             entry = self.authcodes.get(code)
-            if entry is None or entry.used or entry.expires_at <= self.clock.now():
+            if (
+                entry is None
+                or entry.used
+                or entry.kind not in kinds
+                or entry.expires_at <= self.clock.now()
+            ):
                 return None
             entry.used = True
             return entry.userid
+
+    def has_account(self, userid: str) -> bool:
+        """Whether ``userid`` has a DingTalk account the sandbox knows: in the directory, or
+        someone who left (they can still sign in to DingTalk, not to the organisation)."""
+        return userid in self.company.users or userid in self.company.leavers
+
+    def account_unionid(self, userid: str) -> str:
+        """The unionid of a DingTalk account: the person's own, or for someone who left a
+        stable one derived from the seed (the generated leavers carry none; 26 characters
+        like DingTalk's, not in the directory's unionid index)."""
+        user = self.company.users.get(userid)
+        if user is not None:
+            return user.unionid
+        digest = hashlib.sha256(f"{self.config.seed}:{userid}:unionid".encode()).hexdigest()
+        return digest[:22] + "iEiE"
 
     # -- small helpers -----------------------------------------------------------------------
     def request_id(self) -> str:

@@ -58,6 +58,7 @@ def build_client(settings: Settings, engine: Engine | None = None) -> DingTalkCl
         agent_id=settings.agent_id,
         oapi_url=settings.oapi_url,
         api_url=settings.api_url,
+        login_url=settings.login_url,
         token_store=DatabaseTokenStore(engine) if engine is not None else None,
         qps_per_api=settings.qps_per_api or None,
         max_retries=settings.max_retries,

@@ -29,7 +29,7 @@ from dingsync.web.docs import add_docs
 from dingsync.web.errors import COMMON_ERRORS, ERRORS, WebError, responses
 from dingsync.web.guards import RequestGuard
 from dingsync.web.models import TYPED, Health
-from dingsync.web.options import WebOptions
+from dingsync.web.options import DemoLogins, WebOptions, check_demo_logins
 from dingsync.web.routers import (
     admin,
     approvals,
@@ -78,6 +78,7 @@ def create_app(
     client: DingTalkClient | None = None,
     options: WebOptions | None = None,
     clock: Callable[[], float] | None = None,
+    demo_logins: DemoLogins | None = None,
 ) -> FastAPI:
     """The web service for the organisation of ``settings``.
 
@@ -87,7 +88,11 @@ def create_app(
       event loop, token and JSAPI ticket shared through the database, closed on shutdown).
     - ``options``: :class:`WebOptions` (default: from ``DINGSYNC_WEB_*``).
     - ``clock``: epoch seconds (default ``time.time``); sessions and the replay window use it.
+    - ``demo_logins``: the console's one-click sandbox logins (``dingsync demo`` only);
+      ``ValueError`` when ``settings.login_url`` is not that sandbox on a loopback address.
     """
+    if demo_logins is not None:
+        check_demo_logins(demo_logins, settings.login_url)
     if engine is None:
         from dingsync.sync.runner import open_database
 
@@ -121,6 +126,7 @@ def create_app(
     )
     add_docs(app)
     app.state.web = ctx
+    app.state.demo_logins = demo_logins
     app.add_middleware(RequestGuard, max_body_bytes=opts.max_body_bytes)
 
     @app.exception_handler(WebError)

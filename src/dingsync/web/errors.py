@@ -17,6 +17,12 @@ ERRORS: dict[str, tuple[int, str]] = {
     "auth.user_not_found": (403, "DingTalk does not know this user (left, or outside the scope)"),
     "auth.user_disabled": (403, "this account is disabled locally"),
     "auth.dingtalk_unavailable": (502, "DingTalk did not answer the login; try again"),
+    "login.state_invalid": (
+        400,
+        "the browser login's state does not match this browser (not started here, already "
+        "used or older than 10 minutes): log in again",
+    ),
+    "login.cancelled": (401, "the login was cancelled on DingTalk's page"),
     "session.missing": (401, "no session: send Authorization: Bearer <token>"),
     "session.invalid": (401, "the session token is unknown or was revoked"),
     "session.expired": (401, "the session has expired: log in again"),

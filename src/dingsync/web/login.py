@@ -13,6 +13,10 @@
    (ticket cached).
 
 So a login makes one upstream call for a user synced recently and two otherwise.
+
+The console's browser login (:func:`oauth_login`: DingTalk's web login page → user token →
+``users/me`` → ``getbyunionid``) ends in the same steps 3–5 (:func:`open_session_for`), without
+the replay record: its code is DingTalk's single-use OAuth code.
 """
 
 from __future__ import annotations
@@ -90,10 +94,27 @@ async def _login(ctx: WebContext, code: str, key: str) -> Outcome:
         raise WebError("auth.token_failed") from exc
     except DingTalkError as exc:
         raise WebError("auth.dingtalk_unavailable") from exc
-    userid = info.userid
+    return await open_session_for(ctx, info.userid, sys_level=info.sys_level, replay=(code, key))
 
-    sys_level = info.sys_level
-    fresh = await asyncio.to_thread(_session_if_fresh, ctx, userid, code, key, sys_level)
+
+async def open_session_for(
+    ctx: WebContext,
+    userid: str,
+    *,
+    sys_level: int | None = None,
+    replay: tuple[str, str] | None = None,
+) -> Outcome:
+    """A session for ``userid``, whom DingTalk has just vouched for — the part of a login after
+    the code exchange, shared by the micro-app's login (:func:`login`) and the browser's
+    (:func:`oauth_login`), so both apply the same rules: a locally disabled account is refused
+    (``auth.user_disabled``) before anything else is fetched; the user's detail comes from the
+    store when synced within ``user_fresh_s``, else from ``/topapi/v2/user/get`` (someone
+    DingTalk no longer knows: ``auth.user_not_found``), stored with its departments; then a
+    session. ``sys_level``: getuserinfo's administrator level (:func:`admin_level_change`);
+    ``replay``: ``(code, code_hash)`` to remember for the double-tap window (the micro-app's
+    code only)."""
+    client = ctx.client
+    fresh = await asyncio.to_thread(_session_if_fresh, ctx, userid, replay, sys_level)
     if isinstance(fresh, tuple):
         return fresh
     if fresh["disabled"]:
@@ -109,18 +130,64 @@ async def _login(ctx: WebContext, code: str, key: str) -> Outcome:
     raw = detail.model_dump(mode="json", by_alias=True, exclude_unset=True)
     missing = [d for d in detail.dept_id_list if d not in fresh["known_depts"]]
     depts = await _fetch_departments(ctx, userid, missing) if missing else []
-    return await asyncio.to_thread(_store_and_open, ctx, raw, depts, userid, code, key, sys_level)
+    return await asyncio.to_thread(_store_and_open, ctx, raw, depts, userid, replay, sys_level)
+
+
+async def oauth_login(ctx: WebContext, code: str | None) -> Outcome:
+    """The browser login (DingTalk's web login page, auth-contacts.md §3): the ``authCode`` the
+    page redirected with → ``POST /v1.0/oauth2/userAccessToken`` (a user token) → ``GET
+    /v1.0/contact/users/me`` (unionId) → ``POST /topapi/user/getbyunionid`` (userid) →
+    :func:`open_session_for`, so the same people are refused with the same codes as
+    ``POST /api/auth/dingtalk``. The code is single use: no replay window (a reused code is
+    DingTalk's refusal, ``auth.code_invalid``).
+
+    Raises :class:`WebError`: ``auth.code_missing``, ``auth.code_invalid`` (bad, expired or
+    reused code), ``auth.token_failed`` (wrong AppKey/AppSecret), ``auth.user_not_found``
+    (someone outside the organisation: another org chosen at login, a stranger, an external
+    contact, someone who left), ``auth.user_disabled``, ``auth.dingtalk_unavailable``.
+    """
+    code = (code or "").strip()
+    if not code:
+        raise WebError("auth.code_missing")
+    client = ctx.client
+    try:
+        token = await client.auth.get_user_access_token(code)
+    except AuthCodeError as exc:
+        raise WebError("auth.code_invalid") from exc
+    except (CredentialsError, TokenError) as exc:
+        raise WebError("auth.token_failed") from exc
+    except DingTalkError as exc:
+        raise WebError("auth.dingtalk_unavailable") from exc
+    if token.corp_id and ctx.corp_id and token.corp_id != ctx.corp_id:
+        raise WebError("auth.user_not_found", "you signed in to another organisation")
+    try:
+        me = await client.contacts.get_user_profile(token.access_token)
+        if not me.union_id:
+            raise WebError("auth.dingtalk_unavailable", "DingTalk sent no unionId")
+        found = await client.contacts.get_userid_by_unionid(me.union_id)
+    except NotFoundError as exc:
+        raise WebError("auth.user_not_found") from exc
+    except CredentialsError as exc:
+        raise WebError("auth.token_failed") from exc
+    except DingTalkError as exc:  # a user token refused right after it was issued, 5xx …
+        raise WebError("auth.dingtalk_unavailable") from exc
+    if found.contact_type not in (None, 0):  # 1: an external contact, not an employee
+        raise WebError("auth.user_not_found")
+    return await open_session_for(ctx, found.userid)
 
 
 def _session_if_fresh(
-    ctx: WebContext, userid: str, code: str, key: str, sys_level: int | None = None
+    ctx: WebContext,
+    userid: str,
+    replay: tuple[str, str] | None,
+    sys_level: int | None = None,
 ) -> Outcome | dict[str, Any]:
     """For a user stored fresh: the new session and profile; otherwise the stored state."""
     state = _stored_state(ctx, userid)
     if state["fresh"] and not state["disabled"]:
         _apply_sys_level(ctx, userid, sys_level, state["admin_level"])
         return _open_session(
-            ctx, userid, code, key, user=state["user"], memberships=state["memberships"]
+            ctx, userid, replay, user=state["user"], memberships=state["memberships"]
         )
     return state
 
@@ -130,15 +197,14 @@ def _store_and_open(
     raw: dict[str, Any],
     depts: list[dict[str, Any]],
     userid: str,
-    code: str,
-    key: str,
+    replay: tuple[str, str] | None,
     sys_level: int | None = None,
 ) -> Outcome:
     _store_user(ctx, raw, depts)
     with ctx.engine.connect() as conn:
         stored_level, _scope = repo_contacts.admin_info(conn, ctx.corp_id, userid)
     _apply_sys_level(ctx, userid, sys_level, stored_level)
-    return _open_session(ctx, userid, code, key)
+    return _open_session(ctx, userid, replay)
 
 
 def admin_level_change(sys_level: int | None, stored: int | None) -> int | bool | None:
@@ -266,13 +332,13 @@ def _store_user(ctx: WebContext, raw: dict[str, Any], depts: list[dict[str, Any]
 def _open_session(
     ctx: WebContext,
     userid: str,
-    code: str,
-    key: str,
+    replay: tuple[str, str] | None,
     *,
     user: dict[str, Any] | None = None,
     memberships: list[dict[str, Any]] | None = None,
 ) -> Outcome:
-    """A new session for ``userid``, remembered under the login code for the replay window.
+    """A new session for ``userid``, remembered under the login code ``replay`` (``(code,
+    code_hash)``, when given) for the replay window.
     ``user``/``memberships``: the rows just read (and checked not disabled) in this thread
     hop, reused for the profile; without them the disabled flag is checked again here."""
     now = ctx.now()
@@ -290,7 +356,8 @@ def _open_session(
             created_at=now,
             expires_at=expires_at,
         )
-        if ctx.options.replay_window_s > 0:
+        if replay is not None and ctx.options.replay_window_s > 0:
+            code, key = replay
             repo_sessions.remember_login_code(
                 conn,
                 code_hash=key,

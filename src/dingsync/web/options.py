@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
+from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -23,6 +26,10 @@ class WebOptions(BaseSettings):
     - ``max_page_size``: cap of ``limit`` on paged lists.
     - ``max_body_bytes``: largest request body accepted (1 MiB); larger ones are answered 413
       ``request.too_large`` before anything is parsed.
+    - ``public_url``: the service's own URL as browsers reach it (e.g.
+      ``https://hr.example.com``), for the console's login ``redirect_uri``
+      (``{public_url}/console/login/callback``, the URL registered in DingTalk's developer
+      console); default: the host and scheme of the request.
     """
 
     model_config = SettingsConfigDict(env_prefix="DINGSYNC_WEB_", extra="ignore")
@@ -35,3 +42,65 @@ class WebOptions(BaseSettings):
     tree_cache_s: float = Field(10.0, ge=0)
     max_page_size: int = Field(500, ge=1)
     max_body_bytes: int = Field(1 << 20, ge=1024)
+    public_url: str | None = None
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine: ``localhost`` or a loopback address
+    (127.0.0.0/8, ``::1``)."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """One of the console's one-click demo logins: ``key`` (``hr``, ``employee``,
+    ``main_admin``, ``leader``, ``sub_admin``), the button's ``label``, the sandbox person
+    ``userid`` and their ``name`` (shown beside the button)."""
+
+    key: str
+    label: str
+    userid: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class DemoLogins:
+    """One-click logins on the console's login page, for ``dingsync demo`` **only**: each
+    button runs the real browser login against the sandbox's login page (a sandbox login code,
+    ``POST {sandbox_url}/sandbox/oauth/logincode``, makes it pick the person), and the page
+    loads the sandbox's DingTalk client emulator (``/sandbox/dd.js``) instead of DingTalk's
+    JSAPI. Never read from the environment: :func:`dingsync.web.create_app` takes it as an
+    argument and refuses it unless ``DINGTALK_LOGIN_URL`` is ``sandbox_url`` on a loopback
+    address (:func:`check_demo_logins`)."""
+
+    sandbox_url: str
+    people: tuple[DemoLogin, ...]
+
+    def person(self, key: str) -> DemoLogin | None:
+        return next((p for p in self.people if p.key == key), None)
+
+
+def check_demo_logins(demo: DemoLogins, login_url: str) -> None:
+    """``ValueError`` unless the demo logins may be offered: the login host is the sandbox
+    (``login_url`` is ``demo.sandbox_url``) and a loopback address — never real DingTalk."""
+    if not is_loopback_url(login_url) or not is_loopback_url(demo.sandbox_url):
+        raise ValueError(
+            f"demo logins are for the sandbox only: DINGTALK_LOGIN_URL {login_url!r} is not a "
+            "loopback address"
+        )
+    if login_url.rstrip("/") != demo.sandbox_url.rstrip("/"):
+        raise ValueError(
+            f"demo logins need DINGTALK_LOGIN_URL to be the sandbox ({demo.sandbox_url}), not "
+            f"{login_url!r}"
+        )

@@ -55,7 +55,8 @@ def v1_contact_user(call: Call) -> dict[str, Any]:
     """``GET /v1.0/contact/users/{unionId}`` with a **user** token (from
     ``/v1.0/oauth2/userAccessToken``) in ``x-acs-dingtalk-access-token``; ``me`` is the token's
     owner. Answers ``nick, avatarUrl, mobile, openId, unionId, email, stateCode`` (Strings;
-    ``email`` left out when the person has none). No header → 400
+    ``email`` left out when the person has none; someone who left still has their account:
+    ``me`` answers with it, and its unionId is unknown to ``getbyunionid``). No header → 400
     ``AuthenticationFailed.MissingParameter``; an unknown token (an app token too) → 400
     ``InvalidAuthentication``; an expired user token → 400 ``accesstoken.expired``; an unknown
     unionId → 404 ``invalidParameter.user.notFound``."""
@@ -73,6 +74,17 @@ def v1_contact_user(call: Call) -> dict[str, Any]:
     if expires_at <= state.clock.now():
         raise ApiError(400, "accesstoken.expired", "用户accessToken过期")
     wanted = str(call.path_params.get("unionId") or "")
+    if wanted == "me" and owner not in state.company.users and owner in state.company.leavers:
+        leaver = state.company.leavers[owner]
+        unionid = state.account_unionid(owner)
+        return {
+            "nick": leaver.name,
+            "avatarUrl": "",
+            "mobile": leaver.mobile,
+            "openId": _open_id(state, unionid),
+            "unionId": unionid,
+            "stateCode": leaver.state_code,
+        }
     userid = owner if wanted == "me" else state.index.by_unionid.get(wanted)
     user = state.company.users.get(userid) if userid else None
     if user is None:

@@ -1,0 +1,75 @@
+"""The console part of ``dingsync demo``: who the one-click demo logins are, the local ``hr``
+role for the demo's HR person, and the lines the demo prints about the console."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dingsync.web.options import DemoLogin, DemoLogins
+
+#: Button labels, in the order the login page shows them.
+LABELS = {
+    "hr": "以 HR 身份登录",
+    "employee": "以员工身份登录",
+    "main_admin": "以主管理员身份登录",
+    "leader": "以部门主管身份登录",
+    "sub_admin": "以子管理员身份登录",
+}
+
+
+def pick_people(company: Any) -> dict[str, str]:
+    """One sandbox person per demo login (deterministic for a seed): the main administrator, a
+    sub-administrator, a department head who is no administrator, a plain employee and
+    another plain employee who gets the local ``hr`` role. A role the company lacks is left
+    out."""
+    admins = set(company.admins)
+    boss = company.boss_userid
+    people = sorted(company.users.values(), key=lambda u: u.userid)
+    ordinary = [u for u in people if u.active and u.userid not in admins and u.userid != boss]
+    leaders = [u for u in ordinary if any(m.leader for m in u.memberships)]
+    plain = [u for u in ordinary if not any(m.leader for m in u.memberships)]
+    picked: dict[str, str] = {}
+    if len(plain) > 1:
+        picked["hr"] = plain[1].userid
+    if plain:
+        picked["employee"] = plain[0].userid
+    if company.main_admin_userid:
+        picked["main_admin"] = str(company.main_admin_userid)
+    if leaders:
+        picked["leader"] = leaders[0].userid
+    if company.sub_admin_userids:
+        picked["sub_admin"] = str(company.sub_admin_userids[0])
+    return picked
+
+
+def demo_logins(sandbox_url: str, company: Any, engine: Any, corp_id: str) -> DemoLogins:
+    """The demo logins for the sandbox at ``sandbox_url``; grants the local ``hr`` role to the
+    demo's HR person in the database (idempotent)."""
+    from dingsync.store import repo_local_access
+
+    picked = pick_people(company)
+    if "hr" in picked:
+        with engine.begin() as conn:
+            repo_local_access.grant_role(conn, corp_id, picked["hr"], "hr", granted_by="demo")
+    people = tuple(
+        DemoLogin(key, LABELS[key], picked[key], company.users[picked[key]].name)
+        for key in LABELS
+        if key in picked
+    )
+    return DemoLogins(sandbox_url, people)
+
+
+def console_lines(url: str, demo: DemoLogins) -> list[str]:
+    """What the demo prints about the console at ``url`` (``http://127.0.0.1:PORT``)."""
+    lines = [
+        f"Console: {url}/console — open it and click one of the demo logins (sandbox only):",
+    ]
+    for p in demo.people:
+        lines.append(f"  {p.label}: {p.name} ({p.userid})")
+    if demo.people:
+        someone = demo.people[0].userid
+        lines.append(
+            "Inside 'DingTalk' (the micro-app's 免登, the sandbox's client emulator): "
+            f"{url}/console/login?dd_user={someone}"
+        )
+    return lines

@@ -1,0 +1,343 @@
+"""登录 (login): how people open a console session, in DingTalk and in an ordinary browser.
+
+- ``GET /console/login?next=&reason=&error=`` — the login page. Inside DingTalk (the H5
+  micro-app: DingTalk's JSAPI says ``dd.env.platform`` is not ``notInDingTalk``) its script
+  asks ``dd.runtime.permission.requestAuthCode({corpId})`` for a login-free code and posts it
+  to ``POST /console/login/authcode``; in an ordinary browser it offers 钉钉扫码登录
+  (``GET /console/login/dingtalk``). Under ``dingsync demo`` only, one-click demo logins
+  (:class:`~dingsync.web.options.DemoLogins`). A visitor with a live session goes straight to
+  ``next``.
+- ``POST /console/login/authcode`` (JSON ``{authCode, url?, next?}``; other content types are
+  refused, so another site cannot post a form here) — the micro-app's login: exactly
+  ``POST /api/auth/dingtalk`` (:func:`dingsync.web.login.login`: double-tap window, disabled
+  and departed people refused with the same codes), then the session in the cookie. Answers
+  ``{"next", "userid", "jsapi"}`` (``jsapi``: the ``dd.config`` values for ``url``) or the
+  API's error body.
+- ``GET /console/login/dingtalk?next=`` — the browser login starts: a random ``state`` bound to
+  this browser by a short-lived cookie (:data:`STATE_COOKIE`: HttpOnly, SameSite=Lax, 10
+  minutes, path ``/console/login``; the state sent is a hash of the cookie, so it cannot be
+  forged without it) and a redirect to DingTalk's login page
+  (``{DINGTALK_LOGIN_URL}/oauth2/auth``) with ``redirect_uri`` = ``/console/login/callback``
+  on this service.
+- ``GET /console/login/callback?authCode|code&state`` (or ``?error=&state=``) — checks the state
+  (``login.state_invalid``, no session), exchanges the code
+  (:func:`dingsync.web.login.oauth_login`: userAccessToken → users/me → getbyunionid → the
+  API login's session rules), sets the cookie and redirects to ``next``. Errors are shown on
+  the login page with their stable code and HTTP status.
+- ``GET /console/login/demo/{key}`` — a demo login (404 unless the app was built with
+  ``demo_logins``): a sandbox login code for that person, then the same browser login.
+
+``next`` is only ever a path of the console on this service (:func:`safe_next`); anything else
+becomes ``/console``. The session cookie is the API's session (HttpOnly, Secure over https,
+SameSite=Lax, Max-Age = the session's lifetime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from urllib.parse import quote, unquote, urlsplit
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from dingsync.web.console.render import render
+from dingsync.web.console.session import COOKIE, LOGIN_PATH, set_session_cookie
+from dingsync.web.deps import Ctx, caller_for_token
+from dingsync.web.errors import ERRORS, WebError
+from dingsync.web.login import login, oauth_login
+from dingsync.web.options import DemoLogins
+from dingsync.web.routers.auth import parse_login
+
+router = APIRouter(prefix="/console/login", include_in_schema=False)
+
+#: The cookie that binds a browser login's ``state`` to this browser.
+STATE_COOKIE = "dingsync_login_state"
+#: How long a browser login may take between the redirect to DingTalk and the callback (s).
+STATE_TTL_S = 600
+#: Where the console starts when ``next`` is missing or not a console path.
+HOME = "/console"
+#: DingTalk's JSAPI, vendored (``static/console/dingtalk-jsapi.min.js``).
+JSAPI_SRC = "/console-static/dingtalk-jsapi.min.js"
+
+#: What the login page says for each code (the API's codes, in the console's words).
+MESSAGES: dict[str, str] = {
+    "auth.user_not_found": "您不在本组织的通讯录中（已离职，或不在应用的可见范围内），无法登录。",
+    "auth.user_disabled": "您的账号已在本系统停用，请联系管理员。",
+    "auth.code_invalid": "登录授权码无效、已过期或已被使用，请重新登录。",
+    "auth.code_missing": "缺少登录授权码，请重新登录。",
+    "auth.token_failed": "无法获取钉钉访问凭证，请管理员检查应用的 AppKey / AppSecret。",
+    "auth.dingtalk_unavailable": "钉钉暂时没有响应，请稍后重试。",
+    "login.state_invalid": "登录校验失败：登录不是从本页面发起、已使用或已超时，请重新登录。",
+    "login.cancelled": "您在钉钉页面取消了登录。",
+    "jsapi.url_invalid": "页面地址无效，无法签名 JSAPI。",
+    "jsapi.unavailable": "无法获取钉钉 JSAPI 凭证。",
+    "request.invalid": "登录请求无效。",
+}
+#: Notices for the ``reason`` a page redirected here with (the session's state).
+REASONS: dict[str, str] = {
+    "logged_out": "您已退出登录。",
+    "session.expired": "登录已过期，请重新登录。",
+    "session.invalid": "登录已失效，请重新登录。",
+    "session.user_inactive": "您的账号已不在本组织中，登录已失效。",
+    "auth.user_disabled": "您的账号已在本系统停用，请联系管理员。",
+}
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` when it is a console path on this service (``/console`` or below, not the
+    login itself), else :data:`HOME`. An absolute URL, ``//host``, a backslash or a control
+    character never passes: an open redirect is a bug."""
+    if not value or len(value) > 2048:
+        return HOME
+    if any(ch in value for ch in "\\\r\n\t") or any(ord(ch) < 32 for ch in value):
+        return HOME
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return HOME
+    if parts.scheme or parts.netloc or not value.startswith("/"):
+        return HOME
+    path = parts.path
+    if path != HOME and not path.startswith(HOME + "/"):
+        return HOME
+    segments = unquote(path).split("/")
+    if ".." in segments or "." in segments:  # a browser would leave the console
+        return HOME
+    if path == LOGIN_PATH or path.startswith(LOGIN_PATH + "/"):
+        return HOME
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# The state of a browser login
+# --------------------------------------------------------------------------------------------
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def new_state(now_s: float, next_url: str) -> tuple[str, str]:
+    """``(cookie value, state)``: the cookie holds a random nonce, the time and ``next``; the
+    ``state`` sent to DingTalk is the hash of the cookie, so only this browser can finish."""
+    cookie = f"{secrets.token_urlsafe(24)}.{int(now_s)}.{_b64(next_url.encode())}"
+    return cookie, state_of(cookie)
+
+
+def state_of(cookie: str) -> str:
+    """The ``state`` of a state cookie (SHA-256, base64url)."""
+    return _b64(hashlib.sha256(b"dingsync-login-state|" + cookie.encode()).digest())
+
+
+def check_state(cookie: str | None, state: str | None, now_s: float) -> str:
+    """The ``next`` of a browser login whose ``state`` matches the cookie and is younger than
+    :data:`STATE_TTL_S`; raises ``login.state_invalid`` otherwise."""
+    if not cookie or not state or not hmac.compare_digest(state_of(cookie), state):
+        raise WebError("login.state_invalid")
+    try:
+        age = now_s - int(cookie.split(".", 2)[1])
+    except (ValueError, IndexError) as exc:
+        raise WebError("login.state_invalid") from exc
+    if not 0 <= age <= STATE_TTL_S:
+        raise WebError("login.state_invalid")
+    return cookie_next(cookie)
+
+
+def cookie_next(cookie: str | None) -> str:
+    """The ``next`` a state cookie carries (:data:`HOME` when it carries none)."""
+    try:
+        packed = (cookie or "").split(".", 2)[2]
+        return safe_next(base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)).decode())
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return HOME
+
+
+def _callback_url(request: Request) -> str:
+    ctx = request.app.state.web
+    public: str | None = ctx.options.public_url
+    if public:
+        return public.rstrip("/") + LOGIN_PATH + "/callback"
+    return str(request.url_for("console_login_callback"))
+
+
+def _to_dingtalk(request: Request, next_url: str, extra: dict[str, str] | None = None) -> Response:
+    """Redirect to DingTalk's login page with a fresh state bound to this browser."""
+    ctx = request.app.state.web
+    cookie, state = new_state(ctx.clock(), next_url)
+    url = ctx.client.auth.authorize_url(_callback_url(request), state)
+    if extra:
+        url += "".join(f"&{k}={quote(v, safe='')}" for k, v in extra.items())
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(
+        STATE_COOKIE,
+        cookie,
+        max_age=STATE_TTL_S,
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+        path=LOGIN_PATH,
+    )
+    return response
+
+
+def _clear_state(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        STATE_COOKIE,
+        path=LOGIN_PATH,
+        httponly=True,
+        secure=request.url.scheme == "https",
+        samesite="lax",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+# --------------------------------------------------------------------------------------------
+def _demo(request: Request) -> DemoLogins | None:
+    return getattr(request.app.state, "demo_logins", None)
+
+
+def login_page(
+    request: Request,
+    *,
+    next_url: str,
+    error: str | None = None,
+    reason: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The login page, with the error ``error`` (a code of :data:`MESSAGES`) shown."""
+    ctx = request.app.state.web
+    demo = _demo(request)
+    message = None
+    if error:
+        message = MESSAGES.get(error) or ERRORS.get(error, (0, error))[1]
+    return render(
+        request,
+        None,
+        "login.html",
+        title=None,
+        status_code=status_code,
+        next_url=next_url,
+        next_q=quote(next_url, safe=""),
+        error=error,
+        message=message,
+        notice=REASONS.get(reason or ""),
+        corp_id=ctx.corp_id,
+        demo=demo,
+        jsapi_src=f"{demo.sandbox_url.rstrip('/')}/sandbox/dd.js" if demo else JSAPI_SRC,
+    )
+
+
+@router.get("", name="console_login")
+def login_form(
+    request: Request,
+    ctx: Ctx,
+    next: str | None = None,
+    reason: str | None = None,
+    error: str | None = None,
+) -> Response:
+    """The login page; a visitor whose cookie holds a live session goes on to ``next``."""
+    next_url = safe_next(next)
+    token = request.cookies.get(COOKIE)
+    if token and not error:
+        try:
+            caller_for_token(ctx, token)
+        except WebError:
+            pass
+        else:
+            return RedirectResponse(next_url, status_code=303)
+    return login_page(
+        request, next_url=next_url, error=error if error in MESSAGES else None, reason=reason
+    )
+
+
+@router.post("/authcode", name="console_login_authcode")
+async def login_authcode(request: Request, ctx: Ctx) -> Response:
+    """The micro-app's login: a JSON ``{authCode, url?, next?}`` → the API login → the cookie."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        err = WebError("request.invalid", "the body must be JSON (Content-Type: application/json)")
+        return JSONResponse(err.body(), status_code=err.status)
+    raw = await request.body()
+    try:
+        body = parse_login(raw)
+        result = await login(ctx, body.authCode, body.url)
+    except WebError as exc:
+        return JSONResponse(exc.body(), status_code=exc.status)
+    try:
+        data = json.loads(raw)
+        wanted = data.get("next") if isinstance(data, dict) else None
+    except ValueError:
+        wanted = None
+    session = result["session"]
+    response = JSONResponse(
+        {
+            "next": safe_next(wanted if isinstance(wanted, str) else None),
+            "userid": result["userid"],
+            "jsapi": result.get("jsapi"),
+        }
+    )
+    set_session_cookie(request, response, session["token"], session["expires_in"])
+    return response
+
+
+@router.get("/dingtalk", name="console_login_dingtalk")
+def login_dingtalk(request: Request, next: str | None = None) -> Response:
+    """Start the browser login: to DingTalk's login page with a state bound to this browser."""
+    return _to_dingtalk(request, safe_next(next))
+
+
+@router.get("/callback", name="console_login_callback")
+async def login_callback(
+    request: Request,
+    ctx: Ctx,
+    state: str | None = None,
+    authCode: str | None = None,
+    code: str | None = None,
+    error: str | None = None,
+) -> Response:
+    """DingTalk's redirect back: state, code exchange, the session, then ``next``."""
+    cookie = request.cookies.get(STATE_COOKIE)
+    try:
+        next_url = check_state(cookie, state, ctx.clock())
+        if error:
+            raise WebError("login.cancelled")
+        token, _userid, expires_at, _profile = await oauth_login(ctx, authCode or code)
+    except WebError as exc:
+        page = await asyncio.to_thread(
+            login_page,
+            request,
+            next_url=cookie_next(cookie),
+            error=exc.code,
+            status_code=exc.status,
+        )
+        _clear_state(request, page)
+        return page
+    response = RedirectResponse(next_url, status_code=303)
+    ttl = max(0, int((expires_at - ctx.now()).total_seconds()))
+    set_session_cookie(request, response, token, ttl)
+    _clear_state(request, response)
+    return response
+
+
+@router.get("/demo/{key}", name="console_login_demo")
+async def login_demo(request: Request, key: str, next: str | None = None) -> Response:
+    """A one-click demo login (``dingsync demo`` only): the sandbox's login page picks the
+    person through a sandbox login code, then the real browser login runs."""
+    demo = _demo(request)
+    person = demo.person(key) if demo else None
+    if demo is None or person is None:
+        raise WebError("not_found")
+    async with httpx.AsyncClient(timeout=10) as http:
+        r = await http.post(
+            f"{demo.sandbox_url.rstrip('/')}/sandbox/oauth/logincode",
+            json={"userid": person.userid},
+        )
+    if r.status_code != 200:
+        raise WebError("auth.user_not_found")
+    login_code = str(r.json()["login_code"])
+    return _to_dingtalk(request, safe_next(next), {"sandbox_login_code": login_code})

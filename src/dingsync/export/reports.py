@@ -404,21 +404,31 @@ def compliance(
     dept_id: int | None = None,
     today: date | None = None,
     tz: tzinfo = SHANGHAI,
+    people: visibility.Visible | None = None,
 ) -> Compliance:
     """Per person per working day (weekly templates: per week) ``submitted``/``late``/
     ``missing`` for ``template`` in ``[start, end]``, and per department the rates (see the
     module docstring for the rules). Only days before ``today`` (default: today in
     the company's zone ``tz``) are counted: today's and later reports are not due yet; report
-    days are calendar days in ``tz``."""
+    days are calendar days in ``tz``.
+
+    ``people`` narrows, in SQL, who is counted to the creators it admits as owners (its
+    ``everything``, ``owner`` and ``dept_ids`` parts; ``participant`` is ignored: a person
+    whose reports one merely receives is not counted, since their missing days would be the
+    reports they sent to others). ``None``: everyone (the CLI). A person is counted on all
+    their reports of ``template``, so the rule stays the one above whoever asks."""
     weekly = is_weekly(template)
     today = today or local_today(tz)
     result = Compliance(template, start, end, weekly)
     r = reports
+    narrowed: list[Any] = []
+    if people is not None:
+        narrowed.append(visibility.visible_to(people, corp_id, r.c.creator_id))
     creators = {
         str(u): str(n or u)
         for u, n in conn.execute(
             select(r.c.creator_id, r.c.creator_name)
-            .where(r.c.corp_id == corp_id, r.c.template_name == template)
+            .where(r.c.corp_id == corp_id, r.c.template_name == template, *narrowed)
             .distinct()
         )
         if u

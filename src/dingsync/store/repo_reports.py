@@ -427,3 +427,51 @@ def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any]
         ).mappings()
     ]
     return out
+
+
+def statistics_of(conn: Connection, corp_id: str, report_id: str) -> dict[str, int]:
+    """A report's counts in DingTalk's ``report/statistics`` names, from the stored lists:
+    ``read_num`` (readers, ``statistics/listbytype`` type 0), ``comment_num`` (comments),
+    ``comment_user_num`` (commenters, type 1), ``like_num`` (type 2); 0 where none is stored."""
+    s, c = report_user_stats, report_comments
+    by_type = {
+        int(kind): int(n)
+        for kind, n in conn.execute(
+            select(s.c.type, func.count())
+            .where(s.c.corp_id == corp_id, s.c.report_id == report_id)
+            .group_by(s.c.type)
+        )
+    }
+    comments = conn.execute(
+        select(func.count()).where(c.c.corp_id == corp_id, c.c.report_id == report_id)
+    ).scalar_one()
+    return {
+        "read_num": by_type.get(0, 0),
+        "comment_num": int(comments),
+        "comment_user_num": by_type.get(1, 0),
+        "like_num": by_type.get(2, 0),
+    }
+
+
+def creators(
+    conn: Connection,
+    corp_id: str,
+    visible: visibility.Visible | None,
+    *,
+    template: str | None = None,
+) -> list[dict[str, str]]:
+    """The people whose reports ``visible`` admits (of ``template`` when given), as
+    ``[{userid, name}]`` sorted by name then userid — the choices of a "提交人" filter, from the
+    same conditions as :func:`list_reports`."""
+    r = reports
+    cond = report_conditions(corp_id, visible, template=template)
+    names: dict[str, str] = {}
+    for userid, name in conn.execute(
+        select(r.c.creator_id, r.c.creator_name)
+        .where(*cond, r.c.creator_id.is_not(None))
+        .distinct()
+    ):
+        names[str(userid)] = str(name or names.get(str(userid)) or userid)
+    return [
+        {"userid": u, "name": n} for u, n in sorted(names.items(), key=lambda kv: (kv[1], kv[0]))
+    ]

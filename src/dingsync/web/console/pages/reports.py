@@ -258,7 +258,7 @@ def heatmap_option(stats: dict[str, Any]) -> dict[str, Any]:
     return {
         "animation": False,
         "tooltip": {"position": "top", "formatter": "{b}"},
-        "grid": {"left": 8, "right": 16, "top": 44, "bottom": 8, "containLabel": True},
+        "grid": {"left": 8, "right": 16, "top": 58, "bottom": 8, "containLabel": True},
         "xAxis": {
             "type": "category",
             "data": [_short_day(d).replace(" ", "\n") for d in dates],

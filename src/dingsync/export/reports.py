@@ -315,7 +315,11 @@ def working_days(conn: Connection, corp_id: str, userid: str, start: date, end: 
     gives a shift — its rest days are not due, its working weekends (调休) are; on days
     without a synced schedule (attendance not synced, or not for that person or day),
     Monday–Friday."""
-    scheduled = repo_attendance.scheduled_days(conn, corp_id, userid, start, end)
+    return _working(repo_attendance.scheduled_days(conn, corp_id, userid, start, end), start, end)
+
+
+def _working(scheduled: dict[date, bool], start: date, end: date) -> set[date]:
+    """:func:`working_days` from the person's synced ``{work_date: works}``."""
     days: set[date] = set()
     cur = start
     while cur <= end:
@@ -476,6 +480,10 @@ def compliance(
             key, _ = _period_of(created, weekly, tz)
             got[(str(u), key)].append(created)
 
+    # Everyone's schedules at once (weekly periods reach into the weeks around the range).
+    schedules = repo_attendance.scheduled_days_of(
+        conn, corp_id, sorted(creators), start - timedelta(days=6), end + timedelta(days=6)
+    )
     rates: dict[int | None, DeptRate] = {}
     for userid in sorted(creators):
         row = info.get(userid)
@@ -490,7 +498,7 @@ def compliance(
         depts = memberships.get(userid) or []
         dept_label = ",".join(dept_names.get(d, str(d)) for d in depts)
         counts = {"submitted": 0, "late": 0, "missing": 0}
-        for key, due in _periods(conn, corp_id, userid, start, end, weekly):
+        for key, due in _periods(schedules.get(userid, {}), start, end, weekly):
             if due < first or due > last:
                 continue
             deadline = day_start(due + timedelta(days=1), tz)
@@ -522,16 +530,17 @@ def compliance(
 
 
 def _periods(
-    conn: Connection, corp_id: str, userid: str, start: date, end: date, weekly: bool
+    scheduled: dict[date, bool], start: date, end: date, weekly: bool
 ) -> list[tuple[date, date]]:
-    """``(period key, due date)`` for the person: each working day, or each week whose last
-    working day falls in ``[start, end]`` (key = the week's Monday)."""
+    """``(period key, due date)`` for a person with the synced schedule ``scheduled``
+    (``{work_date: works}``, :func:`working_days`' rule): each working day, or each week
+    whose last working day falls in ``[start, end]`` (key = the week's Monday)."""
     if not weekly:
-        return [(d, d) for d in sorted(working_days(conn, corp_id, userid, start, end))]
+        return [(d, d) for d in sorted(_working(scheduled, start, end))]
     monday = start - timedelta(days=start.weekday())
     out = []
     while monday <= end:
-        days = working_days(conn, corp_id, userid, monday, monday + timedelta(days=6))
+        days = _working(scheduled, monday, monday + timedelta(days=6))
         if days:
             due = max(days)
             if start <= due <= end:

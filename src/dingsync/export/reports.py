@@ -484,6 +484,7 @@ def compliance(
     schedules = repo_attendance.scheduled_days_of(
         conn, corp_id, sorted(creators), start - timedelta(days=6), end + timedelta(days=6)
     )
+    deadlines: dict[date, datetime] = {}  # due date → the end of that day (shared by all)
     rates: dict[int | None, DeptRate] = {}
     for userid in sorted(creators):
         row = info.get(userid)
@@ -501,7 +502,9 @@ def compliance(
         for key, due in _periods(schedules.get(userid, {}), start, end, weekly):
             if due < first or due > last:
                 continue
-            deadline = day_start(due + timedelta(days=1), tz)
+            deadline = deadlines.get(due)
+            if deadline is None:
+                deadline = deadlines[due] = day_start(due + timedelta(days=1), tz)
             times = got.get((userid, key), [])
             status: Status
             if not times:

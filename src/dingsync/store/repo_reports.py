@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, func, select
 
 from dingsync.store import repo, visibility
+from dingsync.store.schema import users
 from dingsync.store.schema_reports import (
     report_comments,
     report_contents,
@@ -462,16 +463,29 @@ def creators(
 ) -> list[dict[str, str]]:
     """The people whose reports ``visible`` admits (of ``template`` when given), as
     ``[{userid, name}]`` sorted by name then userid — the choices of a "提交人" filter, from the
-    same conditions as :func:`list_reports`."""
+    same conditions as :func:`list_reports`. Names come from the directory (``users``), else
+    from the reports."""
     r = reports
     cond = report_conditions(corp_id, visible, template=template)
+    ids = [
+        str(u) for u in conn.execute(select(r.c.creator_id).where(*cond).distinct()).scalars() if u
+    ]
     names: dict[str, str] = {}
-    for userid, name in conn.execute(
-        select(r.c.creator_id, r.c.creator_name)
-        .where(*cond, r.c.creator_id.is_not(None))
-        .distinct()
-    ):
-        names[str(userid)] = str(name or names.get(str(userid)) or userid)
+    for chunk in _chunks(sorted(ids)):
+        for userid, name in conn.execute(
+            select(users.c.userid, users.c.name).where(
+                users.c.corp_id == corp_id, users.c.userid.in_(chunk)
+            )
+        ):
+            names[str(userid)] = str(name or userid)
+    unknown = [u for u in ids if u not in names]
+    for chunk in _chunks(unknown):
+        for userid, name in conn.execute(
+            select(r.c.creator_id, func.max(r.c.creator_name))
+            .where(r.c.corp_id == corp_id, r.c.creator_id.in_(chunk))
+            .group_by(r.c.creator_id)
+        ):
+            names[str(userid)] = str(name or userid)
     return [
         {"userid": u, "name": n} for u, n in sorted(names.items(), key=lambda kv: (kv[1], kv[0]))
     ]

@@ -153,6 +153,24 @@ def names_of(ctx: WebContext, conn: Any, userids: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # The list
 # --------------------------------------------------------------------------------------------
+def page_columns(
+    conn: Any, corp_id: str, template: str, contents: dict[str, list[dict[str, Any]]]
+) -> list[str]:
+    """The table's field columns for ``template``: its synced fields in order (without them,
+    every content key stored for it: :func:`dingsync.export.reports.template_columns`, as the
+    export's columns), then keys of this page's reports that are not among them."""
+    fields = repo_reports.template_fields(conn, corp_id, template)
+    columns = fields or template_columns(conn, corp_id, template)
+    seen = set(columns)
+    for items in contents.values():
+        for item in items:
+            key = item.get("key")
+            if key is not None and key not in seen:
+                seen.add(key)
+                columns.append(key)
+    return columns
+
+
 def _preview(contents: list[dict[str, Any]]) -> str:
     """The first filled-in fields of a report as ``字段：值`` on one line (the list's 内容
     column without a template)."""
@@ -195,8 +213,8 @@ def reports_page(
     scope = rules.scope(session.viewer, "reports", "list")
     with ctx.engine.connect() as conn:
         templates = repo_reports.template_names(conn, ctx.corp_id)
-        columns = template_columns(conn, ctx.corp_id, f.template) if f.template else []
         contents = repo_reports.contents_of(conn, ctx.corp_id, [i["report_id"] for i in items])
+        columns = page_columns(conn, ctx.corp_id, f.template, contents) if f.template else []
         people = repo_reports.creators(conn, ctx.corp_id, visible(scope))
         departments = department_options(ctx, conn)
     rows = []
@@ -432,7 +450,7 @@ def report_page(
 ) -> HTMLResponse:
     """One report (``GET /api/reports/{report_id}``; an HTML 404 when the viewer may not read
     it): its fields in order, receivers, comments, read/comment/like counts."""
-    report = api_reports.get_report(ctx, session.caller, report_id[:128])
+    report = api_reports.get_report(ctx, session.caller, report_id)
     with ctx.engine.connect() as conn:
         names = names_of(
             ctx,

@@ -460,13 +460,15 @@ def creators(
     visible: visibility.Visible | None,
     *,
     template: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> list[dict[str, str]]:
-    """The people whose reports ``visible`` admits (of ``template`` when given), as
-    ``[{userid, name}]`` sorted by name then userid — the choices of a "提交人" filter, from the
-    same conditions as :func:`list_reports`. Names come from the directory (``users``), else
-    from the reports."""
+    """The people whose reports ``visible`` admits (of ``template``, created in ``[start,
+    end)``, when given), as ``[{userid, name}]`` sorted by name then userid — the choices of a
+    "提交人" filter, from the same conditions as :func:`list_reports`. Names come from the
+    directory (``users``), else from the reports."""
     r = reports
-    cond = report_conditions(corp_id, visible, template=template)
+    cond = report_conditions(corp_id, visible, template=template, start=start, end=end)
     ids = [
         str(u) for u in conn.execute(select(r.c.creator_id).where(*cond).distinct()).scalars() if u
     ]

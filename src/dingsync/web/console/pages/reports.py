@@ -33,7 +33,7 @@ from dingsync.web import rules
 from dingsync.web.console.render import render
 from dingsync.web.console.session import ConsoleSession, page_caller
 from dingsync.web.context import WebContext
-from dingsync.web.data import visible
+from dingsync.web.data import day_bounds, visible
 from dingsync.web.deps import Ctx
 from dingsync.web.errors import WebError
 from dingsync.web.routers import reports as api_reports
@@ -215,8 +215,14 @@ def reports_page(
         templates = repo_reports.template_names(conn, ctx.corp_id)
         contents = repo_reports.contents_of(conn, ctx.corp_id, [i["report_id"] for i in items])
         columns = page_columns(conn, ctx.corp_id, f.template, contents) if f.template else []
-        people = repo_reports.creators(conn, ctx.corp_id, visible(scope))
+        lo, hi = day_bounds(ctx, f.start, f.end) if error is None else (None, None)
+        people = repo_reports.creators(
+            conn, ctx.corp_id, visible(scope), template=f.template, start=lo, end=hi
+        )
         departments = department_options(ctx, conn)
+        if f.creator and all(p["userid"] != f.creator for p in people):
+            name = names_of(ctx, conn, [f.creator]).get(f.creator, f.creator)
+            people.insert(0, {"userid": f.creator, "name": name})
     rows = []
     for item in items:
         values: dict[str, str] = {}

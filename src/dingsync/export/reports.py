@@ -314,7 +314,11 @@ def working_days(conn: Connection, corp_id: str, userid: str, start: date, end: 
     gives a shift — its rest days are not due, its working weekends (调休) are; on days
     without a synced schedule (attendance not synced, or not for that person or day),
     Monday–Friday."""
-    scheduled = repo_attendance.scheduled_days(conn, corp_id, userid, start, end)
+    return _working(repo_attendance.scheduled_days(conn, corp_id, userid, start, end), start, end)
+
+
+def _working(scheduled: dict[date, bool], start: date, end: date) -> set[date]:
+    """:func:`working_days` from the person's synced ``{work_date: works}``."""
     days: set[date] = set()
     cur = start
     while cur <= end:
@@ -403,21 +407,31 @@ def compliance(
     dept_id: int | None = None,
     today: date | None = None,
     tz: tzinfo = SHANGHAI,
+    people: visibility.Visible | None = None,
 ) -> Compliance:
     """Per person per working day (weekly templates: per week) ``submitted``/``late``/
     ``missing`` for ``template`` in ``[start, end]``, and per department the rates (see the
     module docstring for the rules). Only days before ``today`` (default: today in
     the company's zone ``tz``) are counted: today's and later reports are not due yet; report
-    days are calendar days in ``tz``."""
+    days are calendar days in ``tz``.
+
+    ``people`` narrows, in SQL, who is counted to the creators it admits as owners (its
+    ``everything``, ``owner`` and ``dept_ids`` parts; ``participant`` is ignored: a person
+    whose reports one merely receives is not counted, since their missing days would be the
+    reports they sent to others). ``None``: everyone (the CLI). A person is counted on all
+    their reports of ``template``, so the rule stays the one above whoever asks."""
     weekly = is_weekly(template)
     today = today or local_today(tz)
     result = Compliance(template, start, end, weekly)
     r = reports
+    narrowed: list[Any] = []
+    if people is not None:
+        narrowed.append(visibility.visible_to(people, corp_id, r.c.creator_id))
     creators = {
         str(u): str(n or u)
         for u, n in conn.execute(
             select(r.c.creator_id, r.c.creator_name)
-            .where(r.c.corp_id == corp_id, r.c.template_name == template)
+            .where(r.c.corp_id == corp_id, r.c.template_name == template, *narrowed)
             .distinct()
         )
         if u
@@ -465,6 +479,11 @@ def compliance(
             key, _ = _period_of(created, weekly, tz)
             got[(str(u), key)].append(created)
 
+    # Everyone's schedules at once (weekly periods reach into the weeks around the range).
+    schedules = repo_attendance.scheduled_days_of(
+        conn, corp_id, sorted(creators), start - timedelta(days=6), end + timedelta(days=6)
+    )
+    deadlines: dict[date, datetime] = {}  # due date → the end of that day (shared by all)
     rates: dict[int | None, DeptRate] = {}
     for userid in sorted(creators):
         row = info.get(userid)
@@ -479,10 +498,12 @@ def compliance(
         depts = memberships.get(userid) or []
         dept_label = ",".join(dept_names.get(d, str(d)) for d in depts)
         counts = {"submitted": 0, "late": 0, "missing": 0}
-        for key, due in _periods(conn, corp_id, userid, start, end, weekly):
+        for key, due in _periods(schedules.get(userid, {}), start, end, weekly):
             if due < first or due > last:
                 continue
-            deadline = day_start(due + timedelta(days=1), tz)
+            deadline = deadlines.get(due)
+            if deadline is None:
+                deadline = deadlines[due] = day_start(due + timedelta(days=1), tz)
             times = got.get((userid, key), [])
             status: Status
             if not times:
@@ -511,16 +532,17 @@ def compliance(
 
 
 def _periods(
-    conn: Connection, corp_id: str, userid: str, start: date, end: date, weekly: bool
+    scheduled: dict[date, bool], start: date, end: date, weekly: bool
 ) -> list[tuple[date, date]]:
-    """``(period key, due date)`` for the person: each working day, or each week whose last
-    working day falls in ``[start, end]`` (key = the week's Monday)."""
+    """``(period key, due date)`` for a person with the synced schedule ``scheduled``
+    (``{work_date: works}``, :func:`working_days`' rule): each working day, or each week
+    whose last working day falls in ``[start, end]`` (key = the week's Monday)."""
     if not weekly:
-        return [(d, d) for d in sorted(working_days(conn, corp_id, userid, start, end))]
+        return [(d, d) for d in sorted(_working(scheduled, start, end))]
     monday = start - timedelta(days=start.weekday())
     out = []
     while monday <= end:
-        days = working_days(conn, corp_id, userid, monday, monday + timedelta(days=6))
+        days = _working(scheduled, monday, monday + timedelta(days=6))
         if days:
             due = max(days)
             if start <= due <= end:

@@ -239,6 +239,27 @@ def scheduled_days(
     return out
 
 
+def scheduled_days_of(
+    conn: Connection, corp_id: str, userids: Sequence[str], start: date, end: date
+) -> dict[str, dict[date, bool]]:
+    """:func:`scheduled_days` for many people in one query per 500 of them:
+    ``{userid: {work_date: works}}`` (people without a synced schedule in the range absent)."""
+    t = attendance_schedules
+    out: dict[str, dict[date, bool]] = {}
+    for chunk in _chunks(sorted(set(userids))):
+        for userid, work_date, is_rest in conn.execute(
+            select(t.c.userid, t.c.work_date, t.c.is_rest).where(
+                t.c.corp_id == corp_id,
+                t.c.userid.in_(chunk),
+                t.c.work_date >= start,
+                t.c.work_date <= end,
+            )
+        ):
+            days = out.setdefault(str(userid), {})
+            days[work_date] = days.get(work_date, False) or not is_rest
+    return out
+
+
 def working_days(
     conn: Connection, corp_id: str, userid: str, start: date, end: date
 ) -> set[date] | None:

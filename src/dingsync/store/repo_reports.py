@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, delete, func, select
 
 from dingsync.store import repo, visibility
+from dingsync.store.schema import users
 from dingsync.store.schema_reports import (
     report_comments,
     report_contents,
@@ -427,3 +428,66 @@ def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any]
         ).mappings()
     ]
     return out
+
+
+def statistics_of(conn: Connection, corp_id: str, report_id: str) -> dict[str, int]:
+    """A report's counts in DingTalk's ``report/statistics`` names, from the stored lists:
+    ``read_num`` (readers, ``statistics/listbytype`` type 0), ``comment_num`` (comments),
+    ``comment_user_num`` (commenters, type 1), ``like_num`` (type 2); 0 where none is stored."""
+    s, c = report_user_stats, report_comments
+    by_type = {
+        int(kind): int(n)
+        for kind, n in conn.execute(
+            select(s.c.type, func.count())
+            .where(s.c.corp_id == corp_id, s.c.report_id == report_id)
+            .group_by(s.c.type)
+        )
+    }
+    comments = conn.execute(
+        select(func.count()).where(c.c.corp_id == corp_id, c.c.report_id == report_id)
+    ).scalar_one()
+    return {
+        "read_num": by_type.get(0, 0),
+        "comment_num": int(comments),
+        "comment_user_num": by_type.get(1, 0),
+        "like_num": by_type.get(2, 0),
+    }
+
+
+def creators(
+    conn: Connection,
+    corp_id: str,
+    visible: visibility.Visible | None,
+    *,
+    template: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, str]]:
+    """The people whose reports ``visible`` admits (of ``template``, created in ``[start,
+    end)``, when given), as ``[{userid, name}]`` sorted by name then userid — the choices of a
+    "提交人" filter, from the same conditions as :func:`list_reports`. Names come from the
+    directory (``users``), else from the reports."""
+    r = reports
+    cond = report_conditions(corp_id, visible, template=template, start=start, end=end)
+    ids = [
+        str(u) for u in conn.execute(select(r.c.creator_id).where(*cond).distinct()).scalars() if u
+    ]
+    names: dict[str, str] = {}
+    for chunk in _chunks(sorted(ids)):
+        for userid, name in conn.execute(
+            select(users.c.userid, users.c.name).where(
+                users.c.corp_id == corp_id, users.c.userid.in_(chunk)
+            )
+        ):
+            names[str(userid)] = str(name or userid)
+    unknown = [u for u in ids if u not in names]
+    for chunk in _chunks(unknown):
+        for userid, name in conn.execute(
+            select(r.c.creator_id, func.max(r.c.creator_name))
+            .where(r.c.corp_id == corp_id, r.c.creator_id.in_(chunk))
+            .group_by(r.c.creator_id)
+        ):
+            names[str(userid)] = str(name or userid)
+    return [
+        {"userid": u, "name": n} for u, n in sorted(names.items(), key=lambda kv: (kv[1], kv[0]))
+    ]

@@ -14,7 +14,7 @@ declared here when the API promises it).
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -209,12 +209,85 @@ class ReportComment(ApiModel):
     created_at: int | None = None
 
 
+class ReportStatistics(ApiModel):
+    """A report's read/comment/like counts (DingTalk's ``report/statistics`` names), from the
+    synced lists."""
+
+    read_num: int
+    comment_num: int
+    comment_user_num: int
+    like_num: int
+
+
 class ReportDetail(ReportSummary):
-    """``GET /api/reports/{report_id}``: the report with contents, receivers and comments."""
+    """``GET /api/reports/{report_id}``: the report with contents, receivers, comments and
+    ``statistics``."""
 
     contents: list[ReportContent]
     receivers: list[str]
     comments: list[ReportComment]
+    statistics: ReportStatistics | None = None
+
+
+class ReportStatsCounts(ApiModel):
+    """Expected periods (working days; weekly templates: weeks) and how they went:
+    ``submitted`` on time, ``late``, ``missing``; ``rate`` = (submitted + late) / expected and
+    ``on_time_rate`` = submitted / expected (0 when nothing is expected; 4 decimals)."""
+
+    expected: int
+    submitted: int
+    late: int
+    missing: int
+    rate: float
+    on_time_rate: float
+
+
+class ReportStatsPerson(ReportStatsCounts):
+    """One counted person (``dept``: their departments' names, comma-separated)."""
+
+    userid: str
+    name: str
+    dept: str
+
+
+class ReportStatsDepartment(ReportStatsCounts):
+    """One department's totals (``people`` counted in it; a person in several departments
+    counts in each; ``dept_id`` ``None`` for people without a synced department)."""
+
+    dept_id: int | None = None
+    name: str
+    people: int
+
+
+class ReportStatsDay(ApiModel):
+    """One person's period: ``day`` ``YYYY-MM-DD`` (company zone; weekly templates: the week's
+    last working day) and its ``status``."""
+
+    userid: str
+    day: str
+    status: Literal["submitted", "late", "missing"]
+
+
+class ReportStats(ApiModel):
+    """``GET /api/reports/stats`` (日志统计): who submitted ``template`` on each expected
+    day of ``start_date``..``end_date`` — ``dates`` (every calendar day of the range),
+    ``counted_until`` (the last day counted: days from today on are not due yet; ``None`` when
+    none is), ``totals`` and ``departments`` over everyone counted, and one page of ``people``
+    (``total`` people, ``limit``, ``offset``) with their ``days``."""
+
+    template: str
+    weekly: bool
+    start_date: str
+    end_date: str
+    counted_until: str | None = None
+    dates: list[str]
+    totals: ReportStatsCounts
+    departments: list[ReportStatsDepartment]
+    people: list[ReportStatsPerson]
+    days: list[ReportStatsDay]
+    total: int
+    limit: int
+    offset: int
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,19 +1,22 @@
 """``/api/reports``: reports (日志) filtered by the rules — the creator, the receivers, the main
-administrator, sub-administrators for people in their scope."""
+administrator, sub-administrators for people in their scope — and ``/api/reports/stats``
+(日志统计), the submission compliance of the people whose reports the caller may see."""
 
 from __future__ import annotations
 
-from datetime import date
+import dataclasses
+from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from dingsync.export import reports as export_reports
 from dingsync.store import repo_reports
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
-from dingsync.web.models import TYPED, Page, ReportDetail, ReportSummary
+from dingsync.web.models import TYPED, Page, ReportDetail, ReportStats, ReportSummary
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], responses=responses(*COMMON_ERRORS))
 
@@ -58,6 +61,150 @@ def list_reports(
     return {"items": [jsonable(i) for i in items], "total": total, "limit": limit, "offset": offset}
 
 
+#: The longest range ``/api/reports/stats`` answers for (days, both ends included).
+STATS_MAX_DAYS = 92
+#: Its default range: the 28 days before today.
+STATS_DEFAULT_DAYS = 28
+
+
+def _rates(expected: int, submitted: int, late: int) -> dict[str, float]:
+    """``rate`` and ``on_time_rate`` (4 decimals, as the compliance workbook writes them)."""
+    if not expected:
+        return {"rate": 0.0, "on_time_rate": 0.0}
+    return {
+        "rate": round((submitted + late) / expected, 4),
+        "on_time_rate": round(submitted / expected, 4),
+    }
+
+
+def _counts(submitted: int, late: int, missing: int) -> dict[str, Any]:
+    expected = submitted + late + missing
+    return {
+        "expected": expected,
+        "submitted": submitted,
+        "late": late,
+        "missing": missing,
+        **_rates(expected, submitted, late),
+    }
+
+
+@router.get(
+    "/stats",
+    summary="日志统计: who submitted a template on each working day",
+    responses=responses(*_SESSION_ERRORS),
+    response_model=ReportStats,
+    **TYPED,
+)
+def report_stats(
+    ctx: Ctx,
+    caller: CurrentCaller,
+    template: Annotated[str, Query(min_length=1, max_length=255, description="template name")],
+    start_date: Annotated[
+        date | None, Query(description="first day (default 28 days before end_date)")
+    ] = None,
+    end_date: Annotated[
+        date | None, Query(description="last day, inclusive (default yesterday)")
+    ] = None,
+    dept_id: Annotated[
+        int | None, Query(ge=1, le=2**62, description="people in this department and below")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="people per page")] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    """Per person per working day (weekly templates — names ending in 周报 — per week)
+    ``submitted``/``late``/``missing`` and the totals per department: the compliance rule of
+    ``dingsync reports compliance`` (:func:`dingsync.export.reports.compliance`: the synced
+    attendance schedule, Monday–Friday where none is synced; a report counts for the date of
+    its creation minus 12 h and is late after that day), with the same numbers.
+
+    Who is counted: the people whose reports the caller may list as a whole — themselves,
+    the people in a sub-administrator's departments, everyone for the main administrator
+    (the ``reports``/``list`` scope without its "received" part: a sender's missing days
+    would be the reports they sent to someone else). Days are calendar days in the company's
+    zone (``Settings.tz``); days from today on are not counted. People are ordered by
+    department, name, userid; ``limit``/``offset`` page them (``days`` holds the page's
+    people only), ``totals`` and ``departments`` cover everyone counted.
+
+    Errors: ``request.invalid`` (422) for an unknown template, ``end_date`` before
+    ``start_date`` or a range over :data:`STATS_MAX_DAYS` days."""
+    today = ctx.today()
+    try:
+        end = end_date or today - timedelta(days=1)
+        start = start_date or end - timedelta(days=STATS_DEFAULT_DAYS - 1)
+        if end < start:
+            raise WebError("request.invalid", "end_date is before start_date")
+        if (end - start).days >= STATS_MAX_DAYS:
+            raise WebError("request.invalid", f"the range is longer than {STATS_MAX_DAYS} days")
+        # The compliance rule reads reports up to a week around the range.
+        day_bounds(ctx, start - timedelta(days=7), end + timedelta(days=8))
+    except OverflowError as exc:
+        raise WebError("request.invalid", "start_date/end_date out of range") from exc
+    scope = rules.scope(caller.viewer, "reports", "list")
+    people = dataclasses.replace(visible(scope), participant=None)
+    with ctx.engine.connect() as conn:
+        known = repo_reports.template_names(conn, ctx.corp_id)
+        if template not in known:
+            raise WebError(
+                "request.invalid",
+                f"no report template {template!r}; known: {', '.join(known) or 'none synced'}",
+            )
+        result = export_reports.compliance(
+            conn,
+            ctx.corp_id,
+            template,
+            start,
+            end,
+            dept_id=dept_id,
+            today=today,
+            tz=ctx.settings.tz,
+            people=people,
+        )
+    ordered = sorted(result.people.items(), key=lambda kv: (kv[1]["dept"], kv[1]["name"], kv[0]))
+    page = ordered[offset : offset + limit]
+    on_page = {userid for userid, _ in page}
+    last_counted = min(end, today - timedelta(days=1))
+    totals = [0, 0, 0]
+    for p in result.people.values():
+        totals[0] += p["submitted"]
+        totals[1] += p["late"]
+        totals[2] += p["missing"]
+    return {
+        "template": template,
+        "weekly": result.weekly,
+        "start_date": start.isoformat(),
+        "end_date": end.isoformat(),
+        "counted_until": last_counted.isoformat() if last_counted >= start else None,
+        "dates": [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)],
+        "totals": _counts(*totals),
+        "departments": [
+            {
+                "dept_id": d.dept_id,
+                "name": d.name,
+                "people": d.people,
+                **_counts(d.submitted, d.late, d.missing),
+            }
+            for d in result.departments
+        ],
+        "people": [
+            {
+                "userid": userid,
+                "name": p["name"],
+                "dept": p["dept"],
+                **_counts(p["submitted"], p["late"], p["missing"]),
+            }
+            for userid, p in page
+        ],
+        "days": [
+            {"userid": d.userid, "day": d.day.isoformat(), "status": d.status}
+            for d in result.days
+            if d.userid in on_page
+        ],
+        "total": len(ordered),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
 @router.get(
     "/{report_id}",
     summary="One report",
@@ -66,15 +213,17 @@ def list_reports(
     **TYPED,
 )
 def get_report(ctx: Ctx, caller: CurrentCaller, report_id: str) -> dict[str, Any]:
-    """One report with its ``contents`` (template fields in order), ``receivers`` and
-    ``comments``; 404 when unknown or not visible to the caller."""
+    """One report with its ``contents`` (template fields in order), ``receivers``,
+    ``comments`` and ``statistics`` (read/comment/like counts of the synced lists); 404 when
+    unknown or not visible to the caller."""
     with ctx.engine.connect() as conn:
         report = repo_reports.get_report(conn, ctx.corp_id, report_id)
         if report is None:
             raise WebError("not_found")
         record = owner_record(ctx, conn, report["creator_id"], set(report["receivers"]))
-    if not rules.can(caller.viewer, "reports", "read", record):
-        raise WebError("not_found")
+        if not rules.can(caller.viewer, "reports", "read", record):
+            raise WebError("not_found")
+        report["statistics"] = repo_reports.statistics_of(conn, ctx.corp_id, report_id)
     out = jsonable(report)
     out["comments"] = [jsonable(c) for c in report["comments"]]
     return out

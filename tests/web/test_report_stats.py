@@ -1,0 +1,184 @@
+"""``GET /api/reports/stats`` (日志统计) on SQLite and PostgreSQL: the compliance rule of
+``dingsync reports compliance`` with the same numbers, counting only the people whose reports
+the caller may see, paged by person, and strict about its parameters."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from dingsync.export.reports import compliance
+from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.store import db
+from dingsync.sync.engine import run_sync
+from dingsync.sync.runner import make_entities
+from dingsync.web import create_app
+from dingsync.web.server import WebServer
+from helpers.sandboxes import make_client
+
+from .conftest import FakeClock, Web, sandbox_settings
+from .test_data_api import _copy, _members, _subtree
+
+pytest.importorskip("dingsync.store.schema_reports")
+
+
+@pytest.fixture(scope="module")
+def stats_sandbox(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[SandboxServer, Engine]]:
+    """A sandbox company with three weeks of reports, synced (all entities) once into SQLite."""
+    with SandboxServer(SandboxConfig(seed=7, users=30, days=21, qps_limit=None)) as sb:
+        source = db.create_engine_for(f"sqlite:///{tmp_path_factory.mktemp('st') / 's.db'}")
+        db.migrate(source)
+
+        async def sync() -> None:
+            async with make_client(sb) as client:
+                result = await run_sync(client, source, sb.app.corp_id, make_entities())
+                assert result.status == "succeeded"
+
+        asyncio.run(sync())
+        yield sb, source
+        source.dispose()
+
+
+@pytest.fixture(scope="module")
+def stats_web(stats_sandbox: tuple[SandboxServer, Engine], data_db_url: str) -> Iterator[Web]:
+    """That company copied into SQLite or PostgreSQL, with the web service in front."""
+    sb, source = stats_sandbox
+    engine = db.create_engine_for(data_db_url)
+    db.migrate(engine)
+    _copy(source, engine)
+    app = create_app(sandbox_settings(sb, data_db_url), engine=engine, clock=FakeClock())
+    with WebServer(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as http:
+        yield Web(sb, engine, server, FakeClock(), http)
+    engine.dispose()
+
+
+def _stats(web: Web, userid: str, **params: Any) -> dict[str, Any]:
+    r = web.get("/api/reports/stats", web.token(userid), params=params)
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def _templates(web: Web) -> list[str]:
+    from dingsync.store.repo_reports import template_names
+
+    with web.engine.connect() as conn:
+        return template_names(conn, web.sb.app.corp_id)
+
+
+def _range() -> tuple[date, date]:
+    end = date.today() - timedelta(days=1)
+    return end - timedelta(days=13), end
+
+
+def test_stats_are_the_compliance_rule_with_its_numbers(stats_web: Web) -> None:
+    web = stats_web
+    admin = web.sb.company.main_admin_userid
+    start, end = _range()
+    for template in _templates(web):
+        api = _stats(
+            web, admin, template=template, start_date=str(start), end_date=str(end), limit=500
+        )
+        with web.engine.connect() as conn:
+            truth = compliance(conn, web.sb.app.corp_id, template, start, end)
+        assert api["weekly"] is truth.weekly is template.endswith("周报")
+        assert sorted((d["userid"], d["day"], d["status"]) for d in api["days"]) == sorted(
+            (d.userid, d.day.isoformat(), d.status) for d in truth.days
+        )
+        assert [
+            (d["dept_id"], d["name"], d["people"], d["submitted"], d["late"], d["missing"])
+            for d in api["departments"]
+        ] == [
+            (d.dept_id, d.name, d.people, d.submitted, d.late, d.missing) for d in truth.departments
+        ]
+        assert [d["rate"] for d in api["departments"]] == [
+            round(d.rate, 4) for d in truth.departments
+        ]
+        assert api["total"] == len(truth.people) == len(api["people"])
+        for p in api["people"]:
+            want = truth.people[p["userid"]]
+            assert (p["submitted"], p["late"], p["missing"]) == (
+                want["submitted"],
+                want["late"],
+                want["missing"],
+            )
+        totals = api["totals"]
+        assert totals["expected"] == len(truth.days) == sum(p["expected"] for p in api["people"])
+        assert api["dates"][0] == str(start) and api["dates"][-1] == str(end)
+        assert len(api["dates"]) == 14
+
+
+def test_stats_count_only_people_whose_reports_the_caller_sees(stats_web: Web) -> None:
+    web = stats_web
+    company = web.sb.company
+    corp = web.sb.app.corp_id
+    start, end = _range()
+    span = {"start_date": str(start), "end_date": str(end), "limit": 500}
+    members = _members(web.engine, corp)
+    for template in _templates(web):
+        everyone = {
+            p["userid"]
+            for p in _stats(web, company.main_admin_userid, template=template, **span)["people"]
+        }
+
+        # A sub-administrator: themselves and the people of their departments.
+        sub = sorted(company.sub_admin_userids)[0]
+        scope = _subtree(web, company.admin_scopes[sub])
+        got = {p["userid"] for p in _stats(web, sub, template=template, **span)["people"]}
+        assert got == {u for u in everyone if u == sub or members.get(u, set()) & scope}
+
+        # Anyone else: only themselves, whatever they received.
+        for person in sorted(u for u in everyone if u not in company.admins)[:3]:
+            api = _stats(web, person, template=template, **span)
+            assert [p["userid"] for p in api["people"]] == [person]
+            assert {d["userid"] for d in api["days"]} <= {person}
+
+
+def test_stats_page_people_and_keep_the_totals(stats_web: Web) -> None:
+    web = stats_web
+    admin = web.sb.company.main_admin_userid
+    template = max(_templates(web), key=lambda t: _stats(web, admin, template=t, limit=1)["total"])
+    whole = _stats(web, admin, template=template, limit=500)
+    assert whole["total"] > 3
+    seen: list[str] = []
+    days: list[tuple[str, str, str]] = []
+    while len(seen) < whole["total"]:
+        page = _stats(web, admin, template=template, limit=3, offset=len(seen))
+        assert page["totals"] == whole["totals"] and page["departments"] == whole["departments"]
+        ids = [p["userid"] for p in page["people"]]
+        assert 0 < len(ids) <= 3
+        assert {d["userid"] for d in page["days"]} <= set(ids)
+        seen += ids
+        days += [(d["userid"], d["day"], d["status"]) for d in page["days"]]
+    assert seen == [p["userid"] for p in whole["people"]]
+    assert sorted(days) == sorted((d["userid"], d["day"], d["status"]) for d in whole["days"])
+    # Defaults: the 28 days before today, counted up to yesterday.
+    assert len(whole["dates"]) == 28
+    assert whole["counted_until"] == whole["end_date"]
+
+
+def test_stats_refuse_bad_parameters(stats_web: Web) -> None:
+    web = stats_web
+    token = web.token(web.sb.company.main_admin_userid)
+    template = _templates(web)[0]
+    for params in (
+        {},
+        {"template": "no such template"},
+        {"template": template, "start_date": "2026-11-10", "end_date": "2026-11-01"},
+        {"template": template, "start_date": "2026-01-01", "end_date": "2026-12-31"},
+        {"template": template, "start_date": "0001-01-01", "end_date": "0001-01-05"},
+        {"template": template, "start_date": "9999-12-20", "end_date": "9999-12-31"},
+        {"template": template, "limit": 0},
+    ):
+        r = web.get("/api/reports/stats", token, params=params)
+        assert r.status_code == 422, (params, r.text)
+        assert r.json()["error"]["code"] == "request.invalid"
+    r = web.get("/api/reports/stats", "nope", params={"template": template})
+    assert r.status_code == 401

@@ -407,8 +407,8 @@ def test_area_exports_are_scoped_and_audited(data_web: Web) -> None:
 # An export holds exactly what the same person lists with the same filters
 # --------------------------------------------------------------------------------------------
 LIST_PATH = {"reports": "/api/reports", "approvals": "/api/approvals"}
-ID_HEADER = {"reports": "日志ID", "approvals": "实例ID"}
-ID_KEY = {"reports": "report_id", "approvals": "process_instance_id"}
+ID_HEADER = {"reports": "日志ID", "approvals": "审批编号"}
+ID_KEY = {"reports": "report_id", "approvals": "business_id"}
 SHEET = {"reports": "日志", "approvals": "审批"}
 WIDE = {"start_date": "2000-01-01", "end_date": (TODAY + timedelta(days=7)).isoformat()}
 
@@ -532,11 +532,15 @@ def test_exports_hold_exactly_what_each_role_lists(data_web: Web) -> None:
     # The truth, straight from the tables, for the administrators' whole-range exports.
     members = _members(web.engine, corp)
     with web.engine.connect() as conn:
+        # approvals by 审批编号 (business_id), the id column of DingTalk's export
+        bid = {
+            x.process_instance_id: x.business_id for x in conn.execute(select(approval_instances))
+        }
+        assert len(set(bid.values())) == len(bid)
         owners = {
             "reports": {x.report_id: x.creator_id for x in conn.execute(select(reports))},
             "approvals": {
-                x.process_instance_id: x.originator_userid
-                for x in conn.execute(select(approval_instances))
+                x.business_id: x.originator_userid for x in conn.execute(select(approval_instances))
             },
         }
         involved: dict[str, dict[str, set[str]]] = {"reports": {}, "approvals": {}}
@@ -544,7 +548,7 @@ def test_exports_hold_exactly_what_each_role_lists(data_web: Web) -> None:
             involved["reports"].setdefault(x.report_id, set()).add(x.userid)
         for table in (approval_tasks, approval_cc):
             for x in conn.execute(select(table.c.process_instance_id, table.c.userid)):
-                involved["approvals"].setdefault(x.process_instance_id, set()).add(x.userid)
+                involved["approvals"].setdefault(bid[x.process_instance_id], set()).add(x.userid)
 
     def truth(kind: str, userid: str) -> set[str]:
         if userid == company.main_admin_userid:
@@ -633,3 +637,71 @@ def test_exports_hold_exactly_what_each_role_lists(data_web: Web) -> None:
         for role in ("hr", "admin"):
             web.http.delete(f"/api/admin/roles/{people[role]}/{role}", headers=auth)
     assert checked > 0
+
+
+#: The first columns of an approvals export: DingTalk's admin export's (docs/approvals.md).
+DINGTALK_APPROVAL_COLUMNS = [
+    "审批编号", "标题", "审批状态", "审批结果", "发起时间", "完成时间", "耗时", "发起人工号",
+    "发起人姓名", "发起人部门", "历史审批人姓名", "审批记录", "当前处理人姓名",
+]  # fmt: skip
+
+
+def _export_rows(content: bytes, fmt: str) -> list[list[Any]]:
+    if fmt == "csv":
+        return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    return [list(r) for r in book["审批"].iter_rows(values_only=True)]
+
+
+def test_approvals_export_has_dingtalks_columns(data_web: Web) -> None:
+    """``POST /api/exports`` kind approvals, csv and xlsx: the header is DingTalk's export's
+    columns followed by the form's fields; ``details: "rows"`` flattens the detail table (its
+    columns after the table's own) into one row per detail row — instances without rows keep
+    one — and the rows counted are the file's rows; xlsx cells are dates and numbers."""
+    from dingsync.store.schema_approvals import approval_detail_rows, approval_instances
+
+    web = data_web
+    admin = web.token(web.sb.company.main_admin_userid)
+    with web.engine.connect() as conn:
+        instances = list(conn.execute(select(approval_instances)))
+        details = Counter(
+            conn.execute(select(approval_detail_rows.c.process_instance_id)).scalars()
+        )
+    expense = next(
+        t for t in web.sb.state.areas["approvals"].world.templates if t.kind == "expense"
+    )
+    mine = [i for i in instances if i.process_code == expense.process_code]
+    form = ["报销总额（元）", "报销明细", "票据照片", "附件"]
+    flat = ["报销总额（元）", "报销明细", "费用类型", "金额（元）", "日期", "票据照片", "附件"]
+    for fmt in ("csv", "xlsx"):
+        for layout, columns, count in (
+            (None, form, len(mine)),
+            ("sheet", form, len(mine)),
+            ("rows", flat, sum(max(1, details[i.process_instance_id]) for i in mine)),
+        ):
+            filters: dict[str, Any] = {"template": "报销", **WIDE}
+            if layout:
+                filters["details"] = layout
+            r = web.post(
+                "/api/exports", admin, json={"kind": "approvals", "format": fmt, "filters": filters}
+            )
+            assert r.status_code == 200, r.text
+            rows = _export_rows(r.content, fmt)
+            assert rows[0] == DINGTALK_APPROVAL_COLUMNS + columns, (fmt, layout)
+            assert len(rows) - 1 == int(r.headers["x-export-rows"]) == count, (fmt, layout)
+            assert {str(x[0]) for x in rows[1:]} == {i.business_id for i in mine}
+            if fmt == "xlsx":
+                first = rows[1]
+                assert isinstance(first[4], datetime)  # 发起时间: a date
+                assert isinstance(first[13], int | float)  # 报销总额: a number
+                if layout == "rows":
+                    amounts = [x[16] for x in rows[1:] if x[16] is not None]
+                    assert amounts and all(isinstance(a, int | float) for a in amounts)
+                    dates = [x[17] for x in rows[1:] if x[17] is not None]
+                    assert dates and all(isinstance(d, datetime) for d in dates)
+    r = web.post(
+        "/api/exports",
+        admin,
+        json={"kind": "approvals", "filters": {"template": "报销", "details": "columns"}},
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid"

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -705,3 +706,94 @@ def test_approvals_export_has_dingtalks_columns(data_web: Web) -> None:
         json={"kind": "approvals", "filters": {"template": "报销", "details": "columns"}},
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid"
+
+
+# --------------------------------------------------------------------------------------------
+# Approval attachments: metadata in the instance, the file streamed on demand
+# --------------------------------------------------------------------------------------------
+def test_approval_attachments_download_for_who_may_read_the_instance(data_web: Web) -> None:
+    """``GET /api/approvals/{id}`` lists the attachments; ``GET …/attachments/{file_id}``
+    streams the sandbox's bytes to the originator, an approver and the main administrator
+    (form files granted first, comment files with ``withCommentAttatchment``) and is 404 for an
+    unrelated employee, an unknown file and an unknown instance, like the instance itself."""
+    from dingsync.sandbox.approvals.files import instance_files
+
+    web = data_web
+    company = web.sb.company
+    area = web.sb.state.areas["approvals"]
+    admins = set(company.admins) | {company.boss_userid}
+    candidates = [
+        i
+        for i in area.world.instances.values()
+        if i.originator_userid not in admins
+        and any(not f["comment"] for f in instance_files(i))
+        and any(t["userid"] not in admins | {i.originator_userid} for t in i.tasks)
+    ]
+    inst = min(candidates, key=lambda i: i.process_instance_id)
+    pid = inst.process_instance_id
+    form_file = next(f for f in instance_files(inst) if not f["comment"])
+    approver = next(t["userid"] for t in inst.tasks if t["userid"] not in admins)
+    involved = {inst.originator_userid, *inst.cc_userids, *(t["userid"] for t in inst.tasks)}
+    members = _members(web.engine, web.sb.app.corp_id)
+    scoped = {
+        u for u in company.sub_admin_userids if members.get(inst.originator_userid, set())
+        & _subtree(web, company.admin_scopes[u])
+    }  # fmt: skip
+    stranger = sorted(
+        u
+        for u, user in company.users.items()
+        if user.active and u not in involved | admins | scoped | set(company.sub_admin_userids)
+    )[0]
+
+    originator = web.token(inst.originator_userid)
+    detail = web.get(f"/api/approvals/{pid}", originator).json()
+    expected = [
+        (f["file_id"], f["file_name"], f["file_size"], f["file_type"], f["space_id"])
+        for f in instance_files(inst)
+    ]
+    assert [
+        (a["file_id"], a["file_name"], a["file_size"], a["file_type"], a["space_id"])
+        for a in detail["attachments"]
+    ] == expected
+    path = f"/api/approvals/{pid}/attachments/{form_file['file_id']}"
+    assert path in [a["download"] for a in detail["attachments"]]
+    truth = area.attachment_content(pid, form_file["file_id"])
+    assert len(truth) == form_file["file_size"] > 0
+
+    before = web.sb.stats()["approvals"]["attachments"]
+    for who in (inst.originator_userid, approver, company.main_admin_userid):
+        r = web.get(path, web.token(who))
+        assert r.status_code == 200, (who, r.text)
+        assert r.content == truth, who
+        assert r.headers["content-type"] == "application/pdf"
+        assert r.headers["content-disposition"] == (
+            "attachment; filename*=UTF-8''" + quote(form_file["file_name"])
+        )
+        assert r.headers["cache-control"] == "private, no-store"
+    after = web.sb.stats()["approvals"]["attachments"]
+    assert after["links"] - before["links"] == after["served"] - before["served"] == 3
+    assert after["grants"] >= 3  # the form file was granted to each of the three
+
+    stranger_token = web.token(stranger)
+    assert web.get(f"/api/approvals/{pid}", stranger_token).status_code == 404
+    r = web.get(path, stranger_token)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert web.get(f"/api/approvals/{pid}/attachments/0000", originator).status_code == 404
+    assert (
+        web.get(f"/api/approvals/nope/attachments/{form_file['file_id']}", originator).status_code
+        == 404
+    )
+    assert web.sb.stats()["approvals"]["attachments"]["links"] == after["links"]  # no call
+
+    # a file attached to an operation record (a comment), by whoever may read its instance
+    with_comment = [
+        (i, f) for i in area.world.instances.values() for f in instance_files(i) if f["comment"]
+    ]
+    assert with_comment
+    other, comment_file = with_comment[0]
+    r = web.get(
+        f"/api/approvals/{other.process_instance_id}/attachments/{comment_file['file_id']}",
+        web.token(company.main_admin_userid),
+    )
+    assert r.status_code == 200, r.text
+    assert r.content == area.attachment_content(other.process_instance_id, comment_file["file_id"])

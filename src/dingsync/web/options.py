@@ -23,6 +23,9 @@ class WebOptions(BaseSettings):
     - ``max_page_size``: cap of ``limit`` on paged lists.
     - ``max_body_bytes``: largest request body accepted (1 MiB); larger ones are answered 413
       ``request.too_large`` before anything is parsed.
+    - ``max_attachment_bytes``: largest approval attachment ``GET /api/approvals/{id}/
+      attachments/{file_id}`` streams (``DINGSYNC_WEB_MAX_ATTACHMENT_BYTES``, 100 MiB); a
+      larger one is 413 ``attachment.too_large``.
     """
 
     model_config = SettingsConfigDict(env_prefix="DINGSYNC_WEB_", extra="ignore")
@@ -35,3 +38,4 @@ class WebOptions(BaseSettings):
     tree_cache_s: float = Field(10.0, ge=0)
     max_page_size: int = Field(500, ge=1)
     max_body_bytes: int = Field(1 << 20, ge=1024)
+    max_attachment_bytes: int = Field(100 << 20, ge=1)

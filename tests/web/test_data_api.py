@@ -797,3 +797,42 @@ def test_approval_attachments_download_for_who_may_read_the_instance(data_web: W
     )
     assert r.status_code == 200, r.text
     assert r.content == area.attachment_content(other.process_instance_id, comment_file["file_id"])
+
+
+def test_approval_attachment_cap_and_refusals(data_web: Web, data_db_url: str) -> None:
+    """A file over ``max_attachment_bytes`` is 413 ``attachment.too_large`` (the link is read
+    no further than its announced size); a DingTalk refusal of the link (here: the app lacks
+    the v1.0 workflow permission) is 502 ``attachment.unavailable``."""
+    from dingsync.sandbox.approvals.files import instance_files
+    from dingsync.web.options import WebOptions
+
+    web = data_web
+    area = web.sb.state.areas["approvals"]
+    inst, file = next(
+        (i, f)
+        for i in sorted(area.world.instances.values(), key=lambda i: i.process_instance_id)
+        for f in instance_files(i)
+        if not f["comment"]
+    )
+    path = f"/api/approvals/{inst.process_instance_id}/attachments/{file['file_id']}"
+    app = create_app(
+        sandbox_settings(web.sb, data_db_url),
+        engine=web.engine,
+        clock=web.clock,
+        options=WebOptions(max_attachment_bytes=file["file_size"] - 1),
+    )
+    admin = web.sb.company.main_admin_userid
+    with WebServer(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as http:
+        login = http.post("/api/auth/dingtalk", json={"authCode": web.authcode(admin)})
+        token = login.json()["session"]["token"]
+        r = http.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "attachment.too_large"
+    web.sb.configure(approvals_v1_denied=True)
+    try:
+        r = web.get(path, web.token(admin))
+        assert r.status_code == 502 and r.json()["error"]["code"] == "attachment.unavailable"
+    finally:
+        web.sb.configure(approvals_v1_denied=False)
+    assert web.get(path, web.token(admin)).content == area.attachment_content(
+        inst.process_instance_id, file["file_id"]
+    )

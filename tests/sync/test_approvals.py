@@ -94,6 +94,8 @@ async def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engi
     assert counts["approval_tasks"] == truth["tasks"]
     assert counts["approval_operation_records"] == truth["operation_records"]
     assert counts["approval_cc"] == truth["cc"]
+    files = truth["attachments"]
+    assert counts["approval_attachments"] == files["form"] + files["comment"] > 0
     # the minimum of calls: 1 template page, 5 schemas, one page per 20 ids, one get per id
     calls = result.api_calls
     assert calls[PATH_GET_V1] == len(world.instances)

@@ -146,7 +146,9 @@ def _file_name(attachment: dict[str, Any]) -> str:
     responses={
         200: {
             "description": "the file's bytes",
-            "content": {"application/octet-stream": {"schema": {"type": "string"}}},
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
         },
         **responses(
             *_SESSION_ERRORS, "not_found", "attachment.unavailable", "attachment.too_large"

@@ -137,3 +137,65 @@ async def test_fallback_to_legacy_when_v1_is_refused() -> None:
             assert client.approvals.instances_endpoint == "legacy"
             assert inst.source == "legacy" and len(templates) == 5
             assert client.calls[PATH_GET_V1] == 0  # the listing's refusal switched already
+
+
+async def test_attachment_grant_link_and_file() -> None:
+    """授权下载审批钉盘文件 then 下载审批附件 against the sandbox: the grant answers ``true``
+    (more than 10 files are split into calls of 10), the link streams the file's bytes, a
+    comment's file needs ``with_comment_attachment``, DingTalk's errors arrive typed, and a link
+    stops working after 15 minutes."""
+    from dingsync.dingtalk import DingTalkError
+    from dingsync.dingtalk.approvals import PATH_AUTHORIZE_DOWNLOAD, PATH_DOWNLOAD_URL
+    from dingsync.sandbox.approvals.files import instance_files
+
+    with make_sandbox() as sb:
+        area = sb.state.areas["approvals"]
+        files = [(i, f) for i in area.world.instances.values() for f in instance_files(i)]
+        inst, form_file = next((i, f) for i, f in files if not f["comment"])
+        pid, fid = inst.process_instance_id, form_file["file_id"]
+        other, comment_file = next((i, f) for i, f in files if f["comment"])
+        forms = [(f["file_id"], f["space_id"]) for _, f in files if not f["comment"]][:12]
+        assert len(forms) == 12
+        async with make_client(sb) as client:
+            api = client.approvals
+            assert await api.authorize_download(inst.originator_userid, forms) is True
+            assert client.calls[PATH_AUTHORIZE_DOWNLOAD] == 2  # 10 + 2
+            link = await api.get_download_url(pid, fid)
+            assert (link.file_id, str(link.space_id)) == (fid, form_file["space_id"])
+            assert link.download_uri and link.download_uri.startswith(sb.base_url)
+            async with client.stream_get(link.download_uri) as response:
+                assert response.status_code == 200
+                content = b"".join([c async for c in response.aiter_bytes()])
+            assert content == area.attachment_content(pid, fid)
+            assert len(content) == form_file["file_size"]
+
+            cid = comment_file["file_id"]
+            with pytest.raises(InvalidArgumentError) as refused:
+                await api.get_download_url(other.process_instance_id, cid)
+            assert refused.value.errcode == "invalidParameter"
+            got = await api.get_download_url(
+                other.process_instance_id, cid, with_comment_attachment=True
+            )
+            assert got.download_uri
+            with pytest.raises(NotFoundError) as gone:
+                await api.get_download_url("no-such-instance", fid)
+            assert gone.value.errcode == "processInstNotExist"
+            with pytest.raises(InvalidArgumentError) as other_file:
+                await api.get_download_url(pid, "123")  # not a file of this instance
+            assert other_file.value.errcode == "invalidParameter"
+            with pytest.raises(NotFoundError) as nobody:
+                await api.authorize_download("nobody-here", [(fid, form_file["space_id"])])
+            assert nobody.value.errcode == "userNotExist"
+            with pytest.raises(DingTalkError) as wrong_space:
+                await api.authorize_download(inst.originator_userid, [(fid, "1")])
+            assert wrong_space.value.errcode == "hsfIntegrationErrorCspaceDentryServiceInfo"
+            assert client.calls[PATH_DOWNLOAD_URL] == 5
+
+            sb.clock.advance(15 * 60 + 1)  # DingTalk's links live 15 minutes
+            async with client.stream_get(link.download_uri) as response:
+                assert response.status_code == 403
+            async with client.stream_get(link.download_uri + "0") as response:
+                assert response.status_code == 403  # a tampered signature
+        stats = sb.stats()["approvals"]["attachments"]
+        assert stats["links"] == 2 and stats["served"] == 1 and stats["grants"] == 12
+        assert stats["form"] > 0 and stats["comment"] > 0

@@ -151,3 +151,54 @@ def test_detail_table_null_row_skipped_alone_and_cells_name_their_id() -> None:
         [("", "T-1", "a"), ("", None, "b")],
         [("", None, "c"), ("", None, "d")],
     ]
+
+
+def test_attachment_samples_and_rows(shared_dingtalk: Path) -> None:
+    """The attachment APIs' published bodies parse; the sync's attachment rows of the v1.0
+    instance sample (a file on an operation record) and of a ``DDAttachment`` form value
+    (approvals.md §11's encoding: sizes as strings) carry name, size in bytes, type, ids."""
+    from dingsync.dingtalk.models.approvals import AttachmentDownload, attachment_files
+    from dingsync.sync.approvals import attachment_rows
+
+    samples = shared_dingtalk / "samples" / "approvals"
+    link = json.loads(
+        (samples / "v1_workflow_processInstances_spaces_files_urls_download.json").read_text()
+    )
+    got = AttachmentDownload.model_validate(link["result"])
+    assert (got.space_id, got.file_id) == (3996960664, "26748422566")
+    assert got.download_uri and got.download_uri.startswith("http://lippi-space")
+    grant = json.loads(
+        (samples / "v1_workflow_processInstances_spaces_files_authDownload.json").read_text()
+    )
+    assert grant == {"success": True, "result": True}
+
+    new = json.loads((samples / "v1_workflow_processInstances.json").read_text())
+    payload = dict(new["result"])
+    value = json.dumps(
+        [
+            {"spaceId": "12345", "fileName": "合同.pdf", "fileSize": "2048", "fileType": "pdf"}
+            | {"fileId": "F1"},
+            {"fileName": "无ID"},  # no file id: never downloadable, left out
+        ],
+        ensure_ascii=False,
+    )
+    payload["formComponentValues"] = [
+        {"id": "DDAttachment_1", "name": "附件", "value": value, "componentType": "DDAttachment"}
+    ]
+    inst = ProcessInstance.from_payload(payload, "pid-3", "v1.0")
+    assert attachment_files("DDAttachment", inst.form_component_values[0].parsed()) == [
+        {
+            "file_id": "F1",
+            "file_name": "合同.pdf",
+            "file_size": 2048,
+            "file_type": "pdf",
+            "space_id": "12345",
+        }
+    ]
+    rows = attachment_rows(inst)
+    assert [(r["seq"], r["source"], r["file_id"], r["file_size"], r["userid"]) for r in rows] == [
+        (0, "form", "F1", 2048, "manager1"),
+        (1, "comment", "111", 1024, "manager1"),
+    ]
+    assert rows[1]["file_name"] == "学历证明" and rows[1]["record_seq"] == 0
+    assert rows[0]["component_id"] == "DDAttachment_1" and rows[1]["space_id"] == "12345"

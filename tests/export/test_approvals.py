@@ -17,7 +17,13 @@ from typer.testing import CliRunner
 
 from dingsync.cli import app
 from dingsync.dingtalk.models.approvals import ProcessInstance
-from dingsync.export.approvals import BASE_COLUMNS, DETAIL_BASE, approval_stats, export_approvals
+from dingsync.export.approvals import (
+    BASE_COLUMNS,
+    DETAIL_BASE,
+    STATUS_NAMES,
+    approval_stats,
+    export_approvals,
+)
 from dingsync.sandbox import SandboxServer
 from dingsync.store import db, repo_approvals, repo_audit
 from dingsync.sync.approvals import ApprovalsSync, instance_bundle
@@ -26,6 +32,11 @@ from helpers.approvals import SANDBOX as SANDBOX
 from helpers.approvals import edited_instance_payload, make_client
 
 SHANGHAI = timezone(timedelta(hours=8))
+#: DingTalk's admin export's first columns, spelled out (docs/approvals.md).
+DINGTALK_COLUMNS = [
+    "审批编号", "标题", "审批状态", "审批结果", "发起时间", "完成时间", "耗时", "发起人工号",
+    "发起人姓名", "发起人部门", "历史审批人姓名", "审批记录", "当前处理人姓名",
+]  # fmt: skip
 
 
 async def _synced(sb: SandboxServer, engine: Engine) -> None:
@@ -72,21 +83,22 @@ async def test_xlsx_columns_follow_the_schema_and_details_match(
     expected_details = []
     for inst, row in zip(insts, rows, strict=True):
         values = {f["id"]: f["value"] for f in inst.form}
-        assert row[1] == inst.process_instance_id and row[0] == inst.business_id
-        assert row[6] == ("TERMINATED" if inst.status == "CANCELED" else inst.status)
-        assert row[7] == (inst.result or None)
-        assert row[8] == _local(_minute(inst.create_ms))  # dates are dates
-        assert row[9] == _local(_minute(inst.finish_ms))  # empty while running
-        total = row[10]
+        assert row[0] == inst.business_id and row[1] == inst.title
+        status = "TERMINATED" if inst.status == "CANCELED" else inst.status  # v1.0 (EB-57)
+        assert row[2] == STATUS_NAMES[status]
+        assert row[3] == ({"agree": "同意", "refuse": "拒绝"}.get(inst.result) or None)
+        assert row[4] == _local(_minute(inst.create_ms))  # dates are dates
+        assert row[5] == _local(_minute(inst.finish_ms))  # empty while running
+        total = row[13]
         assert isinstance(total, float | int) and total == pytest.approx(
             float(values["MoneyField_TOTAL"])
         )  # amounts are numbers
         table = json.loads(values["TableField_DETAIL"])
-        assert row[11] == len(table)
+        assert row[14] == len(table)
         files = json.loads(values["DDAttachment_FILES"])
-        assert (row[13] or "") == "、".join(f["fileName"] for f in files)  # by name
+        assert (row[16] or "") == "、".join(f["fileName"] for f in files)  # by name
         photos = json.loads(values["DDPhotoField_RECEIPT"])
-        assert (row[12] or "") == "\n".join(photos)
+        assert (row[15] or "") == "\n".join(photos)
         for n, cells in enumerate(table, start=1):
             c = {x["name"]: x["value"] for x in cells}
             expected_details.append(
@@ -118,7 +130,7 @@ async def test_xlsx_columns_follow_the_schema_and_details_match(
         "出差事由",
     ]
     first = next(sheet.iter_rows(min_row=2, values_only=True))
-    start, end, days = first[11], first[12], first[13]
+    start, end, days = first[14], first[15], first[16]
     assert isinstance(start, datetime) and isinstance(end, datetime)
     assert (end - start).days + 1 == days
     _check_csv_and_stats(sandbox, engine, tmp_path)
@@ -219,6 +231,31 @@ async def test_cli_export_and_stats(
     assert audit["byte_size"] == out.stat().st_size
     sheet = openpyxl.load_workbook(out)["明细"]
     assert [c.value for c in sheet[1]][len(DETAIL_BASE) :] == ["名称", "数量", "单价（元）"]
+    purchase_form = ["采购事由", "采购类型", "采购明细", "总价（元）", "期望交付日期"]
+    header = [c.value for c in openpyxl.load_workbook(out)["审批"][1]]
+    assert header == [*DINGTALK_COLUMNS, *purchase_form]
+    # --details rows: one csv, one row per detail row, the table's columns after its own
+    flat = tmp_path / "flat.csv"
+    res = runner.invoke(
+        app,
+        [
+            *("export", "approvals", "-t", "采购", "-f", "csv", "-o", str(flat)),
+            *("--details", "rows", "--database-url", sqlite_url),
+        ],
+        env=env,
+    )
+    assert res.exit_code == 0, res.output
+    assert not (tmp_path / "flat.details.csv").exists()
+    with flat.open(encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == [
+        *DINGTALK_COLUMNS,
+        *purchase_form[:3],
+        *("名称", "数量", "单价（元）"),
+        *purchase_form[3:],
+    ]
+    assert int(res.output.split()[0]) == len(rows) - 1 > audit["row_count"]
+    assert len({r[0] for r in rows[1:]}) == audit["row_count"]  # every instance, by 审批编号
     res = runner.invoke(
         app, ["approvals", "stats", "--json", "--database-url", sqlite_url], env=env
     )
@@ -276,12 +313,13 @@ async def test_export_narrowed_to_a_viewer_and_departments_streams_in_batches(
         tpl = repo_approvals.find_template(conn, corp, code)
         assert tpl is not None
         mine = {pid for pid, i in insts.items() if i.process_code == code}
+        by_business_id = {i.business_id: pid for pid, i in insts.items()}
 
         def export(name: str, **kw: Any) -> list[str]:
             path = tmp_path / f"{name}.csv"
             result = export_approvals(conn, corp, tpl, path, "csv", **kw)
-            with path.open(encoding="utf-8-sig") as fh:
-                ids = [row[1] for row in list(csv.reader(fh))[1:]]
+            with path.open(encoding="utf-8-sig") as fh:  # 审批编号 → instance id
+                ids = [by_business_id[row[0]] for row in list(csv.reader(fh))[1:]]
             assert result.rows == len(ids) == len(set(ids))
             return ids
 
@@ -363,3 +401,111 @@ def test_edited_template_keeps_every_detail_cell_and_old_component(
         ["2", "三", "四", "30", "老数据"],
     ]
     assert result.detail_rows == 2 and result.extra_columns == ["旧字段", "旧列"]
+
+    # details="rows": one row per detail row, the table's columns after its own column, the
+    # detail column the schema lacks at the end
+    with engine.connect() as conn:
+        flat = export_approvals(conn, "corp", tpl, tmp_path / "f.csv", "csv", details="rows")
+    with (tmp_path / "f.csv").open(encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == [*BASE_COLUMNS, "报销明细", "备注一", "备注二", "金额", "旧字段", "旧列"]
+    assert [r[len(BASE_COLUMNS) :] for r in rows[1:]] == [
+        ["2", "第一条备注", "第二条备注", "12.5", "模板改版前的值", ""],
+        ["2", "三", "四", "30", "模板改版前的值", "老数据"],
+    ]
+    assert rows[1][: len(BASE_COLUMNS)] == rows[2][: len(BASE_COLUMNS)]
+    assert (flat.rows, flat.detail_rows, flat.paths) == (2, 2, [tmp_path / "f.csv"])
+
+
+async def test_dingtalk_columns_and_flattened_details(
+    sandbox: SandboxServer, engine: Engine, tmp_path: Path
+) -> None:
+    """The first columns are DingTalk's admin export's (审批编号 … 当前处理人姓名) with the
+    sandbox's truth in them; ``details="rows"`` gives one xlsx row per detail row (dates as
+    dates, amounts as numbers) and keeps instances without detail rows as one row."""
+    from dingsync.sandbox.approvals import Instance
+    from dingsync.sync.contacts import ContactsSync
+
+    async with make_client(sandbox) as client:  # the directory too: names and job numbers
+        done = await run_sync(
+            client, engine, sandbox.app.corp_id, [ContactsSync(), ApprovalsSync()]
+        )
+    assert done.status == "succeeded"
+    world = sandbox.state.areas["approvals"].world
+    corp = sandbox.app.corp_id
+    people = sandbox.company.users
+    expense = world.templates[1]
+    with engine.connect() as conn:
+        tpl = repo_approvals.find_template(conn, corp, expense.process_code)
+        assert tpl is not None
+        result = export_approvals(conn, corp, tpl, tmp_path / "f.xlsx", "xlsx", details="rows")
+    book = openpyxl.load_workbook(tmp_path / "f.xlsx")
+    assert book.sheetnames == ["审批"]
+    sheet = book["审批"]
+    header = [c.value for c in sheet[1]]
+    assert header == [
+        "审批编号", "标题", "审批状态", "审批结果", "发起时间", "完成时间", "耗时", "发起人工号",
+        "发起人姓名", "发起人部门", "历史审批人姓名", "审批记录", "当前处理人姓名",
+        "报销总额（元）", "报销明细", "费用类型", "金额（元）", "日期", "票据照片", "附件",
+    ]  # fmt: skip
+    insts = sorted(
+        (i for i in world.instances.values() if i.process_code == expense.process_code),
+        key=lambda i: (i.create_ms, i.process_instance_id),
+    )
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+
+    def name(userid: str) -> str:
+        return people[userid].name if userid in people else userid
+
+    expected: list[tuple[Any, ...]] = []
+    for inst in insts:
+        table = json.loads(next(f["value"] for f in inst.form if f["id"] == "TableField_DETAIL"))
+        for cells in table or [None]:
+            c = {x["name"]: x["value"] for x in cells} if cells else {}
+            expected.append(
+                (
+                    inst.business_id,
+                    float(c["金额（元）"]) if c else None,
+                    datetime.fromisoformat(c["日期"]) if c else None,
+                )
+            )
+    assert [(r[0], r[16], r[17]) for r in rows] == expected
+    assert result.rows == len(rows) and result.detail_rows == sum(1 for e in expected if e[1])
+    by_id = {i.business_id: i for i in insts}
+    for row in rows:
+        inst: Instance = by_id[row[0]]
+        assert row[8] == name(inst.originator_userid)
+        assert row[7] == (people[inst.originator_userid].job_number or None)
+        assert row[9] == inst.originator_dept_name
+        assert len(str(row[11]).split("\n")) == len(inst.records)  # 审批记录: one line each
+        assert str(row[11]).startswith(f"{name(inst.originator_userid)} 发起审批 ")
+        done = [t["userid"] for t in inst.tasks if t["status"] == "COMPLETED"]
+        assert row[10] == (",".join(name(u) for u in dict.fromkeys(done)) or None)
+        waiting = [t["userid"] for t in inst.tasks if t["status"] == "RUNNING"]
+        if inst.status == "RUNNING":
+            assert row[12] == ",".join(name(u) for u in waiting) and row[6] is None
+        else:
+            assert row[12] is None
+        if row[5] is not None:  # 耗时 of a finished one, to the minute
+            minutes = int((row[5] - row[4]).total_seconds() // 60)
+            d, h, m = minutes // 1440, minutes % 1440 // 60, minutes % 60
+            text = (f"{d}天" if d else "") + (f"{h}小时" if h else "")
+            assert row[6] == text + (f"{m}分钟" if m or not text else "")
+
+
+def test_duration_and_record_words() -> None:
+    """耗时 and 审批记录's words (docs/approvals.md)."""
+    from dingsync.export.approvals import action_name, duration_text
+
+    t0 = datetime(2026, 1, 1, 9, 0, tzinfo=SHANGHAI)
+    assert duration_text(t0, None) is None
+    assert duration_text(t0, t0 + timedelta(seconds=30)) == "0分钟"
+    assert duration_text(t0, t0 + timedelta(minutes=45)) == "45分钟"
+    assert duration_text(t0, t0 + timedelta(days=1, minutes=5)) == "1天5分钟"
+    assert duration_text(t0, t0 + timedelta(days=2, hours=3, minutes=15)) == "2天3小时15分钟"
+    assert action_name("EXECUTE_TASK_NORMAL", "AGREE") == "同意"
+    assert action_name("EXECUTE_TASK_NORMAL", "REFUSE") == "拒绝"
+    assert action_name("EXECUTE_TASK_AUTO", "AGREE") == "自动同意"
+    assert action_name("START_PROCESS_INSTANCE", "NONE") == "发起审批"
+    assert action_name("TERMINATE_PROCESS_INSTANCE", "NONE") == "撤销"
+    assert action_name("SOMETHING_NEW", None) == "SOMETHING_NEW"

@@ -374,5 +374,29 @@ def test_0014_gives_earlier_leavers_their_former_departments(db_url: str) -> Non
             )
         assert got == [("gone", 2), ("gone", 3)]
         assert _diffs(engine, schema.metadata) == []
+
+
+def test_0015_adds_and_drops_approval_attachments(db_url: str) -> None:
+    """0015 creates ``approval_attachments`` (with its file index and the cascade to the
+    instance) and its downgrade drops it, leaving 0014's schema."""
+    engine = db.create_engine_for(db_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(db.alembic_config(conn), "0014")
+        assert "approval_attachments" not in _tables(engine)
+        with engine.begin() as conn:
+            command.upgrade(db.alembic_config(conn), "0015")
+        assert "approval_attachments" in _tables(engine)
+        inspector = sa.inspect(engine)
+        assert {i["name"] for i in inspector.get_indexes("approval_attachments")} == {
+            "ix_approval_attachments_file"
+        }
+        (fk,) = inspector.get_foreign_keys("approval_attachments")
+        assert fk["referred_table"] == "approval_instances"
+        assert (fk.get("options") or {}).get("ondelete", "CASCADE").upper() == "CASCADE"
+        with engine.begin() as conn:
+            command.downgrade(db.alembic_config(conn), "0014")
+        assert "approval_attachments" not in _tables(engine)
+        assert db.current_revision(engine) == "0014"
     finally:
         engine.dispose()

@@ -74,7 +74,8 @@ def _stored(engine: Engine, corp_id: str) -> dict[str, dict[str, Any]]:
         pid = inst["process_instance_id"]
         row = {k: v for k, v in inst.items() if k not in drop}
         for key, rows in kids.items():
-            row[key] = [{k: v for k, v in r.items() if k not in drop} for r in rows[pid]]
+            keep = {"source"}  # an attachment's source (form / comment) is data, not bookkeeping
+            row[key] = [{k: v for k, v in r.items() if k not in drop - keep} for r in rows[pid]]
         out[pid] = row
     return out
 
@@ -93,6 +94,8 @@ async def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engi
     assert counts["approval_tasks"] == truth["tasks"]
     assert counts["approval_operation_records"] == truth["operation_records"]
     assert counts["approval_cc"] == truth["cc"]
+    files = truth["attachments"]
+    assert counts["approval_attachments"] == files["form"] + files["comment"] > 0
     # the minimum of calls: 1 template page, 5 schemas, one page per 20 ids, one get per id
     calls = result.api_calls
     assert calls[PATH_GET_V1] == len(world.instances)
@@ -128,6 +131,42 @@ async def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engi
             (r["operation_type"], r["remark"], _ms(r["date"])) for r in row["operation_records"]
         ] == [(r["type"], r.get("remark"), _minute(r["date"])) for r in inst.records]
     _check_form_values(sandbox, engine)
+    _check_attachments(sandbox, stored)
+
+
+def _check_attachments(sandbox: SandboxServer, stored: dict[str, dict[str, Any]]) -> None:
+    """Every attachment's metadata — form files, then files on operation records — equals the
+    sandbox's truth (name, size in bytes, type, file id, space id, where it hangs)."""
+    from dingsync.sandbox.approvals.files import instance_files
+
+    world = sandbox.state.areas["approvals"].world
+    truth = sandbox.stats()["approvals"]["attachments"]
+    seen = {"form": 0, "comment": 0}
+    for pid, inst in world.instances.items():
+        rows = stored[pid]["attachments"]
+        expected = instance_files(inst)
+        assert [
+            (a["file_id"], a["file_name"], a["file_size"], a["file_type"], a["space_id"])
+            for a in rows
+        ] == [
+            (f["file_id"], f["file_name"], f["file_size"], f["file_type"], f["space_id"])
+            for f in expected
+        ], pid
+        assert [a["source"] for a in rows] == [
+            "comment" if f["comment"] else "form" for f in expected
+        ]
+        for a in rows:
+            seen[a["source"]] += 1
+            if a["source"] == "form":
+                assert (a["component_id"], a["userid"]) == (
+                    "DDAttachment_FILES",
+                    inst.originator_userid,
+                )
+            else:
+                record = inst.records[a["record_seq"]]
+                assert a["userid"] == record["userid"] and record.get("attachments")
+    assert seen == {"form": truth["form"], "comment": truth["comment"]}
+    assert seen["form"] > 0 and seen["comment"] > 0
 
 
 def _check_form_values(sandbox: SandboxServer, engine: Engine) -> None:
@@ -194,6 +233,12 @@ async def test_old_and_new_host_store_the_same_rows(sandbox: SandboxServer, engi
             assert (old[pid]["status"], new[pid]["status"]) == ("CANCELED", "TERMINATED")
             old[pid]["status"] = new[pid]["status"]
             cancelled += 1
+        for a in old[pid]["attachments"]:  # the old host has no spaceId on records' files
+            if a["source"] == "comment":
+                assert a["space_id"] is None
+                a["space_id"] = world.instances[pid].records[a["record_seq"]]["attachments"][0][
+                    "space_id"
+                ]
         # the same rows, but v1.0 shows times to the minute only (EB-56)
         assert new[pid] == _to_minutes(old[pid]), pid
     assert cancelled > 0

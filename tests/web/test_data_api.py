@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -407,8 +408,8 @@ def test_area_exports_are_scoped_and_audited(data_web: Web) -> None:
 # An export holds exactly what the same person lists with the same filters
 # --------------------------------------------------------------------------------------------
 LIST_PATH = {"reports": "/api/reports", "approvals": "/api/approvals"}
-ID_HEADER = {"reports": "日志ID", "approvals": "实例ID"}
-ID_KEY = {"reports": "report_id", "approvals": "process_instance_id"}
+ID_HEADER = {"reports": "日志ID", "approvals": "审批编号"}
+ID_KEY = {"reports": "report_id", "approvals": "business_id"}
 SHEET = {"reports": "日志", "approvals": "审批"}
 WIDE = {"start_date": "2000-01-01", "end_date": (TODAY + timedelta(days=7)).isoformat()}
 
@@ -532,11 +533,15 @@ def test_exports_hold_exactly_what_each_role_lists(data_web: Web) -> None:
     # The truth, straight from the tables, for the administrators' whole-range exports.
     members = _members(web.engine, corp)
     with web.engine.connect() as conn:
+        # approvals by 审批编号 (business_id), the id column of DingTalk's export
+        bid = {
+            x.process_instance_id: x.business_id for x in conn.execute(select(approval_instances))
+        }
+        assert len(set(bid.values())) == len(bid)
         owners = {
             "reports": {x.report_id: x.creator_id for x in conn.execute(select(reports))},
             "approvals": {
-                x.process_instance_id: x.originator_userid
-                for x in conn.execute(select(approval_instances))
+                x.business_id: x.originator_userid for x in conn.execute(select(approval_instances))
             },
         }
         involved: dict[str, dict[str, set[str]]] = {"reports": {}, "approvals": {}}
@@ -544,7 +549,7 @@ def test_exports_hold_exactly_what_each_role_lists(data_web: Web) -> None:
             involved["reports"].setdefault(x.report_id, set()).add(x.userid)
         for table in (approval_tasks, approval_cc):
             for x in conn.execute(select(table.c.process_instance_id, table.c.userid)):
-                involved["approvals"].setdefault(x.process_instance_id, set()).add(x.userid)
+                involved["approvals"].setdefault(bid[x.process_instance_id], set()).add(x.userid)
 
     def truth(kind: str, userid: str) -> set[str]:
         if userid == company.main_admin_userid:
@@ -633,3 +638,201 @@ def test_exports_hold_exactly_what_each_role_lists(data_web: Web) -> None:
         for role in ("hr", "admin"):
             web.http.delete(f"/api/admin/roles/{people[role]}/{role}", headers=auth)
     assert checked > 0
+
+
+#: The first columns of an approvals export: DingTalk's admin export's (docs/approvals.md).
+DINGTALK_APPROVAL_COLUMNS = [
+    "审批编号", "标题", "审批状态", "审批结果", "发起时间", "完成时间", "耗时", "发起人工号",
+    "发起人姓名", "发起人部门", "历史审批人姓名", "审批记录", "当前处理人姓名",
+]  # fmt: skip
+
+
+def _export_rows(content: bytes, fmt: str) -> list[list[Any]]:
+    if fmt == "csv":
+        return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    book = openpyxl.load_workbook(io.BytesIO(content))
+    return [list(r) for r in book["审批"].iter_rows(values_only=True)]
+
+
+def test_approvals_export_has_dingtalks_columns(data_web: Web) -> None:
+    """``POST /api/exports`` kind approvals, csv and xlsx: the header is DingTalk's export's
+    columns followed by the form's fields; ``details: "rows"`` flattens the detail table (its
+    columns after the table's own) into one row per detail row — instances without rows keep
+    one — and the rows counted are the file's rows; xlsx cells are dates and numbers."""
+    from dingsync.store.schema_approvals import approval_detail_rows, approval_instances
+
+    web = data_web
+    admin = web.token(web.sb.company.main_admin_userid)
+    with web.engine.connect() as conn:
+        instances = list(conn.execute(select(approval_instances)))
+        details = Counter(
+            conn.execute(select(approval_detail_rows.c.process_instance_id)).scalars()
+        )
+    expense = next(
+        t for t in web.sb.state.areas["approvals"].world.templates if t.kind == "expense"
+    )
+    mine = [i for i in instances if i.process_code == expense.process_code]
+    form = ["报销总额（元）", "报销明细", "票据照片", "附件"]
+    flat = ["报销总额（元）", "报销明细", "费用类型", "金额（元）", "日期", "票据照片", "附件"]
+    for fmt in ("csv", "xlsx"):
+        for layout, columns, count in (
+            (None, form, len(mine)),
+            ("sheet", form, len(mine)),
+            ("rows", flat, sum(max(1, details[i.process_instance_id]) for i in mine)),
+        ):
+            filters: dict[str, Any] = {"template": "报销", **WIDE}
+            if layout:
+                filters["details"] = layout
+            r = web.post(
+                "/api/exports", admin, json={"kind": "approvals", "format": fmt, "filters": filters}
+            )
+            assert r.status_code == 200, r.text
+            rows = _export_rows(r.content, fmt)
+            assert rows[0] == DINGTALK_APPROVAL_COLUMNS + columns, (fmt, layout)
+            assert len(rows) - 1 == int(r.headers["x-export-rows"]) == count, (fmt, layout)
+            assert {str(x[0]) for x in rows[1:]} == {i.business_id for i in mine}
+            if fmt == "xlsx":
+                first = rows[1]
+                assert isinstance(first[4], datetime)  # 发起时间: a date
+                assert isinstance(first[13], int | float)  # 报销总额: a number
+                if layout == "rows":
+                    amounts = [x[16] for x in rows[1:] if x[16] is not None]
+                    assert amounts and all(isinstance(a, int | float) for a in amounts)
+                    dates = [x[17] for x in rows[1:] if x[17] is not None]
+                    assert dates and all(isinstance(d, datetime) for d in dates)
+    r = web.post(
+        "/api/exports",
+        admin,
+        json={"kind": "approvals", "filters": {"template": "报销", "details": "columns"}},
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid"
+
+
+# --------------------------------------------------------------------------------------------
+# Approval attachments: metadata in the instance, the file streamed on demand
+# --------------------------------------------------------------------------------------------
+def test_approval_attachments_download_for_who_may_read_the_instance(data_web: Web) -> None:
+    """``GET /api/approvals/{id}`` lists the attachments; ``GET …/attachments/{file_id}``
+    streams the sandbox's bytes to the originator, an approver and the main administrator
+    (form files granted first, comment files with ``withCommentAttatchment``) and is 404 for an
+    unrelated employee, an unknown file and an unknown instance, like the instance itself."""
+    from dingsync.sandbox.approvals.files import instance_files
+
+    web = data_web
+    company = web.sb.company
+    area = web.sb.state.areas["approvals"]
+    admins = set(company.admins) | {company.boss_userid}
+    candidates = [
+        i
+        for i in area.world.instances.values()
+        if i.originator_userid not in admins
+        and any(not f["comment"] for f in instance_files(i))
+        and any(t["userid"] not in admins | {i.originator_userid} for t in i.tasks)
+    ]
+    inst = min(candidates, key=lambda i: i.process_instance_id)
+    pid = inst.process_instance_id
+    form_file = next(f for f in instance_files(inst) if not f["comment"])
+    approver = next(t["userid"] for t in inst.tasks if t["userid"] not in admins)
+    involved = {inst.originator_userid, *inst.cc_userids, *(t["userid"] for t in inst.tasks)}
+    members = _members(web.engine, web.sb.app.corp_id)
+    scoped = {
+        u for u in company.sub_admin_userids if members.get(inst.originator_userid, set())
+        & _subtree(web, company.admin_scopes[u])
+    }  # fmt: skip
+    stranger = sorted(
+        u
+        for u, user in company.users.items()
+        if user.active and u not in involved | admins | scoped | set(company.sub_admin_userids)
+    )[0]
+
+    originator = web.token(inst.originator_userid)
+    detail = web.get(f"/api/approvals/{pid}", originator).json()
+    expected = [
+        (f["file_id"], f["file_name"], f["file_size"], f["file_type"], f["space_id"])
+        for f in instance_files(inst)
+    ]
+    assert [
+        (a["file_id"], a["file_name"], a["file_size"], a["file_type"], a["space_id"])
+        for a in detail["attachments"]
+    ] == expected
+    path = f"/api/approvals/{pid}/attachments/{form_file['file_id']}"
+    assert path in [a["download"] for a in detail["attachments"]]
+    truth = area.attachment_content(pid, form_file["file_id"])
+    assert len(truth) == form_file["file_size"] > 0
+
+    before = web.sb.stats()["approvals"]["attachments"]
+    for who in (inst.originator_userid, approver, company.main_admin_userid):
+        r = web.get(path, web.token(who))
+        assert r.status_code == 200, (who, r.text)
+        assert r.content == truth, who
+        assert r.headers["content-type"] == "application/pdf"
+        assert r.headers["content-disposition"] == (
+            "attachment; filename*=UTF-8''" + quote(form_file["file_name"])
+        )
+        assert r.headers["cache-control"] == "private, no-store"
+    after = web.sb.stats()["approvals"]["attachments"]
+    assert after["links"] - before["links"] == after["served"] - before["served"] == 3
+    assert after["grants"] >= 3  # the form file was granted to each of the three
+
+    stranger_token = web.token(stranger)
+    assert web.get(f"/api/approvals/{pid}", stranger_token).status_code == 404
+    r = web.get(path, stranger_token)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert web.get(f"/api/approvals/{pid}/attachments/0000", originator).status_code == 404
+    assert (
+        web.get(f"/api/approvals/nope/attachments/{form_file['file_id']}", originator).status_code
+        == 404
+    )
+    assert web.sb.stats()["approvals"]["attachments"]["links"] == after["links"]  # no call
+
+    # a file attached to an operation record (a comment), by whoever may read its instance
+    with_comment = [
+        (i, f) for i in area.world.instances.values() for f in instance_files(i) if f["comment"]
+    ]
+    assert with_comment
+    other, comment_file = with_comment[0]
+    r = web.get(
+        f"/api/approvals/{other.process_instance_id}/attachments/{comment_file['file_id']}",
+        web.token(company.main_admin_userid),
+    )
+    assert r.status_code == 200, r.text
+    assert r.content == area.attachment_content(other.process_instance_id, comment_file["file_id"])
+
+
+def test_approval_attachment_cap_and_refusals(data_web: Web, data_db_url: str) -> None:
+    """A file over ``max_attachment_bytes`` is 413 ``attachment.too_large`` (the link is read
+    no further than its announced size); a DingTalk refusal of the link (here: the app lacks
+    the v1.0 workflow permission) is 502 ``attachment.unavailable``."""
+    from dingsync.sandbox.approvals.files import instance_files
+    from dingsync.web.options import WebOptions
+
+    web = data_web
+    area = web.sb.state.areas["approvals"]
+    inst, file = next(
+        (i, f)
+        for i in sorted(area.world.instances.values(), key=lambda i: i.process_instance_id)
+        for f in instance_files(i)
+        if not f["comment"]
+    )
+    path = f"/api/approvals/{inst.process_instance_id}/attachments/{file['file_id']}"
+    app = create_app(
+        sandbox_settings(web.sb, data_db_url),
+        engine=web.engine,
+        clock=web.clock,
+        options=WebOptions(max_attachment_bytes=file["file_size"] - 1),
+    )
+    admin = web.sb.company.main_admin_userid
+    with WebServer(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as http:
+        login = http.post("/api/auth/dingtalk", json={"authCode": web.authcode(admin)})
+        token = login.json()["session"]["token"]
+        r = http.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "attachment.too_large"
+    web.sb.configure(approvals_v1_denied=True)
+    try:
+        r = web.get(path, web.token(admin))
+        assert r.status_code == 502 and r.json()["error"]["code"] == "attachment.unavailable"
+    finally:
+        web.sb.configure(approvals_v1_denied=False)
+    assert web.get(path, web.token(admin)).content == area.attachment_content(
+        inst.process_instance_id, file["file_id"]
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import date, datetime, time, timedelta, tzinfo
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,14 @@ from dingsync.commands.export_app import (
     export_app,
     require_departments,
 )
+
+
+class DetailsLayout(StrEnum):
+    """Where ``dingsync export approvals`` writes the detail tables (明细)."""
+
+    sheet = "sheet"
+    rows = "rows"
+
 
 approvals_app = typer.Typer(help="Approvals (审批): statistics.", no_args_is_help=True)
 
@@ -86,6 +95,14 @@ def export_approvals_cmd(
             "--dept", help="Only originators in these departments and below (repeatable)."
         ),
     ] = None,
+    details: Annotated[
+        DetailsLayout,
+        typer.Option(
+            "--details",
+            help="Detail tables (明细): 'sheet' — a second sheet (xlsx) or file (csv); 'rows' "
+            "— flattened one row per detail row, as DingTalk's own export.",
+        ),
+    ] = DetailsLayout.sheet,
     corp_id: Annotated[
         str | None, typer.Option(help="Corp to export (default: the only one).")
     ] = None,
@@ -93,8 +110,9 @@ def export_approvals_cmd(
         str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
     ] = None,
 ) -> None:
-    """Export one template's approval instances: a row per instance, a column per form field;
-    detail tables (明细) in a second sheet (xlsx) or file (csv)."""
+    """Export one template's approval instances: DingTalk's export columns (审批编号, 标题,
+    审批状态 … 当前处理人姓名), then a column per form field; detail tables (明细) in a second
+    sheet (xlsx) or file (csv), or with ``--details rows`` one row per detail row."""
     from dingsync.export.approvals import export_approvals
     from dingsync.store import repo_approvals
     from dingsync.store.repo_contacts import department_subtree
@@ -121,8 +139,11 @@ def export_approvals_cmd(
             created_to=_day(to, settings.tz, end=True),
             dept_ids=department_subtree(conn, cid, dept) if dept else None,
             tz=settings.tz,
+            details=details.value,
         )
     requested: dict[str, Any] = {"template": template, "process_code": tpl["process_code"]}
+    if details.value != "sheet":
+        requested["details"] = details.value
     requested.update({k: v for k, v in (("start_date", from_), ("end_date", to)) if v})
     if dept:
         requested["dept_id"] = list(dept)
@@ -130,10 +151,16 @@ def export_approvals_cmd(
         engine, cid, "approvals", fmt, requested, result.rows, list(result.paths)
     )
     files = ", ".join(str(p) for p in result.paths)
-    typer.echo(
-        f"{result.rows} instances, {result.detail_rows} detail rows → {files} "
-        f"(export audit #{audit_id})"
-    )
+    if details.value == "rows":
+        typer.echo(
+            f"{result.rows} rows ({result.detail_rows} detail rows, one row each) → {files} "
+            f"(export audit #{audit_id})"
+        )
+    else:
+        typer.echo(
+            f"{result.rows} instances, {result.detail_rows} detail rows → {files} "
+            f"(export audit #{audit_id})"
+        )
     if result.extra_columns:
         typer.echo(
             "columns not in the template's form (kept from older instances): "

@@ -236,6 +236,15 @@ class DingTalkClient:
             await pool_set.aclose()
         await self.limiter.aclose()
 
+    @asynccontextmanager
+    async def stream_get(self, url: str) -> AsyncIterator[httpx.Response]:
+        """``GET`` an absolute URL outside DingTalk's API envelopes — a signed download link
+        such as an approval attachment's ``downloadUri`` — streamed: the response is open
+        inside the block (read it with ``aiter_bytes``), the caller checks its status. No access
+        token, no rate limiter, no retries; the URL is never logged (it carries a signature)."""
+        async with self._shared_pool.borrow() as pool, pool.stream("GET", url) as response:
+            yield response
+
     def _new_pool(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
             timeout=httpx.Timeout(self._timeout),

@@ -43,6 +43,7 @@ NOT_FOUND_REASONS = frozenset(
         "830001",
         "invalidParameter.user.notFound",
         "processInstanceNotExist",
+        "processInstNotExist",
         "userNotExist",
     }
 )

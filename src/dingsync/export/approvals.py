@@ -1,9 +1,15 @@
 """Approval exports and statistics, from the store (never from DingTalk).
 
-:func:`export_approvals` writes one row per instance — business id, instance id, title,
-originator, department, status, result, create and finish time, then one column per form field
-in the template's schema order — and the detail tables (明细) one row per detail row, keyed by
-instance id: a second sheet in xlsx, a second file (``<name>.details.csv``) in csv. Amounts and
+:func:`export_approvals` writes one row per instance, starting with the columns of DingTalk's
+own admin export (管理后台 → 审批 → 导出, ``docs/approvals.md`` "DingTalk's export columns"):
+:data:`BASE_COLUMNS` — 审批编号 (``business_id``), 标题, 审批状态 and 审批结果 in DingTalk's
+Chinese words, 发起时间, 完成时间, 耗时, 发起人工号/姓名/部门, 历史审批人姓名, 审批记录 (one cell:
+who, action, time, comment per line), 当前处理人姓名 — then one column per form field in the
+template's schema order. The detail tables (明细) go either (``details="sheet"``, the default)
+one row per detail row keyed by instance id and business id: a second sheet in xlsx, a second
+file (``<name>.details.csv``) in csv; or (``details="rows"``) flattened as DingTalk's export does:
+one row per detail row, the instance's columns repeated, each table's columns right after the
+table's own column (an instance without detail rows keeps one row). Amounts and
 numbers are numbers, dates are dates (wall time in the company's zone, ``tz``), a date range
 is two columns, attachments are listed by file name, photos by URL, contacts by userid, a table
 field by its
@@ -47,18 +53,46 @@ log = logging.getLogger(__name__)
 
 Format = Literal["xlsx", "csv"]
 
+#: The first columns, as DingTalk's admin export has them (docs/approvals.md).
 BASE_COLUMNS = (
     "审批编号",
-    "实例ID",
     "标题",
-    "发起人ID",
-    "发起人",
-    "部门",
-    "状态",
-    "结果",
-    "创建时间",
+    "审批状态",
+    "审批结果",
+    "发起时间",
     "完成时间",
+    "耗时",
+    "发起人工号",
+    "发起人姓名",
+    "发起人部门",
+    "历史审批人姓名",
+    "审批记录",
+    "当前处理人姓名",
 )
+#: ``status`` → 审批状态 as DingTalk's export and app show it (docs/approvals.md: TERMINATED is
+#: 已撤销 in the v1.0 docs; the old docs' CANCELED is written 已终止 — unconfirmed).
+STATUS_NAMES = {
+    "NEW": "新创建",
+    "RUNNING": "审批中",
+    "COMPLETED": "已完成",
+    "TERMINATED": "已撤销",
+    "CANCELED": "已终止",
+}
+#: ``result`` → 审批结果 (empty while the instance is not finished with a result).
+RESULT_NAMES = {"agree": "同意", "refuse": "拒绝"}
+#: ``operation_type`` → the action 审批记录 names (``EXECUTE_TASK_*`` by their result).
+ACTION_NAMES = {
+    "START_PROCESS_INSTANCE": "发起审批",
+    "TERMINATE_PROCESS_INSTANCE": "撤销",
+    "FINISH_PROCESS_INSTANCE": "结束审批",
+    "ADD_REMARK": "评论",
+    "REDIRECT_TASK": "转交",
+    "REDIRECT_PROCESS": "退回",
+    "APPEND_TASK_BEFORE": "前加签",
+    "APPEND_TASK_AFTER": "后加签",
+    "PROCESS_CC": "抄送",
+}
+Details = Literal["sheet", "rows"]
 DETAIL_BASE = ("实例ID", "审批编号", "明细字段", "行号")
 NUMBER_TYPES = frozenset({"NumberField", "MoneyField"})
 SKIPPED_TYPES = frozenset({"TextNote"})
@@ -174,15 +208,118 @@ def cell_value(component: str, value: str | None, parsed: Any, part: int | None 
     return value if value not in ("",) else None
 
 
-def _user_names(conn: Connection, corp_id: str, ids: set[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    rows = conn.execute(
-        select(users.c.userid, users.c.name).where(
-            users.c.corp_id == corp_id, users.c.userid.in_(sorted(ids))
+def _people(conn: Connection, corp_id: str, ids: set[str]) -> dict[str, tuple[str, str]]:
+    """``{userid: (name, job number)}`` of the stored users among ``ids`` (a name missing from
+    the directory — someone not synced — is their userid, so no record loses its person)."""
+    out = {u: (u, "") for u in ids}
+    for chunk in _chunks(sorted(ids), 500):
+        rows = conn.execute(
+            select(users.c.userid, users.c.name, users.c.job_number).where(
+                users.c.corp_id == corp_id, users.c.userid.in_(chunk)
+            )
         )
-    )
-    return {r[0]: r[1] for r in rows if r[1]}
+        for userid, name, job in rows:
+            out[userid] = (name or userid, job or "")
+    return out
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for n in range(0, len(items), size):
+        yield items[n : n + size]
+
+
+def duration_text(start: datetime | None, finish: datetime | None) -> str | None:
+    """耗时: ``finish − start`` in whole minutes as DingTalk writes a duration — ``2天3小时15分钟``,
+    ``45分钟``, zero units left out (``1天5分钟``), ``0分钟`` under a minute; ``None`` while the
+    instance is not finished."""
+    if start is None or finish is None:
+        return None
+    minutes = max(0, int((finish - start).total_seconds() // 60))
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days}天"] if days else []
+    if hours:
+        parts.append(f"{hours}小时")
+    if mins or not parts:
+        parts.append(f"{mins}分钟")
+    return "".join(parts)
+
+
+def action_name(operation_type: str | None, operation_result: str | None) -> str:
+    """The action of one operation record as 审批记录 words it: a task executed → 同意 / 拒绝
+    (自动同意 for ``EXECUTE_TASK_AUTO``, 代理同意 for ``EXECUTE_TASK_AGENT``), the others by
+    :data:`ACTION_NAMES`; an unknown type is written as DingTalk sent it."""
+    kind = operation_type or ""
+    if kind.startswith("EXECUTE_TASK"):
+        word = {"AGREE": "同意", "REFUSE": "拒绝"}.get(operation_result or "", "处理")
+        prefix = {"EXECUTE_TASK_AUTO": "自动", "EXECUTE_TASK_AGENT": "代理"}.get(kind, "")
+        return prefix + word
+    return ACTION_NAMES.get(kind, kind)
+
+
+def approval_record(
+    records: list[dict[str, Any]], people: dict[str, tuple[str, str]], tz: tzinfo = SHANGHAI
+) -> str | None:
+    """审批记录: one line per operation record in DingTalk's order — ``who action yyyy-MM-dd
+    HH:mm comment`` (the comment, and ``[附件：a.pdf、b.docx]`` for files attached to it, only
+    when there are some); ``None`` without records."""
+    lines = []
+    for r in records:
+        userid = r.get("userid") or ""
+        parts = [
+            people.get(userid, (userid, ""))[0],
+            action_name(r["operation_type"], r["operation_result"]),
+        ]
+        when = local(r.get("date"), tz)
+        if when is not None:
+            parts.append(when.strftime("%Y-%m-%d %H:%M"))
+        if r.get("remark"):
+            parts.append(str(r["remark"]))
+        files = [
+            str(a.get("file_name") or "") for a in r.get("attachments") or [] if isinstance(a, dict)
+        ]
+        if files:
+            parts.append(f"[附件：{'、'.join(files)}]")
+        lines.append(" ".join(p for p in parts if p))
+    return "\n".join(lines) or None
+
+
+def _task_names(
+    tasks: list[dict[str, Any]], status: str, people: dict[str, tuple[str, str]]
+) -> str | None:
+    """Names of the tasks' people in ``status`` (task order, each once), comma-separated."""
+    ids = dict.fromkeys(t["userid"] for t in tasks if t["task_status"] == status and t["userid"])
+    return ",".join(people.get(u, (u, ""))[0] for u in ids) or None
+
+
+def base_cells(
+    inst: dict[str, Any],
+    tasks: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    people: dict[str, tuple[str, str]],
+    tz: tzinfo = SHANGHAI,
+) -> list[Any]:
+    """The :data:`BASE_COLUMNS` cells of one instance (a row of ``approval_instances`` with its
+    ``tasks`` and operation ``records``): 历史审批人姓名 are the people of the completed tasks,
+    当前处理人姓名 those of the running ones (only while the instance runs)."""
+    originator = inst["originator_userid"] or ""
+    name, job = people.get(originator, (originator, "")) if originator else ("", "")
+    running = inst["status"] in ("NEW", "RUNNING")
+    return [
+        inst["business_id"],
+        inst["title"],
+        STATUS_NAMES.get(inst["status"] or "", inst["status"]),
+        RESULT_NAMES.get(inst["result"] or "", inst["result"]) if inst["result"] else None,
+        local(inst["create_time"], tz),
+        local(inst["finish_time"], tz),
+        duration_text(inst["create_time"], inst["finish_time"]),
+        job or None,
+        name or None,
+        inst["originator_dept_name"],
+        _task_names(tasks, "COMPLETED", people),
+        approval_record(records, people, tz),
+        _task_names(tasks, "RUNNING", people) if running else None,
+    ]
 
 
 def iter_instances(
@@ -268,35 +405,27 @@ def _instance_rows(
     corp_id: str,
     cols: list[_Column],
     where: list[Any],
-    spool: IO[str],
     tz: tzinfo = SHANGHAI,
-) -> Iterator[list[Any]]:
-    """The main sheet's rows, one per instance (streamed); each instance's detail rows go to
-    ``spool`` as JSON lines ``[instance id, business id, field name, row no (1-based), cells,
-    {cell key: label}]`` so the detail sheet can be written after its columns are all known."""
+) -> Iterator[tuple[list[Any], list[list[Any]]]]:
+    """The main rows, one per instance (streamed), each with its detail rows as lines
+    ``[instance id, business id, field name, row no (1-based), cells, {cell key: label}, table
+    field's component id]`` (JSON-able, so they can be spooled)."""
     for batch in iter_instances(conn, corp_id, where):
         ids = [i["process_instance_id"] for i in batch]
         values = repo_approvals.load_children(conn, corp_id, ids, "form_values")
         details = repo_approvals.load_children(conn, corp_id, ids, "detail_rows")
-        names = _user_names(
-            conn, corp_id, {i["originator_userid"] for i in batch if i["originator_userid"]}
-        )
+        tasks = repo_approvals.load_children(conn, corp_id, ids, "tasks")
+        records = repo_approvals.load_children(conn, corp_id, ids, "operation_records")
+        who = {i["originator_userid"] for i in batch if i["originator_userid"]}
+        for pid in ids:
+            who.update(t["userid"] for t in tasks[pid] if t["userid"])
+            who.update(r["userid"] for r in records[pid] if r["userid"])
+        people = _people(conn, corp_id, who)
         for inst in batch:
             pid = inst["process_instance_id"]
             by_id = {v["component_id"]: v for v in values[pid] if v["component_id"]}
             by_name = {v["name"]: v for v in values[pid] if v["name"]}
-            row: list[Any] = [
-                inst["business_id"],
-                pid,
-                inst["title"],
-                inst["originator_userid"],
-                names.get(inst["originator_userid"] or "", ""),
-                inst["originator_dept_name"],
-                inst["status"],
-                inst["result"],
-                local(inst["create_time"], tz),
-                local(inst["finish_time"], tz),
-            ]
+            row = base_cells(inst, tasks[pid], records[pid], people, tz)
             for col in cols:
                 fv = by_id.get(col.field_id) if col.field_id else None
                 if fv is None:
@@ -304,18 +433,91 @@ def _instance_rows(
                 row.append(
                     cell_value(col.component, fv["value"], fv["parsed"], col.part) if fv else None
                 )
-            yield row
-            for d in details[pid]:
-                labels = _row_labels(values[pid], d["field_seq"], d["row_no"])
-                line = [
+            lines = [
+                [
                     pid,
                     inst["business_id"],
                     d["field_name"],
                     d["row_no"] + 1,
                     d["cells"],
-                    labels,
+                    _row_labels(values[pid], d["field_seq"], d["row_no"]),
+                    d["component_id"],
                 ]
-                spool.write(json.dumps(line, ensure_ascii=False) + "\n")
+                for d in details[pid]
+            ]
+            yield row, lines
+
+
+def _spooled(
+    rows: Iterator[tuple[list[Any], list[list[Any]]]], spool: IO[str]
+) -> Iterator[list[Any]]:
+    """The main rows of ``rows``; their detail lines go to ``spool`` as JSON lines, so the
+    detail sheet can be written after its columns are all known."""
+    for row, lines in rows:
+        yield row
+        for line in lines:
+            spool.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+@dataclass
+class _Block:
+    """``details="rows"``: the detail columns written right after one table field's column."""
+
+    field_id: str | None
+    label: str | None
+    columns: list[_DetailColumn]
+
+    def owns(self, line: list[Any]) -> bool:
+        """Whether a detail line belongs to this table field (by component id, else label)."""
+        table_id = line[6] if len(line) > 6 else None
+        if self.field_id and table_id:
+            return bool(self.field_id == table_id)
+        return bool(self.label) and self.label == line[2]
+
+
+def _flat_layout(
+    cols: list[_Column], fields: list[dict[str, Any]]
+) -> tuple[list[str], dict[int, _Block]]:
+    """``details="rows"``: the form part of the header, each table field followed by its
+    children's columns, and the blocks by the position of their table field in ``cols``."""
+    by_id = {f.get("id"): f for f in fields if f.get("id")}
+    headers: list[str] = []
+    blocks: dict[int, _Block] = {}
+    for n, col in enumerate(cols):
+        headers.append(col.header)
+        if col.component != "TableField":
+            continue
+        field = by_id.get(col.field_id) or {}
+        block = _Block(col.field_id, field.get("label") or col.header, _detail_columns([field]))
+        blocks[n] = block
+        headers += [c.header for c in block.columns]
+    return headers, blocks
+
+
+def _flat_rows(
+    rows: Iterator[tuple[list[Any], list[list[Any]]]],
+    blocks: dict[int, _Block],
+    extra: list[_DetailColumn],
+    counter: list[int],
+) -> Iterator[list[Any]]:
+    """``details="rows"``: one row per detail row (the instance's cells repeated), or the
+    instance's row alone when it has none; ``counter[0]`` counts the detail rows written."""
+    base = len(BASE_COLUMNS)
+    for row, lines in rows:
+        todo: list[list[Any] | None] = list(lines) if lines else [None]
+        for line in todo:
+            cells = line[4] if line is not None and isinstance(line[4], dict) else {}
+            out = row[:base]
+            for n, value in enumerate(row[base:]):
+                out.append(value)
+                block = blocks.get(n)
+                if block is not None:
+                    mine = line is not None and block.owns(line)
+                    out += [c.value(cells) if mine else None for c in block.columns]
+            out += [c.value(cells) for c in extra]
+            if line is not None:
+                counter[0] += 1
+            yield out
 
 
 def _detail_rows(spool: IO[str], columns: list[_DetailColumn]) -> Iterator[list[Any]]:
@@ -373,10 +575,15 @@ def export_approvals(
     dept_ids: Iterable[int] | None = None,
     visible: visibility.Visible | None = None,
     tz: tzinfo = SHANGHAI,
+    details: Details = "sheet",
 ) -> ExportResult:
-    """Write one template's instances to ``path`` (xlsx: sheets ``审批`` and ``明细``; csv:
-    ``path`` and ``<stem>.details.csv``, UTF-8 with BOM so Excel reads Chinese). ``template``
-    is an ``approval_templates`` row.
+    """Write one template's instances to ``path``. ``template`` is an ``approval_templates``
+    row. Columns: :data:`BASE_COLUMNS`, then the form's fields (module docstring).
+
+    ``details="sheet"`` (default): xlsx sheets ``审批`` and ``明细``; csv ``path`` and
+    ``<stem>.details.csv`` (UTF-8 with BOM so Excel reads Chinese). ``details="rows"``: one
+    sheet ``审批`` (csv: one file) with one row per detail row, as DingTalk's export flattens
+    them; :attr:`ExportResult.rows` counts the rows written, ``detail_rows`` the detail rows.
 
     Which instances: those of the template, narrowed in SQL with the web list API's own
     conditions (:func:`dingsync.store.repo_approvals.approval_conditions`): create time in
@@ -385,11 +592,13 @@ def export_approvals(
     and what ``visible`` admits (a viewer's visibility scope: originator, approvers, cc'd
     people, originators in the scope departments; ``None``: everything, e.g. the CLI).
     Instances are streamed from the database and the detail rows spooled to a temporary file,
-    so memory stays flat whatever the count. Raises ``ValueError`` for an unknown format."""
+    so memory stays flat whatever the count (``rows`` reads the instances twice: once to find
+    every detail column). Raises ``ValueError`` for an unknown format or ``details``."""
     if fmt not in ("xlsx", "csv"):
         raise ValueError(f"format must be xlsx or csv, not {fmt!r}")
+    if details not in ("sheet", "rows"):
+        raise ValueError(f"details must be sheet or rows, not {details!r}")
     fields = list(template.get("fields") or [])
-    detail_cols = _detail_columns(fields)
     where = repo_approvals.approval_conditions(
         corp_id,
         visible,
@@ -403,11 +612,16 @@ def export_approvals(
     extra = _extra_fields(conn, where, fields)
     cols = _columns(fields + extra)  # the template's own columns first, unchanged
     extra_headers = [c.header for c in cols[len(_columns(fields)) :]]
-    headers = list(BASE_COLUMNS) + [c.header for c in cols]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if details == "rows":
+        return _export_flat(
+            conn, corp_id, template, path, fmt, cols, fields, where, tz, extra_headers
+        )
+    detail_cols = _detail_columns(fields)
+    headers = list(BASE_COLUMNS) + [c.header for c in cols]
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        rows = _instance_rows(conn, corp_id, cols, where, spool, tz)
+        rows = _spooled(_instance_rows(conn, corp_id, cols, where, tz), spool)
         if fmt == "csv":
             n = _write_csv(path, headers, rows)
             extra_headers += _spooled_columns(spool, detail_cols)
@@ -421,11 +635,7 @@ def export_approvals(
 
         book = xlsx.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
         try:
-            formats = (
-                book.add_format({"bold": True}),
-                book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
-                book.add_format({"num_format": "yyyy-mm-dd"}),
-            )
+            formats = _formats(book)
             n = _write_sheet(book, "审批", headers, rows, formats)
             extra_headers += _spooled_columns(spool, detail_cols)
             dheaders = list(DETAIL_BASE) + [c.header for c in detail_cols]
@@ -434,6 +644,54 @@ def export_approvals(
             book.close()
     _log_extra(template, extra_headers)
     return ExportResult([path], n, nd, headers, dheaders, extra_headers)
+
+
+def _export_flat(
+    conn: Connection,
+    corp_id: str,
+    template: dict[str, Any],
+    path: Path,
+    fmt: Format,
+    cols: list[_Column],
+    fields: list[dict[str, Any]],
+    where: list[Any],
+    tz: tzinfo,
+    extra_headers: list[str],
+) -> ExportResult:
+    """``details="rows"`` of :func:`export_approvals`: a first pass spools the detail rows to
+    find the detail columns the schema does not name (added at the end), the second writes."""
+    form_headers, blocks = _flat_layout(cols, fields)
+    known = [c for b in blocks.values() for c in b.columns]
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        for _ in _spooled(_instance_rows(conn, corp_id, cols, where, tz), spool):
+            pass
+        added = _spooled_columns(spool, known)
+    extra_detail = known[len(known) - len(added) :] if added else []
+    extra_headers += added
+    headers = list(BASE_COLUMNS) + form_headers + [c.header for c in extra_detail]
+    counter = [0]
+    rows = _flat_rows(_instance_rows(conn, corp_id, cols, where, tz), blocks, extra_detail, counter)
+    if fmt == "csv":
+        n = _write_csv(path, headers, rows)
+    else:
+        import xlsxwriter
+
+        book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True})
+        try:
+            n = _write_sheet(book, "审批", headers, rows, _formats(book))
+        finally:
+            book.close()
+    _log_extra(template, extra_headers)
+    return ExportResult([path], n, counter[0], headers, [], extra_headers)
+
+
+def _formats(book: Any) -> tuple[Any, ...]:
+    """Bold header, date-time and date cell formats of an xlsx workbook."""
+    return (
+        book.add_format({"bold": True}),
+        book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+        book.add_format({"num_format": "yyyy-mm-dd"}),
+    )
 
 
 def _log_extra(template: dict[str, Any], headers: list[str]) -> None:

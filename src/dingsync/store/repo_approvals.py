@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, func, insert, or_, select
 from dingsync.store import repo, visibility
 from dingsync.store.schema_approvals import (
     INSTANCE_CHILDREN,
+    approval_attachments,
     approval_cc,
     approval_detail_rows,
     approval_form_values,
@@ -34,6 +35,7 @@ CHILD_KEYS = {
     "tasks": approval_tasks,
     "operation_records": approval_operation_records,
     "cc": approval_cc,
+    "attachments": approval_attachments,
 }
 
 
@@ -64,7 +66,8 @@ def store_instances(conn: Connection, corp_id: str, bundles: Sequence[Mapping[st
     """Store instances with all their children.
 
     Each bundle is ``{"instance": row, "form_values": [...], "detail_rows": [...], "tasks":
-    [...], "operation_records": [...], "cc": [...]}`` (child rows without the key columns, which
+    [...], "operation_records": [...], "cc": [...], "attachments": [...]}`` (a missing key:
+    no such children) (child rows without the key columns, which
     are filled in). The instance row is upserted; its children are replaced (deleted, then
     inserted), so storing the same answer twice leaves the same rows. Returns the number of
     instances written.
@@ -196,6 +199,7 @@ def counts(conn: Connection, corp_id: str) -> dict[str, int]:
         ("approval_tasks", approval_tasks),
         ("approval_operation_records", approval_operation_records),
         ("approval_cc", approval_cc),
+        ("approval_attachments", approval_attachments),
     ):
         out[name] = int(
             conn.execute(
@@ -341,7 +345,7 @@ def form_components(conn: Connection, where: Sequence[Any]) -> list[dict[str, An
 
 def get_approval(conn: Connection, corp_id: str, instance_id: str) -> dict[str, Any] | None:
     """One approval instance with ``form_values``, ``tasks``, ``operation_records``, ``cc``
-    (each in DingTalk's order), or ``None``."""
+    and ``attachments`` (:data:`ATTACHMENT_COLUMNS`; each in DingTalk's order), or ``None``."""
 
     i = approval_instances
     row = (
@@ -384,7 +388,45 @@ def get_approval(conn: Connection, corp_id: str, instance_id: str) -> dict[str, 
         "remark",
     )
     out["cc"] = [c["userid"] for c in children(approval_cc, "userid", order="userid")]
+    out["attachments"] = children(approval_attachments, *ATTACHMENT_COLUMNS)
     return out
+
+
+#: The columns of an attachment as :func:`get_approval` and :func:`find_attachment` give them.
+ATTACHMENT_COLUMNS = (
+    "file_id",
+    "file_name",
+    "file_size",
+    "file_type",
+    "space_id",
+    "source",
+    "component_id",
+    "record_seq",
+    "userid",
+)
+
+
+def find_attachment(
+    conn: Connection, corp_id: str, instance_id: str, file_id: str
+) -> dict[str, Any] | None:
+    """One stored attachment of an instance by DingTalk's ``file_id`` (the first, should the
+    instance list one file twice), with :data:`ATTACHMENT_COLUMNS`; ``None`` if it has none."""
+    a = approval_attachments
+    row = (
+        conn.execute(
+            select(*(a.c[c] for c in ATTACHMENT_COLUMNS))
+            .where(
+                a.c.corp_id == corp_id,
+                a.c.process_instance_id == instance_id,
+                a.c.file_id == file_id,
+            )
+            .order_by(a.c.seq)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row is not None else None
 
 
 def approval_participants(conn: Connection, corp_id: str, instance_id: str) -> set[str]:
@@ -405,10 +447,12 @@ def approval_participants(conn: Connection, corp_id: str, instance_id: str) -> s
 
 
 __all__ = [
+    "ATTACHMENT_COLUMNS",
     "CHILD_KEYS",
     "approval_conditions",
     "approval_participants",
     "counts",
+    "find_attachment",
     "find_template",
     "get_approval",
     "known_instance_ids",

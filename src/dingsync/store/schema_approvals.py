@@ -7,14 +7,15 @@ keyed by their position (``seq``) in DingTalk's answer and replaced whenever the
 stored again. Times are aware UTC (``create_time``/``finish_time`` parsed from either host's
 format; the raw strings stay in ``raw``).
 
-Migration: ``migrations/versions/0004_approvals.py``.
+Migrations: ``migrations/versions/0004_approvals.py``; ``approval_attachments``:
+``0014_approval_attachments.py``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, ForeignKeyConstraint, Index, Integer, Table
+from sqlalchemy import BigInteger, Column, ForeignKeyConstraint, Index, Integer, Table
 
 from dingsync.store.nul import NulSafeString, NulSafeText
 from dingsync.store.schema import UTCDateTime, json_type, metadata, utcnow
@@ -150,16 +151,42 @@ approval_cc = Table(
     _instance_fk("approval_cc"),
 )
 
+#: One row per attachment of an instance (审批附件): files of the form's ``DDAttachment``
+#: components (``source`` ``form``, ``component_id`` set, ``userid`` the originator) first,
+#: then those of operation records / comments (``comment``, ``record_seq`` the record's ``seq``,
+#: ``userid`` who attached it), in DingTalk's order. ``file_size`` in bytes; ``space_id`` the
+#: approval drive space (v1.0 only for comments). The files themselves stay at DingTalk:
+#: ``GET /api/approvals/{id}/attachments/{file_id}`` fetches one on demand.
+approval_attachments = Table(
+    "approval_attachments",
+    metadata,
+    *_instance_key(),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("file_id", NulSafeString(128), nullable=False),
+    Column("file_name", NulSafeText),
+    Column("file_size", BigInteger),
+    Column("file_type", NulSafeString(64)),
+    _id("space_id"),
+    Column("source", NulSafeString(16), nullable=False),
+    Column("component_id", NulSafeString(128)),
+    Column("record_seq", Integer),
+    _id("userid"),
+    _instance_fk("approval_attachments"),
+    Index("ix_approval_attachments_file", "corp_id", "process_instance_id", "file_id"),
+)
+
 INSTANCE_CHILDREN = (
     approval_form_values,
     approval_detail_rows,
     approval_tasks,
     approval_operation_records,
     approval_cc,
+    approval_attachments,
 )
 
 __all__ = [
     "INSTANCE_CHILDREN",
+    "approval_attachments",
     "approval_cc",
     "approval_detail_rows",
     "approval_form_values",

@@ -40,6 +40,8 @@ from dingsync.dingtalk.models.approvals import (
     FormSchema,
     ProcessInstance,
     ProcessTemplate,
+    attachment_files,
+    parse_number,
 )
 from dingsync.store import repo, repo_approvals
 from dingsync.sync.engine import SyncContext
@@ -203,6 +205,61 @@ def instance_bundle(corp_id: str, process_code: str, inst: ProcessInstance) -> d
         for seq, r in enumerate(inst.operation_records)
     ]
     cc = [{"userid": u} for u in dict.fromkeys(inst.cc_userids) if u]
+    return {
+        **_bundle(corp_id, process_code, inst, form_values, detail_rows, tasks, records, cc),
+        "attachments": attachment_rows(inst),
+    }
+
+
+def attachment_rows(inst: ProcessInstance) -> list[dict[str, Any]]:
+    """``approval_attachments`` rows of one instance: the files of its ``DDAttachment`` form
+    values (``source`` ``form``, by the originator), then those attached to operation records
+    and comments (``comment``, by the record's person, ``record_seq`` its position), in
+    DingTalk's order; ``file_size`` in bytes (DingTalk sends it as a string, EB Q1). An entry
+    without a file id is left out (it could never be downloaded)."""
+    rows: list[dict[str, Any]] = []
+    for fv in inst.form_component_values:
+        for f in attachment_files(fv.component_type, fv.parsed()):
+            rows.append(
+                {
+                    **f,
+                    "source": "form",
+                    "component_id": fv.id,
+                    "record_seq": None,
+                    "userid": inst.originator_userid,
+                }
+            )
+    for seq, r in enumerate(inst.operation_records):
+        for a in r.attachments:
+            if not a.file_id:
+                continue
+            size = parse_number(a.file_size)
+            rows.append(
+                {
+                    "file_id": a.file_id,
+                    "file_name": a.file_name,
+                    "file_size": int(size) if isinstance(size, int | float) else None,
+                    "file_type": a.file_type,
+                    "space_id": _none_if_empty(a.space_id),
+                    "source": "comment",
+                    "component_id": None,
+                    "record_seq": seq,
+                    "userid": r.userid,
+                }
+            )
+    return [{"seq": n, **row} for n, row in enumerate(rows)]
+
+
+def _bundle(
+    corp_id: str,
+    process_code: str,
+    inst: ProcessInstance,
+    form_values: list[dict[str, Any]],
+    detail_rows: list[dict[str, Any]],
+    tasks: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    cc: list[dict[str, Any]],
+) -> dict[str, Any]:
     return {
         "instance": {
             "corp_id": corp_id,

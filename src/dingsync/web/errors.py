@@ -38,6 +38,14 @@ ERRORS: dict[str, tuple[int, str]] = {
     "method_not_allowed": (405, "this path does not take that HTTP method"),
     "forbidden": (403, "you may not use this endpoint"),
     "not_found": (404, "no such record (or not visible to you)"),
+    "attachment.unavailable": (
+        502,
+        "DingTalk did not give this attachment (no download link, or the file did not come)",
+    ),
+    "attachment.too_large": (
+        413,
+        "the attachment is larger than this service streams (DINGSYNC_WEB_MAX_ATTACHMENT_BYTES)",
+    ),
     "export.kind_unknown": (400, "unknown export kind"),
     "export.forbidden": (403, "you may not export this kind of data"),
     "role.unknown": (400, "unknown local role"),

@@ -152,6 +152,11 @@ class ApprovalsFilters(_Filters):
     end_date: Day | None = Field(None, description="created on or before, YYYY-MM-DD")
     originator: UserId | None = Field(None, description="originator userid")
     dept_id: DeptId | None = Field(None, description="originators in this department and below")
+    details: Literal["sheet", "rows"] = Field(
+        "sheet",
+        description="detail tables (明细): sheet — a second xlsx sheet (csv: left out); rows — "
+        "flattened one row per detail row, as DingTalk's own export",
+    )
 
     @model_validator(mode="after")
     def _one_template(self) -> ApprovalsFilters:
@@ -288,8 +293,10 @@ def _write_approvals(
     """Instances of one template: exactly the rows ``GET /api/approvals`` lists to the same
     person with the same filters (``process_code`` — or ``template``, a code or a name —,
     ``status``, ``start_date``, ``end_date``, ``originator``, ``dept_id``): the same SQL
-    conditions, the viewer's scope applied in SQL. csv: only the main file is returned (the
-    detail rows' file is dropped)."""
+    conditions, the viewer's scope applied in SQL. Columns: DingTalk's export's first columns,
+    then the form's fields (:mod:`dingsync.export.approvals`). ``details``: ``sheet`` — xlsx
+    has a 明细 sheet, csv only the main file (the detail rows' file is dropped); ``rows`` — one
+    row per detail row (then the rows counted are the file's rows)."""
     from dingsync.export import approvals as export_approvals
     from dingsync.store import repo_approvals
 
@@ -315,6 +322,7 @@ def _write_approvals(
         dept_ids=dept_filter(ctx, conn, filters.dept_id),
         visible=_visible(scope),
         tz=ctx.settings.tz,
+        details=filters.details,
     )
     for extra in result.paths[1:]:  # csv: the detail rows go to a second file
         extra.unlink(missing_ok=True)

@@ -491,6 +491,24 @@ class ApprovalOperation(ApiModel):
     remark: str | None = None
 
 
+class ApprovalAttachment(ApiModel):
+    """One attachment (审批附件): metadata as DingTalk sent it; the file itself comes from
+    ``download`` (``GET /api/approvals/{process_instance_id}/attachments/{file_id}``)."""
+
+    file_id: str
+    file_name: str | None = None
+    file_size: int | None = Field(None, description="bytes")
+    file_type: str | None = None
+    space_id: str | None = Field(None, description="the approval drive space (审批钉盘空间)")
+    source: str = Field(description="form (a DDAttachment field) or comment (an operation record)")
+    component_id: str | None = Field(None, description="the form component (source form)")
+    record_seq: int | None = Field(
+        None, description="position of the operation record in operation_records (comment)"
+    )
+    userid: str | None = Field(None, description="who attached it")
+    download: str = Field(description="path of this service that streams the file")
+
+
 class ApprovalDetail(ApprovalSummary):
     """``GET /api/approvals/{process_instance_id}``."""
 
@@ -498,6 +516,7 @@ class ApprovalDetail(ApprovalSummary):
     tasks: list[ApprovalTask]
     operation_records: list[ApprovalOperation]
     cc: list[str]
+    attachments: list[ApprovalAttachment] = Field(default_factory=list)
 
 
 # --------------------------------------------------------------------------------------------
@@ -601,6 +620,7 @@ def file_response(description: str, *media_types: str) -> dict[str, Any]:
 __all__ = [
     "TYPED",
     "ApiModel",
+    "ApprovalAttachment",
     "ApprovalDetail",
     "ApprovalFormValue",
     "ApprovalOperation",

@@ -30,6 +30,9 @@ class WebOptions(BaseSettings):
       ``https://hr.example.com``), for the console's login ``redirect_uri``
       (``{public_url}/console/login/callback``, the URL registered in DingTalk's developer
       console); default: the host and scheme of the request.
+    - ``max_attachment_bytes``: largest approval attachment ``GET /api/approvals/{id}/
+      attachments/{file_id}`` streams (``DINGSYNC_WEB_MAX_ATTACHMENT_BYTES``, 100 MiB); a
+      larger one is 413 ``attachment.too_large``.
     """
 
     model_config = SettingsConfigDict(env_prefix="DINGSYNC_WEB_", extra="ignore")
@@ -43,6 +46,7 @@ class WebOptions(BaseSettings):
     max_page_size: int = Field(500, ge=1)
     max_body_bytes: int = Field(1 << 20, ge=1024)
     public_url: str | None = None
+    max_attachment_bytes: int = Field(100 << 20, ge=1)
 
 
 def is_loopback_url(url: str) -> bool:

@@ -135,6 +135,40 @@ class RecordAttachment(DingTalkModel):
     space_id: str | None = _alias("space_id", "spaceId")
 
 
+class AttachmentDownload(DingTalkModel):
+    """``result`` of ``POST /v1.0/workflow/processInstances/spaces/files/urls/download``:
+    ``space_id`` (the approval drive space, a Number), ``file_id`` and ``download_uri`` — a
+    signed link valid 15 minutes (keep it out of logs)."""
+
+    space_id: int | None = _alias("spaceId", "space_id")
+    file_id: str | None = _alias("fileId", "file_id")
+    download_uri: str | None = _alias("downloadUri", "download_uri")
+
+
+def attachment_files(component_type: str | None, parsed: Any) -> list[dict[str, Any]]:
+    """The files of one ``DDAttachment`` form value (parsed by :func:`parse_form_value`): each
+    ``{"file_id", "file_name", "file_size" (int | None), "file_type", "space_id"}`` (approvals.md
+    §11: ``[{"spaceId", "fileName", "fileSize", "fileType", "fileId"}]``); an entry without a
+    ``fileId`` is skipped; any other component → ``[]``."""
+    if component_type != "DDAttachment" or not isinstance(parsed, list):
+        return []
+    out = []
+    for f in parsed:
+        if not isinstance(f, dict) or not f.get("fileId"):
+            continue
+        size = parse_number(str(f["fileSize"])) if f.get("fileSize") is not None else None
+        out.append(
+            {
+                "file_id": str(f["fileId"]),
+                "file_name": f.get("fileName"),
+                "file_size": int(size) if isinstance(size, int | float) else None,
+                "file_type": f.get("fileType"),
+                "space_id": None if f.get("spaceId") in (None, "") else str(f["spaceId"]),
+            }
+        )
+    return out
+
+
 class OperationRecord(DingTalkModel):
     """``operation_records[]`` / ``operationRecords[]``: who did what when, with the remark.
     ``operation_type`` e.g. ``EXECUTE_TASK_NORMAL``; ``operation_result`` AGREE/REFUSE/NONE."""

@@ -35,6 +35,12 @@ REFUSE_REMARKS = ("预算不足", "材料不全，请补充", "时间冲突")
 CITIES = ("上海", "北京", "深圳", "杭州", "成都", "武汉")
 
 
+def approval_space_id(seed: int) -> str:
+    """The company's approval DingTalk-drive space (审批钉盘空间) holding every attachment:
+    one per seed, a number as DingTalk's ``spaceId`` (sent as a string in form values)."""
+    return str(3_996_960_000 + seed % 100_000)
+
+
 class InstanceGenerator:
     """Instance generator (one RNG; every choice goes through it, in a fixed order)."""
 
@@ -46,6 +52,7 @@ class InstanceGenerator:
         self.seconds_rng = random.Random(f"approvals-seconds:{seed}")
         self.userids = sorted(company.users)
         self.serial = 0
+        self.space_id = approval_space_id(seed)
 
     def second(self) -> int:
         """A random second of a minute, in ms (0 … 59,000)."""
@@ -127,7 +134,7 @@ class InstanceGenerator:
             ]
             files = [
                 {
-                    "spaceId": "12345",
+                    "spaceId": self.space_id,
                     "fileName": f"发票{i + 1}.pdf",
                     "fileSize": str(rng.randint(10_000, 900_000)),
                     "fileType": "pdf",
@@ -276,6 +283,7 @@ class InstanceGenerator:
                             "file_size": "20480",
                             "file_id": str(rng.randint(10**9, 10**10)),
                             "file_type": "docx",
+                            "space_id": self.space_id,
                         }
                     ]
                 records.append(rec)

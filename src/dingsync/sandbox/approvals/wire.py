@@ -51,7 +51,16 @@ def render_old(inst: Instance) -> dict[str, Any]:
                 "operation_type": r["type"],
                 "operation_result": r["result"],
                 **({"remark": r["remark"]} if "remark" in r else {}),
-                **({"attachments": r["attachments"]} if "attachments" in r else {}),
+                **(
+                    {  # the old shape has no space id (approvals.md §2)
+                        "attachments": [
+                            {k: v for k, v in a.items() if k != "space_id"}
+                            for a in r["attachments"]
+                        ]
+                    }
+                    if "attachments" in r
+                    else {}
+                ),
             }
             for r in inst.records
         ],
@@ -115,7 +124,7 @@ def render_new(inst: Instance) -> dict[str, Any]:
                                 "fileSize": a["file_size"],
                                 "fileId": a["file_id"],
                                 "fileType": a["file_type"],
-                                "spaceId": "12345",
+                                "spaceId": a["space_id"],
                             }
                             for a in r["attachments"]
                         ]

@@ -1,19 +1,29 @@
 """``/api/approvals``: approval instances (审批) filtered by the rules — the originator,
-approvers and cc'd people, the main administrator, sub-administrators for their scope."""
+approvers and cc'd people, the main administrator, sub-administrators for their scope — and
+their attachments, fetched from DingTalk on demand."""
 
 from __future__ import annotations
 
+import logging
+import mimetypes
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
 
+from dingsync.dingtalk import DingTalkError
 from dingsync.store import repo_approvals
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.models import TYPED, ApprovalDetail, ApprovalSummary, Page
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/approvals", tags=["approvals"], responses=responses(*COMMON_ERRORS))
 
@@ -101,4 +111,125 @@ def get_approval(ctx: Ctx, caller: CurrentCaller, instance_id: str) -> dict[str,
     out = jsonable(instance)
     for key in ("tasks", "operation_records"):
         out[key] = [jsonable(x) for x in instance[key]]
+    out["attachments"] = [
+        {**a, "download": f"/api/approvals/{quote(instance_id)}/attachments/{quote(a['file_id'])}"}
+        for a in instance["attachments"]
+    ]
     return out
+
+
+def _readable(ctx: Ctx, caller: CurrentCaller, instance_id: str) -> dict[str, Any] | None:
+    """The instance's row when it exists and the rules let the caller read it (the same check
+    as ``GET /api/approvals/{id}``), else ``None``."""
+    with ctx.engine.connect() as conn:
+        instance = repo_approvals.get_approval(conn, ctx.corp_id, instance_id)
+        if instance is None:
+            return None
+        people = repo_approvals.approval_participants(conn, ctx.corp_id, instance_id)
+        record = owner_record(ctx, conn, instance["originator_userid"], people)
+    return instance if rules.can(caller.viewer, "approvals", "read", record) else None
+
+
+def _file_name(attachment: dict[str, Any]) -> str:
+    """The name to save the file under: DingTalk's ``fileName``, with ``.fileType`` added when
+    the name lacks it (DingTalk's own link names client uploads ``#….file``)."""
+    name = str(attachment["file_name"] or attachment["file_id"])
+    kind = attachment["file_type"]
+    if kind and not name.lower().endswith("." + str(kind).lower()):
+        name = f"{name}.{kind}"
+    return name
+
+
+@router.get(
+    "/{instance_id}/attachments/{file_id}",
+    summary="Download one attachment of an approval instance",
+    responses={
+        200: {
+            "description": "the file's bytes",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        **responses(
+            *_SESSION_ERRORS, "not_found", "attachment.unavailable", "attachment.too_large"
+        ),
+    },
+    response_class=StreamingResponse,
+)
+async def download_attachment(
+    ctx: Ctx, caller: CurrentCaller, instance_id: str, file_id: str
+) -> StreamingResponse:
+    """The file ``file_id`` of instance ``instance_id``, streamed from DingTalk to the caller
+    (its download link never leaves the service). Who: whoever may read the instance —
+    originator, approvers, cc'd people, administrators in scope (404 ``not_found`` for anyone
+    else, as for an unknown instance or a file the stored instance does not list).
+
+    How (DingTalk's recipe, ``docs/approvals.md`` "Attachments"): a form file is first granted
+    to the caller (``POST /v1.0/workflow/processInstances/spaces/files/authDownload``; a refused
+    grant is logged, the link request decides), then ``POST /v1.0/workflow/processInstances/
+    spaces/files/urls/download`` (``withCommentAttatchment`` for a comment's file) gives a link
+    valid 15 minutes, which is read and passed on. ``Content-Disposition`` names the file
+    (UTF-8), ``Content-Type`` from its name. 502 ``attachment.unavailable`` when DingTalk gives
+    no link or the link does not answer 200; 413 ``attachment.too_large`` over
+    ``DINGSYNC_WEB_MAX_ATTACHMENT_BYTES`` (announced size; a stream that grows past it is cut)."""
+    instance = _readable(ctx, caller, instance_id)
+    if instance is None:
+        raise WebError("not_found")
+    with ctx.engine.connect() as conn:
+        attachment = repo_approvals.find_attachment(conn, ctx.corp_id, instance_id, file_id)
+    if attachment is None:
+        raise WebError("not_found")
+    client = ctx.client
+    comment = attachment["source"] == "comment"
+    if not comment and attachment["space_id"]:
+        try:
+            await client.approvals.authorize_download(
+                caller.userid, [(file_id, attachment["space_id"])]
+            )
+        except DingTalkError as exc:
+            log.warning("attachment grant refused for %s: %s", instance_id, exc)
+    try:
+        link = await client.approvals.get_download_url(
+            instance_id, file_id, with_comment_attachment=comment
+        )
+    except DingTalkError as exc:
+        log.warning("no attachment link for %s: %s", instance_id, exc)
+        raise WebError("attachment.unavailable") from None
+    if not link.download_uri:
+        raise WebError("attachment.unavailable")
+    cap = ctx.options.max_attachment_bytes
+    stack = AsyncExitStack()
+    try:
+        upstream = await stack.enter_async_context(client.stream_get(link.download_uri))
+        if upstream.status_code != 200:
+            log.warning("attachment link of %s answered %s", instance_id, upstream.status_code)
+            raise WebError("attachment.unavailable")
+        length = upstream.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > cap:
+            raise WebError("attachment.too_large")
+    except BaseException:
+        await stack.aclose()
+        raise
+
+    async def body() -> AsyncIterator[bytes]:
+        sent = 0
+        try:
+            async for chunk in upstream.aiter_bytes():
+                sent += len(chunk)
+                if sent > cap:  # grew past the cap without announcing it: cut, never buffer
+                    log.warning("attachment of %s cut at %d bytes", instance_id, cap)
+                    break
+                yield chunk
+        finally:
+            await stack.aclose()
+
+    name = _file_name(attachment)
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}",
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    if length is not None and length.isdigit():
+        headers["Content-Length"] = length
+    media = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return StreamingResponse(body(), media_type=media, headers=headers)

@@ -374,6 +374,8 @@ def test_0014_gives_earlier_leavers_their_former_departments(db_url: str) -> Non
             )
         assert got == [("gone", 2), ("gone", 3)]
         assert _diffs(engine, schema.metadata) == []
+    finally:
+        engine.dispose()
 
 
 def test_0015_adds_and_drops_approval_attachments(db_url: str) -> None:

@@ -383,10 +383,11 @@ def export_approvals(
     conditions (:func:`dingsync.store.repo_approvals.approval_conditions`): create time in
     ``[created_from, created_to)`` (aware datetimes), ``status``, ``result``, ``originator``,
     originators in one of ``dept_ids`` (exactly these departments — the caller includes
-    sub-departments), and what ``visible`` admits (a viewer's visibility scope: originator, approvers, cc'd
-    people, originators in the scope departments; ``None``: everything, e.g. the CLI).
-    Instances are streamed from the database and the detail rows spooled to a temporary file,
-    so memory stays flat whatever the count. Raises ``ValueError`` for an unknown format."""
+    sub-departments), and what ``visible`` admits (a viewer's visibility scope: originator,
+    approvers, cc'd people, originators in the scope departments; ``None``: everything, e.g.
+    the CLI). Instances are streamed from the database and the detail rows spooled to a
+    temporary file, so memory stays flat whatever the count. Raises ``ValueError`` for an
+    unknown format."""
     if fmt not in ("xlsx", "csv"):
         raise ValueError(f"format must be xlsx or csv, not {fmt!r}")
     fields = list(template.get("fields") or [])

@@ -56,6 +56,7 @@ RESULT_LABELS = {"agree": "已同意", "refuse": "已拒绝"}
 TASK_LABELS = {
     "RUNNING": "审批中",
     "NEW": "未启动",
+    "COMPLETED": "已完成",
     "PAUSED": "暂停",
     "CANCELED": "已取消",
     "TERMINATED": "已终止",
@@ -368,7 +369,7 @@ def _parsed(row: dict[str, Any] | None) -> Any:
 
 def _display(component: str, row: dict[str, Any] | None, names: dict[str, str]) -> dict[str, Any]:
     """One form value for the page: ``{"kind": text|money|list|files|photos|people|empty,
-    "text"|"items": …}``."""
+    "text"|"entries": …}``."""
     if row is None:
         return {"kind": "empty"}
     parsed = _parsed(row)
@@ -387,13 +388,13 @@ def _display(component: str, row: dict[str, Any] | None, names: dict[str, str]) 
             for f in files
             if isinstance(f, dict)
         ]
-        return {"kind": "files", "items": items} if items else {"kind": "empty"}
+        return {"kind": "files", "entries": items} if items else {"kind": "empty"}
     if component == "DDPhotoField":
         photos = [str(p) for p in parsed] if isinstance(parsed, list) else []
-        return {"kind": "photos", "items": photos} if photos else {"kind": "empty"}
+        return {"kind": "photos", "entries": photos} if photos else {"kind": "empty"}
     if component == "InnerContactField":
         people = [str(p) for p in parsed] if isinstance(parsed, list) else []
-        return {"kind": "people", "items": [names.get(p, p) for p in people]}
+        return {"kind": "people", "entries": [names.get(p, p) for p in people]}
     if component in ("DDMultiSelectField", "DepartmentField") and isinstance(parsed, list):
         return {"kind": "text", "text": "、".join(str(p) for p in parsed)}
     if value in (None, "", "null"):

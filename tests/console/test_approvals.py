@@ -308,6 +308,13 @@ def test_stats_charts_hold_the_apis_numbers(console: Console) -> None:
             page.wait_for_selector("[data-chart-ready]")
             page.wait_for_timeout(600)  # the charts' entry animation
             console.shot(page, shot)
+            phone = console.page_as(userid, width=390, height=844)
+            phone.goto(f"{console.url}/console/approvals/stats")
+            phone.wait_for_selector("[data-chart-ready]")
+            phone.wait_for_timeout(600)
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+            console.shot(phone, f"{shot}-390")
+            phone.context.close()
         page.context.close()
 
 

@@ -235,9 +235,9 @@ def stats_charts(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
     names = [t["name"] for t in stats["templates"]]
     by_template = {
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": ["发起数", "已完成", "通过率"], "top": 0},
-        "grid": {"left": 48, "right": 56, "top": 40, "bottom": 32},
-        "xAxis": {"type": "category", "data": names},
+        "legend": {"data": ["发起数", "已完成", "通过率"], "bottom": 0},
+        "grid": {"left": 48, "right": 56, "top": 36, "bottom": 60},
+        "xAxis": {"type": "category", "data": names, "axisLabel": {"interval": 0}},
         "yAxis": [
             {"type": "value", "name": "单数", "minInterval": 1},
             {
@@ -279,7 +279,11 @@ def stats_charts(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
     cycle = {
         "tooltip": {"trigger": "axis"},
         "grid": {"left": 48, "right": 24, "top": 24, "bottom": 32},
-        "xAxis": {"type": "category", "data": [b["label"] for b in stats["cycle_time"]]},
+        "xAxis": {
+            "type": "category",
+            "data": [b["label"] for b in stats["cycle_time"]],
+            "axisLabel": {"interval": 0, "fontSize": 11},
+        },
         "yAxis": {"type": "value", "name": "单数", "minInterval": 1},
         "series": [
             {

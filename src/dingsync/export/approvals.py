@@ -572,6 +572,7 @@ def export_approvals(
     created_to: datetime | None = None,
     status: str | None = None,
     originator: str | None = None,
+    result: str | None = None,
     dept_ids: Iterable[int] | None = None,
     visible: visibility.Visible | None = None,
     tz: tzinfo = SHANGHAI,
@@ -587,7 +588,7 @@ def export_approvals(
 
     Which instances: those of the template, narrowed in SQL with the web list API's own
     conditions (:func:`dingsync.store.repo_approvals.approval_conditions`): create time in
-    ``[created_from, created_to)`` (aware datetimes), ``status``, ``originator``, originators
+    ``[created_from, created_to)`` (aware datetimes), ``status``, ``result``, ``originator``, originators
     in one of ``dept_ids`` (exactly these departments — the caller includes sub-departments),
     and what ``visible`` admits (a viewer's visibility scope: originator, approvers, cc'd
     people, originators in the scope departments; ``None``: everything, e.g. the CLI).
@@ -607,6 +608,7 @@ def export_approvals(
         start=created_from,
         end=created_to,
         originator=originator,
+        result=result,
         dept_ids=None if dept_ids is None else sorted(set(dept_ids)),
     )
     extra = _extra_fields(conn, where, fields)

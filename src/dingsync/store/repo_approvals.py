@@ -11,7 +11,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select
+from sqlalchemy import Connection, case, delete, func, insert, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import Float
 
 from dingsync.store import repo, visibility
 from dingsync.store.schema_approvals import (
@@ -238,14 +241,16 @@ def approval_conditions(
     end: datetime | None = None,
     originator: str | None = None,
     dept_ids: Sequence[int] | None = None,
+    result: str | None = None,
 ) -> list[Any]:
     """SQL conditions on ``approval_instances`` (all must hold): of ``corp_id``, visible to
     ``visible`` — the originator, approvers (``approval_tasks``), cc'd people
     (``approval_cc``), originators in ``visible.dept_ids`` — (``None``: no visibility filter,
     i.e. everything — the CLI), template ``process_code``, ``status`` (``RUNNING``,
-    ``COMPLETED``, …), created in ``[start, end)`` (aware datetimes), by ``originator``, by a
-    member of one of ``dept_ids`` (exactly these departments: pass a subtree to include
-    sub-departments). The list API and the export writer both use these."""
+    ``COMPLETED``, …), ``result`` (``agree``, ``refuse``), created in ``[start, end)`` (aware
+    datetimes), by ``originator``, by a member of one of ``dept_ids`` (exactly these
+    departments: pass a subtree to include sub-departments). The list API, the statistics and
+    the export writer all use these."""
 
     i = approval_instances
 
@@ -265,6 +270,8 @@ def approval_conditions(
         cond.append(i.c.process_code == process_code)
     if status is not None:
         cond.append(i.c.status == status)
+    if result is not None:
+        cond.append(i.c.result == result)
     return cond + visibility.created_by(
         corp_id, i.c.create_time, i.c.originator_userid, start, end, originator, dept_ids
     )
@@ -281,6 +288,7 @@ def list_approvals(
     end: datetime | None = None,
     originator: str | None = None,
     dept_ids: Sequence[int] | None = None,
+    result: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
@@ -297,6 +305,7 @@ def list_approvals(
         end=end,
         originator=originator,
         dept_ids=dept_ids,
+        result=result,
     )
     total = int(conn.execute(select(func.count()).select_from(i).where(*cond)).scalar_one())
     rows = conn.execute(
@@ -446,12 +455,106 @@ def approval_participants(conn: Connection, corp_id: str, instance_id: str) -> s
     return people
 
 
+# --------------------------------------------------------------------------------------------
+# Statistics (审批统计), aggregated in SQL over the instances meeting some conditions
+# --------------------------------------------------------------------------------------------
+#: Results that finish an approval with a decision (the approval rate's denominator).
+DECIDED_RESULTS = ("agree", "refuse")
+
+
+class seconds_between(FunctionElement[float]):
+    """``end - start`` in seconds (a float) for two :class:`~dingsync.store.schema.UTCDateTime`
+    columns, on every backend (SQLite ``julianday``, PostgreSQL ``EXTRACT(EPOCH …)``, MySQL
+    ``TIMESTAMPDIFF(MICROSECOND …)``)."""
+
+    type = Float()
+    name = "seconds_between"
+    inherit_cache = True
+
+
+@compiles(seconds_between)
+def _seconds_between_default(element: Any, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_between_pg(element: Any, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+@compiles(seconds_between, "mysql")
+@compiles(seconds_between, "mariadb")
+def _seconds_between_mysql(element: Any, compiler: Any, **kw: Any) -> str:
+    start, end = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(TIMESTAMPDIFF(MICROSECOND, {start}, {end}) / 1000000.0)"
+
+
+def stats_by_template(conn: Connection, where: Sequence[Any]) -> list[dict[str, Any]]:
+    """Per template of the instances meeting ``where`` (conditions on ``approval_instances``,
+    e.g. from :func:`approval_conditions`): ``process_code``, ``instances``, ``running``
+    (status ``NEW``/``RUNNING``), ``agree``, ``refuse``, ``finished`` (``agree + refuse``,
+    :data:`DECIDED_RESULTS`), ordered by process code. One ``GROUP BY`` query."""
+    i = approval_instances
+
+    def count_if(cond: Any) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    stmt = (
+        select(
+            i.c.process_code,
+            func.count().label("instances"),
+            count_if(i.c.status.in_(("NEW", "RUNNING"))).label("running"),
+            count_if(i.c.result == "agree").label("agree"),
+            count_if(i.c.result == "refuse").label("refuse"),
+        )
+        .where(*where)
+        .group_by(i.c.process_code)
+        .order_by(i.c.process_code)
+    )
+    out = []
+    for r in conn.execute(stmt).mappings():
+        row = {k: (int(v) if k != "process_code" else v) for k, v in r.items()}
+        row["finished"] = row["agree"] + row["refuse"]
+        out.append(row)
+    return out
+
+
+def cycle_time_buckets(conn: Connection, where: Sequence[Any], edges_s: Sequence[int]) -> list[int]:
+    """How many instances meeting ``where`` that finished with a decision
+    (:data:`DECIDED_RESULTS`, both times known) took ``finish_time − create_time`` in each
+    bucket of ``edges_s`` (ascending seconds): ``[< e0, e0 ≤ … < e1, …, ≥ e_last]`` —
+    ``len(edges_s) + 1`` counts, computed in SQL (``CASE`` + ``GROUP BY``)."""
+    i = approval_instances
+    secs = seconds_between(i.c.create_time, i.c.finish_time)
+    bucket = case(*((secs < edge, n) for n, edge in enumerate(edges_s)), else_=len(edges_s)).label(
+        "bucket"
+    )
+    stmt = (
+        select(bucket, func.count())
+        .where(
+            *where,
+            i.c.result.in_(DECIDED_RESULTS),
+            i.c.create_time.is_not(None),
+            i.c.finish_time.is_not(None),
+        )
+        .group_by(bucket)
+    )
+    counts = [0] * (len(edges_s) + 1)
+    for b, n in conn.execute(stmt):
+        counts[int(b)] += int(n)
+    return counts
+
+
 __all__ = [
     "ATTACHMENT_COLUMNS",
     "CHILD_KEYS",
+    "DECIDED_RESULTS",
     "approval_conditions",
     "approval_participants",
     "counts",
+    "cycle_time_buckets",
     "find_attachment",
     "find_template",
     "get_approval",
@@ -460,6 +563,8 @@ __all__ = [
     "load_children",
     "load_instances",
     "load_templates",
+    "seconds_between",
+    "stats_by_template",
     "status_rows",
     "store_instances",
     "unfinished_instance_ids",

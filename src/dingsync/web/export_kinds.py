@@ -152,6 +152,7 @@ class ApprovalsFilters(_Filters):
     end_date: Day | None = Field(None, description="created on or before, YYYY-MM-DD")
     originator: UserId | None = Field(None, description="originator userid")
     dept_id: DeptId | None = Field(None, description="originators in this department and below")
+    result: Status | None = Field(None, description="agree or refuse (finished ones)")
     details: Literal["sheet", "rows"] = Field(
         "sheet",
         description="detail tables (明细): sheet — a second xlsx sheet (csv: left out); rows — "
@@ -292,7 +293,7 @@ def _write_approvals(
 ) -> int:
     """Instances of one template: exactly the rows ``GET /api/approvals`` lists to the same
     person with the same filters (``process_code`` — or ``template``, a code or a name —,
-    ``status``, ``start_date``, ``end_date``, ``originator``, ``dept_id``): the same SQL
+    ``status``, ``result``, ``start_date``, ``end_date``, ``originator``, ``dept_id``): the same SQL
     conditions, the viewer's scope applied in SQL. Columns: DingTalk's export's first columns,
     then the form's fields (:mod:`dingsync.export.approvals`). ``details``: ``sheet`` — xlsx
     has a 明细 sheet, csv only the main file (the detail rows' file is dropped); ``rows`` — one
@@ -318,6 +319,7 @@ def _write_approvals(
         created_from=lo,
         created_to=hi,
         status=filters.status,
+        result=filters.result,
         originator=filters.originator,
         dept_ids=dept_filter(ctx, conn, filters.dept_id),
         visible=_visible(scope),

@@ -519,6 +519,52 @@ class ApprovalDetail(ApprovalSummary):
     attachments: list[ApprovalAttachment] = Field(default_factory=list)
 
 
+class ApprovalTemplateStats(ApiModel):
+    """One template's numbers in ``GET /api/approvals/stats``: ``instances`` created in the
+    range, ``running`` (``NEW``/``RUNNING``), ``agree``, ``refuse``, ``finished`` (agree +
+    refuse), ``approval_rate`` (agree ÷ finished, 0–1 rounded to 4 places; ``None`` when
+    nothing finished)."""
+
+    process_code: str
+    name: str
+    instances: int
+    running: int
+    agree: int
+    refuse: int
+    finished: int
+    approval_rate: float | None
+
+
+class ApprovalCycleBucket(ApiModel):
+    """One bar of the cycle-time histogram: instances finished with a decision whose
+    ``finish_time − create_time`` is in ``[min_hours, max_hours)`` (``max_hours`` ``None``:
+    no upper bound); ``label`` as the chart shows it (``<1小时``, ``1–4小时`` …)."""
+
+    key: str
+    label: str
+    min_hours: float
+    max_hours: float | None
+    count: int
+
+
+class ApprovalStats(ApiModel):
+    """``GET /api/approvals/stats``: the filters applied (``start_date``/``end_date``
+    ``YYYY-MM-DD`` in the company's zone, ``dept_id``, ``process_code``; ``None`` = not
+    given), totals over what the caller may list, per-template numbers (by template name) and
+    the cycle-time histogram."""
+
+    start_date: str | None
+    end_date: str | None
+    dept_id: int | None
+    process_code: str | None
+    instances: int
+    finished: int
+    agree: int
+    approval_rate: float | None
+    templates: list[ApprovalTemplateStats]
+    cycle_time: list[ApprovalCycleBucket]
+
+
 # --------------------------------------------------------------------------------------------
 # exports and admin
 # --------------------------------------------------------------------------------------------
@@ -621,9 +667,11 @@ __all__ = [
     "TYPED",
     "ApiModel",
     "ApprovalAttachment",
+    "ApprovalCycleBucket",
     "ApprovalDetail",
     "ApprovalFormValue",
     "ApprovalOperation",
+    "ApprovalStats",
     "ApprovalSummary",
     "ApprovalTask",
     "AttendanceCheck",
@@ -633,6 +681,7 @@ __all__ = [
     "AttendanceMetric",
     "AttendanceMonthly",
     "AttendanceMonthlyRow",
+    "ApprovalTemplateStats",
     "AttendancePerson",
     "AttendancePunch",
     "AttendanceResult",

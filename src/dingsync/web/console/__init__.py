@@ -27,7 +27,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from dingsync.web.console.nav import NAV, NavItem, visible_nav
-from dingsync.web.console.pages import attendance, export, login, logout, me, reports
+from dingsync.web.console.pages import approvals, attendance, export, login, logout, me, reports
 from dingsync.web.console.session import ConsoleCaller
 
 #: Where the console lives.
@@ -40,6 +40,7 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     reports.router,
     attendance.router,
+    approvals.router,
     me.router,
     login.router,
     logout.router,

@@ -1,6 +1,7 @@
 """``/api/approvals``: approval instances (审批) filtered by the rules — the originator,
 approvers and cc'd people, the main administrator, sub-administrators for their scope — and
-their attachments, fetched from DingTalk on demand."""
+their attachments, fetched from DingTalk on demand, and their statistics
+(``/api/approvals/stats``, 审批统计) over the same instances."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
-from dingsync.web.models import TYPED, ApprovalDetail, ApprovalSummary, Page
+from dingsync.web.models import TYPED, ApprovalDetail, ApprovalStats, ApprovalSummary, Page
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,9 @@ def list_approvals(
     end_date: Annotated[date | None, Query(description="created on or before")] = None,
     originator: Annotated[str | None, Query(max_length=64)] = None,
     dept_id: Annotated[int | None, Query(ge=1, le=2**62, description="originators in")] = None,
+    result: Annotated[
+        str | None, Query(max_length=32, description="agree or refuse (finished ones)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> dict[str, Any]:
@@ -84,10 +88,107 @@ def list_approvals(
             end=hi,
             originator=originator,
             dept_ids=dept_filter(ctx, conn, dept_id),
+            result=result,
             limit=min(limit, ctx.options.max_page_size),
             offset=offset,
         )
     return {"items": [jsonable(i) for i in items], "total": total, "limit": limit, "offset": offset}
+
+
+#: The cycle-time histogram's buckets: ``(key, label, min hours, max hours or None)``.
+CYCLE_BUCKETS: tuple[tuple[str, str, float, float | None], ...] = (
+    ("lt1h", "<1小时", 0, 1),
+    ("1to4h", "1–4小时", 1, 4),
+    ("4to24h", "4–24小时", 4, 24),
+    ("1to3d", "1–3天", 24, 72),
+    ("gt3d", ">3天", 72, None),
+)
+
+
+def _rate(agree: int, finished: int) -> float | None:
+    return round(agree / finished, 4) if finished else None
+
+
+@router.get(
+    "/stats",
+    summary="Approval statistics (审批统计) over what the caller may list",
+    responses=responses(*_SESSION_ERRORS, "request.invalid"),
+    response_model=ApprovalStats,
+    **TYPED,
+)
+def approval_stats(
+    ctx: Ctx,
+    caller: CurrentCaller,
+    start_date: Annotated[date | None, Query(description="created on or after")] = None,
+    end_date: Annotated[date | None, Query(description="created on or before")] = None,
+    dept_id: Annotated[
+        int | None, Query(ge=1, le=2**62, description="originators in this department and below")
+    ] = None,
+    process_code: Annotated[
+        str | None, Query(max_length=64, description="one template's process code")
+    ] = None,
+) -> dict[str, Any]:
+    """Counts over the instances ``GET /api/approvals`` lists to the caller with the same
+    filters (created in ``start_date``..``end_date``, days of the company's zone; originators
+    in ``dept_id`` and below; template ``process_code``), aggregated in SQL:
+
+    - ``templates``: per template (every stored template when no ``process_code`` is given,
+      zeros included; by name) ``instances``, ``running``, ``agree``, ``refuse``, ``finished``
+      (agree + refuse) and ``approval_rate`` = agree ÷ finished (``None`` without finished
+      ones); ``instances``/``finished``/``agree``/``approval_rate`` totals beside;
+    - ``cycle_time``: instances finished with a decision by ``finish_time − create_time``
+      in :data:`CYCLE_BUCKETS` (<1 h, 1–4 h, 4–24 h, 1–3 days, >3 days).
+
+    422 ``request.invalid`` when ``end_date`` is before ``start_date``."""
+    lo, hi = day_bounds(ctx, start_date, end_date)
+    scope = rules.scope(caller.viewer, "approvals", "list")
+    with ctx.engine.connect() as conn:
+        where = repo_approvals.approval_conditions(
+            ctx.corp_id,
+            visible(scope),
+            process_code=process_code,
+            start=lo,
+            end=hi,
+            dept_ids=dept_filter(ctx, conn, dept_id),
+        )
+        rows = {r["process_code"]: r for r in repo_approvals.stats_by_template(conn, where)}
+        edges = [int(b[2] * 3600) for b in CYCLE_BUCKETS[1:]]
+        cycle = repo_approvals.cycle_time_buckets(conn, where, edges)
+        names = {
+            t["process_code"]: t["name"] for t in repo_approvals.load_templates(conn, ctx.corp_id)
+        }
+    codes = set(rows) | (set(names) if process_code is None else {process_code} & set(names))
+    templates = []
+    for code in codes:
+        r = rows.get(code) or dict.fromkeys(
+            ("instances", "running", "agree", "refuse", "finished"), 0
+        )
+        templates.append(
+            {
+                "process_code": code,
+                "name": names.get(code) or code,
+                **{k: r[k] for k in ("instances", "running", "agree", "refuse", "finished")},
+                "approval_rate": _rate(r["agree"], r["finished"]),
+            }
+        )
+    templates.sort(key=lambda t: (t["name"], t["process_code"]))
+    agree = sum(t["agree"] for t in templates)
+    finished = sum(t["finished"] for t in templates)
+    return {
+        "start_date": start_date.isoformat() if start_date else None,
+        "end_date": end_date.isoformat() if end_date else None,
+        "dept_id": dept_id,
+        "process_code": process_code,
+        "instances": sum(t["instances"] for t in templates),
+        "finished": finished,
+        "agree": agree,
+        "approval_rate": _rate(agree, finished),
+        "templates": templates,
+        "cycle_time": [
+            {"key": key, "label": label, "min_hours": lo_h, "max_hours": hi_h, "count": n}
+            for (key, label, lo_h, hi_h), n in zip(CYCLE_BUCKETS, cycle, strict=True)
+        ],
+    }
 
 
 @router.get(

@@ -323,7 +323,7 @@ def _sheet_ids(path: str) -> list[str]:
     sheet = book["审批"]
     rows = list(sheet.iter_rows(values_only=True))
     book.close()
-    column = list(rows[0]).index("实例ID")
+    column = list(rows[0]).index("审批编号")  # DingTalk's export: the business id
     return [str(r[column]) for r in rows[1:]]
 
 
@@ -339,7 +339,7 @@ def test_the_export_downloads_the_rows_the_api_lists(console: Console) -> None:
         page.click("[data-testid=approval-export] button[type=submit]")
     ids = _sheet_ids(str(download.value.path()))
     want = listed(console, sub, **filters)
-    assert want and sorted(ids) == sorted(i["process_instance_id"] for i in want)
+    assert want and sorted(ids) == sorted(i["business_id"] for i in want)
     assert download.value.suggested_filename.endswith(".xlsx")
     page.context.close()
 
@@ -350,7 +350,7 @@ def test_the_export_downloads_the_rows_the_api_lists(console: Console) -> None:
         page.click("[data-testid=approval-export] button[type=submit]")
     ids = _sheet_ids(str(download.value.path()))
     want = listed(console, admin, process_code=codes["报销"], result="agree")
-    assert want and sorted(ids) == sorted(i["process_instance_id"] for i in want)
+    assert want and sorted(ids) == sorted(i["business_id"] for i in want)
     audit = console.api(admin, "/api/exports/audit", limit=1)["items"][0]
     assert audit["client"] == "console" and audit["row_count"] == len(want)
     page.context.close()

@@ -588,10 +588,11 @@ def export_approvals(
 
     Which instances: those of the template, narrowed in SQL with the web list API's own
     conditions (:func:`dingsync.store.repo_approvals.approval_conditions`): create time in
-    ``[created_from, created_to)`` (aware datetimes), ``status``, ``result``, ``originator``, originators
-    in one of ``dept_ids`` (exactly these departments — the caller includes sub-departments),
-    and what ``visible`` admits (a viewer's visibility scope: originator, approvers, cc'd
-    people, originators in the scope departments; ``None``: everything, e.g. the CLI).
+    ``[created_from, created_to)`` (aware datetimes), ``status``, ``result``, ``originator``,
+    originators in one of ``dept_ids`` (exactly these departments — the caller includes
+    sub-departments), and what ``visible`` admits (a viewer's visibility scope: originator,
+    approvers, cc'd people, originators in the scope departments; ``None``: everything, e.g.
+    the CLI).
     Instances are streamed from the database and the detail rows spooled to a temporary file,
     so memory stays flat whatever the count (``rows`` reads the instances twice: once to find
     every detail column). Raises ``ValueError`` for an unknown format or ``details``."""

@@ -354,3 +354,50 @@ def test_the_export_downloads_the_rows_the_api_lists(console: Console) -> None:
     audit = console.api(admin, "/api/exports/audit", limit=1)["items"][0]
     assert audit["client"] == "console" and audit["row_count"] == len(want)
     page.context.close()
+
+
+def test_attachments_download_from_the_instance_page_for_who_may_read_it(
+    console: Console,
+) -> None:
+    """The instance page lists its attachments; a link downloads the bytes the API's download
+    gives the same person; someone who may not read the instance gets 404 for the file."""
+    admin = console.main_admin
+    items = console.api(admin, "/api/approvals", limit=500)["items"]
+    with_files = None
+    for item in items:
+        detail = console.api(admin, f"/api/approvals/{item['process_instance_id']}")
+        if detail.get("attachments"):
+            with_files = detail
+            break
+    assert with_files is not None, "the console company has no approval with attachments"
+    pid = with_files["process_instance_id"]
+    originator = with_files["originator_userid"]
+    attachment = with_files["attachments"][0]
+    page = console.page_as(originator)
+    page.goto(f"{console.url}/console/approvals/{pid}")
+    link = page.locator(
+        f"[data-testid=approval-attachments] a[data-file-id='{attachment['file_id']}']"
+    )
+    assert link.count() == 1
+    with page.expect_download() as download:
+        link.click()
+    got = Path(str(download.value.path())).read_bytes()
+    r = httpx.get(
+        f"{console.url}/api/approvals/{pid}/attachments/{attachment['file_id']}",
+        headers={"Authorization": f"Bearer {console.api_token(originator)}"},
+        timeout=60,
+    )
+    assert r.status_code == 200 and got == r.content and got
+    page.context.close()
+    participants = {originator, *(t.get("userid") for t in with_files["tasks"])}
+    participants |= set(with_files.get("cc") or [])
+    stranger = next(
+        u
+        for u in (console.employee, console.other_employee, console.leader)
+        if u not in participants
+    )
+    r = httpx.get(
+        f"{console.url}/console/approvals/{pid}/attachments/{attachment['file_id']}",
+        cookies={COOKIE: console.api_token(stranger)},
+    )
+    assert r.status_code == 404

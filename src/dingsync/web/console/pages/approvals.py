@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import Connection, select
 
 from dingsync.store import repo_approvals
@@ -552,6 +552,7 @@ def approval_page(
         people |= {t.get("userid") or "" for t in instance["tasks"]}
         people |= {r.get("userid") or "" for r in records}
         people |= set(instance.get("cc") or [])
+        people |= {a.get("userid") or "" for a in instance.get("attachments") or []}
         for v in values:
             if v["component_type"] == "InnerContactField" and isinstance(_parsed(v), list):
                 people |= {str(p) for p in _parsed(v)}
@@ -609,3 +610,21 @@ __all__ = [
     "router",
     "stats_charts",
 ]
+
+
+@router.get(
+    "/approvals/{process_instance_id}/attachments/{file_id}",
+    name="console_approval_attachment",
+)
+async def approval_attachment(
+    ctx: Ctx,
+    process_instance_id: str,
+    file_id: str,
+    session: ConsoleSession = page_caller("approvals"),
+) -> StreamingResponse:
+    """One attachment's file: ``GET /api/approvals/{id}/attachments/{file_id}`` itself (the
+    same read check — an HTML 404 for whoever may not read the instance — grant, link, stream)
+    for the console's session."""
+    return await api_approvals.download_attachment(
+        ctx, session.caller, process_instance_id, file_id
+    )

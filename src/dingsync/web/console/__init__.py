@@ -27,7 +27,7 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from dingsync.web.console.nav import NAV, NavItem, visible_nav
-from dingsync.web.console.pages import export, logout, me
+from dingsync.web.console.pages import directory, export, export_audit, logout, me, overview, settings
 from dingsync.web.console.session import ConsoleCaller
 
 #: Where the console lives.
@@ -38,6 +38,10 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 
 #: One router per page module (each with paths under :data:`PREFIX`).
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    overview.router,
+    directory.router,
+    export_audit.router,
+    settings.router,
     me.router,
     logout.router,
     export.router,

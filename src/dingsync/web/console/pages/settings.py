@@ -11,6 +11,7 @@ back to the page with the API's error code.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from dingsync.store import repo_contacts
+from dingsync.store.schema import to_ms
 from dingsync.web import rules
 from dingsync.web.console.render import render
 from dingsync.web.console.session import ConsoleSession, CsrfCaller, PageNotFound, page_caller
@@ -82,6 +84,7 @@ def settings_page(
     roles_of: dict[str, list[str]] = {}
     for g in grants:
         roles_of.setdefault(g["userid"], []).append(g["role"])
+        g["granted_ms"] = _iso_ms(g.get("granted_at"))
     return render(
         request,
         session,
@@ -102,6 +105,15 @@ def settings_page(
         error_code=params.get("error"),
         me=session.userid,
     )
+
+
+def _iso_ms(value: Any) -> int | None:
+    """An ISO 8601 time of the admin API (UTC) as epoch ms (``None`` when unreadable)."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return to_ms(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
 
 
 def _back(q: str | None, **flag: str) -> RedirectResponse:

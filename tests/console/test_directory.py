@@ -69,7 +69,8 @@ def test_every_role_sees_the_tree_and_people_as_the_api_does(console: Console) -
         api_tree = console.api(who, "/api/departments", counts="true")["tree"]
         counts = {n["dept_id"]: n["member_count"] for n in _nodes(api_tree)}
         shown = page.locator("[data-testid=tree] a[data-dept]").evaluate_all(
-            "els => els.map(e => [Number(e.dataset.dept), Number(e.querySelector('.cnt').textContent)])"
+            "els => els.map(e => [Number(e.dataset.dept),"
+            " Number(e.querySelector('.cnt').textContent)])"
         )
         assert dict(shown) == counts
         api_people = console.api(who, "/api/users", dept_id=1, recursive="true", limit=20)
@@ -110,7 +111,9 @@ def test_a_department_link_and_the_search_narrow_the_people(console: Console) ->
         )
         rows = _rows(page)
         assert person.userid in rows, term
-        assert rows == [u["userid"] for u in console.api(who, "/api/users", search=term, limit=20)["items"]]
+        assert rows == [
+            u["userid"] for u in console.api(who, "/api/users", search=term, limit=20)["items"]
+        ]
         assert len(rows) < everyone
     console.shot(page, "directory-search")
     page.context.close()
@@ -121,7 +124,12 @@ def test_hidden_mobiles_stay_hidden_from_members(
 ) -> None:
     userid, mobile = hidden_mobile
     # A member: no number on the list or the person's page, and a search by it finds nobody.
-    for who, sees in ((console.employee, False), (console.main_admin, True), (console.hr, True), (userid, True)):
+    for who, sees in (
+        (console.employee, False),
+        (console.main_admin, True),
+        (console.hr, True),
+        (userid, True),
+    ):
         page = console.page_as(who)
         page.goto(f"{console.url}/console/directory/users/{userid}")
         api = console.api(who, f"/api/users/{userid}")
@@ -146,7 +154,11 @@ def test_a_persons_page_shows_departments_roles_and_admin_scope(console: Console
     depts = page.locator("[data-field=departments]").inner_text()
     for d in api["departments"]:
         assert " / ".join(p["name"] for p in d["path"]) in depts
-    assert page.locator("[data-testid=leader]").count() == sum(d["is_leader"] for d in api["departments"]) > 0
+    assert (
+        page.locator("[data-testid=leader]").count()
+        == sum(d["is_leader"] for d in api["departments"])
+        > 0
+    )
     assert page.locator("[data-field=job_number]").inner_text() == (api["job_number"] or "—")
     assert page.locator("[data-field=hired_date]").inner_text() == (api["hired_date"] or "—")
     console.shot(page, "directory-person")

@@ -40,8 +40,7 @@ def test_me_shows_my_numbers_as_the_api_does_for_each_role(console: Console) -> 
         sent = console.api(who, "/api/reports", creator=who, limit=1)["total"]
         assert api["reports_sent"]["total"] == sent
         person = [
-            p for p in console.api(who, "/api/attendance/summary")["people"]
-            if p["userid"] == who
+            p for p in console.api(who, "/api/attendance/summary")["people"] if p["userid"] == who
         ]
         days = person[0]["days"] if person else 0
         assert at["days"] == days
@@ -59,7 +58,9 @@ def test_me_shows_my_numbers_as_the_api_does_for_each_role(console: Console) -> 
         links = page.locator("[data-testid=my-reports_sent] a.t").evaluate_all(
             "els => els.map(e => e.getAttribute('href'))"
         )
-        assert links == [f"/console/reports/{r['report_id']}" for r in api["reports_sent"]["latest"]]
+        assert links == [
+            f"/console/reports/{r['report_id']}" for r in api["reports_sent"]["latest"]
+        ]
         links = page.locator("[data-testid=my-approvals_originated] a.t").evaluate_all(
             "els => els.map(e => e.getAttribute('href'))"
         )
@@ -93,9 +94,10 @@ def test_waiting_for_me_lists_running_approvals_with_my_running_task(console: Co
     console.api(who, f"/api/approvals/{item['process_instance_id']}")  # they may read it
     page = console.page_as(who)
     page.goto(f"{console.url}/console/me")
-    assert int(page.locator("[data-my=approvals_to_approve]").inner_text()) == api[
-        "approvals_to_approve"
-    ]["total"]
+    assert (
+        int(page.locator("[data-my=approvals_to_approve]").inner_text())
+        == api["approvals_to_approve"]["total"]
+    )
     page.context.close()
 
 

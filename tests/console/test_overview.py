@@ -50,7 +50,9 @@ def test_overview_shows_the_apis_counts_to_administrators_and_hr(console: Consol
         assert int(page.locator("[data-inbox=failed]").inner_text()) == inbox["failed"]
         assert int(page.locator("[data-inbox=pending]").inner_text()) == inbox["pending"]
         # Only administrators have the button (hr reads).
-        assert page.locator("[data-testid=sync-now]").count() == (1 if who == console.main_admin else 0)
+        assert page.locator("[data-testid=sync-now]").count() == (
+            1 if who == console.main_admin else 0
+        )
         console.shot(page, f"overview-{name}")
         page.context.close()
 
@@ -90,7 +92,8 @@ def test_sync_now_starts_a_run_that_completes_and_the_page_shows_it(console: Con
     assert last["kind"] == "incremental"
     row = page.locator(f"[data-run='{last['id']}']")
     row.wait_for(timeout=20_000)
-    page.wait_for_selector(f"[data-run='{last['id']}'][data-state=done], [data-run='{last['id']}'][data-state=partial]", timeout=20_000)
+    ended = f"[data-run='{last['id']}']"
+    page.wait_for_selector(f"{ended}[data-state=done], {ended}[data-state=partial]", timeout=20_000)
     console.shot(page, "overview-after-sync")
     # A second click while a sync holds the lease says it is running, and starts nothing.
     with sync_lease(console.engine, console.corp_id):
@@ -108,10 +111,15 @@ def test_sync_now_starts_a_run_that_completes_and_the_page_shows_it(console: Con
     assert r.status_code == 403
     # HR may read the overview but not start a sync.
     hr_cookies = {COOKIE: console.api_token(console.hr)}
-    csrf = re.search(r'name="csrf-token" content="([0-9a-f]+)"', httpx.get(f"{console.url}/console/overview", cookies=hr_cookies).text)
+    csrf = re.search(
+        r'name="csrf-token" content="([0-9a-f]+)"',
+        httpx.get(f"{console.url}/console/overview", cookies=hr_cookies).text,
+    )
     assert csrf is not None
     r = httpx.post(
-        f"{console.url}/console/overview/sync", cookies=hr_cookies, data={"csrf_token": csrf.group(1)}
+        f"{console.url}/console/overview/sync",
+        cookies=hr_cookies,
+        data={"csrf_token": csrf.group(1)},
     )
     assert r.status_code == 404
     page.context.close()

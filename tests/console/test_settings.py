@@ -47,7 +47,9 @@ def test_disable_and_enable_through_the_page_with_the_apis_rules(console: Consol
     victim_token = console.api_token(person.userid)
     page = console.page_as(admin)
     page.goto(f"{console.url}/console/settings?q={person.name}")
-    page.locator(f"[data-testid=found] tr[data-userid='{person.userid}'] [data-testid=disable]").click()
+    page.locator(
+        f"[data-testid=found] tr[data-userid='{person.userid}'] [data-testid=disable]"
+    ).click()
     page.wait_for_selector("[data-testid=done]")
     assert person.userid in console.api(admin, "/api/admin/users/disabled")["userids"]
     assert page.locator(f"[data-testid=disabled] tr[data-userid='{person.userid}']").count() == 1
@@ -57,7 +59,9 @@ def test_disable_and_enable_through_the_page_with_the_apis_rules(console: Consol
     )
     assert r.status_code == 303 and "/console/login" in r.headers["location"]
     console.shot(page, "settings-disabled")
-    page.locator(f"[data-testid=disabled] tr[data-userid='{person.userid}'] [data-testid=enable]").click()
+    page.locator(
+        f"[data-testid=disabled] tr[data-userid='{person.userid}'] [data-testid=enable]"
+    ).click()
     page.wait_for_selector("[data-testid=done]")
     assert person.userid not in console.api(admin, "/api/admin/users/disabled")["userids"]
     # No disable button for oneself; a forged form is refused with the API's code.
@@ -73,7 +77,9 @@ def test_disable_and_enable_through_the_page_with_the_apis_rules(console: Consol
     )
     assert r.status_code == 303 and "error=admin.self_disable" in r.headers["location"]
     page.goto(f"{console.url}{r.headers['location']}")
-    assert page.locator("[data-testid=error]").get_attribute("data-error-code") == "admin.self_disable"
+    assert (
+        page.locator("[data-testid=error]").get_attribute("data-error-code") == "admin.self_disable"
+    )
     page.context.close()
     # A local administrator may not disable the main administrator.
     local_admin = console.company.users[console.employee].userid
@@ -134,6 +140,8 @@ def test_the_sync_section_shows_the_last_run_per_entity(console: Console) -> Non
     assert shown == [e["entity"] for e in api["entities"]]
     for e in api["entities"]:
         assert e["last"] is not None and e["last_success"] is not None, e
-        assert f"#{e['last']['id']}" in page.locator(f"tr[data-entity='{e['entity']}']").inner_text()
+        assert (
+            f"#{e['last']['id']}" in page.locator(f"tr[data-entity='{e['entity']}']").inner_text()
+        )
     assert api["settings"]["timezone"] in page.locator("[data-testid=sync-settings]").inner_text()
     page.context.close()

@@ -261,7 +261,6 @@ def memberships_of(conn: Connection, corp_id: str, userids: Sequence[str]) -> di
     return out
 
 
-
 def names_of(conn: Connection, corp_id: str, userids: Sequence[str]) -> dict[str, str | None]:
     """``{userid: name}`` of the given people the store knows."""
     out: dict[str, str | None] = {}
@@ -282,7 +281,9 @@ def member_counts(conn: Connection, corp_id: str) -> dict[int, int]:
     ud = user_departments
     rows = conn.execute(
         select(ud.c.dept_id, func.count())
-        .select_from(ud.join(users, and_(users.c.corp_id == ud.c.corp_id, users.c.userid == ud.c.userid)))
+        .select_from(
+            ud.join(users, and_(users.c.corp_id == ud.c.corp_id, users.c.userid == ud.c.userid))
+        )
         .where(ud.c.corp_id == corp_id, users.c.status == "active")
         .group_by(ud.c.dept_id)
     )
@@ -297,7 +298,10 @@ def user_roles(conn: Connection, corp_id: str, userid: str) -> list[dict[str, An
         .select_from(
             role_members.join(
                 roles,
-                and_(roles.c.corp_id == role_members.c.corp_id, roles.c.role_id == role_members.c.role_id),
+                and_(
+                    roles.c.corp_id == role_members.c.corp_id,
+                    roles.c.role_id == role_members.c.role_id,
+                ),
             )
         )
         .where(
@@ -350,6 +354,7 @@ def list_leavers(
         .offset(offset)
     ).mappings()
     return [dict(r) for r in rows], total
+
 
 __all__ = [
     "admin_info",

@@ -23,7 +23,7 @@ import asyncio
 import logging
 import weakref
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from dingsync.store import repo, repo_events
 from dingsync.store.schema import to_ms
@@ -48,7 +48,8 @@ HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
     ),
     (
         ("connect", "timeout", "timed out", "network"),
-        "连接钉钉失败：检查网络或 DINGTALK_OAPI_URL / DINGTALK_API_URL，然后再次同步（从检查点继续）。",
+        "连接钉钉失败：检查网络或 DINGTALK_OAPI_URL / DINGTALK_API_URL，"
+        "然后再次同步（从检查点继续）。",
     ),
     (
         ("another sync",),
@@ -223,7 +224,7 @@ class SyncStarter:
     database: while this service's run goes on, or another process holds the sync lease, a
     start answers ``running`` instead."""
 
-    _tasks: weakref.WeakKeyDictionary[WebContext, asyncio.Task[Any]] = (
+    _tasks: ClassVar[weakref.WeakKeyDictionary[WebContext, asyncio.Task[Any]]] = (
         weakref.WeakKeyDictionary()
     )
 
@@ -256,7 +257,12 @@ class SyncStarter:
 
         task = asyncio.get_running_loop().create_task(go(), name=f"dingsync-sync-{ctx.corp_id}")
         cls._tasks[ctx] = task
-        task.add_done_callback(lambda t: (ctx.forget_tree(), cls._done(t)))
+
+        def ended(t: asyncio.Task[Any]) -> None:
+            ctx.forget_tree()  # departments may have changed
+            cls._done(t)
+
+        task.add_done_callback(ended)
         # The lease is taken first thing: a held lease fails the task at once.
         await asyncio.wait({task}, timeout=0.3)
         if task.done() and isinstance(task.exception(), SyncAlreadyRunning):

@@ -27,7 +27,15 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from dingsync.web.console.nav import NAV, NavItem, visible_nav
-from dingsync.web.console.pages import directory, export, export_audit, logout, me, overview, settings
+from dingsync.web.console.pages import (
+    directory,
+    export,
+    export_audit,
+    logout,
+    me,
+    overview,
+    settings,
+)
 from dingsync.web.console.session import ConsoleCaller
 
 #: Where the console lives.

@@ -216,9 +216,7 @@ def sync_schedule(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
     (``DINGSYNC_*``, no secrets). Runs are scheduled by ``dingsync sync --every`` (or cron)
     and started from the console's 立即同步."""
     settings = {
-        name: getattr(ctx.settings, name)
-        for name in SYNC_SETTINGS
-        if hasattr(ctx.settings, name)
+        name: getattr(ctx.settings, name) for name in SYNC_SETTINGS if hasattr(ctx.settings, name)
     }
     settings["corp_id"] = ctx.corp_id
     settings["has_credentials"] = ctx.has_client

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Query
 from dingsync.store import repo_contacts
 from dingsync.web import rules
 from dingsync.web.context import DepartmentTree
+from dingsync.web.data import jsonable
+from dingsync.web.data import visible as store_visible
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.login import profile_for
-from dingsync.web.data import jsonable
-from dingsync.web.data import visible as store_visible
 from dingsync.web.models import (
     TYPED,
     Departments,

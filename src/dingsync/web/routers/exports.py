@@ -219,4 +219,9 @@ def audit_verify(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
     its hash. ``ok``, ``rows`` checked, the first broken row's ``broken_id`` and ``reason``."""
     with ctx.engine.connect() as conn:
         check = repo_audit.verify_export_audit(conn)
-    return {"ok": check.ok, "rows": check.rows, "broken_id": check.broken_id, "reason": check.reason}
+    return {
+        "ok": check.ok,
+        "rows": check.rows,
+        "broken_id": check.broken_id,
+        "reason": check.reason,
+    }

@@ -129,9 +129,7 @@ def directory_page(
     )
 
 
-@router.get(
-    "/directory/users/{userid}", response_class=HTMLResponse, name="console_directory_user"
-)
+@router.get("/directory/users/{userid}", response_class=HTMLResponse, name="console_directory_user")
 def person_page(
     request: Request, ctx: Ctx, userid: str, session: ConsoleSession = page_caller("directory")
 ) -> HTMLResponse:

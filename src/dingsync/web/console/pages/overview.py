@@ -40,6 +40,16 @@ ENTITY_LABELS = {
     "events": "事件",
 }
 KIND_LABELS = {"full": "全量", "incremental": "增量"}
+#: The run counts a done run shows, with their labels.
+COUNT_LABELS = {
+    "departments": "部门",
+    "memberships": "任职",
+    "reports": "日志",
+    "attendance_results": "考勤结果",
+    "attendance_records": "打卡",
+    "approval_instances": "审批",
+    "leavers": "离职",
+}
 MESSAGES = {
     "started": ("已开始同步。", "ok"),
     "running": ("同步正在进行中，请等待它结束。", "warn"),
@@ -63,6 +73,7 @@ def overview_page(
         states=STATES,
         entity_labels=ENTITY_LABELS,
         kind_labels=KIND_LABELS,
+        count_labels=COUNT_LABELS,
         message=message,
         may_sync=rules.can_administer(session.viewer),
     )

@@ -109,5 +109,9 @@ def test_me_at_a_phones_width(console: Console) -> None:
     assert width <= 390, width  # nothing runs off the side
     console.shot(page, "me-phone")
     page.goto(f"{console.url}/console/directory")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # the table scrolls
     console.shot(page, "directory-phone")
+    page.goto(f"{console.url}/console/directory/users/{console.leader}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    console.shot(page, "directory-person-phone")
     page.context.close()

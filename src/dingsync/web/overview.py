@@ -25,13 +25,19 @@ import weakref
 from datetime import datetime
 from typing import Any, ClassVar
 
-from dingsync.store import repo, repo_events
+from sqlalchemy import Connection, Table, func, select
+
+from dingsync.store import repo, repo_approvals, repo_attendance, repo_events, repo_reports
 from dingsync.store.schema import to_ms
+from dingsync.store.schema_approvals import approval_instances
+from dingsync.store.schema_reports import reports as reports_table
 from dingsync.sync.engine import QUARANTINE, quarantined_units, run_sync
 from dingsync.sync.lease import SyncAlreadyRunning
 from dingsync.sync.runner import make_entities
 from dingsync.timeutil import day_start_ms, from_ms
+from dingsync.web import rules
 from dingsync.web.context import WebContext
+from dingsync.web.data import visible
 from dingsync.web.deps import Caller
 
 log = logging.getLogger(__name__)
@@ -179,27 +185,55 @@ def last_runs_per_entity(ctx: WebContext) -> list[dict[str, Any]]:
 
 
 def area_counts(ctx: WebContext, caller: Caller) -> dict[str, Any]:
-    """Rows ``caller`` may see per area — the ``total`` (``count``) the API's own functions
-    answer: ``people`` (``GET /api/users``), ``departments`` (``GET /api/departments``),
-    ``reports`` (``GET /api/reports``), ``approvals`` (``GET /api/approvals``),
-    ``attendance_days`` (the sum of ``days`` of ``GET /api/attendance/summary``: this month so
-    far, the company's zone) with ``attendance_start``/``attendance_end`` (ISO dates)."""
-    from dingsync.web.routers import approvals, attendance, directory, reports
+    """Rows ``caller`` may see per area, with the rules' list scope and the areas' own query
+    conditions — so each equals the ``total`` its API answers: ``people`` (``GET
+    /api/users``), ``departments`` (``GET /api/departments``), ``reports`` (``GET
+    /api/reports``: :func:`repo_reports.report_conditions`), ``approvals`` (``GET
+    /api/approvals``: :func:`repo_approvals.approval_conditions`), ``attendance_days`` (the
+    sum of ``days`` of ``GET /api/attendance/summary`` this month so far, the company's zone:
+    :func:`repo_attendance.attendance_days`) with ``attendance_start``/``attendance_end`` (ISO
+    dates). Counted with ``COUNT`` in SQL, no rows read."""
+    from dingsync.web.routers import attendance, directory
 
+    viewer = caller.viewer
     people = directory.users(ctx, caller, limit=1)["total"]
     depts = directory.departments(ctx, caller, depth=0)["count"]
-    report_total = reports.list_reports(ctx, caller, limit=1)["total"]
-    approval_total = approvals.list_approvals(ctx, caller, limit=1)["total"]
-    month = attendance.summary(ctx, caller)
+    start, end = attendance._span(ctx, None, None)
+    with ctx.engine.connect() as conn:
+        report_total = _count(
+            conn,
+            reports_table,
+            repo_reports.report_conditions(
+                ctx.corp_id, visible(rules.scope(viewer, "reports", "list"))
+            ),
+        )
+        approval_total = _count(
+            conn,
+            approval_instances,
+            repo_approvals.approval_conditions(
+                ctx.corp_id, visible(rules.scope(viewer, "approvals", "list"))
+            ),
+        )
+        days = repo_attendance.attendance_days(
+            conn,
+            ctx.corp_id,
+            visible(rules.scope(viewer, "attendance", "list")),
+            start=start,
+            end=end,
+        )
     return {
         "people": people,
         "departments": depts,
         "reports": report_total,
         "approvals": approval_total,
-        "attendance_days": sum(int(p["days"]) for p in month["people"]),
-        "attendance_start": month["start_date"],
-        "attendance_end": month["end_date"],
+        "attendance_days": days,
+        "attendance_start": start.isoformat(),
+        "attendance_end": end.isoformat(),
     }
+
+
+def _count(conn: Connection, table: Table, cond: list[Any]) -> int:
+    return int(conn.execute(select(func.count()).select_from(table).where(*cond)).scalar_one())
 
 
 def inbox_health(ctx: WebContext) -> dict[str, Any]:

@@ -37,14 +37,17 @@ from bench_web import WebProcess
 from dingsync.dingtalk import DingTalkClient
 from dingsync.store import db, repo_local_access
 from dingsync.store.schema import admins, users
+from dingsync.store.schema_approvals import approval_instances
+from dingsync.store.schema_reports import reports
 from dingsync.sync.engine import run_sync
 from dingsync.sync.runner import make_entities
 
 TARGET_P95_MS = 300.0
 
 
-def pages(today: Any) -> list[str]:
-    """The console pages timed (with typical filters), as their paths."""
+def pages(today: Any, records: dict[str, str]) -> list[str]:
+    """The console pages timed (with typical filters), as their paths; ``records``: a
+    ``report_id``, a ``process_instance_id`` and a ``userid`` for the one-record pages."""
     month = today.strftime("%Y-%m")
     start = (today - timedelta(days=29)).isoformat()
     end = today.isoformat()
@@ -56,10 +59,13 @@ def pages(today: Any) -> list[str]:
         f"/console/reports?start_date={start}&end_date={end}",
         f"/console/reports/stats?start_date={start}&end_date={end}",
         f"/console/attendance?month={month}",
-        f"/console/attendance?tab=daily&start_date={start}&end_date={end}",
-        f"/console/attendance?tab=records&start_date={start}&end_date={end}",
+        f"/console/attendance/daily?start_date={start}&end_date={end}",
+        f"/console/attendance/records?start_date={start}&end_date={end}",
         "/console/approvals",
         f"/console/approvals/stats?start_date={start}&end_date={end}",
+        f"/console/reports/{records['report_id']}",
+        f"/console/approvals/{records['process_instance_id']}",
+        f"/console/attendance/users/{records['userid']}?month={month}",
         "/console/exports",
         "/console/settings",
         "/console/me",
@@ -86,7 +92,7 @@ async def _sync(sb: SandboxProcess, url: str) -> float:
     return time.monotonic() - started
 
 
-def _people(url: str, corp_id: str) -> dict[str, str]:
+def _people(url: str, corp_id: str) -> tuple[dict[str, str], dict[str, str]]:
     """A userid per role: main admin, sub admin, HR (granted here), employee."""
     engine = db.create_engine_for(url)
     with engine.begin() as conn:
@@ -102,6 +108,13 @@ def _people(url: str, corp_id: str) -> dict[str, str]:
         ]
         hr = plain[1]
         repo_local_access.grant_role(conn, corp_id, hr, "hr")
+        records = {
+            "report_id": conn.execute(select(reports.c.report_id).limit(1)).scalar_one(),
+            "process_instance_id": conn.execute(
+                select(approval_instances.c.process_instance_id).limit(1)
+            ).scalar_one(),
+            "userid": plain[0],
+        }
     engine.dispose()
     out = {
         "main_admin": next(u for u, lvl in levels.items() if lvl == 1),
@@ -111,7 +124,7 @@ def _people(url: str, corp_id: str) -> dict[str, str]:
     subs = [u for u, lvl in levels.items() if lvl == 2]
     if subs:
         out["sub_admin"] = subs[0]
-    return out
+    return out, records
 
 
 def _login(sb: SandboxProcess, web: WebProcess, userid: str) -> str:
@@ -155,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             wall = asyncio.run(_sync(sb, url))
             print(f"synced {args.users} people × {args.days} days (every area) in {wall:.1f} s")
-        people = _people(url, sb.app["corp_id"])
+        people, records = _people(url, sb.app["corp_id"])
         web = WebProcess(sb, url)
         try:
             with httpx.Client(base_url=web.base_url, timeout=60) as plain:
@@ -172,7 +185,7 @@ def main(argv: list[str] | None = None) -> None:
                 with httpx.Client(
                     base_url=web.base_url, timeout=60, cookies={"dingsync_session": token}
                 ) as http:
-                    for page in pages(today):
+                    for page in pages(today, records):
                         status, xs = _time(http, page, args.repeat)
                         if status == 404:
                             continue  # not a page for this role

@@ -31,7 +31,9 @@ from sqlalchemy import (
     Dialect,
     Executable,
     Table,
+    Text,
     and_,
+    cast,
     delete,
     exists,
     func,
@@ -877,3 +879,74 @@ __all__ = [
     "upsert_statement",
     "upsert_users",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Sync runs for the console's 概览 and 设置 (issue #13)
+# --------------------------------------------------------------------------------------------
+def list_sync_runs(conn: Connection, corp_id: str, *, limit: int = 10) -> list[dict[str, Any]]:
+    """The latest ``limit`` ``sync_runs`` rows of ``corp_id``, newest first (keys as
+    :func:`last_sync_run`)."""
+    rows = conn.execute(
+        select(sync_runs)
+        .where(sync_runs.c.corp_id == corp_id)
+        .order_by(sync_runs.c.id.desc())
+        .limit(limit)
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def count_checkpoints(conn: Connection, run_id: int) -> int:
+    """How many units run ``run_id`` has committed (its ``sync_checkpoints`` rows)."""
+    return _count(conn, sync_checkpoints, sync_checkpoints.c.run_id == run_id)
+
+
+def skipped_units(conn: Connection, run_id: int) -> list[dict[str, Any]]:
+    """The units run ``run_id`` skipped because DingTalk would not give them (a department
+    answering 60003/50004, a member list or an authorised person it may not read): their
+    checkpoint state holds ``{"skipped": errcode}``. ``[{"entity", "key", "reason"}]`` by
+    entity and key."""
+    out: list[dict[str, Any]] = []
+    rows = conn.execute(
+        select(sync_checkpoints.c.entity, sync_checkpoints.c.key, sync_checkpoints.c.state)
+        .where(
+            sync_checkpoints.c.run_id == run_id,
+            # Only rows whose JSON mentions it are read and decoded (a run has thousands).
+            cast(sync_checkpoints.c.state, Text).contains('"skipped"'),
+        )
+        .order_by(sync_checkpoints.c.entity, sync_checkpoints.c.key)
+    )
+    for r in rows:
+        state = r.state
+        if isinstance(state, dict) and state.get("skipped"):
+            out.append({"entity": r.entity, "key": r.key, "reason": str(state["skipped"])})
+    return out
+
+
+def last_run_per_entity(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
+    """Per entity name: the latest run that included it (``{id, kind, status, started_at,
+    finished_at, wall_ms, error}``) and the latest that succeeded (``last_success``: the same
+    keys, or absent). Reads the runs newest first until every entity seen has both."""
+    out: dict[str, dict[str, Any]] = {}
+    rows = conn.execute(
+        select(
+            sync_runs.c.id,
+            sync_runs.c.kind,
+            sync_runs.c.status,
+            sync_runs.c.entities,
+            sync_runs.c.started_at,
+            sync_runs.c.finished_at,
+            sync_runs.c.wall_ms,
+            sync_runs.c.error,
+        )
+        .where(sync_runs.c.corp_id == corp_id)
+        .order_by(sync_runs.c.id.desc())
+        .limit(500)
+    ).mappings()
+    for r in rows:
+        brief = {k: r[k] for k in r.keys() if k != "entities"}
+        for name in r["entities"] or []:
+            entry = out.setdefault(str(name), {"last": brief})
+            if "last_success" not in entry and r["status"] == "succeeded":
+                entry["last_success"] = brief
+    return out

@@ -570,3 +570,33 @@ __all__ = [
     "unfinished_instance_ids",
     "upsert_templates",
 ]
+
+
+def waiting_for(
+    conn: Connection, corp_id: str, userid: str, *, limit: int = 5
+) -> tuple[list[dict[str, Any]], int]:
+    """Running instances with a task of ``userid`` in ``RUNNING`` (waiting for their
+    approval: 待我审批), newest first, and the total."""
+    i = approval_instances
+    t = approval_tasks
+    mine = select(t.c.process_instance_id).where(
+        t.c.corp_id == corp_id, t.c.userid == userid, t.c.task_status == "RUNNING"
+    )
+    cond = [i.c.corp_id == corp_id, i.c.status == "RUNNING", i.c.process_instance_id.in_(mine)]
+    total = int(conn.execute(select(func.count()).select_from(i).where(*cond)).scalar_one())
+    rows = conn.execute(
+        select(
+            i.c.process_instance_id,
+            i.c.process_code,
+            i.c.title,
+            i.c.originator_userid,
+            i.c.originator_dept_name,
+            i.c.status,
+            i.c.result,
+            i.c.create_time,
+        )
+        .where(*cond)
+        .order_by(i.c.create_time.desc(), i.c.process_instance_id)
+        .limit(limit)
+    ).mappings()
+    return [dict(x) for x in rows], total

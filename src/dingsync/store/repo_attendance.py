@@ -777,3 +777,19 @@ def attendance_group_userids(conn: Connection, corp_id: str, group_ids: Sequence
             select(m.c.userid).where(m.c.corp_id == corp_id, m.c.group_id.in_(sorted(group_ids)))
         ).scalars()
     )
+
+
+def attendance_days(
+    conn: Connection, corp_id: str, visible: visibility.Visible, *, start: date, end: date
+) -> int:
+    """Person-days with a result visible to ``visible`` for work dates ``start``..``end``
+    (inclusive): the sum of :func:`attendance_summary`'s ``days`` over its people, counted in
+    SQL (``COUNT`` of distinct ``(userid, work_date)``)."""
+    a = attendance_results
+    cond: list[Any] = [
+        a.c.corp_id == corp_id,
+        *_work_date_range(a.c.work_date, start, end),
+        visibility.visible_to(visible, corp_id, a.c.userid, group_col=a.c.group_id),
+    ]
+    pairs = select(a.c.userid, a.c.work_date).where(*cond).distinct().subquery()
+    return int(conn.execute(select(func.count()).select_from(pairs)).scalar_one())

@@ -12,10 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, or_, select
+from sqlalchemy import Connection, and_, delete, false, func, or_, select
 
+from dingsync.store import visibility
 from dingsync.store.repo import keep_former_memberships, upsert
-from dingsync.store.schema import admin_scopes, admins, corps, departments, user_departments, users
+from dingsync.store.schema import (
+    admin_scopes,
+    admins,
+    corps,
+    departments,
+    leavers,
+    user_departments,
+    users,
+)
+from dingsync.store.schema_roles import role_members, roles
 
 
 def get_user(conn: Connection, corp_id: str, userid: str) -> dict[str, Any] | None:
@@ -166,17 +176,33 @@ def list_users(
     include_inactive: bool = False,
     limit: int = 100,
     offset: int = 0,
+    search: str | None = None,
+    mobiles: visibility.Visible | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Users of ``corp_id`` (active only unless ``include_inactive``), by ``userid``, and the
     total count. ``dept_ids``: only members of these departments (``None`` = any);
     ``userids``: only these people (``None`` = anyone); both given → either matches.
-    ``name_like``: substring of the name."""
+    ``name_like``: substring of the name. ``search``: substring of the name, the job number
+    (工号) or the mobile number — a mobile only where it is not hidden (``hide_mobile``) or
+    its owner is in ``mobiles`` (whose hidden numbers the caller sees; ``None``: nobody's).
+    Rows carry ``mobile`` and ``hide_mobile`` for the caller to mask."""
     ud = user_departments
     conditions: list[Any] = [users.c.corp_id == corp_id]
     if not include_inactive:
         conditions.append(users.c.status == "active")
     if name_like:
         conditions.append(users.c.name.contains(name_like, autoescape=True))
+    if search:
+        open_mobile = or_(users.c.hide_mobile.is_(None), users.c.hide_mobile == false())
+        if mobiles is not None:
+            open_mobile = or_(open_mobile, visibility.visible_to(mobiles, corp_id, users.c.userid))
+        conditions.append(
+            or_(
+                users.c.name.contains(search, autoescape=True),
+                users.c.job_number.contains(search, autoescape=True),
+                and_(users.c.mobile.contains(search, autoescape=True), open_mobile),
+            )
+        )
     who: list[Any] = []
     if dept_ids is not None:
         members = select(ud.c.userid).where(
@@ -198,6 +224,8 @@ def list_users(
             users.c.job_number,
             users.c.status,
             users.c.local_disabled,
+            users.c.mobile,
+            users.c.hide_mobile,
         )
         .where(where)
         .order_by(users.c.userid)
@@ -230,6 +258,101 @@ def memberships_of(conn: Connection, corp_id: str, userids: Sequence[str]) -> di
         ):
             out.setdefault(m.userid, set()).add(int(m.dept_id))
     return out
+
+
+def names_of(conn: Connection, corp_id: str, userids: Sequence[str]) -> dict[str, str | None]:
+    """``{userid: name}`` of the given people the store knows."""
+    out: dict[str, str | None] = {}
+    unique = sorted(set(userids))
+    for start in range(0, len(unique), 900):
+        chunk = unique[start : start + 900]
+        for r in conn.execute(
+            select(users.c.userid, users.c.name).where(
+                users.c.corp_id == corp_id, users.c.userid.in_(chunk)
+            )
+        ):
+            out[r.userid] = r.name
+    return out
+
+
+def member_counts(conn: Connection, corp_id: str) -> dict[int, int]:
+    """``{dept_id: active direct members}`` (one GROUP BY over the memberships)."""
+    ud = user_departments
+    rows = conn.execute(
+        select(ud.c.dept_id, func.count())
+        .select_from(
+            ud.join(users, and_(users.c.corp_id == ud.c.corp_id, users.c.userid == ud.c.userid))
+        )
+        .where(ud.c.corp_id == corp_id, users.c.status == "active")
+        .group_by(ud.c.dept_id)
+    )
+    return {int(d): int(n) for d, n in rows}
+
+
+def user_roles(conn: Connection, corp_id: str, userid: str) -> list[dict[str, Any]]:
+    """A person's active DingTalk roles (角色): ``{role_id, name, group_name}`` by group and
+    name."""
+    rows = conn.execute(
+        select(roles.c.role_id, roles.c.name, roles.c.group_name)
+        .select_from(
+            role_members.join(
+                roles,
+                and_(
+                    roles.c.corp_id == role_members.c.corp_id,
+                    roles.c.role_id == role_members.c.role_id,
+                ),
+            )
+        )
+        .where(
+            role_members.c.corp_id == corp_id,
+            role_members.c.userid == userid,
+            roles.c.status == "active",
+        )
+        .order_by(roles.c.group_name, roles.c.name, roles.c.role_id)
+    ).mappings()
+    return [{**dict(r), "role_id": int(r["role_id"])} for r in rows]
+
+
+def list_leavers(
+    conn: Connection,
+    corp_id: str,
+    visible: visibility.Visible,
+    *,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """Departure records (离职记录) of ``corp_id`` visible to ``visible`` (``everything``, or
+    leavers whose main department — or, while the store still holds it, a membership — is in
+    ``visible.dept_ids``), newest departure first, and the total. ``search``: part of the
+    name."""
+    lv = leavers
+    cond: list[Any] = [lv.c.corp_id == corp_id]
+    if not visible.everything:
+        parts: list[Any] = []
+        if visible.dept_ids:
+            parts.append(lv.c.main_dept_id.in_(list(visible.dept_ids)))
+            parts.append(lv.c.userid.in_(visibility.members_in(corp_id, visible.dept_ids)))
+        cond.append(or_(*parts) if parts else false())
+    if search:
+        cond.append(lv.c.name.contains(search, autoescape=True))
+    total = int(conn.execute(select(func.count()).select_from(lv).where(*cond)).scalar_one())
+    rows = conn.execute(
+        select(
+            lv.c.userid,
+            lv.c.name,
+            lv.c.leave_time,
+            lv.c.last_work_day,
+            lv.c.leave_reason,
+            lv.c.main_dept_id,
+            lv.c.main_dept_name,
+        )
+        .where(*cond)
+        .order_by(lv.c.leave_time.desc(), lv.c.userid)
+        .limit(limit)
+        .offset(offset)
+    ).mappings()
+    return [dict(r) for r in rows], total
 
 
 __all__ = [

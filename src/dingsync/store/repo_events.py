@@ -311,3 +311,31 @@ __all__ = [
     "requeue_expired",
     "user_known",
 ]
+
+
+def inbox_health(conn: Connection, corp_id: str, since: datetime) -> dict[str, Any]:
+    """The inbox at a glance (the console's 概览): ``received_since`` (rows received at or
+    after ``since``, an aware datetime — the start of today in the company's zone),
+    ``by_status`` (``{status: rows}``), ``failed``, ``pending`` (pending or processing),
+    ``oldest_pending`` (``received_at`` of the oldest pending/processing row, or ``None``)."""
+    by_status = count_by_status(conn, corp_id)
+    received = int(
+        conn.execute(
+            select(func.count())
+            .select_from(event_inbox)
+            .where(event_inbox.c.corp_id == corp_id, event_inbox.c.received_at >= since)
+        ).scalar_one()
+    )
+    oldest = conn.execute(
+        select(func.min(event_inbox.c.received_at)).where(
+            event_inbox.c.corp_id == corp_id,
+            event_inbox.c.status.in_(("pending", "processing")),
+        )
+    ).scalar()
+    return {
+        "received_since": received,
+        "by_status": by_status,
+        "failed": int(by_status.get("failed", 0)),
+        "pending": int(by_status.get("pending", 0) + by_status.get("processing", 0)),
+        "oldest_pending": oldest,
+    }

@@ -491,3 +491,30 @@ def creators(
     return [
         {"userid": u, "name": n} for u, n in sorted(names.items(), key=lambda kv: (kv[1], kv[0]))
     ]
+
+
+def received_reports(
+    conn: Connection, corp_id: str, userid: str, *, limit: int = 5
+) -> tuple[list[dict[str, Any]], int]:
+    """Reports ``userid`` received (a receiver, not the creator), newest first, and the total:
+    the ``participant`` part of the reports rule (:func:`report_conditions` with
+    ``Visible(participant=userid)``)."""
+    r = reports
+    cond = report_conditions(corp_id, visibility.Visible(participant=userid))
+    cond.append(r.c.creator_id != userid)
+    total = int(conn.execute(select(func.count()).select_from(r).where(*cond)).scalar_one())
+    rows = conn.execute(
+        select(
+            r.c.report_id,
+            r.c.template_name,
+            r.c.creator_id,
+            r.c.creator_name,
+            r.c.dept_name,
+            r.c.create_time,
+            r.c.modified_time,
+        )
+        .where(*cond)
+        .order_by(r.c.create_time.desc(), r.c.report_id)
+        .limit(limit)
+    ).mappings()
+    return [dict(x) for x in rows], total

@@ -135,6 +135,8 @@ class DepartmentNode(ApiModel):
     order: int | None = None
     children: list[DepartmentNode]
     has_children: bool | None = None
+    #: Active direct members (with ``counts=true``).
+    member_count: int | None = None
 
 
 class Departments(ApiModel):
@@ -155,6 +157,8 @@ class UserSummary(ApiModel):
     status: str | None = None
     local_disabled: bool | None = None
     dept_ids: list[int] = Field(default_factory=list)
+    #: The mobile number when the caller may see it (:func:`dingsync.web.rules.can_see_mobile`).
+    mobile: str | None = None
 
 
 class UserDepartment(ApiModel):
@@ -163,6 +167,23 @@ class UserDepartment(ApiModel):
     dept_id: int
     name: str | None = None
     is_leader: bool
+    #: From the company down to this department.
+    path: list[DepartmentBrief] = Field(default_factory=list)
+
+
+class UserRole(ApiModel):
+    """A DingTalk role (角色) of a person, with its role group."""
+
+    role_id: int
+    name: str | None = None
+    group_name: str | None = None
+
+
+class UserAdmin(ApiModel):
+    """A person's administrator level (1 main, 2 sub) and a sub-administrator's scope."""
+
+    level: int
+    scope: list[DepartmentBrief] = Field(default_factory=list)
 
 
 class UserDetail(ApiModel):
@@ -175,6 +196,13 @@ class UserDetail(ApiModel):
     job_number: str | None = None
     email: str | None = None
     departments: list[UserDepartment]
+    #: When the caller may see it (:func:`dingsync.web.rules.can_see_mobile`).
+    mobile: str | None = None
+    #: 入职日期, ``YYYY-MM-DD`` in the company's zone, when stored.
+    hired_date: str | None = None
+    roles: list[UserRole] = Field(default_factory=list)
+    #: For administrators (and the person themself): their admin level and scope.
+    admin: UserAdmin | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -595,6 +623,8 @@ class AuditEntry(ApiModel):
     byte_size: int
     client: str | None = None
     created_at: int
+    #: The exporter's name (when the store knows them).
+    user_name: str | None = None
 
 
 class DisabledUsers(ApiModel):
@@ -717,4 +747,193 @@ __all__ = [
     "UserDetail",
     "UserSummary",
     "file_response",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Console (issue #13): overview, sync, leavers, audit chain, my summary
+# --------------------------------------------------------------------------------------------
+class SyncUnit(ApiModel):
+    """A unit a run skipped (DingTalk would not give it) or quarantined (the database refused
+    its data), and why (an errcode or the error)."""
+
+    entity: str
+    key: str
+    reason: str
+
+
+class SyncProgress(ApiModel):
+    """A running run's progress: ``done`` units, ``expected`` (the units of the last finished
+    run of the same kind and entities; ``None`` without one), ``percent``, ``eta_s`` and
+    ``elapsed_s`` (seconds)."""
+
+    done: int
+    expected: int | None = None
+    percent: int | None = None
+    eta_s: int | None = None
+    elapsed_s: int
+
+
+class SyncRunInfo(ApiModel):
+    """One sync run: ``state`` ``running | done | partial | failed | interrupted``; times epoch
+    ms; ``api_calls`` the total of DingTalk requests; ``hint`` what to do after a failure."""
+
+    id: int
+    kind: str
+    entities: list[str]
+    status: str
+    state: str
+    started_at: int | None = None
+    finished_at: int | None = None
+    wall_ms: int | None = None
+    counts: dict[str, int] = Field(default_factory=dict)
+    api_calls: int = 0
+    error: str | None = None
+    hint: str | None = None
+    skipped: list[SyncUnit] = Field(default_factory=list)
+    quarantined: list[SyncUnit] = Field(default_factory=list)
+    progress: SyncProgress | None = None
+
+
+class AreaCounts(ApiModel):
+    """Rows the caller may see per area (the totals of the areas' list endpoints)."""
+
+    people: int
+    departments: int
+    reports: int
+    approvals: int
+    attendance_days: int
+    attendance_start: str
+    attendance_end: str
+
+
+class InboxHealth(ApiModel):
+    """The event inbox: received today (company's zone), failed, pending, oldest pending (epoch
+    ms)."""
+
+    received_today: int
+    failed: int
+    pending: int
+    oldest_pending: int | None = None
+    by_status: dict[str, int] = Field(default_factory=dict)
+
+
+class Overview(ApiModel):
+    """``GET /api/admin/overview``."""
+
+    runs: list[SyncRunInfo]
+    areas: AreaCounts
+    inbox: InboxHealth
+    sync_running: bool
+
+
+class SyncStarted(ApiModel):
+    """``POST /api/admin/sync``: ``started`` (a new run), ``running`` (one is going)."""
+
+    started: bool
+    running: bool
+    message: str
+
+
+class EntityRun(ApiModel):
+    """A run as seen from one entity (times epoch ms)."""
+
+    id: int
+    kind: str
+    status: str
+    started_at: int | None = None
+    finished_at: int | None = None
+    wall_ms: int | None = None
+    error: str | None = None
+
+
+class EntityRuns(ApiModel):
+    """One sync entity's latest run and latest successful run."""
+
+    entity: str
+    last: EntityRun | None = None
+    last_success: EntityRun | None = None
+
+
+class SyncSchedule(ApiModel):
+    """``GET /api/admin/sync``: the last runs per entity and the sync settings in force."""
+
+    entities: list[EntityRuns]
+    settings: dict[str, Any]
+
+
+class AuditChain(ApiModel):
+    """``GET /api/exports/audit/verify``: ``rows`` checked, ``ok``, the first broken row's
+    ``broken_id`` and ``reason``."""
+
+    ok: bool
+    rows: int
+    broken_id: int | None = None
+    reason: str | None = None
+
+
+class Leaver(ApiModel):
+    """A departure record (离职记录); times epoch ms."""
+
+    userid: str
+    name: str | None = None
+    leave_time: int | None = None
+    last_work_day: int | None = None
+    leave_reason: str | None = None
+    main_dept_id: int | None = None
+    main_dept_name: str | None = None
+
+
+class MyCount(ApiModel):
+    """A count and the latest few items behind it."""
+
+    total: int
+    latest: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class MyAttendance(ApiModel):
+    """The caller's attendance over ``start_date``..``end_date``: ``days`` with a result, and
+    checks by ``time_result`` (``late``: Late + SeriousLate, ``early``: Early, ``missing``:
+    NotSigned, ``absent``: Absenteeism)."""
+
+    start_date: str
+    end_date: str
+    days: int
+    checks: int
+    late: int
+    early: int
+    missing: int
+    absent: int
+    results: dict[str, int] = Field(default_factory=dict)
+
+
+class MySummary(ApiModel):
+    """``GET /api/me/summary``: my reports sent and received, my attendance this month, my
+    approvals originated and waiting for me."""
+
+    reports_sent: MyCount
+    reports_received: MyCount
+    attendance: MyAttendance
+    approvals_originated: MyCount
+    approvals_to_approve: MyCount
+
+
+__all__ += [
+    "AreaCounts",
+    "AuditChain",
+    "EntityRun",
+    "EntityRuns",
+    "InboxHealth",
+    "Leaver",
+    "MyAttendance",
+    "MyCount",
+    "MySummary",
+    "Overview",
+    "SyncProgress",
+    "SyncRunInfo",
+    "SyncSchedule",
+    "SyncStarted",
+    "SyncUnit",
+    "UserAdmin",
+    "UserRole",
 ]

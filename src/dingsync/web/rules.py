@@ -264,6 +264,24 @@ def may(viewer: Viewer, kind: DataKind, action: Action) -> bool:
     return not scope(viewer, kind, action).nothing
 
 
+def mobile_scope(viewer: Viewer) -> Scope:
+    """Whose *hidden* mobile numbers (DingTalk's 号码隐藏, ``hide_mobile``) ``viewer`` sees:
+    their own, and those of the people whose directory they may export (the main
+    administrator and ``hr`` everyone, a sub-administrator their scope) — as DingTalk shows
+    a hidden number to administrators only. A number not hidden is seen by every member."""
+    if viewer.disabled:
+        return Scope(viewer=viewer.userid)
+    return scope(viewer, "directory", "export").union(Scope(viewer=viewer.userid, own=True))
+
+
+def can_see_mobile(viewer: Viewer, record: Record, hidden: bool) -> bool:
+    """Whether ``viewer`` sees the mobile number of the person ``record`` (its ``owner``, with
+    their departments) whose number is ``hidden`` or not (:func:`mobile_scope`)."""
+    if viewer.disabled:
+        return False
+    return not hidden or mobile_scope(viewer).admits(record)
+
+
 def can_administer(viewer: Viewer) -> bool:
     """Whether ``viewer`` may use the admin API (local accounts, roles, export audit): the main
     administrator and holders of the local ``admin`` role, unless disabled."""
@@ -285,6 +303,8 @@ __all__ = [
     "Viewer",
     "can",
     "can_administer",
+    "can_see_mobile",
     "may",
+    "mobile_scope",
     "scope",
 ]

@@ -27,7 +27,19 @@ from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from dingsync.web.console.nav import NAV, NavItem, visible_nav
-from dingsync.web.console.pages import approvals, attendance, export, login, logout, me, reports
+from dingsync.web.console.pages import (
+    approvals,
+    attendance,
+    directory,
+    export,
+    export_audit,
+    login,
+    logout,
+    me,
+    overview,
+    reports,
+    settings,
+)
 from dingsync.web.console.session import ConsoleCaller
 
 #: Where the console lives.
@@ -38,9 +50,13 @@ STATIC_DIR = Path(__file__).resolve().parent.parent / "static" / "console"
 
 #: One router per page module (each with paths under :data:`PREFIX`).
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
+    overview.router,
+    directory.router,
     reports.router,
     attendance.router,
     approvals.router,
+    export_audit.router,
+    settings.router,
     me.router,
     login.router,
     logout.router,

@@ -10,9 +10,20 @@ from fastapi.encoders import jsonable_encoder
 
 from dingsync.store import repo_contacts, repo_local_access, repo_sessions
 from dingsync.store.schema_web import LOCAL_ROLES
-from dingsync.web.deps import AdminCaller, Ctx
+from dingsync.web import overview as status
+from dingsync.web import rules
+from dingsync.web.deps import AdminCaller, Caller, Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
-from dingsync.web.models import TYPED, DisabledUsers, DisableResult, RoleChange, RoleGrants
+from dingsync.web.models import (
+    TYPED,
+    DisabledUsers,
+    DisableResult,
+    Overview,
+    RoleChange,
+    RoleGrants,
+    SyncSchedule,
+    SyncStarted,
+)
 
 router = APIRouter(prefix="/api/admin", tags=["admin"], responses=responses(*COMMON_ERRORS))
 
@@ -135,3 +146,78 @@ def revoke(ctx: Ctx, caller: AdminCaller, userid: UserId, role: RoleName) -> dic
     with ctx.write() as conn:
         had = repo_local_access.revoke_role(conn, ctx.corp_id, userid, role)
     return {"userid": userid, "role": role, "revoked": had}
+
+
+# --------------------------------------------------------------------------------------------
+# Overview and sync (the console's 概览 and 设置 call these same functions)
+# --------------------------------------------------------------------------------------------
+def may_read_overview(caller: Caller) -> bool:
+    """Administrators (:func:`rules.can_administer`) and the local ``hr`` role."""
+    return rules.can_administer(caller.viewer) or rules.LOCAL_HR in caller.viewer.local_roles
+
+
+@router.get(
+    "/overview",
+    summary="Sync runs, counts per area, event inbox (administrators and hr)",
+    responses=responses(*_ERRORS),
+    response_model=Overview,
+    **TYPED,
+)
+def overview(ctx: Ctx, caller: CurrentCaller) -> dict[str, Any]:
+    """The latest sync runs with their state (``running`` with ``progress``, ``done``,
+    ``partial`` with the units ``skipped``/``quarantined`` and why, ``failed`` with ``error``
+    and ``hint``), the rows the caller may see per area (the totals of ``/api/users``,
+    ``/api/departments``, ``/api/reports``, ``/api/approvals`` and the days of
+    ``/api/attendance/summary`` this month) and the event inbox's health. 403 ``forbidden``
+    for anyone but administrators and hr."""
+    if not may_read_overview(caller):
+        raise WebError("forbidden", "only administrators and hr may read the overview")
+    return status.overview(ctx, caller)
+
+
+@router.post(
+    "/sync",
+    summary="Start an incremental sync now",
+    responses=responses(*_ERRORS, "auth.token_failed"),
+    response_model=SyncStarted,
+    **TYPED,
+)
+async def start_sync(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
+    """Start an incremental run of every entity in the service with its DingTalk client;
+    answers at once (``started: true``). One sync per corp and database: while one is going
+    (this service's, or another process's holding the sync lease) nothing starts and
+    ``started`` is ``false`` with ``running: true``. ``GET /api/admin/overview`` shows the run."""
+    return await status.SyncStarter.start(ctx, caller.userid)
+
+
+#: Settings that shape the sync, as ``GET /api/admin/sync`` shows them (no secrets).
+SYNC_SETTINGS = (
+    "sync_concurrency",
+    "qps_per_api",
+    "max_retries",
+    "timezone",
+    "contacts_full_compare_hours",
+    "reports_history_days",
+    "attendance_days",
+    "attendance_recent_days",
+    "approvals_history_days",
+)
+
+
+@router.get(
+    "/sync",
+    summary="Last runs per entity and the sync settings",
+    responses=responses(*_ERRORS),
+    response_model=SyncSchedule,
+    **TYPED,
+)
+def sync_schedule(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
+    """Per sync entity its latest run and latest successful run; the sync settings in force
+    (``DINGSYNC_*``, no secrets). Runs are scheduled by ``dingsync sync --every`` (or cron)
+    and started from the console's 立即同步."""
+    settings = {
+        name: getattr(ctx.settings, name) for name in SYNC_SETTINGS if hasattr(ctx.settings, name)
+    }
+    settings["corp_id"] = ctx.corp_id
+    settings["has_credentials"] = ctx.has_client
+    return {"entities": status.last_runs_per_entity(ctx), "settings": settings}

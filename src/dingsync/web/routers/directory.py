@@ -10,10 +10,21 @@ from fastapi import APIRouter, Query
 from dingsync.store import repo_contacts
 from dingsync.web import rules
 from dingsync.web.context import DepartmentTree
+from dingsync.web.data import jsonable
+from dingsync.web.data import visible as store_visible
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.login import profile_for
-from dingsync.web.models import TYPED, Departments, Page, Profile, UserDetail, UserSummary
+from dingsync.web.models import (
+    TYPED,
+    Departments,
+    Leaver,
+    MySummary,
+    Page,
+    Profile,
+    UserDetail,
+    UserSummary,
+)
 
 router = APIRouter(prefix="/api", tags=["directory"], responses=responses(*COMMON_ERRORS))
 
@@ -32,7 +43,12 @@ def me(ctx: Ctx, caller: CurrentCaller) -> dict[str, Any]:
     return profile_for(ctx, caller.userid)
 
 
-def _subtree(tree: DepartmentTree, dept_id: int, depth: int | None) -> dict[str, Any]:
+def _subtree(
+    tree: DepartmentTree,
+    dept_id: int,
+    depth: int | None,
+    counts: dict[int, int] | None = None,
+) -> dict[str, Any]:
     node = tree.nodes[dept_id]
     out: dict[str, Any] = {
         "dept_id": dept_id,
@@ -40,9 +56,13 @@ def _subtree(tree: DepartmentTree, dept_id: int, depth: int | None) -> dict[str,
         "parent_id": node["parent_id"],
         "order": node["dept_order"],
     }
+    if counts is not None:
+        out["member_count"] = counts.get(dept_id, 0)
     kids = tree.children.get(dept_id, [])
     if depth is None or depth > 0:
-        out["children"] = [_subtree(tree, k, None if depth is None else depth - 1) for k in kids]
+        out["children"] = [
+            _subtree(tree, k, None if depth is None else depth - 1, counts) for k in kids
+        ]
     else:
         out["children"] = []
         out["has_children"] = bool(kids)
@@ -61,16 +81,19 @@ def departments(
     caller: CurrentCaller,
     root: Annotated[int, Query(ge=1, le=2**62, description="subtree root")] = 1,
     depth: Annotated[int | None, Query(ge=0, le=100, description="levels below root")] = None,
+    counts: Annotated[bool, Query(description="each node's active direct members")] = False,
 ) -> dict[str, Any]:
     """The active departments as a nested tree from ``root`` (default the company, id 1),
-    children by DingTalk's order; ``depth`` limits the levels returned."""
+    children by DingTalk's order; ``depth`` limits the levels returned; ``counts`` adds each
+    node's ``member_count`` (active direct members, one SQL ``GROUP BY``)."""
     if not rules.may(caller.viewer, "directory", "list"):
         raise WebError("not_found")
     with ctx.engine.connect() as conn:
         tree = ctx.tree(conn)
+        members = repo_contacts.member_counts(conn, ctx.corp_id) if counts else None
     if root not in tree.nodes:
         raise WebError("not_found", f"no department {root}")
-    return {"tree": _subtree(tree, root, depth), "count": len(tree.nodes)}
+    return {"tree": _subtree(tree, root, depth, members), "count": len(tree.nodes)}
 
 
 @router.get(
@@ -88,9 +111,18 @@ def users(
     q: Annotated[str | None, Query(max_length=64, description="part of the name")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="part of the name, the job number (工号) or the mobile number (only "
+            "numbers the caller may see)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
     """Active people by userid, paged: ``items`` (userid, name, avatar, title, job_number,
-    dept_ids), ``total``, ``limit``, ``offset``."""
+    dept_ids, ``mobile`` where the caller may see it — :func:`rules.can_see_mobile`),
+    ``total``, ``limit``, ``offset``."""
     scope = rules.scope(caller.viewer, "directory", "list")
     limit = min(limit, ctx.options.max_page_size)
     with ctx.engine.connect() as conn:
@@ -102,10 +134,21 @@ def users(
             visible = sorted(scope.depts)
             dept_ids = visible if dept_ids is None else sorted(set(dept_ids) & set(visible))
         items, total = repo_contacts.list_users(
-            conn, ctx.corp_id, dept_ids=dept_ids, name_like=q, limit=limit, offset=offset
+            conn,
+            ctx.corp_id,
+            dept_ids=dept_ids,
+            name_like=q,
+            limit=limit,
+            offset=offset,
+            search=search.strip() if search and search.strip() else None,
+            mobiles=store_visible(rules.mobile_scope(caller.viewer)),
         )
     for item in items:
         item.pop("local_disabled", None)
+        hidden = bool(item.pop("hide_mobile", False))
+        record = rules.Record(owner=item["userid"], owner_depts=frozenset(item["dept_ids"]))
+        if not rules.can_see_mobile(caller.viewer, record, hidden):
+            item["mobile"] = None
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
@@ -129,6 +172,20 @@ def user(ctx: Ctx, caller: CurrentCaller, userid: str) -> dict[str, Any]:
         or not rules.can(caller.viewer, "directory", "read", record)
     ):
         raise WebError("not_found")
+    with ctx.engine.connect() as conn:
+        roles = repo_contacts.user_roles(conn, ctx.corp_id, userid)
+        level, scope_roots = repo_contacts.admin_info(conn, ctx.corp_id, userid)
+    viewer = caller.viewer
+    sees_admin = (
+        viewer.userid == userid
+        or rules.can_administer(viewer)
+        or viewer.sub_admin_scope is not None
+    )
+    hired = row.get("hired_date")
+
+    def brief(dept_id: int) -> dict[str, Any]:
+        return {"dept_id": dept_id, "name": (tree.nodes.get(dept_id) or {}).get("name")}
+
     return {
         "userid": row["userid"],
         "name": row["name"],
@@ -141,7 +198,68 @@ def user(ctx: Ctx, caller: CurrentCaller, userid: str) -> dict[str, Any]:
                 "dept_id": m["dept_id"],
                 "name": (tree.nodes.get(m["dept_id"]) or {}).get("name"),
                 "is_leader": bool(m["is_leader"]),
+                "path": [brief(d) for d in tree.path(m["dept_id"])],
             }
             for m in memberships
         ],
+        "mobile": row["mobile"]
+        if rules.can_see_mobile(viewer, record, bool(row.get("hide_mobile")))
+        else None,
+        "hired_date": hired.astimezone(ctx.settings.tz).date().isoformat() if hired else None,
+        "roles": roles,
+        "admin": {"level": level, "scope": [brief(d) for d in scope_roots]}
+        if level is not None and sees_admin
+        else None,
     }
+
+
+@router.get(
+    "/leavers",
+    summary="Departure records (离职人员)",
+    responses=responses(*_SESSION_ERRORS, "not_found"),
+    response_model=Page[Leaver],
+    **TYPED,
+)
+def leavers(
+    ctx: Ctx,
+    caller: CurrentCaller,
+    q: Annotated[str | None, Query(max_length=64, description="part of the name")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> dict[str, Any]:
+    """Departure records newest first (times epoch ms), for those who may export the
+    directory (:func:`rules.scope` ``directory``/``export``: the main administrator and
+    ``hr`` all, a sub-administrator the leavers of their scope); 404 for everyone else."""
+    scope = rules.scope(caller.viewer, "directory", "export")
+    if scope.nothing:
+        raise WebError("not_found")
+    with ctx.engine.connect() as conn:
+        items, total = repo_contacts.list_leavers(
+            conn,
+            ctx.corp_id,
+            store_visible(scope),
+            search=q.strip() if q and q.strip() else None,
+            limit=min(limit, ctx.options.max_page_size),
+            offset=offset,
+        )
+    return {"items": [jsonable(i) for i in items], "total": total, "limit": limit, "offset": offset}
+
+
+@router.get(
+    "/me/summary",
+    summary="My reports, attendance this month and approvals",
+    responses=responses(*_SESSION_ERRORS),
+    response_model=MySummary,
+    **TYPED,
+)
+def my_summary(
+    ctx: Ctx,
+    caller: CurrentCaller,
+    latest: Annotated[int, Query(ge=0, le=20, description="latest items of each list")] = 5,
+) -> dict[str, Any]:
+    """The caller's own numbers (the console's 我的): reports sent and received, attendance
+    this month so far (the same per-person summary as ``/api/attendance/summary``), approvals
+    originated and waiting for the caller's approval, each with its ``latest`` items."""
+    from dingsync.web.me_summary import summary
+
+    return summary(ctx, caller, latest=latest)

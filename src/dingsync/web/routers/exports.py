@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
 
 from dingsync.export import file_digest
-from dingsync.store import repo_audit
+from dingsync.store import repo_audit, repo_contacts
 from dingsync.store.schema import to_ms
 from dingsync.web import rules
 from dingsync.web.context import WebContext
@@ -24,7 +24,7 @@ from dingsync.web.deps import AdminCaller, Caller, Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.export_kinds import KINDS, ExportKind
 from dingsync.web.login import describe
-from dingsync.web.models import TYPED, AuditEntry, ExportKinds, Page, file_response
+from dingsync.web.models import TYPED, AuditChain, AuditEntry, ExportKinds, Page, file_response
 
 router = APIRouter(prefix="/api/exports", tags=["exports"], responses=responses(*COMMON_ERRORS))
 
@@ -195,11 +195,33 @@ def audit(
     filters, row_count, sha256, byte_size, client``. Read-only: no path changes them."""
     with ctx.engine.connect() as conn:
         rows, total = repo_audit.list_export_audit(conn, ctx.corp_id, limit=limit, offset=offset)
+        names = repo_contacts.names_of(conn, ctx.corp_id, [r["userid"] for r in rows])
     items = [
         {
             **{k: v for k, v in r.items() if k not in ("corp_id", "created_at")},
             "created_at": to_ms(r["created_at"]),
+            "user_name": names.get(r["userid"]),
         }
         for r in rows
     ]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get(
+    "/audit/verify",
+    summary="Check the export audit's hash chain (administrators)",
+    responses=responses("session.missing", "session.invalid", "session.expired", "forbidden"),
+    response_model=AuditChain,
+    **TYPED,
+)
+def audit_verify(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
+    """What ``dingsync audit verify`` checks: every row links to the one before and matches
+    its hash. ``ok``, ``rows`` checked, the first broken row's ``broken_id`` and ``reason``."""
+    with ctx.engine.connect() as conn:
+        check = repo_audit.verify_export_audit(conn)
+    return {
+        "ok": check.ok,
+        "rows": check.rows,
+        "broken_id": check.broken_id,
+        "reason": check.reason,
+    }

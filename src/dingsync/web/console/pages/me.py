@@ -1,8 +1,11 @@
 """我的 (Me): every employee's home — the micro-app's first page on a phone.
 
 Shows the profile the login returns (:func:`dingsync.web.login.profile_for`): name, job
-number, departments with their root department, roles. Links lead to the person's own
-reports, attendance and approvals pages, which apply the same rules as the API.
+number, departments with their root department, roles; and the viewer's own numbers from
+``GET /api/me/summary`` (:func:`dingsync.web.routers.directory.my_summary`, called directly):
+reports sent and received, attendance this month (days, late, early, missing — the same
+per-person summary as ``/api/attendance/summary``), approvals originated and waiting for
+them, each with the latest few linking to the reports and approvals pages.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dingsync.web.console.render import render
 from dingsync.web.console.session import ConsoleSession, page_caller
 from dingsync.web.deps import Ctx
 from dingsync.web.login import profile_for
+from dingsync.web.routers.directory import my_summary
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 
@@ -24,4 +28,7 @@ def me_page(
 ) -> HTMLResponse:
     """The viewer's own profile."""
     profile = profile_for(ctx, session.userid)
-    return render(request, session, "me.html", active="me", title="我的", profile=profile)
+    summary = my_summary(ctx, session.caller, latest=5)
+    return render(
+        request, session, "me.html", active="me", title="我的", profile=profile, summary=summary
+    )

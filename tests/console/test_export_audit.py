@@ -1,0 +1,94 @@
+"""导出记录 in a real browser: every export with who, when, kind, filters, rows, SHA-256 and
+client, paged as ``/api/exports/audit``; the hash chain's state as ``dingsync audit verify``
+computes it (链完整, or 链断裂 at the first broken row)."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select, update
+
+from dingsync.store.schema_web import AUDIT_TRIGGER_DROP_SQL, AUDIT_TRIGGER_SQL, web_export_audit
+from dingsync.web.console.session import COOKIE
+
+from .conftest import Console
+
+
+def _export(console: Console, userid: str, kind: str, filters: dict) -> None:  # type: ignore[type-arg]
+    r = httpx.post(
+        f"{console.url}/api/exports",
+        headers={"Authorization": f"Bearer {console.api_token(userid)}"},
+        json={"kind": kind, "format": "csv", "filters": filters},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+
+
+def test_the_audit_lists_every_export_and_the_chain_is_whole(console: Console) -> None:
+    admin = console.main_admin
+    _export(console, admin, "users", {"dept_id": 1, "recursive": True})
+    _export(console, console.hr, "attendance", {})
+    page = console.page_as(admin)
+    page.goto(f"{console.url}/console/exports")
+    api = console.api(admin, "/api/exports/audit", limit=20)
+    rows = page.locator("[data-testid=audit] tr[data-audit]")
+    assert rows.evaluate_all("els => els.map(e => Number(e.dataset.audit))") == [
+        i["id"] for i in api["items"]
+    ]
+    first = api["items"][0]
+    row = page.locator(f"tr[data-audit='{first['id']}']")
+    text = row.inner_text()
+    hr_name = console.company.users[console.hr].name
+    assert hr_name in text and "考勤" in text and "CSV" in text and "API" in text
+    assert int(row.locator("[data-field=rows]").inner_text()) == first["row_count"]
+    assert row.locator("[data-field=sha256]").get_attribute("title") == first["sha256"]
+    chain = page.locator("[data-testid=chain]")
+    assert chain.get_attribute("data-chain-ok") == "true"
+    verify = console.api(admin, "/api/exports/audit/verify")
+    assert verify["ok"] and verify["rows"] == api["total"]
+    assert "链完整" in chain.inner_text() and str(verify["rows"]) in chain.inner_text()
+    console.shot(page, "exports")
+    page.context.close()
+
+
+def test_a_tampered_row_shows_the_chain_broken_at_its_id(console: Console) -> None:
+    admin = console.main_admin
+    _export(console, admin, "users", {})
+    dialect = console.engine.dialect.name
+    with console.engine.begin() as conn:
+        # What the table's owner could do: take the append-only triggers away (put back below).
+        for statement in AUDIT_TRIGGER_DROP_SQL[dialect]:
+            conn.exec_driver_sql(statement)
+        target = conn.execute(
+            select(web_export_audit.c.id, web_export_audit.c.row_count)
+            .order_by(web_export_audit.c.id)
+            .limit(1)
+        ).one()
+        conn.execute(
+            update(web_export_audit)
+            .where(web_export_audit.c.id == target.id)
+            .values(row_count=target.row_count + 1)
+        )
+    try:
+        page = console.page_as(admin)
+        page.goto(f"{console.url}/console/exports")
+        chain = page.locator("[data-testid=chain]")
+        assert chain.get_attribute("data-chain-ok") == "false"
+        assert f"链断裂 at id {target.id}" in chain.inner_text()
+        console.shot(page, "exports-broken")
+        page.context.close()
+    finally:
+        with console.engine.begin() as conn:
+            conn.execute(
+                update(web_export_audit)
+                .where(web_export_audit.c.id == target.id)
+                .values(row_count=target.row_count)
+            )
+            for statement in AUDIT_TRIGGER_SQL[dialect]:
+                conn.exec_driver_sql(statement)
+    assert console.api(admin, "/api/exports/audit/verify")["ok"]
+
+
+def test_the_audit_is_for_administrators_only(console: Console) -> None:
+    for who in (console.employee, console.hr, console.leader, console.sub_admin):
+        r = httpx.get(f"{console.url}/console/exports", cookies={COOKIE: console.api_token(who)})
+        assert r.status_code == 404, who

@@ -1,0 +1,190 @@
+"""概览 in a real browser: the sync runs with their state, the counts per area (the API's
+numbers), the event inbox, 立即同步 starting a run that completes against the sandbox, and
+partial / failed / running runs explained."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+from sqlalchemy import update
+
+from dingsync.store import repo
+from dingsync.store.schema import sync_runs
+from dingsync.sync.engine import QUARANTINE
+from dingsync.sync.lease import sync_lease
+from dingsync.web.console.session import COOKIE
+
+from .conftest import Console
+
+
+def _counts(page) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    cells = page.locator("[data-count]").evaluate_all(
+        "els => els.map(e => [e.dataset.count, e.textContent.trim()])"
+    )
+    return {k: int(v) for k, v in cells}
+
+
+def test_overview_shows_the_apis_counts_to_administrators_and_hr(console: Console) -> None:
+    for who, name in ((console.main_admin, "main-admin"), (console.hr, "hr")):
+        page = console.page_as(who)
+        page.goto(f"{console.url}/console/overview")
+        api = console.api(who, "/api/admin/overview")
+        counts = _counts(page)
+        assert counts == {k: api["areas"][k] for k in counts}
+        # The same numbers as the areas' own list endpoints.
+        assert counts["people"] == console.api(who, "/api/users", limit=1)["total"]
+        assert counts["reports"] == console.api(who, "/api/reports", limit=1)["total"]
+        assert counts["approvals"] == console.api(who, "/api/approvals", limit=1)["total"]
+        days = sum(p["days"] for p in console.api(who, "/api/attendance/summary")["people"])
+        assert counts["attendance_days"] == days
+        assert counts["people"] > 0 and counts["reports"] > 0 and counts["approvals"] > 0
+        # The session's first sync is listed as done.
+        runs = page.locator("[data-run]")
+        assert runs.count() >= 1
+        states = runs.evaluate_all("els => els.map(e => e.dataset.state)")
+        assert set(states) <= {"done", "partial", "failed", "running", "interrupted"}
+        assert page.locator("[data-testid=inbox]").is_visible()
+        inbox = api["inbox"]
+        assert int(page.locator("[data-inbox=failed]").inner_text()) == inbox["failed"]
+        assert int(page.locator("[data-inbox=pending]").inner_text()) == inbox["pending"]
+        # Only administrators have the button (hr reads).
+        assert page.locator("[data-testid=sync-now]").count() == (
+            1 if who == console.main_admin else 0
+        )
+        console.shot(page, f"overview-{name}")
+        page.context.close()
+
+
+def test_overview_is_404_for_others(console: Console) -> None:
+    for who in (console.employee, console.leader, console.sub_admin):
+        cookies = {COOKIE: console.api_token(who)}
+        r = httpx.get(f"{console.url}/console/overview", cookies=cookies)
+        assert r.status_code == 404, who
+        r = httpx.get(
+            f"{console.url}/api/admin/overview",
+            headers={"Authorization": f"Bearer {console.api_token(who)}"},
+        )
+        assert r.status_code == 403
+
+
+def test_sync_now_starts_a_run_that_completes_and_the_page_shows_it(console: Console) -> None:
+    admin = console.main_admin
+    with console.engine.connect() as conn:
+        before = repo.last_sync_run(conn, console.corp_id)
+    assert before is not None
+    page = console.page_as(admin)
+    page.goto(f"{console.url}/console/overview")
+    page.click("[data-testid=sync-now]")
+    page.wait_for_url("**/console/overview?sync=*")
+    assert page.url.endswith("sync=started"), page.url
+    # The new run is listed; the page polls while it runs, then shows it done.
+    deadline = time.monotonic() + 90
+    while True:
+        with console.engine.connect() as conn:
+            last = repo.last_sync_run(conn, console.corp_id)
+        assert last is not None and last["id"] > before["id"]
+        if last["status"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert last["status"] == "succeeded", last
+    assert last["kind"] == "incremental"
+    row = page.locator(f"[data-run='{last['id']}']")
+    row.wait_for(timeout=20_000)
+    ended = f"[data-run='{last['id']}']"
+    page.wait_for_selector(f"{ended}[data-state=done], {ended}[data-state=partial]", timeout=20_000)
+    console.shot(page, "overview-after-sync")
+    # A second click while a sync holds the lease says it is running, and starts nothing.
+    with sync_lease(console.engine, console.corp_id):
+        page.goto(f"{console.url}/console/overview")
+        page.click("[data-testid=sync-now]")
+        page.wait_for_url("**/console/overview?sync=*")
+        assert page.url.endswith("sync=running")
+        assert "正在进行" in page.locator("[data-testid=sync-message]").inner_text()
+    with console.engine.connect() as conn:
+        assert repo.last_sync_run(conn, console.corp_id)["id"] == last["id"]  # type: ignore[index]
+    # Without the CSRF token: refused.
+    r = httpx.post(
+        f"{console.url}/console/overview/sync", cookies={COOKIE: console.api_token(admin)}
+    )
+    assert r.status_code == 403
+    # HR may read the overview but not start a sync.
+    hr_cookies = {COOKIE: console.api_token(console.hr)}
+    csrf = re.search(
+        r'name="csrf-token" content="([0-9a-f]+)"',
+        httpx.get(f"{console.url}/console/overview", cookies=hr_cookies).text,
+    )
+    assert csrf is not None
+    r = httpx.post(
+        f"{console.url}/console/overview/sync",
+        cookies=hr_cookies,
+        data={"csrf_token": csrf.group(1)},
+    )
+    assert r.status_code == 404
+    page.context.close()
+
+
+def test_partial_failed_and_running_runs_are_explained(console: Console) -> None:
+    """A run that skipped a department and quarantined a unit is 部分完成 with both and why; a
+    failed run shows its error and what to do; a running run its progress, an ETA, and the
+    page polls."""
+    corp = console.corp_id
+    with console.engine.begin() as conn:
+        partial = repo.start_sync_run(conn, corp, "full", ["approvals"])
+        repo.save_checkpoint(conn, partial, "departments", "424242", {"skipped": "60003"})
+        repo.save_checkpoint(
+            conn,
+            partial,
+            QUARANTINE,
+            "approvals:page#3",
+            {"entity": "approvals", "key": "page#3", "reason": "DataError: NUL in text"},
+        )
+        repo.finish_sync_run(conn, partial, "succeeded", {}, {}, 1200)
+        failed = repo.start_sync_run(conn, corp, "full", ["approvals"])
+        repo.finish_sync_run(
+            conn, failed, "failed", {}, {}, 800, "DingTalkError: 40089 invalid appkey or appsecret"
+        )
+        reference = repo.start_sync_run(conn, corp, "full", ["reports"])
+        for n in range(10):
+            repo.save_checkpoint(conn, reference, "reports", f"u{n}", None)
+        repo.finish_sync_run(conn, reference, "succeeded", {}, {}, 10_000)
+        running = repo.start_sync_run(conn, corp, "full", ["reports"])
+        for n in range(4):
+            repo.save_checkpoint(conn, running, "reports", f"u{n}", None)
+    try:
+        page = console.page_as(console.main_admin)
+        page.goto(f"{console.url}/console/overview")
+        row = page.locator(f"[data-run='{partial}']")
+        assert row.get_attribute("data-state") == "partial"
+        row.locator("summary").click()
+        text = row.inner_text()
+        assert "424242" in text and "60003" in text and "page#3" in text and "NUL" in text
+        row = page.locator(f"[data-run='{failed}']")
+        assert row.get_attribute("data-state") == "failed"
+        assert "40089" in row.inner_text() and "DINGTALK_APP_KEY" in row.inner_text()
+        row = page.locator(f"[data-run='{running}']")
+        assert row.get_attribute("data-state") == "running"
+        progress = row.locator("[data-testid=progress]").inner_text()
+        assert "4 / 约 10" in progress and "40%" in progress and "预计还需" in progress
+        live = page.locator("#live")
+        assert live.get_attribute("hx-trigger") == "every 3s"
+        api = {r["id"]: r for r in console.api(console.main_admin, "/api/admin/overview")["runs"]}
+        assert api[running]["progress"]["done"] == 4 and api[running]["progress"]["expected"] == 10
+        assert api[partial]["skipped"] == [
+            {"entity": "departments", "key": "424242", "reason": "60003"}
+        ]
+        console.shot(page, "overview-states")
+        # When the run ends, the polling page shows it without a reload.
+        with console.engine.begin() as conn:
+            repo.finish_sync_run(conn, running, "succeeded", {}, {}, 9000)
+        page.wait_for_selector(f"[data-run='{running}'][data-state=done]", timeout=15_000)
+        assert page.locator("#live").get_attribute("hx-trigger") is None
+        page.context.close()
+    finally:
+        with console.engine.begin() as conn:
+            conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.id == running, sync_runs.c.status == "running")
+                .values(status="interrupted")
+            )

@@ -93,6 +93,22 @@ class NulSafeString(TypeDecorator[str]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return unescape_nul(value) if isinstance(value, str) else value
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        # One plain function per value (no TypeDecorator hop): this column type is read for
+        # every id and name of every row, so its per-value cost shows in large pages.
+        inner = self.impl_instance.result_processor(dialect, coltype)
+        escape = ESCAPE
+        sub = _ESCAPED.sub
+
+        def process(value: Any) -> Any:
+            if inner is not None:
+                value = inner(value)
+            if value.__class__ is str and escape in value:
+                return sub(_unescape_one, value)
+            return value
+
+        return process
+
     def coerce_compared_value(self, op: Any, value: Any) -> Any:
         # A string compared with (or LIKE-matched against) the column is escaped like it.
         return self if isinstance(value, str) else super().coerce_compared_value(op, value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import ExitStack
 
 import httpx
 from sqlalchemy import update
@@ -15,6 +16,7 @@ from dingsync.store.schema import sync_runs
 from dingsync.sync.engine import QUARANTINE
 from dingsync.sync.lease import sync_lease
 from dingsync.web.console.session import COOKIE
+from dingsync.web.overview import STALE_HINT
 
 from .conftest import Console
 
@@ -152,7 +154,9 @@ def test_partial_failed_and_running_runs_are_explained(console: Console) -> None
         running = repo.start_sync_run(conn, corp, "full", ["reports"])
         for n in range(4):
             repo.save_checkpoint(conn, running, "reports", f"u{n}", None)
+    held = ExitStack()
     try:
+        held.enter_context(sync_lease(console.engine, corp))  # the live run holds the lock
         page = console.page_as(console.main_admin)
         page.goto(f"{console.url}/console/overview")
         row = page.locator(f"[data-run='{partial}']")
@@ -182,9 +186,35 @@ def test_partial_failed_and_running_runs_are_explained(console: Console) -> None
         assert page.locator("#live").get_attribute("hx-trigger") is None
         page.context.close()
     finally:
+        held.close()
         with console.engine.begin() as conn:
             conn.execute(
                 update(sync_runs)
                 .where(sync_runs.c.id == running, sync_runs.c.status == "running")
+                .values(status="interrupted")
+            )
+
+
+def test_a_run_left_running_by_a_dead_process_is_interrupted(console: Console) -> None:
+    """A run stored as running while no sync holds the corp's lock was left by a process that
+    died: the overview says 已中断 with what to do, and does not poll for ever."""
+    corp = console.corp_id
+    with console.engine.begin() as conn:
+        stale = repo.start_sync_run(conn, corp, "incremental", ["reports"])
+    try:
+        runs = {r["id"]: r for r in console.api(console.main_admin, "/api/admin/overview")["runs"]}
+        assert runs[stale]["state"] == "interrupted"
+        assert runs[stale]["hint"] == STALE_HINT
+        page = console.page_as(console.main_admin)
+        page.goto(f"{console.url}/console/overview")
+        row = page.locator(f"[data-run='{stale}']")
+        assert row.get_attribute("data-state") == "interrupted"
+        assert page.locator("#live").get_attribute("hx-trigger") is None
+        page.context.close()
+    finally:
+        with console.engine.begin() as conn:
+            conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.id == stale, sync_runs.c.status == "running")
                 .values(status="interrupted")
             )

@@ -79,6 +79,17 @@ def sync_lease(engine: Engine, corp_id: str) -> Iterator[None]:
             yield
 
 
+def sync_running(engine: Engine, corp_id: str) -> bool:
+    """Whether a sync of ``corp_id`` holds the lock on ``engine``'s database right now (this
+    process or another). A run stored as ``running`` while nobody holds the lock was left by a
+    process that died: it is interrupted, and the next sync resumes it."""
+    try:
+        with sync_lease(engine, corp_id):
+            return False
+    except SyncAlreadyRunning:
+        return True
+
+
 @contextmanager
 def _server_lock(
     engine: Engine,

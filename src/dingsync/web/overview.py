@@ -32,7 +32,7 @@ from dingsync.store.schema import to_ms
 from dingsync.store.schema_approvals import approval_instances
 from dingsync.store.schema_reports import reports as reports_table
 from dingsync.sync.engine import QUARANTINE, quarantined_units, run_sync
-from dingsync.sync.lease import SyncAlreadyRunning
+from dingsync.sync.lease import SyncAlreadyRunning, sync_running
 from dingsync.sync.runner import make_entities
 from dingsync.timeutil import day_start_ms, from_ms
 from dingsync.web import rules
@@ -63,6 +63,10 @@ HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
     ),
 )
 HINT = "再次同步会从检查点继续；若反复失败，运行 dingsync doctor 并查看服务日志。"
+
+
+#: What to do about a run left ``running`` by a process that died.
+STALE_HINT = "同步进程已停止，未正常结束：再运行一次同步（或点“立即同步”）会从断点继续。"
 
 
 def failure_hint(error: str | None) -> str:
@@ -102,12 +106,19 @@ def sync_runs(ctx: WebContext, *, limit: int = 8) -> list[dict[str, Any]]:
     now = ctx.now()
     with ctx.engine.connect() as conn:
         rows = repo.list_sync_runs(conn, ctx.corp_id, limit=max(limit, 50))
+        # A run stored as running is live only while a sync holds the corp's lock, and then
+        # only the newest one; the others were left by processes that died.
+        live_id: int | None = None
+        if any(r["status"] == "running" for r in rows[:limit]) and sync_running(
+            ctx.engine, ctx.corp_id
+        ):
+            live_id = max(r["id"] for r in rows if r["status"] == "running")
         out: list[dict[str, Any]] = []
         for run in rows[:limit]:
             skipped = repo.skipped_units(conn, run["id"])
             quarantined = quarantined_units(conn, run["id"])
             state = {
-                "running": "running",
+                "running": "running" if run["id"] == live_id else "interrupted",
                 "failed": "failed",
                 "interrupted": "interrupted",
             }.get(run["status"], "partial" if skipped or quarantined else "done")
@@ -123,7 +134,13 @@ def sync_runs(ctx: WebContext, *, limit: int = 8) -> list[dict[str, Any]]:
                 "counts": dict(run["counts"] or {}),
                 "api_calls": sum((run["api_calls"] or {}).values()),
                 "error": run["error"],
-                "hint": failure_hint(run["error"]) if state in ("failed", "interrupted") else None,
+                "hint": (
+                    failure_hint(run["error"])
+                    if state == "failed" or (state == "interrupted" and run["error"])
+                    else STALE_HINT
+                    if state == "interrupted"
+                    else None
+                ),
                 "skipped": skipped,
                 "quarantined": quarantined,
                 "progress": None,

@@ -37,6 +37,7 @@ from dingsync.dingtalk.models.attendance import (
     ScheduleItem,
     UpdateData,
     UserGroup,
+    VacationType,
 )
 from dingsync.dingtalk.paging import Marker, Pager, cursor_pager, offset_pager
 
@@ -315,8 +316,10 @@ class AttendanceAPI:
         self, userid: str, column_ids: Iterable[int], work_date_from: date, work_date_to: date
     ) -> list[ColumnValues]:
         """Per-day values of report columns for one user, one :class:`ColumnValues` per column
-        with the days of every window merged. ``POST /topapi/attendance/getcolumnval``, split
-        into ≤ 20 column ids × ≤ 31-day windows."""
+        with the days of every window merged; values are numeric strings per day in the
+        column's unit (days, counts, minutes, hours — docs/attendance.md "DingTalk's report
+        columns"). ``POST /topapi/attendance/getcolumnval``, split into ≤ 20 column ids ×
+        ≤ 31-day windows (DingTalk: > 31 days → 850012, a bad id → 850015)."""
         plan = [
             (ids, a, b)
             for ids in batches(column_ids, COLUMN_MAX_IDS)
@@ -358,8 +361,10 @@ class AttendanceAPI:
     async def get_leave_time_by_names(
         self, userid: str, leave_names: Iterable[str], work_date_from: date, work_date_to: date
     ) -> list[LeaveTimeColumn]:
-        """Per-day leave values by leave name (事假, 病假 …) for one user.
-        ``POST /topapi/attendance/getleavetimebynames``, ≤ 20 names × ≤ 31-day windows."""
+        """Per-day leave values by leave name (事假, 病假 …) for one user, in the unit of the
+        leave type (days or hours, see :meth:`list_vacation_types`); values are numeric
+        strings per day (``"0.0"`` when none). ``POST /topapi/attendance/getleavetimebynames``,
+        ≤ 20 names × ≤ 31-day windows (nothing older than 225 days)."""
         plan = [
             (names, a, b)
             for names in batches(leave_names, COLUMN_MAX_IDS)
@@ -392,6 +397,19 @@ class AttendanceAPI:
             else:
                 merged[part.name] = part
         return list(merged.values())
+
+    async def list_vacation_types(self, op_userid: str) -> list[VacationType]:
+        """The company's leave types (假期类型) with their unit (``leave_view_unit`` ``day``,
+        ``halfDay`` or ``hour``): the names ``getleavetimebynames`` takes and the codes
+        ``getleavestatus`` sends. ``POST /topapi/attendance/vacation/type/list {op_userid,
+        vacation_source "all"}``; ``op_userid`` must be an OA administrator (permission
+        ``qyapi_holiday_readonly``)."""
+        body = await self._client.oapi(
+            "POST",
+            "/topapi/attendance/vacation/type/list",
+            json={"op_userid": op_userid, "vacation_source": "all"},
+        )
+        return [VacationType.model_validate(t) for t in body.get("result") or []]
 
     # -- leave ---------------------------------------------------------------------------------
     async def list_leave_status(

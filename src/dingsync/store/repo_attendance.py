@@ -27,6 +27,7 @@ from dingsync.store.schema_attendance import (
     attendance_group_managers,
     attendance_group_members,
     attendance_groups,
+    attendance_leave_types,
     attendance_leaves,
     attendance_records,
     attendance_results,
@@ -192,6 +193,26 @@ def upsert_columns(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
     return repo.upsert(
         conn, attendance_columns, _with_corp(corp_id, rows), ["corp_id", "column_id"]
     )
+
+
+def replace_leave_types(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
+    """Replace the company's leave types (``vacation/type/list``) with ``rows``
+    (``leave_code, leave_name, leave_view_unit, day_length, position, raw``)."""
+    t = attendance_leave_types
+    conn.execute(delete(t).where(t.c.corp_id == corp_id))
+    return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "leave_code"])
+
+
+def load_leave_types(conn: Connection, corp_id: str) -> list[Row]:
+    """The company's leave types in DingTalk's order: ``{leave_code, leave_name,
+    leave_view_unit, day_length (hours_in_per_day), position}`` (empty before they were synced)."""
+    t = attendance_leave_types
+    stmt = (
+        select(t.c.leave_code, t.c.leave_name, t.c.leave_view_unit, t.c.day_length, t.c.position)
+        .where(t.c.corp_id == corp_id)
+        .order_by(t.c.position, t.c.leave_code)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
 
 
 def replace_column_values(

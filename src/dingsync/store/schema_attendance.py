@@ -7,7 +7,8 @@ is a calendar date (SQL ``DATE``) in Asia/Shanghai, so ``work_date = '2026-11-27
 day on every backend. ``repo_attendance`` takes and returns ``datetime.date`` work dates.
 
 Migrations: ``migrations/versions/0003_attendance.py`` (tables), ``0009_work_dates.py``
-(``work_date`` from a UTC timestamp of 00:00 Asia/Shanghai to ``DATE``).
+(``work_date`` from a UTC timestamp of 00:00 Asia/Shanghai to ``DATE``), ``0015_leave_types.py``
+(``attendance_leave_types``).
 """
 
 from __future__ import annotations
@@ -190,12 +191,27 @@ attendance_column_values = Table(
     comment="Per-day report column values (getcolumnval).",
 )
 
+attendance_leave_types = Table(
+    "attendance_leave_types",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("leave_code", NulSafeString(128), primary_key=True, comment="getleavestatus leave_code"),
+    Column("leave_name", NulSafeString(255), comment="the name getleavetimebynames takes"),
+    Column("leave_view_unit", NulSafeString(16), comment="day | halfDay | hour"),
+    Column("day_length", Integer, comment="hours_in_per_day: hours in a leave day × 100"),
+    Column("position", Integer, comment="order in DingTalk's list (the report's column order)"),
+    _synced(),
+    _raw(),
+    comment="Leave types (假期类型, vacation/type/list): names and units of the 请假 columns.",
+)
+
 __all__ = [
     "attendance_column_values",
     "attendance_columns",
     "attendance_group_managers",
     "attendance_group_members",
     "attendance_groups",
+    "attendance_leave_types",
     "attendance_leaves",
     "attendance_records",
     "attendance_results",

@@ -10,7 +10,8 @@ and the work dates ``start..end`` (calendar days of the company's zone, ``ctx.tz
    (``schedule/listbyusers``) and punches (``/attendance/listRecord``, by punch time; the last
    chunk also reads the day after ``end``, where a night shift's off-duty punch lies). The
    chunk's window is *replaced* in one transaction with its checkpoint.
-3. One unit per ≤ 100 people: approved leave (``getleavestatus``) over the whole range.
+3. One unit per ≤ 100 people: approved leave (``getleavestatus``) over the whole range; one
+   unit: the company's leave types (``vacation/type/list``, names and units of 请假).
 4. Optionally (``columns=True``) the report columns (``getattcolumns``) and, per person, their
    per-day values (``getcolumnval``, ≤ 31 days per call) for the cross-check of the monthly
    summary. One call per person per month: off by default to keep large syncs short.
@@ -40,11 +41,13 @@ from dingsync.dingtalk.attendance import (
     LIST_MAX_USERS,
     batches,
 )
+from dingsync.dingtalk.errors import DingTalkError
 from dingsync.dingtalk.models.attendance import (
     AttendanceRecord,
     AttendanceResult,
     LeaveStatus,
     ScheduleItem,
+    VacationType,
     parse_gmt8,
 )
 from dingsync.store import repo_attendance
@@ -263,7 +266,8 @@ class AttendanceSync(IncrementalEntity):
         tasks: list[Any] = [self._groups(ctx, op_user, start, end)]
         tasks += [self._chunk(ctx, op_user, g, a, b, end) for g, a, b in chunks]
         tasks += [self._leaves(ctx, g, start, end) for g in leave_groups]
-        total = 1 + len(chunks) + len(leave_groups)
+        tasks.append(self._leave_types(ctx, op_user, start, end))
+        total = 2 + len(chunks) + len(leave_groups)
         if self.columns:
             tasks.append(self._columns(ctx, people, start, end))
             total += 1 + len(people)
@@ -350,6 +354,38 @@ class AttendanceSync(IncrementalEntity):
             )
 
         await ctx.unit(ENTITY, f"chunk:{a}:{b}:{people[0]}:{people[-1]}", fetch, write)
+        ctx.progress.advance(ENTITY)
+
+    async def _leave_types(self, ctx: SyncContext, op_user: str, start: date, end: date) -> None:
+        """The company's leave types (``vacation/type/list``): names and units of the 请假
+        columns. Without the holiday permission (``qyapi_holiday_readonly``) DingTalk refuses:
+        the types are then left as they were and the summary labels leave by code."""
+
+        async def fetch() -> list[VacationType] | None:
+            try:
+                return await ctx.client.attendance.list_vacation_types(op_user)
+            except DingTalkError:  # e.g. 60011/88 no permission: keep what was synced
+                return None
+
+        def write(conn: Connection, types: list[VacationType] | None) -> None:
+            if types is None:
+                return
+            rows = [
+                {
+                    "leave_code": t.leave_code,
+                    "leave_name": t.leave_name,
+                    "leave_view_unit": t.leave_view_unit,
+                    "day_length": t.hours_in_per_day,
+                    "position": i,
+                    "raw": _raw(t),
+                }
+                for i, t in enumerate(types)
+            ]
+            ctx.counts["attendance_leave_types"] += repo_attendance.replace_leave_types(
+                conn, ctx.corp_id, rows
+            )
+
+        await ctx.unit(ENTITY, f"leave_types:{start}:{end}", fetch, write)
         ctx.progress.advance(ENTITY)
 
     async def _leaves(self, ctx: SyncContext, people: list[str], start: date, end: date) -> None:

@@ -110,7 +110,31 @@ def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWor
             if rng.random() < 0.02:
                 at = on_base + rng.randrange(60, 240) * MINUTE_MS
                 pd.invalid.append(InvalidPunch(next_id("record"), at, "需要二次确认"))
+    _make_up(random.Random(f"dingsync-attendance-makeup:{seed}:{days}"), out, next_id)
     return AttendanceWorld(groups, out, dates)
+
+
+#: Share of the days with one missing punch whose check point an approved 补卡 fixes.
+MAKE_UP_SHARE = 0.4
+
+
+def _make_up(rng: random.Random, days: list[PersonDay], next_id: Any) -> None:
+    """Fix some missing punches by an approved 补卡 request (a separate random stream, so the
+    rest of the history is what it was): the ``NotSigned`` check point becomes ``Normal`` at
+    its base time, ``sourceType`` APPROVE, with the approval's ids (``make_up``)."""
+    for pd in days:
+        missing = [p for p in pd.points if p.time_result == "NotSigned"]
+        if len(missing) != 1 or len(pd.points) != 2 or rng.random() >= MAKE_UP_SHARE:
+            continue
+        p = missing[0]
+        p.user_ms = p.base_ms
+        p.time_result = "Normal"
+        p.location_result = "Normal"
+        p.source_type = "APPROVE"
+        p.record_id = next_id("record")
+        p.approve_id = next_id("approve")
+        p.proc_inst_id = f"{rng.getrandbits(64):016x}-{rng.getrandbits(32):08x}"
+        p.make_up = True
 
 
 def _make_points(

@@ -38,14 +38,11 @@ OutputOpt = Annotated[
 ]
 
 
-def _load(
-    database_url: str | None, corp_id: str | None, month: str, dept: int | None
-) -> tuple[Any, Any, str]:
-    """The monthly summary, the engine and the corp it was read for."""
+def _open(database_url: str | None, corp_id: str | None, dept: int | None) -> tuple[Any, Any, str]:
+    """The settings, the engine and the corp to read (the last synced one by default)."""
     from sqlalchemy import select
 
     from dingsync.config import load_settings
-    from dingsync.export.attendance import monthly_summary
     from dingsync.store.schema import sync_runs
 
     overrides = {"DINGSYNC_DATABASE_URL": database_url} if database_url else {}
@@ -61,8 +58,19 @@ def _load(
             err_console.print("error: no synced organisation; run `dingsync sync` or `demo` first")
             raise typer.Exit(2)
         require_departments(conn, str(cid), dept)
+    return settings, engine, str(cid)
+
+
+def _load(
+    database_url: str | None, corp_id: str | None, month: str, dept: int | None
+) -> tuple[Any, Any, str]:
+    """The monthly summary, the engine and the corp it was read for."""
+    from dingsync.export.attendance import monthly_summary
+
+    settings, engine, cid = _open(database_url, corp_id, dept)
+    with engine.connect() as conn:
         try:
-            return monthly_summary(conn, str(cid), month, dept, tz=settings.tz), engine, str(cid)
+            return monthly_summary(conn, cid, month, dept, tz=settings.tz), engine, cid
         except ValueError as exc:
             err_console.print(f"error: {exc}")
             raise typer.Exit(2) from exc
@@ -156,6 +164,65 @@ def export_attendance(
         f"wrote {path} ({rows} people, {len(summary.daily)} person-days; export audit #{audit_id})"
     )
     _print_check(summary)
+
+
+@attendance_app.command("crosscheck")
+def crosscheck_command(
+    month: MonthOpt,
+    dept: DeptOpt = None,
+    database_url: DbOpt = None,
+    corp_id: CorpOpt = None,
+) -> None:
+    """Compare the monthly summary with DingTalk's own 考勤报表, cell by cell: DingTalk's
+    column values (getcolumnval, getleavetimebynames) of every person for every column both
+    sides have. Prints "N cells checked, N agree" and every disagreement with both values;
+    exits 1 when any cell disagrees (2 on a usage or DingTalk error)."""
+    import asyncio
+
+    from dingsync.dingtalk import DingTalkError
+    from dingsync.export.attendance_check import crosscheck_month
+    from dingsync.sync.runner import MissingCredentials, build_client
+
+    settings, engine, cid = _open(database_url, corp_id, dept)
+
+    async def main() -> Any:
+        async with build_client(settings, engine) as client:
+            with engine.connect() as conn:
+                return await crosscheck_month(conn, client, cid, month, dept, tz=settings.tz)
+
+    try:
+        check = asyncio.run(main())
+    except MissingCredentials as exc:
+        err_console.print(f"DingTalk credentials missing: set {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    except DingTalkError as exc:
+        err_console.print(f"DingTalk refused: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    console.print(
+        f"考勤报表 {month}: {len(check.summary.rows) - len(check.skipped_people)} people × "
+        f"{len(check.compared)} columns ({', '.join(check.compared)})",
+        markup=False,
+    )
+    if check.not_compared:
+        console.print(
+            f"not compared (we do not compute them): {', '.join(check.not_compared)}",
+            markup=False,
+        )
+    if check.skipped_people:
+        console.print(
+            f"not checked (no longer active): {len(check.skipped_people)} people", markup=False
+        )
+    for d in check.disagreements:
+        console.print(
+            f"  {d.name} ({d.userid}) {d.column}: ours {d.ours:g}, DingTalk {d.dingtalk:g}",
+            markup=False,
+        )
+    console.print(check.headline(), markup=False)
+    if not check.ok:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -77,7 +77,14 @@ def test_column_values_equal_the_truth_per_day(sandbox: SandboxServer) -> None:
                 assert float(v.value or 0) == pytest.approx(want), (userid, day, metric)
                 seen[metric] += want
     # The month has every kind of day the report counts.
-    for metric in ("make_up_count", "rest_days", "work_minutes", "overtime_hours"):
+    for metric in (
+        "make_up_count",
+        "rest_days",
+        "work_minutes",
+        "overtime_hours",
+        "trip_days",
+        "out_hours",
+    ):
         assert seen[metric] > 0, metric
 
 
@@ -150,3 +157,23 @@ def test_report_errors_and_caps(sandbox: SandboxServer) -> None:
         lambda c: c.attendance.get_column_values(userid, [first], end - timedelta(days=45), end),
     )
     assert len(values[0].values) == 46
+
+
+def test_trips_and_outings_through_approvals_query(sandbox: SandboxServer) -> None:
+    """出差 / 外出 approvals (``bizType`` 2) with the ``approveId`` their check points carry."""
+    world = area_of(sandbox).world
+    end = last_work_date(sandbox)
+    start = end - timedelta(days=40)
+    people = sorted(world.by_user)
+    got = _run(sandbox, lambda c: c.attendance.list_approvals(people, start, end))
+    want = [t for t in world.trips if start <= t.work_date <= end]
+    assert {t.tag_name for t in got} == {"出差", "外出"}
+    assert sorted((a.user_id, a.approve_id, a.tag_name) for a in got) == sorted(
+        (t.userid, str(t.approve_id), t.kind) for t in want
+    )
+    for t in want:
+        day = world.by_user[t.userid][t.work_date]
+        covered = [p for p in day.points if p.approve_id == t.approve_id]
+        assert covered and all(p.source_type == "APPROVE" for p in covered)
+        assert len(covered) == (2 if t.kind == "出差" else 1)
+        assert {a.duration_unit for a in got if a.approve_id == str(t.approve_id)} == {t.unit}

@@ -55,7 +55,8 @@ def test_every_cell_agrees_with_dingtalks_report(sandbox: SandboxServer, engine:
         leave_labels = [
             f"{n}({'天' if u == 'day' else '小时'})" for n, (_, u) in VACATION_TYPES.items()
         ]
-        assert "补卡次数" in check.compared and "工作时长" in check.compared
+        for name in ("补卡次数", "工作时长", "出差时长", "外出时长", "休息天数", "严重迟到时长"):
+            assert name in check.compared
         assert set(VACATION_TYPES) <= set(check.compared)
         assert check.not_compared == ["加班总时长"]
         assert check.cells == people * len(check.compared)
@@ -71,11 +72,12 @@ def test_leave_types_make_up_and_leave_days_as_dingtalk_shows_them(
     sandbox: SandboxServer, engine: Engine
 ) -> None:
     """请假 per type in its unit (年假 in days), 补卡 fixes its check point (counted, not 缺卡),
-    a day under approved leave is neither absent nor early."""
+    出差 days and 外出 hours from the trip approvals, a day under approved leave is neither
+    absent nor early."""
     asyncio.run(sync_all(sandbox, engine))
     world = area_of(sandbox).world
     codes = {name: code for name, (code, _) in VACATION_TYPES.items()}
-    made_up = 0
+    made_up = trip_days = 0
     for month in _months(sandbox):
         with engine.connect() as conn:
             summary = monthly_summary(conn, sandbox.app.corp_id, month)
@@ -93,6 +95,10 @@ def test_leave_types_make_up_and_leave_days_as_dingtalk_shows_them(
                 assert row.leave[codes[name]] == pytest.approx(want), (row.userid, name)
             fixed = sum(p.make_up for d in days for p in d.points)
             assert row.metrics["make_up_count"] == fixed
+            trips = [d.trip for d in days if d.trip is not None]
+            assert row.metrics["trip_days"] == sum(t.amount for t in trips if t.kind == "出差")
+            assert row.metrics["out_hours"] == sum(t.amount for t in trips if t.kind == "外出")
+            trip_days += len(trips)
             made_up += fixed
             on_leave = [d for d in days if d.leave is not None]
             assert all(
@@ -103,7 +109,7 @@ def test_leave_types_make_up_and_leave_days_as_dingtalk_shows_them(
                 )
                 for d in on_leave
             )
-    assert made_up > 0
+    assert made_up > 0 and trip_days > 0
     assert any(lv.leave_type == "年假" for lv in world.leaves)
 
 

@@ -10,8 +10,10 @@ early-leave count and minutes (早退次数, 早退时长), missing on-duty / of
 approved 补卡 is neither), absent days (旷工天数), leave hours (请假), 补卡次数, and 请假 per
 leave type in the type's unit (``PersonSummary.leave``, ``MonthlySummary.leave_columns``; names
 and units from ``vacation/type/list``). A day covered by approved leave is neither absent nor
-early (DingTalk's results carry ``APPROVE`` there). Not computed (:data:`NOT_COMPUTED`): 出差,
-外出 and 加班 — the synced data cannot give them.
+early (DingTalk's results carry ``APPROVE`` there). 出差时长 (days) and 外出时长 (hours) come
+from the synced trip / outing approvals (``/v1.0/attendance/approvals/query``) whose
+``approveId`` the results carry; a 出差 day is attended. Not computed (:data:`NOT_COMPUTED`):
+加班 — the synced data cannot give it.
 
 Where DingTalk's report columns were synced (``getcolumnval``), their monthly sums are compared
 with ours and every difference is listed in ``disagreements`` — never hidden or overwritten.
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -53,6 +55,8 @@ METRICS: tuple[str, ...] = (
     "missing_on_duty",
     "missing_off_duty",
     "absent_days",
+    "trip_days",
+    "out_hours",
     "leave_hours",
     "make_up_count",
 )
@@ -73,6 +77,8 @@ METRIC_LABELS: dict[str, str] = {
     "missing_on_duty": "上班缺卡次数",
     "missing_off_duty": "下班缺卡次数",
     "absent_days": "旷工天数",
+    "trip_days": "出差时长(天)",
+    "out_hours": "外出时长(小时)",
     "leave_hours": "请假(小时)",
     "make_up_count": "补卡次数",
 }
@@ -93,13 +99,13 @@ COLUMN_ALIASES: dict[str, str] = {
     "on_work_lack_card_times": "missing_on_duty",
     "off_work_lack_card_times": "missing_off_duty",
     "absenteeism_days": "absent_days",
+    "business_trip_time": "trip_days",
+    "out_time": "out_hours",
     "making_up_lack_times": "make_up_count",
 }
 
 #: Columns of DingTalk's 月度汇总 we do not compute, and why (docs/attendance.md).
 NOT_COMPUTED: dict[str, str] = {
-    "出差时长": "trips are approvals (getupdatedata approve_list) not synced yet",
-    "外出时长": "outings are approvals (getupdatedata approve_list) not synced yet",
     "加班": "the group's overtime rule (加班规则) is not served by the synced APIs",
 }
 
@@ -246,23 +252,31 @@ def _minutes(later: datetime | None, earlier: datetime | None) -> int:
 
 
 def day_metrics(
-    results: list[dict[str, Any]], leaves: Sequence[tuple[datetime, datetime]] = ()
+    results: list[dict[str, Any]],
+    leaves: Sequence[tuple[datetime, datetime]] = (),
+    trips: Mapping[str, str] | None = None,
 ) -> dict[str, float]:
-    """Metrics of one person-day from its result rows (``attendance_results`` dicts) and the
-    person's approved leave periods (``(start, end)`` aware). A result fixed by an approval
-    (``sourceType`` APPROVE) at a time no leave covers is a 补卡 (make-up); 工作时长 counts the
-    minutes from the on-duty to the off-duty time when both are punched or made up."""
+    """Metrics of one person-day from its result rows (``attendance_results`` dicts), the
+    person's approved leave periods (``(start, end)`` aware) and trip/outing approvals
+    (``{approve_id: "出差" | "外出"}``). A result fixed by an approval (``sourceType`` APPROVE)
+    that is no trip or outing, at a time no leave covers, is a 补卡 (make-up); a day a 出差
+    covers is attended; 工作时长 counts the minutes from the on-duty to the off-duty time when
+    both are punched or made up. 出差时长 / 外出时长 are added by :func:`monthly_summary`."""
+    trips = trips or {}
     out = dict.fromkeys(METRICS, 0.0)
     if not results:
         return out
     signed = [r for r in results if r["time_result"] != "NotSigned"]
-    if any(r["source_type"] not in NOT_A_PUNCH for r in signed):
+    on_trip = any(trips.get(str(r["approve_id"])) == "出差" for r in results)
+    if on_trip or any(r["source_type"] not in NOT_A_PUNCH for r in signed):
         out["attended_days"] = 1
     if not signed:
         out["absent_days"] = 1
 
     def made_up(r: dict[str, Any]) -> bool:
         if r["source_type"] != "APPROVE" or r["time_result"] == "NotSigned":
+            return False
+        if str(r["approve_id"]) in trips:
             return False
         at = r["base_check_time"]
         return at is None or not any(a <= at <= b for a, b in leaves)
@@ -355,6 +369,16 @@ def monthly_summary(
     for s in schedules:
         if s["is_rest"] and s["work_date"] not in work_dates[s["userid"]]:
             rest_dates[s["userid"]].add(s["work_date"])
+    approvals = repo_attendance.load_approvals(
+        conn, corp_id, start - timedelta(days=1), end + timedelta(days=1)
+    )
+    trips_of: dict[str, dict[str, str]] = defaultdict(dict)
+    out_hours_of: dict[str, float] = {}
+    for a in approvals:
+        if a["biz_type"] == 2 and a["tag_name"] in ("出差", "外出"):
+            trips_of[a["userid"]][str(a["approve_id"])] = a["tag_name"]
+            hours = (a["end_time"] - a["begin_time"]).total_seconds() / 3600
+            out_hours_of[str(a["approve_id"])] = round(hours, 4)
     leave_types = repo_attendance.load_leave_types(conn, corp_id)
     leave_columns = _leave_columns(leave_types, leaves)
     units = {c.leave_code: c for c in leave_columns}
@@ -379,9 +403,18 @@ def monthly_summary(
         info = people.get(userid, {"name": "", "job": "", "dept_names": ""})
         metrics = dict.fromkeys(METRICS, 0.0)
         days = by_day.get(userid, {})
+        trips = trips_of.get(userid, {})
+        counted_outings: set[str] = set()
         for day in sorted(days):
-            for k, v in day_metrics(days[day], periods.get(userid, ())).items():
+            for k, v in day_metrics(days[day], periods.get(userid, ()), trips).items():
                 metrics[k] += v
+            # 出差: each work day it covers; 外出: its hours, on the first work day it covers.
+            for approve_id in sorted({str(r["approve_id"]) for r in days[day]} & set(trips)):
+                if trips[approve_id] == "出差":
+                    metrics["trip_days"] += 1
+                elif approve_id not in counted_outings:
+                    counted_outings.add(approve_id)
+                    metrics["out_hours"] += out_hours_of[approve_id]
             on = next((r for r in days[day] if r["check_type"] == "OnDuty"), None)
             off = next((r for r in days[day] if r["check_type"] == "OffDuty"), None)
             absent = all(r["time_result"] == "NotSigned" for r in days[day])

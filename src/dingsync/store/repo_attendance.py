@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Table, and_, delete, func, select
 
 from dingsync.store import repo, visibility
 from dingsync.store.schema_attendance import (
+    attendance_approvals,
     attendance_column_values,
     attendance_columns,
     attendance_group_managers,
@@ -201,6 +202,28 @@ def replace_leave_types(conn: Connection, corp_id: str, rows: Iterable[Row]) -> 
     t = attendance_leave_types
     conn.execute(delete(t).where(t.c.corp_id == corp_id))
     return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "leave_code"])
+
+
+def replace_approvals(
+    conn: Connection,
+    corp_id: str,
+    userids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    rows: Iterable[Row],
+) -> int:
+    """Replace the approvals (trips, outings) of ``userids`` overlapping ``[start, end)``
+    (aware) with ``rows``."""
+    t = attendance_approvals
+    _delete_for_users(conn, t, corp_id, userids, t.c.begin_time < end, t.c.end_time > start)
+    return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "approve_id"])
+
+
+def load_approvals(
+    conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
+) -> list[Row]:
+    """Approvals (trips, outings) whose work date (of ``begin_time``) is in ``start..end``."""
+    return _select_window(conn, attendance_approvals, corp_id, start, end, userids)
 
 
 def load_leave_types(conn: Connection, corp_id: str) -> list[Row]:

@@ -236,6 +236,33 @@ class VacationType(DingTalkModel):
         return self.leave_view_unit in ("day", "halfDay")
 
 
+class AttendanceApproval(CamelModel):
+    """One approval that bears on attendance (``POST /v1.0/attendance/approvals/query``):
+    ``biz_type`` 1 overtime (加班), 2 business trip / outing (出差 / 外出, ``tag_name``), 3
+    leave (请假); ``begin_time``/``end_time`` ``yyyy-MM-dd HH:mm:ss`` GMT+8; ``duration_unit``
+    ``DAY``/``HOUR``…; ``approve_id`` is the ``approveId`` results linked to it carry."""
+
+    approve_id: str
+    user_id: str
+    biz_type: int | None = None
+    sub_type: str | None = None
+    tag_name: str | None = None
+    begin_time: str | None = None
+    end_time: str | None = None
+    duration_unit: str | None = None
+    calculate_model: int | None = None
+
+    @property
+    def begin(self) -> datetime | None:
+        """``begin_time`` as an aware datetime."""
+        return parse_gmt8(self.begin_time)
+
+    @property
+    def end(self) -> datetime | None:
+        """``end_time`` as an aware datetime."""
+        return parse_gmt8(self.end_time)
+
+
 class UpdateData(DingTalkModel):
     """``getupdatedata``'s ``result`` (one user, one day): results, punches, approvals, kept
     as sent (times as ``yyyy-MM-dd HH:mm:ss`` strings; odd keys ``procInst_id``, ``corpId``)."""

@@ -132,6 +132,27 @@ class Leave:
 
 
 @dataclass(slots=True)
+class Trip:
+    """An approved business trip (出差, a whole work day, ``days`` 1) or outing (外出, ``hours``
+    before the off-duty time): ``biz_type`` 2 in DingTalk's approvals, the check points it
+    covers carry ``APPROVE`` and its ``approve_id``. ``work_date`` is the work day it covers."""
+
+    userid: str
+    kind: str
+    start_ms: int
+    end_ms: int
+    work_date: date
+    amount: float
+    proc_inst_id: str
+    approve_id: int
+
+    @property
+    def unit(self) -> str:
+        """``DAY`` for a trip, ``HOUR`` for an outing (``durationUnit``)."""
+        return "DAY" if self.kind == "出差" else "HOUR"
+
+
+@dataclass(slots=True)
 class InvalidPunch:
     """A punch DingTalk keeps in the details but does not count (``isLegal`` N)."""
 
@@ -156,6 +177,7 @@ class PersonDay:
     schedule_id: int
     points: list[CheckPoint] = field(default_factory=list)
     leave: Leave | None = None
+    trip: Trip | None = None
     invalid: list[InvalidPunch] = field(default_factory=list)
     #: Valid punches that decide no result: superseded ones (a later on-duty or an earlier
     #: off-duty punch), punches under an approved leave, punches on a rest day.
@@ -218,6 +240,8 @@ COLUMNS: dict[str, tuple[int, str]] = {
     "on_work_lack_card_times": (129339046, "上班缺卡次数"),
     "off_work_lack_card_times": (129339047, "下班缺卡次数"),
     "absenteeism_days": (129339048, "旷工天数"),
+    "business_trip_time": (129339053, "出差时长"),
+    "out_time": (129339054, "外出时长"),
     "overtime_duration": (129339055, "加班总时长"),
 }
 
@@ -237,6 +261,8 @@ METRICS = (
     "missing_on_duty",
     "missing_off_duty",
     "absent_days",
+    "trip_days",
+    "out_hours",
     "overtime_hours",
     "leave_hours",
     "make_up_count",
@@ -259,6 +285,8 @@ COLUMN_METRIC = {
     "on_work_lack_card_times": "missing_on_duty",
     "off_work_lack_card_times": "missing_off_duty",
     "absenteeism_days": "absent_days",
+    "business_trip_time": "trip_days",
+    "out_time": "out_hours",
     "overtime_duration": "overtime_hours",
 }
 
@@ -279,7 +307,8 @@ def day_metrics(day: PersonDay) -> dict[str, float]:
 
     Lateness minutes (迟到时长) include seriously late ones; 严重迟到时长 is their part. 工作时长
     (minutes) runs from the on-duty to the off-duty time on a day whose two check points are
-    both the person's punches or fixed by 补卡; 加班 follows the overtime rule
+    both the person's punches or fixed by 补卡; a 出差 day counts as attended (出勤) and its days
+    as 出差时长, a 外出 its hours as 外出时长; 加班 follows the overtime rule
     (:data:`OVERTIME_START_MINUTES`, :data:`OVERTIME_UNIT_MINUTES`)."""
     out = dict.fromkeys(METRICS, 0.0)
     if day.is_rest:
@@ -288,8 +317,11 @@ def day_metrics(day: PersonDay) -> dict[str, float]:
     out["scheduled_days"] = 1
     punched = [p for p in day.points if p.source_type == "USER"]
     signed = [p for p in day.points if p.time_result != "NotSigned"]
-    if punched:
+    trip = day.trip
+    if punched or (trip is not None and trip.kind == "出差"):  # a trip day is attended
         out["attended_days"] = 1
+    if trip is not None:
+        out["trip_days" if trip.kind == "出差" else "out_hours"] = trip.amount
     if not signed:
         out["absent_days"] = 1
     for p in day.points:
@@ -335,6 +367,7 @@ class AttendanceWorld:
         for d in days:
             self.by_user.setdefault(d.userid, {})[d.work_date] = d
         self.leaves: list[Leave] = [d.leave for d in days if d.leave is not None]
+        self.trips: list[Trip] = [d.trip for d in days if d.trip is not None]
         self.leaves_by_user: dict[str, list[Leave]] = {}
         for lv in self.leaves:
             self.leaves_by_user.setdefault(lv.userid, []).append(lv)

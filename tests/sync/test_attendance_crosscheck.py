@@ -14,12 +14,14 @@ from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
 from dingsync.cli import app as cli_app
+from dingsync.commands.attendance import crosscheck_month
 from dingsync.export.attendance import METRIC_LABELS, monthly_summary, summary_headers
-from dingsync.export.attendance_check import CrossCheck, crosscheck_month
+from dingsync.export.attendance_check import CrossCheck
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.sandbox.attendance import VACATION_TYPES
 from dingsync.sandbox.attendance.world import leave_in_unit
 from dingsync.store.schema_attendance import attendance_results
+from dingsync.timeutil import WIRE_TZ
 from helpers.attendance import DAYS, SEED, area_of, make_client, sync_all
 
 USERS = 60
@@ -39,7 +41,10 @@ def _check(sb: SandboxServer, engine: Engine, month: str) -> CrossCheck:
     async def run() -> CrossCheck:
         async with make_client(sb) as client:
             with engine.connect() as conn:
-                return await crosscheck_month(conn, client, sb.app.corp_id, month)
+                check: CrossCheck = await crosscheck_month(
+                    conn, client, sb.app.corp_id, month, tz=WIRE_TZ
+                )
+                return check
 
     return asyncio.run(run())
 

@@ -166,6 +166,28 @@ def export_attendance(
     _print_check(summary)
 
 
+async def crosscheck_month(
+    conn: Any, client: Any, corp_id: str, month: str, dept_id: int | None = None, *, tz: Any
+) -> Any:
+    """The month's summary (``YYYY-MM``; optionally department ``dept_id`` and below) against
+    DingTalk's own report, cell by cell: the summary
+    (:func:`dingsync.export.attendance.monthly_summary`), DingTalk's report read live for its
+    active people (:func:`dingsync.sync.attendance_report.fetch_report`), compared by
+    :func:`dingsync.export.attendance_check.compare` → a ``CrossCheck``. Raises ``ValueError``
+    for a malformed month, ``DingTalkError`` when DingTalk refuses."""
+    from dingsync.export.attendance import monthly_summary
+    from dingsync.export.attendance_check import active_people, compare, report_request
+    from dingsync.sync.attendance_report import fetch_report
+
+    summary = monthly_summary(conn, corp_id, month, dept_id, tz=tz)
+    people = active_people(conn, corp_id, summary)
+    aliases, leave_names = report_request(summary)
+    report = await fetch_report(
+        client, people, summary.start, summary.end, aliases=aliases, leave_names=leave_names
+    )
+    return compare(summary, report, people)
+
+
 @attendance_app.command("crosscheck")
 def crosscheck_command(
     month: MonthOpt,
@@ -180,7 +202,6 @@ def crosscheck_command(
     import asyncio
 
     from dingsync.dingtalk import DingTalkError
-    from dingsync.export.attendance_check import crosscheck_month
     from dingsync.sync.runner import MissingCredentials, build_client
 
     settings, engine, cid = _open(database_url, corp_id, dept)

@@ -1,50 +1,45 @@
 """The cross-check of our monthly summary against DingTalk's own 考勤报表 (``dingsync attendance
 crosscheck``).
 
-:func:`crosscheck_month` computes the month's summary from the synced data
-(:func:`dingsync.export.attendance.monthly_summary`), then asks DingTalk — live, not the synced
-copy — for its report's column values of every person in it:
-
-- ``POST /topapi/attendance/getattcolumns``: the columns; those whose ``alias`` we compute
-  (:data:`~dingsync.export.attendance.COLUMN_ALIASES`) are compared, the others are listed as
-  not compared (出差, 外出, 加班 … see ``NOT_COMPUTED``);
-- ``POST /topapi/attendance/getcolumnval`` per person (≤ 20 ids × ≤ 31 days per call): the
-  per-day values, summed over the month;
-- ``POST /topapi/attendance/getleavetimebynames`` per person: 请假 per leave type (by the names
-  of the leave columns, in the type's unit), compared with ``PersonSummary.leave``.
-
-Each (person, column) is one *cell*; a cell agrees when both numbers are within 0.01. People who
-are no longer active are not checked (DingTalk serves no report data for people who left).
-Nothing is written: DingTalk's numbers never replace ours.
+:func:`report_request` says what to read of DingTalk's report for a summary (the aliases of the
+columns we compute, :data:`~dingsync.export.attendance.COLUMN_ALIASES`, and the names of the
+leave types); :func:`dingsync.sync.attendance_report.fetch_report` reads it live (getattcolumns,
+getcolumnval, getleavetimebynames); :func:`compare` compares it with the summary cell by cell.
+Each (person, column) is one *cell*; a cell agrees when both numbers are within 0.01. DingTalk's
+columns we do not compute are listed as not compared (加班 …). People who are no longer active
+are not checked (DingTalk serves no report data for people who left). Nothing is written:
+DingTalk's numbers never replace ours.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import tzinfo
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, select
 
-from dingsync.export.attendance import (
-    COLUMN_ALIASES,
-    METRIC_LABELS,
-    MonthlySummary,
-    monthly_summary,
-)
+from dingsync.export.attendance import COLUMN_ALIASES, MonthlySummary
 from dingsync.store.schema import users
-from dingsync.timeutil import SHANGHAI
-
-if TYPE_CHECKING:
-    from dingsync.dingtalk import DingTalkClient
-    from dingsync.dingtalk.models.attendance import ColumnDayValue
 
 #: Two numbers agree when they differ by less than this (values are tenths or quarter days).
 TOLERANCE = 0.01
-#: People fetched at the same time (each is one or two calls; the client paces per API).
-CONCURRENCY = 8
+
+
+class ReportColumnLike(Protocol):
+    """A column of DingTalk's report (``sync.attendance_report.ReportColumn``)."""
+
+    id: int | None
+    name: str
+    alias: str | None
+    sub_type: int | None
+
+
+class ReportLike(Protocol):
+    """DingTalk's report as read (``sync.attendance_report.DingTalkReport``)."""
+
+    columns: Any
+    read: Any
+    totals: dict[str, dict[str, float]]
 
 
 @dataclass(frozen=True)
@@ -83,99 +78,56 @@ class CrossCheck:
         return f"{self.cells} cells checked, {self.agree} agree"
 
 
-def _total(values: Iterable[ColumnDayValue]) -> float:
-    total = 0.0
-    for v in values:
-        try:
-            total += float(v.value or 0)
-        except ValueError:
-            return float("nan")
-    return total
-
-
-def _active(conn: Connection, corp_id: str) -> set[str]:
-    return {
+def active_people(conn: Connection, corp_id: str, summary: MonthlySummary) -> list[str]:
+    """The summary's people still active (DingTalk serves report data only for them)."""
+    active = {
         r.userid
         for r in conn.execute(
             select(users.c.userid).where(users.c.corp_id == corp_id, users.c.status == "active")
         )
     }
+    return [r.userid for r in summary.rows if r.userid in active]
 
 
-async def crosscheck_month(
-    conn: Connection,
-    client: DingTalkClient,
-    corp_id: str,
-    month: str,
-    dept_id: int | None = None,
-    *,
-    tz: tzinfo = SHANGHAI,
-) -> CrossCheck:
-    """Compare ``month``'s summary (``YYYY-MM``; optionally only department ``dept_id`` and
-    its sub-departments) with DingTalk's report columns, cell by cell. Raises ``ValueError``
-    for a malformed month and :class:`~dingsync.dingtalk.DingTalkError` when DingTalk refuses
-    (e.g. 智能统计 not open: ``getattcolumns`` fails)."""
-    summary = monthly_summary(conn, corp_id, month, dept_id, tz=tz)
-    out = CrossCheck(month, summary)
-    api = client.attendance
-    columns = await api.list_columns()
-    ours_by_leave_name = {c.name: c for c in summary.leave_columns if c.name != c.leave_code}
-    compared: list[tuple[int, str, str]] = []  # (column id, DingTalk's name, metric)
-    leave_names: list[str] = []
-    for c in columns:
-        name = c.name or c.alias or str(c.id)
-        if c.id is not None and c.alias in COLUMN_ALIASES:
-            compared.append((int(c.id), name, COLUMN_ALIASES[c.alias]))
-        elif c.id is None and c.name in ours_by_leave_name:
-            leave_names.append(c.name)
-        elif c.sub_type != 2:  # text columns (出勤班次) are not numbers
-            out.not_compared.append(name)
-    out.compared = [n for _, n, _ in compared] + leave_names
-    active = _active(conn, corp_id)
-    people = [r for r in summary.rows if r.userid in active]
-    out.skipped_people = [r.userid for r in summary.rows if r.userid not in active]
-    slots = asyncio.Semaphore(CONCURRENCY)
+def report_request(summary: MonthlySummary) -> tuple[set[str], set[str]]:
+    """``(aliases, leave names)`` to read of DingTalk's report for ``summary``: the columns we
+    compute and the leave types we know by name."""
+    names = {c.name for c in summary.leave_columns if c.name != c.leave_code}
+    return set(COLUMN_ALIASES), names
 
-    async def one(row_index: int) -> list[tuple[str, float, float]]:
-        row = people[row_index]
-        async with slots:
-            values = (
-                await api.get_column_values(
-                    row.userid, [cid for cid, _, _ in compared], summary.start, summary.end
-                )
-                if compared
-                else []
-            )
-            leave = (
-                await api.get_leave_time_by_names(
-                    row.userid, leave_names, summary.start, summary.end
-                )
-                if leave_names
-                else []
-            )
-        theirs = {v.column_id: _total(v.values) for v in values}
-        cells = [
-            (name, row.metrics[metric], theirs.get(cid, 0.0)) for cid, name, metric in compared
-        ]
-        theirs_leave = {lv.name: _total(lv.values) for lv in leave}
-        for lname in leave_names:
-            col = ours_by_leave_name[lname]
-            cells.append(
-                (col.label, row.leave.get(col.leave_code, 0.0), theirs_leave.get(lname, 0.0))
-            )
-        return cells
 
-    results = await asyncio.gather(*(one(i) for i in range(len(people))))
-    for row, cells in zip(people, results, strict=True):
-        for column, ours, dingtalk in cells:
+def compare(summary: MonthlySummary, report: ReportLike, people: list[str]) -> CrossCheck:
+    """Compare ``summary`` with DingTalk's ``report`` for ``people`` (active userids), cell by
+    cell: every read column × every person. Columns DingTalk serves that we do not compute
+    (not text columns, ``sub_type`` 2) are listed in ``not_compared``."""
+    out = CrossCheck(summary.month, summary)
+    read = list(report.read)
+    read_names = {c.name for c in read}
+    out.compared = [c.name for c in read]
+    out.not_compared = [
+        c.name for c in report.columns if c.name not in read_names and c.sub_type != 2
+    ]
+    wanted = set(people)
+    out.skipped_people = [r.userid for r in summary.rows if r.userid not in wanted]
+    leave_by_name = {c.name: c for c in summary.leave_columns}
+    for row in summary.rows:
+        if row.userid not in wanted:
+            continue
+        theirs = report.totals.get(row.userid, {})
+        for col in read:
+            if col.id is not None:
+                label = col.name
+                ours = row.metrics[COLUMN_ALIASES[str(col.alias)]]
+            else:
+                leave = leave_by_name[col.name]
+                label = leave.label
+                ours = row.leave.get(leave.leave_code, 0.0)
+            dingtalk = theirs.get(col.name, 0.0)
             out.cells += 1
             if abs(ours - dingtalk) < TOLERANCE:
                 out.agree += 1
             else:
                 out.disagreements.append(
-                    CellDisagreement(row.userid, row.name, column, ours, dingtalk)
+                    CellDisagreement(row.userid, row.name, label, ours, dingtalk)
                 )
     return out
-
-
-__all__ = ["METRIC_LABELS", "CellDisagreement", "CrossCheck", "crosscheck_month"]

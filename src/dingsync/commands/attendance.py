@@ -86,13 +86,14 @@ def _write(summary: Any, fmt: str, output: Path | None) -> Path:
 
 
 def _print_table(summary: Any) -> None:
-    from dingsync.export.attendance import METRIC_LABELS, METRICS, summary_records
+    from dingsync.export.attendance import METRIC_LABELS, summary_records
 
     table = Table(title=f"考勤月度汇总 {summary.start} — {summary.end} ({len(summary.rows)} 人)")
-    for header in ["姓名", "UserId", *METRIC_LABELS.values()]:
+    leave = [c.label for c in summary.leave_columns]
+    for header in ["姓名", "UserId", *METRIC_LABELS.values(), *leave]:
         table.add_column(header, justify="right" if header not in ("姓名", "UserId") else "left")
     for rec in summary_records(summary):
-        table.add_row(rec[0], rec[4], *(str(v) for v in rec[5 : 5 + len(METRICS)]))
+        table.add_row(rec[0], rec[4], *(str(v) for v in rec[5:]))
     console.print(table)
     _print_check(summary)
 
@@ -127,8 +128,9 @@ def summary_command(
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
-    """Per person: scheduled days, attended, late, early leave, missing punches, absent, leave
-    hours — computed from the synced results and checked against DingTalk's report columns."""
+    """Per person, DingTalk's 月度汇总 columns in its order (应出勤天数 … 补卡次数, then 请假 per
+    leave type in its unit) — computed from the synced results, schedules, leave and trip
+    approvals, and checked against DingTalk's report columns when they were synced."""
     fmt = format_.value
     summary, _engine, _cid = _load(database_url, corp_id, month, dept)
     if fmt == "table":

@@ -374,6 +374,8 @@ def count_summary(conn: Connection, corp_id: str) -> dict[str, int]:
         "attendance_results": attendance_results,
         "attendance_records": attendance_records,
         "attendance_leaves": attendance_leaves,
+        "attendance_approvals": attendance_approvals,
+        "attendance_leave_types": attendance_leave_types,
         "attendance_column_values": attendance_column_values,
     }
     return {

@@ -20,6 +20,7 @@ from dingsync.dingtalk.attendance import (
 )
 from dingsync.sandbox import SandboxServer
 from dingsync.sandbox.attendance import date_ms
+from dingsync.sandbox.attendance.world import COLUMNS, leave_in_unit
 from helpers.attendance import SANDBOX as SANDBOX
 from helpers.attendance import area_of, last_work_date, make_client
 
@@ -192,14 +193,14 @@ def test_groups_columns_leave_and_update_data(sandbox: SandboxServer) -> None:
             }
             columns = await att.list_columns()
             with_id = [c.id for c in columns if c.id]
-            assert len(with_id) == 10 and any(c.id is None for c in columns)
+            assert len(with_id) == len(COLUMNS) and any(c.id is None for c in columns)
             vals = await att.get_column_values(people[0], with_id, start, end)
             assert {len(v.values) for v in vals} == {30}
             lv = area.leaves[0]
             names = await att.get_leave_time_by_names(lv.userid, [lv.leave_type], start, end)
             hours = sum(float(v.value or 0) for v in names[0].values)
-            expected = sum(
-                x.hours
+            expected = sum(  # in the type's unit: 年假 by the day
+                leave_in_unit(x)
                 for x in area.leaves
                 if x.userid == lv.userid and x.leave_type == lv.leave_type
             )

@@ -17,7 +17,7 @@ from dingsync.dingtalk import DingTalkError
 from dingsync.dingtalk.attendance import gmt8_ms
 from dingsync.dingtalk.models.attendance import DaySchedule, GroupSummary, UserGroup
 from dingsync.sandbox import SandboxServer
-from dingsync.sandbox.attendance import LEAVE_TYPES
+from dingsync.sandbox.attendance import VACATION_TYPES
 from helpers.attendance import SANDBOX as SANDBOX
 from helpers.attendance import area_of, last_work_date, make_client
 
@@ -263,7 +263,9 @@ def test_isopensmartreport_and_vacations(sandbox: SandboxServer) -> None:
 
     types = _call(sandbox, f"{T}/vacation/type/list", {"op_userid": "op", "vacation_source": "all"})
     assert types["success"] is True
-    assert {(t["leave_name"], t["leave_code"]) for t in types["result"]} == set(LEAVE_TYPES.items())
+    assert {(t["leave_name"], t["leave_code"], t["leave_view_unit"]) for t in types["result"]} == {
+        (name, code, unit) for name, (code, unit) in VACATION_TYPES.items()
+    }
     for t in types["result"]:
         assert t["leave_view_unit"] in ("day", "halfDay", "hour")
         assert isinstance(t["hours_in_per_day"], int) and isinstance(t["freedom_leave"], bool)
@@ -306,11 +308,12 @@ def test_isopensmartreport_and_vacations(sandbox: SandboxServer) -> None:
     )["result"]["leave_status"]
     used: dict[str, int] = {}
     for s in statuses:
-        if s["leave_code"] == annual["leave_code"]:
+        if s["leave_code"] == annual["leave_code"]:  # 年假 is by the day: percent_day
+            assert s["duration_unit"] == "percent_day"
             used[s["userid"]] = used.get(s["userid"], 0) + s["duration_percent"]
     for q in quotas:
         if q["userid"] in people[:100]:
-            assert q["used_num_per_hour"] == used.get(q["userid"], 0), q
+            assert q["used_num_per_day"] == used.get(q["userid"], 0), q
         assert q["quota_num_per_hour"] >= q["used_num_per_hour"]
         assert q["end_time"] > q["start_time"]
     assert any(q["used_num_per_hour"] for q in quotas)

@@ -48,6 +48,7 @@ CALENDAR_DATES = {
     ("attendance_records", "work_date"),
     ("attendance_leaves", "work_date"),
     ("attendance_column_values", "work_date"),
+    ("attendance_approvals", "work_date"),
 }
 
 

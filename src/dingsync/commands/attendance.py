@@ -38,14 +38,11 @@ OutputOpt = Annotated[
 ]
 
 
-def _load(
-    database_url: str | None, corp_id: str | None, month: str, dept: int | None
-) -> tuple[Any, Any, str]:
-    """The monthly summary, the engine and the corp it was read for."""
+def _open(database_url: str | None, corp_id: str | None, dept: int | None) -> tuple[Any, Any, str]:
+    """The settings, the engine and the corp to read (the last synced one by default)."""
     from sqlalchemy import select
 
     from dingsync.config import load_settings
-    from dingsync.export.attendance import monthly_summary
     from dingsync.store.schema import sync_runs
 
     overrides = {"DINGSYNC_DATABASE_URL": database_url} if database_url else {}
@@ -61,8 +58,19 @@ def _load(
             err_console.print("error: no synced organisation; run `dingsync sync` or `demo` first")
             raise typer.Exit(2)
         require_departments(conn, str(cid), dept)
+    return settings, engine, str(cid)
+
+
+def _load(
+    database_url: str | None, corp_id: str | None, month: str, dept: int | None
+) -> tuple[Any, Any, str]:
+    """The monthly summary, the engine and the corp it was read for."""
+    from dingsync.export.attendance import monthly_summary
+
+    settings, engine, cid = _open(database_url, corp_id, dept)
+    with engine.connect() as conn:
         try:
-            return monthly_summary(conn, str(cid), month, dept, tz=settings.tz), engine, str(cid)
+            return monthly_summary(conn, cid, month, dept, tz=settings.tz), engine, cid
         except ValueError as exc:
             err_console.print(f"error: {exc}")
             raise typer.Exit(2) from exc
@@ -78,13 +86,14 @@ def _write(summary: Any, fmt: str, output: Path | None) -> Path:
 
 
 def _print_table(summary: Any) -> None:
-    from dingsync.export.attendance import METRIC_LABELS, METRICS, summary_records
+    from dingsync.export.attendance import METRIC_LABELS, summary_records
 
     table = Table(title=f"考勤月度汇总 {summary.start} — {summary.end} ({len(summary.rows)} 人)")
-    for header in ["姓名", "UserId", *METRIC_LABELS.values()]:
+    leave = [c.label for c in summary.leave_columns]
+    for header in ["姓名", "UserId", *METRIC_LABELS.values(), *leave]:
         table.add_column(header, justify="right" if header not in ("姓名", "UserId") else "left")
     for rec in summary_records(summary):
-        table.add_row(rec[0], rec[4], *(str(v) for v in rec[5 : 5 + len(METRICS)]))
+        table.add_row(rec[0], rec[4], *(str(v) for v in rec[5:]))
     console.print(table)
     _print_check(summary)
 
@@ -119,8 +128,9 @@ def summary_command(
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
-    """Per person: scheduled days, attended, late, early leave, missing punches, absent, leave
-    hours — computed from the synced results and checked against DingTalk's report columns."""
+    """Per person, DingTalk's 月度汇总 columns in its order (应出勤天数 … 补卡次数, then 请假 per
+    leave type in its unit) — computed from the synced results, schedules, leave and trip
+    approvals, and checked against DingTalk's report columns when they were synced."""
     fmt = format_.value
     summary, _engine, _cid = _load(database_url, corp_id, month, dept)
     if fmt == "table":
@@ -156,6 +166,86 @@ def export_attendance(
         f"wrote {path} ({rows} people, {len(summary.daily)} person-days; export audit #{audit_id})"
     )
     _print_check(summary)
+
+
+async def crosscheck_month(
+    conn: Any, client: Any, corp_id: str, month: str, dept_id: int | None = None, *, tz: Any
+) -> Any:
+    """The month's summary (``YYYY-MM``; optionally department ``dept_id`` and below) against
+    DingTalk's own report, cell by cell: the summary
+    (:func:`dingsync.export.attendance.monthly_summary`), DingTalk's report read live for its
+    active people (:func:`dingsync.sync.attendance_report.fetch_report`), compared by
+    :func:`dingsync.export.attendance_check.compare` → a ``CrossCheck``. Raises ``ValueError``
+    for a malformed month, ``DingTalkError`` when DingTalk refuses."""
+    from dingsync.export.attendance import monthly_summary
+    from dingsync.export.attendance_check import active_people, compare, report_request
+    from dingsync.sync.attendance_report import fetch_report
+
+    summary = monthly_summary(conn, corp_id, month, dept_id, tz=tz)
+    people = active_people(conn, corp_id, summary)
+    aliases, leave_names = report_request(summary)
+    report = await fetch_report(
+        client, people, summary.start, summary.end, aliases=aliases, leave_names=leave_names
+    )
+    return compare(summary, report, people)
+
+
+@attendance_app.command("crosscheck")
+def crosscheck_command(
+    month: MonthOpt,
+    dept: DeptOpt = None,
+    database_url: DbOpt = None,
+    corp_id: CorpOpt = None,
+) -> None:
+    """Compare the monthly summary with DingTalk's own 考勤报表, cell by cell: DingTalk's
+    column values (getcolumnval, getleavetimebynames) of every person for every column both
+    sides have. Prints "N cells checked, N agree" and every disagreement with both values;
+    exits 1 when any cell disagrees (2 on a usage or DingTalk error)."""
+    import asyncio
+
+    from dingsync.dingtalk import DingTalkError
+    from dingsync.sync.runner import MissingCredentials, build_client
+
+    settings, engine, cid = _open(database_url, corp_id, dept)
+
+    async def main() -> Any:
+        async with build_client(settings, engine) as client:
+            with engine.connect() as conn:
+                return await crosscheck_month(conn, client, cid, month, dept, tz=settings.tz)
+
+    try:
+        check = asyncio.run(main())
+    except MissingCredentials as exc:
+        err_console.print(f"DingTalk credentials missing: set {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    except DingTalkError as exc:
+        err_console.print(f"DingTalk refused: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    console.print(
+        f"考勤报表 {month}: {len(check.summary.rows) - len(check.skipped_people)} people × "
+        f"{len(check.compared)} columns ({', '.join(check.compared)})",
+        markup=False,
+    )
+    if check.not_compared:
+        console.print(
+            f"not compared (we do not compute them): {', '.join(check.not_compared)}",
+            markup=False,
+        )
+    if check.skipped_people:
+        console.print(
+            f"not checked (no longer active): {len(check.skipped_people)} people", markup=False
+        )
+    for d in check.disagreements:
+        console.print(
+            f"  {d.name} ({d.userid}) {d.column}: ours {d.ours:g}, DingTalk {d.dingtalk:g}",
+            markup=False,
+        )
+    console.print(check.headline(), markup=False)
+    if not check.ok:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import dingsync.timeutil as timeutil
 from dingsync.dingtalk.models.attendance import (
+    AttendanceApproval,
     AttendanceColumn,
     AttendanceGroup,
     AttendanceRecord,
@@ -37,6 +38,7 @@ from dingsync.dingtalk.models.attendance import (
     ScheduleItem,
     UpdateData,
     UserGroup,
+    VacationType,
 )
 from dingsync.dingtalk.paging import Marker, Pager, cursor_pager, offset_pager
 
@@ -59,6 +61,12 @@ COLUMN_MAX_DAYS = 31
 LEAVE_MAX_USERS = 100
 LEAVE_MAX_DAYS = 180
 LEAVE_PAGE = 20
+#: ``/v1.0/attendance/approvals/query``: users per call and days per window (DingTalk's caps
+#: are unconfirmed, EB-44: the SDK's; these are conservative).
+APPROVALS_MAX_USERS = 50
+APPROVALS_MAX_DAYS = 31
+#: ``bizTypes`` of approvals/query: overtime, trip/outing, leave.
+BIZ_OVERTIME, BIZ_TRIP, BIZ_LEAVE = 1, 2, 3
 #: ``getsimplegroups`` page size.
 GROUPS_PAGE = 10
 #: ``listschedule`` page size (max 200).
@@ -315,8 +323,10 @@ class AttendanceAPI:
         self, userid: str, column_ids: Iterable[int], work_date_from: date, work_date_to: date
     ) -> list[ColumnValues]:
         """Per-day values of report columns for one user, one :class:`ColumnValues` per column
-        with the days of every window merged. ``POST /topapi/attendance/getcolumnval``, split
-        into ≤ 20 column ids × ≤ 31-day windows."""
+        with the days of every window merged; values are numeric strings per day in the
+        column's unit (days, counts, minutes, hours — docs/attendance.md "DingTalk's report
+        columns"). ``POST /topapi/attendance/getcolumnval``, split into ≤ 20 column ids ×
+        ≤ 31-day windows (DingTalk: > 31 days → 850012, a bad id → 850015)."""
         plan = [
             (ids, a, b)
             for ids in batches(column_ids, COLUMN_MAX_IDS)
@@ -358,8 +368,10 @@ class AttendanceAPI:
     async def get_leave_time_by_names(
         self, userid: str, leave_names: Iterable[str], work_date_from: date, work_date_to: date
     ) -> list[LeaveTimeColumn]:
-        """Per-day leave values by leave name (事假, 病假 …) for one user.
-        ``POST /topapi/attendance/getleavetimebynames``, ≤ 20 names × ≤ 31-day windows."""
+        """Per-day leave values by leave name (事假, 病假 …) for one user, in the unit of the
+        leave type (days or hours, see :meth:`list_vacation_types`); values are numeric
+        strings per day (``"0.0"`` when none). ``POST /topapi/attendance/getleavetimebynames``,
+        ≤ 20 names × ≤ 31-day windows (nothing older than 225 days)."""
         plan = [
             (names, a, b)
             for names in batches(leave_names, COLUMN_MAX_IDS)
@@ -392,6 +404,56 @@ class AttendanceAPI:
             else:
                 merged[part.name] = part
         return list(merged.values())
+
+    async def list_approvals(
+        self,
+        userids: Iterable[str],
+        work_date_from: date,
+        work_date_to: date,
+        biz_types: Sequence[int] = (BIZ_TRIP,),
+    ) -> list[AttendanceApproval]:
+        """Approvals that bear on attendance of ``userids`` overlapping ``work_date_from``
+        00:00 .. ``work_date_to`` 24:00 GMT+8 — by default business trips and outings (出差 /
+        外出, ``bizType`` 2), whose covered check points carry ``APPROVE`` and the approval's
+        ``approveId``. ``POST /v1.0/attendance/approvals/query {userIds (comma list), bizTypes,
+        fromDateTime, toDateTime (ms)}`` on the new host, split into ≤ 50 users × ≤ 31-day
+        windows (caps unconfirmed, EB-44); one approval spanning windows is returned once."""
+        plan = [
+            (users, a, b)
+            for users in batches(userids, APPROVALS_MAX_USERS)
+            for a, b in date_windows(work_date_from, work_date_to, APPROVALS_MAX_DAYS)
+        ]
+
+        async def one(users: list[str], a: date, b: date) -> list[AttendanceApproval]:
+            body = await self._client.api(
+                "POST",
+                "/v1.0/attendance/approvals/query",
+                json={
+                    "userIds": ",".join(users),
+                    "bizTypes": list(biz_types),
+                    "fromDateTime": gmt8_ms(a),
+                    "toDateTime": gmt8_ms(b, end_of_day=True),
+                },
+            )
+            return [AttendanceApproval.model_validate(r) for r in body.get("result") or []]
+
+        seen: dict[tuple[str, str], AttendanceApproval] = {}
+        for item in await _gather_lists([one(u, a, b) for u, a, b in plan]):
+            seen.setdefault((item.user_id, item.approve_id), item)
+        return list(seen.values())
+
+    async def list_vacation_types(self, op_userid: str) -> list[VacationType]:
+        """The company's leave types (假期类型) with their unit (``leave_view_unit`` ``day``,
+        ``halfDay`` or ``hour``): the names ``getleavetimebynames`` takes and the codes
+        ``getleavestatus`` sends. ``POST /topapi/attendance/vacation/type/list {op_userid,
+        vacation_source "all"}``; ``op_userid`` must be an OA administrator (permission
+        ``qyapi_holiday_readonly``)."""
+        body = await self._client.oapi(
+            "POST",
+            "/topapi/attendance/vacation/type/list",
+            json={"op_userid": op_userid, "vacation_source": "all"},
+        )
+        return [VacationType.model_validate(t) for t in body.get("result") or []]
 
     # -- leave ---------------------------------------------------------------------------------
     async def list_leave_status(

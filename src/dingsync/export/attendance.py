@@ -1,11 +1,19 @@
 """The monthly attendance summary (考勤报表) and its xlsx/csv exports.
 
 :func:`monthly_summary` computes, per person, from the synced results (``/attendance/list``),
-schedules and leave — never from DingTalk's own report — the metrics of DingTalk's monthly
-report: scheduled days (应出勤天数), days attended (出勤天数), late count and minutes (迟到次数,
-迟到时长; minutes include serious lateness), seriously late (严重迟到次数), early-leave count and
-minutes (早退次数, 早退时长), missing on-duty / off-duty punches (上班缺卡, 下班缺卡; a day with
-every check point missing is absent instead), absent days (旷工天数) and leave hours (请假).
+schedules and leave — never from DingTalk's own report — the columns of DingTalk's 月度汇总 in
+DingTalk's order (:data:`METRICS`): scheduled days (应出勤天数), days attended (出勤天数), rest
+days (休息天数), work minutes (工作时长), late count and minutes (迟到次数, 迟到时长; minutes
+include serious lateness), seriously late count and minutes (严重迟到次数 / 时长), 旷工迟到天数,
+early-leave count and minutes (早退次数, 早退时长), missing on-duty / off-duty punches (上班缺卡,
+下班缺卡; a day with every check point missing is absent instead; a check point fixed by an
+approved 补卡 is neither), absent days (旷工天数), leave hours (请假), 补卡次数, and 请假 per
+leave type in the type's unit (``PersonSummary.leave``, ``MonthlySummary.leave_columns``; names
+and units from ``vacation/type/list``). A day covered by approved leave is neither absent nor
+early (DingTalk's results carry ``APPROVE`` there). 出差时长 (days) and 外出时长 (hours) come
+from the synced trip / outing approvals (``/v1.0/attendance/approvals/query``) whose
+``approveId`` the results carry; a 出差 day is attended. Not computed (:data:`NOT_COMPUTED`):
+加班 — the synced data cannot give it.
 
 Where DingTalk's report columns were synced (``getcolumnval``), their monthly sums are compared
 with ours and every difference is listed in ``disagreements`` — never hidden or overwritten.
@@ -18,7 +26,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -35,45 +43,90 @@ from dingsync.timeutil import SHANGHAI
 METRICS: tuple[str, ...] = (
     "scheduled_days",
     "attended_days",
+    "rest_days",
+    "work_minutes",
     "late_count",
     "late_minutes",
     "serious_late_count",
+    "serious_late_minutes",
+    "absenteeism_late_days",
     "early_count",
     "early_minutes",
     "missing_on_duty",
     "missing_off_duty",
     "absent_days",
+    "trip_days",
+    "out_hours",
     "leave_hours",
+    "make_up_count",
 )
 
-#: Column headers of DingTalk's 考勤报表 for each metric.
+#: Column headers of DingTalk's 考勤报表 (月度汇总) for each metric, in DingTalk's order.
 METRIC_LABELS: dict[str, str] = {
     "scheduled_days": "应出勤天数",
     "attended_days": "出勤天数",
+    "rest_days": "休息天数",
+    "work_minutes": "工作时长(分钟)",
     "late_count": "迟到次数",
     "late_minutes": "迟到时长(分钟)",
     "serious_late_count": "严重迟到次数",
+    "serious_late_minutes": "严重迟到时长(分钟)",
+    "absenteeism_late_days": "旷工迟到天数",
     "early_count": "早退次数",
     "early_minutes": "早退时长(分钟)",
     "missing_on_duty": "上班缺卡次数",
     "missing_off_duty": "下班缺卡次数",
     "absent_days": "旷工天数",
+    "trip_days": "出差时长(天)",
+    "out_hours": "外出时长(小时)",
     "leave_hours": "请假(小时)",
+    "make_up_count": "补卡次数",
 }
 
-#: DingTalk report column ``alias`` → the metric it must agree with.
+#: DingTalk report column ``alias`` → the metric it must agree with (getattcolumns).
 COLUMN_ALIASES: dict[str, str] = {
     "should_attendance_days": "scheduled_days",
     "attendance_days": "attended_days",
+    "attendance_rest_days": "rest_days",
+    "attendance_work_time": "work_minutes",
     "late_times": "late_count",
     "late_minute": "late_minutes",
     "serious_late_times": "serious_late_count",
+    "serious_late_minute": "serious_late_minutes",
+    "absenteeism_late_days": "absenteeism_late_days",
     "leave_early_times": "early_count",
     "leave_early_minute": "early_minutes",
     "on_work_lack_card_times": "missing_on_duty",
     "off_work_lack_card_times": "missing_off_duty",
     "absenteeism_days": "absent_days",
+    "business_trip_time": "trip_days",
+    "out_time": "out_hours",
+    "making_up_lack_times": "make_up_count",
 }
+
+#: Columns of DingTalk's 月度汇总 we do not compute, and why (docs/attendance.md).
+NOT_COMPUTED: dict[str, str] = {
+    "加班": "the group's overtime rule (加班规则) is not served by the synced APIs",
+}
+
+#: Units of a leave type (``vacation/type/list`` ``leave_view_unit``) → the header's unit.
+LEAVE_UNIT_LABELS = {"day": "天", "halfDay": "天", "hour": "小时"}
+
+
+@dataclass(frozen=True)
+class LeaveColumn:
+    """One 请假 column: a leave type (``leave_code``), its name (``vacation/type/list``; the
+    code when the types were not synced) and unit (``day`` or ``hour``)."""
+
+    leave_code: str
+    name: str
+    unit: str
+
+    @property
+    def label(self) -> str:
+        """The header: ``年假(天)``, ``事假(小时)``."""
+        return f"{self.name}({LEAVE_UNIT_LABELS.get(self.unit, self.unit)})"
+
 
 TIME_RESULT_LABELS = {
     "Normal": "正常",
@@ -98,6 +151,8 @@ class PersonSummary:
     departments: str
     group: str
     metrics: dict[str, float]
+    #: 请假 per leave type: ``leave_code`` → the leave taken in the type's unit (days or hours).
+    leave: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -140,6 +195,9 @@ class MonthlySummary:
     columns_synced: bool = False
     #: The company's zone: check times and the report's own timestamp are shown in it.
     tz: tzinfo = SHANGHAI
+    #: The 请假 columns, in DingTalk's order (every type the company defines, then codes seen
+    #: in leave but not among the synced types).
+    leave_columns: list[LeaveColumn] = field(default_factory=list)
 
 
 def month_range(month: str) -> tuple[date, date]:
@@ -195,27 +253,63 @@ def _minutes(later: datetime | None, earlier: datetime | None) -> int:
     return max(0, round((later - earlier).total_seconds() / 60))
 
 
-def day_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
-    """Metrics of one person-day from its result rows (``attendance_results`` dicts)."""
+def day_metrics(
+    results: list[dict[str, Any]],
+    leaves: Sequence[tuple[datetime, datetime]] = (),
+    trips: Mapping[str, str] | None = None,
+) -> dict[str, float]:
+    """Metrics of one person-day from its result rows (``attendance_results`` dicts), the
+    person's approved leave periods (``(start, end)`` aware) and trip/outing approvals
+    (``{approve_id: "出差" | "外出"}``). A result fixed by an approval (``sourceType`` APPROVE)
+    that is no trip or outing, at a time no leave covers, is a 补卡 (make-up); a day a 出差
+    covers is attended; 工作时长 counts the minutes from the on-duty to the off-duty time when
+    both are punched or made up. 出差时长 / 外出时长 are added by :func:`monthly_summary`."""
+    trips = trips or {}
     out = dict.fromkeys(METRICS, 0.0)
     if not results:
         return out
     signed = [r for r in results if r["time_result"] != "NotSigned"]
-    if any(r["source_type"] not in NOT_A_PUNCH for r in signed):
+    on_trip = any(trips.get(str(r["approve_id"])) == "出差" for r in results)
+    if on_trip or any(r["source_type"] not in NOT_A_PUNCH for r in signed):
         out["attended_days"] = 1
     if not signed:
         out["absent_days"] = 1
+
+    def made_up(r: dict[str, Any]) -> bool:
+        if r["source_type"] != "APPROVE" or r["time_result"] == "NotSigned":
+            return False
+        if str(r["approve_id"]) in trips:
+            return False
+        at = r["base_check_time"]
+        return at is None or not any(a <= at <= b for a, b in leaves)
+
     for r in results:
         tr = r["time_result"]
-        if tr in ("Late", "SeriousLate", "Absenteeism"):
+        if made_up(r):
+            out["make_up_count"] += 1
+        if tr in ("Late", "SeriousLate"):
+            minutes = _minutes(r["user_check_time"], r["base_check_time"])
             out["late_count" if tr == "Late" else "serious_late_count"] += 1
-            out["late_minutes"] += _minutes(r["user_check_time"], r["base_check_time"])
+            out["late_minutes"] += minutes
+            if tr == "SeriousLate":
+                out["serious_late_minutes"] += minutes
+        elif tr == "Absenteeism":
+            out["absenteeism_late_days"] += 1
         elif tr == "Early":
             out["early_count"] += 1
             out["early_minutes"] += _minutes(r["base_check_time"], r["user_check_time"])
         elif tr == "NotSigned" and signed:
             key = "missing_on_duty" if r["check_type"] == "OnDuty" else "missing_off_duty"
             out[key] += 1
+    worked = [
+        r
+        for r in signed
+        if (r["source_type"] not in NOT_A_PUNCH or made_up(r)) and r["user_check_time"]
+    ]
+    on = next((r for r in worked if r["check_type"] == "OnDuty"), None)
+    off = next((r for r in worked if r["check_type"] == "OffDuty"), None)
+    if on is not None and off is not None:
+        out["work_minutes"] = _minutes(off["user_check_time"], on["user_check_time"])
     return out
 
 
@@ -320,9 +414,34 @@ def monthly_summary(
         scheduled_people.add(s["userid"])
         if not s["is_rest"]:
             work_dates[s["userid"]].add(s["work_date"])
+    rest_dates: dict[str, set[date]] = defaultdict(set)
+    for s in schedules:
+        if s["is_rest"] and s["work_date"] not in work_dates[s["userid"]]:
+            rest_dates[s["userid"]].add(s["work_date"])
+    approvals = repo_attendance.load_approvals(
+        conn, corp_id, start - timedelta(days=1), end + timedelta(days=1)
+    )
+    trips_of: dict[str, dict[str, str]] = defaultdict(dict)
+    out_hours_of: dict[str, float] = {}
+    for a in approvals:
+        if a["biz_type"] == 2 and a["tag_name"] in ("出差", "外出"):
+            trips_of[a["userid"]][str(a["approve_id"])] = a["tag_name"]
+            hours = (a["end_time"] - a["begin_time"]).total_seconds() / 3600
+            out_hours_of[str(a["approve_id"])] = round(hours, 4)
+    leave_types = repo_attendance.load_leave_types(conn, corp_id)
+    leave_columns = _leave_columns(leave_types, leaves)
+    units = {c.leave_code: c for c in leave_columns}
+    hours_per_day = {t["leave_code"]: (t["day_length"] or 800) / 100 for t in leave_types}
     leave_hours: dict[str, float] = defaultdict(float)
+    leave_by_type: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    periods: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for lv in leaves:
         leave_hours[lv["userid"]] += float(lv["hours"] or 0)
+        code = lv["leave_code"] or ""
+        leave_by_type[lv["userid"]][code] += _in_unit(
+            lv, units[code].unit, hours_per_day.get(code, 8.0)
+        )
+        periods[lv["userid"]].append((lv["start_time"], lv["end_time"]))
 
     everyone = set(by_day) | scheduled_people
     if wanted is not None:
@@ -333,9 +452,18 @@ def monthly_summary(
         info = people.get(userid, {"name": "", "job": "", "dept_names": ""})
         metrics = dict.fromkeys(METRICS, 0.0)
         days = by_day.get(userid, {})
+        trips = trips_of.get(userid, {})
+        counted_outings: set[str] = set()
         for day in sorted(days):
-            for k, v in day_metrics(days[day]).items():
+            for k, v in day_metrics(days[day], periods.get(userid, ()), trips).items():
                 metrics[k] += v
+            # 出差: each work day it covers; 外出: its hours, on the first work day it covers.
+            for approve_id in sorted({str(r["approve_id"]) for r in days[day]} & set(trips)):
+                if trips[approve_id] == "出差":
+                    metrics["trip_days"] += 1
+                elif approve_id not in counted_outings:
+                    counted_outings.add(approve_id)
+                    metrics["out_hours"] += out_hours_of[approve_id]
             on = next((r for r in days[day] if r["check_type"] == "OnDuty"), None)
             off = next((r for r in days[day] if r["check_type"] == "OffDuty"), None)
             absent = all(r["time_result"] == "NotSigned" for r in days[day])
@@ -355,6 +483,8 @@ def monthly_summary(
             len(work_dates[userid]) if userid in scheduled_people else len(days)
         )
         metrics["leave_hours"] = leave_hours.get(userid, 0.0)
+        metrics["rest_days"] = float(len(rest_dates.get(userid, ())))
+        mine = leave_by_type.get(userid, {})
         rows.append(
             PersonSummary(
                 userid,
@@ -363,12 +493,58 @@ def monthly_summary(
                 info.get("dept_names", ""),
                 groups.get(userid, ""),
                 metrics,
+                {c.leave_code: round(mine.get(c.leave_code, 0.0), 4) for c in leave_columns},
             )
         )
 
-    summary = MonthlySummary(month, start, end, rows, daily, columns_synced=bool(values), tz=tz)
+    summary = MonthlySummary(
+        month,
+        start,
+        end,
+        rows,
+        daily,
+        columns_synced=bool(values),
+        tz=tz,
+        leave_columns=leave_columns,
+    )
     summary.disagreements = cross_check(rows, values)
     return summary
+
+
+def _leave_columns(types: list[dict[str, Any]], leaves: list[dict[str, Any]]) -> list[LeaveColumn]:
+    """The 请假 columns: every synced leave type in DingTalk's order (``day``/``halfDay`` types
+    in days, others in hours), then leave codes seen in ``leaves`` without a synced type (named
+    by their code, in the unit their leave came in)."""
+    out = [
+        LeaveColumn(
+            t["leave_code"],
+            t["leave_name"] or t["leave_code"],
+            "day" if t["leave_view_unit"] in ("day", "halfDay") else "hour",
+        )
+        for t in types
+    ]
+    known = {c.leave_code for c in out}
+    for lv in sorted(leaves, key=lambda r: r["leave_code"] or ""):
+        code = lv["leave_code"] or ""
+        if code not in known:
+            known.add(code)
+            unit = "day" if lv["duration_unit"] == "percent_day" else "hour"
+            out.append(LeaveColumn(code, code, unit))
+    return out
+
+
+def _in_unit(leave: dict[str, Any], unit: str, hours_per_day: float) -> float:
+    """A leave row's duration in ``unit`` (``day``/``hour``): ``duration_percent / 100`` when
+    DingTalk sent it in that unit, converted with the type's hours per day otherwise."""
+    percent = leave["duration_percent"]
+    sent = "day" if leave["duration_unit"] == "percent_day" else "hour"
+    if percent is None:
+        hours = float(leave["hours"] or 0)
+        return hours / hours_per_day if unit == "day" else hours
+    value = float(percent) / 100
+    if sent == unit:
+        return value
+    return value / hours_per_day if unit == "day" else value * hours_per_day
 
 
 def cross_check(rows: list[PersonSummary], values: list[dict[str, Any]]) -> list[Disagreement]:
@@ -418,11 +594,19 @@ def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 2)
 
 
+def summary_headers(summary: MonthlySummary) -> list[str]:
+    """The summary sheet's headers: :data:`SUMMARY_HEADERS` (identity, then the metrics in
+    DingTalk's order) followed by one 请假 column per leave type (``年假(天)``, ``事假(小时)``)."""
+    return [*SUMMARY_HEADERS, *(c.label for c in summary.leave_columns)]
+
+
 def summary_records(summary: MonthlySummary) -> list[list[Any]]:
-    """The summary sheet's data rows (same order as :data:`SUMMARY_HEADERS`)."""
+    """The summary sheet's data rows (same order as :func:`summary_headers`: the columns of
+    :data:`SUMMARY_HEADERS`, then 请假 per leave type)."""
     return [
         [r.name, r.group, r.departments, r.job_number, r.userid]
         + [_number(r.metrics[m]) for m in METRICS]
+        + [_number(r.leave.get(c.leave_code, 0.0)) for c in summary.leave_columns]
         for r in summary.rows
     ]
 
@@ -461,14 +645,14 @@ def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
     ws = wb.add_worksheet("月度汇总")
     ws.write(0, 0, f"月度汇总  {period}", title)
     ws.write(1, 0, f"报表生成时间：{made}（由 dingsync 根据打卡结果计算）", note)
-    ws.write_row(2, 0, SUMMARY_HEADERS, head)
+    ws.write_row(2, 0, summary_headers(summary), head)
     for i, rec in enumerate(summary_records(summary), start=3):
         ws.write_row(i, 0, rec)
     ws.freeze_panes(3, 1)
     ws.set_column(0, 1, 14)
     ws.set_column(2, 2, 24)
     ws.set_column(3, 4, 22)
-    ws.set_column(5, 5 + len(METRICS), 11)
+    ws.set_column(5, 5 + len(METRICS) + len(summary.leave_columns), 11)
 
     wd = wb.add_worksheet("每日统计")
     wd.write(0, 0, f"每日统计  {period}", title)
@@ -509,6 +693,6 @@ def write_csv(summary: MonthlySummary, path: str | Path, *, daily: bool = False)
             writer.writerow(DAILY_HEADERS)
             writer.writerows(daily_records(summary))
         else:
-            writer.writerow(SUMMARY_HEADERS)
+            writer.writerow(summary_headers(summary))
             writer.writerows(summary_records(summary))
     return out

@@ -23,11 +23,13 @@ from sqlalchemy import Connection, Table, and_, case, delete, exists, func, or_,
 from dingsync.store import repo, visibility
 from dingsync.store.schema import user_departments, users
 from dingsync.store.schema_attendance import (
+    attendance_approvals,
     attendance_column_values,
     attendance_columns,
     attendance_group_managers,
     attendance_group_members,
     attendance_groups,
+    attendance_leave_types,
     attendance_leaves,
     attendance_records,
     attendance_results,
@@ -195,6 +197,48 @@ def upsert_columns(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
     )
 
 
+def replace_leave_types(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
+    """Replace the company's leave types (``vacation/type/list``) with ``rows``
+    (``leave_code, leave_name, leave_view_unit, day_length, position, raw``)."""
+    t = attendance_leave_types
+    conn.execute(delete(t).where(t.c.corp_id == corp_id))
+    return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "leave_code"])
+
+
+def replace_approvals(
+    conn: Connection,
+    corp_id: str,
+    userids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    rows: Iterable[Row],
+) -> int:
+    """Replace the approvals (trips, outings) of ``userids`` overlapping ``[start, end)``
+    (aware) with ``rows``."""
+    t = attendance_approvals
+    _delete_for_users(conn, t, corp_id, userids, t.c.begin_time < end, t.c.end_time > start)
+    return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "approve_id"])
+
+
+def load_approvals(
+    conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
+) -> list[Row]:
+    """Approvals (trips, outings) whose work date (of ``begin_time``) is in ``start..end``."""
+    return _select_window(conn, attendance_approvals, corp_id, start, end, userids)
+
+
+def load_leave_types(conn: Connection, corp_id: str) -> list[Row]:
+    """The company's leave types in DingTalk's order: ``{leave_code, leave_name,
+    leave_view_unit, day_length (hours_in_per_day), position}`` (empty before they were synced)."""
+    t = attendance_leave_types
+    stmt = (
+        select(t.c.leave_code, t.c.leave_name, t.c.leave_view_unit, t.c.day_length, t.c.position)
+        .where(t.c.corp_id == corp_id)
+        .order_by(t.c.position, t.c.leave_code)
+    )
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
 def replace_column_values(
     conn: Connection, corp_id: str, userid: str, start: date, end: date, rows: Iterable[Row]
 ) -> int:
@@ -352,6 +396,8 @@ def count_summary(conn: Connection, corp_id: str) -> dict[str, int]:
         "attendance_results": attendance_results,
         "attendance_records": attendance_records,
         "attendance_leaves": attendance_leaves,
+        "attendance_approvals": attendance_approvals,
+        "attendance_leave_types": attendance_leave_types,
         "attendance_column_values": attendance_column_values,
     }
     return {

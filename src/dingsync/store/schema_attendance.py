@@ -7,7 +7,8 @@ is a calendar date (SQL ``DATE``) in Asia/Shanghai, so ``work_date = '2026-11-27
 day on every backend. ``repo_attendance`` takes and returns ``datetime.date`` work dates.
 
 Migrations: ``migrations/versions/0003_attendance.py`` (tables), ``0009_work_dates.py``
-(``work_date`` from a UTC timestamp of 00:00 Asia/Shanghai to ``DATE``).
+(``work_date`` from a UTC timestamp of 00:00 Asia/Shanghai to ``DATE``),
+``0016_leave_types_approvals.py`` (``attendance_leave_types``, ``attendance_approvals``).
 """
 
 from __future__ import annotations
@@ -190,12 +191,46 @@ attendance_column_values = Table(
     comment="Per-day report column values (getcolumnval).",
 )
 
+attendance_leave_types = Table(
+    "attendance_leave_types",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("leave_code", NulSafeString(128), primary_key=True, comment="getleavestatus leave_code"),
+    Column("leave_name", NulSafeString(255), comment="the name getleavetimebynames takes"),
+    Column("leave_view_unit", NulSafeString(16), comment="day | halfDay | hour"),
+    Column("day_length", Integer, comment="hours_in_per_day: hours in a leave day × 100"),
+    Column("position", Integer, comment="order in DingTalk's list (the report's column order)"),
+    _synced(),
+    _raw(),
+    comment="Leave types (假期类型, vacation/type/list): names and units of the 请假 columns.",
+)
+
+attendance_approvals = Table(
+    "attendance_approvals",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("userid", primary_key=True),
+    _id("approve_id", primary_key=True, comment="the approveId results linked to it carry"),
+    Column("biz_type", Integer, comment="1 overtime, 2 trip/outing, 3 leave"),
+    Column("tag_name", NulSafeString(32), comment="出差 / 外出 / 加班 / 请假"),
+    Column("sub_type", NulSafeString(255)),
+    Column("begin_time", UTCDateTime(), nullable=False),
+    Column("end_time", UTCDateTime(), nullable=False),
+    Column("work_date", Date(), nullable=False, comment=WORK_DATE + " of begin_time"),
+    Column("duration_unit", NulSafeString(16), comment="DAY | HOUR | …"),
+    _synced(),
+    _raw(),
+    comment="Approvals bearing on attendance (/v1.0/attendance/approvals/query): trips, outings.",
+)
+
 __all__ = [
+    "attendance_approvals",
     "attendance_column_values",
     "attendance_columns",
     "attendance_group_managers",
     "attendance_group_members",
     "attendance_groups",
+    "attendance_leave_types",
     "attendance_leaves",
     "attendance_records",
     "attendance_results",

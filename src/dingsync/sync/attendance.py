@@ -10,7 +10,9 @@ and the work dates ``start..end`` (calendar days of the company's zone, ``ctx.tz
    (``schedule/listbyusers``) and punches (``/attendance/listRecord``, by punch time; the last
    chunk also reads the day after ``end``, where a night shift's off-duty punch lies). The
    chunk's window is *replaced* in one transaction with its checkpoint.
-3. One unit per ≤ 100 people: approved leave (``getleavestatus``) over the whole range.
+3. One unit per ≤ 100 people: approved leave (``getleavestatus``) over the whole range; one
+   unit: the company's leave types (``vacation/type/list``, names and units of 请假); one unit
+   per ≤ 50 people: business trips and outings (``/v1.0/attendance/approvals/query``).
 4. Optionally (``columns=True``) the report columns (``getattcolumns``) and, per person, their
    per-day values (``getcolumnval``, ≤ 31 days per call) for the cross-check of the monthly
    summary. One call per person per month: off by default to keep large syncs short.
@@ -35,16 +37,20 @@ from sqlalchemy import Connection, select
 import dingsync.timeutil as timeutil
 from dingsync.config import Settings
 from dingsync.dingtalk.attendance import (
+    APPROVALS_MAX_USERS,
     LEAVE_MAX_USERS,
     LIST_MAX_DAYS,
     LIST_MAX_USERS,
     batches,
 )
+from dingsync.dingtalk.errors import DingTalkError
 from dingsync.dingtalk.models.attendance import (
+    AttendanceApproval,
     AttendanceRecord,
     AttendanceResult,
     LeaveStatus,
     ScheduleItem,
+    VacationType,
     parse_gmt8,
 )
 from dingsync.store import repo_attendance
@@ -162,6 +168,25 @@ def leave_row(item: LeaveStatus, tz: tzinfo = SHANGHAI) -> dict[str, Any]:
     }
 
 
+def approval_row(a: AttendanceApproval, tz: tzinfo = SHANGHAI) -> dict[str, Any]:
+    """An ``approvals/query`` item → ``attendance_approvals`` row (work date: ``begin_time``'s
+    date in ``tz``)."""
+    begin, end = a.begin, a.end
+    assert begin is not None and end is not None
+    return {
+        "userid": a.user_id,
+        "approve_id": a.approve_id,
+        "biz_type": a.biz_type,
+        "tag_name": a.tag_name,
+        "sub_type": a.sub_type,
+        "begin_time": begin,
+        "end_time": end,
+        "work_date": begin.astimezone(tz).date(),
+        "duration_unit": a.duration_unit,
+        "raw": _raw(a),
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # The entity
 # --------------------------------------------------------------------------------------------
@@ -263,7 +288,10 @@ class AttendanceSync(IncrementalEntity):
         tasks: list[Any] = [self._groups(ctx, op_user, start, end)]
         tasks += [self._chunk(ctx, op_user, g, a, b, end) for g, a, b in chunks]
         tasks += [self._leaves(ctx, g, start, end) for g in leave_groups]
-        total = 1 + len(chunks) + len(leave_groups)
+        tasks.append(self._leave_types(ctx, op_user, start, end))
+        approval_groups = batches(people, APPROVALS_MAX_USERS)
+        tasks += [self._approvals(ctx, g, start, end) for g in approval_groups]
+        total = 2 + len(chunks) + len(leave_groups) + len(approval_groups)
         if self.columns:
             tasks.append(self._columns(ctx, people, start, end))
             total += 1 + len(people)
@@ -350,6 +378,65 @@ class AttendanceSync(IncrementalEntity):
             )
 
         await ctx.unit(ENTITY, f"chunk:{a}:{b}:{people[0]}:{people[-1]}", fetch, write)
+        ctx.progress.advance(ENTITY)
+
+    async def _approvals(self, ctx: SyncContext, people: list[str], start: date, end: date) -> None:
+        """Business trips and outings (``/v1.0/attendance/approvals/query``, ``bizType`` 2) of
+        ``people`` over the range, replaced in one transaction: 出差时长 / 外出时长 and which
+        ``APPROVE`` results they cover. Refused (no permission): left as they were."""
+
+        async def fetch() -> list[AttendanceApproval] | None:
+            try:
+                return await ctx.client.attendance.list_approvals(people, start, end)
+            except DingTalkError:
+                return None
+
+        def write(conn: Connection, items: list[AttendanceApproval] | None) -> None:
+            if items is None:
+                return
+            rows = [approval_row(i, ctx.tz) for i in items if i.begin and i.end]
+            ctx.counts["attendance_approvals"] += repo_attendance.replace_approvals(
+                conn,
+                ctx.corp_id,
+                people,
+                day_start(start, ctx.tz),
+                day_start(end + timedelta(days=1), ctx.tz),
+                rows,
+            )
+
+        await ctx.unit(ENTITY, f"approvals:{start}:{end}:{people[0]}:{people[-1]}", fetch, write)
+        ctx.progress.advance(ENTITY)
+
+    async def _leave_types(self, ctx: SyncContext, op_user: str, start: date, end: date) -> None:
+        """The company's leave types (``vacation/type/list``): names and units of the 请假
+        columns. Without the holiday permission (``qyapi_holiday_readonly``) DingTalk refuses:
+        the types are then left as they were and the summary labels leave by code."""
+
+        async def fetch() -> list[VacationType] | None:
+            try:
+                return await ctx.client.attendance.list_vacation_types(op_user)
+            except DingTalkError:  # e.g. 60011/88 no permission: keep what was synced
+                return None
+
+        def write(conn: Connection, types: list[VacationType] | None) -> None:
+            if types is None:
+                return
+            rows = [
+                {
+                    "leave_code": t.leave_code,
+                    "leave_name": t.leave_name,
+                    "leave_view_unit": t.leave_view_unit,
+                    "day_length": t.hours_in_per_day,
+                    "position": i,
+                    "raw": _raw(t),
+                }
+                for i, t in enumerate(types)
+            ]
+            ctx.counts["attendance_leave_types"] += repo_attendance.replace_leave_types(
+                conn, ctx.corp_id, rows
+            )
+
+        await ctx.unit(ENTITY, f"leave_types:{start}:{end}", fetch, write)
         ctx.progress.advance(ENTITY)
 
     async def _leaves(self, ctx: SyncContext, people: list[str], start: date, end: date) -> None:

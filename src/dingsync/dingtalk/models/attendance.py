@@ -206,6 +206,62 @@ class LeaveStatus(DingTalkModel):
         value = self.duration_percent / 100
         return value * 8 if self.duration_unit == "percent_day" else value
 
+    @property
+    def amount(self) -> float | None:
+        """The duration in the leave's own unit (days for ``percent_day``, hours for
+        ``percent_hour``), ``None`` when unknown."""
+        return None if self.duration_percent is None else self.duration_percent / 100
+
+
+class VacationType(DingTalkModel):
+    """A leave type the company defines (``vacation/type/list``): ``leave_code``,
+    ``leave_name`` (the name ``getleavetimebynames`` takes), ``leave_view_unit`` — ``day``,
+    ``halfDay`` or ``hour``, the unit the type is asked for and reported in —
+    ``hours_in_per_day`` (hundredths of an hour), ``freedom_leave`` (no balance)."""
+
+    leave_code: str
+    leave_name: str
+    leave_view_unit: str | None = None
+    hours_in_per_day: int | None = None
+    biz_type: str | None = None
+    freedom_leave: bool | None = None
+    paid_leave: bool | None = None
+    natural_day_leave: str | bool | None = None
+    source: str | None = None
+    when_can_leave: str | None = None
+
+    @property
+    def by_day(self) -> bool:
+        """Reported in days (``day``/``halfDay``) rather than hours."""
+        return self.leave_view_unit in ("day", "halfDay")
+
+
+class AttendanceApproval(CamelModel):
+    """One approval that bears on attendance (``POST /v1.0/attendance/approvals/query``):
+    ``biz_type`` 1 overtime (加班), 2 business trip / outing (出差 / 外出, ``tag_name``), 3
+    leave (请假); ``begin_time``/``end_time`` ``yyyy-MM-dd HH:mm:ss`` GMT+8; ``duration_unit``
+    ``DAY``/``HOUR``…; ``approve_id`` is the ``approveId`` results linked to it carry."""
+
+    approve_id: str
+    user_id: str
+    biz_type: int | None = None
+    sub_type: str | None = None
+    tag_name: str | None = None
+    begin_time: str | None = None
+    end_time: str | None = None
+    duration_unit: str | None = None
+    calculate_model: int | None = None
+
+    @property
+    def begin(self) -> datetime | None:
+        """``begin_time`` as an aware datetime."""
+        return parse_gmt8(self.begin_time)
+
+    @property
+    def end(self) -> datetime | None:
+        """``end_time`` as an aware datetime."""
+        return parse_gmt8(self.end_time)
+
 
 class UpdateData(DingTalkModel):
     """``getupdatedata``'s ``result`` (one user, one day): results, punches, approvals, kept

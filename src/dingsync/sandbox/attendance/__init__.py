@@ -11,7 +11,17 @@ Generation (:func:`generate_attendance`) is pure and deterministic for ``(compan
 - per person per working day a realistic mix: normal, late (minutes), seriously late, early
   leave, a missing on- or off-duty punch (the ``NotSigned`` result row is still there), absent
   (both check points ``NotSigned``), approved leave (full or half day, ``sourceType`` APPROVE)
-  and punches outside the location; plus a few invalid punches in the punch details.
+  and punches outside the location; plus a few invalid punches in the punch details;
+- 补卡 (make-up) approvals: on 40 % of the days with one missing punch (a separate random
+  stream) the missing check point is fixed — ``Normal`` at its base time, ``sourceType``
+  APPROVE, counted in 补卡次数 instead of 缺卡;
+- leave types with units (``VACATION_TYPES``: 事假, 病假, 调休 by the hour, 年假 by the day) and
+  overtime by the group's rule (``OVERTIME_*``: from 30 minutes after the off-duty time, in
+  30-minute units).
+
+The report columns (``getattcolumns``/``getcolumnval``/``getleavetimebynames``) are computed
+from the same person-days (``world.day_metrics``), so DingTalk's report and the synced results
+agree by construction.
 
 Work dates are calendar dates in Asia/Shanghai; every time on the wire is epoch ms or a
 ``yyyy-MM-dd HH:mm:ss`` string in GMT+8. :class:`AttendanceArea` is registered in
@@ -49,6 +59,7 @@ from dingsync.sandbox.attendance.generator import generate_attendance
 from dingsync.sandbox.attendance.world import (
     LEAVE_TYPES,
     METRICS,
+    VACATION_TYPES,
     AttendanceWorld,
     CheckPoint,
     Group,
@@ -61,6 +72,7 @@ from dingsync.sandbox.attendance.world import (
 __all__ = [
     "LEAVE_TYPES",
     "METRICS",
+    "VACATION_TYPES",
     "AttendanceArea",
     "AttendanceWorld",
     "CheckPoint",

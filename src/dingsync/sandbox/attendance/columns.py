@@ -16,7 +16,13 @@ from dingsync.sandbox.attendance.limits import (
 )
 from dingsync.sandbox.attendance.state import AttendanceState
 from dingsync.sandbox.attendance.wire import dates_between, parse_wire_date
-from dingsync.sandbox.attendance.world import COLUMN_METRIC, COLUMNS, LEAVE_TYPES, day_metrics
+from dingsync.sandbox.attendance.world import (
+    COLUMN_METRIC,
+    COLUMNS,
+    VACATION_TYPES,
+    day_metrics,
+    leave_in_unit,
+)
 from dingsync.sandbox.wire import OapiError
 
 if TYPE_CHECKING:
@@ -41,7 +47,7 @@ class ColumnHandlers(AttendanceState):
             }
             for alias, (cid, name) in COLUMNS.items()
         ]
-        for name in LEAVE_TYPES:  # leave columns come without an id (read via §4.4)
+        for name in VACATION_TYPES:  # leave columns come without an id (read via §4.4)
             columns.append({"alias": "leave_", "name": name, "status": 0, "sub_type": 0, "type": 0})
         return {"result": {"columns": columns}}
 
@@ -101,12 +107,13 @@ class ColumnHandlers(AttendanceState):
                     and corrupt.get("date") == d.isoformat()
                 ):
                     value += float(corrupt.get("delta", 1))
-                vals.append((d, f"{value:.1f}"))
+                vals.append((d, _fmt(value)))
             out.append((cid, vals))
         return out
 
     def getleavetimebynames(self, call: Call) -> dict[str, Any]:
-        """``POST /topapi/attendance/getleavetimebynames``: per-day leave hours by leave name."""
+        """``POST /topapi/attendance/getleavetimebynames``: per-day leave time by leave name, in
+        the type's unit (days for 年假, hours otherwise; ``"0.0"`` for an unknown name)."""
         userid, start, end = self._span_31(call)
         names = call.params.text_list("leave_names", required=True) or []
         if len(names) > COLUMN_MAX_IDS:
@@ -117,8 +124,8 @@ class ColumnHandlers(AttendanceState):
             vals = []
             for d in dates_between(start, end):
                 lv = days[d].leave if d in days else None
-                hours = lv.hours if lv is not None and lv.leave_type == name else 0.0
-                vals.append({"date": f"{d.isoformat()} 00:00:00", "value": f"{hours:.1f}"})
+                value = leave_in_unit(lv) if lv is not None and lv.leave_type == name else 0.0
+                vals.append({"date": f"{d.isoformat()} 00:00:00", "value": _fmt(value)})
             out.append(
                 {
                     "columnvals": vals,
@@ -137,3 +144,10 @@ class ColumnHandlers(AttendanceState):
         """``POST /topapi/attendance/isopensmartreport`` (no body): ``result{smart_report}`` —
         always true in the sandbox (``getattcolumns`` answers)."""
         return {"result": {"smart_report": True}}
+
+
+def _fmt(value: float) -> str:
+    """A day value as DingTalk writes it: one decimal (``"1.0"``, ``"35.0"``), more when the
+    value needs them (half a day of 年假 is ``"0.5"``, 0.0625 days ``"0.0625"``)."""
+    text = f"{value:.1f}"
+    return text if float(text) == value else repr(round(value, 6))

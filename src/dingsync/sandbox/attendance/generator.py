@@ -19,6 +19,7 @@ from dingsync.sandbox.attendance.world import (
     Leave,
     PersonDay,
     ShiftClass,
+    Trip,
 )
 from dingsync.sandbox.workdays import history_dates, is_rest_day, public_holidays
 from dingsync.timeutil import (
@@ -110,7 +111,32 @@ def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWor
             if rng.random() < 0.02:
                 at = on_base + rng.randrange(60, 240) * MINUTE_MS
                 pd.invalid.append(InvalidPunch(next_id("record"), at, "需要二次确认"))
+    _make_up(random.Random(f"dingsync-attendance-makeup:{seed}:{days}"), out, next_id)
+    _trips(random.Random(f"dingsync-attendance-trips:{seed}:{days}"), out, next_id)
     return AttendanceWorld(groups, out, dates)
+
+
+#: Share of the days with one missing punch whose check point an approved 补卡 fixes.
+MAKE_UP_SHARE = 0.4
+
+
+def _make_up(rng: random.Random, days: list[PersonDay], next_id: Any) -> None:
+    """Fix some missing punches by an approved 补卡 request (a separate random stream, so the
+    rest of the history is what it was): the ``NotSigned`` check point becomes ``Normal`` at
+    its base time, ``sourceType`` APPROVE, with the approval's ids (``make_up``)."""
+    for pd in days:
+        missing = [p for p in pd.points if p.time_result == "NotSigned"]
+        if len(missing) != 1 or len(pd.points) != 2 or rng.random() >= MAKE_UP_SHARE:
+            continue
+        p = missing[0]
+        p.user_ms = p.base_ms
+        p.time_result = "Normal"
+        p.location_result = "Normal"
+        p.source_type = "APPROVE"
+        p.record_id = next_id("record")
+        p.approve_id = next_id("approve")
+        p.proc_inst_id = f"{rng.getrandbits(64):016x}-{rng.getrandbits(32):08x}"
+        p.make_up = True
 
 
 def _make_points(
@@ -201,3 +227,39 @@ def _make_points(
             punch("OffDuty", off_base, off_base - minutes * MINUTE_MS, "Early", minutes),
         ]
     return [on_time(), off_time()]
+
+
+#: Shares of the ordinary days (both check points punched on time) that become a business trip
+#: (出差, the whole day) or an outing (外出, the last :data:`OUT_HOURS` hours before off duty).
+TRIP_SHARE = 0.02
+OUT_SHARE = 0.02
+OUT_HOURS = 3
+
+
+def _trips(rng: random.Random, days: list[PersonDay], next_id: Any) -> None:
+    """Turn some ordinary days into approved business trips and outings (a separate random
+    stream): the covered check points become ``Normal``/``APPROVE`` at their base time with the
+    approval's ids; the punches they replace are not kept."""
+    for pd in days:
+        if pd.is_rest or pd.leave is not None or len(pd.points) != 2:
+            continue
+        if any(p.source_type != "USER" or p.time_result != "Normal" for p in pd.points):
+            continue
+        draw = rng.random()
+        if draw >= TRIP_SHARE + OUT_SHARE:
+            continue
+        kind = "出差" if draw < TRIP_SHARE else "外出"
+        on, off = pd.points
+        approve_id = next_id("approve")
+        proc = f"{rng.getrandbits(64):016x}-{rng.getrandbits(32):08x}"
+        covered = [on, off] if kind == "出差" else [off]
+        start = on.base_ms if kind == "出差" else off.base_ms - OUT_HOURS * HOUR_MS
+        amount = 1.0 if kind == "出差" else float(OUT_HOURS)
+        for p in covered:
+            p.user_ms = p.base_ms
+            p.location_result = "Normal"
+            p.source_type = "APPROVE"
+            p.minutes = 0
+            p.approve_id = approve_id
+            p.proc_inst_id = proc
+        pd.trip = Trip(pd.userid, kind, start, off.base_ms, pd.work_date, amount, proc, approve_id)

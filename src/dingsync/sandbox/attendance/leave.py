@@ -13,7 +13,13 @@ from dingsync.sandbox.attendance.limits import (
     QUOTA_MAX_SIZE,
 )
 from dingsync.sandbox.attendance.state import AttendanceState
-from dingsync.sandbox.attendance.world import HOURS_PER_DAY, LEAVE_QUOTA_HOURS, LEAVE_TYPES, date_ms
+from dingsync.sandbox.attendance.world import (
+    HOURS_PER_DAY,
+    LEAVE_QUOTA_HOURS,
+    VACATION_TYPES,
+    date_ms,
+    leave_in_unit,
+)
 from dingsync.sandbox.wire import OapiError
 from dingsync.timeutil import (
     DAY_MS,
@@ -30,7 +36,9 @@ class LeaveHandlers(AttendanceState):
 
     # -- leave status ----------------------------------------------------------------------------
     def getleavestatus(self, call: Call) -> dict[str, Any]:
-        """``POST /topapi/attendance/getleavestatus``: ≤ 100 users, ≤ 180 days, size ≤ 100."""
+        """``POST /topapi/attendance/getleavestatus``: ≤ 100 users, ≤ 180 days, size ≤ 100.
+        Durations in the leave type's unit × 100: ``percent_day`` for a type by the day (年假),
+        ``percent_hour`` otherwise."""
         p = call.params
         users = p.text_list("userid_list", required=True) or []
         if len(users) > LEAVE_STATUS_MAX_USERS:
@@ -49,8 +57,10 @@ class LeaveHandlers(AttendanceState):
                 if lv.start_ms < end_ms and lv.end_ms > start_ms:
                     found.append(
                         {
-                            "duration_percent": round(lv.hours * 100),
-                            "duration_unit": "percent_hour",
+                            "duration_percent": round(leave_in_unit(lv) * 100),
+                            "duration_unit": "percent_day"
+                            if VACATION_TYPES.get(lv.leave_type, ("", "hour"))[1] == "day"
+                            else "percent_hour",
                             "end_time": lv.end_ms,
                             "start_time": lv.start_ms,
                             "leave_code": lv.leave_code,
@@ -65,7 +75,7 @@ class LeaveHandlers(AttendanceState):
 
     def vacation_types(self, call: Call) -> dict[str, Any]:
         """``POST /topapi/attendance/vacation/type/list {op_userid, vacation_source?}``: the
-        leave types the area's leave uses (事假, 病假, 年假; by the hour, 8 hours a day —
+        company's leave types (事假, 病假, 调休 by the hour; 年假 by the day; 8 hours a day —
         ``hours_in_per_day`` 800) — ``result[{leave_code, leave_name, leave_view_unit, biz_type,
         hours_in_per_day, natural_day_leave "false", freedom_leave (no balance), paid_leave,
         source "inner", when_can_leave}]``. ``vacation_source`` other than ``all`` or empty →
@@ -82,13 +92,13 @@ class LeaveHandlers(AttendanceState):
                 "hours_in_per_day": HOURS_PER_DAY * 100,
                 "leave_code": code,
                 "leave_name": name,
-                "leave_view_unit": "hour",
+                "leave_view_unit": unit,
                 "natural_day_leave": "false",
                 "paid_leave": name != "事假",
                 "source": "inner",
                 "when_can_leave": "entry",
             }
-            for name, code in LEAVE_TYPES.items()
+            for name, (code, unit) in VACATION_TYPES.items()
         ]
         return {"result": out, "success": True}
 
@@ -108,7 +118,7 @@ class LeaveHandlers(AttendanceState):
         offset = p.integer("offset", required=True, lo=0)
         size = p.integer("size", required=True, lo=1, hi=QUOTA_MAX_SIZE)
         assert offset is not None and size is not None
-        name = next((n for n, c in LEAVE_TYPES.items() if c == leave_code), None)
+        name = next((n for n, (c, _) in VACATION_TYPES.items() if c == leave_code), None)
         quota_hours = LEAVE_QUOTA_HOURS.get(name or "")
         rows: list[dict[str, Any]] = []
         if quota_hours is not None:

@@ -180,6 +180,21 @@ class RecordHandlers(AttendanceState):
                         "gmt_finished": format_ms(lv.start_ms - DAY_MS),
                     }
                 )
+            if day.trip is not None:
+                tr = day.trip
+                approvals.append(
+                    {
+                        "duration_unit": tr.unit,
+                        "duration": f"{tr.amount:.1f}",
+                        "sub_type": tr.kind,
+                        "tag_name": tr.kind,
+                        "procInst_id": tr.proc_inst_id,
+                        "begin_time": format_ms(tr.start_ms),
+                        "biz_type": 2,
+                        "end_time": format_ms(tr.end_ms),
+                        "gmt_finished": format_ms(tr.start_ms - DAY_MS),
+                    }
+                )
         on = days[0].group.shift.on_minute if days else 9 * 60
         return {
             "result": {

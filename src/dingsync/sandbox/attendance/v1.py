@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 #: ``bizType`` of a leave approval (as ``getupdatedata``'s ``approve_list``).
 LEAVE_BIZ_TYPE = 3
+#: ``bizType`` of a business trip or outing (出差 / 外出).
+TRIP_BIZ_TYPE = 2
 LEAVE_PAGE_MAX = 50
 
 
@@ -115,8 +117,10 @@ class V1Handlers(GroupHandlers, ColumnHandlers):
     def v1_approvals(self, call: Call) -> dict[str, Any]:
         """``POST /v1.0/attendance/approvals/query {userIds (comma list), bizTypes[],
         fromDateTime, toDateTime (ms)}`` → ``result[{approveId, beginTime, endTime
-        ("yyyy-MM-dd HH:mm:ss" GMT+8), bizType 3, subType, tagName "请假", durationUnit,
-        calculateModel, userId}]``: approved leave overlapping the window."""
+        ("yyyy-MM-dd HH:mm:ss" GMT+8), bizType, subType, tagName, durationUnit,
+        calculateModel, userId}]``: approved leave (``bizType`` 3, ``tagName`` 请假) and business
+        trips / outings (``bizType`` 2, ``tagName`` 出差 / 外出, ``durationUnit`` DAY / HOUR)
+        overlapping the window, of the ``bizTypes`` asked (all when empty)."""
         body = json_object(call)
         _required(body, "userIds", "fromDateTime", "toDateTime")
         users = set(_strings(body, "userIds"))
@@ -126,8 +130,7 @@ class V1Handlers(GroupHandlers, ColumnHandlers):
         types = body.get("bizTypes")
         if types is not None and not isinstance(types, list):
             raise _bad("bizTypes")
-        if types and LEAVE_BIZ_TYPE not in [int(t) for t in types]:
-            return {"result": []}
+        wanted = {int(t) for t in types} if types else {TRIP_BIZ_TYPE, LEAVE_BIZ_TYPE}
         found = [
             {
                 "approveId": str(lv.approve_id),
@@ -141,10 +144,30 @@ class V1Handlers(GroupHandlers, ColumnHandlers):
                 "userId": lv.userid,
             }
             for lv in self.leaves
-            if lv.userid in users
+            if LEAVE_BIZ_TYPE in wanted
+            and lv.userid in users
             and lv.start_ms <= end
             and lv.end_ms >= start
             and self.state.in_data_scope(lv.userid)
+        ]
+        found += [
+            {
+                "approveId": str(tr.approve_id),
+                "beginTime": format_ms(tr.start_ms),
+                "bizType": TRIP_BIZ_TYPE,
+                "calculateModel": 1,
+                "durationUnit": tr.unit,
+                "endTime": format_ms(tr.end_ms),
+                "subType": tr.kind,
+                "tagName": tr.kind,
+                "userId": tr.userid,
+            }
+            for tr in self.world.trips
+            if TRIP_BIZ_TYPE in wanted
+            and tr.userid in users
+            and tr.start_ms <= end
+            and tr.end_ms >= start
+            and self.state.in_data_scope(tr.userid)
         ]
         return {"result": found}
 

@@ -80,6 +80,9 @@ class CheckPoint:
     biz_id: str | None = None
     location_method: str = "MAP"
     device_sn: str | None = None
+    #: A missing punch fixed by an approved 补卡 (make-up) request: ``source_type`` APPROVE,
+    #: ``Normal`` at the base time, with the approval's ids.
+    make_up: bool = False
 
     @classmethod
     def not_signed(cls, result_id: int, plan_id: int, check_type: str, base_ms: int) -> CheckPoint:
@@ -129,6 +132,27 @@ class Leave:
 
 
 @dataclass(slots=True)
+class Trip:
+    """An approved business trip (出差, a whole work day, ``days`` 1) or outing (外出, ``hours``
+    before the off-duty time): ``biz_type`` 2 in DingTalk's approvals, the check points it
+    covers carry ``APPROVE`` and its ``approve_id``. ``work_date`` is the work day it covers."""
+
+    userid: str
+    kind: str
+    start_ms: int
+    end_ms: int
+    work_date: date
+    amount: float
+    proc_inst_id: str
+    approve_id: int
+
+    @property
+    def unit(self) -> str:
+        """``DAY`` for a trip, ``HOUR`` for an outing (``durationUnit``)."""
+        return "DAY" if self.kind == "出差" else "HOUR"
+
+
+@dataclass(slots=True)
 class InvalidPunch:
     """A punch DingTalk keeps in the details but does not count (``isLegal`` N)."""
 
@@ -153,6 +177,7 @@ class PersonDay:
     schedule_id: int
     points: list[CheckPoint] = field(default_factory=list)
     leave: Leave | None = None
+    trip: Trip | None = None
     invalid: list[InvalidPunch] = field(default_factory=list)
     #: Valid punches that decide no result: superseded ones (a later on-duty or an earlier
     #: off-duty punch), punches under an approved leave, punches on a rest day.
@@ -166,52 +191,103 @@ LEAVE_TYPES: dict[str, str] = {
     "年假": "d4e0a0f0-5a5b-4cb1-a4f1-annual000003",
 }
 
+#: Every leave type the company defines (``vacation/type/list``): name → (leave_code, unit).
+#: The unit (``leave_view_unit``) is how the type is asked for and reported — ``day`` (年假) or
+#: ``hour``; 调休 exists but nobody took it in the generated history (leave is drawn from
+#: :data:`LEAVE_TYPES` only, so the draw stays as it was).
+VACATION_TYPES: dict[str, tuple[str, str]] = {
+    "事假": (LEAVE_TYPES["事假"], "hour"),
+    "病假": (LEAVE_TYPES["病假"], "hour"),
+    "年假": (LEAVE_TYPES["年假"], "day"),
+    "调休": ("d4e0a0f0-5a5b-4cb1-a4f1-inlieu000004", "hour"),
+}
+
 #: Leave types with a balance (vacation/quota/list): name → quota hours per calendar year.
 #: The others are 不需要余额控制 (``freedom_leave``) and have no quota.
 LEAVE_QUOTA_HOURS: dict[str, float] = {"年假": 40.0}
 HOURS_PER_DAY = 8
 
-#: Report columns (getattcolumns): alias → (id, name). Values per day agree with the punches.
+
+def leave_in_unit(leave: Leave) -> float:
+    """A leave's duration in its type's unit: days (8 hours a day) for a ``day`` type, else
+    hours — what ``getleavetimebynames`` reports and ``getleavestatus`` sends × 100."""
+    unit = VACATION_TYPES.get(leave.leave_type, ("", "hour"))[1]
+    return leave.hours / HOURS_PER_DAY if unit == "day" else leave.hours
+
+
+#: The group's overtime rule (加班规则, the sandbox's): overtime starts 30 minutes after the
+#: off-duty check time and counts in whole 30-minute units, on working days with an off-duty
+#: punch of the person's own. Reported in hours.
+OVERTIME_START_MINUTES = 30
+OVERTIME_UNIT_MINUTES = 30
+
+#: Report columns (getattcolumns), in DingTalk's order: alias → (id, name). Values per day
+#: agree with the punches. Units of the day values: days, counts, minutes (时长 of lateness,
+#: early leave and work), hours (加班).
 COLUMNS: dict[str, tuple[int, str]] = {
     "should_attendance_days": (129339038, "应出勤天数"),
+    "making_up_lack_times": (129339039, "补卡次数"),
     "attendance_days": (129339040, "出勤天数"),
+    "attendance_rest_days": (129339049, "休息天数"),
+    "attendance_work_time": (129339050, "工作时长"),
     "late_times": (129339041, "迟到次数"),
     "late_minute": (129339042, "迟到时长"),
     "serious_late_times": (129339043, "严重迟到次数"),
+    "serious_late_minute": (129339051, "严重迟到时长"),
+    "absenteeism_late_days": (129339052, "旷工迟到天数"),
     "leave_early_times": (129339044, "早退次数"),
     "leave_early_minute": (129339045, "早退时长"),
     "on_work_lack_card_times": (129339046, "上班缺卡次数"),
     "off_work_lack_card_times": (129339047, "下班缺卡次数"),
     "absenteeism_days": (129339048, "旷工天数"),
+    "business_trip_time": (129339053, "出差时长"),
+    "out_time": (129339054, "外出时长"),
+    "overtime_duration": (129339055, "加班总时长"),
 }
 
 #: Monthly metrics (the truth and our summary use the same names).
 METRICS = (
     "scheduled_days",
     "attended_days",
+    "rest_days",
+    "work_minutes",
     "late_count",
     "late_minutes",
     "serious_late_count",
+    "serious_late_minutes",
+    "absenteeism_late_days",
     "early_count",
     "early_minutes",
     "missing_on_duty",
     "missing_off_duty",
     "absent_days",
+    "trip_days",
+    "out_hours",
+    "overtime_hours",
     "leave_hours",
+    "make_up_count",
 )
 
 #: Which column carries which metric (for day values).
 COLUMN_METRIC = {
     "should_attendance_days": "scheduled_days",
+    "making_up_lack_times": "make_up_count",
     "attendance_days": "attended_days",
+    "attendance_rest_days": "rest_days",
+    "attendance_work_time": "work_minutes",
     "late_times": "late_count",
     "late_minute": "late_minutes",
     "serious_late_times": "serious_late_count",
+    "serious_late_minute": "serious_late_minutes",
+    "absenteeism_late_days": "absenteeism_late_days",
     "leave_early_times": "early_count",
     "leave_early_minute": "early_minutes",
     "on_work_lack_card_times": "missing_on_duty",
     "off_work_lack_card_times": "missing_off_duty",
     "absenteeism_days": "absent_days",
+    "business_trip_time": "trip_days",
+    "out_time": "out_hours",
+    "overtime_duration": "overtime_hours",
 }
 
 OUTCOMES: tuple[tuple[str, float], ...] = (
@@ -227,29 +303,53 @@ OUTCOMES: tuple[tuple[str, float], ...] = (
 
 
 def day_metrics(day: PersonDay) -> dict[str, float]:
-    """The monthly metrics one person-day contributes (0 for a rest day)."""
+    """The monthly metrics one person-day contributes (a rest day only counts as 休息天数).
+
+    Lateness minutes (迟到时长) include seriously late ones; 严重迟到时长 is their part. 工作时长
+    (minutes) runs from the on-duty to the off-duty time on a day whose two check points are
+    both the person's punches or fixed by 补卡; a 出差 day counts as attended (出勤) and its days
+    as 出差时长, a 外出 its hours as 外出时长; 加班 follows the overtime rule
+    (:data:`OVERTIME_START_MINUTES`, :data:`OVERTIME_UNIT_MINUTES`)."""
     out = dict.fromkeys(METRICS, 0.0)
     if day.is_rest:
+        out["rest_days"] = 1
         return out
     out["scheduled_days"] = 1
     punched = [p for p in day.points if p.source_type == "USER"]
     signed = [p for p in day.points if p.time_result != "NotSigned"]
-    if punched:
+    trip = day.trip
+    if punched or (trip is not None and trip.kind == "出差"):  # a trip day is attended
         out["attended_days"] = 1
+    if trip is not None:
+        out["trip_days" if trip.kind == "出差" else "out_hours"] = trip.amount
     if not signed:
         out["absent_days"] = 1
     for p in day.points:
+        if p.make_up:
+            out["make_up_count"] += 1
         if p.time_result == "Late":
             out["late_count"] += 1
             out["late_minutes"] += p.minutes
         elif p.time_result == "SeriousLate":
             out["serious_late_count"] += 1
             out["late_minutes"] += p.minutes
+            out["serious_late_minutes"] += p.minutes
+        elif p.time_result == "Absenteeism":
+            out["absenteeism_late_days"] += 1
         elif p.time_result == "Early":
             out["early_count"] += 1
             out["early_minutes"] += p.minutes
         elif p.time_result == "NotSigned" and signed:
             out["missing_on_duty" if p.check_type == "OnDuty" else "missing_off_duty"] += 1
+    worked = [p for p in day.points if p.source_type == "USER" or p.make_up]
+    on = next((p for p in worked if p.check_type == "OnDuty"), None)
+    off = next((p for p in worked if p.check_type == "OffDuty"), None)
+    if on is not None and off is not None and on.user_ms and off.user_ms:
+        out["work_minutes"] = max(0, round((off.user_ms - on.user_ms) / MINUTE_MS))
+    if off is not None and off.source_type == "USER" and off.user_ms:
+        over = (off.user_ms - off.base_ms) // MINUTE_MS - OVERTIME_START_MINUTES
+        if over >= OVERTIME_UNIT_MINUTES:
+            out["overtime_hours"] = (over // OVERTIME_UNIT_MINUTES) * OVERTIME_UNIT_MINUTES / 60
     if day.leave is not None:
         out["leave_hours"] = day.leave.hours
     return out
@@ -267,6 +367,7 @@ class AttendanceWorld:
         for d in days:
             self.by_user.setdefault(d.userid, {})[d.work_date] = d
         self.leaves: list[Leave] = [d.leave for d in days if d.leave is not None]
+        self.trips: list[Trip] = [d.trip for d in days if d.trip is not None]
         self.leaves_by_user: dict[str, list[Leave]] = {}
         for lv in self.leaves:
             self.leaves_by_user.setdefault(lv.userid, []).append(lv)

@@ -1,0 +1,186 @@
+"""The cross-check of the monthly summary against DingTalk's own 考勤报表 (getattcolumns,
+getcolumnval, getleavetimebynames) over real loopback HTTP, on SQLite and PostgreSQL: every cell
+of the sandbox company's months agrees; a corrupted stored row is listed with both values; the
+CLI prints the figures and exits 1 on a disagreement. Also the summary's new columns (补卡,
+请假 per leave type in its unit) against the sandbox's truth."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, select, update
+from typer.testing import CliRunner
+
+from dingsync.cli import app as cli_app
+from dingsync.commands.attendance import crosscheck_month
+from dingsync.export.attendance import METRIC_LABELS, monthly_summary, summary_headers
+from dingsync.export.attendance_check import CrossCheck
+from dingsync.sandbox import SandboxConfig, SandboxServer
+from dingsync.sandbox.attendance import VACATION_TYPES
+from dingsync.sandbox.attendance.world import leave_in_unit
+from dingsync.store.schema_attendance import attendance_results
+from dingsync.timeutil import WIRE_TZ
+from helpers.attendance import DAYS, SEED, area_of, make_client, sync_all
+
+USERS = 60
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxConfig(seed=SEED, users=USERS, days=DAYS, qps_limit=None)) as sb:
+        yield sb
+
+
+def _months(sb: SandboxServer) -> list[str]:
+    return sorted(sb.stats()["attendance"]["monthly"])
+
+
+def _check(sb: SandboxServer, engine: Engine, month: str) -> CrossCheck:
+    async def run() -> CrossCheck:
+        async with make_client(sb) as client:
+            with engine.connect() as conn:
+                check: CrossCheck = await crosscheck_month(
+                    conn, client, sb.app.corp_id, month, tz=WIRE_TZ
+                )
+                return check
+
+    return asyncio.run(run())
+
+
+def test_every_cell_agrees_with_dingtalks_report(sandbox: SandboxServer, engine: Engine) -> None:
+    assert asyncio.run(sync_all(sandbox, engine)).status == "succeeded"
+    total = 0
+    for month in _months(sandbox):
+        check = _check(sandbox, engine, month)
+        people = len(check.summary.rows)
+        assert people > 0
+        # Every column we compute that DingTalk serves, and every leave type, is compared.
+        leave_labels = [
+            f"{n}({'天' if u == 'day' else '小时'})" for n, (_, u) in VACATION_TYPES.items()
+        ]
+        for name in ("补卡次数", "工作时长", "出差时长", "外出时长", "休息天数", "严重迟到时长"):
+            assert name in check.compared
+        assert set(VACATION_TYPES) <= set(check.compared)
+        assert check.not_compared == ["加班总时长"]
+        assert check.cells == people * len(check.compared)
+        assert check.disagreements == [], check.disagreements[:5]
+        assert check.agree == check.cells
+        assert check.headline() == f"{check.cells} cells checked, {check.cells} agree"
+        assert summary_headers(check.summary)[-len(VACATION_TYPES) :] == leave_labels
+        total += check.cells
+    assert total >= USERS * 20
+
+
+def test_leave_types_make_up_and_leave_days_as_dingtalk_shows_them(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    """请假 per type in its unit (年假 in days), 补卡 fixes its check point (counted, not 缺卡),
+    出差 days and 外出 hours from the trip approvals, a day under approved leave is neither
+    absent nor early."""
+    asyncio.run(sync_all(sandbox, engine))
+    world = area_of(sandbox).world
+    codes = {name: code for name, (code, _) in VACATION_TYPES.items()}
+    made_up = trip_days = 0
+    for month in _months(sandbox):
+        with engine.connect() as conn:
+            summary = monthly_summary(conn, sandbox.app.corp_id, month)
+        assert [c.name for c in summary.leave_columns] == list(VACATION_TYPES)
+        for row in summary.rows:
+            days = [
+                d
+                for d in world.by_user[row.userid].values()
+                if d.work_date.strftime("%Y-%m") == month
+            ]
+            for name in VACATION_TYPES:
+                want = sum(
+                    leave_in_unit(d.leave) for d in days if d.leave and d.leave.leave_type == name
+                )
+                assert row.leave[codes[name]] == pytest.approx(want), (row.userid, name)
+            fixed = sum(p.make_up for d in days for p in d.points)
+            assert row.metrics["make_up_count"] == fixed
+            trips = [d.trip for d in days if d.trip is not None]
+            assert row.metrics["trip_days"] == sum(t.amount for t in trips if t.kind == "出差")
+            assert row.metrics["out_hours"] == sum(t.amount for t in trips if t.kind == "外出")
+            trip_days += len(trips)
+            made_up += fixed
+            on_leave = [d for d in days if d.leave is not None]
+            assert all(
+                not any(
+                    p.time_result in ("NotSigned", "Early")
+                    for p in d.points
+                    if p.source_type == "APPROVE"
+                )
+                for d in on_leave
+            )
+    assert made_up > 0 and trip_days > 0
+    assert any(lv.leave_type == "年假" for lv in world.leaves)
+
+
+def test_corrupted_stored_row_is_a_listed_disagreement(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    asyncio.run(sync_all(sandbox, engine))
+    t = attendance_results
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(t.c.id, t.c.userid, t.c.work_date, t.c.base_check_time, t.c.user_check_time)
+            .where(
+                t.c.corp_id == sandbox.app.corp_id,
+                t.c.check_type == "OnDuty",
+                t.c.time_result == "Normal",
+                t.c.source_type == "USER",
+            )
+            .order_by(t.c.id)
+            .limit(1)
+        ).one()
+        conn.execute(
+            update(t)
+            .where(t.c.corp_id == sandbox.app.corp_id, t.c.id == row.id)
+            .values(time_result="Late")
+        )
+    month = row.work_date.strftime("%Y-%m")
+    check = _check(sandbox, engine, month)
+    # One more late arrival; its minutes too when the punch was after the base time (a
+    # flexible shift's permitted lateness).
+    minutes = max(0, round((row.user_check_time - row.base_check_time).total_seconds() / 60))
+    expected = [(row.userid, "迟到次数", 1.0)] + (
+        [(row.userid, "迟到时长", float(minutes))] if minutes else []
+    )
+    assert [(d.userid, d.column, d.ours - d.dingtalk) for d in check.disagreements] == expected
+    assert check.agree == check.cells - len(expected)
+    # The CLI prints both values and the figures, and exits 1.
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "attendance",
+            "crosscheck",
+            "--month",
+            month,
+            "--database-url",
+            str(engine.url.render_as_string(hide_password=False)),
+        ],
+        env={
+            "DINGTALK_APP_KEY": sandbox.app.app_key,
+            "DINGTALK_APP_SECRET": sandbox.app.app_secret,
+            "DINGTALK_CORP_ID": sandbox.app.corp_id,
+            "DINGTALK_OAPI_URL": sandbox.base_url,
+            "DINGTALK_API_URL": sandbox.base_url,
+            "COLUMNS": "250",
+        },
+    )
+    assert result.exit_code == 1, result.output
+    d = check.disagreements[0]
+    assert f"({row.userid}) 迟到次数: ours {d.ours:g}, DingTalk {d.dingtalk:g}" in result.output
+    assert f"{check.cells} cells checked, {check.agree} agree" in result.output
+    assert "not compared (we do not compute them): 加班总时长" in result.output
+    assert METRIC_LABELS["make_up_count"] == "补卡次数"
+    # Re-synced, the month agrees again (the corrupted row is replaced).
+    asyncio.run(sync_all(sandbox, engine, contacts=False))
+    assert _check(sandbox, engine, month).ok
+
+
+def test_month_must_be_valid(sandbox: SandboxServer, engine: Engine) -> None:
+    with pytest.raises(ValueError, match="2026-11"):
+        _check(sandbox, engine, "2026/11")

@@ -109,7 +109,7 @@ def test_monthly_summary_shows_each_role_the_apis_people(console: Console, role:
     # Columns come from the API's list of metrics, values from its rows.
     first = page.locator("[data-testid=rows] tbody tr").first
     for metric in api["metrics"]:
-        cell = first.locator(f"td[data-metric={metric['key']}]").inner_text()
+        cell = first.locator(f'td[data-metric="{metric["key"]}"]').inner_text()
         assert float(cell) == api["items"][0]["metrics"][metric["key"]]
     everyone = _all_monthly(console, userid, month=month)
     if role == "employee":

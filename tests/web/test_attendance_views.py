@@ -59,7 +59,11 @@ def test_monthly_is_the_exports_summary_paged_and_scoped(data_web: Web) -> None:
     items = _all(web, "/api/attendance/monthly", admin, month=month)
     with web.engine.connect() as conn:
         truth = monthly_summary(conn, web.sb.app.corp_id, month)
-    assert {r["userid"]: r["metrics"] for r in items} == {r.userid: r.metrics for r in truth.rows}
+    leave = [c.leave_code for c in truth.leave_columns]
+    assert {r["userid"]: r["metrics"] for r in items} == {
+        r.userid: {**r.metrics, **{f"leave.{c}": r.leave.get(c, 0) for c in leave}}
+        for r in truth.rows
+    }
     body = web.get("/api/attendance/monthly", admin, params={"month": month}).json()
     assert [m["key"] for m in body["metrics"]][:2] == ["scheduled_days", "attended_days"]
     # Pages are disjoint, in one order, and add up to the total.

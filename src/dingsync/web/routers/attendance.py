@@ -153,6 +153,11 @@ MONTHLY_COLUMNS: tuple[tuple[str, str], ...] = tuple(
 )
 
 
+#: Key prefix of the 请假 columns in ``metrics`` (``leave.<leave_code>``: the leave type's
+#: amount in its unit, labelled ``年假(天)``, ``事假(小时)`` …), after :data:`MONTHLY_COLUMNS`,
+#: as in the export.
+LEAVE_KEY = "leave."
+
 _DAY_KEYS = ("people", "attended", "absent", "late", "early", "missing")
 _PERSON_KEYS = ("late", "early", "missing")
 
@@ -203,8 +208,9 @@ def monthly(
     numbers ``dingsync attendance summary`` and the ``attendance`` export compute
     (:func:`dingsync.export.attendance.monthly_summary`): per visible person with a result or
     a schedule in the month (in ``dept_id`` and below when given), by name, ``metrics``
-    (应出勤天数, 出勤天数, 迟到次数, 迟到时长 …; ``metrics`` lists the keys and labels in
-    order). Paged: the people of the page are chosen in SQL, and only their rows are read."""
+    (应出勤天数, 出勤天数, 迟到次数, 迟到时长 …, then 请假 per leave type as ``leave.<code>``;
+    ``metrics`` lists the keys and labels in order, as the export's columns). Paged: the
+    people of the page are chosen in SQL, and only their rows are read."""
     month, start, end = month_span(ctx, month)
     scope = rules.scope(caller.viewer, "attendance", "list")
     with ctx.engine.connect() as conn:
@@ -219,13 +225,15 @@ def monthly(
             limit=min(limit, ctx.options.max_page_size),
             offset=offset,
         )
-        rows = (
+        summary = (
             export_attendance.monthly_summary(
                 conn, ctx.corp_id, month, tz=ctx.settings.tz, userids=page
-            ).rows
+            )
             if page
-            else []
+            else None
         )
+    rows = summary.rows if summary is not None else []
+    leave_columns = summary.leave_columns if summary is not None else []
     by_id = {r.userid: r for r in rows}
     items = [
         {
@@ -234,15 +242,25 @@ def monthly(
             "job_number": r.job_number,
             "departments": r.departments,
             "group": r.group,
-            "metrics": dict(r.metrics),
+            "metrics": {
+                **r.metrics,
+                **{
+                    LEAVE_KEY + c.leave_code: float(r.leave.get(c.leave_code, 0))
+                    for c in leave_columns
+                },
+            },
         }
         for r in (by_id[u] for u in page if u in by_id)
+    ]
+    columns = [
+        *MONTHLY_COLUMNS,
+        *((LEAVE_KEY + c.leave_code, c.label) for c in leave_columns),
     ]
     return {
         "month": month,
         "start_date": start.isoformat(),
         "end_date": end.isoformat(),
-        "metrics": [{"key": k, "label": label} for k, label in MONTHLY_COLUMNS],
+        "metrics": [{"key": k, "label": label} for k, label in columns],
         "items": items,
         "total": total,
         "limit": limit,

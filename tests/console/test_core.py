@@ -100,3 +100,30 @@ def test_a_console_export_is_the_apis_export_audited_as_console(console: Console
     assert r.status_code == 403
     assert console.api(admin, "/api/exports/audit", limit=1)["total"] == listed["total"]
     page.context.close()
+
+
+def test_the_phone_menu_button_is_visible_and_opens_the_menu(console: Console) -> None:
+    """At a phone's width the side menu folds behind ☰, which must be visible on the white top
+    bar (it once was white on white) and open the menu."""
+    page = console.page_as(console.employee, width=390, height=844)
+    page.goto(f"{console.url}/console/me")
+    toggle = page.locator(".menu-toggle")
+    assert toggle.is_visible()
+    color = toggle.evaluate("el => getComputedStyle(el).color")
+    assert color not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
+    assert not page.locator("nav.sidenav").is_visible()
+    toggle.click()
+    assert page.locator("nav.sidenav [data-nav=reports]").is_visible()
+    page.context.close()
+
+
+def test_error_pages_keep_the_menu_and_odd_dates_are_no_crash(console: Console) -> None:
+    """A day whose neighbours do not exist (year 1) is a message on the page, not a 500; an
+    error page of a logged-in person keeps their menu."""
+    cookies = {COOKIE: console.api_token(console.employee)}
+    r = httpx.get(f"{console.url}/console/reports?end_date=0001-01-01", cookies=cookies)
+    assert r.status_code == 200 and "超出范围" in r.text
+    r = httpx.get(f"{console.url}/console/reports/no-such-report", cookies=cookies)
+    assert r.status_code == 404 and 'data-nav="me"' in r.text
+    r = httpx.get(f"{console.url}/console/no-such-page")
+    assert r.status_code == 404 and "data-nav" not in r.text  # no session, no menu

@@ -11,7 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from dingsync.web.console.render import render
-from dingsync.web.console.session import LOGIN_PATH, LoginRequired, PageNotFound
+from dingsync.web.console.session import (
+    COOKIE,
+    LOGIN_PATH,
+    ConsoleSession,
+    LoginRequired,
+    PageNotFound,
+)
+from dingsync.web.deps import caller_for_token
 from dingsync.web.errors import WebError
 
 #: Console paths (pages answer HTML, not the API's JSON error body).
@@ -35,11 +42,24 @@ def login_redirect(request: Request, reason: str, next_url: str | None) -> Respo
     return RedirectResponse(target, status_code=303)
 
 
+def _session_or_none(request: Request) -> ConsoleSession | None:
+    """The console session of ``request`` when its cookie holds a live one (the error page then
+    keeps the menu and the user bar), else ``None``."""
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    try:
+        return ConsoleSession(caller_for_token(request.app.state.web, token), token)
+    except WebError:
+        return None
+
+
 def error_page(request: Request, code: str, status: int, message: str) -> HTMLResponse:
-    """An HTML error page with the stable ``code`` (no session details)."""
+    """An HTML error page with the stable ``code`` (with the viewer's menu when the request has
+    a live session; no session details otherwise)."""
     return render(
         request,
-        None,
+        _session_or_none(request),
         "error.html",
         title=f"{status}",
         status_code=status,

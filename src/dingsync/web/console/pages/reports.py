@@ -36,6 +36,7 @@ from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, visible
 from dingsync.web.deps import Ctx
 from dingsync.web.errors import WebError
+from dingsync.web.export_kinds import MONTH_YEARS
 from dingsync.web.routers import reports as api_reports
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -91,10 +92,14 @@ def _day(value: str | None, label: str, problems: list[str]) -> date | None:
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         problems.append(f"{label}不是日期（YYYY-MM-DD）：{text}")
         return None
+    if not MONTH_YEARS[0] <= day.year <= MONTH_YEARS[1]:  # day windows around it must exist
+        problems.append(f"{label}超出范围（{MONTH_YEARS[0]}–{MONTH_YEARS[1]} 年）：{text}")
+        return None
+    return day
 
 
 def _int(value: str | None, label: str, problems: list[str], *, minimum: int) -> int | None:

@@ -31,11 +31,11 @@ from sqlalchemy import Connection, select
 from dingsync.store import repo_approvals
 from dingsync.store.schema import users
 from dingsync.web import rules
+from dingsync.web.console import params
 from dingsync.web.console.render import render
 from dingsync.web.console.session import ConsoleSession, page_caller
 from dingsync.web.context import WebContext
 from dingsync.web.deps import Ctx
-from dingsync.web.errors import WebError
 from dingsync.web.routers import approvals as api_approvals
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -84,35 +84,6 @@ OPERATION_RESULTS = {"AGREE": "同意", "REFUSE": "拒绝", "NONE": ""}
 # --------------------------------------------------------------------------------------------
 # shared helpers
 # --------------------------------------------------------------------------------------------
-def _text(value: str | None) -> str | None:
-    """A query parameter as given, ``None`` when empty."""
-    value = (value or "").strip()
-    return value or None
-
-
-def _day(name: str, value: str | None) -> date | None:
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise WebError("request.invalid", f"{name} must be a date (YYYY-MM-DD)") from exc
-
-
-def _int(name: str, value: str | None) -> int | None:
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        number = int(text)
-    except ValueError as exc:
-        raise WebError("request.invalid", f"{name} must be an integer") from exc
-    if not 1 <= number <= 2**62:
-        raise WebError("request.invalid", f"{name} is out of range")
-    return number
-
-
 def user_names(conn: Connection, corp_id: str, ids: set[str]) -> dict[str, str]:
     """``{userid: name}`` of the stored people among ``ids`` (one query)."""
     ids = {i for i in ids if i}
@@ -167,15 +138,15 @@ def approvals_page(
     """The instances ``GET /api/approvals`` lists to the viewer with these filters, newest
     first, :data:`PAGE_SIZE` a page (``page`` from 1)."""
     filters: dict[str, Any] = {
-        "process_code": _text(process_code),
-        "status": _text(status),
-        "result": _text(result),
-        "start_date": _day("start_date", start_date),
-        "end_date": _day("end_date", end_date),
-        "dept_id": _int("dept_id", dept_id),
-        "originator": _text(originator),
+        "process_code": params.text(process_code),
+        "status": params.text(status),
+        "result": params.text(result),
+        "start_date": params.day("start_date", start_date),
+        "end_date": params.day("end_date", end_date),
+        "dept_id": params.integer("dept_id", dept_id),
+        "originator": params.text(originator),
     }
-    number = _int("page", page) or 1
+    number = params.integer("page", page) or 1
     answer = api_approvals.list_approvals(
         ctx, session.caller, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, **filters
     )
@@ -311,15 +282,15 @@ def approval_stats_page(
 ) -> HTMLResponse:
     """审批统计: the numbers of ``GET /api/approvals/stats`` for the viewer and these filters
     (the router function itself), as charts and a table. Without dates: the last 30 days."""
-    start, end = _day("start_date", start_date), _day("end_date", end_date)
+    start, end = params.day("start_date", start_date), params.day("end_date", end_date)
     if "start_date" not in request.query_params and "end_date" not in request.query_params:
         end = ctx.today()
         start = date.fromordinal(end.toordinal() - 29)
     filters: dict[str, Any] = {
         "start_date": start,
         "end_date": end,
-        "dept_id": _int("dept_id", dept_id),
-        "process_code": _text(process_code),
+        "dept_id": params.integer("dept_id", dept_id),
+        "process_code": params.text(process_code),
     }
     stats = api_approvals.approval_stats(ctx, session.caller, **filters)
     with ctx.engine.connect() as conn:

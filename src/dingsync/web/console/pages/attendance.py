@@ -33,6 +33,7 @@ from dingsync.export.attendance import DAY_RESULT_LABELS, TIME_RESULT_LABELS
 from dingsync.store import repo_contacts
 from dingsync.timeutil import from_ms
 from dingsync.web import rules
+from dingsync.web.console import params
 from dingsync.web.console.render import render
 from dingsync.web.console.session import ConsoleSession, page_caller
 from dingsync.web.context import WebContext
@@ -85,32 +86,8 @@ _MONTH = re.compile(api.MONTH_PATTERN)
 # --------------------------------------------------------------------------------------------
 # Query text → values (form fields arrive as text; empty = not given)
 # --------------------------------------------------------------------------------------------
-def _text(value: str | None) -> str | None:
-    value = (value or "").strip()
-    return value or None
-
-
-def _int(name: str, value: str | None, *, low: int = 0) -> int | None:
-    text = _text(value)
-    if text is None:
-        return None
-    if not text.isdigit() or int(text) < low or int(text) > 2**62:
-        raise WebError("request.invalid", f"{name} must be an integer ≥ {low}")
-    return int(text)
-
-
-def _day(name: str, value: str | None) -> date | None:
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise WebError("request.invalid", f"{name} must be a date YYYY-MM-DD") from exc
-
-
 def _month(ctx: WebContext, value: str | None) -> str:
-    text = _text(value) or ctx.today().strftime("%Y-%m")
+    text = params.text(value) or ctx.today().strftime("%Y-%m")
     if not _MONTH.match(text):
         raise WebError("request.invalid", "month must look like 2026-11")
     return text
@@ -290,8 +267,8 @@ def monthly_page(
 ) -> HTMLResponse:
     """月度汇总: the month's summary per person (paged), its charts and the export."""
     the_month = _month(ctx, month)
-    dept = _int("dept_id", dept_id, low=1)
-    offset = ((_int("page", page, low=1) or 1) - 1) * MONTHLY_PAGE
+    dept = params.integer("dept_id", dept_id, low=1)
+    offset = ((params.integer("page", page, low=1) or 1) - 1) * MONTHLY_PAGE
     summary = api.monthly(
         ctx, session.caller, the_month, dept, None, limit=MONTHLY_PAGE, offset=offset
     )
@@ -340,8 +317,8 @@ def resolve_person(
 
 def _span(ctx: WebContext, start: str | None, end: str | None) -> tuple[date, date]:
     """The date filter (default: this month so far, as the API's)."""
-    last = _day("end_date", end) or ctx.today()
-    first = _day("start_date", start) or last.replace(day=1)
+    last = params.day("end_date", end) or ctx.today()
+    first = params.day("start_date", start) or last.replace(day=1)
     return first, last
 
 
@@ -358,9 +335,9 @@ def daily_page(
 ) -> HTMLResponse:
     """每日统计: one row per person and day (shift, check points, the day's result)."""
     start, end = _span(ctx, start_date, end_date)
-    dept = _int("dept_id", dept_id, low=1)
-    offset = ((_int("page", page, low=1) or 1) - 1) * DAILY_PAGE
-    person, choices = resolve_person(ctx, session, _text(userid))
+    dept = params.integer("dept_id", dept_id, low=1)
+    offset = ((params.integer("page", page, low=1) or 1) - 1) * DAILY_PAGE
+    person, choices = resolve_person(ctx, session, params.text(userid))
     days = api.daily(
         ctx, session.caller, start, end, person, dept, "desc", limit=DAILY_PAGE, offset=offset
     )
@@ -374,7 +351,7 @@ def daily_page(
         start_date=start,
         end_date=end,
         dept_id=dept,
-        userid=_text(userid),
+        userid=params.text(userid),
         choices=choices,
         rows=days["items"],
         pager=_pager(request, days["total"], DAILY_PAGE, offset),
@@ -397,10 +374,10 @@ def records_page(
 ) -> HTMLResponse:
     """原始记录: every punch with its time, result, source and place."""
     start, end = _span(ctx, start_date, end_date)
-    dept = _int("dept_id", dept_id, low=1)
-    offset = ((_int("page", page, low=1) or 1) - 1) * RECORDS_PAGE
-    kind = _text(check_type)
-    person, choices = resolve_person(ctx, session, _text(userid))
+    dept = params.integer("dept_id", dept_id, low=1)
+    offset = ((params.integer("page", page, low=1) or 1) - 1) * RECORDS_PAGE
+    kind = params.text(check_type)
+    person, choices = resolve_person(ctx, session, params.text(userid))
     punches = api.records(
         ctx, session.caller, start, end, person, dept, kind, limit=RECORDS_PAGE, offset=offset
     )
@@ -414,7 +391,7 @@ def records_page(
         start_date=start,
         end_date=end,
         dept_id=dept,
-        userid=_text(userid),
+        userid=params.text(userid),
         choices=choices,
         check_type=kind,
         rows=punches["items"],

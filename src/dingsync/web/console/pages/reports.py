@@ -19,6 +19,7 @@ page also works as a plain GET without JavaScript.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -30,13 +31,13 @@ from fastapi.responses import HTMLResponse
 from dingsync.export.reports import STATUS_LABELS, template_columns
 from dingsync.store import repo_contacts, repo_reports
 from dingsync.web import rules
+from dingsync.web.console import params
 from dingsync.web.console.render import render
 from dingsync.web.console.session import ConsoleSession, page_caller
 from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, visible
 from dingsync.web.deps import Ctx
 from dingsync.web.errors import WebError
-from dingsync.web.export_kinds import MONTH_YEARS
 from dingsync.web.routers import reports as api_reports
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -82,51 +83,27 @@ class Filters:
         return urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
-def _text(value: str | None, limit: int = 255) -> str | None:
-    value = (value or "").strip()
-    return value[:limit] or None
-
-
-def _day(value: str | None, label: str, problems: list[str]) -> date | None:
-    text = _text(value, 10)
-    if text is None:
-        return None
+def _collect(problems: list[str], read: Callable[[], Any]) -> Any:
+    """``read()`` (a :mod:`~dingsync.web.console.params` reader), its refusal noted in
+    ``problems`` (shown on the page) instead of raised."""
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        problems.append(f"{label}不是日期（YYYY-MM-DD）：{text}")
+        return read()
+    except WebError as exc:
+        problems.append(exc.message)
         return None
-    if not MONTH_YEARS[0] <= day.year <= MONTH_YEARS[1]:  # day windows around it must exist
-        problems.append(f"{label}超出范围（{MONTH_YEARS[0]}–{MONTH_YEARS[1]} 年）：{text}")
-        return None
-    return day
-
-
-def _int(value: str | None, label: str, problems: list[str], *, minimum: int) -> int | None:
-    text = _text(value, 20)
-    if text is None:
-        return None
-    try:
-        number = int(text)
-    except ValueError:
-        problems.append(f"{label}不是数字：{text}")
-        return None
-    if not minimum <= number <= 2**62:
-        problems.append(f"{label}超出范围：{text}")
-        return None
-    return number
 
 
 def read_filters(request: Request) -> Filters:
     """The filters of the request's query string (malformed values dropped, with a message)."""
     q = request.query_params
     f = Filters()
-    f.template = _text(q.get("template"))
-    f.start = _day(q.get("start_date"), "开始日期", f.problems)
-    f.end = _day(q.get("end_date"), "结束日期", f.problems)
-    f.dept_id = _int(q.get("dept_id"), "部门", f.problems, minimum=1)
-    f.creator = _text(q.get("creator"), 64)
-    f.offset = _int(q.get("offset"), "页码", f.problems, minimum=0) or 0
+    p = f.problems
+    f.template = params.text(q.get("template"))
+    f.start = _collect(p, lambda: params.day("开始日期", q.get("start_date")))
+    f.end = _collect(p, lambda: params.day("结束日期", q.get("end_date")))
+    f.dept_id = _collect(p, lambda: params.integer("部门", q.get("dept_id")))
+    f.creator = params.text(q.get("creator"), 64)
+    f.offset = _collect(p, lambda: params.integer("页码", q.get("offset"), low=0)) or 0
     return f
 
 

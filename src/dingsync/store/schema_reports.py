@@ -94,6 +94,8 @@ reports = Table(
     ),
     Index("ix_reports_corp_id_creator_id_create_time", "corp_id", "creator_id", "create_time"),
     Index("ix_reports_corp_id_modified_time", "corp_id", "modified_time"),
+    # The list API's (and the console's) newest-first order without a template (migration 0017).
+    Index("ix_reports_corp_id_create_time", "corp_id", "create_time"),
 )
 
 report_contents = Table(

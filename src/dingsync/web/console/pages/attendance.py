@@ -22,6 +22,7 @@ it); an empty field means "not given".
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -322,6 +323,44 @@ def _span(ctx: WebContext, start: str | None, end: str | None) -> tuple[date, da
     return first, last
 
 
+@dataclass(frozen=True)
+class _DayFilters:
+    """The filters 每日统计 and 原始记录 share: the date span, department, person (resolved by
+    userid or name, with ``choices`` when several match), as typed, and the page's offset."""
+
+    start: date
+    end: date
+    dept: int | None
+    userid: str | None
+    person: str | None
+    choices: Any
+    offset: int
+
+
+def _day_filters(
+    ctx: WebContext,
+    session: ConsoleSession,
+    start_date: str | None,
+    end_date: str | None,
+    dept_id: str | None,
+    userid: str | None,
+    page: str | None,
+    page_size: int,
+) -> _DayFilters:
+    start, end = _span(ctx, start_date, end_date)
+    typed = params.text(userid)
+    person, choices = resolve_person(ctx, session, typed)
+    return _DayFilters(
+        start,
+        end,
+        params.integer("dept_id", dept_id, low=1),
+        typed,
+        person,
+        choices,
+        ((params.integer("page", page, low=1) or 1) - 1) * page_size,
+    )
+
+
 @router.get("/daily", response_class=HTMLResponse, name="console_attendance_daily")
 def daily_page(
     request: Request,
@@ -334,12 +373,17 @@ def daily_page(
     session: ConsoleSession = page_caller("attendance"),
 ) -> HTMLResponse:
     """每日统计: one row per person and day (shift, check points, the day's result)."""
-    start, end = _span(ctx, start_date, end_date)
-    dept = params.integer("dept_id", dept_id, low=1)
-    offset = ((params.integer("page", page, low=1) or 1) - 1) * DAILY_PAGE
-    person, choices = resolve_person(ctx, session, params.text(userid))
+    f = _day_filters(ctx, session, start_date, end_date, dept_id, userid, page, DAILY_PAGE)
     days = api.daily(
-        ctx, session.caller, start, end, person, dept, "desc", limit=DAILY_PAGE, offset=offset
+        ctx,
+        session.caller,
+        f.start,
+        f.end,
+        f.person,
+        f.dept,
+        "desc",
+        limit=DAILY_PAGE,
+        offset=f.offset,
     )
     return render(
         request,
@@ -348,13 +392,13 @@ def daily_page(
         active="attendance",
         title="考勤",
         tab="daily",
-        start_date=start,
-        end_date=end,
-        dept_id=dept,
-        userid=params.text(userid),
-        choices=choices,
+        start_date=f.start,
+        end_date=f.end,
+        dept_id=f.dept,
+        userid=f.userid,
+        choices=f.choices,
         rows=days["items"],
-        pager=_pager(request, days["total"], DAILY_PAGE, offset),
+        pager=_pager(request, days["total"], DAILY_PAGE, f.offset),
         day_labels=DAY_RESULT_LABELS,
         **_common(request, ctx, session),
     )
@@ -373,13 +417,18 @@ def records_page(
     session: ConsoleSession = page_caller("attendance"),
 ) -> HTMLResponse:
     """原始记录: every punch with its time, result, source and place."""
-    start, end = _span(ctx, start_date, end_date)
-    dept = params.integer("dept_id", dept_id, low=1)
-    offset = ((params.integer("page", page, low=1) or 1) - 1) * RECORDS_PAGE
+    f = _day_filters(ctx, session, start_date, end_date, dept_id, userid, page, RECORDS_PAGE)
     kind = params.text(check_type)
-    person, choices = resolve_person(ctx, session, params.text(userid))
     punches = api.records(
-        ctx, session.caller, start, end, person, dept, kind, limit=RECORDS_PAGE, offset=offset
+        ctx,
+        session.caller,
+        f.start,
+        f.end,
+        f.person,
+        f.dept,
+        kind,
+        limit=RECORDS_PAGE,
+        offset=f.offset,
     )
     return render(
         request,
@@ -388,14 +437,14 @@ def records_page(
         active="attendance",
         title="考勤",
         tab="records",
-        start_date=start,
-        end_date=end,
-        dept_id=dept,
-        userid=params.text(userid),
-        choices=choices,
+        start_date=f.start,
+        end_date=f.end,
+        dept_id=f.dept,
+        userid=f.userid,
+        choices=f.choices,
         check_type=kind,
         rows=punches["items"],
-        pager=_pager(request, punches["total"], RECORDS_PAGE, offset),
+        pager=_pager(request, punches["total"], RECORDS_PAGE, f.offset),
         **_common(request, ctx, session),
     )
 

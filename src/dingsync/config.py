@@ -41,6 +41,13 @@ def default_database_url() -> str:
     return f"sqlite:///{DEFAULT_DATA_DIR / 'dingsync.db'}"
 
 
+#: The default overtime rule (``DINGSYNC_ATTENDANCE_OVERTIME_RULE``), parsed and applied by
+#: ``dingsync.export.attendance_overtime``.
+DEFAULT_OVERTIME_RULE = (
+    "workday=punch/30/30/pay; restday=approval_punch/0/30/rest; holiday=approval/0/30/pay"
+)
+
+
 class Settings(BaseSettings):
     """All runtime settings. Secrets are ``SecretStr`` so they never print in logs or errors."""
 
@@ -106,6 +113,12 @@ class Settings(BaseSettings):
     )
     #: Also sync report columns and their per-day values (one call per person per month).
     attendance_columns: bool = Field(default=False, validation_alias="DINGSYNC_ATTENDANCE_COLUMNS")
+    #: The company's overtime rule (加班规则) as its admin console sets it — DingTalk serves no
+    #: rule settings — by which the 加班 columns are computed (docs/attendance.md, "加班"):
+    #: ``<workday|restday|holiday>=<punch|approval|approval_punch>/<start>/<unit>/<rest|pay>``.
+    attendance_overtime_rule: str = Field(
+        default=DEFAULT_OVERTIME_RULE, validation_alias="DINGSYNC_ATTENDANCE_OVERTIME_RULE"
+    )
     # -- approvals sync (docs/approvals.md) ----------------------------------------------------
     #: Calendar days (company zone) before today that a full run lists.
     approvals_history_days: int = Field(

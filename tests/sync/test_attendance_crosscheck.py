@@ -8,18 +8,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
 from dingsync.cli import app as cli_app
 from dingsync.commands.attendance import crosscheck_month
-from dingsync.export.attendance import METRIC_LABELS, monthly_summary, summary_headers
+from dingsync.export.attendance import (
+    DAILY_HEADERS,
+    METRIC_LABELS,
+    monthly_summary,
+    summary_headers,
+    write_xlsx,
+)
 from dingsync.export.attendance_check import CrossCheck
+from dingsync.export.attendance_overtime import OVERTIME_LABELS, OVERTIME_METRICS
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.sandbox.attendance import VACATION_TYPES
-from dingsync.sandbox.attendance.world import leave_in_unit
+from dingsync.sandbox.attendance.world import COLUMNS, leave_in_unit
 from dingsync.store.schema_attendance import attendance_results
 from dingsync.timeutil import WIRE_TZ
 from helpers.attendance import DAYS, SEED, area_of, make_client, sync_all
@@ -62,8 +72,12 @@ def test_every_cell_agrees_with_dingtalks_report(sandbox: SandboxServer, engine:
         ]
         for name in ("补卡次数", "工作时长", "出差时长", "外出时长", "休息天数", "严重迟到时长"):
             assert name in check.compared
+        # 加班: the total and its six splits, in DingTalk's order.
+        overtime = [n for n in check.compared if "加班" in n]
+        assert overtime == [name for alias, (_, name) in COLUMNS.items() if "overtime" in alias]
+        assert len(overtime) == 7
         assert set(VACATION_TYPES) <= set(check.compared)
-        assert check.not_compared == ["加班总时长"]
+        assert check.not_compared == []
         assert check.cells == people * len(check.compared)
         assert check.disagreements == [], check.disagreements[:5]
         assert check.agree == check.cells
@@ -83,6 +97,7 @@ def test_leave_types_make_up_and_leave_days_as_dingtalk_shows_them(
     world = area_of(sandbox).world
     codes = {name: code for name, (code, _) in VACATION_TYPES.items()}
     made_up = trip_days = 0
+    overtime: dict[str, float] = {}
     for month in _months(sandbox):
         with engine.connect() as conn:
             summary = monthly_summary(conn, sandbox.app.corp_id, month)
@@ -105,6 +120,11 @@ def test_leave_types_make_up_and_leave_days_as_dingtalk_shows_them(
             assert row.metrics["out_hours"] == sum(t.amount for t in trips if t.kind == "外出")
             trip_days += len(trips)
             made_up += fixed
+            # 加班 by the rule: as the sandbox's truth, every split.
+            truth = sandbox.stats()["attendance"]["monthly"][month].get(row.userid, {})
+            for metric in OVERTIME_METRICS:
+                assert row.metrics[metric] == pytest.approx(truth.get(metric, 0.0)), metric
+                overtime[metric] = overtime.get(metric, 0.0) + row.metrics[metric]
             on_leave = [d for d in days if d.leave is not None]
             assert all(
                 not any(
@@ -115,6 +135,15 @@ def test_leave_types_make_up_and_leave_days_as_dingtalk_shows_them(
                 for d in on_leave
             )
     assert made_up > 0 and trip_days > 0
+    # Working-day, rest-day and holiday overtime all occur (the sandbox's rule: paid, time off
+    # in lieu, paid), and the total is their sum.
+    for metric in (
+        "overtime_workday_pay_hours",
+        "overtime_restday_rest_hours",
+        "overtime_holiday_pay_hours",
+    ):
+        assert overtime[metric] > 0, metric
+    assert overtime["overtime_hours"] == pytest.approx(sum(overtime.values()) / 2)
     assert any(lv.leave_type == "年假" for lv in world.leaves)
 
 
@@ -174,7 +203,8 @@ def test_corrupted_stored_row_is_a_listed_disagreement(
     d = check.disagreements[0]
     assert f"({row.userid}) 迟到次数: ours {d.ours:g}, DingTalk {d.dingtalk:g}" in result.output
     assert f"{check.cells} cells checked, {check.agree} agree" in result.output
-    assert "not compared (we do not compute them): 加班总时长" in result.output
+    assert "加班总时长, 工作日加班转调休" in result.output  # compared, in DingTalk's order
+    assert "not compared" not in result.output
     assert METRIC_LABELS["make_up_count"] == "补卡次数"
     # Re-synced, the month agrees again (the corrupted row is replaced).
     asyncio.run(sync_all(sandbox, engine, contacts=False))
@@ -184,3 +214,49 @@ def test_corrupted_stored_row_is_a_listed_disagreement(
 def test_month_must_be_valid(sandbox: SandboxServer, engine: Engine) -> None:
     with pytest.raises(ValueError, match="2026-11"):
         _check(sandbox, engine, "2026/11")
+
+
+def test_daily_rows_link_their_approvals_and_the_workbook_keeps_types(
+    sandbox: SandboxServer, engine: Engine, tmp_path: Path
+) -> None:
+    """每日统计's 关联审批单: every leave (with its type's name), trip, outing and 补卡 of the
+    sandbox's history is on its day, nothing else is; the workbook keeps numbers as numbers
+    (the 加班 columns included) and dates as dates."""
+    asyncio.run(sync_all(sandbox, engine))
+    world = area_of(sandbox).world
+    kinds_seen: set[str] = set()
+    for month in _months(sandbox):
+        with engine.connect() as conn:
+            summary = monthly_summary(conn, sandbox.app.corp_id, month)
+        for row in summary.daily:
+            day = world.by_user[row.userid][row.work_date]
+            want = []
+            if day.leave is not None:
+                want.append(f"请假({day.leave.leave_type})")
+            if day.trip is not None:
+                want.append(day.trip.kind)
+            want += [
+                "补卡 " + ("上班" if p.check_type == "OnDuty" else "下班")
+                for p in day.points
+                if p.make_up
+            ]
+            # "请假(事假) 09:00–18:00", "补卡 下班 次日 07:30": the kind and what it fixes.
+            words = [part.split(" ") for part in row.approvals.split("；") if part]
+            got = [" ".join(w[:2]) if w[0] == "补卡" else w[0] for w in words]
+            assert sorted(got) == sorted(want), (row.userid, row.work_date, row.approvals)
+            kinds_seen |= {w[:2] for w in want}
+        path = write_xlsx(summary, tmp_path / f"{month}.xlsx")
+        book = openpyxl.load_workbook(path)
+        sheet = book["每日统计"]
+        headers = [c.value for c in sheet[2]]
+        assert headers == DAILY_HEADERS and headers[-1] == "关联审批单"
+        assert all(isinstance(r[2].value, datetime) for r in sheet.iter_rows(min_row=3))
+        monthly = book["月度汇总"]
+        head = [c.value for c in monthly[3]]
+        at = head.index("加班总时长(小时)")
+        assert head[at : at + 7] == [OVERTIME_LABELS[m] for m in OVERTIME_METRICS]
+        for r in monthly.iter_rows(min_row=4):
+            values = [c.value for c in r[at : at + 7]]
+            assert all(isinstance(v, int | float) for v in values), values
+            assert values[0] == pytest.approx(sum(values[1:]))
+    assert {"请假", "出差", "外出", "补卡"} <= kinds_seen

@@ -70,7 +70,18 @@ def _load(
     settings, engine, cid = _open(database_url, corp_id, dept)
     with engine.connect() as conn:
         try:
-            return monthly_summary(conn, cid, month, dept, tz=settings.tz), engine, cid
+            return (
+                monthly_summary(
+                    conn,
+                    cid,
+                    month,
+                    dept,
+                    tz=settings.tz,
+                    overtime_rule=settings.attendance_overtime_rule,
+                ),
+                engine,
+                cid,
+            )
         except ValueError as exc:
             err_console.print(f"error: {exc}")
             raise typer.Exit(2) from exc
@@ -169,19 +180,27 @@ def export_attendance(
 
 
 async def crosscheck_month(
-    conn: Any, client: Any, corp_id: str, month: str, dept_id: int | None = None, *, tz: Any
+    conn: Any,
+    client: Any,
+    corp_id: str,
+    month: str,
+    dept_id: int | None = None,
+    *,
+    tz: Any,
+    overtime_rule: str | None = None,
 ) -> Any:
     """The month's summary (``YYYY-MM``; optionally department ``dept_id`` and below) against
     DingTalk's own report, cell by cell: the summary
     (:func:`dingsync.export.attendance.monthly_summary`), DingTalk's report read live for its
     active people (:func:`dingsync.sync.attendance_report.fetch_report`), compared by
     :func:`dingsync.export.attendance_check.compare` → a ``CrossCheck``. Raises ``ValueError``
-    for a malformed month, ``DingTalkError`` when DingTalk refuses."""
+    for a malformed month or overtime rule (``overtime_rule``: the company's 加班规则, default
+    ``Settings``' default), ``DingTalkError`` when DingTalk refuses."""
     from dingsync.export.attendance import monthly_summary
     from dingsync.export.attendance_check import active_people, compare, report_request
     from dingsync.sync.attendance_report import fetch_report
 
-    summary = monthly_summary(conn, corp_id, month, dept_id, tz=tz)
+    summary = monthly_summary(conn, corp_id, month, dept_id, tz=tz, overtime_rule=overtime_rule)
     people = active_people(conn, corp_id, summary)
     aliases, leave_names = report_request(summary)
     report = await fetch_report(
@@ -211,7 +230,15 @@ def crosscheck_command(
     async def main() -> Any:
         async with build_client(settings, engine) as client:
             with engine.connect() as conn:
-                return await crosscheck_month(conn, client, cid, month, dept, tz=settings.tz)
+                return await crosscheck_month(
+                    conn,
+                    client,
+                    cid,
+                    month,
+                    dept,
+                    tz=settings.tz,
+                    overtime_rule=settings.attendance_overtime_rule,
+                )
 
     try:
         check = asyncio.run(main())

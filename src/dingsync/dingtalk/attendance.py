@@ -38,6 +38,7 @@ from dingsync.dingtalk.models.attendance import (
     ScheduleItem,
     UpdateData,
     UserGroup,
+    UserHolidays,
     VacationType,
 )
 from dingsync.dingtalk.paging import Marker, Pager, cursor_pager, offset_pager
@@ -441,6 +442,39 @@ class AttendanceAPI:
         for item in await _gather_lists([one(u, a, b) for u, a, b in plan]):
             seen.setdefault((item.user_id, item.approve_id), item)
         return list(seen.values())
+
+    async def list_holidays(
+        self, userids: Iterable[str], work_date_from: date, work_date_to: date
+    ) -> list[UserHolidays]:
+        """The public holidays (节假日) of each of ``userids``' calendars within
+        ``work_date_from``..``work_date_to`` (work dates, GMT+8): what makes a rest day a
+        holiday for the overtime rule (节假日加班). ``POST /v1.0/attendance/holidays {userIds[],
+        workDateFrom, workDateTo (ms)}`` on the new host, split into ≤ 50 users × ≤ 31-day
+        windows (caps unconfirmed, EB-44); the lists of one person's windows are merged."""
+        plan = [
+            (users, a, b)
+            for users in batches(userids, APPROVALS_MAX_USERS)
+            for a, b in date_windows(work_date_from, work_date_to, APPROVALS_MAX_DAYS)
+        ]
+
+        async def one(users: list[str], a: date, b: date) -> list[UserHolidays]:
+            body = await self._client.api(
+                "POST",
+                "/v1.0/attendance/holidays",
+                json={
+                    "userIds": users,
+                    "workDateFrom": gmt8_ms(a),
+                    "workDateTo": gmt8_ms(b, end_of_day=True),
+                },
+            )
+            return [UserHolidays.model_validate(r) for r in body.get("result") or []]
+
+        merged: dict[str, UserHolidays] = {}
+        for item in await _gather_lists([one(u, a, b) for u, a, b in plan]):
+            mine = merged.setdefault(item.user_id, UserHolidays(user_id=item.user_id))
+            known = {h.work_date for h in mine.holidays}
+            mine.holidays += [h for h in item.holidays if h.work_date not in known]
+        return list(merged.values())
 
     async def list_vacation_types(self, op_userid: str) -> list[VacationType]:
         """The company's leave types (假期类型) with their unit (``leave_view_unit`` ``day``,

@@ -34,6 +34,15 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from dingsync.export.attendance_overtime import (
+    DEFAULT_RULE,
+    OVERTIME_ALIASES,
+    OVERTIME_LABELS,
+    OVERTIME_METRICS,
+    OvertimeRule,
+    day_overtime,
+    parse_rule,
+)
 from dingsync.store import repo_attendance, repo_contacts
 from dingsync.store.schema import departments, former_memberships, user_departments, users
 from dingsync.timeutil import SHANGHAI
@@ -57,6 +66,7 @@ METRICS: tuple[str, ...] = (
     "absent_days",
     "trip_days",
     "out_hours",
+    *OVERTIME_METRICS,
     "leave_hours",
     "make_up_count",
 )
@@ -79,6 +89,7 @@ METRIC_LABELS: dict[str, str] = {
     "absent_days": "旷工天数",
     "trip_days": "出差时长(天)",
     "out_hours": "外出时长(小时)",
+    **OVERTIME_LABELS,
     "leave_hours": "请假(小时)",
     "make_up_count": "补卡次数",
 }
@@ -102,12 +113,12 @@ COLUMN_ALIASES: dict[str, str] = {
     "business_trip_time": "trip_days",
     "out_time": "out_hours",
     "making_up_lack_times": "make_up_count",
+    **OVERTIME_ALIASES,
 }
 
-#: Columns of DingTalk's 月度汇总 we do not compute, and why (docs/attendance.md).
-NOT_COMPUTED: dict[str, str] = {
-    "加班": "the group's overtime rule (加班规则) is not served by the synced APIs",
-}
+#: Columns of DingTalk's 月度汇总 we do not compute, and why (docs/attendance.md). 加班 is
+#: computed by the configured overtime rule (``export.attendance_overtime``).
+NOT_COMPUTED: dict[str, str] = {}
 
 #: Units of a leave type (``vacation/type/list`` ``leave_view_unit``) → the header's unit.
 LEAVE_UNIT_LABELS = {"day": "天", "halfDay": "天", "hour": "小时"}
@@ -167,6 +178,8 @@ class DailyRow:
     on_duty_result: str
     off_duty_time: str
     off_duty_result: str
+    #: 关联审批单 (:func:`approvals_text` of :func:`linked_approvals`).
+    approvals: str = ""
 
 
 @dataclass
@@ -354,6 +367,111 @@ def day_result(results: list[dict[str, Any]]) -> str:
     return next((k for k in DAY_RESULT_LABELS if k in found), "Normal")
 
 
+#: ``attendance_approvals.biz_type`` → kind (DingTalk's ``tag_name`` where it has one).
+_BIZ_KIND = {1: "加班", 3: "请假"}
+CHECK_LABELS = {"OnDuty": "上班", "OffDuty": "下班"}
+
+
+def linked_approvals(
+    work_date: date,
+    results: Sequence[dict[str, Any]],
+    leaves: Sequence[dict[str, Any]] = (),
+    approvals: Sequence[dict[str, Any]] = (),
+    leave_names: Mapping[str, str] | None = None,
+) -> list[dict[str, Any]]:
+    """关联审批单 of one person-day, as DingTalk's 每日统计 lists them: the approved leave of the
+    day (``attendance_leaves`` rows whose work date it is; kind 请假, ``sub_type`` the leave
+    type's name from ``leave_names`` {leave_code: name}, else its code), the trips, outings
+    and overtime (``attendance_approvals`` rows on the day or linked by ``approveId`` from
+    the day's results; kind 出差 / 外出 / 加班), and each 补卡: a check point fixed by an approval
+    (``APPROVE``) that is no trip, outing or overtime and that no leave covers (kind 补卡,
+    ``check_type``). Each item: ``{kind, sub_type, begin_time, end_time (aware or None),
+    approve_id, proc_inst_id, check_type}``, in time order."""
+    names = leave_names or {}
+    out: list[dict[str, Any]] = []
+    for lv in leaves:
+        if lv["work_date"] != work_date:
+            continue
+        code = lv["leave_code"] or ""
+        out.append(
+            {
+                "kind": "请假",
+                "sub_type": names.get(code, code),
+                "begin_time": lv["start_time"],
+                "end_time": lv["end_time"],
+                "approve_id": None,
+                "proc_inst_id": None,
+                "check_type": None,
+            }
+        )
+    linked_ids = {str(r["approve_id"]) for r in results if r.get("approve_id") is not None}
+    seen: set[str] = set()
+    for a in approvals:
+        aid = str(a["approve_id"])
+        if aid in seen or (a["work_date"] != work_date and aid not in linked_ids):
+            continue
+        seen.add(aid)
+        out.append(
+            {
+                "kind": a["tag_name"] or _BIZ_KIND.get(a["biz_type"], str(a["biz_type"])),
+                "sub_type": a["sub_type"] if a["sub_type"] != a["tag_name"] else "",
+                "begin_time": a["begin_time"],
+                "end_time": a["end_time"],
+                "approve_id": aid,
+                "proc_inst_id": None,
+                "check_type": None,
+            }
+        )
+    periods = [(lv["start_time"], lv["end_time"]) for lv in leaves]
+    for r in results:
+        if r["source_type"] != "APPROVE" or r["time_result"] == "NotSigned":
+            continue
+        if str(r["approve_id"]) in seen:
+            continue
+        at = r["base_check_time"]
+        if at is not None and any(a <= at <= b for a, b in periods):
+            continue  # the leave's own check point
+        out.append(
+            {
+                "kind": "补卡",
+                "sub_type": "",
+                "begin_time": at,
+                "end_time": None,
+                "approve_id": None if r["approve_id"] is None else str(r["approve_id"]),
+                "proc_inst_id": r["proc_inst_id"],
+                "check_type": r["check_type"],
+            }
+        )
+    far = datetime.max.replace(tzinfo=SHANGHAI)
+    out.sort(key=lambda x: (x["begin_time"] or far, x["kind"]))
+    return out
+
+
+def approvals_text(items: Sequence[dict[str, Any]], work_date: date, tz: tzinfo) -> str:
+    """关联审批单 as one cell: ``请假(事假) 09:00–13:00；补卡 上班 09:00`` (times in ``tz``,
+    ``次日`` for the next day, the date for another day)."""
+
+    def when(moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        local = moment.astimezone(tz)
+        if local.date() == work_date:
+            return local.strftime("%H:%M")
+        if local.date() == work_date + timedelta(days=1):
+            return "次日 " + local.strftime("%H:%M")
+        return local.strftime("%m-%d %H:%M")
+
+    parts = []
+    for a in items:
+        head = a["kind"] + (f"({a['sub_type']})" if a["sub_type"] else "")
+        if a["kind"] == "补卡":
+            head += " " + CHECK_LABELS.get(a["check_type"] or "", a["check_type"] or "")
+            parts.append(f"{head} {when(a['begin_time'])}".strip())
+        else:
+            parts.append(f"{head} {when(a['begin_time'])}–{when(a['end_time'])}")
+    return "；".join(parts)
+
+
 def _hhmm(moment: datetime | None, work_date: date, tz: tzinfo) -> str:
     if moment is None:
         return ""
@@ -383,12 +501,19 @@ def monthly_summary(
     *,
     tz: tzinfo = SHANGHAI,
     userids: Sequence[str] | None = None,
+    overtime_rule: OvertimeRule | str | None = None,
 ) -> MonthlySummary:
     """The summary of ``month`` (``YYYY-MM``) for everyone with a schedule or result in it, or
     only the people in department ``dept_id`` and its sub-departments; check times shown in
     the company's zone ``tz``. ``userids``: only these people (one page of the web API's
-    ``GET /api/attendance/monthly``; only their rows are read).
-    Raises ``ValueError`` for a malformed month."""
+    ``GET /api/attendance/monthly``; only their rows are read). ``overtime_rule``: the
+    company's 加班规则 (``Settings.attendance_overtime_rule``, parsed or as text;
+    :data:`DEFAULT_RULE` when ``None``) by which the 加班 columns are computed from results,
+    punches, overtime approvals and holidays (``export.attendance_overtime``).
+    Raises ``ValueError`` for a malformed month or overtime rule."""
+    if not isinstance(overtime_rule, OvertimeRule):
+        overtime_rule = parse_rule(overtime_rule or DEFAULT_RULE)
+    rule = overtime_rule
     start, end = month_range(month)
     page = userids is not None and dept_id is None and len(userids) <= 500
     people = _people(conn, corp_id, userids if page else None)
@@ -423,11 +548,24 @@ def monthly_summary(
     )
     trips_of: dict[str, dict[str, str]] = defaultdict(dict)
     out_hours_of: dict[str, float] = {}
+    overtime_of: dict[str, dict[date, list[tuple[datetime, datetime]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
     for a in approvals:
+        if a["biz_type"] == 1 and start <= a["work_date"] <= end:
+            overtime_of[a["userid"]][a["work_date"]].append((a["begin_time"], a["end_time"]))
         if a["biz_type"] == 2 and a["tag_name"] in ("出差", "外出"):
             trips_of[a["userid"]][str(a["approve_id"])] = a["tag_name"]
             hours = (a["end_time"] - a["begin_time"]).total_seconds() / 3600
             out_hours_of[str(a["approve_id"])] = round(hours, 4)
+    holidays: dict[str, set[date]] = defaultdict(set)
+    for h in repo_attendance.load_holidays(conn, corp_id, start, end, only):
+        holidays[h["userid"]].add(h["work_date"])
+    punches_of: dict[str, dict[date, list[datetime]]] = defaultdict(lambda: defaultdict(list))
+    if overtime_of or rule.restday.mode == "punch" or rule.holiday.mode == "punch":
+        for p in repo_attendance.load_records(conn, corp_id, start, end, only):
+            if p["is_legal"] != "N" and p["work_date"] is not None:
+                punches_of[p["userid"]][p["work_date"]].append(p["user_check_time"])
     leave_types = repo_attendance.load_leave_types(conn, corp_id)
     leave_columns = _leave_columns(leave_types, leaves)
     units = {c.leave_code: c for c in leave_columns}
@@ -435,7 +573,13 @@ def monthly_summary(
     leave_hours: dict[str, float] = defaultdict(float)
     leave_by_type: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     periods: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    leaves_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    approvals_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for a in approvals:
+        approvals_of[a["userid"]].append(a)
+    leave_names = {c.leave_code: c.name for c in leave_columns}
     for lv in leaves:
+        leaves_of[lv["userid"]].append(lv)
         leave_hours[lv["userid"]] += float(lv["hours"] or 0)
         code = lv["leave_code"] or ""
         leave_by_type[lv["userid"]][code] += _in_unit(
@@ -476,8 +620,28 @@ def monthly_summary(
                     _label(on, absent),
                     _hhmm(off["user_check_time"] if off else None, day, tz),
                     _label(off, absent),
+                    approvals_text(
+                        linked_approvals(
+                            day,
+                            days[day],
+                            leaves_of.get(userid, ()),
+                            approvals_of.get(userid, ()),
+                            leave_names,
+                        ),
+                        day,
+                        tz,
+                    ),
                 )
             )
+        for k, v in _overtime(
+            rule,
+            days,
+            work_dates[userid] if userid in scheduled_people else set(days),
+            holidays.get(userid, set()),
+            punches_of.get(userid, {}),
+            overtime_of.get(userid, {}),
+        ).items():
+            metrics[k] += v
         # Scheduled days come from the schedule; without one, from the days with results.
         metrics["scheduled_days"] = float(
             len(work_dates[userid]) if userid in scheduled_people else len(days)
@@ -509,6 +673,36 @@ def monthly_summary(
     )
     summary.disagreements = cross_check(rows, values)
     return summary
+
+
+def _overtime(
+    rule: OvertimeRule,
+    days: Mapping[date, list[dict[str, Any]]],
+    working: set[date],
+    holidays: set[date],
+    punches: Mapping[date, list[datetime]],
+    approvals: Mapping[date, list[tuple[datetime, datetime]]],
+) -> dict[str, float]:
+    """One person's month of 加班 (:data:`OVERTIME_METRICS`): each working day by the
+    ``workday`` rule, each other day with punches or an overtime approval by the ``holiday``
+    rule (a public holiday of the person's calendar) or the ``restday`` rule."""
+    out = dict.fromkeys(OVERTIME_METRICS, 0.0)
+    for day in sorted(working | set(punches) | set(approvals)):
+        if day in working:
+            kind = "workday"
+        else:
+            kind = "holiday" if day in holidays else "restday"
+        got = day_overtime(
+            kind,
+            rule,
+            days.get(day, []) if kind == "workday" else (),
+            punches.get(day, []),
+            approvals.get(day, []),
+            NOT_A_PUNCH,
+        )
+        for k, v in got.items():
+            out[k] += v
+    return out
 
 
 def _leave_columns(types: list[dict[str, Any]], leaves: list[dict[str, Any]]) -> list[LeaveColumn]:
@@ -586,6 +780,7 @@ DAILY_HEADERS = [
     "上班打卡结果",
     "下班打卡时间",
     "下班打卡结果",
+    "关联审批单",
 ]
 WEEKDAYS = "一二三四五六日"
 
@@ -624,6 +819,7 @@ def daily_records(summary: MonthlySummary) -> list[list[Any]]:
             d.on_duty_result,
             d.off_duty_time,
             d.off_duty_result,
+            d.approvals,
         ]
         for d in summary.daily
     ]
@@ -665,6 +861,7 @@ def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
     wd.freeze_panes(2, 1)
     wd.set_column(0, 1, 22)
     wd.set_column(2, 7, 13)
+    wd.set_column(8, 8, 40)
 
     wx = wb.add_worksheet("核对差异")
     if not summary.columns_synced:

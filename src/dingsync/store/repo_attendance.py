@@ -29,6 +29,7 @@ from dingsync.store.schema_attendance import (
     attendance_group_managers,
     attendance_group_members,
     attendance_groups,
+    attendance_holidays,
     attendance_leave_types,
     attendance_leaves,
     attendance_records,
@@ -213,17 +214,47 @@ def replace_approvals(
     end: datetime,
     rows: Iterable[Row],
 ) -> int:
-    """Replace the approvals (trips, outings) of ``userids`` overlapping ``[start, end)``
+    """Replace the approvals (trips, outings, overtime) of ``userids`` overlapping ``[start, end)``
     (aware) with ``rows``."""
     t = attendance_approvals
     _delete_for_users(conn, t, corp_id, userids, t.c.begin_time < end, t.c.end_time > start)
     return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "approve_id"])
 
 
+def replace_holidays(
+    conn: Connection,
+    corp_id: str,
+    userids: Sequence[str],
+    start: date,
+    end: date,
+    rows: Iterable[Row],
+) -> int:
+    """Replace the public holidays of ``userids`` on work dates ``start..end`` with ``rows``
+    (``userid, work_date, holiday_name, holiday_type``)."""
+    t = attendance_holidays
+    _delete_work_date_window(conn, t, corp_id, userids, start, end)
+    return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "work_date"])
+
+
+def load_holidays(
+    conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
+) -> list[Row]:
+    """Public holidays (``userid, work_date, holiday_name, holiday_type``) on ``start..end``."""
+    return _select_window(conn, attendance_holidays, corp_id, start, end, userids)
+
+
+def load_records(
+    conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
+) -> list[Row]:
+    """Punches (``/attendance/listRecord`` rows) whose work date is in ``start..end``."""
+    return _select_window(conn, attendance_records, corp_id, start, end, userids)
+
+
 def load_approvals(
     conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
 ) -> list[Row]:
-    """Approvals (trips, outings) whose work date (of ``begin_time``) is in ``start..end``."""
+    """Approvals (trips, outings, overtime) whose work date (of ``begin_time``) is in
+    ``start..end``."""
     return _select_window(conn, attendance_approvals, corp_id, start, end, userids)
 
 

@@ -136,6 +136,18 @@ attendance_records = Table(
     Column("is_legal", NulSafeString(1)),
     Column("invalid_record_type", NulSafeString(32)),
     Column("invalid_record_msg", NulSafeText),
+    Column("user_address", NulSafeString(255), comment="address, or the time clock's name"),
+    Column("user_latitude", Float),
+    Column("user_longitude", Float),
+    Column("user_accuracy", Float, comment="metres"),
+    Column("location_method", NulSafeString(32), comment="MAP, WIFI, ATM …"),
+    Column("device_sn", NulSafeString(128), comment="time clock serial number (deviceSN)"),
+    Column(
+        "outside_remark",
+        NulSafeText,
+        comment="the remark of a punch outside the allowed range (外勤)",
+    ),
+    Column("proc_inst_id", NulSafeString(128), comment="the approval of an APPROVE punch (补卡 …)"),
     _synced(),
     _raw(),
     Index(
@@ -223,6 +235,18 @@ attendance_approvals = Table(
     comment="Approvals bearing on attendance (/v1.0/attendance/approvals/query): trips, outings.",
 )
 
+attendance_holidays = Table(
+    "attendance_holidays",
+    metadata,
+    _id("corp_id", primary_key=True),
+    _id("userid", primary_key=True),
+    Column("work_date", Date(), primary_key=True, comment=WORK_DATE),
+    Column("holiday_name", NulSafeString(255)),
+    Column("holiday_type", NulSafeString(32), comment="festival …"),
+    _synced(),
+    comment="Public holidays of each person's calendar (/v1.0/attendance/holidays).",
+)
+
 __all__ = [
     "attendance_approvals",
     "attendance_column_values",
@@ -230,6 +254,7 @@ __all__ = [
     "attendance_group_managers",
     "attendance_group_members",
     "attendance_groups",
+    "attendance_holidays",
     "attendance_leave_types",
     "attendance_leaves",
     "attendance_records",

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -38,6 +39,8 @@ import dingsync.timeutil as timeutil
 from dingsync.config import Settings
 from dingsync.dingtalk.attendance import (
     APPROVALS_MAX_USERS,
+    BIZ_OVERTIME,
+    BIZ_TRIP,
     LEAVE_MAX_USERS,
     LIST_MAX_DAYS,
     LIST_MAX_USERS,
@@ -50,6 +53,7 @@ from dingsync.dingtalk.models.attendance import (
     AttendanceResult,
     LeaveStatus,
     ScheduleItem,
+    UserHolidays,
     VacationType,
     parse_gmt8,
 )
@@ -125,6 +129,14 @@ def record_row(r: AttendanceRecord, tz: tzinfo = SHANGHAI) -> dict[str, Any]:
         "is_legal": r.is_legal,
         "invalid_record_type": r.invalid_record_type,
         "invalid_record_msg": r.invalid_record_msg,
+        "user_address": r.user_address,
+        "user_latitude": r.user_latitude,
+        "user_longitude": r.user_longitude,
+        "user_accuracy": r.user_accuracy,
+        "location_method": r.location_method,
+        "device_sn": r.device_sn,
+        "outside_remark": r.outside_remark,
+        "proc_inst_id": r.proc_inst_id,
         "raw": _raw(r),
     }
 
@@ -185,6 +197,21 @@ def approval_row(a: AttendanceApproval, tz: tzinfo = SHANGHAI) -> dict[str, Any]
         "duration_unit": a.duration_unit,
         "raw": _raw(a),
     }
+
+
+def holiday_rows(items: Iterable[UserHolidays]) -> list[dict[str, Any]]:
+    """``/v1.0/attendance/holidays`` items → ``attendance_holidays`` rows (the work date is the
+    GMT+8 day of DingTalk's ``workDate``)."""
+    return [
+        {
+            "userid": item.user_id,
+            "work_date": work_date_of(h.work_date, WIRE_TZ),
+            "holiday_name": h.holiday_name,
+            "holiday_type": h.holiday_type,
+        }
+        for item in items
+        for h in item.holidays
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -381,28 +408,45 @@ class AttendanceSync(IncrementalEntity):
         ctx.progress.advance(ENTITY)
 
     async def _approvals(self, ctx: SyncContext, people: list[str], start: date, end: date) -> None:
-        """Business trips and outings (``/v1.0/attendance/approvals/query``, ``bizType`` 2) of
-        ``people`` over the range, replaced in one transaction: 出差时长 / 外出时长 and which
-        ``APPROVE`` results they cover. Refused (no permission): left as they were."""
+        """Business trips, outings (``bizType`` 2) and overtime (``bizType`` 1) of ``people``
+        over the range (``/v1.0/attendance/approvals/query``), and the public holidays of
+        their calendars (``/v1.0/attendance/holidays``), replaced in one transaction: 出差时长 /
+        外出时长, which ``APPROVE`` results they cover, and 加班 by the day type. Either refused
+        (no permission): that part is left as it was."""
 
-        async def fetch() -> list[AttendanceApproval] | None:
+        async def fetch() -> tuple[list[AttendanceApproval] | None, list[UserHolidays] | None]:
+            api = ctx.client.attendance
             try:
-                return await ctx.client.attendance.list_approvals(people, start, end)
+                approvals = await api.list_approvals(
+                    people, start, end, biz_types=(BIZ_TRIP, BIZ_OVERTIME)
+                )
             except DingTalkError:
-                return None
+                approvals = None
+            try:
+                holidays = await api.list_holidays(people, start, end)
+            except DingTalkError:
+                holidays = None
+            return approvals, holidays
 
-        def write(conn: Connection, items: list[AttendanceApproval] | None) -> None:
-            if items is None:
-                return
-            rows = [approval_row(i, ctx.tz) for i in items if i.begin and i.end]
-            ctx.counts["attendance_approvals"] += repo_attendance.replace_approvals(
-                conn,
-                ctx.corp_id,
-                people,
-                day_start(start, ctx.tz),
-                day_start(end + timedelta(days=1), ctx.tz),
-                rows,
-            )
+        def write(
+            conn: Connection,
+            got: tuple[list[AttendanceApproval] | None, list[UserHolidays] | None],
+        ) -> None:
+            items, holidays = got
+            if items is not None:
+                rows = [approval_row(i, ctx.tz) for i in items if i.begin and i.end]
+                ctx.counts["attendance_approvals"] += repo_attendance.replace_approvals(
+                    conn,
+                    ctx.corp_id,
+                    people,
+                    day_start(start, ctx.tz),
+                    day_start(end + timedelta(days=1), ctx.tz),
+                    rows,
+                )
+            if holidays is not None:
+                ctx.counts["attendance_holidays"] += repo_attendance.replace_holidays(
+                    conn, ctx.corp_id, people, start, end, holiday_rows(holidays)
+                )
 
         await ctx.unit(ENTITY, f"approvals:{start}:{end}:{people[0]}:{people[-1]}", fetch, write)
         ctx.progress.advance(ENTITY)

@@ -268,7 +268,12 @@ def _write_attendance(
     month = filters.resolved(ctx).month
     assert month is not None
     summary = export_attendance.monthly_summary(
-        conn, ctx.corp_id, month, dept_id=filters.dept_id, tz=ctx.settings.tz
+        conn,
+        ctx.corp_id,
+        month,
+        dept_id=filters.dept_id,
+        tz=ctx.settings.tz,
+        overtime_rule=ctx.settings.attendance_overtime_rule,
     )
     # The people the scope admits (as GET /api/attendance/monthly lists them).
     allowed = repo_attendance.visible_userids(conn, ctx.corp_id, visible(scope))

@@ -83,6 +83,13 @@ class AttendanceRecord(CamelModel):
     user_address: str | None = None
     user_latitude: float | None = None
     user_longitude: float | None = None
+    user_accuracy: float | None = None
+    location_method: str | None = None
+    #: The time clock's serial number (DingTalk spells it ``deviceSN``).
+    device_sn: str | None = Field(default=None, alias="deviceSN")
+    outside_remark: str | None = None
+    proc_inst_id: str | None = None
+    approve_id: int | None = None
 
 
 class ShiftTime(DingTalkModel):
@@ -261,6 +268,24 @@ class AttendanceApproval(CamelModel):
     def end(self) -> datetime | None:
         """``end_time`` as an aware datetime."""
         return parse_gmt8(self.end_time)
+
+
+class UserHoliday(CamelModel):
+    """One public holiday of a person's calendar (``POST /v1.0/attendance/holidays``):
+    ``work_date`` epoch ms of 00:00 GMT+8 of the day, ``holiday_name``, ``holiday_type``
+    (``festival`` …)."""
+
+    work_date: int
+    holiday_name: str | None = None
+    holiday_type: str | None = None
+
+
+class UserHolidays(CamelModel):
+    """A person's public holidays in the window asked (``result[]`` of
+    ``/v1.0/attendance/holidays``)."""
+
+    user_id: str
+    holidays: list[UserHoliday] = Field(default_factory=list)
 
 
 class UpdateData(DingTalkModel):

@@ -14,12 +14,15 @@ from dingsync.sandbox.attendance.world import (
     OUTCOMES,
     AttendanceWorld,
     CheckPoint,
+    FreePunch,
     Group,
     InvalidPunch,
     Leave,
+    Overtime,
     PersonDay,
     ShiftClass,
     Trip,
+    wall_ms,
 )
 from dingsync.sandbox.workdays import history_dates, is_rest_day, public_holidays
 from dingsync.timeutil import (
@@ -113,6 +116,7 @@ def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWor
                 pd.invalid.append(InvalidPunch(next_id("record"), at, "需要二次确认"))
     _make_up(random.Random(f"dingsync-attendance-makeup:{seed}:{days}"), out, next_id)
     _trips(random.Random(f"dingsync-attendance-trips:{seed}:{days}"), out, next_id)
+    _overtime(random.Random(f"dingsync-attendance-overtime:{seed}:{days}"), out, next_id)
     return AttendanceWorld(groups, out, dates)
 
 
@@ -263,3 +267,31 @@ def _trips(rng: random.Random, days: list[PersonDay], next_id: Any) -> None:
             p.approve_id = approve_id
             p.proc_inst_id = proc
         pd.trip = Trip(pd.userid, kind, start, off.base_ms, pd.work_date, amount, proc, approve_id)
+
+
+#: Shares of the rest days and of the public holidays on which someone works approved overtime
+#: (加班, a separate random stream), punching in a little before the approved start and out
+#: around its end (sometimes well before it: the rest day's rule then counts less).
+REST_OVERTIME_SHARE = 0.05
+HOLIDAY_OVERTIME_SHARE = 0.2
+
+
+def _overtime(rng: random.Random, days: list[PersonDay], next_id: Any) -> None:
+    """Approved overtime on some rest days and holidays with the day's two punches (valid
+    punches without a check point, as DingTalk keeps punches on a rest day)."""
+    for pd in days:
+        if not pd.is_rest:
+            continue
+        share = HOLIDAY_OVERTIME_SHARE if pd.holiday else REST_OVERTIME_SHARE
+        if rng.random() >= share:
+            continue
+        start = wall_ms(pd.work_date, 10 * 60 + rng.choice((0, 30, 60)))
+        hours = rng.choice((2.0, 3.0, 4.0, 4.5, 6.0, 8.0))
+        end = start + int(hours * HOUR_MS)
+        proc = f"{rng.getrandbits(64):016x}-{rng.getrandbits(32):08x}"
+        pd.overtime = Overtime(pd.userid, start, end, pd.work_date, hours, proc, next_id("approve"))
+        punch_in = start - rng.randrange(0, 20) * MINUTE_MS
+        punch_out = end + rng.randrange(-50, 40) * MINUTE_MS
+        for at, kind in ((punch_in, "OnDuty"), (punch_out, "OffDuty")):
+            biz = f"{rng.getrandbits(64):016x}"
+            pd.extra.append(FreePunch(next_id("record"), at, kind, "Normal", biz))

@@ -195,6 +195,21 @@ class RecordHandlers(AttendanceState):
                         "gmt_finished": format_ms(tr.start_ms - DAY_MS),
                     }
                 )
+            if day.overtime is not None:
+                ot = day.overtime
+                approvals.append(
+                    {
+                        "duration_unit": "HOUR",
+                        "duration": f"{ot.hours:.1f}",
+                        "sub_type": "加班",
+                        "tag_name": "加班",
+                        "procInst_id": ot.proc_inst_id,
+                        "begin_time": format_ms(ot.start_ms),
+                        "biz_type": 1,
+                        "end_time": format_ms(ot.end_ms),
+                        "gmt_finished": format_ms(ot.start_ms - DAY_MS),
+                    }
+                )
         on = days[0].group.shift.on_minute if days else 9 * 60
         return {
             "result": {

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 LEAVE_BIZ_TYPE = 3
 #: ``bizType`` of a business trip or outing (出差 / 外出).
 TRIP_BIZ_TYPE = 2
+#: ``bizType`` of an overtime approval (加班).
+OVERTIME_BIZ_TYPE = 1
 LEAVE_PAGE_MAX = 50
 
 
@@ -120,7 +122,8 @@ class V1Handlers(GroupHandlers, ColumnHandlers):
         ("yyyy-MM-dd HH:mm:ss" GMT+8), bizType, subType, tagName, durationUnit,
         calculateModel, userId}]``: approved leave (``bizType`` 3, ``tagName`` 请假) and business
         trips / outings (``bizType`` 2, ``tagName`` 出差 / 外出, ``durationUnit`` DAY / HOUR)
-        overlapping the window, of the ``bizTypes`` asked (all when empty)."""
+        and overtime (``bizType`` 1, ``tagName`` 加班, hours) overlapping the window, of the
+        ``bizTypes`` asked (all when empty)."""
         body = json_object(call)
         _required(body, "userIds", "fromDateTime", "toDateTime")
         users = set(_strings(body, "userIds"))
@@ -130,7 +133,9 @@ class V1Handlers(GroupHandlers, ColumnHandlers):
         types = body.get("bizTypes")
         if types is not None and not isinstance(types, list):
             raise _bad("bizTypes")
-        wanted = {int(t) for t in types} if types else {TRIP_BIZ_TYPE, LEAVE_BIZ_TYPE}
+        wanted = (
+            {int(t) for t in types} if types else {OVERTIME_BIZ_TYPE, TRIP_BIZ_TYPE, LEAVE_BIZ_TYPE}
+        )
         found = [
             {
                 "approveId": str(lv.approve_id),
@@ -168,6 +173,25 @@ class V1Handlers(GroupHandlers, ColumnHandlers):
             and tr.start_ms <= end
             and tr.end_ms >= start
             and self.state.in_data_scope(tr.userid)
+        ]
+        found += [
+            {
+                "approveId": str(ot.approve_id),
+                "beginTime": format_ms(ot.start_ms),
+                "bizType": OVERTIME_BIZ_TYPE,
+                "calculateModel": 1,
+                "durationUnit": "HOUR",
+                "endTime": format_ms(ot.end_ms),
+                "subType": "加班",
+                "tagName": "加班",
+                "userId": ot.userid,
+            }
+            for ot in self.world.overtimes
+            if OVERTIME_BIZ_TYPE in wanted
+            and ot.userid in users
+            and ot.start_ms <= end
+            and ot.end_ms >= start
+            and self.state.in_data_scope(ot.userid)
         ]
         return {"result": found}
 

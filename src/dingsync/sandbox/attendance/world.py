@@ -153,6 +153,23 @@ class Trip:
 
 
 @dataclass(slots=True)
+class Overtime:
+    """An approved overtime request (加班, ``bizType`` 1, ``tagName`` 加班) on a rest day or a
+    public holiday: ``start_ms``..``end_ms`` (GMT+8 wall times), ``hours`` the approved
+    duration; ``work_date`` the day it is on. What it counts depends on the rule of the day
+    type (:data:`OVERTIME_RULE`): the approved time, or the part of it between the day's first
+    and last punch."""
+
+    userid: str
+    start_ms: int
+    end_ms: int
+    work_date: date
+    hours: float
+    proc_inst_id: str
+    approve_id: int
+
+
+@dataclass(slots=True)
 class InvalidPunch:
     """A punch DingTalk keeps in the details but does not count (``isLegal`` N)."""
 
@@ -178,6 +195,7 @@ class PersonDay:
     points: list[CheckPoint] = field(default_factory=list)
     leave: Leave | None = None
     trip: Trip | None = None
+    overtime: Overtime | None = None
     invalid: list[InvalidPunch] = field(default_factory=list)
     #: Valid punches that decide no result: superseded ones (a later on-duty or an earlier
     #: off-duty punch), punches under an approved leave, punches on a rest day.
@@ -215,11 +233,48 @@ def leave_in_unit(leave: Leave) -> float:
     return leave.hours / HOURS_PER_DAY if unit == "day" else leave.hours
 
 
-#: The group's overtime rule (加班规则, the sandbox's): overtime starts 30 minutes after the
-#: off-duty check time and counts in whole 30-minute units, on working days with an off-duty
-#: punch of the person's own. Reported in hours.
-OVERTIME_START_MINUTES = 30
-OVERTIME_UNIT_MINUTES = 30
+@dataclass(frozen=True, slots=True)
+class OvertimeDayRule:
+    """The overtime rule (加班规则) of one day type (工作日 / 休息日 / 节假日), as DingTalk's
+    admin console sets it: ``mode`` — ``punch`` (无需审批，按打卡时长计算: on a working day, from
+    ``start_minutes`` after the off-duty check time to the off-duty punch), ``approval`` (按审批
+    时长计算) or ``approval_punch`` (在审批的时段内，按打卡时长计算: the approved period cut to
+    the day's first..last punch); the time counts in whole ``unit_minutes`` (rounded down) and
+    is converted ``to`` 调休 (``rest``, time off in lieu) or 加班费 (``pay``)."""
+
+    mode: str
+    start_minutes: int
+    unit_minutes: int
+    to: str
+
+
+#: The sandbox company's overtime rule (one for every group): working days by punch from 30
+#: minutes after the off-duty time, paid; rest days within the approved period by punches, as
+#: time off in lieu; public holidays by the approved time, paid. Every day type in 30-minute
+#: units. Reported in hours.
+OVERTIME_RULE: dict[str, OvertimeDayRule] = {
+    "workday": OvertimeDayRule("punch", 30, 30, "pay"),
+    "restday": OvertimeDayRule("approval_punch", 0, 30, "rest"),
+    "holiday": OvertimeDayRule("approval", 0, 30, "pay"),
+}
+OVERTIME_START_MINUTES = OVERTIME_RULE["workday"].start_minutes
+OVERTIME_UNIT_MINUTES = OVERTIME_RULE["workday"].unit_minutes
+
+#: The overtime split metrics in DingTalk's order: (day type, conversion) → metric.
+OVERTIME_SPLITS: dict[tuple[str, str], str] = {
+    ("workday", "rest"): "overtime_workday_rest_hours",
+    ("workday", "pay"): "overtime_workday_pay_hours",
+    ("restday", "rest"): "overtime_restday_rest_hours",
+    ("restday", "pay"): "overtime_restday_pay_hours",
+    ("holiday", "rest"): "overtime_holiday_rest_hours",
+    ("holiday", "pay"): "overtime_holiday_pay_hours",
+}
+
+
+def _units(minutes: float, unit: int) -> float:
+    """Whole ``unit``-minute units of ``minutes``, in hours (0 below one unit)."""
+    return (int(minutes) // unit) * unit / 60 if minutes >= unit else 0.0
+
 
 #: Report columns (getattcolumns), in DingTalk's order: alias → (id, name). Values per day
 #: agree with the punches. Units of the day values: days, counts, minutes (时长 of lateness,
@@ -243,6 +298,12 @@ COLUMNS: dict[str, tuple[int, str]] = {
     "business_trip_time": (129339053, "出差时长"),
     "out_time": (129339054, "外出时长"),
     "overtime_duration": (129339055, "加班总时长"),
+    "overtime_workday_to_rest": (129339056, "工作日加班转调休"),
+    "overtime_workday_to_pay": (129339057, "工作日加班转加班费"),
+    "overtime_restday_to_rest": (129339058, "休息日加班转调休"),
+    "overtime_restday_to_pay": (129339059, "休息日加班转加班费"),
+    "overtime_holiday_to_rest": (129339060, "节假日加班转调休"),
+    "overtime_holiday_to_pay": (129339061, "节假日加班转加班费"),
 }
 
 #: Monthly metrics (the truth and our summary use the same names).
@@ -264,6 +325,7 @@ METRICS = (
     "trip_days",
     "out_hours",
     "overtime_hours",
+    *OVERTIME_SPLITS.values(),
     "leave_hours",
     "make_up_count",
 )
@@ -288,6 +350,12 @@ COLUMN_METRIC = {
     "business_trip_time": "trip_days",
     "out_time": "out_hours",
     "overtime_duration": "overtime_hours",
+    "overtime_workday_to_rest": "overtime_workday_rest_hours",
+    "overtime_workday_to_pay": "overtime_workday_pay_hours",
+    "overtime_restday_to_rest": "overtime_restday_rest_hours",
+    "overtime_restday_to_pay": "overtime_restday_pay_hours",
+    "overtime_holiday_to_rest": "overtime_holiday_rest_hours",
+    "overtime_holiday_to_pay": "overtime_holiday_pay_hours",
 }
 
 OUTCOMES: tuple[tuple[str, float], ...] = (
@@ -313,6 +381,7 @@ def day_metrics(day: PersonDay) -> dict[str, float]:
     out = dict.fromkeys(METRICS, 0.0)
     if day.is_rest:
         out["rest_days"] = 1
+        _add_overtime(out, day)
         return out
     out["scheduled_days"] = 1
     punched = [p for p in day.points if p.source_type == "USER"]
@@ -346,13 +415,41 @@ def day_metrics(day: PersonDay) -> dict[str, float]:
     off = next((p for p in worked if p.check_type == "OffDuty"), None)
     if on is not None and off is not None and on.user_ms and off.user_ms:
         out["work_minutes"] = max(0, round((off.user_ms - on.user_ms) / MINUTE_MS))
+    rule = OVERTIME_RULE["workday"]
     if off is not None and off.source_type == "USER" and off.user_ms:
-        over = (off.user_ms - off.base_ms) // MINUTE_MS - OVERTIME_START_MINUTES
-        if over >= OVERTIME_UNIT_MINUTES:
-            out["overtime_hours"] = (over // OVERTIME_UNIT_MINUTES) * OVERTIME_UNIT_MINUTES / 60
+        over = (off.user_ms - off.base_ms) // MINUTE_MS - rule.start_minutes
+        hours = _units(over, rule.unit_minutes)
+        out["overtime_hours"] = hours
+        out[OVERTIME_SPLITS[("workday", rule.to)]] = hours
     if day.leave is not None:
         out["leave_hours"] = day.leave.hours
     return out
+
+
+def overtime_hours(day: PersonDay) -> tuple[str, float]:
+    """``(day type, hours)`` of the approved overtime of a rest day or holiday ``day`` by
+    :data:`OVERTIME_RULE` (``("", 0.0)`` without one): the approved minutes, or for
+    ``approval_punch`` the approved period cut to the day's first..last punch, in whole
+    units."""
+    ot = day.overtime
+    if ot is None:
+        return "", 0.0
+    kind = "holiday" if day.holiday else "restday"
+    rule = OVERTIME_RULE[kind]
+    start, end = ot.start_ms, ot.end_ms
+    if rule.mode == "approval_punch":
+        punches = sorted(x.user_ms for x in day.extra if x.user_ms is not None)
+        if len(punches) < 2:
+            return kind, 0.0
+        start, end = max(start, punches[0]), min(end, punches[-1])
+    return kind, _units(max(0, end - start) // MINUTE_MS, rule.unit_minutes)
+
+
+def _add_overtime(out: dict[str, float], day: PersonDay) -> None:
+    kind, hours = overtime_hours(day)
+    if hours:
+        out["overtime_hours"] += hours
+        out[OVERTIME_SPLITS[(kind, OVERTIME_RULE[kind].to)]] += hours
 
 
 class AttendanceWorld:
@@ -368,6 +465,7 @@ class AttendanceWorld:
             self.by_user.setdefault(d.userid, {})[d.work_date] = d
         self.leaves: list[Leave] = [d.leave for d in days if d.leave is not None]
         self.trips: list[Trip] = [d.trip for d in days if d.trip is not None]
+        self.overtimes: list[Overtime] = [d.overtime for d in days if d.overtime is not None]
         self.leaves_by_user: dict[str, list[Leave]] = {}
         for lv in self.leaves:
             self.leaves_by_user.setdefault(lv.userid, []).append(lv)
@@ -378,6 +476,7 @@ class AttendanceWorld:
                 (p.user_ms, d, p) for p in d.points if p.source_type == "USER" and p.user_ms
             ]
             items.extend((ip.user_ms, d, ip) for ip in d.invalid)
+            items.extend((x.user_ms, d, x) for x in d.extra if x.user_ms)
             self.punches.setdefault(d.userid, []).extend(items)
         for items in self.punches.values():
             items.sort(key=lambda t: t[0])

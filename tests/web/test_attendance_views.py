@@ -21,6 +21,7 @@ from dingsync.store.schema_attendance import (
     attendance_records,
     attendance_results,
 )
+from helpers.attendance import area_of
 
 from .conftest import Web
 from .test_data_api import _all, _members, _subtree, data_sandbox, data_web
@@ -215,3 +216,36 @@ def test_records_are_the_punches_of_visible_people(data_web: Web) -> None:
     assert len(mine) == sum(1 for p in punches if p.userid == plain)
     r = web.get("/api/attendance/records", admin, params={"start_date": "2000-01-01"})
     assert r.status_code == 422  # more than a year
+
+
+def test_daily_links_each_days_approvals(data_web: Web) -> None:
+    """关联审批单: every leave (its type's name), trip, outing and 补卡 of the sandbox's history
+    is on its person-day in ``/api/attendance/daily``, with its period in epoch ms; nothing
+    else is."""
+    web = data_web
+    world = area_of(web.sb).world
+    admin = web.token(web.sb.company.main_admin_userid)
+    with web.engine.connect() as conn:
+        dates = sorted({r.work_date for r in conn.execute(select(attendance_results))})
+    days = _all(
+        web,
+        "/api/attendance/daily",
+        admin,
+        start_date=dates[0].isoformat(),
+        end_date=dates[-1].isoformat(),
+    )
+    assert days
+    linked = 0
+    for d in days:
+        truth = world.by_user[d["userid"]][date.fromisoformat(d["work_date"])]
+        want = []
+        if truth.leave is not None:
+            want.append(("请假", truth.leave.leave_type, truth.leave.start_ms, truth.leave.end_ms))
+        if truth.trip is not None:
+            t = truth.trip
+            want.append((t.kind, "", t.start_ms, t.end_ms))
+        want += [("补卡", "", p.base_ms, None) for p in truth.points if p.make_up]
+        got = [(a["kind"], a["sub_type"], a["begin_time"], a["end_time"]) for a in d["approvals"]]
+        assert sorted(got, key=str) == sorted(want, key=str), d
+        linked += len(got)
+    assert linked > 0

@@ -439,9 +439,25 @@ class AttendanceCheck(ApiModel):
     user_check_time: int | None = None
 
 
+class AttendanceLinkedApproval(ApiModel):
+    """An approval linked to a person-day (关联审批单): ``kind`` 请假 / 出差 / 外出 / 加班 / 补卡,
+    ``sub_type`` (the leave type's name …), the period (epoch ms; a 补卡's ``begin_time`` is
+    the check point it fixes, ``check_type``), DingTalk's ``approve_id`` / ``proc_inst_id``
+    when known."""
+
+    kind: str
+    sub_type: str = ""
+    begin_time: int | None = None
+    end_time: int | None = None
+    approve_id: str | None = None
+    proc_inst_id: str | None = None
+    check_type: str | None = None
+
+
 class AttendanceDay(ApiModel):
     """One person-day (``work_date`` ``YYYY-MM-DD`` in the company's zone): the shift, the
-    check points, and the day's result (``day_result`` a key of 正常/迟到/…, ``day_label``)."""
+    check points, the day's result (``day_result`` a key of 正常/迟到/…, ``day_label``) and
+    the approvals linked to it (``approvals``, 关联审批单)."""
 
     userid: str
     name: str
@@ -450,6 +466,7 @@ class AttendanceDay(ApiModel):
     checks: list[AttendanceCheck]
     day_result: str
     day_label: str
+    approvals: list[AttendanceLinkedApproval] = []
 
 
 class AttendancePunch(ApiModel):

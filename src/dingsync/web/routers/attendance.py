@@ -227,7 +227,12 @@ def monthly(
         )
         summary = (
             export_attendance.monthly_summary(
-                conn, ctx.corp_id, month, tz=ctx.settings.tz, userids=page
+                conn,
+                ctx.corp_id,
+                month,
+                tz=ctx.settings.tz,
+                userids=page,
+                overtime_rule=ctx.settings.attendance_overtime_rule,
             )
             if page
             else None
@@ -362,6 +367,30 @@ def _shift(schedules: list[dict[str, Any]], names: dict[int, str]) -> str | None
     return names.get(int(shift), str(shift)) if shift is not None else None
 
 
+def _linked(
+    conn: Any, corp_id: str, days: list[dict[str, Any]]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]], dict[str, str]]:
+    """For a page of person-days: the people's leave and approvals around its dates (by
+    userid) and the leave types' names (by code) — what :func:`linked_approvals
+    <dingsync.export.attendance.linked_approvals>` links to each day."""
+    if not days:
+        return {}, {}, {}
+    people = sorted({d["userid"] for d in days})
+    lo = min(d["work_date"] for d in days) - timedelta(days=1)
+    hi = max(d["work_date"] for d in days) + timedelta(days=1)
+    leaves: dict[str, list[dict[str, Any]]] = {}
+    for lv in repo_attendance.load_leaves(conn, corp_id, lo, hi, people):
+        leaves.setdefault(lv["userid"], []).append(lv)
+    approvals: dict[str, list[dict[str, Any]]] = {}
+    for a in repo_attendance.load_approvals(conn, corp_id, lo, hi, people):
+        approvals.setdefault(a["userid"], []).append(a)
+    names = {
+        t["leave_code"]: t["leave_name"] or t["leave_code"]
+        for t in repo_attendance.load_leave_types(conn, corp_id)
+    }
+    return leaves, approvals, names
+
+
 @router.get(
     "/daily",
     summary="Attendance per person and day",
@@ -386,7 +415,9 @@ def daily(
     ``/results`` for the same filters, grouped), by work date then userid: the shift (班次,
     ``休息`` on a rest day), the check points (type, result, place, source, times in epoch
     ms) and the day's result (``day_result``: Absent, SeriousLate, Late, Early, Missing,
-    Leave, Outside or Normal — :func:`dingsync.export.attendance.day_result` — and its label).
+    Leave, Outside or Normal — :func:`dingsync.export.attendance.day_result` — and its label),
+    and 关联审批单 (``approvals``: leave, trips, outings, overtime and 补卡 linked to the day,
+    :func:`dingsync.export.attendance.linked_approvals`; times epoch ms).
     Dates default to this month so far (company zone). Paged in SQL over person-days."""
     start, end = _span(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "attendance", "list")
@@ -405,10 +436,18 @@ def daily(
         )
         names = repo_attendance.user_names(conn, ctx.corp_id, [d["userid"] for d in days])
         shifts = repo_attendance.shift_names(conn, ctx.corp_id) if days else {}
+        leaves, approvals, leave_names = _linked(conn, ctx.corp_id, days)
     keys = ("check_type", "time_result", "location_result", "source_type")
     items = []
     for d in days:
         code = export_attendance.day_result(d["results"])
+        linked = export_attendance.linked_approvals(
+            d["work_date"],
+            d["results"],
+            leaves.get(d["userid"], []),
+            approvals.get(d["userid"], []),
+            leave_names,
+        )
         items.append(
             {
                 "userid": d["userid"],
@@ -429,6 +468,7 @@ def daily(
                 ],
                 "day_result": code,
                 "day_label": export_attendance.DAY_RESULT_LABELS.get(code, code),
+                "approvals": [jsonable(a) for a in linked],
             }
         )
     return {"items": items, "total": total, "limit": limit, "offset": offset}

@@ -254,6 +254,21 @@ def test_daily_and_records_tabs_render_what_the_api_gives(console: Console, role
         rows = _rows(page)
         assert rows == [r["userid"] for r in api["items"]]
         assert _total(page) == api["total"]
+        table = page.locator("[data-testid=rows] tbody")
+        if tab == "daily":  # 关联审批单: each linked approval's kind, or —
+            cells = table.locator("[data-testid=approvals]").all_inner_texts()
+            for cell, item in zip(cells, api["items"], strict=True):
+                assert all(a["kind"] in cell for a in item["approvals"]), (cell, item)
+                assert item["approvals"] or cell.strip() == "—"
+        else:  # 原始记录: the source and the place (外勤 marked) of each punch
+            sources = table.locator("tr[data-id]").evaluate_all(
+                "els => els.map(e => e.dataset.source)"
+            )
+            assert sources == [r["source_type"] or "" for r in api["items"]]
+            places = table.locator("[data-testid=place]").all_inner_texts()
+            for cell, r in zip(places, api["items"], strict=True):
+                assert (r["address"] or "—") in cell
+                assert ("外勤" in cell) == r["outside"]
         if role == "employee":
             assert set(rows) == {userid}
         else:

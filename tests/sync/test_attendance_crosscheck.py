@@ -21,6 +21,7 @@ from dingsync.commands.attendance import crosscheck_month
 from dingsync.export.attendance import (
     DAILY_HEADERS,
     METRIC_LABELS,
+    RECORD_HEADERS,
     monthly_summary,
     summary_headers,
     write_xlsx,
@@ -29,8 +30,13 @@ from dingsync.export.attendance_check import CrossCheck
 from dingsync.export.attendance_overtime import OVERTIME_LABELS, OVERTIME_METRICS
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.sandbox.attendance import VACATION_TYPES
-from dingsync.sandbox.attendance.world import COLUMNS, leave_in_unit
-from dingsync.store.schema_attendance import attendance_results
+from dingsync.sandbox.attendance.world import (
+    COLUMN_METRIC,
+    COLUMNS,
+    CUSTOM_COLUMNS,
+    leave_in_unit,
+)
+from dingsync.store.schema_attendance import attendance_records, attendance_results
 from dingsync.timeutil import WIRE_TZ
 from helpers.attendance import DAYS, SEED, area_of, make_client, sync_all
 
@@ -77,7 +83,8 @@ def test_every_cell_agrees_with_dingtalks_report(sandbox: SandboxServer, engine:
         assert overtime == [name for alias, (_, name) in COLUMNS.items() if "overtime" in alias]
         assert len(overtime) == 7
         assert set(VACATION_TYPES) <= set(check.compared)
-        assert check.not_compared == []
+        # The company's custom columns are DingTalk's to compute: carried, not compared.
+        assert check.not_compared == ["餐补次数", "夜班补贴天数"]
         assert check.cells == people * len(check.compared)
         assert check.disagreements == [], check.disagreements[:5]
         assert check.agree == check.cells
@@ -204,7 +211,7 @@ def test_corrupted_stored_row_is_a_listed_disagreement(
     assert f"({row.userid}) 迟到次数: ours {d.ours:g}, DingTalk {d.dingtalk:g}" in result.output
     assert f"{check.cells} cells checked, {check.agree} agree" in result.output
     assert "加班总时长, 工作日加班转调休" in result.output  # compared, in DingTalk's order
-    assert "not compared" not in result.output
+    assert "not compared (we do not compute them): 餐补次数, 夜班补贴天数" in result.output
     assert METRIC_LABELS["make_up_count"] == "补卡次数"
     # Re-synced, the month agrees again (the corrupted row is replaced).
     asyncio.run(sync_all(sandbox, engine, contacts=False))
@@ -220,14 +227,21 @@ def test_daily_rows_link_their_approvals_and_the_workbook_keeps_types(
     sandbox: SandboxServer, engine: Engine, tmp_path: Path
 ) -> None:
     """每日统计's 关联审批单: every leave (with its type's name), trip, outing and 补卡 of the
-    sandbox's history is on its day, nothing else is; the workbook keeps numbers as numbers
-    (the 加班 columns included) and dates as dates."""
+    sandbox's history is on its day, nothing else is; 原始记录 lists every stored punch of the
+    month with its source; the workbook keeps numbers as numbers (the 加班 columns included)
+    and dates as dates."""
     asyncio.run(sync_all(sandbox, engine))
     world = area_of(sandbox).world
     kinds_seen: set[str] = set()
+    sources: set[str] = set()
     for month in _months(sandbox):
         with engine.connect() as conn:
-            summary = monthly_summary(conn, sandbox.app.corp_id, month)
+            summary = monthly_summary(conn, sandbox.app.corp_id, month, with_records=True)
+            stored = [
+                r
+                for r in conn.execute(select(attendance_records))
+                if r.work_date and r.work_date.strftime("%Y-%m") == month
+            ]
         for row in summary.daily:
             day = world.by_user[row.userid][row.work_date]
             want = []
@@ -259,4 +273,48 @@ def test_daily_rows_link_their_approvals_and_the_workbook_keeps_types(
             values = [c.value for c in r[at : at + 7]]
             assert all(isinstance(v, int | float) for v in values), values
             assert values[0] == pytest.approx(sum(values[1:]))
+        punches = book["原始记录"]
+        assert [c.value for c in punches[2]] == RECORD_HEADERS
+        rows = list(punches.iter_rows(min_row=3, values_only=True))
+        assert len(rows) == len(stored) > 0
+        for r in rows:
+            assert isinstance(r[2], datetime) and isinstance(r[3], datetime)
+            assert r[8] is None or isinstance(r[8], float)
+            sources.add(str(r[6]))
+        with_place = [r for r in rows if r[8] is not None]
+        assert with_place and all(isinstance(r[9], float) for r in with_place)
     assert {"请假", "出差", "外出", "补卡"} <= kinds_seen
+    assert {"用户打卡", "钉钉考勤机", "审批"} <= sources
+
+
+def test_custom_columns_are_carried_with_dingtalks_values(
+    sandbox: SandboxServer, engine: Engine, tmp_path: Path
+) -> None:
+    """The company's custom columns (自定义列) of getattcolumns, synced with the report columns,
+    are the summary's last columns with DingTalk's values (the sandbox's truth), in the API's
+    order and the workbook as numbers; without synced columns there are none."""
+    asyncio.run(sync_all(sandbox, engine))
+    month = _months(sandbox)[0]
+    with engine.connect() as conn:
+        assert monthly_summary(conn, sandbox.app.corp_id, month).dingtalk_columns == []
+    asyncio.run(sync_all(sandbox, engine, columns=True))
+    custom = {COLUMNS[a][0]: COLUMNS[a][1] for a in CUSTOM_COLUMNS}
+    metric = {COLUMNS[a][0]: COLUMN_METRIC[a] for a in CUSTOM_COLUMNS}
+    for month in _months(sandbox):
+        truth = sandbox.stats()["attendance"]["monthly"][month]
+        with engine.connect() as conn:
+            summary = monthly_summary(conn, sandbox.app.corp_id, month)
+        assert [(c.column_id, c.name) for c in summary.dingtalk_columns] == list(custom.items())
+        assert summary_headers(summary)[-2:] == list(custom.values())
+        assert summary.disagreements == []
+        seen = 0.0
+        for row in summary.rows:
+            for cid, m in metric.items():
+                assert row.dingtalk[cid] == pytest.approx(truth[row.userid][m]), (row.userid, m)
+                seen += row.dingtalk[cid]
+        assert seen > 0
+        book = openpyxl.load_workbook(write_xlsx(summary, tmp_path / f"{month}.xlsx"))
+        sheet = book["月度汇总"]
+        assert [c.value for c in sheet[3]][-2:] == list(custom.values())
+        for r in sheet.iter_rows(min_row=4, values_only=True):
+            assert all(isinstance(v, int | float) for v in r[-2:]), r

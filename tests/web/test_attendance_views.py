@@ -15,6 +15,7 @@ import openpyxl
 from sqlalchemy import select
 
 from dingsync.export.attendance import monthly_summary
+from dingsync.sandbox.attendance.wire import record_row
 from dingsync.store.schema_attendance import (
     attendance_group_managers,
     attendance_group_members,
@@ -249,3 +250,40 @@ def test_daily_links_each_days_approvals(data_web: Web) -> None:
         assert sorted(got, key=str) == sorted(want, key=str), d
         linked += len(got)
     assert linked > 0
+
+
+def test_records_carry_source_place_and_outside_as_dingtalk_sent_them(data_web: Web) -> None:
+    """原始记录: each punch's source (app, time clock, approval), address, coordinates and 外勤
+    are what the sandbox's ``/attendance/listRecord`` sent for that record id."""
+    web = data_web
+    world = area_of(web.sb).world
+    sent: dict[int, dict[str, Any]] = {}
+    for items in world.punches.values():
+        for _, day, item in items:
+            row = record_row(web.sb.app.corp_id, day, item)
+            sent[int(row["id"])] = row
+    with web.engine.connect() as conn:
+        days = [r.work_date for r in conn.execute(select(attendance_records)) if r.work_date]
+    admin = web.token(web.sb.company.main_admin_userid)
+    punches = _all(
+        web,
+        "/api/attendance/records",
+        admin,
+        start_date=(min(days) - timedelta(days=1)).isoformat(),
+        end_date=(max(days) + timedelta(days=1)).isoformat(),
+    )
+    assert punches
+    for p in punches:
+        row = sent[int(p["id"])]
+        assert p["source_type"] == row["sourceType"]
+        assert p["address"] == row.get("userAddress")
+        assert p["latitude"] == row.get("userLatitude")
+        assert p["longitude"] == row.get("userLongitude")
+        assert p["device_sn"] == row.get("deviceSN")
+        assert p["outside"] == (row.get("locationResult") == "Outside")
+        assert p["outside_remark"] == row.get("outsideRemark")
+        assert p["proc_inst_id"] == row.get("procInstId")
+    sources = {p["source_type"] for p in punches}
+    assert {"USER", "DING_ATM"} <= sources, sources
+    machine = [p for p in punches if p["source_type"] == "DING_ATM"]
+    assert all(p["latitude"] is None and p["address"] for p in machine)

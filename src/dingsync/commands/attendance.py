@@ -62,7 +62,12 @@ def _open(database_url: str | None, corp_id: str | None, dept: int | None) -> tu
 
 
 def _load(
-    database_url: str | None, corp_id: str | None, month: str, dept: int | None
+    database_url: str | None,
+    corp_id: str | None,
+    month: str,
+    dept: int | None,
+    *,
+    with_records: bool = False,
 ) -> tuple[Any, Any, str]:
     """The monthly summary, the engine and the corp it was read for."""
     from dingsync.export.attendance import monthly_summary
@@ -164,9 +169,9 @@ def export_attendance(
     corp_id: CorpOpt = None,
 ) -> None:
     """The monthly attendance summary as an xlsx shaped like DingTalk's 考勤报表 (月度汇总 +
-    每日统计 + 核对差异 sheets) or as csv."""
+    每日统计 + 原始记录 + 核对差异 sheets) or as csv (月度汇总)."""
     fmt = format_.value
-    summary, engine, cid = _load(database_url, corp_id, month, dept)
+    summary, engine, cid = _load(database_url, corp_id, month, dept, with_records=fmt == "xlsx")
     path = _write(summary, fmt, output)
     requested: dict[str, Any] = {"month": month}
     if dept is not None:

@@ -12,8 +12,10 @@ leave type in the type's unit (``PersonSummary.leave``, ``MonthlySummary.leave_c
 and units from ``vacation/type/list``). A day covered by approved leave is neither absent nor
 early (DingTalk's results carry ``APPROVE`` there). 出差时长 (days) and 外出时长 (hours) come
 from the synced trip / outing approvals (``/v1.0/attendance/approvals/query``) whose
-``approveId`` the results carry; a 出差 day is attended. Not computed (:data:`NOT_COMPUTED`):
-加班 — the synced data cannot give it.
+``approveId`` the results carry; a 出差 day is attended. 加班 (total, and per 工作日 / 休息日 /
+节假日 its 转调休 / 转加班费 parts) follows the company's overtime rule
+(:mod:`dingsync.export.attendance_overtime`) from the results, punches, overtime approvals and
+holidays.
 
 Where DingTalk's report columns were synced (``getcolumnval``), their monthly sums are compared
 with ours and every difference is listed in ``disagreements`` — never hidden or overwritten.
@@ -139,6 +141,15 @@ class LeaveColumn:
         return f"{self.name}({LEAVE_UNIT_LABELS.get(self.unit, self.unit)})"
 
 
+@dataclass(frozen=True)
+class DingTalkColumn:
+    """A report column (``getattcolumns``) shown with DingTalk's values: its ``column_id``
+    and ``name`` (the header)."""
+
+    column_id: int
+    name: str
+
+
 TIME_RESULT_LABELS = {
     "Normal": "正常",
     "Late": "迟到",
@@ -164,6 +175,9 @@ class PersonSummary:
     metrics: dict[str, float]
     #: 请假 per leave type: ``leave_code`` → the leave taken in the type's unit (days or hours).
     leave: dict[str, float] = field(default_factory=dict)
+    #: DingTalk's own value of each :attr:`MonthlySummary.dingtalk_columns` (``column_id`` →
+    #: the month's sum of its day values; absent when DingTalk sent none for the person).
+    dingtalk: dict[int, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -180,6 +194,28 @@ class DailyRow:
     off_duty_result: str
     #: 关联审批单 (:func:`approvals_text` of :func:`linked_approvals`).
     approvals: str = ""
+
+
+@dataclass
+class PunchRow:
+    """One punch of the 原始记录 sheet (``/attendance/listRecord``): when (aware), the work
+    date, check type, result, DingTalk's ``sourceType`` (USER app, DING_ATM/ATM time clock,
+    APPROVE approval, …), place (address — a time clock's name —, coordinates when sent),
+    whether it was outside the allowed range (外勤) and valid (``is_legal``)."""
+
+    userid: str
+    name: str
+    user_check_time: datetime
+    work_date: date | None
+    check_type: str | None
+    time_result: str | None
+    source_type: str | None
+    address: str | None
+    latitude: float | None
+    longitude: float | None
+    outside: bool
+    legal: bool
+    remark: str | None = None
 
 
 @dataclass
@@ -211,6 +247,13 @@ class MonthlySummary:
     #: The 请假 columns, in DingTalk's order (every type the company defines, then codes seen
     #: in leave but not among the synced types).
     leave_columns: list[LeaveColumn] = field(default_factory=list)
+    #: The report's columns we do not compute — the company's custom columns (自定义列) and any
+    #: other numeric column DingTalk serves — carried with DingTalk's values (synced with
+    #: ``DINGSYNC_ATTENDANCE_COLUMNS``), in DingTalk's order, after the 请假 columns.
+    dingtalk_columns: list[DingTalkColumn] = field(default_factory=list)
+    #: 原始记录: every punch of the month's people (only with ``with_records``), by person and
+    #: time.
+    records: list[PunchRow] = field(default_factory=list)
 
 
 def month_range(month: str) -> tuple[date, date]:
@@ -502,6 +545,7 @@ def monthly_summary(
     tz: tzinfo = SHANGHAI,
     userids: Sequence[str] | None = None,
     overtime_rule: OvertimeRule | str | None = None,
+    with_records: bool = False,
 ) -> MonthlySummary:
     """The summary of ``month`` (``YYYY-MM``) for everyone with a schedule or result in it, or
     only the people in department ``dept_id`` and its sub-departments; check times shown in
@@ -510,6 +554,7 @@ def monthly_summary(
     company's 加班规则 (``Settings.attendance_overtime_rule``, parsed or as text;
     :data:`DEFAULT_RULE` when ``None``) by which the 加班 columns are computed from results,
     punches, overtime approvals and holidays (``export.attendance_overtime``).
+    ``with_records``: also every punch of the month (``records``, the 原始记录 sheet).
     Raises ``ValueError`` for a malformed month or overtime rule."""
     if not isinstance(overtime_rule, OvertimeRule):
         overtime_rule = parse_rule(overtime_rule or DEFAULT_RULE)
@@ -672,7 +717,55 @@ def monthly_summary(
         leave_columns=leave_columns,
     )
     summary.disagreements = cross_check(rows, values)
+    summary.dingtalk_columns = _dingtalk_columns(values, rows)
+    if with_records:
+        shown = {r.userid: r.name for r in rows}
+        summary.records = [
+            PunchRow(
+                p["userid"],
+                shown[p["userid"]],
+                p["user_check_time"],
+                p["work_date"],
+                p["check_type"],
+                p["time_result"],
+                p["source_type"],
+                p["user_address"],
+                p["user_latitude"],
+                p["user_longitude"],
+                p["location_result"] == "Outside",
+                p["is_legal"] != "N",
+                p["outside_remark"] or p["invalid_record_msg"],
+            )
+            for p in sorted(
+                repo_attendance.load_records(conn, corp_id, start, end, only),
+                key=lambda p: (p["userid"], p["user_check_time"], p["id"]),
+            )
+            if p["userid"] in shown
+        ]
     return summary
+
+
+def _dingtalk_columns(
+    values: list[dict[str, Any]], rows: list[PersonSummary]
+) -> list[DingTalkColumn]:
+    """The synced report columns we do not compute (alias not in :data:`COLUMN_ALIASES`, not
+    text — ``sub_type`` 2 —): the company's custom columns and the like, in DingTalk's order
+    (column id); each person's monthly sum of DingTalk's day values goes into
+    ``PersonSummary.dingtalk`` (a value that is not a number is skipped)."""
+    names: dict[int, str] = {}
+    sums: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
+    for v in values:
+        if v.get("alias") in COLUMN_ALIASES or v.get("column_sub_type") == 2:
+            continue
+        cid = int(v["column_id"])
+        names.setdefault(cid, v.get("column_name") or str(cid))
+        try:
+            sums[v["userid"]][cid] += float(v["value"] or 0)
+        except ValueError:
+            continue
+    for row in rows:
+        row.dingtalk = {cid: round(x, 4) for cid, x in sums.get(row.userid, {}).items()}
+    return [DingTalkColumn(cid, names[cid]) for cid in sorted(names)]
 
 
 def _overtime(
@@ -783,6 +876,32 @@ DAILY_HEADERS = [
     "关联审批单",
 ]
 WEEKDAYS = "一二三四五六日"
+RECORD_HEADERS = [
+    "姓名",
+    "UserId",
+    "考勤日期",
+    "打卡时间",
+    "打卡类型",
+    "打卡结果",
+    "打卡来源",
+    "打卡地址",
+    "纬度",
+    "经度",
+    "外勤",
+    "有效",
+    "备注",
+]
+#: DingTalk's ``sourceType`` of a punch → how its report names it.
+SOURCE_LABELS = {
+    "USER": "用户打卡",
+    "ATM": "考勤机",
+    "DING_ATM": "钉钉考勤机",
+    "BEACON": "iBeacon",
+    "APPROVE": "审批",
+    "SYSTEM": "系统",
+    "BOSS": "老板改签",
+    "AUTO_CHECK": "自动打卡",
+}
 
 
 def _number(value: float) -> float | int:
@@ -791,17 +910,28 @@ def _number(value: float) -> float | int:
 
 def summary_headers(summary: MonthlySummary) -> list[str]:
     """The summary sheet's headers: :data:`SUMMARY_HEADERS` (identity, then the metrics in
-    DingTalk's order) followed by one 请假 column per leave type (``年假(天)``, ``事假(小时)``)."""
-    return [*SUMMARY_HEADERS, *(c.label for c in summary.leave_columns)]
+    DingTalk's order), one 请假 column per leave type (``年假(天)``, ``事假(小时)``), then the
+    report columns carried with DingTalk's values (:attr:`MonthlySummary.dingtalk_columns`:
+    the company's custom columns …)."""
+    return [
+        *SUMMARY_HEADERS,
+        *(c.label for c in summary.leave_columns),
+        *(c.name for c in summary.dingtalk_columns),
+    ]
 
 
 def summary_records(summary: MonthlySummary) -> list[list[Any]]:
     """The summary sheet's data rows (same order as :func:`summary_headers`: the columns of
-    :data:`SUMMARY_HEADERS`, then 请假 per leave type)."""
+    :data:`SUMMARY_HEADERS`, then 请假 per leave type, then DingTalk's values of
+    :attr:`MonthlySummary.dingtalk_columns` — empty (``None``) where DingTalk sent none)."""
     return [
         [r.name, r.group, r.departments, r.job_number, r.userid]
         + [_number(r.metrics[m]) for m in METRICS]
         + [_number(r.leave.get(c.leave_code, 0.0)) for c in summary.leave_columns]
+        + [
+            _number(r.dingtalk[c.column_id]) if c.column_id in r.dingtalk else None
+            for c in summary.dingtalk_columns
+        ]
         for r in summary.rows
     ]
 
@@ -825,9 +955,34 @@ def daily_records(summary: MonthlySummary) -> list[list[Any]]:
     ]
 
 
+def record_records(summary: MonthlySummary) -> list[list[Any]]:
+    """The 原始记录 sheet's data rows (same order as :data:`RECORD_HEADERS`): the work date a
+    :class:`~datetime.date`, the punch time a naive :class:`~datetime.datetime` in the company's
+    zone (date cells in xlsx), coordinates as numbers (``None`` when not sent)."""
+    return [
+        [
+            p.name,
+            p.userid,
+            p.work_date,
+            p.user_check_time.astimezone(summary.tz).replace(tzinfo=None),
+            CHECK_LABELS.get(p.check_type or "", p.check_type or ""),
+            TIME_RESULT_LABELS.get(p.time_result or "", p.time_result or ""),
+            SOURCE_LABELS.get(p.source_type or "", p.source_type or ""),
+            p.address or "",
+            p.latitude,
+            p.longitude,
+            "是" if p.outside else "否",
+            "是" if p.legal else "否",
+            p.remark or "",
+        ]
+        for p in summary.records
+    ]
+
+
 def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
     """Write the 考勤报表-shaped workbook: 月度汇总 (one row per person), 每日统计 (one row
-    per person per day) and 核对差异 (the cross-check). Returns the path."""
+    per person per day), 原始记录 (every punch, when the summary was read ``with_records``) and
+    核对差异 (the cross-check). Returns the path."""
     from dingsync.export import xlsx
 
     out = Path(path)
@@ -848,7 +1003,9 @@ def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
     ws.set_column(0, 1, 14)
     ws.set_column(2, 2, 24)
     ws.set_column(3, 4, 22)
-    ws.set_column(5, 5 + len(METRICS) + len(summary.leave_columns), 11)
+    ws.set_column(
+        5, 5 + len(METRICS) + len(summary.leave_columns) + len(summary.dingtalk_columns), 11
+    )
 
     wd = wb.add_worksheet("每日统计")
     wd.write(0, 0, f"每日统计  {period}", title)
@@ -862,6 +1019,26 @@ def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
     wd.set_column(0, 1, 22)
     wd.set_column(2, 7, 13)
     wd.set_column(8, 8, 40)
+
+    if summary.records:
+        wr = wb.add_worksheet("原始记录")
+        wr.write(0, 0, f"原始记录  {period}", title)
+        wr.write_row(1, 0, RECORD_HEADERS, head)
+        moment = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        for i, rec in enumerate(record_records(summary), start=2):
+            wr.write_row(i, 0, rec[:2])
+            if rec[2] is not None:
+                wr.write_datetime(i, 2, rec[2], day)
+            wr.write_datetime(i, 3, rec[3], moment)
+            wr.write_row(i, 4, rec[4:8])
+            for col in (8, 9):
+                if rec[col] is not None:
+                    wr.write_number(i, col, rec[col])
+            wr.write_row(i, 10, rec[10:])
+        wr.freeze_panes(2, 1)
+        wr.set_column(0, 1, 22)
+        wr.set_column(2, 3, 19)
+        wr.set_column(7, 7, 24)
 
     wx = wb.add_worksheet("核对差异")
     if not summary.columns_synced:

@@ -6,9 +6,9 @@ columns we compute, :data:`~dingsync.export.attendance.COLUMN_ALIASES`, and the 
 leave types); :func:`dingsync.sync.attendance_report.fetch_report` reads it live (getattcolumns,
 getcolumnval, getleavetimebynames); :func:`compare` compares it with the summary cell by cell.
 Each (person, column) is one *cell*; a cell agrees when both numbers are within 0.01. DingTalk's
-columns we do not compute are listed as not compared (加班 …). People who are no longer active
-are not checked (DingTalk serves no report data for people who left). Nothing is written:
-DingTalk's numbers never replace ours.
+numeric columns we do not compute (a company's custom columns …) are listed as not compared.
+People who are no longer active are not checked (DingTalk serves no report data for people who
+left). Nothing is written: DingTalk's numbers never replace ours.
 """
 
 from __future__ import annotations

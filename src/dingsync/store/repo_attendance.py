@@ -394,16 +394,19 @@ def load_leaves(
 def load_column_values(
     conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
 ) -> list[Row]:
-    """Column values on ``start..end`` joined with their column's ``alias`` and ``name``."""
+    """Column values on ``start..end`` joined with their column's ``alias``, ``name``
+    (``column_name``) and ``sub_type`` (``column_sub_type``; 2 = text)."""
     rows = _select_window(conn, attendance_column_values, corp_id, start, end, userids)
     cols = {
-        r.column_id: (r.alias, r.name)
+        r.column_id: (r.alias, r.name, r.sub_type)
         for r in conn.execute(
             select(attendance_columns).where(attendance_columns.c.corp_id == corp_id)
         )
     }
     for r in rows:
-        r["alias"], r["column_name"] = cols.get(r["column_id"], (None, None))
+        r["alias"], r["column_name"], r["column_sub_type"] = cols.get(
+            r["column_id"], (None, None, None)
+        )
     return rows
 
 

@@ -274,6 +274,7 @@ def _write_attendance(
         dept_id=filters.dept_id,
         tz=ctx.settings.tz,
         overtime_rule=ctx.settings.attendance_overtime_rule,
+        with_records=fmt != "csv",
     )
     # The people the scope admits (as GET /api/attendance/monthly lists them).
     allowed = repo_attendance.visible_userids(conn, ctx.corp_id, visible(scope))
@@ -281,6 +282,7 @@ def _write_attendance(
         summary.rows = [r for r in summary.rows if r.userid in allowed]
         summary.daily = [d for d in summary.daily if d.userid in allowed]
         summary.disagreements = [d for d in summary.disagreements if d.userid in allowed]
+        summary.records = [p for p in summary.records if p.userid in allowed]
     if fmt == "csv":
         export_attendance.write_csv(summary, path)
     else:

@@ -470,8 +470,12 @@ class AttendanceDay(ApiModel):
 
 
 class AttendancePunch(ApiModel):
-    """One punch (``/attendance/listRecord``): time epoch ms, result, source, validity, and
-    the place when DingTalk sent one (``address``)."""
+    """One punch (``/attendance/listRecord``, 原始记录): time epoch ms, result, DingTalk's
+    ``source_type`` (USER app, DING_ATM/ATM time clock, APPROVE approval …), validity, and the
+    place when DingTalk sent one: ``address`` (a time clock's name for its punches),
+    ``latitude``/``longitude`` (degrees), ``accuracy`` (metres), ``location_method``,
+    ``device_sn``; ``outside`` (外勤: outside the allowed range) with its ``outside_remark``;
+    ``proc_inst_id`` of an approval's punch (补卡)."""
 
     id: int | str
     userid: str
@@ -484,6 +488,14 @@ class AttendancePunch(ApiModel):
     source_type: str | None = None
     is_legal: str | None = None
     address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    accuracy: float | None = None
+    location_method: str | None = None
+    device_sn: str | None = None
+    outside: bool = False
+    outside_remark: str | None = None
+    proc_inst_id: str | None = None
 
 
 # --------------------------------------------------------------------------------------------

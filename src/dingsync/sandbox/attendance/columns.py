@@ -19,6 +19,7 @@ from dingsync.sandbox.attendance.wire import dates_between, parse_wire_date
 from dingsync.sandbox.attendance.world import (
     COLUMN_METRIC,
     COLUMNS,
+    CUSTOM_COLUMNS,
     VACATION_TYPES,
     day_metrics,
     leave_in_unit,
@@ -43,7 +44,7 @@ class ColumnHandlers(AttendanceState):
                 "name": name,
                 "status": 0,
                 "sub_type": 0,
-                "type": 0,
+                "type": 1 if alias in CUSTOM_COLUMNS else 0,
             }
             for alias, (cid, name) in COLUMNS.items()
         ]

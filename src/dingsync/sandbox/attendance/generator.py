@@ -117,6 +117,7 @@ def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWor
     _make_up(random.Random(f"dingsync-attendance-makeup:{seed}:{days}"), out, next_id)
     _trips(random.Random(f"dingsync-attendance-trips:{seed}:{days}"), out, next_id)
     _overtime(random.Random(f"dingsync-attendance-overtime:{seed}:{days}"), out, next_id)
+    _machines(random.Random(f"dingsync-attendance-machines:{seed}:{days}"), g_fixed, out)
     return AttendanceWorld(groups, out, dates)
 
 
@@ -295,3 +296,23 @@ def _overtime(rng: random.Random, days: list[PersonDay], next_id: Any) -> None:
         for at, kind in ((punch_in, "OnDuty"), (punch_out, "OffDuty")):
             biz = f"{rng.getrandbits(64):016x}"
             pd.extra.append(FreePunch(next_id("record"), at, kind, "Normal", biz))
+
+
+#: Share of 总部考勤组 who punch on its time clock (钉钉考勤机) instead of in the app.
+MACHINE_SHARE = 0.3
+
+
+def _machines(rng: random.Random, group: Group, days: list[PersonDay]) -> None:
+    """Some of ``group``'s members punch on the group's time clock (a separate random stream):
+    their punches in the allowed place become time-clock punches (``sourceType`` DING_ATM); a
+    punch outside it stays an app punch."""
+    users = {u for u in group.members if rng.random() < MACHINE_SHARE}
+    for pd in days:
+        if pd.userid not in users:
+            continue
+        for p in pd.points:
+            if p.source_type == "USER" and p.location_result == "Normal":
+                p.machine = True
+        for x in pd.extra:
+            if isinstance(x, FreePunch) and x.location_result == "Normal":
+                x.machine = True

@@ -108,7 +108,7 @@ class RecordHandlers(AttendanceState):
             for pt in day.points:
                 item: dict[str, Any] = {
                     "record_id": pt.record_id,
-                    "source_type": pt.source_type,
+                    "source_type": pt.wire_source,
                     "plan_check_time": format_ms(pt.base_ms),
                     "class_id": day.group.shift.class_id,
                     "location_method": "MAP",
@@ -135,7 +135,7 @@ class RecordHandlers(AttendanceState):
                         "user_check_time": format_ms(pt.user_ms),
                         "valid_matched": True,
                         "user_accuracy": "65.0",
-                        "source_type": "USER",
+                        "source_type": pt.wire_source,
                         "user_longitude": "120.017139",
                         "user_latitude": "30.285413",
                     }

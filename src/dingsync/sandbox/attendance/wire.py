@@ -9,6 +9,8 @@ from typing import Any
 
 from dingsync.sandbox.attendance.limits import ERR_DATE
 from dingsync.sandbox.attendance.world import (
+    MACHINE_NAME,
+    MACHINE_SN,
     CheckPoint,
     InvalidPunch,
     PersonDay,
@@ -34,7 +36,7 @@ def result_rows(corp_id: str, day: PersonDay) -> list[dict[str, Any]]:
                 "timeResult": p.time_result,
                 "userId": day.userid,
                 "workDate": date_ms(day.work_date),
-                "sourceType": p.source_type,
+                "sourceType": p.wire_source,
                 "userCheckTime": p.user_ms if p.user_ms is not None else p.base_ms,
                 "planId": p.plan_id,
                 "id": p.result_id,
@@ -80,6 +82,28 @@ def record_row(corp_id: str, day: PersonDay, item: Punch) -> dict[str, Any]:
         }
     outside = item.location_result == "Outside"
     address, latitude, longitude = punch_place(item.location_result)
+    if isinstance(item, CheckPoint) and item.make_up:
+        return {
+            "gmtModified": item.user_ms,
+            "baseCheckTime": item.base_ms,
+            "groupId": day.group.group_id,
+            "timeResult": item.time_result,
+            "classId": shift.class_id,
+            "workDate": date_ms(day.work_date),
+            "planId": item.plan_id,
+            "id": item.record_id,
+            "checkType": item.check_type,
+            "planCheckTime": item.base_ms,
+            "corpId": corp_id,
+            "locationResult": item.location_result,
+            "isLegal": "Y",
+            "gmtCreate": item.user_ms,
+            "userId": day.userid,
+            "sourceType": "APPROVE",
+            "userCheckTime": item.user_ms,
+            "approveId": item.approve_id,
+            "procInstId": item.proc_inst_id,
+        }
     row: dict[str, Any] = {"gmtModified": item.user_ms}
     if isinstance(item, CheckPoint):
         row["baseCheckTime"] = item.base_ms
@@ -111,6 +135,16 @@ def record_row(corp_id: str, day: PersonDay, item: Punch) -> dict[str, Any]:
             "baseAddress": "浙江省杭州市",
         }
     )
+    if item.machine:  # a time clock: its name as the address, no coordinates
+        for key in ("userLongitude", "userLatitude", "userAccuracy"):
+            del row[key]
+        row.update(
+            userAddress=MACHINE_NAME,
+            sourceType="DING_ATM",
+            locationMethod="ATM",
+            deviceSN=MACHINE_SN,
+            deviceId=MACHINE_SN,
+        )
     if outside:
         row["outsideRemark"] = "拜访客户"
     if item.biz_id:

@@ -83,6 +83,15 @@ class CheckPoint:
     #: A missing punch fixed by an approved 补卡 (make-up) request: ``source_type`` APPROVE,
     #: ``Normal`` at the base time, with the approval's ids.
     make_up: bool = False
+    #: Punched on the group's 钉钉考勤机 (time clock) rather than in the app: served with
+    #: ``sourceType`` DING_ATM, the machine's name as the address and no coordinates.
+    machine: bool = False
+
+    @property
+    def wire_source(self) -> str:
+        """DingTalk's ``sourceType`` of this check point (``source_type``, or ``DING_ATM`` for
+        a time-clock punch)."""
+        return "DING_ATM" if self.machine else self.source_type
 
     @classmethod
     def not_signed(cls, result_id: int, plan_id: int, check_type: str, base_ms: int) -> CheckPoint:
@@ -112,6 +121,12 @@ class FreePunch:
     biz_id: str
     location_method: str = "MAP"
     device_sn: str | None = None
+    machine: bool = False
+
+
+#: The time clock (钉钉考勤机) of 总部考勤组: its serial number and name (its punches' address).
+MACHINE_SN = "DAT-2026-0001"
+MACHINE_NAME = "总部前台考勤机"
 
 
 @dataclass(slots=True)
@@ -304,7 +319,17 @@ COLUMNS: dict[str, tuple[int, str]] = {
     "overtime_restday_to_pay": (129339059, "休息日加班转加班费"),
     "overtime_holiday_to_rest": (129339060, "节假日加班转调休"),
     "overtime_holiday_to_pay": (129339061, "节假日加班转加班费"),
+    # The company's own columns (自定义列), after DingTalk's: formulas its admin defined.
+    "custom_meal_allowance_times": (129339062, "餐补次数"),
+    "custom_night_allowance_days": (129339063, "夜班补贴天数"),
 }
+
+#: The company's custom report columns (自定义列): served by ``getattcolumns`` with ``type`` 1
+#: (the sandbox's marking; DingTalk's is unconfirmed) and values by ``getcolumnval``. 餐补次数:
+#: a working day with at least 9.5 hours from the on-duty to the off-duty punch; 夜班补贴天数: a
+#: day attended on the night shift.
+CUSTOM_COLUMNS = ("custom_meal_allowance_times", "custom_night_allowance_days")
+MEAL_ALLOWANCE_MINUTES = 570
 
 #: Monthly metrics (the truth and our summary use the same names).
 METRICS = (
@@ -328,6 +353,8 @@ METRICS = (
     *OVERTIME_SPLITS.values(),
     "leave_hours",
     "make_up_count",
+    "meal_allowance_count",
+    "night_allowance_days",
 )
 
 #: Which column carries which metric (for day values).
@@ -356,6 +383,8 @@ COLUMN_METRIC = {
     "overtime_restday_to_pay": "overtime_restday_pay_hours",
     "overtime_holiday_to_rest": "overtime_holiday_rest_hours",
     "overtime_holiday_to_pay": "overtime_holiday_pay_hours",
+    "custom_meal_allowance_times": "meal_allowance_count",
+    "custom_night_allowance_days": "night_allowance_days",
 }
 
 OUTCOMES: tuple[tuple[str, float], ...] = (
@@ -423,6 +452,10 @@ def day_metrics(day: PersonDay) -> dict[str, float]:
         out[OVERTIME_SPLITS[("workday", rule.to)]] = hours
     if day.leave is not None:
         out["leave_hours"] = day.leave.hours
+    if out["work_minutes"] >= MEAL_ALLOWANCE_MINUTES:
+        out["meal_allowance_count"] = 1
+    if out["attended_days"] and day.group.shift.across:
+        out["night_allowance_days"] = 1
     return out
 
 
@@ -473,7 +506,9 @@ class AttendanceWorld:
         self.punches: dict[str, list[tuple[int, PersonDay, Punch]]] = {}
         for d in days:
             items: list[tuple[int, PersonDay, Punch]] = [
-                (p.user_ms, d, p) for p in d.points if p.source_type == "USER" and p.user_ms
+                (p.user_ms, d, p)
+                for p in d.points
+                if (p.source_type == "USER" or p.make_up) and p.user_ms
             ]
             items.extend((ip.user_ms, d, ip) for ip in d.invalid)
             items.extend((x.user_ms, d, x) for x in d.extra if x.user_ms)

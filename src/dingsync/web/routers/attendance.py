@@ -157,6 +157,10 @@ MONTHLY_COLUMNS: tuple[tuple[str, str], ...] = tuple(
 #: amount in its unit, labelled ``年假(天)``, ``事假(小时)`` …), after :data:`MONTHLY_COLUMNS`,
 #: as in the export.
 LEAVE_KEY = "leave."
+#: Key prefix of the report columns carried with DingTalk's values (``dingtalk.<column id>``:
+#: the company's custom columns …, synced with ``DINGSYNC_ATTENDANCE_COLUMNS``), last; a
+#: person DingTalk sent no value for has no key.
+DINGTALK_KEY = "dingtalk."
 
 _DAY_KEYS = ("people", "attended", "absent", "late", "early", "missing")
 _PERSON_KEYS = ("late", "early", "missing")
@@ -208,7 +212,8 @@ def monthly(
     numbers ``dingsync attendance summary`` and the ``attendance`` export compute
     (:func:`dingsync.export.attendance.monthly_summary`): per visible person with a result or
     a schedule in the month (in ``dept_id`` and below when given), by name, ``metrics``
-    (应出勤天数, 出勤天数, 迟到次数, 迟到时长 …, then 请假 per leave type as ``leave.<code>``;
+    (应出勤天数, 出勤天数, 迟到次数, 迟到时长 …, then 请假 per leave type as ``leave.<code>``,
+    then the company's custom report columns with DingTalk's values as ``dingtalk.<id>``;
     ``metrics`` lists the keys and labels in order, as the export's columns). Paged: the
     people of the page are chosen in SQL, and only their rows are read."""
     month, start, end = month_span(ctx, month)
@@ -239,6 +244,7 @@ def monthly(
         )
     rows = summary.rows if summary is not None else []
     leave_columns = summary.leave_columns if summary is not None else []
+    dingtalk_columns = summary.dingtalk_columns if summary is not None else []
     by_id = {r.userid: r for r in rows}
     items = [
         {
@@ -253,6 +259,11 @@ def monthly(
                     LEAVE_KEY + c.leave_code: float(r.leave.get(c.leave_code, 0))
                     for c in leave_columns
                 },
+                **{
+                    DINGTALK_KEY + str(c.column_id): r.dingtalk[c.column_id]
+                    for c in dingtalk_columns
+                    if c.column_id in r.dingtalk
+                },
             },
         }
         for r in (by_id[u] for u in page if u in by_id)
@@ -260,6 +271,7 @@ def monthly(
     columns = [
         *MONTHLY_COLUMNS,
         *((LEAVE_KEY + c.leave_code, c.label) for c in leave_columns),
+        *((DINGTALK_KEY + str(c.column_id), c.name) for c in dingtalk_columns),
     ]
     return {
         "month": month,
@@ -494,8 +506,9 @@ def records(
 ) -> dict[str, Any]:
     """原始记录: every punch (``/attendance/listRecord``, valid or not) of the visible people
     punched on the days asked (default this month so far; days of the company's zone), newest
-    first: time (epoch ms), work date, check type, results, source (USER, ATM, BEACON, …),
-    ``is_legal`` and the address DingTalk sent (``userAddress``) when stored."""
+    first: time (epoch ms), work date, check type, results, source (USER, DING_ATM, ATM,
+    APPROVE, …), ``is_legal``, the place DingTalk sent (address, coordinates, accuracy, how it
+    was located, the time clock) and ``outside`` (外勤) with its remark."""
     start, end = _span(ctx, start_date, end_date)
     lo, hi = day_bounds(ctx, start, end)
     scope = rules.scope(caller.viewer, "attendance", "list")
@@ -517,7 +530,8 @@ def records(
     items = []
     for r in rows:
         raw = r.get("raw") if isinstance(r.get("raw"), dict) else {}
-        address = raw.get("userAddress") if raw else None
+        # Rows synced before migration 0018 have the place only in ``raw``.
+        address = r["user_address"] or (raw.get("userAddress") if raw else None)
         items.append(
             {
                 **{k: r[k] for k in keys},
@@ -526,6 +540,14 @@ def records(
                 "work_date": r["work_date"].isoformat() if r["work_date"] else None,
                 "is_legal": r["is_legal"],
                 "address": str(address) if address else None,
+                "latitude": r["user_latitude"],
+                "longitude": r["user_longitude"],
+                "accuracy": r["user_accuracy"],
+                "location_method": r["location_method"],
+                "device_sn": r["device_sn"],
+                "outside": r["location_result"] == "Outside",
+                "outside_remark": r["outside_remark"],
+                "proc_inst_id": r["proc_inst_id"],
             }
         )
     return {"items": items, "total": total, "limit": limit, "offset": offset}

@@ -226,8 +226,8 @@ def test_month_must_be_valid(sandbox: SandboxServer, engine: Engine) -> None:
 def test_daily_rows_link_their_approvals_and_the_workbook_keeps_types(
     sandbox: SandboxServer, engine: Engine, tmp_path: Path
 ) -> None:
-    """每日统计's 关联审批单: every leave (with its type's name), trip, outing and 补卡 of the
-    sandbox's history is on its day, nothing else is; 原始记录 lists every stored punch of the
+    """每日统计's 关联审批单: every leave (with its type's name), trip, outing, 补卡 and overtime
+    (on a rest day: a row of its own) of the sandbox's history is on its day, nothing else is; 原始记录 lists every stored punch of the
     month with its source; the workbook keeps numbers as numbers (the 加班 columns included)
     and dates as dates."""
     asyncio.run(sync_all(sandbox, engine))
@@ -249,6 +249,9 @@ def test_daily_rows_link_their_approvals_and_the_workbook_keeps_types(
                 want.append(f"请假({day.leave.leave_type})")
             if day.trip is not None:
                 want.append(day.trip.kind)
+            if day.overtime is not None:  # a rest day's row: no check points, 休息
+                want.append("加班")
+                assert (row.on_duty_result, row.off_duty_result) == ("休息", "休息")
             want += [
                 "补卡 " + ("上班" if p.check_type == "OnDuty" else "下班")
                 for p in day.points
@@ -283,7 +286,7 @@ def test_daily_rows_link_their_approvals_and_the_workbook_keeps_types(
             sources.add(str(r[6]))
         with_place = [r for r in rows if r[8] is not None]
         assert with_place and all(isinstance(r[9], float) for r in with_place)
-    assert {"请假", "出差", "外出", "补卡"} <= kinds_seen
+    assert {"请假", "出差", "外出", "补卡", "加班"} <= kinds_seen
     assert {"用户打卡", "钉钉考勤机", "审批"} <= sources
 
 

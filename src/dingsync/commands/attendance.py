@@ -83,6 +83,7 @@ def _load(
                     dept,
                     tz=settings.tz,
                     overtime_rule=settings.attendance_overtime_rule,
+                    with_records=with_records,
                 ),
                 engine,
                 cid,

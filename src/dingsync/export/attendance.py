@@ -643,6 +643,7 @@ def monthly_summary(
         days = by_day.get(userid, {})
         trips = trips_of.get(userid, {})
         counted_outings: set[str] = set()
+        person_daily: list[DailyRow] = []
         for day in sorted(days):
             for k, v in day_metrics(days[day], periods.get(userid, ()), trips).items():
                 metrics[k] += v
@@ -656,7 +657,7 @@ def monthly_summary(
             on = next((r for r in days[day] if r["check_type"] == "OnDuty"), None)
             off = next((r for r in days[day] if r["check_type"] == "OffDuty"), None)
             absent = all(r["time_result"] == "NotSigned" for r in days[day])
-            daily.append(
+            person_daily.append(
                 DailyRow(
                     userid,
                     info["name"],
@@ -678,6 +679,14 @@ def monthly_summary(
                     ),
                 )
             )
+        # A day without results (a rest day) with approved overtime is a 每日统计 row too.
+        for day in sorted(set(overtime_of.get(userid, {})) - set(days)):
+            linked = linked_approvals(
+                day, [], leaves_of.get(userid, ()), approvals_of.get(userid, ()), leave_names
+            )
+            text = approvals_text(linked, day, tz)
+            person_daily.append(DailyRow(userid, info["name"], day, "", "休息", "", "休息", text))
+        daily.extend(sorted(person_daily, key=lambda d: d.work_date))
         for k, v in _overtime(
             rule,
             days,

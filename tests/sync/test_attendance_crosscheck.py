@@ -227,9 +227,9 @@ def test_daily_rows_link_their_approvals_and_the_workbook_keeps_types(
     sandbox: SandboxServer, engine: Engine, tmp_path: Path
 ) -> None:
     """每日统计's 关联审批单: every leave (with its type's name), trip, outing, 补卡 and overtime
-    (on a rest day: a row of its own) of the sandbox's history is on its day, nothing else is; 原始记录 lists every stored punch of the
-    month with its source; the workbook keeps numbers as numbers (the 加班 columns included)
-    and dates as dates."""
+    (on a rest day: a row of its own) of the sandbox's history is on its day, nothing else is;
+    原始记录 lists every stored punch of the month with its source; the workbook keeps numbers
+    as numbers (the 加班 columns included) and dates as dates."""
     asyncio.run(sync_all(sandbox, engine))
     world = area_of(sandbox).world
     kinds_seen: set[str] = set()

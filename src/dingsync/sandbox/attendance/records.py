@@ -149,7 +149,7 @@ class RecordHandlers(AttendanceState):
                         "user_check_time": format_ms(extra.user_ms),
                         "valid_matched": False,
                         "user_accuracy": "65.0",
-                        "source_type": "USER",
+                        "source_type": "DING_ATM" if extra.machine else "USER",
                         "user_longitude": f"{lon:.6f}",
                         "user_latitude": f"{lat:.6f}",
                     }

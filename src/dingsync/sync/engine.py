@@ -53,6 +53,11 @@ QUARANTINE = "!quarantine"
 CURRENT_UNIT: ContextVar[tuple[str, str] | None] = ContextVar("dingsync_unit", default=None)
 
 
+class BatchDone(Exception):
+    """Raised by :meth:`SyncContext.unit` when the attempt's ``unit_budget`` is spent: the run
+    stops, stays ``running`` and the next attempt (a worker's next task) resumes it."""
+
+
 class ProgressSink(Protocol):
     """Where progress goes (a rich progress bar on a terminal, nothing elsewhere)."""
 
@@ -89,7 +94,8 @@ class SyncContext:
     resumed run skips them). ``clock`` gives "now" in epoch ms (only plans read it); ``tz`` is
     the company's zone (work dates and report days). ``in_flight`` holds the ``(entity, key)``
     of units being fetched or committed right now and ``fetched`` every unit whose fetch
-    started in this attempt (what a kill loses, and what a resume repeats).
+    started in this attempt (what a kill loses, and what a resume repeats). ``unit_budget``:
+    most units this attempt starts (a worker's batch); the next one raises :class:`BatchDone`.
     """
 
     client: DingTalkClient
@@ -104,6 +110,7 @@ class SyncContext:
     tz: tzinfo = timeutil.SHANGHAI
     in_flight: set[tuple[str, str]] = field(default_factory=set)
     fetched: list[tuple[str, str]] = field(default_factory=list)
+    unit_budget: int | None = None
     _slots: asyncio.Semaphore | None = None
     _pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = field(
         default_factory=list
@@ -276,6 +283,8 @@ class SyncContext:
         """
         if self.is_done(entity, key):
             return None
+        if self.unit_budget is not None and len(self.fetched) >= self.unit_budget:
+            raise BatchDone(f"{len(self.fetched)} units")
         assert self._slots is not None
         unit = (entity, key)
         self.in_flight.add(unit)
@@ -456,6 +465,11 @@ class SyncResult:
     error: str | None = None
     quarantined: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def paused(self) -> bool:
+        """The attempt stopped after its ``unit_budget``: the run goes on in the next one."""
+        return self.status == "paused"
+
 
 async def run_sync(
     client: DingTalkClient,
@@ -470,12 +484,15 @@ async def run_sync(
     clock: Callable[[], int] | None = None,
     tz: tzinfo | None = None,
     on_context: Callable[[SyncContext], None] | None = None,
+    unit_budget: int | None = None,
 ) -> SyncResult:
     """Run ``entities`` one after another as one sync run, resuming an unfinished run if any.
 
     ``clock``: "now" in epoch ms for new plans (default the wall clock); ``tz``: the company's
     zone (default Asia/Shanghai; ``Settings.tz``); ``on_context``: called with the run's
     :class:`SyncContext` before any entity runs (tests watch ``in_flight`` through it).
+    ``unit_budget``: start at most this many units in this attempt, then stop with status
+    ``paused`` (the row stays ``running``; the next call resumes it — a worker's batch).
 
     Records a ``sync_runs`` row: status ``running`` while it works, then ``succeeded``, ``failed``
     (error text without secrets) or ``interrupted`` (cancelled, e.g. Ctrl-C). Raises what an entity
@@ -495,6 +512,7 @@ async def run_sync(
             clock=clock,
             tz=tz,
             on_context=on_context,
+            unit_budget=unit_budget,
         )
 
 
@@ -511,6 +529,7 @@ async def _run_sync(
     clock: Callable[[], int] | None,
     tz: tzinfo | None,
     on_context: Callable[[SyncContext], None] | None,
+    unit_budget: int | None = None,
 ) -> SyncResult:
     names = [e.name for e in entities]
     started = time.monotonic()
@@ -534,6 +553,7 @@ async def _run_sync(
         progress=progress or NullProgress(),
         clock=clock or timeutil.now_ms,
         tz=tz or timeutil.SHANGHAI,
+        unit_budget=unit_budget,
     )
     ctx.counts.update(earlier_counts)
     if on_context is not None:
@@ -580,6 +600,11 @@ async def _run_sync(
         raise
     except BaseException as exc:
         cause = root_cause(exc)
+        if isinstance(cause, BatchDone):
+            # Still running as far as anyone reading the row can tell: the next batch resumes.
+            result = await asyncio.shield(asyncio.to_thread(finish, "running", None))
+            result.status = "paused"
+            return result
         msg = f"{cause.__class__.__name__}: {cause}"
         await asyncio.shield(asyncio.to_thread(finish, "failed", msg[:2000]))
         if cause is not exc and isinstance(cause, Exception):

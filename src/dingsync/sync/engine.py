@@ -95,7 +95,8 @@ class SyncContext:
     the company's zone (work dates and report days). ``in_flight`` holds the ``(entity, key)``
     of units being fetched or committed right now and ``fetched`` every unit whose fetch
     started in this attempt (what a kill loses, and what a resume repeats). ``unit_budget``:
-    most units this attempt starts (a worker's batch); the next one raises :class:`BatchDone`.
+    most units this attempt starts (a worker's batch); the next one waits for the units in
+    flight to commit, then raises :class:`BatchDone`.
     """
 
     client: DingTalkClient
@@ -116,6 +117,7 @@ class SyncContext:
         default_factory=list
     )
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _writer: asyncio.Task[None] | None = None
     _closing: bool = False
     _inline_writes: bool = False
@@ -284,6 +286,11 @@ class SyncContext:
         if self.is_done(entity, key):
             return None
         if self.unit_budget is not None and len(self.fetched) >= self.unit_budget:
+            # Let the units in flight commit (cancelling them would lose their work, and a
+            # budget smaller than what an entity starts at once would never progress).
+            while self.in_flight:
+                self._idle.clear()
+                await self._idle.wait()
             raise BatchDone(f"{len(self.fetched)} units")
         assert self._slots is not None
         unit = (entity, key)
@@ -308,6 +315,8 @@ class SyncContext:
                 await self._quarantine(entity, key, st, exc)
         finally:
             self.in_flight.discard(unit)
+            if not self.in_flight:
+                self._idle.set()
         self.load_done(entity)[key] = st
         return data
 

@@ -122,13 +122,12 @@ def run_batch(settings: Settings, corp_id: str, entity: str, kind: str, job: Job
     try:
         with metrics.log_context(company=corp_id, job=job.id):
             result = asyncio.run(_batch(company, engine, corp_id, entity, kind))
+            with metrics.log_context(run=result.run_id):
+                log.info("%s batch %d: %s", entity, job.batch, result.status)
     except SyncAlreadyRunning:
         return "busy"
     finally:
         metrics.batch_seconds(entity, time.monotonic() - started)
-    log.info(
-        "%s %s batch %d: %s (run %d)", corp_id, entity, job.batch, result.status, result.run_id
-    )
     return "paused" if result.paused else "done"
 
 

@@ -82,7 +82,7 @@ class Worker:
     def __init__(self, name: str, env: dict[str, str], cwd: Path) -> None:
         self.name = name
         self.log = cwd / f"{name}.log"
-        self._out = open(self.log, "wb")  # noqa: SIM115 (closed in stop)
+        self._out = open(self.log, "wb")
         self.proc = subprocess.Popen(
             [str(DINGSYNC), "worker", "--name", f"{name}@test"],
             env=env,

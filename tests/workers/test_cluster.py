@@ -102,7 +102,7 @@ def _worker_env(settings: Settings) -> dict[str, str]:
             ]
         ),
         "DINGSYNC_QPS_PER_API": "20",
-        "DINGSYNC_WORKER_BATCH_UNITS": "15",
+        "DINGSYNC_WORKER_BATCH_UNITS": "4",
         "DINGSYNC_REPORTS_HISTORY_DAYS": str(DAYS + 2),
         "DINGSYNC_REPORTS_DETAILS": "all",
         "DINGSYNC_APPROVALS_HISTORY_DAYS": str(DAYS + 2),

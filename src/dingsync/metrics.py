@@ -287,7 +287,9 @@ class JsonFormatter(logging.Formatter):
             line["unit"] = f"{unit[0]}:{unit[1]}"
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return redact(json.dumps(line, ensure_ascii=False, default=str), self.secrets)
+        # Each field before encoding (a JSON body in a message is escaped once encoded).
+        clean = {k: redact(v, self.secrets) if isinstance(v, str) else v for k, v in line.items()}
+        return redact(json.dumps(clean, ensure_ascii=False, default=str), self.secrets)
 
 
 class TextFormatter(logging.Formatter):

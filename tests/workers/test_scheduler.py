@@ -81,7 +81,7 @@ def test_the_scheduler_keeps_a_company_in_sync(company: SandboxServer, tmp_path:
             **env,
         }
         with workers(1, env, tmp_path) as (worker,):
-            beat_log = open(tmp_path / "beat.log", "wb")  # noqa: SIM115
+            beat_log = open(tmp_path / "beat.log", "wb")
             beat = subprocess.Popen(
                 [str(DINGSYNC), "scheduler"],
                 env=child_env,

@@ -84,6 +84,13 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         metrics.configure_logging(settings.log_format, secrets=_secrets(settings))
         celery = get_app(settings)
+        # Migrate each company's database before taking tasks: fail fast, and no batch pays
+        # for it.
+        from dingsync.workers.companies import company_settings
+        from dingsync.workers.tasks import engine_for
+
+        for company in company_settings(settings).values():
+            engine_for(company)
         port = settings.worker_metrics_port if metrics_port is None else metrics_port
         if port:
             serve_metrics(settings, port)
@@ -127,6 +134,9 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option(help="CorpId to sync (repeatable; default: all).")
         ] = None,
         incremental: Annotated[bool, typer.Option(help="Incremental instead of full.")] = False,
+        only: Annotated[
+            list[str] | None, typer.Option(help="Entity to sync (repeatable; default: all).")
+        ] = None,
     ) -> None:
         """Queue a sync of every entity of each company for the workers (directory first)."""
         from dingsync.workers.app import get_app
@@ -135,10 +145,12 @@ def register(app: typer.Typer) -> None:
         settings = load_settings()
         get_app(settings)
         try:
-            queued = queue(settings, company or None, "incremental" if incremental else "full")
+            kind = "incremental" if incremental else "full"
+            queued = queue(settings, company or None, kind, only or None)
         except KeyError as exc:
             err_console.print(
-                f"error: unknown company {exc.args[0]}; known: {', '.join(_companies(settings))}"
+                f"error: unknown company or entity {exc.args[0]}; companies: "
+                f"{', '.join(_companies(settings))}"
             )
             raise typer.Exit(2) from None
         console.print(

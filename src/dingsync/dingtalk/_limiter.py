@@ -105,10 +105,13 @@ def reserve_for(qps: float, share: float) -> int:
     return int(min(max(1, math.floor(qps * share + 1e-9)), math.floor(qps) - 1))
 
 
-# Admit one call: drop entries whose time is up, count the rest, add ours when under ``cap``.
-# Returns 0 when admitted, else how many ms until the earliest entry leaves (at least 1).
+# Admit one call: while the path's back-off (KEYS[2]) lasts, return minus its ms left; else
+# drop entries whose time is up, count the rest, add ours when under ``cap``. Returns 0 when
+# admitted, else how many ms until the earliest entry leaves (at least 1).
 _ADMIT = """
 local now = tonumber(ARGV[1])
+local backoff = tonumber(redis.call('GET', KEYS[2]) or '0')
+if backoff > now then return now - backoff end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local cap = tonumber(ARGV[2])
 if redis.call('ZCARD', KEYS[1]) < cap then
@@ -157,10 +160,12 @@ class RedisWindow:
         return f"{self.prefix}:{kind}:{app_key}:{path}"
 
     async def admit(self, app_key: str, path: str, cap: int, member: str) -> float:
-        """Seconds to wait before trying again, or 0.0 when the call was admitted."""
+        """0.0 when the call was admitted; else seconds to wait before trying again —
+        negative while the path's throttle back-off lasts (wait all of it)."""
         now = int(time.time() * 1000)
         wait = await self._admit(
-            keys=[self.key("rl", app_key, path)], args=[now, cap, self.hold_ms, member]
+            keys=[self.key("rl", app_key, path), self.key("backoff", app_key, path)],
+            args=[now, cap, self.hold_ms, member],
         )
         return int(wait) / 1000.0
 
@@ -298,13 +303,13 @@ class PathRateLimiter:
     async def slot(self, path: str) -> AsyncIterator[None]:
         """Hold a slot of ``path`` while the body sends one request and reads its answer."""
         qps = self.qps_for(path)
+        if qps and self._redis_uri:  # one round trip checks the back-off and admits
+            async with self._redis_slot(path, qps):
+                yield
+            return
         await self._wait_backoff(path)
         if not qps:
             yield
-            return
-        if self._redis_uri:
-            async with self._redis_slot(path, qps):
-                yield
             return
         state = self._state(path, qps)
         limiter = self._ensure()
@@ -344,8 +349,11 @@ class PathRateLimiter:
             started = time.monotonic()
             while True:
                 wait = await window.admit(self.app_key, path, cap, member)
-                if wait <= 0:
+                if wait == 0:
                     break
+                if wait < 0:  # a throttle reply's back-off: every process waits it out
+                    await asyncio.sleep(-wait)
+                    continue
                 # An entry in flight may leave early (its answer): poll, never sleep long.
                 await asyncio.sleep(min(wait, 0.05) + self.margin)
             self.waited += time.monotonic() - started

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from celery import Task
+from celery.signals import worker_process_init
 from sqlalchemy import Engine, select
 
 import dingsync.metrics as metrics
@@ -76,6 +77,13 @@ class Job:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@worker_process_init.connect  # type: ignore[untyped-decorator]
+def _forked(**_: Any) -> None:
+    """A prefork child must not share the parent's database connections (migrated there)."""
+    for engine in _engines.values():
+        engine.dispose(close=False)
 
 
 def engine_for(settings: Settings) -> Engine:
@@ -198,16 +206,22 @@ def send(corp_id: str, entity: str, kind: str, job: Job) -> None:
     sync_entity.apply_async(args=(corp_id, entity, kind, job.to_json()))
 
 
-def enqueue(settings: Settings, corp_ids: list[str] | None, kind: str) -> list[str]:
-    """Queue a sync of every entity (in order: the directory first) of each company in
-    ``corp_ids`` (default: all); returns the companies queued. Raises ``KeyError`` naming an
-    unknown company."""
+def enqueue(
+    settings: Settings,
+    corp_ids: list[str] | None,
+    kind: str,
+    only: list[str] | None = None,
+) -> list[str]:
+    """Queue a sync of every entity (or those in ``only``; in order: the directory first) of
+    each company in ``corp_ids`` (default: all); returns the companies queued. Raises
+    ``KeyError`` naming an unknown company or entity."""
     companies = company_settings(settings)
     wanted = corp_ids or list(companies)
     unknown = [c for c in wanted if c not in companies]
+    unknown += [e for e in only or [] if e not in ENTITIES]
     if unknown:
         raise KeyError(", ".join(unknown))
-    names = list(ENTITIES)
+    names = [e for e in ENTITIES if not only or e in only]
     for corp_id in wanted:
         send(corp_id, names[0], kind, Job(then=names[1:]))
     return wanted

@@ -9,7 +9,10 @@ workers the job takes as long as its slowest company: for each company its large
 calls ÷ QPS of one API; the job's bound is the largest of those, and one worker's bound is
 their sum), wall ÷ bound, the speed-up over one worker, and calls over any limit (must be 0).
 Then the limiter's cost per call with ``memory://`` and ``redis://`` storage (a limit no call
-waits for) and their ratio.
+waits for) and their ratio. Then (``--logins``, default on) four processes over one company —
+two workers running a full sync, the web service and the event consumer (``dingsync events
+stream``): login latency (p50/p99 of ``POST /api/auth/dingtalk``) idle and while the sync
+saturates the limits, their ratio, and the token requests DingTalk saw.
 
 Needs RabbitMQ, Redis and PostgreSQL (``DINGSYNC_BENCH_BROKER_URL``,
 ``DINGSYNC_BENCH_REDIS_URL``, ``DINGSYNC_BENCH_POSTGRES_URL``; defaults: the tests' variables,
@@ -186,6 +189,130 @@ async def limiter_cost(storage: str, calls: int) -> float:
     return took / calls * 1e6
 
 
+def _pct(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def logins_under_load(users: int, qps: float, latency_ms: float, logins: int) -> dict[str, Any]:
+    """Login latency idle and under a full sync by two workers, all sharing Redis."""
+    import httpx
+    import redis
+
+    redis.Redis.from_url(REDIS).flushdb()
+    sb = SandboxProcess(users, qps, latency_ms, seed=900, days=3)
+    url, schema = _schema_url()
+    engine = db.create_engine_for(url)
+    db.migrate(engine)
+    app_env = {
+        "DINGTALK_APP_KEY": sb.app["app_key"],
+        "DINGTALK_APP_SECRET": sb.app["app_secret"],
+        "DINGTALK_CORP_ID": sb.app["corp_id"],
+        "DINGTALK_OAPI_URL": sb.base_url,
+        "DINGTALK_API_URL": sb.base_url,
+        "DINGSYNC_BROKER_URL": BROKER,
+        "DINGSYNC_REDIS_URL": REDIS,
+        "DINGSYNC_DATABASE_URL": url,
+        "DINGSYNC_QPS_PER_API": str(qps),
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "DINGSYNC_"))}
+    env.update(app_env)
+    settings = Settings(
+        app_key=sb.app["app_key"],
+        app_secret=sb.app["app_secret"],
+        corp_id=sb.app["corp_id"],
+        broker_url=BROKER,
+        redis_url=REDIS,
+        database_url=url,
+    )
+    app = get_app(settings)
+    app.conf.broker_url = BROKER
+    app.control.purge()
+    logs = Path(tempfile.mkdtemp(prefix="dingsync-bench-logins-"))
+    port = _free_port()
+    procs = [
+        subprocess.Popen(
+            [str(DINGSYNC), "worker", "--name", f"load{i}@%h"],
+            env=env,
+            cwd=logs,
+            stdout=subprocess.DEVNULL,
+            stderr=open(logs / f"w{i}.log", "wb"),
+        )
+        for i in range(2)
+    ]
+    for name, cmd in (("serve", ["serve", "--port", str(port)]), ("stream", ["events", "stream"])):
+        procs.append(
+            subprocess.Popen(
+                [str(DINGSYNC), *cmd],
+                env=env,
+                cwd=logs,
+                stdout=subprocess.DEVNULL,
+                stderr=open(logs / f"{name}.log", "wb"),
+            )
+        )
+    corp = sb.app["corp_id"]
+    service = f"http://127.0.0.1:{port}"
+
+    def login(userid: str) -> float:
+        code = httpx.post(f"{sb.base_url}/sandbox/authcode", json={"userid": userid}).json()
+        started = time.perf_counter()
+        r = httpx.post(f"{service}/api/auth/dingtalk", json={"authCode": code["code"]}, timeout=60)
+        took = time.perf_counter() - started
+        assert r.status_code == 200, r.text
+        return took
+
+    try:
+        since = int(time.time() * 1000) - 1000
+        enqueue(settings, None, "full", ["contacts"])
+        while not done_since(engine, corp, "contacts", "full", since):
+            time.sleep(0.2)
+        while True:
+            try:
+                httpx.get(f"{service}/healthz", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        with engine.connect() as conn:
+            people = [
+                str(u)
+                for u in conn.execute(
+                    sa.text("SELECT userid FROM users WHERE corp_id = :c AND status = 'active'"),
+                    {"c": corp},
+                ).scalars()
+            ][: 2 * logins]
+        idle = [login(u) for u in people[:logins]]
+        since = int(time.time() * 1000) - 1000
+        enqueue(settings, None, "full", ["contacts", "reports", "attendance"])
+        time.sleep(3.0)  # the sync is under way on both workers' APIs
+        loaded = [login(u) for u in people[logins:]]
+        busy = not done_since(engine, corp, "attendance", "full", since)
+        stats = sb.stats()
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+        engine.dispose()
+        _drop(schema)
+        sb.close()
+    token_paths = [p for p in stats["calls"] if "token" in p.lower() and "user" not in p.lower()]
+    return {
+        "idle": idle,
+        "loaded": loaded,
+        "still_syncing": busy,
+        "token_requests": sum(stats["calls"][p] for p in token_paths),
+        "over_limit": sum(stats["rate_limited"].values()),
+    }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="bench cluster")
     parser.add_argument("--companies", type=int, default=3)
@@ -195,9 +322,28 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--qps", type=float, default=20.0)
     parser.add_argument("--latency-ms", type=float, default=30.0)
     parser.add_argument("--limiter-calls", type=int, default=3000)
+    parser.add_argument("--logins", type=int, default=40, help="logins per phase (0 = skip)")
+    parser.add_argument("--only-logins", action="store_true")
     args = parser.parse_args(argv)
     counts = [int(n) for n in args.workers.split(",")]
     entities = args.entities.split(",")
+    if not args.only_logins:
+        _workers_against_the_bound(args, counts, entities)
+    if args.logins:
+        r = logins_under_load(args.users, args.qps, args.latency_ms, args.logins)
+        idle99, load99 = _pct(r["idle"], 0.99), _pct(r["loaded"], 0.99)
+        print(
+            f"logins (2 workers syncing, the service, the stream consumer; one company, Redis): "
+            f"idle p50 {_pct(r['idle'], 0.5) * 1000:.0f} ms p99 {idle99 * 1000:.0f} ms; "
+            f"under load p50 {_pct(r['loaded'], 0.5) * 1000:.0f} ms p99 {load99 * 1000:.0f} ms "
+            f"(p99 ×{load99 / idle99:.2f}; sync still running at the end: {r['still_syncing']}); "
+            f"token requests {r['token_requests']}, over-limit calls {r['over_limit']}"
+        )
+
+
+def _workers_against_the_bound(
+    args: argparse.Namespace, counts: list[int], entities: list[str]
+) -> None:
 
     sandboxes = [
         SandboxProcess(args.users, args.qps, args.latency_ms, seed=700 + n, days=1)

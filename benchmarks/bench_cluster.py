@@ -155,10 +155,7 @@ def run_cluster(
             time.sleep(0.2)
         wall = time.monotonic() - started
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(30)
+        _stop(procs)
         engine.dispose()
         _drop(schema)
     stats = [sb.stats() for sb in sandboxes]
@@ -288,10 +285,7 @@ def logins_under_load(users: int, qps: float, latency_ms: float, logins: int) ->
         busy = not done_since(engine, corp, "attendance", "full", since)
         stats = sb.stats()
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(30)
+        _stop(procs)
         engine.dispose()
         _drop(schema)
         sb.close()
@@ -303,6 +297,18 @@ def logins_under_load(users: int, qps: float, latency_ms: float, logins: int) ->
         "token_requests": sum(stats["calls"][p] for p in token_paths),
         "over_limit": sum(stats["rate_limited"].values()),
     }
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate (a worker's warm shutdown waits for its batch), then kill after 10 s."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait(10)
 
 
 def _free_port() -> int:

@@ -79,12 +79,14 @@ def free_port() -> int:
 class Worker:
     """A ``dingsync worker`` subprocess whose log goes to ``log``."""
 
-    def __init__(self, name: str, env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], cwd: Path, args: tuple[str, ...] = ()
+    ) -> None:
         self.name = name
         self.log = cwd / f"{name}.log"
         self._out = open(self.log, "wb")
         self.proc = subprocess.Popen(
-            [str(DINGSYNC), "worker", "--name", f"{name}@test"],
+            [str(DINGSYNC), "worker", "--name", f"{name}@test", *args],
             env=env,
             cwd=cwd,
             stdout=self._out,
@@ -122,11 +124,15 @@ class Worker:
 
 @contextmanager
 def workers(
-    n: int, env: dict[str, Any], cwd: Path, metrics_ports: list[int] | None = None
+    n: int,
+    env: dict[str, Any],
+    cwd: Path,
+    metrics_ports: list[int] | None = None,
+    args: tuple[str, ...] = (),
 ) -> Iterator[list[Worker]]:
     """``n`` worker subprocesses with ``env`` (over a copy of this environment without any
-    ``DINGTALK_``/``DINGSYNC_`` variable), worker ``i`` serving ``/metrics`` on
-    ``metrics_ports[i]`` when given; stopped on exit."""
+    ``DINGTALK_``/``DINGSYNC_`` variable) and ``args`` (``("--concurrency", "2")``), worker
+    ``i`` serving ``/metrics`` on ``metrics_ports[i]`` when given; stopped on exit."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "DINGSYNC_"))}
     base.update({k: str(v) for k, v in env.items()})
     started = []
@@ -134,7 +140,7 @@ def workers(
         own = dict(base)
         if metrics_ports:
             own["DINGSYNC_WORKER_METRICS_PORT"] = str(metrics_ports[i])
-        started.append(Worker(f"w{i}", own, cwd))
+        started.append(Worker(f"w{i}", own, cwd, args))
     try:
         yield started
     finally:

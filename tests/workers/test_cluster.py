@@ -1,5 +1,5 @@
 """The worker cluster for real: RabbitMQ, Redis, PostgreSQL, three ``dingsync worker``
-processes and three sandbox companies (each its own app, seed and CorpId, DingTalk's 20 calls per
+processes and five sandbox companies (each its own app, seed and CorpId, DingTalk's 20 calls per
 second per API enforced by the sandbox).
 
 Every company ends equal to its sandbox's truth (directory field by field, reports, approvals);
@@ -41,7 +41,7 @@ from helpers.cluster import (
 from helpers.contacts import assert_db_equals_company
 from helpers.postgres import postgres_schema
 
-COMPANIES = 3
+COMPANIES = 5
 DAYS = 4
 
 
@@ -52,7 +52,7 @@ def companies() -> Iterator[list[SandboxServer]]:
         for n in range(COMPANIES):
             cfg = SandboxConfig(
                 seed=300 + n,
-                users=40 + 15 * n,
+                users=30 + 10 * n,
                 days=DAYS,
                 corp_id=f"dingcluster{n}",
                 qps_limit=20,
@@ -140,7 +140,7 @@ def _assert_equals_truth(engine: Engine, sb: SandboxServer) -> None:
     assert approvals["approval_operation_records"] == truth["operation_records"]
 
 
-def test_three_workers_sync_three_companies_and_survive_a_sigkill(
+def test_three_workers_sync_five_companies_and_survive_a_sigkill(
     companies: list[SandboxServer], pg_url: str, tmp_path: Path
 ) -> None:
     require_rabbitmq()

@@ -1,7 +1,8 @@
 """``dingsync scheduler`` + ``dingsync worker`` keep a company in sync on a schedule: beat sends
 the entity's incremental run every few seconds (``DINGSYNC_SCHEDULE``, per entity
 ``DINGSYNC_ENTITY_SCHEDULES``), a worker runs it, a change in DingTalk (someone leaves) reaches the
-database without anyone asking, and ``dingsync status --json`` shows each company's work."""
+database without anyone asking, and ``dingsync status --json`` shows each company's work. The
+worker runs the prefork pool (``--concurrency 2``)."""
 
 from __future__ import annotations
 
@@ -80,7 +81,9 @@ def test_the_scheduler_keeps_a_company_in_sync(company: SandboxServer, tmp_path:
             **{k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "DINGSYNC_"))},
             **env,
         }
-        with workers(1, env, tmp_path) as (worker,):
+        # A prefork worker (two processes taking tasks): its children open their own database
+        # connections (the parent migrated before forking).
+        with workers(1, env, tmp_path, args=("--concurrency", "2")) as (worker,):
             beat_log = open(tmp_path / "beat.log", "wb")
             beat = subprocess.Popen(
                 [str(DINGSYNC), "scheduler"],

@@ -15,7 +15,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -46,6 +46,38 @@ def default_database_url() -> str:
 DEFAULT_OVERTIME_RULE = (
     "workday=punch/30/30/pay; restday=approval_punch/0/30/rest; holiday=approval/0/30/pay"
 )
+
+
+class CompanyApp(BaseModel):
+    """One more company a worker cluster syncs (``DINGSYNC_COMPANIES``, ``[[companies]]`` in
+    ``dingsync.toml``): its CorpId, the app's credentials and, optionally, other hosts (the
+    sandbox). Fields left out are the main settings' own."""
+
+    corp_id: str
+    app_key: str
+    app_secret: SecretStr
+    agent_id: str | None = None
+    oapi_url: str | None = None
+    api_url: str | None = None
+
+
+class EntitySchedule(BaseModel):
+    """When the scheduler starts one entity's runs: a full run every day at ``full_at``
+    (``"HH:MM"`` in the company zone; ``None`` = never) and an incremental run every
+    ``incremental_minutes`` (0 = never)."""
+
+    full_at: str | None = "02:00"
+    incremental_minutes: float = Field(default=15.0, ge=0)
+
+    @field_validator("full_at")
+    @classmethod
+    def _hh_mm(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        hh, _, mm = str(value).partition(":")
+        if not (hh.isdigit() and mm.isdigit() and int(hh) < 24 and int(mm) < 60):
+            raise ValueError(f"full_at must be HH:MM, not {value!r}")
+        return f"{int(hh):02d}:{int(mm):02d}"
 
 
 class Settings(BaseSettings):
@@ -123,6 +155,44 @@ class Settings(BaseSettings):
     #: Calendar days (company zone) before today that a full run lists.
     approvals_history_days: int = Field(
         default=30, ge=1, validation_alias="DINGSYNC_APPROVALS_HISTORY_DAYS"
+    )
+
+    # -- cluster (docs/deploy.md) ---------------------------------------------------------------
+    #: Celery's broker: RabbitMQ (``amqp://…``, the default) or Redis (``redis://…``).
+    broker_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672//", validation_alias="DINGSYNC_BROKER_URL"
+    )
+    #: Redis shared by every process: rate limits, throttle back-off, tokens and tickets
+    #: (``redis://host:6379/0``); ``None`` keeps them in-process and in the database.
+    redis_url: str | None = Field(default=None, validation_alias="DINGSYNC_REDIS_URL")
+    #: Share of each API's rate limit that only logins may use (0..0.9; at least one call per
+    #: second when positive), so a large sync never makes an employee wait at login.
+    login_reserved_share: float = Field(
+        default=0.25, ge=0, le=0.9, validation_alias="DINGSYNC_LOGIN_RESERVED_SHARE"
+    )
+    #: Units of work one worker task commits before it hands the rest to a new task.
+    worker_batch_units: int = Field(
+        default=200, ge=1, validation_alias="DINGSYNC_WORKER_BATCH_UNITS"
+    )
+    #: Default schedule of every entity (``dingsync scheduler``).
+    schedule: EntitySchedule = Field(
+        default_factory=EntitySchedule, validation_alias="DINGSYNC_SCHEDULE"
+    )
+    #: Per-entity schedules (``{"reports": {"incremental_minutes": 5}}``), over ``schedule``.
+    entity_schedules: dict[str, EntitySchedule] = Field(
+        default_factory=dict, validation_alias="DINGSYNC_ENTITY_SCHEDULES"
+    )
+    #: More companies the workers sync beside the configured app (JSON list in the variable).
+    companies: list[CompanyApp] = Field(default_factory=list, validation_alias="DINGSYNC_COMPANIES")
+    #: Port of a worker's Prometheus endpoint (0 = none); the service serves ``/metrics``.
+    worker_metrics_port: int = Field(
+        default=0, ge=0, le=65535, validation_alias="DINGSYNC_WORKER_METRICS_PORT"
+    )
+    #: Directory of prometheus_client's multiprocess files (``PROMETHEUS_MULTIPROC_DIR``).
+    metrics_dir: str | None = Field(default=None, validation_alias="PROMETHEUS_MULTIPROC_DIR")
+    #: ``text`` (default) or ``json``: one JSON object per log line.
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias="DINGSYNC_LOG_FORMAT"
     )
 
     @classmethod

@@ -46,7 +46,7 @@ def test_overview_shows_the_apis_counts_to_administrators_and_hr(console: Consol
         runs = page.locator("[data-run]")
         assert runs.count() >= 1
         states = runs.evaluate_all("els => els.map(e => e.dataset.state)")
-        assert set(states) <= {"done", "partial", "failed", "running", "interrupted"}
+        assert set(states) <= {"done", "partial", "failed", "running", "queued", "interrupted"}
         assert page.locator("[data-testid=inbox]").is_visible()
         inbox = api["inbox"]
         assert int(page.locator("[data-inbox=failed]").inner_text()) == inbox["failed"]
@@ -216,5 +216,32 @@ def test_a_run_left_running_by_a_dead_process_is_interrupted(console: Console) -
             conn.execute(
                 update(sync_runs)
                 .where(sync_runs.c.id == stale, sync_runs.c.status == "running")
+                .values(status="interrupted")
+            )
+
+
+def test_a_workers_run_between_batches_is_queued(console: Console) -> None:
+    """A worker's run whose batch ended (stored running with the batch's end, as
+    ``run_sync(..., unit_budget=…)`` leaves it) while no sync holds the lease is 排队中 — its
+    next batch is queued — not 已中断."""
+    corp = console.corp_id
+    with console.engine.begin() as conn:
+        paused = repo.start_sync_run(conn, corp, "full", ["approvals"])
+        repo.save_checkpoint(conn, paused, "approvals", "u0", None)
+        repo.finish_sync_run(conn, paused, "running", {}, {}, 1200)
+    try:
+        runs = {r["id"]: r for r in console.api(console.main_admin, "/api/admin/overview")["runs"]}
+        assert runs[paused]["state"] == "queued" and runs[paused]["hint"] is None
+        page = console.page_as(console.main_admin)
+        page.goto(f"{console.url}/console/overview")
+        row = page.locator(f"[data-run='{paused}']")
+        assert row.get_attribute("data-state") == "queued"
+        assert row.locator("[data-testid=run-state]").inner_text() == "排队中"
+        page.context.close()
+    finally:
+        with console.engine.begin() as conn:
+            conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.id == paused, sync_runs.c.status == "running")
                 .values(status="interrupted")
             )

@@ -6,7 +6,16 @@ from types import ModuleType
 
 import typer
 
-from dingsync.commands import approvals, attendance, audit, contacts, events, reports, web
+from dingsync.commands import (
+    approvals,
+    attendance,
+    audit,
+    cluster,
+    contacts,
+    events,
+    reports,
+    web,
+)
 from dingsync.commands.export_app import export_app
 
 #: The command group of each data area (:data:`dingsync.areas.AREA_NAMES`): a module whose
@@ -19,8 +28,9 @@ AREA_COMMANDS: dict[str, ModuleType] = {
     "approvals": approvals,
 }
 #: Groups of the service itself: local accounts and roles (``users``, ``roles``, ``serve``),
-#: events (``events``), the export audit (``audit``).
-SERVICE_COMMANDS: tuple[ModuleType, ...] = (web, events, audit)
+#: events (``events``), the export audit (``audit``), the worker cluster (``worker``,
+#: ``scheduler``, ``enqueue``, ``status``).
+SERVICE_COMMANDS: tuple[ModuleType, ...] = (web, events, audit, cluster)
 
 
 def register_all(app: typer.Typer) -> None:

@@ -79,7 +79,9 @@ class DingTalkClient:
 
     - ``qps_per_api``: calls per second per API path (DingTalk's standard edition: 20); ``None``
       or 0 disables the limiter. ``qps_overrides``: per-path values. ``limiter_storage_uri``:
-      ``memory://`` (this process) or e.g. ``redis://host:6379`` to share the budget.
+      ``memory://`` (this process) or e.g. ``redis://host:6379`` to share the budget (calls
+      in flight included) and the throttle back-off with every process; ``login_reserve``: the
+      share of each limit only logins use (``_limiter.login_priority``).
     - ``max_retries`` (server and network errors), ``max_rate_limit_retries`` (rate-limit
       replies, a separate and larger budget), ``backoff_base``, ``backoff_max``: exponential
       backoff with full jitter;
@@ -112,10 +114,12 @@ class DingTalkClient:
         api_url: str = DEFAULT_API_URL,
         login_url: str = DEFAULT_LOGIN_URL,
         token_store: TokenStore | None = None,
+        close_token_store: bool = False,
         qps_per_api: float | None = 20.0,
         qps_overrides: dict[str, float | None] | None = None,
         limiter_storage_uri: str = "memory://",
         limiter_margin: float = 0.005,
+        login_reserve: float = 0.0,
         max_retries: int = 6,
         max_rate_limit_retries: int = 30,
         backoff_base: float = 0.5,
@@ -160,6 +164,10 @@ class DingTalkClient:
         self.token_requests = 0
         #: Retries performed per path (rate limits, server and network errors, token refreshes).
         self.retries: Counter[str] = Counter()
+        #: Called after every answered (or failed) HTTP request with ``(path, outcome,
+        #: seconds)``; ``outcome`` is ``"ok"`` or the error's class name (``RateLimitError``…).
+        #: Metrics hang here; an observer must not raise.
+        self.observers: list[Callable[[str, str, float], None]] = []
         self._banned_until = 0.0
         self._timeout = timeout
         self._transport = transport
@@ -182,6 +190,8 @@ class DingTalkClient:
             overrides=qps_overrides,
             storage_uri=limiter_storage_uri,
             margin=limiter_margin,
+            login_reserve=login_reserve,
+            hold_s=timeout + 1.0,
         )
         self._tokens = TokenCache(
             app_key,
@@ -192,6 +202,7 @@ class DingTalkClient:
             clock=token_clock,
         )
         self._token_store = token_store
+        self._close_token_store = close_token_store
         self._token_clock = token_clock
         self._token_refresh_margin = token_refresh_margin
         self._token_min_margin = token_min_margin
@@ -235,6 +246,9 @@ class DingTalkClient:
         for pool_set in pools:
             await pool_set.aclose()
         await self.limiter.aclose()
+        closer = getattr(self._token_store, "aclose", None)
+        if self._close_token_store and closer is not None:
+            await closer()
 
     @asynccontextmanager
     async def stream_get(self, url: str) -> AsyncIterator[httpx.Response]:
@@ -371,10 +385,12 @@ class DingTalkClient:
             self._check_ban(path)
             token: str | None = None
             retry_after: float | None = None
+            sent = 0.0
             try:
                 async with self.limiter.slot(path):
                     # Taken once the slot is ours, so the token is as fresh as can be when sent.
                     token = await self._tokens.get() if auth else user_token
+                    sent = time.monotonic()
                     status, body, headers = await self._send(
                         family, method, path, params, json, token
                     )
@@ -387,9 +403,11 @@ class DingTalkClient:
             else:
                 err = self._classify(family, path, status, body, headers)
                 if err is None:
+                    self._observe(path, "ok", sent)
                     return body if isinstance(body, dict) else {}
                 retry_after = _retry_after(headers)
             assert err is not None
+            self._observe(path, type(err).__name__, sent)
             self._scrub_error(err, token)
             if isinstance(err, TokenError) and auth and token is not None:
                 budget = max(1, self.max_retries)  # one renewal even when retries are off
@@ -416,6 +434,8 @@ class DingTalkClient:
                 delay = self._backoff(tries, err, retry_after)
                 if isinstance(err, RateLimitError):
                     rate_limited += 1
+                    # Every caller of the path (every process, with a shared limiter) waits.
+                    await self.limiter.throttled(path, delay)
                 else:
                     attempt += 1
                 self.retries[path] += 1
@@ -508,6 +528,14 @@ class DingTalkClient:
         if 200 <= status < 300:
             return None
         return error_from_api_body(status, body, api=path, request_id=request_id)
+
+    def _observe(self, path: str, outcome: str, sent: float) -> None:
+        took = time.monotonic() - sent if sent else 0.0
+        for observer in self.observers:
+            try:
+                observer(path, outcome, took)
+            except Exception:  # metrics must never break a call
+                log.debug("call observer failed", exc_info=True)
 
     def _backoff(self, attempt: int, err: DingTalkError, retry_after: float | None) -> float:
         cap = min(self.backoff_max, self.backoff_base * (2**attempt))

@@ -11,6 +11,22 @@ processes); calls in flight are counted locally. A new call starts only while
 which guarantees that DingTalk never sees more than ``qps`` arrivals in any 1-second window,
 whatever the latency, at a throughput of ``qps / (1 + latency)`` per path. Callers of one path
 queue on a FIFO lock so only the head of the queue polls the storage.
+
+With a ``redis://`` storage every process of a deployment draws from one budget, calls in flight
+included: :class:`RedisWindow` keeps one sorted set per (app, path) whose members are calls,
+scored with the moment they stop counting (in flight: send + ``hold_s``; answered: answer + 1 s),
+and admits a call in one Lua script (drop the expired, count, add). A process killed mid-call
+leaves its slots until ``hold_s`` passes — never an over-limit burst.
+
+Two more things are shared the same way (in memory without Redis, in Redis with it):
+
+- a **reserved share for logins**: calls made inside :func:`login_priority` (or to
+  :data:`LOGIN_PATHS`) may use the whole limit, every other call only ``qps − reserve``
+  (``login_reserve``: a share of the limit, at least one call per second when positive), and
+  logins do not queue behind the sync's callers;
+- a **throttle back-off**: when DingTalk answers a rate-limit reply (90018, 90002,
+  ``Forbidden.AccessDenied.Qps…``) the client calls :meth:`PathRateLimiter.throttled`, and every
+  process waits that long before its next call of the path (key ``dingsync:backoff:…``).
 """
 
 from __future__ import annotations
@@ -18,10 +34,12 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
 from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MovingWindowSupport
@@ -53,6 +71,124 @@ def limit_items(qps: float) -> list[RateLimitItem]:
 
 _UNBOUNDED = 1 << 30
 
+#: Paths only a login calls (免登 code → userid, OAuth user token, the user's own profile):
+#: they always have the reserved share.
+LOGIN_PATHS = frozenset(
+    {
+        "/topapi/v2/user/getuserinfo",
+        "/user/getuserinfo",
+        "/v1.0/oauth2/userAccessToken",
+        "/v1.0/contact/users/me",
+        "/sns/getuserinfo_bycode",
+    }
+)
+
+_LOGIN: ContextVar[bool] = ContextVar("dingsync_login_priority", default=False)
+
+
+@contextmanager
+def login_priority() -> Iterator[None]:
+    """Calls made inside this block (this task and the tasks it starts) are a login's: they
+    may use the share of each limit reserved for logins and skip the sync's queue."""
+    token = _LOGIN.set(True)
+    try:
+        yield
+    finally:
+        _LOGIN.reset(token)
+
+
+def reserve_for(qps: float, share: float) -> int:
+    """Calls per second of a ``qps`` limit kept for logins: ``floor(qps × share)``, at least 1
+    when ``share`` is positive, and always leaving the others at least one."""
+    if share <= 0 or qps < 2:
+        return 0
+    return int(min(max(1, math.floor(qps * share + 1e-9)), math.floor(qps) - 1))
+
+
+# Admit one call: while the path's back-off (KEYS[2]) lasts, return minus its ms left; else
+# drop entries whose time is up, count the rest, add ours when under ``cap``. Returns 0 when
+# admitted, else how many ms until the earliest entry leaves (at least 1).
+_ADMIT = """
+local now = tonumber(ARGV[1])
+local backoff = tonumber(redis.call('GET', KEYS[2]) or '0')
+if backoff > now then return now - backoff end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local cap = tonumber(ARGV[2])
+if redis.call('ZCARD', KEYS[1]) < cap then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[3]) + 1000)
+  return 0
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(first[2]) - now)
+"""
+# The call was answered: it counts until ``now + window``.
+_ANSWERED = """
+redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[1]) + tonumber(ARGV[2]), ARGV[3])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + 1000)
+return 1
+"""
+# Push the back-off of a path to ``until`` (epoch ms) unless it already lasts longer.
+_BACKOFF = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local untl = tonumber(ARGV[1])
+if untl > cur then
+  redis.call('SET', KEYS[1], untl, 'PX', math.max(1, untl - tonumber(ARGV[2])))
+end
+return 1
+"""
+
+
+class RedisWindow:
+    """Per-(app, path) budgets in Redis shared by every process (see the module docstring).
+
+    ``url``: ``redis://host:port/db``; ``hold_s``: how long a call in flight counts at most (the
+    request timeout plus the window). Raises whatever redis-py raises when Redis is down.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "dingsync", hold_s: float = 31.0) -> None:
+        import redis.asyncio as aredis
+
+        self.prefix = prefix
+        self.hold_ms = int(hold_s * 1000)
+        self.redis: Any = aredis.Redis.from_url(url)
+        self._admit = self.redis.register_script(_ADMIT)
+        self._answered = self.redis.register_script(_ANSWERED)
+        self._backoff = self.redis.register_script(_BACKOFF)
+
+    def key(self, kind: str, app_key: str, path: str) -> str:
+        return f"{self.prefix}:{kind}:{app_key}:{path}"
+
+    async def admit(self, app_key: str, path: str, cap: int, member: str) -> float:
+        """0.0 when the call was admitted; else seconds to wait before trying again —
+        negative while the path's throttle back-off lasts (wait all of it)."""
+        now = int(time.time() * 1000)
+        wait = await self._admit(
+            keys=[self.key("rl", app_key, path), self.key("backoff", app_key, path)],
+            args=[now, cap, self.hold_ms, member],
+        )
+        return int(wait) / 1000.0
+
+    async def answered(self, app_key: str, path: str, member: str, window_s: float) -> None:
+        now = int(time.time() * 1000)
+        await self._answered(
+            keys=[self.key("rl", app_key, path)], args=[now, int(window_s * 1000), member]
+        )
+
+    async def push_backoff(self, app_key: str, path: str, until: float) -> None:
+        now = int(time.time() * 1000)
+        await self._backoff(
+            keys=[self.key("backoff", app_key, path)], args=[int(until * 1000), now]
+        )
+
+    async def backoff_until(self, app_key: str, path: str) -> float:
+        """Epoch seconds until which calls of ``path`` wait (0.0 when none)."""
+        raw = await self.redis.get(self.key("backoff", app_key, path))
+        return int(raw) / 1000.0 if raw else 0.0
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
 
 @dataclass
 class _PathState:
@@ -60,6 +196,7 @@ class _PathState:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     released: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: int = 0
+    login_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class PathRateLimiter:
@@ -67,7 +204,10 @@ class PathRateLimiter:
 
     ``qps``: default per path (``None``/0 = unlimited); ``overrides``: per-path values (``None``/0
     there = unlimited for that path). ``margin``: extra seconds slept past the moment a window
-    entry expires (timer granularity).
+    entry expires (timer granularity). ``storage_uri``: ``memory://`` (this process; ``limits``'
+    moving window) or ``redis://…`` (every process; :class:`RedisWindow`). ``login_reserve``:
+    share of each limit kept for logins (:func:`login_priority`, :func:`reserve_for`).
+    ``hold_s``: with Redis, how long a call in flight counts at most (a killed process's).
     """
 
     def __init__(
@@ -78,11 +218,23 @@ class PathRateLimiter:
         overrides: dict[str, float | None] | None = None,
         storage_uri: str = "memory://",
         margin: float = 0.005,
+        login_reserve: float = 0.0,
+        hold_s: float = 31.0,
     ) -> None:
         self.app_key = app_key
         self.qps = qps or None
         self.overrides = dict(overrides or {})
         self.margin = margin
+        self.login_reserve = login_reserve
+        self._redis_uri = storage_uri.removeprefix("async+")
+        self._shared: RedisWindow | None = None
+        self._hold_s = hold_s
+        if not self._redis_uri.startswith(("redis://", "rediss://", "unix://")):
+            self._redis_uri = ""
+        #: In-process back-off per path (epoch seconds), when there is no Redis.
+        self._backoff: dict[str, float] = {}
+        #: Rate-limit replies reported through :meth:`throttled`, per path.
+        self.throttles: dict[str, int] = {}
         uri = storage_uri if storage_uri.startswith("async+") else f"async+{storage_uri}"
         self._storage_uri = uri
         self._storage: object | None = None
@@ -109,10 +261,53 @@ class PathRateLimiter:
             state = self._paths[path] = _PathState(limit_items(qps))
         return state
 
+    @property
+    def shared(self) -> bool:
+        """Whether the budget is shared through Redis."""
+        return bool(self._redis_uri)
+
+    def _window(self) -> RedisWindow:
+        if self._shared is None:
+            self._shared = RedisWindow(self._redis_uri, hold_s=self._hold_s)
+        return self._shared
+
+    async def throttled(self, path: str, delay: float) -> None:
+        """DingTalk answered a rate-limit reply on ``path``: every caller of it — in every
+        process when the budget is shared — waits ``delay`` seconds before its next call."""
+        self.throttles[path] = self.throttles.get(path, 0) + 1
+        until = time.time() + max(0.0, delay)
+        if self._redis_uri:
+            await self._window().push_backoff(self.app_key, path, until)
+        else:
+            self._backoff[path] = max(self._backoff.get(path, 0.0), until)
+
+    async def _wait_backoff(self, path: str) -> None:
+        while True:
+            if self._redis_uri:
+                until = await self._window().backoff_until(self.app_key, path)
+            else:
+                until = self._backoff.get(path, 0.0)
+            left = until - time.time()
+            if left <= 0:
+                return
+            started = time.monotonic()
+            await asyncio.sleep(left)
+            self.waited += time.monotonic() - started
+
+    def _reserve(self, path: str, qps: float) -> int:
+        if _LOGIN.get() or path in LOGIN_PATHS:
+            return 0
+        return reserve_for(qps, self.login_reserve)
+
     @asynccontextmanager
     async def slot(self, path: str) -> AsyncIterator[None]:
         """Hold a slot of ``path`` while the body sends one request and reads its answer."""
         qps = self.qps_for(path)
+        if qps and self._redis_uri:  # one round trip checks the back-off and admits
+            async with self._redis_slot(path, qps):
+                yield
+            return
+        await self._wait_backoff(path)
         if not qps:
             yield
             return
@@ -141,15 +336,43 @@ class PathRateLimiter:
                 item.key_for(self.app_key, path), _UNBOUNDED, item.get_expiry()
             )
 
+    @asynccontextmanager
+    async def _redis_slot(self, path: str, qps: float) -> AsyncIterator[None]:
+        """The shared slot: admitted by Redis, answered into Redis (1 s window after it).
+        Only whole calls per second are shared (a fractional limit is floored)."""
+        window = self._window()
+        state = self._state(path, qps)
+        login = self._reserve(path, qps) == 0 and reserve_for(qps, self.login_reserve) > 0
+        cap = max(1, math.floor(qps + 1e-9) - self._reserve(path, qps))
+        member = uuid.uuid4().hex
+        async with state.login_lock if login else state.lock:
+            started = time.monotonic()
+            while True:
+                wait = await window.admit(self.app_key, path, cap, member)
+                if wait == 0:
+                    break
+                if wait < 0:  # a throttle reply's back-off: every process waits it out
+                    await asyncio.sleep(-wait)
+                    continue
+                # An entry in flight may leave early (its answer): poll, never sleep long.
+                await asyncio.sleep(min(wait, 0.05) + self.margin)
+            self.waited += time.monotonic() - started
+        try:
+            yield
+        finally:
+            await window.answered(self.app_key, path, member, 1.0)
+
     async def _acquire(
         self, limiter: MovingWindowRateLimiter, path: str, state: _PathState
     ) -> None:
-        async with state.lock:
+        reserve = self._reserve(path, self.qps_for(path) or 0.0)
+        login = reserve == 0 and reserve_for(self.qps_for(path) or 0.0, self.login_reserve) > 0
+        async with state.login_lock if login else state.lock:
             started = time.monotonic()
             while True:
                 # Cleared before looking, so an answer arriving while we look still wakes us.
                 state.released.clear()
-                cost = state.in_flight + 1
+                cost = state.in_flight + 1 + reserve
                 free = [
                     await limiter.test(item, self.app_key, path, cost=cost) for item in state.items
                 ]
@@ -173,7 +396,10 @@ class PathRateLimiter:
             self.waited += time.monotonic() - started
 
     async def aclose(self) -> None:
-        """Stop the in-memory storage's background expiry task."""
+        """Stop the in-memory storage's background expiry task (and close Redis)."""
+        if self._shared is not None:
+            shared, self._shared = self._shared, None
+            await shared.aclose()
         storage = self._storage
         timer = getattr(storage, "timer", None)
         if isinstance(timer, asyncio.Task) and not timer.done():

@@ -3,7 +3,12 @@
 A :class:`TokenStore` lets several processes share one token per appKey (DingTalk returns the same
 token when it is fetched again while valid, so a race between processes costs one extra call, not
 a second token). ``dingsync.store.tokens.DatabaseTokenStore`` implements the protocol over our
-database; :class:`MemoryTokenStore` is the in-process one.
+database; :class:`MemoryTokenStore` is the in-process one; :class:`RedisTokenStore` shares
+tokens and tickets through Redis with **single flight across processes**: a store that has
+``single_flight(key)`` (an async context manager yielding a fencing value) is locked around the
+look-up-or-fetch, so N processes whose token expires together send one token request, and a
+holder whose lock ran out (it stalled) cannot overwrite a newer value (``set_fenced`` refuses a
+write whose fencing value is older than the stored one).
 """
 
 from __future__ import annotations
@@ -11,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +98,105 @@ class MemoryTokenStore:
             del self._tokens[key]
 
 
+# Store a token unless one with a newer fencing value is stored (a stalled lock holder).
+_SET_FENCED = """
+local cur = tonumber(redis.call('HGET', KEYS[1], 'fence') or '-1')
+if tonumber(ARGV[4]) < cur then return 0 end
+redis.call('HSET', KEYS[1], 'value', ARGV[1], 'expires_at', ARGV[2], 'first_seen', ARGV[3],
+           'fence', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[5]))
+return 1
+"""
+# Compare-and-delete of a value (and of a lock held with a fencing value).
+_DEL_IF = """
+if redis.call('HGET', KEYS[1], 'value') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_UNLOCK = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+class RedisTokenStore:
+    """A :class:`TokenStore` in Redis, shared by every process of a deployment.
+
+    ``url``: ``redis://host:port/db``. Keys: ``{prefix}:{key}`` (a hash: value, expires_at,
+    first_seen, fence; it expires with the token, kept a day past for ``first_seen``),
+    ``{prefix}:lock:{key}`` (the single-flight lock, ``lock_s`` seconds at most) and
+    ``{prefix}:fence:{key}`` (the fencing counter). ``wait_s``: how long a process waits for
+    another's fetch before fetching itself (a dead holder's lock expires after ``lock_s``).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "dingsync:token",
+        lock_s: float = 15.0,
+        wait_s: float = 20.0,
+    ) -> None:
+        import redis.asyncio as aredis
+
+        self.redis: Any = aredis.Redis.from_url(url, decode_responses=True)
+        self.prefix = prefix
+        self.lock_ms = int(lock_s * 1000)
+        self.wait_s = wait_s
+        self._set = self.redis.register_script(_SET_FENCED)
+        self._del = self.redis.register_script(_DEL_IF)
+        self._unlock = self.redis.register_script(_UNLOCK)
+        #: Fencing values handed out per key in this process (diagnostics, tests).
+        self.fences: dict[str, int] = {}
+
+    def _k(self, key: str) -> str:
+        return f"{self.prefix}:{key}"
+
+    async def get(self, key: str) -> CachedToken | None:
+        found = await self.redis.hgetall(self._k(key))
+        if not found or not found.get("value"):
+            return None
+        first = found.get("first_seen")
+        return CachedToken(
+            found["value"], float(found["expires_at"]), float(first) if first else None
+        )
+
+    async def set(self, key: str, token: CachedToken) -> None:
+        await self.set_fenced(key, token, self.fences.get(key, 0))
+
+    async def set_fenced(self, key: str, token: CachedToken, fence: int) -> bool:
+        """Store ``token`` unless a value with a newer ``fence`` is stored; whether it was."""
+        keep_ms = max(1000, int((token.expires_at - time.time() + 86400) * 1000))
+        first = "" if token.first_seen is None else repr(token.first_seen)
+        done = await self._set(
+            keys=[self._k(key)],
+            args=[token.value, repr(token.expires_at), first, fence, keep_ms],
+        )
+        return bool(done)
+
+    async def delete(self, key: str, value: str) -> None:
+        await self._del(keys=[self._k(key)], args=[value])
+
+    @asynccontextmanager
+    async def single_flight(self, key: str) -> AsyncIterator[int]:
+        """Hold ``key``'s cross-process lock; yields this holder's fencing value (increasing)."""
+        fence = int(await self.redis.incr(f"{self.prefix}:fence:{key}"))
+        self.fences[key] = fence
+        lock = f"{self.prefix}:lock:{key}"
+        deadline = time.monotonic() + self.wait_s
+        while not await self.redis.set(lock, str(fence), nx=True, px=self.lock_ms):
+            if time.monotonic() > deadline:
+                log.warning("token lock of %s still held after %.0fs; fetching", key, self.wait_s)
+                break
+            await asyncio.sleep(0.02)
+        try:
+            yield fence
+        finally:
+            await self._unlock(keys=[lock], args=[str(fence)])
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
+
+
 #: Fetches a fresh value: returns ``(value, lifetime in seconds)``.
 Fetcher = Callable[[], Awaitable[tuple[str, float]]]
 
@@ -131,6 +236,7 @@ class TokenCache:
         self._current: CachedToken | None = None
         self._refresh_at = 0.0
         self._lock = asyncio.Lock()
+        self._fence: int | None = None
         self.fetches = 0
 
     def _margin(self, lifetime: float) -> float:
@@ -172,7 +278,27 @@ class TokenCache:
 
     async def _load(self, rejected: str | None) -> str:
         """Adopt the shared store's value (unless it is ``rejected``) or fetch one; under the
-        lock."""
+        lock — and under the store's cross-process lock when it has ``single_flight``."""
+        flight = getattr(self._store, "single_flight", None)
+        if flight is None:
+            return await self._load_here(rejected)
+        try:
+            held = flight(self.key)
+            fence = await held.__aenter__()
+        except Exception:  # a broken shared store must not break calls
+            log.warning("token lock failed for %s", self.key, exc_info=True)
+            return await self._load_here(rejected)
+        self._fence = fence
+        try:
+            return await self._load_here(rejected)
+        finally:
+            self._fence = None
+            try:
+                await held.__aexit__(None, None, None)
+            except Exception:
+                log.warning("token unlock failed for %s", self.key, exc_info=True)
+
+    async def _load_here(self, rejected: str | None) -> str:
         stored = await self._store_get()
         if stored is not None and stored.value != rejected:
             # Another process fetched it; its lifetime is at least what remains now.
@@ -242,7 +368,13 @@ class TokenCache:
     async def _store_set(self, token: CachedToken) -> None:
         if self._store is None:
             return
+        fence = self._fence
+        set_fenced = getattr(self._store, "set_fenced", None)
         try:
+            if fence is not None and set_fenced is not None:
+                if not await set_fenced(self.key, token, fence):
+                    log.info("token of %s not stored: a newer holder stored one", self.key)
+                return
             await self._store.set(self.key, token)
         except Exception:
             log.warning("token store write failed for %s", self.key, exc_info=True)

@@ -53,6 +53,11 @@ QUARANTINE = "!quarantine"
 CURRENT_UNIT: ContextVar[tuple[str, str] | None] = ContextVar("dingsync_unit", default=None)
 
 
+class BatchDone(Exception):
+    """Raised by :meth:`SyncContext.unit` when the attempt's ``unit_budget`` is spent: the run
+    stops, stays ``running`` and the next attempt (a worker's next task) resumes it."""
+
+
 class ProgressSink(Protocol):
     """Where progress goes (a rich progress bar on a terminal, nothing elsewhere)."""
 
@@ -89,7 +94,9 @@ class SyncContext:
     resumed run skips them). ``clock`` gives "now" in epoch ms (only plans read it); ``tz`` is
     the company's zone (work dates and report days). ``in_flight`` holds the ``(entity, key)``
     of units being fetched or committed right now and ``fetched`` every unit whose fetch
-    started in this attempt (what a kill loses, and what a resume repeats).
+    started in this attempt (what a kill loses, and what a resume repeats). ``unit_budget``:
+    most units this attempt starts (a worker's batch); the next one waits for the units in
+    flight to commit, then raises :class:`BatchDone`.
     """
 
     client: DingTalkClient
@@ -104,11 +111,13 @@ class SyncContext:
     tz: tzinfo = timeutil.SHANGHAI
     in_flight: set[tuple[str, str]] = field(default_factory=set)
     fetched: list[tuple[str, str]] = field(default_factory=list)
+    unit_budget: int | None = None
     _slots: asyncio.Semaphore | None = None
     _pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = field(
         default_factory=list
     )
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _idle: asyncio.Event = field(default_factory=asyncio.Event)
     _writer: asyncio.Task[None] | None = None
     _closing: bool = False
     _inline_writes: bool = False
@@ -276,6 +285,13 @@ class SyncContext:
         """
         if self.is_done(entity, key):
             return None
+        if self.unit_budget is not None and len(self.fetched) >= self.unit_budget:
+            # Let the units in flight commit (cancelling them would lose their work, and a
+            # budget smaller than what an entity starts at once would never progress).
+            while self.in_flight:
+                self._idle.clear()
+                await self._idle.wait()
+            raise BatchDone(f"{len(self.fetched)} units")
         assert self._slots is not None
         unit = (entity, key)
         self.in_flight.add(unit)
@@ -299,6 +315,8 @@ class SyncContext:
                 await self._quarantine(entity, key, st, exc)
         finally:
             self.in_flight.discard(unit)
+            if not self.in_flight:
+                self._idle.set()
         self.load_done(entity)[key] = st
         return data
 
@@ -456,6 +474,11 @@ class SyncResult:
     error: str | None = None
     quarantined: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def paused(self) -> bool:
+        """The attempt stopped after its ``unit_budget``: the run goes on in the next one."""
+        return self.status == "paused"
+
 
 async def run_sync(
     client: DingTalkClient,
@@ -470,12 +493,15 @@ async def run_sync(
     clock: Callable[[], int] | None = None,
     tz: tzinfo | None = None,
     on_context: Callable[[SyncContext], None] | None = None,
+    unit_budget: int | None = None,
 ) -> SyncResult:
     """Run ``entities`` one after another as one sync run, resuming an unfinished run if any.
 
     ``clock``: "now" in epoch ms for new plans (default the wall clock); ``tz``: the company's
     zone (default Asia/Shanghai; ``Settings.tz``); ``on_context``: called with the run's
     :class:`SyncContext` before any entity runs (tests watch ``in_flight`` through it).
+    ``unit_budget``: start at most this many units in this attempt, then stop with status
+    ``paused`` (the row stays ``running``; the next call resumes it — a worker's batch).
 
     Records a ``sync_runs`` row: status ``running`` while it works, then ``succeeded``, ``failed``
     (error text without secrets) or ``interrupted`` (cancelled, e.g. Ctrl-C). Raises what an entity
@@ -495,6 +521,7 @@ async def run_sync(
             clock=clock,
             tz=tz,
             on_context=on_context,
+            unit_budget=unit_budget,
         )
 
 
@@ -511,6 +538,7 @@ async def _run_sync(
     clock: Callable[[], int] | None,
     tz: tzinfo | None,
     on_context: Callable[[SyncContext], None] | None,
+    unit_budget: int | None = None,
 ) -> SyncResult:
     names = [e.name for e in entities]
     started = time.monotonic()
@@ -534,6 +562,7 @@ async def _run_sync(
         progress=progress or NullProgress(),
         clock=clock or timeutil.now_ms,
         tz=tz or timeutil.SHANGHAI,
+        unit_budget=unit_budget,
     )
     ctx.counts.update(earlier_counts)
     if on_context is not None:
@@ -580,6 +609,11 @@ async def _run_sync(
         raise
     except BaseException as exc:
         cause = root_cause(exc)
+        if isinstance(cause, BatchDone):
+            # Still running as far as anyone reading the row can tell: the next batch resumes.
+            result = await asyncio.shield(asyncio.to_thread(finish, "running", None))
+            result.status = "paused"
+            return result
         msg = f"{cause.__class__.__name__}: {cause}"
         await asyncio.shield(asyncio.to_thread(finish, "failed", msg[:2000]))
         if cause is not exc and isinstance(cause, Exception):

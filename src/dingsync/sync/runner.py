@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient
+from dingsync.dingtalk.tokens import RedisTokenStore, TokenStore
 from dingsync.store import db
 from dingsync.store.tokens import DatabaseTokenStore
 from dingsync.sync.approvals import ApprovalsSync
@@ -43,7 +44,9 @@ def open_database(settings: Settings) -> Engine:
 
 
 def build_client(settings: Settings, engine: Engine | None = None) -> DingTalkClient:
-    """A :class:`DingTalkClient` for the configured app; the token is shared through the DB.
+    """A :class:`DingTalkClient` for the configured app; the token is shared through Redis
+    (``DINGSYNC_REDIS_URL``: with the rate limits, the throttle back-off and the logins'
+    reserved share) or else through the database (``engine``).
 
     Raises :class:`MissingCredentials` when the AppKey or AppSecret is missing.
     """
@@ -51,6 +54,15 @@ def build_client(settings: Settings, engine: Engine | None = None) -> DingTalkCl
     if missing:
         raise MissingCredentials(", ".join(missing))
     assert settings.app_key and settings.app_secret
+    store: TokenStore | None = DatabaseTokenStore(engine) if engine is not None else None
+    shared: dict[str, object] = {}
+    if settings.redis_url:
+        store = RedisTokenStore(settings.redis_url)
+        shared = {
+            "limiter_storage_uri": settings.redis_url,
+            "login_reserve": settings.login_reserved_share,
+            "close_token_store": True,
+        }
     return DingTalkClient(
         settings.app_key,
         settings.app_secret.get_secret_value(),
@@ -59,9 +71,10 @@ def build_client(settings: Settings, engine: Engine | None = None) -> DingTalkCl
         oapi_url=settings.oapi_url,
         api_url=settings.api_url,
         login_url=settings.login_url,
-        token_store=DatabaseTokenStore(engine) if engine is not None else None,
+        token_store=store,
         qps_per_api=settings.qps_per_api or None,
         max_retries=settings.max_retries,
+        **shared,  # type: ignore[arg-type]
     )
 
 

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import dingsync.metrics as metrics
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient, DingTalkError
 from dingsync.web.console import add_console
@@ -128,6 +129,17 @@ def create_app(
     app.state.web = ctx
     app.state.demo_logins = demo_logins
     app.add_middleware(RequestGuard, max_body_bytes=opts.max_body_bytes)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        """Prometheus text exposition: this process's metrics (every process's on the host
+        with ``PROMETHEUS_MULTIPROC_DIR``), sync lag and the event inbox (docs/deploy.md)."""
+        import anyio
+
+        body, content_type = await anyio.to_thread.run_sync(
+            lambda: metrics.exposition(ctx.engine, [ctx.corp_id], settings.metrics_dir)
+        )
+        return Response(body, media_type=content_type)
 
     @app.exception_handler(WebError)
     async def _web_error(request: Request, exc: WebError) -> Response:

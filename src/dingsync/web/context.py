@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+import dingsync.metrics as metrics
 from dingsync.config import Settings
 from dingsync.dingtalk import DingTalkClient
 from dingsync.store import repo_attendance, repo_contacts, repo_local_access
@@ -138,6 +139,7 @@ class WebContext:
 
             try:
                 self._client = build_client(self.settings, self.engine)
+                metrics.watch_client(self._client)
             except MissingCredentials as exc:
                 raise WebError(
                     "auth.token_failed", f"no DingTalk credentials configured (missing {exc})"

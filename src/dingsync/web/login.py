@@ -25,6 +25,7 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+import dingsync.metrics as metrics
 from dingsync.dingtalk import (
     AuthCodeError,
     CredentialsError,
@@ -32,6 +33,7 @@ from dingsync.dingtalk import (
     NotFoundError,
     TokenError,
 )
+from dingsync.dingtalk._limiter import login_priority
 from dingsync.store import repo, repo_contacts, repo_local_access, repo_sessions
 from dingsync.store.schema import to_ms
 from dingsync.sync.contacts import department_row, user_row
@@ -63,7 +65,10 @@ async def login(ctx: WebContext, code: str | None, url: str | None) -> dict[str,
     future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     ctx.inflight[key] = future
     try:
-        result = await _login(ctx, code, key)
+        # A login's DingTalk calls use the share of each limit kept for logins (with a limiter
+        # shared through Redis, a large sync never makes an employee wait here).
+        with metrics.login_timer(), login_priority():
+            result = await _login(ctx, code, key)
         future.set_result(result)
     except BaseException as exc:
         future.set_exception(exc)

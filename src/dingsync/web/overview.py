@@ -98,7 +98,8 @@ def _reference(runs: list[dict[str, Any]], run: dict[str, Any]) -> dict[str, Any
 
 def sync_runs(ctx: WebContext, *, limit: int = 8) -> list[dict[str, Any]]:
     """The latest ``limit`` runs, newest first: ``id, kind, entities, status`` (the stored one),
-    ``state`` (``running | done | partial | failed | interrupted``), ``started_at``,
+    ``state`` (``running | queued | done | partial | failed | interrupted``; ``queued``: a
+    worker's run between two batches), ``started_at``,
     ``finished_at`` (epoch ms), ``wall_ms``, ``counts``, ``api_calls`` (total), ``error``,
     ``hint`` (failed runs), ``skipped`` and ``quarantined`` (``[{entity, key, reason}]``) and
     for a running run ``progress`` (``done`` units, ``expected`` units of the reference run or
@@ -117,8 +118,13 @@ def sync_runs(ctx: WebContext, *, limit: int = 8) -> list[dict[str, Any]]:
         for run in rows[:limit]:
             skipped = repo.skipped_units(conn, run["id"])
             quarantined = quarantined_units(conn, run["id"])
+            # A worker's run between two batches: stored running with the time its last batch
+            # ended, nobody holding the lease for a moment (the next batch is queued).
+            between_batches = run["finished_at"] is not None
             state = {
-                "running": "running" if run["id"] == live_id else "interrupted",
+                "running": "running"
+                if run["id"] == live_id
+                else ("queued" if between_batches else "interrupted"),
                 "failed": "failed",
                 "interrupted": "interrupted",
             }.get(run["status"], "partial" if skipped or quarantined else "done")

@@ -27,6 +27,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 #: Labels of the run states and the tag class of each.
 STATES = {
     "running": ("同步中", ""),
+    "queued": ("排队中", ""),
     "done": ("已完成", "ok"),
     "partial": ("部分完成", "warn"),
     "failed": ("失败", "bad"),

@@ -33,6 +33,21 @@ def _same_instant(a: datetime | None, ms: int) -> bool:
     return a is not None and a.astimezone(UTC) == from_ms(ms)
 
 
+def _expected_contents(truth: Any) -> list[dict[str, str]]:
+    """The report's contents as the store should hold them: as ``report/list`` sent them, a
+    table field flagged ``table``, a text cut at 1,000 characters completed from
+    ``/v1.0/report/details`` and flagged ``full``."""
+    out: list[dict[str, str]] = []
+    for c in truth.contents:
+        item = dict(c)
+        if c["value"] == "[表格]":
+            item["state"] = "table"
+        elif c["key"] in truth.full_texts:
+            item |= {"value": truth.full_texts[c["key"]], "state": "full"}
+        out.append(item)
+    return out
+
+
 def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) -> None:
     sandbox.reset_stats()
     result = sync(sandbox, engine, details="all")
@@ -49,7 +64,8 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
         assert row["dept_name"] == truth.dept_name
         assert _same_instant(row["create_time"], truth.create_time)
         assert _same_instant(row["modified_time"], truth.modified_time)
-        assert row["contents"] == truth.contents  # strings exactly as sent, in order
+        # strings exactly as sent, in order; placeholders and cut texts flagged
+        assert row["contents"] == _expected_contents(truth)
         assert row["receivers"] == sorted(truth.receivers)
         assert row["receivers_synced"] is True
         assert [c["content"] for c in row["comments"]] == [c.content for c in truth.comments]
@@ -72,6 +88,9 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
     assert served["/topapi/report/receiver/list"] == stats["reports"]
     assert served["/topapi/report/comment/list"] == stats["reports"]
     assert served["/topapi/report/statistics/listbytype"] == 2 * stats["reports"]
+    # The detail API only for the reports whose text report/list cut (and there are some).
+    cut = [r for r in world.reports if r.full_texts]
+    assert cut and served["/v1.0/report/details"] == len(cut)
 
     # A second full run with details for the last 3 days only: details are read for exactly
     # those reports, and the store ends up the same (idempotent upserts, lists replaced).

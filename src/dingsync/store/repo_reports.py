@@ -21,6 +21,7 @@ from dingsync.store.schema_reports import (
     report_comments,
     report_contents,
     report_receivers,
+    report_rules,
     report_template_fields,
     report_templates,
     report_user_stats,
@@ -81,6 +82,33 @@ def replace_template_fields(
     if data:
         conn.execute(report_template_fields.insert(), data)
     return len(data)
+
+
+def replace_rules(conn: Connection, corp_id: str, template_name: str, rows: Iterable[Row]) -> int:
+    """Replace a template's statistics rules (``report_rules`` rows keyed by ``remind_id``)."""
+    t = report_rules
+    conn.execute(delete(t).where(t.c.corp_id == corp_id, t.c.template_name == template_name))
+    data = [{**dict(r), "corp_id": corp_id, "template_name": template_name} for r in rows]
+    if data:
+        conn.execute(t.insert(), data)
+    return len(data)
+
+
+def rule_of(conn: Connection, corp_id: str, template_name: str) -> dict[str, Any] | None:
+    """The stored statistics rule of a template (the lowest ``remind_id`` when DingTalk has
+    several), or ``None``."""
+    t = report_rules
+    row = (
+        conn.execute(
+            select(t)
+            .where(t.c.corp_id == corp_id, t.c.template_name == template_name)
+            .order_by(t.c.remind_id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
 
 
 def template_names(conn: Connection, corp_id: str) -> list[str]:
@@ -151,6 +179,7 @@ def upsert_reports(
                 "sort": item.get("sort"),
                 "type": item.get("type"),
                 "value": item.get("value"),
+                "state": item.get("state"),
             }
             for rid, items in contents.items()
             for i, item in enumerate(items)
@@ -240,18 +269,20 @@ def max_modified_time(conn: Connection, corp_id: str) -> datetime | None:
 def contents_of(
     conn: Connection, corp_id: str, report_ids: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """``report_id → [{key, sort, type, value}]`` in the order DingTalk sent them."""
+    """``report_id → [{key, sort, type, value}]`` in the order DingTalk sent them, with
+    ``state`` (``report_contents.state``) on the values that have one."""
     out: dict[str, list[dict[str, Any]]] = {rid: [] for rid in report_ids}
     c = report_contents
     for chunk in _chunks(list(report_ids)):
         for row in conn.execute(
-            select(c.c.report_id, c.c.key, c.c.sort, c.c.type, c.c.value)
+            select(c.c.report_id, c.c.key, c.c.sort, c.c.type, c.c.value, c.c.state)
             .where(c.c.corp_id == corp_id, c.c.report_id.in_(chunk))
             .order_by(c.c.report_id, c.c.position)
         ):
-            out[row.report_id].append(
-                {"key": row.key, "sort": row.sort, "type": row.type, "value": row.value}
-            )
+            item = {"key": row.key, "sort": row.sort, "type": row.type, "value": row.value}
+            if row.state is not None:  # a table field or a cut text (``state`` only then)
+                item["state"] = row.state
+            out[row.report_id].append(item)
     return out
 
 
@@ -406,6 +437,7 @@ def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any]
                 report_contents.c.sort,
                 report_contents.c.type,
                 report_contents.c.value,
+                report_contents.c.state,
             )
             .where(*key)
             .order_by(report_contents.c.position)

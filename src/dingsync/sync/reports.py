@@ -52,7 +52,14 @@ from dingsync.dingtalk.paging import Page
 from dingsync.dingtalk.reports import REPORT_PAGE_MAX
 from dingsync.store import repo_reports
 from dingsync.store.schema import admins, from_ms, users, utcnow
-from dingsync.store.schema_reports import STAT_COMMENT, STAT_LIKE, STAT_READ
+from dingsync.store.schema_reports import (
+    CONTENT_FULL,
+    CONTENT_TABLE,
+    CONTENT_TRUNCATED,
+    STAT_COMMENT,
+    STAT_LIKE,
+    STAT_READ,
+)
 from dingsync.sync.engine import SyncContext
 from dingsync.sync.incremental import IncrementalEntity, Plan
 from dingsync.timeutil import DAY_MS, day_start_ms, day_window_ms, local_date, split_dates
@@ -65,6 +72,23 @@ ENTITY = "reports"
 #: permission is missing (EB-55). Everything else (rate limits, server errors) fails the window.
 SKIPPABLE = (NotFoundError, InvalidArgumentError, PermissionDeniedError)
 Details = Literal["all", "recent", "none"]
+#: What ``report/list`` sends for a table (表格) field instead of its content.
+TABLE_PLACEHOLDER = "[表格]"
+#: ``report/list`` cuts content values at this many characters (reports.md §1).
+LIST_TEXT_MAX = 1000
+
+
+def content_state(value: str | None) -> str | None:
+    """``report_contents.state`` of a value as ``report/list`` sent it: ``"table"`` for the
+    ``[表格]`` placeholder, ``"truncated"`` for a text of 1,000 characters or more (DingTalk
+    cuts there), else ``None``."""
+    if value is None:
+        return None
+    if value.strip() == TABLE_PLACEHOLDER:
+        return CONTENT_TABLE
+    if len(value) >= LIST_TEXT_MAX:
+        return CONTENT_TRUNCATED
+    return None
 
 
 def report_row(corp_id: str, run_id: int | None, report: Report) -> dict[str, Any]:
@@ -108,6 +132,7 @@ class _Batch:
     """What one unit fetched: reports, receivers and details per report."""
 
     reports: list[Report] = field(default_factory=list)
+    contents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     receivers: dict[str, list[str]] = field(default_factory=dict)
     comments: dict[str, list[ReportComment]] = field(default_factory=dict)
     stats: dict[str, dict[int, list[str]]] = field(default_factory=dict)
@@ -207,7 +232,7 @@ class ReportsSync(IncrementalEntity):
         self._windows = asyncio.Semaphore(self.window_concurrency)
         self._pages = asyncio.Semaphore(max(1, self.max_inflight // REPORT_PAGE_MAX))
         if not plan.incremental or not self._templates_stored(ctx):
-            await self._templates(ctx)
+            await self._templates(ctx, plan.ms)
         start, end = plan.ms
         if plan.incremental:
             created = (end - self.incremental_days * DAY_MS, end)
@@ -225,10 +250,38 @@ class ReportsSync(IncrementalEntity):
         with ctx.engine.connect() as conn:
             return repo_reports.templates_with_fields(conn, ctx.corp_id) > 0
 
-    async def _templates(self, ctx: SyncContext) -> None:
+    async def _templates(self, ctx: SyncContext, period: tuple[int, int]) -> None:
         client = ctx.client
         with ctx.engine.connect() as conn:
             caller = _caller_userid(conn, ctx.corp_id)
+
+        async def rules(template_id: str | None) -> list[dict[str, Any]] | None:
+            """The template's statistics rules with who must submit (``None``: not read)."""
+            if caller is None or not template_id:
+                return None
+            try:
+                found = await client.reports.iter_stat_rules(template_id, caller).to_list()
+                rows = []
+                for rule in found:
+                    stats = await client.reports.get_submit_statistics(
+                        template_id, rule.remind_id, period[0], period[1], caller
+                    )
+                    rows.append(
+                        {
+                            "remind_id": rule.remind_id,
+                            "template_id": template_id,
+                            "period_type": rule.period_type,
+                            "start_date_time": list(rule.start_date_time),
+                            "end_date_time": list(rule.end_date_time),
+                            "userids": list(stats.user_ids),
+                            "creator_id": rule.creator_id,
+                            "raw": rule.raw(),
+                        }
+                    )
+                return rows
+            except DingTalkError as exc:  # EB-38: v1.0 permission or behaviour unknown
+                log.warning("reports: statistics rules of %s not read: %s", template_id, exc)
+                return None
 
         async def fetch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             summaries = await client.reports.iter_templates().to_list()
@@ -242,9 +295,12 @@ class ReportsSync(IncrementalEntity):
                     return None  # e.g. the caller cannot see the template
 
             details = await asyncio.gather(*(detail(t.name) for t in summaries))
+            stat_rules = await asyncio.gather(
+                *(rules(info.get("id") if info else None) for info in details)
+            )
             rows: list[dict[str, Any]] = []
             found: list[dict[str, Any]] = []
-            for summary, info in zip(summaries, details, strict=True):
+            for summary, info, rule_rows in zip(summaries, details, stat_rules, strict=True):
                 row: dict[str, Any] = {
                     "name": summary.name,
                     "report_code": summary.report_code,
@@ -256,7 +312,7 @@ class ReportsSync(IncrementalEntity):
                 if info is not None:
                     row["template_id"] = info.get("id")
                     row["default_receivers"] = info.get("default_receivers") or []
-                    found.append(info)
+                    found.append({**info, "_rules": rule_rows})
                 rows.append(row)
             return rows, found
 
@@ -277,6 +333,8 @@ class ReportsSync(IncrementalEntity):
                         for i, f in enumerate(fields)
                     ],
                 )  # fmt: skip
+                if info.get("_rules") is not None:
+                    repo_reports.replace_rules(conn, ctx.corp_id, info["name"], info["_rules"])
 
         result = await ctx.unit(ENTITY, "templates", fetch, write)
         if result is not None:
@@ -310,7 +368,10 @@ class ReportsSync(IncrementalEntity):
 
         async def fetch(page: Page[Report]) -> _Batch:
             batch = _Batch(reports=list(page.items))
-            await asyncio.gather(*(self._lists(client, r, batch, now_ms) for r in page.items))
+            await asyncio.gather(
+                *(self._lists(client, r, batch, now_ms) for r in page.items),
+                *(self._contents(client, r, batch) for r in page.items),
+            )
             return batch
 
         def write(conn: Connection, batch: _Batch) -> None:
@@ -339,6 +400,33 @@ class ReportsSync(IncrementalEntity):
             )
         else:
             await self._receivers(client, report.report_id, batch)
+
+    async def _contents(self, client: DingTalkClient, report: Report, batch: _Batch) -> None:
+        """The report's contents with their ``state``; a text ``report/list`` cut at 1,000
+        characters is completed from ``/v1.0/report/details`` where that gives more (one call,
+        only for such reports); if it cannot, the value stays cut and says so."""
+        items = [
+            {
+                **c.model_dump(include={"key", "sort", "type", "value"}),
+                "state": content_state(c.value),
+            }
+            for c in report.contents
+        ]
+        batch.contents[report.report_id] = items
+        if not any(i["state"] == CONTENT_TRUNCATED for i in items):
+            return
+        assert self._sem is not None
+        try:
+            async with self._sem:
+                detail = await client.reports.get_detail(report.report_id)
+        except DingTalkError as exc:  # no v1.0 permission, gone, out of scope: keep it cut
+            log.warning("reports: full text of %s not read: %s", report.report_id, exc)
+            return
+        full = {c.key: c.value for c in detail.content if c.key is not None}
+        for item in items:
+            longer = full.get(item["key"])
+            if item["state"] == CONTENT_TRUNCATED and longer and len(longer) > len(item["value"]):
+                item["value"], item["state"] = longer, CONTENT_FULL
 
     async def _receivers(self, client: DingTalkClient, report_id: str, batch: _Batch) -> None:
         """Receivers of one report (under a slot of ``_sem``)."""
@@ -382,13 +470,7 @@ class ReportsSync(IncrementalEntity):
             if report.report_id in batch.comments:
                 row["details_synced_at"] = now
             rows.append(row)
-        contents = {
-            r.report_id: [
-                c.model_dump(include={"key", "sort", "type", "value"}) for c in r.contents
-            ]
-            for r in batch.reports
-        }
-        repo_reports.upsert_reports(conn, corp, rows, contents)
+        repo_reports.upsert_reports(conn, corp, rows, batch.contents)
         repo_reports.replace_receivers(conn, corp, batch.receivers)
         repo_reports.replace_comments(
             conn, corp, {rid: [comment_row(c) for c in cs] for rid, cs in batch.comments.items()}

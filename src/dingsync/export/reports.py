@@ -370,7 +370,8 @@ class DeptRate:
 @dataclass
 class Compliance:
     """Result of :func:`compliance`: ``days`` (person × period), ``departments``, per person
-    counts in ``people`` (``userid → {"name", "dept", "submitted", "late", "missing"}``)."""
+    counts in ``people`` (``userid → {"name", "dept", "submitted", "late", "missing"}``);
+    ``rule``: the rule used, when the caller says (``export/report_rules.py``)."""
 
     template: str
     start: date
@@ -379,6 +380,7 @@ class Compliance:
     days: list[PersonDay] = field(default_factory=list)
     departments: list[DeptRate] = field(default_factory=list)
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rule: dict[str, Any] | None = None
 
     def statuses(self) -> dict[str, dict[str, str]]:
         """``{userid: {"YYYY-MM-DD": status}}`` (what tests compare with the sandbox)."""
@@ -585,6 +587,19 @@ def write_compliance(result: Compliance, path: str | Path, fmt: Format) -> int:
             ["部门ID", "部门", "人数", "应交", "已提交", "迟交", "未提交", "提交率", "按时率"],
             (_dept_row(d) for d in result.departments),
         )  # fmt: skip
+        if result.rule is not None:  # which rule the numbers follow (export/report_rules.py)
+            rule = result.rule
+            _sheet(
+                wb,
+                "统计规则",
+                ["来源", "规则", "提交时间", "应交人数"],
+                iter([[
+                    "钉钉统计规则" if rule.get("source") == "dingtalk" else "默认规则",
+                    rule.get("text"),
+                    "；".join(rule.get("windows") or []),
+                    rule.get("must_submit"),
+                ]]),
+            )  # fmt: skip
     finally:
         wb.close()
     return n

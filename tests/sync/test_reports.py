@@ -4,6 +4,7 @@ with a handful of calls, and per-report details follow the configuration."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,3 +161,54 @@ def test_a_report_whose_lists_fail_is_stored_and_marked(engine: Engine) -> None:
         assert stored[gone]["receivers_synced"] is False
         assert stored[gone]["details_synced_at"] is None
         assert all(r["receivers_synced"] for k, r in stored.items() if k != gone)
+
+
+def test_counts_cover_the_history_and_follow_later_reads(engine: Engine) -> None:
+    """By default the read/like/comment lists are read for every report of the history a run
+    syncs (not only the last day: the demo showed 0 everywhere on a Sunday), and an incremental
+    run re-reads them for the reports of the last ``details_days``, since reads keep coming
+    without the report being modified."""
+    day = 86_400_000
+    with SandboxServer(SandboxConfig(seed=5, users=12, days=14, qps_limit=None)) as sb:
+        corp = sb.app.corp_id
+        assert sync(sb, engine).status == "succeeded"  # the defaults
+        world = _area(sb).world
+        stored = _stored(engine, corp)
+        for truth in world.reports:
+            row = stored[truth.report_id]
+            assert row["details_synced_at"] is not None
+            assert row["stats"].get(0, []) == sorted(truth.readers)
+            assert row["stats"].get(2, []) == sorted(truth.likers)
+        assert sum(len(r.readers) for r in world.reports) > 0
+
+        now = int(time.time() * 1000)
+
+        def unread(r: Any) -> bool:
+            return any(u not in r.readers for u in r.receivers)
+
+        recent = next(r for r in world.reports if r.create_time > now - 5 * day and unread(r))
+        old = next(r for r in world.reports if r.create_time < now - 9 * day and unread(r))
+        for r in (recent, old):
+            answer = httpx.post(
+                f"{sb.base_url}/sandbox/mutate/reports/read",
+                json={"report_id": r.report_id, "like": True},
+            )
+            assert answer.status_code == 200
+        sb.reset_stats()
+        before = int(time.time() * 1000)
+        inc = sync(sb, engine, contacts=False, kind="incremental")
+        after = int(time.time() * 1000)
+        assert inc.status == "succeeded"
+        again = _stored(engine, corp)
+        # the recent report's new reader and like are there; the old one's wait for a full run
+        assert again[recent.report_id]["stats"][0] == sorted(recent.readers)
+        assert again[recent.report_id]["stats"][2] == sorted(recent.likers)
+        assert again[old.report_id]["stats"] == stored[old.report_id]["stats"]
+        assert again[old.report_id]["stats"].get(0, []) != sorted(old.readers)
+        refreshed = inc.counts["report_details_refreshed"]
+        newest = [r for r in world.reports if r.create_time >= before - 7 * day]
+        oldest = [r for r in world.reports if r.create_time >= after - 7 * day]
+        assert len(oldest) <= refreshed <= len(newest) and refreshed > 0
+        calls = sb.stats()["calls"]
+        assert calls["/topapi/report/comment/list"] == refreshed
+        assert calls["/topapi/report/statistics/listbytype"] == 2 * refreshed

@@ -94,6 +94,19 @@ def replace_rules(conn: Connection, corp_id: str, template_name: str, rows: Iter
     return len(data)
 
 
+def template_ids(conn: Connection, corp_id: str) -> dict[str, str]:
+    """``template name → template_id`` of the templates whose id is stored (``getbyname``)."""
+    t = report_templates
+    return {
+        str(name): str(tid)
+        for name, tid in conn.execute(
+            select(t.c.name, t.c.template_id)
+            .where(t.c.corp_id == corp_id, t.c.template_id.is_not(None))
+            .order_by(t.c.name)
+        )
+    }
+
+
 def rule_of(conn: Connection, corp_id: str, template_name: str) -> dict[str, Any] | None:
     """The stored statistics rule of a template (the lowest ``remind_id`` when DingTalk has
     several), or ``None``."""
@@ -186,6 +199,32 @@ def upsert_reports(
         ]
         _replace(conn, report_contents, corp_id, list(contents), content_rows)
     return n
+
+
+def report_ids_created(conn: Connection, corp_id: str, start: datetime, end: datetime) -> list[str]:
+    """Ids of the stored reports created in ``[start, end]`` (aware datetimes), oldest first."""
+    r = reports
+    return [
+        str(x)
+        for x in conn.execute(
+            select(r.c.report_id)
+            .where(r.c.corp_id == corp_id, r.c.create_time >= start, r.c.create_time <= end)
+            .order_by(r.c.create_time, r.c.report_id)
+        ).scalars()
+    ]
+
+
+def mark_details_synced(
+    conn: Connection, corp_id: str, report_ids: Sequence[str], when: datetime
+) -> None:
+    """Set ``details_synced_at`` of ``report_ids`` (their comments and read/like lists were
+    just replaced)."""
+    for chunk in _chunks(list(report_ids)):
+        conn.execute(
+            reports.update()
+            .where(reports.c.corp_id == corp_id, reports.c.report_id.in_(chunk))
+            .values(details_synced_at=when)
+        )
 
 
 def replace_receivers(

@@ -22,8 +22,11 @@ An **incremental** run (``--incremental``; a full run when there is no watermark
 ``incremental_days``, default 180, split by the client) and refreshes only those reports (and
 their lists). There are no report events (EB-80), so this is the only change feed.
 
-Details (comments, read and like lists) are ``all``, ``recent`` (reports created in the last
-``details_days``; default, 7 days) or ``none``. Settings come from the constructor or, through
+Details (comments, read and like lists) are ``all`` (default: every report of the period a run
+syncs, so the counts cover the history asked for), ``recent`` (reports created in the last
+``details_days``, 7 by default) or ``none``. Reads, likes and comments keep coming after a
+report is written without modifying it, so an incremental run also re-reads the lists of the
+stored reports created in the last ``details_days``. Settings come from the constructor or, through
 :meth:`ReportsSync.from_settings`, from :class:`dingsync.config.Settings`
 (``DINGSYNC_REPORTS_HISTORY_DAYS``, ``_DETAILS``, ``_DETAILS_DAYS``, ``_WINDOW_DAYS``,
 ``_OVERLAP_MINUTES``).
@@ -63,6 +66,7 @@ from dingsync.store.schema_reports import (
 from dingsync.sync.engine import SyncContext
 from dingsync.sync.incremental import IncrementalEntity, Plan
 from dingsync.timeutil import DAY_MS, day_start_ms, day_window_ms, local_date, split_dates
+from dingsync.timeutil import from_ms as utc_of_ms
 
 log = logging.getLogger(__name__)
 
@@ -158,7 +162,7 @@ class ReportsSync(IncrementalEntity):
         self,
         *,
         history_days: int = 30,
-        details: Details = "recent",
+        details: Details = "all",
         details_days: int = 7,
         window_days: int = 1,
         overlap_minutes: int = 10,
@@ -184,6 +188,7 @@ class ReportsSync(IncrementalEntity):
         self.max_inflight = max_inflight
         self.window_concurrency = max(1, window_concurrency)
         self._sem: asyncio.Semaphore | None = None
+        self._detailed: set[str] = set()  # reports whose details this run read
         self._windows: asyncio.Semaphore | None = None
         self._pages: asyncio.Semaphore | None = None
 
@@ -229,31 +234,47 @@ class ReportsSync(IncrementalEntity):
     async def run_units(self, ctx: SyncContext, plan: Plan) -> None:
         """Templates, then one unit per report page (see the module docstring)."""
         self._sem = asyncio.Semaphore(self.max_inflight)
+        self._detailed = set()
         self._windows = asyncio.Semaphore(self.window_concurrency)
         self._pages = asyncio.Semaphore(max(1, self.max_inflight // REPORT_PAGE_MAX))
         if not plan.incremental or not self._templates_stored(ctx):
-            await self._templates(ctx, plan.ms)
+            await self._templates(ctx)
         start, end = plan.ms
         if plan.incremental:
             created = (end - self.incremental_days * DAY_MS, end)
             ctx.progress.add_total(ENTITY, 1)
             await self._window(ctx, "changes", created, end, modified=(start, end))
+            if self.details != "none":
+                await self._refresh_details(ctx, end)
             return
         windows = report_windows(start, end, self.window_days, ctx.tz)
         ctx.progress.add_total(ENTITY, len(windows))
-        await ctx.gather(self._window(ctx, f"w:{s}:{e}", (s, e), end) for s, e in windows)
+        await ctx.gather(
+            [
+                self._rules(ctx, (start, end)),
+                *(self._window(ctx, f"w:{s}:{e}", (s, e), end) for s, e in windows),
+            ]
+        )
 
-    # -- templates ---------------------------------------------------------------------------
-    @staticmethod
-    def _templates_stored(ctx: SyncContext) -> bool:
-        """Whether templates with their fields are stored (incremental runs keep them)."""
-        with ctx.engine.connect() as conn:
-            return repo_reports.templates_with_fields(conn, ctx.corp_id) > 0
-
-    async def _templates(self, ctx: SyncContext, period: tuple[int, int]) -> None:
+    async def _rules(self, ctx: SyncContext, period: tuple[int, int]) -> None:
+        """Full runs, one unit beside the windows: each template's statistics rules
+        (``/v1.0/report/statisticalRules/results``) and who must submit them
+        (``/v1.0/report/submitStatisticalResults`` over the run's period), as the main
+        administrator. A template whose rules cannot be read (EB-38: permission and behaviour
+        of these v1.0 APIs are undocumented) keeps what was stored and is logged."""
         client = ctx.client
         with ctx.engine.connect() as conn:
             caller = _caller_userid(conn, ctx.corp_id)
+            ids = repo_reports.template_ids(conn, ctx.corp_id)
+
+        async def fetch() -> dict[str, list[dict[str, Any]] | None]:
+            found = await asyncio.gather(*(rules(tid) for tid in ids.values()))
+            return dict(zip(ids, found, strict=True))
+
+        def write(conn: Connection, data: dict[str, list[dict[str, Any]] | None]) -> None:
+            for name, rows in data.items():
+                if rows is not None:
+                    repo_reports.replace_rules(conn, ctx.corp_id, name, rows)
 
         async def rules(template_id: str | None) -> list[dict[str, Any]] | None:
             """The template's statistics rules with who must submit (``None``: not read)."""
@@ -283,6 +304,55 @@ class ReportsSync(IncrementalEntity):
                 log.warning("reports: statistics rules of %s not read: %s", template_id, exc)
                 return None
 
+        result = await ctx.unit(ENTITY, "rules", fetch, write)
+        if result is not None:
+            ctx.counts["report_rules"] += sum(len(v or []) for v in result.values())
+
+    async def _refresh_details(self, ctx: SyncContext, end_ms: int) -> None:
+        """Incremental runs: the comments and read/like lists of the stored reports created in
+        the last ``details_days`` (reads, likes and comments keep coming after a report is
+        written, without modifying it), 100 reports a unit; reports this run already read are
+        skipped."""
+        since = end_ms - self.details_days * DAY_MS
+        with ctx.engine.connect() as conn:
+            ids = repo_reports.report_ids_created(
+                conn, ctx.corp_id, utc_of_ms(since), utc_of_ms(end_ms)
+            )
+        ids = [i for i in ids if i not in self._detailed]
+        chunks = [ids[i : i + 100] for i in range(0, len(ids), 100)]
+        client = ctx.client
+
+        async def one(chunk: list[str]) -> None:
+            async def fetch() -> _Batch:
+                batch = _Batch()
+                await asyncio.gather(*(self._details(client, rid, batch) for rid in chunk))
+                return batch
+
+            def write(conn: Connection, batch: _Batch) -> None:
+                corp = ctx.corp_id
+                comments = {rid: [comment_row(c) for c in cs] for rid, cs in batch.comments.items()}
+                repo_reports.replace_comments(conn, corp, comments)
+                repo_reports.replace_user_stats(conn, corp, batch.stats)
+                repo_reports.mark_details_synced(conn, corp, list(batch.comments), utcnow())
+
+            done = await ctx.unit(ENTITY, f"details:{chunk[0]}:{chunk[-1]}", fetch, write)
+            if done is not None:
+                ctx.counts["report_details_refreshed"] += len(done.comments)
+
+        await ctx.gather(one(c) for c in chunks)
+
+    # -- templates ---------------------------------------------------------------------------
+    @staticmethod
+    def _templates_stored(ctx: SyncContext) -> bool:
+        """Whether templates with their fields are stored (incremental runs keep them)."""
+        with ctx.engine.connect() as conn:
+            return repo_reports.templates_with_fields(conn, ctx.corp_id) > 0
+
+    async def _templates(self, ctx: SyncContext) -> None:
+        client = ctx.client
+        with ctx.engine.connect() as conn:
+            caller = _caller_userid(conn, ctx.corp_id)
+
         async def fetch() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             summaries = await client.reports.iter_templates().to_list()
 
@@ -295,12 +365,9 @@ class ReportsSync(IncrementalEntity):
                     return None  # e.g. the caller cannot see the template
 
             details = await asyncio.gather(*(detail(t.name) for t in summaries))
-            stat_rules = await asyncio.gather(
-                *(rules(info.get("id") if info else None) for info in details)
-            )
             rows: list[dict[str, Any]] = []
             found: list[dict[str, Any]] = []
-            for summary, info, rule_rows in zip(summaries, details, stat_rules, strict=True):
+            for summary, info in zip(summaries, details, strict=True):
                 row: dict[str, Any] = {
                     "name": summary.name,
                     "report_code": summary.report_code,
@@ -312,7 +379,7 @@ class ReportsSync(IncrementalEntity):
                 if info is not None:
                     row["template_id"] = info.get("id")
                     row["default_receivers"] = info.get("default_receivers") or []
-                    found.append({**info, "_rules": rule_rows})
+                    found.append(info)
                 rows.append(row)
             return rows, found
 
@@ -333,8 +400,6 @@ class ReportsSync(IncrementalEntity):
                         for i, f in enumerate(fields)
                     ],
                 )  # fmt: skip
-                if info.get("_rules") is not None:
-                    repo_reports.replace_rules(conn, ctx.corp_id, info["name"], info["_rules"])
 
         result = await ctx.unit(ENTITY, "templates", fetch, write)
         if result is not None:
@@ -453,6 +518,7 @@ class ReportsSync(IncrementalEntity):
             log.warning("reports: details of %s not read: %s", report_id, exc)
             return
         batch.comments[report_id] = comments
+        self._detailed.add(report_id)
         commenters = list(dict.fromkeys(c.userid for c in comments if c.userid))
         batch.stats[report_id] = {
             STAT_READ: readers,

@@ -217,8 +217,9 @@ def report_stats(
 )
 def get_report(ctx: Ctx, caller: CurrentCaller, report_id: str) -> dict[str, Any]:
     """One report with its ``contents`` (template fields in order), ``receivers``,
-    ``comments`` and ``statistics`` (read/comment/like counts of the synced lists); 404 when
-    unknown or not visible to the caller."""
+    ``comments`` and ``statistics`` (read/comment/like counts of the synced lists; ``null``
+    when the report's lists were not synced — ``DINGSYNC_REPORTS_DETAILS``); 404 when unknown
+    or not visible to the caller."""
     with ctx.engine.connect() as conn:
         report = repo_reports.get_report(conn, ctx.corp_id, report_id)
         if report is None:
@@ -226,7 +227,11 @@ def get_report(ctx: Ctx, caller: CurrentCaller, report_id: str) -> dict[str, Any
         record = owner_record(ctx, conn, report["creator_id"], set(report["receivers"]))
         if not rules.can(caller.viewer, "reports", "read", record):
             raise WebError("not_found")
-        report["statistics"] = repo_reports.statistics_of(conn, ctx.corp_id, report_id)
+        # counts only where the lists were synced: never a 0 that only means "not read"
+        synced = report.get("details_synced_at") is not None
+        report["statistics"] = (
+            repo_reports.statistics_of(conn, ctx.corp_id, report_id) if synced else None
+        )
     out = jsonable(report)
     out["comments"] = [jsonable(c) for c in report["comments"]]
     return out

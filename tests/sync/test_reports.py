@@ -71,8 +71,10 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
         assert row["receivers_synced"] is True
         assert [c["content"] for c in row["comments"]] == [c.content for c in truth.comments]
         assert [c["userid"] for c in row["comments"]] == [c.userid for c in truth.comments]
-        assert row["stats"].get(0, []) == sorted(truth.readers)
-        assert row["stats"].get(2, []) == sorted(truth.likers)
+        # counts from report/statistics (one call), commenters from the comments
+        assert (row["read_num"], row["like_num"]) == (len(truth.readers), len(truth.likers))
+        assert row["comment_num"] == len(truth.comments)
+        assert row["stats"].get(1, []) == sorted({c.userid for c in truth.comments})
     stats = sandbox.stats()["reports"]
     with engine.connect() as conn:
         summary = ReportsSync.summary(conn, corp)
@@ -88,7 +90,8 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
     served = sandbox.stats()["calls"]
     assert served["/topapi/report/receiver/list"] == stats["reports"]
     assert served["/topapi/report/comment/list"] == stats["reports"]
-    assert served["/topapi/report/statistics/listbytype"] == 2 * stats["reports"]
+    assert served["/topapi/report/statistics"] == stats["reports"]
+    assert "/topapi/report/statistics/listbytype" not in served
     # The detail API only for the reports whose text report/list cut (and there are some).
     cut = [r for r in world.reports if r.full_texts]
     assert cut and served["/v1.0/report/details"] == len(cut)
@@ -102,7 +105,7 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
     assert again.status == "succeeded"
     served = sandbox.stats()["calls"]
     assert served.get("/topapi/report/comment/list", 0) == len(recent)
-    assert served.get("/topapi/report/statistics/listbytype", 0) == 2 * len(recent)
+    assert served.get("/topapi/report/statistics", 0) == len(recent)
     assert _strip(_stored(engine, corp)) == _strip(stored)
 
 
@@ -177,8 +180,7 @@ def test_counts_cover_the_history_and_follow_later_reads(engine: Engine) -> None
         for truth in world.reports:
             row = stored[truth.report_id]
             assert row["details_synced_at"] is not None
-            assert row["stats"].get(0, []) == sorted(truth.readers)
-            assert row["stats"].get(2, []) == sorted(truth.likers)
+            assert (row["read_num"], row["like_num"]) == (len(truth.readers), len(truth.likers))
         assert sum(len(r.readers) for r in world.reports) > 0
 
         now = int(time.time() * 1000)
@@ -201,14 +203,33 @@ def test_counts_cover_the_history_and_follow_later_reads(engine: Engine) -> None
         assert inc.status == "succeeded"
         again = _stored(engine, corp)
         # the recent report's new reader and like are there; the old one's wait for a full run
-        assert again[recent.report_id]["stats"][0] == sorted(recent.readers)
-        assert again[recent.report_id]["stats"][2] == sorted(recent.likers)
-        assert again[old.report_id]["stats"] == stored[old.report_id]["stats"]
-        assert again[old.report_id]["stats"].get(0, []) != sorted(old.readers)
+        fresh, stale = again[recent.report_id], again[old.report_id]
+        assert (fresh["read_num"], fresh["like_num"]) == (len(recent.readers), len(recent.likers))
+        assert stale["read_num"] == stored[old.report_id]["read_num"] == len(old.readers) - 1
         refreshed = inc.counts["report_details_refreshed"]
         newest = [r for r in world.reports if r.create_time >= before - 7 * day]
         oldest = [r for r in world.reports if r.create_time >= after - 7 * day]
         assert len(oldest) <= refreshed <= len(newest) and refreshed > 0
         calls = sb.stats()["calls"]
         assert calls["/topapi/report/comment/list"] == refreshed
-        assert calls["/topapi/report/statistics/listbytype"] == 2 * refreshed
+        assert calls["/topapi/report/statistics"] == refreshed
+
+
+def test_without_the_historic_statistics_api_the_lists_give_the_counts(engine: Engine) -> None:
+    """``report/statistics`` is closed to new apps (EB-55): on its 60011 the sync reads the
+    readers and likers (``statistics/listbytype``) instead, and counts them."""
+    with SandboxServer(SandboxConfig(seed=6, users=8, days=5, qps_limit=None)) as sb:
+        sb.configure(historic_permissions_denied=True)
+        assert sync(sb, engine).status == "succeeded"
+        world = _area(sb).world
+        stored = _stored(engine, sb.app.corp_id)
+        for truth in world.reports:
+            row = stored[truth.report_id]
+            assert row["stats"].get(0, []) == sorted(truth.readers)
+            assert row["stats"].get(2, []) == sorted(truth.likers)
+            assert (row["read_num"], row["like_num"]) == (len(truth.readers), len(truth.likers))
+        calls = sb.stats()["calls"]
+        assert calls["/topapi/report/statistics/listbytype"] == 2 * len(world.reports)
+        with engine.connect() as conn:
+            summary = ReportsSync.summary(conn, sb.app.corp_id)
+        assert summary["report_reads"] == sum(len(r.readers) for r in world.reports)

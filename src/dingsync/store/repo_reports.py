@@ -29,6 +29,8 @@ from dingsync.store.schema_reports import (
 )
 
 Row = Mapping[str, Any]
+#: The per-report counts stored on ``reports`` (DingTalk's ``report/statistics`` names).
+COUNT_COLUMNS = ("read_num", "comment_num", "comment_user_num", "like_num")
 
 
 def _with_corp(corp_id: str, rows: Iterable[Row]) -> list[dict[str, Any]]:
@@ -214,6 +216,17 @@ def report_ids_created(conn: Connection, corp_id: str, start: datetime, end: dat
     ]
 
 
+def set_counts(conn: Connection, corp_id: str, by_report: Mapping[str, Mapping[str, int]]) -> None:
+    """Store each report's ``read_num``, ``comment_num``, ``comment_user_num``, ``like_num``
+    (``report/statistics``' names)."""
+    for rid, counts in by_report.items():
+        conn.execute(
+            reports.update()
+            .where(reports.c.corp_id == corp_id, reports.c.report_id == rid)
+            .values(**{k: int(counts[k]) for k in COUNT_COLUMNS if k in counts})
+        )
+
+
 def mark_details_synced(
     conn: Connection, corp_id: str, report_ids: Sequence[str], when: datetime
 ) -> None:
@@ -277,19 +290,29 @@ def summary(conn: Connection, corp_id: str) -> dict[str, int]:
     """Counts for the demo/sync summary: ``report_templates``, ``reports``,
     ``report_receivers``, ``report_comments``, ``report_reads``/``report_likes``."""
     s = report_user_stats
-    by_type: dict[int, int] = {
-        int(k): int(n)
-        for k, n in conn.execute(
-            select(s.c.type, func.count()).where(s.c.corp_id == corp_id).group_by(s.c.type)
+    r = reports
+    reads, likes = conn.execute(
+        select(func.sum(r.c.read_num), func.sum(r.c.like_num)).where(r.c.corp_id == corp_id)
+    ).one()
+    listed = (
+        select(s.c.type, func.count())
+        .where(
+            s.c.corp_id == corp_id,
+            s.c.report_id.in_(
+                select(r.c.report_id).where(r.c.corp_id == corp_id, r.c.read_num.is_(None))
+            ),
         )
-    }
+        .group_by(s.c.type)
+    )
+    by_list = {int(k): int(n) for k, n in conn.execute(listed)}
     return {
         "report_templates": _count(conn, report_templates, corp_id),
         "reports": _count(conn, reports, corp_id),
         "report_receivers": _count(conn, report_receivers, corp_id),
         "report_comments": _count(conn, report_comments, corp_id),
-        "report_reads": int(by_type.get(0, 0)),
-        "report_likes": int(by_type.get(2, 0)),
+        # counts where stored, list lengths for reports synced before counts were kept
+        "report_reads": int(reads or 0) + by_list.get(0, 0),
+        "report_likes": int(likes or 0) + by_list.get(2, 0),
     }
 
 
@@ -502,9 +525,21 @@ def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any]
 
 
 def statistics_of(conn: Connection, corp_id: str, report_id: str) -> dict[str, int]:
-    """A report's counts in DingTalk's ``report/statistics`` names, from the stored lists:
+    """A report's counts in DingTalk's ``report/statistics`` names: the stored counts (columns
+    ``read_num`` …, from ``report/statistics`` or the lists), else from the stored lists:
     ``read_num`` (readers, ``statistics/listbytype`` type 0), ``comment_num`` (comments),
     ``comment_user_num`` (commenters, type 1), ``like_num`` (type 2); 0 where none is stored."""
+    stored = (
+        conn.execute(
+            select(*(reports.c[k] for k in COUNT_COLUMNS)).where(
+                reports.c.corp_id == corp_id, reports.c.report_id == report_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if stored is not None and stored["read_num"] is not None:
+        return {k: int(stored[k] or 0) for k in COUNT_COLUMNS}
     s, c = report_user_stats, report_comments
     by_type = {
         int(kind): int(n)

@@ -111,6 +111,11 @@ reports = Table(
     Column("longitude", NulSafeString(32)),
     Column("receivers_synced", Boolean, nullable=False, default=False),
     Column("details_synced_at", UTCDateTime()),
+    # report/statistics' counts (or the lists' lengths), with the details (migration 0018)
+    Column("read_num", Integer),
+    Column("comment_num", Integer),
+    Column("comment_user_num", Integer),
+    Column("like_num", Integer),
     Column("last_seen_run_id", Integer),
     Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("raw", json_type()),

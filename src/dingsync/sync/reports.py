@@ -50,7 +50,7 @@ from dingsync.dingtalk import (
     NotFoundError,
     PermissionDeniedError,
 )
-from dingsync.dingtalk.models.reports import Report, ReportComment
+from dingsync.dingtalk.models.reports import Report, ReportComment, ReportStatistics
 from dingsync.dingtalk.paging import Page
 from dingsync.dingtalk.reports import REPORT_PAGE_MAX
 from dingsync.store import repo_reports
@@ -140,6 +140,7 @@ class _Batch:
     receivers: dict[str, list[str]] = field(default_factory=dict)
     comments: dict[str, list[ReportComment]] = field(default_factory=dict)
     stats: dict[str, dict[int, list[str]]] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: int = 0
 
 
@@ -189,6 +190,7 @@ class ReportsSync(IncrementalEntity):
         self.window_concurrency = max(1, window_concurrency)
         self._sem: asyncio.Semaphore | None = None
         self._detailed: set[str] = set()  # reports whose details this run read
+        self._use_counts = True  # report/statistics answers (EB-55)
         self._windows: asyncio.Semaphore | None = None
         self._pages: asyncio.Semaphore | None = None
 
@@ -235,6 +237,7 @@ class ReportsSync(IncrementalEntity):
         """Templates, then one unit per report page (see the module docstring)."""
         self._sem = asyncio.Semaphore(self.max_inflight)
         self._detailed = set()
+        self._use_counts = True
         self._windows = asyncio.Semaphore(self.window_concurrency)
         self._pages = asyncio.Semaphore(max(1, self.max_inflight // REPORT_PAGE_MAX))
         if not plan.incremental or not self._templates_stored(ctx):
@@ -333,6 +336,7 @@ class ReportsSync(IncrementalEntity):
                 comments = {rid: [comment_row(c) for c in cs] for rid, cs in batch.comments.items()}
                 repo_reports.replace_comments(conn, corp, comments)
                 repo_reports.replace_user_stats(conn, corp, batch.stats)
+                repo_reports.set_counts(conn, corp, batch.counts)
                 repo_reports.mark_details_synced(conn, corp, list(batch.comments), utcnow())
 
             done = await ctx.unit(ENTITY, f"details:{chunk[0]}:{chunk[-1]}", fetch, write)
@@ -503,16 +507,38 @@ class ReportsSync(IncrementalEntity):
             batch.skipped += 1
             log.warning("reports: receivers of %s not read: %s", report_id, exc)
 
+    async def _counts(self, client: DingTalkClient, report_id: str) -> ReportStatistics | None:
+        """The four counts in one ``report/statistics`` call while the app may use it (a
+        historic API, closed to new permission requests: EB-55); ``None`` once it answered
+        "no permission" — then the read and like lists are read instead, for the rest of the
+        run."""
+        if not self._use_counts:
+            return None
+        try:
+            return await client.reports.get_statistics(report_id)
+        except PermissionDeniedError:
+            self._use_counts = False
+            log.info("reports: report/statistics not permitted; reading read/like lists")
+            return None
+
     async def _details(self, client: DingTalkClient, report_id: str, batch: _Batch) -> None:
-        """Comments, readers and likers of one report (under a slot, as above)."""
+        """Comments and the read/like/comment counts of one report (under a slot, as above):
+        ``comment/list`` and ``report/statistics`` (one call each, on two APIs that run at
+        their own rate), or — without the historic permission — the readers and likers
+        (``statistics/listbytype`` 0 and 2, two calls on one API)."""
         assert self._sem is not None
         try:
             async with self._sem:
-                comments, readers, likers = await asyncio.gather(
-                    client.reports.list_comments(report_id),
-                    client.reports.list_statistics_users(report_id, STAT_READ),
-                    client.reports.list_statistics_users(report_id, STAT_LIKE),
+                comments, counts = await asyncio.gather(
+                    client.reports.list_comments(report_id), self._counts(client, report_id)
                 )
+                readers: list[str] | None = None
+                likers: list[str] | None = None
+                if counts is None:
+                    readers, likers = await asyncio.gather(
+                        client.reports.list_statistics_users(report_id, STAT_READ),
+                        client.reports.list_statistics_users(report_id, STAT_LIKE),
+                    )
         except SKIPPABLE as exc:  # vanished, out of scope, or no permission (EB-55)
             batch.skipped += 1
             log.warning("reports: details of %s not read: %s", report_id, exc)
@@ -520,11 +546,25 @@ class ReportsSync(IncrementalEntity):
         batch.comments[report_id] = comments
         self._detailed.add(report_id)
         commenters = list(dict.fromkeys(c.userid for c in comments if c.userid))
-        batch.stats[report_id] = {
-            STAT_READ: readers,
-            STAT_COMMENT: commenters,
-            STAT_LIKE: likers,
-        }
+        lists: dict[int, list[str]] = {STAT_COMMENT: commenters}
+        if readers is not None and likers is not None:
+            lists |= {STAT_READ: readers, STAT_LIKE: likers}
+        batch.stats[report_id] = lists
+        batch.counts[report_id] = (
+            {
+                "read_num": counts.read_num,
+                "comment_num": counts.comment_num,
+                "comment_user_num": counts.comment_user_num,
+                "like_num": counts.like_num,
+            }
+            if counts is not None
+            else {
+                "read_num": len(set(readers or [])),
+                "comment_num": len(comments),
+                "comment_user_num": len(commenters),
+                "like_num": len(set(likers or [])),
+            }
+        )
 
     def _write(self, conn: Connection, ctx: SyncContext, batch: _Batch) -> None:
         corp = ctx.corp_id
@@ -542,6 +582,7 @@ class ReportsSync(IncrementalEntity):
             conn, corp, {rid: [comment_row(c) for c in cs] for rid, cs in batch.comments.items()}
         )
         repo_reports.replace_user_stats(conn, corp, batch.stats)
+        repo_reports.set_counts(conn, corp, batch.counts)
 
 
 def _first_leaf(group: BaseExceptionGroup[Exception]) -> Exception:

@@ -1,5 +1,6 @@
-"""Report statistics rules (``report_rules``) and the state of a content value
-(``report_contents.state``: a table field or a text DingTalk cut).
+"""Report statistics rules (``report_rules``), the state of a content value
+(``report_contents.state``: a table field or a text DingTalk cut) and a report's read/comment/
+like counts (``reports.read_num`` …).
 
 Revision ID: 0018
 Revises: 0017
@@ -21,6 +22,10 @@ revision: str = "0018"
 down_revision: str | Sequence[str] | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+#: ``reports`` columns for ``report/statistics``' counts.
+_COUNTS = ("read_num", "comment_num", "comment_user_num", "like_num")
 
 
 def _ts() -> sa.types.TypeEngine[Any]:
@@ -59,9 +64,14 @@ def upgrade() -> None:
         ),
     )
     op.add_column("report_contents", sa.Column("state", sa.String(16), nullable=True))
+    for name in _COUNTS:
+        op.add_column("reports", sa.Column(name, sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("reports") as batch:
+        for name in _COUNTS:
+            batch.drop_column(name)
     with op.batch_alter_table("report_contents") as batch:
         batch.drop_column("state")
     op.drop_table("report_rules")

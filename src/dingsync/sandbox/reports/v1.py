@@ -5,6 +5,7 @@ reading, docs/reports.md "Statistics rules").
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.reports.rules import StatRule, statuses
@@ -83,8 +84,6 @@ class ReportV1Handlers(ReportsState):
             if r.template == rule.template:
                 created.setdefault(r.creator_id, []).append(r.create_time)
         company = self.state.company
-        from datetime import date
-
         status_map: dict[str, dict[str, int]] = {}
         count_map: dict[str, int] = {}
         periods = 0

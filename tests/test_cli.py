@@ -87,10 +87,10 @@ def test_demo_settings_default_only_what_is_unset(monkeypatch: pytest.MonkeyPatc
     from dingsync.cli import demo_settings
     from dingsync.config import load_settings
 
-    monkeypatch.delenv("DINGSYNC_REPORTS_DETAILS_DAYS", raising=False)
-    assert demo_settings(load_settings()).reports_details_days == 1
-    monkeypatch.setenv("DINGSYNC_REPORTS_DETAILS_DAYS", "4")
-    assert demo_settings(load_settings()).reports_details_days == 4
+    monkeypatch.delenv("DINGSYNC_REPORTS_DETAILS", raising=False)
+    assert demo_settings(load_settings()).reports_details == "all"
+    monkeypatch.setenv("DINGSYNC_REPORTS_DETAILS", "recent")
+    assert demo_settings(load_settings()).reports_details == "recent"
 
 
 def test_sync_without_credentials_says_how_to_set_them() -> None:

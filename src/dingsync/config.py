@@ -120,11 +120,13 @@ class Settings(BaseSettings):
     reports_history_days: int = Field(
         default=30, ge=1, validation_alias="DINGSYNC_REPORTS_HISTORY_DAYS"
     )
-    #: Comments and read/like lists: for ``all`` reports, the ``recent`` ones, or ``none``.
+    #: Comments and read/like lists: for ``all`` reports of the history a run syncs (default),
+    #: the ``recent`` ones, or ``none``.
     reports_details: Literal["all", "recent", "none"] = Field(
-        default="recent", validation_alias="DINGSYNC_REPORTS_DETAILS"
+        default="all", validation_alias="DINGSYNC_REPORTS_DETAILS"
     )
-    #: What ``recent`` means: created in the last this many days.
+    #: What ``recent`` means: created in the last this many days; also how far back an
+    #: incremental run re-reads the lists (reads and likes keep coming after a report is written).
     reports_details_days: int = Field(
         default=7, ge=0, validation_alias="DINGSYNC_REPORTS_DETAILS_DAYS"
     )

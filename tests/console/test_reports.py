@@ -351,6 +351,22 @@ def test_the_stats_api_agrees_with_the_compliance_export(console: Console, tmp_p
         for d in api["departments"]
     ]
     assert len(details) == api["totals"]["expected"]
+    # the workbook names the rule the API counted by
+    rule = list(wb["统计规则"].iter_rows(min_row=2, values_only=True))
+    assert [(r[1], r[3]) for r in rule] == [(api["rule"]["text"], api["rule"]["must_submit"])]
+
+
+def test_the_stats_page_names_the_rule_it_counted_by(console: Console) -> None:
+    """日志统计 says which rule it used: 日报's DingTalk 统计规则 (its windows and how many must
+    submit), the default rule for a template without one — the API's ``rule``."""
+    span = _stats_range()
+    page = console.page_as(console.main_admin)
+    for template, source in (("日报", "dingtalk"), ("销售日报", "default")):
+        api = console.api(console.main_admin, "/api/reports/stats", template=template, **span)
+        assert api["rule"]["source"] == source
+        page.goto(f"{console.url}/console/reports/stats?template={template}&" + _query(span))
+        shown = page.inner_text("[data-testid=rule-used]")
+        assert api["rule"]["text"] in shown
 
 
 @pytest.mark.parametrize("role", ("main_admin", "sub_admin"))

@@ -171,3 +171,45 @@ def test_mutation_route_edits_a_report() -> None:
         assert answer["modified_time"] > before
         missing = httpx.post(f"{sb.base_url}/sandbox/mutate/reports/edit", json={"report_id": "x"})
         assert missing.status_code == 404
+
+
+async def test_statistics_rules_submit_statistics_and_detail(sandbox: SandboxServer) -> None:
+    """The v1.0 report APIs (reports.md §11): a template's 统计规则 (typed), its submission
+    statistics (who must submit, status per person per day) and a report's whole text; an
+    unknown rule is a 4xx ``DingTalkError``."""
+    world = area(sandbox).world
+    rule = world.rules["日报"]
+    template_id = world.templates["日报"].report_code
+    admin = sandbox.state.company.main_admin_userid
+    start, end = window(sandbox)
+    async with make_client(sandbox) as client:
+        rules = await client.reports.iter_stat_rules(template_id, admin).to_list()
+        assert [r.remind_id for r in rules] == [rule.remind_id]
+        assert rules[0].period_type == 1 and rules[0].template_id == template_id
+        assert rules[0].start_date_time == list(rule.starts)
+        assert rules[0].end_date_time == list(rule.ends)
+        none = client.reports.iter_stat_rules(world.templates["周报"].report_code, admin)
+        assert await none.to_list() == []
+
+        stats = await client.reports.get_submit_statistics(
+            template_id, rule.remind_id, start, end, admin
+        )
+        assert stats.template_name == "日报"
+        assert sorted(stats.user_ids) == sorted(rule.userids)
+        assert (
+            stats.statuses() == area(sandbox).rule_statistics(rule, start, end)["userIdStatusMap"]
+        )
+        assert set(stats.user_map) == set(rule.userids)
+        with pytest.raises(DingTalkError):
+            await client.reports.get_submit_statistics(
+                template_id, rule.remind_id + 1, start, end, admin
+            )
+
+        cut = next(r for r in world.reports if r.full_texts)
+        detail = await client.reports.get_detail(cut.report_id)
+        whole = {c.key: c.value for c in detail.content}
+        for key, text in cut.full_texts.items():
+            assert whole[key] == text and len(text) > 1000
+        listed = [r async for r in client.reports.iter_reports(cut.create_time, cut.create_time)]
+        short = {c.key: c.value for c in listed[0].contents}
+        assert all(len(short[k] or "") == 1000 for k in cut.full_texts)

@@ -4,6 +4,7 @@ with a handful of calls, and per-report details follow the configuration."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,21 @@ def _same_instant(a: datetime | None, ms: int) -> bool:
     return a is not None and a.astimezone(UTC) == from_ms(ms)
 
 
+def _expected_contents(truth: Any) -> list[dict[str, str]]:
+    """The report's contents as the store should hold them: as ``report/list`` sent them, a
+    table field flagged ``table``, a text cut at 1,000 characters completed from
+    ``/v1.0/report/details`` and flagged ``full``."""
+    out: list[dict[str, str]] = []
+    for c in truth.contents:
+        item = dict(c)
+        if c["value"] == "[表格]":
+            item["state"] = "table"
+        elif c["key"] in truth.full_texts:
+            item |= {"value": truth.full_texts[c["key"]], "state": "full"}
+        out.append(item)
+    return out
+
+
 def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) -> None:
     sandbox.reset_stats()
     result = sync(sandbox, engine, details="all")
@@ -49,13 +65,16 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
         assert row["dept_name"] == truth.dept_name
         assert _same_instant(row["create_time"], truth.create_time)
         assert _same_instant(row["modified_time"], truth.modified_time)
-        assert row["contents"] == truth.contents  # strings exactly as sent, in order
+        # strings exactly as sent, in order; placeholders and cut texts flagged
+        assert row["contents"] == _expected_contents(truth)
         assert row["receivers"] == sorted(truth.receivers)
         assert row["receivers_synced"] is True
         assert [c["content"] for c in row["comments"]] == [c.content for c in truth.comments]
         assert [c["userid"] for c in row["comments"]] == [c.userid for c in truth.comments]
-        assert row["stats"].get(0, []) == sorted(truth.readers)
-        assert row["stats"].get(2, []) == sorted(truth.likers)
+        # counts from report/statistics (one call), commenters from the comments
+        assert (row["read_num"], row["like_num"]) == (len(truth.readers), len(truth.likers))
+        assert row["comment_num"] == len(truth.comments)
+        assert row["stats"].get(1, []) == sorted({c.userid for c in truth.comments})
     stats = sandbox.stats()["reports"]
     with engine.connect() as conn:
         summary = ReportsSync.summary(conn, corp)
@@ -71,7 +90,11 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
     served = sandbox.stats()["calls"]
     assert served["/topapi/report/receiver/list"] == stats["reports"]
     assert served["/topapi/report/comment/list"] == stats["reports"]
-    assert served["/topapi/report/statistics/listbytype"] == 2 * stats["reports"]
+    assert served["/topapi/report/statistics"] == stats["reports"]
+    assert "/topapi/report/statistics/listbytype" not in served
+    # The detail API only for the reports whose text report/list cut (and there are some).
+    cut = [r for r in world.reports if r.full_texts]
+    assert cut and served["/v1.0/report/details"] == len(cut)
 
     # A second full run with details for the last 3 days only: details are read for exactly
     # those reports, and the store ends up the same (idempotent upserts, lists replaced).
@@ -82,7 +105,7 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
     assert again.status == "succeeded"
     served = sandbox.stats()["calls"]
     assert served.get("/topapi/report/comment/list", 0) == len(recent)
-    assert served.get("/topapi/report/statistics/listbytype", 0) == 2 * len(recent)
+    assert served.get("/topapi/report/statistics", 0) == len(recent)
     assert _strip(_stored(engine, corp)) == _strip(stored)
 
 
@@ -141,3 +164,72 @@ def test_a_report_whose_lists_fail_is_stored_and_marked(engine: Engine) -> None:
         assert stored[gone]["receivers_synced"] is False
         assert stored[gone]["details_synced_at"] is None
         assert all(r["receivers_synced"] for k, r in stored.items() if k != gone)
+
+
+def test_counts_cover_the_history_and_follow_later_reads(engine: Engine) -> None:
+    """By default the read/like/comment lists are read for every report of the history a run
+    syncs (not only the last day: the demo showed 0 everywhere on a Sunday), and an incremental
+    run re-reads them for the reports of the last ``details_days``, since reads keep coming
+    without the report being modified."""
+    day = 86_400_000
+    with SandboxServer(SandboxConfig(seed=5, users=12, days=14, qps_limit=None)) as sb:
+        corp = sb.app.corp_id
+        assert sync(sb, engine).status == "succeeded"  # the defaults
+        world = _area(sb).world
+        stored = _stored(engine, corp)
+        for truth in world.reports:
+            row = stored[truth.report_id]
+            assert row["details_synced_at"] is not None
+            assert (row["read_num"], row["like_num"]) == (len(truth.readers), len(truth.likers))
+        assert sum(len(r.readers) for r in world.reports) > 0
+
+        now = int(time.time() * 1000)
+
+        def unread(r: Any) -> bool:
+            return any(u not in r.readers for u in r.receivers)
+
+        recent = next(r for r in world.reports if r.create_time > now - 5 * day and unread(r))
+        old = next(r for r in world.reports if r.create_time < now - 9 * day and unread(r))
+        for r in (recent, old):
+            answer = httpx.post(
+                f"{sb.base_url}/sandbox/mutate/reports/read",
+                json={"report_id": r.report_id, "like": True},
+            )
+            assert answer.status_code == 200
+        sb.reset_stats()
+        before = int(time.time() * 1000)
+        inc = sync(sb, engine, contacts=False, kind="incremental")
+        after = int(time.time() * 1000)
+        assert inc.status == "succeeded"
+        again = _stored(engine, corp)
+        # the recent report's new reader and like are there; the old one's wait for a full run
+        fresh, stale = again[recent.report_id], again[old.report_id]
+        assert (fresh["read_num"], fresh["like_num"]) == (len(recent.readers), len(recent.likers))
+        assert stale["read_num"] == stored[old.report_id]["read_num"] == len(old.readers) - 1
+        refreshed = inc.counts["report_details_refreshed"]
+        newest = [r for r in world.reports if r.create_time >= before - 7 * day]
+        oldest = [r for r in world.reports if r.create_time >= after - 7 * day]
+        assert len(oldest) <= refreshed <= len(newest) and refreshed > 0
+        calls = sb.stats()["calls"]
+        assert calls["/topapi/report/comment/list"] == refreshed
+        assert calls["/topapi/report/statistics"] == refreshed
+
+
+def test_without_the_historic_statistics_api_the_lists_give_the_counts(engine: Engine) -> None:
+    """``report/statistics`` is closed to new apps (EB-55): on its 60011 the sync reads the
+    readers and likers (``statistics/listbytype``) instead, and counts them."""
+    with SandboxServer(SandboxConfig(seed=6, users=8, days=5, qps_limit=None)) as sb:
+        sb.configure(historic_permissions_denied=True)
+        assert sync(sb, engine).status == "succeeded"
+        world = _area(sb).world
+        stored = _stored(engine, sb.app.corp_id)
+        for truth in world.reports:
+            row = stored[truth.report_id]
+            assert row["stats"].get(0, []) == sorted(truth.readers)
+            assert row["stats"].get(2, []) == sorted(truth.likers)
+            assert (row["read_num"], row["like_num"]) == (len(truth.readers), len(truth.likers))
+        calls = sb.stats()["calls"]
+        assert calls["/topapi/report/statistics/listbytype"] == 2 * len(world.reports)
+        with engine.connect() as conn:
+            summary = ReportsSync.summary(conn, sb.app.corp_id)
+        assert summary["report_reads"] == sum(len(r.readers) for r in world.reports)

@@ -88,6 +88,8 @@ def test_cli_export_and_compliance(sqlite_url: str, tmp_path: Path) -> None:
     res = runner.invoke(app, ["reports", "compliance", "--template", "日报", *dates, *common])
     assert res.exit_code == 0, res.output
     assert "提交率" in res.output
+    # the table says which rule it counted by: 日报's DingTalk 统计规则 (synced with the reports)
+    assert "规则: 钉钉统计规则 #" in res.output and "17:00" in res.output
     csv_out = tmp_path / "c.csv"
     res = runner.invoke(
         app,

@@ -151,6 +151,37 @@ def test_reports_follow_the_rules(data_web: Web) -> None:
     assert web.get(f"/api/reports/{hidden}", token).status_code == 404
     shown = web.get(f"/api/reports/{next(iter(expected))}", token)
     assert shown.status_code == 200 and shown.json()["contents"]
+    # the counts of the whole synced history (details by default), DingTalk's numbers ...
+    body = shown.json()
+    world = web.sb.state.areas["reports"].world
+    report = world.by_id[body["report_id"]]
+    assert body["statistics"] == {
+        "read_num": len(report.readers),
+        "comment_num": len(report.comments),
+        "comment_user_num": len({c.userid for c in report.comments}),
+        "like_num": len(report.likers),
+    }
+    # ... and null, not zeros, for a report whose lists were never synced
+    with web.engine.begin() as conn:
+        when = conn.execute(
+            select(reports.c.details_synced_at).where(reports.c.report_id == report.report_id)
+        ).scalar_one()
+        assert when is not None
+        conn.execute(
+            reports.update()
+            .where(reports.c.report_id == report.report_id)
+            .values(details_synced_at=None)
+        )
+    try:
+        unsynced = web.get(f"/api/reports/{report.report_id}", token).json()
+        assert unsynced["statistics"] is None
+    finally:
+        with web.engine.begin() as conn:
+            conn.execute(
+                reports.update()
+                .where(reports.c.report_id == report.report_id)
+                .values(details_synced_at=when)
+            )
 
     # A sub-administrator also sees the reports of people inside their scope.
     sub = sorted(company.sub_admin_userids)[0]

@@ -1,5 +1,6 @@
 """``GET /api/reports/stats`` (日志统计) on SQLite and PostgreSQL: the compliance rule of
-``dingsync reports compliance`` with the same numbers, counting only the people whose reports
+``dingsync reports compliance`` (the template's DingTalk 统计规则, else the default rule, named
+in ``rule``) with the same numbers, counting only the people whose reports
 the caller may see, paged by person, and strict about its parameters."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from dingsync.export.reports import compliance
+from dingsync.export.report_rules import compliance_by_rule
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import db
 from dingsync.sync.engine import run_sync
@@ -87,7 +88,10 @@ def test_stats_are_the_compliance_rule_with_its_numbers(stats_web: Web) -> None:
             web, admin, template=template, start_date=str(start), end_date=str(end), limit=500
         )
         with web.engine.connect() as conn:
-            truth = compliance(conn, web.sb.app.corp_id, template, start, end)
+            truth = compliance_by_rule(conn, web.sb.app.corp_id, template, start, end)
+        # the rule used: 日报's 统计规则 synced from DingTalk, the default rule for the others
+        assert api["rule"] == truth.rule
+        assert api["rule"]["source"] == ("dingtalk" if template == "日报" else "default")
         assert api["weekly"] is truth.weekly is template.endswith("周报")
         assert sorted((d["userid"], d["day"], d["status"]) for d in api["days"]) == sorted(
             (d.userid, d.day.isoformat(), d.status) for d in truth.days

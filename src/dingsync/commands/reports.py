@@ -131,7 +131,8 @@ def compliance_cmd(
     corp_id: CorpOpt = None,
 ) -> None:
     """Per person per working day: submitted / late / missing; per department the rate."""
-    from dingsync.export.reports import STATUS_LABELS, compliance, write_compliance
+    from dingsync.export.report_rules import compliance_by_rule
+    from dingsync.export.reports import STATUS_LABELS, write_compliance
 
     fmt = format_.value
     if fmt != "table" and output is None:
@@ -142,13 +143,22 @@ def compliance_cmd(
     with engine.connect() as conn:
         _require_template(conn, corp, template)
         require_departments(conn, corp, dept)
-        result = compliance(conn, corp, template, start, end, dept_id=dept, tz=tz)
+        result = compliance_by_rule(conn, corp, template, start, end, dept_id=dept, tz=tz)
+    rule_text = (result.rule or {}).get("text", "")
     if fmt != "table":
         assert output is not None
         n = write_compliance(result, output, fmt)  # type: ignore[arg-type]
         err_console.print(f"wrote {n} rows ({len(result.people)} people) to {output}")
+        err_console.print(f"规则: {rule_text}", markup=False)
         return
-    unit = "周" if result.weekly else "工作日"
+    console.print(f"规则: {rule_text}", markup=False)
+    unit = (
+        "周期"
+        if (result.rule or {}).get("source") == "dingtalk"
+        else "周"
+        if result.weekly
+        else "工作日"
+    )
     table = Table(title=f"{template} 提交情况 {start} – {end}（按{unit}）")
     for col in ("部门", "人数", "应交", "已提交", "迟交", "未提交", "提交率", "按时率"):
         table.add_column(col, justify="left" if col == "部门" else "right")

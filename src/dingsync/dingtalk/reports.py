@@ -23,11 +23,21 @@ import dingsync.timeutil as timeutil
 from dingsync.dingtalk.models.reports import (
     Report,
     ReportComment,
+    ReportDetail,
     ReportStatistics,
+    ReportStatRule,
     ReportTemplate,
     ReportTemplateSummary,
+    SubmitStatistics,
 )
-from dingsync.dingtalk.paging import Marker, Page, Pager, cursor_fetcher, cursor_pager
+from dingsync.dingtalk.paging import (
+    Marker,
+    Page,
+    Pager,
+    cursor_fetcher,
+    cursor_pager,
+    next_token_pager,
+)
 
 if TYPE_CHECKING:
     from dingsync.dingtalk._base import DingTalkClient
@@ -40,6 +50,8 @@ USERID_PAGE_MAX = 100
 COMMENT_PAGE_MAX = 20
 #: ``template/listbyuserid`` page size cap.
 TEMPLATE_PAGE_MAX = 100
+#: ``statisticalRules/results`` ``maxResults`` (EB-38: v1.0 report pages ≤ 20).
+RULE_PAGE_MAX = 20
 #: Longest ``start_time``..``end_time`` span per call, in ms (180 days).
 WINDOW_MS = 180 * 86_400_000
 
@@ -288,3 +300,66 @@ class ReportsAPI:
             "POST", "/topapi/report/getunreadcount", json={"userid": userid}
         )
         return int(body.get("count") or 0)
+
+    # -- v1.0: statistics rules, submission statistics, detail (reports.md §11) ---------------
+    def iter_stat_rules(
+        self, template_id: str, operation_userid: str, size: int = RULE_PAGE_MAX
+    ) -> Pager[ReportStatRule]:
+        """The statistics rules (统计规则) of a template (``template/getbyname``'s ``id``) as
+        ``operation_userid`` (e.g. the main administrator) sees them, ≤ 20 a page.
+        ``GET /v1.0/report/statisticalRules/results`` (``nextToken``/``maxResults``).
+        Raises ``InvalidArgumentError`` for an unknown template or user,
+        ``PermissionDeniedError`` without the permission (EB-38: not documented)."""
+        size = max(1, min(int(size), RULE_PAGE_MAX))
+
+        async def call(token: Marker) -> dict[str, Any]:
+            return await self._client.api(
+                "GET",
+                "/v1.0/report/statisticalRules/results",
+                params={
+                    "templateId": template_id,
+                    "operationUserId": operation_userid,
+                    "nextToken": token,
+                    "maxResults": size,
+                },
+            )
+
+        return next_token_pager(
+            call,
+            ReportStatRule.model_validate,
+            list_key="dataList",
+            has_more_key="hasMore",
+            first=0,
+        )
+
+    async def get_submit_statistics(
+        self,
+        template_id: str,
+        remind_id: int,
+        start: Moment,
+        end: Moment,
+        operation_userid: str,
+    ) -> SubmitStatistics:
+        """A rule's submission statistics for the windows opening in ``[start, end]`` (ms or
+        aware datetimes): who must submit (``user_ids``) and each one's status per due day.
+        ``GET /v1.0/report/submitStatisticalResults``. Raises ``InvalidArgumentError`` for an
+        unknown template, rule or user."""
+        body = await self._client.api(
+            "GET",
+            "/v1.0/report/submitStatisticalResults",
+            params={
+                "templateId": template_id,
+                "remindId": int(remind_id),
+                "startTime": to_ms(start),
+                "endTime": to_ms(end),
+                "operationUserId": operation_userid,
+            },
+        )
+        return SubmitStatistics.model_validate(body)
+
+    async def get_detail(self, report_id: str) -> ReportDetail:
+        """One report with its ``content``: the texts ``report/list`` cuts at 1,000
+        characters in full (where DingTalk keeps them); table fields stay ``[表格]``.
+        ``GET /v1.0/report/details``. Raises ``InvalidArgumentError`` for an unknown id."""
+        body = await self._client.api("GET", "/v1.0/report/details", params={"reportId": report_id})
+        return ReportDetail.model_validate(body)

@@ -7,7 +7,9 @@ and their sub-departments, by one creator, and only what a viewer may see (the w
 visibility scope, applied in SQL with the same conditions as its list API); one column per
 template field in the template's order (fields from
 ``template/getbyname``; without them, the content keys seen, by position; keys not in the
-template are appended), plus creator, department, created/modified time and receivers.
+template are appended), plus creator, department, created/modified time and receivers; a table
+(表格) field and a text DingTalk cut at 1,000 characters are flagged, not passed off as content
+(:func:`content_cell`).
 xlsx is written streaming (XlsxWriter ``constant_memory``) with Chinese headers; values that are
 plain decimal numbers are written as numbers, times as date-time cells (wall time in ``tz``).
 CSV is UTF-8 with a BOM (so Excel detects the encoding), times as ``yyyy-mm-dd hh:mm:ss`` (in
@@ -39,7 +41,7 @@ from sqlalchemy import Connection, and_, or_, select
 from dingsync.export import local, xlsx
 from dingsync.store import repo_attendance, repo_contacts, repo_reports, visibility
 from dingsync.store.schema import departments, user_departments, users
-from dingsync.store.schema_reports import reports
+from dingsync.store.schema_reports import CONTENT_TABLE, CONTENT_TRUNCATED, reports
 from dingsync.timeutil import SHANGHAI, day_start_ms, from_ms
 from dingsync.timeutil import today as local_today
 
@@ -50,6 +52,10 @@ Status = Literal["submitted", "late", "missing"]
 STATUS_LABELS: dict[str, str] = {"submitted": "已提交", "late": "迟交", "missing": "未提交"}
 FIXED_HEADERS = ("日志ID", "模板", "提交人", "提交人UserID", "部门", "提交时间", "修改时间")
 TAIL_HEADERS = ("接收人", "日志备注")
+#: How an export shows a table (表格) field: DingTalk's APIs give only a placeholder.
+TABLE_CELL = "[表格]（钉钉接口不提供表格内容，请在钉钉中查看）"
+#: Appended to a text DingTalk cut at 1,000 characters when no API gave the rest.
+TRUNCATED_MARK = "…［已截断：钉钉接口只返回前 1000 字］"
 _NUMBER = re.compile(r"^-?(0|[1-9]\d{0,14})(\.\d{1,6})?$")
 BATCH = 1000
 
@@ -209,7 +215,7 @@ def export_reports(
                 for item in contents[b["report_id"]]:
                     i = index.get(item["key"])
                     if i is not None and values[i] is None:
-                        values[i] = item["value"]
+                        values[i] = content_cell(item)
                 yield [
                     b["report_id"],
                     b["template_name"],
@@ -228,6 +234,19 @@ def export_reports(
     return _write_xlsx(
         path, "日志", headers, rows(), value_range=(len(FIXED_HEADERS), len(columns))
     )
+
+
+def content_cell(item: dict[str, Any]) -> str | None:
+    """A content value as exports show it: a table field as :data:`TABLE_CELL` (not its
+    ``[表格]`` placeholder passed off as content), a text DingTalk cut and nobody completed with
+    :data:`TRUNCATED_MARK` appended, anything else as stored (``report_contents.state``)."""
+    value: str | None = item.get("value")
+    state = item.get("state")
+    if state == CONTENT_TABLE:
+        return TABLE_CELL
+    if state == CONTENT_TRUNCATED:
+        return (value or "") + TRUNCATED_MARK
+    return value
 
 
 def _cell_text(value: Any) -> str:
@@ -370,7 +389,8 @@ class DeptRate:
 @dataclass
 class Compliance:
     """Result of :func:`compliance`: ``days`` (person × period), ``departments``, per person
-    counts in ``people`` (``userid → {"name", "dept", "submitted", "late", "missing"}``)."""
+    counts in ``people`` (``userid → {"name", "dept", "submitted", "late", "missing"}``);
+    ``rule``: the rule used, when the caller says (``export/report_rules.py``)."""
 
     template: str
     start: date
@@ -379,6 +399,7 @@ class Compliance:
     days: list[PersonDay] = field(default_factory=list)
     departments: list[DeptRate] = field(default_factory=list)
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rule: dict[str, Any] | None = None
 
     def statuses(self) -> dict[str, dict[str, str]]:
         """``{userid: {"YYYY-MM-DD": status}}`` (what tests compare with the sandbox)."""
@@ -585,6 +606,19 @@ def write_compliance(result: Compliance, path: str | Path, fmt: Format) -> int:
             ["部门ID", "部门", "人数", "应交", "已提交", "迟交", "未提交", "提交率", "按时率"],
             (_dept_row(d) for d in result.departments),
         )  # fmt: skip
+        if result.rule is not None:  # which rule the numbers follow (export/report_rules.py)
+            rule = result.rule
+            _sheet(
+                wb,
+                "统计规则",
+                ["来源", "规则", "提交时间", "应交人数"],
+                iter([[
+                    "钉钉统计规则" if rule.get("source") == "dingtalk" else "默认规则",
+                    rule.get("text"),
+                    "；".join(rule.get("windows") or []),
+                    rule.get("must_submit"),
+                ]]),
+            )  # fmt: skip
     finally:
         wb.close()
     return n

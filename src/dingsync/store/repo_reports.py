@@ -21,6 +21,7 @@ from dingsync.store.schema_reports import (
     report_comments,
     report_contents,
     report_receivers,
+    report_rules,
     report_template_fields,
     report_templates,
     report_user_stats,
@@ -28,6 +29,8 @@ from dingsync.store.schema_reports import (
 )
 
 Row = Mapping[str, Any]
+#: The per-report counts stored on ``reports`` (DingTalk's ``report/statistics`` names).
+COUNT_COLUMNS = ("read_num", "comment_num", "comment_user_num", "like_num")
 
 
 def _with_corp(corp_id: str, rows: Iterable[Row]) -> list[dict[str, Any]]:
@@ -81,6 +84,46 @@ def replace_template_fields(
     if data:
         conn.execute(report_template_fields.insert(), data)
     return len(data)
+
+
+def replace_rules(conn: Connection, corp_id: str, template_name: str, rows: Iterable[Row]) -> int:
+    """Replace a template's statistics rules (``report_rules`` rows keyed by ``remind_id``)."""
+    t = report_rules
+    conn.execute(delete(t).where(t.c.corp_id == corp_id, t.c.template_name == template_name))
+    data = [{**dict(r), "corp_id": corp_id, "template_name": template_name} for r in rows]
+    if data:
+        conn.execute(t.insert(), data)
+    return len(data)
+
+
+def template_ids(conn: Connection, corp_id: str) -> dict[str, str]:
+    """``template name → template_id`` of the templates whose id is stored (``getbyname``)."""
+    t = report_templates
+    return {
+        str(name): str(tid)
+        for name, tid in conn.execute(
+            select(t.c.name, t.c.template_id)
+            .where(t.c.corp_id == corp_id, t.c.template_id.is_not(None))
+            .order_by(t.c.name)
+        )
+    }
+
+
+def rule_of(conn: Connection, corp_id: str, template_name: str) -> dict[str, Any] | None:
+    """The stored statistics rule of a template (the lowest ``remind_id`` when DingTalk has
+    several), or ``None``."""
+    t = report_rules
+    row = (
+        conn.execute(
+            select(t)
+            .where(t.c.corp_id == corp_id, t.c.template_name == template_name)
+            .order_by(t.c.remind_id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return None if row is None else dict(row)
 
 
 def template_names(conn: Connection, corp_id: str) -> list[str]:
@@ -151,12 +194,50 @@ def upsert_reports(
                 "sort": item.get("sort"),
                 "type": item.get("type"),
                 "value": item.get("value"),
+                "state": item.get("state"),
             }
             for rid, items in contents.items()
             for i, item in enumerate(items)
         ]
         _replace(conn, report_contents, corp_id, list(contents), content_rows)
     return n
+
+
+def report_ids_created(conn: Connection, corp_id: str, start: datetime, end: datetime) -> list[str]:
+    """Ids of the stored reports created in ``[start, end]`` (aware datetimes), oldest first."""
+    r = reports
+    return [
+        str(x)
+        for x in conn.execute(
+            select(r.c.report_id)
+            .where(r.c.corp_id == corp_id, r.c.create_time >= start, r.c.create_time <= end)
+            .order_by(r.c.create_time, r.c.report_id)
+        ).scalars()
+    ]
+
+
+def set_counts(conn: Connection, corp_id: str, by_report: Mapping[str, Mapping[str, int]]) -> None:
+    """Store each report's ``read_num``, ``comment_num``, ``comment_user_num``, ``like_num``
+    (``report/statistics``' names)."""
+    for rid, counts in by_report.items():
+        conn.execute(
+            reports.update()
+            .where(reports.c.corp_id == corp_id, reports.c.report_id == rid)
+            .values(**{k: int(counts[k]) for k in COUNT_COLUMNS if k in counts})
+        )
+
+
+def mark_details_synced(
+    conn: Connection, corp_id: str, report_ids: Sequence[str], when: datetime
+) -> None:
+    """Set ``details_synced_at`` of ``report_ids`` (their comments and read/like lists were
+    just replaced)."""
+    for chunk in _chunks(list(report_ids)):
+        conn.execute(
+            reports.update()
+            .where(reports.c.corp_id == corp_id, reports.c.report_id.in_(chunk))
+            .values(details_synced_at=when)
+        )
 
 
 def replace_receivers(
@@ -209,19 +290,29 @@ def summary(conn: Connection, corp_id: str) -> dict[str, int]:
     """Counts for the demo/sync summary: ``report_templates``, ``reports``,
     ``report_receivers``, ``report_comments``, ``report_reads``/``report_likes``."""
     s = report_user_stats
-    by_type: dict[int, int] = {
-        int(k): int(n)
-        for k, n in conn.execute(
-            select(s.c.type, func.count()).where(s.c.corp_id == corp_id).group_by(s.c.type)
+    r = reports
+    reads, likes = conn.execute(
+        select(func.sum(r.c.read_num), func.sum(r.c.like_num)).where(r.c.corp_id == corp_id)
+    ).one()
+    listed = (
+        select(s.c.type, func.count())
+        .where(
+            s.c.corp_id == corp_id,
+            s.c.report_id.in_(
+                select(r.c.report_id).where(r.c.corp_id == corp_id, r.c.read_num.is_(None))
+            ),
         )
-    }
+        .group_by(s.c.type)
+    )
+    by_list = {int(k): int(n) for k, n in conn.execute(listed)}
     return {
         "report_templates": _count(conn, report_templates, corp_id),
         "reports": _count(conn, reports, corp_id),
         "report_receivers": _count(conn, report_receivers, corp_id),
         "report_comments": _count(conn, report_comments, corp_id),
-        "report_reads": int(by_type.get(0, 0)),
-        "report_likes": int(by_type.get(2, 0)),
+        # counts where stored, list lengths for reports synced before counts were kept
+        "report_reads": int(reads or 0) + by_list.get(0, 0),
+        "report_likes": int(likes or 0) + by_list.get(2, 0),
     }
 
 
@@ -240,18 +331,20 @@ def max_modified_time(conn: Connection, corp_id: str) -> datetime | None:
 def contents_of(
     conn: Connection, corp_id: str, report_ids: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """``report_id → [{key, sort, type, value}]`` in the order DingTalk sent them."""
+    """``report_id → [{key, sort, type, value}]`` in the order DingTalk sent them, with
+    ``state`` (``report_contents.state``) on the values that have one."""
     out: dict[str, list[dict[str, Any]]] = {rid: [] for rid in report_ids}
     c = report_contents
     for chunk in _chunks(list(report_ids)):
         for row in conn.execute(
-            select(c.c.report_id, c.c.key, c.c.sort, c.c.type, c.c.value)
+            select(c.c.report_id, c.c.key, c.c.sort, c.c.type, c.c.value, c.c.state)
             .where(c.c.corp_id == corp_id, c.c.report_id.in_(chunk))
             .order_by(c.c.report_id, c.c.position)
         ):
-            out[row.report_id].append(
-                {"key": row.key, "sort": row.sort, "type": row.type, "value": row.value}
-            )
+            item = {"key": row.key, "sort": row.sort, "type": row.type, "value": row.value}
+            if row.state is not None:  # a table field or a cut text (``state`` only then)
+                item["state"] = row.state
+            out[row.report_id].append(item)
     return out
 
 
@@ -406,6 +499,7 @@ def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any]
                 report_contents.c.sort,
                 report_contents.c.type,
                 report_contents.c.value,
+                report_contents.c.state,
             )
             .where(*key)
             .order_by(report_contents.c.position)
@@ -431,9 +525,21 @@ def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any]
 
 
 def statistics_of(conn: Connection, corp_id: str, report_id: str) -> dict[str, int]:
-    """A report's counts in DingTalk's ``report/statistics`` names, from the stored lists:
+    """A report's counts in DingTalk's ``report/statistics`` names: the stored counts (columns
+    ``read_num`` …, from ``report/statistics`` or the lists), else from the stored lists:
     ``read_num`` (readers, ``statistics/listbytype`` type 0), ``comment_num`` (comments),
     ``comment_user_num`` (commenters, type 1), ``like_num`` (type 2); 0 where none is stored."""
+    stored = (
+        conn.execute(
+            select(*(reports.c[k] for k in COUNT_COLUMNS)).where(
+                reports.c.corp_id == corp_id, reports.c.report_id == report_id
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if stored is not None and stored["read_num"] is not None:
+        return {k: int(stored[k] or 0) for k in COUNT_COLUMNS}
     s, c = report_user_stats, report_comments
     by_type = {
         int(kind): int(n)

@@ -20,6 +20,7 @@ Migration: ``migrations/versions/0002_reports.py``.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKeyConstraint,
@@ -69,6 +70,30 @@ report_template_fields = Table(
     ),
 )
 
+#: A template's statistics rules (统计规则) from ``/v1.0/report/statisticalRules/results``;
+#: ``userids``: who must submit, from ``/v1.0/report/submitStatisticalResults`` over the synced
+#: period (migration 0018).
+report_rules = Table(
+    "report_rules",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("template_name", NulSafeString(255), primary_key=True),
+    Column("remind_id", BigInteger, primary_key=True, autoincrement=False),
+    _id("template_id"),
+    Column("period_type", Integer),
+    Column("start_date_time", json_type()),
+    Column("end_date_time", json_type()),
+    Column("userids", json_type()),
+    _id("creator_id"),
+    Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("raw", json_type()),
+    ForeignKeyConstraint(
+        ["corp_id", "template_name"],
+        ["report_templates.corp_id", "report_templates.name"],
+        ondelete="CASCADE",
+    ),
+)
+
 reports = Table(
     "reports",
     metadata,
@@ -86,6 +111,11 @@ reports = Table(
     Column("longitude", NulSafeString(32)),
     Column("receivers_synced", Boolean, nullable=False, default=False),
     Column("details_synced_at", UTCDateTime()),
+    # report/statistics' counts (or the lists' lengths), with the details (migration 0018)
+    Column("read_num", Integer),
+    Column("comment_num", Integer),
+    Column("comment_user_num", Integer),
+    Column("like_num", Integer),
     Column("last_seen_run_id", Integer),
     Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("raw", json_type()),
@@ -108,6 +138,10 @@ report_contents = Table(
     Column("sort", NulSafeString(16)),
     Column("type", NulSafeString(16)),
     Column("value", NulSafeText),
+    # NULL: the value as sent; "table": a table field, DingTalk sent only 「[表格]」;
+    # "truncated": cut at 1,000 characters and no full text found; "full": completed from
+    # /v1.0/report/details (migration 0018).
+    Column("state", NulSafeString(16)),
     ForeignKeyConstraint(*_REPORT_FK, ondelete="CASCADE"),
 )
 
@@ -144,10 +178,16 @@ report_user_stats = Table(
     ForeignKeyConstraint(*_REPORT_FK, ondelete="CASCADE"),
 )
 
+#: ``report_contents.state`` values.
+CONTENT_TABLE, CONTENT_TRUNCATED, CONTENT_FULL = "table", "truncated", "full"
+
 #: ``report_user_stats.type`` values (DingTalk's ``statistics/listbytype`` types).
 STAT_READ, STAT_COMMENT, STAT_LIKE = 0, 1, 2
 
 __all__ = [
+    "CONTENT_FULL",
+    "CONTENT_TABLE",
+    "CONTENT_TRUNCATED",
     "STAT_COMMENT",
     "STAT_LIKE",
     "STAT_READ",
@@ -155,6 +195,7 @@ __all__ = [
     "report_comments",
     "report_contents",
     "report_receivers",
+    "report_rules",
     "report_template_fields",
     "report_templates",
     "report_user_stats",

@@ -22,8 +22,11 @@ An **incremental** run (``--incremental``; a full run when there is no watermark
 ``incremental_days``, default 180, split by the client) and refreshes only those reports (and
 their lists). There are no report events (EB-80), so this is the only change feed.
 
-Details (comments, read and like lists) are ``all``, ``recent`` (reports created in the last
-``details_days``; default, 7 days) or ``none``. Settings come from the constructor or, through
+Details (comments, read and like lists) are ``all`` (default: every report of the period a run
+syncs, so the counts cover the history asked for), ``recent`` (reports created in the last
+``details_days``, 7 by default) or ``none``. Reads, likes and comments keep coming after a
+report is written without modifying it, so an incremental run also re-reads the lists of the
+stored reports created in the last ``details_days``. Settings come from the constructor or, through
 :meth:`ReportsSync.from_settings`, from :class:`dingsync.config.Settings`
 (``DINGSYNC_REPORTS_HISTORY_DAYS``, ``_DETAILS``, ``_DETAILS_DAYS``, ``_WINDOW_DAYS``,
 ``_OVERLAP_MINUTES``).
@@ -47,15 +50,23 @@ from dingsync.dingtalk import (
     NotFoundError,
     PermissionDeniedError,
 )
-from dingsync.dingtalk.models.reports import Report, ReportComment
+from dingsync.dingtalk.models.reports import Report, ReportComment, ReportStatistics
 from dingsync.dingtalk.paging import Page
 from dingsync.dingtalk.reports import REPORT_PAGE_MAX
 from dingsync.store import repo_reports
 from dingsync.store.schema import admins, from_ms, users, utcnow
-from dingsync.store.schema_reports import STAT_COMMENT, STAT_LIKE, STAT_READ
+from dingsync.store.schema_reports import (
+    CONTENT_FULL,
+    CONTENT_TABLE,
+    CONTENT_TRUNCATED,
+    STAT_COMMENT,
+    STAT_LIKE,
+    STAT_READ,
+)
 from dingsync.sync.engine import SyncContext
 from dingsync.sync.incremental import IncrementalEntity, Plan
 from dingsync.timeutil import DAY_MS, day_start_ms, day_window_ms, local_date, split_dates
+from dingsync.timeutil import from_ms as utc_of_ms
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +76,23 @@ ENTITY = "reports"
 #: permission is missing (EB-55). Everything else (rate limits, server errors) fails the window.
 SKIPPABLE = (NotFoundError, InvalidArgumentError, PermissionDeniedError)
 Details = Literal["all", "recent", "none"]
+#: What ``report/list`` sends for a table (表格) field instead of its content.
+TABLE_PLACEHOLDER = "[表格]"
+#: ``report/list`` cuts content values at this many characters (reports.md §1).
+LIST_TEXT_MAX = 1000
+
+
+def content_state(value: str | None) -> str | None:
+    """``report_contents.state`` of a value as ``report/list`` sent it: ``"table"`` for the
+    ``[表格]`` placeholder, ``"truncated"`` for a text of 1,000 characters or more (DingTalk
+    cuts there), else ``None``."""
+    if value is None:
+        return None
+    if value.strip() == TABLE_PLACEHOLDER:
+        return CONTENT_TABLE
+    if len(value) >= LIST_TEXT_MAX:
+        return CONTENT_TRUNCATED
+    return None
 
 
 def report_row(corp_id: str, run_id: int | None, report: Report) -> dict[str, Any]:
@@ -108,9 +136,11 @@ class _Batch:
     """What one unit fetched: reports, receivers and details per report."""
 
     reports: list[Report] = field(default_factory=list)
+    contents: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     receivers: dict[str, list[str]] = field(default_factory=dict)
     comments: dict[str, list[ReportComment]] = field(default_factory=dict)
     stats: dict[str, dict[int, list[str]]] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: int = 0
 
 
@@ -133,7 +163,7 @@ class ReportsSync(IncrementalEntity):
         self,
         *,
         history_days: int = 30,
-        details: Details = "recent",
+        details: Details = "all",
         details_days: int = 7,
         window_days: int = 1,
         overlap_minutes: int = 10,
@@ -159,6 +189,8 @@ class ReportsSync(IncrementalEntity):
         self.max_inflight = max_inflight
         self.window_concurrency = max(1, window_concurrency)
         self._sem: asyncio.Semaphore | None = None
+        self._detailed: set[str] = set()  # reports whose details this run read
+        self._use_counts = True  # report/statistics answers (EB-55)
         self._windows: asyncio.Semaphore | None = None
         self._pages: asyncio.Semaphore | None = None
 
@@ -204,6 +236,8 @@ class ReportsSync(IncrementalEntity):
     async def run_units(self, ctx: SyncContext, plan: Plan) -> None:
         """Templates, then one unit per report page (see the module docstring)."""
         self._sem = asyncio.Semaphore(self.max_inflight)
+        self._detailed = set()
+        self._use_counts = True
         self._windows = asyncio.Semaphore(self.window_concurrency)
         self._pages = asyncio.Semaphore(max(1, self.max_inflight // REPORT_PAGE_MAX))
         if not plan.incremental or not self._templates_stored(ctx):
@@ -213,10 +247,103 @@ class ReportsSync(IncrementalEntity):
             created = (end - self.incremental_days * DAY_MS, end)
             ctx.progress.add_total(ENTITY, 1)
             await self._window(ctx, "changes", created, end, modified=(start, end))
+            if self.details != "none":
+                await self._refresh_details(ctx, end)
             return
         windows = report_windows(start, end, self.window_days, ctx.tz)
         ctx.progress.add_total(ENTITY, len(windows))
-        await ctx.gather(self._window(ctx, f"w:{s}:{e}", (s, e), end) for s, e in windows)
+        await ctx.gather(
+            [
+                self._rules(ctx, (start, end)),
+                *(self._window(ctx, f"w:{s}:{e}", (s, e), end) for s, e in windows),
+            ]
+        )
+
+    async def _rules(self, ctx: SyncContext, period: tuple[int, int]) -> None:
+        """Full runs, one unit beside the windows: each template's statistics rules
+        (``/v1.0/report/statisticalRules/results``) and who must submit them
+        (``/v1.0/report/submitStatisticalResults`` over the run's period), as the main
+        administrator. A template whose rules cannot be read (EB-38: permission and behaviour
+        of these v1.0 APIs are undocumented) keeps what was stored and is logged."""
+        client = ctx.client
+        with ctx.engine.connect() as conn:
+            caller = _caller_userid(conn, ctx.corp_id)
+            ids = repo_reports.template_ids(conn, ctx.corp_id)
+
+        async def fetch() -> dict[str, list[dict[str, Any]] | None]:
+            found = await asyncio.gather(*(rules(tid) for tid in ids.values()))
+            return dict(zip(ids, found, strict=True))
+
+        def write(conn: Connection, data: dict[str, list[dict[str, Any]] | None]) -> None:
+            for name, rows in data.items():
+                if rows is not None:
+                    repo_reports.replace_rules(conn, ctx.corp_id, name, rows)
+
+        async def rules(template_id: str | None) -> list[dict[str, Any]] | None:
+            """The template's statistics rules with who must submit (``None``: not read)."""
+            if caller is None or not template_id:
+                return None
+            try:
+                found = await client.reports.iter_stat_rules(template_id, caller).to_list()
+                rows = []
+                for rule in found:
+                    stats = await client.reports.get_submit_statistics(
+                        template_id, rule.remind_id, period[0], period[1], caller
+                    )
+                    rows.append(
+                        {
+                            "remind_id": rule.remind_id,
+                            "template_id": template_id,
+                            "period_type": rule.period_type,
+                            "start_date_time": list(rule.start_date_time),
+                            "end_date_time": list(rule.end_date_time),
+                            "userids": list(stats.user_ids),
+                            "creator_id": rule.creator_id,
+                            "raw": rule.raw(),
+                        }
+                    )
+                return rows
+            except DingTalkError as exc:  # EB-38: v1.0 permission or behaviour unknown
+                log.warning("reports: statistics rules of %s not read: %s", template_id, exc)
+                return None
+
+        result = await ctx.unit(ENTITY, "rules", fetch, write)
+        if result is not None:
+            ctx.counts["report_rules"] += sum(len(v or []) for v in result.values())
+
+    async def _refresh_details(self, ctx: SyncContext, end_ms: int) -> None:
+        """Incremental runs: the comments and read/like lists of the stored reports created in
+        the last ``details_days`` (reads, likes and comments keep coming after a report is
+        written, without modifying it), 100 reports a unit; reports this run already read are
+        skipped."""
+        since = end_ms - self.details_days * DAY_MS
+        with ctx.engine.connect() as conn:
+            ids = repo_reports.report_ids_created(
+                conn, ctx.corp_id, utc_of_ms(since), utc_of_ms(end_ms)
+            )
+        ids = [i for i in ids if i not in self._detailed]
+        chunks = [ids[i : i + 100] for i in range(0, len(ids), 100)]
+        client = ctx.client
+
+        async def one(chunk: list[str]) -> None:
+            async def fetch() -> _Batch:
+                batch = _Batch()
+                await asyncio.gather(*(self._details(client, rid, batch) for rid in chunk))
+                return batch
+
+            def write(conn: Connection, batch: _Batch) -> None:
+                corp = ctx.corp_id
+                comments = {rid: [comment_row(c) for c in cs] for rid, cs in batch.comments.items()}
+                repo_reports.replace_comments(conn, corp, comments)
+                repo_reports.replace_user_stats(conn, corp, batch.stats)
+                repo_reports.set_counts(conn, corp, batch.counts)
+                repo_reports.mark_details_synced(conn, corp, list(batch.comments), utcnow())
+
+            done = await ctx.unit(ENTITY, f"details:{chunk[0]}:{chunk[-1]}", fetch, write)
+            if done is not None:
+                ctx.counts["report_details_refreshed"] += len(done.comments)
+
+        await ctx.gather(one(c) for c in chunks)
 
     # -- templates ---------------------------------------------------------------------------
     @staticmethod
@@ -310,7 +437,10 @@ class ReportsSync(IncrementalEntity):
 
         async def fetch(page: Page[Report]) -> _Batch:
             batch = _Batch(reports=list(page.items))
-            await asyncio.gather(*(self._lists(client, r, batch, now_ms) for r in page.items))
+            await asyncio.gather(
+                *(self._lists(client, r, batch, now_ms) for r in page.items),
+                *(self._contents(client, r, batch) for r in page.items),
+            )
             return batch
 
         def write(conn: Connection, batch: _Batch) -> None:
@@ -340,6 +470,33 @@ class ReportsSync(IncrementalEntity):
         else:
             await self._receivers(client, report.report_id, batch)
 
+    async def _contents(self, client: DingTalkClient, report: Report, batch: _Batch) -> None:
+        """The report's contents with their ``state``; a text ``report/list`` cut at 1,000
+        characters is completed from ``/v1.0/report/details`` where that gives more (one call,
+        only for such reports); if it cannot, the value stays cut and says so."""
+        items = [
+            {
+                **c.model_dump(include={"key", "sort", "type", "value"}),
+                "state": content_state(c.value),
+            }
+            for c in report.contents
+        ]
+        batch.contents[report.report_id] = items
+        if not any(i["state"] == CONTENT_TRUNCATED for i in items):
+            return
+        assert self._sem is not None
+        try:
+            async with self._sem:
+                detail = await client.reports.get_detail(report.report_id)
+        except DingTalkError as exc:  # no v1.0 permission, gone, out of scope: keep it cut
+            log.warning("reports: full text of %s not read: %s", report.report_id, exc)
+            return
+        full = {c.key: c.value for c in detail.content if c.key is not None}
+        for item in items:
+            longer = full.get(item["key"])
+            if item["state"] == CONTENT_TRUNCATED and longer and len(longer) > len(item["value"]):
+                item["value"], item["state"] = longer, CONTENT_FULL
+
     async def _receivers(self, client: DingTalkClient, report_id: str, batch: _Batch) -> None:
         """Receivers of one report (under a slot of ``_sem``)."""
         assert self._sem is not None
@@ -350,27 +507,64 @@ class ReportsSync(IncrementalEntity):
             batch.skipped += 1
             log.warning("reports: receivers of %s not read: %s", report_id, exc)
 
+    async def _counts(self, client: DingTalkClient, report_id: str) -> ReportStatistics | None:
+        """The four counts in one ``report/statistics`` call while the app may use it (a
+        historic API, closed to new permission requests: EB-55); ``None`` once it answered
+        "no permission" — then the read and like lists are read instead, for the rest of the
+        run."""
+        if not self._use_counts:
+            return None
+        try:
+            return await client.reports.get_statistics(report_id)
+        except PermissionDeniedError:
+            self._use_counts = False
+            log.info("reports: report/statistics not permitted; reading read/like lists")
+            return None
+
     async def _details(self, client: DingTalkClient, report_id: str, batch: _Batch) -> None:
-        """Comments, readers and likers of one report (under a slot, as above)."""
+        """Comments and the read/like/comment counts of one report (under a slot, as above):
+        ``comment/list`` and ``report/statistics`` (one call each, on two APIs that run at
+        their own rate), or — without the historic permission — the readers and likers
+        (``statistics/listbytype`` 0 and 2, two calls on one API)."""
         assert self._sem is not None
         try:
             async with self._sem:
-                comments, readers, likers = await asyncio.gather(
-                    client.reports.list_comments(report_id),
-                    client.reports.list_statistics_users(report_id, STAT_READ),
-                    client.reports.list_statistics_users(report_id, STAT_LIKE),
+                comments, counts = await asyncio.gather(
+                    client.reports.list_comments(report_id), self._counts(client, report_id)
                 )
+                readers: list[str] | None = None
+                likers: list[str] | None = None
+                if counts is None:
+                    readers, likers = await asyncio.gather(
+                        client.reports.list_statistics_users(report_id, STAT_READ),
+                        client.reports.list_statistics_users(report_id, STAT_LIKE),
+                    )
         except SKIPPABLE as exc:  # vanished, out of scope, or no permission (EB-55)
             batch.skipped += 1
             log.warning("reports: details of %s not read: %s", report_id, exc)
             return
         batch.comments[report_id] = comments
+        self._detailed.add(report_id)
         commenters = list(dict.fromkeys(c.userid for c in comments if c.userid))
-        batch.stats[report_id] = {
-            STAT_READ: readers,
-            STAT_COMMENT: commenters,
-            STAT_LIKE: likers,
-        }
+        lists: dict[int, list[str]] = {STAT_COMMENT: commenters}
+        if readers is not None and likers is not None:
+            lists |= {STAT_READ: readers, STAT_LIKE: likers}
+        batch.stats[report_id] = lists
+        batch.counts[report_id] = (
+            {
+                "read_num": counts.read_num,
+                "comment_num": counts.comment_num,
+                "comment_user_num": counts.comment_user_num,
+                "like_num": counts.like_num,
+            }
+            if counts is not None
+            else {
+                "read_num": len(set(readers or [])),
+                "comment_num": len(comments),
+                "comment_user_num": len(commenters),
+                "like_num": len(set(likers or [])),
+            }
+        )
 
     def _write(self, conn: Connection, ctx: SyncContext, batch: _Batch) -> None:
         corp = ctx.corp_id
@@ -382,18 +576,13 @@ class ReportsSync(IncrementalEntity):
             if report.report_id in batch.comments:
                 row["details_synced_at"] = now
             rows.append(row)
-        contents = {
-            r.report_id: [
-                c.model_dump(include={"key", "sort", "type", "value"}) for c in r.contents
-            ]
-            for r in batch.reports
-        }
-        repo_reports.upsert_reports(conn, corp, rows, contents)
+        repo_reports.upsert_reports(conn, corp, rows, batch.contents)
         repo_reports.replace_receivers(conn, corp, batch.receivers)
         repo_reports.replace_comments(
             conn, corp, {rid: [comment_row(c) for c in cs] for rid, cs in batch.comments.items()}
         )
         repo_reports.replace_user_stats(conn, corp, batch.stats)
+        repo_reports.set_counts(conn, corp, batch.counts)
 
 
 def _first_leaf(group: BaseExceptionGroup[Exception]) -> Exception:

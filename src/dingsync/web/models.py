@@ -221,12 +221,17 @@ class ReportSummary(ApiModel):
 
 
 class ReportContent(ApiModel):
-    """One filled-in field of a report, in the template's order."""
+    """One filled-in field of a report, in the template's order. ``state``: ``None`` — the
+    value as DingTalk sent it; ``table`` — a table (表格) field, whose content DingTalk's APIs
+    do not give (``value`` is its ``[表格]`` placeholder, not the content); ``truncated`` —
+    DingTalk cut the text at 1,000 characters and no API gave the rest; ``full`` — cut by
+    ``report/list``, completed from ``/v1.0/report/details``."""
 
     key: str | None = None
     sort: str | int | None = None
     type: str | int | None = None
     value: str | None = None
+    state: str | None = None
 
 
 class ReportComment(ApiModel):
@@ -296,6 +301,20 @@ class ReportStatsDay(ApiModel):
     status: Literal["submitted", "late", "missing"]
 
 
+class ReportRuleUsed(ApiModel):
+    """The rule a 日志统计 counted by: ``source`` ``dingtalk`` (the template's 统计规则 synced
+    from DingTalk, ``remind_id``; ``windows`` its submit windows, ``must_submit`` how many
+    people it names) or ``default`` (dingsync's default rule, docs/reports.md); ``text`` says it
+    in one line."""
+
+    source: str
+    text: str
+    period: str | None = None
+    remind_id: int | None = None
+    windows: list[str] = Field(default_factory=list)
+    must_submit: int | None = None
+
+
 class ReportStats(ApiModel):
     """``GET /api/reports/stats`` (日志统计): who submitted ``template`` on each expected
     day of ``start_date``..``end_date`` — ``dates`` (every calendar day of the range),
@@ -316,6 +335,8 @@ class ReportStats(ApiModel):
     total: int
     limit: int
     offset: int
+    #: The rule counted by (the template's DingTalk 统计规则, else the default rule).
+    rule: ReportRuleUsed | None = None
 
 
 # --------------------------------------------------------------------------------------------

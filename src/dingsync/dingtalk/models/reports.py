@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from dingsync.dingtalk.models._base import DingTalkModel, LenientList, ms_to_datetime
+from dingsync.dingtalk.models._base import CamelModel, DingTalkModel, LenientList, ms_to_datetime
 from dingsync.timeutil import WIRE_TZ
 
 #: DingTalk's wire zone (GMT+8), from the one time module.
@@ -155,3 +155,83 @@ class ReportStatistics(DingTalkModel):
     comment_num: int = 0
     comment_user_num: int = 0
     like_num: int = 0
+
+
+# ---------------------------------------------------------------------------------------------
+# v1.0: statistics rules, submission statistics, report detail (reports.md §11; shapes from
+# DingTalk's official v1.0 SDK, semantics read as docs/reports.md "Statistics rules" states)
+# ---------------------------------------------------------------------------------------------
+#: ``periodType`` of a statistics rule.
+PERIOD_DAILY, PERIOD_WEEKLY, PERIOD_MONTHLY = 1, 2, 3
+#: ``userIdStatusMap`` values: not submitted, on time, late.
+STATUS_MISSING, STATUS_ON_TIME, STATUS_LATE = 0, 1, 2
+
+
+class ReportStatRule(CamelModel):
+    """``GET /v1.0/report/statisticalRules/results`` ``dataList[]``: one statistics rule
+    (统计规则) of a template. ``period_type`` 1 daily, 2 weekly, 3 monthly;
+    ``start_date_time[i]``/``end_date_time[i]``: the submit window of one due day as
+    ``"<n> HH:mm"`` GMT+8 (``n``: ISO weekday 1–7, or day of month for monthly rules; the end
+    is the first such moment after the start)."""
+
+    remind_id: int
+    template_id: str | None = None
+    period_type: int | None = None
+    start_date_time: LenientList[str] = Field(default_factory=list)
+    end_date_time: LenientList[str] = Field(default_factory=list)
+    creator_id: str | None = None
+    modifier_id: str | None = None
+    to_groups: LenientList[dict[str, Any]] = Field(default_factory=list)
+
+
+class ReportStatUser(CamelModel):
+    """``userMap`` value of ``submitStatisticalResults``."""
+
+    user_id: str | None = None
+    name: str | None = None
+    dept_id: str | None = None
+
+
+class SubmitStatistics(CamelModel):
+    """``GET /v1.0/report/submitStatisticalResults``: a rule's statistics over a time range.
+    ``user_ids``: who must submit; ``user_id_status_map``: ``{userid: {due day "yyyy-MM-dd":
+    0 missing | 1 on time | 2 late}}``; ``user_id_count_map``: periods with a report per
+    person; ``should_remind_times``: periods in the range."""
+
+    template_name: str | None = None
+    user_ids: LenientList[str] = Field(default_factory=list)
+    user_map: dict[str, ReportStatUser] = Field(default_factory=dict)
+    user_dept_map: dict[str, str] = Field(default_factory=dict)
+    user_id_count_map: dict[str, int] = Field(default_factory=dict)
+    user_id_status_map: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    should_remind_times: int | None = None
+
+    def statuses(self) -> dict[str, dict[str, int]]:
+        """``{userid: {due day: status}}`` with the statuses as ints."""
+        return {
+            u: {d: int(v) for d, v in per.items()} for u, per in self.user_id_status_map.items()
+        }
+
+
+class ReportDetailContent(CamelModel):
+    """``/v1.0/report/details`` ``content[]`` (``sort``/``type`` Strings, like ``report/list``)."""
+
+    key: str | None = None
+    sort: str | None = None
+    type: str | None = None
+    value: str | None = None
+    images: LenientList[Any] = Field(default_factory=list)
+
+
+class ReportDetail(CamelModel):
+    """``GET /v1.0/report/details``: one report with its ``content``."""
+
+    report_id: str
+    template_name: str | None = None
+    creator_id: str | None = None
+    creator_name: str | None = None
+    dept_name: str | None = None
+    create_time: int | None = None
+    modified_time: int | None = None
+    remark: str | None = None
+    content: LenientList[ReportDetailContent] = Field(default_factory=list)

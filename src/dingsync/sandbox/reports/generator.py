@@ -9,9 +9,11 @@ import json
 import random
 from typing import TYPE_CHECKING
 
-from dingsync.sandbox.reports.texts import COMMENTS, TEMPLATES, field_value
+from dingsync.sandbox.reports.rules import DAILY, StatRule
+from dingsync.sandbox.reports.texts import COMMENTS, TEMPLATES, field_value, long_text
 from dingsync.sandbox.reports.world import (
     HOUR_MS,
+    LIST_TEXT_MAX,
     Comment,
     Report,
     ReportsWorld,
@@ -114,7 +116,28 @@ def generate_reports(seed: int, company: Company, days: int, anchor_ms: int) -> 
             if own:
                 writers[tpl_name].append(user.userid)
             reports.extend(own)
-    return ReportsWorld(templates, reports, writers, start_ms, anchor_ms, hired_day=hired_day)
+    rules = {"日报": daily_rule(seed, company)}
+    return ReportsWorld(
+        templates, reports, writers, start_ms, anchor_ms, hired_day=hired_day, rules=rules
+    )
+
+
+def daily_rule(seed: int, company: Company) -> StatRule:
+    """The 日报's statistics rule: due Monday–Friday, submit window 17:00 to 10:00 the next
+    morning, for every active person outside the sales and market departments (so the one in
+    ten of them who writes 销售日报 instead is counted missing, as DingTalk would)."""
+    scope = sorted(
+        u.userid for u in company.users.values() if u.active and not _is_sales(company, u)
+    )
+    return StatRule(
+        remind_id=900_000 + seed % 100_000,
+        template="日报",
+        period_type=DAILY,
+        starts=tuple(f"{n} 17:00" for n in range(1, 6)),
+        ends=tuple(f"{n + 1} 10:00" for n in range(1, 6)),
+        userids=tuple(scope),
+        creator_id=company.main_admin_userid,
+    )
 
 
 def peers_of(
@@ -171,6 +194,15 @@ def _make(
         if f.field_name == "备注" and rng.random() < 0.3:
             continue  # an optional field left out entirely
         contents.append({"key": f.field_name, "sort": str(f.sort), "type": "1", "value": value})
+    # About one 周报 in eight has a summary longer than report/list serves (cut at 1,000).
+    full_texts: dict[str, str] = {}
+    lrng = random.Random(f"long:{user.userid}:{tpl.name}:{created}")
+    if tpl.name == "周报" and lrng.random() < 0.125:
+        for c in contents:
+            if c["key"] == "本周工作总结":
+                full = long_text(lrng, LIST_TEXT_MAX + lrng.randrange(50, 800))
+                full_texts[c["key"]] = full
+                c["value"] = full[:LIST_TEXT_MAX]
     images = []
     if rng.random() < 0.05:
         images = [
@@ -203,4 +235,5 @@ def _make(
         comments=comments,
         period=period,
         late=late_flag,
+        full_texts=full_texts,
     )

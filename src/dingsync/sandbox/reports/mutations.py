@@ -1,5 +1,6 @@
-"""The report mutation: ``POST /sandbox/mutate/reports/edit`` (a field of a report changes and
-its ``modified_time`` moves).
+"""The report mutations: ``POST /sandbox/mutate/reports/edit`` (a field of a report changes and
+its ``modified_time`` moves) and ``POST /sandbox/mutate/reports/read {report_id, userid?, like?}``
+(someone reads — and likes — a report later; ``modified_time`` stays).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 class ReportMutations(ReportsState):
-    """Edit a report."""
+    """Edit a report; a late read (or like)."""
 
     def control_routes(self, app: FastAPI) -> None:
         """``POST /sandbox/mutate/reports/edit {report_id?, key?, value?}``: edit one report's
@@ -38,6 +39,41 @@ class ReportMutations(ReportsState):
             except KeyError as exc:
                 return JSONResponse({"error": f"unknown report {exc}"}, status_code=404)
             return JSONResponse(area.item(report, full=True))
+
+        @app.post("/sandbox/mutate/reports/read")
+        async def read(request: Request) -> JSONResponse:
+            try:
+                body = await request.json()
+            except ValueError:
+                body = {}
+            if not isinstance(body, dict) or not isinstance(body.get("report_id"), str):
+                return JSONResponse({"error": "report_id is required"}, status_code=400)
+            try:
+                report = area.mark_read(
+                    body["report_id"], body.get("userid"), bool(body.get("like"))
+                )
+            except KeyError as exc:
+                return JSONResponse({"error": f"unknown {exc}"}, status_code=404)
+            return JSONResponse({"readers": report.readers, "likers": report.likers})
+
+    def mark_read(self, report_id: str, userid: str | None, like: bool) -> Report:
+        """A receiver reads (and with ``like`` likes) a report later: its lists grow, its
+        ``modified_time`` does not (reads are not edits). ``userid`` defaults to the first
+        receiver who has not read it; ``KeyError`` for an unknown report or nobody left."""
+        w = self.world
+        with self.state.lock:
+            report = w.by_id[report_id]
+            if userid is None:
+                unread = [u for u in report.receivers if u not in report.readers]
+                if not unread:
+                    raise KeyError("unread receiver")
+                userid = unread[0]
+            if userid not in report.readers:
+                report.readers.append(userid)
+            if like and userid not in report.likers:
+                report.likers.append(userid)
+            self._version += 1
+            return report
 
     def edit(self, report_id: str | None, key: str | None, value: str | None) -> Report:
         """Edit a report (see :meth:`control_routes`); ``KeyError`` for an unknown id."""

@@ -13,8 +13,11 @@ TEMPLATES: list[tuple[str, int, bool, list[tuple[str, bool]]]] = [
                               ("签约金额（元）", True), ("今日工作总结", False),
                               ("明日工作计划", False)]),
     ("项目周报", 16, True, [("项目名称", False), ("本周进展", False), ("完成度（%）", True),
-                             ("风险与问题", False), ("下周计划", False)]),
+                             ("任务明细", False), ("风险与问题", False), ("下周计划", False)]),
 ]  # fmt: skip
+
+#: The table (表格) field of 项目周报: its content never reaches the API.
+TABLE_FIELD = "任务明细"
 
 _DONE = [
     "完成{m}模块的接口联调，修复了{n}个缺陷",
@@ -122,6 +125,8 @@ def field_value(rng: random.Random, tpl: str, fname: str) -> str:
         return "0" if rng.random() < 0.6 else f"{rng.randint(1, 500) * 100}"
     if fname == "完成度（%）":
         return str(rng.randint(10, 100))
+    if fname == TABLE_FIELD:
+        return "[表格]"  # a table field: report/list gives only this placeholder
     if fname == "项目名称":
         return rng.choice(_PROJECTS)
     if fname in ("未完成工作",):
@@ -133,3 +138,12 @@ def field_value(rng: random.Random, tpl: str, fname: str) -> str:
     if "计划" in fname:
         return _text(rng, _PLAN, 3)
     return _text(rng, _DONE, 4 if tpl in ("周报", "项目周报") else 3)
+
+
+def long_text(rng: random.Random, length: int) -> str:
+    """A numbered list of done items at least ``length`` characters long (a text DingTalk's
+    ``report/list`` cuts at 1,000 characters)."""
+    lines: list[str] = []
+    while sum(len(x) + 1 for x in lines) < length:
+        lines.append(f"{len(lines) + 1}. {_fill(rng, _DONE)}")
+    return "\n".join(lines)

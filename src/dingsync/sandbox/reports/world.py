@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from dingsync.timeutil import (
     DAY_MS,
@@ -14,7 +15,14 @@ from dingsync.timeutil import (
     local_date,
 )
 
+if TYPE_CHECKING:
+    from dingsync.sandbox.reports.rules import StatRule
+
 HOUR_MS = 3_600_000
+#: ``report/list`` cuts content values to this many characters (reports.md §1).
+LIST_TEXT_MAX = 1000
+#: What ``report/list`` (and ``/v1.0/report/details``) show for a table field.
+TABLE_PLACEHOLDER = "[表格]"
 
 #: ``late`` cut-off rule: a report belongs to the period of ``create_time − PERIOD_SHIFT_MS``.
 PERIOD_SHIFT_MS = 12 * HOUR_MS
@@ -70,6 +78,8 @@ class Report:
     comments: list[Comment] = field(default_factory=list)
     period: str = ""
     late: bool = False
+    #: Texts ``report/list`` serves cut at :data:`LIST_TEXT_MAX` characters, in full by key.
+    full_texts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,6 +94,8 @@ class ReportsWorld:
     by_id: dict[str, Report] = field(default_factory=dict)
     create_times: list[int] = field(default_factory=list)
     hired_day: dict[str, str] = field(default_factory=dict)
+    #: Statistics rules (统计规则) by template name (``sandbox/reports/rules.py``).
+    rules: dict[str, StatRule] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.reindex()

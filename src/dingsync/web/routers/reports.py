@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dingsync.export import reports as export_reports
+from dingsync.export import report_rules
 from dingsync.store import repo_reports
 from dingsync.web import rules
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
@@ -111,11 +111,13 @@ def report_stats(
     limit: Annotated[int, Query(ge=1, le=500, description="people per page")] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> dict[str, Any]:
-    """Per person per working day (weekly templates — names ending in 周报 — per week)
-    ``submitted``/``late``/``missing`` and the totals per department: the compliance rule of
-    ``dingsync reports compliance`` (:func:`dingsync.export.reports.compliance`: the synced
-    attendance schedule, Monday–Friday where none is synced; a report counts for the date of
-    its creation minus 12 h and is late after that day), with the same numbers.
+    """Per person per period ``submitted``/``late``/``missing`` and the totals per
+    department, by the rule of ``dingsync reports compliance``
+    (:func:`dingsync.export.report_rules.compliance_by_rule`): the template's 统计规则 synced
+    from DingTalk (its periods, submit windows and people) where there is one, else the
+    default rule (working days from the synced attendance schedule, Monday–Friday where none
+    is; weekly templates — names ending in 周报 — per week; a report counts for the date of its
+    creation minus 12 h and is late after that day). ``rule`` says which was used.
 
     Who is counted: the people whose reports the caller may list as a whole — themselves,
     the people in a sub-administrator's departments, everyone for the main administrator
@@ -148,7 +150,7 @@ def report_stats(
                 "request.invalid",
                 f"no report template {template!r}; known: {', '.join(known) or 'none synced'}",
             )
-        result = export_reports.compliance(
+        result = report_rules.compliance_by_rule(
             conn,
             ctx.corp_id,
             template,
@@ -202,6 +204,7 @@ def report_stats(
         "total": len(ordered),
         "limit": limit,
         "offset": offset,
+        "rule": result.rule,
     }
 
 
@@ -214,8 +217,9 @@ def report_stats(
 )
 def get_report(ctx: Ctx, caller: CurrentCaller, report_id: str) -> dict[str, Any]:
     """One report with its ``contents`` (template fields in order), ``receivers``,
-    ``comments`` and ``statistics`` (read/comment/like counts of the synced lists); 404 when
-    unknown or not visible to the caller."""
+    ``comments`` and ``statistics`` (read/comment/like counts of the synced lists; ``null``
+    when the report's lists were not synced — ``DINGSYNC_REPORTS_DETAILS``); 404 when unknown
+    or not visible to the caller."""
     with ctx.engine.connect() as conn:
         report = repo_reports.get_report(conn, ctx.corp_id, report_id)
         if report is None:
@@ -223,7 +227,11 @@ def get_report(ctx: Ctx, caller: CurrentCaller, report_id: str) -> dict[str, Any
         record = owner_record(ctx, conn, report["creator_id"], set(report["receivers"]))
         if not rules.can(caller.viewer, "reports", "read", record):
             raise WebError("not_found")
-        report["statistics"] = repo_reports.statistics_of(conn, ctx.corp_id, report_id)
+        # counts only where the lists were synced: never a 0 that only means "not read"
+        synced = report.get("details_synced_at") is not None
+        report["statistics"] = (
+            repo_reports.statistics_of(conn, ctx.corp_id, report_id) if synced else None
+        )
     out = jsonable(report)
     out["comments"] = [jsonable(c) for c in report["comments"]]
     return out

@@ -2,8 +2,8 @@
 (``report_contents.state``: a table field or a text DingTalk cut) and a report's read/comment/
 like counts (``reports.read_num`` …).
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-06
 
 Written by hand to match ``store/schema_reports.py``; tests/store/test_migrations.py compares.
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import mysql, postgresql
 
-revision: str = "0018"
-down_revision: str | Sequence[str] | None = "0017"
+revision: str = "0019"
+down_revision: str | Sequence[str] | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

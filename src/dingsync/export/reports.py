@@ -30,20 +30,21 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, Integer, and_, func, literal, or_, select, union_all
 
 from dingsync.export import local, xlsx
 from dingsync.store import repo_attendance, repo_contacts, repo_reports, visibility
-from dingsync.store.schema import departments, user_departments, users
+from dingsync.store.schema import UTCDateTime, departments, user_departments, users
 from dingsync.store.schema_reports import reports
 from dingsync.timeutil import SHANGHAI, day_start_ms, from_ms
 from dingsync.timeutil import today as local_today
 
-PERIOD_SHIFT = timedelta(hours=12)
+#: A report day starts at noon (wall time): a report counts for the date of ``create_time − 12 h``.
+PERIOD_START = time(12)
 Format = Literal["xlsx", "csv"]
 Status = Literal["submitted", "late", "missing"]
 
@@ -52,6 +53,8 @@ FIXED_HEADERS = ("日志ID", "模板", "提交人", "提交人UserID", "部门",
 TAIL_HEADERS = ("接收人", "日志备注")
 _NUMBER = re.compile(r"^-?(0|[1-9]\d{0,14})(\.\d{1,6})?$")
 BATCH = 1000
+#: Periods per query of :func:`first_reports` (SQLite allows 500 terms in a compound SELECT).
+WINDOWS_PER_QUERY = 200
 
 
 # --------------------------------------------------------------------------------------------
@@ -388,13 +391,77 @@ class Compliance:
         return out
 
 
-def _period_of(created: datetime, weekly: bool, tz: tzinfo = SHANGHAI) -> tuple[date, date]:
-    """(period key, calendar date the report counts for): key is the date, or the week's
-    Monday for weekly templates."""
-    day = (created.astimezone(tz) - PERIOD_SHIFT).date()
+def period_windows(
+    start: date, end: date, weekly: bool, tz: tzinfo = SHANGHAI
+) -> list[tuple[date, datetime, datetime]]:
+    """``(period key, from, until)`` of the periods a report may count for in ``[start, end]``:
+    the key's report day runs from 12:00 wall time in ``tz`` to 12:00 the next day (the
+    ``create_time − 12 h`` rule); weekly templates: from the week's Monday 12:00 to the next
+    Monday 12:00, for every week whose Monday is in ``[start − weekday, end]``. ``from``
+    inclusive, ``until`` exclusive, aware datetimes."""
+
+    def noon(day: date) -> datetime:
+        return datetime.combine(day, PERIOD_START, tzinfo=tz)
+
     if weekly:
-        return day - timedelta(days=day.weekday()), day
-    return day, day
+        first = start - timedelta(days=start.weekday())
+        step = timedelta(days=7)
+    else:
+        first, step = start, timedelta(days=1)
+    out = []
+    key = first
+    while key <= end:
+        out.append((key, noon(key), noon(key + step)))
+        key += step
+    return out
+
+
+def first_reports(
+    conn: Connection,
+    corp_id: str,
+    template: str,
+    start: date,
+    end: date,
+    weekly: bool,
+    tz: tzinfo = SHANGHAI,
+    where: Sequence[Any] = (),
+) -> dict[tuple[str, date], datetime]:
+    """``{(creator userid, period key): earliest create_time}`` of ``template``'s reports for
+    the periods of :func:`period_windows` (aware UTC datetimes), aggregated in SQL: the
+    periods are a derived table of literal rows (:data:`WINDOWS_PER_QUERY` per query) joined
+    to ``reports`` on ``from <= create_time < until`` and grouped by creator and period, so a
+    range reads one row per person × period instead of every report (SQLite, PostgreSQL and
+    MariaDB alike). ``where``: extra conditions on ``reports`` (a viewer's scope)."""
+    windows = period_windows(start, end, weekly, tz)
+    r = reports
+    out: dict[tuple[str, date], datetime] = {}
+    for i in range(0, len(windows), WINDOWS_PER_QUERY):
+        chunk = windows[i : i + WINDOWS_PER_QUERY]
+        periods = union_all(
+            *(
+                select(
+                    literal(n, Integer()).label("k"),
+                    literal(lo, UTCDateTime()).label("lo"),
+                    literal(hi, UTCDateTime()).label("hi"),
+                )
+                for n, (_, lo, hi) in enumerate(chunk)
+            )
+        ).subquery("periods")
+        first = func.min(r.c.create_time)
+        query = (
+            select(r.c.creator_id, periods.c.k, first)
+            .select_from(
+                periods.join(
+                    r, and_(r.c.create_time >= periods.c.lo, r.c.create_time < periods.c.hi)
+                )
+            )
+            .where(r.c.corp_id == corp_id, r.c.template_name == template, *where)
+            .group_by(r.c.creator_id, periods.c.k)
+        )
+        for userid, n, created in conn.execute(query):
+            if userid and created is not None:
+                out[(str(userid), chunk[int(n)][0])] = created
+    return out
 
 
 def compliance(
@@ -463,21 +530,8 @@ def compliance(
     ):
         memberships[str(u)].append(int(d))
 
-    # Reports that may count for the range: created from start 12:00 to (end + 7 days) 12:00.
-    lo = day_start(start, tz) + PERIOD_SHIFT - (timedelta(days=7) if weekly else timedelta(0))
-    hi = day_start(end + timedelta(days=8 if weekly else 1), tz) + PERIOD_SHIFT
-    got: dict[tuple[str, date], list[datetime]] = defaultdict(list)
-    for u, created in conn.execute(
-        select(r.c.creator_id, r.c.create_time).where(
-            r.c.corp_id == corp_id,
-            r.c.template_name == template,
-            r.c.create_time >= lo,
-            r.c.create_time < hi,
-        )
-    ):
-        if u in creators and created is not None:
-            key, _ = _period_of(created, weekly, tz)
-            got[(str(u), key)].append(created)
+    got = first_reports(conn, corp_id, template, start, end, weekly, tz, narrowed)
+    got = {k: v for k, v in got.items() if k[0] in creators}
 
     # Everyone's schedules at once (weekly periods reach into the weeks around the range).
     schedules = repo_attendance.scheduled_days_of(
@@ -504,11 +558,11 @@ def compliance(
             deadline = deadlines.get(due)
             if deadline is None:
                 deadline = deadlines[due] = day_start(due + timedelta(days=1), tz)
-            times = got.get((userid, key), [])
+            first_created = got.get((userid, key))
             status: Status
-            if not times:
+            if first_created is None:
                 status = "missing"
-            elif min(times) < deadline:
+            elif first_created < deadline:
                 status = "submitted"
             else:
                 status = "late"

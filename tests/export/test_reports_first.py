@@ -1,5 +1,6 @@
 """The compliance rule's SQL aggregation (:func:`dingsync.export.reports.first_reports`: the
-earliest report per person × period, grouped in the database) against a straightforward Python
+earliest report per person × period, grouped in the database; :func:`~dingsync.export.reports.
+first_on_time`: whether it was on time, compared in the database) against a straightforward Python
 computation over every stored report, on a synced sandbox: SQLite, PostgreSQL and MariaDB, a
 daily and a weekly template, the company's zone and one with daylight saving time, and periods
 split over several queries."""
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from dingsync.export import reports as export_reports
-from dingsync.export.reports import first_reports, is_weekly, period_windows
+from dingsync.export.reports import first_on_time, first_reports, is_weekly, period_windows
 from dingsync.sandbox import SandboxServer
 from dingsync.store import db
 from dingsync.store.schema_reports import reports
@@ -92,6 +93,15 @@ def test_sql_aggregation_equals_python(
         assert got == want, (tz, template)
         assert split == want
         assert all(v.tzinfo is not None and v.utcoffset() == timedelta(0) for v in got.values())
+        if not weekly:
+            # on time: the first report was created before the end of its day (wall time)
+            with synced.connect() as conn:
+                flags = first_on_time(conn, corp, template, start, end, tz)
+            assert flags == {
+                (u, day): created < datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+                for (u, day), created in want.items()
+            }
+            assert set(flags.values()) == {True, False}  # both kinds occur
 
 
 def test_period_windows_cover_noon_to_noon_in_wall_time() -> None:

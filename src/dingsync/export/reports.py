@@ -34,7 +34,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Integer, and_, func, literal, or_, select, union_all
+from sqlalchemy import Connection, Integer, and_, case, func, literal, or_, select, union_all
 
 from dingsync.export import local, xlsx
 from dingsync.store import repo_attendance, repo_contacts, repo_reports, visibility
@@ -373,22 +373,39 @@ class DeptRate:
 @dataclass
 class Compliance:
     """Result of :func:`compliance`: ``days`` (person × period), ``departments``, per person
-    counts in ``people`` (``userid → {"name", "dept", "submitted", "late", "missing"}``)."""
+    counts in ``people`` (``userid → {"name", "dept", "submitted", "late", "missing"}``) and
+    each person's ``(due date, status)`` in date order in ``periods``."""
 
     template: str
     start: date
     end: date
     weekly: bool
-    days: list[PersonDay] = field(default_factory=list)
+    periods: dict[str, list[tuple[date, Status]]] = field(default_factory=dict)
     departments: list[DeptRate] = field(default_factory=list)
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def days(self) -> list[PersonDay]:
+        """Every person × period, ordered by department label, userid and date."""
+        return self.days_of(self.periods)
+
+    def days_of(self, userids: Iterable[str]) -> list[PersonDay]:
+        """:attr:`days` of some people only (the same order), without building everyone's."""
+        wanted = sorted(
+            (u for u in set(userids) if u in self.periods),
+            key=lambda u: (self.people[u]["dept"], u),
+        )
+        return [
+            PersonDay(u, self.people[u]["name"], self.people[u]["dept"], day, status)
+            for u in wanted
+            for day, status in self.periods[u]
+        ]
+
     def statuses(self) -> dict[str, dict[str, str]]:
         """``{userid: {"YYYY-MM-DD": status}}`` (what tests compare with the sandbox)."""
-        out: dict[str, dict[str, str]] = {}
-        for d in self.days:
-            out.setdefault(d.userid, {})[d.day.isoformat()] = d.status
-        return out
+        return {
+            u: {day.isoformat(): status for day, status in rows} for u, rows in self.periods.items()
+        }
 
 
 def period_windows(
@@ -416,6 +433,50 @@ def period_windows(
     return out
 
 
+def _periods_table(chunk: Sequence[tuple[date, datetime, datetime]], tz: tzinfo) -> Any:
+    """The periods as a derived table of literal rows ``(k, lo, hi, due_end)``: ``k`` the
+    index in ``chunk``, ``due_end`` the end of the key's day in ``tz`` (a daily period's
+    deadline)."""
+    return union_all(
+        *(
+            select(
+                literal(n, Integer()).label("k"),
+                literal(lo, UTCDateTime()).label("lo"),
+                literal(hi, UTCDateTime()).label("hi"),
+                literal(day_start(key + timedelta(days=1), tz), UTCDateTime()).label("due_end"),
+            )
+            for n, (key, lo, hi) in enumerate(chunk)
+        )
+    ).subquery("periods")
+
+
+def _per_period(
+    conn: Connection,
+    corp_id: str,
+    template: str,
+    windows: Sequence[tuple[date, datetime, datetime]],
+    tz: tzinfo,
+    where: Sequence[Any],
+    on_time: bool,
+) -> Iterator[tuple[str, date, Any]]:
+    r = reports
+    for i in range(0, len(windows), WINDOWS_PER_QUERY):
+        chunk = windows[i : i + WINDOWS_PER_QUERY]
+        p = _periods_table(chunk, tz)
+        first = func.min(r.c.create_time)
+        value = case((first < p.c.due_end, 1), else_=0) if on_time else first
+        group = [r.c.creator_id, p.c.k, *([p.c.due_end] if on_time else [])]
+        query = (
+            select(r.c.creator_id, p.c.k, value)
+            .select_from(p.join(r, and_(r.c.create_time >= p.c.lo, r.c.create_time < p.c.hi)))
+            .where(r.c.corp_id == corp_id, r.c.template_name == template, *where)
+            .group_by(*group)
+        )
+        for userid, n, got in conn.execute(query):
+            if userid and got is not None:
+                yield str(userid), chunk[int(n)][0], got
+
+
 def first_reports(
     conn: Connection,
     corp_id: str,
@@ -431,36 +492,69 @@ def first_reports(
     periods are a derived table of literal rows (:data:`WINDOWS_PER_QUERY` per query) joined
     to ``reports`` on ``from <= create_time < until`` and grouped by creator and period, so a
     range reads one row per person × period instead of every report (SQLite, PostgreSQL and
-    MariaDB alike). ``where``: extra conditions on ``reports`` (a viewer's scope)."""
+    MariaDB alike; the index ``(corp_id, template_name, create_time, creator_id)`` covers
+    it). ``where``: extra conditions on ``reports`` (a viewer's scope)."""
     windows = period_windows(start, end, weekly, tz)
-    r = reports
-    out: dict[tuple[str, date], datetime] = {}
-    for i in range(0, len(windows), WINDOWS_PER_QUERY):
-        chunk = windows[i : i + WINDOWS_PER_QUERY]
-        periods = union_all(
-            *(
-                select(
-                    literal(n, Integer()).label("k"),
-                    literal(lo, UTCDateTime()).label("lo"),
-                    literal(hi, UTCDateTime()).label("hi"),
-                )
-                for n, (_, lo, hi) in enumerate(chunk)
-            )
-        ).subquery("periods")
-        first = func.min(r.c.create_time)
-        query = (
-            select(r.c.creator_id, periods.c.k, first)
-            .select_from(
-                periods.join(
-                    r, and_(r.c.create_time >= periods.c.lo, r.c.create_time < periods.c.hi)
-                )
-            )
-            .where(r.c.corp_id == corp_id, r.c.template_name == template, *where)
-            .group_by(r.c.creator_id, periods.c.k)
+    return {
+        (u, key): got
+        for u, key, got in _per_period(conn, corp_id, template, windows, tz, where, False)
+    }
+
+
+def first_on_time(
+    conn: Connection,
+    corp_id: str,
+    template: str,
+    start: date,
+    end: date,
+    tz: tzinfo = SHANGHAI,
+    where: Sequence[Any] = (),
+) -> dict[tuple[str, date], bool]:
+    """Daily templates: ``{(creator userid, day): on time}`` for each person × day of ``[start,
+    end]`` with a report — whether :func:`first_reports`' earliest report was created before the
+    end of that day in ``tz`` — compared in SQL, so no timestamps are read."""
+    windows = period_windows(start, end, False, tz)
+    return {
+        (u, key): bool(got)
+        for u, key, got in _per_period(conn, corp_id, template, windows, tz, where, True)
+    }
+
+
+def first_report_day(
+    conn: Connection, corp_id: str, template: str, tz: tzinfo = SHANGHAI
+) -> date | None:
+    """The report day (company zone ``tz``, the ``create_time − 12 h`` rule) of the first synced
+    report of ``template``, or ``None`` without any."""
+    first: datetime | None = conn.execute(
+        select(func.min(reports.c.create_time)).where(
+            reports.c.corp_id == corp_id, reports.c.template_name == template
         )
-        for userid, n, created in conn.execute(query):
-            if userid and created is not None:
-                out[(str(userid), chunk[int(n)][0])] = created
+    ).scalar()
+    if first is None:
+        return None
+    day = first.astimezone(tz).date()
+    return (
+        day if first >= datetime.combine(day, PERIOD_START, tzinfo=tz) else day - timedelta(days=1)
+    )
+
+
+def _creator_names(
+    conn: Connection, corp_id: str, template: str, userids: Sequence[str]
+) -> dict[str, str]:
+    """The name on the reports of creators the directory does not name."""
+    r = reports
+    out: dict[str, str] = {}
+    for i in range(0, len(userids), BATCH):
+        for u, n in conn.execute(
+            select(r.c.creator_id, r.c.creator_name)
+            .where(
+                r.c.corp_id == corp_id,
+                r.c.template_name == template,
+                r.c.creator_id.in_(userids[i : i + BATCH]),
+            )
+            .distinct()
+        ):
+            out[str(u)] = str(n or u)
     return out
 
 
@@ -494,18 +588,18 @@ def compliance(
     narrowed: list[Any] = []
     if people is not None:
         narrowed.append(visibility.visible_to(people, corp_id, r.c.creator_id))
-    creators = {
-        str(u): str(n or u)
-        for u, n in conn.execute(
-            select(r.c.creator_id, r.c.creator_name)
+    # Everyone who ever wrote the template (an index-only read).
+    expected = {
+        str(u)
+        for (u,) in conn.execute(
+            select(r.c.creator_id)
             .where(r.c.corp_id == corp_id, r.c.template_name == template, *narrowed)
-            .distinct()
+            .group_by(r.c.creator_id)
         )
         if u
     }
     if dept_id is not None:
-        scope = dept_scope(conn, corp_id, dept_id)
-        creators = {u: n for u, n in creators.items() if u in scope}
+        expected &= dept_scope(conn, corp_id, dept_id)
     info = {
         row.userid: row
         for row in conn.execute(
@@ -530,8 +624,18 @@ def compliance(
     ):
         memberships[str(u)].append(int(d))
 
-    got = first_reports(conn, corp_id, template, start, end, weekly, tz, narrowed)
-    got = {k: v for k, v in got.items() if k[0] in creators}
+    nameless = sorted(u for u in expected if u not in info or not info[u].name)
+    creators = {u: str(info[u].name) for u in expected if u in info and info[u].name}
+    creators.update(_creator_names(conn, corp_id, template, nameless))
+
+    # The first report of each person × period: its time (weekly: the deadline depends on the
+    # person's week) or, for daily templates, whether it was on time (compared in SQL).
+    first_at: dict[tuple[str, date], datetime] = {}
+    on_time: dict[tuple[str, date], bool] = {}
+    if weekly:
+        first_at = first_reports(conn, corp_id, template, start, end, weekly, tz, narrowed)
+    else:
+        on_time = first_on_time(conn, corp_id, template, start, end, tz, narrowed)
 
     # Everyone's schedules at once (weekly periods reach into the weeks around the range).
     schedules = repo_attendance.scheduled_days_of(
@@ -552,22 +656,24 @@ def compliance(
         depts = memberships.get(userid) or []
         dept_label = ",".join(dept_names.get(d, str(d)) for d in depts)
         counts = {"submitted": 0, "late": 0, "missing": 0}
+        rows: list[tuple[date, Status]] = []
         for key, due in _periods(schedules.get(userid, {}), start, end, weekly):
             if due < first or due > last:
                 continue
-            deadline = deadlines.get(due)
-            if deadline is None:
-                deadline = deadlines[due] = day_start(due + timedelta(days=1), tz)
-            first_created = got.get((userid, key))
             status: Status
-            if first_created is None:
+            if not weekly:
+                found = on_time.get((userid, key))
+                status = "missing" if found is None else "submitted" if found else "late"
+            elif (userid, key) not in first_at:
                 status = "missing"
-            elif first_created < deadline:
-                status = "submitted"
             else:
-                status = "late"
+                deadline = deadlines.get(due)
+                if deadline is None:
+                    deadline = deadlines[due] = day_start(due + timedelta(days=1), tz)
+                status = "submitted" if first_at[(userid, key)] < deadline else "late"
             counts[status] += 1
-            result.days.append(PersonDay(userid, name, dept_label, due, status))
+            rows.append((due, status))
+        result.periods[userid] = rows
         result.people[userid] = {"name": name, "dept": dept_label, **counts}
         keys: list[int | None] = list(depts) if depts else [None]
         for d in keys:
@@ -580,7 +686,6 @@ def compliance(
             rate.submitted += counts["submitted"]
             rate.late += counts["late"]
             rate.missing += counts["missing"]
-    result.days.sort(key=lambda p: (p.dept, p.userid, p.day))
     result.departments = sorted(rates.values(), key=lambda d: (d.name, d.dept_id or 0))
     return result
 

@@ -256,7 +256,11 @@ def test_a_locally_disabled_account_is_refused_both_ways(console: Console) -> No
         error = page.locator("[data-testid=login-error]")
         assert error.get_attribute("data-error-code") == "auth.user_disabled"
         assert "停用" in error.inner_text()
-        assert page.url.startswith(f"{console.url}/console/login/callback")
+        # the failed login's code is gone from the address bar; the page keeps the error
+        page.wait_for_url(f"{console.url}/console/login?error=auth.user_disabled")
+        assert "authCode" not in page.url and "state=" not in page.url
+        page.reload()
+        assert error.get_attribute("data-error-code") == "auth.user_disabled"
         assert _session_cookie(page) is None
         console.shot(page, "login-refused-disabled")
         page.context.close()

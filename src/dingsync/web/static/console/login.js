@@ -4,6 +4,14 @@
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("login-config").textContent);
+  // A failed login's page keeps no login code in the address bar (history, screenshots, a
+  // shared link): the URL becomes the login page's own, with the error's code.
+  var shown = document.querySelector("[data-testid=login-error]");
+  if (shown && /[?&](authCode|code|state)=/.test(window.location.search) && window.history.replaceState) {
+    var q = "?error=" + encodeURIComponent(shown.getAttribute("data-error-code") || "");
+    if (cfg.next && cfg.next !== "/console") q += "&next=" + encodeURIComponent(cfg.next);
+    window.history.replaceState(null, "", "/console/login" + q);
+  }
   var dd = window.dd;
   if (!dd || !dd.env || !dd.env.platform || dd.env.platform === "notInDingTalk") return;
   // A login that just failed is shown, not retried in a loop.

@@ -156,3 +156,31 @@ def test_the_favicon_is_served_and_linked(console: Console) -> None:
     assert href and httpx.get(f"{console.url}{href}").status_code == 200
     assert not failed, failed
     page.context.close()
+
+
+def test_every_list_has_the_same_pager(console: Console) -> None:
+    """One pager on every list: "共 N … · 第 x / y 页" with 上一页 / 下一页 buttons."""
+    import re
+
+    page = console.page_as(console.main_admin)
+    lists = [
+        "/console/directory",
+        "/console/directory/leavers",
+        "/console/reports",
+        "/console/reports/stats",
+        "/console/attendance",
+        "/console/attendance/daily",
+        "/console/attendance/records",
+        "/console/approvals",
+        "/console/exports",
+    ]
+    for path in lists:
+        page.goto(f"{console.url}{path}")
+        pager = page.locator("nav.pager[data-testid=pager]")
+        assert pager.count() >= 1, path
+        info = pager.first.locator(".pager-info").inner_text()
+        assert re.fullmatch(r"共 \d+ \S+ · 第 \d+ / \d+ 页", info), (path, info)
+        for link in pager.first.locator("a").all():
+            assert "button" in (link.get_attribute("class") or ""), path
+            assert link.get_attribute("rel") in ("prev", "next"), path
+    page.context.close()

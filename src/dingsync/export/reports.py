@@ -637,10 +637,13 @@ def compliance(
     else:
         on_time = first_on_time(conn, corp_id, template, start, end, tz, narrowed)
 
-    # Everyone's schedules at once (weekly periods reach into the weeks around the range).
-    schedules = repo_attendance.scheduled_days_of(
-        conn, corp_id, sorted(creators), start - timedelta(days=6), end + timedelta(days=6)
+    # Everyone's days off the Monday–Friday default at once (weekly periods reach into the
+    # weeks around the range).
+    reach = timedelta(days=6 if weekly else 0)
+    schedules = repo_attendance.schedule_exceptions_of(
+        conn, corp_id, sorted(creators), start - reach, end + reach
     )
+    calendar = _calendar(start, end)  # the range's days with their Monday–Friday default
     deadlines: dict[date, datetime] = {}  # due date → the end of that day (shared by all)
     rates: dict[int | None, DeptRate] = {}
     for userid in sorted(creators):
@@ -657,7 +660,7 @@ def compliance(
         dept_label = ",".join(dept_names.get(d, str(d)) for d in depts)
         counts = {"submitted": 0, "late": 0, "missing": 0}
         rows: list[tuple[date, Status]] = []
-        for key, due in _periods(schedules.get(userid, {}), start, end, weekly):
+        for key, due in _periods(schedules.get(userid, {}), start, end, weekly, calendar):
             if due < first or due > last:
                 continue
             status: Status
@@ -690,14 +693,29 @@ def compliance(
     return result
 
 
+def _calendar(start: date, end: date) -> list[tuple[date, bool]]:
+    """Each day of ``[start, end]`` with whether it is Monday–Friday (the default workday)."""
+    return [
+        (d, d.weekday() < 5) for d in (start + timedelta(n) for n in range((end - start).days + 1))
+    ]
+
+
 def _periods(
-    scheduled: dict[date, bool], start: date, end: date, weekly: bool
+    scheduled: dict[date, bool],
+    start: date,
+    end: date,
+    weekly: bool,
+    calendar: Sequence[tuple[date, bool]] | None = None,
 ) -> list[tuple[date, date]]:
     """``(period key, due date)`` for a person with the synced schedule ``scheduled``
     (``{work_date: works}``, :func:`working_days`' rule): each working day, or each week
-    whose last working day falls in ``[start, end]`` (key = the week's Monday)."""
+    whose last working day falls in ``[start, end]`` (key = the week's Monday). ``calendar``:
+    :func:`_calendar` of ``[start, end]`` when the caller has it (shared by everyone)."""
     if not weekly:
-        return [(d, d) for d in sorted(_working(scheduled, start, end))]
+        span = calendar if calendar is not None else _calendar(start, end)
+        if not scheduled:
+            return [(d, d) for d, weekday in span if weekday]
+        return [(d, d) for d, weekday in span if scheduled.get(d, weekday)]
     monday = start - timedelta(days=start.weekday())
     out = []
     while monday <= end:

@@ -264,8 +264,9 @@ def test_the_export_button_downloads_the_departments_people(console: Console, fm
         with open(path, encoding="utf-8-sig") as fh:
             rows = [tuple(r) for r in csv.reader(fh)]
     else:
-        sheet = openpyxl.load_workbook(path, read_only=True).worksheets[0]
-        rows = [tuple(r) for r in sheet.iter_rows(values_only=True)]
+        with open(path, "rb") as fh:  # a download's path has no .xlsx suffix
+            sheet = openpyxl.load_workbook(fh, read_only=True).worksheets[0]
+            rows = [tuple(r) for r in sheet.iter_rows(values_only=True)]
     assert rows[0][0] == "userid"
     exported = sorted(str(r[0]) for r in rows[1:])
     listed = console.api(admin, "/api/users", dept_id=dept["dept_id"], recursive="true", limit=500)

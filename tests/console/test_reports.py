@@ -407,8 +407,11 @@ def _stats_all(console: Console, userid: str, **params: Any) -> dict[str, Any]:
 
 
 def _compliance_book(path: str) -> dict[str, list[tuple[Any, ...]]]:
-    wb = openpyxl.load_workbook(path, read_only=True)
-    return {ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets}
+    with open(path, "rb") as fh:  # a download's path has no .xlsx suffix
+        wb = openpyxl.load_workbook(fh, read_only=True)
+        return {
+            ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets
+        }
 
 
 @pytest.mark.parametrize("role", ["main_admin", "sub_admin"])

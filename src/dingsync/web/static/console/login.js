@@ -30,6 +30,10 @@
   }
 
   function go(next) { window.location.replace(next || "/console"); }
+  // DingTalk just said who is here: the pages need not ask again in this tab (identity.js).
+  function remember(userid) {
+    try { if (userid) window.sessionStorage.setItem("dingsync_identity", userid); } catch (e) { /* private mode */ }
+  }
 
   function exchange(code) {
     fetch("/console/login/authcode", {
@@ -45,6 +49,7 @@
         fail(err.message || "登录失败", err.code);
         return;
       }
+      remember(res.body.userid);
       var jsapi = res.body.jsapi;
       if (!jsapi || typeof dd.config !== "function") { go(res.body.next); return; }
       // Sign the page for the JSAPI (dd.config), then go on either way: a page that needs a

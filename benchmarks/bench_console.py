@@ -10,7 +10,8 @@ Printed, from one run: p50/p95 per page and role, the slowest page, and the serv
 ``/healthz`` p95 measured the same way in the same run (the floor of the measurement), with the
 ratio page p95 ÷ healthz p95.
 
-Usage: ``python benchmarks/run.py console -- [--users 2000] [--days 30] [--repeat 20] [--db F]``
+Usage: ``python benchmarks/run.py console -- [--users 2000] [--days 30] [--repeat 20] [--db F]
+[--only /console/reports/stats] [--roles main_admin,hr]``
 """
 
 from __future__ import annotations
@@ -156,6 +157,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--days", type=int, default=30)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--db", help="a SQLite file to reuse (synced from the same sandbox seed)")
+    ap.add_argument("--only", help="time only the pages whose path contains this text")
+    ap.add_argument("--roles", help="comma-separated roles to time (default: all four)")
     args = ap.parse_args(argv)
 
     sb = SandboxProcess(args.users, 0, 0, days=args.days, start_timeout=600)
@@ -180,12 +183,17 @@ def main(argv: list[str] | None = None) -> None:
             print(f"healthz: p50 {statistics.median(floor):.1f} ms, p95 {floor_p95:.1f} ms")
             print(f"{'page':<72} {'role':<10} {'status':>6} {'p50 ms':>8} {'p95 ms':>8} {'÷hz':>6}")
             worst: tuple[float, str] = (0.0, "")
+            wanted = set(args.roles.split(",")) if args.roles else set(people)
             for role, userid in people.items():
+                if role not in wanted:
+                    continue
                 token = _login(sb, web, userid)
                 with httpx.Client(
                     base_url=web.base_url, timeout=60, cookies={"dingsync_session": token}
                 ) as http:
                     for page in pages(today, records):
+                        if args.only and args.only not in page:
+                            continue
                         status, xs = _time(http, page, args.repeat)
                         if status == 404:
                             continue  # not a page for this role

@@ -12,6 +12,9 @@ scoped to one test module (``console``), and a console test module must not call
 ``asyncio.run`` or hold ``async def`` tests while it is open: do async set-up (syncs) in
 session fixtures requested before ``console`` (like :func:`console_sandbox`).
 
+The database is SQLite; ``DINGSYNC_TEST_CONSOLE_DB=postgres`` runs the same tests on
+PostgreSQL (``DINGSYNC_TEST_POSTGRES_URL``).
+
 Without Chromium the browser tests skip with the reason, except when ``CI=true`` (``.ci/run``
 installs it): there a missing browser fails.
 """
@@ -19,6 +22,7 @@ installs it): there a missing browser fails.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -38,6 +42,7 @@ from dingsync.web import create_app
 from dingsync.web.console.session import COOKIE
 from dingsync.web.options import WebOptions
 from dingsync.web.server import WebServer
+from helpers.postgres import postgres_schema
 from helpers.sandboxes import make_client
 from helpers.web import _plain_user
 from web.conftest import FakeClock, sandbox_settings
@@ -177,9 +182,15 @@ def _chromium_or_skip() -> str:
 def console_sandbox(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[SandboxServer, Engine]]:
-    """The console's sandbox company, synced (every area) into a SQLite database."""
-    with SandboxServer(CONSOLE_SANDBOX) as sb:
-        engine = db.create_engine_for(f"sqlite:///{tmp_path_factory.mktemp('console') / 'c.db'}")
+    """The console's sandbox company, synced (every area) into a SQLite database — or, with
+    ``DINGSYNC_TEST_CONSOLE_DB=postgres``, a fresh schema of the test PostgreSQL."""
+    with contextlib.ExitStack() as stack:
+        sb = stack.enter_context(SandboxServer(CONSOLE_SANDBOX))
+        if os.environ.get("DINGSYNC_TEST_CONSOLE_DB") == "postgres":
+            url = stack.enter_context(postgres_schema())
+        else:
+            url = f"sqlite:///{tmp_path_factory.mktemp('console') / 'c.db'}"
+        engine = db.create_engine_for(url)
         db.migrate(engine)
 
         async def sync() -> None:

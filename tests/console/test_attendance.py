@@ -353,3 +353,24 @@ def test_the_export_downloads_the_apis_monthly_summary(console: Console, role: s
         listed.pop(userid, None)
     assert exported == listed and exported
     page.context.close()
+
+
+def test_the_department_chart_says_what_its_bars_count(console: Console) -> None:
+    """The first bar is the top department's direct members only (the API's rule), and the
+    chart says so; the other bars are sub-departments with their subtrees."""
+    admin = console.main_admin
+    month = _month(console)
+    stats = console.api(admin, "/api/attendance/stats", month=month)
+    page = console.page_as(admin)
+    page.goto(f"{console.url}/console/attendance?month={month}")
+    page.wait_for_selector("[data-chart=c-att-dept][data-chart-ready]")
+    labels = page.evaluate(
+        "echarts.getInstanceByDom(document.querySelector('[data-chart=c-att-dept]'))"
+        ".getOption().xAxis[0].data"
+    )
+    names = [d["name"] for d in stats["by_department"]]
+    assert stats["by_department"][0]["dept_id"] == 1
+    assert labels == [f"{names[0]}（直属）", *names[1:]]
+    note = page.locator("[data-testid=dept-chart-note]").inner_text()
+    assert "直属" in note and "各计一次" in note
+    page.context.close()

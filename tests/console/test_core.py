@@ -127,3 +127,60 @@ def test_error_pages_keep_the_menu_and_odd_dates_are_no_crash(console: Console) 
     assert r.status_code == 404 and 'data-nav="me"' in r.text
     r = httpx.get(f"{console.url}/console/no-such-page")
     assert r.status_code == 404 and "data-nav" not in r.text  # no session, no menu
+
+
+def test_a_nul_in_a_console_query_is_the_consoles_error_page(console: Console) -> None:
+    """``%00`` in a console page's query is refused (as everywhere) with the console's HTML
+    error page and the viewer's menu; the API keeps its JSON body."""
+    cookies = {COOKIE: console.api_token(console.employee)}
+    r = httpx.get(f"{console.url}/console/reports?template=%00x", cookies=cookies)
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("text/html")
+    assert "request.invalid" in r.text and 'data-nav="me"' in r.text and "%00" in r.text
+    api = httpx.get(
+        f"{console.url}/api/reports?template=%00x",
+        headers={"Authorization": f"Bearer {console.api_token(console.employee)}"},
+    )
+    assert api.status_code == 422 and api.json()["error"]["code"] == "request.invalid"
+
+
+def test_the_favicon_is_served_and_linked(console: Console) -> None:
+    r = httpx.get(f"{console.url}/favicon.ico")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+    assert b"<svg" in r.content
+    page = console.page_as(console.employee)
+    failed: list[str] = []
+    page.on("response", lambda resp: failed.append(resp.url) if resp.status >= 400 else None)
+    page.goto(f"{console.url}/console/me")
+    href = page.get_attribute("link[rel=icon]", "href")
+    assert href and httpx.get(f"{console.url}{href}").status_code == 200
+    assert not failed, failed
+    page.context.close()
+
+
+def test_every_list_has_the_same_pager(console: Console) -> None:
+    """One pager on every list: "共 N … · 第 x / y 页" with 上一页 / 下一页 buttons."""
+    import re
+
+    page = console.page_as(console.main_admin)
+    lists = [
+        "/console/directory",
+        "/console/directory/leavers",
+        "/console/reports",
+        "/console/reports/stats",
+        "/console/attendance",
+        "/console/attendance/daily",
+        "/console/attendance/records",
+        "/console/approvals",
+        "/console/exports",
+    ]
+    for path in lists:
+        page.goto(f"{console.url}{path}")
+        pager = page.locator("nav.pager[data-testid=pager]")
+        assert pager.count() >= 1, path
+        info = pager.first.locator(".pager-info").inner_text()
+        assert re.fullmatch(r"共 \d+ \S+ · 第 \d+ / \d+ 页", info), (path, info)
+        for link in pager.first.locator("a").all():
+            assert "button" in (link.get_attribute("class") or ""), path
+            assert link.get_attribute("rel") in ("prev", "next"), path
+    page.context.close()

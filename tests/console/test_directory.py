@@ -212,3 +212,68 @@ def test_leavers_only_for_those_allowed(console: Console) -> None:
             f"{console.url}/console/directory/leavers", cookies={COOKIE: console.api_token(who)}
         )
         assert r.status_code == 404
+
+
+def test_an_unknown_or_malformed_department_is_a_message_not_the_whole_company(
+    console: Console,
+) -> None:
+    page = console.page_as(console.employee)
+    for bad in ("987654321", "abc"):
+        page.goto(f"{console.url}/console/directory?dept_id={bad}")
+        error = page.locator("[data-testid=dept-error]")
+        assert error.is_visible() and bad in error.inner_text()
+        assert page.locator("[data-testid=people-total]").inner_text() == "0"
+        assert _rows(page) == []
+    console.shot(page, "directory-unknown-department")
+    page.context.close()
+
+
+def test_a_page_past_the_end_shows_the_last_page(console: Console) -> None:
+    who = console.employee
+    page = console.page_as(who)
+    page.goto(f"{console.url}/console/directory?page=999")
+    total = console.api(who, "/api/users", limit=1)["total"]
+    last = -(-total // 20)
+    api = console.api(who, "/api/users", limit=20, offset=(last - 1) * 20)
+    assert _rows(page) == [u["userid"] for u in api["items"]] and api["items"]
+    assert f"第 {last} / {last} 页" in page.locator("[data-testid=pager]").inner_text()
+    page.goto(f"{console.url}/console/reports?offset=100000")
+    assert page.locator("tr[data-report-id]").count() > 0
+    page.goto(f"{console.url}/console/reports/stats?offset=100000")
+    assert "没有需要统计的人员" not in page.locator("[data-testid=stats]").inner_text()
+    page.context.close()
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_the_export_button_downloads_the_departments_people(console: Console, fmt: str) -> None:
+    import csv
+
+    import openpyxl
+
+    admin = console.main_admin
+    tree = console.api(admin, "/api/departments", counts="true")["tree"]
+    dept = next(n for n in _nodes(tree) if n["dept_id"] != 1 and n["member_count"] > 1)
+    page = console.page_as(admin)
+    page.goto(f"{console.url}/console/directory?dept_id={dept['dept_id']}")
+    shown_total = int(page.locator("[data-testid=people-total]").inner_text())
+    page.select_option("[data-testid=export-format]", fmt)
+    with page.expect_download() as download:
+        page.click("[data-testid=export]")
+    path = str(download.value.path())
+    if fmt == "csv":
+        with open(path, encoding="utf-8-sig") as fh:
+            rows = [tuple(r) for r in csv.reader(fh)]
+    else:
+        with open(path, "rb") as fh:  # a download's path has no .xlsx suffix
+            sheet = openpyxl.load_workbook(fh, read_only=True).worksheets[0]
+            rows = [tuple(r) for r in sheet.iter_rows(values_only=True)]
+    assert rows[0][0] == "userid"
+    exported = sorted(str(r[0]) for r in rows[1:])
+    listed = console.api(admin, "/api/users", dept_id=dept["dept_id"], recursive="true", limit=500)
+    assert exported == sorted(u["userid"] for u in listed["items"])
+    assert len(exported) == shown_total == listed["total"]
+    audit = console.api(admin, "/api/exports/audit", limit=1)["items"][0]
+    assert audit["kind"] == "users" and audit["client"] == "console"
+    if fmt == "xlsx":
+        console.shot(page, "directory-with-export")
+    page.context.close()

@@ -152,6 +152,96 @@ def test_micro_app_login_inside_dingtalk(console: Console, role: str) -> None:
     page.context.close()
 
 
+def _api_me(console: Console, token: str) -> httpx.Response:
+    return httpx.get(f"{console.url}/api/me", headers={"Authorization": f"Bearer {token}"})
+
+
+def _emulator_log(page: Any) -> list[dict[str, Any]]:
+    return list(json.loads(page.evaluate("sessionStorage.getItem('dd_emulator_log')") or "[]"))
+
+
+def test_micro_app_on_a_shared_device_switches_to_the_person_dingtalk_names(
+    console: Console,
+) -> None:
+    """A's live cookie, B opens the micro-app: the page asks DingTalk who is here with a fresh
+    authCode and switches to B's own session; A's session is revoked."""
+    a, b = console.employee, console.other_employee
+    page = console.page_as(a, width=390, height=844)
+    old = _session_cookie(page)
+    assert old and _api_me(console, old).json()["userid"] == a
+    _jsapi_is_the_emulator(console, page)
+    page.goto(f"{console.url}/console/me?dd_user={b}")
+    page.wait_for_function("document.cookie !== null && location.pathname === '/console/me'")
+    page.wait_for_function(
+        "sessionStorage.getItem('dingsync_identity') === " + json.dumps(b), timeout=15000
+    )
+    page.wait_for_load_state("load")
+    new = _session_cookie(page)
+    assert new and new != old
+    assert _api_me(console, new).json()["userid"] == b
+    assert _api_me(console, old).status_code == 401  # A's session ended on this device
+    who = page.locator("[data-testid=who]").inner_text()
+    assert who == console.company.users[b].name
+    log = _emulator_log(page)
+    assert [e["userid"] for e in log if e["api"] == "requestAuthCode"] == [b], log
+    assert page.locator("[data-testid=identity-check]").is_hidden()
+    console.shot(page, "me-after-shared-device-switch-phone")
+    page.context.close()
+
+
+def test_micro_app_with_the_same_person_keeps_the_session_and_checks_once_per_tab(
+    console: Console,
+) -> None:
+    a = console.employee
+    page = console.page_as(a, width=390, height=844)
+    old = _session_cookie(page)
+    _jsapi_is_the_emulator(console, page)
+    page.goto(f"{console.url}/console/me?dd_user={a}")
+    page.wait_for_function(
+        "sessionStorage.getItem('dingsync_identity') === " + json.dumps(a), timeout=15000
+    )
+    assert page.locator("[data-testid=identity-check]").is_hidden()
+    assert page.url.endswith("/console/me?dd_user=" + a)
+    assert _session_cookie(page) == old and old is not None
+    assert _api_me(console, old).json()["userid"] == a
+    page.goto(f"{console.url}/console/directory")
+    page.wait_for_load_state("load")
+    page.goto(f"{console.url}/console/me")
+    page.wait_for_load_state("load")
+    assert [e["api"] for e in _emulator_log(page)] == ["requestAuthCode"]
+    assert _session_cookie(page) == old
+    page.context.close()
+
+
+def test_micro_app_recheck_with_a_refused_person_ends_the_session(console: Console) -> None:
+    a = console.employee
+    disabled = _disabled(console)
+    try:
+        page = console.page_as(a, width=390, height=844)
+        old = _session_cookie(page)
+        assert old is not None
+        _jsapi_is_the_emulator(console, page)
+        page.goto(f"{console.url}/console/me?dd_user={disabled}")
+        page.wait_for_url("**/console/login?error=auth.user_disabled")
+        error = page.locator("[data-testid=login-error]")
+        assert error.get_attribute("data-error-code") == "auth.user_disabled"
+        assert _session_cookie(page) is None
+        assert _api_me(console, old).status_code == 401
+        page.context.close()
+    finally:
+        with console.engine.begin() as conn:
+            repo_local_access.set_local_disabled(conn, console.corp_id, disabled, False)
+
+
+def test_recheck_needs_the_csrf_token_and_json(console: Console) -> None:
+    token = console.api_token(console.employee)
+    cookies = {COOKIE: token}
+    body = {"authCode": console.authcode(console.other_employee)}
+    r = httpx.post(f"{console.url}/console/login/recheck", json=body, cookies=cookies)
+    assert r.status_code == 403 and "csrf.invalid" in r.text
+    assert _api_me(console, token).json()["userid"] == console.employee
+
+
 # --------------------------------------------------------------------------------------------
 # Refusals
 # --------------------------------------------------------------------------------------------
@@ -166,7 +256,11 @@ def test_a_locally_disabled_account_is_refused_both_ways(console: Console) -> No
         error = page.locator("[data-testid=login-error]")
         assert error.get_attribute("data-error-code") == "auth.user_disabled"
         assert "停用" in error.inner_text()
-        assert page.url.startswith(f"{console.url}/console/login/callback")
+        # the failed login's code is gone from the address bar; the page keeps the error
+        page.wait_for_url(f"{console.url}/console/login?error=auth.user_disabled")
+        assert "authCode" not in page.url and "state=" not in page.url
+        page.reload()
+        assert error.get_attribute("data-error-code") == "auth.user_disabled"
         assert _session_cookie(page) is None
         console.shot(page, "login-refused-disabled")
         page.context.close()

@@ -115,3 +115,34 @@ def test_me_at_a_phones_width(console: Console) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     console.shot(page, "directory-person-phone")
     page.context.close()
+
+
+def test_the_all_links_keep_me_as_the_filter(console: Console) -> None:
+    """我的: "全部" of my sent reports lists my reports, of my approvals the ones I started, and
+    考勤详情 opens my own month — not everyone's list."""
+    me = console.employee
+    page = console.page_as(me)
+    page.goto(f"{console.url}/console/me")
+    page.click("[data-testid=all-reports_sent]")
+    page.wait_for_url(f"**/console/reports?creator={me}")
+    shown = page.locator("tr[data-report-id]").evaluate_all("r => r.map(e => e.dataset.reportId)")
+    dates = {
+        "start_date": page.input_value("[data-testid=f-start]"),
+        "end_date": page.input_value("[data-testid=f-end]"),
+    }
+    mine = console.api(me, "/api/reports", creator=me, limit=500, **dates)["items"]
+    assert shown and set(shown) <= {r["report_id"] for r in mine}
+    total = int(page.get_attribute("[data-testid=results]", "data-total") or 0)
+    assert total == len(mine)
+    assert all(r["creator_id"] == me for r in mine)
+    page.goto(f"{console.url}/console/me")
+    page.click("[data-testid=all-approvals_originated]")
+    page.wait_for_url(f"**/console/approvals?originator={me}")
+    ids = page.locator("tr[data-id]").evaluate_all("r => r.map(e => e.dataset.id)")
+    started = console.api(me, "/api/approvals", originator=me, limit=500)["items"]
+    assert set(ids) <= {a["process_instance_id"] for a in started}
+    page.goto(f"{console.url}/console/me")
+    page.click("[data-testid=all-attendance]")
+    page.wait_for_url(f"**/console/attendance/users/{me}?month=*")
+    assert page.title() and "404" not in page.title()
+    page.context.close()

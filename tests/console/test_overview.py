@@ -97,6 +97,11 @@ def test_sync_now_starts_a_run_that_completes_and_the_page_shows_it(console: Con
     ended = f"[data-run='{last['id']}']"
     page.wait_for_selector(f"{ended}[data-state=done], {ended}[data-state=partial]", timeout=20_000)
     console.shot(page, "overview-after-sync")
+    # the "started" banner went with the sync; a sub-second run reads "<1 秒", never "0 秒"
+    page.wait_for_selector("#live[data-running=false]")
+    assert page.locator("[data-testid=sync-message]").count() == 0
+    took = page.locator(f"{ended} td.num").first.inner_text()
+    assert not re.search(r"(?<!\d)0 秒", took) and ("秒" in took or "分" in took), took
     # A second click while a sync holds the lease says it is running, and starts nothing.
     with sync_lease(console.engine, console.corp_id):
         page.goto(f"{console.url}/console/overview")

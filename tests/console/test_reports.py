@@ -6,6 +6,7 @@ export's; the export button downloads the API's rows and is absent for an employ
 
 from __future__ import annotations
 
+import csv
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -409,3 +410,114 @@ def test_the_list_and_the_stats_at_phone_width(console: Console) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     console.shot(page, "reports-stats-phone")
     page.context.close()
+
+
+# --------------------------------------------------------------------------------------------
+# 日志统计 export (kind "compliance")
+# --------------------------------------------------------------------------------------------
+def _stats_all(console: Console, userid: str, **params: Any) -> dict[str, Any]:
+    """``GET /api/reports/stats`` with everyone on one page (the sandbox has < 500 people)."""
+    body = console.api(userid, "/api/reports/stats", **params, limit=500)
+    assert body["total"] == len(body["people"])
+    return dict(body)
+
+
+def _compliance_book(path: str) -> dict[str, list[tuple[Any, ...]]]:
+    with open(path, "rb") as fh:  # a download's path has no .xlsx suffix
+        wb = openpyxl.load_workbook(fh, read_only=True)
+        return {
+            ws.title: [tuple(r) for r in ws.iter_rows(values_only=True)] for ws in wb.worksheets
+        }
+
+
+@pytest.mark.parametrize("role", ["main_admin", "sub_admin"])
+def test_the_stats_export_button_downloads_the_pages_numbers(console: Console, role: str) -> None:
+    from dingsync.export.reports import STATUS_LABELS
+
+    userid = str(getattr(console, role))
+    page = console.page_as(userid)
+    page.goto(f"{console.url}/console/reports/stats?template={TEMPLATE}")
+    dates = {
+        "start_date": page.input_value("[data-testid=f-start]"),
+        "end_date": page.input_value("[data-testid=f-end]"),
+    }
+    api = _stats_all(console, userid, template=TEMPLATE, **dates)
+    assert api["days"], "the sandbox has 日志统计 data for this range"
+    with page.expect_download() as download:
+        page.click("[data-testid=export]")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    book = _compliance_book(str(download.value.path()))
+    # 明细: one row per person × working day, as the API's days (dates as date cells)
+    details = book["明细"]
+    assert details[0] == ("部门", "姓名", "UserID", "日期", "状态")
+    got = sorted((r[2], r[3].date().isoformat(), r[4]) for r in details[1:])
+    want = sorted((d["userid"], d["day"], STATUS_LABELS[d["status"]]) for d in api["days"])
+    assert got == want
+    # 个人汇总: the counts as numbers, equal to the API's per person
+    people = {r[2]: r[3:7] for r in book["个人汇总"][1:]}
+    assert people == {
+        p["userid"]: (p["expected"], p["submitted"], p["late"], p["missing"]) for p in api["people"]
+    }
+    assert all(isinstance(n, int) for counts in people.values() for n in counts)
+    # 部门提交率: the page's 部门汇总 table, row for row
+    shown = page.locator("[data-testid=dept-table] tbody tr[data-dept-id]").evaluate_all(
+        "rows => rows.map(r => [...r.cells].slice(1, 6).map(c => Number(c.textContent.trim())))"
+    )
+    exported = [list(r[2:7]) for r in book["部门提交率"][1:]]
+    assert exported == shown and shown
+    # the people on the page's first page are among the export's, with the same counts
+    on_page = page.locator("[data-testid=people-table] tbody tr[data-userid]").evaluate_all(
+        "rows => rows.map(r => [r.dataset.userid, ...[...r.cells].slice(2, 6)"
+        ".map(c => Number(c.textContent.trim()))])"
+    )
+    assert on_page and all(tuple(row[1:]) == people[row[0]] for row in on_page)
+    audit = console.api(console.main_admin, "/api/exports/audit", limit=1)["items"][0]
+    assert audit["client"] == "console" and audit["kind"] == "compliance"
+    assert audit["row_count"] == len(want)
+    # CSV: the same detail rows
+    page.select_option("[data-testid=export-format]", "csv")
+    with page.expect_download() as download:
+        page.click("[data-testid=export]")
+    assert download.value.suggested_filename.endswith(".csv")
+    with open(download.value.path(), encoding="utf-8-sig") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == list(details[0])
+    assert sorted((r[2], r[3], r[4]) for r in rows[1:]) == want
+    if role == "main_admin":
+        console.shot(page, "reports-stats-with-export")
+    page.context.close()
+
+
+def test_the_compliance_export_kind_through_the_api(console: Console) -> None:
+    """``POST /api/exports`` with ``kind=compliance``: the filters are checked like the others',
+    the rows are the stats API's, an unknown template is a 422, and it is audited."""
+    admin = console.main_admin
+    token = console.api_token(admin)
+    headers = {"Authorization": f"Bearer {token}"}
+    kinds = httpx.get(f"{console.url}/api/exports/kinds", headers=headers).json()
+    assert "compliance" in str(kinds)
+    filters = {"template": TEMPLATE, "dept_id": None}
+    r = httpx.post(
+        f"{console.url}/api/exports",
+        headers=headers,
+        json={"kind": "compliance", "format": "csv", "filters": filters},
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    api = _stats_all(console, admin, template=TEMPLATE)  # the same defaults: the last 28 days
+    rows = list(csv.reader(r.content.decode("utf-8-sig").splitlines()))
+    assert len(rows) - 1 == len(api["days"]) == int(r.headers["X-Export-Rows"]) > 0
+    for bad in ({"template": "没有这个模板"}, {"template": TEMPLATE, "start_date": "2026-1-1"},
+                {"template": TEMPLATE, "extra": 1}):  # fmt: skip
+        r = httpx.post(
+            f"{console.url}/api/exports",
+            headers=headers,
+            json={"kind": "compliance", "format": "xlsx", "filters": bad},
+        )
+        assert r.status_code == 422, (bad, r.text)
+    r = httpx.post(
+        f"{console.url}/api/exports",
+        headers={"Authorization": f"Bearer {console.api_token(console.employee)}"},
+        json={"kind": "compliance", "format": "xlsx", "filters": {"template": TEMPLATE}},
+    )
+    assert r.status_code == 403

@@ -79,6 +79,15 @@ def test_working_days_follow_the_synced_schedule_else_monday_to_friday(engine: E
     }  # Monday, her rest day, is not
     assert statuses[BOB]["2026-11-02"] == "missing" and "2026-11-07" not in statuses[BOB]
     assert result.people[ALICE]["missing"] == 4 and result.people[BOB]["missing"] == 4
+    # compliance reads only the days that differ from Monday–Friday, grouped in SQL: the
+    # synced schedule without the days that agree with the default
+    with engine.connect() as conn:
+        full = repo_attendance.scheduled_days_of(conn, CORP, [ALICE, BOB], MON, week)
+        off = repo_attendance.schedule_exceptions_of(conn, CORP, [ALICE, BOB], MON, week)
+    assert off == {
+        u: {d: w for d, w in days.items() if w != (d.weekday() < 5)} for u, days in full.items()
+    }
+    assert off == {ALICE: {MON: False, SAT: True}}
 
 
 def test_compliance_dates_are_date_cells_in_xlsx_and_iso_in_csv(

@@ -163,8 +163,13 @@ def test_stats_page_people_and_keep_the_totals(stats_web: Web) -> None:
         days += [(d["userid"], d["day"], d["status"]) for d in page["days"]]
     assert seen == [p["userid"] for p in whole["people"]]
     assert sorted(days) == sorted((d["userid"], d["day"], d["status"]) for d in whole["days"])
-    # Defaults: the 28 days before today, counted up to yesterday.
-    assert len(whole["dates"]) == 28
+    # Defaults: up to yesterday, 28 days but not before the template's first synced report
+    # (this company has three weeks of history: test_the_default_range_starts_with_…)
+    assert 0 < len(whole["dates"]) <= 28
+    end = date.fromisoformat(whole["end_date"])
+    assert end == date.fromisoformat(whole["dates"][-1]) and whole["dates"] == [
+        str(end - timedelta(days=n)) for n in reversed(range(len(whole["dates"])))
+    ]
     assert whole["counted_until"] == whole["end_date"]
 
 
@@ -186,3 +191,30 @@ def test_stats_refuse_bad_parameters(stats_web: Web) -> None:
         assert r.json()["error"]["code"] == "request.invalid"
     r = web.get("/api/reports/stats", "nope", params={"template": template})
     assert r.status_code == 401
+
+
+def test_the_default_range_starts_with_the_synced_history(stats_web: Web) -> None:
+    """Without ``start_date`` the range is the 28 days up to yesterday, but not before the first
+    synced report of the template (a company with a shorter history — ``dingsync demo``'s week —
+    would otherwise count every earlier day as missing)."""
+    from sqlalchemy import func, select
+
+    from dingsync.store.schema_reports import reports
+    from dingsync.timeutil import SHANGHAI
+
+    web = stats_web
+    admin = web.sb.company.main_admin_userid
+    for template in _templates(web):
+        with web.engine.connect() as conn:
+            first_at = conn.execute(
+                select(func.min(reports.c.create_time)).where(reports.c.template_name == template)
+            ).scalar_one()
+        first = (first_at.astimezone(SHANGHAI) - timedelta(hours=12)).date()
+        api = _stats(web, admin, template=template, limit=1)
+        end = date.fromisoformat(api["end_date"])
+        assert first > end - timedelta(days=27)  # 21 days of history: shorter than the default
+        assert api["start_date"] == first.isoformat() == api["dates"][0]
+        # given dates are kept as they are
+        start = end - timedelta(days=27)
+        given = _stats(web, admin, template=template, start_date=str(start), limit=1)
+        assert given["start_date"] == str(start)

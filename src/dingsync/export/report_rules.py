@@ -38,7 +38,6 @@ from sqlalchemy import Connection, select
 from dingsync.export.reports import (
     Compliance,
     DeptRate,
-    PersonDay,
     Status,
     compliance,
     dept_scope,
@@ -313,7 +312,7 @@ def compliance_by_rule(
             else:
                 status = "submitted" if claimed <= closes else "late"
             counts[status] += 1
-            result.days.append(PersonDay(userid, name, dept_label, due, status))
+            result.periods.setdefault(userid, []).append((due, status))
         result.people[userid] = {"name": name, "dept": dept_label, **counts}
         keys: list[int | None] = list(depts) if depts else [None]
         for d in keys:
@@ -326,6 +325,5 @@ def compliance_by_rule(
             rate.submitted += counts["submitted"]
             rate.late += counts["late"]
             rate.missing += counts["missing"]
-    result.days.sort(key=lambda p: (p.dept, p.userid, p.day))
     result.departments = sorted(rates.values(), key=lambda d: (d.name, d.dept_id or 0))
     return result

@@ -32,20 +32,21 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, Integer, and_, case, func, literal, or_, select, union_all
 
 from dingsync.export import local, xlsx
 from dingsync.store import repo_attendance, repo_contacts, repo_reports, visibility
-from dingsync.store.schema import departments, user_departments, users
+from dingsync.store.schema import UTCDateTime, departments, user_departments, users
 from dingsync.store.schema_reports import CONTENT_TABLE, CONTENT_TRUNCATED, reports
 from dingsync.timeutil import SHANGHAI, day_start_ms, from_ms
 from dingsync.timeutil import today as local_today
 
-PERIOD_SHIFT = timedelta(hours=12)
+#: A report day starts at noon (wall time): a report counts for the date of ``create_time − 12 h``.
+PERIOD_START = time(12)
 Format = Literal["xlsx", "csv"]
 Status = Literal["submitted", "late", "missing"]
 
@@ -58,6 +59,8 @@ TABLE_CELL = "[表格]（钉钉接口不提供表格内容，请在钉钉中查�
 TRUNCATED_MARK = "…［已截断：钉钉接口只返回前 1000 字］"
 _NUMBER = re.compile(r"^-?(0|[1-9]\d{0,14})(\.\d{1,6})?$")
 BATCH = 1000
+#: Periods per query of :func:`first_reports` (SQLite allows 500 terms in a compound SELECT).
+WINDOWS_PER_QUERY = 200
 
 
 # --------------------------------------------------------------------------------------------
@@ -389,33 +392,191 @@ class DeptRate:
 @dataclass
 class Compliance:
     """Result of :func:`compliance`: ``days`` (person × period), ``departments``, per person
-    counts in ``people`` (``userid → {"name", "dept", "submitted", "late", "missing"}``);
-    ``rule``: the rule used, when the caller says (``export/report_rules.py``)."""
+    counts in ``people`` (``userid → {"name", "dept", "submitted", "late", "missing"}``),
+    each person's ``(due date, status)`` in date order in ``periods`` and ``rule``: the rule
+    used, when the caller says (``export/report_rules.py``)."""
 
     template: str
     start: date
     end: date
     weekly: bool
-    days: list[PersonDay] = field(default_factory=list)
+    periods: dict[str, list[tuple[date, Status]]] = field(default_factory=dict)
     departments: list[DeptRate] = field(default_factory=list)
     people: dict[str, dict[str, Any]] = field(default_factory=dict)
     rule: dict[str, Any] | None = None
 
+    @property
+    def days(self) -> list[PersonDay]:
+        """Every person × period, ordered by department label, userid and date."""
+        return self.days_of(self.periods)
+
+    def days_of(self, userids: Iterable[str]) -> list[PersonDay]:
+        """:attr:`days` of some people only (the same order), without building everyone's."""
+        wanted = sorted(
+            (u for u in set(userids) if u in self.periods),
+            key=lambda u: (self.people[u]["dept"], u),
+        )
+        return [
+            PersonDay(u, self.people[u]["name"], self.people[u]["dept"], day, status)
+            for u in wanted
+            for day, status in self.periods[u]
+        ]
+
     def statuses(self) -> dict[str, dict[str, str]]:
         """``{userid: {"YYYY-MM-DD": status}}`` (what tests compare with the sandbox)."""
-        out: dict[str, dict[str, str]] = {}
-        for d in self.days:
-            out.setdefault(d.userid, {})[d.day.isoformat()] = d.status
-        return out
+        return {
+            u: {day.isoformat(): status for day, status in rows} for u, rows in self.periods.items()
+        }
 
 
-def _period_of(created: datetime, weekly: bool, tz: tzinfo = SHANGHAI) -> tuple[date, date]:
-    """(period key, calendar date the report counts for): key is the date, or the week's
-    Monday for weekly templates."""
-    day = (created.astimezone(tz) - PERIOD_SHIFT).date()
+def period_windows(
+    start: date, end: date, weekly: bool, tz: tzinfo = SHANGHAI
+) -> list[tuple[date, datetime, datetime]]:
+    """``(period key, from, until)`` of the periods a report may count for in ``[start, end]``:
+    the key's report day runs from 12:00 wall time in ``tz`` to 12:00 the next day (the
+    ``create_time − 12 h`` rule); weekly templates: from the week's Monday 12:00 to the next
+    Monday 12:00, for every week whose Monday is in ``[start − weekday, end]``. ``from``
+    inclusive, ``until`` exclusive, aware datetimes."""
+
+    def noon(day: date) -> datetime:
+        return datetime.combine(day, PERIOD_START, tzinfo=tz)
+
     if weekly:
-        return day - timedelta(days=day.weekday()), day
-    return day, day
+        first = start - timedelta(days=start.weekday())
+        step = timedelta(days=7)
+    else:
+        first, step = start, timedelta(days=1)
+    out = []
+    key = first
+    while key <= end:
+        out.append((key, noon(key), noon(key + step)))
+        key += step
+    return out
+
+
+def _periods_table(chunk: Sequence[tuple[date, datetime, datetime]], tz: tzinfo) -> Any:
+    """The periods as a derived table of literal rows ``(k, lo, hi, due_end)``: ``k`` the
+    index in ``chunk``, ``due_end`` the end of the key's day in ``tz`` (a daily period's
+    deadline)."""
+    return union_all(
+        *(
+            select(
+                literal(n, Integer()).label("k"),
+                literal(lo, UTCDateTime()).label("lo"),
+                literal(hi, UTCDateTime()).label("hi"),
+                literal(day_start(key + timedelta(days=1), tz), UTCDateTime()).label("due_end"),
+            )
+            for n, (key, lo, hi) in enumerate(chunk)
+        )
+    ).subquery("periods")
+
+
+def _per_period(
+    conn: Connection,
+    corp_id: str,
+    template: str,
+    windows: Sequence[tuple[date, datetime, datetime]],
+    tz: tzinfo,
+    where: Sequence[Any],
+    on_time: bool,
+) -> Iterator[tuple[str, date, Any]]:
+    r = reports
+    for i in range(0, len(windows), WINDOWS_PER_QUERY):
+        chunk = windows[i : i + WINDOWS_PER_QUERY]
+        p = _periods_table(chunk, tz)
+        first = func.min(r.c.create_time)
+        value = case((first < p.c.due_end, 1), else_=0) if on_time else first
+        group = [r.c.creator_id, p.c.k, *([p.c.due_end] if on_time else [])]
+        query = (
+            select(r.c.creator_id, p.c.k, value)
+            .select_from(p.join(r, and_(r.c.create_time >= p.c.lo, r.c.create_time < p.c.hi)))
+            .where(r.c.corp_id == corp_id, r.c.template_name == template, *where)
+            .group_by(*group)
+        )
+        for userid, n, got in conn.execute(query):
+            if userid and got is not None:
+                yield str(userid), chunk[int(n)][0], got
+
+
+def first_reports(
+    conn: Connection,
+    corp_id: str,
+    template: str,
+    start: date,
+    end: date,
+    weekly: bool,
+    tz: tzinfo = SHANGHAI,
+    where: Sequence[Any] = (),
+) -> dict[tuple[str, date], datetime]:
+    """``{(creator userid, period key): earliest create_time}`` of ``template``'s reports for
+    the periods of :func:`period_windows` (aware UTC datetimes), aggregated in SQL: the
+    periods are a derived table of literal rows (:data:`WINDOWS_PER_QUERY` per query) joined
+    to ``reports`` on ``from <= create_time < until`` and grouped by creator and period, so a
+    range reads one row per person × period instead of every report (SQLite, PostgreSQL and
+    MariaDB alike; the index ``(corp_id, template_name, create_time, creator_id)`` covers
+    it). ``where``: extra conditions on ``reports`` (a viewer's scope)."""
+    windows = period_windows(start, end, weekly, tz)
+    return {
+        (u, key): got
+        for u, key, got in _per_period(conn, corp_id, template, windows, tz, where, False)
+    }
+
+
+def first_on_time(
+    conn: Connection,
+    corp_id: str,
+    template: str,
+    start: date,
+    end: date,
+    tz: tzinfo = SHANGHAI,
+    where: Sequence[Any] = (),
+) -> dict[tuple[str, date], bool]:
+    """Daily templates: ``{(creator userid, day): on time}`` for each person × day of ``[start,
+    end]`` with a report — whether :func:`first_reports`' earliest report was created before the
+    end of that day in ``tz`` — compared in SQL, so no timestamps are read."""
+    windows = period_windows(start, end, False, tz)
+    return {
+        (u, key): bool(got)
+        for u, key, got in _per_period(conn, corp_id, template, windows, tz, where, True)
+    }
+
+
+def first_report_day(
+    conn: Connection, corp_id: str, template: str, tz: tzinfo = SHANGHAI
+) -> date | None:
+    """The report day (company zone ``tz``, the ``create_time − 12 h`` rule) of the first synced
+    report of ``template``, or ``None`` without any."""
+    first: datetime | None = conn.execute(
+        select(func.min(reports.c.create_time)).where(
+            reports.c.corp_id == corp_id, reports.c.template_name == template
+        )
+    ).scalar()
+    if first is None:
+        return None
+    day = first.astimezone(tz).date()
+    return (
+        day if first >= datetime.combine(day, PERIOD_START, tzinfo=tz) else day - timedelta(days=1)
+    )
+
+
+def _creator_names(
+    conn: Connection, corp_id: str, template: str, userids: Sequence[str]
+) -> dict[str, str]:
+    """The name on the reports of creators the directory does not name."""
+    r = reports
+    out: dict[str, str] = {}
+    for i in range(0, len(userids), BATCH):
+        for u, n in conn.execute(
+            select(r.c.creator_id, r.c.creator_name)
+            .where(
+                r.c.corp_id == corp_id,
+                r.c.template_name == template,
+                r.c.creator_id.in_(userids[i : i + BATCH]),
+            )
+            .distinct()
+        ):
+            out[str(u)] = str(n or u)
+    return out
 
 
 def compliance(
@@ -448,18 +609,18 @@ def compliance(
     narrowed: list[Any] = []
     if people is not None:
         narrowed.append(visibility.visible_to(people, corp_id, r.c.creator_id))
-    creators = {
-        str(u): str(n or u)
-        for u, n in conn.execute(
-            select(r.c.creator_id, r.c.creator_name)
+    # Everyone who ever wrote the template (an index-only read).
+    expected = {
+        str(u)
+        for (u,) in conn.execute(
+            select(r.c.creator_id)
             .where(r.c.corp_id == corp_id, r.c.template_name == template, *narrowed)
-            .distinct()
+            .group_by(r.c.creator_id)
         )
         if u
     }
     if dept_id is not None:
-        scope = dept_scope(conn, corp_id, dept_id)
-        creators = {u: n for u, n in creators.items() if u in scope}
+        expected &= dept_scope(conn, corp_id, dept_id)
     info = {
         row.userid: row
         for row in conn.execute(
@@ -484,26 +645,26 @@ def compliance(
     ):
         memberships[str(u)].append(int(d))
 
-    # Reports that may count for the range: created from start 12:00 to (end + 7 days) 12:00.
-    lo = day_start(start, tz) + PERIOD_SHIFT - (timedelta(days=7) if weekly else timedelta(0))
-    hi = day_start(end + timedelta(days=8 if weekly else 1), tz) + PERIOD_SHIFT
-    got: dict[tuple[str, date], list[datetime]] = defaultdict(list)
-    for u, created in conn.execute(
-        select(r.c.creator_id, r.c.create_time).where(
-            r.c.corp_id == corp_id,
-            r.c.template_name == template,
-            r.c.create_time >= lo,
-            r.c.create_time < hi,
-        )
-    ):
-        if u in creators and created is not None:
-            key, _ = _period_of(created, weekly, tz)
-            got[(str(u), key)].append(created)
+    nameless = sorted(u for u in expected if u not in info or not info[u].name)
+    creators = {u: str(info[u].name) for u in expected if u in info and info[u].name}
+    creators.update(_creator_names(conn, corp_id, template, nameless))
 
-    # Everyone's schedules at once (weekly periods reach into the weeks around the range).
-    schedules = repo_attendance.scheduled_days_of(
-        conn, corp_id, sorted(creators), start - timedelta(days=6), end + timedelta(days=6)
+    # The first report of each person × period: its time (weekly: the deadline depends on the
+    # person's week) or, for daily templates, whether it was on time (compared in SQL).
+    first_at: dict[tuple[str, date], datetime] = {}
+    on_time: dict[tuple[str, date], bool] = {}
+    if weekly:
+        first_at = first_reports(conn, corp_id, template, start, end, weekly, tz, narrowed)
+    else:
+        on_time = first_on_time(conn, corp_id, template, start, end, tz, narrowed)
+
+    # Everyone's days off the Monday–Friday default at once (weekly periods reach into the
+    # weeks around the range).
+    reach = timedelta(days=6 if weekly else 0)
+    schedules = repo_attendance.schedule_exceptions_of(
+        conn, corp_id, sorted(creators), start - reach, end + reach
     )
+    calendar = _calendar(start, end)  # the range's days with their Monday–Friday default
     deadlines: dict[date, datetime] = {}  # due date → the end of that day (shared by all)
     rates: dict[int | None, DeptRate] = {}
     for userid in sorted(creators):
@@ -519,22 +680,24 @@ def compliance(
         depts = memberships.get(userid) or []
         dept_label = ",".join(dept_names.get(d, str(d)) for d in depts)
         counts = {"submitted": 0, "late": 0, "missing": 0}
-        for key, due in _periods(schedules.get(userid, {}), start, end, weekly):
+        rows: list[tuple[date, Status]] = []
+        for key, due in _periods(schedules.get(userid, {}), start, end, weekly, calendar):
             if due < first or due > last:
                 continue
-            deadline = deadlines.get(due)
-            if deadline is None:
-                deadline = deadlines[due] = day_start(due + timedelta(days=1), tz)
-            times = got.get((userid, key), [])
             status: Status
-            if not times:
+            if not weekly:
+                found = on_time.get((userid, key))
+                status = "missing" if found is None else "submitted" if found else "late"
+            elif (userid, key) not in first_at:
                 status = "missing"
-            elif min(times) < deadline:
-                status = "submitted"
             else:
-                status = "late"
+                deadline = deadlines.get(due)
+                if deadline is None:
+                    deadline = deadlines[due] = day_start(due + timedelta(days=1), tz)
+                status = "submitted" if first_at[(userid, key)] < deadline else "late"
             counts[status] += 1
-            result.days.append(PersonDay(userid, name, dept_label, due, status))
+            rows.append((due, status))
+        result.periods[userid] = rows
         result.people[userid] = {"name": name, "dept": dept_label, **counts}
         keys: list[int | None] = list(depts) if depts else [None]
         for d in keys:
@@ -547,19 +710,33 @@ def compliance(
             rate.submitted += counts["submitted"]
             rate.late += counts["late"]
             rate.missing += counts["missing"]
-    result.days.sort(key=lambda p: (p.dept, p.userid, p.day))
     result.departments = sorted(rates.values(), key=lambda d: (d.name, d.dept_id or 0))
     return result
 
 
+def _calendar(start: date, end: date) -> list[tuple[date, bool]]:
+    """Each day of ``[start, end]`` with whether it is Monday–Friday (the default workday)."""
+    return [
+        (d, d.weekday() < 5) for d in (start + timedelta(n) for n in range((end - start).days + 1))
+    ]
+
+
 def _periods(
-    scheduled: dict[date, bool], start: date, end: date, weekly: bool
+    scheduled: dict[date, bool],
+    start: date,
+    end: date,
+    weekly: bool,
+    calendar: Sequence[tuple[date, bool]] | None = None,
 ) -> list[tuple[date, date]]:
     """``(period key, due date)`` for a person with the synced schedule ``scheduled``
     (``{work_date: works}``, :func:`working_days`' rule): each working day, or each week
-    whose last working day falls in ``[start, end]`` (key = the week's Monday)."""
+    whose last working day falls in ``[start, end]`` (key = the week's Monday). ``calendar``:
+    :func:`_calendar` of ``[start, end]`` when the caller has it (shared by everyone)."""
     if not weekly:
-        return [(d, d) for d in sorted(_working(scheduled, start, end))]
+        span = calendar if calendar is not None else _calendar(start, end)
+        if not scheduled:
+            return [(d, d) for d, weekday in span if weekday]
+        return [(d, d) for d, weekday in span if scheduled.get(d, weekday)]
     monday = start - timedelta(days=start.weekday())
     out = []
     while monday <= end:

@@ -15,10 +15,22 @@ stored as its Asia/Shanghai calendar date (:func:`work_date_of`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, case, delete, exists, func, or_, select, union
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
 
 from dingsync.store import repo, visibility
 from dingsync.store.schema import user_departments, users
@@ -332,6 +344,41 @@ def scheduled_days_of(
         ):
             days = out.setdefault(str(userid), {})
             days[work_date] = days.get(work_date, False) or not is_rest
+    return out
+
+
+def schedule_exceptions_of(
+    conn: Connection, corp_id: str, userids: Sequence[str], start: date, end: date
+) -> dict[str, dict[date, bool]]:
+    """:func:`scheduled_days_of` without the days that agree with Monday–Friday: ``{userid:
+    {work_date: works}}`` only where a synced schedule makes a weekday a rest day or a weekend
+    day a working day (holidays, 调休). Days absent are Monday–Friday work days either way, so a
+    caller with that default gets the same answer from far fewer rows: the days are grouped and
+    compared in SQL (the weekend dates of the range are passed as literals — no dialect's
+    day-of-week function)."""
+    t = attendance_schedules
+    weekend: list[date] = []
+    day = start
+    while day <= end:
+        if day.weekday() >= 5:
+            weekend.append(day)
+        day += timedelta(days=1)
+    works = func.max(case((t.c.is_rest, 0), else_=1))
+    default = case((t.c.work_date.in_(weekend), 0), else_=1) if weekend else literal(1)
+    out: dict[str, dict[date, bool]] = {}
+    for chunk in _chunks(sorted(set(userids))):
+        for userid, work_date, on in conn.execute(
+            select(t.c.userid, t.c.work_date, works)
+            .where(
+                t.c.corp_id == corp_id,
+                t.c.userid.in_(chunk),
+                t.c.work_date >= start,
+                t.c.work_date <= end,
+            )
+            .group_by(t.c.userid, t.c.work_date)
+            .having(works != default)
+        ):
+            out.setdefault(str(userid), {})[work_date] = bool(on)
     return out
 
 

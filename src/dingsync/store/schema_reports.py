@@ -119,9 +119,16 @@ reports = Table(
     Column("last_seen_run_id", Integer),
     Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("raw", json_type()),
+    # 日志统计 (migration 0018): reads of a template's creators and of each person's first
+    # report per period come from these indexes alone.
     Index(
-        "ix_reports_corp_id_template_name_create_time", "corp_id", "template_name", "create_time"
+        "ix_reports_corp_id_template_name_create_time_creator_id",
+        "corp_id",
+        "template_name",
+        "create_time",
+        "creator_id",
     ),
+    Index("ix_reports_corp_id_template_name_creator_id", "corp_id", "template_name", "creator_id"),
     Index("ix_reports_corp_id_creator_id_create_time", "corp_id", "creator_id", "create_time"),
     Index("ix_reports_corp_id_modified_time", "corp_id", "modified_time"),
     # The list API's (and the console's) newest-first order without a template (migration 0017).

@@ -72,6 +72,16 @@ SERVICE_ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
+def _guard_page(scope: Any, code: str, message: str) -> Response | None:
+    """The request guard's refusal on a console path: the console's HTML error page (with the
+    viewer's menu), not the API's JSON body; ``None`` elsewhere."""
+    request = Request(scope)
+    if not is_console(request):
+        return None
+    shown = "请求地址中含有不允许的字符（%00，空字符），请检查链接。"
+    return error_page(request, code, 422, shown)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -128,7 +138,7 @@ def create_app(
     add_docs(app)
     app.state.web = ctx
     app.state.demo_logins = demo_logins
-    app.add_middleware(RequestGuard, max_body_bytes=opts.max_body_bytes)
+    app.add_middleware(RequestGuard, max_body_bytes=opts.max_body_bytes, page=_guard_page)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:

@@ -3,11 +3,12 @@ and how it writes a file for a viewer's export scope.
 
 A kind's ``write(ctx, conn, scope, filters, fmt, path) -> rows`` writes only what ``scope``
 admits; ``filters`` is the kind's strict pydantic model (:class:`UsersFilters`,
-:class:`ReportsFilters`, :class:`AttendanceFilters`, :class:`ApprovalsFilters`: unknown keys,
-wrong types — ``"false"`` for a bool, ``1.5`` for an id —, out-of-range ids and malformed dates
-are refused with a 422 naming the field). Default dates are days of the company's zone
-(``Settings.tz``), never the host's. The data areas add their kinds here as they land (``reports``,
-``attendance``, ``approvals``), using the same writers as their CLI exports. ``reports`` and
+:class:`ReportsFilters`, :class:`ComplianceFilters`, :class:`AttendanceFilters`,
+:class:`ApprovalsFilters`: unknown keys, wrong types — ``"false"`` for a bool, ``1.5`` for an
+id —, out-of-range ids and malformed dates are refused with a 422 naming the field). Default
+dates are days of the company's zone (``Settings.tz``), never the host's. The data areas add
+their kinds here as they land (``reports``, ``compliance`` — 日志统计 —, ``attendance``,
+``approvals``), using the same writers as their CLI exports. ``reports`` and
 ``approvals`` take the filters of their list APIs and hand the writers the scope as a
 :class:`~dingsync.store.visibility.Visible`, which they apply in SQL with the list APIs' own
 conditions: an export holds exactly the rows the same person lists with the same filters.
@@ -123,6 +124,30 @@ class ReportsFilters(_Filters):
         end = self.end_date or ctx.today()
         start = self.start_date or end - timedelta(days=30)
         return self.model_copy(update={"start_date": start, "end_date": end})
+
+
+class ComplianceFilters(_Filters):
+    """Filters of the ``compliance`` export (日志统计, as ``GET /api/reports/stats``)."""
+
+    template: Name = Field(description="report template name (required)")
+    start_date: Day | None = Field(
+        None,
+        description="first day, YYYY-MM-DD (default the 28 days up to end_date, from the "
+        "template's first synced report on)",
+    )
+    end_date: Day | None = Field(
+        None,
+        description="last day, inclusive, YYYY-MM-DD (default yesterday in the company's zone)",
+    )
+    dept_id: DeptId | None = Field(None, description="people in this department and below")
+
+    def resolved(self, ctx: WebContext) -> ComplianceFilters:
+        """``end_date`` yesterday in the company's zone (``Settings.tz``); a missing
+        ``start_date`` stays the stats page's default (28 days up to ``end_date``, not before
+        the template's first synced report: :func:`dingsync.web.routers.reports.stats_range`)."""
+        return self.model_copy(
+            update={"end_date": self.end_date or ctx.today() - timedelta(days=1)}
+        )
 
 
 class AttendanceFilters(_Filters):
@@ -252,6 +277,42 @@ def _write_reports(
     )
 
 
+def _write_compliance(
+    ctx: WebContext,
+    conn: Connection,
+    scope: rules.Scope,
+    filters: ComplianceFilters,
+    fmt: str,
+    path: str,
+) -> int:
+    """日志统计 of one template: the numbers ``GET /api/reports/stats`` gives the same person
+    with the same filters (the compliance rule of :func:`dingsync.export.reports.compliance`,
+    the people whose reports the scope admits as their owner's — not reports merely received),
+    written by :func:`~dingsync.export.reports.write_compliance`: csv the person × day rows;
+    xlsx also 个人汇总 and 部门提交率 with numbers as numbers. Rows counted: the person × day
+    rows. Unknown template or a range over the page's limit: ``request.invalid`` (422)."""
+    import dataclasses
+
+    from dingsync.export import reports as export_reports
+    from dingsync.web.routers.reports import stats_range
+
+    filters = filters.resolved(ctx)
+    start, end = stats_range(ctx, conn, filters.template, filters.start_date, filters.end_date)
+    seen = _visible(scope)
+    result = export_reports.compliance(
+        conn,
+        ctx.corp_id,
+        filters.template,
+        start,
+        end,
+        dept_id=filters.dept_id,
+        today=ctx.today(),
+        tz=ctx.settings.tz,
+        people=None if seen is None else dataclasses.replace(seen, participant=None),
+    )
+    return export_reports.write_compliance(result, path, _fmt(fmt))
+
+
 def _write_attendance(
     ctx: WebContext,
     conn: Connection,
@@ -341,6 +402,7 @@ def _write_approvals(
 KINDS: dict[str, ExportKind] = {
     "users": ExportKind("users", "directory", _write_users, UsersFilters),
     "reports": ExportKind("reports", "reports", _write_reports, ReportsFilters),
+    "compliance": ExportKind("compliance", "reports", _write_compliance, ComplianceFilters),
     "attendance": ExportKind("attendance", "attendance", _write_attendance, AttendanceFilters),
     "approvals": ExportKind("approvals", "approvals", _write_approvals, ApprovalsFilters),
 }

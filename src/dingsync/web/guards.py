@@ -7,7 +7,8 @@
 - **NUL characters**: a NUL (``\\x00``, ``%00``, ``\\u0000``) in the path, the query string or a
   string (key or value) of a JSON body is answered 422 ``request.invalid``. PostgreSQL cannot
   store or compare text with NUL (the query would fail with a 500) and on SQLite it would be
-  stored as junk, so no such value reaches a route.
+  stored as junk, so no such value reaches a route. A page path (the console) gets its HTML
+  error page instead of the JSON body when the guard is given ``page``.
 
 FastAPI (0.115+) has its own ``max_body_size`` (``AppBodyLimitMiddleware`` is always in its
 stack) but it is unlimited unless the app is created with a size, and its 413 body is not the
@@ -17,9 +18,10 @@ service's error shape; the guard does not depend on the FastAPI version.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dingsync.web.errors import WebError
@@ -75,24 +77,33 @@ def json_nul_location(body: bytes) -> list[Any] | None:
 class RequestGuard:
     """ASGI middleware: body size limit and NUL rejection (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        page: Callable[[Scope, str, str], Response | None] | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        #: ``page(scope, code, message)``: the answer for a path that is a web page rather than
+        #: the API (the console's HTML error page), or ``None`` for the API's JSON body.
+        self.page = page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if "\x00" in scope.get("path", ""):
-            msg = "NUL characters are not allowed in the path"
-            detail = [{"loc": ["path"], "msg": msg}]
-            await _error("request.invalid", msg, details=detail)(scope, receive, send)
-            return
-        if _nul_in_query(scope.get("query_string", b"").lower()):
-            msg = "NUL characters are not allowed in the query"
-            detail = [{"loc": ["query"], "msg": msg}]
-            await _error("request.invalid", msg, details=detail)(scope, receive, send)
-            return
+        for part, nul in (
+            ("path", "\x00" in scope.get("path", "")),
+            ("query", _nul_in_query(scope.get("query_string", b"").lower())),
+        ):
+            if nul:
+                msg = f"NUL characters are not allowed in the {part}"
+                answer = self.page(scope, "request.invalid", msg) if self.page else None
+                if answer is None:
+                    answer = _error("request.invalid", msg, details=[{"loc": [part], "msg": msg}])
+                await answer(scope, receive, send)
+                return
         limit = self.max_body_bytes
         length = _content_length(scope)
         if length is not None and length > limit:

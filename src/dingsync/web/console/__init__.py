@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from dingsync.web.console.nav import NAV, NavItem, visible_nav
@@ -81,6 +81,16 @@ def add_console(app: FastAPI) -> None:
 
     app.mount(STATIC_PATH, StaticFiles(directory=STATIC_DIR), name="console-static")
     app.include_router(_home)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        """The console's icon for browsers that ask for ``/favicon.ico`` (pages link it too)."""
+        return FileResponse(
+            STATIC_DIR / "favicon.svg",
+            media_type="image/svg+xml",
+            headers={"Cache-Control": "public, max-age=86400"},
+        )
+
     for router in PAGE_ROUTERS:
         app.include_router(router)
     errors.install(app)

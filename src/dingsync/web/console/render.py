@@ -25,6 +25,8 @@ from dingsync.web.console.nav import visible_nav
 from dingsync.web.console.session import CSRF_FIELD, CSRF_HEADER, ConsoleSession
 from dingsync.web.context import WebContext
 
+#: DingTalk's JSAPI, vendored (``static/console/dingtalk-jsapi.min.js``).
+JSAPI_SRC = "/console-static/dingtalk-jsapi.min.js"
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 
@@ -64,6 +66,13 @@ def fmt_minutes(value: Any) -> str:
     return f"{sign}{hours}小时" if hours else f"{sign}{rest}分"
 
 
+def jsapi_src(request: Request) -> str:
+    """Where pages load DingTalk's JSAPI from: the vendored copy, or under ``dingsync demo``
+    (demo logins on) the sandbox's DingTalk client emulator (``/sandbox/dd.js``)."""
+    demo = getattr(request.app.state, "demo_logins", None)
+    return f"{demo.sandbox_url.rstrip('/')}/sandbox/dd.js" if demo else JSAPI_SRC
+
+
 def render(
     request: Request,
     session: ConsoleSession | None,
@@ -101,6 +110,8 @@ def render(
         "fmt_date": lambda v: fmt_ms_date(v, tz),
         "fmt_minutes": fmt_minutes,
         "today": ctx.today(),
+        "jsapi_src": jsapi_src(request),
+        "identity": {"corpId": ctx.corp_id, "userid": session.userid} if session else None,
     }
     base.update(context)
     return templates.TemplateResponse(request, f"console/{template}", base, status_code=status_code)

@@ -9,10 +9,13 @@ from datetime import date, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from sqlalchemy import Connection
 
 from dingsync.export import report_rules
+from dingsync.export import reports as export_reports
 from dingsync.store import repo_reports
 from dingsync.web import rules
+from dingsync.web.context import WebContext
 from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
@@ -67,6 +70,39 @@ STATS_MAX_DAYS = 92
 STATS_DEFAULT_DAYS = 28
 
 
+def stats_range(
+    ctx: WebContext, conn: Connection, template: str, start_date: date | None, end_date: date | None
+) -> tuple[date, date]:
+    """日志统计's days for ``template``: ``end_date`` (default yesterday in the company's zone)
+    and ``start_date`` (default :data:`STATS_DEFAULT_DAYS` days up to ``end_date``, but not
+    before the day of the first synced report of the template: days before the synced history
+    would all count as missing). Raises ``request.invalid`` for an unknown template, an end
+    before the start, a range over :data:`STATS_MAX_DAYS` days or days out of range."""
+    known = repo_reports.template_names(conn, ctx.corp_id)
+    if template not in known:
+        raise WebError(
+            "request.invalid",
+            f"no report template {template!r}; known: {', '.join(known) or 'none synced'}",
+        )
+    try:
+        end = end_date or ctx.today() - timedelta(days=1)
+        start = start_date
+        if start is None:
+            start = end - timedelta(days=STATS_DEFAULT_DAYS - 1)
+            first = export_reports.first_report_day(conn, ctx.corp_id, template, ctx.settings.tz)
+            if first is not None and start < first <= end:
+                start = first
+        if end < start:
+            raise WebError("request.invalid", "end_date is before start_date")
+        if (end - start).days >= STATS_MAX_DAYS:
+            raise WebError("request.invalid", f"the range is longer than {STATS_MAX_DAYS} days")
+        # The compliance rule reads reports up to a week around the range.
+        day_bounds(ctx, start - timedelta(days=7), end + timedelta(days=8))
+    except OverflowError as exc:
+        raise WebError("request.invalid", "start_date/end_date out of range") from exc
+    return start, end
+
+
 def _rates(expected: int, submitted: int, late: int) -> dict[str, float]:
     """``rate`` and ``on_time_rate`` (4 decimals, as the compliance workbook writes them)."""
     if not expected:
@@ -100,7 +136,11 @@ def report_stats(
     caller: CurrentCaller,
     template: Annotated[str, Query(min_length=1, max_length=255, description="template name")],
     start_date: Annotated[
-        date | None, Query(description="first day (default 28 days before end_date)")
+        date | None,
+        Query(
+            description="first day (default the 28 days up to end_date, from the first synced "
+            "report of the template on)"
+        ),
     ] = None,
     end_date: Annotated[
         date | None, Query(description="last day, inclusive (default yesterday)")
@@ -130,26 +170,10 @@ def report_stats(
     Errors: ``request.invalid`` (422) for an unknown template, ``end_date`` before
     ``start_date`` or a range over :data:`STATS_MAX_DAYS` days."""
     today = ctx.today()
-    try:
-        end = end_date or today - timedelta(days=1)
-        start = start_date or end - timedelta(days=STATS_DEFAULT_DAYS - 1)
-        if end < start:
-            raise WebError("request.invalid", "end_date is before start_date")
-        if (end - start).days >= STATS_MAX_DAYS:
-            raise WebError("request.invalid", f"the range is longer than {STATS_MAX_DAYS} days")
-        # The compliance rule reads reports up to a week around the range.
-        day_bounds(ctx, start - timedelta(days=7), end + timedelta(days=8))
-    except OverflowError as exc:
-        raise WebError("request.invalid", "start_date/end_date out of range") from exc
     scope = rules.scope(caller.viewer, "reports", "list")
     people = dataclasses.replace(visible(scope), participant=None)
     with ctx.engine.connect() as conn:
-        known = repo_reports.template_names(conn, ctx.corp_id)
-        if template not in known:
-            raise WebError(
-                "request.invalid",
-                f"no report template {template!r}; known: {', '.join(known) or 'none synced'}",
-            )
+        start, end = stats_range(ctx, conn, template, start_date, end_date)
         result = report_rules.compliance_by_rule(
             conn,
             ctx.corp_id,
@@ -198,8 +222,7 @@ def report_stats(
         ],
         "days": [
             {"userid": d.userid, "day": d.day.isoformat(), "status": d.status}
-            for d in result.days
-            if d.userid in on_page
+            for d in result.days_of(on_page)
         ],
         "total": len(ordered),
         "limit": limit,

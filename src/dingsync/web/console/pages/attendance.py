@@ -180,6 +180,23 @@ def _common(request: Request, ctx: WebContext, session: ConsoleSession) -> dict[
 _COLORS = {"late": "#ff8800", "early": "#7b61ff", "missing": "#f54a45", "rate": "#1677ff"}
 
 
+#: The chart's note on what each department bar counts (the rule of the stats API).
+DEPT_CHART_NOTE = (
+    "第一根柱为所选部门（未选时为全公司）的直属成员，不含下级部门；其余每根柱为一个下级部门"
+    "及其所有下级部门。同时属于多个部门的人员在每个所属部门各计一次。"
+)
+
+
+def dept_labels(stats: dict[str, Any]) -> list[str]:
+    """The department bars' labels: the first bar — the top department itself, when it has
+    people — says it counts its direct members only (the others count their subtrees)."""
+    top = stats.get("dept_id") or api.ROOT_DEPT
+    return [
+        f"{d['name']}（直属）" if i == 0 and d["dept_id"] == top else str(d["name"])
+        for i, d in enumerate(stats["by_department"])
+    ]
+
+
 def chart_options(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The three charts of 月度汇总 from the stats API's answer (series[0] of each is what the
     tests compare): late and early checks by department (bars), missing punches by day (bars),
@@ -199,7 +216,7 @@ def chart_options(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "grid": grid,
             "xAxis": {
                 "type": "category",
-                "data": [d["name"] for d in depts],
+                "data": dept_labels(stats),
                 "axisLabel": {"interval": 0, "overflow": "truncate", "width": 84},
             },
             "yAxis": {"type": "value", "minInterval": 1, "name": "次"},
@@ -287,6 +304,7 @@ def monthly_page(
         stats=stats,
         totals=_totals(stats),
         charts=chart_options(stats),
+        dept_chart_note=DEPT_CHART_NOTE,
         pager=_pager(request, summary["total"], MONTHLY_PAGE, offset),
         **_common(request, ctx, session),
     )

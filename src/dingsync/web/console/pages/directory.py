@@ -87,22 +87,32 @@ def directory_page(
 ) -> HTMLResponse:
     """The tree and the people (``dept_id``, ``search``, ``page`` query parameters)."""
     params = request.query_params
-    dept_id = _int(params.get("dept_id"))
+    raw_dept = (params.get("dept_id") or "").strip()
+    dept_id = _int(raw_dept)
     search = (params.get("search") or "").strip()[:64] or None
     page = _page(params.get("page"))
     tree = api_directory.departments(ctx, session.caller, counts=True)["tree"]
     names = _names(tree)
-    if dept_id is not None and dept_id not in names:
+    dept_error = None
+    if raw_dept and (dept_id is None or dept_id not in names):
+        # Not the whole company in its place: say so, and list nobody.
+        dept_error = f"部门“{raw_dept[:32]}”不存在，或不在您可查看的通讯录范围内。"
         dept_id = None
-    people = api_directory.users(
-        ctx,
-        session.caller,
-        dept_id=dept_id,
-        recursive=True,
-        search=search,
-        limit=PAGE_SIZE,
-        offset=(page - 1) * PAGE_SIZE,
-    )
+    people: dict[str, Any] = {"items": [], "total": 0}
+    for _ in range(2 if dept_error is None else 0):
+        people = api_directory.users(
+            ctx,
+            session.caller,
+            dept_id=dept_id,
+            recursive=True,
+            search=search,
+            limit=PAGE_SIZE,
+            offset=(page - 1) * PAGE_SIZE,
+        )
+        last = max(1, -(-people["total"] // PAGE_SIZE))
+        if page <= last:
+            break
+        page = last  # a page past the end shows the last page instead
     pages = max(1, -(-people["total"] // PAGE_SIZE))
 
     def link(**change: Any) -> str:
@@ -126,6 +136,8 @@ def directory_page(
         link=link,
         tab="members",
         leavers_tab=may_see_leavers(session),
+        dept_error=dept_error,
+        may_export=rules.may(session.viewer, "directory", "export"),
     )
 
 

@@ -13,6 +13,15 @@
   and departed people refused with the same codes), then the session in the cookie. Answers
   ``{"next", "userid", "jsapi"}`` (``jsapi``: the ``dd.config`` values for ``url``) or the
   API's error body.
+- ``POST /console/login/recheck`` (JSON ``{authCode}``, CSRF header, a live session) — the
+  micro-app's identity re-check on a shared device: every console page opened inside DingTalk
+  asks DingTalk for a fresh login-free code once per tab (``static/console/identity.js``) and
+  posts it here. The code's person is logged in as by ``/authcode``; the same person as the
+  cookie's keeps the old session (the new one is revoked) → ``{"switched": false}``; another
+  person → the cookie's session is revoked and the new one set → ``{"switched": true,
+  "userid", "next": "/console"}``; a refused code (left, disabled, invalid …) ends the cookie's
+  session too (nobody is then known to be at this device) → the API's error body with
+  ``login``, the login page showing the error.
 - ``GET /console/login/dingtalk?next=`` — the browser login starts: a random ``state`` bound to
   this browser by a short-lived cookie (:data:`STATE_COOKIE`: HttpOnly, SameSite=Lax, 10
   minutes, path ``/console/login``; the state sent is a hash of the cookie, so it cannot be
@@ -46,8 +55,16 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from dingsync.web.console.render import render
-from dingsync.web.console.session import COOKIE, LOGIN_PATH, set_session_cookie
+from dingsync.store import repo_sessions
+from dingsync.web import sessions
+from dingsync.web.console.render import jsapi_src, render
+from dingsync.web.console.session import (
+    COOKIE,
+    LOGIN_PATH,
+    CsrfCaller,
+    clear_session_cookie,
+    set_session_cookie,
+)
 from dingsync.web.deps import Ctx, caller_for_token
 from dingsync.web.errors import ERRORS, WebError
 from dingsync.web.login import login, oauth_login
@@ -62,8 +79,6 @@ STATE_COOKIE = "dingsync_login_state"
 STATE_TTL_S = 600
 #: Where the console starts when ``next`` is missing or not a console path.
 HOME = "/console"
-#: DingTalk's JSAPI, vendored (``static/console/dingtalk-jsapi.min.js``).
-JSAPI_SRC = "/console-static/dingtalk-jsapi.min.js"
 
 #: What the login page says for each code (the API's codes, in the console's words).
 MESSAGES: dict[str, str] = {
@@ -228,7 +243,7 @@ def login_page(
         notice=REASONS.get(reason or ""),
         corp_id=ctx.corp_id,
         demo=demo,
-        jsapi_src=f"{demo.sandbox_url.rstrip('/')}/sandbox/dd.js" if demo else JSAPI_SRC,
+        jsapi_src=jsapi_src(request),
     )
 
 
@@ -282,6 +297,36 @@ async def login_authcode(request: Request, ctx: Ctx) -> Response:
         }
     )
     set_session_cookie(request, response, session["token"], session["expires_in"])
+    return response
+
+
+@router.post("/recheck", name="console_login_recheck")
+async def login_recheck(request: Request, ctx: Ctx, current: CsrfCaller) -> Response:
+    """The micro-app's identity re-check (see the module docstring): a fresh ``authCode`` from
+    DingTalk against the cookie's person."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        err = WebError("request.invalid", "the body must be JSON (Content-Type: application/json)")
+        return JSONResponse(err.body(), status_code=err.status)
+    try:
+        result = await login(ctx, parse_login(await request.body()).authCode, None)
+    except WebError as exc:
+        with ctx.write() as conn:
+            repo_sessions.revoke_session(conn, current.caller.token_hash, ctx.now())
+        body = exc.body()
+        body["login"] = f"{LOGIN_PATH}?error={quote(exc.code, safe='')}"
+        response = JSONResponse(body, status_code=exc.status)
+        clear_session_cookie(request, response)
+        return response
+    fresh = result["session"]
+    if result["userid"] == current.userid:
+        with ctx.write() as conn:
+            repo_sessions.revoke_session(conn, sessions.token_hash(fresh["token"]), ctx.now())
+        return JSONResponse({"switched": False, "userid": current.userid})
+    with ctx.write() as conn:
+        repo_sessions.revoke_session(conn, current.caller.token_hash, ctx.now())
+    response = JSONResponse({"switched": True, "userid": result["userid"], "next": HOME})
+    set_session_cookie(request, response, fresh["token"], fresh["expires_in"])
     return response
 
 

@@ -76,6 +76,7 @@ def overview_page(
         kind_labels=KIND_LABELS,
         count_labels=COUNT_LABELS,
         message=message,
+        sync_param=request.query_params.get("sync", "") if message else "",
         may_sync=rules.can_administer(session.viewer),
     )
 

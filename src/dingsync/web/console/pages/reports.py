@@ -178,17 +178,21 @@ def reports_page(
     error: str | None = None
     page: dict[str, Any] = {"items": [], "total": 0, "limit": PAGE_SIZE, "offset": f.offset}
     try:
-        page = api_reports.list_reports(
-            ctx,
-            session.caller,
-            template=f.template,
-            start_date=f.start,
-            end_date=f.end,
-            creator=f.creator,
-            dept_id=f.dept_id,
-            limit=PAGE_SIZE,
-            offset=f.offset,
-        )
+        for _ in range(2):  # a page past the end shows the last page instead
+            page = api_reports.list_reports(
+                ctx,
+                session.caller,
+                template=f.template,
+                start_date=f.start,
+                end_date=f.end,
+                creator=f.creator,
+                dept_id=f.dept_id,
+                limit=PAGE_SIZE,
+                offset=f.offset,
+            )
+            if page["items"] or not page["total"] or f.offset < page["total"]:
+                break
+            f.offset = last_page_offset(int(page["total"]), PAGE_SIZE)
     except WebError as exc:
         error = exc.message
     items = page["items"]
@@ -239,6 +243,11 @@ def reports_page(
 # --------------------------------------------------------------------------------------------
 # 日志统计
 # --------------------------------------------------------------------------------------------
+def last_page_offset(total: int, size: int) -> int:
+    """The offset of the last page of ``total`` rows, ``size`` per page (0 for none)."""
+    return max(0, (total - 1) // size * size)
+
+
 def _short_day(iso: str) -> str:
     d = date.fromisoformat(iso)
     return f"{d.month:02d}-{d.day:02d} {WEEKDAYS[d.weekday()]}"
@@ -382,16 +391,20 @@ def report_stats_page(
     stats: dict[str, Any] | None = None
     if f.template is not None:
         try:
-            stats = api_reports.report_stats(
-                ctx,
-                session.caller,
-                template=f.template,
-                start_date=f.start,
-                end_date=f.end,
-                dept_id=f.dept_id,
-                limit=STATS_PAGE_SIZE,
-                offset=f.offset,
-            )
+            for _ in range(2):  # a page past the end shows the last page instead
+                stats = api_reports.report_stats(
+                    ctx,
+                    session.caller,
+                    template=f.template,
+                    start_date=f.start,
+                    end_date=f.end,
+                    dept_id=f.dept_id,
+                    limit=STATS_PAGE_SIZE,
+                    offset=f.offset,
+                )
+                if not stats["total"] or f.offset < stats["total"]:
+                    break
+                f.offset = last_page_offset(int(stats["total"]), STATS_PAGE_SIZE)
         except WebError as exc:
             error = exc.message
     if stats is not None:
@@ -415,6 +428,7 @@ def report_stats_page(
         dept_chart=departments_option(stats) if stats else None,
         status_labels=STATUS_LABELS,
         scope_label=scope_label(session.viewer),
+        may_export=rules.may(session.viewer, "reports", "export"),
         page_size=STATS_PAGE_SIZE,
         total=total,
         prev_query=f.query(offset=max(0, f.offset - STATS_PAGE_SIZE)) if f.offset > 0 else None,

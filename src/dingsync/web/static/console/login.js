@@ -4,6 +4,14 @@
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("login-config").textContent);
+  // A failed login's page keeps no login code in the address bar (history, screenshots, a
+  // shared link): the URL becomes the login page's own, with the error's code.
+  var shown = document.querySelector("[data-testid=login-error]");
+  if (shown && /[?&](authCode|code|state)=/.test(window.location.search) && window.history.replaceState) {
+    var q = "?error=" + encodeURIComponent(shown.getAttribute("data-error-code") || "");
+    if (cfg.next && cfg.next !== "/console") q += "&next=" + encodeURIComponent(cfg.next);
+    window.history.replaceState(null, "", "/console/login" + q);
+  }
   var dd = window.dd;
   if (!dd || !dd.env || !dd.env.platform || dd.env.platform === "notInDingTalk") return;
   // A login that just failed is shown, not retried in a loop.
@@ -22,6 +30,10 @@
   }
 
   function go(next) { window.location.replace(next || "/console"); }
+  // DingTalk just said who is here: the pages need not ask again in this tab (identity.js).
+  function remember(userid) {
+    try { if (userid) window.sessionStorage.setItem("dingsync_identity", userid); } catch (e) { /* private mode */ }
+  }
 
   function exchange(code) {
     fetch("/console/login/authcode", {
@@ -37,6 +49,7 @@
         fail(err.message || "登录失败", err.code);
         return;
       }
+      remember(res.body.userid);
       var jsapi = res.body.jsapi;
       if (!jsapi || typeof dd.config !== "function") { go(res.body.next); return; }
       // Sign the page for the JSAPI (dd.config), then go on either way: a page that needs a

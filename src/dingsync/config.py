@@ -15,7 +15,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -39,6 +39,39 @@ _DEBUG = Field(default=False, validation_alias="DINGSYNC_DEBUG")
 def default_database_url() -> str:
     """SQLite file under ``./.dingsync/`` (created on first use)."""
     return f"sqlite:///{DEFAULT_DATA_DIR / 'dingsync.db'}"
+
+
+class AppConfig(BaseModel):
+    """One internal app (企业内部应用) of a company, from ``[[apps]]`` in ``dingsync.toml``.
+
+    Several of them run side by side in one deployment (a group company's subsidiaries); each
+    company's rows are keyed by its ``corp_id``. ``timezone`` (IANA name) overrides
+    :attr:`Settings.timezone` for that company; ``status = "stopped"`` keeps its data but stops
+    its sync and its logins (:mod:`dingsync.corps`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app_key: str = Field(min_length=1)
+    app_secret: SecretStr
+    corp_id: str = Field(min_length=1, max_length=64)
+    agent_id: str | None = None
+    name: str | None = None
+    timezone: str | None = None
+    status: Literal["active", "stopped"] = "active"
+
+    @field_validator("agent_id", mode="before")
+    @classmethod
+    def _agent_id_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_app_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        zone(value)  # ValueError names the bad zone
+        return value.strip()
 
 
 class Settings(BaseSettings):
@@ -75,6 +108,9 @@ class Settings(BaseSettings):
     )
     #: The CLI shows tracebacks instead of one-line errors (``DINGSYNC_DEBUG=1``).
     debug: bool = _DEBUG
+    #: More internal apps, one per company (``[[apps]]`` in ``dingsync.toml``), served beside
+    #: the ``DINGTALK_*`` app, which stays the default company (:mod:`dingsync.corps`).
+    apps: list[AppConfig] = Field(default_factory=list, validation_alias="DINGSYNC_APPS")
 
     # -- reports sync (docs/reports.md) --------------------------------------------------------
     #: Days of reports a full run reads, ending now.
@@ -128,6 +164,16 @@ class Settings(BaseSettings):
     def _known_timezone(cls, value: str) -> str:
         zone(value)  # ValueError names the bad zone
         return value.strip()
+
+    @field_validator("apps")
+    @classmethod
+    def _distinct_corps(cls, value: list[AppConfig]) -> list[AppConfig]:
+        seen: set[str] = set()
+        for app in value:
+            if app.corp_id in seen:
+                raise ValueError(f"[[apps]] lists corp_id {app.corp_id} twice")
+            seen.add(app.corp_id)
+        return value
 
     @property
     def tz(self) -> tzinfo:

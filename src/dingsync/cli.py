@@ -193,9 +193,23 @@ def sync(
             "(a failed run is reported and resumed by the next one).",
         ),
     ] = None,
+    corp: Annotated[
+        str | None,
+        typer.Option("--corp", help="Sync this company (its CorpId) of the configured apps."),
+    ] = None,
+    all_corps: Annotated[
+        bool,
+        typer.Option("--all", help="Sync every active company, one after another."),
+    ] = False,
 ) -> None:
-    """Sync the configured DingTalk organisation into the database."""
+    """Sync the configured DingTalk organisation into the database (``--corp``/``--all``: the
+    companies of ``[[apps]]`` in dingsync.toml and those authorised through the suite)."""
     settings = _settings(database_url)
+    if corp is not None or all_corps:
+        from dingsync.commands.corps import sync_corps
+
+        sync_corps(settings, corp, all_corps, only, incremental, not no_resume, json_output)
+        return
     if not settings.has_credentials:
         sys.stderr.write(
             NO_CREDENTIALS_HELP.format(missing=", ".join(settings.missing_credentials()))
@@ -256,10 +270,12 @@ def _sync_run(
     kind: str,
     resume: bool,
     json_output: bool,
+    client_factory: Any = None,
 ) -> None:
-    """One ``dingsync sync`` run with progress and summary; ``typer.Exit`` on failure."""
+    """One ``dingsync sync`` run with progress and summary; ``typer.Exit`` on failure.
+    ``client_factory``: builds the company's client (default: from ``settings``)."""
     from dingsync.dingtalk import CredentialsError
-    from dingsync.sync.lease import SyncAlreadyRunning
+    from dingsync.sync.lease import CorpNotActive, SyncAlreadyRunning
     from dingsync.sync.progress import RichProgress
     from dingsync.sync.runner import MissingCredentials, sync_once
 
@@ -273,6 +289,7 @@ def _sync_run(
                     progress=progress,
                     resume=resume,
                     kind=kind,
+                    client=client_factory() if client_factory is not None else None,
                 )
             )
     except MissingCredentials as exc:  # pragma: no cover - checked above
@@ -284,6 +301,9 @@ def _sync_run(
     except SyncAlreadyRunning as exc:
         err_console.print(f"error: {exc}", markup=False)
         raise typer.Exit(3) from None
+    except CorpNotActive as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(4) from None
     except KeyboardInterrupt:
         err_console.print("interrupted; run `dingsync sync` again to resume from the checkpoint")
         raise typer.Exit(130) from None

@@ -59,6 +59,11 @@ class AppConfig(BaseModel):
     name: str | None = None
     timezone: str | None = None
     status: Literal["active", "stopped"] = "active"
+    #: DingTalk's hosts for this app (default: the deployment's ``DINGTALK_*_URL``); a sandbox
+    #: per company serves each on its own port.
+    oapi_url: str | None = None
+    api_url: str | None = None
+    login_url: str | None = None
 
     @field_validator("agent_id", mode="before")
     @classmethod

@@ -137,6 +137,9 @@ def app_settings(settings: Settings, app: AppConfig, timezone: str | None = None
         "timezone": timezone or app.timezone or settings.timezone,
         "apps": [],
     }
+    for url in ("oapi_url", "api_url", "login_url"):
+        if getattr(app, url):
+            update[url] = getattr(app, url)
     return settings.model_copy(update=update)
 
 
@@ -214,7 +217,10 @@ def all_corps(engine: Engine, settings: Settings) -> list[Corp]:
     ``corp_id``."""
     with engine.connect() as conn:
         registered = {r["corp_id"]: r for r in repo_corps.list_corps(conn)}
-    ids = sorted(set(configured_apps(settings)) | {c for c, r in registered.items() if r["mode"] != "internal"})
+    ids = sorted(
+        set(configured_apps(settings))
+        | {c for c, r in registered.items() if r["mode"] != "internal"}
+    )
     return [resolve(engine, settings, c, active=False) for c in ids]
 
 

@@ -6,7 +6,7 @@ from types import ModuleType
 
 import typer
 
-from dingsync.commands import approvals, attendance, audit, contacts, events, reports, web
+from dingsync.commands import approvals, attendance, audit, contacts, corps, events, reports, web
 from dingsync.commands.export_app import export_app
 
 #: The command group of each data area (:data:`dingsync.areas.AREA_NAMES`): a module whose
@@ -19,8 +19,8 @@ AREA_COMMANDS: dict[str, ModuleType] = {
     "approvals": approvals,
 }
 #: Groups of the service itself: local accounts and roles (``users``, ``roles``, ``serve``),
-#: events (``events``), the export audit (``audit``).
-SERVICE_COMMANDS: tuple[ModuleType, ...] = (web, events, audit)
+#: events (``events``), the export audit (``audit``), the companies (``corps``).
+SERVICE_COMMANDS: tuple[ModuleType, ...] = (web, events, audit, corps)
 
 
 def register_all(app: typer.Typer) -> None:

@@ -55,6 +55,7 @@ from dingsync.dingtalk.tokens import (
     DEFAULT_REFRESH_MARGIN,
     TokenCache,
     TokenStore,
+    token_key,
 )
 
 log = logging.getLogger("dingsync.dingtalk")
@@ -179,12 +180,15 @@ class DingTalkClient:
         self.limiter = PathRateLimiter(
             app_key,
             qps_per_api,
+            corp_id=corp_id,
             overrides=qps_overrides,
             storage_uri=limiter_storage_uri,
             margin=limiter_margin,
         )
+        #: Where the token lives in the shared store (:func:`~dingsync.dingtalk.tokens.token_key`).
+        self.token_key = token_key(app_key, corp_id)
         self._tokens = TokenCache(
-            app_key,
+            self.token_key,
             self._fetch_access_token,
             store=token_store,
             refresh_margin=token_refresh_margin,

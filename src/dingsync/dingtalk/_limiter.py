@@ -63,7 +63,8 @@ class _PathState:
 
 
 class PathRateLimiter:
-    """Paces calls per API path.
+    """Paces calls per API path, per app and company: DingTalk counts each app's calls of an API
+    in each company, so ``app_key`` and ``corp_id`` (optional) name the budget in the storage.
 
     ``qps``: default per path (``None``/0 = unlimited); ``overrides``: per-path values (``None``/0
     there = unlimited for that path). ``margin``: extra seconds slept past the moment a window
@@ -78,8 +79,12 @@ class PathRateLimiter:
         overrides: dict[str, float | None] | None = None,
         storage_uri: str = "memory://",
         margin: float = 0.005,
+        corp_id: str | None = None,
     ) -> None:
         self.app_key = app_key
+        self.corp_id = corp_id
+        #: The budget's name in the storage: one per app and company.
+        self.scope = f"{app_key}@{corp_id}" if corp_id else app_key
         self.qps = qps or None
         self.overrides = dict(overrides or {})
         self.margin = margin
@@ -138,7 +143,7 @@ class PathRateLimiter:
         storage = cast(MovingWindowSupport, self._storage)
         for item in state.items:
             await storage.acquire_entry(
-                item.key_for(self.app_key, path), _UNBOUNDED, item.get_expiry()
+                item.key_for(self.scope, path), _UNBOUNDED, item.get_expiry()
             )
 
     async def _acquire(
@@ -151,7 +156,7 @@ class PathRateLimiter:
                 state.released.clear()
                 cost = state.in_flight + 1
                 free = [
-                    await limiter.test(item, self.app_key, path, cost=cost) for item in state.items
+                    await limiter.test(item, self.scope, path, cost=cost) for item in state.items
                 ]
                 if all(free):
                     state.in_flight += 1
@@ -162,7 +167,7 @@ class PathRateLimiter:
                 for item, ok in zip(state.items, free, strict=True):
                     if ok:
                         continue
-                    stats = await limiter.get_window_stats(item, self.app_key, path)
+                    stats = await limiter.get_window_stats(item, self.scope, path)
                     if stats.remaining < item.amount:  # something answered is in the window
                         until = stats.reset_time - time.time()
                         wait = until if wait is None else max(wait, until)

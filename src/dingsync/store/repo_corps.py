@@ -15,10 +15,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, select, update
+from sqlalchemy import Connection, Table, delete, func, or_, select, update
 
 from dingsync.store.repo import upsert
-from dingsync.store.schema import CORP_MODES, CORP_STATUSES, corps, metadata, sync_runs, utcnow
+from dingsync.store.schema import (
+    CORP_MODES,
+    CORP_STATUSES,
+    corps,
+    metadata,
+    sync_runs,
+    token_cache,
+    utcnow,
+)
 
 Row = dict[str, Any]
 
@@ -68,9 +76,7 @@ def set_status(conn: Connection, corp_id: str, status: str) -> bool:
     if status not in CORP_STATUSES:
         raise UnknownCorpStatus(f"unknown corp status {status!r} (known: {CORP_STATUSES})")
     result = conn.execute(
-        update(corps)
-        .where(corps.c.corp_id == corp_id)
-        .values(status=status, updated_at=utcnow())
+        update(corps).where(corps.c.corp_id == corp_id).values(status=status, updated_at=utcnow())
     )
     return bool(result.rowcount)
 
@@ -113,7 +119,22 @@ def purge_corp(conn: Connection, corp_id: str) -> dict[str, int]:
         n = conn.execute(delete(table).where(table.c.corp_id == corp_id)).rowcount
         if n:
             deleted[table.name] = int(n)
+    # Cached tokens and tickets of the company (``<app>@<corp_id>[:…]``, see token_key).
+    n = conn.execute(
+        delete(token_cache).where(
+            or_(
+                token_cache.c.cache_key.like(f"%@{_escape_like(corp_id)}", escape="\\"),
+                token_cache.c.cache_key.like(f"%@{_escape_like(corp_id)}:%", escape="\\"),
+            )
+        )
+    ).rowcount
+    if n:
+        deleted[token_cache.name] = int(n)
     return deleted
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 __all__ = [

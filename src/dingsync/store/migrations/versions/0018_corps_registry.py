@@ -50,7 +50,9 @@ def upgrade() -> None:
         )
         batch.add_column(sa.Column("timezone", sa.String(64), comment=TIMEZONE_COMMENT))
         batch.create_check_constraint(op.f("ck_corps_mode"), "mode IN ('internal', 'isv')")
-        batch.create_check_constraint(op.f("ck_corps_status"), "status IN ('active', 'relieved', 'stopped')")
+        batch.create_check_constraint(
+            op.f("ck_corps_status"), "status IN ('active', 'relieved', 'stopped')"
+        )
 
 
 def downgrade() -> None:

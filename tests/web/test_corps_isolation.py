@@ -277,9 +277,19 @@ def test_admin_writes_of_A_cannot_reach_B(two: TwoCorps) -> None:
     r = two.http.post(
         f"/api/admin/users/{b_user}/disable", headers={"Authorization": f"Bearer {token}"}
     )
-    assert r.status_code == 404, r.text
+    # A userid A does not know is disabled in advance — in A's company (docs/web.md), never B's.
+    assert r.status_code == 200 and r.json()["known"] is False, r.text
     with two.engine.connect() as conn:
         assert repo_local_access.list_disabled(conn, b.app.corp_id) == []
+        assert b_user in repo_local_access.list_disabled(conn, a.app.corp_id)
+    b_token = two.token(b, b_user)  # B's person still logs into B
+    assert (
+        two.http.get("/api/me", headers={"Authorization": f"Bearer {b_token}"}).status_code == 200
+    )
+    r = two.http.post(
+        f"/api/admin/users/{b_user}/enable", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert r.status_code == 200, r.text
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,11 +375,15 @@ def test_relieved_company_refuses_logins_sessions_and_sync_and_keeps_its_data(
 
 
 def test_each_company_keeps_its_own_timezone_and_tokens(two: TwoCorps) -> None:
-    b_token = two.token(two.b, pick_people(two.b.company)["main_admin"])
-    settings = two.http.get("/api/admin/settings", headers={"Authorization": f"Bearer {b_token}"})
-    if settings.status_code == 200:
-        text = json.dumps(settings.json())
-        assert "Europe/Berlin" in text and two.b.app.corp_id in text
+    for sb, zone in ((two.a, "Asia/Shanghai"), (two.b, "Europe/Berlin")):
+        token = two.token(sb, pick_people(sb.company)["main_admin"])
+        r = two.http.get("/api/admin/sync", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200, r.text
+        assert r.json()["settings"]["timezone"] == zone
+        assert r.json()["settings"]["corp_id"] == sb.app.corp_id
+        entities = json.dumps(r.json()["entities"])
+        other = two.b if sb is two.a else two.a
+        assert other.app.corp_id not in entities
     from dingsync.store.schema import token_cache
 
     with two.engine.connect() as conn:

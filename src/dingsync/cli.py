@@ -687,12 +687,29 @@ def doctor(
     database_url: Annotated[
         str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
     ] = None,
+    corp: Annotated[
+        str | None,
+        typer.Option(
+            "--corp",
+            help="Probe one company's permissions area by area (ok / missing, with the "
+            "permission point to grant).",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="With --corp: print the probes as JSON.")
+    ] = False,
 ) -> None:
     """Check the configuration, the endpoint URLs, the database and the DingTalk token; exit 2
-    when credentials are missing, 1 when a check fails."""
+    when credentials are missing, 1 when a check fails. ``--corp CORP``: the permission probes
+    of that company (exit 1 when a permission is missing)."""
     from dingsync.store import db
 
     settings = _settings(database_url)
+    if corp is not None:
+        from dingsync.commands.corps import doctor_corp
+
+        doctor_corp(settings, corp, json_output)
+        return
     ok = True
     table = Table(title="dingsync doctor")
     table.add_column("Check")

@@ -247,6 +247,55 @@ def sync_corps(
         raise typer.Exit(failed)
 
 
+def doctor_corp(settings: Settings, corp: str, json_output: bool) -> None:
+    """``dingsync doctor --corp CORP``: the company's registry status and, area by area, each
+    permission point the sync needs — ``ok``, ``missing`` (grant it in the developer console:
+    the name is printed), ``failed`` or ``skipped``. Exit 2 for an unknown company, 1 when a
+    probe is not ok."""
+    import asyncio
+
+    from dingsync.corps import CorpError, build_corp_client, resolve
+    from dingsync.dingtalk.permissions import probe_permissions
+
+    engine, _rows = _registry(settings)
+    try:
+        target = resolve(engine, settings, corp, active=False)
+    except CorpError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
+
+    async def probe() -> list[Any]:
+        # No shared token store: ask DingTalk itself, like `dingsync doctor`.
+        async with build_corp_client(target, None) as client:
+            return await probe_permissions(client)
+
+    results = asyncio.run(probe())
+    if json_output:
+        out = {
+            "corp_id": target.corp_id,
+            "mode": target.mode,
+            "status": target.status,
+            "probes": [r.__dict__ for r in results],
+        }
+        console.print_json(json.dumps(out, ensure_ascii=False))
+    else:
+        table = Table(title=f"corp {escape(target.corp_id)} ({target.mode}, {target.status})")
+        for col in ("area", "permission", "API", "result"):
+            table.add_column(col)
+        colour = {"ok": "green", "missing": "red", "failed": "red", "skipped": "yellow"}
+        for r in results:
+            note = f"grant {r.permission} ({r.title})" if r.status == "missing" else r.detail
+            table.add_row(
+                r.area,
+                escape(r.permission),
+                escape(r.api),
+                f"[{colour[r.status]}]{r.status}[/] {escape(note)}",
+            )
+        console.print(table)
+    if any(r.status in ("missing", "failed") for r in results):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     """Add ``dingsync corps …`` to ``app``."""
     corps_app.command("list")(corps_list)

@@ -64,6 +64,11 @@ class AppConfig(BaseModel):
     oapi_url: str | None = None
     api_url: str | None = None
     login_url: str | None = None
+    #: The app's event subscription (its callback URL: ``/callbacks/dingtalk/<corp_id>``):
+    #: token, EncodingAESKey and receiver id (default: the AppKey).
+    callback_token: SecretStr | None = None
+    callback_aes_key: SecretStr | None = None
+    callback_receiver_id: str | None = None
 
     @field_validator("agent_id", mode="before")
     @classmethod

@@ -390,3 +390,25 @@ def test_each_company_keeps_its_own_timezone_and_tokens(two: TwoCorps) -> None:
         keys = set(conn.execute(select(token_cache.c.cache_key)).scalars())
     for sb in (two.a, two.b):
         assert f"{sb.app.app_key}@{sb.app.corp_id}" in keys
+
+
+def test_console_micro_app_login_per_company(two: TwoCorps) -> None:
+    b = two.b
+    page = two.http.get("/console/login", params={"corpId": b.app.corp_id})
+    assert page.status_code == 200 and f'"corpId": "{b.app.corp_id}"' in page.text
+    unknown = two.http.get("/console/login", params={"corpId": "dingnosuch"})
+    assert unknown.status_code == 400 and "corp.unknown" in unknown.text
+
+    userid = pick_people(b.company)["employee"]
+    code = httpx.post(f"{b.base_url}/sandbox/authcode", json={"userid": userid}).json()["code"]
+    with httpx.Client(base_url=str(two.http.base_url), timeout=60) as browser:
+        r = browser.post(
+            "/console/login/authcode",
+            json={"authCode": code, "corpId": b.app.corp_id, "next": "/console/me"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["userid"] == userid
+        me = browser.get("/console/me")
+        assert me.status_code == 200
+        assert b.company.users[userid].name in me.text
+        assert not {u for u in two.a.company.users if u in me.text}

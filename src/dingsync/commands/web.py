@@ -92,6 +92,16 @@ def serve(
     from dingsync.web.server import serve as run
 
     settings = _settings(database_url)
+    if settings.apps:  # several companies ([[apps]]): each login names its own (corpId)
+        from dingsync.corps import sync_registry
+
+        engine = open_engine(settings.database_url)
+        served = [r["corp_id"] for r in sync_registry(engine, settings)]
+        console.print(f"serving {len(served)} companies: {', '.join(served)}")
+        app = create_app(settings, engine=engine)
+        console.print(f"dingsync web on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+        run(app, host=host, port=port)
+        return
     if not settings.has_credentials:
         console.print(
             "[yellow]no DingTalk credentials configured[/]: logins will fail "

@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
@@ -205,17 +206,6 @@ def sync(
     """Sync the configured DingTalk organisation into the database (``--corp``/``--all``: the
     companies of ``[[apps]]`` in dingsync.toml and those authorised through the suite)."""
     settings = _settings(database_url)
-    if corp is not None or all_corps:
-        from dingsync.commands.corps import sync_corps
-
-        sync_corps(settings, corp, all_corps, only, incremental, not no_resume, json_output)
-        return
-    if not settings.has_credentials:
-        sys.stderr.write(
-            NO_CREDENTIALS_HELP.format(missing=", ".join(settings.missing_credentials()))
-        )
-        raise typer.Exit(2)
-    _check_endpoints(settings)
     interval = None
     if every is not None:
         try:
@@ -223,17 +213,41 @@ def sync(
         except ValueError as exc:
             err_console.print(f"error: {exc}", markup=False)
             raise typer.Exit(2) from None
-    engine = open_engine(settings.database_url)
     kind = "incremental" if incremental else "full"
+    if corp is not None or all_corps:
+        from dingsync.commands.corps import sync_corps
+
+        def run_corps(resume: bool) -> None:
+            sync_corps(settings, corp, all_corps, only, incremental, resume, json_output)
+
+        _repeat(run_corps, interval, kind, not no_resume)
+        return
+    if not settings.has_credentials:
+        sys.stderr.write(
+            NO_CREDENTIALS_HELP.format(missing=", ".join(settings.missing_credentials()))
+        )
+        raise typer.Exit(2)
+    _check_endpoints(settings)
+    engine = open_engine(settings.database_url)
+
+    def run_once(resume: bool) -> None:
+        _sync_run(settings, engine, only, kind, resume, json_output)
+
+    _repeat(run_once, interval, kind, not no_resume)
+
+
+def _repeat(run: Callable[[bool], None], interval: float | None, kind: str, resume: bool) -> None:
+    """``run(resume)`` once, or every ``interval`` seconds until Ctrl-C (later runs resume; a
+    failed run is reported and the schedule goes on; bad arguments or Ctrl-C stop it)."""
     if interval is None:
-        _sync_run(settings, engine, only, kind, not no_resume, json_output)
+        run(resume)
         return
     n = 0
     while True:
         n += 1
         started = time.monotonic()
         try:
-            _sync_run(settings, engine, only, kind, not no_resume or n > 1, json_output)
+            run(resume or n > 1)
         except typer.Exit as exc:
             if exc.exit_code in (2, 130):  # bad arguments or Ctrl-C: stop the schedule
                 raise

@@ -45,6 +45,7 @@ from dingsync.dingtalk.crypto import CallbackCrypto, CallbackCryptoError
 from dingsync.dingtalk.models.events import CHECK_EVENTS, event_from_http
 from dingsync.store import repo_corps
 from dingsync.sync.events import EventProcessor, EventsSettings
+from dingsync.web.errors import responses
 from dingsync.web.models import CallbackError, CallbackReply
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,7 @@ async def dingtalk_callback(request: Request) -> JSONResponse:
     PATH + "/{corp_id}",
     response_model=CallbackReply,
     responses={
+        **responses("request.invalid"),
         400: _CALLBACK_ERROR,
         403: _CALLBACK_ERROR,
         404: _CALLBACK_ERROR,

@@ -127,7 +127,7 @@ def url_encode(value: str) -> str:
     """Java's ``URLEncoder`` plus ``+``→``%20``, ``*``→``%2A``, ``~``→``%7E``, ``/``→``%2F``
     (events.md §4.3): every character but letters, digits, ``-``, ``_`` and ``.``
     percent-encoded."""
-    return quote(value, safe="-_.")
+    return quote(value, safe="-_.").replace("~", "%7E")  # quote always keeps "~"
 
 
 def signed_query(suite_key: str, secret: str, suite_ticket: str, timestamp_ms: int) -> str:

@@ -20,7 +20,8 @@ Control endpoints: ``GET /sandbox/isv`` (suite key/secret/id, the current ticket
 status), ``POST /sandbox/isv/push_ticket`` (``{"renew": true}``: a new ticket pushed now),
 ``POST /sandbox/mutate/isv/authorize {corp_id, scope_dept_ids?}``, ``…/change_scope {corp_id,
 scope_dept_ids}``, ``…/relieve {corp_id}``, ``…/app {corp_id, action: stop|restore|remove}``;
-400 ``400002`` for a malformed body, 404 ``41030``-style for an unknown company, as the other
+400 ``400002`` for a malformed body, 404 for an unknown company, 409 (``41030``) to change or
+relieve a company that has not authorised the suite, as the other
 mutations (``sandbox/mutations.py``). The ticket schedule runs on the sandbox clock: a new
 ``suite_ticket`` is pushed whenever ``ticket_interval_s`` passed (moving the clock is enough).
 """
@@ -44,7 +45,13 @@ from dingsync.sandbox.isv.config import IsvConfig
 from dingsync.sandbox.isv.events import IsvEvent
 from dingsync.sandbox.isv.handlers import IsvHandlers
 from dingsync.sandbox.isv.suite import IsvCorp, IsvSuite
-from dingsync.sandbox.mutations import MutationError, UnknownEntity, read_body, validate
+from dingsync.sandbox.mutations import (
+    MutationConflict,
+    MutationError,
+    UnknownEntity,
+    read_body,
+    validate,
+)
 from dingsync.sandbox.server import SandboxServer
 
 Receive = Callable[[], Awaitable[Any]]
@@ -190,13 +197,13 @@ def _control_app(suite: IsvSuite) -> FastAPI:
                 s = validate(_ScopeBody, data)
                 corp = corp_of(s.corp_id)
                 if corp.status != "authorised":
-                    raise MutationError("the company has not authorised the suite", 41030)
+                    raise MutationConflict("the company has not authorised the suite", 41030)
                 return answer(suite.change_scope(corp, s.scope_dept_ids), corp)
             if action == "relieve":
                 r = validate(_CorpBody, data)
                 corp = corp_of(r.corp_id)
                 if corp.status != "authorised":
-                    raise MutationError("the company has not authorised the suite", 41030)
+                    raise MutationConflict("the company has not authorised the suite", 41030)
                 return answer(suite.relieve(corp), corp)
             if action == "app":
                 b = validate(_AppBody, data)

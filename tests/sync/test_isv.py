@@ -1,0 +1,266 @@
+"""A third-party suite end to end over loopback HTTP: the sandbox suite pushes tickets and auth
+events over Stream (and, legacy, over the encrypted HTTP callback) to our receivers; the ISV
+tables follow; each company syncs with its own company token equal to its truth; a relieved
+company is marked relieved (its data kept); re-authorised with a smaller scope, its next sync
+follows the scope. Tickets pushed out of order to two receivers keep the newest."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, select
+
+from dingsync.dingtalk.crypto import CallbackCrypto
+from dingsync.dingtalk.isv import NotAuthorisedError
+from dingsync.dingtalk.models.events import Event, event_from_http
+from dingsync.sandbox.isv import IsvConfig, IsvSandboxServer
+from dingsync.store import isv as repo_isv
+from dingsync.store.schema import users
+from dingsync.sync.contacts import ContactsSync
+from dingsync.sync.engine import run_sync
+from dingsync.sync.events_stream import StreamConsumer
+from dingsync.sync.isv import IsvEventProcessor, IsvService, authorised_corps
+from helpers.contacts import assert_db_equals_company
+from helpers.events import AES_KEY, TOKEN, ReceiverServer, wait_for
+
+
+def service_for(sb: IsvSandboxServer, engine: Engine, **kw: Any) -> IsvService:
+    return IsvService.for_suite(
+        engine,
+        sb.suite_key,
+        sb.suite_secret,
+        oapi_url=sb.base_url,
+        api_url=sb.base_url,
+        qps_per_api=None,
+        max_retries=2,
+        backoff_base=0.01,
+        **kw,
+    )
+
+
+async def until(check: Callable[[], Any], limit: float = 20.0) -> Any:
+    deadline = time.monotonic() + limit
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await asyncio.to_thread(check)
+        if last:
+            return last
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not within {limit}s (last: {last!r})")
+
+
+def rows(engine: Engine, suite_key: str) -> dict[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        return {r["corp_id"]: r for r in repo_isv.corp_rows(conn, suite_key)}
+
+
+async def mutate(sb: IsvSandboxServer, kind: str, **body: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient() as http:
+        resp = await http.post(f"{sb.base_url}/sandbox/mutate/isv/{kind}", json=body)
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+async def test_five_companies_authorised_synced_relieved_and_rescoped(engine: Engine) -> None:
+    corps = [(901, 24), (902, 36), (903, 30), (904, 20), (905, 42)]
+    cfg = IsvConfig(seed=21, corps=corps, days=1)
+    with IsvSandboxServer(cfg) as sb:
+        service = service_for(sb, engine)
+        notified: list[tuple[str, str, str]] = []
+        service.listeners.append(lambda c, s, a: notified.append((c, s, a)))
+        processor = IsvEventProcessor(service)
+        consumer = StreamConsumer(
+            processor, sb.base_url, sb.suite_key, sb.suite_secret, backoff_base=0.05
+        )
+        task = asyncio.create_task(consumer.run())
+        try:
+            # the first ticket, then five org_suite_auth: all five stored with their auth info
+            await until(lambda: len({c for c, st, _ in notified if st == "authorised"}) == 5)
+            isv = await asyncio.to_thread(httpx.get, f"{sb.base_url}/sandbox/isv")
+            ticket = isv.json()["suite_ticket"]
+            assert service.tickets.current_sync(sb.suite_key) == ticket
+            found = rows(engine, sb.suite_key)
+            assert set(found) == set(sb.corps)
+            for corp_id, corp in sb.corps.items():
+                company = corp.state.company
+                row = found[corp_id]
+                assert row["status"] == "authorised" and row["app_status"] == "active"
+                assert row["corp_name"] == company.corp_name
+                assert str(row["agent_id"]) == corp.agent_id
+                assert row["admin_list"] == [
+                    company.main_admin_userid,
+                    *company.sub_admin_userids,
+                ]
+                assert row["auth_scope"] == {"authedDept": [1], "authedUser": []}
+                assert row["permanent_code"] is None  # Stream suites need none
+            assert sorted(service.take_sync_requests()) == sorted(sb.corps)
+            assert {c for c, s, _ in notified if s == "authorised"} == set(sb.corps)
+
+            # every company syncs with its own company token, equal to its truth
+            for corp_id, corp in sb.corps.items():
+                client = service.suite.corp_client(corp_id)
+                await run_sync(client, engine, corp_id, [ContactsSync()])
+                assert_db_equals_company(engine, corp_id, corp.state.company)
+
+            # one company relieves the suite: relieved, its token refused, its data kept
+            ids = list(sb.corps)
+            gone = ids[0]
+            await mutate(sb, "relieve", corp_id=gone)
+            await until(lambda: rows(engine, sb.suite_key)[gone]["status"] == "relieved")
+            assert [r["corp_id"] for r in authorised_corps(engine, sb.suite_key)] == sorted(ids[1:])
+            assert_db_equals_company(engine, gone, sb.corps[gone].state.company)  # data kept
+            client = service.suite.corp_client(gone)
+            await client.invalidate_access_token()
+            try:
+                await client.get_access_token()
+                raise AssertionError("a relieved company got a token")
+            except NotAuthorisedError:
+                pass
+            assert (gone, "relieved", "active") in notified
+
+            # another company re-authorises with a smaller contacts scope: the row follows and
+            # its next sync reads only that part of the directory
+            smaller = ids[2]
+            corp = sb.corps[smaller]
+            company = corp.state.company
+            dept = max(
+                (d for d in company.departments.values() if d.parent_id == 1),
+                key=lambda d: len(corp.state.subtrees([d.dept_id])),
+            ).dept_id
+            await mutate(sb, "authorize", corp_id=smaller, scope_dept_ids=[dept])
+            await until(
+                lambda: (
+                    rows(engine, sb.suite_key)[smaller]["auth_scope"]
+                    == {"authedDept": [dept], "authedUser": []}
+                )
+            )
+            assert service.take_sync_requests() == [smaller]
+            client = service.suite.corp_client(smaller)
+            started = datetime.now(UTC)
+            await run_sync(client, engine, smaller, [ContactsSync()])
+            in_scope = {u for u in company.users if corp.state.in_contacts_scope(u)}
+            assert in_scope and len(in_scope) < len(company.users)
+            with engine.connect() as conn:
+                stored_users = set(
+                    conn.execute(
+                        select(users.c.userid).where(
+                            users.c.corp_id == smaller, users.c.synced_at >= started
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            assert stored_users == in_scope  # what the second sync read: the scope only
+
+            # the app stopped and restored by the company's administrator
+            other = ids[3]
+            await mutate(sb, "app", corp_id=other, action="stop")
+            await until(lambda: rows(engine, sb.suite_key)[other]["app_status"] == "stopped")
+            await mutate(sb, "app", corp_id=other, action="restore")
+            await until(lambda: rows(engine, sb.suite_key)[other]["app_status"] == "active")
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await processor.wait_idle()
+            await service.suite.aclose()
+
+
+def test_legacy_suite_over_the_http_callback(engine: Engine) -> None:
+    cfg = IsvConfig(seed=22, corps=[(911, 20), (912, 26)], days=1, flow="legacy",
+                    authorised=False)  # fmt: skip
+    with IsvSandboxServer(cfg) as sb:
+        crypto = CallbackCrypto(TOKEN, AES_KEY, sb.suite_key)  # ISV receiver id: the suite key
+        services: list[IsvService] = []
+
+        def make() -> IsvEventProcessor:
+            service = service_for(sb, engine, suite_token_endpoint="service",
+                                  corp_token_endpoint="service")  # fmt: skip
+            services.append(service)
+            return IsvEventProcessor(service)
+
+        with ReceiverServer(crypto, make) as receiver:
+            sub = httpx.post(
+                f"{sb.base_url}/sandbox/events/callback",
+                json={"url": receiver.url, "token": TOKEN, "aes_key": AES_KEY},
+            )
+            assert sub.status_code == 200 and sub.json()["receiver_id"] == sb.suite_key
+            httpx.post(f"{sb.base_url}/sandbox/isv/push_ticket", json={})
+            ticket = httpx.get(f"{sb.base_url}/sandbox/isv").json()["suite_ticket"]
+            wait_for(lambda: services[0].tickets.current_sync(sb.suite_key) == ticket)
+            for corp_id in sb.corps:
+                httpx.post(f"{sb.base_url}/sandbox/mutate/isv/authorize", json={"corp_id": corp_id})
+            found = wait_for(
+                lambda: (
+                    [r for r in rows(engine, sb.suite_key).values() if r["activated"]]
+                    if len([r for r in rows(engine, sb.suite_key).values() if r["activated"]]) == 2
+                    else None
+                ),
+                timeout=20,
+            )
+            for row in found:
+                corp = sb.corps[row["corp_id"]]
+                assert corp.activated  # activate_suite was called
+                assert row["permanent_code"] == corp.permanent_code
+                assert row["corp_name"] == corp.state.company.corp_name
+            # the signed get_corp_token works with the stored ticket
+            corp_id = next(iter(sb.corps))
+            client = services[0].suite.corp_client(corp_id)
+            body = receiver.run_in_loop(
+                client.oapi("POST", "/topapi/user/count", json={"only_active": False})
+            )
+            assert body["result"]["count"] == len(sb.corps[corp_id].state.company.users)
+            # suite_relieve (legacy; TimeStamp a String)
+            httpx.post(f"{sb.base_url}/sandbox/mutate/isv/relieve", json={"corp_id": corp_id})
+            wait_for(lambda: rows(engine, sb.suite_key)[corp_id]["status"] == "relieved")
+            assert rows(engine, sb.suite_key)[corp_id]["permanent_code"] is None
+            receiver.run_in_loop(services[0].suite.aclose())
+
+
+async def test_tickets_out_of_order_to_two_receivers_keep_the_newest(
+    engine: Engine, db_url: str
+) -> None:
+    from dingsync.store import db
+
+    other_engine = db.create_engine_for(db_url)  # the second receiver's own pool
+    cfg = IsvConfig(seed=23, corps=[(921, 20)], days=1)
+    with IsvSandboxServer(cfg) as sb:
+        receivers = [IsvEventProcessor(service_for(sb, e)) for e in (engine, other_engine)]
+        base = 1_800_000_000_000
+        pushes = [
+            event_from_http({"SuiteKey": sb.suite_key, "EventType": "suite_ticket",
+                             "TimeStamp": base + i * 1000, "SuiteTicket": f"ticket-{i}"})
+            for i in range(30)
+        ]  # fmt: skip
+        # receiver 0 gets the newer half first, receiver 1 the older half, concurrently and
+        # each in reverse order
+        order = [list(reversed(pushes[15:])), list(reversed(pushes[:15]))]
+
+        async def deliver(proc: IsvEventProcessor, events: list[Event]) -> None:
+            for ev in events:
+                await proc.store(ev, "http")
+
+        try:
+            await asyncio.gather(*(deliver(p, o) for p, o in zip(receivers, order, strict=True)))
+            assert receivers[0].service.tickets.current_sync(sb.suite_key) == "ticket-29"
+            # Stream frames too: the ticket's time is the frame's eventBornTime
+            frame = {
+                "headers": {"eventType": "suite_ticket", "eventId": "e-old",
+                            "eventBornTime": str(base - 5), "eventCorpId": "x"},
+                "data": json.dumps({"suiteTicket": "too-old"}),
+            }  # fmt: skip
+            from dingsync.dingtalk.models.events import event_from_stream
+
+            await receivers[1].store(event_from_stream(frame), "stream")
+            assert receivers[1].service.tickets.current_sync(sb.suite_key) == "ticket-29"
+        finally:
+            for r in receivers:
+                await r.service.suite.aclose()
+            other_engine.dispose()

@@ -47,17 +47,11 @@ def test_two_receivers_out_of_order_keep_the_newest(db_url: str, tmp_path: Path)
             barrier = threading.Barrier(2)
             errors: list[BaseException] = []
 
-            def receive(engine: sa.Engine, items: list[tuple[str, int]]) -> None:
-                store = SuiteTicketStore(engine)
-                try:
-                    barrier.wait()
-                    for ticket, stamp in items:
-                        store.offer_sync(suite, ticket, stamp, "stream")
-                except BaseException as exc:  # reported below
-                    errors.append(exc)
-
             threads = [
-                threading.Thread(target=receive, args=(engines[i], halves[i])) for i in range(2)
+                threading.Thread(
+                    target=_receive, args=(engines[i], suite, halves[i], barrier, errors)
+                )
+                for i in range(2)
             ]
             for t in threads:
                 t.start()
@@ -68,6 +62,23 @@ def test_two_receivers_out_of_order_keep_the_newest(db_url: str, tmp_path: Path)
     finally:
         for e in engines:
             e.dispose()
+
+
+def _receive(
+    engine: sa.Engine,
+    suite: str,
+    items: list[tuple[str, int]],
+    barrier: threading.Barrier,
+    errors: list[BaseException],
+) -> None:
+    """One receiver: its own engine, storing its pushes as they reach it."""
+    store = SuiteTicketStore(engine)
+    try:
+        barrier.wait()
+        for ticket, stamp in items:
+            store.offer_sync(suite, ticket, stamp, "stream")
+    except BaseException as exc:  # reported by the test
+        errors.append(exc)
 
 
 def test_company_rows_follow_the_newest_event(engine: sa.Engine) -> None:

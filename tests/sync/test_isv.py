@@ -264,3 +264,46 @@ async def test_tickets_out_of_order_to_two_receivers_keep_the_newest(
             for r in receivers:
                 await r.service.suite.aclose()
             other_engine.dispose()
+
+
+async def test_sync_http_bundles_carry_tickets_and_auth_changes(engine: Engine) -> None:
+    """Format 4 (SyncHTTP, events.md §2.1): ``biz_type`` 2 (ticket), 4 (auth change), 7 (app
+    status) items in one ``SYNC_HTTP_PUSH_HIGH`` push."""
+    cfg = IsvConfig(seed=24, corps=[(941, 20), (942, 21)], days=1)
+    with IsvSandboxServer(cfg) as sb:
+        isv = await asyncio.to_thread(httpx.get, f"{sb.base_url}/sandbox/isv")
+        ticket = isv.json()["suite_ticket"]
+        first, second = list(sb.corps)
+
+        def item(biz_type: int, corp_id: str, data: dict[str, Any]) -> dict[str, Any]:
+            return {"biz_type": biz_type, "corp_id": corp_id, "biz_id": sb.suite.suite_id,
+                    "subscribe_id": f"{sb.suite.suite_id}_0", "status": 0,
+                    "biz_data": json.dumps(data)}  # fmt: skip
+
+        bundle = event_from_http(
+            {
+                "EventType": "SYNC_HTTP_PUSH_HIGH",
+                "bizData": [
+                    item(2, sb.state.app.corp_id, {"syncAction": "suite_ticket",
+                                                   "suiteTicket": ticket}),
+                    item(4, first, {"syncAction": "org_suite_auth"}),
+                    item(4, second, {"syncAction": "org_suite_auth"}),
+                    item(7, second, {"syncAction": "org_micro_app_stop", "agentId": 1}),
+                ],
+            }
+        )  # fmt: skip
+        service = service_for(sb, engine)
+        processor = IsvEventProcessor(service)
+        try:
+            row_id = await processor.store(bundle, "http")
+            assert service.tickets.current_sync(sb.suite_key) == ticket  # before any processing
+            assert row_id is not None
+            assert await processor.process(row_id) == "processed"
+            found = rows(engine, sb.suite_key)
+            assert found[first]["corp_name"] == sb.corps[first].state.company.corp_name
+            assert (found[second]["status"], found[second]["app_status"]) == (
+                "authorised",
+                "stopped",
+            )
+        finally:
+            await service.suite.aclose()

@@ -33,8 +33,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic import Field, SecretStr
 from sqlalchemy import Connection, Engine
 
+from dingsync.dingtalk.crypto import CallbackCrypto
 from dingsync.dingtalk.isv import (
     APP_EVENTS,
     AUTH_EVENTS,
@@ -48,7 +50,7 @@ from dingsync.dingtalk.isv import (
 from dingsync.dingtalk.models.events import Event, ci_get, plausible_ms
 from dingsync.store import isv as repo_isv
 from dingsync.store.isv import SuiteTicketStore
-from dingsync.sync.events import EventProcessor
+from dingsync.sync.events import EventProcessor, EventsSettings
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,63 @@ APP_STATUS = {
 }
 
 Listener = Callable[[str, str, str], Awaitable[None] | None]
+
+
+class IsvSettings(EventsSettings):
+    """The settings plus a third-party suite (environment or ``dingsync.toml``):
+    ``DINGTALK_SUITE_KEY`` / ``DINGTALK_SUITE_SECRET`` (the developer console's 应用凭证 of the
+    suite), ``DINGTALK_ISV_TOKEN_ENDPOINT`` (``v1.0`` or ``service``: which host's token
+    endpoints; the old host signs ``get_corp_token``) and ``DINGTALK_ISV_AUTH_ENDPOINT``
+    (``v1.0`` ``apps/authInfo`` or ``service`` ``get_auth_info``). The callback's receiver id
+    is the suite key (events.md §1.1) unless ``DINGTALK_CALLBACK_RECEIVER_ID`` says otherwise.
+    """
+
+    suite_key: str | None = Field(default=None, validation_alias="DINGTALK_SUITE_KEY")
+    suite_secret: SecretStr | None = Field(default=None, validation_alias="DINGTALK_SUITE_SECRET")
+    isv_token_endpoint: str = Field(
+        default="v1.0", pattern="^(v1.0|service)$", validation_alias="DINGTALK_ISV_TOKEN_ENDPOINT"
+    )
+    isv_auth_endpoint: str = Field(
+        default="v1.0", pattern="^(v1.0|service)$", validation_alias="DINGTALK_ISV_AUTH_ENDPOINT"
+    )
+
+    @property
+    def has_suite(self) -> bool:
+        """A suite key and secret are configured."""
+        return bool(self.suite_key and self.suite_secret and self.suite_secret.get_secret_value())
+
+    @property
+    def receiver_id(self) -> str | None:
+        """``DINGTALK_CALLBACK_RECEIVER_ID``, else the suite key (else the AppKey)."""
+        return self.callback_receiver_id or self.suite_key or self.app_key
+
+    def service(self, engine: Engine) -> IsvService:
+        """The configured suite's :class:`IsvService` (tokens and tickets in ``engine``).
+        Raises ``ValueError`` without a suite."""
+        if not self.has_suite:
+            raise ValueError("no suite configured: set DINGTALK_SUITE_KEY, DINGTALK_SUITE_SECRET")
+        assert self.suite_key and self.suite_secret
+        endpoint = "service" if self.isv_token_endpoint == "service" else "v1.0"
+        service = IsvService.for_suite(
+            engine,
+            self.suite_key,
+            self.suite_secret.get_secret_value(),
+            oapi_url=self.oapi_url,
+            api_url=self.api_url,
+            suite_token_endpoint=endpoint,
+            corp_token_endpoint=endpoint,
+            qps_per_api=self.qps_per_api or None,
+            max_retries=self.max_retries,
+        )
+        service.auth_endpoint = self.isv_auth_endpoint
+        return service
+
+
+def isv_receiver(settings: IsvSettings, engine: Engine) -> tuple[CallbackCrypto, IsvEventProcessor]:
+    """The callback crypto (receiver id: the suite key) and processor of the configured suite,
+    for ``web/routers/callbacks.py``. Raises ``ValueError`` when the suite or the callback is
+    not configured."""
+    return settings.callback_crypto(), IsvEventProcessor(settings.service(engine))
 
 
 def authorised_corps(
@@ -320,4 +379,10 @@ class IsvEventProcessor(EventProcessor):
         return await processor._handle(event)
 
 
-__all__ = ["IsvEventProcessor", "IsvService", "authorised_corps"]
+__all__ = [
+    "IsvEventProcessor",
+    "IsvService",
+    "IsvSettings",
+    "authorised_corps",
+    "isv_receiver",
+]

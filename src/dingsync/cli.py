@@ -333,12 +333,43 @@ def demo(
         EventsChannel,
         typer.Option(help="How the served demo receives sandbox events: http or stream."),
     ] = EventsChannel.http,
+    isv: Annotated[
+        bool,
+        typer.Option(
+            "--isv",
+            help="Multi-company mode: a third-party suite with --corps companies that authorise "
+            "it, each synced with its own company token (then exits).",
+        ),
+    ] = False,
+    corps: Annotated[int, typer.Option(help="Companies of the --isv suite.", min=1)] = 3,
 ) -> None:
     """Start the sandbox, sync it into the database, print a summary, then serve the web API
     on the synced sandbox company (not with --once or --json, which exit after the sync).
 
     Uses the default SQLite file unless DINGSYNC_DATABASE_URL / --database-url says otherwise.
+    With --isv: a sandbox suite whose --corps companies authorise it over Stream, each synced.
     """
+    if isv:
+        from dingsync.commands.isv_demo import print_isv_summary, run_isv_demo
+
+        isv_settings = demo_settings(_settings(database_url))
+        isv_engine = open_engine(isv_settings.database_url)
+        say = None if json_output else err_console.print
+        summary = asyncio.run(
+            run_isv_demo(
+                isv_settings,
+                isv_engine,
+                corps=corps,
+                seed=seed,
+                users=max(20, users // max(corps, 1)),
+                days=days,
+                qps=qps or None,
+                latency_ms=latency_ms,
+                say=say,
+            )
+        )
+        print_isv_summary(summary, json_output, console)
+        return
     from dingsync.sandbox import SandboxConfig, SandboxServer
     from dingsync.sync.progress import RichProgress
     from dingsync.sync.runner import sync_once

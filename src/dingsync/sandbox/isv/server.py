@@ -246,6 +246,13 @@ class IsvSandboxServer(SandboxServer):
             for corp in self.suite.corps.values():
                 self.suite.authorise(corp)
 
+    def start(self) -> IsvSandboxServer:
+        super().start()
+        return self
+
+    def __enter__(self) -> IsvSandboxServer:
+        return self.start()
+
     @property
     def suite_key(self) -> str:
         return self.suite.suite_key

@@ -1,0 +1,43 @@
+"""``dingsync demo --isv --corps N`` in-process: a sandbox suite, N companies authorised over
+Stream, each synced with its own company token into SQLite, equal to its truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from dingsync.cli import app
+from dingsync.sandbox.isv import IsvConfig
+from dingsync.store import isv as repo_isv
+
+runner = CliRunner()
+
+
+def test_demo_isv_authorises_and_syncs_each_company(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = tmp_path / "isv.db"
+    args = ["demo", "--isv", "--corps", "2", "--users", "60", "--days", "1", "--seed", "5"]
+    args += ["--qps", "0", "--latency-ms", "0", "--json", "--database-url", f"sqlite:///{db}"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    cfg = IsvConfig.with_corps(2, seed=5, base_users=30, days=1)
+    assert [c["truth_users"] for c in sorted(summary["corps"], key=lambda c: c["truth_users"])] == [
+        users for _, users in cfg.corps
+    ]
+    assert len({c["corp_id"] for c in summary["corps"]}) == 2
+    for corp in summary["corps"]:
+        assert corp["run_status"] == "succeeded" and corp["status"] == "authorised"
+        assert corp["counts"]["active_users"] == corp["truth_users"]
+        assert corp["admins"] >= 2 and corp["agent_id"]
+    engine = sa.create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        stored = repo_isv.corp_rows(conn, summary["suite_key"], "authorised")
+    engine.dispose()
+    assert {r["corp_id"] for r in stored} == {c["corp_id"] for c in summary["corps"]}

@@ -25,6 +25,7 @@ from dingsync.store import isv as repo_isv
 from dingsync.store.schema import users
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
+from dingsync.sync.events import EventProcessor
 from dingsync.sync.events_stream import StreamConsumer
 from dingsync.sync.isv import IsvEventProcessor, IsvService, authorised_corps
 from helpers.contacts import assert_db_equals_company
@@ -306,4 +307,63 @@ async def test_sync_http_bundles_carry_tickets_and_auth_changes(engine: Engine) 
                 "stopped",
             )
         finally:
+            await service.suite.aclose()
+
+
+async def test_company_events_arrive_on_the_suite_channel_and_reach_that_company(
+    engine: Engine,
+) -> None:
+    """A company's directory change goes out on the suite's Stream connection with
+    ``eventCorpId`` naming it; the suite's processor hands it to that company's processor."""
+    cfg = IsvConfig(seed=25, corps=[(961, 20), (962, 24)], days=1)
+    with IsvSandboxServer(cfg) as sb:
+        service = service_for(sb, engine)
+        ready: set[str] = set()
+        service.listeners.append(lambda c, s, _a: ready.add(c) if s == "authorised" else None)
+        per_corp: dict[str, EventProcessor] = {}
+
+        def corp_processor(corp_id: str) -> EventProcessor | None:
+            if corp_id not in sb.corps:
+                return None
+            if corp_id not in per_corp:
+                per_corp[corp_id] = EventProcessor(
+                    service.suite.corp_client(corp_id), engine, corp_id
+                )
+            return per_corp[corp_id]
+
+        processor = IsvEventProcessor(service, corp_processors=corp_processor)
+        consumer = StreamConsumer(processor, sb.base_url, sb.suite_key, sb.suite_secret)
+        task = asyncio.create_task(consumer.run())
+        try:
+            await until(lambda: len(ready) == 2)
+            first, second = list(sb.corps)
+            for corp_id in (first, second):
+                await run_sync(service.suite.corp_client(corp_id), engine, corp_id,
+                               [ContactsSync()])  # fmt: skip
+            async with httpx.AsyncClient() as http:
+                resp = await http.post(
+                    f"{sb.corp_url(second)}/sandbox/mutate/contacts/hire", json={}
+                )
+            assert resp.status_code == 200, resp.text
+            hired = resp.json()["userId"][0]
+
+            def stored(corp_id: str) -> bool:
+                with engine.connect() as conn:
+                    found = conn.execute(
+                        select(users.c.userid).where(
+                            users.c.corp_id == corp_id, users.c.userid == hired
+                        )
+                    ).first()
+                return found is not None
+
+            await until(lambda: stored(second))
+            assert not stored(first)  # company A never sees B's person
+            assert_db_equals_company(engine, second, sb.corps[second].state.company)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await processor.wait_idle()
+            for p in per_corp.values():
+                await p.wait_idle()
             await service.suite.aclose()

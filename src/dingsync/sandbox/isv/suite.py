@@ -107,7 +107,24 @@ class IsvSuite:
                 auth_user=state.company.main_admin_userid,
             )
             self.corps[corp.corp_id] = corp
+            self._forward_events(corp)
         self.new_ticket()
+
+    def _forward_events(self, corp: IsvCorp) -> None:
+        """A company's own events (its contacts, approvals … mutations) go out on the suite's
+        channels while it authorises the suite, ``eventCorpId`` naming it (events.md §3.2: one
+        suite connection receives every authorising company's events); none otherwise."""
+        events = corp.state.areas["events"]
+        host_publish = self.host.areas["events"].publish
+        own_publish = events.publish
+
+        def publish(ev: Any) -> Any:
+            if corp.authorised and corp.app_status == "active":
+                return host_publish(ev)
+            own_publish(ev)  # kept in the company's own list, never pushed to the suite
+            return ev
+
+        events.publish = publish
 
     # -- tickets -----------------------------------------------------------------------------
     def new_ticket(self) -> str:

@@ -232,3 +232,24 @@ async def test_tickets_are_pushed_on_the_sandbox_clock_over_stream() -> None:
         assert old.json()["errcode"] == 40085
         new = post(sb, "/service/get_suite_token", data={**form, "suite_ticket": newer})
         assert new.json()["errcode"] == 0
+
+
+def test_unified_app_token_of_an_authorising_company(suite: IsvSandboxServer) -> None:
+    corp_id, corp = next(iter(suite.corps.items()))
+    body = {"client_id": suite.suite_key, "client_secret": suite.suite_secret,
+            "grant_type": "client_credentials"}  # fmt: skip
+    r = post(suite, f"/v1.0/oauth2/{corp_id}/token", json=body)
+    assert (r.status_code, r.json()["code"]) == (400, "invalidAuthInfo")  # not authorised yet
+    post(suite, "/sandbox/mutate/isv/authorize", json={"corp_id": corp_id})
+    r = post(suite, f"/v1.0/oauth2/{corp_id}/token", json=body)
+    assert r.status_code == 200 and r.json()["expires_in"] == 7200
+    token = r.json()["access_token"]
+    count = post(suite, f"/topapi/user/count?access_token={token}", json={"only_active": False})
+    assert count.json()["result"]["count"] == len(corp.state.company.users)
+    bad = post(suite, f"/v1.0/oauth2/{corp_id}/token", json={**body, "client_secret": "x"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "invalid.client")
+    # the host's own app still has its own unified token
+    app = httpx.get(f"{suite.base_url}/sandbox/app").json()
+    own = {"client_id": app["app_key"], "client_secret": app["app_secret"],
+           "grant_type": "client_credentials"}  # fmt: skip
+    assert post(suite, f"/v1.0/oauth2/{app['corp_id']}/token", json=own).status_code == 200

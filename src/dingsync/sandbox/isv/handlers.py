@@ -47,6 +47,18 @@ class IsvHandlers:
     def __init__(self, suite: IsvSuite) -> None:
         self.suite = suite
 
+    def unified_token_route(self) -> Route:
+        """``POST /v1.0/oauth2/{corpId}/token`` for an authorising company (the unified app
+        token, events.md §4.2: ``client_id`` = the suite key, ``corpId`` = the company)."""
+        return Route(
+            "/v1.0/oauth2/{corpId}/token",
+            "api",
+            "POST",
+            self.v1_unified_token,
+            auth=False,
+            token_endpoint=True,
+        )
+
     def routes(self) -> list[Route]:
         h: list[tuple[str, str, str, Callable[[Call], dict[str, Any]], bool]] = [
             ("/service/get_suite_token", "oapi", "POST", self.get_suite_token, True),
@@ -194,6 +206,24 @@ class IsvHandlers:
         corp = self._corp(body["authCorpId"], api=True, token=True)
         value, ttl = self.suite.issue_corp_token(corp)
         return {"accessToken": value, "expireIn": ttl}
+
+    def v1_unified_token(self, call: Call) -> dict[str, Any]:
+        """``POST /v1.0/oauth2/{corpId}/token {client_id, client_secret, grant_type:
+        client_credentials}`` → ``{access_token, expires_in}``; a company that has not
+        authorised the suite: 400 ``invalidAuthInfo``."""
+        body = json_object(call)
+        for name in ("client_id", "client_secret", "grant_type"):
+            if not body.get(name):
+                raise ApiError(400, f"Missing{name}", f"{name} is mandatory for this action.")
+        if body["grant_type"] != "client_credentials":
+            raise ApiError(400, "unsupported.grant.type", "不支持的grant_type")
+        if body["client_id"] != self.suite.suite_key or body["client_secret"] != (
+            self.suite.suite_secret
+        ):
+            raise ApiError(400, "invalid.client", "无效的clientId或者clientSecret")
+        corp = self._corp(call.path_params.get("corpId"), api=True, token=True)
+        value, ttl = self.suite.issue_corp_token(corp)
+        return {"access_token": value, "expires_in": ttl}
 
     def v1_auth_info(self, call: Call) -> dict[str, Any]:
         """``GET /v1.0/oauth2/apps/authInfo?authCorpId=`` (suite token header) →

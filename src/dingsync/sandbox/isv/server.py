@@ -7,7 +7,8 @@ the suite: its ``app_key``/``app_secret`` are the suite key/secret, so the Strea
 channels, and every ISV event (``suite_ticket``, ``org_suite_auth`` …) goes out there with
 ``eventCorpId`` naming the company. :class:`IsvASGI` routes each request:
 
-- the ISV endpoints (``handlers.ISV_PATHS``), ``/sandbox/isv/*`` and
+- the ISV endpoints (``handlers.ISV_PATHS``, and ``/v1.0/oauth2/{corpId}/token`` for a company
+  of the suite), ``/sandbox/isv/*`` and
   ``/sandbox/mutate/isv/*`` → the suite;
 - ``/sandbox/corps/{corp_id}/…`` → that company's own sandbox, path without the prefix
   (``/sandbox/corps/{corp_id}/sandbox/company``, ``…/sandbox/authcode``,
@@ -86,6 +87,7 @@ class IsvASGI:
         self.api = _Api(host.state)
         self.routes: dict[str, Route] = {r.path: r for r in IsvHandlers(suite).routes()}
         self.control = _control_app(suite)
+        self.unified = IsvHandlers(suite).unified_token_route()
         self._ticker: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
@@ -99,6 +101,14 @@ class IsvASGI:
             response = await self.api.handle(route, Request(scope, receive))
             await response(scope, receive, send)
             return
+        if path.startswith("/v1.0/oauth2/") and path.endswith("/token"):
+            corp_id = path[len("/v1.0/oauth2/") : -len("/token")]
+            if corp_id in self.suite.corps:  # the unified token of an authorising company
+                scope["path_params"] = {"corpId": corp_id}
+                request = Request(scope, receive)
+                response = await self.api.handle(self.unified, request, path_key=path)
+                await response(scope, receive, send)
+                return
         if path == "/sandbox/isv" or path.startswith(("/sandbox/isv/", "/sandbox/mutate/isv/")):
             await self.control(scope, receive, send)
             return

@@ -94,9 +94,25 @@ def sandbox(
     agent_id: Annotated[str | None, typer.Option(help="AgentId of the sandbox app.")] = None,
     app_key: Annotated[str | None, typer.Option(help="AppKey the sandbox accepts.")] = None,
     app_secret: Annotated[str | None, typer.Option(help="AppSecret the sandbox accepts.")] = None,
+    isv: Annotated[
+        bool, typer.Option("--isv", help="Host a third-party suite with --corps companies.")
+    ] = False,
+    corps: Annotated[int, typer.Option(help="Companies of the --isv suite.", min=1)] = 3,
 ) -> None:
     """Run the DingTalk emulator (both API hosts on one port) until interrupted."""
     from dingsync.sandbox import SandboxConfig, run_sandbox
+
+    if isv:
+        from dingsync.sandbox.isv import IsvConfig
+        from dingsync.sandbox.isv.server import run_isv_sandbox
+
+        suite = IsvConfig.with_corps(
+            corps, seed=seed, base_users=max(20, users // corps), days=days
+        )
+        host_cfg = SandboxConfig(seed=seed, users=12, days=1, qps_limit=qps or None,
+                                 latency_ms=latency_ms, jitter_ms=jitter_ms)  # fmt: skip
+        run_isv_sandbox(suite, host_cfg, host=host, port=port)
+        return
 
     cfg = _sandbox_config(
         SandboxConfig,

@@ -41,3 +41,36 @@ def test_demo_isv_authorises_and_syncs_each_company(
         stored = repo_isv.corp_rows(conn, summary["suite_key"], "authorised")
     engine.dispose()
     assert {r["corp_id"] for r in stored} == {c["corp_id"] for c in summary["corps"]}
+
+
+def test_sandbox_isv_serves_the_suite(tmp_path: Path) -> None:
+    """``dingsync sandbox --isv --corps 2`` in a real process: the suite and its companies."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "dingsync.cli", "sandbox", "--isv", "--corps", "2",
+           "--users", "40", "--days", "1", "--port", str(port)]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        info = None
+        while time.monotonic() < deadline and info is None:
+            try:
+                info = httpx.get(f"http://127.0.0.1:{port}/sandbox/isv", timeout=1).json()
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert info is not None, "the sandbox did not answer"
+        assert len(info["corps"]) == 2
+        assert {c["status"] for c in info["corps"].values()} == {"authorised"}
+        assert sorted(c["users"] for c in info["corps"].values()) == [20, 30]
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert f"export DINGTALK_SUITE_KEY={info['suite_key']}" in out

@@ -278,3 +278,47 @@ class IsvSandboxServer(SandboxServer):
     def corp_url(self, corp_id: str) -> str:
         """``{base_url}/sandbox/corps/{corp_id}``: that company's own control endpoints."""
         return f"{self.base_url}{CORPS_PREFIX}{corp_id}"
+
+
+def run_isv_sandbox(
+    isv: IsvConfig, config: SandboxConfig | None = None, host: str = "127.0.0.1", port: int = 8900
+) -> None:
+    """Run a sandbox suite in the foreground until interrupted (``dingsync sandbox --isv``):
+    prints the suite's credentials, its companies and the variables that point dingsync at
+    it, then serves on ``host:port``."""
+    import uvicorn
+    from rich.console import Console
+    from rich.table import Table
+
+    from dingsync.sandbox.server import _uvicorn_config
+
+    sb = IsvSandboxServer(isv, config, host=host, port=port)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    base_url = f"http://{shown}:{port}"
+    console = Console()
+    table = Table(title=f"dingsync sandbox — suite {sb.suite_key}")
+    for col in ("company", "corpId", "agentId", "people", "status"):
+        table.add_column(col)
+    for corp in sb.corps.values():
+        table.add_row(
+            corp.state.company.corp_name,
+            corp.corp_id,
+            corp.agent_id,
+            str(len(corp.state.company.users)),
+            corp.status,
+        )
+    console.print(table)
+    console.print(
+        f"control: {base_url}/sandbox/isv · POST /sandbox/isv/push_ticket · "
+        "POST /sandbox/mutate/isv/{authorize,change_scope,relieve,app} · "
+        "/sandbox/corps/{corpId}/sandbox/…"
+    )
+    console.print("Point dingsync at it:", style="bold")
+    for key, value in (
+        ("DINGTALK_SUITE_KEY", sb.suite_key),
+        ("DINGTALK_SUITE_SECRET", sb.suite_secret),
+        ("DINGTALK_OAPI_URL", base_url),
+        ("DINGTALK_API_URL", base_url),
+    ):
+        console.print(f"export {key}={value}", soft_wrap=True, highlight=False)
+    uvicorn.Server(_uvicorn_config(sb.asgi, host, port)).run()

@@ -74,3 +74,49 @@ def test_sandbox_isv_serves_the_suite(tmp_path: Path) -> None:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)
     assert f"export DINGTALK_SUITE_KEY={info['suite_key']}" in out
+
+
+def test_events_stream_isv_fills_the_isv_tables(tmp_path: Path) -> None:
+    """``dingsync events stream --isv`` in a real process against the sandbox suite: the
+    ticket and every company's authorisation land in the database."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from dingsync.sandbox.isv import IsvSandboxServer
+
+    db = tmp_path / "stream.db"
+    with IsvSandboxServer(IsvConfig(seed=8, corps=[(971, 20), (972, 22)], days=1)) as sb:
+        env = {**os.environ, "DINGTALK_SUITE_KEY": sb.suite_key,
+               "DINGTALK_SUITE_SECRET": sb.suite_secret, "DINGTALK_OAPI_URL": sb.base_url,
+               "DINGTALK_API_URL": sb.base_url, "DINGSYNC_DATABASE_URL": f"sqlite:///{db}",
+               "DINGSYNC_QPS_PER_API": "0"}  # fmt: skip
+        env.pop("DINGTALK_APP_KEY", None)
+        cmd = [sys.executable, "-m", "dingsync.cli", "events", "stream", "--isv"]
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            stored: list[dict[str, object]] = []
+            while time.monotonic() < deadline:
+                if db.exists():
+                    engine = sa.create_engine(f"sqlite:///{db}")
+                    try:
+                        with engine.connect() as conn:
+                            stored = [r for r in repo_isv.corp_rows(conn, sb.suite_key)
+                                      if r["auth_scope"] is not None]  # fmt: skip
+                    except sa.exc.OperationalError:  # not migrated yet
+                        stored = []
+                    finally:
+                        engine.dispose()
+                if len(stored) == 2:
+                    break
+                time.sleep(0.2)
+        finally:
+            proc.terminate()
+            out, _ = proc.communicate(timeout=20)
+        assert {r["corp_id"] for r in stored} == set(sb.corps), out
+        for row in stored:
+            company = sb.corps[str(row["corp_id"])].state.company
+            assert row["corp_name"] == company.corp_name

@@ -320,16 +320,14 @@ async def test_company_events_arrive_on_the_suite_channel_and_reach_that_company
         service = service_for(sb, engine)
         ready: set[str] = set()
         service.listeners.append(lambda c, s, _a: ready.add(c) if s == "authorised" else None)
+        lookup = service.corp_processors()
         per_corp: dict[str, EventProcessor] = {}
 
         def corp_processor(corp_id: str) -> EventProcessor | None:
-            if corp_id not in sb.corps:
-                return None
-            if corp_id not in per_corp:
-                per_corp[corp_id] = EventProcessor(
-                    service.suite.corp_client(corp_id), engine, corp_id
-                )
-            return per_corp[corp_id]
+            found = lookup(corp_id)
+            if found is not None:
+                per_corp[corp_id] = found
+            return found
 
         processor = IsvEventProcessor(service, corp_processors=corp_processor)
         consumer = StreamConsumer(processor, sb.base_url, sb.suite_key, sb.suite_secret)
@@ -359,6 +357,11 @@ async def test_company_events_arrive_on_the_suite_channel_and_reach_that_company
             await until(lambda: stored(second))
             assert not stored(first)  # company A never sees B's person
             assert_db_equals_company(engine, second, sb.corps[second].state.company)
+            # once relieved, the company's events are no longer followed
+            await mutate(sb, "relieve", corp_id=second)
+            await until(lambda: rows(engine, sb.suite_key)[second]["status"] == "relieved")
+            assert lookup(second) is None and lookup(first) is not None
+            assert lookup("ding-not-a-company") is None
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -26,7 +26,7 @@ def stream_suite(database_url: str | None, idle_timeout: float) -> None:
 
     async def main() -> None:
         service = settings.service(engine)
-        processor = IsvEventProcessor(service)
+        processor = IsvEventProcessor(service, corp_processors=service.corp_processors())
         replayed = await processor.replay()
         err_console.print(f"suite {key}: replayed {dict(replayed)}")
         consumer = StreamConsumer(processor, settings.api_url, key, secret,

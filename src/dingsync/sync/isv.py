@@ -118,7 +118,9 @@ def isv_receiver(settings: IsvSettings, engine: Engine) -> tuple[CallbackCrypto,
     """The callback crypto (receiver id: the suite key) and processor of the configured suite,
     for ``web/routers/callbacks.py``. Raises ``ValueError`` when the suite or the callback is
     not configured."""
-    return settings.callback_crypto(), IsvEventProcessor(settings.service(engine))
+    service = settings.service(engine)
+    processor = IsvEventProcessor(service, corp_processors=service.corp_processors())
+    return settings.callback_crypto(), processor
 
 
 def authorised_corps(
@@ -302,6 +304,27 @@ class IsvService:
         info.permanent_code = code
         await self._record(info, event_ms, keep_code=True)
         return info
+
+    # -- companies' own events ----------------------------------------------------------------
+    def corp_processors(self) -> Callable[[str], EventProcessor | None]:
+        """A ``corp_processors`` for :class:`IsvEventProcessor`: the processor of a company's
+        business events (contacts, approvals …), built once per company with its company
+        client, or ``None`` for a company that is not authorised with its app active (its
+        events are then skipped: a relieved company is no longer followed)."""
+        made: dict[str, EventProcessor] = {}
+
+        def lookup(corp_id: str) -> EventProcessor | None:
+            with self.engine.connect() as conn:
+                row = repo_isv.corp_row(conn, self.suite_key, corp_id)
+            if row is None or row["status"] != "authorised" or row["app_status"] != "active":
+                return None
+            if corp_id not in made:
+                made[corp_id] = EventProcessor(
+                    self.suite.corp_client(corp_id), self.engine, corp_id
+                )
+            return made[corp_id]
+
+        return lookup
 
     # -- reads ---------------------------------------------------------------------------------
     def authorised_corps(self, *, include_relieved: bool = False) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from dingsync.sync.events import EventProcessor
 from dingsync.sync.events_stream import StreamConsumer
 from dingsync.sync.isv import IsvEventProcessor, IsvService, authorised_corps
 from helpers.contacts import assert_db_equals_company
-from helpers.events import AES_KEY, TOKEN, ReceiverServer, wait_for
+from helpers.events import AES_KEY, TOKEN, ReceiverServer, inbox, wait_for
 
 
 def service_for(sb: IsvSandboxServer, engine: Engine, **kw: Any) -> IsvService:
@@ -102,6 +102,11 @@ async def test_five_companies_authorised_synced_relieved_and_rescoped(engine: En
                 assert row["auth_scope"] == {"authedDept": [1], "authedUser": []}
                 assert row["permanent_code"] is None  # Stream suites need none
             assert sorted(service.take_sync_requests()) == sorted(sb.corps)
+            # the events' permanent codes (secrets a Stream suite never needs) are not kept
+            stored_events = json.dumps(inbox(engine, f"isv:{sb.suite_key}"), default=str)
+            assert "org_suite_auth" in stored_events
+            for corp in sb.corps.values():
+                assert corp.permanent_code and corp.permanent_code not in stored_events
             assert {c for c, s, _ in notified if s == "authorised"} == set(sb.corps)
 
             # every company syncs with its own company token, equal to its truth

@@ -362,6 +362,40 @@ def _sync_http_items(event: Event) -> list[tuple[dict[str, Any], dict[str, Any]]
     return out
 
 
+_SECRET_KEYS = frozenset({"permanentcode", "permanent_code"})
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` without permanent codes (any depth; JSON text inside is scrubbed too)."""
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items() if k.lower() not in _SECRET_KEYS}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, str) and value[:1] == "{" and "ermanent" in value:
+        try:
+            return json.dumps(_scrub(json.loads(value)), ensure_ascii=False)
+        except ValueError:
+            return value
+    return value
+
+
+def without_permanent_code(event: Event) -> Event:
+    """``event`` as the inbox keeps it: Stream ``org_suite_auth`` / SyncHTTP items carry the
+    company's permanent code, a secret a Stream suite never needs — it is not stored."""
+    if "ermanent" not in json.dumps(event.raw, ensure_ascii=False) + json.dumps(
+        event.data, ensure_ascii=False
+    ):
+        return event
+    return Event(
+        event.event_id,
+        event.event_type,
+        event.corp_id,
+        event.event_time_ms,
+        _scrub(event.data),
+        _scrub(event.raw),
+    )
+
+
 class IsvEventProcessor(EventProcessor):
     """The suite channel's processor (module docstring). ``corp_processors(corp_id)``: the
     processor of a company's business events (contacts, approvals …), or ``None``."""
@@ -387,7 +421,7 @@ class IsvEventProcessor(EventProcessor):
         the inbox like any other."""
         if event.event_type == "suite_ticket" or event.event_type in SYNC_HTTP_EVENTS:
             await self.service.ticket_from_event(event, source)
-        return await super().store(event, source)
+        return await super().store(without_permanent_code(event), source)
 
     async def _handle(self, event: Event) -> tuple[str, str | None]:
         if event.event_type in ISV_EVENTS:

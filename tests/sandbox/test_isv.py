@@ -253,3 +253,20 @@ def test_unified_app_token_of_an_authorising_company(suite: IsvSandboxServer) ->
     own = {"client_id": app["app_key"], "client_secret": app["app_secret"],
            "grant_type": "client_credentials"}  # fmt: skip
     assert post(suite, f"/v1.0/oauth2/{app['corp_id']}/token", json=own).status_code == 200
+
+
+def test_corp_token_by_permanent_code_for_older_suites() -> None:
+    cfg = IsvConfig(seed=13, corps=[(72, 20)], days=1)
+    with IsvSandboxServer(cfg) as sb:
+        corp_id, corp = next(iter(sb.corps.items()))
+        form = {"suite_key": sb.suite_key, "suite_secret": sb.suite_secret,
+                "suite_ticket": info(sb)["suite_ticket"]}  # fmt: skip
+        token = post(sb, "/service/get_suite_token", json=form).json()["suite_access_token"]
+        q = {"suite_access_token": token}
+        body = {"auth_corpid": corp_id, "permanent_code": corp.permanent_code}
+        ok = post(sb, "/service/get_corp_token", params=q, json=body).json()
+        assert ok["errcode"] == 0 and ok["access_token"]
+        wrong = {**body, "permanent_code": "nope"}
+        assert post(sb, "/service/get_corp_token", params=q, json=wrong).json()["errcode"] == 41030
+        bad = post(sb, "/service/get_corp_token", params={"suite_access_token": "x"}, json=body)
+        assert bad.json()["errcode"] == 40014

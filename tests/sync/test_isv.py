@@ -223,6 +223,18 @@ def test_legacy_suite_over_the_http_callback(engine: Engine) -> None:
                 client.oapi("POST", "/topapi/user/count", json={"only_active": False})
             )
             assert body["result"]["count"] == len(sb.corps[corp_id].state.company.users)
+            # older suites: get_corp_token?suite_access_token= with the stored permanent code
+            other = list(sb.corps)[1]
+            sb.corps[other].state.invalidate_tokens()  # the cached company token dies
+            service = service_for(sb, engine, corp_token_endpoint="permanent")
+            by_code = service.suite.corp_client(other)
+            body = receiver.run_in_loop(
+                by_code.oapi("POST", "/topapi/user/count", json={"only_active": False})
+            )
+            assert body["result"]["count"] == len(sb.corps[other].state.company.users)
+            assert service.suite.http.calls["/service/get_corp_token"] == 1
+            assert "/v1.0/oauth2/corpAccessToken" not in service.suite.http.calls
+            receiver.run_in_loop(service.suite.aclose())
             # suite_relieve (legacy; TimeStamp a String)
             httpx.post(f"{sb.base_url}/sandbox/mutate/isv/relieve", json={"corp_id": corp_id})
             wait_for(lambda: rows(engine, sb.suite_key)[corp_id]["status"] == "relieved")

@@ -59,6 +59,10 @@ SYNC_HTTP_EVENTS = frozenset({"SYNC_HTTP_PUSH_HIGH", "SYNC_HTTP_PUSH_MEDIUM"})
 ISV_EVENTS = SUITE_TICKET_EVENTS | AUTH_EVENTS | RELIEVE_EVENTS | APP_EVENTS | SYNC_HTTP_EVENTS
 
 Endpoint = Literal["v1.0", "service"]
+#: How a company token is fetched: ``v1.0`` (``corpAccessToken``), ``service`` (signed
+#: ``get_corp_token``) or ``permanent`` (``get_corp_token?suite_access_token=`` with the
+#: company's permanent code — older suites).
+CorpEndpoint = Literal["v1.0", "service", "permanent"]
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -246,6 +250,15 @@ class SuiteTicketSource(Protocol):
         ...
 
 
+class PermanentCodeSource(Protocol):
+    """Where legacy suites keep each company's permanent code
+    (``dingsync.store.isv.PermanentCodeStore``)."""
+
+    async def permanent_code(self, suite_key: str, corp_id: str) -> str | None:
+        """The permanent code of ``corp_id``'s authorisation, or ``None``."""
+        ...
+
+
 class FixedTicket:
     """A constant ticket: test and customised apps accept any placeholder (events.md §4.1)."""
 
@@ -264,8 +277,10 @@ class SuiteClient:
     ``tickets``: the ticket source; ``token_store``: the shared cache (``DatabaseTokenStore``)
     for the suite token and every company token; ``suite_token_endpoint`` /
     ``corp_token_endpoint``: ``"v1.0"`` (new host, default) or ``"service"`` (old host;
-    ``get_corp_token`` signed); ``clock``: epoch seconds (the signature's timestamp and token
-    expiry). Other keywords go to every :class:`DingTalkClient` built (limits, retries …).
+    ``get_corp_token`` signed), and for the company token also ``"permanent"`` (older suites:
+    ``?suite_access_token=`` with the permanent code from ``permanent_codes``); ``clock``:
+    epoch seconds (the signature's timestamp and token expiry). Other keywords go to every
+    :class:`DingTalkClient` built (limits, retries …).
     """
 
     def __init__(
@@ -278,7 +293,8 @@ class SuiteClient:
         api_url: str = DEFAULT_API_URL,
         token_store: TokenStore | None = None,
         suite_token_endpoint: Endpoint = "v1.0",
-        corp_token_endpoint: Endpoint = "v1.0",
+        corp_token_endpoint: CorpEndpoint = "v1.0",
+        permanent_codes: PermanentCodeSource | None = None,
         clock: Callable[[], float] = time.time,
         **client_kw: Any,
     ) -> None:
@@ -288,7 +304,8 @@ class SuiteClient:
         self._secret = suite_secret
         self.tickets = tickets
         self.suite_token_endpoint: Endpoint = suite_token_endpoint
-        self.corp_token_endpoint: Endpoint = corp_token_endpoint
+        self.corp_token_endpoint: CorpEndpoint = corp_token_endpoint
+        self.permanent_codes = permanent_codes
         self._clock = clock
         self._client_kw = dict(client_kw)
         self._client_kw.update(
@@ -386,6 +403,8 @@ class SuiteClient:
         return await self.corp_client(corp_id).get_access_token()
 
     async def _fetch_corp_token(self, corp_id: str) -> tuple[str, float]:
+        if self.corp_token_endpoint == "permanent":
+            return await self._corp_token_by_permanent_code(corp_id)
         ticket = await self.ticket()
         try:
             if self.corp_token_endpoint == "service":
@@ -405,6 +424,34 @@ class SuiteClient:
         except DingTalkError as err:
             raise _specific(err) from None
         return str(body["accessToken"]), float(body.get("expireIn") or 7200)
+
+    async def _corp_token_by_permanent_code(self, corp_id: str) -> tuple[str, float]:
+        """``POST /service/get_corp_token?suite_access_token= {auth_corpid, permanent_code}``
+        (older suites). Raises :class:`NotAuthorisedError` without a stored permanent code."""
+        code = (
+            await self.permanent_codes.permanent_code(self.suite_key, corp_id)
+            if self.permanent_codes is not None
+            else None
+        )
+        if not code:
+            raise NotAuthorisedError(
+                "no_permanent_code", f"no permanent code stored for {corp_id}", api=PATH_CORP_TOKEN
+            )
+
+        async def call(token: str) -> dict[str, Any]:
+            return await self.http.oapi(
+                "POST",
+                PATH_CORP_TOKEN,
+                params={"suite_access_token": token},
+                json={"auth_corpid": corp_id, "permanent_code": code},
+                auth=False,
+            )
+
+        try:
+            body = await self._with_suite_token(call)
+        except DingTalkError as err:
+            raise _specific(err) from None
+        return str(body["access_token"]), float(body.get("expires_in") or 7200)
 
     async def _signed(self, path: str, body: dict[str, Any], ticket: str) -> dict[str, Any]:
         """POST ``path`` with the signed query of §4.3 (httpx URL-encodes the base64
@@ -501,6 +548,7 @@ __all__ = [
     "AuthInfo",
     "FixedTicket",
     "NotAuthorisedError",
+    "PermanentCodeSource",
     "SignatureError",
     "SuiteClient",
     "SuiteTicketMissingError",

@@ -109,6 +109,26 @@ class SuiteTicketStore:
         return None if row is None else str(row["ticket"])
 
 
+class PermanentCodeStore:
+    """Each company's permanent code (legacy suites) from ``isv_corp_auth``: the client's
+    ``PermanentCodeSource``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    async def permanent_code(self, suite_key: str, corp_id: str) -> str | None:
+        """The stored permanent code of an authorised company, else ``None``."""
+
+        def read() -> str | None:
+            with self.engine.connect() as conn:
+                row = corp_row(conn, suite_key, corp_id)
+            if row is None or row["status"] != "authorised":
+                return None
+            return row["permanent_code"] or None
+
+        return await asyncio.to_thread(read)
+
+
 # -- company authorisations ----------------------------------------------------------------------
 def _not_older(event_ms: int | None) -> Any:
     """Rows the event at ``event_ms`` may change: no time known on either side, or the event
@@ -294,6 +314,7 @@ def public_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
+    "PermanentCodeStore",
     "SuiteTicketStore",
     "corp_row",
     "corp_rows",

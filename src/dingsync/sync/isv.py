@@ -49,7 +49,7 @@ from dingsync.dingtalk.isv import (
 )
 from dingsync.dingtalk.models.events import Event, ci_get, plausible_ms
 from dingsync.store import isv as repo_isv
-from dingsync.store.isv import SuiteTicketStore
+from dingsync.store.isv import PermanentCodeStore, SuiteTicketStore
 from dingsync.sync.events import EventProcessor, EventsSettings
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,7 @@ class IsvService:
 
         tickets = SuiteTicketStore(engine)
         client_kw.setdefault("token_store", DatabaseTokenStore(engine))
+        client_kw.setdefault("permanent_codes", PermanentCodeStore(engine))
         suite = SuiteClient(suite_key, suite_secret, tickets, **client_kw)
         return cls(engine, suite, tickets)
 

@@ -130,7 +130,16 @@ class IsvHandlers:
 
     def get_corp_token(self, call: Call) -> dict[str, Any]:
         """Signed ``POST /service/get_corp_token {auth_corpid}`` → ``{access_token,
-        expires_in}``."""
+        expires_in}``; or the older form ``?suite_access_token=`` with ``{auth_corpid,
+        permanent_code}`` (a wrong permanent code: ``41030``)."""
+        if "suite_access_token" in call.query:
+            self._suite_token(call)
+            corp = self._corp(call.params.data.get("auth_corpid"), token=True)
+            code = str(call.params.data.get("permanent_code") or "")
+            if not code or not hmac.compare_digest(code, corp.permanent_code):
+                raise OapiError(41030, "永久授权码不正确")
+            value, ttl = self.suite.issue_corp_token(corp)
+            return {"access_token": value, "expires_in": ttl}
         self._signed(call)
         corp = self._corp(call.params.data.get("auth_corpid"), token=True)
         value, ttl = self.suite.issue_corp_token(corp)

@@ -427,8 +427,8 @@ class IsvEventProcessor(EventProcessor):
     async def _handle(self, event: Event) -> tuple[str, str | None]:
         if event.event_type in ISV_EVENTS:
             return await self.service.on_auth_event(event), None
-        processor = (
-            self.corp_processors(event.corp_id)
+        processor = (  # the lookup may read the database: off the event loop
+            await asyncio.to_thread(self.corp_processors, event.corp_id)
             if self.corp_processors is not None and event.corp_id
             else None
         )

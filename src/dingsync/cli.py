@@ -95,9 +95,25 @@ def sandbox(
     agent_id: Annotated[str | None, typer.Option(help="AgentId of the sandbox app.")] = None,
     app_key: Annotated[str | None, typer.Option(help="AppKey the sandbox accepts.")] = None,
     app_secret: Annotated[str | None, typer.Option(help="AppSecret the sandbox accepts.")] = None,
+    isv: Annotated[
+        bool, typer.Option("--isv", help="Host a third-party suite with --corps companies.")
+    ] = False,
+    corps: Annotated[int, typer.Option(help="Companies of the --isv suite.", min=1)] = 3,
 ) -> None:
     """Run the DingTalk emulator (both API hosts on one port) until interrupted."""
     from dingsync.sandbox import SandboxConfig, run_sandbox
+
+    if isv:
+        from dingsync.sandbox.isv import IsvConfig
+        from dingsync.sandbox.isv.server import run_isv_sandbox
+
+        suite = IsvConfig.with_corps(
+            corps, seed=seed, base_users=max(20, users // corps), days=days
+        )
+        host_cfg = SandboxConfig(seed=seed, users=12, days=1, qps_limit=qps or None,
+                                 latency_ms=latency_ms, jitter_ms=jitter_ms)  # fmt: skip
+        run_isv_sandbox(suite, host_cfg, host=host, port=port)
+        return
 
     cfg = _sandbox_config(
         SandboxConfig,
@@ -367,12 +383,43 @@ def demo(
         EventsChannel,
         typer.Option(help="How the served demo receives sandbox events: http or stream."),
     ] = EventsChannel.http,
+    isv: Annotated[
+        bool,
+        typer.Option(
+            "--isv",
+            help="Multi-company mode: a third-party suite with --corps companies that authorise "
+            "it, each synced with its own company token (then exits).",
+        ),
+    ] = False,
+    corps: Annotated[int, typer.Option(help="Companies of the --isv suite.", min=1)] = 3,
 ) -> None:
     """Start the sandbox, sync it into the database, print a summary, then serve the web API
     on the synced sandbox company (not with --once or --json, which exit after the sync).
 
     Uses the default SQLite file unless DINGSYNC_DATABASE_URL / --database-url says otherwise.
+    With --isv: a sandbox suite whose --corps companies authorise it over Stream, each synced.
     """
+    if isv:
+        from dingsync.commands.isv_demo import print_isv_summary, run_isv_demo
+
+        isv_settings = demo_settings(_settings(database_url))
+        isv_engine = open_engine(isv_settings.database_url)
+        say = None if json_output else err_console.print
+        summary = asyncio.run(
+            run_isv_demo(
+                isv_settings,
+                isv_engine,
+                corps=corps,
+                seed=seed,
+                users=max(20, users // max(corps, 1)),
+                days=days,
+                qps=qps or None,
+                latency_ms=latency_ms,
+                say=say,
+            )
+        )
+        print_isv_summary(summary, json_output, console)
+        return
     from dingsync.sandbox import SandboxConfig, SandboxServer
     from dingsync.sync.progress import RichProgress
     from dingsync.sync.runner import sync_once

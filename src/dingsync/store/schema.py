@@ -426,6 +426,7 @@ from dingsync.store import (  # noqa: E402, F401
     schema_approvals,
     schema_attendance,
     schema_events,
+    schema_isv,
     schema_reports,
     schema_roles,
     schema_web,

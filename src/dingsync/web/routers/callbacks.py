@@ -75,19 +75,33 @@ async def _receiver(request: Request) -> EventsReceiver:
     async with _build_lock:
         receiver = getattr(state, "dingsync_events", None)
         if receiver is None:
-            receiver = await asyncio.to_thread(receiver_from_settings, EventsSettings())
+            receiver = await asyncio.to_thread(receiver_from_settings, _settings())
             state.dingsync_events = receiver
             # Events a stopped service left processing go back to the queue (their lease ended).
             await receiver.processor.requeue_expired()
     return receiver
 
 
+def _settings() -> EventsSettings:
+    """The receiver's settings: :class:`~dingsync.sync.isv.IsvSettings` (the app's, plus a
+    third-party suite when ``DINGTALK_SUITE_KEY`` is set)."""
+    from dingsync.sync.isv import IsvSettings
+
+    return IsvSettings()
+
+
 def receiver_from_settings(settings: EventsSettings) -> EventsReceiver:
     """An :class:`EventsReceiver` for the configured app: the database migrated, a client when
-    the app credentials are set (else events are stored and left pending). Raises ``ValueError``
-    when the callback token/key are not configured."""
+    the app credentials are set (else events are stored and left pending) — or, when a
+    third-party suite is configured (``IsvSettings.has_suite``), the suite's receiver
+    (``dingsync.sync.isv.isv_receiver``: suite key as receiver id, tickets and auth events
+    handled). Raises ``ValueError`` when the callback token/key are not configured."""
+    from dingsync.sync.isv import IsvSettings, isv_receiver
     from dingsync.sync.runner import build_client, open_database
 
+    if isinstance(settings, IsvSettings) and settings.has_suite:
+        crypto, isv_processor = isv_receiver(settings, open_database(settings))
+        return EventsReceiver(crypto, isv_processor)
     crypto = settings.callback_crypto()
     engine = open_database(settings)
     client = build_client(settings, engine) if settings.has_credentials else None

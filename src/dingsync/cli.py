@@ -388,7 +388,7 @@ def demo(
         typer.Option(
             "--isv",
             help="Multi-company mode: a third-party suite with --corps companies that authorise "
-            "it, each synced with its own company token (then exits).",
+            "it, each synced with its own company token, then all served.",
         ),
     ] = False,
     corps: Annotated[int, typer.Option(help="Companies of the --isv suite.", min=1)] = 3,
@@ -397,28 +397,34 @@ def demo(
     on the synced sandbox company (not with --once or --json, which exit after the sync).
 
     Uses the default SQLite file unless DINGSYNC_DATABASE_URL / --database-url says otherwise.
-    With --isv: a sandbox suite whose --corps companies authorise it over Stream, each synced.
+    With --isv: a sandbox suite whose --corps companies authorise it over Stream, each synced,
+    then the web API serves them all (each company's people log in with its corpId).
     """
     if isv:
-        from dingsync.commands.isv_demo import print_isv_summary, run_isv_demo
+        from dingsync.commands.isv_demo import print_isv_summary, run_isv_demo, serve_isv_demo
 
         isv_settings = demo_settings(_settings(database_url))
         isv_engine = open_engine(isv_settings.database_url)
         say = None if json_output else err_console.print
-        summary = asyncio.run(
-            run_isv_demo(
-                isv_settings,
-                isv_engine,
-                corps=corps,
-                seed=seed,
-                users=max(20, users // max(corps, 1)),
-                days=days,
-                qps=qps or None,
-                latency_ms=latency_ms,
-                say=say,
-            )
-        )
-        print_isv_summary(summary, json_output, console)
+        kw: dict[str, Any] = {
+            "corps": corps,
+            "seed": seed,
+            "users": max(20, users // max(corps, 1)),
+            "days": days,
+            "qps": qps or None,
+            "latency_ms": latency_ms,
+            "say": say,
+        }
+        if once or json_output:
+            summary = run_isv_demo(isv_settings, isv_engine, **kw)
+            print_isv_summary(summary, json_output, console)
+            return
+
+        def show(summary: dict[str, Any], lines: list[str]) -> None:
+            print_isv_summary(summary, False, console)
+            console.print("\n" + "\n".join(lines), highlight=False, soft_wrap=True, markup=False)
+
+        serve_isv_demo(isv_settings, isv_engine, _free_or(port), show=show, **kw)
         return
     from dingsync.sandbox import SandboxConfig, SandboxServer
     from dingsync.sync.progress import RichProgress

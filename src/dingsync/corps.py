@@ -94,7 +94,13 @@ def _internal_client(corp: Corp, engine: Engine | None) -> DingTalkClient:
     return build_client(corp.settings, engine)
 
 
-CLIENT_BUILDERS: dict[str, ClientBuilder] = {"internal": _internal_client}
+def _isv_client(corp: Corp, engine: Engine | None) -> DingTalkClient:
+    from dingsync.sync.isv import isv_corp_client
+
+    return isv_corp_client(corp, engine)
+
+
+CLIENT_BUILDERS: dict[str, ClientBuilder] = {"internal": _internal_client, "isv": _isv_client}
 
 
 def default_corp_id(settings: Settings) -> str:
@@ -104,8 +110,10 @@ def default_corp_id(settings: Settings) -> str:
 
 
 def is_multi(settings: Settings) -> bool:
-    """Whether the configuration lists more apps than the ``DINGTALK_*`` one."""
-    return bool(settings.apps)
+    """Whether the configuration lists more apps than the ``DINGTALK_*`` one, or a third-party
+    suite (``DINGTALK_SUITE_KEY``, :class:`dingsync.sync.isv.IsvSettings`) whose authorising
+    companies are served beside it."""
+    return bool(settings.apps) or bool(getattr(settings, "suite_key", None))
 
 
 def configured_apps(settings: Settings) -> dict[str, AppConfig]:

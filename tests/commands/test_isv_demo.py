@@ -120,3 +120,62 @@ def test_events_stream_isv_fills_the_isv_tables(tmp_path: Path) -> None:
         for row in stored:
             company = sb.corps[str(row["corp_id"])].state.company
             assert row["corp_name"] == company.corp_name
+
+
+def test_demo_isv_serves_every_company(tmp_path: Path) -> None:
+    """``serve_isv_demo`` (what ``dingsync demo --isv --corps 3`` runs without --once): 3
+    companies authorised, synced, in the registry, and served — each one's people log in with
+    its ``corpId`` through the printed steps."""
+    import socket
+
+    import httpx
+
+    from dingsync.commands.isv_demo import serve_isv_demo
+    from dingsync.config import Settings
+    from dingsync.store import db, repo_corps
+    from dingsync.web.server import WebServer
+
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    engine = db.create_engine_for(url)
+    db.migrate(engine)
+    shown: dict[str, object] = {}
+    logins: dict[str, int] = {}
+
+    def show(summary: dict[str, object], lines: list[str]) -> None:
+        shown["summary"], shown["lines"] = summary, lines
+
+    def serve(app: object, port: int) -> None:
+        summary = shown["summary"]
+        assert isinstance(summary, dict)
+        lines = "\n".join(shown["lines"])  # type: ignore[arg-type]
+        with WebServer(app, port=port) as server, httpx.Client(base_url=server.base_url) as http:
+            for corp in summary["corps"]:
+                corp_id = corp["corp_id"]
+                assert f"corpId {corp_id}" in lines
+                assert f'"corpId": "{corp_id}"' in lines
+                step = next(x for x in lines.splitlines() if f"/sandbox/corps/{corp_id}/" in x)
+                sandbox_url = step.split("curl -s -X POST ")[1].split(" ")[0]
+                userid = step.split('"userid": "')[1].split('"')[0]
+                code = httpx.post(sandbox_url, json={"userid": userid}).json()["code"]
+                r = http.post("/api/auth/dingtalk", json={"authCode": code, "corpId": corp_id})
+                logins[corp_id] = r.status_code
+                assert r.status_code == 200, r.text
+                assert r.json()["company"]["corp_id"] == corp_id
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    summary = serve_isv_demo(
+        Settings(DINGSYNC_DATABASE_URL=url), engine, port, corps=3, users=20, days=1, seed=9,
+        show=show, serve=serve,
+    )  # fmt: skip
+    assert len(summary["corps"]) == 3 and set(logins.values()) == {200}
+    for corp in summary["corps"]:
+        assert corp["run_status"] == "succeeded"
+        assert corp["counts"]["active_users"] == corp["truth_users"]
+    with engine.connect() as conn:
+        registered = {r["corp_id"]: r for r in repo_corps.list_corps(conn)}
+    engine.dispose()
+    assert set(logins) == set(registered)
+    assert {(r["mode"], r["status"]) for r in registered.values()} == {("isv", "active")}
+

@@ -210,7 +210,11 @@ def sync_corps(
     if corp is not None and all_corps:
         err_console.print("error: --corp and --all exclude each other", markup=False)
         raise typer.Exit(2)
+    from dingsync.sync.isv import pending_first_syncs
+
     engine, _rows = _registry(settings)
+    # ISV companies newly authorised (or re-scoped) get a full sync whatever was asked.
+    first = pending_first_syncs(engine, settings) if all_corps else set()
     try:
         targets = [resolve(engine, settings, corp, active=False)] if corp else None
     except CorpError as exc:
@@ -221,7 +225,6 @@ def sync_corps(
         if not targets:
             err_console.print("error: no company configured", markup=False)
             raise typer.Exit(2)
-    kind = "incremental" if incremental else "full"
     failed = 0
     for target in targets:
         if not target.active:
@@ -232,7 +235,8 @@ def sync_corps(
             if corp:
                 raise typer.Exit(4)
             continue
-        err_console.print(f"syncing corp {target.corp_id} ({target.mode})", markup=False)
+        kind = "incremental" if incremental and target.corp_id not in first else "full"
+        err_console.print(f"syncing corp {target.corp_id} ({target.mode}, {kind})", markup=False)
 
         def factory(t: Any = target) -> Any:
             return build_corp_client(t, engine)

@@ -19,8 +19,15 @@ DatabaseUrl = Annotated[str | None, typer.Option(help="Overrides DINGSYNC_DATABA
 
 
 def _settings(database_url: str | None) -> Settings:
+    """The settings; with a third-party suite configured (``DINGTALK_SUITE_KEY``), as
+    :class:`~dingsync.sync.isv.IsvSettings`, so that the service serves the companies that
+    authorised it (``corps.is_multi``)."""
+    from dingsync.sync.isv import suite_settings
+
     overrides = {"DINGSYNC_DATABASE_URL": database_url} if database_url else {}
-    return load_settings(**overrides)
+    base = load_settings(**overrides)
+    settings = suite_settings(base)
+    return settings if settings.has_suite else base
 
 
 def _stored_corps(engine: Any) -> list[str]:

@@ -270,6 +270,18 @@ class FixedTicket:
 
 
 # -- the suite client --------------------------------------------------------------------------
+class _SuiteOwnedClient(DingTalkClient):
+    """A company's client that owns its :class:`SuiteClient` (``corp_client(closes_suite=True)``):
+    closing it closes the suite's own connections too."""
+
+    suite: SuiteClient | None = None
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self.suite is not None:
+            await self.suite.aclose()
+
+
 class SuiteClient:
     """One third-party suite: its token, the companies' tokens and clients, auth info and the
     legacy activation. Use as ``async with``; :meth:`aclose` closes every company client.
@@ -377,25 +389,39 @@ class SuiteClient:
             raise _specific(err) from None
         return str(body["accessToken"]), float(body.get("expireIn") or 7200)
 
-    def corp_client(self, corp_id: str) -> DingTalkClient:
+    def corp_client(
+        self, corp_id: str, *, closes_suite: bool = False, **client_kw: Any
+    ) -> DingTalkClient:
         """The :class:`DingTalkClient` of company ``corp_id`` (one per company, kept): every
         area API works with it; its token is the company token, cached under
-        ``isv:<suiteKey>:corp:<corpId>``."""
-        client = self._corps.get(corp_id)
+        ``isv:<suiteKey>:corp:<corpId>``; its rate limiter's budget is the (suite, company)
+        pair's, as DingTalk counts its limits per app per company.
+
+        ``closes_suite``: a client of its own (not kept) whose ``aclose`` closes this suite's
+        connections too — for a caller that owns the client and not the suite (the registry's
+        ``corps.build_corp_client``). ``client_kw`` (``agent_id``, ``login_url`` …) go to that
+        client beside the suite's keywords.
+        """
+        client = None if closes_suite else self._corps.get(corp_id)
         if client is None:
 
             async def fetch() -> tuple[str, float]:
                 return await self._fetch_corp_token(corp_id)
 
-            client = DingTalkClient(
+            kw = {**self._client_kw, **client_kw}
+            cls = _SuiteOwnedClient if closes_suite else DingTalkClient
+            client = cls(
                 self.suite_key,
                 self._secret,
                 corp_id=corp_id,
                 token_key=f"isv:{self.suite_key}:corp:{corp_id}",
                 token_fetcher=fetch,
-                **self._client_kw,
+                **kw,
             )
-            self._corps[corp_id] = client
+            if isinstance(client, _SuiteOwnedClient):
+                client.suite = self
+            else:
+                self._corps[corp_id] = client
         return client
 
     async def corp_access_token(self, corp_id: str) -> str:

@@ -119,12 +119,16 @@ def purge_corp(conn: Connection, corp_id: str) -> dict[str, int]:
         n = conn.execute(delete(table).where(table.c.corp_id == corp_id)).rowcount
         if n:
             deleted[table.name] = int(n)
-    # Cached tokens and tickets of the company (``<app>@<corp_id>[:…]``, see token_key).
+    # Cached tokens and tickets of the company (``<app>@<corp_id>[:…]``, see token_key; an ISV
+    # company's ``isv:<suite>:corp:<corp_id>[:…]``).
+    corp = _escape_like(corp_id)
     n = conn.execute(
         delete(token_cache).where(
             or_(
-                token_cache.c.cache_key.like(f"%@{_escape_like(corp_id)}", escape="\\"),
-                token_cache.c.cache_key.like(f"%@{_escape_like(corp_id)}:%", escape="\\"),
+                token_cache.c.cache_key.like(f"%@{corp}", escape="\\"),
+                token_cache.c.cache_key.like(f"%@{corp}:%", escape="\\"),
+                token_cache.c.cache_key.like(f"isv:%:corp:{corp}", escape="\\"),
+                token_cache.c.cache_key.like(f"isv:%:corp:{corp}:%", escape="\\"),
             )
         )
     ).rowcount

@@ -31,11 +31,13 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, SecretStr
 from sqlalchemy import Connection, Engine
 
+from dingsync.config import Settings
+from dingsync.dingtalk import DingTalkClient
 from dingsync.dingtalk.crypto import CallbackCrypto
 from dingsync.dingtalk.isv import (
     APP_EVENTS,
@@ -51,6 +53,9 @@ from dingsync.dingtalk.models.events import Event, ci_get, plausible_ms
 from dingsync.store import isv as repo_isv
 from dingsync.store.isv import PermanentCodeStore, SuiteTicketStore
 from dingsync.sync.events import EventProcessor, EventsSettings
+
+if TYPE_CHECKING:
+    from dingsync.corps import Corp
 
 log = logging.getLogger(__name__)
 
@@ -92,26 +97,86 @@ class IsvSettings(EventsSettings):
         """``DINGTALK_CALLBACK_RECEIVER_ID``, else the suite key (else the AppKey)."""
         return self.callback_receiver_id or self.suite_key or self.app_key
 
+    def suite_client_kw(self) -> dict[str, Any]:
+        """The keywords of the configured suite's :class:`SuiteClient` (endpoints, limits)."""
+        endpoint = "service" if self.isv_token_endpoint == "service" else "v1.0"
+        return {
+            "oapi_url": self.oapi_url,
+            "api_url": self.api_url,
+            "suite_token_endpoint": endpoint,
+            "corp_token_endpoint": endpoint,
+            "qps_per_api": self.qps_per_api or None,
+            "max_retries": self.max_retries,
+        }
+
     def service(self, engine: Engine) -> IsvService:
         """The configured suite's :class:`IsvService` (tokens and tickets in ``engine``).
         Raises ``ValueError`` without a suite."""
         if not self.has_suite:
             raise ValueError("no suite configured: set DINGTALK_SUITE_KEY, DINGTALK_SUITE_SECRET")
         assert self.suite_key and self.suite_secret
-        endpoint = "service" if self.isv_token_endpoint == "service" else "v1.0"
         service = IsvService.for_suite(
-            engine,
-            self.suite_key,
-            self.suite_secret.get_secret_value(),
-            oapi_url=self.oapi_url,
-            api_url=self.api_url,
-            suite_token_endpoint=endpoint,
-            corp_token_endpoint=endpoint,
-            qps_per_api=self.qps_per_api or None,
-            max_retries=self.max_retries,
+            engine, self.suite_key, self.suite_secret.get_secret_value(), **self.suite_client_kw()
         )
         service.auth_endpoint = self.isv_auth_endpoint
         return service
+
+
+def suite_settings(settings: Settings) -> IsvSettings:
+    """``settings`` as :class:`IsvSettings`: themselves when they are, else the suite's
+    settings (``DINGTALK_SUITE_*`` from the environment or ``dingsync.toml``) with every field
+    of ``settings`` kept."""
+    if isinstance(settings, IsvSettings):
+        return settings
+    return IsvSettings().model_copy(update=dict(settings))
+
+
+def pending_first_syncs(engine: Engine, settings: Settings) -> set[str]:
+    """The ISV companies whose full sync an authorisation or scope change asked for
+    (``IsvService.take_sync_requests`` of the configured suite; the requests are taken), after
+    bringing the ``corps`` registry in step with the suite's companies. Empty without a
+    suite."""
+    settings = suite_settings(settings)
+    if not settings.has_suite:
+        return set()
+    assert settings.suite_key
+    with engine.begin() as conn:
+        for row in repo_isv.corp_rows(conn, settings.suite_key):
+            register_isv_corp(conn, settings.suite_key, row["corp_id"])
+        return set(repo_isv.take_sync_requests(conn, settings.suite_key))
+
+
+def isv_corp_client(corp: Corp, engine: Engine | None) -> DingTalkClient:
+    """The registry's client builder for an ISV company (``corps.CLIENT_BUILDERS["isv"]``):
+    ``SuiteClient.corp_client(corp_id)`` of the configured suite (tickets, permanent codes and
+    tokens in the database), with the company's agent id (JSAPI config) and login URL; closing
+    it closes the suite client built for it. Raises ``UnknownCorp`` when no suite is configured
+    or the company belongs to another suite."""
+    from dingsync.corps import UnknownCorp
+    from dingsync.store.tokens import DatabaseTokenStore
+
+    settings = suite_settings(corp.settings)
+    if not settings.has_suite or engine is None:
+        raise UnknownCorp(corp.corp_id)
+    assert settings.suite_key and settings.suite_secret
+    with engine.connect() as conn:
+        row = repo_isv.corp_row(conn, settings.suite_key, corp.corp_id)
+    if row is None:
+        raise UnknownCorp(corp.corp_id)
+    suite = SuiteClient(
+        settings.suite_key,
+        settings.suite_secret.get_secret_value(),
+        SuiteTicketStore(engine),
+        token_store=DatabaseTokenStore(engine),
+        permanent_codes=PermanentCodeStore(engine),
+        **settings.suite_client_kw(),
+    )
+    return suite.corp_client(
+        corp.corp_id,
+        closes_suite=True,
+        agent_id=corp.settings.agent_id,
+        login_url=corp.settings.login_url,
+    )
 
 
 def isv_receiver(settings: IsvSettings, engine: Engine) -> tuple[CallbackCrypto, IsvEventProcessor]:
@@ -121,6 +186,46 @@ def isv_receiver(settings: IsvSettings, engine: Engine) -> tuple[CallbackCrypto,
     service = settings.service(engine)
     processor = IsvEventProcessor(service, corp_processors=service.corp_processors())
     return settings.callback_crypto(), processor
+
+
+def registry_status(status: str, app_status: str) -> str:
+    """The ``corps.status`` of an ISV company: ``relieved`` once it removed the suite
+    (``org_suite_relieve`` / ``suite_relieve``), ``stopped`` while its administrator stopped or
+    removed the app (``org_micro_app_stop|remove``), else ``active``."""
+    if status != "authorised":
+        return "relieved"
+    return "active" if app_status == "active" else "stopped"
+
+
+def register_isv_corp(conn: Connection, suite_key: str, corp_id: str) -> dict[str, Any] | None:
+    """Write company ``corp_id``'s ``isv_corp_auth`` row of suite ``suite_key`` into the
+    ``corps`` registry: ``mode='isv'``, ``app_key`` the suite key, ``name`` (its corp name),
+    ``agent_id``, ``status`` (:func:`registry_status`); the timezone is left as it is (``NULL``:
+    the deployment's ``DINGSYNC_TIMEZONE``, an operator may set another). A company registered
+    as an internal app stays internal. Returns the registry row, ``None`` when the suite has no
+    row for the company."""
+    from dingsync.store import repo_corps
+
+    row = repo_isv.corp_row(conn, suite_key, corp_id)
+    if row is None:
+        return None
+    current = repo_corps.get_corp(conn, corp_id)
+    if current is not None and current["mode"] != "isv":
+        log.warning("corp %s is served by an internal app: its ISV authorisation is ignored",
+                    corp_id)  # fmt: skip
+        return current
+    values: dict[str, Any] = {
+        "corp_id": corp_id,
+        "mode": "isv",
+        "app_key": suite_key,
+        "status": registry_status(row["status"], row["app_status"]),
+    }
+    if row.get("corp_name"):
+        values["name"] = row["corp_name"]
+    if row.get("agent_id") is not None:
+        values["agent_id"] = str(row["agent_id"])
+    repo_corps.register_corp(conn, values)
+    return repo_corps.get_corp(conn, corp_id)
 
 
 def authorised_corps(
@@ -151,7 +256,9 @@ class IsvService:
         self.suite_key = suite.suite_key
         self.tickets = tickets or SuiteTicketStore(engine)
         self.auth_endpoint = auth_endpoint
-        self.listeners: list[Listener] = []
+        #: Called after each change; the first one writes the ``corps`` registry
+        #: (:func:`registry_status`), so a company's sync and logins follow its authorisation.
+        self.listeners: list[Listener] = [self._to_registry]
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -183,6 +290,19 @@ class IsvService:
             result = listener(corp_id, row["status"], row["app_status"])
             if result is not None:
                 await result
+
+    async def _to_registry(self, corp_id: str, _status: str, _app_status: str) -> None:
+        await self._tx(lambda c: register_isv_corp(c, self.suite_key, corp_id))
+
+    def sync_registry(self) -> list[str]:
+        """Register every company of this suite's ``isv_corp_auth`` in ``corps`` (what the
+        listener does per event; for rows written before the registry existed). Returns the
+        companies' ids."""
+        with self.engine.begin() as conn:
+            ids = [r["corp_id"] for r in repo_isv.corp_rows(conn, self.suite_key)]
+            for corp_id in ids:
+                register_isv_corp(conn, self.suite_key, corp_id)
+        return ids
 
     # -- tickets -------------------------------------------------------------------------------
     async def on_suite_ticket(self, ticket: str, ticket_ms: int | None, source: str) -> bool:
@@ -442,5 +562,10 @@ __all__ = [
     "IsvService",
     "IsvSettings",
     "authorised_corps",
+    "isv_corp_client",
     "isv_receiver",
+    "pending_first_syncs",
+    "register_isv_corp",
+    "registry_status",
+    "suite_settings",
 ]

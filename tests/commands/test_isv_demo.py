@@ -178,4 +178,3 @@ def test_demo_isv_serves_every_company(tmp_path: Path) -> None:
     engine.dispose()
     assert set(logins) == set(registered)
     assert {(r["mode"], r["status"]) for r in registered.values()} == {("isv", "active")}
-

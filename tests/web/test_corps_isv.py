@@ -126,8 +126,11 @@ def test_five_isv_companies_registered_synced_served_relieved_and_rescoped(
                 r.raise_for_status()
                 return http.post(
                     "/api/auth/dingtalk",
-                    json={"authCode": r.json()["code"], "corpId": corp_id,
-                          "url": "https://h5.example.com/app"},  # fmt: skip
+                    json={
+                        "authCode": r.json()["code"],
+                        "corpId": corp_id,
+                        "url": "https://h5.example.com/app",
+                    },
                 )
 
             tokens: dict[str, str] = {}

@@ -226,7 +226,7 @@ def isv_login_lines(url: str, sb: IsvSandboxServer, engine: Engine) -> list[str]
             f"     curl -s -X POST {sb.base_url}/sandbox/corps/{corp_id}/sandbox/authcode "
             f"-H 'content-type: application/json' -d '{{\"userid\": \"{someone}\"}}'",
             f"     curl -s -X POST {url}/api/auth/dingtalk -H 'content-type: application/json' "
-            f"-d '{{\"authCode\": \"<code>\", \"corpId\": \"{corp_id}\"}}'",
+            f'-d \'{{"authCode": "<code>", "corpId": "{corp_id}"}}\'',
         ]
     lines += [
         f"then: curl -s {url}/api/me -H 'Authorization: Bearer <session.token>'",

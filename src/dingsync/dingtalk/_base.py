@@ -56,6 +56,8 @@ from dingsync.dingtalk.tokens import (
     Fetcher,
     TokenCache,
     TokenStore,
+)
+from dingsync.dingtalk.tokens import (
     token_key as _token_key,
 )
 

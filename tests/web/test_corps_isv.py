@@ -24,7 +24,7 @@ from dingsync.commands.isv_demo import SuiteReceiver
 from dingsync.corps import build_corp_client, resolve
 from dingsync.sandbox.isv import IsvConfig, IsvSandboxServer
 from dingsync.store import repo_corps
-from dingsync.store.schema import users
+from dingsync.store.schema import token_cache, users
 from dingsync.sync.isv import IsvSettings, pending_first_syncs
 from dingsync.sync.lease import CorpNotActive
 from dingsync.sync.runner import sync_once
@@ -151,6 +151,12 @@ def test_five_isv_companies_registered_synced_served_relieved_and_rescoped(
                     "/api/jsapi/config", params={"url": "https://h5.example.com/x"}, headers=auth
                 )
                 assert cfg.status_code == 200 and cfg.json()["corpId"] == corp_id
+            # each company's token and JSAPI ticket in the shared cache under its own key
+            with engine.connect() as conn:
+                keys = set(conn.execute(select(token_cache.c.cache_key)).scalars())
+            for corp_id in ids:
+                key = f"isv:{sb.suite_key}:corp:{corp_id}"
+                assert {key, f"{key}:jsapi_ticket"} <= keys
             # a code of one company does not log into another
             other = pick_people(sb.corps[ids[0]].state.company)["employee"]
             code = httpx.post(

@@ -228,5 +228,15 @@ def test_five_isv_companies_registered_synced_served_relieved_and_rescoped(
             mutate(sb, "app", corp_id=stopped, action="restore")
             until(lambda: registry(engine)[stopped]["status"] == "active")
             assert login(stopped, userid).status_code == 200
+
+            # purging the relieved company drops its rows and its token keys, nobody else's
+            with engine.begin() as conn:
+                deleted = repo_corps.purge_corp(conn, gone)
+            assert deleted["users"] == len(sb.corps[gone].state.company.users)
+            with engine.connect() as conn:
+                keys = set(conn.execute(select(token_cache.c.cache_key)).scalars())
+                assert repo_corps.row_counts(conn, gone) == {}
+            assert not any(f":corp:{gone}" in k for k in keys)
+            assert f"isv:{sb.suite_key}:corp:{ids[1]}" in keys
     finally:
         receiver.stop()

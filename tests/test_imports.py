@@ -20,8 +20,8 @@ ALLOWED: dict[str, set[str]] = {
     "sandbox": {"dingtalk.crypto"},
     "sync": {"dingtalk", "store", "config"},
     "export": {"store", "config"},
-    "web": {"dingtalk", "store", "sync", "export", "config", "metrics"},
-    "workers": {"dingtalk", "store", "sync", "config", "metrics"},
+    "web": {"dingtalk", "store", "sync", "export", "config", "metrics", "corps"},
+    "workers": {"dingtalk", "store", "sync", "config", "metrics", "corps"},
     "cli": {
         "dingtalk",
         "store",
@@ -32,9 +32,12 @@ ALLOWED: dict[str, set[str]] = {
         "workers",
         "config",
         "metrics",
+        "corps",
     },
     # Prometheus metrics and JSON logs of every process: reads the store for lag and inbox.
     "metrics": {"dingtalk", "store", "sync", "config"},
+    # The companies registry: which apps serve which companies (above sync, beside config).
+    "corps": {"dingtalk", "store", "sync", "config"},
     "config": {"timeutil"},
     "timeutil": set(),
     "areas": set(),

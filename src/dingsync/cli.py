@@ -11,6 +11,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Annotated, Any, NoReturn
 
@@ -94,9 +95,25 @@ def sandbox(
     agent_id: Annotated[str | None, typer.Option(help="AgentId of the sandbox app.")] = None,
     app_key: Annotated[str | None, typer.Option(help="AppKey the sandbox accepts.")] = None,
     app_secret: Annotated[str | None, typer.Option(help="AppSecret the sandbox accepts.")] = None,
+    isv: Annotated[
+        bool, typer.Option("--isv", help="Host a third-party suite with --corps companies.")
+    ] = False,
+    corps: Annotated[int, typer.Option(help="Companies of the --isv suite.", min=1)] = 3,
 ) -> None:
     """Run the DingTalk emulator (both API hosts on one port) until interrupted."""
     from dingsync.sandbox import SandboxConfig, run_sandbox
+
+    if isv:
+        from dingsync.sandbox.isv import IsvConfig
+        from dingsync.sandbox.isv.server import run_isv_sandbox
+
+        suite = IsvConfig.with_corps(
+            corps, seed=seed, base_users=max(20, users // corps), days=days
+        )
+        host_cfg = SandboxConfig(seed=seed, users=12, days=1, qps_limit=qps or None,
+                                 latency_ms=latency_ms, jitter_ms=jitter_ms)  # fmt: skip
+        run_isv_sandbox(suite, host_cfg, host=host, port=port)
+        return
 
     cfg = _sandbox_config(
         SandboxConfig,
@@ -193,15 +210,18 @@ def sync(
             "(a failed run is reported and resumed by the next one).",
         ),
     ] = None,
+    corp: Annotated[
+        str | None,
+        typer.Option("--corp", help="Sync this company (its CorpId) of the configured apps."),
+    ] = None,
+    all_corps: Annotated[
+        bool,
+        typer.Option("--all", help="Sync every active company, one after another."),
+    ] = False,
 ) -> None:
-    """Sync the configured DingTalk organisation into the database."""
+    """Sync the configured DingTalk organisation into the database (``--corp``/``--all``: the
+    companies of ``[[apps]]`` in dingsync.toml and those authorised through the suite)."""
     settings = _settings(database_url)
-    if not settings.has_credentials:
-        sys.stderr.write(
-            NO_CREDENTIALS_HELP.format(missing=", ".join(settings.missing_credentials()))
-        )
-        raise typer.Exit(2)
-    _check_endpoints(settings)
     interval = None
     if every is not None:
         try:
@@ -209,17 +229,41 @@ def sync(
         except ValueError as exc:
             err_console.print(f"error: {exc}", markup=False)
             raise typer.Exit(2) from None
-    engine = open_engine(settings.database_url)
     kind = "incremental" if incremental else "full"
+    if corp is not None or all_corps:
+        from dingsync.commands.corps import sync_corps
+
+        def run_corps(resume: bool) -> None:
+            sync_corps(settings, corp, all_corps, only, incremental, resume, json_output)
+
+        _repeat(run_corps, interval, kind, not no_resume)
+        return
+    if not settings.has_credentials:
+        sys.stderr.write(
+            NO_CREDENTIALS_HELP.format(missing=", ".join(settings.missing_credentials()))
+        )
+        raise typer.Exit(2)
+    _check_endpoints(settings)
+    engine = open_engine(settings.database_url)
+
+    def run_once(resume: bool) -> None:
+        _sync_run(settings, engine, only, kind, resume, json_output)
+
+    _repeat(run_once, interval, kind, not no_resume)
+
+
+def _repeat(run: Callable[[bool], None], interval: float | None, kind: str, resume: bool) -> None:
+    """``run(resume)`` once, or every ``interval`` seconds until Ctrl-C (later runs resume; a
+    failed run is reported and the schedule goes on; bad arguments or Ctrl-C stop it)."""
     if interval is None:
-        _sync_run(settings, engine, only, kind, not no_resume, json_output)
+        run(resume)
         return
     n = 0
     while True:
         n += 1
         started = time.monotonic()
         try:
-            _sync_run(settings, engine, only, kind, not no_resume or n > 1, json_output)
+            run(resume or n > 1)
         except typer.Exit as exc:
             if exc.exit_code in (2, 130):  # bad arguments or Ctrl-C: stop the schedule
                 raise
@@ -256,10 +300,12 @@ def _sync_run(
     kind: str,
     resume: bool,
     json_output: bool,
+    client_factory: Any = None,
 ) -> None:
-    """One ``dingsync sync`` run with progress and summary; ``typer.Exit`` on failure."""
+    """One ``dingsync sync`` run with progress and summary; ``typer.Exit`` on failure.
+    ``client_factory``: builds the company's client (default: from ``settings``)."""
     from dingsync.dingtalk import CredentialsError
-    from dingsync.sync.lease import SyncAlreadyRunning
+    from dingsync.sync.lease import CorpNotActive, SyncAlreadyRunning
     from dingsync.sync.progress import RichProgress
     from dingsync.sync.runner import MissingCredentials, sync_once
 
@@ -273,6 +319,7 @@ def _sync_run(
                     progress=progress,
                     resume=resume,
                     kind=kind,
+                    client=client_factory() if client_factory is not None else None,
                 )
             )
     except MissingCredentials as exc:  # pragma: no cover - checked above
@@ -284,6 +331,9 @@ def _sync_run(
     except SyncAlreadyRunning as exc:
         err_console.print(f"error: {exc}", markup=False)
         raise typer.Exit(3) from None
+    except CorpNotActive as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(4) from None
     except KeyboardInterrupt:
         err_console.print("interrupted; run `dingsync sync` again to resume from the checkpoint")
         raise typer.Exit(130) from None
@@ -333,12 +383,49 @@ def demo(
         EventsChannel,
         typer.Option(help="How the served demo receives sandbox events: http or stream."),
     ] = EventsChannel.http,
+    isv: Annotated[
+        bool,
+        typer.Option(
+            "--isv",
+            help="Multi-company mode: a third-party suite with --corps companies that authorise "
+            "it, each synced with its own company token, then all served.",
+        ),
+    ] = False,
+    corps: Annotated[int, typer.Option(help="Companies of the --isv suite.", min=1)] = 3,
 ) -> None:
     """Start the sandbox, sync it into the database, print a summary, then serve the web API
     on the synced sandbox company (not with --once or --json, which exit after the sync).
 
     Uses the default SQLite file unless DINGSYNC_DATABASE_URL / --database-url says otherwise.
+    With --isv: a sandbox suite whose --corps companies authorise it over Stream, each synced,
+    then the web API serves them all (each company's people log in with its corpId).
     """
+    if isv:
+        from dingsync.commands.isv_demo import print_isv_summary, run_isv_demo, serve_isv_demo
+
+        isv_settings = demo_settings(_settings(database_url))
+        isv_engine = open_engine(isv_settings.database_url)
+        say = None if json_output else err_console.print
+        kw: dict[str, Any] = {
+            "corps": corps,
+            "seed": seed,
+            "users": max(20, users // max(corps, 1)),
+            "days": days,
+            "qps": qps or None,
+            "latency_ms": latency_ms,
+            "say": say,
+        }
+        if once or json_output:
+            summary = run_isv_demo(isv_settings, isv_engine, **kw)
+            print_isv_summary(summary, json_output, console)
+            return
+
+        def show(summary: dict[str, Any], lines: list[str]) -> None:
+            print_isv_summary(summary, False, console)
+            console.print("\n" + "\n".join(lines), highlight=False, soft_wrap=True, markup=False)
+
+        serve_isv_demo(isv_settings, isv_engine, _free_or(port), show=show, **kw)
+        return
     from dingsync.sandbox import SandboxConfig, SandboxServer
     from dingsync.sync.progress import RichProgress
     from dingsync.sync.runner import sync_once
@@ -667,12 +754,29 @@ def doctor(
     database_url: Annotated[
         str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")
     ] = None,
+    corp: Annotated[
+        str | None,
+        typer.Option(
+            "--corp",
+            help="Probe one company's permissions area by area (ok / missing, with the "
+            "permission point to grant).",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="With --corp: print the probes as JSON.")
+    ] = False,
 ) -> None:
     """Check the configuration, the endpoint URLs, the database and the DingTalk token; exit 2
-    when credentials are missing, 1 when a check fails."""
+    when credentials are missing, 1 when a check fails. ``--corp CORP``: the permission probes
+    of that company (exit 1 when a permission is missing)."""
     from dingsync.store import db
 
     settings = _settings(database_url)
+    if corp is not None:
+        from dingsync.commands.corps import doctor_corp
+
+        doctor_corp(settings, corp, json_output)
+        return
     ok = True
     table = Table(title="dingsync doctor")
     table.add_column("Check")

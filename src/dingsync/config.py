@@ -15,7 +15,7 @@ from datetime import tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -80,6 +80,49 @@ class EntitySchedule(BaseModel):
         return f"{int(hh):02d}:{int(mm):02d}"
 
 
+class AppConfig(BaseModel):
+    """One internal app (企业内部应用) of a company, from ``[[apps]]`` in ``dingsync.toml``.
+
+    Several of them run side by side in one deployment (a group company's subsidiaries); each
+    company's rows are keyed by its ``corp_id``. ``timezone`` (IANA name) overrides
+    :attr:`Settings.timezone` for that company; ``status = "stopped"`` keeps its data but stops
+    its sync and its logins (:mod:`dingsync.corps`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app_key: str = Field(min_length=1)
+    app_secret: SecretStr
+    corp_id: str = Field(min_length=1, max_length=64)
+    agent_id: str | None = None
+    name: str | None = None
+    timezone: str | None = None
+    status: Literal["active", "stopped"] = "active"
+    #: DingTalk's hosts for this app (default: the deployment's ``DINGTALK_*_URL``); a sandbox
+    #: per company serves each on its own port.
+    oapi_url: str | None = None
+    api_url: str | None = None
+    login_url: str | None = None
+    #: The app's event subscription (its callback URL: ``/callbacks/dingtalk/<corp_id>``):
+    #: token, EncodingAESKey and receiver id (default: the AppKey).
+    callback_token: SecretStr | None = None
+    callback_aes_key: SecretStr | None = None
+    callback_receiver_id: str | None = None
+
+    @field_validator("agent_id", mode="before")
+    @classmethod
+    def _agent_id_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_app_timezone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        zone(value)  # ValueError names the bad zone
+        return value.strip()
+
+
 class Settings(BaseSettings):
     """All runtime settings. Secrets are ``SecretStr`` so they never print in logs or errors."""
 
@@ -114,6 +157,9 @@ class Settings(BaseSettings):
     )
     #: The CLI shows tracebacks instead of one-line errors (``DINGSYNC_DEBUG=1``).
     debug: bool = _DEBUG
+    #: More internal apps, one per company (``[[apps]]`` in ``dingsync.toml``), served beside
+    #: the ``DINGTALK_*`` app, which stays the default company (:mod:`dingsync.corps`).
+    apps: list[AppConfig] = Field(default_factory=list, validation_alias="DINGSYNC_APPS")
 
     # -- reports sync (docs/reports.md) --------------------------------------------------------
     #: Days of reports a full run reads, ending now.
@@ -213,6 +259,16 @@ class Settings(BaseSettings):
     def _known_timezone(cls, value: str) -> str:
         zone(value)  # ValueError names the bad zone
         return value.strip()
+
+    @field_validator("apps")
+    @classmethod
+    def _distinct_corps(cls, value: list[AppConfig]) -> list[AppConfig]:
+        seen: set[str] = set()
+        for app in value:
+            if app.corp_id in seen:
+                raise ValueError(f"[[apps]] lists corp_id {app.corp_id} twice")
+            seen.add(app.corp_id)
+        return value
 
     @property
     def tz(self) -> tzinfo:

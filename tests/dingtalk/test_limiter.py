@@ -108,3 +108,31 @@ async def test_fractional_qps_window() -> None:
     await limiter.aclose()
     assert max_in_window(stamps, 1.0) <= 2
     assert max_in_window(stamps, 2.0) <= 5
+
+
+async def test_budgets_are_per_app_and_company() -> None:
+    """DingTalk counts an app's calls per company: in one storage (Redis shares it between
+    processes), a suite's calls in one company do not spend another company's budget."""
+    path = "/topapi/v2/user/list"
+    first = PathRateLimiter("suite-key", 2, corp_id="corp-a")
+    other = PathRateLimiter("suite-key", 2, corp_id="corp-b")
+    assert (first.scope, other.scope) == ("suite-key@corp-a", "suite-key@corp-b")
+    assert PathRateLimiter("suite-key", 2).scope == "suite-key"
+    async with first.slot(path):
+        pass  # builds the storage
+    other._storage, other._limiter = first._storage, first._limiter  # one shared storage
+    async with first.slot(path):
+        pass
+    async with other.slot(path):
+        pass
+    limiter = first._limiter
+    assert limiter is not None
+    (item,) = limit_items(2)
+
+    async def remaining(scope: str) -> int:
+        return (await limiter.get_window_stats(item, scope, path)).remaining
+
+    assert await remaining("suite-key@corp-a") == 0  # two calls of corp-a in this second
+    assert await remaining("suite-key@corp-b") == 1  # corp-b's own budget: one call spent
+    assert await remaining("suite-key@corp-c") == 2
+    await first.aclose()

@@ -253,3 +253,15 @@ async def test_wrong_secret_is_a_credentials_error_without_the_secret(
             await client.contacts.count_users()
         text = f"{info.value} {info.value!r} {info.value.args}"
         assert secret not in text
+
+
+def test_token_keys_name_the_app_and_the_company() -> None:
+    from dingsync.dingtalk.tokens import token_key
+
+    assert token_key("app") == "app"
+    assert token_key("suite", "corp-a") != token_key("suite", "corp-b")
+    a = DingTalkClient("suite", "secret", corp_id="corp-a")
+    assert a.token_key == "suite@corp-a" and a.limiter.scope == "suite@corp-a"
+    assert a.auth._ticket_cache.key == "suite@corp-a:jsapi_ticket"
+    plain = DingTalkClient("app", "secret")
+    assert plain.token_key == "app" and plain.auth._ticket_cache.key == "app:jsapi_ticket"

@@ -12,6 +12,7 @@ from dingsync.commands import (
     audit,
     cluster,
     contacts,
+    corps,
     events,
     reports,
     web,
@@ -29,8 +30,8 @@ AREA_COMMANDS: dict[str, ModuleType] = {
 }
 #: Groups of the service itself: local accounts and roles (``users``, ``roles``, ``serve``),
 #: events (``events``), the export audit (``audit``), the worker cluster (``worker``,
-#: ``scheduler``, ``enqueue``, ``status``).
-SERVICE_COMMANDS: tuple[ModuleType, ...] = (web, events, audit, cluster)
+#: ``scheduler``, ``enqueue``, ``status``), the companies (``corps``).
+SERVICE_COMMANDS: tuple[ModuleType, ...] = (web, events, audit, cluster, corps)
 
 
 def register_all(app: typer.Typer) -> None:

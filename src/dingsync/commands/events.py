@@ -52,11 +52,24 @@ def stream(
         bool,
         typer.Option("--no-drain", help="Do not read the failed-push list and replay at start."),
     ] = False,
+    isv: Annotated[
+        bool,
+        typer.Option(
+            "--isv",
+            help="Consume the third-party suite's Stream (DINGTALK_SUITE_KEY/SECRET): tickets "
+            "and company authorisations (docs/isv.md).",
+        ),
+    ] = False,
 ) -> None:
     """Consume Stream mode events into the inbox and the database until Ctrl-C.
 
     At start: DingTalk's failed-push list is drained and pending/failed inbox rows are replayed.
     """
+    if isv:
+        from dingsync.commands.isv import stream_suite
+
+        stream_suite(database_url, idle_timeout)
+        return
     from dingsync.sync.events import EventProcessor
     from dingsync.sync.events_stream import StreamConsumer
     from dingsync.sync.runner import build_client

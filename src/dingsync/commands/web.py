@@ -19,8 +19,15 @@ DatabaseUrl = Annotated[str | None, typer.Option(help="Overrides DINGSYNC_DATABA
 
 
 def _settings(database_url: str | None) -> Settings:
+    """The settings; with a third-party suite configured (``DINGTALK_SUITE_KEY``), as
+    :class:`~dingsync.sync.isv.IsvSettings`, so that the service serves the companies that
+    authorised it (``corps.is_multi``)."""
+    from dingsync.sync.isv import suite_settings
+
     overrides = {"DINGSYNC_DATABASE_URL": database_url} if database_url else {}
-    return load_settings(**overrides)
+    base = load_settings(**overrides)
+    settings = suite_settings(base)
+    return settings if settings.has_suite else base
 
 
 def _stored_corps(engine: Any) -> list[str]:
@@ -92,6 +99,16 @@ def serve(
     from dingsync.web.server import serve as run
 
     settings = _settings(database_url)
+    if settings.apps:  # several companies ([[apps]]): each login names its own (corpId)
+        from dingsync.corps import sync_registry
+
+        engine = open_engine(settings.database_url)
+        served = [r["corp_id"] for r in sync_registry(engine, settings)]
+        console.print(f"serving {len(served)} companies: {', '.join(served)}")
+        app = create_app(settings, engine=engine)
+        console.print(f"dingsync web on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
+        run(app, host=host, port=port)
+        return
     if not settings.has_credentials:
         console.print(
             "[yellow]no DingTalk credentials configured[/]: logins will fail "

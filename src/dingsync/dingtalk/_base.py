@@ -53,8 +53,12 @@ from dingsync.dingtalk.models.auth import AccessToken
 from dingsync.dingtalk.tokens import (
     DEFAULT_MIN_MARGIN,
     DEFAULT_REFRESH_MARGIN,
+    Fetcher,
     TokenCache,
     TokenStore,
+)
+from dingsync.dingtalk.tokens import (
+    token_key as _token_key,
 )
 
 log = logging.getLogger("dingsync.dingtalk")
@@ -95,6 +99,9 @@ class DingTalkClient:
       refused (not found, no permission, bad argument). A ticket is trusted at most 24 h from its
       first fetch by any process sharing ``token_store`` (the time is stored with it).
     - ``token_clock``: epoch seconds for token and ticket expiry (``time.time``; tests move it).
+    - ``token_key`` / ``token_fetcher``: where the access token is cached and how it is
+      fetched, when it is not the app's own (``app_key``; ``/v1.0/oauth2/accessToken``) — a
+      third-party suite's company token (``dingsync.dingtalk.isv.SuiteClient.corp_client``).
     - ``ip_ban_cooldown``: after an IP-ban answer every call fails fast for this long (0 = off).
     - ``max_connections``: per API path (connections live in small pools, see ``_PoolSet``);
       ``transport``: an httpx transport to use instead of the network (one shared pool).
@@ -137,6 +144,8 @@ class DingTalkClient:
         jsapi_ticket_fallback: bool = True,
         ip_ban_cooldown: float = 300.0,
         token_clock: Callable[[], float] = time.time,
+        token_key: str | None = None,
+        token_fetcher: Fetcher | None = None,
     ) -> None:
         if not app_key or not app_secret:
             raise ValueError("DingTalkClient needs an app_key and an app_secret")
@@ -187,15 +196,19 @@ class DingTalkClient:
         self.limiter = PathRateLimiter(
             app_key,
             qps_per_api,
+            corp_id=corp_id,
             overrides=qps_overrides,
             storage_uri=limiter_storage_uri,
             margin=limiter_margin,
             login_reserve=login_reserve,
             hold_s=timeout + 1.0,
         )
+        #: Where the token lives in the shared store (:func:`~dingsync.dingtalk.tokens.token_key`
+        #: unless the caller names it, as a suite's company client does).
+        self.token_key = token_key or _token_key(app_key, corp_id)
         self._tokens = TokenCache(
-            app_key,
-            self._fetch_access_token,
+            self.token_key,
+            token_fetcher or self._fetch_access_token,
             store=token_store,
             refresh_margin=token_refresh_margin,
             min_margin=token_min_margin,

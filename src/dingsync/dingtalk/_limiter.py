@@ -200,7 +200,8 @@ class _PathState:
 
 
 class PathRateLimiter:
-    """Paces calls per API path.
+    """Paces calls per API path, per app and company: DingTalk counts each app's calls of an API
+    in each company, so ``app_key`` and ``corp_id`` (optional) name the budget in the storage.
 
     ``qps``: default per path (``None``/0 = unlimited); ``overrides``: per-path values (``None``/0
     there = unlimited for that path). ``margin``: extra seconds slept past the moment a window
@@ -220,8 +221,12 @@ class PathRateLimiter:
         margin: float = 0.005,
         login_reserve: float = 0.0,
         hold_s: float = 31.0,
+        corp_id: str | None = None,
     ) -> None:
         self.app_key = app_key
+        self.corp_id = corp_id
+        #: The budget's name in the storage: one per app and company.
+        self.scope = f"{app_key}@{corp_id}" if corp_id else app_key
         self.qps = qps or None
         self.overrides = dict(overrides or {})
         self.margin = margin
@@ -277,14 +282,14 @@ class PathRateLimiter:
         self.throttles[path] = self.throttles.get(path, 0) + 1
         until = time.time() + max(0.0, delay)
         if self._redis_uri:
-            await self._window().push_backoff(self.app_key, path, until)
+            await self._window().push_backoff(self.scope, path, until)
         else:
             self._backoff[path] = max(self._backoff.get(path, 0.0), until)
 
     async def _wait_backoff(self, path: str) -> None:
         while True:
             if self._redis_uri:
-                until = await self._window().backoff_until(self.app_key, path)
+                until = await self._window().backoff_until(self.scope, path)
             else:
                 until = self._backoff.get(path, 0.0)
             left = until - time.time()
@@ -333,7 +338,7 @@ class PathRateLimiter:
         storage = cast(MovingWindowSupport, self._storage)
         for item in state.items:
             await storage.acquire_entry(
-                item.key_for(self.app_key, path), _UNBOUNDED, item.get_expiry()
+                item.key_for(self.scope, path), _UNBOUNDED, item.get_expiry()
             )
 
     @asynccontextmanager
@@ -348,7 +353,7 @@ class PathRateLimiter:
         async with state.login_lock if login else state.lock:
             started = time.monotonic()
             while True:
-                wait = await window.admit(self.app_key, path, cap, member)
+                wait = await window.admit(self.scope, path, cap, member)
                 if wait == 0:
                     break
                 if wait < 0:  # a throttle reply's back-off: every process waits it out
@@ -360,7 +365,7 @@ class PathRateLimiter:
         try:
             yield
         finally:
-            await window.answered(self.app_key, path, member, 1.0)
+            await window.answered(self.scope, path, member, 1.0)
 
     async def _acquire(
         self, limiter: MovingWindowRateLimiter, path: str, state: _PathState
@@ -374,7 +379,7 @@ class PathRateLimiter:
                 state.released.clear()
                 cost = state.in_flight + 1 + reserve
                 free = [
-                    await limiter.test(item, self.app_key, path, cost=cost) for item in state.items
+                    await limiter.test(item, self.scope, path, cost=cost) for item in state.items
                 ]
                 if all(free):
                     state.in_flight += 1
@@ -385,7 +390,7 @@ class PathRateLimiter:
                 for item, ok in zip(state.items, free, strict=True):
                     if ok:
                         continue
-                    stats = await limiter.get_window_stats(item, self.app_key, path)
+                    stats = await limiter.get_window_stats(item, self.scope, path)
                     if stats.remaining < item.amount:  # something answered is in the window
                         until = stats.reset_time - time.time()
                         wait = until if wait is None else max(wait, until)

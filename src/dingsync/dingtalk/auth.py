@@ -51,7 +51,7 @@ class AuthAPI:
         self._client = client
         # The 24 h cap counts from the first fetch by any process sharing the token store.
         self._ticket_cache = client._make_cache(
-            f"{client.app_key}:jsapi_ticket", self._fetch, max_age=JSAPI_TICKET_MAX_AGE
+            f"{client.token_key}:jsapi_ticket", self._fetch, max_age=JSAPI_TICKET_MAX_AGE
         )
 
     async def get_userinfo_by_code(self, code: str) -> LoginUserInfo:

@@ -64,7 +64,8 @@ class TokenLike(Protocol):
 
 @runtime_checkable
 class TokenStore(Protocol):
-    """Shared storage for tokens, keyed by appKey (and ``<appKey>:jsapi_ticket`` for tickets)."""
+    """Shared storage for tokens, keyed by app and company (:func:`token_key`; and
+    ``<key>:jsapi_ticket`` for tickets)."""
 
     async def get(self, key: str) -> TokenLike | None:
         """The stored token for ``key`` (expired or not), or ``None``."""
@@ -195,6 +196,14 @@ class RedisTokenStore:
 
     async def aclose(self) -> None:
         await self.redis.aclose()
+
+
+def token_key(app_key: str, corp_id: str | None = None) -> str:
+    """The shared-store key of an app's access token in one company: ``<appKey>@<corpId>``
+    (``<appKey>`` alone when the company is not named). A third-party suite holds one token per
+    authorising company under the same key, so the company is part of the key; a JSAPI ticket
+    lives under ``<token key>:jsapi_ticket``."""
+    return f"{app_key}@{corp_id}" if corp_id else app_key
 
 
 #: Fetches a fresh value: returns ``(value, lifetime in seconds)``.

@@ -39,7 +39,8 @@ HISTORIC_PATHS = frozenset(
     }
 )
 
-#: Permission points of the contacts APIs (auth-contacts.md §11), for ``denied_permissions``.
+#: Permission points of the contacts APIs (auth-contacts.md §11) and of the other areas' read
+#: APIs, for ``denied_permissions``.
 PERMISSION_PATHS: dict[str, tuple[str, ...]] = {
     "qyapi_base": ("/topapi/v2/user/getuserinfo",),
     "qyapi_get_member": ("/topapi/v2/user/get", "/topapi/user/listid"),
@@ -52,6 +53,27 @@ PERMISSION_PATHS: dict[str, tuple[str, ...]] = {
     "qyapi_get_member_by_mobile": ("/topapi/v2/user/getbymobile",),
     "qyapi_addresslist_search": ("/v1.0/contact/users/search",),
     "Contact.Common.Read": ("/v1.0/contact/empLeaveRecords",),
+    # The other areas' read points (reports.md §0, attendance.md §0, approvals.md §0).
+    "qyapi_report_query": ("/topapi/report/",),
+    "qyapi_get_attendance_data": (
+        "/attendance/list",
+        "/attendance/listRecord",
+        "/topapi/attendance/getupdatedata",
+        "/topapi/attendance/getleavestatus",
+    ),
+    "qyapi_attendance_group_read": (
+        "/topapi/attendance/group/",
+        "/topapi/attendance/schedule/listbyusers",
+        "/topapi/attendance/schedule/listbyday",
+    ),
+    "Workflow.Form.Read": (
+        "/v1.0/workflow/processes/userVisibilities/templates",
+        "/v1.0/workflow/forms/",
+    ),
+    "Workflow.Instance.Read": (
+        "/v1.0/workflow/processes/instanceIds/query",
+        "/v1.0/workflow/processInstances",
+    ),
 }
 
 

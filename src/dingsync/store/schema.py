@@ -58,6 +58,10 @@ DEPARTMENT_STATUSES = ("active", "removed")
 USER_STATUSES = ("active", "left", "inactive")
 SYNC_RUN_KINDS = ("full", "incremental")
 SYNC_RUN_STATUSES = ("running", "succeeded", "failed", "interrupted")
+#: ``corps.mode``: an internal app of ours, or a company that authorised our ISV suite.
+CORP_MODES = ("internal", "isv")
+#: ``corps.status``: synced and served; relieved (the company removed the app); stopped here.
+CORP_STATUSES = ("active", "relieved", "stopped")
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,6 +166,23 @@ corps = Table(
     _ts("created_at", nullable=False, default=utcnow),
     _ts("updated_at", nullable=False, default=utcnow),
     _raw(),
+    Column(
+        "mode",
+        NulSafeString(16),
+        nullable=False,
+        server_default="internal",
+        comment="internal: our own 企业内部应用; isv: a company that authorised our suite",
+    ),
+    Column(
+        "status",
+        NulSafeString(16),
+        nullable=False,
+        server_default="active",
+        comment="active; relieved (the company removed the app); stopped (disabled here)",
+    ),
+    Column("timezone", NulSafeString(64), comment="IANA zone of work dates; NULL = the default"),
+    CheckConstraint(_in("mode", CORP_MODES), name="mode"),
+    CheckConstraint(_in("status", CORP_STATUSES), name="status"),
     comment="One row per DingTalk organisation (corpId) we sync.",
 )
 
@@ -372,6 +393,8 @@ token_cache = Table(
 )
 
 __all__ = [
+    "CORP_MODES",
+    "CORP_STATUSES",
     "DEPARTMENT_STATUSES",
     "NAMING_CONVENTION",
     "SYNC_RUN_KINDS",
@@ -403,6 +426,7 @@ from dingsync.store import (  # noqa: E402, F401
     schema_approvals,
     schema_attendance,
     schema_events,
+    schema_isv,
     schema_reports,
     schema_roles,
     schema_web,

@@ -72,7 +72,7 @@ report_template_fields = Table(
 
 #: A template's statistics rules (统计规则) from ``/v1.0/report/statisticalRules/results``;
 #: ``userids``: who must submit, from ``/v1.0/report/submitStatisticalResults`` over the synced
-#: period (migration 0018).
+#: period (migration 0019).
 report_rules = Table(
     "report_rules",
     metadata,
@@ -111,7 +111,7 @@ reports = Table(
     Column("longitude", NulSafeString(32)),
     Column("receivers_synced", Boolean, nullable=False, default=False),
     Column("details_synced_at", UTCDateTime()),
-    # report/statistics' counts (or the lists' lengths), with the details (migration 0018)
+    # report/statistics' counts (or the lists' lengths), with the details (migration 0019)
     Column("read_num", Integer),
     Column("comment_num", Integer),
     Column("comment_user_num", Integer),
@@ -119,7 +119,7 @@ reports = Table(
     Column("last_seen_run_id", Integer),
     Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("raw", json_type()),
-    # 日志统计 (migration 0018): reads of a template's creators and of each person's first
+    # 日志统计 (migration 0020): reads of a template's creators and of each person's first
     # report per period come from these indexes alone.
     Index(
         "ix_reports_corp_id_template_name_create_time_creator_id",
@@ -147,7 +147,7 @@ report_contents = Table(
     Column("value", NulSafeText),
     # NULL: the value as sent; "table": a table field, DingTalk sent only 「[表格]」;
     # "truncated": cut at 1,000 characters and no full text found; "full": completed from
-    # /v1.0/report/details (migration 0018).
+    # /v1.0/report/details (migration 0019).
     Column("state", NulSafeString(16)),
     ForeignKeyConstraint(*_REPORT_FK, ondelete="CASCADE"),
 )

@@ -30,7 +30,7 @@ from sqlalchemy.exc import DataError, StatementError
 import dingsync.timeutil as timeutil
 from dingsync.dingtalk import DingTalkClient
 from dingsync.dingtalk.paging import Page, Pager
-from dingsync.store import repo
+from dingsync.store import repo, repo_corps
 from dingsync.sync.incremental import (
     PLAN_KEY,
     WATERMARK_KEY,
@@ -39,7 +39,7 @@ from dingsync.sync.incremental import (
     encode_cursor,
     read_watermark,
 )
-from dingsync.sync.lease import sync_lease
+from dingsync.sync.lease import CorpNotActive, sync_lease
 
 T = TypeVar("T")
 D = TypeVar("D")
@@ -506,9 +506,15 @@ async def run_sync(
     Records a ``sync_runs`` row: status ``running`` while it works, then ``succeeded``, ``failed``
     (error text without secrets) or ``interrupted`` (cancelled, e.g. Ctrl-C). Raises what an entity
     raised after recording the failure, and :class:`~dingsync.sync.lease.SyncAlreadyRunning`
-    (before doing anything) when another sync of ``corp_id`` holds this database's sync lease.
+    (before doing anything) when another sync of ``corp_id`` holds this database's sync lease,
+    :class:`~dingsync.sync.lease.CorpNotActive` (before doing anything) when the company is
+    registered as ``relieved`` or ``stopped`` (``corps.status``; its data is kept).
     """
     with sync_lease(engine, corp_id):
+        with engine.connect() as conn:
+            registered = repo_corps.get_corp(conn, corp_id)
+        if registered is not None and registered["status"] != "active":
+            raise CorpNotActive(corp_id, registered["status"])
         return await _run_sync(
             client,
             engine,

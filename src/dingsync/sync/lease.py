@@ -38,6 +38,19 @@ class SyncAlreadyRunning(RuntimeError):
         self.corp_id = corp_id
 
 
+class CorpNotActive(RuntimeError):
+    """The company is registered as ``relieved`` or ``stopped`` (``corps.status``): its sync
+    refuses to run; its data is kept (raised by ``run_sync`` before it does anything)."""
+
+    def __init__(self, corp_id: str, status: str) -> None:
+        super().__init__(
+            f"corp {corp_id} is {status}: its sync is stopped (its data is kept; "
+            "`dingsync corps show` tells more)"
+        )
+        self.corp_id = corp_id
+        self.status = status
+
+
 def _key(name: str) -> bytes:
     return hashlib.sha256(f"dingsync-sync:{name}".encode()).digest()
 

@@ -111,18 +111,20 @@ async def sync_once(
     progress: ProgressSink | None = None,
     resume: bool = True,
     kind: str = "full",
+    client: DingTalkClient | None = None,
 ) -> SyncResult:
     """Run one sync of ``only`` (default: everything) for the configured corp.
 
     The corp id comes from ``DINGTALK_CORP_ID``; without it the AppKey stands in, so rows are
-    still keyed per app.
+    still keyed per app. ``client``: the company's client to use (and close) instead of one
+    built from ``settings`` (a company served through a third-party suite).
     """
     engine = engine or open_database(settings)
     entities = make_entities(only, settings)
-    async with build_client(settings, engine) as client:
+    async with client or build_client(settings, engine) as used:
         corp_id = settings.corp_id or settings.app_key or "default"
         return await run_sync(
-            client,
+            used,
             engine,
             corp_id,
             entities,

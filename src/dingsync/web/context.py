@@ -20,8 +20,9 @@ from sqlalchemy import Connection, Engine
 
 import dingsync.metrics as metrics
 from dingsync.config import Settings
+from dingsync.corps import Corp, CorpError, build_corp_client, default_corp_id, is_multi, resolve
 from dingsync.dingtalk import DingTalkClient
-from dingsync.store import repo_attendance, repo_contacts, repo_local_access
+from dingsync.store import repo_attendance, repo_contacts, repo_corps, repo_local_access
 from dingsync.timeutil import today as local_today
 from dingsync.web.errors import WebError
 from dingsync.web.options import WebOptions
@@ -86,22 +87,80 @@ class WebContext:
         *,
         client: DingTalkClient | None = None,
         clock: Callable[[], float] = time.time,
+        parent: WebContext | None = None,
+        corp: Corp | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.options = options
         self.clock = clock
-        self.corp_id = settings.corp_id or settings.app_key or "default"
+        self.corp_id = corp.corp_id if corp is not None else default_corp_id(settings)
         self._client = client
         self.owns_client = client is None
         self._tree: tuple[float, DepartmentTree] | None = None
         self._company: tuple[float, str | None] | None = None
-        #: In-flight logins by code hash: a double tap waits for the first and gets its answer.
-        self.inflight: dict[str, asyncio.Future[Any]] = {}
-        # SQLite has one writer at a time; queueing writers here is far cheaper than letting
-        # them meet SQLite's busy handler, which sleeps in steps of up to 100 ms.
-        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        #: The deployment's context (this one unless it serves one more company of it).
+        self.root: WebContext = parent or self
+        #: Whether the deployment serves several companies (``[[apps]]`` configured).
+        self.multi: bool = is_multi(settings) if parent is None else parent.multi
+        self._corp = corp
+        self._corps: dict[str, WebContext] = {}
+        self._corps_lock = threading.Lock()
+        if parent is not None:
+            self.inflight: dict[str, asyncio.Future[Any]] = parent.inflight
+            self._write_lock: threading.Lock | None = parent._write_lock
+        else:
+            #: In-flight logins by code hash: a double tap waits for the first and gets its
+            #: answer.
+            self.inflight = {}
+            # SQLite has one writer at a time; queueing writers here is far cheaper than
+            # letting them meet SQLite's busy handler, which sleeps in steps of up to 100 ms.
+            self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
         self.logins = 0
+
+    # -- companies -----------------------------------------------------------------------------
+    def for_corp(self, corp_id: str | None) -> WebContext:
+        """The context of company ``corp_id`` (``None``: the default company) — its own
+        settings (app, agent id, timezone), client, tree cache and ``corp_id``; the engine, the
+        options, the clock, the write lock and the in-flight logins are the deployment's.
+
+        Raises ``corp.unknown`` (400) when no app of this deployment serves ``corp_id`` (or no
+        company is named and the deployment has no default one).
+        Whether the company is active is :meth:`require_active`'s question.
+        """
+        root = self.root
+        if not corp_id and root.multi and not root.settings.has_credentials:
+            raise WebError("corp.unknown", "this service serves several companies: pass corpId")
+        if not corp_id or corp_id == root.corp_id:
+            return root
+        with root._corps_lock:
+            found = root._corps.get(corp_id)
+            if found is not None:
+                return found
+        try:
+            corp = resolve(root.engine, root.settings, corp_id, active=False)
+        except CorpError as exc:
+            raise WebError(exc.code, str(exc)) from exc
+        child = WebContext(
+            corp.settings, root.engine, root.options, clock=root.clock, parent=root, corp=corp
+        )
+        with root._corps_lock:
+            return root._corps.setdefault(corp_id, child)
+
+    def require_active(self, conn: Connection) -> None:
+        """Refuse a company registered as ``relieved`` or ``stopped`` (``corps.status``, or
+        ``status = "stopped"`` in its ``[[apps]]`` entry): ``corp.inactive`` (403). A company
+        the registry does not hold yet (nothing synced) is active."""
+        app = next((a for a in self.root.settings.apps if a.corp_id == self.corp_id), None)
+        status = "stopped" if app is not None and app.status == "stopped" else None
+        if status is None:
+            row = repo_corps.get_corp(conn, self.corp_id)
+            status = row["status"] if row is not None else "active"
+        if status != "active":
+            raise WebError(
+                "corp.inactive",
+                f"corp {self.corp_id} is {status}: its logins and sessions are refused",
+            )
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -138,7 +197,10 @@ class WebContext:
             from dingsync.sync.runner import MissingCredentials, build_client
 
             try:
-                self._client = build_client(self.settings, self.engine)
+                if self._corp is not None:
+                    self._client = build_corp_client(self._corp, self.engine)
+                else:
+                    self._client = build_client(self.settings, self.engine)
                 metrics.watch_client(self._client)
             except MissingCredentials as exc:
                 raise WebError(
@@ -152,7 +214,12 @@ class WebContext:
         return self._client is not None or self.settings.has_credentials
 
     async def aclose(self) -> None:
-        """Close the client if this context built it."""
+        """Close the client if this context built it (and those of the other companies' contexts
+        it made)."""
+        children = list(self._corps.values())
+        self._corps.clear()
+        for child in children:
+            await child.aclose()
         if self._client is not None and self.owns_client:
             await self._client.aclose()
             self._client = None

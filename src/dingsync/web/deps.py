@@ -17,9 +17,39 @@ _bearer = HTTPBearer(auto_error=False, description="The session token from the l
 
 
 def get_ctx(request: Request) -> WebContext:
-    """The app's :class:`WebContext`."""
-    ctx: WebContext = request.app.state.web
+    """The :class:`WebContext` of the request's company: the app's (the default company), or —
+    when the deployment serves several companies — that of the company whose session the
+    request carries (bearer token or the console's cookie). Which company a login is for comes
+    from its body (``corpId``), see :func:`dingsync.web.login.login`."""
+    cached: WebContext | None = getattr(request.state, "dingsync_ctx", None)
+    if cached is not None:
+        return cached
+    root: WebContext = request.app.state.web
+    ctx = root
+    if root.multi:
+        token = _request_token(request)
+        if token:
+            with root.engine.connect() as conn:
+                session = repo_sessions.get_session(conn, sessions.token_hash(token))
+            if session is not None:
+                try:
+                    ctx = root.for_corp(session["corp_id"])
+                except WebError:  # a company no longer configured: its sessions are void
+                    raise WebError("session.invalid") from None
+    request.state.dingsync_ctx = ctx
     return ctx
+
+
+def _request_token(request: Request) -> str | None:
+    """The session token a request carries: ``Authorization: Bearer …``, else the console's
+    cookie."""
+    auth = request.headers.get("authorization") or ""
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    from dingsync.web.console.session import COOKIE
+
+    return request.cookies.get(COOKIE) or None
 
 
 Ctx = Annotated[WebContext, Depends(get_ctx)]
@@ -40,7 +70,8 @@ def current_caller(
 ) -> Caller:
     """The caller of a session-protected route.
 
-    Raises ``session.missing`` (no bearer token), ``session.invalid`` (unknown or revoked),
+    Raises ``session.missing`` (no bearer token), ``session.invalid`` (unknown or revoked, or
+    of another company), ``corp.inactive`` (the company was relieved or stopped),
     ``session.expired``, ``session.user_inactive`` (the person left the organisation or is no
     longer active in the store since the login: ``users.status`` not ``active``),
     ``auth.user_disabled`` (disabled since the login).
@@ -61,6 +92,7 @@ def caller_for_token(ctx: WebContext, token: str) -> Caller:
         session = repo_sessions.get_session(conn, digest)
         if session is None or session["corp_id"] != ctx.corp_id or session["revoked_at"]:
             raise WebError("session.invalid")
+        ctx.require_active(conn)
         if session["expires_at"] <= ctx.now():
             raise WebError("session.expired")
         user = repo_contacts.get_user(conn, ctx.corp_id, session["userid"])

@@ -17,6 +17,11 @@ ERRORS: dict[str, tuple[int, str]] = {
     "auth.user_not_found": (403, "DingTalk does not know this user (left, or outside the scope)"),
     "auth.user_disabled": (403, "this account is disabled locally"),
     "auth.dingtalk_unavailable": (502, "DingTalk did not answer the login; try again"),
+    "corp.unknown": (400, "this service does not serve that corpId"),
+    "corp.inactive": (
+        403,
+        "the company's app was removed or stopped: its logins and sessions are refused",
+    ),
     "login.state_invalid": (
         400,
         "the browser login's state does not match this browser (not started here, already "
@@ -75,6 +80,7 @@ SESSION_ERRORS = (
     "session.expired",
     "session.user_inactive",
     "auth.user_disabled",
+    "corp.inactive",
 )
 
 

@@ -49,9 +49,13 @@ PURGE_EVERY = 256
 async def login(ctx: WebContext, code: str | None, url: str | None) -> dict[str, Any]:
     """Exchange ``code`` for a session and the profile (see the module docstring).
 
-    Raises :class:`WebError`: ``auth.code_missing``, ``auth.token_failed``,
-    ``auth.code_invalid``, ``auth.user_not_found``, ``auth.user_disabled``,
-    ``auth.dingtalk_unavailable``, ``jsapi.url_invalid``, ``jsapi.unavailable``.
+    ``ctx`` is the context of the company the login is for (``WebContext.for_corp`` of the
+    body's ``corpId``).
+
+    Raises :class:`WebError`: ``auth.code_missing``, ``corp.inactive`` (the company was
+    relieved or stopped), ``auth.token_failed``, ``auth.code_invalid``,
+    ``auth.user_not_found``, ``auth.user_disabled``, ``auth.dingtalk_unavailable``,
+    ``jsapi.url_invalid``, ``jsapi.unavailable``.
     """
     code = (code or "").strip()
     if not code:
@@ -243,6 +247,7 @@ def _replayed(ctx: WebContext, code: str, key: str) -> Outcome | None:
     """The session an authCode produced within the replay window, if still valid."""
     now = ctx.now()
     with ctx.engine.connect() as conn:
+        ctx.require_active(conn)  # a relieved or stopped company: before DingTalk is asked
         row = repo_sessions.find_login_code(conn, key)
         if row is None:
             return None
@@ -351,6 +356,7 @@ def _open_session(
     digest = sessions.token_hash(token)
     expires_at = now + timedelta(seconds=ctx.options.session_ttl_s)
     with ctx.write() as conn:
+        ctx.require_active(conn)  # whichever way the login came (micro-app or browser)
         if user is None and repo_local_access.is_local_disabled(conn, ctx.corp_id, userid):
             raise WebError("auth.user_disabled")
         repo_sessions.create_session(

@@ -23,6 +23,11 @@ class Dispatcher(HttpPush, StreamPush):
         ev = SandboxEvent(
             uuid.uuid4().hex, event_type, self._born_ms(), self.state.app.corp_id, fields
         )
+        return self.publish(ev)
+
+    def publish(self, ev: SandboxEvent) -> SandboxEvent:
+        """Queue a ready-made event (e.g. a suite's ISV event, ``sandbox/isv/``) on both
+        channels (subject to the knobs)."""
         self.counters["events_emitted"] += 1
         self.emitted.append(ev)
         if len(self.emitted) > MAX_KEPT:

@@ -18,7 +18,7 @@ from dingsync.web.console.session import (
     LoginRequired,
     PageNotFound,
 )
-from dingsync.web.deps import caller_for_token
+from dingsync.web.deps import caller_for_token, get_ctx
 from dingsync.web.errors import WebError
 
 #: Console paths (pages answer HTML, not the API's JSON error body).
@@ -49,7 +49,7 @@ def _session_or_none(request: Request) -> ConsoleSession | None:
     if not token:
         return None
     try:
-        return ConsoleSession(caller_for_token(request.app.state.web, token), token)
+        return ConsoleSession(caller_for_token(get_ctx(request), token), token)
     except WebError:
         return None
 

@@ -24,6 +24,8 @@ from dingsync.timeutil import from_ms
 from dingsync.web.console.nav import visible_nav
 from dingsync.web.console.session import CSRF_FIELD, CSRF_HEADER, ConsoleSession
 from dingsync.web.context import WebContext
+from dingsync.web.deps import get_ctx
+from dingsync.web.errors import WebError
 
 #: DingTalk's JSAPI, vendored (``static/console/dingtalk-jsapi.min.js``).
 JSAPI_SRC = "/console-static/dingtalk-jsapi.min.js"
@@ -86,7 +88,10 @@ def render(
     """Render ``console/<template>`` for ``session`` (``None`` on the login and error pages):
     the menu the viewer may use (``nav``, ``active`` marks the current entry), the company's
     name, the viewer, the CSRF token and the filters above."""
-    ctx: WebContext = request.app.state.web
+    try:
+        ctx: WebContext = get_ctx(request)
+    except WebError:  # a session of a company no longer served: the page is the default's
+        ctx = request.app.state.web
     tz = ctx.settings.tz
     who_name = None
     with ctx.engine.connect() as conn:

@@ -25,6 +25,12 @@ class LoginRequest(BaseModel):
 
     authCode: str | None = Field(None, max_length=512, description="from dd.getAuthCode")
     url: str | None = Field(None, max_length=4096, description="page URL for dd.config")
+    corpId: str | None = Field(
+        None,
+        max_length=64,
+        description="the company, as passed to dd.getAuthCode({corpId}) (default: the "
+        "service's default company)",
+    )
 
 
 def parse_login(raw: bytes) -> LoginRequest:
@@ -49,8 +55,13 @@ def parse_login(raw: bytes) -> LoginRequest:
             raise WebError(
                 "auth.code_missing", "authCode must be a string of 1 to 512 characters"
             ) from exc
+        if "corpId" in fields:
+            raise WebError(
+                "corp.unknown", "corpId must be a string of up to 64 characters"
+            ) from exc
         raise WebError("jsapi.url_invalid", "url must be a string (an absolute URL)") from exc
-    if "\x00" in (body.authCode or "") + (body.url or ""):  # a body sent as text/plain
+    if "\x00" in (body.authCode or "") + (body.url or "") + (body.corpId or ""):
+        # a body sent as text/plain
         raise WebError("request.invalid", "NUL characters are not allowed in JSON strings")
     return body
 
@@ -60,6 +71,8 @@ def parse_login(raw: bytes) -> LoginRequest:
     summary="Log in with a DingTalk authCode (免登)",
     responses=responses(
         "auth.code_missing",
+        "corp.unknown",
+        "corp.inactive",
         "auth.code_invalid",
         "auth.user_not_found",
         "auth.user_disabled",
@@ -84,9 +97,11 @@ async def dingtalk_login(request: Request, ctx: Ctx) -> dict[str, Any]:
     permissions, ``session`` (``token``, ``expires_at`` epoch ms) and ``jsapi`` (the
     ``dd.config`` values when ``url`` was given). The same code again within 60 s returns the
     same session. A missing body, a body that is not a JSON object or no ``authCode`` is 400
-    ``auth.code_missing``."""
+    ``auth.code_missing``. ``corpId`` picks the company (the one the micro-app passed to
+    ``dd.getAuthCode``; default: the service's default company): one this service does not
+    serve is 400 ``corp.unknown``, one relieved or stopped is 403 ``corp.inactive``."""
     body = parse_login(await request.body())
-    return await login(ctx, body.authCode, body.url)
+    return await login(ctx.for_corp(body.corpId), body.authCode, body.url)
 
 
 @router.post(

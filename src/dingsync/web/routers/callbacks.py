@@ -34,9 +34,18 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
+from dingsync.corps import (
+    CorpError,
+    CorpInactive,
+    build_corp_client,
+    configured_apps,
+    resolve,
+)
 from dingsync.dingtalk.crypto import CallbackCrypto, CallbackCryptoError
 from dingsync.dingtalk.models.events import CHECK_EVENTS, event_from_http
+from dingsync.store import repo_corps
 from dingsync.sync.events import EventProcessor, EventsSettings
+from dingsync.web.errors import responses
 from dingsync.web.models import CallbackError, CallbackReply
 
 log = logging.getLogger(__name__)
@@ -66,19 +75,33 @@ async def _receiver(request: Request) -> EventsReceiver:
     async with _build_lock:
         receiver = getattr(state, "dingsync_events", None)
         if receiver is None:
-            receiver = await asyncio.to_thread(receiver_from_settings, EventsSettings())
+            receiver = await asyncio.to_thread(receiver_from_settings, _settings())
             state.dingsync_events = receiver
             # Events a stopped service left processing go back to the queue (their lease ended).
             await receiver.processor.requeue_expired()
     return receiver
 
 
+def _settings() -> EventsSettings:
+    """The receiver's settings: :class:`~dingsync.sync.isv.IsvSettings` (the app's, plus a
+    third-party suite when ``DINGTALK_SUITE_KEY`` is set)."""
+    from dingsync.sync.isv import IsvSettings
+
+    return IsvSettings()
+
+
 def receiver_from_settings(settings: EventsSettings) -> EventsReceiver:
     """An :class:`EventsReceiver` for the configured app: the database migrated, a client when
-    the app credentials are set (else events are stored and left pending). Raises ``ValueError``
-    when the callback token/key are not configured."""
+    the app credentials are set (else events are stored and left pending) — or, when a
+    third-party suite is configured (``IsvSettings.has_suite``), the suite's receiver
+    (``dingsync.sync.isv.isv_receiver``: suite key as receiver id, tickets and auth events
+    handled). Raises ``ValueError`` when the callback token/key are not configured."""
+    from dingsync.sync.isv import IsvSettings, isv_receiver
     from dingsync.sync.runner import build_client, open_database
 
+    if isinstance(settings, IsvSettings) and settings.has_suite:
+        crypto, isv_processor = isv_receiver(settings, open_database(settings))
+        return EventsReceiver(crypto, isv_processor)
     crypto = settings.callback_crypto()
     engine = open_database(settings)
     client = build_client(settings, engine) if settings.has_credentials else None
@@ -153,6 +176,80 @@ async def dingtalk_callback(request: Request) -> JSONResponse:
     except ValueError as exc:
         log.error("callback receiver not configured: %s", exc)
         return _reject(503, 900000, "callback receiver not configured")
+    return await _receive(request, receiver)
+
+
+@router.post(
+    PATH + "/{corp_id}",
+    response_model=CallbackReply,
+    responses={
+        **responses("request.invalid"),
+        400: _CALLBACK_ERROR,
+        403: _CALLBACK_ERROR,
+        404: _CALLBACK_ERROR,
+        500: _CALLBACK_ERROR,
+        503: _CALLBACK_ERROR,
+    },
+)
+async def corp_callback(request: Request, corp_id: str) -> JSONResponse:
+    """Receive one encrypted event of the internal app of company ``corp_id`` (an ``[[apps]]``
+    entry with ``callback_token`` and ``callback_aes_key``); into the inbox of that company,
+    as ``POST /callbacks/dingtalk``. An unknown company is 404, one relieved or stopped 403,
+    one without a subscription configured 503."""
+    try:
+        receiver = await _corp_receiver(request, corp_id)
+    except CorpError as exc:
+        status = 403 if exc.code == "corp.inactive" else 404
+        return _refuse(request, status, 900000, str(exc), f"{exc.code}: {corp_id}")
+    except ValueError as exc:
+        log.error("callback receiver of corp %s not configured: %s", corp_id, exc)
+        return _reject(503, 900000, "callback receiver not configured")
+    return await _receive(request, receiver)
+
+
+async def _corp_receiver(request: Request, corp_id: str) -> EventsReceiver:
+    """The company's receiver, built once per process; its status is checked each time."""
+    ctx = request.app.state.web
+    with ctx.engine.connect() as conn:
+        row = repo_corps.get_corp(conn, corp_id)
+    if row is not None and row["status"] != "active":
+        raise CorpInactive(corp_id, row["status"])
+    state = request.app.state
+    receivers: dict[str, EventsReceiver] | None = getattr(state, "dingsync_corp_events", None)
+    if receivers is None:
+        receivers = state.dingsync_corp_events = {}
+    receiver = receivers.get(corp_id)
+    if receiver is not None:
+        return receiver
+    async with _build_lock:
+        receiver = receivers.get(corp_id)
+        if receiver is None:
+            receiver = receiver_for_corp(ctx.settings, ctx.engine, corp_id)
+            receivers[corp_id] = receiver
+            await receiver.processor.requeue_expired()
+    return receiver
+
+
+def receiver_for_corp(settings: Any, engine: Any, corp_id: str) -> EventsReceiver:
+    """The :class:`EventsReceiver` of company ``corp_id``'s internal app: the ``[[apps]]``
+    entry's subscription, the company's client and zone, its inbox (``corp_id``). Raises
+    :class:`~dingsync.corps.CorpError` for a company not served (or not active), ``ValueError``
+    when its entry has no ``callback_token``/``callback_aes_key``."""
+    corp = resolve(engine, settings, corp_id)
+    app = configured_apps(settings).get(corp_id)
+    if app is None or app.callback_token is None or app.callback_aes_key is None:
+        raise ValueError(f"[[apps]] of corp {corp_id}: set callback_token and callback_aes_key")
+    crypto = CallbackCrypto(
+        app.callback_token.get_secret_value(),
+        app.callback_aes_key.get_secret_value(),
+        app.callback_receiver_id or app.app_key,
+    )
+    client = build_corp_client(corp, engine)
+    return EventsReceiver(crypto, EventProcessor(client, engine, corp_id, tz=corp.settings.tz))
+
+
+async def _receive(request: Request, receiver: EventsReceiver) -> JSONResponse:
+    """Verify, store and acknowledge one pushed event for ``receiver`` (module docstring)."""
     q = request.query_params
     signature = q.get("msg_signature") or q.get("signature")
     timestamp = q.get("timestamp") or q.get("timeStamp")

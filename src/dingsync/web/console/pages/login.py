@@ -223,8 +223,11 @@ def login_page(
     error: str | None = None,
     reason: str | None = None,
     status_code: int = 200,
+    corp_id: str | None = None,
 ) -> HTMLResponse:
-    """The login page, with the error ``error`` (a code of :data:`MESSAGES`) shown."""
+    """The login page, with the error ``error`` (a code of :data:`MESSAGES`) shown;
+    ``corp_id``: the company the micro-app's login asks DingTalk for (default: the service's
+    default company)."""
     ctx = request.app.state.web
     demo = _demo(request)
     message = None
@@ -241,7 +244,7 @@ def login_page(
         error=error,
         message=message,
         notice=REASONS.get(reason or ""),
-        corp_id=ctx.corp_id,
+        corp_id=corp_id or ctx.corp_id,
         demo=demo,
         jsapi_src=jsapi_src(request),
     )
@@ -254,9 +257,18 @@ def login_form(
     next: str | None = None,
     reason: str | None = None,
     error: str | None = None,
+    corpId: str | None = None,
 ) -> Response:
-    """The login page; a visitor whose cookie holds a live session goes on to ``next``."""
+    """The login page; a visitor whose cookie holds a live session goes on to ``next``.
+    ``corpId``: the company of a deployment serving several (the micro-app's home page URL
+    ``…/console/login?corpId=$CORPID$``); one not served is shown as ``corp.unknown``."""
     next_url = safe_next(next)
+    corp_id = None
+    if corpId:
+        try:
+            corp_id = ctx.for_corp(corpId).corp_id
+        except WebError as exc:
+            return login_page(request, next_url=next_url, error=exc.code, status_code=exc.status)
     token = request.cookies.get(COOKIE)
     if token and not error:
         try:
@@ -266,13 +278,18 @@ def login_form(
         else:
             return RedirectResponse(next_url, status_code=303)
     return login_page(
-        request, next_url=next_url, error=error if error in MESSAGES else None, reason=reason
+        request,
+        next_url=next_url,
+        error=error if error in MESSAGES else None,
+        reason=reason,
+        corp_id=corp_id,
     )
 
 
 @router.post("/authcode", name="console_login_authcode")
 async def login_authcode(request: Request, ctx: Ctx) -> Response:
-    """The micro-app's login: a JSON ``{authCode, url?, next?}`` → the API login → the cookie."""
+    """The micro-app's login: a JSON ``{authCode, url?, next?, corpId?}`` → the API login (in
+    the company ``corpId`` names, as ``POST /api/auth/dingtalk``) → the cookie."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json":
         err = WebError("request.invalid", "the body must be JSON (Content-Type: application/json)")
@@ -280,7 +297,7 @@ async def login_authcode(request: Request, ctx: Ctx) -> Response:
     raw = await request.body()
     try:
         body = parse_login(raw)
-        result = await login(ctx, body.authCode, body.url)
+        result = await login(ctx.for_corp(body.corpId), body.authCode, body.url)
     except WebError as exc:
         return JSONResponse(exc.body(), status_code=exc.status)
     try:

@@ -40,7 +40,8 @@
       method: "POST",
       credentials: "same-origin",
       headers: {"Content-Type": "application/json"},
-      body: JSON.stringify({authCode: code, url: window.location.href, next: cfg.next})
+      body: JSON.stringify({authCode: code, url: window.location.href, next: cfg.next,
+                            corpId: cfg.corpId})
     }).then(function (r) {
       return r.json().then(function (body) { return {ok: r.ok, body: body}; });
     }).then(function (res) {

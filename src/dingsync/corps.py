@@ -95,9 +95,39 @@ def _internal_client(corp: Corp, engine: Engine | None) -> DingTalkClient:
 
 
 def _isv_client(corp: Corp, engine: Engine | None) -> DingTalkClient:
-    from dingsync.sync.isv import isv_corp_client
+    """The registry's client builder for an ISV company (``corps.CLIENT_BUILDERS["isv"]``):
+    ``SuiteClient.corp_client(corp_id)`` of the configured suite (tickets, permanent codes and
+    tokens in the database), with the company's agent id (JSAPI config) and login URL; closing
+    it closes the suite client built for it. Raises ``UnknownCorp`` when no suite is configured
+    or the company belongs to another suite."""
+    from dingsync.dingtalk.isv import SuiteClient
+    from dingsync.store import isv as repo_isv
+    from dingsync.store.isv import PermanentCodeStore, SuiteTicketStore
+    from dingsync.store.tokens import DatabaseTokenStore
+    from dingsync.sync.isv import suite_settings
 
-    return isv_corp_client(corp, engine)
+    settings = suite_settings(corp.settings)
+    if not settings.has_suite or engine is None:
+        raise UnknownCorp(corp.corp_id)
+    assert settings.suite_key and settings.suite_secret
+    with engine.connect() as conn:
+        row = repo_isv.corp_row(conn, settings.suite_key, corp.corp_id)
+    if row is None:
+        raise UnknownCorp(corp.corp_id)
+    suite = SuiteClient(
+        settings.suite_key,
+        settings.suite_secret.get_secret_value(),
+        SuiteTicketStore(engine),
+        token_store=DatabaseTokenStore(engine),
+        permanent_codes=PermanentCodeStore(engine),
+        **settings.suite_client_kw(),
+    )
+    return suite.corp_client(
+        corp.corp_id,
+        closes_suite=True,
+        agent_id=corp.settings.agent_id,
+        login_url=corp.settings.login_url,
+    )
 
 
 CLIENT_BUILDERS: dict[str, ClientBuilder] = {"internal": _internal_client, "isv": _isv_client}

@@ -58,3 +58,18 @@ def sync(
 
 #: The reports company the modules share (read-only).
 SANDBOX = SandboxSpec(seed=SEED, users=USERS, days=DAYS)
+
+
+def expected_contents(truth: Any) -> list[dict[str, str]]:
+    """The report's contents as the store should hold them: as ``report/list`` sent them, a
+    table field flagged ``table``, a text cut at 1,000 characters completed from
+    ``/v1.0/report/details`` and flagged ``full``."""
+    out: list[dict[str, str]] = []
+    for c in truth.contents:
+        item = dict(c)
+        if c["value"] == "[表格]":
+            item["state"] = "table"
+        elif c["key"] in truth.full_texts:
+            item |= {"value": truth.full_texts[c["key"]], "state": "full"}
+        out.append(item)
+    return out

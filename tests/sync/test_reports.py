@@ -17,7 +17,7 @@ from dingsync.store import repo, repo_reports
 from dingsync.store.schema import from_ms
 from dingsync.sync.reports import ReportsSync
 from helpers.reports import SANDBOX as SANDBOX
-from helpers.reports import sync, window
+from helpers.reports import expected_contents, sync, window
 
 
 def _area(sb: SandboxServer) -> ReportsArea:
@@ -32,21 +32,6 @@ def _stored(engine: Engine, corp_id: str) -> dict[str, dict[str, Any]]:
 
 def _same_instant(a: datetime | None, ms: int) -> bool:
     return a is not None and a.astimezone(UTC) == from_ms(ms)
-
-
-def _expected_contents(truth: Any) -> list[dict[str, str]]:
-    """The report's contents as the store should hold them: as ``report/list`` sent them, a
-    table field flagged ``table``, a text cut at 1,000 characters completed from
-    ``/v1.0/report/details`` and flagged ``full``."""
-    out: list[dict[str, str]] = []
-    for c in truth.contents:
-        item = dict(c)
-        if c["value"] == "[表格]":
-            item["state"] = "table"
-        elif c["key"] in truth.full_texts:
-            item |= {"value": truth.full_texts[c["key"]], "state": "full"}
-        out.append(item)
-    return out
 
 
 def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) -> None:
@@ -66,7 +51,7 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
         assert _same_instant(row["create_time"], truth.create_time)
         assert _same_instant(row["modified_time"], truth.modified_time)
         # strings exactly as sent, in order; placeholders and cut texts flagged
-        assert row["contents"] == _expected_contents(truth)
+        assert row["contents"] == expected_contents(truth)
         assert row["receivers"] == sorted(truth.receivers)
         assert row["receivers_synced"] is True
         assert [c["content"] for c in row["comments"]] == [c.content for c in truth.comments]

@@ -31,13 +31,12 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field, SecretStr
 from sqlalchemy import Connection, Engine
 
 from dingsync.config import Settings
-from dingsync.dingtalk import DingTalkClient
 from dingsync.dingtalk.crypto import CallbackCrypto
 from dingsync.dingtalk.isv import (
     APP_EVENTS,
@@ -53,9 +52,6 @@ from dingsync.dingtalk.models.events import Event, ci_get, plausible_ms
 from dingsync.store import isv as repo_isv
 from dingsync.store.isv import PermanentCodeStore, SuiteTicketStore
 from dingsync.sync.events import EventProcessor, EventsSettings
-
-if TYPE_CHECKING:
-    from dingsync.corps import Corp
 
 log = logging.getLogger(__name__)
 
@@ -144,39 +140,6 @@ def pending_first_syncs(engine: Engine, settings: Settings) -> set[str]:
         for row in repo_isv.corp_rows(conn, settings.suite_key):
             register_isv_corp(conn, settings.suite_key, row["corp_id"])
         return set(repo_isv.take_sync_requests(conn, settings.suite_key))
-
-
-def isv_corp_client(corp: Corp, engine: Engine | None) -> DingTalkClient:
-    """The registry's client builder for an ISV company (``corps.CLIENT_BUILDERS["isv"]``):
-    ``SuiteClient.corp_client(corp_id)`` of the configured suite (tickets, permanent codes and
-    tokens in the database), with the company's agent id (JSAPI config) and login URL; closing
-    it closes the suite client built for it. Raises ``UnknownCorp`` when no suite is configured
-    or the company belongs to another suite."""
-    from dingsync.corps import UnknownCorp
-    from dingsync.store.tokens import DatabaseTokenStore
-
-    settings = suite_settings(corp.settings)
-    if not settings.has_suite or engine is None:
-        raise UnknownCorp(corp.corp_id)
-    assert settings.suite_key and settings.suite_secret
-    with engine.connect() as conn:
-        row = repo_isv.corp_row(conn, settings.suite_key, corp.corp_id)
-    if row is None:
-        raise UnknownCorp(corp.corp_id)
-    suite = SuiteClient(
-        settings.suite_key,
-        settings.suite_secret.get_secret_value(),
-        SuiteTicketStore(engine),
-        token_store=DatabaseTokenStore(engine),
-        permanent_codes=PermanentCodeStore(engine),
-        **settings.suite_client_kw(),
-    )
-    return suite.corp_client(
-        corp.corp_id,
-        closes_suite=True,
-        agent_id=corp.settings.agent_id,
-        login_url=corp.settings.login_url,
-    )
 
 
 def isv_receiver(settings: IsvSettings, engine: Engine) -> tuple[CallbackCrypto, IsvEventProcessor]:
@@ -562,7 +525,6 @@ __all__ = [
     "IsvService",
     "IsvSettings",
     "authorised_corps",
-    "isv_corp_client",
     "isv_receiver",
     "pending_first_syncs",
     "register_isv_corp",

@@ -39,7 +39,7 @@ from typing import Any
 import sqlalchemy as sa
 from bench_directory import SandboxProcess
 
-from dingsync.config import CompanyApp, Settings
+from dingsync.config import AppConfig, Settings
 from dingsync.dingtalk._limiter import PathRateLimiter
 from dingsync.store import db
 from dingsync.workers.app import get_app
@@ -96,7 +96,7 @@ def run_cluster(
     engine = db.create_engine_for(url)
     db.migrate(engine)
     companies = [
-        CompanyApp(
+        AppConfig(
             corp_id=sb.app["corp_id"],
             app_key=sb.app["app_key"],
             app_secret=sb.app["app_secret"],
@@ -105,7 +105,7 @@ def run_cluster(
         )
         for sb in sandboxes
     ]
-    settings = Settings(broker_url=BROKER, redis_url=REDIS, database_url=url, companies=companies)
+    settings = Settings(broker_url=BROKER, redis_url=REDIS, database_url=url, apps=companies)
     app = get_app(settings)
     app.conf.broker_url = BROKER
     app.control.purge()
@@ -117,9 +117,12 @@ def run_cluster(
             "DINGSYNC_DATABASE_URL": url,
             "DINGSYNC_QPS_PER_API": str(qps),
             "DINGSYNC_LOGIN_RESERVED_SHARE": "0",
-            "DINGSYNC_COMPANIES": json.dumps(
+            "DINGSYNC_APPS": json.dumps(
                 [
-                    {**c.model_dump(), "app_secret": c.app_secret.get_secret_value()}
+                    {
+                        **c.model_dump(exclude_none=True),
+                        "app_secret": c.app_secret.get_secret_value(),
+                    }
                     for c in companies
                 ]
             ),

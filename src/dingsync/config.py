@@ -48,19 +48,6 @@ DEFAULT_OVERTIME_RULE = (
 )
 
 
-class CompanyApp(BaseModel):
-    """One more company a worker cluster syncs (``DINGSYNC_COMPANIES``, ``[[companies]]`` in
-    ``dingsync.toml``): its CorpId, the app's credentials and, optionally, other hosts (the
-    sandbox). Fields left out are the main settings' own."""
-
-    corp_id: str
-    app_key: str
-    app_secret: SecretStr
-    agent_id: str | None = None
-    oapi_url: str | None = None
-    api_url: str | None = None
-
-
 class EntitySchedule(BaseModel):
     """When the scheduler starts one entity's runs: a full run every day at ``full_at``
     (``"HH:MM"`` in the company zone; ``None`` = never) and an incremental run every
@@ -230,8 +217,6 @@ class Settings(BaseSettings):
     entity_schedules: dict[str, EntitySchedule] = Field(
         default_factory=dict, validation_alias="DINGSYNC_ENTITY_SCHEDULES"
     )
-    #: More companies the workers sync beside the configured app (JSON list in the variable).
-    companies: list[CompanyApp] = Field(default_factory=list, validation_alias="DINGSYNC_COMPANIES")
     #: Port of a worker's Prometheus endpoint (0 = none); the service serves ``/metrics``.
     worker_metrics_port: int = Field(
         default=0, ge=0, le=65535, validation_alias="DINGSYNC_WORKER_METRICS_PORT"

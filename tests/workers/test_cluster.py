@@ -20,7 +20,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, func, select
 
-from dingsync.config import CompanyApp, Settings
+from dingsync.config import AppConfig, Settings
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import db, repo_approvals, repo_reports
 from dingsync.store.schema import sync_checkpoints
@@ -78,8 +78,8 @@ def _settings(sandboxes: list[SandboxServer], database_url: str) -> Settings:
         broker_url=broker_url(),
         redis_url=redis_url(),
         database_url=database_url,
-        companies=[
-            CompanyApp(
+        apps=[
+            AppConfig(
                 corp_id=sb.app.corp_id,
                 app_key=sb.app.app_key,
                 app_secret=sb.app.app_secret,  # type: ignore[arg-type]
@@ -96,10 +96,10 @@ def _worker_env(settings: Settings) -> dict[str, str]:
         "DINGSYNC_BROKER_URL": settings.broker_url,
         "DINGSYNC_REDIS_URL": str(settings.redis_url),
         "DINGSYNC_DATABASE_URL": settings.database_url,
-        "DINGSYNC_COMPANIES": json.dumps(
+        "DINGSYNC_APPS": json.dumps(
             [
-                {**c.model_dump(), "app_secret": c.app_secret.get_secret_value()}
-                for c in settings.companies
+                {**c.model_dump(exclude_none=True), "app_secret": c.app_secret.get_secret_value()}
+                for c in settings.apps
             ]
         ),
         "DINGSYNC_QPS_PER_API": "20",

@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from dingsync.config import CompanyApp
+from dingsync.config import AppConfig
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import db
 from dingsync.workers.tasks import done_since
@@ -34,7 +34,7 @@ def test_a_worker_on_a_redis_broker_syncs_a_company(tmp_path: Path) -> None:
         SandboxServer(SandboxConfig(seed=77, users=40, days=1, corp_id="dingredisbroker")) as sb,
         postgres_schema() as url,
     ):
-        company = CompanyApp(
+        company = AppConfig(
             corp_id=sb.app.corp_id,
             app_key=sb.app.app_key,
             app_secret=sb.app.app_secret,  # type: ignore[arg-type]
@@ -46,8 +46,8 @@ def test_a_worker_on_a_redis_broker_syncs_a_company(tmp_path: Path) -> None:
         env = {
             "DINGSYNC_BROKER_URL": broker,
             "DINGSYNC_DATABASE_URL": url,
-            "DINGSYNC_COMPANIES": json.dumps(
-                [{**company.model_dump(), "app_secret": sb.app.app_secret}]
+            "DINGSYNC_APPS": json.dumps(
+                [{**company.model_dump(exclude_none=True), "app_secret": sb.app.app_secret}]
             ),
         }
         child_env = {

@@ -20,8 +20,9 @@ from dingsync.config import Settings, load_settings
 
 def _secrets(settings: Settings) -> list[str]:
     """Every app secret the process knows (masked in its log lines)."""
-    found = [settings.app_secret.get_secret_value()] if settings.app_secret else []
-    return found + [c.app_secret.get_secret_value() for c in settings.companies]
+    from dingsync.workers.companies import secrets_of
+
+    return secrets_of(settings)
 
 
 def _companies(settings: Settings) -> list[str]:

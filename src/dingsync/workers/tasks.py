@@ -35,11 +35,12 @@ from sqlalchemy import Engine, select
 
 import dingsync.metrics as metrics
 from dingsync.config import Settings, load_settings
+from dingsync.corps import Corp, CorpError, build_corp_client, resolve
 from dingsync.store.schema import sync_runs
 from dingsync.sync.lease import SyncAlreadyRunning
-from dingsync.sync.runner import ENTITIES, build_client, make_entities, open_database
+from dingsync.sync.runner import ENTITIES, make_entities, open_database
 from dingsync.workers.app import celery_app
-from dingsync.workers.companies import company_settings
+from dingsync.workers.companies import active_corps
 
 log = logging.getLogger("dingsync.workers")
 
@@ -118,18 +119,21 @@ def run_batch(settings: Settings, corp_id: str, entity: str, kind: str, job: Job
     """Run one batch of ``entity`` of ``corp_id`` (see the module docstring); the outcome.
 
     Raises what the sync raised (DingTalk or database errors after the client's retries)."""
-    companies = company_settings(settings)
-    company = companies.get(corp_id)
-    if company is None or entity not in ENTITIES:
-        log.error("no company %s or entity %s configured; task dropped", corp_id, entity)
+    engine = engine_for(settings)
+    try:
+        corp = resolve(engine, settings, corp_id)
+    except CorpError as exc:
+        log.error("company %s: %s; task dropped", corp_id, exc)
         return "unknown"
-    engine = engine_for(company)
+    if entity not in ENTITIES:
+        log.error("no entity %s; task dropped", entity)
+        return "unknown"
     if done_since(engine, corp_id, entity, kind, job.queued_ms):
         return "skipped"
     started = time.monotonic()
     try:
         with metrics.log_context(company=corp_id, job=job.id):
-            result = asyncio.run(_batch(company, engine, corp_id, entity, kind))
+            result = asyncio.run(_batch(corp, engine, entity, kind))
             with metrics.log_context(run=result.run_id):
                 log.info("%s batch %d: %s", entity, job.batch, result.status)
     except SyncAlreadyRunning:
@@ -139,11 +143,12 @@ def run_batch(settings: Settings, corp_id: str, entity: str, kind: str, job: Job
     return "paused" if result.paused else "done"
 
 
-async def _batch(company: Settings, engine: Engine, corp_id: str, entity: str, kind: str) -> Any:
+async def _batch(corp: Corp, engine: Engine, entity: str, kind: str) -> Any:
     from dingsync.sync.engine import SyncContext, run_sync
 
+    company, corp_id = corp.settings, corp.corp_id
     seen: list[SyncContext] = []
-    async with build_client(company, engine) as client:
+    async with build_corp_client(corp, engine) as client:
         metrics.watch_client(client)
         try:
             result = await run_sync(
@@ -215,8 +220,8 @@ def enqueue(
     """Queue a sync of every entity (or those in ``only``; in order: the directory first) of
     each company in ``corp_ids`` (default: all); returns the companies queued. Raises
     ``KeyError`` naming an unknown company or entity."""
-    companies = company_settings(settings)
-    wanted = corp_ids or list(companies)
+    companies = [corp.corp_id for corp in active_corps(engine_for(settings), settings)]
+    wanted = corp_ids or companies
     unknown = [c for c in wanted if c not in companies]
     unknown += [e for e in only or [] if e not in ENTITIES]
     if unknown:

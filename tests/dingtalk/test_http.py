@@ -1,12 +1,14 @@
-"""The lean HTTP/1.1 client behind ``DingTalkClient._send`` (dingtalk/_http.py), over real
-loopback sockets: a small asyncio server that answers the way a test needs (keep-alive,
-chunked, gzip, closing idle connections, never answering)."""
+"""The aiohttp seam behind ``DingTalkClient._send`` (dingtalk/_http.py), over real loopback
+sockets: a small asyncio server that answers the way a test needs (keep-alive, chunked, gzip,
+closing idle connections, closing without answering, never answering)."""
 
 from __future__ import annotations
 
 import asyncio
 import gzip
 import json
+import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 
 import httpx
@@ -22,9 +24,13 @@ class Server:
     """Answers each request on a connection with ``answer(request head)``; counts
     connections and requests; ``close_after``: close a connection after that many answers."""
 
-    def __init__(self, answer: Answer, *, close_after: int | None = None) -> None:
+    def __init__(
+        self, answer: Answer, *, close_after: int | None = None, drop_nth: int | None = None
+    ) -> None:
         self.answer = answer
         self.close_after = close_after
+        #: Close the connection without answering the request with this index (0-based).
+        self.drop_nth = drop_nth
         self.connections = 0
         self.requests: list[bytes] = []
         self._server: asyncio.Server | None = None
@@ -41,6 +47,8 @@ class Server:
                         length = int(line.split(b":", 1)[1])
                 body = await reader.readexactly(length) if length else b""
                 self.requests.append(head + body)
+                if self.drop_nth is not None and len(self.requests) - 1 == self.drop_nth:
+                    break
                 reply = self.answer(head)
                 if reply:
                     writer.write(reply)
@@ -78,13 +86,13 @@ def _json(body: object, *, extra: bytes = b"") -> bytes:
 
 
 @pytest.fixture
-async def lean() -> AsyncIterator[_http.LeanHTTP]:
-    client = _http.LeanHTTP(timeout=2.0, ssl_context=_ssl_context, user_agent="test")
+async def lean() -> AsyncIterator[_http.AioHTTP]:
+    client = _http.AioHTTP(timeout=2.0, ssl_context=_ssl_context, user_agent="test")
     yield client
     await client.aclose()
 
 
-async def test_keep_alive_reuses_one_connection(lean: _http.LeanHTTP) -> None:
+async def test_keep_alive_reuses_one_connection(lean: _http.AioHTTP) -> None:
     server = Server(lambda head: _json({"errcode": 0, "n": 1}, extra=b"X-Acs-Request-Id: r1\r\n"))
     async with server as base:
         for i in range(5):
@@ -99,7 +107,7 @@ async def test_keep_alive_reuses_one_connection(lean: _http.LeanHTTP) -> None:
     assert b"\r\nContent-Length: 2\r\n" in first and first.endswith(b"{}")
 
 
-async def test_connection_closed_while_idle_is_replaced(lean: _http.LeanHTTP) -> None:
+async def test_connection_closed_while_idle_is_replaced(lean: _http.AioHTTP) -> None:
     server = Server(lambda head: _json({"ok": True}), close_after=1)
     async with server as base:
         for _ in range(3):
@@ -109,7 +117,7 @@ async def test_connection_closed_while_idle_is_replaced(lean: _http.LeanHTTP) ->
     assert server.connections == 3
 
 
-async def test_chunked_and_gzip_answers(lean: _http.LeanHTTP) -> None:
+async def test_chunked_and_gzip_answers(lean: _http.AioHTTP) -> None:
     packed = gzip.compress(json.dumps({"list": list(range(1000))}).encode())
     chunks = b"".join(
         f"{len(packed[i : i + 700]):x}\r\n".encode() + packed[i : i + 700] + b"\r\n"
@@ -126,14 +134,14 @@ async def test_chunked_and_gzip_answers(lean: _http.LeanHTTP) -> None:
     assert headers["content-encoding"] == "gzip"
 
 
-async def test_body_until_close(lean: _http.LeanHTTP) -> None:
+async def test_body_until_close(lean: _http.AioHTTP) -> None:
     reply = b'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n{"code":"busy"}'
     async with Server(lambda head: reply, close_after=1) as base:
         status, body, _ = await lean.request("GET", base, "/x", {}, {}, None)
     assert status == 503 and json.loads(body) == {"code": "busy"}
 
 
-async def test_network_errors_are_httpx_transport_errors(lean: _http.LeanHTTP) -> None:
+async def test_network_errors_are_httpx_transport_errors(lean: _http.AioHTTP) -> None:
     server = Server(lambda head: b"")
     async with server as base:
         port = int(base.rsplit(":", 1)[1])
@@ -149,10 +157,61 @@ async def test_network_errors_are_httpx_transport_errors(lean: _http.LeanHTTP) -
             await lean.request("GET", base, "/x", {}, {}, None)
 
 
-def test_usable_only_without_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+async def test_connection_closed_as_a_request_goes_out(lean: _http.AioHTTP) -> None:
+    """The server closed a pooled connection on receiving the next request (its idle close
+    raced the request): aiohttp resends an idempotent GET once on a new connection itself; a
+    POST surfaces as ``RemoteProtocolError``, which DingTalkClient retries as a network error."""
+    server = Server(lambda head: _json({"ok": True}), drop_nth=1)
+    async with server as base:
+        await lean.request("GET", base, "/a", {}, {}, None)
+        status, body, _ = await lean.request("GET", base, "/a", {}, {}, None)
+        assert status == 200 and json.loads(body) == {"ok": True}
+        assert server.connections == 2 and len(server.requests) == 3
+    posted = Server(lambda head: _json({"ok": True}), drop_nth=1)
+    async with posted as base:
+        await lean.request("POST", base, "/p", {}, {}, b"{}")
+        with pytest.raises(httpx.RemoteProtocolError):
+            await lean.request("POST", base, "/p", {}, {}, b"{}")
+        status, _, _ = await lean.request("POST", base, "/p", {}, {}, b"{}")
+        assert status == 200 and posted.connections == 2
+
+
+async def test_secrets_never_in_log_or_errors(
+    lean: _http.AioHTTP, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = Server(lambda head: _json({"errcode": 0}))
+    async with server as base:
+        query = {"appkey": "k", "appsecret": "s3cr3t-app", "access_token": "t0k3n-abc"}
+        await lean.request("GET", base, "/gettoken", query, {}, None)
+    assert b"appsecret=s3cr3t-app" in server.requests[0]  # sent, as DingTalk wants
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "/gettoken?appkey=k&appsecret=***&access_token=***" in logged
+    assert "s3cr3t" not in logged and "t0k3n" not in logged
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    with pytest.raises(httpx.ConnectError) as err:
+        await lean.request("GET", dead, "/gettoken", query, {}, None)
+    assert "s3cr3t" not in str(err.value) and "t0k3n" not in str(err.value)
+    garbage = Server(lambda head: b"HTTP/1.1 abc\r\n\r\n")
+    async with garbage as base:
+        with pytest.raises(httpx.RemoteProtocolError) as err:
+            await lean.request("GET", base, "/x", query, {}, None)
+    assert "s3cr3t" not in str(err.value) and "t0k3n" not in str(err.value)
+
+
+async def test_environment_proxy_is_honoured(
+    lean: _http.AioHTTP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``HTTP_PROXY`` sends the request to the proxy with the absolute URL (trust_env)."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
-    assert _http.usable("https://oapi.dingtalk.com", "http://127.0.0.1:1")
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
-    assert not _http.usable("https://oapi.dingtalk.com")
-    assert _http.usable("http://127.0.0.1:1")
+    proxy = Server(lambda head: _json({"via": "proxy"}))
+    async with proxy as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        status, body, _ = await lean.request(
+            "GET", "http://oapi.dingtalk.invalid", "/v1/x", {"a": 1}, {}, None
+        )
+    assert status == 200 and json.loads(body) == {"via": "proxy"}
+    assert proxy.requests[0].startswith(b"GET http://oapi.dingtalk.invalid/v1/x?a=1 HTTP/1.1")

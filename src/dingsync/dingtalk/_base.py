@@ -99,10 +99,10 @@ class DingTalkClient:
     - ``max_connections``: per API path (connections live in small pools, see ``_PoolSet``);
       ``transport``: an httpx transport to use instead of the network (one shared pool).
     - ``timeout``: seconds per HTTP request; a timeout counts as a network error (retried).
-    - ``lean_http``: send the JSON calls through :mod:`dingsync.dingtalk._http` (keep-alive
-      HTTP/1.1 on httptools, a fraction of httpx's CPU per call) when it can serve both hosts
-      (no ``transport``, no ``http2``, no proxy in the environment); httpx otherwise, and
-      always for :meth:`stream_get`.
+    - ``lean_http``: send the JSON calls through aiohttp (:mod:`dingsync.dingtalk._http`:
+      keep-alive connections per host, a fraction of httpx's CPU per call, environment proxies
+      honoured) unless a ``transport`` is given or ``http2`` is asked for; httpx otherwise,
+      and always for :meth:`stream_get`.
     - ``login_url``: the host of DingTalk's browser login page (``https://login.dingtalk.com``),
       for :meth:`~dingsync.dingtalk.auth.AuthAPI.authorize_url`.
     """
@@ -173,12 +173,15 @@ class DingTalkClient:
         self._http2 = http2
         self._max_connections = max_connections
         self._max_pools = max_pools
-        self._lean: _http.LeanHTTP | None = None
-        if lean_http and transport is None and not http2 and _http.usable(oapi_url, api_url):
-            self._lean = _http.LeanHTTP(
-                timeout=timeout, ssl_context=_ssl_context, user_agent=USER_AGENT
+        self._lean: _http.AioHTTP | None = None
+        if lean_http and transport is None and not http2:
+            self._lean = _http.AioHTTP(
+                timeout=timeout,
+                ssl_context=_ssl_context,
+                user_agent=USER_AGENT,
+                limit=max_connections * max_pools,
             )
-        #: Requests in flight per path through the lean client (``max_connections`` each).
+        #: Requests in flight per path through aiohttp (``max_connections`` each).
         self._lean_slots: dict[str, asyncio.Semaphore] = {}
         # One connection pool per API path: httpcore's pool does O(connections²) work per
         # request, so one big pool caps a client at a few hundred calls/s; per-path pools stay

@@ -7,9 +7,12 @@ each API its calls ÷ its QPS limit; the largest), the ratio wall/bound, the sam
 by a naive sequential loop (one call at a time, same client) and the speed-up, and peak RSS.
 
 Also printed: CPU per DingTalk call (the sync's process CPU ÷ its calls, start-up and
-migrations excluded) for the sync and for the naive loop.
+migrations excluded) for the sync and for the naive loop. ``--http aiohttp,httpx`` measures the
+sync once per HTTP stack of the client (``--rounds`` times each, interleaved, same sandbox, a new
+database each time) and prints CPU per call for each; the first stack gives the table's figure.
 
-Usage: ``python benchmarks/run.py directory -- [--users 2000] [--qps 200] [--latency-ms 30]``
+Usage: ``python benchmarks/run.py directory -- [--users 2000] [--qps 200] [--latency-ms 30]
+[--http aiohttp,httpx] [--rounds 1]``
 """
 
 from __future__ import annotations
@@ -90,7 +93,14 @@ class SandboxProcess:
         self.proc.wait(10)
 
 
-def _client(sb: SandboxProcess, qps: float) -> DingTalkClient:
+#: The client's HTTP stacks (``--http``): name → DingTalkClient keyword arguments.
+HTTP_STACKS: dict[str, dict[str, Any]] = {
+    "aiohttp": {"lean_http": True},  # dingtalk/_http.py, the default
+    "httpx": {"lean_http": False},  # httpx's AsyncClient per path pool, as before issue 17
+}
+
+
+def _client(sb: SandboxProcess, qps: float, **kwargs: Any) -> DingTalkClient:
     return DingTalkClient(
         sb.app["app_key"],
         sb.app["app_secret"],
@@ -98,13 +108,16 @@ def _client(sb: SandboxProcess, qps: float) -> DingTalkClient:
         oapi_url=sb.base_url,
         api_url=sb.base_url,
         qps_per_api=qps,
+        **kwargs,
     )
 
 
-async def _concurrent(sb: SandboxProcess, qps: float, url: str) -> dict[str, Any]:
+async def _concurrent(
+    sb: SandboxProcess, qps: float, url: str, stack: str = "aiohttp"
+) -> dict[str, Any]:
     engine = db.create_engine_for(url)
     db.migrate(engine)
-    async with _client(sb, qps) as client:
+    async with _client(sb, qps, **HTTP_STACKS[stack]) as client:
         await client.get_access_token()  # token fetch is not part of the walk
         sb.reset()
         start, cpu = time.monotonic(), time.process_time()
@@ -153,13 +166,24 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     ap.add_argument("--qps", type=float, default=200.0)
     ap.add_argument("--latency-ms", type=float, default=30.0)
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--http", default="aiohttp", help="HTTP stacks, comma-separated")
+    ap.add_argument("--rounds", type=int, default=1, help="syncs per HTTP stack")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
+    stacks = [name.strip() for name in args.http.split(",") if name.strip()]
+    unknown = [name for name in stacks if name not in HTTP_STACKS]
+    if unknown or not stacks:
+        ap.error(f"unknown HTTP stack(s) {unknown}; known: {sorted(HTTP_STACKS)}")
 
     sb = SandboxProcess(args.users, args.qps, args.latency_ms)
+    per_stack: dict[str, list[dict[str, Any]]] = {name: [] for name in stacks}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            conc = asyncio.run(_concurrent(sb, args.qps, f"sqlite:///{tmp}/conc.db"))
+            for round_ in range(max(1, args.rounds)):
+                for name in stacks:
+                    url = f"sqlite:///{tmp}/conc-{name}-{round_}.db"
+                    per_stack[name].append(asyncio.run(_concurrent(sb, args.qps, url, name)))
+            conc = per_stack[stacks[0]][0]
             rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             naive = None
             if not args.skip_naive:
@@ -182,6 +206,10 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         "stored": conc["summary"],
     }
     figures["cpu_ms_per_call"] = round(conc["cpu_s"] * 1000 / figures["api_calls_total"], 3)
+    figures["cpu_ms_per_call_by_http"] = {
+        name: [round(r["cpu_s"] * 1000 / sum(r["calls"].values()), 3) for r in runs]
+        for name, runs in per_stack.items()
+    }
     if naive:
         figures["naive_wall_s"] = round(naive["wall_s"], 3)
         figures["naive_api_calls_total"] = sum(naive["calls"].values())
@@ -228,6 +256,15 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         f"CPU per call {figures['cpu_ms_per_call']} ms (process CPU of the sync ÷ calls; the "
         f"sandbox runs in its own process); naive loop {figures.get('naive_cpu_ms_per_call')} ms"
     )
+    if len(stacks) > 1 or args.rounds > 1:
+        by_http = figures["cpu_ms_per_call_by_http"]
+        base = min(by_http[stacks[0]])
+        for name in stacks:
+            best = min(by_http[name])
+            print(
+                f"  HTTP stack {name:<8} CPU per call {best:.3f} ms (best of {by_http[name]}), "
+                f"{best / base:.2f}× {stacks[0]}"
+            )
     print(f"peak RSS of the sync process {figures['peak_rss_mb']} MB")
     print(f"stored: {conc['summary']}")
     return rows

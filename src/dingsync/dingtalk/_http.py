@@ -13,10 +13,11 @@ The client falls back to httpx for a caller-given transport (tests), HTTP/2 and
 :meth:`~dingsync.dingtalk.DingTalkClient.stream_get`. Proxies from the environment
 (``HTTP(S)_PROXY``, ``NO_PROXY``) are honoured: looked up once per host with aiohttp's own
 ``get_env_proxy_for_url`` (``trust_env=True`` did that and read ``~/.netrc`` in a worker
-thread on every request, ~0.4 ms of CPU each, more than the rest of the exchange); answers compressed with
-gzip/deflate are decoded by aiohttp. A pooled connection the server closed while it was idle
-is dropped by the connector before reuse; one that closes as a request goes out surfaces as
-``httpx.RemoteProtocolError`` and is retried by the client like any network error.
+thread on every request, ~0.4 ms of CPU each, more than the rest of the exchange); answers
+compressed with gzip/deflate are decoded by aiohttp. A pooled connection the server closed
+while it was idle is dropped by the connector before reuse; one that closes as a request goes
+out is resent once by aiohttp for an idempotent method (GET), and surfaces for a POST as
+``httpx.RemoteProtocolError``, which the client retries like any network error.
 """
 
 from __future__ import annotations

@@ -215,3 +215,17 @@ async def test_environment_proxy_is_honoured(
         )
     assert status == 200 and json.loads(body) == {"via": "proxy"}
     assert proxy.requests[0].startswith(b"GET http://oapi.dingtalk.invalid/v1/x?a=1 HTTP/1.1")
+
+
+def test_a_new_event_loop_gets_a_new_session() -> None:
+    """One client used by two ``asyncio.run`` calls (a CLI doing two steps) still works."""
+    client = _http.AioHTTP(timeout=2.0, ssl_context=_ssl_context, user_agent="test")
+
+    async def once() -> int:
+        async with Server(lambda head: _json({"ok": True})) as base:
+            status, _, _ = await client.request("GET", base, "/a", {}, {}, None)
+        return status
+
+    assert asyncio.run(once()) == 200
+    assert asyncio.run(once()) == 200
+    asyncio.run(client.aclose())

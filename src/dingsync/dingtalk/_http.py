@@ -70,6 +70,7 @@ class AioHTTP:
         self._user_agent = user_agent
         self._limit = limit
         self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: base URL → (proxy, proxy auth) from the environment, looked up on first use.
         self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
 
@@ -91,6 +92,7 @@ class AioHTTP:
             skip_auto_headers=("Content-Type",),
         )
         self._proxies.clear()
+        self._loop = asyncio.get_running_loop()
         return self._session
 
     def _proxy(self, base_url: str, url: URL) -> tuple[URL | None, aiohttp.BasicAuth | None]:
@@ -117,8 +119,8 @@ class AioHTTP:
         subclasses on network failures and timeouts, ``httpx.UnsupportedProtocol`` for a URL
         that is not ``http``/``https``."""
         session = self._session
-        if session is None or session.closed:
-            session = self._open()
+        if session is None or session.closed or self._loop is not asyncio.get_running_loop():
+            session = self._open()  # first use, after aclose, or a new event loop
         target = base_url + path
         if query:
             target += "?" + urlencode(query, doseq=True)
@@ -158,7 +160,8 @@ class AioHTTP:
     async def aclose(self) -> None:
         """Close the session and every pooled connection."""
         session, self._session = self._session, None
-        if session is not None and not session.closed:
+        loop, self._loop = self._loop, None
+        if session is not None and not session.closed and loop is asyncio.get_running_loop():
             await session.close()
             await asyncio.sleep(0)  # let the transports finish closing
 

@@ -126,8 +126,8 @@ class AioHTTP:
             target += "?" + urlencode(query, doseq=True)
         try:
             url = URL(target, encoded=True)
-        except ValueError as exc:
-            raise httpx.UnsupportedProtocol(f"unsupported URL: {exc}") from None
+        except ValueError:  # the message would hold the query (a token)
+            raise httpx.UnsupportedProtocol(f"invalid URL for {base_url}{path}") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
         proxy, proxy_auth = self._proxy(base_url, url)

@@ -6,7 +6,13 @@ QPS limit. Printed: wall time, API calls per path, the lower bound the rate limi
 each API its calls ÷ its QPS limit; the largest), the ratio wall/bound, the same company fetched
 by a naive sequential loop (one call at a time, same client) and the speed-up, and peak RSS.
 
-Usage: ``python benchmarks/run.py directory -- [--users 5000] [--qps 200] [--latency-ms 30]``
+Also printed: CPU per DingTalk call (the sync's process CPU ÷ its calls, start-up and
+migrations excluded) for the sync and for the naive loop. ``--http aiohttp,httpx`` measures the
+sync once per HTTP stack of the client (``--rounds`` times each, interleaved, same sandbox, a new
+database each time) and prints CPU per call for each; the first stack gives the table's figure.
+
+Usage: ``python benchmarks/run.py directory -- [--users 2000] [--qps 200] [--latency-ms 30]
+[--http aiohttp,httpx] [--rounds 1]``
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+from figures import Figure
 
 from dingsync.dingtalk import DingTalkClient
 from dingsync.store import db, repo
@@ -86,7 +93,14 @@ class SandboxProcess:
         self.proc.wait(10)
 
 
-def _client(sb: SandboxProcess, qps: float) -> DingTalkClient:
+#: The client's HTTP stacks (``--http``): name → DingTalkClient keyword arguments.
+HTTP_STACKS: dict[str, dict[str, Any]] = {
+    "aiohttp": {"lean_http": True},  # dingtalk/_http.py, the default
+    "httpx": {"lean_http": False},  # httpx's AsyncClient per path pool, as before issue 17
+}
+
+
+def _client(sb: SandboxProcess, qps: float, **kwargs: Any) -> DingTalkClient:
     return DingTalkClient(
         sb.app["app_key"],
         sb.app["app_secret"],
@@ -94,21 +108,24 @@ def _client(sb: SandboxProcess, qps: float) -> DingTalkClient:
         oapi_url=sb.base_url,
         api_url=sb.base_url,
         qps_per_api=qps,
+        **kwargs,
     )
 
 
-async def _concurrent(sb: SandboxProcess, qps: float, url: str) -> dict[str, Any]:
+async def _concurrent(
+    sb: SandboxProcess, qps: float, url: str, stack: str = "aiohttp"
+) -> dict[str, Any]:
     engine = db.create_engine_for(url)
     db.migrate(engine)
-    async with _client(sb, qps) as client:
+    async with _client(sb, qps, **HTTP_STACKS[stack]) as client:
         await client.get_access_token()  # token fetch is not part of the walk
         sb.reset()
-        start = time.monotonic()
+        start, cpu = time.monotonic(), time.process_time()
         result = await run_sync(client, engine, sb.app["corp_id"], [ContactsSync()])
-        wall = time.monotonic() - start
+        wall, cpu = time.monotonic() - start, time.process_time() - cpu
     with engine.connect() as conn:
         summary = repo.count_summary(conn, sb.app["corp_id"])
-    return {"wall_s": wall, "calls": dict(result.api_calls), "summary": summary}
+    return {"wall_s": wall, "cpu_s": cpu, "calls": dict(result.api_calls), "summary": summary}
 
 
 async def _naive(sb: SandboxProcess, qps: float, url: str) -> dict[str, Any]:
@@ -119,7 +136,7 @@ async def _naive(sb: SandboxProcess, qps: float, url: str) -> dict[str, Any]:
     async with _client(sb, qps) as client:
         await client.get_access_token()
         before = Counter(client.calls)
-        start = time.monotonic()
+        start, cpu = time.monotonic(), time.process_time()
         queue = [1]
         while queue:
             dept_id = queue.pop(0)
@@ -138,24 +155,35 @@ async def _naive(sb: SandboxProcess, qps: float, url: str) -> dict[str, Any]:
         for a in admins:
             if int(a.sys_level) == 2:
                 await client.contacts.get_admin_scope(a.userid)
-        wall = time.monotonic() - start
+        wall, cpu = time.monotonic() - start, time.process_time() - cpu
         calls = dict(Counter(client.calls) - before)
-    return {"wall_s": wall, "calls": calls}
+    return {"wall_s": wall, "cpu_s": cpu, "calls": calls}
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[Figure]:
     ap = argparse.ArgumentParser(prog="bench directory", description=__doc__)
-    ap.add_argument("--users", type=int, default=5000)
+    ap.add_argument("--users", type=int, default=2000)
     ap.add_argument("--qps", type=float, default=200.0)
     ap.add_argument("--latency-ms", type=float, default=30.0)
     ap.add_argument("--skip-naive", action="store_true")
+    ap.add_argument("--http", default="aiohttp", help="HTTP stacks, comma-separated")
+    ap.add_argument("--rounds", type=int, default=1, help="syncs per HTTP stack")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
+    stacks = [name.strip() for name in args.http.split(",") if name.strip()]
+    unknown = [name for name in stacks if name not in HTTP_STACKS]
+    if unknown or not stacks:
+        ap.error(f"unknown HTTP stack(s) {unknown}; known: {sorted(HTTP_STACKS)}")
 
     sb = SandboxProcess(args.users, args.qps, args.latency_ms)
+    per_stack: dict[str, list[dict[str, Any]]] = {name: [] for name in stacks}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            conc = asyncio.run(_concurrent(sb, args.qps, f"sqlite:///{tmp}/conc.db"))
+            for round_ in range(max(1, args.rounds)):
+                for name in stacks:
+                    url = f"sqlite:///{tmp}/conc-{name}-{round_}.db"
+                    per_stack[name].append(asyncio.run(_concurrent(sb, args.qps, url, name)))
+            conc = per_stack[stacks[0]][0]
             rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             naive = None
             if not args.skip_naive:
@@ -177,13 +205,41 @@ def main(argv: list[str] | None = None) -> None:
         "peak_rss_mb": round(rss_mb, 1),
         "stored": conc["summary"],
     }
+    figures["cpu_ms_per_call"] = round(conc["cpu_s"] * 1000 / figures["api_calls_total"], 3)
+    figures["cpu_ms_per_call_by_http"] = {
+        name: [round(r["cpu_s"] * 1000 / sum(r["calls"].values()), 3) for r in runs]
+        for name, runs in per_stack.items()
+    }
     if naive:
         figures["naive_wall_s"] = round(naive["wall_s"], 3)
         figures["naive_api_calls_total"] = sum(naive["calls"].values())
+        figures["naive_cpu_ms_per_call"] = round(
+            naive["cpu_s"] * 1000 / max(1, figures["naive_api_calls_total"]), 3
+        )
+        figures["naive_ratio_wall_to_bound"] = round(naive["wall_s"] / bound, 3)
         figures["speedup"] = round(naive["wall_s"] / conc["wall_s"], 2)
+    rows = [
+        Figure(
+            f"CPU per DingTalk call, client + parse + write, ms ({figures['company']['users']} "
+            f"people, {args.qps:g} QPS/API)",
+            "≤ 0.5",
+            figures["cpu_ms_per_call"],
+            figures.get("naive_cpu_ms_per_call"),
+            figures["cpu_ms_per_call"] <= 0.5,
+            "naive sequential loop",
+        ),
+        Figure(
+            f"directory sync at {args.qps:g} QPS/API, wall ÷ rate-limit bound",
+            "≤ 1.2",
+            figures["ratio_wall_to_bound"],
+            figures.get("naive_ratio_wall_to_bound"),
+            figures["ratio_wall_to_bound"] <= 1.2,
+            "naive sequential loop",
+        ),
+    ]
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
-        return
+        return rows
     print(f"directory sync, {figures['company']} at {args.qps:g} QPS/API, {args.latency_ms:g} ms")
     for path, n in sorted(conc["calls"].items()):
         print(f"  {path:<48} {n:>6} calls  {n / args.qps:7.2f} s at the limit")
@@ -196,8 +252,22 @@ def main(argv: list[str] | None = None) -> None:
             f"naive sequential loop {figures['naive_wall_s']} s → speed-up "
             f"{figures['speedup']}× (target ≥ 5×)"
         )
+    print(
+        f"CPU per call {figures['cpu_ms_per_call']} ms (process CPU of the sync ÷ calls; the "
+        f"sandbox runs in its own process); naive loop {figures.get('naive_cpu_ms_per_call')} ms"
+    )
+    if len(stacks) > 1 or args.rounds > 1:
+        by_http = figures["cpu_ms_per_call_by_http"]
+        base = min(by_http[stacks[0]])
+        for name in stacks:
+            best = min(by_http[name])
+            print(
+                f"  HTTP stack {name:<8} CPU per call {best:.3f} ms (best of {by_http[name]}), "
+                f"{best / base:.2f}× {stacks[0]}"
+            )
     print(f"peak RSS of the sync process {figures['peak_rss_mb']} MB")
     print(f"stored: {conc['summary']}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ own process; this process syncs the directory once, mints login codes through
 
 Printed, from one run: upstream DingTalk calls per login for a user synced recently and for one
 whose stored row is stale (target ≤ 2; the seed's PHP flow makes 4: token, code, user detail,
-ticket), p50/p99 latency and throughput at ``--concurrency`` logins in flight (target p99 < 25 ms
-at 100), and one-at-a-time latency for comparison.
+ticket), the service's CPU per login one at a time (its process CPU ÷ logins; per
+``GET /healthz`` as the baseline), p50/p99 latency and throughput at ``--concurrency`` logins
+in flight (target p99 < 25 ms at 100), and one-at-a-time latency for comparison.
 
 Usage: ``python benchmarks/run.py web -- [--users 500] [--logins 1000] [--concurrency 100]``
 """
@@ -31,6 +32,7 @@ from sqlalchemy import update
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_directory import SandboxProcess, _free_port
+from figures import Figure
 
 from dingsync.dingtalk import DingTalkClient
 from dingsync.store import db
@@ -72,6 +74,11 @@ class WebProcess:
             except httpx.HTTPError:
                 time.sleep(0.2)
         raise RuntimeError("web service did not start")
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the service process has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         self.proc.terminate()
@@ -175,7 +182,7 @@ def _upstream(sb: SandboxProcess) -> int:
     return int(sum(sb.stats()["calls"].values()))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(prog="bench_web")
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--logins", type=int, default=1000)
@@ -214,7 +221,12 @@ def main(argv: list[str] | None = None) -> None:
 
         healthz = asyncio.run(_logins(web, pick, args.concurrency, floor=True))
         codes = asyncio.run(_mint(sb, pick[:200]))
+        cpu = web.cpu_s()
         serial = asyncio.run(_logins(web, codes, 1))
+        login_cpu_ms = (web.cpu_s() - cpu) * 1000 / len(codes)
+        cpu = web.cpu_s()
+        serial_healthz = asyncio.run(_logins(web, pick[:200], 1, floor=True))
+        healthz_cpu_ms = (web.cpu_s() - cpu) * 1000 / 200
         codes = asyncio.run(_mint(sb, pick[:400]))
         few = asyncio.run(_logins(web, codes, 4))
 
@@ -247,6 +259,10 @@ def main(argv: list[str] | None = None) -> None:
             ),
             ("one at a time: p50 / p99 ms", f"{serial['p50_ms']} / {serial['p99_ms']}"),
             ("one at a time: logins per second", serial["per_s"]),
+            (
+                "one at a time: service CPU per login / per GET /healthz, ms",
+                f"{login_cpu_ms:.2f} / {healthz_cpu_ms:.2f}",
+            ),
             ("4 in flight: p50 / p99 ms", f"{few['p50_ms']} / {few['p99_ms']}"),
             ("4 in flight: logins per second", few["per_s"]),
             (
@@ -262,10 +278,31 @@ def main(argv: list[str] | None = None) -> None:
                 + healthz["failures"],
             ),
         ]
+        ratio = fresh["per_s"] / max(healthz["per_s"], 0.001)
+        figures = [
+            Figure(
+                "login one at a time (sandbox latency 0): service CPU per login, ms",
+                "≤ 2",
+                round(login_cpu_ms, 2),
+                round(healthz_cpu_ms, 2),
+                login_cpu_ms <= 2,
+                "per GET /healthz",
+            ),
+            Figure(
+                f"logins/s at {args.concurrency} in flight ÷ /healthz req/s",
+                "≥ 0.4",
+                round(ratio, 3),
+                healthz["per_s"],
+                ratio >= 0.4,
+                "/healthz req/s",
+            ),
+        ]
         width = max(len(k) for k, _ in rows)
         print(f"web login: {args.users}-person company, {args.logins} logins, sandbox latency 0")
         for key, value in rows:
             print(f"  {key:<{width}}  {value}")
+        print(f"  {'serial /healthz p50 ms (reference)':<{width}}  {serial_healthz['p50_ms']}")
+        return figures
     except BaseException:
         if web is not None:
             print(web.tail(), file=sys.stderr)

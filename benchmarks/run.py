@@ -5,6 +5,8 @@
 ``python benchmarks/run.py directory -- --users 1000``   arguments after ``--`` go to each
 
 Figures are printed side by side from one run (ratios, not absolute times: machines are noisy).
+The run ends with one table (``figures.py``): each figure of issue 17 that the benchmarks run
+measured, its target, this run's value and a baseline from the same run.
 """
 
 from __future__ import annotations
@@ -32,11 +34,18 @@ def main() -> None:
     if unknown:
         sys.exit(f"unknown benchmark(s) {unknown}; available: {available()}")
     sys.path.insert(0, str(HERE))
+    from figures import Figure, table
+
+    rows: list[Figure] = []
     for name in names:
         print(f"=== benchmark: {name} ===", flush=True)
         started = time.monotonic()
-        importlib.import_module(f"bench_{name}").main(extra)
+        got = importlib.import_module(f"bench_{name}").main(extra)
+        rows.extend(r for r in got or [] if isinstance(r, Figure))
         print(f"=== {name} done in {time.monotonic() - started:.1f} s ===\n", flush=True)
+    if rows:
+        print("=== issue 17 figures (value and baseline from this run) ===")
+        print(table(rows), flush=True)
 
 
 if __name__ == "__main__":

@@ -30,13 +30,14 @@ import re
 import ssl
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal
 
 import httpx
 
+from dingsync.dingtalk import _http
 from dingsync.dingtalk._limiter import PathRateLimiter
 from dingsync.dingtalk.errors import (
     DingTalkError,
@@ -69,6 +70,7 @@ DEFAULT_API_URL = "https://api.dingtalk.com"
 DEFAULT_LOGIN_URL = "https://login.dingtalk.com"
 
 TOKEN_PATH_V1 = "/v1.0/oauth2/accessToken"
+USER_AGENT = "dingsync-dingtalk/0.1"
 TOKEN_PATH_GETTOKEN = "/gettoken"
 
 Family = Literal["oapi", "api"]
@@ -106,6 +108,10 @@ class DingTalkClient:
     - ``max_connections``: per API path (connections live in small pools, see ``_PoolSet``);
       ``transport``: an httpx transport to use instead of the network (one shared pool).
     - ``timeout``: seconds per HTTP request; a timeout counts as a network error (retried).
+    - ``lean_http``: send the JSON calls through aiohttp (:mod:`dingsync.dingtalk._http`:
+      keep-alive connections per host, a fraction of httpx's CPU per call, environment proxies
+      honoured) unless a ``transport`` is given or ``http2`` is asked for; httpx otherwise,
+      and always for :meth:`stream_get`.
     - ``login_url``: the host of DingTalk's browser login page (``https://login.dingtalk.com``),
       for :meth:`~dingsync.dingtalk.auth.AuthAPI.authorize_url`.
     """
@@ -137,6 +143,7 @@ class DingTalkClient:
         http2: bool = False,
         max_connections: int = 64,
         max_pools: int = 64,
+        lean_http: bool = True,
         token_endpoint: TokenEndpoint = "v1.0",
         token_refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         token_min_margin: float = DEFAULT_MIN_MARGIN,
@@ -183,6 +190,16 @@ class DingTalkClient:
         self._http2 = http2
         self._max_connections = max_connections
         self._max_pools = max_pools
+        self._lean: _http.AioHTTP | None = None
+        if lean_http and transport is None and not http2:
+            self._lean = _http.AioHTTP(
+                timeout=timeout,
+                ssl_context=_ssl_context,
+                user_agent=USER_AGENT,
+                limit=max_connections * max_pools,
+            )
+        #: Requests in flight per path through aiohttp (``max_connections`` each).
+        self._lean_slots: dict[str, asyncio.Semaphore] = {}
         # One connection pool per API path: httpcore's pool does O(connections²) work per
         # request, so one big pool caps a client at a few hundred calls/s; per-path pools stay
         # small (a path's concurrency is bounded by its QPS × latency).
@@ -258,6 +275,8 @@ class DingTalkClient:
         self._pools.clear()
         for pool_set in pools:
             await pool_set.aclose()
+        if self._lean is not None:
+            await self._lean.aclose()
         await self.limiter.aclose()
         closer = getattr(self._token_store, "aclose", None)
         if self._close_token_store and closer is not None:
@@ -282,7 +301,7 @@ class DingTalkClient:
                 max_connections=self._max_connections,
                 max_keepalive_connections=self._max_connections,
             ),
-            headers={"User-Agent": "dingsync-dingtalk/0.1"},
+            headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
         )
 
@@ -472,9 +491,12 @@ class DingTalkClient:
         params: dict[str, Any] | None,
         json: Any,
         token: str | None,
-    ) -> tuple[int, Any, httpx.Headers]:
+    ) -> tuple[int, Any, Mapping[str, str]]:
+        """The client's one HTTP exchange: returns (status, decoded JSON body — ``{}`` when
+        empty, ``None`` when not JSON —, headers with ``get`` by lower-case name). Raises
+        ``httpx.TransportError`` subclasses (both stacks)."""
         base = self.oapi_url if family == "oapi" else self.api_url
-        query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+        query = {k: _query_value(v) for k, v in params.items() if v is not None} if params else {}
         headers: dict[str, str] = {}
         if token is not None:
             if family == "oapi":
@@ -483,32 +505,44 @@ class DingTalkClient:
                 headers["x-acs-dingtalk-access-token"] = token
         content: bytes | None = None
         if json is not None:
-            content = jsonlib.dumps(json, ensure_ascii=False).encode()
+            content = _dumps(json)
             headers["Content-Type"] = "application/json"
         self.calls[path] += 1
         if path in (TOKEN_PATH_V1, TOKEN_PATH_GETTOKEN) and token is None:
             self.token_requests += 1
-        async with self._pool_for(path).borrow() as pool:
-            response = await pool.request(
-                method.upper(),
-                base + path,
-                params=query or None,
-                content=content,
-                headers=headers,
+        method = method.upper()
+        raw: bytes
+        response_headers: Mapping[str, str]
+        if self._lean is not None:
+            slots = self._lean_slots.get(path)
+            if slots is None:
+                slots = self._lean_slots[path] = asyncio.Semaphore(self._max_connections)
+            async with slots:
+                status, raw, response_headers = await self._lean.request(
+                    method, base, path, query, headers, content
+                )
+        else:
+            async with self._pool_for(path).borrow() as pool:
+                response = await pool.request(
+                    method, base + path, params=query or None, content=content, headers=headers
+                )
+            status, raw, response_headers = (
+                response.status_code,
+                response.content,
+                response.headers,
             )
-        raw = response.content
         body: Any
         if not raw.strip():
             body = {}
         else:
             try:
-                body = jsonlib.loads(raw)  # a NUL stays: the store escapes it (store/nul.py)
+                body = _loads(raw)  # a NUL stays: the store escapes it (store/nul.py)
             except ValueError:
                 body = None  # not JSON: an HTML ban page or a gateway error
-        return response.status_code, body, response.headers
+        return status, body, response_headers
 
     def _classify(
-        self, family: Family, path: str, status: int, body: Any, headers: httpx.Headers
+        self, family: Family, path: str, status: int, body: Any, headers: Mapping[str, str]
     ) -> DingTalkError | None:
         request_id = headers.get("x-acs-request-id")
         if body is None:
@@ -660,13 +694,20 @@ class _PoolSet:
             await pool.aclose()
 
 
+def _dumps(value: Any) -> bytes:
+    return jsonlib.dumps(value, ensure_ascii=False).encode()
+
+
+_loads = jsonlib.loads
+
+
 def _query_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
 
 
-def _retry_after(headers: httpx.Headers) -> float | None:
+def _retry_after(headers: Mapping[str, str]) -> float | None:
     value = headers.get("retry-after")
     if not value:
         return None

@@ -33,15 +33,34 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
+from itertools import chain
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Integer, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Result,
+    and_,
+    case,
+    func,
+    literal,
+    select,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.sql.sqltypes import NULLTYPE
 
 from dingsync.export import local, xlsx
 from dingsync.store import repo_attendance, repo_contacts, repo_reports, visibility
 from dingsync.store.schema import UTCDateTime, departments, user_departments, users
-from dingsync.store.schema_reports import CONTENT_TABLE, CONTENT_TRUNCATED, reports
+from dingsync.store.schema_reports import (
+    CONTENT_TABLE,
+    CONTENT_TRUNCATED,
+    report_contents,
+    report_receivers,
+    reports,
+)
 from dingsync.timeutil import SHANGHAI, day_start_ms, from_ms
 from dingsync.timeutil import today as local_today
 
@@ -108,7 +127,12 @@ def template_columns(conn: Connection, corp_id: str, template: str) -> list[str]
     return fields + [k for k in repo_reports.content_keys(conn, corp_id, template) if k not in seen]
 
 
-def _iter_reports(
+#: Rows fetched per round trip by the export's streaming queries (server-side cursors where
+#: the driver has them; memory stays flat in the export's size).
+STREAM_BATCH = 5000
+
+
+def _stream_reports(
     conn: Connection,
     corp_id: str,
     template: str,
@@ -116,50 +140,99 @@ def _iter_reports(
     end: date,
     where: Sequence[Any] = (),
     tz: tzinfo = SHANGHAI,
-) -> Iterator[list[dict[str, Any]]]:
-    """Reports of ``template`` created in ``[start, end]`` (calendar dates in ``tz``) that also meet
-    ``where`` (SQL conditions on ``reports``), in creation order, ``BATCH`` at a time (keyset
-    paging, so memory stays flat)."""
+) -> Iterator[tuple[Any, list[tuple[str, Any, str | None]], list[str]]]:
+    """Reports of ``template`` created in ``[start, end]`` (calendar dates in ``tz``) that meet
+    ``where``, in creation order, each as ``(report columns, [(key, value, state)] of its
+    contents in the order sent, [receiver userid] sorted)``. Three queries in the same order
+    (reports, and contents and receivers joined to the same reports) are streamed side by side
+    and merged."""
     lo, hi = day_start(start, tz), day_start(end + timedelta(days=1), tz)
-    r = reports
-    cols = (
-        r.c.report_id,
-        r.c.template_name,
-        r.c.creator_id,
-        r.c.creator_name,
-        r.c.dept_name,
-        r.c.create_time,
-        r.c.modified_time,
-        r.c.remark,
+    r, c, t = reports, report_contents, report_receivers
+    cond = [
+        r.c.corp_id == corp_id,
+        r.c.template_name == template,
+        r.c.create_time >= lo,
+        r.c.create_time < hi,
+        *where,
+    ]
+    order = (r.c.create_time, r.c.report_id)
+    # The merge keys on create_time as the driver returns it (no conversion per row: a string
+    # on SQLite, a datetime elsewhere), in the order the database sorts it.
+    raw_time = type_coerce(r.c.create_time, NULLTYPE)
+    raw_id = type_coerce(r.c.report_id, NULLTYPE)
+    joined_c = c.join(r, and_(c.c.corp_id == r.c.corp_id, c.c.report_id == r.c.report_id))
+    joined_t = t.join(r, and_(t.c.corp_id == r.c.corp_id, t.c.report_id == r.c.report_id))
+    stream = {"yield_per": STREAM_BATCH}
+    heads = conn.execute(
+        select(
+            r.c.report_id,
+            r.c.template_name,
+            r.c.creator_id,
+            r.c.creator_name,
+            r.c.dept_name,
+            r.c.create_time,
+            r.c.modified_time,
+            r.c.remark,
+            raw_time,
+            raw_id,
+        )
+        .where(*cond)
+        .order_by(*order)
+        .execution_options(**stream)
     )
-    last: tuple[datetime, str] | None = None
-    while True:
-        cond = [
-            r.c.corp_id == corp_id,
-            r.c.template_name == template,
-            r.c.create_time >= lo,
-            r.c.create_time < hi,
-            *where,
-        ]
-        if last is not None:
-            cond.append(
-                or_(
-                    r.c.create_time > last[0],
-                    and_(r.c.create_time == last[0], r.c.report_id > last[1]),
-                )
-            )
-        rows = [
-            dict(row)
-            for row in conn.execute(
-                select(*cols).where(*cond).order_by(r.c.create_time, r.c.report_id).limit(BATCH)
-            ).mappings()
-        ]
-        if not rows:
-            return
-        yield rows
-        last = (rows[-1]["create_time"], rows[-1]["report_id"])
-        if len(rows) < BATCH:
-            return
+    contents = _Merged(
+        conn.execute(
+            select(raw_time, raw_id, c.c.key, c.c.value, c.c.state)
+            .select_from(joined_c)
+            .where(*cond)
+            .order_by(*order, c.c.position)
+            .execution_options(**stream)
+        )
+    )
+    receivers = _Merged(
+        conn.execute(
+            select(raw_time, raw_id, t.c.userid)
+            .select_from(joined_t)
+            .where(*cond)
+            .order_by(*order, t.c.userid)
+            .execution_options(**stream)
+        )
+    )
+    for head in chain.from_iterable(heads.partitions()):
+        yield head[:8], contents.take(head[8], head[9]), receivers.take(head[8], head[9])
+
+
+class _Merged:
+    """Rows ``(create_time, report_id, *rest)`` of a stream in the reports' order, served one
+    report at a time: the rows of one create_time are read together (ties are ordered by
+    report_id in the database's collation, which Python cannot repeat), and rows of reports the
+    report query did not return (written between the queries) are skipped."""
+
+    def __init__(self, result: Result[Any]) -> None:
+        self._rows = chain.from_iterable(result.partitions())
+        self._next: Any = next(self._rows, None)
+        self._time: Any = None
+        self._group: dict[str, list[Any]] = {}
+
+    def take(self, time: Any, report_id: str) -> list[Any]:
+        if time != self._time:
+            self._load(time)
+        return self._group.pop(report_id, [])
+
+    def _load(self, time: Any) -> None:
+        group: dict[str, list[Any]] = {}
+        row, rows = self._next, self._rows
+        while row is not None and row[0] < time:  # a report the report query did not return
+            row = next(rows, None)
+        while row is not None and row[0] == time:
+            value = row[2] if len(row) == 3 else row[2:]
+            items = group.get(row[1])
+            if items is None:
+                group[row[1]] = [value]
+            else:
+                items.append(value)
+            row = next(rows, None)
+        self._next, self._time, self._group = row, time, group
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,28 +282,28 @@ def export_reports(
     index = {c: i for i, c in enumerate(columns)}
 
     def rows() -> Iterator[list[Any]]:
-        for batch in _iter_reports(conn, corp_id, template, start, end, where, tz):
-            ids = [b["report_id"] for b in batch]
-            contents = repo_reports.contents_of(conn, corp_id, ids)
-            receivers = repo_reports.receivers_of(conn, corp_id, ids)
-            for b in batch:
-                values: list[Any] = [None] * len(columns)
-                for item in contents[b["report_id"]]:
-                    i = index.get(item["key"])
-                    if i is not None and values[i] is None:
-                        values[i] = content_cell(item)
-                yield [
-                    b["report_id"],
-                    b["template_name"],
-                    b["creator_name"] or names.get(b["creator_id"] or "", b["creator_id"]),
-                    b["creator_id"],
-                    b["dept_name"],
-                    local(b["create_time"], tz),
-                    local(b["modified_time"], tz),
-                    *values,
-                    "、".join(names.get(u, u) for u in receivers[b["report_id"]]),
-                    b["remark"],
-                ]
+        width = len(columns)
+        for rep, items, receivers in _stream_reports(
+            conn, corp_id, template, start, end, where, tz
+        ):
+            rid, tpl, creator_id, creator_name, dept, created, modified, remark = rep
+            values: list[Any] = [None] * width
+            for key, value, state in items:
+                i = index.get(key)
+                if i is not None and values[i] is None:
+                    values[i] = content_cell({"value": value, "state": state})
+            yield [
+                rid,
+                tpl,
+                creator_name or names.get(creator_id or "", creator_id),
+                creator_id,
+                dept,
+                local(created, tz),
+                local(modified, tz),
+                *values,
+                "、".join([names.get(u, u) for u in receivers]),
+                remark,
+            ]
 
     if fmt == "csv":
         return _write_csv(path, headers, rows(), text_columns=len(FIXED_HEADERS))
@@ -308,21 +381,13 @@ def _sheet(
     ws.write_row(0, 0, headers, bold)
     ws.freeze_panes(1, 0)
     first, count = value_range
+    # Rows go out as XML directly (xlsx.RowWriter: XlsxWriter's cells without its per-cell calls).
+    out = xlsx.RowWriter(
+        ws, when=when, day=day, number_columns=range(first, first + count), as_number=as_number
+    )
     n = 0
     for r, row in enumerate(rows, start=1):
-        for c, value in enumerate(row):
-            if value is None or value == "":
-                continue
-            if isinstance(value, datetime):
-                ws.write_datetime(r, c, value, when)
-            elif isinstance(value, date):
-                ws.write_datetime(r, c, value, day)
-            elif isinstance(value, int | float) and not isinstance(value, bool):
-                ws.write_number(r, c, value)
-            elif first <= c < first + count and (num := as_number(str(value))) is not None:
-                ws.write_number(r, c, num)
-            else:
-                ws.write_string(r, c, str(value))
+        out.write(r, row)
         n += 1
     return n
 

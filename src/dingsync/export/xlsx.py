@@ -9,9 +9,15 @@ NUL itself.
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
 import xlsxwriter
+from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
 
 #: What a NUL becomes in an xlsx cell.
@@ -33,10 +39,128 @@ class _Worksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter has no type hin
         return super()._write_string(row, col, string, cell_format)
 
 
+#: Text that needs XlsxWriter's control-character escaping (``_xHHHH_``; see
+#: ``XMLwriter._escape_control_characters``).
+_NEEDS_CONTROL_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
+#: Text written as it is (with no ``_x`` either): no NUL, control character, XML special
+#: character or leading/trailing space, and short enough never to need truncating.
+_PLAIN_TEXT = re.compile(r"(?!\s)[^\x00-\x1f&<>\ufffe\uffff]{1,16383}(?<!\s)")
+#: XlsxWriter's cap on a cell's text (UTF-16 units; see ``Worksheet._write_string``).
+_STRMAX = 32767
+
+
+class RowWriter:
+    """Writes whole rows of a ``constant_memory`` sheet as XML, cell by cell the way XlsxWriter
+    does (same elements, escaping and formats), without its per-cell call chain: the exports'
+    hot loop. Per value: ``None``/``""`` leave the cell empty; ``datetime`` is a date-time cell
+    in ``when`` format, ``date`` a date cell in ``day`` format; ``int``/``float`` (not
+    ``bool``) a number; in ``number_columns`` a string that ``as_number`` turns into a number is
+    written as that number; anything else as text (NUL as :data:`XLSX_NUL`).
+
+    Use on a sheet of a ``constant_memory`` workbook, rows in increasing order; the normal
+    ``write*`` methods may be used on other rows.
+    """
+
+    def __init__(
+        self,
+        ws: Worksheet,
+        *,
+        when: Format,
+        day: Format,
+        number_columns: range = range(0),
+        as_number: Any = None,
+    ) -> None:
+        if not ws.constant_memory:
+            raise ValueError("RowWriter needs a constant_memory worksheet")
+        self._ws = ws
+        self._when = f' s="{when._get_xf_index()}"' if when._get_xf_index() else ""
+        self._day = f' s="{day._get_xf_index()}"' if day._get_xf_index() else ""
+        self._numbers = number_columns
+        self._as_number = as_number
+        self._cols: list[str] = []
+
+    def _refs(self, n: int) -> list[str]:
+        """``'<c r="A'``, ``'<c r="B'``, … for the first ``n`` columns."""
+        cols = self._cols
+        while len(cols) < n:
+            cols.append(f'<c r="{xl_col_to_name(len(cols))}')
+        return cols
+
+    def write(self, row: int, values: Sequence[Any]) -> None:
+        """Write ``values`` as row ``row`` (0-based), column 0 first."""
+        ws = self._ws
+        if row > ws.previous_row:
+            ws._write_single_row(row)  # flush a row written the normal way
+        if ws._check_dimensions(row, 0) or ws._check_dimensions(row, max(0, len(values) - 1)):
+            return
+        refs = self._refs(len(values))
+        r = row + 1
+        parts = [f'<row r="{r}">']
+        append = parts.append
+        numbers = self._numbers
+        as_number = self._as_number
+        plain = _PLAIN_TEXT.fullmatch
+        for c, value in enumerate(values):
+            if value is None or value == "":
+                continue
+            cls = value.__class__
+            if cls is str:
+                if as_number is not None and c in numbers:
+                    num = as_number(value)
+                    if num is not None:
+                        append(f'{refs[c]}{r}"><v>{num:.16G}</v></c>')
+                        continue
+                if "_x" not in value and plain(value) is not None:
+                    append(f'{refs[c]}{r}" t="inlineStr"><is><t>{value}</t></is></c>')
+                else:
+                    append(self._text(refs[c], r, value))
+            elif cls is int or (cls is float and math.isfinite(value)):
+                append(f'{refs[c]}{r}"><v>{value:.16G}</v></c>')
+            elif isinstance(value, datetime):
+                number = ws._convert_date_time(value)
+                append(f'{refs[c]}{r}"{self._when}><v>{number:.16G}</v></c>')
+            elif isinstance(value, date):
+                number = ws._convert_date_time(value)
+                append(f'{refs[c]}{r}"{self._day}><v>{number:.16G}</v></c>')
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                ws._write_number(row, c, value)  # inf/NaN: XlsxWriter's own answer
+            else:
+                text = str(value)
+                if as_number is not None and c in numbers:
+                    num = as_number(text)
+                    if num is not None:
+                        append(f'{refs[c]}{r}"><v>{num:.16G}</v></c>')
+                        continue
+                append(self._text(refs[c], r, text))
+        append("</row>")
+        ws.fh.write("".join(parts))
+
+    @staticmethod
+    def _text(ref: str, r: int, text: str) -> str:
+        if not text:
+            return ""
+        if "\x00" in text:
+            text = text.replace("\x00", XLSX_NUL)
+        if len(text) > _STRMAX // 2:
+            text = _truncate(text)
+        if _NEEDS_CONTROL_ESCAPE.search(text):
+            text = Worksheet._escape_control_characters(text)
+        if "&" in text or "<" in text or ">" in text:
+            text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        space = ' xml:space="preserve"' if text[0].isspace() or text[-1].isspace() else ""
+        return f'{ref}{r}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+def _truncate(text: str) -> str:
+    from xlsxwriter.utility import _utf16_len, _utf16_truncate
+
+    return _utf16_truncate(text, _STRMAX) if _utf16_len(text) > _STRMAX else text
+
+
 class Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
     """:class:`xlsxwriter.Workbook` whose sheets write a NUL as ``␀`` (see the module)."""
 
     worksheet_class = _Worksheet
 
 
-__all__ = ["XLSX_NUL", "Workbook", "xlsx_text"]
+__all__ = ["XLSX_NUL", "RowWriter", "Workbook", "xlsx_text"]

@@ -23,6 +23,7 @@ Their DDL is the underlying type's, so the migrations do not change. SQL written
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -139,6 +140,34 @@ class NulSafeJSON(TypeDecorator[Any]):
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else escape_json(value)
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        # Serialise first and walk the value only when the JSON text shows a NUL (always
+        # written as an escape) or an ESCAPE (as itself or escaped): a C-level dump instead of
+        # a Python walk of every string of the raw payloads written with every row. Where the
+        # driver takes a wrapper (psycopg's Jsonb) the check dumps once more, still cheaper.
+        escaping = super().bind_processor(dialect)
+        plain = self.impl_instance.bind_processor(dialect)
+        if escaping is None or plain is None:
+            return escaping
+        escape, nul, escaped_escape = ESCAPE, "\\u0000", "\\ufdd0"
+
+        def process(value: Any) -> Any:
+            if value is None:
+                return escaping(value)
+            out = plain(value)
+            if out.__class__ is str:
+                text = out
+            else:
+                try:
+                    text = json.dumps(value, ensure_ascii=False)
+                except (TypeError, ValueError):
+                    return escaping(value)
+            if nul in text or escape in text or escaped_escape in text:
+                return escaping(value)
+            return out
+
+        return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         return None if value is None else unescape_json(value)

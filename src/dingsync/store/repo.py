@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     cast,
     delete,
     exists,
@@ -142,6 +143,16 @@ def _build_upsert(
     raise NotImplementedError(f"upsert is not implemented for the {name!r} dialect")
 
 
+_COLUMNS: dict[Table, frozenset[str]] = {}
+
+
+def _columns_of(table: Table) -> frozenset[str]:
+    names = _COLUMNS.get(table)
+    if names is None:
+        names = _COLUMNS[table] = frozenset(table.c.keys())
+    return names
+
+
 def upsert(
     conn: Connection,
     table: Table,
@@ -167,7 +178,7 @@ def upsert(
     keys = list(key_columns)
     if not keys:
         raise ValueError("upsert needs at least one key column")
-    known = set(table.c.keys())
+    known = _columns_of(table)
     bad_keys = [k for k in keys if k not in known]
     if bad_keys:
         raise ValueError(f"{table.name}: unknown key column(s) {bad_keys}")
@@ -182,15 +193,17 @@ def upsert(
     by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
     for source in rows:
         row = dict(source)
-        unknown = [c for c in row if c not in known]
-        if unknown:
+        if not known.issuperset(row):
+            unknown = [c for c in row if c not in known]
             raise ValueError(f"{table.name}: unknown column(s) {sorted(unknown)}")
-        missing = [k for k in keys if row.get(k) is None]
-        if missing:
+        key = tuple([row.get(k) for k in keys])
+        if None in key:
+            missing = [k for k in keys if row.get(k) is None]
             raise ValueError(f"{table.name}: row without key column(s) {missing}: {row!r}")
         for stamp in stamps:
-            row.setdefault(stamp, now)
-        by_key[tuple(row[k] for k in keys)] = row
+            if stamp not in row:
+                row[stamp] = now
+        by_key[key] = row
     if not by_key:
         return 0
 
@@ -258,21 +271,42 @@ def upsert_departments(conn: Connection, corp_id: str, rows: Iterable[Row]) -> i
     return upsert(conn, departments, _for_corp(corp_id, rows), ["corp_id", "dept_id"])
 
 
-def upsert_users(conn: Connection, corp_id: str, rows: Iterable[Row]) -> int:
+def upsert_users(
+    conn: Connection,
+    corp_id: str,
+    rows: Iterable[Row],
+    *,
+    conflicts: list[dict[str, str]] | None = None,
+) -> int:
     """Insert or update ``users`` rows of ``corp_id`` (key ``userid``).
 
     ``hired_date`` is an aware datetime (``from_ms`` of DingTalk's ms). A row with
     ``status='active'`` and no ``left_at`` clears ``left_at``/``leave_reason`` (the person is in
-    the directory again). ``local_disabled`` is never touched unless a row gives it. Returns the
-    number of rows written.
+    the directory again). ``local_disabled`` is never touched unless a row gives it. Unionids
+    are made way for first (:func:`release_unionids`); ``conflicts``, when given, is set to the
+    conflicts found. Returns the number of rows written.
     """
     prepared = _for_corp(corp_id, rows)
     for row in prepared:
         if row.get("status") == "active" and "left_at" not in row:
             row["left_at"] = None
             row.setdefault("leave_reason", None)
-    release_unionids(conn, corp_id, prepared)
+    found = release_unionids(conn, corp_id, prepared)
+    if conflicts is not None:
+        conflicts[:] = found
     return upsert(conn, users, prepared, ["corp_id", "userid"])
+
+
+#: Statements run once per unit of a sync, built once (building a ``select`` and its cache key
+#: costs more than running it on a small batch).
+_UNIONID_HOLDERS = select(users.c.userid, users.c.unionid).where(
+    users.c.corp_id == bindparam("corp_id"),
+    users.c.unionid.in_(bindparam("unionids", expanding=True)),
+)
+_DEPT_MEMBER_IDS = select(user_departments.c.userid).where(
+    user_departments.c.corp_id == bindparam("corp_id"),
+    user_departments.c.dept_id == bindparam("dept_id"),
+)
 
 
 def release_unionids(
@@ -306,11 +340,7 @@ def release_unionids(
         else:
             row["unionid_conflict"] = None
     for chunk in _in_chunks(conn, sorted(winner)):
-        stored = conn.execute(
-            select(users.c.userid, users.c.unionid).where(
-                users.c.corp_id == corp_id, users.c.unionid.in_(chunk)
-            )
-        ).all()
+        stored = conn.execute(_UNIONID_HOLDERS, {"corp_id": corp_id, "unionids": chunk}).all()
         for userid, unionid in stored:
             if userid == winner[unionid]:
                 continue
@@ -365,11 +395,7 @@ def replace_department_members(
     prepared = _for_corp(corp_id, rows, dept_id=dept_id)
     upsert(conn, user_departments, prepared, ["corp_id", "userid", "dept_id"])
     keep = {r["userid"] for r in prepared}
-    existing = conn.execute(
-        select(user_departments.c.userid).where(
-            user_departments.c.corp_id == corp_id, user_departments.c.dept_id == dept_id
-        )
-    ).scalars()
+    existing = conn.execute(_DEPT_MEMBER_IDS, {"corp_id": corp_id, "dept_id": dept_id}).scalars()
     stale = sorted(set(existing) - keep)
     removed = 0
     for chunk in _in_chunks(conn, stale):
@@ -726,6 +752,17 @@ def save_checkpoint(conn: Connection, run_id: int, entity: str, key: str, state:
         conn,
         sync_checkpoints,
         [{"run_id": run_id, "entity": entity, "key": key, "state": state}],
+        ["run_id", "entity", "key"],
+    )
+
+
+def save_checkpoints(conn: Connection, run_id: int, items: Iterable[tuple[str, str, Any]]) -> None:
+    """:func:`save_checkpoint` of several ``(entity, key, state)`` in one statement (the last
+    of a repeated unit wins)."""
+    upsert(
+        conn,
+        sync_checkpoints,
+        [{"run_id": run_id, "entity": e, "key": k, "state": st} for e, k, st in items],
         ["run_id", "entity", "key"],
     )
 

@@ -199,8 +199,7 @@ def _store_users(
     """Upsert ``users`` rows, first making way for their unionids (the newer row wins, see
     ``repo.release_unionids``); ``conflicts`` is set to the conflicts found (the write runs in
     a worker thread and may be retried: the caller counts them once it returns)."""
-    conflicts[:] = repo.release_unionids(conn, corp_id, rows)
-    repo.upsert_users(conn, corp_id, rows)
+    repo.upsert_users(conn, corp_id, rows, conflicts=conflicts)
 
 
 def role_rows(corp_id: str, run_id: int, groups: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -121,6 +121,7 @@ class SyncContext:
     _writer: asyncio.Task[None] | None = None
     _closing: bool = False
     _inline_writes: bool = False
+    _checkpoints: list[tuple[str, str, Any]] | None = None
 
     #: Most queued writes committed together in one transaction.
     WRITE_BATCH = 256
@@ -196,8 +197,18 @@ class SyncContext:
         return await self.write_soon(fn)
 
     def _run_batch(self, batch: list[Callable[[Connection], Any]]) -> list[Any]:
-        with self.engine.begin() as conn:
-            return [fn(conn) for fn in batch]
+        # The units' checkpoints are collected and written together at the end of the
+        # transaction (one statement per batch instead of one per unit).
+        checkpoints: list[tuple[str, str, Any]] = []
+        self._checkpoints = checkpoints
+        try:
+            with self.engine.begin() as conn:
+                results = [fn(conn) for fn in batch]
+                if checkpoints:
+                    repo.save_checkpoints(conn, self.run_id, checkpoints)
+                return results
+        finally:
+            self._checkpoints = None
 
     async def _write_loop(self) -> None:
         while True:
@@ -256,7 +267,10 @@ class SyncContext:
     ) -> asyncio.Future[None]:
         def _both(conn: Connection) -> None:
             write(conn)
-            repo.save_checkpoint(conn, self.run_id, entity, key, state)
+            if self._checkpoints is not None:
+                self._checkpoints.append((entity, key, state))
+            else:
+                repo.save_checkpoint(conn, self.run_id, entity, key, state)
 
         return self.write_soon(_both)
 

@@ -78,6 +78,13 @@ def register(app: typer.Typer) -> None:
         (DINGSYNC_BROKER_URL) until stopped. A task is acknowledged when done; one whose worker
         dies goes back to the broker and another worker resumes it from its checkpoints."""
         import os
+        import tempfile
+
+        if concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # Prefork children count the calls: their metrics reach this process's /metrics only
+            # through prometheus_client's multiprocess files, whose directory must be set before
+            # prometheus_client is imported (here, and inherited by the children).
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="dingsync-metrics-")
 
         import dingsync.metrics as metrics
         from dingsync.workers.app import QUEUE, get_app

@@ -272,9 +272,21 @@ class DingsyncGroup(TyperGroup):
         except KeyboardInterrupt:
             err_console.print("stopped", markup=False)
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader of our output went away (`dingsync … | head`): nothing more to say.
+            import os
+            import sys
+
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(141) from None
         except Exception as exc:
             if debugging():
                 raise
+            if isinstance(exc, OSError) and exc.filename and exc.strerror:
+                # A path given to the command: a missing folder, no permission, a directory.
+                report(describe(exc), "check the path and its folder")
+                raise typer.Exit(1) from None
             problem = configuration_problem(exc)
             if problem:
                 report(

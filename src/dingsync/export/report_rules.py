@@ -41,9 +41,10 @@ from dingsync.export.reports import (
     Status,
     compliance,
     dept_scope,
+    people_of,
 )
 from dingsync.store import repo_reports, visibility
-from dingsync.store.schema import departments, from_ms, user_departments, users
+from dingsync.store.schema import from_ms, users
 from dingsync.store.schema_reports import reports
 from dingsync.timeutil import SHANGHAI, WIRE_TZ
 from dingsync.timeutil import today as local_today
@@ -260,29 +261,7 @@ def compliance_by_rule(
     ):
         if u is not None and at is not None:
             created[str(u)].append(int(at.timestamp() * 1000))
-    info = {
-        str(row.userid): row
-        for row in conn.execute(
-            select(users.c.userid, users.c.name, users.c.hired_date, users.c.left_at).where(
-                users.c.corp_id == corp_id
-            )
-        )
-    }
-    dept_names = {
-        int(d): str(n or d)
-        for d, n in conn.execute(
-            select(departments.c.dept_id, departments.c.name).where(
-                departments.c.corp_id == corp_id
-            )
-        )
-    }
-    memberships: dict[str, list[int]] = defaultdict(list)
-    for u, d in conn.execute(
-        select(user_departments.c.userid, user_departments.c.dept_id).where(
-            user_departments.c.corp_id == corp_id
-        )
-    ):
-        memberships[str(u)].append(int(d))
+    info, dept_names, memberships = people_of(conn, corp_id)
 
     rates: dict[int | None, DeptRate] = {}
     for userid in sorted(set(wanted)):

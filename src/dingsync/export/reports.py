@@ -644,6 +644,37 @@ def _creator_names(
     return out
 
 
+def people_of(
+    conn: Connection, corp_id: str
+) -> tuple[dict[str, Any], dict[int, str], dict[str, list[int]]]:
+    """What compliance needs of the directory of ``corp_id``: ``({userid: row with name,
+    hired_date, left_at}, {dept_id: name}, {userid: [dept_id]})``."""
+    info = {
+        str(row.userid): row
+        for row in conn.execute(
+            select(users.c.userid, users.c.name, users.c.hired_date, users.c.left_at).where(
+                users.c.corp_id == corp_id
+            )
+        )
+    }
+    dept_names = {
+        int(d): str(n or d)
+        for d, n in conn.execute(
+            select(departments.c.dept_id, departments.c.name).where(
+                departments.c.corp_id == corp_id
+            )
+        )
+    }
+    memberships: dict[str, list[int]] = defaultdict(list)
+    for u, d in conn.execute(
+        select(user_departments.c.userid, user_departments.c.dept_id).where(
+            user_departments.c.corp_id == corp_id
+        )
+    ):
+        memberships[str(u)].append(int(d))
+    return info, dept_names, memberships
+
+
 def compliance(
     conn: Connection,
     corp_id: str,
@@ -686,29 +717,7 @@ def compliance(
     }
     if dept_id is not None:
         expected &= dept_scope(conn, corp_id, dept_id)
-    info = {
-        row.userid: row
-        for row in conn.execute(
-            select(users.c.userid, users.c.name, users.c.hired_date, users.c.left_at).where(
-                users.c.corp_id == corp_id
-            )
-        )
-    }
-    dept_names = {
-        int(d): str(n or d)
-        for d, n in conn.execute(
-            select(departments.c.dept_id, departments.c.name).where(
-                departments.c.corp_id == corp_id
-            )
-        )
-    }
-    memberships: dict[str, list[int]] = defaultdict(list)
-    for u, d in conn.execute(
-        select(user_departments.c.userid, user_departments.c.dept_id).where(
-            user_departments.c.corp_id == corp_id
-        )
-    ):
-        memberships[str(u)].append(int(d))
+    info, dept_names, memberships = people_of(conn, corp_id)
 
     nameless = sorted(u for u in expected if u not in info or not info[u].name)
     creators = {u: str(info[u].name) for u in expected if u in info and info[u].name}

@@ -305,3 +305,15 @@ def debug_requested() -> bool:
             return _DebugOnly().debug
         except Exception:
             return False
+
+
+def metrics_directory() -> str:
+    """A fresh directory for prometheus_client's multiprocess files, exported as
+    ``PROMETHEUS_MULTIPROC_DIR`` to this process (prometheus_client reads it when first imported)
+    and to the processes it starts (a prefork worker's children). Returns its path."""
+    import os
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="dingsync-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path

@@ -17,7 +17,7 @@ from dingsync.store.schema import UTCDateTime, from_ms, to_ms
 STORE_SRC = Path(schema.__file__).resolve().parent
 
 EXPECTED_COLUMNS = {
-    "corps": "corp_id name agent_id app_key created_at updated_at raw",
+    "corps": "corp_id name agent_id app_key created_at updated_at raw mode status timezone",
     "departments": "corp_id dept_id parent_id name dept_order source_identifier create_dept_group "
     "auto_add_user hide_dept outer_dept org_dept_owner dept_manager_userid_list status "
     "last_seen_run_id synced_at raw",
@@ -59,6 +59,10 @@ def test_tables_and_columns() -> None:
     assert actual == {name: cols.split() for name, cols in EXPECTED_COLUMNS.items()}
 
 
+#: Columns named by DingTalk's ``startDateTime``/``endDateTime`` of a report rule: window specs.
+WINDOW_SPECS = {("report_rules", "start_date_time"), ("report_rules", "end_date_time")}
+
+
 def test_keys_corp_id_and_time_types() -> None:
     t = schema.metadata.tables
     pk = {name: [c.name for c in table.primary_key.columns] for name, table in t.items()}
@@ -67,12 +71,16 @@ def test_keys_corp_id_and_time_types() -> None:
     assert pk["user_departments"] == ["corp_id", "userid", "dept_id"]
     assert pk["sync_checkpoints"] == ["run_id", "entity", "key"]
     for name, table in t.items():
-        if name not in ("sync_checkpoints", "token_cache"):
+        # The suite's ticket belongs to the third-party suite, before any company.
+        if name not in ("sync_checkpoints", "token_cache", "isv_suite_tickets"):
             assert "corp_id" in table.c, name
         for column in table.columns:
             if (name, column.name) in CALENDAR_DATES:
                 # A calendar day, not an instant: SQL DATE (not a timestamp, not a datetime).
                 assert isinstance(column.type, Date), f"{name}.{column.name}"
+                assert not isinstance(column.type, (DateTime, UTCDateTime)), column.name
+            elif (name, column.name) in WINDOW_SPECS:
+                # DingTalk's submit windows of a report rule ("<day> HH:mm" texts), not instants.
                 assert not isinstance(column.type, (DateTime, UTCDateTime)), column.name
             elif column.name.endswith(("_at", "_date", "_time", "_day")) and name != "token_cache":
                 assert isinstance(column.type, UTCDateTime), f"{name}.{column.name}"

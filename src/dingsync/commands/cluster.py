@@ -15,7 +15,7 @@ from rich.table import Table
 
 from dingsync.commands.consoles import console, err_console
 from dingsync.commands.errors import open_engine
-from dingsync.config import Settings, load_settings
+from dingsync.config import Settings, load_settings, metrics_directory
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -78,18 +78,17 @@ def register(app: typer.Typer) -> None:
         (DINGSYNC_BROKER_URL) until stopped. A task is acknowledged when done; one whose worker
         dies goes back to the broker and another worker resumes it from its checkpoints."""
         import os
-        import tempfile
 
-        if concurrency > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        settings = load_settings()
+        if concurrency > 1 and not settings.metrics_dir:
             # Prefork children count the calls: their metrics reach this process's /metrics only
             # through prometheus_client's multiprocess files, whose directory must be set before
             # prometheus_client is imported (here, and inherited by the children).
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="dingsync-metrics-")
+            settings = settings.model_copy(update={"metrics_dir": metrics_directory()})
 
         import dingsync.metrics as metrics
         from dingsync.workers.app import QUEUE, get_app
 
-        settings = load_settings()
         metrics.configure_logging(settings.log_format, secrets=_secrets(settings))
         celery = get_app(settings)
         # Migrate each company's database before taking tasks: fail fast, and no batch pays

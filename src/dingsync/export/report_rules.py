@@ -40,6 +40,7 @@ from dingsync.export.reports import (
     DeptRate,
     Status,
     compliance,
+    count_in_departments,
     dept_scope,
     people_of,
 )
@@ -293,16 +294,6 @@ def compliance_by_rule(
             counts[status] += 1
             result.periods.setdefault(userid, []).append((due, status))
         result.people[userid] = {"name": name, "dept": dept_label, **counts}
-        keys: list[int | None] = list(depts) if depts else [None]
-        for d in keys:
-            rate = rates.get(d)
-            if rate is None:
-                label = dept_names.get(d, str(d)) if d is not None else "(未同步部门)"
-                rate = rates[d] = DeptRate(d, label, 0, 0, 0, 0, 0)
-            rate.people += 1
-            rate.expected += sum(counts.values())
-            rate.submitted += counts["submitted"]
-            rate.late += counts["late"]
-            rate.missing += counts["missing"]
+        count_in_departments(rates, dept_names, depts, counts)
     result.departments = sorted(rates.values(), key=lambda d: (d.name, d.dept_id or 0))
     return result

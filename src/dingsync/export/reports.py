@@ -675,6 +675,28 @@ def people_of(
     return info, dept_names, memberships
 
 
+def count_in_departments(
+    rates: dict[int | None, DeptRate],
+    dept_names: dict[int, str],
+    depts: Sequence[int],
+    counts: dict[str, int],
+) -> None:
+    """Add one person's ``counts`` (``submitted``/``late``/``missing``) to the rate of each of
+    their departments ``depts`` (a person in two departments counts in both), or to
+    "(未同步部门)" (key ``None``) without any; ``rates`` is updated in place."""
+    keys: list[int | None] = list(depts) if depts else [None]
+    for d in keys:
+        rate = rates.get(d)
+        if rate is None:
+            label = dept_names.get(d, str(d)) if d is not None else "(未同步部门)"
+            rate = rates[d] = DeptRate(d, label, 0, 0, 0, 0, 0)
+        rate.people += 1
+        rate.expected += sum(counts.values())
+        rate.submitted += counts["submitted"]
+        rate.late += counts["late"]
+        rate.missing += counts["missing"]
+
+
 def compliance(
     conn: Connection,
     corp_id: str,
@@ -773,17 +795,7 @@ def compliance(
             rows.append((due, status))
         result.periods[userid] = rows
         result.people[userid] = {"name": name, "dept": dept_label, **counts}
-        keys: list[int | None] = list(depts) if depts else [None]
-        for d in keys:
-            rate = rates.get(d)
-            if rate is None:
-                label = dept_names.get(d, str(d)) if d is not None else "(未同步部门)"
-                rate = rates[d] = DeptRate(d, label, 0, 0, 0, 0, 0)
-            rate.people += 1
-            rate.expected += sum(counts.values())
-            rate.submitted += counts["submitted"]
-            rate.late += counts["late"]
-            rate.missing += counts["missing"]
+        count_in_departments(rates, dept_names, depts, counts)
     result.departments = sorted(rates.values(), key=lambda d: (d.name, d.dept_id or 0))
     return result
 

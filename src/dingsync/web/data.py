@@ -4,8 +4,9 @@ the company's zone (``Settings.tz``), and JSON-ready rows (times as epoch ms).""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from sqlalchemy import Connection
 
 from dingsync.store import repo_contacts, visibility
@@ -14,6 +15,12 @@ from dingsync.timeutil import day_end_ms, day_start_ms, from_ms
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.errors import WebError
+
+#: The list routes' shared query parameters: a DingTalk userid, a department id and paging.
+UserIdQuery = Annotated[str | None, Query(max_length=64)]
+DeptIdQuery = Annotated[int | None, Query(ge=1, le=2**62)]
+LimitQuery = Annotated[int, Query(ge=1, le=500)]
+OffsetQuery = Annotated[int, Query(ge=0, le=10**9)]
 
 
 def visible(scope: rules.Scope) -> visibility.Visible:

@@ -19,7 +19,15 @@ from fastapi.responses import StreamingResponse
 from dingsync.dingtalk import DingTalkError
 from dingsync.store import repo_approvals
 from dingsync.web import rules
-from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
+from dingsync.web.data import (
+    OffsetQuery,
+    UserIdQuery,
+    day_bounds,
+    dept_filter,
+    jsonable,
+    owner_record,
+    visible,
+)
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.models import TYPED, ApprovalDetail, ApprovalStats, ApprovalSummary, Page
@@ -55,13 +63,13 @@ def list_approvals(
     status: Annotated[str | None, Query(max_length=32, description="RUNNING, COMPLETED, …")] = None,
     start_date: Annotated[date | None, Query(description="created on or after")] = None,
     end_date: Annotated[date | None, Query(description="created on or before")] = None,
-    originator: Annotated[str | None, Query(max_length=64)] = None,
+    originator: UserIdQuery = None,
     dept_id: Annotated[int | None, Query(ge=1, le=2**62, description="originators in")] = None,
     result: Annotated[
         str | None, Query(max_length=32, description="agree or refuse (finished ones)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Instances newest first (times in epoch ms); ``total``, ``limit``, ``offset``.
     ``template`` (a process code or a template name) and ``process_code`` must name the same

@@ -25,7 +25,16 @@ from dingsync.store import repo_attendance, repo_contacts
 from dingsync.timeutil import day_start_ms
 from dingsync.web import rules
 from dingsync.web.context import WebContext
-from dingsync.web.data import day_bounds, dept_filter, jsonable, visible
+from dingsync.web.data import (
+    DeptIdQuery,
+    LimitQuery,
+    OffsetQuery,
+    UserIdQuery,
+    day_bounds,
+    dept_filter,
+    jsonable,
+    visible,
+)
 from dingsync.web.deps import Caller, Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.export_kinds import MONTH_YEARS
@@ -75,11 +84,11 @@ def results(
     caller: CurrentCaller,
     start_date: Annotated[date | None, Query(description="first work date")] = None,
     end_date: Annotated[date | None, Query(description="last work date")] = None,
-    userid: Annotated[str | None, Query(max_length=64)] = None,
-    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    userid: UserIdQuery = None,
+    dept_id: DeptIdQuery = None,
     time_result: Annotated[str | None, Query(max_length=32, description="Normal, Late, …")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """``/attendance/list`` rows (work date, check type, time/location result, times in epoch
     ms) for the work dates asked (default: this month so far, days of the company's zone).
@@ -118,8 +127,8 @@ def summary(
     caller: CurrentCaller,
     start_date: Annotated[date | None, Query(description="first work date")] = None,
     end_date: Annotated[date | None, Query(description="last work date")] = None,
-    userid: Annotated[str | None, Query(max_length=64)] = None,
-    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    userid: UserIdQuery = None,
+    dept_id: DeptIdQuery = None,
 ) -> dict[str, Any]:
     """Per visible person: ``days`` with a result, ``checks`` and the count of each
     ``time_result`` over the work dates asked (default: this month so far, days of the
@@ -203,10 +212,10 @@ def monthly(
     month: Annotated[
         str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM (default this month)")
     ] = None,
-    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
-    userid: Annotated[str | None, Query(max_length=64)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    dept_id: DeptIdQuery = None,
+    userid: UserIdQuery = None,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """The monthly summary of ``month`` (default: this month in the company's zone) — the
     numbers ``dingsync attendance summary`` and the ``attendance`` export compute
@@ -298,7 +307,7 @@ def stats(
     month: Annotated[
         str | None, Query(pattern=MONTH_PATTERN, description="YYYY-MM (default this month)")
     ] = None,
-    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    dept_id: DeptIdQuery = None,
 ) -> dict[str, Any]:
     """The numbers of the console's attendance charts for ``month`` over the visible results
     (in ``dept_id`` and below when given):
@@ -415,13 +424,13 @@ def daily(
     caller: CurrentCaller,
     start_date: Annotated[date | None, Query(description="first work date")] = None,
     end_date: Annotated[date | None, Query(description="last work date")] = None,
-    userid: Annotated[str | None, Query(max_length=64)] = None,
-    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    userid: UserIdQuery = None,
+    dept_id: DeptIdQuery = None,
     order: Annotated[
         Literal["desc", "asc"], Query(description="by work date: newest first (desc) or asc")
     ] = "desc",
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """每日统计: one row per person and work date with results (the visible rows of
     ``/results`` for the same filters, grouped), by work date then userid: the shift (班次,
@@ -498,11 +507,11 @@ def records(
     caller: CurrentCaller,
     start_date: Annotated[date | None, Query(description="first day punched")] = None,
     end_date: Annotated[date | None, Query(description="last day punched")] = None,
-    userid: Annotated[str | None, Query(max_length=64)] = None,
-    dept_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    userid: UserIdQuery = None,
+    dept_id: DeptIdQuery = None,
     check_type: Annotated[str | None, Query(max_length=16, description="OnDuty, OffDuty")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """原始记录: every punch (``/attendance/listRecord``, valid or not) of the visible people
     punched on the days asked (default this month so far; days of the company's zone), newest

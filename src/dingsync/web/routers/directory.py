@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from dingsync.store import repo_contacts
 from dingsync.web import rules
 from dingsync.web.context import DepartmentTree
-from dingsync.web.data import jsonable
+from dingsync.web.data import LimitQuery, OffsetQuery, jsonable
 from dingsync.web.data import visible as store_visible
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
@@ -109,8 +109,8 @@ def users(
     dept_id: Annotated[int | None, Query(ge=1, le=2**62, description="members of")] = None,
     recursive: Annotated[bool, Query(description="include sub-departments")] = False,
     q: Annotated[str | None, Query(max_length=64, description="part of the name")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
     search: Annotated[
         str | None,
         Query(
@@ -225,7 +225,7 @@ def leavers(
     caller: CurrentCaller,
     q: Annotated[str | None, Query(max_length=64, description="part of the name")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Departure records newest first (times epoch ms), for those who may export the
     directory (:func:`rules.scope` ``directory``/``export``: the main administrator and

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.background import BackgroundTask
@@ -20,6 +20,7 @@ from dingsync.store import repo_audit, repo_contacts
 from dingsync.store.schema import to_ms
 from dingsync.web import rules
 from dingsync.web.context import WebContext
+from dingsync.web.data import LimitQuery, OffsetQuery
 from dingsync.web.deps import AdminCaller, Caller, Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.export_kinds import KINDS, ExportKind
@@ -188,8 +189,8 @@ def export_file(
 def audit(
     ctx: Ctx,
     caller: AdminCaller,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    limit: LimitQuery = 100,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Audit rows, newest first: ``id, userid, created_at`` (epoch ms), ``kind, format,
     filters, row_count, sha256, byte_size, client``. Read-only: no path changes them."""

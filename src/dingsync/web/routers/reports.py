@@ -16,7 +16,7 @@ from dingsync.export import reports as export_reports
 from dingsync.store import repo_reports
 from dingsync.web import rules
 from dingsync.web.context import WebContext
-from dingsync.web.data import day_bounds, dept_filter, jsonable, owner_record, visible
+from dingsync.web.data import OffsetQuery, day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
 from dingsync.web.models import TYPED, Page, ReportDetail, ReportStats, ReportSummary
@@ -42,7 +42,7 @@ def list_reports(
     creator: Annotated[str | None, Query(max_length=64, description="creator userid")] = None,
     dept_id: Annotated[int | None, Query(ge=1, le=2**62, description="creators in")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Reports newest first: ``report_id, template_name, creator_id, creator_name, dept_name,
     create_time, modified_time`` (epoch ms); ``total``, ``limit``, ``offset``."""
@@ -149,7 +149,7 @@ def report_stats(
         int | None, Query(ge=1, le=2**62, description="people in this department and below")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="people per page")] = 50,
-    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Per person per period ``submitted``/``late``/``missing`` and the totals per
     department, by the rule of ``dingsync reports compliance``

@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     reports_overlap_minutes: int = Field(
         default=10, ge=0, validation_alias="DINGSYNC_REPORTS_OVERLAP_MINUTES"
     )
+    #: An incremental run re-reads the templates' statistics rules (统计规则) when the stored
+    #: ones are older than this (0: every incremental run; full runs always read them).
+    reports_rules_max_age_minutes: int = Field(
+        default=60, ge=0, validation_alias="DINGSYNC_REPORTS_RULES_MAX_AGE_MINUTES"
+    )
     # -- attendance sync (docs/attendance.md) --------------------------------------------------
     #: Work dates a full run reads, ending yesterday (company zone).
     attendance_days: int = Field(default=7, ge=1, validation_alias="DINGSYNC_ATTENDANCE_DAYS")

@@ -187,7 +187,9 @@ class Settings(BaseSettings):
     attendance_columns: bool = Field(default=False, validation_alias="DINGSYNC_ATTENDANCE_COLUMNS")
     #: The company's overtime rule (加班规则) as its admin console sets it — DingTalk serves no
     #: rule settings — by which the 加班 columns are computed (docs/attendance.md, "加班"):
-    #: ``<workday|restday|holiday>=<punch|approval|approval_punch>/<start>/<unit>/<rest|pay>``.
+    #: ``<workday|restday|holiday>=<punch|approval|approval_punch>/<start>/<unit>/<rest|pay>``
+    #: then options ``/before:N``, ``/deduct:12:00-13:00,…``, ``/min:N``, ``/round:up|down``,
+    #: ``/max:N`` (上班前加班, 扣除休息时间, 最小加班时长, 取整, the day's maximum).
     attendance_overtime_rule: str = Field(
         default=DEFAULT_OVERTIME_RULE, validation_alias="DINGSYNC_ATTENDANCE_OVERTIME_RULE"
     )

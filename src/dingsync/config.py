@@ -171,6 +171,11 @@ class Settings(BaseSettings):
     reports_overlap_minutes: int = Field(
         default=10, ge=0, validation_alias="DINGSYNC_REPORTS_OVERLAP_MINUTES"
     )
+    #: An incremental run re-reads the templates' statistics rules (统计规则) when the stored
+    #: ones are older than this (0: every incremental run; full runs always read them).
+    reports_rules_max_age_minutes: int = Field(
+        default=60, ge=0, validation_alias="DINGSYNC_REPORTS_RULES_MAX_AGE_MINUTES"
+    )
     # -- attendance sync (docs/attendance.md) --------------------------------------------------
     #: Work dates a full run reads, ending yesterday (company zone).
     attendance_days: int = Field(default=7, ge=1, validation_alias="DINGSYNC_ATTENDANCE_DAYS")
@@ -182,7 +187,9 @@ class Settings(BaseSettings):
     attendance_columns: bool = Field(default=False, validation_alias="DINGSYNC_ATTENDANCE_COLUMNS")
     #: The company's overtime rule (加班规则) as its admin console sets it — DingTalk serves no
     #: rule settings — by which the 加班 columns are computed (docs/attendance.md, "加班"):
-    #: ``<workday|restday|holiday>=<punch|approval|approval_punch>/<start>/<unit>/<rest|pay>``.
+    #: ``<workday|restday|holiday>=<punch|approval|approval_punch>/<start>/<unit>/<rest|pay>``
+    #: then options ``/before:N``, ``/deduct:12:00-13:00,…``, ``/min:N``, ``/round:up|down``,
+    #: ``/max:N`` (上班前加班, 扣除休息时间, 最小加班时长, 取整, the day's maximum).
     attendance_overtime_rule: str = Field(
         default=DEFAULT_OVERTIME_RULE, validation_alias="DINGSYNC_ATTENDANCE_OVERTIME_RULE"
     )

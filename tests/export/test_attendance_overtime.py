@@ -97,3 +97,64 @@ def test_rule_text() -> None:
     ]:
         with pytest.raises(ValueError, match=words):
             parse_rule(bad)
+
+
+def on_duty(minutes_early: int) -> dict[str, object]:
+    base = BASE - timedelta(hours=9)  # 09:00 in Shanghai
+    return {
+        "check_type": "OnDuty",
+        "time_result": "Normal",
+        "source_type": "USER",
+        "base_check_time": base,
+        "user_check_time": base - timedelta(minutes=minutes_early),
+    }
+
+
+OPTIONS = parse_rule(
+    "workday=punch/0/30/pay/before:20/deduct:18:00-18:30/min:60/round:up/max:180; "
+    "restday=punch/0/60/rest/deduct:12:00-13:00/max:360; holiday=approval/0/15/pay"
+)
+
+
+@pytest.mark.parametrize(
+    ("early", "late", "want"),
+    [
+        (0, 100, 90),  # 18:30..19:40 after the 18:00–18:30 break: 70 → rounded up to 90
+        (0, 80, 0),  # 50 minutes after the break: under the 60-minute minimum
+        (25, 80, 90),  # 25 early (≥ 20: 上班前加班) + 50 = 75 → 90
+        (15, 80, 0),  # 15 early is not 上班前加班
+        (40, 400, 180),  # 40 + 370 = 410 → 420, capped at the daily 180
+    ],
+)
+def test_options_before_deduct_minimum_round_up_and_maximum(
+    early: int, late: int, want: int
+) -> None:
+    day = datetime(2026, 11, 20).date()
+    got = day_overtime("workday", OPTIONS, [on_duty(early), off_duty(late)], work_date=day)
+    assert got["overtime_hours"] == want / 60
+    assert got["overtime_workday_pay_hours"] == want / 60
+
+
+def test_rest_day_options_deduct_lunch_round_down_and_cap() -> None:
+    day = datetime(2026, 11, 21).date()
+    start = datetime(2026, 11, 21, 1, 50, tzinfo=UTC)  # 09:50 in Shanghai
+    got = day_overtime(
+        "restday", OPTIONS, punches=[start, start + timedelta(hours=5, minutes=50)], work_date=day
+    )
+    # 09:50..15:40 is 350 minutes, less the 60-minute lunch: 290 → 4 whole hours, 调休
+    assert got["overtime_restday_rest_hours"] == 4.0
+    long = day_overtime(
+        "restday", OPTIONS, punches=[start, start + timedelta(hours=12)], work_date=day
+    )
+    assert long["overtime_hours"] == 6.0  # 660 → 600, capped at 360 minutes
+
+
+def test_option_text_errors_name_the_option() -> None:
+    with pytest.raises(ValueError, match="bad option 'round:sideways'"):
+        parse_rule(
+            "workday=punch/0/30/pay/round:sideways; restday=approval/0/30/rest; "
+            "holiday=approval/0/30/pay"
+        )
+    rule = OPTIONS.workday
+    assert (rule.before, rule.minimum, rule.round_up, rule.maximum) == (20, 60, True, 180)
+    assert [(a.isoformat(), b.isoformat()) for a, b in rule.deduct] == [("18:00:00", "18:30:00")]

@@ -101,3 +101,35 @@ def test_compliance_by_the_rule_equals_dingtalks_statistics(
     only = sorted(stored["userids"])[0]
     assert set(mine.people) == {only}
     assert mine.statuses()[only] == want[only]
+
+
+def test_monthly_rule_equals_dingtalks_statistics(sandbox: SandboxServer, engine: Engine) -> None:
+    """项目周报's rule is monthly (``periodType`` 3: due on the 1st, 8th, 15th and 22nd): the
+    compliance by it equals the sandbox's own statistics person by person and due day by due
+    day, and the result says it is a monthly rule."""
+    assert sync(sandbox, engine, details="none").status == "succeeded"
+    corp = sandbox.app.corp_id
+    start_ms, anchor = window(sandbox)
+    first = local_date(start_ms, WIRE_TZ)
+    # Every window opening by `last` has closed (they close 4 days later at 18:00); ten days
+    # always hold a due day.
+    last = local_date(anchor, WIRE_TZ) - timedelta(days=5)
+    with engine.connect() as conn:
+        stored = repo_reports.rule_of(conn, corp, "项目周报")
+        assert stored is not None and stored["period_type"] == 3
+        result = compliance_by_rule(
+            conn, corp, "项目周报", first, last, today=last + timedelta(days=1), now_ms=anchor
+        )
+    truth = _dingtalk_statistics(sandbox, stored, first, last)
+    assert sorted(stored["userids"]) == sorted(truth.user_ids)
+    want = {u: {d: STATUS[s] for d, s in per.items()} for u, per in truth.statuses().items()}
+    assert result.statuses() == {u: per for u, per in want.items() if per}
+    due = {d.day.day for d in result.days}
+    assert due and due <= {1, 8, 15, 22}
+    kinds = Counter(d.status for d in result.days)
+    assert kinds["submitted"] + kinds["late"] > 0, kinds
+    for userid, counts in result.people.items():
+        assert counts["submitted"] + counts["late"] == truth.user_id_count_map[userid]
+    assert result.rule is not None and result.rule["source"] == "dingtalk"
+    assert result.rule["period"] == "monthly"
+    assert result.rule["remind_id"] == stored["remind_id"]

@@ -299,7 +299,7 @@ def test_cli_summary_and_export(sandbox: SandboxServer, synced: Engine, tmp_path
     wb = openpyxl.load_workbook(out_xlsx)
     assert wb.sheetnames == ["月度汇总", "每日统计", "原始记录", "核对差异"]
     assert wb["月度汇总"].max_row == 3 + len(truth)
-    assert wb["每日统计"].cell(2, 5).value == "上班打卡时间"
+    assert [wb["每日统计"].cell(2, c).value for c in (5, 6)] == ["班次", "上班打卡时间"]
     assert wb["原始记录"].cell(2, 7).value == "打卡来源" and wb["原始记录"].max_row > 2
     # The CLI export is audited like the web's (DESIGN.md §7): who, kind, filters, rows, hash.
     with synced.connect() as conn:

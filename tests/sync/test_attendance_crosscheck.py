@@ -94,6 +94,65 @@ def test_every_cell_agrees_with_dingtalks_report(sandbox: SandboxServer, engine:
     assert total >= USERS * 20
 
 
+#: A rule with every option of DingTalk's 加班规则 the summary models: 上班前加班 (20 minutes
+#: early or more), 扣除休息时间 (18:00–18:30 after work, lunch on rest days and holidays),
+#: 最小加班时长, 取整 up and down in other units, a daily maximum, and other calculations and
+#: conversions per day type than the default.
+OTHER_RULE = (
+    "workday=punch/0/30/rest/before:20/deduct:18:00-18:30/min:60/round:up/max:180; "
+    "restday=punch/0/60/pay/deduct:12:00-13:00/max:360; "
+    "holiday=approval_punch/0/15/rest/deduct:12:00-13:00/min:30/round:up"
+)
+
+
+def test_every_cell_agrees_under_another_overtime_rule(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    """The sandbox company's 加班规则 set to :data:`OTHER_RULE` (its ``getcolumnval`` and its
+    truth follow it) and the same rule configured here: every cell still agrees, the 加班
+    columns included, and the figures are not the default rule's."""
+    assert asyncio.run(sync_all(sandbox, engine)).status == "succeeded"
+    default_totals: dict[str, float] = {}
+    for month in _months(sandbox):
+        for row in _check(sandbox, engine, month).summary.rows:
+            for m in OVERTIME_METRICS:
+                default_totals[m] = default_totals.get(m, 0.0) + row.metrics[m]
+    sandbox.configure(attendance_overtime_rule=OTHER_RULE)
+    try:
+        totals: dict[str, float] = {}
+        for month in _months(sandbox):
+
+            async def run(month: str = month) -> CrossCheck:
+                async with make_client(sandbox) as client:
+                    with engine.connect() as conn:
+                        check: CrossCheck = await crosscheck_month(
+                            conn,
+                            client,
+                            sandbox.app.corp_id,
+                            month,
+                            tz=WIRE_TZ,
+                            overtime_rule=OTHER_RULE,
+                        )
+                        return check
+
+            check = asyncio.run(run())
+            assert [n for n in check.compared if "加班" in n]
+            assert check.disagreements == [], check.disagreements[:5]
+            assert check.headline() == f"{check.cells} cells checked, {check.cells} agree"
+            truth = sandbox.stats()["attendance"]["monthly"][month]
+            for row in check.summary.rows:
+                for m in OVERTIME_METRICS:
+                    assert row.metrics[m] == pytest.approx(truth[row.userid][m]), (row.userid, m)
+                    totals[m] = totals.get(m, 0.0) + row.metrics[m]
+    finally:
+        sandbox.configure(attendance_overtime_rule=None)
+    # The rule moved the figures: workday overtime is 调休 now, rest days are paid.
+    assert totals["overtime_workday_rest_hours"] > 0 and totals["overtime_workday_pay_hours"] == 0
+    assert default_totals["overtime_workday_pay_hours"] > 0
+    assert totals["overtime_restday_pay_hours"] > 0 and totals["overtime_holiday_rest_hours"] > 0
+    assert totals["overtime_hours"] != pytest.approx(default_totals["overtime_hours"])
+
+
 def test_leave_types_make_up_and_leave_days_as_dingtalk_shows_them(
     sandbox: SandboxServer, engine: Engine
 ) -> None:

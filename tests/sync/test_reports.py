@@ -71,10 +71,13 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
     assert summary["report_likes"] == stats["report_likes"]
     assert summary["report_templates"] == 4
     assert templates == [f.field_name for f in world.templates["销售日报"].fields]
-    # Every report needed exactly one receivers call (and one of each detail call).
+    # Every report needed exactly one receivers call and one statistics call; comments are
+    # listed only for the reports whose statistics count some.
     served = sandbox.stats()["calls"]
     assert served["/topapi/report/receiver/list"] == stats["reports"]
-    assert served["/topapi/report/comment/list"] == stats["reports"]
+    commented = sum(1 for r in world.reports if r.comments)
+    assert 0 < commented < stats["reports"]
+    assert served["/topapi/report/comment/list"] == commented
     assert served["/topapi/report/statistics"] == stats["reports"]
     assert "/topapi/report/statistics/listbytype" not in served
     # The detail API only for the reports whose text report/list cut (and there are some).
@@ -89,7 +92,7 @@ def test_full_sync_equals_the_sandbox(sandbox: SandboxServer, engine: Engine) ->
     again = sync(sandbox, engine, contacts=False, details="recent", details_days=3, until_ms=end)
     assert again.status == "succeeded"
     served = sandbox.stats()["calls"]
-    assert served.get("/topapi/report/comment/list", 0) == len(recent)
+    assert served.get("/topapi/report/comment/list", 0) == sum(1 for r in recent if r.comments)
     assert served.get("/topapi/report/statistics", 0) == len(recent)
     assert _strip(_stored(engine, corp)) == _strip(stored)
 
@@ -196,7 +199,7 @@ def test_counts_cover_the_history_and_follow_later_reads(engine: Engine) -> None
         oldest = [r for r in world.reports if r.create_time >= after - 7 * day]
         assert len(oldest) <= refreshed <= len(newest) and refreshed > 0
         calls = sb.stats()["calls"]
-        assert calls["/topapi/report/comment/list"] == refreshed
+        assert calls.get("/topapi/report/comment/list", 0) <= refreshed
         assert calls["/topapi/report/statistics"] == refreshed
 
 

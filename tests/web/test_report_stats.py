@@ -89,9 +89,11 @@ def test_stats_are_the_compliance_rule_with_its_numbers(stats_web: Web) -> None:
         )
         with web.engine.connect() as conn:
             truth = compliance_by_rule(conn, web.sb.app.corp_id, template, start, end)
-        # the rule used: 日报's 统计规则 synced from DingTalk, the default rule for the others
+        # the rule used: 日报's (daily) and 项目周报's (monthly) 统计规则 synced from DingTalk, the
+        # default rule for the others
         assert api["rule"] == truth.rule
-        assert api["rule"]["source"] == ("dingtalk" if template == "日报" else "default")
+        ruled = template in ("日报", "项目周报")
+        assert api["rule"]["source"] == ("dingtalk" if ruled else "default")
         assert api["weekly"] is truth.weekly is template.endswith("周报")
         assert sorted((d["userid"], d["day"], d["status"]) for d in api["days"]) == sorted(
             (d.userid, d.day.isoformat(), d.status) for d in truth.days

@@ -194,6 +194,8 @@ class DailyRow:
     off_duty_result: str
     #: 关联审批单 (:func:`approvals_text` of :func:`linked_approvals`).
     approvals: str = ""
+    #: 班次 (:func:`shift_label`: the shift's name, ``休息`` on a rest day, ``""`` unknown).
+    shift: str = ""
 
 
 @dataclass
@@ -380,7 +382,22 @@ DAY_RESULT_LABELS: dict[str, str] = {
     "Leave": "请假",
     "Outside": "外勤",
     "Normal": "正常",
+    # A day without check points (a rest day or holiday) listed for its punches or approvals.
+    "Rest": "休息",
 }
+
+
+def shift_label(schedules: Sequence[dict[str, Any]], names: Mapping[int, str]) -> str | None:
+    """班次 of a person-day from its ``attendance_schedules`` rows: the first working shift's
+    name (``names``: shift id → name, ``repo_attendance.shift_names``; its id when unnamed),
+    ``休息`` when every row is a rest day; ``None`` without a synced schedule."""
+    if not schedules:
+        return None
+    working = [s for s in schedules if not s["is_rest"]]
+    if not working:
+        return "休息"
+    shift = working[0]["shift_id"]
+    return names.get(int(shift), str(shift)) if shift is not None else None
 
 
 def day_result(results: list[dict[str, Any]]) -> str:
@@ -607,10 +624,14 @@ def monthly_summary(
     for h in repo_attendance.load_holidays(conn, corp_id, start, end, only):
         holidays[h["userid"]].add(h["work_date"])
     punches_of: dict[str, dict[date, list[datetime]]] = defaultdict(lambda: defaultdict(list))
-    if overtime_of or rule.restday.mode == "punch" or rule.holiday.mode == "punch":
-        for p in repo_attendance.load_records(conn, corp_id, start, end, only):
-            if p["is_legal"] != "N" and p["work_date"] is not None:
-                punches_of[p["userid"]][p["work_date"]].append(p["user_check_time"])
+    records = repo_attendance.load_records(conn, corp_id, start, end, only)
+    for p in records:
+        if p["is_legal"] != "N" and p["work_date"] is not None:
+            punches_of[p["userid"]][p["work_date"]].append(p["user_check_time"])
+    schedules_of: dict[tuple[str, date], list[dict[str, Any]]] = defaultdict(list)
+    for s in schedules:
+        schedules_of[(s["userid"], s["work_date"])].append(s)
+    shifts = repo_attendance.shift_names(conn, corp_id)
     leave_types = repo_attendance.load_leave_types(conn, corp_id)
     leave_columns = _leave_columns(leave_types, leaves)
     units = {c.leave_code: c for c in leave_columns}
@@ -677,15 +698,32 @@ def monthly_summary(
                         day,
                         tz,
                     ),
+                    shift_label(schedules_of.get((userid, day), ()), shifts) or "",
                 )
             )
-        # A day without results (a rest day) with approved overtime is a 每日统计 row too.
-        for day in sorted(set(overtime_of.get(userid, {})) - set(days)):
+        # A day without results — a rest day or holiday — with a valid punch, approved leave
+        # or a trip, outing or overtime approval is a 每日统计 row too (``休息``, its first
+        # and last punch), the same days as ``repo_attendance.list_days``.
+        extra = set(punches_of.get(userid, {}))
+        extra |= {lv["work_date"] for lv in leaves_of.get(userid, ())}
+        extra |= {
+            a["work_date"]
+            for a in approvals_of.get(userid, ())
+            if a["biz_type"] in repo_attendance.DAY_APPROVAL_TYPES
+        }
+        for day in sorted(d for d in extra - set(days) if start <= d <= end):
             linked = linked_approvals(
                 day, [], leaves_of.get(userid, ()), approvals_of.get(userid, ()), leave_names
             )
             text = approvals_text(linked, day, tz)
-            person_daily.append(DailyRow(userid, info["name"], day, "", "休息", "", "休息", text))
+            shift = shift_label(schedules_of.get((userid, day), ()), shifts)
+            label = "" if shift not in (None, "休息") else "休息"
+            times = sorted(punches_of.get(userid, {}).get(day, ()))
+            first = _hhmm(times[0], day, tz) if times else ""
+            last = _hhmm(times[-1], day, tz) if len(times) > 1 else ""
+            person_daily.append(
+                DailyRow(userid, info["name"], day, first, label, last, label, text, shift or "")
+            )
         daily.extend(sorted(person_daily, key=lambda d: d.work_date))
         for k, v in _overtime(
             rule,
@@ -746,7 +784,7 @@ def monthly_summary(
                 p["outside_remark"] or p["invalid_record_msg"],
             )
             for p in sorted(
-                repo_attendance.load_records(conn, corp_id, start, end, only),
+                records,
                 key=lambda p: (p["userid"], p["user_check_time"], p["id"]),
             )
             if p["userid"] in shown
@@ -801,6 +839,7 @@ def _overtime(
             punches.get(day, []),
             approvals.get(day, []),
             NOT_A_PUNCH,
+            day,
         )
         for k, v in got.items():
             out[k] += v
@@ -878,6 +917,7 @@ DAILY_HEADERS = [
     "UserId",
     "日期",
     "星期",
+    "班次",
     "上班打卡时间",
     "上班打卡结果",
     "下班打卡时间",
@@ -954,6 +994,7 @@ def daily_records(summary: MonthlySummary) -> list[list[Any]]:
             d.userid,
             d.work_date,
             "星期" + WEEKDAYS[d.work_date.weekday()],
+            d.shift,
             d.on_duty_time,
             d.on_duty_result,
             d.off_duty_time,
@@ -1026,8 +1067,8 @@ def write_xlsx(summary: MonthlySummary, path: str | Path) -> Path:
         wd.write_row(i, 3, rec[3:])
     wd.freeze_panes(2, 1)
     wd.set_column(0, 1, 22)
-    wd.set_column(2, 7, 13)
-    wd.set_column(8, 8, 40)
+    wd.set_column(2, 8, 13)
+    wd.set_column(9, 9, 40)
 
     if summary.records:
         wr = wb.add_worksheet("原始记录")

@@ -18,7 +18,13 @@ Per day type, a rule has a calculation (``mode``):
   .. last punch;
 
 counts in whole ``unit`` minutes (rounded down, nothing below one unit) and converts the time
-``to`` 调休 (``rest``: time off in lieu) or 加班费 (``pay``). Pure: no I/O.
+``to`` 调休 (``rest``: time off in lieu) or 加班费 (``pay``). Options of DingTalk's rule
+(:class:`DayRule`; each after the four fields as ``key:value``): 上班前加班 (``before:N``: on a
+working day by punch, arriving at least ``N`` minutes before the on-duty time counts from the
+punch to it), 扣除休息时间 (``deduct:12:00-13:00,18:00-18:30``: those periods of the work date,
+GMT+8, are not overtime), 最小加班时长 (``min:N`` minutes: less is none), 取整 (``round:up`` or
+``down``, the default, to whole units) and a daily maximum (``max:N`` minutes, after rounding).
+Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -26,10 +32,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from dingsync.config import DEFAULT_OVERTIME_RULE
+from dingsync.timeutil import WIRE_TZ
 
 #: The day types of a rule, in DingTalk's order.
 DAY_TYPES = ("workday", "restday", "holiday")
@@ -79,12 +86,31 @@ DEFAULT_RULE = DEFAULT_OVERTIME_RULE
 @dataclass(frozen=True)
 class DayRule:
     """The rule of one day type: ``mode`` (:data:`MODES`), ``start`` minutes after the off-duty
-    check time (working days, ``punch``), ``unit`` minutes, conversion ``to`` (``rest``/``pay``)."""
+    check time (working days, ``punch``), ``unit`` minutes, conversion ``to`` (``rest``/``pay``);
+    DingTalk's options: ``before`` — 上班前加班 (working days by punch: an on-duty punch at least
+    this many minutes early counts from the punch to the on-duty time; 0: off), ``deduct`` —
+    扣除休息时间 (``((start, end), …)`` wall times of the work date, GMT+8), ``minimum`` —
+    最小加班时长 (minutes; less is none), ``round_up`` — 取整 up instead of down (to whole
+    units), ``maximum`` — the day's most overtime (minutes, after rounding; 0: none)."""
 
     mode: str
     start: int
     unit: int
     to: str
+    before: int = 0
+    deduct: tuple[tuple[time, time], ...] = ()
+    minimum: int = 0
+    round_up: bool = False
+    maximum: int = 0
+
+    def minutes(self, raw: int) -> int:
+        """The counted minutes of ``raw`` overtime minutes: the minimum, whole units rounded
+        down (up with ``round_up``), then the daily maximum."""
+        if raw <= 0 or raw < self.minimum:
+            return 0
+        units = -(-raw // self.unit) if self.round_up else raw // self.unit
+        counted = units * self.unit
+        return min(counted, self.maximum) if self.maximum else counted
 
 
 @dataclass(frozen=True)
@@ -101,10 +127,46 @@ class OvertimeRule:
         return rule
 
 
+def _clock(text: str) -> time:
+    hh, _, mm = text.strip().partition(":")
+    return time(int(hh), int(mm))
+
+
+def _options(name: str, fields: Sequence[str]) -> dict[str, Any]:
+    """The ``key:value`` options after a day type's four fields (see :class:`DayRule`)."""
+    out: dict[str, Any] = {}
+    for field in fields:
+        key, _, value = field.partition(":")
+        try:
+            if key in ("before", "min", "max"):
+                number = int(value)
+                if number < 0:
+                    raise ValueError
+                out[{"min": "minimum", "max": "maximum"}.get(key, key)] = number
+            elif key == "round" and value in ("up", "down"):
+                out["round_up"] = value == "up"
+            elif key == "deduct":
+                spans = []
+                for span in value.split(","):
+                    a, _, b = span.partition("-")
+                    spans.append((_clock(a), _clock(b)))
+                out["deduct"] = tuple(spans)
+            else:
+                raise ValueError
+        except ValueError:
+            raise ValueError(
+                f"overtime rule for {name}: bad option {field!r} (before:N, deduct:HH:MM-HH:MM[,…],"
+                " min:N, round:up|down, max:N)"
+            ) from None
+    return out
+
+
 def parse_rule(text: str) -> OvertimeRule:
     """``"workday=punch/30/30/pay; restday=approval_punch/0/30/rest; holiday=approval/0/30/pay"``
-    (``<day type>=<mode>/<start minutes>/<unit minutes>/<rest|pay>``, every day type once) →
-    :class:`OvertimeRule`. Raises ``ValueError`` naming what is wrong."""
+    (``<day type>=<mode>/<start minutes>/<unit minutes>/<rest|pay>[/<option>…]``, every day
+    type once; options ``before:N``, ``deduct:12:00-13:00,18:00-18:30``, ``min:N``,
+    ``round:up|down``, ``max:N`` — :class:`DayRule`) → :class:`OvertimeRule`. Raises
+    ``ValueError`` naming what is wrong."""
     parts: dict[str, DayRule] = {}
     for item in filter(None, (p.strip() for p in text.split(";"))):
         name, _, spec = item.partition("=")
@@ -112,7 +174,7 @@ def parse_rule(text: str) -> OvertimeRule:
         fields = [f.strip() for f in spec.split("/")]
         if name not in DAY_TYPES or name in parts:
             raise ValueError(f"overtime rule: unknown or repeated day type {name!r}")
-        if len(fields) != 4 or fields[0] not in MODES or fields[3] not in CONVERSIONS:
+        if len(fields) < 4 or fields[0] not in MODES or fields[3] not in CONVERSIONS:
             raise ValueError(
                 f"overtime rule for {name}: want <{'|'.join(MODES)}>/<start>/<unit>/<rest|pay>,"
                 f" got {spec!r}"
@@ -123,7 +185,7 @@ def parse_rule(text: str) -> OvertimeRule:
             raise ValueError(f"overtime rule for {name}: minutes must be whole numbers") from None
         if start < 0 or unit < 1:
             raise ValueError(f"overtime rule for {name}: start ≥ 0 and unit ≥ 1 minutes")
-        parts[name] = DayRule(fields[0], start, unit, fields[3])
+        parts[name] = DayRule(fields[0], start, unit, fields[3], **_options(name, fields[4:]))
     missing = [d for d in DAY_TYPES if d not in parts]
     if missing:
         raise ValueError(f"overtime rule: no rule for {', '.join(missing)}")
@@ -141,6 +203,40 @@ def _floor_minutes(later: datetime, earlier: datetime) -> int:
     return math.floor((later - earlier).total_seconds() / 60)
 
 
+def _net_minutes(
+    periods: Sequence[tuple[datetime, datetime]], deduct: Sequence[tuple[time, time]], day: Any
+) -> int:
+    """Whole minutes of ``periods`` (each floored, negative ones none) less their overlap with
+    the rest periods ``deduct`` of the work date ``day`` (GMT+8 wall times)."""
+    windows: list[tuple[datetime, datetime]] = []
+    if deduct and day is not None:
+        for t0, t1 in deduct:
+            lo = datetime.combine(day, t0, WIRE_TZ)
+            hi = datetime.combine(day, t1, WIRE_TZ)
+            windows.append((lo, hi if hi > lo else hi + timedelta(days=1)))
+    total = 0
+    for a, b in periods:
+        if b <= a:
+            continue
+        length = b - a
+        for lo, hi in windows:
+            overlap = min(b, hi) - max(a, lo)
+            if overlap > timedelta(0):
+                length -= overlap
+        total += math.floor(length.total_seconds() / 60)
+    return total
+
+
+def _own(x: dict[str, Any], check_type: str, not_a_punch: Sequence[str]) -> bool:
+    return bool(
+        x["check_type"] == check_type
+        and x["time_result"] != "NotSigned"
+        and x["source_type"] not in not_a_punch
+        and x["user_check_time"] is not None
+        and x["base_check_time"] is not None
+    )
+
+
 def day_overtime(
     day_type: str,
     rule: OvertimeRule,
@@ -148,40 +244,34 @@ def day_overtime(
     punches: Sequence[datetime] = (),
     approvals: Sequence[tuple[datetime, datetime]] = (),
     not_a_punch: Sequence[str] = ("APPROVE", "SYSTEM"),
+    work_date: Any = None,
 ) -> dict[str, float]:
     """The overtime metrics (:data:`OVERTIME_METRICS`, hours) of one person-day of
     ``day_type``: ``results`` (``attendance_results`` dicts of a working day), ``punches``
     (the day's valid punch times, aware), ``approvals`` (approved overtime periods, aware);
-    ``not_a_punch``: result ``source_type`` values that are not the person's own punch."""
+    ``not_a_punch``: result ``source_type`` values that are not the person's own punch;
+    ``work_date`` (a ``date``): the day whose rest periods are deducted (``deduct``)."""
     r = rule.of(day_type)
-    minutes = 0
+    periods: list[tuple[datetime, datetime]] = []
     if r.mode == "punch":
         if day_type == "workday":
-            off = next(
-                (
-                    x
-                    for x in results
-                    if x["check_type"] == "OffDuty"
-                    and x["time_result"] != "NotSigned"
-                    and x["source_type"] not in not_a_punch
-                    and x["user_check_time"] is not None
-                    and x["base_check_time"] is not None
-                ),
-                None,
-            )
+            off = next((x for x in results if _own(x, "OffDuty", not_a_punch)), None)
             if off is not None:
-                minutes = _floor_minutes(off["user_check_time"], off["base_check_time"]) - r.start
+                begin = off["base_check_time"] + timedelta(minutes=r.start)
+                periods.append((begin, off["user_check_time"]))
+            on = next((x for x in results if _own(x, "OnDuty", not_a_punch)), None)
+            if r.before and on is not None:
+                early = _floor_minutes(on["base_check_time"], on["user_check_time"])
+                if early >= r.before:
+                    periods.append((on["user_check_time"], on["base_check_time"]))
         elif len(punches) >= 2:
-            minutes = _floor_minutes(max(punches), min(punches))
+            periods.append((min(punches), max(punches)))
     elif r.mode == "approval":
-        minutes = sum(_floor_minutes(b, a) for a, b in approvals)
+        periods.extend(approvals)
     elif len(punches) >= 2:  # approval_punch
         first, last = min(punches), max(punches)
-        for a, b in approvals:
-            lo, hi = max(a, first), min(b, last)
-            if hi > lo:
-                minutes += _floor_minutes(hi, lo)
-    hours = units_hours(minutes, r.unit)
+        periods.extend((max(a, first), min(b, last)) for a, b in approvals)
+    hours = r.minutes(_net_minutes(periods, r.deduct, work_date)) / 60
     out = dict.fromkeys(OVERTIME_METRICS, 0.0)
     if hours:
         out["overtime_hours"] = hours

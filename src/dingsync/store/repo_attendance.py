@@ -712,6 +712,54 @@ def _results_cond(
     return cond
 
 
+#: ``attendance_approvals.biz_type`` of the approvals that make a day without results a
+#: 每日统计 row: 1 overtime (加班), 2 trips and outings (出差 / 外出).
+DAY_APPROVAL_TYPES = (1, 2)
+
+
+def _valid_punch(t: Any) -> Any:
+    """A punch that counts (``is_legal`` not ``N``; DingTalk leaves it out on some rows)."""
+    return or_(t.c.is_legal.is_(None), t.c.is_legal != "N")
+
+
+def _day_keys(
+    corp_id: str,
+    v: visibility.Visible,
+    start: date,
+    end: date,
+    userid: str | None,
+    dept_ids: Sequence[int] | None,
+) -> Any:
+    """``SELECT work_date, userid`` of every person-day of 每日统计 visible to ``v``: a day with
+    results (the rows of ``GET /api/attendance/results``), and a day without any — a rest day
+    or holiday — on which the person punched (a valid punch), had approved leave or a trip,
+    outing or overtime approval (its work date), as DingTalk's 每日统计 lists them (UNION:
+    each key once)."""
+    parts: list[Any] = [
+        select(attendance_results.c.work_date, attendance_results.c.userid).where(
+            *_results_cond(corp_id, v, start, end, userid, dept_ids)
+        )
+    ]
+    for t, extra in (
+        (attendance_records, [_valid_punch(attendance_records)]),
+        (attendance_leaves, []),
+        (attendance_approvals, [attendance_approvals.c.biz_type.in_(DAY_APPROVAL_TYPES)]),
+    ):
+        cond: list[Any] = [
+            t.c.corp_id == corp_id,
+            t.c.work_date.is_not(None),
+            people_visible(v, corp_id, t.c.userid),
+            *_work_date_range(t.c.work_date, start, end),
+            *extra,
+        ]
+        if userid is not None:
+            cond.append(t.c.userid == userid)
+        if dept_ids is not None:
+            cond.append(t.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
+        parts.append(select(t.c.work_date, t.c.userid).where(*cond))
+    return union(*parts).subquery()
+
+
 def list_days(
     conn: Connection,
     corp_id: str,
@@ -725,19 +773,27 @@ def list_days(
     offset: int = 0,
     newest_first: bool = True,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Person-days with results visible to ``v`` (the rows ``GET /api/attendance/results``
-    gives the same viewer with the same filters, grouped by person and work date): one page of
+    """Person-days of 每日统计 visible to ``v``: every day with results (the rows ``GET
+    /api/attendance/results`` gives the same viewer with the same filters, grouped by person
+    and work date) and every day without results — a rest day or holiday — with a valid punch,
+    approved leave, or a trip, outing or overtime approval (:func:`_day_keys`). One page of
     ``{"userid", "work_date", "results": [result rows by check time], "schedules": [schedule
-    rows]}`` — by work date (newest first unless ``newest_first`` is false) then userid — and
-    the total number of person-days. Only the page's rows are read."""
+    rows], "punches": [valid punches by time, only on a day without results]}`` — by work date
+    (newest first unless ``newest_first`` is false) then userid — and the total number of
+    person-days. Only the page's rows are read."""
     a = attendance_results
     cond = _results_cond(corp_id, v, start, end, userid, dept_ids)
-    keys = select(a.c.work_date, a.c.userid).where(*cond).group_by(a.c.work_date, a.c.userid)
-    total = int(conn.execute(select(func.count()).select_from(keys.subquery())).scalar_one())
-    order = a.c.work_date.desc() if newest_first else a.c.work_date
+    keys = _day_keys(corp_id, v, start, end, userid, dept_ids)
+    total = int(conn.execute(select(func.count()).select_from(keys)).scalar_one())
+    order = keys.c.work_date.desc() if newest_first else keys.c.work_date
     page = [
         (r.work_date, str(r.userid))
-        for r in conn.execute(keys.order_by(order, a.c.userid).limit(limit).offset(offset))
+        for r in conn.execute(
+            select(keys.c.work_date, keys.c.userid)
+            .order_by(order, keys.c.userid)
+            .limit(limit)
+            .offset(offset)
+        )
     ]
     if not page:
         return [], total
@@ -745,7 +801,8 @@ def list_days(
     people = sorted({u for _, u in page})
     lo, hi = min(d for d, _ in page), max(d for d, _ in page)
     by_key: dict[tuple[date, str], dict[str, Any]] = {
-        k: {"userid": k[1], "work_date": k[0], "results": [], "schedules": []} for k in page
+        k: {"userid": k[1], "work_date": k[0], "results": [], "schedules": [], "punches": []}
+        for k in page
     }
     for part in _chunks(people):
         rows = conn.execute(
@@ -769,6 +826,24 @@ def list_days(
         ).mappings():
             if (r["work_date"], r["userid"]) in wanted:
                 by_key[(r["work_date"], r["userid"])]["schedules"].append(dict(r))
+        p = attendance_records
+        for r in conn.execute(
+            select(p)
+            .where(
+                p.c.corp_id == corp_id,
+                p.c.userid.in_(part),
+                p.c.work_date >= lo,
+                p.c.work_date <= hi,
+                _valid_punch(p),
+            )
+            .order_by(p.c.user_check_time, p.c.id)
+        ).mappings():
+            day = by_key.get((r["work_date"], r["userid"]))
+            if day is not None:
+                day["punches"].append(dict(r))
+    for day in by_key.values():
+        if day["results"]:
+            day["punches"] = []  # a day with results shows its check points
     return [by_key[k] for k in page], total
 
 

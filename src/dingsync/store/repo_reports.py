@@ -96,6 +96,14 @@ def replace_rules(conn: Connection, corp_id: str, template_name: str, rows: Iter
     return len(data)
 
 
+def rules_synced_at(conn: Connection, corp_id: str) -> datetime | None:
+    """When the company's statistics rules were last stored (the newest ``synced_at`` of
+    ``report_rules``; aware UTC), ``None`` when none is stored."""
+    t = report_rules
+    at = conn.execute(select(func.max(t.c.synced_at)).where(t.c.corp_id == corp_id)).scalar()
+    return at if isinstance(at, datetime) else None
+
+
 def template_ids(conn: Connection, corp_id: str) -> dict[str, str]:
     """``template name → template_id`` of the templates whose id is stored (``getbyname``)."""
     t = report_templates

@@ -156,6 +156,7 @@ attendance_records = Table(
         "userid",
         "user_check_time",
     ),
+    Index("ix_attendance_records_corp_id_work_date_userid", "corp_id", "work_date", "userid"),
     comment="Every punch (/attendance/listRecord), valid or not.",
 )
 
@@ -173,6 +174,7 @@ attendance_leaves = Table(
     Column("hours", Float),
     _synced(),
     _raw(),
+    Index("ix_attendance_leaves_corp_id_work_date_userid", "corp_id", "work_date", "userid"),
     comment="Approved leave (getleavestatus).",
 )
 
@@ -232,6 +234,7 @@ attendance_approvals = Table(
     Column("duration_unit", NulSafeString(16), comment="DAY | HOUR | …"),
     _synced(),
     _raw(),
+    Index("ix_attendance_approvals_corp_id_work_date_userid", "corp_id", "work_date", "userid"),
     comment="Approvals bearing on attendance (/v1.0/attendance/approvals/query): trips, outings.",
 )
 

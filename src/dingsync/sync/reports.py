@@ -171,6 +171,7 @@ class ReportsSync(IncrementalEntity):
         since_ms: int | None = None,
         until_ms: int | None = None,
         mode: Literal["full", "incremental"] | None = None,
+        rules_max_age_minutes: int = 60,
         max_inflight: int = 512,
         window_concurrency: int = 4,
     ) -> None:
@@ -186,6 +187,7 @@ class ReportsSync(IncrementalEntity):
         self.since_ms = since_ms
         self.until_ms = until_ms
         self.mode = mode
+        self.rules_max_age = timedelta(minutes=max(0, rules_max_age_minutes))
         self.max_inflight = max_inflight
         self.window_concurrency = max(1, window_concurrency)
         self._sem: asyncio.Semaphore | None = None
@@ -203,6 +205,7 @@ class ReportsSync(IncrementalEntity):
             details_days=settings.reports_details_days,
             window_days=settings.reports_window_days,
             overlap_minutes=settings.reports_overlap_minutes,
+            rules_max_age_minutes=settings.reports_rules_max_age_minutes,
         )
 
     # -- the range ---------------------------------------------------------------------------
@@ -247,6 +250,9 @@ class ReportsSync(IncrementalEntity):
             created = (end - self.incremental_days * DAY_MS, end)
             ctx.progress.add_total(ENTITY, 1)
             await self._window(ctx, "changes", created, end, modified=(start, end))
+            if self._rules_due(ctx):
+                # Who must submit is read over the period a full run would sync.
+                await self._rules(ctx, (self.full_start(end, end, ctx.tz), end))
             if self.details != "none":
                 await self._refresh_details(ctx, end)
             return
@@ -259,8 +265,17 @@ class ReportsSync(IncrementalEntity):
             ]
         )
 
+    def _rules_due(self, ctx: SyncContext) -> bool:
+        """Incremental runs: whether the stored statistics rules are older than
+        ``rules_max_age`` (or none is stored) — DingTalk sends no event when an administrator
+        changes a rule, and reading them costs one call per template and one per rule."""
+        with ctx.engine.connect() as conn:
+            at = repo_reports.rules_synced_at(conn, ctx.corp_id)
+        return at is None or utcnow() - at >= self.rules_max_age
+
     async def _rules(self, ctx: SyncContext, period: tuple[int, int]) -> None:
-        """Full runs, one unit beside the windows: each template's statistics rules
+        """Full runs, one unit beside the windows (incremental runs, after the changes, when
+        :meth:`_rules_due`): each template's statistics rules
         (``/v1.0/report/statisticalRules/results``) and who must submit them
         (``/v1.0/report/submitStatisticalResults`` over the run's period), as the main
         administrator. A template whose rules cannot be read (EB-38: permission and behaviour
@@ -523,22 +538,26 @@ class ReportsSync(IncrementalEntity):
 
     async def _details(self, client: DingTalkClient, report_id: str, batch: _Batch) -> None:
         """Comments and the read/like/comment counts of one report (under a slot, as above):
-        ``comment/list`` and ``report/statistics`` (one call each, on two APIs that run at
-        their own rate), or — without the historic permission — the readers and likers
-        (``statistics/listbytype`` 0 and 2, two calls on one API)."""
+        ``report/statistics`` (one call), then ``comment/list`` only when it counts comments
+        (``comment_num`` > 0: most reports have none, and a report without comments has an
+        empty list — this saves most ``comment/list`` calls); or — without the historic
+        permission — ``comment/list`` and the readers and likers (``statistics/listbytype`` 0
+        and 2, two calls on one API)."""
         assert self._sem is not None
         try:
             async with self._sem:
-                comments, counts = await asyncio.gather(
-                    client.reports.list_comments(report_id), self._counts(client, report_id)
-                )
+                counts = await self._counts(client, report_id)
                 readers: list[str] | None = None
                 likers: list[str] | None = None
+                comments: list[ReportComment] = []
                 if counts is None:
-                    readers, likers = await asyncio.gather(
+                    comments, readers, likers = await asyncio.gather(
+                        client.reports.list_comments(report_id),
                         client.reports.list_statistics_users(report_id, STAT_READ),
                         client.reports.list_statistics_users(report_id, STAT_LIKE),
                     )
+                elif counts.comment_num:
+                    comments = await client.reports.list_comments(report_id)
         except SKIPPABLE as exc:  # vanished, out of scope, or no permission (EB-55)
             batch.skipped += 1
             log.warning("reports: details of %s not read: %s", report_id, exc)

@@ -35,9 +35,13 @@ class AttendanceArea(
     ``hours``, ``work_date``, ``proc_inst_id``, ``approve_id``), ``knobs``:
     ``attendance_corrupt_column`` — ``None`` or ``{"userid", "alias", "date": "yyyy-MM-dd",
     "delta": n}``: that person's value of that report column on that day is served off by
-    ``delta`` (for the cross-check test). ``listeners`` hear every punch made through
-    :meth:`punch` as ``(event_type, data_item)`` and may answer a dict (the ``events`` area
-    answers the emitted event, which the mutation route returns).
+    ``delta`` (for the cross-check test); ``attendance_overtime_rule`` — ``None`` (the default
+    :data:`~dingsync.sandbox.attendance.world.OVERTIME_RULE`) or a rule text as
+    ``DINGSYNC_ATTENDANCE_OVERTIME_RULE`` takes it, options included
+    (:func:`~dingsync.sandbox.attendance.world.parse_overtime_rule`): the company's 加班规则
+    by which ``getcolumnval``'s 加班 columns and the truth are computed. ``listeners`` hear
+    every punch made through :meth:`punch` as ``(event_type, data_item)`` and may answer a
+    dict (the ``events`` area answers the emitted event, which the mutation route returns).
     """
 
     # -- routes ----------------------------------------------------------------------------------

@@ -94,13 +94,14 @@ class ColumnHandlers(AttendanceState):
         by_id = {cid: alias for alias, (cid, _) in COLUMNS.items()}
         days = {d.work_date: d for d in self._days(userid, start, end)}
         corrupt = self.state.area_knobs.get("attendance_corrupt_column") or None
+        rule = self.overtime_rule()
         out = []
         for cid in ids:
             alias = by_id[cid]
             metric = COLUMN_METRIC[alias]
             vals = []
             for d in dates_between(start, end):
-                value = day_metrics(days[d])[metric] if d in days else 0.0
+                value = day_metrics(days[d], rule)[metric] if d in days else 0.0
                 if (
                     corrupt
                     and corrupt.get("userid") == userid

@@ -226,6 +226,8 @@ class AttendanceMutations(AttendanceState):
                         ids["record"] = max(ids["record"], pt.record_id or 0)
                     for ip in d.invalid:
                         ids["record"] = max(ids["record"], ip.record_id)
+                    for ex in d.extra:  # rest-day and superseded punches have ids too
+                        ids["record"] = max(ids["record"], ex.record_id or 0)
             self._ids = ids
         self._ids[kind] += 1
         return self._ids[kind]

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.attendance.generator import generate_attendance
 from dingsync.sandbox.attendance.wire import dates_between
-from dingsync.sandbox.attendance.world import Leave, PersonDay
+from dingsync.sandbox.attendance.world import (
+    Leave,
+    OvertimeDayRule,
+    PersonDay,
+    parse_overtime_rule,
+)
 
 if TYPE_CHECKING:
     from dingsync.sandbox.state import SandboxState
@@ -22,11 +27,15 @@ class AttendanceState:
     shared lookups (see the area's docstring for the attributes)."""
 
     def __init__(self, state: SandboxState) -> None:
-        self.knobs: dict[str, Any] = {"attendance_corrupt_column": None}
+        self.knobs: dict[str, Any] = {
+            "attendance_corrupt_column": None,
+            "attendance_overtime_rule": None,
+        }
         self.state = state
         self.world = generate_attendance(state.company, state.config.seed, state.config.days)
         self.leaves: list[Leave] = list(self.world.leaves)
         self._truth: dict[str, Any] | None = None
+        self._truth_rule: str | None = None
         #: ``(event_type, DataList item) -> answer | None``, called after each punch.
         self.listeners: list[Callable[[str, dict[str, Any]], dict[str, Any] | None]] = []
         self.rng = random.Random(f"dingsync-attendance-mutations:{state.config.seed}")
@@ -39,7 +48,8 @@ class AttendanceState:
     # -- truth -----------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Counts and the monthly truth per person (``monthly[YYYY-MM][userid][metric]``)."""
-        if self._truth is None:
+        if self._truth is None or self._truth_rule != self.overtime_rule_text():
+            self._truth_rule = self.overtime_rule_text()
             w = self.world
             days = [d for per in w.by_user.values() for d in per.values()]
             self._truth = {
@@ -52,9 +62,20 @@ class AttendanceState:
                 "results": sum(len(d.points) for d in days),
                 "records": sum(len(v) for v in w.punches.values()),
                 "leaves": len(w.leaves),
-                "monthly": w.monthly_truth(),
+                "monthly": w.monthly_truth(self.overtime_rule()),
             }
         return self._truth
+
+    def overtime_rule_text(self) -> str | None:
+        """The ``attendance_overtime_rule`` knob (``None``: :data:`OVERTIME_RULE`)."""
+        text = self.state.area_knobs.get("attendance_overtime_rule")
+        return str(text) if text else None
+
+    def overtime_rule(self) -> dict[str, OvertimeDayRule] | None:
+        """The company's overtime rule (加班规则) as the knob sets it, else ``None`` (the
+        default :data:`~dingsync.sandbox.attendance.world.OVERTIME_RULE`)."""
+        text = self.overtime_rule_text()
+        return parse_overtime_rule(text) if text else None
 
     def _in_scope(self, userids: list[str]) -> list[str]:
         """``userids`` without duplicates and without people outside the app's data scope

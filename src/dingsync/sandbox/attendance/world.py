@@ -255,12 +255,80 @@ class OvertimeDayRule:
     ``start_minutes`` after the off-duty check time to the off-duty punch), ``approval`` (按审批
     时长计算) or ``approval_punch`` (在审批的时段内，按打卡时长计算: the approved period cut to
     the day's first..last punch); the time counts in whole ``unit_minutes`` (rounded down) and
-    is converted ``to`` 调休 (``rest``, time off in lieu) or 加班费 (``pay``)."""
+    is converted ``to`` 调休 (``rest``, time off in lieu) or 加班费 (``pay``). Options:
+    ``before_minutes`` (上班前加班: an on-duty punch at least that early counts up to the
+    on-duty time), ``deduct`` (扣除休息时间: ``(from, to)`` minutes after midnight of the work
+    date, GMT+8), ``min_minutes`` (最小加班时长), ``round_up`` (取整 up), ``max_minutes`` (the
+    day's most, after rounding)."""
 
     mode: str
     start_minutes: int
     unit_minutes: int
     to: str
+    before_minutes: int = 0
+    deduct: tuple[tuple[int, int], ...] = ()
+    min_minutes: int = 0
+    round_up: bool = False
+    max_minutes: int = 0
+
+    def counted(self, periods: list[tuple[int, int]], day: date) -> float:
+        """Hours counted of the overtime ``periods`` (epoch ms) of work date ``day``."""
+        minutes = 0
+        for a, b in periods:
+            if b <= a:
+                continue
+            length = b - a
+            for lo, hi in self.deduct:
+                w0 = wall_ms(day, lo)
+                w1 = wall_ms(day, hi if hi > lo else hi + 24 * 60)
+                length -= max(0, min(b, w1) - max(a, w0))
+            minutes += length // MINUTE_MS
+        if minutes <= 0 or minutes < self.min_minutes:
+            return 0.0
+        unit = self.unit_minutes
+        whole = (minutes + unit - 1) // unit if self.round_up else minutes // unit
+        got = whole * unit
+        if self.max_minutes:
+            got = min(got, self.max_minutes)
+        return got / 60
+
+
+def parse_overtime_rule(text: str) -> dict[str, OvertimeDayRule]:
+    """The sandbox's reading of an overtime rule text (the ``attendance_overtime_rule`` knob,
+    the same text as ``DINGSYNC_ATTENDANCE_OVERTIME_RULE``): ``<day type>=<mode>/<start>/
+    <unit>/<rest|pay>[/before:N][/deduct:HH:MM-HH:MM,…][/min:N][/round:up|down][/max:N]`` for
+    each of ``workday``, ``restday``, ``holiday``. ``ValueError`` when malformed."""
+    out: dict[str, OvertimeDayRule] = {}
+    for item in (x.strip() for x in text.split(";")):
+        if not item:
+            continue
+        name, _, spec = item.partition("=")
+        f = [x.strip() for x in spec.split("/")]
+        opts: dict[str, object] = {}
+        for o in f[4:]:
+            key, _, value = o.partition(":")
+            if key == "before":
+                opts["before_minutes"] = int(value)
+            elif key == "min":
+                opts["min_minutes"] = int(value)
+            elif key == "max":
+                opts["max_minutes"] = int(value)
+            elif key == "round":
+                opts["round_up"] = value == "up"
+            elif key == "deduct":
+                spans = []
+                for span in value.split(","):
+                    a, _, b = span.partition("-")
+                    ha, _, ma = a.partition(":")
+                    hb, _, mb = b.partition(":")
+                    spans.append((int(ha) * 60 + int(ma), int(hb) * 60 + int(mb)))
+                opts["deduct"] = tuple(spans)
+            else:
+                raise ValueError(f"unknown overtime option {o!r}")
+        out[name.strip()] = OvertimeDayRule(f[0], int(f[1]), int(f[2]), f[3], **opts)  # type: ignore[arg-type]
+    if set(out) != {"workday", "restday", "holiday"}:
+        raise ValueError("an overtime rule names workday, restday and holiday")
+    return out
 
 
 #: The sandbox company's overtime rule (one for every group): working days by punch from 30
@@ -284,11 +352,6 @@ OVERTIME_SPLITS: dict[tuple[str, str], str] = {
     ("holiday", "rest"): "overtime_holiday_rest_hours",
     ("holiday", "pay"): "overtime_holiday_pay_hours",
 }
-
-
-def _units(minutes: float, unit: int) -> float:
-    """Whole ``unit``-minute units of ``minutes``, in hours (0 below one unit)."""
-    return (int(minutes) // unit) * unit / 60 if minutes >= unit else 0.0
 
 
 #: Report columns (getattcolumns), in DingTalk's order: alias → (id, name). Values per day
@@ -399,18 +462,19 @@ OUTCOMES: tuple[tuple[str, float], ...] = (
 )
 
 
-def day_metrics(day: PersonDay) -> dict[str, float]:
+def day_metrics(day: PersonDay, rule: dict[str, OvertimeDayRule] | None = None) -> dict[str, float]:
     """The monthly metrics one person-day contributes (a rest day only counts as 休息天数).
 
     Lateness minutes (迟到时长) include seriously late ones; 严重迟到时长 is their part. 工作时长
     (minutes) runs from the on-duty to the off-duty time on a day whose two check points are
     both the person's punches or fixed by 补卡; a 出差 day counts as attended (出勤) and its days
     as 出差时长, a 外出 its hours as 外出时长; 加班 follows the overtime rule
-    (:data:`OVERTIME_START_MINUTES`, :data:`OVERTIME_UNIT_MINUTES`)."""
+    (``rule``, default :data:`OVERTIME_RULE`)."""
+    rules = rule or OVERTIME_RULE
     out = dict.fromkeys(METRICS, 0.0)
     if day.is_rest:
         out["rest_days"] = 1
-        _add_overtime(out, day)
+        _add_overtime(out, day, rules)
         return out
     out["scheduled_days"] = 1
     punched = [p for p in day.points if p.source_type == "USER"]
@@ -444,12 +508,16 @@ def day_metrics(day: PersonDay) -> dict[str, float]:
     off = next((p for p in worked if p.check_type == "OffDuty"), None)
     if on is not None and off is not None and on.user_ms and off.user_ms:
         out["work_minutes"] = max(0, round((off.user_ms - on.user_ms) / MINUTE_MS))
-    rule = OVERTIME_RULE["workday"]
+    work = rules["workday"]
+    periods: list[tuple[int, int]] = []
     if off is not None and off.source_type == "USER" and off.user_ms:
-        over = (off.user_ms - off.base_ms) // MINUTE_MS - rule.start_minutes
-        hours = _units(over, rule.unit_minutes)
-        out["overtime_hours"] = hours
-        out[OVERTIME_SPLITS[("workday", rule.to)]] = hours
+        periods.append((off.base_ms + work.start_minutes * MINUTE_MS, off.user_ms))
+    if work.before_minutes and on is not None and on.source_type == "USER" and on.user_ms:
+        if (on.base_ms - on.user_ms) // MINUTE_MS >= work.before_minutes:
+            periods.append((on.user_ms, on.base_ms))
+    hours = work.counted(periods, day.work_date)
+    out["overtime_hours"] = hours
+    out[OVERTIME_SPLITS[("workday", work.to)]] = hours
     if day.leave is not None:
         out["leave_hours"] = day.leave.hours
     if out["work_minutes"] >= MEAL_ALLOWANCE_MINUTES:
@@ -459,30 +527,36 @@ def day_metrics(day: PersonDay) -> dict[str, float]:
     return out
 
 
-def overtime_hours(day: PersonDay) -> tuple[str, float]:
+def overtime_hours(
+    day: PersonDay, rules: dict[str, OvertimeDayRule] | None = None
+) -> tuple[str, float]:
     """``(day type, hours)`` of the approved overtime of a rest day or holiday ``day`` by
     :data:`OVERTIME_RULE` (``("", 0.0)`` without one): the approved minutes, or for
     ``approval_punch`` the approved period cut to the day's first..last punch, in whole
     units."""
     ot = day.overtime
+    kind = "holiday" if day.holiday else "restday"
+    rule = (rules or OVERTIME_RULE)[kind]
+    punches = sorted(x.user_ms for x in day.extra if x.user_ms is not None)
+    if rule.mode == "punch":  # no approval needed: the first to the last punch
+        if len(punches) < 2:
+            return kind, 0.0
+        return kind, rule.counted([(punches[0], punches[-1])], day.work_date)
     if ot is None:
         return "", 0.0
-    kind = "holiday" if day.holiday else "restday"
-    rule = OVERTIME_RULE[kind]
     start, end = ot.start_ms, ot.end_ms
     if rule.mode == "approval_punch":
-        punches = sorted(x.user_ms for x in day.extra if x.user_ms is not None)
         if len(punches) < 2:
             return kind, 0.0
         start, end = max(start, punches[0]), min(end, punches[-1])
-    return kind, _units(max(0, end - start) // MINUTE_MS, rule.unit_minutes)
+    return kind, rule.counted([(start, end)], day.work_date)
 
 
-def _add_overtime(out: dict[str, float], day: PersonDay) -> None:
-    kind, hours = overtime_hours(day)
+def _add_overtime(out: dict[str, float], day: PersonDay, rules: dict[str, OvertimeDayRule]) -> None:
+    kind, hours = overtime_hours(day, rules)
     if hours:
         out["overtime_hours"] += hours
-        out[OVERTIME_SPLITS[(kind, OVERTIME_RULE[kind].to)]] += hours
+        out[OVERTIME_SPLITS[(kind, rules[kind].to)]] += hours
 
 
 class AttendanceWorld:
@@ -526,14 +600,17 @@ class AttendanceWorld:
         times.insert(at, item.user_ms)
         items.insert(at, (item.user_ms, day, item))
 
-    def monthly_truth(self) -> dict[str, dict[str, dict[str, float]]]:
-        """``{"YYYY-MM": {userid: {metric: value}}}`` over every generated person-day."""
+    def monthly_truth(
+        self, rule: dict[str, OvertimeDayRule] | None = None
+    ) -> dict[str, dict[str, dict[str, float]]]:
+        """``{"YYYY-MM": {userid: {metric: value}}}`` over every generated person-day (加班 by
+        ``rule``, default :data:`OVERTIME_RULE`)."""
         out: dict[str, dict[str, dict[str, float]]] = {}
         for userid, per_day in self.by_user.items():
             for day in per_day.values():
                 month = day.work_date.strftime("%Y-%m")
                 bucket = out.setdefault(month, {}).setdefault(userid, dict.fromkeys(METRICS, 0.0))
-                for k, v in day_metrics(day).items():
+                for k, v in day_metrics(day, rule).items():
                     bucket[k] += v
         return out
 

@@ -9,7 +9,7 @@ import json
 import random
 from typing import TYPE_CHECKING
 
-from dingsync.sandbox.reports.rules import DAILY, StatRule
+from dingsync.sandbox.reports.rules import DAILY, MONTHLY, StatRule
 from dingsync.sandbox.reports.texts import COMMENTS, TEMPLATES, field_value, long_text
 from dingsync.sandbox.reports.world import (
     HOUR_MS,
@@ -116,7 +116,7 @@ def generate_reports(seed: int, company: Company, days: int, anchor_ms: int) -> 
             if own:
                 writers[tpl_name].append(user.userid)
             reports.extend(own)
-    rules = {"日报": daily_rule(seed, company)}
+    rules = {"日报": daily_rule(seed, company), "项目周报": monthly_rule(seed, company, writers)}
     return ReportsWorld(
         templates, reports, writers, start_ms, anchor_ms, hired_day=hired_day, rules=rules
     )
@@ -136,6 +136,22 @@ def daily_rule(seed: int, company: Company) -> StatRule:
         starts=tuple(f"{n} 17:00" for n in range(1, 6)),
         ends=tuple(f"{n + 1} 10:00" for n in range(1, 6)),
         userids=tuple(scope),
+        creator_id=company.main_admin_userid,
+    )
+
+
+def monthly_rule(seed: int, company: Company, writers: dict[str, list[str]]) -> StatRule:
+    """项目周报's statistics rule, a monthly one (``periodType`` 3): due on the 1st, 8th, 15th
+    and 22nd of every month, each window from 09:00 that day to 18:00 four days later, for the
+    people who write 项目周报 (written on Fridays, so on time, late and missing all occur)."""
+    days = (1, 8, 15, 22)
+    return StatRule(
+        remind_id=910_000 + seed % 100_000,
+        template="项目周报",
+        period_type=MONTHLY,
+        starts=tuple(f"{d} 09:00" for d in days),
+        ends=tuple(f"{d + 4} 18:00" for d in days),
+        userids=tuple(sorted(writers.get("项目周报", []))),
         creator_id=company.main_admin_userid,
     )
 

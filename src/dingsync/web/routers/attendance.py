@@ -377,17 +377,6 @@ def stats(
     }
 
 
-def _shift(schedules: list[dict[str, Any]], names: dict[int, str]) -> str | None:
-    """The day's shift name (``休息`` on a rest day; ``None`` without a synced schedule)."""
-    if not schedules:
-        return None
-    working = [s for s in schedules if not s["is_rest"]]
-    if not working:
-        return "休息"
-    shift = working[0]["shift_id"]
-    return names.get(int(shift), str(shift)) if shift is not None else None
-
-
 def _linked(
     conn: Any, corp_id: str, days: list[dict[str, Any]]
 ) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]], dict[str, str]]:
@@ -433,10 +422,14 @@ def daily(
     offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """每日统计: one row per person and work date with results (the visible rows of
-    ``/results`` for the same filters, grouped), by work date then userid: the shift (班次,
-    ``休息`` on a rest day), the check points (type, result, place, source, times in epoch
-    ms) and the day's result (``day_result``: Absent, SeriousLate, Late, Early, Missing,
-    Leave, Outside or Normal — :func:`dingsync.export.attendance.day_result` — and its label),
+    ``/results`` for the same filters, grouped), and per day without results — a rest day or
+    holiday — on which the person punched or had approved leave, a trip, outing or overtime
+    (as DingTalk's 每日统计 and the workbook's sheet list them), by work date then userid: the
+    shift (班次, ``休息`` on a rest day), the check points (type, result, place, source, times
+    in epoch ms; on a day without results its valid punches, ``base_check_time`` null) and the
+    day's result (``day_result``: Absent, SeriousLate, Late, Early, Missing, Leave, Outside or
+    Normal — :func:`dingsync.export.attendance.day_result` —, ``Rest`` on a day without
+    results; and its label),
     and 关联审批单 (``approvals``: leave, trips, outings, overtime and 补卡 linked to the day,
     :func:`dingsync.export.attendance.linked_approvals`; times epoch ms).
     Dates default to this month so far (company zone). Paged in SQL over person-days."""
@@ -461,7 +454,9 @@ def daily(
     keys = ("check_type", "time_result", "location_result", "source_type")
     items = []
     for d in days:
-        code = export_attendance.day_result(d["results"])
+        # A day without check points (rest day, holiday) shows its punches and is 休息.
+        code = export_attendance.day_result(d["results"]) if d["results"] else "Rest"
+        checks = d["results"] or [{**p, "base_check_time": None} for p in d["punches"]]
         linked = export_attendance.linked_approvals(
             d["work_date"],
             d["results"],
@@ -474,7 +469,7 @@ def daily(
                 "userid": d["userid"],
                 "name": names.get(d["userid"], ""),
                 "work_date": d["work_date"].isoformat(),
-                "shift": _shift(d["schedules"], shifts),
+                "shift": export_attendance.shift_label(d["schedules"], shifts),
                 "checks": [
                     {
                         **{k: r[k] for k in keys},
@@ -485,7 +480,7 @@ def daily(
                             }
                         ),
                     }
-                    for r in d["results"]
+                    for r in checks
                 ],
                 "day_result": code,
                 "day_label": export_attendance.DAY_RESULT_LABELS.get(code, code),

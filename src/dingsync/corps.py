@@ -99,9 +99,8 @@ def _isv_client(corp: Corp, engine: Engine | None) -> DingTalkClient:
     ``SuiteClient.corp_client(corp_id)`` of the configured suite (tickets, permanent codes and
     tokens in the database), with the company's agent id (JSAPI config) and login URL; closing
     it closes the suite client built for it. Raises ``UnknownCorp`` when no suite is configured
-    or the company belongs to another suite."""
+    or the registry holds the company under another suite (``corps.app_key``)."""
     from dingsync.dingtalk.isv import SuiteClient
-    from dingsync.store import isv as repo_isv
     from dingsync.store.isv import PermanentCodeStore, SuiteTicketStore
     from dingsync.store.tokens import DatabaseTokenStore
     from dingsync.sync.isv import suite_settings
@@ -110,9 +109,9 @@ def _isv_client(corp: Corp, engine: Engine | None) -> DingTalkClient:
     if not settings.has_suite or engine is None:
         raise UnknownCorp(corp.corp_id)
     assert settings.suite_key and settings.suite_secret
-    with engine.connect() as conn:
-        row = repo_isv.corp_row(conn, settings.suite_key, corp.corp_id)
-    if row is None:
+    with engine.connect() as conn:  # the registry says which suite serves the company
+        row = repo_corps.get_corp(conn, corp.corp_id)
+    if row is None or row["mode"] != "isv" or row["app_key"] != settings.suite_key:
         raise UnknownCorp(corp.corp_id)
     suite = SuiteClient(
         settings.suite_key,

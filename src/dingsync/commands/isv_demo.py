@@ -138,7 +138,7 @@ def authorise_and_sync(
     receiver.wait_authorised(len(sb.corps), timeout_s)
     rows = {r["corp_id"]: r for r in receiver.service.authorised_corps()}
     out: list[dict[str, Any]] = []
-    for corp_id in sorted(pending_first_syncs(engine, settings)):
+    for corp_id in sorted(pending_first_syncs(engine, settings) & set(rows)):
         row = rows[corp_id]
         if say:
             say(f"syncing {row['corp_name']} ({corp_id})")
@@ -223,7 +223,7 @@ def isv_login_lines(url: str, sb: IsvSandboxServer, engine: Engine) -> list[str]
         someone = pick_people(corp.state.company)["employee"]
         lines += [
             f"  {names.get(corp_id) or corp_id} (corpId {corp_id}):",
-            f"     curl -s -X POST {sb.base_url}/sandbox/corps/{corp_id}/sandbox/authcode "
+            f"     curl -s -X POST {sb.base_url}/sandbox/corps/{corp_id}/authcode "
             f"-H 'content-type: application/json' -d '{{\"userid\": \"{someone}\"}}'",
             f"     curl -s -X POST {url}/api/auth/dingtalk -H 'content-type: application/json' "
             f'-d \'{{"authCode": "<code>", "corpId": "{corp_id}"}}\'',

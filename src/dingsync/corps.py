@@ -185,8 +185,9 @@ def sync_registry(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
 
     Each configured app's company is registered (``mode='internal'``) with its ``agent_id``,
     ``app_key``, ``timezone`` and ``name`` (when configured); an ``[[apps]]`` entry with
-    ``status = "stopped"`` stops its company, one with ``active`` re-activates a stopped company
-    (a ``relieved`` one stays relieved: only DingTalk's authorisation brings it back). Companies
+    ``status = "stopped"`` stops its company, any other configured app (``active``, or the
+    ``DINGTALK_*`` app) re-activates a stopped company (a ``relieved`` one stays relieved: only
+    DingTalk's authorisation brings it back). Companies
     registered but no longer configured are left as they are (their data is kept).
     """
     listed = {a.corp_id for a in settings.apps}
@@ -202,13 +203,28 @@ def sync_registry(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
             }
             if app.name:
                 row["name"] = app.name
-            if corp_id in listed:
-                if app.status == "stopped":
-                    row["status"] = "stopped"
-                elif current is None or current["status"] == "stopped":
-                    row["status"] = "active"
+            if corp_id in listed and app.status == "stopped":
+                row["status"] = "stopped"
+            elif current is None or current["status"] == "stopped":
+                row["status"] = "active"
             repo_corps.register_corp(conn, row)
         return repo_corps.list_corps(conn)
+
+
+def stop_unconfigured(engine: Engine, settings: Settings) -> list[str]:
+    """Mark ``stopped`` every internal company of the registry that is active but has no app
+    in ``settings`` (e.g. the one-company demo's company when ``dingsync demo --isv`` runs on
+    the same database): nothing could sync it or log into it. Its data is kept; configuring
+    its app again re-activates it (:func:`sync_registry`). Returns the companies stopped."""
+    apps = configured_apps(settings)
+    stopped: list[str] = []
+    with engine.begin() as conn:
+        for row in repo_corps.list_corps(conn):
+            unserved = row["mode"] == "internal" and row["corp_id"] not in apps
+            if unserved and row["status"] == "active":
+                repo_corps.set_status(conn, row["corp_id"], "stopped")
+                stopped.append(row["corp_id"])
+    return stopped
 
 
 def resolve(
@@ -288,5 +304,6 @@ __all__ = [
     "default_corp_id",
     "is_multi",
     "resolve",
+    "stop_unconfigured",
     "sync_registry",
 ]

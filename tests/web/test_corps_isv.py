@@ -10,6 +10,7 @@ stopped → ``stopped``, restored → ``active``. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -118,6 +119,10 @@ def test_five_isv_companies_registered_synced_served_relieved_and_rescoped(
 
         app = create_app(settings, engine=engine, options=WebOptions())
         with WebServer(app) as server, httpx.Client(base_url=server.base_url, timeout=60) as http:
+            # /healthz counts and lists the companies (no default one here, no secrets)
+            health = http.get("/healthz").json()
+            assert health == {"ok": True, "corp_id": None, "companies": 5, "corps": ids}
+            assert sb.suite_secret not in json.dumps(health)
 
             def login(corp_id: str, userid: str) -> httpx.Response:
                 r = httpx.post(

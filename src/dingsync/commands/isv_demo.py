@@ -131,10 +131,16 @@ def authorise_and_sync(
     """Wait for every company of ``sb`` to authorise, then sync in full each one whose first
     sync was asked for, through the registry (``corps.resolve`` → ``build_corp_client``).
     Returns one summary row per company."""
-    from dingsync.corps import build_corp_client, resolve
+    from dingsync.corps import build_corp_client, resolve, stop_unconfigured
     from dingsync.sync.isv import pending_first_syncs
     from dingsync.sync.runner import sync_once
 
+    for corp_id in stop_unconfigured(engine, settings):
+        if say:
+            say(
+                f"company {corp_id} (internal, e.g. the one-company demo's) has no app in this "
+                "mode: marked stopped, its data kept (`dingsync demo` serves it again)"
+            )
     receiver.wait_authorised(len(sb.corps), timeout_s)
     rows = {r["corp_id"]: r for r in receiver.service.authorised_corps()}
     out: list[dict[str, Any]] = []

@@ -181,9 +181,11 @@ def register_isv_corp(conn: Connection, suite_key: str, corp_id: str) -> dict[st
     """Write company ``corp_id``'s ``isv_corp_auth`` row of suite ``suite_key`` into the
     ``corps`` registry: ``mode='isv'``, ``app_key`` the suite key, ``name`` (its corp name),
     ``agent_id``, ``status`` (:func:`registry_status`); the timezone is left as it is (``NULL``:
-    the deployment's ``DINGSYNC_TIMEZONE``, an operator may set another). A company registered
-    as an internal app stays internal. Returns the registry row, ``None`` when the suite has no
-    row for the company."""
+    the deployment's ``DINGSYNC_TIMEZONE``, an operator may set another). A full sync the
+    authorisation asked for (``isv_corp_auth.sync_requested_at``) moves to the registry
+    (``corps.full_sync_requested_at``) once the company is active. A company registered as an
+    internal app stays internal. Returns the registry row, ``None`` when the suite has no row
+    for the company."""
     from dingsync.store import repo_corps
 
     row = repo_isv.corp_row(conn, suite_key, corp_id)
@@ -207,9 +209,10 @@ def register_isv_corp(conn: Connection, suite_key: str, corp_id: str) -> dict[st
     repo_corps.register_corp(conn, values)
     # The suite's "full sync wanted" moves to the registry, the one place routing and the
     # schedulers read (it stays there until a full sync succeeds).
+    # (A company not active keeps its request in isv_corp_auth until it is.)
     if row.get("sync_requested_at") is not None and values["status"] == "active":
         repo_corps.request_full_sync(conn, corp_id, row["sync_requested_at"])
-    repo_isv.take_sync_requests(conn, suite_key, corp_id)
+        repo_isv.take_sync_requests(conn, suite_key, corp_id)
     return repo_corps.get_corp(conn, corp_id)
 
 

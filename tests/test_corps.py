@@ -78,6 +78,26 @@ def test_the_registry_follows_the_configuration(engine: sa.Engine) -> None:
     assert set(rows) == {"corp-a", "corp-b"} and rows["corp-a"]["name"] == "A Ltd"
 
 
+def test_an_unconfigured_internal_company_is_stopped_and_its_app_brings_it_back(
+    engine: sa.Engine,
+) -> None:
+    """``dingsync demo --isv`` on the one-company demo's database: the demo's company has no
+    app in that mode, so it is marked stopped (not left active with nothing to serve it); the
+    ``DINGTALK_*`` app configured again re-activates it."""
+    single = _settings(
+        DINGTALK_APP_KEY="k", DINGTALK_APP_SECRET=SecretStr("s"), DINGTALK_CORP_ID="demo"
+    )
+    corps.sync_registry(engine, single)
+    with engine.begin() as conn:
+        repo_corps.register_corp(conn, {"corp_id": "isv-1", "mode": "isv", "status": "active"})
+    assert corps.stop_unconfigured(engine, _settings()) == ["demo"]  # the ISV one is left
+    assert corps.stop_unconfigured(engine, _settings()) == []
+    rows = {r["corp_id"]: r for r in corps.sync_registry(engine, _settings())}
+    assert rows["demo"]["status"] == "stopped" and rows["isv-1"]["status"] == "active"
+    rows = {r["corp_id"]: r for r in corps.sync_registry(engine, single)}
+    assert rows["demo"]["status"] == "active"
+
+
 def test_resolve_names_unknown_and_inactive_companies(engine: sa.Engine) -> None:
     settings = _settings(_app("corp-a"), _app("corp-b", timezone="Europe/Berlin"))
     corps.sync_registry(engine, settings)

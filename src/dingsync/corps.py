@@ -99,9 +99,8 @@ def _isv_client(corp: Corp, engine: Engine | None) -> DingTalkClient:
     ``SuiteClient.corp_client(corp_id)`` of the configured suite (tickets, permanent codes and
     tokens in the database), with the company's agent id (JSAPI config) and login URL; closing
     it closes the suite client built for it. Raises ``UnknownCorp`` when no suite is configured
-    or the company belongs to another suite."""
+    or the registry holds the company under another suite (``corps.app_key``)."""
     from dingsync.dingtalk.isv import SuiteClient
-    from dingsync.store import isv as repo_isv
     from dingsync.store.isv import PermanentCodeStore, SuiteTicketStore
     from dingsync.store.tokens import DatabaseTokenStore
     from dingsync.sync.isv import suite_settings
@@ -110,9 +109,9 @@ def _isv_client(corp: Corp, engine: Engine | None) -> DingTalkClient:
     if not settings.has_suite or engine is None:
         raise UnknownCorp(corp.corp_id)
     assert settings.suite_key and settings.suite_secret
-    with engine.connect() as conn:
-        row = repo_isv.corp_row(conn, settings.suite_key, corp.corp_id)
-    if row is None:
+    with engine.connect() as conn:  # the registry says which suite serves the company
+        row = repo_corps.get_corp(conn, corp.corp_id)
+    if row is None or row["mode"] != "isv" or row["app_key"] != settings.suite_key:
         raise UnknownCorp(corp.corp_id)
     suite = SuiteClient(
         settings.suite_key,
@@ -186,8 +185,9 @@ def sync_registry(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
 
     Each configured app's company is registered (``mode='internal'``) with its ``agent_id``,
     ``app_key``, ``timezone`` and ``name`` (when configured); an ``[[apps]]`` entry with
-    ``status = "stopped"`` stops its company, one with ``active`` re-activates a stopped company
-    (a ``relieved`` one stays relieved: only DingTalk's authorisation brings it back). Companies
+    ``status = "stopped"`` stops its company, any other configured app (``active``, or the
+    ``DINGTALK_*`` app) re-activates a stopped company (a ``relieved`` one stays relieved: only
+    DingTalk's authorisation brings it back). Companies
     registered but no longer configured are left as they are (their data is kept).
     """
     listed = {a.corp_id for a in settings.apps}
@@ -203,13 +203,28 @@ def sync_registry(engine: Engine, settings: Settings) -> list[dict[str, Any]]:
             }
             if app.name:
                 row["name"] = app.name
-            if corp_id in listed:
-                if app.status == "stopped":
-                    row["status"] = "stopped"
-                elif current is None or current["status"] == "stopped":
-                    row["status"] = "active"
+            if corp_id in listed and app.status == "stopped":
+                row["status"] = "stopped"
+            elif current is None or current["status"] == "stopped":
+                row["status"] = "active"
             repo_corps.register_corp(conn, row)
         return repo_corps.list_corps(conn)
+
+
+def stop_unconfigured(engine: Engine, settings: Settings) -> list[str]:
+    """Mark ``stopped`` every internal company of the registry that is active but has no app
+    in ``settings`` (e.g. the one-company demo's company when ``dingsync demo --isv`` runs on
+    the same database): nothing could sync it or log into it. Its data is kept; configuring
+    its app again re-activates it (:func:`sync_registry`). Returns the companies stopped."""
+    apps = configured_apps(settings)
+    stopped: list[str] = []
+    with engine.begin() as conn:
+        for row in repo_corps.list_corps(conn):
+            unserved = row["mode"] == "internal" and row["corp_id"] not in apps
+            if unserved and row["status"] == "active":
+                repo_corps.set_status(conn, row["corp_id"], "stopped")
+                stopped.append(row["corp_id"])
+    return stopped
 
 
 def resolve(
@@ -289,5 +304,6 @@ __all__ = [
     "default_corp_id",
     "is_multi",
     "resolve",
+    "stop_unconfigured",
     "sync_registry",
 ]

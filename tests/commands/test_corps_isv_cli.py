@@ -87,3 +87,63 @@ def test_sync_all_runs_the_suite_companies_first_syncs_in_full(
             assert_db_equals_company(engine, gone, sb.corps[gone].state.company)  # kept
         finally:
             receiver.stop()
+
+
+def test_corps_list_shows_the_companies_not_activated(
+    engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A legacy suite: two companies authorise (``tmp_auth_code``), one is activated
+    (``get_permanent_code`` → ``activate_suite``), the other is not — ``corps list`` shows that
+    one ``unactivated`` (``/service/get_unactive_corp``); a wrong app id is a warning."""
+    import asyncio
+
+    from dingsync.store.isv import SuiteTicketStore
+
+    monkeypatch.chdir(tmp_path)
+    cfg = IsvConfig(seed=43, corps=[(951, 12), (952, 12)], days=1, authorised=False, flow="legacy")
+    with IsvSandboxServer(cfg) as sb:
+        env = {
+            "DINGSYNC_DATABASE_URL": db_url,
+            "DINGTALK_SUITE_KEY": sb.suite_key,
+            "DINGTALK_SUITE_SECRET": sb.suite_secret,
+            "DINGTALK_OAPI_URL": sb.base_url,
+            "DINGTALK_API_URL": sb.base_url,
+            "DINGTALK_SUITE_APP_ID": str(sb.suite.suite_id),
+            "DINGSYNC_QPS_PER_API": "0",
+        }
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        for key in ("DINGTALK_APP_KEY", "DINGTALK_APP_SECRET", "DINGTALK_CORP_ID"):
+            monkeypatch.delenv(key, raising=False)
+        activated, waiting = sorted(sb.corps)
+        codes = {}
+        for corp_id in (activated, waiting):
+            r = httpx.post(f"{sb.base_url}/sandbox/mutate/isv/authorize", json={"corp_id": corp_id})
+            assert r.status_code == 200, r.text
+            codes[corp_id] = sb.state.areas["events"].emitted[-1].fields["authCode"]
+        ticket = httpx.get(f"{sb.base_url}/sandbox/isv").json()["suite_ticket"]
+        SuiteTicketStore(engine).offer_sync(sb.suite_key, ticket, int(time.time() * 1000))
+        service = IsvSettings().service(engine)
+
+        async def activate_one() -> tuple[list[str], bool]:
+            async with service.suite:
+                before = await service.suite.get_unactive_corps(sb.suite.suite_id)
+                assert before == ([activated, waiting], False)
+                await service.activate(codes[activated])  # the legacy activation, one company
+                return await service.suite.get_unactive_corps(sb.suite.suite_id)
+
+        assert asyncio.run(activate_one()) == ([waiting], False)
+
+        listed = runner.invoke(app, ["corps", "list", "--json"])
+        assert listed.exit_code == 0, listed.output
+        rows = {r["corp_id"]: r for r in json.loads(listed.stdout)}
+        assert rows[waiting]["status"] == "unactivated" and rows[waiting]["mode"] == "isv"
+        assert rows[activated]["status"] == "active"
+        table = runner.invoke(app, ["corps", "list"])
+        assert table.exit_code == 0 and "unactivated" in table.stdout
+
+        monkeypatch.setenv("DINGTALK_SUITE_APP_ID", "1")
+        wrong = runner.invoke(app, ["corps", "list", "--json"])
+        assert wrong.exit_code == 0
+        assert "get_unactive_corp failed" in wrong.stderr
+        assert waiting not in {r["corp_id"] for r in json.loads(wrong.stdout)}

@@ -133,6 +133,7 @@ def test_demo_isv_serves_every_company(tmp_path: Path) -> None:
     from dingsync.commands.isv_demo import serve_isv_demo
     from dingsync.config import Settings
     from dingsync.store import db, repo_corps
+    from dingsync.web.console.session import COOKIE
     from dingsync.web.server import WebServer
 
     url = f"sqlite:///{tmp_path / 'serve.db'}"
@@ -161,6 +162,22 @@ def test_demo_isv_serves_every_company(tmp_path: Path) -> None:
                 logins[corp_id] = r.status_code
                 assert r.status_code == 200, r.text
                 assert r.json()["company"]["corp_id"] == corp_id
+            # the console: a company picker, then each company's one-click demo logins
+            page = http.get("/console/login").text
+            assert 'data-testid="login-companies"' in page
+            for corp in summary["corps"]:
+                corp_id = corp["corp_id"]
+                assert f'data-testid="corp-{corp_id}"' in page
+                own = http.get("/console/login", params={"corpId": corp_id}).text
+                assert f'data-testid="demo-employee-{corp_id}"' in own
+                others = [c["corp_id"] for c in summary["corps"] if c["corp_id"] != corp_id]
+                assert not any(f"demo-employee-{o}" in own for o in others)
+                with httpx.Client(base_url=server.base_url) as browser:
+                    r = browser.get(f"/console/login/demo/employee-{corp_id}")
+                    assert r.status_code == 303 and r.headers["location"] == "/console", r.text
+                    token = next(v for k, v in browser.cookies.items() if k == COOKIE)
+                    me = browser.get("/api/me", headers={"Authorization": f"Bearer {token}"})
+                    assert me.status_code == 200 and me.json()["company"]["corp_id"] == corp_id
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,7 +17,8 @@ from dingsync.store.schema import UTCDateTime, from_ms, to_ms
 STORE_SRC = Path(schema.__file__).resolve().parent
 
 EXPECTED_COLUMNS = {
-    "corps": "corp_id name agent_id app_key created_at updated_at raw mode status timezone",
+    "corps": "corp_id name agent_id app_key created_at updated_at raw mode status timezone "
+    "full_sync_requested_at",
     "departments": "corp_id dept_id parent_id name dept_order source_identifier create_dept_group "
     "auto_add_user hide_dept outer_dept org_dept_owner dept_manager_userid_list status "
     "last_seen_run_id synced_at raw",

@@ -10,6 +10,7 @@ stopped → ``stopped``, restored → ``active``. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -101,7 +102,7 @@ def test_five_isv_companies_registered_synced_served_relieved_and_rescoped(
             assert row["timezone"] is None  # the deployment's default
         # the authorisations asked for a first full sync of each
         assert pending_first_syncs(engine, settings) == set(ids)
-        assert pending_first_syncs(engine, settings) == set()
+        assert pending_first_syncs(engine, settings) == set(ids)  # due until a sync succeeds
 
         # each syncs through the registry's client: SuiteClient.corp_client, keyed per company
         for corp_id in ids:
@@ -114,13 +115,18 @@ def test_five_isv_companies_registered_synced_served_relieved_and_rescoped(
             result = sync(engine, settings, corp_id)
             assert result.status == "succeeded", result
             assert_db_equals_company(engine, corp_id, sb.corps[corp_id].state.company)
+        assert pending_first_syncs(engine, settings) == set()  # settled by the full syncs
 
         app = create_app(settings, engine=engine, options=WebOptions())
         with WebServer(app) as server, httpx.Client(base_url=server.base_url, timeout=60) as http:
+            # /healthz counts and lists the companies (no default one here, no secrets)
+            health = http.get("/healthz").json()
+            assert health == {"ok": True, "corp_id": None, "companies": 5, "corps": ids}
+            assert sb.suite_secret not in json.dumps(health)
 
             def login(corp_id: str, userid: str) -> httpx.Response:
                 r = httpx.post(
-                    f"{sb.base_url}/sandbox/corps/{corp_id}/sandbox/authcode",
+                    f"{sb.base_url}/sandbox/corps/{corp_id}/authcode",
                     json={"userid": userid},
                 )
                 r.raise_for_status()

@@ -126,7 +126,7 @@ def test_the_scheduler_keeps_a_company_in_sync(company: SandboxServer, tmp_path:
                 beat.wait(20)
                 beat_log.close()
         text = (tmp_path / "beat.log").read_text()
-        assert "Scheduler: Sending due task dingscheduled:contacts:incremental" in text, text
+        assert "Scheduler: Sending due task contacts:incremental" in text, text
         assert sb.app.app_secret not in text + worker.text()
         assert (tmp_path / ".dingsync").is_dir()  # beat's schedule file
         engine.dispose()

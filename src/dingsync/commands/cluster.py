@@ -119,9 +119,10 @@ def register(app: typer.Typer) -> None:
             Path, typer.Option(help="Where beat remembers the last run of each entry.")
         ] = Path(".dingsync/celerybeat-schedule"),
     ) -> None:
-        """Run Celery beat: sends each company's full run of every entity daily at full_at
-        and an incremental run every incremental_minutes (DINGSYNC_SCHEDULE,
-        DINGSYNC_ENTITY_SCHEDULES). Run exactly one per deployment."""
+        """Run Celery beat: sends every active company's (registry: internal apps and ISV
+        companies) full run of every entity daily at full_at and an incremental run every
+        incremental_minutes (DINGSYNC_SCHEDULE, DINGSYNC_ENTITY_SCHEDULES); a company whose
+        full sync is due gets a full run. Run exactly one per deployment."""
         import dingsync.metrics as metrics
         from dingsync.workers.app import get_app
 
@@ -131,7 +132,8 @@ def register(app: typer.Typer) -> None:
         schedule_file.parent.mkdir(parents=True, exist_ok=True)
         entries = celery.conf.beat_schedule
         console.print(
-            f"dingsync scheduler: {len(entries)} entries for {len(_companies(settings))} companies"
+            f"dingsync scheduler: {len(entries)} entries, each sent to every active company of"
+            " the registry when due"
         )
         celery.start(["beat", f"--schedule={schedule_file}", "--loglevel=INFO"])
 

@@ -34,10 +34,13 @@ def _settings(database_url: str | None) -> Settings:
 
 
 def _registry(settings: Settings) -> tuple[Any, list[dict[str, Any]]]:
-    """The migrated engine and the registry, in step with the configuration."""
+    """The migrated engine and the registry, in step with the configuration (internal apps
+    and the configured suite's companies)."""
     from dingsync.corps import sync_registry
+    from dingsync.sync.isv import sync_suite_registry
 
     engine = open_engine(settings.database_url)
+    sync_suite_registry(engine, settings)
     return engine, sync_registry(engine, settings)
 
 
@@ -79,13 +82,65 @@ def _corp_summary(conn: Any, row: dict[str, Any], configured: set[str]) -> dict[
     }
 
 
+def _local(value: Any) -> str:
+    """A stored UTC timestamp (or ISO text) as local time to the second, ``""`` for none."""
+    from datetime import UTC, datetime
+
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return str(value.astimezone().strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def unactivated_corps(settings: Settings, engine: Any) -> tuple[list[str], str | None]:
+    """``(corp ids, problem)``: the companies that authorised the configured suite but are not
+    activated (``/service/get_unactive_corp``, legacy suites), asked with the suite's app id
+    (``DINGTALK_SUITE_APP_ID``, else the one an authorisation recorded). ``([], None)``
+    without a suite or an app id; ``([], reason)`` when DingTalk could not be asked."""
+    import asyncio
+
+    from dingsync.dingtalk import DingTalkError
+    from dingsync.store import isv as repo_isv
+    from dingsync.sync.isv import suite_settings
+
+    suite = suite_settings(settings)
+    if not suite.has_suite:
+        return [], None
+    assert suite.suite_key
+    app_id = suite.suite_app_id
+    if app_id is None:
+        with engine.connect() as conn:
+            rows = repo_isv.corp_rows(conn, suite.suite_key)
+        app_id = next((int(r["app_id"]) for r in rows if r.get("app_id")), None)
+    if app_id is None:
+        return [], None
+    service = suite.service(engine)
+
+    async def ask() -> list[str]:
+        async with service.suite:
+            found, _more = await service.suite.get_unactive_corps(app_id)
+            return found
+
+    try:
+        return asyncio.run(ask()), None
+    except DingTalkError as exc:
+        return [], f"get_unactive_corp failed: {exc}"
+
+
 def corps_list(
     database_url: Annotated[str | None, _DB_OPTION] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every company of the registry: mode (internal | isv), status (active | relieved |
-    stopped), agent id, timezone, whether an app is configured for it, people stored, last
-    sync."""
+    stopped; ``unactivated``: authorised the suite but not activated, from DingTalk's
+    ``/service/get_unactive_corp``), agent id, timezone, whether an app is configured for it,
+    people stored, last sync (local time)."""
     from dingsync.corps import configured_apps
 
     settings = _settings(database_url)
@@ -93,6 +148,19 @@ def corps_list(
     configured = set(configured_apps(settings))
     with engine.connect() as conn:
         out = [_corp_summary(conn, r, configured) for r in rows]
+    unactivated, problem = unactivated_corps(settings, engine)
+    known = {c["corp_id"]: c for c in out}
+    for corp_id in unactivated:
+        if corp_id in known:
+            known[corp_id]["status"] = "unactivated"
+        else:
+            out.append(
+                {"corp_id": corp_id, "name": None, "mode": "isv", "status": "unactivated",
+                 "agent_id": None, "timezone": None, "configured": False, "users": 0,
+                 "last_sync": None}
+            )  # fmt: skip
+    if problem:
+        err_console.print(f"warning: {problem}", markup=False)
     if json_output:
         console.print_json(json.dumps(out, ensure_ascii=False))
         return
@@ -111,7 +179,9 @@ def corps_list(
             escape(c["timezone"] or settings.timezone),
             "configured" if c["configured"] else "-",
             str(c["users"]),
-            "" if last is None else f"#{last['run_id']} {last['status']} {last['started_at']}",
+            ""
+            if last is None
+            else f"#{last['run_id']} {last['status']} {_local(last['started_at'])}",
         )
     console.print(table)
 
@@ -146,7 +216,7 @@ def corps_show(
     table.add_column("value")
     for key in ("name", "mode", "status", "agent_id", "app_key", "timezone", "configured"):
         table.add_row(key, escape(str(out[key] if out[key] is not None else "")))
-    table.add_row("created / updated", f"{out['created_at']} / {out['updated_at']}")
+    table.add_row("created / updated", f"{_local(out['created_at'])} / {_local(out['updated_at'])}")
     last = out["last_sync"]
     table.add_row("last sync", "-" if last is None else escape(json.dumps(last)))
     table.add_row("rows", "\n".join(f"{t}: {n}" for t, n in sorted(out["rows"].items())))
@@ -213,8 +283,9 @@ def sync_corps(
     from dingsync.sync.isv import pending_first_syncs
 
     engine, _rows = _registry(settings)
-    # ISV companies newly authorised (or re-scoped) get a full sync whatever was asked.
-    first = pending_first_syncs(engine, settings) if all_corps else set()
+    # Companies whose full sync is due (newly authorised or re-scoped ISV companies, or a first
+    # sync that failed) get a full run whatever was asked, until one succeeds.
+    first = pending_first_syncs(engine, settings)
     try:
         targets = [resolve(engine, settings, corp, active=False)] if corp else None
     except CorpError as exc:

@@ -59,6 +59,37 @@ def demo_logins(sandbox_url: str, company: Any, engine: Any, corp_id: str) -> De
     return DemoLogins(sandbox_url, people)
 
 
+def company_demo_logins(
+    sandbox_url: str, companies: list[tuple[str, str | None, str, Any]], engine: Any
+) -> DemoLogins:
+    """The demo logins of several companies (``dingsync demo --isv``): per company
+    ``(corp_id, name, control URL, company truth)`` its people of each role (keys
+    ``<role>-<corpId>``), each logging in as the micro-app does in that company (a code from
+    ``{control URL}/authcode``); each company's HR person gets the local ``hr`` role."""
+    from dingsync.store import repo_local_access
+
+    people: list[DemoLogin] = []
+    for corp_id, name, control_url, company in companies:
+        picked = pick_people(company)
+        if "hr" in picked:
+            with engine.begin() as conn:
+                repo_local_access.grant_role(conn, corp_id, picked["hr"], "hr", granted_by="demo")
+        for key in LABELS:
+            if key in picked:
+                people.append(
+                    DemoLogin(
+                        f"{key}-{corp_id}",
+                        LABELS[key],
+                        picked[key],
+                        company.users[picked[key]].name,
+                        corp_id=corp_id,
+                        corp_name=name or corp_id,
+                        authcode_url=f"{control_url.rstrip('/')}/authcode",
+                    )
+                )
+    return DemoLogins(sandbox_url, tuple(people))
+
+
 def console_lines(url: str, demo: DemoLogins) -> list[str]:
     """What the demo prints about the console at ``url`` (``http://127.0.0.1:PORT``)."""
     lines = [

@@ -7,9 +7,11 @@ Registered on the ``dingsync`` app by ``dingsync.cli``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import AsyncIterator
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -60,9 +62,19 @@ def stream(
             "and company authorisations (docs/isv.md).",
         ),
     ] = False,
+    corp: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--corp",
+            help="With [[apps]] configured: only this company (repeatable; default: every "
+            "active internal app's company).",
+        ),
+    ] = None,
 ) -> None:
     """Consume Stream mode events into the inbox and the database until Ctrl-C.
 
+    With several internal apps (``[[apps]]`` in dingsync.toml / DINGSYNC_APPS): one Stream
+    connection per active company, each event stored and processed under its company.
     At start: DingTalk's failed-push list is drained and pending/failed inbox rows are replayed.
     """
     if isv:
@@ -70,12 +82,15 @@ def stream(
 
         stream_suite(database_url, idle_timeout)
         return
+    settings = _settings(database_url)
+    if settings.apps or corp:
+        _stream_companies(settings, corp, idle_timeout, no_drain)
+        return
     from dingsync.sync.events import EventProcessor
     from dingsync.sync.events_stream import StreamConsumer
     from dingsync.sync.runner import build_client
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    settings = _settings(database_url)
     _require_credentials(settings)
     engine = open_engine(settings.database_url)
     corp_id = settings.corp_id or settings.app_key
@@ -102,6 +117,96 @@ def stream(
 
     try:
         asyncio.run(main())
+    except KeyboardInterrupt:
+        err_console.print("stopped")
+
+
+@contextlib.asynccontextmanager
+async def company_streams(
+    settings: Any,
+    engine: Any,
+    corp_ids: list[str] | None = None,
+    *,
+    drain: bool = True,
+    **consumer_kw: Any,
+) -> AsyncIterator[Any]:
+    """A :class:`~dingsync.sync.events_stream.StreamGroup` of the active internal companies of
+    the registry (every configured app — the ``DINGTALK_*`` one and ``[[apps]]`` — or those of
+    ``corp_ids``): per company its own client (its app's credentials and URLs), its
+    ``EventProcessor`` (its ``corp_id`` and zone) and a ``StreamConsumer`` on its app's
+    connection expecting its ``corp_id``. ``drain``: first read each app's failed-push list
+    and replay its inbox. The clients are closed on exit. Raises ``CorpError`` (unknown or
+    inactive company in ``corp_ids``) and ``ValueError`` when no company is left."""
+    from dingsync.corps import CorpInactive, build_corp_client, resolve, sync_registry
+    from dingsync.corps import all_corps as every_corp
+    from dingsync.sync.events import EventProcessor
+    from dingsync.sync.events_stream import StreamConsumer, StreamGroup
+
+    sync_registry(engine, settings)
+    if corp_ids:
+        targets = [resolve(engine, settings, c, active=False) for c in corp_ids]
+        for target in targets:
+            if not target.active:
+                raise CorpInactive(target.corp_id, target.status)
+    else:
+        targets = [c for c in every_corp(engine, settings) if c.active]
+    targets = [c for c in targets if c.mode == "internal"]
+    if not targets:
+        raise ValueError("no active internal app to consume (the suite's Stream: --isv)")
+    async with contextlib.AsyncExitStack() as stack:
+        consumers: dict[str, Any] = {}
+        for target in targets:
+            company = target.settings
+            assert company.app_key and company.app_secret  # an internal app's credentials
+            client = await stack.enter_async_context(build_corp_client(target, engine))
+            processor = EventProcessor(client, engine, target.corp_id, tz=company.tz)
+            if drain:
+                drained = await processor.drain_failed_list()
+                replayed = await processor.replay()
+                err_console.print(
+                    f"{target.corp_id}: failed-push list {drained} new; replayed {dict(replayed)}",
+                    markup=False,
+                )
+            consumers[target.corp_id] = StreamConsumer(
+                processor,
+                company.api_url,
+                company.app_key,
+                company.app_secret.get_secret_value(),
+                expect_corp=target.corp_id,
+                **consumer_kw,
+            )
+        yield StreamGroup(consumers)
+
+
+def _stream_companies(
+    settings: Any, corp_ids: list[str] | None, idle_timeout: float, no_drain: bool
+) -> None:
+    """``dingsync events stream`` with several internal apps: :func:`company_streams` until
+    Ctrl-C. Exit 2 for an unknown or inactive company."""
+    from dingsync.corps import CorpError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    engine = open_engine(settings.database_url)
+
+    async def main() -> None:
+        async with company_streams(
+            settings, engine, corp_ids, drain=not no_drain, idle_timeout=idle_timeout
+        ) as group:
+            err_console.print(
+                f"consuming Stream events for {', '.join(sorted(group.consumers))} "
+                "(one connection each; Ctrl-C stops)",
+                markup=False,
+            )
+            try:
+                await group.run()
+            finally:
+                err_console.print(f"stream stats: {group.stats}", markup=False)
+
+    try:
+        asyncio.run(main())
+    except (CorpError, ValueError) as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         err_console.print("stopped")
 

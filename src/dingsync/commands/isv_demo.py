@@ -131,14 +131,20 @@ def authorise_and_sync(
     """Wait for every company of ``sb`` to authorise, then sync in full each one whose first
     sync was asked for, through the registry (``corps.resolve`` → ``build_corp_client``).
     Returns one summary row per company."""
-    from dingsync.corps import build_corp_client, resolve
+    from dingsync.corps import build_corp_client, resolve, stop_unconfigured
     from dingsync.sync.isv import pending_first_syncs
     from dingsync.sync.runner import sync_once
 
+    for corp_id in stop_unconfigured(engine, settings):
+        if say:
+            say(
+                f"company {corp_id} (internal, e.g. the one-company demo's) has no app in this "
+                "mode: marked stopped, its data kept (`dingsync demo` serves it again)"
+            )
     receiver.wait_authorised(len(sb.corps), timeout_s)
     rows = {r["corp_id"]: r for r in receiver.service.authorised_corps()}
     out: list[dict[str, Any]] = []
-    for corp_id in sorted(pending_first_syncs(engine, settings)):
+    for corp_id in sorted(pending_first_syncs(engine, settings) & set(rows)):
         row = rows[corp_id]
         if say:
             say(f"syncing {row['corp_name']} ({corp_id})")
@@ -207,6 +213,21 @@ def run_isv_demo(
     }
 
 
+def isv_demo_logins(sb: IsvSandboxServer, engine: Engine) -> Any:
+    """The console's one-click demo logins into each company of ``sb`` (employee, HR, the
+    administrators, a department head of each), named by the registry."""
+    from dingsync.commands.demo_console import company_demo_logins
+    from dingsync.store import repo_corps
+
+    with engine.connect() as conn:
+        names = {r["corp_id"]: r["name"] for r in repo_corps.list_corps(conn)}
+    companies = [
+        (corp_id, names.get(corp_id), sb.corp_url(corp_id), corp.state.company)
+        for corp_id, corp in sorted(sb.corps.items())
+    ]
+    return company_demo_logins(sb.base_url, companies, engine)
+
+
 def isv_login_lines(url: str, sb: IsvSandboxServer, engine: Engine) -> list[str]:
     """What the served demo prints: per company, its name, ``corpId``, a person and how they
     log in (a code from that company's sandbox, then our login with its ``corpId``)."""
@@ -223,13 +244,14 @@ def isv_login_lines(url: str, sb: IsvSandboxServer, engine: Engine) -> list[str]
         someone = pick_people(corp.state.company)["employee"]
         lines += [
             f"  {names.get(corp_id) or corp_id} (corpId {corp_id}):",
-            f"     curl -s -X POST {sb.base_url}/sandbox/corps/{corp_id}/sandbox/authcode "
+            f"     curl -s -X POST {sb.base_url}/sandbox/corps/{corp_id}/authcode "
             f"-H 'content-type: application/json' -d '{{\"userid\": \"{someone}\"}}'",
             f"     curl -s -X POST {url}/api/auth/dingtalk -H 'content-type: application/json' "
             f'-d \'{{"authCode": "<code>", "corpId": "{corp_id}"}}\'',
         ]
     lines += [
         f"then: curl -s {url}/api/me -H 'Authorization: Bearer <session.token>'",
+        f"Console: {url}/console — pick a company, then one of its demo logins (sandbox only)",
         "Relieve a company and watch its logins refused (corp.inactive), its data kept:",
         f"     curl -s -X POST {sb.base_url}/sandbox/mutate/isv/relieve "
         f"-H 'content-type: application/json' -d '{{\"corp_id\": \"<corpId>\"}}'",
@@ -279,8 +301,9 @@ def serve_isv_demo(
                 "wall_s": round(time.monotonic() - started, 2),
             }
             url = f"http://127.0.0.1:{port}"
+            demo = isv_demo_logins(sb, engine)
             show(summary, isv_login_lines(url, sb, engine))
-            app = create_app(isv, engine=engine)
+            app = create_app(isv, engine=engine, demo_logins=demo)
             if serve is None:
                 serve_foreground(app, host="127.0.0.1", port=port)
             else:

@@ -46,6 +46,7 @@ PATH_AUTH_INFO = "/service/get_auth_info"
 PATH_AUTH_INFO_V1 = "/v1.0/oauth2/apps/authInfo"
 PATH_PERMANENT_CODE = "/service/get_permanent_code"
 PATH_ACTIVATE_SUITE = "/service/activate_suite"
+PATH_UNACTIVE_CORP = "/service/get_unactive_corp"
 
 #: ISV event types (events.md §4.5): what a suite's receiver handles itself.
 SUITE_TICKET_EVENTS = frozenset({"suite_ticket"})
@@ -556,6 +557,33 @@ class SuiteClient:
             await self._with_suite_token(call)
         except DingTalkError as err:
             raise _specific(err) from None
+
+    async def get_unactive_corps(self, app_id: int | str) -> tuple[list[str], bool]:
+        """The companies that authorised the suite but are not activated yet (legacy flow:
+        ``activate_suite`` not called): ``POST /service/get_unactive_corp?suite_access_token=
+        {app_id}`` (the suite's app id, 应用ID in the developer console) → ``(corp_list,
+        has_more)``; the request takes no cursor, so ``has_more`` is reported, not followed.
+        Raises ``DingTalkError`` (``SuiteTicketMissingError`` before the first ticket)."""
+
+        async def call(token: str) -> dict[str, Any]:
+            return await self.http.oapi(
+                "POST",
+                PATH_UNACTIVE_CORP,
+                params={"suite_access_token": token},
+                json={"app_id": int(app_id)},
+                auth=False,
+            )
+
+        try:
+            body = await self._with_suite_token(call)
+        except DingTalkError as err:
+            raise _specific(err) from None
+        found: list[str] = []
+        for corp in body.get("corp_list") or []:
+            corp_id = corp.get("corpid") if isinstance(corp, dict) else corp
+            if corp_id and str(corp_id) not in found:
+                found.append(str(corp_id))
+        return found, bool(body.get("has_more"))
 
     async def auth_scopes(self, corp_id: str) -> dict[str, list[Any]]:
         """The contacts scope the company granted: ``GET /auth/scopes`` with its token →

@@ -280,18 +280,20 @@ def set_app_status(
     return bool(result.rowcount)
 
 
-def take_sync_requests(conn: Connection, suite_key: str) -> list[str]:
-    """The companies whose (first) full sync was requested, the requests cleared."""
-    rows = conn.execute(
-        select(isv_corp_auth.c.corp_id).where(
-            and_(
-                isv_corp_auth.c.suite_key == suite_key,
-                isv_corp_auth.c.sync_requested_at.is_not(None),
-                isv_corp_auth.c.status == "authorised",
-            )
+def take_sync_requests(conn: Connection, suite_key: str, corp_id: str | None = None) -> list[str]:
+    """The companies (of ``suite_key``; only ``corp_id`` when given) whose (first) full sync
+    an authorisation asked for, the requests cleared: the caller hands them to the ``corps``
+    registry (``corps.full_sync_requested_at``), which keeps them until a full sync succeeds."""
+    q = select(isv_corp_auth.c.corp_id).where(
+        and_(
+            isv_corp_auth.c.suite_key == suite_key,
+            isv_corp_auth.c.sync_requested_at.is_not(None),
+            isv_corp_auth.c.status == "authorised",
         )
-    ).all()
-    ids = [r.corp_id for r in rows]
+    )
+    if corp_id is not None:
+        q = q.where(isv_corp_auth.c.corp_id == corp_id)
+    ids = [r.corp_id for r in conn.execute(q).all()]
     if ids:
         conn.execute(
             update(isv_corp_auth)

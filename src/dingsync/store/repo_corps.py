@@ -13,10 +13,12 @@ design (DESIGN.md §7: no path updates or deletes it, the database refuses it) a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
 
+from dingsync.areas import AREA_NAMES
 from dingsync.store.repo import upsert
 from dingsync.store.schema import (
     CORP_MODES,
@@ -34,6 +36,9 @@ Row = dict[str, Any]
 KEPT_ON_PURGE = frozenset({"web_export_audit"})
 
 _COLUMNS = ("corp_id", "name", "mode", "status", "agent_id", "app_key", "timezone")
+
+#: The entities a full sync of a company must cover to settle its request: the data areas.
+FULL_SYNC_ENTITIES: tuple[str, ...] = AREA_NAMES
 
 
 class UnknownCorpStatus(ValueError):
@@ -79,6 +84,76 @@ def set_status(conn: Connection, corp_id: str, status: str) -> bool:
         update(corps).where(corps.c.corp_id == corp_id).values(status=status, updated_at=utcnow())
     )
     return bool(result.rowcount)
+
+
+def request_full_sync(conn: Connection, corp_id: str, at: datetime | None = None) -> bool:
+    """Record that company ``corp_id`` needs a full sync (newly authorised, scope changed):
+    ``full_sync_requested_at`` becomes ``at`` (default now) unless a later request is already
+    recorded. The request stays until :func:`settle_full_sync` finds a full sync of every
+    entity that started after it and succeeded. Returns whether the company is registered."""
+    at = at or utcnow()
+    result = conn.execute(
+        update(corps)
+        .where(
+            corps.c.corp_id == corp_id,
+            or_(corps.c.full_sync_requested_at.is_(None), corps.c.full_sync_requested_at < at),
+        )
+        .values(full_sync_requested_at=at)
+    )
+    if result.rowcount:
+        return True
+    return get_corp(conn, corp_id) is not None
+
+
+def full_syncs_due(conn: Connection) -> dict[str, datetime]:
+    """``{corp_id: requested at}`` of the active companies whose full sync is still due."""
+    rows = conn.execute(
+        select(corps.c.corp_id, corps.c.full_sync_requested_at).where(
+            corps.c.status == "active", corps.c.full_sync_requested_at.is_not(None)
+        )
+    ).all()
+    return {r.corp_id: r.full_sync_requested_at for r in rows}
+
+
+def full_sync_missing(conn: Connection, corp_id: str, since: datetime) -> list[str]:
+    """The entities of :data:`FULL_SYNC_ENTITIES` with no succeeded ``full`` run of
+    ``corp_id`` that started at or after ``since`` (a run syncing several entities counts for
+    each)."""
+    rows = conn.execute(
+        select(sync_runs.c.entities, sync_runs.c.started_at).where(
+            sync_runs.c.corp_id == corp_id,
+            sync_runs.c.kind == "full",
+            sync_runs.c.status == "succeeded",
+        )
+    ).all()
+    done: set[str] = set()
+    for entities, started in rows:
+        if started is not None and _aware(started) >= _aware(since):
+            done.update(entities or [])
+    return [e for e in FULL_SYNC_ENTITIES if e not in done]
+
+
+def settle_full_sync(conn: Connection, corp_id: str) -> bool:
+    """Clear ``corp_id``'s full sync request when every entity had a full run that started
+    after it and succeeded (:func:`full_sync_missing`); returns whether none is due now."""
+    row = conn.execute(
+        select(corps.c.full_sync_requested_at).where(corps.c.corp_id == corp_id)
+    ).first()
+    if row is None or row.full_sync_requested_at is None:
+        return True
+    since = row.full_sync_requested_at
+    if full_sync_missing(conn, corp_id, since):
+        return False
+    conn.execute(
+        update(corps)
+        .where(corps.c.corp_id == corp_id, corps.c.full_sync_requested_at == since)
+        .values(full_sync_requested_at=None)
+    )
+    return True
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def corp_tables() -> list[Table]:
@@ -142,13 +217,18 @@ def _escape_like(text: str) -> str:
 
 
 __all__ = [
+    "FULL_SYNC_ENTITIES",
     "KEPT_ON_PURGE",
     "UnknownCorpStatus",
     "corp_tables",
+    "full_sync_missing",
+    "full_syncs_due",
     "get_corp",
     "list_corps",
     "purge_corp",
     "register_corp",
+    "request_full_sync",
     "row_counts",
     "set_status",
+    "settle_full_sync",
 ]

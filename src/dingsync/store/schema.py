@@ -181,6 +181,10 @@ corps = Table(
         comment="active; relieved (the company removed the app); stopped (disabled here)",
     ),
     Column("timezone", NulSafeString(64), comment="IANA zone of work dates; NULL = the default"),
+    _ts(
+        "full_sync_requested_at",
+        comment="a full sync is due (first sync, scope change) until one succeeds after this",
+    ),
     CheckConstraint(_in("mode", CORP_MODES), name="mode"),
     CheckConstraint(_in("status", CORP_STATUSES), name="status"),
     comment="One row per DingTalk organisation (corpId) we sync.",

@@ -601,6 +601,9 @@ async def _run_sync(
                 wall_ms=int(wall * 1000) + int((earlier or {}).get("wall_ms") or 0),
                 error=error,
             )
+            if status == "succeeded" and kind == "full":
+                # A due full sync (newly authorised company) is settled once every area had one.
+                repo_corps.settle_full_sync(conn, corp_id)
             quarantined = quarantined_units(conn, run_id)
         return SyncResult(
             run_id,

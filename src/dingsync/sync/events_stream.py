@@ -15,6 +15,11 @@ DingTalk open and turns EVENT frames into inbox rows.
 - Watchdog: no frame at all for ``idle_timeout`` seconds (DingTalk pings every minute or so,
   EB-84) means a dead connection: close it and reconnect.
 - Cancel the task (or set ``stop``) to stop cleanly; the socket is closed on the way out.
+
+Several internal apps (one company each, ``[[apps]]`` of ``dingsync.toml``): :class:`StreamGroup`
+runs one consumer per company, each on its own app's connection with its company's processor,
+so an event is stored and processed under the company whose app received it; an event naming
+another company (``eventCorpId``) is acknowledged and not stored (``foreign_corp``).
 """
 
 from __future__ import annotations
@@ -63,6 +68,8 @@ class StreamConsumer:
     ``client_secret``: AppKey/AppSecret. ``idle_timeout`` (s): watchdog; ``backoff_base`` /
     ``backoff_max`` (s): reconnect pacing; ``rng``: jitter source (tests seed it).
     ``stats`` counts connections, frames, ACKs, duplicates and reconnect reasons.
+    ``expect_corp``: the company the app belongs to (events naming another are ACKed, not
+    stored).
     """
 
     def __init__(
@@ -77,8 +84,12 @@ class StreamConsumer:
         backoff_max: float = 60.0,
         rng: random.Random | None = None,
         http: httpx.AsyncClient | None = None,
+        expect_corp: str | None = None,
     ) -> None:
         self.processor = processor
+        #: The company this connection serves (an internal app's): an event naming another
+        #: one is not stored. ``None`` (a suite's channel, whose events name each company).
+        self.expect_corp = expect_corp
         self.api_url = api_url
         self.client_id = client_id
         self._secret = client_secret
@@ -232,6 +243,12 @@ class StreamConsumer:
             self.stats["bad_events"] += 1
             await ws.send(event_ack(frame.message_id))  # redelivery would not make it valid
             return None
+        if self.expect_corp and event.corp_id and event.corp_id != self.expect_corp:
+            self.stats["foreign_corp"] += 1
+            log.warning("stream event for corp %s on %s's connection: not stored",
+                        event.corp_id, self.expect_corp)  # fmt: skip
+            await ws.send(event_ack(frame.message_id))
+            return None
         try:
             row_id = await self.processor.store(event, "stream")
         except Exception as exc:  # not stored: ask for redelivery
@@ -249,4 +266,40 @@ class StreamConsumer:
         return None
 
 
-__all__ = ["StreamConsumer"]
+class StreamGroup:
+    """One :class:`StreamConsumer` per company (``{corp_id: consumer}``), run together: each
+    keeps its own connection, backoff and watchdog, so one company's trouble never stalls the
+    others. A company whose credentials DingTalk refuses stops (``errors[corp_id]``, logged)
+    and the others go on. ``stats``: ``{corp_id: {counter: n}}``."""
+
+    def __init__(self, consumers: dict[str, StreamConsumer]) -> None:
+        self.consumers = consumers
+        self.errors: dict[str, BaseException] = {}
+
+    def __repr__(self) -> str:
+        return f"StreamGroup(corps={sorted(self.consumers)!r})"
+
+    @property
+    def stats(self) -> dict[str, dict[str, int]]:
+        return {corp_id: dict(c.stats) for corp_id, c in self.consumers.items()}
+
+    async def wait_connected(self) -> None:
+        """Return once every consumer has a connection open."""
+        await asyncio.gather(*(c.connected.wait() for c in self.consumers.values()))
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Run every consumer until cancelled or ``stop`` is set (see :meth:`StreamConsumer.run`);
+        returns when all have stopped."""
+
+        async def one(corp_id: str, consumer: StreamConsumer) -> None:
+            try:
+                await consumer.run(stop)
+            except CredentialsError as exc:
+                self.errors[corp_id] = exc
+                log.error("stream of corp %s stopped: DingTalk refused its app's credentials",
+                          corp_id)  # fmt: skip
+
+        await asyncio.gather(*(one(c, s) for c, s in self.consumers.items()))
+
+
+__all__ = ["StreamConsumer", "StreamGroup"]

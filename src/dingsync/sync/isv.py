@@ -6,7 +6,7 @@ The function API the multi-company registry plugs into (issue #15):
   ``on_auth_event`` (every ISV event kind, below), ``refresh_auth`` (re-read a company's
   authorisation: ``/v1.0/oauth2/apps/authInfo`` or ``/service/get_auth_info``, and its contacts
   scope with the company token), ``activate`` (legacy ``tmp_auth_code`` → ``get_permanent_code``
-  → ``activate_suite``), ``authorised_corps()``, ``take_sync_requests()``; ``listeners``
+  → ``activate_suite``), ``authorised_corps()``, ``full_syncs_due()``; ``listeners``
   are called ``(corp_id, status, app_status)`` after each change (the registry schedules the
   first full sync, disables logins of a relieved company …). ``suite.corp_client(corp_id)`` is
   the company's ``DingTalkClient`` for the ordinary sync.
@@ -70,7 +70,9 @@ class IsvSettings(EventsSettings):
     ``DINGTALK_SUITE_KEY`` / ``DINGTALK_SUITE_SECRET`` (the developer console's 应用凭证 of the
     suite), ``DINGTALK_ISV_TOKEN_ENDPOINT`` (``v1.0`` or ``service``: which host's token
     endpoints; the old host signs ``get_corp_token``) and ``DINGTALK_ISV_AUTH_ENDPOINT``
-    (``v1.0`` ``apps/authInfo`` or ``service`` ``get_auth_info``). The callback's receiver id
+    (``v1.0`` ``apps/authInfo`` or ``service`` ``get_auth_info``), ``DINGTALK_SUITE_APP_ID``
+    (the suite's 应用ID, for ``/service/get_unactive_corp``; else the one an authorisation
+    recorded). The callback's receiver id
     is the suite key (events.md §1.1) unless ``DINGTALK_CALLBACK_RECEIVER_ID`` says otherwise.
     """
 
@@ -82,6 +84,7 @@ class IsvSettings(EventsSettings):
     isv_auth_endpoint: str = Field(
         default="v1.0", pattern="^(v1.0|service)$", validation_alias="DINGTALK_ISV_AUTH_ENDPOINT"
     )
+    suite_app_id: int | None = Field(default=None, validation_alias="DINGTALK_SUITE_APP_ID")
 
     @property
     def has_suite(self) -> bool:
@@ -128,18 +131,32 @@ def suite_settings(settings: Settings) -> IsvSettings:
 
 
 def pending_first_syncs(engine: Engine, settings: Settings) -> set[str]:
-    """The ISV companies whose full sync an authorisation or scope change asked for
-    (``IsvService.take_sync_requests`` of the configured suite; the requests are taken), after
-    bringing the ``corps`` registry in step with the suite's companies. Empty without a
+    """The active companies whose full sync is still due (``corps.full_sync_requested_at``:
+    an authorisation or a scope change asked for it; it stays due until a full sync of every
+    area that started after the request succeeds, so a failed first sync is retried in full),
+    after bringing the ``corps`` registry in step with the configured suite's companies (a
+    suite-less deployment's registry is read as it is)."""
+    from dingsync.store import repo_corps
+
+    sync_suite_registry(engine, settings)
+    with engine.connect() as conn:
+        return set(repo_corps.full_syncs_due(conn))
+
+
+def sync_suite_registry(engine: Engine, settings: Settings) -> list[str]:
+    """Register every company of the configured suite's ``isv_corp_auth`` in ``corps``
+    (:func:`register_isv_corp`; what the receiver does per event, for rows written without it:
+    a manual activation, rows older than the registry). Returns their ids; none without a
     suite."""
     settings = suite_settings(settings)
     if not settings.has_suite:
-        return set()
+        return []
     assert settings.suite_key
     with engine.begin() as conn:
-        for row in repo_isv.corp_rows(conn, settings.suite_key):
-            register_isv_corp(conn, settings.suite_key, row["corp_id"])
-        return set(repo_isv.take_sync_requests(conn, settings.suite_key))
+        ids = [r["corp_id"] for r in repo_isv.corp_rows(conn, settings.suite_key)]
+        for corp_id in ids:
+            register_isv_corp(conn, settings.suite_key, corp_id)
+    return ids
 
 
 def isv_receiver(settings: IsvSettings, engine: Engine) -> tuple[CallbackCrypto, IsvEventProcessor]:
@@ -164,9 +181,11 @@ def register_isv_corp(conn: Connection, suite_key: str, corp_id: str) -> dict[st
     """Write company ``corp_id``'s ``isv_corp_auth`` row of suite ``suite_key`` into the
     ``corps`` registry: ``mode='isv'``, ``app_key`` the suite key, ``name`` (its corp name),
     ``agent_id``, ``status`` (:func:`registry_status`); the timezone is left as it is (``NULL``:
-    the deployment's ``DINGSYNC_TIMEZONE``, an operator may set another). A company registered
-    as an internal app stays internal. Returns the registry row, ``None`` when the suite has no
-    row for the company."""
+    the deployment's ``DINGSYNC_TIMEZONE``, an operator may set another). A full sync the
+    authorisation asked for (``isv_corp_auth.sync_requested_at``) moves to the registry
+    (``corps.full_sync_requested_at``) once the company is active. A company registered as an
+    internal app stays internal. Returns the registry row, ``None`` when the suite has no row
+    for the company."""
     from dingsync.store import repo_corps
 
     row = repo_isv.corp_row(conn, suite_key, corp_id)
@@ -188,6 +207,12 @@ def register_isv_corp(conn: Connection, suite_key: str, corp_id: str) -> dict[st
     if row.get("agent_id") is not None:
         values["agent_id"] = str(row["agent_id"])
     repo_corps.register_corp(conn, values)
+    # The suite's "full sync wanted" moves to the registry, the one place routing and the
+    # schedulers read (it stays there until a full sync succeeds).
+    # (A company not active keeps its request in isv_corp_auth until it is.)
+    if row.get("sync_requested_at") is not None and values["status"] == "active":
+        repo_corps.request_full_sync(conn, corp_id, row["sync_requested_at"])
+        repo_isv.take_sync_requests(conn, suite_key, corp_id)
     return repo_corps.get_corp(conn, corp_id)
 
 
@@ -393,14 +418,22 @@ class IsvService:
     def corp_processors(self) -> Callable[[str], EventProcessor | None]:
         """A ``corp_processors`` for :class:`IsvEventProcessor`: the processor of a company's
         business events (contacts, approvals …), built once per company with its company
-        client, or ``None`` for a company that is not authorised with its app active (its
-        events are then skipped: a relieved company is no longer followed)."""
+        client, or ``None`` for a company the ``corps`` registry does not hold as an active ISV
+        company of this suite (relieved, stopped, never authorised: its events are skipped)."""
+        from dingsync.store import repo_corps
+
         made: dict[str, EventProcessor] = {}
 
         def lookup(corp_id: str) -> EventProcessor | None:
             with self.engine.connect() as conn:
-                row = repo_isv.corp_row(conn, self.suite_key, corp_id)
-            if row is None or row["status"] != "authorised" or row["app_status"] != "active":
+                row = repo_corps.get_corp(conn, corp_id)
+            if (
+                row is None
+                or row["mode"] != "isv"
+                or row["app_key"] != self.suite_key
+                or row["status"] != "active"
+            ):
+                made.pop(corp_id, None)
                 return None
             if corp_id not in made:
                 made[corp_id] = EventProcessor(
@@ -415,11 +448,21 @@ class IsvService:
         """:func:`authorised_corps` of this suite."""
         return authorised_corps(self.engine, self.suite_key, include_relieved=include_relieved)
 
-    def take_sync_requests(self) -> list[str]:
-        """Companies newly authorised (or with a changed scope) since the last call: their
-        full sync is due."""
-        with self.engine.begin() as conn:
-            return repo_isv.take_sync_requests(conn, self.suite_key)
+    def full_syncs_due(self) -> list[str]:
+        """This suite's active companies whose full sync is due (newly authorised, scope
+        changed, or a first sync that has not succeeded yet), by ``corp_id``; reading does not
+        clear them (a succeeded full sync of every area does)."""
+        from dingsync.store import repo_corps
+
+        with self.engine.connect() as conn:
+            due = repo_corps.full_syncs_due(conn)
+            return sorted(
+                c
+                for c in due
+                if (row := repo_corps.get_corp(conn, c)) is not None
+                and row["mode"] == "isv"
+                and row["app_key"] == self.suite_key
+            )
 
 
 def _corp_of(event: Event) -> str | None:
@@ -530,4 +573,5 @@ __all__ = [
     "register_isv_corp",
     "registry_status",
     "suite_settings",
+    "sync_suite_registry",
 ]

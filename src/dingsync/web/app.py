@@ -196,6 +196,13 @@ def create_app(
         **TYPED,
     )
     def healthz() -> dict[str, Any]:
-        return {"ok": True, "corp_id": ctx.corp_id}
+        if not ctx.multi:
+            return {"ok": True, "corp_id": ctx.corp_id}
+        from dingsync.store import repo_corps
+
+        with ctx.engine.connect() as conn:
+            active = [r["corp_id"] for r in repo_corps.list_corps(conn) if r["status"] == "active"]
+        default = ctx.corp_id if ctx.settings.has_credentials else None
+        return {"ok": True, "corp_id": default, "companies": len(active), "corps": active}
 
     return app

@@ -44,10 +44,14 @@ class Page(ApiModel, Generic[Item]):
 # meta, auth, jsapi
 # --------------------------------------------------------------------------------------------
 class Health(ApiModel):
-    """``GET /healthz``."""
+    """``GET /healthz``: ``corp_id`` is the company served (one-company mode) or the default
+    company (``null`` when none is configured); with several companies, ``companies`` counts
+    the active ones and ``corps`` lists their ids (no names, no secrets)."""
 
     ok: bool
-    corp_id: str
+    corp_id: str | None
+    companies: int | None = None
+    corps: list[str] | None = None
 
 
 class JsapiConfig(ApiModel):

@@ -69,13 +69,19 @@ def is_loopback_url(url: str) -> bool:
 @dataclass(frozen=True)
 class DemoLogin:
     """One of the console's one-click demo logins: ``key`` (``hr``, ``employee``,
-    ``main_admin``, ``leader``, ``sub_admin``), the button's ``label``, the sandbox person
-    ``userid`` and their ``name`` (shown beside the button)."""
+    ``main_admin``, ``leader``, ``sub_admin``; ``<role>-<corpId>`` with several companies),
+    the button's ``label``, the sandbox person ``userid`` and their ``name`` (shown beside the
+    button)."""
 
     key: str
     label: str
     userid: str
     name: str | None = None
+    #: Several companies (``dingsync demo --isv``): the person's company, its name, and where
+    #: its sandbox mints a login-free code (``…/sandbox/corps/{corpId}/authcode``).
+    corp_id: str | None = None
+    corp_name: str | None = None
+    authcode_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,42 @@ def sync_entity(
     return outcome
 
 
+def due(engine: Engine, settings: Settings, entity: str, kind: str) -> list[tuple[str, str]]:
+    """``[(corp_id, kind)]``: what a scheduled tick of ``entity`` and ``kind`` runs — every
+    active company of the ``corps`` registry (configured internal apps, brought in step first,
+    and ISV companies), by ``corp_id``; ``full`` for a company whose full sync is due
+    (``corps.full_sync_requested_at``) while ``entity`` has had no full run since the request.
+    """
+    from dingsync.corps import sync_registry
+    from dingsync.store import repo_corps
+
+    sync_registry(engine, settings)
+    out: list[tuple[str, str]] = []
+    with engine.connect() as conn:
+        pending = repo_corps.full_syncs_due(conn)
+        for corp in active_corps(engine, settings):
+            run = kind
+            since = pending.get(corp.corp_id)
+            if since is not None and entity in repo_corps.full_sync_missing(
+                conn, corp.corp_id, since
+            ):
+                run = "full"
+            out.append((corp.corp_id, run))
+    return out
+
+
+@celery_app.task(name="dingsync.sync_due")  # type: ignore[untyped-decorator]
+def sync_due(entity: str, kind: str = "incremental") -> list[str]:
+    """A beat tick: send ``dingsync.sync_entity`` of ``entity`` for every company :func:`due`
+    names. Returns ``["<corp_id>:<kind>"]`` sent."""
+    settings = load_settings()
+    sent = []
+    for corp_id, run in due(engine_for(settings), settings, entity, kind):
+        send(corp_id, entity, run, Job())
+        sent.append(f"{corp_id}:{run}")
+    return sent
+
+
 def send(corp_id: str, entity: str, kind: str, job: Job) -> None:
     """Queue ``dingsync.sync_entity`` for (``corp_id``, ``entity``) with ``job``."""
     sync_entity.apply_async(args=(corp_id, entity, kind, job.to_json()))
@@ -218,7 +254,8 @@ def enqueue(
     only: list[str] | None = None,
 ) -> list[str]:
     """Queue a sync of every entity (or those in ``only``; in order: the directory first) of
-    each company in ``corp_ids`` (default: all); returns the companies queued. Raises
+    each company in ``corp_ids`` (default: every active company of the registry; ``full``
+    whatever ``kind`` for one whose full sync is due); returns the companies queued. Raises
     ``KeyError`` naming an unknown company or entity."""
     companies = [corp.corp_id for corp in active_corps(engine_for(settings), settings)]
     wanted = corp_ids or companies
@@ -227,6 +264,11 @@ def enqueue(
     if unknown:
         raise KeyError(", ".join(unknown))
     names = [e for e in ENTITIES if not only or e in only]
-    for corp_id in wanted:
-        send(corp_id, names[0], kind, Job(then=names[1:]))
+    from dingsync.store import repo_corps
+
+    with engine_for(settings).connect() as conn:
+        pending = repo_corps.full_syncs_due(conn)
+    for corp_id in wanted:  # a company whose full sync is due gets a full run
+        run = "full" if corp_id in pending else kind
+        send(corp_id, names[0], run, Job(then=names[1:]))
     return wanted

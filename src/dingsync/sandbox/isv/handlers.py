@@ -4,7 +4,8 @@ shared wrapper (limits, latency, faults, envelopes) like every DingTalk route.
 Old host: ``POST /service/get_suite_token`` (form or JSON), signed ``POST
 /service/get_corp_token`` and ``POST /service/get_auth_info`` (query ``accessKey``,
 ``timestamp``, ``suiteTicket``, ``signature``), ``POST /service/get_permanent_code`` and
-``POST /service/activate_suite`` (query ``suite_access_token``). New host: ``POST
+``POST /service/activate_suite`` and ``POST /service/get_unactive_corp`` (query
+``suite_access_token``). New host: ``POST
 /v1.0/oauth2/suiteAccessToken``, ``POST /v1.0/oauth2/corpAccessToken``, ``GET
 /v1.0/oauth2/apps/authInfo`` (suite token in ``x-acs-dingtalk-access-token``).
 
@@ -34,6 +35,7 @@ ISV_PATHS = frozenset(
         "/service/get_auth_info",
         "/service/get_permanent_code",
         "/service/activate_suite",
+        "/service/get_unactive_corp",
         "/v1.0/oauth2/suiteAccessToken",
         "/v1.0/oauth2/corpAccessToken",
         "/v1.0/oauth2/apps/authInfo",
@@ -66,6 +68,7 @@ class IsvHandlers:
             ("/service/get_auth_info", "oapi", "POST", self.get_auth_info, False),
             ("/service/get_permanent_code", "oapi", "POST", self.get_permanent_code, False),
             ("/service/activate_suite", "oapi", "POST", self.activate_suite, False),
+            ("/service/get_unactive_corp", "oapi", "POST", self.get_unactive_corp, False),
             ("/v1.0/oauth2/suiteAccessToken", "api", "POST", self.v1_suite_token, True),
             ("/v1.0/oauth2/corpAccessToken", "api", "POST", self.v1_corp_token, True),
             ("/v1.0/oauth2/apps/authInfo", "api", "GET", self.v1_auth_info, False),
@@ -185,6 +188,21 @@ class IsvHandlers:
             raise OapiError(41030, "永久授权码不正确")
         corp.activated = True
         return {}
+
+    def get_unactive_corp(self, call: Call) -> dict[str, Any]:
+        """``POST /service/get_unactive_corp?suite_access_token= {app_id}`` → ``{app_id,
+        corp_list: [corpId], has_more}``: the companies that authorised the suite but whose
+        activation (``activate_suite``) has not happened (legacy flow). ``40035`` when
+        ``app_id`` is not the suite's."""
+        self._suite_token(call)
+        app_id = str(call.params.data.get("app_id") or "")
+        if app_id != str(self.suite.suite_id):
+            raise OapiError(40035, "不合法的参数: app_id")
+        with self.suite.lock:
+            ids = sorted(
+                c.corp_id for c in self.suite.corps.values() if c.authorised and not c.activated
+            )
+        return {"app_id": int(app_id), "corp_list": ids, "has_more": False}
 
     # -- new host ----------------------------------------------------------------------------
     def _v1_suite(self, body: dict[str, Any], secret: bool = True) -> None:

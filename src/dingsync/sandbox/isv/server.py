@@ -10,9 +10,10 @@ channels, and every ISV event (``suite_ticket``, ``org_suite_auth`` …) goes ou
 - the ISV endpoints (``handlers.ISV_PATHS``, and ``/v1.0/oauth2/{corpId}/token`` for a company
   of the suite), ``/sandbox/isv/*`` and
   ``/sandbox/mutate/isv/*`` → the suite;
-- ``/sandbox/corps/{corp_id}/…`` → that company's own sandbox, path without the prefix
-  (``/sandbox/corps/{corp_id}/sandbox/company``, ``…/sandbox/authcode``,
-  ``…/sandbox/mutate/contacts/hire`` …);
+- ``/sandbox/corps/{corp_id}/…`` → that company's own control endpoints
+  (``/sandbox/corps/{corp_id}/company`` is the company's ``/sandbox/company``, likewise
+  ``…/authcode``, ``…/mutate/contacts/hire`` …; the longer ``…/{corp_id}/sandbox/authcode``
+  is still understood);
 - any other call whose access token (``access_token`` query or ``x-acs-dingtalk-access-token``)
   a company issued → that company's sandbox (contacts, reports, attendance, approvals …);
 - everything else → the host sandbox (the default single company stays as it was).
@@ -121,7 +122,7 @@ class IsvASGI:
                 )
                 return
             inner = dict(scope)
-            inner["path"] = "/" + rest
+            inner["path"] = "/" + rest if rest.startswith("sandbox/") else "/sandbox/" + rest
             inner["raw_path"] = inner["path"].encode()
             await corp.asgi(inner, receive, send)
             return
@@ -276,7 +277,8 @@ class IsvSandboxServer(SandboxServer):
         return self.suite.corps
 
     def corp_url(self, corp_id: str) -> str:
-        """``{base_url}/sandbox/corps/{corp_id}``: that company's own control endpoints."""
+        """``{base_url}/sandbox/corps/{corp_id}``: that company's own control endpoints
+        (``…/authcode``, ``…/config``, ``…/mutate/contacts/hire`` …)."""
         return f"{self.base_url}{CORPS_PREFIX}{corp_id}"
 
 
@@ -311,7 +313,7 @@ def run_isv_sandbox(
     console.print(
         f"control: {base_url}/sandbox/isv · POST /sandbox/isv/push_ticket · "
         "POST /sandbox/mutate/isv/{authorize,change_scope,relieve,app} · "
-        "/sandbox/corps/{corpId}/sandbox/…"
+        "/sandbox/corps/{corpId}/{authcode,config,mutate/…}"
     )
     console.print("Point dingsync at it:", style="bold")
     for key, value in (

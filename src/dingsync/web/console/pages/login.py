@@ -22,19 +22,27 @@
   "userid", "next": "/console"}``; a refused code (left, disabled, invalid …) ends the cookie's
   session too (nobody is then known to be at this device) → the API's error body with
   ``login``, the login page showing the error.
-- ``GET /console/login/dingtalk?next=`` — the browser login starts: a random ``state`` bound to
-  this browser by a short-lived cookie (:data:`STATE_COOKIE`: HttpOnly, SameSite=Lax, 10
-  minutes, path ``/console/login``; the state sent is a hash of the cookie, so it cannot be
-  forged without it) and a redirect to DingTalk's login page
+- Several companies (``[[apps]]``, a third-party suite): the page takes the company from
+  ``corpId`` (the micro-app's home page URL ``…/console/login?corpId=$CORPID$``), else, when
+  more than one is active, shows a company picker (links with ``corpId``); the browser login
+  and the demo logins then go to that company.
+- ``GET /console/login/dingtalk?next=&corpId=`` — the browser login starts: a random
+  ``state`` bound to this browser by a short-lived cookie (:data:`STATE_COOKIE`: HttpOnly,
+  SameSite=Lax, 10 minutes, path ``/console/login``; the state sent is a hash of the cookie,
+  so it cannot be forged without it) and a redirect to DingTalk's login page
   (``{DINGTALK_LOGIN_URL}/oauth2/auth``) with ``redirect_uri`` = ``/console/login/callback``
-  on this service.
+  on this service; with several companies the company's app is the ``client_id``, its
+  ``corpId`` preselected (``scope=openid corpid``) and kept in the state cookie, so the callback
+  logs in to that company.
 - ``GET /console/login/callback?authCode|code&state`` (or ``?error=&state=``) — checks the state
   (``login.state_invalid``, no session), exchanges the code
   (:func:`dingsync.web.login.oauth_login`: userAccessToken → users/me → getbyunionid → the
   API login's session rules), sets the cookie and redirects to ``next``. Errors are shown on
   the login page with their stable code and HTTP status.
 - ``GET /console/login/demo/{key}`` — a demo login (404 unless the app was built with
-  ``demo_logins``): a sandbox login code for that person, then the same browser login.
+  ``demo_logins``): a sandbox login code for that person, then the same browser login; a demo
+  person of one company of several (``DemoLogin.corp_id`` with ``authcode_url``) logs in as
+  the micro-app does in that company.
 
 ``next`` is only ever a path of the console on this service (:func:`safe_next`); anything else
 becomes ``/console``. The session cookie is the API's session (HttpOnly, Secure over https,
@@ -49,6 +57,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
@@ -68,7 +77,7 @@ from dingsync.web.console.session import (
 from dingsync.web.deps import Ctx, caller_for_token
 from dingsync.web.errors import ERRORS, WebError
 from dingsync.web.login import login, oauth_login
-from dingsync.web.options import DemoLogins
+from dingsync.web.options import DemoLogin, DemoLogins
 from dingsync.web.routers.auth import parse_login
 
 router = APIRouter(prefix="/console/login", include_in_schema=False)
@@ -136,10 +145,12 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def new_state(now_s: float, next_url: str) -> tuple[str, str]:
-    """``(cookie value, state)``: the cookie holds a random nonce, the time and ``next``; the
-    ``state`` sent to DingTalk is the hash of the cookie, so only this browser can finish."""
-    cookie = f"{secrets.token_urlsafe(24)}.{int(now_s)}.{_b64(next_url.encode())}"
+def new_state(now_s: float, next_url: str, corp_id: str | None = None) -> tuple[str, str]:
+    """``(cookie value, state)``: the cookie holds a random nonce, the time, ``next`` and the
+    company the login is for (``corp_id``, empty: the default one); the ``state`` sent to
+    DingTalk is the hash of the cookie, so only this browser can finish."""
+    packed = f"{_b64(next_url.encode())}.{_b64((corp_id or '').encode())}"
+    cookie = f"{secrets.token_urlsafe(24)}.{int(now_s)}.{packed}"
     return cookie, state_of(cookie)
 
 
@@ -165,10 +176,23 @@ def check_state(cookie: str | None, state: str | None, now_s: float) -> str:
 def cookie_next(cookie: str | None) -> str:
     """The ``next`` a state cookie carries (:data:`HOME` when it carries none)."""
     try:
-        packed = (cookie or "").split(".", 2)[2]
-        return safe_next(base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)).decode())
+        packed = (cookie or "").split(".")[2]
+        return safe_next(_unb64(packed))
     except (ValueError, IndexError, UnicodeDecodeError):
         return HOME
+
+
+def cookie_corp(cookie: str | None) -> str | None:
+    """The company a state cookie's login is for (``None``: the default company)."""
+    try:
+        packed = (cookie or "").split(".")[3]
+        return _unb64(packed) or None
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+
+
+def _unb64(packed: str) -> str:
+    return base64.urlsafe_b64decode(packed + "=" * (-len(packed) % 4)).decode()
 
 
 def _callback_url(request: Request) -> str:
@@ -179,11 +203,24 @@ def _callback_url(request: Request) -> str:
     return str(request.url_for("console_login_callback"))
 
 
-def _to_dingtalk(request: Request, next_url: str, extra: dict[str, str] | None = None) -> Response:
-    """Redirect to DingTalk's login page with a fresh state bound to this browser."""
-    ctx = request.app.state.web
-    cookie, state = new_state(ctx.clock(), next_url)
-    url = ctx.client.auth.authorize_url(_callback_url(request), state)
+def _to_dingtalk(
+    request: Request,
+    next_url: str,
+    extra: dict[str, str] | None = None,
+    corp_id: str | None = None,
+) -> Response:
+    """Redirect to DingTalk's login page with a fresh state bound to this browser; for the
+    company ``corp_id`` (its app's ``client_id``, ``corpId`` preselected with the ``openid
+    corpid`` scope) when the deployment serves several. Raises ``corp.unknown``."""
+    root = request.app.state.web
+    ctx = root.for_corp(corp_id)
+    cookie, state = new_state(root.clock(), next_url, corp_id if ctx is not root else None)
+    if ctx is root and not root.multi:
+        url = ctx.client.auth.authorize_url(_callback_url(request), state)
+    else:
+        url = ctx.client.auth.authorize_url(
+            _callback_url(request), state, scope="openid corpid", corp_id=ctx.corp_id
+        )
     if extra:
         url += "".join(f"&{k}={quote(v, safe='')}" for k, v in extra.items())
     response = RedirectResponse(url, status_code=303)
@@ -233,6 +270,18 @@ def login_page(
     message = None
     if error:
         message = MESSAGES.get(error) or ERRORS.get(error, (0, error))[1]
+    companies = login_companies(ctx) if ctx.multi else []
+    chosen = corp_id or (companies[0]["corp_id"] if len(companies) == 1 else None)
+    if chosen is None and not ctx.multi:
+        chosen = ctx.corp_id
+    people = list(demo.people) if demo else []
+    if chosen and ctx.multi:  # one company chosen: its own demo people
+        people = [p for p in people if p.corp_id in (None, chosen)]
+    extra: dict[str, Any] = {}
+    if chosen and ctx.multi:
+        extra["company"] = (
+            next((c["name"] for c in companies if c["corp_id"] == chosen), None) or chosen
+        )
     return render(
         request,
         None,
@@ -244,10 +293,26 @@ def login_page(
         error=error,
         message=message,
         notice=REASONS.get(reason or ""),
-        corp_id=corp_id or ctx.corp_id,
+        corp_id=chosen or ctx.corp_id,
+        corp_q=quote(chosen, safe="") if chosen and ctx.multi else None,
+        companies=companies if ctx.multi and len(companies) > 1 else [],
+        picking=ctx.multi and chosen is None,
         demo=demo,
+        demo_people=people,
         jsapi_src=jsapi_src(request),
+        **extra,
     )
+
+
+def login_companies(ctx: Any) -> list[dict[str, Any]]:
+    """The companies a person may log into on this service (several companies): the active
+    ones of the ``corps`` registry that an app serves (a configured internal app or an ISV
+    company), ``[{corp_id, name}]`` by name."""
+    from dingsync.corps import all_corps
+
+    corps = [c for c in all_corps(ctx.engine, ctx.settings) if c.active]
+    out = [{"corp_id": c.corp_id, "name": c.name or c.corp_id} for c in corps]
+    return sorted(out, key=lambda c: (str(c["name"]), c["corp_id"]))
 
 
 @router.get("", name="console_login")
@@ -348,9 +413,22 @@ async def login_recheck(request: Request, ctx: Ctx, current: CsrfCaller) -> Resp
 
 
 @router.get("/dingtalk", name="console_login_dingtalk")
-def login_dingtalk(request: Request, next: str | None = None) -> Response:
-    """Start the browser login: to DingTalk's login page with a state bound to this browser."""
-    return _to_dingtalk(request, safe_next(next))
+def login_dingtalk(
+    request: Request, next: str | None = None, corpId: str | None = None
+) -> Response:
+    """Start the browser login: to DingTalk's login page with a state bound to this browser,
+    for the company ``corpId`` (several companies: the login page's choice; an unknown or
+    inactive one is shown on the login page)."""
+    next_url = safe_next(next)
+    ctx = request.app.state.web
+    try:
+        if corpId or ctx.multi:
+            company = ctx.for_corp(corpId)
+            with ctx.engine.connect() as conn:
+                company.require_active(conn)
+        return _to_dingtalk(request, next_url, corp_id=corpId)
+    except WebError as exc:
+        return login_page(request, next_url=next_url, error=exc.code, status_code=exc.status)
 
 
 @router.get("/callback", name="console_login_callback")
@@ -368,7 +446,8 @@ async def login_callback(
         next_url = check_state(cookie, state, ctx.clock())
         if error:
             raise WebError("login.cancelled")
-        token, _userid, expires_at, _profile = await oauth_login(ctx, authCode or code)
+        company = ctx.for_corp(cookie_corp(cookie))  # the company the login was started for
+        token, _userid, expires_at, _profile = await oauth_login(company, authCode or code)
     except WebError as exc:
         page = await asyncio.to_thread(
             login_page,
@@ -394,6 +473,8 @@ async def login_demo(request: Request, key: str, next: str | None = None) -> Res
     person = demo.person(key) if demo else None
     if demo is None or person is None:
         raise WebError("not_found")
+    if person.corp_id is not None and person.authcode_url is not None:
+        return await _demo_in_company(request, person, safe_next(next))
     async with httpx.AsyncClient(timeout=10) as http:
         r = await http.post(
             f"{demo.sandbox_url.rstrip('/')}/sandbox/oauth/logincode",
@@ -402,4 +483,33 @@ async def login_demo(request: Request, key: str, next: str | None = None) -> Res
     if r.status_code != 200:
         raise WebError("auth.user_not_found")
     login_code = str(r.json()["login_code"])
-    return _to_dingtalk(request, safe_next(next), {"sandbox_login_code": login_code})
+    return _to_dingtalk(
+        request, safe_next(next), {"sandbox_login_code": login_code}, corp_id=person.corp_id
+    )
+
+
+async def _demo_in_company(request: Request, person: DemoLogin, next_url: str) -> Response:
+    """A demo login into one company of several (``dingsync demo --isv``): a login-free code
+    from that company's sandbox (``POST {authcode_url}``, as ``dd.getAuthCode({corpId})`` gives
+    it), then exactly the micro-app's login in that company, and the session in the cookie."""
+    ctx = request.app.state.web
+    assert person.authcode_url and person.corp_id
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            r = await http.post(person.authcode_url, json={"userid": person.userid})
+        if r.status_code != 200:
+            raise WebError("auth.user_not_found")
+        result = await login(ctx.for_corp(person.corp_id), str(r.json()["code"]), None)
+    except WebError as exc:
+        return await asyncio.to_thread(
+            login_page,
+            request,
+            next_url=next_url,
+            error=exc.code,
+            status_code=exc.status,
+            corp_id=person.corp_id,
+        )
+    session = result["session"]
+    response = RedirectResponse(next_url, status_code=303)
+    set_session_cookie(request, response, session["token"], session["expires_in"])
+    return response

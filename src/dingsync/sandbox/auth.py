@@ -72,17 +72,28 @@ def v1_user_access_token(call: Call) -> dict[str, Any]:
     ``clientId``/``clientSecret`` is HTTP 400 ``invalidClientIdOrSecret``; a bad, expired or
     reused code — or an unknown refresh token — is HTTP 400 with the ``code`` of the
     ``user_code_error`` knob (``invalidParameter``, EB-07). No token header is needed and one
-    sent is ignored (EB-22)."""
+    sent is ignored (EB-22).
+
+    A third-party suite's key and secret (``state.oauth_clients``, the ISV sandbox routes the
+    call to the company whose code it is) are accepted while the company authorises the suite;
+    once relieved (or the app stopped) the exchange is HTTP 400 with the same ``code`` as a bad
+    code (the sandbox's choice: DingTalk documents no answer for it)."""
     body = json_object(call)
     for name in ("clientId", "clientSecret", "grantType"):
         if not body.get(name):
             raise ApiError(400, f"Missing{name}", f"{name} is mandatory for this action.")
     state = call.state
     app = state.app
-    if body["clientId"] != app.app_key or body["clientSecret"] != app.app_secret:
+    other = state.oauth_clients.get(body["clientId"])
+    if other is not None:  # a suite: its secret, and the company must authorise it now
+        if body["clientSecret"] != other.secret:
+            raise ApiError(400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
+    elif body["clientId"] != app.app_key or body["clientSecret"] != app.app_secret:
         raise ApiError(400, "invalidClientIdOrSecret", "无效的clientId或者clientSecret")
     grant = body["grantType"]
     error_code = state.config.user_code_error
+    if other is not None and not other.allowed():
+        raise ApiError(400, error_code, "该组织未授权此应用或已停用")
     if grant == "authorization_code":
         code = body.get("code")
         if not code:

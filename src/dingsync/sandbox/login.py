@@ -69,9 +69,15 @@ PAGE_SIZE = 30
 
 def check_authorize(state: SandboxState, params: dict[str, str]) -> str | None:
     """Why the authorize request ``params`` is refused (DingTalk shows an error page), or
-    ``None``."""
-    if params.get("client_id") != state.app.app_key:
-        return "应用不存在或未授权 (client_id)"
+    ``None``. ``client_id`` is this company's AppKey or a suite it authorises
+    (:attr:`SandboxState.oauth_clients`; relieved or stopped: refused)."""
+    client_id = params.get("client_id") or ""
+    if client_id != state.app.app_key:
+        other = state.oauth_clients.get(client_id)
+        if other is None:
+            return "应用不存在或未授权 (client_id)"
+        if not other.allowed():  # a suite this company relieved (or whose app it stopped)
+            return "该组织未授权此应用或已停用 (corpId)"
     redirect = params.get("redirect_uri") or ""
     parts = urlsplit(redirect)
     if parts.scheme not in ("http", "https") or not parts.netloc:

@@ -18,7 +18,8 @@ import string
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -37,6 +38,16 @@ from dingsync.sandbox.wire import OapiError
 from dingsync.timeutil import format_ms
 
 _RID_CHARS = string.ascii_lowercase + string.digits
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """Another client id a company's browser login and ``userAccessToken`` accept besides its
+    own app's: a third-party suite (its key → ``secret``); ``allowed()`` says whether the
+    company authorises it now (not relieved, the app not stopped or removed)."""
+
+    secret: str
+    allowed: Callable[[], bool]
 
 
 class SandboxState:
@@ -79,6 +90,9 @@ class SandboxState:
         #: User tokens of ``/v1.0/oauth2/userAccessToken``: value → (userid, expires_at).
         self.user_tokens: dict[str, tuple[str, float]] = {}
         self.refresh_tokens: dict[str, tuple[str, float]] = {}
+        #: Other OAuth clients the browser login accepts besides the app (a third-party suite
+        #: this company may authorise, ``sandbox/isv``): client id → :class:`OAuthClient`.
+        self.oauth_clients: dict[str, OAuthClient] = {}
         self.stats = Stats()
         self.fault_rng = random.Random(
             self.config.fault_seed if self.config.fault_seed is not None else self.config.seed
@@ -335,6 +349,12 @@ class SandboxState:
         """Forget every access token: the next call with one gets the invalid-token error."""
         with self.lock:
             self.tokens.invalidate_all()
+
+    def forget_user_tokens(self) -> None:
+        """Forget every user access token and refresh token (a suite relieved or stopped)."""
+        with self.lock:
+            self.user_tokens.clear()
+            self.refresh_tokens.clear()
 
     def issue_user_token(self, userid: str) -> tuple[str, str]:
         """A new user access token and refresh token for ``userid`` (``user_token_ttl_s`` /

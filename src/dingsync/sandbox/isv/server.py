@@ -16,6 +16,13 @@ channels, and every ISV event (``suite_ticket``, ``org_suite_auth`` …) goes ou
   is still understood);
 - any other call whose access token (``access_token`` query or ``x-acs-dingtalk-access-token``)
   a company issued → that company's sandbox (contacts, reports, attendance, approvals …);
+- the browser login with the suite key as ``client_id`` (DingTalk's third-party enterprise
+  app, auth-contacts.md §3.1–§3.2): ``/oauth2/auth?…&corpId=`` → that company's login page
+  (refused there unless it authorises the suite: relieved or app stopped → an error page),
+  without ``corpId`` → a list of the authorising companies; ``POST
+  /v1.0/oauth2/userAccessToken {clientId: suiteKey, clientSecret: suiteSecret, code}`` → the
+  company whose login minted the code (which refuses it once relieved); ``/v1.0/contact/
+  users/me`` goes by its user token like any call;
 - everything else → the host sandbox (the default single company stays as it was).
 
 Control endpoints: ``GET /sandbox/isv`` (suite key/secret/id, the current ticket, each company's
@@ -32,13 +39,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
 from dingsync.sandbox.app import Route, SandboxASGI, _Api
 from dingsync.sandbox.clock import Clock
@@ -47,6 +57,7 @@ from dingsync.sandbox.isv.config import IsvConfig
 from dingsync.sandbox.isv.events import IsvEvent
 from dingsync.sandbox.isv.handlers import IsvHandlers
 from dingsync.sandbox.isv.suite import IsvCorp, IsvSuite
+from dingsync.sandbox.login import error_page
 from dingsync.sandbox.mutations import (
     MutationConflict,
     MutationError,
@@ -60,6 +71,9 @@ Receive = Callable[[], Awaitable[Any]]
 Send = Callable[[Any], Awaitable[None]]
 
 CORPS_PREFIX = "/sandbox/corps/"
+#: DingTalk's browser login page and the code exchange (``sandbox/login.py``, ``auth.py``).
+AUTHORIZE_PATH = "/oauth2/auth"
+USER_TOKEN_PATH = "/v1.0/oauth2/userAccessToken"
 
 
 class _CorpBody(BaseModel):
@@ -110,6 +124,12 @@ class IsvASGI:
                 response = await self.api.handle(self.unified, request, path_key=path)
                 await response(scope, receive, send)
                 return
+        if path == AUTHORIZE_PATH:
+            await self._authorize(scope, receive, send)
+            return
+        if path == USER_TOKEN_PATH and scope.get("method") == "POST":
+            await self._user_token(scope, receive, send)
+            return
         if path == "/sandbox/isv" or path.startswith(("/sandbox/isv/", "/sandbox/mutate/isv/")):
             await self.control(scope, receive, send)
             return
@@ -132,6 +152,76 @@ class IsvASGI:
             return
         await self.host(scope, receive, send)
 
+    # -- the browser login with the suite key as client_id ----------------------------------
+    async def _authorize(
+        self, scope: MutableMapping[str, Any], receive: Receive, send: Send
+    ) -> None:
+        """``/oauth2/auth`` (GET, and the picker's POST): with ``client_id`` = the suite key, the
+        company ``corpId`` names (its own login page, which refuses it unless it authorises the
+        suite); no ``corpId``: a list of the authorising companies to choose from; an unknown
+        one: an error page. Any other ``client_id`` → the host."""
+        body, replay = await _buffer(receive)
+        if scope.get("method") == "POST":
+            params = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        else:
+            query = bytes(scope.get("query_string") or b"").decode("latin-1")
+            params = dict(parse_qsl(query, keep_blank_values=True))
+        if params.get("client_id") != self.suite.suite_key:
+            await self.host(scope, replay, send)
+            return
+        corp_id = params.get("corpId") or ""
+        corp = self.suite.corps.get(corp_id)
+        if corp is not None:
+            await corp.asgi(scope, replay, send)
+            return
+        if corp_id:
+            await error_page("该组织未授权此应用 (corpId)")(scope, replay, send)
+            return
+        await HTMLResponse(self._org_picker(params))(scope, replay, send)
+
+    def _org_picker(self, params: dict[str, str]) -> str:
+        """DingTalk's choice of organisation (``scope=openid corpid`` without ``corpId``): the
+        companies that authorise the suite, each a link to the login page with its ``corpId``."""
+        rows = []
+        for corp in sorted(self.suite.corps.values(), key=lambda c: c.corp_id):
+            if not self.suite.token_allowed(corp):
+                continue
+            href = AUTHORIZE_PATH + "?" + urlencode({**params, "corpId": corp.corp_id})
+            name = html.escape(corp.state.company.corp_name)
+            rows.append(
+                f'<li><a href="{html.escape(href)}" data-corpid="{html.escape(corp.corp_id)}">'
+                f"{name}</a></li>"
+            )
+        items = "".join(rows) or "<li>没有授权此应用的组织</li>"
+        return (
+            '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
+            "<title>钉钉登录 · 选择组织</title></head><body>"
+            f'<div data-testid="sandbox-orgs"><h1>选择要登录的组织</h1><ul>{items}</ul></div>'
+            "</body></html>"
+        )
+
+    async def _user_token(
+        self, scope: MutableMapping[str, Any], receive: Receive, send: Send
+    ) -> None:
+        """``POST /v1.0/oauth2/userAccessToken`` with ``clientId`` = the suite key → the company
+        whose login minted the code (or issued the refresh token), which checks the suite's
+        secret and that it still authorises the suite; anything else → the host."""
+        body, replay = await _buffer(receive)
+        try:
+            data = json.loads(body or b"null")
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("clientId") == self.suite.suite_key:
+            code, refresh = data.get("code"), data.get("refreshToken")
+            corp = self.suite.corp_of_login_code(
+                code if isinstance(code, str) else None,
+                refresh if isinstance(refresh, str) else None,
+            )
+            if corp is not None:
+                await corp.asgi(scope, replay, send)
+                return
+        await self.host(scope, replay, send)
+
     # -- the ticket schedule (sandbox clock) ---------------------------------------------------
     def _ensure_ticker(self) -> None:
         if self._ticker is None or self._ticker.done():
@@ -143,6 +233,29 @@ class IsvASGI:
                 if self.suite.due():
                     self.suite.push_ticket()
             await asyncio.sleep(0.05)
+
+
+async def _buffer(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body and a ``receive`` that replays it (for routing on the body)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    body = b"".join(chunks)
+    sent = False
+
+    async def replay() -> Any:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
 
 
 def _token_of(scope: MutableMapping[str, Any]) -> str | None:

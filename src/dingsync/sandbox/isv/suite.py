@@ -4,13 +4,16 @@ Each company (:class:`IsvCorp`) is a whole :class:`~dingsync.sandbox.state.Sandb
 own (own generated company, directory, areas, tokens and limits) on the host's clock. A corp
 token the suite hands out is issued by that company's state, so the company's ordinary APIs
 (contacts, reports, attendance, approvals …) accept it as they accept an internal app's token.
-Relieving the suite forgets the company's tokens: calls answer the invalid-token error and a
-new corp token is refused with ``41030``.
+Relieving the suite forgets the company's tokens (user tokens of the browser login too): calls
+answer the invalid-token error and a new corp token is refused with ``41030``. Each company's
+browser login accepts the suite key as ``client_id`` while it authorises the suite
+(``SandboxState.oauth_clients``).
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import random
@@ -24,7 +27,7 @@ from dingsync.sandbox.config import SandboxConfig
 from dingsync.sandbox.credentials import CredentialStore
 from dingsync.sandbox.isv.config import IsvConfig
 from dingsync.sandbox.isv.events import IsvEvent
-from dingsync.sandbox.state import SandboxState
+from dingsync.sandbox.state import OAuthClient, SandboxState
 
 if TYPE_CHECKING:
     from dingsync.sandbox.app import SandboxASGI
@@ -107,6 +110,11 @@ class IsvSuite:
                 auth_user=state.company.main_admin_userid,
             )
             self.corps[corp.corp_id] = corp
+            # the browser login (/oauth2/auth, userAccessToken) takes the suite key as
+            # client_id in this company while it authorises the suite
+            state.oauth_clients[self.suite_key] = OAuthClient(
+                self.suite_secret, functools.partial(self.token_allowed, corp)
+            )
             self._forward_events(corp)
         self.new_ticket()
 
@@ -184,11 +192,22 @@ class IsvSuite:
         return cred.value, int(corp.state.config.token_ttl_s)
 
     def corp_of_token(self, token: str | None) -> IsvCorp | None:
-        """The company whose state issued ``token`` (valid or expired), else ``None``."""
+        """The company whose state issued ``token`` (an access token, valid or expired, or a
+        user token of the browser login), else ``None``."""
         if not token:
             return None
         for corp in self.corps.values():
-            if token in corp.state.tokens.by_value:
+            if token in corp.state.tokens.by_value or token in corp.state.user_tokens:
+                return corp
+        return None
+
+    def corp_of_login_code(self, code: str | None, refresh_token: str | None) -> IsvCorp | None:
+        """The company whose browser login minted ``code`` (an ``authCode``, used or not) or
+        issued ``refresh_token``, else ``None`` (``userAccessToken`` with the suite key)."""
+        for corp in self.corps.values():
+            if (code and code in corp.state.authcodes) or (
+                refresh_token and refresh_token in corp.state.refresh_tokens
+            ):
                 return corp
         return None
 
@@ -239,6 +258,7 @@ class IsvSuite:
             corp.permanent_code = ""
             corp.history.append("relieve")
         corp.state.invalidate_tokens()
+        corp.state.forget_user_tokens()
         if self.config.flow == "legacy":
             return self.emit("suite_relieve", corp.corp_id, {"authCorpId": corp.corp_id},
                              {"AuthCorpId": corp.corp_id})  # fmt: skip
@@ -254,6 +274,7 @@ class IsvSuite:
             corp.history.append(f"app_{action}")
         if status != "active":
             corp.state.invalidate_tokens()
+            corp.state.forget_user_tokens()
         fields = {"agentId": corp.agent_id, "syncAction": f"org_micro_app_{action}",
                   "authCorpId": corp.corp_id}  # fmt: skip
         legacy = {"AgentId": corp.agent_id, "AppId": corp.agent_id, "AuthCorpId": corp.corp_id}

@@ -50,6 +50,7 @@ CALENDAR_DATES = {
     ("attendance_leaves", "work_date"),
     ("attendance_column_values", "work_date"),
     ("attendance_approvals", "work_date"),
+    ("attendance_approvals", "end_work_date"),
     ("attendance_holidays", "work_date"),
 }
 

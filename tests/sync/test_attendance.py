@@ -20,7 +20,7 @@ from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import db, repo, repo_attendance, repo_audit
 from dingsync.store.schema import sync_checkpoints, sync_runs
 from dingsync.store.schema_attendance import attendance_records, attendance_results
-from dingsync.sync.attendance import AttendanceSync
+from dingsync.sync.attendance import AttendanceSync, end_work_date
 from dingsync.sync.engine import run_sync
 from dingsync.timeutil import WIRE_TZ
 from helpers.attendance import DAYS, SEED, area_of, last_work_date, make_client, sync_all
@@ -316,3 +316,22 @@ def test_cli_summary_and_export(sandbox: SandboxServer, synced: Engine, tmp_path
     assert dept.exit_code == 2 and "no department 999999999" in " ".join(dept.output.split())
     bad = runner.invoke(cli_app, ["attendance", "summary", *common[2:], "--month", "2026-13"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("begin", "end", "last"),
+    [
+        ("2026-11-06 09:00", "2026-11-09 18:00", "2026-11-09"),  # Friday to Monday
+        ("2026-11-17 23:30", "2026-11-18 07:30", "2026-11-17"),  # a night shift's one day
+        ("2026-11-06 23:30", "2026-11-10 07:30", "2026-11-09"),  # a night shift, Fri..Mon
+        ("2026-11-18 15:00", "2026-11-18 18:00", "2026-11-18"),  # an outing
+        ("2026-11-21 16:00", "2026-11-22 00:00", "2026-11-21"),  # overtime to midnight
+    ],
+)
+def test_an_approvals_last_work_date(begin: str, end: str, last: str) -> None:
+    """``attendance_approvals.end_work_date``: the work date an approval ends on (GMT+8)."""
+
+    def at(text: str) -> datetime:
+        return datetime.fromisoformat(text).replace(tzinfo=WIRE_TZ)
+
+    assert end_work_date(at(begin), at(end), WIRE_TZ) == date.fromisoformat(last)

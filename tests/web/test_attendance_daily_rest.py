@@ -1,9 +1,9 @@
 """每日统计 lists the days without check points as DingTalk's does — a rest day or holiday on
 which someone worked approved overtime, or only punched — with 班次 休息, the punches and the
 linked approvals; ``GET /api/attendance/daily``, the console's 每日统计 page and the workbook's
-每日统计 sheet give the same person-days. Real loopback HTTP against the sandbox (overtime as
-generated, a punch on a rest day through ``POST /sandbox/mutate/attendance/punch``), on SQLite
-and PostgreSQL."""
+每日统计 sheet give the same person-days. Real loopback HTTP against the sandbox (overtime and
+business trips from a Friday to a Monday as generated, a punch on a rest day through ``POST
+/sandbox/mutate/attendance/punch``), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ def _punch_on_a_rest_day(sb: SandboxServer) -> tuple[str, date]:
         for u, days in sorted(world.by_user.items())
         for d, pd in sorted(days.items())
         if pd.is_rest and not pd.holiday and pd.overtime is None and not pd.extra
+        if pd.trip is None
         if d >= first + timedelta(days=3)  # well inside the synced range
     )
     at = datetime.combine(day, time(10, 12), WIRE_TZ)
@@ -160,3 +161,99 @@ def test_rest_days_with_overtime_or_punches_are_daily_rows_everywhere(
         assert shown == {(d["userid"], d["work_date"]) for d in api_day}
         assert (userid, punched.isoformat()) in shown
         assert 'data-result="Rest"' in page.text
+
+
+def _login(http: httpx.Client, sb: SandboxServer) -> str:
+    code = httpx.post(
+        f"{sb.base_url}/sandbox/authcode", json={"userid": sb.state.company.main_admin_userid}
+    ).json()["code"]
+    login = http.post("/api/auth/dingtalk", json={"authCode": code})
+    assert login.status_code == 200, login.text
+    return str(login.json()["session"]["token"])
+
+
+def test_rest_days_a_trip_spans_are_daily_rows_with_the_trip_and_not_absent(
+    sandbox: SandboxServer, engine: Engine, db_url: str, tmp_path: Path
+) -> None:
+    """A business trip from a Friday to a Monday (one approval) puts its Saturday and Sunday in
+    每日统计 as 休息 days with the trip linked — API, console and workbook alike — and the
+    month counts its two work days as 出差 and attended, nothing absent, as the sandbox's
+    report columns do."""
+    sb = sandbox
+    world = area_of(sb).world
+    assert asyncio.run(sync_all(sb, engine)).status == "succeeded"
+    trips = [t for t in world.trips if t.kind == "出差" and t.amount > 1]
+    assert trips, "the generated company has a trip over a weekend"
+    truth = sb.stats()["attendance"]["monthly"]
+    app = create_app(sandbox_settings(sb, db_url), engine=engine, clock=FakeClock())
+    with WebServer(app) as server, httpx.Client(base_url=server.base_url, timeout=60) as http:
+        token = _login(http, sb)
+        http.cookies.set(COOKIE, token)
+        for trip in trips:
+            span = [trip.work_date + timedelta(days=n) for n in range(int(trip.amount))]
+            rest = [d for d in span if world.by_user[trip.userid][d].is_rest]
+            assert len(rest) == 2 and all(d.weekday() >= 5 for d in rest)
+            api = {
+                date.fromisoformat(d["work_date"]): d
+                for d in _all(
+                    http,
+                    token,
+                    start_date=span[0].isoformat(),
+                    end_date=span[-1].isoformat(),
+                    userid=trip.userid,
+                )
+            }
+            assert set(api) == set(span)  # Friday, the weekend, Monday
+            for day in span:
+                item = api[day]
+                assert [(a["kind"], a["approve_id"]) for a in item["approvals"]] == [
+                    ("出差", str(trip.approve_id))
+                ], item
+                assert item["day_result"] != "Absent"
+            for day in rest:
+                item = api[day]
+                assert (item["shift"], item["day_result"], item["checks"]) == ("休息", "Rest", [])
+            for month in sorted({d.strftime("%Y-%m") for d in span}):
+                with engine.connect() as conn:
+                    summary = monthly_summary(conn, sb.app.corp_id, month, tz=WIRE_TZ)
+                rows = {(r.userid, r.work_date): r for r in summary.daily}
+                for day in (d for d in span if d.strftime("%Y-%m") == month):
+                    row = rows[(trip.userid, day)]
+                    assert row.approvals.startswith("出差"), row
+                    if day in rest:
+                        assert (row.shift, row.on_duty_result, row.on_duty_time) == (
+                            "休息",
+                            "休息",
+                            "",
+                        )
+                # The month as DingTalk's report columns count it: 出差 on the work days,
+                # attended, nothing absent.
+                person = next(r for r in summary.rows if r.userid == trip.userid)
+                want = truth[month][trip.userid]
+                for metric in ("trip_days", "attended_days", "absent_days", "rest_days"):
+                    assert person.metrics[metric] == want[metric], (metric, person.metrics)
+                # The workbook's 每日统计 sheet: the same rows, the trip linked on the weekend.
+                book = openpyxl.load_workbook(write_xlsx(summary, tmp_path / f"{month}.xlsx"))
+                cells = {
+                    (str(r[1]), r[2].date()): r
+                    for r in book["每日统计"].iter_rows(min_row=3, values_only=True)
+                }
+                at = DAILY_HEADERS.index("关联审批单")
+                for day in (d for d in rest if d.strftime("%Y-%m") == month):
+                    cell = cells[(trip.userid, day)]
+                    assert cell[4] == "休息" and str(cell[at]).startswith("出差"), cell
+            # The console's 每日统计 page draws the weekend with the trip.
+            page = http.get(
+                "/console/attendance/daily",
+                params={
+                    "start_date": rest[0].isoformat(),
+                    "end_date": rest[-1].isoformat(),
+                    "userid": trip.userid,
+                },
+            )
+            assert page.status_code == 200, page.text[:300]
+            shown = re.findall(
+                r'data-userid="([^"]+)" data-date="([^"]+)" data-result="([^"]+)"', page.text
+            )
+            assert sorted(shown) == [(trip.userid, d.isoformat(), "Rest") for d in rest]
+            assert page.text.count("出差") >= len(rest)

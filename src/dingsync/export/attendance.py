@@ -442,8 +442,9 @@ def linked_approvals(
     """关联审批单 of one person-day, as DingTalk's 每日统计 lists them: the approved leave of the
     day (``attendance_leaves`` rows whose work date it is; kind 请假, ``sub_type`` the leave
     type's name from ``leave_names`` {leave_code: name}, else its code), the trips, outings
-    and overtime (``attendance_approvals`` rows on the day or linked by ``approveId`` from
-    the day's results; kind 出差 / 外出 / 加班), and each 补卡: a check point fixed by an approval
+    and overtime (``attendance_approvals`` rows spanning the day — ``work_date`` to
+    ``end_work_date`` — or linked by ``approveId`` from the day's results; kind 出差 / 外出 /
+    加班), and each 补卡: a check point fixed by an approval
     (``APPROVE``) that is no trip, outing or overtime and that no leave covers (kind 补卡,
     ``check_type``). Each item: ``{kind, sub_type, begin_time, end_time (aware or None),
     approve_id, proc_inst_id, check_type}``, in time order."""
@@ -468,7 +469,8 @@ def linked_approvals(
     seen: set[str] = set()
     for a in approvals:
         aid = str(a["approve_id"])
-        if aid in seen or (a["work_date"] != work_date and aid not in linked_ids):
+        last = a.get("end_work_date") or a["work_date"]
+        if aid in seen or (not a["work_date"] <= work_date <= last and aid not in linked_ids):
             continue
         seen.add(aid)
         out.append(
@@ -706,11 +708,10 @@ def monthly_summary(
         # and last punch), the same days as ``repo_attendance.list_days``.
         extra = set(punches_of.get(userid, {}))
         extra |= {lv["work_date"] for lv in leaves_of.get(userid, ())}
-        extra |= {
-            a["work_date"]
-            for a in approvals_of.get(userid, ())
-            if a["biz_type"] in repo_attendance.DAY_APPROVAL_TYPES
-        }
+        scheduled = work_dates.get(userid, set()) | rest_dates.get(userid, set())
+        for a in approvals_of.get(userid, ()):
+            if a["biz_type"] in repo_attendance.DAY_APPROVAL_TYPES:
+                extra |= repo_attendance.approval_days(a, scheduled)
         for day in sorted(d for d in extra - set(days) if start <= d <= end):
             linked = linked_approvals(
                 day, [], leaves_of.get(userid, ()), approvals_of.get(userid, ()), leave_names

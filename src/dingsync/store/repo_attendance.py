@@ -265,9 +265,30 @@ def load_records(
 def load_approvals(
     conn: Connection, corp_id: str, start: date, end: date, userids: Sequence[str] | None = None
 ) -> list[Row]:
-    """Approvals (trips, outings, overtime) whose work date (of ``begin_time``) is in
-    ``start..end``."""
-    return _select_window(conn, attendance_approvals, corp_id, start, end, userids)
+    """Approvals (trips, outings, overtime) whose work dates overlap ``start..end``: from the
+    work date of ``begin_time`` to ``end_work_date`` (that of ``end_time``; ``work_date`` for
+    rows synced before migration 0024) — a trip from Friday to Monday is read for any of the
+    four days."""
+    t = attendance_approvals
+    cond = [
+        t.c.corp_id == corp_id,
+        t.c.work_date <= end,
+        func.coalesce(t.c.end_work_date, t.c.work_date) >= start,
+    ]
+    out: list[Row] = []
+    for part in [None] if userids is None else list(_chunks(list(userids))):
+        stmt = select(t).where(*cond, *([] if part is None else [t.c.userid.in_(part)]))
+        out.extend(dict(r) for r in conn.execute(stmt).mappings())
+    return out
+
+
+def approval_days(approval: Row, dates: Iterable[date]) -> set[date]:
+    """The work dates of ``dates`` (a person's scheduled days) that ``approval`` (an
+    ``attendance_approvals`` row) spans — ``work_date..end_work_date`` — and its own work date:
+    the 每日统计 days it is on (:func:`_day_keys` selects the same in SQL)."""
+    first = approval["work_date"]
+    last = approval.get("end_work_date") or first
+    return {first} | {d for d in dates if first <= d <= last}
 
 
 def load_leave_types(conn: Connection, corp_id: str) -> list[Row]:
@@ -733,8 +754,8 @@ def _day_keys(
     """``SELECT work_date, userid`` of every person-day of 每日统计 visible to ``v``: a day with
     results (the rows of ``GET /api/attendance/results``), and a day without any — a rest day
     or holiday — on which the person punched (a valid punch), had approved leave or a trip,
-    outing or overtime approval (its work date), as DingTalk's 每日统计 lists them (UNION:
-    each key once)."""
+    outing or overtime approval (its work date, or a scheduled day it spans up to its
+    ``end_work_date``), as DingTalk's 每日统计 lists them (UNION: each key once)."""
     parts: list[Any] = [
         select(attendance_results.c.work_date, attendance_results.c.userid).where(
             *_results_cond(corp_id, v, start, end, userid, dept_ids)
@@ -757,6 +778,23 @@ def _day_keys(
         if dept_ids is not None:
             cond.append(t.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
         parts.append(select(t.c.work_date, t.c.userid).where(*cond))
+    # The scheduled days (rest days included) an approval spans past its first: the Saturday
+    # and Sunday of a trip from Friday to Monday.
+    a, s = attendance_approvals, attendance_schedules
+    cond = [
+        s.c.corp_id == corp_id,
+        people_visible(v, corp_id, s.c.userid),
+        *_work_date_range(s.c.work_date, start, end),
+        a.c.biz_type.in_(DAY_APPROVAL_TYPES),
+        s.c.work_date > a.c.work_date,
+        s.c.work_date <= func.coalesce(a.c.end_work_date, a.c.work_date),
+    ]
+    if userid is not None:
+        cond.append(s.c.userid == userid)
+    if dept_ids is not None:
+        cond.append(s.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
+    joined = s.join(a, and_(a.c.corp_id == s.c.corp_id, a.c.userid == s.c.userid))
+    parts.append(select(s.c.work_date, s.c.userid).select_from(joined).where(*cond))
     return union(*parts).subquery()
 
 

@@ -232,6 +232,12 @@ attendance_approvals = Table(
     Column("end_time", UTCDateTime(), nullable=False),
     Column("work_date", Date(), nullable=False, comment=WORK_DATE + " of begin_time"),
     Column("duration_unit", NulSafeString(16), comment="DAY | HOUR | …"),
+    Column(
+        "end_work_date",
+        Date(),
+        nullable=True,
+        comment="work date of end_time (the last day the approval covers)",
+    ),
     _synced(),
     _raw(),
     Index("ix_attendance_approvals_corp_id_work_date_userid", "corp_id", "work_date", "userid"),

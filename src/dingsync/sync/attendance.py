@@ -180,9 +180,26 @@ def leave_row(item: LeaveStatus, tz: tzinfo = SHANGHAI) -> dict[str, Any]:
     }
 
 
+def end_work_date(begin: datetime, end: datetime, tz: tzinfo = SHANGHAI) -> date:
+    """The last work date an approval from ``begin`` to ``end`` (aware) covers, in ``tz``: the
+    date of the last moment before ``end``, less a day when that moment's time of day is
+    earlier than ``begin``'s (the approval ends in the morning after its last work date, as
+    a night shift's 23:30–07:30 does); never before ``begin``'s date."""
+    first = begin.astimezone(tz)
+    last = max(first, (end - timedelta(seconds=1)).astimezone(tz))
+    day = last.date()
+    if day > first.date() and last.time() < first.time():
+        day -= timedelta(days=1)
+    return day
+
+
 def approval_row(a: AttendanceApproval, tz: tzinfo = SHANGHAI) -> dict[str, Any]:
     """An ``approvals/query`` item → ``attendance_approvals`` row (work date: ``begin_time``'s
-    date in ``tz``)."""
+    date in ``tz``; ``end_work_date``: the work date of ``end_time`` — its date, less a day
+    when it falls at an earlier time of day than ``begin_time``, as a shift across midnight
+    does: a trip from Friday 09:00 to Monday 18:00 spans Friday..Monday, a night shift's trip
+    from 23:30 to 07:30 the next day is one work date, one ending at 00:00 does not reach the
+    next day)."""
     begin, end = a.begin, a.end
     assert begin is not None and end is not None
     return {
@@ -195,6 +212,7 @@ def approval_row(a: AttendanceApproval, tz: tzinfo = SHANGHAI) -> dict[str, Any]
         "end_time": end,
         "work_date": begin.astimezone(tz).date(),
         "duration_unit": a.duration_unit,
+        "end_work_date": end_work_date(begin, end, tz),
         "raw": _raw(a),
     }
 

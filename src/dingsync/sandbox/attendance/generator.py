@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from dingsync.sandbox.attendance.world import (
@@ -116,6 +117,7 @@ def generate_attendance(company: Company, seed: int, days: int) -> AttendanceWor
                 pd.invalid.append(InvalidPunch(next_id("record"), at, "需要二次确认"))
     _make_up(random.Random(f"dingsync-attendance-makeup:{seed}:{days}"), out, next_id)
     _trips(random.Random(f"dingsync-attendance-trips:{seed}:{days}"), out, next_id)
+    _weekend_trips(random.Random(f"dingsync-attendance-weekend-trips:{seed}:{days}"), out, next_id)
     _overtime(random.Random(f"dingsync-attendance-overtime:{seed}:{days}"), out, next_id)
     _machines(random.Random(f"dingsync-attendance-machines:{seed}:{days}"), g_fixed, out)
     return AttendanceWorld(groups, out, dates)
@@ -268,6 +270,74 @@ def _trips(rng: random.Random, days: list[PersonDay], next_id: Any) -> None:
             p.approve_id = approve_id
             p.proc_inst_id = proc
         pd.trip = Trip(pd.userid, kind, start, off.base_ms, pd.work_date, amount, proc, approve_id)
+
+
+#: Share of the people who go on one business trip over a weekend (Friday to Monday, one
+#: approval): at least one when the history has such a weekend.
+WEEKEND_TRIP_SHARE = 0.05
+
+
+def _weekend_trips(rng: random.Random, days: list[PersonDay], next_id: Any) -> None:
+    """Some people go on one approved business trip (出差) from a Friday's on-duty time to the
+    next Monday's off-duty time (a separate random stream, drawn after :func:`_trips`): one
+    approval, ``durationUnit`` DAY and ``duration`` the natural days it spans (4.0; DingTalk's
+    trip form counts the days between its begin and end, rest days included); both work days'
+    check points become ``Normal``/``APPROVE`` with its ids and every day it spans (the rest
+    days too) carries it (``approve_list`` of ``getupdatedata``). 出差时长 counts the work days
+    it covers (:func:`~dingsync.sandbox.attendance.world.day_metrics`): a rest day is 休息."""
+    by_user: dict[str, dict[Any, PersonDay]] = {}
+    for pd in days:
+        by_user.setdefault(pd.userid, {})[pd.work_date] = pd
+
+    def ordinary(pd: PersonDay | None) -> bool:
+        return (
+            pd is not None
+            and not pd.is_rest
+            and pd.leave is None
+            and pd.trip is None
+            and len(pd.points) == 2
+            and all(p.source_type == "USER" and p.time_result == "Normal" for p in pd.points)
+        )
+
+    def free_rest(pd: PersonDay | None) -> bool:
+        return pd is not None and pd.is_rest and not pd.holiday and pd.overtime is None
+
+    spans: list[list[PersonDay]] = []
+    for userid in sorted(by_user):
+        per = by_user[userid]
+        for day in sorted(per):
+            window = [per.get(day + timedelta(days=n)) for n in range(4)]
+            if day.weekday() == 4 and ordinary(window[0]) and ordinary(window[3]):
+                if free_rest(window[1]) and free_rest(window[2]):
+                    spans.append([x for x in window if x is not None])
+    if not spans:
+        return
+    people = sorted({s[0].userid for s in spans})
+    chosen = set(rng.sample(people, max(1, round(len(people) * WEEKEND_TRIP_SHARE))))
+    for userid in sorted(chosen):
+        span = rng.choice([s for s in spans if s[0].userid == userid])
+        fri, mon = span[0], span[-1]
+        approve_id = next_id("approve")
+        proc = f"{rng.getrandbits(64):016x}-{rng.getrandbits(32):08x}"
+        for p in (*fri.points, *mon.points):
+            p.user_ms = p.base_ms
+            p.location_result = "Normal"
+            p.source_type = "APPROVE"
+            p.minutes = 0
+            p.approve_id = approve_id
+            p.proc_inst_id = proc
+        trip = Trip(
+            userid,
+            "出差",
+            fri.points[0].base_ms,
+            mon.points[1].base_ms,
+            fri.work_date,
+            float(len(span)),
+            proc,
+            approve_id,
+        )
+        for pd in span:
+            pd.trip = trip
 
 
 #: Shares of the rest days and of the public holidays on which someone works approved overtime

@@ -148,9 +148,11 @@ class Leave:
 
 @dataclass(slots=True)
 class Trip:
-    """An approved business trip (出差, a whole work day, ``days`` 1) or outing (外出, ``hours``
-    before the off-duty time): ``biz_type`` 2 in DingTalk's approvals, the check points it
-    covers carry ``APPROVE`` and its ``approve_id``. ``work_date`` is the work day it covers."""
+    """An approved business trip (出差, whole days: ``amount`` the natural days from ``start_ms``
+    to ``end_ms`` — 1 for one work day, 4 for Friday to Monday) or outing (外出, ``amount``
+    hours before the off-duty time): ``biz_type`` 2 in DingTalk's approvals, the check points
+    it covers carry ``APPROVE`` and its ``approve_id``. ``work_date`` is its first day; every
+    :class:`PersonDay` it spans (rest days included) has it as ``trip``."""
 
     userid: str
     kind: str
@@ -483,7 +485,10 @@ def day_metrics(day: PersonDay, rule: dict[str, OvertimeDayRule] | None = None) 
     if punched or (trip is not None and trip.kind == "出差"):  # a trip day is attended
         out["attended_days"] = 1
     if trip is not None:
-        out["trip_days" if trip.kind == "出差" else "out_hours"] = trip.amount
+        # 出差时长: each work day a trip covers (a trip over a weekend spans several days).
+        out["trip_days" if trip.kind == "出差" else "out_hours"] = (
+            1.0 if trip.kind == "出差" else trip.amount
+        )
     if not signed:
         out["absent_days"] = 1
     for p in day.points:
@@ -571,7 +576,10 @@ class AttendanceWorld:
         for d in days:
             self.by_user.setdefault(d.userid, {})[d.work_date] = d
         self.leaves: list[Leave] = [d.leave for d in days if d.leave is not None]
-        self.trips: list[Trip] = [d.trip for d in days if d.trip is not None]
+        # One trip per approval (a trip over a weekend is on every day it spans).
+        self.trips: list[Trip] = list(
+            {d.trip.approve_id: d.trip for d in days if d.trip is not None}.values()
+        )
         self.overtimes: list[Overtime] = [d.overtime for d in days if d.overtime is not None]
         self.leaves_by_user: dict[str, list[Leave]] = {}
         for lv in self.leaves:

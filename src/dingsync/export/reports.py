@@ -32,6 +32,7 @@ import io
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from itertools import islice
@@ -175,7 +176,7 @@ def _stream_reports(
     ``modified_time`` as the driver returns them (:class:`dingsync.export.WallClock` reads
     them)."""
     lo, hi = day_start(start, tz), day_start(end + timedelta(days=1), tz)
-    r, c, t = reports, report_contents, report_receivers
+    r = reports
     cond = [
         r.c.corp_id == corp_id,
         r.c.template_name == template,
@@ -183,10 +184,29 @@ def _stream_reports(
         r.c.create_time < hi,
         *where,
     ]
+    stream = {"stream_results": True, "max_row_buffer": STREAM_BATCH}
+    with ExitStack() as stack:
+        # MySQL/MariaDB's driver streams one unbuffered result per connection: there the two
+        # side streams read on connections of their own (a report deleted between the queries
+        # then shows without contents, as on PostgreSQL's per-statement snapshots).
+        sides = (conn, conn)
+        if conn.dialect.name in ("mysql", "mariadb"):
+            sides = (
+                stack.enter_context(conn.engine.connect()),
+                stack.enter_context(conn.engine.connect()),
+            )
+        yield from _merge_streams(conn, sides, cond, stream)
+
+
+def _merge_streams(
+    conn: Connection, sides: tuple[Connection, Connection], cond: list[Any], stream: dict[str, Any]
+) -> Iterator[tuple[Any, list[tuple[str, Any, str | None]], list[str]]]:
+    """:func:`_stream_reports`' three queries: reports meeting ``cond`` on ``conn``, their
+    contents on ``sides[0]`` and receivers on ``sides[1]``, merged."""
+    r, c, t = reports, report_contents, report_receivers
     order = (r.c.create_time, r.c.report_id)
     joined_c = c.join(r, and_(c.c.corp_id == r.c.corp_id, c.c.report_id == r.c.report_id))
     joined_t = t.join(r, and_(t.c.corp_id == r.c.corp_id, t.c.report_id == r.c.report_id))
-    stream = {"stream_results": True, "max_row_buffer": STREAM_BATCH}
     heads = conn.execute(
         select(
             *_raw(
@@ -205,7 +225,7 @@ def _stream_reports(
         .execution_options(**stream)
     )
     contents = _Merged(
-        conn.execute(
+        sides[0].execute(
             select(*_raw(r.c.create_time, r.c.report_id, c.c.key, c.c.value, c.c.state))
             .select_from(joined_c)
             .where(*cond)
@@ -214,7 +234,7 @@ def _stream_reports(
         )
     )
     receivers = _Merged(
-        conn.execute(
+        sides[1].execute(
             select(*_raw(r.c.create_time, r.c.report_id, t.c.userid))
             .select_from(joined_t)
             .where(*cond)

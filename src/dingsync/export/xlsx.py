@@ -106,36 +106,34 @@ class RowWriter:
             ws._write_single_row(row)
         if ws._check_dimensions(row, 0) or ws._check_dimensions(row, max(0, len(values) - 1)):
             return
-        refs = self._refs(len(values))
         r = row + 1
         parts = [f'<row r="{r}">']
         append = parts.append
         as_number = self._as_number
         plain = _PLAIN_TEXT.fullmatch
         when = self._when
-        for c, value in enumerate(values):
+        for ref, value, kind in zip(self._refs(len(values)), values, kinds, strict=False):
             if value is None or value == "":
                 continue
-            kind = kinds[c]
             if kind is SERIAL_WHEN:
-                append(f'{refs[c]}{r}"{when}><v>{value:.16G}</v></c>')
+                append(f'{ref}{r}"{when}><v>{value:.16G}</v></c>')
                 continue
             if kind is NUMERIC_TEXT and as_number is not None:
                 num = as_number(value)
                 if num is not None:
-                    append(f'{refs[c]}{r}"><v>{num:.16G}</v></c>')
+                    append(f'{ref}{r}"><v>{num:.16G}</v></c>')
                     continue
             if "_x" not in value and plain(value) is not None:
-                append(f'{refs[c]}{r}" t="inlineStr"><is><t>{value}</t></is></c>')
+                append(f'{ref}{r}" t="inlineStr"><is><t>{value}</t></is></c>')
             else:
                 if self._decode is not None and "\ufdd0" in value:
                     value = self._decode(value)
                     if as_number is not None and kind is NUMERIC_TEXT:
                         num = as_number(value)
                         if num is not None:
-                            append(f'{refs[c]}{r}"><v>{num:.16G}</v></c>')
+                            append(f'{ref}{r}"><v>{num:.16G}</v></c>')
                             continue
-                append(self._text(refs[c], r, value))
+                append(self._text(ref, r, value))
         append("</row>")
         ws.fh.write("".join(parts))
 

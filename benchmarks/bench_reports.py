@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import resource
 import subprocess
@@ -223,7 +224,10 @@ def _export_one(
     url: str, out: Path, first: date, last: date, fmt: str, mode: str, python: str = ""
 ) -> dict[str, Any]:
     """One export in a child process (``python``: another checkout's interpreter, e.g. main's
-    venv, whose ``dingsync`` is that checkout's)."""
+    venv, whose ``dingsync`` is that checkout's: this run's ``PYTHONPATH`` is not passed on)."""
+    env = dict(os.environ)
+    if python:
+        env.pop("PYTHONPATH", None)
     proc = subprocess.run(
         [
             python or sys.executable,
@@ -238,6 +242,7 @@ def _export_one(
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     n, wall, cpu, rss = proc.stdout.split()
     size = out.stat().st_size

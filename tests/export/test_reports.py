@@ -14,12 +14,12 @@ import openpyxl
 import pytest
 from sqlalchemy import Engine, select
 
+from dingsync.export import local
 from dingsync.export.reports import (
     FIXED_HEADERS,
     TAIL_HEADERS,
     compliance,
     export_reports,
-    local,
     write_compliance,
 )
 from dingsync.sandbox import SandboxServer

@@ -4,9 +4,10 @@ written file in the export audit."""
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from dingsync.timeutil import SHANGHAI
 
@@ -31,6 +32,78 @@ def local(moment: datetime | None, tz: tzinfo = SHANGHAI) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(tz).replace(tzinfo=None)
+
+
+#: Excel's epoch (the 1900 date system, XlsxWriter's default) and the instants' epochs.
+_EXCEL_EPOCH = datetime(1899, 12, 31)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+_AWARE_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR_END = timedelta(hours=1) - timedelta(microseconds=1)
+
+
+class WallClock:
+    """The store's instants, as the database driver returns them, as wall time in ``tz`` —
+    :func:`local` for a whole export column without a ``datetime``/``astimezone`` per value.
+
+    A driver value is SQLite's text (``YYYY-MM-DD HH:MM:SS[.ffffff]``, UTC), a naive UTC
+    ``datetime`` (MySQL/MariaDB) or an aware one (PostgreSQL). The zone's UTC offset is
+    looked up once per UTC hour (and per value only in an hour where it changes, e.g. a
+    daylight-saving switch), then added. ``None`` stays ``None``."""
+
+    def __init__(self, tz: tzinfo) -> None:
+        self._tz = tz
+        self._offsets: dict[Any, timedelta | None] = {}
+
+    def _offset(self, utc: datetime, key: Any) -> timedelta:
+        """UTC offset of ``tz`` at naive UTC ``utc``, cached for its hour ``key`` when the offset
+        holds for the whole hour."""
+        hour = utc.replace(minute=0, second=0, microsecond=0, tzinfo=UTC)
+        first = hour.astimezone(self._tz).utcoffset()
+        last = (hour + _HOUR_END).astimezone(self._tz).utcoffset()
+        self._offsets[key] = first if first == last else None
+        if first == last and first is not None:
+            return first
+        return utc.replace(tzinfo=UTC).astimezone(self._tz).utcoffset() or timedelta(0)
+
+    def local(self, value: Any) -> datetime | None:
+        """``value`` (a driver's instant, see the class) as naive wall time in ``tz``: the same
+        as ``local(instant, tz)``."""
+        if value is None:
+            return None
+        if value.__class__ is str:
+            key: Any = value[:13]
+            utc = datetime.fromisoformat(value)
+        elif value.tzinfo is None:
+            utc = value
+            key = utc.replace(minute=0, second=0, microsecond=0)
+        else:
+            utc = _NAIVE_EPOCH + (value - _AWARE_EPOCH)
+            key = utc.replace(minute=0, second=0, microsecond=0)
+        offset = self._offsets.get(key)
+        if offset is None:
+            offset = self._offset(utc, key)
+        return utc + offset
+
+    def text(self, value: Any) -> str | None:
+        """``value`` as ``YYYY-MM-DD HH:MM:SS`` wall time in ``tz`` (seconds truncated, as
+        ``strftime``), ``None`` for ``None``."""
+        wall = self.local(value)
+        return None if wall is None else wall.isoformat(" ", "seconds")
+
+    def excel(self, value: Any) -> float | None:
+        """``value`` as an Excel serial date-time of its wall time in ``tz`` (days since
+        1899-12-31 in the 1900 date system, with Excel's 1900 leap day: exactly XlsxWriter's
+        number for that naive datetime), ``None`` for ``None``."""
+        wall = self.local(value)
+        if wall is None:
+            return None
+        delta = wall - _EXCEL_EPOCH
+        serial: float = delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
+        if serial < 61:  # January and February 1900: XlsxWriter's own rules
+            from xlsxwriter.utility import _datetime_to_excel_datetime
+
+            return float(_datetime_to_excel_datetime(wall, False, True))
+        return serial + 1
 
 
 # The area modules import the helpers above, so they come last.

@@ -28,19 +28,21 @@ attendance schedule, Monday–Friday where none is synced.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
-from itertools import chain
+from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import (
     Connection,
+    CursorResult,
     Integer,
-    Result,
     and_,
     case,
     func,
@@ -51,8 +53,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.sqltypes import NULLTYPE
 
-from dingsync.export import local, xlsx
+from dingsync.export import WallClock, xlsx
 from dingsync.store import repo_attendance, repo_contacts, repo_reports, visibility
+from dingsync.store.nul import ESCAPE, escape_nul, unescape_nul
 from dingsync.store.schema import UTCDateTime, departments, user_departments, users
 from dingsync.store.schema_reports import (
     CONTENT_TABLE,
@@ -132,6 +135,27 @@ def template_columns(conn: Connection, corp_id: str, template: str) -> list[str]
 STREAM_BATCH = 5000
 
 
+def _driver_rows(result: CursorResult[Any]) -> Iterator[Any]:
+    """The rows of ``result`` as tuples of the database driver's values, read
+    :data:`STREAM_BATCH` at a time from the driver's cursor (no ``Row`` nor result processing
+    per row: SQLAlchemy compiles the statement and binds its parameters, the rows bypass it).
+    The statement's columns must have no result processing (``type_coerce(col, NULLTYPE)``:
+    the first batch goes through ``result``, which serves the row(s) SQLAlchemy read ahead
+    to learn the columns, then the cursor is read directly)."""
+    try:
+        yield from [tuple(row) for row in result.fetchmany(STREAM_BATCH)]
+        cursor = result.cursor
+        while cursor is not None and (rows := cursor.fetchmany(STREAM_BATCH)):
+            yield from rows
+    finally:
+        result.close()
+
+
+def _raw(*columns: Any) -> list[Any]:
+    """``columns`` without result processing: their values as the driver returns them."""
+    return [type_coerce(col, NULLTYPE) for col in columns]
+
+
 def _stream_reports(
     conn: Connection,
     corp_id: str,
@@ -145,9 +169,14 @@ def _stream_reports(
     ``where``, in creation order, each as ``(report columns, [(key, value, state)] of its
     contents in the order sent, [receiver userid] sorted)``. Three queries in the same order
     (reports, and contents and receivers joined to the same reports) are streamed side by side
-    and merged."""
+    and merged.
+
+    Values are the driver's (:func:`_driver_rows`): text as stored, i.e. with the store's NUL
+    escape (:mod:`dingsync.store.nul`; ``unescape_nul`` gives the text), ``create_time`` and
+    ``modified_time`` as the driver returns them (:class:`dingsync.export.WallClock` reads
+    them)."""
     lo, hi = day_start(start, tz), day_start(end + timedelta(days=1), tz)
-    r, c, t = reports, report_contents, report_receivers
+    r = reports
     cond = [
         r.c.corp_id == corp_id,
         r.c.template_name == template,
@@ -155,34 +184,49 @@ def _stream_reports(
         r.c.create_time < hi,
         *where,
     ]
+    stream = {"stream_results": True, "max_row_buffer": STREAM_BATCH}
+    with ExitStack() as stack:
+        # MySQL/MariaDB's driver streams one unbuffered result per connection: there the two
+        # side streams read on connections of their own (a report deleted between the queries
+        # then shows without contents, as on PostgreSQL's per-statement snapshots).
+        sides = (conn, conn)
+        if conn.dialect.name in ("mysql", "mariadb"):
+            sides = (
+                stack.enter_context(conn.engine.connect()),
+                stack.enter_context(conn.engine.connect()),
+            )
+        yield from _merge_streams(conn, sides, cond, stream)
+
+
+def _merge_streams(
+    conn: Connection, sides: tuple[Connection, Connection], cond: list[Any], stream: dict[str, Any]
+) -> Iterator[tuple[Any, list[tuple[str, Any, str | None]], list[str]]]:
+    """:func:`_stream_reports`' three queries: reports meeting ``cond`` on ``conn``, their
+    contents on ``sides[0]`` and receivers on ``sides[1]``, merged."""
+    r, c, t = reports, report_contents, report_receivers
     order = (r.c.create_time, r.c.report_id)
-    # The merge keys on create_time as the driver returns it (no conversion per row: a string
-    # on SQLite, a datetime elsewhere), in the order the database sorts it.
-    raw_time = type_coerce(r.c.create_time, NULLTYPE)
-    raw_id = type_coerce(r.c.report_id, NULLTYPE)
     joined_c = c.join(r, and_(c.c.corp_id == r.c.corp_id, c.c.report_id == r.c.report_id))
     joined_t = t.join(r, and_(t.c.corp_id == r.c.corp_id, t.c.report_id == r.c.report_id))
-    stream = {"yield_per": STREAM_BATCH}
     heads = conn.execute(
         select(
-            r.c.report_id,
-            r.c.template_name,
-            r.c.creator_id,
-            r.c.creator_name,
-            r.c.dept_name,
-            r.c.create_time,
-            r.c.modified_time,
-            r.c.remark,
-            raw_time,
-            raw_id,
+            *_raw(
+                r.c.report_id,
+                r.c.template_name,
+                r.c.creator_id,
+                r.c.creator_name,
+                r.c.dept_name,
+                r.c.create_time,
+                r.c.modified_time,
+                r.c.remark,
+            )
         )
         .where(*cond)
         .order_by(*order)
         .execution_options(**stream)
     )
     contents = _Merged(
-        conn.execute(
-            select(raw_time, raw_id, c.c.key, c.c.value, c.c.state)
+        sides[0].execute(
+            select(*_raw(r.c.create_time, r.c.report_id, c.c.key, c.c.value, c.c.state))
             .select_from(joined_c)
             .where(*cond)
             .order_by(*order, c.c.position)
@@ -190,16 +234,18 @@ def _stream_reports(
         )
     )
     receivers = _Merged(
-        conn.execute(
-            select(raw_time, raw_id, t.c.userid)
+        sides[1].execute(
+            select(*_raw(r.c.create_time, r.c.report_id, t.c.userid))
             .select_from(joined_t)
             .where(*cond)
             .order_by(*order, t.c.userid)
             .execution_options(**stream)
         )
     )
-    for head in chain.from_iterable(heads.partitions()):
-        yield head[:8], contents.take(head[8], head[9]), receivers.take(head[8], head[9])
+    # The merge keys on create_time as the driver returns it (no conversion per row: a string
+    # on SQLite, a datetime elsewhere), in the order the database sorts it.
+    for head in _driver_rows(heads):
+        yield head, contents.take(head[5], head[0]), receivers.take(head[5], head[0])
 
 
 class _Merged:
@@ -208,8 +254,8 @@ class _Merged:
     report_id in the database's collation, which Python cannot repeat), and rows of reports the
     report query did not return (written between the queries) are skipped."""
 
-    def __init__(self, result: Result[Any]) -> None:
-        self._rows = chain.from_iterable(result.partitions())
+    def __init__(self, result: CursorResult[Any]) -> None:
+        self._rows = _driver_rows(result)
         self._next: Any = next(self._rows, None)
         self._time: Any = None
         self._group: dict[str, list[Any]] = {}
@@ -279,37 +325,110 @@ def export_reports(
             None,
             dept_ids=sorted(repo_contacts.department_subtree(conn, corp_id, [dept_id])),
         )
-    index = {c: i for i, c in enumerate(columns)}
+    # The rows are built from the driver's values (text with the store's NUL escape, which
+    # the writers undo; times as the driver returns them): no per-value processing but what
+    # a cell needs.
+    names = {escape_nul(u): escape_nul(n) for u, n in user_names(conn, corp_id).items()}
+    index = {escape_nul(c): i for i, c in enumerate(columns)}
+    clock = WallClock(tz)
+    when = clock.text if fmt == "csv" else clock.excel
+    first = len(FIXED_HEADERS)
+    blank = [None] * len(columns)
 
     def rows() -> Iterator[list[Any]]:
-        width = len(columns)
+        get_name, get_index = names.get, index.get
         for rep, items, receivers in _stream_reports(
             conn, corp_id, template, start, end, where, tz
         ):
             rid, tpl, creator_id, creator_name, dept, created, modified, remark = rep
-            values: list[Any] = [None] * width
-            for key, value, state in items:
-                i = index.get(key)
-                if i is not None and values[i] is None:
-                    values[i] = content_cell({"value": value, "state": state})
-            yield [
+            row = [
                 rid,
                 tpl,
-                creator_name or names.get(creator_id or "", creator_id),
+                creator_name or get_name(creator_id or "", creator_id),
                 creator_id,
                 dept,
-                local(created, tz),
-                local(modified, tz),
-                *values,
-                "、".join([names.get(u, u) for u in receivers]),
+                when(created),
+                when(modified),
+                *blank,
+                "、".join([get_name(u, u) for u in receivers]),
                 remark,
             ]
+            for key, value, state in items:
+                i = get_index(key)
+                if i is not None and row[first + i] is None:
+                    row[first + i] = value if state is None else _content_value(value, state)
+            yield row
 
     if fmt == "csv":
-        return _write_csv(path, headers, rows(), text_columns=len(FIXED_HEADERS))
-    return _write_xlsx(
-        path, "日志", headers, rows(), value_range=(len(FIXED_HEADERS), len(columns))
-    )
+        return _write_rows_csv(path, headers, rows())
+    kinds = [xlsx.TEXT] * len(headers)
+    kinds[5] = kinds[6] = xlsx.SERIAL_WHEN
+    kinds[first : first + len(columns)] = [xlsx.NUMERIC_TEXT] * len(columns)
+    return _write_rows_xlsx(path, "日志", headers, rows(), kinds)
+
+
+def _content_value(value: str | None, state: str) -> str | None:
+    """:func:`content_cell` of a content row's ``value`` and ``state``."""
+    if state == CONTENT_TABLE:
+        return TABLE_CELL
+    if state == CONTENT_TRUNCATED:
+        return (value or "") + TRUNCATED_MARK
+    return value
+
+
+#: Report rows per chunk of :func:`_write_rows_csv`.
+CSV_CHUNK = 2000
+
+
+def _write_rows_csv(path: str | Path, headers: list[str], rows: Iterator[list[Any]]) -> int:
+    """Write ``rows`` (text or ``None`` per cell; text with the store's NUL escape) as CSV
+    (UTF-8 with a BOM): ``csv.writer.writerows`` per chunk of :data:`CSV_CHUNK` rows into a
+    buffer, whose text is the file's unless it holds the escape character, in which case the
+    chunk is written again with each value unescaped. Returns the number of rows."""
+    n = 0
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        csv.writer(fh).writerow(headers)
+        while chunk := list(islice(rows, CSV_CHUNK)):
+            writer.writerows(chunk)
+            text = buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+            if ESCAPE in text:
+                writer.writerows(
+                    [[v if v is None else unescape_nul(v) for v in row] for row in chunk]
+                )
+                text = buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+            fh.write(text)
+            n += len(chunk)
+    return n
+
+
+def _write_rows_xlsx(
+    path: str | Path, sheet: str, headers: list[str], rows: Iterator[list[Any]], kinds: list[str]
+) -> int:
+    """Write ``rows`` (cells of the given ``kinds``, :meth:`xlsx.RowWriter.write_typed`; text
+    with the store's NUL escape) as one sheet of a ``constant_memory`` workbook, headers
+    bold and frozen. Returns the number of rows."""
+    wb = xlsx.Workbook(str(path), {"constant_memory": True})
+    try:
+        ws = wb.add_worksheet(sheet)
+        bold = wb.add_format({"bold": True})
+        when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        day = wb.add_format({"num_format": "yyyy-mm-dd"})
+        ws.write_row(0, 0, headers, bold)
+        ws.freeze_panes(1, 0)
+        out = xlsx.RowWriter(ws, when=when, day=day, as_number=as_number, decode=unescape_nul)
+        write = out.write_typed
+        n = 0
+        for n, row in enumerate(rows, start=1):
+            write(n, row, kinds)
+        return n
+    finally:
+        wb.close()
 
 
 def content_cell(item: dict[str, Any]) -> str | None:

@@ -43,10 +43,16 @@ class _Worksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter has no type hin
 #: ``XMLwriter._escape_control_characters``).
 _NEEDS_CONTROL_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
 #: Text written as it is (with no ``_x`` either): no NUL, control character, XML special
-#: character or leading/trailing space, and short enough never to need truncating.
-_PLAIN_TEXT = re.compile(r"(?!\s)[^\x00-\x1f&<>\ufffe\uffff]{1,16383}(?<!\s)")
+#: character, leading/trailing space or U+FDD0 (the store's NUL escape, see ``decode`` of
+#: :class:`RowWriter`), and short enough never to need truncating.
+_PLAIN_TEXT = re.compile(r"(?!\s)[^\x00-\x1f&<>\ufdd0\ufffe\uffff]{1,16383}(?<!\s)")
 #: XlsxWriter's cap on a cell's text (UTF-16 units; see ``Worksheet._write_string``).
 _STRMAX = 32767
+
+#: Column kinds of :meth:`RowWriter.write_typed`: text (``str`` or ``None``); an Excel serial
+#: date-time (``float`` or ``None``, e.g. :meth:`dingsync.export.WallClock.excel`) shown in the
+#: ``when`` format; text written as a number where ``as_number`` turns it into one.
+TEXT, SERIAL_WHEN, NUMERIC_TEXT = "text", "when", "numeric"
 
 
 class RowWriter:
@@ -69,10 +75,12 @@ class RowWriter:
         day: Format,
         number_columns: range = range(0),
         as_number: Any = None,
+        decode: Any = None,
     ) -> None:
         if not ws.constant_memory:
             raise ValueError("RowWriter needs a constant_memory worksheet")
         self._ws = ws
+        self._decode = decode
         self._when = f' s="{when._get_xf_index()}"' if when._get_xf_index() else ""
         self._day = f' s="{day._get_xf_index()}"' if day._get_xf_index() else ""
         self._numbers = number_columns
@@ -85,6 +93,49 @@ class RowWriter:
         while len(cols) < n:
             cols.append(f'<c r="{xl_col_to_name(len(cols))}')
         return cols
+
+    def write_typed(self, row: int, values: Sequence[Any], kinds: Sequence[str]) -> None:
+        """Write ``values`` as row ``row`` (0-based) when each column's kind is known
+        (``kinds[c]``: :data:`TEXT`, :data:`SERIAL_WHEN` or :data:`NUMERIC_TEXT`): the same
+        cells :meth:`write` makes of text, of the datetime whose serial is given, and of text
+        in ``number_columns``, without finding out each value's type. Text holding U+FDD0 is
+        passed through ``decode`` first (the store's NUL escape, where the caller reads the
+        driver's raw text)."""
+        ws = self._ws
+        if row > ws.previous_row:
+            ws._write_single_row(row)
+        if ws._check_dimensions(row, 0) or ws._check_dimensions(row, max(0, len(values) - 1)):
+            return
+        r = row + 1
+        parts = [f'<row r="{r}">']
+        append = parts.append
+        as_number = self._as_number
+        plain = _PLAIN_TEXT.fullmatch
+        when = self._when
+        for ref, value, kind in zip(self._refs(len(values)), values, kinds, strict=False):
+            if value is None or value == "":
+                continue
+            if kind is SERIAL_WHEN:
+                append(f'{ref}{r}"{when}><v>{value:.16G}</v></c>')
+                continue
+            if kind is NUMERIC_TEXT and as_number is not None:
+                num = as_number(value)
+                if num is not None:
+                    append(f'{ref}{r}"><v>{num:.16G}</v></c>')
+                    continue
+            if "_x" not in value and plain(value) is not None:
+                append(f'{ref}{r}" t="inlineStr"><is><t>{value}</t></is></c>')
+            else:
+                if self._decode is not None and "\ufdd0" in value:
+                    value = self._decode(value)
+                    if as_number is not None and kind is NUMERIC_TEXT:
+                        num = as_number(value)
+                        if num is not None:
+                            append(f'{ref}{r}"><v>{num:.16G}</v></c>')
+                            continue
+                append(self._text(ref, r, value))
+        append("</row>")
+        ws.fh.write("".join(parts))
 
     def write(self, row: int, values: Sequence[Any]) -> None:
         """Write ``values`` as row ``row`` (0-based), column 0 first."""
@@ -163,4 +214,12 @@ class Workbook(xlsxwriter.Workbook):  # type: ignore[misc]
     worksheet_class = _Worksheet
 
 
-__all__ = ["XLSX_NUL", "RowWriter", "Workbook", "xlsx_text"]
+__all__ = [
+    "NUMERIC_TEXT",
+    "SERIAL_WHEN",
+    "TEXT",
+    "XLSX_NUL",
+    "RowWriter",
+    "Workbook",
+    "xlsx_text",
+]

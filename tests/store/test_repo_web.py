@@ -1,4 +1,4 @@
-"""The web tables on SQLite and PostgreSQL: the export audit is append-only in the database
+"""The web tables on SQLite, PostgreSQL and MariaDB: the export audit is append-only in the database
 itself (``repo_audit``); sessions and replay records (``repo_sessions``), roles and local
 disable (``repo_local_access``)."""
 

@@ -7,8 +7,9 @@ Two ways to get a database:
 
 - :func:`fresh_mariadb_url` drops and creates the named database (empty, ``utf8mb4``): for the
   tests of migrations themselves.
-- :func:`migrated_mariadb_url` gives the session's database (the name with ``_shared``, and the
-  xdist worker's id when there is one), migrated once per session and emptied before each test:
+- :func:`migrated_mariadb_url` gives the session's database (the name with ``_p<pid>``, so xdist
+  workers and runs side by side each have their own; dropped when the run ends), migrated once
+  per process and emptied before each test:
   the tables that hold rows or have used their ``AUTO_INCREMENT`` are truncated (``TRUNCATE``
   does not fire the audit table's append-only triggers and restarts the ids). A test that leaves
   the schema changed (triggers dropped, a downgrade) gets a database rebuilt from scratch. Running
@@ -17,6 +18,7 @@ Two ways to get a database:
 
 from __future__ import annotations
 
+import atexit
 import os
 
 import pytest
@@ -145,6 +147,19 @@ def _empty_tables(conn: sa.Connection) -> None:
     conn.execute(sa.text("SET FOREIGN_KEY_CHECKS = 1"))
 
 
+def _drop_shared(url: str) -> None:
+    """Drop the session's database when the run ends."""
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="mysql"), poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{target.database}`"))
+    except sa.exc.DBAPIError:
+        pass  # the server went first: nothing to clean
+    finally:
+        admin.dispose()
+
+
 def _only_audit_triggers_gone(shape: tuple[object, ...]) -> bool:
     """Whether ``shape`` is the migrated one but for the audit's triggers (a test of the hash
     chain dropped them, as the table's owner could): putting them back is quicker than a
@@ -168,8 +183,8 @@ def migrated_mariadb_url() -> str:
     if _shared_problem is not None:
         _unavailable(shown, _shared_problem)
     if _shared_url is None:
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-        name = f"{base.database}_shared" + (f"_{worker}" if worker else "")
+        # One per process: an xdist worker, or two runs side by side, never share it.
+        name = f"{base.database}_p{os.getpid()}"
         url = base.set(database=name).render_as_string(hide_password=False)
         try:
             _shared_shape = _build_shared(url)
@@ -177,6 +192,7 @@ def migrated_mariadb_url() -> str:
             _shared_problem = exc
             _unavailable(shown, exc)
         _shared_url = url
+        atexit.register(_drop_shared, url)
         return url
     engine = sa.create_engine(_shared_url, poolclass=NullPool)
     try:

@@ -1,6 +1,7 @@
-"""Migration 0013 on MariaDB/MySQL (``DINGSYNC_TEST_MARIADB_URL``, see :mod:`helpers.mariadb`): it
-drops and re-creates the audit's triggers around its backfill, which MariaDB does differently from
-the other backends. Skipped when no server answers (a failure under CI).
+"""Migrations 0013 and 0023 on MariaDB/MySQL (``DINGSYNC_TEST_MARIADB_URL``, see
+:mod:`helpers.mariadb`): 0013 drops and re-creates the audit's triggers around its backfill, 0023
+converts a database's tables to the binary collation. Skipped when no server answers (a failure
+under CI).
 
 The other migration tests (upgrade from empty, downgrade to base and up again, 0009, 0010, 0014,
 0015) and the audit's append-only triggers and hash chain run on MariaDB with SQLite and
@@ -15,9 +16,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from dingsync.store import db, repo_audit
-from dingsync.store.schema import UTCDateTime, json_type
+from dingsync.store.schema import UTCDateTime, json_type, users
 from dingsync.store.schema_web import web_export_audit
 from helpers.mariadb import fresh_mariadb_url
 
@@ -61,3 +63,30 @@ def test_0013_chains_audit_rows_already_stored_on_mariadb(mariadb: sa.Engine) ->
     assert check.ok and check.rows == 3
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), mariadb.begin() as conn:
         conn.execute(sa.delete(web_export_audit))
+
+
+def test_0023_converts_older_tables_to_the_binary_collation(mariadb: sa.Engine) -> None:
+    """A database migrated before 0023 under the server's ``utf8mb4_unicode_ci`` (its tables
+    created by plain Alembic, not :func:`db.migrate`) ends with every table ``utf8mb4_bin``: ids
+    differing in case and names differing in an emoji are told apart."""
+    with mariadb.begin() as conn:
+        command.upgrade(db.alembic_config(conn), "0022")
+    with mariadb.begin() as conn:
+        conn.execute(sa.insert(users), [{"corp_id": "c", "userid": "u1", "name": "张😀"}])
+        assert conn.execute(sa.select(users.c.userid).where(users.c.name == "张😃")).all()
+    db.migrate(mariadb)
+    with mariadb.begin() as conn:
+        collations = set(
+            conn.execute(
+                sa.text(
+                    "SELECT table_collation FROM information_schema.tables "
+                    "WHERE table_schema = DATABASE() AND table_name <> 'alembic_version'"
+                )
+            ).scalars()
+        )
+        assert collations == {db.MYSQL_COLLATION}
+        assert not conn.execute(sa.select(users.c.userid).where(users.c.name == "张😃")).all()
+        conn.execute(sa.insert(users), [{"corp_id": "c", "userid": "U1", "name": "张😃"}])
+        assert conn.execute(sa.select(users.c.name).where(users.c.userid == "U1")).scalar() == (
+            "张😃"
+        )

@@ -140,12 +140,29 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     transaction where the backend allows DDL in transactions (PostgreSQL does).
 
     Safe to call on every start: an up-to-date database is left alone. On PostgreSQL an advisory
-    lock makes concurrent callers (several workers starting at once) wait for each other.
+    lock makes concurrent callers (several workers starting at once) wait for each other. On an
+    empty MySQL/MariaDB database the default collation becomes :data:`MYSQL_COLLATION` first
+    (``ALTER DATABASE``: the migrating user needs the ALTER privilege on it, as for the tables).
     """
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        elif conn.dialect.name in ("mysql", "mariadb") and _mysql_is_empty(conn):
+            # Tables created from here on take the binary collation (migration 0023 says why).
+            conn.execute(text(f"ALTER DATABASE CHARACTER SET utf8mb4 COLLATE {MYSQL_COLLATION}"))
         command.upgrade(alembic_config(conn), revision)
+
+
+#: The collation of every MySQL/MariaDB table (migration 0023): code point comparison.
+MYSQL_COLLATION = "utf8mb4_bin"
+
+
+def _mysql_is_empty(conn: Connection) -> bool:
+    """Whether the current MySQL/MariaDB database has no table yet (a first migration)."""
+    count = conn.execute(
+        text("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()")
+    ).scalar()
+    return not count
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -161,6 +178,7 @@ def head_revision() -> str | None:
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "MYSQL_COLLATION",
     "SQLITE_BUSY_TIMEOUT_MS",
     "alembic_config",
     "create_engine_for",

@@ -57,9 +57,10 @@ def upgrade() -> None:
         (table, fk)
         for table in inspector.get_table_names()
         for fk in inspector.get_foreign_keys(table)
+        if fk["name"]  # InnoDB names every foreign key
     ]
     for table, fk in keys:
-        op.drop_constraint(fk["name"], table, type_="foreignkey")
+        op.drop_constraint(str(fk["name"]), table, type_="foreignkey")
     for name in sorted(tables):
         op.execute(f"ALTER TABLE `{name}` CONVERT TO CHARACTER SET utf8mb4 COLLATE {COLLATION}")
     for table, fk in keys:

@@ -162,7 +162,10 @@ def _stream_reports(
     raw_id = type_coerce(r.c.report_id, NULLTYPE)
     joined_c = c.join(r, and_(c.c.corp_id == r.c.corp_id, c.c.report_id == r.c.report_id))
     joined_t = t.join(r, and_(t.c.corp_id == r.c.corp_id, t.c.report_id == r.c.report_id))
-    stream = {"yield_per": STREAM_BATCH}
+    # PyMySQL streams one result per connection at a time: a second query drains the first
+    # (PostgreSQL's named cursors and SQLite's statements stream side by side), so on
+    # MySQL/MariaDB the three results are buffered.
+    stream = {} if conn.dialect.name in ("mysql", "mariadb") else {"yield_per": STREAM_BATCH}
     heads = conn.execute(
         select(
             r.c.report_id,

@@ -1,4 +1,4 @@
-"""Shared fixtures: the sandbox (real loopback HTTP) and databases (SQLite and PostgreSQL).
+"""Shared fixtures: the sandbox (real loopback HTTP) and databases (SQLite, PostgreSQL, MariaDB).
 
 Sandboxes: ``sandbox`` is the test module's (its ``SANDBOX`` spec, see
 :mod:`helpers.sandboxes`, else the default company), shared by every module naming an equal
@@ -9,7 +9,10 @@ number of sandboxes started.
 PostgreSQL is found through ``DINGSYNC_TEST_POSTGRES_URL`` (default: the local server, database
 ``dingsync_test``); the database is created when the server answers and it is missing. Without
 a server the PostgreSQL cases skip with the reason shown, except when ``CI=true``: there
-``.ci/run`` has started it, and a missing server is a failure.
+``.ci/run`` has started it, and a missing server is a failure. MariaDB likewise, through
+``DINGSYNC_TEST_MARIADB_URL`` (:mod:`helpers.mariadb`): ``db_url`` and ``engine`` give a database
+migrated once per session and emptied before each test; ``empty_db_url`` an empty one (for the
+tests of the migrations).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import sqlalchemy as sa
 
 from dingsync.dingtalk import DingTalkClient
 from dingsync.sandbox import SandboxServer
+from helpers.mariadb import fresh_mariadb_url, migrated_mariadb_url
 from helpers.postgres import postgres_schema
 from helpers.sandboxes import DEFAULT, SandboxPool, SandboxSpec, make_client
 
@@ -42,13 +46,33 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'dingsync.db'}"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+#: The backends every store and sync test runs on (``db_url``, ``engine``, ``empty_db_url``).
+BACKENDS = ["sqlite", "postgres", "mariadb"]
+
+
+@pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each test using it runs once on SQLite and once on PostgreSQL."""
+    """Each test using it runs on SQLite, on PostgreSQL and on MariaDB. The SQLite file and the
+    PostgreSQL schema are new and empty; the MariaDB database is the session's, migrated to head
+    and emptied (:func:`helpers.mariadb.migrated_mariadb_url`) — migrating it again is a no-op."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'dingsync.db'}"
-    else:
+    elif request.param == "postgres":
         yield request.getfixturevalue("pg_url")
+    else:
+        yield migrated_mariadb_url()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database (no tables) on SQLite, PostgreSQL and MariaDB: for the migrations'
+    own tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'dingsync.db'}"
+    elif request.param == "postgres":
+        yield request.getfixturevalue("pg_url")
+    else:
+        yield fresh_mariadb_url()
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +85,8 @@ def shared_dingtalk() -> Path:
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[sa.Engine]:
-    """An engine on a fresh, migrated database (each test runs on SQLite and on PostgreSQL,
-    see ``db_url``)."""
+    """An engine on an empty, migrated database (each test runs on SQLite, PostgreSQL and
+    MariaDB, see ``db_url``)."""
     from dingsync.store import db
 
     eng = db.create_engine_for(db_url)

@@ -107,18 +107,3 @@ def test_company_rows_follow_the_newest_event(engine: sa.Engine) -> None:
         shown = repo_isv.public_row(row)
         assert "permanent_code" not in shown and shown["has_permanent_code"] is True
         assert "secret-code" not in repr(shown)
-
-
-def test_newer_only_and_two_receivers_on_mariadb(tmp_path: Path) -> None:
-    """The ``ON DUPLICATE KEY UPDATE … IF()`` branch (``DINGSYNC_TEST_MARIADB_URL``; skipped
-    without a server, a failure under CI)."""
-    from helpers.mariadb import fresh_mariadb_url
-
-    url = fresh_mariadb_url()
-    engine = db.create_engine_for(url)
-    try:
-        db.migrate(engine)
-        test_newer_only(engine)
-    finally:
-        engine.dispose()
-    test_two_receivers_out_of_order_keep_the_newest(url, tmp_path)

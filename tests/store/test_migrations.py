@@ -46,8 +46,8 @@ def _tables(engine: sa.Engine) -> set[str]:
     return set(sa.inspect(engine).get_table_names())
 
 
-def test_migrate_from_empty_matches_metadata(db_url: str) -> None:
-    engine = db.create_engine_for(db_url)
+def test_migrate_from_empty_matches_metadata(empty_db_url: str) -> None:
+    engine = db.create_engine_for(empty_db_url)
     try:
         assert _tables(engine) == set()
         assert db.current_revision(engine) is None
@@ -106,8 +106,8 @@ def test_indexes_and_keys(db_url: str) -> None:
         engine.dispose()
 
 
-def test_downgrade_to_base_and_up_again(db_url: str) -> None:
-    engine = db.create_engine_for(db_url)
+def test_downgrade_to_base_and_up_again(empty_db_url: str) -> None:
+    engine = db.create_engine_for(empty_db_url)
     try:
         db.migrate(engine)
         with engine.begin() as conn:
@@ -215,8 +215,8 @@ def _old_rows(name: str) -> list[dict[str, Any]]:
     return rows
 
 
-def test_0009_converts_old_work_dates_to_shanghai_calendar_dates(db_url: str) -> None:
-    engine = db.create_engine_for(db_url)
+def test_0009_converts_old_work_dates_to_shanghai_calendar_dates(empty_db_url: str) -> None:
+    engine = db.create_engine_for(empty_db_url)
     try:
         db.migrate(engine, "0008")
         with engine.begin() as conn:
@@ -282,8 +282,10 @@ def test_0009_converts_old_work_dates_to_shanghai_calendar_dates(db_url: str) ->
 # --------------------------------------------------------------------------------------------
 # 0010: one unionid per company (duplicates already stored are resolved, the index is unique)
 # --------------------------------------------------------------------------------------------
-def test_0010_resolves_stored_unionid_duplicates_and_makes_the_index_unique(db_url: str) -> None:
-    engine = db.create_engine_for(db_url)
+def test_0010_resolves_stored_unionid_duplicates_and_makes_the_index_unique(
+    empty_db_url: str,
+) -> None:
+    engine = db.create_engine_for(empty_db_url)
     users = sa.table(
         "users",
         sa.column("corp_id"),
@@ -338,8 +340,8 @@ def test_0010_resolves_stored_unionid_duplicates_and_makes_the_index_unique(db_u
 # --------------------------------------------------------------------------------------------
 # 0014: people who already left get the departments of their last directory payload
 # --------------------------------------------------------------------------------------------
-def test_0014_gives_earlier_leavers_their_former_departments(db_url: str) -> None:
-    engine = db.create_engine_for(db_url)
+def test_0014_gives_earlier_leavers_their_former_departments(empty_db_url: str) -> None:
+    engine = db.create_engine_for(empty_db_url)
     users = sa.table(
         "users",
         sa.column("corp_id"),
@@ -378,10 +380,10 @@ def test_0014_gives_earlier_leavers_their_former_departments(db_url: str) -> Non
         engine.dispose()
 
 
-def test_0015_adds_and_drops_approval_attachments(db_url: str) -> None:
+def test_0015_adds_and_drops_approval_attachments(empty_db_url: str) -> None:
     """0015 creates ``approval_attachments`` (with its file index and the cascade to the
     instance) and its downgrade drops it, leaving 0014's schema."""
-    engine = db.create_engine_for(db_url)
+    engine = db.create_engine_for(empty_db_url)
     try:
         with engine.begin() as conn:
             command.upgrade(db.alembic_config(conn), "0014")

@@ -1,7 +1,12 @@
-"""Migrations on MariaDB/MySQL (``DINGSYNC_TEST_MARIADB_URL``, see :mod:`helpers.mariadb`):
-upgrade head, downgrade to base, upgrade again, the result matching ``schema.metadata``; the
-export audit's append-only triggers refuse UPDATE and DELETE there, and its hash chain (what
-``dingsync audit verify`` walks) holds. Skipped when no server answers (a failure under CI)."""
+"""Migrations 0013 and 0026 on MariaDB/MySQL (``DINGSYNC_TEST_MARIADB_URL``, see
+:mod:`helpers.mariadb`): 0013 drops and re-creates the audit's triggers around its backfill, 0026
+converts a database's tables to the binary collation. Skipped when no server answers (a failure
+under CI).
+
+The other migration tests (upgrade from empty, downgrade to base and up again, 0009, 0010, 0014,
+0015) and the audit's append-only triggers and hash chain run on MariaDB with SQLite and
+PostgreSQL through the shared ``empty_db_url``/``engine`` fixtures (``test_migrations.py``,
+``test_repo_web.py``, ``test_repo_audit_chain.py``)."""
 
 from __future__ import annotations
 
@@ -12,19 +17,11 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from alembic import command
-from typer.testing import CliRunner
 
-from dingsync.cli import app as cli_app
-from dingsync.store import db, repo_audit, schema
-from dingsync.store.schema import UTCDateTime, json_type
+from dingsync.store import db, repo_audit
+from dingsync.store.schema import UTCDateTime, json_type, users
 from dingsync.store.schema_web import web_export_audit
 from helpers.mariadb import fresh_mariadb_url
-from store.test_migrations import (
-    _diffs,
-)
-from store.test_migrations import (
-    test_0010_resolves_stored_unionid_duplicates_and_makes_the_index_unique as check_0010,
-)
 
 
 @pytest.fixture
@@ -51,49 +48,6 @@ def _audit_row(n: int) -> dict[str, Any]:
     }
 
 
-def test_upgrade_downgrade_upgrade_on_mariadb(mariadb: sa.Engine) -> None:
-    db.migrate(mariadb)
-    assert db.current_revision(mariadb) == db.head_revision() is not None
-    assert set(sa.inspect(mariadb).get_table_names()) == set(schema.metadata.tables) | {
-        "alembic_version"
-    }
-    with mariadb.begin() as conn:
-        command.downgrade(db.alembic_config(conn), "base")
-    assert set(sa.inspect(mariadb).get_table_names()) == {"alembic_version"}
-    assert db.current_revision(mariadb) is None
-    db.migrate(mariadb)
-    assert db.current_revision(mariadb) == db.head_revision()
-    assert _diffs(mariadb, schema.metadata) == []
-    # Migration 0010's unique unionid index holds on MariaDB too.
-    indexes = {i["name"]: i for i in sa.inspect(mariadb).get_indexes("users")}
-    assert indexes["ix_users_corp_id_unionid"]["unique"]
-
-
-def test_audit_is_append_only_and_chained_on_mariadb(mariadb: sa.Engine) -> None:
-    db.migrate(mariadb)
-    with mariadb.begin() as conn:
-        ids = [repo_audit.append_export_audit(conn, _audit_row(i)) for i in range(3)]
-    for statement in (
-        sa.update(web_export_audit).where(web_export_audit.c.id == ids[1]).values(row_count=0),
-        sa.delete(web_export_audit).where(web_export_audit.c.id == ids[1]),
-    ):
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"), mariadb.begin() as conn:
-            conn.execute(statement)
-    with mariadb.connect() as conn:
-        check = repo_audit.verify_export_audit(conn)
-        count = conn.execute(sa.select(sa.func.count()).select_from(web_export_audit)).scalar()
-    assert check.ok and check.rows == 3 == count
-    url = mariadb.url.render_as_string(hide_password=False)
-    result = CliRunner().invoke(cli_app, ["audit", "verify", "--database-url", url])
-    assert result.exit_code == 0, result.output
-    assert "3 rows, hash chain intact" in result.output
-
-
-def test_0010_resolves_unionid_duplicates_on_mariadb() -> None:
-    """The same check as on SQLite and PostgreSQL (``test_migrations.py``), on MariaDB."""
-    check_0010(fresh_mariadb_url())
-
-
 def test_0013_chains_audit_rows_already_stored_on_mariadb(mariadb: sa.Engine) -> None:
     """0013 backfills the chain over rows stored before it (dropping and re-creating the
     triggers around the backfill): the chain verifies and the triggers are back."""
@@ -109,3 +63,30 @@ def test_0013_chains_audit_rows_already_stored_on_mariadb(mariadb: sa.Engine) ->
     assert check.ok and check.rows == 3
     with pytest.raises(sa.exc.DBAPIError, match="append-only"), mariadb.begin() as conn:
         conn.execute(sa.delete(web_export_audit))
+
+
+def test_0026_converts_older_tables_to_the_binary_collation(mariadb: sa.Engine) -> None:
+    """A database migrated before 0026 under the server's ``utf8mb4_unicode_ci`` (its tables
+    created by plain Alembic, not :func:`db.migrate`) ends with every table ``utf8mb4_bin``: ids
+    differing in case and names differing in an emoji are told apart."""
+    with mariadb.begin() as conn:
+        command.upgrade(db.alembic_config(conn), "0025")
+    with mariadb.begin() as conn:
+        conn.execute(sa.insert(users), [{"corp_id": "c", "userid": "u1", "name": "张😀"}])
+        assert conn.execute(sa.select(users.c.userid).where(users.c.name == "张😃")).all()
+    db.migrate(mariadb)
+    with mariadb.begin() as conn:
+        collations = set(
+            conn.execute(
+                sa.text(
+                    "SELECT table_collation FROM information_schema.tables "
+                    "WHERE table_schema = DATABASE() AND table_name <> 'alembic_version'"
+                )
+            ).scalars()
+        )
+        assert collations == {db.MYSQL_COLLATION}
+        assert not conn.execute(sa.select(users.c.userid).where(users.c.name == "张😃")).all()
+        conn.execute(sa.insert(users), [{"corp_id": "c", "userid": "U1", "name": "张😃"}])
+        assert conn.execute(sa.select(users.c.name).where(users.c.userid == "U1")).scalar() == (
+            "张😃"
+        )

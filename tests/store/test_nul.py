@@ -7,10 +7,9 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dingsync.store import db, repo
+from dingsync.store import repo
 from dingsync.store.nul import ESCAPE, escape_json, escape_nul, unescape_json, unescape_nul
 from dingsync.store.schema import sync_watermarks, users
-from helpers.mariadb import fresh_mariadb_url
 
 #: Text made of the characters that matter (NUL, the escape, its follower ``0``) and others.
 TRICKY = st.text(alphabet=st.sampled_from(["\x00", ESCAPE, "0", "a", "周", "\\"]), max_size=12)
@@ -70,12 +69,3 @@ def _round_trip(engine: sa.Engine) -> None:
 
 def test_text_and_json_columns_round_trip_nul(engine: sa.Engine) -> None:
     _round_trip(engine)
-
-
-def test_text_and_json_columns_round_trip_nul_on_mariadb() -> None:
-    engine = db.create_engine_for(fresh_mariadb_url())
-    try:
-        db.migrate(engine)
-        _round_trip(engine)
-    finally:
-        engine.dispose()

@@ -1,6 +1,6 @@
-"""The export audit is a hash chain on SQLite and PostgreSQL: a row changed or removed behind
-the triggers' back (the owner dropped them) is found by ``dingsync audit verify``; concurrent
-appenders never fork the chain."""
+"""The export audit is a hash chain on SQLite, PostgreSQL and MariaDB: a row changed or removed
+behind the triggers' back (the owner dropped them) is found by ``dingsync audit verify``;
+concurrent appenders never fork the chain."""
 
 from __future__ import annotations
 
@@ -137,12 +137,12 @@ def test_audit_verify_command_exits_0_then_1_naming_the_row(db_url: str, engine:
     assert f"row id {ids[2]}" in bad.output
 
 
-def test_migration_0013_chains_rows_written_before_it(db_url: str) -> None:
+def test_migration_0013_chains_rows_written_before_it(empty_db_url: str) -> None:
     from datetime import UTC, datetime
 
     from dingsync.store import db
 
-    eng = db.create_engine_for(db_url)
+    eng = db.create_engine_for(empty_db_url)
     try:
         db.migrate(eng, "0009")
         old = sa.Table("web_export_audit", sa.MetaData(), autoload_with=eng)

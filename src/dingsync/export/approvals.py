@@ -328,13 +328,22 @@ def iter_instances(
     """Rows of ``approval_instances`` meeting ``where`` (SQL conditions, e.g. from
     :func:`dingsync.store.repo_approvals.approval_conditions`), ordered by create time then instance
     id, ``batch`` (default :data:`BATCH`) at a time from one streamed query (a server-side
-    cursor on PostgreSQL), so memory stays flat whatever the count."""
+    cursor on PostgreSQL), so memory stays flat whatever the count. On MySQL/MariaDB the result
+    is buffered: PyMySQL streams one result per connection, and the caller's queries for each
+    batch would drain it."""
     t = approval_instances
     cols = [c for c in t.c if c.name != "raw"]
+    buffered = conn.dialect.name in ("mysql", "mariadb")
     result = conn.execute(
         select(*cols).where(*where).order_by(t.c.create_time, t.c.process_instance_id),
-        execution_options={"yield_per": batch or BATCH},
+        execution_options={} if buffered else {"yield_per": batch or BATCH},
     )
+    if buffered:
+        rows = result.mappings().all()
+        size = batch or BATCH
+        for i in range(0, len(rows), size):
+            yield [dict(r) for r in rows[i : i + size]]
+        return
     try:
         for part in result.mappings().partitions():
             yield [dict(r) for r in part]

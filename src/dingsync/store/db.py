@@ -17,7 +17,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -63,7 +64,8 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
       ``foreign_keys=ON``, ``busy_timeout`` (:data:`SQLITE_BUSY_TIMEOUT_MS`) and
       ``synchronous=NORMAL``. ``sqlite://`` (memory) shares one connection across threads.
     - PostgreSQL: psycopg 3 (see :func:`normalise_url`), ``pool_pre_ping``.
-    - MySQL/MariaDB: PyMySQL unless another driver is named, ``utf8mb4``, ``pool_pre_ping``.
+    - MySQL/MariaDB: PyMySQL unless another driver is named, ``utf8mb4``, ``pool_pre_ping``; a
+      CHECK constraint's refusal is raised as ``IntegrityError`` as on the other backends.
 
     ``kwargs`` go to :func:`sqlalchemy.create_engine` and win over these defaults.
     """
@@ -87,7 +89,28 @@ def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:
     engine = create_engine(parsed, **options)
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_on_connect)
+    elif backend in ("mysql", "mariadb"):
+        event.listen(engine, "handle_error", _mysql_check_violation_is_integrity)
     return engine
+
+
+#: MariaDB's ``ER_CONSTRAINT_FAILED`` and MySQL's ``ER_CHECK_CONSTRAINT_VIOLATED``: a CHECK
+#: constraint refused the row. PyMySQL maps them to ``OperationalError``.
+_MYSQL_CHECK_VIOLATIONS = frozenset({4025, 3819})
+
+
+def _mysql_check_violation_is_integrity(context: ExceptionContext) -> None:
+    """Raise a CHECK constraint's refusal on MySQL/MariaDB as ``sqlalchemy.exc.IntegrityError``,
+    as SQLite and PostgreSQL report it (SQLSTATE 23000), instead of PyMySQL's
+    ``OperationalError``, so callers catch one error on every backend."""
+    orig = context.original_exception
+    code = orig.args[0] if getattr(orig, "args", None) else None
+    if code in _MYSQL_CHECK_VIOLATIONS and not isinstance(
+        context.sqlalchemy_exception, IntegrityError
+    ):
+        raise IntegrityError(
+            context.statement, context.parameters, orig, hide_parameters=False
+        ) from orig
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -117,12 +140,29 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     transaction where the backend allows DDL in transactions (PostgreSQL does).
 
     Safe to call on every start: an up-to-date database is left alone. On PostgreSQL an advisory
-    lock makes concurrent callers (several workers starting at once) wait for each other.
+    lock makes concurrent callers (several workers starting at once) wait for each other. On an
+    empty MySQL/MariaDB database the default collation becomes :data:`MYSQL_COLLATION` first
+    (``ALTER DATABASE``: the migrating user needs the ALTER privilege on it, as for the tables).
     """
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK})
+        elif conn.dialect.name in ("mysql", "mariadb") and _mysql_is_empty(conn):
+            # Tables created from here on take the binary collation (migration 0026 says why).
+            conn.execute(text(f"ALTER DATABASE CHARACTER SET utf8mb4 COLLATE {MYSQL_COLLATION}"))
         command.upgrade(alembic_config(conn), revision)
+
+
+#: The collation of every MySQL/MariaDB table (migration 0026): code point comparison.
+MYSQL_COLLATION = "utf8mb4_bin"
+
+
+def _mysql_is_empty(conn: Connection) -> bool:
+    """Whether the current MySQL/MariaDB database has no table yet (a first migration)."""
+    count = conn.execute(
+        text("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE()")
+    ).scalar()
+    return not count
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -138,6 +178,7 @@ def head_revision() -> str | None:
 
 __all__ = [
     "MIGRATIONS_DIR",
+    "MYSQL_COLLATION",
     "SQLITE_BUSY_TIMEOUT_MS",
     "alembic_config",
     "create_engine_for",

@@ -82,9 +82,17 @@ def _lock_chain(conn: Connection) -> None:
 
 
 def _tail_hash(conn: Connection) -> str:
-    last = conn.execute(
-        select(web_export_audit.c.row_hash).order_by(web_export_audit.c.id.desc()).limit(1)
-    ).first()
+    """The last row's ``row_hash`` (:data:`GENESIS` when the table is empty).
+
+    On MySQL/MariaDB the read is a locking one (``FOR UPDATE``): InnoDB's plain reads see the
+    transaction's snapshot, which may predate the previous appender's commit, and SQLAlchemy's
+    ``commit`` event (where ``RELEASE_LOCK`` runs) fires just *before* the commit. A locking read
+    sees the newest committed row and waits for an appender's row not committed yet, so two
+    appenders never chain to the same tail."""
+    query = select(web_export_audit.c.row_hash).order_by(web_export_audit.c.id.desc()).limit(1)
+    if conn.dialect.name in ("mysql", "mariadb"):
+        query = query.with_for_update()
+    last = conn.execute(query).first()
     return GENESIS if last is None or last[0] is None else str(last[0])
 
 

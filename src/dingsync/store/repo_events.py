@@ -79,15 +79,12 @@ def insert_event(
         # ON CONFLICT DO NOTHING across drivers).
         row = conn.execute(stmt.returning(event_inbox.c.id), params).first()
         return int(row[0]) if row is not None else None
+    # MySQL/MariaDB: SQLAlchemy connects with CLIENT_FOUND_ROWS, so the rowcount of a duplicate
+    # absorbed by ON DUPLICATE KEY UPDATE is 1 as for an insert; the insert id (the OK packet's
+    # LAST_INSERT_ID) is the new row's id, and 0 when nothing was inserted.
     result = conn.execute(stmt, params)
-    if not result.rowcount:
-        return None
-    row_id = conn.execute(
-        select(event_inbox.c.id).where(
-            event_inbox.c.corp_id == corp_id, event_inbox.c.event_id == event_id
-        )
-    ).scalar_one()
-    return int(row_id)
+    row_id = result.lastrowid
+    return int(row_id) if row_id else None
 
 
 def _lease_expired(now: datetime) -> Any:

@@ -384,7 +384,7 @@ class ContactsSync:
             if "detail" not in data:
                 return
             row = department_row(ctx.corp_id, ctx.run_id, data["detail"])
-            repo.upsert_departments(conn, ctx.corp_id, [row])
+            ctx.staging(repo.DirectoryBatch, ctx.corp_id).add_department(row)
             if dept_id == ROOT_DEPT_ID and row["name"]:
                 repo.upsert_corp(conn, {"corp_id": ctx.corp_id, "name": row["name"]})
 
@@ -398,6 +398,7 @@ class ContactsSync:
             write,
             state=state,
             then=lambda data: self._discovered(ctx, tg, dept_id, state(data)),
+            staged=True,
         )
         assert result is not None
         if "detail" in result:
@@ -493,7 +494,6 @@ class ContactsSync:
                 return
             users = data["users"]
             rows = [user_row(ctx.corp_id, ctx.run_id, u) for u in users]
-            _store_users(conn, ctx.corp_id, rows, conflicts)
             now = datetime.now(UTC)
             memberships = [
                 {
@@ -506,13 +506,17 @@ class ContactsSync:
                 }
                 for u in users
             ]
-            repo.replace_department_members(conn, ctx.corp_id, dept_id, memberships)
+            # Written with the other units of the write batch (repo.DirectoryBatch): the
+            # conflicts list is emptied first, as the batch may be retried unit by unit.
+            conflicts.clear()
+            batch = ctx.staging(repo.DirectoryBatch, ctx.corp_id)
+            batch.add_members(dept_id, rows, memberships, conflicts)
 
         def state(data: dict[str, Any]) -> dict[str, Any] | None:
             return {"skipped": data["skipped"]} if "skipped" in data else None
 
         conflicts: list[dict[str, str]] = []
-        data = await ctx.unit(MEMBERS, str(dept_id), fetch, write, state=state)
+        data = await ctx.unit(MEMBERS, str(dept_id), fetch, write, state=state, staged=True)
         ctx.counts["unionid_conflicts"] += len(conflicts)
         if data is not None and "users" in data:
             ctx.counts["memberships"] += len(data["users"])

@@ -58,6 +58,29 @@ class BatchDone(Exception):
     stops, stays ``running`` and the next attempt (a worker's next task) resumes it."""
 
 
+class Staging(Protocol):
+    """Rows several units of one write batch gather, written by :meth:`flush` with one
+    statement per table (see :meth:`SyncContext.staging`)."""
+
+    def flush(self, conn: Connection) -> None:
+        """Write what was gathered inside the batch's transaction."""
+
+
+S = TypeVar("S", bound=Staging)
+
+
+class _Staged:
+    """A queued write that only gathers rows into the batch's :class:`Staging` buffers."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Connection], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, conn: Connection) -> Any:
+        return self.fn(conn)
+
+
 class ProgressSink(Protocol):
     """Where progress goes (a rich progress bar on a terminal, nothing elsewhere)."""
 
@@ -122,9 +145,16 @@ class SyncContext:
     _closing: bool = False
     _inline_writes: bool = False
     _checkpoints: list[tuple[str, str, Any]] | None = None
+    _staged: dict[Any, Staging] | None = None
+    _last_commit: float = 0.0
 
     #: Most queued writes committed together in one transaction.
     WRITE_BATCH = 256
+    #: Seconds between two commits while writes keep coming (group commit): a write queued
+    #: after a quiet spell commits at once, a stream of units commits this often, each
+    #: transaction holding whatever was queued meanwhile (fewer commits and, through
+    #: :meth:`staging`, fewer statements per unit).
+    WRITE_INTERVAL_S = 0.025
 
     def __post_init__(self) -> None:
         self._inline_writes = self.engine.dialect.name == "sqlite"
@@ -196,24 +226,54 @@ class SyncContext:
         """Run ``fn(conn)`` through the writer and wait for its commit."""
         return await self.write_soon(fn)
 
+    def staging(self, kind: Callable[..., S], *args: Any) -> S:
+        """The current write batch's buffer ``kind(*args)`` (made on first use). Only for the
+        ``write`` of a unit queued with ``staged=True``: its rows are gathered there and
+        written by the buffer's ``flush`` in the same transaction — before the first write of
+        the batch that is not staged, else before the checkpoints — so units of one batch
+        share one statement per table."""
+        staged = self._staged
+        if staged is None:
+            raise RuntimeError("staging() is only available inside a staged unit's write")
+        buffer = staged.get((kind, args))
+        if buffer is None:
+            buffer = staged[(kind, args)] = kind(*args)
+        return buffer  # type: ignore[return-value]
+
+    @staticmethod
+    def _flush(conn: Connection, staged: dict[Any, Staging]) -> None:
+        while staged:
+            staged.pop(next(iter(staged))).flush(conn)
+
     def _run_batch(self, batch: list[Callable[[Connection], Any]]) -> list[Any]:
         # The units' checkpoints are collected and written together at the end of the
-        # transaction (one statement per batch instead of one per unit).
+        # transaction (one statement per batch instead of one per unit); so are the rows of
+        # staged units (one statement per table), flushed before any other write.
         checkpoints: list[tuple[str, str, Any]] = []
-        self._checkpoints = checkpoints
+        staged: dict[Any, Staging] = {}
+        self._checkpoints, self._staged = checkpoints, staged
         try:
             with self.engine.begin() as conn:
-                results = [fn(conn) for fn in batch]
+                results = []
+                for fn in batch:
+                    if staged and not isinstance(fn, _Staged):
+                        self._flush(conn, staged)
+                    results.append(fn(conn))
+                self._flush(conn, staged)
                 if checkpoints:
                     repo.save_checkpoints(conn, self.run_id, checkpoints)
                 return results
         finally:
-            self._checkpoints = None
+            self._checkpoints, self._staged = None, None
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
+            wait = self._last_commit + self.WRITE_INTERVAL_S - loop.time()
+            if wait > 0 and not self._closing:
+                await asyncio.sleep(wait)  # group commit: let more units queue
             while self._pending:
                 batch = self._pending[: self.WRITE_BATCH]
                 del self._pending[: self.WRITE_BATCH]
@@ -241,6 +301,7 @@ class SyncContext:
                         if not batch[0][1].done():
                             batch[0][1].set_exception(one)
                         continue
+                self._last_commit = loop.time()
                 for (_, fut), result in zip(batch, results, strict=True):
                     if not fut.done():
                         fut.set_result(result)
@@ -263,7 +324,12 @@ class SyncContext:
         self._closing = False
 
     def _queue_unit(
-        self, entity: str, key: str, write: Callable[[Connection], None], state: Any
+        self,
+        entity: str,
+        key: str,
+        write: Callable[[Connection], None],
+        state: Any,
+        staged: bool = False,
     ) -> asyncio.Future[None]:
         def _both(conn: Connection) -> None:
             write(conn)
@@ -272,7 +338,7 @@ class SyncContext:
             else:
                 repo.save_checkpoint(conn, self.run_id, entity, key, state)
 
-        return self.write_soon(_both)
+        return self.write_soon(_Staged(_both) if staged else _both)
 
     async def commit_unit(
         self, entity: str, key: str, write: Callable[[Connection], None], state: Any = None
@@ -289,6 +355,7 @@ class SyncContext:
         write: Callable[[Connection, T], None],
         state: Callable[[T], Any] | None = None,
         then: Callable[[T], None] | None = None,
+        staged: bool = False,
     ) -> T | None:
         """Fetch then commit one unit of work unless its checkpoint exists (then ``None``).
 
@@ -296,6 +363,8 @@ class SyncContext:
         retries) and nothing of the unit is written, so the unit is retried on resume.
         ``then(data)`` runs as soon as the data is fetched and the commit queued, before the
         commit is awaited (e.g. to start fetching children while the parent is written).
+        ``staged``: ``write`` only gathers rows into :meth:`staging` buffers (it may also
+        run statements that do not depend on rows other units gathered).
         """
         if self.is_done(entity, key):
             return None
@@ -318,7 +387,9 @@ class SyncContext:
             finally:
                 CURRENT_UNIT.reset(token)
             st = state(data) if state else None
-            committed = self._queue_unit(entity, key, lambda conn: write(conn, data), st)
+            committed = self._queue_unit(
+                entity, key, lambda conn: write(conn, data), st, staged=staged
+            )
             if then is not None:
                 then(data)
             try:

@@ -19,6 +19,8 @@ Times are aware UTC datetimes (DingTalk's epoch ms converted with ``schema.from_
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sqlite3
 import weakref
@@ -383,7 +385,51 @@ def upsert_users(
     found = release_unionids(conn, corp_id, prepared)
     if conflicts is not None:
         conflicts[:] = found
-    return upsert(conn, users, prepared, ["corp_id", "userid"])
+    latest: dict[str, dict[str, Any]] = {}
+    for row in prepared:  # the last row of a person wins (as in upsert)
+        latest.pop(row["userid"], None)
+        latest[row["userid"]] = row
+        row["content_hash"] = content_hash(row)
+    stored: dict[str, str | None] = {}
+    for chunk in _in_chunks(conn, sorted(latest)):
+        stored.update(conn.execute(_USER_HASHES, {"corp_id": corp_id, "userids": chunk}).all())
+    changed = [r for r in latest.values() if stored.get(r["userid"]) != r["content_hash"]]
+    same = [r for r in latest.values() if stored.get(r["userid"]) == r["content_hash"]]
+    _touch_users(conn, corp_id, same)
+    upsert(conn, users, changed, ["corp_id", "userid"])
+    return len(latest)
+
+
+#: Columns :func:`content_hash` leaves out: when the row was written, not what it says.
+_UNHASHED = frozenset({"content_hash", "synced_at", "last_seen_run_id", "created_at", "updated_at"})
+
+
+def content_hash(row: Mapping[str, Any]) -> str:
+    """A digest (32 hex characters) of a ``users`` row's columns but ``synced_at``,
+    ``last_seen_run_id`` (and ``content_hash``): equal digests, same columns with the same
+    values. Stored by :func:`upsert_users` in ``users.content_hash``."""
+    content = {k: v for k, v in row.items() if k not in _UNHASHED}
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _touch_users(conn: Connection, corp_id: str, rows: Sequence[Row]) -> None:
+    """Stamp unchanged ``users`` rows as seen: ``synced_at`` (and ``last_seen_run_id`` where the
+    row gives one) set from the rows, one ``UPDATE … IN (…)`` per distinct pair."""
+    groups: dict[tuple[Any, Any], list[str]] = {}
+    for row in rows:
+        stamp = (row.get("last_seen_run_id"), row.get("synced_at") or utcnow())
+        groups.setdefault(stamp, []).append(row["userid"])
+    for (run_id, synced_at), userids in groups.items():
+        values: dict[str, Any] = {"synced_at": synced_at}
+        if run_id is not None:
+            values["last_seen_run_id"] = run_id
+        for chunk in _in_chunks(conn, userids):
+            conn.execute(
+                update(users)
+                .where(users.c.corp_id == corp_id, users.c.userid.in_(chunk))
+                .values(**values)
+            )
 
 
 #: Statements run once per unit of a sync, built once (building a ``select`` and its cache key
@@ -391,6 +437,10 @@ def upsert_users(
 _UNIONID_HOLDERS = select(users.c.userid, users.c.unionid).where(
     users.c.corp_id == bindparam("corp_id"),
     users.c.unionid.in_(bindparam("unionids", expanding=True)),
+)
+_USER_HASHES = select(users.c.userid, users.c.content_hash).where(
+    users.c.corp_id == bindparam("corp_id"),
+    users.c.userid.in_(bindparam("userids", expanding=True)),
 )
 _DEPT_MEMBER_IDS = select(user_departments.c.userid).where(
     user_departments.c.corp_id == bindparam("corp_id"),
@@ -436,7 +486,7 @@ def release_unionids(
             conn.execute(
                 update(users)
                 .where(users.c.corp_id == corp_id, users.c.userid == userid)
-                .values(unionid=None, unionid_conflict=unionid)
+                .values(unionid=None, unionid_conflict=unionid, content_hash=None)
             )
             conflicts.append(
                 {"unionid": unionid, "userid": winner[unionid], "older_userid": userid}
@@ -702,7 +752,9 @@ def upsert_leavers(
             rejoined = _rejoined_since_leave(conn, corp_id, chunk)
             if rejoined:
                 stmt = stmt.where(users.c.userid.not_in(sorted(rejoined)))
-        conn.execute(stmt.values(status="left", left_at=left_at, leave_reason=reason))
+        conn.execute(
+            stmt.values(status="left", left_at=left_at, leave_reason=reason, content_hash=None)
+        )
     return written
 
 
@@ -779,7 +831,7 @@ def mark_unseen(conn: Connection, corp_id: str, run_id: int) -> dict[str, int]:
     inactive = conn.execute(
         update(users)
         .where(users.c.corp_id == corp_id, users.c.status == "active", unseen_user)
-        .values(status="inactive")
+        .values(status="inactive", content_hash=None)
     ).rowcount
     removed_ids = (
         select(departments.c.dept_id)

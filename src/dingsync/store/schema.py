@@ -267,6 +267,11 @@ users = Table(
         comment="disabled locally: may not log in whatever DingTalk says",
     ),
     _raw(),
+    Column(
+        "content_hash",
+        NulSafeString(32),
+        comment="digest of the columns the directory sync last wrote (NULL: write next time)",
+    ),
     CheckConstraint(_in("status", USER_STATUSES), name="status"),
     Index("ix_users_corp_id_unionid", "corp_id", "unionid", unique=True),
     Index("ix_users_corp_id_status", "corp_id", "status"),

@@ -50,6 +50,8 @@ from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import StatementError
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 
 from dingsync.store.schema import (
     SYNC_RUN_KINDS,
@@ -257,7 +259,11 @@ class DriverStatement:
     __slots__ = ("defaults", "names", "positional", "processed", "sql")
 
     def __init__(self, dialect: Dialect, statement: Executable, columns: Sequence[str]) -> None:
+        if not isinstance(statement, ClauseElement):
+            raise NotImplementedError(f"not a compilable statement: {statement!r}")
         compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        if not isinstance(compiled, SQLCompiler):
+            raise NotImplementedError(f"not compiled to SQL: {statement!r}")
         self.sql = compiled.string
         self.positional = bool(dialect.positional)
         binds = compiled.binds
@@ -413,23 +419,33 @@ def content_hash(row: Mapping[str, Any]) -> str:
     return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+#: Stamps unchanged people as seen (:func:`_touch_users`), built once.
+_TOUCH_USERS = (
+    update(users)
+    .where(
+        users.c.corp_id == bindparam("b_corp_id"),
+        users.c.userid.in_(bindparam("b_userids", expanding=True)),
+    )
+    .values(synced_at=bindparam("b_synced_at"))
+)
+_TOUCH_USERS_SEEN = _TOUCH_USERS.values(last_seen_run_id=bindparam("b_run_id"))
+
+
 def _touch_users(conn: Connection, corp_id: str, rows: Sequence[Row]) -> None:
-    """Stamp unchanged ``users`` rows as seen: ``synced_at`` (and ``last_seen_run_id`` where the
-    row gives one) set from the rows, one ``UPDATE … IN (…)`` per distinct pair."""
-    groups: dict[tuple[Any, Any], list[str]] = {}
+    """Stamp unchanged ``users`` rows as seen: ``synced_at`` now (the latest of the rows'),
+    ``last_seen_run_id`` where the row gives one; one ``UPDATE … IN (…)`` per run id."""
+    groups: dict[Any, list[str]] = {}
+    synced_at = utcnow()
     for row in rows:
-        stamp = (row.get("last_seen_run_id"), row.get("synced_at") or utcnow())
-        groups.setdefault(stamp, []).append(row["userid"])
-    for (run_id, synced_at), userids in groups.items():
-        values: dict[str, Any] = {"synced_at": synced_at}
-        if run_id is not None:
-            values["last_seen_run_id"] = run_id
+        groups.setdefault(row.get("last_seen_run_id"), []).append(row["userid"])
+        stamp = row.get("synced_at")
+        if stamp is not None and stamp > synced_at:
+            synced_at = stamp
+    for run_id, userids in groups.items():
+        statement = _TOUCH_USERS if run_id is None else _TOUCH_USERS_SEEN
         for chunk in _in_chunks(conn, userids):
-            conn.execute(
-                update(users)
-                .where(users.c.corp_id == corp_id, users.c.userid.in_(chunk))
-                .values(**values)
-            )
+            params = {"b_corp_id": corp_id, "b_userids": chunk, "b_synced_at": synced_at}
+            conn.execute(statement, {**params, "b_run_id": run_id})
 
 
 #: Statements run once per unit of a sync, built once (building a ``select`` and its cache key

@@ -34,6 +34,7 @@ Plan (full sync):
    ``qyapi_get_department_member`` missing: 60011, 43007 …) a warning is logged, the stored
    roles are left as they are and the sync goes on.
 5. Leavers (``/v1.0/contact/empLeaveRecords`` and, when permitted, the 智能人事 dimission APIs):
+   read while steps 1–4 run (unless the attempt has a unit budget), written after them:
    marked ``left``, never deleted.
 6. Departments and users not seen by this run are marked ``removed`` / ``inactive``.
 
@@ -61,6 +62,8 @@ when the last complete walk started and up to when departure records were read (
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -71,7 +74,7 @@ from dingsync.dingtalk import DingTalkClient, DingTalkError, NotFoundError, Perm
 from dingsync.dingtalk.models.events import plausible_ms
 from dingsync.store import repo, repo_events, repo_roles
 from dingsync.store.schema import from_ms
-from dingsync.sync.engine import SyncContext
+from dingsync.sync.engine import CURRENT_UNIT, SyncContext
 from dingsync.timeutil import from_ms as ms_to_utc
 
 log = logging.getLogger(__name__)
@@ -285,22 +288,43 @@ class ContactsSync:
         roles and new leavers."""
         plan = await self._plan(ctx, ctx.clock())
         ctx.counts["contacts_full_compare"] = int(plan["walk"])
-        async with asyncio.TaskGroup() as tg:
-            if plan["walk"]:
-                ctx.progress.add_total(DEPARTMENTS, 1)
-                tg.create_task(self._visit(ctx, tg, ROOT_DEPT_ID))
-            tg.create_task(self._admins(ctx))
-            if self.include_roles:
-                tg.create_task(self._roles(ctx))
-        if self.include_leavers:
-            since_ms = plan.get("leavers_since_ms")
-            since = (
-                ms_to_utc(since_ms)
-                if since_ms is not None
-                else ms_to_utc(plan["started_ms"]) - timedelta(days=self.leavers_since_days)
+        since_ms = plan.get("leavers_since_ms")
+        since = (
+            ms_to_utc(since_ms)
+            if since_ms is not None
+            else ms_to_utc(plan["started_ms"]) - timedelta(days=self.leavers_since_days)
+        )
+        early: asyncio.Task[list[dict[str, Any]]] | None = None
+        if self.include_leavers and ctx.unit_budget is None and not ctx.is_done(LEAVERS, "all"):
+            # The departure records are read while the tree is walked (a few paged calls one
+            # after another: otherwise a tail after the walk); they are written after it.
+            unit_context = contextvars.copy_context()
+            unit_context.run(CURRENT_UNIT.set, (LEAVERS, "all"))
+            early = asyncio.create_task(
+                self._leaver_rows(ctx, since, incremental=since_ms is not None),
+                context=unit_context,
             )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                if plan["walk"]:
+                    ctx.progress.add_total(DEPARTMENTS, 1)
+                    tg.create_task(self._visit(ctx, tg, ROOT_DEPT_ID))
+                tg.create_task(self._admins(ctx))
+                if self.include_roles:
+                    tg.create_task(self._roles(ctx))
+        except BaseException:
+            if early is not None:
+                early.cancel()
+                with contextlib.suppress(BaseException):
+                    await early
+            raise
+        if self.include_leavers:
             await self._leavers(
-                ctx, since, walked=bool(plan["walk"]), incremental=since_ms is not None
+                ctx,
+                since,
+                walked=bool(plan["walk"]),
+                incremental=since_ms is not None,
+                early=early,
             )
         if plan["walk"]:
             await self._finalize(ctx)
@@ -639,12 +663,11 @@ class ContactsSync:
         ctx.progress.advance(ROLE_MEMBERS)
 
     # -- leavers -----------------------------------------------------------------------------
-    async def _leavers(
-        self, ctx: SyncContext, since: datetime, *, walked: bool, incremental: bool
-    ) -> None:
-        """Departure records since ``since`` merged with dimission details. Incremental: only
-        details of people not stored with a final dimission status are fetched, and what was
-        not re-read is kept from the stored row. ``walked``: this run listed the directory."""
+    async def _leaver_rows(
+        self, ctx: SyncContext, since: datetime, *, incremental: bool
+    ) -> list[dict[str, Any]]:
+        """The ``leavers`` rows of the departure records since ``since`` and their dimission
+        details (the fetch of the ``leavers`` unit, see :meth:`_leavers`)."""
         client = ctx.client
 
         def stored_leavers(conn: Connection) -> dict[str, dict[str, Any]]:
@@ -655,43 +678,61 @@ class ContactsSync:
         stored = await ctx.write(stored_leavers)
         known = stored if incremental else {}
 
+        by_user: dict[str, dict[str, Any]] = {}
+        try:
+            async for rec in client.contacts.iter_leave_records(since):
+                r = _raw(rec)
+                uid = r.get("userId") or r.get("userid")
+                if uid:
+                    by_user.setdefault(uid, {})["record"] = r
+        except PermissionDeniedError as exc:
+            log.warning("departure records not permitted: %s", exc)
+        try:
+            ids = [u async for u in client.contacts.iter_dimission_userids()]
+            if incremental:
+                ids = [
+                    u
+                    for u in ids
+                    if u in by_user
+                    or (known.get(u, {}).get("info") or {}).get("status")
+                    not in FINAL_DIMISSION_STATUSES
+                ]
+            if ids:
+                for info in await client.contacts.list_dimission_infos(ids):
+                    i = _raw(info)
+                    by_user.setdefault(i["userid"], {})["info"] = i
+        except (PermissionDeniedError, DingTalkError) as exc:
+            # The 智能人事 dimission APIs are archived and not granted to every app.
+            log.warning("dimission details unavailable: %s", exc)
+        rows = []
+        for uid, parts in by_user.items():
+            old = known.get(uid) or {}
+            merged = {
+                "record": parts.get("record") or old.get("record") or {},
+                "info": parts.get("info") or old.get("info") or {},
+                "event_time_ms": (stored.get(uid) or {}).get("event_time_ms"),
+            }
+            rows.append(leaver_row(ctx.corp_id, uid, merged))
+        return rows
+
+    async def _leavers(
+        self,
+        ctx: SyncContext,
+        since: datetime,
+        *,
+        walked: bool,
+        incremental: bool,
+        early: asyncio.Task[list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """Departure records since ``since`` merged with dimission details. Incremental: only
+        details of people not stored with a final dimission status are fetched, and what was
+        not re-read is kept from the stored row. ``walked``: this run listed the directory.
+        ``early``: the rows, fetched while the tree was walked (:meth:`_leaver_rows`)."""
+
         async def fetch() -> list[dict[str, Any]]:
-            by_user: dict[str, dict[str, Any]] = {}
-            try:
-                async for rec in client.contacts.iter_leave_records(since):
-                    r = _raw(rec)
-                    uid = r.get("userId") or r.get("userid")
-                    if uid:
-                        by_user.setdefault(uid, {})["record"] = r
-            except PermissionDeniedError as exc:
-                log.warning("departure records not permitted: %s", exc)
-            try:
-                ids = [u async for u in client.contacts.iter_dimission_userids()]
-                if incremental:
-                    ids = [
-                        u
-                        for u in ids
-                        if u in by_user
-                        or (known.get(u, {}).get("info") or {}).get("status")
-                        not in FINAL_DIMISSION_STATUSES
-                    ]
-                if ids:
-                    for info in await client.contacts.list_dimission_infos(ids):
-                        i = _raw(info)
-                        by_user.setdefault(i["userid"], {})["info"] = i
-            except (PermissionDeniedError, DingTalkError) as exc:
-                # The 智能人事 dimission APIs are archived and not granted to every app.
-                log.warning("dimission details unavailable: %s", exc)
-            rows = []
-            for uid, parts in by_user.items():
-                old = known.get(uid) or {}
-                merged = {
-                    "record": parts.get("record") or old.get("record") or {},
-                    "info": parts.get("info") or old.get("info") or {},
-                    "event_time_ms": (stored.get(uid) or {}).get("event_time_ms"),
-                }
-                rows.append(leaver_row(ctx.corp_id, uid, merged))
-            return rows
+            if early is not None:
+                return await early
+            return await self._leaver_rows(ctx, since, incremental=incremental)
 
         def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
             if walked:  # listed by this very run: employed (again)

@@ -151,9 +151,9 @@ class SyncContext:
     #: Most queued writes committed together in one transaction.
     WRITE_BATCH = 256
     #: Seconds between two commits while writes keep coming (group commit): a write queued
-    #: after a quiet spell commits at once, a stream of units commits this often, each
-    #: transaction holding whatever was queued meanwhile (fewer commits and, through
-    #: :meth:`staging`, fewer statements per unit).
+    #: after a quiet spell, or while no other unit is in flight, commits at once; a stream of
+    #: units commits this often, each transaction holding whatever was queued meanwhile
+    #: (fewer commits and, through :meth:`staging`, fewer statements per unit).
     WRITE_INTERVAL_S = 0.025
 
     def __post_init__(self) -> None:
@@ -272,8 +272,10 @@ class SyncContext:
             await self._wake.wait()
             self._wake.clear()
             wait = self._last_commit + self.WRITE_INTERVAL_S - loop.time()
-            if wait > 0 and not self._closing:
-                await asyncio.sleep(wait)  # group commit: let more units queue
+            if wait > 0 and not self._closing and len(self.in_flight) > 1:
+                # Group commit: let the other units in flight queue theirs (a lone write — a
+                # plan, the final marks — does not wait).
+                await asyncio.sleep(wait)
             while self._pending:
                 batch = self._pending[: self.WRITE_BATCH]
                 del self._pending[: self.WRITE_BATCH]

@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,7 +73,7 @@ from dingsync.dingtalk import DingTalkClient, DingTalkError, NotFoundError, Perm
 from dingsync.dingtalk.models.events import plausible_ms
 from dingsync.store import repo, repo_events, repo_roles
 from dingsync.store.schema import from_ms
-from dingsync.sync.engine import CURRENT_UNIT, SyncContext
+from dingsync.sync.engine import SyncContext
 from dingsync.timeutil import from_ms as ms_to_utc
 
 log = logging.getLogger(__name__)
@@ -298,11 +297,10 @@ class ContactsSync:
         if self.include_leavers and ctx.unit_budget is None and not ctx.is_done(LEAVERS, "all"):
             # The departure records are read while the tree is walked (a few paged calls one
             # after another: otherwise a tail after the walk); they are written after it.
-            unit_context = contextvars.copy_context()
-            unit_context.run(CURRENT_UNIT.set, (LEAVERS, "all"))
-            early = asyncio.create_task(
-                self._leaver_rows(ctx, since, incremental=since_ms is not None),
-                context=unit_context,
+            early = ctx.start_fetch(
+                LEAVERS,
+                "all",
+                lambda: self._leaver_rows(ctx, since, incremental=since_ms is not None),
             )
         try:
             async with asyncio.TaskGroup() as tg:

@@ -16,6 +16,7 @@ checkpoint is stored, so there are no duplicates (upserts are keyed by DingTalk 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -349,6 +350,19 @@ class SyncContext:
         await self._queue_unit(entity, key, write, state)
         self.load_done(entity)[key] = state
 
+    def start_fetch(
+        self, entity: str, key: str, fetch: Callable[[], Awaitable[T]]
+    ) -> asyncio.Task[T]:
+        """Start the fetch of unit ``(entity, key)`` now, ahead of its :meth:`unit` (whose
+        ``fetch`` then awaits the task): from now on the unit counts as fetched and in flight,
+        and its calls are attributed to it. For a unit whose checkpoint is not stored."""
+        unit = (entity, key)
+        self.in_flight.add(unit)
+        self.fetched.append(unit)
+        context = contextvars.copy_context()
+        context.run(CURRENT_UNIT.set, unit)
+        return asyncio.create_task(_as_coro(fetch()), context=context)
+
     async def unit(
         self,
         entity: str,
@@ -379,8 +393,9 @@ class SyncContext:
             raise BatchDone(f"{len(self.fetched)} units")
         assert self._slots is not None
         unit = (entity, key)
-        self.in_flight.add(unit)
-        self.fetched.append(unit)
+        if unit not in self.in_flight:  # else started by start_fetch
+            self.in_flight.add(unit)
+            self.fetched.append(unit)
         try:
             token = CURRENT_UNIT.set(unit)
             try:

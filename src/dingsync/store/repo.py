@@ -570,7 +570,12 @@ def replace_department_members(
     return removed
 
 
-_MEMBERS_OF_DEPTS = select(user_departments.c.userid, user_departments.c.dept_id).where(
+_MEMBERS_OF_DEPTS = select(
+    user_departments.c.userid,
+    user_departments.c.dept_id,
+    user_departments.c.dept_order,
+    user_departments.c.is_leader,
+).where(
     user_departments.c.corp_id == bindparam("corp_id"),
     user_departments.c.dept_id.in_(bindparam("dept_ids", expanding=True)),
 )
@@ -586,7 +591,8 @@ class DirectoryBatch:
     departments upserted, people upserted after making way for their unionids (a later row
     wins, as in :func:`release_unionids`; rows of one person merged, later columns winning),
     each listed department's memberships made exactly its rows (as
-    :func:`replace_department_members`). ``conflicts`` lists given to :meth:`add_members` get
+    :func:`replace_department_members`; a membership stored with the same order and leader
+    flag is left as it is). ``conflicts`` lists given to :meth:`add_members` get
     the unionid conflicts whose winning row they brought.
     """
 
@@ -641,15 +647,26 @@ class DirectoryBatch:
             for dept_id, given in self.members.items()
             for r in given
         ]
-        upsert(conn, user_departments, rows, ["corp_id", "userid", "dept_id"])
-        keep = {(r["userid"], r["dept_id"]) for r in rows}
-        stale: dict[int, list[str]] = {}
+        stored: dict[tuple[str, int], tuple[Any, bool]] = {}
         for chunk in _in_chunks(conn, sorted(self.members)):
-            for userid, dept_id in conn.execute(
+            for userid, dept_id, order, leader in conn.execute(
                 _MEMBERS_OF_DEPTS, {"corp_id": corp_id, "dept_ids": chunk}
             ):
-                if (userid, int(dept_id)) not in keep:
-                    stale.setdefault(int(dept_id), []).append(userid)
+                stored[(userid, int(dept_id))] = (order, bool(leader))
+        # A membership stored with the same order and leader flag is not written again (its
+        # synced_at says when it last changed).
+        changed = [
+            r
+            for r in rows
+            if stored.get((r["userid"], r["dept_id"]))
+            != (r.get("dept_order"), bool(r.get("is_leader", False)))
+        ]
+        upsert(conn, user_departments, changed, ["corp_id", "userid", "dept_id"])
+        keep = {(r["userid"], r["dept_id"]) for r in rows}
+        stale: dict[int, list[str]] = {}
+        for userid, dept_id in stored:
+            if (userid, dept_id) not in keep:
+                stale.setdefault(dept_id, []).append(userid)
         for dept_id, userids in sorted(stale.items()):
             for part in _in_chunks(conn, sorted(userids)):
                 where = (user_departments.c.dept_id == dept_id, user_departments.c.userid.in_(part))

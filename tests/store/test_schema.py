@@ -26,7 +26,7 @@ EXPECTED_COLUMNS = {
     "telephone "
     "job_number title email org_email work_place remark manager_userid hired_date active admin "
     "boss senior real_authed exclusive_account extension status left_at leave_reason "
-    "last_seen_run_id synced_at local_disabled raw",
+    "last_seen_run_id synced_at local_disabled raw content_hash",
     "user_departments": "corp_id userid dept_id dept_order is_leader synced_at",
     "former_memberships": "corp_id userid dept_id dept_order is_leader removed_at",
     "admins": "corp_id userid sys_level synced_at raw",

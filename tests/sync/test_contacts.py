@@ -214,3 +214,69 @@ async def test_a_failed_sync_is_resumed_by_the_next_run(engine: Engine) -> None:
         assert result.resumed and result.run_id == failed["id"]
         assert result.status == "succeeded"
         assert_db_equals_company(engine, sb.app.corp_id, sb.company)
+
+
+async def test_resync_writes_only_changed_people_and_picks_up_one_changed_field(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    corp_id = sandbox.app.corp_id
+    await full_sync(sandbox, engine)
+    with engine.connect() as conn:
+        before = {
+            r.userid: r for r in conn.execute(select(users).where(users.c.corp_id == corp_id))
+        }
+    changed = sorted(sandbox.company.users)[3]
+    person = sandbox.company.users[changed]
+    old_title, old_remark = person.title, person.remark
+    person.title, person.remark = "首席测试官", "备注 changed"
+    sandbox.state.reindex()
+    try:
+        second = await full_sync(sandbox, engine)
+        with engine.connect() as conn:
+            after = {
+                r.userid: r for r in conn.execute(select(users).where(users.c.corp_id == corp_id))
+            }
+        assert_db_equals_company(engine, corp_id, sandbox.company)
+    finally:
+        person.title, person.remark = old_title, old_remark
+        sandbox.state.reindex()
+    assert second.status == "succeeded"
+    assert after[changed].title == "首席测试官" and after[changed].remark == "备注 changed"
+    assert after[changed].raw["title"] == "首席测试官"
+    assert after[changed].content_hash != before[changed].content_hash
+    for userid, row in after.items():
+        if userid == changed or userid not in sandbox.company.users:
+            continue
+        # unchanged: same content and digest, only stamped as seen by the new run
+        assert row.content_hash == before[userid].content_hash is not None, userid
+        assert row.last_seen_run_id == second.run_id, userid
+        assert row.status == "active"
+
+
+async def test_a_person_marked_inactive_is_active_again_when_listed_unchanged(
+    sandbox: SandboxServer, engine: Engine
+) -> None:
+    corp_id = sandbox.app.corp_id
+    await full_sync(sandbox, engine)
+    userid = sorted(sandbox.company.users)[5]
+    with engine.begin() as conn:
+        # what a walk that missed the person does (the digest is cleared with the status)
+        conn.execute(
+            users.update()
+            .where(users.c.corp_id == corp_id, users.c.userid == userid)
+            .values(last_seen_run_id=0)
+        )
+        repo.mark_unseen(conn, corp_id, run_id=-1)
+        assert repo_user(conn, corp_id, userid)["status"] == "inactive"
+    await full_sync(sandbox, engine)
+    with engine.connect() as conn:
+        row = repo_user(conn, corp_id, userid)
+    assert row["status"] == "active" and row["content_hash"] is not None
+    assert_db_equals_company(engine, corp_id, sandbox.company)
+
+
+def repo_user(conn: Any, corp_id: str, userid: str) -> dict[str, Any]:
+    row = conn.execute(
+        select(users).where(users.c.corp_id == corp_id, users.c.userid == userid)
+    ).mappings()
+    return dict(row.one())

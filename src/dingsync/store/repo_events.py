@@ -224,7 +224,7 @@ def mark_user_left(conn: Connection, corp_id: str, userid: str, left_at: datetim
     n = conn.execute(
         update(users)
         .where(users.c.corp_id == corp_id, users.c.userid == userid)
-        .values(status="left", left_at=left_at, synced_at=utcnow())
+        .values(status="left", left_at=left_at, synced_at=utcnow(), content_hash=None)
     ).rowcount
     repo.keep_former_memberships(conn, corp_id, user_departments.c.userid == userid)
     conn.execute(

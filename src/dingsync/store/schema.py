@@ -91,10 +91,23 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise TypeError(f"UTCDateTime needs a datetime, got {type(value).__name__}")
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"naive datetime {value!r}: give it a timezone (UTC)")
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
         if dialect.name != "postgresql":
             value = value.replace(tzinfo=None)
         return value
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        # :meth:`process_bind_param` as one plain function (no TypeDecorator hop per value).
+        inner = self.impl_instance.bind_processor(dialect)
+        convert = self.process_bind_param
+
+        def process(value: Any) -> Any:
+            if value is not None:
+                value = convert(value, dialect)
+            return value if inner is None else inner(value)
+
+        return process
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -258,6 +271,11 @@ users = Table(
         comment="disabled locally: may not log in whatever DingTalk says",
     ),
     _raw(),
+    Column(
+        "content_hash",
+        NulSafeString(32),
+        comment="digest of the columns the directory sync last wrote (NULL: write next time)",
+    ),
     CheckConstraint(_in("status", USER_STATUSES), name="status"),
     Index("ix_users_corp_id_unionid", "corp_id", "unionid", unique=True),
     Index("ix_users_corp_id_status", "corp_id", "status"),

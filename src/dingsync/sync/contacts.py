@@ -34,6 +34,7 @@ Plan (full sync):
    ``qyapi_get_department_member`` missing: 60011, 43007 …) a warning is logged, the stored
    roles are left as they are and the sync goes on.
 5. Leavers (``/v1.0/contact/empLeaveRecords`` and, when permitted, the 智能人事 dimission APIs):
+   read while steps 1–4 run (unless the attempt has a unit budget), written after them:
    marked ``left``, never deleted.
 6. Departments and users not seen by this run are marked ``removed`` / ``inactive``.
 
@@ -61,6 +62,7 @@ when the last complete walk started and up to when departure records were read (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -285,22 +287,42 @@ class ContactsSync:
         roles and new leavers."""
         plan = await self._plan(ctx, ctx.clock())
         ctx.counts["contacts_full_compare"] = int(plan["walk"])
-        async with asyncio.TaskGroup() as tg:
-            if plan["walk"]:
-                ctx.progress.add_total(DEPARTMENTS, 1)
-                tg.create_task(self._visit(ctx, tg, ROOT_DEPT_ID))
-            tg.create_task(self._admins(ctx))
-            if self.include_roles:
-                tg.create_task(self._roles(ctx))
-        if self.include_leavers:
-            since_ms = plan.get("leavers_since_ms")
-            since = (
-                ms_to_utc(since_ms)
-                if since_ms is not None
-                else ms_to_utc(plan["started_ms"]) - timedelta(days=self.leavers_since_days)
+        since_ms = plan.get("leavers_since_ms")
+        since = (
+            ms_to_utc(since_ms)
+            if since_ms is not None
+            else ms_to_utc(plan["started_ms"]) - timedelta(days=self.leavers_since_days)
+        )
+        early: asyncio.Task[list[dict[str, Any]]] | None = None
+        if self.include_leavers and ctx.unit_budget is None and not ctx.is_done(LEAVERS, "all"):
+            # The departure records are read while the tree is walked (a few paged calls one
+            # after another: otherwise a tail after the walk); they are written after it.
+            early = ctx.start_fetch(
+                LEAVERS,
+                "all",
+                lambda: self._leaver_rows(ctx, since, incremental=since_ms is not None),
             )
+        try:
+            async with asyncio.TaskGroup() as tg:
+                if plan["walk"]:
+                    ctx.progress.add_total(DEPARTMENTS, 1)
+                    tg.create_task(self._visit(ctx, tg, ROOT_DEPT_ID))
+                tg.create_task(self._admins(ctx))
+                if self.include_roles:
+                    tg.create_task(self._roles(ctx))
+        except BaseException:
+            if early is not None:
+                early.cancel()
+                with contextlib.suppress(BaseException):
+                    await early
+            raise
+        if self.include_leavers:
             await self._leavers(
-                ctx, since, walked=bool(plan["walk"]), incremental=since_ms is not None
+                ctx,
+                since,
+                walked=bool(plan["walk"]),
+                incremental=since_ms is not None,
+                early=early,
             )
         if plan["walk"]:
             await self._finalize(ctx)
@@ -384,7 +406,7 @@ class ContactsSync:
             if "detail" not in data:
                 return
             row = department_row(ctx.corp_id, ctx.run_id, data["detail"])
-            repo.upsert_departments(conn, ctx.corp_id, [row])
+            ctx.staging(repo.DirectoryBatch, ctx.corp_id).add_department(row)
             if dept_id == ROOT_DEPT_ID and row["name"]:
                 repo.upsert_corp(conn, {"corp_id": ctx.corp_id, "name": row["name"]})
 
@@ -398,6 +420,7 @@ class ContactsSync:
             write,
             state=state,
             then=lambda data: self._discovered(ctx, tg, dept_id, state(data)),
+            staged=True,
         )
         assert result is not None
         if "detail" in result:
@@ -493,7 +516,6 @@ class ContactsSync:
                 return
             users = data["users"]
             rows = [user_row(ctx.corp_id, ctx.run_id, u) for u in users]
-            _store_users(conn, ctx.corp_id, rows, conflicts)
             now = datetime.now(UTC)
             memberships = [
                 {
@@ -506,13 +528,17 @@ class ContactsSync:
                 }
                 for u in users
             ]
-            repo.replace_department_members(conn, ctx.corp_id, dept_id, memberships)
+            # Written with the other units of the write batch (repo.DirectoryBatch): the
+            # conflicts list is emptied first, as the batch may be retried unit by unit.
+            conflicts.clear()
+            batch = ctx.staging(repo.DirectoryBatch, ctx.corp_id)
+            batch.add_members(dept_id, rows, memberships, conflicts)
 
         def state(data: dict[str, Any]) -> dict[str, Any] | None:
             return {"skipped": data["skipped"]} if "skipped" in data else None
 
         conflicts: list[dict[str, str]] = []
-        data = await ctx.unit(MEMBERS, str(dept_id), fetch, write, state=state)
+        data = await ctx.unit(MEMBERS, str(dept_id), fetch, write, state=state, staged=True)
         ctx.counts["unionid_conflicts"] += len(conflicts)
         if data is not None and "users" in data:
             ctx.counts["memberships"] += len(data["users"])
@@ -635,12 +661,11 @@ class ContactsSync:
         ctx.progress.advance(ROLE_MEMBERS)
 
     # -- leavers -----------------------------------------------------------------------------
-    async def _leavers(
-        self, ctx: SyncContext, since: datetime, *, walked: bool, incremental: bool
-    ) -> None:
-        """Departure records since ``since`` merged with dimission details. Incremental: only
-        details of people not stored with a final dimission status are fetched, and what was
-        not re-read is kept from the stored row. ``walked``: this run listed the directory."""
+    async def _leaver_rows(
+        self, ctx: SyncContext, since: datetime, *, incremental: bool
+    ) -> list[dict[str, Any]]:
+        """The ``leavers`` rows of the departure records since ``since`` and their dimission
+        details (the fetch of the ``leavers`` unit, see :meth:`_leavers`)."""
         client = ctx.client
 
         def stored_leavers(conn: Connection) -> dict[str, dict[str, Any]]:
@@ -651,43 +676,61 @@ class ContactsSync:
         stored = await ctx.write(stored_leavers)
         known = stored if incremental else {}
 
+        by_user: dict[str, dict[str, Any]] = {}
+        try:
+            async for rec in client.contacts.iter_leave_records(since):
+                r = _raw(rec)
+                uid = r.get("userId") or r.get("userid")
+                if uid:
+                    by_user.setdefault(uid, {})["record"] = r
+        except PermissionDeniedError as exc:
+            log.warning("departure records not permitted: %s", exc)
+        try:
+            ids = [u async for u in client.contacts.iter_dimission_userids()]
+            if incremental:
+                ids = [
+                    u
+                    for u in ids
+                    if u in by_user
+                    or (known.get(u, {}).get("info") or {}).get("status")
+                    not in FINAL_DIMISSION_STATUSES
+                ]
+            if ids:
+                for info in await client.contacts.list_dimission_infos(ids):
+                    i = _raw(info)
+                    by_user.setdefault(i["userid"], {})["info"] = i
+        except (PermissionDeniedError, DingTalkError) as exc:
+            # The 智能人事 dimission APIs are archived and not granted to every app.
+            log.warning("dimission details unavailable: %s", exc)
+        rows = []
+        for uid, parts in by_user.items():
+            old = known.get(uid) or {}
+            merged = {
+                "record": parts.get("record") or old.get("record") or {},
+                "info": parts.get("info") or old.get("info") or {},
+                "event_time_ms": (stored.get(uid) or {}).get("event_time_ms"),
+            }
+            rows.append(leaver_row(ctx.corp_id, uid, merged))
+        return rows
+
+    async def _leavers(
+        self,
+        ctx: SyncContext,
+        since: datetime,
+        *,
+        walked: bool,
+        incremental: bool,
+        early: asyncio.Task[list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """Departure records since ``since`` merged with dimission details. Incremental: only
+        details of people not stored with a final dimission status are fetched, and what was
+        not re-read is kept from the stored row. ``walked``: this run listed the directory.
+        ``early``: the rows, fetched while the tree was walked (:meth:`_leaver_rows`)."""
+
         async def fetch() -> list[dict[str, Any]]:
-            by_user: dict[str, dict[str, Any]] = {}
-            try:
-                async for rec in client.contacts.iter_leave_records(since):
-                    r = _raw(rec)
-                    uid = r.get("userId") or r.get("userid")
-                    if uid:
-                        by_user.setdefault(uid, {})["record"] = r
-            except PermissionDeniedError as exc:
-                log.warning("departure records not permitted: %s", exc)
-            try:
-                ids = [u async for u in client.contacts.iter_dimission_userids()]
-                if incremental:
-                    ids = [
-                        u
-                        for u in ids
-                        if u in by_user
-                        or (known.get(u, {}).get("info") or {}).get("status")
-                        not in FINAL_DIMISSION_STATUSES
-                    ]
-                if ids:
-                    for info in await client.contacts.list_dimission_infos(ids):
-                        i = _raw(info)
-                        by_user.setdefault(i["userid"], {})["info"] = i
-            except (PermissionDeniedError, DingTalkError) as exc:
-                # The 智能人事 dimission APIs are archived and not granted to every app.
-                log.warning("dimission details unavailable: %s", exc)
-            rows = []
-            for uid, parts in by_user.items():
-                old = known.get(uid) or {}
-                merged = {
-                    "record": parts.get("record") or old.get("record") or {},
-                    "info": parts.get("info") or old.get("info") or {},
-                    "event_time_ms": (stored.get(uid) or {}).get("event_time_ms"),
-                }
-                rows.append(leaver_row(ctx.corp_id, uid, merged))
-            return rows
+            if early is not None:
+                return await early
+            return await self._leaver_rows(ctx, since, incremental=incremental)
 
         def write(conn: Connection, rows: list[dict[str, Any]]) -> None:
             if walked:  # listed by this very run: employed (again)

@@ -16,6 +16,7 @@ checkpoint is stored, so there are no duplicates (upserts are keyed by DingTalk 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -56,6 +57,29 @@ CURRENT_UNIT: ContextVar[tuple[str, str] | None] = ContextVar("dingsync_unit", d
 class BatchDone(Exception):
     """Raised by :meth:`SyncContext.unit` when the attempt's ``unit_budget`` is spent: the run
     stops, stays ``running`` and the next attempt (a worker's next task) resumes it."""
+
+
+class Staging(Protocol):
+    """Rows several units of one write batch gather, written by :meth:`flush` with one
+    statement per table (see :meth:`SyncContext.staging`)."""
+
+    def flush(self, conn: Connection) -> None:
+        """Write what was gathered inside the batch's transaction."""
+
+
+S = TypeVar("S", bound=Staging)
+
+
+class _Staged:
+    """A queued write that only gathers rows into the batch's :class:`Staging` buffers."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[[Connection], Any]) -> None:
+        self.fn = fn
+
+    def __call__(self, conn: Connection) -> Any:
+        return self.fn(conn)
 
 
 class ProgressSink(Protocol):
@@ -122,9 +146,16 @@ class SyncContext:
     _closing: bool = False
     _inline_writes: bool = False
     _checkpoints: list[tuple[str, str, Any]] | None = None
+    _staged: dict[Any, Staging] | None = None
+    _last_commit: float = 0.0
 
     #: Most queued writes committed together in one transaction.
     WRITE_BATCH = 256
+    #: Seconds between two commits while writes keep coming (group commit): a write queued
+    #: after a quiet spell, or while no other unit is in flight, commits at once; a stream of
+    #: units commits this often, each transaction holding whatever was queued meanwhile
+    #: (fewer commits and, through :meth:`staging`, fewer statements per unit).
+    WRITE_INTERVAL_S = 0.025
 
     def __post_init__(self) -> None:
         self._inline_writes = self.engine.dialect.name == "sqlite"
@@ -196,24 +227,56 @@ class SyncContext:
         """Run ``fn(conn)`` through the writer and wait for its commit."""
         return await self.write_soon(fn)
 
+    def staging(self, kind: Callable[..., S], *args: Any) -> S:
+        """The current write batch's buffer ``kind(*args)`` (made on first use). Only for the
+        ``write`` of a unit queued with ``staged=True``: its rows are gathered there and
+        written by the buffer's ``flush`` in the same transaction — before the first write of
+        the batch that is not staged, else before the checkpoints — so units of one batch
+        share one statement per table."""
+        staged = self._staged
+        if staged is None:
+            raise RuntimeError("staging() is only available inside a staged unit's write")
+        buffer = staged.get((kind, args))
+        if buffer is None:
+            buffer = staged[(kind, args)] = kind(*args)
+        return buffer  # type: ignore[return-value]
+
+    @staticmethod
+    def _flush(conn: Connection, staged: dict[Any, Staging]) -> None:
+        while staged:
+            staged.pop(next(iter(staged))).flush(conn)
+
     def _run_batch(self, batch: list[Callable[[Connection], Any]]) -> list[Any]:
         # The units' checkpoints are collected and written together at the end of the
-        # transaction (one statement per batch instead of one per unit).
+        # transaction (one statement per batch instead of one per unit); so are the rows of
+        # staged units (one statement per table), flushed before any other write.
         checkpoints: list[tuple[str, str, Any]] = []
-        self._checkpoints = checkpoints
+        staged: dict[Any, Staging] = {}
+        self._checkpoints, self._staged = checkpoints, staged
         try:
             with self.engine.begin() as conn:
-                results = [fn(conn) for fn in batch]
+                results = []
+                for fn in batch:
+                    if staged and not isinstance(fn, _Staged):
+                        self._flush(conn, staged)
+                    results.append(fn(conn))
+                self._flush(conn, staged)
                 if checkpoints:
                     repo.save_checkpoints(conn, self.run_id, checkpoints)
                 return results
         finally:
-            self._checkpoints = None
+            self._checkpoints, self._staged = None, None
 
     async def _write_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake.wait()
             self._wake.clear()
+            wait = self._last_commit + self.WRITE_INTERVAL_S - loop.time()
+            if wait > 0 and not self._closing and len(self.in_flight) > 1:
+                # Group commit: let the other units in flight queue theirs (a lone write — a
+                # plan, the final marks — does not wait).
+                await asyncio.sleep(wait)
             while self._pending:
                 batch = self._pending[: self.WRITE_BATCH]
                 del self._pending[: self.WRITE_BATCH]
@@ -241,6 +304,7 @@ class SyncContext:
                         if not batch[0][1].done():
                             batch[0][1].set_exception(one)
                         continue
+                self._last_commit = loop.time()
                 for (_, fut), result in zip(batch, results, strict=True):
                     if not fut.done():
                         fut.set_result(result)
@@ -263,7 +327,12 @@ class SyncContext:
         self._closing = False
 
     def _queue_unit(
-        self, entity: str, key: str, write: Callable[[Connection], None], state: Any
+        self,
+        entity: str,
+        key: str,
+        write: Callable[[Connection], None],
+        state: Any,
+        staged: bool = False,
     ) -> asyncio.Future[None]:
         def _both(conn: Connection) -> None:
             write(conn)
@@ -272,7 +341,7 @@ class SyncContext:
             else:
                 repo.save_checkpoint(conn, self.run_id, entity, key, state)
 
-        return self.write_soon(_both)
+        return self.write_soon(_Staged(_both) if staged else _both)
 
     async def commit_unit(
         self, entity: str, key: str, write: Callable[[Connection], None], state: Any = None
@@ -280,6 +349,19 @@ class SyncContext:
         """Write a unit's rows and its checkpoint in the same transaction."""
         await self._queue_unit(entity, key, write, state)
         self.load_done(entity)[key] = state
+
+    def start_fetch(
+        self, entity: str, key: str, fetch: Callable[[], Awaitable[T]]
+    ) -> asyncio.Task[T]:
+        """Start the fetch of unit ``(entity, key)`` now, ahead of its :meth:`unit` (whose
+        ``fetch`` then awaits the task): from now on the unit counts as fetched and in flight,
+        and its calls are attributed to it. For a unit whose checkpoint is not stored."""
+        unit = (entity, key)
+        self.in_flight.add(unit)
+        self.fetched.append(unit)
+        context = contextvars.copy_context()
+        context.run(CURRENT_UNIT.set, unit)
+        return asyncio.create_task(_as_coro(fetch()), context=context)
 
     async def unit(
         self,
@@ -289,6 +371,7 @@ class SyncContext:
         write: Callable[[Connection, T], None],
         state: Callable[[T], Any] | None = None,
         then: Callable[[T], None] | None = None,
+        staged: bool = False,
     ) -> T | None:
         """Fetch then commit one unit of work unless its checkpoint exists (then ``None``).
 
@@ -296,6 +379,8 @@ class SyncContext:
         retries) and nothing of the unit is written, so the unit is retried on resume.
         ``then(data)`` runs as soon as the data is fetched and the commit queued, before the
         commit is awaited (e.g. to start fetching children while the parent is written).
+        ``staged``: ``write`` only gathers rows into :meth:`staging` buffers (it may also
+        run statements that do not depend on rows other units gathered).
         """
         if self.is_done(entity, key):
             return None
@@ -308,8 +393,9 @@ class SyncContext:
             raise BatchDone(f"{len(self.fetched)} units")
         assert self._slots is not None
         unit = (entity, key)
-        self.in_flight.add(unit)
-        self.fetched.append(unit)
+        if unit not in self.in_flight:  # else started by start_fetch
+            self.in_flight.add(unit)
+            self.fetched.append(unit)
         try:
             token = CURRENT_UNIT.set(unit)
             try:
@@ -318,7 +404,9 @@ class SyncContext:
             finally:
                 CURRENT_UNIT.reset(token)
             st = state(data) if state else None
-            committed = self._queue_unit(entity, key, lambda conn: write(conn, data), st)
+            committed = self._queue_unit(
+                entity, key, lambda conn: write(conn, data), st, staged=staged
+            )
             if then is not None:
                 then(data)
             try:

@@ -1,7 +1,7 @@
 """``users.content_hash``: what the directory last wrote of a person, so a re-sync skips them.
 
-Revision ID: 0023
-Revises: 0022
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-12-07
 
 A full directory walk writes every person again, though most are unchanged since the last one.
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0023"
-down_revision: str | Sequence[str] | None = "0022"
+revision: str = "0027"
+down_revision: str | Sequence[str] | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -26,8 +26,10 @@ so a resumed run lists the same windows.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -60,6 +62,10 @@ RUNNING = "approvals.running"
 CHUNK = 100
 #: Instance detail calls in flight at once.
 IN_FLIGHT = 200
+#: Details units started and not yet committed: enough to keep :data:`IN_FLIGHT` calls busy
+#: while a unit waits for its slowest call and its commit, few enough that listing ids never
+#: runs ahead of fetching by more than this many chunks (memory flat in the company's size).
+CHUNKS_AHEAD = 2 * IN_FLIGHT // CHUNK + 1
 #: An incremental run re-lists this much before the watermark (late-indexed instances).
 OVERLAP = timedelta(minutes=30)
 DEFAULT_HISTORY_DAYS = 30
@@ -318,6 +324,7 @@ class ApprovalsSync(IncrementalEntity):
         self.mode = None if incremental is None else ("incremental" if incremental else "full")
         self.process_codes = process_codes
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self._ahead = asyncio.Semaphore(CHUNKS_AHEAD)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ApprovalsSync:
@@ -348,6 +355,7 @@ class ApprovalsSync(IncrementalEntity):
         # Detail calls in flight: enough to fill DingTalk's QPS at any sane latency, few enough
         # that tens of thousands of ids do not become tens of thousands of waiting calls.
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self._ahead = asyncio.Semaphore(CHUNKS_AHEAD)
         templates = await self._templates(ctx)
         codes = [t["process_code"] for t in templates]
         if self.process_codes is not None:
@@ -427,16 +435,19 @@ class ApprovalsSync(IncrementalEntity):
         done = ctx.load_done(WINDOWS)
         n = 0
 
-        def spawn(chunk: list[str]) -> None:
+        async def spawn(chunk: list[str]) -> None:
             nonlocal n
             ctx.progress.add_total(DETAILS, 1)
-            tg.create_task(self._details(ctx, DETAILS, f"{key}:{n}", code, chunk, incremental))
+            unit = f"{key}:{n}"
             n += 1
+            await self._spawn(
+                tg, lambda: self._details(ctx, DETAILS, unit, code, chunk, incremental)
+            )
 
         if key in done:  # a resumed run: the same ids, cut the same way
             ids = list(done[key] or [])
             for i in range(0, len(ids), CHUNK):
-                spawn(ids[i : i + CHUNK])
+                await spawn(ids[i : i + CHUNK])
             return
 
         async def fetch() -> list[str]:
@@ -446,14 +457,29 @@ class ApprovalsSync(IncrementalEntity):
                 listed.extend(page)
                 pending.extend(page)
                 while len(pending) >= CHUNK:
-                    spawn(pending[:CHUNK])
+                    await spawn(pending[:CHUNK])
                     del pending[:CHUNK]
             if pending:
-                spawn(pending)
+                await spawn(pending)
             return listed
 
         got = await ctx.unit(WINDOWS, key, fetch, lambda conn, ids: None, state=list)
         ctx.counts["approval_ids_listed"] += len(got or [])
+
+    async def _spawn(
+        self, tg: asyncio.TaskGroup, details: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Start ``details()`` (a details unit) in ``tg`` once fewer than :data:`CHUNKS_AHEAD`
+        are running; the caller (a window's listing) waits meanwhile."""
+        await self._ahead.acquire()
+
+        async def run() -> None:
+            try:
+                await details()
+            finally:
+                self._ahead.release()
+
+        tg.create_task(run())
 
     async def _details(
         self,
@@ -526,7 +552,8 @@ class ApprovalsSync(IncrementalEntity):
         chunks = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
         ctx.progress.add_total(DETAILS, len(chunks))
         for n, chunk in enumerate(chunks):
-            tg.create_task(self._details(ctx, RUNNING, str(n), None, chunk))
+            details = functools.partial(self._details, ctx, RUNNING, str(n), None, chunk)
+            await self._spawn(tg, details)
         ctx.counts["approval_running_refetched"] += len(ids)
 
 

@@ -81,7 +81,14 @@ def day_start(day: date, tz: tzinfo = SHANGHAI) -> datetime:
 
 def work_date_of(ms: int | None, tz: tzinfo = SHANGHAI) -> date | None:
     """Epoch ms (a ``workDate``, a leave's start) → its calendar date in the company's zone."""
-    return None if ms is None else local_date(int(ms), tz)
+    return None if ms is None else _local_date(int(ms), tz)
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_date(ms: int, tz: tzinfo) -> date:
+    """:func:`~dingsync.timeutil.local_date`, cached: every row of a work date carries the same
+    ``workDate`` (its midnight), so a page of 50 rows has a handful of distinct values."""
+    return local_date(ms, tz)
 
 
 # --------------------------------------------------------------------------------------------

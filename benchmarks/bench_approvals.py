@@ -46,7 +46,7 @@ class ApprovalsSandbox(SandboxProcess):
     """``dingsync sandbox --days N`` in a child process, with the approval density knob set."""
 
     def __init__(self, users: int, days: int, qps: float, latency_ms: float, density: float):
-        super().__init__(users, qps, latency_ms, days=days, start_timeout=300)
+        super().__init__(users, qps, latency_ms, days=days, start_timeout=1800)
         try:
             httpx.post(
                 f"{self.base_url}/sandbox/config",

@@ -4,8 +4,9 @@ area (directory, reports, attendance, approvals) at DingTalk's own 20 QPS per AP
 PostgreSQL.
 
 1. **Generation**: the sandbox (``dingsync sandbox --users N --days D``) runs in its own process
-   and generates every area's world while it starts; printed: seconds until it answers and its
-   RSS. One sandbox serves every database of the run (generated once per seed).
+   and generates every area's world (``/sandbox/stats``, before any sync); printed: seconds
+   from its start to then, and its RSS. One sandbox serves every database of the run
+   (generated once per seed).
 2. **Sync**: each area is synced by a child process of its own (a fresh interpreter, the
    directory first, then the others into the same database), so its peak RSS (``VmHWM``) is the
    sync's alone. Printed per area: wall time, API calls, the rate-limit bound (for each API its
@@ -130,6 +131,7 @@ def run_one(args: argparse.Namespace, users: int, tmp: str) -> dict[str, Any]:
     started = time.monotonic()
     sb = SandboxProcess(users, args.qps, args.latency_ms, days=args.days, start_timeout=3600)
     try:
+        sb.stats()  # every area's world generated (and its truth counted) before any clock
         generation = {
             "seconds": round(time.monotonic() - started, 1),
             **_rss_mb(sb.proc.pid),

@@ -5,13 +5,14 @@ Plan:
 
 1. Templates (``userVisibilities/templates`` or ``listbyuserid``) and each one's form schema,
    committed in one unit.
-2. Per template, concurrently: the ≤ 120-day windows of the range (split by the client). A
-   window's ids are listed page by page; every :data:`CHUNK` ids at once start a details unit
-   (``GET processInstances`` for each, concurrently) that writes the instances with their form
-   values, detail rows, tasks, operation records and cc together with its checkpoint (the ids it
-   covered). The window's own unit stores the ids it listed, so a resumed run cuts it the same
-   way. Id listing and detail calls are different APIs, each paced by its own limiter, so they
-   overlap.
+2. Per template, concurrently (:data:`LISTINGS` templates at once): the ≤ 120-day windows of
+   the range (split by the client). A window's ids are listed page by page; every :data:`CHUNK`
+   ids at once start a details unit (``GET processInstances`` for each, concurrently) that
+   writes the instances with their form values, detail rows, tasks, operation records and cc
+   together with its checkpoint (the ids it covered). The window's own unit stores the ids it
+   listed, so a resumed run cuts it the same way. Id listing and detail calls are different
+   APIs, each paced by its own limiter, so they overlap; the listing waits while
+   :data:`CHUNKS_AHEAD` details units are running, so memory does not grow with the company.
 3. Incremental runs (``dingsync sync --incremental`` once a watermark exists, or
    ``incremental=True``): the range starts at the watermark minus :data:`OVERLAP`; ids already
    stored and finished are not fetched again; every stored instance still running is
@@ -66,6 +67,10 @@ IN_FLIGHT = 200
 #: while a unit waits for its slowest call and its commit, few enough that listing ids never
 #: runs ahead of fetching by more than this many chunks (memory flat in the company's size).
 CHUNKS_AHEAD = 2 * IN_FLIGHT // CHUNK + 1
+#: Templates whose ids are listed at once. A listing waits for a details slot while it holds a
+#: unit slot of the run (``SyncContext.concurrency``); bounding the listings keeps slots free for
+#: the details units it waits for, whatever the number of templates.
+LISTINGS = 8
 #: An incremental run re-lists this much before the watermark (late-indexed instances).
 OVERLAP = timedelta(minutes=30)
 DEFAULT_HISTORY_DAYS = 30
@@ -325,6 +330,7 @@ class ApprovalsSync(IncrementalEntity):
         self.process_codes = process_codes
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._ahead = asyncio.Semaphore(CHUNKS_AHEAD)
+        self._listings = asyncio.Semaphore(LISTINGS)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ApprovalsSync:
@@ -356,6 +362,7 @@ class ApprovalsSync(IncrementalEntity):
         # that tens of thousands of ids do not become tens of thousands of waiting calls.
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._ahead = asyncio.Semaphore(CHUNKS_AHEAD)
+        self._listings = asyncio.Semaphore(LISTINGS)
         templates = await self._templates(ctx)
         codes = [t["process_code"] for t in templates]
         if self.process_codes is not None:
@@ -414,13 +421,16 @@ class ApprovalsSync(IncrementalEntity):
         end: datetime,
         incremental: bool,
     ) -> None:
-        """List each window's ids page by page; every :data:`CHUNK` ids start a details unit at
-        once (listing and details overlap), then the window's unit stores the ids it listed."""
+        """List each window's ids page by page; every :data:`CHUNK` ids start a details unit
+        (listing and details overlap; the listing waits while :data:`CHUNKS_AHEAD` are
+        running), then the window's unit stores the ids it listed. At most :data:`LISTINGS`
+        templates list at once."""
         windows = ctx.client.approvals.windows(start, end)
         ctx.progress.add_total(WINDOWS, len(windows))
-        for w_start, w_end in windows:
-            await self._window(ctx, tg, code, w_start, w_end, incremental)
-            ctx.progress.advance(WINDOWS)
+        async with self._listings:  # at most LISTINGS templates listed at once (see there)
+            for w_start, w_end in windows:
+                await self._window(ctx, tg, code, w_start, w_end, incremental)
+                ctx.progress.advance(WINDOWS)
 
     async def _window(
         self,

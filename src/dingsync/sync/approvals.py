@@ -71,6 +71,8 @@ CHUNKS_AHEAD = 2 * IN_FLIGHT // CHUNK + 1
 #: unit slot of the run (``SyncContext.concurrency``); bounding the listings keeps slots free for
 #: the details units it waits for, whatever the number of templates.
 LISTINGS = 8
+#: A semaphore size that never blocks.
+UNBOUNDED = 1 << 30
 #: An incremental run re-lists this much before the watermark (late-indexed instances).
 OVERLAP = timedelta(minutes=30)
 DEFAULT_HISTORY_DAYS = 30
@@ -361,7 +363,11 @@ class ApprovalsSync(IncrementalEntity):
         # Detail calls in flight: enough to fill DingTalk's QPS at any sane latency, few enough
         # that tens of thousands of ids do not become tens of thousands of waiting calls.
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
-        self._ahead = asyncio.Semaphore(CHUNKS_AHEAD)
+        # Listings wait for a details slot while holding one of the run's unit slots: only when
+        # the run has slots to spare for the details units they wait for (the default 256
+        # does; a run with a handful of slots lists ahead without bound, as before).
+        bounded = ctx.concurrency > LISTINGS + CHUNKS_AHEAD
+        self._ahead = asyncio.Semaphore(CHUNKS_AHEAD if bounded else UNBOUNDED)
         self._listings = asyncio.Semaphore(LISTINGS)
         templates = await self._templates(ctx)
         codes = [t["process_code"] for t in templates]

@@ -13,7 +13,11 @@ require (one template page, one schema per template, ⌈ids/20⌉ id pages per t
 at least one — and one detail call per instance); wall time against the rate-limit bound (the
 largest calls ÷ QPS over the paths; target ≤ 1.2×); stored rows against the sandbox's truth.
 
-Usage: ``python benchmarks/run.py approvals -- [--users 2000] [--days 90] [--qps 100]``
+The baseline (same run, same sandbox) is the naive sequential loop (one call at a time), run for
+``--naive-seconds`` and extrapolated to the sync's calls.
+
+Usage: ``python benchmarks/run.py approvals -- [--users 2000] [--days 90] [--qps 200]
+[--naive-seconds 30] [--skip-naive]``
 """
 
 from __future__ import annotations
@@ -25,13 +29,16 @@ import math
 import resource
 import tempfile
 import time
+from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from bench_directory import SandboxProcess, _client
+from figures import Figure
 
 from dingsync.store import db, repo_approvals
-from dingsync.sync.approvals import ApprovalsSync
+from dingsync.sync.approvals import ApprovalsSync, history_start, instance_bundle
 from dingsync.sync.engine import run_sync
 
 
@@ -39,7 +46,7 @@ class ApprovalsSandbox(SandboxProcess):
     """``dingsync sandbox --days N`` in a child process, with the approval density knob set."""
 
     def __init__(self, users: int, days: int, qps: float, latency_ms: float, density: float):
-        super().__init__(users, qps, latency_ms, days=days, start_timeout=300)
+        super().__init__(users, qps, latency_ms, days=days, start_timeout=1800)
         try:
             httpx.post(
                 f"{self.base_url}/sandbox/config",
@@ -68,13 +75,49 @@ async def _sync(sb: ApprovalsSandbox, qps: float, url: str, days: int) -> dict[s
     return {"wall_s": wall, "calls": dict(result.api_calls), "stored": stored}
 
 
-def main(argv: list[str] | None = None) -> None:
+async def _naive(sb: ApprovalsSandbox, args: argparse.Namespace, url: str) -> dict[str, Any]:
+    """The baseline: the loop people write, one call at a time — each template's id pages, then
+    each instance, the page written as it comes — for at most ``--naive-seconds``; its wall
+    time for the whole sync is extrapolated from its time per call (``elapsed × the sync's
+    calls ÷ the loop's calls``)."""
+    engine = db.create_engine_for(url)
+    db.migrate(engine)
+    corp = sb.app["corp_id"]
+    async with _client(sb, args.qps) as client:
+        await client.get_access_token()
+        before = Counter(client.calls)
+        started = time.monotonic()
+        api = client.approvals
+        start = history_start(datetime.now(UTC), args.days)
+        for tpl in await api.list_templates():
+            await api.get_form_schema(tpl.process_code)
+            for w_start, w_end in api.windows(start):
+                async for ids in api.iter_window_pages(tpl.process_code, w_start, w_end):
+                    insts = [await api.get_instance(i) for i in ids]
+                    bundles = [instance_bundle(corp, tpl.process_code, i) for i in insts]
+                    with engine.begin() as conn:
+                        repo_approvals.store_instances(conn, corp, bundles)
+                    if time.monotonic() - started >= args.naive_seconds:
+                        break
+                if time.monotonic() - started >= args.naive_seconds:
+                    break
+            if time.monotonic() - started >= args.naive_seconds:
+                break
+        wall = time.monotonic() - started
+        calls = sum((Counter(client.calls) - before).values())
+    engine.dispose()
+    return {"wall_s": wall, "calls": calls}
+
+
+def main(argv: list[str] | None = None) -> list[Figure]:
     ap = argparse.ArgumentParser(prog="bench approvals", description=__doc__)
     ap.add_argument("--users", type=int, default=2000)
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--density", type=float, default=0.111, help="instances per person per day")
-    ap.add_argument("--qps", type=float, default=100.0)
+    ap.add_argument("--qps", type=float, default=200.0)
     ap.add_argument("--latency-ms", type=float, default=30.0)
+    ap.add_argument("--skip-naive", action="store_true", help="no naive-loop baseline")
+    ap.add_argument("--naive-seconds", type=float, default=30.0, help="naive loop's sample")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args(argv)
     if args.days > 120:
@@ -84,6 +127,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             run = asyncio.run(_sync(sb, args.qps, f"sqlite:///{tmp}/approvals.db", args.days))
+            rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            naive = None
+            if not args.skip_naive:
+                naive = asyncio.run(_naive(sb, args, f"sqlite:///{tmp}/naive.db"))
         truth = sb.stats()["approvals"]
     finally:
         sb.close()
@@ -115,11 +162,29 @@ def main(argv: list[str] | None = None) -> None:
         "ratio_calls_to_minimum": round(sum(calls.values()) / sum(minimum.values()), 4),
         "stored": run["stored"],
         "truth": {k: truth[k] for k in ("instances", "form_values", "detail_rows", "tasks")},
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": round(rss_mb, 1),
     }
+    if naive is not None and naive["calls"]:
+        projected = naive["wall_s"] * figures["api_calls_total"] / naive["calls"]
+        figures["naive"] = {
+            "sample_s": round(naive["wall_s"], 2),
+            "sample_calls": naive["calls"],
+            "projected_wall_s": round(projected, 1),
+            "ratio_wall_to_bound": round(projected / bound, 3),
+        }
+    rows = [
+        Figure(
+            f"approvals sync at {args.qps:g} QPS/API, wall ÷ bound",
+            "≤ 1.2",
+            figures["ratio_wall_to_bound"],
+            figures.get("naive", {}).get("ratio_wall_to_bound"),
+            figures["ratio_wall_to_bound"] <= 1.2,
+            "naive sequential loop, extrapolated" if naive else "",
+        )
+    ]
     if args.json:
         print(json.dumps(figures, ensure_ascii=False, indent=2))
-        return
+        return rows
     print(
         f"approvals sync: {args.users} people, {args.days} days, {truth['instances']} instances, "
         f"{args.qps:g} QPS/API, {args.latency_ms:g} ms"
@@ -136,6 +201,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(f"stored {run['stored']}")
     print(f"truth  {figures['truth']}; peak RSS {figures['peak_rss_mb']} MB")
+    if "naive" in figures:
+        n = figures["naive"]
+        print(
+            f"naive sequential loop: {n['sample_calls']} calls in {n['sample_s']} s → "
+            f"{n['projected_wall_s']} s for the sync's calls; ratio {n['ratio_wall_to_bound']}"
+        )
+    return rows
 
 
 if __name__ == "__main__":

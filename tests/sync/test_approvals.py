@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import Engine, select
 
 from dingsync.dingtalk.approvals import PATH_GET_OLD, PATH_GET_V1, PATH_IDS_V1
@@ -16,6 +17,7 @@ from dingsync.store.schema_approvals import (
     approval_form_values,
     approval_instances,
 )
+from dingsync.sync import approvals
 from dingsync.sync.approvals import ApprovalsSync, instance_bundle
 from dingsync.sync.engine import run_sync
 from helpers.approvals import PRIVATE_SANDBOX, edited_instance_payload, make_client
@@ -341,6 +343,49 @@ async def test_interrupted_run_resumes_without_gaps_or_duplicates(
     truth = sandbox.stats()["approvals"]
     assert counts["approval_form_values"] == truth["form_values"]
     assert counts["approval_tasks"] == truth["tasks"]
+
+
+class _Watched(set[tuple[str, str]]):
+    """``SyncContext.in_flight`` that remembers the most details units in flight at once."""
+
+    peak = 0
+
+    def add(self, unit: tuple[str, str]) -> None:
+        super().add(unit)
+        self.peak = max(self.peak, sum(1 for entity, _ in self if entity == approvals.DETAILS))
+
+
+@pytest.mark.parametrize("concurrency", [256, 3])
+async def test_listing_runs_only_a_few_details_units_ahead(
+    sandbox: SandboxServer, engine: Engine, monkeypatch: pytest.MonkeyPatch, concurrency: int
+) -> None:
+    """Listing ids waits while ``CHUNKS_AHEAD`` details units run, so memory does not grow
+    with the number of instances; a run with too few unit slots for that lists ahead as before
+    and still finishes (no unit waits for a slot a waiting listing holds)."""
+    monkeypatch.setattr(approvals, "CHUNK", 4)  # ~70 instances: many chunks per template
+    monkeypatch.setattr(approvals, "CHUNKS_AHEAD", 2)
+    watched = _Watched()
+
+    def watch(ctx: Any) -> None:
+        ctx.in_flight = watched
+
+    async with make_client(sandbox) as client:
+        result = await run_sync(
+            client,
+            engine,
+            sandbox.app.corp_id,
+            [ApprovalsSync()],
+            concurrency=concurrency,
+            on_context=watch,
+        )
+    assert result.status == "succeeded"
+    world = sandbox.state.areas["approvals"].world
+    assert set(_stored(engine, sandbox.app.corp_id)) == set(world.instances)
+    chunks = result.counts["approval_instances"] / 4
+    if concurrency == 256:
+        assert watched.peak <= 2 < chunks
+    else:
+        assert watched.peak >= 1
 
 
 def test_detail_rows_keep_empty_label_cells_and_skip_only_a_null_row() -> None:

@@ -5,13 +5,14 @@ Plan:
 
 1. Templates (``userVisibilities/templates`` or ``listbyuserid``) and each one's form schema,
    committed in one unit.
-2. Per template, concurrently: the ≤ 120-day windows of the range (split by the client). A
-   window's ids are listed page by page; every :data:`CHUNK` ids at once start a details unit
-   (``GET processInstances`` for each, concurrently) that writes the instances with their form
-   values, detail rows, tasks, operation records and cc together with its checkpoint (the ids it
-   covered). The window's own unit stores the ids it listed, so a resumed run cuts it the same
-   way. Id listing and detail calls are different APIs, each paced by its own limiter, so they
-   overlap.
+2. Per template, concurrently (:data:`LISTINGS` templates at once): the ≤ 120-day windows of
+   the range (split by the client). A window's ids are listed page by page; every :data:`CHUNK`
+   ids at once start a details unit (``GET processInstances`` for each, concurrently) that
+   writes the instances with their form values, detail rows, tasks, operation records and cc
+   together with its checkpoint (the ids it covered). The window's own unit stores the ids it
+   listed, so a resumed run cuts it the same way. Id listing and detail calls are different
+   APIs, each paced by its own limiter, so they overlap; the listing waits while
+   :data:`CHUNKS_AHEAD` details units are running, so memory does not grow with the company.
 3. Incremental runs (``dingsync sync --incremental`` once a watermark exists, or
    ``incremental=True``): the range starts at the watermark minus :data:`OVERLAP`; ids already
    stored and finished are not fetched again; every stored instance still running is
@@ -26,8 +27,10 @@ so a resumed run lists the same windows.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
@@ -60,6 +63,16 @@ RUNNING = "approvals.running"
 CHUNK = 100
 #: Instance detail calls in flight at once.
 IN_FLIGHT = 200
+#: Details units started and not yet committed: enough to keep :data:`IN_FLIGHT` calls busy
+#: while a unit waits for its slowest call and its commit, few enough that listing ids never
+#: runs ahead of fetching by more than this many chunks (memory flat in the company's size).
+CHUNKS_AHEAD = 2 * IN_FLIGHT // CHUNK + 1
+#: Templates whose ids are listed at once. A listing waits for a details slot while it holds a
+#: unit slot of the run (``SyncContext.concurrency``); bounding the listings keeps slots free for
+#: the details units it waits for, whatever the number of templates.
+LISTINGS = 8
+#: A semaphore size that never blocks.
+UNBOUNDED = 1 << 30
 #: An incremental run re-lists this much before the watermark (late-indexed instances).
 OVERLAP = timedelta(minutes=30)
 DEFAULT_HISTORY_DAYS = 30
@@ -318,6 +331,8 @@ class ApprovalsSync(IncrementalEntity):
         self.mode = None if incremental is None else ("incremental" if incremental else "full")
         self.process_codes = process_codes
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self._ahead = asyncio.Semaphore(CHUNKS_AHEAD)
+        self._listings = asyncio.Semaphore(LISTINGS)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ApprovalsSync:
@@ -348,6 +363,12 @@ class ApprovalsSync(IncrementalEntity):
         # Detail calls in flight: enough to fill DingTalk's QPS at any sane latency, few enough
         # that tens of thousands of ids do not become tens of thousands of waiting calls.
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        # Listings wait for a details slot while holding one of the run's unit slots: only when
+        # the run has slots to spare for the details units they wait for (the default 256
+        # does; a run with a handful of slots lists ahead without bound, as before).
+        bounded = ctx.concurrency > LISTINGS + CHUNKS_AHEAD
+        self._ahead = asyncio.Semaphore(CHUNKS_AHEAD if bounded else UNBOUNDED)
+        self._listings = asyncio.Semaphore(LISTINGS)
         templates = await self._templates(ctx)
         codes = [t["process_code"] for t in templates]
         if self.process_codes is not None:
@@ -406,13 +427,16 @@ class ApprovalsSync(IncrementalEntity):
         end: datetime,
         incremental: bool,
     ) -> None:
-        """List each window's ids page by page; every :data:`CHUNK` ids start a details unit at
-        once (listing and details overlap), then the window's unit stores the ids it listed."""
+        """List each window's ids page by page; every :data:`CHUNK` ids start a details unit
+        (listing and details overlap; the listing waits while :data:`CHUNKS_AHEAD` are
+        running), then the window's unit stores the ids it listed. At most :data:`LISTINGS`
+        templates list at once."""
         windows = ctx.client.approvals.windows(start, end)
         ctx.progress.add_total(WINDOWS, len(windows))
-        for w_start, w_end in windows:
-            await self._window(ctx, tg, code, w_start, w_end, incremental)
-            ctx.progress.advance(WINDOWS)
+        async with self._listings:  # at most LISTINGS templates listed at once (see there)
+            for w_start, w_end in windows:
+                await self._window(ctx, tg, code, w_start, w_end, incremental)
+                ctx.progress.advance(WINDOWS)
 
     async def _window(
         self,
@@ -427,16 +451,19 @@ class ApprovalsSync(IncrementalEntity):
         done = ctx.load_done(WINDOWS)
         n = 0
 
-        def spawn(chunk: list[str]) -> None:
+        async def spawn(chunk: list[str]) -> None:
             nonlocal n
             ctx.progress.add_total(DETAILS, 1)
-            tg.create_task(self._details(ctx, DETAILS, f"{key}:{n}", code, chunk, incremental))
+            unit = f"{key}:{n}"
             n += 1
+            await self._spawn(
+                tg, lambda: self._details(ctx, DETAILS, unit, code, chunk, incremental)
+            )
 
         if key in done:  # a resumed run: the same ids, cut the same way
             ids = list(done[key] or [])
             for i in range(0, len(ids), CHUNK):
-                spawn(ids[i : i + CHUNK])
+                await spawn(ids[i : i + CHUNK])
             return
 
         async def fetch() -> list[str]:
@@ -446,14 +473,29 @@ class ApprovalsSync(IncrementalEntity):
                 listed.extend(page)
                 pending.extend(page)
                 while len(pending) >= CHUNK:
-                    spawn(pending[:CHUNK])
+                    await spawn(pending[:CHUNK])
                     del pending[:CHUNK]
             if pending:
-                spawn(pending)
+                await spawn(pending)
             return listed
 
         got = await ctx.unit(WINDOWS, key, fetch, lambda conn, ids: None, state=list)
         ctx.counts["approval_ids_listed"] += len(got or [])
+
+    async def _spawn(
+        self, tg: asyncio.TaskGroup, details: Callable[[], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Start ``details()`` (a details unit) in ``tg`` once fewer than :data:`CHUNKS_AHEAD`
+        are running; the caller (a window's listing) waits meanwhile."""
+        await self._ahead.acquire()
+
+        async def run() -> None:
+            try:
+                await details()
+            finally:
+                self._ahead.release()
+
+        tg.create_task(run())
 
     async def _details(
         self,
@@ -526,7 +568,8 @@ class ApprovalsSync(IncrementalEntity):
         chunks = [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
         ctx.progress.add_total(DETAILS, len(chunks))
         for n, chunk in enumerate(chunks):
-            tg.create_task(self._details(ctx, RUNNING, str(n), None, chunk))
+            details = functools.partial(self._details, ctx, RUNNING, str(n), None, chunk)
+            await self._spawn(tg, details)
         ctx.counts["approval_running_refetched"] += len(ids)
 
 

@@ -70,7 +70,8 @@ DEFAULT_RECENT_DAYS = 3
 MAX_HISTORY_DAYS = 180
 #: Checkpoint key of the run's frozen list of people.
 PEOPLE_KEY = "@people"
-#: Chunks fetched at the same time (enough to keep 20 QPS busy at ~100 ms a call and more).
+#: Chunks fetched or waiting for their commit at the same time (enough to keep 20 QPS busy at
+#: ~100 ms a call and more; what bounds the sync's memory whatever the company's size).
 CHUNK_CONCURRENCY = 16
 
 
@@ -81,7 +82,14 @@ def day_start(day: date, tz: tzinfo = SHANGHAI) -> datetime:
 
 def work_date_of(ms: int | None, tz: tzinfo = SHANGHAI) -> date | None:
     """Epoch ms (a ``workDate``, a leave's start) → its calendar date in the company's zone."""
-    return None if ms is None else local_date(int(ms), tz)
+    return None if ms is None else _local_date(int(ms), tz)
+
+
+@functools.lru_cache(maxsize=4096)
+def _local_date(ms: int, tz: tzinfo) -> date:
+    """:func:`~dingsync.timeutil.local_date`, cached: every row of a work date carries the same
+    ``workDate`` (its midnight), so a page of 50 rows has a handful of distinct values."""
+    return local_date(ms, tz)
 
 
 # --------------------------------------------------------------------------------------------
@@ -396,12 +404,11 @@ class AttendanceSync(IncrementalEntity):
         punch_to = b + timedelta(days=1) if b == end else b
 
         async def fetch() -> tuple[list[Any], list[Any], list[Any]]:
-            async with self._chunk_slots:
-                results, schedules, records = await asyncio.gather(
-                    api.list_results(people, a, b),
-                    api.list_schedules(op_user, people, a, b),
-                    api.list_records(people, a, punch_to),
-                )
+            results, schedules, records = await asyncio.gather(
+                api.list_results(people, a, b),
+                api.list_schedules(op_user, people, a, b),
+                api.list_records(people, a, punch_to),
+            )
             return results, schedules, records
 
         def write(conn: Connection, data: tuple[list[Any], list[Any], list[Any]]) -> None:
@@ -422,7 +429,11 @@ class AttendanceSync(IncrementalEntity):
                 [record_row(r, ctx.tz) for r in records],
             )
 
-        await ctx.unit(ENTITY, f"chunk:{a}:{b}:{people[0]}:{people[-1]}", fetch, write)
+        # The slot is held until the chunk is committed, not only while it is fetched: when the
+        # writer is slower than the fetches (PostgreSQL's writes run in a thread), fetched
+        # chunks would otherwise pile up in memory waiting for it — 640 MB at 2,000 people.
+        async with self._chunk_slots:
+            await ctx.unit(ENTITY, f"chunk:{a}:{b}:{people[0]}:{people[-1]}", fetch, write)
         ctx.progress.advance(ENTITY)
 
     async def _approvals(self, ctx: SyncContext, people: list[str], start: date, end: date) -> None:

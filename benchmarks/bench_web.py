@@ -80,7 +80,7 @@ class WebProcess:
             cmd += ["--workers", str(workers)]
         self.log = tempfile.NamedTemporaryFile(prefix="dingsync-bench-web-", suffix=".log")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # a loaded small machine starts slowly
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("web service exited")

@@ -83,7 +83,7 @@ class WebProcess:
         deadline = time.monotonic() + 240  # a loaded small machine starts slowly
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("web service exited")
+                raise RuntimeError(f"web service exited: {self.tail()}")
             try:
                 httpx.get(f"{self.base_url}/healthz", timeout=1).raise_for_status()
                 if workers > 1:

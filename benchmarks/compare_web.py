@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -67,12 +68,20 @@ def main(argv: list[str] | None = None) -> None:
         engine = db.create_engine_for(url)
         db.migrate(engine)
         asyncio.run(_sync(sb, engine))
+        engine.dispose()
+        # One copy of the synced database per service: each checkout migrates its own to its
+        # head (the other checkout may have migrations this one does not know).
+        urls = {}
+        for name in services:
+            copy = Path(tmp.name) / f"{name}.db"
+            shutil.copyfile(Path(tmp.name) / "bench.db", copy)
+            urls[name] = f"sqlite:///{copy}"
         company = httpx.get(f"{sb.base_url}/sandbox/company", timeout=30).json()
         userids = sorted(u["userid"] for u in company["users"])
         pick = [userids[i % len(userids)] for i in range(args.logins)]
         for n in range(args.rounds):
             for name, python in services.items():
-                web = WebProcess(sb, url, python=python)
+                web = WebProcess(sb, urls[name], python=python)
                 try:
                     got = _round(sb, web, pick, args.concurrency)
                 finally:

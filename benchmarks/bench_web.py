@@ -91,7 +91,9 @@ class WebProcess:
                 return
             except httpx.HTTPError:
                 time.sleep(0.2)
-        raise RuntimeError("web service did not start")
+        self.proc.terminate()  # the supervisor stops its workers too
+        self.proc.wait(30)
+        raise RuntimeError(f"web service did not start: {self.tail()}")
 
     def _wait_workers(self, workers: int, deadline: float) -> None:
         """Wait until ``workers`` distinct worker processes answer (the first to start

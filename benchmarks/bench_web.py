@@ -8,9 +8,12 @@ Printed, from one run: upstream DingTalk calls per login for a user synced recen
 whose stored row is stale (target ≤ 2; the seed's PHP flow makes 4: token, code, user detail,
 ticket), the service's CPU per login one at a time (its process CPU ÷ logins; per
 ``GET /healthz`` as the baseline), p50/p99 latency and throughput at ``--concurrency`` logins
-in flight (target p99 < 25 ms at 100), and one-at-a-time latency for comparison.
+in flight (target p99 < 25 ms at 100), and one-at-a-time latency for comparison; then the same
+logins against one worker and against ``serve --workers N`` (``--workers``, default 2) one after
+the other on the same database (logins/s ratio: does the service scale with cores).
 
-Usage: ``python benchmarks/run.py web -- [--users 500] [--logins 1000] [--concurrency 100]``
+Usage: ``python benchmarks/run.py web -- [--users 500] [--logins 1000] [--concurrency 100]
+[--workers 2]``
 """
 
 from __future__ import annotations
@@ -41,12 +44,22 @@ from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
 
 SEED_FLOW_CALLS = 4
+#: ``serve --workers 2`` ÷ one worker, logins/s: the target on this 2-core machine, where the
+#: load generator and the sandbox (Python processes too) share the cores with the workers.
+WORKERS_TARGET = 1.2
 
 
 class WebProcess:
     """``dingsync serve`` in a child process, pointed at the sandbox and the database."""
 
-    def __init__(self, sb: SandboxProcess, database_url: str) -> None:
+    def __init__(
+        self,
+        sb: SandboxProcess,
+        database_url: str,
+        *,
+        workers: int = 1,
+        python: str = sys.executable,
+    ) -> None:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         app = sb.app
@@ -61,24 +74,82 @@ class WebProcess:
             "DINGSYNC_DATABASE_URL": database_url,
             "DINGSYNC_QPS_PER_API": "0",
         }
-        cmd = [sys.executable, "-m", "dingsync.cli", "serve", "--port", str(self.port)]
+        # ``python``: another checkout's interpreter serves instead (main vs branch, one run).
+        cmd = [python, "-m", "dingsync.cli", "serve", "--port", str(self.port)]
+        if workers > 1:
+            cmd += ["--workers", str(workers)]
         self.log = tempfile.NamedTemporaryFile(prefix="dingsync-bench-web-", suffix=".log")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self.log, stderr=self.log)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # a loaded small machine starts slowly
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("web service exited")
+                raise RuntimeError(f"web service exited: {self.tail()}")
             try:
                 httpx.get(f"{self.base_url}/healthz", timeout=1).raise_for_status()
+                if workers > 1:
+                    self._wait_workers(workers, deadline)
                 return
             except httpx.HTTPError:
                 time.sleep(0.2)
-        raise RuntimeError("web service did not start")
+        self.proc.terminate()  # the supervisor stops its workers too
+        self.proc.wait(30)
+        raise RuntimeError(f"web service did not start: {self.tail()}")
+
+    def _wait_workers(self, workers: int, deadline: float) -> None:
+        """Wait until ``workers`` distinct worker processes answer (the first to start
+        answers ``/healthz`` while the others may still be importing)."""
+        import http.client
+
+        import psutil
+
+        seen: set[int] = set()
+        while len(seen) < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(seen)} of {workers} workers answered")
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            try:
+                conn.request("GET", "/healthz")
+                conn.getresponse().read()
+                assert conn.sock is not None
+                local = conn.sock.getsockname()[1]
+                for child in psutil.Process(self.proc.pid).children(recursive=True):
+                    try:
+                        if any(
+                            c.raddr and c.raddr.port == local
+                            for c in child.net_connections(kind="tcp")
+                        ):
+                            seen.add(child.pid)
+                    except psutil.Error:
+                        continue
+            finally:
+                conn.close()
+            time.sleep(0.05)
+
+    def pids(self) -> list[int]:
+        """The service's process and its live descendants (the workers of ``--workers N``)."""
+        out: list[int] = []
+        todo = [self.proc.pid]
+        while todo:
+            pid = todo.pop()
+            out.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                try:
+                    todo += [int(c) for c in task.read_text().split()]
+                except OSError:
+                    continue
+        return out
 
     def cpu_s(self) -> float:
-        """CPU seconds (user + system) the service process has used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU seconds (user + system) the service's processes have used so far."""
+        total = 0
+        for pid in self.pids():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def close(self) -> None:
         self.proc.terminate()
@@ -187,6 +258,9 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--logins", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="worker processes compared with one (figure)"
+    )
     args = parser.parse_args(argv)
 
     sb = SandboxProcess(args.users, 0, 0)
@@ -230,6 +304,18 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         codes = asyncio.run(_mint(sb, pick[:400]))
         few = asyncio.run(_logins(web, codes, 4))
 
+        # Workers side by side: the same logins at the same concurrency against one worker,
+        # then against `serve --workers 2` on the same database (the ratio is the figure).
+        codes = asyncio.run(_mint(sb, pick))
+        one_worker = asyncio.run(_logins(web, codes, args.concurrency))
+        web.close()
+        web = None
+        web = WebProcess(sb, url, workers=args.workers)
+        asyncio.run(_logins(web, asyncio.run(_mint(sb, pick[:20])), 4))  # warm every worker
+        codes = asyncio.run(_mint(sb, pick))
+        n_workers = asyncio.run(_logins(web, codes, args.concurrency))
+        scale = n_workers["per_s"] / max(one_worker["per_s"], 0.001)
+
         rows += [
             ("upstream calls per login, user synced recently", round(fresh_calls, 3)),
             ("upstream calls per login, stale user row", round(stale_calls, 3)),
@@ -270,8 +356,14 @@ def main(argv: list[str] | None = None) -> list[Figure]:
                 round(fresh["p99_ms"] / max(serial["p50_ms"], 0.001), 1),
             ),
             (
+                f"{args.concurrency} in flight: logins/s, 1 worker / {args.workers} workers",
+                f"{one_worker['per_s']} / {n_workers['per_s']} (× {scale:.2f})",
+            ),
+            (
                 "failed logins",
-                fresh["failures"]
+                one_worker["failures"]
+                + n_workers["failures"]
+                + fresh["failures"]
                 + stale["failures"]
                 + serial["failures"]
                 + few["failures"]
@@ -295,6 +387,15 @@ def main(argv: list[str] | None = None) -> list[Figure]:
                 healthz["per_s"],
                 ratio >= 0.4,
                 "/healthz req/s",
+            ),
+            Figure(
+                f"logins/s at {args.concurrency} in flight, serve --workers {args.workers} ÷ "
+                "1 worker",
+                f"> {WORKERS_TARGET} (scales with cores)",
+                round(scale, 2),
+                one_worker["per_s"],
+                scale > WORKERS_TARGET,
+                "1 worker, logins/s",
             ),
         ]
         width = max(len(k) for k, _ in rows)

@@ -115,3 +115,46 @@ async def test_jsapi_ticket_24h_cap_is_shared_through_the_store(engine: Engine) 
     stored = await DatabaseTokenStore(engine).get("app_key_1:jsapi_ticket")
     assert stored is not None and stored.value == "ticket-2"
     assert stored.first_seen == start + 86_400 + 1
+
+
+async def test_single_flight_across_processes_fetches_once(db_url: str, engine: Engine) -> None:
+    """N processes (here: two engines on one database) whose token is missing send one token
+    request: the lease row makes the second wait and adopt the stored value."""
+    import asyncio
+
+    from dingsync.dingtalk.tokens import TokenCache
+
+    other = db.create_engine_for(db_url)
+    fetched: list[int] = []
+
+    async def fetch() -> tuple[str, float]:
+        fetched.append(1)
+        await asyncio.sleep(0.3)  # DingTalk answering while the other process asks too
+        return f"tok-{len(fetched)}", 7200.0
+
+    try:
+        caches = [TokenCache(KEY, fetch, store=DatabaseTokenStore(e)) for e in (engine, other)]
+        values = await asyncio.gather(*(c.get() for c in caches))
+        assert values == ["tok-1", "tok-1"]
+        assert len(fetched) == 1
+        # The lease is released: nothing but the token is left under the key.
+        assert await DatabaseTokenStore(engine).get(KEY + ":lock") is None
+    finally:
+        other.dispose()
+
+
+async def test_lease_of_a_dead_holder_is_taken_over(engine: Engine) -> None:
+    """A holder that died leaves its lease row; once it ran out, the next process takes it
+    (with ``wait_s`` far beyond the test's timeout, only a take-over lets this pass)."""
+    import time
+
+    from dingsync.dingtalk.tokens import TokenCache
+
+    await DatabaseTokenStore(engine).set(KEY + ":lock", CachedToken("dead", time.time() - 1))
+
+    async def fetch() -> tuple[str, float]:
+        return "tok", 7200.0
+
+    store = DatabaseTokenStore(engine, wait_s=10_000)
+    assert await TokenCache(KEY, fetch, store=store).get() == "tok"
+    assert await store.get(KEY + ":lock") is None

@@ -89,14 +89,56 @@ def _require_user(conn: Any, corp_id: str, userid: str, *, allow_stub: bool = Fa
         raise typer.Exit(1)
 
 
+def worker_app(database_url: str | None, corp_id: str | None) -> Any:
+    """The app one worker of ``serve --workers N`` serves (called in the worker process): the
+    settings read again from the environment the worker inherited, ``corp_id`` the company
+    the supervisor resolved (``None``: as configured), the database already migrated by the
+    supervisor."""
+    from dingsync.web import create_app
+
+    settings = _settings(database_url)
+    if corp_id and not settings.apps and not settings.corp_id:
+        settings = settings.model_copy(update={"corp_id": corp_id})
+    return create_app(settings, engine=open_engine(settings.database_url, migrate=False))
+
+
+def _run(
+    app: Any, host: str, port: int, workers: int, database_url: str | None, corp_id: str | None
+) -> None:
+    """Serve ``app`` in this process, or ``workers`` processes each building its own
+    (:func:`worker_app`)."""
+    console.print(
+        f"dingsync web on http://{host}:{port} (API docs: http://{host}:{port}/docs)"
+        + (f", {workers} worker processes" if workers > 1 else "")
+    )
+    if workers > 1:
+        from functools import partial
+
+        from dingsync.web.server import serve_workers
+
+        serve_workers(partial(worker_app, database_url, corp_id), workers, host=host, port=port)
+        return
+    from dingsync.web.server import serve as run
+
+    run(app(), host=host, port=port)
+
+
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
     database_url: DatabaseUrl = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes on the one port (about one per core); they share the "
+            "access token, the JSAPI ticket and sessions through the database (or Redis).",
+            min=1,
+            max=64,
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web API (login, directory, data, exports; docs at /docs) until interrupted."""
     from dingsync.web import create_app
-    from dingsync.web.server import serve as run
 
     settings = _settings(database_url)
     if settings.apps:  # several companies ([[apps]]): each login names its own (corpId)
@@ -105,9 +147,7 @@ def serve(
         engine = open_engine(settings.database_url)
         served = [r["corp_id"] for r in sync_registry(engine, settings)]
         console.print(f"serving {len(served)} companies: {', '.join(served)}")
-        app = create_app(settings, engine=engine)
-        console.print(f"dingsync web on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
-        run(app, host=host, port=port)
+        _run(lambda: create_app(settings, engine=engine), host, port, workers, database_url, None)
         return
     if not settings.has_credentials:
         console.print(
@@ -127,9 +167,14 @@ def serve(
                 "[yellow]DINGTALK_CORP_ID is not set[/] and nothing is synced yet: set it so "
                 "logins and the sync share one organisation"
             )
-    app = create_app(settings, engine=engine)
-    console.print(f"dingsync web on http://{host}:{port} (API docs: http://{host}:{port}/docs)")
-    run(app, host=host, port=port)
+    _run(
+        lambda: create_app(settings, engine=engine),
+        host,
+        port,
+        workers,
+        database_url,
+        settings.corp_id,
+    )
 
 
 def _set_disabled(userid: str, disabled: bool, database_url: str | None) -> None:

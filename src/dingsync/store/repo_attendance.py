@@ -22,6 +22,7 @@ from sqlalchemy import (
     Connection,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
@@ -996,15 +997,16 @@ def user_names(conn: Connection, corp_id: str, userids: Sequence[str]) -> dict[s
     return out
 
 
+_MANAGED_GROUPS = select(attendance_group_managers.c.group_id).where(
+    attendance_group_managers.c.corp_id == bindparam("corp"),
+    attendance_group_managers.c.userid == bindparam("uid"),
+)
+
+
 def managed_attendance_groups(conn: Connection, corp_id: str, userid: str) -> list[int]:
     """Attendance groups ``userid`` manages (``attendance_group_managers``)."""
-    m = attendance_group_managers
-    return [
-        int(g)
-        for g in conn.execute(
-            select(m.c.group_id).where(m.c.corp_id == corp_id, m.c.userid == userid)
-        ).scalars()
-    ]
+    rows = conn.execute(_MANAGED_GROUPS, {"corp": corp_id, "uid": userid}).scalars()
+    return [int(g) for g in rows]
 
 
 def attendance_group_userids(conn: Connection, corp_id: str, group_ids: Sequence[int]) -> set[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, false, func, or_, select
+from sqlalchemy import Connection, and_, bindparam, delete, false, func, or_, select
 
 from dingsync.store import visibility
 from dingsync.store.repo import keep_former_memberships, upsert
@@ -27,25 +27,39 @@ from dingsync.store.schema import (
 )
 from dingsync.store.schema_roles import role_members, roles
 
+# The statements every login and every authenticated request runs, built once with bind
+# parameters ``corp`` and ``uid``: building a statement and its cache key costs more than
+# SQLite takes to answer it (issue 17, benchmarks/profiles/README.md).
+_GET_USER = select(users).where(
+    users.c.corp_id == bindparam("corp"), users.c.userid == bindparam("uid")
+)
+_MEMBERSHIPS = (
+    select(user_departments.c.dept_id, user_departments.c.dept_order, user_departments.c.is_leader)
+    .where(
+        user_departments.c.corp_id == bindparam("corp"),
+        user_departments.c.userid == bindparam("uid"),
+    )
+    .order_by(user_departments.c.dept_id)
+)
+_ADMIN_LEVEL = select(admins.c.sys_level).where(
+    admins.c.corp_id == bindparam("corp"), admins.c.userid == bindparam("uid")
+)
+_ADMIN_SCOPE = (
+    select(admin_scopes.c.dept_id)
+    .where(admin_scopes.c.corp_id == bindparam("corp"), admin_scopes.c.userid == bindparam("uid"))
+    .order_by(admin_scopes.c.dept_id)
+)
+
 
 def get_user(conn: Connection, corp_id: str, userid: str) -> dict[str, Any] | None:
     """One ``users`` row as a dict, or ``None``."""
-    row = (
-        conn.execute(select(users).where(users.c.corp_id == corp_id, users.c.userid == userid))
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_GET_USER, {"corp": corp_id, "uid": userid}).mappings().first()
     return dict(row) if row is not None else None
 
 
 def user_memberships(conn: Connection, corp_id: str, userid: str) -> list[dict[str, Any]]:
     """A user's memberships: ``{dept_id, dept_order, is_leader}``, by ``dept_id``."""
-    ud = user_departments
-    rows = conn.execute(
-        select(ud.c.dept_id, ud.c.dept_order, ud.c.is_leader)
-        .where(ud.c.corp_id == corp_id, ud.c.userid == userid)
-        .order_by(ud.c.dept_id)
-    ).mappings()
+    rows = conn.execute(_MEMBERSHIPS, {"corp": corp_id, "uid": userid}).mappings()
     return [
         {"dept_id": int(r["dept_id"]), "dept_order": r["dept_order"], "is_leader": r["is_leader"]}
         for r in rows
@@ -132,16 +146,11 @@ def corp_name(conn: Connection, corp_id: str) -> str | None:
 
 def admin_info(conn: Connection, corp_id: str, userid: str) -> tuple[int | None, list[int]]:
     """``(sys_level, scope dept ids)`` of an administrator; ``(None, [])`` for anyone else."""
-    level = conn.execute(
-        select(admins.c.sys_level).where(admins.c.corp_id == corp_id, admins.c.userid == userid)
-    ).scalar_one_or_none()
+    params = {"corp": corp_id, "uid": userid}
+    level = conn.execute(_ADMIN_LEVEL, params).scalar_one_or_none()
     if level is None:
         return None, []
-    scope = conn.execute(
-        select(admin_scopes.c.dept_id)
-        .where(admin_scopes.c.corp_id == corp_id, admin_scopes.c.userid == userid)
-        .order_by(admin_scopes.c.dept_id)
-    ).scalars()
+    scope = conn.execute(_ADMIN_SCOPE, params).scalars()
     return int(level), [int(d) for d in scope]
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
 
 from dingsync.areas import AREA_NAMES
 from dingsync.store.repo import upsert
@@ -45,11 +45,20 @@ class UnknownCorpStatus(ValueError):
     """A status or mode outside :data:`CORP_STATUSES` / :data:`CORP_MODES`."""
 
 
+def _get_corp_statement() -> Any:
+    return select(*(c for c in corps.c if c.name != "raw")).where(
+        corps.c.corp_id == bindparam("corp")
+    )
+
+
+_GET_CORP = _get_corp_statement()
+
+
 def get_corp(conn: Connection, corp_id: str) -> Row | None:
     """The registry row of ``corp_id`` (``corp_id``, ``name``, ``mode``, ``status``,
     ``agent_id``, ``app_key``, ``timezone``, ``created_at``, ``updated_at``) or ``None``."""
-    row = conn.execute(select(corps).where(corps.c.corp_id == corp_id)).mappings().first()
-    return None if row is None else {k: v for k, v in row.items() if k != "raw"}
+    row = conn.execute(_GET_CORP, {"corp": corp_id}).mappings().first()
+    return None if row is None else dict(row)
 
 
 def list_corps(conn: Connection) -> list[Row]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from dingsync.store.repo import upsert
 from dingsync.store.schema import users
@@ -51,11 +51,23 @@ def set_local_disabled(conn: Connection, corp_id: str, userid: str, disabled: bo
     return known
 
 
+_LOCAL_DISABLED = select(users.c.local_disabled).where(
+    users.c.corp_id == bindparam("corp"), users.c.userid == bindparam("uid")
+)
+_USER_ROLES = (
+    select(web_user_roles.c.role)
+    .where(
+        web_user_roles.c.corp_id == bindparam("corp"),
+        web_user_roles.c.userid == bindparam("uid"),
+    )
+    .order_by(web_user_roles.c.role)
+)
+
+
 def is_local_disabled(conn: Connection, corp_id: str, userid: str) -> bool:
     """Whether ``userid`` is disabled locally (unknown users are not)."""
-    value = conn.execute(
-        select(users.c.local_disabled).where(users.c.corp_id == corp_id, users.c.userid == userid)
-    ).scalar_one_or_none()
+    params = {"corp": corp_id, "uid": userid}
+    value = conn.execute(_LOCAL_DISABLED, params).scalar_one_or_none()
     return bool(value)
 
 
@@ -100,13 +112,7 @@ def revoke_role(conn: Connection, corp_id: str, userid: str, role: str) -> bool:
 
 def user_roles(conn: Connection, corp_id: str, userid: str) -> list[str]:
     """The local roles of one user, sorted."""
-    return list(
-        conn.execute(
-            select(web_user_roles.c.role)
-            .where(web_user_roles.c.corp_id == corp_id, web_user_roles.c.userid == userid)
-            .order_by(web_user_roles.c.role)
-        ).scalars()
-    )
+    return list(conn.execute(_USER_ROLES, {"corp": corp_id, "uid": userid}).scalars())
 
 
 def list_roles(conn: Connection, corp_id: str) -> list[dict[str, Any]]:

@@ -12,9 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from dingsync.store.schema_web import web_login_codes, web_sessions
+
+# Built once (every login and every authenticated request runs them): building a statement
+# and its cache key costs more than SQLite takes to answer it.
+_INSERT_SESSION = insert(web_sessions)
+_GET_SESSION = select(web_sessions).where(web_sessions.c.token_hash == bindparam("digest"))
+_INSERT_LOGIN_CODE = insert(web_login_codes)
+_FIND_LOGIN_CODE = select(web_login_codes).where(web_login_codes.c.code_hash == bindparam("key"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -31,24 +38,21 @@ def create_session(
 ) -> None:
     """Store a new session (``token_hash``: SHA-256 hex of the bearer token)."""
     conn.execute(
-        insert(web_sessions).values(
-            token_hash=token_hash,
-            corp_id=corp_id,
-            userid=userid,
-            created_at=created_at,
-            expires_at=expires_at,
-        )
+        _INSERT_SESSION,
+        {
+            "token_hash": token_hash,
+            "corp_id": corp_id,
+            "userid": userid,
+            "created_at": created_at,
+            "expires_at": expires_at,
+        },
     )
 
 
 def get_session(conn: Connection, token_hash: str) -> dict[str, Any] | None:
     """The session row (``token_hash, corp_id, userid, created_at, expires_at, revoked_at``)
     or ``None``; expiry and revocation are for the caller to judge."""
-    row = (
-        conn.execute(select(web_sessions).where(web_sessions.c.token_hash == token_hash))
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_GET_SESSION, {"digest": token_hash}).mappings().first()
     return dict(row) if row is not None else None
 
 
@@ -102,25 +106,22 @@ def remember_login_code(
     """Record that the login code ``code_hash`` produced session ``session_hash`` (its token
     sealed with a key derived from the code). A code is recorded once (primary key)."""
     conn.execute(
-        insert(web_login_codes).values(
-            code_hash=code_hash,
-            corp_id=corp_id,
-            userid=userid,
-            session_hash=session_hash,
-            sealed_token=sealed_token,
-            created_at=created_at,
-            expires_at=expires_at,
-        )
+        _INSERT_LOGIN_CODE,
+        {
+            "code_hash": code_hash,
+            "corp_id": corp_id,
+            "userid": userid,
+            "session_hash": session_hash,
+            "sealed_token": sealed_token,
+            "created_at": created_at,
+            "expires_at": expires_at,
+        },
     )
 
 
 def find_login_code(conn: Connection, code_hash: str) -> dict[str, Any] | None:
     """The replay-cache row of a login code, or ``None`` (expiry judged by the caller)."""
-    row = (
-        conn.execute(select(web_login_codes).where(web_login_codes.c.code_hash == code_hash))
-        .mappings()
-        .first()
-    )
+    row = conn.execute(_FIND_LOGIN_CODE, {"key": code_hash}).mappings().first()
     return dict(row) if row is not None else None
 
 

@@ -256,12 +256,16 @@ class WebContext:
         *,
         user: dict[str, Any] | None = None,
         memberships: list[dict[str, Any]] | None = None,
+        admin: tuple[int | None, list[int]] | None = None,
     ) -> Viewer:
-        """The rules' :class:`Viewer` for ``userid`` from the store (``user`` row and
-        ``memberships`` when the caller has them already)."""
+        """The rules' :class:`Viewer` for ``userid`` from the store (``user`` row,
+        ``memberships`` and ``admin`` — :func:`repo_contacts.admin_info` — when the caller has
+        them already)."""
         if user is None:
             user = repo_contacts.get_user(conn, self.corp_id, userid) or {}
-        level, scope_roots = repo_contacts.admin_info(conn, self.corp_id, userid)
+        if admin is None:
+            admin = repo_contacts.admin_info(conn, self.corp_id, userid)
+        level, scope_roots = admin
         if memberships is None:
             memberships = repo_contacts.user_memberships(conn, self.corp_id, userid)
         tree = self.tree(conn)

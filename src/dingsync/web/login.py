@@ -192,12 +192,12 @@ def _session_if_fresh(
     sys_level: int | None = None,
 ) -> Outcome | dict[str, Any]:
     """For a user stored fresh: the new session and profile; otherwise the stored state."""
-    state = _stored_state(ctx, userid)
+    state = _stored_state(ctx, userid, sys_level)
     if state["fresh"] and not state["disabled"]:
-        _apply_sys_level(ctx, userid, sys_level, state["admin_level"])
-        return _open_session(
-            ctx, userid, replay, user=state["user"], memberships=state["memberships"]
-        )
+        if admin_level_change(sys_level, state["admin_level"]) is not False:
+            _apply_sys_level(ctx, userid, sys_level, state["admin_level"])
+            return _open_session(ctx, userid, replay, user=state["user"])
+        return _open_session(ctx, userid, replay, user=state["user"], profile=state["profile"])
     return state
 
 
@@ -267,29 +267,39 @@ def _replayed(ctx: WebContext, code: str, key: str) -> Outcome | None:
     return token, session["userid"], session["expires_at"], profile_for(ctx, session["userid"])
 
 
-def _stored_state(ctx: WebContext, userid: str) -> dict[str, Any]:
-    """Whether the stored user is disabled / fresh, and which departments the store knows."""
+def _stored_state(ctx: WebContext, userid: str, sys_level: int | None = None) -> dict[str, Any]:
+    """Whether the stored user is disabled / fresh, and which departments the store knows;
+    for a fresh user whose administrator level ``sys_level`` does not change, also the
+    ``profile`` — read on the same connection, so a fresh login reads the store once."""
     now = ctx.now()
+    profile = None
     with ctx.engine.connect() as conn:
         user = repo_contacts.get_user(conn, ctx.corp_id, userid)
         tree = ctx.tree(conn)
         memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid) if user else []
-        admin_level, _scope = repo_contacts.admin_info(conn, ctx.corp_id, userid)
-    fresh = (
-        user is not None
-        and user["status"] == "active"
-        and user.get("synced_at") is not None
-        and now - user["synced_at"] <= timedelta(seconds=ctx.options.user_fresh_s)
-        and bool(memberships)
-        and all(m["dept_id"] in tree.nodes for m in memberships)
-    )
+        admin = repo_contacts.admin_info(conn, ctx.corp_id, userid)
+        fresh = (
+            user is not None
+            and user["status"] == "active"
+            and user.get("synced_at") is not None
+            and now - user["synced_at"] <= timedelta(seconds=ctx.options.user_fresh_s)
+            and bool(memberships)
+            and all(m["dept_id"] in tree.nodes for m in memberships)
+        )
+        disabled = bool(user and user["local_disabled"])
+        if user is not None and fresh and not disabled:
+            if admin_level_change(sys_level, admin[0]) is False:
+                viewer = ctx.viewer(conn, userid, user=user, memberships=memberships, admin=admin)
+                company = ctx.company_name(conn)
+                profile = build_profile(ctx.corp_id, company, user, memberships, tree, viewer)
     return {
-        "disabled": bool(user and user["local_disabled"]),
+        "disabled": disabled,
         "fresh": fresh,
         "known_depts": set(tree.nodes),
-        "admin_level": admin_level,
+        "admin_level": admin[0],
         "user": user,
         "memberships": memberships,
+        "profile": profile,
     }
 
 
@@ -345,18 +355,21 @@ def _open_session(
     replay: tuple[str, str] | None,
     *,
     user: dict[str, Any] | None = None,
-    memberships: list[dict[str, Any]] | None = None,
+    profile: dict[str, Any] | None = None,
 ) -> Outcome:
     """A new session for ``userid``, remembered under the login code ``replay`` (``(code,
     code_hash)``, when given) for the replay window.
-    ``user``/``memberships``: the rows just read (and checked not disabled) in this thread
-    hop, reused for the profile; without them the disabled flag is checked again here."""
+    ``user``: the row just read (and checked not disabled) in this thread hop; without it the
+    disabled flag is checked again here. ``profile``: the profile read with it (else read
+    after the session is stored). The company must be active: the micro-app's login (with
+    ``replay``) checked it before asking DingTalk, any other is checked here."""
     now = ctx.now()
     token = sessions.new_token()
     digest = sessions.token_hash(token)
     expires_at = now + timedelta(seconds=ctx.options.session_ttl_s)
     with ctx.write() as conn:
-        ctx.require_active(conn)  # whichever way the login came (micro-app or browser)
+        if replay is None:  # the micro-app's login checked it in _replayed, a moment ago
+            ctx.require_active(conn)
         if user is None and repo_local_access.is_local_disabled(conn, ctx.corp_id, userid):
             raise WebError("auth.user_disabled")
         repo_sessions.create_session(
@@ -382,7 +395,9 @@ def _open_session(
         ctx.logins += 1
         if ctx.logins % PURGE_EVERY == 0:  # old replay records and sessions, now and then
             repo_sessions.purge_expired(conn, now - timedelta(days=1))
-    return token, userid, expires_at, profile_for(ctx, userid, user, memberships)
+    if profile is None:
+        profile = profile_for(ctx, userid, user)
+    return token, userid, expires_at, profile
 
 
 async def _answer(ctx: WebContext, outcome: Outcome, url: str | None) -> dict[str, Any]:

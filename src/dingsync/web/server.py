@@ -1,5 +1,16 @@
-"""Serving the app: :func:`serve` (blocking, ``dingsync serve`` and the demo) and
-:class:`WebServer` (uvicorn in a daemon thread on a free port — tests and benchmarks)."""
+"""Serving the app: :func:`serve` (blocking, ``dingsync serve`` and the demo),
+:func:`serve_workers` (``dingsync serve --workers N``: N processes on one socket) and
+:class:`WebServer` (uvicorn in a daemon thread on a free port — tests and benchmarks).
+
+Several workers are uvicorn's own process supervisor (``uvicorn.supervisors.Multiprocess``), not
+gunicorn: the same server stack as one process, no further dependency, workers started with
+``spawn`` (each builds its own engine, DingTalk client and event loop after start — nothing
+half-initialised is inherited through ``fork``), a crashed worker is replaced, and SIGTERM/SIGINT
+stop them all. What the workers share goes through the database (or Redis when configured): the
+access token and the JSAPI ticket (one fetch for all, ``DatabaseTokenStore.single_flight``),
+sessions and the login-code replay records; each worker keeps its own short-lived caches (the
+department tree, ``DINGSYNC_WEB_TREE_CACHE_S``).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +18,20 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
 
 
-def _config(app: FastAPI, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
+def _config(
+    app: FastAPI | Callable[[], FastAPI],
+    host: str,
+    port: int,
+    log_level: str = "warning",
+    **extra: object,
+) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=host,
@@ -22,12 +40,52 @@ def _config(app: FastAPI, host: str, port: int, log_level: str = "warning") -> u
         access_log=False,
         backlog=4096,
         timeout_keep_alive=30,
+        **extra,  # type: ignore[arg-type]
     )
 
 
 def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
     """Run ``app`` in the foreground until interrupted."""
     uvicorn.Server(_config(app, host, port, log_level)).run()
+
+
+#: Seconds a worker of :func:`serve_workers` has to answer the supervisor's health check.
+WORKER_HEALTHCHECK_S = 60
+
+
+def serve_workers(
+    factory: Callable[[], FastAPI],
+    workers: int,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "info",
+) -> None:
+    """Run ``workers`` processes serving the app ``factory()`` builds, on one listening socket,
+    in the foreground until interrupted (SIGINT/SIGTERM stop every worker).
+
+    ``factory`` is called once in each worker, so it must be picklable (a module-level
+    function, or a :func:`functools.partial` of one with picklable arguments): the workers are
+    started with ``spawn``.
+    """
+    from uvicorn.supervisors import Multiprocess
+
+    # The supervisor kills a worker that does not answer its health check within
+    # ``timeout_worker_healthcheck`` — including one still importing: uvicorn's 5 s is less than
+    # a start-up on a loaded small machine, where the workers would be restarted forever.
+    config = _config(
+        factory,
+        host,
+        port,
+        log_level,
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+    )
+    sock = config.bind_socket()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        sock.close()
 
 
 class WebServer:
@@ -100,4 +158,4 @@ class WebServer:
         self.stop()
 
 
-__all__ = ["WebServer", "serve"]
+__all__ = ["WebServer", "serve", "serve_workers"]

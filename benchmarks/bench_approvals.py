@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 from bench_directory import SandboxProcess, _client
-from figures import Figure
+from figures import Figure, naive_line, naive_projection
 
 from dingsync.store import db, repo_approvals
 from dingsync.sync.approvals import ApprovalsSync, history_start, instance_bundle
@@ -164,14 +164,9 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         "truth": {k: truth[k] for k in ("instances", "form_values", "detail_rows", "tasks")},
         "peak_rss_mb": round(rss_mb, 1),
     }
-    if naive is not None and naive["calls"]:
-        projected = naive["wall_s"] * figures["api_calls_total"] / naive["calls"]
-        figures["naive"] = {
-            "sample_s": round(naive["wall_s"], 2),
-            "sample_calls": naive["calls"],
-            "projected_wall_s": round(projected, 1),
-            "ratio_wall_to_bound": round(projected / bound, 3),
-        }
+    projection = naive_projection(naive, figures["api_calls_total"], bound)
+    if projection is not None:
+        figures["naive"] = projection
     rows = [
         Figure(
             f"approvals sync at {args.qps:g} QPS/API, wall ÷ bound",
@@ -203,10 +198,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     print(f"truth  {figures['truth']}; peak RSS {figures['peak_rss_mb']} MB")
     if "naive" in figures:
         n = figures["naive"]
-        print(
-            f"naive sequential loop: {n['sample_calls']} calls in {n['sample_s']} s → "
-            f"{n['projected_wall_s']} s for the sync's calls; ratio {n['ratio_wall_to_bound']}"
-        )
+        print(naive_line(n))
     return rows
 
 

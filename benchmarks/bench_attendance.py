@@ -28,7 +28,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bench_directory import SandboxProcess, _client
-from figures import Figure
+from figures import Figure, naive_line, naive_projection
 from sqlalchemy import select
 
 from dingsync.dingtalk.attendance import batches, date_windows
@@ -221,14 +221,9 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         "stored": run["stored"],
         "truth": {k: truth[k] for k in ("results", "records", "schedules", "leaves")},
     }
-    if naive is not None and naive["calls"]:
-        projected = naive["wall_s"] * sum(calls.values()) / naive["calls"]
-        figures["naive"] = {
-            "sample_s": round(naive["wall_s"], 2),
-            "sample_calls": naive["calls"],
-            "projected_wall_s": round(projected, 1),
-            "ratio_wall_to_bound": round(projected / bound, 3),
-        }
+    projection = naive_projection(naive, sum(calls.values()), bound)
+    if projection is not None:
+        figures["naive"] = projection
     rows = [
         Figure(
             f"attendance sync at {args.qps:g} QPS/API, wall ÷ bound",
@@ -257,10 +252,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     )
     if "naive" in figures:
         n = figures["naive"]
-        print(
-            f"naive sequential loop: {n['sample_calls']} calls in {n['sample_s']} s → "
-            f"{n['projected_wall_s']} s for the sync's calls; ratio {n['ratio_wall_to_bound']}"
-        )
+        print(naive_line(n))
     print(f"peak RSS of the sync process {figures['peak_rss_mb']} MB")
     print(f"stored {run['stored']}; sandbox truth {figures['truth']}")
     return rows

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_directory import SandboxProcess
-from figures import Figure
+from figures import Figure, naive_line, naive_projection
 from sqlalchemy import func, select
 
 from dingsync.dingtalk import DingTalkClient
@@ -453,15 +453,9 @@ def main(argv: list[str] | None = None) -> list[Figure]:
                 "ratio_wall_to_bound": round(res["wall_s"] / bound, 3),
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             }
-            if naive is not None and naive["calls"]:
-                total = sum(calls.values())
-                projected = naive["wall_s"] * total / naive["calls"]
-                figures["sync"]["naive"] = {
-                    "sample_s": round(naive["wall_s"], 2),
-                    "sample_calls": naive["calls"],
-                    "projected_wall_s": round(projected, 1),
-                    "ratio_wall_to_bound": round(projected / bound, 3),
-                }
+            projection = naive_projection(naive, sum(calls.values()), bound)
+            if projection is not None:
+                figures["sync"]["naive"] = projection
         if not args.skip_export:
             figures["export"] = _export(
                 args.export_rows,
@@ -495,10 +489,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         )
         if "naive" in s:
             n = s["naive"]
-            print(
-                f"  naive sequential loop: {n['sample_calls']} calls in {n['sample_s']} s → "
-                f"{n['projected_wall_s']} s for the sync's calls; ratio {n['ratio_wall_to_bound']}"
-            )
+            print(f"  {naive_line(n)}")
     if "export" in figures:
         for name, e in figures["export"].items():
             if not isinstance(e, dict):

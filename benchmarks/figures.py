@@ -4,6 +4,7 @@ a baseline measured in the same run (see each benchmark for what its baseline is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -17,6 +18,31 @@ class Figure:
     baseline: float | str | None
     met: bool | None
     baseline_label: str = ""
+
+
+def naive_projection(
+    naive: dict[str, Any] | None, calls: int, bound: float
+) -> dict[str, Any] | None:
+    """The naive sequential loop's baseline, extrapolated to the sync's ``calls``: ``naive`` is the
+    loop's sample (``wall_s`` seconds for ``calls`` calls); the wall time it would take for the
+    sync's calls and that time ÷ the rate-limit ``bound`` (seconds). ``None`` without a sample."""
+    if naive is None or not naive["calls"]:
+        return None
+    projected = naive["wall_s"] * calls / naive["calls"]
+    return {
+        "sample_s": round(naive["wall_s"], 2),
+        "sample_calls": naive["calls"],
+        "projected_wall_s": round(projected, 1),
+        "ratio_wall_to_bound": round(projected / bound, 3),
+    }
+
+
+def naive_line(n: dict[str, Any]) -> str:
+    """One printed line for :func:`naive_projection`'s figures."""
+    return (
+        f"naive sequential loop: {n['sample_calls']} calls in {n['sample_s']} s → "
+        f"{n['projected_wall_s']} s for the sync's calls; ratio {n['ratio_wall_to_bound']}"
+    )
 
 
 def _cell(value: float | str | None) -> str:

@@ -270,6 +270,18 @@ class IsvService:
 
         return await asyncio.to_thread(run)
 
+    async def _tx_registered(self, corp_id: str, fn: Callable[[Connection], Any]) -> Any:
+        """Run ``fn`` and write company ``corp_id``'s registry row in one transaction: a relieve
+        or a stop is never seen in ``isv_corp_auth`` while the registry (which routes events and
+        admits logins and syncs) still says active."""
+
+        def both(conn: Connection) -> Any:
+            result = fn(conn)
+            register_isv_corp(conn, self.suite_key, corp_id)
+            return result
+
+        return await self._tx(both)
+
     async def _notify(self, corp_id: str) -> None:
         row = await self._tx(lambda c: repo_isv.corp_row(c, self.suite_key, corp_id))
         if row is None:
@@ -358,11 +370,14 @@ class IsvService:
                 await self._record(info, stamp, keep_code=False)
             await self.refresh_auth(corp_id, stamp)
         elif kind in RELIEVE_EVENTS:
-            await self._tx(lambda c: repo_isv.mark_relieved(c, self.suite_key, corp_id, stamp))
+            await self._tx_registered(
+                corp_id, lambda c: repo_isv.mark_relieved(c, self.suite_key, corp_id, stamp)
+            )
         elif kind in APP_STATUS:
             status = APP_STATUS[kind]
-            await self._tx(
-                lambda c: repo_isv.set_app_status(c, self.suite_key, corp_id, status, stamp)
+            await self._tx_registered(
+                corp_id,
+                lambda c: repo_isv.set_app_status(c, self.suite_key, corp_id, status, stamp),
             )
         elif kind in APP_EVENTS:  # scope update of the app's visible range: re-read
             await self.refresh_auth(corp_id, stamp)

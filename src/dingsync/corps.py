@@ -39,9 +39,11 @@ class CorpError(Exception):
 
     code = "corp.error"
 
-    def __init__(self, corp_id: str, message: str) -> None:
+    def __init__(self, corp_id: str, message: str, public: str | None = None) -> None:
         super().__init__(message)
         self.corp_id = corp_id
+        #: What a caller outside the deployment may read (web answers): no other company named.
+        self.public = public or message
 
 
 class UnknownCorp(CorpError):
@@ -51,7 +53,8 @@ class UnknownCorp(CorpError):
 
     def __init__(self, corp_id: str, known: list[str] | None = None) -> None:
         hint = f"; known: {', '.join(known)}" if known else ""
-        super().__init__(corp_id, f"unknown corp {corp_id!r}{hint}")
+        # The list of served companies is for operators (CLI), never for web callers.
+        super().__init__(corp_id, f"unknown corp {corp_id!r}{hint}", f"unknown corp {corp_id!r}")
 
 
 class CorpInactive(CorpError):

@@ -140,7 +140,7 @@ class WebContext:
         try:
             corp = resolve(root.engine, root.settings, corp_id, active=False)
         except CorpError as exc:
-            raise WebError(exc.code, str(exc)) from exc
+            raise WebError(exc.code, exc.public) from exc
         child = WebContext(
             corp.settings, root.engine, root.options, clock=root.clock, parent=root, corp=corp
         )

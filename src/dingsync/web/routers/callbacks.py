@@ -200,7 +200,7 @@ async def corp_callback(request: Request, corp_id: str) -> JSONResponse:
         receiver = await _corp_receiver(request, corp_id)
     except CorpError as exc:
         status = 403 if exc.code == "corp.inactive" else 404
-        return _refuse(request, status, 900000, str(exc), f"{exc.code}: {corp_id}")
+        return _refuse(request, status, 900000, exc.public, f"{exc.code}: {corp_id}")
     except ValueError as exc:
         log.error("callback receiver of corp %s not configured: %s", corp_id, exc)
         return _reject(503, 900000, "callback receiver not configured")

@@ -380,6 +380,35 @@ def test_an_unexpected_exception_is_one_line_with_a_hint(monkeypatch: pytest.Mon
     assert isinstance(result.exception, RuntimeError)
 
 
+def test_an_unwritable_xlsx_path_is_a_path_error_not_unexpected(tmp_path: Path) -> None:
+    """XlsxWriter wraps the ``OSError`` of a missing folder in its ``FileCreateError``: the
+    root group's handler names the path and says to check it, as for a csv (exit 1)."""
+    import typer
+    import xlsxwriter
+
+    from dingsync.commands.errors import DingsyncGroup
+
+    demo_app = typer.Typer(cls=DingsyncGroup)
+    target = tmp_path / "missing" / "x.xlsx"
+
+    @demo_app.command()
+    def write() -> None:
+        workbook = xlsxwriter.Workbook(str(target))
+        workbook.add_worksheet().write(0, 0, 1)
+        workbook.close()
+
+    @demo_app.command()
+    def other() -> None:  # a second command, so ``write`` is a sub-command
+        pass
+
+    result = runner.invoke(demo_app, ["write"])
+    assert result.exit_code == 1
+    line = _one_error_line(result)
+    assert str(target) in line and "No such file or directory" in line, line
+    assert "check the path and its folder" in result.stderr
+    assert "unexpected" not in result.output and "FileCreateError" not in line
+
+
 @pytest.mark.parametrize(
     "args",
     [

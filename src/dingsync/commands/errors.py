@@ -283,9 +283,10 @@ class DingsyncGroup(TyperGroup):
         except Exception as exc:
             if debugging():
                 raise
-            if isinstance(exc, OSError) and exc.filename and exc.strerror:
+            path_error = _path_error(exc)
+            if path_error is not None:
                 # A path given to the command: a missing folder, no permission, a directory.
-                report(describe(exc), "check the path and its folder")
+                report(describe(path_error), "check the path and its folder")
                 raise typer.Exit(1) from None
             problem = configuration_problem(exc)
             if problem:
@@ -301,3 +302,12 @@ class DingsyncGroup(TyperGroup):
                 "command you ran)",
             )
             raise typer.Exit(1) from None
+
+
+def _path_error(exc: BaseException) -> OSError | None:
+    """The ``OSError`` naming a file behind ``exc``: ``exc`` itself, or the one a library wrapped
+    (XlsxWriter's ``FileCreateError`` carries it as its argument; others chain it)."""
+    for candidate in (exc, *getattr(exc, "args", ())[:1], exc.__cause__, exc.__context__):
+        if isinstance(candidate, OSError) and candidate.filename and candidate.strerror:
+            return candidate
+    return None

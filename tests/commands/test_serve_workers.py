@@ -173,6 +173,17 @@ def test_two_workers_share_one_token_and_the_sessions(
         for made_by, asked in ((first, second), (second, first)):
             status, me = _request(by_worker[asked], "GET", "/api/me", token=tokens[made_by])
             assert status == 200 and me["userid"] == userid
+        # /metrics adds up both workers (serve --workers sets PROMETHEUS_MULTIPROC_DIR), so each
+        # worker's answer counts both logins.
+        for conn in by_worker.values():
+            conn.request("GET", "/metrics")
+            text = conn.getresponse().read().decode()
+            logins = [
+                float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines()
+                if line.startswith("dingsync_login_seconds_count") and 'outcome="ok"' in line
+            ]
+            assert sum(logins) == 2, text
     finally:
         for conn in opened:
             conn.close()

@@ -114,8 +114,14 @@ def _run(
     if workers > 1:
         from functools import partial
 
+        from dingsync.config import load_settings, metrics_directory
         from dingsync.web.server import serve_workers
 
+        if not load_settings().metrics_dir:
+            # Each worker counts its own requests: /metrics, answered by any one of them, adds
+            # them up only through prometheus_client's multiprocess files, whose directory the
+            # spawned workers inherit.
+            metrics_directory()
         serve_workers(partial(worker_app, database_url, corp_id), workers, host=host, port=port)
         return
     from dingsync.web.server import serve as run

@@ -217,6 +217,21 @@ def test_a_person_of_isv_company_b_logs_in_through_the_browser_and_sees_only_b(
             error = page.locator("[data-testid=login-error]")
             assert error.get_attribute("data-error-code") == "corp.inactive"
             assert page.url.startswith(server.base_url)
+            # the login page asked for the relieved (or an unknown) company says so in Chinese
+            # and offers the active companies instead, with no login button for it
+            gone_name = sb.corps[suite.gone].state.company.corp_name
+            for corp_id, code in (
+                (suite.gone, "corp.inactive"),
+                ("dingnosuchcorp", "corp.unknown"),
+            ):
+                page.goto(f"{server.base_url}/console/login?corpId={corp_id}")
+                error = page.locator("[data-testid=login-error]")
+                assert error.get_attribute("data-error-code") == code
+                assert "企业" in error.inner_text()
+                picker = page.locator("[data-testid=login-companies]")
+                assert company_b.corp_name in picker.inner_text()
+                assert gone_name not in picker.inner_text()
+                assert page.locator("[data-testid=login-dingtalk]").count() == 0
             page.context.close()
         finally:
             browser.close()

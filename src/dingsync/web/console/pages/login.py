@@ -102,6 +102,8 @@ MESSAGES: dict[str, str] = {
     "jsapi.url_invalid": "页面地址无效，无法签名 JSAPI。",
     "jsapi.unavailable": "无法获取钉钉 JSAPI 凭证。",
     "request.invalid": "登录请求无效。",
+    "corp.inactive": "该企业已停用本应用或已解除授权，暂时无法登录（数据仍保留）。请选择其他企业。",
+    "corp.unknown": "没有这个企业（corpId 无效），请从下面的企业中选择。",
 }
 #: Notices for the ``reason`` a page redirected here with (the session's state).
 REASONS: dict[str, str] = {
@@ -267,15 +269,22 @@ def login_page(
     default company)."""
     ctx = request.app.state.web
     demo = _demo(request)
+    companies = login_companies(ctx) if ctx.multi else []
+    active = {c["corp_id"] for c in companies}
+    if ctx.multi and corp_id and corp_id not in active:
+        # A relieved, stopped or unknown company: say so, and offer the active ones instead.
+        error = error or _corp_problem(ctx, corp_id)
+        corp_id = None
     message = None
     if error:
         message = MESSAGES.get(error) or ERRORS.get(error, (0, error))[1]
-    companies = login_companies(ctx) if ctx.multi else []
     chosen = corp_id or (companies[0]["corp_id"] if len(companies) == 1 else None)
     if chosen is None and not ctx.multi:
         chosen = ctx.corp_id
     people = list(demo.people) if demo else []
-    if chosen and ctx.multi:  # one company chosen: its own demo people
+    if ctx.multi:  # only active companies' demo people; one company chosen: its own
+        people = [p for p in people if p.corp_id is None or p.corp_id in active]
+    if chosen and ctx.multi:
         people = [p for p in people if p.corp_id in (None, chosen)]
     extra: dict[str, Any] = {}
     if chosen and ctx.multi:
@@ -302,6 +311,15 @@ def login_page(
         jsapi_src=jsapi_src(request),
         **extra,
     )
+
+
+def _corp_problem(ctx: Any, corp_id: str) -> str:
+    """``corp.inactive`` for a company the registry holds but does not serve now (relieved,
+    stopped), else ``corp.unknown``."""
+    from dingsync.corps import all_corps
+
+    known = {c.corp_id for c in all_corps(ctx.engine, ctx.settings)}
+    return "corp.inactive" if corp_id in known else "corp.unknown"
 
 
 def login_companies(ctx: Any) -> list[dict[str, Any]]:

@@ -136,3 +136,34 @@ def test_the_rejection_log_counts_what_it_held_back(caplog: pytest.LogCaptureFix
     held.interval = 0.0
     assert held("a", None)
     assert "(2 more like it since the last line)" in caplog.records[-1].getMessage()
+
+
+def test_a_service_with_no_callback_subscription_answers_404_not_5xx(
+    sandbox: SandboxServer, engine: Engine, sqlite_url: str
+) -> None:
+    """Events over Stream mode (no callback token/aes key configured): a posted callback,
+    forged or not, is 404 in DingTalk's envelope — nothing here to verify or store, and no 5xx
+    for DingTalk or a prober to retry. The same for a company's own path."""
+    from pydantic import SecretStr
+
+    from dingsync.config import Settings
+    from dingsync.web import create_app
+    from dingsync.web.server import WebServer
+
+    settings = Settings(
+        DINGTALK_APP_KEY=sandbox.app.app_key,
+        DINGTALK_APP_SECRET=SecretStr(sandbox.app.app_secret),
+        DINGTALK_CORP_ID=sandbox.app.corp_id,
+        DINGTALK_OAPI_URL=sandbox.base_url,
+        DINGTALK_API_URL=sandbox.base_url,
+        DINGSYNC_DATABASE_URL=sqlite_url,
+        DINGSYNC_QPS_PER_API=0,
+    )
+    q = {"signature": "abc", "timestamp": "1", "nonce": "x"}
+    with WebServer(create_app(settings, engine=engine)) as web, httpx.Client(timeout=30) as http:
+        for path in ("/callbacks/dingtalk", f"/callbacks/dingtalk/{sandbox.app.corp_id}"):
+            for body in ({"content": b'{"encrypt":"AAAA"}'}, {"content": b"notjson"}):
+                r = http.post(f"{web.base_url}{path}", params=q, **body)  # type: ignore[arg-type]
+                assert r.status_code == 404, (path, r.text)
+                assert r.json()["errcode"] == 900000
+    assert inbox(engine, sandbox.app.corp_id) == []

@@ -165,8 +165,8 @@ _CALLBACK_ERROR = {
     responses={
         400: _CALLBACK_ERROR,
         403: _CALLBACK_ERROR,
+        404: _CALLBACK_ERROR,
         500: _CALLBACK_ERROR,
-        503: _CALLBACK_ERROR,
     },
 )
 async def dingtalk_callback(request: Request) -> JSONResponse:
@@ -174,8 +174,10 @@ async def dingtalk_callback(request: Request) -> JSONResponse:
     try:
         receiver = await _receiver(request)
     except ValueError as exc:
-        log.error("callback receiver not configured: %s", exc)
-        return _reject(503, 900000, "callback receiver not configured")
+        # No subscription here (e.g. events arrive over Stream mode): nothing to receive or
+        # verify, so 404 — never a 5xx, which DingTalk (or a prober) would retry.
+        log.warning("callback received, but no callback receiver is configured: %s", exc)
+        return _reject(404, 900000, "no callback subscription is configured here")
     return await _receive(request, receiver)
 
 
@@ -188,22 +190,21 @@ async def dingtalk_callback(request: Request) -> JSONResponse:
         403: _CALLBACK_ERROR,
         404: _CALLBACK_ERROR,
         500: _CALLBACK_ERROR,
-        503: _CALLBACK_ERROR,
     },
 )
 async def corp_callback(request: Request, corp_id: str) -> JSONResponse:
     """Receive one encrypted event of the internal app of company ``corp_id`` (an ``[[apps]]``
     entry with ``callback_token`` and ``callback_aes_key``); into the inbox of that company,
     as ``POST /callbacks/dingtalk``. An unknown company is 404, one relieved or stopped 403,
-    one without a subscription configured 503."""
+    one without a subscription configured 404."""
     try:
         receiver = await _corp_receiver(request, corp_id)
     except CorpError as exc:
         status = 403 if exc.code == "corp.inactive" else 404
         return _refuse(request, status, 900000, exc.public, f"{exc.code}: {corp_id}")
     except ValueError as exc:
-        log.error("callback receiver of corp %s not configured: %s", corp_id, exc)
-        return _reject(503, 900000, "callback receiver not configured")
+        log.warning("callback for corp %s, but no callback receiver configured: %s", corp_id, exc)
+        return _reject(404, 900000, "no callback subscription is configured here")
     return await _receive(request, receiver)
 
 

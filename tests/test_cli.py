@@ -380,6 +380,30 @@ def test_an_unexpected_exception_is_one_line_with_a_hint(monkeypatch: pytest.Mon
     assert isinstance(result.exception, RuntimeError)
 
 
+def test_serve_on_a_port_in_use_is_one_line_before_the_banner(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    for var, value in {
+        "DINGTALK_APP_KEY": "dingkey",
+        "DINGTALK_APP_SECRET": "not-a-real-secret",
+        "DINGTALK_CORP_ID": "dingcorp",
+        "DINGSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+    }.items():
+        monkeypatch.setenv(var, value)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result)
+    assert f"127.0.0.1:{port}" in line and "in use" in line, line
+    assert "dingsync web on" not in result.output
+    assert "not-a-real-secret" not in result.output
+
+
 def test_an_unwritable_xlsx_path_is_a_path_error_not_unexpected(tmp_path: Path) -> None:
     """XlsxWriter wraps the ``OSError`` of a missing folder in its ``FileCreateError``: the
     root group's handler names the path and says to check it, as for a csv (exit 1)."""

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from dingsync.commands.consoles import console, err_console
-from dingsync.commands.errors import open_engine, open_synced
+from dingsync.commands.errors import CliFailure, open_engine, open_synced
 from dingsync.config import Settings, load_settings
 
 users_app = typer.Typer(help="Local account status: a disabled user cannot log in.")
@@ -106,7 +106,16 @@ def _run(
     app: Any, host: str, port: int, workers: int, database_url: str | None, corp_id: str | None
 ) -> None:
     """Serve ``app`` in this process, or ``workers`` processes each building its own
-    (:func:`worker_app`)."""
+    (:func:`worker_app`). Raises :class:`CliFailure` (exit 1) when ``host:port`` cannot be
+    listened on (a port in use: one line, before the banner)."""
+    from dingsync.web.server import listen_problem
+
+    problem = listen_problem(host, port)
+    if problem:
+        raise CliFailure(
+            f"cannot listen on {host}:{port}: {problem}",
+            "stop what holds the port, or pass another --port / --host",
+        )
     console.print(
         f"dingsync web on http://{host}:{port} (API docs: http://{host}:{port}/docs)"
         + (f", {workers} worker processes" if workers > 1 else "")

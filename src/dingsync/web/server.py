@@ -44,6 +44,24 @@ def _config(
     )
 
 
+def listen_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on now (``"address already in use"``, a host that
+    does not resolve …), or ``None``: a socket is bound there (``SO_REUSEADDR``, as uvicorn
+    binds) and closed again at once, so a command can refuse in one line before it starts."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        return f"host {host!r} does not resolve ({exc.strerror})"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            return (exc.strerror or str(exc)).lower()
+    return None
+
+
 def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
     """Run ``app`` in the foreground until interrupted."""
     uvicorn.Server(_config(app, host, port, log_level)).run()

@@ -316,8 +316,13 @@ def test_one_percent_token_invalidation_completes_first_time(
     assert run.result is not None and run.result.status == "succeeded"
     assert not run.result.resumed
     assert dump(engine) == expected
-    # The sandbox invalidated tokens many times; each cost one more token, never the run.
-    assert sandbox.stats()["token_requests"] > 3
+    # The sandbox invalidated the tokens (counted, not guessed: how often 1 % fires depends on
+    # how many calls the run needs); each invalidation cost at most one more token (single
+    # flight), never the run.
+    stats = sandbox.stats()
+    invalidated = stats["faults_by_kind"].get("token_invalidation", 0)
+    assert invalidated >= 1, "the fault never fired: the run proves nothing"
+    assert 2 <= stats["token_requests"] <= 1 + invalidated, stats
 
 
 def test_company_zone_moves_report_windows_and_work_dates(

@@ -239,3 +239,33 @@ def test_in_a_browser_the_alert_shows_and_the_form_stays(console: Console) -> No
     assert page.locator("[data-testid=rows] tbody tr[data-userid]").count() == 0
     console.shot(page, "attendance-records-bad-span")
     page.context.close()
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {"format": "xlsx", "month": "2026-13"},
+        {"format": "xlsx", "dept_id": "abc"},
+        {"format": "pdf"},
+    ],
+)
+def test_a_refused_console_export_says_why_in_chinese(
+    console: Console, form: dict[str, str]
+) -> None:
+    """``POST /console/export/attendance`` (a form's action, not a page with filters) refused:
+    the console's error page, 422 ``request.invalid``, its message in Chinese."""
+    hr = console.hr
+    page = _get(console, hr, "/console/attendance", {})
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page.text)
+    assert csrf, "the page carries the CSRF token"
+    r = httpx.post(
+        f"{console.url}/console/export/attendance",
+        data={"csrf_token": csrf.group(1), **form},
+        cookies={COOKIE: console.api_token(hr)},
+        timeout=60,
+    )
+    assert r.status_code == 422 and 'data-error-code="request.invalid"' in r.text, r.text[:300]
+    message = re.search(r'data-error-code="request.invalid">\s*<p>([^<]*)</p>', r.text)
+    assert message and _CJK.search(message.group(1)), r.text[:500]
+    for english in (*ENGLISH, "invalid filters", "must be"):
+        assert english not in r.text, english

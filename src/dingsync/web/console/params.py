@@ -118,6 +118,7 @@ _ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^start_date/end_date out of range$"), "开始日期或结束日期超出范围"),
     (re.compile(r"^no report template '(.*)'; known: .*$", re.S), r"没有名为“\1”的日志模板"),
     (re.compile(r"^month: year must be within"), "月份超出范围"),
+    (re.compile(r"^invalid filters: "), "导出条件无效，请检查筛选条件后重试。"),
     (
         re.compile(r"^process_code and template name different templates$"),
         "审批模板与模板名称不是同一个模板",

@@ -8,7 +8,6 @@ works from an installed wheel with no ``alembic.ini``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
+
+from dingsync.store.nul import dumps_json
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -53,8 +54,8 @@ def normalise_url(url: str | URL) -> URL:
 
 
 def _json_dumps(value: Any) -> str:
-    # Keep Chinese names readable in JSON columns instead of \uXXXX escapes.
-    return json.dumps(value, ensure_ascii=False)
+    # Chinese names stay readable in JSON columns (no \uXXXX escapes); orjson where it can.
+    return dumps_json(value)
 
 
 def create_engine_for(url: str | URL, **kwargs: Any) -> Engine:

@@ -27,6 +27,7 @@ import json
 import re
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
@@ -135,6 +136,17 @@ class NulSafeText(NulSafeString):
     cache_ok = True
 
 
+def dumps_json(value: Any) -> str:
+    """``value`` as JSON text for a JSON column: orjson's compact text (several times faster
+    than ``json.dumps``, the same content; non-ASCII kept as itself), or ``json.dumps`` where
+    orjson refuses the value (an int beyond 64 bits, a key that is not a string). Raises
+    ``TypeError``/``ValueError`` for what neither can encode."""
+    try:
+        return orjson.dumps(value).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, ensure_ascii=False)
+
+
 class NulSafeJSON(TypeDecorator[Any]):
     """JSON (JSONB on PostgreSQL) whose strings may hold NUL: every string, keys included, is
     escaped on the way in and unescaped on the way out. Python ``None`` is SQL NULL (not JSON
@@ -173,7 +185,7 @@ class NulSafeJSON(TypeDecorator[Any]):
                 text = out
             else:
                 try:
-                    text = json.dumps(value, ensure_ascii=False)
+                    text = dumps_json(value)
                 except (TypeError, ValueError):
                     return escaping(value)
             if nul in text or escape in text or escaped_escape in text:
@@ -191,6 +203,7 @@ __all__ = [
     "NulSafeJSON",
     "NulSafeString",
     "NulSafeText",
+    "dumps_json",
     "escape_json",
     "escape_nul",
     "unescape_json",

@@ -677,8 +677,11 @@ def content_hash(row: Mapping[str, Any]) -> str:
     ``last_seen_run_id`` (and ``content_hash``): equal digests, same columns with the same
     values. Stored by :func:`upsert_users` in ``users.content_hash``."""
     content = {k: v for k, v in row.items() if k not in _UNHASHED}
-    text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    try:
+        data = orjson.dumps(content, default=str, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):  # an int beyond 64 bits, a non-string key
+        data = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 #: Stamps unchanged people as seen (:func:`_touch_users`), built once.

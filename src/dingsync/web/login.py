@@ -3,6 +3,8 @@
 ``POST /api/auth/dingtalk {authCode, url?}``:
 
 1. the same authCode seen within ``replay_window_s`` (60 s) → the same session (double tap);
+   DingTalk is asked first (step 2): a code it refuses as already used, or any failure, is
+   answered from the replay record when there is one (:func:`_login` says why);
 2. ``/topapi/v2/user/getuserinfo`` (code → userid, ``sys_level``) with the cached access
    token; its ``sys_level`` updates the stored administrator level (:func:`admin_level_change`);
 3. a locally disabled account is refused before anything else is fetched;
@@ -12,7 +14,8 @@
 5. a session (random token, stored hashed), the replay record, and the JSAPI config for ``url``
    (ticket cached).
 
-So a login makes one upstream call for a user synced recently and two otherwise.
+So a login makes one upstream call for a user synced recently and two otherwise, and one
+worker-thread hop to the store for a user synced recently (two otherwise).
 
 The console's browser login (:func:`oauth_login`: DingTalk's web login page → user token →
 ``users/me`` → ``getbyunionid``) ends in the same steps 3–5 (:func:`open_session_for`), without

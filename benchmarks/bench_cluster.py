@@ -63,8 +63,27 @@ POSTGRES = _env(
 )
 
 
+def _ensure_database(url: str) -> None:
+    """Create ``url``'s database when the server answers and it is missing (a fresh machine has
+    only ``postgres``; the tests create theirs the same way)."""
+    target = sa.engine.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            found = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": target.database},
+            ).first()
+            if found is None:
+                quoted = str(target.database).replace('"', '""')
+                conn.execute(sa.text(f'CREATE DATABASE "{quoted}"'))
+    finally:
+        admin.dispose()
+
+
 def _schema_url() -> tuple[str, str]:
     schema = f"bench_{uuid.uuid4().hex[:10]}"
+    _ensure_database(POSTGRES)
     admin = sa.create_engine(POSTGRES)
     with admin.begin() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))

@@ -306,11 +306,11 @@ def _sync_run(
     ``client_factory``: builds the company's client (default: from ``settings``)."""
     from dingsync.dingtalk import CredentialsError
     from dingsync.sync.lease import CorpNotActive, SyncAlreadyRunning
-    from dingsync.sync.progress import RichProgress
+    from dingsync.sync.progress import progress_for
     from dingsync.sync.runner import MissingCredentials, sync_once
 
     try:
-        with RichProgress(err_console) as progress:
+        with progress_for(err_console) as progress:
             result = asyncio.run(
                 sync_once(
                     settings,
@@ -427,7 +427,7 @@ def demo(
         serve_isv_demo(isv_settings, isv_engine, _free_or(port), show=show, **kw)
         return
     from dingsync.sandbox import SandboxConfig, SandboxServer
-    from dingsync.sync.progress import RichProgress
+    from dingsync.sync.progress import progress_for
     from dingsync.sync.runner import sync_once
 
     base = demo_settings(_settings(database_url))
@@ -468,10 +468,21 @@ def demo(
                 f"sandbox at {sb.base_url} (corpId {sb.app.corp_id}, {qps:g} QPS per API, "
                 f"{latency_ms:g}±{jitter_ms:g} ms); database {redact_url(settings.database_url)}"
             )
-        with RichProgress(err_console) as progress:
-            result = asyncio.run(
-                sync_once(settings, engine=engine, progress=progress, resume=False)
+        try:
+            with progress_for(err_console) as progress:
+                result = asyncio.run(
+                    sync_once(settings, engine=engine, progress=progress, resume=False)
+                )
+        except KeyboardInterrupt:
+            # The client is closed by then (sync_once's ``async with``); stop the sandbox
+            # too when it was to be served (otherwise the ``with`` stops it).
+            if serving:
+                sb.stop()
+            err_console.print(
+                "interrupted; the demo's sync stopped (`dingsync demo` starts afresh)",
+                markup=False,
             )
+            raise typer.Exit(130) from None
         truth = sb.stats()
     summary = _summary(engine, result.run_id, result, corp_id=settings.corp_id)
     summary["sandbox_truth"] = {

@@ -229,3 +229,71 @@ def test_a_new_event_loop_gets_a_new_session() -> None:
     assert asyncio.run(once()) == 200
     assert asyncio.run(once()) == 200
     asyncio.run(client.aclose())
+
+
+def test_a_session_of_an_earlier_loop_is_closed_not_leaked() -> None:
+    """The session a finished ``asyncio.run`` left is closed when a new loop opens its own,
+    and ``aclose`` from another loop closes it too (aiohttp warned "Unclosed client session"
+    for the dropped one when it was collected)."""
+    client = _http.AioHTTP(timeout=2.0, ssl_context=_ssl_context, user_agent="test")
+
+    async def once() -> None:
+        async with Server(lambda head: _json({"ok": True})) as base:
+            await client.request("GET", base, "/a", {}, {}, None)
+
+    asyncio.run(once())
+    first = client._session
+    assert first is not None and not first.closed
+    asyncio.run(once())
+    assert first.closed  # dropped for the new loop's session, and closed
+    second = client._session
+    assert second is not None and second is not first and not second.closed
+
+    async def close_elsewhere() -> None:
+        await client.aclose()
+
+    asyncio.run(close_elsewhere())  # a third loop: the second loop's session is closed anyway
+    assert second.closed and client._session is None
+
+
+async def test_aclose_cancelled_before_it_closes_still_closes_the_session() -> None:
+    """A cancellation landing as ``aclose`` begins (a second Ctrl-C while a sync unwinds)
+    leaves no open session behind."""
+    client = _http.AioHTTP(timeout=2.0, ssl_context=_ssl_context, user_agent="test")
+    async with Server(lambda head: _json({"ok": True})) as base:
+        await client.request("GET", base, "/a", {}, {}, None)
+    session = client._session
+    assert session is not None
+
+    original = session.close
+
+    async def cancelled_close() -> None:
+        raise asyncio.CancelledError
+
+    session.close = cancelled_close  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await client.aclose()
+    assert session.closed
+    session.close = original  # type: ignore[method-assign]
+
+
+async def test_the_client_closes_everything_even_when_one_close_fails() -> None:
+    """``DingTalkClient.aclose`` closes the aiohttp session even when closing an httpx pool
+    before it raised (then raises that error)."""
+    from dingsync.dingtalk import DingTalkClient
+
+    client = DingTalkClient("k", "s", oapi_url="http://127.0.0.1:9", api_url="http://127.0.0.1:9")
+    lean = client._lean
+    assert lean is not None
+    async with Server(lambda head: _json({"ok": True})) as base:
+        await lean.request("GET", base, "/a", {}, {}, None)
+    session = lean._session
+    assert session is not None
+
+    async def broken() -> None:
+        raise asyncio.CancelledError
+
+    client._shared_pool.aclose = broken  # type: ignore[method-assign]
+    with pytest.raises(asyncio.CancelledError):
+        await client.aclose()
+    assert session.closed

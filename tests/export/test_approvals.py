@@ -509,3 +509,17 @@ def test_duration_and_record_words() -> None:
     assert action_name("START_PROCESS_INSTANCE", "NONE") == "发起审批"
     assert action_name("TERMINATE_PROCESS_INSTANCE", "NONE") == "撤销"
     assert action_name("SOMETHING_NEW", None) == "SOMETHING_NEW"
+
+
+def test_empty_lists_are_empty_cells() -> None:
+    """An attachment, photo, multi-select or contact field holding an empty list (or an empty
+    value) is an empty cell (``None``), not an empty string; a filled one keeps its text."""
+    from dingsync.export.approvals import cell_value
+
+    for component in ("DDAttachment", "DDPhotoField", "DDMultiSelectField", "InnerContactField"):
+        assert cell_value(component, "[]", []) is None
+        assert cell_value(component, "", None) is None
+    files = [{"fileName": "a.pdf"}, {"fileName": "b.png"}]
+    assert cell_value("DDAttachment", json.dumps(files), files) == "a.pdf、b.png"
+    assert cell_value("DDPhotoField", '["u1","u2"]', ["u1", "u2"]) == "u1\nu2"
+    assert cell_value("InnerContactField", '["u1","u2"]', ["u1", "u2"]) == "u1,u2"

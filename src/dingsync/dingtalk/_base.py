@@ -30,7 +30,7 @@ import re
 import ssl
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal
@@ -270,17 +270,27 @@ class DingTalkClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP connections and the limiter's background task."""
+        """Close the HTTP connections (httpx pools and the aiohttp session), the limiter's
+        background task and an owned token store — each of them even when closing an earlier
+        one failed or was cancelled (Ctrl-C while a sync unwinds); the first such error is
+        raised after all were closed."""
         pools = [self._shared_pool, *self._pools.values()]
         self._pools.clear()
-        for pool_set in pools:
-            await pool_set.aclose()
+        closers: list[Callable[[], Awaitable[None]]] = [p.aclose for p in pools]
         if self._lean is not None:
-            await self._lean.aclose()
-        await self.limiter.aclose()
+            closers.append(self._lean.aclose)
+        closers.append(self.limiter.aclose)
         closer = getattr(self._token_store, "aclose", None)
         if self._close_token_store and closer is not None:
-            await closer()
+            closers.append(closer)
+        first: BaseException | None = None
+        for close in closers:
+            try:
+                await close()
+            except BaseException as exc:  # re-raised below, after the rest are closed
+                first = first or exc
+        if first is not None:
+            raise first
 
     @asynccontextmanager
     async def stream_get(self, url: str) -> AsyncIterator[httpx.Response]:

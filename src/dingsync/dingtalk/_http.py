@@ -23,6 +23,7 @@ out is resent once by aiohttp for an idempotent method (GET), and surfaces for a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Callable, Mapping
@@ -124,6 +125,8 @@ class AioHTTP:
         that is not ``http``/``https``."""
         session = self._session
         if session is None or session.closed or self._loop is not asyncio.get_running_loop():
+            if session is not None:  # a session of an earlier event loop: closed, not leaked
+                _drop(session)
             session = self._open()  # first use, after aclose, or a new event loop
         target = base_url + path
         if query:
@@ -162,12 +165,35 @@ class AioHTTP:
         return status, body, out
 
     async def aclose(self) -> None:
-        """Close the session and every pooled connection."""
+        """Close the session and every pooled connection — also when the close itself is
+        cancelled (a second Ctrl-C) or the session belongs to another, finished event loop:
+        then its connections are closed without awaiting (:func:`_drop`), so no "Unclosed
+        client session" warning follows when it is collected."""
         session, self._session = self._session, None
         loop, self._loop = self._loop, None
-        if session is not None and not session.closed and loop is asyncio.get_running_loop():
+        if session is None or session.closed:
+            return
+        if loop is not asyncio.get_running_loop():
+            _drop(session)
+            return
+        try:
             await session.close()
             await asyncio.sleep(0)  # let the transports finish closing
+        finally:
+            if not session.closed:  # cancelled before the close began
+                _drop(session)
+
+
+def _drop(session: aiohttp.ClientSession) -> None:
+    """Close ``session`` without awaiting: its connector's transports closed now (aiohttp's
+    ``BaseConnector._close``, the synchronous part of ``close()``; a transport of a closed
+    event loop is left to the loop's own end) and the session detached from it, so
+    ``session.closed`` holds and aiohttp does not warn about it when it is collected."""
+    connector = session.connector
+    if connector is not None and not connector.closed:
+        with contextlib.suppress(Exception):
+            connector._close()
+    session.detach()
 
 
 def _as_httpx(exc: aiohttp.ClientError) -> httpx.TransportError:

@@ -18,11 +18,12 @@ Errors (after the core's retries): ``InvalidArgumentError`` for 400002/41041/411
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import dingsync.timeutil as timeutil
+from dingsync.dingtalk.models._base import plain_item
 from dingsync.dingtalk.models.attendance import (
     AttendanceApproval,
     AttendanceColumn,
@@ -99,6 +100,18 @@ def batches(items: Iterable[T], size: int) -> list[list[T]]:
     return [unique[i : i + size] for i in range(0, len(unique), size)]
 
 
+def _plain_result(item: Any) -> dict[str, Any]:
+    return plain_item(AttendanceResult, item)
+
+
+def _plain_record(item: Any) -> dict[str, Any]:
+    return plain_item(AttendanceRecord, item)
+
+
+def _plain_schedule(item: Any) -> dict[str, Any]:
+    return plain_item(ScheduleItem, item)
+
+
 async def _gather_lists(coros: Sequence[Any]) -> list[Any]:
     results = await asyncio.gather(*coros)
     return [item for part in results for item in part]
@@ -118,16 +131,36 @@ class AttendanceAPI:
         ``work_date_to`` (inclusive, Asia/Shanghai). ``POST /attendance/list``, split into
         ≤ 50 users × ≤ 7-day windows, each paged with ``limit`` 50 while ``hasMore``.
         ``NotSigned`` rows (no punch) are included; a row appears once."""
+        return await self._results(
+            userids, work_date_from, work_date_to, AttendanceResult.model_validate
+        )
+
+    async def list_result_items(
+        self, userids: Iterable[str], work_date_from: date, work_date_to: date
+    ) -> list[dict[str, Any]]:
+        """:meth:`list_results` as wire dicts: each item what ``AttendanceResult.raw()`` would
+        give (camelCase names, epoch ms, unknown fields kept), validated the same way
+        (:func:`~dingsync.dingtalk.models._base.plain_item`) without building models — the
+        attendance sync's path (~100 rows a page)."""
+        return await self._results(userids, work_date_from, work_date_to, _plain_result)
+
+    async def _results(
+        self,
+        userids: Iterable[str],
+        work_date_from: date,
+        work_date_to: date,
+        parse: Callable[[Any], T],
+    ) -> list[T]:
         plan = [
             (users, a, b)
             for users in batches(userids, LIST_MAX_USERS)
             for a, b in date_windows(work_date_from, work_date_to, LIST_MAX_DAYS)
         ]
-        return await _gather_lists([self._results_chunk(u, a, b) for u, a, b in plan])
+        return await _gather_lists([self._results_chunk(u, a, b, parse) for u, a, b in plan])
 
     async def _results_chunk(
-        self, users: list[str], start: date, end: date
-    ) -> list[AttendanceResult]:
+        self, users: list[str], start: date, end: date, parse: Callable[[Any], T]
+    ) -> list[T]:
         async def call(offset: int) -> dict[str, Any]:
             return await self._client.oapi(
                 "POST",
@@ -144,7 +177,7 @@ class AttendanceAPI:
 
         pager = offset_pager(
             call,
-            AttendanceResult.model_validate,
+            parse,
             result_key=None,
             list_key="recordresult",
             has_more_key="hasMore",
@@ -159,16 +192,34 @@ class AttendanceAPI:
         ``check_date_from`` 00:00:00 .. ``check_date_to`` 23:59:59 GMT+8.
         ``POST /attendance/listRecord``, split into ≤ 50 users × ≤ 7-day windows (no paging).
         A night shift's off-duty punch lies on the day after its work date: widen the range."""
+        return await self._records(
+            userids, check_date_from, check_date_to, AttendanceRecord.model_validate
+        )
+
+    async def list_record_items(
+        self, userids: Iterable[str], check_date_from: date, check_date_to: date
+    ) -> list[dict[str, Any]]:
+        """:meth:`list_records` as wire dicts (what ``AttendanceRecord.raw()`` would give;
+        see :meth:`list_result_items`)."""
+        return await self._records(userids, check_date_from, check_date_to, _plain_record)
+
+    async def _records(
+        self,
+        userids: Iterable[str],
+        check_date_from: date,
+        check_date_to: date,
+        parse: Callable[[Any], T],
+    ) -> list[T]:
         plan = [
             (users, a, b)
             for users in batches(userids, LIST_MAX_USERS)
             for a, b in date_windows(check_date_from, check_date_to, LIST_MAX_DAYS)
         ]
-        return await _gather_lists([self._records_chunk(u, a, b) for u, a, b in plan])
+        return await _gather_lists([self._records_chunk(u, a, b, parse) for u, a, b in plan])
 
     async def _records_chunk(
-        self, users: list[str], start: date, end: date
-    ) -> list[AttendanceRecord]:
+        self, users: list[str], start: date, end: date, parse: Callable[[Any], T]
+    ) -> list[T]:
         body = await self._client.oapi(
             "POST",
             "/attendance/listRecord",
@@ -179,7 +230,7 @@ class AttendanceAPI:
                 "isI18n": False,
             },
         )
-        return [AttendanceRecord.model_validate(r) for r in body.get("recordresult") or []]
+        return [parse(r) for r in body.get("recordresult") or []]
 
     async def get_update_data(self, userid: str, work_date: date) -> UpdateData:
         """One user's results, punches and approvals of one work date.
@@ -291,13 +342,34 @@ class AttendanceAPI:
         dates ``work_date_from`` .. ``work_date_to``. ``POST
         /topapi/attendance/schedule/listbyusers``, split into ≤ 50 users × ≤ 7-day windows
         (sent as epoch ms of 00:00:00 .. 23:59:59 GMT+8)."""
+        return await self._schedules(
+            op_user_id, userids, work_date_from, work_date_to, ScheduleItem.model_validate
+        )
+
+    async def list_schedule_items(
+        self, op_user_id: str, userids: Iterable[str], work_date_from: date, work_date_to: date
+    ) -> list[dict[str, Any]]:
+        """:meth:`list_schedules` as wire dicts (what ``ScheduleItem.raw()`` would give; see
+        :meth:`list_result_items`)."""
+        return await self._schedules(
+            op_user_id, userids, work_date_from, work_date_to, _plain_schedule
+        )
+
+    async def _schedules(
+        self,
+        op_user_id: str,
+        userids: Iterable[str],
+        work_date_from: date,
+        work_date_to: date,
+        parse: Callable[[Any], T],
+    ) -> list[T]:
         plan = [
             (users, a, b)
             for users in batches(userids, SCHEDULE_MAX_USERS)
             for a, b in date_windows(work_date_from, work_date_to, SCHEDULE_MAX_DAYS)
         ]
 
-        async def one(users: list[str], a: date, b: date) -> list[ScheduleItem]:
+        async def one(users: list[str], a: date, b: date) -> list[T]:
             body = await self._client.oapi(
                 "POST",
                 "/topapi/attendance/schedule/listbyusers",
@@ -308,7 +380,7 @@ class AttendanceAPI:
                     "to_date_time": gmt8_ms(b, end_of_day=True),
                 },
             )
-            return [ScheduleItem.model_validate(r) for r in body.get("result") or []]
+            return [parse(r) for r in body.get("result") or []]
 
         return await _gather_lists([one(u, a, b) for u, a, b in plan])
 

@@ -191,20 +191,22 @@ def cell_value(component: str, value: str | None, parsed: Any, part: int | None 
         return len(parsed) if isinstance(parsed, list) else None
     if component == "DDAttachment":
         if isinstance(parsed, list):
-            return "、".join(
+            names = "、".join(
                 str(a.get("fileName") or a.get("file_name") or "")
                 for a in parsed
                 if isinstance(a, dict)
             )
-        return value
+            return names or None  # no file: an empty cell, not an empty string
+        return value or None
     if component in ("DDPhotoField", "DDMultiSelectField", "InnerContactField", "DepartmentField"):
         if isinstance(parsed, list):
-            return (
+            joined = (
                 "\n".join(str(x) for x in parsed)
                 if component == "DDPhotoField"
                 else ",".join(str(x) for x in parsed)
             )
-        return value
+            return joined or None
+        return value or None
     return value if value not in ("",) else None
 
 

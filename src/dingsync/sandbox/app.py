@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from dingsync.sandbox import auth, fallback, login
@@ -163,6 +163,10 @@ class _Api:
             return oapi_response(err.body(), family, rid)
         except ApiError as err:
             return api_error_response(err, rid)
+        except ClientDisconnect:
+            # The caller went away before its body came (a client stopped by Ctrl-C): nobody
+            # reads an answer, and it is no error of the sandbox's to log.
+            return Response(status_code=499)
         state.quota_count(key)  # only successful calls count (errors-and-limits.md §5)
         if family == "api":
             return api_response(body, rid)

@@ -25,12 +25,15 @@ import logging
 import sqlite3
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import islice
+from operator import itemgetter
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import (
     Connection,
+    Date,
     Dialect,
     Executable,
     Table,
@@ -53,9 +56,12 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
+import dingsync.timeutil as timeutil
+from dingsync.store.nul import ESCAPE, NUL, NulSafeJSON, NulSafeString
 from dingsync.store.schema import (
     SYNC_RUN_KINDS,
     SYNC_RUN_STATUSES,
+    UTCDateTime,
     admin_scopes,
     admins,
     corps,
@@ -328,6 +334,262 @@ def _driver_statement(
             per_dialect[key] = None
     found: DriverStatement | None = per_dialect[key]
     return found
+
+
+# --------------------------------------------------------------------------------------------
+# Upsert of rows given as tuples, processed column by column
+# --------------------------------------------------------------------------------------------
+_EPOCH_NAIVE = datetime(1970, 1, 1)
+_MS_PER_DAY = 86_400_000
+
+
+def _sqlite_ms_formatter(process: Any) -> Any:
+    """Epoch ms (``int``) → the text SQLite's ``UTCDateTime`` processor writes for
+    ``from_ms(ms)`` (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), computed with integer arithmetic and
+    the date part cached per day; ``None`` unless ``process`` gives exactly that text for a set
+    of probes (the arithmetic is then the same function, minus the datetime objects)."""
+    days: dict[int, str] = {}
+
+    def fmt(ms: int) -> str:
+        day, rest = divmod(ms, _MS_PER_DAY)
+        prefix = days.get(day)
+        if prefix is None:
+            d = _EPOCH_NAIVE + timedelta(days=day)
+            prefix = days[day] = f"{d.year:04d}-{d.month:02d}-{d.day:02d} "
+        seconds, milli = divmod(rest, 1000)
+        hours, seconds = divmod(seconds, 3600)
+        minutes, seconds = divmod(seconds, 60)
+        return f"{prefix}{hours:02d}:{minutes:02d}:{seconds:02d}.{milli:03d}000"
+
+    probes = (0, 1, 999, 86_399_999, 1_764_547_200_000, 1_764_604_799_123, -1, -86_400_001)
+    try:
+        if all(process(timeutil.from_ms(ms)) == fmt(ms) for ms in probes):
+            return fmt
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return None
+
+
+class _Column:
+    """How one column of :class:`TupleUpsert` turns given values into the driver's."""
+
+    __slots__ = ("kind", "ms", "process", "wrap")
+
+    def __init__(self, dialect: Dialect, bind_type: Any) -> None:
+        impl = bind_type.dialect_impl(dialect)
+        self.process = impl.bind_processor(dialect)
+        self.ms: Any = None
+        self.wrap: Any = None
+        if isinstance(bind_type, NulSafeString):
+            inner = impl.impl_instance.bind_processor(dialect)
+            self.kind = "text" if inner is None else "plain"
+        elif isinstance(bind_type, UTCDateTime):
+            self.kind = "time"
+            if dialect.name == "sqlite" and self.process is not None:
+                self.ms = _sqlite_ms_formatter(self.process)
+        elif isinstance(bind_type, Date):
+            self.kind = "memo"
+        elif isinstance(bind_type, NulSafeJSON) and self.process is not None:
+            self.kind = "plain"
+            probe = self.process({"a": 1})
+            if probe.__class__ is str:
+                self.kind = "json"  # the driver takes the JSON text (SQLite, MySQL/MariaDB)
+            elif dialect.name == "postgresql" and type(probe).__name__ == "Jsonb":
+                self.kind = "json"  # psycopg's Jsonb wrapper, given the text already dumped
+                self.wrap = type(probe)
+        else:
+            self.kind = "plain"
+
+    def convert(self, values: list[Any]) -> list[Any]:
+        """``values`` (one column of every row) as the driver takes them."""
+        process = self.process
+        if process is None:
+            return values
+        kind = self.kind
+        if kind == "text":
+            # NUL-safe text: one look at the column's joined text; escaped only if it holds a
+            # NUL or the escape character (never, for what DingTalk sends).
+            try:
+                joined = "".join(filter(None, values))
+            except TypeError:
+                return list(map(process, values))
+            if NUL in joined or ESCAPE in joined:
+                return list(map(process, values))
+            return values
+        if kind == "time":
+            return self._times(values, process)
+        if kind == "json":
+            return self._json(values, process)
+        if kind == "memo":
+            cache: dict[Any, Any] = {}
+            out = []
+            for value in values:
+                if value in cache:
+                    out.append(cache[value])
+                else:
+                    out.append(cache.setdefault(value, process(value)))
+            return out
+        return list(map(process, values))
+
+    def _json(self, values: list[Any], process: Any) -> list[Any]:
+        """JSON values dumped by orjson (about ten times faster than ``json.dumps``; compact
+        text, the same content), checked for NUL/escape once on the column's joined text; the
+        column's own processor (``json.dumps``, NUL escape) whenever orjson refuses a value (an
+        int beyond 64 bits, a non-string key) or the text shows a NUL or the escape."""
+        dumps = orjson.dumps
+        try:
+            texts = [None if v is None else dumps(v).decode() for v in values]
+        except (TypeError, orjson.JSONEncodeError):
+            return list(map(process, values))
+        joined = "".join(filter(None, texts))
+        if "\\u0000" in joined or ESCAPE in joined or "\\ufdd0" in joined:
+            return list(map(process, values))
+        wrap = self.wrap
+        if wrap is None:
+            return texts
+        return [None if t is None else wrap(t, dumps=_same) for t in texts]
+
+    def _times(self, values: list[Any], process: Any) -> list[Any]:
+        """Aware datetimes or epoch ms (``int``, as :func:`~dingsync.timeutil.from_ms` reads
+        them), each distinct value converted once."""
+        fmt = self.ms
+        cache: dict[Any, Any] = {}
+        out = []
+        for value in values:
+            cls = value.__class__
+            if cls is int:
+                key: Any = value
+            elif cls is datetime:
+                key = value
+            else:  # None, or what the processor refuses (as for a dict row)
+                out.append(None if value is None else process(value))
+                continue
+            got = cache.get(key, _MISSING)
+            if got is _MISSING:
+                if cls is int:
+                    got = fmt(value) if fmt is not None else process(timeutil.from_ms(value))
+                else:
+                    got = process(value)
+                cache[key] = got
+            out.append(got)
+        return out
+
+
+_MISSING = object()
+
+
+def _same(text: str) -> str:
+    """psycopg's ``Jsonb(text, dumps=_same)``: the text was dumped already."""
+    return text
+
+
+class TupleUpsert:
+    """:func:`upsert` for rows given as tuples in a fixed column order, for the hot writers
+    (attendance results, punches, schedules: ~100 rows per DingTalk call).
+
+    Same statement, same outcome as :func:`upsert` with the same rows as dicts (rows with the
+    same key: the last wins; written in key order; ``created_at``/``updated_at``/``synced_at``
+    set to now where the table has them and ``columns`` do not), but the values are processed
+    column by column: a NUL-safe text column is checked once on its joined text, datetimes
+    and dates are converted once per distinct value, and a ``UTCDateTime`` column also takes
+    DingTalk's epoch ms (``int``) — on SQLite formatted arithmetically. A value a processor
+    refuses raises :class:`~sqlalchemy.exc.StatementError`, as :class:`DriverStatement` does.
+    Raises ``NotImplementedError`` where the statement cannot be run this way (use
+    :func:`upsert`)."""
+
+    __slots__ = ("columns", "convert", "driver", "key_index", "names", "order", "stamps", "table")
+
+    def __init__(
+        self, dialect: Dialect, table: Table, columns: Sequence[str], key_columns: Sequence[str]
+    ) -> None:
+        known = _columns_of(table)
+        unknown = [c for c in (*columns, *key_columns) if c not in known]
+        if unknown or len(set(columns)) != len(columns):
+            raise ValueError(f"{table.name}: bad column(s) {unknown or list(columns)}")
+        if not key_columns or any(k not in columns for k in key_columns):
+            raise ValueError(f"{table.name}: key columns {list(key_columns)} not in the rows")
+        self.table = table
+        self.columns = tuple(columns)
+        self.stamps = [c for c in ("created_at", "updated_at", "synced_at") if c in known]
+        self.stamps = [c for c in self.stamps if c not in columns]
+        written = (*self.columns, *self.stamps)
+        targets = [c for c in written if c not in key_columns and c != "created_at"]
+        statement = upsert_statement(dialect, table, key_columns, targets)
+        self.driver = DriverStatement(dialect, statement, sorted(written))
+        if self.driver.defaults:
+            raise NotImplementedError(f"{table.name}: defaults {self.driver.defaults}")
+        if any(name not in written for name in self.driver.names):
+            raise NotImplementedError(f"{table.name}: parameters {self.driver.names}")
+        self.names = list(self.driver.names)
+        self.order = [written.index(name) for name in self.names]
+        self.convert = [_Column(dialect, table.c[name].type) for name in self.names]
+        self.key_index = [self.columns.index(k) for k in key_columns]
+
+    def execute(self, conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
+        """Upsert ``rows`` (tuples in ``columns`` order); returns the distinct rows written."""
+        width = len(self.columns)
+        key_of = itemgetter(*self.key_index)
+        by_key: dict[Any, Sequence[Any]] = {}
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"{self.table.name}: a row of {len(row)} values, not {width}")
+            by_key[key_of(row)] = row
+        if not by_key:
+            return 0
+        keys = list(by_key)
+        for key in keys:
+            if key is None or (key.__class__ is tuple and None in key):
+                raise ValueError(f"{self.table.name}: row without a key: {by_key[key]!r}")
+        try:
+            keys.sort()
+        except TypeError:  # keys of mixed types: keep the given order
+            pass
+        ordered = [by_key[k] for k in keys]
+        now = utcnow()
+        n = len(ordered)
+        given = list(zip(*ordered, strict=True)) if ordered else []
+        columns: list[list[Any]] = [list(c) for c in given] + [[now] * n for _ in self.stamps]
+        try:
+            values = [
+                convert.convert(columns[i])
+                for i, convert in zip(self.order, self.convert, strict=True)
+            ]
+        except (TypeError, ValueError) as exc:
+            sql = self.driver.sql
+            raise StatementError(f"({type(exc).__name__}) {exc}", sql, None, exc) from exc
+        params: list[Any] = list(zip(*values, strict=True))
+        if not self.driver.positional:
+            names = self.names
+            params = [dict(zip(names, p, strict=True)) for p in params]
+        for start in range(0, n, MAX_ROWS_PER_STATEMENT):
+            conn.exec_driver_sql(self.driver.sql, params[start : start + MAX_ROWS_PER_STATEMENT])
+        return n
+
+
+_TUPLE_UPSERTS: weakref.WeakKeyDictionary[Dialect, dict[tuple[Any, ...], TupleUpsert]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def upsert_tuples(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    key_columns: Sequence[str],
+) -> int:
+    """:func:`upsert` of ``rows`` given as tuples in ``columns`` order (see
+    :class:`TupleUpsert`; built once per dialect, table, columns and keys). Every column is
+    written on insert and update but the keys (and ``created_at``). Returns the distinct rows
+    written; ``ValueError`` for unknown columns, a row of another width or a row without a key."""
+    per_dialect = _TUPLE_UPSERTS.get(conn.dialect)
+    if per_dialect is None:
+        per_dialect = _TUPLE_UPSERTS[conn.dialect] = {}
+    cache_key = (table, tuple(columns), tuple(key_columns))
+    writer = per_dialect.get(cache_key)
+    if writer is None:
+        writer = per_dialect[cache_key] = TupleUpsert(conn.dialect, table, columns, key_columns)
+    return writer.execute(conn, rows)
 
 
 def _for_corp(corp_id: str, rows: Iterable[Row], **fixed: Any) -> list[dict[str, Any]]:

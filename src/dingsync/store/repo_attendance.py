@@ -188,6 +188,124 @@ def replace_records(
     return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "id"])
 
 
+#: Column order of the tuples :func:`replace_result_tuples` takes (``corp_id`` is added).
+RESULT_COLUMNS = (
+    "id",
+    "userid",
+    "work_date",
+    "check_type",
+    "time_result",
+    "location_result",
+    "source_type",
+    "group_id",
+    "plan_id",
+    "record_id",
+    "approve_id",
+    "proc_inst_id",
+    "base_check_time",
+    "user_check_time",
+    "raw",
+)
+#: Column order of the tuples :func:`replace_record_tuples` takes (``corp_id`` is added).
+RECORD_COLUMNS = (
+    "id",
+    "userid",
+    "user_check_time",
+    "work_date",
+    "check_type",
+    "time_result",
+    "location_result",
+    "source_type",
+    "is_legal",
+    "invalid_record_type",
+    "invalid_record_msg",
+    "user_address",
+    "user_latitude",
+    "user_longitude",
+    "user_accuracy",
+    "location_method",
+    "device_sn",
+    "outside_remark",
+    "proc_inst_id",
+    "raw",
+)
+#: Column order of the tuples :func:`replace_schedule_tuples` takes (``corp_id`` is added).
+SCHEDULE_COLUMNS = (
+    "userid",
+    "work_date",
+    "check_type",
+    "schedule_id",
+    "group_id",
+    "shift_id",
+    "is_rest",
+    "plan_check_time",
+    "raw",
+)
+
+
+def _tuples_with_corp(corp_id: str, rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    return [(corp_id, *row) for row in rows]
+
+
+def replace_result_tuples(
+    conn: Connection,
+    corp_id: str,
+    userids: Sequence[str],
+    start: date,
+    end: date,
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    """:func:`replace_results` for rows given as tuples in :data:`RESULT_COLUMNS` order
+    (``work_date`` a ``date``; ``base_check_time``/``user_check_time`` aware datetimes or epoch
+    ms; ``raw`` the JSON value): the same rows stored, through
+    :func:`dingsync.store.repo.upsert_tuples` (values processed column by column)."""
+    t = attendance_results
+    _delete_work_date_window(conn, t, corp_id, userids, start, end)
+    return repo.upsert_tuples(
+        conn, t, ("corp_id", *RESULT_COLUMNS), _tuples_with_corp(corp_id, rows), ["corp_id", "id"]
+    )
+
+
+def replace_record_tuples(
+    conn: Connection,
+    corp_id: str,
+    userids: Sequence[str],
+    start: datetime,
+    end: datetime,
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    """:func:`replace_records` for rows given as tuples in :data:`RECORD_COLUMNS` order
+    (``user_check_time`` an aware datetime or epoch ms; see :func:`replace_result_tuples`)."""
+    t = attendance_records
+    _delete_for_users(
+        conn, t, corp_id, userids, t.c.user_check_time >= start, t.c.user_check_time < end
+    )
+    return repo.upsert_tuples(
+        conn, t, ("corp_id", *RECORD_COLUMNS), _tuples_with_corp(corp_id, rows), ["corp_id", "id"]
+    )
+
+
+def replace_schedule_tuples(
+    conn: Connection,
+    corp_id: str,
+    userids: Sequence[str],
+    start: date,
+    end: date,
+    rows: Iterable[Sequence[Any]],
+) -> int:
+    """:func:`replace_schedules` for rows given as tuples in :data:`SCHEDULE_COLUMNS` order
+    (see :func:`replace_result_tuples`)."""
+    t = attendance_schedules
+    _delete_work_date_window(conn, t, corp_id, userids, start, end)
+    return repo.upsert_tuples(
+        conn,
+        t,
+        ("corp_id", *SCHEDULE_COLUMNS),
+        _tuples_with_corp(corp_id, rows),
+        ["corp_id", "userid", "work_date", "check_type"],
+    )
+
+
 def replace_leaves(
     conn: Connection,
     corp_id: str,

@@ -188,6 +188,93 @@ def leave_row(item: LeaveStatus, tz: tzinfo = SHANGHAI) -> dict[str, Any]:
     }
 
 
+# Rows as tuples from the wire dicts (the attendance chunk's hot path: ~100 rows per call)
+def result_values(item: dict[str, Any], tz: tzinfo = SHANGHAI) -> tuple[Any, ...]:
+    """An ``/attendance/list`` item as ``client.attendance.list_result_items`` gives it →
+    the ``attendance_results`` row of :func:`result_row` as a tuple in
+    :data:`~dingsync.store.repo_attendance.RESULT_COLUMNS` order: the same values, with the
+    check times left as epoch ms (the writer converts them) and ``raw`` the item itself."""
+    get = item.get
+    time_result = get("timeResult")
+    return (
+        item["id"],
+        item["userId"],
+        _local_date(item["workDate"], tz),
+        item["checkType"],
+        time_result,
+        get("locationResult"),
+        get("sourceType"),
+        get("groupId"),
+        get("planId"),
+        get("recordId"),
+        get("approveId"),
+        get("procInstId"),
+        get("baseCheckTime"),
+        None if time_result == "NotSigned" else get("userCheckTime"),
+        item,
+    )
+
+
+def record_values(item: dict[str, Any], tz: tzinfo = SHANGHAI) -> tuple[Any, ...]:
+    """An ``/attendance/listRecord`` item (``list_record_items``) → the row of
+    :func:`record_row` as a tuple in :data:`~dingsync.store.repo_attendance.RECORD_COLUMNS`
+    order (punch time as epoch ms, ``raw`` the item; see :func:`result_values`)."""
+    get = item.get
+    work_date = get("workDate")
+    return (
+        item["id"],
+        item["userId"],
+        item["userCheckTime"],
+        None if work_date is None else _local_date(work_date, tz),
+        get("checkType"),
+        get("timeResult"),
+        get("locationResult"),
+        get("sourceType"),
+        get("isLegal"),
+        get("invalidRecordType"),
+        get("invalidRecordMsg"),
+        get("userAddress"),
+        get("userLatitude"),
+        get("userLongitude"),
+        get("userAccuracy"),
+        get("locationMethod"),
+        get("deviceSN"),
+        get("outsideRemark"),
+        get("procInstId"),
+        item,
+    )
+
+
+@functools.lru_cache(maxsize=65536)
+def _gmt8_day(text: str) -> date:
+    """``yyyy-MM-dd HH:mm:ss`` GMT+8 → its calendar date (``ValueError`` if unparsable,
+    ``AssertionError`` for an empty text, as :attr:`ScheduleItem.work_day` does)."""
+    work = _gmt8_utc(text)
+    if work is None:
+        parsed = parse_gmt8(text)
+        assert parsed is not None
+        return parsed.date()
+    return work.astimezone(WIRE_TZ).date()
+
+
+def schedule_values(item: dict[str, Any]) -> tuple[Any, ...]:
+    """A ``schedule/listbyusers`` item (``list_schedule_items``) → the row of
+    :func:`schedule_row` as a tuple in
+    :data:`~dingsync.store.repo_attendance.SCHEDULE_COLUMNS` order (``raw`` the item)."""
+    get = item.get
+    return (
+        item["userid"],
+        _gmt8_day(item["work_date"]),
+        get("check_type") or "OnDuty",
+        get("id"),
+        get("group_id"),
+        get("shift_id"),
+        (get("is_rest") or "N").upper() == "Y",
+        _gmt8_utc(get("plan_check_time")),
+        item,
+    )
+
+
 def end_work_date(begin: datetime, end: datetime, tz: tzinfo = SHANGHAI) -> date:
     """The last work date an approval from ``begin`` to ``end`` (aware) covers, in ``tz``: the
     date of the last moment before ``end``, less a day when that moment's time of day is
@@ -404,29 +491,31 @@ class AttendanceSync(IncrementalEntity):
         punch_to = b + timedelta(days=1) if b == end else b
 
         async def fetch() -> tuple[list[Any], list[Any], list[Any]]:
+            # Wire dicts validated like the models (``plain_item``), not models: the rows are
+            # built from them directly and ``raw`` is the item itself.
             results, schedules, records = await asyncio.gather(
-                api.list_results(people, a, b),
-                api.list_schedules(op_user, people, a, b),
-                api.list_records(people, a, punch_to),
+                api.list_result_items(people, a, b),
+                api.list_schedule_items(op_user, people, a, b),
+                api.list_record_items(people, a, punch_to),
             )
             return results, schedules, records
 
         def write(conn: Connection, data: tuple[list[Any], list[Any], list[Any]]) -> None:
             results, schedules, records = data
-            cid = ctx.corp_id
-            ctx.counts["attendance_results"] += repo_attendance.replace_results(
-                conn, cid, people, a, b, [result_row(r, ctx.tz) for r in results]
+            cid, tz = ctx.corp_id, ctx.tz
+            ctx.counts["attendance_results"] += repo_attendance.replace_result_tuples(
+                conn, cid, people, a, b, [result_values(r, tz) for r in results]
             )
-            ctx.counts["attendance_schedules"] += repo_attendance.replace_schedules(
-                conn, cid, people, a, b, [schedule_row(s) for s in schedules]
+            ctx.counts["attendance_schedules"] += repo_attendance.replace_schedule_tuples(
+                conn, cid, people, a, b, [schedule_values(s) for s in schedules]
             )
-            ctx.counts["attendance_records"] += repo_attendance.replace_records(
+            ctx.counts["attendance_records"] += repo_attendance.replace_record_tuples(
                 conn,
                 cid,
                 people,
-                day_start(a, ctx.tz),
-                day_start(punch_to + timedelta(days=1), ctx.tz),
-                [record_row(r, ctx.tz) for r in records],
+                day_start(a, tz),
+                day_start(punch_to + timedelta(days=1), tz),
+                [record_values(r, tz) for r in records],
             )
 
         # The slot is held until the chunk is committed, not only while it is fetched: when the

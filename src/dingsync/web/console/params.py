@@ -5,14 +5,28 @@ FastAPI parameters: an empty field means "not given", and a malformed one is
 ``request.invalid`` with a message in the console's language naming the field. Dates must lie
 in years :data:`~dingsync.web.export_kinds.MONTH_YEARS` (the day windows around them must
 exist: a year-1 day is refused, not a 500).
+
+How a page shows a bad filter (every page with filters, as 日志 did first): the page itself,
+status 200, with its filter form and an inline ``<div class="alert bad" data-testid="error">``
+per message (``console/_problems.html``) in Chinese naming the field. A malformed value is
+dropped (the field's default is used: :func:`collect`); a refusal of the API function the page
+calls (an end before the start, a span too long) shows no rows, its message put in the
+console's words by :func:`zh`. Status 200, not 422: htmx (which swaps the results of a filter
+form) does not swap a 4xx answer, so a 422 would leave the previous rows and no message. The
+JSON API keeps its English messages and 422s.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from datetime import date
+from typing import Any, TypeVar
 
 from dingsync.web.errors import WebError
 from dingsync.web.export_kinds import MONTH_YEARS
+
+T = TypeVar("T")
 
 
 def text(value: str | None, limit: int = 255) -> str | None:
@@ -51,3 +65,96 @@ def integer(label: str, value: str | None, *, low: int = 1) -> int | None:
     if not low <= number <= 2**62:
         raise WebError("request.invalid", f"{label}超出范围（≥ {low}）：{raw}")
     return number
+
+
+#: ``YYYY-MM`` with a month 01–12.
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def month(label: str, value: str | None) -> str | None:
+    """``YYYY-MM`` as given (``None`` when empty). Raises ``request.invalid`` (in Chinese,
+    naming ``label``) for anything else or a year outside :data:`MONTH_YEARS`."""
+    raw = text(value, 32)
+    if raw is None:
+        return None
+    if not _MONTH.match(raw):
+        raise WebError("request.invalid", f"{label}不是月份（YYYY-MM，如 2026-11）：{raw}")
+    if not MONTH_YEARS[0] <= int(raw[:4]) <= MONTH_YEARS[1]:
+        raise WebError(
+            "request.invalid", f"{label}超出范围（{MONTH_YEARS[0]}–{MONTH_YEARS[1]} 年）：{raw}"
+        )
+    return raw
+
+
+def choice(label: str, value: str | None, allowed: Iterable[str]) -> str | None:
+    """One of ``allowed`` as given (``None`` when empty). Raises ``request.invalid`` naming
+    ``label`` otherwise."""
+    raw = text(value, 64)
+    if raw is None:
+        return None
+    if raw not in allowed:
+        raise WebError("request.invalid", f"{label}不是可选的值：{raw}")
+    return raw
+
+
+def collect(problems: list[str], read: Callable[[], T | None]) -> T | None:
+    """``read()`` (one of the readers above), a refusal noted in ``problems`` (shown on the
+    page) instead of raised: ``None`` then, so the field's default applies."""
+    try:
+        return read()
+    except WebError as exc:
+        problems.append(zh(exc))
+        return None
+
+
+#: The API's English refusals of filters (``request.invalid``) in the console's words.
+_ZH: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^end_date is before start_date$"), "结束日期早于开始日期"),
+    (
+        re.compile(r"^need start_date <= end_date, at most (\d+) days$"),
+        r"结束日期不能早于开始日期，且日期跨度不能超过 \1 天",
+    ),
+    (re.compile(r"^the range is longer than (\d+) days$"), r"日期跨度不能超过 \1 天"),
+    (re.compile(r"^start_date/end_date out of range$"), "开始日期或结束日期超出范围"),
+    (re.compile(r"^no report template '(.*)'; known: .*$", re.S), r"没有名为“\1”的日志模板"),
+    (re.compile(r"^month: year must be within"), "月份超出范围"),
+    (re.compile(r"^invalid filters: "), "导出条件无效，请检查筛选条件后重试。"),
+    (
+        re.compile(r"^process_code and template name different templates$"),
+        "审批模板与模板名称不是同一个模板",
+    ),
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+#: What a console page says for a refusal it has no words for (never the API's English).
+GENERIC = "查询条件无效，请检查筛选条件后重试。"
+
+
+def zh(exc: WebError) -> str:
+    """``exc``'s message for a console page: a known English refusal of the API in Chinese
+    (naming the field), a message of the console's own (in Chinese) as it is, anything else
+    :data:`GENERIC`."""
+    message = exc.message
+    for pattern, words in _ZH:
+        found = pattern.search(message)
+        if found:
+            return found.expand(words)
+    # The console's own messages begin with the field's Chinese label; the API's are English
+    # (they may quote a Chinese value: "no report template '日报'…").
+    return message if _CJK.match(message) else GENERIC
+
+
+def attempt(problems: list[str], call: Callable[[], T], empty: T) -> T:
+    """``call()`` (the API function a page shows), or ``empty`` with its ``request.invalid``
+    refusal noted in ``problems`` in the console's words (:func:`zh`). Other errors raise."""
+    try:
+        return call()
+    except WebError as exc:
+        if exc.code != "request.invalid":
+            raise
+        problems.append(zh(exc))
+        return empty
+
+
+def empty_page() -> dict[str, Any]:
+    """A list API's page with no rows (what a page shows for a refused filter)."""
+    return {"items": [], "total": 0}

@@ -137,18 +137,27 @@ def approvals_page(
 ) -> HTMLResponse:
     """The instances ``GET /api/approvals`` lists to the viewer with these filters, newest
     first, :data:`PAGE_SIZE` a page (``page`` from 1)."""
+    problems: list[str] = []
     filters: dict[str, Any] = {
         "process_code": params.text(process_code),
-        "status": params.text(status),
-        "result": params.text(result),
-        "start_date": params.day("start_date", start_date),
-        "end_date": params.day("end_date", end_date),
-        "dept_id": params.integer("dept_id", dept_id),
+        "status": params.collect(
+            problems, lambda: params.choice("审批状态", status, STATUS_LABELS)
+        ),
+        "result": params.collect(
+            problems, lambda: params.choice("审批结果", result, RESULT_LABELS)
+        ),
+        "start_date": params.collect(problems, lambda: params.day("开始日期", start_date)),
+        "end_date": params.collect(problems, lambda: params.day("结束日期", end_date)),
+        "dept_id": params.collect(problems, lambda: params.integer("发起人部门", dept_id)),
         "originator": params.text(originator),
     }
-    number = params.integer("page", page) or 1
-    answer = api_approvals.list_approvals(
-        ctx, session.caller, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, **filters
+    number = params.collect(problems, lambda: params.integer("页码", page)) or 1
+    answer = params.attempt(
+        problems,
+        lambda: api_approvals.list_approvals(
+            ctx, session.caller, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, **filters
+        ),
+        params.empty_page(),
     )
     items = answer["items"]
     with ctx.engine.connect() as conn:
@@ -186,6 +195,7 @@ def approvals_page(
         statuses=STATUS_LABELS,
         results=RESULT_LABELS,
         may_export=rules.may(session.viewer, "approvals", "export"),
+        problems=problems,
         stats_url="/console/approvals/stats?"
         + urlencode({k: v for k, v in query.items() if k in STATS_FILTERS}),
     )
@@ -270,6 +280,26 @@ def stats_charts(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {"by_template": by_template, "cycle": cycle}
 
 
+def empty_stats() -> dict[str, Any]:
+    """``GET /api/approvals/stats``'s answer with nothing counted (the page of a refused
+    filter, e.g. an end before the start)."""
+    return {
+        "start_date": None,
+        "end_date": None,
+        "dept_id": None,
+        "process_code": None,
+        "instances": 0,
+        "finished": 0,
+        "agree": 0,
+        "approval_rate": None,
+        "templates": [],
+        "cycle_time": [
+            {"key": key, "label": label, "min_hours": lo, "max_hours": hi, "count": 0}
+            for key, label, lo, hi in api_approvals.CYCLE_BUCKETS
+        ],
+    }
+
+
 @router.get("/approvals/stats", response_class=HTMLResponse, name="console_approval_stats")
 def approval_stats_page(
     request: Request,
@@ -282,17 +312,23 @@ def approval_stats_page(
 ) -> HTMLResponse:
     """审批统计: the numbers of ``GET /api/approvals/stats`` for the viewer and these filters
     (the router function itself), as charts and a table. Without dates: the last 30 days."""
-    start, end = params.day("start_date", start_date), params.day("end_date", end_date)
+    problems: list[str] = []
+    start = params.collect(problems, lambda: params.day("开始日期", start_date))
+    end = params.collect(problems, lambda: params.day("结束日期", end_date))
     if "start_date" not in request.query_params and "end_date" not in request.query_params:
         end = ctx.today()
         start = date.fromordinal(end.toordinal() - 29)
     filters: dict[str, Any] = {
         "start_date": start,
         "end_date": end,
-        "dept_id": params.integer("dept_id", dept_id),
+        "dept_id": params.collect(problems, lambda: params.integer("发起人部门", dept_id)),
         "process_code": params.text(process_code),
     }
-    stats = api_approvals.approval_stats(ctx, session.caller, **filters)
+    stats = params.attempt(
+        problems,
+        lambda: api_approvals.approval_stats(ctx, session.caller, **filters),
+        empty_stats(),
+    )
     with ctx.engine.connect() as conn:
         templates = _templates(conn, ctx.corp_id)
         depts = dept_options(ctx, conn)
@@ -312,6 +348,7 @@ def approval_stats_page(
         templates=templates,
         depts=depts,
         finished_total=finished_total,
+        problems=problems,
         list_url="/console/approvals?" + urlencode(query),
     )
 

@@ -16,12 +16,12 @@ HR all; a sub-administrator their scope; an attendance-group manager their group
   ``daily``; 404 when the viewer may not see that person's attendance.
 
 Filters are plain GET query parameters (htmx swaps the result part; the page works without
-it); an empty field means "not given".
+it); an empty field means "not given"; a malformed one (or a date span the API refuses) is an
+inline message in the page, status 200 (:mod:`dingsync.web.console.params`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -81,17 +81,16 @@ RESULT_TONES = {
     "Leave": "",
     "Outside": "",
 }
-_MONTH = re.compile(api.MONTH_PATTERN)
 
 
 # --------------------------------------------------------------------------------------------
 # Query text → values (form fields arrive as text; empty = not given)
 # --------------------------------------------------------------------------------------------
-def _month(ctx: WebContext, value: str | None) -> str:
-    text = params.text(value) or ctx.today().strftime("%Y-%m")
-    if not _MONTH.match(text):
-        raise WebError("request.invalid", "month must look like 2026-11")
-    return text
+def _month(ctx: WebContext, value: str | None, problems: list[str]) -> str:
+    """The ``month`` filter (``YYYY-MM``); this month when empty or malformed (the message in
+    ``problems``)."""
+    given = params.collect(problems, lambda: params.month("月份", value))
+    return given or ctx.today().strftime("%Y-%m")
 
 
 def _shift_month(month: str, delta: int) -> str:
@@ -160,8 +159,11 @@ def _check_label(check: dict[str, Any]) -> tuple[str, str]:
     return label, RESULT_TONES.get(tr, "")
 
 
-def _common(request: Request, ctx: WebContext, session: ConsoleSession) -> dict[str, Any]:
+def _common(
+    request: Request, ctx: WebContext, session: ConsoleSession, problems: list[str]
+) -> dict[str, Any]:
     return {
+        "problems": problems,
         "tabs": TABS,
         "departments": _departments(ctx),
         "may_export": rules.may(session.viewer, "attendance", "export"),
@@ -284,9 +286,11 @@ def monthly_page(
     session: ConsoleSession = page_caller("attendance"),
 ) -> HTMLResponse:
     """月度汇总: the month's summary per person (paged), its charts and the export."""
-    the_month = _month(ctx, month)
-    dept = params.integer("dept_id", dept_id, low=1)
-    offset = ((params.integer("page", page, low=1) or 1) - 1) * MONTHLY_PAGE
+    problems: list[str] = []
+    the_month = _month(ctx, month, problems)
+    dept = params.collect(problems, lambda: params.integer("部门", dept_id, low=1))
+    number = params.collect(problems, lambda: params.integer("页码", page, low=1))
+    offset = ((number or 1) - 1) * MONTHLY_PAGE
     summary = api.monthly(
         ctx, session.caller, the_month, dept, None, limit=MONTHLY_PAGE, offset=offset
     )
@@ -306,7 +310,7 @@ def monthly_page(
         charts=chart_options(stats),
         dept_chart_note=DEPT_CHART_NOTE,
         pager=_pager(request, summary["total"], MONTHLY_PAGE, offset),
-        **_common(request, ctx, session),
+        **_common(request, ctx, session, problems),
     )
 
 
@@ -334,11 +338,14 @@ def resolve_person(
     return text, found["items"]
 
 
-def _span(ctx: WebContext, start: str | None, end: str | None) -> tuple[date, date]:
-    """The date filter (default: this month so far, as the API's)."""
-    last = params.day("end_date", end) or ctx.today()
-    first = params.day("start_date", start) or last.replace(day=1)
-    return first, last
+def _span(
+    ctx: WebContext, start: str | None, end: str | None, problems: list[str]
+) -> tuple[date, date]:
+    """The date filter (default: this month so far, as the API's; a malformed day is dropped
+    with its message in ``problems``). The span itself is checked by the API function."""
+    last = params.collect(problems, lambda: params.day("结束日期", end)) or ctx.today()
+    first = params.collect(problems, lambda: params.day("开始日期", start))
+    return first or last.replace(day=1), last
 
 
 @dataclass(frozen=True)
@@ -353,6 +360,8 @@ class _DayFilters:
     person: str | None
     choices: Any
     offset: int
+    #: Messages about malformed filters (shown in the page).
+    problems: list[str]
 
 
 def _day_filters(
@@ -365,17 +374,14 @@ def _day_filters(
     page: str | None,
     page_size: int,
 ) -> _DayFilters:
-    start, end = _span(ctx, start_date, end_date)
+    problems: list[str] = []
+    start, end = _span(ctx, start_date, end_date, problems)
     typed = params.text(userid)
     person, choices = resolve_person(ctx, session, typed)
+    dept = params.collect(problems, lambda: params.integer("部门", dept_id, low=1))
+    number = params.collect(problems, lambda: params.integer("页码", page, low=1))
     return _DayFilters(
-        start,
-        end,
-        params.integer("dept_id", dept_id, low=1),
-        typed,
-        person,
-        choices,
-        ((params.integer("page", page, low=1) or 1) - 1) * page_size,
+        start, end, dept, typed, person, choices, ((number or 1) - 1) * page_size, problems
     )
 
 
@@ -392,16 +398,21 @@ def daily_page(
 ) -> HTMLResponse:
     """每日统计: one row per person and day (shift, check points, the day's result)."""
     f = _day_filters(ctx, session, start_date, end_date, dept_id, userid, page, DAILY_PAGE)
-    days = api.daily(
-        ctx,
-        session.caller,
-        f.start,
-        f.end,
-        f.person,
-        f.dept,
-        "desc",
-        limit=DAILY_PAGE,
-        offset=f.offset,
+    problems = f.problems
+    days = params.attempt(
+        problems,
+        lambda: api.daily(
+            ctx,
+            session.caller,
+            f.start,
+            f.end,
+            f.person,
+            f.dept,
+            "desc",
+            limit=DAILY_PAGE,
+            offset=f.offset,
+        ),
+        params.empty_page(),
     )
     return render(
         request,
@@ -418,7 +429,7 @@ def daily_page(
         rows=days["items"],
         pager=_pager(request, days["total"], DAILY_PAGE, f.offset),
         day_labels=DAY_RESULT_LABELS,
-        **_common(request, ctx, session),
+        **_common(request, ctx, session, problems),
     )
 
 
@@ -436,17 +447,22 @@ def records_page(
 ) -> HTMLResponse:
     """原始记录: every punch with its time, result, source and place."""
     f = _day_filters(ctx, session, start_date, end_date, dept_id, userid, page, RECORDS_PAGE)
-    kind = params.text(check_type)
-    punches = api.records(
-        ctx,
-        session.caller,
-        f.start,
-        f.end,
-        f.person,
-        f.dept,
-        kind,
-        limit=RECORDS_PAGE,
-        offset=f.offset,
+    problems = f.problems
+    kind = params.collect(problems, lambda: params.choice("打卡类型", check_type, CHECK_LABELS))
+    punches = params.attempt(
+        problems,
+        lambda: api.records(
+            ctx,
+            session.caller,
+            f.start,
+            f.end,
+            f.person,
+            f.dept,
+            kind,
+            limit=RECORDS_PAGE,
+            offset=f.offset,
+        ),
+        params.empty_page(),
     )
     return render(
         request,
@@ -463,7 +479,7 @@ def records_page(
         check_type=kind,
         rows=punches["items"],
         pager=_pager(request, punches["total"], RECORDS_PAGE, f.offset),
-        **_common(request, ctx, session),
+        **_common(request, ctx, session, problems),
     )
 
 
@@ -502,7 +518,8 @@ def calendar_page(
     the month's summary row; 404 when the viewer may not see this person's attendance."""
     if len(userid) > 64 or not api.may_see_person(ctx, session.caller, userid):
         raise WebError("not_found", "no such person")
-    the_month = _month(ctx, month)
+    problems: list[str] = []
+    the_month = _month(ctx, month, problems)
     _, start, end = api.month_span(ctx, the_month)
     days = api.daily(ctx, session.caller, start, end, userid, None, "asc", limit=62, offset=0)
     mine = api.monthly(ctx, session.caller, the_month, None, userid, limit=1, offset=0)
@@ -523,5 +540,5 @@ def calendar_page(
         summary=mine,
         row=(mine["items"] or [None])[0],
         day_labels=DAY_RESULT_LABELS,
-        **_common(request, ctx, session),
+        **_common(request, ctx, session, problems),
     )

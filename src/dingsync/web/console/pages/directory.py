@@ -23,6 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from dingsync.web import rules
+from dingsync.web.console import params
 from dingsync.web.console.render import render
 from dingsync.web.console.session import ConsoleSession, page_caller
 from dingsync.web.deps import Ctx
@@ -41,8 +42,9 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-def _page(value: str | None) -> int:
-    n = _int(value) or 1
+def _page(value: str | None, problems: list[str]) -> int:
+    """The ``page`` parameter (1 when empty or malformed: then its message in ``problems``)."""
+    n = params.collect(problems, lambda: params.integer("页码", value)) or 1
     return max(1, min(n, 10**6))
 
 
@@ -86,11 +88,12 @@ def directory_page(
     request: Request, ctx: Ctx, session: ConsoleSession = page_caller("directory")
 ) -> HTMLResponse:
     """The tree and the people (``dept_id``, ``search``, ``page`` query parameters)."""
-    params = request.query_params
-    raw_dept = (params.get("dept_id") or "").strip()
+    query = request.query_params
+    raw_dept = (query.get("dept_id") or "").strip()
     dept_id = _int(raw_dept)
-    search = (params.get("search") or "").strip()[:64] or None
-    page = _page(params.get("page"))
+    search = (query.get("search") or "").strip()[:64] or None
+    problems: list[str] = []
+    page = _page(query.get("page"), problems)
     tree = api_directory.departments(ctx, session.caller, counts=True)["tree"]
     names = _names(tree)
     dept_error = None
@@ -137,6 +140,7 @@ def directory_page(
         tab="members",
         leavers_tab=may_see_leavers(session),
         dept_error=dept_error,
+        problems=problems,
         may_export=rules.may(session.viewer, "directory", "export"),
     )
 
@@ -162,9 +166,9 @@ def leavers_page(
     request: Request, ctx: Ctx, session: ConsoleSession = page_caller("directory")
 ) -> HTMLResponse:
     """离职人员 (``q``: part of the name, ``page``), as ``GET /api/leavers`` (404 likewise)."""
-    params = request.query_params
-    q = (params.get("q") or "").strip()[:64] or None
-    page = _page(params.get("page"))
+    q = (request.query_params.get("q") or "").strip()[:64] or None
+    problems: list[str] = []
+    page = _page(request.query_params.get("page"), problems)
     data = api_directory.leavers(
         ctx, session.caller, q=q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
     )
@@ -187,4 +191,5 @@ def leavers_page(
         link=link,
         tab="leavers",
         leavers_tab=True,
+        problems=problems,
     )

@@ -5,7 +5,8 @@ same export scope, an audit row with ``client=console``), from an HTML form.
 The form carries the CSRF token, ``format`` (``xlsx``/``csv``) and the kind's filters as text
 fields named as in the API (``GET /api/exports/kinds``); empty fields are "not given". Text is
 converted to the filter's type here (integers, ``true``/``false``), then checked as strictly as
-the API checks JSON.
+the API checks JSON. A refused export is the console's error page (422 ``request.invalid``: the
+answer of a form's POST, not a page with filters) with the message in Chinese.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
+from dingsync.web.console import params
 from dingsync.web.console.session import CSRF_FIELD, CsrfCaller
 from dingsync.web.deps import Ctx
 from dingsync.web.errors import WebError
@@ -48,13 +50,13 @@ def form_filters(kind_name: str, form: dict[str, str]) -> dict[str, Any]:
         raw = raw.strip()
         if _accepts(info.annotation, bool):
             if raw.lower() not in ("true", "false", "1", "0", "on", "off"):
-                raise WebError("request.invalid", f"{name} must be true or false")
+                raise WebError("request.invalid", f"导出条件 {name} 应为 true 或 false：{raw[:32]}")
             out[name] = raw.lower() in ("true", "1", "on")
         elif _accepts(info.annotation, int):
             try:
                 out[name] = int(raw)
             except ValueError as exc:
-                raise WebError("request.invalid", f"{name} must be an integer") from exc
+                raise WebError("request.invalid", f"导出条件 {name} 不是数字：{raw[:32]}") from exc
         else:
             out[name] = raw
     return out
@@ -69,7 +71,13 @@ async def console_export(
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     fmt = form.get("format", "xlsx")
     if fmt not in ("xlsx", "csv"):
-        raise WebError("request.invalid", "format must be xlsx or csv")
-    filters = form_filters(kind, form)
-    form.pop(CSRF_FIELD, None)
-    return export_file(ctx, session.caller, kind, filters, fmt, client="console")  # type: ignore[arg-type]
+        raise WebError("request.invalid", f"导出格式应为 xlsx 或 csv：{fmt[:16]}")
+    try:
+        filters = form_filters(kind, form)
+        form.pop(CSRF_FIELD, None)
+        return export_file(ctx, session.caller, kind, filters, fmt, client="console")  # type: ignore[arg-type]
+    except WebError as exc:
+        if exc.code != "request.invalid":
+            raise
+        # The API's English refusal in the console's words (the error page shows it).
+        raise WebError(exc.code, params.zh(exc)) from exc

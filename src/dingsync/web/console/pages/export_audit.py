@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from dingsync.web.console import params
 from dingsync.web.console.render import render
 from dingsync.web.console.session import ConsoleSession, page_caller
 from dingsync.web.deps import Ctx
@@ -36,10 +37,11 @@ def exports_page(
     request: Request, ctx: Ctx, session: ConsoleSession = page_caller("exports")
 ) -> HTMLResponse:
     """One page of the audit (``page``), newest first, and the chain's state."""
-    try:
-        page = max(1, min(int(request.query_params.get("page") or 1), 10**6))
-    except ValueError:
-        page = 1
+    problems: list[str] = []
+    given = params.collect(
+        problems, lambda: params.integer("页码", request.query_params.get("page"))
+    )
+    page = max(1, min(given or 1, 10**6))
     data = api_exports.audit(ctx, session.caller, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     chain = api_exports.audit_verify(ctx, session.caller)
     pages = max(1, -(-data["total"] // PAGE_SIZE))
@@ -60,4 +62,5 @@ def exports_page(
         link=link,
         kind_labels=KIND_LABELS,
         client_labels=CLIENT_LABELS,
+        problems=problems,
     )

@@ -19,7 +19,6 @@ page also works as a plain GET without JavaScript.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -83,27 +82,17 @@ class Filters:
         return urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
-def _collect(problems: list[str], read: Callable[[], Any]) -> Any:
-    """``read()`` (a :mod:`~dingsync.web.console.params` reader), its refusal noted in
-    ``problems`` (shown on the page) instead of raised."""
-    try:
-        return read()
-    except WebError as exc:
-        problems.append(exc.message)
-        return None
-
-
 def read_filters(request: Request) -> Filters:
     """The filters of the request's query string (malformed values dropped, with a message)."""
     q = request.query_params
     f = Filters()
     p = f.problems
     f.template = params.text(q.get("template"))
-    f.start = _collect(p, lambda: params.day("开始日期", q.get("start_date")))
-    f.end = _collect(p, lambda: params.day("结束日期", q.get("end_date")))
-    f.dept_id = _collect(p, lambda: params.integer("部门", q.get("dept_id")))
+    f.start = params.collect(p, lambda: params.day("开始日期", q.get("start_date")))
+    f.end = params.collect(p, lambda: params.day("结束日期", q.get("end_date")))
+    f.dept_id = params.collect(p, lambda: params.integer("部门", q.get("dept_id")))
     f.creator = params.text(q.get("creator"), 64)
-    f.offset = _collect(p, lambda: params.integer("页码", q.get("offset"), low=0)) or 0
+    f.offset = params.collect(p, lambda: params.integer("页码", q.get("offset"), low=0)) or 0
     return f
 
 
@@ -194,7 +183,7 @@ def reports_page(
                 break
             f.offset = last_page_offset(int(page["total"]), PAGE_SIZE)
     except WebError as exc:
-        error = exc.message
+        error = params.zh(exc)
     items = page["items"]
     scope = rules.scope(session.viewer, "reports", "list")
     with ctx.engine.connect() as conn:
@@ -406,7 +395,7 @@ def report_stats_page(
                     break
                 f.offset = last_page_offset(int(stats["total"]), STATS_PAGE_SIZE)
         except WebError as exc:
-            error = exc.message
+            error = params.zh(exc)
     if stats is not None:
         f.start = date.fromisoformat(stats["start_date"])
         f.end = date.fromisoformat(stats["end_date"])

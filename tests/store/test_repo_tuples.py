@@ -1,0 +1,154 @@
+"""``repo.upsert_tuples`` (the attendance writer) stores what ``repo.upsert`` stores for the same
+rows given as dicts — NUL and the escape character in text and JSON, epoch ms or aware datetimes,
+JSON orjson refuses, duplicate keys — on SQLite, PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import StatementError
+
+from dingsync.store import repo, repo_attendance
+from dingsync.store.nul import ESCAPE
+from dingsync.store.schema_attendance import attendance_results
+from dingsync.timeutil import from_ms
+
+COLUMNS = repo_attendance.RESULT_COLUMNS
+MS = 1_764_547_200_000  # 2025-12-01 00:00 UTC
+
+
+def _raw(i: int) -> dict[str, Any]:
+    raws: list[dict[str, Any]] = [
+        {"id": i, "userId": "u1", "名字": "张三", "nested": {"a": [1, 2.5, None, True]}},
+        {"id": i, "remark": "has\x00nul", f"key{ESCAPE}": ESCAPE + "0"},
+        {"id": i, "huge": 2**70},  # beyond orjson's 64-bit ints
+        {"id": i, "text": "\\u0000 is not a NUL", "f": 1e16},
+    ]
+    return raws[i % len(raws)]
+
+
+def _dict_row(i: int) -> dict[str, Any]:
+    base = from_ms(MS + i * 61_001)
+    return {
+        "id": 1000 + i,
+        "userid": ["u1", "名\x00字", f"x{ESCAPE}0", "u4"][i % 4],
+        "work_date": date(2025, 12, 1) + timedelta(days=i % 3),
+        "check_type": "OnDuty" if i % 2 else "OffDuty",
+        "time_result": [None, "Normal", "Late\x00", "NotSigned"][i % 4],
+        "location_result": None,
+        "source_type": "ATM",
+        "group_id": 7,
+        "plan_id": i,
+        "record_id": None if i % 5 == 0 else 10 * i,
+        "approve_id": None,
+        "proc_inst_id": "p" * (i % 3),
+        "base_check_time": base,
+        "user_check_time": None if i % 4 == 3 else base + timedelta(milliseconds=i * 7),
+        "raw": _raw(i),
+    }
+
+
+def _as_tuple(row: dict[str, Any], i: int) -> tuple[Any, ...]:
+    values = [row[c] for c in COLUMNS]
+    # The fast path's times: epoch ms for some rows, datetimes (another zone) for others.
+    for c in ("base_check_time", "user_check_time"):
+        k = COLUMNS.index(c)
+        if values[k] is not None:
+            if i % 2:
+                values[k] = int(
+                    (values[k] - datetime(1970, 1, 1, tzinfo=UTC)) / timedelta(milliseconds=1)
+                )
+            else:
+                values[k] = values[k].astimezone(timezone(timedelta(hours=8)))
+    return tuple(values)
+
+
+def _stored(engine: sa.Engine, corp_id: str) -> list[str]:
+    t = attendance_results
+    cols = [c for c in t.c if c.key not in ("corp_id", "synced_at")]
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(*cols).where(t.c.corp_id == corp_id))
+        return sorted(json.dumps(dict(r._mapping), sort_keys=True, default=str) for r in rows)
+
+
+def test_tuples_store_what_dicts_store(engine: sa.Engine) -> None:
+    dict_rows = [_dict_row(i) for i in range(40)]
+    # A duplicate key: the last one wins on both paths.
+    dict_rows.append({**_dict_row(3), "time_result": "Early"})
+    tuples = [_as_tuple(r, i) for i, r in enumerate(dict_rows)]
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": "a"})
+        repo.upsert_corp(conn, {"corp_id": "b"})
+        n_dicts = repo_attendance.replace_results(
+            conn, "a", ["u1"], date(2025, 12, 1), date(2025, 12, 3), dict_rows
+        )
+        n_tuples = repo_attendance.replace_result_tuples(
+            conn, "b", ["u1"], date(2025, 12, 1), date(2025, 12, 3), tuples
+        )
+    assert n_dicts == n_tuples == 40
+    a, b = _stored(engine, "a"), _stored(engine, "b")
+    assert a == b
+    assert any("Early" in r for r in b) and any(str(2**70) in r for r in b)
+    # Written again (an update of every row): still the same.
+    with engine.begin() as conn:
+        repo_attendance.replace_result_tuples(
+            conn, "b", ["u9"], date(2025, 12, 1), date(2025, 12, 1), tuples
+        )
+    assert _stored(engine, "b") == a
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            valid = conn.exec_driver_sql(
+                "select count(*) from attendance_results where corp_id = 'b' and json_valid(raw)"
+            ).scalar()
+        assert valid == 40
+
+
+def test_refused_values_raise_like_upsert(engine: sa.Engine) -> None:
+    row = list(_as_tuple(_dict_row(1), 1))
+    row[COLUMNS.index("base_check_time")] = datetime(2025, 12, 1, 8, 0)  # naive: refused
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": "c"})
+        with pytest.raises(StatementError):
+            repo_attendance.replace_result_tuples(
+                conn, "c", ["u1"], date(2025, 12, 1), date(2025, 12, 1), [tuple(row)]
+            )
+    keyless = list(_as_tuple(_dict_row(1), 1))
+    keyless[0] = None
+    with engine.begin() as conn:
+        with pytest.raises(ValueError, match="without a key"):
+            repo_attendance.replace_result_tuples(
+                conn, "c", ["u1"], date(2025, 12, 1), date(2025, 12, 1), [tuple(keyless)]
+            )
+        with pytest.raises(ValueError, match="a row of 3 values"):
+            repo.upsert_tuples(
+                conn, attendance_results, ("corp_id", *COLUMNS), [(1, 2, 3)], ["corp_id", "id"]
+            )
+
+
+def test_sqlite_ms_text_is_the_datetime_processors() -> None:
+    """The arithmetic epoch-ms formatter gives the text SQLAlchemy's SQLite processor writes for
+    ``from_ms(ms)``, before 1970, on day boundaries and with milliseconds."""
+    from sqlalchemy.dialects import sqlite
+
+    from dingsync.store.schema import UTCDateTime
+
+    dialect = sqlite.dialect()
+    process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    fmt = repo._sqlite_ms_formatter(process)
+    assert fmt is not None
+    for ms in [
+        0,
+        -1,
+        1,
+        86_399_999,
+        86_400_000,
+        MS,
+        MS + 123,
+        -62_135_596_800_000,
+        253_402_300_799_999,
+    ]:
+        assert fmt(ms) == process(from_ms(ms)), ms

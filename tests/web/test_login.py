@@ -122,9 +122,13 @@ def test_same_code_twice_within_60_s_gives_the_same_session(web: Web) -> None:
     userid = _plain_user(web.sb.company, 5)
     code = web.authcode(userid)
     first = web.http.post("/api/auth/dingtalk", json={"authCode": code})
+    before = web.upstream_calls()
     second = web.http.post("/api/auth/dingtalk", json={"authCode": code})
     assert first.status_code == second.status_code == 200, second.text
     assert first.json()["session"]["token"] == second.json()["session"]["token"]
+    # DingTalk is asked first (one store hop per login): it refuses the code it has already
+    # exchanged, and the replay record answers.
+    assert _calls_since(web, before) == {"/topapi/v2/user/getuserinfo": 1}
 
     # A real double tap: both requests in flight at once.
     code2 = web.authcode(userid)

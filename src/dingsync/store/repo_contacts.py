@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, delete, false, func, or_, select
 
 from dingsync.store import visibility
+from dingsync.store.prebuilt import DriverSelect
 from dingsync.store.repo import keep_former_memberships, upsert
 from dingsync.store.schema import (
     admin_scopes,
@@ -33,7 +34,7 @@ from dingsync.store.schema_roles import role_members, roles
 _GET_USER = select(users).where(
     users.c.corp_id == bindparam("corp"), users.c.userid == bindparam("uid")
 )
-_MEMBERSHIPS = (
+_MEMBERSHIPS = DriverSelect(
     select(user_departments.c.dept_id, user_departments.c.dept_order, user_departments.c.is_leader)
     .where(
         user_departments.c.corp_id == bindparam("corp"),
@@ -41,10 +42,12 @@ _MEMBERSHIPS = (
     )
     .order_by(user_departments.c.dept_id)
 )
-_ADMIN_LEVEL = select(admins.c.sys_level).where(
-    admins.c.corp_id == bindparam("corp"), admins.c.userid == bindparam("uid")
+_ADMIN_LEVEL = DriverSelect(
+    select(admins.c.sys_level).where(
+        admins.c.corp_id == bindparam("corp"), admins.c.userid == bindparam("uid")
+    )
 )
-_ADMIN_SCOPE = (
+_ADMIN_SCOPE = DriverSelect(
     select(admin_scopes.c.dept_id)
     .where(admin_scopes.c.corp_id == bindparam("corp"), admin_scopes.c.userid == bindparam("uid"))
     .order_by(admin_scopes.c.dept_id)
@@ -59,10 +62,10 @@ def get_user(conn: Connection, corp_id: str, userid: str) -> dict[str, Any] | No
 
 def user_memberships(conn: Connection, corp_id: str, userid: str) -> list[dict[str, Any]]:
     """A user's memberships: ``{dept_id, dept_order, is_leader}``, by ``dept_id``."""
-    rows = conn.execute(_MEMBERSHIPS, {"corp": corp_id, "uid": userid}).mappings()
+    rows = _MEMBERSHIPS.execute(conn, {"corp": corp_id, "uid": userid})
     return [
-        {"dept_id": int(r["dept_id"]), "dept_order": r["dept_order"], "is_leader": r["is_leader"]}
-        for r in rows
+        {"dept_id": int(dept), "dept_order": order, "is_leader": bool(leader)}
+        for dept, order, leader in rows
     ]
 
 
@@ -147,11 +150,10 @@ def corp_name(conn: Connection, corp_id: str) -> str | None:
 def admin_info(conn: Connection, corp_id: str, userid: str) -> tuple[int | None, list[int]]:
     """``(sys_level, scope dept ids)`` of an administrator; ``(None, [])`` for anyone else."""
     params = {"corp": corp_id, "uid": userid}
-    level = conn.execute(_ADMIN_LEVEL, params).scalar_one_or_none()
-    if level is None:
+    found = _ADMIN_LEVEL.first(conn, params)
+    if found is None or found[0] is None:
         return None, []
-    scope = conn.execute(_ADMIN_SCOPE, params).scalars()
-    return int(level), [int(d) for d in scope]
+    return int(found[0]), [int(d) for (d,) in _ADMIN_SCOPE.execute(conn, params)]
 
 
 def set_admin_level(conn: Connection, corp_id: str, userid: str, level: int | None) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, func, or_, select, update
 
 from dingsync.areas import AREA_NAMES
+from dingsync.store.prebuilt import DriverSelect
 from dingsync.store.repo import upsert
 from dingsync.store.schema import (
     CORP_MODES,
@@ -52,6 +53,7 @@ def _get_corp_statement() -> Any:
 
 
 _GET_CORP = _get_corp_statement()
+_CORP_STATUS = DriverSelect(select(corps.c.status).where(corps.c.corp_id == bindparam("corp")))
 
 
 def get_corp(conn: Connection, corp_id: str) -> Row | None:
@@ -59,6 +61,14 @@ def get_corp(conn: Connection, corp_id: str) -> Row | None:
     ``agent_id``, ``app_key``, ``timezone``, ``created_at``, ``updated_at``) or ``None``."""
     row = conn.execute(_GET_CORP, {"corp": corp_id}).mappings().first()
     return None if row is None else dict(row)
+
+
+def corp_status(conn: Connection, corp_id: str) -> str | None:
+    """The registry status of ``corp_id`` (``active``, ``relieved``, ``stopped``), or ``None``
+    when the registry does not hold it — one column through the driver (every login and every
+    authenticated request asks it)."""
+    row = _CORP_STATUS.first(conn, {"corp": corp_id})
+    return None if row is None else str(row[0])
 
 
 def list_corps(conn: Connection) -> list[Row]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, select, update
 
+from dingsync.store.prebuilt import DriverSelect
 from dingsync.store.repo import upsert
 from dingsync.store.schema import users
 from dingsync.store.schema_web import LOCAL_ROLES, web_user_roles
@@ -51,10 +52,13 @@ def set_local_disabled(conn: Connection, corp_id: str, userid: str, disabled: bo
     return known
 
 
-_LOCAL_DISABLED = select(users.c.local_disabled).where(
-    users.c.corp_id == bindparam("corp"), users.c.userid == bindparam("uid")
+# Every authenticated request asks these: compiled once, run through the driver.
+_LOCAL_DISABLED = DriverSelect(
+    select(users.c.local_disabled).where(
+        users.c.corp_id == bindparam("corp"), users.c.userid == bindparam("uid")
+    )
 )
-_USER_ROLES = (
+_USER_ROLES = DriverSelect(
     select(web_user_roles.c.role)
     .where(
         web_user_roles.c.corp_id == bindparam("corp"),
@@ -67,8 +71,8 @@ _USER_ROLES = (
 def is_local_disabled(conn: Connection, corp_id: str, userid: str) -> bool:
     """Whether ``userid`` is disabled locally (unknown users are not)."""
     params = {"corp": corp_id, "uid": userid}
-    value = conn.execute(_LOCAL_DISABLED, params).scalar_one_or_none()
-    return bool(value)
+    row = _LOCAL_DISABLED.first(conn, params)
+    return bool(row is not None and row[0])
 
 
 def list_disabled(conn: Connection, corp_id: str) -> list[str]:
@@ -112,7 +116,7 @@ def revoke_role(conn: Connection, corp_id: str, userid: str, role: str) -> bool:
 
 def user_roles(conn: Connection, corp_id: str, userid: str) -> list[str]:
     """The local roles of one user, sorted."""
-    return list(conn.execute(_USER_ROLES, {"corp": corp_id, "uid": userid}).scalars())
+    return [str(role) for (role,) in _USER_ROLES.execute(conn, {"corp": corp_id, "uid": userid})]
 
 
 def list_roles(conn: Connection, corp_id: str) -> list[dict[str, Any]]:

@@ -14,14 +14,19 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from dingsync.store.prebuilt import DriverSelect, insert_one
 from dingsync.store.schema_web import web_login_codes, web_sessions
 
 # Built once (every login and every authenticated request runs them): building a statement
-# and its cache key costs more than SQLite takes to answer it.
+# and its cache key costs more than SQLite takes to answer it. The two inserts and the
+# replay record's existence check go through the driver (:mod:`dingsync.store.prebuilt`).
 _INSERT_SESSION = insert(web_sessions)
 _GET_SESSION = select(web_sessions).where(web_sessions.c.token_hash == bindparam("digest"))
 _INSERT_LOGIN_CODE = insert(web_login_codes)
 _FIND_LOGIN_CODE = select(web_login_codes).where(web_login_codes.c.code_hash == bindparam("key"))
+_LOGIN_CODE_KNOWN = DriverSelect(
+    select(web_login_codes.c.code_hash).where(web_login_codes.c.code_hash == bindparam("key"))
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -37,7 +42,8 @@ def create_session(
     expires_at: datetime,
 ) -> None:
     """Store a new session (``token_hash``: SHA-256 hex of the bearer token)."""
-    conn.execute(
+    insert_one(
+        conn,
         _INSERT_SESSION,
         {
             "token_hash": token_hash,
@@ -105,7 +111,8 @@ def remember_login_code(
 ) -> None:
     """Record that the login code ``code_hash`` produced session ``session_hash`` (its token
     sealed with a key derived from the code). A code is recorded once (primary key)."""
-    conn.execute(
+    insert_one(
+        conn,
         _INSERT_LOGIN_CODE,
         {
             "code_hash": code_hash,
@@ -125,10 +132,17 @@ def find_login_code(conn: Connection, code_hash: str) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
+def login_code_known(conn: Connection, code_hash: str) -> bool:
+    """Whether the replay cache holds a row for the login code ``code_hash`` (expired or not)
+    — the cheap first look of every login; :func:`find_login_code` reads the row."""
+    return _LOGIN_CODE_KNOWN.first(conn, {"key": code_hash}) is not None
+
+
 __all__ = [
     "create_session",
     "find_login_code",
     "get_session",
+    "login_code_known",
     "purge_expired",
     "remember_login_code",
     "revoke_session",

@@ -154,8 +154,7 @@ class WebContext:
         app = next((a for a in self.root.settings.apps if a.corp_id == self.corp_id), None)
         status = "stopped" if app is not None and app.status == "stopped" else None
         if status is None:
-            row = repo_corps.get_corp(conn, self.corp_id)
-            status = row["status"] if row is not None else "active"
+            status = repo_corps.corp_status(conn, self.corp_id) or "active"
         if status != "active":
             raise WebError(
                 "corp.inactive",
@@ -163,13 +162,26 @@ class WebContext:
             )
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction (``engine.begin()``), one at a time on SQLite."""
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
+    def write(self, conn: Connection | None = None) -> Iterator[Connection]:
+        """A write transaction, one at a time on SQLite: ``engine.begin()``, or on ``conn`` (a
+        connection the caller holds and just read on: the read is committed first, then the
+        write runs as its own transaction on it — one pool checkout for both)."""
+        lock = self._write_lock
+        if conn is None:
+            if lock is None:
+                with self.engine.begin() as own:
+                    yield own
+                return
+            with lock, self.engine.begin() as own:
+                yield own
+            return
+        if conn.in_transaction():
+            conn.commit()
+        if lock is None:
+            with conn.begin():
                 yield conn
             return
-        with self._write_lock, self.engine.begin() as conn:
+        with lock, conn.begin():
             yield conn
 
     # -- time ----------------------------------------------------------------------------------

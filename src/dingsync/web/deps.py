@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
@@ -52,7 +53,25 @@ def _request_token(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or None
 
 
-Ctx = Annotated[WebContext, Depends(get_ctx)]
+async def ctx_dependency(request: Request) -> WebContext:
+    """:func:`get_ctx` as the routes' dependency. A sync dependency costs a worker-thread hop
+    per request (FastAPI runs it in its thread pool) — the largest fixed cost of a login after
+    the store (issue 17): here the context is found on the event loop when no database read is
+    needed (a deployment of one company, or a request without a session token, such as a
+    login), and only a multi-company request with a session reads its company in a worker
+    thread."""
+    cached: WebContext | None = getattr(request.state, "dingsync_ctx", None)
+    if cached is not None:
+        return cached
+    root: WebContext = request.app.state.web
+    if not root.multi or not _request_token(request):
+        request.state.dingsync_ctx = root
+        return root
+    ctx: WebContext = await anyio.to_thread.run_sync(get_ctx, request)
+    return ctx
+
+
+Ctx = Annotated[WebContext, Depends(ctx_dependency)]
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 ``POST /api/auth/dingtalk {authCode, url?}``:
 
 1. the same authCode seen within ``replay_window_s`` (60 s) → the same session (double tap);
+   DingTalk is asked first (step 2): a code it refuses as already used, or any failure, is
+   answered from the replay record when there is one (:func:`_login` says why);
 2. ``/topapi/v2/user/getuserinfo`` (code → userid, ``sys_level``) with the cached access
    token; its ``sys_level`` updates the stored administrator level (:func:`admin_level_change`);
 3. a locally disabled account is refused before anything else is fetched;
@@ -12,7 +14,8 @@
 5. a session (random token, stored hashed), the replay record, and the JSAPI config for ``url``
    (ticket cached).
 
-So a login makes one upstream call for a user synced recently and two otherwise.
+So a login makes one upstream call for a user synced recently and two otherwise, and one
+worker-thread hop to the store for a user synced recently (two otherwise).
 
 The console's browser login (:func:`oauth_login`: DingTalk's web login page → user token →
 ``users/me`` → ``getbyunionid``) ends in the same steps 3–5 (:func:`open_session_for`), without
@@ -24,6 +27,8 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import Any
+
+from sqlalchemy import Connection
 
 import dingsync.metrics as metrics
 from dingsync.dingtalk import (
@@ -88,22 +93,39 @@ Outcome = tuple[str, str, Any, dict[str, Any]]
 
 
 async def _login(ctx: WebContext, code: str, key: str) -> Outcome:
-    # Database work runs in as few worker-thread hops as possible (each hop costs a GIL
-    # hand-over under load): replay check; state check + (for a fresh user) session and
-    # profile; or, for a stale user, store + session + profile.
-    replay = await asyncio.to_thread(_replayed, ctx, code, key)
-    if replay is not None:
-        return replay
-    client = ctx.client
+    # One worker-thread hop per login of a fresh user (each hop is a GIL hand-over and two
+    # wake-ups of the event loop, the largest cost left in the profile): DingTalk is asked
+    # first, and the company's state, the replay record, the freshness read, the session and
+    # the profile share the one hop after it (:func:`_session_if_fresh`). This keeps the
+    # double-tap rule because DingTalk's authCode is single use (a code already exchanged is
+    # refused, 40078): a second tap after the first login finished is refused by DingTalk and
+    # answered from the replay record in the error path below (and, should DingTalk ever accept
+    # a code twice, the hop after it finds the record too); a tap while the first is still in
+    # flight in this process waits for it (``ctx.inflight``). A relieved or stopped company is
+    # refused in whichever hop runs (``corp.inactive`` before DingTalk's own error): it never
+    # gets a session. Running the hop's reads on the event loop instead (SQLite WAL readers do
+    # not wait for writers) would not save the hop: the session's insert may wait for another
+    # process's write lock, which must not block the loop, and PostgreSQL reads are network
+    # round trips.
     try:
-        info = await client.auth.get_userinfo_by_code(code)
-    except AuthCodeError as exc:
-        raise WebError("auth.code_invalid") from exc
-    except (CredentialsError, TokenError) as exc:
-        raise WebError("auth.token_failed") from exc
-    except DingTalkError as exc:
-        raise WebError("auth.dingtalk_unavailable") from exc
+        info = await ctx.client.auth.get_userinfo_by_code(code)
+    except (DingTalkError, WebError) as exc:  # WebError: no client (no credentials)
+        replay = await asyncio.to_thread(_replayed, ctx, code, key)
+        if replay is not None:
+            return replay
+        raise _code_exchange_error(exc) from exc
     return await open_session_for(ctx, info.userid, sys_level=info.sys_level, replay=(code, key))
+
+
+def _code_exchange_error(exc: Exception) -> WebError:
+    """The stable error of a failed ``getuserinfo`` (the code exchange)."""
+    if isinstance(exc, WebError):
+        return exc
+    if isinstance(exc, AuthCodeError):
+        return WebError("auth.code_invalid")
+    if isinstance(exc, CredentialsError | TokenError):
+        return WebError("auth.token_failed")
+    return WebError("auth.dingtalk_unavailable")
 
 
 async def open_session_for(
@@ -191,14 +213,26 @@ def _session_if_fresh(
     replay: tuple[str, str] | None,
     sys_level: int | None = None,
 ) -> Outcome | dict[str, Any]:
-    """For a user stored fresh: the new session and profile; otherwise the stored state."""
-    state = _stored_state(ctx, userid, sys_level)
-    if state["fresh"] and not state["disabled"]:
+    """The one thread hop after DingTalk vouched for ``userid``: the company must be active
+    (``corp.inactive``); a login code already in the replay cache gets its recorded answer
+    (:func:`_replay_answer`); for a user stored fresh, the new session and profile (read and
+    written on one connection); otherwise the stored state (:func:`_stored_state`)."""
+    with ctx.engine.connect() as conn:
+        ctx.require_active(conn)
+        if replay is not None and repo_sessions.login_code_known(conn, replay[1]):
+            answer = _replay_answer(ctx, conn, *replay)
+            if answer is not None:
+                return answer
+        state = _stored_state(ctx, conn, userid, sys_level)
+        if not state["fresh"] or state["disabled"]:
+            return state
         if admin_level_change(sys_level, state["admin_level"]) is not False:
+            conn.commit()  # end the read (and its snapshot) before writing
             _apply_sys_level(ctx, userid, sys_level, state["admin_level"])
-            return _open_session(ctx, userid, replay, user=state["user"])
-        return _open_session(ctx, userid, replay, user=state["user"], profile=state["profile"])
-    return state
+            return _open_session(ctx, userid, replay, user=state["user"], conn=conn)
+        return _open_session(
+            ctx, userid, replay, user=state["user"], profile=state["profile"], conn=conn
+        )
 
 
 def _store_and_open(
@@ -213,7 +247,9 @@ def _store_and_open(
     with ctx.engine.connect() as conn:
         stored_level, _scope = repo_contacts.admin_info(conn, ctx.corp_id, userid)
     _apply_sys_level(ctx, userid, sys_level, stored_level)
-    return _open_session(ctx, userid, replay)
+    # A micro-app login (``replay``) checked the company in the hop before asking for the
+    # user's detail, a moment ago; the browser's login is checked here as it was before.
+    return _open_session(ctx, userid, replay, check_active=replay is None)
 
 
 def admin_level_change(sys_level: int | None, stored: int | None) -> int | bool | None:
@@ -244,18 +280,28 @@ def _apply_sys_level(
 
 
 def _replayed(ctx: WebContext, code: str, key: str) -> Outcome | None:
-    """The session an authCode produced within the replay window, if still valid."""
-    now = ctx.now()
+    """After DingTalk refused ``code`` (or could not be asked): ``corp.inactive`` for a relieved
+    or stopped company, else the session the code produced within the replay window
+    (:func:`_replay_answer`), else ``None`` (the refusal stands)."""
     with ctx.engine.connect() as conn:
-        ctx.require_active(conn)  # a relieved or stopped company: before DingTalk is asked
-        row = repo_sessions.find_login_code(conn, key)
-        if row is None:
-            return None
-        if row["expires_at"] <= now:
-            raise WebError("auth.code_invalid")
-        token = sessions.unseal_token(ctx.corp_id, code, row["sealed_token"])
-        session = repo_sessions.get_session(conn, row["session_hash"])
-        user = repo_contacts.get_user(conn, ctx.corp_id, row["userid"])
+        ctx.require_active(conn)
+        return _replay_answer(ctx, conn, code, key)
+
+
+def _replay_answer(ctx: WebContext, conn: Connection, code: str, key: str) -> Outcome | None:
+    """The session an authCode produced within the replay window, if still valid; ``None``
+    when the code is not in the replay cache. Raises ``auth.code_invalid`` (window passed,
+    session revoked or expired, the token not unsealed with this code),
+    ``auth.user_disabled``, ``auth.user_not_found``."""
+    now = ctx.now()
+    row = repo_sessions.find_login_code(conn, key)
+    if row is None:
+        return None
+    if row["expires_at"] <= now:
+        raise WebError("auth.code_invalid")
+    token = sessions.unseal_token(ctx.corp_id, code, row["sealed_token"])
+    session = repo_sessions.get_session(conn, row["session_hash"])
+    user = repo_contacts.get_user(conn, ctx.corp_id, row["userid"])
     if user is not None and user["local_disabled"]:
         raise WebError("auth.user_disabled")
     if user is None or user["status"] != "active":
@@ -264,34 +310,36 @@ def _replayed(ctx: WebContext, code: str, key: str) -> Outcome | None:
         raise WebError("auth.code_invalid")
     if session["expires_at"] <= now:
         raise WebError("auth.code_invalid")
-    return token, session["userid"], session["expires_at"], profile_for(ctx, session["userid"])
+    profile = profile_for(ctx, session["userid"], conn=conn)
+    return token, session["userid"], session["expires_at"], profile
 
 
-def _stored_state(ctx: WebContext, userid: str, sys_level: int | None = None) -> dict[str, Any]:
+def _stored_state(
+    ctx: WebContext, conn: Connection, userid: str, sys_level: int | None = None
+) -> dict[str, Any]:
     """Whether the stored user is disabled / fresh, and which departments the store knows;
     for a fresh user whose administrator level ``sys_level`` does not change, also the
     ``profile`` — read on the same connection, so a fresh login reads the store once."""
     now = ctx.now()
     profile = None
-    with ctx.engine.connect() as conn:
-        user = repo_contacts.get_user(conn, ctx.corp_id, userid)
-        tree = ctx.tree(conn)
-        memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid) if user else []
-        admin = repo_contacts.admin_info(conn, ctx.corp_id, userid)
-        fresh = (
-            user is not None
-            and user["status"] == "active"
-            and user.get("synced_at") is not None
-            and now - user["synced_at"] <= timedelta(seconds=ctx.options.user_fresh_s)
-            and bool(memberships)
-            and all(m["dept_id"] in tree.nodes for m in memberships)
-        )
-        disabled = bool(user and user["local_disabled"])
-        if user is not None and fresh and not disabled:
-            if admin_level_change(sys_level, admin[0]) is False:
-                viewer = ctx.viewer(conn, userid, user=user, memberships=memberships, admin=admin)
-                company = ctx.company_name(conn)
-                profile = build_profile(ctx.corp_id, company, user, memberships, tree, viewer)
+    user = repo_contacts.get_user(conn, ctx.corp_id, userid)
+    tree = ctx.tree(conn)
+    memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid) if user else []
+    admin = repo_contacts.admin_info(conn, ctx.corp_id, userid)
+    fresh = (
+        user is not None
+        and user["status"] == "active"
+        and user.get("synced_at") is not None
+        and now - user["synced_at"] <= timedelta(seconds=ctx.options.user_fresh_s)
+        and bool(memberships)
+        and all(m["dept_id"] in tree.nodes for m in memberships)
+    )
+    disabled = bool(user and user["local_disabled"])
+    if user is not None and fresh and not disabled:
+        if admin_level_change(sys_level, admin[0]) is False:
+            viewer = ctx.viewer(conn, userid, user=user, memberships=memberships, admin=admin)
+            company = ctx.company_name(conn)
+            profile = build_profile(ctx.corp_id, company, user, memberships, tree, viewer)
     return {
         "disabled": disabled,
         "fresh": fresh,
@@ -356,24 +404,27 @@ def _open_session(
     *,
     user: dict[str, Any] | None = None,
     profile: dict[str, Any] | None = None,
+    conn: Connection | None = None,
+    check_active: bool = False,
 ) -> Outcome:
     """A new session for ``userid``, remembered under the login code ``replay`` (``(code,
     code_hash)``, when given) for the replay window.
     ``user``: the row just read (and checked not disabled) in this thread hop; without it the
     disabled flag is checked again here. ``profile``: the profile read with it (else read
-    after the session is stored). The company must be active: the micro-app's login (with
-    ``replay``) checked it before asking DingTalk, any other is checked here."""
+    after the session is stored). ``conn``: the connection those were read on (the write
+    transaction then runs on it: one pool checkout per login). ``check_active``: check here
+    that the company is active (callers that checked it in this thread hop pass ``False``)."""
     now = ctx.now()
     token = sessions.new_token()
     digest = sessions.token_hash(token)
     expires_at = now + timedelta(seconds=ctx.options.session_ttl_s)
-    with ctx.write() as conn:
-        if replay is None:  # the micro-app's login checked it in _replayed, a moment ago
-            ctx.require_active(conn)
-        if user is None and repo_local_access.is_local_disabled(conn, ctx.corp_id, userid):
+    with ctx.write(conn) as tx:
+        if check_active:
+            ctx.require_active(tx)
+        if user is None and repo_local_access.is_local_disabled(tx, ctx.corp_id, userid):
             raise WebError("auth.user_disabled")
         repo_sessions.create_session(
-            conn,
+            tx,
             token_hash=digest,
             corp_id=ctx.corp_id,
             userid=userid,
@@ -383,7 +434,7 @@ def _open_session(
         if replay is not None and ctx.options.replay_window_s > 0:
             code, key = replay
             repo_sessions.remember_login_code(
-                conn,
+                tx,
                 code_hash=key,
                 corp_id=ctx.corp_id,
                 userid=userid,
@@ -394,9 +445,9 @@ def _open_session(
             )
         ctx.logins += 1
         if ctx.logins % PURGE_EVERY == 0:  # old replay records and sessions, now and then
-            repo_sessions.purge_expired(conn, now - timedelta(days=1))
+            repo_sessions.purge_expired(tx, now - timedelta(days=1))
     if profile is None:
-        profile = profile_for(ctx, userid, user)
+        profile = profile_for(ctx, userid, user, conn=conn)
     return token, userid, expires_at, profile
 
 
@@ -421,18 +472,23 @@ def profile_for(
     userid: str,
     user: dict[str, Any] | None = None,
     memberships: list[dict[str, Any]] | None = None,
+    *,
+    conn: Connection | None = None,
 ) -> dict[str, Any]:
     """The profile of ``userid`` from the store: userid, name, avatar, departments (each with
     its path and top department), the primary department, the top departments ("root
-    departments": right under the company root, at any depth), company, roles, permissions."""
-    with ctx.engine.connect() as conn:
-        if user is None:
-            user = repo_contacts.get_user(conn, ctx.corp_id, userid) or {"userid": userid}
-        if memberships is None:
-            memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid)
-        tree = ctx.tree(conn)
-        company = ctx.company_name(conn)
-        viewer = ctx.viewer(conn, userid, user=user, memberships=memberships)
+    departments": right under the company root, at any depth), company, roles, permissions.
+    ``conn``: a connection to read on (default: one of its own)."""
+    if conn is None:
+        with ctx.engine.connect() as own:
+            return profile_for(ctx, userid, user, memberships, conn=own)
+    if user is None:
+        user = repo_contacts.get_user(conn, ctx.corp_id, userid) or {"userid": userid}
+    if memberships is None:
+        memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid)
+    tree = ctx.tree(conn)
+    company = ctx.company_name(conn)
+    viewer = ctx.viewer(conn, userid, user=user, memberships=memberships)
     return build_profile(ctx.corp_id, company, user, memberships, tree, viewer)
 
 

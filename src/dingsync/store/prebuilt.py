@@ -1,0 +1,136 @@
+"""Statements compiled once per dialect and run through the driver
+(:meth:`~sqlalchemy.Connection.exec_driver_sql`) — for the few statements every login and
+every authenticated request runs (issue 17, ``benchmarks/profiles/README.md``).
+
+``conn.execute(statement)`` with a statement built once still costs about 0.085 ms on SQLite
+before the driver does any work (cache key, compiled-cache lookup, bind and result processing,
+the row mapping); through ``exec_driver_sql`` on SQL compiled once it is about 0.04 ms. The
+statement still runs on the caller's :class:`~sqlalchemy.Connection` (its transaction, its
+error wrapping and invalidation of a dead connection), only the per-call work is skipped.
+
+- :class:`DriverSelect`: a ``SELECT`` whose bind parameters and result columns go through
+  their types' own processors, worked out once (``NulSafeString``'s escape of NUL, SQLite's
+  booleans and datetimes, ``UTCDateTime``); rows come back as tuples.
+- :func:`insert_one`: one row into a table, with the columns' own bind processors (UTC
+  datetimes, NUL checks) and Python-side defaults (:class:`dingsync.store.repo.DriverStatement`).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, Insert, Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from dingsync.store.repo import DriverStatement
+
+
+class _Compiled:
+    __slots__ = ("binds", "defaults", "names", "positional", "results", "sql")
+
+    def __init__(self, dialect: Dialect, statement: Select[Any]) -> None:
+        compiled = statement.compile(dialect=dialect)
+        if not isinstance(compiled, SQLCompiler):
+            raise TypeError(f"not compiled to SQL: {statement!r}")
+        binds = compiled.binds
+        if any(b.expanding for b in binds.values()):
+            raise TypeError("an IN list (expanding bind parameter) cannot be compiled once")
+        self.sql = compiled.string
+        self.positional = bool(dialect.positional)
+        self.names: list[str] = list(compiled.positiontup or []) if self.positional else list(binds)
+        # Literal values of the statement (``status == "active"``): their anonymous binds.
+        self.defaults = {
+            name: b.value
+            for name, b in binds.items()
+            if not b.required and b.value is not None and b.callable is None
+        }
+        # The processors SQLAlchemy would call, by parameter and by result column (SQLite
+        # reports no column types, so ``coltype`` is None as it is there).
+        self.binds: list[tuple[str, Any]] = []
+        for name in dict.fromkeys(self.names):
+            process = binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                self.binds.append((name, process))
+        self.results: list[tuple[int, Any]] = []
+        for i, column in enumerate(statement.selected_columns):
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if process is not None:
+                self.results.append((i, process))
+
+
+class DriverSelect:
+    """A ``SELECT`` compiled once per dialect, run with ``exec_driver_sql`` (see the module
+    docstring).
+
+    ``statement`` uses named :func:`~sqlalchemy.bindparam` values; :meth:`execute` takes them
+    as a mapping and returns the driver's rows as tuples, in the statement's column order.
+    """
+
+    __slots__ = ("_by_dialect", "statement")
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._by_dialect: weakref.WeakKeyDictionary[Dialect, _Compiled] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        found = self._by_dialect.get(dialect)
+        if found is None:
+            found = self._by_dialect[dialect] = _Compiled(dialect, self.statement)
+        return found
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of the statement for ``params`` (a tuple per row)."""
+        compiled = self._compiled(conn.dialect)
+        values = {**compiled.defaults, **params}
+        for name, process in compiled.binds:
+            values[name] = process(values[name])
+        args: Any
+        if compiled.positional:
+            args = tuple(values[name] for name in compiled.names)
+        else:
+            args = {name: values[name] for name in compiled.names}
+        rows = conn.exec_driver_sql(compiled.sql, args).fetchall()
+        if not compiled.results:
+            return [tuple(r) for r in rows]
+        out = []
+        for r in rows:
+            row = list(r)
+            for i, process in compiled.results:
+                row[i] = process(row[i])
+            out.append(tuple(row))
+        return out
+
+    def first(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        """The first row for ``params``, or ``None``."""
+        rows = self.execute(conn, params)
+        return rows[0] if rows else None
+
+
+#: :class:`DriverStatement` of each insert and dialect.
+_INSERTS: weakref.WeakKeyDictionary[Dialect, dict[tuple[Insert, tuple[str, ...]], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def insert_one(conn: Connection, statement: Insert, row: Mapping[str, Any]) -> None:
+    """Insert ``row`` with ``statement`` (a plain ``insert(table)``), compiled once per dialect
+    and set of columns; values go through the columns' bind processors as with
+    ``conn.execute``. A value a processor refuses raises
+    :class:`sqlalchemy.exc.StatementError`; a constraint, ``IntegrityError``."""
+    columns = tuple(row)
+    per_dialect = _INSERTS.get(conn.dialect)
+    if per_dialect is None:
+        per_dialect = _INSERTS[conn.dialect] = {}
+    key = (statement, columns)
+    driver = per_dialect.get(key)
+    if driver is None:
+        driver = per_dialect[key] = DriverStatement(conn.dialect, statement, columns)
+    driver.execute(conn, [row])
+
+
+__all__ = ["DriverSelect", "insert_one"]

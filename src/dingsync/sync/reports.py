@@ -489,7 +489,8 @@ class ReportsSync(IncrementalEntity):
         """The report's contents with their ``state``; a text ``report/list`` cut at 1,000
         characters is completed from ``/v1.0/report/details`` where that gives more (one call,
         only for such reports); if it cannot, the value stays cut and says so."""
-        items = [  # the model's four plain fields, read directly (no model_dump per content)
+        # The model's four plain fields, read directly (no model_dump per content).
+        items: list[dict[str, Any]] = [
             {
                 "key": c.key,
                 "sort": c.sort,

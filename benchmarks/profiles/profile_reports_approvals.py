@@ -13,6 +13,7 @@ per (interpreter, area).
 - ``--pyspy DIR``: the children run under ``py-spy record -r 500 --format raw`` (one file per
   interpreter and area in ``DIR``; ``aggregate.py`` turns them into the tables of
   ``reports-*17.txt``/``approvals-*17.txt``). Sampling costs CPU: take figures without it.
+- ``--cprofile DIR``: each child writes cProfile stats (process time) of its run to ``DIR``.
 - ``--dump DIR``: each child writes its area's tables (every row, sorted, the columns that say
   when a row was written left out) as JSON to ``DIR``, to compare checkouts' stored rows.
 """
@@ -128,6 +129,7 @@ def child(argv: list[str]) -> None:
     ap.add_argument("--db", required=True)
     ap.add_argument("--details", default="none")
     ap.add_argument("--dump")
+    ap.add_argument("--cprofile", help="write cProfile stats (process time) of the sync here")
     args = ap.parse_args(argv)
     app = json.loads(args.app)
     # Imports before the loop starts: not the sync's work (profiles count the loop's stacks).
@@ -137,7 +139,14 @@ def child(argv: list[str]) -> None:
     import dingsync.sync.engine
     import dingsync.sync.reports  # noqa: F401
 
-    res = asyncio.run(_child_sync(app, args.area, args.db, args.details))
+    if args.cprofile:
+        import cProfile
+
+        prof = cProfile.Profile(time.process_time)
+        res = prof.runcall(asyncio.run, _child_sync(app, args.area, args.db, args.details))
+        prof.dump_stats(args.cprofile)
+    else:
+        res = asyncio.run(_child_sync(app, args.area, args.db, args.details))
     if args.dump:
         _dump(args.db, args.area, app["corp_id"], args.dump)
     print("RESULT " + json.dumps(res), flush=True)
@@ -183,6 +192,7 @@ def parent(argv: list[str]) -> None:
     ap.add_argument("--details", default="none", help="reports: none, recent or all")
     ap.add_argument("--pyspy", help="record each child with py-spy into this folder")
     ap.add_argument("--dump", help="write each child's stored rows as JSON into this folder")
+    ap.add_argument("--cprofile", help="write each child's cProfile stats into this folder")
     args = ap.parse_args(argv)
     pythons = args.python or [sys.executable]
     areas = args.areas.split(",")
@@ -214,6 +224,9 @@ def parent(argv: list[str]) -> None:
                         if args.dump:
                             os.makedirs(args.dump, exist_ok=True)
                             cmd += ["--dump", f"{args.dump}/{area}-{i}-r{rnd}.json"]
+                        if args.cprofile:
+                            os.makedirs(args.cprofile, exist_ok=True)
+                            cmd += ["--cprofile", f"{args.cprofile}/{area}-{i}-r{rnd}.prof"]
                         if args.pyspy:
                             os.makedirs(args.pyspy, exist_ok=True)
                             raw = f"{args.pyspy}/{area}-{i}-r{rnd}.raw"

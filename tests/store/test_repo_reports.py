@@ -3,8 +3,11 @@ PostgreSQL): missing keys and fields, empty values, Chinese, emoji, newlines, lo
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from dingsync.dingtalk.models.reports import Report
@@ -71,3 +74,44 @@ def test_contents_round_trip_unchanged(engine: Engine) -> None:
         again = repo_reports.load_reports(conn, CORP)["r-odd"]
     assert again["contents"] == [ODD_CONTENTS[0] | {"value": "改了"}]
     assert again["receivers"] == ["u2", "u3"]
+
+
+def _report(rid: str) -> dict[str, Any]:
+    return {"report_id": rid, "template_name": "日报", "creator_id": "u1", "raw": {}}
+
+
+def test_receivers_and_comments_replaced_per_report(engine: Engine) -> None:
+    """The lists go through ``repo.delete_in`` / ``repo.insert_rows``: more reports than one
+    ``IN`` list or one ``executemany`` chunk holds are replaced as a whole, the reports not
+    given keep theirs, duplicates of a userid are written once."""
+    ids = [f"r{i:04d}" for i in range(1_050)]
+    with engine.begin() as conn:
+        repo_reports.upsert_reports(conn, CORP, [_report(r) for r in [*ids, "other"]])
+        written = repo_reports.replace_receivers(
+            conn, CORP, {**{r: ["u1", "u2", "u1"] for r in ids}, "other": ["u7"]}
+        )
+        assert written == 2 * len(ids) + 1
+        repo_reports.replace_comments(
+            conn,
+            CORP,
+            {"r0001": [{"userid": "u1", "content": "好\x00", "create_time_text": "t"}]},
+        )
+    with engine.begin() as conn:
+        repo_reports.replace_receivers(conn, CORP, {r: ["u3"] for r in ids})
+        repo_reports.replace_comments(conn, CORP, {"r0001": [{"userid": "u2", "content": "再"}]})
+    with engine.connect() as conn:
+        stored = repo_reports.load_reports(conn, CORP)
+    assert {tuple(stored[r]["receivers"]) for r in ids} == {("u3",)}
+    assert stored["other"]["receivers"] == ["u7"]
+    assert [(c["userid"], c["content"]) for c in stored["r0001"]["comments"]] == [("u2", "再")]
+    assert stored["r0002"]["comments"] == []
+
+
+def test_a_naive_comment_time_raises_statement_error(engine: Engine) -> None:
+    """A value a column's processor refuses raises ``StatementError`` (the sync quarantines
+    the unit), as it did through SQLAlchemy's own ``execute``."""
+    with engine.begin() as conn:
+        repo_reports.upsert_reports(conn, CORP, [_report("r1")])
+    bad = [{"userid": "u1", "content": "x", "created_at": datetime(2024, 5, 1, 9)}]
+    with pytest.raises(sa.exc.StatementError, match="naive datetime"), engine.begin() as conn:
+        repo_reports.replace_comments(conn, CORP, {"r1": bad})

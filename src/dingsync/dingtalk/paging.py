@@ -75,8 +75,11 @@ class Pager(Generic[T]):
                 yield item
 
     async def to_list(self) -> list[T]:
-        """Every item of every page."""
-        return [item async for item in self]
+        """Every item of every page (page by page: one async generator fewer per item)."""
+        out: list[T] = []
+        async for page in self.pages():
+            out.extend(page.items)
+        return out
 
 
 def _container(body: dict[str, Any], result_key: str | None) -> dict[str, Any]:

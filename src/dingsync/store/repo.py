@@ -592,6 +592,61 @@ def upsert_tuples(
     return writer.execute(conn, rows)
 
 
+#: Plain ``INSERT`` statements by table (:func:`insert_rows`), built once.
+_INSERTS: dict[Table, Executable] = {}
+
+
+def insert_rows(conn: Connection, table: Table, rows: Iterable[Row]) -> int:
+    """Insert ``rows`` (dicts keyed by column name) into ``table`` with a plain ``INSERT``.
+
+    For the per-parent lists that are replaced (deleted by :func:`delete_in`, then inserted):
+    report contents and receivers, approval children. The statement is compiled once per
+    (dialect, table, row columns) and run with the driver's ``executemany``
+    (:class:`DriverStatement`), in chunks of :data:`MAX_ROWS_PER_STATEMENT`, in the rows'
+    order; rows with another column set go through a statement of their own. Errors are
+    SQLAlchemy's: a key already stored raises :class:`sqlalchemy.exc.IntegrityError`, a value a
+    column's processor refuses :class:`sqlalchemy.exc.StatementError`, an unknown column
+    :class:`sqlalchemy.exc.CompileError`. Returns the number of rows given.
+    """
+    statement = _INSERTS.get(table)
+    if statement is None:
+        statement = _INSERTS[table] = insert(table)
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    n = 0
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+        n += 1
+    for columns, group in groups.items():
+        driver = _driver_statement(conn.dialect, statement, columns)
+        for chunk in _batched(group, MAX_ROWS_PER_STATEMENT):
+            if driver is None:
+                conn.execute(statement, list(chunk))
+            else:
+                driver.execute(conn, chunk)
+    return n
+
+
+#: ``DELETE … WHERE corp_id = :b_corp_id AND <column> IN (:b_values)`` by (table, column).
+_DELETES_IN: dict[tuple[Table, str], Executable] = {}
+
+
+def delete_in(
+    conn: Connection, table: Table, corp_id: str, column: str, values: Sequence[Any]
+) -> None:
+    """Delete the rows of ``corp_id`` in ``table`` whose ``column`` is one of ``values`` (e.g.
+    the children of the parents about to be rewritten). The statement is built once with bind
+    parameters (an expanding ``IN``); ``values`` are cut to fit the dialect's parameter limit."""
+    key = (table, column)
+    statement = _DELETES_IN.get(key)
+    if statement is None:
+        statement = _DELETES_IN[key] = delete(table).where(
+            table.c.corp_id == bindparam("b_corp_id"),
+            table.c[column].in_(bindparam("b_values", expanding=True)),
+        )
+    for chunk in _in_chunks(conn, values):
+        conn.execute(statement, {"b_corp_id": corp_id, "b_values": list(chunk)})
+
+
 def _for_corp(corp_id: str, rows: Iterable[Row], **fixed: Any) -> list[dict[str, Any]]:
     """Copies of ``rows`` with ``corp_id`` (and ``fixed`` columns) filled in; a row that says
     otherwise is a caller bug and raises ``ValueError``."""

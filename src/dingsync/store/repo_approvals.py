@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, delete, func, insert, or_, select
+from sqlalchemy import Connection, case, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import Float
@@ -81,20 +81,14 @@ def store_instances(conn: Connection, corp_id: str, bundles: Sequence[Mapping[st
     repo.upsert(conn, approval_instances, instances, ["corp_id", "process_instance_id"])
     ids = sorted({r["process_instance_id"] for r in instances})
     for table in INSTANCE_CHILDREN:
-        for chunk in repo._in_chunks(conn, ids):
-            conn.execute(
-                delete(table).where(
-                    table.c.corp_id == corp_id, table.c.process_instance_id.in_(list(chunk))
-                )
-            )
+        repo.delete_in(conn, table, corp_id, "process_instance_id", ids)
     for key, table in CHILD_KEYS.items():
         rows: list[dict[str, Any]] = []
         for bundle in bundles:
             pid = bundle["instance"]["process_instance_id"]
             for child in bundle.get(key) or []:
                 rows.append({**child, "corp_id": corp_id, "process_instance_id": pid})
-        for chunk in repo._batched(rows, repo.MAX_ROWS_PER_STATEMENT):
-            conn.execute(insert(table), list(chunk))
+        repo.insert_rows(conn, table, rows)
     return len(ids)
 
 

@@ -51,15 +51,12 @@ def _chunks(values: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
 def _replace(
     conn: Connection, table: Table, corp_id: str, report_ids: Sequence[str], rows: list[Row]
 ) -> int:
-    """Delete ``table``'s rows of ``report_ids`` and insert ``rows`` (all of those reports)."""
+    """Delete ``table``'s rows of ``report_ids`` and insert ``rows`` (all of those reports);
+    both through statements built once (:func:`repo.delete_in`, :func:`repo.insert_rows`)."""
     ids = list(dict.fromkeys(report_ids))
-    for chunk in _chunks(ids):
-        conn.execute(delete(table).where(table.c.corp_id == corp_id, table.c.report_id.in_(chunk)))
-    data = _with_corp(corp_id, rows)
-    if data:
-        for i in range(0, len(data), repo.MAX_ROWS_PER_STATEMENT):
-            conn.execute(table.insert(), data[i : i + repo.MAX_ROWS_PER_STATEMENT])
-    return len(data)
+    if ids:
+        repo.delete_in(conn, table, corp_id, "report_id", ids)
+    return repo.insert_rows(conn, table, _with_corp(corp_id, rows))
 
 
 # --------------------------------------------------------------------------------------------
@@ -81,9 +78,7 @@ def replace_template_fields(
         )
     )
     data = [{**dict(r), "corp_id": corp_id, "template_name": template_name} for r in rows]
-    if data:
-        conn.execute(report_template_fields.insert(), data)
-    return len(data)
+    return repo.insert_rows(conn, report_template_fields, data)
 
 
 def replace_rules(conn: Connection, corp_id: str, template_name: str, rows: Iterable[Row]) -> int:
@@ -91,9 +86,7 @@ def replace_rules(conn: Connection, corp_id: str, template_name: str, rows: Iter
     t = report_rules
     conn.execute(delete(t).where(t.c.corp_id == corp_id, t.c.template_name == template_name))
     data = [{**dict(r), "corp_id": corp_id, "template_name": template_name} for r in rows]
-    if data:
-        conn.execute(t.insert(), data)
-    return len(data)
+    return repo.insert_rows(conn, t, data)
 
 
 def rules_synced_at(conn: Connection, corp_id: str) -> datetime | None:

@@ -489,9 +489,13 @@ class ReportsSync(IncrementalEntity):
         """The report's contents with their ``state``; a text ``report/list`` cut at 1,000
         characters is completed from ``/v1.0/report/details`` where that gives more (one call,
         only for such reports); if it cannot, the value stays cut and says so."""
-        items = [
+        # The model's four plain fields, read directly (no model_dump per content).
+        items: list[dict[str, Any]] = [
             {
-                **c.model_dump(include={"key", "sort", "type", "value"}),
+                "key": c.key,
+                "sort": c.sort,
+                "type": c.type,
+                "value": c.value,
                 "state": content_state(c.value),
             }
             for c in report.contents

@@ -91,9 +91,10 @@ async def test_clients_sharing_redis_stay_under_the_limit_together(
 async def test_logins_have_a_reserved_share(storage: str, request: pytest.FixtureRequest) -> None:
     uri = request.getfixturevalue("redis") if storage == "redis" else "memory://"
     limiter = PathRateLimiter("app-reserve", 4, storage_uri=uri, login_reserve=0.25)
+    shared = "/topapi/v2/user/get"  # a path logins call too (LOGIN_SHARED_PATHS)
 
     async def sync_call(release: asyncio.Event, admitted: asyncio.Event) -> None:
-        async with limiter.slot(PATH):
+        async with limiter.slot(shared):
             admitted.set()
             await release.wait()
 
@@ -107,8 +108,33 @@ async def test_logins_have_a_reserved_share(storage: str, request: pytest.Fixtur
     # ... while a login gets the reserved slot at once.
     with login_priority():
         async with asyncio.timeout(5):
-            async with limiter.slot(PATH):
+            async with limiter.slot(shared):
                 pass
+    release.set()
+    await asyncio.wait_for(asyncio.gather(*tasks), 10)
+    await limiter.aclose()
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+async def test_a_path_no_login_calls_is_the_syncs_whole(
+    storage: str, request: pytest.FixtureRequest
+) -> None:
+    """No share is kept on a path a login never calls (``listsubid``): four sync calls of a
+    4-QPS limit are in flight at once, the fifth waits."""
+    uri = request.getfixturevalue("redis") if storage == "redis" else "memory://"
+    limiter = PathRateLimiter("app-whole", 4, storage_uri=uri, login_reserve=0.25)
+    release = asyncio.Event()
+    admitted = [asyncio.Event() for _ in range(5)]
+
+    async def sync_call(done: asyncio.Event) -> None:
+        async with limiter.slot(PATH):
+            done.set()
+            await release.wait()
+
+    tasks = [asyncio.create_task(sync_call(a)) for a in admitted]
+    await asyncio.wait_for(asyncio.gather(*(a.wait() for a in admitted[:4])), 5)
+    await asyncio.sleep(0.3)
+    assert not admitted[4].is_set()  # the limit itself still holds
     release.set()
     await asyncio.wait_for(asyncio.gather(*tasks), 10)
     await limiter.aclose()

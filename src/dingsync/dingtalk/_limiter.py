@@ -21,8 +21,9 @@ leaves its slots until ``hold_s`` passes — never an over-limit burst.
 Two more things are shared the same way (in memory without Redis, in Redis with it):
 
 - a **reserved share for logins**: calls made inside :func:`login_priority` (or to
-  :data:`LOGIN_PATHS`) may use the whole limit, every other call only ``qps − reserve``
-  (``login_reserve``: a share of the limit, at least one call per second when positive), and
+  :data:`LOGIN_PATHS`) may use the whole limit; other calls of a path logins call too
+  (:data:`LOGIN_SHARED_PATHS`) only ``qps − reserve`` (``login_reserve``: a share of the limit,
+  at least one call per second when positive); paths no login calls are the sync's whole; and
   logins do not queue behind the sync's callers;
 - a **throttle back-off**: when DingTalk answers a rate-limit reply (90018, 90002,
   ``Forbidden.AccessDenied.Qps…``) the client calls :meth:`PathRateLimiter.throttled`, and every
@@ -80,6 +81,23 @@ LOGIN_PATHS = frozenset(
         "/v1.0/oauth2/userAccessToken",
         "/v1.0/contact/users/me",
         "/sns/getuserinfo_bycode",
+    }
+)
+
+#: Paths a login calls that a sync calls too (the person's detail and departments, a unionid's
+#: userid, tokens). Only on these and on :data:`LOGIN_PATHS` is a share kept for logins; every
+#: other path (reports, attendance, approvals, the tree walk's ``listsubid`` and member lists)
+#: is the sync's alone and it may use the whole limit — a share no login can use would only
+#: slow the sync (wall ÷ the rate-limit bound 1 ÷ (1 − share)).
+LOGIN_SHARED_PATHS = frozenset(
+    {
+        "/topapi/v2/user/get",
+        "/topapi/v2/department/get",
+        "/topapi/v2/department/listparentbyuser",
+        "/topapi/user/getbyunionid",
+        "/gettoken",
+        "/v1.0/oauth2/accessToken",
+        "/v1.0/oauth2/corpAccessToken",
     }
 )
 
@@ -300,9 +318,20 @@ class PathRateLimiter:
             self.waited += time.monotonic() - started
 
     def _reserve(self, path: str, qps: float) -> int:
-        if _LOGIN.get() or path in LOGIN_PATHS:
+        """Calls per second of ``path`` this call may not use: the logins' share, for a
+        non-login call of a path logins call too (:data:`LOGIN_SHARED_PATHS`); else 0."""
+        if self._is_login(path) or path not in LOGIN_SHARED_PATHS:
             return 0
         return reserve_for(qps, self.login_reserve)
+
+    def _login_lane(self, path: str, qps: float) -> bool:
+        """Whether this call is a login's with a share kept for it: it queues apart from the
+        sync's callers (never behind them)."""
+        return self._is_login(path) and reserve_for(qps, self.login_reserve) > 0
+
+    @staticmethod
+    def _is_login(path: str) -> bool:
+        return _LOGIN.get() or path in LOGIN_PATHS
 
     @asynccontextmanager
     async def slot(self, path: str) -> AsyncIterator[None]:
@@ -347,7 +376,7 @@ class PathRateLimiter:
         Only whole calls per second are shared (a fractional limit is floored)."""
         window = self._window()
         state = self._state(path, qps)
-        login = self._reserve(path, qps) == 0 and reserve_for(qps, self.login_reserve) > 0
+        login = self._login_lane(path, qps)
         cap = max(1, math.floor(qps + 1e-9) - self._reserve(path, qps))
         member = uuid.uuid4().hex
         async with state.login_lock if login else state.lock:
@@ -371,7 +400,7 @@ class PathRateLimiter:
         self, limiter: MovingWindowRateLimiter, path: str, state: _PathState
     ) -> None:
         reserve = self._reserve(path, self.qps_for(path) or 0.0)
-        login = reserve == 0 and reserve_for(self.qps_for(path) or 0.0, self.login_reserve) > 0
+        login = self._login_lane(path, self.qps_for(path) or 0.0)
         async with state.login_lock if login else state.lock:
             started = time.monotonic()
             while True:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, delete, func, select
+from sqlalchemy import Connection, Executable, Table, bindparam, delete, func, select
 from sqlalchemy.dialects import mysql as mysql_dialect
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -241,6 +241,32 @@ def _add_keys_statement(conn: Connection) -> Executable:
     return statement
 
 
+def _stored_keys_statement(conn: Connection) -> Executable:
+    """Reports (``:corp_id``, ``:ids``) with their template and content keys: one row per key
+    (``key`` NULL for a report without any), locking the reports' rows where the database
+    locks (PostgreSQL refuses FOR UPDATE on the nullable side of an outer join: OF reports).
+    Built once per dialect (building it cost more than running it)."""
+    name = "stored:" + conn.dialect.name
+    statement = _KEYS_STATEMENTS.get(name)
+    if statement is None:
+        r, c = reports, report_contents
+        stored = r.outerjoin(
+            c,
+            (c.c.corp_id == r.c.corp_id) & (c.c.report_id == r.c.report_id) & c.c.key.is_not(None),
+        )
+        lock: dict[str, Any] = {"of": r} if conn.dialect.name == "postgresql" else {}
+        statement = _KEYS_STATEMENTS[name] = (
+            select(r.c.report_id, r.c.template_name, c.c.key, c.c.position)
+            .select_from(stored)
+            .where(
+                r.c.corp_id == bindparam("corp_id"),
+                r.c.report_id.in_(bindparam("ids", expanding=True)),
+            )
+            .with_for_update(**lock)
+        )
+    return statement
+
+
 def update_template_keys(
     conn: Connection,
     corp_id: str,
@@ -265,22 +291,14 @@ def update_template_keys(
     ids = list(dict.fromkeys([*new_template, *given]))
     if not ids:
         return 0
-    r, c = reports, report_contents
     old_template: dict[str, str | None] = {}
     old_keys: dict[str, list[tuple[str, int]]] = {}
+    read = _stored_keys_statement(conn)
     for chunk in _chunks(ids):
-        for rid, name in conn.execute(
-            select(r.c.report_id, r.c.template_name)
-            .where(r.c.corp_id == corp_id, r.c.report_id.in_(chunk))
-            .with_for_update()
-        ):
+        for rid, name, key, pos in conn.execute(read, {"corp_id": corp_id, "ids": list(chunk)}):
             old_template[rid] = name
-        for rid, key, pos in conn.execute(
-            select(c.c.report_id, c.c.key, c.c.position).where(
-                c.c.corp_id == corp_id, c.c.report_id.in_(chunk), c.c.key.is_not(None)
-            )
-        ):
-            old_keys.setdefault(rid, []).append((key, pos))
+            if key is not None:
+                old_keys.setdefault(rid, []).append((key, pos))
     delta: Counter[KeySlot] = Counter()
     for rid in ids:
         before = old_template.get(rid)

@@ -243,9 +243,10 @@ def _add_keys_statement(conn: Connection) -> Executable:
 
 def _stored_keys_statement(conn: Connection) -> Executable:
     """Reports (``:corp_id``, ``:ids``) with their template and content keys: one row per key
-    (``key`` NULL for a report without any), locking the reports' rows where the database
-    locks (PostgreSQL refuses FOR UPDATE on the nullable side of an outer join: OF reports).
-    Built once per dialect (building it cost more than running it)."""
+    (``key`` NULL for a report without any). A plain read, no ``FOR UPDATE``: the company's
+    sync lease makes its sync the only writer of its reports, and on MySQL/MariaDB a locking
+    read of report ids not stored yet takes gap locks that deadlocked two companies syncing at
+    once. Built once per dialect (building it cost more than running it)."""
     name = "stored:" + conn.dialect.name
     statement = _KEYS_STATEMENTS.get(name)
     if statement is None:
@@ -254,7 +255,6 @@ def _stored_keys_statement(conn: Connection) -> Executable:
             c,
             (c.c.corp_id == r.c.corp_id) & (c.c.report_id == r.c.report_id) & c.c.key.is_not(None),
         )
-        lock: dict[str, Any] = {"of": r} if conn.dialect.name == "postgresql" else {}
         statement = _KEYS_STATEMENTS[name] = (
             select(r.c.report_id, r.c.template_name, c.c.key, c.c.position)
             .select_from(stored)
@@ -262,7 +262,6 @@ def _stored_keys_statement(conn: Connection) -> Executable:
                 r.c.corp_id == bindparam("corp_id"),
                 r.c.report_id.in_(bindparam("ids", expanding=True)),
             )
-            .with_for_update(**lock)
         )
     return statement
 
@@ -277,10 +276,11 @@ def update_template_keys(
     ``contents`` (``report_id → [{key, …}]`` in the order sent: position = index), the same
     arguments :func:`upsert_reports` then gets. Call it in that transaction, *before*
     :func:`upsert_reports`: it reads what the reports held (their stored template and content
-    keys, locking their ``reports`` rows on PostgreSQL and MySQL/MariaDB), then adds the
-    difference per ``(template, key, position)``. A report's contents left out of ``contents``
-    keep their keys (under the template ``rows`` give it); a row without ``template_name``
-    keeps its stored one; keys ``None`` and reports without a template are not counted (as
+    keys), then adds the difference per ``(template, key, position)`` and deletes, by primary
+    key, the counts that reached 0 (no range locks; each company's reports have one writer at
+    a time, its sync lease). A report's contents left out of ``contents`` keep their keys
+    (under the template ``rows`` give it); a row without ``template_name`` keeps its stored
+    one; keys ``None`` and reports without a template are not counted (as
     :func:`scan_content_keys`). Returns the number of ``(template, key, position)`` counts
     changed."""
     new_template: dict[str, str | None] = {}
@@ -318,22 +318,33 @@ def update_template_keys(
     changed = sorted((slot, n) for slot, n in delta.items() if n)
     if not changed:
         return 0
-    data = [
+    data: list[dict[str, Any]] = [
         {"corp_id": corp_id, "template_name": t, "key": k, "position": p, "report_count": n}
         for (t, k, p), n in changed
     ]
     statement = _add_keys_statement(conn)
     for i in range(0, len(data), repo.MAX_ROWS_PER_STATEMENT):
         conn.execute(statement, data[i : i + repo.MAX_ROWS_PER_STATEMENT])
-    if any(n < 0 for _, n in changed):
-        k = report_template_keys
-        for name in sorted({t for (t, _, _), n in changed if n < 0}):
-            conn.execute(
-                delete(k).where(
-                    k.c.corp_id == corp_id, k.c.template_name == name, k.c.report_count <= 0
-                )
-            )
+    fallen = [row for row in data if row["report_count"] < 0]
+    if fallen:
+        conn.execute(_drop_keys_statement(), fallen)
     return len(changed)
+
+
+def _drop_keys_statement() -> Executable:
+    """Delete one ``report_template_keys`` row by its primary key when its count is ≤ 0
+    (executed with the rows whose count went down)."""
+    statement = _KEYS_STATEMENTS.get("drop")
+    if statement is None:
+        k = report_template_keys
+        statement = _KEYS_STATEMENTS["drop"] = delete(k).where(
+            k.c.corp_id == bindparam("corp_id"),
+            k.c.template_name == bindparam("template_name"),
+            k.c.key == bindparam("key"),
+            k.c.position == bindparam("position"),
+            k.c.report_count <= 0,
+        )
+    return statement
 
 
 # --------------------------------------------------------------------------------------------

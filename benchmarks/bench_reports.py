@@ -90,6 +90,7 @@ async def _naive(
                 rows = [report_row(corp, None, r) for r in page.items]
                 contents = {r.report_id: [c.model_dump() for c in r.contents] for r in page.items}
                 with engine.begin() as conn:
+                    repo_reports.update_template_keys(conn, corp, rows, contents)
                     repo_reports.upsert_reports(conn, corp, rows, contents)
                     repo_reports.replace_receivers(conn, corp, receivers)
                 if time.monotonic() - started >= args.naive_seconds:
@@ -200,6 +201,7 @@ def _fill_db(url: str, rows: int) -> tuple[date, date]:
             ]
             receivers[rid] = [f"u{(i + k) % 2000}" for k in (1, 2, 3)]
         with engine.begin() as conn:
+            repo_reports.update_template_keys(conn, corp, reps, contents)
             repo_reports.upsert_reports(conn, corp, reps, contents)
             repo_reports.replace_receivers(conn, corp, receivers)
     engine.dispose()

@@ -161,6 +161,7 @@ def _fill(engine: Engine) -> None:
             ]
             for i in range(3)
         }
+        repo_reports.update_template_keys(conn, CORP, reps, contents)
         repo_reports.upsert_reports(conn, CORP, reps, contents)
         repo_reports.replace_receivers(conn, CORP, {f"r{i}": ["b\x00", "a"] for i in range(3)})
 

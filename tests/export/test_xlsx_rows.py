@@ -68,3 +68,30 @@ def test_row_writer_matches_xlsxwriter_cells(tmp_path: Path) -> None:
     assert cells[(2, 5)] == "x<y & z>w" and cells[(2, 6)] == " pad "
     assert cells[(3, 2)] == "True" and cells[(3, 4)] == "0012" and cells[(3, 5)] == "1e5"
     assert len(cells[(3, 6)]) == 32767 and cells[(4, 6)] == "12.1234567"
+
+
+def test_workbooks_deflate_fast_and_others_keep_the_default(tmp_path: Path) -> None:
+    """``xlsx.Workbook`` deflates at ``ZIP_LEVEL`` (1); a plain XlsxWriter workbook written
+    after it keeps zlib's default; both read back the same cells."""
+    import zipfile
+
+    import xlsxwriter
+
+    rows = [[f"第{i}行", f"value {i % 97}", str(i * 7 % 1000)] for i in range(20_000)]
+    sizes = {}
+    for name, cls in (("ours", xlsx.Workbook), ("plain", xlsxwriter.Workbook)):
+        path = tmp_path / f"{name}.xlsx"
+        wb = cls(str(path), {"constant_memory": True})
+        ws = wb.add_worksheet("s")
+        for r, row in enumerate(rows):
+            ws.write_row(r, 0, row)
+        wb.close()
+        with zipfile.ZipFile(path) as z:
+            info = z.getinfo("xl/worksheets/sheet1.xml")
+            assert info.compress_type == zipfile.ZIP_DEFLATED
+            sizes[name] = info.compress_size
+        sheet = openpyxl.load_workbook(path, read_only=True).active
+        assert sheet is not None
+        assert [list(r) for r in sheet.iter_rows(values_only=True)] == rows
+    assert xlsx.ZIP_LEVEL == 1
+    assert sizes["ours"] > sizes["plain"] * 1.05  # level 1 deflates less than level 6

@@ -20,6 +20,7 @@ from dingsync.sandbox import SandboxServer
 from dingsync.store import db
 from dingsync.sync.contacts import ContactsSync
 from dingsync.sync.engine import run_sync
+from dingsync.sync.reports import ReportsSync
 from dingsync.web import create_app
 from dingsync.web.options import WebOptions
 from dingsync.web.server import WebServer
@@ -133,6 +134,21 @@ def sync_directory(sb: SandboxServer, engine: Engine) -> None:
     async def go() -> None:
         async with make_client(sb) as client:
             await run_sync(client, engine, sb.app.corp_id, [ContactsSync()])
+
+    asyncio.run(go())
+
+
+def sync_report_templates(sb: SandboxServer, engine: Engine) -> None:
+    """Sync the sandbox's report templates (``template/listbyuserid``, ``getbyname``, their
+    statistics rules) into ``engine`` with the real reports sync over an empty period: the
+    templates are then known to the store (exports of them are allowed) without any report."""
+    start = int(sb.stats()["reports"]["window"]["start_ms"])
+
+    async def go() -> None:
+        async with make_client(sb) as client:
+            entity = ReportsSync(since_ms=start, until_ms=start)
+            result = await run_sync(client, engine, sb.app.corp_id, [entity])
+            assert result.status == "succeeded", result
 
     asyncio.run(go())
 

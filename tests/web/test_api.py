@@ -90,6 +90,17 @@ def test_exports_are_filtered_audited_and_append_only(web: Web) -> None:
 
     before = web.get("/api/exports/audit", admin).json()["total"]
 
+    # A report template the company has not synced is a mistake (as on the CLI), not an empty
+    # file: 422 naming the known templates, and nothing audited.
+    r = web.post(
+        "/api/exports",
+        admin,
+        json={"kind": "reports", "format": "xlsx", "filters": {"template": "不存在"}},
+    )
+    assert _error(r) == (422, "request.invalid")
+    assert "不存在" in r.text and "known:" in r.text
+    assert web.get("/api/exports/audit", admin).json()["total"] == before
+
     # The main administrator exports everyone (xlsx).
     r = web.post("/api/exports", admin, json={"kind": "users", "format": "xlsx"})
     assert r.status_code == 200, r.text

@@ -26,7 +26,7 @@ from dingsync.web.errors import ERRORS
 from dingsync.web.server import WebServer
 from helpers.web import _error, _plain_user
 
-from .conftest import Web, sandbox_settings
+from .conftest import Web, sandbox_settings, sync_report_templates
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -108,7 +108,9 @@ def test_nul_characters_and_long_userids_are_refused(web: Web) -> None:
 # --------------------------------------------------------------------------------------------
 @pytest.fixture
 def evening(web: Web) -> Iterator[Web]:
-    """The same store and sandbox, served by an app whose clock says 20:00 UTC, 2026-11-30."""
+    """The same store and sandbox, served by an app whose clock says 20:00 UTC, 2026-11-30;
+    the sandbox's report templates synced (an export of a template never synced is refused)."""
+    sync_report_templates(web.sb, web.engine)
     url = web.engine.url.render_as_string(hide_password=False)
     app = create_app(sandbox_settings(web.sb, url), engine=web.engine, clock=lambda: EVENING_UTC)
     with WebServer(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as http:

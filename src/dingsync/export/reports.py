@@ -312,7 +312,6 @@ def export_reports(
         raise ValueError(f"format must be xlsx or csv, not {fmt!r}")
     columns = template_columns(conn, corp_id, template)
     headers = [*FIXED_HEADERS, *columns, *TAIL_HEADERS]
-    names = user_names(conn, corp_id)
     where = repo_reports.report_conditions(
         corp_id,
         visible,

@@ -5,15 +5,24 @@ transaction, rows are dicts keyed by column name, writes are idempotent set-base
 (``repo.upsert``). Per-report lists (contents, receivers, comments, read/like lists) are
 *replaced* for the reports given: their old rows are deleted and the new ones inserted, so a
 field removed by an edit disappears too.
+
+``report_template_keys`` (the content keys of each template's stored reports, which the export's
+columns come from) is kept by :func:`update_template_keys`, which a writer of reports and
+their contents calls in the same transaction *before* :func:`upsert_reports` (it reads what
+those reports held before).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, func, select
+from sqlalchemy import Connection, Executable, Table, bindparam, delete, func, select
+from sqlalchemy.dialects import mysql as mysql_dialect
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from dingsync.store import repo, visibility
 from dingsync.store.schema import users
@@ -23,6 +32,7 @@ from dingsync.store.schema_reports import (
     report_receivers,
     report_rules,
     report_template_fields,
+    report_template_keys,
     report_templates,
     report_user_stats,
     reports,
@@ -161,7 +171,22 @@ def template_fields(conn: Connection, corp_id: str, template_name: str) -> list[
 
 
 def content_keys(conn: Connection, corp_id: str, template_name: str) -> list[str]:
-    """Content keys seen in stored reports of a template, by their smallest position."""
+    """Content keys seen in stored reports of a template, by their smallest position (ties by
+    key), from ``report_template_keys`` (kept at sync time by :func:`update_template_keys`):
+    the same list :func:`scan_content_keys` reads from every stored content."""
+    k = report_template_keys
+    rows = conn.execute(
+        select(k.c.key, func.min(k.c.position))
+        .where(k.c.corp_id == corp_id, k.c.template_name == template_name, k.c.report_count > 0)
+        .group_by(k.c.key)
+    ).all()
+    return [key for key, _ in sorted(rows, key=lambda kv: (kv[1], kv[0]))]
+
+
+def scan_content_keys(conn: Connection, corp_id: str, template_name: str) -> list[str]:
+    """:func:`content_keys` computed from every stored content of the template (one scan of
+    ``report_contents`` joined to ``reports``) — what the export read before migration 0028;
+    kept to check ``report_template_keys`` against."""
     c, r = report_contents, reports
     rows = conn.execute(
         select(c.c.key, func.min(c.c.position))
@@ -171,6 +196,148 @@ def content_keys(conn: Connection, corp_id: str, template_name: str) -> list[str
     ).all()
     keyed = [(k, pos) for k, pos in rows if k is not None]
     return [k for k, _ in sorted(keyed, key=lambda kv: (kv[1], kv[0]))]
+
+
+#: ``(template_name, key, position)``: a row of ``report_template_keys`` without its company.
+KeySlot = tuple[str, str, int]
+_KEYS_STATEMENTS: dict[str, Executable] = {}
+
+
+def _add_keys_statement(conn: Connection) -> Executable:
+    """``INSERT … ON CONFLICT``/``ON DUPLICATE KEY`` adding ``report_count`` to the stored
+    count (one statement per dialect, built once)."""
+    name = conn.dialect.name
+    statement = _KEYS_STATEMENTS.get(name)
+    if statement is not None:
+        return statement
+    k = report_template_keys
+    pk = ["corp_id", "template_name", "key", "position"]
+    if name == "postgresql":
+        pg = pg_dialect.insert(k)
+        statement = pg.on_conflict_do_update(
+            index_elements=pk, set_={"report_count": k.c.report_count + pg.excluded.report_count}
+        )
+    elif name == "sqlite":
+        lite = sqlite_dialect.insert(k)
+        statement = lite.on_conflict_do_update(
+            index_elements=pk,
+            set_={"report_count": k.c.report_count + lite.excluded.report_count},
+        )
+    elif name in ("mysql", "mariadb"):
+        my = mysql_dialect.insert(k)
+        statement = my.on_duplicate_key_update(
+            report_count=k.c.report_count + my.inserted.report_count
+        )
+    else:
+        raise NotImplementedError(f"report_template_keys: no upsert for the {name!r} dialect")
+    _KEYS_STATEMENTS[name] = statement
+    return statement
+
+
+def _stored_keys_statement(conn: Connection) -> Executable:
+    """Reports (``:corp_id``, ``:ids``) with their template and content keys: one row per key
+    (``key`` NULL for a report without any). A plain read, no ``FOR UPDATE``: the company's
+    sync lease makes its sync the only writer of its reports, and on MySQL/MariaDB a locking
+    read of report ids not stored yet takes gap locks that deadlocked two companies syncing at
+    once. Built once per dialect (building it cost more than running it)."""
+    name = "stored:" + conn.dialect.name
+    statement = _KEYS_STATEMENTS.get(name)
+    if statement is None:
+        r, c = reports, report_contents
+        stored = r.outerjoin(
+            c,
+            (c.c.corp_id == r.c.corp_id) & (c.c.report_id == r.c.report_id) & c.c.key.is_not(None),
+        )
+        statement = _KEYS_STATEMENTS[name] = (
+            select(r.c.report_id, r.c.template_name, c.c.key, c.c.position)
+            .select_from(stored)
+            .where(
+                r.c.corp_id == bindparam("corp_id"),
+                r.c.report_id.in_(bindparam("ids", expanding=True)),
+            )
+        )
+    return statement
+
+
+def update_template_keys(
+    conn: Connection,
+    corp_id: str,
+    rows: Iterable[Row],
+    contents: Mapping[str, Sequence[Row]] | None = None,
+) -> int:
+    """Bring ``report_template_keys`` in step with a write of ``reports`` ``rows`` and their
+    ``contents`` (``report_id → [{key, …}]`` in the order sent: position = index), the same
+    arguments :func:`upsert_reports` then gets. Call it in that transaction, *before*
+    :func:`upsert_reports`: it reads what the reports held (their stored template and content
+    keys), then adds the difference per ``(template, key, position)`` and deletes, by primary
+    key, the counts that reached 0 (no range locks; each company's reports have one writer at
+    a time, its sync lease). A report's contents left out of ``contents`` keep their keys
+    (under the template ``rows`` give it); a row without ``template_name`` keeps its stored
+    one; keys ``None`` and reports without a template are not counted (as
+    :func:`scan_content_keys`). Returns the number of ``(template, key, position)`` counts
+    changed."""
+    new_template: dict[str, str | None] = {}
+    for row in rows:
+        if "template_name" in row:
+            new_template[str(row["report_id"])] = row["template_name"]
+    given = contents or {}
+    ids = list(dict.fromkeys([*new_template, *given]))
+    if not ids:
+        return 0
+    old_template: dict[str, str | None] = {}
+    old_keys: dict[str, list[tuple[str, int]]] = {}
+    read = _stored_keys_statement(conn)
+    for chunk in _chunks(ids):
+        for rid, name, key, pos in conn.execute(read, {"corp_id": corp_id, "ids": list(chunk)}):
+            old_template[rid] = name
+            if key is not None:
+                old_keys.setdefault(rid, []).append((key, pos))
+    delta: Counter[KeySlot] = Counter()
+    for rid in ids:
+        before = old_template.get(rid)
+        if before is not None:
+            for key, pos in old_keys.get(rid, ()):
+                delta[(before, key, pos)] -= 1
+        after = new_template.get(rid, before)
+        if after is None:
+            continue
+        if rid in given:
+            now = [(item.get("key"), i) for i, item in enumerate(given[rid])]
+        else:
+            now = [(key, pos) for key, pos in old_keys.get(rid, ())]
+        for key, pos in now:
+            if key is not None:
+                delta[(after, key, pos)] += 1
+    changed = sorted((slot, n) for slot, n in delta.items() if n)
+    if not changed:
+        return 0
+    data: list[dict[str, Any]] = [
+        {"corp_id": corp_id, "template_name": t, "key": k, "position": p, "report_count": n}
+        for (t, k, p), n in changed
+    ]
+    statement = _add_keys_statement(conn)
+    for i in range(0, len(data), repo.MAX_ROWS_PER_STATEMENT):
+        conn.execute(statement, data[i : i + repo.MAX_ROWS_PER_STATEMENT])
+    fallen = [row for row in data if row["report_count"] < 0]
+    if fallen:
+        conn.execute(_drop_keys_statement(), fallen)
+    return len(changed)
+
+
+def _drop_keys_statement() -> Executable:
+    """Delete one ``report_template_keys`` row by its primary key when its count is ≤ 0
+    (executed with the rows whose count went down)."""
+    statement = _KEYS_STATEMENTS.get("drop")
+    if statement is None:
+        k = report_template_keys
+        statement = _KEYS_STATEMENTS["drop"] = delete(k).where(
+            k.c.corp_id == bindparam("corp_id"),
+            k.c.template_name == bindparam("template_name"),
+            k.c.key == bindparam("key"),
+            k.c.position == bindparam("position"),
+            k.c.report_count <= 0,
+        )
+    return statement
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,9 @@
 - ``report_comments``: comments in the order sent; ``create_time_text`` is DingTalk's GMT+8
   string, ``created_at`` its UTC value.
 - ``report_user_stats``: read (0), comment (1) and like (2) lists.
+- ``report_template_keys``: per template, how many stored reports have a content ``key`` at a
+  ``position`` (kept by the reports sync with their contents, migration 0028): the export's
+  columns beyond the template's fields, without scanning every stored content.
 
 Children are replaced per report and deleted with it (``ON DELETE CASCADE``).
 
@@ -185,6 +188,22 @@ report_user_stats = Table(
     ForeignKeyConstraint(*_REPORT_FK, ondelete="CASCADE"),
 )
 
+#: Per template, the content keys of its stored reports: ``report_count`` reports (of
+#: ``reports.template_name`` = ``template_name``) have ``key`` at ``position`` in
+#: ``report_contents``. Kept in the same transaction as the contents
+#: (``repo_reports.update_template_keys``); a row whose count drops to 0 is deleted. Not a
+#: foreign key to ``report_templates``: a report may name a template whose fields were never
+#: synced (migration 0028).
+report_template_keys = Table(
+    "report_template_keys",
+    metadata,
+    _id("corp_id", primary_key=True),
+    Column("template_name", NulSafeString(255), primary_key=True),
+    Column("key", NulSafeString(255), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("report_count", Integer, nullable=False),
+)
+
 #: ``report_contents.state`` values.
 CONTENT_TABLE, CONTENT_TRUNCATED, CONTENT_FULL = "table", "truncated", "full"
 
@@ -204,6 +223,7 @@ __all__ = [
     "report_receivers",
     "report_rules",
     "report_template_fields",
+    "report_template_keys",
     "report_templates",
     "report_user_stats",
     "reports",

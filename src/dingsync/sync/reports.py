@@ -599,6 +599,8 @@ class ReportsSync(IncrementalEntity):
             if report.report_id in batch.comments:
                 row["details_synced_at"] = now
             rows.append(row)
+        # The export's columns: each template's content keys, counted before the contents change.
+        repo_reports.update_template_keys(conn, corp, rows, batch.contents)
         repo_reports.upsert_reports(conn, corp, rows, batch.contents)
         repo_reports.replace_receivers(conn, corp, batch.receivers)
         repo_reports.replace_comments(

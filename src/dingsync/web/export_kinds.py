@@ -253,13 +253,16 @@ def _write_reports(
     with the same filters (``template``, ``start_date``, ``end_date``, ``creator``,
     ``dept_id``) — the same SQL conditions, the viewer's scope applied in SQL. ``end_date``
     defaults to today in the company's zone (``Settings.tz``), ``start_date`` to 30 days
-    before it."""
+    before it. A template the company has not synced is ``request.invalid`` (422), as on the
+    CLI."""
     from dingsync.export import reports as export_reports
+    from dingsync.web.routers.reports import require_template
 
     filters = filters.resolved(ctx)
     start, end = filters.start_date, filters.end_date
     assert start is not None and end is not None
     day_bounds(ctx, start, end)  # end before start, or a day out of range: request.invalid
+    require_template(ctx, conn, filters.template)
     return int(
         export_reports.export_reports(
             conn,

@@ -70,6 +70,18 @@ STATS_MAX_DAYS = 92
 STATS_DEFAULT_DAYS = 28
 
 
+def require_template(ctx: WebContext, conn: Connection, template: str) -> None:
+    """Raise ``request.invalid`` (422) naming the company's synced templates when ``template``
+    is not one of them (日志统计 and the report exports: an unknown name is a mistake, not an
+    empty result)."""
+    known = repo_reports.template_names(conn, ctx.corp_id)
+    if template not in known:
+        raise WebError(
+            "request.invalid",
+            f"no report template {template!r}; known: {', '.join(known) or 'none synced'}",
+        )
+
+
 def stats_range(
     ctx: WebContext, conn: Connection, template: str, start_date: date | None, end_date: date | None
 ) -> tuple[date, date]:
@@ -78,12 +90,7 @@ def stats_range(
     before the day of the first synced report of the template: days before the synced history
     would all count as missing). Raises ``request.invalid`` for an unknown template, an end
     before the start, a range over :data:`STATS_MAX_DAYS` days or days out of range."""
-    known = repo_reports.template_names(conn, ctx.corp_id)
-    if template not in known:
-        raise WebError(
-            "request.invalid",
-            f"no report template {template!r}; known: {', '.join(known) or 'none synced'}",
-        )
+    require_template(ctx, conn, template)
     try:
         end = end_date or ctx.today() - timedelta(days=1)
         start = start_date

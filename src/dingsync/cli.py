@@ -36,6 +36,7 @@ from dingsync.commands.errors import (
 from dingsync.config import Settings, load_settings
 
 app = typer.Typer(
+    rich_markup_mode="markdown",
     cls=DingsyncGroup,
     name="dingsync",
     help="Your DingTalk (钉钉) organisation in your own database and your own apps.",

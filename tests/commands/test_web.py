@@ -151,3 +151,18 @@ def test_serve_and_demo_are_registered() -> None:
     assert r.exit_code == 0 and "--port" in r.output and "--host" in r.output
     demo = runner.invoke(app, ["demo", "--help"], env={"COLUMNS": "200"})
     assert "--once" in demo.output and "web API" in demo.output
+
+
+def test_help_shows_docstrings_as_text() -> None:
+    """Help is rendered as Markdown: ``[[apps]]`` stays (rich markup would eat it), no
+    literal double backticks, and a docstring's paragraph is reflowed (no line broken in the
+    middle of a sentence)."""
+    runner = CliRunner()
+    for args in (["--help"], ["sync", "--help"], ["events", "stream", "--help"]):
+        r = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert r.exit_code == 0, r.output
+        assert "[[apps]]" in r.output and "[]" not in r.output.replace("[[apps]]", "")
+        assert "``" not in r.output
+    doctor = runner.invoke(app, ["doctor", "--help"], env={"COLUMNS": "200"})
+    assert "exit 2 when credentials are missing" in _flat(doctor.output)
+    assert "token; exit 2\n" not in doctor.output

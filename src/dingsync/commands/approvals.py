@@ -32,7 +32,9 @@ class DetailsLayout(StrEnum):
     rows = "rows"
 
 
-approvals_app = typer.Typer(help="Approvals (审批): statistics.", no_args_is_help=True)
+approvals_app = typer.Typer(
+    rich_markup_mode="markdown", help="Approvals (审批): statistics.", no_args_is_help=True
+)
 
 
 def _engine(database_url: str | None) -> Any:

@@ -23,7 +23,9 @@ from dingsync.commands.export_app import (
     require_departments,
 )
 
-attendance_app = typer.Typer(help="Attendance (考勤): monthly summary.", no_args_is_help=True)
+attendance_app = typer.Typer(
+    rich_markup_mode="markdown", help="Attendance (考勤): monthly summary.", no_args_is_help=True
+)
 
 MonthOpt = Annotated[str, typer.Option("--month", help="Month as YYYY-MM, e.g. 2026-11.")]
 DeptOpt = Annotated[

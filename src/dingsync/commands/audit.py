@@ -14,7 +14,9 @@ from dingsync.config import load_settings
 console = Console()
 err_console = Console(stderr=True)
 
-audit_app = typer.Typer(help="The export audit (who exported what, when): check it.")
+audit_app = typer.Typer(
+    rich_markup_mode="markdown", help="The export audit (who exported what, when): check it."
+)
 
 
 @audit_app.command("verify")

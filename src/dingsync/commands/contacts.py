@@ -17,7 +17,9 @@ from dingsync.commands.consoles import console
 from dingsync.commands.errors import open_corp
 
 contacts_app = typer.Typer(
-    help="Directory (通讯录): what the database holds.", no_args_is_help=True
+    rich_markup_mode="markdown",
+    help="Directory (通讯录): what the database holds.",
+    no_args_is_help=True,
 )
 
 #: ``repo.count_summary`` keys → what the table calls them.

@@ -20,7 +20,8 @@ from dingsync.commands.errors import open_engine
 from dingsync.config import Settings, load_settings
 
 corps_app = typer.Typer(
-    help="The companies this deployment serves: list, show, purge (`dingsync sync --corp`)."
+    rich_markup_mode="markdown",
+    help="The companies this deployment serves: list, show, purge (`dingsync sync --corp`).",
 )
 
 _DB_OPTION = typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")

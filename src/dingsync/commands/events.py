@@ -21,7 +21,10 @@ from rich.table import Table
 from dingsync.commands.consoles import console, err_console
 from dingsync.commands.errors import fail, open_engine, open_synced
 
-events_app = typer.Typer(help="DingTalk events: Stream mode consumer, inbox replay and status.")
+events_app = typer.Typer(
+    rich_markup_mode="markdown",
+    help="DingTalk events: Stream mode consumer, inbox replay and status.",
+)
 
 
 def _settings(database_url: str | None) -> Any:

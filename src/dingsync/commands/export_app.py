@@ -13,7 +13,9 @@ import typer
 
 from dingsync.export import file_digest
 
-export_app = typer.Typer(help="Export data to xlsx/csv.", no_args_is_help=True)
+export_app = typer.Typer(
+    rich_markup_mode="markdown", help="Export data to xlsx/csv.", no_args_is_help=True
+)
 
 
 class FileFormat(StrEnum):

@@ -22,7 +22,9 @@ from dingsync.commands.export_app import (
     require_departments,
 )
 
-reports_app = typer.Typer(help="Reports (日志): submission compliance.", no_args_is_help=True)
+reports_app = typer.Typer(
+    rich_markup_mode="markdown", help="Reports (日志): submission compliance.", no_args_is_help=True
+)
 
 TemplateOpt = Annotated[str, typer.Option("--template", help="Template name, e.g. 日报.")]
 FromOpt = Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, Asia/Shanghai).")]

@@ -12,8 +12,12 @@ from dingsync.commands.consoles import console, err_console
 from dingsync.commands.errors import CliFailure, open_engine, open_synced
 from dingsync.config import Settings, load_settings
 
-users_app = typer.Typer(help="Local account status: a disabled user cannot log in.")
-roles_app = typer.Typer(help="Local roles granted on top of DingTalk's (hr, admin).")
+users_app = typer.Typer(
+    rich_markup_mode="markdown", help="Local account status: a disabled user cannot log in."
+)
+roles_app = typer.Typer(
+    rich_markup_mode="markdown", help="Local roles granted on top of DingTalk's (hr, admin)."
+)
 
 DatabaseUrl = Annotated[str | None, typer.Option(help="Overrides DINGSYNC_DATABASE_URL.")]
 

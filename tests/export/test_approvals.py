@@ -12,7 +12,7 @@ from typing import Any
 
 import openpyxl
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from dingsync.cli import app
@@ -272,6 +272,23 @@ async def test_cli_export_and_stats(
         app, ["export", "approvals", "--template", "没有", "--database-url", sqlite_url], env=env
     )
     assert res.exit_code != 0
+    # a reversed range is refused (exit 2, no file, no audit row), as `export reports` does
+    with engine.connect() as conn:
+        audited = conn.execute(text("SELECT count(*) FROM web_export_audit")).scalar()
+    reversed_out = tmp_path / "reversed.xlsx"
+    res = runner.invoke(
+        app,
+        [
+            *("export", "approvals", "-t", "报销", "--from", "2026-12-05", "--to", "2026-12-01"),
+            *("-o", str(reversed_out), "--database-url", sqlite_url),
+        ],
+        env=env,
+    )
+    assert res.exit_code == 2 and "before" in res.output
+    assert not reversed_out.exists()
+    with engine.connect() as conn:
+        after = conn.execute(text("SELECT count(*) FROM web_export_audit")).scalar()
+    assert after == audited
 
 
 async def test_export_narrowed_to_a_viewer_and_departments_streams_in_batches(

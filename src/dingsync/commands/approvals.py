@@ -121,6 +121,11 @@ def export_approvals_cmd(
 
     fmt = format_.value
     engine, settings = _engine(database_url)
+    created_from, created_to = _day(from_, settings.tz), _day(to, settings.tz, end=True)
+    if created_from is not None and created_to is not None and created_to <= created_from:
+        # as ``export reports`` (and the API's 422): a reversed range is a mistake, not an
+        # empty file with an audit row
+        raise typer.BadParameter(f"--to {to} is before --from {from_}")
     with engine.connect() as conn:
         cid = _corp_id(conn, corp_id or settings.corp_id)
         tpl = repo_approvals.find_template(conn, cid, template)
@@ -137,8 +142,8 @@ def export_approvals_cmd(
             tpl,
             path,
             fmt,  # type: ignore[arg-type]
-            created_from=_day(from_, settings.tz),
-            created_to=_day(to, settings.tz, end=True),
+            created_from=created_from,
+            created_to=created_to,
             dept_ids=department_subtree(conn, cid, dept) if dept else None,
             tz=settings.tz,
             details=details.value,

@@ -52,6 +52,7 @@ def test_a_post_without_the_csrf_token_is_refused_and_logout_ends_the_session(
     # A forged form post (no token) is refused and the session stays.
     r = httpx.post(f"{console.url}/console/logout", cookies={COOKIE: token})
     assert r.status_code == 403 and 'data-error-code="csrf.invalid"' in r.text
+    assert "请刷新页面后重试" in r.text and "CSRF token" not in r.text  # the console's words
     r = httpx.post(
         f"{console.url}/console/logout", cookies={COOKIE: token}, data={"csrf_token": "0" * 64}
     )

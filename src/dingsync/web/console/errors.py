@@ -10,6 +10,7 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from dingsync.web.console import params
 from dingsync.web.console.render import render
 from dingsync.web.console.session import (
     COOKIE,
@@ -81,8 +82,23 @@ def install(app: FastAPI) -> None:
         return error_page(request, "not_found", 404, "页面不存在，或您没有权限查看。")
 
 
+#: What a console page says for the service's error codes a console user can meet (the API's
+#: messages are English; the console speaks Chinese). Codes not here: :func:`params.zh`.
+PAGE_MESSAGES = {
+    "csrf.invalid": "页面已过期（可能已在其他标签页重新登录或退出）：请刷新页面后重试。",
+    "export.forbidden": "您没有导出此类数据的权限。",
+    "export.kind_unknown": "没有这种导出。",
+    "corp.inactive": "该企业的应用已停用或被移除，无法登录和使用。",
+    "corp.unknown": "本服务不服务该企业（corpId）。",
+    "request.too_large": "提交的内容过大。",
+    "internal": "服务内部错误，请稍后重试。",
+}
+
+
 def console_web_error(request: Request, exc: WebError) -> Response:
-    """A :class:`WebError` on a console path as an HTML page (404 for ``not_found``)."""
+    """A :class:`WebError` on a console path as an HTML page (404 for ``not_found``), its
+    message in Chinese (:data:`PAGE_MESSAGES`, else :func:`params.zh`); the code as it is."""
     if exc.code == "not_found":
         return error_page(request, "not_found", 404, "页面不存在，或您没有权限查看。")
-    return error_page(request, exc.code, exc.status, exc.message)
+    message = PAGE_MESSAGES.get(exc.code) or params.zh(exc)
+    return error_page(request, exc.code, exc.status, message)

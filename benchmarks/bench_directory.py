@@ -86,8 +86,10 @@ class SandboxProcess:
         self.close()
         raise RuntimeError("sandbox did not start")
 
-    def stats(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.base_url}/sandbox/stats", timeout=600).json())
+    def stats(self, timeout: float = 600.0) -> dict[str, Any]:
+        """``/sandbox/stats``: the first call waits for every area's world to be generated
+        (``timeout`` seconds; a 20,000-person company on a loaded machine needs more than 600)."""
+        return dict(httpx.get(f"{self.base_url}/sandbox/stats", timeout=timeout).json())
 
     def reset(self) -> None:
         httpx.post(f"{self.base_url}/sandbox/stats/reset", timeout=60)

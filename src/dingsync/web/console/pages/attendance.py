@@ -219,7 +219,8 @@ def chart_options(stats: dict[str, Any]) -> dict[str, dict[str, Any]]:
             "xAxis": {
                 "type": "category",
                 "data": dept_labels(stats),
-                "axisLabel": {"interval": 0, "overflow": "truncate", "width": 84},
+                # every department named, tilted so neighbours do not run into each other
+                "axisLabel": {"interval": 0, "rotate": 30, "overflow": "truncate", "width": 84},
             },
             "yAxis": {"type": "value", "minInterval": 1, "name": "次"},
             "series": [

@@ -276,6 +276,25 @@ def _totals(stats: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Pages
 # --------------------------------------------------------------------------------------------
+#: The 月度汇总 metrics that mark a problem (late, early, missing punches, absence): a non-zero
+#: value is painted red (``att-hit``). Every other metric — days, work time, rest days,
+#: overtime, leave, trips, DingTalk's own columns — is a plain number.
+PROBLEM_METRICS: frozenset[str] = frozenset(
+    {
+        "late_count",
+        "late_minutes",
+        "serious_late_count",
+        "serious_late_minutes",
+        "absenteeism_late_days",
+        "early_count",
+        "early_minutes",
+        "missing_on_duty",
+        "missing_off_duty",
+        "absent_days",
+    }
+)
+
+
 @router.get("", response_class=HTMLResponse, name="console_attendance")
 def monthly_page(
     request: Request,
@@ -305,6 +324,7 @@ def monthly_page(
         month=the_month,
         dept_id=dept,
         summary=summary,
+        problem_metrics=PROBLEM_METRICS,
         stats=stats,
         totals=_totals(stats),
         charts=chart_options(stats),

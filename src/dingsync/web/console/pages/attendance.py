@@ -307,7 +307,7 @@ def monthly_page(
     """月度汇总: the month's summary per person (paged), its charts and the export."""
     problems: list[str] = []
     the_month = _month(ctx, month, problems)
-    dept = params.collect(problems, lambda: params.integer("部门", dept_id, low=1))
+    dept = params.collect(problems, lambda: params.department(ctx, "部门", dept_id))
     number = params.collect(problems, lambda: params.integer("页码", page, low=1))
     offset = ((number or 1) - 1) * MONTHLY_PAGE
     summary = api.monthly(
@@ -398,7 +398,7 @@ def _day_filters(
     start, end = _span(ctx, start_date, end_date, problems)
     typed = params.text(userid)
     person, choices = resolve_person(ctx, session, typed)
-    dept = params.collect(problems, lambda: params.integer("部门", dept_id, low=1))
+    dept = params.collect(problems, lambda: params.department(ctx, "部门", dept_id))
     number = params.collect(problems, lambda: params.integer("页码", page, low=1))
     return _DayFilters(
         start, end, dept, typed, person, choices, ((number or 1) - 1) * page_size, problems

@@ -163,3 +163,27 @@ def test_page_console_export_api_and_cli_agree_over_a_holiday(
     cli = _book(out)
     assert _rows(cli) == want
     assert {str(r[2]): tuple(r[3:7]) for r in cli["个人汇总"][1:]} == people
+
+
+def test_a_range_before_the_synced_history_is_warned_about(console: Console) -> None:
+    """日志统计 over days never synced (before the template's first synced report) warns,
+    naming that first day; a synced range has no warning. The API gives the day too."""
+    admin = console.main_admin
+    holiday = _holiday(console)
+    first = console.api(admin, "/api/reports/stats", template="日报")["first_synced_day"]
+    assert first is not None
+    early = date.fromisoformat(first) - timedelta(days=60)  # like 2026-10-01 in the demo
+    span = {"start_date": str(early), "end_date": str(early + timedelta(days=6))}
+    api = console.api(admin, "/api/reports/stats", template="日报", **span)
+    assert api["first_synced_day"] == first and api["totals"]["missing"] > 0
+    page = console.page_as(admin)
+    page.goto(f"{console.url}/console/reports/stats?template=日报&" + str(httpx.QueryParams(span)))
+    warning = page.locator("[data-testid=unsynced-warning]")
+    assert warning.count() == 1 and first in warning.inner_text()
+    synced = {"start_date": first, "end_date": str(holiday)}
+    page.goto(
+        f"{console.url}/console/reports/stats?template=日报&" + str(httpx.QueryParams(synced))
+    )
+    assert page.locator("[data-testid=t-expected]").count() == 1
+    assert page.locator("[data-testid=unsynced-warning]").count() == 0
+    page.context.close()

@@ -374,3 +374,26 @@ def test_the_department_chart_says_what_its_bars_count(console: Console) -> None
     note = page.locator("[data-testid=dept-chart-note]").inner_text()
     assert "直属" in note and "各计一次" in note
     page.context.close()
+
+
+def test_only_problems_are_painted_red_in_the_monthly_summary(console: Console) -> None:
+    """月度汇总 paints a value red (``att-hit``) only for problem metrics (late, early, missing
+    punches, absence) and only when it is not 0; a normal number — 休息天数, 工作时长(分钟),
+    overtime, 应出勤天数 — is never red, whatever its value."""
+    from dingsync.web.console.pages.attendance import PROBLEM_METRICS
+
+    month = _month(console)
+    page = console.page_as(console.main_admin)
+    page.goto(f"{console.url}/console/attendance?month={month}")
+    cells = page.locator("[data-testid=rows] tbody td[data-metric]").evaluate_all(
+        "tds => tds.map(td => [td.dataset.metric, td.textContent.trim(),"
+        " td.classList.contains('att-hit')])"
+    )
+    page.context.close()
+    assert cells
+    for key in ("rest_days", "work_minutes"):  # normal values the page has, non-zero
+        assert any(k == key and float(v) > 0 for k, v, _ in cells if v != "—"), key
+    assert any(k in PROBLEM_METRICS and hit for k, _, hit in cells)  # problems are still red
+    for key, text, hit in cells:
+        problem = key in PROBLEM_METRICS and text != "—" and float(text) != 0
+        assert hit == problem, (key, text, hit)

@@ -149,6 +149,29 @@ CASES: list[tuple[str, str, dict[str, str], str, str]] = [
         'action="/console/directory/leavers"',
     ),
     ("main_admin", "/console/exports", {"page": "x"}, "页码", 'data-testid="audit"'),
+    # a department the synced directory does not have: said, as 通讯录 says it
+    ("hr", "/console/attendance", {"dept_id": "999999"}, "999999", 'action="/console/attendance"'),
+    (
+        "hr",
+        "/console/attendance/daily",
+        {"dept_id": "999999"},
+        "999999",
+        'action="/console/attendance/daily"',
+    ),
+    (
+        "main_admin",
+        "/console/reports",
+        {"dept_id": "999999"},
+        "999999",
+        'action="/console/reports"',
+    ),
+    (
+        "main_admin",
+        "/console/reports/stats",
+        {"dept_id": "999999"},
+        "999999",
+        'action="/console/reports/stats"',
+    ),
 ]
 
 
@@ -269,3 +292,34 @@ def test_a_refused_console_export_says_why_in_chinese(
     assert message and _CJK.search(message.group(1)), r.text[:500]
     for english in (*ENGLISH, "invalid filters", "must be"):
         assert english not in r.text, english
+
+
+@pytest.mark.parametrize(
+    ("kind", "page", "form"),
+    [
+        ("attendance", "/console/attendance", {"format": "xlsx"}),
+        ("reports", "/console/reports", {"format": "xlsx", "template": "日报"}),
+        ("compliance", "/console/reports/stats", {"format": "xlsx", "template": "日报"}),
+    ],
+)
+def test_an_export_for_an_unknown_department_is_refused_without_an_audit_row(
+    console: Console, kind: str, page: str, form: dict[str, str]
+) -> None:
+    """A console export with ``dept_id=999999`` (no such department synced) is refused — 422
+    with "部门“999999”不存在…" in Chinese — and writes no file and no audit row (it wrote an
+    empty file and audited it)."""
+    admin = console.main_admin
+    before = console.api(admin, "/api/exports/audit", limit=1)["total"]
+    html = _get(console, admin, page, {}).text
+    csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert csrf
+    r = httpx.post(
+        f"{console.url}/console/export/{kind}",
+        data={"csrf_token": csrf.group(1), "dept_id": "999999", **form},
+        cookies={COOKIE: console.api_token(admin)},
+        timeout=60,
+    )
+    assert r.status_code == 422 and 'data-error-code="request.invalid"' in r.text, r.text[:300]
+    assert "content-disposition" not in r.headers
+    assert "部门“999999”不存在" in r.text
+    assert console.api(admin, "/api/exports/audit", limit=1)["total"] == before

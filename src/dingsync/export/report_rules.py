@@ -18,6 +18,10 @@ Counting by a DingTalk rule (docs/reports.md, "Statistics rules"):
   window opens; the first of them decides — created by the window's end: ``submitted`` (按时),
   after it: ``late`` (迟交); none: ``missing`` (未提交). A period whose window has not closed yet
   and has no report is not counted yet.
+* **Rest days**: one definition of a working day for both rules — a daily period dated on a
+  day the person's synced attendance schedule gives as rest (``attendance_schedules``: a public
+  holiday, a weekend) is not due (docs/reports.md, open point R-7), as under the default rule.
+  Days without a synced schedule keep the rule's windows.
 
 This module is kept apart from ``export/reports.py`` (the default rule and the writers) on
 purpose: it adds a layer, it does not change the default counting.
@@ -44,7 +48,7 @@ from dingsync.export.reports import (
     dept_scope,
     people_of,
 )
-from dingsync.store import repo_reports, visibility
+from dingsync.store import repo_attendance, repo_reports, visibility
 from dingsync.store.schema import from_ms, users
 from dingsync.store.schema_reports import reports
 from dingsync.timeutil import SHANGHAI, WIRE_TZ
@@ -210,8 +214,10 @@ def compliance_by_rule(
 
     By a DingTalk rule: only periods dated before ``today`` (default: today in ``tz``) count,
     and of those only the ones with a report or whose window closed before ``now_ms``
-    (default: now). ``dept_id`` narrows to people in that department or below, ``people`` to
-    the people a viewer may see as owners (as :func:`~dingsync.export.reports.compliance`)."""
+    (default: now); a daily period dated on a rest day of the person's synced attendance
+    schedule is not due (as under the default rule). ``dept_id`` narrows to people in that
+    department or below, ``people`` to the people a viewer may see as owners (as
+    :func:`~dingsync.export.reports.compliance`)."""
     stored = repo_reports.rule_of(conn, corp_id, template)
     read = rule_used(stored) if stored is not None else None
     if read is None:
@@ -263,6 +269,12 @@ def compliance_by_rule(
         if u is not None and at is not None:
             created[str(u)].append(int(at.timestamp() * 1000))
     info, dept_names, memberships = people_of(conn, corp_id)
+    # the people's synced schedules: a daily period on a rest day (holiday) is not due
+    schedules = (
+        repo_attendance.scheduled_days_of(conn, corp_id, sorted(set(wanted)), start, end)
+        if used.period == "daily"
+        else {}
+    )
 
     rates: dict[int | None, DeptRate] = {}
     for userid in sorted(set(wanted)):
@@ -273,12 +285,15 @@ def compliance_by_rule(
         depts = memberships.get(userid) or []
         dept_label = ",".join(dept_names.get(d, str(d)) for d in depts)
         times = sorted(created.get(userid, []))
+        rests = schedules.get(userid, {})
         counts = {"submitted": 0, "late": 0, "missing": 0}
         for i, (due, opens, closes) in enumerate(spans):
             if due > end or due >= today:
                 break
             if due < start or (hired is not None and due < hired):
                 continue
+            if rests.get(due) is False:
+                continue  # a rest day (holiday) in the person's synced schedule: not due
             if left is not None and due > left:
                 continue
             nxt = spans[i + 1][1] if i + 1 < len(spans) else None

@@ -288,21 +288,24 @@ def _write_compliance(
     fmt: str,
     path: str,
 ) -> int:
-    """日志统计 of one template: the numbers ``GET /api/reports/stats`` gives the same person
-    with the same filters (the compliance rule of :func:`dingsync.export.reports.compliance`,
-    the people whose reports the scope admits as their owner's — not reports merely received),
-    written by :func:`~dingsync.export.reports.write_compliance`: csv the person × day rows;
-    xlsx also 个人汇总 and 部门提交率 with numbers as numbers. Rows counted: the person × day
+    """日志统计 of one template: the numbers ``GET /api/reports/stats`` (and the console page,
+    and ``dingsync reports compliance``) give the same person with the same filters — one
+    computation, :func:`dingsync.export.report_rules.compliance_by_rule` (the template's synced
+    DingTalk 统计规则, else the default rule), over the people whose reports the scope admits
+    as their owner's (not reports merely received) — written by
+    :func:`~dingsync.export.reports.write_compliance`: csv the person × day rows; xlsx also
+    个人汇总, 部门提交率 (numbers as numbers) and 统计规则. Rows counted: the person × day
     rows. Unknown template or a range over the page's limit: ``request.invalid`` (422)."""
     import dataclasses
 
+    from dingsync.export import report_rules
     from dingsync.export import reports as export_reports
     from dingsync.web.routers.reports import stats_range
 
     filters = filters.resolved(ctx)
     start, end = stats_range(ctx, conn, filters.template, filters.start_date, filters.end_date)
     seen = _visible(scope)
-    result = export_reports.compliance(
+    result = report_rules.compliance_by_rule(
         conn,
         ctx.corp_id,
         filters.template,

@@ -331,6 +331,9 @@ class ReportStats(ApiModel):
     start_date: str
     end_date: str
     counted_until: str | None = None
+    #: The report day of the template's first synced report (``None`` without any): days
+    #: before it were never synced.
+    first_synced_day: str | None = None
     dates: list[str]
     totals: ReportStatsCounts
     departments: list[ReportStatsDepartment]

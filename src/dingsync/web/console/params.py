@@ -67,6 +67,21 @@ def integer(label: str, value: str | None, *, low: int = 1) -> int | None:
     return number
 
 
+def department(ctx: Any, label: str, value: str | None) -> int | None:
+    """A department id (:func:`integer`) that names a department of the synced directory
+    (``ctx``: the page's :class:`~dingsync.web.context.WebContext`); ``None`` when empty.
+    Raises ``request.invalid`` — "部门“999999”不存在…", as 通讯录 says it — for an id the
+    directory does not have, so a page does not pass off 0 rows under 全部 as an answer."""
+    number = integer(label, value)
+    if number is None:
+        return None
+    with ctx.engine.connect() as conn:
+        known = number in ctx.tree(conn).nodes
+    if not known:
+        raise WebError("request.invalid", f"{label}“{number}”不存在，或不在已同步的通讯录中。")
+    return number
+
+
 #: ``YYYY-MM`` with a month 01–12.
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -118,6 +133,10 @@ _ZH: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^start_date/end_date out of range$"), "开始日期或结束日期超出范围"),
     (re.compile(r"^no report template '(.*)'; known: .*$", re.S), r"没有名为“\1”的日志模板"),
     (re.compile(r"^month: year must be within"), "月份超出范围"),
+    (
+        re.compile(r"^unknown department (\d+)"),
+        r"部门“\1”不存在，或不在已同步的通讯录中。",
+    ),
     (re.compile(r"^invalid filters: "), "导出条件无效，请检查筛选条件后重试。"),
     (
         re.compile(r"^process_code and template name different templates$"),

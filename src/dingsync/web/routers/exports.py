@@ -122,7 +122,8 @@ def export_file(
     writer over the caller's export scope with ``raw_filters`` (checked strictly), the audit
     row (``client``: ``web`` or ``console``), and the file as a streamed response.
 
-    Raises ``export.kind_unknown``, ``export.forbidden``, ``request.invalid``.
+    Raises ``export.kind_unknown``, ``export.forbidden``, ``request.invalid`` (also for a
+    ``dept_id`` the synced directory does not have: no file, no audit row).
     """
     kind = KINDS.get(kind_name)
     if kind is None:
@@ -133,6 +134,14 @@ def export_file(
     if scope.nothing:
         raise WebError("export.forbidden")
     filters = _filters(kind, raw_filters)
+    dept = getattr(filters, "dept_id", None)
+    if dept is not None:
+        with ctx.engine.connect() as conn:
+            known = dept in ctx.tree(conn).nodes
+        if not known:  # refused, not an empty file under an audit row
+            raise WebError(
+                "request.invalid", f"unknown department {dept}: not in the synced directory"
+            )
     fd, path = tempfile.mkstemp(prefix="dingsync-export-", suffix=f".{fmt}")
     os.close(fd)
     try:

@@ -174,6 +174,10 @@ def report_stats(
     department, name, userid; ``limit``/``offset`` page them (``days`` holds the page's
     people only), ``totals`` and ``departments`` cover everyone counted.
 
+    ``first_synced_day``: the report day of the template's first synced report (``None``
+    without any) — days before it were never synced, so their "missing" says nothing (the
+    console warns when the range starts before it).
+
     Errors: ``request.invalid`` (422) for an unknown template, ``end_date`` before
     ``start_date`` or a range over :data:`STATS_MAX_DAYS` days."""
     today = ctx.today()
@@ -181,6 +185,7 @@ def report_stats(
     people = dataclasses.replace(visible(scope), participant=None)
     with ctx.engine.connect() as conn:
         start, end = stats_range(ctx, conn, template, start_date, end_date)
+        first_synced = export_reports.first_report_day(conn, ctx.corp_id, template, ctx.settings.tz)
         result = report_rules.compliance_by_rule(
             conn,
             ctx.corp_id,
@@ -207,6 +212,7 @@ def report_stats(
         "start_date": start.isoformat(),
         "end_date": end.isoformat(),
         "counted_until": last_counted.isoformat() if last_counted >= start else None,
+        "first_synced_day": first_synced.isoformat() if first_synced is not None else None,
         "dates": [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)],
         "totals": _counts(*totals),
         "departments": [

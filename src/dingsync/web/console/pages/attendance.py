@@ -277,6 +277,25 @@ def _totals(stats: dict[str, Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Pages
 # --------------------------------------------------------------------------------------------
+#: The 月度汇总 metrics that mark a problem (late, early, missing punches, absence): a non-zero
+#: value is painted red (``att-hit``). Every other metric — days, work time, rest days,
+#: overtime, leave, trips, DingTalk's own columns — is a plain number.
+PROBLEM_METRICS: frozenset[str] = frozenset(
+    {
+        "late_count",
+        "late_minutes",
+        "serious_late_count",
+        "serious_late_minutes",
+        "absenteeism_late_days",
+        "early_count",
+        "early_minutes",
+        "missing_on_duty",
+        "missing_off_duty",
+        "absent_days",
+    }
+)
+
+
 @router.get("", response_class=HTMLResponse, name="console_attendance")
 def monthly_page(
     request: Request,
@@ -289,7 +308,7 @@ def monthly_page(
     """月度汇总: the month's summary per person (paged), its charts and the export."""
     problems: list[str] = []
     the_month = _month(ctx, month, problems)
-    dept = params.collect(problems, lambda: params.integer("部门", dept_id, low=1))
+    dept = params.collect(problems, lambda: params.department(ctx, "部门", dept_id))
     number = params.collect(problems, lambda: params.integer("页码", page, low=1))
     offset = ((number or 1) - 1) * MONTHLY_PAGE
     summary = api.monthly(
@@ -306,6 +325,7 @@ def monthly_page(
         month=the_month,
         dept_id=dept,
         summary=summary,
+        problem_metrics=PROBLEM_METRICS,
         stats=stats,
         totals=_totals(stats),
         charts=chart_options(stats),
@@ -379,7 +399,7 @@ def _day_filters(
     start, end = _span(ctx, start_date, end_date, problems)
     typed = params.text(userid)
     person, choices = resolve_person(ctx, session, typed)
-    dept = params.collect(problems, lambda: params.integer("部门", dept_id, low=1))
+    dept = params.collect(problems, lambda: params.department(ctx, "部门", dept_id))
     number = params.collect(problems, lambda: params.integer("页码", page, low=1))
     return _DayFilters(
         start, end, dept, typed, person, choices, ((number or 1) - 1) * page_size, problems

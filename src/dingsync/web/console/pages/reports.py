@@ -82,15 +82,16 @@ class Filters:
         return urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
-def read_filters(request: Request) -> Filters:
-    """The filters of the request's query string (malformed values dropped, with a message)."""
+def read_filters(request: Request, ctx: WebContext) -> Filters:
+    """The filters of the request's query string (malformed values and a department the
+    synced directory does not have dropped, with a message)."""
     q = request.query_params
     f = Filters()
     p = f.problems
     f.template = params.text(q.get("template"))
     f.start = params.collect(p, lambda: params.day("开始日期", q.get("start_date")))
     f.end = params.collect(p, lambda: params.day("结束日期", q.get("end_date")))
-    f.dept_id = params.collect(p, lambda: params.integer("部门", q.get("dept_id")))
+    f.dept_id = params.collect(p, lambda: params.department(ctx, "部门", q.get("dept_id")))
     f.creator = params.text(q.get("creator"), 64)
     f.offset = params.collect(p, lambda: params.integer("页码", q.get("offset"), low=0)) or 0
     return f
@@ -160,7 +161,7 @@ def reports_page(
     request: Request, ctx: Ctx, session: ConsoleSession = page_caller("reports")
 ) -> HTMLResponse:
     """One page of the reports the viewer may list (``GET /api/reports``'s rows and total)."""
-    f = read_filters(request)
+    f = read_filters(request, ctx)
     today = ctx.today()
     f.end = f.end or today
     f.start = f.start or f.end - timedelta(days=DEFAULT_LIST_DAYS)
@@ -370,7 +371,7 @@ def report_stats_page(
 ) -> HTMLResponse:
     """日志统计: ``GET /api/reports/stats``'s numbers for the viewer as a heat map, cards, a bar
     chart and a table."""
-    f = read_filters(request)
+    f = read_filters(request, ctx)
     with ctx.engine.connect() as conn:
         templates = repo_reports.template_names(conn, ctx.corp_id)
         departments = department_options(ctx, conn)

@@ -25,7 +25,7 @@ import logging
 import sqlite3
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
 from operator import itemgetter
 from typing import Any, TypeVar
@@ -249,95 +249,8 @@ def upsert(
     return len(by_key)
 
 
-class DriverStatement:
-    """An upsert compiled once for a dialect and a set of row columns, run with the driver's
-    own ``executemany`` (:meth:`~sqlalchemy.Connection.exec_driver_sql`).
-
-    SQLAlchemy's ``execute`` looks the compiled form up in its cache and builds each row's
-    parameters from scratch on every call (about 0.2 ms per statement before the driver does
-    any work, plus a TypeDecorator hop per value); here the SQL text, the parameter order, the
-    columns' bind processors (the same functions SQLAlchemy would call: NUL escape, UTC
-    datetimes, JSON) and the Python-side column defaults are worked out once. A value a
-    processor refuses raises :class:`sqlalchemy.exc.StatementError` with the processor's
-    error as ``orig``, as SQLAlchemy does (the sync quarantines such a unit).
-    """
-
-    __slots__ = ("defaults", "names", "positional", "processed", "sql")
-
-    def __init__(self, dialect: Dialect, statement: Executable, columns: Sequence[str]) -> None:
-        if not isinstance(statement, ClauseElement):
-            raise NotImplementedError(f"not a compilable statement: {statement!r}")
-        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
-        if not isinstance(compiled, SQLCompiler):
-            raise NotImplementedError(f"not compiled to SQL: {statement!r}")
-        self.sql = compiled.string
-        self.positional = bool(dialect.positional)
-        binds = compiled.binds
-        names = list(compiled.positiontup or []) if self.positional else list(binds)
-        self.names = names
-        self.processed: list[tuple[int, str, Any]] = []
-        for i, name in enumerate(names):
-            bind_type = binds[name].type
-            process = bind_type.dialect_impl(dialect).bind_processor(dialect)
-            if process is not None:
-                self.processed.append((i, name, process))
-        given = set(columns)
-        self.defaults: list[tuple[str, Any]] = []
-        for column in compiled.insert_prefetch:
-            default = column.default
-            if column.key in given:
-                continue
-            if default is None or not (default.is_scalar or default.is_callable):
-                raise NotImplementedError(f"{column}: default {default!r}")
-            self.defaults.append((column.key, default))
-
-    def params(self, row: Mapping[str, Any]) -> Any:
-        """The driver's parameters for ``row`` (a tuple, or a dict for named paramstyles)."""
-        if self.defaults:
-            row = dict(row)
-            for name, default in self.defaults:
-                row[name] = default.arg if default.is_scalar else default.arg(None)
-        values = [row[name] for name in self.names]
-        for i, _name, process in self.processed:
-            values[i] = process(values[i])
-        if self.positional:
-            return tuple(values)
-        return dict(zip(self.names, values, strict=True))
-
-    def execute(self, conn: Connection, rows: Sequence[Row]) -> None:
-        """Run the statement once per row of ``rows`` (one ``executemany``)."""
-        try:
-            params = [self.params(row) for row in rows]
-        except (TypeError, ValueError) as exc:
-            raise StatementError(f"({type(exc).__name__}) {exc}", self.sql, None, exc) from exc
-        conn.exec_driver_sql(self.sql, params)
-
-
-#: Driver statements by dialect, then (statement, row columns); ``None`` when SQLAlchemy's own
-#: path is needed (a default computed in SQL, a dialect that cannot say its parameter order).
-_DRIVER: weakref.WeakKeyDictionary[Dialect, dict[tuple[Executable, tuple[str, ...]], Any]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _driver_statement(
-    dialect: Dialect, statement: Executable, columns: tuple[str, ...]
-) -> DriverStatement | None:
-    per_dialect = _DRIVER.get(dialect)
-    if per_dialect is None:
-        per_dialect = _DRIVER[dialect] = {}
-    key = (statement, columns)
-    if key not in per_dialect:
-        try:
-            per_dialect[key] = DriverStatement(dialect, statement, columns)
-        except NotImplementedError:
-            per_dialect[key] = None
-    found: DriverStatement | None = per_dialect[key]
-    return found
-
-
 # --------------------------------------------------------------------------------------------
-# Upsert of rows given as tuples, processed column by column
+# Column processors: one column of many rows at a time
 # --------------------------------------------------------------------------------------------
 _EPOCH_NAIVE = datetime(1970, 1, 1)
 _MS_PER_DAY = 86_400_000
@@ -370,35 +283,81 @@ def _sqlite_ms_formatter(process: Any) -> Any:
     return None
 
 
+def _epoch_ms_converter(dialect: Dialect, process: Any) -> Any:
+    """Epoch ms → what ``process`` (a ``UTCDateTime`` processor) gives for ``from_ms(ms)``: on
+    SQLite the arithmetic formatter where it is exact, else through the datetime."""
+    if dialect.name == "sqlite":
+        fmt = _sqlite_ms_formatter(process)
+        if fmt is not None:
+            return fmt
+
+    def convert(ms: int) -> Any:
+        return process(timeutil.from_ms(ms))
+
+    return convert
+
+
+#: A JSON value whose text tells orjson's output from ``json.dumps``' (spacing, non-ASCII).
+_JSON_PROBE = {"a": [1, 2.5, None, True], "名": "é"}
+
+
+def _orjson_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _same_method(bind_type: Any, base: type, *names: str) -> bool:
+    """Whether ``bind_type``'s class processes binds with ``base``'s own methods (a subclass
+    that overrides them gets the column's processor value by value)."""
+    cls = type(bind_type)
+    return all(getattr(cls, name) is getattr(base, name) for name in names)
+
+
 class _Column:
-    """How one column of :class:`TupleUpsert` turns given values into the driver's."""
+    """How one column (one bound parameter) turns the values of many rows into the driver's,
+    for :class:`DriverStatement` (every repository write) and :class:`TupleUpsert`: the same
+    values the column's bind processor gives value by value, with less work per value — a
+    NUL-safe text column is checked once on its joined text, datetimes and dates are converted
+    once per distinct value, JSON is dumped by orjson where the column's serializer gives
+    orjson's text. ``epoch_ms``: a ``UTCDateTime`` column also takes DingTalk's epoch ms
+    (``int``; only :class:`TupleUpsert` asks for it — the column's processor refuses an int).
+    A value the processor refuses raises its ``TypeError``/``ValueError``."""
 
     __slots__ = ("kind", "ms", "process", "wrap")
 
-    def __init__(self, dialect: Dialect, bind_type: Any) -> None:
+    def __init__(self, dialect: Dialect, bind_type: Any, *, epoch_ms: bool = False) -> None:
         impl = bind_type.dialect_impl(dialect)
         self.process = impl.bind_processor(dialect)
         self.ms: Any = None
         self.wrap: Any = None
-        if isinstance(bind_type, NulSafeString):
+        self.kind = "plain"
+        if self.process is None:
+            return
+        if isinstance(bind_type, NulSafeString) and _same_method(
+            bind_type, NulSafeString, "bind_processor", "process_bind_param"
+        ):
             inner = impl.impl_instance.bind_processor(dialect)
             self.kind = "text" if inner is None else "plain"
-        elif isinstance(bind_type, UTCDateTime):
+        elif isinstance(bind_type, UTCDateTime) and _same_method(
+            bind_type, UTCDateTime, "bind_processor", "process_bind_param"
+        ):
             self.kind = "time"
-            if dialect.name == "sqlite" and self.process is not None:
-                self.ms = _sqlite_ms_formatter(self.process)
+            if epoch_ms:
+                self.ms = _epoch_ms_converter(dialect, self.process)
         elif isinstance(bind_type, Date):
             self.kind = "memo"
-        elif isinstance(bind_type, NulSafeJSON) and self.process is not None:
-            self.kind = "plain"
-            probe = self.process({"a": 1})
+        elif isinstance(bind_type, NulSafeJSON) and _same_method(
+            bind_type, NulSafeJSON, "bind_processor", "process_bind_param"
+        ):
+            probe = self.process(_JSON_PROBE)
+            expected = _orjson_text(_JSON_PROBE)
             if probe.__class__ is str:
-                self.kind = "json"  # the driver takes the JSON text (SQLite, MySQL/MariaDB)
+                if probe == expected:  # the driver takes the JSON text (SQLite, MySQL/MariaDB)
+                    self.kind = "json"
             elif dialect.name == "postgresql" and type(probe).__name__ == "Jsonb":
-                self.kind = "json"  # psycopg's Jsonb wrapper, given the text already dumped
-                self.wrap = type(probe)
-        else:
-            self.kind = "plain"
+                serializer = getattr(dialect, "_json_serializer", None)
+                if serializer is not None and serializer(_JSON_PROBE) == expected:
+                    self.kind = "json"  # psycopg's Jsonb wrapper, given the text already dumped
+                    self.wrap = type(probe)
 
     def convert(self, values: list[Any]) -> list[Any]:
         """``values`` (one column of every row) as the driver takes them."""
@@ -421,10 +380,14 @@ class _Column:
         if kind == "json":
             return self._json(values, process)
         if kind == "memo":
+            # Dates only (a datetime given to a DATE column is processed as itself: equal
+            # aware datetimes in other zones have other calendar dates).
             cache: dict[Any, Any] = {}
             out = []
             for value in values:
-                if value in cache:
+                if value.__class__ is not date:
+                    out.append(process(value))
+                elif value in cache:
                     out.append(cache[value])
                 else:
                     out.append(cache.setdefault(value, process(value)))
@@ -450,28 +413,21 @@ class _Column:
         return [None if t is None else wrap(t, dumps=_same) for t in texts]
 
     def _times(self, values: list[Any], process: Any) -> list[Any]:
-        """Aware datetimes or epoch ms (``int``, as :func:`~dingsync.timeutil.from_ms` reads
-        them), each distinct value converted once."""
-        fmt = self.ms
+        """Aware datetimes (or, with ``epoch_ms``, epoch ms as :func:`~dingsync.timeutil.from_ms`
+        reads them), each distinct value converted once. Equal datetimes are the same instant,
+        and the processor's value depends on the instant alone (UTC)."""
+        from_ms = self.ms
         cache: dict[Any, Any] = {}
         out = []
         for value in values:
             cls = value.__class__
-            if cls is int:
-                key: Any = value
-            elif cls is datetime:
-                key = value
-            else:  # None, or what the processor refuses (as for a dict row)
+            if cls is datetime or (cls is int and from_ms is not None):
+                got = cache.get(value, _MISSING)
+                if got is _MISSING:
+                    got = cache[value] = from_ms(value) if cls is int else process(value)
+                out.append(got)
+            else:  # None, or what the processor refuses (an int unless epoch_ms)
                 out.append(None if value is None else process(value))
-                continue
-            got = cache.get(key, _MISSING)
-            if got is _MISSING:
-                if cls is int:
-                    got = fmt(value) if fmt is not None else process(timeutil.from_ms(value))
-                else:
-                    got = process(value)
-                cache[key] = got
-            out.append(got)
         return out
 
 
@@ -483,21 +439,148 @@ def _same(text: str) -> str:
     return text
 
 
+class DriverStatement:
+    """An upsert or insert compiled once for a dialect and a set of row columns, run with the
+    driver's own ``executemany`` (:meth:`~sqlalchemy.Connection.exec_driver_sql`).
+
+    SQLAlchemy's ``execute`` looks the compiled form up in its cache and builds each row's
+    parameters from scratch on every call (about 0.2 ms per statement before the driver does
+    any work, plus a TypeDecorator hop per value); here the SQL text, the parameter order, the
+    columns' bind processors and the Python-side column defaults are worked out once, and the
+    rows' values are processed column by column (:class:`_Column`: the values SQLAlchemy's own
+    processors give — NUL escape, UTC datetimes, JSON — with one NUL check per column of a
+    chunk, one conversion per distinct datetime, orjson for JSON). A value a processor refuses
+    raises :class:`sqlalchemy.exc.StatementError` with the processor's error as ``orig``, as
+    SQLAlchemy does (the sync quarantines such a unit). ``epoch_ms``: ``UTCDateTime``
+    parameters also take epoch ms (``int``; :class:`TupleUpsert`).
+    """
+
+    __slots__ = ("converters", "defaults", "getters", "names", "positional", "sql")
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        statement: Executable,
+        columns: Sequence[str],
+        *,
+        epoch_ms: bool = False,
+    ) -> None:
+        if not isinstance(statement, ClauseElement):
+            raise NotImplementedError(f"not a compilable statement: {statement!r}")
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns))
+        if not isinstance(compiled, SQLCompiler):
+            raise NotImplementedError(f"not compiled to SQL: {statement!r}")
+        self.sql = compiled.string
+        self.positional = bool(dialect.positional)
+        binds = compiled.binds
+        names = list(compiled.positiontup or []) if self.positional else list(binds)
+        self.names = names
+        #: (parameter index, its column processor), for the parameters that have a processor.
+        self.converters: list[tuple[int, _Column]] = []
+        for i, name in enumerate(names):
+            converter = _Column(dialect, binds[name].type, epoch_ms=epoch_ms)
+            if converter.process is not None:
+                self.converters.append((i, converter))
+        given = set(columns)
+        self.defaults: dict[str, Any] = {}
+        for column in compiled.insert_prefetch:
+            default = column.default
+            if column.key in given:
+                continue
+            if default is None or not (default.is_scalar or default.is_callable):
+                raise NotImplementedError(f"{column}: default {default!r}")
+            self.defaults[column.key] = default
+        self.getters = [itemgetter(name) for name in names]
+
+    def _columns(self, rows: Sequence[Row]) -> list[list[Any]]:
+        """The parameters' values of ``rows``, one list per parameter (``names`` order), the
+        Python-side defaults filled in (a callable one called once per row)."""
+        columns: list[list[Any]] = []
+        defaults = self.defaults
+        for name, getter in zip(self.names, self.getters, strict=True):
+            default = defaults.get(name) if defaults else None
+            if default is None:
+                columns.append(list(map(getter, rows)))
+            elif default.is_scalar:
+                columns.append([default.arg] * len(rows))
+            else:
+                columns.append([default.arg(None) for _ in rows])
+        return columns
+
+    def column_params(self, columns: list[list[Any]], n: int) -> list[Any]:
+        """The driver's parameter sets (tuples, or dicts for named paramstyles) of ``n`` rows
+        given as ``columns`` (one list of ``n`` values per parameter, ``names`` order; the lists
+        may be replaced). A value a processor refuses raises
+        :class:`~sqlalchemy.exc.StatementError`."""
+        try:
+            for i, converter in self.converters:
+                columns[i] = converter.convert(columns[i])
+        except (TypeError, ValueError) as exc:
+            raise StatementError(f"({type(exc).__name__}) {exc}", self.sql, None, exc) from exc
+        if not columns:
+            return [() if self.positional else {} for _ in range(n)]
+        params: list[Any] = list(zip(*columns, strict=True))
+        if not self.positional:
+            names = self.names
+            params = [dict(zip(names, p, strict=True)) for p in params]
+        return params
+
+    def params_of(self, rows: Sequence[Row]) -> list[Any]:
+        """The driver's parameter sets for ``rows`` (dicts keyed by column name, all with this
+        statement's columns): tuples, or dicts for named paramstyles. Raises
+        :class:`~sqlalchemy.exc.StatementError` for a value a processor refuses."""
+        return self.column_params(self._columns(rows), len(rows))
+
+    def params(self, row: Mapping[str, Any]) -> Any:
+        """The driver's parameters for one ``row`` (see :meth:`params_of`)."""
+        return self.params_of([row])[0]
+
+    def execute(self, conn: Connection, rows: Sequence[Row]) -> None:
+        """Run the statement once per row of ``rows`` (one ``executemany``)."""
+        conn.exec_driver_sql(self.sql, self.params_of(rows))
+
+
+#: Driver statements by dialect, then (statement, row columns); ``None`` when SQLAlchemy's own
+#: path is needed (a default computed in SQL, a dialect that cannot say its parameter order).
+_DRIVER: weakref.WeakKeyDictionary[Dialect, dict[tuple[Executable, tuple[str, ...]], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _driver_statement(
+    dialect: Dialect, statement: Executable, columns: tuple[str, ...]
+) -> DriverStatement | None:
+    per_dialect = _DRIVER.get(dialect)
+    if per_dialect is None:
+        per_dialect = _DRIVER[dialect] = {}
+    key = (statement, columns)
+    if key not in per_dialect:
+        try:
+            per_dialect[key] = DriverStatement(dialect, statement, columns)
+        except NotImplementedError:
+            per_dialect[key] = None
+    found: DriverStatement | None = per_dialect[key]
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# Upsert of rows given as tuples
+# --------------------------------------------------------------------------------------------
 class TupleUpsert:
     """:func:`upsert` for rows given as tuples in a fixed column order, for the hot writers
     (attendance results, punches, schedules: ~100 rows per DingTalk call).
 
     Same statement, same outcome as :func:`upsert` with the same rows as dicts (rows with the
     same key: the last wins; written in key order; ``created_at``/``updated_at``/``synced_at``
-    set to now where the table has them and ``columns`` do not), but the values are processed
-    column by column: a NUL-safe text column is checked once on its joined text, datetimes
-    and dates are converted once per distinct value, and a ``UTCDateTime`` column also takes
-    DingTalk's epoch ms (``int``) — on SQLite formatted arithmetically. A value a processor
+    set to now where the table has them and ``columns`` do not), but no dict per row: the
+    columns go straight to the :class:`DriverStatement`'s column processors (:class:`_Column`,
+    as for every writer), and a ``UTCDateTime`` column also takes DingTalk's epoch ms
+    (``int``) — on SQLite formatted arithmetically. A value a processor
     refuses raises :class:`~sqlalchemy.exc.StatementError`, as :class:`DriverStatement` does.
     Raises ``NotImplementedError`` where the statement cannot be run this way (use
     :func:`upsert`)."""
 
-    __slots__ = ("columns", "convert", "driver", "key_index", "names", "order", "stamps", "table")
+    __slots__ = ("columns", "driver", "key_index", "names", "order", "stamps", "table")
 
     def __init__(
         self, dialect: Dialect, table: Table, columns: Sequence[str], key_columns: Sequence[str]
@@ -515,14 +598,13 @@ class TupleUpsert:
         written = (*self.columns, *self.stamps)
         targets = [c for c in written if c not in key_columns and c != "created_at"]
         statement = upsert_statement(dialect, table, key_columns, targets)
-        self.driver = DriverStatement(dialect, statement, sorted(written))
+        self.driver = DriverStatement(dialect, statement, sorted(written), epoch_ms=True)
         if self.driver.defaults:
             raise NotImplementedError(f"{table.name}: defaults {self.driver.defaults}")
         if any(name not in written for name in self.driver.names):
             raise NotImplementedError(f"{table.name}: parameters {self.driver.names}")
         self.names = list(self.driver.names)
         self.order = [written.index(name) for name in self.names]
-        self.convert = [_Column(dialect, table.c[name].type) for name in self.names]
         self.key_index = [self.columns.index(k) for k in key_columns]
 
     def execute(self, conn: Connection, rows: Iterable[Sequence[Any]]) -> int:
@@ -549,18 +631,7 @@ class TupleUpsert:
         n = len(ordered)
         given = list(zip(*ordered, strict=True)) if ordered else []
         columns: list[list[Any]] = [list(c) for c in given] + [[now] * n for _ in self.stamps]
-        try:
-            values = [
-                convert.convert(columns[i])
-                for i, convert in zip(self.order, self.convert, strict=True)
-            ]
-        except (TypeError, ValueError) as exc:
-            sql = self.driver.sql
-            raise StatementError(f"({type(exc).__name__}) {exc}", sql, None, exc) from exc
-        params: list[Any] = list(zip(*values, strict=True))
-        if not self.driver.positional:
-            names = self.names
-            params = [dict(zip(names, p, strict=True)) for p in params]
+        params = self.driver.column_params([columns[i] for i in self.order], n)
         for start in range(0, n, MAX_ROWS_PER_STATEMENT):
             conn.exec_driver_sql(self.driver.sql, params[start : start + MAX_ROWS_PER_STATEMENT])
         return n

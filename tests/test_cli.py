@@ -191,6 +191,8 @@ def test_sync_every_repeats_incremental_runs_until_interrupted(tmp_path: Path) -
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # a test run started in the background inherits an ignored SIGINT; the CLI must see it
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
         def finished_runs() -> int:
@@ -665,6 +667,7 @@ def test_ctrl_c_between_scheduled_runs_says_stopped(tmp_path: Path) -> None:
                 stdout=subprocess.PIPE,
                 stderr=err,
                 text=True,
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             )
             try:
                 deadline = time.monotonic() + 90

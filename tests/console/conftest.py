@@ -178,18 +178,16 @@ def _chromium_or_skip() -> str:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def console_sandbox(
-    tmp_path_factory: pytest.TempPathFactory,
+@contextlib.contextmanager
+def synced_company(
+    config: SandboxConfig, *, postgres: bool, sqlite_path: Path
 ) -> Iterator[tuple[SandboxServer, Engine]]:
-    """The console's sandbox company, synced (every area) into a SQLite database — or, with
-    ``DINGSYNC_TEST_CONSOLE_DB=postgres``, a fresh schema of the test PostgreSQL."""
+    """A sandbox company of ``config`` served over loopback HTTP and synced (every area) into
+    a fresh PostgreSQL schema (``postgres``) or the SQLite file ``sqlite_path``; the engine
+    is disposed and the sandbox stopped on exit."""
     with contextlib.ExitStack() as stack:
-        sb = stack.enter_context(SandboxServer(CONSOLE_SANDBOX))
-        if os.environ.get("DINGSYNC_TEST_CONSOLE_DB") == "postgres":
-            url = stack.enter_context(postgres_schema())
-        else:
-            url = f"sqlite:///{tmp_path_factory.mktemp('console') / 'c.db'}"
+        sb = stack.enter_context(SandboxServer(config))
+        url = stack.enter_context(postgres_schema()) if postgres else f"sqlite:///{sqlite_path}"
         engine = db.create_engine_for(url)
         db.migrate(engine)
 
@@ -199,17 +197,20 @@ def console_sandbox(
                 assert result.status == "succeeded", result
 
         asyncio.run(sync())
-        yield sb, engine
-        engine.dispose()
+        try:
+            yield sb, engine
+        finally:
+            engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def console(console_sandbox: tuple[SandboxServer, Engine]) -> Iterator[Console]:
-    """The console over the synced company, and a headless Chromium."""
+@contextlib.contextmanager
+def console_over(sb: SandboxServer, engine: Engine) -> Iterator[Console]:
+    """The web service (console included) over ``engine``'s synced company, served over
+    loopback HTTP with a :class:`FakeClock`, and a headless Chromium; skips (or, on CI, fails)
+    without Chromium."""
     executable = _chromium_or_skip()
     from playwright.sync_api import sync_playwright
 
-    sb, engine = console_sandbox
     clock = FakeClock()
     app = create_app(
         sandbox_settings(sb, str(engine.url)), engine=engine, options=WebOptions(), clock=clock
@@ -220,3 +221,24 @@ def console(console_sandbox: tuple[SandboxServer, Engine]) -> Iterator[Console]:
             yield Console(sb, engine, server, clock, browser)
         finally:
             browser.close()
+
+
+@pytest.fixture(scope="session")
+def console_sandbox(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[SandboxServer, Engine]]:
+    """The console's sandbox company, synced (every area) into a SQLite database — or, with
+    ``DINGSYNC_TEST_CONSOLE_DB=postgres``, a fresh schema of the test PostgreSQL."""
+    with synced_company(
+        CONSOLE_SANDBOX,
+        postgres=os.environ.get("DINGSYNC_TEST_CONSOLE_DB") == "postgres",
+        sqlite_path=tmp_path_factory.mktemp("console") / "c.db",
+    ) as company:
+        yield company
+
+
+@pytest.fixture(scope="module")
+def console(console_sandbox: tuple[SandboxServer, Engine]) -> Iterator[Console]:
+    """The console over the synced company, and a headless Chromium."""
+    with console_over(*console_sandbox) as console:
+        yield console

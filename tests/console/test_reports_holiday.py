@@ -10,8 +10,6 @@ reports compliance`` give the same people, days and numbers (one computation,
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -27,18 +25,9 @@ from typer.testing import CliRunner
 from dingsync.cli import app as cli_app
 from dingsync.export.reports import STATUS_LABELS
 from dingsync.sandbox import SandboxConfig, SandboxServer
-from dingsync.store import db
 from dingsync.store.schema_attendance import attendance_holidays, attendance_schedules
-from dingsync.sync.engine import run_sync
-from dingsync.sync.runner import make_entities
-from dingsync.web import create_app
-from dingsync.web.options import WebOptions
-from dingsync.web.server import WebServer
-from helpers.postgres import postgres_schema
-from helpers.sandboxes import make_client
-from web.conftest import FakeClock, sandbox_settings
 
-from .conftest import Console, _chromium_or_skip
+from .conftest import Console, console_over, synced_company
 
 #: A week of history, like ``make demo``: its Wednesday is the sandbox's public holiday.
 HOLIDAY_SANDBOX = SandboxConfig(seed=42, users=40, days=7, qps_limit=None)
@@ -49,41 +38,18 @@ def holiday_sandbox(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[SandboxServer, Engine]]:
     """The week's company synced (every area) into SQLite or a fresh PostgreSQL schema."""
-    with contextlib.ExitStack() as stack:
-        sb = stack.enter_context(SandboxServer(HOLIDAY_SANDBOX))
-        if request.param == "postgres":
-            url = stack.enter_context(postgres_schema())
-        else:
-            url = f"sqlite:///{tmp_path_factory.mktemp('holiday') / 'h.db'}"
-        engine = db.create_engine_for(url)
-        db.migrate(engine)
-
-        async def sync() -> None:
-            async with make_client(sb) as client:
-                result = await run_sync(client, engine, sb.app.corp_id, make_entities())
-                assert result.status == "succeeded", result
-
-        asyncio.run(sync())
-        yield sb, engine
-        engine.dispose()
+    with synced_company(
+        HOLIDAY_SANDBOX,
+        postgres=request.param == "postgres",
+        sqlite_path=tmp_path_factory.mktemp("holiday") / "h.db",
+    ) as company:
+        yield company
 
 
 @pytest.fixture(scope="module")
 def console(holiday_sandbox: tuple[SandboxServer, Engine]) -> Iterator[Console]:
-    executable = _chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    sb, engine = holiday_sandbox
-    clock = FakeClock()
-    app = create_app(
-        sandbox_settings(sb, str(engine.url)), engine=engine, options=WebOptions(), clock=clock
-    )
-    with WebServer(app) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=["--no-sandbox"])
-        try:
-            yield Console(sb, engine, server, clock, browser)
-        finally:
-            browser.close()
+    with console_over(*holiday_sandbox) as console:
+        yield console
 
 
 def _holiday(console: Console) -> date:

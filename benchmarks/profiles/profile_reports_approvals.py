@@ -63,8 +63,21 @@ AREA_TABLES = {
 # --------------------------------------------------------------------------------------------
 # Child: one area's sync, timed
 # --------------------------------------------------------------------------------------------
-async def _child_sync(app: dict[str, Any], area: str, url: str, details: str) -> dict[str, Any]:
+def _client(app: dict[str, Any]) -> Any:
+    """A client of the sandbox app ``app`` (its keys, corp, base URL and QPS per API)."""
     from dingsync.dingtalk import DingTalkClient
+
+    return DingTalkClient(
+        app["app_key"],
+        app["app_secret"],
+        corp_id=app["corp_id"],
+        oapi_url=app["base_url"],
+        api_url=app["base_url"],
+        qps_per_api=app["qps"],
+    )
+
+
+async def _child_sync(app: dict[str, Any], area: str, url: str, details: str) -> dict[str, Any]:
     from dingsync.store import db
     from dingsync.sync.engine import run_sync
 
@@ -79,14 +92,7 @@ async def _child_sync(app: dict[str, Any], area: str, url: str, details: str) ->
         from dingsync.sync.approvals import ApprovalsSync
 
         entity = ApprovalsSync(history_days=app["days"])
-    async with DingTalkClient(
-        app["app_key"],
-        app["app_secret"],
-        corp_id=app["corp_id"],
-        oapi_url=app["base_url"],
-        api_url=app["base_url"],
-        qps_per_api=app["qps"],
-    ) as client:
+    async with _client(app) as client:
         await client.get_access_token()
         cpu, wall = time.process_time(), time.monotonic()
         result = await run_sync(client, engine, app["corp_id"], [entity])
@@ -156,7 +162,6 @@ def child(argv: list[str]) -> None:
 # Parent: sandbox, directory once, children alternating
 # --------------------------------------------------------------------------------------------
 def _directory(app: dict[str, Any], url: str) -> None:
-    from dingsync.dingtalk import DingTalkClient
     from dingsync.store import db
     from dingsync.sync.contacts import ContactsSync
     from dingsync.sync.engine import run_sync
@@ -165,14 +170,7 @@ def _directory(app: dict[str, Any], url: str) -> None:
     db.migrate(engine)
 
     async def go() -> None:
-        async with DingTalkClient(
-            app["app_key"],
-            app["app_secret"],
-            corp_id=app["corp_id"],
-            oapi_url=app["base_url"],
-            api_url=app["base_url"],
-            qps_per_api=app["qps"],
-        ) as client:
+        async with _client(app) as client:
             await run_sync(client, engine, app["corp_id"], [ContactsSync()])
 
     asyncio.run(go())

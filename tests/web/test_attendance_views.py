@@ -29,6 +29,9 @@ from .test_data_api import _all, _members, _subtree, data_sandbox, data_web
 
 __all__ = ["data_sandbox", "data_web"]  # the module-scoped fixtures, shared
 
+#: Day results more serious than a trip's (``dingsync.export.attendance.DAY_RESULT_LABELS``).
+SERIOUS = ("Absent", "SeriousLate", "Late", "Early", "Missing")
+
 
 def _month(web: Web) -> tuple[str, date]:
     with web.engine.connect() as conn:
@@ -126,11 +129,27 @@ def test_monthly_is_the_exports_summary_paged_and_scoped(data_web: Web) -> None:
         assert r.status_code == 422, bad
 
 
+def _months(web: Web) -> list[tuple[str, date]]:
+    """Every month with results, and its last work date with results."""
+    last: dict[str, date] = {}
+    for r in _results(web):
+        m = r.work_date.strftime("%Y-%m")
+        last[m] = max(last.get(m, r.work_date), r.work_date)
+    return sorted(last.items())
+
+
 def test_stats_add_up_to_the_monthly_summary(data_web: Web) -> None:
-    web = data_web
+    check_stats_add_up(data_web)
+
+
+def check_stats_add_up(web: Web) -> None:
+    """``/api/attendance/stats`` adds up to ``/api/attendance/monthly`` for every month with
+    results, for the main admin and a plain employee (trip days included: a 出差 day is
+    attended in both)."""
     company = web.sb.company
-    month, last = _month(web)
-    for userid in (company.main_admin_userid, _plain(web)):
+    for (month, last), userid in (
+        (m, u) for m in _months(web) for u in (company.main_admin_userid, _plain(web))
+    ):
         token = web.token(userid)
         stats = web.get("/api/attendance/stats", token, params={"month": month}).json()
         items = _all(web, "/api/attendance/monthly", token, month=month)
@@ -240,7 +259,7 @@ def test_daily_links_each_days_approvals(data_web: Web) -> None:
         end_date=dates[-1].isoformat(),
     )
     assert days
-    linked = 0
+    linked = trip_days = 0
     for d in days:
         truth = world.by_user[d["userid"]][date.fromisoformat(d["work_date"])]
         want = []
@@ -253,7 +272,17 @@ def test_daily_links_each_days_approvals(data_web: Web) -> None:
         got = [(a["kind"], a["sub_type"], a["begin_time"], a["end_time"]) for a in d["approvals"]]
         assert sorted(got, key=str) == sorted(want, key=str), d
         linked += len(got)
+        # A check a trip or outing covers makes the day 出差 / 外出, not 请假 (unless something
+        # more serious happened that day, or leave or a 补卡 covers a check too).
+        covered = [c for c in d["checks"] if c["source_type"] == "APPROVE"]
+        if truth.trip is not None and covered and truth.leave is None:
+            if not any(p.make_up for p in truth.points):
+                trip_days += 1
+                kind = {"出差": "Trip", "外出": "GoOut"}[truth.trip.kind]
+                assert d["day_result"] in (kind, *SERIOUS), d
+                assert d["day_label"] == truth.trip.kind or d["day_result"] in SERIOUS
     assert linked > 0
+    assert trip_days > 0
 
 
 def test_records_carry_source_place_and_outside_as_dingtalk_sent_them(data_web: Web) -> None:

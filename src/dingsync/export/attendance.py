@@ -380,6 +380,10 @@ DAY_RESULT_LABELS: dict[str, str] = {
     "Early": "早退",
     "Missing": "缺卡",
     "Leave": "请假",
+    # A check point covered by an approved business trip / outing (``APPROVE`` with the
+    # ``approveId`` of a synced 出差 / 外出 approval): a 出差 day is attended.
+    "Trip": "出差",
+    "GoOut": "外出",
     "Outside": "外勤",
     "Normal": "正常",
     # A day without check points (a rest day or holiday) listed for its punches or approvals.
@@ -400,15 +404,19 @@ def shift_label(schedules: Sequence[dict[str, Any]], names: Mapping[int, str]) -
     return names.get(int(shift), str(shift)) if shift is not None else None
 
 
-def day_result(results: list[dict[str, Any]]) -> str:
-    """One person-day's overall result from its result rows (``attendance_results`` dicts),
-    a key of :data:`DAY_RESULT_LABELS`: ``Absent`` when every check point is missing (as
-    :func:`day_metrics` counts 旷工), else the most serious of ``SeriousLate`` (also DingTalk's
-    ``Absenteeism`` lateness), ``Late``, ``Early``, ``Missing`` (a check point not punched),
-    ``Leave`` (a check covered by approved leave, source ``APPROVE``), ``Outside`` (punched
-    outside the allowed place), else ``Normal``. ``""`` for no rows."""
+def day_result(results: list[dict[str, Any]], trips: Mapping[str, str] | None = None) -> str:
+    """One person-day's overall result from its result rows (``attendance_results`` dicts)
+    and the person's trip/outing approvals (``{approve_id: "出差" | "外出"}``, as
+    :func:`day_metrics` takes them), a key of :data:`DAY_RESULT_LABELS`: ``Absent`` when every
+    check point is missing (as :func:`day_metrics` counts 旷工), else the most serious of
+    ``SeriousLate`` (also DingTalk's ``Absenteeism`` lateness), ``Late``, ``Early``,
+    ``Missing`` (a check point not punched), ``Leave`` (a check covered by an approval, source
+    ``APPROVE``, that is no trip or outing: leave, or a 补卡), ``Trip`` / ``GoOut`` (a check
+    covered by a 出差 / 外出 approval), ``Outside`` (punched outside the allowed place), else
+    ``Normal``. ``""`` for no rows."""
     if not results:
         return ""
+    trips = trips or {}
     found: set[str] = set()
     for r in results:
         tr = r["time_result"]
@@ -419,7 +427,8 @@ def day_result(results: list[dict[str, Any]]) -> str:
         elif tr == "NotSigned":
             found.add("Missing")
         if r["source_type"] == "APPROVE":
-            found.add("Leave")
+            kind = trips.get(str(r.get("approve_id")))
+            found.add("Trip" if kind == "出差" else "GoOut" if kind == "外出" else "Leave")
         if r["location_result"] == "Outside":
             found.add("Outside")
     if all(r["time_result"] == "NotSigned" for r in results):

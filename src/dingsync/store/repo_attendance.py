@@ -20,10 +20,12 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    String,
     Table,
     and_,
     bindparam,
     case,
+    cast,
     delete,
     exists,
     func,
@@ -1053,14 +1055,19 @@ def person_days(
 ) -> list[dict[str, Any]]:
     """Per person-day with results visible to ``v`` (the results API's rows) on work dates
     ``start..end``: ``userid``, ``work_date``, ``late`` (Late, SeriousLate, Absenteeism),
-    ``early`` and ``not_signed`` / ``signed`` check counts, and ``punched`` (true when some
-    signed check is the person's own punch, not leave or the system) — what
+    ``early`` and ``not_signed`` / ``signed`` check counts, and ``punched`` (attended: true
+    when some signed check is the person's own punch, not leave or the system, or some check
+    carries the ``approveId`` of a synced 出差 approval — a trip day is attended) — what
     :func:`dingsync.export.attendance.day_metrics` counts, in one grouped SQL query (the
     charts of ``GET /api/attendance/stats`` are sums of these)."""
     a = attendance_results
     tr = func.coalesce(a.c.time_result, "")
     src = func.coalesce(a.c.source_type, "")
     signed = tr != "NotSigned"
+    ap = attendance_approvals
+    trip_ids = select(ap.c.approve_id).where(
+        ap.c.corp_id == corp_id, ap.c.biz_type == 2, ap.c.tag_name == "出差"
+    )
 
     def count(when: Any) -> Any:
         return func.sum(case((when, 1), else_=0))
@@ -1073,7 +1080,14 @@ def person_days(
             count(tr == "Early"),
             count(tr == "NotSigned"),
             count(signed),
-            func.max(case((and_(signed, src.not_in(NOT_A_PUNCH)), 1), else_=0)),
+            func.max(
+                case(
+                    (and_(signed, src.not_in(NOT_A_PUNCH)), 1),
+                    # results carry approveId as a number, approvals store its text
+                    (cast(a.c.approve_id, String(64)).in_(trip_ids), 1),
+                    else_=0,
+                )
+            ),
         )
         .where(*_results_cond(corp_id, v, start, end, None, dept_ids))
         .group_by(a.c.userid, a.c.work_date)

@@ -427,9 +427,9 @@ def daily(
     (as DingTalk's 每日统计 and the workbook's sheet list them), by work date then userid: the
     shift (班次, ``休息`` on a rest day), the check points (type, result, place, source, times
     in epoch ms; on a day without results its valid punches, ``base_check_time`` null) and the
-    day's result (``day_result``: Absent, SeriousLate, Late, Early, Missing, Leave, Outside or
-    Normal — :func:`dingsync.export.attendance.day_result` —, ``Rest`` on a day without
-    results; and its label),
+    day's result (``day_result``: Absent, SeriousLate, Late, Early, Missing, Leave, Trip,
+    GoOut, Outside or Normal — :func:`dingsync.export.attendance.day_result` —, ``Rest`` on a
+    day without results; and its label),
     and 关联审批单 (``approvals``: leave, trips, outings, overtime and 补卡 linked to the day,
     :func:`dingsync.export.attendance.linked_approvals`; times epoch ms).
     Dates default to this month so far (company zone). Paged in SQL over person-days."""
@@ -455,7 +455,12 @@ def daily(
     items = []
     for d in days:
         # A day without check points (rest day, holiday) shows its punches and is 休息.
-        code = export_attendance.day_result(d["results"]) if d["results"] else "Rest"
+        trips = {
+            str(a["approve_id"]): a["tag_name"]
+            for a in approvals.get(d["userid"], [])
+            if a["biz_type"] == 2 and a["tag_name"] in ("出差", "外出")
+        }
+        code = export_attendance.day_result(d["results"], trips) if d["results"] else "Rest"
         checks = d["results"] or [{**p, "base_check_time": None} for p in d["punches"]]
         linked = export_attendance.linked_approvals(
             d["work_date"],

@@ -79,6 +79,8 @@ RESULT_TONES = {
     "Absenteeism": "bad",
     "Absent": "bad",
     "Leave": "",
+    "Trip": "",
+    "GoOut": "",
     "Outside": "",
 }
 

@@ -139,6 +139,11 @@ async def test_page_size_caps(ding: Ding, sb: SandboxServer) -> None:
     assert simple["errcode"] == 40069
     bad_cursor = await ding.top("/topapi/user/listsimple", {"dept_id": 1, "cursor": -1, "size": 5})
     assert bad_cursor["errcode"] == 40068
+    for beyond in (100_001, 200_000):  # cursor's range is 0..100000 (auth-contacts.md §6.1/6.2)
+        far = await ding.top("/topapi/user/listsimple", {"dept_id": 1, "cursor": beyond, "size": 5})
+        assert far["errcode"] == 40068, far
+    edge = await ding.ok("/topapi/user/listsimple", {"dept_id": 1, "cursor": 100_000, "size": 5})
+    assert edge["result"] == {"has_more": False, "list": []}
     ok = await ding.ok(
         "/topapi/user/listsimple", {"dept_id": 1, "cursor": "0", "size": "100"}, form=True
     )

@@ -900,3 +900,27 @@ async def test_eb91_corp_access_token_only_under_v1(ding: Ding, sb: SandboxServe
     # other unknown old-host paths answer the same way; /sandbox/* keeps its own 404
     assert (await ding.http.get("/no/such/path")).json()["errcode"] == 404
     assert (await ding.http.get("/sandbox/no-such")).status_code == 404
+
+
+async def test_eb30_report_windows_reversed_or_over_180_days_are_400002_with_their_reason(
+    ding: Ding, sb: SandboxServer
+) -> None:
+    """``report/list`` and ``simplelist``: a window over 180 days is ``400002`` (EB-30) saying
+    so; an ``end_time`` before ``start_time`` is ``400002`` too, saying that instead."""
+    tok = await ding.token()
+    now_ms = int(time.time() * 1000)
+    for path in ("/topapi/report/list", "/topapi/report/simplelist"):
+        page = {"cursor": 0, "size": 20}
+        wide = await ding.top(
+            path, {"start_time": now_ms - 181 * DAY_MS, "end_time": now_ms, **page}, token=tok
+        )
+        assert wide["errcode"] == 400002 and "180天" in wide["errmsg"], wide
+        reversed_ = await ding.top(
+            path, {"start_time": now_ms, "end_time": now_ms - DAY_MS, **page}, token=tok
+        )
+        assert reversed_["errcode"] == 400002, reversed_
+        assert "180天" not in reversed_["errmsg"] and "end_time" in reversed_["errmsg"]
+        edge = await ding.top(
+            path, {"start_time": now_ms - 180 * DAY_MS, "end_time": now_ms, **page}, token=tok
+        )
+        assert edge["errcode"] == 0, edge

@@ -49,7 +49,9 @@ class LeaveHandlers(AttendanceState):
         size = p.integer("size", required=True, lo=1, hi=LEAVE_STATUS_MAX_SIZE)
         assert start_ms is not None and end_ms is not None
         assert offset is not None and size is not None
-        if end_ms < start_ms or end_ms - start_ms > LEAVE_STATUS_MAX_DAYS * DAY_MS:
+        if end_ms < start_ms:
+            raise OapiError(ERR_PARAM, "无效的参数: end_time 不能早于 start_time")
+        if end_ms - start_ms > LEAVE_STATUS_MAX_DAYS * DAY_MS:
             raise OapiError(ERR_PARAM, "无效的参数: 时间跨度不能超过180天")
         found = []
         for userid in self._in_scope(users):

@@ -128,10 +128,10 @@ def user_list(call: Call) -> dict[str, Any]:
 
 def user_listsimple(call: Call) -> dict[str, Any]:
     """``POST /topapi/user/listsimple {dept_id, cursor, size ≤ 100}`` (40069 for a bad size,
-    EB-14; 40068 for a bad cursor, EB-39)."""
+    EB-14; 40068 for a bad cursor — below 0 or above 100000, the range §6.1 gives —, EB-39)."""
     p = call.params
     dept_id = dept_or_60003(call, p.integer("dept_id", required=True, lo=1))
-    cursor = p.integer("cursor", lo=0, code=40068, default=0)
+    cursor = p.integer("cursor", lo=0, hi=100_000, code=40068, default=0)
     size = p.integer("size", lo=1, hi=100, code=40069, default=10)
     assert cursor is not None and size is not None
     users = call.state.company.users

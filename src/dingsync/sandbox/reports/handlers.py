@@ -52,7 +52,9 @@ class ReportHandlers(ReportsState):
         assert start is not None and end is not None and cursor is not None and size is not None
         if size < 1 or size > LIST_SIZE_MAX:
             raise OapiError(400002, f"无效的参数: size 不能超过{LIST_SIZE_MAX}")
-        if end < start or end - start > WINDOW_MAX_MS:
+        if end < start:
+            raise OapiError(400002, "无效的参数: end_time 不能早于 start_time")
+        if end - start > WINDOW_MAX_MS:
             raise OapiError(400002, "无效的参数: 查询时间跨度不能超过180天")
         template = p.text("template_name")
         userid = p.text("userid")

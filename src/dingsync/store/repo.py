@@ -733,7 +733,7 @@ def _for_corp(
     expected = {"corp_id": corp_id, **fixed}
     out: list[dict[str, Any]] = []
     for source in rows:
-        row = dict(source) if copy else source
+        row = dict(source) if copy or not isinstance(source, dict) else source
         for column, value in expected.items():
             given = row.setdefault(column, value)
             if given != value:

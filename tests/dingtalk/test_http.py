@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dingsync.dingtalk import _http
 from dingsync.dingtalk._base import _ssl_context
@@ -297,3 +299,157 @@ async def test_the_client_closes_everything_even_when_one_close_fails() -> None:
     with pytest.raises(asyncio.CancelledError):
         await client.aclose()
     assert session.closed
+
+
+# -- decoding DingTalk's answers (DingTalkClient._send → _base._loads: orjson, json where needed)
+def _same_values(a: object, b: object) -> bool:
+    """Equal and of the same types all the way down (``2**64 == 2.0**64`` in Python, so plain
+    ``==`` cannot tell an exact integer from orjson's float)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        assert isinstance(b, dict)
+        return list(a) == list(b) and all(_same_values(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        assert isinstance(b, list)
+        return len(a) == len(b) and all(_same_values(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and a != a:
+        return b != b  # NaN
+    return a == b
+
+
+async def test_answers_with_integers_beyond_64_bits_are_exact() -> None:
+    """An answer holding integers orjson cannot hold (beyond −2⁶³ … 2⁶⁴−1) comes back as
+    ``json.loads`` gives it, exact ``int`` values and all; a numeric userid string, the 64-bit
+    edges, floats, Chinese text and a NUL stay as they were."""
+    from dingsync.dingtalk import DingTalkClient
+
+    body = (
+        b'{"errcode":0,"errmsg":"ok","result":{"id":18446744073709551616,"neg":'
+        b'-9223372036854775809,"edges":[9223372036854775807,-9223372036854775808,'
+        b'18446744073709551615],"spaced": 123456789012345678901234567890,'
+        b'"userid":"04875394908152022062","f":0.1,"e":1.5e300,'
+        b'"name":"\xe5\x88\x98\xe6\x9d\xb0","nul":"a\\u0000b"}}'
+    )
+    small = b'{"errcode":0,"result":{"dept_id":1,"order":12345678901234567,"f":2.5}}'
+    answers = {b"/big": body, b"/small": small}
+
+    def answer(head: bytes) -> bytes:
+        path = head.split(b" ", 2)[1].split(b"?")[0]
+        data = answers[path]
+        return (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(data)).encode()
+            + b"\r\n\r\n"
+            + data
+        )
+
+    async with Server(answer) as base:
+        client = DingTalkClient("k", "s", oapi_url=base, api_url=base, qps_per_api=None)
+        async with client:
+            got = await client.oapi("POST", "/big", auth=False)
+            plain = await client.oapi("POST", "/small", auth=False)
+    assert got["result"]["id"] == 2**64 and type(got["result"]["id"]) is int
+    assert got["result"]["neg"] == -(2**63) - 1 and type(got["result"]["neg"]) is int
+    assert _same_values(got, json.loads(body))
+    assert got["result"]["userid"] == "04875394908152022062"
+    assert got["result"]["nul"] == "a\x00b"
+    assert _same_values(plain, json.loads(small))
+
+
+async def test_answers_that_are_not_json_are_classified_as_before() -> None:
+    """A body that is not JSON (an HTML page, cut-off JSON, invalid UTF-8) is ``None`` to the
+    classifier, as with ``json.loads``: a 200 page is an IP ban, a 502 a server error; JSON
+    orjson refuses but ``json`` reads (``NaN``, a BOM) is read as ``json`` reads it."""
+    from dingsync.dingtalk import DingTalkClient, IPBannedError, ServerError
+
+    answers = {
+        b"/html": (
+            b"200 OK",
+            b"<html><body>\xe8\xae\xbf\xe9\x97\xae\xe8\xa2\xab\xe6\x8b\x92</body></html>",
+        ),
+        b"/cut": (b"502 Bad Gateway", b'{"errcode":0,"result":'),
+        b"/bytes": (b"502 Bad Gateway", b"\xff\xfe\x00"),
+        b"/nan": (b"200 OK", b'{"errcode":0,"result":{"v":NaN,"w":Infinity}}'),
+        b"/bom": (b"200 OK", b'\xef\xbb\xbf{"errcode":0,"result":{"v":1}}'),
+    }
+
+    def answer(head: bytes) -> bytes:
+        status, data = answers[head.split(b" ", 2)[1].split(b"?")[0]]
+        return (
+            b"HTTP/1.1 "
+            + status
+            + b"\r\nContent-Length: "
+            + str(len(data)).encode()
+            + b"\r\n\r\n"
+            + data
+        )
+
+    async with Server(answer) as base:
+        client = DingTalkClient(
+            "k",
+            "app-secret-x",
+            oapi_url=base,
+            api_url=base,
+            qps_per_api=None,
+            max_retries=0,
+            ip_ban_cooldown=0,
+        )
+        async with client:
+            with pytest.raises(IPBannedError):
+                await client.oapi("POST", "/html", auth=False)
+            for path in ("/cut", "/bytes"):
+                with pytest.raises(ServerError) as err:
+                    await client.oapi("POST", path, auth=False)
+                assert err.value.errmsg == "non-JSON answer" and err.value.http_status == 502
+            nan = await client.oapi("POST", "/nan", auth=False)
+            bom = await client.oapi("POST", "/bom", auth=False)
+    v = nan["result"]["v"]
+    assert v != v and nan["result"]["w"] == float("inf")
+    assert bom == {"errcode": 0, "result": {"v": 1}}
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**62, max_value=2**70)
+    | st.integers(min_value=-(2**70), max_value=-(2**62))
+    | st.floats(allow_nan=False)
+    | st.text()
+    | st.from_regex(r"[0-9]{17,22}", fullmatch=True),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=_json_values, ascii_only=st.booleans(), indent=st.sampled_from([None, 1]))
+def test_loads_gives_what_json_loads_gives(
+    value: object, ascii_only: bool, indent: int | None
+) -> None:
+    """Whatever JSON DingTalk sends — integers of any size (also at 19–22 digits, the guard's
+    edge), floats, any text, numeric strings, spaced or compact — ``_loads`` gives the values
+    and types ``json.loads`` gives."""
+    from dingsync.dingtalk._base import _loads
+
+    raw = json.dumps(value, ensure_ascii=ascii_only, indent=indent).encode()
+    assert _same_values(_loads(raw), json.loads(raw))
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=st.binary(max_size=40) | st.from_regex(rb'\A[\[\]{}:,"0-9 .eE+\-a-z\\]{0,40}\Z'))
+def test_loads_fails_where_json_loads_fails(raw: bytes) -> None:
+    """Any bytes: ``_loads`` raises ``ValueError`` exactly when ``json.loads`` does, else
+    gives its values."""
+    from dingsync.dingtalk._base import _loads
+
+    try:
+        expected = json.loads(raw)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _loads(raw)
+        return
+    assert _same_values(_loads(raw), expected)

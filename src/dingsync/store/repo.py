@@ -225,8 +225,14 @@ def upsert(
     except TypeError:  # keys of mixed types: keep the given order
         ordered = list(by_key.values())
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    # Rows of one writer list their columns in one order: sort each order once, not each row.
+    sorted_of: dict[tuple[str, ...], tuple[str, ...]] = {}
     for row in ordered:
-        groups.setdefault(tuple(sorted(row)), []).append(row)
+        given = tuple(row)
+        columns = sorted_of.get(given)
+        if columns is None:
+            columns = sorted_of[given] = tuple(sorted(given))
+        groups.setdefault(columns, []).append(row)
 
     for columns, group in groups.items():
         if explicit is None:
@@ -718,13 +724,16 @@ def delete_in(
         conn.execute(statement, {"b_corp_id": corp_id, "b_values": list(chunk)})
 
 
-def _for_corp(corp_id: str, rows: Iterable[Row], **fixed: Any) -> list[dict[str, Any]]:
+def _for_corp(
+    corp_id: str, rows: Iterable[Row], *, copy: bool = True, **fixed: Any
+) -> list[dict[str, Any]]:
     """Copies of ``rows`` with ``corp_id`` (and ``fixed`` columns) filled in; a row that says
-    otherwise is a caller bug and raises ``ValueError``."""
+    otherwise is a caller bug and raises ``ValueError``. ``copy=False``: the rows themselves,
+    filled in place (dicts the caller made for this write)."""
     expected = {"corp_id": corp_id, **fixed}
     out: list[dict[str, Any]] = []
     for source in rows:
-        row = dict(source)
+        row = dict(source) if copy or not isinstance(source, dict) else source
         for column, value in expected.items():
             given = row.setdefault(column, value)
             if given != value:
@@ -771,7 +780,17 @@ def upsert_users(
     are made way for first (:func:`release_unionids`); ``conflicts``, when given, is set to the
     conflicts found. Returns the number of rows written.
     """
-    prepared = _for_corp(corp_id, rows)
+    return _upsert_users(conn, corp_id, _for_corp(corp_id, rows), conflicts)
+
+
+def _upsert_users(
+    conn: Connection,
+    corp_id: str,
+    prepared: list[dict[str, Any]],
+    conflicts: list[dict[str, str]] | None,
+) -> int:
+    """:func:`upsert_users` of ``prepared``: rows of ``corp_id`` the caller made for this write
+    (changed in place)."""
     for row in prepared:
         if row.get("status") == "active" and "left_at" not in row:
             row["left_at"] = None
@@ -1022,7 +1041,9 @@ class DirectoryBatch:
             upsert_departments(conn, corp_id, self.departments)
         if self.users:
             found: list[dict[str, str]] = []
-            upsert_users(conn, corp_id, list(self.users.values()), conflicts=found)
+            # The batch's own copies (add_members): filled in place, not copied again.
+            prepared = _for_corp(corp_id, self.users.values(), copy=False)
+            _upsert_users(conn, corp_id, prepared, found)
             for conflict in found:
                 owner = self._conflicts.get(conflict["userid"])
                 if owner is not None:

@@ -111,8 +111,11 @@ def _raw(model: Any) -> dict[str, Any]:
     return data
 
 
-def department_row(corp_id: str, run_id: int, raw: dict[str, Any]) -> dict[str, Any]:
-    """Map a ``/topapi/v2/department/get`` result to a ``departments`` row."""
+def department_row(
+    corp_id: str, run_id: int, raw: dict[str, Any], *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Map a ``/topapi/v2/department/get`` result to a ``departments`` row; ``synced_at`` is
+    ``now`` (aware, UTC; the clock's when not given)."""
     dept_id = int(raw["dept_id"])
     parent = raw.get("parent_id")
     return {
@@ -132,7 +135,7 @@ def department_row(corp_id: str, run_id: int, raw: dict[str, Any]) -> dict[str, 
         "dept_manager_userid_list": list(raw.get("dept_manager_userid_list") or []),
         "status": "active",
         "last_seen_run_id": run_id,
-        "synced_at": datetime.now(UTC),
+        "synced_at": now or datetime.now(UTC),
         "raw": raw,
     }
 
@@ -167,7 +170,12 @@ _LIST_ONLY_FIELDS = ("dept_order", "leader")
 
 
 def user_row(
-    corp_id: str, run_id: int | None, raw: dict[str, Any], *, detail: bool = False
+    corp_id: str,
+    run_id: int | None,
+    raw: dict[str, Any],
+    *,
+    detail: bool = False,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
     """Map a user payload to a ``users`` row.
 
@@ -176,7 +184,8 @@ def user_row(
     UTC datetime. Fields the payload's API never sends are left out of the row, so the store
     keeps what a richer call stored. The raw payload drops the per-department
     ``dept_order``/``leader`` of a list item (they live on the membership rows), so the same
-    person gives the same row from any department.
+    person gives the same row from any department. ``synced_at`` is ``now`` (aware, UTC; the
+    clock's when not given: the rows of one write share one, converted once for the driver).
     """
     row: dict[str, Any] = {"corp_id": corp_id, "userid": raw["userid"]}
     names = LIST_USER_FIELDS + DETAIL_ONLY_USER_FIELDS if detail else LIST_USER_FIELDS
@@ -190,7 +199,7 @@ def user_row(
     row["status"] = "active"
     if run_id is not None:
         row["last_seen_run_id"] = run_id
-    row["synced_at"] = datetime.now(UTC)
+    row["synced_at"] = now or datetime.now(UTC)
     row["raw"] = {k: v for k, v in raw.items() if k not in _LIST_ONLY_FIELDS}
     return row
 
@@ -405,7 +414,7 @@ class ContactsSync:
         def write(conn: Connection, data: dict[str, Any]) -> None:
             if "detail" not in data:
                 return
-            row = department_row(ctx.corp_id, ctx.run_id, data["detail"])
+            row = department_row(ctx.corp_id, ctx.run_id, data["detail"], now=ctx.write_time())
             ctx.staging(repo.DirectoryBatch, ctx.corp_id).add_department(row)
             if dept_id == ROOT_DEPT_ID and row["name"]:
                 repo.upsert_corp(conn, {"corp_id": ctx.corp_id, "name": row["name"]})
@@ -502,9 +511,9 @@ class ContactsSync:
 
         async def fetch() -> dict[str, Any]:
             try:
-                return {
-                    "users": [_raw(u) async for u in client.contacts.iter_department_users(dept_id)]
-                }
+                # Page by page (Pager.to_list): no async generator step per person.
+                found = await client.contacts.iter_department_users(dept_id).to_list()
+                return {"users": [_raw(u) for u in found]}
             except DingTalkError as exc:
                 if exc.reason not in SKIPPED_DEPARTMENT_CODES:
                     raise
@@ -515,8 +524,8 @@ class ContactsSync:
             if "users" not in data:
                 return
             users = data["users"]
-            rows = [user_row(ctx.corp_id, ctx.run_id, u) for u in users]
-            now = datetime.now(UTC)
+            now = ctx.write_time()
+            rows = [user_row(ctx.corp_id, ctx.run_id, u, now=now) for u in users]
             memberships = [
                 {
                     "corp_id": ctx.corp_id,

@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -148,6 +148,7 @@ class SyncContext:
     _checkpoints: list[tuple[str, str, Any]] | None = None
     _staged: dict[Any, Staging] | None = None
     _last_commit: float = 0.0
+    _batch_time: datetime | None = None
 
     #: Most queued writes committed together in one transaction.
     WRITE_BATCH = 256
@@ -241,6 +242,12 @@ class SyncContext:
             buffer = staged[(kind, args)] = kind(*args)
         return buffer  # type: ignore[return-value]
 
+    def write_time(self) -> datetime:
+        """The time of the write batch running now (aware, UTC; one per transaction, so the
+        rows' ``synced_at`` of a batch are one value, converted once for the driver); the
+        clock's time outside a batch."""
+        return self._batch_time or datetime.now(UTC)
+
     @staticmethod
     def _flush(conn: Connection, staged: dict[Any, Staging]) -> None:
         while staged:
@@ -253,6 +260,7 @@ class SyncContext:
         checkpoints: list[tuple[str, str, Any]] = []
         staged: dict[Any, Staging] = {}
         self._checkpoints, self._staged = checkpoints, staged
+        self._batch_time = datetime.now(UTC)
         try:
             with self.engine.begin() as conn:
                 results = []
@@ -265,7 +273,7 @@ class SyncContext:
                     repo.save_checkpoints(conn, self.run_id, checkpoints)
                 return results
         finally:
-            self._checkpoints, self._staged = None, None
+            self._checkpoints, self._staged, self._batch_time = None, None, None
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()

@@ -80,6 +80,7 @@ def test_units_waiting_for_the_writer_stay_bounded(
     assert result.status == "succeeded"
     assert result.counts["attendance_column_values"] > 0  # the per-person units did run
     assert result.counts["attendance_leaves"] > 0
-    # Chunks and the other per-people units each hold at most SLOTS; the groups and the leave
+    # Chunks hold at most SLOTS + CHUNK_COMMIT_AHEAD (those fetching and those fetched waiting
+    # for the writer), the other per-people units at most SLOTS; the groups and the leave
     # types are one unit each.
-    assert waiting["max"] <= 2 * SLOTS + 2, waiting
+    assert waiting["max"] <= 2 * SLOTS + attendance.CHUNK_COMMIT_AHEAD + 2, waiting

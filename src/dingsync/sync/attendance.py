@@ -9,7 +9,8 @@ and the work dates ``start..end`` (calendar days of the company's zone, ``ctx.tz
    window of every API): results (``/attendance/list``, paged), schedules
    (``schedule/listbyusers``) and punches (``/attendance/listRecord``, by punch time; the last
    chunk also reads the day after ``end``, where a night shift's off-duty punch lies). The
-   chunk's window is *replaced* in one transaction with its checkpoint.
+   chunk's window is *replaced* in one transaction with its checkpoint. Chunks start longest
+   window first (:func:`chunk_order`), ``CHUNK_CONCURRENCY`` fetching at a time.
 3. One unit per ≤ 100 people: approved leave (``getleavestatus``) over the whole range; one
    unit: the company's leave types (``vacation/type/list``, names and units of 请假); one unit
    per ≤ 50 people: business trips and outings (``/v1.0/attendance/approvals/query``).
@@ -70,9 +71,14 @@ DEFAULT_RECENT_DAYS = 3
 MAX_HISTORY_DAYS = 180
 #: Checkpoint key of the run's frozen list of people.
 PEOPLE_KEY = "@people"
-#: Chunks fetched or waiting for their commit at the same time (enough to keep 20 QPS busy at
-#: ~100 ms a call and more; what bounds the sync's memory whatever the company's size).
+#: Chunks fetching at the same time (enough to keep 20 QPS busy at ~100 ms a call and more;
+#: with ``CHUNK_COMMIT_AHEAD``, what bounds the sync's memory whatever the company's size).
 CHUNK_CONCURRENCY = 16
+#: Chunks fetched and waiting for their commit beyond those fetching: a chunk gives its fetch
+#: slot back once fetched, so that ``CHUNK_CONCURRENCY`` chunks keep paging
+#: ``/attendance/list`` (the busiest API) while the writer commits the last ones; at most
+#: ``CHUNK_CONCURRENCY + CHUNK_COMMIT_AHEAD`` chunks are in memory.
+CHUNK_COMMIT_AHEAD = 4
 #: The same bound for the other per-people units (leave, trips and holidays, column values),
 #: apart from the chunks' so that they run alongside them: without it all of them were fetched
 #: at once and waited for PostgreSQL's writer (its writes run in a thread) — 20,000 people's
@@ -332,6 +338,18 @@ def holiday_rows(items: Iterable[UserHolidays]) -> list[dict[str, Any]]:
     ]
 
 
+def chunk_order(
+    groups: list[list[str]], windows: list[tuple[date, date]]
+) -> list[tuple[list[str], date, date]]:
+    """Every chunk (a group of people × a date window) in the order the sync starts them: the
+    longest windows first, so the short ones (a range's last, partial week: fewer
+    ``/attendance/list`` pages each) fill the end of the run. ``/attendance/list`` is the
+    busiest API and each chunk pages it one page after another: a chunk started last that is
+    also a long one finishes alone, the limit unused (the tail beyond the rate-limit bound)."""
+    ordered = sorted(windows, key=lambda w: (w[0] - w[1], w[0]))  # longest, then earliest
+    return [(group, a, b) for a, b in ordered for group in groups]
+
+
 # --------------------------------------------------------------------------------------------
 # The entity
 # --------------------------------------------------------------------------------------------
@@ -360,7 +378,8 @@ class AttendanceSync(IncrementalEntity):
         self.overlap = self.recent_days - 1  # days re-read before the watermark, inclusive
         self.columns = columns
         self.end = end
-        self._chunk_slots = asyncio.Semaphore(CHUNK_CONCURRENCY)
+        self._fetch_slots = asyncio.Semaphore(CHUNK_CONCURRENCY)
+        self._chunk_slots = asyncio.Semaphore(CHUNK_CONCURRENCY + CHUNK_COMMIT_AHEAD)
         self._unit_slots = asyncio.Semaphore(UNIT_CONCURRENCY)
 
     @classmethod
@@ -424,13 +443,12 @@ class AttendanceSync(IncrementalEntity):
         # A few chunks at a time, not all: each pages sequentially, so all chunks at once would
         # all finish at the very end and leave every write for after the last fetch; a bounded
         # set finishes one by one and their writes overlap the fetching (and memory stays low).
-        self._chunk_slots = asyncio.Semaphore(CHUNK_CONCURRENCY)
+        self._fetch_slots = asyncio.Semaphore(CHUNK_CONCURRENCY)
+        self._chunk_slots = asyncio.Semaphore(CHUNK_CONCURRENCY + CHUNK_COMMIT_AHEAD)
         self._unit_slots = asyncio.Semaphore(UNIT_CONCURRENCY)
-        chunks = [
-            (group, a, b)
-            for group in batches(people, LIST_MAX_USERS)
-            for a, b in split_dates(start, end, LIST_MAX_DAYS)
-        ]
+        chunks = chunk_order(
+            batches(people, LIST_MAX_USERS), split_dates(start, end, LIST_MAX_DAYS)
+        )
         leave_groups = batches(people, LEAVE_MAX_USERS)
         tasks: list[Any] = [self._groups(ctx, op_user, start, end)]
         tasks += [self._chunk(ctx, op_user, g, a, b, end) for g, a, b in chunks]
@@ -500,11 +518,12 @@ class AttendanceSync(IncrementalEntity):
         async def fetch() -> tuple[list[Any], list[Any], list[Any]]:
             # Wire dicts validated like the models (``plain_item``), not models: the rows are
             # built from them directly and ``raw`` is the item itself.
-            results, schedules, records = await asyncio.gather(
-                api.list_result_items(people, a, b),
-                api.list_schedule_items(op_user, people, a, b),
-                api.list_record_items(people, a, punch_to),
-            )
+            async with self._fetch_slots:
+                results, schedules, records = await asyncio.gather(
+                    api.list_result_items(people, a, b),
+                    api.list_schedule_items(op_user, people, a, b),
+                    api.list_record_items(people, a, punch_to),
+                )
             return results, schedules, records
 
         def write(conn: Connection, data: tuple[list[Any], list[Any], list[Any]]) -> None:
@@ -525,9 +544,10 @@ class AttendanceSync(IncrementalEntity):
                 [record_values(r, tz) for r in records],
             )
 
-        # The slot is held until the chunk is committed, not only while it is fetched: when the
-        # writer is slower than the fetches (PostgreSQL's writes run in a thread), fetched
+        # The chunk's slot is held until it is committed, not only while it is fetched: when
+        # the writer is slower than the fetches (PostgreSQL's writes run in a thread), fetched
         # chunks would otherwise pile up in memory waiting for it — 640 MB at 2,000 people.
+        # Its fetch slot is given back once fetched (``CHUNK_COMMIT_AHEAD``).
         async with self._chunk_slots:
             await ctx.unit(ENTITY, f"chunk:{a}:{b}:{people[0]}:{people[-1]}", fetch, write)
         ctx.progress.advance(ENTITY)

@@ -46,12 +46,17 @@ def _instants() -> list[datetime]:
 
 
 def test_wall_clock_matches_local_for_each_driver_value() -> None:
-    for tz in (SHANGHAI, NEW_YORK):
+    # Whole-hour offsets (SQLite's text then takes the per-hour way), a half-hour one, and
+    # Lord Howe's half-hour daylight-saving switch (both the general way); instants with and
+    # without a fraction of a second (SQLite's text is then 19 characters).
+    moments = _instants()
+    moments += [m.replace(microsecond=0) for m in moments]
+    for tz in (SHANGHAI, NEW_YORK, ZoneInfo("Asia/Kolkata"), ZoneInfo("Australia/Lord_Howe")):
         clock = WallClock(tz)
-        for moment in _instants():
+        for moment in moments:
             naive = moment.replace(tzinfo=None)
             driver_values = (
-                naive.isoformat(" ", "microseconds"),  # SQLite's text
+                naive.isoformat(" ", "auto"),  # SQLite's text (no fraction when 0)
                 naive,  # MySQL/MariaDB
                 moment.astimezone(ZoneInfo("Asia/Tokyo")),  # PostgreSQL, any session zone
             )

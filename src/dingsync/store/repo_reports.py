@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from dingsync.store import repo, visibility
+from dingsync.store.nul import escape_nul
 from dingsync.store.schema import users
 from dingsync.store.schema_reports import (
     report_comments,
@@ -343,15 +344,66 @@ def _drop_keys_statement() -> Executable:
 # --------------------------------------------------------------------------------------------
 # Reports and their lists
 # --------------------------------------------------------------------------------------------
+def contents_list(items: Sequence[Row]) -> list[list[Any]] | None:
+    """``reports.contents_list`` of a report's contents ``[{key, value, state, …}]`` in the
+    order sent: ``[[key, value, state], …]`` (``None`` for a missing ``state``), or ``None``
+    when there are none — what ``report_contents`` holds of them, by position."""
+    return [[item.get("key"), item.get("value"), item.get("state")] for item in items] or None
+
+
+def receiver_ids(userids: Iterable[str]) -> list[str] | None:
+    """``reports.receiver_ids`` of a report's receivers: each userid once, in code point order
+    of the stored text (the order SQLite, MariaDB's ``utf8mb4_bin`` and PostgreSQL's ``C``
+    collation give ``report_receivers.userid``), or ``None`` when there are none."""
+    return sorted(dict.fromkeys(userids), key=escape_nul) or None
+
+
+def _set_lists(conn: Connection, corp_id: str, column: str, values: Mapping[str, Any]) -> None:
+    """``UPDATE reports SET <column> = value`` for each ``report_id → value`` of ``values``
+    (``contents_list`` / ``receiver_ids`` of reports whose lists are replaced without their
+    row being written). One executemany; the statement is built once."""
+    if not values:
+        return
+    statement = _KEYS_STATEMENTS.get("set:" + column)
+    if statement is None:
+        r = reports
+        statement = _KEYS_STATEMENTS["set:" + column] = (
+            r.update()
+            .where(r.c.corp_id == bindparam("b_corp_id"), r.c.report_id == bindparam("b_report_id"))
+            .values({column: bindparam("b_value", type_=r.c[column].type)})
+        )
+    conn.execute(
+        statement,
+        [{"b_corp_id": corp_id, "b_report_id": rid, "b_value": v} for rid, v in values.items()],
+    )
+
+
 def upsert_reports(
     conn: Connection,
     corp_id: str,
     rows: Iterable[Row],
     contents: Mapping[str, Sequence[Row]] | None = None,
+    receivers: Mapping[str, Sequence[str]] | None = None,
 ) -> int:
-    """Upsert ``reports`` rows; with ``contents`` (``report_id → [{key, sort, type, value}]`` in
-    the order sent) those reports' contents are replaced (``position`` = index)."""
+    """Upsert ``reports`` rows; with ``contents`` (``report_id → [{key, sort, type, value,
+    state}]`` in the order sent) those reports' contents are replaced (``position`` = index),
+    with ``receivers`` (``report_id → [userid]``) their receivers (as
+    :func:`replace_receivers`). ``reports.contents_list`` / ``receiver_ids`` follow
+    (:func:`contents_list`, :func:`receiver_ids`): on the rows written, or by an ``UPDATE`` for
+    reports of ``contents``/``receivers`` not among ``rows``; a report left out of them keeps
+    its stored lists. Returns the number of report rows written."""
     data = _with_corp(corp_id, rows)
+    given = {str(row["report_id"]) for row in data if row.get("report_id") is not None}
+    if contents is not None:
+        for row in data:
+            items = contents.get(row["report_id"])
+            if items is not None:
+                row["contents_list"] = contents_list(items)
+    if receivers is not None:
+        for row in data:
+            users = receivers.get(row["report_id"])
+            if users is not None:
+                row["receiver_ids"] = receiver_ids(users)
     n = repo.upsert(conn, reports, data, ["corp_id", "report_id"])
     if contents is not None:
         content_rows: list[Row] = [
@@ -368,6 +420,20 @@ def upsert_reports(
             for i, item in enumerate(items)
         ]
         _replace(conn, report_contents, corp_id, list(contents), content_rows)
+        _set_lists(
+            conn,
+            corp_id,
+            "contents_list",
+            {rid: contents_list(items) for rid, items in contents.items() if rid not in given},
+        )
+    if receivers is not None:
+        _replace_receivers(conn, corp_id, receivers)
+        _set_lists(
+            conn,
+            corp_id,
+            "receiver_ids",
+            {rid: receiver_ids(users) for rid, users in receivers.items() if rid not in given},
+        )
     return n
 
 
@@ -408,16 +474,28 @@ def mark_details_synced(
         )
 
 
-def replace_receivers(
+def _replace_receivers(
     conn: Connection, corp_id: str, by_report: Mapping[str, Sequence[str]]
 ) -> int:
-    """Replace the receivers of each report in ``by_report`` (``report_id → [userid]``)."""
     rows: list[Row] = [
         {"report_id": rid, "userid": u}
         for rid, users in by_report.items()
         for u in dict.fromkeys(users)
     ]
     return _replace(conn, report_receivers, corp_id, list(by_report), rows)
+
+
+def replace_receivers(
+    conn: Connection, corp_id: str, by_report: Mapping[str, Sequence[str]]
+) -> int:
+    """Replace the receivers of each report in ``by_report`` (``report_id → [userid]``) and
+    their ``reports.receiver_ids`` (:func:`receiver_ids`). A writer that also upserts the
+    reports passes them to :func:`upsert_reports` instead (no ``UPDATE`` per report)."""
+    n = _replace_receivers(conn, corp_id, by_report)
+    _set_lists(
+        conn, corp_id, "receiver_ids", {rid: receiver_ids(u) for rid, u in by_report.items()}
+    )
+    return n
 
 
 def replace_comments(conn: Connection, corp_id: str, by_report: Mapping[str, Sequence[Row]]) -> int:
@@ -535,7 +613,7 @@ def load_reports(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
     (``[{userid, content, create_time_text}]``) and ``stats`` (``{type: [userid]}``) — for
     comparisons in tests and tools."""
     out = {
-        r["report_id"]: dict(r)
+        r["report_id"]: {k: v for k, v in r.items() if k not in ("contents_list", "receiver_ids")}
         for r in conn.execute(select(reports).where(reports.c.corp_id == corp_id)).mappings()
     }
     ids = list(out)
@@ -645,6 +723,11 @@ def list_reports(
     return [dict(x) for x in rows], total
 
 
+#: ``reports`` columns :func:`get_report` and :func:`load_reports` leave out: the payload, and
+#: the lists they give from their own tables.
+_NOT_IN_DETAIL = frozenset({"raw", "contents_list", "receiver_ids"})
+
+
 def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any] | None:
     """One report with ``contents`` (in order), ``receivers`` and ``comments``, or ``None``."""
 
@@ -657,7 +740,7 @@ def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any]
     )
     if row is None:
         return None
-    out = {k: v for k, v in dict(row).items() if k != "raw"}
+    out = {k: v for k, v in dict(row).items() if k not in _NOT_IN_DETAIL}
     key = (report_contents.c.corp_id == corp_id, report_contents.c.report_id == report_id)
     out["contents"] = [
         dict(c)

@@ -1,0 +1,234 @@
+"""``reports.contents_list`` and ``reports.receiver_ids`` (migration 0029): a report's contents
+and receivers as one JSON value each, kept by ``repo_reports`` with ``report_contents`` and
+``report_receivers``, on SQLite, PostgreSQL and MariaDB. After every kind of write — new
+reports, edits that drop, add or reorder contents, contents or receivers left out (kept as
+stored), lists given for reports whose row is not written, ``replace_receivers`` alone, empty
+lists, text with NUL and the escape character, states — each report's two values are exactly
+what its rows in the normalized tables say (receivers in the database's own ``ORDER BY``); the
+migration fills them from rows written before it the same way, and the export's raw read (the
+JSON text, strings in the store's escape) gives the same lists."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy import Connection, Engine, select
+
+from dingsync.export.reports import _list_text
+from dingsync.store import db, repo, repo_corps, repo_reports
+from dingsync.store.nul import escape_nul
+from dingsync.store.schema_reports import report_contents, report_receivers, reports
+
+CORP = "corp-lists"
+OTHER = "corp-lists-other"
+KEYS = ["今日完成", "明日计划", "a", "a\x00b", "\ufdd0k", None]
+VALUES = ["做完了", "", None, "x\x00y", "\ufdd0\ufdd0", "长" * 1000]
+STATES = [None, None, None, "table", "truncated", "full"]
+USERS = ["u1", "u10", "u2", "U3", "manager-01", "张三", "a\x00", "\ufdd0z", "z"]
+T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
+
+
+def _expected(conn: Connection, corp: str) -> dict[str, tuple[Any, Any]]:
+    """``report_id → (contents_list, receiver_ids)`` from the normalized tables (the oracle):
+    contents by position, receivers in the database's ``ORDER BY userid``."""
+    out: dict[str, tuple[Any, Any]] = {
+        rid: (None, None)
+        for rid in conn.execute(select(reports.c.report_id).where(reports.c.corp_id == corp))
+        .scalars()
+        .all()
+    }
+    c, t = report_contents, report_receivers
+    items: dict[str, list[list[Any]]] = {}
+    for rid, key, value, state in conn.execute(
+        select(c.c.report_id, c.c.key, c.c.value, c.c.state)
+        .where(c.c.corp_id == corp)
+        .order_by(c.c.report_id, c.c.position)
+    ):
+        items.setdefault(rid, []).append([key, value, state])
+    users: dict[str, list[str]] = {}
+    for rid, userid in conn.execute(
+        select(t.c.report_id, t.c.userid).where(t.c.corp_id == corp).order_by(t.c.userid)
+    ):
+        users.setdefault(rid, []).append(userid)
+    for rid in out:
+        out[rid] = (items.get(rid), users.get(rid))
+    return out
+
+
+def _stored(conn: Connection, corp: str) -> dict[str, tuple[Any, Any]]:
+    r = reports
+    return {
+        rid: (contents, receivers)
+        for rid, contents, receivers in conn.execute(
+            select(r.c.report_id, r.c.contents_list, r.c.receiver_ids).where(r.c.corp_id == corp)
+        )
+    }
+
+
+def _raw(conn: Connection, corp: str) -> dict[str, tuple[Any, Any]]:
+    """The two columns as the export reads them (JSON text, strings escaped), parsed."""
+    r = reports
+    out = {}
+    for rid, contents, receivers in conn.execute(
+        select(
+            sa.type_coerce(r.c.report_id, sa.types.NULLTYPE),
+            _list_text(conn, r.c.contents_list),
+            _list_text(conn, r.c.receiver_ids),
+        ).where(r.c.corp_id == corp)
+    ):
+        out[rid] = (
+            None if contents is None else orjson.loads(contents),
+            None if receivers is None else orjson.loads(receivers),
+        )
+    return out
+
+
+def _escaped(expected: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+    def esc(value: Any) -> Any:
+        if isinstance(value, str):
+            return escape_nul(value)
+        if isinstance(value, list):
+            return [esc(v) for v in value]
+        return value
+
+    return {escape_nul(rid): (esc(c), esc(t)) for rid, (c, t) in expected.items()}
+
+
+def _check(conn: Connection, corp: str) -> None:
+    expected = _expected(conn, corp)
+    assert _stored(conn, corp) == expected
+    assert _raw(conn, corp) == _escaped(expected)
+
+
+def _contents(rng: random.Random) -> list[dict[str, Any]]:
+    return [
+        {
+            "key": rng.choice(KEYS),
+            "sort": str(i),
+            "type": "1",
+            "value": rng.choice(VALUES),
+            "state": rng.choice(STATES),
+        }
+        for i in range(rng.randint(0, 6))
+    ]
+
+
+def _receivers(rng: random.Random) -> list[str]:
+    return [rng.choice(USERS) for _ in range(rng.randint(0, 5))]  # duplicates included
+
+
+def test_lists_follow_every_kind_of_write(engine: Engine) -> None:
+    rng = random.Random(29)
+    ids = [f"r{i}" for i in range(20)] + ["r\x00nul", "r\ufdd0esc"]
+    known: set[str] = set()
+    for step in range(50):
+        rows: list[dict[str, Any]] = []
+        contents: dict[str, list[Any]] = {}
+        receivers: dict[str, list[str]] = {}
+        for rid in rng.sample(ids, rng.randint(1, 8)):
+            if rid in known and rng.random() < 0.2:
+                # Lists of a report whose row is not written in this batch.
+                if rng.random() < 0.5:
+                    contents[rid] = _contents(rng)
+                else:
+                    receivers[rid] = _receivers(rng)
+                continue
+            rows.append({"report_id": rid, "template_name": "日报", "create_time": T0})
+            if rid not in known or rng.random() < 0.7:  # else: the stored contents stay
+                contents[rid] = _contents(rng)
+            if rid not in known or rng.random() < 0.7:  # else: skipped, the stored ones stay
+                receivers[rid] = _receivers(rng)
+            known.add(rid)
+        with engine.begin() as conn:
+            repo_reports.update_template_keys(conn, CORP, rows, contents)
+            if step % 5 == 4:  # the receivers replaced on their own, after the upsert
+                repo_reports.upsert_reports(conn, CORP, rows, contents)
+                repo_reports.replace_receivers(conn, CORP, receivers)
+            else:
+                repo_reports.upsert_reports(conn, CORP, rows, contents, receivers)
+            _check(conn, CORP)
+    with engine.connect() as conn:
+        stored = _stored(conn, CORP)
+        # The walk did store lists, empty ones (NULL) and text with NUL and the escape.
+        assert any(c for c, _ in stored.values()) and any(t for _, t in stored.values())
+        assert any(c is None for c, _ in stored.values())
+        assert "r\x00nul" in stored and "r\ufdd0esc" in stored
+        flat = orjson.dumps(list(stored.values())).decode()
+        assert "\\u0000" in flat and "\ufdd0" in flat
+
+
+def test_receivers_order_is_the_databases_and_companies_are_apart(engine: Engine) -> None:
+    with engine.begin() as conn:
+        row = {"report_id": "r1", "template_name": "日报", "create_time": T0}
+        items: list[dict[str, Any]] = [
+            {"key": "甲", "value": "1"},
+            {"key": "乙", "value": None, "state": "table"},
+        ]
+        repo_reports.upsert_reports(conn, CORP, [row], {"r1": items}, {"r1": USERS[::-1]})
+        repo_reports.upsert_reports(conn, OTHER, [row], {"r1": []}, {"r1": ["x"]})
+        got = _stored(conn, CORP)["r1"]
+        assert got[0] == [["甲", "1", None], ["乙", None, "table"]]
+        assert got[1] == _expected(conn, CORP)["r1"][1]
+        assert got[1] == sorted(USERS, key=escape_nul)
+        assert _stored(conn, OTHER)["r1"] == (None, ["x"])
+        # Emptied: NULL again; a row written without lists keeps them.
+        repo_reports.upsert_reports(conn, CORP, [row], {"r1": []}, {"r1": []})
+        assert _stored(conn, CORP)["r1"] == (None, None)
+        repo_reports.upsert_reports(conn, CORP, [row], {"r1": items}, {"r1": ["b", "a"]})
+        repo_reports.upsert_reports(conn, CORP, [{**row, "remark": "edited"}])
+        assert _stored(conn, CORP)["r1"] == ([["甲", "1", None], ["乙", None, "table"]], ["a", "b"])
+        _check(conn, CORP)
+        repo_corps.purge_corp(conn, OTHER)
+        assert _stored(conn, OTHER) == {}
+
+
+def _write_before_0029(conn: Connection, corp: str, rng: random.Random, n: int) -> None:
+    """Reports, contents and receivers as a database before 0029 holds them (plain inserts of
+    the columns that existed then)."""
+    rows = [
+        {"corp_id": corp, "report_id": f"r{i}", "template_name": "日报", "create_time": T0}
+        for i in range(n)
+    ]
+    rows.append({"corp_id": corp, "report_id": "r\x00", "create_time": T0 + timedelta(1)})
+    repo.insert_rows(conn, reports, rows)
+    content_rows, receiver_rows = [], []
+    for row in rows:
+        for i, item in enumerate(_contents(rng)):
+            content_rows.append({"corp_id": corp, "report_id": row["report_id"], "position": i,
+                                 **item})  # fmt: skip
+        for userid in dict.fromkeys(_receivers(rng)):
+            receiver_rows.append({"corp_id": corp, "report_id": row["report_id"], "userid": userid})
+    repo.insert_rows(conn, report_contents, content_rows)
+    repo.insert_rows(conn, report_receivers, receiver_rows)
+
+
+def test_migration_0029_fills_the_lists_from_stored_rows(empty_db_url: str) -> None:
+    engine = db.create_engine_for(empty_db_url)
+    try:
+        db.migrate(engine, "0028")
+        rng = random.Random(290)
+        with engine.begin() as conn:
+            # More than one fill batch, two companies.
+            _write_before_0029(conn, CORP, rng, 1200)
+            _write_before_0029(conn, OTHER, rng, 30)
+        db.migrate(engine)
+        with engine.connect() as conn:
+            for corp in (CORP, OTHER):
+                _check(conn, corp)
+            assert sum(c is not None for c, _ in _stored(conn, CORP).values()) > 1000
+        # Down and up again: dropped and filled again.
+        with engine.begin() as conn:
+            from alembic import command
+
+            command.downgrade(db.alembic_config(conn), "0028")
+        names = {c["name"] for c in sa.inspect(engine).get_columns("reports")}
+        assert "contents_list" not in names and "receiver_ids" not in names
+        db.migrate(engine)
+        with engine.connect() as conn:
+            _check(conn, CORP)
+    finally:
+        engine.dispose()

@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, select
 
-from dingsync.export.reports import _list_text
+from dingsync.export.reports import _json_bytes
 from dingsync.store import db, repo, repo_corps, repo_reports
 from dingsync.store.nul import escape_nul
 from dingsync.store.schema_reports import report_contents, report_receivers, reports
@@ -70,14 +70,14 @@ def _stored(conn: Connection, corp: str) -> dict[str, tuple[Any, Any]]:
 
 
 def _raw(conn: Connection, corp: str) -> dict[str, tuple[Any, Any]]:
-    """The two columns as the export reads them (JSON text, strings escaped), parsed."""
+    """The two columns as the export reads them (JSON text's bytes, strings escaped), parsed."""
     r = reports
     out = {}
     for rid, contents, receivers in conn.execute(
         select(
             sa.type_coerce(r.c.report_id, sa.types.NULLTYPE),
-            _list_text(conn, r.c.contents_list),
-            _list_text(conn, r.c.receiver_ids),
+            _json_bytes(conn, r.c.contents_list),
+            _json_bytes(conn, r.c.receiver_ids),
         ).where(r.c.corp_id == corp)
     ):
         out[rid] = (

@@ -43,6 +43,7 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Integer,
+    LargeBinary,
     Text,
     and_,
     case,
@@ -156,12 +157,14 @@ def _raw(*columns: Any) -> list[Any]:
     return [type_coerce(col, NULLTYPE) for col in columns]
 
 
-def _list_text(conn: Connection, column: Any) -> Any:
-    """A JSON column read as its text on every backend (PostgreSQL's JSONB cast to text, which
-    its driver would otherwise parse with ``json.loads``): the export parses it with orjson."""
+def _json_bytes(conn: Connection, column: Any) -> Any:
+    """A JSON column read as its UTF-8 bytes on every backend (``bytes``, or ``None``): what
+    orjson parses without the driver decoding the text first and orjson encoding it again
+    (PostgreSQL's JSONB as its text's bytes, which its driver would otherwise parse with
+    ``json.loads``; SQLite's ``BLOB`` and MySQL/MariaDB's ``BINARY`` casts of the text)."""
     if conn.dialect.name == "postgresql":
-        return type_coerce(cast(column, Text), NULLTYPE)
-    return type_coerce(column, NULLTYPE)
+        return type_coerce(func.convert_to(cast(column, Text), "UTF8"), NULLTYPE)
+    return type_coerce(cast(column, LargeBinary), NULLTYPE)
 
 
 def _stream_reports(
@@ -181,7 +184,7 @@ def _stream_reports(
     Values are the driver's (:func:`_driver_rows`): text as stored, i.e. with the store's NUL
     escape (:mod:`dingsync.store.nul`; ``unescape_nul`` gives the text), ``create_time`` and
     ``modified_time`` as the driver returns them (:class:`dingsync.export.WallClock` reads
-    them), ``contents_list`` and ``receiver_ids`` as their JSON text or ``None``
+    them), ``contents_list`` and ``receiver_ids`` as their JSON text's UTF-8 bytes or ``None``
     (``reports.contents_list`` / ``receiver_ids``, migration 0029; strings escaped alike)."""
     lo, hi = day_start(start, tz), day_start(end + timedelta(days=1), tz)
     r = reports
@@ -203,8 +206,8 @@ def _stream_reports(
                 r.c.modified_time,
                 r.c.remark,
             ),
-            _list_text(conn, r.c.contents_list),
-            _list_text(conn, r.c.receiver_ids),
+            _json_bytes(conn, r.c.contents_list),
+            _json_bytes(conn, r.c.receiver_ids),
         )
         .where(*cond)
         .order_by(r.c.create_time, r.c.report_id)
@@ -274,7 +277,7 @@ def export_reports(
     def rows() -> Iterator[list[Any]]:
         get_name, get_index, loads = names.get, index.get, orjson.loads
         tpl = escape_nul(template)  # the stored text of every row's template_name
-        joined: dict[str, str] = {}  # receiver_ids' JSON text → the names joined
+        joined: dict[bytes, str] = {}  # receiver_ids' JSON (bytes) → the names joined
         for (
             rid,
             creator_id,

@@ -1,12 +1,13 @@
-"""``reports.contents_list`` and ``reports.receiver_ids`` (migration 0029): a report's contents
-and receivers as one JSON value each, kept by ``repo_reports`` with ``report_contents`` and
-``report_receivers``, on SQLite, PostgreSQL and MariaDB. After every kind of write — new
-reports, edits that drop, add or reorder contents, contents or receivers left out (kept as
-stored), lists given for reports whose row is not written, ``replace_receivers`` alone, empty
-lists, text with NUL and the escape character, states — each report's two values are exactly
-what its rows in the normalized tables say (receivers in the database's own ``ORDER BY``); the
-migration fills them from rows written before it the same way, and the export's raw read (the
-JSON text, strings in the store's escape) gives the same lists."""
+"""``reports.content_keys``, ``content_values``, ``content_states`` and ``receiver_ids``
+(migration 0029): a report's contents and receivers on its own row, kept by ``repo_reports``
+with ``report_contents`` and ``report_receivers``, on SQLite, PostgreSQL and MariaDB. After
+every kind of write — new reports, edits that drop, add or reorder contents, contents or
+receivers left out (kept as stored), lists given for reports whose row is not written,
+``replace_receivers`` alone, empty lists, text with NUL and the escape character, states —
+each report's four values are exactly what its rows in the normalized tables say (receivers
+in the database's own ``ORDER BY``); the migration fills them from rows written before it the
+same way, and the export's raw read (the JSON text's bytes, strings in the store's escape)
+gives the same lists."""
 
 from __future__ import annotations
 
@@ -32,62 +33,66 @@ USERS = ["u1", "u10", "u2", "U3", "manager-01", "张三", "a\x00", "\ufdd0z", "z
 T0 = datetime(2026, 11, 2, 1, 0, tzinfo=UTC)
 
 
-def _expected(conn: Connection, corp: str) -> dict[str, tuple[Any, Any]]:
-    """``report_id → (contents_list, receiver_ids)`` from the normalized tables (the oracle):
-    contents by position, receivers in the database's ``ORDER BY userid``."""
-    out: dict[str, tuple[Any, Any]] = {
-        rid: (None, None)
-        for rid in conn.execute(select(reports.c.report_id).where(reports.c.corp_id == corp))
-        .scalars()
-        .all()
-    }
+COLUMNS = ("content_keys", "content_values", "content_states", "receiver_ids")
+Lists = tuple[Any, Any, Any, Any]
+
+
+def _expected(conn: Connection, corp: str) -> dict[str, Lists]:
+    """``report_id → (content_keys, content_values, content_states, receiver_ids)`` from the
+    normalized tables (the oracle): contents by position (states only when one is set, all
+    ``None`` without contents), receivers in the database's ``ORDER BY userid``."""
     c, t = report_contents, report_receivers
-    items: dict[str, list[list[Any]]] = {}
+    items: dict[str, list[tuple[Any, Any, Any]]] = {}
     for rid, key, value, state in conn.execute(
         select(c.c.report_id, c.c.key, c.c.value, c.c.state)
         .where(c.c.corp_id == corp)
         .order_by(c.c.report_id, c.c.position)
     ):
-        items.setdefault(rid, []).append([key, value, state])
+        items.setdefault(rid, []).append((key, value, state))
     users: dict[str, list[str]] = {}
     for rid, userid in conn.execute(
         select(t.c.report_id, t.c.userid).where(t.c.corp_id == corp).order_by(t.c.userid)
     ):
         users.setdefault(rid, []).append(userid)
-    for rid in out:
-        out[rid] = (items.get(rid), users.get(rid))
+    out: dict[str, Lists] = {}
+    for rid in conn.execute(select(reports.c.report_id).where(reports.c.corp_id == corp)).scalars():
+        got = items.get(rid)
+        states = [s for _, _, s in got or []]
+        out[rid] = (
+            [k for k, _, _ in got] if got else None,
+            [v for _, v, _ in got] if got else None,
+            states if any(s is not None for s in states) else None,
+            users.get(rid),
+        )
     return out
 
 
-def _stored(conn: Connection, corp: str) -> dict[str, tuple[Any, Any]]:
+def _stored(conn: Connection, corp: str) -> dict[str, Lists]:
     r = reports
     return {
-        rid: (contents, receivers)
-        for rid, contents, receivers in conn.execute(
-            select(r.c.report_id, r.c.contents_list, r.c.receiver_ids).where(r.c.corp_id == corp)
+        rid: (keys, values, states, receivers)
+        for rid, keys, values, states, receivers in conn.execute(
+            select(r.c.report_id, *(r.c[name] for name in COLUMNS)).where(r.c.corp_id == corp)
         )
     }
 
 
-def _raw(conn: Connection, corp: str) -> dict[str, tuple[Any, Any]]:
-    """The two columns as the export reads them (JSON text's bytes, strings escaped), parsed."""
+def _raw(conn: Connection, corp: str) -> dict[str, Lists]:
+    """The four columns as the export reads them (JSON text's bytes, strings escaped), parsed."""
     r = reports
-    out = {}
-    for rid, contents, receivers in conn.execute(
+    out: dict[str, Lists] = {}
+    for rid, *lists in conn.execute(
         select(
             sa.type_coerce(r.c.report_id, sa.types.NULLTYPE),
-            _json_bytes(conn, r.c.contents_list),
-            _json_bytes(conn, r.c.receiver_ids),
+            *(_json_bytes(conn, r.c[name]) for name in COLUMNS),
         ).where(r.c.corp_id == corp)
     ):
-        out[rid] = (
-            None if contents is None else orjson.loads(contents),
-            None if receivers is None else orjson.loads(receivers),
-        )
+        keys, values, states, receivers = (None if v is None else orjson.loads(v) for v in lists)
+        out[rid] = (keys, values, states, receivers)
     return out
 
 
-def _escaped(expected: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]:
+def _escaped(expected: dict[str, Lists]) -> dict[str, Lists]:
     def esc(value: Any) -> Any:
         if isinstance(value, str):
             return escape_nul(value)
@@ -95,7 +100,9 @@ def _escaped(expected: dict[str, tuple[Any, Any]]) -> dict[str, tuple[Any, Any]]
             return [esc(v) for v in value]
         return value
 
-    return {escape_nul(rid): (esc(c), esc(t)) for rid, (c, t) in expected.items()}
+    return {
+        escape_nul(rid): (esc(k), esc(v), esc(s), esc(t)) for rid, (k, v, s, t) in expected.items()
+    }
 
 
 def _check(conn: Connection, corp: str) -> None:
@@ -153,9 +160,10 @@ def test_lists_follow_every_kind_of_write(engine: Engine) -> None:
             _check(conn, CORP)
     with engine.connect() as conn:
         stored = _stored(conn, CORP)
-        # The walk did store lists, empty ones (NULL) and text with NUL and the escape.
-        assert any(c for c, _ in stored.values()) and any(t for _, t in stored.values())
-        assert any(c is None for c, _ in stored.values())
+        # The walk did store lists, states, empty ones (NULL) and text with NUL and the escape.
+        assert all(any(lists[i] for lists in stored.values()) for i in range(4))
+        assert any(lists[0] is None for lists in stored.values())
+        assert any(lists[0] and lists[2] is None for lists in stored.values())
         assert "r\x00nul" in stored and "r\ufdd0esc" in stored
         flat = orjson.dumps(list(stored.values())).decode()
         assert "\\u0000" in flat and "\ufdd0" in flat
@@ -171,16 +179,16 @@ def test_receivers_order_is_the_databases_and_companies_are_apart(engine: Engine
         repo_reports.upsert_reports(conn, CORP, [row], {"r1": items}, {"r1": USERS[::-1]})
         repo_reports.upsert_reports(conn, OTHER, [row], {"r1": []}, {"r1": ["x"]})
         got = _stored(conn, CORP)["r1"]
-        assert got[0] == [["甲", "1", None], ["乙", None, "table"]]
-        assert got[1] == _expected(conn, CORP)["r1"][1]
-        assert got[1] == sorted(USERS, key=escape_nul)
-        assert _stored(conn, OTHER)["r1"] == (None, ["x"])
-        # Emptied: NULL again; a row written without lists keeps them.
+        assert got[:3] == (["甲", "乙"], ["1", None], [None, "table"])
+        assert got[3] == _expected(conn, CORP)["r1"][3]
+        assert got[3] == sorted(USERS, key=escape_nul)
+        assert _stored(conn, OTHER)["r1"] == (None, None, None, ["x"])
+        # Emptied: NULL again; a row written without lists keeps them; no state: NULL states.
         repo_reports.upsert_reports(conn, CORP, [row], {"r1": []}, {"r1": []})
-        assert _stored(conn, CORP)["r1"] == (None, None)
-        repo_reports.upsert_reports(conn, CORP, [row], {"r1": items}, {"r1": ["b", "a"]})
+        assert _stored(conn, CORP)["r1"] == (None, None, None, None)
+        repo_reports.upsert_reports(conn, CORP, [row], {"r1": items[:1]}, {"r1": ["b", "a"]})
         repo_reports.upsert_reports(conn, CORP, [{**row, "remark": "edited"}])
-        assert _stored(conn, CORP)["r1"] == ([["甲", "1", None], ["乙", None, "table"]], ["a", "b"])
+        assert _stored(conn, CORP)["r1"] == (["甲"], ["1"], None, ["a", "b"])
         _check(conn, CORP)
         repo_corps.purge_corp(conn, OTHER)
         assert _stored(conn, OTHER) == {}
@@ -219,14 +227,14 @@ def test_migration_0029_fills_the_lists_from_stored_rows(empty_db_url: str) -> N
         with engine.connect() as conn:
             for corp in (CORP, OTHER):
                 _check(conn, corp)
-            assert sum(c is not None for c, _ in _stored(conn, CORP).values()) > 1000
+            assert sum(lists[0] is not None for lists in _stored(conn, CORP).values()) > 1000
         # Down and up again: dropped and filled again.
         with engine.begin() as conn:
             from alembic import command
 
             command.downgrade(db.alembic_config(conn), "0028")
         names = {c["name"] for c in sa.inspect(engine).get_columns("reports")}
-        assert "contents_list" not in names and "receiver_ids" not in names
+        assert not names & set(COLUMNS)
         db.migrate(engine)
         with engine.connect() as conn:
             _check(conn, CORP)

@@ -179,13 +179,13 @@ def _stream_reports(
     """Reports of ``template`` created in ``[start, end]`` (calendar dates in ``tz``) that meet
     ``where``, in creation order (ties by report id), one row per report, streamed:
     ``(report_id, creator_id, creator_name, dept_name, create_time, modified_time, remark,
-    contents_list, receiver_ids)``.
+    content_keys, content_values, content_states, receiver_ids)``.
 
     Values are the driver's (:func:`_driver_rows`): text as stored, i.e. with the store's NUL
     escape (:mod:`dingsync.store.nul`; ``unescape_nul`` gives the text), ``create_time`` and
     ``modified_time`` as the driver returns them (:class:`dingsync.export.WallClock` reads
-    them), ``contents_list`` and ``receiver_ids`` as their JSON text's UTF-8 bytes or ``None``
-    (``reports.contents_list`` / ``receiver_ids``, migration 0029; strings escaped alike)."""
+    them), the four lists as their JSON text's UTF-8 bytes or ``None`` (``reports``'
+    columns of migration 0029; their strings escaped alike)."""
     lo, hi = day_start(start, tz), day_start(end + timedelta(days=1), tz)
     r = reports
     cond = [
@@ -206,7 +206,9 @@ def _stream_reports(
                 r.c.modified_time,
                 r.c.remark,
             ),
-            _json_bytes(conn, r.c.contents_list),
+            _json_bytes(conn, r.c.content_keys),
+            _json_bytes(conn, r.c.content_values),
+            _json_bytes(conn, r.c.content_states),
             _json_bytes(conn, r.c.receiver_ids),
         )
         .where(*cond)
@@ -275,9 +277,10 @@ def export_reports(
     blank = [None] * len(columns)
 
     def rows() -> Iterator[list[Any]]:
-        get_name, get_index, loads = names.get, index.get, orjson.loads
+        get_name, loads = names.get, orjson.loads
         tpl = escape_nul(template)  # the stored text of every row's template_name
         joined: dict[bytes, str] = {}  # receiver_ids' JSON (bytes) → the names joined
+        plans: dict[bytes, _Plan] = {}  # content_keys' JSON (bytes) → where the values go
         for (
             rid,
             creator_id,
@@ -286,7 +289,9 @@ def export_reports(
             created,
             modified,
             remark,
-            items,
+            keys,
+            values,
+            states,
             to,
         ) in _stream_reports(conn, corp_id, template, start, end, where, tz):
             if to is None:
@@ -297,23 +302,33 @@ def export_reports(
                     if len(joined) >= RECEIVERS_CACHE:
                         joined.clear()
                     receivers = joined[to] = "、".join([get_name(u, u) for u in loads(to)])
-            row = [
-                rid,
-                tpl,
-                creator_name or get_name(creator_id or "", creator_id),
-                creator_id,
-                dept,
-                when(created),
-                when(modified),
-                *blank,
-                receivers,
-                remark,
-            ]
-            if items is not None:
-                for key, value, state in loads(items):
-                    i = get_index(key)
-                    if i is not None and row[first + i] is None:
-                        row[first + i] = value if state is None else _content_value(value, state)
+            name = creator_name or get_name(creator_id or "", creator_id)
+            if keys is None:  # no contents
+                row = [rid, tpl, name, creator_id, dept, when(created), when(modified), *blank,
+                       receivers, remark]  # fmt: skip
+                yield row
+                continue
+            plan = plans.get(keys)
+            if plan is None:
+                if len(plans) >= RECEIVERS_CACHE:
+                    plans.clear()
+                plan = plans[keys] = _plan(loads(keys), index, first, len(columns))
+            cells = loads(values)
+            if states is not None:
+                cells = [
+                    value if state is None else _content_value(value, state)
+                    for value, state in zip(cells, loads(states), strict=True)
+                ]
+            fill, pairs = plan
+            if fill is not None:  # the keys are the columns' first ones, in order
+                row = [rid, tpl, name, creator_id, dept, when(created), when(modified), *cells,
+                       *fill, receivers, remark]  # fmt: skip
+            else:
+                row = [rid, tpl, name, creator_id, dept, when(created), when(modified), *blank,
+                       receivers, remark]  # fmt: skip
+                for j, slot in pairs:
+                    if row[slot] is None:
+                        row[slot] = cells[j]
             yield row
 
     if fmt == "csv":
@@ -322,6 +337,24 @@ def export_reports(
     kinds[5] = kinds[6] = xlsx.SERIAL_WHEN
     kinds[first : first + len(columns)] = [xlsx.NUMERIC_TEXT] * len(columns)
     return _write_rows_xlsx(path, "日志", headers, rows(), kinds)
+
+
+#: Where a report's content values go (:func:`_plan`): ``(fill, pairs)``.
+_Plan = tuple[list[None] | None, list[tuple[int, int]]]
+
+
+def _plan(keys: list[Any], index: dict[str, int], first: int, width: int) -> _Plan:
+    """Where the values of contents with ``keys`` (escaped text, position order) go in a row
+    whose ``width`` content columns start at ``first`` (``index``: escaped column name → its
+    column). The rule is the export's: a content whose key is a column fills that cell when it
+    is still empty (``None``), contents in position order. ``(fill, pairs)``: when the keys are
+    the first ``len(keys)`` column names in order (each cell then gets its one value), ``fill``
+    is the empty cells after them and the values go in as they are; else ``fill`` is ``None``
+    and ``pairs`` lists ``(value index, row cell)`` in position order for the rule."""
+    pairs = [(j, first + i) for j, key in enumerate(keys) if (i := index.get(key)) is not None]
+    if len(keys) <= width and pairs == [(j, first + j) for j in range(len(keys))]:
+        return [None] * (width - len(keys)), pairs
+    return None, pairs
 
 
 def _content_value(value: str | None, state: str) -> str | None:

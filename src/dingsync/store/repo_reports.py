@@ -344,11 +344,23 @@ def _drop_keys_statement() -> Executable:
 # --------------------------------------------------------------------------------------------
 # Reports and their lists
 # --------------------------------------------------------------------------------------------
-def contents_list(items: Sequence[Row]) -> list[list[Any]] | None:
-    """``reports.contents_list`` of a report's contents ``[{key, value, state, …}]`` in the
-    order sent: ``[[key, value, state], …]`` (``None`` for a missing ``state``), or ``None``
-    when there are none — what ``report_contents`` holds of them, by position."""
-    return [[item.get("key"), item.get("value"), item.get("state")] for item in items] or None
+#: ``reports`` columns that repeat a report's contents (:func:`content_lists`).
+CONTENT_COLUMNS = ("content_keys", "content_values", "content_states")
+
+
+def content_lists(items: Sequence[Row]) -> dict[str, list[Any] | None]:
+    """``reports.content_keys``, ``content_values`` and ``content_states`` of a report's
+    contents ``[{key, value, state, …}]`` in the order sent: their keys, their values (by
+    position, ``None`` for a missing one) and their states — ``None`` when no state is set;
+    all three ``None`` when there are no contents. What ``report_contents`` holds of them."""
+    if not items:
+        return dict.fromkeys(CONTENT_COLUMNS)
+    states = [item.get("state") for item in items]
+    return {
+        "content_keys": [item.get("key") for item in items],
+        "content_values": [item.get("value") for item in items],
+        "content_states": states if any(state is not None for state in states) else None,
+    }
 
 
 def receiver_ids(userids: Iterable[str]) -> list[str] | None:
@@ -358,23 +370,29 @@ def receiver_ids(userids: Iterable[str]) -> list[str] | None:
     return sorted(dict.fromkeys(userids), key=escape_nul) or None
 
 
-def _set_lists(conn: Connection, corp_id: str, column: str, values: Mapping[str, Any]) -> None:
-    """``UPDATE reports SET <column> = value`` for each ``report_id → value`` of ``values``
-    (``contents_list`` / ``receiver_ids`` of reports whose lists are replaced without their
-    row being written). One executemany; the statement is built once."""
+def _set_lists(
+    conn: Connection, corp_id: str, columns: Sequence[str], values: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """``UPDATE reports SET <columns>`` for each ``report_id → {column: value}`` of ``values``
+    (the lists of reports whose contents or receivers are replaced without their row being
+    written). One executemany; the statement is built once per column set."""
     if not values:
         return
-    statement = _KEYS_STATEMENTS.get("set:" + column)
+    name = "set:" + ",".join(columns)
+    statement = _KEYS_STATEMENTS.get(name)
     if statement is None:
         r = reports
-        statement = _KEYS_STATEMENTS["set:" + column] = (
+        statement = _KEYS_STATEMENTS[name] = (
             r.update()
             .where(r.c.corp_id == bindparam("b_corp_id"), r.c.report_id == bindparam("b_report_id"))
-            .values({column: bindparam("b_value", type_=r.c[column].type)})
+            .values({c: bindparam("b_" + c, type_=r.c[c].type) for c in columns})
         )
     conn.execute(
         statement,
-        [{"b_corp_id": corp_id, "b_report_id": rid, "b_value": v} for rid, v in values.items()],
+        [
+            {"b_corp_id": corp_id, "b_report_id": rid, **{"b_" + c: v[c] for c in columns}}
+            for rid, v in values.items()
+        ],
     )
 
 
@@ -388,8 +406,8 @@ def upsert_reports(
     """Upsert ``reports`` rows; with ``contents`` (``report_id → [{key, sort, type, value,
     state}]`` in the order sent) those reports' contents are replaced (``position`` = index),
     with ``receivers`` (``report_id → [userid]``) their receivers (as
-    :func:`replace_receivers`). ``reports.contents_list`` / ``receiver_ids`` follow
-    (:func:`contents_list`, :func:`receiver_ids`): on the rows written, or by an ``UPDATE`` for
+    :func:`replace_receivers`). ``reports``' copies of them follow (:func:`content_lists`,
+    :func:`receiver_ids`): on the rows written, or by an ``UPDATE`` for
     reports of ``contents``/``receivers`` not among ``rows``; a report left out of them keeps
     its stored lists. Returns the number of report rows written."""
     data = _with_corp(corp_id, rows)
@@ -398,7 +416,7 @@ def upsert_reports(
         for row in data:
             items = contents.get(row["report_id"])
             if items is not None:
-                row["contents_list"] = contents_list(items)
+                row.update(content_lists(items))
     if receivers is not None:
         for row in data:
             users = receivers.get(row["report_id"])
@@ -423,16 +441,20 @@ def upsert_reports(
         _set_lists(
             conn,
             corp_id,
-            "contents_list",
-            {rid: contents_list(items) for rid, items in contents.items() if rid not in given},
+            CONTENT_COLUMNS,
+            {rid: content_lists(items) for rid, items in contents.items() if rid not in given},
         )
     if receivers is not None:
         _replace_receivers(conn, corp_id, receivers)
         _set_lists(
             conn,
             corp_id,
-            "receiver_ids",
-            {rid: receiver_ids(users) for rid, users in receivers.items() if rid not in given},
+            ("receiver_ids",),
+            {
+                rid: {"receiver_ids": receiver_ids(users)}
+                for rid, users in receivers.items()
+                if rid not in given
+            },
         )
     return n
 
@@ -493,7 +515,10 @@ def replace_receivers(
     reports passes them to :func:`upsert_reports` instead (no ``UPDATE`` per report)."""
     n = _replace_receivers(conn, corp_id, by_report)
     _set_lists(
-        conn, corp_id, "receiver_ids", {rid: receiver_ids(u) for rid, u in by_report.items()}
+        conn,
+        corp_id,
+        ("receiver_ids",),
+        {rid: {"receiver_ids": receiver_ids(u)} for rid, u in by_report.items()},
     )
     return n
 
@@ -613,7 +638,7 @@ def load_reports(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
     (``[{userid, content, create_time_text}]``) and ``stats`` (``{type: [userid]}``) — for
     comparisons in tests and tools."""
     out = {
-        r["report_id"]: {k: v for k, v in r.items() if k not in ("contents_list", "receiver_ids")}
+        r["report_id"]: {k: v for k, v in r.items() if k not in _NOT_IN_DETAIL or k == "raw"}
         for r in conn.execute(select(reports).where(reports.c.corp_id == corp_id)).mappings()
     }
     ids = list(out)
@@ -725,7 +750,7 @@ def list_reports(
 
 #: ``reports`` columns :func:`get_report` and :func:`load_reports` leave out: the payload, and
 #: the lists they give from their own tables.
-_NOT_IN_DETAIL = frozenset({"raw", "contents_list", "receiver_ids"})
+_NOT_IN_DETAIL = frozenset({"raw", *CONTENT_COLUMNS, "receiver_ids"})
 
 
 def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any] | None:

@@ -5,11 +5,11 @@
   ``template/getbyname``.
 - ``report_template_fields``: the template's fields in ``sort`` order.
 - ``reports``: one row per ``report_id``; times are UTC (DingTalk sends epoch ms).
-  ``contents_list`` and ``receiver_ids`` (migration 0029) repeat the report's
-  ``report_contents`` (``[[key, value, state], …]`` by position) and ``report_receivers``
-  (userids in code point order) as one JSON value each, NULL where it has none: written by
-  ``repo_reports`` in the same statements' transaction, read by the export (one row per
-  report instead of one per content and receiver).
+  ``content_keys``, ``content_values``, ``content_states`` and ``receiver_ids`` (migration
+  0029) repeat the report's ``report_contents`` (its keys, its values, by position; the states
+  only when one is set) and ``report_receivers`` (userids in code point order) as JSON lists,
+  NULL where it has none: written by ``repo_reports`` in the same transaction, read by the
+  export (one row per report instead of one per content and receiver).
 - ``report_contents``: one row per ``contents[]`` entry in the order sent (``position``); ``key``,
   ``sort``, ``type`` and ``value`` kept as the Strings DingTalk sent.
 - ``report_receivers``: who a report was sent to (decides who may see it).
@@ -127,11 +127,14 @@ reports = Table(
     Column("last_seen_run_id", Integer),
     Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("raw", json_type()),
-    # The report's contents and receivers as one value each (migration 0029), kept by
+    # The report's contents and receivers on its own row (migration 0029), kept by
     # repo_reports with report_contents / report_receivers: what the export reads, one row per
-    # report. contents_list: [[key, value, state], …] in position order; receiver_ids: the
-    # userids in code point order; NULL where the report has none.
-    Column("contents_list", json_type()),
+    # report. content_keys / content_values: the contents' keys and values in position order;
+    # content_states: their states when one is not NULL; receiver_ids: the userids in code
+    # point order; NULL where the report has none.
+    Column("content_keys", json_type()),
+    Column("content_values", json_type()),
+    Column("content_states", json_type()),
     Column("receiver_ids", json_type()),
     # 日志统计 (migration 0020): reads of a template's creators and of each person's first
     # report per period come from these indexes alone.

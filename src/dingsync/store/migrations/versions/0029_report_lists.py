@@ -1,5 +1,5 @@
-"""``reports.contents_list`` and ``reports.receiver_ids``: a report's contents and receivers as
-one JSON value each, for the export.
+"""``reports.content_keys``, ``content_values``, ``content_states`` and ``receiver_ids``: a
+report's contents and receivers on its own row, for the export.
 
 Revision ID: 0029
 Revises: 0028
@@ -10,11 +10,14 @@ report) and their receivers (several rows per report) — and merged them; the d
 fetch of the two side streams alone was more CPU than a 150 k rows per CPU-second csv export
 may take (benchmarks/profiles/README.md). ``repo_reports`` now writes, with the
 ``report_contents`` and ``report_receivers`` rows and in the same transaction, their copy on
-the report's own row: ``contents_list`` ``[[key, value, state], …]`` in position order and
-``receiver_ids`` (the userids in code point order), ``NULL`` where the report has none. The
-normalized tables stay (the web API, the console and the visibility rules read them).
+the report's own row as JSON lists: ``content_keys`` and ``content_values`` in position order,
+``content_states`` only when a state is set, and ``receiver_ids`` (the userids in code point
+order); ``NULL`` where the report has none. Keys and values apart: the keys' text is the same
+for most reports of a template, so the export places a report's values by a plan it looks up
+once per distinct key list. The normalized tables stay (the web API, the console and the
+visibility rules read them).
 
-This revision adds the two columns (JSON; JSONB on PostgreSQL) and fills them from the stored
+This revision adds the four columns (JSON; JSONB on PostgreSQL) and fills them from the stored
 rows, 1,000 reports at a time (keyset over the primary key; one ``IN`` read of their contents
 and one of their receivers, one executemany ``UPDATE``): the JSON text is orjson's
 (``store.nul.dumps_json``) of the stored text, i.e. with the store's NUL escape already in
@@ -39,7 +42,7 @@ down_revision: str | Sequence[str] | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-COLUMNS = ("contents_list", "receiver_ids")
+COLUMNS = ("content_keys", "content_values", "content_states", "receiver_ids")
 #: Reports filled per round.
 FILL_BATCH = 1000
 
@@ -57,7 +60,7 @@ def upgrade() -> None:
 
 
 def fill(bind: sa.Connection) -> int:
-    """Fill ``contents_list`` and ``receiver_ids`` of every stored report from
+    """Fill the four columns of every stored report from
     ``report_contents`` and ``report_receivers`` (see the module). Returns the number of
     reports written."""
     reports = sa.table("reports", sa.column("corp_id"), sa.column("report_id"))
@@ -75,9 +78,9 @@ def fill(bind: sa.Connection) -> int:
     )
     cast = "CAST({} AS JSONB)" if bind.dialect.name == "postgresql" else "{}"
     update = sa.text(
-        f"UPDATE reports SET contents_list = {cast.format(':contents')}, "
-        f"receiver_ids = {cast.format(':receivers')} "
-        "WHERE corp_id = :corp_id AND report_id = :report_id"
+        "UPDATE reports SET "
+        + ", ".join(f"{name} = {cast.format(':' + name)}" for name in COLUMNS)
+        + " WHERE corp_id = :corp_id AND report_id = :report_id"
     )
     after: tuple[str, str] | None = None
     written = 0
@@ -112,14 +115,19 @@ def fill(bind: sa.Connection) -> int:
                 users.setdefault((corp, rid), []).append(userid)
         rows = []
         for key in keys:
-            got, who = items.get(key), users.get(key)
+            got, who = items.get(key) or [], users.get(key)
+            states = [state for _, _, state in got]
+            # The stored text is escaped already: its JSON is NulSafeJSON's text.
             rows.append(
                 {
                     "corp_id": key[0],
                     "report_id": key[1],
-                    # The stored text is escaped already: its JSON is NulSafeJSON's text.
-                    "contents": None if not got else dumps_json(got),
-                    "receivers": None if not who else dumps_json(sorted(who)),
+                    "content_keys": dumps_json([k for k, _, _ in got]) if got else None,
+                    "content_values": dumps_json([v for _, v, _ in got]) if got else None,
+                    "content_states": (
+                        dumps_json(states) if any(x is not None for x in states) else None
+                    ),
+                    "receiver_ids": None if not who else dumps_json(sorted(who)),
                 }
             )
         bind.execute(update, rows)

@@ -221,6 +221,9 @@ def _stream_reports(
 #: Distinct receiver lists whose names an export keeps joined (most people send to the same
 #: people every day); the cache starts over when full, so memory stays bounded.
 RECEIVERS_CACHE = 50_000
+#: Distinct content key lists whose column plan (:func:`_plan`) an export keeps (a template's
+#: reports mostly share one); it starts over when full.
+PLANS_CACHE = 10_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +313,7 @@ def export_reports(
                 continue
             plan = plans.get(keys)
             if plan is None:
-                if len(plans) >= RECEIVERS_CACHE:
+                if len(plans) >= PLANS_CACHE:
                     plans.clear()
                 plan = plans[keys] = _plan(loads(keys), index, first, len(columns))
             cells = loads(values)

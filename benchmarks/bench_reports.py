@@ -202,8 +202,7 @@ def _fill_db(url: str, rows: int) -> tuple[date, date]:
             receivers[rid] = [f"u{(i + k) % 2000}" for k in (1, 2, 3)]
         with engine.begin() as conn:
             repo_reports.update_template_keys(conn, corp, reps, contents)
-            repo_reports.upsert_reports(conn, corp, reps, contents)
-            repo_reports.replace_receivers(conn, corp, receivers)
+            repo_reports.upsert_reports(conn, corp, reps, contents, receivers)
     engine.dispose()
     last = (start + timedelta(minutes=rows)).date() + timedelta(days=1)  # Shanghai is ahead
     return start.date(), last

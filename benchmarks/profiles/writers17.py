@@ -4,7 +4,8 @@
 for each round and interpreter (another checkout's venv, e.g. ``/work/main/.venv/bin/python``;
 default this one) a child process writes ``P`` pages into a new SQLite database, each in its own
 transaction, as the syncs do: a reports page (20 reports, 5 contents and 3 receivers each:
-``upsert_reports`` with contents, ``replace_receivers``) and an approvals page (20 instances,
+``upsert_reports`` with contents, ``replace_receivers`` — or, where the upsert takes them, the
+receivers in the upsert) and an approvals page (20 instances,
 each with 6 form values, 3 tasks, 3 operation records, 2 cc: ``store_instances``), every page
 written twice (the second time replacing the first). Printed: process CPU per page write, ms,
 per (interpreter, writer): best and median of the rounds.
@@ -121,8 +122,13 @@ def _approval_page(p: int) -> list[dict[str, Any]]:
 
 
 def child(pages: int) -> None:
+    import inspect
+
     from dingsync.store import db, repo_approvals, repo_reports
 
+    # A checkout whose upsert takes the receivers (exp18: the reports sync's way) writes them
+    # in it; older ones replace them after the upsert, as their syncs do.
+    together = "receivers" in inspect.signature(repo_reports.upsert_reports).parameters
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         engine = db.create_engine_for(f"sqlite:///{tmp}/w.db")
@@ -136,8 +142,11 @@ def child(pages: int) -> None:
                     with engine.begin() as conn:
                         if name == "reports":
                             rows, contents, receivers = report_pages[p]
-                            repo_reports.upsert_reports(conn, "corp", rows, contents)
-                            repo_reports.replace_receivers(conn, "corp", receivers)
+                            if together:
+                                repo_reports.upsert_reports(conn, "corp", rows, contents, receivers)
+                            else:
+                                repo_reports.upsert_reports(conn, "corp", rows, contents)
+                                repo_reports.replace_receivers(conn, "corp", receivers)
                         else:
                             repo_approvals.store_instances(conn, "corp", approval_pages[p])
             out[name] = (time.process_time() - cpu) * 1000 / (2 * pages)

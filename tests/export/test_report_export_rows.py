@@ -46,12 +46,17 @@ def _instants() -> list[datetime]:
 
 
 def test_wall_clock_matches_local_for_each_driver_value() -> None:
-    for tz in (SHANGHAI, NEW_YORK):
+    # Whole-hour offsets (SQLite's text then takes the per-hour way), a half-hour one, and
+    # Lord Howe's half-hour daylight-saving switch (both the general way); instants with and
+    # without a fraction of a second (SQLite's text is then 19 characters).
+    moments = _instants()
+    moments += [m.replace(microsecond=0) for m in moments]
+    for tz in (SHANGHAI, NEW_YORK, ZoneInfo("Asia/Kolkata"), ZoneInfo("Australia/Lord_Howe")):
         clock = WallClock(tz)
-        for moment in _instants():
+        for moment in moments:
             naive = moment.replace(tzinfo=None)
             driver_values = (
-                naive.isoformat(" ", "microseconds"),  # SQLite's text
+                naive.isoformat(" ", "auto"),  # SQLite's text (no fraction when 0)
                 naive,  # MySQL/MariaDB
                 moment.astimezone(ZoneInfo("Asia/Tokyo")),  # PostgreSQL, any session zone
             )
@@ -218,3 +223,64 @@ def test_export_keeps_nul_escape_and_states(any_engine: Engine, tmp_path: Path) 
     ws = openpyxl.load_workbook(tmp_path / "r.xlsx").active
     got_xlsx = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
     assert got_xlsx == [_expected(i, True) for i in range(3)]
+
+
+#: Content key lists of the plan test: the template's fields in order (the values spliced in),
+#: a prefix of them, reordered, a key the template lacks first, a key twice (the first
+#: non-empty value wins), keys that are no column, none at all.
+PLAN_KEYS: list[list[str | None]] = [
+    ["甲", "乙", "丙"],
+    ["甲", "乙"],
+    ["丙", "甲", "乙"],
+    ["外", "甲", "乙", "丙"],
+    ["甲", "甲", "乙", "乙"],
+    [None, "外"],
+    [],
+]
+
+
+def test_values_go_where_the_contents_rule_puts_them(any_engine: Engine, tmp_path: Path) -> None:
+    """Each key list's values land where the rule (contents in order, a key's cell taken by its
+    first value that shows — states applied) puts them, whether the export splices them in or
+    places them one by one; the oracle is the rule over ``report_contents`` itself."""
+    from dingsync.export.reports import content_cell, template_columns
+
+    engine = any_engine
+    values = [None, "", "v\x00", "12", "[表格]"]
+    states = [None, None, None, None, CONTENT_TABLE]
+    rows, contents = [], {}
+    n = 0
+    for keys in PLAN_KEYS:
+        for shift in range(3):
+            rid = f"p{n:03d}"
+            rows.append({"report_id": rid, "template_name": "plan", "create_time": _instants()[n]})
+            contents[rid] = [
+                {
+                    "key": key,
+                    "value": values[(j + shift) % 5],
+                    "state": states[(j + shift) % 5],
+                }
+                for j, key in enumerate(keys)
+            ]
+            n += 1
+    with engine.begin() as conn:
+        repo_reports.update_template_keys(conn, CORP, rows, contents)
+        repo_reports.upsert_reports(conn, CORP, rows, contents)
+        repo_reports.upsert_templates(conn, CORP, [{"name": "plan", "fields_synced": True}])
+        repo_reports.replace_template_fields(
+            conn, CORP, "plan", [{"sort": i, "field_name": f} for i, f in enumerate("甲乙丙")]
+        )
+    first, last = _instants()[0].date() - timedelta(1), _instants()[n].date() + timedelta(1)
+    with engine.connect() as conn:
+        columns = template_columns(conn, CORP, "plan")
+        assert columns[:3] == ["甲", "乙", "丙"] and "外" in columns
+        assert export_reports(conn, CORP, "plan", first, last, tmp_path / "p.csv", "csv") == n
+        stored = repo_reports.contents_of(conn, CORP, [r["report_id"] for r in rows])
+    with open(tmp_path / "p.csv", encoding="utf-8-sig", newline="") as fh:
+        got = {row[0]: row[7 : 7 + len(columns)] for row in list(csv.reader(fh))[1:]}
+    for rid, items in stored.items():
+        cells: list[str | None] = [None] * len(columns)
+        for item in items:
+            if item["key"] in columns and cells[columns.index(item["key"])] is None:
+                cells[columns.index(item["key"])] = content_cell(item)
+        assert got[rid] == [c or "" for c in cells], (rid, items)

@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import Connection, Engine, func, select
 
-from dingsync.store import db, repo_corps, repo_reports
+from dingsync.store import db, repo, repo_corps, repo_reports
 from dingsync.store.schema_reports import report_contents, report_template_keys, reports
 
 CORP = "corp-keys"
@@ -134,6 +134,21 @@ def test_companies_are_apart_and_purge_takes_the_keys(engine: Engine) -> None:
         assert repo_reports.content_keys(conn, CORP, "日报") == ["甲"]
 
 
+def _insert_before(
+    conn: Connection, corp: str, rows: list[dict[str, Any]], contents: dict[str, list[Any]]
+) -> None:
+    repo.insert_rows(conn, reports, [{"corp_id": corp, **row} for row in rows])
+    repo.insert_rows(
+        conn,
+        report_contents,
+        [
+            {"corp_id": corp, "report_id": rid, "position": i, **item}
+            for rid, items in contents.items()
+            for i, item in enumerate(items)
+        ],
+    )
+
+
 def test_migration_0028_fills_the_keys_from_stored_contents(empty_db_url: str) -> None:
     engine = db.create_engine_for(empty_db_url)
     try:
@@ -144,11 +159,10 @@ def test_migration_0028_fills_the_keys_from_stored_contents(empty_db_url: str) -
             for i in range(40)
         ]
         with engine.begin() as conn:
-            # Written as before 0028 (no keys table yet): reports and contents only.
-            repo_reports.upsert_reports(
-                conn, CORP, rows, {r["report_id"]: _contents(rng) for r in rows}
-            )
-            repo_reports.upsert_reports(conn, OTHER, rows[:5], {"r0": _contents(rng)})
+            # Written as before 0028 (no keys table yet): reports and contents only, with the
+            # columns of the time (plain inserts: today's upsert writes 0029's columns too).
+            _insert_before(conn, CORP, rows, {f"r{i}": _contents(rng) for i in range(40)})
+            _insert_before(conn, OTHER, rows[:5], {"r0": _contents(rng)})
             before = {
                 corp: {t: repo_reports.scan_content_keys(conn, corp, t) for t in TEMPLATES}
                 for corp in (CORP, OTHER)

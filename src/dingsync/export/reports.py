@@ -32,19 +32,22 @@ import io
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from itertools import islice
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from sqlalchemy import (
     Connection,
     CursorResult,
     Integer,
+    LargeBinary,
+    Text,
     and_,
     case,
+    cast,
     func,
     literal,
     select,
@@ -60,8 +63,6 @@ from dingsync.store.schema import UTCDateTime, departments, user_departments, us
 from dingsync.store.schema_reports import (
     CONTENT_TABLE,
     CONTENT_TRUNCATED,
-    report_contents,
-    report_receivers,
     reports,
 )
 from dingsync.timeutil import SHANGHAI, day_start_ms, from_ms
@@ -156,6 +157,16 @@ def _raw(*columns: Any) -> list[Any]:
     return [type_coerce(col, NULLTYPE) for col in columns]
 
 
+def _json_bytes(conn: Connection, column: Any) -> Any:
+    """A JSON column read as its UTF-8 bytes on every backend (``bytes``, or ``None``): what
+    orjson parses without the driver decoding the text first and orjson encoding it again
+    (PostgreSQL's JSONB as its text's bytes, which its driver would otherwise parse with
+    ``json.loads``; SQLite's ``BLOB`` and MySQL/MariaDB's ``BINARY`` casts of the text)."""
+    if conn.dialect.name == "postgresql":
+        return type_coerce(func.convert_to(cast(column, Text), "UTF8"), NULLTYPE)
+    return type_coerce(cast(column, LargeBinary), NULLTYPE)
+
+
 def _stream_reports(
     conn: Connection,
     corp_id: str,
@@ -164,17 +175,17 @@ def _stream_reports(
     end: date,
     where: Sequence[Any] = (),
     tz: tzinfo = SHANGHAI,
-) -> Iterator[tuple[Any, list[tuple[str, Any, str | None]], list[str]]]:
+) -> Iterator[Any]:
     """Reports of ``template`` created in ``[start, end]`` (calendar dates in ``tz``) that meet
-    ``where``, in creation order, each as ``(report columns, [(key, value, state)] of its
-    contents in the order sent, [receiver userid] sorted)``. Three queries in the same order
-    (reports, and contents and receivers joined to the same reports) are streamed side by side
-    and merged.
+    ``where``, in creation order (ties by report id), one row per report, streamed:
+    ``(report_id, creator_id, creator_name, dept_name, create_time, modified_time, remark,
+    content_keys, content_values, content_states, receiver_ids)``.
 
     Values are the driver's (:func:`_driver_rows`): text as stored, i.e. with the store's NUL
     escape (:mod:`dingsync.store.nul`; ``unescape_nul`` gives the text), ``create_time`` and
     ``modified_time`` as the driver returns them (:class:`dingsync.export.WallClock` reads
-    them)."""
+    them), the four lists as their JSON text's UTF-8 bytes or ``None`` (``reports``'
+    columns of migration 0029; their strings escaped alike)."""
     lo, hi = day_start(start, tz), day_start(end + timedelta(days=1), tz)
     r = reports
     cond = [
@@ -184,101 +195,35 @@ def _stream_reports(
         r.c.create_time < hi,
         *where,
     ]
-    stream = {"stream_results": True, "max_row_buffer": STREAM_BATCH}
-    with ExitStack() as stack:
-        # MySQL/MariaDB's driver streams one unbuffered result per connection: there the two
-        # side streams read on connections of their own (a report deleted between the queries
-        # then shows without contents, as on PostgreSQL's per-statement snapshots).
-        sides = (conn, conn)
-        if conn.dialect.name in ("mysql", "mariadb"):
-            sides = (
-                stack.enter_context(conn.engine.connect()),
-                stack.enter_context(conn.engine.connect()),
-            )
-        yield from _merge_streams(conn, sides, cond, stream)
-
-
-def _merge_streams(
-    conn: Connection, sides: tuple[Connection, Connection], cond: list[Any], stream: dict[str, Any]
-) -> Iterator[tuple[Any, list[tuple[str, Any, str | None]], list[str]]]:
-    """:func:`_stream_reports`' three queries: reports meeting ``cond`` on ``conn``, their
-    contents on ``sides[0]`` and receivers on ``sides[1]``, merged."""
-    r, c, t = reports, report_contents, report_receivers
-    order = (r.c.create_time, r.c.report_id)
-    joined_c = c.join(r, and_(c.c.corp_id == r.c.corp_id, c.c.report_id == r.c.report_id))
-    joined_t = t.join(r, and_(t.c.corp_id == r.c.corp_id, t.c.report_id == r.c.report_id))
-    heads = conn.execute(
+    result = conn.execute(
         select(
             *_raw(
                 r.c.report_id,
-                r.c.template_name,
                 r.c.creator_id,
                 r.c.creator_name,
                 r.c.dept_name,
                 r.c.create_time,
                 r.c.modified_time,
                 r.c.remark,
-            )
+            ),
+            _json_bytes(conn, r.c.content_keys),
+            _json_bytes(conn, r.c.content_values),
+            _json_bytes(conn, r.c.content_states),
+            _json_bytes(conn, r.c.receiver_ids),
         )
         .where(*cond)
-        .order_by(*order)
-        .execution_options(**stream)
+        .order_by(r.c.create_time, r.c.report_id)
+        .execution_options(stream_results=True, max_row_buffer=STREAM_BATCH)
     )
-    contents = _Merged(
-        sides[0].execute(
-            select(*_raw(r.c.create_time, r.c.report_id, c.c.key, c.c.value, c.c.state))
-            .select_from(joined_c)
-            .where(*cond)
-            .order_by(*order, c.c.position)
-            .execution_options(**stream)
-        )
-    )
-    receivers = _Merged(
-        sides[1].execute(
-            select(*_raw(r.c.create_time, r.c.report_id, t.c.userid))
-            .select_from(joined_t)
-            .where(*cond)
-            .order_by(*order, t.c.userid)
-            .execution_options(**stream)
-        )
-    )
-    # The merge keys on create_time as the driver returns it (no conversion per row: a string
-    # on SQLite, a datetime elsewhere), in the order the database sorts it.
-    for head in _driver_rows(heads):
-        yield head, contents.take(head[5], head[0]), receivers.take(head[5], head[0])
+    return _driver_rows(result)
 
 
-class _Merged:
-    """Rows ``(create_time, report_id, *rest)`` of a stream in the reports' order, served one
-    report at a time: the rows of one create_time are read together (ties are ordered by
-    report_id in the database's collation, which Python cannot repeat), and rows of reports the
-    report query did not return (written between the queries) are skipped."""
-
-    def __init__(self, result: CursorResult[Any]) -> None:
-        self._rows = _driver_rows(result)
-        self._next: Any = next(self._rows, None)
-        self._time: Any = None
-        self._group: dict[str, list[Any]] = {}
-
-    def take(self, time: Any, report_id: str) -> list[Any]:
-        if time != self._time:
-            self._load(time)
-        return self._group.pop(report_id, [])
-
-    def _load(self, time: Any) -> None:
-        group: dict[str, list[Any]] = {}
-        row, rows = self._next, self._rows
-        while row is not None and row[0] < time:  # a report the report query did not return
-            row = next(rows, None)
-        while row is not None and row[0] == time:
-            value = row[2] if len(row) == 3 else row[2:]
-            items = group.get(row[1])
-            if items is None:
-                group[row[1]] = [value]
-            else:
-                items.append(value)
-            row = next(rows, None)
-        self._next, self._time, self._group = row, time, group
+#: Distinct receiver lists whose names an export keeps joined (most people send to the same
+#: people every day); the cache starts over when full, so memory stays bounded.
+RECEIVERS_CACHE = 50_000
+#: Distinct content key lists whose column plan (:func:`_plan`) an export keeps (a template's
+#: reports mostly share one); it starts over when full.
+PLANS_CACHE = 10_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,27 +280,58 @@ def export_reports(
     blank = [None] * len(columns)
 
     def rows() -> Iterator[list[Any]]:
-        get_name, get_index = names.get, index.get
-        for rep, items, receivers in _stream_reports(
-            conn, corp_id, template, start, end, where, tz
-        ):
-            rid, tpl, creator_id, creator_name, dept, created, modified, remark = rep
-            row = [
-                rid,
-                tpl,
-                creator_name or get_name(creator_id or "", creator_id),
-                creator_id,
-                dept,
-                when(created),
-                when(modified),
-                *blank,
-                "、".join([get_name(u, u) for u in receivers]),
-                remark,
-            ]
-            for key, value, state in items:
-                i = get_index(key)
-                if i is not None and row[first + i] is None:
-                    row[first + i] = value if state is None else _content_value(value, state)
+        get_name, loads = names.get, orjson.loads
+        tpl = escape_nul(template)  # the stored text of every row's template_name
+        joined: dict[bytes, str] = {}  # receiver_ids' JSON (bytes) → the names joined
+        plans: dict[bytes, _Plan] = {}  # content_keys' JSON (bytes) → where the values go
+        for (
+            rid,
+            creator_id,
+            creator_name,
+            dept,
+            created,
+            modified,
+            remark,
+            keys,
+            values,
+            states,
+            to,
+        ) in _stream_reports(conn, corp_id, template, start, end, where, tz):
+            if to is None:
+                receivers = ""
+            else:
+                receivers = joined.get(to)  # type: ignore[assignment]
+                if receivers is None:
+                    if len(joined) >= RECEIVERS_CACHE:
+                        joined.clear()
+                    receivers = joined[to] = "、".join([get_name(u, u) for u in loads(to)])
+            name = creator_name or get_name(creator_id or "", creator_id)
+            if keys is None:  # no contents
+                row = [rid, tpl, name, creator_id, dept, when(created), when(modified), *blank,
+                       receivers, remark]  # fmt: skip
+                yield row
+                continue
+            plan = plans.get(keys)
+            if plan is None:
+                if len(plans) >= PLANS_CACHE:
+                    plans.clear()
+                plan = plans[keys] = _plan(loads(keys), index, first, len(columns))
+            cells = loads(values)
+            if states is not None:
+                cells = [
+                    value if state is None else _content_value(value, state)
+                    for value, state in zip(cells, loads(states), strict=True)
+                ]
+            fill, pairs = plan
+            if fill is not None:  # the keys are the columns' first ones, in order
+                row = [rid, tpl, name, creator_id, dept, when(created), when(modified), *cells,
+                       *fill, receivers, remark]  # fmt: skip
+            else:
+                row = [rid, tpl, name, creator_id, dept, when(created), when(modified), *blank,
+                       receivers, remark]  # fmt: skip
+                for j, slot in pairs:
+                    if row[slot] is None:
+                        row[slot] = cells[j]
             yield row
 
     if fmt == "csv":
@@ -364,6 +340,24 @@ def export_reports(
     kinds[5] = kinds[6] = xlsx.SERIAL_WHEN
     kinds[first : first + len(columns)] = [xlsx.NUMERIC_TEXT] * len(columns)
     return _write_rows_xlsx(path, "日志", headers, rows(), kinds)
+
+
+#: Where a report's content values go (:func:`_plan`): ``(fill, pairs)``.
+_Plan = tuple[list[None] | None, list[tuple[int, int]]]
+
+
+def _plan(keys: list[Any], index: dict[str, int], first: int, width: int) -> _Plan:
+    """Where the values of contents with ``keys`` (escaped text, position order) go in a row
+    whose ``width`` content columns start at ``first`` (``index``: escaped column name → its
+    column). The rule is the export's: a content whose key is a column fills that cell when it
+    is still empty (``None``), contents in position order. ``(fill, pairs)``: when the keys are
+    the first ``len(keys)`` column names in order (each cell then gets its one value), ``fill``
+    is the empty cells after them and the values go in as they are; else ``fill`` is ``None``
+    and ``pairs`` lists ``(value index, row cell)`` in position order for the rule."""
+    pairs = [(j, first + i) for j, key in enumerate(keys) if (i := index.get(key)) is not None]
+    if len(keys) <= width and pairs == [(j, first + j) for j in range(len(keys))]:
+        return [None] * (width - len(keys)), pairs
+    return None, pairs
 
 
 def _content_value(value: str | None, state: str) -> str | None:

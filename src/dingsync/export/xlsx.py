@@ -56,6 +56,10 @@ _NEEDS_CONTROL_ESCAPE = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA
 #: character, leading/trailing space or U+FDD0 (the store's NUL escape, see ``decode`` of
 #: :class:`RowWriter`), and short enough never to need truncating.
 _PLAIN_TEXT = re.compile(r"(?!\s)[^\x00-\x1f&<>\ufdd0\ufffe\uffff]{1,16383}(?<!\s)")
+#: First characters of a text ``as_number`` may take as a number (besides blanks).
+_NUMBER_FIRST = frozenset("-0123456789")
+#: Numeric texts :meth:`RowWriter.write_typed` keeps; it starts over when full.
+_NUMBERS_KEPT = 10_000
 #: XlsxWriter's cap on a cell's text (UTF-16 units; see ``Worksheet._write_string``).
 _STRMAX = 32767
 
@@ -96,6 +100,9 @@ class RowWriter:
         self._numbers = number_columns
         self._as_number = as_number
         self._cols: list[str] = []
+        #: :meth:`write_typed`'s numeric text → its number's cell text ("" when not a number):
+        #: the same few numbers come back row after row (``as_number`` is pure).
+        self._numbers_seen: dict[str, str] = {}
 
     def _refs(self, n: int) -> list[str]:
         """``'<c r="A'``, ``'<c r="B'``, … for the first ``n`` columns."""
@@ -122,6 +129,7 @@ class RowWriter:
         as_number = self._as_number
         plain = _PLAIN_TEXT.fullmatch
         when = self._when
+        numbers = self._numbers_seen
         for ref, value, kind in zip(self._refs(len(values)), values, kinds, strict=False):
             if value is None or value == "":
                 continue
@@ -129,10 +137,19 @@ class RowWriter:
                 append(f'{ref}{r}"{when}><v>{value:.16G}</v></c>')
                 continue
             if kind is NUMERIC_TEXT and as_number is not None:
-                num = as_number(value)
-                if num is not None:
-                    append(f'{ref}{r}"><v>{num:.16G}</v></c>')
-                    continue
+                first = value[0]
+                # A number's text starts with a digit, "-" or blanks: other text (most of a
+                # report's fields) skips as_number.
+                if first in _NUMBER_FIRST or first.isspace():
+                    number = numbers.get(value)
+                    if number is None:
+                        if len(numbers) >= _NUMBERS_KEPT:
+                            numbers.clear()
+                        num = as_number(value)
+                        number = numbers[value] = "" if num is None else f"{num:.16G}"
+                    if number:
+                        append(f'{ref}{r}"><v>{number}</v></c>')
+                        continue
             if "_x" not in value and plain(value) is not None:
                 append(f'{ref}{r}" t="inlineStr"><is><t>{value}</t></is></c>')
             else:

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from dingsync.store import repo, visibility
+from dingsync.store.nul import escape_nul
 from dingsync.store.schema import users
 from dingsync.store.schema_reports import (
     report_comments,
@@ -343,15 +344,84 @@ def _drop_keys_statement() -> Executable:
 # --------------------------------------------------------------------------------------------
 # Reports and their lists
 # --------------------------------------------------------------------------------------------
+#: ``reports`` columns that repeat a report's contents (:func:`content_lists`).
+CONTENT_COLUMNS = ("content_keys", "content_values", "content_states")
+
+
+def content_lists(items: Sequence[Row]) -> dict[str, list[Any] | None]:
+    """``reports.content_keys``, ``content_values`` and ``content_states`` of a report's
+    contents ``[{key, value, state, …}]`` in the order sent: their keys, their values (by
+    position, ``None`` for a missing one) and their states — ``None`` when no state is set;
+    all three ``None`` when there are no contents. What ``report_contents`` holds of them."""
+    if not items:
+        return dict.fromkeys(CONTENT_COLUMNS)
+    states = [item.get("state") for item in items]
+    return {
+        "content_keys": [item.get("key") for item in items],
+        "content_values": [item.get("value") for item in items],
+        "content_states": states if any(state is not None for state in states) else None,
+    }
+
+
+def receiver_ids(userids: Iterable[str]) -> list[str] | None:
+    """``reports.receiver_ids`` of a report's receivers: each userid once, in code point order
+    of the stored text (the order SQLite, MariaDB's ``utf8mb4_bin`` and PostgreSQL's ``C``
+    collation give ``report_receivers.userid``), or ``None`` when there are none."""
+    return sorted(dict.fromkeys(userids), key=escape_nul) or None
+
+
+def _set_lists(
+    conn: Connection, corp_id: str, columns: Sequence[str], values: Mapping[str, Mapping[str, Any]]
+) -> None:
+    """``UPDATE reports SET <columns>`` for each ``report_id → {column: value}`` of ``values``
+    (the lists of reports whose contents or receivers are replaced without their row being
+    written). One executemany; the statement is built once per column set."""
+    if not values:
+        return
+    name = "set:" + ",".join(columns)
+    statement = _KEYS_STATEMENTS.get(name)
+    if statement is None:
+        r = reports
+        statement = _KEYS_STATEMENTS[name] = (
+            r.update()
+            .where(r.c.corp_id == bindparam("b_corp_id"), r.c.report_id == bindparam("b_report_id"))
+            .values({c: bindparam("b_" + c, type_=r.c[c].type) for c in columns})
+        )
+    conn.execute(
+        statement,
+        [
+            {"b_corp_id": corp_id, "b_report_id": rid, **{"b_" + c: v[c] for c in columns}}
+            for rid, v in values.items()
+        ],
+    )
+
+
 def upsert_reports(
     conn: Connection,
     corp_id: str,
     rows: Iterable[Row],
     contents: Mapping[str, Sequence[Row]] | None = None,
+    receivers: Mapping[str, Sequence[str]] | None = None,
 ) -> int:
-    """Upsert ``reports`` rows; with ``contents`` (``report_id → [{key, sort, type, value}]`` in
-    the order sent) those reports' contents are replaced (``position`` = index)."""
+    """Upsert ``reports`` rows; with ``contents`` (``report_id → [{key, sort, type, value,
+    state}]`` in the order sent) those reports' contents are replaced (``position`` = index),
+    with ``receivers`` (``report_id → [userid]``) their receivers (as
+    :func:`replace_receivers`). ``reports``' copies of them follow (:func:`content_lists`,
+    :func:`receiver_ids`): on the rows written, or by an ``UPDATE`` for
+    reports of ``contents``/``receivers`` not among ``rows``; a report left out of them keeps
+    its stored lists. Returns the number of report rows written."""
     data = _with_corp(corp_id, rows)
+    given = {str(row["report_id"]) for row in data if row.get("report_id") is not None}
+    if contents is not None:
+        for row in data:
+            items = contents.get(row["report_id"])
+            if items is not None:
+                row.update(content_lists(items))
+    if receivers is not None:
+        for row in data:
+            users = receivers.get(row["report_id"])
+            if users is not None:
+                row["receiver_ids"] = receiver_ids(users)
     n = repo.upsert(conn, reports, data, ["corp_id", "report_id"])
     if contents is not None:
         content_rows: list[Row] = [
@@ -368,6 +438,24 @@ def upsert_reports(
             for i, item in enumerate(items)
         ]
         _replace(conn, report_contents, corp_id, list(contents), content_rows)
+        _set_lists(
+            conn,
+            corp_id,
+            CONTENT_COLUMNS,
+            {rid: content_lists(items) for rid, items in contents.items() if rid not in given},
+        )
+    if receivers is not None:
+        _replace_receivers(conn, corp_id, receivers)
+        _set_lists(
+            conn,
+            corp_id,
+            ("receiver_ids",),
+            {
+                rid: {"receiver_ids": receiver_ids(users)}
+                for rid, users in receivers.items()
+                if rid not in given
+            },
+        )
     return n
 
 
@@ -408,16 +496,31 @@ def mark_details_synced(
         )
 
 
-def replace_receivers(
+def _replace_receivers(
     conn: Connection, corp_id: str, by_report: Mapping[str, Sequence[str]]
 ) -> int:
-    """Replace the receivers of each report in ``by_report`` (``report_id → [userid]``)."""
     rows: list[Row] = [
         {"report_id": rid, "userid": u}
         for rid, users in by_report.items()
         for u in dict.fromkeys(users)
     ]
     return _replace(conn, report_receivers, corp_id, list(by_report), rows)
+
+
+def replace_receivers(
+    conn: Connection, corp_id: str, by_report: Mapping[str, Sequence[str]]
+) -> int:
+    """Replace the receivers of each report in ``by_report`` (``report_id → [userid]``) and
+    their ``reports.receiver_ids`` (:func:`receiver_ids`). A writer that also upserts the
+    reports passes them to :func:`upsert_reports` instead (no ``UPDATE`` per report)."""
+    n = _replace_receivers(conn, corp_id, by_report)
+    _set_lists(
+        conn,
+        corp_id,
+        ("receiver_ids",),
+        {rid: {"receiver_ids": receiver_ids(u)} for rid, u in by_report.items()},
+    )
+    return n
 
 
 def replace_comments(conn: Connection, corp_id: str, by_report: Mapping[str, Sequence[Row]]) -> int:
@@ -535,7 +638,7 @@ def load_reports(conn: Connection, corp_id: str) -> dict[str, dict[str, Any]]:
     (``[{userid, content, create_time_text}]``) and ``stats`` (``{type: [userid]}``) — for
     comparisons in tests and tools."""
     out = {
-        r["report_id"]: dict(r)
+        r["report_id"]: {k: v for k, v in r.items() if k not in _NOT_IN_DETAIL or k == "raw"}
         for r in conn.execute(select(reports).where(reports.c.corp_id == corp_id)).mappings()
     }
     ids = list(out)
@@ -645,6 +748,11 @@ def list_reports(
     return [dict(x) for x in rows], total
 
 
+#: ``reports`` columns :func:`get_report` and :func:`load_reports` leave out: the payload, and
+#: the lists they give from their own tables.
+_NOT_IN_DETAIL = frozenset({"raw", *CONTENT_COLUMNS, "receiver_ids"})
+
+
 def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any] | None:
     """One report with ``contents`` (in order), ``receivers`` and ``comments``, or ``None``."""
 
@@ -657,7 +765,7 @@ def get_report(conn: Connection, corp_id: str, report_id: str) -> dict[str, Any]
     )
     if row is None:
         return None
-    out = {k: v for k, v in dict(row).items() if k != "raw"}
+    out = {k: v for k, v in dict(row).items() if k not in _NOT_IN_DETAIL}
     key = (report_contents.c.corp_id == corp_id, report_contents.c.report_id == report_id)
     out["contents"] = [
         dict(c)

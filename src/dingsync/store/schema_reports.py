@@ -5,6 +5,11 @@
   ``template/getbyname``.
 - ``report_template_fields``: the template's fields in ``sort`` order.
 - ``reports``: one row per ``report_id``; times are UTC (DingTalk sends epoch ms).
+  ``content_keys``, ``content_values``, ``content_states`` and ``receiver_ids`` (migration
+  0029) repeat the report's ``report_contents`` (its keys, its values, by position; the states
+  only when one is set) and ``report_receivers`` (userids in code point order) as JSON lists,
+  NULL where it has none: written by ``repo_reports`` in the same transaction, read by the
+  export (one row per report instead of one per content and receiver).
 - ``report_contents``: one row per ``contents[]`` entry in the order sent (``position``); ``key``,
   ``sort``, ``type`` and ``value`` kept as the Strings DingTalk sent.
 - ``report_receivers``: who a report was sent to (decides who may see it).
@@ -122,6 +127,15 @@ reports = Table(
     Column("last_seen_run_id", Integer),
     Column("synced_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("raw", json_type()),
+    # The report's contents and receivers on its own row (migration 0029), kept by
+    # repo_reports with report_contents / report_receivers: what the export reads, one row per
+    # report. content_keys / content_values: the contents' keys and values in position order;
+    # content_states: their states when one is not NULL; receiver_ids: the userids in code
+    # point order; NULL where the report has none.
+    Column("content_keys", json_type()),
+    Column("content_values", json_type()),
+    Column("content_states", json_type()),
+    Column("receiver_ids", json_type()),
     # 日志统计 (migration 0020): reads of a template's creators and of each person's first
     # report per period come from these indexes alone.
     Index(

@@ -601,8 +601,9 @@ class ReportsSync(IncrementalEntity):
             rows.append(row)
         # The export's columns: each template's content keys, counted before the contents change.
         repo_reports.update_template_keys(conn, corp, rows, batch.contents)
-        repo_reports.upsert_reports(conn, corp, rows, batch.contents)
-        repo_reports.replace_receivers(conn, corp, batch.receivers)
+        # Contents and receivers with the rows: reports.contents_list / receiver_ids (the
+        # export's one row per report) are written by the same upsert.
+        repo_reports.upsert_reports(conn, corp, rows, batch.contents, batch.receivers)
         repo_reports.replace_comments(
             conn, corp, {rid: [comment_row(c) for c in cs] for rid, cs in batch.comments.items()}
         )

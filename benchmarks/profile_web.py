@@ -8,8 +8,9 @@ samples are aggregated by category and by frame (inclusive and self share) and p
 is what ``benchmarks/profiles/login-*.txt`` holds.
 
 Usage: ``python benchmarks/profile_web.py [--users 300] [--logins 1500] [--concurrency 1]
-[--rate 500] [--workers 1] [--out FILE]`` (needs ``py-spy``: ``pip install py-spy``; reading
-another process's memory needs ptrace rights, e.g. root).
+[--rate 500] [--workers 1] [--no-gil] [--out FILE] [--raw FILE]`` (needs ``py-spy``: ``pip
+install py-spy``; reading another process's memory needs ptrace rights, e.g. root). ``--raw``
+keeps py-spy's stacks with line numbers; ``--no-gil`` samples every thread not idle.
 """
 
 from __future__ import annotations
@@ -113,6 +114,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--title", default="")
     parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--gil",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="sample only the thread holding the GIL (--no-gil: every thread not idle)",
+    )
+    parser.add_argument("--raw", type=Path, help="also keep py-spy's raw stacks (with lines)")
     args = parser.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 
@@ -132,7 +140,9 @@ def main(argv: list[str] | None = None) -> None:
         codes = asyncio.run(_mint(sb, pick))
         raw_path = Path(tmp.name) / "raw.txt"
         cmd = [spy, "record", "-r", str(args.rate), "--format", "raw", "-o", str(raw_path)]
-        cmd += ["--pid", str(web.proc.pid), "--nonblocking", "--gil"]
+        cmd += ["--pid", str(web.proc.pid), "--nonblocking"]
+        if args.gil:
+            cmd.append("--gil")
         if args.workers > 1:
             cmd.append("--subprocesses")
         spy_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -145,11 +155,13 @@ def main(argv: list[str] | None = None) -> None:
         title = (
             f"# login, {args.users}-person company, {len(codes)} fresh-user logins, "
             f"{args.concurrency} in flight, {args.workers} worker(s), sandbox latency 0 — "
-            f"py-spy {args.rate} Hz --gil {args.title}\n"
+            f"py-spy {args.rate} Hz {'--gil' if args.gil else '--no-gil'} {args.title}\n"
             f"# service CPU per login {cpu_ms:.2f} ms (py-spy's own sampling included); "
             f"{result['per_s']} logins/s; failures {result['failures']}"
         )
         text = aggregate(raw_path.read_text(), title)
+        if args.raw:
+            shutil.copyfile(raw_path, args.raw)
         if args.out:
             args.out.write_text(text)
         print(text)

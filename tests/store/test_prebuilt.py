@@ -8,11 +8,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine, bindparam, insert, select
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 
-from dingsync.store import repo, repo_contacts, repo_corps, repo_local_access, repo_sessions
-from dingsync.store.prebuilt import DriverSelect, insert_one
+from dingsync.store import (
+    repo,
+    repo_attendance,
+    repo_contacts,
+    repo_corps,
+    repo_local_access,
+    repo_sessions,
+)
+from dingsync.store.prebuilt import DriverSelect, insert_one, run_on_cursor
 from dingsync.store.schema import user_departments, users, utcnow
 from dingsync.store.schema_web import web_sessions
 
@@ -26,7 +34,15 @@ def _seed(engine: Engine) -> None:
             conn,
             "c",
             [
-                {"corp_id": "c", "userid": ODD, "name": "Odd\x00name", "status": "active"},
+                {
+                    "corp_id": "c",
+                    "userid": ODD,
+                    "name": "Odd\x00name",
+                    "status": "active",
+                    "boss": True,
+                    "synced_at": utcnow(),
+                    "raw": {"userid": ODD, "name": "Odd\x00name", "dept_id_list": [7, 2]},
+                },
                 {"corp_id": "c", "userid": "plain", "name": "Plain", "status": "inactive"},
             ],
         )
@@ -132,3 +148,71 @@ def test_insert_one_keeps_the_columns_checks(engine: Engine) -> None:
     with pytest.raises(StatementError), engine.begin() as conn:
         naive = {**row, "token_hash": "n" * 64, "expires_at": now.replace(tzinfo=None)}
         insert_one(conn, statement, naive)  # UTCDateTime refuses a naive datetime
+
+
+def test_get_user_and_attendance_groups_match_sqlalchemy(engine: Engine) -> None:
+    """``get_user`` (every column, JSON, NUL, booleans, aware datetimes) and
+    ``managed_attendance_groups`` give what SQLAlchemy's own ``execute`` gives."""
+    _seed(engine)
+    with engine.begin() as conn:
+        repo_attendance.replace_groups(
+            conn,
+            "c",
+            [{"group_id": 5, "group_name": "A"}, {"group_id": 9, "group_name": "B"}],
+            {},
+            {5: [ODD], 9: [ODD, "plain"]},
+        )
+    with engine.connect() as conn:
+        for userid in (ODD, "plain"):
+            own = (
+                conn.execute(select(users).where(users.c.corp_id == "c", users.c.userid == userid))
+                .mappings()
+                .one()
+            )
+            assert repo_contacts.get_user(conn, "c", userid) == dict(own)
+        user = repo_contacts.get_user(conn, "c", ODD)
+        assert user is not None and user["raw"]["name"] == "Odd\x00name" and user["boss"] is True
+        assert user["synced_at"].utcoffset() == timedelta(0)
+        assert repo_contacts.get_user(conn, "c", "nobody") is None
+        assert sorted(repo_attendance.managed_attendance_groups(conn, "c", ODD)) == [5, 9]
+        assert repo_attendance.managed_attendance_groups(conn, "c", "plain") == [9]
+        assert repo_attendance.managed_attendance_groups(conn, "c", "nobody") == []
+
+
+def test_driver_statements_keep_the_transaction(engine: Engine) -> None:
+    """On the driver's cursor too, a statement joins the connection's transaction: rolled back
+    with it, kept by its commit (the connection begins as ``exec_driver_sql`` would)."""
+    now = utcnow()
+    row = {"token_hash": "r" * 64, "corp_id": "c", "userid": "u", "expires_at": now}
+    with engine.connect() as conn:
+        insert_one(conn, insert(web_sessions), row)
+        assert conn.in_transaction()
+        conn.rollback()
+        assert repo_sessions.get_session(conn, "r" * 64) is None
+        insert_one(conn, insert(web_sessions), row)
+        conn.commit()
+    with engine.connect() as conn:
+        found = repo_sessions.get_session(conn, "r" * 64)
+        assert found is not None and found["userid"] == "u"
+
+
+def test_driver_statements_are_seen_by_listeners(engine: Engine) -> None:
+    """A connection with a statement listener gets SQLAlchemy's path (the listener sees the
+    statement); a refused statement raises SQLAlchemy's wrapped error on every backend."""
+    _seed(engine)
+    seen: list[str] = []
+
+    def capture(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    with engine.connect() as conn:
+        sa.event.listen(conn, "before_cursor_execute", capture)
+        try:
+            assert repo_corps.corp_status(conn, "c") == "active"
+        finally:
+            sa.event.remove(conn, "before_cursor_execute", capture)
+        assert len(seen) == 1 and "corps" in seen[0]
+        assert repo_corps.corp_status(conn, "c") == "active"  # no listener: the cursor
+        assert len(seen) == 1
+        with pytest.raises(DBAPIError):
+            run_on_cursor(conn, "SELECT no_such_column FROM corps", ())

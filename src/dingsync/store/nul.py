@@ -195,7 +195,17 @@ class NulSafeJSON(TypeDecorator[Any]):
         return process
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        return None if value is None else unescape_json(value)
+        # As on the way in: a C-level dump shows whether any string holds an ESCAPE (every
+        # escaped NUL starts with one); without one, unescaping changes nothing, so the
+        # Python walk of every string is skipped (the login reads a user's raw payload each
+        # time, issue 17).
+        if value is None:
+            return None
+        try:
+            text = dumps_json(value)
+        except (TypeError, ValueError):
+            return unescape_json(value)
+        return unescape_json(value) if ESCAPE in text else value
 
 
 __all__ = [

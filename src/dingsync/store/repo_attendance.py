@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 
 from dingsync.store import repo, visibility
+from dingsync.store.prebuilt import DriverSelect
 from dingsync.store.schema import user_departments, users
 from dingsync.store.schema_attendance import (
     attendance_approvals,
@@ -1129,16 +1130,20 @@ def user_names(conn: Connection, corp_id: str, userids: Sequence[str]) -> dict[s
     return out
 
 
-_MANAGED_GROUPS = select(attendance_group_managers.c.group_id).where(
-    attendance_group_managers.c.corp_id == bindparam("corp"),
-    attendance_group_managers.c.userid == bindparam("uid"),
+# Every login and authenticated request asks it (the viewer): compiled once, run through the
+# driver (:mod:`dingsync.store.prebuilt`).
+_MANAGED_GROUPS = DriverSelect(
+    select(attendance_group_managers.c.group_id).where(
+        attendance_group_managers.c.corp_id == bindparam("corp"),
+        attendance_group_managers.c.userid == bindparam("uid"),
+    )
 )
 
 
 def managed_attendance_groups(conn: Connection, corp_id: str, userid: str) -> list[int]:
     """Attendance groups ``userid`` manages (``attendance_group_managers``)."""
-    rows = conn.execute(_MANAGED_GROUPS, {"corp": corp_id, "uid": userid}).scalars()
-    return [int(g) for g in rows]
+    rows = _MANAGED_GROUPS.execute(conn, {"corp": corp_id, "uid": userid})
+    return [int(g) for (g,) in rows]
 
 
 def attendance_group_userids(conn: Connection, corp_id: str, group_ids: Sequence[int]) -> set[str]:

@@ -31,9 +31,10 @@ from dingsync.store.schema_roles import role_members, roles
 # The statements every login and every authenticated request runs, built once with bind
 # parameters ``corp`` and ``uid``: building a statement and its cache key costs more than
 # SQLite takes to answer it (issue 17, benchmarks/profiles/README.md).
-_GET_USER = select(users).where(
-    users.c.corp_id == bindparam("corp"), users.c.userid == bindparam("uid")
+_GET_USER = DriverSelect(
+    select(users).where(users.c.corp_id == bindparam("corp"), users.c.userid == bindparam("uid"))
 )
+_USER_KEYS = tuple(c.key for c in users.c)
 _MEMBERSHIPS = DriverSelect(
     select(user_departments.c.dept_id, user_departments.c.dept_order, user_departments.c.is_leader)
     .where(
@@ -56,8 +57,8 @@ _ADMIN_SCOPE = DriverSelect(
 
 def get_user(conn: Connection, corp_id: str, userid: str) -> dict[str, Any] | None:
     """One ``users`` row as a dict, or ``None``."""
-    row = conn.execute(_GET_USER, {"corp": corp_id, "uid": userid}).mappings().first()
-    return dict(row) if row is not None else None
+    row = _GET_USER.first(conn, {"corp": corp_id, "uid": userid})
+    return dict(zip(_USER_KEYS, row, strict=True)) if row is not None else None
 
 
 def user_memberships(conn: Connection, corp_id: str, userid: str) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -38,6 +38,7 @@ from dingsync.web.console import params
 from dingsync.web.console.render import render
 from dingsync.web.console.session import ConsoleSession, page_caller
 from dingsync.web.context import WebContext
+from dingsync.web.data import CheckType
 from dingsync.web.deps import Ctx
 from dingsync.web.errors import WebError
 from dingsync.web.routers import attendance as api
@@ -479,7 +480,7 @@ def records_page(
             f.end,
             f.person,
             f.dept,
-            kind,
+            cast("CheckType | None", kind),  # one of CHECK_LABELS: the API's values
             limit=RECORDS_PAGE,
             offset=f.offset,
         ),

@@ -38,13 +38,13 @@ def exports_page(
 ) -> HTMLResponse:
     """One page of the audit (``page``), newest first, and the chain's state."""
     problems: list[str] = []
-    given = params.collect(
-        problems, lambda: params.integer("页码", request.query_params.get("page"))
+    data, page = params.clamped_page(
+        lambda offset: api_exports.audit(ctx, session.caller, limit=PAGE_SIZE, offset=offset),
+        params.page_number(problems, request.query_params.get("page")),
+        PAGE_SIZE,
     )
-    page = max(1, min(given or 1, 10**6))
-    data = api_exports.audit(ctx, session.caller, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     chain = api_exports.audit_verify(ctx, session.caller)
-    pages = max(1, -(-data["total"] // PAGE_SIZE))
+    pages = params.last_page(data["total"], PAGE_SIZE)
 
     def link(**change: Any) -> str:
         return f"/console/exports?page={change.get('page', page)}"

@@ -16,11 +16,15 @@ from rich.table import Table
 from dingsync.commands.consoles import console, err_console
 from dingsync.commands.errors import open_synced
 from dingsync.commands.export_app import (
+    FILE_FORMAT_HELP,
+    VIEW_FORMAT_HELP,
     FileFormat,
     ViewFormat,
     audit_cli_export,
     export_app,
+    file_format,
     require_departments,
+    view_format,
 )
 
 attendance_app = typer.Typer(
@@ -140,9 +144,7 @@ def _print_check(summary: Any) -> None:
 def summary_command(
     month: MonthOpt,
     dept: DeptOpt = None,
-    format_: Annotated[ViewFormat, typer.Option("--format", help="table, xlsx or csv.")] = (
-        ViewFormat.table
-    ),
+    format_: Annotated[ViewFormat | None, typer.Option("--format", help=VIEW_FORMAT_HELP)] = None,
     output: OutputOpt = None,
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
@@ -150,7 +152,7 @@ def summary_command(
     """Per person, DingTalk's 月度汇总 columns in its order (应出勤天数 … 补卡次数, then 请假 per
     leave type in its unit) — computed from the synced results, schedules, leave and trip
     approvals, and checked against DingTalk's report columns when they were synced."""
-    fmt = format_.value
+    fmt = view_format(format_, output).value
     summary, _engine, _cid = _load(database_url, corp_id, month, dept)
     if fmt == "table":
         _print_table(summary)
@@ -164,16 +166,14 @@ def summary_command(
 def export_attendance(
     month: MonthOpt,
     dept: DeptOpt = None,
-    format_: Annotated[FileFormat, typer.Option("--format", help="xlsx or csv.")] = (
-        FileFormat.xlsx
-    ),
+    format_: Annotated[FileFormat | None, typer.Option("--format", help=FILE_FORMAT_HELP)] = None,
     output: OutputOpt = None,
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
     """The monthly attendance summary as an xlsx shaped like DingTalk's 考勤报表 (月度汇总 +
     每日统计 + 原始记录 + 核对差异 sheets) or as csv (月度汇总)."""
-    fmt = format_.value
+    fmt = file_format(format_, output).value
     summary, engine, cid = _load(database_url, corp_id, month, dept, with_records=fmt == "xlsx")
     path = _write(summary, fmt, output)
     requested: dict[str, Any] = {"month": month}

@@ -123,6 +123,20 @@ def test_exports_and_compliance(sandbox: SandboxServer, engine: Engine, tmp_path
     book = openpyxl.load_workbook(out, read_only=True)
     assert book.sheetnames == ["明细", "个人汇总", "部门提交率"]
     assert rows_written == len(daily_result.days)
+    # Rates are numbers (the fraction) shown as percent, as the console shows them (75.0%).
+    styled = openpyxl.load_workbook(out)
+    person_rates = [row[7] for row in styled["个人汇总"].iter_rows(min_row=2) if row[3].value]
+    dept_rates = [c for row in styled["部门提交率"].iter_rows(min_row=2) for c in row[7:9]]
+    assert person_rates and dept_rates
+    for cell in person_rates + dept_rates:
+        assert cell.number_format == "0.0%", (cell.coordinate, cell.number_format)
+        assert isinstance(cell.value, float) and 0 <= cell.value <= 1, cell.value
+    by_dept = {d.dept_id: d for d in daily_result.departments}
+    for row in styled["部门提交率"].iter_rows(min_row=2, values_only=True):
+        assert row[7:9] == (round(by_dept[row[0]].rate, 4), round(by_dept[row[0]].on_time_rate, 4))
+    for row in styled["个人汇总"].iter_rows(min_row=2, values_only=True):
+        due, done = row[3], row[4] + row[5]
+        assert row[7] == (round(done / due, 4) if due else None), row
     out_csv = tmp_path / "c.csv"
     write_compliance(daily_result, out_csv, "csv")
     assert out_csv.read_bytes().startswith(b"\xef\xbb\xbf")

@@ -132,7 +132,9 @@ def compliance_cmd(
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
-    """Per person per working day: submitted / late / missing; per department the rate."""
+    """Per person per working day: submitted / late / missing; per department the rate. A file
+    written (xlsx/csv) is recorded in the export audit as the web's 日志统计 export is (kind
+    ``compliance``, client ``cli``, one row per person and day); a table printed is not."""
     from dingsync.export.report_rules import compliance_by_rule
     from dingsync.export.reports import STATUS_LABELS, write_compliance
 
@@ -150,7 +152,17 @@ def compliance_cmd(
     if fmt != "table":
         assert output is not None
         n = write_compliance(result, output, fmt)  # type: ignore[arg-type]
-        err_console.print(f"wrote {n} rows ({len(result.people)} people) to {output}")
+        requested: dict[str, Any] = {
+            "template": template,
+            "start_date": str(start),
+            "end_date": str(end),
+        }
+        if dept is not None:
+            requested["dept_id"] = dept
+        audit_id = audit_cli_export(engine, corp, "compliance", fmt, requested, n, [output])
+        err_console.print(
+            f"wrote {n} rows ({len(result.people)} people) to {output} (export audit #{audit_id})"
+        )
         err_console.print(f"规则: {rule_text}", markup=False)
         return
     console.print(f"规则: {rule_text}", markup=False)

@@ -313,6 +313,15 @@ def test_the_truth_is_counted_once_per_version_and_follows_every_mutation(
         assert truth() == fresh()
         mutate("delete", process_instance_id=running)
         assert truth() == fresh() and truth()["instances"] == before["instances"] + 1
+    # The attachments' counts (cached alike) are those of the world as it is now.
+    from dingsync.sandbox.approvals.files import instance_files
+
+    files = [f for i in area.world.instances.values() for f in instance_files(i)]
+    shown = sb.stats()["approvals"]["attachments"]
+    assert (shown["form"], shown["comment"]) == (
+        sum(1 for f in files if not f["comment"]),
+        sum(1 for f in files if f["comment"]),
+    )
     recounts = len(counted) - calls
     assert recounts == 4  # once per changed version read (submit+terminate read once), not per read
     density = sb.state.area_knobs["approvals_per_user_day"]

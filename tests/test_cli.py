@@ -534,6 +534,37 @@ def test_options_with_a_fixed_set_of_values_refuse_others(args: list[str]) -> No
     assert "is not one of" in result.output
 
 
+DAYS = ["--from", "2026-11-02", "--to", "2026-11-03"]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["export", "attendance", "--month", "2026-11", "-o", "a.txt"], "cannot tell the format"),
+        (["export", "approvals", "-t", "报销", "-o", "p.csv", "-f", "xlsx"], "would write xlsx"),
+        (["attendance", "summary", "--month", "2026-11", "-o", "s.pdf"], "cannot tell the format"),
+        (
+            ["attendance", "summary", "--month", "2026-11", "--format", "table", "-o", "s.csv"],
+            "writes no file",
+        ),
+        (
+            ["reports", "compliance", "--template", "日报", *DAYS, "-o", "c.txt"],
+            "cannot tell the format",
+        ),
+    ],
+    ids=lambda a: " ".join(a[:2]) if isinstance(a, list) else "",
+)
+def test_a_file_format_the_output_name_does_not_tell_is_a_usage_error(
+    args: list[str], says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked before the database is opened: exit 2 with the reason, no file written."""
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert says in " ".join(result.output.replace("│", " ").split()), result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_inbox_status_choices_are_the_inbox_statuses() -> None:
     from dingsync.commands.events import InboxStatus
     from dingsync.store.schema_events import INBOX_STATUSES

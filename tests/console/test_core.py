@@ -185,3 +185,39 @@ def test_every_list_has_the_same_pager(console: Console) -> None:
             assert "button" in (link.get_attribute("class") or ""), path
             assert link.get_attribute("rel") in ("prev", "next"), path
     page.context.close()
+
+
+def test_a_page_past_the_end_is_the_last_page_on_every_list(console: Console) -> None:
+    """``?page=99999`` (a kept link of a list that shrank, a typed number) shows the last page
+    — its rows, "第 y / y 页", 上一页 but no 下一页 — on every list, never "第 99999 / 1 页"."""
+    import re
+
+    page = console.page_as(console.main_admin)
+    lists = [
+        "/console/directory",
+        "/console/directory/leavers",
+        "/console/attendance",
+        "/console/attendance/daily",
+        "/console/attendance/records",
+        "/console/approvals",
+        "/console/exports",
+    ]
+    checked_rows = 0
+    for path in lists:
+        page.goto(f"{console.url}{path}?page=99999")
+        pager = page.locator("nav.pager[data-testid=pager]").first
+        info = pager.locator(".pager-info").inner_text()
+        found = re.fullmatch(r"共 (\d+) \S+ · 第 (\d+) / (\d+) 页", info)
+        assert found, (path, info)
+        total, shown, pages = (int(g) for g in found.groups())
+        assert shown == pages, (path, info)
+        assert pager.locator("a[rel=next]").count() == 0, path
+        assert pager.locator("a[rel=prev]").count() == (1 if pages > 1 else 0), path
+        past = page.locator("main tbody tr").all_inner_texts()
+        page.goto(f"{console.url}{path}?page={pages}")
+        assert page.locator("main tbody tr").all_inner_texts() == past, path
+        if total:
+            assert past, path
+            checked_rows += 1
+    assert checked_rows >= 5  # the synced company has people, punches and approvals
+    page.context.close()

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
+from dingsync.export.contacts import USER_COLUMNS
 from dingsync.store.schema import leavers, users
 from dingsync.web.console.session import COOKIE
 
@@ -267,7 +268,7 @@ def test_the_export_button_downloads_the_departments_people(console: Console, fm
         with open(path, "rb") as fh:  # a download's path has no .xlsx suffix
             sheet = openpyxl.load_workbook(fh, read_only=True).worksheets[0]
             rows = [tuple(r) for r in sheet.iter_rows(values_only=True)]
-    assert rows[0][0] == "userid"
+    assert rows[0] == USER_COLUMNS  # the same Chinese headers in csv and xlsx
     exported = sorted(str(r[0]) for r in rows[1:])
     listed = console.api(admin, "/api/users", dept_id=dept["dept_id"], recursive="true", limit=500)
     assert exported == sorted(u["userid"] for u in listed["items"])

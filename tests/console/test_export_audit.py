@@ -4,6 +4,8 @@ computes it (链完整, or 链断裂 at the first broken row)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from sqlalchemy import select, update
 
@@ -92,3 +94,53 @@ def test_the_audit_is_for_administrators_only(console: Console) -> None:
     for who in (console.employee, console.hr, console.leader, console.sub_admin):
         r = httpx.get(f"{console.url}/console/exports", cookies={COOKIE: console.api_token(who)})
         assert r.status_code == 404, who
+
+
+def test_filters_and_kinds_are_in_chinese_for_web_and_cli_exports(
+    console: Console, tmp_path: Path
+) -> None:
+    """Every audit row's filters read as the console's words (模板：…, 部门：<name>, 含子部门：是),
+    a CLI export's too (its files by name, never a raw dict), and every kind in Chinese
+    (日志统计, not ``compliance``)."""
+    from datetime import date
+
+    from typer.testing import CliRunner
+
+    from dingsync.cli import app as cli_app
+
+    admin = console.main_admin
+    tree = console.api(admin, "/api/departments")["tree"]
+    dept = tree["children"][0]
+    _export(console, admin, "users", {"dept_id": dept["dept_id"], "recursive": True})
+    _export(console, admin, "compliance", {"template": "销售日报"})
+    month = date.today().strftime("%Y-%m")
+    out = tmp_path / "考勤.csv"
+    result = CliRunner().invoke(
+        cli_app,
+        ["export", "attendance", "--month", month, "--dept", str(dept["dept_id"]), "-o", str(out),
+         "--database-url", str(console.engine.url), "--corp-id", console.corp_id],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    api = console.api(admin, "/api/exports/audit", limit=3)["items"]
+    assert [e["kind"] for e in api] == ["attendance", "compliance", "users"]
+    cli, compliance, users = api
+    page = console.page_as(admin)
+    page.goto(f"{console.url}/console/exports")
+
+    def shown(entry: dict) -> tuple[str, list[str]]:  # type: ignore[type-arg]
+        row = page.locator(f"tr[data-audit='{entry['id']}']")
+        tags = row.locator("[data-field=filters] .tag[data-filter]").all_inner_texts()
+        return row.inner_text(), tags
+
+    text, tags = shown(cli)
+    assert "考勤" in text and "命令行" in text
+    assert tags == [f"月份：{month}", f"部门：{dept['name']}", "文件：考勤.csv"]
+    text, tags = shown(compliance)
+    assert "日志统计" in text and "compliance" not in text
+    assert "模板：销售日报" in tags and any(t.startswith("结束日期：") for t in tags)
+    text, tags = shown(users)
+    assert "通讯录" in text
+    assert tags == [f"部门：{dept['name']}", "含子部门：是", "含离职人员：否"]
+    cells = page.locator("[data-field=filters]").all_inner_texts()
+    assert not [c for c in cells if "{" in c or "=" in c or "_" in c]
+    page.context.close()

@@ -123,6 +123,20 @@ def test_exports_and_compliance(sandbox: SandboxServer, engine: Engine, tmp_path
     book = openpyxl.load_workbook(out, read_only=True)
     assert book.sheetnames == ["明细", "个人汇总", "部门提交率"]
     assert rows_written == len(daily_result.days)
+    # Rates are numbers (the fraction) shown as percent, as the console shows them (75.0%).
+    styled = openpyxl.load_workbook(out)
+    person_rates = [row[7] for row in styled["个人汇总"].iter_rows(min_row=2) if row[3].value]
+    dept_rates = [c for row in styled["部门提交率"].iter_rows(min_row=2) for c in row[7:9]]
+    assert person_rates and dept_rates
+    for cell in person_rates + dept_rates:
+        assert cell.number_format == "0.0%", (cell.coordinate, cell.number_format)
+        assert isinstance(cell.value, float) and 0 <= cell.value <= 1, cell.value
+    by_dept = {d.dept_id: d for d in daily_result.departments}
+    for row in styled["部门提交率"].iter_rows(min_row=2, values_only=True):
+        assert row[7:9] == (round(by_dept[row[0]].rate, 4), round(by_dept[row[0]].on_time_rate, 4))
+    for row in styled["个人汇总"].iter_rows(min_row=2, values_only=True):
+        due, done = row[3], row[4] + row[5]
+        assert row[7] == (round(done / due, 4) if due else None), row
     out_csv = tmp_path / "c.csv"
     write_compliance(daily_result, out_csv, "csv")
     assert out_csv.read_bytes().startswith(b"\xef\xbb\xbf")
@@ -276,3 +290,35 @@ def test_export_narrowed_by_departments_creator_and_visibility(
     )  # fmt: skip
     assert res.exit_code == 2 and "is before --from" in res.output, res.output
     assert not typo.exists()
+    # The format follows the file's suffix (.csv → csv, .xlsx → xlsx, any case) unless
+    # --format says it; a suffix naming no format, or one --format contradicts, is a usage
+    # error (exit 2) that writes nothing and audits nothing.
+    where = ["--database-url", db_url, "--corp-id", corp]
+    span = ["--template", template, "--from", first.isoformat(), "--to", last.isoformat()]
+
+    def export_to(name: str, *more: str) -> tuple[Any, Path]:
+        path = tmp_path / name
+        args = ["export", "reports", *span, "-o", str(path), *where, *more]
+        return CliRunner().invoke(app, args), path
+
+    res, by_suffix = export_to("by-suffix.csv")
+    assert res.exit_code == 0, res.output
+    assert not by_suffix.read_bytes().startswith(b"PK") and _csv_ids(by_suffix)
+    res, upper = export_to("upper.XLSX")
+    assert res.exit_code == 0 and upper.read_bytes().startswith(b"PK"), res.output
+    with engine.connect() as conn:
+        latest, audited = repo_audit.list_export_audit(conn, corp, limit=2)
+    assert [a["format"] for a in latest] == ["xlsx", "csv"]  # newest first
+    for name, more, says in (
+        ("r.txt", (), "cannot tell the format from 'r.txt'"),
+        ("r", (), "cannot tell the format from 'r'"),
+        ("r.csv", ("--format", "xlsx"), "would write xlsx into 'r.csv'"),
+    ):
+        res, path = export_to(name, *more)
+        assert res.exit_code == 2, (name, res.output)
+        assert says in " ".join(res.output.replace("│", " ").split()), res.output
+        assert not path.exists()
+    with engine.connect() as conn:
+        assert repo_audit.list_export_audit(conn, corp, limit=1)[1] == audited
+    res, named = export_to("named.txt", "--format", "csv")  # --format wins over an odd suffix
+    assert res.exit_code == 0 and _csv_ids(named) == _csv_ids(by_suffix), res.output

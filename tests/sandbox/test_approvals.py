@@ -262,6 +262,76 @@ def test_stats_and_mutations(sb: SandboxServer) -> None:
     assert area.world.instances[pid].finish_ms is not None
 
 
+def test_the_truth_is_counted_once_per_version_and_follows_every_mutation(
+    sb: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/sandbox/stats`` counts the approvals truth once per world and version (it took
+    40–90 s at 20,000 people on every call): unchanged calls reuse it, each mutation — submit,
+    approve/refuse, terminate, delete, and a new world from the density knob — is counted."""
+    from dingsync.sandbox.approvals.state import ApprovalsState
+
+    counted: list[int] = []
+    real = ApprovalsState._count
+
+    def counting(w: Any) -> dict[str, Any]:
+        counted.append(len(w.instances))
+        return real(w)
+
+    monkeypatch.setattr(ApprovalsState, "_count", staticmethod(counting))
+    area = sb.state.areas["approvals"]
+
+    def truth() -> dict[str, Any]:  # the counts (attachments are the file server's, live)
+        return {k: v for k, v in sb.stats()["approvals"].items() if k != "attachments"}
+
+    def fresh() -> dict[str, Any]:  # what the counting gives now, cache aside
+        with sb.state.lock:
+            return real(area.world)
+
+    first = truth()
+    first["by_status"]["RUNNING"] = -1  # a caller's copy: the cached truth is not touched
+    assert truth() == fresh() and truth()["by_status"]["RUNNING"] != -1
+    calls = len(counted)
+    assert calls <= 1
+    with httpx.Client(base_url=sb.base_url) as http:
+
+        def mutate(action: str, **body: Any) -> dict[str, Any]:
+            r = http.post(f"/sandbox/mutate/approvals/{action}", json=body)
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        before = truth()
+        pid = mutate("submit")["process_instance_id"]
+        after = truth()
+        assert after == fresh() and after["instances"] == before["instances"] + 1
+        assert after["by_status"]["RUNNING"] == before["by_status"]["RUNNING"] + 1
+        mutate("refuse", process_instance_id=pid)
+        assert truth() == fresh() and truth()["by_result"]["refuse"] == (
+            before["by_result"]["refuse"] + 1
+        )
+        running = mutate("submit")["process_instance_id"]
+        mutate("terminate", process_instance_id=running)
+        assert truth() == fresh()
+        mutate("delete", process_instance_id=running)
+        assert truth() == fresh() and truth()["instances"] == before["instances"] + 1
+    # The attachments' counts (cached alike) are those of the world as it is now.
+    from dingsync.sandbox.approvals.files import instance_files
+
+    files = [f for i in area.world.instances.values() for f in instance_files(i)]
+    shown = sb.stats()["approvals"]["attachments"]
+    assert (shown["form"], shown["comment"]) == (
+        sum(1 for f in files if not f["comment"]),
+        sum(1 for f in files if f["comment"]),
+    )
+    recounts = len(counted) - calls
+    assert recounts == 4  # once per changed version read (submit+terminate read once), not per read
+    density = sb.state.area_knobs["approvals_per_user_day"]
+    sb.configure(approvals_per_user_day=density * 2)  # a new world: counted again
+    try:
+        assert truth() == fresh() and len(counted) - calls == 5
+    finally:
+        sb.configure(approvals_per_user_day=density)
+
+
 def _sample(shared: Path, name: str) -> Any:
     return json.loads((shared / "samples" / name).read_text(encoding="utf-8"))
 

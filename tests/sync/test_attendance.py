@@ -291,6 +291,29 @@ def test_cli_summary_and_export(sandbox: SandboxServer, synced: Engine, tmp_path
         rows = list(csv.reader(fh))
     truth = sandbox.stats()["attendance"]["monthly"][month]
     assert rows[0][:2] == ["姓名", "考勤组"] and len(rows) - 1 == len(truth)
+    # The file `attendance summary` wrote is audited like `export attendance`'s.
+    with synced.connect() as conn:
+        (audit, *_), audited = repo_audit.list_export_audit(conn, sandbox.app.corp_id)
+    assert (audit["kind"], audit["format"], audit["client"]) == ("attendance", "csv", "cli")
+    assert audit["filters"]["requested"] == {"month": month}
+    assert audit["filters"]["files"][0]["name"] == "s.csv"
+    assert audit["row_count"] == len(truth)
+    assert audit["sha256"] == hashlib.sha256(out_csv.read_bytes()).hexdigest()
+    assert f"export audit #{audit['id']}" in " ".join(res.output.split())
+    res = runner.invoke(cli_app, ["attendance", "summary", *common])  # a table: not audited
+    assert res.exit_code == 0, res.output
+    with synced.connect() as conn:
+        assert repo_audit.list_export_audit(conn, sandbox.app.corp_id, limit=1)[1] == audited
+    # Without --format the file's suffix picks it; a table is never "written" to a file.
+    by_suffix = tmp_path / "by-suffix.csv"
+    res = runner.invoke(cli_app, ["attendance", "summary", *common, "-o", str(by_suffix)])
+    assert res.exit_code == 0 and by_suffix.read_bytes() == out_csv.read_bytes(), res.output
+    table_to_file = tmp_path / "table.csv"
+    res = runner.invoke(
+        cli_app,
+        ["attendance", "summary", *common, "--format", "table", "-o", str(table_to_file)],
+    )
+    assert res.exit_code == 2 and not table_to_file.exists(), res.output
     out_xlsx = tmp_path / "s.xlsx"
     res = runner.invoke(cli_app, ["export", "attendance", *common, "-o", str(out_xlsx)])
     assert res.exit_code == 0, res.output

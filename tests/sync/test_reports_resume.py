@@ -5,6 +5,7 @@ database."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from pathlib import Path
 
 import openpyxl
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 
 from dingsync.cli import app
 from dingsync.sandbox import SandboxConfig, SandboxServer
-from dingsync.store import db, repo_reports
+from dingsync.store import db, repo_audit, repo_reports
 from dingsync.store.schema import sync_checkpoints, sync_runs
 from dingsync.sync.engine import run_sync
 from dingsync.sync.reports import ReportsSync
@@ -98,6 +99,21 @@ def test_cli_export_and_compliance(sqlite_url: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert csv_out.read_bytes().startswith(b"\xef\xbb\xbf")
+    # A file written is audited like `dingsync export` (DESIGN.md §7); a table printed is not.
+    engine = db.create_engine_for(sqlite_url)
+    with engine.connect() as conn:
+        (audit, *_), total = repo_audit.list_export_audit(conn, corp)
+    assert total == 2  # the reports export above, this file; not the table
+    assert (audit["kind"], audit["format"], audit["client"]) == ("compliance", "csv", "cli")
+    assert audit["filters"]["requested"] == {
+        "template": "周报",
+        "start_date": first.isoformat(),
+        "end_date": last.isoformat(),
+    }
+    assert audit["row_count"] == len(csv_out.read_text(encoding="utf-8-sig").splitlines()) - 1
+    assert audit["sha256"] == hashlib.sha256(csv_out.read_bytes()).hexdigest()
+    assert f"export audit #{audit['id']}" in " ".join(res.output.split())
+    engine.dispose()
     res = runner.invoke(app, ["reports", "compliance", "--template", "日报", "--from", "x",
                               "--to", "y", *common])  # fmt: skip
     assert res.exit_code == 2

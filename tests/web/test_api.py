@@ -9,6 +9,7 @@ from typing import Any
 
 import openpyxl
 
+from dingsync.export.contacts import USER_COLUMNS
 from dingsync.sandbox.company import Company
 from helpers.web import _error, _plain_user
 
@@ -111,6 +112,10 @@ def test_exports_are_filtered_audited_and_append_only(web: Web) -> None:
     assert sheet is not None
     rows = list(sheet.iter_rows(values_only=True))
     active = sorted(company.users)
+    # Chinese headers as the other exports and the console's 通讯录, the same in csv and xlsx.
+    assert sheet.title == "通讯录" and rows[0] == USER_COLUMNS
+    assert rows[0][:5] == ("UserID", "姓名", "职位", "工号", "部门")
+    assert {row[USER_COLUMNS.index("状态")] for row in rows[1:]} == {"在职"}
     assert [row[0] for row in rows[1:]] == active
     assert int(r.headers["x-export-rows"]) == len(active)
 
@@ -120,6 +125,7 @@ def test_exports_are_filtered_audited_and_append_only(web: Web) -> None:
     scope = _subtree(company, company.admin_scopes[sub_admin_id])
     expected = sorted(u.userid for u in company.users.values() if set(u.dept_id_list) & scope)
     lines = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert tuple(lines[0]) == USER_COLUMNS
     assert [line[0] for line in lines[1:]] == expected
     assert 0 < len(expected) < len(active)
     sub_sha = hashlib.sha256(r.content).hexdigest()

@@ -11,17 +11,21 @@ import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
+from dingsync.export.attendance import TIME_RESULT_LABELS
 from dingsync.sandbox import SandboxServer
 from dingsync.store import db, repo_contacts, repo_events
 from dingsync.store.schema import admins, users
 from dingsync.store.schema_web import web_export_audit, web_user_roles
 from dingsync.web import create_app
+from dingsync.web.console.pages import approvals as approval_pages
+from dingsync.web.console.pages import attendance as attendance_pages
+from dingsync.web.data import ApprovalResult, ApprovalStatus, CheckType, TimeResult
 from dingsync.web.errors import ERRORS
 from dingsync.web.server import WebServer
 from helpers.web import _error, _plain_user
@@ -101,6 +105,32 @@ def test_nul_characters_and_long_userids_are_refused(web: Web) -> None:
         404,
         "not_found",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# 4b. Enumerated filters take only their values: an unknown one is a 422, not an empty 200
+# --------------------------------------------------------------------------------------------
+def test_unknown_enumerated_filter_values_are_request_invalid(web: Web) -> None:
+    admin = web.token(web.sb.company.main_admin_userid)
+    enums = {
+        ("/api/approvals", "status"): get_args(ApprovalStatus),
+        ("/api/approvals", "result"): get_args(ApprovalResult),
+        ("/api/attendance/results", "time_result"): get_args(TimeResult),
+        ("/api/attendance/records", "check_type"): get_args(CheckType),
+    }
+    for (path, name), values in enums.items():
+        for bad in ("BOGUS", values[0].swapcase()):
+            r = web.get(path, admin, params={name: bad})
+            assert _error(r) == (422, "request.invalid"), (path, name, bad, r.text)
+            assert r.json()["error"]["details"][0]["loc"] == ["query", name], r.text
+        for good in values:
+            r = web.get(path, admin, params={name: good})
+            assert r.status_code == 200, (path, name, good, r.text)
+    # The console's choices are the API's values (its pages pass them through).
+    assert set(approval_pages.STATUS_LABELS) == set(get_args(ApprovalStatus))
+    assert set(approval_pages.RESULT_LABELS) == set(get_args(ApprovalResult))
+    assert set(TIME_RESULT_LABELS) == set(get_args(TimeResult))
+    assert set(attendance_pages.CHECK_LABELS) == set(get_args(CheckType))
 
 
 # --------------------------------------------------------------------------------------------
@@ -258,6 +288,8 @@ BAD_FILTERS: list[tuple[str, dict[str, Any], str]] = [
     ("attendance", {"month": "2026-11", "userid": "u"}, "userid"),
     ("approvals", {}, "(object)"),
     ("approvals", {"template": "报销", "status": 5}, "status"),
+    ("approvals", {"template": "报销", "status": "BOGUS"}, "status"),
+    ("approvals", {"template": "报销", "result": "approved"}, "result"),
     ("approvals", {"template": "报销", "start_date": "x"}, "start_date"),
     ("approvals", {"template": "报销", "originator": 1}, "originator"),
 ]

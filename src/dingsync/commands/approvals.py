@@ -18,9 +18,11 @@ import typer
 from dingsync.commands.consoles import console
 from dingsync.commands.errors import open_synced
 from dingsync.commands.export_app import (
+    FILE_FORMAT_HELP,
     FileFormat,
     audit_cli_export,
     export_app,
+    file_format,
     require_departments,
 )
 
@@ -87,9 +89,9 @@ def export_approvals_cmd(
     to: Annotated[
         str | None, typer.Option("--to", help="Last create day, YYYY-MM-DD (inclusive).")
     ] = None,
-    format_: Annotated[FileFormat, typer.Option("--format", "-f", help="xlsx or csv.")] = (
-        FileFormat.xlsx
-    ),
+    format_: Annotated[
+        FileFormat | None, typer.Option("--format", "-f", help=FILE_FORMAT_HELP)
+    ] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write.")] = None,
     dept: Annotated[
         list[int] | None,
@@ -119,7 +121,7 @@ def export_approvals_cmd(
     from dingsync.store import repo_approvals
     from dingsync.store.repo_contacts import department_subtree
 
-    fmt = format_.value
+    fmt = file_format(format_, output).value
     engine, settings = _engine(database_url)
     created_from, created_to = _day(from_, settings.tz), _day(to, settings.tz, end=True)
     if created_from is not None and created_to is not None and created_to <= created_from:

@@ -16,11 +16,15 @@ from rich.table import Table
 from dingsync.commands.consoles import console, err_console
 from dingsync.commands.errors import open_synced
 from dingsync.commands.export_app import (
+    FILE_FORMAT_HELP,
+    VIEW_FORMAT_HELP,
     FileFormat,
     ViewFormat,
     audit_cli_export,
     export_app,
+    file_format,
     require_departments,
+    view_format,
 )
 
 attendance_app = typer.Typer(
@@ -140,47 +144,59 @@ def _print_check(summary: Any) -> None:
 def summary_command(
     month: MonthOpt,
     dept: DeptOpt = None,
-    format_: Annotated[ViewFormat, typer.Option("--format", help="table, xlsx or csv.")] = (
-        ViewFormat.table
-    ),
+    format_: Annotated[ViewFormat | None, typer.Option("--format", help=VIEW_FORMAT_HELP)] = None,
     output: OutputOpt = None,
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
     """Per person, DingTalk's 月度汇总 columns in its order (应出勤天数 … 补卡次数, then 请假 per
     leave type in its unit) — computed from the synced results, schedules, leave and trip
-    approvals, and checked against DingTalk's report columns when they were synced."""
-    fmt = format_.value
-    summary, _engine, _cid = _load(database_url, corp_id, month, dept)
+    approvals, and checked against DingTalk's report columns when they were synced. A file
+    written (xlsx/csv) is recorded in the export audit as ``dingsync export attendance`` records
+    its own (kind ``attendance``, client ``cli``); a table printed is not."""
+    fmt = view_format(format_, output).value
+    summary, engine, cid = _load(database_url, corp_id, month, dept)
     if fmt == "table":
         _print_table(summary)
         return
     path = _write(summary, fmt, output)
-    console.print(f"wrote {path} ({len(summary.rows)} people, {len(summary.daily)} person-days)")
+    audit_id = _audit(engine, cid, fmt, month, dept, summary, path)
+    console.print(
+        f"wrote {path} ({len(summary.rows)} people, {len(summary.daily)} person-days; "
+        f"export audit #{audit_id})"
+    )
     _print_check(summary)
+
+
+def _audit(
+    engine: Any, corp_id: str, fmt: str, month: str, dept: int | None, summary: Any, path: Path
+) -> int:
+    """The export audit row of a monthly summary written to ``path``: kind ``attendance``,
+    filters ``month`` (and ``dept_id``), one row per person."""
+    requested: dict[str, Any] = {"month": month}
+    if dept is not None:
+        requested["dept_id"] = dept
+    return audit_cli_export(
+        engine, corp_id, "attendance", fmt, requested, len(summary.rows), [path]
+    )
 
 
 @export_app.command("attendance")
 def export_attendance(
     month: MonthOpt,
     dept: DeptOpt = None,
-    format_: Annotated[FileFormat, typer.Option("--format", help="xlsx or csv.")] = (
-        FileFormat.xlsx
-    ),
+    format_: Annotated[FileFormat | None, typer.Option("--format", help=FILE_FORMAT_HELP)] = None,
     output: OutputOpt = None,
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
     """The monthly attendance summary as an xlsx shaped like DingTalk's 考勤报表 (月度汇总 +
     每日统计 + 原始记录 + 核对差异 sheets) or as csv (月度汇总)."""
-    fmt = format_.value
+    fmt = file_format(format_, output).value
     summary, engine, cid = _load(database_url, corp_id, month, dept, with_records=fmt == "xlsx")
     path = _write(summary, fmt, output)
-    requested: dict[str, Any] = {"month": month}
-    if dept is not None:
-        requested["dept_id"] = dept
     rows = len(summary.rows)
-    audit_id = audit_cli_export(engine, cid, "attendance", fmt, requested, rows, [path])
+    audit_id = _audit(engine, cid, fmt, month, dept, summary, path)
     console.print(
         f"wrote {path} ({rows} people, {len(summary.daily)} person-days; export audit #{audit_id})"
     )

@@ -33,6 +33,65 @@ class ViewFormat(StrEnum):
     csv = "csv"
 
 
+#: The file formats a file name's suffix names (case-insensitive).
+SUFFIX_FORMATS = {".xlsx": FileFormat.xlsx, ".csv": FileFormat.csv}
+
+#: ``--format``'s help on the commands that write a file.
+FILE_FORMAT_HELP = "xlsx or csv (default: the --output file's suffix; xlsx without --output)."
+#: ``--format``'s help on the commands that print a table or write a file.
+VIEW_FORMAT_HELP = (
+    "table, xlsx or csv (default: the --output file's suffix, .xlsx or .csv; table without "
+    "--output)."
+)
+
+
+def file_format(given: FileFormat | None, output: Path | None) -> FileFormat:
+    """The format a file export writes: ``--format`` when given, else the ``--output`` file's
+    suffix (``.xlsx`` / ``.csv``, :data:`SUFFIX_FORMATS`), else xlsx (no ``--output``: the
+    default file name then carries it). Raises :class:`typer.BadParameter` (a usage error, exit
+    2) for an output suffix that names no format when ``--format`` is not given (``r.txt``
+    would get xlsx bytes under a text name), and for a ``.xlsx`` / ``.csv`` suffix that
+    ``--format`` contradicts."""
+    named = SUFFIX_FORMATS.get(output.suffix.lower()) if output is not None else None
+    if given is not None:
+        if output is not None and named is not None and named != given:
+            raise typer.BadParameter(
+                f"--format {given.value} would write {given.value} into {output.name!r}: "
+                f"name the file .{given.value}, or drop --format to write {named.value}",
+                param_hint="'--format'",
+            )
+        return given
+    if output is None:
+        return FileFormat.xlsx
+    if named is None:
+        raise typer.BadParameter(
+            f"cannot tell the format from {output.name!r}: name the file .xlsx or .csv, or "
+            "pass --format xlsx|csv",
+            param_hint="'--output' / '-o'",
+        )
+    return named
+
+
+def view_format(given: ViewFormat | None, output: Path | None) -> ViewFormat:
+    """The format of a command that prints a table or writes a file: ``table`` without
+    ``--output`` (and no ``--format``); with ``--output``, as :func:`file_format`. Raises
+    :class:`typer.BadParameter` (exit 2) as :func:`file_format` does, and for ``--format
+    table`` with ``--output`` (a table is printed, never written: the file would silently not
+    be written)."""
+    if given is ViewFormat.table:
+        if output is not None:
+            raise typer.BadParameter(
+                "--format table prints the table and writes no file: drop --output, or pass "
+                "--format xlsx|csv",
+                param_hint="'--format'",
+            )
+        return given
+    if given is None and output is None:
+        return ViewFormat.table
+    picked = file_format(None if given is None else FileFormat(given.value), output)
+    return ViewFormat(picked.value)
+
+
 def require_departments(conn: Any, corp_id: str, dept_ids: Sequence[int] | int | None) -> None:
     """``--dept`` ids must be departments the store knows for ``corp_id`` (an unknown id would
     silently give an empty file): a usage error (exit 2) naming the unknown ones."""

@@ -15,11 +15,15 @@ from rich.table import Table
 from dingsync.commands.consoles import console, err_console
 from dingsync.commands.errors import open_corp
 from dingsync.commands.export_app import (
+    FILE_FORMAT_HELP,
+    VIEW_FORMAT_HELP,
     FileFormat,
     ViewFormat,
     audit_cli_export,
     export_app,
+    file_format,
     require_departments,
+    view_format,
 )
 
 reports_app = typer.Typer(
@@ -77,9 +81,7 @@ def export_reports_cmd(
         list[int] | None,
         typer.Option("--dept", help="Only these departments and those below them (repeatable)."),
     ] = None,
-    format_: Annotated[FileFormat, typer.Option("--format", help="xlsx or csv.")] = (
-        FileFormat.xlsx
-    ),
+    format_: Annotated[FileFormat | None, typer.Option("--format", help=FILE_FORMAT_HELP)] = None,
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
@@ -88,7 +90,7 @@ def export_reports_cmd(
     from dingsync.export.reports import export_reports
     from dingsync.store.repo_contacts import department_subtree
 
-    fmt = format_.value
+    fmt = file_format(format_, output).value
     start, end = _range(from_, to)
     engine, corp, tz = open_corp(database_url, corp_id)
     with engine.connect() as conn:
@@ -123,20 +125,20 @@ def compliance_cmd(
     from_: FromOpt,
     to: ToOpt,
     dept: DeptOpt = None,
-    format_: Annotated[ViewFormat, typer.Option("--format", help="table, xlsx or csv.")] = (
-        ViewFormat.table
-    ),
+    format_: Annotated[ViewFormat | None, typer.Option("--format", help=VIEW_FORMAT_HELP)] = None,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="File for xlsx/csv.")
     ] = None,
     database_url: DbOpt = None,
     corp_id: CorpOpt = None,
 ) -> None:
-    """Per person per working day: submitted / late / missing; per department the rate."""
+    """Per person per working day: submitted / late / missing; per department the rate. A file
+    written (xlsx/csv) is recorded in the export audit as the web's 日志统计 export is (kind
+    ``compliance``, client ``cli``, one row per person and day); a table printed is not."""
     from dingsync.export.report_rules import compliance_by_rule
     from dingsync.export.reports import STATUS_LABELS, write_compliance
 
-    fmt = format_.value
+    fmt = view_format(format_, output).value
     if fmt != "table" and output is None:
         err_console.print("error: -o FILE is needed for xlsx/csv")
         raise typer.Exit(2)
@@ -150,7 +152,17 @@ def compliance_cmd(
     if fmt != "table":
         assert output is not None
         n = write_compliance(result, output, fmt)  # type: ignore[arg-type]
-        err_console.print(f"wrote {n} rows ({len(result.people)} people) to {output}")
+        requested: dict[str, Any] = {
+            "template": template,
+            "start_date": str(start),
+            "end_date": str(end),
+        }
+        if dept is not None:
+            requested["dept_id"] = dept
+        audit_id = audit_cli_export(engine, corp, "compliance", fmt, requested, n, [output])
+        err_console.print(
+            f"wrote {n} rows ({len(result.people)} people) to {output} (export audit #{audit_id})"
+        )
         err_console.print(f"规则: {rule_text}", markup=False)
         return
     console.print(f"规则: {rule_text}", markup=False)

@@ -58,17 +58,21 @@ def _cell(value: Any) -> Any:
     return str(value)
 
 
+#: The directory export's headers, in the console's words (通讯录, a person's page): UserID as
+#: the other exports name it, names before ids.
 USER_COLUMNS = (
-    "userid",
-    "name",
-    "title",
-    "job_number",
-    "departments",
-    "department_ids",
-    "leader_of",
-    "email",
-    "status",
+    "UserID",
+    "姓名",
+    "职位",
+    "工号",
+    "部门",
+    "部门ID",
+    "担任主管的部门ID",
+    "邮箱",
+    "状态",
 )
+#: ``users.status`` in words: in the directory, left (离职), no longer seen by a full sync.
+STATUS_LABELS = {"active": "在职", "left": "离职", "inactive": "不在通讯录"}
 
 
 def export_users(
@@ -80,8 +84,10 @@ def export_users(
     dept_ids: Sequence[int] | None = None,
     include_inactive: bool = False,
 ) -> int:
-    """The directory (one row per person, departments joined with ``;``) to ``path``.
-    ``dept_ids``: only members of these departments (``None`` = everyone). Returns the rows."""
+    """The directory (one row per person, departments joined with ``;``) to ``path``, headers
+    :data:`USER_COLUMNS` (the same in csv and xlsx; the xlsx sheet is 通讯录), status in words
+    (:data:`STATUS_LABELS`). ``dept_ids``: only members of these departments (``None`` =
+    everyone). Returns the rows."""
     names = {
         int(r.dept_id): r.name
         for r in conn.execute(
@@ -125,7 +131,7 @@ def export_users(
                 ";".join(str(d) for d, _ in depts),
                 ";".join(str(d) for d, lead in depts if lead),
                 u.org_email or u.email,
-                u.status,
+                STATUS_LABELS.get(u.status, u.status),
             ]
 
-    return write_table(path, fmt, USER_COLUMNS, rows(), sheet="users")
+    return write_table(path, fmt, USER_COLUMNS, rows(), sheet="通讯录")

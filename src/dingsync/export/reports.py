@@ -950,7 +950,9 @@ def _periods(
 def write_compliance(result: Compliance, path: str | Path, fmt: Format) -> int:
     """Write a compliance result: CSV (UTF-8 with BOM) of the person × period rows, or xlsx with
     sheets 明细 (details), 个人汇总 (per person) and 部门提交率 (per department). 日期 is a date
-    cell (``yyyy-mm-dd``) in xlsx and ISO ``YYYY-MM-DD`` in csv. Returns the number of detail
+    cell (``yyyy-mm-dd``) in xlsx and ISO ``YYYY-MM-DD`` in csv; 提交率 / 按时率 are numeric
+    cells (the fraction, 0.75) shown as the console shows them (``0.0%``: 75.0%), a person
+    with nothing due has an empty 提交率 (the console's —). Returns the number of detail
     rows."""
     detail_headers = ["部门", "姓名", "UserID", "日期", "状态"]
 
@@ -965,7 +967,7 @@ def write_compliance(result: Compliance, path: str | Path, fmt: Format) -> int:
     wb = xlsx.Workbook(str(path), {"constant_memory": True})
     try:
         n = _sheet(wb, "明细", detail_headers, details())
-        _sheet(
+        _rate_sheet(
             wb,
             "个人汇总",
             ["部门", "姓名", "UserID", "应交", "已提交", "迟交", "未提交", "提交率"],
@@ -974,12 +976,14 @@ def write_compliance(result: Compliance, path: str | Path, fmt: Format) -> int:
                  p["submitted"], p["late"], p["missing"], _ratio(p)]
                 for uid, p in sorted(result.people.items(), key=lambda kv: (kv[1]["dept"], kv[0]))
             ),
+            rates=(7,),
         )  # fmt: skip
-        _sheet(
+        _rate_sheet(
             wb,
             "部门提交率",
             ["部门ID", "部门", "人数", "应交", "已提交", "迟交", "未提交", "提交率", "按时率"],
             (_dept_row(d) for d in result.departments),
+            rates=(7, 8),
         )  # fmt: skip
         if result.rule is not None:  # which rule the numbers follow (export/report_rules.py)
             rule = result.rule
@@ -1013,6 +1017,36 @@ def _dept_row(d: DeptRate) -> list[Any]:
     ]
 
 
-def _ratio(p: dict[str, Any]) -> float:
+def _ratio(p: dict[str, Any]) -> float | None:
+    """A person's 提交率 (``None``, an empty cell, when nothing was due: the console's —)."""
     expected = p["submitted"] + p["late"] + p["missing"]
-    return round((p["submitted"] + p["late"]) / expected, 4) if expected else 0.0
+    return round((p["submitted"] + p["late"]) / expected, 4) if expected else None
+
+
+#: How a rate (a fraction, 0.75) shows in xlsx: as the console shows it, 75.0%.
+RATE_FORMAT = "0.0%"
+
+
+def _rate_sheet(
+    wb: xlsx.Workbook,
+    name: str,
+    headers: list[str],
+    rows: Iterator[list[Any]],
+    *,
+    rates: tuple[int, ...],
+) -> int:
+    """Write one small summary sheet (a row per person or department) with the columns
+    ``rates`` as numbers in :data:`RATE_FORMAT` — the value stays the fraction (0.75, sums
+    and sorting work), the cell shows 75.0% as the console does. Returns the rows written."""
+    ws = wb.add_worksheet(name)
+    ws.write_row(0, 0, headers, wb.add_format({"bold": True}))
+    ws.freeze_panes(1, 0)
+    percent = wb.add_format({"num_format": RATE_FORMAT})
+    n = 0
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            if value is None or value == "":
+                continue
+            ws.write(r, c, value, percent if c in rates else None)
+        n += 1
+    return n

@@ -4,7 +4,7 @@ the company's zone (``Settings.tz``), and JSON-ready rows (times as epoch ms).""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Query
 from sqlalchemy import Connection
@@ -21,6 +21,17 @@ UserIdQuery = Annotated[str | None, Query(max_length=64)]
 DeptIdQuery = Annotated[int | None, Query(ge=1, le=2**62)]
 LimitQuery = Annotated[int, Query(ge=1, le=500)]
 OffsetQuery = Annotated[int, Query(ge=0, le=10**9)]
+
+#: The values of the enumerated filters, as DingTalk names them (the list routes and the
+#: exports take only these: anything else is a 422 ``request.invalid``, not an empty answer).
+#: An approval instance's ``status`` (``TERMINATED``: withdrawn 已撤销).
+ApprovalStatus = Literal["NEW", "RUNNING", "COMPLETED", "TERMINATED", "CANCELED"]
+#: A finished approval instance's ``result``.
+ApprovalResult = Literal["agree", "refuse"]
+#: An attendance check point's ``timeResult``.
+TimeResult = Literal["Normal", "Early", "Late", "SeriousLate", "Absenteeism", "NotSigned"]
+#: A punch's ``checkType``.
+CheckType = Literal["OnDuty", "OffDuty"]
 
 
 def visible(scope: rules.Scope) -> visibility.Visible:

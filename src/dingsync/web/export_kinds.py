@@ -40,7 +40,7 @@ from dingsync.export import contacts as export_contacts
 from dingsync.store import repo_attendance, visibility
 from dingsync.web import rules
 from dingsync.web.context import WebContext
-from dingsync.web.data import day_bounds, dept_filter, visible
+from dingsync.web.data import ApprovalResult, ApprovalStatus, day_bounds, dept_filter, visible
 
 Writer = Callable[[WebContext, Connection, rules.Scope, Any, str, str], int]
 
@@ -81,7 +81,6 @@ DeptId = Annotated[StrictInt, Field(ge=1, le=2**62)]
 UserId = Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]
 Name = Annotated[StrictStr, StringConstraints(min_length=1, max_length=255)]
 Code = Annotated[StrictStr, StringConstraints(min_length=1, max_length=64)]
-Status = Annotated[StrictStr, StringConstraints(min_length=1, max_length=32)]
 
 
 class _Filters(BaseModel):
@@ -172,12 +171,14 @@ class ApprovalsFilters(_Filters):
         None, description="process code or template name (this or process_code is required)"
     )
     process_code: Code | None = Field(None, description="process code of the template")
-    status: Status | None = Field(None, description="RUNNING, COMPLETED, TERMINATED, …")
+    status: ApprovalStatus | None = Field(
+        None, description="NEW, RUNNING, COMPLETED, TERMINATED (withdrawn) or CANCELED"
+    )
     start_date: Day | None = Field(None, description="created on or after, YYYY-MM-DD")
     end_date: Day | None = Field(None, description="created on or before, YYYY-MM-DD")
     originator: UserId | None = Field(None, description="originator userid")
     dept_id: DeptId | None = Field(None, description="originators in this department and below")
-    result: Status | None = Field(None, description="agree or refuse (finished ones)")
+    result: ApprovalResult | None = Field(None, description="agree or refuse (finished ones)")
     details: Literal["sheet", "rows"] = Field(
         "sheet",
         description="detail tables (明细): sheet — a second xlsx sheet (csv: left out); rows — "

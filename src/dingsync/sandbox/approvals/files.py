@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from dingsync.sandbox.approvals.state import ApprovalsState
-from dingsync.sandbox.approvals.world import Instance
+from dingsync.sandbox.approvals.world import ApprovalWorld, Instance
 from dingsync.sandbox.call import Call, json_object
 from dingsync.sandbox.wire import ApiError
 
@@ -106,6 +106,8 @@ class FileHandlers(ApprovalsState):
     _grants: set[tuple[str, str, str]] | None = None
     _links: int = 0
     _served: int = 0
+    #: ``(world, version, form, comment)``: the attachments counted for that world's version.
+    _file_counts: tuple[ApprovalWorld, int, int, int] | None = None
 
     # -- truth -------------------------------------------------------------------------------
     def attachment(self, pid: str, file_id: str) -> dict[str, Any] | None:
@@ -123,11 +125,19 @@ class FileHandlers(ApprovalsState):
         return attachment_bytes(self.state.config.seed, file_id, found["file_size"])
 
     def file_stats(self) -> dict[str, Any]:
-        """Truth and counters: attachments (form / comment), grants, links issued, files served."""
-        files = [f for i in self.world.instances.values() for f in instance_files(i)]
+        """Truth and counters: attachments (form / comment; counted once per world and version,
+        as :meth:`stats`), grants, links issued, files served (live counters)."""
+        w = self.world
+        with self.state.lock:
+            cached = self._file_counts
+            if cached is None or cached[0] is not w or cached[1] != self._version:
+                files = [f for i in w.instances.values() for f in instance_files(i)]
+                comment = sum(1 for f in files if f["comment"])
+                cached = (w, self._version, len(files) - comment, comment)
+                self._file_counts = cached
         return {
-            "form": sum(1 for f in files if not f["comment"]),
-            "comment": sum(1 for f in files if f["comment"]),
+            "form": cached[2],
+            "comment": cached[3],
             "grants": len(self._grants or ()),
             "links": self._links,
             "served": self._served,

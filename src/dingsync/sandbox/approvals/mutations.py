@@ -168,6 +168,7 @@ class ApprovalMutations(ApprovalsState):
                     raise BadMutation(f"form_values: no component {name!r} in {names}")
                 component["value"] = value
             world.add(inst)
+            self._version += 1
         changes = [ApprovalChange("bpms_instance_change", inst, "start")] + [
             ApprovalChange("bpms_task_change", inst, "start", task=dict(t))
             for t in inst.tasks
@@ -233,6 +234,7 @@ class ApprovalMutations(ApprovalsState):
                     now,
                 )
                 changes.append(ApprovalChange("bpms_instance_change", inst, "finish", inst.result))
+            self._version += 1
         return inst, self._notify(changes)
 
     def terminate(self, pid: Any, remark: Any = None) -> Instance:
@@ -263,6 +265,7 @@ class ApprovalMutations(ApprovalsState):
                 }
             )
             inst.status, inst.result, inst.finish_ms = "TERMINATED", "", now
+            self._version += 1
         return inst, self._notify([ApprovalChange("bpms_instance_change", inst, "terminate")])
 
     def delete(self, pid: Any) -> Instance:
@@ -277,4 +280,5 @@ class ApprovalMutations(ApprovalsState):
         with self.state.lock:
             self.world.remove(inst)
             inst.deleted = True
+            self._version += 1
         return inst, self._notify([ApprovalChange("bpms_instance_change", inst, "delete")])

@@ -33,6 +33,10 @@ class ApprovalsState:
         }
         self._world: ApprovalWorld | None = None
         self._density: float | None = None
+        #: Bumped by every mutation (under ``state.lock``): the truth below is computed once
+        #: per world and version, so ``GET /sandbox/stats`` stays cheap at 20,000 people.
+        self._version = 0
+        self._stats: tuple[ApprovalWorld, int, dict[str, Any]] | None = None
         #: Called with ``(event_type, instance, change)`` for every event a mutation causes
         #: (:class:`ApprovalChange`, in the order DingTalk sends them).
         self.listeners: list[ApprovalListener] = []
@@ -60,8 +64,20 @@ class ApprovalsState:
 
     def stats(self) -> dict[str, Any]:
         """Truth: counts of templates, instances (by template, status, result), form values,
-        detail rows, tasks, operation records and cc entries."""
+        detail rows, tasks, operation records and cc entries — computed once per world (a new
+        one when the density knob moves) and version (every mutation bumps it), as the reports
+        area's truth is; each call gets its own copy."""
         w = self.world
+        with self.state.lock:
+            cached = self._stats
+            if cached is None or cached[0] is not w or cached[1] != self._version:
+                cached = (w, self._version, self._count(w))
+                self._stats = cached
+            return {k: dict(v) if isinstance(v, dict) else v for k, v in cached[2].items()}
+
+    @staticmethod
+    def _count(w: ApprovalWorld) -> dict[str, Any]:
+        """The counts of :meth:`stats` over ``w`` (call under ``state.lock``)."""
         insts = list(w.instances.values())
         names = {t.process_code: t.name for t in w.templates}
         detail_rows = 0

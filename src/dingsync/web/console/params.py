@@ -174,6 +174,37 @@ def attempt(problems: list[str], call: Callable[[], T], empty: T) -> T:
         return empty
 
 
+#: The highest page number a console list asks for (a larger ``?page=`` is read as this one).
+MAX_PAGE = 10**6
+
+
+def page_number(problems: list[str], value: str | None) -> int:
+    """A list's ``page`` parameter: 1 when empty or malformed (then its message in
+    ``problems``), at most :data:`MAX_PAGE`."""
+    return max(1, min(collect(problems, lambda: integer("页码", value)) or 1, MAX_PAGE))
+
+
+def last_page(total: int, size: int) -> int:
+    """The number of the last page of ``total`` rows, ``size`` a page (1 when there are none)."""
+    return max(1, -(-total // size))
+
+
+def clamped_page(
+    fetch: Callable[[int], dict[str, Any]], number: int, size: int
+) -> tuple[dict[str, Any], int]:
+    """``(fetch(offset), number)`` for page ``number`` (from 1) of ``size`` rows; a page past
+    the last one (a kept link of a list that shrank, a typed ``?page=99999``) fetches and shows
+    the last page instead, so a pager never says "第 99999 / 1 页". ``fetch`` answers a list
+    API's page (``items``, ``total``)."""
+    answer = fetch((number - 1) * size)
+    last = last_page(int(answer["total"]), size)
+    if number > last:
+        number = last
+        if answer["total"]:  # nothing at all: page 1 is as empty, no second call
+            answer = fetch((number - 1) * size)
+    return answer, number
+
+
 def empty_page() -> dict[str, Any]:
     """A list API's page with no rows (what a page shows for a refused filter)."""
     return {"items": [], "total": 0}

@@ -20,6 +20,8 @@ from dingsync.dingtalk import DingTalkError
 from dingsync.store import repo_approvals
 from dingsync.web import rules
 from dingsync.web.data import (
+    ApprovalResult,
+    ApprovalStatus,
     OffsetQuery,
     UserIdQuery,
     day_bounds,
@@ -60,20 +62,24 @@ def list_approvals(
             "unknown one lists nothing",
         ),
     ] = None,
-    status: Annotated[str | None, Query(max_length=32, description="RUNNING, COMPLETED, …")] = None,
+    status: Annotated[
+        ApprovalStatus | None,
+        Query(description="NEW, RUNNING, COMPLETED, TERMINATED (withdrawn) or CANCELED"),
+    ] = None,
     start_date: Annotated[date | None, Query(description="created on or after")] = None,
     end_date: Annotated[date | None, Query(description="created on or before")] = None,
     originator: UserIdQuery = None,
     dept_id: Annotated[int | None, Query(ge=1, le=2**62, description="originators in")] = None,
     result: Annotated[
-        str | None, Query(max_length=32, description="agree or refuse (finished ones)")
+        ApprovalResult | None, Query(description="agree or refuse (finished ones)")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
     """Instances newest first (times in epoch ms); ``total``, ``limit``, ``offset``.
     ``template`` (a process code or a template name) and ``process_code`` must name the same
-    template when both are given (422 ``request.invalid`` otherwise)."""
+    template when both are given (422 ``request.invalid`` otherwise); a ``status`` or ``result``
+    outside :data:`ApprovalStatus` / :data:`ApprovalResult` is a 422 ``request.invalid``."""
     lo, hi = day_bounds(ctx, start_date, end_date)
     scope = rules.scope(caller.viewer, "approvals", "list")
     with ctx.engine.connect() as conn:

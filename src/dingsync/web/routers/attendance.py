@@ -26,9 +26,11 @@ from dingsync.timeutil import day_start_ms
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import (
+    CheckType,
     DeptIdQuery,
     LimitQuery,
     OffsetQuery,
+    TimeResult,
     UserIdQuery,
     day_bounds,
     dept_filter,
@@ -86,7 +88,10 @@ def results(
     end_date: Annotated[date | None, Query(description="last work date")] = None,
     userid: UserIdQuery = None,
     dept_id: DeptIdQuery = None,
-    time_result: Annotated[str | None, Query(max_length=32, description="Normal, Late, …")] = None,
+    time_result: Annotated[
+        TimeResult | None,
+        Query(description="Normal, Early, Late, SeriousLate, Absenteeism or NotSigned"),
+    ] = None,
     limit: LimitQuery = 100,
     offset: OffsetQuery = 0,
 ) -> dict[str, Any]:
@@ -509,7 +514,7 @@ def records(
     end_date: Annotated[date | None, Query(description="last day punched")] = None,
     userid: UserIdQuery = None,
     dept_id: DeptIdQuery = None,
-    check_type: Annotated[str | None, Query(max_length=16, description="OnDuty, OffDuty")] = None,
+    check_type: Annotated[CheckType | None, Query(description="OnDuty or OffDuty")] = None,
     limit: LimitQuery = 100,
     offset: OffsetQuery = 0,
 ) -> dict[str, Any]:

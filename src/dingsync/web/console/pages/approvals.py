@@ -151,13 +151,16 @@ def approvals_page(
         "dept_id": params.collect(problems, lambda: params.integer("发起人部门", dept_id)),
         "originator": params.text(originator),
     }
-    number = params.collect(problems, lambda: params.integer("页码", page)) or 1
-    answer = params.attempt(
-        problems,
-        lambda: api_approvals.list_approvals(
-            ctx, session.caller, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, **filters
+    answer, number = params.clamped_page(
+        lambda offset: params.attempt(
+            problems,
+            lambda: api_approvals.list_approvals(
+                ctx, session.caller, limit=PAGE_SIZE, offset=offset, **filters
+            ),
+            params.empty_page(),
         ),
-        params.empty_page(),
+        params.page_number(problems, page),
+        PAGE_SIZE,
     )
     items = answer["items"]
     with ctx.engine.connect() as conn:
@@ -170,7 +173,7 @@ def approvals_page(
     query = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in filters.items()}
     query = {k: v for k, v in query.items() if v is not None}
     total = answer["total"]
-    pages = max(1, -(-total // PAGE_SIZE))
+    pages = params.last_page(total, PAGE_SIZE)
 
     def page_url(n: int) -> str:
         return "/console/approvals?" + urlencode({**query, "page": n})

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -38,6 +38,7 @@ from dingsync.web.console import params
 from dingsync.web.console.render import render
 from dingsync.web.console.session import ConsoleSession, page_caller
 from dingsync.web.context import WebContext
+from dingsync.web.data import CheckType
 from dingsync.web.deps import Ctx
 from dingsync.web.errors import WebError
 from dingsync.web.routers import attendance as api
@@ -311,11 +312,14 @@ def monthly_page(
     problems: list[str] = []
     the_month = _month(ctx, month, problems)
     dept = params.collect(problems, lambda: params.department(ctx, "部门", dept_id))
-    number = params.collect(problems, lambda: params.integer("页码", page, low=1))
-    offset = ((number or 1) - 1) * MONTHLY_PAGE
-    summary = api.monthly(
-        ctx, session.caller, the_month, dept, None, limit=MONTHLY_PAGE, offset=offset
+    summary, number = params.clamped_page(
+        lambda offset: api.monthly(
+            ctx, session.caller, the_month, dept, None, limit=MONTHLY_PAGE, offset=offset
+        ),
+        params.page_number(problems, page),
+        MONTHLY_PAGE,
     )
+    offset = (number - 1) * MONTHLY_PAGE
     stats = api.stats(ctx, session.caller, the_month, dept)
     return render(
         request,
@@ -402,10 +406,8 @@ def _day_filters(
     typed = params.text(userid)
     person, choices = resolve_person(ctx, session, typed)
     dept = params.collect(problems, lambda: params.department(ctx, "部门", dept_id))
-    number = params.collect(problems, lambda: params.integer("页码", page, low=1))
-    return _DayFilters(
-        start, end, dept, typed, person, choices, ((number or 1) - 1) * page_size, problems
-    )
+    number = params.page_number(problems, page)
+    return _DayFilters(start, end, dept, typed, person, choices, (number - 1) * page_size, problems)
 
 
 @router.get("/daily", response_class=HTMLResponse, name="console_attendance_daily")
@@ -422,21 +424,26 @@ def daily_page(
     """每日统计: one row per person and day (shift, check points, the day's result)."""
     f = _day_filters(ctx, session, start_date, end_date, dept_id, userid, page, DAILY_PAGE)
     problems = f.problems
-    days = params.attempt(
-        problems,
-        lambda: api.daily(
-            ctx,
-            session.caller,
-            f.start,
-            f.end,
-            f.person,
-            f.dept,
-            "desc",
-            limit=DAILY_PAGE,
-            offset=f.offset,
+    days, number = params.clamped_page(
+        lambda offset: params.attempt(
+            problems,
+            lambda: api.daily(
+                ctx,
+                session.caller,
+                f.start,
+                f.end,
+                f.person,
+                f.dept,
+                "desc",
+                limit=DAILY_PAGE,
+                offset=offset,
+            ),
+            params.empty_page(),
         ),
-        params.empty_page(),
+        f.offset // DAILY_PAGE + 1,
+        DAILY_PAGE,
     )
+    shown = (number - 1) * DAILY_PAGE
     return render(
         request,
         session,
@@ -450,7 +457,7 @@ def daily_page(
         userid=f.userid,
         choices=f.choices,
         rows=days["items"],
-        pager=_pager(request, days["total"], DAILY_PAGE, f.offset),
+        pager=_pager(request, days["total"], DAILY_PAGE, shown),
         day_labels=DAY_RESULT_LABELS,
         **_common(request, ctx, session, problems),
     )
@@ -472,21 +479,26 @@ def records_page(
     f = _day_filters(ctx, session, start_date, end_date, dept_id, userid, page, RECORDS_PAGE)
     problems = f.problems
     kind = params.collect(problems, lambda: params.choice("打卡类型", check_type, CHECK_LABELS))
-    punches = params.attempt(
-        problems,
-        lambda: api.records(
-            ctx,
-            session.caller,
-            f.start,
-            f.end,
-            f.person,
-            f.dept,
-            kind,
-            limit=RECORDS_PAGE,
-            offset=f.offset,
+    punches, number = params.clamped_page(
+        lambda offset: params.attempt(
+            problems,
+            lambda: api.records(
+                ctx,
+                session.caller,
+                f.start,
+                f.end,
+                f.person,
+                f.dept,
+                cast("CheckType | None", kind),  # one of CHECK_LABELS: the API's values
+                limit=RECORDS_PAGE,
+                offset=offset,
+            ),
+            params.empty_page(),
         ),
-        params.empty_page(),
+        f.offset // RECORDS_PAGE + 1,
+        RECORDS_PAGE,
     )
+    shown = (number - 1) * RECORDS_PAGE
     return render(
         request,
         session,
@@ -501,7 +513,7 @@ def records_page(
         choices=f.choices,
         check_type=kind,
         rows=punches["items"],
-        pager=_pager(request, punches["total"], RECORDS_PAGE, f.offset),
+        pager=_pager(request, punches["total"], RECORDS_PAGE, shown),
         **_common(request, ctx, session, problems),
     )
 

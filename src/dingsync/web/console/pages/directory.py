@@ -168,11 +168,14 @@ def leavers_page(
     """离职人员 (``q``: part of the name, ``page``), as ``GET /api/leavers`` (404 likewise)."""
     q = (request.query_params.get("q") or "").strip()[:64] or None
     problems: list[str] = []
-    page = _page(request.query_params.get("page"), problems)
-    data = api_directory.leavers(
-        ctx, session.caller, q=q, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE
+    data, page = params.clamped_page(
+        lambda offset: api_directory.leavers(
+            ctx, session.caller, q=q, limit=PAGE_SIZE, offset=offset
+        ),
+        _page(request.query_params.get("page"), problems),
+        PAGE_SIZE,
     )
-    pages = max(1, -(-data["total"] // PAGE_SIZE))
+    pages = params.last_page(data["total"], PAGE_SIZE)
 
     def link(**change: Any) -> str:
         query = {"q": q, "page": page, **change}

@@ -538,6 +538,45 @@ DAYS = ["--from", "2026-11-02", "--to", "2026-11-03"]
 
 
 @pytest.mark.parametrize(
+    "args",
+    [
+        ["export", "attendance", "--month", "9999-12"],
+        ["export", "attendance", "--month", "0001-01"],
+        ["attendance", "summary", "--month", "0001-01"],
+        ["attendance", "crosscheck", "--month", "9999-01"],
+        ["export", "approvals", "-t", "请假", "--from", "0001-01-01", "--to", "2026-01-01"],
+        ["export", "approvals", "-t", "请假", "--from", "2026-01-01", "--to", "9999-12-31"],
+        [
+            *("export", "reports", "--template", "日报", "--from", "0001-01-01"),
+            *("--to", "0001-01-02", "-o", "r.csv"),
+        ],
+        [
+            "reports",
+            "compliance",
+            "--template",
+            "日报",
+            "--from",
+            "9999-12-01",
+            "--to",
+            "9999-12-31",
+        ],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_a_day_no_filter_can_name_is_a_usage_error(
+    args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Years outside 1900 … 9998 (as the API's and the console's filters): exit 2 naming the
+    range — not an OverflowError —, no file written, before any database is opened."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DINGSYNC_DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "out of range" in " ".join(result.output.split()), result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
     ("args", "says"),
     [
         (["export", "attendance", "--month", "2026-11", "-o", "a.txt"], "cannot tell the format"),

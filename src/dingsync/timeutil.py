@@ -114,6 +114,21 @@ def today(tz: tzinfo = SHANGHAI, *, now: datetime | None = None) -> date:
     return moment.astimezone(tz).date()
 
 
+#: The calendar days a date filter may name (API, console, CLI): every day of them has a UTC
+#: instant in every zone and an Excel date (years 1900 … 9998).
+DAY_RANGE = (date(1900, 1, 1), date(9998, 12, 31))
+
+
+def check_day(day: date, name: str = "date") -> date:
+    """``day`` itself when it lies in :data:`DAY_RANGE`; raises ``ValueError`` naming
+    ``name`` otherwise (year 1 or 9999 would overflow when turned into instants)."""
+    if not DAY_RANGE[0] <= day <= DAY_RANGE[1]:
+        raise ValueError(
+            f"{name} {day.isoformat()} is out of range ({DAY_RANGE[0]} … {DAY_RANGE[1]})"
+        )
+    return day
+
+
 def day_start_ms(day: date, tz: tzinfo = SHANGHAI) -> int:
     """Epoch ms of 00:00:00.000 of ``day`` in ``tz``."""
     return to_ms(datetime.combine(day, time(0), tzinfo=tz))

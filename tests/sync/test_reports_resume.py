@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from dingsync.cli import app
+from dingsync.export.reports import first_report_day
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import db, repo_audit, repo_reports
 from dingsync.store.schema import sync_checkpoints, sync_runs
@@ -127,3 +129,42 @@ def test_cli_export_and_compliance(sqlite_url: str, tmp_path: Path) -> None:
         assert res.exit_code == 2, res.output
         assert "no department 123" in " ".join(res.output.split())
     assert out.read_bytes() == before
+    # Days no date filter can name (year 1, 9999): exit 2 naming the range, nothing written
+    # (not an OverflowError and a header-only file).
+    far = tmp_path / "far.csv"
+    for cmd in (
+        ["export", "reports", "--template", "日报", "--format", "csv", "-o", str(far)],
+        ["reports", "compliance", "--template", "日报", "--format", "csv", "-o", str(far)],
+    ):
+        for span in (["0001-01-01", "0001-01-07"], ["9999-12-25", "9999-12-31"]):
+            res = runner.invoke(app, [*cmd, "--from", span[0], "--to", span[1], *common])
+            assert res.exit_code == 2, res.output
+            assert "out of range" in res.output and "1900-01-01" in res.output, res.output
+            assert not far.exists()
+    # 日志统计 counts at most 92 days, as the console and the API do
+    res = runner.invoke(
+        app,
+        ["reports", "compliance", "--template", "日报", "--from", (last - timedelta(days=92))
+         .isoformat(), "--to", last.isoformat(), *common],
+    )  # fmt: skip
+    assert res.exit_code == 2 and "92 days" in res.output, res.output
+    # Days before the first synced report are said to be unsynced (their 未提交 says nothing),
+    # as the console's 日志统计 warns; the synced days alone get no warning.
+    with db.create_engine_for(sqlite_url).connect() as conn:
+        synced_from = first_report_day(conn, corp, "日报")
+    assert synced_from is not None
+    early = (synced_from - timedelta(days=30)).isoformat()
+    res = runner.invoke(
+        app,
+        ["reports", "compliance", "--template", "日报", "--from", early, "--to",
+         last.isoformat(), *common],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert f"synced from {synced_from}" in said and "never synced" in said, res.output
+    res = runner.invoke(
+        app,
+        ["reports", "compliance", "--template", "日报", "--from", synced_from.isoformat(),
+         "--to", last.isoformat(), *common],
+    )  # fmt: skip
+    assert res.exit_code == 0 and "never synced" not in res.output, res.output

@@ -63,15 +63,30 @@ def _corp_id(conn: Any, given: str | None) -> str:
     raise typer.BadParameter(f"several corps stored ({', '.join(corps)}): give --corp-id")
 
 
-def _day(value: str | None, tz: tzinfo, *, end: bool = False) -> datetime | None:
-    """``YYYY-MM-DD`` (a calendar day of the company zone ``tz``) → aware instant; ``end`` →
-    the next midnight."""
+def _checked_day(value: str | None) -> str | None:
+    """``--from``/``--to``, checked before anything is opened: a ``YYYY-MM-DD`` day in
+    :data:`dingsync.timeutil.DAY_RANGE`, else a usage error (exit 2)."""
+    from dingsync.timeutil import check_day
+
     if not value:
-        return None
+        return value
     try:
         day = date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    try:
+        check_day(day)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+def _day(value: str | None, tz: tzinfo, *, end: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` (a calendar day of the company zone ``tz``, checked by
+    :func:`_checked_day`) → aware instant; ``end`` → the next midnight."""
+    if not value:
+        return None
+    day = date.fromisoformat(value)
     if end:
         day += timedelta(days=1)
     return datetime.combine(day, time(0), tz)
@@ -84,10 +99,15 @@ def export_approvals_cmd(
     ],
     from_: Annotated[
         str | None,
-        typer.Option("--from", help="First create day, YYYY-MM-DD (company zone)."),
+        typer.Option(
+            "--from", help="First create day, YYYY-MM-DD (company zone).", callback=_checked_day
+        ),
     ] = None,
     to: Annotated[
-        str | None, typer.Option("--to", help="Last create day, YYYY-MM-DD (inclusive).")
+        str | None,
+        typer.Option(
+            "--to", help="Last create day, YYYY-MM-DD (inclusive).", callback=_checked_day
+        ),
     ] = None,
     format_: Annotated[
         FileFormat | None, typer.Option("--format", "-f", help=FILE_FORMAT_HELP)

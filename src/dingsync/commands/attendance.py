@@ -31,7 +31,22 @@ attendance_app = typer.Typer(
     rich_markup_mode="markdown", help="Attendance (考勤): monthly summary.", no_args_is_help=True
 )
 
-MonthOpt = Annotated[str, typer.Option("--month", help="Month as YYYY-MM, e.g. 2026-11.")]
+
+def _month(value: str) -> str:
+    """``--month``: checked before anything is opened — ``YYYY-MM`` with a year in 1900 …
+    9998 (:func:`dingsync.export.attendance.month_range`), else a usage error (exit 2)."""
+    from dingsync.export.attendance import month_range
+
+    try:
+        month_range(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+MonthOpt = Annotated[
+    str, typer.Option("--month", help="Month as YYYY-MM, e.g. 2026-11.", callback=_month)
+]
 DeptOpt = Annotated[
     int | None, typer.Option("--dept", help="Only this department and its sub-departments.")
 ]

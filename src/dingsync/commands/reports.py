@@ -5,7 +5,7 @@ the corp is ``--corp-id``, else ``DINGTALK_CORP_ID``, else the only corp in the 
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,10 +41,19 @@ CorpOpt = Annotated[str | None, typer.Option(help="CorpId (default: configured o
 
 
 def _day(text: str, option: str) -> date:
+    """``--from``/``--to`` as a date; exit 2 when it is not one or lies outside
+    :data:`dingsync.timeutil.DAY_RANGE` (nothing is read or written then)."""
+    from dingsync.timeutil import check_day
+
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         err_console.print(f"error: {option} must be a date like 2026-11-01, not {text!r}")
+        raise typer.Exit(2) from None
+    try:
+        return check_day(day, option)
+    except ValueError as exc:
+        err_console.print(f"error: {exc}")
         raise typer.Exit(2) from None
 
 
@@ -119,6 +128,24 @@ def export_reports_cmd(
     err_console.print(f"wrote {n} {template} reports to {output} (export audit #{audit_id})")
 
 
+def _warn_unsynced(template: str, start: date, first: date | None) -> None:
+    """Warn (stderr) as the console's 日志统计 does when days of the range were never synced:
+    their 未提交 says nothing (``first``: the template's first synced report day, or None)."""
+    if first is None:
+        err_console.print(
+            f"warning: no report of {template} is synced: every day counts as 未提交; run"
+            " `dingsync sync` first",
+            markup=False,
+        )
+    elif start < first:
+        err_console.print(
+            f"warning: {template}'s reports are synced from {first} on; {start} … "
+            f"{first - timedelta(days=1)} were never synced, so their 未提交 says nothing —"
+            f" start at {first} or sync earlier reports",
+            markup=False,
+        )
+
+
 @reports_app.command("compliance")
 def compliance_cmd(
     template: TemplateOpt,
@@ -135,19 +162,27 @@ def compliance_cmd(
     """Per person per working day: submitted / late / missing; per department the rate. A file
     written (xlsx/csv) is recorded in the export audit as the web's 日志统计 export is (kind
     ``compliance``, client ``cli``, one row per person and day); a table printed is not."""
-    from dingsync.export.report_rules import compliance_by_rule
-    from dingsync.export.reports import STATUS_LABELS, write_compliance
+    from dingsync.export.report_rules import MAX_DAYS, compliance_by_rule
+    from dingsync.export.reports import STATUS_LABELS, first_report_day, write_compliance
 
     fmt = view_format(format_, output).value
     if fmt != "table" and output is None:
         err_console.print("error: -o FILE is needed for xlsx/csv")
         raise typer.Exit(2)
     start, end = _range(from_, to)
+    if (end - start).days >= MAX_DAYS:
+        err_console.print(
+            f"error: {start} … {end} is longer than {MAX_DAYS} days (日志统计's limit, as in the"
+            " console and the API): split the range"
+        )
+        raise typer.Exit(2)
     engine, corp, tz = open_corp(database_url, corp_id)
     with engine.connect() as conn:
         _require_template(conn, corp, template)
         require_departments(conn, corp, dept)
+        first = first_report_day(conn, corp, template, tz)
         result = compliance_by_rule(conn, corp, template, start, end, dept_id=dept, tz=tz)
+    _warn_unsynced(template, start, first)
     rule_text = (result.rule or {}).get("text", "")
     if fmt != "table":
         assert output is not None

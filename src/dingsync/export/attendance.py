@@ -47,7 +47,7 @@ from dingsync.export.attendance_overtime import (
 )
 from dingsync.store import repo_attendance, repo_contacts
 from dingsync.store.schema import departments, former_memberships, user_departments, users
-from dingsync.timeutil import SHANGHAI
+from dingsync.timeutil import DAY_RANGE, SHANGHAI, check_day
 
 #: Work dates and punch times are shown in the company's zone, as DingTalk's report does.
 
@@ -259,11 +259,17 @@ class MonthlySummary:
 
 
 def month_range(month: str) -> tuple[date, date]:
-    """``"2026-11"`` → ``(2026-11-01, 2026-11-30)``; ``ValueError`` for anything else."""
+    """``"2026-11"`` → ``(2026-11-01, 2026-11-30)``; ``ValueError`` for anything else and
+    for a month outside :data:`dingsync.timeutil.DAY_RANGE` (years 1900 … 9998)."""
     try:
         first = datetime.strptime(month, "%Y-%m").date()
     except ValueError:
         raise ValueError(f"month must look like 2026-11, got {month!r}") from None
+    try:
+        check_day(first)
+    except ValueError:
+        lo, hi = (d.strftime("%Y-%m") for d in DAY_RANGE)
+        raise ValueError(f"month {month} is out of range ({lo} … {hi})") from None
     nxt = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, nxt - timedelta(days=1)
 

@@ -55,6 +55,9 @@ from dingsync.timeutil import SHANGHAI, WIRE_TZ
 from dingsync.timeutil import today as local_today
 
 Period = Literal["daily", "weekly", "monthly"]
+#: The longest range of days 日志统计 counts at once (API, console, its export and the CLI).
+MAX_DAYS = 92
+
 #: ``periodType`` → our name.
 PERIODS: dict[int, Period] = {1: "daily", 2: "weekly", 3: "monthly"}
 _WEEKDAYS = "一二三四五六日"

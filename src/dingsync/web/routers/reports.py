@@ -65,7 +65,7 @@ def list_reports(
 
 
 #: The longest range ``/api/reports/stats`` answers for (days, both ends included).
-STATS_MAX_DAYS = 92
+STATS_MAX_DAYS = report_rules.MAX_DAYS
 #: Its default range: the 28 days before today.
 STATS_DEFAULT_DAYS = 28
 

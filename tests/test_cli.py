@@ -406,6 +406,28 @@ def test_serve_on_a_port_in_use_is_one_line_before_the_banner(
     assert "not-a-real-secret" not in result.output
 
 
+def test_sandbox_on_a_port_in_use_is_one_line_before_the_company(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As ``serve``: one ``error:`` line naming the port, exit 1 (not uvicorn's exit 3, which
+    the CLI's exit codes give to a sync already running), and no credentials or ``export``
+    lines printed as if the sandbox were up."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = runner.invoke(
+            app, ["sandbox", "--port", str(port), "--users", "20", "--days", "1"]
+        )
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result)
+    assert f"127.0.0.1:{port}" in line and "in use" in line, line
+    assert "DINGTALK_APP_SECRET" not in result.output
+    assert "export " not in result.output
+
+
 def test_an_unwritable_xlsx_path_is_a_path_error_not_unexpected(tmp_path: Path) -> None:
     """XlsxWriter wraps the ``OSError`` of a missing folder in its ``FileCreateError``: the
     root group's handler names the path and says to check it, as for a csv (exit 1)."""

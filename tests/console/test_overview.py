@@ -184,6 +184,23 @@ def test_partial_failed_and_running_runs_are_explained(console: Console) -> None
             {"entity": "departments", "key": "424242", "reason": "60003"}
         ]
         console.shot(page, "overview-states")
+        # Calls, which the rate limit paces, measure a run better than its units (an
+        # incremental run's many quick units come first): when the reference recorded its calls
+        # and the running run has stored some, the share and the ETA follow them.
+        with console.engine.begin() as conn:
+            conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.id == reference)
+                .values(api_calls={"/topapi/report/list": 1000})
+            )
+            repo.set_sync_run_calls(conn, running, {"/topapi/report/list": 250})
+        api = {r["id"]: r for r in console.api(console.main_admin, "/api/admin/overview")["runs"]}
+        assert api[running]["api_calls"] == 250
+        got = api[running]["progress"]
+        assert (got["calls"], got["expected_calls"], got["percent"]) == (250, 1000, 25)
+        page.reload()
+        progress = page.locator(f"[data-run='{running}'] [data-testid=progress]").inner_text()
+        assert "接口调用 250 / 约 1000" in progress and "25%" in progress, progress
         # When the run ends, the polling page shows it without a reload.
         with console.engine.begin() as conn:
             repo.finish_sync_run(conn, running, "succeeded", {}, {}, 9000)

@@ -1304,6 +1304,16 @@ def start_sync_run(conn: Connection, corp_id: str, kind: str, entities: Sequence
     return int(pk[0])
 
 
+def set_sync_run_calls(conn: Connection, run_id: int, api_calls: Mapping[str, int]) -> None:
+    """Store the DingTalk calls (HTTP requests per path) run ``run_id`` made so far, while it
+    is ``running`` (a finished run keeps what :func:`finish_sync_run` stored)."""
+    conn.execute(
+        update(sync_runs)
+        .where(sync_runs.c.id == run_id, sync_runs.c.status == "running")
+        .values(api_calls=dict(api_calls))
+    )
+
+
 def finish_sync_run(
     conn: Connection,
     run_id: int,
@@ -1566,6 +1576,7 @@ __all__ = [
     "replace_admins",
     "replace_department_members",
     "save_checkpoint",
+    "set_sync_run_calls",
     "set_watermark",
     "start_sync_run",
     "upsert",

@@ -41,6 +41,10 @@ def test_overview_shows_the_apis_counts_to_administrators_and_hr(console: Consol
         assert counts["approvals"] == console.api(who, "/api/approvals", limit=1)["total"]
         days = sum(p["days"] for p in console.api(who, "/api/attendance/summary")["people"])
         assert counts["attendance_days"] == days
+        # Scheduled person-days (with a result), named as such: not the 每日统计 rows of
+        # /api/attendance/daily and the export (rest days with a punch or leave too).
+        label = page.locator("[data-testid=attendance-days-label]").inner_text()
+        assert label.startswith("应出勤人天"), label
         assert counts["people"] > 0 and counts["reports"] > 0 and counts["approvals"] > 0
         # The session's first sync is listed as done.
         runs = page.locator("[data-run]")

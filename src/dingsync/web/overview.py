@@ -228,8 +228,11 @@ def area_counts(ctx: WebContext, caller: Caller) -> dict[str, Any]:
     /api/reports``: :func:`repo_reports.report_conditions`), ``approvals`` (``GET
     /api/approvals``: :func:`repo_approvals.approval_conditions`), ``attendance_days`` (the
     sum of ``days`` of ``GET /api/attendance/summary`` this month so far, the company's zone:
-    :func:`repo_attendance.attendance_days`) with ``attendance_start``/``attendance_end`` (ISO
-    dates). Counted with ``COUNT`` in SQL, no rows read."""
+    :func:`repo_attendance.attendance_days` — person-days with a check-point result, i.e. the
+    scheduled work days, shown as 应出勤人天; not the 每日统计 rows of ``GET
+    /api/attendance/daily`` and the export, which add rest days with a punch, leave or
+    approval) with ``attendance_start``/``attendance_end`` (ISO dates). Counted with ``COUNT``
+    in SQL, no rows read."""
     from dingsync.web.routers import attendance, directory
 
     viewer = caller.viewer

@@ -406,6 +406,62 @@ def test_serve_on_a_port_in_use_is_one_line_before_the_banner(
     assert "not-a-real-secret" not in result.output
 
 
+def test_sandbox_on_a_port_in_use_is_one_line_before_the_company(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As ``serve``: one ``error:`` line naming the port, exit 1 (not uvicorn's exit 3, which
+    the CLI's exit codes give to a sync already running), and no credentials or ``export``
+    lines printed as if the sandbox were up."""
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        result = runner.invoke(
+            app, ["sandbox", "--port", str(port), "--users", "20", "--days", "1"]
+        )
+    assert result.exit_code == 1, result.output
+    line = _one_error_line(result)
+    assert f"127.0.0.1:{port}" in line and "in use" in line, line
+    assert "DINGTALK_APP_SECRET" not in result.output
+    assert "export " not in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DINGSYNC_QPS_PER_API", "-5"),
+        ("DINGSYNC_QPS_PER_API", "abc"),
+        ("DINGSYNC_QPS_PER_API", "inf"),
+        ("DINGSYNC_MAX_RETRIES", "-1"),
+        ("DINGSYNC_SYNC_CONCURRENCY", "0"),
+        ("DINGSYNC_CONTACTS_FULL_COMPARE_HOURS", "-1"),
+    ],
+)
+def test_a_numeric_setting_out_of_range_is_refused_up_front(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, variable: str, value: str
+) -> None:
+    """Like ``DINGSYNC_TIMEZONE``: ``invalid setting <VARIABLE>: …``, exit 2, before the sync
+    starts or the database is created."""
+    db = tmp_path / "never.db"
+    monkeypatch.setenv("DINGTALK_APP_KEY", "dingkey")
+    monkeypatch.setenv("DINGTALK_APP_SECRET", "not-a-real-secret")
+    monkeypatch.setenv(variable, value)
+    result = runner.invoke(app, ["sync", "--only", "contacts", "--database-url", f"sqlite:///{db}"])
+    assert result.exit_code == 2, result.output
+    assert _one_error_line(result).startswith(f"error: invalid setting {variable}: ")
+    assert "started" not in result.output
+    assert not db.exists()
+
+
+def test_qps_zero_still_means_no_client_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dingsync.config import load_settings
+
+    monkeypatch.setenv("DINGSYNC_QPS_PER_API", "0")
+    assert load_settings().qps_per_api == 0
+
+
 def test_an_unwritable_xlsx_path_is_a_path_error_not_unexpected(tmp_path: Path) -> None:
     """XlsxWriter wraps the ``OSError`` of a missing folder in its ``FileCreateError``: the
     root group's handler names the path and says to check it, as for a csv (exit 1)."""

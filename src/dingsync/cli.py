@@ -25,6 +25,7 @@ from dingsync.commands import register_all
 from dingsync.commands.consoles import console, err_console
 from dingsync.commands.errors import (
     DEBUG_ENV,
+    CliFailure,
     DingsyncGroup,
     debugging,
     describe,
@@ -101,9 +102,18 @@ def sandbox(
     ] = False,
     corps: Annotated[int, typer.Option(help="Companies of the --isv suite.", min=1)] = 3,
 ) -> None:
-    """Run the DingTalk emulator (both API hosts on one port) until interrupted."""
+    """Run the DingTalk emulator (both API hosts on one port) until interrupted. A port that
+    cannot be listened on (in use, a host that does not resolve) is refused in one ``error:``
+    line, exit 1 as ``serve`` does, before the company is generated or anything printed."""
     from dingsync.sandbox import SandboxConfig, run_sandbox
+    from dingsync.web.server import listen_problem
 
+    problem = listen_problem(host, port)
+    if problem:
+        raise CliFailure(
+            f"cannot listen on {host}:{port}: {problem}",
+            "stop what holds the port, or pass another --port / --host",
+        )
     if isv:
         from dingsync.sandbox.isv import IsvConfig
         from dingsync.sandbox.isv.server import run_isv_sandbox

@@ -54,7 +54,7 @@ class EntitySchedule(BaseModel):
     ``incremental_minutes`` (0 = never)."""
 
     full_at: str | None = "02:00"
-    incremental_minutes: float = Field(default=15.0, ge=0)
+    incremental_minutes: float = Field(default=15.0, ge=0, allow_inf_nan=False)
 
     @field_validator("full_at")
     @classmethod
@@ -132,15 +132,24 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default_factory=default_database_url, validation_alias="DINGSYNC_DATABASE_URL"
     )
-    qps_per_api: float = Field(default=20.0, validation_alias="DINGSYNC_QPS_PER_API")
-    max_retries: int = Field(default=6, validation_alias="DINGSYNC_MAX_RETRIES")
-    sync_concurrency: int = Field(default=256, validation_alias="DINGSYNC_SYNC_CONCURRENCY")
+    #: Calls per second per API path, client side (0 = no limit of ours); a negative or
+    #: non-finite value is refused when the settings load, naming the variable.
+    qps_per_api: float = Field(
+        default=20.0, ge=0, allow_inf_nan=False, validation_alias="DINGSYNC_QPS_PER_API"
+    )
+    #: Retries on 5xx and network errors (0 = none).
+    max_retries: int = Field(default=6, ge=0, validation_alias="DINGSYNC_MAX_RETRIES")
+    #: Most DingTalk calls a sync keeps in flight (at least 1).
+    sync_concurrency: int = Field(default=256, ge=1, validation_alias="DINGSYNC_SYNC_CONCURRENCY")
     #: The company's timezone (IANA name): work dates and report days are calendar days here.
     timezone: str = Field(default=DEFAULT_TIMEZONE, validation_alias="DINGSYNC_TIMEZONE")
     #: An incremental run walks the whole directory when the last walk is older than this
     #: (hours; 0 = every incremental run). Between walks, events keep the directory current.
     contacts_full_compare_hours: float = Field(
-        default=0.0, ge=0, validation_alias="DINGSYNC_CONTACTS_FULL_COMPARE_HOURS"
+        default=0.0,
+        ge=0,
+        allow_inf_nan=False,
+        validation_alias="DINGSYNC_CONTACTS_FULL_COMPARE_HOURS",
     )
     #: The CLI shows tracebacks instead of one-line errors (``DINGSYNC_DEBUG=1``).
     debug: bool = _DEBUG
@@ -210,7 +219,11 @@ class Settings(BaseSettings):
     #: Share of each API's rate limit that only logins may use (0..0.9; at least one call per
     #: second when positive), so a large sync never makes an employee wait at login.
     login_reserved_share: float = Field(
-        default=0.25, ge=0, le=0.9, validation_alias="DINGSYNC_LOGIN_RESERVED_SHARE"
+        default=0.25,
+        ge=0,
+        le=0.9,
+        allow_inf_nan=False,
+        validation_alias="DINGSYNC_LOGIN_RESERVED_SHARE",
     )
     #: Units of work one worker task commits before it hands the rest to a new task.
     worker_batch_units: int = Field(

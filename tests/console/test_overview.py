@@ -41,6 +41,10 @@ def test_overview_shows_the_apis_counts_to_administrators_and_hr(console: Consol
         assert counts["approvals"] == console.api(who, "/api/approvals", limit=1)["total"]
         days = sum(p["days"] for p in console.api(who, "/api/attendance/summary")["people"])
         assert counts["attendance_days"] == days
+        # Scheduled person-days (with a result), named as such: not the 每日统计 rows of
+        # /api/attendance/daily and the export (rest days with a punch or leave too).
+        label = page.locator("[data-testid=attendance-days-label]").inner_text()
+        assert label.startswith("应出勤人天"), label
         assert counts["people"] > 0 and counts["reports"] > 0 and counts["approvals"] > 0
         # The session's first sync is listed as done.
         runs = page.locator("[data-run]")
@@ -184,6 +188,23 @@ def test_partial_failed_and_running_runs_are_explained(console: Console) -> None
             {"entity": "departments", "key": "424242", "reason": "60003"}
         ]
         console.shot(page, "overview-states")
+        # Calls, which the rate limit paces, measure a run better than its units (an
+        # incremental run's many quick units come first): when the reference recorded its calls
+        # and the running run has stored some, the share and the ETA follow them.
+        with console.engine.begin() as conn:
+            conn.execute(
+                update(sync_runs)
+                .where(sync_runs.c.id == reference)
+                .values(api_calls={"/topapi/report/list": 1000})
+            )
+            repo.set_sync_run_calls(conn, running, {"/topapi/report/list": 250})
+        api = {r["id"]: r for r in console.api(console.main_admin, "/api/admin/overview")["runs"]}
+        assert api[running]["api_calls"] == 250
+        got = api[running]["progress"]
+        assert (got["calls"], got["expected_calls"], got["percent"]) == (250, 1000, 25)
+        page.reload()
+        progress = page.locator(f"[data-run='{running}'] [data-testid=progress]").inner_text()
+        assert "接口调用 250 / 约 1000" in progress and "25%" in progress, progress
         # When the run ends, the polling page shows it without a reload.
         with console.engine.begin() as conn:
             repo.finish_sync_run(conn, running, "succeeded", {}, {}, 9000)

@@ -193,3 +193,40 @@ def test_local_disable_and_roles(engine: Engine) -> None:
         assert repo_local_access.revoke_role(conn, "c", "u1", "admin") is False
         grants = repo_local_access.list_roles(conn, "c")
     assert [(g["userid"], g["role"], g["granted_by"]) for g in grants] == [("u1", "hr", "boss")]
+
+
+def test_a_userid_disabled_before_it_is_synced_is_nobody_in_the_directory(engine: Engine) -> None:
+    """``users disable nobody`` keeps a stub row for the block, but the directory's counts and
+    lists (``contacts summary``, ``corps list``, ``GET /api/users``) are the synced people's."""
+    from dingsync.commands.corps import _corp_summary
+    from dingsync.store import repo, repo_contacts
+    from dingsync.sync.contacts import user_row
+
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": "c", "name": "C"})
+        repo.upsert_users(
+            conn,
+            "c",
+            [user_row("c", None, {"userid": u, "name": u.upper()}) for u in ("u1", "u2")],
+        )
+        assert repo_local_access.set_local_disabled(conn, "c", "nobody", True) is False
+        assert repo_local_access.set_local_disabled(conn, "c", "nobody", False) is True
+        assert repo_local_access.set_local_disabled(conn, "c", "later", True) is False
+        summary = repo.count_summary(conn, "c")
+        people, total = repo_contacts.list_users(conn, "c", include_inactive=True)
+        corp = dict(
+            conn.execute(sa.text("SELECT * FROM corps WHERE corp_id = 'c'")).mappings().one()
+        )
+        listed = _corp_summary(conn, corp, set())
+        # The block itself still holds and is listed.
+        assert repo_local_access.is_local_disabled(conn, "c", "later") is True
+        assert repo_local_access.list_disabled(conn, "c") == ["later"]
+    assert (summary["users"], summary["active_users"], summary["inactive_users"]) == (2, 2, 0)
+    assert (total, [p["userid"] for p in people]) == (2, ["u1", "u2"])
+    assert listed["users"] == 2
+
+    # When the person is synced, they count, and the block made in advance still holds.
+    with engine.begin() as conn:
+        repo.upsert_users(conn, "c", [user_row("c", None, {"userid": "later", "name": "L"})])
+        assert repo.count_summary(conn, "c")["users"] == 3
+        assert repo_local_access.is_local_disabled(conn, "c", "later") is True

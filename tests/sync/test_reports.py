@@ -221,3 +221,81 @@ def test_without_the_historic_statistics_api_the_lists_give_the_counts(engine: E
         with engine.connect() as conn:
             summary = ReportsSync.summary(conn, sb.app.corp_id)
         assert summary["report_reads"] == sum(len(r.readers) for r in world.reports)
+
+
+class _Watch:
+    """A progress sink that records the reports bar and, at each of its steps, the DingTalk
+    calls the running run has stored (``sync_runs.api_calls``)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.total = 0
+        self.done = 0
+        self.stored_calls: list[int] = []
+        self.run_id: int | None = None
+
+    def add_total(self, entity: str, n: int) -> None:
+        if entity == "reports":
+            self.total += n
+
+    def advance(self, entity: str, n: int = 1) -> None:
+        if entity != "reports":
+            return
+        self.done += n
+        assert self.run_id is not None
+        with self.engine.connect() as conn:
+            run = repo.get_sync_run(conn, self.run_id) or {}
+        assert run["status"] == "running"
+        self.stored_calls.append(sum((run["api_calls"] or {}).values()))
+
+
+def test_an_incremental_run_shows_its_progress_and_calls_while_it_runs(engine: Engine) -> None:
+    """The refresh of the recent reports' details — most of an incremental run's calls — moves
+    the reports bar one step per 100 reports (not one step for the whole run), and the running
+    run's ``api_calls`` grow in the database (the console's overview reads them) before it
+    ends."""
+    import asyncio
+
+    from dingsync.sync.engine import SyncContext, run_sync
+    from helpers.sandboxes import make_client
+
+    with SandboxServer(SandboxConfig(seed=5, users=30, days=10, qps_limit=None)) as sb:
+        corp = sb.app.corp_id
+        assert sync(sb, engine).status == "succeeded"
+        with engine.connect() as conn:
+            recent = len(
+                repo_reports.report_ids_created(
+                    conn,
+                    corp,
+                    from_ms(int(time.time() * 1000) - 7 * 86_400_000),
+                    from_ms(int(time.time() * 1000) + 86_400_000),
+                )
+            )
+        assert recent > 100  # at least two units of details
+        watch = _Watch(engine)
+
+        def seen(ctx: SyncContext) -> None:
+            watch.run_id = ctx.run_id
+            ctx.CALLS_INTERVAL_S = 0.0  # store the calls with every commit
+
+        async def go() -> Any:
+            async with make_client(sb) as client:
+                return await run_sync(
+                    client,
+                    engine,
+                    corp,
+                    [ReportsSync(since_ms=window(sb)[0])],
+                    kind="incremental",
+                    progress=watch,
+                    on_context=seen,
+                )
+
+        result = asyncio.run(go())
+    assert result.status == "succeeded"
+    assert watch.total >= 3 and watch.done == watch.total  # the changes + 2 or more units
+    assert watch.stored_calls[0] > 0
+    assert watch.stored_calls == sorted(watch.stored_calls)
+    assert watch.stored_calls[-1] > watch.stored_calls[0]
+    with engine.connect() as conn:
+        final = repo.get_sync_run(conn, result.run_id) or {}
+    assert sum(final["api_calls"].values()) >= watch.stored_calls[-1]

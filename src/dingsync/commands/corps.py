@@ -59,11 +59,17 @@ def _jsonable(value: Any) -> Any:
 
 
 def _corp_summary(conn: Any, row: dict[str, Any], configured: set[str]) -> dict[str, Any]:
-    from dingsync.store import repo_corps
-    from dingsync.store.schema import users
+    from sqlalchemy import func, select
+
+    from dingsync.store.schema import synced_user, users
 
     last = _last_run(conn, row["corp_id"])
-    counts = repo_corps.row_counts(conn, row["corp_id"], [users])
+    # People of the synced directory: not the stub of a userid disabled before it was synced.
+    people = conn.execute(
+        select(func.count())
+        .select_from(users)
+        .where(users.c.corp_id == row["corp_id"], synced_user())
+    ).scalar_one()
     return {
         "corp_id": row["corp_id"],
         "name": row["name"],
@@ -72,7 +78,7 @@ def _corp_summary(conn: Any, row: dict[str, Any], configured: set[str]) -> dict[
         "agent_id": row["agent_id"],
         "timezone": row["timezone"],
         "configured": row["corp_id"] in configured,
-        "users": counts.get("users", 0),
+        "users": int(people),
         "last_sync": None
         if last is None
         else {

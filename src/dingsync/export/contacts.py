@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from dingsync.export import xlsx
-from dingsync.store.schema import departments, user_departments, users
+from dingsync.store.schema import departments, synced_user, user_departments, users
 
 FORMATS = ("xlsx", "csv")
 
@@ -113,7 +113,7 @@ def export_users(
         users.c.org_email,
         users.c.email,
         users.c.status,
-    ).where(users.c.corp_id == corp_id)
+    ).where(users.c.corp_id == corp_id, synced_user())
     if not include_inactive:
         stmt = stmt.where(users.c.status == "active")
 

@@ -71,6 +71,7 @@ from dingsync.store.schema import (
     sync_checkpoints,
     sync_runs,
     sync_watermarks,
+    synced_user,
     user_departments,
     users,
     utcnow,
@@ -1324,6 +1325,16 @@ def start_sync_run(conn: Connection, corp_id: str, kind: str, entities: Sequence
     return int(pk[0])
 
 
+def set_sync_run_calls(conn: Connection, run_id: int, api_calls: Mapping[str, int]) -> None:
+    """Store the DingTalk calls (HTTP requests per path) run ``run_id`` made so far, while it
+    is ``running`` (a finished run keeps what :func:`finish_sync_run` stored)."""
+    conn.execute(
+        update(sync_runs)
+        .where(sync_runs.c.id == run_id, sync_runs.c.status == "running")
+        .values(api_calls=dict(api_calls))
+    )
+
+
 def finish_sync_run(
     conn: Connection,
     run_id: int,
@@ -1486,7 +1497,9 @@ def _count_by(conn: Connection, column: Any, *where: Any) -> dict[Any, int]:
 def count_summary(conn: Connection, corp_id: str) -> dict[str, int]:
     """Row counts for ``corp_id`` (the CLI summary and sync tests).
 
-    Keys: ``departments`` (active), ``removed_departments``, ``users`` (all rows),
+    Keys: ``departments`` (active), ``removed_departments``, ``users`` (every person synced;
+    not the stub of a userid disabled before it was synced, :func:`~dingsync.store.schema.
+    synced_user`),
     ``active_users``, ``inactive_users``, ``left_users``, ``multi_department_users`` (users with
     more than one membership), ``memberships``, ``admins``, ``sub_admins`` (sys_level 2),
     ``leavers`` (departure records), ``roles`` (active roles), ``role_members`` (one per role
@@ -1501,7 +1514,7 @@ def count_summary(conn: Connection, corp_id: str) -> dict[str, int]:
         .subquery()
     )
     multi = int(conn.execute(select(func.count()).select_from(per_user)).scalar_one())
-    by_status = _count_by(conn, users.c.status, users.c.corp_id == corp_id)
+    by_status = _count_by(conn, users.c.status, users.c.corp_id == corp_id, synced_user())
     dept_status = _count_by(conn, departments.c.status, departments.c.corp_id == corp_id)
     return {
         "departments": int(dept_status.get("active", 0)),
@@ -1584,6 +1597,7 @@ __all__ = [
     "replace_admins",
     "replace_department_members",
     "save_checkpoint",
+    "set_sync_run_calls",
     "set_watermark",
     "start_sync_run",
     "upsert",

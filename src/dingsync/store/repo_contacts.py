@@ -23,6 +23,7 @@ from dingsync.store.schema import (
     corps,
     departments,
     leavers,
+    synced_user,
     user_departments,
     users,
 )
@@ -199,7 +200,7 @@ def list_users(
     its owner is in ``mobiles`` (whose hidden numbers the caller sees; ``None``: nobody's).
     Rows carry ``mobile`` and ``hide_mobile`` for the caller to mask."""
     ud = user_departments
-    conditions: list[Any] = [users.c.corp_id == corp_id]
+    conditions: list[Any] = [users.c.corp_id == corp_id, synced_user()]
     if not include_inactive:
         conditions.append(users.c.status == "active")
     if name_like:

@@ -36,6 +36,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     false,
+    or_,
 )
 from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator, TypeEngine
@@ -281,6 +282,16 @@ users = Table(
     Index("ix_users_corp_id_status", "corp_id", "status"),
 )
 
+
+def synced_user() -> Any:
+    """The condition on ``users`` of a person of the synced directory (a row DingTalk sent:
+    ``raw`` or ``name`` set). A userid disabled locally before it was ever synced gets a stub
+    row (``status='inactive'``, neither; :func:`dingsync.store.repo_local_access.
+    set_local_disabled`) so the block holds when the person arrives: it is nobody in the
+    directory, and no count or list of people may show it."""
+    return or_(users.c.raw.is_not(None), users.c.name.is_not(None))
+
+
 user_departments = Table(
     "user_departments",
     metadata,
@@ -435,6 +446,7 @@ __all__ = [
     "sync_checkpoints",
     "sync_runs",
     "sync_watermarks",
+    "synced_user",
     "to_ms",
     "token_cache",
     "user_departments",

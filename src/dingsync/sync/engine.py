@@ -136,6 +136,10 @@ class SyncContext:
     in_flight: set[tuple[str, str]] = field(default_factory=set)
     fetched: list[tuple[str, str]] = field(default_factory=list)
     unit_budget: int | None = None
+    #: The run's DingTalk calls so far per path (all attempts), or ``None``: when given, the
+    #: writer stores them in ``sync_runs.api_calls`` with the units it commits, at most every
+    #: :attr:`CALLS_INTERVAL_S`, so a running run's calls can be read (the console's overview).
+    live_calls: Callable[[], dict[str, int]] | None = None
     _slots: asyncio.Semaphore | None = None
     _pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = field(
         default_factory=list
@@ -149,6 +153,7 @@ class SyncContext:
     _staged: dict[Any, Staging] | None = None
     _last_commit: float = 0.0
     _batch_time: datetime | None = None
+    _calls_stored_at: float | None = None
 
     #: Most queued writes committed together in one transaction.
     WRITE_BATCH = 256
@@ -157,6 +162,8 @@ class SyncContext:
     #: units commits this often, each transaction holding whatever was queued meanwhile
     #: (fewer commits and, through :meth:`staging`, fewer statements per unit).
     WRITE_INTERVAL_S = 0.025
+    #: Seconds between two stores of the running run's calls (:attr:`live_calls`).
+    CALLS_INTERVAL_S = 1.0
 
     def __post_init__(self) -> None:
         self._inline_writes = self.engine.dialect.name == "sqlite"
@@ -253,7 +260,21 @@ class SyncContext:
         while staged:
             staged.pop(next(iter(staged))).flush(conn)
 
-    def _run_batch(self, batch: list[Callable[[Connection], Any]]) -> list[Any]:
+    def _calls_due(self, now: float) -> dict[str, int] | None:
+        """The run's calls to store with the next batch (read on the event loop, where the
+        client counts them), or ``None`` when they were stored less than
+        :attr:`CALLS_INTERVAL_S` ago (``now``: the loop's clock)."""
+        if self.live_calls is None:
+            return None
+        last = self._calls_stored_at
+        if last is not None and now - last < self.CALLS_INTERVAL_S:
+            return None
+        self._calls_stored_at = now
+        return self.live_calls()
+
+    def _run_batch(
+        self, batch: list[Callable[[Connection], Any]], calls: dict[str, int] | None = None
+    ) -> list[Any]:
         # The units' checkpoints are collected and written together at the end of the
         # transaction (one statement per batch instead of one per unit); so are the rows of
         # staged units (one statement per table), flushed before any other write.
@@ -271,6 +292,8 @@ class SyncContext:
                 self._flush(conn, staged)
                 if checkpoints:
                     repo.save_checkpoints(conn, self.run_id, checkpoints)
+                if calls is not None:
+                    repo.set_sync_run_calls(conn, self.run_id, calls)
                 return results
         finally:
             self._checkpoints, self._staged, self._batch_time = None, None, None
@@ -290,13 +313,14 @@ class SyncContext:
                 del self._pending[: self.WRITE_BATCH]
                 try:
                     fns = [fn for fn, _ in batch]
+                    calls = self._calls_due(loop.time())
                     if self._inline_writes:
                         # SQLite releases the GIL on every row it steps; from a thread, each
                         # release waits for the busy event loop to hand the GIL back (a convoy
                         # that made writes ~30x slower). Local and quick: run it here.
-                        results = self._run_batch(fns)
+                        results = self._run_batch(fns, calls)
                     else:
-                        results = await asyncio.to_thread(self._run_batch, fns)
+                        results = await asyncio.to_thread(self._run_batch, fns, calls)
                 except Exception as exc:  # the batch rolled back: none of it is stored
                     if len(batch) == 1:
                         if not batch[0][1].done():
@@ -679,6 +703,7 @@ async def _run_sync(
         clock=clock or timeutil.now_ms,
         tz=tz or timeutil.SHANGHAI,
         unit_budget=unit_budget,
+        live_calls=lambda: dict(Counter(client.calls) - calls_before + earlier_calls),
     )
     ctx.counts.update(earlier_counts)
     if on_context is not None:

@@ -248,13 +248,17 @@ class ReportsSync(IncrementalEntity):
         start, end = plan.ms
         if plan.incremental:
             created = (end - self.incremental_days * DAY_MS, end)
-            ctx.progress.add_total(ENTITY, 1)
+            # Progress: the changes (one unit) and the refresh of the details (one per 100
+            # reports, most of the calls of an incremental run), estimated from what is stored
+            # now and corrected once the changes are in (the reports they read are skipped).
+            estimate = len(self._details_chunks(ctx, end)) if self.details != "none" else 0
+            ctx.progress.add_total(ENTITY, 1 + estimate)
             await self._window(ctx, "changes", created, end, modified=(start, end))
             if self._rules_due(ctx):
                 # Who must submit is read over the period a full run would sync.
                 await self._rules(ctx, (self.full_start(end, end, ctx.tz), end))
             if self.details != "none":
-                await self._refresh_details(ctx, end)
+                await self._refresh_details(ctx, end, estimated=estimate)
             return
         windows = report_windows(start, end, self.window_days, ctx.tz)
         ctx.progress.add_total(ENTITY, len(windows))
@@ -326,18 +330,27 @@ class ReportsSync(IncrementalEntity):
         if result is not None:
             ctx.counts["report_rules"] += sum(len(v or []) for v in result.values())
 
-    async def _refresh_details(self, ctx: SyncContext, end_ms: int) -> None:
-        """Incremental runs: the comments and read/like lists of the stored reports created in
-        the last ``details_days`` (reads, likes and comments keep coming after a report is
-        written, without modifying it), 100 reports a unit; reports this run already read are
-        skipped."""
+    def _details_chunks(self, ctx: SyncContext, end_ms: int) -> list[list[str]]:
+        """The units of :meth:`_refresh_details`: ids of the stored reports created in the last
+        ``details_days`` before ``end_ms`` (epoch ms) that this run has not read yet, 100 a
+        unit, oldest first."""
         since = end_ms - self.details_days * DAY_MS
         with ctx.engine.connect() as conn:
             ids = repo_reports.report_ids_created(
                 conn, ctx.corp_id, utc_of_ms(since), utc_of_ms(end_ms)
             )
         ids = [i for i in ids if i not in self._detailed]
-        chunks = [ids[i : i + 100] for i in range(0, len(ids), 100)]
+        return [ids[i : i + 100] for i in range(0, len(ids), 100)]
+
+    async def _refresh_details(self, ctx: SyncContext, end_ms: int, *, estimated: int) -> None:
+        """Incremental runs: the comments and read/like lists of the stored reports created in
+        the last ``details_days`` (reads, likes and comments keep coming after a report is
+        written, without modifying it), 100 reports a unit (:meth:`_details_chunks`); reports
+        this run already read are skipped. Each unit advances the progress, whose total counted
+        ``estimated`` of them (corrected here)."""
+        chunks = self._details_chunks(ctx, end_ms)
+        if len(chunks) != estimated:
+            ctx.progress.add_total(ENTITY, len(chunks) - estimated)
         client = ctx.client
 
         async def one(chunk: list[str]) -> None:
@@ -357,6 +370,7 @@ class ReportsSync(IncrementalEntity):
             done = await ctx.unit(ENTITY, f"details:{chunk[0]}:{chunk[-1]}", fetch, write)
             if done is not None:
                 ctx.counts["report_details_refreshed"] += len(done.comments)
+            ctx.progress.advance(ENTITY)
 
         await ctx.gather(one(c) for c in chunks)
 

@@ -821,11 +821,14 @@ class SyncUnit(ApiModel):
 
 class SyncProgress(ApiModel):
     """A running run's progress: ``done`` units, ``expected`` (the units of the last finished
-    run of the same kind and entities; ``None`` without one), ``percent``, ``eta_s`` and
-    ``elapsed_s`` (seconds)."""
+    run of the same kind and entities; ``None`` without one), ``calls`` (DingTalk requests so
+    far), ``expected_calls`` (the reference run's; ``None`` without), ``percent`` and
+    ``eta_s`` (by calls when both are known, else by units), ``elapsed_s`` (seconds)."""
 
     done: int
     expected: int | None = None
+    calls: int = 0
+    expected_calls: int | None = None
     percent: int | None = None
     eta_s: int | None = None
     elapsed_s: int

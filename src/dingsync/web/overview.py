@@ -103,7 +103,11 @@ def sync_runs(ctx: WebContext, *, limit: int = 8) -> list[dict[str, Any]]:
     ``finished_at`` (epoch ms), ``wall_ms``, ``counts``, ``api_calls`` (total), ``error``,
     ``hint`` (failed runs), ``skipped`` and ``quarantined`` (``[{entity, key, reason}]``) and
     for a running run ``progress`` (``done`` units, ``expected`` units of the reference run or
-    ``None``, ``percent``, ``eta_s``)."""
+    ``None``, ``calls`` made so far, ``expected_calls`` of the reference run or ``None``,
+    ``percent``, ``eta_s``). The reference is the latest succeeded run of the same kind and
+    areas; ``percent`` and ``eta_s`` follow its calls when it recorded some and this run has
+    made some (calls, paced by DingTalk's rate limit, take the time: an incremental run's many
+    quick units come first and its slow refresh of report details last), else its units."""
     now = ctx.now()
     with ctx.engine.connect() as conn:
         rows = repo.list_sync_runs(conn, ctx.corp_id, limit=max(limit, 50))
@@ -161,8 +165,16 @@ def sync_runs(ctx: WebContext, *, limit: int = 8) -> list[dict[str, Any]]:
                         repo.load_checkpoints(conn, ref["id"], QUARANTINE)
                     )
                 elapsed = max(0.0, (now - run["started_at"]).total_seconds())
+                calls = item["api_calls"]
+                expected_calls = (
+                    sum((ref["api_calls"] or {}).values()) or None if ref is not None else None
+                )
                 percent = eta = None
-                if expected:
+                if expected_calls and calls > 0:
+                    share = min(0.99, calls / expected_calls)
+                    percent = int(100 * share)
+                    eta = max(0, int(elapsed * (1 - share) / share))
+                elif expected:
                     percent = min(99, int(100 * done / expected))
                     if done > 0:
                         eta = max(0, int(elapsed * (expected - done) / done))
@@ -171,6 +183,8 @@ def sync_runs(ctx: WebContext, *, limit: int = 8) -> list[dict[str, Any]]:
                 item["progress"] = {
                     "done": done,
                     "expected": expected,
+                    "calls": calls,
+                    "expected_calls": expected_calls,
                     "percent": percent,
                     "eta_s": eta,
                     "elapsed_s": int(elapsed),
@@ -214,8 +228,11 @@ def area_counts(ctx: WebContext, caller: Caller) -> dict[str, Any]:
     /api/reports``: :func:`repo_reports.report_conditions`), ``approvals`` (``GET
     /api/approvals``: :func:`repo_approvals.approval_conditions`), ``attendance_days`` (the
     sum of ``days`` of ``GET /api/attendance/summary`` this month so far, the company's zone:
-    :func:`repo_attendance.attendance_days`) with ``attendance_start``/``attendance_end`` (ISO
-    dates). Counted with ``COUNT`` in SQL, no rows read."""
+    :func:`repo_attendance.attendance_days` — person-days with a check-point result, i.e. the
+    scheduled work days, shown as 应出勤人天; not the 每日统计 rows of ``GET
+    /api/attendance/daily`` and the export, which add rest days with a punch, leave or
+    approval) with ``attendance_start``/``attendance_end`` (ISO dates). Counted with ``COUNT``
+    in SQL, no rows read."""
     from dingsync.web.routers import attendance, directory
 
     viewer = caller.viewer

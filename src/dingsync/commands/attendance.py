@@ -213,7 +213,8 @@ def export_attendance(
     rows = len(summary.rows)
     audit_id = _audit(engine, cid, fmt, month, dept, summary, path)
     console.print(
-        f"wrote {path} ({rows} people, {len(summary.daily)} 每日统计 rows; export audit #{audit_id})"
+        f"wrote {path} ({rows} people, {len(summary.daily)} 每日统计 rows; "
+        f"export audit #{audit_id})"
     )
     _print_check(summary)
 

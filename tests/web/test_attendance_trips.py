@@ -6,22 +6,17 @@ gives it as 出差 (``Trip``), not 请假."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine
 
 from dingsync.sandbox import SandboxConfig, SandboxServer
-from dingsync.store import db
-from dingsync.sync.engine import run_sync
-from dingsync.sync.runner import make_entities
 from helpers.attendance import area_of
-from helpers.sandboxes import make_client
 
 from .conftest import Web
 from .test_attendance_views import check_stats_add_up
-from .test_data_api import _all, data_web
+from .test_data_api import _all, data_web, synced_source
 
 __all__ = ["data_web"]  # the module-scoped fixture, over this module's data_sandbox
 
@@ -31,18 +26,9 @@ def data_sandbox(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[SandboxServer, Engine]]:
     """A company with a 出差 day in its history, synced (all entities) into a SQLite source."""
-    with SandboxServer(SandboxConfig(seed=7, users=30, days=3, qps_limit=None)) as sb:
-        source = db.create_engine_for(f"sqlite:///{tmp_path_factory.mktemp('trip') / 's.db'}")
-        db.migrate(source)
-
-        async def sync() -> None:
-            async with make_client(sb) as client:
-                result = await run_sync(client, source, sb.app.corp_id, make_entities())
-                assert result.status == "succeeded"
-
-        asyncio.run(sync())
-        yield sb, source
-        source.dispose()
+    config = SandboxConfig(seed=7, users=30, days=3, qps_limit=None)
+    with synced_source(config, tmp_path_factory.mktemp("trip") / "s.db") as synced:
+        yield synced
 
 
 def _trip_days(web: Web) -> list[tuple[str, str]]:

@@ -5,12 +5,14 @@ and PostgreSQL, and the answers are compared with the stored truth."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import hashlib
 import io
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -37,13 +39,12 @@ TODAY = date.today()
 SPAN = {"start_date": (TODAY - timedelta(days=30)).isoformat(), "end_date": TODAY.isoformat()}
 
 
-@pytest.fixture(scope="module")
-def data_sandbox(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[SandboxServer, Engine]]:
-    """The sandbox with its history, synced (all entities) once into a SQLite source."""
-    with SandboxServer(SandboxConfig(seed=5, users=30, days=3, qps_limit=None)) as sb:
-        source = db.create_engine_for(f"sqlite:///{tmp_path_factory.mktemp('src') / 's.db'}")
+@contextlib.contextmanager
+def synced_source(config: SandboxConfig, path: Path) -> Iterator[tuple[SandboxServer, Engine]]:
+    """A sandbox company of ``config`` with its history, synced (all entities) over loopback
+    HTTP into the SQLite file ``path`` (copied into each backend's database by ``data_web``)."""
+    with SandboxServer(config) as sb:
+        source = db.create_engine_for(f"sqlite:///{path}")
         db.migrate(source)
 
         async def sync() -> None:
@@ -52,8 +53,20 @@ def data_sandbox(
                 assert result.status == "succeeded"
 
         asyncio.run(sync())
-        yield sb, source
-        source.dispose()
+        try:
+            yield sb, source
+        finally:
+            source.dispose()
+
+
+@pytest.fixture(scope="module")
+def data_sandbox(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[SandboxServer, Engine]]:
+    """The sandbox with its history, synced (all entities) once into a SQLite source."""
+    config = SandboxConfig(seed=5, users=30, days=3, qps_limit=None)
+    with synced_source(config, tmp_path_factory.mktemp("src") / "s.db") as synced:
+        yield synced
 
 
 def _copy(source: Engine, target: Engine) -> None:

@@ -5,7 +5,6 @@ the caller may see, paged by person, and strict about its parameters."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -17,14 +16,11 @@ from sqlalchemy import Engine
 from dingsync.export.report_rules import compliance_by_rule
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import db
-from dingsync.sync.engine import run_sync
-from dingsync.sync.runner import make_entities
 from dingsync.web import create_app
 from dingsync.web.server import WebServer
-from helpers.sandboxes import make_client
 
 from .conftest import FakeClock, Web, sandbox_settings
-from .test_data_api import _copy, _members, _subtree
+from .test_data_api import _copy, _members, _subtree, synced_source
 
 pytest.importorskip("dingsync.store.schema_reports")
 
@@ -34,18 +30,9 @@ def stats_sandbox(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[SandboxServer, Engine]]:
     """A sandbox company with three weeks of reports, synced (all entities) once into SQLite."""
-    with SandboxServer(SandboxConfig(seed=7, users=30, days=21, qps_limit=None)) as sb:
-        source = db.create_engine_for(f"sqlite:///{tmp_path_factory.mktemp('st') / 's.db'}")
-        db.migrate(source)
-
-        async def sync() -> None:
-            async with make_client(sb) as client:
-                result = await run_sync(client, source, sb.app.corp_id, make_entities())
-                assert result.status == "succeeded"
-
-        asyncio.run(sync())
-        yield sb, source
-        source.dispose()
+    config = SandboxConfig(seed=7, users=30, days=21, qps_limit=None)
+    with synced_source(config, tmp_path_factory.mktemp("st") / "s.db") as synced:
+        yield synced
 
 
 @pytest.fixture(scope="module")

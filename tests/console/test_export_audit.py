@@ -143,4 +143,10 @@ def test_filters_and_kinds_are_in_chinese_for_web_and_cli_exports(
     assert tags == [f"部门：{dept['name']}", "含子部门：是", "含离职人员：否"]
     cells = page.locator("[data-field=filters]").all_inner_texts()
     assert not [c for c in cells if "{" in c or "=" in c or "_" in c]
+    # Who: a CLI export's cli:<OS user> is no person of the directory, so no link to one (a
+    # 404); a web export's exporter links to their page.
+    who = page.locator(f"tr[data-audit='{cli['id']}'] [data-field=who]")
+    assert who.inner_text().startswith("cli:") and who.locator("a").count() == 0
+    link = page.locator(f"tr[data-audit='{users['id']}'] [data-field=who] a")
+    assert link.get_attribute("href") == f"/console/directory/users/{users['userid']}"
     page.context.close()

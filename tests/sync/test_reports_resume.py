@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from dingsync.cli import app
-from dingsync.export.reports import first_report_day
+from dingsync.export.report_rules import first_period_day
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import db, repo_audit, repo_reports
 from dingsync.store.schema import sync_checkpoints, sync_runs
@@ -151,7 +151,7 @@ def test_cli_export_and_compliance(sqlite_url: str, tmp_path: Path) -> None:
     # Days before the first synced report are said to be unsynced (their 未提交 says nothing),
     # as the console's 日志统计 warns; the synced days alone get no warning.
     with db.create_engine_for(sqlite_url).connect() as conn:
-        synced_from = first_report_day(conn, corp, "日报")
+        synced_from = first_period_day(conn, corp, "日报")
     assert synced_from is not None
     early = (synced_from - timedelta(days=30)).isoformat()
     res = runner.invoke(
@@ -161,10 +161,10 @@ def test_cli_export_and_compliance(sqlite_url: str, tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     said = " ".join(res.output.split())
-    assert f"synced from {synced_from}" in said and "never synced" in said, res.output
+    assert f"counts for {synced_from}" in said and "hold no synced report" in said, res.output
     res = runner.invoke(
         app,
         ["reports", "compliance", "--template", "日报", "--from", synced_from.isoformat(),
          "--to", last.isoformat(), *common],
     )  # fmt: skip
-    assert res.exit_code == 0 and "never synced" not in res.output, res.output
+    assert res.exit_code == 0 and "no synced report" not in res.output, res.output

@@ -202,7 +202,20 @@ def test_the_default_range_starts_with_the_synced_history(stats_web: Web) -> Non
         api = _stats(web, admin, template=template, limit=1)
         end = date.fromisoformat(api["end_date"])
         assert first > end - timedelta(days=27)  # 21 days of history: shorter than the default
-        assert api["start_date"] == first.isoformat() == api["dates"][0]
+        # The range starts on the day the first report is counted for: its report day by the
+        # default rule; by a DingTalk rule the day of the period whose window claims it (a
+        # period is dated on the day its window opens, R-5: 项目周报's monthly rule may date a
+        # report of the 4th on the 1st) — starting on the report day would cut that period.
+        period_day = date.fromisoformat(api["first_synced_day"])
+        assert api["start_date"] == api["first_synced_day"] == api["dates"][0]
+        if api["rule"]["source"] == "default":
+            assert period_day == first
+        else:
+            assert first - timedelta(days=31) <= period_day <= first
+            once = _stats(
+                web, admin, template=template, start_date=str(period_day), end_date=str(period_day)
+            )
+            assert once["totals"]["submitted"] + once["totals"]["late"] >= 1, once["totals"]
         # given dates are kept as they are
         start = end - timedelta(days=27)
         given = _stats(web, admin, template=template, start_date=str(start), limit=1)

@@ -139,9 +139,10 @@ def _warn_unsynced(template: str, start: date, first: date | None) -> None:
         )
     elif start < first:
         err_console.print(
-            f"warning: {template}'s reports are synced from {first} on; {start} … "
-            f"{first - timedelta(days=1)} were never synced, so their 未提交 says nothing —"
-            f" start at {first} or sync earlier reports",
+            f"warning: {template}'s first synced report counts for {first}; {start} … "
+            f"{first - timedelta(days=1)} hold no synced report of it (older ones were not"
+            f" synced, or there were none), so their 未提交 says nothing — start at {first}"
+            " or sync earlier reports",
             markup=False,
         )
 
@@ -162,8 +163,8 @@ def compliance_cmd(
     """Per person per working day: submitted / late / missing; per department the rate. A file
     written (xlsx/csv) is recorded in the export audit as the web's 日志统计 export is (kind
     ``compliance``, client ``cli``, one row per person and day); a table printed is not."""
-    from dingsync.export.report_rules import MAX_DAYS, compliance_by_rule
-    from dingsync.export.reports import STATUS_LABELS, first_report_day, write_compliance
+    from dingsync.export.report_rules import MAX_DAYS, compliance_by_rule, first_period_day
+    from dingsync.export.reports import STATUS_LABELS, write_compliance
 
     fmt = view_format(format_, output).value
     if fmt != "table" and output is None:
@@ -180,7 +181,7 @@ def compliance_cmd(
     with engine.connect() as conn:
         _require_template(conn, corp, template)
         require_departments(conn, corp, dept)
-        first = first_report_day(conn, corp, template, tz)
+        first = first_period_day(conn, corp, template, tz)
         result = compliance_by_rule(conn, corp, template, start, end, dept_id=dept, tz=tz)
     _warn_unsynced(template, start, first)
     rule_text = (result.rule or {}).get("text", "")

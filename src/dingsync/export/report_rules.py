@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any, Literal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from dingsync.export.reports import (
     Compliance,
@@ -46,6 +46,7 @@ from dingsync.export.reports import (
     compliance,
     count_in_departments,
     dept_scope,
+    first_report_day,
     people_of,
 )
 from dingsync.store import repo_attendance, repo_reports, visibility
@@ -196,6 +197,37 @@ def rule_used(stored: dict[str, Any]) -> tuple[RuleUsed, list[Window]] | None:
     )
     used = RuleUsed("dingtalk", text, period, int(stored["remind_id"]), words, len(people))
     return used, windows
+
+
+def first_period_day(
+    conn: Connection, corp_id: str, template: str, tz: tzinfo = SHANGHAI
+) -> date | None:
+    """The day 日志统计 dates the first synced report of ``template`` under: by the template's
+    stored DingTalk rule, the due day of the period whose window claims that report (the
+    last window opening at or before its ``create_time``; a period is dated on the day its
+    window opens, docs/reports.md R-5 — a monthly period on the 1st when the report came on
+    the 4th); by the default rule (or a rule that cannot be read, or a report before every
+    window), its report day (:func:`dingsync.export.reports.first_report_day`). ``None``
+    without any synced report. Days before it hold no synced report of the template, so their
+    未提交 says nothing (the console, the API and the CLI warn, and the default range starts
+    there)."""
+    first = first_report_day(conn, corp_id, template, tz)
+    stored = repo_reports.rule_of(conn, corp_id, template) if first is not None else None
+    read = rule_used(stored) if stored is not None else None
+    if first is None or read is None:
+        return first
+    used, windows = read
+    assert used.period is not None
+    created: datetime | None = conn.execute(
+        select(func.min(reports.c.create_time)).where(
+            reports.c.corp_id == corp_id, reports.c.template_name == template
+        )
+    ).scalar()
+    assert created is not None
+    at = int(created.timestamp() * 1000)
+    spans = rule_windows(used.period, windows, first - timedelta(days=62), first + timedelta(1))
+    opened = [due for due, opens, _ in spans if opens <= at]
+    return opened[-1] if opened else first
 
 
 def compliance_by_rule(

@@ -12,7 +12,6 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Connection
 
 from dingsync.export import report_rules
-from dingsync.export import reports as export_reports
 from dingsync.store import repo_reports
 from dingsync.web import rules
 from dingsync.web.context import WebContext
@@ -96,7 +95,7 @@ def stats_range(
         start = start_date
         if start is None:
             start = end - timedelta(days=STATS_DEFAULT_DAYS - 1)
-            first = export_reports.first_report_day(conn, ctx.corp_id, template, ctx.settings.tz)
+            first = report_rules.first_period_day(conn, ctx.corp_id, template, ctx.settings.tz)
             if first is not None and start < first <= end:
                 start = first
         if end < start:
@@ -174,7 +173,8 @@ def report_stats(
     department, name, userid; ``limit``/``offset`` page them (``days`` holds the page's
     people only), ``totals`` and ``departments`` cover everyone counted.
 
-    ``first_synced_day``: the report day of the template's first synced report (``None``
+    ``first_synced_day``: the day the template's first synced report is counted for (its
+    rule period's day, :func:`dingsync.export.report_rules.first_period_day`; ``None``
     without any) — days before it were never synced, so their "missing" says nothing (the
     console warns when the range starts before it).
 
@@ -185,7 +185,7 @@ def report_stats(
     people = dataclasses.replace(visible(scope), participant=None)
     with ctx.engine.connect() as conn:
         start, end = stats_range(ctx, conn, template, start_date, end_date)
-        first_synced = export_reports.first_report_day(conn, ctx.corp_id, template, ctx.settings.tz)
+        first_synced = report_rules.first_period_day(conn, ctx.corp_id, template, ctx.settings.tz)
         result = report_rules.compliance_by_rule(
             conn,
             ctx.corp_id,

@@ -17,8 +17,11 @@ a ``ZipFile`` that defaults to that level; other XlsxWriter workbooks keep the d
 from __future__ import annotations
 
 import contextvars
+import io
 import math
+import os
 import re
+import shutil
 import zipfile
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -47,6 +50,35 @@ class _Worksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter has no type hin
         if isinstance(string, str):
             string = xlsx_text(string)
         return super()._write_string(row, col, string, cell_format)
+
+    def _write_optimized_sheet_data(self) -> None:
+        """XlsxWriter's ``constant_memory`` ``<sheetData>``: the rows' temp file copied into the
+        sheet's XML file as bytes (XlsxWriter reads it back as text, decoding and encoding
+        again every row: ~8 % of a 100,000-row report export). Same bytes; XlsxWriter's own
+        way where either file is not a plain UTF-8 file on disk."""
+        fh, rows_fh = self.fh, getattr(self, "row_data_fh", None)
+        if (
+            self.dim_rowmin is None
+            or rows_fh is None
+            or not isinstance(fh, io.TextIOWrapper)
+            or not isinstance(rows_fh, io.TextIOWrapper)
+            or fh.encoding != "utf-8"
+            or rows_fh.encoding != "utf-8"
+        ):
+            return super()._write_optimized_sheet_data()
+        self._xml_start_tag("sheetData")
+        rows_fh.flush()
+        fh.flush()
+        with open(self.row_data_filename, "rb") as src:
+            shutil.copyfileobj(src, fh.buffer, _COPY_CHUNK)
+        rows_fh.close()
+        os.unlink(self.row_data_filename)
+        self._xml_end_tag("sheetData")
+        return None
+
+
+#: Bytes per read when :meth:`_Worksheet._write_optimized_sheet_data` copies the rows.
+_COPY_CHUNK = 1 << 20
 
 
 #: Text that needs XlsxWriter's control-character escaping (``_xHHHH_``; see

@@ -491,7 +491,7 @@ def _write_rows_xlsx(
     kinds: list[str],
 ) -> int:
     """Write ``batches`` of rows (cells of the given ``kinds``,
-    :meth:`xlsx.RowWriter.write_typed`; text with the store's NUL escape) as one sheet of a
+    :meth:`xlsx.RowWriter.write_typed_rows`; text with the store's NUL escape) as one sheet of a
     ``constant_memory`` workbook, headers bold and frozen. Returns the number of rows."""
     wb = xlsx.Workbook(str(path), {"constant_memory": True})
     try:
@@ -502,12 +502,11 @@ def _write_rows_xlsx(
         ws.write_row(0, 0, headers, bold)
         ws.freeze_panes(1, 0)
         out = xlsx.RowWriter(ws, when=when, day=day, as_number=as_number, decode=unescape_nul)
-        write = out.write_typed
+        write = out.write_typed_rows
         n = 0
         for batch in batches:
-            for row in batch:
-                n += 1
-                write(n, row, kinds)
+            write(n + 1, batch, kinds)
+            n += len(batch)
         return n
     finally:
         wb.close()

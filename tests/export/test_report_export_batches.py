@@ -1,0 +1,177 @@
+"""The report export's batch paths write what the row-by-row ways do: csv batches joined as
+they are (when no cell needs quoting) are the ``csv`` module's bytes, line by line too;
+``RowWriter.write_typed_rows`` writes the sheet XML ``write_typed`` does row by row (also
+after a row written the normal way and around a row with options); and reports with equal
+``create_time``s come out in report id order across the stream's batches, on SQLite (where
+the ties are sorted in Python), PostgreSQL and MariaDB."""
+
+from __future__ import annotations
+
+import csv
+import random
+import zipfile
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from dingsync.export import reports as R
+from dingsync.export import xlsx
+from dingsync.store import db, repo, repo_reports
+from dingsync.store.nul import ESCAPE, unescape_nul
+from helpers.mariadb import fresh_mariadb_url
+
+#: Cell pieces: plain text, the characters csv quotes for, blanks, the NUL escape.
+PIECES = [
+    "a",
+    "中文",
+    "✅",
+    ",",
+    '"',
+    "\r",
+    "\n",
+    "\r\n",
+    " ",
+    "\t",
+    ESCAPE + "0",
+    "_x0041_",
+    "&<>",
+]
+
+
+def _cell(rng: random.Random, dirty: bool) -> str:
+    pieces = PIECES if dirty else PIECES[:3]
+    return "".join(rng.choice(pieces) for _ in range(rng.randint(0, 4)))
+
+
+def _batches(seed: int) -> list[list[list[str]]]:
+    """Batches of 12-cell rows: all clean, all dirty, mixed; one empty batch."""
+    rng = random.Random(seed)
+    out: list[list[list[str]]] = []
+    for kind in ("clean", "dirty", "mixed", "clean", "mixed", "empty"):
+        rows = []
+        for _ in range(0 if kind == "empty" else rng.randint(1, 40)):
+            dirty = kind == "dirty" or (kind == "mixed" and rng.random() < 0.3)
+            rows.append([_cell(rng, dirty) for _ in range(12)])
+        out.append(rows)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_csv_batches_are_the_csv_modules_bytes(tmp_path: Path, seed: int) -> None:
+    headers = [f"h{i}" for i in range(12)]
+    batches = _batches(seed)
+    got = tmp_path / "got.csv"
+    assert R._write_rows_csv(got, headers, iter(batches)) == sum(map(len, batches))
+    want = tmp_path / "want.csv"
+    with open(want, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(headers)
+        for batch in batches:
+            writer.writerows([[unescape_nul(v) for v in row] for row in batch])
+    assert got.read_bytes() == want.read_bytes()
+
+
+def _sheet_xml(path: Path, batched: bool) -> bytes:
+    rng = random.Random(7)
+    wb = xlsx.Workbook(str(path), {"constant_memory": True})
+    ws = wb.add_worksheet("s")
+    when = wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+    day = wb.add_format({"num_format": "yyyy-mm-dd"})
+    ws.write_row(0, 0, ["头", "时间", "数"])
+    ws.set_row(9, 30)  # a row with options: that batch goes row by row
+    out = xlsx.RowWriter(ws, when=when, day=day, as_number=R.as_number, decode=unescape_nul)
+    kinds = [xlsx.TEXT, xlsx.SERIAL_WHEN, xlsx.NUMERIC_TEXT, xlsx.TEXT, xlsx.NUMERIC_TEXT]
+    rows: list[list[Any]] = []
+    for i in range(30):
+        width = rng.randint(0, 5)  # rows of different widths, some empty
+        row: list[Any] = [
+            _cell(rng, True),
+            46000.5 + i / 7 if rng.random() < 0.8 else None,
+            rng.choice(["12", "-3.5", "x", "", "0012", " 7"]),
+            _cell(rng, True),
+            rng.choice(["1e5", "42", "中"]),
+        ]
+        rows.append(row[:width])
+    first = 1
+    for size in (4, 7, 1, 18):  # batches 1-4, 5-11 (holds row 9), 12, 13-30
+        chunk = rows[first - 1 : first - 1 + size]
+        if batched:
+            out.write_typed_rows(first, chunk, kinds)
+        else:
+            for n, values in enumerate(chunk, start=first):
+                out.write_typed(n, values, kinds)
+        first += size
+    ws.write_row(first, 0, ["尾", 1])  # the normal way after the writer's rows
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        return z.read("xl/worksheets/sheet1.xml")
+
+
+def test_typed_rows_are_written_as_row_by_row(tmp_path: Path) -> None:
+    batched = _sheet_xml(tmp_path / "b.xlsx", batched=True)
+    assert batched == _sheet_xml(tmp_path / "r.xlsx", batched=False)
+    # The batch holding row 10 (set_row) went row by row, with XlsxWriter's bookkeeping: its
+    # options come as the empty row element XlsxWriter writes for them (RowWriter is meant for
+    # rows without options; the exports set none).
+    assert b'<row r="10" ht="30" customHeight="1"/>' in batched
+    assert b'<dimension ref="A1:E32"/>' in batched
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh, migrated database of each kind."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ties.db'}"
+    elif request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+    else:
+        url = fresh_mariadb_url()
+    engine = db.create_engine_for(url)
+    db.migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+CORP = "ding_corp_ties"
+MOMENT = datetime(2026, 5, 6, 1, 2, 3, tzinfo=UTC)
+
+
+def test_equal_create_times_come_in_report_id_order(
+    any_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """53 reports, in runs of equal ``create_time`` (runs longer than a batch, runs across a
+    batch's end), written in shuffled id order, their creators in the ids' reverse order;
+    batches of 5 rows."""
+    monkeypatch.setattr(R, "STREAM_BATCH", 5)
+    rng = random.Random(3)
+    ids = [f"r{n:03d}" for n in range(53)]
+    rng.shuffle(ids)
+    runs = [1, 12, 1, 2, 3, 1, 1, 7, 5, 20]  # 53 in all
+    times: list[datetime] = []
+    for k, length in enumerate(runs):
+        times += [MOMENT + timedelta(minutes=k, microseconds=k % 2)] * length
+    with any_engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": CORP, "name": "同时公司"})
+        reps = [
+            {
+                "report_id": rid,
+                "template_name": "日报",
+                # SQLite's index holds ties in creator order: here the reverse of the ids'
+                "creator_id": f"u{99 - int(rid[1:]):03d}",
+                "create_time": t,
+                "receivers_synced": True,
+            }
+            for rid, t in zip(ids, times, strict=True)
+        ]
+        repo_reports.upsert_reports(conn, CORP, reps, {})
+    day = date(2026, 5, 6)
+    with any_engine.connect() as conn:
+        assert R.export_reports(conn, CORP, "日报", day, day, tmp_path / "t.csv", "csv") == 53
+    with open(tmp_path / "t.csv", encoding="utf-8-sig", newline="") as fh:
+        got = [row[0] for row in list(csv.reader(fh))[1:]]
+    want = [rid for _, rid in sorted(zip(times, ids, strict=True))]
+    assert got == want

@@ -423,6 +423,9 @@ def _content_value(value: str | None, state: str) -> str | None:
     return value
 
 
+#: Batches :func:`_write_rows_csv` hands to ``csv`` directly after one whose rows mostly
+#: needed quoting (it then tries joining again).
+CSV_SKIP = 15
 #: A csv line whose text holds one of these needs the ``csv`` module's quoting.
 _CSV_SPECIAL = re.compile('["\r\n]')
 
@@ -430,11 +433,12 @@ _CSV_SPECIAL = re.compile('["\r\n]')
 def _write_rows_csv(path: str | Path, headers: list[str], batches: Iterator[list[Any]]) -> int:
     """Write ``batches`` of rows (lists of cells, all text — ``""`` for an empty cell — with
     the store's NUL escape) as CSV (UTF-8 with a BOM), exactly as ``csv.writer`` (excel
-    dialect, ``QUOTE_MINIMAL``, ``\r\n``) writes them. A batch whose cells hold no ``,``,
-    ``"``, ``\r`` nor ``\n`` — the cells ``csv`` would write as they are — is joined as it
+    dialect, ``QUOTE_MINIMAL``, CR LF line ends) writes them. A batch whose cells hold no ``,``,
+    ``"``, CR nor LF — the cells ``csv`` would write as they are — is joined as it
     is (counted in its joined text: one pass of ``str.join`` and four of ``str.count``/``in``
     instead of ``csv``'s per-cell work); else each line is, when its own text shows no such
-    cell, and the ``csv`` module writes the other lines. A batch holding the escape character
+    cell, and the ``csv`` module writes the other lines — and, when they were most of the
+    batch, the next :data:`CSV_SKIP` batches whole. A batch holding the escape character
     is written again with each value unescaped. Returns the number of rows."""
     n = 0
     parts: list[str] = []
@@ -443,14 +447,19 @@ def _write_rows_csv(path: str | Path, headers: list[str], batches: Iterator[list
     with open(path, "w", encoding="utf-8-sig", newline="") as fh:
         writer.writerow(headers)
         fh.write(parts.pop())
+        skip = 0  # batches left to hand to csv directly (after a mostly quoted batch)
         for batch in batches:
             if not batch:
                 continue
             rows = len(batch)
-            try:
-                text = "\r\n".join(map(",".join, batch))
-            except TypeError:  # a cell that is not text: csv's own str()
-                text = ""
+            text = ""
+            if skip:
+                skip -= 1
+            else:
+                try:
+                    text = "\r\n".join(map(",".join, batch))
+                except TypeError:  # a cell that is not text: csv's own str()
+                    text = ""
             if (
                 text
                 and text.count(",") == sum(map(len, batch)) - rows
@@ -459,17 +468,24 @@ def _write_rows_csv(path: str | Path, headers: list[str], batches: Iterator[list
                 and '"' not in text
             ):
                 text += "\r\n"
-            else:
+            elif text:
+                quoted = 0
                 for row in batch:
                     try:
                         line = ",".join(row)
                     except TypeError:
-                        writer.writerow(row)
-                        continue
-                    if line.count(",") == len(row) - 1 and special(line) is None:
+                        line = ""
+                    if line and line.count(",") == len(row) - 1 and special(line) is None:
                         parts.append(line + "\r\n")
                     else:
                         writer.writerow(row)
+                        quoted += 1
+                if 2 * quoted > rows:  # multi-line texts, say: csv alone is cheaper
+                    skip = CSV_SKIP
+                text = "".join(parts)
+                parts.clear()
+            else:
+                writer.writerows(batch)
                 text = "".join(parts)
                 parts.clear()
             if ESCAPE in text:

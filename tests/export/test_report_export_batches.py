@@ -184,3 +184,20 @@ def test_equal_create_times_come_in_report_id_order(
         got = [row[0] for row in list(csv.reader(fh))[1:]]
     want = [rid for _, rid in sorted(zip(times, ids, strict=True))]
     assert got == want
+
+
+def test_ties_by_id_orders_runs_of_any_length_across_batch_sizes() -> None:
+    """300 random streams (runs of equal times of any length, batches of 1–7 rows, none at all)
+    come out in ``(time, id)`` order with every row once."""
+    rng = random.Random(5)
+    for trial in range(300):
+        rows: list[tuple[str, int]] = []
+        t = 0
+        for _ in range(rng.randint(0, 60)):
+            t += rng.random() < 0.5
+            rows.append((f"id{rng.randint(0, 999):03d}", t))
+        rows.sort(key=lambda row: row[1])  # time order, ties as they come
+        size = rng.randint(1, 7)
+        batches = [rows[i : i + size] for i in range(0, len(rows), size)]
+        out = [row for batch in R._ties_by_id(iter(batches), 1, 0) for row in batch]
+        assert out == sorted(rows, key=lambda row: (row[1], row[0])), trial

@@ -140,13 +140,6 @@ def template_columns(conn: Connection, corp_id: str, template: str) -> list[str]
 STREAM_BATCH = 500
 
 
-def _driver_rows(result: CursorResult[Any]) -> Iterator[Any]:
-    """The rows of ``result`` as tuples of the database driver's values (see
-    :func:`_driver_batches`), one by one."""
-    for batch in _driver_batches(result):
-        yield from batch
-
-
 def _driver_batches(result: CursorResult[Any]) -> Iterator[list[Any]]:
     """The rows of ``result`` as lists of tuples of the database driver's values, read
     :data:`STREAM_BATCH` at a time from the driver's cursor (no ``Row`` nor result processing
@@ -169,10 +162,14 @@ def _ties_by_id(batches: Iterator[list[Any]], at: int, key: int) -> Iterator[lis
     """``batches`` of rows in order of their column ``at`` (ties in any order) as batches in
     order of ``(row[at], row[key])``: rows with equal ``at`` — held back across a batch's end
     until the next value comes — sorted by ``key`` (Python's order of ``str``: code points,
-    SQLite's ``BINARY`` order of UTF-8 text). A batch without equal values passes as it is."""
+    SQLite's ``BINARY`` order of UTF-8 text). A batch without equal values passes as it is; a
+    run of equal values is held in memory whole (linear in its length)."""
     carry: list[Any] = []
     by = itemgetter(at, key)
     for batch in batches:
+        if carry and batch[-1][at] == carry[0][at]:  # the run goes on through this batch
+            carry += batch
+            continue
         if carry:
             batch = carry + batch
         last = batch[-1][at]

@@ -153,7 +153,7 @@ def _driver_batches(result: CursorResult[Any]) -> Iterator[list[Any]]:
             yield first
         cursor = result.cursor
         while cursor is not None and (rows := cursor.fetchmany(STREAM_BATCH)):
-            yield rows
+            yield list(rows)  # DB-API: a sequence (a list already with these drivers)
     finally:
         result.close()
 

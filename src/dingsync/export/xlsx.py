@@ -65,7 +65,8 @@ class _Worksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter has no type hin
             or fh.encoding != "utf-8"
             or rows_fh.encoding != "utf-8"
         ):
-            return super()._write_optimized_sheet_data()
+            super()._write_optimized_sheet_data()
+            return
         self._xml_start_tag("sheetData")
         rows_fh.flush()
         fh.flush()
@@ -74,7 +75,6 @@ class _Worksheet(Worksheet):  # type: ignore[misc]  # xlsxwriter has no type hin
         rows_fh.close()
         os.unlink(self.row_data_filename)
         self._xml_end_tag("sheetData")
-        return None
 
 
 #: Bytes per read when :meth:`_Worksheet._write_optimized_sheet_data` copies the rows.

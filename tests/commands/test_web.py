@@ -6,6 +6,7 @@ before locking out DingTalk's main administrator."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -102,6 +103,11 @@ def test_roles_commands_refuse_unknown_users_and_roles(cli_db: str) -> None:
             assert repo_local_access.list_roles(conn, CORP)[0]["granted_by"] == "cli"
         listed = runner.invoke(app, ["roles", "list"], env={"COLUMNS": "200"}).output
         assert "u-1" in listed and "hr" in listed
+        # Granted at: local time to the second, as `corps list` shows it (not raw UTC with
+        # microseconds and +00:00).
+        granted = repo_local_access_granted_at(engine)
+        assert granted.astimezone().strftime("%Y-%m-%d %H:%M:%S") in listed
+        assert "+00:00" not in listed and str(granted) not in listed
         assert "revoked hr" in runner.invoke(app, ["roles", "revoke", "u-1", "hr"]).output
         with engine.connect() as conn:
             assert repo_local_access.user_roles(conn, CORP, "u-1") == []
@@ -166,3 +172,12 @@ def test_help_shows_docstrings_as_text() -> None:
     doctor = runner.invoke(app, ["doctor", "--help"], env={"COLUMNS": "200"})
     assert "exit 2 when credentials are missing" in _flat(doctor.output)
     assert "token; exit 2\n" not in doctor.output
+
+
+def repo_local_access_granted_at(engine: Any) -> Any:
+    """The (only) role grant's stored time, as a timezone-aware datetime."""
+    from datetime import UTC
+
+    with engine.connect() as conn:
+        at = repo_local_access.list_roles(conn, CORP)[0]["granted_at"]
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import select, update
 
+from dingsync.store.schema_approvals import approval_templates
 from dingsync.store.schema_web import AUDIT_TRIGGER_DROP_SQL, AUDIT_TRIGGER_SQL, web_export_audit
 from dingsync.web.console.session import COOKIE
 
@@ -149,4 +150,32 @@ def test_filters_and_kinds_are_in_chinese_for_web_and_cli_exports(
     assert who.inner_text().startswith("cli:") and who.locator("a").count() == 0
     link = page.locator(f"tr[data-audit='{users['id']}'] [data-field=who] a")
     assert link.get_attribute("href") == f"/console/directory/users/{users['userid']}"
+    page.context.close()
+
+
+def test_a_sub_administrators_export_scope_reads_in_chinese(console: Console) -> None:
+    """An export made by a sub-administrator records the parts of their scope (``own``,
+    ``participant``, ``departments``); the audit page words them (范围：本人、参与、管辖部门),
+    never as a raw list like ``['departments']``; the main administrator's reads 范围：全部."""
+    admin, sub = console.main_admin, console.sub_admin
+    _export(console, sub, "users", {})
+    with console.engine.connect() as conn:
+        code = conn.execute(select(approval_templates.c.process_code)).scalars().first()
+    _export(console, sub, "approvals", {"process_code": code})
+    _export(console, admin, "users", {})
+    mine, approvals, users = console.api(admin, "/api/exports/audit", limit=3)["items"]
+    assert users["filters"]["scope"] == ["departments"]
+    assert approvals["filters"]["scope"] == ["own", "participant", "departments"]
+    assert mine["filters"]["scope"] == "all"
+    page = console.page_as(admin)
+    page.goto(f"{console.url}/console/exports")
+
+    def scope_of(entry: dict) -> str:  # type: ignore[type-arg]
+        return page.locator(f"tr[data-audit='{entry['id']}'] [data-field=scope]").inner_text()
+
+    assert scope_of(users) == "范围：管辖部门"
+    assert scope_of(approvals) == "范围：本人、参与、管辖部门"
+    assert scope_of(mine) == "范围：全部"
+    cells = page.locator("[data-field=filters]").all_inner_texts()
+    assert not [c for c in cells if "[" in c or "'" in c]
     page.context.close()

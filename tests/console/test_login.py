@@ -554,3 +554,94 @@ def test_the_client_emulator_plays_dd_getauthcode(console: Console) -> None:
     wrong = page.evaluate(get, "dingnotthiscorp")
     assert wrong["errorCode"] == "3" and "code" not in wrong
     page.context.close()
+
+
+@pytest.fixture(scope="module")
+def own_company(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Any, Any]]:
+    """A small sandbox company of its own, synced into SQLite (in a thread: the browser's
+    event loop runs in this one): people leave it in the test below, which the shared console
+    company must not see."""
+    import asyncio
+    import threading
+
+    from dingsync.sandbox import SandboxConfig, SandboxServer
+    from dingsync.store import db
+    from dingsync.sync.engine import run_sync
+    from dingsync.sync.runner import make_entities
+    from helpers.sandboxes import make_client
+
+    config = SandboxConfig(seed=5, users=30, days=3, qps_limit=None)
+    path = tmp_path_factory.mktemp("demo-leavers") / "d.db"
+    with SandboxServer(config) as sb:
+        engine = db.create_engine_for(f"sqlite:///{path}")
+        db.migrate(engine)
+        results: list[Any] = []
+
+        async def sync() -> None:
+            async with make_client(sb) as client:
+                results.append(await run_sync(client, engine, sb.app.corp_id, make_entities()))
+
+        worker = threading.Thread(target=lambda: asyncio.run(sync()))
+        worker.start()
+        worker.join()
+        assert results and results[0].status == "succeeded", results
+        try:
+            yield sb, engine
+        finally:
+            engine.dispose()
+
+
+def test_demo_logins_offer_only_people_still_in_the_company(
+    console: Console, own_company: tuple[Any, Any]
+) -> None:
+    """``dingsync demo``'s logins (``commands.demo_console.demo_logins``) follow the sandbox's
+    company: once the demo's employee and HR person leave (``POST
+    /sandbox/mutate/contacts/leave``), the login page offers other people still in the company
+    — the new HR person with the local ``hr`` role — and their buttons log in (never 403
+    auth.user_not_found)."""
+    from dingsync.commands.demo_console import demo_logins
+    from helpers.sandboxes import mutate
+    from web.conftest import sandbox_settings
+
+    sb, engine = own_company
+    corp = sb.app.corp_id
+    demo = demo_logins(sb.base_url, sb.company, engine, corp)
+    before = {p.key: p.userid for p in demo.people}
+    app = create_app(
+        sandbox_settings(sb, str(engine.url)),
+        engine=engine,
+        options=WebOptions(),
+        clock=console.clock,
+        demo_logins=demo,
+    )
+    with WebServer(app) as server:
+        for key in ("employee", "hr"):
+            mutate(sb, "contacts/leave", userid=before[key])
+        page = console.anonymous_page()
+        page.goto(f"{server.base_url}/console/login")
+        shown = {
+            key: page.locator(f"[data-testid=demo-{key}]").inner_text()
+            for key in ("employee", "hr")
+        }
+        now = {p.key: p.userid for p in demo.current()}
+        for key in ("employee", "hr"):
+            assert now[key] != before[key] and now[key] in sb.company.users
+            assert sb.company.users[now[key]].active
+            assert sb.company.users[now[key]].name in shown[key]
+        assert {k: v for k, v in now.items() if k not in ("employee", "hr")} == {
+            k: v for k, v in before.items() if k not in ("employee", "hr")
+        }
+        with engine.connect() as conn:
+            assert "hr" in repo_local_access.user_roles(conn, corp, now["hr"])
+        with engine.connect() as conn:
+            viewer = app.state.web.viewer(conn, now["employee"])
+        page.click("[data-testid=demo-employee]")
+        page.wait_for_url(f"{server.base_url}{_first_page([i.key for i in visible_nav(viewer)])}")
+        page.goto(f"{server.base_url}/console/me")
+        assert (
+            sb.company.users[now["employee"]].name
+            in page.locator("[data-testid=profile]").inner_text()
+        )
+        page.context.close()

@@ -299,7 +299,10 @@ def test_cli_summary_and_export(sandbox: SandboxServer, synced: Engine, tmp_path
     assert audit["filters"]["files"][0]["name"] == "s.csv"
     assert audit["row_count"] == len(truth)
     assert audit["sha256"] == hashlib.sha256(out_csv.read_bytes()).hexdigest()
-    assert f"export audit #{audit['id']}" in " ".join(res.output.split())
+    said = " ".join(res.output.split())
+    assert f"export audit #{audit['id']}" in said
+    # A csv holds the 月度汇总 rows only: the message says just that (no 每日统计 count).
+    assert f"({len(truth)} people; export audit" in said and "每日统计" not in said
     res = runner.invoke(cli_app, ["attendance", "summary", *common])  # a table: not audited
     assert res.exit_code == 0, res.output
     with synced.connect() as conn:
@@ -317,6 +320,7 @@ def test_cli_summary_and_export(sandbox: SandboxServer, synced: Engine, tmp_path
     out_xlsx = tmp_path / "s.xlsx"
     res = runner.invoke(cli_app, ["export", "attendance", *common, "-o", str(out_xlsx)])
     assert res.exit_code == 0, res.output
+    assert f"({len(truth)} people, " in res.output and " 每日统计 rows; " in res.output
     import openpyxl
 
     wb = openpyxl.load_workbook(out_xlsx)

@@ -96,19 +96,25 @@ def test_monthly_is_the_exports_summary_paged_and_scoped(data_web: Web) -> None:
     narrowed = _all(web, "/api/attendance/monthly", web.token(sub), month=month, dept_id=root)
     assert {r["userid"] for r in narrowed} <= expected | {sub}
 
-    # The sub-administrator's export of the month holds exactly their listed rows (their own
-    # row aside: own attendance is listed, not exported).
-    r = web.post(
-        "/api/exports",
-        web.token(sub),
-        json={"kind": "attendance", "format": "xlsx", "filters": {"month": month}},
-    )
-    assert r.status_code == 200, r.text
-    rows = list(
-        openpyxl.load_workbook(io.BytesIO(r.content))["月度汇总"].iter_rows(values_only=True)
-    )
-    exported = {row[4] for row in rows[3:] if row[0] is not None}
-    assert exported == expected
+    # The sub-administrator's export of the month holds exactly their listed rows — their own
+    # row too (everyone sees their own attendance; an exporter exports what they list), with
+    # or without a department filter (one of their own departments outside their scope too).
+    def exported(**filters: Any) -> set[str]:
+        r = web.post(
+            "/api/exports",
+            web.token(sub),
+            json={"kind": "attendance", "format": "xlsx", "filters": {"month": month, **filters}},
+        )
+        assert r.status_code == 200, r.text
+        sheet = openpyxl.load_workbook(io.BytesIO(r.content))["月度汇总"]
+        return {row[4] for row in list(sheet.iter_rows(values_only=True))[3:] if row[0]}
+
+    assert sub in seen and exported() == seen
+    assert exported(dept_id=root) == {r["userid"] for r in narrowed}
+    for own_dept in sorted(members.get(sub, set())):
+        listed = _all(web, "/api/attendance/monthly", web.token(sub), month=month, dept_id=own_dept)
+        assert sub in {r["userid"] for r in listed}
+        assert exported(dept_id=own_dept) == {r["userid"] for r in listed}
 
     # An attendance-group manager: the members of their groups.
     with web.engine.connect() as conn:

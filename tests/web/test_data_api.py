@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select, text
 
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store import db
-from dingsync.store.schema import metadata, user_departments
+from dingsync.store.schema import metadata, user_departments, users
 from dingsync.sync.engine import run_sync
 from dingsync.sync.runner import make_entities
 from dingsync.web import create_app
@@ -452,6 +452,54 @@ def test_area_exports_are_scoped_and_audited(data_web: Web) -> None:
 # An export holds exactly what the same person lists with the same filters
 # --------------------------------------------------------------------------------------------
 LIST_PATH = {"reports": "/api/reports", "approvals": "/api/approvals"}
+
+
+def test_a_department_filter_and_the_scope_are_two_conditions_on_the_person(
+    data_web: Web,
+) -> None:
+    """A sub-administrator's directory export filtered by a department outside their scope
+    holds that department's members who are in scope through another of their departments, as
+    the attendance export and ``GET /api/attendance/monthly`` apply the same filter (filter ∩
+    scope on the person, not on the departments: that intersection is empty here)."""
+    web = data_web
+    company = web.sb.company
+    members = _members(web.engine, web.sb.app.corp_id)
+    with web.engine.connect() as conn:
+        active = set(
+            conn.execute(select(users.c.userid).where(users.c.status == "active")).scalars()
+        )
+    found = None
+    for sub in sorted(company.sub_admin_userids):
+        inside = _subtree(web, company.admin_scopes[sub])
+        for dept in sorted(company.departments):
+            subtree = _subtree(web, [dept])
+            if subtree & inside:  # wholly outside the scope (not an ancestor of it either)
+                continue
+            both = {u for u, ds in members.items() if ds & subtree and ds & inside and u in active}
+            if both:
+                found = (sub, dept, both)
+                break
+        if found:
+            break
+    assert found, "the sandbox has a member of two departments, one in a sub-admin's scope"
+    sub, dept, both = found
+    r = web.post(
+        "/api/exports",
+        web.token(sub),
+        json={"kind": "users", "format": "csv", "filters": {"dept_id": dept, "recursive": True}},
+    )
+    assert r.status_code == 200, r.text
+    rows = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert {row[0] for row in rows[1:]} == both
+    # Without the filter: everyone of the scope, and no one else.
+    whole = web.post("/api/exports", web.token(sub), json={"kind": "users", "format": "csv"})
+    everyone = {row[0] for row in csv.reader(io.StringIO(whole.content.decode("utf-8-sig")))}
+    inside = _subtree(web, company.admin_scopes[sub])
+    assert everyone - {"userid", rows[0][0]} == {
+        u for u, ds in members.items() if ds & inside and u in active
+    }
+
+
 ID_HEADER = {"reports": "日志ID", "approvals": "审批编号"}
 ID_KEY = {"reports": "report_id", "approvals": "business_id"}
 SHEET = {"reports": "日志", "approvals": "审批"}

@@ -42,7 +42,7 @@ TABLE: dict[str, dict[str, tuple[object, object, object]]] = {
     "sub_admin": {
         # an administrator exports reports and approvals exactly as they list them
         "reports": (OWN_PART_DEPTS, OWN_PART_DEPTS, OWN_PART_DEPTS),
-        "attendance": (["own", "departments"], ["own", "departments"], ["departments"]),
+        "attendance": (["own", "departments"], ["own", "departments"], ["own", "departments"]),
         "approvals": (OWN_PART_DEPTS, OWN_PART_DEPTS, OWN_PART_DEPTS),
         "directory": ("all", "all", ["departments"]),
     },
@@ -60,7 +60,7 @@ TABLE: dict[str, dict[str, tuple[object, object, object]]] = {
     },
     "attendance_manager": {
         "reports": (OWN_PART, OWN_PART, "none"),
-        "attendance": (["own", "groups"], ["own", "groups"], ["groups"]),
+        "attendance": (["own", "groups"], ["own", "groups"], ["own", "groups"]),
         "approvals": (OWN_PART, OWN_PART, "none"),
         "directory": ("all", "all", "none"),
     },

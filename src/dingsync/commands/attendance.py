@@ -176,11 +176,17 @@ def summary_command(
         return
     path = _write(summary, fmt, output)
     audit_id = _audit(engine, cid, fmt, month, dept, summary, path)
-    console.print(
-        f"wrote {path} ({len(summary.rows)} people, {len(summary.daily)} 每日统计 rows; "
-        f"export audit #{audit_id})"
-    )
+    console.print(f"wrote {path} ({_holds(summary, fmt)}; export audit #{audit_id})")
     _print_check(summary)
+
+
+def _holds(summary: Any, fmt: str) -> str:
+    """What a written file holds, for the ``wrote …`` line: a csv only the 月度汇总 rows (one
+    per person), an xlsx also the 每日统计 sheet's rows."""
+    people = f"{len(summary.rows)} people"
+    if fmt != "xlsx":
+        return people
+    return f"{people}, {len(summary.daily)} 每日统计 rows"
 
 
 def _audit(
@@ -210,12 +216,8 @@ def export_attendance(
     fmt = file_format(format_, output).value
     summary, engine, cid = _load(database_url, corp_id, month, dept, with_records=fmt == "xlsx")
     path = _write(summary, fmt, output)
-    rows = len(summary.rows)
     audit_id = _audit(engine, cid, fmt, month, dept, summary, path)
-    console.print(
-        f"wrote {path} ({rows} people, {len(summary.daily)} 每日统计 rows; "
-        f"export audit #{audit_id})"
-    )
+    console.print(f"wrote {path} ({_holds(summary, fmt)}; export audit #{audit_id})")
     _print_check(summary)
 
 

@@ -3,6 +3,7 @@ role for the demo's HR person, and the lines the demo prints about the console."
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dingsync.web.options import DemoLogin, DemoLogins
@@ -17,46 +18,66 @@ LABELS = {
 }
 
 
-def pick_people(company: Any) -> dict[str, str]:
+def pick_people(company: Any, keep: Mapping[str, str] | None = None) -> dict[str, str]:
     """One sandbox person per demo login (deterministic for a seed): the main administrator, a
     sub-administrator, a department head who is no administrator, a plain employee and
-    another plain employee who gets the local ``hr`` role. A role the company lacks is left
-    out."""
+    another plain employee who gets the local ``hr`` role — all people still in the company
+    (``company.users``, active). A role the company lacks is left out. ``keep``: earlier picks,
+    kept while their person still fits the role; one who left (or lost the role) is replaced
+    by the next who fits."""
     admins = set(company.admins)
     boss = company.boss_userid
     people = sorted(company.users.values(), key=lambda u: u.userid)
     ordinary = [u for u in people if u.active and u.userid not in admins and u.userid != boss]
-    leaders = [u for u in ordinary if any(m.leader for m in u.memberships)]
-    plain = [u for u in ordinary if not any(m.leader for m in u.memberships)]
+    active = {u.userid for u in people if u.active}
+    plain = [u.userid for u in ordinary if not any(m.leader for m in u.memberships)]
+    fits: dict[str, list[str]] = {
+        "employee": plain,
+        "hr": plain,
+        "main_admin": [str(u) for u, level in company.admins.items() if level == 1],
+        "leader": [u.userid for u in ordinary if any(m.leader for m in u.memberships)],
+        "sub_admin": [str(u) for u in company.sub_admin_userids],
+    }
     picked: dict[str, str] = {}
-    if len(plain) > 1:
-        picked["hr"] = plain[1].userid
-    if plain:
-        picked["employee"] = plain[0].userid
-    if company.main_admin_userid:
-        picked["main_admin"] = str(company.main_admin_userid)
-    if leaders:
-        picked["leader"] = leaders[0].userid
-    if company.sub_admin_userids:
-        picked["sub_admin"] = str(company.sub_admin_userids[0])
-    return picked
+    for key, candidates in fits.items():
+        candidates = [u for u in candidates if u in active]
+        kept = (keep or {}).get(key)
+        if kept in candidates and kept not in picked.values():
+            picked[key] = kept
+            continue
+        free = [u for u in candidates if u not in picked.values()]
+        if free:
+            picked[key] = free[0]
+    return {key: picked[key] for key in LABELS if key in picked}  # in the login page's order
 
 
-def demo_logins(sandbox_url: str, company: Any, engine: Any, corp_id: str) -> DemoLogins:
-    """The demo logins for the sandbox at ``sandbox_url``; grants the local ``hr`` role to the
-    demo's HR person in the database (idempotent)."""
-    from dingsync.store import repo_local_access
-
-    picked = pick_people(company)
-    if "hr" in picked:
-        with engine.begin() as conn:
-            repo_local_access.grant_role(conn, corp_id, picked["hr"], "hr", granted_by="demo")
-    people = tuple(
+def _logins(company: Any, picked: Mapping[str, str]) -> tuple[DemoLogin, ...]:
+    return tuple(
         DemoLogin(key, LABELS[key], picked[key], company.users[picked[key]].name)
         for key in LABELS
         if key in picked
     )
-    return DemoLogins(sandbox_url, people)
+
+
+def demo_logins(sandbox_url: str, company: Any, engine: Any, corp_id: str) -> DemoLogins:
+    """The demo logins for the sandbox at ``sandbox_url``; grants the local ``hr`` role to the
+    demo's HR person in the database (idempotent). The logins follow the company as the
+    sandbox changes it (``DemoLogins.current``): a person who left is replaced by another
+    still in the company (a new HR person gets the ``hr`` role)."""
+    from dingsync.store import repo_local_access
+
+    picks: dict[str, str] = {}
+
+    def current() -> tuple[DemoLogin, ...]:
+        now = pick_people(company, picks)
+        if "hr" in now and now["hr"] != picks.get("hr"):
+            with engine.begin() as conn:
+                repo_local_access.grant_role(conn, corp_id, now["hr"], "hr", granted_by="demo")
+        picks.clear()
+        picks.update(now)
+        return _logins(company, now)
+
+    return DemoLogins(sandbox_url, current(), refresh=current)
 
 
 def company_demo_logins(

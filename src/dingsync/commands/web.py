@@ -283,9 +283,11 @@ def roles_list(database_url: DatabaseUrl = None) -> None:
     engine, corp = _open(database_url, reading=True)
     with engine.connect() as conn:
         grants = repo_local_access.list_roles(conn, corp)
-    table = Table("userid", "role", "granted at", "by")
+    from dingsync.commands.corps import _local
+
+    table = Table("userid", "role", "granted at (local)", "by")
     for g in grants:
-        table.add_row(g["userid"], g["role"], str(g["granted_at"]), g["granted_by"] or "")
+        table.add_row(g["userid"], g["role"], _local(g["granted_at"]), g["granted_by"] or "")
     console.print(table)
 
 

@@ -82,12 +82,16 @@ def export_users(
     fmt: str,
     *,
     dept_ids: Sequence[int] | None = None,
+    scope_dept_ids: Sequence[int] | None = None,
     include_inactive: bool = False,
 ) -> int:
     """The directory (one row per person, departments joined with ``;``) to ``path``, headers
     :data:`USER_COLUMNS` (the same in csv and xlsx; the xlsx sheet is 通讯录), status in words
-    (:data:`STATUS_LABELS`). ``dept_ids``: only members of these departments (``None`` =
-    everyone). Returns the rows."""
+    (:data:`STATUS_LABELS`). ``dept_ids``: only members of these departments (the filter;
+    ``None`` = everyone); ``scope_dept_ids``: and only members of one of these (the exporter's
+    scope; ``None`` = everyone) — two conditions on the person, each met by any of their
+    departments, so a member of the filtered department who is in scope through another
+    department is exported. Returns the rows."""
     names = {
         int(r.dept_id): r.name
         for r in conn.execute(
@@ -105,6 +109,7 @@ def export_users(
     ):
         member_of.setdefault(m.userid, []).append((int(m.dept_id), bool(m.is_leader)))
     wanted = None if dept_ids is None else set(dept_ids)
+    in_scope = None if scope_dept_ids is None else set(scope_dept_ids)
     stmt = select(
         users.c.userid,
         users.c.name,
@@ -121,6 +126,8 @@ def export_users(
         for u in conn.execute(stmt.order_by(users.c.userid)):
             depts = member_of.get(u.userid, [])
             if wanted is not None and not any(d in wanted for d, _ in depts):
+                continue
+            if in_scope is not None and not any(d in in_scope for d, _ in depts):
                 continue
             yield [
                 u.userid,

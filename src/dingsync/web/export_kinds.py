@@ -221,14 +221,16 @@ def _write_users(
     if filters.dept_id is not None:
         dept = filters.dept_id
         dept_ids = set(tree.subtree([dept])) if filters.recursive else {dept}
-    if not scope.everything:
-        dept_ids = set(scope.depts) if dept_ids is None else dept_ids & set(scope.depts)
+    # The filter and the scope are two conditions on the person (as the attendance, reports
+    # and approvals exports and the list APIs apply them): a member of the filtered department
+    # in scope through another of their departments is exported.
     return export_contacts.export_users(
         conn,
         ctx.corp_id,
         path,
         fmt,
         dept_ids=None if dept_ids is None else sorted(dept_ids),
+        scope_dept_ids=None if scope.everything else sorted(scope.depts),
         include_inactive=filters.include_inactive,
     )
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -96,9 +97,17 @@ class DemoLogins:
 
     sandbox_url: str
     people: tuple[DemoLogin, ...]
+    #: The logins as of now (``dingsync demo``: people who left the sandbox's company are
+    #: replaced by others still in it); ``None``: always ``people``.
+    refresh: Callable[[], tuple[DemoLogin, ...]] | None = field(default=None, compare=False)
+
+    def current(self) -> tuple[DemoLogin, ...]:
+        """The logins to offer now: ``refresh()`` when given, else ``people``."""
+        return self.refresh() if self.refresh is not None else self.people
 
     def person(self, key: str) -> DemoLogin | None:
-        return next((p for p in self.people if p.key == key), None)
+        """The login of ``key`` among :meth:`current`, ``None`` for none."""
+        return next((p for p in self.current() if p.key == key), None)
 
 
 def check_demo_logins(demo: DemoLogins, login_url: str) -> None:

@@ -33,8 +33,8 @@ reports        own + received; main admin all;      main admin all; sub-admin (w
                sub-admin + scope                    scope) what they list: own + received
                                                     + scope
 attendance     own; main admin, boss, hr all;       main admin, boss, hr all; sub-admin
-               sub-admin + scope; group manager     scope; group manager their groups
-               + their groups
+               sub-admin + scope; group manager     (with a scope) and group manager what
+               + their groups                       they list: own + scope + groups
 approvals      originated + approver/cc; main       main admin all; sub-admin (with a
                admin all; sub-admin + scope         scope) what they list: originated +
                                                     approver/cc + scope
@@ -235,14 +235,18 @@ def _created_or_received(viewer: Viewer, exporting: bool) -> Scope:
 
 
 def _attendance(viewer: Viewer, exporting: bool) -> Scope:
-    """Own (not exported); main administrator, boss and hr all; a sub-administrator's scope;
-    an attendance group manager their groups."""
+    """Own; main administrator, boss and hr all; a sub-administrator's scope; an attendance
+    group manager their groups. Exports are for those with a scope or groups (DESIGN.md §7),
+    and they export what they list — their own row included (everyone sees their own), so an
+    export never misses a person its exporter's 月度汇总 page shows."""
     me = viewer.userid
     if viewer.main_admin or viewer.boss or LOCAL_HR in viewer.local_roles:
         return Scope(viewer=me, everything=True)
-    base = Scope(viewer=me, own=not exporting)
     groups = Scope(viewer=me, groups=frozenset(viewer.attendance_groups))
-    return base.union(_sub_admin_scope(viewer)).union(groups)
+    managed = _sub_admin_scope(viewer).union(groups)
+    if exporting and managed.nothing:  # exports are for administrators and group managers
+        return Scope(viewer=me)
+    return Scope(viewer=me, own=True).union(managed)
 
 
 #: The rule of each data kind: ``(viewer, exporting) → Scope`` for a viewer not disabled.

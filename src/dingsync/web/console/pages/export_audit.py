@@ -53,6 +53,27 @@ FILTER_LABELS = {
 }
 #: The approvals export's ``details`` layouts.
 DETAILS_LABELS = {"sheet": "单独工作表", "rows": "逐行展开"}
+#: The parts of an export's scope (``dingsync.web.login.describe``), in Chinese.
+SCOPE_LABELS = {
+    "all": "全部",
+    "none": "无",
+    "own": "本人",
+    "participant": "参与",
+    "departments": "管辖部门",
+    "groups": "负责的考勤组",
+}
+
+
+def scope_label(scope: Any) -> str:
+    """An audit row's ``scope`` (``"all"``, ``"none"`` or a list of parts) in Chinese:
+    ``全部``, or the parts joined by ``、`` (``本人、参与、管辖部门``); unknown parts as given,
+    ``""`` for none recorded."""
+    if scope is None or scope == "" or scope == []:
+        return ""
+    parts = scope if isinstance(scope, list) else [scope]
+    return "、".join(SCOPE_LABELS.get(str(p), str(p)) for p in parts)
+
+
 #: The audit's own keys beside the filters (shown apart or not at all).
 _NOT_FILTERS = ("scope", "requested", "applied")
 
@@ -137,6 +158,11 @@ def exports_page(
         e["id"]: filter_tags(e.get("filters"), dept_name, lambda u: names.get(u, u))
         for e in data["items"]
     }
+    scopes = {
+        e["id"]: scope_label(e["filters"].get("scope"))
+        for e in data["items"]
+        if isinstance(e.get("filters"), Mapping)
+    }
 
     def link(**change: Any) -> str:
         return f"/console/exports?page={change.get('page', page)}"
@@ -155,5 +181,6 @@ def exports_page(
         kind_labels=KIND_LABELS,
         client_labels=CLIENT_LABELS,
         tags=tags,
+        scopes=scopes,
         problems=problems,
     )

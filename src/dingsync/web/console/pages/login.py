@@ -281,7 +281,7 @@ def login_page(
     chosen = corp_id or (companies[0]["corp_id"] if len(companies) == 1 else None)
     if chosen is None and not ctx.multi:
         chosen = ctx.corp_id
-    people = list(demo.people) if demo else []
+    people = list(demo.current()) if demo else []
     if ctx.multi:  # only active companies' demo people; one company chosen: its own
         people = [p for p in people if p.corp_id is None or p.corp_id in active]
     if chosen and ctx.multi:

@@ -68,9 +68,13 @@ def test_units_waiting_for_the_writer_stay_bounded(
             fut.add_done_callback(done)
         return fut
 
-    def slow_run_batch(self: SyncContext, batch: list[Callable[[Connection], Any]]) -> list[Any]:
+    def slow_run_batch(
+        self: SyncContext,
+        batch: list[Callable[[Connection], Any]],
+        calls: dict[str, int] | None = None,
+    ) -> list[Any]:
         time.sleep(0.03)  # a writer slower than the fetches, as at 20,000 people
-        return run_batch(self, batch)
+        return run_batch(self, batch, calls)
 
     monkeypatch.setattr(SyncContext, "_queue_unit", counted_queue_unit)
     monkeypatch.setattr(SyncContext, "_run_batch", slow_run_batch)

@@ -224,8 +224,11 @@ if mode == "default":
         return wb, wb.add_worksheet(sheet), wb.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
 
     def _default_rows_xlsx(path, sheet, headers, rows, kinds):  # this branch's rows
+        import inspect
         from dingsync.export import xlsx
         from dingsync.store.nul import unescape_nul
+        if "batches" in inspect.signature(R._write_rows_xlsx_own).parameters:
+            rows = (row for batch in rows for row in batch)  # batches of rows (exp18b on)
         wb, ws, when = _default_sheet(path, sheet)
         ws.write_row(0, 0, headers)
         n = 0
@@ -255,6 +258,7 @@ if mode == "default":
         return n
 
     if hasattr(R, "_write_rows_xlsx"):
+        R._write_rows_xlsx_own = R._write_rows_xlsx
         R._write_rows_xlsx = _default_rows_xlsx
     else:
         R._write_xlsx = _default_xlsx

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import random
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,8 @@ from sqlalchemy import Engine
 
 from dingsync.export import reports as R
 from dingsync.export import xlsx
-from dingsync.store import db, repo, repo_reports
+from dingsync.store import repo, repo_reports
 from dingsync.store.nul import ESCAPE, unescape_nul
-from helpers.mariadb import fresh_mariadb_url
 
 #: Cell pieces: plain text, the characters csv quotes for, blanks, the NUL escape.
 PIECES = [
@@ -128,21 +126,6 @@ def test_typed_rows_are_written_as_row_by_row(tmp_path: Path) -> None:
     # rows without options; the exports set none).
     assert b'<row r="10" ht="30" customHeight="1"/>' in batched
     assert b'<dimension ref="A1:E32"/>' in batched
-
-
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
-def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A fresh, migrated database of each kind."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ties.db'}"
-    elif request.param == "postgres":
-        url = request.getfixturevalue("pg_url")
-    else:
-        url = fresh_mariadb_url()
-    engine = db.create_engine_for(url)
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 CORP = "ding_corp_ties"

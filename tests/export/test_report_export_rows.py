@@ -9,14 +9,12 @@ PostgreSQL and MariaDB as they went in."""
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
-import pytest
 from sqlalchemy import Engine
 from xlsxwriter.utility import _datetime_to_excel_datetime
 
@@ -27,11 +25,10 @@ from dingsync.export.reports import (
     as_number,
     export_reports,
 )
-from dingsync.store import db, repo, repo_reports
+from dingsync.store import repo, repo_reports
 from dingsync.store.nul import ESCAPE, escape_nul, unescape_nul
 from dingsync.store.schema_reports import CONTENT_TABLE, CONTENT_TRUNCATED
 from dingsync.timeutil import SHANGHAI
-from helpers.mariadb import fresh_mariadb_url
 
 NEW_YORK = ZoneInfo("America/New_York")
 CORP = "ding_corp_rows"
@@ -192,22 +189,6 @@ def _expected(i: int, xlsx_file: bool) -> list[Any]:
         f"a、b{nul}",
         f"备注{ESCAPE}0",
     ]
-
-
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
-def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A fresh, migrated database of each kind (MariaDB's driver streams without a server-side
-    cursor of its own: the three streamed queries must still merge)."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'rows.db'}"
-    elif request.param == "postgres":
-        url = request.getfixturevalue("pg_url")
-    else:
-        url = fresh_mariadb_url()
-    engine = db.create_engine_for(url)
-    db.migrate(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_export_keeps_nul_escape_and_states(any_engine: Engine, tmp_path: Path) -> None:

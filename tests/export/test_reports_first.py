@@ -8,9 +8,7 @@ split over several queries."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,10 +17,8 @@ from sqlalchemy import Engine, select
 from dingsync.export import reports as export_reports
 from dingsync.export.reports import first_on_time, first_reports, is_weekly, period_windows
 from dingsync.sandbox import SandboxServer
-from dingsync.store import db
 from dingsync.store.schema_reports import reports
 from dingsync.timeutil import SHANGHAI
-from helpers.mariadb import fresh_mariadb_url
 from helpers.reports import sync, window_dates
 from helpers.sandboxes import SandboxSpec
 
@@ -55,22 +51,11 @@ def python_first_reports(
     return out
 
 
-@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
-def synced(
-    request: pytest.FixtureRequest, sandbox: SandboxServer, tmp_path: Path
-) -> Iterator[Engine]:
+@pytest.fixture
+def synced(sandbox: SandboxServer, any_engine: Engine) -> Engine:
     """The reports company synced into a fresh database of each kind."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'first.db'}"
-    elif request.param == "postgres":
-        url = request.getfixturevalue("pg_url")
-    else:
-        url = fresh_mariadb_url()
-    engine = db.create_engine_for(url)
-    db.migrate(engine)
-    assert sync(sandbox, engine, details="none").status == "succeeded"
-    yield engine
-    engine.dispose()
+    assert sync(sandbox, any_engine, details="none").status == "succeeded"
+    return any_engine
 
 
 def test_sql_aggregation_equals_python(

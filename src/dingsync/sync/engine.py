@@ -140,7 +140,7 @@ class SyncContext:
     #: writer stores them in ``sync_runs.api_calls`` with the units it commits, at most every
     #: :attr:`CALLS_INTERVAL_S`, so a running run's calls can be read (the console's overview).
     live_calls: Callable[[], dict[str, int]] | None = None
-    _slots: asyncio.Semaphore | None = None
+    _slots: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _pending: list[tuple[Callable[[Connection], Any], asyncio.Future[Any]]] = field(
         default_factory=list
     )
@@ -167,10 +167,20 @@ class SyncContext:
 
     def __post_init__(self) -> None:
         self._inline_writes = self.engine.dialect.name == "sqlite"
-        # A bound on fetches in flight. The client's per-API limiter does the real pacing; this
-        # only caps memory and sockets, so it is generous (a tight bound shared by several APIs
-        # would let tasks queued on one API's limiter starve the others).
-        self._slots = asyncio.Semaphore(self.concurrency)
+
+    def _entity_slots(self, entity: str) -> asyncio.Semaphore:
+        """The bound on ``entity``'s fetches in flight (:attr:`concurrency` per entity). The
+        client's per-API limiter does the real pacing; this only caps memory and sockets. It is
+        one bound per entity, not one for the run: units queued on one API's limiter hold their
+        slots while they wait, so a shared bound let an entity that discovers work faster than
+        its API allows (the directory's departments, two calls each at 20 QPS, each answer
+        adding children) fill every slot and starve the others (the members' ``user/list`` ran
+        at a third of its limit until the tree was walked: 20,000 people took 1.45 × the
+        rate-limit bound)."""
+        slots = self._slots.get(entity)
+        if slots is None:
+            slots = self._slots[entity] = asyncio.Semaphore(self.concurrency)
+        return slots
 
     # -- checkpoints -------------------------------------------------------------------------
     def load_done(self, entity: str) -> dict[str, Any]:
@@ -423,7 +433,6 @@ class SyncContext:
                 self._idle.clear()
                 await self._idle.wait()
             raise BatchDone(f"{len(self.fetched)} units")
-        assert self._slots is not None
         unit = (entity, key)
         if unit not in self.in_flight:  # else started by start_fetch
             self.in_flight.add(unit)
@@ -431,7 +440,7 @@ class SyncContext:
         try:
             token = CURRENT_UNIT.set(unit)
             try:
-                async with self._slots:
+                async with self._entity_slots(entity):
                     data = await fetch()
             finally:
                 CURRENT_UNIT.reset(token)

@@ -26,7 +26,7 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,8 @@ class Result:
     reconnects: int = 0
     #: ``(status, body)`` per request, in request order (``keep_bodies``); empty otherwise.
     responses: list[tuple[int, bytes]] = field(default_factory=list)
+    #: ``probe``'s counters after the timed run minus before it (e.g. other processes' CPU).
+    probed: dict[str, float] = field(default_factory=dict)
 
     @property
     def per_s(self) -> float:
@@ -279,6 +281,7 @@ async def run(
     *,
     warmup: bytes | None = None,
     keep_bodies: bool = False,
+    probe: Callable[[], Mapping[str, float]] | None = None,
 ) -> Result:
     """Send every request of ``requests`` (bytes from :func:`get` / :func:`post_json`) over
     ``concurrency`` keep-alive connections, each with one request in flight, the next request of
@@ -287,7 +290,11 @@ async def run(
     The connections are opened first (and, with ``warmup``, each sends that request once and
     reads its answer) so that the figures are about the requests, not TCP set-up. Raises
     :class:`LoadError` when a connection cannot be opened or breaks, or a response cannot be
-    read; a non-200 status is counted in ``failures``, not raised."""
+    read; a non-200 status is counted in ``failures``, not raised.
+
+    ``probe``: counters read just before the timed run (after the warm-up) and just after it;
+    their differences are the result's ``probed`` (the service's and the sandbox's CPU seconds
+    over exactly the requests measured)."""
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     state = _Run(host, port)
@@ -299,11 +306,13 @@ async def run(
             await state.go()
         state.phase(requests, keep_bodies=keep_bodies)
         reconnects = state.reconnects
+        before = dict(probe()) if probe is not None else {}
         cpu = time.process_time()
         started = time.perf_counter()
         await state.go()
         wall = time.perf_counter() - started
         cpu = time.process_time() - cpu
+        after = dict(probe()) if probe is not None else {}
     finally:
         await state.close()
     return Result(
@@ -315,4 +324,5 @@ async def run(
         cpu_s=cpu,
         reconnects=state.reconnects - reconnects,
         responses=state.responses or [],
+        probed={k: after[k] - before[k] for k in before},
     )

@@ -202,11 +202,20 @@ LOADGEN = "lean"
 CONNECTIONS_PER_CLIENT = 5
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy so far, all cores (``/proc/stat``: user,
+    nice, system, irq, softirq, steal)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def _probe(web: Any, sb: SandboxProcess | None) -> Any:
-    """CPU seconds so far of the service's processes and the sandbox's, for ``loadgen.run``."""
+    """CPU seconds so far of the service's processes, the sandbox's and the whole machine's,
+    for ``loadgen.run``."""
 
     def probe() -> dict[str, float]:
-        out = {"service": float(web.cpu_s())}
+        out = {"service": float(web.cpu_s()), "machine": _machine_busy_s()}
         if sb is not None:
             out["sandbox"] = sb.cpu_s()
         return out
@@ -263,6 +272,9 @@ def _summary(
     }
     for name, seconds in probed.items():
         out[f"{name}_cpu_ms"] = seconds * 1000 / n
+    if "machine" in probed:  # cores other processes kept busy meanwhile (other sessions …)
+        ours = cpu + sum(v for k, v in probed.items() if k != "machine")
+        out["others_cores"] = max(0.0, probed["machine"] - ours) / wall
     return out
 
 
@@ -335,7 +347,7 @@ def _cpu_per_login(r: dict[str, Any]) -> float:
 def _cpu_split(r: dict[str, Any]) -> str:
     return (
         f"{r['service_cpu_ms']:.2f} / {r['sandbox_cpu_ms']:.2f} / {r['loadgen_cpu_ms']:.2f} "
-        f"(sum {_cpu_per_login(r):.2f})"
+        f"(sum {_cpu_per_login(r):.2f}); other processes kept {r['others_cores']:.2f} cores busy"
     )
 
 
@@ -476,7 +488,8 @@ def main(argv: list[str] | None = None) -> list[Figure]:
                 f"{args.concurrency} in flight: service CPU per login / per GET /healthz, ms",
                 f"{fresh['service_cpu_ms']:.2f} / {healthz['service_cpu_ms']:.2f} (ratio "
                 f"{healthz['service_cpu_ms'] / max(fresh['service_cpu_ms'], 1e-9):.3f}: what "
-                "logins ÷ /healthz tends to when the service bounds both)",
+                "logins ÷ /healthz tends to when the service bounds both; other processes "
+                f"kept {fresh['others_cores']:.2f} / {healthz['others_cores']:.2f} cores busy)",
             ),
             (
                 f"{args.concurrency} in flight: load generator ({LOADGEN}) CPU per login / per "

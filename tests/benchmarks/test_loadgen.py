@@ -146,12 +146,15 @@ async def test_one_connection_serves_requests_one_after_another() -> None:
             1,
             warmup=loadgen.get("/warm"),
             keep_bodies=True,
+            probe=lambda: {"served": len(srv.requests)},
         )
     assert srv.connections == 1
     assert srv.requests == [(1, "GET /warm")] + [(1, f"GET /echo/{i}") for i in range(5)]
     # The warm-up is not counted; the connection's request count goes on after it.
     assert [b for _, b in got.responses] == [f"/echo/{i}:1:{i + 2}".encode() for i in range(5)]
     assert got.requests == 5 and got.statuses == {200: 5}
+    # ``probe`` is read after the warm-up and after the last response: the timed requests only.
+    assert got.probed == {"served": 5}
 
 
 async def test_connection_close_is_followed_by_a_new_connection() -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import socket
 import subprocess
@@ -31,6 +32,8 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -40,6 +43,20 @@ from dingsync.dingtalk import DingTalkClient
 from dingsync.store import db, repo
 from dingsync.sync.contacts import ContactsSync, department_row, user_row
 from dingsync.sync.engine import run_sync
+
+
+def cpu_s_of(pids: Iterable[int]) -> float:
+    """CPU seconds (user + system) the live processes ``pids`` have used so far (``/proc``);
+    a process gone meanwhile counts 0."""
+    total = 0
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -93,6 +110,10 @@ class SandboxProcess:
 
     def reset(self) -> None:
         httpx.post(f"{self.base_url}/sandbox/stats/reset", timeout=60)
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) the sandbox's process has used so far."""
+        return cpu_s_of([self.proc.pid])
 
     def close(self) -> None:
         self.proc.terminate()

@@ -12,8 +12,18 @@ in flight (target p99 < 25 ms at 100), and one-at-a-time latency for comparison;
 logins against one worker and against ``serve --workers N`` (``--workers``, default 2) one after
 the other on the same database (logins/s ratio: does the service scale with cores).
 
+The load generator of every phase is ``loadgen.py`` (asyncio, keep-alive connections, requests
+encoded beforehand: a few hundredths of a ms of its own CPU per request); ``--loadgen httpx``
+runs the httpx clients used before instead (~1.2–1.4 ms per request: more than the service's
+``/healthz``, so with them ``/healthz`` req/s measured the load generator). Also printed, at
+``--concurrency`` in flight: the CPU per request of each process — the service (all its
+processes), the sandbox, the load generator (this process) — for the 1-worker and N-worker runs,
+and from them the machine's ceiling for the workers figure: cores ÷ the three's CPU per login ÷
+one worker's logins/s, the best ``--workers N ÷ 1`` this machine can show whatever the service
+does (the service, the sandbox and the load generator share the cores).
+
 Usage: ``python benchmarks/run.py web -- [--users 500] [--logins 1000] [--concurrency 100]
-[--workers 2]``
+[--workers 2] [--loadgen lean|httpx]``
 """
 
 from __future__ import annotations
@@ -34,7 +44,8 @@ from sqlalchemy import update
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_directory import SandboxProcess, _free_port
+import loadgen
+from bench_directory import SandboxProcess, _free_port, cpu_s_of
 from figures import Figure
 
 from dingsync.dingtalk import DingTalkClient
@@ -141,15 +152,7 @@ class WebProcess:
 
     def cpu_s(self) -> float:
         """CPU seconds (user + system) the service's processes have used so far."""
-        total = 0
-        for pid in self.pids():
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        return total / os.sysconf("SC_CLK_TCK")
+        return cpu_s_of(self.pids())
 
     def close(self) -> None:
         self.proc.terminate()
@@ -188,17 +191,102 @@ async def _mint(sb: SandboxProcess, userids: list[str]) -> list[str]:
         return list(await asyncio.gather(*(one(u) for u in userids)))
 
 
-#: Connections per load-generator client: httpcore's pool does O(connections²) work per
-#: request, so one client with 100 connections measures itself, not the service.
+#: The load generator of every load phase: ``"lean"`` (``loadgen.py``: asyncio protocols,
+#: requests encoded beforehand, ~0.05 ms of CPU per request) or ``"httpx"`` (the one before
+#: ``web19``: 20 clients × 5 connections, ~1.2–1.4 ms per request, more than the service's
+#: ``/healthz``), kept to compare (``--loadgen httpx``).
+LOADGEN = "lean"
+
+#: Connections per httpx client (``--loadgen httpx``): httpcore's pool does O(connections²)
+#: work per request, so one client with 100 connections measures itself, not the service.
 CONNECTIONS_PER_CLIENT = 5
 
 
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy so far, all cores (``/proc/stat``: user,
+    nice, system, irq, softirq, steal)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _probe(web: Any, sb: SandboxProcess | None) -> Any:
+    """CPU seconds so far of the service's processes, the sandbox's and the whole machine's,
+    for ``loadgen.run``."""
+
+    def probe() -> dict[str, float]:
+        out = {"service": float(web.cpu_s()), "machine": _machine_busy_s()}
+        if sb is not None:
+            out["sandbox"] = sb.cpu_s()
+        return out
+
+    return probe
+
+
 async def _logins(
-    web: WebProcess, codes: list[str], concurrency: int, *, floor: bool = False
+    web: Any,
+    codes: list[str],
+    concurrency: int,
+    *,
+    floor: bool = False,
+    sb: SandboxProcess | None = None,
 ) -> dict[str, Any]:
     """Fire one login per code with ``concurrency`` in flight. ``floor``: send the same number
     of ``GET /healthz`` instead (the service's cheapest route: what the machine, uvicorn and the
-    load generator cost before any login work)."""
+    load generator cost before any login work).
+
+    Besides latency and throughput, the CPU each process spent per request over the timed run
+    (ms): ``service_cpu_ms`` (all the service's processes), ``sandbox_cpu_ms`` (with ``sb``)
+    and ``loadgen_cpu_ms`` (this process)."""
+    if LOADGEN == "httpx":
+        return await _logins_httpx(web, codes, concurrency, floor=floor, sb=sb)
+    if floor:
+        requests = [loadgen.get("/healthz")] * len(codes)
+    else:
+        path = "/api/auth/dingtalk"
+        requests = [loadgen.post_json(path, {"authCode": code}) for code in codes]
+    got = await loadgen.run(
+        "127.0.0.1",
+        web.port,
+        requests,
+        concurrency,
+        warmup=loadgen.get("/healthz"),  # open every connection first: no TCP set-up timed
+        probe=_probe(web, sb),
+    )
+    return _summary(got.latencies_ms, got.failures, got.wall_s, got.cpu_s, got.probed)
+
+
+def _summary(
+    latencies: list[float], failures: int, wall: float, cpu: float, probed: dict[str, float]
+) -> dict[str, Any]:
+    n = len(latencies)
+    latencies = sorted(latencies)
+    out = {
+        "logins": n,
+        "failures": failures,
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p99_ms": round(latencies[max(0, int(n * 0.99) - 1)], 2),
+        "max_ms": round(latencies[-1], 2),
+        "per_s": round(n / wall, 1),
+        "loadgen_cpu_ms": cpu * 1000 / n,
+    }
+    for name, seconds in probed.items():
+        out[f"{name}_cpu_ms"] = seconds * 1000 / n
+    if "machine" in probed:  # cores other processes kept busy meanwhile (other sessions …)
+        ours = cpu + sum(v for k, v in probed.items() if k != "machine")
+        out["others_cores"] = max(0.0, probed["machine"] - ours) / wall
+    return out
+
+
+async def _logins_httpx(
+    web: Any,
+    codes: list[str],
+    concurrency: int,
+    *,
+    floor: bool = False,
+    sb: SandboxProcess | None = None,
+) -> dict[str, Any]:
+    """:func:`_logins` with httpx clients as the load generator (before ``web19``)."""
     latencies: list[float] = []
     failures = 0
     n_clients = max(1, -(-concurrency // CONNECTIONS_PER_CLIENT))
@@ -208,6 +296,7 @@ async def _logins(
         httpx.AsyncClient(base_url=web.base_url, timeout=60, limits=limits)
         for _ in range(n_clients)
     ]
+    probe = _probe(web, sb)
     try:
         queue: asyncio.Queue[str] = asyncio.Queue()
         for code in codes:
@@ -232,25 +321,34 @@ async def _logins(
         # Open the connections first so that the figures are about logins, not TCP set-up.
         await asyncio.gather(*(c.get("/healthz") for c in clients for _ in range(per)))
         workers = [clients[i % n_clients] for i in range(concurrency)]
+        before = probe()
+        cpu = time.process_time()
         started = time.perf_counter()
         await asyncio.gather(*(worker(c) for c in workers))
         wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu
+        after = probe()
     finally:
         for c in clients:
             await c.aclose()
-    latencies.sort()
-    return {
-        "logins": len(codes),
-        "failures": failures,
-        "p50_ms": round(statistics.median(latencies), 2),
-        "p99_ms": round(latencies[max(0, int(len(latencies) * 0.99) - 1)], 2),
-        "max_ms": round(latencies[-1], 2),
-        "per_s": round(len(codes) / wall, 1),
-    }
+    probed = {k: after[k] - before[k] for k in before}
+    return _summary(latencies, failures, wall, cpu, probed)
 
 
 def _upstream(sb: SandboxProcess) -> int:
     return int(sum(sb.stats()["calls"].values()))
+
+
+def _cpu_per_login(r: dict[str, Any]) -> float:
+    """Service + sandbox + load generator CPU per login of one :func:`_logins` run, ms."""
+    return float(r["service_cpu_ms"] + r["sandbox_cpu_ms"] + r["loadgen_cpu_ms"])
+
+
+def _cpu_split(r: dict[str, Any]) -> str:
+    return (
+        f"{r['service_cpu_ms']:.2f} / {r['sandbox_cpu_ms']:.2f} / {r['loadgen_cpu_ms']:.2f} "
+        f"(sum {_cpu_per_login(r):.2f}); other processes kept {r['others_cores']:.2f} cores busy"
+    )
 
 
 def main(argv: list[str] | None = None) -> list[Figure]:
@@ -261,7 +359,15 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     parser.add_argument(
         "--workers", type=int, default=2, help="worker processes compared with one (figure)"
     )
+    parser.add_argument(
+        "--loadgen",
+        choices=("lean", "httpx"),
+        default="lean",
+        help="load generator of every phase: loadgen.py (default) or httpx clients (before)",
+    )
     args = parser.parse_args(argv)
+    global LOADGEN
+    LOADGEN = args.loadgen
 
     sb = SandboxProcess(args.users, 0, 0)
     web: WebProcess | None = None
@@ -282,7 +388,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
 
         codes = asyncio.run(_mint(sb, pick))
         before = _upstream(sb)
-        fresh = asyncio.run(_logins(web, codes, args.concurrency))
+        fresh = asyncio.run(_logins(web, codes, args.concurrency, sb=sb))
         fresh_calls = (_upstream(sb) - before) / args.logins
 
         with engine.begin() as conn:  # every stored user row stale → the detail is fetched
@@ -293,28 +399,36 @@ def main(argv: list[str] | None = None) -> list[Figure]:
         stale = asyncio.run(_logins(web, codes, args.concurrency))
         stale_calls = (_upstream(sb) - before) / stale_n
 
-        healthz = asyncio.run(_logins(web, pick, args.concurrency, floor=True))
+        healthz = asyncio.run(_logins(web, pick, args.concurrency, floor=True, sb=sb))
         codes = asyncio.run(_mint(sb, pick[:200]))
-        cpu = web.cpu_s()
         serial = asyncio.run(_logins(web, codes, 1))
-        login_cpu_ms = (web.cpu_s() - cpu) * 1000 / len(codes)
-        cpu = web.cpu_s()
+        login_cpu_ms = serial["service_cpu_ms"]
         serial_healthz = asyncio.run(_logins(web, pick[:200], 1, floor=True))
-        healthz_cpu_ms = (web.cpu_s() - cpu) * 1000 / 200
+        healthz_cpu_ms = serial_healthz["service_cpu_ms"]
         codes = asyncio.run(_mint(sb, pick[:400]))
         few = asyncio.run(_logins(web, codes, 4))
 
         # Workers side by side: the same logins at the same concurrency against one worker,
         # then against `serve --workers 2` on the same database (the ratio is the figure).
         codes = asyncio.run(_mint(sb, pick))
-        one_worker = asyncio.run(_logins(web, codes, args.concurrency))
+        one_worker = asyncio.run(_logins(web, codes, args.concurrency, sb=sb))
         web.close()
         web = None
         web = WebProcess(sb, url, workers=args.workers)
         asyncio.run(_logins(web, asyncio.run(_mint(sb, pick[:20])), 4))  # warm every worker
         codes = asyncio.run(_mint(sb, pick))
-        n_workers = asyncio.run(_logins(web, codes, args.concurrency))
+        n_workers = asyncio.run(_logins(web, codes, args.concurrency, sb=sb))
         scale = n_workers["per_s"] / max(one_worker["per_s"], 0.001)
+        # What this machine allows: its cores ÷ the CPU one login costs all three processes
+        # (service, sandbox, load generator — measured with N workers) is the most logins/s it
+        # can serve; ÷ one worker's logins/s, the best ``--workers N ÷ 1`` it can show.
+        cores = os.cpu_count() or 1
+        ceiling = cores / (_cpu_per_login(n_workers) / 1000) / max(one_worker["per_s"], 0.001)
+        ceiling_1 = cores / (_cpu_per_login(one_worker) / 1000) / max(one_worker["per_s"], 0.001)
+        # The same with only the cores other processes (other sessions on a shared machine) left
+        # free during the N-worker run: what explains the measured ratio on a busy machine.
+        left = max(0.0, cores - n_workers["others_cores"])
+        ceiling_left = left / (_cpu_per_login(n_workers) / 1000) / max(one_worker["per_s"], 0.001)
 
         rows += [
             ("upstream calls per login, user synced recently", round(fresh_calls, 3)),
@@ -360,6 +474,42 @@ def main(argv: list[str] | None = None) -> list[Figure]:
                 f"{one_worker['per_s']} / {n_workers['per_s']} (× {scale:.2f})",
             ),
             (
+                f"{args.concurrency} in flight, 1 worker: CPU per login, service / sandbox / "
+                "load generator, ms",
+                _cpu_split(one_worker),
+            ),
+            (
+                f"{args.concurrency} in flight, {args.workers} workers: CPU per login, service / "
+                "sandbox / load generator, ms",
+                _cpu_split(n_workers),
+            ),
+            (
+                f"machine ceiling for {args.workers} workers ÷ 1: {cores} cores ÷ CPU per login "
+                f"({args.workers} workers) ÷ 1 worker's logins/s",
+                f"× {ceiling:.2f} (with 1 worker's CPU per login: × {ceiling_1:.2f})",
+            ),
+            (
+                f"the same with the cores other processes left during the {args.workers}-worker "
+                "run",
+                f"× {ceiling_left:.2f} ({left:.2f} cores)",
+            ),
+            (
+                f"{args.concurrency} in flight: service CPU per login / per GET /healthz, ms",
+                f"{fresh['service_cpu_ms']:.2f} / {healthz['service_cpu_ms']:.2f} (ratio "
+                f"{healthz['service_cpu_ms'] / max(fresh['service_cpu_ms'], 1e-9):.3f}: what "
+                "logins ÷ /healthz tends to when the service bounds both; other processes "
+                f"kept {fresh['others_cores']:.2f} / {healthz['others_cores']:.2f} cores busy)",
+            ),
+            (
+                f"{args.concurrency} in flight: load generator ({LOADGEN}) CPU per login / per "
+                "GET /healthz, ms",
+                f"{fresh['loadgen_cpu_ms']:.3f} / {healthz['loadgen_cpu_ms']:.3f}",
+            ),
+            (
+                "load average 1 / 5 / 15 min (at the end)",
+                " / ".join(f"{x:.2f}" for x in os.getloadavg()),
+            ),
+            (
                 "failed logins",
                 one_worker["failures"]
                 + n_workers["failures"]
@@ -395,7 +545,8 @@ def main(argv: list[str] | None = None) -> list[Figure]:
                 round(scale, 2),
                 one_worker["per_s"],
                 scale > WORKERS_TARGET,
-                "1 worker, logins/s",
+                f"1 worker, logins/s; this machine's ceiling × {ceiling:.2f}, × "
+                f"{ceiling_left:.2f} on the cores other processes left",
             ),
         ]
         width = max(len(k) for k, _ in rows)

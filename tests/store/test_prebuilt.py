@@ -150,6 +150,40 @@ def test_insert_one_keeps_the_columns_checks(engine: Engine) -> None:
         insert_one(conn, statement, naive)  # UTCDateTime refuses a naive datetime
 
 
+def test_insert_one_stores_what_sqlalchemy_stores(engine: Engine) -> None:
+    """A row of every kind of column (NUL-safe text and ids, JSON with NUL, booleans, aware
+    datetimes, integers, NULL, Python defaults) inserted by ``insert_one`` reads back exactly as
+    the same row inserted by SQLAlchemy's own ``execute``."""
+    now = utcnow()
+    row = {
+        "corp_id": "c\x00",
+        "userid": ODD,
+        "name": "N\x00\ufdd0me",
+        "avatar": None,
+        "hide_mobile": True,
+        "boss": False,
+        "hired_date": now - timedelta(days=400),
+        "last_seen_run_id": 7,
+        "status": "active",
+        "raw": {"userid": ODD, "list": [1, "\x00", {"k\x00": None}], "ok": True},
+    }
+    other = {**row, "userid": "by-sqlalchemy"}
+    with engine.begin() as conn:
+        insert_one(conn, insert(users), row)
+        conn.execute(insert(users), other)
+    with engine.connect() as conn:
+        stored = {
+            r["userid"]: dict(r)
+            for r in conn.execute(select(users).where(users.c.corp_id == "c\x00")).mappings()
+        }
+    ours, theirs = stored[ODD], stored["by-sqlalchemy"]
+    assert ours.pop("userid") == ODD and theirs.pop("userid") == "by-sqlalchemy"
+    # synced_at: each row's own Python default (utcnow at its insert)
+    assert abs(ours.pop("synced_at") - theirs.pop("synced_at")) < timedelta(minutes=1)
+    assert ours == theirs
+    assert ours["raw"] == row["raw"] and ours["name"] == row["name"]
+
+
 def test_get_user_and_attendance_groups_match_sqlalchemy(engine: Engine) -> None:
     """``get_user`` (every column, JSON, NUL, booleans, aware datetimes) and
     ``managed_attendance_groups`` give what SQLAlchemy's own ``execute`` gives."""

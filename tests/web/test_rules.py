@@ -199,3 +199,52 @@ def test_unknown_kind_or_action() -> None:
         rules.scope(VIEWERS["employee"], "salaries", "list")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         rules.scope(VIEWERS["employee"], "reports", "delete")  # type: ignore[arg-type]
+
+
+def _every_viewer_shape() -> list[Viewer]:
+    """Viewers of every combination of flags, roles and (empty or not) scopes, each in two
+    versions with different userids, departments and groups."""
+    import itertools
+
+    out = []
+    for disabled, main, boss, scope, groups, leader, roles in itertools.product(
+        (False, True),
+        (False, True),
+        (False, True),
+        (None, frozenset(), "some"),
+        (False, True),
+        (False, True),
+        (frozenset(), frozenset({"hr"}), frozenset({"admin"}), frozenset({"hr", "admin", "x"})),
+    ):
+        for n, (userid, depts, group) in enumerate((("u1", {10, 11}, "g1"), ("u2", {99}, "g7"))):
+            out.append(
+                Viewer(
+                    userid,
+                    main_admin=main,
+                    sub_admin_scope=frozenset(depts) if scope == "some" else scope,
+                    boss=boss,
+                    leader_of=frozenset({10 + n}) if leader else frozenset(),
+                    attendance_groups=frozenset({group}) if groups else frozenset(),
+                    local_roles=roles,
+                    disabled=disabled,
+                )
+            )
+    return out
+
+
+def test_profile_permissions_remembered_per_shape_equal_the_rules() -> None:
+    """The profile's ``permissions`` are remembered per viewer shape (login.py): for every
+    shape, whichever viewer came first, each viewer gets what the rules give for *them*, as
+    a copy of its own."""
+    from dingsync.web import login
+
+    login._PERMISSIONS.clear()
+    viewers = _every_viewer_shape()
+    for viewer in [*viewers, *reversed(viewers)]:
+        got = login.permissions(viewer)
+        assert got == login._permissions(viewer), viewer
+    assert 0 < len(login._PERMISSIONS) < len(viewers)  # shapes were shared
+    first = login.permissions(viewers[0])
+    first["reports"]["list"].append("tampered")
+    first["admin"] = "tampered"
+    assert login.permissions(viewers[0]) == login._permissions(viewers[0])

@@ -99,11 +99,14 @@ def worker_app(database_url: str | None, corp_id: str | None) -> Any:
     the supervisor resolved (``None``: as configured), the database already migrated by the
     supervisor."""
     from dingsync.web import create_app
+    from dingsync.web.server import gc_for_serving
 
     settings = _settings(database_url)
     if corp_id and not settings.apps and not settings.corp_id:
         settings = settings.model_copy(update={"corp_id": corp_id})
-    return create_app(settings, engine=open_engine(settings.database_url, migrate=False))
+    app = create_app(settings, engine=open_engine(settings.database_url, migrate=False))
+    gc_for_serving()
+    return app
 
 
 def _run(

@@ -12,7 +12,9 @@ error wrapping and invalidation of a dead connection), only the per-call work is
   their types' own processors, worked out once (``NulSafeString``'s escape of NUL, SQLite's
   booleans and datetimes, ``UTCDateTime``); rows come back as tuples.
 - :func:`insert_one`: one row into a table, with the columns' own bind processors (UTC
-  datetimes, NUL checks) and Python-side defaults (:class:`dingsync.store.repo.DriverStatement`).
+  datetimes, NUL checks) and Python-side defaults, compiled by
+  :class:`dingsync.store.repo.DriverStatement` and its one row's values processed one by one
+  (``_OneRow``: the statement's column-wise path is made for many rows).
 
 On SQLite both run on the driver's own cursor (:func:`run_on_cursor`) when nothing listens to
 the connection's statements (no ``before_cursor_execute`` or other connection event, no
@@ -33,6 +35,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Insert, Select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from dingsync.store.repo import DriverStatement
@@ -157,8 +160,45 @@ def run_on_cursor(conn: Connection, sql: str, args: Any) -> list[Any]:
     return list(rows)
 
 
-#: :class:`DriverStatement` of each insert and dialect.
-_INSERTS: weakref.WeakKeyDictionary[Dialect, dict[tuple[Insert, tuple[str, ...]], Any]] = (
+class _OneRow:
+    """The parameters of one row for a :class:`DriverStatement`: each value through its
+    column's own bind processor (as SQLAlchemy's ``execute`` does it) and the Python-side
+    defaults — the statement's column-wise machinery (lists per column, one pass per column,
+    made for many rows) costs more than the values themselves for a single row."""
+
+    __slots__ = ("names", "plan", "positional", "sql")
+
+    def __init__(self, driver: DriverStatement) -> None:
+        self.sql = driver.sql
+        self.positional = driver.positional
+        self.names = driver.names
+        processors = {i: column.process for i, column in driver.converters}
+        self.plan = [
+            (name, processors.get(i), driver.defaults.get(name))
+            for i, name in enumerate(driver.names)
+        ]
+
+    def params(self, row: Mapping[str, Any]) -> Any:
+        """The driver's parameters of ``row`` (a tuple, or a dict for named paramstyles).
+        Raises :class:`~sqlalchemy.exc.StatementError` for a value a processor refuses, as
+        :meth:`DriverStatement.params` does."""
+        values = []
+        try:
+            for name, process, default in self.plan:
+                if default is None:
+                    value = row[name]
+                else:
+                    value = default.arg if default.is_scalar else default.arg(None)
+                values.append(value if process is None else process(value))
+        except (TypeError, ValueError) as exc:
+            raise StatementError(f"({type(exc).__name__}) {exc}", self.sql, None, exc) from exc
+        if self.positional:
+            return tuple(values)
+        return dict(zip(self.names, values, strict=True))
+
+
+#: The one-row inserts of each insert statement, set of columns and dialect.
+_INSERTS: weakref.WeakKeyDictionary[Dialect, dict[tuple[Insert, tuple[str, ...]], _OneRow]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -173,10 +213,10 @@ def insert_one(conn: Connection, statement: Insert, row: Mapping[str, Any]) -> N
     if per_dialect is None:
         per_dialect = _INSERTS[conn.dialect] = {}
     key = (statement, columns)
-    driver = per_dialect.get(key)
-    if driver is None:
-        driver = per_dialect[key] = DriverStatement(conn.dialect, statement, columns)
-    run_on_cursor(conn, driver.sql, driver.params(row))
+    one = per_dialect.get(key)
+    if one is None:
+        one = per_dialect[key] = _OneRow(DriverStatement(conn.dialect, statement, columns))
+    run_on_cursor(conn, one.sql, one.params(row))
 
 
 __all__ = ["DriverSelect", "insert_one", "run_on_cursor"]

@@ -343,7 +343,7 @@ def _stored_state(
     return {
         "disabled": disabled,
         "fresh": fresh,
-        "known_depts": set(tree.nodes),
+        "known_depts": tree.nodes.keys(),  # only asked ``in`` (no copy per login)
         "admin_level": admin[0],
         "user": user,
         "memberships": memberships,
@@ -577,7 +577,52 @@ def describe(scope: rules.Scope) -> str | list[str]:
 
 def permissions(viewer: Viewer) -> dict[str, Any]:
     """What the viewer may do, per data kind and action (from :mod:`dingsync.web.rules`), plus
-    ``admin`` (the admin API and the export audit)."""
+    ``admin`` (the admin API and the export audit).
+
+    Every login's profile holds it, and working it out (12 rule scopes) cost more than the rest
+    of the profile (issue 17), so it is remembered per viewer *shape* (:func:`_viewer_shape`):
+    what :func:`describe` shows of a scope — all, own, participant, whether it holds any
+    department or group — depends on the viewer's flags and roles and on whether their
+    sub-administrator scope and attendance groups are empty, not on which userid, departments
+    or groups they are (``tests/web/test_rules.py`` checks this against :func:`_permissions`
+    for every shape). Each caller gets its own copy."""
+    shape = _viewer_shape(viewer)
+    found = _PERMISSIONS.get(shape)
+    if found is None:
+        found = _permissions(viewer)
+        if len(_PERMISSIONS) < _PERMISSIONS_MAX:
+            _PERMISSIONS[shape] = found
+    return {
+        kind: (
+            {action: list(v) if isinstance(v, list) else v for action, v in value.items()}
+            if isinstance(value, dict)
+            else value
+        )
+        for kind, value in found.items()
+    }
+
+
+#: :func:`permissions` by viewer shape (a handful of shapes exist: flags × roles × emptiness).
+_PERMISSIONS: dict[tuple[Any, ...], dict[str, Any]] = {}
+_PERMISSIONS_MAX = 4096
+
+
+def _viewer_shape(viewer: Viewer) -> tuple[Any, ...]:
+    """What of ``viewer`` :func:`permissions` depends on (see there)."""
+    return (
+        viewer.disabled,
+        viewer.main_admin,
+        viewer.boss,
+        viewer.sub_admin_scope is None,
+        bool(viewer.sub_admin_scope),
+        bool(viewer.attendance_groups),
+        bool(viewer.leader_of),
+        viewer.local_roles,
+    )
+
+
+def _permissions(viewer: Viewer) -> dict[str, Any]:
+    """:func:`permissions` worked out from the rules."""
     out: dict[str, Any] = {
         kind: {action: describe(rules.scope(viewer, kind, action)) for action in rules.ACTIONS}
         for kind in rules.DATA_KINDS

@@ -131,6 +131,7 @@ def child(args: argparse.Namespace) -> None:
         units.clear()
         cpu_samples.clear()
         batches.clear()
+        statements.clear()
         server_before = backend_cpu(engine)
         t0[0] = time.monotonic()
         task = asyncio.create_task(sampler())
@@ -143,6 +144,9 @@ def child(args: argparse.Namespace) -> None:
         return {
             "server_cpu_s": None if server_after is None else server_after - (server_before or 0.0),
             "batches": list(batches),
+            "statements": sorted(
+                ([k, round(v[0], 3), v[1]] for k, v in statements.items()), key=lambda x: -x[1]
+            )[:12],
             "counts": dict(result.counts),
             "wall_s": wall,
             "cpu_s": cpu,
@@ -152,8 +156,27 @@ def child(args: argparse.Namespace) -> None:
             "cpu_samples": list(cpu_samples),
         }
 
+    statements: dict[str, list[float]] = {}
+
+    def tally(engine: Any) -> None:
+        """Seconds and count per statement (its first 60 characters), measured around the
+        driver's execute (server time plus round trip)."""
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def before(conn: Any, cursor: Any, sql: str, *a: Any) -> None:
+            conn.info["t"] = time.perf_counter()
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def after(conn: Any, cursor: Any, sql: str, *a: Any) -> None:
+            got = statements.setdefault(" ".join(sql.split())[:60], [0.0, 0])
+            got[0] += time.perf_counter() - conn.info.pop("t", time.perf_counter())
+            got[1] += 1
+
     async def go() -> dict[str, Any]:
         engine = db.create_engine_for(args.url)
+        if args.statements:
+            tally(engine)
         async with DingTalkClient(
             app["app_key"],
             app["app_secret"],
@@ -239,6 +262,7 @@ def analyse(run: dict[str, Any], qps: float) -> dict[str, Any]:
             p: [round(firsts[p], 2), round(lasts[p], 2), run["calls"].get(p)] for p in firsts
         },
         "last_unit": last_unit,
+        "statements": run.get("statements", []),
         **_writer_figures(run),
     }
 
@@ -322,6 +346,9 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true", help="check every tree stored the same")
     ap.add_argument("--resync", action="store_true", help="a second sync of the same range")
     ap.add_argument("--events", help="directory for each run's raw events (JSON)")
+    ap.add_argument(
+        "--statements", action="store_true", help="time each statement (listener; costs CPU)"
+    )
     ap.add_argument("--postgres", help="PostgreSQL URL: databases beside it instead of SQLite")
     ap.add_argument(
         "--set", action="append", default=[], help="NAME=INT: patch a sync.attendance constant"
@@ -377,6 +404,8 @@ def main() -> None:
                     cmd += ["--days", str(args.days), "--qps", str(args.qps)]
                     if args.resync:
                         cmd.append("--resync")
+                    if args.statements:
+                        cmd.append("--statements")
                     for setting in sets:
                         cmd += ["--set", setting]
                     load = os.getloadavg()[0]
@@ -419,6 +448,8 @@ def main() -> None:
                             f" {w['server_cpu_s']} s",
                             flush=True,
                         )
+                    for st in f["statements"]:
+                        print(f"    statement {st}")
                     if args.compare and r == 0:
                         dumps[label] = dump_tables(url)
                     if args.postgres:

@@ -669,8 +669,8 @@ class TupleUpsert:
             names = self.names
             for start in range(0, n, step):
                 end = start + step
-                params = {name: c[start:end] for name, c in zip(names, columns, strict=True)}
-                conn.exec_driver_sql(self.arrays, params)
+                arrays = {name: c[start:end] for name, c in zip(names, columns, strict=True)}
+                conn.exec_driver_sql(self.arrays, arrays)
             return
         params = driver.rows_of(columns, n)
         for start in range(0, n, step):

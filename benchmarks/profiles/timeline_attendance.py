@@ -17,6 +17,14 @@ answer), the time the busiest path had no call in flight or waiting (nothing ask
 and CPU per call. ``--resync``: a second sync of the same range into the same database follows
 the first (measured apart: wall and CPU per call). ``--compare`` checks every interpreter
 stored the same rows. ``--events DIR`` writes each run's raw events as JSON.
+
+``--postgres URL`` (branch pgatt19): the template and each run's database are PostgreSQL
+databases beside ``URL``'s (``<db>_tl_tmpl``, then ``CREATE DATABASE … TEMPLATE`` per run,
+dropped after it). Printed per run besides: the writer's batches (each ``_run_batch``, the
+transaction that commits the queued units: count, seconds busy, median and largest), the
+attendance rows written per second of writer time, and the CPU seconds of the run's
+PostgreSQL backends (``/proc/<pid>/stat`` of the database's connections at the end of the run;
+the sync's pool keeps them open until it ends).
 """
 
 from __future__ import annotations
@@ -82,6 +90,37 @@ def child(args: argparse.Namespace) -> None:
 
     engine_mod.SyncContext.unit = unit  # type: ignore[method-assign]
 
+    batches: list[tuple[float, float, int]] = []
+    original_batch = engine_mod.SyncContext._run_batch
+
+    def run_batch(self: Any, batch: Any, *a: Any, **k: Any) -> Any:
+        started = time.monotonic() - t0[0]
+        try:
+            return original_batch(self, batch, *a, **k)
+        finally:
+            batches.append((started, time.monotonic() - t0[0], len(batch)))
+
+    engine_mod.SyncContext._run_batch = run_batch  # type: ignore[method-assign]
+
+    def backend_cpu(engine: Any) -> float | None:
+        """CPU seconds of this database's PostgreSQL backends (utime + stime)."""
+        if engine.dialect.name != "postgresql":
+            return None
+        from sqlalchemy import text
+
+        with engine.connect() as conn:
+            pids = conn.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            ).scalars()
+            total = 0
+            for pid in pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     async def sampler() -> None:
         while True:
             cpu_samples.append((time.monotonic() - t0[0], time.process_time()))
@@ -91,6 +130,9 @@ def child(args: argparse.Namespace) -> None:
         calls.clear()
         units.clear()
         cpu_samples.clear()
+        batches.clear()
+        statements.clear()
+        server_before = backend_cpu(engine)
         t0[0] = time.monotonic()
         task = asyncio.create_task(sampler())
         wall, cpu = time.monotonic(), time.process_time()
@@ -98,7 +140,14 @@ def child(args: argparse.Namespace) -> None:
         cpu = time.process_time() - cpu
         wall = time.monotonic() - wall
         task.cancel()
+        server_after = backend_cpu(engine)
         return {
+            "server_cpu_s": None if server_after is None else server_after - (server_before or 0.0),
+            "batches": list(batches),
+            "statements": sorted(
+                ([k, round(v[0], 3), v[1]] for k, v in statements.items()), key=lambda x: -x[1]
+            )[:12],
+            "counts": dict(result.counts),
             "wall_s": wall,
             "cpu_s": cpu,
             "calls": dict(result.api_calls),
@@ -107,8 +156,27 @@ def child(args: argparse.Namespace) -> None:
             "cpu_samples": list(cpu_samples),
         }
 
+    statements: dict[str, list[float]] = {}
+
+    def tally(engine: Any) -> None:
+        """Seconds and count per statement (its first 60 characters), measured around the
+        driver's execute (server time plus round trip)."""
+        from sqlalchemy import event
+
+        @event.listens_for(engine, "before_cursor_execute")
+        def before(conn: Any, cursor: Any, sql: str, *a: Any) -> None:
+            conn.info["t"] = time.perf_counter()
+
+        @event.listens_for(engine, "after_cursor_execute")
+        def after(conn: Any, cursor: Any, sql: str, *a: Any) -> None:
+            got = statements.setdefault(" ".join(sql.split())[:60], [0.0, 0])
+            got[0] += time.perf_counter() - conn.info.pop("t", time.perf_counter())
+            got[1] += 1
+
     async def go() -> dict[str, Any]:
         engine = db.create_engine_for(args.url)
+        if args.statements:
+            tally(engine)
         async with DingTalkClient(
             app["app_key"],
             app["app_secret"],
@@ -194,7 +262,66 @@ def analyse(run: dict[str, Any], qps: float) -> dict[str, Any]:
             p: [round(firsts[p], 2), round(lasts[p], 2), run["calls"].get(p)] for p in firsts
         },
         "last_unit": last_unit,
+        "statements": run.get("statements", []),
+        **_writer_figures(run),
     }
+
+
+def _writer_figures(run: dict[str, Any]) -> dict[str, Any]:
+    """The writer's batches: how many, seconds busy, median and largest; attendance rows
+    written per second busy; the PostgreSQL backends' CPU (``None`` on SQLite)."""
+    batches = run.get("batches") or []
+    if not batches:
+        return {}
+    spans = [b - a for a, b, _ in batches]
+    rows = sum(
+        n
+        for k, n in run.get("counts", {}).items()
+        if k in ("attendance_results", "attendance_schedules", "attendance_records")
+    )
+    busy = sum(spans)
+    server = run.get("server_cpu_s")
+    return {
+        "batches": len(batches),
+        "writer_busy_s": round(busy, 3),
+        "writer_share": round(busy / run["wall_s"], 3),
+        "batch_median_ms": round(statistics.median(spans) * 1000, 1),
+        "batch_max_ms": round(max(spans) * 1000, 1),
+        "units_per_batch": round(statistics.mean(n for _, _, n in batches), 1),
+        "rows_per_busy_s": round(rows / busy) if busy else None,
+        "server_cpu_s": None if server is None else round(server, 2),
+    }
+
+
+class _Postgres:
+    """Databases ``<db>_tl_<name>`` beside a PostgreSQL URL's (``--postgres``)."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        self.base = make_url(url)
+        self.admin = create_engine(self.base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+
+    def name(self, suffix: str) -> str:
+        return f"{self.base.database}_tl_{suffix}"
+
+    def drop(self, suffix: str) -> None:
+        from sqlalchemy import text
+
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name(suffix)}" WITH (FORCE)'))
+
+    def fresh(self, suffix: str, template: str | None = None) -> str:
+        """A new database (a copy of ``template``'s when given): its URL."""
+        from sqlalchemy import text
+
+        self.drop(suffix)
+        like = f' TEMPLATE "{self.name(template)}"' if template else ""
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.name(suffix)}"{like}'))
+        url = self.base.set(database=self.name(suffix))
+        return url.render_as_string(hide_password=False)
 
 
 def dump_tables(url: str) -> dict[str, list[Any]]:
@@ -219,6 +346,10 @@ def main() -> None:
     ap.add_argument("--compare", action="store_true", help="check every tree stored the same")
     ap.add_argument("--resync", action="store_true", help="a second sync of the same range")
     ap.add_argument("--events", help="directory for each run's raw events (JSON)")
+    ap.add_argument(
+        "--statements", action="store_true", help="time each statement (listener; costs CPU)"
+    )
+    ap.add_argument("--postgres", help="PostgreSQL URL: databases beside it instead of SQLite")
     ap.add_argument(
         "--set", action="append", default=[], help="NAME=INT: patch a sync.attendance constant"
     )
@@ -246,7 +377,11 @@ def main() -> None:
         end = sandbox.stats()["attendance"]["work_date_to"]
         with tempfile.TemporaryDirectory() as tmp:
             template = f"{tmp}/template.db"
-            engine = db.create_engine_for(f"sqlite:///{template}")
+            if args.postgres:
+                pg = _Postgres(args.postgres)
+                engine = db.create_engine_for(pg.fresh("tmpl"))
+            else:
+                engine = db.create_engine_for(f"sqlite:///{template}")
             db.migrate(engine)
 
             async def directory() -> None:
@@ -257,15 +392,20 @@ def main() -> None:
             engine.dispose()
             for r in range(args.rounds):
                 for label, python in pythons:
-                    path = f"{tmp}/{label}-{r}.db"
-                    shutil.copy(template, path)
-                    url = f"sqlite:///{path}"
+                    if args.postgres:
+                        url = pg.fresh(f"{label}_{r}", template="tmpl")
+                    else:
+                        path = f"{tmp}/{label}-{r}.db"
+                        shutil.copy(template, path)
+                        url = f"sqlite:///{path}"
                     python, *sets = python.split(",")
                     cmd = [python, __file__, "--child", "--url", url, "--base-url"]
                     cmd += [sandbox.base_url, "--app", json.dumps(sandbox.app), "--end", end]
                     cmd += ["--days", str(args.days), "--qps", str(args.qps)]
                     if args.resync:
                         cmd.append("--resync")
+                    if args.statements:
+                        cmd.append("--statements")
                     for setting in sets:
                         cmd += ["--set", setting]
                     load = os.getloadavg()[0]
@@ -298,10 +438,26 @@ def main() -> None:
                     print(f"    per second: {f['per_second']}", flush=True)
                     print(f"    paths (first admit, last answer, calls): {f['paths']}")
                     print(f"    last unit: {f['last_unit']}", flush=True)
+                    w = f
+                    if "batches" in w:
+                        print(
+                            f"    writer: {w['batches']} batches ({w['units_per_batch']} units),"
+                            f" busy {w['writer_busy_s']} s ({w['writer_share']} of the wall),"
+                            f" median {w['batch_median_ms']} ms, max {w['batch_max_ms']} ms,"
+                            f" {w['rows_per_busy_s']} rows/s busy; server CPU"
+                            f" {w['server_cpu_s']} s",
+                            flush=True,
+                        )
+                    for st in f["statements"]:
+                        print(f"    statement {st}")
                     if args.compare and r == 0:
                         dumps[label] = dump_tables(url)
+                    if args.postgres:
+                        pg.drop(f"{label}_{r}")
     finally:
         sandbox.close()
+        if args.postgres:
+            pg.drop("tmpl")
     print()
     for label, runs in figures.items():
         for which in ("first", "resync"):
@@ -309,6 +465,7 @@ def main() -> None:
             if not got:
                 continue
             keys = ["ratio", "wall_s", "start_s", "tail_s", "idle_s", "cpu_per_call_ms"]
+            keys += [k for k in ("writer_busy_s", "server_cpu_s") if got[0].get(k) is not None]
             med = {k: round(statistics.median(g[k] for g in got), 4) for k in keys}
             print(f"{label:>6} {which:>6} medians: {med}")
     if args.compare:

@@ -152,3 +152,156 @@ def test_sqlite_ms_text_is_the_datetime_processors() -> None:
         253_402_300_799_999,
     ]:
         assert fmt(ms) == process(from_ms(ms)), ms
+
+
+def _statements(engine: sa.Engine) -> list[tuple[str, bool]]:
+    """Every statement ``engine`` runs from now on: (SQL, executemany)."""
+    seen: list[tuple[str, bool]] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def record(conn: Any, cursor: Any, sql: str, params: Any, context: Any, many: bool) -> None:
+        seen.append((sql, many))
+
+    return seen
+
+
+def _tuples(n: int) -> list[tuple[Any, ...]]:
+    rows = [_dict_row(i) for i in range(n)]
+    rows.append({**_dict_row(2), "time_result": "Late"})  # a duplicate key: the last wins
+    return [_as_tuple(r, i) for i, r in enumerate(rows)]
+
+
+def test_postgres_arrays_store_what_executemany_stores(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the rows go as one statement of column arrays (``unnest``), elsewhere as
+    before; either way the table holds what one parameter set per row (``executemany``)
+    stores: NUL and the escape character in text and JSON, JSON orjson refuses, epoch ms and
+    datetimes, duplicate keys (the last wins), NULLs, a column of NULLs only."""
+    tuples = _tuples(40)
+    k = COLUMNS.index("approve_id")  # None in every row
+    assert all(t[k] is None for t in tuples)
+    seen = _statements(engine)
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": "a"})
+        repo.upsert_corp(conn, {"corp_id": "b"})
+        n_arrays = repo_attendance.replace_result_tuples(
+            conn, "a", ["u1"], date(2025, 12, 1), date(2025, 12, 3), tuples
+        )
+    inserts = [(sql, many) for sql, many in seen if sql.startswith("INSERT INTO attendance")]
+    if engine.dialect.name == "postgresql":
+        assert inserts and all("unnest(" in sql and not many for sql, many in inserts)
+    else:
+        assert inserts and all("unnest(" not in sql for sql, _ in inserts)
+    monkeypatch.setattr(repo.TupleUpsert, "ARRAYS", False)
+    seen.clear()
+    with engine.begin() as conn:
+        n_rows = repo_attendance.replace_result_tuples(
+            conn, "b", ["u1"], date(2025, 12, 1), date(2025, 12, 3), tuples
+        )
+    assert not any("unnest(" in sql for sql, _ in seen)
+    assert n_arrays == n_rows == 40
+    a, b = _stored(engine, "a"), _stored(engine, "b")
+    assert a == b
+    assert any("Late" in r for r in a) and any(str(2**70) in r for r in a)
+
+
+def test_a_column_of_mixed_classes_is_stored_as_before(engine: sa.Engine) -> None:
+    """A column whose values are not all of one class (an id given as text in one row, a
+    ``float`` among ints): PostgreSQL cannot take it as one array, the rows go one parameter set
+    each, and the table holds what the dict path (``replace_results``) stores."""
+    dict_rows = [_dict_row(i) for i in range(6)]
+    dict_rows[1]["plan_id"] = "7"
+    dict_rows[2]["group_id"] = 7.0
+    tuples = [_as_tuple(r, i) for i, r in enumerate(dict_rows)]
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": "a"})
+        repo.upsert_corp(conn, {"corp_id": "b"})
+        repo_attendance.replace_results(
+            conn, "a", ["u1"], date(2025, 12, 1), date(2025, 12, 3), dict_rows
+        )
+        repo_attendance.replace_result_tuples(
+            conn, "b", ["u1"], date(2025, 12, 1), date(2025, 12, 3), tuples
+        )
+    a, b = _stored(engine, "a"), _stored(engine, "b")
+    assert a == b and len(a) == 6
+    assert any('"plan_id": 7' in r for r in b)
+
+
+@pytest.mark.parametrize("arrays", [True, False])
+def test_postgres_refusals_are_data_errors(
+    pg_url: str, arrays: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A value PostgreSQL refuses (text longer than its column, an id beyond BIGINT) raises
+    SQLAlchemy's ``DataError`` on both paths — what the sync quarantines
+    (``engine.is_data_error``) — and nothing of the batch is stored."""
+    from sqlalchemy.exc import DataError
+
+    from dingsync.store import db
+    from dingsync.sync.engine import is_data_error
+
+    monkeypatch.setattr(repo.TupleUpsert, "ARRAYS", arrays)
+    eng = db.create_engine_for(pg_url)
+    db.migrate(eng)
+    try:
+        with eng.begin() as conn:
+            repo.upsert_corp(conn, {"corp_id": "c"})
+        for column, value in (("userid", "x" * 65), ("id", 2**63)):
+            row = list(_as_tuple(_dict_row(1), 1))
+            row[COLUMNS.index(column)] = value
+            good = _as_tuple(_dict_row(4), 4)
+            with pytest.raises(DataError) as caught:
+                with eng.begin() as conn:
+                    repo_attendance.replace_result_tuples(
+                        conn, "c", ["u1"], date(2025, 12, 1), date(2025, 12, 3), [good, tuple(row)]
+                    )
+            assert is_data_error(caught.value)
+            assert _stored(eng, "c") == []
+    finally:
+        eng.dispose()
+
+
+def test_analyze_when_grown(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL: once the rows written reach the table's size at the last ANALYZE (at least
+    ``ANALYZE_MIN_ROWS``), the window's columns are analyzed — the table gets statistics and a
+    size; not before. Elsewhere nothing runs."""
+    monkeypatch.setattr(repo, "ANALYZE_MIN_ROWS", 30)
+    seen = _statements(engine)
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": "d"})
+
+    def write(n: int, offset: int) -> None:
+        rows = [_dict_row(i) for i in range(offset, offset + n)]
+        with engine.begin() as conn:
+            repo_attendance.replace_result_tuples(
+                conn,
+                "d",
+                ["nobody"],
+                date(2025, 12, 1),
+                date(2025, 12, 1),
+                [_as_tuple(r, i) for i, r in zip(range(offset, offset + n), rows, strict=True)],
+            )
+
+    def analyzed() -> int:
+        return sum(1 for sql, _ in seen if sql.startswith("ANALYZE"))
+
+    write(20, 0)
+    assert analyzed() == 0
+    write(20, 20)  # 40 rows written ≥ 30: analyzed (before this write's rows) on PostgreSQL
+    if engine.dialect.name != "postgresql":
+        assert analyzed() == 0
+        return
+    assert analyzed() == 1
+    with engine.connect() as conn:
+        size = conn.exec_driver_sql(
+            "SELECT reltuples FROM pg_class WHERE oid = to_regclass('attendance_results')"
+        ).scalar()
+        stats = conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'attendance_results'"
+            " AND schemaname = current_schema()"
+        ).scalar()
+    assert size == 20 and stats == 3  # the first write's rows; corp_id, userid, work_date
+    write(20, 40)  # 20 more: below ANALYZE_MIN_ROWS
+    assert analyzed() == 1
+    write(25, 60)  # 45 since ≥ max(30, 20)
+    assert analyzed() == 2

@@ -246,6 +246,10 @@ SCHEDULE_COLUMNS = (
 )
 
 
+#: The columns a chunk's window ``DELETE`` selects on (:func:`repo.analyze_when_grown`).
+_WINDOW_COLUMNS = ("corp_id", "userid", "work_date")
+
+
 def _tuples_with_corp(corp_id: str, rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
     return [(corp_id, *row) for row in rows]
 
@@ -263,10 +267,10 @@ def replace_result_tuples(
     ms; ``raw`` the JSON value): the same rows stored, through
     :func:`dingsync.store.repo.upsert_tuples` (values processed column by column)."""
     t = attendance_results
+    tuples = _tuples_with_corp(corp_id, rows)
+    repo.analyze_when_grown(conn, t, len(tuples), _WINDOW_COLUMNS)
     _delete_work_date_window(conn, t, corp_id, userids, start, end)
-    return repo.upsert_tuples(
-        conn, t, ("corp_id", *RESULT_COLUMNS), _tuples_with_corp(corp_id, rows), ["corp_id", "id"]
-    )
+    return repo.upsert_tuples(conn, t, ("corp_id", *RESULT_COLUMNS), tuples, ["corp_id", "id"])
 
 
 def replace_record_tuples(
@@ -280,12 +284,12 @@ def replace_record_tuples(
     """:func:`replace_records` for rows given as tuples in :data:`RECORD_COLUMNS` order
     (``user_check_time`` an aware datetime or epoch ms; see :func:`replace_result_tuples`)."""
     t = attendance_records
+    tuples = _tuples_with_corp(corp_id, rows)
+    repo.analyze_when_grown(conn, t, len(tuples), ("corp_id", "userid", "user_check_time"))
     _delete_for_users(
         conn, t, corp_id, userids, t.c.user_check_time >= start, t.c.user_check_time < end
     )
-    return repo.upsert_tuples(
-        conn, t, ("corp_id", *RECORD_COLUMNS), _tuples_with_corp(corp_id, rows), ["corp_id", "id"]
-    )
+    return repo.upsert_tuples(conn, t, ("corp_id", *RECORD_COLUMNS), tuples, ["corp_id", "id"])
 
 
 def replace_schedule_tuples(
@@ -299,12 +303,14 @@ def replace_schedule_tuples(
     """:func:`replace_schedules` for rows given as tuples in :data:`SCHEDULE_COLUMNS` order
     (see :func:`replace_result_tuples`)."""
     t = attendance_schedules
+    tuples = _tuples_with_corp(corp_id, rows)
+    repo.analyze_when_grown(conn, t, len(tuples), _WINDOW_COLUMNS)
     _delete_work_date_window(conn, t, corp_id, userids, start, end)
     return repo.upsert_tuples(
         conn,
         t,
         ("corp_id", *SCHEDULE_COLUMNS),
-        _tuples_with_corp(corp_id, rows),
+        tuples,
         ["corp_id", "userid", "work_date", "check_type"],
     )
 

@@ -219,6 +219,7 @@ def upsert(
         by_key[key] = row
     if not by_key:
         return 0
+    analyze_when_grown(conn, table, len(by_key))
 
     # Key order gives concurrent writers the same lock order (no deadlocks on PostgreSQL).
     try:
@@ -740,18 +741,27 @@ _GROWTH: weakref.WeakKeyDictionary[Any, dict[str, list[float]]] = weakref.WeakKe
 ANALYZE_MIN_ROWS = 5_000
 
 
-def analyze_when_grown(conn: Connection, table: Table, rows: int, columns: Sequence[str]) -> None:
+def analyze_when_grown(
+    conn: Connection, table: Table, rows: int, columns: Sequence[str] | None = None
+) -> None:
     """PostgreSQL: count ``rows`` about to be written to ``table`` and ``ANALYZE`` its
-    ``columns`` once the rows written by this process since the last time reach the table's
-    size then (at least :data:`ANALYZE_MIN_ROWS`): the table doubled. A no-op elsewhere.
+    ``columns`` (``None``: all of them) once the rows written by this process since the last
+    time reach the table's size then (at least :data:`ANALYZE_MIN_ROWS`): the table doubled. A
+    no-op elsewhere. :func:`upsert` and :func:`insert_rows` call it for every table they write
+    (all columns); the attendance writers with their window's columns.
 
     Why: a first sync fills the attendance tables in minutes, and autovacuum's statistics lag
     (a table never analyzed has none). With none, the planner takes the window's ``DELETE``
     (``userid IN (…) AND work_date BETWEEN …``) through the ``(corp_id, work_date)`` index and
     reads every person's rows of the window, not the chunk's 50 people's — on 2,000 people half
-    the writer's time (branch ``pgatt19``). ``ANALYZE`` of the window's columns samples at most
-    30,000 rows; doubling keeps it to a few per table and run. Without the right to analyze
-    the table, PostgreSQL skips it with a warning."""
+    the writer's time (branch ``pgatt19``). Foreign keys suffer the same way: PostgreSQL plans
+    a foreign key's check once per connection, so one planned while the parent table was
+    nearly empty (a sequential scan) stays in use as the table grows — on a first directory
+    sync of 20,000 people each ``user_departments`` row's check of ``users`` came to cost
+    ~3 ms, the writer fell ~17 s behind the calls, wall ÷ bound 1.29. ``ANALYZE`` gives the
+    table statistics and invalidates the cached plans. It samples at most 30,000 rows; doubling
+    keeps it to a few per table and run. Without the right to analyze the table, PostgreSQL
+    skips it with a warning."""
     if conn.dialect.name != "postgresql" or rows <= 0:
         return
     per_engine = _GROWTH.get(conn.engine)
@@ -768,7 +778,8 @@ def analyze_when_grown(conn: Connection, table: Table, rows: int, columns: Seque
     if seen[0] < max(ANALYZE_MIN_ROWS, seen[1]):
         return
     quote = conn.dialect.identifier_preparer.quote
-    conn.exec_driver_sql(f"ANALYZE {quote(name)} ({', '.join(map(quote, columns))})")
+    listed = f" ({', '.join(map(quote, columns))})" if columns else ""
+    conn.exec_driver_sql(f"ANALYZE {quote(name)}{listed}")
     size = conn.exec_driver_sql(
         "SELECT reltuples FROM pg_class WHERE oid = to_regclass(%(t)s)", {"t": name}
     ).scalar()
@@ -825,6 +836,7 @@ def insert_rows(conn: Connection, table: Table, rows: Iterable[Row]) -> int:
     for row in rows:
         groups.setdefault(tuple(row), []).append(row)
         n += 1
+    analyze_when_grown(conn, table, n)
     for columns, group in groups.items():
         driver = _driver_statement(conn.dialect, statement, columns)
         for chunk in _batched(group, MAX_ROWS_PER_STATEMENT):

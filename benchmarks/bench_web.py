@@ -178,6 +178,16 @@ async def _sync(sb: SandboxProcess, engine: Any) -> None:
         await run_sync(client, engine, app["corp_id"], [ContactsSync()])
 
 
+def synced_sqlite(sb: SandboxProcess, folder: str) -> tuple[str, Any]:
+    """A SQLite database ``bench.db`` in ``folder``, migrated, with ``sb``'s directory synced
+    into it: ``(its URL, its engine)`` (the web benchmarks' and profiles' common start)."""
+    url = f"sqlite:///{Path(folder) / 'bench.db'}"
+    engine = db.create_engine_for(url)
+    db.migrate(engine)
+    asyncio.run(_sync(sb, engine))
+    return url, engine
+
+
 async def _mint(sb: SandboxProcess, userids: list[str]) -> list[str]:
     async with httpx.AsyncClient(base_url=sb.base_url, timeout=30) as http:
         sem = asyncio.Semaphore(50)
@@ -373,10 +383,7 @@ def main(argv: list[str] | None = None) -> list[Figure]:
     web: WebProcess | None = None
     tmp = tempfile.TemporaryDirectory()
     try:
-        url = f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-        engine = db.create_engine_for(url)
-        db.migrate(engine)
-        asyncio.run(_sync(sb, engine))
+        url, engine = synced_sqlite(sb, tmp.name)
         web = WebProcess(sb, url)
         company = httpx.get(f"{sb.base_url}/sandbox/company", timeout=30).json()
         userids = sorted(u["userid"] for u in company["users"])

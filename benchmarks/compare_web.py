@@ -24,9 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from bench_directory import SandboxProcess
-from bench_web import WebProcess, _logins, _mint, _sync
-
-from dingsync.store import db
+from bench_web import WebProcess, _logins, _mint, synced_sqlite
 
 
 def _round(sb: SandboxProcess, web: WebProcess, pick: list[str], conc: int) -> dict[str, float]:
@@ -64,10 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     tmp = tempfile.TemporaryDirectory()
     results: dict[str, list[dict[str, float]]] = {k: [] for k in services}
     try:
-        url = f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-        engine = db.create_engine_for(url)
-        db.migrate(engine)
-        asyncio.run(_sync(sb, engine))
+        _, engine = synced_sqlite(sb, tmp.name)
         engine.dispose()
         # One copy of the synced database per service: each checkout migrates its own to its
         # head (the other checkout may have migrations this one does not know).

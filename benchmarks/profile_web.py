@@ -29,9 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 from bench_directory import SandboxProcess
-from bench_web import WebProcess, _logins, _mint, _sync
-
-from dingsync.store import db
+from bench_web import WebProcess, _logins, _mint, synced_sqlite
 
 #: Frame-path fragments → category (first match wins, checked from the leaf up).
 CATEGORIES: list[tuple[str, str]] = [
@@ -128,10 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     web: WebProcess | None = None
     tmp = tempfile.TemporaryDirectory()
     try:
-        url = f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-        engine = db.create_engine_for(url)
-        db.migrate(engine)
-        asyncio.run(_sync(sb, engine))
+        url, _ = synced_sqlite(sb, tmp.name)
         web = WebProcess(sb, url, workers=args.workers)
         company = httpx.get(f"{sb.base_url}/sandbox/company", timeout=30).json()
         userids = sorted(u["userid"] for u in company["users"])

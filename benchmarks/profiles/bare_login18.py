@@ -192,9 +192,7 @@ def main(argv: list[str]) -> None:
         return
     import httpx
     from bench_directory import SandboxProcess
-    from bench_web import WebProcess, _logins, _mint, _sync
-
-    from dingsync.store import db
+    from bench_web import WebProcess, _logins, _mint, synced_sqlite
 
     parser = argparse.ArgumentParser(prog="bare_login18")
     parser.add_argument("--rounds", type=int, default=3)
@@ -208,9 +206,7 @@ def main(argv: list[str]) -> None:
     services: dict[str, Any] = {}
     try:
         db_path = str(Path(tmp.name) / "bench.db")
-        engine = db.create_engine_for(f"sqlite:///{db_path}")
-        db.migrate(engine)
-        asyncio.run(_sync(sb, engine))
+        _, engine = synced_sqlite(sb, tmp.name)
         engine.dispose()
         services["bare"] = BareProcess(sb, db_path)
         services["this"] = WebProcess(sb, f"sqlite:///{db_path}")

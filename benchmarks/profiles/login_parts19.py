@@ -30,11 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 from bench_directory import SandboxProcess
-from bench_web import _mint, _sync
+from bench_web import _mint, synced_sqlite
 from pydantic import SecretStr
 
 from dingsync.config import Settings
-from dingsync.store import db
 from dingsync.web import login as login_mod
 from dingsync.web import sessions
 from dingsync.web.app import create_app
@@ -156,10 +155,7 @@ def main(argv: list[str]) -> None:
     sb = SandboxProcess(args.users, 0, 0)
     tmp = tempfile.TemporaryDirectory()
     try:
-        url = f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-        engine = db.create_engine_for(url)
-        db.migrate(engine)
-        asyncio.run(_sync(sb, engine))
+        url, engine = synced_sqlite(sb, tmp.name)
         a = sb.app
         settings = Settings(
             DINGTALK_APP_KEY=a["app_key"],

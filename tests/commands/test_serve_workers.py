@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -173,17 +174,37 @@ def test_two_workers_share_one_token_and_the_sessions(
         for made_by, asked in ((first, second), (second, first)):
             status, me = _request(by_worker[asked], "GET", "/api/me", token=tokens[made_by])
             assert status == 200 and me["userid"] == userid
+        # A double tap answered by both workers at once: DingTalk refuses the code to the one
+        # that asks second, which waits for the other's session (WebOptions.replay_wait_s,
+        # which serve --workers sets) — both answer 200 with the same session.
+        logins = 2
+        for _ in range(6):
+            code = httpx.post(f"{sb.base_url}/sandbox/authcode", json={"userid": userid}).json()
+            with ThreadPoolExecutor(2) as pool:
+                taps = list(
+                    pool.map(
+                        lambda conn, code=code: _request(
+                            conn, "POST", "/api/auth/dingtalk", {"authCode": code["code"]}
+                        ),
+                        by_worker.values(),
+                    )
+                )
+            assert [status for status, _ in taps] == [200, 200], taps
+            sessions = [body["session"] for _, body in taps]
+            assert all(isinstance(x, dict) for x in sessions)
+            assert len({str(x["token"]) for x in sessions if isinstance(x, dict)}) == 1
+            logins += 2
         # /metrics adds up both workers (serve --workers sets PROMETHEUS_MULTIPROC_DIR), so each
-        # worker's answer counts both logins.
+        # worker's answer counts every login.
         for conn in by_worker.values():
             conn.request("GET", "/metrics")
             text = conn.getresponse().read().decode()
-            logins = [
+            counted = [
                 float(line.rsplit(" ", 1)[1])
                 for line in text.splitlines()
                 if line.startswith("dingsync_login_seconds_count") and 'outcome="ok"' in line
             ]
-            assert sum(logins) == 2, text
+            assert sum(counted) == logins, text
     finally:
         for conn in opened:
             conn.close()

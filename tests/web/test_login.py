@@ -290,3 +290,38 @@ def test_token_failures_are_502_with_their_own_code(web: Web, tmp_path: Path) ->
             assert "not-the-secret" not in r.text
     finally:
         engine.dispose()
+
+
+def test_a_double_tap_across_services_waits_for_the_other_session(
+    web: Web, web_db_url: str
+) -> None:
+    """Two services (or two workers of ``serve --workers N``) on one database: the same code
+    posted to both at once is exchanged by one; DingTalk refuses it to the other, which waits
+    (``replay_wait_s``) for the first one's session instead of answering 401. A code nobody
+    exchanged is still 401 ``auth.code_invalid`` once the wait is over."""
+    userid = _plain_user(web.sb.company, 9)
+    options = WebOptions(warm_up=False, replay_wait_s=2.0)
+    apps = [
+        create_app(sandbox_settings(web.sb, web_db_url), engine=web.engine, options=options)
+        for _ in range(2)
+    ]
+    with WebServer(apps[0]) as one, WebServer(apps[1]) as two:
+
+        async def tap(code: str) -> list[httpx.Response]:
+            async with httpx.AsyncClient(timeout=30) as client:
+                return list(
+                    await asyncio.gather(
+                        *(
+                            client.post(f"{s.base_url}/api/auth/dingtalk", json={"authCode": code})
+                            for s in (one, two)
+                        )
+                    )
+                )
+
+        for _ in range(3):
+            answers = asyncio.run(tap(web.authcode(userid)))
+            assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+            assert len({a.json()["session"]["token"] for a in answers}) == 1
+            assert {a.json()["userid"] for a in answers} == {userid}
+        forged = httpx.post(f"{two.base_url}/api/auth/dingtalk", json={"authCode": "nope"})
+        assert _error(forged) == (401, "auth.code_invalid")

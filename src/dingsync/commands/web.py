@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 import typer
@@ -133,6 +134,9 @@ def _run(
         from dingsync.config import load_settings, metrics_directory
         from dingsync.web.server import serve_workers
 
+        # A double tap may reach two workers: the one DingTalk refuses waits for the other's
+        # session (WebOptions.replay_wait_s; the spawned workers inherit the environment).
+        os.environ.setdefault("DINGSYNC_WEB_REPLAY_WAIT_S", "2")
         if not load_settings().metrics_dir:
             # Each worker counts its own requests: /metrics, answered by any one of them, adds
             # them up only through prometheus_client's multiprocess files, whose directory the

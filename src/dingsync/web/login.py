@@ -110,11 +110,45 @@ async def _login(ctx: WebContext, code: str, key: str) -> Outcome:
     try:
         info = await ctx.client.auth.get_userinfo_by_code(code)
     except (DingTalkError, WebError) as exc:  # WebError: no client (no credentials)
-        replay = await asyncio.to_thread(_replayed, ctx, code, key)
+        replay = await _replay_after_refusal(ctx, code, key, exc)
         if replay is not None:
             return replay
         raise _code_exchange_error(exc) from exc
     return await open_session_for(ctx, info.userid, sys_level=info.sys_level, replay=(code, key))
+
+
+#: Longest pause between two looks for another process's replay record, seconds.
+REPLAY_POLL_MAX_S = 0.4
+
+
+async def _replay_after_refusal(
+    ctx: WebContext, code: str, key: str, exc: Exception
+) -> Outcome | None:
+    """The replay record's answer after DingTalk refused ``code`` (:func:`_replayed`), or
+    ``None``. When DingTalk said the code is unknown or used (:class:`AuthCodeError`) and
+    ``replay_wait_s`` > 0, another process may have exchanged it a moment ago and still be
+    storing its session (``ctx.inflight`` only sees this process's logins): look again, 50 ms
+    after the refusal and then at doubling intervals (≤ :data:`REPLAY_POLL_MAX_S`), until
+    ``replay_wait_s`` has passed."""
+    replay = await asyncio.to_thread(_replayed, ctx, code, key)
+    wait = ctx.options.replay_wait_s
+    if (
+        replay is not None
+        or wait <= 0
+        or ctx.options.replay_window_s <= 0
+        or not isinstance(exc, AuthCodeError)
+    ):
+        return replay
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    pause = 0.05
+    while (left := deadline - loop.time()) > 0:
+        await asyncio.sleep(min(pause, left))
+        replay = await asyncio.to_thread(_replayed, ctx, code, key)
+        if replay is not None:
+            return replay
+        pause = min(pause * 2, REPLAY_POLL_MAX_S)
+    return None
 
 
 def _code_exchange_error(exc: Exception) -> WebError:

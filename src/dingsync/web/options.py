@@ -18,6 +18,13 @@ class WebOptions(BaseSettings):
     - ``session_ttl_s``: session lifetime in seconds (``DINGSYNC_WEB_SESSION_TTL_S``, 8 h).
     - ``replay_window_s``: how long the same authCode posted again returns the same session
       (the double-tap rule, 60 s).
+    - ``replay_wait_s``: how long a login whose authCode DingTalk refuses waits for another
+      process's login of the same code to store its session (a double tap answered by two
+      workers of ``serve --workers N``, or by two services on one database: the second
+      exchange is refused while the first is still being stored). 0 (default) in one process,
+      where a double tap waits for the first in memory; ``serve --workers N`` sets 2 s unless
+      ``DINGSYNC_WEB_REPLAY_WAIT_S`` is given. A refused code with no login behind it is
+      answered 401 after this long.
     - ``user_fresh_s``: a user row synced this recently is used as is at login (no
       ``/topapi/v2/user/get``), 1 h.
     - ``jsapi_algorithm``: ``sha256`` (default, current docs) or ``sha1`` (legacy clients).
@@ -40,6 +47,7 @@ class WebOptions(BaseSettings):
 
     session_ttl_s: float = Field(8 * 3600.0, gt=0)
     replay_window_s: float = Field(60.0, ge=0)
+    replay_wait_s: float = Field(0.0, ge=0, le=30)
     user_fresh_s: float = Field(3600.0, ge=0)
     jsapi_algorithm: Literal["sha256", "sha1"] = "sha256"
     warm_up: bool = True

@@ -327,6 +327,15 @@ def debug_requested() -> bool:
             return False
 
 
+def workers_replay_wait(seconds: float = 2.0) -> None:
+    """``serve --workers N``: export ``DINGSYNC_WEB_REPLAY_WAIT_S`` (``seconds``) to the
+    workers it spawns, unless it is set already (``WebOptions.replay_wait_s``: a double tap
+    reaching two workers waits for the other's session)."""
+    import os
+
+    os.environ.setdefault("DINGSYNC_WEB_REPLAY_WAIT_S", str(seconds))
+
+
 def metrics_directory() -> str:
     """A fresh directory for prometheus_client's multiprocess files, exported as
     ``PROMETHEUS_MULTIPROC_DIR`` to this process (prometheus_client reads it when first imported)

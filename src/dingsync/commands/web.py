@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any
 
 import typer
@@ -131,12 +130,12 @@ def _run(
     if workers > 1:
         from functools import partial
 
-        from dingsync.config import load_settings, metrics_directory
+        from dingsync.config import load_settings, metrics_directory, workers_replay_wait
         from dingsync.web.server import serve_workers
 
         # A double tap may reach two workers: the one DingTalk refuses waits for the other's
         # session (WebOptions.replay_wait_s; the spawned workers inherit the environment).
-        os.environ.setdefault("DINGSYNC_WEB_REPLAY_WAIT_S", "2")
+        workers_replay_wait()
         if not load_settings().metrics_dir:
             # Each worker counts its own requests: /metrics, answered by any one of them, adds
             # them up only through prometheus_client's multiprocess files, whose directory the

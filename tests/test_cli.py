@@ -510,6 +510,31 @@ def test_ports_out_of_range_are_refused(args: list[str]) -> None:
     assert "--port" in result.output
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["sandbox", "--qps", "-1"], "--qps"),
+        (["demo", "--once", "--qps", "-1"], "--qps"),
+        (["demo", "--once", "--users", "0"], "--users"),
+        (["sandbox", "--days", "0"], "--days"),
+        (["sandbox", "--latency-ms", "-3"], "--latency-ms"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_sandbox_values_out_of_range_name_the_option_typed(
+    tmp_path: Path, args: list[str], option: str
+) -> None:
+    """One ``error: --OPTION: …`` line naming the option as typed (``--qps -1`` said
+    ``--qps-limit``, an option neither command has), exit 2, before any company is made."""
+    db = tmp_path / "never.db"
+    if args[0] == "demo":
+        args = [*args, "--database-url", f"sqlite:///{db}"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert _one_error_line(result).startswith(f"error: {option}: "), result.output
+    assert "generating" not in result.output and not db.exists()
+
+
 def test_doctor_without_credentials_exits_2() -> None:
     result = runner.invoke(app, ["doctor"])
     assert result.exit_code == 2, result.output

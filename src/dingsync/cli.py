@@ -142,8 +142,14 @@ def sandbox(
     run_sandbox(cfg, host=host, port=port)
 
 
+#: SandboxConfig fields whose command-line option has another name (``--qps``).
+_SANDBOX_OPTIONS = {"qps_limit": "qps"}
+
+
 def _sandbox_config(cls: Any, **kwargs: Any) -> Any:
-    """Build a SandboxConfig, leaving unset (None) credential fields to the sandbox's defaults."""
+    """Build a SandboxConfig, leaving unset (None) credential fields to the sandbox's defaults.
+    A value the config refuses is one ``error: --OPTION: …`` line per field, naming the option
+    as typed (``--qps``, not the field ``qps_limit``), and exit 2."""
     from pydantic import ValidationError
 
     keep = {"qps_limit"}
@@ -152,7 +158,8 @@ def _sandbox_config(cls: Any, **kwargs: Any) -> Any:
     except ValidationError as exc:
         for e in exc.errors():
             where = ".".join(str(p) for p in e["loc"])
-            err_console.print(f"error: --{where.replace('_', '-')}: {e['msg']}", markup=False)
+            option = _SANDBOX_OPTIONS.get(where, where).replace("_", "-")
+            err_console.print(f"error: --{option}: {e['msg']}", markup=False)
         raise typer.Exit(2) from None
 
 

@@ -273,6 +273,69 @@ def test_stats_heat_map_and_departments_are_the_apis_numbers(console: Console, r
     page.context.close()
 
 
+#: The x-axis labels ECharts drew on chart ``id`` (not those it hid), as rotated rectangles:
+#: the pairs of them that overlap (separating-axis test on the axes of their rotation) and the
+#: leftmost x any of them reaches (below 0: cut off by the chart's edge).
+LABEL_OVERLAPS = r"""id => {
+  const chart = echarts.getInstanceByDom(document.querySelector(`[data-chart=${id}]`));
+  const names = chart.getOption().xAxis[0].data.map(String);
+  const boxes = [];
+  for (const el of chart.getZr().storage.getDisplayList()) {
+    const t = el.style && el.style.text;
+    if (typeof t !== 'string' || el.ignore || el.invisible || !(el.style.opacity ?? 1)) continue;
+    const stem = t.replace(/(\.\.\.|…)$/, '');
+    if (!stem || !names.some(n => n.startsWith(stem))) continue;
+    const r = el.getBoundingRect(), m = el.getComputedTransform() || [1, 0, 0, 1, 0, 0];
+    const pts = [[r.x, r.y], [r.x + r.width, r.y], [r.x, r.y + r.height],
+                 [r.x + r.width, r.y + r.height]]
+      .map(([x, y]) => [m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]]);
+    boxes.push({text: t, pts, axes: [[m[0], m[1]], [m[2], m[3]]]});
+  }
+  const span = (pts, a) => {
+    const d = pts.map(p => p[0] * a[0] + p[1] * a[1]);
+    return [Math.min(...d), Math.max(...d)];
+  };
+  const overlaps = [];
+  for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+    const a = boxes[i], b = boxes[j];
+    const apart = a.axes.some(ax => {
+      const [a0, a1] = span(a.pts, ax), [b0, b1] = span(b.pts, ax);
+      return a1 <= b0 + 0.5 || b1 <= a0 + 0.5;
+    });
+    if (!apart) overlaps.push([a.text, b.text]);
+  }
+  const left = Math.min(...boxes.flatMap(b => b.pts.map(p => p[0])));
+  return {shown: boxes.map(b => b.text), overlaps, left};
+}"""
+
+
+@pytest.mark.parametrize("width", (390, 1366))
+@pytest.mark.parametrize("role", ("sub_admin", "main_admin"))
+def test_stats_department_names_do_not_run_into_each_other(
+    console: Console, role: str, width: int
+) -> None:
+    """The departments' bar chart names its bars without overlapping labels (side by side,
+    ten department names already ran into each other at 1366 px, and fewer on a phone), and
+    the first one is not cut off by the chart's left edge."""
+    userid = _userid(console, role)
+    span = _stats_range()
+    answers = {
+        t: console.api(userid, "/api/reports/stats", template=t, **span, limit=40)
+        for t in ("日报", "销售日报", "周报", "项目周报")
+    }
+    template, api = max(answers.items(), key=lambda kv: len(kv[1]["departments"]))
+    assert len(api["departments"]) >= 3, "too few departments to crowd the axis"
+    page = console.page_as(userid, width=width)
+    page.goto(f"{console.url}/console/reports/stats?template={template}&" + _query(span))
+    page.wait_for_selector("[data-chart-ready]")
+    page.wait_for_timeout(300)  # ECharts lays its labels out on the next frame
+    labels = page.evaluate(LABEL_OVERLAPS, "c-rp-depts")
+    assert labels["overlaps"] == [], labels
+    assert labels["left"] >= 0, labels  # the first tilted name is not cut off
+    assert len(labels["shown"]) >= min(4, len(api["departments"])), labels
+    page.context.close()
+
+
 def _query(params: dict[str, Any]) -> str:
     return str(httpx.QueryParams(params))
 

@@ -66,6 +66,37 @@ def test_days_out_of_range_are_request_invalid(web: Web) -> None:
     assert web.get("/api/attendance/summary", token).status_code == 200
 
 
+#: Every data route with ``start_date`` / ``end_date`` query parameters.
+DAY_ROUTES = (
+    ("/api/reports", {}),
+    ("/api/reports/stats", {"template": "日报"}),
+    ("/api/attendance/results", {}),
+    ("/api/attendance/summary", {}),
+    ("/api/attendance/daily", {}),
+    ("/api/attendance/records", {}),
+    ("/api/approvals", {}),
+    ("/api/approvals/stats", {}),
+)
+
+
+def test_query_days_are_iso_dates_only(web: Web) -> None:
+    """``start_date`` / ``end_date`` are ``YYYY-MM-DD`` (README) as the export filters are: a
+    Unix time (``0`` was read as 1970-01-01, ``1796572800`` refused with a datetime message) or
+    a datetime is 422 ``request.invalid`` naming the parameter; a plain day still answers."""
+    sync_report_templates(web.sb, web.engine)  # /api/reports/stats needs 日报 known
+    token = web.token(web.sb.company.main_admin_userid)
+    for path, base in DAY_ROUTES:
+        for name in ("start_date", "end_date"):
+            for bad in ("0", "86400", "1796572800", "2026-12-01T00:00:00", "20261201", "2026-1-5"):
+                r = web.get(path, token, params={**base, name: bad})
+                assert _error(r) == (422, "request.invalid"), (path, name, bad, r.text)
+                assert r.json()["error"]["details"][0]["loc"] == ["query", name], r.text
+        ok = web.get(
+            path, token, params={**base, "start_date": "2026-11-30", "end_date": "2026-12-06"}
+        )
+        assert ok.status_code == 200, (path, ok.text)
+
+
 # --------------------------------------------------------------------------------------------
 # 4. NUL characters and over-long userids (PostgreSQL 500s, SQLite junk rows)
 # --------------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import logging
 import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -32,6 +31,7 @@ from dingsync.web.data import (
 )
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.export_kinds import Day
 from dingsync.web.models import TYPED, ApprovalDetail, ApprovalStats, ApprovalSummary, Page
 
 log = logging.getLogger(__name__)
@@ -66,8 +66,8 @@ def list_approvals(
         ApprovalStatus | None,
         Query(description="NEW, RUNNING, COMPLETED, TERMINATED (withdrawn) or CANCELED"),
     ] = None,
-    start_date: Annotated[date | None, Query(description="created on or after")] = None,
-    end_date: Annotated[date | None, Query(description="created on or before")] = None,
+    start_date: Annotated[Day | None, Query(description="created on or after")] = None,
+    end_date: Annotated[Day | None, Query(description="created on or before")] = None,
     originator: UserIdQuery = None,
     dept_id: Annotated[int | None, Query(ge=1, le=2**62, description="originators in")] = None,
     result: Annotated[
@@ -133,8 +133,8 @@ def _rate(agree: int, finished: int) -> float | None:
 def approval_stats(
     ctx: Ctx,
     caller: CurrentCaller,
-    start_date: Annotated[date | None, Query(description="created on or after")] = None,
-    end_date: Annotated[date | None, Query(description="created on or before")] = None,
+    start_date: Annotated[Day | None, Query(description="created on or after")] = None,
+    end_date: Annotated[Day | None, Query(description="created on or before")] = None,
     dept_id: Annotated[
         int | None, Query(ge=1, le=2**62, description="originators in this department and below")
     ] = None,

@@ -39,7 +39,7 @@ from dingsync.web.data import (
 )
 from dingsync.web.deps import Caller, Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
-from dingsync.web.export_kinds import MONTH_YEARS
+from dingsync.web.export_kinds import MONTH_YEARS, Day
 from dingsync.web.models import (
     TYPED,
     AttendanceDay,
@@ -84,8 +84,8 @@ def _span(ctx: WebContext, start: date | None, end: date | None) -> tuple[date, 
 def results(
     ctx: Ctx,
     caller: CurrentCaller,
-    start_date: Annotated[date | None, Query(description="first work date")] = None,
-    end_date: Annotated[date | None, Query(description="last work date")] = None,
+    start_date: Annotated[Day | None, Query(description="first work date")] = None,
+    end_date: Annotated[Day | None, Query(description="last work date")] = None,
     userid: UserIdQuery = None,
     dept_id: DeptIdQuery = None,
     time_result: Annotated[
@@ -130,8 +130,8 @@ def results(
 def summary(
     ctx: Ctx,
     caller: CurrentCaller,
-    start_date: Annotated[date | None, Query(description="first work date")] = None,
-    end_date: Annotated[date | None, Query(description="last work date")] = None,
+    start_date: Annotated[Day | None, Query(description="first work date")] = None,
+    end_date: Annotated[Day | None, Query(description="last work date")] = None,
     userid: UserIdQuery = None,
     dept_id: DeptIdQuery = None,
 ) -> dict[str, Any]:
@@ -416,8 +416,8 @@ def _linked(
 def daily(
     ctx: Ctx,
     caller: CurrentCaller,
-    start_date: Annotated[date | None, Query(description="first work date")] = None,
-    end_date: Annotated[date | None, Query(description="last work date")] = None,
+    start_date: Annotated[Day | None, Query(description="first work date")] = None,
+    end_date: Annotated[Day | None, Query(description="last work date")] = None,
     userid: UserIdQuery = None,
     dept_id: DeptIdQuery = None,
     order: Annotated[
@@ -510,8 +510,8 @@ def daily(
 def records(
     ctx: Ctx,
     caller: CurrentCaller,
-    start_date: Annotated[date | None, Query(description="first day punched")] = None,
-    end_date: Annotated[date | None, Query(description="last day punched")] = None,
+    start_date: Annotated[Day | None, Query(description="first day punched")] = None,
+    end_date: Annotated[Day | None, Query(description="last day punched")] = None,
     userid: UserIdQuery = None,
     dept_id: DeptIdQuery = None,
     check_type: Annotated[CheckType | None, Query(description="OnDuty or OffDuty")] = None,

@@ -18,6 +18,7 @@ from dingsync.web.context import WebContext
 from dingsync.web.data import OffsetQuery, day_bounds, dept_filter, jsonable, owner_record, visible
 from dingsync.web.deps import Ctx, CurrentCaller
 from dingsync.web.errors import COMMON_ERRORS, SESSION_ERRORS, WebError, responses
+from dingsync.web.export_kinds import Day
 from dingsync.web.models import TYPED, Page, ReportDetail, ReportStats, ReportSummary
 
 router = APIRouter(prefix="/api/reports", tags=["reports"], responses=responses(*COMMON_ERRORS))
@@ -36,8 +37,8 @@ def list_reports(
     ctx: Ctx,
     caller: CurrentCaller,
     template: Annotated[str | None, Query(max_length=255, description="template name")] = None,
-    start_date: Annotated[date | None, Query(description="created on or after")] = None,
-    end_date: Annotated[date | None, Query(description="created on or before")] = None,
+    start_date: Annotated[Day | None, Query(description="created on or after")] = None,
+    end_date: Annotated[Day | None, Query(description="created on or before")] = None,
     creator: Annotated[str | None, Query(max_length=64, description="creator userid")] = None,
     dept_id: Annotated[int | None, Query(ge=1, le=2**62, description="creators in")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -142,14 +143,14 @@ def report_stats(
     caller: CurrentCaller,
     template: Annotated[str, Query(min_length=1, max_length=255, description="template name")],
     start_date: Annotated[
-        date | None,
+        Day | None,
         Query(
             description="first day (default the 28 days up to end_date, from the first synced "
             "report of the template on)"
         ),
     ] = None,
     end_date: Annotated[
-        date | None, Query(description="last day, inclusive (default yesterday)")
+        Day | None, Query(description="last day, inclusive (default yesterday)")
     ] = None,
     dept_id: Annotated[
         int | None, Query(ge=1, le=2**62, description="people in this department and below")

@@ -335,11 +335,21 @@ def departments_option(stats: dict[str, Any]) -> dict[str, Any]:
     return {
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0},
-        "grid": {"left": 8, "right": 8, "top": 40, "bottom": 8, "containLabel": True},
+        # left: room for the first tilted label, which reaches left of its bar
+        "grid": {"left": 44, "right": 8, "top": 40, "bottom": 8, "containLabel": True},
         "xAxis": {
             "type": "category",
             "data": [d["name"] for d in depts],
-            "axisLabel": {"interval": 0, "width": 84, "overflow": "truncate"},
+            # tilted so neighbours do not run into each other (side by side, 10 departments
+            # already did); where even tilted ones would, ECharts leaves some out (the
+            # tooltip and the table beside name every one)
+            "axisLabel": {
+                "interval": 0,
+                "rotate": 40,
+                "hideOverlap": True,
+                "width": 84,
+                "overflow": "truncate",
+            },
         },
         "yAxis": [
             {"type": "value", "name": "应交", "minInterval": 1},

@@ -5,9 +5,11 @@ with the plain route and one without it, store on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -16,6 +18,7 @@ from starlette.routing import Route
 
 from dingsync.web import create_app
 from dingsync.web.options import WebOptions
+from dingsync.web.routers.auth import dingtalk_login
 from dingsync.web.server import WebServer
 from helpers.web import _plain_user
 
@@ -144,3 +147,47 @@ def test_other_methods_on_the_path_are_answered_as_before(
     assert plain.status_code == fastapi.status_code == 405
     assert plain.headers.get("allow") == fastapi.headers.get("allow")
     assert plain.content == fastapi.content
+
+
+def test_the_plain_route_is_the_one_that_answers(web: Web, web_db_url: str) -> None:
+    """Routing picks the plain route (its endpoint lands in the request's scope), and without
+    it FastAPI's (``dingtalk_login``) — both answering an empty body with the same refusal."""
+
+    async def post(app: Any) -> tuple[dict[str, Any], int, bytes]:
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/api/auth/dingtalk",
+            "raw_path": b"/api/auth/dingtalk",
+            "root_path": "",
+            "query_string": b"",
+            "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json")],
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8000),
+            "state": {},
+        }
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await app(scope, receive, send)
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        return scope, sent[0]["status"], body
+
+    settings = sandbox_settings(web.sb, web_db_url)
+    plain_app = create_app(settings, engine=web.engine, options=WebOptions(), clock=web.clock)
+    scope, status, body = asyncio.run(post(plain_app))
+    plain_route = plain_app.router.routes[0]
+    assert isinstance(plain_route, Route)
+    assert scope["endpoint"] is plain_route.endpoint and scope["endpoint"] is not dingtalk_login
+    scope2, status2, body2 = asyncio.run(post(_fastapi_only(web, web_db_url)))
+    assert scope2["endpoint"] is dingtalk_login
+    assert status == status2 == 400 and body == body2
+    assert json.loads(body)["error"]["code"] == "auth.code_missing"

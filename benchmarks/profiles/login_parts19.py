@@ -145,6 +145,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--cprofile", type=int, default=0, help="also print cProfile's top N of the store hop"
     )
+    parser.add_argument(
+        "--callers",
+        default="",
+        help="with --cprofile: also who called these functions (comma-separated names)",
+    )
     args = parser.parse_args(argv)
     try:
         import uvloop
@@ -196,6 +201,8 @@ def main(argv: list[str]) -> None:
                     prof.disable()
                     pstats.Stats(prof).sort_stats("tottime").print_stats(args.cprofile)
                     pstats.Stats(prof).sort_stats("cumulative").print_stats(args.cprofile)
+                    for name in filter(None, args.callers.split(",")):
+                        pstats.Stats(prof).print_callers(name)
             return out
 
         runs = asyncio.run(logins())

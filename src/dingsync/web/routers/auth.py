@@ -6,7 +6,11 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.exceptions import ResponseValidationError
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.responses import Response
+from starlette.routing import Route
 
 from dingsync.store import repo_sessions
 from dingsync.web.deps import Ctx, CurrentCaller, ctx_dependency
@@ -107,6 +111,40 @@ async def dingtalk_login(request: Request) -> dict[str, Any]:
     ctx = await ctx_dependency(request)
     body = parse_login(await request.body())
     return await login(ctx.for_corp(body.corpId), body.authCode, body.url)
+
+
+def _login_answer_json(route: APIRoute, answer: dict[str, Any]) -> bytes:
+    """``answer`` checked against the route's response model (``LoginResult``) and serialised
+    as FastAPI would (``response_model_exclude_unset``, by alias): the same bytes. An answer
+    the model refuses raises :class:`ResponseValidationError`, as FastAPI does (500
+    ``internal``)."""
+    field = route.response_field
+    assert field is not None
+    value, errors = field.validate(answer, {}, loc=("response",))
+    if errors:
+        raise ResponseValidationError(errors=errors, body=answer)
+    out: bytes = field.serialize_json(value, by_alias=True, exclude_unset=True)
+    return out
+
+
+def login_route() -> Route:
+    """``POST /api/auth/dingtalk`` as a plain Starlette route, for :func:`create_app` to match
+    before FastAPI's (issue 17): the same function (:func:`dingtalk_login`), the same answer
+    bytes (the route's own response model, :func:`_login_answer_json`), the same errors (a
+    :class:`WebError` reaches the app's handler either way); what it skips is FastAPI's
+    per-request work around an endpoint that declares nothing for it to solve — the included
+    router's matching, the exit stacks, the dependency solver, the generic serialisation
+    path. FastAPI's route stays registered, so the OpenAPI document is unchanged (a plain
+    route is not part of it) and any other method on the path is answered as before."""
+    documented = next(
+        r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is dingtalk_login
+    )
+
+    async def endpoint(request: Request) -> Response:
+        answer = await dingtalk_login(request)
+        return Response(_login_answer_json(documented, answer), media_type="application/json")
+
+    return Route(documented.path, endpoint, methods=["POST"], include_in_schema=False)
 
 
 @router.post(

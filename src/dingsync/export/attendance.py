@@ -481,11 +481,16 @@ def linked_approvals(
             }
         )
     linked_ids = {str(r["approve_id"]) for r in results if r.get("approve_id") is not None}
+    bases = [r["base_check_time"] for r in results if r.get("base_check_time") is not None]
     seen: set[str] = set()
     for a in approvals:
         aid = str(a["approve_id"])
         last = a.get("end_work_date") or a["work_date"]
-        if aid in seen or (not a["work_date"] <= work_date <= last and aid not in linked_ids):
+        if aid in seen:
+            continue
+        if aid not in linked_ids and not (
+            a["work_date"] <= work_date <= last and _on_the_day(a, bases)
+        ):
             continue
         seen.add(aid)
         out.append(
@@ -522,6 +527,20 @@ def linked_approvals(
     far = datetime.max.replace(tzinfo=SHANGHAI)
     out.sort(key=lambda x: (x["begin_time"] or far, x["kind"]))
     return out
+
+
+def _on_the_day(approval: Mapping[str, Any], bases: Sequence[datetime]) -> bool:
+    """Whether a trip or outing (``biz_type`` 2) whose dates span a work day that has check
+    points (``bases``: their ``base_check_time``) and whose results do not name it belongs to
+    that day: only when it overlaps the day's shift (first to last check point). One wholly
+    outside it is another work date's — a night shift's outing from 04:30 to 07:30 lies on
+    the next calendar day, which may be a work day of its own (its results name it: DingTalk
+    fixes the night shift's off-duty check with it). Overtime (``biz_type`` 1, never named by
+    results) and a day without check points keep the dates' rule."""
+    if approval["biz_type"] != 2 or not bases:
+        return True
+    begin, end = approval["begin_time"], approval["end_time"]
+    return begin is None or end is None or (begin <= max(bases) and end >= min(bases))
 
 
 def approvals_text(items: Sequence[dict[str, Any]], work_date: date, tz: tzinfo) -> str:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     or_,
     select,
     union,
+    update,
 )
 
 from dingsync.store import repo, visibility
@@ -359,6 +360,52 @@ def replace_approvals(
     t = attendance_approvals
     _delete_for_users(conn, t, corp_id, userids, t.c.begin_time < end, t.c.end_time > start)
     return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "approve_id"])
+
+
+def rebase_named_approvals(conn: Connection, corp_id: str, start: date, end: date) -> int:
+    """Give the trips and outings whose stored work dates (``work_date`` — ``begin_time``'s
+    date — to ``end_work_date``) lie on ``start..end`` the work date of the results that name
+    them (``attendance_results.approve_id``) when that is earlier: a night shift's outing from
+    04:30 to 07:30 belongs to the work date the shift began on, the day before its own date,
+    and DingTalk fixes that work date's off-duty check with it. The span moves back by as many
+    days and never ends before the last work date naming it (a trip from Saturday 04:30 to
+    Monday named by Friday's and Monday's results: Friday..Monday). Returns the rows changed;
+    run after the range's results and approvals are stored (the attendance sync's last step)."""
+    r, a = attendance_results, attendance_approvals
+    named: dict[tuple[str, str], tuple[date, date]] = {}
+    for row in conn.execute(
+        select(r.c.userid, r.c.approve_id, func.min(r.c.work_date), func.max(r.c.work_date))
+        .where(
+            r.c.corp_id == corp_id,
+            r.c.work_date >= start - timedelta(days=1),
+            r.c.work_date <= end,
+            r.c.approve_id.is_not(None),
+        )
+        .group_by(r.c.userid, r.c.approve_id)
+    ):
+        named[(row[0], str(row[1]))] = (row[2], row[3])
+    if not named:
+        return 0
+    changed = 0
+    for row in conn.execute(
+        select(a.c.userid, a.c.approve_id, a.c.work_date, a.c.end_work_date).where(
+            a.c.corp_id == corp_id, a.c.work_date >= start, a.c.work_date <= end
+        )
+    ):
+        dates = named.get((row.userid, row.approve_id))
+        if dates is None or dates[0] >= row.work_date:
+            continue
+        first, last_named = dates
+        shift = row.work_date - first
+        last = max((row.end_work_date or row.work_date) - shift, last_named, first)
+        conn.execute(
+            update(a)
+            .where(a.c.corp_id == corp_id, a.c.userid == row.userid)
+            .where(a.c.approve_id == row.approve_id)
+            .values(work_date=first, end_work_date=last)
+        )
+        changed += 1
+    return changed
 
 
 def replace_holidays(

@@ -84,6 +84,12 @@ CHUNK_COMMIT_AHEAD = 4
 #: at once and waited for PostgreSQL's writer (its writes run in a thread) — 20,000 people's
 #: leave, approvals and holidays in memory together, ~80 MB more peak RSS than SQLite.
 UNIT_CONCURRENCY = 16
+#: Calendar days after the range's last work date that its approvals and leave may fall on: a
+#: shift across midnight (DingTalk's 次日, e.g. a night shift's 23:30–07:30) belongs to the
+#: work date it starts on, so a trip, outing or leave of the last work date's night shift
+#: (an outing 04:30–07:30) lies wholly on the next calendar day. The approvals and leave
+#: units fetch and replace ``start`` 00:00 .. ``end`` + this + 1 day 00:00 (GMT+8).
+SHIFT_OVERHANG_DAYS = 1
 
 
 def day_start(day: date, tz: tzinfo = SHANGHAI) -> datetime:
@@ -462,6 +468,12 @@ class AttendanceSync(IncrementalEntity):
             total += 1 + len(people)
         ctx.progress.add_total(ENTITY, total)
         await ctx.gather(tasks)
+        # Trips and outings named by an earlier work date's results (a night shift's outing
+        # after midnight) take that work date; every unit of the range is stored by now.
+        last = end + timedelta(days=SHIFT_OVERHANG_DAYS)
+        await ctx.write(
+            lambda conn: repo_attendance.rebase_named_approvals(conn, ctx.corp_id, start, last)
+        )
 
     # -- units ---------------------------------------------------------------------------------
     async def _groups(self, ctx: SyncContext, op_user: str, start: date, end: date) -> None:
@@ -557,13 +569,15 @@ class AttendanceSync(IncrementalEntity):
         over the range (``/v1.0/attendance/approvals/query``), and the public holidays of
         their calendars (``/v1.0/attendance/holidays``), replaced in one transaction: 出差时长 /
         外出时长, which ``APPROVE`` results they cover, and 加班 by the day type. Either refused
-        (no permission): that part is left as it was."""
+        (no permission): that part is left as it was. The approvals' window runs
+        ``SHIFT_OVERHANG_DAYS`` past ``end`` (those of the last work date's night shift)."""
+        last = end + timedelta(days=SHIFT_OVERHANG_DAYS)
 
         async def fetch() -> tuple[list[AttendanceApproval] | None, list[UserHolidays] | None]:
             api = ctx.client.attendance
             try:
                 approvals = await api.list_approvals(
-                    people, start, end, biz_types=(BIZ_TRIP, BIZ_OVERTIME)
+                    people, start, last, biz_types=(BIZ_TRIP, BIZ_OVERTIME)
                 )
             except DingTalkError:
                 approvals = None
@@ -585,7 +599,7 @@ class AttendanceSync(IncrementalEntity):
                     ctx.corp_id,
                     people,
                     day_start(start, ctx.tz),
-                    day_start(end + timedelta(days=1), ctx.tz),
+                    day_start(last + timedelta(days=1), ctx.tz),
                     rows,
                 )
             if holidays is not None:
@@ -632,8 +646,13 @@ class AttendanceSync(IncrementalEntity):
         ctx.progress.advance(ENTITY)
 
     async def _leaves(self, ctx: SyncContext, people: list[str], start: date, end: date) -> None:
+        """Approved leave of ``people`` (``getleavestatus``) overlapping ``start`` 00:00 ..
+        ``end`` + ``SHIFT_OVERHANG_DAYS`` + 1 day 00:00 (the last work date's night shift
+        included), replacing what is stored over that window."""
+        last = end + timedelta(days=SHIFT_OVERHANG_DAYS)
+
         async def fetch() -> list[LeaveStatus]:
-            return await ctx.client.attendance.list_leave_status(people, start, end)
+            return await ctx.client.attendance.list_leave_status(people, start, last)
 
         def write(conn: Connection, items: list[LeaveStatus]) -> None:
             ctx.counts["attendance_leaves"] += repo_attendance.replace_leaves(
@@ -641,7 +660,7 @@ class AttendanceSync(IncrementalEntity):
                 ctx.corp_id,
                 people,
                 day_start(start, ctx.tz),
-                day_start(end + timedelta(days=1), ctx.tz),
+                day_start(last + timedelta(days=1), ctx.tz),
                 [leave_row(i, ctx.tz) for i in items],
             )
 

@@ -58,10 +58,18 @@ class RecordHandlers(AttendanceState):
         if p.boolean("isI18n", default=False):
             return {"recordresult": [], "hasMore": False}
         assert offset is not None and limit is not None
-        rows: list[dict[str, Any]] = []
-        for userid in self._in_scope(users):
-            for day in self._days(userid, start, end):
-                rows.extend(result_rows(self.corp_id, day))
+        scoped = self._in_scope(users)
+
+        def build() -> list[dict[str, Any]]:
+            corp_id = self.corp_id
+            return [
+                row
+                for userid in scoped
+                for day in self._days(userid, start, end)
+                for row in result_rows(corp_id, day)
+            ]
+
+        rows = self._window_rows("results", scoped, start, end, build)
         page = rows[offset : offset + limit]
         return {"recordresult": page, "hasMore": offset + limit < len(rows)}
 

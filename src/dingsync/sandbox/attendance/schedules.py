@@ -14,7 +14,7 @@ from dingsync.sandbox.attendance.limits import (
 )
 from dingsync.sandbox.attendance.state import AttendanceState
 from dingsync.sandbox.attendance.wire import parse_day
-from dingsync.sandbox.attendance.world import date_ms
+from dingsync.sandbox.attendance.world import date_ms, wire_text
 from dingsync.sandbox.wire import OapiError
 from dingsync.timeutil import (
     DAY_MS,
@@ -56,7 +56,7 @@ class ScheduleHandlers(AttendanceState):
         rows = []
         for userid in self._in_scope(users):
             for day in self._days(userid, start, end):
-                wd = format_ms(date_ms(day.work_date))
+                wd = wire_text(date_ms(day.work_date))
                 base = {
                     "group_id": day.group.group_id,
                     "userid": userid,
@@ -80,7 +80,7 @@ class ScheduleHandlers(AttendanceState):
                         {
                             **base,
                             "check_type": pt.check_type,
-                            "plan_check_time": format_ms(pt.base_ms),
+                            "plan_check_time": wire_text(pt.base_ms),
                             "shift_id": day.group.shift.class_id,
                             "is_rest": "N",
                         }

@@ -4,6 +4,7 @@ answers (order, ``offset``/``limit``/``hasMore``), bounded, and dropped by a pun
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from dingsync.sandbox.attendance import state as state_mod
 from dingsync.sandbox.attendance.limits import ERR_DATE, ERR_PARAM, ERR_SPAN
 from dingsync.sandbox.attendance.wire import result_rows
 from dingsync.sandbox.config import SandboxConfig
-from dingsync.sandbox.wire import dumps
+from dingsync.sandbox.wire import PlainJSON, dumps, float_free, oapi_response
 from helpers.attendance import area_of, last_work_date, make_client
 from helpers.sandboxes import mutate
 
@@ -99,6 +100,7 @@ def test_pages_of_a_cached_window_are_a_fresh_computations_bytes(sb: SandboxServ
     first = _all_pages(sb, token, people, start, end, 50)
     assert len(first) >= 3 and b'"hasMore":true' in first[0] and b'"hasMore":false' in first[-1]
     assert len(area._windows) == 1  # every page sliced the one computed window
+    assert [plain for _, plain in area._windows.values()] == [True]  # orjson wrote the pages
     assert _all_pages(sb, token, people, start, end, 50) == first  # served from the cache
     _all_pages(sb, token, people, start, end, 7)  # another limit, same window
     assert len(area._windows) == 1
@@ -175,3 +177,37 @@ def test_the_cache_keeps_at_most_its_size(sb: SandboxServer, monkeypatch: Any) -
         _all_pages(sb, token, chunk, end - timedelta(days=6), end, 50)
         assert len(area._windows) <= 2
     assert [k[4] for k in area._windows] == [tuple(people[20:30]), tuple(people[30:40])]
+
+
+def _json_text(body: Any) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def test_plain_json_bodies_are_json_dumps_bytes() -> None:
+    text = "".join(map(chr, range(0x80))) + "\u2028\u2029考勤\ufdd0\U0001f600"
+    body = {
+        "errcode": 0,
+        "rows": [{"k": text, "n": 2**64 - 1, "m": -(2**63), "b": True, "z": None}],
+        "nested": {"list": [[1, "a"], []], "empty": {}},
+    }
+    assert dumps(PlainJSON(body)) == _json_text(body)
+    huge = {"id": 2**64}  # orjson refuses it: json.dumps writes it
+    assert dumps(PlainJSON(huge)) == _json_text(huge) == b'{"id":18446744073709551616}'
+    assert float_free([{"a": 1, "b": "x", "c": None, "d": False}])
+    assert not float_free([{"a": 1}, {"lat": 30.285413}])  # floats stay with json.dumps
+    assert not float_free([{1: "a"}])  # non-str keys too
+    assert not float_free([{"a": [1]}])  # rows are flat
+
+
+def test_an_answer_page_is_plain_json_and_a_topapi_body_keeps_its_request_id() -> None:
+    page = PlainJSON({"recordresult": [{"id": 1}], "hasMore": False})
+    resp = oapi_response(PlainJSON({"errcode": 0, "errmsg": "ok", **page}), "topapi", "rid1")
+    assert resp.body == _json_text(
+        {
+            "errcode": 0,
+            "errmsg": "ok",
+            "recordresult": [{"id": 1}],
+            "hasMore": False,
+            "request_id": "rid1",
+        }
+    )

@@ -25,7 +25,7 @@ from dingsync.sandbox.attendance.wire import (
     result_rows,
 )
 from dingsync.sandbox.attendance.world import wall_ms
-from dingsync.sandbox.wire import OapiError
+from dingsync.sandbox.wire import OapiError, PlainJSON
 from dingsync.timeutil import (
     DAY_MS,
     WIRE_TZ,
@@ -69,9 +69,10 @@ class RecordHandlers(AttendanceState):
                 for row in result_rows(corp_id, day)
             ]
 
-        rows = self._window_rows("results", scoped, start, end, build)
+        rows, plain = self._window_rows("results", scoped, start, end, build)
         page = rows[offset : offset + limit]
-        return {"recordresult": page, "hasMore": offset + limit < len(rows)}
+        body = {"recordresult": page, "hasMore": offset + limit < len(rows)}
+        return PlainJSON(body) if plain else body
 
     # -- /attendance/listRecord ------------------------------------------------------------------
     def attendance_list_record(self, call: Call) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from dingsync.sandbox.attendance.world import (
     PersonDay,
     parse_overtime_rule,
 )
+from dingsync.sandbox.wire import float_free
 
 if TYPE_CHECKING:
     from dingsync.sandbox.state import SandboxState
@@ -48,7 +49,9 @@ class AttendanceState:
         self.rng = random.Random(f"dingsync-attendance-mutations:{state.config.seed}")
         self._ids: dict[str, int] | None = None
         #: ``(kind, corp_id, start, end, userids in scope) -> rows`` (:meth:`_window_rows`).
-        self._windows: OrderedDict[tuple[Any, ...], list[dict[str, Any]]] = OrderedDict()
+        self._windows: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], bool]] = (
+            OrderedDict()
+        )
 
     @property
     def corp_id(self) -> str:
@@ -98,24 +101,25 @@ class AttendanceState:
         start: date,
         end: date,
         build: Callable[[], list[dict[str, Any]]],
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], bool]:
         """The answer rows of ``kind`` (``results``: ``/attendance/list``) for ``userids`` (in
-        scope, deduplicated, in request order) over the work dates ``start..end``: ``build()``
-        the first time, then the same list (least recently used out beyond
-        :data:`WINDOW_CACHE_SIZE`). A caller pages it (``/attendance/list`` asks the same
-        window once per page of 50); :meth:`forget_windows` drops every entry when the world
-        changes (a punch). The rows are shared: callers must not change them."""
+        scope, deduplicated, in request order) over the work dates ``start..end``, and whether
+        they are :func:`~dingsync.sandbox.wire.float_free`: ``build()`` the first time, then the
+        same list (least recently used out beyond :data:`WINDOW_CACHE_SIZE`). A caller pages it
+        (``/attendance/list`` asks the same window once per page of 50);
+        :meth:`forget_windows` drops every entry when the world changes (a punch). The rows
+        are shared: callers must not change them."""
         key = (kind, self.corp_id, start, end, tuple(userids))
         windows = self._windows
-        rows = windows.get(key)
-        if rows is None:
+        got = windows.get(key)
+        if got is None:
             rows = build()
-            windows[key] = rows
+            got = windows[key] = (rows, float_free(rows))
             if len(windows) > WINDOW_CACHE_SIZE:
                 windows.popitem(last=False)
         else:
             windows.move_to_end(key)
-        return rows
+        return got
 
     def forget_windows(self) -> None:
         """Drop :meth:`_window_rows`' entries (called whenever a person-day changes)."""

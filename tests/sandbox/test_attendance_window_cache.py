@@ -17,7 +17,7 @@ from dingsync.sandbox.attendance import state as state_mod
 from dingsync.sandbox.attendance.limits import ERR_DATE, ERR_PARAM, ERR_SPAN
 from dingsync.sandbox.attendance.wire import result_rows
 from dingsync.sandbox.config import SandboxConfig
-from dingsync.sandbox.wire import PlainJSON, dumps, float_free, oapi_response
+from dingsync.sandbox.wire import PlainJSON, dumps, oapi_response, plain_rows
 from helpers.attendance import area_of, last_work_date, make_client
 from helpers.sandboxes import mutate
 
@@ -187,16 +187,20 @@ def test_plain_json_bodies_are_json_dumps_bytes() -> None:
     text = "".join(map(chr, range(0x80))) + "\u2028\u2029考勤\ufdd0\U0001f600"
     body = {
         "errcode": 0,
+        "floats": [30.285413, 120.017139, 0.0, -0.0, 1e-4, 9.999999999999998e15, 0.1 + 0.2],
         "rows": [{"k": text, "n": 2**64 - 1, "m": -(2**63), "b": True, "z": None}],
         "nested": {"list": [[1, "a"], []], "empty": {}},
     }
     assert dumps(PlainJSON(body)) == _json_text(body)
     huge = {"id": 2**64}  # orjson refuses it: json.dumps writes it
     assert dumps(PlainJSON(huge)) == _json_text(huge) == b'{"id":18446744073709551616}'
-    assert float_free([{"a": 1, "b": "x", "c": None, "d": False}])
-    assert not float_free([{"a": 1}, {"lat": 30.285413}])  # floats stay with json.dumps
-    assert not float_free([{1: "a"}])  # non-str keys too
-    assert not float_free([{"a": [1]}])  # rows are flat
+    assert plain_rows([{"a": 1, "b": "x", "c": None, "d": False}])
+    assert plain_rows([{"lat": 30.285413, "zero": 0.0, "neg": -0.0, "small": 1e-4}])
+    for odd in (1e-5, 1e16, -2.5e20, float("nan"), float("inf")):  # json.dumps: exponent, NaN
+        assert not plain_rows([{"a": 1}, {"x": odd}])
+        assert dumps(PlainJSON({"x": 1.5})) == _json_text({"x": 1.5})
+    assert not plain_rows([{1: "a"}])  # non-str keys too
+    assert not plain_rows([{"a": [1]}])  # rows are flat
 
 
 def test_an_answer_page_is_plain_json_and_a_topapi_body_keeps_its_request_id() -> None:
@@ -211,3 +215,44 @@ def test_an_answer_page_is_plain_json_and_a_topapi_body_keeps_its_request_id() -
             "request_id": "rid1",
         }
     )
+
+
+def test_punches_and_schedules_of_a_window_are_json_dumps_bytes(sb: SandboxServer) -> None:
+    """``listRecord`` (floats: coordinates) and ``schedule/listbyusers`` (a ``/topapi`` body
+    with its ``request_id``) answer the text ``json.dumps`` writes for their content."""
+    from dingsync.dingtalk.attendance import gmt8_ms
+
+    token = _token(sb)
+    people = sorted(area_of(sb).world.by_user)[:50]
+    end = last_work_date(sb)
+    start = end - timedelta(days=6)
+    answers = [
+        httpx.post(
+            f"{sb.base_url}/attendance/listRecord",
+            params={"access_token": token},
+            json={
+                "userIds": people,
+                "checkDateFrom": f"{start.isoformat()} 00:00:00",
+                "checkDateTo": f"{end.isoformat()} 23:59:59",
+            },
+            timeout=30,
+        ),
+        httpx.post(
+            f"{sb.base_url}/topapi/attendance/schedule/listbyusers",
+            params={"access_token": token},
+            json={
+                "op_user_id": people[0],
+                "userids": ",".join(people),
+                "from_date_time": gmt8_ms(start),
+                "to_date_time": gmt8_ms(end, end_of_day=True),
+            },
+            timeout=30,
+        ),
+    ]
+    for resp in answers:
+        body = json.loads(resp.content)
+        assert body["errcode"] == 0 and len(resp.content) > 10_000
+        assert resp.content == _json_text(body)
+    punches = json.loads(answers[0].content)["recordresult"]
+    assert any(isinstance(p.get("userLatitude"), float) for p in punches)
+    assert json.loads(answers[1].content)["request_id"]

@@ -25,7 +25,7 @@ from dingsync.sandbox.attendance.wire import (
     result_rows,
 )
 from dingsync.sandbox.attendance.world import wall_ms
-from dingsync.sandbox.wire import OapiError, PlainJSON
+from dingsync.sandbox.wire import OapiError, PlainJSON, plain_rows
 from dingsync.timeutil import (
     DAY_MS,
     WIRE_TZ,
@@ -98,7 +98,8 @@ class RecordHandlers(AttendanceState):
             hi = bisect.bisect_right(times, end_ms)
             for _, day, item in self.world.punches[userid][lo:hi] if times else []:
                 rows.append(record_row(self.corp_id, day, item))
-        return {"recordresult": rows}
+        body = {"recordresult": rows}
+        return PlainJSON(body) if plain_rows(rows) else body
 
     # -- getupdatedata ---------------------------------------------------------------------------
     def getupdatedata(self, call: Call) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dingsync.sandbox.attendance.limits import (
 from dingsync.sandbox.attendance.state import AttendanceState
 from dingsync.sandbox.attendance.wire import parse_day
 from dingsync.sandbox.attendance.world import date_ms, wire_text
-from dingsync.sandbox.wire import OapiError
+from dingsync.sandbox.wire import OapiError, PlainJSON, plain_rows
 from dingsync.timeutil import (
     DAY_MS,
     WIRE_TZ,
@@ -85,7 +85,8 @@ class ScheduleHandlers(AttendanceState):
                             "is_rest": "N",
                         }
                     )
-        return {"result": rows, "success": True}
+        body = {"result": rows, "success": True}
+        return PlainJSON(body) if plain_rows(rows) else body
 
     def listschedule(self, call: Call) -> dict[str, Any]:
         """``POST /topapi/attendance/listschedule {workDate, offset?, size? ≤ 200}``: the whole

@@ -19,7 +19,7 @@ from dingsync.sandbox.attendance.world import (
     PersonDay,
     parse_overtime_rule,
 )
-from dingsync.sandbox.wire import float_free
+from dingsync.sandbox.wire import plain_rows
 
 if TYPE_CHECKING:
     from dingsync.sandbox.state import SandboxState
@@ -104,7 +104,7 @@ class AttendanceState:
     ) -> tuple[list[dict[str, Any]], bool]:
         """The answer rows of ``kind`` (``results``: ``/attendance/list``) for ``userids`` (in
         scope, deduplicated, in request order) over the work dates ``start..end``, and whether
-        they are :func:`~dingsync.sandbox.wire.float_free`: ``build()`` the first time, then the
+        they are :func:`~dingsync.sandbox.wire.plain_rows`: ``build()`` the first time, then the
         same list (least recently used out beyond :data:`WINDOW_CACHE_SIZE`). A caller pages it
         (``/attendance/list`` asks the same window once per page of 50);
         :meth:`forget_windows` drops every entry when the world changes (a punch). The rows
@@ -114,7 +114,7 @@ class AttendanceState:
         got = windows.get(key)
         if got is None:
             rows = build()
-            got = windows[key] = (rows, float_free(rows))
+            got = windows[key] = (rows, plain_rows(rows))
             if len(windows) > WINDOW_CACHE_SIZE:
                 windows.popitem(last=False)
         else:

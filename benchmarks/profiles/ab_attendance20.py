@@ -1,10 +1,12 @@
 """``bench attendance`` from two trees, alternating, with the sync's and the sandbox's CPU per
 call (issue 17, branch att20).
 
-``python benchmarks/profiles/ab_attendance20.py [--rounds 3] [--tree LABEL=ROOT ...]
+``python benchmarks/profiles/ab_attendance20.py [--rounds 3] [--tree LABEL=ROOT[:PYTHON] ...]
 [-- BENCH_ARGS]`` from the repository's root. Per round and per tree (alternating within the
 round; ``--tree main=/work/main --tree att20=.`` by default), a fresh child process of that
-tree's interpreter (``ROOT/.venv/bin/python``, cwd ``ROOT``) runs that tree's
+tree's interpreter (``ROOT/.venv/bin/python`` unless ``PYTHON`` is given — e.g. a checkout of
+a commit without a venv of its own —, cwd ``ROOT``, ``PYTHONPATH=ROOT/src`` so that the child
+and its sandbox import that tree's ``dingsync``) runs that tree's
 ``benchmarks/bench_attendance.py`` (``--skip-naive --json`` plus ``BENCH_ARGS``): its own
 sandbox process (that tree's sandbox code), its own SQLite database. The child wraps the
 bench's ``run_sync`` so that, around the attendance sync alone (the bench's timed call), it
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -65,17 +68,12 @@ def child(bench_args: list[str]) -> None:
     print(MARK + json.dumps(measured), flush=True)
 
 
-def run_one(label: str, root: Path, bench_args: list[str]) -> dict[str, Any]:
+def run_one(label: str, root: Path, python: str, bench_args: list[str]) -> dict[str, Any]:
     load = float(Path("/proc/loadavg").read_text().split()[0])
     out = subprocess.run(
-        [
-            str(root / ".venv/bin/python"),
-            str(Path(__file__).resolve()),
-            "--child",
-            "--",
-            *bench_args,
-        ],
+        [python, str(Path(__file__).resolve()), "--child", "--", *bench_args],
         cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root / "src")},
         capture_output=True,
         text=True,
         check=False,
@@ -108,12 +106,17 @@ def main() -> None:
     if args.child:
         child(args.bench_args)
         return
-    trees = [t.split("=", 1) for t in args.tree] or [["main", "/work/main"], ["att20", "."]]
+    trees = []
+    for spec in args.tree or ["main=/work/main", "att20=."]:
+        label, _, where = spec.partition("=")
+        root, _, python = where.partition(":")
+        path = Path(root).resolve()
+        trees.append((label, path, python or str(path / ".venv/bin/python")))
     runs: list[dict[str, Any]] = []
     for r in range(args.rounds):
         order = trees if r % 2 == 0 else trees[::-1]
-        for label, root in order:
-            got = run_one(label, Path(root).resolve(), args.bench_args)
+        for label, root, python in order:
+            got = run_one(label, root, python, args.bench_args)
             got["round"] = r
             runs.append(got)
             print(
@@ -122,7 +125,7 @@ def main() -> None:
                 f"sandbox {got['sandbox_ms_per_call']:.2f} ms/call  calls {got['calls']}",
                 flush=True,
             )
-    for label, _ in trees:
+    for label, _, _ in trees:
         mine = [x for x in runs if x["label"] == label]
         print(
             f"{label:<8} median wall ÷ bound {statistics.median(x['ratio'] for x in mine):.3f}  "

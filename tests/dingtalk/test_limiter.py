@@ -136,3 +136,43 @@ async def test_budgets_are_per_app_and_company() -> None:
     assert await remaining("suite-key@corp-b") == 1  # corp-b's own budget: one call spent
     assert await remaining("suite-key@corp-c") == 2
     await first.aclose()
+
+
+async def test_memory_storage_keeps_house_inline_and_seldom() -> None:
+    """``memory://`` is :class:`InlineExpiryMemory`: the library's housekeeping task (a thread
+    hop per key after nearly every call) never starts; expired entries still go, at most every
+    ``EXPIRE_EVERY_S`` (the pacing itself: the tests above, on the same storage)."""
+    from limits.aio.storage import MemoryStorage
+
+    from dingsync.dingtalk._limiter import InlineExpiryMemory
+
+    # The library's private hook the subclass overrides is still there (if renamed, the
+    # library's own housekeeping would run again: slower, not wrong).
+    assert callable(getattr(MemoryStorage, "_MemoryStorage__schedule_expiry", None))
+    limiter = PathRateLimiter("app", 100, margin=0.0)
+    for path in ("/a", "/b"):
+        for _ in range(3):
+            async with limiter.slot(path):
+                pass
+    storage = limiter._storage
+    assert isinstance(storage, InlineExpiryMemory)
+    assert storage.timer is None  # the library's housekeeping task never started
+    assert sorted(len(v) for v in storage.events.values()) == [3, 3]  # nothing expired yet
+    await asyncio.sleep(1.05)  # every entry's window (1 s) is over
+    storage._next_expiry = 0.0  # the next write runs the housekeeping
+    async with limiter.slot("/c"):
+        pass
+    assert [k.split("/")[3] for k in storage.events] == ["c"]  # /a's and /b's entries gone
+    assert [k.split("/")[3] for k in storage.locks] == ["c"]  # with their locks
+    await limiter.aclose()
+
+
+async def test_non_memory_storage_uris_keep_the_librarys_storage() -> None:
+    from limits.aio.storage import MemoryStorage
+
+    limiter = PathRateLimiter("app", 5, storage_uri="async+memory://")
+    async with limiter.slot("/p"):
+        pass
+    assert type(limiter._storage).__name__ == "InlineExpiryMemory"
+    assert isinstance(limiter._storage, MemoryStorage)
+    await limiter.aclose()

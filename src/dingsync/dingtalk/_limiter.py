@@ -33,7 +33,6 @@ Two more things are shared the same way (in memory without Redis, in Redis with 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import math
 import time
 import uuid
@@ -44,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage, MovingWindowSupport
+from limits.aio.storage import MovingWindowSupport
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 
@@ -72,54 +71,6 @@ def limit_items(qps: float) -> list[RateLimitItem]:
 
 
 _UNBOUNDED = 1 << 30
-
-
-class InlineExpiryMemory(MemoryStorage):
-    """``limits``' in-process storage (``memory://``) with its housekeeping done inline, at
-    most every :attr:`EXPIRE_EVERY_S` seconds.
-
-    The library's own housekeeping starts after nearly every write (whenever the previous run
-    has ended) and hops to a thread once per key (``asyncio.to_thread`` of one ``bisect``): at
-    200 calls per second on eight attendance paths, ~10 % of the sync's CPU samples were the
-    thread pool and the event loop's wake-ups. The windows' answers do not depend on it
-    (``get_moving_window`` counts a key's entries by time); it only drops expired window
-    entries and expired counters, to bound memory. Here the same drops run synchronously —
-    no ``await``, so atomic for the event loop, as the library's own locked sections are — and
-    at most twice a second. Overrides the library's private hook ``__schedule_expiry`` (name
-    ``_MemoryStorage__schedule_expiry``, checked by the tests: were it renamed, the library's
-    own housekeeping would simply run again)."""
-
-    EXPIRE_EVERY_S = 0.5
-
-    def __init__(self, uri: str | None = None, wrap_exceptions: bool = False, **_: str) -> None:
-        super().__init__(uri, wrap_exceptions=wrap_exceptions, **_)
-        self._next_expiry = 0.0
-
-    async def _MemoryStorage__schedule_expiry(self) -> None:
-        now = time.monotonic()
-        if now >= self._next_expiry:
-            self._next_expiry = now + self.EXPIRE_EVERY_S
-            self.expire()
-
-    def expire(self) -> None:
-        """Drop window entries whose expiry has passed (a key with none left goes, with its
-        lock) and expired counters — what the library's housekeeping drops."""
-        now = time.time()
-        for key, events in list(self.events.items()):
-            # Newest first: entries are inserted at the front, so expiries decrease.
-            keep = bisect.bisect_left(events, -now, key=lambda entry: -entry.expiry)
-            if keep:
-                if keep < len(events):
-                    self.events[key] = events[:keep]
-            else:
-                self.events.pop(key, None)
-                self.locks.pop(key, None)
-        for key, at in list(self.expirations.items()):
-            if at <= now:
-                self.storage.pop(key, None)
-                self.expirations.pop(key, None)
-                self.locks.pop(key, None)
-
 
 #: Paths only a login calls (免登 code → userid, OAuth user token, the user's own profile):
 #: they always have the reserved share.
@@ -323,8 +274,6 @@ class PathRateLimiter:
     def _ensure(self) -> MovingWindowRateLimiter:
         if self._limiter is None:
             storage = storage_from_string(self._storage_uri)
-            if type(storage) is MemoryStorage:  # memory://: housekeeping inline, seldom
-                storage = InlineExpiryMemory(self._storage_uri)
             self._storage = storage
             self._limiter = MovingWindowRateLimiter(storage)
         return self._limiter

@@ -107,6 +107,31 @@ def test_tuples_store_what_dicts_store(engine: sa.Engine) -> None:
         assert valid == 40
 
 
+@pytest.mark.parametrize("kind", ["ms", "datetime"])
+def test_a_time_column_of_one_class_stores_what_dicts_store(engine: sa.Engine, kind: str) -> None:
+    """Every time value epoch ms (or every one an aware datetime), with ``None`` and repeated
+    instants among them (each distinct value converted once): stores what the dict path
+    stores."""
+    dict_rows = [_dict_row(i) for i in range(30)]
+    for i, row in enumerate(dict_rows):
+        if i % 3 == 0:  # repeated instants
+            row["user_check_time"] = row["base_check_time"] = from_ms(MS)
+    # _as_tuple's odd rows carry epoch ms, its even rows datetimes (in GMT+8).
+    tuples = [_as_tuple(row, 1 if kind == "ms" else 0) for row in dict_rows]
+    kinds = {type(t[COLUMNS.index("user_check_time")]) for t in tuples}
+    assert kinds == ({int, type(None)} if kind == "ms" else {datetime, type(None)})
+    with engine.begin() as conn:
+        repo.upsert_corp(conn, {"corp_id": "a"})
+        repo.upsert_corp(conn, {"corp_id": "b"})
+        repo_attendance.replace_results(
+            conn, "a", ["u1"], date(2025, 12, 1), date(2025, 12, 3), dict_rows
+        )
+        repo_attendance.replace_result_tuples(
+            conn, "b", ["u1"], date(2025, 12, 1), date(2025, 12, 3), tuples
+        )
+    assert _stored(engine, "a") == _stored(engine, "b")
+
+
 def test_refused_values_raise_like_upsert(engine: sa.Engine) -> None:
     row = list(_as_tuple(_dict_row(1), 1))
     row[COLUMNS.index("base_check_time")] = datetime(2025, 12, 1, 8, 0)  # naive: refused

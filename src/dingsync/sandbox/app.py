@@ -34,6 +34,7 @@ from dingsync.sandbox.wire import (
     Family,
     OapiError,
     Params,
+    PlainJSON,
     api_error_response,
     api_response,
     dumps,
@@ -171,7 +172,8 @@ class _Api:
         if family == "api":
             return api_response(body, rid)
         if "errcode" not in body:
-            body = {"errcode": 0, "errmsg": "ok", **body}
+            merged = {"errcode": 0, "errmsg": "ok", **body}
+            body = PlainJSON(merged) if body.__class__ is PlainJSON else merged
         return oapi_response(body, family, rid)
 
     async def _call(self, route: Route, request: Request) -> Call:

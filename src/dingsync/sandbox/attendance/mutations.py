@@ -174,6 +174,7 @@ class AttendanceMutations(AttendanceState):
             self.world.by_user.setdefault(userid, {})[day.work_date] = day
             self.world.add_punch(day, item)
             day._rows = None
+            self.forget_windows()
             self._truth = None
             address, latitude, longitude = punch_place(location)
             data_item: dict[str, Any] = {

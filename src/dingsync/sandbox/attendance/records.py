@@ -25,7 +25,7 @@ from dingsync.sandbox.attendance.wire import (
     result_rows,
 )
 from dingsync.sandbox.attendance.world import wall_ms
-from dingsync.sandbox.wire import OapiError
+from dingsync.sandbox.wire import OapiError, PlainJSON, plain_rows
 from dingsync.timeutil import (
     DAY_MS,
     WIRE_TZ,
@@ -58,12 +58,21 @@ class RecordHandlers(AttendanceState):
         if p.boolean("isI18n", default=False):
             return {"recordresult": [], "hasMore": False}
         assert offset is not None and limit is not None
-        rows: list[dict[str, Any]] = []
-        for userid in self._in_scope(users):
-            for day in self._days(userid, start, end):
-                rows.extend(result_rows(self.corp_id, day))
+        scoped = self._in_scope(users)
+
+        def build() -> list[dict[str, Any]]:
+            corp_id = self.corp_id
+            return [
+                row
+                for userid in scoped
+                for day in self._days(userid, start, end)
+                for row in result_rows(corp_id, day)
+            ]
+
+        rows, plain = self._window_rows("results", scoped, start, end, build)
         page = rows[offset : offset + limit]
-        return {"recordresult": page, "hasMore": offset + limit < len(rows)}
+        body = {"recordresult": page, "hasMore": offset + limit < len(rows)}
+        return PlainJSON(body) if plain else body
 
     # -- /attendance/listRecord ------------------------------------------------------------------
     def attendance_list_record(self, call: Call) -> dict[str, Any]:
@@ -89,7 +98,8 @@ class RecordHandlers(AttendanceState):
             hi = bisect.bisect_right(times, end_ms)
             for _, day, item in self.world.punches[userid][lo:hi] if times else []:
                 rows.append(record_row(self.corp_id, day, item))
-        return {"recordresult": rows}
+        body = {"recordresult": rows}
+        return PlainJSON(body) if plain_rows(rows) else body
 
     # -- getupdatedata ---------------------------------------------------------------------------
     def getupdatedata(self, call: Call) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from dingsync.sandbox.attendance.limits import (
 )
 from dingsync.sandbox.attendance.state import AttendanceState
 from dingsync.sandbox.attendance.wire import parse_day
-from dingsync.sandbox.attendance.world import date_ms
-from dingsync.sandbox.wire import OapiError
+from dingsync.sandbox.attendance.world import date_ms, wire_text
+from dingsync.sandbox.wire import OapiError, PlainJSON, plain_rows
 from dingsync.timeutil import (
     DAY_MS,
     WIRE_TZ,
@@ -56,7 +56,7 @@ class ScheduleHandlers(AttendanceState):
         rows = []
         for userid in self._in_scope(users):
             for day in self._days(userid, start, end):
-                wd = format_ms(date_ms(day.work_date))
+                wd = wire_text(date_ms(day.work_date))
                 base = {
                     "group_id": day.group.group_id,
                     "userid": userid,
@@ -80,12 +80,13 @@ class ScheduleHandlers(AttendanceState):
                         {
                             **base,
                             "check_type": pt.check_type,
-                            "plan_check_time": format_ms(pt.base_ms),
+                            "plan_check_time": wire_text(pt.base_ms),
                             "shift_id": day.group.shift.class_id,
                             "is_rest": "N",
                         }
                     )
-        return {"result": rows, "success": True}
+        body = {"result": rows, "success": True}
+        return PlainJSON(body) if plain_rows(rows) else body
 
     def listschedule(self, call: Call) -> dict[str, Any]:
         """``POST /topapi/attendance/listschedule {workDate, offset?, size? ≤ 200}``: the whole

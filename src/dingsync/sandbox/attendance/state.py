@@ -4,7 +4,9 @@ its handlers and mutations share.
 
 from __future__ import annotations
 
+import functools
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -17,9 +19,15 @@ from dingsync.sandbox.attendance.world import (
     PersonDay,
     parse_overtime_rule,
 )
+from dingsync.sandbox.wire import plain_rows
 
 if TYPE_CHECKING:
     from dingsync.sandbox.state import SandboxState
+
+#: How many windows' answer rows :meth:`AttendanceState._window_rows` keeps (least recently
+#: used first out): a sync pages 16–20 windows at a time; each entry is a list of references to
+#: rows the person-days keep anyway (≤ 50 people × 7 days × 2 check points).
+WINDOW_CACHE_SIZE = 256
 
 
 class AttendanceState:
@@ -40,6 +48,10 @@ class AttendanceState:
         self.listeners: list[Callable[[str, dict[str, Any]], dict[str, Any] | None]] = []
         self.rng = random.Random(f"dingsync-attendance-mutations:{state.config.seed}")
         self._ids: dict[str, int] | None = None
+        #: ``(kind, corp_id, start, end, userids in scope) -> rows`` (:meth:`_window_rows`).
+        self._windows: OrderedDict[tuple[Any, ...], tuple[list[dict[str, Any]], bool]] = (
+            OrderedDict()
+        )
 
     @property
     def corp_id(self) -> str:
@@ -82,8 +94,45 @@ class AttendanceState:
         (silently left out, EB-31)."""
         return [u for u in dict.fromkeys(userids) if self.state.in_data_scope(u)]
 
+    def _window_rows(
+        self,
+        kind: str,
+        userids: list[str],
+        start: date,
+        end: date,
+        build: Callable[[], list[dict[str, Any]]],
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The answer rows of ``kind`` (``results``: ``/attendance/list``) for ``userids`` (in
+        scope, deduplicated, in request order) over the work dates ``start..end``, and whether
+        they are :func:`~dingsync.sandbox.wire.plain_rows`: ``build()`` the first time, then the
+        same list (least recently used out beyond :data:`WINDOW_CACHE_SIZE`). A caller pages it
+        (``/attendance/list`` asks the same window once per page of 50);
+        :meth:`forget_windows` drops every entry when the world changes (a punch). The rows
+        are shared: callers must not change them."""
+        key = (kind, self.corp_id, start, end, tuple(userids))
+        windows = self._windows
+        got = windows.get(key)
+        if got is None:
+            rows = build()
+            got = windows[key] = (rows, plain_rows(rows))
+            if len(windows) > WINDOW_CACHE_SIZE:
+                windows.popitem(last=False)
+        else:
+            windows.move_to_end(key)
+        return got
+
+    def forget_windows(self) -> None:
+        """Drop :meth:`_window_rows`' entries (called whenever a person-day changes)."""
+        self._windows.clear()
+
     def _days(self, userid: str, start: date, end: date) -> list[PersonDay]:
         per = self.world.by_user.get(userid)
         if not per:
             return []
-        return [per[d] for d in dates_between(start, end) if d in per]
+        return [per[d] for d in _dates(start, end) if d in per]
+
+
+@functools.lru_cache(maxsize=256)
+def _dates(start: date, end: date) -> tuple[date, ...]:
+    """``dates_between(start, end)`` memoised (every user of a window asks the same dates)."""
+    return tuple(dates_between(start, end))

@@ -453,3 +453,105 @@ def test_loads_fails_where_json_loads_fails(raw: bytes) -> None:
             _loads(raw)
         return
     assert _same_values(_loads(raw), expected)
+
+
+class SlowServer:
+    """Answers every request ``delay`` seconds after it came (``{"errcode": 0}``), keep-alive;
+    records the connections made and the most requests it held unanswered at once."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.connections = 0
+        self.requests = 0
+        self.in_flight = 0
+        self.peak = 0
+        self._server: asyncio.Server | None = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                if length:
+                    await reader.readexactly(length)
+                self.requests += 1
+                self.in_flight += 1
+                self.peak = max(self.peak, self.in_flight)
+                await asyncio.sleep(self.delay)
+                self.in_flight -= 1
+                writer.write(_json({"errcode": 0, "errmsg": "ok"}))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+
+async def _burst(client: object, calls: int, paths: int, family: str = "oapi") -> None:
+    from dingsync.dingtalk import DingTalkClient
+
+    assert isinstance(client, DingTalkClient)
+    send = client.oapi if family == "oapi" else client.api
+    await asyncio.gather(
+        *(send("POST", f"/topapi/p{i % paths}", json={"i": i}, auth=False) for i in range(calls))
+    )
+
+
+async def test_calls_in_flight_per_host_are_bounded_every_path_together() -> None:
+    """``max_in_flight_per_host``: a burst of 60 calls over 3 paths keeps at most that many
+    requests at the server at once and opens no more connections than that (each reused);
+    every call is answered. The two hosts (``oapi_url``, ``api_url``) are bounded apart."""
+    from dingsync.dingtalk import DingTalkClient
+
+    oapi, api = SlowServer(0.02), SlowServer(0.02)
+    async with oapi as oapi_url, api as api_url:
+        client = DingTalkClient(
+            "k",
+            "s",
+            oapi_url=oapi_url,
+            api_url=api_url,
+            qps_per_api=None,
+            max_in_flight_per_host=4,
+        )
+        async with client:
+            await asyncio.gather(_burst(client, 60, 3), _burst(client, 30, 2, family="api"))
+    assert oapi.requests == 60 and api.requests == 30
+    assert 1 < oapi.peak <= 4 and 1 < api.peak <= 4
+    assert oapi.connections <= 4 and api.connections <= 4
+    assert sum(client.calls.values()) == 90
+
+
+async def test_without_a_host_bound_only_the_path_bound_holds() -> None:
+    """``max_in_flight_per_host=None``: the same burst reaches the server as far as each
+    path's own bound (``max_connections``) lets it: up to 3 paths × 8 = 24 at once, more
+    than one path's bound, a connection each."""
+    from dingsync.dingtalk import DingTalkClient
+
+    server = SlowServer(0.05)
+    async with server as base:
+        client = DingTalkClient(
+            "k",
+            "s",
+            oapi_url=base,
+            api_url=base,
+            qps_per_api=None,
+            max_connections=8,
+            max_in_flight_per_host=None,
+        )
+        async with client:
+            await _burst(client, 60, 3)
+    assert server.requests == 60
+    assert 8 < server.peak <= 24 and server.connections <= 24

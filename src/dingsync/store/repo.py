@@ -313,6 +313,22 @@ def _orjson_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+class DumpedJSON(dict[str, Any]):
+    """A JSON object together with its orjson text (``text``: ``orjson.dumps(self).decode()``,
+    taken when it was made; the object is not changed afterwards). A JSON column of
+    :class:`DriverStatement` takes the text instead of dumping the object again where it would
+    have used orjson; anywhere else it is the plain ``dict`` it holds (the column's own
+    processor, ``json.dumps``, reads it as one). :func:`_upsert_users` makes one per person from
+    the dump its content digest needed (:func:`_user_digest`): one JSON dump of ``raw`` per
+    person instead of two."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, value: dict[str, Any], text: str) -> None:
+        super().__init__(value)
+        self.text = text
+
+
 def _same_method(bind_type: Any, base: type, *names: str) -> bool:
     """Whether ``bind_type``'s class processes binds with ``base``'s own methods (a subclass
     that overrides them gets the column's processor value by value)."""
@@ -409,7 +425,10 @@ class _Column:
         int beyond 64 bits, a non-string key) or the text shows a NUL or the escape."""
         dumps = orjson.dumps
         try:
-            texts = [None if v is None else dumps(v).decode() for v in values]
+            texts = [
+                None if v is None else v.text if v.__class__ is DumpedJSON else dumps(v).decode()
+                for v in values
+            ]
         except (TypeError, orjson.JSONEncodeError):
             return list(map(process, values))
         joined = "".join(filter(None, texts))
@@ -946,7 +965,9 @@ def _upsert_users(
     for row in prepared:  # the last row of a person wins (as in upsert)
         latest.pop(row["userid"], None)
         latest[row["userid"]] = row
-        row["content_hash"] = content_hash(row)
+        row["content_hash"], raw = _user_digest(row)
+        if raw is not None:
+            row["raw"] = raw
     stored: dict[str, str | None] = {}
     for chunk in _in_chunks(conn, sorted(latest)):
         stored.update(conn.execute(_USER_HASHES, {"corp_id": corp_id, "userids": chunk}).all())
@@ -965,12 +986,34 @@ def content_hash(row: Mapping[str, Any]) -> str:
     """A digest (32 hex characters) of a ``users`` row's columns but ``synced_at``,
     ``last_seen_run_id`` (and ``content_hash``): equal digests, same columns with the same
     values. Stored by :func:`upsert_users` in ``users.content_hash``."""
-    content = {k: v for k, v in row.items() if k not in _UNHASHED}
+    return _user_digest(row)[0]
+
+
+def _user_digest(row: Mapping[str, Any]) -> tuple[str, DumpedJSON | None]:
+    """:func:`content_hash` of ``row``, and its ``raw`` as a :class:`DumpedJSON` holding the
+    text the digest was taken over (``None`` when ``raw`` is not a ``dict`` or orjson refused
+    it: the column dumps it itself then).
+
+    The digest is blake2b over the other columns' JSON (keys sorted) and ``raw``'s orjson text
+    as the column stores it (keys in the payload's order: the same person's payload in another
+    key order only rewrites the row, a change never goes unseen). Branch ``dir20`` changed the
+    formula (it dumped ``raw`` inside the sorted row before): after the upgrade every person is
+    rewritten once by the next sync, then skipped again while unchanged."""
+    content = {k: v for k, v in row.items() if k not in _UNHASHED and k != "raw"}
+    raw = row.get("raw")
     try:
         data = orjson.dumps(content, default=str, option=orjson.OPT_SORT_KEYS)
     except (TypeError, orjson.JSONEncodeError):  # an int beyond 64 bits, a non-string key
         data = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str).encode()
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    dumped: DumpedJSON | None = None
+    try:
+        text = orjson.dumps(raw)
+    except (TypeError, orjson.JSONEncodeError):
+        text = json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str).encode()
+    else:
+        if raw.__class__ is dict:
+            dumped = DumpedJSON(raw, text.decode())
+    return hashlib.blake2b(data + b"\n" + text, digest_size=16).hexdigest(), dumped
 
 
 #: Stamps unchanged people as seen (:func:`_touch_users`), built once.

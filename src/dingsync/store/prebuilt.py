@@ -33,7 +33,7 @@ import weakref
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, Insert, Select
+from sqlalchemy import CompoundSelect, Connection, Insert, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -44,7 +44,7 @@ from dingsync.store.repo import DriverStatement
 class _Compiled:
     __slots__ = ("binds", "defaults", "names", "positional", "results", "sql")
 
-    def __init__(self, dialect: Dialect, statement: Select[Any]) -> None:
+    def __init__(self, dialect: Dialect, statement: Select[Any] | CompoundSelect[Any]) -> None:
         compiled = statement.compile(dialect=dialect)
         if not isinstance(compiled, SQLCompiler):
             raise TypeError(f"not compiled to SQL: {statement!r}")
@@ -78,13 +78,14 @@ class DriverSelect:
     """A ``SELECT`` compiled once per dialect, run with ``exec_driver_sql`` (see the module
     docstring).
 
-    ``statement`` uses named :func:`~sqlalchemy.bindparam` values; :meth:`execute` takes them
-    as a mapping and returns the driver's rows as tuples, in the statement's column order.
+    ``statement`` (a ``SELECT``, or a ``UNION`` of them) uses named
+    :func:`~sqlalchemy.bindparam` values; :meth:`execute` takes them as a mapping and returns
+    the driver's rows as tuples, in the statement's column order.
     """
 
     __slots__ = ("_by_dialect", "statement")
 
-    def __init__(self, statement: Select[Any]) -> None:
+    def __init__(self, statement: Select[Any] | CompoundSelect[Any]) -> None:
         self.statement = statement
         self._by_dialect: weakref.WeakKeyDictionary[Dialect, _Compiled] = (
             weakref.WeakKeyDictionary()

@@ -155,7 +155,13 @@ def admin_info(conn: Connection, corp_id: str, userid: str) -> tuple[int | None,
     found = _ADMIN_LEVEL.first(conn, params)
     if found is None or found[0] is None:
         return None, []
-    return int(found[0]), [int(d) for (d,) in _ADMIN_SCOPE.execute(conn, params)]
+    return int(found[0]), admin_scope(conn, corp_id, userid)
+
+
+def admin_scope(conn: Connection, corp_id: str, userid: str) -> list[int]:
+    """The scope dept ids of an administrator (``admin_scopes``), by ``dept_id``; ``[]`` for
+    anyone else. :func:`admin_info` reads it with the level."""
+    return [int(d) for (d,) in _ADMIN_SCOPE.execute(conn, {"corp": corp_id, "uid": userid})]
 
 
 def set_admin_level(conn: Connection, corp_id: str, userid: str, level: int | None) -> None:

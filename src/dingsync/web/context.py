@@ -22,7 +22,7 @@ import dingsync.metrics as metrics
 from dingsync.config import Settings
 from dingsync.corps import Corp, CorpError, build_corp_client, default_corp_id, is_multi, resolve
 from dingsync.dingtalk import DingTalkClient
-from dingsync.store import repo_attendance, repo_contacts, repo_corps, repo_local_access
+from dingsync.store import repo_contacts, repo_corps, repo_login
 from dingsync.timeutil import today as local_today
 from dingsync.web.errors import WebError
 from dingsync.web.options import WebOptions
@@ -151,10 +151,19 @@ class WebContext:
         """Refuse a company registered as ``relieved`` or ``stopped`` (``corps.status``, or
         ``status = "stopped"`` in its ``[[apps]]`` entry): ``corp.inactive`` (403). A company
         the registry does not hold yet (nothing synced) is active."""
+        if self._app_stopped():
+            self.refuse_inactive("stopped")
+        self.refuse_inactive(repo_corps.corp_status(conn, self.corp_id))
+
+    def _app_stopped(self) -> bool:
         app = next((a for a in self.root.settings.apps if a.corp_id == self.corp_id), None)
-        status = "stopped" if app is not None and app.status == "stopped" else None
-        if status is None:
-            status = repo_corps.corp_status(conn, self.corp_id) or "active"
+        return app is not None and app.status == "stopped"
+
+    def refuse_inactive(self, stored_status: str | None) -> None:
+        """:meth:`require_active` with the registry's ``corps.status`` already read
+        (``stored_status``; ``None``: not registered): ``corp.inactive`` when the company's
+        ``[[apps]]`` entry says ``stopped`` or ``stored_status`` is not ``active``."""
+        status = "stopped" if self._app_stopped() else (stored_status or "active")
         if status != "active":
             raise WebError(
                 "corp.inactive",
@@ -282,16 +291,14 @@ class WebContext:
             memberships = repo_contacts.user_memberships(conn, self.corp_id, userid)
         tree = self.tree(conn)
         sub_scope = tree.subtree(scope_roots) if level == 2 else None
+        groups, local_roles = repo_login.viewer_grants(conn, self.corp_id, userid)
         return Viewer(
             userid=userid,
             main_admin=level == 1,
             sub_admin_scope=sub_scope,
             boss=bool(user.get("boss")),
             leader_of=frozenset(m["dept_id"] for m in memberships if m["is_leader"]),
-            attendance_groups=frozenset(
-                str(g)
-                for g in repo_attendance.managed_attendance_groups(conn, self.corp_id, userid)
-            ),
-            local_roles=frozenset(repo_local_access.user_roles(conn, self.corp_id, userid)),
+            attendance_groups=frozenset(groups),
+            local_roles=frozenset(local_roles),
             disabled=bool(user.get("local_disabled")),
         )

@@ -39,7 +39,7 @@ from dingsync.dingtalk import (
     TokenError,
 )
 from dingsync.dingtalk._limiter import login_priority
-from dingsync.store import repo, repo_contacts, repo_local_access, repo_sessions
+from dingsync.store import repo, repo_contacts, repo_local_access, repo_login, repo_sessions
 from dingsync.store.schema import to_ms
 from dingsync.sync.contacts import department_row, user_row
 from dingsync.web import rules, sessions
@@ -252,12 +252,22 @@ def _session_if_fresh(
     (:func:`_replay_answer`); for a user stored fresh, the new session and profile (read and
     written on one connection); otherwise the stored state (:func:`_stored_state`)."""
     with ctx.engine.connect() as conn:
-        ctx.require_active(conn)
-        if replay is not None and repo_sessions.login_code_known(conn, replay[1]):
+        # The company's status, the replay record's existence and the administrator level in
+        # one statement (repo_login.first_look), checked in the same order as before.
+        look = repo_login.first_look(
+            conn, ctx.corp_id, userid, replay[1] if replay is not None else None
+        )
+        ctx.refuse_inactive(look.corp_status)
+        if replay is not None and look.code_known:
             answer = _replay_answer(ctx, conn, *replay)
             if answer is not None:
                 return answer
-        state = _stored_state(ctx, conn, userid, sys_level)
+        admin = (
+            (look.admin_level, repo_contacts.admin_scope(conn, ctx.corp_id, userid))
+            if look.admin_level is not None
+            else (None, [])
+        )
+        state = _stored_state(ctx, conn, userid, sys_level, admin)
         if not state["fresh"] or state["disabled"]:
             return state
         if admin_level_change(sys_level, state["admin_level"]) is not False:
@@ -349,17 +359,21 @@ def _replay_answer(ctx: WebContext, conn: Connection, code: str, key: str) -> Ou
 
 
 def _stored_state(
-    ctx: WebContext, conn: Connection, userid: str, sys_level: int | None = None
+    ctx: WebContext,
+    conn: Connection,
+    userid: str,
+    sys_level: int | None,
+    admin: tuple[int | None, list[int]],
 ) -> dict[str, Any]:
     """Whether the stored user is disabled / fresh, and which departments the store knows;
     for a fresh user whose administrator level ``sys_level`` does not change, also the
-    ``profile`` — read on the same connection, so a fresh login reads the store once."""
+    ``profile`` — read on the same connection, so a fresh login reads the store once.
+    ``admin``: the user's :func:`repo_contacts.admin_info`, read by the caller."""
     now = ctx.now()
     profile = None
     user = repo_contacts.get_user(conn, ctx.corp_id, userid)
     tree = ctx.tree(conn)
     memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid) if user else []
-    admin = repo_contacts.admin_info(conn, ctx.corp_id, userid)
     fresh = (
         user is not None
         and user["status"] == "active"

@@ -1,10 +1,11 @@
 """The login's reads, separate against combined (issue 17, branch ``login21``), in one process.
 
-The five reads of a fresh login that ``login21`` folds into two statements — the company's
+The six reads of a fresh login that ``login21`` folds into two statements — the company's
 status (``repo_corps.corp_status``), the replay record's existence
-(``repo_sessions.login_code_known``), the administrator level (``repo_contacts.admin_info``),
-the managed attendance groups (``repo_attendance.managed_attendance_groups``) and the local
-roles (``repo_local_access.user_roles``) — against ``repo_login.first_look`` and
+(``repo_sessions.login_code_known``), the user's row (``repo_contacts.get_user``), the
+administrator level (``repo_contacts.admin_info``), the managed attendance groups
+(``repo_attendance.managed_attendance_groups``) and the local roles
+(``repo_local_access.user_roles``) — against ``repo_login.first_look_and_user`` and
 ``repo_login.viewer_grants``, in alternated batches on one connection of one engine, so the
 machine's load hits both alike. Prints the process CPU (and wall) per login's worth of reads,
 the median of the batches, and the median of the per-pair differences.
@@ -73,10 +74,11 @@ def _seed(url: str, people: int) -> None:
 
 
 def separate(conn: Connection, userid: str, key: str) -> object:
-    """The five reads as ``main`` runs them."""
+    """The six reads as ``main`` runs them."""
     return (
         repo_corps.corp_status(conn, CORP),
         repo_sessions.login_code_known(conn, key),
+        repo_contacts.get_user(conn, CORP, userid),
         repo_contacts.admin_info(conn, CORP, userid)[0],
         [str(g) for g in repo_attendance.managed_attendance_groups(conn, CORP, userid)],
         repo_local_access.user_roles(conn, CORP, userid),
@@ -86,7 +88,7 @@ def separate(conn: Connection, userid: str, key: str) -> object:
 def combined(conn: Connection, userid: str, key: str) -> object:
     """The same answers in two statements (``login21``)."""
     return (
-        repo_login.first_look(conn, CORP, userid, key),
+        repo_login.first_look_and_user(conn, CORP, userid, key),
         repo_login.viewer_grants(conn, CORP, userid),
     )
 
@@ -118,9 +120,9 @@ def main() -> None:
     with engine.connect() as conn:
         for i in range(args.people):  # the same answers, checked before timing
             userid, key = f"u{i:04d}", f"{i:064x}"
-            look, (groups, roles) = combined(conn, userid, key)  # type: ignore[misc]
-            status, known, level, old_groups, old_roles = separate(conn, userid, key)  # type: ignore[misc]
-            assert tuple(look) == (status, known, level), userid
+            (look, user), (groups, roles) = combined(conn, userid, key)  # type: ignore[misc]
+            status, known, old_user, level, old_groups, old_roles = separate(conn, userid, key)  # type: ignore[misc]
+            assert tuple(look) == (status, known, level) and user == old_user, userid
             assert sorted(groups) == sorted(old_groups) and roles == old_roles, userid
         conn.commit()
         _batch(conn, separate, 200, args.people)
@@ -138,7 +140,7 @@ def main() -> None:
     fewer = sum(c[0] < s[0] for s, c in zip(seps, combs, strict=True))
     print(f"database: {engine.dialect.name}, {args.pairs} pairs of {args.batch}-login batches")
     print(
-        f"separate (5 statements): CPU {statistics.median(s[0] for s in seps):.1f} µs, "
+        f"separate (6 statements): CPU {statistics.median(s[0] for s in seps):.1f} µs, "
         f"wall {statistics.median(s[1] for s in seps):.1f} µs per login (median of batches)"
     )
     print(

@@ -2,7 +2,8 @@
 every case a login meets — a fresh user, a stale one, one disabled locally, one who left, no
 such user, the main and a sub-administrator, someone else's company, a relieved company, a
 known and an unknown login code, attendance groups and local roles or none — they answer exactly
-what the separate reads answer."""
+what the separate reads answer, and the user's row read with the first look is
+``get_user``'s."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ def _seed(engine: Engine) -> None:
                 "name": userid,
                 "status": status,
                 "synced_at": now - timedelta(seconds=age_s),
+                "boss": userid == ODD,
+                "raw": {"userid": userid, "name": f"{userid}\x00", "dept_id_list": [1]},
             }
 
         repo.upsert_users(
@@ -113,10 +116,22 @@ def test_first_look_equals_the_separate_reads(engine: Engine) -> None:
                     look = repo_login.first_look(conn, corp, userid, key)
                     assert tuple(look) == _separate(conn, corp, userid, key), (corp, userid, key)
                     seen.add(tuple(look))
+                    # With the user's row: the same look, and the row get_user gives (every
+                    # column: JSON, NUL, booleans, aware datetimes), None when not stored.
+                    both, user = repo_login.first_look_and_user(conn, corp, userid, key)
+                    assert both == look, (corp, userid, key)
+                    assert user == repo_contacts.get_user(conn, corp, userid), (corp, userid)
     # The cases did differ: every status, both answers for the code, every level.
     assert {s[0] for s in seen} == {"active", "relieved", None}
     assert {s[1] for s in seen} == {True, False}
     assert {s[2] for s in seen} == {1, 2, None}
+    with engine.connect() as conn:
+        _look, user = repo_login.first_look_and_user(conn, "c", ODD, None)
+        assert user is not None and user["userid"] == ODD and user["name"] == ODD
+        assert user["synced_at"].utcoffset() == timedelta(0)
+        assert user["boss"] is True and user["raw"]["name"] == f"{ODD}\x00"
+        assert repo_login.first_look_and_user(conn, "c", "nobody", None)[1] is None
+        assert repo_login.first_look_and_user(conn, "other", "stale", None)[1] is None
     with engine.connect() as conn:
         look = repo_login.first_look(conn, "c", "main", "k" * 64)
         assert look == repo_login.FirstLook("active", True, 1)

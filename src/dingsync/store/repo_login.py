@@ -20,31 +20,38 @@ commits.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, bindparam, cast, literal_column, select, union_all
 
 from dingsync.store.prebuilt import DriverSelect
-from dingsync.store.schema import admins, corps
+from dingsync.store.schema import admins, corps, users
 from dingsync.store.schema_attendance import attendance_group_managers
 from dingsync.store.schema_web import web_login_codes, web_user_roles
 
-_FIRST_LOOK = DriverSelect(
-    select(
-        select(corps.c.status)
-        .where(corps.c.corp_id == bindparam("corp"))
-        .scalar_subquery()
-        .label("corp_status"),
-        select(web_login_codes.c.code_hash)
-        .where(web_login_codes.c.code_hash == bindparam("key"))
-        .scalar_subquery()
-        .label("code_hash"),
-        select(admins.c.sys_level)
-        .where(admins.c.corp_id == bindparam("corp"), admins.c.userid == bindparam("uid"))
-        .scalar_subquery()
-        .label("sys_level"),
+_LOOKS = (
+    select(corps.c.status)
+    .where(corps.c.corp_id == bindparam("corp"))
+    .scalar_subquery()
+    .label("look_corp_status"),
+    select(web_login_codes.c.code_hash)
+    .where(web_login_codes.c.code_hash == bindparam("key"))
+    .scalar_subquery()
+    .label("look_code_hash"),
+    select(admins.c.sys_level)
+    .where(admins.c.corp_id == bindparam("corp"), admins.c.userid == bindparam("uid"))
+    .scalar_subquery()
+    .label("look_sys_level"),
+)
+_FIRST_LOOK = DriverSelect(select(*_LOOKS))
+#: The same three with the user's ``users`` row in front (no row when it is not stored: then
+#: :data:`_FIRST_LOOK` is asked).
+_FIRST_LOOK_WITH_USER = DriverSelect(
+    select(users, *_LOOKS).where(
+        users.c.corp_id == bindparam("corp"), users.c.userid == bindparam("uid")
     )
 )
+_USER_KEYS = tuple(c.key for c in users.c)
 
 #: Row tags of :data:`_GRANTS`.
 _GROUP, _ROLE = "g", "r"
@@ -83,13 +90,31 @@ def first_look(conn: Connection, corp_id: str, userid: str, code_hash: str | Non
     """The company's status, whether the login code ``code_hash`` (``None``: no code, never
     known) is in the replay cache, and the administrator level of ``userid`` — one statement.
     """
-    row = _FIRST_LOOK.first(conn, {"corp": corp_id, "uid": userid, "key": code_hash})
+    return first_look_and_user(conn, corp_id, userid, code_hash, with_user=False)[0]
+
+
+def first_look_and_user(
+    conn: Connection, corp_id: str, userid: str, code_hash: str | None, *, with_user: bool = True
+) -> tuple[FirstLook, dict[str, Any] | None]:
+    """:func:`first_look` and the ``users`` row of ``userid`` as
+    :func:`repo_contacts.get_user` gives it (``None``: not stored) — one statement for a
+    stored user, two for one not stored yet (``with_user=False``: the row is not read)."""
+    params = {"corp": corp_id, "uid": userid, "key": code_hash}
+    user = None
+    row = _FIRST_LOOK_WITH_USER.first(conn, params) if with_user else None
+    if row is not None:
+        n = len(_USER_KEYS)
+        user = dict(zip(_USER_KEYS, row[:n], strict=True))
+        row = row[n:]
+    else:
+        row = _FIRST_LOOK.first(conn, params)
     status, known, level = row if row is not None else (None, None, None)
-    return FirstLook(
+    look = FirstLook(
         None if status is None else str(status),
         code_hash is not None and known is not None,
         None if level is None else int(level),
     )
+    return look, user
 
 
 def viewer_grants(conn: Connection, corp_id: str, userid: str) -> tuple[list[str], list[str]]:
@@ -107,4 +132,4 @@ def viewer_grants(conn: Connection, corp_id: str, userid: str) -> tuple[list[str
     return groups, roles
 
 
-__all__ = ["FirstLook", "first_look", "viewer_grants"]
+__all__ = ["FirstLook", "first_look", "first_look_and_user", "viewer_grants"]

@@ -252,9 +252,10 @@ def _session_if_fresh(
     (:func:`_replay_answer`); for a user stored fresh, the new session and profile (read and
     written on one connection); otherwise the stored state (:func:`_stored_state`)."""
     with ctx.engine.connect() as conn:
-        # The company's status, the replay record's existence and the administrator level in
-        # one statement (repo_login.first_look), checked in the same order as before.
-        look = repo_login.first_look(
+        # The company's status, the replay record's existence, the administrator level and the
+        # user's row in one statement (repo_login.first_look_and_user), checked in the same
+        # order as before.
+        look, user = repo_login.first_look_and_user(
             conn, ctx.corp_id, userid, replay[1] if replay is not None else None
         )
         ctx.refuse_inactive(look.corp_status)
@@ -267,7 +268,7 @@ def _session_if_fresh(
             if look.admin_level is not None
             else (None, [])
         )
-        state = _stored_state(ctx, conn, userid, sys_level, admin)
+        state = _stored_state(ctx, conn, userid, sys_level, admin, user)
         if not state["fresh"] or state["disabled"]:
             return state
         if admin_level_change(sys_level, state["admin_level"]) is not False:
@@ -364,14 +365,15 @@ def _stored_state(
     userid: str,
     sys_level: int | None,
     admin: tuple[int | None, list[int]],
+    user: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """Whether the stored user is disabled / fresh, and which departments the store knows;
     for a fresh user whose administrator level ``sys_level`` does not change, also the
     ``profile`` — read on the same connection, so a fresh login reads the store once.
-    ``admin``: the user's :func:`repo_contacts.admin_info`, read by the caller."""
+    ``admin``: the user's :func:`repo_contacts.admin_info`; ``user``: their ``users`` row
+    (:func:`repo_contacts.get_user`) — both read by the caller on ``conn``."""
     now = ctx.now()
     profile = None
-    user = repo_contacts.get_user(conn, ctx.corp_id, userid)
     tree = ctx.tree(conn)
     memberships = repo_contacts.user_memberships(conn, ctx.corp_id, userid) if user else []
     fresh = (

@@ -331,10 +331,17 @@ def test_company_zone_moves_report_windows_and_work_dates(
     """At 23:30 in Shanghai it is already tomorrow in Tokyo: "yesterday" (attendance's last
     work date) and the report history's first midnight follow the company's zone."""
     sandbox, now_ms = reference.sandbox, reference.now_ms
-    day = timeutil.local_date(now_ms)
-    late = timeutil.day_start_ms(day) + 23 * 3_600_000 + 30 * 60_000
     world = sandbox.state.areas["reports"].world
     history = 2
+    # The day whose 23:30 the syncs run at: the latest one whose first history day has
+    # reports before 23:00 — the hour Tokyo's history leaves out (a Sunday may have none).
+    day = timeutil.local_date(now_ms)
+    for back in range(7):
+        first_day = timeutil.day_start_ms(day - timedelta(days=back + history))
+        if any(first_day <= r.create_time < first_day + 23 * 3_600_000 for r in world.reports):
+            day -= timedelta(days=back)
+            break
+    late = timeutil.day_start_ms(day) + 23 * 3_600_000 + 30 * 60_000
     got: dict[str, tuple[set[str], Any]] = {}
     for name, tz in (("shanghai", timeutil.SHANGHAI), ("tokyo", TOKYO)):
         engine = reference.fresh(tmp_path / f"{name}.db")

@@ -38,7 +38,7 @@ from dingsync.sandbox.attendance.world import (
 )
 from dingsync.store.schema_attendance import attendance_records, attendance_results
 from dingsync.timeutil import WIRE_TZ
-from helpers.attendance import DAYS, SEED, area_of, make_client, sync_all
+from helpers.attendance import DAYS, SEED, area_of, crosscheck, make_client, sync_all
 
 USERS = 60
 
@@ -53,23 +53,11 @@ def _months(sb: SandboxServer) -> list[str]:
     return sorted(sb.stats()["attendance"]["monthly"])
 
 
-def _check(sb: SandboxServer, engine: Engine, month: str) -> CrossCheck:
-    async def run() -> CrossCheck:
-        async with make_client(sb) as client:
-            with engine.connect() as conn:
-                check: CrossCheck = await crosscheck_month(
-                    conn, client, sb.app.corp_id, month, tz=WIRE_TZ
-                )
-                return check
-
-    return asyncio.run(run())
-
-
 def test_every_cell_agrees_with_dingtalks_report(sandbox: SandboxServer, engine: Engine) -> None:
     assert asyncio.run(sync_all(sandbox, engine)).status == "succeeded"
     total = 0
     for month in _months(sandbox):
-        check = _check(sandbox, engine, month)
+        check = crosscheck(sandbox, engine, month)
         people = len(check.summary.rows)
         assert people > 0
         # Every column we compute that DingTalk serves, and every leave type, is compared.
@@ -114,7 +102,7 @@ def test_every_cell_agrees_under_another_overtime_rule(
     assert asyncio.run(sync_all(sandbox, engine)).status == "succeeded"
     default_totals: dict[str, float] = {}
     for month in _months(sandbox):
-        for row in _check(sandbox, engine, month).summary.rows:
+        for row in crosscheck(sandbox, engine, month).summary.rows:
             for m in OVERTIME_METRICS:
                 default_totals[m] = default_totals.get(m, 0.0) + row.metrics[m]
     sandbox.configure(attendance_overtime_rule=OTHER_RULE)
@@ -240,7 +228,7 @@ def test_corrupted_stored_row_is_a_listed_disagreement(
             .values(time_result="Late")
         )
     month = row.work_date.strftime("%Y-%m")
-    check = _check(sandbox, engine, month)
+    check = crosscheck(sandbox, engine, month)
     # One more late arrival; its minutes too when the punch was after the base time (a
     # flexible shift's permitted lateness).
     minutes = max(0, round((row.user_check_time - row.base_check_time).total_seconds() / 60))
@@ -278,12 +266,12 @@ def test_corrupted_stored_row_is_a_listed_disagreement(
     assert METRIC_LABELS["make_up_count"] == "补卡次数"
     # Re-synced, the month agrees again (the corrupted row is replaced).
     asyncio.run(sync_all(sandbox, engine, contacts=False))
-    assert _check(sandbox, engine, month).ok
+    assert crosscheck(sandbox, engine, month).ok
 
 
 def test_month_must_be_valid(sandbox: SandboxServer, engine: Engine) -> None:
     with pytest.raises(ValueError, match="2026-11"):
-        _check(sandbox, engine, "2026/11")
+        crosscheck(sandbox, engine, "2026/11")
 
 
 def test_daily_rows_link_their_approvals_and_the_workbook_keeps_types(

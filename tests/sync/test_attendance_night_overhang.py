@@ -21,13 +21,11 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import Engine, select
 
-from dingsync.commands.attendance import crosscheck_month
 from dingsync.export.attendance import monthly_summary
-from dingsync.export.attendance_check import CrossCheck
 from dingsync.sandbox import SandboxConfig, SandboxServer
 from dingsync.store.schema_attendance import attendance_approvals, attendance_results
 from dingsync.timeutil import WIRE_TZ
-from helpers.attendance import DAYS, SEED, last_work_date, make_client, sync_all
+from helpers.attendance import DAYS, SEED, crosscheck, last_work_date, sync_all
 
 #: 2026-12-08 00:00 Asia/Shanghai, epoch ms.
 ANCHOR_MS = 1_796_659_200_000
@@ -38,18 +36,6 @@ def sandbox() -> Iterator[SandboxServer]:
     cfg = SandboxConfig(seed=SEED, users=60, days=DAYS, qps_limit=None, anchor_ms=ANCHOR_MS)
     with SandboxServer(cfg) as sb:
         yield sb
-
-
-def _check(sb: SandboxServer, engine: Engine, month: str) -> CrossCheck:
-    async def run() -> CrossCheck:
-        async with make_client(sb) as client:
-            with engine.connect() as conn:
-                check: CrossCheck = await crosscheck_month(
-                    conn, client, sb.app.corp_id, month, tz=WIRE_TZ
-                )
-                return check
-
-    return asyncio.run(run())
 
 
 def test_last_work_dates_night_outing_is_synced_and_counted(
@@ -81,7 +67,7 @@ def test_last_work_dates_night_outing_is_synced_and_counted(
     assert outing["tag_name"] == "外出"
     # stored on the night shift's work date, not on its own calendar day
     assert (outing["work_date"], outing["end_work_date"]) == (end, end)
-    check = _check(sandbox, engine, "2026-12")
+    check = crosscheck(sandbox, engine, "2026-12")
     assert check.cells > 0
     assert check.disagreements == []
     # 每日统计: the outing on the night shift's row, no row of its own on the next day.

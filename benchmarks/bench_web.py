@@ -188,6 +188,28 @@ def synced_sqlite(sb: SandboxProcess, folder: str) -> tuple[str, Any]:
     return url, engine
 
 
+def login_setup(sb: SandboxProcess, url: str) -> tuple[Any, list[str]]:
+    """The in-process login profiles' start: ``Settings`` of ``sb``'s app on the database
+    ``url`` (no QPS limit) and the sandbox company's active userids, sorted."""
+    from pydantic import SecretStr
+
+    from dingsync.config import Settings
+
+    a = sb.app
+    settings = Settings(
+        DINGTALK_APP_KEY=a["app_key"],
+        DINGTALK_APP_SECRET=SecretStr(a["app_secret"]),
+        DINGTALK_CORP_ID=a["corp_id"],
+        DINGTALK_AGENT_ID=str(a["agent_id"]),
+        DINGTALK_OAPI_URL=sb.base_url,
+        DINGTALK_API_URL=sb.base_url,
+        DINGSYNC_DATABASE_URL=url,
+        DINGSYNC_QPS_PER_API=0,
+    )
+    company = httpx.get(f"{sb.base_url}/sandbox/company", timeout=30).json()
+    return settings, sorted(u["userid"] for u in company["users"] if u.get("active", True))
+
+
 async def _mint(sb: SandboxProcess, userids: list[str]) -> list[str]:
     async with httpx.AsyncClient(base_url=sb.base_url, timeout=30) as http:
         sem = asyncio.Semaphore(50)

@@ -27,14 +27,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx
 from bench_directory import SandboxProcess
-from bench_web import _mint, synced_sqlite
+from bench_web import _mint, login_setup, synced_sqlite
 from login_parts19 import _asgi_login
-from pydantic import SecretStr
 from starlette.routing import Route
 
-from dingsync.config import Settings
 from dingsync.web.app import create_app
 
 
@@ -73,19 +70,7 @@ def main(argv: list[str]) -> None:
     tmp = tempfile.TemporaryDirectory()
     try:
         url, engine = synced_sqlite(sb, tmp.name)
-        a = sb.app
-        settings = Settings(
-            DINGTALK_APP_KEY=a["app_key"],
-            DINGTALK_APP_SECRET=SecretStr(a["app_secret"]),
-            DINGTALK_CORP_ID=a["corp_id"],
-            DINGTALK_AGENT_ID=str(a["agent_id"]),
-            DINGTALK_OAPI_URL=sb.base_url,
-            DINGTALK_API_URL=sb.base_url,
-            DINGSYNC_DATABASE_URL=url,
-            DINGSYNC_QPS_PER_API=0,
-        )
-        company = httpx.get(f"{sb.base_url}/sandbox/company", timeout=30).json()
-        userids = sorted(u["userid"] for u in company["users"] if u.get("active", True))
+        settings, userids = login_setup(sb, url)
         pick = [userids[i % len(userids)] for i in range(args.batch)]
         # Codes for every batch, minted before any is measured (2 apps × pairs + warm-up).
         batches = [asyncio.run(_mint(sb, pick)) for _ in range(2 * args.pairs + 2)]

@@ -24,13 +24,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx
 from bench_directory import SandboxProcess
-from bench_web import synced_sqlite
-from pydantic import SecretStr
+from bench_web import login_setup, synced_sqlite
 from sqlalchemy import event
 
-from dingsync.config import Settings
 from dingsync.web import login as login_mod
 from dingsync.web import sessions
 from dingsync.web.app import create_app
@@ -63,19 +60,7 @@ def main(argv: list[str]) -> None:
     tmp = tempfile.TemporaryDirectory()
     try:
         url, engine = synced_sqlite(sb, tmp.name)
-        a = sb.app
-        settings = Settings(
-            DINGTALK_APP_KEY=a["app_key"],
-            DINGTALK_APP_SECRET=SecretStr(a["app_secret"]),
-            DINGTALK_CORP_ID=a["corp_id"],
-            DINGTALK_AGENT_ID=str(a["agent_id"]),
-            DINGTALK_OAPI_URL=sb.base_url,
-            DINGTALK_API_URL=sb.base_url,
-            DINGSYNC_DATABASE_URL=url,
-            DINGSYNC_QPS_PER_API=0,
-        )
-        company = httpx.get(f"{sb.base_url}/sandbox/company", timeout=30).json()
-        userids = sorted(u["userid"] for u in company["users"] if u.get("active", True))
+        settings, userids = login_setup(sb, url)
         if args.mmap >= 0:
             engine.pool.dispose()
 

@@ -22,7 +22,26 @@ from dingsync.dingtalk._base import _ssl_context
 Answer = Callable[[bytes], bytes]
 
 
-class Server:
+class _Loopback:
+    """A raw HTTP/1.1 server on 127.0.0.1 for the client's transport tests: ``async with``
+    gives its base URL; subclasses answer in ``_handle``."""
+
+    _server: asyncio.Server | None = None
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+
+class Server(_Loopback):
     """Answers each request on a connection with ``answer(request head)``; counts
     connections and requests; ``close_after``: close a connection after that many answers."""
 
@@ -64,15 +83,6 @@ class Server:
             pass
         finally:
             writer.close()
-
-    async def __aenter__(self) -> str:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
 
 
 def _json(body: object, *, extra: bytes = b"") -> bytes:
@@ -455,7 +465,7 @@ def test_loads_fails_where_json_loads_fails(raw: bytes) -> None:
     assert _same_values(_loads(raw), expected)
 
 
-class SlowServer:
+class SlowServer(_Loopback):
     """Answers every request ``delay`` seconds after it came (``{"errcode": 0}``), keep-alive;
     records the connections made and the most requests it held unanswered at once."""
 
@@ -489,15 +499,6 @@ class SlowServer:
             pass
         finally:
             writer.close()
-
-    async def __aenter__(self) -> str:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        port = self._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
 
 
 async def _burst(client: object, calls: int, paths: int, family: str = "oapi") -> None:

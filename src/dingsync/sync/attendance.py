@@ -307,11 +307,12 @@ def end_work_date(begin: datetime, end: datetime, tz: tzinfo = SHANGHAI) -> date
 
 def approval_row(a: AttendanceApproval, tz: tzinfo = SHANGHAI) -> dict[str, Any]:
     """An ``approvals/query`` item → ``attendance_approvals`` row (work date: ``begin_time``'s
-    date in ``tz``; ``end_work_date``: the work date of ``end_time`` — its date, less a day
-    when it falls at an earlier time of day than ``begin_time``, as a shift across midnight
-    does: a trip from Friday 09:00 to Monday 18:00 spans Friday..Monday, a night shift's trip
-    from 23:30 to 07:30 the next day is one work date, one ending at 00:00 does not reach the
-    next day)."""
+    date in ``tz`` — an earlier work date once that date's results name it, e.g. a night
+    shift's outing after midnight: ``repo_attendance.rebase_named_approvals``;
+    ``end_work_date``: the work date of ``end_time`` — its date, less a day when it falls at
+    an earlier time of day than ``begin_time``, as a shift across midnight does: a trip from
+    Friday 09:00 to Monday 18:00 spans Friday..Monday, a night shift's trip from 23:30 to 07:30
+    the next day is one work date, one ending at 00:00 does not reach the next day)."""
     begin, end = a.begin, a.end
     assert begin is not None and end is not None
     return {

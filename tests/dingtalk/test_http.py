@@ -22,6 +22,17 @@ from dingsync.dingtalk._base import _ssl_context
 Answer = Callable[[bytes], bytes]
 
 
+async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One HTTP/1.1 request off ``reader``: ``(head with its blank line, body)`` (the body by
+    ``Content-Length``)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    return head, await reader.readexactly(length) if length else b""
+
+
 class _Loopback:
     """A raw HTTP/1.1 server on 127.0.0.1 for the client's transport tests: ``async with``
     gives its base URL; subclasses answer in ``_handle``."""
@@ -54,19 +65,13 @@ class Server(_Loopback):
         self.drop_nth = drop_nth
         self.connections = 0
         self.requests: list[bytes] = []
-        self._server: asyncio.Server | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         served = 0
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                body = await reader.readexactly(length) if length else b""
+                head, body = await _read_request(reader)
                 self.requests.append(head + body)
                 if self.drop_nth is not None and len(self.requests) - 1 == self.drop_nth:
                     break
@@ -475,19 +480,12 @@ class SlowServer(_Loopback):
         self.requests = 0
         self.in_flight = 0
         self.peak = 0
-        self._server: asyncio.Server | None = None
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                if length:
-                    await reader.readexactly(length)
+                await _read_request(reader)
                 self.requests += 1
                 self.in_flight += 1
                 self.peak = max(self.peak, self.in_flight)

@@ -34,6 +34,34 @@ from helpers.sandboxes import DEFAULT, SandboxPool, SandboxSpec, make_client
 DINGTALK_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "dingtalk"
 
 
+def _fastapi_call_caches() -> list[Any]:
+    """FastAPI's process-wide caches of endpoint classifications (``lru_cache`` of 4,096 entries
+    each, keyed by the endpoint functions themselves, in ``fastapi.dependencies.models``); empty
+    when this FastAPI has none."""
+    from fastapi.dependencies import models
+
+    names = (
+        "_is_gen_callable_cached",
+        "_is_async_gen_callable_cached",
+        "_is_coroutine_callable_cached",
+    )
+    return [f for f in (getattr(models, n, None) for n in names) if hasattr(f, "cache_clear")]
+
+
+@pytest.fixture(autouse=True)
+def _release_stopped_apps() -> Iterator[None]:
+    """Let the apps a test stopped be freed. Each sandbox app has ~140 endpoint closures, and
+    FastAPI's classification caches keep every one alive until 4,096 newer ones push it out, with
+    the closure's whole sandbox (its company, its worlds): ~28 MB and ~110,000 objects for a
+    300-person company, ~30 sandboxes at a time. Over the suite the process grew past 1.3 GB, and
+    the collector's full passes over that heap stalled every thread for seconds on a loaded
+    machine (a 5 s HTTP timeout to a sandbox in CI). Emptying the caches after each test costs
+    the live apps one re-classification per endpoint."""
+    yield
+    for cache in _fastapi_call_caches():
+        cache.cache_clear()
+
+
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""

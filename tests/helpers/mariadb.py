@@ -5,8 +5,8 @@ missing server is a failure.
 
 Two ways to get a database:
 
-- :func:`fresh_mariadb_url` drops and creates the named database (empty, ``utf8mb4``): for the
-  tests of migrations themselves.
+- :func:`fresh_mariadb_url` drops and creates the process's empty database (the name with
+  ``_e<pid>``, ``utf8mb4``; dropped when the run ends): for the tests of migrations themselves.
 - :func:`migrated_mariadb_url` gives the session's database (the name with ``_p<pid>``, so xdist
   workers and runs side by side each have their own; dropped when the run ends), migrated once
   per process and emptied before each test:
@@ -62,15 +62,23 @@ def _recreate_database(url: sa.URL) -> None:
         admin.dispose()
 
 
+_fresh_registered: set[str] = set()
+
+
 def fresh_mariadb_url() -> str:
-    """The test URL with its database dropped and created anew (``utf8mb4``). Skips the calling
-    test when the driver is missing or the server does not answer (fails under ``CI=true``)."""
-    url = mariadb_url()
-    target = sa.engine.make_url(url)
+    """The process's empty database (the test URL's name with ``_e<pid>``: two runs side by side
+    never drop each other's), dropped and created anew (``utf8mb4``). Skips the calling test when
+    the driver is missing or the server does not answer (fails under ``CI=true``)."""
+    base = sa.engine.make_url(mariadb_url())
+    target = base.set(database=f"{base.database}_e{os.getpid()}")
+    url = target.render_as_string(hide_password=False)
     try:
         _recreate_database(target)
     except Exception as exc:  # no driver, no server, no rights: "not available"
-        _unavailable(target.render_as_string(hide_password=True), exc)
+        _unavailable(base.render_as_string(hide_password=True), exc)
+    if url not in _fresh_registered:
+        _fresh_registered.add(url)
+        atexit.register(_drop_shared, url)
     return url
 
 

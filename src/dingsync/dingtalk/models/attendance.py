@@ -39,8 +39,9 @@ def parse_gmt8(text: str | None) -> datetime | None:
     text = text.strip()
     match = _GMT8_TEXT.fullmatch(text)
     if match is not None:
+        y, mo, d, h, mi, s = map(int, match.groups())
         try:
-            return datetime(*map(int, match.groups()), tzinfo=GMT8)
+            return datetime(y, mo, d, h, mi, s, tzinfo=GMT8)
         except ValueError:
             pass
     return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=GMT8)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from dingsync.dingtalk.models._base import plain_item
+from dingsync.dingtalk.models._base import plain_item, plain_items
 from dingsync.dingtalk.models.attendance import AttendanceRecord, AttendanceResult, ScheduleItem
 
 SAMPLES = Path(__file__).resolve().parent.parent / "fixtures" / "dingtalk" / "samples"
@@ -79,3 +79,42 @@ def test_a_plain_item_is_kept_as_it_came() -> None:
 def test_what_validation_refuses_is_refused(item: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         plain_item(AttendanceResult, item)
+
+
+def _pages() -> list[tuple[type[BaseModel], list[Any]]]:
+    """Pages of each model's cases: all of them, each alone, the plain ones, pairs of
+    neighbours (a plain item beside an int in a ``float`` field, an unknown field, a string
+    number, a missing field), and items that are no dicts."""
+    pages: list[tuple[type[BaseModel], list[Any]]] = []
+    for model in (AttendanceResult, AttendanceRecord, ScheduleItem):
+        items = [dict(i) for m, i in CASES if m is model]
+        pages.append((model, items))
+        pages.extend((model, [i]) for i in items)
+        pages.extend((model, items[k : k + 2]) for k in range(len(items) - 1))
+        pages.append((model, [i for i in items if plain_item(model, i) is i]))
+    record = {"id": 5, "userId": "u", "userCheckTime": 1}
+    pages.append((AttendanceRecord, [record, {**record, "userAccuracy": 65, "userLatitude": 30}]))
+    pages.append((AttendanceRecord, [{**record, "userAccuracy": 65.0}, {**record, "x": 1}]))
+    pages.append((AttendanceRecord, [record, {**record, "userLatitude": True}]))
+    pages.append((AttendanceRecord, [record, {"id": 6, "userId": "u", "userCheckTime": "7"}]))
+    pages.append((AttendanceRecord, [record, AttendanceRecord.model_validate(record)]))
+    pages.append((AttendanceRecord, []))
+    return pages
+
+
+@pytest.mark.parametrize(("model", "items"), _pages())
+def test_plain_items_is_plain_item_of_each(model: type[BaseModel], items: list[Any]) -> None:
+    """A page at once: the same dicts as ``plain_item`` item by item — the very items where it
+    returns them, equal copies (same value types) where it converts."""
+    expected = [plain_item(model, i) for i in items]
+    got = plain_items(model, items)
+    assert [_typed(g) for g in got] == [_typed(e) for e in expected]
+    assert [g is i for g, i in zip(got, items, strict=True)] == [
+        e is i for e, i in zip(expected, items, strict=True)
+    ]
+
+
+def test_plain_items_refuses_what_plain_item_refuses() -> None:
+    good = {"id": 5, "userId": "u", "workDate": 1, "checkType": "OnDuty"}
+    with pytest.raises(ValidationError):
+        plain_items(AttendanceResult, [good, {"id": "x", "userId": "u", "workDate": 1}])

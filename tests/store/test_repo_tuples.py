@@ -19,6 +19,7 @@ from dingsync.timeutil import from_ms
 
 COLUMNS = repo_attendance.RESULT_COLUMNS
 MS = 1_764_547_200_000  # 2025-12-01 00:00 UTC
+CST = timezone(timedelta(hours=8))
 
 
 def _raw(i: int) -> dict[str, Any]:
@@ -154,18 +155,21 @@ def test_refused_values_raise_like_upsert(engine: sa.Engine) -> None:
             )
 
 
-def test_sqlite_ms_text_is_the_datetime_processors() -> None:
+def test_sqlite_ms_text_is_the_datetime_processors(monkeypatch: pytest.MonkeyPatch) -> None:
     """The arithmetic epoch-ms formatter gives the text SQLAlchemy's SQLite processor writes for
-    ``from_ms(ms)``, before 1970, on day boundaries and with milliseconds."""
+    ``from_ms(ms)``, before 1970, on day boundaries and with milliseconds — computed, then
+    from the texts it keeps (a small bound: emptied and filled again on the way)."""
     from sqlalchemy.dialects import sqlite
 
     from dingsync.store.schema import UTCDateTime
 
+    monkeypatch.setattr(repo, "_SQLITE_MS_TEXTS", {})
+    monkeypatch.setattr(repo, "_SQLITE_MS_TEXTS_MAX", 4)
     dialect = sqlite.dialect()
     process = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
     fmt = repo._sqlite_ms_formatter(process)
     assert fmt is not None
-    for ms in [
+    for ms in 2 * [
         0,
         -1,
         1,
@@ -177,6 +181,7 @@ def test_sqlite_ms_text_is_the_datetime_processors() -> None:
         253_402_300_799_999,
     ]:
         assert fmt(ms) == process(from_ms(ms)), ms
+    assert 0 < len(repo._SQLITE_MS_TEXTS) <= 4
 
 
 def _statements(engine: sa.Engine) -> list[tuple[str, bool]]:
@@ -330,3 +335,47 @@ def test_analyze_when_grown(engine: sa.Engine, monkeypatch: pytest.MonkeyPatch) 
     assert analyzed() == 1
     write(25, 60)  # 45 since ≥ max(30, 20)
     assert analyzed() == 2
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        (("work_date", ">=", date(2025, 12, 2)), ("work_date", "<=", date(2025, 12, 2))),
+        (
+            ("user_check_time", ">=", from_ms(MS + 5 * 61_001)),
+            ("user_check_time", "<", from_ms(MS + 30 * 61_001).astimezone(CST)),
+        ),
+        (("base_check_time", ">", from_ms(MS + 10 * 61_001)),),
+    ],
+    ids=["work_dates", "times", "one_bound"],
+)
+def test_delete_in_window_deletes_what_sqlalchemy_deletes(
+    engine: sa.Engine, bounds: tuple[tuple[str, str, Any], ...]
+) -> None:
+    """``repo.delete_in_window`` (the attendance windows' ``DELETE``, run through the driver)
+    leaves the rows SQLAlchemy's own ``delete()`` with the same conditions leaves: text with a
+    NUL or the escape character among the values, dates, aware datetimes in another zone."""
+    t = attendance_results
+    ops = {"<": "__lt__", "<=": "__le__", ">": "__gt__", ">=": "__ge__"}
+    rows = [_as_tuple(_dict_row(i), i) for i in range(40)]
+    people = ["u1", "名\x00字", f"x{ESCAPE}0", "nobody"]
+    for corp in ("c-driver", "c-sqlalchemy", "c-other"):
+        with engine.begin() as conn:
+            repo.upsert_tuples(
+                conn, t, ("corp_id", *COLUMNS), [(corp, *r) for r in rows], ["corp_id", "id"]
+            )
+    with engine.begin() as conn:
+        repo.delete_in_window(conn, t, "c-driver", "userid", people, *bounds)
+        # Twice: the second run takes the compiled statement from the cache.
+        repo.delete_in_window(conn, t, "c-driver", "userid", people[:2], *bounds)
+        for part in (people, people[:2]):
+            conn.execute(
+                sa.delete(t).where(
+                    t.c.corp_id == "c-sqlalchemy",
+                    t.c.userid.in_(part),
+                    *(getattr(t.c[c], ops[op])(v) for c, op, v in bounds),
+                )
+            )
+    kept = _stored(engine, "c-driver")
+    assert kept == _stored(engine, "c-sqlalchemy")
+    assert 0 < len(kept) < len(_stored(engine, "c-other")) == 40

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import dingsync.timeutil as timeutil
-from dingsync.dingtalk.models._base import plain_item
+from dingsync.dingtalk.models._base import plain_items
 from dingsync.dingtalk.models.attendance import (
     AttendanceApproval,
     AttendanceColumn,
@@ -100,16 +100,29 @@ def batches(items: Iterable[T], size: int) -> list[list[T]]:
     return [unique[i : i + size] for i in range(0, len(unique), size)]
 
 
-def _plain_result(item: Any) -> dict[str, Any]:
-    return plain_item(AttendanceResult, item)
+#: A page's items parsed at once (``items`` → parsed items).
+ParsePage = Callable[[list[Any]], list[T]]
 
 
-def _plain_record(item: Any) -> dict[str, Any]:
-    return plain_item(AttendanceRecord, item)
+def _each(parse: Callable[[Any], T]) -> ParsePage[T]:
+    """``parse`` applied to each item of a page."""
+
+    def parse_page(items: list[Any]) -> list[T]:
+        return [parse(item) for item in items]
+
+    return parse_page
 
 
-def _plain_schedule(item: Any) -> dict[str, Any]:
-    return plain_item(ScheduleItem, item)
+def _plain_results(items: list[Any]) -> list[dict[str, Any]]:
+    return plain_items(AttendanceResult, items)
+
+
+def _plain_records(items: list[Any]) -> list[dict[str, Any]]:
+    return plain_items(AttendanceRecord, items)
+
+
+def _plain_schedules(items: list[Any]) -> list[dict[str, Any]]:
+    return plain_items(ScheduleItem, items)
 
 
 async def _gather_lists(coros: Sequence[Any]) -> list[Any]:
@@ -132,7 +145,7 @@ class AttendanceAPI:
         ≤ 50 users × ≤ 7-day windows, each paged with ``limit`` 50 while ``hasMore``.
         ``NotSigned`` rows (no punch) are included; a row appears once."""
         return await self._results(
-            userids, work_date_from, work_date_to, AttendanceResult.model_validate
+            userids, work_date_from, work_date_to, _each(AttendanceResult.model_validate)
         )
 
     async def list_result_items(
@@ -142,14 +155,14 @@ class AttendanceAPI:
         give (camelCase names, epoch ms, unknown fields kept), validated the same way
         (:func:`~dingsync.dingtalk.models._base.plain_item`) without building models — the
         attendance sync's path (~100 rows a page)."""
-        return await self._results(userids, work_date_from, work_date_to, _plain_result)
+        return await self._results(userids, work_date_from, work_date_to, _plain_results)
 
     async def _results(
         self,
         userids: Iterable[str],
         work_date_from: date,
         work_date_to: date,
-        parse: Callable[[Any], T],
+        parse: ParsePage[T],
     ) -> list[T]:
         plan = [
             (users, a, b)
@@ -159,7 +172,7 @@ class AttendanceAPI:
         return await _gather_lists([self._results_chunk(u, a, b, parse) for u, a, b in plan])
 
     async def _results_chunk(
-        self, users: list[str], start: date, end: date, parse: Callable[[Any], T]
+        self, users: list[str], start: date, end: date, parse: ParsePage[T]
     ) -> list[T]:
         async def call(offset: int) -> dict[str, Any]:
             return await self._client.oapi(
@@ -177,10 +190,10 @@ class AttendanceAPI:
 
         pager = offset_pager(
             call,
-            parse,
             result_key=None,
             list_key="recordresult",
             has_more_key="hasMore",
+            parse_page=parse,
         )
         return await pager.to_list()
 
@@ -193,7 +206,7 @@ class AttendanceAPI:
         ``POST /attendance/listRecord``, split into ≤ 50 users × ≤ 7-day windows (no paging).
         A night shift's off-duty punch lies on the day after its work date: widen the range."""
         return await self._records(
-            userids, check_date_from, check_date_to, AttendanceRecord.model_validate
+            userids, check_date_from, check_date_to, _each(AttendanceRecord.model_validate)
         )
 
     async def list_record_items(
@@ -201,14 +214,14 @@ class AttendanceAPI:
     ) -> list[dict[str, Any]]:
         """:meth:`list_records` as wire dicts (what ``AttendanceRecord.raw()`` would give;
         see :meth:`list_result_items`)."""
-        return await self._records(userids, check_date_from, check_date_to, _plain_record)
+        return await self._records(userids, check_date_from, check_date_to, _plain_records)
 
     async def _records(
         self,
         userids: Iterable[str],
         check_date_from: date,
         check_date_to: date,
-        parse: Callable[[Any], T],
+        parse: ParsePage[T],
     ) -> list[T]:
         plan = [
             (users, a, b)
@@ -218,7 +231,7 @@ class AttendanceAPI:
         return await _gather_lists([self._records_chunk(u, a, b, parse) for u, a, b in plan])
 
     async def _records_chunk(
-        self, users: list[str], start: date, end: date, parse: Callable[[Any], T]
+        self, users: list[str], start: date, end: date, parse: ParsePage[T]
     ) -> list[T]:
         body = await self._client.oapi(
             "POST",
@@ -230,7 +243,7 @@ class AttendanceAPI:
                 "isI18n": False,
             },
         )
-        return [parse(r) for r in body.get("recordresult") or []]
+        return parse(list(body.get("recordresult") or []))
 
     async def get_update_data(self, userid: str, work_date: date) -> UpdateData:
         """One user's results, punches and approvals of one work date.
@@ -343,7 +356,7 @@ class AttendanceAPI:
         /topapi/attendance/schedule/listbyusers``, split into ≤ 50 users × ≤ 7-day windows
         (sent as epoch ms of 00:00:00 .. 23:59:59 GMT+8)."""
         return await self._schedules(
-            op_user_id, userids, work_date_from, work_date_to, ScheduleItem.model_validate
+            op_user_id, userids, work_date_from, work_date_to, _each(ScheduleItem.model_validate)
         )
 
     async def list_schedule_items(
@@ -352,7 +365,7 @@ class AttendanceAPI:
         """:meth:`list_schedules` as wire dicts (what ``ScheduleItem.raw()`` would give; see
         :meth:`list_result_items`)."""
         return await self._schedules(
-            op_user_id, userids, work_date_from, work_date_to, _plain_schedule
+            op_user_id, userids, work_date_from, work_date_to, _plain_schedules
         )
 
     async def _schedules(
@@ -361,7 +374,7 @@ class AttendanceAPI:
         userids: Iterable[str],
         work_date_from: date,
         work_date_to: date,
-        parse: Callable[[Any], T],
+        parse: ParsePage[T],
     ) -> list[T]:
         plan = [
             (users, a, b)
@@ -380,7 +393,7 @@ class AttendanceAPI:
                     "to_date_time": gmt8_ms(b, end_of_day=True),
                 },
             )
-            return [parse(r) for r in body.get("result") or []]
+            return parse(list(body.get("result") or []))
 
         return await _gather_lists([one(u, a, b) for u, a, b in plan])
 

@@ -160,35 +160,52 @@ def cursor_fetcher(
 
 def offset_pager(
     call: Callable[[int], Awaitable[dict[str, Any]]],
-    parse: Callable[[Any], T],
+    parse: Callable[[Any], T] | None = None,
     *,
     result_key: str | None = "result",
     list_key: str = "list",
     has_more_key: str = "hasMore",
     first: int = 0,
+    parse_page: Callable[[list[Any]], list[T]] | None = None,
 ) -> Pager[T]:
-    """Offset style: ``call(offset)`` sends ``offset`` (and the caller's fixed ``size``)."""
+    """Offset style: ``call(offset)`` sends ``offset`` (and the caller's fixed ``size``).
+    ``parse`` each item, or ``parse_page`` a page's items at once."""
     fetch = offset_fetcher(
-        call, parse, result_key=result_key, list_key=list_key, has_more_key=has_more_key
+        call,
+        parse,
+        result_key=result_key,
+        list_key=list_key,
+        has_more_key=has_more_key,
+        parse_page=parse_page,
     )
     return Pager(fetch, first)
 
 
 def offset_fetcher(
     call: Callable[[int], Awaitable[dict[str, Any]]],
-    parse: Callable[[Any], T],
+    parse: Callable[[Any], T] | None = None,
     *,
     result_key: str | None = "result",
     list_key: str = "list",
     has_more_key: str = "hasMore",
+    parse_page: Callable[[list[Any]], list[T]] | None = None,
 ) -> FetchPage[T]:
     """One offset-style page per call (see :func:`offset_pager`)."""
+    if parse_page is None:
+        if parse is None:
+            raise TypeError("offset_fetcher needs parse or parse_page")
+        each = parse
+
+        def parse_page(raw: list[Any]) -> list[T]:
+            return [each(x) for x in raw]
+
+    parse_items = parse_page
 
     async def fetch(offset: Marker) -> Page[T]:
         body = await call(int(offset))
         container = _container(body, result_key)
         raw = _items(container, list_key)
-        items = [parse(x) for x in raw]
+        items = parse_items(raw)
         if not _truthy(container.get(has_more_key)) or not raw:
             return Page(items, None)
         return Page(items, int(offset) + len(raw))

@@ -124,12 +124,12 @@ def replace_groups(
 # Windows of results, schedules, punches, leave, column values
 # --------------------------------------------------------------------------------------------
 def _delete_for_users(
-    conn: Connection, t: Table, corp_id: str, userids: Sequence[str], *window: Any
+    conn: Connection, t: Table, corp_id: str, userids: Sequence[str], *bounds: tuple[str, str, Any]
 ) -> None:
-    """Delete ``t``'s rows of ``userids`` matching ``window`` (a window about to be rewritten:
-    DingTalk rewrites results, schedules, punches and leave after corrections)."""
-    for part in _chunks(list(userids)):
-        conn.execute(delete(t).where(t.c.corp_id == corp_id, t.c.userid.in_(part), *window))
+    """Delete ``t``'s rows of ``userids`` within ``bounds`` (``(column, operator, value)``, see
+    :func:`dingsync.store.repo.delete_in_window`): a window about to be rewritten (DingTalk
+    rewrites results, schedules, punches and leave after corrections)."""
+    repo.delete_in_window(conn, t, corp_id, "userid", userids, *bounds)
 
 
 def _delete_work_date_window(
@@ -137,12 +137,7 @@ def _delete_work_date_window(
 ) -> None:
     """Delete ``t``'s rows of ``userids`` on work dates ``start..end``."""
     _delete_for_users(
-        conn,
-        t,
-        corp_id,
-        userids,
-        t.c.work_date >= start,
-        t.c.work_date <= end,
+        conn, t, corp_id, userids, ("work_date", ">=", start), ("work_date", "<=", end)
     )
 
 
@@ -187,7 +182,7 @@ def replace_records(
     """Replace the punches of ``userids`` punched in ``[start, end)`` (aware) with ``rows``."""
     t = attendance_records
     _delete_for_users(
-        conn, t, corp_id, userids, t.c.user_check_time >= start, t.c.user_check_time < end
+        conn, t, corp_id, userids, ("user_check_time", ">=", start), ("user_check_time", "<", end)
     )
     return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "id"])
 
@@ -288,7 +283,7 @@ def replace_record_tuples(
     tuples = _tuples_with_corp(corp_id, rows)
     repo.analyze_when_grown(conn, t, len(tuples), ("corp_id", "userid", "user_check_time"))
     _delete_for_users(
-        conn, t, corp_id, userids, t.c.user_check_time >= start, t.c.user_check_time < end
+        conn, t, corp_id, userids, ("user_check_time", ">=", start), ("user_check_time", "<", end)
     )
     return repo.upsert_tuples(conn, t, ("corp_id", *RECORD_COLUMNS), tuples, ["corp_id", "id"])
 
@@ -326,7 +321,7 @@ def replace_leaves(
 ) -> int:
     """Replace the leave of ``userids`` overlapping ``[start, end)`` (aware) with ``rows``."""
     t = attendance_leaves
-    _delete_for_users(conn, t, corp_id, userids, t.c.start_time < end, t.c.end_time > start)
+    _delete_for_users(conn, t, corp_id, userids, ("start_time", "<", end), ("end_time", ">", start))
     return repo.upsert(
         conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "start_time", "leave_code"]
     )
@@ -358,7 +353,7 @@ def replace_approvals(
     """Replace the approvals (trips, outings, overtime) of ``userids`` overlapping ``[start, end)``
     (aware) with ``rows``."""
     t = attendance_approvals
-    _delete_for_users(conn, t, corp_id, userids, t.c.begin_time < end, t.c.end_time > start)
+    _delete_for_users(conn, t, corp_id, userids, ("begin_time", "<", end), ("end_time", ">", start))
     return repo.upsert(conn, t, _with_corp(corp_id, rows), ["corp_id", "userid", "approve_id"])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
@@ -234,3 +235,44 @@ def plain_item(model: type[BaseModel], item: Any) -> dict[str, Any]:
         mode="json", by_alias=True, exclude_unset=True
     )
     return data
+
+
+def plain_items(model: type[BaseModel], items: list[Any]) -> list[Any]:
+    """``[plain_item(model, item) for item in items]`` — the same dicts (the items themselves
+    where :func:`plain_item` returns them, the same copies or validation results otherwise, the
+    same errors) — checked a page at a time: one set of (field, value type) pairs over every
+    item instead of one per item. When every item is a dict carrying the required fields and
+    the page's pairs are all ones validation returns unchanged, besides ints in ``float``
+    fields and unknown fields, only the items with an int in a ``float`` field are copied (as
+    :func:`plain_item` copies them); any other page goes item by item."""
+    if not items:
+        return []
+    spec = _PLAIN_SPECS.get(model)
+    if spec is None:
+        spec = _PLAIN_SPECS[model] = _PlainSpec(model)
+    if set(map(type, items)) == {dict} and all(map(spec.required.issubset, items)):
+        pairs = set(
+            zip(
+                chain.from_iterable(items),
+                map(type, chain.from_iterable(map(dict.values, items))),
+                strict=True,
+            )
+        )
+        odd = pairs - spec.allowed
+        if not odd:
+            return list(items)
+        fields, floats = spec.fields, spec.floats
+        known = {key for key, _ in odd if key in fields}
+        if all(cls is int and key in floats for key, cls in odd if key in fields):
+            if not known:
+                return list(items)
+            out = []
+            for item in items:
+                ints = [key for key in known if key in item and item[key].__class__ is int]
+                if ints:
+                    item = dict(item)
+                    for key in ints:
+                        item[key] = float(item[key])
+                out.append(item)
+            return out
+    return [plain_item(model, item) for item in items]

@@ -29,7 +29,6 @@ their round trip dominates.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,7 +37,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import StatementError
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from dingsync.store.repo import DriverStatement
+from dingsync.store.repo import DriverStatement, dialect_cache
 
 
 class _Compiled:
@@ -83,18 +82,16 @@ class DriverSelect:
     the driver's rows as tuples, in the statement's column order.
     """
 
-    __slots__ = ("_by_dialect", "statement")
+    __slots__ = ("statement",)
 
     def __init__(self, statement: Select[Any] | CompoundSelect[Any]) -> None:
         self.statement = statement
-        self._by_dialect: weakref.WeakKeyDictionary[Dialect, _Compiled] = (
-            weakref.WeakKeyDictionary()
-        )
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
-        found = self._by_dialect.get(dialect)
+        per_dialect = dialect_cache(dialect, "selects")
+        found: _Compiled | None = per_dialect.get(self)
         if found is None:
-            found = self._by_dialect[dialect] = _Compiled(dialect, self.statement)
+            found = per_dialect[self] = _Compiled(dialect, self.statement)
         return found
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -198,21 +195,14 @@ class _OneRow:
         return dict(zip(self.names, values, strict=True))
 
 
-#: The one-row inserts of each insert statement, set of columns and dialect.
-_INSERTS: weakref.WeakKeyDictionary[Dialect, dict[tuple[Insert, tuple[str, ...]], _OneRow]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def insert_one(conn: Connection, statement: Insert, row: Mapping[str, Any]) -> None:
     """Insert ``row`` with ``statement`` (a plain ``insert(table)``), compiled once per dialect
     and set of columns; values go through the columns' bind processors as with
     ``conn.execute``. A value a processor refuses raises
     :class:`sqlalchemy.exc.StatementError`; a constraint, ``IntegrityError``."""
     columns = tuple(row)
-    per_dialect = _INSERTS.get(conn.dialect)
-    if per_dialect is None:
-        per_dialect = _INSERTS[conn.dialect] = {}
+    # the one-row inserts of each insert statement and set of columns
+    per_dialect = dialect_cache(conn.dialect, "one_row_inserts")
     key = (statement, columns)
     one = per_dialect.get(key)
     if one is None:

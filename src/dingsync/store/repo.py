@@ -597,19 +597,32 @@ class DriverStatement:
         conn.exec_driver_sql(self.sql, self.params_of(rows))
 
 
-#: Driver statements by dialect, then (statement, row columns); ``None`` when SQLAlchemy's own
-#: path is needed (a default computed in SQL, a dialect that cannot say its parameter order).
-_DRIVER: weakref.WeakKeyDictionary[Dialect, dict[tuple[Executable, tuple[str, ...]], Any]] = (
-    weakref.WeakKeyDictionary()
-)
+def dialect_cache(dialect: Dialect, name: str) -> dict[Any, Any]:
+    """The cache called ``name`` of ``dialect``: a dict kept on the dialect object itself, so it
+    lives exactly as long as the engine's dialect (statements compiled for it, its columns'
+    processors).
+
+    Not a ``WeakKeyDictionary`` keyed by the dialect: what is cached (a
+    :class:`DriverStatement`, the processors' closures) refers to the dialect, so the weak key
+    never died — every engine ever created stayed in memory with everything compiled for it
+    (~9,000 objects for a contacts + attendance sync; a test run grew past 1 GB, and
+    ``sync --corp … --every`` opens an engine per run)."""
+    caches: dict[str, dict[Any, Any]] | None = dialect.__dict__.get("_dingsync_caches")
+    if caches is None:
+        caches = dialect.__dict__.setdefault("_dingsync_caches", {})
+    found = caches.get(name)
+    if found is None:
+        found = caches.setdefault(name, {})
+    return found
 
 
 def _driver_statement(
     dialect: Dialect, statement: Executable, columns: tuple[str, ...]
 ) -> DriverStatement | None:
-    per_dialect = _DRIVER.get(dialect)
-    if per_dialect is None:
-        per_dialect = _DRIVER[dialect] = {}
+    """The driver statement of (``statement``, row ``columns``) for ``dialect``, built once;
+    ``None`` when SQLAlchemy's own path is needed (a default computed in SQL, a dialect that
+    cannot say its parameter order)."""
+    per_dialect = dialect_cache(dialect, "driver")
     key = (statement, columns)
     if key not in per_dialect:
         try:
@@ -829,11 +842,6 @@ def analyze_when_grown(
     seen[0], seen[1] = 0.0, max(0.0, float(size or 0.0))
 
 
-_TUPLE_UPSERTS: weakref.WeakKeyDictionary[Dialect, dict[tuple[Any, ...], TupleUpsert]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def upsert_tuples(
     conn: Connection,
     table: Table,
@@ -845,9 +853,7 @@ def upsert_tuples(
     :class:`TupleUpsert`; built once per dialect, table, columns and keys). Every column is
     written on insert and update but the keys (and ``created_at``). Returns the distinct rows
     written; ``ValueError`` for unknown columns, a row of another width or a row without a key."""
-    per_dialect = _TUPLE_UPSERTS.get(conn.dialect)
-    if per_dialect is None:
-        per_dialect = _TUPLE_UPSERTS[conn.dialect] = {}
+    per_dialect = dialect_cache(conn.dialect, "tuple_upserts")
     cache_key = (table, tuple(columns), tuple(key_columns))
     writer = per_dialect.get(cache_key)
     if writer is None:
@@ -918,11 +924,6 @@ _WINDOW_OPS: dict[str, Any] = {
     ">": operator.gt,
     ">=": operator.ge,
 }
-#: ``(statement, driver statement or None)`` of :func:`delete_in_window` by dialect, then
-#: (table, column, the bounds' columns and operators, number of values).
-_DELETES_WINDOW: weakref.WeakKeyDictionary[
-    Dialect, dict[tuple[Any, ...], tuple[Executable, DriverStatement | None]]
-] = weakref.WeakKeyDictionary()
 
 
 def delete_in_window(
@@ -943,9 +944,8 @@ def delete_in_window(
     (:class:`DriverStatement`): SQLAlchemy's construction, cache-key and expanding-``IN``
     work per call was ~0.4 ms of CPU, ten times SQLite's own for a 50-person window. ``values``
     are cut to fit the dialect's parameter limit."""
-    per_dialect = _DELETES_WINDOW.get(conn.dialect)
-    if per_dialect is None:
-        per_dialect = _DELETES_WINDOW[conn.dialect] = {}
+    # (statement, driver statement or None) by table, column, bounds and number of values
+    per_dialect = dialect_cache(conn.dialect, "deletes_in_window")
     shape = tuple((name, op) for name, op, _ in bounds)
     fixed = {f"w_b{i}": value for i, (_, _, value) in enumerate(bounds)}
     for chunk in _in_chunks(conn, values):

@@ -421,6 +421,10 @@ def demo(
     With --isv: a sandbox suite whose --corps companies authorise it over Stream, each synced,
     then the web API serves them all (each company's people log in with its corpId).
     """
+    if not (once or json_output):
+        from dingsync.web.options import WebOptions
+
+        WebOptions()  # a DINGSYNC_WEB_* setting that does not validate: exit 2 before the sync
     if isv:
         from dingsync.commands.isv_demo import print_isv_summary, run_isv_demo, serve_isv_demo
 

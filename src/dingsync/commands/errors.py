@@ -74,9 +74,15 @@ def configuration_problem(exc: BaseException) -> str | None:
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
+        from dingsync.web.options import WebOptions
+
+        # WebOptions' fields are read from DINGSYNC_WEB_<FIELD>: name the variable.
+        prefix = WebOptions.model_config.get("env_prefix", "")
         parts = []
         for err in exc.errors(include_input=False, include_url=False):
             where = ".".join(str(p) for p in err["loc"]) or exc.title
+            if exc.title == WebOptions.__name__ and err["loc"]:
+                where = f"{prefix}{where}".upper()
             parts.append(f"{where}: {err['msg']}")
         return "invalid setting " + "; ".join(parts)
     if isinstance(exc, tomllib.TOMLDecodeError):

@@ -164,8 +164,10 @@ def serve(
 ) -> None:
     """Serve the web API (login, directory, data, exports; docs at /docs) until interrupted."""
     from dingsync.web import create_app
+    from dingsync.web.options import WebOptions
 
     settings = _settings(database_url)
+    WebOptions()  # a DINGSYNC_WEB_* setting that does not validate: exit 2 before the banner
     if settings.apps:  # several companies ([[apps]]): each login names its own (corpId)
         from dingsync.corps import sync_registry
 

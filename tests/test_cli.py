@@ -362,6 +362,8 @@ def test_a_bad_setting_or_toml_is_one_line_exit_2(
         (["serve", "--port", "8765"], "DINGSYNC_WEB_MAX_BODY_BYTES", "lots"),
         (["serve", "--port", "8765", "--workers", "2"], "DINGSYNC_WEB_SESSION_TTL_S", "never"),
         (["demo", "--users", "5", "--days", "1"], "DINGSYNC_WEB_WARM_UP", "maybe"),
+        (["serve", "--port", "8765"], "DINGSYNC_WEB_PUBLIC_URL", "hr.example.com"),
+        (["serve", "--port", "8765"], "DINGSYNC_WEB_PUBLIC_URL", "ftp://files"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",
 )

@@ -194,6 +194,7 @@ ONE_CORP_COMMANDS = (
     ["reports", "compliance", "--template", "日报", "--from", "2026-12-01", "--to", "2026-12-07"],
     ["attendance", "summary", "--month", "2026-12"],
     ["approvals", "stats"],
+    ["events", "status"],
     ["export", "reports", "--template", "日报", "--from", "2026-12-01", "--to", "2026-12-07"],
     ["export", "attendance", "--month", "2026-12"],
     ["export", "approvals", "--template", "报销", "--from", "2026-12-01", "--to", "2026-12-07"],

@@ -314,6 +314,7 @@ def status(
     """Inbox rows per status and the latest failures (no DingTalk call). ``--json``:
     ``{"corp_id", "inbox": {status: rows}, "failed": [{"id", "event_type", "attempts",
     "last_error", "received_at"}]}``."""
+    from dingsync.commands.errors import check_corp_held
     from dingsync.commands.web import resolve_corp
     from dingsync.store import repo_events
 
@@ -322,6 +323,7 @@ def status(
     # Keyed as the sync and the receiver key it; without credentials: the database's only corp.
     corp_id = settings.corp_id or settings.app_key or resolve_corp(settings, engine)
     with engine.connect() as conn:
+        check_corp_held(conn, corp_id)  # a typo'd DINGTALK_CORP_ID is not an empty inbox
         counts = repo_events.count_by_status(conn, corp_id)
         failed = repo_events.list_events(conn, corp_id, statuses=["failed"], limit=limit)
     rows = [

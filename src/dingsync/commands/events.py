@@ -45,6 +45,13 @@ def _require_credentials(settings: Any) -> None:
         raise typer.Exit(2)
 
 
+def _log_info() -> None:
+    """Log lines at INFO on stderr (the consumer's connections, events, replays), without the
+    schema migration the command runs first (alembic's own INFO lines)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 @events_app.command("stream")
 def stream(
     database_url: Annotated[
@@ -93,7 +100,7 @@ def stream(
     from dingsync.sync.events_stream import StreamConsumer
     from dingsync.sync.runner import build_client
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _log_info()
     _require_credentials(settings)
     engine = open_engine(settings.database_url)
     corp_id = settings.corp_id or settings.app_key
@@ -188,7 +195,7 @@ def _stream_companies(
     Ctrl-C. Exit 2 for an unknown or inactive company."""
     from dingsync.corps import CorpError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _log_info()
     engine = open_engine(settings.database_url)
 
     async def main() -> None:

@@ -356,6 +356,33 @@ def test_a_bad_setting_or_toml_is_one_line_exit_2(
     assert "dingsync.toml is not valid TOML" in _one_error_line(result)
 
 
+@pytest.mark.parametrize(
+    ("args", "variable", "value"),
+    [
+        (["serve", "--port", "8765"], "DINGSYNC_WEB_MAX_BODY_BYTES", "lots"),
+        (["serve", "--port", "8765", "--workers", "2"], "DINGSYNC_WEB_SESSION_TTL_S", "never"),
+        (["demo", "--users", "5", "--days", "1"], "DINGSYNC_WEB_WARM_UP", "maybe"),
+        (["serve", "--port", "8765"], "DINGSYNC_WEB_PUBLIC_URL", "hr.example.com"),
+        (["serve", "--port", "8765"], "DINGSYNC_WEB_PUBLIC_URL", "ftp://files"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else "",
+)
+def test_a_bad_web_setting_is_refused_before_anything_starts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str], variable: str, value: str
+) -> None:
+    """A ``DINGSYNC_WEB_*`` setting that does not validate is one ``error:`` line naming the
+    variable (it said ``max_body_bytes``), exit 2 — before ``serve`` prints its "dingsync web
+    on …" banner and before ``demo`` generates and syncs a company it could not serve."""
+    monkeypatch.setenv(variable, value)
+    db = tmp_path / "web.db"
+    result = runner.invoke(app, [*args, "--database-url", f"sqlite:///{db}"])
+    assert result.exit_code == 2, result.output
+    assert _one_error_line(result).startswith(f"error: invalid setting {variable}: "), result.output
+    assert value not in result.output  # values are not echoed (they may be secrets)
+    assert "dingsync web on" not in result.output and "generating" not in result.output
+    assert not db.exists()
+
+
 def test_an_unexpected_exception_is_one_line_with_a_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     """The root group's handler, on a command of its own that raises."""
     import typer

@@ -189,3 +189,42 @@ def test_ctrl_c_during_the_demos_sync_exits_130_cleanly(tmp_path: Path) -> None:
     assert "interrupted; the demo's sync stopped" in err
     _assert_clean(err)
     assert _run_status(db) == ["interrupted"]
+
+
+def test_the_demo_says_when_its_port_is_taken(tmp_path: Path) -> None:
+    """``demo --port P`` with P held by another process (a demo already on 8000) serves on a
+    free port and says so on stdout, so the README's ``http://127.0.0.1:8000`` is not taken
+    for this demo's (it was silent: the other service answered there)."""
+    import re
+    import socket
+    import urllib.request
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        child = Child(
+            [
+                *("demo", "--users", "5", "--days", "1", "--qps", "0"),
+                *("--latency-ms", "0", "--jitter-ms", "0", "--port", str(port)),
+                *("--database-url", f"sqlite:///{tmp_path / 'demo.db'}"),
+            ],
+            _env({}),
+            tmp_path,
+        )
+        try:
+            child.wait_for("Uvicorn running on", timeout=180)
+            served = int(
+                re.findall(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", child.stderr)[0]
+            )
+            out = "".join(child.out)
+            assert served != port
+            notice = f"port {port} is not free (Address already in use): the web API is served"
+            assert f"{notice} on port {served} instead" in out, out
+            assert f"web API at http://127.0.0.1:{served} " in out, out
+            with urllib.request.urlopen(f"http://127.0.0.1:{served}/healthz", timeout=10) as r:
+                assert r.status == 200
+        finally:
+            child.proc.send_signal(signal.SIGINT)
+            child.finish()
+    _assert_clean(child.stderr)

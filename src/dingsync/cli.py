@@ -394,7 +394,10 @@ def demo(
     port: Annotated[
         int,
         typer.Option(
-            help="Port of the web API served after the sync (0 = any free one).", min=0, max=65535
+            help="Port of the web API served after the sync (0 = any free one; one in use: "
+            "a free one, said so).",
+            min=0,
+            max=65535,
         ),
     ] = 8000,
     events: Annotated[
@@ -418,6 +421,10 @@ def demo(
     With --isv: a sandbox suite whose --corps companies authorise it over Stream, each synced,
     then the web API serves them all (each company's people log in with its corpId).
     """
+    if not (once or json_output):
+        from dingsync.web.options import WebOptions
+
+        WebOptions()  # a DINGSYNC_WEB_* setting that does not validate: exit 2 before the sync
     if isv:
         from dingsync.commands.isv_demo import print_isv_summary, run_isv_demo, serve_isv_demo
 
@@ -538,14 +545,25 @@ def demo_settings(settings: Settings) -> Settings:
 
 
 def _free_or(port: int) -> int:
-    """``port`` if it can be bound on 127.0.0.1, else (or for 0) any free port."""
+    """``port`` if it can be bound on 127.0.0.1, else (or for 0) any free port; a port asked
+    for and taken (another demo or service on 8000) is said, so the README's
+    ``http://127.0.0.1:8000`` is not mistaken for this demo."""
     import socket
 
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", port))
-        except OSError:
+        except OSError as exc:
             s.bind(("127.0.0.1", 0))
+            free = int(s.getsockname()[1])
+            console.print(
+                f"port {port} is not free ({exc.strerror or exc}): the web API is served on "
+                f"port {free} instead",
+                highlight=False,
+                markup=False,
+                soft_wrap=True,
+            )
+            return free
         return int(s.getsockname()[1])
 
 

@@ -34,3 +34,28 @@ def test_demo_logins_pick_one_person_per_role_and_grant_hr(sqlite_url: str) -> N
     assert any("以 HR 身份登录" in line and picked["hr"] in line for line in lines)
     assert lines[-1].endswith(f"/console/login?dd_user={picked['hr']}")
     engine.dispose()
+
+
+def test_when_the_employee_leaves_the_hr_login_stays_hr_and_the_new_employee_is_not(
+    sqlite_url: str,
+) -> None:
+    """The logins follow the company: when the demo's employee leaves, HR keeps its person and
+    the employee login gets another plain employee, without the local ``hr`` role (the HR
+    person became the "employee" — a 以员工身份登录 with HR's rights — and another person got
+    the ``hr`` role)."""
+    company = SandboxState(SandboxConfig(seed=11, users=60, days=1)).company
+    engine = db.create_engine_for(sqlite_url)
+    db.migrate(engine)
+    demo = demo_logins("http://127.0.0.1:1", company, engine, "dingcorp")
+    before = {p.key: p.userid for p in demo.current()}
+    company.users.pop(before["employee"])  # what /sandbox/mutate/contacts/leave does
+    after = {p.key: p.userid for p in demo.current()}
+    assert after["hr"] == before["hr"]
+    assert after["employee"] not in (before["employee"], before["hr"])
+    assert {k: v for k, v in after.items() if k != "employee"} == {
+        k: v for k, v in before.items() if k != "employee"
+    }
+    with engine.connect() as conn:
+        assert repo_local_access.user_roles(conn, "dingcorp", after["employee"]) == []
+        assert "hr" in repo_local_access.user_roles(conn, "dingcorp", after["hr"])
+    engine.dispose()

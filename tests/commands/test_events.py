@@ -4,6 +4,10 @@ DingTalk's failed-push list are processed, the secret never printed."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -87,3 +91,25 @@ def test_status_without_credentials_reads_the_only_corp(
     two = runner.invoke(app, ["events", "status"])
     assert two.exit_code == 2 and "DINGTALK_CORP_ID" in two.output
     engine.dispose()
+
+
+def test_stream_log_lines_leave_out_the_migrations(tmp_path: Path) -> None:
+    """``events stream`` logs at INFO on stderr; the schema migration it runs first is not part
+    of that log (alembic's "Context impl SQLiteImpl." and one "Running upgrade" line per
+    revision came before its own lines and its errors)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DINGTALK_", "DINGSYNC_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "dingsync.cli", "events", "stream", "--corp", "nope"],
+        env={
+            **env,
+            "DINGTALK_APP_KEY": "dingkey",
+            "DINGTALK_APP_SECRET": "s3cret",
+            "DINGSYNC_DATABASE_URL": f"sqlite:///{tmp_path / 'e.db'}",
+        },
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: unknown corp 'nope'"), done.stderr

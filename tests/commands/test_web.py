@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from dingsync.cli import app
 from dingsync.store import db, repo, repo_local_access
 from dingsync.store.schema import users
+from dingsync.store.schema_web import web_export_audit
 
 CORP = "ding-corp-cli"
 
@@ -181,3 +182,50 @@ def repo_local_access_granted_at(engine: Any) -> Any:
     with engine.connect() as conn:
         at = repo_local_access.list_roles(conn, CORP)[0]["granted_at"]
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+#: Every local command that acts on one organisation, with what it needs besides the corp.
+ONE_CORP_COMMANDS = (
+    ["users", "disabled"],
+    ["users", "disable", "u-1"],
+    ["roles", "list"],
+    ["roles", "grant", "u-1", "hr"],
+    ["contacts", "summary"],
+    ["reports", "compliance", "--template", "日报", "--from", "2026-12-01", "--to", "2026-12-07"],
+    ["attendance", "summary", "--month", "2026-12"],
+    ["approvals", "stats"],
+    ["events", "status"],
+    ["export", "reports", "--template", "日报", "--from", "2026-12-01", "--to", "2026-12-07"],
+    ["export", "attendance", "--month", "2026-12"],
+    ["export", "approvals", "--template", "报销", "--from", "2026-12-01", "--to", "2026-12-07"],
+)
+
+
+@pytest.mark.parametrize("args", ONE_CORP_COMMANDS, ids=" ".join)
+def test_a_corp_the_database_does_not_hold_is_refused(
+    cli_db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str]
+) -> None:
+    """``DINGTALK_CORP_ID`` (or ``--corp-id``) naming an organisation the database does not
+    hold — a typo, another deployment's — is exit 2 naming it and the ones held; it read as
+    an empty organisation (zero counts, an empty export with its audit row, exit 0) and
+    ``users disable`` disabled someone in a company that is not there."""
+    out = tmp_path / "out.csv"
+    full = [*args, "-o", str(out)] if args[0] == "export" else args
+    monkeypatch.setenv("DINGTALK_CORP_ID", "ding-typo")
+    runner = CliRunner()
+    r = runner.invoke(app, full)
+    assert r.exit_code == 2, (full, r.output)
+    flat = _flat(r.output)
+    assert f"holds no organisation 'ding-typo' (it holds {CORP})" in flat, flat
+    assert "DINGTALK_CORP_ID" in flat
+    assert not out.exists()
+    assert all(corp == CORP for corp, _u, _d in _user_rows(cli_db))
+    engine = db.create_engine_for(cli_db)
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(web_export_audit)).scalar() == 0
+    engine.dispose()
+    if "--corp-id" in runner.invoke(app, [*args[:2], "--help"]).output:
+        monkeypatch.delenv("DINGTALK_CORP_ID")
+        r = runner.invoke(app, [*full, "--corp-id", "ding-typo"])
+        assert r.exit_code == 2, (full, r.output)
+        assert "holds no organisation 'ding-typo'" in _flat(r.output)

@@ -5,6 +5,7 @@ concurrent appenders never fork the chain."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -135,6 +136,41 @@ def test_audit_verify_command_exits_0_then_1_naming_the_row(db_url: str, engine:
     bad = runner.invoke(cli_app, ["audit", "verify", "--database-url", db_url])
     assert bad.exit_code == 1
     assert f"row id {ids[2]}" in bad.output
+
+
+def test_audit_verify_refuses_a_database_without_the_audit(
+    empty_db_url: str, tmp_path: Path
+) -> None:
+    """``audit verify`` reads only: a SQLite file that does not exist is refused without being
+    created (nor its folder), a database whose schema was never migrated is refused naming
+    ``dingsync migrate`` (exit 2, one ``error:`` line), and a server that does not answer is
+    the CLI's usual database failure (exit 1, password hidden) — never "unexpected"."""
+    runner = CliRunner()
+    missing = tmp_path / "nowhere" / "dingsync.db"
+    r = runner.invoke(cli_app, ["audit", "verify", "--database-url", f"sqlite:///{missing}"])
+    assert r.exit_code == 2, r.output
+    assert f"no export audit in sqlite:///{missing}" in r.output
+    assert "unexpected" not in r.output
+    assert not missing.parent.exists()
+
+    eng = sa.create_engine(empty_db_url)
+    with eng.connect():  # the SQLite file exists, with no table
+        pass
+    eng.dispose()
+    r = runner.invoke(cli_app, ["audit", "verify", "--database-url", empty_db_url])
+    assert r.exit_code == 2, r.output
+    assert "schema is not migrated" in r.output and "dingsync migrate" in r.output
+    assert "unexpected" not in r.output
+    with sa.create_engine(empty_db_url).connect() as conn:
+        assert not sa.inspect(conn).has_table(web_export_audit.name)  # still reads only
+
+    url = "postgresql+psycopg://dingsync:s3cret-pw@127.0.0.1:1/nowhere"
+    r = runner.invoke(cli_app, ["audit", "verify", "--database-url", url])
+    assert r.exit_code == 1, r.output
+    assert "cannot use the database postgresql+psycopg://dingsync:***@127.0.0.1:1/nowhere" in (
+        r.output
+    )
+    assert "s3cret-pw" not in r.output and "unexpected" not in r.output
 
 
 def test_migration_0013_chains_rows_written_before_it(empty_db_url: str) -> None:

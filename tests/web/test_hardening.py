@@ -97,6 +97,34 @@ def test_query_days_are_iso_dates_only(web: Web) -> None:
         assert ok.status_code == 200, (path, ok.text)
 
 
+def test_query_and_filter_days_lie_in_years_1900_to_9998(web: Web) -> None:
+    """The days a filter may name are the console's and the CLI's (README: years 1900 …
+    9998): one just outside — even one the API could turn into instants (1899-12-31 was
+    answered 200 with every row, 9999-01-01 alone 200) — is 422 ``request.invalid`` naming
+    the parameter and the range, on every data route and in the export filters; the bounds
+    themselves answer."""
+    sync_report_templates(web.sb, web.engine)  # /api/reports/stats needs 日报 known
+    token = web.token(web.sb.company.main_admin_userid)
+    for path, base in DAY_ROUTES:
+        for name in ("start_date", "end_date"):
+            for bad in ("1899-12-31", "9999-01-01", "0001-01-01"):
+                r = web.get(path, token, params={**base, name: bad})
+                assert _error(r) == (422, "request.invalid"), (path, name, bad, r.text)
+                detail = r.json()["error"]["details"][0]
+                assert detail["loc"] == ["query", name], r.text
+                assert "1900-01-01 … 9998-12-31" in detail["msg"], r.text
+        for first, last in (("1900-01-01", "1900-01-07"), ("9998-12-25", "9998-12-31")):
+            r = web.get(path, token, params={**base, "start_date": first, "end_date": last})
+            assert r.status_code == 200, (path, first, r.text)
+    before = _audit_count(web)
+    for name in ("start_date", "end_date"):
+        filters = {"template": "日报", name: "1899-12-31"}
+        r = web.post("/api/exports", token, json={"kind": "reports", "filters": filters})
+        assert _error(r) == (422, "request.invalid"), (filters, r.text)
+        assert f"filters.{name}" in r.json()["error"]["message"], r.text
+    assert _audit_count(web) == before
+
+
 # --------------------------------------------------------------------------------------------
 # 4. NUL characters and over-long userids (PostgreSQL 500s, SQLite junk rows)
 # --------------------------------------------------------------------------------------------

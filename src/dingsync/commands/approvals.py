@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from dingsync.commands.consoles import console
-from dingsync.commands.errors import open_synced
+from dingsync.commands.errors import check_corp_held, open_synced
 from dingsync.commands.export_app import (
     FILE_FORMAT_HELP,
     FileFormat,
@@ -54,6 +54,7 @@ def _corp_id(conn: Any, given: str | None) -> str:
     from dingsync.store.schema_approvals import approval_templates
 
     if given:
+        check_corp_held(conn, given)
         return given
     corps = list(conn.execute(select(approval_templates.c.corp_id).distinct()).scalars())
     if len(corps) == 1:

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from dingsync.commands.consoles import console, err_console
-from dingsync.commands.errors import open_synced
+from dingsync.commands.errors import check_corp_held, open_synced
 from dingsync.commands.export_app import (
     FILE_FORMAT_HELP,
     VIEW_FORMAT_HELP,
@@ -71,7 +71,9 @@ def _open(database_url: str | None, corp_id: str | None, dept: int | None) -> tu
     engine = open_synced(settings.database_url)
     with engine.connect() as conn:
         cid = corp_id or settings.corp_id
-        if not cid:
+        if cid:
+            check_corp_held(conn, cid)
+        else:
             cid = conn.execute(
                 select(sync_runs.c.corp_id).order_by(sync_runs.c.id.desc()).limit(1)
             ).scalar()

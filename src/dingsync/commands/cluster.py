@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from dingsync.commands.consoles import console, err_console
-from dingsync.commands.errors import open_engine
+from dingsync.commands.errors import debugging, describe, fail, open_engine, redact_url
 from dingsync.config import Settings, load_settings, metrics_directory
 
 
@@ -148,6 +148,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Queue a sync of every entity of each company for the workers (directory first)."""
+        from kombu.exceptions import OperationalError as BrokerError
+
         from dingsync.workers.app import get_app
         from dingsync.workers.tasks import enqueue as queue
 
@@ -162,6 +164,21 @@ def register(app: typer.Typer) -> None:
                 f"{', '.join(_companies(settings))}"
             )
             raise typer.Exit(2) from None
+        except BrokerError as exc:  # RabbitMQ / Redis down, a host that does not resolve
+            if debugging():
+                raise
+            fail(
+                f"cannot reach the broker {redact_url(settings.broker_url)}: {describe(exc)}",
+                "check DINGSYNC_BROKER_URL (amqp://USER:PASSWORD@HOST:5672// or "
+                "redis://HOST:6379/0) and that the broker runs",
+            )
+        if not queued:
+            fail(
+                "no active company to queue: set DINGTALK_APP_KEY and DINGTALK_APP_SECRET, "
+                "or list [[apps]] in dingsync.toml",
+                "`dingsync corps list` shows the companies this deployment serves",
+                exit_code=2,
+            )
         console.print(
             f"queued {'incremental' if incremental else 'full'} sync of {', '.join(queued)}"
         )

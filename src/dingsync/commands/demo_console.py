@@ -39,14 +39,15 @@ def pick_people(company: Any, keep: Mapping[str, str] | None = None) -> dict[str
         "sub_admin": [str(u) for u in company.sub_admin_userids],
     }
     picked: dict[str, str] = {}
+    # Earlier picks that still fit keep their role first: a replacement is never taken from
+    # another login (the HR person, holding the ``hr`` role, becoming the employee).
     for key, candidates in fits.items():
-        candidates = [u for u in candidates if u in active]
         kept = (keep or {}).get(key)
-        if kept in candidates and kept not in picked.values():
+        if kept in candidates and kept in active and kept not in picked.values():
             picked[key] = kept
-            continue
-        free = [u for u in candidates if u not in picked.values()]
-        if free:
+    for key, candidates in fits.items():
+        free = [u for u in candidates if u in active and u not in picked.values()]
+        if key not in picked and free:
             picked[key] = free[0]
     return {key: picked[key] for key in LABELS if key in picked}  # in the login page's order
 

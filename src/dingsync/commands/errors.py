@@ -74,9 +74,15 @@ def configuration_problem(exc: BaseException) -> str | None:
     from pydantic import ValidationError
 
     if isinstance(exc, ValidationError):
+        from dingsync.web.options import WebOptions
+
+        # WebOptions' fields are read from DINGSYNC_WEB_<FIELD>: name the variable.
+        prefix = WebOptions.model_config.get("env_prefix", "")
         parts = []
         for err in exc.errors(include_input=False, include_url=False):
             where = ".".join(str(p) for p in err["loc"]) or exc.title
+            if exc.title == WebOptions.__name__ and err["loc"]:
+                where = f"{prefix}{where}".upper()
             parts.append(f"{where}: {err['msg']}")
         return "invalid setting " + "; ".join(parts)
     if isinstance(exc, tomllib.TOMLDecodeError):
@@ -173,6 +179,33 @@ def holds_organisation(engine: Any) -> bool:
         )
 
 
+def check_corp_held(conn: Any, corp_id: str) -> None:
+    """Exit 2 (one ``error:`` line naming ``--corp-id`` and ``DINGTALK_CORP_ID``) when the
+    database holds organisations but not ``corp_id`` — a typo'd or another deployment's id
+    read as an empty organisation (zero counts, empty exports, a user disabled in a company
+    that is not there). A database that holds none is left to the caller (``users disable``
+    in advance on a new deployment)."""
+    from sqlalchemy import select
+
+    from dingsync.store.schema import corps, users
+    from dingsync.store.schema_events import event_inbox
+
+    tables = (corps, users, event_inbox)
+    for table in tables:
+        found = select(table.c.corp_id).where(table.c.corp_id == corp_id).limit(1)
+        if conn.execute(found).first() is not None:
+            return
+    held = sorted(
+        {str(c) for t in tables for c in conn.execute(select(t.c.corp_id).distinct()).scalars()}
+    )
+    if held:
+        fail(
+            f"the database holds no organisation {corp_id!r} (it holds {', '.join(held)})",
+            "check --corp-id or DINGTALK_CORP_ID",
+            exit_code=2,
+        )
+
+
 def open_synced(database_url: str) -> Any:
     """:func:`open_engine` for a command that reads synced data (exports, reports, summaries,
     statistics, status). It refuses (exit 2, one ``error:`` line naming the URL without its
@@ -208,7 +241,10 @@ def open_corp(database_url: str | None, corp_id: str | None) -> tuple[Any, str, 
     settings = load_settings(**overrides)
     engine = open_synced(settings.database_url)
     corp = corp_id or settings.corp_id
-    if corp is None:
+    if corp is not None:
+        with engine.connect() as conn:
+            check_corp_held(conn, corp)
+    else:
         with engine.connect() as conn:
             ids = list(conn.execute(select(corps.c.corp_id)).scalars())
         if len(ids) != 1:

@@ -45,6 +45,13 @@ def _require_credentials(settings: Any) -> None:
         raise typer.Exit(2)
 
 
+def _log_info() -> None:
+    """Log lines at INFO on stderr (the consumer's connections, events, replays), without the
+    schema migration the command runs first (alembic's own INFO lines)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
 @events_app.command("stream")
 def stream(
     database_url: Annotated[
@@ -93,7 +100,7 @@ def stream(
     from dingsync.sync.events_stream import StreamConsumer
     from dingsync.sync.runner import build_client
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _log_info()
     _require_credentials(settings)
     engine = open_engine(settings.database_url)
     corp_id = settings.corp_id or settings.app_key
@@ -188,7 +195,7 @@ def _stream_companies(
     Ctrl-C. Exit 2 for an unknown or inactive company."""
     from dingsync.corps import CorpError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    _log_info()
     engine = open_engine(settings.database_url)
 
     async def main() -> None:
@@ -314,6 +321,7 @@ def status(
     """Inbox rows per status and the latest failures (no DingTalk call). ``--json``:
     ``{"corp_id", "inbox": {status: rows}, "failed": [{"id", "event_type", "attempts",
     "last_error", "received_at"}]}``."""
+    from dingsync.commands.errors import check_corp_held
     from dingsync.commands.web import resolve_corp
     from dingsync.store import repo_events
 
@@ -322,6 +330,7 @@ def status(
     # Keyed as the sync and the receiver key it; without credentials: the database's only corp.
     corp_id = settings.corp_id or settings.app_key or resolve_corp(settings, engine)
     with engine.connect() as conn:
+        check_corp_held(conn, corp_id)  # a typo'd DINGTALK_CORP_ID is not an empty inbox
         counts = repo_events.count_by_status(conn, corp_id)
         failed = repo_events.list_events(conn, corp_id, statuses=["failed"], limit=limit)
     rows = [

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from dingsync.commands.consoles import console, err_console
-from dingsync.commands.errors import CliFailure, open_engine, open_synced
+from dingsync.commands.errors import CliFailure, check_corp_held, open_engine, open_synced
 from dingsync.config import Settings, load_settings
 
 users_app = typer.Typer(
@@ -50,8 +50,11 @@ def _stored_corps(engine: Any) -> list[str]:
 def resolve_corp(settings: Settings, engine: Any) -> str:
     """The organisation a local command acts on: ``DINGTALK_CORP_ID`` when set, else the only
     one the database holds (``corps``, else ``users``). Exits 2 with an error naming
-    ``DINGTALK_CORP_ID`` when the database holds none or several."""
+    ``DINGTALK_CORP_ID`` when the database holds none or several, or when it holds others but
+    not ``DINGTALK_CORP_ID``'s (:func:`check_corp_held`)."""
     if settings.corp_id:
+        with engine.connect() as conn:
+            check_corp_held(conn, settings.corp_id)
         return settings.corp_id
     ids = _stored_corps(engine)
     if len(ids) == 1:
@@ -164,8 +167,10 @@ def serve(
 ) -> None:
     """Serve the web API (login, directory, data, exports; docs at /docs) until interrupted."""
     from dingsync.web import create_app
+    from dingsync.web.options import WebOptions
 
     settings = _settings(database_url)
+    WebOptions()  # a DINGSYNC_WEB_* setting that does not validate: exit 2 before the banner
     if settings.apps:  # several companies ([[apps]]): each login names its own (corpId)
         from dingsync.corps import sync_registry
 

@@ -38,6 +38,7 @@ from sqlalchemy import Connection
 
 from dingsync.export import contacts as export_contacts
 from dingsync.store import repo_attendance, visibility
+from dingsync.timeutil import check_day
 from dingsync.web import rules
 from dingsync.web.context import WebContext
 from dingsync.web.data import ApprovalResult, ApprovalStatus, day_bounds, dept_filter, visible
@@ -55,12 +56,14 @@ MONTH_YEARS = (1900, 9998)
 
 
 def _iso_day(value: Any) -> Any:
-    """``YYYY-MM-DD`` (a string, exactly) → :class:`date`; anything else is refused."""
+    """``YYYY-MM-DD`` (a string, exactly) → :class:`date` in
+    :data:`~dingsync.timeutil.DAY_RANGE` (years 1900 … 9998, as the console and the CLI
+    take); anything else is refused."""
     if isinstance(value, date):
-        return value
+        return check_day(value)
     if not isinstance(value, str) or not _DAY.match(value):
         raise ValueError("must be a date string YYYY-MM-DD")
-    return date.fromisoformat(value)  # ValueError for 2026-13-01, 2026-02-30
+    return check_day(date.fromisoformat(value))  # ValueError for 2026-13-01, 2026-02-30
 
 
 def _iso_month(value: Any) -> Any:

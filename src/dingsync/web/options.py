@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -56,6 +56,22 @@ class WebOptions(BaseSettings):
     max_body_bytes: int = Field(1 << 20, ge=1024)
     public_url: str | None = None
     max_attachment_bytes: int = Field(100 << 20, ge=1)
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str | None) -> str | None:
+        """``http(s)://host[:port][/path]``: the console login's ``redirect_uri`` is built on
+        it (``hr.example.com`` without a scheme sent DingTalk a relative URL)."""
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - raises for a port that is not a number
+        except ValueError:
+            raise ValueError("must be an http(s) URL: https://HOST[:PORT]") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL: https://HOST[:PORT]")
+        return value
 
 
 def is_loopback_url(url: str) -> bool:

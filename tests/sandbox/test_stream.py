@@ -5,6 +5,7 @@ nothing and answers no WebSocket ping, so a client's keepalive times out."""
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import httpx
 import pytest
@@ -48,3 +49,19 @@ async def test_websockets_keepalive_closes_a_blackholed_connection(sb: SandboxSe
             sent, received = ws.protocol.close_sent, ws.protocol.close_rcvd
             assert sent is not None and (sent.code, sent.reason) == (1011, "keepalive ping timeout")
             assert received is None  # the dead peer never answered the close either
+
+
+async def test_an_accepted_connection_is_logged_without_its_ticket(
+    sb: SandboxServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="uvicorn.error")
+    async with httpx.AsyncClient(base_url=sb.base_url) as http:
+        conn = await open_connection(http, sb.base_url, sb.app.app_key, sb.app.app_secret)
+        ticket = conn.url.split("ticket=", 1)[1]
+        assert ticket
+        async with websockets.connect(conn.url, close_timeout=0.3) as ws:
+            pong = await ws.ping()
+            await asyncio.wait_for(pong, 2.0)
+    accepted = [r.getMessage() for r in caplog.records if "[accepted]" in r.getMessage()]
+    assert accepted and all("ticket=***" in m for m in accepted), accepted
+    assert ticket not in caplog.text

@@ -4,6 +4,8 @@ and ``run_sandbox`` (blocking, for ``dingsync sandbox``)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import socket
 import threading
 import time
@@ -18,9 +20,31 @@ from dingsync.sandbox.company import Company
 from dingsync.sandbox.config import AppCredentials, SandboxConfig
 from dingsync.sandbox.state import SandboxState
 
+#: A Stream connection's one-time ticket in a logged path (``/connect?ticket=…``).
+_TICKET = re.compile(r"(?<=[?&]ticket=)[^&\s\"]+")
+
+
+class RedactTickets(logging.Filter):
+    """uvicorn logs each accepted WebSocket at INFO with its path and query
+    (``… "WebSocket /connect?ticket=<uuid>" [accepted]`` on ``uvicorn.error``): the ticket is
+    the Stream connection's credential, so it is logged as ``ticket=***``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(isinstance(a, str) and "ticket=" in a for a in args):
+            record.args = tuple(_TICKET.sub("***", a) if isinstance(a, str) else a for a in args)
+        return True
+
+
+def _redact_tickets() -> None:
+    """Put :class:`RedactTickets` on ``uvicorn.error`` (once)."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, RedactTickets) for f in logger.filters):
+        logger.addFilter(RedactTickets())
+
 
 def _uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -31,6 +55,8 @@ def _uvicorn_config(app: Any, host: str, port: int) -> uvicorn.Config:
         timeout_graceful_shutdown=2,
         backlog=4096,
     )
+    _redact_tickets()  # after the config: it sets uvicorn's loggers up
+    return config
 
 
 class SandboxServer:

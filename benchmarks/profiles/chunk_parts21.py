@@ -15,28 +15,24 @@ Printed: the median over the rounds, ms.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import collections
 import pickle
 import statistics
 import sys
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def capture(path: str, users: int, days: int) -> None:
-    import bench_directory as bench
+    from pg_writer19 import sync_sandbox_attendance
 
     from dingsync.dingtalk import attendance as api
-    from dingsync.store import db
-    from dingsync.sync.attendance import AttendanceSync
-    from dingsync.sync.contacts import ContactsSync
-    from dingsync.sync.engine import run_sync
 
     got: dict[str, list[Any]] = {"results": [], "schedules": [], "records": []}
     for name, key in [
@@ -55,23 +51,7 @@ def capture(path: str, users: int, days: int) -> None:
             return wrapped
 
         setattr(api.AttendanceAPI, name, keep(original, key))
-    sandbox = bench.SandboxProcess(users, 2000, 5, days=days)
-    try:
-        end = date.fromisoformat(sandbox.stats()["attendance"]["work_date_to"])
-        with tempfile.TemporaryDirectory() as tmp:
-            engine = db.create_engine_for(f"sqlite:///{tmp}/capture.db")
-            db.migrate(engine)
-
-            async def go() -> None:
-                async with bench._client(sandbox, 2000) as client:
-                    corp = sandbox.app["corp_id"]
-                    await run_sync(client, engine, corp, [ContactsSync()])
-                    await run_sync(client, engine, corp, [AttendanceSync(days=days, end=end)])
-
-            asyncio.run(go())
-            engine.dispose()
-    finally:
-        sandbox.close()
+    sync_sandbox_attendance(users, days)
     with open(path, "wb") as fh:
         pickle.dump(got, fh)
     print({key: (len(v), sum(len(out) for _, out in v)) for key, v in got.items()})

@@ -44,16 +44,42 @@ sys.path.insert(0, str(HERE))
 WRITERS = ("replace_result_tuples", "replace_schedule_tuples", "replace_record_tuples")
 
 
-def capture(users: int, days: int, out: Path) -> None:
-    """Sync the sandbox's attendance into SQLite and keep every chunk's writer arguments."""
+def sync_sandbox_attendance(users: int, days: int) -> None:
+    """Sync the sandbox company (seed 42, ``users`` people, in its own process) into a temporary
+    SQLite database: its directory, then the attendance of its last ``days`` work dates. What
+    the capture scripts wrap (the writers, the API) to keep what the sync wrote or fetched."""
     import asyncio
+    from datetime import date
 
     import bench_directory as bench
 
-    from dingsync.store import db, repo_attendance
+    from dingsync.store import db
     from dingsync.sync.attendance import AttendanceSync
     from dingsync.sync.contacts import ContactsSync
     from dingsync.sync.engine import run_sync
+
+    sandbox = bench.SandboxProcess(users, 2000, 5, days=days, start_timeout=900)
+    try:
+        end = date.fromisoformat(sandbox.stats()["attendance"]["work_date_to"])
+        with tempfile.TemporaryDirectory() as tmp:
+            engine = db.create_engine_for(f"sqlite:///{tmp}/capture.db")
+            db.migrate(engine)
+
+            async def go() -> None:
+                async with bench._client(sandbox, 2000) as client:
+                    corp = sandbox.app["corp_id"]
+                    await run_sync(client, engine, corp, [ContactsSync()])
+                    await run_sync(client, engine, corp, [AttendanceSync(days=days, end=end)])
+
+            asyncio.run(go())
+            engine.dispose()
+    finally:
+        sandbox.close()
+
+
+def capture(users: int, days: int, out: Path) -> None:
+    """Sync the sandbox's attendance into SQLite and keep every chunk's writer arguments."""
+    from dingsync.store import repo_attendance
 
     chunks: list[tuple[str, tuple[Any, ...]]] = []
     for name in WRITERS:
@@ -66,26 +92,7 @@ def capture(users: int, days: int, out: Path) -> None:
             return int(_orig(conn, corp_id, userids, start, end, rows))
 
         setattr(repo_attendance, name, wrapped)
-    sandbox = bench.SandboxProcess(users, 2000, 5, days=days, start_timeout=900)
-    try:
-        end = sandbox.stats()["attendance"]["work_date_to"]
-        with tempfile.TemporaryDirectory() as tmp:
-            engine = db.create_engine_for(f"sqlite:///{tmp}/capture.db")
-            db.migrate(engine)
-
-            async def go() -> None:
-                from datetime import date
-
-                async with bench._client(sandbox, 2000) as client:
-                    corp = sandbox.app["corp_id"]
-                    await run_sync(client, engine, corp, [ContactsSync()])
-                    sync = AttendanceSync(days=days, end=date.fromisoformat(end))
-                    await run_sync(client, engine, corp, [sync])
-
-            asyncio.run(go())
-            engine.dispose()
-    finally:
-        sandbox.close()
+    sync_sandbox_attendance(users, days)
     out.write_bytes(pickle.dumps(chunks))
     print(f"captured {len(chunks)} writes, {sum(len(c[1][4]) for c in chunks)} rows")
 

@@ -6,6 +6,8 @@ exit 0)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,14 +35,24 @@ def test_enqueue_says_the_broker_does_not_answer(
     monkeypatch.setenv("DINGTALK_APP_KEY", "dingkey")
     monkeypatch.setenv("DINGTALK_APP_SECRET", "app-s3cret")
     monkeypatch.setenv("DINGSYNC_BROKER_URL", "amqp://guest:broker-s3cret@127.0.0.1:1//")
-    r = runner.invoke(app, ["enqueue"])
-    assert r.exit_code == 1, r.output
-    first = r.output.splitlines()[0]
-    assert first.startswith("error: cannot reach the broker amqp://guest:***@127.0.0.1:1//: "), (
-        r.output
+    # its own process, as the command runs: ``enqueue`` configures the process's Celery app
+    # once, and a pool pointed at port 1 would stay for the worker tests later in this run
+    r = subprocess.run(
+        [sys.executable, "-m", "dingsync.cli", "enqueue"],
+        cwd=no_settings,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    assert "DINGSYNC_BROKER_URL" in r.output
-    assert "unexpected" not in r.output and "s3cret" not in r.output
+    output = r.stdout + r.stderr
+    assert r.returncode == 1, output
+    first = output.splitlines()[0]
+    assert first.startswith("error: cannot reach the broker amqp://guest:***@127.0.0.1:1//: "), (
+        output
+    )
+    assert "DINGSYNC_BROKER_URL" in output
+    assert "unexpected" not in output and "s3cret" not in output
 
 
 def test_enqueue_without_a_company_is_a_configuration_error(no_settings: Path) -> None:

@@ -949,16 +949,27 @@ def _day_keys(
             cond.append(t.c.userid.in_(visibility.members_in(corp_id, dept_ids)))
         parts.append(select(t.c.work_date, t.c.userid).where(*cond))
     # The scheduled days (rest days included) an approval spans past its first: the Saturday
-    # and Sunday of a trip from Friday to Monday.
+    # and Sunday of a trip from Friday to Monday. Only approvals that end after their first day
+    # and overlap the range can add one, and they are few: the conditions on ``a`` alone let
+    # the database start from them and look each one's days up by the schedules' key (userid,
+    # work_date), instead of matching every schedule of the range against every approval that
+    # began before it (~0.4 s at 2,000 people × 30 days on SQLite).
     a, s = attendance_approvals, attendance_schedules
     cond = [
+        a.c.corp_id == corp_id,
+        a.c.biz_type.in_(DAY_APPROVAL_TYPES),
+        a.c.end_work_date.is_not(None),
+        a.c.end_work_date > a.c.work_date,
         s.c.corp_id == corp_id,
         people_visible(v, corp_id, s.c.userid),
         *_work_date_range(s.c.work_date, start, end),
-        a.c.biz_type.in_(DAY_APPROVAL_TYPES),
         s.c.work_date > a.c.work_date,
-        s.c.work_date <= func.coalesce(a.c.end_work_date, a.c.work_date),
+        s.c.work_date <= a.c.end_work_date,
     ]
+    if start is not None:
+        cond.append(a.c.end_work_date >= start)
+    if end is not None:
+        cond.append(a.c.work_date < end)
     if userid is not None:
         cond.append(s.c.userid == userid)
     if dept_ids is not None:

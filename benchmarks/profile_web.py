@@ -8,9 +8,10 @@ samples are aggregated by category and by frame (inclusive and self share) and p
 is what ``benchmarks/profiles/login-*.txt`` holds.
 
 Usage: ``python benchmarks/profile_web.py [--users 300] [--logins 1500] [--concurrency 1]
-[--rate 500] [--workers 1] [--no-gil] [--out FILE] [--raw FILE]`` (needs ``py-spy``: ``pip
-install py-spy``; reading another process's memory needs ptrace rights, e.g. root). ``--raw``
-keeps py-spy's stacks with line numbers; ``--no-gil`` samples every thread not idle.
+[--rate 500] [--workers 1] [--no-gil] [--out FILE] [--raw FILE] [--flamegraph FILE]`` (needs
+``py-spy``: ``pip install py-spy``; reading another process's memory needs ptrace rights, e.g.
+root). ``--raw`` keeps py-spy's stacks with line numbers; ``--no-gil`` samples every thread not
+idle; ``--flamegraph`` records py-spy's SVG flame graph instead of the raw stacks (no tables).
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ def main(argv: list[str] | None = None) -> None:
         help="sample only the thread holding the GIL (--no-gil: every thread not idle)",
     )
     parser.add_argument("--raw", type=Path, help="also keep py-spy's raw stacks (with lines)")
+    parser.add_argument(
+        "--flamegraph", type=Path, help="write py-spy's SVG flame graph here instead of tables"
+    )
     args = parser.parse_args(argv)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
 
@@ -134,7 +138,8 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_logins(web, asyncio.run(_mint(sb, pick[:50])), 1))  # warm-up
         codes = asyncio.run(_mint(sb, pick))
         raw_path = Path(tmp.name) / "raw.txt"
-        cmd = [spy, "record", "-r", str(args.rate), "--format", "raw", "-o", str(raw_path)]
+        fmt, out = ("flamegraph", args.flamegraph) if args.flamegraph else ("raw", raw_path)
+        cmd = [spy, "record", "-r", str(args.rate), "--format", fmt, "-o", str(out)]
         cmd += ["--pid", str(web.proc.pid), "--nonblocking"]
         if args.gil:
             cmd.append("--gil")
@@ -154,6 +159,9 @@ def main(argv: list[str] | None = None) -> None:
             f"# service CPU per login {cpu_ms:.2f} ms (py-spy's own sampling included); "
             f"{result['per_s']} logins/s; failures {result['failures']}"
         )
+        if args.flamegraph:
+            print(title, f"\n# flame graph: {args.flamegraph}", sep="")
+            return
         text = aggregate(raw_path.read_text(), title)
         if args.raw:
             shutil.copyfile(raw_path, args.raw)

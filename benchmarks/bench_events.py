@@ -153,7 +153,10 @@ class _Receiver:
                 self.loop = asyncio.get_running_loop()
                 self.processor = self.make()
                 self.app.state.dingsync_events = EventsReceiver(self.crypto, self.processor)
-                await self.server.serve(sockets=[sock])
+                try:
+                    await self.server.serve(sockets=[sock])
+                finally:  # the processor's client lives on this loop: closed here
+                    await self.processor.client.aclose()
 
             asyncio.run(main())
 

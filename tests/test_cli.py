@@ -544,8 +544,6 @@ def test_ports_out_of_range_are_refused(args: list[str]) -> None:
     [
         (["sandbox", "--qps", "-1"], "--qps"),
         (["demo", "--once", "--qps", "-1"], "--qps"),
-        (["demo", "--once", "--users", "0"], "--users"),
-        (["sandbox", "--days", "0"], "--days"),
         (["sandbox", "--latency-ms", "-3"], "--latency-ms"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",
@@ -562,6 +560,27 @@ def test_sandbox_values_out_of_range_name_the_option_typed(
     assert result.exit_code == 2, result.output
     assert _one_error_line(result).startswith(f"error: {option}: "), result.output
     assert "generating" not in result.output and not db.exists()
+
+
+@pytest.mark.parametrize("command", ["sandbox", "demo"])
+def test_sandbox_sizes_show_and_enforce_their_range(tmp_path: Path, command: str) -> None:
+    """``--users`` / ``--days`` are ≥ 1: ``--help`` says so (``[x>=1]``, as ``--corps`` and
+    ``--port`` show theirs), and 0 is a usage error naming the option, exit 2, before any
+    company is made."""
+    shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    for option in ("--users", "--days"):
+        line = next(x for x in shown.output.splitlines() if f" {option} " in x)
+        assert "[x>=1]" in line, line
+    db = tmp_path / "never.db"
+    for option in ("--users", "--days"):
+        args = [command, option, "0"]
+        if command == "demo":
+            args += ["--once", "--database-url", f"sqlite:///{db}"]
+        result = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 2, result.output
+        assert f"'{option}'" in result.output, result.output
+        assert "generating" not in result.output and not db.exists()
 
 
 def test_doctor_without_credentials_exits_2() -> None:

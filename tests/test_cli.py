@@ -544,8 +544,6 @@ def test_ports_out_of_range_are_refused(args: list[str]) -> None:
     [
         (["sandbox", "--qps", "-1"], "--qps"),
         (["demo", "--once", "--qps", "-1"], "--qps"),
-        (["demo", "--once", "--users", "0"], "--users"),
-        (["sandbox", "--days", "0"], "--days"),
         (["sandbox", "--latency-ms", "-3"], "--latency-ms"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else "",
@@ -562,6 +560,27 @@ def test_sandbox_values_out_of_range_name_the_option_typed(
     assert result.exit_code == 2, result.output
     assert _one_error_line(result).startswith(f"error: {option}: "), result.output
     assert "generating" not in result.output and not db.exists()
+
+
+@pytest.mark.parametrize("command", ["sandbox", "demo"])
+def test_sandbox_sizes_show_and_enforce_their_range(tmp_path: Path, command: str) -> None:
+    """``--users`` / ``--days`` are ≥ 1: ``--help`` says so (``[x>=1]``, as ``--corps`` and
+    ``--port`` show theirs), and 0 is a usage error naming the option, exit 2, before any
+    company is made."""
+    shown = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    for option in ("--users", "--days"):
+        line = next(x for x in shown.output.splitlines() if f" {option} " in x)
+        assert "[x>=1]" in line, line
+    db = tmp_path / "never.db"
+    for option in ("--users", "--days"):
+        args = [command, option, "0"]
+        if command == "demo":
+            args += ["--once", "--database-url", f"sqlite:///{db}"]
+        result = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 2, result.output
+        assert f"'{option}'" in result.output, result.output
+        assert "generating" not in result.output and not db.exists()
 
 
 def test_doctor_without_credentials_exits_2() -> None:
@@ -866,3 +885,53 @@ def test_ctrl_c_between_scheduled_runs_says_stopped(tmp_path: Path) -> None:
         assert stderr.rstrip().endswith("stopped"), stderr
         assert "resume" not in stderr and "interrupted" not in stderr
         assert json.loads(out)["status"] == "succeeded"
+
+
+def test_an_unknown_template_is_one_error_line_for_every_export(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``export reports`` and ``export approvals`` refuse a template the database does not hold
+    the same way: one ``error: no … template 'nope'; known: …`` line naming the synced ones,
+    exit 2, no file (``export approvals`` printed typer's boxed "Invalid value")."""
+    from dingsync.store import db, repo_approvals, repo_reports
+
+    url = f"sqlite:///{tmp_path / 'templates.db'}"
+    with SandboxServer(SandboxConfig(seed=11, users=20, days=2, qps_limit=None)) as sb:
+        _sandbox_env(monkeypatch, sb, url)
+        synced = runner.invoke(app, ["sync", "--json"])
+        assert synced.exit_code == 0, synced.output
+        corp = sb.app.corp_id
+    engine = db.create_engine_for(url)
+    try:
+        with engine.connect() as conn:
+            known = {
+                "report": repo_reports.template_names(conn, corp),
+                "approval": sorted(
+                    str(t["name"]) for t in repo_approvals.load_templates(conn, corp)
+                ),
+            }
+    finally:
+        engine.dispose()
+    assert known["report"] and known["approval"]
+    day = ["--from", "2026-11-02", "--to", "2026-11-03"]
+    cases = {
+        "report": ["export", "reports", "--template", "nope", *day, "-o", "r.csv"],
+        "approval": ["export", "approvals", "--template", "nope", "-o", "a.csv"],
+    }
+    codes = set()
+    for kind, args in cases.items():
+        result = runner.invoke(app, args, env={"COLUMNS": "80"})
+        codes.add(result.exit_code)
+        assert result.exit_code == 2, result.output
+        assert "Invalid value" not in result.output, result.output
+        assert _one_error_line(result) == (
+            f"error: no {kind} template 'nope'; known: {', '.join(known[kind])}"
+        )
+    assert codes == {2}
+    assert not (tmp_path / "r.csv").exists() and not (tmp_path / "a.csv").exists()
+    # `approvals stats --template` names the template the same way
+    stats = runner.invoke(app, ["approvals", "stats", "--template", "nope"])
+    assert stats.exit_code == 2, stats.output
+    assert _one_error_line(stats) == (
+        f"error: no approval template 'nope'; known: {', '.join(known['approval'])}"
+    )

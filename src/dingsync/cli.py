@@ -88,8 +88,8 @@ def sandbox(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8900,
     seed: Annotated[int, typer.Option(help="Seed of the generated company.")] = 42,
-    users: Annotated[int, typer.Option(help="Number of people in the company.")] = 300,
-    days: Annotated[int, typer.Option(help="Days of generated history.")] = 30,
+    users: Annotated[int, typer.Option(help="Number of people in the company.", min=1)] = 300,
+    days: Annotated[int, typer.Option(help="Days of generated history.", min=1)] = 30,
     qps: Annotated[float, typer.Option(help="Per-app, per-API QPS limit (0 = off).")] = 20.0,
     latency_ms: Annotated[float, typer.Option(help="Fixed latency added to each call.")] = 0.0,
     jitter_ms: Annotated[float, typer.Option(help="Random extra latency, 0..jitter.")] = 0.0,
@@ -376,10 +376,11 @@ class EventsChannel(StrEnum):
 
 @app.command()
 def demo(
-    users: Annotated[int, typer.Option(help="People in the sandbox company.")] = 300,
+    users: Annotated[int, typer.Option(help="People in the sandbox company.", min=1)] = 300,
     seed: Annotated[int, typer.Option(help="Seed of the sandbox company.")] = 42,
     days: Annotated[
-        int, typer.Option(help="Days of history (reports, attendance, approvals) to generate.")
+        int,
+        typer.Option(help="Days of history (reports, attendance, approvals) to generate.", min=1),
     ] = 7,
     qps: Annotated[float, typer.Option(help="Sandbox per-API QPS limit (DingTalk: 20).")] = 20.0,
     latency_ms: Annotated[float, typer.Option(help="Sandbox latency per call.")] = 30.0,

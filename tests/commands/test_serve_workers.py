@@ -8,6 +8,7 @@ import asyncio
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -212,3 +213,142 @@ def test_two_workers_share_one_token_and_the_sessions(
     # workers shared them through the database (single flight across processes).
     assert _issued(sb, TOKEN_PATHS) - tokens_before <= 1
     assert _issued(sb, TICKET_PATHS) - tickets_before <= 1
+
+
+#: ``dingsync serve`` as a script, so that the spawned workers import it as ``__mp_main__``:
+#: with ``DINGSYNC_TEST_BREAK_APP`` set, building the app raises in each worker (never in the
+#: supervisor, which builds none with ``--workers`` > 1) — a worker that cannot build its app.
+SERVE_SCRIPT = """\
+import os
+import sys
+
+if __name__ == "__mp_main__" and os.environ.get("DINGSYNC_TEST_BREAK_APP"):
+    import dingsync.web
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the app cannot be built (test)")
+
+    dingsync.web.create_app = broken
+
+if __name__ == "__main__":
+    from dingsync.cli import main
+
+    sys.exit(main())
+"""
+
+
+def _start_serve(tmp_path: Path, *, broken: bool) -> tuple[subprocess.Popen[bytes], int, Path]:
+    """``serve --workers 2`` on an empty SQLite database in a child process: the process, its
+    port and its log (stdout and stderr)."""
+    script = tmp_path / "serve_script.py"
+    script.write_text(SERVE_SCRIPT)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DINGTALK_", "DINGSYNC_", "PROMETHEUS_"))
+    }
+    env["DINGSYNC_DATABASE_URL"] = f"sqlite:///{tmp_path / 'dingsync.db'}"
+    if broken:
+        env["DINGSYNC_TEST_BREAK_APP"] = "1"
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    cmd = [sys.executable, str(script), "serve", "--workers", "2", "--port", str(port)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+    return proc, port, log
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _workers(supervisor: int) -> set[int]:
+    """The live worker processes of ``supervisor`` (not multiprocessing's resource tracker)."""
+    found = set()
+    for child in psutil.Process(supervisor).children():
+        try:
+            if "spawn_main" in " ".join(child.cmdline()) and child.status() != "zombie":
+                found.add(child.pid)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_workers_that_cannot_build_the_app_stop_the_service(tmp_path: Path) -> None:
+    """Before: the supervisor restarted them forever. Now: WORKER_STARTUP_CRASHES of them in a
+    row stop the service with one error line and exit 1."""
+    from dingsync.web.server import WORKER_STARTUP_CRASHES
+
+    proc, _port, log = _start_serve(tmp_path, broken=True)
+    try:
+        code = proc.wait(150)
+    except subprocess.TimeoutExpired:
+        _stop(proc)
+        pytest.fail(f"workers that cannot start were restarted forever:\n{log.read_text()}")
+    text = log.read_text()
+    assert code == 1, text
+    assert text.count("RuntimeError: the app cannot be built (test)") >= WORKER_STARTUP_CRASHES
+    errors = [line for line in text.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, text
+    said = re.fullmatch(
+        r"error: the workers do not start: (\d+) workers in a row died before they served "
+        r"\(the app could not be built or started\)",
+        errors[0],
+    )
+    assert said is not None, text
+    # Both workers die in one round: the count may pass the limit by one.
+    assert WORKER_STARTUP_CRASHES <= int(said[1]) <= WORKER_STARTUP_CRASHES + 1
+
+
+def test_workers_that_crash_after_serving_are_restarted(tmp_path: Path) -> None:
+    """More workers than WORKER_STARTUP_CRASHES killed, each after it served: each is replaced
+    and the service goes on answering."""
+    from dingsync.web.server import WORKER_STARTUP_CRASHES
+
+    proc, port, log = _start_serve(tmp_path, broken=False)
+    killed: set[int] = set()
+    try:
+        deadline = time.monotonic() + 240
+        while len(killed) <= WORKER_STARTUP_CRASHES:
+            # Wait until each of the two live workers has answered a request (it is serving).
+            served: set[int] = set()
+            while True:
+                assert proc.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                live = _workers(proc.pid) - killed
+                if len(live) == 2 and live <= served:
+                    break
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                try:
+                    status, _ = _request(conn, "GET", "/healthz")
+                    assert status == 200
+                    assert conn.sock is not None
+                    pid = _worker_of(proc.pid, conn.sock.getsockname()[1])
+                    if pid is not None:
+                        served.add(pid)
+                except (OSError, http.client.HTTPException):
+                    time.sleep(0.2)
+                finally:
+                    conn.close()
+            time.sleep(2)  # the supervisor checks its workers every 0.5 s
+            for pid in live:
+                os.kill(pid, 9)
+            killed |= live
+        status = 0
+        while status != 200:
+            assert proc.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert not killed & _workers(proc.pid)
+    finally:
+        _stop(proc)
+    assert "error:" not in log.read_text()

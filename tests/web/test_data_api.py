@@ -448,6 +448,62 @@ def test_area_exports_are_scoped_and_audited(data_web: Web) -> None:
     ]
 
 
+def test_a_start_date_in_the_future_is_empty_on_lists_and_exports_alike(data_web: Web) -> None:
+    """Only ``start_date``, after today: every list answers an empty page and every export an
+    empty file (its default ``end_date`` is that day, recorded as applied) — the reports export
+    answered 422 "end_date is before start_date" (its end defaults to today) while the list
+    answered 200, and the attendance lists refused it too. A range the caller reverses himself
+    stays a 422 ``request.invalid`` on both."""
+    from dingsync.store.schema_approvals import approval_instances
+    from dingsync.store.schema_reports import reports
+
+    web = data_web
+    admin = web.token(web.sb.company.main_admin_userid)
+    later = (TODAY + timedelta(days=5)).isoformat()
+    with web.engine.connect() as conn:
+        template = conn.execute(select(reports.c.template_name)).scalars().first()
+        code = conn.execute(select(approval_instances.c.process_code)).scalars().first()
+    assert template and code
+
+    for path in ("/api/reports", "/api/approvals", "/api/attendance/results"):
+        r = web.get(path, admin, params={"start_date": later})
+        assert r.status_code == 200, (path, r.text)
+        assert r.json()["items"] == [] and r.json()["total"] == 0, path
+    for path in ("/api/attendance/daily", "/api/attendance/records"):
+        r = web.get(path, admin, params={"start_date": later})
+        assert r.status_code == 200, (path, r.text)
+        assert r.json()["items"] == [], path
+    r = web.get("/api/attendance/summary", admin, params={"start_date": later})
+    assert r.status_code == 200, r.text
+    assert r.json()["people"] == [] and r.json()["end_date"] == later
+
+    for kind, filters in (
+        ("reports", {"template": template, "start_date": later}),
+        ("approvals", {"process_code": code, "start_date": later}),
+    ):
+        r = web.post(
+            "/api/exports", admin, json={"kind": kind, "format": "csv", "filters": filters}
+        )
+        assert r.status_code == 200, (kind, r.text)
+        assert r.headers["x-export-rows"] == "0", kind
+        audit = web.get("/api/exports/audit", admin, params={"limit": 1}).json()["items"][0]
+        assert audit["kind"] == kind and audit["filters"]["requested"] == filters
+        if kind == "reports":
+            assert audit["filters"]["applied"]["end_date"] == later
+
+    # A reversed range given in full: 422 request.invalid on the lists and the exports alike.
+    reversed_days = {"start_date": later, "end_date": TODAY.isoformat()}
+    for path in ("/api/reports", "/api/approvals", "/api/attendance/results"):
+        r = web.get(path, admin, params=reversed_days)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid", path
+    for kind, filters in (
+        ("reports", {"template": template, **reversed_days}),
+        ("approvals", {"process_code": code, **reversed_days}),
+    ):
+        r = web.post("/api/exports", admin, json={"kind": kind, "filters": filters})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "request.invalid", kind
+
+
 # --------------------------------------------------------------------------------------------
 # An export holds exactly what the same person lists with the same filters
 # --------------------------------------------------------------------------------------------

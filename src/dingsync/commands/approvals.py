@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from dingsync.commands.consoles import console
-from dingsync.commands.errors import check_corp_held, open_synced
+from dingsync.commands.errors import check_corp_held, fail, open_synced
 from dingsync.commands.export_app import (
     FILE_FORMAT_HELP,
     FileFormat,
@@ -93,6 +93,25 @@ def _day(value: str | None, tz: tzinfo, *, end: bool = False) -> datetime | None
     return datetime.combine(day, time(0), tz)
 
 
+def _require_template(conn: Any, corp_id: str, template: str) -> dict[str, Any]:
+    """The stored approval template named ``template`` (its name or process code); else one
+    ``error: no approval template …; known: …`` line and exit 2, as ``export reports`` says
+    an unknown report template (a typo is not an empty export)."""
+    from dingsync.store import repo_approvals
+
+    tpl = repo_approvals.find_template(conn, corp_id, template)
+    if tpl is None:
+        names = sorted(
+            str(t["name"] or t["process_code"])
+            for t in repo_approvals.load_templates(conn, corp_id)
+        )
+        fail(
+            f"no approval template {template!r}; known: {', '.join(names) or 'none synced'}",
+            exit_code=2,
+        )
+    return dict(tpl)
+
+
 @export_app.command("approvals")
 def export_approvals_cmd(
     template: Annotated[
@@ -139,7 +158,6 @@ def export_approvals_cmd(
     审批状态 … 当前处理人姓名), then a column per form field; detail tables (明细) in a second
     sheet (xlsx) or file (csv), or with ``--details rows`` one row per detail row."""
     from dingsync.export.approvals import export_approvals
-    from dingsync.store import repo_approvals
     from dingsync.store.repo_contacts import department_subtree
 
     fmt = file_format(format_, output).value
@@ -151,12 +169,7 @@ def export_approvals_cmd(
         raise typer.BadParameter(f"--to {to} is before --from {from_}")
     with engine.connect() as conn:
         cid = _corp_id(conn, corp_id or settings.corp_id)
-        tpl = repo_approvals.find_template(conn, cid, template)
-        if tpl is None:
-            names = ", ".join(
-                t["name"] or t["process_code"] for t in repo_approvals.load_templates(conn, cid)
-            )
-            raise typer.BadParameter(f"no template {template!r}; known: {names}")
+        tpl = _require_template(conn, cid, template)
         require_departments(conn, cid, dept)
         path = output or Path(f"approvals-{tpl['name'] or tpl['process_code']}.{fmt}")
         result = export_approvals(
@@ -214,17 +227,13 @@ def stats_cmd(
     from rich.table import Table
 
     from dingsync.export.approvals import approval_stats
-    from dingsync.store import repo_approvals
 
     engine, settings = _engine(database_url)
     with engine.connect() as conn:
         cid = _corp_id(conn, corp_id or settings.corp_id)
         code = None
         if template:
-            tpl = repo_approvals.find_template(conn, cid, template)
-            if tpl is None:
-                raise typer.BadParameter(f"no template {template!r}")
-            code = tpl["process_code"]
+            code = _require_template(conn, cid, template)["process_code"]
         stats = approval_stats(conn, cid, code)
     if json_output:
         sys.stdout.write(json.dumps(stats, ensure_ascii=False, indent=2) + "\n")

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from dingsync.commands.consoles import console, err_console
-from dingsync.commands.errors import open_corp
+from dingsync.commands.errors import fail, open_corp
 from dingsync.commands.export_app import (
     FILE_FORMAT_HELP,
     VIEW_FORMAT_HELP,
@@ -74,10 +74,10 @@ def _require_template(conn: Any, corp: str, template: str) -> None:
 
     known = template_names(conn, corp)
     if template not in known:
-        err_console.print(
-            f"error: no report template {template!r}; known: {', '.join(known) or 'none synced'}"
+        fail(
+            f"no report template {template!r}; known: {', '.join(known) or 'none synced'}",
+            exit_code=2,
         )
-        raise typer.Exit(2)
 
 
 @export_app.command("reports")

@@ -117,7 +117,9 @@ def _run(
 ) -> None:
     """Serve ``app`` in this process, or ``workers`` processes each building its own
     (:func:`worker_app`). Raises :class:`CliFailure` (exit 1) when ``host:port`` cannot be
-    listened on (a port in use: one line, before the banner)."""
+    listened on (a port in use: one line, before the banner), and when the workers keep dying
+    before they serve (:class:`~dingsync.web.server.WorkerStartupError`: the service stops
+    instead of restarting them forever)."""
     from dingsync.web.server import listen_problem
 
     problem = listen_problem(host, port)
@@ -134,7 +136,7 @@ def _run(
         from functools import partial
 
         from dingsync.config import load_settings, metrics_directory, workers_replay_wait
-        from dingsync.web.server import serve_workers
+        from dingsync.web.server import WorkerStartupError, serve_workers
 
         # A double tap may reach two workers: the one DingTalk refuses waits for the other's
         # session (WebOptions.replay_wait_s; the spawned workers inherit the environment).
@@ -144,7 +146,13 @@ def _run(
             # them up only through prometheus_client's multiprocess files, whose directory the
             # spawned workers inherit.
             metrics_directory()
-        serve_workers(partial(worker_app, database_url, corp_id), workers, host=host, port=port)
+        try:
+            serve_workers(partial(worker_app, database_url, corp_id), workers, host=host, port=port)
+        except WorkerStartupError as exc:
+            raise CliFailure(
+                f"the workers do not start: {exc}",
+                "each worker's own error is printed above; fix it and start again",
+            ) from exc
         return
     from dingsync.web.server import serve as run
 

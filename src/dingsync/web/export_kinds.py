@@ -115,15 +115,17 @@ class ReportsFilters(_Filters):
     end_date: Day | None = Field(
         None,
         description="created on or before, YYYY-MM-DD (default today in the company's zone: "
-        "DINGSYNC_TIMEZONE, Asia/Shanghai unless set)",
+        "DINGSYNC_TIMEZONE, Asia/Shanghai unless set; a later start_date: that day)",
     )
     creator: UserId | None = Field(None, description="creator userid")
     dept_id: DeptId | None = Field(None, description="creators in this department and below")
 
     def resolved(self, ctx: WebContext) -> ReportsFilters:
-        """``end_date`` today in the company's zone (``Settings.tz``), ``start_date`` 30 days
-        before ``end_date``."""
-        end = self.end_date or ctx.today()
+        """``end_date`` today in the company's zone (``Settings.tz``) — or ``start_date`` when
+        that is later: a start in the future is an empty export, as ``GET /api/reports``
+        lists nothing, not a 422 "end_date is before start_date" about a day not given —,
+        ``start_date`` 30 days before ``end_date``."""
+        end = self.end_date or max(ctx.today(), self.start_date or date.min)
         start = self.start_date or end - timedelta(days=30)
         return self.model_copy(update={"start_date": start, "end_date": end})
 

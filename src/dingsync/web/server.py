@@ -6,10 +6,12 @@ Several workers are uvicorn's own process supervisor (``uvicorn.supervisors.Mult
 gunicorn: the same server stack as one process, no further dependency, workers started with
 ``spawn`` (each builds its own engine, DingTalk client and event loop after start — nothing
 half-initialised is inherited through ``fork``), a crashed worker is replaced, and SIGTERM/SIGINT
-stop them all. What the workers share goes through the database (or Redis when configured): the
-access token and the JSAPI ticket (one fetch for all, ``DatabaseTokenStore.single_flight``),
-sessions and the login-code replay records; each worker keeps its own short-lived caches (the
-department tree, ``DINGSYNC_WEB_TREE_CACHE_S``).
+stop them all. Workers that keep dying before they ever served (the app cannot be built, its
+start-up fails) stop the service instead of being restarted forever (:class:`WorkerStartupError`).
+What the workers share goes through the database (or Redis when configured): the access token
+and the JSAPI ticket (one fetch for all, ``DatabaseTokenStore.single_flight``), sessions and the
+login-code replay records; each worker keeps its own short-lived caches (the department tree,
+``DINGSYNC_WEB_TREE_CACHE_S``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 
 def _config(
@@ -100,6 +104,63 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, log_level: st
 WORKER_HEALTHCHECK_S = 60
 
 
+#: Workers of :func:`serve_workers` that may die in a row before they ever served (built the
+#: app and finished its start-up) before the service gives up (:class:`WorkerStartupError`).
+WORKER_STARTUP_CRASHES = 5
+
+
+class WorkerStartupError(RuntimeError):
+    """``serve --workers N`` stopped because its workers keep dying before they serve: the
+    message says how many died in a row (each worker's own error is on its stderr)."""
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor, but workers that die before they ever reported ready are counted:
+    :data:`WORKER_STARTUP_CRASHES` in a row (no worker became ready in between) stop the
+    service, and so does a worker exiting with uvicorn's own start-up failure code (which
+    uvicorn stops on too, silently). A worker that dies after it served is replaced as before.
+    After :meth:`run`, ``failure`` says why it stopped (``None``: a signal stopped it)."""
+
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets=sockets)
+        self.failure: str | None = None
+        self._ready: set[int | None] = set()
+        self._crashes = 0
+
+    def keep_subprocess_alive(self) -> None:
+        """Replace dead workers (uvicorn), then count those that died before they served and
+        note the ones that became ready; set ``failure`` and stop when start-up keeps failing."""
+        if self.should_exit.is_set():
+            return
+        before = list(self.processes)
+        super().keep_subprocess_alive()
+        for process in before:
+            if process in self.processes:
+                # Not replaced: alive, or uvicorn stopped on its start-up failure code.
+                if self.should_exit.is_set() and process.exitcode == STARTUP_FAILURE:
+                    self.failure = (
+                        f"a worker failed to start (exit code {STARTUP_FAILURE}: its app's "
+                        "start-up failed or the socket could not be used)"
+                    )
+                    return
+                continue
+            if process.pid not in self._ready:  # died (and was replaced) before it served
+                self._crashes += 1
+        if self._crashes >= WORKER_STARTUP_CRASHES:
+            self.failure = (
+                f"{self._crashes} workers in a row died before they served (the app could not "
+                "be built or started)"
+            )
+            self.should_exit.set()
+            return
+        for process in self.processes:
+            if process.pid in self._ready or process.exitcode is not None:
+                continue
+            if process.is_ready(timeout=1):
+                self._ready.add(process.pid)
+                self._crashes = 0
+
+
 def serve_workers(
     factory: Callable[[], FastAPI],
     workers: int,
@@ -112,10 +173,10 @@ def serve_workers(
 
     ``factory`` is called once in each worker, so it must be picklable (a module-level
     function, or a :func:`functools.partial` of one with picklable arguments): the workers are
-    started with ``spawn``.
+    started with ``spawn``. A worker that dies after it served is replaced; workers that keep
+    dying before they serve (:data:`WORKER_STARTUP_CRASHES` in a row, or one exiting with
+    uvicorn's start-up failure code) stop them all and raise :class:`WorkerStartupError`.
     """
-    from uvicorn.supervisors import Multiprocess
-
     # The supervisor kills a worker that does not answer its health check within
     # ``timeout_worker_healthcheck`` — including one still importing: uvicorn's 5 s is less than
     # a start-up on a loaded small machine, where the workers would be restarted forever.
@@ -129,10 +190,13 @@ def serve_workers(
         timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
     )
     sock = config.bind_socket()
+    supervisor = _Supervisor(config, sockets=[sock])
     try:
-        Multiprocess(config, sockets=[sock]).run()
+        supervisor.run()
     finally:
         sock.close()
+    if supervisor.failure is not None:
+        raise WorkerStartupError(supervisor.failure)
 
 
 class WebServer:

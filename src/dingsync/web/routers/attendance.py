@@ -60,11 +60,12 @@ MAX_SPAN_DAYS = 366
 
 
 def _span(ctx: WebContext, start: date | None, end: date | None) -> tuple[date, date]:
-    """The work dates asked: ``end`` defaults to today in the company's zone (``Settings.tz``),
-    ``start`` to the first of ``end``'s month. ``request.invalid`` when ``end`` is before
-    ``start``, the span is longer than :data:`MAX_SPAN_DAYS`, or a day has no UTC time (year 1
-    or 9999)."""
-    end = end or ctx.today()
+    """The work dates asked: ``end`` defaults to today in the company's zone (``Settings.tz``)
+    — or ``start`` when that is later (a start in the future lists nothing, as the reports and
+    approvals lists do, instead of a 422 about an end not given) —, ``start`` to the first of
+    ``end``'s month. ``request.invalid`` when ``end`` is before ``start``, the span is longer
+    than :data:`MAX_SPAN_DAYS`, or a day has no UTC time (year 1 or 9999)."""
+    end = end or max(ctx.today(), start or date.min)
     start = start or end.replace(day=1)
     if end < start or (end - start) > timedelta(days=MAX_SPAN_DAYS):
         raise WebError(

@@ -63,6 +63,16 @@ def test_departments_tree_and_users(web: Web) -> None:
     expected = sorted(u.userid for u in company.users.values() if set(u.dept_id_list) & depts)
     assert members["total"] == len(expected)
 
+    # ``q`` (part of the name) reads a name typed with spaces around it as ``search`` does.
+    name = company.users[active[0]].name
+    named = sorted(u.userid for u in company.users.values() if name in u.name)
+    for key in ("q", "search"):
+        found = web.get("/api/users", token, params={key: f" {name} "}).json()
+        assert active[0] in [u["userid"] for u in found["items"]], key
+        assert found["total"] >= len(named), key
+    blank = web.get("/api/users", token, params={"q": "  ", "limit": 1}).json()
+    assert blank["total"] == len(active)
+
     one = web.get(f"/api/users/{active[0]}", token).json()
     assert one["name"] == company.users[active[0]].name
     assert sorted(d["dept_id"] for d in one["departments"]) == sorted(

@@ -188,6 +188,19 @@ def test_local_roles_grant_more(web: Web) -> None:
     web.http.delete(f"/api/admin/roles/{userid}/hr", headers={"Authorization": f"Bearer {admin}"})
     assert "hr" not in web.get("/api/me", token).json()["roles"]
 
+    # A userid disabled in advance (not synced yet) is not a user to grant a role to: the stub
+    # row the disable leaves is refused as the CLI's `roles grant` refuses it; the disable
+    # itself can still be lifted.
+    auth = {"Authorization": f"Bearer {admin}"}
+    ahead = web.http.post("/api/admin/users/not-synced-yet/disable", headers=auth)
+    assert ahead.status_code == 200 and ahead.json()["known"] is False
+    stub = web.http.put("/api/admin/roles/not-synced-yet/hr", headers=auth)
+    assert _error(stub) == (404, "not_found")
+    grants = web.get("/api/admin/roles", admin).json()["grants"]
+    assert not any(g["userid"] == "not-synced-yet" for g in grants)
+    lifted = web.http.post("/api/admin/users/not-synced-yet/enable", headers=auth)
+    assert lifted.status_code == 200 and lifted.json()["disabled"] is False
+
 
 def test_openapi_docs_are_served(web: Web) -> None:
     assert web.http.get("/docs").status_code == 200

@@ -128,6 +128,13 @@ def test_error_pages_keep_the_menu_and_odd_dates_are_no_crash(console: Console) 
     assert r.status_code == 404 and 'data-nav="me"' in r.text
     r = httpx.get(f"{console.url}/console/no-such-page")
     assert r.status_code == 404 and "data-nav" not in r.text  # no session, no menu
+    # A form's address opened in the browser (GET of a POST-only console path) is the
+    # console's page with the stable code, not the API's JSON.
+    for path in ("/console/logout", "/console/export/users"):
+        r = httpx.get(f"{console.url}{path}", cookies=cookies)
+        assert r.status_code == 405 and r.headers["content-type"].startswith("text/html"), path
+        assert 'data-error-code="method_not_allowed"' in r.text and 'data-nav="me"' in r.text
+        assert "POST" in r.headers["allow"]
 
 
 def test_a_nul_in_a_console_query_is_the_consoles_error_page(console: Console) -> None:

@@ -228,6 +228,9 @@ def test_a_person_of_isv_company_b_logs_in_through_the_browser_and_sees_only_b(
                 error = page.locator("[data-testid=login-error]")
                 assert error.get_attribute("data-error-code") == code
                 assert "企业" in error.inner_text()
+                # it names the company refused (not to be read as the one the page offers)
+                named = gone_name if code == "corp.inactive" else corp_id
+                assert named in error.inner_text(), error.inner_text()
                 picker = page.locator("[data-testid=login-companies]")
                 assert company_b.corp_name in picker.inner_text()
                 assert gone_name not in picker.inner_text()

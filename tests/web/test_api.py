@@ -63,6 +63,16 @@ def test_departments_tree_and_users(web: Web) -> None:
     expected = sorted(u.userid for u in company.users.values() if set(u.dept_id_list) & depts)
     assert members["total"] == len(expected)
 
+    # ``q`` (part of the name) reads a name typed with spaces around it as ``search`` does.
+    name = company.users[active[0]].name
+    named = sorted(u.userid for u in company.users.values() if name in u.name)
+    for key in ("q", "search"):
+        found = web.get("/api/users", token, params={key: f" {name} "}).json()
+        assert active[0] in [u["userid"] for u in found["items"]], key
+        assert found["total"] >= len(named), key
+    blank = web.get("/api/users", token, params={"q": "  ", "limit": 1}).json()
+    assert blank["total"] == len(active)
+
     one = web.get(f"/api/users/{active[0]}", token).json()
     assert one["name"] == company.users[active[0]].name
     assert sorted(d["dept_id"] for d in one["departments"]) == sorted(
@@ -177,6 +187,19 @@ def test_local_roles_grant_more(web: Web) -> None:
     assert any(g["userid"] == userid and g["role"] == "hr" for g in grants)
     web.http.delete(f"/api/admin/roles/{userid}/hr", headers={"Authorization": f"Bearer {admin}"})
     assert "hr" not in web.get("/api/me", token).json()["roles"]
+
+    # A userid disabled in advance (not synced yet) is not a user to grant a role to: the stub
+    # row the disable leaves is refused as the CLI's `roles grant` refuses it; the disable
+    # itself can still be lifted.
+    auth = {"Authorization": f"Bearer {admin}"}
+    ahead = web.http.post("/api/admin/users/not-synced-yet/disable", headers=auth)
+    assert ahead.status_code == 200 and ahead.json()["known"] is False
+    stub = web.http.put("/api/admin/roles/not-synced-yet/hr", headers=auth)
+    assert _error(stub) == (404, "not_found")
+    grants = web.get("/api/admin/roles", admin).json()["grants"]
+    assert not any(g["userid"] == "not-synced-yet" for g in grants)
+    lifted = web.http.post("/api/admin/users/not-synced-yet/enable", headers=auth)
+    assert lifted.status_code == 200 and lifted.json()["disabled"] is False
 
 
 def test_openapi_docs_are_served(web: Web) -> None:

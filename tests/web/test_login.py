@@ -252,6 +252,20 @@ def test_jsapi_config_signs_the_normalised_url(web: Web) -> None:
     assert {"agentId", "corpId", "timeStamp", "nonceStr", "signature"} <= set(cfg)
     bad = web.get("/api/jsapi/config", token, params={"url": "ftp://x"})
     assert _error(bad) == (400, "jsapi.url_invalid")
+    # Not URLs a page can be at: unbalanced IPv6 brackets, a port that is no number or out of
+    # range, whitespace in the host, no host at all.
+    for broken in (
+        "http://[::1",
+        "http://a.example:abc/",
+        "http://a.example:99999/",
+        "http://a.example:0/",
+        "http://a example/",
+        "http://:8080/x",
+    ):
+        r = web.get("/api/jsapi/config", token, params={"url": broken})
+        assert _error(r) == (400, "jsapi.url_invalid"), broken
+    ipv6 = web.get("/api/jsapi/config", token, params={"url": "http://[::1]:8080/x"})
+    assert ipv6.status_code == 200, ipv6.text
     assert _error(web.http.get("/api/jsapi/config", params={"url": raw})) == (
         401,
         "session.missing",

@@ -190,6 +190,12 @@ def create_app(
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 404 and is_console(request):
             return error_page(request, "not_found", 404, "页面不存在，或您没有权限查看。")
+        if exc.status_code == 405 and is_console(request):
+            # A console address typed or bookmarked (GET /console/logout, a form's action) is
+            # the console's page, not the API's JSON body.
+            page = error_page(request, "method_not_allowed", 405, "此地址不能直接打开。")
+            page.headers.update(getattr(exc, "headers", None) or {})
+            return page
         # Every answer carries a code of the table (errors.ERRORS): FastAPI's own refusals are
         # mapped onto it (an unparsable body — e.g. JSON nested too deep — is request.invalid).
         code = _HTTP_CODES.get(exc.status_code)

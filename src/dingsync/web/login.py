@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection
 
@@ -685,10 +686,21 @@ def _permissions(viewer: Viewer) -> dict[str, Any]:
 # JSAPI
 # --------------------------------------------------------------------------------------------
 def check_url(url: str) -> None:
-    """``jsapi.url_invalid`` unless ``url`` is an absolute http(s) URL."""
+    """``jsapi.url_invalid`` unless ``url`` is an absolute http(s) URL: a host with no
+    whitespace or control character in it, a port (when given) of 1-65535, and brackets only
+    around a whole IPv6 address (``http://[::1`` and ``http://a.com:abc/`` are refused, as no
+    page can be at them)."""
     head = url.split("#", 1)[0]
     scheme, sep, rest = head.partition("://")
     if not sep or scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        raise WebError("jsapi.url_invalid")
+    try:
+        parts = urlsplit(head)
+        port = parts.port
+    except ValueError as exc:  # unbalanced brackets, a port that is no number or out of range
+        raise WebError("jsapi.url_invalid") from exc
+    host = parts.hostname or ""
+    if not host or port == 0 or any(ch.isspace() or ord(ch) < 0x20 for ch in parts.netloc):
         raise WebError("jsapi.url_invalid")
 
 

@@ -35,9 +35,13 @@ UserId = Annotated[str, Path(min_length=1, max_length=64, description="DingTalk 
 RoleName = Annotated[str, Path(min_length=1, max_length=32, description="hr or admin")]
 
 
-def _known(conn: Any, corp_id: str, userid: str) -> None:
-    """``not_found`` unless the store knows ``userid``."""
-    if repo_contacts.get_user(conn, corp_id, userid) is None:
+def _known(conn: Any, corp_id: str, userid: str, *, allow_stub: bool = False) -> None:
+    """``not_found`` unless the store knows ``userid`` as synced from DingTalk (as the CLI's
+    ``roles grant`` asks). ``allow_stub``: the row a disable in advance left for a user not
+    synced yet counts too (so that disable can be lifted)."""
+    user = repo_contacts.get_user(conn, corp_id, userid)
+    synced = user is not None and (user.get("raw") is not None or user.get("name") is not None)
+    if user is None or not (synced or allow_stub):
         raise WebError("not_found", f"no user {userid!r} in the store (not synced yet?)")
 
 
@@ -57,7 +61,7 @@ def disabled(ctx: Ctx, caller: AdminCaller) -> dict[str, Any]:
 def _set_disabled(ctx: Any, userid: str, value: bool) -> dict[str, Any]:
     with ctx.write() as conn:
         if not value:
-            _known(conn, ctx.corp_id, userid)
+            _known(conn, ctx.corp_id, userid, allow_stub=True)
         known = repo_local_access.set_local_disabled(conn, ctx.corp_id, userid, value)
         revoked = (
             repo_sessions.revoke_user_sessions(conn, ctx.corp_id, userid, ctx.now()) if value else 0

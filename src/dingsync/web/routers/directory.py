@@ -137,7 +137,7 @@ def users(
             conn,
             ctx.corp_id,
             dept_ids=dept_ids,
-            name_like=q,
+            name_like=q.strip() if q and q.strip() else None,
             limit=limit,
             offset=offset,
             search=search.strip() if search and search.strip() else None,

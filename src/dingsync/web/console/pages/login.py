@@ -271,13 +271,18 @@ def login_page(
     demo = _demo(request)
     companies = login_companies(ctx) if ctx.multi else []
     active = {c["corp_id"] for c in companies}
+    refused = None
     if ctx.multi and corp_id and corp_id not in active:
-        # A relieved, stopped or unknown company: say so, and offer the active ones instead.
-        error = error or _corp_problem(ctx, corp_id)
+        # A relieved, stopped or unknown company: say so, naming it (the page then shows the
+        # active ones, or the only one, under their own names), and offer those instead.
+        problem, refused = _corp_problem(ctx, corp_id)
+        error = error or problem
         corp_id = None
     message = None
     if error:
         message = MESSAGES.get(error) or ERRORS.get(error, (0, error))[1]
+        if refused and error in ("corp.inactive", "corp.unknown"):
+            message = f"{refused}：{message}"
     chosen = corp_id or (companies[0]["corp_id"] if len(companies) == 1 else None)
     if chosen is None and not ctx.multi:
         chosen = ctx.corp_id
@@ -313,13 +318,16 @@ def login_page(
     )
 
 
-def _corp_problem(ctx: Any, corp_id: str) -> str:
-    """``corp.inactive`` for a company the registry holds but does not serve now (relieved,
-    stopped), else ``corp.unknown``."""
+def _corp_problem(ctx: Any, corp_id: str) -> tuple[str, str]:
+    """``("corp.inactive", its name)`` for a company the registry holds but does not serve now
+    (relieved, stopped; the name is the corpId when none is known), else ``("corp.unknown",
+    corp_id)`` (at most 64 characters of it)."""
     from dingsync.corps import all_corps
 
-    known = {c.corp_id for c in all_corps(ctx.engine, ctx.settings)}
-    return "corp.inactive" if corp_id in known else "corp.unknown"
+    known = {c.corp_id: c.name for c in all_corps(ctx.engine, ctx.settings)}
+    if corp_id in known:
+        return "corp.inactive", known[corp_id] or corp_id
+    return "corp.unknown", corp_id[:64]
 
 
 def login_companies(ctx: Any) -> list[dict[str, Any]]:
@@ -351,7 +359,14 @@ def login_form(
         try:
             corp_id = ctx.for_corp(corpId).corp_id
         except WebError as exc:
-            return login_page(request, next_url=next_url, error=exc.code, status_code=exc.status)
+            named = ctx.multi and exc.code in ("corp.unknown", "corp.inactive")
+            return login_page(
+                request,
+                next_url=next_url,
+                error=exc.code,
+                status_code=exc.status,
+                corp_id=corpId if named else None,  # the page names the company refused
+            )
     token = request.cookies.get(COOKIE)
     if token and not error:
         try:

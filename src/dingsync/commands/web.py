@@ -86,9 +86,7 @@ def _require_user(conn: Any, corp_id: str, userid: str, *, allow_stub: bool = Fa
     counts too (so it can be enabled again)."""
     from dingsync.store import repo_contacts
 
-    user = repo_contacts.get_user(conn, corp_id, userid)
-    synced = user is not None and (user.get("raw") is not None or user.get("name") is not None)
-    if user is None or not (synced or allow_stub):
+    if not repo_contacts.known_user(conn, corp_id, userid, allow_stub=allow_stub):
         err_console.print(
             f"error: no user {userid!r} in organisation {corp_id} (not synced yet? run "
             "`dingsync sync`)"

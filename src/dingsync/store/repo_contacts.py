@@ -62,6 +62,17 @@ def get_user(conn: Connection, corp_id: str, userid: str) -> dict[str, Any] | No
     return dict(zip(_USER_KEYS, row, strict=True)) if row is not None else None
 
 
+def known_user(conn: Connection, corp_id: str, userid: str, *, allow_stub: bool = False) -> bool:
+    """Whether ``userid`` is in the store as synced from DingTalk (a ``users`` row with its
+    ``raw`` detail or a name). ``allow_stub``: the placeholder row a disable in advance leaves
+    for a user not synced yet counts too (so that disable can be lifted). Shared by the admin
+    API and the CLI, which refuse roles and enables for anyone else."""
+    user = get_user(conn, corp_id, userid)
+    if user is None:
+        return False
+    return allow_stub or user.get("raw") is not None or user.get("name") is not None
+
+
 def user_memberships(conn: Connection, corp_id: str, userid: str) -> list[dict[str, Any]]:
     """A user's memberships: ``{dept_id, dept_order, is_leader}``, by ``dept_id``."""
     rows = _MEMBERSHIPS.execute(conn, {"corp": corp_id, "uid": userid})
@@ -380,6 +391,7 @@ __all__ = [
     "department_subtree",
     "department_tree",
     "get_user",
+    "known_user",
     "list_users",
     "memberships_of",
     "replace_user_memberships",

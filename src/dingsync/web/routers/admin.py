@@ -39,9 +39,7 @@ def _known(conn: Any, corp_id: str, userid: str, *, allow_stub: bool = False) ->
     """``not_found`` unless the store knows ``userid`` as synced from DingTalk (as the CLI's
     ``roles grant`` asks). ``allow_stub``: the row a disable in advance left for a user not
     synced yet counts too (so that disable can be lifted)."""
-    user = repo_contacts.get_user(conn, corp_id, userid)
-    synced = user is not None and (user.get("raw") is not None or user.get("name") is not None)
-    if user is None or not (synced or allow_stub):
+    if not repo_contacts.known_user(conn, corp_id, userid, allow_stub=allow_stub):
         raise WebError("not_found", f"no user {userid!r} in the store (not synced yet?)")
 
 

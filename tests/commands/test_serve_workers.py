@@ -91,12 +91,7 @@ def served(default_sandbox: SandboxServer, tmp_path: Path) -> Iterator[tuple[str
             time.sleep(0.2)
         yield base, proc.pid, *before
     finally:
-        proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        _stop(proc)
 
 
 def _worker_of(supervisor: int, local_port: int) -> int | None:

@@ -323,3 +323,24 @@ def test_an_export_for_an_unknown_department_is_refused_without_an_audit_row(
     assert "content-disposition" not in r.headers
     assert "部门“999999”不存在" in r.text
     assert console.api(admin, "/api/exports/audit", limit=1)["total"] == before
+
+
+@pytest.mark.parametrize(
+    "path", ["/console/attendance/daily", "/console/attendance/records", "/console/reports"]
+)
+def test_a_start_date_in_the_future_alone_is_an_empty_list_not_an_alert(
+    console: Console, path: str
+) -> None:
+    """Only ``start_date``, after today: the page lists nothing, with no "end before start"
+    alert (the end defaults to that day, as ``GET /api/attendance/daily``, ``…/records`` and
+    ``GET /api/reports`` answer 200 with no rows for the same query), and the filter form
+    shows both days."""
+    later = str(date.fromtimestamp(console.clock()) + timedelta(days=5))
+    r = _get(console, console.hr, path, {"start_date": later})
+    assert r.status_code == 200, r.text[:300]
+    assert _ALERT.search(r.text) is None, _ALERT.search(r.text)
+    assert 'data-total="0"' in r.text and not re.search(r'data-total="[1-9]', r.text)
+    assert f'name="start_date" value="{later}"' in r.text
+    assert f'name="end_date" value="{later}"' in r.text
+    api = console.api(console.hr, path.replace("/console/", "/api/"), start_date=later)
+    assert api["total"] == 0 and api["items"] == []

@@ -368,10 +368,13 @@ def resolve_person(
 def _span(
     ctx: WebContext, start: str | None, end: str | None, problems: list[str]
 ) -> tuple[date, date]:
-    """The date filter (default: this month so far, as the API's; a malformed day is dropped
-    with its message in ``problems``). The span itself is checked by the API function."""
-    last = params.collect(problems, lambda: params.day("结束日期", end)) or ctx.today()
+    """The date filter (default: this month so far, as the API's — the end is today, or the
+    start when that is later, so a start in the future lists nothing rather than an end
+    before it; a malformed day is dropped with its message in ``problems``). The span itself
+    is checked by the API function."""
     first = params.collect(problems, lambda: params.day("开始日期", start))
+    last = params.collect(problems, lambda: params.day("结束日期", end))
+    last = last or max(ctx.today(), first or date.min)
     return first or last.replace(day=1), last
 
 

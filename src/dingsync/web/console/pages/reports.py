@@ -162,8 +162,9 @@ def reports_page(
 ) -> HTMLResponse:
     """One page of the reports the viewer may list (``GET /api/reports``'s rows and total)."""
     f = read_filters(request, ctx)
-    today = ctx.today()
-    f.end = f.end or today
+    # The end defaults to today, or to the start when that is later (a start in the future
+    # lists nothing, as GET /api/reports answers, rather than "end before start").
+    f.end = f.end or max(ctx.today(), f.start or date.min)
     f.start = f.start or f.end - timedelta(days=DEFAULT_LIST_DAYS)
     error: str | None = None
     page: dict[str, Any] = {"items": [], "total": 0, "limit": PAGE_SIZE, "offset": f.offset}

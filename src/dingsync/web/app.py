@@ -207,8 +207,15 @@ def create_app(
         return JSONResponse(err.body(), status_code=err.status, headers=headers)
 
     @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+    async def _internal(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if is_console(request):
+            # The console's own page (code ``internal``, nothing of the error shown); should
+            # that page fail too (the fault may be in what it reads), the JSON body below.
+            try:
+                return error_page(request, "internal", 500, "服务暂时出错，请稍后再试。")
+            except Exception:
+                log.exception("the console's error page failed too")
         return JSONResponse(WebError("internal").body(), status_code=500)
 
     # The login's router is matched first: FastAPI tries the routes one by one, each through

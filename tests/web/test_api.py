@@ -51,6 +51,30 @@ def test_departments_tree_and_users(web: Web) -> None:
     assert shallow["tree"]["dept_id"] == top and shallow["tree"]["children"] == []
     assert _error(web.get("/api/departments", token, params={"root": 999999})) == (404, "not_found")
 
+    # ``counts``: DingTalk's member_count (the subtree, each person once — some people are in
+    # two departments) and owning_member_count (direct members), against the sandbox's truth.
+    counted = web.get("/api/departments", token, params={"counts": "true"}).json()["tree"]
+    nodes: list[dict[str, Any]] = []
+    stack = [counted]
+    while stack:
+        nodes.append(stack.pop())
+        stack.extend(nodes[-1]["children"])
+    assert len(nodes) == len(company.departments)
+    for node in nodes:
+        dept_id = int(node["dept_id"])
+        below = _subtree(company, [dept_id])
+        people = company.users.values()
+        subtree = {u.userid for u in people if set(u.dept_id_list) & below}
+        direct = [u.userid for u in people if dept_id in u.dept_id_list]
+        assert (node["member_count"], node["owning_member_count"]) == (
+            len(subtree),
+            len(direct),
+        ), dept_id
+    assert counted["member_count"] == len(company.users)
+    multi = [u for u in company.users.values() if len(u.dept_id_list) > 1]
+    assert multi, "the sandbox company has people in two departments"
+    assert sum(n["owning_member_count"] for n in nodes) > len(company.users)
+
     active = sorted(company.users)
     page = web.get("/api/users", token, params={"limit": 40}).json()
     assert page["total"] == len(active)

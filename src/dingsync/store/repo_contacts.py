@@ -319,6 +319,20 @@ def member_counts(conn: Connection, corp_id: str) -> dict[int, int]:
     return {int(d): int(n) for d, n in rows}
 
 
+def active_memberships(conn: Connection, corp_id: str) -> list[tuple[int, str]]:
+    """``(dept_id, userid)`` of every membership of an active person (for counts that include
+    sub-departments, where a person in several departments of one subtree counts once)."""
+    ud = user_departments
+    rows = conn.execute(
+        select(ud.c.dept_id, ud.c.userid)
+        .select_from(
+            ud.join(users, and_(users.c.corp_id == ud.c.corp_id, users.c.userid == ud.c.userid))
+        )
+        .where(ud.c.corp_id == corp_id, users.c.status == "active")
+    )
+    return [(int(d), str(u)) for d, u in rows]
+
+
 def user_roles(conn: Connection, corp_id: str, userid: str) -> list[dict[str, Any]]:
     """A person's active DingTalk roles (角色): ``{role_id, name, group_name}`` by group and
     name."""
@@ -386,6 +400,7 @@ def list_leavers(
 
 
 __all__ = [
+    "active_memberships",
     "admin_info",
     "corp_name",
     "department_subtree",

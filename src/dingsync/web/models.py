@@ -139,8 +139,11 @@ class DepartmentNode(ApiModel):
     order: int | None = None
     children: list[DepartmentNode]
     has_children: bool | None = None
-    #: Active direct members (with ``counts=true``).
+    #: Active people in this department and those below it, each once (DingTalk's
+    #: ``member_count``; with ``counts=true``).
     member_count: int | None = None
+    #: Active direct members (DingTalk's ``owning_member_count``; with ``counts=true``).
+    owning_member_count: int | None = None
 
 
 class Departments(ApiModel):

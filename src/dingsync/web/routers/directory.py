@@ -43,11 +43,37 @@ def me(ctx: Ctx, caller: CurrentCaller) -> dict[str, Any]:
     return profile_for(ctx, caller.userid)
 
 
+def member_counts(
+    tree: DepartmentTree, memberships: list[tuple[int, str]]
+) -> tuple[dict[int, int], dict[int, int]]:
+    """``(member_count, owning_member_count)`` per department, as DingTalk's department fields
+    mean them (auth-contacts.md): active people in the department or any department below it
+    — each person once, however many of its departments they belong to — and active direct
+    members. ``memberships``: :func:`repo_contacts.active_memberships`."""
+    owning: dict[int, int] = {}
+    depts_of: dict[str, set[int]] = {}
+    for dept_id, userid in memberships:
+        owning[dept_id] = owning.get(dept_id, 0) + 1
+        depts_of.setdefault(userid, set()).add(dept_id)
+    paths: dict[int, list[int]] = {}
+    total: dict[int, int] = {}
+    for depts in depts_of.values():
+        seen: set[int] = set()
+        for dept_id in depts:
+            path = paths.get(dept_id)
+            if path is None:
+                path = paths[dept_id] = tree.path(dept_id) if dept_id in tree.nodes else []
+            seen.update(path)
+        for dept_id in seen:
+            total[dept_id] = total.get(dept_id, 0) + 1
+    return total, owning
+
+
 def _subtree(
     tree: DepartmentTree,
     dept_id: int,
     depth: int | None,
-    counts: dict[int, int] | None = None,
+    counts: tuple[dict[int, int], dict[int, int]] | None = None,
 ) -> dict[str, Any]:
     node = tree.nodes[dept_id]
     out: dict[str, Any] = {
@@ -57,7 +83,8 @@ def _subtree(
         "order": node["dept_order"],
     }
     if counts is not None:
-        out["member_count"] = counts.get(dept_id, 0)
+        out["member_count"] = counts[0].get(dept_id, 0)
+        out["owning_member_count"] = counts[1].get(dept_id, 0)
     kids = tree.children.get(dept_id, [])
     if depth is None or depth > 0:
         out["children"] = [
@@ -81,16 +108,22 @@ def departments(
     caller: CurrentCaller,
     root: Annotated[int, Query(ge=1, le=2**62, description="subtree root")] = 1,
     depth: Annotated[int | None, Query(ge=0, le=100, description="levels below root")] = None,
-    counts: Annotated[bool, Query(description="each node's active direct members")] = False,
+    counts: Annotated[
+        bool,
+        Query(description="each node's active members, with and without sub-departments"),
+    ] = False,
 ) -> dict[str, Any]:
     """The active departments as a nested tree from ``root`` (default the company, id 1),
     children by DingTalk's order; ``depth`` limits the levels returned; ``counts`` adds each
-    node's ``member_count`` (active direct members, one SQL ``GROUP BY``)."""
+    node's ``member_count`` (active people in it and its sub-departments, each once — DingTalk's
+    ``member_count``) and ``owning_member_count`` (active direct members, DingTalk's
+    ``owning_member_count``): :func:`member_counts`."""
     if not rules.may(caller.viewer, "directory", "list"):
         raise WebError("not_found")
     with ctx.engine.connect() as conn:
         tree = ctx.tree(conn)
-        members = repo_contacts.member_counts(conn, ctx.corp_id) if counts else None
+        pairs = repo_contacts.active_memberships(conn, ctx.corp_id) if counts else None
+    members = member_counts(tree, pairs) if pairs is not None else None
     if root not in tree.nodes:
         raise WebError("not_found", f"no department {root}")
     return {"tree": _subtree(tree, root, depth, members), "count": len(tree.nodes)}

@@ -209,6 +209,13 @@ class WebContext:
         Shanghai)."""
         return local_today(self.settings.tz, now=self.now())
 
+    def default_end(self, start: date | None) -> date:
+        """The last day of a date filter given without one: today (:meth:`today`), or
+        ``start`` when that is later — a start in the future lists or exports nothing rather
+        than failing on an end before it that nobody gave."""
+        today = self.today()
+        return start if start is not None and start > today else today
+
     # -- client --------------------------------------------------------------------------------
     @property
     def client(self) -> DingTalkClient:

@@ -125,7 +125,7 @@ class ReportsFilters(_Filters):
         that is later: a start in the future is an empty export, as ``GET /api/reports``
         lists nothing, not a 422 "end_date is before start_date" about a day not given —,
         ``start_date`` 30 days before ``end_date``."""
-        end = self.end_date or max(ctx.today(), self.start_date or date.min)
+        end = self.end_date or ctx.default_end(self.start_date)
         start = self.start_date or end - timedelta(days=30)
         return self.model_copy(update={"start_date": start, "end_date": end})
 

@@ -65,7 +65,7 @@ def _span(ctx: WebContext, start: date | None, end: date | None) -> tuple[date, 
     approvals lists do, instead of a 422 about an end not given) —, ``start`` to the first of
     ``end``'s month. ``request.invalid`` when ``end`` is before ``start``, the span is longer
     than :data:`MAX_SPAN_DAYS`, or a day has no UTC time (year 1 or 9999)."""
-    end = end or max(ctx.today(), start or date.min)
+    end = end or ctx.default_end(start)
     start = start or end.replace(day=1)
     if end < start or (end - start) > timedelta(days=MAX_SPAN_DAYS):
         raise WebError(

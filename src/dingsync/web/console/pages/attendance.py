@@ -374,7 +374,7 @@ def _span(
     is checked by the API function."""
     first = params.collect(problems, lambda: params.day("开始日期", start))
     last = params.collect(problems, lambda: params.day("结束日期", end))
-    last = last or max(ctx.today(), first or date.min)
+    last = last or ctx.default_end(first)
     return first or last.replace(day=1), last
 
 

@@ -164,7 +164,7 @@ def reports_page(
     f = read_filters(request, ctx)
     # The end defaults to today, or to the start when that is later (a start in the future
     # lists nothing, as GET /api/reports answers, rather than "end before start").
-    f.end = f.end or max(ctx.today(), f.start or date.min)
+    f.end = f.end or ctx.default_end(f.start)
     f.start = f.start or f.end - timedelta(days=DEFAULT_LIST_DAYS)
     error: str | None = None
     page: dict[str, Any] = {"items": [], "total": 0, "limit": PAGE_SIZE, "offset": f.offset}
